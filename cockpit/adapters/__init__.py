@@ -1,0 +1,1 @@
+"""I/O edges per venue: WebSocket feeds, the REST order router, record and replay."""

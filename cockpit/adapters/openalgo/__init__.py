@@ -1,0 +1,1 @@
+"""openalgo package."""

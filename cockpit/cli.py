@@ -1,0 +1,144 @@
+"""The ``cockpit`` command and its subcommands (DESIGN.md §3).
+
+Each subcommand's work lives in the package that owns it and is imported only when that
+subcommand runs, so ``cockpit sim`` never loads Textual and ``cockpit`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from cockpit import __version__
+
+# subcommand path -> "module:function"; the function takes the parsed args and returns an exit code.
+_HANDLERS = {
+    "tui": "cockpit.ui.main:run",
+    "sim": "cockpit.sim.main:run",
+    "record": "cockpit.adapters.record:run",
+    "engine": "cockpit.engine.main:run",
+    "journal": "cockpit.journal.main:run",
+}
+
+
+def _add_venue_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that choose the venue when an engine is started."""
+    parser.add_argument("--profile", default="default", help="profile name (default: default)")
+    parser.add_argument("--config", help="config file (default: the user config dir)")
+    parser.add_argument("--journal", help="journal SQLite file (default: the user data dir)")
+    parser.add_argument(
+        "--broker",
+        choices=["paper", "openalgo"],
+        help="where orders go: the embedded paper exchange (default) or an OpenAlgo server",
+    )
+    parser.add_argument("--host", help="OpenAlgo REST base URL (or OPENALGO_HOST)")
+    parser.add_argument("--ws-url", help="OpenAlgo WebSocket URL (or OPENALGO_WS_URL)")
+    parser.add_argument(
+        "--feed",
+        help="market data from elsewhere: kite | binance | replay:FILE (orders still go to paper)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="A keyboard-driven terminal trading cockpit. With no subcommand, opens the "
+        "trading screen attached to the profile's engine (starting one if none runs).",
+    )
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    _add_venue_flags(parser)
+    parser.set_defaults(handler="tui")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sim = sub.add_parser(
+        "sim",
+        help="run the paper exchange alone (OpenAlgo REST + WebSocket)",
+        description="The embedded paper exchange: an OpenAlgo-compatible REST API and "
+        "WebSocket feed over a simulated market.",
+    )
+    sim.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sim.add_argument("--rest-port", type=int, default=5000, help="REST port (default 5000)")
+    sim.add_argument("--ws-port", type=int, default=8765, help="WebSocket port (default 8765)")
+    sim.add_argument("--api-key", help="API key clients must present (generated if omitted)")
+    sim.add_argument(
+        "--instrument",
+        action="append",
+        default=[],
+        metavar="EXCH:SYMBOL:PRICE[:TICK]",
+        help="add an instrument (repeatable)",
+    )
+    sim.add_argument("--rate", type=float, default=10.0, help="ticks per second per symbol")
+    sim.add_argument("--seed", type=int, help="random seed for a reproducible price path")
+    sim.add_argument(
+        "--script",
+        metavar="FILE",
+        help="play a scripted price path (JSON lines) instead of the random walk",
+    )
+    sim.add_argument(
+        "--ports-file",
+        metavar="FILE",
+        help="write the bound ports and API key as JSON to FILE once listening",
+    )
+    sim.set_defaults(handler="sim")
+
+    record = sub.add_parser(
+        "record",
+        help="record a feed as normalized tick lines (JSONL)",
+        description="Connect to a feed and write normalized tick lines (DESIGN.md §3).",
+    )
+    record.add_argument("--feed", required=True, choices=["openalgo", "kite", "binance"])
+    record.add_argument("--symbols", required=True, help="comma-separated, in the venue's terms")
+    record.add_argument("--mode", default="quote", choices=["ltp", "quote", "depth"])
+    record.add_argument("--url", help="override the venue's WebSocket address")
+    record.add_argument("--rest-url", help="override the venue's REST address (Binance snapshots)")
+    record.add_argument("--count", type=int, help="stop after N events")
+    record.add_argument("--duration", type=float, help="stop after S seconds")
+    record.add_argument("--out", required=True, help="output file, or - for stdout")
+    record.set_defaults(handler="record")
+
+    engine = sub.add_parser(
+        "engine",
+        help="the profile's engine process: start | stop | status | run",
+        description="The engine owns the venue connection, every decision and every order.",
+    )
+    engine.add_argument("action", choices=["start", "stop", "status", "run"])
+    _add_venue_flags(engine)
+    engine.add_argument(
+        "--flatten", action="store_true", help="with stop: flatten everything first"
+    )
+    engine.set_defaults(handler="engine")
+
+    journal = sub.add_parser("journal", help="the trade journal: export")
+    journal.add_argument("action", choices=["export"])
+    journal.add_argument("--profile", default="default")
+    journal.add_argument("--journal", help="journal SQLite file")
+    journal.add_argument("--out", default="-", help="CSV file, or - for stdout")
+    journal.add_argument(
+        "--what", default="trades", choices=["trades", "orders"], help="what to export"
+    )
+    journal.set_defaults(handler="journal")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cockpit`` console script."""
+    args = build_parser().parse_args(argv)
+    module_name, _, func_name = _HANDLERS[args.handler].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"cockpit: '{args.handler}' is not built yet", file=sys.stderr)
+        return 2
+    try:
+        return int(getattr(module, func_name)(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

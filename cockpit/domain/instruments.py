@@ -1,0 +1,227 @@
+"""Instruments: identity, tick grid, lot size, and exact price <-> integer-tick conversion.
+
+Inside the engine a price is an integer count of the instrument's ticks
+(``price = ticks * tick_size``). Conversion happens at the edges and is exact in both
+directions; a price that is not on the grid is snapped the way a venue would and the
+snap is reported, never silently kept off-grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Final
+
+
+class Exchange(StrEnum):
+    """Exchange codes as OpenAlgo names them, plus the crypto venues we take data from."""
+
+    NSE = "NSE"
+    NFO = "NFO"
+    CDS = "CDS"
+    BSE = "BSE"
+    BFO = "BFO"
+    BCD = "BCD"
+    MCX = "MCX"
+    NCDEX = "NCDEX"
+    NCO = "NCO"
+    NSE_INDEX = "NSE_INDEX"
+    BSE_INDEX = "BSE_INDEX"
+    MCX_INDEX = "MCX_INDEX"
+    GLOBAL_INDEX = "GLOBAL_INDEX"
+    CRYPTO = "CRYPTO"
+    BINANCE = "BINANCE"
+    BYBIT = "BYBIT"
+
+    @property
+    def is_index(self) -> bool:
+        """Index exchanges carry prices but nothing is tradable on them."""
+        return self.name.endswith("_INDEX")
+
+    @property
+    def fractional_quantity(self) -> bool:
+        """Whether quantities may be fractional (crypto venues)."""
+        return self in _FRACTIONAL
+
+
+_FRACTIONAL: Final = frozenset({Exchange.CRYPTO, Exchange.BINANCE, Exchange.BYBIT})
+
+
+class Rounding(StrEnum):
+    """How an off-grid price is snapped to the tick grid."""
+
+    NEAREST = "nearest"
+    """Nearest tick, halves away from zero (what brokers do when they adjust a price)."""
+    DOWN = "down"
+    """Towards minus infinity: the conservative side for a buy limit."""
+    UP = "up"
+    """Towards plus infinity: the conservative side for a sell limit."""
+
+
+_ROUNDING: Final = {
+    Rounding.NEAREST: ROUND_HALF_UP,
+    Rounding.DOWN: ROUND_FLOOR,
+    Rounding.UP: ROUND_CEILING,
+}
+
+
+class InvalidPrice(ValueError):
+    """A price that is not a finite number, or is negative where it may not be."""
+
+
+class OffGridPrice(ValueError):
+    """A price that is not a whole number of ticks, where an exact price was required."""
+
+    def __init__(self, instrument: Instrument, price: Decimal, snapped: Decimal) -> None:
+        super().__init__(
+            f"{instrument.key}: price {price} is not on the {instrument.tick_size} tick grid "
+            f"(nearest valid price {snapped})"
+        )
+        self.price = price
+        self.snapped = snapped
+
+
+class InvalidQuantity(ValueError):
+    """A quantity that is not positive, not a lot multiple, or fractional where not allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapped:
+    """The result of snapping a price to the grid."""
+
+    ticks: int
+    """The price as an integer number of ticks."""
+    price: Decimal
+    """The snapped price (``ticks * tick_size``)."""
+    requested: Decimal
+    """The price that was asked for."""
+
+    @property
+    def adjusted(self) -> bool:
+        """True when the requested price was off the grid and had to move."""
+        return self.price != self.requested
+
+
+def to_decimal(value: Decimal | int | str | float) -> Decimal:
+    """Convert an edge value to a finite Decimal.
+
+    Floats are converted through ``repr`` (their shortest round-tripping text), which is what
+    a JSON decoder produced them from, so ``1512.35`` becomes ``Decimal("1512.35")``.
+    """
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise InvalidPrice(f"not a number: {value!r}")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise InvalidPrice(f"not a number: {value!r}") from exc
+    else:
+        raise InvalidPrice(f"not a number: {value!r}")
+    if not result.is_finite():
+        raise InvalidPrice(f"not a finite number: {value!r}")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A tradable (or index) instrument on one exchange."""
+
+    exchange: Exchange
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal = Decimal(1)
+    """The quantity step: orders are whole multiples of it (fractional for crypto)."""
+    name: str = ""
+    kind: str = "equity"
+    """equity | index | future | option | commodity | crypto."""
+    token: str = ""
+    """The venue's own id (Kite instrument token, broker token), if any."""
+    precision: int = field(init=False)
+    """Decimal places of a price on the grid (display precision)."""
+
+    def __post_init__(self) -> None:
+        tick = to_decimal(self.tick_size)
+        if tick <= 0:
+            raise InvalidPrice(f"{self.exchange}:{self.symbol}: tick size must be > 0, got {tick}")
+        lot = to_decimal(self.lot_size)
+        if lot <= 0:
+            raise InvalidQuantity(f"{self.exchange}:{self.symbol}: lot size must be > 0")
+        object.__setattr__(self, "exchange", Exchange(self.exchange))
+        object.__setattr__(self, "tick_size", tick)
+        object.__setattr__(self, "lot_size", lot)
+        exponent = tick.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
+        object.__setattr__(self, "precision", max(0, -exponent))
+
+    @property
+    def key(self) -> str:
+        """``EXCH:SYMBOL``, the identity used everywhere as a dictionary key."""
+        return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def tradable(self) -> bool:
+        """Indices carry prices but cannot be traded."""
+        return not self.exchange.is_index
+
+    # -- prices ------------------------------------------------------------------------
+
+    def price(self, ticks: int) -> Decimal:
+        """The exact price of ``ticks`` ticks, quantized to the instrument's precision."""
+        return (self.tick_size * ticks).quantize(Decimal(1).scaleb(-self.precision))
+
+    def ticks(self, price: Decimal | int | str | float) -> int:
+        """The exact number of ticks of ``price``; raises :class:`OffGridPrice` if off-grid."""
+        value = to_decimal(price)
+        count, remainder = divmod(value, self.tick_size)
+        if remainder != 0:
+            raise OffGridPrice(self, value, self.snap(value).price)
+        return int(count)
+
+    def snap(
+        self, price: Decimal | int | str | float, rounding: Rounding = Rounding.NEAREST
+    ) -> Snapped:
+        """Snap ``price`` to the tick grid and report whether it moved."""
+        value = to_decimal(price)
+        ticks = int((value / self.tick_size).to_integral_value(rounding=_ROUNDING[rounding]))
+        return Snapped(ticks=ticks, price=self.price(ticks), requested=value)
+
+    def format_price(self, ticks: int) -> str:
+        """Text of a price with exactly the instrument's precision."""
+        return f"{self.price(ticks):.{self.precision}f}"
+
+    # -- quantities --------------------------------------------------------------------
+
+    def check_quantity(self, qty: Decimal | int | str) -> Decimal:
+        """Validate an order quantity: positive, a whole number of lots, whole unless crypto."""
+        value = to_decimal(qty)
+        if value <= 0:
+            raise InvalidQuantity(f"{self.key}: quantity must be > 0, got {value}")
+        if value != value.to_integral_value() and not self.exchange.fractional_quantity:
+            raise InvalidQuantity(f"{self.key}: fractional quantity {value} not allowed")
+        if value % self.lot_size != 0:
+            raise InvalidQuantity(
+                f"{self.key}: quantity {value} is not a multiple of the lot size {self.lot_size}"
+            )
+        return value
+
+    def lots(self, count: int | Decimal) -> Decimal:
+        """The quantity of ``count`` lots."""
+        return self.lot_size * to_decimal(count)
+
+
+def parse_key(key: str) -> tuple[Exchange, str]:
+    """Split ``EXCH:SYMBOL`` into its parts; the exchange must be known."""
+    exchange, sep, symbol = key.partition(":")
+    if not sep or not symbol:
+        raise ValueError(f"expected EXCH:SYMBOL, got {key!r}")
+    try:
+        return Exchange(exchange.upper()), symbol
+    except ValueError:
+        raise ValueError(f"unknown exchange {exchange!r} in {key!r}") from None

@@ -1,0 +1,1 @@
+"""SQLite (WAL) persistence of commands, orders, fills and exit plans, and recovery."""

@@ -1,0 +1,1 @@
+"""The embedded paper exchange: market simulator, matching, OpenAlgo WebSocket + REST server."""
