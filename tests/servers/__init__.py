@@ -1,0 +1,1 @@
+"""Loopback servers that speak each venue's exact protocol, for integration tests."""

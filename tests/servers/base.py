@@ -1,0 +1,182 @@
+"""A loopback aiohttp server on its own thread and event loop, for feed integration tests.
+
+Subclasses add routes and a pump; this base owns the thread, the listening socket on
+127.0.0.1 (port 0 the first time, the same port again after :meth:`kill` + :meth:`restart`),
+the live WebSocket connections and a thread-safe way to run code on the server's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+
+class Conn:
+    """One accepted WebSocket connection."""
+
+    def __init__(self, cid: int, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.cid = cid
+        self.ws = ws
+        self.request = request
+        self.opened = time.monotonic()
+        self.received: list[str] = []
+        """Text frames received from the client, in order."""
+
+
+class LoopbackServer:
+    """Base class: ``start()``, ``kill()`` (abrupt, like a crash), ``restart()``, ``stop()``."""
+
+    pump_interval = 0.02
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._next_cid = 0
+        self.conns: dict[int, Conn] = {}
+        self.all_conns: list[Conn] = []
+        """Every connection ever accepted (for assertions on what the server received)."""
+        self.handshakes = 0
+        """HTTP upgrade attempts (accepted or refused)."""
+        self.handshake_times: list[float] = []
+        self.silent = False
+        """When set, nothing at all is sent (the socket stays open)."""
+        self.cond = threading.Condition()
+
+    # -- lifecycle (called from the test thread) -------------------------------------------
+
+    def make_app(self) -> web.Application:
+        """The aiohttp application (subclasses add routes)."""
+        raise NotImplementedError
+
+    async def pump_once(self) -> None:
+        """Send one round of data to the connections (subclasses)."""
+
+    def start(self) -> LoopbackServer:
+        """Start the loop thread and listen on a free loopback port."""
+        self._thread.start()
+        self.call(self._listen())
+        return self
+
+    def kill(self) -> None:
+        """Abort every connection (no close frame) and stop listening, like a crashed server."""
+        self.call(self._kill())
+
+    def restart(self) -> None:
+        """Listen again on the same port."""
+        self.call(self._listen())
+
+    def stop(self) -> None:
+        """Kill and end the loop thread."""
+        if not self._thread.is_alive():
+            return
+        try:
+            self.call(self._kill())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
+        """Run a coroutine on the server loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call_soon(self, fn: Callable[[], Any]) -> Any:
+        """Run a plain function on the server loop and wait for its result."""
+
+        async def run() -> Any:
+            return fn()
+
+        return self.call(run())
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> bool:
+        """Wait (bounded) until ``predicate()`` is true; it is evaluated on the server loop."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.call_soon(predicate):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- on the loop ------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        self._runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+        self._pump_task = asyncio.ensure_future(self._pump())
+
+    async def _kill(self) -> None:
+        if self._pump_task is not None:
+            self._pump_task.cancel()
+            self._pump_task = None
+        for conn in list(self.conns.values()):
+            transport = conn.request.transport
+            if transport is not None:
+                transport.abort()
+        self.conns.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _pump(self) -> None:
+        while True:
+            await asyncio.sleep(self.pump_interval)
+            if self.silent or not self.conns:
+                continue
+            try:
+                await self.pump_once()
+            except (ConnectionError, RuntimeError):
+                pass
+
+    def note_handshake(self) -> None:
+        """Count an upgrade attempt."""
+        self.handshakes += 1
+        self.handshake_times.append(time.monotonic())
+
+    async def accept(
+        self, request: web.Request, conn_cls: type[Conn] = Conn, **ws_kwargs: Any
+    ) -> Any:
+        """Upgrade the request and register the connection (an instance of ``conn_cls``)."""
+        ws = web.WebSocketResponse(**ws_kwargs)
+        await ws.prepare(request)
+        self._next_cid += 1
+        conn = conn_cls(self._next_cid, ws, request)
+        self.conns[conn.cid] = conn
+        self.all_conns.append(conn)
+        return conn
+
+    def drop(self, conn: Conn) -> None:
+        """Forget a connection that ended."""
+        self.conns.pop(conn.cid, None)
+
+    async def send_all(self, payload: bytes | str) -> None:
+        """Send one frame (binary for bytes, text for str) to every connection."""
+        for conn in list(self.conns.values()):
+            try:
+                if isinstance(payload, bytes):
+                    await conn.ws.send_bytes(payload)
+                else:
+                    await conn.ws.send_str(payload)
+            except (ConnectionError, RuntimeError):
+                self.drop(conn)
+
+    def send(self, payload: bytes | str) -> None:
+        """Thread-safe :meth:`send_all` from the test thread."""
+        self.call(self.send_all(payload))
