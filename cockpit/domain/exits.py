@@ -1,0 +1,633 @@
+"""Exit plans: stop-loss, target, trailing stop, move-to-breakeven and time stop per position.
+
+API summary
+-----------
+- :class:`Trail` ``(kind, distance)``: a trailing distance in ``ticks``, ``points`` (price
+  units, needs the plan's ``tick_size``) or ``percent`` of the best price; converted to whole
+  ticks, rounded UP (never tighter than asked) and at least one tick.
+- :class:`ExitPlan` ``(side, qty, entry_ticks, stop=, target=, trail=, breakeven_after=,
+  breakeven_offset=, time_stop_ns=, created_ns=, tick_size=, best_ticks=)``. ``side`` is the
+  side of the POSITION (``Side.BUY`` = long); the exit order goes the other way
+  (``plan.exit_side``).
+- ``plan.on_tick(price_ticks, ts_ns) -> ExitDecision | None``: first ratchets the trail and
+  applies breakeven, then checks stop, target and time. ``plan.on_time(ts_ns)`` checks the
+  time stop alone. At most one decision per plan, ever (``plan.fired``).
+- User actions, each returning a :class:`PlanChange`: ``move_stop``, ``move_target``,
+  ``set_trail``, ``toggle_trail``, ``to_breakeven``, ``set_time_stop``, ``resize`` (qty 0 closes
+  the plan), ``detach``. ``plan.version`` increases on every change, including the trail
+  moving on a tick, so the caller can tell when to journal ``to_state()``.
+- ``to_state() -> dict`` (JSON-safe) and ``ExitPlan.from_state(d)``: a restored plan behaves
+  identically.
+- For the UI: ``distance_to_stop(price)``, ``distance_to_target(price)`` (ticks of room,
+  negative once crossed), ``r_multiple(price)``, ``stop_reason``.
+
+Semantics (long; a short is mirrored)
+-------------------------------------
+- Trail: ``stop = max(stop, trail_best - distance)``, where ``trail_best`` is the highest
+  price since the trail was switched on (the entry price, or ``best_ticks``, for a trail given
+  at creation; the last price for a trail switched on later, so turning a trail on never
+  exits at once). It only ever tightens. Switching the trail off leaves the stop where it is.
+- Breakeven: once ``price - entry >= breakeven_after`` ticks, the stop moves (only tighter) to
+  ``entry + breakeven_offset``, once. ``breakeven_offset`` must be below ``breakeven_after``.
+- Checks on each tick, in this order: stop (``price <= stop``), target (``price >= target``),
+  time (``ts_ns >= time_stop_ns``). A single price can cross both stop and target only when
+  the stop is at or above the target (a stop moved there by the user, or a trail/breakeven
+  beyond the target); then the STOP wins: the position exits and the reason says stop.
+- The reason of a stop exit tells where the stop came from: ``stop`` (set by the user or at
+  creation), ``trailing_stop`` (last moved by the trail) or ``breakeven`` (last moved to
+  breakeven).
+- ``move_stop``/``move_target``/``to_breakeven`` refuse a level the last price has already
+  crossed (it would exit at once: use a market exit for that). The user may loosen the stop
+  explicitly; with a trail on, the next tick pulls it back up to ``trail_best - distance``.
+- A plan that fired, is closed (qty 0) or detached never decides again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any, Final
+
+from cockpit.domain.orders import Side
+
+
+class PlanError(ValueError):
+    """A plan or a user action that makes no sense (levels on the wrong side, bad values)."""
+
+
+class TrailKind(StrEnum):
+    """How a trailing distance is given."""
+
+    TICKS = "ticks"
+    POINTS = "points"
+    """Price units (e.g. 2.5 rupees); needs the instrument's tick size."""
+    PERCENT = "percent"
+    """Percent of the best price (recomputed as the best price moves)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    """A trailing-stop distance."""
+
+    kind: TrailKind
+    distance: Decimal
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", TrailKind(self.kind))
+        value = Decimal(self.distance) if not isinstance(self.distance, Decimal) else self.distance
+        if not value.is_finite() or value <= 0:
+            raise PlanError(f"trail distance must be > 0, got {self.distance}")
+        if self.kind is TrailKind.TICKS and value != value.to_integral_value():
+            raise PlanError(f"a trail in ticks must be a whole number, got {value}")
+        if self.kind is TrailKind.PERCENT and value >= 100:
+            raise PlanError(f"a percent trail must be below 100, got {value}")
+        object.__setattr__(self, "distance", value)
+
+    @classmethod
+    def ticks(cls, n: int) -> Trail:
+        """A trail of ``n`` ticks."""
+        return cls(TrailKind.TICKS, Decimal(n))
+
+    @classmethod
+    def points(cls, points: Decimal | str | int) -> Trail:
+        """A trail of ``points`` price units."""
+        return cls(TrailKind.POINTS, Decimal(points))
+
+    @classmethod
+    def percent(cls, pct: Decimal | str | int) -> Trail:
+        """A trail of ``pct`` percent of the best price."""
+        return cls(TrailKind.PERCENT, Decimal(pct))
+
+    def distance_ticks(self, best_ticks: int, tick_size: Decimal | None) -> int:
+        """The distance in whole ticks (rounded up, at least 1) at best price ``best_ticks``."""
+        if self.kind is TrailKind.TICKS:
+            return int(self.distance)
+        if self.kind is TrailKind.POINTS:
+            if tick_size is None:
+                raise PlanError("a trail in points needs the instrument's tick size")
+            exact = Fraction(self.distance) / Fraction(tick_size)
+        else:
+            exact = Fraction(abs(best_ticks)) * Fraction(self.distance) / 100
+        return max(1, -(-exact.numerator // exact.denominator))
+
+    def describe(self) -> str:
+        """Short text for the UI, e.g. ``trail 10t``, ``trail 2.5pt``, ``trail 0.5%``."""
+        suffix = {TrailKind.TICKS: "t", TrailKind.POINTS: "pt", TrailKind.PERCENT: "%"}[self.kind]
+        return f"trail {self.distance}{suffix}"
+
+
+class ExitReason(StrEnum):
+    """Why a plan decided to exit."""
+
+    STOP = "stop"
+    TRAILING_STOP = "trailing_stop"
+    BREAKEVEN = "breakeven"
+    """The stop that was hit had been moved to breakeven."""
+    TARGET = "target"
+    TIME = "time"
+
+
+@dataclass(frozen=True, slots=True)
+class ExitDecision:
+    """The plan's one decision: exit ``qty`` on ``side`` now."""
+
+    reason: ExitReason
+    side: Side
+    """The side of the exit order (opposite of the position)."""
+    qty: Decimal
+    level_ticks: int | None
+    """The stop or target level that was crossed; ``None`` for a time stop."""
+    price_ticks: int | None
+    """The price that crossed it (``None`` for a time stop decided without a tick)."""
+    ts_ns: int
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-safe form for the journal."""
+        return {
+            "reason": str(self.reason),
+            "side": str(self.side),
+            "qty": str(self.qty),
+            "level_ticks": self.level_ticks,
+            "price_ticks": self.price_ticks,
+            "ts_ns": self.ts_ns,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ExitDecision:
+        """Inverse of :meth:`to_state`."""
+        return cls(
+            reason=ExitReason(state["reason"]),
+            side=Side(state["side"]),
+            qty=Decimal(state["qty"]),
+            level_ticks=state["level_ticks"],
+            price_ticks=state["price_ticks"],
+            ts_ns=state["ts_ns"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """What a user action (or the trail) changed: ``{field: (old, new)}``."""
+
+    action: str
+    changes: tuple[tuple[str, Any, Any], ...]
+
+    @property
+    def changed(self) -> bool:
+        """False when the action was a no-op."""
+        return bool(self.changes)
+
+    def as_dict(self) -> dict[str, tuple[Any, Any]]:
+        """``{field: (old, new)}``."""
+        return {name: (old, new) for name, old, new in self.changes}
+
+
+_STATE_VERSION: Final = 1
+_WATCHED: Final = (
+    "stop",
+    "target",
+    "stop_source",
+    "trail",
+    "trail_active",
+    "trail_best",
+    "breakeven_done",
+    "time_stop_ns",
+    "qty",
+    "closed",
+    "detached",
+)
+
+
+class ExitPlan:
+    """The exit plan of one position (long or short). See the module docstring."""
+
+    __slots__ = (
+        "side",
+        "qty",
+        "entry_ticks",
+        "stop",
+        "target",
+        "stop_source",
+        "initial_stop",
+        "trail",
+        "trail_active",
+        "trail_best",
+        "best_ticks",
+        "breakeven_after",
+        "breakeven_offset",
+        "breakeven_done",
+        "time_stop_ns",
+        "created_ns",
+        "tick_size",
+        "last_ticks",
+        "decision",
+        "closed",
+        "detached",
+        "version",
+    )
+
+    def __init__(
+        self,
+        side: Side,
+        qty: Decimal | int,
+        entry_ticks: int,
+        *,
+        stop: int | None = None,
+        target: int | None = None,
+        trail: Trail | None = None,
+        breakeven_after: int | None = None,
+        breakeven_offset: int = 0,
+        time_stop_ns: int | None = None,
+        created_ns: int = 0,
+        tick_size: Decimal | None = None,
+        best_ticks: int | None = None,
+    ) -> None:
+        """Create a plan; levels are integer ticks.
+
+        Args:
+            side: the side of the position (``BUY`` = long, ``SELL`` = short).
+            qty: the position quantity the plan protects (> 0).
+            entry_ticks: the average entry price.
+            stop: a fixed stop level (long: below the price; short: above).
+            target: a target level (long: above; short: below).
+            trail: a trailing distance; the trail starts from ``best_ticks`` (default: entry).
+            breakeven_after: ticks of profit after which the stop moves to breakeven (once).
+            breakeven_offset: ticks beyond the entry for the breakeven stop (< breakeven_after).
+            time_stop_ns: exit at this wall-clock deadline (ns since the epoch).
+            created_ns: when the plan started.
+            tick_size: the instrument's tick size (needed for a trail in points).
+            best_ticks: the best price so far, when attaching to a position that moved already.
+        """
+        self.side = Side(side)
+        self.qty = Decimal(qty)
+        if self.qty <= 0:
+            raise PlanError(f"plan quantity must be > 0, got {self.qty}")
+        self.entry_ticks = int(entry_ticks)
+        self.stop: int | None = None
+        self.target: int | None = None
+        self.stop_source = ExitReason.STOP
+        self.trail: Trail | None = trail
+        self.trail_active = trail is not None
+        self.best_ticks = self.entry_ticks if best_ticks is None else int(best_ticks)
+        self.trail_best = self.best_ticks
+        if breakeven_after is not None and breakeven_after <= 0:
+            raise PlanError(f"breakeven_after must be > 0 ticks, got {breakeven_after}")
+        if breakeven_after is not None and breakeven_offset >= breakeven_after:
+            raise PlanError(
+                f"breakeven offset {breakeven_offset} must be below breakeven_after "
+                f"{breakeven_after} ticks, or the stop would land beyond the price"
+            )
+        self.breakeven_after = breakeven_after
+        self.breakeven_offset = int(breakeven_offset)
+        self.breakeven_done = False
+        self.time_stop_ns = time_stop_ns
+        self.created_ns = created_ns
+        self.tick_size = tick_size
+        self.last_ticks: int | None = None
+        self.decision: ExitDecision | None = None
+        self.closed = False
+        self.detached = False
+        self.version = 0
+        self.stop = stop
+        self.target = target
+        self._check_levels(self.stop, self.target)
+        if self.trail is not None:
+            self.trail.distance_ticks(self.trail_best, tick_size)  # validates points/tick size
+            self._ratchet_trail()
+        self.initial_stop = self.stop
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def sign(self) -> int:
+        """+1 for a long plan, -1 for a short one."""
+        return self.side.sign
+
+    @property
+    def exit_side(self) -> Side:
+        """The side of the exit order."""
+        return self.side.opposite
+
+    @property
+    def fired(self) -> bool:
+        """The plan decided to exit (it never decides again)."""
+        return self.decision is not None
+
+    @property
+    def active(self) -> bool:
+        """The plan still watches prices."""
+        return not (self.fired or self.closed or self.detached)
+
+    @property
+    def stop_reason(self) -> ExitReason:
+        """What the current stop is: ``stop``, ``trailing_stop`` or ``breakeven``."""
+        return self.stop_source
+
+    @property
+    def breakeven_level(self) -> int:
+        """The breakeven stop level (entry plus the offset, in the profitable direction)."""
+        return self.entry_ticks + self.sign * self.breakeven_offset
+
+    def trail_distance(self) -> int | None:
+        """The current trail distance in ticks (``None`` without an active trail)."""
+        if self.trail is None or not self.trail_active:
+            return None
+        return self.trail.distance_ticks(self.trail_best, self.tick_size)
+
+    def distance_to_stop(self, price_ticks: int) -> int | None:
+        """Ticks of room between ``price_ticks`` and the stop (<= 0: crossed)."""
+        if self.stop is None:
+            return None
+        return (price_ticks - self.stop) * self.sign
+
+    def distance_to_target(self, price_ticks: int) -> int | None:
+        """Ticks still to go from ``price_ticks`` to the target (<= 0: reached)."""
+        if self.target is None:
+            return None
+        return (self.target - price_ticks) * self.sign
+
+    def r_multiple(self, price_ticks: int) -> Fraction | None:
+        """Profit at ``price_ticks`` in units of the initial risk (entry to initial stop).
+
+        ``None`` when the plan started without a stop below the entry (long) to measure by.
+        Exact; format it with ``float(r)`` or ``Decimal(r.numerator) / r.denominator``.
+        """
+        if self.initial_stop is None:
+            return None
+        risk = (self.entry_ticks - self.initial_stop) * self.sign
+        if risk <= 0:
+            return None
+        return Fraction((price_ticks - self.entry_ticks) * self.sign, risk)
+
+    def pnl_ticks(self, price_ticks: int) -> int:
+        """Per-unit profit at ``price_ticks`` in ticks (positive = winning)."""
+        return (price_ticks - self.entry_ticks) * self.sign
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    def on_tick(self, price_ticks: int, ts_ns: int) -> ExitDecision | None:
+        """Feed one price. Updates trail and breakeven, then returns a decision or ``None``."""
+        if self.decision is not None or self.closed or self.detached:
+            return None
+        sign = self.sign
+        self.last_ticks = price_ticks
+        if (price_ticks - self.best_ticks) * sign > 0:
+            self.best_ticks = price_ticks
+        if (
+            self.breakeven_after is not None
+            and not self.breakeven_done
+            and (price_ticks - self.entry_ticks) * sign >= self.breakeven_after
+        ):
+            self.breakeven_done = True
+            level = self.breakeven_level
+            if self.stop is None or (level - self.stop) * sign > 0:
+                self.stop = level
+                self.stop_source = ExitReason.BREAKEVEN
+            self.version += 1
+        if self.trail_active and self.trail is not None:
+            if (price_ticks - self.trail_best) * sign > 0:
+                self.trail_best = price_ticks
+                self.version += 1
+            self._ratchet_trail()
+        stop = self.stop
+        if stop is not None and (price_ticks - stop) * sign <= 0:
+            return self._fire(self.stop_source, stop, price_ticks, ts_ns)
+        target = self.target
+        if target is not None and (price_ticks - target) * sign >= 0:
+            return self._fire(ExitReason.TARGET, target, price_ticks, ts_ns)
+        if self.time_stop_ns is not None and ts_ns >= self.time_stop_ns:
+            return self._fire(ExitReason.TIME, None, price_ticks, ts_ns)
+        return None
+
+    def on_time(self, ts_ns: int) -> ExitDecision | None:
+        """Check the time stop without a tick (call it from a timer)."""
+        if not self.active or self.time_stop_ns is None or ts_ns < self.time_stop_ns:
+            return None
+        return self._fire(ExitReason.TIME, None, None, ts_ns)
+
+    def _ratchet_trail(self) -> None:
+        assert self.trail is not None
+        level = self.trail_best - self.sign * self.trail.distance_ticks(
+            self.trail_best, self.tick_size
+        )
+        if self.stop is None or (level - self.stop) * self.sign > 0:
+            self.stop = level
+            self.stop_source = ExitReason.TRAILING_STOP
+            self.version += 1
+
+    def _fire(
+        self, reason: ExitReason, level: int | None, price: int | None, ts_ns: int
+    ) -> ExitDecision:
+        decision = ExitDecision(reason, self.exit_side, self.qty, level, price, ts_ns)
+        self.decision = decision
+        self.version += 1
+        return decision
+
+    # -- user actions ----------------------------------------------------------------------
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _WATCHED}
+
+    def _change(self, action: str, before: dict[str, Any]) -> PlanChange:
+        changes = tuple(
+            (name, before[name], getattr(self, name))
+            for name in _WATCHED
+            if before[name] != getattr(self, name)
+        )
+        if changes:
+            self.version += 1
+        return PlanChange(action, changes)
+
+    def _require_active(self, action: str) -> None:
+        if self.fired:
+            raise PlanError(f"{action}: the plan already decided to exit ({self.decision})")
+        if self.closed:
+            raise PlanError(f"{action}: the plan is closed")
+        if self.detached:
+            raise PlanError(f"{action}: the plan is detached")
+
+    def _check_levels(self, stop: int | None, target: int | None) -> None:
+        sign = self.sign
+        if stop is not None and target is not None and (target - stop) * sign <= 0:
+            side = "below" if sign > 0 else "above"
+            raise PlanError(f"the stop {stop} must be {side} the target {target}")
+        last = self.last_ticks
+        if last is None:
+            return
+        if stop is not None and (last - stop) * sign <= 0:
+            raise PlanError(
+                f"the stop {stop} is already crossed by the last price {last}: "
+                "it would exit at once (exit at market instead)"
+            )
+        if target is not None and (last - target) * sign >= 0:
+            raise PlanError(
+                f"the target {target} is already reached by the last price {last}: "
+                "it would exit at once (exit at market instead)"
+            )
+
+    def move_stop(self, ticks: int | None) -> PlanChange:
+        """Set the stop to ``ticks`` (``None`` removes it). May loosen: it is the user's call."""
+        self._require_active("move_stop")
+        before = self._snapshot()
+        self._check_levels(ticks, self.target if ticks is not None else None)
+        self.stop = ticks
+        self.stop_source = ExitReason.STOP
+        if self.initial_stop is None:
+            self.initial_stop = ticks
+        return self._change("move_stop", before)
+
+    def move_target(self, ticks: int | None) -> PlanChange:
+        """Set the target to ``ticks`` (``None`` removes it)."""
+        self._require_active("move_target")
+        before = self._snapshot()
+        self._check_levels(self.stop if ticks is not None else None, ticks)
+        self.target = ticks
+        return self._change("move_target", before)
+
+    def set_trail(self, trail: Trail | None) -> PlanChange:
+        """Replace the trail (``None`` removes it). A new trail starts from the last price."""
+        self._require_active("set_trail")
+        before = self._snapshot()
+        if trail is not None:
+            trail.distance_ticks(self.trail_best, self.tick_size)  # validates points/tick size
+        self.trail = trail
+        self.trail_active = trail is not None
+        if trail is not None:
+            self._restart_trail()
+        return self._change("set_trail", before)
+
+    def toggle_trail(self) -> PlanChange:
+        """Switch the configured trail off or on (on again: it trails from the last price)."""
+        self._require_active("toggle_trail")
+        if self.trail is None:
+            raise PlanError("toggle_trail: no trail configured (set one first)")
+        before = self._snapshot()
+        self.trail_active = not self.trail_active
+        if self.trail_active:
+            self._restart_trail()
+        return self._change("toggle_trail", before)
+
+    def _restart_trail(self) -> None:
+        if self.last_ticks is not None:
+            self.trail_best = self.last_ticks
+        self._ratchet_trail()
+        if self.initial_stop is None:
+            self.initial_stop = self.stop
+
+    def to_breakeven(self) -> PlanChange:
+        """Move the stop to entry + offset now (and mark breakeven done)."""
+        self._require_active("to_breakeven")
+        before = self._snapshot()
+        level = self.breakeven_level
+        self._check_levels(level, self.target)
+        self.stop = level
+        self.stop_source = ExitReason.BREAKEVEN
+        self.breakeven_done = True
+        return self._change("to_breakeven", before)
+
+    def set_time_stop(self, deadline_ns: int | None) -> PlanChange:
+        """Set (or with ``None`` remove) the time-stop deadline."""
+        self._require_active("set_time_stop")
+        before = self._snapshot()
+        self.time_stop_ns = deadline_ns
+        return self._change("set_time_stop", before)
+
+    def resize(self, qty: Decimal | int) -> PlanChange:
+        """Follow the position's quantity (adds, partial exits); 0 closes the plan."""
+        value = Decimal(qty)
+        if value < 0:
+            raise PlanError(f"resize: quantity must be >= 0, got {value}")
+        if self.closed:
+            if value == 0:
+                return PlanChange("resize", ())
+            raise PlanError("resize: the plan is closed")
+        before = self._snapshot()
+        if value == 0:
+            self.closed = True
+        else:
+            self.qty = value
+        return self._change("resize", before)
+
+    def detach(self) -> PlanChange:
+        """Stop managing the position (it stays open; the plan never decides again)."""
+        before = self._snapshot()
+        self.detached = True
+        return self._change("detach", before)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to restore the plan, as JSON-safe values."""
+        trail = self.trail
+        return {
+            "v": _STATE_VERSION,
+            "side": str(self.side),
+            "qty": str(self.qty),
+            "entry_ticks": self.entry_ticks,
+            "stop": self.stop,
+            "target": self.target,
+            "stop_source": str(self.stop_source),
+            "initial_stop": self.initial_stop,
+            "trail": None
+            if trail is None
+            else {"kind": str(trail.kind), "distance": str(trail.distance)},
+            "trail_active": self.trail_active,
+            "trail_best": self.trail_best,
+            "best_ticks": self.best_ticks,
+            "breakeven_after": self.breakeven_after,
+            "breakeven_offset": self.breakeven_offset,
+            "breakeven_done": self.breakeven_done,
+            "time_stop_ns": self.time_stop_ns,
+            "created_ns": self.created_ns,
+            "tick_size": None if self.tick_size is None else str(self.tick_size),
+            "last_ticks": self.last_ticks,
+            "decision": None if self.decision is None else self.decision.to_state(),
+            "closed": self.closed,
+            "detached": self.detached,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ExitPlan:
+        """Restore a plan saved with :meth:`to_state`."""
+        if state.get("v") != _STATE_VERSION:
+            raise PlanError(f"unknown exit-plan state version {state.get('v')!r}")
+        plan = cls.__new__(cls)
+        trail = state["trail"]
+        plan.side = Side(state["side"])
+        plan.qty = Decimal(state["qty"])
+        plan.entry_ticks = state["entry_ticks"]
+        plan.stop = state["stop"]
+        plan.target = state["target"]
+        plan.stop_source = ExitReason(state["stop_source"])
+        plan.initial_stop = state["initial_stop"]
+        plan.trail = (
+            None if trail is None else Trail(TrailKind(trail["kind"]), Decimal(trail["distance"]))
+        )
+        plan.trail_active = state["trail_active"]
+        plan.trail_best = state["trail_best"]
+        plan.best_ticks = state["best_ticks"]
+        plan.breakeven_after = state["breakeven_after"]
+        plan.breakeven_offset = state["breakeven_offset"]
+        plan.breakeven_done = state["breakeven_done"]
+        plan.time_stop_ns = state["time_stop_ns"]
+        plan.created_ns = state["created_ns"]
+        plan.tick_size = None if state["tick_size"] is None else Decimal(state["tick_size"])
+        plan.last_ticks = state["last_ticks"]
+        decision = state["decision"]
+        plan.decision = None if decision is None else ExitDecision.from_state(decision)
+        plan.closed = state["closed"]
+        plan.detached = state["detached"]
+        plan.version = state["version"]
+        return plan
+
+    def __repr__(self) -> str:
+        trail = self.trail.describe() if self.trail is not None and self.trail_active else "-"
+        return (
+            f"ExitPlan({self.side} {self.qty} @ {self.entry_ticks}, stop={self.stop} "
+            f"({self.stop_source}), target={self.target}, {trail}, "
+            f"breakeven_after={self.breakeven_after}, time={self.time_stop_ns}, "
+            f"fired={self.fired}, closed={self.closed}, detached={self.detached})"
+        )

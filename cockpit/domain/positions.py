@@ -1,0 +1,322 @@
+"""Positions and P&L: exact average-cost accounting per instrument, and a portfolio of them.
+
+API summary
+-----------
+- :class:`Position` ``(key, tick_size)``: net signed ``qty`` (Decimal), exact average price
+  ``avg_ticks`` (a Fraction of ticks, ``None`` when flat), realized P&L.
+  ``apply_fill(side, qty, price_ticks) -> Fraction`` returns the realized delta; long, short,
+  adds, partial exits and flips through zero (the remainder opens at the fill price) are all
+  handled. ``unrealized(mark_ticks)`` and ``realized`` are exact Fractions in *tick-units*
+  (ticks x quantity); ``*_pnl`` / ``money()`` give Decimal money (x ``tick_size``).
+- The identity ``realized + unrealized(mark) == cash_flow + qty * mark`` holds EXACTLY at
+  every step (``cash_flow`` = sell value - buy value, in tick-units).
+- :class:`Portfolio`: positions by instrument key, marks (last prices) by key,
+  ``apply_fill(...)``, ``update_mark(key, ticks)``, ``realized_pnl()``,
+  ``unrealized_pnl()``, ``day_pnl()`` (realized + unrealized at the marks, Decimal money).
+
+Money: internally everything is a Fraction, so nothing is ever rounded. Realized P&L of a
+partial exit against a non-terminating average (e.g. 302/3 ticks) is not a finite decimal;
+:func:`to_money` then rounds half-even to ``MONEY_PLACES`` places at the edge, for display.
+Everything that is a finite decimal (every P&L once flat, cash flows) is presented exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
+from typing import Any, Final
+
+from cockpit.domain.orders import Side, TickPrice
+
+MONEY_PLACES: Final = 8
+"""Decimal places kept when an exact P&L is not a finite decimal (display only)."""
+
+
+def to_money(value: Fraction, tick_size: Decimal | Fraction | int = 1) -> Decimal:
+    """``value`` tick-units as Decimal money: exact when finite, else rounded half-even."""
+    money = value * Fraction(tick_size)
+    num, den = money.numerator, money.denominator
+    rest = den
+    while rest % 2 == 0:
+        rest //= 2
+    while rest % 5 == 0:
+        rest //= 5
+    with localcontext() as ctx:
+        # Enough digits for the exact quotient of a finite decimal (<= num digits + log2 den).
+        ctx.prec = len(str(abs(num))) + den.bit_length() + MONEY_PLACES + 5
+        quotient = Decimal(num) / Decimal(den)
+        if rest == 1:
+            return quotient
+        return quotient.quantize(Decimal(1).scaleb(-MONEY_PLACES), rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(slots=True)
+class Position:
+    """The net position in one instrument with exact average-cost P&L."""
+
+    key: str
+    tick_size: Decimal = Decimal(1)
+    qty: Decimal = Decimal(0)
+    """Net signed quantity: > 0 long, < 0 short."""
+    cost_ticks: Fraction = field(default_factory=Fraction)
+    """Signed cost of the open quantity in tick-units (``qty * avg``), exact."""
+    realized: Fraction = field(default_factory=Fraction)
+    """Realized P&L in tick-units."""
+    buy_qty: Decimal = Decimal(0)
+    sell_qty: Decimal = Decimal(0)
+    buy_value: Fraction = field(default_factory=Fraction)
+    """Sum of bought quantity x price, tick-units."""
+    sell_value: Fraction = field(default_factory=Fraction)
+    fills: int = 0
+    last_fill_ns: int = 0
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def is_flat(self) -> bool:
+        """No open quantity."""
+        return self.qty == 0
+
+    @property
+    def side(self) -> Side | None:
+        """``BUY`` for a long, ``SELL`` for a short, ``None`` when flat."""
+        if self.qty > 0:
+            return Side.BUY
+        if self.qty < 0:
+            return Side.SELL
+        return None
+
+    @property
+    def avg_ticks(self) -> Fraction | None:
+        """The exact average open price in ticks (``None`` when flat)."""
+        if self.qty == 0:
+            return None
+        return self.cost_ticks / Fraction(self.qty)
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        """The average open price as Decimal money (rounded only if not a finite decimal)."""
+        avg = self.avg_ticks
+        return None if avg is None else to_money(avg, self.tick_size)
+
+    @property
+    def cash_flow(self) -> Fraction:
+        """Sell value minus buy value, tick-units."""
+        return self.sell_value - self.buy_value
+
+    # -- the mutator -----------------------------------------------------------------------
+
+    def apply_fill(
+        self, side: Side, qty: Decimal | int, price_ticks: TickPrice, ts_ns: int = 0
+    ) -> Fraction:
+        """Apply one fill and return the realized P&L it produced (tick-units).
+
+        A fill against the position closes quantity at the average price (realizing
+        ``closed * (price - avg) * sign``); whatever is left of the fill opens (or adds to) a
+        position on the fill's side at the fill price.
+        """
+        amount = Decimal(qty)
+        if amount <= 0:
+            raise ValueError(f"{self.key}: fill quantity must be > 0, got {amount}")
+        price = Fraction(price_ticks)
+        q = Fraction(amount)
+        sign = side.sign
+        if side is Side.BUY:
+            self.buy_qty += amount
+            self.buy_value += q * price
+        else:
+            self.sell_qty += amount
+            self.sell_value += q * price
+        self.fills += 1
+        self.last_fill_ns = ts_ns
+        realized = Fraction(0)
+        held = Fraction(self.qty)
+        if held != 0 and (held > 0) != (sign > 0):
+            # Reducing (and maybe flipping): close up to |held| at the average.
+            closing = min(q, abs(held))
+            avg = self.cost_ticks / held
+            position_sign = 1 if held > 0 else -1
+            realized = closing * (price - avg) * position_sign
+            self.realized += realized
+            self.cost_ticks -= avg * closing * position_sign
+            self.qty += Decimal(sign) * _to_decimal(closing)
+            q -= closing
+            if self.qty == 0:
+                self.cost_ticks = Fraction(0)
+        if q > 0:
+            self.qty += Decimal(sign) * _to_decimal(q)
+            self.cost_ticks += sign * q * price
+        return realized
+
+    # -- valuation -------------------------------------------------------------------------
+
+    def unrealized(self, mark_ticks: TickPrice) -> Fraction:
+        """Unrealized P&L at ``mark_ticks``, tick-units (``qty * mark - cost``)."""
+        if self.qty == 0:
+            return Fraction(0)
+        return Fraction(self.qty) * Fraction(mark_ticks) - self.cost_ticks
+
+    def total(self, mark_ticks: TickPrice) -> Fraction:
+        """Realized plus unrealized at ``mark_ticks``, tick-units."""
+        return self.realized + self.unrealized(mark_ticks)
+
+    def money(self, tick_units: Fraction) -> Decimal:
+        """Tick-units of this instrument as Decimal money."""
+        return to_money(tick_units, self.tick_size)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realized P&L in money."""
+        return to_money(self.realized, self.tick_size)
+
+    def unrealized_pnl(self, mark_ticks: TickPrice) -> Decimal:
+        """Unrealized P&L at ``mark_ticks`` in money."""
+        return to_money(self.unrealized(mark_ticks), self.tick_size)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-safe state (Fractions as ``"num/den"`` strings)."""
+        return {
+            "key": self.key,
+            "tick_size": str(self.tick_size),
+            "qty": str(self.qty),
+            "cost_ticks": str(self.cost_ticks),
+            "realized": str(self.realized),
+            "buy_qty": str(self.buy_qty),
+            "sell_qty": str(self.sell_qty),
+            "buy_value": str(self.buy_value),
+            "sell_value": str(self.sell_value),
+            "fills": self.fills,
+            "last_fill_ns": self.last_fill_ns,
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Position:
+        """Inverse of :meth:`to_state`."""
+        return cls(
+            key=state["key"],
+            tick_size=Decimal(state["tick_size"]),
+            qty=Decimal(state["qty"]),
+            cost_ticks=Fraction(state["cost_ticks"]),
+            realized=Fraction(state["realized"]),
+            buy_qty=Decimal(state["buy_qty"]),
+            sell_qty=Decimal(state["sell_qty"]),
+            buy_value=Fraction(state["buy_value"]),
+            sell_value=Fraction(state["sell_value"]),
+            fills=state["fills"],
+            last_fill_ns=state["last_fill_ns"],
+        )
+
+    @classmethod
+    def opened(
+        cls, key: str, tick_size: Decimal, qty: Decimal | int, avg_ticks: TickPrice
+    ) -> Position:
+        """A position carried in from elsewhere (the broker's position book) at ``avg_ticks``.
+
+        Counted as a fill so that the cash-flow identity keeps holding.
+        """
+        pos = cls(key, tick_size)
+        amount = Decimal(qty)
+        if amount != 0:
+            pos.apply_fill(Side.BUY if amount > 0 else Side.SELL, abs(amount), avg_ticks)
+        return pos
+
+
+def _to_decimal(value: Fraction) -> Decimal:
+    """A Fraction that came from Decimals (a quantity) back to an exact Decimal."""
+    if value.denominator == 1:
+        return Decimal(value.numerator)
+    return to_money(value)
+
+
+class Portfolio:
+    """Positions by instrument key, with marks and day P&L across them."""
+
+    __slots__ = ("_positions", "_marks")
+
+    def __init__(self) -> None:
+        """An empty portfolio."""
+        self._positions: dict[str, Position] = {}
+        self._marks: dict[str, TickPrice] = {}
+
+    def __iter__(self) -> Iterator[Position]:
+        return iter(self._positions.values())
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._positions
+
+    def get(self, key: str) -> Position | None:
+        """The position in ``key``, if any fill ever happened there."""
+        return self._positions.get(key)
+
+    def position(self, key: str, tick_size: Decimal) -> Position:
+        """The position in ``key``, created flat if needed."""
+        pos = self._positions.get(key)
+        if pos is None:
+            pos = self._positions[key] = Position(key, tick_size)
+        return pos
+
+    def add(self, position: Position) -> None:
+        """Put a position in (e.g. restored from the journal), replacing any other."""
+        self._positions[position.key] = position
+
+    def apply_fill(
+        self,
+        key: str,
+        tick_size: Decimal,
+        side: Side,
+        qty: Decimal | int,
+        price_ticks: TickPrice,
+        ts_ns: int = 0,
+    ) -> Fraction:
+        """Apply a fill to the position in ``key``; returns the realized delta (tick-units)."""
+        return self.position(key, tick_size).apply_fill(side, qty, price_ticks, ts_ns)
+
+    def update_mark(self, key: str, mark_ticks: TickPrice) -> None:
+        """Record the last price of ``key`` (used for unrealized P&L)."""
+        self._marks[key] = mark_ticks
+
+    def mark(self, key: str) -> TickPrice | None:
+        """The last recorded price of ``key``."""
+        return self._marks.get(key)
+
+    @property
+    def open_positions(self) -> list[Position]:
+        """Positions that are not flat."""
+        return [p for p in self._positions.values() if p.qty != 0]
+
+    @property
+    def unmarked(self) -> list[str]:
+        """Keys with an open position but no mark (their unrealized P&L counts as 0)."""
+        return [p.key for p in self._positions.values() if p.qty != 0 and p.key not in self._marks]
+
+    def realized_exact(self) -> Fraction:
+        """Realized P&L across positions, exact money."""
+        return sum((p.realized * Fraction(p.tick_size) for p in self), Fraction(0))
+
+    def unrealized_exact(self) -> Fraction:
+        """Unrealized P&L at the marks across positions, exact money."""
+        total = Fraction(0)
+        for p in self:
+            mark = self._marks.get(p.key)
+            if mark is not None and p.qty != 0:
+                total += p.unrealized(mark) * Fraction(p.tick_size)
+        return total
+
+    def realized_pnl(self) -> Decimal:
+        """Realized P&L across positions, Decimal money."""
+        return to_money(self.realized_exact())
+
+    def unrealized_pnl(self) -> Decimal:
+        """Unrealized P&L at the marks across positions, Decimal money."""
+        return to_money(self.unrealized_exact())
+
+    def day_pnl(self) -> Decimal:
+        """Realized plus unrealized at the marks, Decimal money (rounded once, at the end)."""
+        return to_money(self.realized_exact() + self.unrealized_exact())
