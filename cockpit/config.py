@@ -1,0 +1,422 @@
+"""Settings: a TOML file, the environment and command-line flags (pydantic-settings).
+
+Precedence, highest first: command-line flags (``overrides``), ``COCKPIT_*`` environment
+variables (nested with ``__``, e.g. ``COCKPIT_EXITS__STOP_TICKS=12``), the venue's own
+variables (``OPENALGO_API_KEY``, ``OPENALGO_HOST``, ``OPENALGO_WS_URL``, ``KITE_API_KEY``,
+``KITE_ACCESS_TOKEN``), the TOML file (``config.toml`` in the user config directory, or
+``--config``), then the defaults below.
+
+Secrets are :class:`pydantic.SecretStr`: their ``repr``/``str`` show ``**********`` and
+:meth:`Settings.redacted` never contains them. A config file that others may read and that
+holds a secret gets a warning (:attr:`Settings.warnings`, also logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import logging
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from cockpit.engine import paths
+
+log = logging.getLogger(__name__)
+
+_SECTION = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which file/field and why."""
+
+
+class VenueSettings(BaseModel):
+    """Where market data comes from and where orders go."""
+
+    model_config = _SECTION
+
+    broker: Literal["paper", "openalgo"] = "paper"
+    """``paper``: the embedded paper exchange (started as a child process); ``openalgo``."""
+    host: str | None = None
+    """OpenAlgo REST base URL, e.g. ``http://127.0.0.1:5000`` (or ``OPENALGO_HOST``)."""
+    ws_url: str | None = None
+    """OpenAlgo WebSocket URL, e.g. ``ws://127.0.0.1:8765`` (or ``OPENALGO_WS_URL``)."""
+    api_key: SecretStr | None = None
+    """OpenAlgo API key (or ``OPENALGO_API_KEY``). Never logged or shown."""
+    feed: str | None = None
+    """Market data from elsewhere: ``kite`` | ``binance`` | ``replay:FILE`` (None: the broker's)."""
+    kite_api_key: SecretStr | None = None
+    """Kite Connect API key (or ``KITE_API_KEY``)."""
+    kite_access_token: SecretStr | None = None
+    """Kite Connect access token (or ``KITE_ACCESS_TOKEN``)."""
+
+
+class PathSettings(BaseModel):
+    """File locations; unset means the platform's per-user directories."""
+
+    model_config = _SECTION
+
+    journal: Path | None = None
+    """Journal SQLite file (default ``<user data dir>/<profile>.sqlite3``)."""
+    socket: Path | None = None
+    """Engine socket (default ``<user runtime dir>/cockpit/<profile>.sock``)."""
+
+
+class ExitSettings(BaseModel):
+    """Defaults of the exit plan attached to every entry."""
+
+    model_config = _SECTION
+
+    stop_ticks: int | None = Field(default=20, ge=1)
+    """Stop distance from the fill in ticks (None: no stop)."""
+    target_ticks: int | None = Field(default=40, ge=1)
+    """Target distance from the fill in ticks (None: no target)."""
+    trail_kind: Literal["ticks", "points", "percent"] = "ticks"
+    """Unit of :attr:`trail_distance`."""
+    trail_distance: Decimal | None = Field(default=None, gt=0)
+    """Trailing distance (None: no trailing stop until the user turns it on)."""
+    trail_default_distance: Decimal = Field(default=Decimal(10), gt=0)
+    """Distance used when trailing is toggled on with none set."""
+    breakeven_after: int | None = Field(default=None, ge=1)
+    """Move the stop to entry once price is this many ticks in favour (None: never)."""
+    time_stop_s: float | None = Field(default=None, gt=0)
+    """Close the position after this many seconds (None: never)."""
+    exit_order_type: Literal["market", "limit"] = "market"
+    """How an exit is sent: a market order, or a marketable limit ``exit_offset_ticks`` away."""
+    exit_offset_ticks: int = Field(default=2, ge=0)
+    """Ticks through the touch for a limit exit."""
+    protective_stop: bool = False
+    """Also keep a broker-side SL-M order at the stop (survives the engine dying)."""
+    protective_throttle_s: float = Field(default=1.0, ge=0)
+    """At most one modify of the broker-side stop per this many seconds."""
+
+
+class RiskSettings(BaseModel):
+    """Pre-trade limits (None: no limit). Mapped onto ``cockpit.domain.risk``'s limits."""
+
+    model_config = _SECTION
+
+    max_order_qty: Decimal | None = Field(default=None, gt=0)
+    """Largest quantity of one order."""
+    max_order_value: Decimal | None = Field(default=None, gt=0)
+    """Largest notional (price × quantity) of one order."""
+    max_position_qty: Decimal | None = Field(default=None, gt=0)
+    """Largest absolute position per symbol."""
+    max_position_value: Decimal | None = Field(default=None, gt=0)
+    """Largest absolute notional per symbol."""
+    max_open_orders: int | None = Field(default=None, ge=1)
+    """Most working orders at once."""
+    max_orders_per_minute: int | None = Field(default=None, ge=1)
+    """Order-rate limit (entries and modifies; exits are never blocked)."""
+    max_daily_loss: Decimal | None = Field(default=None, gt=0)
+    """Realized + unrealized loss for the day at which entries are refused."""
+    max_price_deviation_pct: Decimal | None = Field(default=None, gt=0)
+    """A limit price further than this from the last price is refused (fat finger)."""
+    kill_on_daily_loss: bool = False
+    """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
+
+    def to_domain(self) -> Any:
+        """Build ``cockpit.domain.risk``'s limits object from the fields it shares with this.
+
+        The limits class is the first of ``RiskLimits``/``Limits`` found in that module; only
+        the fields it declares are passed, so the two may grow independently.
+        """
+        import dataclasses
+        import importlib
+        import inspect
+
+        module = importlib.import_module("cockpit.domain.risk")
+        cls = getattr(module, "RiskLimits", None) or getattr(module, "Limits", None)
+        if cls is None:
+            raise ConfigError("cockpit.domain.risk has no RiskLimits class to map risk onto")
+        if dataclasses.is_dataclass(cls):
+            names = {f.name for f in dataclasses.fields(cls)}
+        elif hasattr(cls, "__struct_fields__"):
+            names = set(cls.__struct_fields__)
+        elif hasattr(cls, "model_fields"):
+            names = set(cls.model_fields)
+        else:
+            names = set(inspect.signature(cls).parameters)
+        values = {k: v for k, v in self.model_dump().items() if k in names}
+        return cls(**values)
+
+
+class TradingSettings(BaseModel):
+    """Order entry."""
+
+    model_config = _SECTION
+
+    default_qty: Decimal = Field(default=Decimal(1), gt=0)
+    """Quantity of a new order (in lots where the instrument has lots > 1)."""
+    qty_step: Decimal = Field(default=Decimal(1), gt=0)
+    """Step of the quantity up/down keys."""
+    armed_at_start: bool = False
+    """Whether entry keys work right after start (exits always work)."""
+    confirm_qty_over: Decimal | None = Field(default=None, gt=0)
+    """Ask for confirmation of an order larger than this quantity."""
+    confirm_value_over: Decimal | None = Field(default=None, gt=0)
+    """Ask for confirmation of an order with a larger notional than this."""
+    watchlist: list[str] = Field(default_factory=list)
+    """Symbols (``EXCH:SYMBOL``) subscribed at start."""
+
+
+class UiSettings(BaseModel):
+    """The terminal UI."""
+
+    model_config = _SECTION
+
+    fps: int = Field(default=30, ge=1, le=120)
+    """Screen updates per second at most."""
+    theme: str = "cockpit-dark"
+    """Theme name (built in, or from ``themes/*.toml``)."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id → keys (comma-separated), e.g. ``{buy_market = "f1"}``."""
+    animations: Literal["none", "basic", "full"] = "basic"
+    """Textual animation level."""
+
+
+class EngineSettings(BaseModel):
+    """The engine's viewer server."""
+
+    model_config = _SECTION
+
+    viewer_hz: float = Field(default=30.0, gt=0, le=120)
+    """Market batches per second per viewer at most."""
+    viewer_backlog: int = Field(default=5000, ge=10)
+    """Events pending for one viewer beyond which it is dropped (it resyncs on reconnect)."""
+
+
+class SimSettings(BaseModel):
+    """The embedded paper exchange."""
+
+    model_config = _SECTION
+
+    rate: float = Field(default=10.0, gt=0)
+    """Ticks per second per symbol."""
+    seed: int | None = None
+    """Random seed for a reproducible price path."""
+    instruments: list[str] = Field(default_factory=list)
+    """``EXCH:SYMBOL:PRICE[:TICK]`` entries (empty: the simulator's own universe)."""
+
+
+_CONFIG_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "cockpit_config_file", default=None
+)
+
+_VENUE_ENV = {
+    "OPENALGO_API_KEY": "api_key",
+    "OPENALGO_HOST": "host",
+    "OPENALGO_WS_URL": "ws_url",
+    "KITE_API_KEY": "kite_api_key",
+    "KITE_ACCESS_TOKEN": "kite_access_token",
+}
+
+
+class _VenueEnvSource(PydanticBaseSettingsSource):
+    """The venues' conventional variables (``OPENALGO_API_KEY`` ...) into ``venue``."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        venue = {name: os.environ[env] for env, name in _VENUE_ENV.items() if os.environ.get(env)}
+        return {"venue": venue} if venue else {}
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COCKPIT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        use_attribute_docstrings=True,
+        nested_model_default_partial_update=True,
+    )
+
+    profile: str = "default"
+    """Profile name: selects the journal, socket and engine."""
+    venue: VenueSettings = Field(default_factory=VenueSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
+    exits: ExitSettings = Field(default_factory=ExitSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    trading: TradingSettings = Field(default_factory=TradingSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags > COCKPIT_* > OPENALGO_*/KITE_* > TOML file > defaults."""
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            _VenueEnvSource(settings_cls),
+        ]
+        path = _CONFIG_FILE.get()
+        if path is not None and path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems worth telling the user (e.g. a world-readable file holding a key)."""
+        return list(self._warnings)
+
+    @property
+    def source(self) -> Path | None:
+        """The config file that was read, if any."""
+        return self._source
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file of this profile."""
+        return self.paths.journal or paths.journal_path(self.profile)
+
+    @property
+    def socket_path(self) -> Path:
+        """The engine socket of this profile."""
+        return self.paths.socket or paths.socket_path(self.profile)
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-able dump with every secret replaced by ``**********`` (or None)."""
+        data = self.model_dump(mode="json")
+        for name in ("api_key", "kite_api_key", "kite_access_token"):
+            if data["venue"].get(name) is not None:
+                data["venue"][name] = "**********"
+        return data
+
+    def venue_label(self) -> str:
+        """A short description of the venue for status lines (no secrets)."""
+        v = self.venue
+        label = "paper" if v.broker == "paper" else f"openalgo {v.host or '?'}"
+        return f"{label} feed={v.feed}" if v.feed else label
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings a parsed command line sets (flags left unset are not overrides)."""
+    out: dict[str, Any] = {}
+    venue: dict[str, Any] = {}
+    get = vars(args).get
+    if get("profile"):
+        out["profile"] = get("profile")
+    if get("journal"):
+        out["paths"] = {"journal": Path(get("journal")).expanduser()}
+    for flag, name in (("broker", "broker"), ("ws_url", "ws_url"), ("feed", "feed")):
+        if get(flag):
+            venue[name] = get(flag)
+    # `cockpit sim` also has --host (a bind address); only venue commands mean a URL by it.
+    if get("host") and get("command") != "sim":
+        venue["host"] = get("host")
+    if venue:
+        out["venue"] = venue
+    return out
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    args: argparse.Namespace | None = None,
+) -> Settings:
+    """Read the configuration.
+
+    Args:
+        config_file: the TOML file; None uses ``--config`` from ``args`` or the default
+            ``config.toml`` in the user config directory (a missing default file is fine,
+            a missing explicit one is an error).
+        overrides: highest-precedence values, nested like the file
+            (``{"venue": {"broker": "openalgo"}}``).
+        args: a parsed command line; its flags become overrides (see
+            :func:`overrides_from_args`).
+
+    Raises:
+        ConfigError: unreadable or invalid TOML, unknown keys, bad values (the message names
+            the field, never a secret's value).
+    """
+    explicit = config_file if config_file is not None else (args and vars(args).get("config"))
+    path = Path(explicit).expanduser() if explicit else paths.config_file()
+    if explicit and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    merged: dict[str, Any] = overrides_from_args(args) if args is not None else {}
+    for key, value in (overrides or {}).items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    if path.is_file():
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+    else:
+        file_data = {}
+    token = _CONFIG_FILE.set(path)
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path if path.is_file() else None)) from None
+    finally:
+        _CONFIG_FILE.reset(token)
+    try:
+        paths.check_profile(settings.profile)
+    except paths.BadProfile as exc:
+        raise ConfigError(str(exc)) from None
+    if path.is_file():
+        settings._source = path
+        settings._warnings.extend(_file_warnings(path, file_data))
+    for message in settings._warnings:
+        log.warning("%s", message)
+    return settings
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    where = f" (config file {path}, environment or flags)" if path else ""
+    lines = [f"invalid configuration{where}:"]
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
+    venue = data.get("venue") if isinstance(data.get("venue"), Mapping) else {}
+    secrets = [k for k in ("api_key", "kite_api_key", "kite_access_token") if venue.get(k)]
+    if not secrets:
+        return []
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH):
+        return [
+            f"config file {path} holds {', '.join('venue.' + s for s in secrets)} and is "
+            f"readable by other users (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}, "
+            "or move the key to the environment"
+        ]
+    return []
