@@ -1,0 +1,710 @@
+"""The OpenAlgo order router: REST requests on worker threads, results on the engine's queue.
+
+The engine never waits on the network. It hands a request object to
+:meth:`OpenAlgoRouter.submit` (which only enqueues) and later takes one :class:`RouterResult`
+per request off its own inbound queue (the ``sink`` given here).
+
+Rules the router keeps:
+
+- Urgent requests (exits, kill switch, flatten) jump the queue; otherwise first in, first out.
+- A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
+  the server's limits (OpenAlgo: 10 order requests per second by default); a 429 closes the
+  gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
+  again (a 429 means the server did not act on it).
+- Retries only where safe: a request that never reached the server (connect error) is retried
+  with backoff; idempotent requests (queries, cancel, modify) are retried after a timeout or a
+  5xx; a *placed* order is never retried blindly — after a timeout or a 5xx the router looks
+  for it in the orderbook and reports what it found (``recovered``) or that the outcome is
+  ``uncertain``. ``closeposition`` and ``cancelallorder`` are not retried after a timeout.
+- Every failure becomes a :class:`RouterResult` with a stable ``code`` and a clear ``error``
+  text. The API key is never logged and never appears in a result.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+import httpx
+import msgspec
+
+log = logging.getLogger(__name__)
+
+_JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
+_JSON_DEC: Final = msgspec.json.Decoder()
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """``/placeorder``. Prices are exact Decimals (the engine converts from ticks)."""
+
+    cid: str
+    exchange: str
+    symbol: str
+    action: str
+    quantity: Decimal
+    pricetype: str = "MARKET"
+    product: str = "MIS"
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyOrder:
+    """``/modifyorder`` (every field is required by the server)."""
+
+    cid: str
+    venue_id: str
+    exchange: str
+    symbol: str
+    action: str
+    quantity: Decimal
+    pricetype: str
+    product: str
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """``/cancelorder``."""
+
+    cid: str
+    venue_id: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """``/cancelallorder``: every open order of the account."""
+
+    urgent: bool = True
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePositions:
+    """``/closeposition``: square off every open position of the account."""
+
+    urgent: bool = True
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOrder:
+    """``/orderstatus`` of one order."""
+
+    cid: str
+    venue_id: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryBook:
+    """``/orderbook``, ``/positionbook``, ``/tradebook`` or ``/funds``."""
+
+    book: str
+    token: int = 0
+    """The caller's correlation id (e.g. a reconciliation round)."""
+    urgent: bool = False
+
+
+RouterRequest = (
+    PlaceOrder | ModifyOrder | CancelOrder | CancelAll | ClosePositions | QueryOrder | QueryBook
+)
+
+_BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
+
+# --------------------------------------------------------------------------- results
+
+OK: Final = "ok"
+REJECTED: Final = "rejected"
+"""The server answered with an error (validation, insufficient funds, unknown order...)."""
+RATE_LIMITED: Final = "rate_limited"
+TIMEOUT: Final = "timeout"
+TRANSPORT: Final = "transport"
+"""Could not reach the server (connection refused/reset) even after retries."""
+SERVER_ERROR: Final = "server_error"
+AUTH: Final = "auth"
+BAD_RESPONSE: Final = "bad_response"
+UNCERTAIN: Final = "uncertain"
+"""A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
+STOPPED: Final = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class RouterResult:
+    """What became of one request. Exactly one per submitted request."""
+
+    request: RouterRequest
+    ok: bool
+    code: str = OK
+    error: str = ""
+    venue_id: str | None = None
+    data: Any = None
+    """The response's payload (``data`` of a book, the body of cancel-all...)."""
+    http_status: int | None = None
+    sent_ns: int = 0
+    """``time.monotonic_ns()`` when the (last) request was sent."""
+    done_ns: int = 0
+    attempts: int = 1
+    recovered: bool = False
+    """True when a placed order's id was found in the orderbook after a timeout/5xx."""
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+class TokenBucket:
+    """A token bucket (``rate`` per second, ``burst`` at most); ``wait`` blocks the caller."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate)
+        self._tokens = self.burst
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token if one is there (return 0.0), else return the seconds to wait."""
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) / self.rate
+
+    def wait(self, stop: threading.Event) -> bool:
+        """Block until a token is taken; False if ``stop`` was set meanwhile."""
+        while True:
+            delay = self.take()
+            if delay <= 0.0:
+                return True
+            if stop.wait(delay):
+                return False
+
+
+# --------------------------------------------------------------------------- router
+
+
+class _Http(Exception):
+    """An HTTP-level outcome worth classifying (internal)."""
+
+    def __init__(
+        self, code: str, message: str, status: int | None = None, retry_after: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(order=True, slots=True)
+class _Item:
+    priority: int
+    seq: int
+    request: Any = field(compare=False)
+
+
+_ORDER_PATHS: Final = frozenset(
+    {"placeorder", "modifyorder", "cancelorder", "cancelallorder", "closeposition"}
+)
+
+
+class OpenAlgoRouter:
+    """Sends order requests to an OpenAlgo server; results go to ``sink``.
+
+    Args:
+        base_url: the server root, e.g. ``http://127.0.0.1:5000`` (``/api/v1`` is added).
+        api_key: the OpenAlgo API key (kept private, never logged).
+        sink: where results go (the engine's ``inbound.put``).
+        strategy: the ``strategy`` field sent with every order request.
+        timeout_s: per-request timeout (connect, read and write).
+        order_rate: order requests per second allowed by the client-side limiter.
+        api_rate: other requests per second.
+        workers: worker threads (>= 2 keeps a slow query from delaying an exit).
+        connect_retries: retries of a request that never reached the server.
+        max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
+        uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        sink: Callable[[object], None],
+        *,
+        strategy: str = "cockpit",
+        timeout_s: float = 5.0,
+        order_rate: float = 10.0,
+        api_rate: float = 10.0,
+        workers: int = 2,
+        connect_retries: int = 3,
+        max_retry_after_s: float = 5.0,
+        uncertain_checks: int = 2,
+        backoff_s: float = 0.1,
+    ) -> None:
+        root = base_url.rstrip("/")
+        if not root.endswith("/api/v1"):
+            root += "/api/v1"
+        self._root = root
+        self.__key = api_key
+        self._sink = sink
+        self._strategy = strategy
+        self._timeout = timeout_s
+        self._order_bucket = TokenBucket(order_rate)
+        self._api_bucket = TokenBucket(api_rate)
+        self._workers = max(1, workers)
+        self._connect_retries = connect_retries
+        self._max_retry_after = max_retry_after_s
+        self._uncertain_checks = uncertain_checks
+        self._backoff = backoff_s
+        self._heap: list[_Item] = []
+        self._cv = threading.Condition()
+        self._seq = itertools.count()
+        self._stop = threading.Event()
+        self._gate_until = 0.0
+        self._gate_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._client: httpx.Client | None = None
+        self._known_ids: set[str] = set()
+        self._ids_lock = threading.Lock()
+        self.counters: dict[str, int] = {
+            "requests": 0,
+            "errors": 0,
+            "retries": 0,
+            "rate_limited": 0,
+            "recovered": 0,
+            "uncertain": 0,
+        }
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAlgoRouter({self._root!r}, workers={self._workers})"
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker threads (idempotent)."""
+        if self._threads:
+            return
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(self._timeout),
+            limits=httpx.Limits(max_connections=self._workers + 2, max_keepalive_connections=8),
+            headers={"Content-Type": "application/json"},
+        )
+        for n in range(self._workers):
+            thread = threading.Thread(target=self._run, name=f"router-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the workers; requests still queued get a ``stopped`` result."""
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        with self._cv:
+            pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
+        for request in pending:
+            self._emit(RouterResult(request, False, STOPPED, "router stopped before sending"))
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def submit(self, request: RouterRequest) -> None:
+        """Queue a request (never blocks). Its result will reach the sink."""
+        if self._stop.is_set():
+            self._emit(RouterResult(request, False, STOPPED, "router is stopped"))
+            return
+        item = _Item(0 if request.urgent else 1, next(self._seq), request)
+        with self._cv:
+            heapq.heappush(self._heap, item)
+            self._cv.notify()
+
+    def pending(self) -> int:
+        """How many requests wait to be sent."""
+        with self._cv:
+            return len(self._heap)
+
+    # -- worker ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cv:
+                while not self._heap and not self._stop.is_set():
+                    self._cv.wait(0.5)
+                if self._stop.is_set():
+                    return
+                request = heapq.heappop(self._heap).request
+            try:
+                result = self._handle(request)
+            except Exception as exc:  # a bug must not kill the worker or lose the result
+                log.exception("router: unexpected error on %s", type(request).__name__)
+                result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
+            self._emit(result)
+
+    def _emit(self, result: RouterResult) -> None:
+        if not result.ok:
+            self.counters["errors"] += 1
+        try:
+            self._sink(result)
+        except Exception:
+            log.exception("router: sink refused a result")
+
+    def _handle(self, request: RouterRequest) -> RouterResult:
+        match request:
+            case PlaceOrder():
+                return self._place(request)
+            case ModifyOrder():
+                body = {
+                    "strategy": self._strategy,
+                    "exchange": request.exchange,
+                    "symbol": request.symbol,
+                    "orderid": request.venue_id,
+                    "action": request.action,
+                    "product": request.product,
+                    "pricetype": request.pricetype,
+                    "price": request.price,
+                    "quantity": request.quantity,
+                    "disclosed_quantity": 0,
+                    "trigger_price": request.trigger_price,
+                }
+                return self._call(request, "modifyorder", body, retry_uncertain=True)
+            case CancelOrder():
+                body = {"strategy": self._strategy, "orderid": request.venue_id}
+                return self._call(request, "cancelorder", body, retry_uncertain=True)
+            case CancelAll():
+                body = {"strategy": self._strategy}
+                return self._call(request, "cancelallorder", body, retry_uncertain=False)
+            case ClosePositions():
+                body = {"strategy": self._strategy}
+                return self._call(request, "closeposition", body, retry_uncertain=False)
+            case QueryOrder():
+                body = {"strategy": self._strategy, "orderid": request.venue_id}
+                return self._call(request, "orderstatus", body, retry_uncertain=True)
+            case QueryBook():
+                if request.book not in _BOOKS:
+                    return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
+                return self._call(request, request.book, {}, retry_uncertain=True)
+        return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
+
+    # -- one call, classified and retried where safe ---------------------------------------
+
+    def _call(
+        self, request: RouterRequest, path: str, body: dict[str, Any], *, retry_uncertain: bool
+    ) -> RouterResult:
+        attempts = 0
+        sent_ns = 0
+        backoff = self._backoff
+        while True:
+            attempts += 1
+            if not self._wait_turn(path):
+                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            sent_ns = time.monotonic_ns()
+            try:
+                status, payload = self._post(path, body)
+                return self._success(request, path, status, payload, sent_ns, attempts)
+            except _Http as exc:
+                if exc.code == RATE_LIMITED:
+                    self.counters["rate_limited"] += 1
+                    self._close_gate(exc.retry_after)
+                    if attempts <= self._connect_retries + 3:
+                        self.counters["retries"] += 1
+                        continue
+                retryable = exc.code == TRANSPORT or (
+                    retry_uncertain and exc.code in (TIMEOUT, SERVER_ERROR)
+                )
+                if retryable and attempts <= self._connect_retries and not self._stop.is_set():
+                    self.counters["retries"] += 1
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                return RouterResult(
+                    request,
+                    False,
+                    exc.code,
+                    f"{path}: {exc}",
+                    http_status=exc.status,
+                    sent_ns=sent_ns,
+                    done_ns=time.monotonic_ns(),
+                    attempts=attempts,
+                )
+
+    def _place(self, request: PlaceOrder) -> RouterResult:
+        body: dict[str, Any] = {
+            "strategy": self._strategy,
+            "exchange": request.exchange,
+            "symbol": request.symbol,
+            "action": request.action,
+            "quantity": request.quantity,
+            "pricetype": request.pricetype,
+            "product": request.product,
+            "price": request.price,
+            "trigger_price": request.trigger_price,
+            "disclosed_quantity": 0,
+        }
+        attempts = 0
+        backoff = self._backoff
+        while True:
+            attempts += 1
+            if not self._wait_turn("placeorder"):
+                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            sent_ns = time.monotonic_ns()
+            try:
+                status, payload = self._post("placeorder", body)
+                result = self._success(request, "placeorder", status, payload, sent_ns, attempts)
+                if result.venue_id:
+                    with self._ids_lock:
+                        self._known_ids.add(result.venue_id)
+                return result
+            except _Http as exc:
+                if exc.code == RATE_LIMITED and attempts <= self._connect_retries + 3:
+                    self.counters["rate_limited"] += 1
+                    self.counters["retries"] += 1
+                    self._close_gate(exc.retry_after)
+                    continue
+                if exc.code == TRANSPORT and attempts <= self._connect_retries:
+                    # Never reached the server: safe to send again.
+                    self.counters["retries"] += 1
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                if exc.code in (TIMEOUT, SERVER_ERROR):
+                    return self._recover(request, exc, sent_ns, attempts)
+                return RouterResult(
+                    request,
+                    False,
+                    exc.code,
+                    f"placeorder: {exc}",
+                    http_status=exc.status,
+                    sent_ns=sent_ns,
+                    done_ns=time.monotonic_ns(),
+                    attempts=attempts,
+                )
+
+    def _recover(
+        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int
+    ) -> RouterResult:
+        """After a timeout/5xx on placeorder: look for the order instead of resending it."""
+        delay = 0.2
+        for _ in range(self._uncertain_checks):
+            if self._stop.wait(delay):
+                break
+            delay *= 2
+            if not self._wait_turn("orderbook"):
+                break
+            try:
+                _status, payload = self._post("orderbook", {})
+            except _Http:
+                continue
+            venue_id = self._find_in_orderbook(request, payload)
+            if venue_id is not None:
+                self.counters["recovered"] += 1
+                with self._ids_lock:
+                    self._known_ids.add(venue_id)
+                return RouterResult(
+                    request,
+                    True,
+                    OK,
+                    venue_id=venue_id,
+                    sent_ns=sent_ns,
+                    done_ns=time.monotonic_ns(),
+                    attempts=attempts,
+                    recovered=True,
+                )
+        self.counters["uncertain"] += 1
+        return RouterResult(
+            request,
+            False,
+            UNCERTAIN,
+            f"placeorder: {exc}; the order was not found in the orderbook, it may or may not "
+            "have been placed (reconciliation will tell)",
+            http_status=exc.status,
+            sent_ns=sent_ns,
+            done_ns=time.monotonic_ns(),
+            attempts=attempts,
+        )
+
+    def _find_in_orderbook(self, request: PlaceOrder, payload: Any) -> str | None:
+        rows = _orderbook_rows(payload)
+        with self._ids_lock:
+            known = set(self._known_ids)
+        for row in rows:
+            try:
+                if (
+                    str(row.get("symbol")) == request.symbol
+                    and str(row.get("exchange")) == request.exchange
+                    and str(row.get("action", "")).upper() == request.action.upper()
+                    and Decimal(str(row.get("quantity"))) == request.quantity
+                    and str(row.get("pricetype", row.get("price_type", ""))).upper()
+                    == request.pricetype
+                ):
+                    venue_id = str(row.get("orderid"))
+                    if venue_id and venue_id not in known:
+                        return venue_id
+            except (ArithmeticError, ValueError, TypeError):
+                continue
+        return None
+
+    def _success(
+        self,
+        request: RouterRequest,
+        path: str,
+        status: int,
+        payload: Any,
+        sent_ns: int,
+        attempts: int,
+    ) -> RouterResult:
+        done = time.monotonic_ns()
+        if not isinstance(payload, dict):
+            return RouterResult(
+                request,
+                False,
+                BAD_RESPONSE,
+                f"{path}: response is not a JSON object",
+                http_status=status,
+                sent_ns=sent_ns,
+                done_ns=done,
+                attempts=attempts,
+            )
+        if payload.get("status") != "success":
+            message = str(payload.get("message") or "error without a message")
+            return RouterResult(
+                request,
+                False,
+                REJECTED,
+                f"{path}: {message}",
+                data=payload,
+                http_status=status,
+                sent_ns=sent_ns,
+                done_ns=done,
+                attempts=attempts,
+            )
+        venue_id = payload.get("orderid")
+        data = payload.get("data", payload)
+        if path == "placeorder" and not venue_id:
+            # Semi-auto mode queues the order for approval and returns no id.
+            message = str(payload.get("message") or "no order id in the response")
+            return RouterResult(
+                request,
+                False,
+                REJECTED,
+                f"placeorder: {message}",
+                data=payload,
+                http_status=status,
+                sent_ns=sent_ns,
+                done_ns=done,
+                attempts=attempts,
+            )
+        return RouterResult(
+            request,
+            True,
+            OK,
+            venue_id=str(venue_id) if venue_id is not None else None,
+            data=data,
+            http_status=status,
+            sent_ns=sent_ns,
+            done_ns=done,
+            attempts=attempts,
+        )
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _wait_turn(self, path: str) -> bool:
+        while True:
+            with self._gate_lock:
+                wait = self._gate_until - time.monotonic()
+            if wait <= 0:
+                break
+            if self._stop.wait(wait):
+                return False
+        bucket = self._order_bucket if path in _ORDER_PATHS else self._api_bucket
+        return bucket.wait(self._stop)
+
+    def _close_gate(self, retry_after: Any) -> None:
+        try:
+            seconds = float(retry_after) if retry_after is not None else 1.0
+        except (TypeError, ValueError):
+            seconds = 1.0
+        seconds = max(0.05, min(seconds, self._max_retry_after))
+        with self._gate_lock:
+            self._gate_until = max(self._gate_until, time.monotonic() + seconds)
+
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        client = self._client
+        if client is None:
+            raise _Http(TRANSPORT, "router not started")
+        self.counters["requests"] += 1
+        content = _JSON_ENC.encode({"apikey": self.__key, **body})
+        try:
+            response = client.post(f"{self._root}/{path}", content=content)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
+        except httpx.TimeoutException as exc:
+            raise _Http(
+                TIMEOUT, f"no answer within {self._timeout}s ({type(exc).__name__})"
+            ) from None
+        except httpx.HTTPError as exc:
+            # Reset / protocol errors after the request may have been sent.
+            raise _Http(TIMEOUT, f"connection failed mid-request ({type(exc).__name__})") from None
+        status = response.status_code
+        try:
+            payload = _JSON_DEC.decode(response.content) if response.content else None
+        except msgspec.DecodeError:
+            payload = None
+        if status == 200:
+            if payload is None:
+                raise _Http(BAD_RESPONSE, "HTTP 200 with a body that is not JSON", status)
+            return status, payload
+        message = _message(payload) or response.reason_phrase or "error"
+        if status == 429:
+            retry_after = payload.get("retry_after") if isinstance(payload, dict) else None
+            if retry_after is None:
+                retry_after = response.headers.get("retry-after")
+            raise _Http(RATE_LIMITED, f"HTTP 429: {message}", status, retry_after)
+        if status in (401, 403):
+            raise _Http(AUTH, f"HTTP {status}: {message}", status)
+        if status >= 500:
+            raise _Http(SERVER_ERROR, f"HTTP {status}: {message}", status)
+        raise _Http(REJECTED, f"HTTP {status}: {message}", status)
+
+
+def _message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        message = payload.get("message")
+        if message is not None:
+            return str(message)
+    return ""
+
+
+def _orderbook_rows(payload: Any) -> list[dict[str, Any]]:
+    """The order rows of an ``/orderbook`` payload (full body or its ``data``)."""
+    if isinstance(payload, dict):
+        data = payload.get("data", payload)
+        orders = data.get("orders", []) if isinstance(data, dict) else data
+        if isinstance(orders, list):
+            return [row for row in orders if isinstance(row, dict)]
+    return []
+
+
+def orderbook_rows(data: Any) -> list[dict[str, Any]]:
+    """Public helper: the order rows of an orderbook result's ``data``."""
+    return _orderbook_rows({"data": data})
