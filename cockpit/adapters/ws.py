@@ -26,7 +26,9 @@ Subclass :class:`WsProtocol` and override what the venue needs::
         def on_connected(self, conn) -> None: ...            # reset per-connection state
         def decode(self, payload: bytes, binary: bool, recv_ns: int) -> Sequence[object]: ...
             # events for the sink; raise Reject("reason") for a bad frame (counted, skipped);
-            # any other exception is counted as rejected "decode:<ExceptionName>"
+            # any other exception is counted as rejected "decode:<ExceptionName>";
+            # raise Disconnect("reason") (also from auth_reply) to drop the session and
+            # reconnect with backoff (e.g. a sequence gap that needs a fresh snapshot)
 
 Then::
 
@@ -80,6 +82,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AuthRefused",
     "Backoff",
+    "Disconnect",
     "Reject",
     "WsConnection",
     "WsProtocol",
@@ -105,7 +108,11 @@ class AuthRefused(Exception):  # noqa: N818
     """The venue refused our credentials: the feed goes DOWN with this reason, no retry."""
 
 
-class _SessionEnd(Exception):  # noqa: N818
+class Disconnect(Exception):  # noqa: N818
+    """Raised by a protocol to end the session and reconnect (with backoff); str() = reason."""
+
+
+class _SessionEnd(Disconnect):
     """A session ended (closed, stale, protocol error); the reason is the message."""
 
 
@@ -452,8 +459,8 @@ class WsConnection:
             return "stopped", False  # _stream only returns on stop
         except AuthRefused as exc:
             return f"authentication refused: {exc}", True
-        except _SessionEnd as exc:
-            return str(exc), False
+        except Disconnect as exc:
+            return str(exc) or "disconnected by the protocol", False
         except (OSError, websocket.WebSocketException) as exc:
             if self._stop.is_set():
                 return "stopped", False
@@ -534,6 +541,9 @@ class WsConnection:
             except Reject as exc:
                 self._rejected[exc.reason] = self._rejected.get(exc.reason, 0) + 1
                 continue
+            except Disconnect:
+                self._events += n
+                raise
             except Exception as exc:
                 reason = f"decode:{type(exc).__name__}"
                 self._rejected[reason] = self._rejected.get(reason, 0) + 1

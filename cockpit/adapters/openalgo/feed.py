@@ -1,0 +1,445 @@
+"""OpenAlgo WebSocket feed: authenticate, subscribe LTP/quote/depth and orders, decode to events.
+
+The protocol is ``/work/shared/protocols/openalgo.md`` §1 and §3. Keys are ``EXCH:SYMBOL``;
+modes are ``ltp``, ``quote``, ``depth`` (OpenAlgo 1/2/3) and ``orders`` (the order-update
+stream, key ``*``). ``market_data`` frames become :class:`LtpTick`/:class:`QuoteTick`/
+:class:`DepthTick` by the mode the server tagged them with; ``order_update`` frames become
+:class:`OrderUpdate` (source ``pushed``). Prices are ``Decimal`` exactly as sent. Broker
+key names vary (``last_quantity``/``last_trade_quantity``, ``average_price``/
+``avg_trade_price``, timestamps in s/ms/us/ns): both are read. A bad frame (malformed JSON,
+wrong types, NaN, negative, zero or absurd prices) is counted under a reason and skipped.
+
+Usage::
+
+    feed = OpenAlgoFeed(ws_url, api_key, sink)
+    feed.subscribe(["NSE:INFY", "NSE:SBIN"], "quote")
+    feed.subscribe_orders()
+    feed.start()
+    ...
+    feed.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import msgspec
+
+from cockpit.adapters.ws import AuthRefused, Backoff, Disconnect, Reject, WsConnection, WsProtocol
+from cockpit.domain.feed import FeedState, OrderUpdate, OrderUpdateSource, Sink
+from cockpit.domain.market import DepthTick, Level, LtpTick, QuoteTick
+
+log = logging.getLogger(__name__)
+
+MODES: Final = {"ltp": 1, "quote": 2, "depth": 3}
+"""Our mode names -> OpenAlgo mode numbers."""
+ORDERS: Final = "orders"
+"""The pseudo-mode of the order-update stream (its only key is ``*``)."""
+
+MAX_PRICE: Final = Decimal(10) ** 10
+"""Anything at or above this is absurd for any instrument OpenAlgo serves."""
+MAX_QTY: Final = Decimal(10) ** 15
+
+_AUTH_ERRORS: Final = frozenset({"AUTHENTICATION_ERROR"})
+
+
+class _Level(msgspec.Struct):
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    qty: Decimal | None = None
+    orders: Decimal | None = None
+
+
+class _Depth(msgspec.Struct):
+    buy: list[_Level] | None = None
+    sell: list[_Level] | None = None
+    bids: list[_Level] | None = None
+    asks: list[_Level] | None = None
+
+
+class _Data(msgspec.Struct):
+    ltp: Decimal | None = None
+    open: Decimal | None = None
+    high: Decimal | None = None
+    low: Decimal | None = None
+    close: Decimal | None = None
+    volume: Decimal | None = None
+    last_quantity: Decimal | None = None
+    last_trade_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+    avg_trade_price: Decimal | None = None
+    total_buy_quantity: Decimal | None = None
+    total_sell_quantity: Decimal | None = None
+    oi: Decimal | None = None
+    timestamp: int | float | str | None = None
+    ltt: int | float | str | None = None
+    depth: _Depth | None = None
+
+
+class _Frame(msgspec.Struct):
+    """Every server frame: market_data, order_update, acks and type-less errors."""
+
+    type: str = ""
+    status: str = ""
+    code: str = ""
+    message: str = ""
+    symbol: str = ""
+    exchange: str = ""
+    mode: int | str | None = None
+    data: _Data | None = None
+    # order_update (top level)
+    orderid: str | int | None = None
+    action: str = ""
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    pricetype: str = ""
+    product: str = ""
+    order_status: str = ""
+    filled_quantity: Decimal | None = None
+    pending_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+    rejection_reason: str | None = None
+    subscriptions: list[dict[str, Any]] | None = None
+
+
+_DECODER: Final = msgspec.json.Decoder(_Frame)
+_RAW: Final = msgspec.json.Decoder(dict[str, Any])
+_ENC: Final = msgspec.json.Encoder()
+_MODE_BY_NAME: Final = {"ltp": 1, "quote": 2, "depth": 3, "1": 1, "2": 2, "3": 3}
+
+
+def _price(v: Decimal | None, what: str) -> Decimal | None:
+    """A price that must be finite, positive and sane; 0 or absent means absent."""
+    if v is None:
+        return None
+    if not v.is_finite():
+        raise Reject(f"non-finite {what}")
+    if v <= 0:
+        if v == 0:
+            return None
+        raise Reject(f"negative {what}")
+    if v >= MAX_PRICE:
+        raise Reject(f"absurd {what}")
+    return v
+
+
+def _qty(v: Decimal | None, what: str) -> Decimal | None:
+    if v is None:
+        return None
+    if not v.is_finite():
+        raise Reject(f"non-finite {what}")
+    if v < 0:
+        raise Reject(f"negative {what}")
+    if v >= MAX_QTY:
+        raise Reject(f"absurd {what}")
+    return v
+
+
+def to_ns(v: int | float | str | None) -> int | None:
+    """An epoch timestamp in s, ms, us or ns (guessed by magnitude) -> ns; None if unusable."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        try:
+            v = int(v) if v.isdigit() else float(v)
+        except ValueError:
+            return None
+    if v != v or v <= 0 or v == float("inf"):
+        return None
+    if v < 1e11:
+        return int(v * 1_000_000_000)
+    if v < 1e14:
+        return int(v * 1_000_000)
+    if v < 1e17:
+        return int(v * 1_000)
+    if v < 1e20:
+        return int(v)
+    return None
+
+
+def _levels(raw: list[_Level] | None, side: str) -> tuple[Level, ...]:
+    if not raw:
+        return ()
+    out = []
+    for lv in raw:
+        price = _price(lv.price, f"{side} price")
+        qty = _qty(lv.quantity if lv.quantity is not None else lv.qty, f"{side} quantity")
+        if price is None:
+            continue  # zero-padded level
+        orders = _qty(lv.orders, f"{side} orders")
+        out.append((price, qty if qty is not None else Decimal(0), int(orders or 0)))
+    return tuple(out)
+
+
+def decode_market_data(f: _Frame, recv_ns: int) -> LtpTick | QuoteTick | DepthTick:
+    """Turn one ``market_data`` frame into an event; raises :class:`Reject` if it is bad."""
+    d = f.data
+    if d is None:
+        raise Reject("no data")
+    if not f.symbol or not f.exchange:
+        raise Reject("no symbol")
+    mode = f.mode
+    if not isinstance(mode, int):
+        mode = _MODE_BY_NAME.get(str(mode).lower(), 0)
+    ltp = _price(d.ltp, "ltp")
+    if ltp is None:
+        raise Reject("no ltp" if d.ltp is None else "zero ltp")
+    exch_ns = to_ns(d.timestamp)
+    ltt_ns = to_ns(d.ltt)
+    if mode == 1:
+        return LtpTick(
+            recv_ns=recv_ns,
+            exchange=f.exchange,
+            symbol=f.symbol,
+            ltp=ltp,
+            exch_ns=exch_ns,
+            ltt_ns=ltt_ns,
+        )
+    if mode not in (2, 3):
+        raise Reject("bad mode")
+    ltq = d.last_quantity if d.last_quantity is not None else d.last_trade_quantity
+    atp = d.average_price if d.average_price is not None else d.avg_trade_price
+    fields: dict[str, Any] = {
+        "recv_ns": recv_ns,
+        "exchange": f.exchange,
+        "symbol": f.symbol,
+        "ltp": ltp,
+        "exch_ns": exch_ns,
+        "ltt_ns": ltt_ns,
+        "ltq": _qty(ltq, "ltq"),
+        "atp": _price(atp, "atp"),
+        "open": _price(d.open, "open"),
+        "high": _price(d.high, "high"),
+        "low": _price(d.low, "low"),
+        "close": _price(d.close, "close"),
+        "volume": _qty(d.volume, "volume"),
+        "total_buy_qty": _qty(d.total_buy_quantity, "total_buy_qty"),
+        "total_sell_qty": _qty(d.total_sell_quantity, "total_sell_qty"),
+        "oi": _qty(d.oi, "oi"),
+    }
+    depth = d.depth
+    if mode == 3:
+        if depth is None:
+            raise Reject("no depth")
+        fields["bids"] = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
+        fields["asks"] = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
+        return DepthTick(**fields)
+    if depth is not None:  # a quote subscriber got a richer tick: keep the top of the book
+        bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
+        asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
+        fields["bids"] = bids[:1] or None
+        fields["asks"] = asks[:1] or None
+    return QuoteTick(**fields)
+
+
+def decode_order_update(f: _Frame, payload: bytes, recv_ns: int) -> OrderUpdate:
+    """Turn one ``order_update`` frame into an :class:`OrderUpdate`."""
+    if f.orderid is None or str(f.orderid) == "":
+        raise Reject("order without id")
+    if not f.order_status:
+        raise Reject("order without status")
+    zero = Decimal(0)
+    try:
+        raw = _RAW.decode(payload)
+    except (msgspec.DecodeError, ValueError):
+        raw = None
+    return OrderUpdate(
+        orderid=str(f.orderid),
+        exchange=f.exchange,
+        symbol=f.symbol,
+        action=f.action.upper(),
+        status=f.order_status.lower(),
+        recv_ns=recv_ns,
+        quantity=_qty(f.quantity, "quantity") or zero,
+        filled_qty=_qty(f.filled_quantity, "filled_quantity") or zero,
+        pending_qty=_qty(f.pending_quantity, "pending_quantity") or zero,
+        price=_price(f.price, "price") or zero,
+        trigger_price=_price(f.trigger_price, "trigger_price") or zero,
+        average_price=_price(f.average_price, "average_price") or zero,
+        pricetype=f.pricetype,
+        product=f.product,
+        rejection_reason=f.rejection_reason or "",
+        source=OrderUpdateSource.PUSHED,
+        raw=raw,
+    )
+
+
+def split_key(key: str) -> dict[str, str]:
+    """``"NSE:INFY"`` -> ``{"symbol": "INFY", "exchange": "NSE"}``."""
+    exchange, sep, symbol = key.partition(":")
+    if not sep or not exchange or not symbol:
+        raise ValueError(f"not an EXCH:SYMBOL key: {key!r}")
+    return {"symbol": symbol, "exchange": exchange}
+
+
+class OpenAlgoProtocol(WsProtocol):
+    """The OpenAlgo WebSocket messages (see the module docstring)."""
+
+    name = "openalgo"
+    awaits_auth = True
+    auth_timeout_s = 10.0
+    liveness_s = 15.0
+    ping_interval_s = 5.0
+
+    def __init__(self, ws_url: str, api_key: str, depth_levels: int = 5) -> None:
+        """Args: ws_url: e.g. ``ws://127.0.0.1:8765``; api_key: the OpenAlgo key."""
+        self._url = ws_url
+        self._api_key = api_key
+        self.depth_levels = depth_levels
+        self.subscribe_errors: list[str] = []
+        self.server_errors: list[str] = []
+
+    def url(self) -> str:
+        return self._url
+
+    def open_messages(self) -> list[str | bytes]:
+        return [_ENC.encode({"action": "authenticate", "api_key": self._api_key})]
+
+    def auth_reply(self, payload: bytes, binary: bool) -> bool | None:
+        try:
+            f = _DECODER.decode(payload)
+        except (msgspec.DecodeError, ValueError):
+            return None
+        if f.type == "auth":
+            if f.status == "success":
+                return True
+            raise AuthRefused(f.message or f.status or "refused")
+        if not f.type and f.status == "error":
+            if f.code in _AUTH_ERRORS:
+                raise AuthRefused(f.message or f.code)
+            if f.code.startswith("BROKER"):
+                raise Disconnect(f"server error at authentication: {f.code}: {f.message}")
+        return None
+
+    def subscribe_messages(self, mode: str, keys: Sequence[str]) -> list[str | bytes]:
+        if mode == ORDERS:
+            return [_ENC.encode({"action": "subscribe_orders"})]
+        return [
+            _ENC.encode(
+                {
+                    "action": "subscribe",
+                    "mode": MODES[mode],
+                    "depth": self.depth_levels,
+                    "symbols": [split_key(k) for k in keys],
+                }
+            )
+        ]
+
+    def unsubscribe_messages(self, mode: str, keys: Sequence[str]) -> list[str | bytes]:
+        if mode == ORDERS:
+            return [_ENC.encode({"action": "unsubscribe_orders"})]
+        n = MODES[mode]
+        return [
+            _ENC.encode(
+                {"action": "unsubscribe", "symbols": [{**split_key(k), "mode": n} for k in keys]}
+            )
+        ]
+
+    def decode(self, payload: bytes, binary: bool, recv_ns: int) -> Sequence[object]:
+        try:
+            f = _DECODER.decode(payload)
+        except msgspec.ValidationError:
+            raise Reject("wrong types") from None
+        except (msgspec.DecodeError, ValueError):
+            raise Reject("malformed") from None
+        t = f.type
+        if t == "market_data":
+            return (decode_market_data(f, recv_ns),)
+        if t == "order_update":
+            return (decode_order_update(f, payload, recv_ns),)
+        if not t:
+            if f.status == "error":
+                self._note(self.server_errors, f"{f.code}: {f.message}")
+            return ()
+        if t == "subscribe" and f.status != "success":
+            for sub in f.subscriptions or ():
+                if sub.get("status") != "success":
+                    self._note(
+                        self.subscribe_errors,
+                        f"{sub.get('exchange')}:{sub.get('symbol')}: {sub.get('message', '')}",
+                    )
+        return ()
+
+    def _note(self, where: list[str], text: str) -> None:
+        if len(where) < 100:
+            where.append(text)
+        log.warning("openalgo: %s", text)
+
+
+class OpenAlgoFeed:
+    """An OpenAlgo market-data and order-update feed on its own thread."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        api_key: str,
+        sink: Sink,
+        *,
+        backoff: Backoff | None = None,
+        liveness_s: float | None = None,
+        ping_interval_s: float | None = None,
+        poll_s: float = 0.2,
+    ) -> None:
+        """Create a stopped feed.
+
+        Args:
+            ws_url: the server's WebSocket URL.
+            api_key: the OpenAlgo API key (never logged).
+            sink: receives events, FeedStatus and OrderUpdate.
+            backoff: reconnect delays.
+            liveness_s: silence limit (default 15 s; our pings every 5 s keep it fed).
+            ping_interval_s: protocol ping interval.
+            poll_s: housekeeping wake-up interval.
+        """
+        self.protocol = OpenAlgoProtocol(ws_url, api_key)
+        if liveness_s is not None:
+            self.protocol.liveness_s = liveness_s
+        if ping_interval_s is not None:
+            self.protocol.ping_interval_s = ping_interval_s
+        self.conn = WsConnection(self.protocol, sink, backoff=backoff, poll_s=poll_s)
+
+    def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
+        """Subscribe ``EXCH:SYMBOL`` keys in ``ltp``/``quote``/``depth``; returns the new ones."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        keys = list(keys)
+        for k in keys:
+            split_key(k)
+        return self.conn.subscribe(keys, mode)
+
+    def unsubscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
+        """Unsubscribe keys from a mode; returns those that were subscribed."""
+        return self.conn.unsubscribe(keys, mode)
+
+    def subscribe_orders(self) -> None:
+        """Ask for the account's order updates (replayed on every reconnect)."""
+        self.conn.subscribe(["*"], ORDERS)
+
+    def unsubscribe_orders(self) -> None:
+        """Stop the order-update stream."""
+        self.conn.unsubscribe(["*"], ORDERS)
+
+    def start(self) -> None:
+        """Start the connection thread."""
+        self.conn.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop (bounded join); False if the thread did not end in time."""
+        return self.conn.stop(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters snapshot (see :meth:`WsConnection.stats`)."""
+        return self.conn.stats()
+
+    @property
+    def state(self) -> FeedState:
+        """The connection state."""
+        return self.conn.state
+
+    def wait_state(self, *states: FeedState, timeout: float) -> bool:
+        """Block until the state is one of ``states``."""
+        return self.conn.wait_state(*states, timeout=timeout)
