@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--journal", help="journal SQLite file")
     journal.add_argument("--out", default="-", help="CSV file, or - for stdout")
     journal.add_argument(
+        "--day", default="all", help="only this local day: YYYY-MM-DD, today, or all (default)"
+    )
+    journal.add_argument(
         "--what", default="trades", choices=["trades", "orders"], help="what to export"
     )
     journal.set_defaults(handler="journal")
