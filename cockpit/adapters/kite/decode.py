@@ -126,7 +126,9 @@ class KiteDecoder:
         self.orders = 0
         self.notices = 0
         self.last_reject = ""
-        """Why the last rejection happened (for logs)."""
+        """Why the last rejection happened, in detail (for logs)."""
+        self.reject_reasons: list[str] = []
+        """Short reason of each rejection since the caller last cleared this list."""
 
     # -- binary ---------------------------------------------------------------------------
 
@@ -143,29 +145,30 @@ class KiteDecoder:
         out: list[LtpTick | QuoteTick | DepthTick] = []
         for _ in range(count):
             if pos + 2 > size:
-                self._reject("truncated frame: packet length missing")
+                self._reject("truncated frame", "packet length missing")
                 return out
             (length,) = _U16.unpack_from(view, pos)
             pos += 2
             if pos + length > size:
-                self._reject(f"truncated frame: packet of {length} bytes overruns the frame")
+                self._reject("truncated frame", f"packet of {length} bytes overruns the frame")
                 return out
             if length < LTP_LEN:
-                self._reject(f"corrupt frame: packet of {length} bytes")
+                self._reject("corrupt frame", f"packet of {length} bytes")
                 return out
             try:
                 out.append(self._packet(view, pos, length, recv_ns))
                 self.packets += 1
             except _Bad as exc:
-                self._reject(str(exc))
+                self._reject("bad packet", str(exc))
             pos += length
         if pos != size:
-            self._reject(f"{size - pos} trailing bytes after {count} packets")
+            self._reject("trailing bytes", f"{size - pos} bytes after {count} packets")
         return out
 
-    def _reject(self, why: str) -> None:
+    def _reject(self, reason: str, detail: str) -> None:
         self.rejected += 1
-        self.last_reject = why
+        self.reject_reasons.append(reason)
+        self.last_reject = f"{reason}: {detail}"
 
     def _token(self, token: int) -> _Token:
         info = self._tokens.get(token)
@@ -271,10 +274,10 @@ class KiteDecoder:
         try:
             msg = self._json.decode(text)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            self._reject(f"text frame is not JSON: {exc}")
+            self._reject("bad text", f"not JSON: {exc}")
             return None
         if not isinstance(msg, dict):
-            self._reject("text frame is not a JSON object")
+            self._reject("bad text", "not a JSON object")
             return None
         kind = msg.get("type")
         data = msg.get("data")
@@ -282,19 +285,19 @@ class KiteDecoder:
             if not data:
                 return None
             if not isinstance(data, dict):
-                self._reject("order postback without an object")
+                self._reject("bad order", "postback data is not an object")
                 return None
             try:
                 update = order_update(data, recv_ns)
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                self._reject(f"bad order postback: {exc!r}")
+                self._reject("bad order", repr(exc))
                 return None
             self.orders += 1
             return update
         if kind in ("error", "message"):
             self.notices += 1
             return KiteNotice(kind=kind, text=str(data)[:500], recv_ns=recv_ns)
-        self._reject(f"unknown text message type {str(kind)[:40]!r}")
+        self._reject("bad text", f"unknown message type {str(kind)[:40]!r}")
         return None
 
 
