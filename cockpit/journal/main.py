@@ -1,0 +1,60 @@
+"""``cockpit journal export``: a journal's trades or orders as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from cockpit.engine import paths
+from cockpit.journal.store import Journal, JournalError, start_of_local_day_ns
+
+
+def _day_range(day: str | None) -> tuple[int, int | None]:
+    if not day or day == "all":
+        return 0, None
+    if day == "today":
+        start = start_of_local_day_ns()
+        return start, start + 86_400 * 1_000_000_000 - 1
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"--day {day!r}: expected YYYY-MM-DD, 'today' or 'all'") from None
+    local_tz = datetime.now().astimezone().tzinfo  # noqa: DTZ005 - only to get the local zone
+    start = datetime(d.year, d.month, d.day, tzinfo=local_tz)
+    end = start + timedelta(days=1)
+    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000 - 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``cockpit journal``."""
+    if args.action != "export":
+        print(f"cockpit journal: unknown action {args.action}", file=sys.stderr)
+        return 2
+    try:
+        path = Path(args.journal).expanduser() if args.journal else paths.journal_path(args.profile)
+        since, until = _day_range(getattr(args, "day", None))
+    except ValueError as exc:
+        print(f"cockpit journal: {exc}", file=sys.stderr)
+        return 2
+    if not path.is_file():
+        print(f"cockpit journal: no journal at {path}", file=sys.stderr)
+        return 1
+    try:
+        journal = Journal.open(path, profile=args.profile, start_session=False)
+    except JournalError as exc:
+        print(f"cockpit journal: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.out == "-":
+            n = journal.export_csv(args.what, sys.stdout, since_ns=since, until_ns=until)
+            sys.stdout.flush()
+        else:
+            out = Path(args.out).expanduser()
+            with out.open("w", newline="", encoding="utf-8") as fh:
+                n = journal.export_csv(args.what, fh, since_ns=since, until_ns=until)
+        print(f"cockpit journal: exported {n} {args.what} from {path}", file=sys.stderr)
+    finally:
+        journal.close()
+    return 0

@@ -1,0 +1,758 @@
+"""The journal: one SQLite (WAL) file per profile, written before the engine acts.
+
+Ownership: one :class:`Journal` (one connection) per engine, used by the decision thread
+only (it is opened on the starting thread, hence ``check_same_thread=False``; never share it
+between threads at the same time). Every write is its own short transaction in autocommit
+mode: with WAL and ``synchronous=NORMAL`` a commit is an append to the WAL without fsync, so
+it survives the engine process dying (not a power cut) and costs tens of microseconds
+(``benchmarks/journal_write.py`` measures it).
+
+What is written, and when (the engine's duty, DESIGN.md §5):
+
+- :meth:`Journal.command` — every viewer command as received, before it is handled;
+  :meth:`Journal.command_outcome` records its Ack/Refused.
+- :meth:`Journal.order` — an order's full state before it is sent (``pending_new``) and after
+  every change; :meth:`Journal.order_update` — the venue's raw update as it arrives.
+- :meth:`Journal.fill` — each execution as it arrives.
+- :meth:`Journal.plan` — an exit plan's ``to_state()`` after every change, before the
+  resulting order (if any) is sent; :meth:`Journal.plan_removed` when it is gone.
+- :meth:`Journal.position` — a position's state after each fill.
+
+Recovery: :meth:`Journal.recover` returns the open plans, working orders, last known
+positions and the day's fills, so a restarted engine restores its plans and reconciles
+with the broker before it trades.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any, Final
+
+import msgspec
+
+from cockpit.domain.feed import OrderUpdate
+from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
+
+SCHEMA_VERSION: Final = 2
+"""The schema this code writes. Older journals are migrated on open; newer ones refused."""
+
+_FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
+
+# The schema as version 1 shipped it (kept to test the migration path, and as history).
+SCHEMA_V1: Final = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, ended_ns INTEGER,
+    profile TEXT NOT NULL, venue TEXT NOT NULL, pid INTEGER NOT NULL);
+CREATE TABLE commands (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    conn_id INTEGER NOT NULL, cmd_id INTEGER, kind TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE orders (
+    cid TEXT PRIMARY KEY, session INTEGER NOT NULL, key TEXT NOT NULL, side TEXT NOT NULL,
+    order_type TEXT NOT NULL, product TEXT NOT NULL, qty TEXT NOT NULL,
+    price_ticks INTEGER, trigger_ticks INTEGER, tag TEXT NOT NULL, status TEXT NOT NULL,
+    venue_id TEXT, filled TEXT NOT NULL, avg_price TEXT, reason TEXT NOT NULL,
+    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, open INTEGER NOT NULL,
+    state TEXT NOT NULL);
+CREATE INDEX orders_open ON orders(open) WHERE open = 1;
+CREATE INDEX orders_venue ON orders(venue_id);
+CREATE TABLE order_events (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    cid TEXT, venue_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE fills (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    cid TEXT NOT NULL, venue_id TEXT, trade_id TEXT, key TEXT NOT NULL, side TEXT NOT NULL,
+    qty TEXT NOT NULL, price TEXT NOT NULL);
+CREATE UNIQUE INDEX fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL;
+CREATE INDEX fills_ts ON fills(ts_ns);
+CREATE TABLE plans (
+    key TEXT PRIMARY KEY, session INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    open INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE plan_events (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    key TEXT NOT NULL, change TEXT NOT NULL, state TEXT);
+CREATE TABLE positions (
+    key TEXT PRIMARY KEY, session INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    state TEXT NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL, body TEXT NOT NULL);
+"""
+
+# version N -> SQL taking a version-N journal to version N+1.
+MIGRATIONS: Final[dict[int, str]] = {
+    1: """
+ALTER TABLE commands ADD COLUMN outcome TEXT;
+ALTER TABLE commands ADD COLUMN outcome_message TEXT;
+CREATE TABLE instruments (
+    key TEXT PRIMARY KEY, tick_size TEXT NOT NULL, lot_size TEXT NOT NULL);
+""",
+}
+
+
+class JournalError(Exception):
+    """The journal cannot be used (wrong version, not a journal, unwritable)."""
+
+
+class JournalVersionError(JournalError):
+    """The journal was written by a schema this code cannot read or migrate."""
+
+
+class OrderRecord(msgspec.Struct, frozen=True):
+    """An order as last journaled."""
+
+    cid: str
+    key: str
+    side: str
+    order_type: str
+    product: str
+    qty: Decimal
+    status: str
+    tag: str
+    filled: Decimal
+    reason: str
+    created_ns: int
+    updated_ns: int
+    price_ticks: int | None = None
+    trigger_ticks: int | None = None
+    venue_id: str | None = None
+    avg_price: Decimal | None = None
+    state: dict[str, Any] = {}
+    """The full record as written (an OrderView's fields, or a domain Order's)."""
+
+    @property
+    def working(self) -> bool:
+        """Whether the order may still fill."""
+        return self.status.lower() not in _FINAL_STATUSES
+
+    def to_view(self) -> OrderView:
+        """The protocol view of this order."""
+        return OrderView(
+            cid=self.cid,
+            key=self.key,
+            side=self.side,
+            order_type=self.order_type,
+            qty=self.qty,
+            status=self.status,
+            ts_ns=self.updated_ns,
+            product=self.product,
+            venue_id=self.venue_id,
+            price=self.price_ticks,
+            trigger=self.trigger_ticks,
+            filled=self.filled,
+            avg_price=self.avg_price,
+            tag=self.tag,
+            reason=self.reason,
+        )
+
+
+class Recovery(msgspec.Struct, frozen=True):
+    """What a restarted engine needs from the journal."""
+
+    plans: dict[str, dict[str, Any]]
+    """Open exit plans by instrument key: the ``to_state()`` dicts as last written."""
+    open_orders: list[OrderRecord]
+    """Orders not final when last written, oldest first (reconcile them with the broker)."""
+    positions: dict[str, dict[str, Any]]
+    """Positions by key as last written (flat ones included: reconcile against the broker)."""
+    fills: list[FillView]
+    """Fills since ``since_ns`` (default: the start of the local day), oldest first."""
+    last_session: int | None
+    """The previous engine session's id (None for a new journal)."""
+    unclean: bool
+    """The previous session did not end cleanly (crash or kill)."""
+
+
+_ENC: Final = msgspec.json.Encoder(decimal_format="string")
+_DICT_DEC: Final = msgspec.json.Decoder(dict[str, Any])
+
+
+def _json(value: Any) -> str:
+    return _ENC.encode(value).decode()
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, Fraction):
+        return f"{obj.numerator}/{obj.denominator}"
+    raise NotImplementedError(f"cannot journal {type(obj).__name__}")
+
+
+_STATE_ENC: Final = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string")
+
+
+def start_of_local_day_ns(now_ns: int | None = None) -> int:
+    """Nanoseconds since the epoch at the last local midnight."""
+    now = datetime.fromtimestamp((now_ns or time.time_ns()) / 1e9, tz=UTC).astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(midnight.timestamp()) * 1_000_000_000
+
+
+class Journal:
+    """The engine's journal. Open it with :meth:`Journal.open`; close it with :meth:`close`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, session: int) -> None:
+        self._conn = conn
+        self.path = path
+        self.session = session
+        """This engine run's session id."""
+        self._closed = False
+
+    # ------------------------------------------------------------------ open / close
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        profile: str = "default",
+        venue: str = "",
+        migrate: bool = True,
+        start_session: bool = True,
+    ) -> Journal:
+        """Open (creating or migrating as needed) the journal at ``path`` and start a session.
+
+        ``start_session=False`` opens it for reading and export only (no session row; the
+        session id is 0 and writes must not be made).
+
+        Raises:
+            JournalVersionError: written by a newer cockpit, or too old to migrate (or
+                ``migrate`` is False and it is older).
+            JournalError: not a cockpit journal, or the file cannot be opened.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, cached_statements=256
+            )
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        try:
+            try:
+                os.chmod(path, 0o600)
+            except OSError:
+                pass
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"journal {path}: cannot enable WAL (got {mode})")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            conn.execute("PRAGMA busy_timeout=2000")
+            _prepare_schema(conn, path, migrate=migrate)
+            session = 0
+            if start_session:
+                cur = conn.execute(
+                    "INSERT INTO sessions(started_ns, profile, venue, pid) VALUES (?,?,?,?)",
+                    (time.time_ns(), profile, venue, os.getpid()),
+                )
+                session = int(cur.lastrowid or 0)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise JournalError(f"journal {path} is not a usable cockpit journal: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path, session)
+
+    def close(self) -> None:
+        """End the session (marks a clean stop) and close the file. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.session:
+                self._conn.execute(
+                    "UPDATE sessions SET ended_ns=? WHERE id=?", (time.time_ns(), self.session)
+                )
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    # ------------------------------------------------------------------ writes
+
+    def command(self, conn_id: int, command: Msg, ts_ns: int | None = None) -> int:
+        """Journal a viewer command as received; returns its row id (for the outcome)."""
+        cur = self._conn.execute(
+            "INSERT INTO commands(session, ts_ns, conn_id, cmd_id, kind, body) "
+            "VALUES (?,?,?,?,?,?)",
+            (
+                self.session,
+                ts_ns or time.time_ns(),
+                conn_id,
+                getattr(command, "id", None),
+                type(command).__name__,
+                _json(command),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def command_outcome(self, row_id: int, outcome: str, message: str = "") -> None:
+        """Record how a command was answered: ``ack`` or ``refused:<rule>``."""
+        self._conn.execute(
+            "UPDATE commands SET outcome=?, outcome_message=? WHERE id=?",
+            (outcome, message, row_id),
+        )
+
+    def order(self, order: OrderView | Any, ts_ns: int | None = None) -> None:
+        """Journal an order's full current state (insert or replace by ``cid``).
+
+        Accepts a :class:`~cockpit.engine.protocol.OrderView` or a domain
+        ``cockpit.domain.orders.Order`` (its fields are stored; its history is not).
+        """
+        row = _order_row(order)
+        now = ts_ns or time.time_ns()
+        self._conn.execute(
+            "INSERT INTO orders(cid, session, key, side, order_type, product, qty, price_ticks,"
+            " trigger_ticks, tag, status, venue_id, filled, avg_price, reason, created_ns,"
+            " updated_ns, open, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(cid) DO UPDATE SET key=excluded.key, side=excluded.side,"
+            " order_type=excluded.order_type, product=excluded.product, qty=excluded.qty,"
+            " price_ticks=excluded.price_ticks, trigger_ticks=excluded.trigger_ticks,"
+            " tag=excluded.tag, status=excluded.status, venue_id=excluded.venue_id,"
+            " filled=excluded.filled, avg_price=excluded.avg_price, reason=excluded.reason,"
+            " updated_ns=excluded.updated_ns, open=excluded.open, state=excluded.state",
+            (
+                row["cid"],
+                self.session,
+                row["key"],
+                row["side"],
+                row["order_type"],
+                row["product"],
+                str(row["qty"]),
+                row["price_ticks"],
+                row["trigger_ticks"],
+                row["tag"],
+                row["status"],
+                row["venue_id"],
+                str(row["filled"]),
+                None if row["avg_price"] is None else str(row["avg_price"]),
+                row["reason"],
+                row["created_ns"] or now,
+                row["updated_ns"] or now,
+                0 if row["status"].lower() in _FINAL_STATUSES else 1,
+                row["state"],
+            ),
+        )
+
+    def order_update(self, update: OrderUpdate, cid: str | None = None) -> None:
+        """Journal a venue order update as it arrived (``cid`` if already matched)."""
+        self._conn.execute(
+            "INSERT INTO order_events(session, ts_ns, cid, venue_id, status, body)"
+            " VALUES (?,?,?,?,?,?)",
+            (self.session, update.recv_ns, cid, update.orderid, update.status, _json(update)),
+        )
+
+    def fill(self, fill: FillView, trade_id: str | None = None) -> bool:
+        """Journal an execution. Returns False if ``trade_id`` was journaled already."""
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO fills(session, ts_ns, cid, venue_id, trade_id, key, side,"
+            " qty, price) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                self.session,
+                fill.ts_ns,
+                fill.cid,
+                fill.venue_id,
+                trade_id,
+                fill.key,
+                fill.side,
+                str(fill.qty),
+                str(fill.price),
+            ),
+        )
+        return cur.rowcount == 1
+
+    def plan(
+        self, key: str, state: Mapping[str, Any], change: str = "", ts_ns: int | None = None
+    ) -> None:
+        """Journal an exit plan's state (``ExitPlan.to_state()``) after a change.
+
+        A state with ``closed`` or ``detached`` true is no longer open (not recovered).
+        """
+        now = ts_ns or time.time_ns()
+        body = _STATE_ENC.encode(state).decode()
+        is_open = 0 if (state.get("closed") or state.get("detached")) else 1
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute(
+                "INSERT INTO plans(key, session, updated_ns, open, state) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
+                " updated_ns=excluded.updated_ns, open=excluded.open, state=excluded.state",
+                (key, self.session, now, is_open, body),
+            )
+            conn.execute(
+                "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
+                (self.session, now, key, change, body),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def plan_removed(self, key: str, reason: str = "", ts_ns: int | None = None) -> None:
+        """The plan of ``key`` is gone (position closed, detached); it is not recovered."""
+        now = ts_ns or time.time_ns()
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute("UPDATE plans SET open=0, updated_ns=? WHERE key=?", (now, key))
+            conn.execute(
+                "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
+                (self.session, now, key, f"removed: {reason}" if reason else "removed", None),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def position(
+        self, key: str, state: Mapping[str, Any] | PositionView, ts_ns: int | None = None
+    ) -> None:
+        """Journal a position as now known (``Position.to_state()`` or a PositionView)."""
+        body = (
+            _STATE_ENC.encode(msgspec.to_builtins(state)).decode()
+            if isinstance(state, msgspec.Struct)
+            else _STATE_ENC.encode(state).decode()
+        )
+        self._conn.execute(
+            "INSERT INTO positions(key, session, updated_ns, state) VALUES (?,?,?,?)"
+            " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
+            " updated_ns=excluded.updated_ns, state=excluded.state",
+            (key, self.session, ts_ns or time.time_ns(), body),
+        )
+
+    def instrument(self, key: str, tick_size: Decimal, lot_size: Decimal = Decimal(1)) -> None:
+        """Remember an instrument's tick size, so exports can show prices, not ticks."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO instruments(key, tick_size, lot_size) VALUES (?,?,?)",
+            (key, str(tick_size), str(lot_size)),
+        )
+
+    def event(self, kind: str, data: Mapping[str, Any] | Msg, ts_ns: int | None = None) -> None:
+        """Journal anything else worth keeping (alarms, reconciliation results, kill switch)."""
+        self._conn.execute(
+            "INSERT INTO events(session, ts_ns, kind, body) VALUES (?,?,?,?)",
+            (self.session, ts_ns or time.time_ns(), kind, _STATE_ENC.encode(data).decode()),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def recover(self, since_ns: int | None = None) -> Recovery:
+        """What a restarted engine restores and reconciles (see :class:`Recovery`)."""
+        conn = self._conn
+        plans = {
+            key: _DICT_DEC.decode(state)
+            for key, state in conn.execute("SELECT key, state FROM plans WHERE open=1 ORDER BY key")
+        }
+        orders = [
+            _order_record(r)
+            for r in conn.execute(
+                f"SELECT {_ORDER_COLS} FROM orders WHERE open=1 ORDER BY created_ns, cid"
+            )
+        ]
+        positions = {
+            key: _DICT_DEC.decode(state)
+            for key, state in conn.execute("SELECT key, state FROM positions ORDER BY key")
+        }
+        since = start_of_local_day_ns() if since_ns is None else since_ns
+        fills = self.fills(since_ns=since)
+        prev = conn.execute(
+            "SELECT id, ended_ns FROM sessions WHERE id < ? OR ? = 0 ORDER BY id DESC LIMIT 1",
+            (self.session, self.session),
+        ).fetchone()
+        return Recovery(
+            plans=plans,
+            open_orders=orders,
+            positions=positions,
+            fills=fills,
+            last_session=None if prev is None else int(prev[0]),
+            unclean=prev is not None and prev[1] is None,
+        )
+
+    def fills(self, since_ns: int = 0, session: int | None = None) -> list[FillView]:
+        """Fills since ``since_ns`` (optionally of one session), oldest first."""
+        sql = "SELECT cid, key, side, qty, price, ts_ns, venue_id FROM fills WHERE ts_ns >= ?"
+        params: list[Any] = [since_ns]
+        if session is not None:
+            sql += " AND session = ?"
+            params.append(session)
+        return [
+            FillView(
+                cid=r[0],
+                key=r[1],
+                side=r[2],
+                qty=Decimal(r[3]),
+                price=Decimal(r[4]),
+                ts_ns=r[5],
+                venue_id=r[6],
+            )
+            for r in self._conn.execute(sql + " ORDER BY ts_ns, id", params)
+        ]
+
+    def orders(self, session: int | None = None) -> list[OrderRecord]:
+        """Every journaled order (optionally of one session), oldest first."""
+        sql = f"SELECT {_ORDER_COLS} FROM orders"
+        params: tuple[Any, ...] = ()
+        if session is not None:
+            sql += " WHERE session = ?"
+            params = (session,)
+        return [_order_record(r) for r in self._conn.execute(sql + " ORDER BY created_ns", params)]
+
+    def sessions(self) -> list[tuple[int, int, int | None, str, str]]:
+        """``(id, started_ns, ended_ns, profile, venue)`` of every session."""
+        return list(
+            self._conn.execute(
+                "SELECT id, started_ns, ended_ns, profile, venue FROM sessions ORDER BY id"
+            )
+        )
+
+    def count(self, table: str) -> int:
+        """Rows in a journal table (for tests and status)."""
+        if table not in _TABLES:
+            raise ValueError(f"no journal table {table!r}")
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def pragma(self, name: str) -> Any:
+        """The value of a read-only pragma (``journal_mode``, ``synchronous``...)."""
+        if not name.isidentifier():
+            raise ValueError(name)
+        return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # ------------------------------------------------------------------ export
+
+    def export_csv(
+        self,
+        what: str,
+        out: IO[str],
+        *,
+        since_ns: int = 0,
+        until_ns: int | None = None,
+    ) -> int:
+        """Write ``trades`` (fills) or ``orders`` as CSV to ``out``; return the row count."""
+        ticks = {
+            k: Decimal(t) for k, t in self._conn.execute("SELECT key, tick_size FROM instruments")
+        }
+        until = until_ns if until_ns is not None else 2**63 - 1
+        writer = csv.writer(out, lineterminator="\n")
+        n = 0
+        if what == "trades":
+            writer.writerow(
+                ["time", "ts_ns", "session", "symbol", "side", "qty", "price", "value", "cid"]
+                + ["venue_order_id", "trade_id", "tag"]
+            )
+            rows = self._conn.execute(
+                "SELECT f.ts_ns, f.session, f.key, f.side, f.qty, f.price, f.cid, f.venue_id,"
+                " f.trade_id, o.tag FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
+                " WHERE f.ts_ns >= ? AND f.ts_ns <= ? ORDER BY f.ts_ns, f.id",
+                (since_ns, until),
+            )
+            for ts, session, key, side, qty, price, cid, vid, tid, tag in rows:
+                value = Decimal(qty) * Decimal(price)
+                writer.writerow(
+                    [_iso(ts), ts, session, key, side, qty, price, str(value), cid]
+                    + [vid or "", tid or "", tag or ""]
+                )
+                n += 1
+        elif what == "orders":
+            writer.writerow(
+                ["created", "updated", "session", "cid", "venue_order_id", "symbol", "side"]
+                + ["type", "product", "qty", "price", "trigger", "status", "filled", "avg_price"]
+                + ["tag", "reason"]
+            )
+            rows = self._conn.execute(
+                "SELECT created_ns, updated_ns, session, cid, venue_id, key, side, order_type,"
+                " product, qty, price_ticks, trigger_ticks, status, filled, avg_price, tag,"
+                " reason FROM orders WHERE created_ns >= ? AND created_ns <= ?"
+                " ORDER BY created_ns, cid",
+                (since_ns, until),
+            )
+            for r in rows:
+                tick = ticks.get(r[5])
+                writer.writerow(
+                    [_iso(r[0]), _iso(r[1]), r[2], r[3], r[4] or "", r[5], r[6], r[7], r[8], r[9]]
+                    + [_price(r[10], tick), _price(r[11], tick), r[12], r[13], r[14] or ""]
+                    + [r[15], r[16]]
+                )
+                n += 1
+        else:
+            raise ValueError(f"export what={what!r}: expected 'trades' or 'orders'")
+        return n
+
+
+_TABLES: Final = frozenset(
+    {
+        "sessions",
+        "commands",
+        "orders",
+        "order_events",
+        "fills",
+        "plans",
+        "plan_events",
+        "positions",
+        "events",
+        "instruments",
+    }
+)
+
+_ORDER_COLS: Final = (
+    "cid, key, side, order_type, product, qty, status, tag, filled, reason, created_ns,"
+    " updated_ns, price_ticks, trigger_ticks, venue_id, avg_price, state"
+)
+
+
+def _order_record(r: tuple[Any, ...]) -> OrderRecord:
+    return OrderRecord(
+        cid=r[0],
+        key=r[1],
+        side=r[2],
+        order_type=r[3],
+        product=r[4],
+        qty=Decimal(r[5]),
+        status=r[6],
+        tag=r[7],
+        filled=Decimal(r[8]),
+        reason=r[9],
+        created_ns=r[10],
+        updated_ns=r[11],
+        price_ticks=r[12],
+        trigger_ticks=r[13],
+        venue_id=r[14],
+        avg_price=None if r[15] is None else Decimal(r[15]),
+        state=_DICT_DEC.decode(r[16]),
+    )
+
+
+def _order_row(order: Any) -> dict[str, Any]:
+    if isinstance(order, OrderView):
+        return {
+            "cid": order.cid,
+            "key": order.key,
+            "side": order.side,
+            "order_type": order.order_type,
+            "product": order.product,
+            "qty": order.qty,
+            "price_ticks": order.price,
+            "trigger_ticks": order.trigger,
+            "tag": order.tag,
+            "status": order.status,
+            "venue_id": order.venue_id,
+            "filled": order.filled,
+            "avg_price": order.avg_price,
+            "reason": order.reason,
+            "created_ns": order.ts_ns,
+            "updated_ns": order.ts_ns,
+            "state": _STATE_ENC.encode(order).decode(),
+        }
+    if dataclasses.is_dataclass(order) and hasattr(order, "cid"):
+        state = {
+            f.name: getattr(order, f.name) for f in dataclasses.fields(order) if f.name != "history"
+        }
+        return {
+            "cid": order.cid,
+            "key": order.key,
+            "side": str(order.side),
+            "order_type": str(order.type),
+            "product": str(order.product),
+            "qty": order.qty,
+            "price_ticks": order.price_ticks,
+            "trigger_ticks": order.trigger_ticks,
+            "tag": order.tag,
+            "status": str(order.status),
+            "venue_id": order.venue_id,
+            "filled": order.filled_qty,
+            "avg_price": None,
+            "reason": order.reason,
+            "created_ns": order.created_ns,
+            "updated_ns": order.updated_ns,
+            "state": _STATE_ENC.encode(state).decode(),
+        }
+    raise TypeError(f"cannot journal {type(order).__name__} as an order")
+
+
+def _iso(ns: int | None) -> str:
+    if ns is None:
+        return ""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).astimezone().isoformat(timespec="milliseconds")
+
+
+def _price(ticks: int | None, tick_size: Decimal | None) -> str:
+    if ticks is None:
+        return ""
+    if tick_size is None:
+        return f"{ticks}t"
+    return str(ticks * tick_size)
+
+
+def _prepare_schema(conn: sqlite3.Connection, path: Path, *, migrate: bool) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables:
+        conn.executescript(f"BEGIN;{SCHEMA_V1}INSERT INTO schema_version VALUES (1);COMMIT;")
+        _migrate(conn, path, 1)
+        return
+    if "schema_version" not in tables:
+        raise JournalError(
+            f"{path} is an SQLite file but not a cockpit journal (no schema_version table); "
+            "choose another file with --journal"
+        )
+    row = conn.execute("SELECT version FROM schema_version").fetchone()
+    version = int(row[0]) if row else 0
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise JournalVersionError(
+            f"journal {path} has schema version {version}, newer than this cockpit understands "
+            f"(up to {SCHEMA_VERSION}): upgrade cockpit, or use --journal to start another file"
+        )
+    if version not in MIGRATIONS:
+        raise JournalVersionError(
+            f"journal {path} has schema version {version}, which this cockpit cannot migrate "
+            f"(it migrates from {min(MIGRATIONS)} to {SCHEMA_VERSION}); use --journal to start "
+            "another file"
+        )
+    if not migrate:
+        raise JournalVersionError(
+            f"journal {path} has schema version {version}; this cockpit needs {SCHEMA_VERSION} "
+            "and migration was not allowed"
+        )
+    _migrate(conn, path, version)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    while version < SCHEMA_VERSION:
+        script = MIGRATIONS[version]
+        try:
+            conn.executescript(
+                f"BEGIN;{script}UPDATE schema_version SET version = {version + 1};COMMIT;"
+            )
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise JournalError(
+                f"journal {path}: migration from version {version} failed: {exc}"
+            ) from exc
+        version += 1
+
+
+def iter_csv_rows(text: str) -> Iterable[list[str]]:
+    """Parse CSV text written by :meth:`Journal.export_csv` (for tests and tools)."""
+    return list(csv.reader(text.splitlines()))

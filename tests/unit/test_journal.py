@@ -1,0 +1,348 @@
+"""Journal: write/restore round trip, WAL, versioning and migration, CSV export via the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cockpit.domain.exits import ExitPlan
+from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.orders import Order, OrderRequest, OrderType, Side
+from cockpit.engine.protocol import FillView, OrderView, PlaceEntry, PositionView
+from cockpit.journal import SCHEMA_VERSION, Journal, JournalError, JournalVersionError
+from cockpit.journal.store import SCHEMA_V1
+
+
+def order_view(cid: str, status: str = "open", **kw: object) -> OrderView:
+    base: dict[str, object] = dict(
+        cid=cid,
+        key="NSE:INFY",
+        side="BUY",
+        order_type="LIMIT",
+        qty=Decimal(10),
+        status=status,
+        ts_ns=time.time_ns(),
+        price=30_000,
+        tag="entry",
+    )
+    base.update(kw)
+    return OrderView(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def jpath(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "default.sqlite3"
+
+
+def test_new_journal_is_wal_with_current_version(jpath: Path) -> None:
+    with Journal.open(jpath) as j:
+        assert j.pragma("journal_mode") == "wal"
+        assert j.pragma("synchronous") == 1  # NORMAL
+        assert j.session == 1
+    conn = sqlite3.connect(jpath)
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    assert stat_mode(jpath) == 0o600
+
+
+def stat_mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_round_trip_plans_orders_positions_fills(jpath: Path) -> None:
+    plan = ExitPlan(
+        side=Side.BUY,
+        qty=Decimal(10),
+        entry_ticks=30_000,
+        stop=29_980,
+        target=30_040,
+        created_ns=time.time_ns(),
+    )
+    now = time.time_ns()
+    with Journal.open(jpath, venue="paper") as j:
+        row = j.command(7, PlaceEntry(id=3, key="NSE:INFY", side="BUY", qty=Decimal(10)))
+        j.command_outcome(row, "ack")
+        j.order(order_view("c1", status="pending_new"))
+        j.order(order_view("c1", status="open", venue_id="V1"))
+        j.order(
+            order_view("c2", status="complete", filled=Decimal(10), avg_price=Decimal("1500.05"))
+        )
+        j.order(order_view("c3", status="rejected", reason="margin"))
+        j.order_update(
+            OrderUpdate(
+                orderid="V1",
+                exchange="NSE",
+                symbol="INFY",
+                action="BUY",
+                status="open",
+                recv_ns=now,
+            ),
+            cid="c1",
+        )
+        assert j.fill(
+            FillView(
+                cid="c2",
+                key="NSE:INFY",
+                side="BUY",
+                qty=Decimal(10),
+                price=Decimal("1500.05"),
+                ts_ns=now,
+                venue_id="V2",
+            ),
+            trade_id="T1",
+        )
+        # a repeated trade id is not journaled twice
+        assert not j.fill(
+            FillView(
+                cid="c2",
+                key="NSE:INFY",
+                side="BUY",
+                qty=Decimal(10),
+                price=Decimal("1500.05"),
+                ts_ns=now,
+            ),
+            trade_id="T1",
+        )
+        j.plan("NSE:INFY", plan.to_state(), change="created")
+        plan.on_tick(30_010, now)  # ratchets best price
+        j.plan("NSE:INFY", plan.to_state(), change="tick")
+        j.plan("NSE:TCS", {"closed": True, "v": 1}, change="fired")
+        j.plan("NSE:SBIN", {"v": 1, "x": 1})
+        j.plan_removed("NSE:SBIN", "detached")
+        j.position(
+            "NSE:INFY",
+            PositionView(
+                key="NSE:INFY",
+                qty=Decimal(10),
+                avg_price=Decimal("1500.05"),
+                realized=Decimal(0),
+                unrealized=Decimal("0.5"),
+            ),
+        )
+        assert j.count("commands") == 1
+        assert j.count("order_events") == 1
+
+    with Journal.open(jpath) as j2:
+        rec = j2.recover()
+        assert rec.last_session == 1
+        assert not rec.unclean
+        assert list(rec.plans) == ["NSE:INFY"]
+        restored = ExitPlan.from_state(rec.plans["NSE:INFY"])
+        assert restored.to_state() == plan.to_state()
+        assert [o.cid for o in rec.open_orders] == ["c1"]
+        assert rec.open_orders[0].venue_id == "V1"
+        assert rec.open_orders[0].to_view().price == 30_000
+        assert rec.positions["NSE:INFY"]["qty"] == "10"
+        assert [(f.cid, f.price) for f in rec.fills] == [("c2", Decimal("1500.05"))]
+        assert {o.cid for o in j2.orders()} == {"c1", "c2", "c3"}
+
+
+def test_domain_order_is_journaled_too(jpath: Path) -> None:
+    req = OrderRequest(
+        key="NSE:INFY",
+        side=Side.SELL,
+        qty=Decimal(5),
+        type=OrderType.SL_M,
+        trigger_ticks=100,
+        tag="exit",
+    )
+    order = Order.from_request("x1", req, time.time_ns())
+    with Journal.open(jpath) as j:
+        j.order(order)
+        rec = j.recover()
+    assert [o.cid for o in rec.open_orders] == ["x1"]
+    assert rec.open_orders[0].tag == "exit"
+    assert rec.open_orders[0].status == "pending_new"
+    assert rec.open_orders[0].order_type == "SL-M"
+    assert rec.open_orders[0].trigger_ticks == 100
+
+
+def test_crash_leaves_unclean_session_and_data(jpath: Path) -> None:
+    code = (
+        "import os, sys\n"
+        "from decimal import Decimal\n"
+        "from cockpit.journal import Journal\n"
+        "j = Journal.open(sys.argv[1])\n"
+        "j.plan('NSE:INFY', {'v': 1, 'stop': 99})\n"
+        "os._exit(9)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(jpath)], check=False, timeout=60)
+    with Journal.open(jpath) as j:
+        rec = j.recover()
+    assert rec.unclean
+    assert rec.plans == {"NSE:INFY": {"v": 1, "stop": 99}}
+
+
+def test_newer_version_is_refused_clearly(jpath: Path) -> None:
+    with Journal.open(jpath):
+        pass
+    conn = sqlite3.connect(jpath)
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalVersionError, match="newer than this cockpit understands"):
+        Journal.open(jpath)
+
+
+def test_unknown_old_version_is_refused(jpath: Path) -> None:
+    jpath.parent.mkdir(parents=True)
+    conn = sqlite3.connect(jpath)
+    conn.execute("CREATE TABLE schema_version (version INTEGER)")
+    conn.execute("INSERT INTO schema_version VALUES (0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalVersionError, match="cannot migrate"):
+        Journal.open(jpath)
+
+
+def test_other_sqlite_file_is_refused(jpath: Path) -> None:
+    jpath.parent.mkdir(parents=True)
+    conn = sqlite3.connect(jpath)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalError, match="not a cockpit journal"):
+        Journal.open(jpath)
+    jpath.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(JournalError):
+        Journal.open(jpath)
+
+
+def test_version_1_journal_is_migrated_keeping_data(jpath: Path) -> None:
+    jpath.parent.mkdir(parents=True)
+    conn = sqlite3.connect(jpath)
+    conn.executescript(SCHEMA_V1 + "INSERT INTO schema_version VALUES (1);")
+    conn.execute("INSERT INTO sessions(started_ns, profile, venue, pid) VALUES (1, 'd', 'p', 1)")
+    conn.execute("INSERT INTO plans VALUES ('NSE:INFY', 1, 5, 1, '{\"v\": 1, \"stop\": 7}')")
+    conn.execute(
+        "INSERT INTO commands(session, ts_ns, conn_id, cmd_id, kind, body) "
+        "VALUES (1, 5, 1, 1, 'Ping', '{}')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(JournalVersionError, match="migration was not allowed"):
+        Journal.open(jpath, migrate=False)
+    with Journal.open(jpath) as j:
+        assert j.recover().plans == {"NSE:INFY": {"v": 1, "stop": 7}}
+        j.command_outcome(1, "ack")  # a v2 column
+        j.instrument("NSE:INFY", Decimal("0.05"))  # a v2 table
+    conn = sqlite3.connect(jpath)
+    assert conn.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT outcome FROM commands").fetchone()[0] == "ack"
+
+
+def _fill_journal(jpath: Path) -> None:
+    now = time.time_ns()
+    with Journal.open(jpath) as j:
+        j.instrument("NSE:INFY", Decimal("0.05"))
+        j.order(
+            order_view(
+                "c1",
+                status="complete",
+                filled=Decimal(10),
+                avg_price=Decimal("1500.05"),
+                price=30_001,
+            )
+        )
+        j.order(
+            order_view(
+                "c2", status="complete", side="SELL", tag="exit", order_type="MARKET", price=None
+            )
+        )
+        j.fill(
+            FillView(
+                cid="c1",
+                key="NSE:INFY",
+                side="BUY",
+                qty=Decimal(10),
+                price=Decimal("1500.05"),
+                ts_ns=now,
+                venue_id="V1",
+            ),
+            trade_id="T1",
+        )
+        j.fill(
+            FillView(
+                cid="c2",
+                key="NSE:INFY",
+                side="SELL",
+                qty=Decimal(10),
+                price=Decimal("1501.10"),
+                ts_ns=now + 1,
+                venue_id="V2",
+            ),
+            trade_id="T2",
+        )
+
+
+def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+def test_export_trades_and_orders_through_the_cli(jpath: Path, tmp_path: Path) -> None:
+    _fill_journal(jpath)
+    out = _cli("journal", "export", "--journal", str(jpath), "--what", "trades", "--out", "-")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["side"], r["qty"], r["price"], r["tag"]) for r in rows] == [
+        ("BUY", "10", "1500.05", "entry"),
+        ("SELL", "10", "1501.10", "exit"),
+    ]
+    assert rows[0]["value"] == "15000.50"
+    assert "exported 2 trades" in out.stderr
+
+    dest = tmp_path / "orders.csv"
+    out = _cli(
+        "journal",
+        "export",
+        "--journal",
+        str(jpath),
+        "--what",
+        "orders",
+        "--out",
+        str(dest),
+        "--day",
+        "today",
+    )
+    assert out.returncode == 0, out.stderr
+    orders = list(csv.DictReader(dest.open()))
+    assert [(o["cid"], o["price"], o["status"]) for o in orders] == [
+        ("c1", "1500.05", "complete"),
+        ("c2", "", "complete"),
+    ]
+    out = _cli("journal", "export", "--journal", str(jpath), "--day", "2001-01-01")
+    assert out.returncode == 0
+    assert len(list(csv.reader(io.StringIO(out.stdout)))) == 1  # header only
+    # export did not add a session
+    with Journal.open(jpath, start_session=False) as j:
+        assert len(j.sessions()) == 1
+
+
+def test_export_default_profile_path_and_errors(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "xdg"))
+    out = _cli("journal", "export", "--profile", "p1", env=env)
+    assert out.returncode == 1
+    assert "no journal at" in out.stderr
+    assert "p1.sqlite3" in out.stderr
+    _fill_journal(tmp_path / "xdg" / "cockpit" / "p1.sqlite3")
+    out = _cli("journal", "export", "--profile", "p1", env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") == 3
+    out = _cli("journal", "export", "--profile", "p1", "--day", "yesterday", env=env)
+    assert out.returncode == 2
+    assert "YYYY-MM-DD" in out.stderr
