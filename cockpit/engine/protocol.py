@@ -209,6 +209,8 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     venue: str
     read_only: bool = False
     started_ns: int = 0
+    viewers: int = 0
+    """Viewers attached, this one included."""
 
 
 class Snapshot(Msg, frozen=True, tag="snapshot"):
