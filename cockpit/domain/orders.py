@@ -508,7 +508,7 @@ def events_from_update(order: Order, update: OrderUpdate, tick_size: Decimal) ->
     current = order.status
     venue_id = update.orderid or order.venue_id or ""
 
-    if status == "rejected":
+    if status == "rejected" and order.filled_qty == 0 and update.filled_qty == 0:
         if current is OrderStatus.PENDING_NEW and venue_id:
             # Keep the venue's id for the journal: accepted, then refused (an RMS rejection).
             events.append(OrderAccepted(venue_id, ts))
@@ -544,8 +544,14 @@ def events_from_update(order: Order, update: OrderUpdate, tick_size: Decimal) ->
 
     if status == "open" and current is OrderStatus.TRIGGER_PENDING:
         events.append(OrderTriggered(ts))
+    if max(target, order.filled_qty) >= qty:
+        return events  # fully filled: nothing is left to cancel
     if status == "cancelled":
         events.append(OrderCancelled(ts, update.rejection_reason or "cancelled"))
+    elif status == "rejected":
+        # Rejected after (part of) it filled: the fills stand, the remainder is dead.
+        reason = update.rejection_reason or "rejected by the venue"
+        events.append(OrderCancelled(ts, f"rejected after a partial fill: {reason}"))
     return events
 
 
