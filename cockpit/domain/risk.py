@@ -1,0 +1,325 @@
+"""Pre-trade risk checks: limits on entries; exits (reduce-only orders) are never refused.
+
+API summary
+-----------
+- :class:`RiskLimits` (frozen, every limit optional): ``max_order_qty``, ``max_position_qty``
+  (absolute net per symbol after the order), ``max_notional`` (money of one order),
+  ``max_open_orders``, ``price_band_pct`` (a limit/trigger price within this percent of the
+  last price), ``max_orders_per_window`` within ``order_window_ns``, ``daily_loss_limit``
+  (a positive amount: entries stop once day P&L <= -limit), ``max_tick_age_ns`` (stale-data
+  gate). :meth:`RiskLimits.from_mapping` builds it from config values.
+- :class:`RiskContext` (filled by the caller at check time): ``now_ns``, ``tick_size``,
+  positions by key (signed), ``open_orders``, last price ticks and last tick time by key,
+  ``recent_orders_ns`` (send times of recent orders), ``day_pnl`` (Decimal money),
+  ``halted`` (kill switch).
+- :class:`RiskChecker` ``(limits)``: ``check_entry(request, ctx) -> Refusal | None`` (the
+  first rule that refuses), ``refusals(request, ctx)`` (all of them) and
+  ``check(request, ctx, is_exit)`` which returns ``None`` for any exit. The same exist as
+  module functions taking ``limits`` as the second argument.
+- :class:`Refusal` has ``rule`` (a stable id from :class:`Rule`) and ``message`` naming the
+  numbers, e.g. ``max_order_qty: quantity 500 exceeds the limit 100``.
+
+The order of the checks: halted, stale data, daily loss, then the order's own numbers
+(quantity, position, notional, open orders, price band, rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+from cockpit.domain.orders import OrderRequest
+
+_NS_PER_S: Final = 1_000_000_000
+_INT_LIMITS: Final = frozenset(
+    {"max_open_orders", "max_orders_per_window", "order_window_ns", "max_tick_age_ns"}
+)
+
+
+class Rule(StrEnum):
+    """Stable ids of the risk rules (used in refusals, config and logs)."""
+
+    HALTED = "halted"
+    STALE_DATA = "stale_data"
+    DAILY_LOSS = "daily_loss_limit"
+    MAX_ORDER_QTY = "max_order_qty"
+    MAX_POSITION = "max_position_qty"
+    MAX_NOTIONAL = "max_notional"
+    MAX_OPEN_ORDERS = "max_open_orders"
+    PRICE_BAND = "price_band"
+    ORDER_RATE = "order_rate"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an entry was refused."""
+
+    rule: Rule
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Limits on entries; ``None`` switches a rule off."""
+
+    max_order_qty: Decimal | None = None
+    max_position_qty: Decimal | None = None
+    """Largest absolute net position per symbol the order may lead to."""
+    max_notional: Decimal | None = None
+    """Largest value (price x quantity, money) of one order."""
+    max_open_orders: int | None = None
+    """Working orders allowed at once (the new one must fit under it)."""
+    price_band_pct: Decimal | None = None
+    """A limit or trigger price must lie within this percent of the last price."""
+    max_orders_per_window: int | None = None
+    order_window_ns: int = _NS_PER_S
+    daily_loss_limit: Decimal | None = None
+    """A positive amount: no new entries once day P&L <= -limit."""
+    max_tick_age_ns: int | None = None
+    """No entries while the symbol's last tick is older than this (or absent)."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_order_qty",
+            "max_position_qty",
+            "max_notional",
+            "price_band_pct",
+            "daily_loss_limit",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                value = Decimal(value)
+                if not value.is_finite() or value <= 0:
+                    raise ValueError(f"risk limit {name} must be > 0, got {value}")
+                object.__setattr__(self, name, value)
+        for name in ("max_open_orders", "max_orders_per_window", "max_tick_age_ns"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"risk limit {name} must be > 0, got {value}")
+        if self.order_window_ns <= 0:
+            raise ValueError(f"order_window_ns must be > 0, got {self.order_window_ns}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> RiskLimits:
+        """Build from config values (numbers or strings; ``*_s`` seconds accepted).
+
+        Accepts the field names, plus ``order_window_s`` and ``max_tick_age_s`` in seconds.
+        Unknown names raise ``ValueError`` (a typo in a risk limit must not pass silently).
+        """
+        known = set(cls.__dataclass_fields__)
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            if name in ("order_window_s", "max_tick_age_s"):
+                target = name[:-2] + "_ns"
+                kwargs[target] = int(Decimal(str(value)) * _NS_PER_S)
+            elif name in known:
+                if name in _INT_LIMITS:
+                    kwargs[name] = int(value)
+                else:
+                    kwargs[name] = Decimal(str(value))
+            else:
+                raise ValueError(f"unknown risk limit {name!r}")
+        return cls(**kwargs)
+
+
+@dataclass(slots=True)
+class RiskContext:
+    """What the caller knows at check time."""
+
+    now_ns: int
+    tick_size: Decimal
+    """Tick size of the request's instrument (for notional and band)."""
+    positions: Mapping[str, Decimal] = field(default_factory=dict)
+    """Net signed position by key."""
+    open_orders: int = 0
+    """Working orders now (not counting the new one)."""
+    last_ticks: Mapping[str, int] = field(default_factory=dict)
+    """Last price by key, in ticks."""
+    last_tick_ns: Mapping[str, int] = field(default_factory=dict)
+    """When the last tick of each key arrived (receive time, ns)."""
+    recent_orders_ns: Sequence[int] = ()
+    """Send times of recent orders (older ones than the window are ignored)."""
+    day_pnl: Decimal = Decimal(0)
+    halted: bool = False
+    """The kill switch: no entries at all."""
+
+
+def _fmt(value: Decimal) -> str:
+    """Decimal as plain text (no exponent)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> list[Refusal]:
+    """Every rule the entry ``request`` breaks, in the documented order."""
+    out: list[Refusal] = []
+    key = request.key
+    if ctx.halted:
+        out.append(Refusal(Rule.HALTED, "halted: the kill switch is on; entries are blocked"))
+    if limits.max_tick_age_ns is not None:
+        seen = ctx.last_tick_ns.get(key)
+        limit_s = _fmt(Decimal(limits.max_tick_age_ns) / _NS_PER_S)
+        if seen is None:
+            out.append(Refusal(Rule.STALE_DATA, f"stale_data: no tick for {key} yet"))
+        elif ctx.now_ns - seen > limits.max_tick_age_ns:
+            age = _fmt((Decimal(ctx.now_ns - seen) / _NS_PER_S).quantize(Decimal("0.001")))
+            out.append(
+                Refusal(
+                    Rule.STALE_DATA,
+                    f"stale_data: last tick for {key} is {age} s old, over the limit {limit_s} s",
+                )
+            )
+    if limits.daily_loss_limit is not None and ctx.day_pnl <= -limits.daily_loss_limit:
+        out.append(
+            Refusal(
+                Rule.DAILY_LOSS,
+                f"daily_loss_limit: day P&L {_fmt(ctx.day_pnl)} has reached the loss limit "
+                f"{_fmt(limits.daily_loss_limit)}",
+            )
+        )
+    qty = request.qty
+    if limits.max_order_qty is not None and qty > limits.max_order_qty:
+        out.append(
+            Refusal(
+                Rule.MAX_ORDER_QTY,
+                f"max_order_qty: quantity {_fmt(qty)} exceeds the limit "
+                f"{_fmt(limits.max_order_qty)}",
+            )
+        )
+    if limits.max_position_qty is not None:
+        held = Decimal(ctx.positions.get(key, Decimal(0)))
+        after = held + request.side.sign * qty
+        if abs(after) > limits.max_position_qty and abs(after) > abs(held):
+            out.append(
+                Refusal(
+                    Rule.MAX_POSITION,
+                    f"max_position_qty: position in {key} would be {_fmt(after)} "
+                    f"(now {_fmt(held)}), over the limit {_fmt(limits.max_position_qty)}",
+                )
+            )
+    last = ctx.last_ticks.get(key)
+    if limits.max_notional is not None:
+        price_ticks = request.price_ticks or request.trigger_ticks or last
+        if price_ticks is None:
+            out.append(
+                Refusal(
+                    Rule.MAX_NOTIONAL,
+                    f"max_notional: no price for {key} to value the order against the limit "
+                    f"{_fmt(limits.max_notional)}",
+                )
+            )
+        else:
+            notional = ctx.tick_size * price_ticks * qty
+            if notional > limits.max_notional:
+                out.append(
+                    Refusal(
+                        Rule.MAX_NOTIONAL,
+                        f"max_notional: order value {_fmt(notional)} "
+                        f"({_fmt(qty)} x {_fmt(ctx.tick_size * price_ticks)}) exceeds the "
+                        f"limit {_fmt(limits.max_notional)}",
+                    )
+                )
+    if limits.max_open_orders is not None and ctx.open_orders + 1 > limits.max_open_orders:
+        out.append(
+            Refusal(
+                Rule.MAX_OPEN_ORDERS,
+                f"max_open_orders: {ctx.open_orders} orders are working; the limit is "
+                f"{limits.max_open_orders}",
+            )
+        )
+    if limits.price_band_pct is not None:
+        out.extend(_band(request, limits.price_band_pct, last, ctx.tick_size))
+    if limits.max_orders_per_window is not None:
+        start = ctx.now_ns - limits.order_window_ns
+        count = sum(1 for ts in ctx.recent_orders_ns if ts > start)
+        if count >= limits.max_orders_per_window:
+            window = _fmt(Decimal(limits.order_window_ns) / _NS_PER_S)
+            out.append(
+                Refusal(
+                    Rule.ORDER_RATE,
+                    f"order_rate: {count} orders in the last {window} s; the limit is "
+                    f"{limits.max_orders_per_window}",
+                )
+            )
+    return out
+
+
+def _band(
+    request: OrderRequest, pct: Decimal, last: int | None, tick_size: Decimal
+) -> list[Refusal]:
+    prices = [
+        (name, ticks)
+        for name, ticks in (("limit", request.price_ticks), ("trigger", request.trigger_ticks))
+        if ticks is not None
+    ]
+    if not prices:
+        return []
+    if last is None:
+        return [
+            Refusal(
+                Rule.PRICE_BAND,
+                f"price_band: no last price for {request.key} to check the "
+                f"{prices[0][0]} price against",
+            )
+        ]
+    out = []
+    for name, ticks in prices:
+        # |price - last| / last * 100 > pct, in exact integer-tick arithmetic.
+        if abs(ticks - last) * 100 > pct * last:
+            off = (Decimal(abs(ticks - last)) * 100 / last).quantize(Decimal("0.01"))
+            out.append(
+                Refusal(
+                    Rule.PRICE_BAND,
+                    f"price_band: {name} price {_fmt(tick_size * ticks)} is {_fmt(off)}% "
+                    f"from the last price {_fmt(tick_size * last)}, outside the band "
+                    f"{_fmt(pct)}%",
+                )
+            )
+    return out
+
+
+def check_entry(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> Refusal | None:
+    """The first rule that refuses the entry ``request``, or ``None`` if it may go."""
+    found = refusals(request, limits, ctx)
+    return found[0] if found else None
+
+
+def check(
+    request: OrderRequest, limits: RiskLimits, ctx: RiskContext, is_exit: bool
+) -> Refusal | None:
+    """Check an order: exits (reduce-only) are never refused; entries go through every rule."""
+    if is_exit:
+        return None
+    return check_entry(request, limits, ctx)
+
+
+class RiskChecker:
+    """The limits in force, with the ``check_entry(request, ctx)`` / ``check(...)`` API."""
+
+    __slots__ = ("limits",)
+
+    def __init__(self, limits: RiskLimits | None = None) -> None:
+        """Check against ``limits`` (no limits at all by default); replace ``.limits`` freely."""
+        self.limits = limits or RiskLimits()
+
+    def refusals(self, request: OrderRequest, ctx: RiskContext) -> list[Refusal]:
+        """Every rule the entry ``request`` breaks."""
+        return refusals(request, self.limits, ctx)
+
+    def check_entry(self, request: OrderRequest, ctx: RiskContext) -> Refusal | None:
+        """The first rule that refuses the entry, or ``None``."""
+        return check_entry(request, self.limits, ctx)
+
+    def check(self, request: OrderRequest, ctx: RiskContext, is_exit: bool) -> Refusal | None:
+        """``None`` for exits; :meth:`check_entry` for entries."""
+        return check(request, self.limits, ctx, is_exit)
