@@ -1,0 +1,790 @@
+"""Paper matching and the account: orders, fills against the simulated book, positions, funds.
+
+Prices are integer ticks and quantities integer steps (lots) throughout; exact rationals
+(``Fraction``) hold average prices and P&L until they are turned into Decimals for a
+response. Every order state change and every fill is handed to ``notify`` (the WebSocket
+hub pushes it as an OpenAlgo ``order_update``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final
+
+from cockpit.domain.instruments import InvalidPrice, InvalidQuantity, OffGridPrice
+from cockpit.sim.market import BOOK_LEVELS, Market, SymbolState
+from cockpit.sim.universe import IST
+
+CAPITAL: Final = Decimal(10_000_000)
+"""Virtual capital, as OpenAlgo's sandbox (one crore)."""
+PRICE_BAND: Final = Fraction(1, 5)
+"""Limit and trigger prices must lie within ±20% of the last price."""
+DEFAULT_MAX_QTY: Final = Decimal(1_000_000)
+
+OPEN: Final = "open"
+TRIGGER_PENDING: Final = "trigger pending"
+COMPLETE: Final = "complete"
+REJECTED: Final = "rejected"
+CANCELLED: Final = "cancelled"
+WORKING: Final = frozenset({OPEN, TRIGGER_PENDING})
+
+Reply = tuple[int, dict[str, Any]]
+"""An HTTP status and a JSON body."""
+
+
+def _now_text() -> str:
+    return dt.datetime.now(IST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dec(value: Fraction | int, places: int = 2) -> Decimal:
+    """An exact rational as a Decimal rounded half-up to ``places``."""
+    frac = Fraction(value)
+    scaled = frac * 10**places
+    n = (abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)
+    return Decimal(n if scaled >= 0 else -n).scaleb(-places)
+
+
+@dataclass(slots=True)
+class Order:
+    """One paper order."""
+
+    orderid: str
+    strategy: str
+    state: SymbolState
+    action: str
+    pricetype: str
+    product: str
+    steps: int
+    price: int
+    """Limit price in ticks (the reference LTP for MARKET / SL-M, as the sandbox stores)."""
+    trigger: int
+    disclosed: int = 0
+    status: str = OPEN
+    filled: int = 0
+    value: int = 0
+    """Sum of fill ticks x steps."""
+    triggered: bool = False
+    rejection_reason: str = ""
+    timestamp: str = field(default_factory=_now_text)
+
+    @property
+    def side(self) -> int:
+        """+1 for BUY, -1 for SELL."""
+        return 1 if self.action == "BUY" else -1
+
+    @property
+    def pending(self) -> int:
+        """Steps still to fill (0 once the order is no longer working)."""
+        return self.steps - self.filled if self.status in WORKING else 0
+
+    def avg(self) -> Fraction:
+        """Average fill price in ticks (0 before any fill)."""
+        return Fraction(self.value, self.filled) if self.filled else Fraction(0)
+
+
+@dataclass(slots=True)
+class Trade:
+    """One fill."""
+
+    tradeid: str
+    order: Order
+    price: int
+    steps: int
+    timestamp: str
+
+
+@dataclass(slots=True)
+class Position:
+    """Net position of one symbol and product."""
+
+    state: SymbolState
+    product: str
+    net: int = 0
+    avg: Fraction = Fraction(0)
+    realized: Fraction = Fraction(0)
+    """Realized P&L in tick-steps (multiply by tick x lot for money)."""
+
+    def fill(self, side: int, price: int, steps: int) -> None:
+        """Apply a fill of ``steps`` at ``price`` on ``side``."""
+        signed = side * steps
+        if self.net == 0 or (self.net > 0) == (side > 0):
+            total = abs(self.net) + steps
+            self.avg = (self.avg * abs(self.net) + price * steps) / total
+            self.net += signed
+            return
+        closing = min(steps, abs(self.net))
+        direction = 1 if self.net > 0 else -1
+        self.realized += (price - self.avg) * closing * direction
+        self.net += signed
+        if self.net == 0:
+            self.avg = Fraction(0)
+        elif (self.net > 0) != (direction > 0):
+            self.avg = Fraction(price)
+
+    def unrealized(self) -> Fraction:
+        """Open P&L at the last price, in tick-steps."""
+        return (self.state.ltp - self.avg) * self.net if self.net else Fraction(0)
+
+
+class OrderError(Exception):
+    """An order refused at placement (HTTP 400 unless ``status`` says otherwise)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _leverage(state: SymbolState, product: str) -> int:
+    exch = state.exchange
+    if exch in ("NFO", "BFO", "MCX", "CDS", "BCD", "NCDEX", "NCO"):
+        return 10
+    if product == "CNC":
+        return 1
+    return 5
+
+
+class PaperExchange:
+    """The account and its matching engine over a :class:`Market`."""
+
+    def __init__(
+        self,
+        market: Market,
+        notify: Callable[[Order], None] | None = None,
+        capital: Decimal = CAPITAL,
+    ) -> None:
+        self.market = market
+        self.notify = notify or (lambda order: None)
+        self.capital = capital
+        self.orders: dict[str, Order] = {}
+        self.working: dict[str, list[Order]] = {}
+        """Working orders per instrument key."""
+        self.trades: list[Trade] = []
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.reject_queue: dict[str, deque[str]] = {}
+        today = dt.datetime.now(IST).strftime("%y%m%d")
+        self._ids = itertools.count(random.Random().randrange(10_000_000, 50_000_000))
+        self._prefix = today
+        self._trade_ids = itertools.count(1)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        return f"{self._prefix}{next(self._ids) % 100_000_000:08d}"
+
+    def _money(self, state: SymbolState, tick_steps: Fraction | int) -> Fraction:
+        return Fraction(tick_steps) * Fraction(state.inst.tick_size) * Fraction(state.inst.lot_size)
+
+    def _price_out(self, state: SymbolState, ticks: Fraction | int) -> Decimal:
+        if isinstance(ticks, int) or ticks.denominator == 1:
+            return state.px(int(ticks))
+        places = max(state.inst.precision, 2)
+        return _dec(ticks * Fraction(state.inst.tick_size), places)
+
+    def position(self, state: SymbolState, product: str) -> Position:
+        """The position of ``state`` in ``product`` (created flat if absent)."""
+        key = (state.key, product)
+        pos = self.positions.get(key)
+        if pos is None:
+            pos = self.positions[key] = Position(state, product)
+        return pos
+
+    def margin_used(self) -> Fraction:
+        """Margin blocked by open positions and working orders."""
+        total = Fraction(0)
+        for pos in self.positions.values():
+            if pos.net:
+                notional = self._money(pos.state, pos.avg * abs(pos.net))
+                total += notional / _leverage(pos.state, pos.product)
+        for orders in self.working.values():
+            for order in orders:
+                total += self._order_margin(order, order.pending)
+        return total
+
+    def _order_margin(self, order: Order, steps: int) -> Fraction:
+        pos = self.positions.get((order.state.key, order.product))
+        if pos is not None and pos.net and (pos.net > 0) != (order.side > 0):
+            steps = max(0, steps - abs(pos.net))  # exits need no margin
+        if not steps:
+            return Fraction(0)
+        ref = max(order.price, order.trigger, order.state.ltp)
+        return self._money(order.state, ref * steps) / _leverage(order.state, order.product)
+
+    def realized(self) -> Fraction:
+        """Realized P&L of the session, in money."""
+        return sum((self._money(p.state, p.realized) for p in self.positions.values()), Fraction(0))
+
+    def unrealized(self) -> Fraction:
+        """Open P&L at last prices, in money."""
+        return sum(
+            (self._money(p.state, p.unrealized()) for p in self.positions.values()), Fraction(0)
+        )
+
+    def available(self) -> Fraction:
+        """Cash available for new margin."""
+        return Fraction(self.capital) + self.realized() - self.margin_used()
+
+    # -- placement -----------------------------------------------------------------------------
+
+    def resolve(self, exchange: str, symbol: str) -> SymbolState:
+        """The listed instrument, or an :class:`OrderError` the way OpenAlgo words it."""
+        state = self.market.get(exchange, symbol)
+        if state is None:
+            raise OrderError(f"Symbol {symbol} not found for exchange {exchange}")
+        return state
+
+    def _steps(self, state: SymbolState, quantity: Decimal) -> int:
+        try:
+            qty = state.inst.check_quantity(quantity)
+        except (InvalidQuantity, InvalidPrice) as exc:
+            raise OrderError(str(exc)) from None
+        cap = state.listing.freeze_qty or DEFAULT_MAX_QTY
+        if qty > cap:
+            raise OrderError(f"Quantity {qty} exceeds the freeze limit {cap} for {state.key}")
+        return int(qty / state.inst.lot_size)
+
+    def _ticks(self, state: SymbolState, value: Decimal, what: str) -> int:
+        try:
+            ticks = state.inst.ticks(value)
+        except OffGridPrice as exc:
+            raise OrderError(
+                f"{what} {value} is not a multiple of the tick size {state.inst.tick_size} "
+                f"(nearest valid {exc.snapped})"
+            ) from None
+        except InvalidPrice as exc:
+            raise OrderError(str(exc)) from None
+        lo = Fraction(state.ltp) * (1 - PRICE_BAND)
+        hi = Fraction(state.ltp) * (1 + PRICE_BAND)
+        if not lo <= ticks <= hi:
+            raise OrderError(
+                f"{what} {value} is outside the allowed band "
+                f"{self._price_out(state, Fraction(int(lo) + 1))}-"
+                f"{self._price_out(state, Fraction(int(hi)))} for {state.key}"
+            )
+        return ticks
+
+    def build(
+        self,
+        *,
+        strategy: str,
+        exchange: str,
+        symbol: str,
+        action: str,
+        quantity: Decimal,
+        pricetype: str,
+        product: str,
+        price: Decimal,
+        trigger_price: Decimal,
+        disclosed_quantity: int = 0,
+    ) -> Order:
+        """Validate an order against the instrument and the account (no side effects)."""
+        state = self.resolve(exchange, symbol)
+        if not state.tradable:
+            raise OrderError(f"{state.key} is an index and cannot be traded")
+        if product == "NRML" and exchange in ("NSE", "BSE"):
+            raise OrderError("NRML product is not allowed for NSE/BSE equity; use CNC or MIS")
+        if product == "CNC" and exchange in ("NFO", "BFO", "MCX", "CDS", "BCD", "NCDEX", "NCO"):
+            raise OrderError(f"CNC product is not allowed on {exchange}; use NRML or MIS")
+        steps = self._steps(state, quantity)
+        action = action.upper()
+        limit = 0
+        trigger = 0
+        if pricetype in ("LIMIT", "SL"):
+            if price <= 0:
+                raise OrderError(f"Price is required for {pricetype} orders")
+            limit = self._ticks(state, price, "Price")
+        if pricetype in ("SL", "SL-M"):
+            if trigger_price <= 0:
+                raise OrderError(f"Trigger price is required for {pricetype} orders")
+            trigger = self._ticks(state, trigger_price, "Trigger price")
+        if pricetype == "SL":
+            if action == "BUY" and trigger > limit:
+                raise OrderError("BUY SL: the trigger price must not exceed the limit price")
+            if action == "SELL" and trigger < limit:
+                raise OrderError(
+                    "Trigger price must not be below the limit price for a SELL SL order"
+                )
+        return Order(
+            orderid="",
+            strategy=strategy,
+            state=state,
+            action=action,
+            pricetype=pricetype,
+            product=product,
+            steps=steps,
+            price=limit if pricetype in ("LIMIT", "SL") else state.ltp,
+            trigger=trigger,
+            disclosed=disclosed_quantity,
+            status=TRIGGER_PENDING if pricetype in ("SL", "SL-M") else OPEN,
+        )
+
+    def place(self, order: Order) -> Reply:
+        """Accept (or refuse) a built order, then match it against the book at once."""
+        order.orderid = self._next_id()
+        queue = self.reject_queue.get(order.state.key)
+        if queue:
+            reason = queue.popleft()
+            order.status = REJECTED
+            order.rejection_reason = reason
+            self.orders[order.orderid] = order
+            self.notify(order)
+            return 400, {
+                "status": "error",
+                "message": reason,
+                "orderid": order.orderid,
+                "mode": "analyze",
+            }
+        need = self._order_margin(order, order.steps)
+        avail = self.available()
+        if need > avail:
+            raise OrderError(
+                f"Insufficient funds. Required margin: {_dec(need)}, available: {_dec(avail)}"
+            )
+        self.orders[order.orderid] = order
+        self.working.setdefault(order.state.key, []).append(order)
+        self.notify(order)
+        self._match(order, arrival=True)
+        return 200, {"status": "success", "orderid": order.orderid, "mode": "analyze"}
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def on_tick(self, state: SymbolState) -> None:
+        """Check the working orders of ``state`` against its new quote."""
+        orders = self.working.get(state.key)
+        if orders:
+            for order in list(orders):
+                self._match(order, arrival=False)
+
+    def _match(self, order: Order, arrival: bool) -> None:
+        """Trigger and fill ``order`` as far as the market allows; notify on any change."""
+        if order.status not in WORKING:
+            return
+        state = order.state
+        before = (order.status, order.filled)
+        if order.status == TRIGGER_PENDING:
+            hit = state.ltp >= order.trigger if order.side > 0 else state.ltp <= order.trigger
+            if not hit:
+                return
+            order.triggered = True
+            order.status = OPEN
+            arrival = True
+        if order.pricetype == "MARKET" or order.pricetype == "SL-M":
+            self._walk(order, None)
+        elif arrival:
+            self._walk(order, order.price)
+        else:
+            self._rest(order)
+        if order.filled >= order.steps:
+            order.status = COMPLETE
+            self._unwork(order)
+        if (order.status, order.filled) != before:
+            self.notify(order)
+
+    def _walk(self, order: Order, limit: int | None) -> None:
+        """Take liquidity level by level up to ``limit`` (None: at any price)."""
+        state = order.state
+        want = order.steps - order.filled
+        took = 0
+        if order.side > 0:
+            qtys, counts, base, sign = state.aq, state.ao, state.ask, 1
+        else:
+            qtys, counts, base, sign = state.bq, state.bo, state.bid, -1
+        if base <= 0:
+            base = state.ltp
+        last = base
+        for i in range(BOOK_LEVELS):
+            if took >= want:
+                break
+            price = base + sign * i
+            if price <= 0 or (limit is not None and (price - limit) * sign > 0):
+                break
+            take = min(qtys[i], want - took)
+            self._fill(order, price, take)
+            took += take
+            last = price
+            left = qtys[i] - take
+            if left > 0:
+                qtys[i] = left
+            else:
+                qtys[i] = state._fresh_qty(i)
+                counts[i] = state._orders_for(qtys[i])
+        if limit is None and took < want:
+            # Past the visible book: the rest fills one tick beyond the last level.
+            self._fill(order, max(1, last + sign), want - took)
+
+    def _rest(self, order: Order) -> None:
+        """A resting limit order fills at its own price once the market reaches it."""
+        state = order.state
+        limit = order.price
+        if order.side > 0:
+            if state.ask and state.ask <= limit:
+                avail = sum(state.aq[i] for i in range(BOOK_LEVELS) if state.ask + i <= limit)
+            elif state.ltp < limit:
+                avail = state.ltq
+            else:
+                return
+        else:
+            if state.bid and state.bid >= limit:
+                avail = sum(state.bq[i] for i in range(BOOK_LEVELS) if state.bid - i >= limit)
+            elif state.ltp > limit:
+                avail = state.ltq
+            else:
+                return
+        self._fill(order, limit, min(order.steps - order.filled, max(avail, 1)))
+
+    def _fill(self, order: Order, price: int, steps: int) -> None:
+        if steps <= 0:
+            return
+        order.filled += steps
+        order.value += price * steps
+        trade = Trade(f"{next(self._trade_ids):08d}", order, price, steps, _now_text())
+        self.trades.append(trade)
+        self.position(order.state, order.product).fill(order.side, price, steps)
+
+    def _unwork(self, order: Order) -> None:
+        orders = self.working.get(order.state.key)
+        if orders and order in orders:
+            orders.remove(order)
+            if not orders:
+                del self.working[order.state.key]
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def get_order(self, orderid: str) -> Order:
+        """The order ``orderid`` or a 404 :class:`OrderError`."""
+        order = self.orders.get(orderid)
+        if order is None:
+            raise OrderError(f"Order {orderid} not found", status=404)
+        return order
+
+    def modify(
+        self,
+        orderid: str,
+        *,
+        exchange: str,
+        symbol: str,
+        action: str,
+        product: str,
+        pricetype: str,
+        price: Decimal,
+        quantity: Decimal,
+        trigger_price: Decimal,
+        disclosed_quantity: int,
+    ) -> Reply:
+        """Change a working order's type, price, trigger or quantity."""
+        order = self.get_order(orderid)
+        if order.status not in WORKING:
+            raise OrderError(f"Order {orderid} cannot be modified (status: {order.status})")
+        state = order.state
+        if (exchange, symbol) != (state.exchange, state.symbol):
+            raise OrderError(f"Order {orderid} is for {state.key}, not {exchange}:{symbol}")
+        if action.upper() != order.action:
+            raise OrderError(f"Order {orderid} is a {order.action} order; action cannot change")
+        if product != order.product:
+            raise OrderError(f"Order {orderid} is {order.product}; product cannot change")
+        new = self.build(
+            strategy=order.strategy,
+            exchange=exchange,
+            symbol=symbol,
+            action=action,
+            quantity=quantity,
+            pricetype=pricetype,
+            product=product,
+            price=price,
+            trigger_price=trigger_price,
+            disclosed_quantity=disclosed_quantity,
+        )
+        if new.steps <= order.filled:
+            raise OrderError(
+                f"Quantity {quantity} must exceed the filled quantity "
+                f"{state.qty(order.filled)} of order {orderid}"
+            )
+        extra = self._order_margin(new, new.steps - order.filled) - self._order_margin(
+            order, order.pending
+        )
+        if extra > 0 and extra > self.available():
+            raise OrderError(f"Insufficient funds to modify order {orderid}")
+        order.pricetype = new.pricetype
+        order.price = new.price
+        order.trigger = new.trigger
+        order.steps = new.steps
+        order.disclosed = new.disclosed
+        if new.pricetype in ("SL", "SL-M") and not order.triggered:
+            order.status = TRIGGER_PENDING
+        else:
+            order.status = OPEN
+        order.timestamp = _now_text()
+        self.notify(order)
+        self._match(order, arrival=True)
+        return 200, {"status": "success", "orderid": orderid, "mode": "analyze"}
+
+    def cancel(self, orderid: str) -> Reply:
+        """Cancel a working order."""
+        order = self.get_order(orderid)
+        if order.status not in WORKING:
+            raise OrderError(f"Order {orderid} cannot be cancelled (status: {order.status})")
+        order.status = CANCELLED
+        self._unwork(order)
+        self.notify(order)
+        return 200, {"status": "success", "orderid": orderid, "mode": "analyze"}
+
+    def cancel_all(self) -> Reply:
+        """Cancel every working order."""
+        done: list[str] = []
+        for orders in list(self.working.values()):
+            for order in list(orders):
+                self.cancel(order.orderid)
+                done.append(order.orderid)
+        return 200, {
+            "status": "success",
+            "canceled_orders": done,
+            "failed_cancellations": [],
+            "message": f"Canceled {len(done)} orders. Failed to cancel 0 orders.",
+            "mode": "analyze",
+        }
+
+    def _market(
+        self, state: SymbolState, product: str, steps: int, side: int, strategy: str
+    ) -> Reply:
+        order = Order(
+            orderid="",
+            strategy=strategy,
+            state=state,
+            action="BUY" if side > 0 else "SELL",
+            pricetype="MARKET",
+            product=product,
+            steps=steps,
+            price=state.ltp,
+            trigger=0,
+        )
+        return self.place(order)
+
+    def close_all(self, strategy: str) -> Reply:
+        """Square off every open position at market."""
+        closed = failed = 0
+        for pos in list(self.positions.values()):
+            if not pos.net:
+                continue
+            status, _ = self._market(
+                pos.state, pos.product, abs(pos.net), -1 if pos.net > 0 else 1, strategy
+            )
+            if status == 200:
+                closed += 1
+            else:
+                failed += 1
+        message = f"Closed {closed} positions" if closed or failed else "No open positions to close"
+        return 200, {
+            "status": "success",
+            "message": message,
+            "closed_positions": closed,
+            "failed_closures": failed,
+            "mode": "analyze",
+        }
+
+    def smart(self, *, position_size: Decimal, **params: Any) -> Reply:
+        """Place whatever order takes the position to ``position_size`` (OpenAlgo semantics)."""
+        state = self.resolve(params["exchange"], params["symbol"])
+        lot = state.inst.lot_size
+        target = position_size
+        if target % lot != 0:
+            raise OrderError(f"Position size {target} is not a multiple of the lot size {lot}")
+        current = state.qty(self.position(state, params["product"]).net)
+        quantity: Decimal = params["quantity"]
+        if target == 0 and current == 0 and quantity != 0:
+            order = self.build(**params)
+            return self.place(order)
+        if target == current:
+            return 200, {
+                "status": "success",
+                "message": "Positions Already Matched. No Action needed.",
+                "mode": "analyze",
+            }
+        delta = Decimal(target) - Decimal(current)
+        params = dict(params)
+        params["action"] = "BUY" if delta > 0 else "SELL"
+        params["quantity"] = abs(delta)
+        return self.place(self.build(**params))
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def order_row(self, order: Order) -> dict[str, Any]:
+        """An orderbook row in the sandbox's shape."""
+        state = order.state
+        return {
+            "action": order.action,
+            "symbol": state.symbol,
+            "exchange": state.exchange,
+            "orderid": order.orderid,
+            "product": order.product,
+            "quantity": state.qty(order.steps),
+            "price": state.px(order.price),
+            "pricetype": order.pricetype,
+            "order_status": order.status,
+            "trigger_price": state.px(order.trigger),
+            "timestamp": order.timestamp,
+            "average_price": self._price_out(state, order.avg()),
+            "filled_quantity": state.qty(order.filled),
+            "pending_quantity": state.qty(order.pending),
+            "rejection_reason": order.rejection_reason,
+            "strategy": order.strategy,
+        }
+
+    def order_status(self, orderid: str) -> dict[str, Any]:
+        """The orderstatus ``data`` (sandbox keys plus ``pricetype`` for live-shaped clients)."""
+        row = self.order_row(self.get_order(orderid))
+        row["price_type"] = row["pricetype"]
+        return row
+
+    def order_update(self, order: Order) -> dict[str, Any]:
+        """The ``order_update`` push for ``order``'s current state."""
+        state = order.state
+        return {
+            "type": "order_update",
+            "user_id": "paper",
+            "mode": "analyze",
+            "broker": "sandbox",
+            "orderid": order.orderid,
+            "symbol": state.symbol,
+            "exchange": state.exchange,
+            "action": order.action,
+            "quantity": state.qty(order.steps),
+            "price": state.px(order.price),
+            "trigger_price": state.px(order.trigger),
+            "pricetype": order.pricetype,
+            "product": order.product,
+            "order_status": order.status,
+            "filled_quantity": state.qty(order.filled),
+            "pending_quantity": state.qty(order.pending),
+            "average_price": self._price_out(state, order.avg()),
+            "rejection_reason": order.rejection_reason,
+            "strategy": order.strategy,
+            "timestamp": order.timestamp,
+        }
+
+    def orderbook(self) -> dict[str, Any]:
+        """The orderbook ``data``: rows newest first and statistics."""
+        rows = [self.order_row(o) for o in reversed(self.orders.values())]
+        stats = {
+            "total_buy_orders": sum(1 for o in self.orders.values() if o.action == "BUY"),
+            "total_sell_orders": sum(1 for o in self.orders.values() if o.action == "SELL"),
+            "total_completed_orders": sum(1 for o in self.orders.values() if o.status == COMPLETE),
+            "total_open_orders": sum(1 for o in self.orders.values() if o.status == OPEN),
+            "total_rejected_orders": sum(1 for o in self.orders.values() if o.status == REJECTED),
+            "total_trigger_pending_orders": sum(
+                1 for o in self.orders.values() if o.status == TRIGGER_PENDING
+            ),
+        }
+        return {"orders": rows, "statistics": stats}
+
+    def tradebook(self) -> list[dict[str, Any]]:
+        """One row per fill, newest first."""
+        rows = []
+        for trade in reversed(self.trades):
+            order, state = trade.order, trade.order.state
+            value = self._money(state, trade.price * trade.steps)
+            rows.append(
+                {
+                    "symbol": state.symbol,
+                    "exchange": state.exchange,
+                    "product": order.product,
+                    "action": order.action,
+                    "quantity": state.qty(trade.steps),
+                    "average_price": state.px(trade.price),
+                    "price": state.px(trade.price),
+                    "trade_value": _dec(value),
+                    "orderid": order.orderid,
+                    "tradeid": trade.tradeid,
+                    "strategy": order.strategy,
+                    "timestamp": trade.timestamp,
+                }
+            )
+        return rows
+
+    def positionbook(self) -> tuple[list[dict[str, Any]], Decimal]:
+        """Position rows (closed ones stay with quantity 0) and the total P&L."""
+        rows = []
+        total = Fraction(0)
+        for pos in self.positions.values():
+            state = pos.state
+            unreal = self._money(state, pos.unrealized())
+            real = self._money(state, pos.realized)
+            invested = self._money(state, pos.avg * abs(pos.net))
+            pct = unreal / invested * 100 if invested else Fraction(0)
+            total += unreal + real
+            rows.append(
+                {
+                    "symbol": state.symbol,
+                    "exchange": state.exchange,
+                    "product": pos.product,
+                    "quantity": state.qty(pos.net),
+                    "average_price": self._price_out(state, pos.avg),
+                    "ltp": state.px(state.ltp),
+                    "pnl": _dec(unreal + real),
+                    "pnlpercent": _dec(pct),
+                    "unrealized_pnl": _dec(unreal),
+                    "today_realized_pnl": _dec(real),
+                    "total_pnl_today": _dec(unreal + real),
+                    "lot_size": state.inst.lot_size,
+                }
+            )
+        return rows, _dec(total)
+
+    def open_quantity(self, exchange: str, symbol: str, product: str) -> int | Decimal:
+        """Net quantity of one position (0 if none)."""
+        pos = self.positions.get((f"{exchange}:{symbol}", product))
+        if pos is None:
+            return 0
+        return pos.state.qty(pos.net)
+
+    def holdings(self) -> dict[str, Any]:
+        """CNC long positions, shown as holdings at once (no T+1 wait)."""
+        rows = []
+        inv = val = Fraction(0)
+        for pos in self.positions.values():
+            if pos.product != "CNC" or pos.net <= 0:
+                continue
+            state = pos.state
+            cost = self._money(state, pos.avg * pos.net)
+            now = self._money(state, state.ltp * pos.net)
+            inv += cost
+            val += now
+            rows.append(
+                {
+                    "symbol": state.symbol,
+                    "exchange": state.exchange,
+                    "product": "CNC",
+                    "quantity": state.qty(pos.net),
+                    "average_price": self._price_out(state, pos.avg),
+                    "ltp": state.px(state.ltp),
+                    "pnl": _dec(now - cost),
+                    "pnlpercent": _dec((now - cost) / cost * 100 if cost else 0),
+                }
+            )
+        pnl = val - inv
+        return {
+            "holdings": rows,
+            "statistics": {
+                "totalholdingvalue": _dec(val),
+                "totalinvvalue": _dec(inv),
+                "totalprofitandloss": _dec(pnl),
+                "totalpnlpercentage": _dec(pnl / inv * 100 if inv else 0),
+            },
+        }
+
+    def funds(self) -> dict[str, Any]:
+        """The funds ``data``."""
+        used = self.margin_used()
+        return {
+            "availablecash": _dec(Fraction(self.capital) + self.realized() - used),
+            "collateral": Decimal("0.00"),
+            "m2munrealized": _dec(self.unrealized()),
+            "m2mrealized": _dec(self.realized()),
+            "utiliseddebits": _dec(used),
+        }

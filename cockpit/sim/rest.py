@@ -1,0 +1,443 @@
+"""The OpenAlgo REST API v1 of the paper exchange (openalgo.md §2 and §4), plus /sim control.
+
+Every endpoint is POST with a JSON body carrying ``apikey``. Validation mirrors OpenAlgo's
+marshmallow schemas (:mod:`cockpit.sim.schema`); order and account responses carry
+``"mode": "analyze"``. The ``/sim/...`` routes are the test control API (not OpenAlgo).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+from aiohttp import web
+
+from cockpit.domain.instruments import InvalidPrice, OffGridPrice
+from cockpit.sim import schema
+from cockpit.sim.exchange import OrderError
+from cockpit.sim.history import history_bars
+from cockpit.sim.market import SymbolState
+
+if TYPE_CHECKING:
+    from cockpit.sim.server import SimServer
+
+log = logging.getLogger(__name__)
+
+_ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
+RATE_LIMITED: Final = {
+    "status": "error",
+    "message": "Rate limit exceeded. Please slow down your requests.",
+    "retry_after": 60,
+}
+INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
+
+Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
+
+
+def json_response(status: int, body: Any) -> web.Response:
+    """A JSON response encoded with msgspec (Decimals as JSON numbers)."""
+    return web.Response(status=status, body=_ENCODER.encode(body), content_type="application/json")
+
+
+class RateLimiter:
+    """At most ``per_second`` calls in any one-second window (0 or less: unlimited)."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self.stamps: deque[float] = deque()
+
+    def allow(self) -> bool:
+        """Record a call; False if it is over the limit."""
+        if self.per_second <= 0:
+            return True
+        now = time.monotonic()
+        stamps = self.stamps
+        while stamps and now - stamps[0] >= 1.0:
+            stamps.popleft()
+        if len(stamps) >= self.per_second:
+            return False
+        stamps.append(now)
+        return True
+
+
+def _token(key: str) -> str:
+    return str(zlib.crc32(key.encode()) % 9_000_000 + 1_000_000)
+
+
+def symbol_row(s: SymbolState) -> dict[str, Any]:
+    """A /search row (and /symbol data without ``id``)."""
+    listing = s.listing
+    lot = s.inst.lot_size
+    return {
+        "symbol": s.symbol,
+        "brsymbol": s.symbol,
+        "name": s.inst.name or s.symbol,
+        "exchange": s.exchange,
+        "brexchange": s.exchange,
+        "token": _token(s.key),
+        "expiry": listing.expiry,
+        "strike": Decimal("-1.0"),
+        "lotsize": int(lot) if lot == lot.to_integral_value() else lot,
+        "instrumenttype": listing.instrumenttype,
+        "tick_size": s.inst.tick_size,
+        "freeze_qty": listing.freeze_qty,
+    }
+
+
+def quote_data(s: SymbolState) -> dict[str, Any]:
+    """/quotes ``data``."""
+    zero = Decimal(0)
+    return {
+        "ltp": s.px(s.ltp),
+        "open": s.px(s.open),
+        "high": s.px(s.high),
+        "low": s.px(s.low),
+        "prev_close": s.px(s.prev_close),
+        "bid": s.px(s.bid) if s.bid else zero,
+        "ask": s.px(s.ask) if s.ask else zero,
+        "volume": s.qty(s.volume),
+        "oi": s.oi,
+    }
+
+
+def depth_data(s: SymbolState) -> dict[str, Any]:
+    """/depth ``data``: five levels a side, padded with zeros."""
+    bids, asks = s.book(5)
+
+    def side(levels: list[tuple[int, int, int]]) -> list[dict[str, Any]]:
+        rows = [{"price": s.px(p), "quantity": s.qty(q)} for p, q, _ in levels]
+        rows += [{"price": 0, "quantity": 0}] * (5 - len(rows))
+        return rows
+
+    return {
+        "ltp": s.px(s.ltp),
+        "ltq": s.qty(s.ltq),
+        "open": s.px(s.open),
+        "high": s.px(s.high),
+        "low": s.px(s.low),
+        "prev_close": s.px(s.prev_close),
+        "volume": s.qty(s.volume),
+        "oi": s.oi,
+        "totalbuyqty": s.qty(s.total_buy) if s.tradable else 0,
+        "totalsellqty": s.qty(s.total_sell) if s.tradable else 0,
+        "bids": side(bids),
+        "asks": side(asks),
+    }
+
+
+class RestApi:
+    """The aiohttp application of the REST port."""
+
+    def __init__(self, server: SimServer) -> None:
+        self.server = server
+        cfg = server.config
+        self.order_limit = RateLimiter(cfg.order_rate_limit)
+        self.smart_limit = RateLimiter(cfg.order_rate_limit)
+        self.api_limit = RateLimiter(cfg.api_rate_limit)
+        self.stats = {"requests": 0, "errors_400": 0, "errors_403": 0, "errors_429": 0}
+
+    @property
+    def exchange(self) -> Any:
+        return self.server.exchange
+
+    def app(self) -> web.Application:
+        """The routes: every endpoint with and without a trailing slash."""
+        app = web.Application(client_max_size=1 << 20)
+        routes: list[tuple[str, dict[str, schema.F], Handler, RateLimiter | None, bool]] = [
+            # path, schema, handler, limiter, errors-as-string (order endpoints)
+            ("placeorder", schema.ORDER, self.placeorder, self.order_limit, True),
+            ("placesmartorder", schema.SMART_ORDER, self.placesmartorder, self.smart_limit, True),
+            ("modifyorder", schema.MODIFY_ORDER, self.modifyorder, self.order_limit, True),
+            ("cancelorder", schema.CANCEL_ORDER, self.cancelorder, self.order_limit, True),
+            ("cancelallorder", schema.STRATEGY_ONLY, self.cancelallorder, self.order_limit, True),
+            ("closeposition", schema.STRATEGY_ONLY, self.closeposition, self.order_limit, True),
+            ("orderstatus", schema.ORDER_STATUS, self.orderstatus, self.api_limit, True),
+            ("openposition", schema.OPEN_POSITION, self.openposition, self.api_limit, True),
+            ("orderbook", schema.KEY_ONLY, self.orderbook, self.api_limit, False),
+            ("tradebook", schema.KEY_ONLY, self.tradebook, self.api_limit, False),
+            ("positionbook", schema.KEY_ONLY, self.positionbook, self.api_limit, False),
+            ("holdings", schema.KEY_ONLY, self.holdings, self.api_limit, False),
+            ("funds", schema.KEY_ONLY, self.funds, self.api_limit, False),
+            ("quotes", schema.SYMBOL_REQ, self.quotes, self.api_limit, False),
+            ("multiquotes", schema.MULTIQUOTES, self.multiquotes, self.api_limit, False),
+            ("depth", schema.DEPTH, self.depth, self.api_limit, False),
+            ("history", schema.HISTORY, self.history, self.api_limit, False),
+            ("intervals", schema.KEY_ONLY, self.intervals, self.api_limit, False),
+            ("search", schema.SEARCH, self.search, self.api_limit, False),
+            ("symbol", schema.SYMBOL_REQ, self.symbol, self.api_limit, False),
+            ("ping", schema.KEY_ONLY, self.ping, self.api_limit, False),
+            ("analyzer", schema.KEY_ONLY, self.analyzer, self.api_limit, True),
+            ("analyzer/toggle", schema.ANALYZER_TOGGLE, self.analyzer_toggle, self.api_limit, True),
+        ]
+        for path, sch, handler, limiter, as_text in routes:
+            endpoint = self._endpoint(sch, handler, limiter, as_text)
+            app.router.add_post(f"/api/v1/{path}", endpoint)
+            app.router.add_post(f"/api/v1/{path}/", endpoint)
+        control = self.server.control_routes()
+        for path, handler in control.items():
+            app.router.add_post(f"/sim/{path}", self._control(handler))
+        return app
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        raw = await request.read()
+        try:
+            return msgspec.json.decode(raw), None
+        except msgspec.DecodeError:
+            self.stats["errors_400"] += 1
+            return None, json_response(
+                400, {"status": "error", "message": "Invalid JSON in request body"}
+            )
+
+    def _endpoint(
+        self,
+        sch: dict[str, schema.F],
+        handler: Handler,
+        limiter: RateLimiter | None,
+        as_text: bool,
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def endpoint(request: web.Request) -> web.Response:
+            self.stats["requests"] += 1
+            if limiter is not None and not limiter.allow():
+                self.stats["errors_429"] += 1
+                return json_response(429, RATE_LIMITED)
+            body, bad = await self._body(request)
+            if bad is not None:
+                return bad
+            values, errors = schema.load(sch, body)
+            if errors:
+                self.stats["errors_400"] += 1
+                return json_response(
+                    400, {"status": "error", "message": str(errors) if as_text else errors}
+                )
+            if values["apikey"] != self.server.api_key:
+                self.stats["errors_403"] += 1
+                return json_response(403, INVALID_KEY)
+            try:
+                result = handler(values)
+                if not isinstance(result, tuple):
+                    result = await result
+                status, payload = result
+            except OrderError as exc:
+                self.stats["errors_400"] += 1
+                payload = {"status": "error", "message": exc.message}
+                if as_text:
+                    payload["mode"] = "analyze"
+                return json_response(exc.status, payload)
+            except Exception:
+                log.exception("REST %s failed", request.path)
+                return json_response(
+                    500,
+                    {"status": "error", "message": "An unexpected error occurred"},
+                )
+            self.server.hub.flush()
+            return json_response(status, payload)
+
+        return endpoint
+
+    def _control(
+        self, handler: Callable[[dict[str, Any]], Any]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def endpoint(request: web.Request) -> web.Response:
+            body, bad = await self._body(request)
+            if bad is not None:
+                return bad
+            if not isinstance(body, dict):
+                return json_response(400, {"status": "error", "message": "expected an object"})
+            if body.pop("apikey", None) != self.server.api_key:
+                return json_response(403, INVALID_KEY)
+            try:
+                result = handler(body)
+                if hasattr(result, "__await__"):
+                    result = await result
+            except (KeyError, ValueError, TypeError, InvalidPrice, OffGridPrice) as exc:
+                message = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                return json_response(400, {"status": "error", "message": message})
+            self.server.hub.flush()
+            return json_response(200, {"status": "success", **(result or {})})
+
+        return endpoint
+
+    # -- orders --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _order_params(v: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "strategy": v["strategy"],
+            "exchange": v["exchange"],
+            "symbol": v["symbol"],
+            "action": v["action"].upper(),
+            "quantity": v["quantity"],
+            "pricetype": v["pricetype"],
+            "product": v["product"],
+            "price": v["price"],
+            "trigger_price": v["trigger_price"],
+            "disclosed_quantity": v["disclosed_quantity"],
+        }
+
+    def placeorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        ex = self.exchange
+        return ex.place(ex.build(**self._order_params(v)))
+
+    def placesmartorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return self.exchange.smart(position_size=v["position_size"], **self._order_params(v))
+
+    def modifyorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return self.exchange.modify(
+            v["orderid"],
+            exchange=v["exchange"],
+            symbol=v["symbol"],
+            action=v["action"],
+            product=v["product"],
+            pricetype=v["pricetype"],
+            price=v["price"],
+            quantity=v["quantity"],
+            trigger_price=v["trigger_price"],
+            disclosed_quantity=v["disclosed_quantity"],
+        )
+
+    def cancelorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return self.exchange.cancel(v["orderid"])
+
+    def cancelallorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return self.exchange.cancel_all()
+
+    def closeposition(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return self.exchange.close_all(v["strategy"])
+
+    def orderstatus(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {
+            "status": "success",
+            "data": self.exchange.order_status(v["orderid"]),
+            "mode": "analyze",
+        }
+
+    def openposition(self, v: dict[str, Any]) -> tuple[int, Any]:
+        qty = self.exchange.open_quantity(v["exchange"], v["symbol"], v["product"])
+        return 200, {"status": "success", "quantity": qty, "mode": "analyze"}
+
+    def orderbook(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": self.exchange.orderbook(), "mode": "analyze"}
+
+    def tradebook(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": self.exchange.tradebook(), "mode": "analyze"}
+
+    def positionbook(self, v: dict[str, Any]) -> tuple[int, Any]:
+        rows, total = self.exchange.positionbook()
+        return 200, {"status": "success", "data": rows, "total_pnl": total, "mode": "analyze"}
+
+    def holdings(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": self.exchange.holdings(), "mode": "analyze"}
+
+    def funds(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": self.exchange.funds(), "mode": "analyze"}
+
+    # -- market data ---------------------------------------------------------------------------
+
+    def _state(self, v: dict[str, Any]) -> SymbolState:
+        state = self.server.market.get(v["exchange"], v["symbol"])
+        if state is None:
+            raise OrderError(
+                f"Symbol {v['symbol']} not found in exchange {v['exchange']}", status=404
+            )
+        return state
+
+    def quotes(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": quote_data(self._state(v))}
+
+    def multiquotes(self, v: dict[str, Any]) -> tuple[int, Any]:
+        results: list[dict[str, Any]] = []
+        for entry in v["symbols"]:
+            if not isinstance(entry, dict):
+                results.append({"error": "Each entry needs symbol and exchange"})
+                continue
+            symbol, exchange = entry.get("symbol"), entry.get("exchange")
+            state = (
+                self.server.market.get(exchange, symbol)
+                if isinstance(symbol, str) and isinstance(exchange, str)
+                else None
+            )
+            if state is None:
+                results.append(
+                    {
+                        "symbol": symbol,
+                        "exchange": exchange,
+                        "error": f"Symbol {symbol} not found in exchange {exchange}",
+                    }
+                )
+            else:
+                results.append({"symbol": symbol, "exchange": exchange, "data": quote_data(state)})
+        return 200, {"status": "success", "results": results}
+
+    def depth(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": depth_data(self._state(v))}
+
+    def history(self, v: dict[str, Any]) -> tuple[int, Any]:
+        state = self._state(v)
+        try:
+            bars = history_bars(
+                state, v["interval"], v["start_date"], v["end_date"], self.server.market.seed
+            )
+        except ValueError as exc:
+            raise OrderError(str(exc)) from None
+        return 200, {"status": "success", "data": bars}
+
+    def intervals(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {
+            "status": "success",
+            "data": {
+                "seconds": ["1s", "5s", "10s", "15s", "30s", "45s"],
+                "minutes": ["1m", "2m", "3m", "5m", "10m", "15m", "20m", "30m"],
+                "hours": ["1h", "2h", "3h", "4h"],
+                "days": ["D"],
+                "weeks": ["W"],
+                "months": ["M"],
+            },
+        }
+
+    def search(self, v: dict[str, Any]) -> tuple[int, Any]:
+        query = v["query"].strip().upper()
+        rows = [
+            symbol_row(s)
+            for s in self.server.market.states.values()
+            if (v.get("exchange") in (None, s.exchange))
+            and (query in s.symbol.upper() or query in (s.inst.name or "").upper())
+        ]
+        return 200, {
+            "status": "success",
+            "message": f"Found {len(rows)} matching symbols",
+            "data": rows,
+        }
+
+    def symbol(self, v: dict[str, Any]) -> tuple[int, Any]:
+        state = self._state(v)
+        row = symbol_row(state)
+        row["id"] = list(self.server.market.states).index(state.key) + 1
+        return 200, {"status": "success", "data": row}
+
+    def ping(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"status": "success", "data": {"message": "pong", "broker": "paper"}}
+
+    def analyzer(self, v: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {
+            "status": "success",
+            "data": {
+                "mode": "analyze",
+                "analyze_mode": True,
+                "total_logs": len(self.exchange.orders),
+            },
+        }
+
+    def analyzer_toggle(self, v: dict[str, Any]) -> tuple[int, Any]:
+        if not v["mode"]:
+            raise OrderError("The paper exchange only runs in analyze mode")
+        _, body = self.analyzer(v)
+        body["data"]["message"] = "Analyzer mode switched to analyze"
+        return 200, body

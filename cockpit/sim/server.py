@@ -1,0 +1,483 @@
+"""The paper exchange server: market, matching, REST and WebSocket on one asyncio loop.
+
+:class:`SimServer` runs inside an existing loop; :func:`start_in_thread` runs one in a
+background thread for tests and scripts and returns a :class:`SimHandle` with the URLs, the
+API key, the control API as methods, and ``stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+from aiohttp import web
+
+from cockpit.domain.instruments import to_decimal
+from cockpit.sim.exchange import Order, PaperExchange
+from cockpit.sim.market import Market, SymbolState
+from cockpit.sim.rest import RestApi
+from cockpit.sim.universe import Listing, default_listings, parse_instrument_spec
+from cockpit.sim.ws import Hub
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH_S: Final = 0.05
+"""At most this many seconds' worth of ticks per instrument per loop turn (backlog is dropped)."""
+
+
+@dataclass
+class SimConfig:
+    """Everything a paper exchange needs to start."""
+
+    host: str = "127.0.0.1"
+    rest_port: int = 0
+    """0 picks a free port."""
+    ws_port: int = 0
+    api_key: str | None = None
+    """Generated (and printed by the CLI) when None."""
+    listings: list[Listing] | None = None
+    """The universe; None means :func:`default_listings`."""
+    instruments: list[str] = field(default_factory=list)
+    """Extra ``EXCH:SYMBOL:PRICE[:TICK]`` specs."""
+    rate: float = 10.0
+    """Ticks per second per instrument."""
+    seed: int | None = None
+    script: str | None = None
+    """JSON-lines price script; the random walk is paused while one is given."""
+    paused: bool = False
+    """Start with every random walk paused (prices move only via the control API)."""
+    auth_timeout: float = 15.0
+    ping_interval: float = 20.0
+    order_rate_limit: int = 1000
+    """Order endpoint calls per second (OpenAlgo's default is 10)."""
+    api_rate_limit: int = 1000
+    """Other endpoint calls per second (OpenAlgo: 10 by default, 50 in its sample env)."""
+    max_client_buffer: int = 8 * 1024 * 1024
+    """Unsent bytes a WebSocket client may fall behind before it is dropped."""
+    capital: Decimal = Decimal(10_000_000)
+
+
+class SimServer:
+    """The whole paper exchange on the running event loop."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        cfg = self.config
+        self.api_key = cfg.api_key or secrets.token_hex(32)
+        listings = list(cfg.listings if cfg.listings is not None else default_listings())
+        listings += [parse_instrument_spec(spec) for spec in cfg.instruments]
+        self.market = Market(listings, cfg.seed, cfg.rate)
+        self.hub = Hub(
+            market_get=self.market.get,
+            api_key=self.api_key,
+            auth_timeout=cfg.auth_timeout,
+            ping_interval=cfg.ping_interval,
+            max_buffer=cfg.max_client_buffer,
+        )
+        self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
+        self.hub.exchange = self.exchange
+        self.rest = RestApi(self)
+        self.rest_port = 0
+        self.ws_port = 0
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self.script_events: list[dict[str, Any]] = []
+        if cfg.script:
+            self.script_events = load_script(Path(cfg.script).read_text())
+        if cfg.paused or cfg.script:
+            for state in self.market.states.values():
+                state.paused = True
+
+    # -- life ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind both ports and start the ticker (and the script, if any)."""
+        self._wake = asyncio.Event()
+        rest_runner = web.AppRunner(self.rest.app(), access_log=None)
+        await rest_runner.setup()
+        rest_site = web.TCPSite(rest_runner, self.config.host, self.config.rest_port)
+        await rest_site.start()
+        self._runners.append(rest_runner)
+        ws_app = web.Application()
+        ws_app.router.add_get("/{tail:.*}", self.hub.handle)
+        ws_runner = web.AppRunner(ws_app, access_log=None, shutdown_timeout=1.0)
+        await ws_runner.setup()
+        ws_site = web.TCPSite(ws_runner, self.config.host, self.config.ws_port)
+        await ws_site.start()
+        self._runners.append(ws_runner)
+        self.rest_port = _bound_port(rest_runner)
+        self.ws_port = _bound_port(ws_runner)
+        self._tasks.append(asyncio.create_task(self._ticker(), name="sim-ticker"))
+        if self.script_events:
+            self._tasks.append(asyncio.create_task(self._play_script(), name="sim-script"))
+
+    async def stop(self) -> None:
+        """Stop ticking, drop every client and release both ports."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.hub.drop_all(code=1001)
+        for runner in reversed(self._runners):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runner.cleanup(), timeout=3.0)
+        self._runners.clear()
+
+    # -- ticking -------------------------------------------------------------------------------
+
+    def _notify(self, order: Order) -> None:
+        self.hub.order_update(order)
+
+    def on_tick(self, state: SymbolState) -> None:
+        """A new tick of ``state``: match working orders, then queue it to subscribers."""
+        if state.key in self.exchange.working:
+            self.exchange.on_tick(state)
+        self.hub.publish(state)
+
+    def _rephase(self, states: list[SymbolState] | None = None) -> None:
+        now = asyncio.get_running_loop().time()
+        rate = self.market.rate
+        for state in states or list(self.market.states.values()):
+            # Stagger instruments so they do not all tick at the same instant.
+            state.t0 = now + state.rng.random() / rate if rate > 0 else now
+            state.count = 0
+        self._wake.set()
+
+    async def _ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+        states = list(self.market.states.values())
+        self._rephase(states)
+        on_tick = self.on_tick
+        while True:
+            rate = self.market.rate
+            now = loop.time()
+            next_due = now + 1.0
+            if rate > 0:
+                max_batch = max(1, int(rate * _MAX_BATCH_S))
+                stamp = time.time_ns()
+                for state in states:
+                    if state.paused:
+                        continue
+                    n = int((now - state.t0) * rate) - state.count
+                    if n > 0:
+                        if n > max_batch:
+                            state.count += n - max_batch
+                            n = max_batch
+                        for _ in range(n):
+                            state.step(stamp)
+                            on_tick(state)
+                        state.count += n
+                    due = state.t0 + (state.count + 1) / rate
+                    if due < next_due:
+                        next_due = due
+            self.hub.flush()
+            delay = next_due - loop.time()
+            if delay <= 0:
+                await asyncio.sleep(0)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _play_script(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for event in self.script_events:
+            delay = start + event["t"] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                self.set_price(event["exchange"], event["symbol"], event["ltp"])
+            except ValueError as exc:
+                log.warning("script: %s", exc)
+            self.hub.flush()
+
+    # -- control API ---------------------------------------------------------------------------
+
+    def _resolve(self, exchange: str | None, symbol: str) -> SymbolState:
+        state = self.market.get(exchange, symbol) if exchange else self.market.find_symbol(symbol)
+        if state is None:
+            raise ValueError(f"unknown instrument {exchange or '?'}:{symbol}")
+        return state
+
+    def set_price(
+        self,
+        exchange: str | None,
+        symbol: str,
+        ltp: Any,
+        bid: Any = None,
+        ask: Any = None,
+    ) -> dict[str, Any]:
+        """Put ``symbol`` at ``ltp`` now (bid/ask default to one tick either side)."""
+        state = self._resolve(exchange, symbol)
+        inst = state.inst
+        ticks = inst.ticks(to_decimal(ltp))
+        if ticks <= 0:
+            raise ValueError("ltp must be > 0")
+        bid_t = inst.ticks(to_decimal(bid)) if bid is not None else None
+        ask_t = inst.ticks(to_decimal(ask)) if ask is not None else None
+        state.set_price(ticks, time.time_ns(), bid_t, ask_t)
+        self.on_tick(state)
+        return {"exchange": state.exchange, "symbol": state.symbol, "ltp": state.px(state.ltp)}
+
+    def pause(
+        self, exchange: str | None = None, symbol: str | None = None, paused: bool = True
+    ) -> dict[str, Any]:
+        """Pause (or resume) the random walk of one instrument, or of all."""
+        states = [self._resolve(exchange, symbol)] if symbol else list(self.market.states.values())
+        for state in states:
+            state.paused = paused
+        if not paused:
+            self._rephase(states)
+        return {"paused": paused, "instruments": [s.key for s in states]}
+
+    def reject_next(
+        self, exchange: str | None, symbol: str, count: int = 1, reason: str = ""
+    ) -> dict[str, Any]:
+        """Reject the next ``count`` orders of ``symbol`` with ``reason``."""
+        state = self._resolve(exchange, symbol)
+        queue = self.exchange.reject_queue.setdefault(state.key, deque())
+        for _ in range(int(count)):
+            queue.append(reason or "Order rejected by the paper exchange")
+        return {"pending_rejections": len(queue)}
+
+    def set_rate(self, rate: float) -> dict[str, Any]:
+        """Ticks per second per instrument."""
+        rate = float(rate)
+        if not 0 <= rate <= 1_000_000:
+            raise ValueError("rate must be between 0 and 1,000,000")
+        self.market.set_rate(rate)
+        self._rephase()
+        return {"rate": rate}
+
+    def silence(self, seconds: float) -> dict[str, Any]:
+        """No market_data frames for ``seconds`` while sockets stay open."""
+        self.hub.silence(float(seconds))
+        return {"seconds": float(seconds)}
+
+    async def drop_ws(self, code: int | None = None) -> dict[str, Any]:
+        """Drop every WebSocket connection (abort, or close with ``code``)."""
+        return {"dropped": await self.hub.drop_all(code)}
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the feed and the REST API."""
+        return {
+            "ws": dict(self.hub.stats, clients=len(self.hub.clients)),
+            "rest": dict(self.rest.stats),
+            "rate": self.market.rate,
+        }
+
+    def control_routes(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        """``/sim/<name>`` handlers taking the JSON body."""
+        return {
+            "price": lambda b: self.set_price(
+                b.get("exchange"), b["symbol"], b["ltp"], b.get("bid"), b.get("ask")
+            ),
+            "pause": lambda b: self.pause(
+                b.get("exchange"), b.get("symbol"), bool(b.get("paused", True))
+            ),
+            "resume": lambda b: self.pause(b.get("exchange"), b.get("symbol"), False),
+            "reject_next": lambda b: self.reject_next(
+                b.get("exchange"), b["symbol"], int(b.get("count", 1)), str(b.get("reason", ""))
+            ),
+            "drop_ws": lambda b: self.drop_ws(b.get("code")),
+            "silence": lambda b: self.silence(b["seconds"]),
+            "rate": lambda b: self.set_rate(b["rate"]),
+            "stats": lambda b: self.stats(),
+        }
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("server did not bind a TCP port")
+
+
+def load_script(text: str) -> list[dict[str, Any]]:
+    """Parse a price script (JSON lines) into events sorted by time.
+
+    Lines: ``{"t": 0.5, "exchange": "NSE", "symbol": "SBIN", "ltp": 801.5}`` or
+    ``{"t": 1, "symbol": "SBIN", "path": [801.5, 801.55], "interval": 0.1}``.
+    """
+    events: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            obj = msgspec.json.decode(line)
+            if not isinstance(obj, dict) or "symbol" not in obj:
+                raise ValueError("expected an object with a symbol")
+            t = float(obj.get("t", 0.0))
+            exchange = obj.get("exchange")
+            if "path" in obj:
+                interval = float(obj.get("interval", 0.1))
+                for i, price in enumerate(obj["path"]):
+                    events.append(
+                        {
+                            "t": t + i * interval,
+                            "exchange": exchange,
+                            "symbol": obj["symbol"],
+                            "ltp": price,
+                        }
+                    )
+            else:
+                events.append(
+                    {"t": t, "exchange": exchange, "symbol": obj["symbol"], "ltp": obj["ltp"]}
+                )
+        except (msgspec.DecodeError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"script line {number}: {exc}") from None
+    events.sort(key=lambda e: e["t"])
+    return events
+
+
+class SimHandle:
+    """A paper exchange running in a background thread."""
+
+    def __init__(
+        self, server: SimServer, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ):
+        self.server = server
+        self.loop = loop
+        self.thread = thread
+        self.api_key = server.api_key
+        self.rest_port = server.rest_port
+        self.ws_port = server.ws_port
+        self.rest_url = f"http://127.0.0.1:{server.rest_port}"
+        self.ws_url = f"ws://127.0.0.1:{server.ws_port}"
+        self._stop: asyncio.Event | None = None
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 5.0, **kwargs: Any) -> Any:
+        """Run ``fn`` on the server's loop and return its result (awaiting coroutines)."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                future.set_exception(exc)
+                return
+            if asyncio.iscoroutine(result):
+                task = asyncio.ensure_future(result)
+
+                def done(t: asyncio.Future[Any]) -> None:
+                    if t.exception() is not None:
+                        future.set_exception(t.exception())  # type: ignore[arg-type]
+                    else:
+                        future.set_result(t.result())
+
+                task.add_done_callback(done)
+            else:
+                future.set_result(result)
+            self.server.hub.flush()
+
+        self.loop.call_soon_threadsafe(run)
+        return future.result(timeout)
+
+    # -- control -------------------------------------------------------------------------------
+
+    def set_price(
+        self, exchange: str, symbol: str, ltp: Any, bid: Any = None, ask: Any = None
+    ) -> dict[str, Any]:
+        """Put the instrument at ``ltp`` now (see :meth:`SimServer.set_price`)."""
+        return self.call(self.server.set_price, exchange, symbol, ltp, bid, ask)
+
+    def pause(self, exchange: str | None = None, symbol: str | None = None) -> dict[str, Any]:
+        """Pause the random walk of one instrument (or all)."""
+        return self.call(self.server.pause, exchange, symbol, True)
+
+    def resume(self, exchange: str | None = None, symbol: str | None = None) -> dict[str, Any]:
+        """Resume the random walk of one instrument (or all)."""
+        return self.call(self.server.pause, exchange, symbol, False)
+
+    def reject_next(
+        self, exchange: str, symbol: str, count: int = 1, reason: str = ""
+    ) -> dict[str, Any]:
+        """Reject the next ``count`` orders of the instrument."""
+        return self.call(self.server.reject_next, exchange, symbol, count, reason)
+
+    def drop_ws(self, code: int | None = None) -> int:
+        """Drop every WebSocket connection; returns how many."""
+        return int(self.call(self.server.drop_ws, code)["dropped"])
+
+    def silence(self, seconds: float) -> None:
+        """No market data for ``seconds`` while the sockets stay open."""
+        self.call(self.server.silence, seconds)
+
+    def set_rate(self, rate: float) -> None:
+        """Ticks per second per instrument."""
+        self.call(self.server.set_rate, rate)
+
+    def stats(self) -> dict[str, Any]:
+        """Server counters."""
+        return self.call(self.server.stats)
+
+    def instruments(self) -> list[str]:
+        """Every listed ``EXCH:SYMBOL``."""
+        return list(self.server.market.states)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server and join its thread (bounded by ``timeout``)."""
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout)
+
+    def __enter__(self) -> SimHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(config: SimConfig | None = None, timeout: float = 10.0) -> SimHandle:
+    """Start a paper exchange in a daemon thread; returns once both ports listen."""
+    ready: concurrent.futures.Future[SimHandle] = concurrent.futures.Future()
+
+    def main() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def body() -> None:
+            server = SimServer(config)
+            stop = asyncio.Event()
+            try:
+                await server.start()
+            except BaseException as exc:
+                ready.set_exception(exc)
+                await server.stop()
+                return
+            handle = SimHandle(server, loop, threading.current_thread())
+            handle._stop = stop
+            ready.set_result(handle)
+            await stop.wait()
+            await server.stop()
+
+        try:
+            loop.run_until_complete(body())
+        except BaseException as exc:  # construction errors end up here
+            if not ready.done():
+                ready.set_exception(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=main, name="cockpit-sim", daemon=True)
+    thread.start()
+    return ready.result(timeout)
