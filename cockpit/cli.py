@@ -82,6 +82,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the bound ports and API key as JSON to FILE once listening",
     )
+    sim.add_argument("--paused", action="store_true", help="start with every random walk paused")
+    sim.add_argument(
+        "--auth-timeout",
+        type=float,
+        default=15.0,
+        help="seconds a WebSocket client has to authenticate (default 15)",
+    )
+    sim.add_argument(
+        "--order-rate-limit",
+        type=int,
+        default=1000,
+        help="order API calls per second before HTTP 429 (OpenAlgo's default is 10)",
+    )
+    sim.add_argument(
+        "--api-rate-limit",
+        type=int,
+        default=1000,
+        help="other API calls per second before HTTP 429 (OpenAlgo's default is 10)",
+    )
     sim.set_defaults(handler="sim")
 
     record = sub.add_parser(
