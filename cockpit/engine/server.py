@@ -1,0 +1,603 @@
+"""The engine's viewer server: a Unix socket per profile, an asyncio loop in its own thread.
+
+It implements :class:`cockpit.engine.bus.Publisher` for the decision thread. Those calls only
+touch in-memory structures and return at once (no network I/O, no waiting on a viewer):
+
+- ``market``/``status`` overwrite the latest state per symbol under a tiny lock; a timer on
+  the loop (``market_hz``, default 30/s) takes what changed and merges it into each viewer's
+  pending batch. A viewer receives at most one :class:`MarketBatch` per tick of that timer;
+  if it is slow, its pending batch keeps being merged (latest wins), never queued.
+- ``event``/``reply`` append to one ordered deque and wake the loop (at most one wake-up in
+  flight). The loop encodes each event once and queues the frame for every live viewer, in
+  order. A viewer with more than ``max_backlog`` frames not yet written is disconnected
+  (it resyncs from a snapshot when it reconnects) so it never holds the engine back.
+
+Attach: ``Hello`` → ``Welcome`` (or ``Refused(rule="version")`` and close) → a
+:class:`SnapshotRequest` on the engine's inbound queue; the viewer becomes live (receives
+broadcasts) when the core's ``Snapshot`` reply passes through the ordered deque, so nothing
+published before the snapshot reaches it and nothing after is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from cockpit.engine import paths
+from cockpit.engine.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.engine.protocol import (
+    PROTOCOL_VERSION,
+    READ_ONLY_COMMANDS,
+    BookView,
+    FrameReader,
+    Hello,
+    MarketBatch,
+    Msg,
+    ProtocolError,
+    QuoteView,
+    Refused,
+    Snapshot,
+    StatusView,
+    Stopping,
+    Welcome,
+    decode_to_engine,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+_BROADCAST: Final = 0
+HELLO_TIMEOUT_S: Final = 5.0
+
+
+class ServerError(RuntimeError):
+    """The viewer server cannot start."""
+
+
+class EngineAlreadyRunning(ServerError):
+    """Another engine answers on this profile's socket."""
+
+
+class _Viewer:
+    """One attached viewer (loop-thread state only)."""
+
+    __slots__ = (
+        "conn_id",
+        "client",
+        "read_only",
+        "writer",
+        "frames",
+        "wake",
+        "live",
+        "quotes",
+        "books",
+        "status",
+        "closed",
+        "closing",
+        "task",
+    )
+
+    def __init__(
+        self, conn_id: int, client: str, read_only: bool, writer: asyncio.StreamWriter
+    ) -> None:
+        self.conn_id = conn_id
+        self.client = client
+        self.read_only = read_only
+        self.writer = writer
+        self.frames: deque[bytes] = deque()
+        self.wake = asyncio.Event()
+        self.live = False
+        self.quotes: dict[str, QuoteView] = {}
+        self.books: dict[str, BookView] = {}
+        self.status: StatusView | None = None
+        self.closed = False
+        self.closing = False
+        """Close once the frames queued so far are written (engine stopping)."""
+        self.task: asyncio.Task[None] | None = None
+
+
+class ViewerServer:
+    """Serves viewers over a Unix socket; a :class:`~cockpit.engine.bus.Publisher`.
+
+    Args:
+        path: the socket path (its directory is created 0700; the socket is 0600).
+        inbound: where viewer commands, snapshot requests and departures go (the engine's
+            ``queue.SimpleQueue.put``).
+        profile: shown to viewers in :class:`Welcome`.
+        venue: shown to viewers in :class:`Welcome`.
+        market_hz: market batches per second per viewer at most.
+        max_backlog: frames pending for one viewer beyond which it is disconnected.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        inbound: Callable[[object], None],
+        *,
+        profile: str = "default",
+        venue: str = "",
+        market_hz: float = 30.0,
+        max_backlog: int = 5000,
+    ) -> None:
+        self.path = Path(path)
+        self._inbound = inbound
+        self.profile = profile
+        self.venue = venue
+        self.market_interval = 1.0 / market_hz
+        self.max_backlog = max_backlog
+        self.started_ns = time.time_ns()
+        # decision thread -> loop
+        self._lock = threading.Lock()
+        self._quotes: dict[str, QuoteView] = {}
+        self._books: dict[str, BookView] = {}
+        self._status: StatusView | None = None
+        self._out: deque[tuple[int, Msg]] = deque()
+        self._kick_pending = False
+        # loop-thread state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._viewers: dict[int, _Viewer] = {}
+        self._conn_ids = itertools.count(1)
+        self._batch_seq = 0
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._stopping = False
+        self._stopped = threading.Event()
+        self.counters: dict[str, int] = {
+            "viewers_attached": 0,
+            "viewers_dropped": 0,
+            "viewers_refused": 0,
+            "protocol_errors": 0,
+            "market_batches": 0,
+            "events": 0,
+            "commands": 0,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, timeout: float = 5.0) -> None:
+        """Bind the socket and start serving on a new thread; return once listening.
+
+        Raises:
+            EngineAlreadyRunning: an engine answers on the socket already.
+            ServerError: the socket cannot be created.
+        """
+        sock = bind_socket(self.path)
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_unix_server(self._on_connect, sock=sock)
+                )
+                self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                with contextlib.suppress(Exception):
+                    pending = asyncio.all_tasks(loop)
+                    for task in pending:
+                        task.cancel()
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.close()
+                self._stopped.set()
+
+        self._thread = threading.Thread(target=main, name="viewer-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise ServerError("viewer server did not start in time")
+        if failure:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise ServerError(f"viewer server failed to start: {failure[0]}") from failure[0]
+        log.info("viewer server listening on %s", self.path)
+
+    def stop(self, reason: str = "engine stopping", timeout: float = 3.0) -> None:
+        """Tell every viewer (``Stopping``), close connections, remove the socket. Idempotent."""
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        self._stopping = True
+        if not loop.is_closed() and loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._shutdown(reason), loop)
+            with contextlib.suppress(Exception):
+                fut.result(timeout)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        log.info("viewer server stopped")
+
+    async def _shutdown(self, reason: str) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self._server is not None:
+            self._server.close()
+        frame = encode(Stopping(reason=reason))
+        viewers = list(self._viewers.values())
+        for v in viewers:
+            v.frames.append(frame)
+            v.closing = True
+            v.wake.set()
+        tasks = [v.task for v in viewers if v.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        for v in viewers:
+            self._close_viewer(v, "engine stopping", notify=False)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 0.5) if self._server else None
+
+    # ------------------------------------------------------------------ Publisher
+
+    def market(self, quote: QuoteView, book: BookView | None = None) -> None:
+        """The latest state of one symbol (replaces any not yet sent). Never blocks."""
+        with self._lock:
+            self._quotes[quote.key] = quote
+            if book is not None:
+                self._books[book.key] = book
+
+    def status(self, status: StatusView) -> None:
+        """The latest engine status, sent with the next market batch. Never blocks."""
+        self._status = status
+
+    def event(self, msg: Msg) -> None:
+        """Broadcast ``msg`` to every live viewer, in order. Never blocks."""
+        self._out.append((_BROADCAST, msg))
+        self._kick()
+
+    def reply(self, conn_id: int, msg: Msg) -> None:
+        """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks."""
+        self._out.append((conn_id, msg))
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._kick_pending:
+            return
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        self._kick_pending = True
+        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+            loop.call_soon_threadsafe(self._drain_out)
+
+    # ------------------------------------------------------------------ introspection
+
+    def viewer_count(self) -> int:
+        """Viewers attached (past the handshake)."""
+        return len(self._viewers)
+
+    def viewers(self) -> list[tuple[int, str, bool]]:
+        """``(conn_id, client name, read_only)`` of every attached viewer."""
+        return [(v.conn_id, v.client, v.read_only) for v in list(self._viewers.values())]
+
+    # ------------------------------------------------------------------ loop side
+
+    def _drain_out(self) -> None:
+        self._kick_pending = False
+        out = self._out
+        viewers = self._viewers
+        while out:
+            target, msg = out.popleft()
+            try:
+                frame = encode(msg)
+            except Exception:  # noqa: BLE001 - a bad message must not kill the server
+                log.exception("cannot encode %s for viewers", type(msg).__name__)
+                continue
+            if target == _BROADCAST:
+                self.counters["events"] += 1
+                for v in list(viewers.values()):
+                    if v.live:
+                        self._push(v, frame)
+            else:
+                v = viewers.get(target)
+                if v is None:
+                    continue
+                if isinstance(msg, Snapshot):
+                    v.live = True
+                    v.quotes.clear()
+                    v.books.clear()
+                self._push(v, frame)
+
+    def _push(self, v: _Viewer, frame: bytes) -> None:
+        if v.closed:
+            return
+        v.frames.append(frame)
+        if len(v.frames) > self.max_backlog:
+            self.counters["viewers_dropped"] += 1
+            log.warning(
+                "viewer %d (%s) fell %d events behind: disconnected (it resyncs on reconnect)",
+                v.conn_id,
+                v.client,
+                len(v.frames),
+            )
+            self._close_viewer(v, "too slow")
+            return
+        v.wake.set()
+
+    def _flush_market(self) -> None:
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+        if not self._quotes and not self._books and self._status is None:
+            return
+        with self._lock:
+            quotes, self._quotes = self._quotes, {}
+            books, self._books = self._books, {}
+        status, self._status = self._status, None
+        for v in self._viewers.values():
+            if not v.live or v.closed:
+                continue
+            v.quotes.update(quotes)
+            v.books.update(books)
+            if status is not None:
+                v.status = status
+            v.wake.set()
+
+    def _take_batch(self, v: _Viewer) -> bytes | None:
+        if not v.quotes and not v.books and v.status is None:
+            return None
+        self._batch_seq += 1
+        batch = MarketBatch(
+            seq=self._batch_seq,
+            quotes=list(v.quotes.values()),
+            books=list(v.books.values()),
+            status=v.status,
+        )
+        v.quotes = {}
+        v.books = {}
+        v.status = None
+        self.counters["market_batches"] += 1
+        return encode(batch)
+
+    async def _write_loop(self, v: _Viewer) -> None:
+        writer = v.writer
+        try:
+            while not v.closed:
+                await v.wake.wait()
+                v.wake.clear()
+                while not v.closed:
+                    if v.frames:
+                        n = min(len(v.frames), 512)
+                        writer.write(b"".join([v.frames.popleft() for _ in range(n)]))
+                    else:
+                        frame = self._take_batch(v) if v.live else None
+                        if frame is None:
+                            break
+                        writer.write(frame)
+                    await writer.drain()
+                if v.closing and not v.frames:
+                    return
+        except (ConnectionError, OSError):
+            self._close_viewer(v, "connection lost")
+        except asyncio.CancelledError:
+            pass
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn_id = next(self._conn_ids)
+        framer = FrameReader()
+        viewer: _Viewer | None = None
+        try:
+            hello, early = await asyncio.wait_for(self._read_hello(reader, framer), HELLO_TIMEOUT_S)
+            if hello is None:
+                return
+            if hello.version != PROTOCOL_VERSION:
+                self.counters["viewers_refused"] += 1
+                writer.write(
+                    encode(
+                        Refused(
+                            id=0,
+                            rule="version",
+                            message=f"protocol version mismatch: this engine speaks "
+                            f"v{PROTOCOL_VERSION}, the viewer v{hello.version}; "
+                            "run the same cockpit version for both (restart the engine)",
+                        )
+                    )
+                )
+                await writer.drain()
+                return
+            viewer = _Viewer(conn_id, hello.client, hello.read_only, writer)
+            self._viewers[conn_id] = viewer
+            self.counters["viewers_attached"] += 1
+            writer.write(
+                encode(
+                    Welcome(
+                        version=PROTOCOL_VERSION,
+                        engine_pid=os.getpid(),
+                        profile=self.profile,
+                        venue=self.venue,
+                        read_only=hello.read_only,
+                        started_ns=self.started_ns,
+                        viewers=len(self._viewers),
+                    )
+                )
+            )
+            viewer.task = asyncio.ensure_future(self._write_loop(viewer))
+            log.info(
+                "viewer %d attached (%s%s)",
+                conn_id,
+                hello.client,
+                ", read-only" if hello.read_only else "",
+            )
+            self._inbound(SnapshotRequest(conn_id=conn_id))
+            await self._read_commands(viewer, reader, framer, early)
+        except (TimeoutError, asyncio.IncompleteReadError):
+            pass
+        except (ConnectionError, OSError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if viewer is not None:
+                self._close_viewer(viewer, "disconnected")
+            else:
+                with contextlib.suppress(Exception):
+                    writer.close()
+
+    async def _read_hello(
+        self, reader: asyncio.StreamReader, framer: FrameReader
+    ) -> tuple[Hello | None, list[bytes]]:
+        """The viewer's Hello, and any frames it pipelined behind it."""
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return None, []
+            try:
+                bodies = framer.feed(data)
+            except ProtocolError:
+                self.counters["protocol_errors"] += 1
+                return None, []
+            if bodies:
+                try:
+                    msg = decode_to_engine(bodies[0])
+                except ProtocolError:
+                    self.counters["protocol_errors"] += 1
+                    return _hello_from_other_version(bodies[0]), []
+                if not isinstance(msg, Hello):
+                    self.counters["protocol_errors"] += 1
+                    return None, []
+                return msg, bodies[1:]
+
+    async def _read_commands(
+        self,
+        v: _Viewer,
+        reader: asyncio.StreamReader,
+        framer: FrameReader,
+        pending: list[bytes],
+    ) -> None:
+        while not v.closed:
+            for body in pending:
+                try:
+                    msg = decode_to_engine(body)
+                except ProtocolError as exc:
+                    self.counters["protocol_errors"] += 1
+                    self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
+                    continue
+                if isinstance(msg, Hello):
+                    self._push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
+                    continue
+                self.counters["commands"] += 1
+                if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):
+                    self._push(
+                        v,
+                        encode(
+                            Refused(
+                                id=msg.id,
+                                rule="read_only",
+                                message=f"this viewer is read-only: {type(msg).__name__} "
+                                "is not allowed",
+                            )
+                        ),
+                    )
+                    continue
+                self._inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
+            data = await reader.read(65536)
+            if not data:
+                return
+            try:
+                pending = framer.feed(data)
+            except ProtocolError as exc:
+                self.counters["protocol_errors"] += 1
+                self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
+                return
+
+    def _close_viewer(self, v: _Viewer, why: str, notify: bool = True) -> None:
+        if v.closed:
+            return
+        v.closed = True
+        v.frames.clear()
+        v.wake.set()
+        if self._viewers.pop(v.conn_id, None) is not None and notify:
+            self._inbound(ViewerGone(conn_id=v.conn_id))
+        transport = v.writer.transport
+        if why == "too slow":
+            transport.abort()
+        else:
+            with contextlib.suppress(Exception):
+                v.writer.close()
+        log.info("viewer %d (%s) detached: %s", v.conn_id, v.client, why)
+
+
+def _hello_from_other_version(body: bytes) -> Hello | None:
+    """Best effort: read the version of a hello this build cannot decode fully."""
+    import msgspec
+
+    try:
+        raw = msgspec.msgpack.decode(body)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(raw, dict) and raw.get("t") == "hello" and isinstance(raw.get("version"), int):
+        version = raw["version"]
+        if version != PROTOCOL_VERSION:
+            return Hello(version=version, client=str(raw.get("client", "?")))
+    return None
+
+
+def bind_socket(path: Path) -> socket.socket:
+    """Create the listening Unix socket at ``path`` (dir 0700, socket 0600).
+
+    A socket file left by a dead engine is replaced; a live one raises
+    :class:`EngineAlreadyRunning`.
+    """
+    if len(os.fsencode(path)) > paths.MAX_SOCKET_PATH:
+        raise ServerError(
+            f"socket path {path} is longer than {paths.MAX_SOCKET_PATH} bytes; "
+            "set a shorter XDG_RUNTIME_DIR or paths.socket"
+        )
+    paths.ensure_private_dir(path.parent)
+    if path.exists() or path.is_symlink():
+        if probe(path):
+            raise EngineAlreadyRunning(f"an engine is already running on {path}")
+        import stat as _stat
+
+        if not _stat.S_ISSOCK(path.lstat().st_mode):
+            raise ServerError(f"{path} exists and is not a socket; remove it or choose another")
+        log.info("replacing stale socket %s", path)
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(os.fspath(path))
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise EngineAlreadyRunning(f"an engine is already running on {path}") from exc
+        raise ServerError(f"cannot listen on {path}: {exc}") from exc
+    return sock
+
+
+def probe(path: Path, timeout: float = 1.0) -> bool:
+    """Whether something accepts connections on the Unix socket ``path``."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(os.fspath(path))
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
