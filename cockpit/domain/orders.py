@@ -16,6 +16,8 @@ API summary
   :class:`OrderTriggered`, :class:`OrderFilled` (``fill_qty``, ``price_ticks``; partial or
   complete is decided by the quantities), :class:`OrderModified` (``qty``, ``price_ticks``,
   ``trigger_ticks``), :class:`OrderCancelled` (``reason``), :class:`OrderRejected` (``reason``).
+- Journal form: ``event_to_state(event)``/``event_from_state(d)`` and
+  ``order.to_state()``/``Order.from_state(d)`` (JSON-safe dicts, exact).
 - :func:`events_from_update`: the events that bring an :class:`Order` in line with an OpenAlgo
   :class:`~cockpit.domain.feed.OrderUpdate` (cumulative ``filled_qty``/``average_price``).
   It compares the update with the order, so a duplicate or stale update yields no events:
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from cockpit.domain.feed import OrderUpdate
@@ -403,6 +405,51 @@ class Order:
         self.history.append(event)
         return self.status
 
+    def to_state(self) -> dict[str, Any]:
+        """The order as JSON-safe values (without ``history``: journal the events)."""
+        return {
+            "cid": self.cid,
+            "key": self.key,
+            "side": str(self.side),
+            "type": str(self.type),
+            "qty": str(self.qty),
+            "product": str(self.product),
+            "price_ticks": self.price_ticks,
+            "trigger_ticks": self.trigger_ticks,
+            "tag": self.tag,
+            "created_ns": self.created_ns,
+            "venue_id": self.venue_id,
+            "status": str(self.status),
+            "filled_qty": str(self.filled_qty),
+            "fill_value_ticks": str(self.fill_value_ticks),
+            "submitted_ns": self.submitted_ns,
+            "updated_ns": self.updated_ns,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Order:
+        """Inverse of :meth:`to_state` (``history`` starts empty)."""
+        return cls(
+            cid=state["cid"],
+            key=state["key"],
+            side=Side(state["side"]),
+            type=OrderType(state["type"]),
+            qty=Decimal(state["qty"]),
+            product=Product(state["product"]),
+            price_ticks=state["price_ticks"],
+            trigger_ticks=state["trigger_ticks"],
+            tag=state["tag"],
+            created_ns=state["created_ns"],
+            venue_id=state["venue_id"],
+            status=OrderStatus(state["status"]),
+            filled_qty=Decimal(state["filled_qty"]),
+            fill_value_ticks=Fraction(state["fill_value_ticks"]),
+            submitted_ns=state["submitted_ns"],
+            updated_ns=state["updated_ns"],
+            reason=state["reason"],
+        )
+
     def _modify(self, event: OrderModified) -> None:
         if event.qty is not None:
             if event.qty <= self.filled_qty:
@@ -437,6 +484,83 @@ def _target_name(event: OrderEvent) -> str:
         case OrderRejected():
             return str(OrderStatus.REJECTED)
     return type(event).__name__  # pragma: no cover
+
+
+# -- journal form ----------------------------------------------------------------------------
+
+_EVENT_TYPES: Final[dict[str, type]] = {
+    "submitted": OrderSubmitted,
+    "accepted": OrderAccepted,
+    "triggered": OrderTriggered,
+    "filled": OrderFilled,
+    "modified": OrderModified,
+    "cancelled": OrderCancelled,
+    "rejected": OrderRejected,
+}
+_EVENT_NAMES: Final[dict[type, str]] = {kind: name for name, kind in _EVENT_TYPES.items()}
+
+
+def _tick_text(value: TickPrice | None) -> str | int | None:
+    if value is None or isinstance(value, int):
+        return value
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _tick_value(value: str | int | None) -> TickPrice | None:
+    if value is None or isinstance(value, int):
+        return value
+    fraction = Fraction(value)
+    return fraction.numerator if fraction.denominator == 1 else fraction
+
+
+def event_to_state(event: OrderEvent) -> dict[str, Any]:
+    """A JSON-safe dict of ``event`` (``{"event": "filled", ...}``) for the journal."""
+    state: dict[str, Any] = {"event": _EVENT_NAMES[type(event)], "ts_ns": event.ts_ns}
+    match event:
+        case OrderAccepted():
+            state["venue_id"] = event.venue_id
+            state["status"] = str(event.status)
+        case OrderFilled():
+            state["fill_qty"] = str(event.fill_qty)
+            state["price_ticks"] = _tick_text(event.price_ticks)
+            state["trade_id"] = event.trade_id
+        case OrderModified():
+            state["qty"] = None if event.qty is None else str(event.qty)
+            state["price_ticks"] = event.price_ticks
+            state["trigger_ticks"] = event.trigger_ticks
+        case OrderCancelled() | OrderRejected():
+            state["reason"] = event.reason
+    return state
+
+
+def event_from_state(state: dict[str, Any]) -> OrderEvent:
+    """Inverse of :func:`event_to_state`."""
+    kind = state["event"]
+    ts = state["ts_ns"]
+    match kind:
+        case "submitted":
+            return OrderSubmitted(ts)
+        case "accepted":
+            return OrderAccepted(state["venue_id"], ts, OrderStatus(state["status"]))
+        case "triggered":
+            return OrderTriggered(ts)
+        case "filled":
+            price = _tick_value(state["price_ticks"])
+            assert price is not None
+            return OrderFilled(Decimal(state["fill_qty"]), price, ts, state.get("trade_id", ""))
+        case "modified":
+            qty = state.get("qty")
+            return OrderModified(
+                ts,
+                qty=None if qty is None else Decimal(qty),
+                price_ticks=state.get("price_ticks"),
+                trigger_ticks=state.get("trigger_ticks"),
+            )
+        case "cancelled":
+            return OrderCancelled(ts, state.get("reason", ""))
+        case "rejected":
+            return OrderRejected(ts, state.get("reason", ""))
+    raise ValueError(f"unknown order event {kind!r}")
 
 
 # -- following venue updates ------------------------------------------------------------------
