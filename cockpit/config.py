@@ -129,29 +129,20 @@ class RiskSettings(BaseModel):
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
 
     def to_domain(self) -> Any:
-        """Build ``cockpit.domain.risk``'s limits object from the fields it shares with this.
+        """``cockpit.domain.risk.RiskLimits`` for these settings (the names differ)."""
+        from cockpit.domain.risk import RiskLimits
 
-        The limits class is the first of ``RiskLimits``/``Limits`` found in that module; only
-        the fields it declares are passed, so the two may grow independently.
-        """
-        import dataclasses
-        import importlib
-        import inspect
-
-        module = importlib.import_module("cockpit.domain.risk")
-        cls = getattr(module, "RiskLimits", None) or getattr(module, "Limits", None)
-        if cls is None:
-            raise ConfigError("cockpit.domain.risk has no RiskLimits class to map risk onto")
-        if dataclasses.is_dataclass(cls):
-            names = {f.name for f in dataclasses.fields(cls)}
-        elif hasattr(cls, "__struct_fields__"):
-            names = set(cls.__struct_fields__)
-        elif hasattr(cls, "model_fields"):
-            names = set(cls.model_fields)
-        else:
-            names = set(inspect.signature(cls).parameters)
-        values = {k: v for k, v in self.model_dump().items() if k in names}
-        return cls(**values)
+        per_minute = self.max_orders_per_minute
+        return RiskLimits(
+            max_order_qty=self.max_order_qty,
+            max_position_qty=self.max_position_qty,
+            max_notional=self.max_order_value,
+            max_open_orders=self.max_open_orders,
+            price_band_pct=self.max_price_deviation_pct,
+            max_orders_per_window=per_minute,
+            order_window_ns=60_000_000_000 if per_minute is not None else 1_000_000_000,
+            daily_loss_limit=self.max_daily_loss,
+        )
 
 
 class TradingSettings(BaseModel):

@@ -203,3 +203,22 @@ def test_overrides_from_args_ignores_unset_flags() -> None:
     from cockpit.config import overrides_from_args
 
     assert overrides_from_args(argparse.Namespace(profile=None, host=None)) == {}
+
+
+def test_risk_settings_map_onto_domain_limits() -> None:
+    s = load_settings(
+        overrides={
+            "risk": {
+                "max_order_qty": 50,
+                "max_order_value": "100000",
+                "max_orders_per_minute": 30,
+                "max_daily_loss": 2500,
+            }
+        }
+    )
+    limits = s.risk.to_domain()
+    assert limits.max_order_qty == Decimal(50)
+    assert limits.max_notional == Decimal(100000)
+    assert limits.max_orders_per_window == 30
+    assert limits.order_window_ns == 60_000_000_000
+    assert limits.daily_loss_limit == Decimal(2500)
