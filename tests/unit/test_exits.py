@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from fractions import Fraction
 
@@ -59,6 +60,7 @@ def reference(
     be_after: int | None,
     be_offset: int,
     deadline: int | None,
+    trail_pct: Decimal | None = None,
 ) -> tuple[int, str, int | None] | None:
     """First exit (index, kind, level) written independently of ExitPlan.
 
@@ -82,6 +84,11 @@ def reference(
             candidates.append(fixed)
         if trail is not None:
             candidates.append(best - trail)
+        if trail_pct is not None:
+            # percent of the best price in real (positive) terms, rounded up, >= 1 tick
+            real_best = abs(best)
+            exact = Fraction(real_best) * Fraction(trail_pct) / 100
+            candidates.append(best - max(1, math.ceil(exact)))
         if be_hit:
             candidates.append(entry + be_offset)
         eff = max(candidates) if candidates else None
@@ -92,6 +99,35 @@ def reference(
         if deadline is not None and i * 1_000_000_000 >= deadline:
             return i, "time", None
     return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=sides,
+    moves=steps,
+    pct=st.decimals(min_value="0.05", max_value="2", places=2),
+    target_dist=st.none() | st.integers(min_value=1, max_value=40),
+)
+def test_percent_trail_matches_reference_model(
+    side: Side, moves: list[int], pct: Decimal, target_dist: int | None
+) -> None:
+    sign = side.sign
+    target = None if target_dist is None else ENTRY + sign * target_dist
+    plan = ExitPlan(side, 1, ENTRY, target=target, trail=Trail.percent(pct))
+    prices = walk(ENTRY, moves)
+    got = [(i, d.level_ticks) for i, d in run(plan, prices)]
+    want = reference(
+        sign,
+        prices,
+        stop=None,
+        target=target,
+        trail=None,
+        be_after=None,
+        be_offset=0,
+        deadline=None,
+        trail_pct=pct,
+    )
+    assert got == ([] if want is None else [(want[0], want[2])])
 
 
 STOPISH = {ExitReason.STOP, ExitReason.TRAILING_STOP, ExitReason.BREAKEVEN}
@@ -550,3 +586,80 @@ def test_from_state_rejects_unknown_version() -> None:
     state["v"] = 99
     with pytest.raises(PlanError, match="version"):
         ExitPlan.from_state(state)
+
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("tick"), st.integers(-6, 6)),
+        st.tuples(st.just("move_stop"), st.integers(-30, 30)),
+        st.tuples(st.just("move_target"), st.integers(-30, 30)),
+        st.tuples(st.just("set_trail"), st.integers(0, 8)),
+        st.tuples(st.just("toggle_trail"), st.just(0)),
+        st.tuples(st.just("to_breakeven"), st.just(0)),
+        st.tuples(st.just("resize"), st.integers(0, 6)),
+        st.tuples(st.just("time"), st.integers(0, 80)),
+    ),
+    max_size=50,
+)
+
+
+def act(plan: ExitPlan, op: str, arg: int, price: int, t: int) -> object:
+    """Run one action; return its result or the text of the error it raised."""
+    try:
+        match op:
+            case "tick":
+                return plan.on_tick(price, t)
+            case "move_stop":
+                return plan.move_stop(price + arg)
+            case "move_target":
+                return plan.move_target(price + arg)
+            case "set_trail":
+                return plan.set_trail(Trail.ticks(arg) if arg else None)
+            case "toggle_trail":
+                return plan.toggle_trail()
+            case "to_breakeven":
+                return plan.to_breakeven()
+            case "resize":
+                return plan.resize(arg)
+            case "time":
+                return plan.on_time(arg * 1_000_000_000)
+    except Exception as exc:  # noqa: BLE001 - compared between the two plans
+        return f"{type(exc).__name__}: {exc}"
+    raise AssertionError(op)
+
+
+@settings(max_examples=200, deadline=None)
+@given(side=sides, ops=actions)
+def test_user_actions_and_ticks_behave_identically_after_every_restore(
+    side: Side, ops: list[tuple[str, int]]
+) -> None:
+    """A plan restored from its state after every step tracks the original exactly."""
+    sign = side.sign
+    kwargs = {
+        "stop": ENTRY - sign * 10,
+        "target": ENTRY + sign * 20,
+        "trail": Trail.ticks(4),
+        "breakeven_after": 6,
+        "breakeven_offset": 1,
+        "time_stop_ns": 60 * 1_000_000_000,
+    }
+    plan = ExitPlan(side, 3, ENTRY, **kwargs)  # type: ignore[arg-type]
+    shadow = ExitPlan.from_state(json.loads(json.dumps(plan.to_state())))
+    price = ENTRY
+    fired = 0
+    last_stop = plan.stop
+    for t, (op, arg) in enumerate(ops):
+        if op == "tick":
+            price = max(1, price + arg)
+        result = act(plan, op, arg, price, t)
+        assert act(shadow, op, arg, price, t) == result
+        assert shadow.to_state() == plan.to_state()
+        shadow = ExitPlan.from_state(json.loads(json.dumps(plan.to_state())))
+        if isinstance(result, ExitDecision):
+            fired += 1
+        # Only an explicit user action may loosen the stop.
+        if op in ("tick", "time", "toggle_trail", "resize") and plan.stop is not None:
+            assert last_stop is None or (plan.stop - last_stop) * sign >= 0
+        last_stop = plan.stop
+    assert fired <= 1
+    assert plan.fired == (fired == 1)
