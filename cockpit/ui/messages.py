@@ -1,0 +1,34 @@
+"""Textual messages that cross the app: what the engine link delivers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from cockpit.engine.protocol import Msg
+
+
+@dataclass
+class EngineMessagesReceived(Message):
+    """A batch of protocol messages from the engine, in the order they arrived.
+
+    The link worker posts one of these per batch it read (never one per tick), and waits
+    until the app has applied it before posting the next, so the app's queue stays short.
+    """
+
+    messages: list[Msg]
+
+
+@dataclass
+class EngineLinkLost(Message):
+    """The connection to the engine broke (or could not be made)."""
+
+    reason: str
+
+
+@dataclass
+class EngineLinkUp(Message):
+    """A connection to the engine is established (a Welcome and Snapshot follow)."""
+
+    description: str

@@ -1,0 +1,249 @@
+"""Modal screens: confirmation, quit choices, engine lost, symbol search, help."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from cockpit.engine.protocol import InstrumentView
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes / no. ``y``/enter confirms, ``n``/escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(
+        self, title: str, text: str, *, confirm: str = "Yes", danger: bool = False
+    ) -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.text = text
+        self.confirm = confirm
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        """Title, question, buttons."""
+        with Vertical(id="dialog", classes="danger" if self.danger else ""):
+            yield Label(self.title_text, id="dialog-title")
+            yield Static(self.text, id="dialog-text")
+            with Horizontal(id="dialog-buttons"):
+                yield Button(
+                    f"{self.confirm} (y)", id="yes", variant="error" if self.danger else "primary"
+                )
+                yield Button("Cancel (n)", id="no")
+
+    def on_mount(self) -> None:
+        """Focus Cancel for dangerous questions, the action otherwise."""
+        self.query_one("#no" if self.danger else "#yes", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class QuitScreen(ModalScreen[str]):
+    """Quit with positions or working orders open: detach, flatten and stop, or stay."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "choose('detach')", "Detach", id="quit.detach"),
+        Binding("f", "choose('flatten')", "Flatten & stop", id="quit.flatten"),
+        Binding("escape,s", "choose('stay')", "Stay", id="quit.stay"),
+    ]
+
+    def __init__(self, positions: int, orders: int) -> None:
+        super().__init__(classes="dialog")
+        self.positions = positions
+        self.orders = orders
+
+    def compose(self) -> ComposeResult:
+        """The three choices."""
+        with Vertical(id="dialog"):
+            yield Label("Quit Cockpit", id="dialog-title")
+            yield Static(
+                f"{self.positions} open position(s) and {self.orders} working order(s).\n"
+                "Detach leaves the engine running and managing stops and targets; "
+                "run `cockpit` again to re-attach.",
+                id="dialog-text",
+            )
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Detach (d)", id="detach", variant="primary")
+                yield Button("Flatten & stop (f)", id="flatten", variant="error")
+                yield Button("Stay (esc)", id="stay")
+
+    def on_mount(self) -> None:
+        """Safest default: stay."""
+        self.query_one("#stay", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        """Close with the choice."""
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "stay")
+
+
+class EngineLostScreen(ModalScreen[str]):
+    """The engine died or the link broke: order keys are blocked; offer a restart."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "choose('restart')", "Restart engine", id="lost.restart"),
+        Binding("q", "choose('quit')", "Quit", id="lost.quit"),
+        Binding("escape", "choose('dismiss')", "Dismiss", id="lost.dismiss"),
+    ]
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(classes="dialog")
+        self.reason = reason
+
+    def compose(self) -> ComposeResult:
+        """Why, and what now."""
+        with Vertical(id="dialog", classes="danger"):
+            yield Label("ENGINE CONNECTION LOST", id="dialog-title")
+            yield Static(
+                f"{self.reason}\nOrder keys are blocked. Stops and targets are only managed while "
+                "an engine runs.",
+                id="dialog-text",
+            )
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Restart / re-attach (r)", id="restart", variant="primary")
+                yield Button("Quit (q)", id="quit")
+                yield Button("Dismiss (esc)", id="dismiss")
+
+    def on_mount(self) -> None:
+        """Focus restart."""
+        self.query_one("#restart", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        """Close with the choice."""
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "dismiss")
+
+
+class SymbolSearchScreen(ModalScreen[str | None]):
+    """Type to search the venue's symbols (the engine's Search command); enter adds."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="search.cancel"),
+        Binding("down", "focus_results", "Results", show=False, id="search.results"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """An input and the results."""
+        with Vertical(id="dialog", classes="search"):
+            yield Label("Add symbol — type a name or EXCH:SYMBOL", id="dialog-title")
+            yield Input(placeholder="e.g. SBIN or NSE:INFY", id="search-input")
+            yield OptionList(id="search-results")
+
+    def on_mount(self) -> None:
+        """Focus the input."""
+        self.query_one(Input).focus()
+
+    def action_cancel(self) -> None:
+        """Close without adding."""
+        self.dismiss(None)
+
+    def action_focus_results(self) -> None:
+        """Move into the results list."""
+        self.query_one(OptionList).focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self._search(event.value.strip())
+
+    @work(exclusive=True, group="symbol-search")
+    async def _search(self, query: str) -> None:
+        import asyncio
+
+        await asyncio.sleep(0.15)  # debounce typing
+        if not query:
+            self.query_one(OptionList).clear_options()
+            return
+        app: CockpitApp = self.app  # type: ignore[assignment]
+        app.search(query, self.show_results)
+
+    def show_results(self, results: list[InstrumentView]) -> None:
+        """The engine answered."""
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_options(
+            [Option(f"{r.key:<24} {r.name}", id=r.key) for r in results[:50]]
+            or [Option("no match", id="", disabled=True)]
+        )
+        if results:
+            ol.highlighted = 0
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        if ol.option_count and ol.highlighted is not None:
+            opt = ol.get_option_at_index(ol.highlighted)
+            if opt.id:
+                self.dismiss(opt.id)
+                return
+        value = event.value.strip().upper()
+        if ":" in value:
+            self.dismiss(value)
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.dismiss(event.option.id)
+
+
+HELP = """\
+[b]Orders[/b] (need the engine armed, connected and a fresh feed)
+  b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
+  enter        on the ladder: limit at cursor   n       order ticket
+  r            reverse the position             + / -   quantity up / down
+[b]Exits[/b] (always work)
+  f            flatten the symbol               F       KILL SWITCH (confirmed)
+  x            cancel the symbol's orders       [ / ]   stop down / up one tick
+  { / }        target down / up one tick        t       toggle trailing     e  stop to breakeven
+[b]Moving around[/b]
+  up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder
+  tab          next pane                        /       add symbol   w  watchlist screen
+  in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
+[b]Other[/b]
+  a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit
+Keys can be remapped in config.toml: [ui.keymap] buy_market = "f1" (ids in the palette's key panel).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close", id="help.close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """The key table."""
+        with Vertical(id="dialog", classes="help"):
+            yield Label("Cockpit keys", id="dialog-title")
+            yield Static(HELP, id="help-text")
+
+    def action_close(self) -> None:
+        """Close."""
+        self.dismiss(None)

@@ -1,0 +1,330 @@
+"""The order ticket (side, qty, type, price, trigger, product, stop, target, trail) and amend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from cockpit.engine.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
+from cockpit.ui.store import Store, fmt_qty
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import UiOptions
+
+
+class TicketError(ValueError):
+    """A field that does not validate (message says which and why)."""
+
+
+def parse_price(store: Store, key: str, text: str, what: str) -> int | None:
+    """A price typed by the user, exactly on the tick grid, as ticks (None if blank)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise TicketError(f"{what}: not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise TicketError(f"{what}: must be positive")
+    tick = store.tick_size(key)
+    ticks, rem = divmod(value, tick)
+    if rem:
+        lo = ticks * tick
+        raise TicketError(f"{what}: not on the {tick} grid (try {lo} or {lo + tick})")
+    return int(ticks)
+
+
+def parse_qty(store: Store, key: str, text: str) -> Decimal:
+    """A positive quantity, a multiple of the lot size."""
+    try:
+        qty = Decimal(text.strip())
+    except InvalidOperation:
+        raise TicketError("qty: not a number") from None
+    if not qty.is_finite() or qty <= 0:
+        raise TicketError("qty: must be positive")
+    inst = store.instruments.get(key)
+    if inst is not None and qty % inst.lot_size:
+        raise TicketError(f"qty: must be a multiple of the lot size {fmt_qty(inst.lot_size)}")
+    return qty
+
+
+def parse_ticks(text: str, what: str) -> int | None:
+    """A whole number of ticks (None if blank)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) <= 0:
+        raise TicketError(f"{what}: a positive whole number of ticks")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class RiskPreview:
+    """Money at the stop, reward at the target, and their ratio."""
+
+    risk: Decimal | None
+    reward: Decimal | None
+
+    def line(self) -> str:
+        """One line for the ticket."""
+        parts = []
+        parts.append(f"risk at stop {self.risk:,.2f}" if self.risk is not None else "no stop")
+        parts.append(
+            f"reward at target {self.reward:,.2f}" if self.reward is not None else "no target"
+        )
+        if self.risk and self.reward is not None:
+            parts.append(f"R:R 1:{self.reward / self.risk:.2f}")
+        return " · ".join(parts)
+
+
+def risk_preview(
+    store: Store, key: str, qty: Decimal, stop: int | None, target: int | None
+) -> RiskPreview:
+    """Risk and reward of ``qty`` with a stop/target ``stop``/``target`` ticks from the fill."""
+    ts = store.tick_size(key)
+    return RiskPreview(
+        None if stop is None else stop * ts * qty,
+        None if target is None else target * ts * qty,
+    )
+
+
+class OrderTicket(ModalScreen[PlaceEntry | None]):
+    """A full order ticket with validation and a one-line risk preview."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="ticket.cancel"),
+        Binding("ctrl+s", "submit", "Send", id="ticket.send"),
+    ]
+
+    def __init__(self, store: Store, key: str, qty: Decimal, options: UiOptions) -> None:
+        super().__init__(classes="dialog")
+        self.store = store
+        self.key = key
+        self.qty = qty
+        self.options = options
+
+    def compose(self) -> ComposeResult:
+        """The form."""
+        o = self.options
+        q = self.store.quotes.get(self.key)
+        price = self.store.fmt_price(self.key, q.ltp) if q else ""
+        with Vertical(id="dialog", classes="ticket"):
+            yield Label(f"Order ticket — {self.key}", id="dialog-title")
+            with Grid(id="ticket-grid"):
+                yield Label("Symbol")
+                yield Input(self.key, id="t-symbol")
+                yield Label("Side")
+                yield Select(
+                    [("BUY", "BUY"), ("SELL", "SELL")], value="BUY", allow_blank=False, id="t-side"
+                )
+                yield Label("Qty")
+                yield Input(fmt_qty(self.qty).replace(",", ""), id="t-qty")
+                yield Label("Type")
+                yield Select(
+                    [(t, t) for t in ("MARKET", "LIMIT", "SL", "SL-M")],
+                    value="MARKET",
+                    allow_blank=False,
+                    id="t-type",
+                )
+                yield Label("Price")
+                yield Input(price, id="t-price")
+                yield Label("Trigger")
+                yield Input("", id="t-trigger")
+                yield Label("Product")
+                yield Select(
+                    [(x, x) for x in ("MIS", "CNC", "NRML")],
+                    value="MIS",
+                    allow_blank=False,
+                    id="t-product",
+                )
+                yield Label("Stop (ticks)")
+                yield Input(str(o.stop_ticks or ""), id="t-stop")
+                yield Label("Target (ticks)")
+                yield Input(str(o.target_ticks or ""), id="t-target")
+                yield Label("Trail (ticks)")
+                yield Input(fmt_qty(o.trail_ticks) if o.trail_ticks else "", id="t-trail")
+            yield Static("", id="t-preview")
+            yield Static("", id="t-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Send (ctrl+s)", id="send", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        """Focus quantity and show the preview."""
+        self.query_one("#t-qty", Input).focus()
+        self._validate()
+
+    def _val(self, wid: str) -> str:
+        return self.query_one(f"#{wid}", Input).value
+
+    def build(self) -> PlaceEntry:
+        """The PlaceEntry the form describes (id 0; the app assigns it).
+
+        Raises:
+            TicketError: a field is invalid.
+        """
+        key = self._val("t-symbol").strip().upper()
+        if key not in self.store.instruments:
+            raise TicketError(f"symbol: {key!r} is not known (add it with /)")
+        side = str(self.query_one("#t-side", Select).value)
+        otype = str(self.query_one("#t-type", Select).value)
+        product = str(self.query_one("#t-product", Select).value)
+        qty = parse_qty(self.store, key, self._val("t-qty"))
+        price = (
+            parse_price(self.store, key, self._val("t-price"), "price")
+            if otype in ("LIMIT", "SL")
+            else None
+        )
+        trigger = (
+            parse_price(self.store, key, self._val("t-trigger"), "trigger")
+            if otype in ("SL", "SL-M")
+            else None
+        )
+        if otype in ("LIMIT", "SL") and price is None:
+            raise TicketError(f"price: required for {otype}")
+        if otype in ("SL", "SL-M") and trigger is None:
+            raise TicketError(f"trigger: required for {otype}")
+        stop = parse_ticks(self._val("t-stop"), "stop")
+        target = parse_ticks(self._val("t-target"), "target")
+        trail_t = parse_ticks(self._val("t-trail"), "trail")
+        plan = PlanSpec(
+            stop_ticks=stop,
+            target_ticks=target,
+            trail=TrailView("ticks", Decimal(trail_t)) if trail_t else None,
+            none=stop is None and target is None and trail_t is None,
+        )
+        inst = self.store.instruments[key]
+        amount: dict[str, object] = (
+            {"lots": int(qty / inst.lot_size)} if inst.lot_size > 1 else {"qty": qty}
+        )
+        return PlaceEntry(
+            id=0,
+            key=key,
+            side=side,
+            order_type=otype,
+            price=price,
+            trigger=trigger,
+            product=product,
+            plan=plan,
+            **amount,  # type: ignore[arg-type]
+        )
+
+    def _validate(self) -> PlaceEntry | None:
+        err = self.query_one("#t-error", Static)
+        preview = self.query_one("#t-preview", Static)
+        try:
+            cmd = self.build()
+        except TicketError as exc:
+            err.update(str(exc))
+            preview.update("")
+            return None
+        err.update("")
+        qty = parse_qty(self.store, cmd.key, self._val("t-qty"))
+        plan = cmd.plan or PlanSpec()
+        preview.update(
+            risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
+        )
+        return cmd
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._validate()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        """Send if valid."""
+        cmd = self._validate()
+        if cmd is not None:
+            self.dismiss(cmd)
+
+    def action_cancel(self) -> None:
+        """Close without sending."""
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+
+class AmendTicket(ModalScreen[ModifyOrder | None]):
+    """Amend a working order's price, quantity or trigger."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="amend.cancel")
+    ]
+
+    def __init__(self, store: Store, order: OrderView) -> None:
+        super().__init__(classes="dialog")
+        self.store = store
+        self.order = order
+
+    def compose(self) -> ComposeResult:
+        """Price, qty, trigger."""
+        o, s = self.order, self.store
+        with Vertical(id="dialog", classes="ticket"):
+            yield Label(f"Amend {o.side} {o.order_type} {o.key} ({o.cid})", id="dialog-title")
+            with Grid(id="ticket-grid"):
+                yield Label("Qty")
+                yield Input(fmt_qty(o.qty).replace(",", ""), id="a-qty")
+                yield Label("Price")
+                yield Input(s.fmt_price(o.key, o.price), id="a-price")
+                yield Label("Trigger")
+                yield Input(s.fmt_price(o.key, o.trigger), id="a-trigger")
+            yield Static("", id="t-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Amend (enter)", id="send", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        """Focus the price."""
+        self.query_one("#a-price", Input).focus()
+
+    def _build(self) -> ModifyOrder | None:
+        o, s = self.order, self.store
+        try:
+            qty = parse_qty(s, o.key, self.query_one("#a-qty", Input).value)
+            price = parse_price(s, o.key, self.query_one("#a-price", Input).value, "price")
+            trigger = parse_price(s, o.key, self.query_one("#a-trigger", Input).value, "trigger")
+        except TicketError as exc:
+            self.query_one("#t-error", Static).update(str(exc))
+            return None
+        return ModifyOrder(
+            id=0,
+            cid=o.cid,
+            qty=qty if qty != o.qty else None,
+            price=price if price != o.price else None,
+            trigger=trigger if trigger != o.trigger else None,
+        )
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        cmd = self._build()
+        if cmd is not None:
+            self.dismiss(cmd)
+
+    def action_cancel(self) -> None:
+        """Close."""
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self._submitted()
+        else:
+            self.dismiss(None)

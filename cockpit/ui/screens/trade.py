@@ -1,0 +1,128 @@
+"""The trade screen: watchlist, ladder, quote and depth, positions, orders, status bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.widgets.ladder import Ladder
+from cockpit.ui.widgets.orders import OrdersPane
+from cockpit.ui.widgets.positions import PositionsPane
+from cockpit.ui.widgets.quote import DepthView, QuotePanel
+from cockpit.ui.widgets.status import StatusBar
+from cockpit.ui.widgets.watchlist import Watchlist
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+
+
+class TradeScreen(Screen[None]):
+    """The default screen. Widgets render the app's store; the app sends commands."""
+
+    AUTO_FOCUS = "#ladder"
+
+    @property
+    def capp(self) -> CockpitApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        """Lay out the panes (TCSS hides some on small terminals)."""
+        store = self.capp.store
+        self.watchlist = Watchlist(store, id="watchlist")
+        self.ladder = Ladder(store, id="ladder")
+        self.quote = QuotePanel(store, id="quote")
+        self.depth = DepthView(store, id="depth")
+        self.positions = PositionsPane(store, id="positions")
+        self.orders = OrdersPane(store, id="orders")
+        self.status = StatusBar(store, id="status")
+        with Horizontal(id="top"):
+            yield self.watchlist
+            with Vertical(id="centre"):
+                yield self.quote
+                yield self.ladder
+            yield self.depth
+        with Horizontal(id="bottom"):
+            yield self.positions
+            yield self.orders
+        yield self.status
+        yield Footer(id="footer")
+
+    def on_mount(self) -> None:
+        """Render whatever the store holds (screens come and go; the store stays)."""
+        self.symbol_selected(self.capp.selected)
+        self.refresh_view(Changes(everything=True))
+
+    def on_screen_resume(self) -> None:
+        """Back on top: catch up with what changed while covered."""
+        self.refresh_view(Changes(everything=True))
+
+    def symbol_selected(self, key: str | None) -> None:
+        """The app selected another symbol."""
+        self.watchlist.selected = key
+        self.positions.selected = key
+        self.ladder.set_symbol(key)
+        self.quote.set_symbol(key)
+        self.depth.set_symbol(key)
+        self.watchlist.rebuild()
+        self.positions.rebuild()
+
+    def refresh_view(self, ch: Changes) -> None:
+        """Redraw what the changes touch (each grid repaints only rows that differ)."""
+        app = self.capp
+        key = app.selected
+        self.status.qty = fmt_qty(app.qty)
+        self.status.link = app.link_state
+        everything = ch.everything or ch.watchlist
+        if everything or ch.quotes or ch.positions:
+            self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
+        if key is not None and (everything or ch.touches(key) or ch.orders):
+            self.ladder.rebuild()
+            self.quote.rebuild()
+            self.depth.rebuild()
+        if everything or ch.positions or ch.plans:
+            self.positions.rebuild()
+        if everything or ch.orders or ch.fills:
+            self.orders.rebuild()
+        self.status.rebuild()
+
+    @on(Watchlist.Chosen)
+    def _chosen(self, event: Watchlist.Chosen) -> None:
+        self.capp.select_symbol(event.key)
+        self.ladder.focus()
+
+    @on(Watchlist.RemoveRequested)
+    def _remove(self, event: Watchlist.RemoveRequested) -> None:
+        self.capp.remove_symbol(event.key)
+
+    @on(Ladder.LimitRequested)
+    async def _ladder_limit(self, event: Ladder.LimitRequested) -> None:
+        await self.capp.run_action(f"ladder_limit('{event.side}', {event.price})")
+
+    @on(OrdersPane.CancelRequested)
+    def _cancel(self, event: OrdersPane.CancelRequested) -> None:
+        from cockpit.engine.protocol import CancelOrders
+
+        cid = event.order.cid
+        self.capp.send(lambda i: CancelOrders(id=i, cid=cid))
+
+    @on(OrdersPane.AmendRequested)
+    def _amend(self, event: OrdersPane.AmendRequested) -> None:
+        from cockpit.engine.protocol import ModifyOrder
+        from cockpit.ui.screens.ticket import AmendTicket
+
+        def done(cmd: ModifyOrder | None) -> None:
+            if cmd is not None:
+                self.capp.send(
+                    lambda i: ModifyOrder(
+                        id=i, cid=cmd.cid, price=cmd.price, qty=cmd.qty, trigger=cmd.trigger
+                    )
+                )
+
+        self.app.push_screen(AmendTicket(self.capp.store, event.order), done)

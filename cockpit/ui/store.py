@@ -1,0 +1,421 @@
+"""The viewer's copy of the engine's state: applies Snapshot, MarketBatch and events (no Textual).
+
+The TUI holds no trading state of its own. This store is a mirror of what the engine sent,
+plus display-only derivations (recent prices for sparklines, last move direction for flashes,
+tick age). Every ``apply`` returns a :class:`Changes` that says what moved, so widgets redraw
+only what they must.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
+
+from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.engine.protocol import (
+    Ack,
+    Alarm,
+    BookView,
+    ExitFired,
+    FeedEvent,
+    FillEvent,
+    FillView,
+    InstrumentView,
+    MarketBatch,
+    Msg,
+    OrderEvent,
+    OrderView,
+    PlanEvent,
+    PlanView,
+    PositionEvent,
+    PositionView,
+    QuoteView,
+    Refused,
+    Snapshot,
+    StatusView,
+    Stopping,
+    WatchlistChanged,
+    Welcome,
+)
+
+HISTORY: Final = 120
+"""Recent last prices kept per symbol for the sparkline."""
+RECENT_FILLS: Final = 200
+RECENT_FINAL_ORDERS: Final = 100
+WORKING: Final = frozenset({"open", "pending", "trigger pending", "new", "submitted", "partial"})
+"""Order statuses that are still working (anything else is final)."""
+FLASH_NS: Final = 600_000_000
+"""How long a price change flashes."""
+
+
+def is_working(order: OrderView) -> bool:
+    """Whether an order can still fill (or be amended / cancelled)."""
+    return order.status.lower() in WORKING
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one ``apply`` (or a run of them) changed."""
+
+    quotes: set[str] = field(default_factory=set)
+    books: set[str] = field(default_factory=set)
+    vap: set[str] = field(default_factory=set)
+    positions: set[str] = field(default_factory=set)
+    plans: set[str] = field(default_factory=set)
+    orders: bool = False
+    fills: bool = False
+    feeds: bool = False
+    status: bool = False
+    watchlist: bool = False
+    everything: bool = False
+    connection: bool = False
+
+    def merge(self, other: Changes) -> None:
+        """Fold ``other`` into this one."""
+        self.quotes |= other.quotes
+        self.books |= other.books
+        self.vap |= other.vap
+        self.positions |= other.positions
+        self.plans |= other.plans
+        self.orders |= other.orders
+        self.fills |= other.fills
+        self.feeds |= other.feeds
+        self.status |= other.status
+        self.watchlist |= other.watchlist
+        self.everything |= other.everything
+        self.connection |= other.connection
+
+    def touches(self, key: str) -> bool:
+        """Whether anything about symbol ``key`` changed."""
+        return self.everything or any(
+            key in s for s in (self.quotes, self.books, self.vap, self.positions, self.plans)
+        )
+
+
+@dataclass(slots=True)
+class Notice:
+    """Something the app should tell the user (refusals, alarms, exits)."""
+
+    severity: str
+    """``information`` | ``warning`` | ``error`` (Textual's notify severities)."""
+    title: str
+    message: str
+
+
+class Store:
+    """Everything the viewer knows, as last sent by the engine."""
+
+    def __init__(self) -> None:
+        self.instruments: dict[str, InstrumentView] = {}
+        self.quotes: dict[str, QuoteView] = {}
+        self.books: dict[str, BookView] = {}
+        self.vap: dict[str, dict[int, Decimal]] = {}
+        self.positions: dict[str, PositionView] = {}
+        self.plans: dict[str, PlanView] = {}
+        self.plan_changes: dict[str, str] = {}
+        """Last plan change in words, per symbol (``stop 801.50 → 802.00 (trail)``)."""
+        self.exits: dict[str, ExitFired] = {}
+        """The last exit that fired, per symbol."""
+        self.orders: dict[str, OrderView] = {}
+        self.fills: deque[FillView] = deque(maxlen=RECENT_FILLS)
+        self.feeds: dict[str, FeedStatus] = {}
+        self.status: StatusView | None = None
+        self.watchlist: list[str] = []
+        self.history: dict[str, deque[int]] = {}
+        self.direction: dict[str, int] = {}
+        """+1 / -1 / 0: the direction of the last change of the last price."""
+        self.flash_until: dict[str, int] = {}
+        """Monotonic ns until which the symbol's last change flashes."""
+        self.welcome: Welcome | None = None
+        self.connected = False
+        self.stopping: str | None = None
+        self.seq = 0
+        self.notices: list[Notice] = []
+        """Pending notices; the app drains and shows them."""
+
+    # ------------------------------------------------------------------ applying
+
+    def apply_all(self, messages: list[Msg]) -> Changes:
+        """Apply messages in order; return the union of what changed."""
+        changes = Changes()
+        for msg in messages:
+            changes.merge(self.apply(msg))
+        return changes
+
+    def apply(self, msg: Msg) -> Changes:
+        """Apply one protocol message from the engine."""
+        ch = Changes()
+        seq = getattr(msg, "seq", None)
+        if isinstance(seq, int) and seq > self.seq:
+            self.seq = seq
+        if isinstance(msg, MarketBatch):
+            self._market(msg, ch)
+        elif isinstance(msg, Snapshot):
+            self._snapshot(msg, ch)
+        elif isinstance(msg, OrderEvent):
+            self._order(msg.order)
+            ch.orders = True
+        elif isinstance(msg, FillEvent):
+            self.fills.append(msg.fill)
+            ch.fills = True
+        elif isinstance(msg, PositionEvent):
+            self._position(msg.position)
+            ch.positions.add(msg.position.key)
+        elif isinstance(msg, PlanEvent):
+            self._plan(msg)
+            ch.plans.add(msg.plan.key)
+        elif isinstance(msg, ExitFired):
+            self.exits[msg.key] = msg
+            ch.plans.add(msg.key)
+            self.notices.append(
+                Notice(
+                    "warning",
+                    f"Exit fired: {msg.key}",
+                    f"{msg.reason} at {self.fmt_price(msg.key, msg.price)}"
+                    + (f" (level {self.fmt_price(msg.key, msg.level)})" if msg.level else ""),
+                )
+            )
+        elif isinstance(msg, FeedEvent):
+            self.feeds[msg.status.feed] = msg.status
+            ch.feeds = True
+        elif isinstance(msg, Alarm):
+            sev = {"info": "information", "warning": "warning"}.get(msg.level, "error")
+            title = f"{msg.code or 'alarm'}" + (f" {msg.key}" if msg.key else "")
+            self.notices.append(Notice(sev, title, msg.message))
+        elif isinstance(msg, WatchlistChanged):
+            for inst in msg.instruments:
+                self.instruments[inst.key] = inst
+            self.watchlist = list(msg.watchlist)
+            ch.watchlist = True
+        elif isinstance(msg, Welcome):
+            self.welcome = msg
+            self.connected = True
+            self.stopping = None
+            ch.connection = True
+        elif isinstance(msg, Stopping):
+            self.stopping = msg.reason or "engine stopping"
+            ch.connection = True
+        elif isinstance(msg, Refused):
+            self.notices.append(Notice("error", f"Refused: {msg.rule}", msg.message))
+        elif isinstance(msg, Ack):
+            pass
+        return ch
+
+    def _snapshot(self, snap: Snapshot, ch: Changes) -> None:
+        self.instruments = {i.key: i for i in snap.instruments}
+        self.quotes = {}
+        self.history = {}
+        self.direction = {}
+        self.flash_until = {}
+        for q in snap.quotes:
+            self._quote(q, flash=False)
+        self.books = {b.key: b for b in snap.books}
+        self.vap = {v.key: dict(v.levels) for v in snap.volume_at_price}
+        self.positions = {}
+        for p in snap.positions:
+            self._position(p)
+        self.plans = {p.key: p for p in snap.plans}
+        self.orders = {}
+        for o in snap.orders:
+            self._order(o)
+        self.fills = deque(snap.fills, maxlen=RECENT_FILLS)
+        self.feeds = {f.feed: f for f in snap.feeds}
+        self.status = snap.status
+        self.watchlist = list(snap.watchlist)
+        self.seq = snap.seq
+        self.connected = True
+        ch.everything = True
+
+    def _market(self, batch: MarketBatch, ch: Changes) -> None:
+        for q in batch.quotes:
+            self._quote(q, flash=True)
+            ch.quotes.add(q.key)
+            pos = self.positions.get(q.key)
+            if pos is not None:
+                ch.positions.add(q.key)
+        for b in batch.books:
+            self.books[b.key] = b
+            ch.books.add(b.key)
+        for v in batch.volume_at_price:
+            self.vap[v.key] = dict(v.levels)
+            ch.vap.add(v.key)
+        if batch.status is not None:
+            self.status = batch.status
+            ch.status = True
+
+    def _quote(self, q: QuoteView, *, flash: bool) -> None:
+        prev = self.quotes.get(q.key)
+        self.quotes[q.key] = q
+        hist = self.history.get(q.key)
+        if hist is None:
+            hist = self.history[q.key] = deque(maxlen=HISTORY)
+        if prev is None or prev.ltp != q.ltp or not hist:
+            hist.append(q.ltp)
+        if prev is not None and prev.ltp != q.ltp:
+            self.direction[q.key] = 1 if q.ltp > prev.ltp else -1
+            if flash:
+                self.flash_until[q.key] = time.monotonic_ns() + FLASH_NS
+
+    def _position(self, p: PositionView) -> None:
+        if p.qty == 0 and p.realized == 0:
+            self.positions.pop(p.key, None)
+        else:
+            self.positions[p.key] = p
+
+    def _plan(self, ev: PlanEvent) -> None:
+        key = ev.plan.key
+        if ev.removed:
+            self.plans.pop(key, None)
+        else:
+            self.plans[key] = ev.plan
+        if ev.change:
+            self.plan_changes[key] = ev.change
+
+    def _order(self, o: OrderView) -> None:
+        self.orders[o.cid] = o
+        if len(self.orders) > RECENT_FINAL_ORDERS * 2:
+            final = [c for c, v in self.orders.items() if not is_working(v)]
+            for cid in final[: len(final) - RECENT_FINAL_ORDERS]:
+                del self.orders[cid]
+
+    def disconnected(self) -> Changes:
+        """The link to the engine is gone."""
+        self.connected = False
+        return Changes(connection=True, everything=True)
+
+    def drain_notices(self) -> list[Notice]:
+        """Take the pending notices."""
+        out, self.notices = self.notices, []
+        return out
+
+    # ------------------------------------------------------------------ queries
+
+    def working_orders(self, key: str | None = None) -> list[OrderView]:
+        """Working orders, oldest first (of one symbol if given)."""
+        return sorted(
+            (o for o in self.orders.values() if is_working(o) and (key is None or o.key == key)),
+            key=lambda o: o.ts_ns,
+        )
+
+    def final_orders(self) -> list[OrderView]:
+        """Recent final orders (filled, rejected, cancelled), newest first."""
+        return sorted(
+            (o for o in self.orders.values() if not is_working(o)),
+            key=lambda o: o.ts_ns,
+            reverse=True,
+        )
+
+    def open_positions(self) -> list[PositionView]:
+        """Positions with a non-zero quantity."""
+        return [p for p in self.positions.values() if p.qty != 0]
+
+    def has_exposure(self) -> bool:
+        """Open positions or working orders exist."""
+        return bool(self.open_positions()) or any(is_working(o) for o in self.orders.values())
+
+    def tick_age_ns(self, key: str, now_ns: int | None = None) -> int | None:
+        """Nanoseconds since the engine received the symbol's last tick."""
+        q = self.quotes.get(key)
+        if q is None or not q.recv_ns:
+            return None
+        return max(0, (now_ns if now_ns is not None else time.time_ns()) - q.recv_ns)
+
+    def last_tick_age_ns(self, now_ns: int | None = None) -> int | None:
+        """Age of the freshest tick of any symbol."""
+        if not self.quotes:
+            return None
+        newest = max(q.recv_ns for q in self.quotes.values())
+        if not newest:
+            return None
+        return max(0, (now_ns if now_ns is not None else time.time_ns()) - newest)
+
+    def feed_ok(self) -> bool:
+        """Every known feed is live (no feeds known counts as live)."""
+        return all(f.state == FeedState.LIVE for f in self.feeds.values())
+
+    def reconnects(self) -> int:
+        """Total reconnects across feeds."""
+        return sum(f.reconnects for f in self.feeds.values())
+
+    # ------------------------------------------------------------------ formatting
+
+    def tick_size(self, key: str) -> Decimal:
+        """The symbol's tick size (0.05 if unknown)."""
+        inst = self.instruments.get(key)
+        return inst.tick_size if inst is not None else Decimal("0.05")
+
+    def precision(self, key: str) -> int:
+        """Display decimals of the symbol's prices."""
+        inst = self.instruments.get(key)
+        return inst.precision if inst is not None else 2
+
+    def price(self, key: str, ticks: int) -> Decimal:
+        """Ticks to an exact price."""
+        return ticks * self.tick_size(key)
+
+    def fmt_price(self, key: str, ticks: int | None) -> str:
+        """Ticks as a price string with the instrument's precision."""
+        if ticks is None:
+            return ""
+        inst = self.instruments.get(key)
+        if inst is None:
+            return str(ticks)
+        return f"{ticks * inst.tick_size:.{inst.precision}f}"
+
+    def fmt_dec_price(self, key: str, price: Decimal | None) -> str:
+        """A Decimal price with the instrument's precision."""
+        if price is None:
+            return ""
+        return f"{price:.{self.precision(key)}f}"
+
+    def money_per_tick(self, key: str) -> Decimal:
+        """Money moved per tick per unit of quantity."""
+        return self.tick_size(key)
+
+
+def fmt_qty(qty: Decimal | int | None) -> str:
+    """A quantity without trailing zeros."""
+    if qty is None:
+        return ""
+    d = Decimal(qty)
+    if d == d.to_integral_value():
+        return f"{int(d):,}"
+    return f"{d.normalize():f}"
+
+
+def fmt_volume(qty: Decimal | int | None) -> str:
+    """A large quantity abbreviated (12.3K, 4.56M)."""
+    if qty is None:
+        return ""
+    v = Decimal(qty)
+    a = abs(v)
+    if a >= 10_000_000_000:
+        return f"{v / 1_000_000_000:.1f}B"
+    if a >= 10_000_000:
+        return f"{v / 1_000_000:.1f}M"
+    if a >= 100_000:
+        return f"{v / 1_000:.0f}K"
+    return fmt_qty(v.quantize(Decimal(1), rounding=ROUND_HALF_UP) if a >= 1000 else v)
+
+
+def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
+    """Money with two decimals and thousands separators (signed by default)."""
+    if value is None:
+        return ""
+    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+
+
+def fmt_age(ns: int | None) -> str:
+    """A tick age: 120ms, 3.4s, 2m."""
+    if ns is None:
+        return "—"
+    ms = ns // 1_000_000
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    return f"{ms // 60_000}m"

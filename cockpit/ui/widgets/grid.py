@@ -1,0 +1,124 @@
+"""LineGrid: a Line API widget that caches one strip per row and repaints only changed rows.
+
+Subclasses compute their rows as plain tuples (hashable, comparable) and hand them to
+:meth:`LineGrid.set_lines`; rows equal to what is on screen cost nothing, changed rows are
+re-rendered and only their regions are refreshed (``refresh(Region)``). No DataTable.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+Cell = tuple[str, str]
+"""``(text, component classes)``: classes are space-separated names from COMPONENT_CLASSES."""
+Line = tuple[str, tuple[Cell, ...]]
+"""``(row classes, cells)``."""
+
+BLANK_LINE: Line = ("", ())
+
+
+def cell(text: str, width: int, cls: str = "", *, left: bool = False) -> Cell:
+    """A cell padded (or cut) to ``width`` cells, right-aligned unless ``left``."""
+    if len(text) > width:
+        text = text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
+    return (text.ljust(width) if left else text.rjust(width), cls)
+
+
+class LineGrid(Widget):
+    """Base of the live grids: one cached :class:`Strip` per row, region refreshes."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = set()
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:  # noqa: A002
+        super().__init__(name=name, id=id, classes=classes)
+        self._lines: list[Line] = []
+        self._strips: dict[int, Strip] = {}
+        self._strip_width = -1
+        self.rows_rendered = 0
+        """How many rows were re-rendered (for tests and benchmarks)."""
+
+    # ------------------------------------------------------------------ content
+
+    def set_lines(self, lines: list[Line]) -> int:
+        """Replace the content; refresh only rows that differ. Returns how many changed."""
+        old = self._lines
+        width = self.size.width
+        changed = 0
+        n = max(len(old), len(lines))
+        for y in range(n):
+            new_line = lines[y] if y < len(lines) else None
+            old_line = old[y] if y < len(old) else None
+            if new_line != old_line:
+                self._strips.pop(y, None)
+                changed += 1
+                if width:
+                    self.refresh(Region(0, y, width, 1))
+        self._lines = lines
+        return changed
+
+    def lines(self) -> list[Line]:
+        """The rows as last set."""
+        return self._lines
+
+    def text_of(self, y: int) -> str:
+        """Plain text of row ``y`` (for tests)."""
+        if y >= len(self._lines):
+            return ""
+        return "".join(t for t, _ in self._lines[y][1])
+
+    def invalidate(self) -> None:
+        """Drop every cached strip and repaint (theme or size change)."""
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        """Styles changed (theme switch): cached strips carry old colours."""
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_resize(self) -> None:
+        """Rows are re-rendered at the new width."""
+        self._strips.clear()
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Recompute every row from the state (subclasses)."""
+
+    # ------------------------------------------------------------------ rendering
+
+    def _style(self, classes: str) -> Style:
+        if not classes:
+            return Style()
+        return self.get_component_rich_style(*classes.split(), partial=True)
+
+    def render_line(self, y: int) -> Strip:
+        """One row from the cache, rendered on a miss."""
+        width = self.size.width
+        if width != self._strip_width:
+            self._strips.clear()
+            self._strip_width = width
+        strip = self._strips.get(y)
+        if strip is not None:
+            return strip
+        base = self.rich_style
+        if y >= len(self._lines):
+            strip = Strip.blank(width, base)
+        else:
+            row_cls, cells = self._lines[y]
+            row_style = base + self._style(row_cls) if row_cls else base
+            segments = [
+                Segment(text, row_style + self._style(cls) if cls else row_style)
+                for text, cls in cells
+            ]
+            strip = Strip(segments).adjust_cell_length(width, row_style).simplify()
+            self.rows_rendered += 1
+        self._strips[y] = strip
+        return strip

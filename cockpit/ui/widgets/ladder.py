@@ -1,0 +1,316 @@
+"""The order-book ladder: one row per price on the tick grid, centred on the market."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
+from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
+
+EDGE = 2
+"""Re-centre automatically when the last price comes this close to the window's edge."""
+
+
+def avg_to_ticks(avg: Decimal, tick_size: Decimal) -> int:
+    """An average price to the nearest tick (display only)."""
+    return int((avg / tick_size).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+class Ladder(LineGrid, can_focus=True):
+    """Price rows (bid qty · price · ask qty), my orders, traded volume and plan marks."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "ladder--header",
+        "ladder--bid",
+        "ladder--ask",
+        "ladder--bid-best",
+        "ladder--ask-best",
+        "ladder--price",
+        "ladder--mine-buy",
+        "ladder--mine-sell",
+        "ladder--volume",
+        "ladder--ltp",
+        "ladder--entry",
+        "ladder--stop",
+        "ladder--target",
+        "ladder--cursor",
+        "ladder--mark",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(1)", "Up", show=False, id="ladder.up"),
+        Binding("down,j", "move(-1)", "Down", show=False, id="ladder.down"),
+        Binding("pageup", "move(10)", "Page up", show=False, id="ladder.pageup"),
+        Binding("pagedown", "move(-10)", "Page down", show=False, id="ladder.pagedown"),
+        Binding(
+            "space",
+            "recentre",
+            "Centre",
+            tooltip="Re-centre the ladder on the market",
+            id="ladder.recentre",
+        ),
+        Binding(
+            "enter",
+            "limit_here",
+            "Limit",
+            tooltip="Limit order at the cursor on the natural side",
+            id="ladder.limit",
+        ),
+    ]
+
+    class LimitRequested(Message):
+        """Enter on the ladder: a limit order at ``price`` (ticks) on ``side``."""
+
+        def __init__(self, key: str, side: str, price: int) -> None:
+            super().__init__()
+            self.key = key
+            self.side = side
+            self.price = price
+
+    def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self.store = store
+        self.key: str | None = None
+        self.center: int | None = None
+        self.cursor: int | None = None
+        self.recentres = 0
+        """How many times the ladder re-centred itself (tests)."""
+        self.cursor_moved = False
+        """The user moved the cursor off the market (B/S then use it as the limit price)."""
+
+    # ------------------------------------------------------------------ geometry
+
+    @property
+    def rows(self) -> int:
+        """Price rows on screen."""
+        return max(1, self.size.height - 1)
+
+    def top(self) -> int:
+        """The price (ticks) of the first row."""
+        assert self.center is not None
+        return self.center + self.rows // 2
+
+    def price_at(self, y: int) -> int | None:
+        """Price of screen row ``y`` (row 0 is the header)."""
+        if self.center is None or y < 1:
+            return None
+        return self.top() - (y - 1)
+
+    def row_of(self, price: int) -> int | None:
+        """Screen row of ``price`` if visible."""
+        if self.center is None:
+            return None
+        y = self.top() - price + 1
+        return y if 1 <= y <= self.rows else None
+
+    def set_symbol(self, key: str | None) -> None:
+        """Show another symbol (centres on its market)."""
+        if key != self.key:
+            self.key = key
+            self.center = None
+            self.cursor = None
+            self.cursor_moved = False
+        self.rebuild()
+
+    def _market_price(self) -> int | None:
+        if self.key is None:
+            return None
+        q = self.store.quotes.get(self.key)
+        if q is None:
+            return None
+        return q.ltp
+
+    def _keep_in_window(self) -> None:
+        ltp = self._market_price()
+        if ltp is None:
+            return
+        if self.center is None:
+            self.center = ltp
+            if self.cursor is None:
+                self.cursor = ltp
+            return
+        top = self.top()
+        bottom = top - self.rows + 1
+        margin = min(EDGE, max(0, self.rows // 4))
+        if ltp > top - margin or ltp < bottom + margin:
+            self.center = ltp
+            self.recentres += 1
+
+    # ------------------------------------------------------------------ rows
+
+    def rebuild(self) -> None:
+        """Recompute the visible rows; only changed ones repaint."""
+        store = self.store
+        key = self.key
+        width = self.size.width or 60
+        if key is None:
+            self.set_lines([("ladder--header", (("  no symbol selected", ""),))])
+            return
+        self._keep_in_window()
+        if self.center is None:
+            self.set_lines([("ladder--header", ((f"  {key}: waiting for prices", ""),))])
+            return
+        q = store.quotes.get(key)
+        book = store.books.get(key)
+        bids: dict[int, Decimal] = {}
+        asks: dict[int, Decimal] = {}
+        if book is not None:
+            bids = {p: qty for p, qty, _ in book.bids}
+            asks = {p: qty for p, qty, _ in book.asks}
+        elif q is not None:
+            if q.bid is not None and q.bid_qty is not None:
+                bids[q.bid] = q.bid_qty
+            if q.ask is not None and q.ask_qty is not None:
+                asks[q.ask] = q.ask_qty
+        best_bid = max(bids) if bids else (q.bid if q else None)
+        best_ask = min(asks) if asks else (q.ask if q else None)
+        mine_buy: dict[int, Decimal] = {}
+        mine_sell: dict[int, Decimal] = {}
+        for o in store.orders.values():
+            if o.key != key or not is_working(o):
+                continue
+            level = o.price if o.price is not None else o.trigger
+            if level is None:
+                continue
+            book_side = mine_buy if o.side == "BUY" else mine_sell
+            book_side[level] = book_side.get(level, Decimal(0)) + (o.qty - o.filled)
+        vap = store.vap.get(key, {})
+        plan = store.plans.get(key)
+        pos = store.positions.get(key)
+        entry: int | None = None
+        if plan is not None:
+            entry = plan.entry
+        elif pos is not None and pos.qty != 0:
+            entry = avg_to_ticks(pos.avg_price, store.tick_size(key))
+        stop = plan.stop if plan is not None and not plan.fired else None
+        target = plan.target if plan is not None and not plan.fired else None
+        trailing = plan is not None and plan.trail_active
+        ltp = q.ltp if q is not None else None
+        wide = width >= 56
+        pw = max(8, len(store.fmt_price(key, self.top())) + 1)
+        lines: list[Line] = [self._header(pw, wide)]
+        top = self.top()
+        for i in range(self.rows):
+            p = top - i
+            marks: list[str] = []
+            row_cls = ""
+            if p == target:
+                marks.append("TGT")
+                row_cls = "ladder--target"
+            if p == entry:
+                marks.append("ENT")
+                row_cls = "ladder--entry"
+            if p == stop:
+                marks.append("STOP⇡" if trailing else "STOP")
+                row_cls = "ladder--stop"
+            if p == ltp:
+                marks.insert(0, "◀LTP")
+                row_cls = (row_cls + " ladder--ltp").strip()
+            if p == self.cursor and self.has_focus:
+                row_cls = (row_cls + " ladder--cursor").strip()
+            elif p == self.cursor:
+                marks.append("‹")
+            mb = mine_buy.get(p)
+            ms = mine_sell.get(p)
+            bq = bids.get(p)
+            aq = asks.get(p)
+            cells: list[Cell] = [
+                cell(fmt_qty(mb) if mb else "", 6, "ladder--mine-buy"),
+                (" ", ""),
+                cell(
+                    fmt_volume(bq) if bq else "",
+                    8,
+                    "ladder--bid-best" if p == best_bid else "ladder--bid",
+                ),
+                (" ", ""),
+                cell(store.fmt_price(key, p), pw, "ladder--price"),
+                (" ", ""),
+                cell(
+                    fmt_volume(aq) if aq else "",
+                    8,
+                    "ladder--ask-best" if p == best_ask else "ladder--ask",
+                    left=True,
+                ),
+                (" ", ""),
+                cell(fmt_qty(ms) if ms else "", 6, "ladder--mine-sell", left=True),
+            ]
+            if wide:
+                v = vap.get(p)
+                cells.append((" ", ""))
+                cells.append(cell(fmt_volume(v) if v else "", 8, "ladder--volume"))
+            cells.append((" ", ""))
+            cells.append((" ".join(marks), "ladder--mark"))
+            lines.append((row_cls, tuple(cells)))
+        self.set_lines(lines)
+
+    def _header(self, pw: int, wide: bool) -> Line:
+        cells: list[Cell] = [
+            cell("Buy", 6),
+            (" ", ""),
+            cell("Bid", 8),
+            (" ", ""),
+            cell("Price", pw),
+            (" ", ""),
+            cell("Ask", 8, left=True),
+            (" ", ""),
+            cell("Sell", 6, left=True),
+        ]
+        if wide:
+            cells += [(" ", ""), cell("Traded", 8)]
+        cells += [(" ", ""), ("Marks", "")]
+        return ("ladder--header", tuple(cells))
+
+    # ------------------------------------------------------------------ focus / actions
+
+    def on_focus(self) -> None:
+        """Show the cursor row."""
+        self.rebuild()
+
+    def on_blur(self) -> None:
+        """Dim the cursor row."""
+        self.rebuild()
+
+    def action_move(self, delta: int) -> None:
+        """Move the cursor by ``delta`` ticks (up is +); the window follows."""
+        if self.cursor is None:
+            self.cursor = self._market_price()
+            if self.cursor is None:
+                return
+        self.cursor += delta
+        self.cursor_moved = True
+        if self.center is not None and self.row_of(self.cursor) is None:
+            self.center += delta
+        self.rebuild()
+
+    def action_recentre(self) -> None:
+        """Centre on the last price and put the cursor there."""
+        ltp = self._market_price()
+        if ltp is not None:
+            self.center = ltp
+            self.cursor = ltp
+            self.cursor_moved = False
+            self.recentres += 1
+        self.rebuild()
+
+    def natural_side(self, price: int) -> str:
+        """BUY below the market, SELL above it."""
+        q = self.store.quotes.get(self.key or "")
+        if q is None:
+            return "BUY"
+        if q.ask is not None and price >= q.ask:
+            return "SELL"
+        if q.bid is not None and price <= q.bid:
+            return "BUY"
+        return "BUY" if price <= q.ltp else "SELL"
+
+    def action_limit_here(self) -> None:
+        """Ask for a limit order at the cursor on the natural side."""
+        if self.key is None or self.cursor is None:
+            return
+        self.post_message(
+            self.LimitRequested(self.key, self.natural_side(self.cursor), self.cursor)
+        )

@@ -1,0 +1,186 @@
+"""Positions with their exit plans: P&L, stop, target, trail, distances, R, and a gauge line."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from cockpit.engine.protocol import PlanView, PositionView
+from cockpit.ui.store import Store, fmt_money, fmt_qty
+from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
+from cockpit.ui.widgets.ladder import avg_to_ticks
+
+
+def gauge(
+    width: int, stop: int | None, entry: int | None, price: int | None, target: int | None
+) -> list[Cell]:
+    """``S────E──●────T``: where the price sits between stop and target."""
+    marks = [
+        (v, ch, cls)
+        for v, ch, cls in (
+            (stop, "S", "pos--stop"),
+            (entry, "E", "pos--entry"),
+            (target, "T", "pos--target"),
+            (price, "●", "pos--price"),
+        )
+        if v is not None
+    ]
+    if width < 5 or len(marks) < 2:
+        return [(" " * max(0, width), "")]
+    lo = min(v for v, _, _ in marks)
+    hi = max(v for v, _, _ in marks)
+    span = max(1, hi - lo)
+    slots: list[tuple[str, str]] = [("─", "pos--gauge")] * width
+    for v, ch, cls in marks:
+        x = (v - lo) * (width - 1) // span
+        slots[x] = (ch, cls)
+    out: list[Cell] = []
+    for ch, cls in slots:
+        if out and out[-1][1] == cls:
+            out[-1] = (out[-1][0] + ch, cls)
+        else:
+            out.append((ch, cls))
+    return out
+
+
+class PositionsPane(LineGrid):
+    """Open (and today's closed) positions, two lines each: figures, then a gauge."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "pos--header",
+        "pos--long",
+        "pos--short",
+        "pos--up",
+        "pos--down",
+        "pos--stop",
+        "pos--target",
+        "pos--entry",
+        "pos--price",
+        "pos--gauge",
+        "pos--dim",
+        "pos--fired",
+        "pos--selected",
+    }
+
+    def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self.store = store
+        self.selected: str | None = None
+        self.initial_risk: dict[tuple[str, int], int] = {}
+        """First stop distance seen per (symbol, entry), in ticks, for the R-multiple."""
+
+    def rebuild(self) -> None:
+        """Recompute every line."""
+        store = self.store
+        width = self.size.width or 100
+        wide = width >= 110
+        header: list[Cell] = [
+            cell("Symbol", 13, left=True),
+            cell("Side", 5, left=True),
+            cell("Qty", 7),
+            (" ", ""),
+            cell("Avg", 10),
+            cell("LTP", 10),
+            cell("Unreal", 11),
+            cell("Real", 11),
+            (" ", ""),
+            cell("Stop", 9),
+            cell("Target", 9),
+        ]
+        if wide:
+            header += [cell("Trail", 9), cell("→Stop", 15), cell("→Target", 15), cell("R", 6)]
+        lines: list[Line] = [("pos--header", tuple(header))]
+        keys = sorted(store.positions, key=lambda k: (store.positions[k].qty == 0, k))
+        for key in keys:
+            pos = store.positions[key]
+            plan = store.plans.get(key)
+            lines.extend(self._lines_for(key, pos, plan, width, wide))
+        if len(lines) == 1:
+            lines.append(("pos--dim", ((" no positions — b buys, s sells at market", ""),)))
+        self.set_lines(lines)
+
+    def _lines_for(
+        self, key: str, pos: PositionView, plan: PlanView | None, width: int, wide: bool
+    ) -> list[Line]:
+        store = self.store
+        inst = store.instruments.get(key)
+        ts = store.tick_size(key)
+        q = store.quotes.get(key)
+        ltp = q.ltp if q is not None else pos.ltp
+        long = pos.qty > 0
+        side = "LONG" if long else "SHORT" if pos.qty < 0 else "FLAT"
+        side_cls = "pos--long" if long else "pos--short" if pos.qty < 0 else "pos--dim"
+        up = "pos--up" if pos.unrealized > 0 else "pos--down" if pos.unrealized < 0 else ""
+        rup = "pos--up" if pos.realized > 0 else "pos--down" if pos.realized < 0 else ""
+        live = plan if plan is not None and not plan.fired else None
+        stop = live.stop if live else None
+        target = live.target if live else None
+        sym = inst.symbol if inst is not None else key
+        row_cls = "pos--selected" if key == self.selected else ""
+        cells: list[Cell] = [
+            cell(sym, 13, left=True),
+            cell(side, 5, side_cls, left=True),
+            cell(fmt_qty(abs(pos.qty)), 7),
+            (" ", ""),
+            cell(store.fmt_dec_price(key, pos.avg_price) if pos.qty else "", 10),
+            cell(store.fmt_price(key, ltp), 10),
+            cell(fmt_money(pos.unrealized) if pos.qty else "", 11, up),
+            cell(fmt_money(pos.realized), 11, rup),
+            (" ", ""),
+            cell(store.fmt_price(key, stop), 9, "pos--stop"),
+            cell(store.fmt_price(key, target), 9, "pos--target"),
+        ]
+        qty = abs(pos.qty)
+        entry = (
+            plan.entry
+            if plan is not None
+            else (avg_to_ticks(pos.avg_price, ts) if pos.qty else None)
+        )
+        if wide:
+            trail = ""
+            if live is not None and live.trail is not None:
+                unit = {"ticks": "t", "percent": "%"}.get(live.trail.kind, "pt")
+                trail = f"{fmt_qty(live.trail.distance)}{unit}"
+                trail += "●" if live.trail_active else "○"
+            cells.append(cell(trail, 9))
+            cells.append(cell(self._distance(ltp, stop, qty, ts, long), 15, "pos--stop"))
+            cells.append(cell(self._distance(ltp, target, qty, ts, long), 15, "pos--target"))
+            cells.append(cell(self._r(key, entry, stop, ltp, long), 6))
+        lines: list[Line] = [(row_cls, tuple(cells))]
+        if plan is not None and plan.fired:
+            ex = store.exits.get(key)
+            why = f"  exit fired: {plan.fired}"
+            if ex is not None:
+                why += f" at {store.fmt_price(key, ex.price)}"
+                if ex.level is not None:
+                    why += f" (level {store.fmt_price(key, ex.level)})"
+            lines.append(("pos--fired", ((why, ""),)))
+        elif pos.qty != 0:
+            gw = min(width - 4, 60)
+            g = gauge(gw, stop, entry, ltp, target)
+            change = store.plan_changes.get(key, "")
+            tail = [(f"  {change}", "pos--dim")] if change and width - gw > 20 else []
+            lines.append(("", (("  ", ""), *g, *tail)))
+        return lines
+
+    def _distance(
+        self, ltp: int | None, level: int | None, qty: Decimal, ts: Decimal, long: bool
+    ) -> str:
+        if ltp is None or level is None:
+            return ""
+        ticks = abs(ltp - level)
+        money = ticks * ts * qty
+        return f"{ticks}t {money:,.2f}"
+
+    def _r(self, key: str, entry: int | None, stop: int | None, ltp: int | None, long: bool) -> str:
+        if entry is None or ltp is None:
+            return ""
+        risk = self.initial_risk.get((key, entry))
+        if risk is None and stop is not None:
+            risk = abs(entry - stop)
+            if risk:
+                self.initial_risk[(key, entry)] = risk
+        if not risk:
+            return "—"
+        gain = (ltp - entry) if long else (entry - ltp)
+        return f"{gain / risk:+.1f}R"

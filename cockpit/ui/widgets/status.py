@@ -1,0 +1,84 @@
+"""The status bar: venue, feeds, ticks/s, tick age, reconnects, latency, day P&L, armed."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cockpit.domain.feed import FeedState
+from cockpit.ui.store import Store, fmt_age, fmt_money, fmt_qty
+from cockpit.ui.widgets.grid import Cell, LineGrid
+
+
+class StatusBar(LineGrid):
+    """One line of engine-wide state (refreshed per batch and on a slow timer for ages)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status--armed",
+        "status--disarmed",
+        "status--ok",
+        "status--warn",
+        "status--bad",
+        "status--label",
+        "status--up",
+        "status--down",
+    }
+
+    def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self.store = store
+        self.qty = "1"
+        self.link = "connecting"
+        """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
+
+    def on_mount(self) -> None:
+        """Ages change without ticks: a slow timer."""
+        self.set_interval(0.5, self.rebuild)
+
+    def rebuild(self) -> None:
+        """Recompute the line."""
+        store = self.store
+        st = store.status
+        cells: list[Cell] = []
+        armed = st.armed if st is not None else False
+        if self.link != "live":
+            cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
+        elif st is not None and st.kill_switch:
+            cells.append((" KILL SWITCH ", "status--bad"))
+        else:
+            cells.append(
+                (
+                    " ARMED " if armed else " DISARMED ",
+                    "status--armed" if armed else "status--disarmed",
+                )
+            )
+        cells.append((" ", ""))
+        if st is not None:
+            cells.append((st.venue, "status--label"))
+            cells.append((" ", ""))
+        for name, f in sorted(store.feeds.items()):
+            cls = {
+                FeedState.LIVE: "status--ok",
+                FeedState.STALE: "status--warn",
+                FeedState.CONNECTING: "status--warn",
+                FeedState.RECONNECTING: "status--warn",
+            }.get(f.state, "status--bad")
+            cells.append((f"{name}:{f.state.value}", cls))
+            cells.append((" ", ""))
+        if st is not None:
+            cells.append((f"{st.ticks_per_s:,.0f}t/s ", ""))
+        age = store.last_tick_age_ns()
+        age_cls = "status--warn" if age is not None and age > 5_000_000_000 else ""
+        cells.append(("age ", "status--label"))
+        cells.append((fmt_age(age) + " ", age_cls))
+        cells.append(("rc ", "status--label"))
+        cells.append((f"{store.reconnects()} ", ""))
+        if st is not None and st.order_latency_ms is not None:
+            cells.append(("lat ", "status--label"))
+            cells.append((f"{st.order_latency_ms:.0f}ms ", ""))
+        if st is not None:
+            cls = "status--up" if st.day_pnl > 0 else "status--down" if st.day_pnl < 0 else ""
+            cells.append(("P&L ", "status--label"))
+            cells.append((fmt_money(st.day_pnl) + " ", cls))
+        cells.append(("qty ", "status--label"))
+        cells.append((fmt_qty(self.qty) if self.qty else "?", ""))
+        self.set_lines([("", tuple(cells))])

@@ -1,0 +1,289 @@
+"""The watchlist: one line per symbol — LTP, change, bid/ask, volume, sparkline, tick age."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from cockpit.ui.store import Store, fmt_age, fmt_volume
+from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
+
+SPARK = "▁▂▃▄▅▆▇█"
+SORTS: tuple[str, ...] = ("added", "symbol", "change", "volume")
+
+
+def sparkline(values: Sequence[int], width: int) -> str:
+    """Recent prices as block characters (min..max of the window)."""
+    if width <= 0 or not values:
+        return " " * max(0, width)
+    vals = list(values)[-width:]
+    lo, hi = min(vals), max(vals)
+    span = hi - lo
+    if span == 0:
+        s = SPARK[3] * len(vals)
+    else:
+        s = "".join(SPARK[(v - lo) * (len(SPARK) - 1) // span] for v in vals)
+    return s.rjust(width)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A watchlist column: title, width, and the narrowest widget width that shows it."""
+
+    name: str
+    title: str
+    width: int
+    min_total: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("symbol", "Symbol", 16, 0),
+    Column("ltp", "LTP", 10, 0),
+    Column("chg", "Chg", 8, 0),
+    Column("pct", "Chg%", 7, 44),
+    Column("bid", "Bid", 10, 62),
+    Column("ask", "Ask", 10, 72),
+    Column("volume", "Volume", 8, 82),
+    Column("spark", "Trend", 12, 96),
+    Column("age", "Age", 6, 52),
+)
+
+
+class Watchlist(LineGrid, can_focus=True):
+    """Symbols the engine streams, one cached line each; the cursor selects one to trade."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "wl--header",
+        "wl--cursor",
+        "wl--selected",
+        "wl--up",
+        "wl--down",
+        "wl--flash-up",
+        "wl--flash-down",
+        "wl--dim",
+        "wl--stale",
+        "wl--position",
+        "wl--bid",
+        "wl--ask",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="watchlist.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="watchlist.down"),
+        Binding(
+            "enter",
+            "choose",
+            "Trade",
+            tooltip="Trade the symbol under the cursor",
+            id="watchlist.choose",
+        ),
+        Binding(
+            "delete,backspace",
+            "remove",
+            "Remove",
+            tooltip="Remove the symbol from the watchlist",
+            id="watchlist.remove",
+        ),
+        Binding("o", "sort", "Sort", tooltip="Cycle the sort order", id="watchlist.sort"),
+    ]
+
+    class Chosen(Message):
+        """The user chose a symbol to trade."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    class RemoveRequested(Message):
+        """The user asked to remove a symbol."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, classes=classes)
+        self.store = store
+        self.cursor = 0
+        self.top_row = 0
+        self.sort = "added"
+        self.selected: str | None = None
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        """Tick ages and flashes fade on a slow timer (not per tick)."""
+        self.set_interval(0.25, self.rebuild)
+
+    # ------------------------------------------------------------------ order
+
+    def keys(self) -> list[str]:
+        """Symbols in display order."""
+        keys = list(self.store.watchlist)
+        store = self.store
+        if self.sort == "symbol":
+            keys.sort()
+        elif self.sort == "change":
+
+            def pct(k: str) -> float:
+                q = store.quotes.get(k)
+                if q is None or not q.close:
+                    return 0.0
+                return (q.ltp - q.close) / q.close
+
+            keys.sort(key=pct, reverse=True)
+        elif self.sort == "volume":
+            keys.sort(
+                key=lambda k: store.quotes[k].volume or 0 if k in store.quotes else 0, reverse=True
+            )
+        return keys
+
+    def current_key(self) -> str | None:
+        """The symbol under the cursor."""
+        if not self._order:
+            self._order = self.keys()
+        if 0 <= self.cursor < len(self._order):
+            return self._order[self.cursor]
+        return None
+
+    # ------------------------------------------------------------------ rows
+
+    def _columns(self) -> list[Column]:
+        width = self.size.width or 100
+        cols = [c for c in COLUMNS if c.min_total <= width]
+        used = sum(c.width + 1 for c in cols)
+        # The symbol column takes the slack.
+        extra = max(0, width - used)
+        if cols and extra:
+            cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 10), 0)
+        return cols
+
+    def rebuild(self) -> None:
+        """Recompute every visible row; only changed rows repaint."""
+        self._order = self.keys()
+        if self._order:
+            self.cursor = max(0, min(self.cursor, len(self._order) - 1))
+        cols = self._columns()
+        height = max(1, self.size.height - 1)
+        if self.cursor < self.top_row:
+            self.top_row = self.cursor
+        elif self.cursor >= self.top_row + height:
+            self.top_row = self.cursor - height + 1
+        self.top_row = max(0, min(self.top_row, max(0, len(self._order) - height)))
+        header: Line = ("wl--header", self._header(cols))
+        lines: list[Line] = [header]
+        now_ns = time.time_ns()
+        mono = time.monotonic_ns()
+        for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
+            lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
+        self.set_lines(lines)
+
+    def _header(self, cols: list[Column]) -> tuple[Cell, ...]:
+        out: list[Cell] = []
+        for c in cols:
+            out.append(cell(c.title, c.width, left=c.name in ("symbol", "spark")))
+            out.append((" ", ""))
+        return tuple(out)
+
+    def _row(self, key: str, cols: list[Column], is_cursor: bool, now_ns: int, mono: int) -> Line:
+        store = self.store
+        q = store.quotes.get(key)
+        inst = store.instruments.get(key)
+        direction = store.direction.get(key, 0)
+        flashing = store.flash_until.get(key, 0) > mono
+        out: list[Cell] = []
+        for c in cols:
+            w = c.width
+            if c.name == "symbol":
+                mark = "●" if key in store.positions and store.positions[key].qty != 0 else " "
+                label = inst.symbol if inst is not None else key
+                cls = "wl--position" if mark == "●" else ""
+                out.append(cell(f"{mark}{label}", w, cls, left=True))
+            elif q is None:
+                out.append(cell("—" if c.name == "ltp" else "", w, "wl--dim"))
+            elif c.name == "ltp":
+                cls = "wl--up" if direction > 0 else "wl--down" if direction < 0 else ""
+                if flashing and direction:
+                    cls = "wl--flash-up" if direction > 0 else "wl--flash-down"
+                arrow = "▲" if direction > 0 else "▼" if direction < 0 else " "
+                out.append(cell(f"{store.fmt_price(key, q.ltp)}{arrow}", w, cls))
+            elif c.name in ("chg", "pct"):
+                if q.close:
+                    diff = q.ltp - q.close
+                    cls = "wl--up" if diff > 0 else "wl--down" if diff < 0 else ""
+                    if c.name == "chg":
+                        text = store.fmt_price(key, diff)
+                        text = text if diff < 0 else f"+{text}"
+                    else:
+                        pct = (
+                            diff * 10000 // q.close if diff >= 0 else -((-diff) * 10000 // q.close)
+                        )
+                        text = f"{pct / 100:+.2f}%"
+                    out.append(cell(text, w, cls))
+                else:
+                    out.append(cell("", w))
+            elif c.name == "bid":
+                out.append(cell(store.fmt_price(key, q.bid), w, "wl--bid"))
+            elif c.name == "ask":
+                out.append(cell(store.fmt_price(key, q.ask), w, "wl--ask"))
+            elif c.name == "volume":
+                out.append(cell(fmt_volume(q.volume), w))
+            elif c.name == "spark":
+                hist = store.history.get(key, ())
+                out.append((sparkline(hist, w), "wl--up" if direction >= 0 else "wl--down"))
+            elif c.name == "age":
+                age = store.tick_age_ns(key, now_ns)
+                stale = age is not None and age > 5_000_000_000
+                out.append(cell(fmt_age(age), w, "wl--stale" if stale else "wl--dim"))
+            out.append((" ", ""))
+        row_cls = "wl--cursor" if is_cursor and self.has_focus else ""
+        if key == self.selected:
+            row_cls = (row_cls + " wl--selected").strip()
+        return (row_cls, tuple(out))
+
+    # ------------------------------------------------------------------ updates from the app
+
+    def update_from(self, changed: set[str] | None) -> None:
+        """Redraw after a batch: ``None`` means everything, else the symbols that moved."""
+        if changed is not None and self.sort == "added" and not (set(self._order) & changed):
+            return
+        self.rebuild()
+
+    def on_focus(self) -> None:
+        """Show the cursor."""
+        self.rebuild()
+
+    def on_blur(self) -> None:
+        """Hide the cursor."""
+        self.rebuild()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor."""
+        if not self._order:
+            return
+        self.cursor = max(0, min(len(self._order) - 1, self.cursor + delta))
+        self.rebuild()
+
+    def action_choose(self) -> None:
+        """Trade the symbol under the cursor."""
+        key = self.current_key()
+        if key is not None:
+            self.post_message(self.Chosen(key))
+
+    def action_remove(self) -> None:
+        """Ask to remove the symbol under the cursor."""
+        key = self.current_key()
+        if key is not None:
+            self.post_message(self.RemoveRequested(key))
+
+    def action_sort(self) -> None:
+        """Cycle the sort order."""
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.notify(f"Watchlist sorted by {self.sort}", timeout=1.5)
+        self.rebuild()
