@@ -16,6 +16,8 @@ API summary
   ``set_trail``, ``toggle_trail``, ``to_breakeven``, ``set_time_stop``, ``resize`` (qty 0 closes
   the plan), ``detach``. ``plan.version`` increases on every change, including the trail
   moving on a tick, so the caller can tell when to journal ``to_state()``.
+- ``entry_level(side, avg)``: an off-grid average entry (a Fraction of ticks) as whole
+  ticks, rounded against the position (what the plan does with a Fraction entry).
 - ``to_state() -> dict`` (JSON-safe) and ``ExitPlan.from_state(d)``: a restored plan behaves
   identically.
 - For the UI: ``distance_to_stop(price)``, ``distance_to_target(price)`` (ticks of room,
@@ -44,6 +46,7 @@ Semantics (long; a short is mirrored)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -186,6 +189,7 @@ class PlanChange:
 
 _STATE_VERSION: Final = 1
 _WATCHED: Final = (
+    "entry_ticks",
     "stop",
     "target",
     "stop_source",
@@ -198,6 +202,16 @@ _WATCHED: Final = (
     "closed",
     "detached",
 )
+
+
+def entry_level(side: Side, entry_ticks: int | Fraction) -> int:
+    """An entry price as whole ticks, rounding an off-grid average against the position."""
+    if isinstance(entry_ticks, int):
+        return entry_ticks
+    value = Fraction(entry_ticks)
+    if value.denominator == 1:
+        return value.numerator
+    return math.ceil(value) if side is Side.BUY else math.floor(value)
 
 
 class ExitPlan:
@@ -232,7 +246,7 @@ class ExitPlan:
         self,
         side: Side,
         qty: Decimal | int,
-        entry_ticks: int,
+        entry_ticks: int | Fraction,
         *,
         stop: int | None = None,
         target: int | None = None,
@@ -249,7 +263,9 @@ class ExitPlan:
         Args:
             side: the side of the position (``BUY`` = long, ``SELL`` = short).
             qty: the position quantity the plan protects (> 0).
-            entry_ticks: the average entry price.
+            entry_ticks: the average entry price; an off-grid average (a Fraction, after
+                fills at several prices) is rounded against the position (up for a long,
+                down for a short), so that a breakeven stop never locks in a loss.
             stop: a fixed stop level (long: below the price; short: above).
             target: a target level (long: above; short: below).
             trail: a trailing distance; the trail starts from ``best_ticks`` (default: entry).
@@ -264,7 +280,7 @@ class ExitPlan:
         self.qty = Decimal(qty)
         if self.qty <= 0:
             raise PlanError(f"plan quantity must be > 0, got {self.qty}")
-        self.entry_ticks = int(entry_ticks)
+        self.entry_ticks = entry_level(self.side, entry_ticks)
         self.stop: int | None = None
         self.target: int | None = None
         self.stop_source = ExitReason.STOP
@@ -534,8 +550,14 @@ class ExitPlan:
         self.time_stop_ns = deadline_ns
         return self._change("set_time_stop", before)
 
-    def resize(self, qty: Decimal | int) -> PlanChange:
-        """Follow the position's quantity (adds, partial exits); 0 closes the plan."""
+    def resize(self, qty: Decimal | int, entry_ticks: int | Fraction | None = None) -> PlanChange:
+        """Follow the position's quantity (adds, partial exits); 0 closes the plan.
+
+        Args:
+            qty: the position's new quantity (absolute).
+            entry_ticks: the new average entry after an add (rounded as in ``__init__``);
+                breakeven, P&L and R-multiples then measure from it.
+        """
         value = Decimal(qty)
         if value < 0:
             raise PlanError(f"resize: quantity must be >= 0, got {value}")
@@ -548,6 +570,8 @@ class ExitPlan:
             self.closed = True
         else:
             self.qty = value
+            if entry_ticks is not None:
+                self.entry_ticks = entry_level(self.side, entry_ticks)
         return self._change("resize", before)
 
     def detach(self) -> PlanChange:

@@ -18,6 +18,7 @@ from cockpit.domain.exits import (
     PlanError,
     Trail,
     TrailKind,
+    entry_level,
 )
 from cockpit.domain.orders import Side
 
@@ -663,3 +664,28 @@ def test_user_actions_and_ticks_behave_identically_after_every_restore(
         last_stop = plan.stop
     assert fired <= 1
     assert plan.fired == (fired == 1)
+
+
+def test_off_grid_entry_is_rounded_against_the_position() -> None:
+    assert entry_level(Side.BUY, Fraction(30201, 3)) == 10067  # 10067.0
+    assert entry_level(Side.BUY, Fraction(302, 3)) == 101  # 100.67 -> 101
+    assert entry_level(Side.SELL, Fraction(302, 3)) == 100
+    assert entry_level(Side.SELL, 7) == 7
+    plan = ExitPlan(Side.BUY, 3, Fraction(302, 3), breakeven_after=2)
+    assert plan.entry_ticks == 101
+    plan.on_tick(103, 1)
+    assert plan.stop == 101  # a breakeven stop at 101 cannot lose on a 100.67 average
+
+
+def test_resize_after_an_add_moves_the_entry() -> None:
+    plan = ExitPlan(Side.SELL, 2, 1000, stop=1010, breakeven_after=5)
+    change = plan.resize(Decimal(4), entry_ticks=Fraction(2010, 2))
+    assert change.as_dict() == {"qty": (Decimal(2), Decimal(4)), "entry_ticks": (1000, 1005)}
+    plan.on_tick(1000, 1)
+    assert plan.breakeven_done
+    assert plan.stop == 1005
+    decision = plan.on_tick(1005, 2)
+    assert decision is not None
+    assert decision.qty == 4
+    plan.resize(1)  # after the decision (a partial exit fill) the quantity still follows
+    assert plan.qty == 1
