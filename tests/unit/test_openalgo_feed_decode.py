@@ -235,6 +235,8 @@ def test_auth_reply() -> None:
 
 def test_subscribe_messages_are_one_bulk_frame_per_mode() -> None:
     (msg,) = P.subscribe_messages("quote", ["NSE:INFY", "NSE_INDEX:NIFTY"])
+    assert isinstance(msg, str)  # a text frame: OpenAlgo servers expect JSON text
+    assert all(isinstance(m, str) for m in P.open_messages())
     assert json.loads(msg) == {
         "action": "subscribe",
         "mode": 2,

@@ -109,6 +109,13 @@ class _Frame(msgspec.Struct):
 _DECODER: Final = msgspec.json.Decoder(_Frame)
 _RAW: Final = msgspec.json.Decoder(dict[str, Any])
 _ENC: Final = msgspec.json.Encoder()
+
+
+def _text(obj: object) -> str:
+    """JSON as a str: sent as a text frame (bytes would go out as a binary frame)."""
+    return _ENC.encode(obj).decode()
+
+
 _MODE_BY_NAME: Final = {"ltp": 1, "quote": 2, "depth": 3, "1": 1, "2": 2, "3": 3}
 
 
@@ -297,7 +304,7 @@ class OpenAlgoProtocol(WsProtocol):
         return self._url
 
     def open_messages(self) -> list[str | bytes]:
-        return [_ENC.encode({"action": "authenticate", "api_key": self._api_key})]
+        return [_text({"action": "authenticate", "api_key": self._api_key})]
 
     def auth_reply(self, payload: bytes, binary: bool) -> bool | None:
         try:
@@ -317,9 +324,9 @@ class OpenAlgoProtocol(WsProtocol):
 
     def subscribe_messages(self, mode: str, keys: Sequence[str]) -> list[str | bytes]:
         if mode == ORDERS:
-            return [_ENC.encode({"action": "subscribe_orders"})]
+            return [_text({"action": "subscribe_orders"})]
         return [
-            _ENC.encode(
+            _text(
                 {
                     "action": "subscribe",
                     "mode": MODES[mode],
@@ -331,12 +338,10 @@ class OpenAlgoProtocol(WsProtocol):
 
     def unsubscribe_messages(self, mode: str, keys: Sequence[str]) -> list[str | bytes]:
         if mode == ORDERS:
-            return [_ENC.encode({"action": "unsubscribe_orders"})]
+            return [_text({"action": "unsubscribe_orders"})]
         n = MODES[mode]
         return [
-            _ENC.encode(
-                {"action": "unsubscribe", "symbols": [{**split_key(k), "mode": n} for k in keys]}
-            )
+            _text({"action": "unsubscribe", "symbols": [{**split_key(k), "mode": n} for k in keys]})
         ]
 
     def decode(self, payload: bytes, binary: bool, recv_ns: int) -> Sequence[object]:
