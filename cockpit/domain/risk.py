@@ -9,7 +9,8 @@ API summary
   (a positive amount: entries stop once day P&L <= -limit), ``max_tick_age_ns`` (stale-data
   gate). :meth:`RiskLimits.from_mapping` builds it from config values.
 - :class:`RiskContext` (filled by the caller at check time): ``now_ns``, ``tick_size``,
-  positions by key (signed), ``open_orders``, last price ticks and last tick time by key,
+  positions by key (signed), ``working_qty`` (signed unfilled entry quantity by key, counted
+  towards the position limit), ``open_orders``, last price ticks and last tick time by key,
   ``recent_orders_ns`` (send times of recent orders), ``day_pnl`` (Decimal money),
   ``halted`` (kill switch).
 - :class:`RiskChecker` ``(limits)``: ``check_entry(request, ctx) -> Refusal | None`` (the
@@ -141,6 +142,9 @@ class RiskContext:
     """Net signed position by key."""
     open_orders: int = 0
     """Working orders now (not counting the new one)."""
+    working_qty: Mapping[str, Decimal] = field(default_factory=dict)
+    """Signed unfilled quantity of working ENTRY orders by key (counted towards the
+    position limit, so a burst of orders cannot pass it before any fills)."""
     last_ticks: Mapping[str, int] = field(default_factory=dict)
     """Last price by key, in ticks."""
     last_tick_ns: Mapping[str, int] = field(default_factory=dict)
@@ -198,13 +202,16 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
         )
     if limits.max_position_qty is not None:
         held = Decimal(ctx.positions.get(key, Decimal(0)))
-        after = held + request.side.sign * qty
-        if abs(after) > limits.max_position_qty and abs(after) > abs(held):
+        working = Decimal(ctx.working_qty.get(key, Decimal(0)))
+        exposure = held + working
+        after = exposure + request.side.sign * qty
+        if abs(after) > limits.max_position_qty and abs(after) > abs(exposure):
+            pending = f", working {_fmt(working)}" if working else ""
             out.append(
                 Refusal(
                     Rule.MAX_POSITION,
                     f"max_position_qty: position in {key} would be {_fmt(after)} "
-                    f"(now {_fmt(held)}), over the limit {_fmt(limits.max_position_qty)}",
+                    f"(now {_fmt(held)}{pending}), over the limit {_fmt(limits.max_position_qty)}",
                 )
             )
     last = ctx.last_ticks.get(key)

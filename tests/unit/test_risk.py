@@ -70,6 +70,13 @@ def test_max_position_qty_counts_the_current_position() -> None:
     assert refused(limits, short, ctx()) == (
         "max_position_qty: position in NSE:SBIN would be -60 (now 0), over the limit 50"
     )
+    # Working entry orders count: a burst cannot pass the limit before the fills arrive.
+    assert refused(
+        limits, buy(20), ctx(positions={KEY: Decimal(10)}, working_qty={KEY: Decimal(40)})
+    ) == (
+        "max_position_qty: position in NSE:SBIN would be 70 (now 10, working 40), over the limit 50"
+    )
+    assert refused(limits, buy(20), ctx(working_qty={KEY: Decimal(-40)})) is None
     # An order that shrinks an oversized position is not an increase.
     assert refused(limits, short, ctx(positions={KEY: Decimal(80)})) is None
 
