@@ -72,7 +72,7 @@ async def _serve(args: argparse.Namespace) -> int:
         f"({len(server.market.states)} instruments, {server.market.rate:g} ticks/s each)",
         file=sys.stderr,
     )
-    if not args.api_key:
+    if not server.config.api_key:
         # The sim is the server: printing the key it generated for itself is how you learn it.
         print(f"cockpit sim: API key {server.api_key}", file=sys.stderr)
     sys.stderr.flush()
