@@ -47,7 +47,7 @@ Semantics (long; a short is mirrored)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -76,6 +76,8 @@ class Trail:
 
     kind: TrailKind
     distance: Decimal
+    _num: int = field(init=False, repr=False, compare=False, default=0)
+    _den: int = field(init=False, repr=False, compare=False, default=1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", TrailKind(self.kind))
@@ -87,6 +89,11 @@ class Trail:
         if self.kind is TrailKind.PERCENT and value >= 100:
             raise PlanError(f"a percent trail must be below 100, got {value}")
         object.__setattr__(self, "distance", value)
+        num, den = value.as_integer_ratio()
+        if self.kind is TrailKind.PERCENT:
+            den *= 100
+        object.__setattr__(self, "_num", num)
+        object.__setattr__(self, "_den", den)
 
     @classmethod
     def ticks(cls, n: int) -> Trail:
@@ -106,14 +113,20 @@ class Trail:
     def distance_ticks(self, best_ticks: int, tick_size: Decimal | None) -> int:
         """The distance in whole ticks (rounded up, at least 1) at best price ``best_ticks``."""
         if self.kind is TrailKind.TICKS:
-            return int(self.distance)
-        if self.kind is TrailKind.POINTS:
-            if tick_size is None:
-                raise PlanError("a trail in points needs the instrument's tick size")
-            exact = Fraction(self.distance) / Fraction(tick_size)
-        else:
-            exact = Fraction(abs(best_ticks)) * Fraction(self.distance) / 100
+            return self._num
+        if self.kind is TrailKind.PERCENT:
+            # ceil(|best| * pct / 100) in integers: exact and cheap on the hot path.
+            return max(1, -(-abs(best_ticks) * self._num // self._den))
+        if tick_size is None:
+            raise PlanError("a trail in points needs the instrument's tick size")
+        exact = Fraction(self.distance) / Fraction(tick_size)
         return max(1, -(-exact.numerator // exact.denominator))
+
+    def fixed_ticks(self, tick_size: Decimal | None) -> int | None:
+        """The distance in ticks when it does not depend on the price (``None`` for percent)."""
+        if self.kind is TrailKind.PERCENT:
+            return None
+        return self.distance_ticks(0, tick_size)
 
     def describe(self) -> str:
         """Short text for the UI, e.g. ``trail 10t``, ``trail 2.5pt``, ``trail 0.5%``."""
@@ -240,6 +253,8 @@ class ExitPlan:
         "closed",
         "detached",
         "version",
+        "_trail_fixed",
+        "_sign",
     )
 
     def __init__(
@@ -277,6 +292,7 @@ class ExitPlan:
             best_ticks: the best price so far, when attaching to a position that moved already.
         """
         self.side = Side(side)
+        self._sign = self.side.sign
         self.qty = Decimal(qty)
         if self.qty <= 0:
             raise PlanError(f"plan quantity must be > 0, got {self.qty}")
@@ -309,8 +325,9 @@ class ExitPlan:
         self.stop = stop
         self.target = target
         self._check_levels(self.stop, self.target)
+        self._trail_fixed: int | None = None
         if self.trail is not None:
-            self.trail.distance_ticks(self.trail_best, tick_size)  # validates points/tick size
+            self._trail_fixed = self.trail.fixed_ticks(tick_size)  # validates points/tick size
             self._ratchet_trail()
         self.initial_stop = self.stop
 
@@ -319,7 +336,7 @@ class ExitPlan:
     @property
     def sign(self) -> int:
         """+1 for a long plan, -1 for a short one."""
-        return self.side.sign
+        return self._sign
 
     @property
     def exit_side(self) -> Side:
@@ -387,7 +404,7 @@ class ExitPlan:
         """Feed one price. Updates trail and breakeven, then returns a decision or ``None``."""
         if self.decision is not None or self.closed or self.detached:
             return None
-        sign = self.sign
+        sign = self._sign
         self.last_ticks = price_ticks
         if (price_ticks - self.best_ticks) * sign > 0:
             self.best_ticks = price_ticks
@@ -424,11 +441,14 @@ class ExitPlan:
         return self._fire(ExitReason.TIME, None, None, ts_ns)
 
     def _ratchet_trail(self) -> None:
-        assert self.trail is not None
-        level = self.trail_best - self.sign * self.trail.distance_ticks(
-            self.trail_best, self.tick_size
-        )
-        if self.stop is None or (level - self.stop) * self.sign > 0:
+        trail = self.trail
+        assert trail is not None
+        distance = self._trail_fixed
+        if distance is None:
+            distance = trail.distance_ticks(self.trail_best, None)
+        sign = self._sign
+        level = self.trail_best - sign * distance
+        if self.stop is None or (level - self.stop) * sign > 0:
             self.stop = level
             self.stop_source = ExitReason.TRAILING_STOP
             self.version += 1
@@ -506,9 +526,9 @@ class ExitPlan:
         """Replace the trail (``None`` removes it). A new trail starts from the last price."""
         self._require_active("set_trail")
         before = self._snapshot()
-        if trail is not None:
-            trail.distance_ticks(self.trail_best, self.tick_size)  # validates points/tick size
+        fixed = None if trail is None else trail.fixed_ticks(self.tick_size)  # validates
         self.trail = trail
+        self._trail_fixed = fixed
         self.trail_active = trail is not None
         if trail is not None:
             self._restart_trail()
@@ -621,6 +641,7 @@ class ExitPlan:
         plan = cls.__new__(cls)
         trail = state["trail"]
         plan.side = Side(state["side"])
+        plan._sign = plan.side.sign
         plan.qty = Decimal(state["qty"])
         plan.entry_ticks = state["entry_ticks"]
         plan.stop = state["stop"]
@@ -645,6 +666,7 @@ class ExitPlan:
         plan.closed = state["closed"]
         plan.detached = state["detached"]
         plan.version = state["version"]
+        plan._trail_fixed = None if plan.trail is None else plan.trail.fixed_ticks(plan.tick_size)
         return plan
 
     def __repr__(self) -> str:
