@@ -95,3 +95,18 @@ def ensure_private_dir(path: Path) -> Path:
     except OSError:
         pass
     return path
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a ``python -m cockpit...`` child: ours, with this package's
+    directory on ``PYTHONPATH`` (so it works from any working directory, installed or not).
+    """
+    import cockpit
+
+    env = dict(os.environ)
+    root = str(Path(cockpit.__file__).resolve().parent.parent)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in parts:
+        env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+    env.update(extra or {})
+    return env

@@ -1,0 +1,491 @@
+"""Assembles a running engine: config → paper exchange child (if no broker) → feed → router
+→ journal → decision thread → viewer server; and takes it all down again cleanly.
+
+Threads of a running engine: the main thread (waits for a stop: signal, Shutdown command,
+paper exchange death), the decision thread (``Engine.run``), the viewer server's asyncio
+thread, the feed's connection thread and the router's workers. Everything they produce goes
+through one ``queue.SimpleQueue`` to the decision thread.
+
+One engine per profile: an exclusive ``flock`` on ``<runtime dir>/<profile>.pid`` (released by
+the kernel when the process dies, so a crashed engine never blocks the next one), plus the
+live-socket check of the viewer server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import json
+import logging
+import os
+import queue
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+from cockpit.config import ConfigError, Settings
+from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
+from cockpit.engine import paths
+
+log = logging.getLogger(__name__)
+
+SIM_START_TIMEOUT_S: Final = 30.0
+_PR_SET_PDEATHSIG: Final = 1
+
+
+class StartupError(RuntimeError):
+    """The engine cannot start; the message says why in the user's terms."""
+
+
+class AlreadyRunning(StartupError):
+    """Another engine holds this profile."""
+
+
+# ---------------------------------------------------------------------- pid lock
+
+
+class PidLock:
+    """An exclusive lock on ``<runtime dir>/<profile>.pid`` holding our pid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`AlreadyRunning` (naming the holder's pid)."""
+        paths.ensure_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise AlreadyRunning(
+                f"an engine is already running for this profile (pid {holder or '?'}, "
+                f"lock {self.path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the file and drop the lock. Idempotent."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        os.close(self._fd)
+        self._fd = None
+
+
+def read_pid(profile: str) -> int | None:
+    """The pid in a profile's pid file if an engine holds its lock, else None."""
+    path = paths.pid_path(profile)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None  # nobody holds it: a leftover file
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------- paper exchange child
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """Where the feed and the router connect."""
+
+    host: str
+    ws_url: str
+    api_key: str
+    label: str
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Venue({self.label!r}, host={self.host!r}, ws_url={self.ws_url!r})"
+
+
+def _pdeathsig() -> None:
+    """In the sim child: die with SIGTERM when the engine (its parent) dies."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class SimChild:
+    """``cockpit sim`` on free loopback ports as a child process of the engine."""
+
+    def __init__(self, settings: Settings, log_to: Any = None) -> None:
+        self.settings = settings
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.mkdtemp(prefix="cockpit-sim-")
+        self.ports_file = Path(self._dir) / "ports.json"
+        self._log_to = log_to
+        self.venue: Venue | None = None
+
+    def start(self, timeout: float = SIM_START_TIMEOUT_S) -> Venue:
+        """Start it and wait for its ports file; return where to connect."""
+        key = secrets.token_hex(32)
+        sim = self.settings.sim
+        argv = [
+            sys.executable,
+            "-m",
+            "cockpit.cli",
+            "sim",
+            "--rest-port",
+            "0",
+            "--ws-port",
+            "0",
+            "--ports-file",
+            str(self.ports_file),
+            "--rate",
+            str(sim.rate),
+        ]
+        if sim.seed is not None:
+            argv += ["--seed", str(sim.seed)]
+        for spec in sim.instruments:
+            argv += ["--instrument", spec]
+        env = paths.child_env({"COCKPIT_SIM_API_KEY": key})  # not in argv: ps shows argv
+        linux = sys.platform.startswith("linux")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_to,
+            stderr=self._log_to,
+            env=env,
+            preexec_fn=_pdeathsig if linux else None,  # noqa: PLW1509 - no threads yet
+            close_fds=True,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.ports_file.exists():
+                try:
+                    data = json.loads(self.ports_file.read_text())
+                    break
+                except (OSError, ValueError):
+                    pass
+            if self.proc.poll() is not None:
+                raise StartupError(
+                    f"the paper exchange exited at start (code {self.proc.returncode}); "
+                    "see the log above"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise StartupError(f"the paper exchange did not start within {timeout:.0f}s")
+            time.sleep(0.05)
+        self.venue = Venue(
+            host=f"http://127.0.0.1:{int(data['rest_port'])}",
+            ws_url=f"ws://127.0.0.1:{int(data['ws_port'])}",
+            api_key=str(data.get("api_key") or key),
+            label="paper",
+        )
+        log.info(
+            "paper exchange pid %d: REST %s WS %s",
+            self.proc.pid,
+            self.venue.host,
+            self.venue.ws_url,
+        )
+        return self.venue
+
+    def alive(self) -> bool:
+        """Whether the child is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``; remove the ports file. Idempotent."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        with contextlib.suppress(OSError):
+            self.ports_file.unlink()
+        with contextlib.suppress(OSError):
+            os.rmdir(self._dir)
+
+
+# ---------------------------------------------------------------------- instruments
+
+
+def paper_instruments(settings: Settings) -> list[Instrument]:
+    """The paper exchange's universe, computed exactly as ``cockpit sim`` computes it."""
+    from cockpit.sim.universe import default_listings, parse_instrument_spec
+
+    listings = list(default_listings())
+    listings += [parse_instrument_spec(spec) for spec in settings.sim.instruments]
+    return [listing.instrument for listing in listings]
+
+
+def venue_instruments(venue: Venue, keys: list[str], timeout: float = 10.0) -> list[Instrument]:
+    """Look the watchlist up on an OpenAlgo server (``/api/v1/symbol``) for tick and lot."""
+    import httpx
+
+    out: list[Instrument] = []
+    root = venue.host.rstrip("/")
+    if not root.endswith("/api/v1"):
+        root += "/api/v1"
+    with httpx.Client(timeout=timeout) as client:
+        for key in keys:
+            exchange, symbol = parse_key(key)
+            try:
+                resp = client.post(
+                    f"{root}/symbol",
+                    json={"apikey": venue.api_key, "symbol": symbol, "exchange": str(exchange)},
+                )
+                data = resp.json().get("data") or {}
+                tick = to_decimal(data.get("tick_size") or "0.05")
+                lot = to_decimal(data.get("lotsize") or 1)
+                out.append(
+                    Instrument(
+                        Exchange(exchange),
+                        symbol,
+                        tick,
+                        lot if lot > 0 else Decimal(1),
+                        name=str(data.get("name") or symbol),
+                    )
+                )
+            except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
+                log.warning("%s: cannot look the symbol up on the venue: %s", key, exc)
+    return out
+
+
+# ---------------------------------------------------------------------- the engine
+
+
+class EngineRunner:
+    """Starts, runs and stops one engine for ``settings``. Call :meth:`run` on the main thread.
+
+    Args:
+        settings: the configuration (venue, profile, paths...).
+        child_output: where the paper exchange child writes (None: inherit stderr).
+    """
+
+    def __init__(self, settings: Settings, *, child_output: Any = None) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.stop_reason = "stopped"
+        self._child_output = child_output
+        self._cleanup: list[tuple[str, Callable[[], None]]] = []
+        self.engine: Any = None
+        self.server: Any = None
+        self.sim: SimChild | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the engine to stop (signal handlers call this)."""
+        if not self.stop_event.is_set():
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    def run(self) -> int:
+        """Start everything, wait for a stop, take everything down; return an exit code."""
+        try:
+            self._start()
+        except (StartupError, ConfigError) as exc:
+            log.error("%s", exc)
+            self._teardown()
+            return 1
+        except Exception:
+            log.exception("engine failed to start")
+            self._teardown()
+            return 1
+        try:
+            self._wait()
+        finally:
+            self._teardown()
+        return 0
+
+    # ------------------------------------------------------------------ start
+
+    def _on_exit(self, what: str, fn: Callable[[], None]) -> None:
+        self._cleanup.append((what, fn))
+
+    def _start(self) -> None:
+        s = self.settings
+        lock = PidLock(paths.pid_path(s.profile))
+        lock.acquire()
+        self._on_exit("pid lock", lock.release)
+
+        from cockpit.engine.server import EngineAlreadyRunning, ServerError, probe
+
+        if probe(s.socket_path):
+            raise AlreadyRunning(f"an engine is already answering on {s.socket_path}")
+
+        # The paper exchange first: it is forked before this process has any other thread.
+        if s.venue.broker == "paper":
+            self.sim = SimChild(s, self._child_output)
+            self._on_exit("paper exchange", self.sim.stop)
+            venue = self.sim.start()
+            instruments = paper_instruments(s)
+        else:
+            venue = _openalgo_venue(s)
+            instruments = venue_instruments(venue, list(s.trading.watchlist))
+            if not instruments:
+                raise StartupError(
+                    "no instruments: set trading.watchlist (EXCH:SYMBOL keys) for an OpenAlgo "
+                    "broker, e.g. COCKPIT_TRADING__WATCHLIST='[\"NSE:INFY\"]'"
+                )
+        if s.venue.feed:
+            raise StartupError(
+                f"--feed {s.venue.feed}: the engine runner takes market data from the broker "
+                "only so far (kite/binance/replay feeds are not wired into the engine yet)"
+            )
+
+        from cockpit.journal import Journal, JournalError
+
+        try:
+            journal = Journal.open(s.journal_path, profile=s.profile, venue=venue.label)
+        except JournalError as exc:
+            raise StartupError(str(exc)) from exc
+        self._on_exit("journal", journal.close)
+        for inst in instruments:
+            journal.instrument(inst.key, inst.tick_size, inst.lot_size)
+
+        try:
+            from cockpit.engine.core import Engine, EngineOptions
+        except ImportError as exc:
+            raise StartupError(f"the engine core is not available in this build: {exc}") from exc
+        from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+        from cockpit.adapters.openalgo.feed import OpenAlgoFeed
+        from cockpit.engine.server import ViewerServer
+
+        inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
+        server = ViewerServer(
+            s.socket_path,
+            inbound.put,
+            profile=s.profile,
+            venue=s.venue_label() if venue.label != "paper" else "paper",
+            market_hz=s.engine.viewer_hz,
+            max_backlog=s.engine.viewer_backlog,
+        )
+        router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
+        feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
+        options = EngineOptions(venue=venue.label)
+        engine = Engine(
+            config=s,
+            instruments=instruments,
+            router=router,
+            journal=journal,
+            publisher=server,
+            inbound=inbound,
+            feed=feed,
+            options=options,
+        )
+        self.engine, self.server = engine, server
+
+        try:
+            server.start()
+        except EngineAlreadyRunning as exc:
+            raise AlreadyRunning(str(exc)) from exc
+        except ServerError as exc:
+            raise StartupError(str(exc)) from exc
+        self._on_exit("viewer server", lambda: server.stop(self.stop_reason))
+        router.start()
+        self._on_exit("router", router.stop)
+        thread = threading.Thread(
+            target=self._run_engine, args=(engine,), name="decision", daemon=True
+        )
+        self._engine_thread = thread
+        thread.start()
+        self._on_exit("decision thread", self._join_engine)
+        feed.start()
+        self._on_exit("feed", feed.stop)
+        if engine.watchlist:
+            feed.subscribe(engine.watchlist, options.feed_mode)
+        feed.subscribe_orders()
+        log.info(
+            "engine %d running: profile %s, venue %s, %d instruments, journal %s, socket %s",
+            os.getpid(),
+            s.profile,
+            venue.label,
+            len(instruments),
+            s.journal_path,
+            s.socket_path,
+        )
+
+    def _run_engine(self, engine: Any) -> None:
+        try:
+            engine.run(self.stop_event)
+        except Exception:
+            log.exception("the decision thread failed")
+            self.request_stop("decision thread failed")
+        else:
+            self.request_stop("shutdown requested")
+
+    def _join_engine(self) -> None:
+        self.stop_event.set()
+        self._engine_thread.join(10)
+        if self._engine_thread.is_alive():
+            log.error("the decision thread did not stop within 10 s")
+
+    # ------------------------------------------------------------------ wait / stop
+
+    def _wait(self) -> None:
+        while not self.stop_event.wait(0.25):
+            if self.sim is not None and not self.sim.alive():
+                code = self.sim.proc.returncode if self.sim.proc else None
+                log.error("the paper exchange exited (code %s): stopping the engine", code)
+                self.request_stop("the paper exchange stopped")
+        log.info("engine stopping: %s", self.stop_reason)
+
+    def _teardown(self) -> None:
+        self.stop_event.set()
+        while self._cleanup:
+            what, fn = self._cleanup.pop()
+            try:
+                fn()
+            except Exception:
+                log.exception("error while stopping the %s", what)
+        log.info("engine stopped")
+
+
+def _openalgo_venue(s: Settings) -> Venue:
+    v = s.venue
+    missing = [
+        name
+        for name, value in (
+            ("--host / OPENALGO_HOST", v.host),
+            ("--ws-url / OPENALGO_WS_URL", v.ws_url),
+            ("OPENALGO_API_KEY", v.api_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise StartupError(f"broker openalgo needs {', '.join(missing)}")
+    assert v.host is not None
+    assert v.ws_url is not None
+    assert v.api_key is not None
+    return Venue(v.host, v.ws_url, v.api_key.get_secret_value(), f"openalgo {v.host}")
+
+
+def install_signal_handlers(runner: EngineRunner) -> None:
+    """SIGTERM/SIGINT/SIGHUP → a clean stop (main thread only)."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        runner.request_stop(f"signal {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)

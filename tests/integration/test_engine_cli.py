@@ -1,0 +1,237 @@
+"""`cockpit engine start|status|stop|run` through the real CLI, in temporary XDG dirs.
+
+Each test gets its own runtime/data/config/state directories; every process started is
+stopped (the fixture kills whatever is left and fails the test if anything was).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cockpit.engine.client import EngineClient
+from cockpit.engine.protocol import Ack, PlaceEntry, SetArmed
+
+pytest.importorskip("cockpit.engine.core", reason="the engine core is not in this tree yet")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Env:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env = dict(os.environ)
+        for name in list(self.env):
+            if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
+                del self.env[name]
+        self.env.update(
+            XDG_RUNTIME_DIR=str(root / "run"),
+            XDG_DATA_HOME=str(root / "data"),
+            XDG_CONFIG_HOME=str(root / "cfg"),
+            XDG_STATE_HOME=str(root / "state"),
+            PYTHONPATH=str(REPO),
+            COCKPIT_SIM__RATE="20",
+        )
+        self.procs: list[subprocess.Popen[str]] = []
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "run" / "cockpit" / "default.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.root / "run" / "cockpit" / "default.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "state" / "cockpit" / "log" / "engine-default.log"
+
+    def cli(self, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cockpit.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+            cwd=str(REPO),
+            check=False,
+        )
+
+    def popen(self, *argv: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cockpit.cli", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            cwd=str(REPO),
+        )
+        self.procs.append(proc)
+        return proc
+
+    def our_processes(self) -> list[int]:
+        """Pids of processes whose environment points at this test's runtime dir."""
+        found = []
+        marker = f"XDG_RUNTIME_DIR={self.root / 'run'}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if marker in environ.split(b"\0") and stat.split(") ", 1)[1][:1] != "Z":
+                found.append(int(entry.name))
+        return found
+
+    def wait_gone(self, timeout: float = 20) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while (left := self.our_processes()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    root = Path(tempfile.mkdtemp(prefix="cke", dir="/tmp"))
+    e = Env(root)
+    yield e
+    for proc in e.procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+    leftovers = e.our_processes()
+    for pid in leftovers:
+        with_suppress_kill(pid)
+    shutil.rmtree(root, ignore_errors=True)
+    assert not leftovers, f"processes left behind: {leftovers}"
+
+
+def with_suppress_kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_start_status_stop(env: Env) -> None:
+    out = env.cli("engine", "status")
+    assert out.returncode == 3
+    assert "not running" in out.stdout
+
+    out = env.cli("engine", "start")
+    assert out.returncode == 0, out.stderr + env.log.read_text()
+    assert "started for profile default" in out.stdout
+    assert env.socket.exists()
+    assert oct(env.socket.stat().st_mode & 0o777) == oct(0o600)
+    pid = int(env.pidfile.read_text())
+    assert len(env.our_processes()) == 2  # the engine and its paper exchange
+
+    out = env.cli("engine", "start")
+    assert out.returncode == 0
+    assert f"already running for profile default (pid {pid}" in out.stdout
+
+    out = env.cli("engine", "status")
+    assert out.returncode == 0, out.stderr
+    assert f"pid {pid}" in out.stdout
+    assert "venue    paper" in out.stdout
+    assert "feed     openalgo" in out.stdout
+    assert "positions 0 open" in out.stdout
+
+    out = env.cli("engine", "stop")
+    assert out.returncode == 0, out.stderr
+    assert "stopped" in out.stdout
+    assert env.wait_gone() == []
+    assert not env.socket.exists()
+    assert not env.pidfile.exists()
+    # nothing secret went to the log
+    log = env.log.read_text()
+    assert "API key" not in log
+    assert env.cli("engine", "status").returncode == 3
+    assert env.cli("engine", "stop").returncode == 3
+
+
+def test_stop_refused_with_open_position_unless_flatten(env: Env) -> None:
+    assert env.cli("engine", "start").returncode == 0
+    with EngineClient.connect(path=env.socket, client="test") as c:
+        snap = c.snapshot(timeout=10)
+        key = snap.watchlist[0]
+        assert isinstance(c.request(SetArmed(id=0, armed=True)), Ack)
+        deadline = time.monotonic() + 30
+        while True:  # entries wait for the first reconciliation and a live feed
+            answer = c.request(PlaceEntry(id=0, key=key, side="BUY", qty=Decimal(1)))
+            if isinstance(answer, Ack) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert isinstance(answer, Ack), answer
+    deadline = time.monotonic() + 30
+    while True:
+        out = env.cli("engine", "status")
+        if "positions 1 open" in out.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "positions 1 open" in out.stdout, out.stdout
+
+    out = env.cli("engine", "stop")
+    assert out.returncode == 1
+    assert "stop refused" in out.stderr
+    assert "--flatten" in out.stderr
+    assert env.socket.exists()
+
+    out = env.cli("engine", "stop", "--flatten")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert env.wait_gone() == []
+
+
+def test_run_foreground_sigterm_is_a_clean_stop(env: Env) -> None:
+    proc = env.popen("engine", "run")
+    deadline = time.monotonic() + 45
+    while not env.socket.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with EngineClient.connect(path=env.socket) as c:
+        c.snapshot(timeout=10)
+    # a second engine for the same profile is refused
+    second = env.cli("engine", "run", timeout=60)
+    assert second.returncode == 1
+    assert "already running" in second.stderr
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "engine stopping: signal SIGTERM" in err
+    assert "engine stopped" in err
+    assert not env.socket.exists()
+    assert env.wait_gone() == []
+    # the journal was closed cleanly: the session has an end
+    from cockpit.journal import Journal
+
+    with Journal.open(env.root / "data" / "cockpit" / "default.sqlite3", start_session=False) as j:
+        sessions = j.sessions()
+    assert len(sessions) == 1
+    assert sessions[0][2] is not None
+
+
+def test_killed_engine_takes_its_paper_exchange_along_and_restarts(env: Env) -> None:
+    assert env.cli("engine", "start").returncode == 0
+    pid = int(env.pidfile.read_text())
+    os.kill(pid, signal.SIGKILL)
+    assert env.wait_gone() == []  # the sim child died with it (PDEATHSIG)
+    assert env.socket.exists()  # a stale socket is left behind ...
+    out = env.cli("engine", "status")
+    assert out.returncode == 3
+    out = env.cli("engine", "start")  # ... and replaced by the next engine
+    assert out.returncode == 0, out.stderr
+    assert env.cli("engine", "stop").returncode == 0
+    assert env.wait_gone() == []
