@@ -4,6 +4,7 @@ API summary
 -----------
 - :class:`RiskLimits` (frozen, every limit optional): ``max_order_qty``, ``max_position_qty``
   (absolute net per symbol after the order), ``max_notional`` (money of one order),
+  ``max_position_notional`` (money of the position after the order, per symbol),
   ``max_open_orders``, ``price_band_pct`` (a limit/trigger price within this percent of the
   last price), ``max_orders_per_window`` within ``order_window_ns``, ``daily_loss_limit``
   (a positive amount: entries stop once day P&L <= -limit), ``max_tick_age_ns`` (stale-data
@@ -21,7 +22,7 @@ API summary
   numbers, e.g. ``max_order_qty: quantity 500 exceeds the limit 100``.
 
 The order of the checks: halted, stale data, daily loss, then the order's own numbers
-(quantity, position, notional, open orders, price band, rate).
+(quantity, position, order notional, position notional, open orders, price band, rate).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class Rule(StrEnum):
     DAILY_LOSS = "daily_loss_limit"
     MAX_ORDER_QTY = "max_order_qty"
     MAX_POSITION = "max_position_qty"
+    MAX_POSITION_NOTIONAL = "max_position_notional"
     MAX_NOTIONAL = "max_notional"
     MAX_OPEN_ORDERS = "max_open_orders"
     PRICE_BAND = "price_band"
@@ -74,6 +76,8 @@ class RiskLimits:
     """Largest absolute net position per symbol the order may lead to."""
     max_notional: Decimal | None = None
     """Largest value (price x quantity, money) of one order."""
+    max_position_notional: Decimal | None = None
+    """Largest value (|position after the order| x price, money) per symbol."""
     max_open_orders: int | None = None
     """Working orders allowed at once (the new one must fit under it)."""
     price_band_pct: Decimal | None = None
@@ -90,6 +94,7 @@ class RiskLimits:
             "max_order_qty",
             "max_position_qty",
             "max_notional",
+            "max_position_notional",
             "price_band_pct",
             "daily_loss_limit",
         ):
@@ -236,6 +241,32 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                         f"limit {_fmt(limits.max_notional)}",
                     )
                 )
+    if limits.max_position_notional is not None:
+        price_ticks = request.price_ticks or request.trigger_ticks or last
+        held = Decimal(ctx.positions.get(key, Decimal(0)))
+        exposure = held + Decimal(ctx.working_qty.get(key, Decimal(0)))
+        after = exposure + request.side.sign * qty
+        if abs(after) > abs(exposure):
+            limit = _fmt(limits.max_position_notional)
+            if price_ticks is None:
+                out.append(
+                    Refusal(
+                        Rule.MAX_POSITION_NOTIONAL,
+                        f"max_position_notional: no price for {key} to value the position "
+                        f"against the limit {limit}",
+                    )
+                )
+            else:
+                value = abs(after) * ctx.tick_size * price_ticks
+                if value > limits.max_position_notional:
+                    out.append(
+                        Refusal(
+                            Rule.MAX_POSITION_NOTIONAL,
+                            f"max_position_notional: position in {key} would be worth "
+                            f"{_fmt(value)} ({_fmt(after)} x {_fmt(ctx.tick_size * price_ticks)}"
+                            f"), over the limit {limit}",
+                        )
+                    )
     if limits.max_open_orders is not None and ctx.open_orders + 1 > limits.max_open_orders:
         out.append(
             Refusal(

@@ -99,6 +99,25 @@ def test_max_notional_uses_limit_then_trigger_then_last_price() -> None:
     )
 
 
+def test_max_position_notional() -> None:
+    limits = RiskLimits(max_position_notional=Decimal(40000))
+    held = ctx(positions={KEY: Decimal(30)})
+    assert refused(limits, buy(20), held) is None  # 50 x 800 = 40000
+    assert refused(limits, buy(21), held) == (
+        "max_position_notional: position in NSE:SBIN would be worth 40800 (51 x 800), "
+        "over the limit 40000"
+    )
+    short = OrderRequest(KEY, Side.SELL, Decimal(10), OrderType.LIMIT, price_ticks=16100)
+    assert refused(limits, short, ctx(positions={KEY: Decimal(-45)})) == (
+        "max_position_notional: position in NSE:SBIN would be worth 44275 (-55 x 805), "
+        "over the limit 40000"
+    )
+    assert refused(limits, short, ctx(positions={KEY: Decimal(80)})) is None  # reducing
+    assert refused(limits, buy(1), ctx(last_ticks={})) == (
+        "max_position_notional: no price for NSE:SBIN to value the position against the limit 40000"
+    )
+
+
 def test_max_open_orders() -> None:
     limits = RiskLimits(max_open_orders=3)
     assert refused(limits, buy(), ctx(open_orders=2)) is None
@@ -165,6 +184,7 @@ def test_exits_are_never_refused_and_order_of_rules() -> None:
         max_order_qty=Decimal(1),
         max_position_qty=Decimal(1),
         max_notional=Decimal(1),
+        max_position_notional=Decimal(1),
         max_open_orders=1,
         price_band_pct=Decimal("0.1"),
         max_orders_per_window=1,
