@@ -135,6 +135,10 @@ class Store:
         self.seq = 0
         self.notices: list[Notice] = []
         """Pending notices; the app drains and shows them."""
+        self.clock = time.time_ns
+        """Wall clock for tick ages (tests freeze it)."""
+        self.mono = time.monotonic_ns
+        """Monotonic clock for flashes (tests freeze it)."""
 
     # ------------------------------------------------------------------ applying
 
@@ -257,7 +261,7 @@ class Store:
         if prev is not None and prev.ltp != q.ltp:
             self.direction[q.key] = 1 if q.ltp > prev.ltp else -1
             if flash:
-                self.flash_until[q.key] = time.monotonic_ns() + FLASH_NS
+                self.flash_until[q.key] = self.mono() + FLASH_NS
 
     def _position(self, p: PositionView) -> None:
         if p.qty == 0 and p.realized == 0:
@@ -321,7 +325,7 @@ class Store:
         q = self.quotes.get(key)
         if q is None or not q.recv_ns:
             return None
-        return max(0, (now_ns if now_ns is not None else time.time_ns()) - q.recv_ns)
+        return max(0, (now_ns if now_ns is not None else self.clock()) - q.recv_ns)
 
     def last_tick_age_ns(self, now_ns: int | None = None) -> int | None:
         """Age of the freshest tick of any symbol."""
@@ -330,7 +334,7 @@ class Store:
         newest = max(q.recv_ns for q in self.quotes.values())
         if not newest:
             return None
-        return max(0, (now_ns if now_ns is not None else time.time_ns()) - newest)
+        return max(0, (now_ns if now_ns is not None else self.clock()) - newest)
 
     def feed_ok(self) -> bool:
         """Every known feed is live (no feeds known counts as live)."""
@@ -409,12 +413,14 @@ def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
     return f"{q:+,.2f}" if sign else f"{q:,.2f}"
 
 
-def fmt_age(ns: int | None) -> str:
-    """A tick age: 120ms, 3.4s, 2m."""
+def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
+    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s`` below a second, so rows stay still)."""
     if ns is None:
         return "—"
     ms = ns // 1_000_000
     if ms < 1000:
+        if coarse:
+            return "<1s"
         return f"{ms}ms"
     if ms < 60_000:
         return f"{ms / 1000:.1f}s"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -176,8 +175,8 @@ class Watchlist(LineGrid, can_focus=True):
         self.top_row = max(0, min(self.top_row, max(0, len(self._order) - height)))
         header: Line = ("wl--header", self._header(cols))
         lines: list[Line] = [header]
-        now_ns = time.time_ns()
-        mono = time.monotonic_ns()
+        now_ns = self.store.clock()
+        mono = self.store.mono()
         for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
             lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
         self.set_lines(lines)
@@ -238,7 +237,7 @@ class Watchlist(LineGrid, can_focus=True):
             elif c.name == "age":
                 age = store.tick_age_ns(key, now_ns)
                 stale = age is not None and age > 5_000_000_000
-                out.append(cell(fmt_age(age), w, "wl--stale" if stale else "wl--dim"))
+                out.append(cell(fmt_age(age, coarse=True), w, "wl--stale" if stale else "wl--dim"))
             out.append((" ", ""))
         row_cls = "wl--cursor" if is_cursor and self.has_focus else ""
         if key == self.selected:

@@ -1,0 +1,290 @@
+"""Pilot tests of the app fed with real protocol messages through an in-memory link.
+
+These cover keys, gating and rendering without an engine; tests/ui/test_engine_pilot.py
+drives the same app against the real engine and paper exchange.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from cockpit.engine import protocol as p
+from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.link import MemoryLink
+from tests.ui import scenario as sc
+from tests.ui.conftest import wait_for
+
+
+def make_app(
+    *, armed: bool = True, with_position: bool = False, fresh: bool = True, **opts: object
+):
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False, **opts))  # type: ignore[arg-type]
+    now = time.time_ns() if fresh else sc.T0
+    link.feed(sc.welcome(), sc.snapshot(now, armed=armed, with_position=with_position))
+    return app, link
+
+
+def sent(link: MemoryLink, kind: type) -> list:
+    return [c for c in link.sent if isinstance(c, kind)]
+
+
+async def started(pilot, app) -> None:
+    await wait_for(pilot, lambda: app.batches_applied >= 1 and app.selected is not None)
+    await pilot.pause()
+
+
+async def test_ticks_reach_watchlist_ladder_and_quote() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        link.feed(sc.market(2, "NSE:SBIN", 16_004, time.time_ns()))
+        await wait_for(pilot, lambda: app.store.quotes["NSE:SBIN"].ltp == 16_004)
+        await pilot.pause()
+        scr = app.screen
+        rows = [scr.watchlist.text_of(y) for y in range(1, 5)]
+        assert any("SBIN" in r and "800.20▲" in r for r in rows)
+        ladder = [scr.ladder.text_of(y) for y in range(scr.ladder.rows + 1)]
+        ltp_row = next(r for r in ladder if "◀LTP" in r)
+        assert "800.20" in ltp_row
+        assert "800.20" in scr.quote.text_of(0)
+        assert "▲" in scr.quote.text_of(0)
+
+
+async def test_only_changed_rows_repaint() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.pause(0.1)
+        scr = app.screen
+        now = time.time_ns()
+        app.store.clock = lambda: now  # ages stand still
+        scr.watchlist.rebuild()
+        before = scr.watchlist.rows_rendered
+        # INFY moves: one watchlist row changes (plus nothing else).
+        changed = scr.watchlist.set_lines(list(scr.watchlist.lines()))
+        assert changed == 0
+        link.feed(p.MarketBatch(seq=2, quotes=[sc.quote("NSE:INFY", 30_002, time.time_ns())]))
+        await wait_for(pilot, lambda: app.store.quotes["NSE:INFY"].ltp == 30_002)
+        await pilot.pause(0.05)
+        assert 1 <= scr.watchlist.rows_rendered - before <= 2
+
+
+async def test_buy_sell_and_limit_keys_send_entries() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("b")
+        await pilot.press("plus")
+        await pilot.press("s")
+        await pilot.press("B")  # cursor not moved: join the bid
+        await pilot.press("up", "up", "S")  # cursor 2 ticks above the market
+        await pilot.pause()
+        entries = sent(link, p.PlaceEntry)
+        assert [(e.side, e.order_type) for e in entries] == [
+            ("BUY", "MARKET"),
+            ("SELL", "MARKET"),
+            ("BUY", "LIMIT"),
+            ("SELL", "LIMIT"),
+        ]
+        assert entries[0].qty == Decimal(1)
+        assert entries[1].qty == Decimal(2)
+        assert entries[2].join == "bid"
+        assert entries[2].price is None
+        assert entries[3].price == 16_002
+        assert entries[3].join is None
+        assert all(e.key == "NSE:SBIN" for e in entries)
+
+
+async def test_enter_on_ladder_sends_limit_on_natural_side() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.press("space", "up", "up", "up", "enter")
+        await pilot.pause()
+        e1, e2 = sent(link, p.PlaceEntry)
+        assert (e1.side, e1.price) == ("BUY", 15_997)
+        assert (e2.side, e2.price) == ("SELL", 16_003)
+
+
+async def test_exit_keys_send_plan_commands() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press(
+            "right_square_bracket",
+            "left_square_bracket",
+            "right_curly_bracket",
+            "left_curly_bracket",
+            "t",
+            "e",
+            "x",
+            "f",
+            "r",
+        )
+        await pilot.pause()
+        kinds = [type(c).__name__ for c in link.sent]
+        assert kinds == [
+            "MoveStop",
+            "MoveStop",
+            "MoveTarget",
+            "MoveTarget",
+            "ToggleTrail",
+            "ToBreakeven",
+            "CancelOrders",
+            "Flatten",
+            "Reverse",
+        ]
+        assert [c.delta for c in sent(link, p.MoveStop)] == [1, -1]
+
+
+async def test_kill_switch_needs_confirmation() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("F")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        await pilot.pause()
+        assert sent(link, p.KillSwitch) == []
+        await pilot.press("F", "y")
+        await pilot.pause()
+        assert len(sent(link, p.KillSwitch)) == 1
+
+
+async def test_disarmed_refuses_entries_but_not_exits() -> None:
+    app, link = make_app(armed=False, with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        assert app.check_action("buy_market", ()) is None
+        await pilot.press("b", "S", "f")
+        await pilot.pause()
+        assert sent(link, p.PlaceEntry) == []
+        assert [r for r in app.refusals if r[0] == "gate"]
+        assert "disarmed" in app.refusals[0][1]
+        assert len(sent(link, p.Flatten)) == 1
+        await pilot.press("a")
+        await pilot.pause()
+        (arm,) = sent(link, p.SetArmed)
+        assert arm.armed is True
+
+
+async def test_stale_feed_refuses_entries() -> None:
+    app, link = make_app(fresh=False)  # ticks from 2023: stale
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("b")
+        await pilot.pause()
+        assert sent(link, p.PlaceEntry) == []
+        assert "stale" in app.refusals[-1][1]
+
+
+async def test_engine_refusal_is_shown_with_rule() -> None:
+    app, link = make_app()
+    link.responder = lambda cmd: [
+        p.Refused(id=cmd.id, rule="max_order_qty", message="qty 1 over 0")
+    ]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.refusals)
+        assert app.refusals[-1] == ("max_order_qty", "qty 1 over 0")
+        assert any("max_order_qty" in (n.title or "") for n in app._notifications)
+
+
+async def test_large_order_is_confirmed_first() -> None:
+    app, link = make_app(confirm_qty_over=Decimal(1))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("plus", "b")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        assert sent(link, p.PlaceEntry) == []
+        await pilot.press("y")
+        await pilot.pause()
+        (e,) = sent(link, p.PlaceEntry)
+        assert e.confirmed
+        assert e.qty == Decimal(2)
+
+
+async def test_engine_lost_blocks_orders_and_offers_restart() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        link.drop()
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen")
+        assert app.link_state == "lost"
+        await pilot.press("escape")
+        await pilot.press("b")
+        await pilot.pause()
+        assert sent(link, p.PlaceEntry) == []
+        assert "ENGINE LOST" in app.screen.status.text_of(0)
+
+
+async def test_resize_keeps_state_and_compact_layout() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("down", "down")
+        cursor = app.screen.ladder.cursor
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.1)
+        scr = app.screen
+        assert scr.watchlist.styles.display == "none"  # compact: ladder + positions + status
+        assert scr.ladder.cursor == cursor
+        assert app.selected == "NSE:SBIN"
+        assert scr.ladder.size.height >= 5
+        assert "SBIN" in scr.positions.text_of(1)
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.1)
+        assert scr.watchlist.styles.display == "block"
+
+
+async def test_keymap_remaps_by_binding_id() -> None:
+    app, link = make_app(keymap={"buy_market": "f2"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("b")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert len(sent(link, p.PlaceEntry)) == 1
+
+
+async def test_quit_with_exposure_asks_and_detach_leaves_engine() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "QuitScreen"
+        await pilot.press("d")
+        await pilot.pause()
+    assert sent(link, p.Shutdown) == []
+
+
+async def test_quit_flat_stops_engine_we_started() -> None:
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link, started_engine=True), UiOptions(remember=False))
+    link.feed(sc.welcome(), sc.snapshot(time.time_ns()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    (sd,) = sent(link, p.Shutdown)
+    assert sd.flatten is False
+
+
+@pytest.mark.parametrize("theme", ["cockpit-light", "cockpit-colorblind", "cockpit-contrast"])
+async def test_themes_switch_live(theme: str) -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        app.theme = theme
+        await pilot.pause()
+        assert app.current_theme.name == theme
+        assert app.get_css_variables()["stop-line"]
