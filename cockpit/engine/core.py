@@ -1023,6 +1023,12 @@ class Engine:
             )
             self.reconcile("uncertain order")
             return
+        data = result.data
+        if isinstance(data, dict) and data.get("orderid"):
+            # The venue created the order as rejected (and may push its update too).
+            venue_id = str(data["orderid"])
+            self._by_venue[venue_id] = order.cid
+            self._parked.pop(venue_id, None)
         if order.is_working:
             self._apply_events(
                 order, [OrderRejected(self.clock(), result.error or result.code)], source="router"

@@ -206,12 +206,18 @@ class _Http(Exception):
     """An HTTP-level outcome worth classifying (internal)."""
 
     def __init__(
-        self, code: str, message: str, status: int | None = None, retry_after: Any = None
+        self,
+        code: str,
+        message: str,
+        status: int | None = None,
+        retry_after: Any = None,
+        payload: Any = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        self.payload = payload
 
 
 @dataclass(order=True, slots=True)
@@ -442,6 +448,7 @@ class OpenAlgoRouter:
                     False,
                     exc.code,
                     f"{path}: {exc}",
+                    data=exc.payload,
                     http_status=exc.status,
                     sent_ns=sent_ns,
                     done_ns=time.monotonic_ns(),
@@ -494,6 +501,7 @@ class OpenAlgoRouter:
                     False,
                     exc.code,
                     f"placeorder: {exc}",
+                    data=exc.payload,
                     http_status=exc.status,
                     sent_ns=sent_ns,
                     done_ns=time.monotonic_ns(),
@@ -683,8 +691,8 @@ class OpenAlgoRouter:
         if status in (401, 403):
             raise _Http(AUTH, f"HTTP {status}: {message}", status)
         if status >= 500:
-            raise _Http(SERVER_ERROR, f"HTTP {status}: {message}", status)
-        raise _Http(REJECTED, f"HTTP {status}: {message}", status)
+            raise _Http(SERVER_ERROR, f"HTTP {status}: {message}", status, payload=payload)
+        raise _Http(REJECTED, f"HTTP {status}: {message}", status, payload=payload)
 
 
 def _message(payload: Any) -> str:

@@ -1,0 +1,206 @@
+"""The engine against the paper exchange over real sockets (OpenAlgo WS feed + REST router).
+
+Prices are scripted: the sim's random walk is paused and every test moves the market with
+``/sim/price`` (through the in-thread handle), waiting until the engine has seen each tick.
+Exactly-once exits are asserted on the paper exchange's own orderbook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from engine_stack import Stack
+
+from cockpit.domain.feed import FeedState
+from cockpit.engine import protocol as p
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def enter(stack: Stack, symbol: str, side: str, qty: int, plan: p.PlanSpec | None = None) -> str:
+    answer = stack.command(
+        p.PlaceEntry, key=stack.by_symbol[symbol].key, side=side, qty=Decimal(qty), plan=plan
+    )
+    assert isinstance(answer, p.Ack), answer
+    assert answer.cid
+    signed = qty if side == "BUY" else -qty
+    stack.wait_position(symbol, signed)
+    stack.rec.wait(lambda: stack.plan(symbol) is not None or plan is not None and plan.none)
+    return answer.cid
+
+
+def actions(rows: list[dict]) -> list[tuple[str, int, str]]:
+    return [(r["action"], int(r["quantity"]), r["order_status"]) for r in rows]
+
+
+def test_long_trailing_stop_ratchets_up_and_exits_once_on_the_pullback(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    trail = p.TrailView("ticks", Decimal(4))
+    enter(stack, "SBIN", "BUY", 10, p.PlanSpec(stop_ticks=10, target_ticks=None, trail=trail))
+    plan = stack.plan("SBIN")
+    assert plan.entry == 16001  # a market buy fills at the ask, one tick up
+    assert plan.stop == plan.entry - 4
+    for price in ("800.50", "801.00", "801.50"):
+        stack.price("SBIN", price)
+    stack.rec.wait(lambda: stack.plan("SBIN").stop == 16030 - 4, what="stop ratcheted")
+    ratchets = [e.change for e in stack.rec.of(p.PlanEvent) if "(trail)" in e.change]
+    assert ratchets[-1] == "stop 800.80 → 801.30 (trail)"
+    stack.price("SBIN", "801.40")
+    assert not stack.rec.of(p.ExitFired)
+    stack.price("SBIN", "801.25")  # through the trailing stop
+    stack.wait_position("SBIN", 0)
+    for price in ("801.00", "800.00", "799.00"):
+        stack.price("SBIN", price)
+    rows = stack.settle("SBIN", 2)
+    assert actions(rows) == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
+    fired = stack.rec.of(p.ExitFired)
+    assert len(fired) == 1
+    assert fired[0].reason == "trailing_stop"
+    assert fired[0].level == 16026
+    assert stack.sim_position("SBIN") == 0
+
+
+def test_short_entry_target_first(stack: Stack) -> None:
+    stack.price("INFY", "1500.00")
+    enter(stack, "INFY", "SELL", 4, p.PlanSpec(stop_ticks=10, target_ticks=6))
+    assert stack.plan("INFY").entry == 29999  # sold at the bid, 1499.95
+    stack.price("INFY", "1500.20")  # towards the stop 1500.45, not through it
+    stack.price("INFY", "1499.65")  # at the target 1499.65
+    stack.wait_position("INFY", 0)
+    rows = stack.settle("INFY", 2)
+    assert actions(rows) == [("SELL", 4, "complete"), ("BUY", 4, "complete")]
+    assert [e.reason for e in stack.rec.of(p.ExitFired)] == ["target"]
+
+
+def test_long_entry_stop_first(stack: Stack) -> None:
+    stack.price("TCS", "3400.00")
+    enter(stack, "TCS", "BUY", 2, p.PlanSpec(stop_ticks=6, target_ticks=10))
+    assert stack.plan("TCS").entry == 68001  # bought at the ask, 3400.05
+    stack.price("TCS", "3400.50")  # towards the target 3400.55, not at it
+    stack.price("TCS", "3399.70")  # below the stop 3399.75
+    stack.wait_position("TCS", 0)
+    rows = stack.settle("TCS", 2)
+    assert actions(rows) == [("BUY", 2, "complete"), ("SELL", 2, "complete")]
+    fired = stack.rec.of(p.ExitFired)
+    assert [(e.reason, e.level) for e in fired] == [("stop", 68001 - 6)]
+
+
+def test_breakeven_then_exit_at_entry(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    enter(stack, "SBIN", "BUY", 5, p.PlanSpec(stop_ticks=10, target_ticks=20, breakeven_after=4))
+    stack.price("SBIN", "800.25")  # 4 ticks above the entry 800.05
+    stack.rec.wait(lambda: stack.plan("SBIN").stop == 16001, what="stop at breakeven")
+    assert stack.plan("SBIN").breakeven_done
+    stack.price("SBIN", "800.00")
+    stack.wait_position("SBIN", 0)
+    assert [e.reason for e in stack.rec.of(p.ExitFired)] == ["breakeven"]
+    assert len(stack.settle("SBIN", 2)) == 2
+
+
+def test_time_stop_exits_without_a_tick(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    enter(stack, "SBIN", "BUY", 3, p.PlanSpec(stop_ticks=50, target_ticks=50, time_stop_s=0.5))
+    stack.wait_position("SBIN", 0)  # the market is paused: only the clock can do it
+    fired = stack.rec.of(p.ExitFired)
+    assert [(e.reason, e.level) for e in fired] == [("time", None)]
+    assert actions(stack.settle("SBIN", 2)) == [("BUY", 3, "complete"), ("SELL", 3, "complete")]
+
+
+def test_rejected_exit_is_retried_with_an_alarm(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    enter(stack, "SBIN", "BUY", 10, p.PlanSpec(stop_ticks=4, target_ticks=None))
+    stack.sim.reject_next("NSE", "SBIN", count=1, reason="RMS: margin shortfall")
+    stack.price("SBIN", "799.75")
+    stack.wait_position("SBIN", 0)
+    alarms = [a for a in stack.rec.of(p.Alarm) if a.code == "exit_retry"]
+    assert len(alarms) == 1
+    assert "RMS: margin shortfall" in alarms[0].message
+    rows = stack.settle("SBIN", 3)
+    assert actions(rows) == [
+        ("BUY", 10, "complete"),
+        ("SELL", 10, "rejected"),
+        ("SELL", 10, "complete"),
+    ]
+    assert len(stack.rec.of(p.ExitFired)) == 1
+    assert stack.sim_position("SBIN") == 0
+
+
+def test_kill_switch_flattens_every_position_and_cancels_every_order(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    stack.price("INFY", "1500.00")
+    stack.price("TCS", "3400.00")
+    enter(stack, "SBIN", "BUY", 10)
+    enter(stack, "INFY", "SELL", 6)
+    far = stack.command(
+        p.PlaceEntry, key="NSE:TCS", side="BUY", qty=Decimal(1), order_type="LIMIT", price=60000
+    )
+    assert isinstance(far, p.Ack)
+    stop_entry = stack.command(
+        p.PlaceEntry, key="NSE:TCS", side="BUY", qty=Decimal(1), order_type="SL-M", trigger=69000
+    )
+    assert isinstance(stop_entry, p.Ack)
+    stack.poll(
+        lambda: len([r for r in stack.sim_orders("TCS") if r["order_status"] != "complete"]) == 2,
+        what="two working TCS orders at the sim",
+    )
+    answer = stack.command(p.KillSwitch)
+    assert isinstance(answer, p.Ack)
+    stack.wait_position("SBIN", 0)
+    stack.wait_position("INFY", 0)
+    rows = stack.settle("TCS", 2)
+    assert sorted(r["order_status"] for r in rows) == ["cancelled", "cancelled"]
+    assert stack.sim_position("SBIN") == 0
+    assert stack.sim_position("INFY") == 0
+    again = stack.command(p.KillSwitch)  # idempotent
+    assert isinstance(again, p.Ack)
+    assert len(stack.settle("SBIN", 2)) == 2
+    assert len(stack.settle("INFY", 2)) == 2
+    refused = stack.command(p.PlaceEntry, key="NSE:SBIN", side="BUY", qty=Decimal(1))
+    assert isinstance(refused, p.Refused)
+    assert refused.rule == "kill_switch"
+
+
+def test_feed_reconnect_during_an_open_plan(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    enter(stack, "SBIN", "BUY", 10, p.PlanSpec(stop_ticks=8, target_ticks=None))
+    assert stack.sim.drop_ws() >= 1
+
+    def live_again() -> bool:
+        states = [e.status.state for e in stack.rec.events if isinstance(e, p.FeedEvent)]
+        return len(states) >= 3 and states[-1] is FeedState.LIVE
+
+    stack.rec.wait(live_again, 10, "feed back to live")
+    stack.rec.wait(
+        lambda: stack.engine._recon_token >= 2 and not stack.engine._recon,
+        what="reconciliation after the reconnect",
+    )
+    assert not [a for a in stack.rec.of(p.Alarm) if a.code == "reconcile_mismatch"]
+    assert stack.plan("SBIN").stop == 16001 - 8
+    stack.price("SBIN", "799.55")
+    stack.wait_position("SBIN", 0)
+    assert actions(stack.settle("SBIN", 2)) == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
+
+
+def test_entries_refused_while_the_feed_is_down_but_flatten_works(stack: Stack) -> None:
+    stack.price("SBIN", "800.00")
+    enter(stack, "SBIN", "BUY", 2)
+    stack.feed.stop()
+    stack.rec.wait(
+        lambda: [e for e in stack.rec.of(p.FeedEvent)][-1].status.state is not FeedState.LIVE,
+        what="feed not live",
+    )
+    refused = stack.command(p.PlaceEntry, key="NSE:SBIN", side="BUY", qty=Decimal(1))
+    assert isinstance(refused, p.Refused)
+    assert refused.rule == "stale"
+    assert isinstance(stack.command(p.Flatten, key="NSE:SBIN"), p.Ack)
+    stack.poll(lambda: stack.sim_position("SBIN") == 0, what="flat at the sim")
