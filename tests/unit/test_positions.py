@@ -237,3 +237,26 @@ def test_portfolio_day_pnl_is_the_exact_sum(
     ) * Fraction(1, 4)
     assert book.realized_exact() + book.unrealized_exact() == exact
     assert book.day_pnl() == to_money(exact)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seq=st.lists(
+        st.tuples(
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(min_value=1, max_value=20),
+            st.fractions(min_value=1, max_value=5000, max_denominator=7),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    mark=st.integers(min_value=1, max_value=6000),
+)
+def test_identity_holds_with_off_grid_fill_prices(
+    seq: list[tuple[Side, int, Fraction]], mark: int
+) -> None:
+    """Fill prices derived from a venue's averages may be Fractions of ticks."""
+    pos = Position("NSE:X", Decimal("0.05"))
+    for side, qty, price in seq:
+        pos.apply_fill(side, qty, price)
+        assert pos.realized + pos.unrealized(mark) == pos.cash_flow + Fraction(pos.qty) * mark
