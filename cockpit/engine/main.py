@@ -15,10 +15,14 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from cockpit.config import ConfigError, Settings, load_settings
 from cockpit.engine import paths
+
+if TYPE_CHECKING:
+    from cockpit.engine.client import EngineClient
+    from cockpit.engine.protocol import Welcome
 
 NOT_RUNNING: Final = 3
 START_TIMEOUT_S: Final = 45.0
@@ -108,6 +112,43 @@ def spawn_engine(settings: Settings, flags: list[str]) -> subprocess.Popen[bytes
         os.close(fd)
 
 
+class StartFailed(RuntimeError):
+    """A detached engine could not be started; the message says why (with its log's tail)."""
+
+
+def spawn_and_wait(
+    settings: Settings, flags: list[str], timeout: float = START_TIMEOUT_S
+) -> EngineClient:
+    """Spawn a detached engine and return a read-only client once its socket answers.
+
+    Raises:
+        StartFailed: it exited at start, or did not answer within ``timeout``.
+    """
+    from cockpit.engine.client import ClientError, EngineClient
+
+    proc = spawn_engine(settings, flags)
+    log_file = paths.log_path(settings.profile)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise StartFailed(
+                f"the engine exited at start (code {code}); last lines of "
+                f"{log_file}:\n{_tail(log_file)}"
+            )
+        try:
+            return EngineClient.connect(
+                settings.profile,
+                path=settings.socket_path,
+                client="engine-start",
+                read_only=True,
+                timeout=2.0,
+            )
+        except ClientError:
+            time.sleep(0.1)
+    raise StartFailed(f"no answer within {timeout:.0f}s (pid {proc.pid}); see {log_file}")
+
+
 def start_detached(settings: Settings, args: argparse.Namespace) -> int:
     """``cockpit engine start``: spawn a detached engine; return once its socket answers."""
     from cockpit.engine.client import ClientError, EngineClient, EngineNotRunning
@@ -120,48 +161,96 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
                 f"cockpit engine: already running for profile {settings.profile} "
                 f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})"
             )
+            notice = settings_notice(settings, c.welcome)
+            if notice:
+                print(f"cockpit engine: {notice}", file=sys.stderr)
             return 0
     except EngineNotRunning:
         pass
     except ClientError as exc:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
-    proc = spawn_engine(settings, _forwarded_flags(args))
-    log_file = paths.log_path(settings.profile)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
+    try:
+        with spawn_and_wait(settings, _forwarded_flags(args)) as c:
             print(
-                f"cockpit engine: the engine exited at start (code {code}); last lines of "
-                f"{log_file}:\n{_tail(log_file)}",
-                file=sys.stderr,
+                f"cockpit engine: started for profile {settings.profile} "
+                f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
+                f"  socket {settings.socket_path}\n  journal {settings.journal_path}\n"
+                f"  log    {paths.log_path(settings.profile)}"
             )
-            return 1
-        try:
-            with EngineClient.connect(
-                settings.profile,
-                path=settings.socket_path,
-                client="engine-start",
-                read_only=True,
-                timeout=2.0,
-            ) as c:
-                print(
-                    f"cockpit engine: started for profile {settings.profile} "
-                    f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
-                    f"  socket {settings.socket_path}\n  journal {settings.journal_path}\n"
-                    f"  log    {log_file}"
-                )
-                return 0
-        except EngineNotRunning:
-            time.sleep(0.1)
-        except ClientError:
-            time.sleep(0.1)
-    print(
-        f"cockpit engine: no answer within {START_TIMEOUT_S:.0f}s (pid {proc.pid}); see {log_file}",
-        file=sys.stderr,
+            return 0
+    except StartFailed as exc:
+        print(f"cockpit engine: {exc}", file=sys.stderr)
+        return 1
+
+
+def settings_notice(settings: Settings, welcome: Welcome) -> str | None:
+    """A plain warning when the running engine's venue is not the one these settings ask for
+    (venue flags apply only when an engine starts)."""
+    wanted = settings.venue_label()
+    if welcome.venue == wanted:
+        return None
+    return (
+        f"the engine of profile {settings.profile} is already running with venue "
+        f"'{welcome.venue}', not '{wanted}': venue settings and flags apply only when an engine "
+        "starts (stop it with `cockpit engine stop` to change them)"
     )
-    return 1
+
+
+class Attached(NamedTuple):
+    """What :func:`attach_or_start` did."""
+
+    client: EngineClient
+    started: bool
+    """True: no engine was running and a detached one was started."""
+    notice: str | None
+    """A warning to show (the running engine has other venue settings), or None."""
+
+
+def attach_or_start(
+    settings: Settings,
+    args: argparse.Namespace | None = None,
+    *,
+    client: str = "cockpit",
+    read_only: bool = False,
+    start: bool = True,
+) -> Attached:
+    """Connect to the profile's engine, starting a detached one first if none runs.
+
+    This is what ``cockpit`` (the TUI) does before it opens its screen. The engine is
+    started with the venue flags of ``args`` (the environment is inherited, so secrets
+    never appear on a command line).
+
+    Raises:
+        EngineNotRunning: none runs and ``start`` is False.
+        StartFailed: the engine could not be started.
+        ClientError: any other connection problem (e.g. VersionMismatch).
+    """
+    from cockpit.engine.client import EngineClient, EngineNotRunning
+
+    started = False
+    try:
+        c = EngineClient.connect(
+            settings.profile, path=settings.socket_path, client=client, read_only=read_only
+        )
+    except EngineNotRunning:
+        if not start:
+            raise
+        spawn_and_wait(settings, _forwarded_flags(args) if args else _profile_flags(settings))
+        started = True
+        c = EngineClient.connect(
+            settings.profile, path=settings.socket_path, client=client, read_only=read_only
+        )
+    return Attached(c, started, None if started else settings_notice(settings, c.welcome))
+
+
+def _profile_flags(settings: Settings) -> list[str]:
+    out = ["--profile", settings.profile]
+    if settings.paths.journal:
+        out += ["--journal", str(settings.paths.journal)]
+    if settings.source:
+        out += ["--config", str(settings.source)]
+    return out
 
 
 def _tail(path: Path, lines: int = 15) -> str:

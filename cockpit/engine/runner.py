@@ -377,7 +377,7 @@ class EngineRunner:
             s.socket_path,
             inbound.put,
             profile=s.profile,
-            venue=s.venue_label() if venue.label != "paper" else "paper",
+            venue=s.venue_label(),
             market_hz=s.engine.viewer_hz,
             max_backlog=s.engine.viewer_backlog,
         )

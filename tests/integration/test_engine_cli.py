@@ -235,3 +235,40 @@ def test_killed_engine_takes_its_paper_exchange_along_and_restarts(env: Env) -> 
     assert out.returncode == 0, out.stderr
     assert env.cli("engine", "stop").returncode == 0
     assert env.wait_gone() == []
+
+
+def test_attach_or_start_starts_once_then_attaches(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cockpit.config import load_settings
+    from cockpit.engine.main import attach_or_start
+
+    for name in list(os.environ):
+        if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
+            monkeypatch.delenv(name)
+    for name in (
+        "XDG_RUNTIME_DIR",
+        "XDG_DATA_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_STATE_HOME",
+        "PYTHONPATH",
+    ):
+        monkeypatch.setenv(name, env.env[name])
+    settings = load_settings()
+    first = attach_or_start(settings, client="tui-test")
+    with first.client as c:
+        assert first.started
+        assert first.notice is None
+        assert c.snapshot(timeout=10).watchlist
+    second = attach_or_start(settings, client="tui-test")
+    with second.client:
+        assert not second.started
+        assert second.client.welcome.engine_pid == first.client.welcome.engine_pid
+    other = load_settings(overrides={"venue": {"broker": "openalgo", "host": "http://127.0.0.1:9"}})
+    third = attach_or_start(other, client="tui-test")
+    with third.client:
+        assert not third.started
+        assert third.notice is not None
+        assert "already running with venue 'paper'" in third.notice
+    assert env.cli("engine", "stop").returncode == 0
+    assert env.wait_gone() == []
