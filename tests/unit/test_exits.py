@@ -134,7 +134,7 @@ def test_percent_trail_matches_reference_model(
 STOPISH = {ExitReason.STOP, ExitReason.TRAILING_STOP, ExitReason.BREAKEVEN}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     side=sides,
     moves=steps,
@@ -207,7 +207,7 @@ def test_combined_plan_matches_reference_model(
         assert (decision.level_ticks - ENTRY) * sign >= -trail
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     side=sides,
     moves=steps,

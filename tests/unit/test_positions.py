@@ -32,7 +32,7 @@ fractional_fills = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(seq=fills, mark=st.integers(min_value=1, max_value=6000))
 def test_pnl_identity_is_exact_at_every_step(seq: list[tuple[Side, int, int]], mark: int) -> None:
     pos = Position("NSE:X", Decimal("0.05"))
