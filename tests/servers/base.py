@@ -180,3 +180,34 @@ class LoopbackServer:
     def send(self, payload: bytes | str) -> None:
         """Thread-safe :meth:`send_all` from the test thread."""
         self.call(self.send_all(payload))
+
+
+class Collector:
+    """A thread-safe sink that keeps everything a feed emits."""
+
+    def __init__(self) -> None:
+        self.items: list[object] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, item: object) -> None:
+        with self._lock:
+            self.items.append(item)
+
+    def snapshot(self) -> list[object]:
+        """A copy of what was collected so far."""
+        with self._lock:
+            return list(self.items)
+
+    def of(self, cls: type | tuple[type, ...]) -> list[Any]:
+        """The collected items of a type."""
+        return [i for i in self.snapshot() if isinstance(i, cls)]
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Poll ``pred`` until true or the deadline passes (returns its last value)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return pred()

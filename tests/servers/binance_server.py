@@ -215,9 +215,10 @@ class BinanceServer(LoopbackServer):
                     "data": {"e": "serverShutdown", "E": int(time.time() * 1000)},
                 }
             )
+            notified = list(self.conns.values())
             await self.send_all(msg)
             await asyncio.sleep(close_after)
-            for conn in list(self.conns.values()):
+            for conn in notified:  # not the connections made since
                 await conn.ws.close(code=1001, message=b"server shutdown")
 
         self.call(run())
@@ -243,10 +244,10 @@ class BinanceServer(LoopbackServer):
                     conn.received.append(msg.data)
                     await self._control(conn, msg.data)
                 elif msg.type == WSMsgType.PING:
-                    await conn.ws.pong(msg.data)
+                    await conn.ws.pong(bytes(msg.data))
                 elif msg.type == WSMsgType.PONG:
-                    conn.pongs.append(msg.data)
-                    conn.pings.pop(msg.data, None)
+                    conn.pongs.append(bytes(msg.data))
+                    conn.pings.pop(bytes(msg.data), None)
         finally:
             self.drop(conn)
         return conn.ws
