@@ -12,6 +12,11 @@ Subclass :class:`WsProtocol` and override what the venue needs::
     class MyProtocol(WsProtocol):
         name = "myvenue"            # FeedStatus.feed
         liveness_s = 5.0            # silence (no frame of any kind) past this -> STALE -> reconnect
+        data_liveness_s = None      # or: no decoded event for this long while subscribed to a
+                                    # mode not in quiet_modes -> STALE -> reconnect (for venues
+                                    # whose pongs/heartbeats continue when data stops); the
+                                    # limit doubles (up to 8x) while sessions stay data-silent
+        quiet_modes = frozenset()   # modes that produce no steady data (e.g. "orders")
         ping_interval_s = 2.0       # send a protocol ping this often (None: never)
         awaits_auth = False         # True: wait for auth_reply() to return True before LIVE
 
@@ -144,6 +149,8 @@ class WsProtocol:
 
     name: str = "ws"
     liveness_s: float = 10.0
+    data_liveness_s: float | None = None
+    quiet_modes: frozenset[str] = frozenset()
     ping_interval_s: float | None = 3.0
     awaits_auth: bool = False
     auth_timeout_s: float = 10.0
@@ -245,6 +252,8 @@ class WsConnection:
         self._reconnects = 0
         self._sessions = 0
         self._last_frame_mono: float | None = None
+        self._last_event_mono = 0.0
+        self._data_mult = 1.0
 
     # -- public API ----------------------------------------------------------------------
 
@@ -551,7 +560,10 @@ class WsConnection:
             for event in events:
                 sink(event)
                 n += 1
-        self._events += n
+        if n:
+            self._events += n
+            self._last_event_mono = time.monotonic()
+            self._data_mult = 1.0
 
     def _stream(self, ws: websocket.WebSocket, reader: _FrameReader) -> None:
         """The hot loop: read, parse, decode, hand off; wake every poll_s for housekeeping."""
@@ -559,6 +571,9 @@ class WsConnection:
         liveness = proto.liveness_s
         ping_every = proto.ping_interval_s
         next_ping = time.monotonic() + ping_every if ping_every else float("inf")
+        data_limit = proto.data_liveness_s
+        next_data_check = time.monotonic()
+        self._last_event_mono = time.monotonic()
         sock = reader.sock
         nbytes = reader.recv_bytes
         stop = self._stop
@@ -585,6 +600,18 @@ class WsConnection:
             if now >= next_ping:
                 ws.ping()
                 next_ping = now + ping_every  # type: ignore[operator]
+            if data_limit is not None and now >= next_data_check:
+                next_data_check = now + self._poll_s
+                age = now - self._last_event_mono
+                if age > data_limit * self._data_mult and self._expects_data():
+                    self._data_mult = min(8.0, self._data_mult * 2)
+                    self._set_state(FeedState.STALE, f"no market data for {age:.1f} s")
+                    raise _SessionEnd(f"stale: no market data for {age:.1f} s")
+
+    def _expects_data(self) -> bool:
+        quiet = self.protocol.quiet_modes
+        with self._lock:
+            return any(keys and mode not in quiet for mode, keys in self._subs.items())
 
     def _send_on(self, ws: websocket.WebSocket, msg: str | bytes) -> None:
         if isinstance(msg, bytes):

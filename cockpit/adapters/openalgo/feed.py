@@ -290,6 +290,10 @@ class OpenAlgoProtocol(WsProtocol):
     awaits_auth = True
     auth_timeout_s = 10.0
     liveness_s = 15.0
+    """No frame at all (our pings get pongs) for this long: the socket is dead."""
+    data_liveness_s: float | None = 30.0
+    """No market data for this long while subscribed: the server's upstream is dead."""
+    quiet_modes = frozenset({ORDERS})
     ping_interval_s = 5.0
 
     def __init__(self, ws_url: str, api_key: str, depth_levels: int = 5) -> None:
@@ -386,8 +390,10 @@ class OpenAlgoFeed:
         *,
         backoff: Backoff | None = None,
         liveness_s: float | None = None,
+        data_liveness_s: float | None | bool = False,
         ping_interval_s: float | None = None,
         poll_s: float = 0.2,
+        stable_s: float = 10.0,
     ) -> None:
         """Create a stopped feed.
 
@@ -397,15 +403,22 @@ class OpenAlgoFeed:
             sink: receives events, FeedStatus and OrderUpdate.
             backoff: reconnect delays.
             liveness_s: silence limit (default 15 s; our pings every 5 s keep it fed).
+            data_liveness_s: market-data silence limit while subscribed (default 30 s,
+                doubling while it persists); None disables it.
             ping_interval_s: protocol ping interval.
             poll_s: housekeeping wake-up interval.
+            stable_s: a session live this long resets the reconnect backoff.
         """
         self.protocol = OpenAlgoProtocol(ws_url, api_key)
         if liveness_s is not None:
             self.protocol.liveness_s = liveness_s
+        if data_liveness_s is not False:
+            self.protocol.data_liveness_s = data_liveness_s  # type: ignore[assignment]
         if ping_interval_s is not None:
             self.protocol.ping_interval_s = ping_interval_s
-        self.conn = WsConnection(self.protocol, sink, backoff=backoff, poll_s=poll_s)
+        self.conn = WsConnection(
+            self.protocol, sink, backoff=backoff, poll_s=poll_s, stable_s=stable_s
+        )
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
         """Subscribe ``EXCH:SYMBOL`` keys in ``ltp``/``quote``/``depth``; returns the new ones."""

@@ -1,0 +1,267 @@
+"""Order updates for brokers that push none: poll OpenAlgo's REST ``/orderbook`` and diff it.
+
+Many OpenAlgo brokers publish no ``order_update`` on the WebSocket. :class:`OrderBookPoller`
+polls ``POST {host}/api/v1/orderbook`` on its own thread and emits an
+:class:`~cockpit.domain.feed.OrderUpdate` (``source=polled``) for every order that is new
+or whose status, fills, prices or quantities changed since the previous poll. Numbers are
+parsed leniently (live brokers send strings); a bad row is counted and skipped. A refused
+key (HTTP 401/403) stops polling with FeedStatus DOWN; other failures back off.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+from cockpit.adapters.ws import Backoff
+from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource, Sink
+
+_ZERO = Decimal(0)
+
+
+class BadRow(ValueError):
+    """An order-book row that cannot be read."""
+
+
+def _dec(row: dict[str, Any], *names: str) -> Decimal:
+    for name in names:
+        v = row.get(name)
+        if v is None or v == "":
+            continue
+        if isinstance(v, bool):
+            raise BadRow(f"{name} is a boolean")
+        try:
+            d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
+        except (InvalidOperation, TypeError, ValueError):
+            raise BadRow(f"{name} is not a number: {v!r}") from None
+        if not d.is_finite() or d < 0:
+            raise BadRow(f"{name} is not a finite non-negative number: {v!r}")
+        return d
+    return _ZERO
+
+
+def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
+    """One ``/orderbook`` row -> :class:`OrderUpdate` (``source=polled``).
+
+    Raises:
+        BadRow: missing id/status or unreadable numbers.
+    """
+    if not isinstance(row, dict):
+        raise BadRow("row is not an object")
+    orderid = row.get("orderid")
+    status = row.get("order_status")
+    if orderid in (None, "") or not isinstance(status, str) or not status:
+        raise BadRow("row without orderid or order_status")
+    status = status.lower()
+    quantity = _dec(row, "quantity")
+    filled = _dec(row, "filled_quantity")
+    if "filled_quantity" not in row and status == "complete":
+        filled = quantity
+    pending = _dec(row, "pending_quantity")
+    if "pending_quantity" not in row and status in ("open", "trigger pending"):
+        pending = quantity - filled
+    return OrderUpdate(
+        orderid=str(orderid),
+        exchange=str(row.get("exchange", "")),
+        symbol=str(row.get("symbol", "")),
+        action=str(row.get("action", "")).upper(),
+        status=status,
+        recv_ns=recv_ns,
+        quantity=quantity,
+        filled_qty=filled,
+        pending_qty=pending,
+        price=_dec(row, "price"),
+        trigger_price=_dec(row, "trigger_price"),
+        average_price=_dec(row, "average_price"),
+        pricetype=str(row.get("pricetype") or row.get("price_type") or ""),
+        product=str(row.get("product", "")),
+        rejection_reason=str(row.get("rejection_reason") or ""),
+        source=OrderUpdateSource.POLLED,
+        raw=row,
+    )
+
+
+def _signature(u: OrderUpdate) -> tuple[object, ...]:
+    return (
+        u.status,
+        u.filled_qty,
+        u.pending_qty,
+        u.average_price,
+        u.quantity,
+        u.price,
+        u.trigger_price,
+        u.rejection_reason,
+    )
+
+
+class OrderBookPoller:
+    """Polls ``/orderbook`` and emits order updates for what changed."""
+
+    name = "openalgo-orders"
+
+    def __init__(
+        self,
+        host: str,
+        api_key: str,
+        sink: Sink,
+        *,
+        interval_s: float = 1.0,
+        emit_initial: bool = True,
+        backoff: Backoff | None = None,
+        client: httpx.Client | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        """Create a stopped poller.
+
+        Args:
+            host: the OpenAlgo REST base URL (``http://127.0.0.1:5000``).
+            api_key: the key (sent in the body, never logged).
+            sink: receives OrderUpdate and FeedStatus.
+            interval_s: time between polls.
+            emit_initial: emit every order seen in the first poll (else only later changes).
+            backoff: delays after failures.
+            client: an httpx client to use (tests); one is made otherwise.
+            timeout_s: per-request timeout.
+        """
+        self.url = host.rstrip("/") + "/api/v1/orderbook"
+        self._key = api_key
+        self._sink = sink
+        self._interval = interval_s
+        self._emit_initial = emit_initial
+        self._backoff = backoff or Backoff(initial=1.0, cap=30.0)
+        self._client = client or httpx.Client(timeout=timeout_s)
+        self._own_client = client is None
+        self._seen: dict[str, tuple[object, ...]] = {}
+        self._first = True
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state = FeedState.DOWN
+        self.polls = 0
+        self.failures = 0
+        self.updates = 0
+        self.bad_rows = 0
+
+    @property
+    def state(self) -> FeedState:
+        """LIVE while polls succeed."""
+        return self._state
+
+    def stats(self) -> dict[str, Any]:
+        """Counters."""
+        return {
+            "feed": self.name,
+            "state": str(self._state),
+            "polls": self.polls,
+            "failures": self.failures,
+            "events": self.updates,
+            "rejected": self.bad_rows,
+        }
+
+    def poll_once(self) -> list[OrderUpdate]:
+        """One poll: fetch, diff, return (not emit) the changed orders.
+
+        Raises:
+            httpx.HTTPError: transport failure or an error status.
+        """
+        resp = self._client.post(self.url, json={"apikey": self._key})
+        resp.raise_for_status()
+        body = resp.json()
+        recv_ns = time.time_ns()
+        self.polls += 1
+        data = body.get("data") if isinstance(body, dict) else None
+        rows = data.get("orders") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            rows = []
+        changed: list[OrderUpdate] = []
+        for row in rows:
+            try:
+                u = row_to_update(row, recv_ns)
+            except BadRow:
+                self.bad_rows += 1
+                continue
+            sig = _signature(u)
+            if self._seen.get(u.orderid) != sig:
+                self._seen[u.orderid] = sig
+                if not self._first or self._emit_initial:
+                    changed.append(u)
+        self._first = False
+        return changed
+
+    def start(self) -> None:
+        """Start polling on a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop polling (bounded join) and close our client."""
+        self._stop.set()
+        ok = True
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            ok = not self._thread.is_alive()
+        if self._own_client and ok:
+            self._client.close()
+        return ok
+
+    def _status(self, state: FeedState, reason: str = "", **kw: Any) -> None:
+        if state == self._state and state == FeedState.LIVE:
+            return
+        self._state = state
+        self._sink(
+            FeedStatus(feed=self.name, state=state, ts_ns=time.time_ns(), reason=reason, **kw)
+        )
+
+    def _run(self) -> None:
+        attempt = 0
+        rng = random.Random()
+        self._status(FeedState.CONNECTING)
+        while not self._stop.is_set():
+            try:
+                for u in self.poll_once():
+                    self._sink(u)
+                    self.updates += 1
+            except httpx.HTTPStatusError as exc:
+                self.failures += 1
+                code = exc.response.status_code
+                if code in (401, 403):
+                    self._status(FeedState.DOWN, f"order book refused: HTTP {code}")
+                    return
+                attempt += 1
+                delay = self._backoff.delay(attempt, rng)
+                if code == 429:
+                    delay = max(delay, min(60.0, _retry_after(exc.response)))
+                self._status(
+                    FeedState.RECONNECTING, f"HTTP {code}", attempt=attempt, next_retry_s=delay
+                )
+                self._stop.wait(delay)
+                continue
+            except (httpx.HTTPError, ValueError) as exc:
+                self.failures += 1
+                attempt += 1
+                delay = self._backoff.delay(attempt, rng)
+                self._status(
+                    FeedState.RECONNECTING,
+                    f"order book poll failed: {type(exc).__name__}",
+                    attempt=attempt,
+                    next_retry_s=delay,
+                )
+                self._stop.wait(delay)
+                continue
+            attempt = 0
+            self._status(FeedState.LIVE)
+            self._stop.wait(self._interval)
+        self._status(FeedState.DOWN, "stopped")
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    try:
+        body = resp.json()
+        return float(body.get("retry_after", 0)) if isinstance(body, dict) else 0.0
+    except ValueError:
+        return float(resp.headers.get("retry-after", 0) or 0)
