@@ -7,10 +7,11 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
   the loop (``market_hz``, default 30/s) takes what changed and merges it into each viewer's
   pending batch. A viewer receives at most one :class:`MarketBatch` per tick of that timer;
   if it is slow, its pending batch keeps being merged (latest wins), never queued.
-- ``event``/``reply`` append to one ordered deque and wake the loop (at most one wake-up in
-  flight). The loop encodes each event once and queues the frame for every live viewer, in
-  order. A viewer with more than ``max_backlog`` frames not yet written is disconnected
-  (it resyncs from a snapshot when it reconnects) so it never holds the engine back.
+- ``event``/``reply`` append to one ordered deque, which the loop drains every 2 ms (no
+  syscall or wake-up on the decision thread). The loop encodes each event once and queues
+  the frame for every live viewer, in order. A viewer with more than ``max_backlog``
+  frames not yet written is disconnected (it resyncs from a snapshot when it reconnects),
+  so it never holds the engine back.
 
 Attach: ``Hello`` → ``Welcome`` (or ``Refused(rule="version")`` and close) → a
 :class:`SnapshotRequest` on the engine's inbound queue; the viewer becomes live (receives
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 
 _BROADCAST: Final = 0
 HELLO_TIMEOUT_S: Final = 5.0
+EVENT_INTERVAL_S: Final = 0.002
+"""How often the loop takes events and replies off the decision thread's deque."""
 
 
 class ServerError(RuntimeError):
@@ -143,7 +146,6 @@ class ViewerServer:
         self._books: dict[str, BookView] = {}
         self._status: StatusView | None = None
         self._out: deque[tuple[int, Msg]] = deque()
-        self._kick_pending = False
         # loop-thread state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -152,6 +154,7 @@ class ViewerServer:
         self._conn_ids = itertools.count(1)
         self._batch_seq = 0
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._drain_handle: asyncio.TimerHandle | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self.counters: dict[str, int] = {
@@ -186,6 +189,7 @@ class ViewerServer:
                     asyncio.start_unix_server(self._on_connect, sock=sock)
                 )
                 self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+                self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
             except BaseException as exc:  # noqa: BLE001 - reported to start()
                 failure.append(exc)
                 ready.set()
@@ -233,6 +237,9 @@ class ViewerServer:
     async def _shutdown(self, reason: str) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+        self._drain_out()  # what the decision thread published last (e.g. Stopping)
         if self._server is not None:
             self._server.close()
         frame = encode(Stopping(reason=reason))
@@ -263,24 +270,24 @@ class ViewerServer:
         self._status = status
 
     def event(self, msg: Msg) -> None:
-        """Broadcast ``msg`` to every live viewer, in order. Never blocks."""
+        """Broadcast ``msg`` to every live viewer, in order. Never blocks.
+
+        Only a deque append: the loop drains the deque every ``EVENT_INTERVAL_S`` (a wake-up
+        call per event would cost a syscall and a GIL hand-off on the decision thread).
+        """
         self._out.append((_BROADCAST, msg))
-        self._kick()
 
     def reply(self, conn_id: int, msg: Msg) -> None:
         """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks."""
         self._out.append((conn_id, msg))
-        self._kick()
 
-    def _kick(self) -> None:
-        if self._kick_pending:
-            return
+    def _drain_tick(self) -> None:
         loop = self._loop
         if loop is None or self._stopping:
             return
-        self._kick_pending = True
-        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
-            loop.call_soon_threadsafe(self._drain_out)
+        self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
+        if self._out:
+            self._drain_out()
 
     # ------------------------------------------------------------------ introspection
 
@@ -295,7 +302,6 @@ class ViewerServer:
     # ------------------------------------------------------------------ loop side
 
     def _drain_out(self) -> None:
-        self._kick_pending = False
         out = self._out
         viewers = self._viewers
         while out:
