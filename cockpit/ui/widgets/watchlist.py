@@ -32,24 +32,24 @@ def sparkline(values: Sequence[int], width: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A watchlist column: title, width, and the narrowest widget width that shows it."""
+    """A watchlist column: title, width, and its priority when space is short (lower first)."""
 
     name: str
     title: str
     width: int
-    min_total: int
+    priority: int
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("symbol", "Symbol", 16, 0),
-    Column("ltp", "LTP", 10, 0),
-    Column("chg", "Chg", 8, 0),
-    Column("pct", "Chg%", 7, 44),
-    Column("bid", "Bid", 10, 62),
-    Column("ask", "Ask", 10, 72),
-    Column("volume", "Volume", 8, 82),
-    Column("spark", "Trend", 12, 96),
-    Column("age", "Age", 6, 52),
+    Column("symbol", "Symbol", 14, 0),
+    Column("ltp", "LTP", 10, 1),
+    Column("chg", "Chg", 8, 2),
+    Column("pct", "Chg%", 7, 3),
+    Column("bid", "Bid", 10, 5),
+    Column("ask", "Ask", 10, 6),
+    Column("volume", "Volume", 8, 7),
+    Column("spark", "Trend", 12, 8),
+    Column("age", "Age", 5, 4),
 )
 
 
@@ -152,13 +152,18 @@ class Watchlist(LineGrid, can_focus=True):
     # ------------------------------------------------------------------ rows
 
     def _columns(self) -> list[Column]:
+        """The columns that fit, most important first, shown in their natural order."""
         width = self.size.width or 100
-        cols = [c for c in COLUMNS if c.min_total <= width]
-        used = sum(c.width + 1 for c in cols)
-        # The symbol column takes the slack.
+        chosen: set[str] = set()
+        used = 0
+        for c in sorted(COLUMNS, key=lambda c: c.priority):
+            if used + c.width + 1 <= width:
+                chosen.add(c.name)
+                used += c.width + 1
+        cols = [c for c in COLUMNS if c.name in chosen]
         extra = max(0, width - used)
-        if cols and extra:
-            cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 10), 0)
+        if cols and extra:  # the symbol column takes some of the slack
+            cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 8), 0)
         return cols
 
     def rebuild(self) -> None:

@@ -1,0 +1,261 @@
+"""Pilot tests driving the real app against a real engine process and the paper exchange.
+
+The paper exchange runs in this process (random walk paused: prices move only when a test
+sets them through its control API); the engine is `cockpit engine run` as a child process
+pointed at it over loopback; the app attaches to the engine's Unix socket like `cockpit` does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cockpit.engine import protocol as p
+from cockpit.engine.client import EngineClient, EngineNotRunning
+from cockpit.sim import SimConfig, SimHandle, start_in_thread
+from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.link import ClientLink
+from tests.ui.conftest import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+SBIN = "NSE:SBIN"
+
+
+class EngineProc:
+    """Paper exchange (in-process) + `cockpit engine run` (child) in private XDG dirs."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="ckui", dir="/tmp"))
+        self.sim: SimHandle = start_in_thread(SimConfig(seed=7, rate=20.0, paused=True))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
+        env.update(
+            XDG_RUNTIME_DIR=str(self.root / "run"),
+            XDG_DATA_HOME=str(self.root / "data"),
+            XDG_CONFIG_HOME=str(self.root / "cfg"),
+            XDG_STATE_HOME=str(self.root / "state"),
+            PYTHONPATH=str(REPO),
+            OPENALGO_API_KEY=self.sim.api_key,
+            COCKPIT_TRADING__ARMED_AT_START="true",
+            COCKPIT_TRADING__WATCHLIST='["NSE:SBIN","NSE:INFY"]',
+            COCKPIT_EXITS__STOP_TICKS="6",
+            COCKPIT_EXITS__TARGET_TICKS="10",
+            COCKPIT_EXITS__TRAIL_DEFAULT_DISTANCE="4",
+        )
+        self.env = env
+        self.log = open(self.root / "engine.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cockpit.cli",
+                "engine",
+                "run",
+                "--broker",
+                "openalgo",
+                "--host",
+                self.sim.rest_url,
+                "--ws-url",
+                self.sim.ws_url,
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+        )
+        self.socket = self.root / "run" / "cockpit" / "default.sock"
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with EngineClient.connect(path=self.socket) as c:
+                    snap = c.snapshot(timeout=5)
+                    if snap.feeds and all(f.state == "live" for f in snap.feeds):
+                        return
+            except EngineNotRunning:
+                pass
+            if self.proc.poll() is not None:
+                raise AssertionError(f"engine exited: {self.log_text()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"engine not ready: {self.log_text()}")
+            time.sleep(0.1)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return (self.root / "engine.log").read_text()[-3000:]
+
+    def price(self, symbol: str, ltp: str) -> None:
+        self.sim.set_price("NSE", symbol, ltp)
+
+    def command(self, cmd: p.Command) -> p.Msg:
+        with EngineClient.connect(path=self.socket, client="test") as c:
+            return c.request(cmd, timeout=10)
+
+    def flatten_all(self) -> None:
+        self.command(p.KillSwitch(id=0))
+        with EngineClient.connect(path=self.socket, client="test") as c:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                snap = c.snapshot(timeout=5)
+                working = [o for o in snap.orders if o.status in ("open", "trigger pending")]
+                if not working and not any(pos.qty for pos in snap.positions):
+                    break
+                c.close()
+                time.sleep(0.1)
+                c = EngineClient.connect(path=self.socket, client="test")  # noqa: PLW2901
+        self.command(p.SetArmed(id=0, armed=True))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        self.sim.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    e = EngineProc()
+    try:
+        e.price("SBIN", "800.00")
+        e.price("INFY", "1500.00")
+        e.wait_ready()
+        yield e
+    finally:
+        e.stop()
+
+
+@pytest.fixture
+def fresh(engine: EngineProc) -> Iterator[EngineProc]:
+    """Each test starts flat and armed at SBIN 800.00."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    yield engine
+
+
+def make_app(engine: EngineProc) -> CockpitApp:
+    link = ClientLink(EngineClient.connect(path=engine.socket, client="pilot"))
+    return CockpitApp(StaticConnector(link), UiOptions(remember=False))
+
+
+def ladder_rows(app: CockpitApp) -> list[str]:
+    lad = app.screen.ladder
+    return [lad.text_of(y) for y in range(lad.rows + 1)]
+
+
+def row_with(app: CockpitApp, mark: str) -> str | None:
+    return next((r for r in ladder_rows(app) if mark in r), None)
+
+
+async def attached(pilot, app: CockpitApp) -> None:
+    await wait_for(pilot, lambda: app.store.connected and app.selected is not None, 15)
+    if app.selected != SBIN:
+        app.select_symbol(SBIN)
+    await pilot.pause()
+
+
+def qty(app: CockpitApp) -> Decimal:
+    pos = app.store.positions.get(SBIN)
+    return pos.qty if pos is not None else Decimal(0)
+
+
+async def test_ticks_reach_watchlist_and_ladder(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        fresh.price("SBIN", "801.25")
+        await wait_for(pilot, lambda: (row_with(app, "◀LTP") or "").find("801.25") >= 0, 10)
+        rows = [app.screen.watchlist.text_of(y) for y in range(1, 4)]
+        assert any("SBIN" in r and "801.25" in r for r in rows)
+
+
+async def test_buy_shows_stop_and_target_then_stop_moves_trails_and_flattens(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await wait_for(pilot, lambda: SBIN in app.store.plans, 10)
+        plan = app.store.plans[SBIN]
+        assert plan.stop is not None
+        assert plan.target is not None
+        stop_txt = app.store.fmt_price(SBIN, plan.stop)
+        tgt_txt = app.store.fmt_price(SBIN, plan.target)
+        await wait_for(pilot, lambda: stop_txt in app.screen.positions.text_of(1))
+        assert tgt_txt in app.screen.positions.text_of(1)
+        await wait_for(pilot, lambda: row_with(app, "STOP") is not None)
+        assert stop_txt in (row_with(app, "STOP") or "")
+        assert tgt_txt in (row_with(app, "TGT") or "")
+
+        # `]` moves the stop up one tick.
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 1, 10)
+        new_stop = app.store.fmt_price(SBIN, plan.stop + 1)
+        await wait_for(pilot, lambda: new_stop in (row_with(app, "STOP") or ""))
+
+        # `t` trails (4 ticks); a scripted rising price ratchets the stop up.
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.store.plans[SBIN].trail_active, 10)
+        stops = []
+        for price in ("800.10", "800.20", "800.30", "800.40"):
+            fresh.price("SBIN", price)
+            ticks = app.store.instruments[SBIN].tick_size
+            want = int(Decimal(price) / ticks)
+            await wait_for(pilot, lambda w=want: app.store.quotes[SBIN].ltp == w, 10)
+            await wait_for(pilot, lambda w=want: app.store.plans[SBIN].stop == w - 4, 10)
+            stops.append(app.store.plans[SBIN].stop)
+            await pilot.pause()
+            assert app.store.fmt_price(SBIN, stops[-1]) in (row_with(app, "STOP⇡") or "")
+        assert stops == sorted(stops)
+        assert stops[-1] > plan.stop + 1
+
+        # `f` flattens.
+        await pilot.press("f")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await wait_for(pilot, lambda: row_with(app, "STOP") is None)
+
+
+async def test_kill_switch_with_confirmation_clears_everything(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("down", "down", "down", "down", "B")  # resting buy limit below
+        await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) >= 1, 10)
+        await pilot.press("F")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: qty(app) == 0 and not app.store.working_orders(), 10)
+
+
+async def test_disarmed_keys_are_refused(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("a")  # disarm
+        await wait_for(pilot, lambda: app.store.status is not None and not app.store.status.armed)
+        await pilot.press("b", "s")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+        assert any("disarmed" in msg for rule, msg in app.refusals if rule == "gate")
+        assert "DISARMED" in app.screen.status.text_of(0)
