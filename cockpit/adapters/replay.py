@@ -102,6 +102,7 @@ class ReplayFeed:
         """Start playing (idempotent)."""
         if self._thread is not None:
             return
+        self._set_state(FeedState.CONNECTING)
         self._thread = threading.Thread(target=self._run, name="replay", daemon=True)
         self._thread.start()
 
@@ -150,7 +151,6 @@ class ReplayFeed:
         self._sink(FeedStatus(feed=self.name, state=state, ts_ns=time.time_ns(), reason=reason))
 
     def _run(self) -> None:
-        self._set_state(FeedState.CONNECTING)
         try:
             fh = self.path.open("rb")
         except OSError as exc:

@@ -277,6 +277,8 @@ class WsConnection:
         if self._thread is not None:
             return
         self._stop.clear()
+        self._attempt = 0
+        self._set_state(FeedState.CONNECTING)  # before the thread: wait_state(DOWN) is not stale
         self._thread = threading.Thread(target=self._run, name=f"ws-{self.name}", daemon=True)
         self._thread.start()
 
@@ -399,8 +401,6 @@ class WsConnection:
     # -- the thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._attempt = 0
-        self._set_state(FeedState.CONNECTING)
         try:
             while not self._stop.is_set():
                 reason, refused = self._session()

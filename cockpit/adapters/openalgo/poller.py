@@ -195,6 +195,7 @@ class OrderBookPoller:
     def start(self) -> None:
         """Start polling on a daemon thread."""
         if self._thread is None:
+            self._status(FeedState.CONNECTING)
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
@@ -220,7 +221,6 @@ class OrderBookPoller:
     def _run(self) -> None:
         attempt = 0
         rng = random.Random()
-        self._status(FeedState.CONNECTING)
         while not self._stop.is_set():
             try:
                 for u in self.poll_once():
