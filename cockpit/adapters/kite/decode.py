@@ -42,6 +42,7 @@ TokenMap = Mapping[int, tuple[str, str]]
 """Instrument token -> ``(exchange, symbol)``, as the caller knows its instruments."""
 
 _I32_MAX: Final = 0x7FFF_FFFF
+_UNIT: Final = {d: Decimal(1).scaleb(-d) for d in (2, 4, 7)}
 _NS: Final = 1_000_000_000
 
 _LTP = struct.Struct(">II")
@@ -79,11 +80,13 @@ class KiteNotice(msgspec.Struct, frozen=True):
 class _Token:
     """Per-token constants, cached on first sight."""
 
-    __slots__ = ("exchange", "exp", "index", "symbol", "token")
+    __slots__ = ("exchange", "index", "symbol", "token", "unit")
 
     def __init__(self, token: int, token_map: TokenMap) -> None:
         segment = token & 0xFF
-        seg_name, self.exp = SEGMENTS.get(segment, (f"SEG{segment}", 2))
+        seg_name, decimals = SEGMENTS.get(segment, (f"SEG{segment}", 2))
+        # the price unit (Decimal("0.01") etc.): raw * unit is exact and keeps the scale
+        self.unit = _UNIT[decimals]
         self.index = segment == INDICES_SEGMENT
         mapped = token_map.get(token)
         if mapped is None:
@@ -186,7 +189,7 @@ class KiteDecoder:
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(ltp, t.exp),
+                ltp=_ltp(ltp, t.unit),
                 token=t.token,
             )
         if length in (INDEX_QUOTE_LEN, INDEX_FULL_LEN):
@@ -198,68 +201,68 @@ class KiteDecoder:
                     view, pos
                 )
             t = self._token(token)
-            exp = t.exp
+            unit = t.unit
             return QuoteTick(
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(ltp, exp),
+                ltp=_ltp(ltp, unit),
                 token=t.token,
                 exch_ns=ts * _NS if ts else None,
-                open=_opt_price(open_, exp),
-                high=_opt_price(high, exp),
-                low=_opt_price(low, exp),
-                close=_opt_price(close, exp),
+                open=_opt_price(open_, unit),
+                high=_opt_price(high, unit),
+                low=_opt_price(low, unit),
+                close=_opt_price(close, unit),
             )
         if length == QUOTE_LEN:
             token, ltp, ltq, atp, vol, tbq, tsq, open_, high, low, close = _QUOTE.unpack_from(
                 view, pos
             )
             t = self._token(token)
-            exp = t.exp
+            unit = t.unit
             return QuoteTick(
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(ltp, exp),
+                ltp=_ltp(ltp, unit),
                 token=t.token,
                 ltq=Decimal(ltq),
-                atp=_opt_price(atp, exp),
+                atp=_opt_price(atp, unit),
                 volume=Decimal(vol),
                 total_buy_qty=Decimal(tbq),
                 total_sell_qty=Decimal(tsq),
-                open=_opt_price(open_, exp),
-                high=_opt_price(high, exp),
-                low=_opt_price(low, exp),
-                close=_opt_price(close, exp),
+                open=_opt_price(open_, unit),
+                high=_opt_price(high, unit),
+                low=_opt_price(low, unit),
+                close=_opt_price(close, unit),
             )
         if length == FULL_LEN:
             f = _FULL.unpack_from(view, pos)
             t = self._token(f[0])
-            exp = t.exp
+            unit = t.unit
             ltt, oi, oi_high, oi_low, ts = f[11], f[12], f[13], f[14], f[15]
             return DepthTick(
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(f[1], exp),
+                ltp=_ltp(f[1], unit),
                 token=t.token,
                 ltq=Decimal(f[2]),
-                atp=_opt_price(f[3], exp),
+                atp=_opt_price(f[3], unit),
                 volume=Decimal(f[4]),
                 total_buy_qty=Decimal(f[5]),
                 total_sell_qty=Decimal(f[6]),
-                open=_opt_price(f[7], exp),
-                high=_opt_price(f[8], exp),
-                low=_opt_price(f[9], exp),
-                close=_opt_price(f[10], exp),
+                open=_opt_price(f[7], unit),
+                high=_opt_price(f[8], unit),
+                low=_opt_price(f[9], unit),
+                close=_opt_price(f[10], unit),
                 ltt_ns=ltt * _NS if ltt else None,
                 oi=Decimal(oi) if oi else None,
                 oi_high=Decimal(oi_high) if oi_high else None,
                 oi_low=Decimal(oi_low) if oi_low else None,
                 exch_ns=ts * _NS if ts else None,
-                bids=_levels(f, 16, exp),
-                asks=_levels(f, 31, exp),
+                bids=_levels(f, 16, unit),
+                asks=_levels(f, 31, unit),
             )
         raise _Bad(f"unknown packet length {length}")
 
@@ -301,21 +304,21 @@ class KiteDecoder:
         return None
 
 
-def _ltp(raw: int, exp: int) -> Decimal:
+def _ltp(raw: int, unit: Decimal) -> Decimal:
     if raw == 0 or raw > _I32_MAX:
         raise _Bad(f"last price raw value {raw} is not a positive int32")
-    return Decimal(raw).scaleb(-exp)
+    return raw * unit
 
 
-def _opt_price(raw: int, exp: int) -> Decimal | None:
+def _opt_price(raw: int, unit: Decimal) -> Decimal | None:
     if raw == 0:
         return None
     if raw > _I32_MAX:
         raise _Bad(f"price raw value {raw} is negative as int32")
-    return Decimal(raw).scaleb(-exp)
+    return raw * unit
 
 
-def _levels(f: tuple[int, ...], start: int, exp: int) -> tuple[Level, ...]:
+def _levels(f: tuple[int, ...], start: int, unit: Decimal) -> tuple[Level, ...]:
     """Five depth entries (qty, price, orders) from ``f[start:start+15]``, empty ones dropped."""
     out: list[Level] = []
     for i in range(start, start + 15, 3):
@@ -324,7 +327,7 @@ def _levels(f: tuple[int, ...], start: int, exp: int) -> tuple[Level, ...]:
             continue
         if price > _I32_MAX:
             raise _Bad(f"depth price raw value {price} is negative as int32")
-        out.append((Decimal(price).scaleb(-exp), Decimal(qty), orders))
+        out.append((price * unit, Decimal(qty), orders))
     return tuple(out)
 
 
