@@ -142,11 +142,11 @@ def engine() -> Iterator[EngineProc]:
 
 
 @pytest.fixture
-def fresh(engine: EngineProc) -> Iterator[EngineProc]:
+def fresh(engine: EngineProc) -> EngineProc:
     """Each test starts flat and armed at SBIN 800.00."""
     engine.flatten_all()
     engine.price("SBIN", "800.00")
-    yield engine
+    return engine
 
 
 def make_app(engine: EngineProc) -> CockpitApp:
