@@ -286,7 +286,9 @@ async def test_themes_switch_live(theme: str) -> None:
     app, link = make_app(with_position=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
+        before = app.screen.ladder.rows_rendered
         app.theme = theme
-        await pilot.pause()
+        await pilot.pause(0.1)
         assert app.current_theme.name == theme
+        assert app.screen.ladder.rows_rendered > before  # cached rows re-rendered in new colours
         assert app.get_css_variables()["stop-line"]

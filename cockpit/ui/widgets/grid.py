@@ -42,6 +42,7 @@ class LineGrid(Widget):
         self._lines: list[Line] = []
         self._strips: dict[int, Strip] = {}
         self._strip_width = -1
+        self._strip_style: Style | None = None
         self.rows_rendered = 0
         """How many rows were re-rendered (for tests and benchmarks)."""
 
@@ -79,10 +80,9 @@ class LineGrid(Widget):
         self._strips.clear()
         self.refresh()
 
-    def notify_style_update(self) -> None:
-        """Styles changed (theme switch): cached strips carry old colours."""
-        super().notify_style_update()
-        self._strips.clear()
+    def on_mount(self) -> None:
+        """Cached strips carry colours: drop them when the theme changes."""
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.invalidate())
 
     def on_resize(self) -> None:
         """Rows are re-rendered at the new width."""
@@ -102,13 +102,14 @@ class LineGrid(Widget):
     def render_line(self, y: int) -> Strip:
         """One row from the cache, rendered on a miss."""
         width = self.size.width
-        if width != self._strip_width:
+        base = self.rich_style
+        if width != self._strip_width or base != self._strip_style:
             self._strips.clear()
             self._strip_width = width
+            self._strip_style = base
         strip = self._strips.get(y)
         if strip is not None:
             return strip
-        base = self.rich_style
         if y >= len(self._lines):
             strip = Strip.blank(width, base)
         else:
