@@ -192,8 +192,14 @@ class Ladder(LineGrid, can_focus=True):
         ltp = q.ltp if q is not None else None
         wide = width >= 56
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
-        lines: list[Line] = [self._header(pw, wide)]
         top = self.top()
+        bottom = top - self.rows + 1
+        away: list[str] = []
+        for label, level in (("STOP", stop), ("TGT", target), ("ENT", entry)):
+            if level is not None and not bottom <= level <= top:
+                arrow = "↑" if level > top else "↓"
+                away.append(f"{arrow}{label} {store.fmt_price(key, level)}")
+        lines: list[Line] = [self._header(pw, wide, " ".join(away))]
         for i in range(self.rows):
             p = top - i
             marks: list[str] = []
@@ -247,7 +253,7 @@ class Ladder(LineGrid, can_focus=True):
             lines.append((row_cls, tuple(cells)))
         self.set_lines(lines)
 
-    def _header(self, pw: int, wide: bool) -> Line:
+    def _header(self, pw: int, wide: bool, away: str = "") -> Line:
         cells: list[Cell] = [
             cell("Buy", 6),
             (" ", ""),
@@ -261,7 +267,7 @@ class Ladder(LineGrid, can_focus=True):
         ]
         if wide:
             cells += [(" ", ""), cell("Traded", 8)]
-        cells += [(" ", ""), ("Marks", "")]
+        cells += [(" ", ""), (away or "Marks", "ladder--mark" if away else "")]
         return ("ladder--header", tuple(cells))
 
     # ------------------------------------------------------------------ focus / actions

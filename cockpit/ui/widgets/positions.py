@@ -73,16 +73,16 @@ class PositionsPane(LineGrid):
         """Recompute every line."""
         store = self.store
         width = self.size.width or 100
-        wide = width >= 110
+        wide = width >= 128
         header: list[Cell] = [
-            cell("Symbol", 13, left=True),
+            cell("Symbol", 10, left=True),
             cell("Side", 5, left=True),
-            cell("Qty", 7),
+            cell("Qty", 5),
             (" ", ""),
-            cell("Avg", 10),
-            cell("LTP", 10),
-            cell("Unreal", 11),
-            cell("Real", 11),
+            cell("Avg", 9),
+            cell("LTP", 9),
+            cell("Unreal", 10),
+            cell("Real", 10),
             (" ", ""),
             cell("Stop", 9),
             cell("Target", 9),
@@ -118,14 +118,14 @@ class PositionsPane(LineGrid):
         sym = inst.symbol if inst is not None else key
         row_cls = "pos--selected" if key == self.selected else ""
         cells: list[Cell] = [
-            cell(sym, 13, left=True),
+            cell(sym, 10, left=True),
             cell(side, 5, side_cls, left=True),
-            cell(fmt_qty(abs(pos.qty)), 7),
+            cell(fmt_qty(abs(pos.qty)), 5),
             (" ", ""),
-            cell(store.fmt_dec_price(key, pos.avg_price) if pos.qty else "", 10),
-            cell(store.fmt_price(key, ltp), 10),
-            cell(fmt_money(pos.unrealized) if pos.qty else "", 11, up),
-            cell(fmt_money(pos.realized), 11, rup),
+            cell(store.fmt_dec_price(key, pos.avg_price) if pos.qty else "", 9),
+            cell(store.fmt_price(key, ltp), 9),
+            cell(fmt_money(pos.unrealized) if pos.qty else "", 10, up),
+            cell(fmt_money(pos.realized), 10, rup),
             (" ", ""),
             cell(store.fmt_price(key, stop), 9, "pos--stop"),
             cell(store.fmt_price(key, target), 9, "pos--target"),

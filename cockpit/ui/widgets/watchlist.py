@@ -41,7 +41,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("symbol", "Symbol", 14, 0),
+    Column("symbol", "Symbol", 12, 0),
     Column("ltp", "LTP", 10, 1),
     Column("chg", "Chg", 8, 2),
     Column("pct", "Chg%", 7, 3),
