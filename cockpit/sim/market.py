@@ -132,8 +132,9 @@ class SymbolState:
         else:
             self.bid = self.ask = 0
         self.open = self.high = self.low = start
-        self.volume = 0
-        self.value = 0
+        # The session has been trading for a while: some volume at about the open.
+        self.volume = int(self.avg_steps * 2000 * (0.5 + rng.random())) if self.tradable else 0
+        self.value = self.volume * start
         self.ltq = 0
         now_ms = time.time_ns() // 1_000_000
         self.ltt_ms = self.ts_ms = now_ms
@@ -250,7 +251,7 @@ class SymbolState:
         self.ask = ask
         lean = 0.5 + (0.15 if ret > 0 else -0.15 if ret < 0 else 0.0)
         buy = rng.random() < lean
-        steps = int(rng.expovariate(1.0 / self.avg_steps)) + 1
+        steps = int(-math.log(1.0 - rng.random()) * self.avg_steps) + 1
         # The trade takes liquidity from the touch; a few levels get refreshed.
         if buy:
             price = ask
@@ -260,13 +261,17 @@ class SymbolState:
             price = bid
             left = self.bq[0] - steps
             self.bq[0] = left if left > 0 else self._fresh_qty(0)
-        i = min(int(rng.random() * rng.random() * BOOK_LEVELS), BOOK_LEVELS - 1)
-        if rng.random() < 0.5:
-            q = self.bq[i] = self._fresh_qty(i)
-            self.bo[i] = self._orders_for(q)
-        else:
-            q = self.aq[i] = self._fresh_qty(i)
-            self.ao[i] = self._orders_for(q)
+        r = rng.random()
+        if r < 0.4:  # some resting liquidity somewhere changes, mostly near the touch
+            i = int(r * rng.random() * 2.5 * BOOK_LEVELS)
+            if i >= BOOK_LEVELS:
+                i = BOOK_LEVELS - 1
+            if r < 0.2:
+                q = self.bq[i] = self._fresh_qty(i)
+                self.bo[i] = self._orders_for(q)
+            else:
+                q = self.aq[i] = self._fresh_qty(i)
+                self.ao[i] = self._orders_for(q)
         drift = int((rng.random() - 0.5) * self.base_qty)
         self.total_buy = max(self.base_qty, self.total_buy + drift)
         self.total_sell = max(self.base_qty, self.total_sell - drift)

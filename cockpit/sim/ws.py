@@ -120,13 +120,14 @@ class MarketFrame(msgspec.Struct, kw_only=True):
     data: LtpData | QuoteData | DepthData
 
 
-def _quote_fields(s: SymbolState, mode: int) -> dict[str, Any]:
+def _quote(s: SymbolState, mode: int, book: DepthBook | None = None) -> QuoteData | DepthData:
     px = s.px
     change, pct = s.change()
     atp = s.atp()
     ltq = s.qty(s.ltq)
-    zero = Decimal(0)
-    return {
+    zero = _ZERO
+    tradable = s.tradable
+    fields = {
         "symbol": s.symbol,
         "exchange": s.exchange,
         "mode": mode,
@@ -144,12 +145,18 @@ def _quote_fields(s: SymbolState, mode: int) -> dict[str, Any]:
         "ltt": s.ltt_ms,
         "last_quantity": ltq,
         "average_price": atp,
-        "total_buy_quantity": s.qty(s.total_buy) if s.tradable else 0,
-        "total_sell_quantity": s.qty(s.total_sell) if s.tradable else 0,
+        "total_buy_quantity": s.qty(s.total_buy) if tradable else 0,
+        "total_sell_quantity": s.qty(s.total_sell) if tradable else 0,
         "oi": s.oi,
         "bid": px(s.bid) if s.bid else zero,
         "ask": px(s.ask) if s.ask else zero,
     }
+    if book is None:
+        return QuoteData(**fields)
+    return DepthData(**fields, depth=book)
+
+
+_ZERO: Final = Decimal(0)
 
 
 def encode_market(s: SymbolState, mode: int, depth: int, broker: str) -> bytes:
@@ -165,7 +172,7 @@ def encode_market(s: SymbolState, mode: int, depth: int, broker: str) -> bytes:
             timestamp=s.ts_ms,
         )
     elif mode == 2:
-        data = QuoteData(**_quote_fields(s, 2))
+        data = _quote(s, 2)
     else:
         bids, asks = s.book(depth)
         px, qty = s.px, s.qty
@@ -173,7 +180,7 @@ def encode_market(s: SymbolState, mode: int, depth: int, broker: str) -> bytes:
             buy=[DepthLevel(px(p), qty(q), o) for p, q, o in bids],
             sell=[DepthLevel(px(p), qty(q), o) for p, q, o in asks],
         )
-        data = DepthData(**_quote_fields(s, 3), depth=book)
+        data = _quote(s, 3, book)
     frame = MarketFrame(symbol=s.symbol, exchange=s.exchange, mode=mode, broker=broker, data=data)
     return _ENCODER.encode(frame)
 
