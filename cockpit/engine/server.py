@@ -89,6 +89,7 @@ class _Viewer:
         "closed",
         "closing",
         "task",
+        "floor",
     )
 
     def __init__(
@@ -108,6 +109,8 @@ class _Viewer:
         self.closing = False
         """Close once the frames queued so far are written (engine stopping)."""
         self.task: asyncio.Task[None] | None = None
+        self.floor: dict[str, int] = {}
+        """recv_ns per key in the snapshot: older quotes are not sent after it."""
 
 
 class ViewerServer:
@@ -324,6 +327,8 @@ class ViewerServer:
                     v.live = True
                     v.quotes.clear()
                     v.books.clear()
+                    # quotes published before the snapshot are older than what it carries
+                    v.floor = {q.key: q.recv_ns for q in msg.quotes}
                 self._push(v, frame)
 
     def _push(self, v: _Viewer, frame: bytes) -> None:
@@ -347,6 +352,8 @@ class ViewerServer:
         if loop is None or self._stopping:
             return
         self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+        if self._out:
+            self._drain_out()  # snapshots first: a viewer is live before the batch is merged
         if not self._quotes and not self._books and self._status is None:
             return
         with self._lock:
@@ -365,10 +372,15 @@ class ViewerServer:
     def _take_batch(self, v: _Viewer) -> bytes | None:
         if not v.quotes and not v.books and v.status is None:
             return None
+        quotes = list(v.quotes.values())
+        if v.floor:
+            floor = v.floor
+            quotes = [q for q in quotes if q.recv_ns >= floor.get(q.key, 0)]
+            v.floor = {}
         self._batch_seq += 1
         batch = MarketBatch(
             seq=self._batch_seq,
-            quotes=list(v.quotes.values()),
+            quotes=quotes,
             books=list(v.books.values()),
             status=v.status,
         )

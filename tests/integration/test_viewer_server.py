@@ -77,6 +77,7 @@ class StandInCore:
         self.server: ViewerServer | None = None
         self.seen: list[object] = []
         self.seq = 0
+        self.on_snapshot = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -93,7 +94,10 @@ class StandInCore:
                 continue
             self.seen.append(item)
             if isinstance(item, SnapshotRequest):
-                self.server.reply(item.conn_id, make_snapshot(self.seq))
+                if self.on_snapshot is not None:
+                    self.on_snapshot(item.conn_id)
+                else:
+                    self.server.reply(item.conn_id, make_snapshot(self.seq))
             elif isinstance(item, ViewerCommand):
                 cmd = item.command
                 if isinstance(cmd, Search):
@@ -394,3 +398,28 @@ def test_slow_viewer_never_blocks_publisher_and_is_dropped(sock_dir: Path) -> No
         fast.close()
         server.stop()
         core.stop()
+
+
+def test_quotes_older_than_the_snapshot_are_not_sent_after_it(engine, sock_dir: Path) -> None:
+    server, core = engine
+
+    def answer(conn_id: int) -> None:
+        server.market(QuoteView(key="NSE:A", ltp=90, recv_ns=50))  # before the snapshot
+        snap = make_snapshot(1)
+        snap = Snapshot(
+            **{
+                **{f: getattr(snap, f) for f in snap.__struct_fields__},
+                "quotes": [QuoteView(key="NSE:A", ltp=100, recv_ns=100)],
+            }
+        )
+        server.reply(conn_id, snap)
+        server.market(QuoteView(key="NSE:B", ltp=7, recv_ns=120))  # after it
+
+    core.on_snapshot = answer
+    with EngineClient.connect(path=sock_dir / "t.sock") as c:
+        assert c.snapshot().quotes[0].ltp == 100
+        batch = c.wait_for(MarketBatch, timeout=2)
+        assert [q.key for q in batch.quotes] == ["NSE:B"]
+        server.market(QuoteView(key="NSE:A", ltp=101, recv_ns=130))
+        batch = c.wait_for(MarketBatch, timeout=2)
+        assert [(q.key, q.ltp) for q in batch.quotes] == [("NSE:A", 101)]
