@@ -7,17 +7,21 @@ sink) gets, in turn:
 * throughput: N frames sent as fast as possible; frames/s from the first to the last
   callback/hand-off (decode to typed events and a ``queue.SimpleQueue.put`` included);
 * latency at 1,000 and 10,000 frames/s: each frame carries its send time (``time.time_ns()``
-  in ``data.timestamp``); latency = hand-off time - send time; p50/p99/p99.9 in microseconds.
+  in ``data.timestamp``); latency = hand-off time - send time; p50/p99/p99.9 in microseconds,
+  pooled over ``--rounds`` alternating runs (SDK, ours, SDK, ...) with the first 5 % of each
+  run dropped as warm-up. The 1-minute load average is printed: on a shared machine the
+  tails are mostly other processes' scheduling.
 
 Prints one JSON object with both figures and the ratios. Usage::
 
-    python3 benchmarks/bench_feed.py [--frames 200000] [--seconds 3]
+    python3 benchmarks/bench_feed.py [--frames 200000] [--seconds 3] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import hashlib
 import json
 import os
@@ -230,20 +234,20 @@ def _pct(values: list[int], p: float) -> float:
     return round(s[min(len(s) - 1, int(p / 100 * len(s)))] / 1000, 1)
 
 
-def _latency(col: Collector) -> dict[str, float | int]:
-    lat = col.lat[len(col.lat) // 20 :]  # drop the first 5 % (warm-up)
+def _latency(lat: list[int], received: int) -> dict[str, float | int]:
     return {
         "p50_us": _pct(lat, 50),
         "p99_us": _pct(lat, 99),
         "p99_9_us": _pct(lat, 99.9),
-        "received": col.count,
+        "received": received,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
-    parser.add_argument("--seconds", type=float, default=3.0, help="per latency run")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per rate and client")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs per rate")
     parser.add_argument("--blaster", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.blaster:
@@ -261,20 +265,41 @@ def main() -> None:
             "cpus": os.cpu_count(),
         }
         sdk = run_sdk(port, n, 0, timeout=120)
-        ours = run_ours(port, n, 0, timeout=120)
         sdk_fps = (sdk.count - 1) / (sdk.last - sdk.first) if sdk.last else 0.0
+        sdk_count = sdk.count
+        del sdk  # free the 200k retained items before the next run
+        gc.collect()
+        ours = run_ours(port, n, 0, timeout=120)
         ours_fps = (ours.count - 1) / (ours.last - ours.first) if ours.last else 0.0
+        ours_count = ours.count
+        del ours
+        gc.collect()
         result["throughput_frames_per_s"] = {
             "openalgo_sdk": round(sdk_fps),
             "cockpit": round(ours_fps),
             "ratio": round(ours_fps / sdk_fps, 2) if sdk_fps else None,
-            "sdk_received": sdk.count,
-            "cockpit_received": ours.count,
+            "sdk_received": sdk_count,
+            "cockpit_received": ours_count,
         }
         for rate in (1000, 10000):
-            m = int(rate * args.seconds)
-            s = _latency(run_sdk(port, m, rate, timeout=args.seconds + 30))
-            o = _latency(run_ours(port, m, rate, timeout=args.seconds + 30))
+            # alternate short runs so machine noise hits both clients alike
+            m = int(rate * args.seconds / args.rounds)
+            s_lat: list[int] = []
+            o_lat: list[int] = []
+            s_n = o_n = 0
+            for _ in range(args.rounds):
+                col = run_sdk(port, m, rate, timeout=args.seconds + 30)
+                s_lat += col.lat[len(col.lat) // 20 :]
+                s_n += col.count
+                del col
+                gc.collect()
+                col = run_ours(port, m, rate, timeout=args.seconds + 30)
+                o_lat += col.lat[len(col.lat) // 20 :]
+                o_n += col.count
+                del col
+                gc.collect()
+            s = _latency(s_lat, s_n)
+            o = _latency(o_lat, o_n)
             result[f"latency_at_{rate}_per_s"] = {
                 "openalgo_sdk": s,
                 "cockpit": o,
@@ -282,6 +307,7 @@ def main() -> None:
                 if s["p99_us"]
                 else None,
             }
+        result["loadavg_1m"] = round(os.getloadavg()[0], 2)
         print(json.dumps(result, indent=2))
     finally:
         proc.kill()
