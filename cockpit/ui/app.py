@@ -432,7 +432,11 @@ class CockpitApp(App[int]):
         )
 
     def _auto_select(self) -> None:
-        if self.store.watchlist:
+        """On attach: the first open position's symbol, else the first watchlist symbol."""
+        open_keys = [pos.key for pos in self.store.open_positions()]
+        if open_keys:
+            self.select_symbol(open_keys[0])
+        elif self.store.watchlist:
             self.select_symbol(self.store.watchlist[0])
 
     def _update_views(self, changes: Changes) -> None:
