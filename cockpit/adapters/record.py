@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -69,6 +70,9 @@ def make_feed(
 ) -> RecordableFeed:
     """Build a stopped feed of kind ``feed`` subscribed to ``symbols`` in ``mode``.
 
+    ``feed`` is ``openalgo``, ``kite``, ``binance`` or ``replay:FILE`` (``symbols`` then
+    filters the file; empty plays everything).
+
     Raises:
         ValueError: unknown feed, missing credentials or bad symbols.
     """
@@ -82,6 +86,12 @@ def make_feed(
         oa = OpenAlgoFeed(openalgo_ws_url(env, url), key, sink)
         oa.subscribe(symbols, mode)
         return oa.conn
+    if feed.startswith("replay:"):
+        from cockpit.adapters.replay import ReplayFeed
+
+        replay = ReplayFeed.from_spec(feed, sink)
+        replay.subscribe(symbols, mode)
+        return replay
     if feed in ("kite", "binance"):
         module = importlib.import_module(f"cockpit.adapters.{feed}.feed")
         return module.make_feed(symbols, mode, url, sink, rest_url=rest_url)
@@ -164,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     writer = _Writer(q, out, args.count)
     writer.start()
+    stop_requested = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # a service manager's SIGTERM ends the recording cleanly (flushed, counters printed)
+        signal.signal(signal.SIGTERM, lambda *_: (stop_requested.set(), writer.done.set()))
     feed.start()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     interrupted = False
@@ -198,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cockpit record: write failed: {writer.error}", file=sys.stderr)
         return 1
     downs = [s for s in writer.statuses if s.state == FeedState.DOWN and s.reason != "stopped"]
+    interrupted = interrupted or stop_requested.is_set()
     if downs and not interrupted and (args.count is None or writer.written < args.count):
         print(f"cockpit record: feed down: {downs[-1].reason}", file=sys.stderr)
         return 1

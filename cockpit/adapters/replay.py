@@ -98,6 +98,9 @@ class ReplayFeed:
         self._keys.difference_update(gone)
         return gone
 
+    def subscribe_orders(self) -> None:
+        """Nothing to do: a recording carries no order updates (for duck typing)."""
+
     def start(self) -> None:
         """Start playing (idempotent)."""
         if self._thread is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.adapters.record import make_feed
 from cockpit.adapters.replay import ReplayFeed, parse_spec
 from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.domain.market import DepthTick, MarketEvent, QuoteTick, decode_line, encode_line
@@ -207,3 +209,55 @@ def test_replay_missing_file_is_down_with_reason(tmp_path: Path) -> None:
     assert "cannot open" in feed.reason
     with pytest.raises(ValueError, match="replay:FILE"):
         parse_spec("kite")
+
+
+def test_record_until_sigterm_flushes_and_reports(sim: SimHandle, tmp_path: Path) -> None:
+    out = tmp_path / "open-ended.jsonl"
+    env = dict(os.environ, OPENALGO_API_KEY=sim.api_key)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cockpit.cli",
+            "record",
+            "--feed",
+            "openalgo",
+            "--url",
+            sim.ws_url,
+            "--symbols",
+            "NSE:SBIN",
+            "--mode",
+            "ltp",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and sim.stats()["ws"]["clients"] == 0:
+            time.sleep(0.05)
+        time.sleep(0.5)  # ~10 ticks at 20/s
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, err.decode()
+    lines = out.read_bytes().splitlines()
+    assert lines
+    assert all(decode_line(ln).symbol == "SBIN" for ln in lines)
+    assert summary(err)["written"] == len(lines)
+
+
+def test_make_feed_builds_a_replay(tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(b'{"kind":"ltp","recv_ns":1,"exchange":"NSE","symbol":"A","ltp":1.05}\n')
+    q: queue.SimpleQueue[object] = queue.SimpleQueue()
+    feed = make_feed(f"replay:{path}", [], "ltp", q.put)
+    feed.start()
+    assert feed.wait_state(FeedState.DOWN, timeout=5)
+    assert feed.stats()["events"] == 1
