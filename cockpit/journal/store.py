@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -199,12 +201,15 @@ def start_of_local_day_ns(now_ns: int | None = None) -> int:
 class Journal:
     """The engine's journal. Open it with :meth:`Journal.open`; close it with :meth:`close`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, session: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, session: int, lock: str | None = None
+    ) -> None:
         self._conn = conn
         self.path = path
         self.session = session
         """This engine run's session id."""
         self._closed = False
+        self._lock = lock
 
     # ------------------------------------------------------------------ open / close
 
@@ -230,11 +235,13 @@ class Journal:
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = _lock_writer(path) if start_session else None
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, cached_statements=256
             )
         except sqlite3.Error as exc:
+            _unlock(lock)
             raise JournalError(f"cannot open journal {path}: {exc}") from exc
         try:
             try:
@@ -257,11 +264,13 @@ class Journal:
                 session = int(cur.lastrowid or 0)
         except sqlite3.DatabaseError as exc:
             conn.close()
+            _unlock(lock)
             raise JournalError(f"journal {path} is not a usable cockpit journal: {exc}") from exc
         except BaseException:
             conn.close()
+            _unlock(lock)
             raise
-        return cls(conn, path, session)
+        return cls(conn, path, session, lock)
 
     def close(self) -> None:
         """End the session (marks a clean stop) and close the file. Idempotent."""
@@ -276,6 +285,8 @@ class Journal:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             self._conn.close()
+            _unlock(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Journal:
         return self
@@ -618,6 +629,53 @@ _ORDER_COLS: Final = (
     "cid, key, side, order_type, product, qty, status, tag, filled, reason, created_ns,"
     " updated_ns, price_ticks, trigger_ticks, venue_id, avg_price, state"
 )
+
+
+_HELD: dict[str, list[int]] = {}
+"""Journal locks this process holds: resolved path -> [fd, users]."""
+_HELD_LOCK = threading.Lock()
+
+
+def _lock_writer(path: Path) -> str:
+    """One writing engine per journal file: an exclusive flock on ``<journal>.lock``.
+
+    The lock is per process (a second open in the same process shares it), so it guards
+    against two engines, not against a test reopening a file it "crashed".
+    """
+    key = str(path.resolve())
+    with _HELD_LOCK:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+            return key
+        lock_path = path.with_name(path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise JournalError(
+                f"journal {path} is in use by another engine (pid {holder or '?'}); "
+                "stop it, or use another --journal / --profile"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD[key] = [fd, 1]
+        return key
+
+
+def _unlock(key: str | None) -> None:
+    if key is None:
+        return
+    with _HELD_LOCK:
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del _HELD[key]
+            os.close(held[0])
 
 
 def _order_record(r: tuple[Any, ...]) -> OrderRecord:

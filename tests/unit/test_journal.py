@@ -346,3 +346,34 @@ def test_export_default_profile_path_and_errors(tmp_path: Path) -> None:
     out = _cli("journal", "export", "--profile", "p1", "--day", "yesterday", env=env)
     assert out.returncode == 2
     assert "YYYY-MM-DD" in out.stderr
+
+
+def test_one_writer_per_journal_file(jpath: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from cockpit.journal import Journal\n"
+        "j = Journal.open(sys.argv[1])\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "j.close()\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", code, str(jpath)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "open"
+        with pytest.raises(JournalError, match=f"in use by another engine \\(pid {other.pid}\\)"):
+            Journal.open(jpath)
+        # readers (export) are fine meanwhile
+        with Journal.open(jpath, start_session=False) as reader:
+            assert len(reader.sessions()) == 1
+    finally:
+        other.communicate("\n", timeout=30)
+    with Journal.open(jpath) as again:  # released when the other closed it
+        assert again.session == 2
+        with Journal.open(jpath) as same_process:  # shared within one process
+            assert same_process.session == 3
