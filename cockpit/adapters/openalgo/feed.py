@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import msgspec
@@ -44,6 +44,7 @@ MAX_PRICE: Final = Decimal(10) ** 10
 MAX_QTY: Final = Decimal(10) ** 15
 
 _AUTH_ERRORS: Final = frozenset({"AUTHENTICATION_ERROR"})
+_ZERO: Final = Decimal(0)
 
 
 class _Level(msgspec.Struct, gc=False):
@@ -127,27 +128,37 @@ def _price(v: Decimal | None, what: str) -> Decimal | None:
     """A price that must be finite, positive and sane; 0 or absent means absent."""
     if v is None:
         return None
+    try:
+        if _ZERO < v < MAX_PRICE:  # the hot path: one chained comparison
+            return v
+    except InvalidOperation:  # ordering a NaN signals
+        raise Reject(f"non-finite {what}") from None
+    return _bad_price(v, what)
+
+
+def _bad_price(v: Decimal, what: str) -> None:
     if not v.is_finite():
         raise Reject(f"non-finite {what}")
-    if v <= 0:
-        if v == 0:
-            return None
+    if v == 0:
+        return None
+    if v < 0:
         raise Reject(f"negative {what}")
-    if v >= MAX_PRICE:
-        raise Reject(f"absurd {what}")
-    return v
+    raise Reject(f"absurd {what}")
 
 
 def _qty(v: Decimal | None, what: str) -> Decimal | None:
     if v is None:
         return None
+    try:
+        if _ZERO <= v < MAX_QTY:
+            return v
+    except InvalidOperation:
+        raise Reject(f"non-finite {what}") from None
     if not v.is_finite():
         raise Reject(f"non-finite {what}")
     if v < 0:
         raise Reject(f"negative {what}")
-    if v >= MAX_QTY:
-        raise Reject(f"absurd {what}")
-    return v
+    raise Reject(f"absurd {what}")
 
 
 def to_ns(v: int | float | str | None) -> int | None:
@@ -214,37 +225,40 @@ def decode_market_data(f: _Frame, recv_ns: int) -> LtpTick | QuoteTick | DepthTi
         raise Reject("bad mode")
     ltq = d.last_quantity if d.last_quantity is not None else d.last_trade_quantity
     atp = d.average_price if d.average_price is not None else d.avg_trade_price
-    fields: dict[str, Any] = {
-        "recv_ns": recv_ns,
-        "exchange": f.exchange,
-        "symbol": f.symbol,
-        "ltp": ltp,
-        "exch_ns": exch_ns,
-        "ltt_ns": ltt_ns,
-        "ltq": _qty(ltq, "ltq"),
-        "atp": _price(atp, "atp"),
-        "open": _price(d.open, "open"),
-        "high": _price(d.high, "high"),
-        "low": _price(d.low, "low"),
-        "close": _price(d.close, "close"),
-        "volume": _qty(d.volume, "volume"),
-        "total_buy_qty": _qty(d.total_buy_quantity, "total_buy_qty"),
-        "total_sell_qty": _qty(d.total_sell_quantity, "total_sell_qty"),
-        "oi": _qty(d.oi, "oi"),
-    }
     depth = d.depth
+    bids: tuple[Level, ...] | None = None
+    asks: tuple[Level, ...] | None = None
     if mode == 3:
         if depth is None:
             raise Reject("no depth")
-        fields["bids"] = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
-        fields["asks"] = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
-        return DepthTick(**fields)
-    if depth is not None:  # a quote subscriber got a richer tick: keep the top of the book
         bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
         asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
-        fields["bids"] = bids[:1] or None
-        fields["asks"] = asks[:1] or None
-    return QuoteTick(**fields)
+        cls: type[QuoteTick] = DepthTick
+    else:
+        cls = QuoteTick
+        if depth is not None:  # a quote subscriber got a richer tick: keep the top of book
+            bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")[:1] or None
+            asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")[:1] or None
+    return cls(
+        recv_ns=recv_ns,
+        exchange=f.exchange,
+        symbol=f.symbol,
+        ltp=ltp,
+        exch_ns=exch_ns,
+        ltt_ns=ltt_ns,
+        ltq=_qty(ltq, "ltq"),
+        atp=_price(atp, "atp"),
+        open=_price(d.open, "open"),
+        high=_price(d.high, "high"),
+        low=_price(d.low, "low"),
+        close=_price(d.close, "close"),
+        volume=_qty(d.volume, "volume"),
+        total_buy_qty=_qty(d.total_buy_quantity, "total_buy_qty"),
+        total_sell_qty=_qty(d.total_sell_quantity, "total_sell_qty"),
+        oi=_qty(d.oi, "oi"),
+        bids=bids,
+        asks=asks,
+    )
 
 
 def decode_order_update(f: _Frame, payload: bytes, recv_ns: int) -> OrderUpdate:
