@@ -236,11 +236,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps, shorter windows")
     args = parser.parse_args()
     warm, window = (0.5, 2.0) if args.quick else (1.0, 4.0)
-    rates = [1000, 5000, 10000] if args.quick else [1000, 3000, 6000, 10000, 20000]
+    rates = [2000, 10000, 40000] if args.quick else [1000, 5000, 10000, 20000, 40000]
     one = [_sim_run(r, 1, 1, warm, window) for r in rates]
-    ten = [_sim_run(r, 10, 1, warm, window) for r in rates[:3]]
-    quote = _sim_run(rates[-1], 1, 2, warm, window)
-    depth = _sim_run(rates[-1], 1, 3, warm, window)
+    ten = [_sim_run(r, 10, 1, warm, window) for r in ([1000, 5000] if args.quick else rates[:3])]
+    quote = _sim_run(10000, 1, 2, warm, window)
+    depth = _sim_run(2000, 1, 3, warm, window)
     peer_one = _peer_run(1, warm, window)
     peer_ten = _peer_run(10, warm, window)
     best_one = max(r["total_frames_per_s"] for r in one if not r["slow_drops"])

@@ -33,7 +33,7 @@ from cockpit.sim.ws import Hub
 
 log = logging.getLogger(__name__)
 
-_MAX_BATCH_S: Final = 0.05
+_MAX_BATCH_S: Final = 0.01
 """At most this many seconds' worth of ticks per instrument per loop turn (backlog is dropped)."""
 
 
