@@ -88,6 +88,8 @@ def _forwarded_flags(args: argparse.Namespace) -> list[str]:
         if value:
             if name in ("config", "journal"):
                 value = str(Path(value).expanduser().resolve())
+            elif name == "feed" and str(value).startswith("replay:"):
+                value = "replay:" + str(Path(str(value)[7:]).expanduser().resolve())
             out += [flag, str(value)]
     return out
 

@@ -334,6 +334,7 @@ class EngineRunner:
         if probe(s.socket_path):
             raise AlreadyRunning(f"an engine is already answering on {s.socket_path}")
 
+        replay_path = _replay_path(s.venue.feed)
         # The paper exchange first: it is forked before this process has any other thread.
         if s.venue.broker == "paper":
             self.sim = SimChild(s, self._child_output)
@@ -348,11 +349,6 @@ class EngineRunner:
                     "no instruments: set trading.watchlist (EXCH:SYMBOL keys) for an OpenAlgo "
                     "broker, e.g. COCKPIT_TRADING__WATCHLIST='[\"NSE:INFY\"]'"
                 )
-        if s.venue.feed:
-            raise StartupError(
-                f"--feed {s.venue.feed}: the engine runner takes market data from the broker "
-                "only so far (kite/binance/replay feeds are not wired into the engine yet)"
-            )
 
         from cockpit.journal import Journal, JournalError
 
@@ -383,6 +379,13 @@ class EngineRunner:
         )
         router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
         feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
+        market_feed: Any = feed
+        if replay_path is not None:
+            from cockpit.adapters.replay import ReplayFeed
+
+            # Market data from the recording (looped); orders and their updates stay with
+            # the broker's feed.
+            market_feed = ReplayFeed(replay_path, inbound.put, loop=True)
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
@@ -391,7 +394,7 @@ class EngineRunner:
             journal=journal,
             publisher=server,
             inbound=inbound,
-            feed=feed,
+            feed=market_feed,
             options=options,
         )
         self.engine, self.server = engine, server
@@ -413,9 +416,12 @@ class EngineRunner:
         self._on_exit("decision thread", self._join_engine)
         feed.start()
         self._on_exit("feed", feed.stop)
-        if engine.watchlist:
-            feed.subscribe(engine.watchlist, options.feed_mode)
         feed.subscribe_orders()
+        if market_feed is not feed:
+            market_feed.start()
+            self._on_exit("market feed", market_feed.stop)
+        if engine.watchlist:
+            market_feed.subscribe(engine.watchlist, options.feed_mode)
         log.info(
             "engine %d running: profile %s, venue %s, %d instruments, journal %s, socket %s",
             os.getpid(),
@@ -460,6 +466,27 @@ class EngineRunner:
             except Exception:
                 log.exception("error while stopping the %s", what)
         log.info("engine stopped")
+
+
+def _replay_path(spec: str | None) -> Path | None:
+    """The file of ``--feed replay:FILE``; None without ``--feed``; StartupError otherwise."""
+    if not spec:
+        return None
+    if spec.startswith("replay:"):
+        from cockpit.adapters.replay import parse_spec
+
+        try:
+            path = parse_spec(spec)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from exc
+        if not path.is_file():
+            raise StartupError(f"--feed {spec}: no such file {path}")
+        return path
+    raise StartupError(
+        f"--feed {spec}: the engine takes market data from the broker or from replay:FILE; "
+        "kite and binance feeds are not wired into the engine yet (use `cockpit record "
+        "--feed ...` to record one, then --feed replay:FILE)"
+    )
 
 
 def _openalgo_venue(s: Settings) -> Venue:

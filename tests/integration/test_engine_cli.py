@@ -272,3 +272,54 @@ def test_attach_or_start_starts_once_then_attaches(
         assert "already running with venue 'paper'" in third.notice
     assert env.cli("engine", "stop").returncode == 0
     assert env.wait_gone() == []
+
+
+def test_replay_feed_supplies_market_data(env: Env) -> None:
+    from cockpit.domain.market import LtpTick, encode_line
+    from cockpit.engine.protocol import MarketBatch
+
+    recording = env.root / "ticks.jsonl"
+    prices = ["812.35", "812.40", "812.45"]
+    with recording.open("wb") as fh:
+        for i, price in enumerate(prices * 20):
+            tick = LtpTick(
+                recv_ns=1_000_000_000 + i * 20_000_000,
+                exchange="NSE",
+                symbol="SBIN",
+                ltp=Decimal(price),
+            )
+            fh.write(encode_line(tick) + b"\n")
+    proc = env.popen("engine", "run", "--feed", f"replay:{recording}")
+    deadline = time.monotonic() + 45
+    while not env.socket.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    seen: set[int] = set()
+    with EngineClient.connect(path=env.socket) as c:
+        c.snapshot(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(seen) < 3:
+            msg = c.recv(timeout=1)
+            if isinstance(msg, MarketBatch):
+                seen |= {q.ltp for q in msg.quotes if q.key == "NSE:SBIN"}
+    with EngineClient.connect(path=env.socket, read_only=True) as c:
+        feeds = {f.feed: str(f.state) for f in c.snapshot(timeout=10).feeds}
+    # every SBIN price came from the recording (ticks of 0.05), none from the paper walk
+    assert seen == {16247, 16248, 16249}
+    assert feeds.get("replay") == "live"
+    assert feeds.get("openalgo") == "live"  # order updates still come from the broker
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert env.wait_gone() == []
+
+
+def test_unsupported_feed_is_a_clear_error(env: Env) -> None:
+    out = env.cli("engine", "run", "--feed", "binance", timeout=60)
+    assert out.returncode == 1
+    assert "not wired into the engine yet" in out.stderr
+    out = env.cli("engine", "run", "--feed", "replay:/nonexistent/file.jsonl", timeout=60)
+    assert out.returncode == 1
+    assert "no such file" in out.stderr
+    assert env.wait_gone() == []
