@@ -323,3 +323,101 @@ def test_unsupported_feed_is_a_clear_error(env: Env) -> None:
     assert out.returncode == 1
     assert "no such file" in out.stderr
     assert env.wait_gone() == []
+
+
+def test_openalgo_broker_restart_restores_plan_after_kill(env: Env) -> None:
+    """Engine on an external OpenAlgo server (our paper exchange run standalone): a killed
+    engine's exit plan and position come back from the journal on restart."""
+    import json
+
+    from cockpit.engine.protocol import PlanSpec
+
+    ports = env.root / "sim-ports.json"
+    sim = env.popen(
+        "sim",
+        "--rest-port",
+        "0",
+        "--ws-port",
+        "0",
+        "--ports-file",
+        str(ports),
+        "--api-key",
+        "k" * 32,
+        "--seed",
+        "3",
+    )
+    deadline = time.monotonic() + 30
+    while not ports.exists():
+        assert sim.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    info = json.loads(ports.read_text())
+    env.env.update(
+        OPENALGO_API_KEY="k" * 32,
+        COCKPIT_TRADING__WATCHLIST='["NSE:SBIN"]',
+    )
+    flags = [
+        "--broker",
+        "openalgo",
+        "--host",
+        f"http://127.0.0.1:{info['rest_port']}",
+        "--ws-url",
+        f"ws://127.0.0.1:{info['ws_port']}",
+    ]
+    out = env.cli("engine", "start", *flags)
+    assert out.returncode == 0, out.stderr
+    assert "venue openalgo http://127.0.0.1" in out.stdout
+    with EngineClient.connect(path=env.socket) as c:
+        snap = c.snapshot(timeout=10)
+        assert [i.key for i in snap.instruments] == ["NSE:SBIN"]
+        assert snap.instruments[0].tick_size == Decimal("0.05")
+        assert isinstance(c.request(SetArmed(id=0, armed=True)), Ack)
+        deadline = time.monotonic() + 30
+        while True:
+            answer = c.request(
+                PlaceEntry(
+                    id=0,
+                    key="NSE:SBIN",
+                    side="BUY",
+                    qty=Decimal(1),
+                    plan=PlanSpec(stop_ticks=400, target_ticks=400),
+                )
+            )
+            if isinstance(answer, Ack) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert isinstance(answer, Ack), answer
+        deadline = time.monotonic() + 30
+        plans = []
+        while not plans and time.monotonic() < deadline:
+            with EngineClient.connect(path=env.socket, read_only=True) as r:
+                plans = r.snapshot(timeout=10).plans
+            time.sleep(0.1)
+        assert plans, "no exit plan attached after the fill"
+        stop_before = plans[0].stop
+    engine_pid = int(env.pidfile.read_text())
+    os.kill(engine_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while (env.root / "run" / "cockpit" / "default.pid").exists() and _pid_alive(engine_pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    out = env.cli("engine", "start", *flags)
+    assert out.returncode == 0, out.stderr
+    with EngineClient.connect(path=env.socket, read_only=True) as c:
+        snap = c.snapshot(timeout=10)
+    assert [(p.key, p.stop) for p in snap.plans] == [("NSE:SBIN", stop_before)]
+    assert [(p.key, p.qty) for p in snap.positions if p.qty] == [("NSE:SBIN", Decimal(1))]
+    out = env.cli("engine", "stop", "--flatten")
+    assert out.returncode == 0, out.stdout + out.stderr
+    sim.send_signal(signal.SIGTERM)
+    sim.communicate(timeout=30)
+    assert env.wait_gone() == []
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
