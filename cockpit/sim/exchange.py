@@ -409,12 +409,7 @@ class PaperExchange:
             self._fill(order, price, take)
             took += take
             last = price
-            left = qtys[i] - take
-            if left > 0:
-                qtys[i] = left
-            else:
-                qtys[i] = state._fresh_qty(i)
-                counts[i] = state._orders_for(qtys[i])
+            state._take(qtys, counts, take, i)
         if limit is None and took < want:
             # Past the visible book: the rest fills one tick beyond the last level.
             self._fill(order, max(1, last + sign), want - took)

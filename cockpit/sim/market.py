@@ -203,6 +203,17 @@ class SymbolState:
             side_q[:] = side_q[d:] + tail_q
             side_o[:] = side_o[d:] + [self._orders_for(q) for q in tail_q]
 
+    def _take(self, qtys: list[int], counts: list[int], steps: int, level: int = 0) -> None:
+        """Remove ``steps`` from one level; an emptied level is replenished."""
+        left = qtys[level] - steps
+        if left > 0:
+            qtys[level] = left
+            if counts[level] > left:
+                counts[level] = left
+        else:
+            qtys[level] = self._fresh_qty(level)
+            counts[level] = self._orders_for(qtys[level])
+
     def book(
         self, levels: int = 5
     ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
@@ -255,12 +266,10 @@ class SymbolState:
         # The trade takes liquidity from the touch; a few levels get refreshed.
         if buy:
             price = ask
-            left = self.aq[0] - steps
-            self.aq[0] = left if left > 0 else self._fresh_qty(0)
+            self._take(self.aq, self.ao, steps)
         else:
             price = bid
-            left = self.bq[0] - steps
-            self.bq[0] = left if left > 0 else self._fresh_qty(0)
+            self._take(self.bq, self.bo, steps)
         r = rng.random()
         if r < 0.4:  # some resting liquidity somewhere changes, mostly near the touch
             i = int(r * rng.random() * 2.5 * BOOK_LEVELS)
