@@ -330,17 +330,16 @@ class PaperExchange:
         order.orderid = self._next_id()
         queue = self.reject_queue.get(order.state.key)
         if queue:
-            reason = queue.popleft()
-            order.status = REJECTED
-            order.rejection_reason = reason
-            self.orders[order.orderid] = order
-            self.notify(order)
-            return 400, {
-                "status": "error",
-                "message": reason,
-                "orderid": order.orderid,
-                "mode": "analyze",
-            }
+            return self._reject(order, queue.popleft())
+        if order.product == "CNC" and order.side < 0:
+            held = self._sellable(order)
+            if order.steps > held:
+                state = order.state
+                return self._reject(
+                    order,
+                    f"Insufficient holdings: selling {state.qty(order.steps)} {state.symbol} "
+                    f"but only {state.qty(held)} can be sold (CNC)",
+                )
         need = self._order_margin(order, order.steps)
         avail = self.available()
         if need > avail:
@@ -352,6 +351,28 @@ class PaperExchange:
         self.notify(order)
         self._match(order, arrival=True)
         return 200, {"status": "success", "orderid": order.orderid, "mode": "analyze"}
+
+    def _reject(self, order: Order, reason: str) -> Reply:
+        """Record ``order`` as rejected (the sandbox's 400 with an orderid)."""
+        order.status = REJECTED
+        order.rejection_reason = reason
+        self.orders[order.orderid] = order
+        self.notify(order)
+        return 400, {
+            "status": "error",
+            "message": reason,
+            "orderid": order.orderid,
+            "mode": "analyze",
+        }
+
+    def _sellable(self, order: Order) -> int:
+        """CNC steps that may still be sold: the long position less working CNC sells."""
+        pos = self.positions.get((order.state.key, "CNC"))
+        held = pos.net if pos is not None and pos.net > 0 else 0
+        for other in self.working.get(order.state.key, []):
+            if other.product == "CNC" and other.side < 0:
+                held -= other.pending
+        return max(held, 0)
 
     # -- matching ------------------------------------------------------------------------------
 

@@ -106,7 +106,7 @@ class SimServer:
     async def start(self) -> None:
         """Bind both ports and start the ticker (and the script, if any)."""
         self._wake = asyncio.Event()
-        rest_runner = web.AppRunner(self.rest.app(), access_log=None)
+        rest_runner = web.AppRunner(self.rest.app(), access_log=None, shutdown_timeout=1.0)
         await rest_runner.setup()
         rest_site = web.TCPSite(rest_runner, self.config.host, self.config.rest_port)
         await rest_site.start()

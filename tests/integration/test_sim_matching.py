@@ -415,3 +415,21 @@ def test_reject_next_and_order_updates(sim: SimHandle, api: Api) -> None:
         assert stats["total_completed_orders"] == 1
     finally:
         ws.close()
+
+
+def test_cnc_holdings_and_no_naked_cnc_sells(sim: SimHandle, api: Api) -> None:
+    sim.set_price("NSE", "TCS", "3400.00", bid="3399.95", ask="3400.05")
+    api.order(symbol="TCS", action="BUY", quantity=5, product="CNC")
+    holdings = api.ok("holdings")["data"]
+    assert [(h["symbol"], h["quantity"]) for h in holdings["holdings"]] == [("TCS", 5)]
+    assert holdings["statistics"]["totalinvvalue"] == Decimal("3400.05") * 5
+    code, reply = api.call(
+        "placeorder", strategy="t", exchange="NSE", symbol="TCS", action="SELL",
+        quantity="6", pricetype="MARKET", product="CNC",
+    )  # fmt: skip
+    assert code == 400
+    assert "Insufficient holdings" in reply["message"]
+    assert api.status(reply["orderid"])["order_status"] == "rejected"
+    sold = api.order(symbol="TCS", action="SELL", quantity=5, product="CNC")
+    assert api.status(sold)["order_status"] == "complete"
+    assert api.ok("holdings")["data"]["holdings"] == []
