@@ -247,6 +247,7 @@ class Hub:
         self.exchange: PaperExchange | None = None
         self._next_id = 0
         self._flush_scheduled = False
+        self._tasks: set[asyncio.Future[None]] = set()
         self.stats = {
             "connections": 0,
             "frames_sent": 0,
@@ -409,7 +410,7 @@ class Hub:
         self.clients.add(client)
         self.stats["connections"] += 1
         timer = asyncio.get_running_loop().call_later(
-            self.auth_timeout, lambda: asyncio.ensure_future(self._auth_deadline(client))
+            self.auth_timeout, self._start_deadline, client
         )
         try:
             async for msg in ws:
@@ -426,6 +427,11 @@ class Hub:
             timer.cancel()
             self._forget(client)
         return ws
+
+    def _start_deadline(self, client: WsClient) -> None:
+        task = asyncio.ensure_future(self._auth_deadline(client))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _auth_deadline(self, client: WsClient) -> None:
         if client.authed or client.closed:
