@@ -176,12 +176,12 @@ def test_silent_server_trips_the_watchdog(server: BinanceServer, feeds: list[Bin
 
 
 def test_server_pings_are_answered_with_the_payload(feeds: list[BinanceFeed]) -> None:
-    srv = BinanceServer(ping_s=0.1, pong_timeout_s=0.5)
+    srv = BinanceServer(ping_s=0.1, pong_timeout_s=1.0)
     srv.start()
     try:
         srv.streaming = False  # only pings: they alone must keep the feed alive
         sink = Collector()
-        feed = new_feed(srv, feeds, sink, ["BTCUSDT"], "ltp", liveness_s=0.6)  # type: ignore[arg-type]
+        feed = new_feed(srv, feeds, sink, ["BTCUSDT"], "ltp", liveness_s=1.0)  # type: ignore[arg-type]
         feed.start()
         assert feed.wait_state(FeedState.LIVE, timeout=5)
         assert wait_until(lambda: len(srv.all_conns) == 1)
