@@ -139,6 +139,22 @@ def test_dropped_depth_updates_resync_to_the_true_book(
     assert server.handshakes == 1  # resync needs no reconnect
 
 
+def test_failing_snapshots_are_retried_with_backoff(
+    server: BinanceServer, feeds: list[BinanceFeed]
+) -> None:
+    server.fail_snapshots = 3
+    sink = Collector()
+    feed = new_feed(server, feeds, sink, ["BTCUSDT"], "depth", refetch_s=0.1)
+    feed.start()
+    assert wait_until(lambda: len(sink.of(DepthTick)) >= 3)
+    assert len(server.snapshot_requests) == 4
+    stats = feed.stats()
+    assert stats["snapshot_errors"] == 3
+    assert stats["snapshots"] == 1
+    assert stats["rejected"] == 0
+    assert_book_matches_server(feed, server, "BTCUSDT")
+
+
 def test_kill_and_restart_resubscribes_once_and_resyncs(
     server: BinanceServer, feeds: list[BinanceFeed]
 ) -> None:

@@ -161,6 +161,8 @@ class BinanceServer(LoopbackServer):
         self.dropped_ids: list[tuple[int, int]] = []
         self.refuse_status: int | None = None
         self.snapshot_requests: list[str] = []
+        self.fail_snapshots = 0
+        """Answer this many upcoming snapshot requests with HTTP 429."""
         self.acks = 0
         self.pong_timeouts = 0
 
@@ -226,6 +228,9 @@ class BinanceServer(LoopbackServer):
     async def _depth(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
         self.snapshot_requests.append(symbol)
+        if self.fail_snapshots > 0:
+            self.fail_snapshots -= 1
+            return web.json_response({"code": -1003, "msg": "Too many requests."}, status=429)
         book = self.books.get(symbol)
         if book is None:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)

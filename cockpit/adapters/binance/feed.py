@@ -252,14 +252,14 @@ class BinanceProtocol(WsProtocol):
         book = self._book(d.symbol)
         if book is None:
             return ()
-        gaps, snaps = book.gaps, book.snapshots
+        gaps, errors = book.gaps, book.fetch_errors
         changed = book.on_update(d)
         conn = self._conn
         if book.gaps != gaps and conn is not None:
             conn.count_gap(book.gaps - gaps)
             log.info("binance: %s depth gap, resyncing", d.symbol)
-        if book.snapshots == snaps and book.fetch_errors and not book.synced:
-            log.debug("binance: %s snapshot not loaded yet (%s)", d.symbol, book.last_error)
+        if book.fetch_errors != errors:  # at most once per (growing) retry interval
+            log.warning("binance: %s depth snapshot failed: %s", d.symbol, book.last_error)
         if not changed:
             return ()
         bids, asks = book.top(self.depth_levels)
