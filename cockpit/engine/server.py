@@ -7,11 +7,11 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
   the loop (``market_hz``, default 30/s) takes what changed and merges it into each viewer's
   pending batch. A viewer receives at most one :class:`MarketBatch` per tick of that timer;
   if it is slow, its pending batch keeps being merged (latest wins), never queued.
-- ``event``/``reply`` append to one ordered deque, which the loop drains every 2 ms (no
-  syscall or wake-up on the decision thread). The loop encodes each event once and queues
-  the frame for every live viewer, in order. A viewer with more than ``max_backlog``
-  frames not yet written is disconnected (it resyncs from a snapshot when it reconnects),
-  so it never holds the engine back.
+- ``event``/``reply`` append to one ordered deque, which the loop polls every 2 ms while
+  events flow (only the first event after a quiet spell wakes the loop: one syscall). The
+  loop encodes each event once and queues the frame for every live viewer, in order. A
+  viewer with more than ``max_backlog`` frames not yet written is disconnected (it resyncs
+  from a snapshot when it reconnects), so it never holds the engine back.
 
 Attach: ``Hello`` → ``Welcome`` (or ``Refused(rule="version")`` and close) → a
 :class:`SnapshotRequest` on the engine's inbound queue; the viewer becomes live (receives
@@ -61,7 +61,9 @@ log = logging.getLogger(__name__)
 _BROADCAST: Final = 0
 HELLO_TIMEOUT_S: Final = 5.0
 EVENT_INTERVAL_S: Final = 0.002
-"""How often the loop takes events and replies off the decision thread's deque."""
+"""How often the loop takes events and replies off the decision thread's deque while busy."""
+IDLE_AFTER_TICKS: Final = 50
+"""Quiet polls (x 2 ms) after which the loop stops polling and waits to be woken."""
 
 
 class ServerError(RuntimeError):
@@ -158,6 +160,9 @@ class ViewerServer:
         self._batch_seq = 0
         self._flush_handle: asyncio.TimerHandle | None = None
         self._drain_handle: asyncio.TimerHandle | None = None
+        self._idle = False
+        """True while the loop does not poll the deque (the next append wakes it)."""
+        self._quiet_ticks = 0
         self._stopping = False
         self._stopped = threading.Event()
         self.counters: dict[str, int] = {
@@ -275,22 +280,48 @@ class ViewerServer:
     def event(self, msg: Msg) -> None:
         """Broadcast ``msg`` to every live viewer, in order. Never blocks.
 
-        Only a deque append: the loop drains the deque every ``EVENT_INTERVAL_S`` (a wake-up
-        call per event would cost a syscall and a GIL hand-off on the decision thread).
+        A deque append; while events flow the loop polls the deque every
+        ``EVENT_INTERVAL_S``, so only the first event after a quiet spell costs a wake-up
+        (one syscall), not every event.
         """
         self._out.append((_BROADCAST, msg))
+        if self._idle:
+            self._wake()
 
     def reply(self, conn_id: int, msg: Msg) -> None:
         """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks."""
         self._out.append((conn_id, msg))
+        if self._idle:
+            self._wake()
 
-    def _drain_tick(self) -> None:
+    def _wake(self) -> None:
+        self._idle = False
         loop = self._loop
         if loop is None or self._stopping:
             return
-        self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+            loop.call_soon_threadsafe(self._drain_tick)
+
+    def _drain_tick(self) -> None:
+        """Drain the deque; keep polling every 2 ms while busy, go idle after ~100 ms quiet."""
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
         if self._out:
             self._drain_out()
+            self._quiet_ticks = 0
+        else:
+            self._quiet_ticks += 1
+            if self._quiet_ticks >= IDLE_AFTER_TICKS:
+                self._idle = True
+                if not self._out:  # re-check: an append may have seen _idle still False
+                    return
+                self._idle = False
+                self._drain_out()
+        self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
 
     # ------------------------------------------------------------------ introspection
 
