@@ -423,3 +423,15 @@ def test_quotes_older_than_the_snapshot_are_not_sent_after_it(engine, sock_dir: 
         server.market(QuoteView(key="NSE:A", ltp=101, recv_ns=130))
         batch = c.wait_for(MarketBatch, timeout=2)
         assert [(q.key, q.ltp) for q in batch.quotes] == [("NSE:A", 101)]
+
+
+def test_event_after_a_quiet_spell_wakes_the_loop(engine, sock_dir: Path) -> None:
+    server, _ = engine
+    with EngineClient.connect(path=sock_dir / "t.sock") as c:
+        c.snapshot()
+        wait_until(lambda: server._idle)  # the loop stopped polling the event deque
+        t0 = time.monotonic()
+        server.event(Alarm(seq=1, level="info", message="wake up"))
+        assert c.wait_for(Alarm, timeout=2).message == "wake up"
+        print(f"event after idle delivered in {(time.monotonic() - t0) * 1000:.2f} ms")
+        assert not server._idle
