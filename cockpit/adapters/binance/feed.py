@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -60,6 +61,9 @@ DEFAULT_URL: Final = "wss://stream.binance.com:9443"
 DEFAULT_REST_URL: Final = "https://api.binance.com"
 DEPTH_STREAM: Final = "depth@100ms"
 MODES: Final = ("ltp", "quote", "depth")
+MAX_STREAMS: Final = 1024
+"""Streams per connection (Binance's documented limit)."""
+_SYMBOL: Final = re.compile(r"[A-Z0-9_\-]{1,40}")
 
 _ENC = msgspec.json.Encoder()
 
@@ -290,6 +294,14 @@ class BinanceProtocol(WsProtocol):
         )
 
 
+def _symbol(text: str) -> str:
+    """A symbol as Binance spells it (``BTCUSDT``); ValueError for anything else."""
+    symbol = text.strip().upper()
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValueError(f"not a Binance symbol: {text!r} (e.g. BTCUSDT)")
+    return symbol
+
+
 def _rest_from_ws(url: str) -> str:
     parts = urlsplit(url)
     scheme = "https" if parts.scheme == "wss" else "http"
@@ -322,15 +334,20 @@ class BinanceFeed:
         """Subscribe symbols (``BTCUSDT``) in ``ltp``/``quote``/``depth``; returns the new ones."""
         if mode not in MODES:
             raise ValueError(f"unknown Binance mode {mode!r} (ltp, quote, depth)")
-        keys = [s.strip().upper() for s in symbols if s.strip()]
-        with self.protocol._lock:
+        keys = [_symbol(s) for s in symbols if s.strip()]
+        proto = self.protocol
+        with proto._lock:
+            before = {k: set(v) for k, v in proto.wanted.items()}
             for k in keys:
-                self.protocol.wanted.setdefault(k, set()).add(mode)
+                proto.wanted.setdefault(k, set()).add(mode)
+            if len(proto._needed()) > MAX_STREAMS:
+                proto.wanted = before
+                raise ValueError(f"Binance allows at most {MAX_STREAMS} streams per connection")
         return self.conn.subscribe(keys, mode)
 
     def unsubscribe(self, symbols: Iterable[str], mode: str) -> list[str]:
         """Unsubscribe symbols from ``mode``."""
-        keys = [s.strip().upper() for s in symbols if s.strip()]
+        keys = [_symbol(s) for s in symbols if s.strip()]
         with self.protocol._lock:
             for k in keys:
                 modes = self.protocol.wanted.get(k)
@@ -393,7 +410,7 @@ def make_feed(
     Raises:
         ValueError: an unknown mode or no symbols.
     """
-    keys = [s.strip().upper() for s in symbols if s.strip()]
+    keys = [_symbol(s) for s in symbols if s.strip()]
     if not keys:
         raise ValueError("Binance needs at least one symbol (e.g. BTCUSDT)")
     known = {

@@ -39,6 +39,9 @@ DEFAULT_URL: Final = "wss://ws.kite.trade"
 KITE_MODES: Final = {"ltp": "ltp", "quote": "quote", "depth": "full", "full": "full"}
 """Our mode names (and Kite's own ``full``) -> Kite's mode names."""
 
+MAX_TOKENS: Final = 3000
+"""Instruments per connection (Kite's documented limit)."""
+
 _ENC = msgspec.json.Encoder()
 
 
@@ -144,6 +147,17 @@ class KiteProtocol(WsProtocol):
         return ()
 
 
+def _token_key(token: str | int) -> str:
+    """A token as the registry key (decimal string); ValueError if it is not a uint32."""
+    try:
+        value = int(str(token).strip())
+    except ValueError:
+        raise ValueError(f"Kite instrument tokens are integers, not {token!r}") from None
+    if not 0 < value <= 0xFFFF_FFFF:
+        raise ValueError(f"Kite instrument token out of range: {token!r}")
+    return str(value)
+
+
 class KiteFeed:
     """A started-on-demand Kite ticker connection with a subscription API."""
 
@@ -175,7 +189,10 @@ class KiteFeed:
         """
         if mode not in KITE_MODES:
             raise ValueError(f"unknown Kite mode {mode!r} (ltp, quote, depth)")
-        keys = [str(int(t)) for t in tokens]
+        keys = [_token_key(t) for t in tokens]
+        current = {k for ks in self.conn.subscriptions().values() for k in ks}
+        if len(current | set(keys)) > MAX_TOKENS:
+            raise ValueError(f"Kite allows at most {MAX_TOKENS} instruments per connection")
         for other, subscribed in self.conn.subscriptions().items():
             if other != mode:
                 moved = [k for k in keys if k in subscribed]
@@ -185,7 +202,7 @@ class KiteFeed:
 
     def unsubscribe(self, tokens: Iterable[str | int]) -> None:
         """Unsubscribe tokens from whatever mode they are in."""
-        keys = [str(int(t)) for t in tokens]
+        keys = [_token_key(t) for t in tokens]
         for mode in list(self.conn.subscriptions()):
             self.conn.unsubscribe(keys, mode)
 
