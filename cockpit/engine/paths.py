@@ -87,13 +87,20 @@ def log_path(profile: str) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if missing and make it mode 0700; return it."""
+    """Create ``path`` (and parents) if missing and make it mode 0700; return it.
+
+    Raises:
+        PermissionError: it exists but belongs to another user, or is a symlink (someone
+            else could then read our socket or swap it).
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-    except OSError:
-        pass
+    st = path.lstat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise PermissionError(f"{path} belongs to another user (uid {st.st_uid}); not using it")
+    if path.is_symlink():
+        raise PermissionError(f"{path} is a symlink; not using it for private files")
+    if st.st_mode & 0o077:
+        path.chmod(0o700)
     return path
 
 

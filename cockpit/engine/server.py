@@ -615,7 +615,10 @@ def bind_socket(path: Path) -> socket.socket:
             f"socket path {path} is longer than {paths.MAX_SOCKET_PATH} bytes; "
             "set a shorter XDG_RUNTIME_DIR or paths.socket"
         )
-    paths.ensure_private_dir(path.parent)
+    try:
+        paths.ensure_private_dir(path.parent)
+    except OSError as exc:
+        raise ServerError(f"cannot use {path.parent} for the engine socket: {exc}") from exc
     if path.exists() or path.is_symlink():
         if probe(path):
             raise EngineAlreadyRunning(f"an engine is already running on {path}")
