@@ -117,6 +117,17 @@ def test_live_subscribe_unsubscribe_with_acks_and_synced_depth(
     assert unsub["method"] == "UNSUBSCRIBE"
     assert unsub["params"] == ["ethusdt@trade", "ethusdt@depth@100ms"]
     assert server.live_streams() == [{"btcusdt@trade"}]
+    # a reconnect carries exactly what is wanted now, on the URL, with no SUBSCRIBE on top
+    feed.subscribe(["ETHUSDT"], "quote")
+    assert wait_until(lambda: feed.stats()["acks"] == 3)
+    server.kill()
+    server.restart()
+    assert wait_until(lambda: len(server.all_conns) == 2)
+    assert wait_until(lambda: len(server.live_streams()) == 1)
+    assert server.url_streams()[1] == ["btcusdt@trade", "ethusdt@trade", "ethusdt@bookTicker"]
+    n = len(sink.of(QuoteTick))
+    assert wait_until(lambda: len(sink.of(QuoteTick)) > n + 2)
+    assert [c for c, _ in server.received()].count(server.all_conns[1].cid) == 0
 
 
 def test_dropped_depth_updates_resync_to_the_true_book(
