@@ -308,9 +308,7 @@ class PaperExchange:
             if action == "BUY" and trigger > limit:
                 raise OrderError("BUY SL: the trigger price must not exceed the limit price")
             if action == "SELL" and trigger < limit:
-                raise OrderError(
-                    "Trigger price must not be below the limit price for a SELL SL order"
-                )
+                raise OrderError("SELL SL: the trigger price must not be below the limit price")
         return Order(
             orderid="",
             strategy=strategy,

@@ -144,10 +144,13 @@ class SimServer:
         self.hub.order_update(order)
 
     def on_tick(self, state: SymbolState) -> None:
-        """A new tick of ``state``: match working orders, then queue it to subscribers."""
+        """A new tick of ``state``: queue it to subscribers, then match working orders.
+
+        Subscribers see the tick before any fill it causes, as on a real venue.
+        """
+        self.hub.publish(state)
         if state.key in self.exchange.working:
             self.exchange.on_tick(state)
-        self.hub.publish(state)
 
     def _rephase(self, states: list[SymbolState] | None = None) -> None:
         now = asyncio.get_running_loop().time()
