@@ -2,12 +2,25 @@
 
 Every endpoint is POST with a JSON body carrying ``apikey``. Validation mirrors OpenAlgo's
 marshmallow schemas (:mod:`cockpit.sim.schema`); order and account responses carry
-``"mode": "analyze"``. The ``/sim/...`` routes are the test control API (not OpenAlgo).
+``"mode": "analyze"``.
+
+The ``/sim/...`` routes are the control API for tests (not OpenAlgo; same ``apikey``):
+
+- ``/sim/price`` ``{exchange, symbol, ltp, bid?, ask?}``: the market there now (bid/ask
+  default to one tick either side); it is published as a tick and matched.
+- ``/sim/pause`` ``{exchange?, symbol?}`` and ``/sim/resume``: the random walk of one
+  instrument, or of all.
+- ``/sim/reject_next`` ``{exchange, symbol, count=1, reason}``: the next orders are rejected
+  (HTTP 400 with an ``orderid``, the order ``rejected``, an ``order_update`` pushed).
+- ``/sim/drop_ws`` ``{code?}``: abort every WebSocket (or close with ``code``).
+- ``/sim/silence`` ``{seconds}``: no market_data frames; acks, pongs and order updates go on.
+- ``/sim/rate`` ``{rate}``: ticks per second per instrument. ``/sim/stats``: counters.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import zlib
 from collections import deque
@@ -217,7 +230,7 @@ class RestApi:
                 return json_response(
                     400, {"status": "error", "message": str(errors) if as_text else errors}
                 )
-            if values["apikey"] != self.server.api_key:
+            if not secrets.compare_digest(values["apikey"].encode(), self.server.api_key.encode()):
                 self.stats["errors_403"] += 1
                 return json_response(403, INVALID_KEY)
             try:
@@ -251,7 +264,10 @@ class RestApi:
                 return bad
             if not isinstance(body, dict):
                 return json_response(400, {"status": "error", "message": "expected an object"})
-            if body.pop("apikey", None) != self.server.api_key:
+            key = body.pop("apikey", None)
+            if not isinstance(key, str) or not secrets.compare_digest(
+                key.encode(), self.server.api_key.encode()
+            ):
                 return json_response(403, INVALID_KEY)
             try:
                 result = handler(body)

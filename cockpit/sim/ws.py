@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import struct
 import time
 from decimal import Decimal
@@ -509,7 +510,9 @@ class Hub:
             self.stats["auth_failures"] += 1
             self.error(client, "AUTHENTICATION_ERROR", "API key is required")
             return
-        if key != self.api_key:
+        if not isinstance(key, str) or not secrets.compare_digest(
+            key.encode(), self.api_key.encode()
+        ):
             self.stats["auth_failures"] += 1
             self.error(client, "AUTHENTICATION_ERROR", "Invalid API key")
             return

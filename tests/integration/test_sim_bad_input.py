@@ -185,6 +185,7 @@ def test_rest_bad_input_gets_openalgo_errors(sim: SimHandle, watcher: Watcher) -
             ({"quantity": "1e12"}, 400, "freeze"),
             ({"disclosed_quantity": "1.5"}, 400, "Not a valid integer."),
             ({"apikey": "wrong"}, 403, "Invalid openalgo apikey"),
+            ({"apikey": "ключ"}, 403, "Invalid openalgo apikey"),
         ]
         for change, code, fragment in cases:
             reply = http.post(url, json={**good, **change})
