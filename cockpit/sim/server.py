@@ -75,6 +75,8 @@ class SimServer:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         cfg = self.config
+        if not 0 <= cfg.rate <= 1_000_000:
+            raise ValueError(f"rate must be between 0 and 1,000,000 ticks/s, got {cfg.rate}")
         self.api_key = cfg.api_key or secrets.token_hex(32)
         listings = list(cfg.listings if cfg.listings is not None else default_listings())
         listings += [parse_instrument_spec(spec) for spec in cfg.instruments]
