@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cockpit.adapters.binance.book import BookSync  # noqa: E402
 from cockpit.adapters.binance.decode import DepthSnapshot  # noqa: E402
 from cockpit.adapters.binance.feed import BinanceProtocol  # noqa: E402
 from cockpit.adapters.kite.decode import KiteDecoder  # noqa: E402
@@ -124,7 +125,8 @@ def main() -> None:
     def fresh_protocol() -> BinanceProtocol:
         proto = BinanceProtocol("ws://127.0.0.1:1")
         proto.wanted = {"BTCUSDT": {"depth", "quote"}}
-        proto.fetch_snapshot = lambda s: DepthSnapshot(1001, [], [])  # type: ignore[method-assign]
+        # the snapshot is loaded inline here (the feed fetches it on a helper thread)
+        proto.books["BTCUSDT"] = BookSync("BTCUSDT", lambda s: DepthSnapshot(1001, [], []))
         return proto
 
     def run_ours() -> None:

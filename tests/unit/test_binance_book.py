@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from concurrent.futures import Future
 from decimal import Decimal
 
 import pytest
@@ -172,3 +173,41 @@ def test_dropped_updates_resync_to_the_true_book(seed: int) -> None:
     assert book.bids.levels == venue.bids
     assert book.asks.levels == venue.asks
     assert venue.fetches <= book.resyncs + 1 + 60  # bounded by the refetch interval
+
+
+def test_background_fetch_buffers_until_the_snapshot_arrives() -> None:
+    venue = Venue(11)
+    submitted: list[Future[DepthSnapshot]] = []
+    calls: list[object] = []
+
+    def submit(fn):  # noqa: ANN001, ANN202 - an executor's submit, run by hand
+        calls.append(fn)
+        fut: Future[DepthSnapshot] = Future()
+        submitted.append(fut)
+        return fut
+
+    clock = Clock()
+    book = BookSync("X", venue.snapshot, clock=clock, submit=submit)
+    assert book.on_update(venue.step()) is False
+    assert len(calls) == 1  # asked for, not waited for
+    for _ in range(5):
+        assert book.on_update(venue.step()) is False  # buffered meanwhile
+    assert len(calls) == 1
+    snap = calls[0]()  # the venue answers now: newer than the first buffered events
+    submitted[0].set_result(snap)
+    for _ in range(3):
+        book.on_update(venue.step())
+    assert book.synced
+    assert book.book_id == venue.id
+    assert book.bids.levels == venue.bids
+    assert book.asks.levels == venue.asks
+    # a failed background fetch is retried after the interval
+    book.reset()
+    book.on_update(venue.step())
+    submitted[1].set_exception(OSError("down"))
+    book.on_update(venue.step())
+    assert book.fetch_errors == 1
+    assert len(calls) == 2
+    clock.t = 10
+    book.on_update(venue.step())
+    assert len(calls) == 3

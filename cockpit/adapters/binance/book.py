@@ -7,6 +7,9 @@ A gap throws the book away and resyncs from a fresh snapshot. The snapshot-age c
 doc (step 3, ``N < U_first`` -> fetch again) is applied in its exact form ``N + 1 < U_first``:
 a snapshot ending just before the first buffered event is complete, not stale.
 
+The snapshot is fetched inline, or (with ``submit``) on another thread while events keep
+being buffered; the book is loaded on the first event after the snapshot has arrived.
+
 The domain OrderBook was not committed when this was written, so the book is a small local
 one (a dict per side plus a sorted price list), keyed by exact ``Decimal`` prices.
 """
@@ -14,9 +17,11 @@ one (a dict per side plus a sorted price list), keyed by exact ``Decimal`` price
 from __future__ import annotations
 
 import bisect
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from decimal import Decimal
 
 from cockpit.adapters.binance.decode import DepthSnapshot, DepthUpdate, PriceQty
@@ -67,6 +72,8 @@ class BookSide:
 
 Fetch = Callable[[str], DepthSnapshot]
 """Fetch a REST snapshot for a symbol (may raise; the sync retries later)."""
+Submit = Callable[[Callable[[], DepthSnapshot]], "Future[DepthSnapshot]"]
+"""Run a fetch in the background (``ThreadPoolExecutor.submit``)."""
 
 
 class BookSync:
@@ -81,6 +88,7 @@ class BookSync:
         refetch_s: float = 1.0,
         max_refetch_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        submit: Submit | None = None,
     ) -> None:
         """Create an unsynced book.
 
@@ -91,7 +99,12 @@ class BookSync:
             refetch_s: the least time between two snapshot requests after a failed sync.
             max_refetch_s: the cap of that interval as failures repeat (it doubles).
             clock: monotonic seconds (tests may pass their own).
+            submit: run the fetch elsewhere (e.g. ``executor.submit``): events keep being
+                buffered, without blocking the caller, until the snapshot is there. Without
+                it the fetch runs inline, on the caller's thread.
         """
+        self._submit = submit
+        self._pending: Future[DepthSnapshot] | None = None
         self.symbol = symbol
         self._fetch = fetch
         self._clock = clock
@@ -122,6 +135,7 @@ class BookSync:
         """Forget everything (e.g. after a reconnect: events were missed)."""
         self._drop_book()
         self.buffer.clear()
+        self._pending = None  # a snapshot asked for before the reset is not waited for
         self._next_fetch = float("-inf")
         self._interval = self._refetch_s
 
@@ -168,17 +182,39 @@ class BookSync:
         return True
 
     def _try_sync(self) -> bool:
+        if not self.buffer:
+            return False
+        pending = self._pending
+        if pending is not None:
+            if not pending.done():
+                return False  # keep buffering until the snapshot is here
+            self._pending = None
+            try:
+                snap = pending.result()
+            except Exception as exc:
+                return self._fetch_failed(exc)
+            return self._load(snap)
         now = self._clock()
-        if now < self._next_fetch or not self.buffer:
+        if now < self._next_fetch:
             return False
         self._next_fetch = now + self._interval
+        if self._submit is not None:
+            self._pending = self._submit(functools.partial(self._fetch, self.symbol))
+            return False
         try:
             snap = self._fetch(self.symbol)
         except Exception as exc:  # network, HTTP status, bad JSON: retry later
-            self.fetch_errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
-            self._interval = min(self._interval * 2, self._max_refetch_s)
-            return False
+            return self._fetch_failed(exc)
+        return self._load(snap)
+
+    def _fetch_failed(self, exc: BaseException) -> bool:
+        self.fetch_errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        self._interval = min(self._interval * 2, self._max_refetch_s)
+        return False
+
+    def _load(self, snap: DepthSnapshot) -> bool:
+        """Load a snapshot under the buffered events; True if the book is then synced."""
         self.snapshots += 1
         n = snap.last_update_id
         if n + 1 < self.buffer[0].first_id:

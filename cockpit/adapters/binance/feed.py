@@ -9,7 +9,8 @@ best bid); ``depth`` -> trade + ``<s>@depth@100ms`` kept in sync with the REST s
 (:mod:`cockpit.adapters.binance.book`), a DepthTick of the top ``depth_levels`` after each
 applied update. Protocol pings are answered by the connection (payload echoed); a
 ``serverShutdown`` notice or the 24-hour close is a routine reconnect, after which books
-resync from fresh snapshots. The REST snapshot is fetched with httpx on the feed's thread.
+resync from fresh snapshots. REST snapshots are fetched with httpx on a helper thread while
+the feed thread keeps reading (depth events are buffered meanwhile, trades flow on).
 
 For the record command::
 
@@ -29,6 +30,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -121,6 +123,7 @@ class BinanceProtocol(WsProtocol):
         self._refetch_s = refetch_s
         self._http_timeout_s = http_timeout_s
         self._http: httpx.Client | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._conn: WsConnection | None = None
         self._lock = threading.Lock()
         self.wanted: dict[str, set[str]] = {}
@@ -200,13 +203,15 @@ class BinanceProtocol(WsProtocol):
     def _book(self, symbol: str) -> BookSync | None:
         book = self.books.get(symbol)
         if book is None and "depth" in self.wanted.get(symbol, ()):
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="binance-snapshot")
             book = self.books[symbol] = BookSync(
-                symbol, self.fetch_snapshot, refetch_s=self._refetch_s
+                symbol, self.fetch_snapshot, refetch_s=self._refetch_s, submit=self._executor.submit
             )
         return book
 
     def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
-        """GET ``/api/v3/depth`` (on the feed thread)."""
+        """GET ``/api/v3/depth`` (on the snapshot thread; the feed thread keeps reading)."""
         if self._http is None:
             self._http = httpx.Client(base_url=self.rest_url, timeout=self._http_timeout_s)
         resp = self._http.get(
@@ -216,7 +221,10 @@ class BinanceProtocol(WsProtocol):
         return decode_snapshot(resp.content)
 
     def close(self) -> None:
-        """Release the HTTP client."""
+        """Stop the snapshot thread and release the HTTP client."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -364,8 +372,7 @@ class BinanceFeed:
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop the connection thread (bounded) and close the HTTP client."""
         ok = self.conn.stop(timeout)
-        if ok:
-            self.protocol.close()
+        self.protocol.close()
         return ok
 
     @property
