@@ -292,3 +292,24 @@ def test_garbage_and_hostile_frames_are_skipped(
         assert t.ltp.is_finite()
         assert t.ltp > 0
     assert_book_matches_server(feed, server, "BTCUSDT")
+
+
+def test_repeated_restarts_keep_the_book_true(
+    server: BinanceServer, feeds: list[BinanceFeed]
+) -> None:
+    sink = Collector()
+    feed = new_feed(server, feeds, sink, ["BTCUSDT"], "depth")
+    feed.start()
+    for cycle in range(1, 4):
+        n = len(sink.of(DepthTick))
+        assert wait_until(lambda n=n: len(sink.of(DepthTick)) >= n + 3)
+        server.kill()
+        assert feed.wait_state(FeedState.RECONNECTING, timeout=5)
+        server.restart()
+        assert wait_until(lambda c=cycle: len(server.all_conns) == c + 1)
+    n = len(sink.of(DepthTick))
+    assert wait_until(lambda: len(sink.of(DepthTick)) >= n + 3)
+    assert all(s == ["btcusdt@trade", "btcusdt@depth@100ms"] for s in server.url_streams())
+    assert server.received() == []
+    assert feed.stats()["reconnects"] == 3
+    assert_book_matches_server(feed, server, "BTCUSDT")

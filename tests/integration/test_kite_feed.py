@@ -294,3 +294,30 @@ def test_make_feed_reads_credentials_from_the_environment(
         make_feed(["1"], "quote", server.url, sink)
     with pytest.raises(ValueError, match="tokens"):
         make_feed(["NSE:INFY"], "quote", server.url, sink, api_key="k", access_token="t")
+
+
+def test_repeated_restarts_resubscribe_once_per_session(
+    server: KiteServer, feeds: list[KiteFeed]
+) -> None:
+    sink = Sink()
+    feed = new_feed(server, feeds, sink)
+    feed.subscribe([INFY], "quote")
+    feed.subscribe([NIFTY], "ltp")
+    feed.start()
+    for cycle in range(1, 4):
+        n = len(sink.ticks())
+        assert wait_until(lambda n=n: len(sink.ticks()) >= n + 5)
+        server.kill()
+        assert feed.wait_state(FeedState.RECONNECTING, timeout=5)
+        server.restart()
+        assert wait_until(lambda c=cycle: len(server.all_conns) == c + 1)
+    n = len(sink.ticks())
+    assert wait_until(lambda: len(sink.ticks()) >= n + 5)
+    for conn in server.all_conns:
+        msgs = subs_of(server, conn.cid)
+        assert sorted(tok for m in msgs if m["a"] == "subscribe" for tok in m["v"]) == sorted(
+            [INFY, NIFTY]
+        )
+        assert len(msgs) == 4  # subscribe + mode, per mode group
+    assert feed.stats()["reconnects"] == 3
+    assert feed.state == FeedState.LIVE
