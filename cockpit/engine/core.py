@@ -246,6 +246,7 @@ class Engine:
         self._recon: dict[int, _Recon] = {}
         self._recon_token = 0
         self._next_recon_ns = 0
+        self._uncertain_recon_ns = 0
         self._next_status_ns = 0
         self._next_timer_ns = 0
         self._seq = 0
@@ -1280,9 +1281,10 @@ class Engine:
         if self._pending_cancel_all is not None and now - self._kill_started_ns > 2 * _NS:
             self._pending_cancel_all = None
             self._flatten_all()
-        if self._uncertain:
+        if self._uncertain and now >= self._uncertain_recon_ns and not self._recon:
             oldest = min(self._uncertain.values())
-            if now - oldest >= self.options.uncertain_wait_s * _NS and not self._recon:
+            if now - oldest >= self.options.uncertain_wait_s * _NS:
+                self._uncertain_recon_ns = now + 2 * _NS
                 self.reconcile("uncertain order")
         if self._next_recon_ns and now >= self._next_recon_ns and not self._recon:
             if self.options.reconcile_interval_s > 0 or not self.reconciled:
@@ -1837,12 +1839,11 @@ def _risk_limits(settings: Any) -> risk.RiskLimits:
     if settings is None:
         return risk.RiskLimits()
     per_minute = getattr(settings, "max_orders_per_minute", None)
-    if getattr(settings, "max_position_value", None) is not None:
-        log.warning("risk.max_position_value is not enforced by the engine yet")
     return risk.RiskLimits(
         max_order_qty=settings.max_order_qty,
         max_position_qty=settings.max_position_qty,
         max_notional=settings.max_order_value,
+        max_position_notional=getattr(settings, "max_position_value", None),
         max_open_orders=settings.max_open_orders,
         price_band_pct=settings.max_price_deviation_pct,
         max_orders_per_window=per_minute,
