@@ -99,6 +99,9 @@ def test_sdk_feed_ltp_quote_depth_and_unsubscribe(sim: SimHandle) -> None:
         # proves the INFY tick was processed, and it must not have reached the LTP callback.
         assert client.unsubscribe_ltp([{"exchange": "NSE", "symbol": "INFY"}])
         sim.pause()
+        # A marker tick on SBIN: once it is in, every earlier frame has been delivered.
+        sim.set_price("NSE", "SBIN", "776.00")
+        assert _wait(lambda: any(m["data"]["ltp"] == 776.0 for m in quote.snapshot()))
         count = len(ltp.items)
         sim.set_price("NSE", "INFY", "1400.00")
         sim.set_price("NSE", "SBIN", "777.00")
