@@ -432,6 +432,10 @@ class PaperExchange:
         if limit is None and took < want:
             # Past the visible book: the rest fills one tick beyond the last level.
             self._fill(order, max(1, last + sign), want - took)
+        # Market impact: sweeping levels pushes the walk's fair value that way.
+        swept = abs(last - base)
+        if swept:
+            state.fair = max(2.0, state.fair + sign * swept * 0.5)
 
     def _rest(self, order: Order) -> None:
         """A resting limit order fills at its own price once the market reaches it."""
