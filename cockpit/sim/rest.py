@@ -192,6 +192,8 @@ class RestApi:
             endpoint = self._endpoint(sch, handler, limiter, as_text)
             app.router.add_post(f"/api/v1/{path}", endpoint)
             app.router.add_post(f"/api/v1/{path}/", endpoint)
+        app.router.add_get("/api/v1/instruments", self.instruments)
+        app.router.add_get("/api/v1/instruments/", self.instruments)
         control = self.server.control_routes()
         for path, handler in control.items():
             app.router.add_post(f"/sim/{path}", self._control(handler))
@@ -280,6 +282,29 @@ class RestApi:
             return json_response(200, {"status": "success", **(result or {})})
 
         return endpoint
+
+    async def instruments(self, request: web.Request) -> web.Response:
+        """``GET /instruments?apikey=&exchange=``: the master contract, one row per symbol."""
+        self.stats["requests"] += 1
+        if not self.api_limit.allow():
+            self.stats["errors_429"] += 1
+            return json_response(429, RATE_LIMITED)
+        key = request.query.get("apikey", "")
+        if not secrets.compare_digest(key.encode(), self.server.api_key.encode()):
+            self.stats["errors_403"] += 1
+            return json_response(403, INVALID_KEY)
+        exchange = request.query.get("exchange")
+        if exchange is not None and exchange not in schema.VALID_EXCHANGES:
+            self.stats["errors_400"] += 1
+            return json_response(
+                400, {"status": "error", "message": f"Invalid exchange: {exchange}"}
+            )
+        rows = [
+            symbol_row(s)
+            for s in self.server.market.states.values()
+            if exchange in (None, s.exchange)
+        ]
+        return json_response(200, {"status": "success", "data": rows})
 
     # -- orders --------------------------------------------------------------------------------
 

@@ -287,3 +287,15 @@ def test_order_updates_stream(paused_sim: SimHandle) -> None:
         if ws is not None:
             ws.close()
         client.disconnect()
+
+
+def test_sdk_instruments_master(sim: SimHandle) -> None:
+    client = openalgo.api(api_key=sim.api_key, host=sim.rest_url, ws_url=sim.ws_url)
+    nse = client.instruments(exchange="NSE")
+    assert not isinstance(nse, dict), nse
+    assert set(nse["symbol"]) >= {"SBIN", "INFY", "TCS", "RELIANCE", "HDFCBANK"}
+    everything = client.instruments()
+    assert not isinstance(everything, dict), everything
+    assert {"NSE", "NSE_INDEX", "NFO", "MCX"} <= set(everything["exchange"])
+    bad = openalgo.api(api_key="nope", host=sim.rest_url, ws_url=sim.ws_url)
+    assert bad.instruments(exchange="NSE")["code"] == 403
