@@ -237,10 +237,14 @@ class PaperExchange:
         """The listed instrument, or an :class:`OrderError` the way OpenAlgo words it."""
         state = self.market.get(exchange, symbol)
         if state is None:
-            raise OrderError(f"Symbol {symbol} not found for exchange {exchange}")
+            raise OrderError(f"Symbol {symbol} not found on {exchange}")
         return state
 
     def _steps(self, state: SymbolState, quantity: Decimal) -> int:
+        lot = state.inst.lot_size
+        if quantity > 0 and quantity % lot != 0:
+            shown = int(lot) if lot == lot.to_integral_value() else lot
+            raise OrderError(f"Quantity must be in multiples of lot size {shown}")
         try:
             qty = state.inst.check_quantity(quantity)
         except (InvalidQuantity, InvalidPrice) as exc:
@@ -333,11 +337,18 @@ class PaperExchange:
             held = self._sellable(order)
             if order.steps > held:
                 state = order.state
-                return self._reject(
-                    order,
-                    f"Insufficient holdings: selling {state.qty(order.steps)} {state.symbol} "
-                    f"but only {state.qty(held)} can be sold (CNC)",
-                )
+                if not held:
+                    reason = (
+                        f"Cannot sell {state.symbol} in CNC. No positions or holdings available. "
+                        "CNC (delivery) requires existing shares. Use MIS for intraday short "
+                        "selling."
+                    )
+                else:
+                    reason = (
+                        f"Cannot sell {state.qty(order.steps)} shares of {state.symbol} in CNC. "
+                        f"Only {state.qty(held)} shares available"
+                    )
+                return self._reject(order, reason)
         need = self._order_margin(order, order.steps)
         avail = self.available()
         if need > avail:

@@ -348,7 +348,7 @@ def test_lots_fractions_and_refusals(sim: SimHandle, api: Api) -> None:
     ok = api.order(exchange="NFO", symbol=fut_symbol, action="SELL", quantity=150, product="NRML")
     assert api.status(ok)["filled_quantity"] == 150
     for body, fragment in [
-        ({"exchange": "NFO", "symbol": fut_symbol, "quantity": 10}, "multiple of the lot size"),
+        ({"exchange": "NFO", "symbol": fut_symbol, "quantity": 10}, "multiples of lot size 75"),
         ({"exchange": "NSE_INDEX", "symbol": "NIFTY", "quantity": 1}, "cannot be traded"),
         ({"symbol": "NOSUCH", "quantity": 1}, "not found"),
         ({"symbol": "SBIN", "quantity": 1, "product": "NRML"}, "NRML"),
@@ -428,7 +428,7 @@ def test_cnc_holdings_and_no_naked_cnc_sells(sim: SimHandle, api: Api) -> None:
         quantity="6", pricetype="MARKET", product="CNC",
     )  # fmt: skip
     assert code == 400
-    assert "Insufficient holdings" in reply["message"]
+    assert "Only 5 shares available" in reply["message"]
     assert api.status(reply["orderid"])["order_status"] == "rejected"
     sold = api.order(symbol="TCS", action="SELL", quantity=5, product="CNC")
     assert api.status(sold)["order_status"] == "complete"
