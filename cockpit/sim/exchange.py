@@ -291,22 +291,31 @@ class PaperExchange:
         """Validate an order against the instrument and the account (no side effects)."""
         state = self.resolve(exchange, symbol)
         if not state.tradable:
-            raise OrderError(f"{state.key} is an index and cannot be traded")
+            raise OrderError(
+                "Invalid exchange. Must be one of NSE, BSE, NFO, BFO, CDS, BCD, MCX, NCDEX, "
+                f"CRYPTO ({state.key} is an index and cannot be traded)"
+            )
         if product == "NRML" and exchange in ("NSE", "BSE"):
-            raise OrderError("NRML product is not allowed for NSE/BSE equity; use CNC or MIS")
+            raise OrderError(
+                f"NRML product not allowed for {exchange} equity segment. "
+                "Use CNC for delivery or MIS for intraday."
+            )
         if product == "CNC" and exchange in ("NFO", "BFO", "MCX", "CDS", "BCD", "NCDEX", "NCO"):
-            raise OrderError(f"CNC product is not allowed on {exchange}; use NRML or MIS")
+            raise OrderError(
+                f"CNC product not allowed for {exchange} derivatives segment. "
+                "Use NRML for carryforward or MIS for intraday."
+            )
         steps = self._steps(state, quantity)
         action = action.upper()
         limit = 0
         trigger = 0
         if pricetype in ("LIMIT", "SL"):
             if price <= 0:
-                raise OrderError(f"Price is required for {pricetype} orders")
+                raise OrderError(f"{pricetype} orders require price")
             limit = self._ticks(state, price, "Price")
         if pricetype in ("SL", "SL-M"):
             if trigger_price <= 0:
-                raise OrderError(f"Trigger price is required for {pricetype} orders")
+                raise OrderError(f"{pricetype} orders require trigger_price")
             trigger = self._ticks(state, trigger_price, "Trigger price")
         if pricetype == "SL":
             if action == "BUY" and trigger > limit:
@@ -510,7 +519,7 @@ class PaperExchange:
         """Change a working order's type, price, trigger or quantity."""
         order = self.get_order(orderid)
         if order.status not in WORKING:
-            raise OrderError(f"Order {orderid} cannot be modified (status: {order.status})")
+            raise OrderError(f"Cannot modify order in {order.status} status")
         state = order.state
         if (exchange, symbol) != (state.exchange, state.symbol):
             raise OrderError(f"Order {orderid} is for {state.key}, not {exchange}:{symbol}")
@@ -552,17 +561,27 @@ class PaperExchange:
         order.timestamp = _now_text()
         self.notify(order)
         self._match(order, arrival=True)
-        return 200, {"status": "success", "orderid": orderid, "mode": "analyze"}
+        return 200, {
+            "status": "success",
+            "orderid": orderid,
+            "message": "Order modified successfully",
+            "mode": "analyze",
+        }
 
     def cancel(self, orderid: str) -> Reply:
         """Cancel a working order."""
         order = self.get_order(orderid)
         if order.status not in WORKING:
-            raise OrderError(f"Order {orderid} cannot be cancelled (status: {order.status})")
+            raise OrderError(f"Cannot cancel order in {order.status} status")
         order.status = CANCELLED
         self._unwork(order)
         self.notify(order)
-        return 200, {"status": "success", "orderid": orderid, "mode": "analyze"}
+        return 200, {
+            "status": "success",
+            "orderid": orderid,
+            "message": "Order cancelled successfully",
+            "mode": "analyze",
+        }
 
     def cancel_all(self) -> Reply:
         """Cancel every working order."""

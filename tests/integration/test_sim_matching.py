@@ -210,7 +210,7 @@ def test_modify_and_cancel(sim: SimHandle, api: Api) -> None:
     assert api.status(orderid)["order_status"] == "cancelled"
     code, body = api.call("cancelorder", strategy="t", orderid=orderid)
     assert code == 400
-    assert "cannot be cancelled" in body["message"]
+    assert body["message"] == "Cannot cancel order in cancelled status"
     code, body = api.call("cancelorder", strategy="t", orderid="26010100000000")
     assert code == 404
     assert body == {

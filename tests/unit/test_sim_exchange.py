@@ -65,9 +65,9 @@ def test_build_refuses_bad_orders(ex: PaperExchange) -> None:
     }
     with pytest.raises(OrderError, match="trigger price must not exceed"):
         ex.build(**base)
-    with pytest.raises(OrderError, match="Trigger price is required"):
+    with pytest.raises(OrderError, match="SL orders require trigger_price"):
         ex.build(**{**base, "trigger_price": Decimal(0)})
-    with pytest.raises(OrderError, match="Price is required"):
+    with pytest.raises(OrderError, match="LIMIT orders require price"):
         ex.build(**{**base, "pricetype": "LIMIT", "price": Decimal(0)})
     order = ex.build(**{**base, "trigger_price": Decimal("799.00")})
     assert order.status == "trigger pending"
