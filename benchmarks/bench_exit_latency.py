@@ -39,6 +39,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import socket
 import sys
 import tempfile
 import threading
@@ -51,6 +52,7 @@ N_SYMBOLS = 50
 BASE = 20000  # ticks of 0.05 = 1000.00
 CRASH = 50  # ticks below the market
 API_KEY = "bench-key"
+NODELAY = os.environ.get("BENCH_NODELAY", "1") == "1"
 _FRAME = (
     '{{"type":"market_data","mode":1,"topic":"NSE:{s}","symbol":"{s}",'
     '"exchange":"NSE","data":{{"ltp":{p}}}}}'
@@ -80,6 +82,10 @@ def venue_main(conn: Any) -> None:
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=0)
         await ws.prepare(request)
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None and NODELAY:
+            # Small frames at a low rate must not wait for the client's delayed ACK (Nagle).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -260,10 +266,18 @@ class TimedRouter:
     def __init__(self, router: Any) -> None:
         self.router = router
         self.stamps: list[tuple[str, int]] = []
+        self.recv_stamps: list[tuple[str, int]] = []
+        self.dequeue_stamps: list[tuple[str, int]] = []
+        self.engine: Any = None
+        self.wall_to_mono = time.monotonic_ns() - time.time_ns()
 
     def submit(self, request: Any) -> None:
         if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
             self.stamps.append((request.symbol, time.monotonic_ns()))
+            sym = self.engine._syms.get(f"NSE:{request.symbol}") if self.engine else None
+            if sym is not None:
+                # When the feed read the crash frame off the socket (wall clock -> monotonic).
+                self.recv_stamps.append((request.symbol, sym.recv_ns + self.wall_to_mono))
         self.router.submit(request)
 
 
@@ -347,7 +361,15 @@ def main() -> int:
     ap.add_argument("--period", type=float, default=1.0, help="crash period per symbol (s)")
     ap.add_argument("--rates", default="1000,10000")
     ap.add_argument("--viewer", choices=("socket", "textual"), default="socket")
+    ap.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for the engine process (default: Python's 0.005 s)",
+    )
     args = ap.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
@@ -394,6 +416,17 @@ def main() -> int:
         feed=feed,
         options=EngineOptions(reconcile_interval_s=0, venue="bench"),
     )
+    timed.engine = engine
+    crash_ltp = Decimal(price_text(BASE - CRASH))
+    raw_handle = engine.handle
+
+    def handle(item: Any) -> None:
+        # Stamp when the decision thread takes a crash tick off its queue.
+        if getattr(item, "ltp", None) == crash_ltp:
+            timed.dequeue_stamps.append((item.symbol, time.monotonic_ns()))
+        raw_handle(item)
+
+    engine.handle = handle  # type: ignore[method-assign]
     stop = threading.Event()
     try:
         server.start()
@@ -426,6 +459,8 @@ def main() -> int:
             "crash_period_s": args.period,
             "viewer_kind": args.viewer,
             "cpus": os.cpu_count(),
+            "load_avg_at_start": os.getloadavg()[0],
+            "gil_switch_interval_s": sys.getswitchinterval(),
             "plans_armed_at_start": len(engine.plans),
             "scenarios": [],
         }
@@ -441,6 +476,8 @@ def main() -> int:
                 vready.wait(30)
             for rate in (int(r) for r in args.rates.split(",")):
                 timed.stamps.clear()
+                timed.recv_stamps.clear()
+                timed.dequeue_stamps.clear()
                 ticks_before = engine.counters["ticks"]
                 parent.send(
                     {
@@ -464,6 +501,12 @@ def main() -> int:
                     "exits": len(sells),
                     "tick_to_request": percentiles(match(out["crashes"], sells)),
                     "tick_to_decision": percentiles(match(out["crashes"], list(timed.stamps))),
+                    "tick_to_feed_read": percentiles(
+                        match(out["crashes"], list(timed.recv_stamps))
+                    ),
+                    "tick_to_dequeue": percentiles(
+                        match(out["crashes"], list(timed.dequeue_stamps))
+                    ),
                 }
                 results["scenarios"].append(scenario)
                 print(json.dumps(scenario), file=sys.stderr)

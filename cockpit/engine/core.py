@@ -221,6 +221,10 @@ class Engine:
         self.watchlist = [k for k in watch if k in self.instruments] or list(self.instruments)
 
         self.orders: dict[str, Order] = {}
+        self.working: dict[str, Order] = {}
+        """Orders that may still fill, by cid (kept in step with ``orders``)."""
+        self._products: dict[str, Product] = {}
+        """The product of each symbol's latest fill (closing orders must use it)."""
         self._by_venue: dict[str, str] = {}
         self._parked: dict[str, list[OrderUpdate]] = {}
         self._uncertain: dict[str, int] = {}
@@ -610,7 +614,7 @@ class Engine:
             side,
             qty,
             order_type,
-            _product_of(pos, self.orders, key),
+            self._products.get(key, Product.MIS),
             price_ticks=price,
             tag=tag,
         )
@@ -681,7 +685,7 @@ class Engine:
             plan.exit_side,
             plan.qty,
             OrderType.SL_M,
-            _product_of(None, self.orders, slot.key),
+            self._products.get(slot.key, Product.MIS),
             trigger_ticks=plan.stop,
             tag="protective",
         )
@@ -737,6 +741,7 @@ class Engine:
         now = self.clock()
         order = Order.from_request(self._new_cid(), request, now)
         self.orders[order.cid] = order
+        self.working[order.cid] = order
         inst = self.instruments[request.key]
         self._journal_order(order)
         order.apply(OrderSubmitted(now))
@@ -821,6 +826,7 @@ class Engine:
     def _on_fill(self, order: Order, event: OrderFilled) -> None:
         key = order.key
         inst = self.instruments[key]
+        self._products[key] = order.product
         self.portfolio.apply_fill(
             key, inst.tick_size, order.side, event.fill_qty, event.price_ticks, event.ts_ns
         )
@@ -862,7 +868,7 @@ class Engine:
 
     def _cancel_strays(self, key: str, filled: Order) -> None:
         """Flat: a working closing/protective order of ``key`` would open a new position."""
-        for order in list(self.orders.values()):
+        for order in list(self.working.values()):
             if (
                 order.key == key
                 and order.is_working
@@ -872,6 +878,7 @@ class Engine:
                 self._cancel(order, urgent=True)
 
     def _order_final(self, order: Order) -> None:
+        self.working.pop(order.cid, None)
         self._recent_final.append(order.cid)
         self._uncertain.pop(order.cid, None)
         self._cancel_on_ack.discard(order.cid)
@@ -1073,7 +1080,7 @@ class Engine:
         if not result.ok:
             self._alarm("error", f"kill switch: cancel-all failed: {result.error}", code="kill")
             # Cancel what we know one by one instead.
-            for order in list(self.orders.values()):
+            for order in list(self.working.values()):
                 if order.is_working and order.tag not in _CLOSING_TAGS:
                     self._cancel(order, urgent=True)
         if self._pending_cancel_all is not None:
@@ -1272,11 +1279,7 @@ class Engine:
                 ):
                     self._journal_plan(slot, "trail")
         self._retry_closers(now)
-        if (
-            self._shutdown_when_flat
-            and not self.portfolio.open_positions
-            and not any(o.is_working for o in self.orders.values())
-        ):
+        if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
             self.shutdown_requested.set()
         if self._pending_cancel_all is not None and now - self._kill_started_ns > 2 * _NS:
             self._pending_cancel_all = None
@@ -1323,7 +1326,7 @@ class Engine:
 
     def snapshot(self) -> p.Snapshot:
         """Everything a viewer needs on attach."""
-        working = [o for o in self.orders.values() if o.is_working]
+        working = list(self.working.values())
         recent = [self.orders[c] for c in self._recent_final if c in self.orders]
         orders = working + recent[-50:]
         return p.Snapshot(
@@ -1442,7 +1445,7 @@ class Engine:
             cmd.key,
             side,
             abs(pos.qty) * 2,
-            product=_product_of(pos, self.orders, cmd.key),
+            product=self._products.get(cmd.key, Product.MIS),
             tag="reverse",
         )
         refusal = self._risk.check(self, request, confirmed=True)
@@ -1547,7 +1550,7 @@ class Engine:
     def _cancel_working(self, key: str | None) -> int:
         """Cancel working orders of ``key`` (or all), except closing orders in flight."""
         count = 0
-        for order in list(self.orders.values()):
+        for order in list(self.working.values()):
             if (
                 order.is_working
                 and (key is None or order.key == key)
@@ -1571,7 +1574,7 @@ class Engine:
             self._pending_cancel_all = now
             self.router.submit(CancelAll(urgent=True, token=now))
         # Orders not yet acknowledged are cancelled as soon as their ids are known.
-        for order in self.orders.values():
+        for order in self.working.values():
             if order.is_working and order.venue_id is None and order.tag not in _CLOSING_TAGS:
                 self._cancel_on_ack.add(order.cid)
         self._publish_status(force=True)
@@ -1638,7 +1641,7 @@ class Engine:
             k
             for k in cmd.keys
             if (self.portfolio.get(k) is not None and self.portfolio.get(k).qty != 0)  # type: ignore[union-attr]
-            or any(o.key == k and o.is_working for o in self.orders.values())
+            or any(o.key == k for o in self.working.values())
         ]
         if busy:
             return p.Refused(cmd.id, "busy", f"open position or orders on {busy}")
@@ -1667,7 +1670,7 @@ class Engine:
 
     def _cmd_Shutdown(self, conn_id: int, cmd: p.Shutdown) -> p.Msg:  # noqa: N802
         open_positions = self.portfolio.open_positions
-        working = [o for o in self.orders.values() if o.is_working]
+        working = list(self.working.values())
         if (open_positions or working) and not cmd.flatten:
             return p.Refused(
                 cmd.id,
@@ -1719,6 +1722,8 @@ class Engine:
                 updated_ns=record.updated_ns,
             )
             self.orders[order.cid] = order
+            if order.status.is_working:
+                self.working[order.cid] = order
             if order.venue_id:
                 self._by_venue[order.venue_id] = order.cid
             elif order.status is OrderStatus.PENDING_NEW:
@@ -1820,7 +1825,7 @@ class _RiskGate:
             now_ns=now,
             tick_size=inst.tick_size,
             positions={pos.key: pos.qty for pos in engine.portfolio},
-            open_orders=sum(1 for o in engine.orders.values() if o.is_working),
+            open_orders=len(engine.working),
             last_ticks={k: s.ltp for k, s in engine._syms.items() if s.ltp is not None},
             last_tick_ns={k: s.recv_ns for k, s in engine._syms.items() if s.ltp is not None},
             recent_orders_ns=list(self.recent_orders_ns),
@@ -1901,14 +1906,6 @@ def _describe_change(inst: Instrument, change: Any) -> str:
         elif name == "trail_active":
             parts.append(f"trailing {'on' if new else 'off'}")
     return ", ".join(parts)
-
-
-def _product_of(pos: Position | None, orders: Mapping[str, Order], key: str) -> Product:
-    """The product of the position's latest order (closing orders must match it)."""
-    for order in reversed(list(orders.values())):
-        if order.key == key and order.filled_qty > 0:
-            return order.product
-    return Product.MIS
 
 
 _STATUS_MAP: Final = {
