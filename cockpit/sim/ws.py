@@ -327,7 +327,7 @@ class Hub:
     def publish(self, s: SymbolState) -> None:
         """Queue the tick of ``s`` to its subscribers: one encoding per (mode, depth)."""
         subs = self.index.get(s.key)
-        if not subs or self.silent_until and time.monotonic() < self.silent_until:
+        if not subs or (self.silent_until and self._silent()):
             return
         frames: dict[tuple[int, int], bytes] = {}
         broker = self.broker
@@ -340,6 +340,12 @@ class Hub:
                 if not client.buffered:
                     client.buffered = True
                     self.dirty.append(client)
+
+    def _silent(self) -> bool:
+        if time.monotonic() < self.silent_until:
+            return True
+        self.silent_until = 0.0
+        return False
 
     def order_update(self, order: Order) -> None:
         """Push an ``order_update`` to every ``subscribe_orders`` client."""
@@ -606,7 +612,9 @@ class Hub:
         if data.get("request_id") is not None:
             reply["request_id"] = data["request_id"]
         self.send(client, reply)
-        # A snapshot right away, as brokers send on subscribe.
+        # A snapshot right away, as brokers send on subscribe (unless the feed is silenced).
+        if self.silent_until and self._silent():
+            return
         for state in fresh:
             top, levels = self.index[state.key][client]
             self._queue(client, ws_frame(encode_market(state, top, levels, self.broker)))
