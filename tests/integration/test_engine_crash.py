@@ -1,0 +1,256 @@
+"""Crash safety: SIGKILL the engine with an open trailing plan, restart it, and it carries on.
+
+The real ``cockpit engine run`` process talks to an in-thread paper exchange (scripted
+prices) through the OpenAlgo feed and router; the test is a viewer on the engine's socket
+(``EngineClient``). After the kill the journal restores the plan (same stop, same high-water
+mark), the engine reconciles with the broker, and the next pullback exits exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cockpit.engine import protocol as p
+from cockpit.engine.client import EngineClient, EngineNotRunning
+from cockpit.sim import SimConfig, SimHandle, start_in_thread
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class EngineProc:
+    """`cockpit engine run` against the paper exchange, in private XDG directories."""
+
+    def __init__(self, root: Path, sim: SimHandle) -> None:
+        self.root = root
+        self.journal = root / "journal.sqlite3"
+        self.socket = root / "run" / "cockpit" / "default.sock"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
+        env.update(
+            XDG_RUNTIME_DIR=str(root / "run"),
+            XDG_DATA_HOME=str(root / "data"),
+            XDG_CONFIG_HOME=str(root / "cfg"),
+            XDG_STATE_HOME=str(root / "state"),
+            PYTHONPATH=str(REPO),
+            OPENALGO_API_KEY=sim.api_key,
+            COCKPIT_TRADING__WATCHLIST=json.dumps(["NSE:SBIN", "NSE:INFY"]),
+            COCKPIT_TRADING__ARMED_AT_START="true",
+        )
+        self.env = env
+        self.sim = sim
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cockpit.cli",
+                "engine",
+                "run",
+                "--broker",
+                "openalgo",
+                "--host",
+                self.sim.rest_url,
+                "--ws-url",
+                self.sim.ws_url,
+                "--journal",
+                str(self.journal),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "engine.log", "ab"),  # noqa: SIM115
+            env=self.env,
+            cwd=str(REPO),
+        )
+
+    def connect(self, timeout: float = 30.0) -> EngineClient:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                log = (self.root / "engine.log").read_text(errors="replace")[-2000:]
+                raise AssertionError(f"engine exited with {self.proc.returncode}:\n{log}")
+            try:
+                return EngineClient.connect(path=self.socket, client="crash-test")
+            except EngineNotRunning:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def sim() -> Iterator[SimHandle]:
+    handle = start_in_thread(SimConfig(seed=3, rate=20.0, paused=True))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, sim: SimHandle) -> Iterator[EngineProc]:
+    # A short root: Unix socket paths are limited to ~107 bytes.
+    root = Path(os.environ.get("TMPDIR", "/tmp")) / f"cc{os.getpid()}{time.monotonic_ns() % 10**6}"
+    root.mkdir()
+    proc = EngineProc(root, sim)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def sim_orders(sim: SimHandle, symbol: str) -> list[tuple[str, int, str]]:
+    reply = httpx.post(f"{sim.rest_url}/api/v1/orderbook", json={"apikey": sim.api_key})
+    rows = [r for r in reply.json()["data"]["orders"] if r["symbol"] == symbol]
+    rows.sort(key=lambda r: r["orderid"])
+    return [(r["action"], int(r["quantity"]), r["order_status"]) for r in rows]
+
+
+class Viewer:
+    """Collects what the engine sends to one client."""
+
+    def __init__(self, client: EngineClient) -> None:
+        self.client = client
+        self.snapshot = client.snapshot()
+        self.msgs: list[Any] = []
+
+    def pump(self) -> None:
+        while True:
+            msg = self.client.recv(timeout=0.05)
+            if msg is None:
+                return
+            self.msgs.append(msg)
+
+    def until(self, pred: Callable[[Any], bool], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            for msg in self.msgs:
+                if pred(msg):
+                    return msg
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            self.pump()
+
+    def command(self, cmd: p.Msg) -> p.Msg:
+        self.client.send(cmd)
+        return self.until(
+            lambda m: isinstance(m, p.Ack | p.Refused) and m.id == cmd.id,  # type: ignore[attr-defined]
+            10,
+            f"answer to {type(cmd).__name__}",
+        )
+
+    def price(self, sim: SimHandle, price: str, ticks: int, timeout: float = 15.0) -> None:
+        """Put SBIN at ``price`` and wait until the engine shows it (re-sent until then:
+        right after start the feed may not have subscribed yet, and the market is paused)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            sim.set_price("NSE", "SBIN", price)
+            try:
+                self.until(
+                    lambda m: (
+                        isinstance(m, p.MarketBatch)
+                        and any(q.key == "NSE:SBIN" and q.ltp == ticks for q in m.quotes)
+                    ),
+                    0.5,
+                    f"SBIN at {price}",
+                )
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
+
+def journaled_stop(journal: Path) -> int | None:
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=2)
+    try:
+        row = conn.execute("SELECT state FROM plans WHERE key='NSE:SBIN' AND open=1").fetchone()
+    finally:
+        conn.close()
+    return None if row is None else json.loads(row[0])["stop"]
+
+
+def test_sigkill_with_an_open_trailing_plan_then_restart_restores_it(
+    sim: SimHandle, engine: EngineProc
+) -> None:
+    engine.start()
+    viewer = Viewer(engine.connect())
+    viewer.price(sim, "800.00", 16000)
+    trail = p.TrailView("ticks", Decimal(4))
+    answer = viewer.command(
+        p.PlaceEntry(
+            id=1,
+            key="NSE:SBIN",
+            side="BUY",
+            qty=Decimal(10),
+            plan=p.PlanSpec(stop_ticks=10, target_ticks=None, trail=trail),
+        )
+    )
+    assert isinstance(answer, p.Ack), answer
+    attached = viewer.until(
+        lambda m: isinstance(m, p.PlanEvent) and m.change == "attached", 10, "plan attached"
+    )
+    entry = attached.plan.entry
+    for price, ticks in (("800.50", 16010), ("801.00", 16020)):
+        viewer.price(sim, price, ticks)
+    expected_stop = 16020 - 4
+    wait(lambda: journaled_stop(engine.journal) == expected_stop, 10, "the ratchet journaled")
+    viewer.client.close()
+
+    engine.kill()  # no clean shutdown, no journal close
+    sim.set_price("NSE", "SBIN", "800.95")  # the market moves while the engine is down
+
+    engine.start()
+    viewer = Viewer(engine.connect())
+    plans = {plan.key: plan for plan in viewer.snapshot.plans}
+    assert plans["NSE:SBIN"].stop == expected_stop
+    assert plans["NSE:SBIN"].entry == entry
+    assert plans["NSE:SBIN"].high_water == 16020
+    assert [pos.qty for pos in viewer.snapshot.positions if pos.key == "NSE:SBIN"] == [10]
+
+    viewer.price(sim, "800.75", 16015)  # below the restored stop 800.80
+    fired = viewer.until(lambda m: isinstance(m, p.ExitFired), 15, "the exit")
+    assert fired.reason == "trailing_stop"
+    assert fired.level == expected_stop
+    wait(lambda: len(sim_orders(sim, "SBIN")) >= 2, 10, "the exit at the sim")
+    time.sleep(0.3)  # nothing more may arrive
+    assert sim_orders(sim, "SBIN") == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
