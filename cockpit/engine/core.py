@@ -112,6 +112,9 @@ class EngineOptions:
     """Mode used when the engine subscribes symbols (``ltp``, ``quote``, ``depth``)."""
     recent_orders: int = 200
     recent_fills: int = 500
+    protective_offset_ticks: int = 5
+    """The broker-side protective SL-M rests this many ticks beyond the plan's stop, so the
+    engine's own exit comes first and the broker's stop is only the safety net."""
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
@@ -686,7 +689,7 @@ class Engine:
             plan.qty,
             OrderType.SL_M,
             self._products.get(slot.key, Product.MIS),
-            trigger_ticks=plan.stop,
+            trigger_ticks=self._protective_level(plan),
             tag="protective",
         )
         order = self._submit(request, urgent=False)
@@ -705,13 +708,20 @@ class Engine:
         throttle = float(getattr(self.config.exits, "protective_throttle_s", 1.0))
         if now - slot.protective_sent_ns < throttle * _NS:
             return
-        stop = slot.plan.stop
-        if stop is None or stop == order.trigger_ticks:
+        if slot.plan.stop is None:
+            return
+        stop = self._protective_level(slot.plan)
+        if stop == order.trigger_ticks:
             slot.protective_dirty = False
             return
         self._modify(order, trigger=stop, qty=slot.plan.qty)
         slot.protective_sent_ns = now
         slot.protective_dirty = False
+
+    def _protective_level(self, plan: ExitPlan) -> int:
+        assert plan.stop is not None
+        level = plan.stop - plan.sign * self.options.protective_offset_ticks
+        return max(1, level)
 
     def _resize_protective(self, slot: _Slot) -> None:
         cid = slot.protective_cid

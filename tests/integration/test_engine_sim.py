@@ -7,6 +7,7 @@ Exactly-once exits are asserted on the paper exchange's own orderbook.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -204,3 +205,61 @@ def test_entries_refused_while_the_feed_is_down_but_flatten_works(stack: Stack) 
     assert refused.rule == "stale"
     assert isinstance(stack.command(p.Flatten, key="NSE:SBIN"), p.Ack)
     stack.poll(lambda: stack.sim_position("SBIN") == 0, what="flat at the sim")
+
+
+def test_protective_stop_follows_the_trail_throttled_and_is_cancelled_on_exit(
+    tmp_path: Path,
+) -> None:
+    from cockpit.adapters.openalgo.broker import ModifyOrder
+
+    settings = {"exits": {"protective_stop": True, "protective_throttle_s": 0.3}}
+    stack = Stack(tmp_path, settings=settings).start()
+    try:
+        modifies: list[float] = []
+        submit = stack.router.submit
+
+        def counting(request: object) -> None:
+            if isinstance(request, ModifyOrder):
+                modifies.append(time.monotonic())
+            submit(request)
+
+        stack.engine.router = type("R", (), {"submit": staticmethod(counting)})()
+        stack.price("SBIN", "800.00")
+        trail = p.TrailView("ticks", Decimal(4))
+        enter(stack, "SBIN", "BUY", 10, p.PlanSpec(stop_ticks=10, target_ticks=None, trail=trail))
+        # Entry 800.05, stop 799.85; the broker-side SL-M rests 5 ticks further, at 799.60.
+        sl = stack.poll(
+            lambda: [r for r in stack.sim_orders("SBIN") if r["pricetype"] == "SL-M"],
+            what="protective SL-M at the sim",
+        )[0]
+        assert sl["action"] == "SELL"
+        assert Decimal(str(sl["trigger_price"])) == Decimal("799.60")
+        assert sl["order_status"] == "trigger pending"
+        t0 = time.monotonic()
+        for price in ("800.20", "800.40", "800.60", "800.80", "801.00"):
+            stack.price("SBIN", price)
+        # The trail is at 801.00 - 4 ticks = 800.80; the SL-M follows to 800.55 (throttled).
+        stack.poll(
+            lambda: [
+                r
+                for r in stack.sim_orders("SBIN")
+                if r["pricetype"] == "SL-M"
+                and Decimal(str(r["trigger_price"])) == Decimal("800.55")
+            ],
+            what="SL-M moved to 800.55",
+        )
+        elapsed = time.monotonic() - t0
+        assert 1 <= len(modifies) <= int(elapsed / 0.3) + 2
+        gaps = [b - a for a, b in zip(modifies, modifies[1:], strict=False)]
+        assert all(g >= 0.25 for g in gaps), gaps
+        stack.price("SBIN", "800.75")  # through the plan's stop 800.80, above the SL-M
+        stack.wait_position("SBIN", 0)
+        rows = stack.settle("SBIN", 3)
+        assert sorted((r["action"], r["pricetype"], r["order_status"]) for r in rows) == [
+            ("BUY", "MARKET", "complete"),
+            ("SELL", "MARKET", "complete"),
+            ("SELL", "SL-M", "cancelled"),
+        ]
+        assert stack.sim_position("SBIN") == 0
+    finally:
+        stack.stop()
