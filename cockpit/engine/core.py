@@ -107,6 +107,9 @@ class EngineOptions:
     retry_backoff_s: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
     """Delay before the n-th retry of a failed closing order (the last one repeats)."""
     uncertain_wait_s: float = 1.0
+    exit_limit_timeout_s: float = 1.0
+    """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
+    and sent again at market."""
     """After an order's fate is uncertain, wait this long for its update before acting."""
     feed_mode: str = "depth"
     """Mode used when the engine subscribes symbols (``ltp``, ``quote``, ``depth``)."""
@@ -163,6 +166,9 @@ class _Closer:
     attempts: int = 0
     retry_at_ns: int = 0
     uncertain_since_ns: int = 0
+    sent_ns: int = 0
+    chasing: bool = False
+    """A limit exit that did not fill in time is being cancelled (then sent at market)."""
 
 
 @dataclass(slots=True)
@@ -359,12 +365,11 @@ class Engine:
         sym.count += 1
         self.counters["ticks"] += 1
         self._ticks_window += 1
-        # Decisions first: the exit is not delayed by anything else on this tick.
+        if isinstance(ev, QuoteTick):
+            self._quote_fields(sym, ev)  # first: a limit exit prices off this tick's touch
         slot = self.plans.get(key)
         if slot is not None and self.reconciled:
             self._plan_tick(slot, ltp, ev.recv_ns)
-        if isinstance(ev, QuoteTick):
-            self._quote_fields(sym, ev)
         self.portfolio.update_mark(key, ltp)
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
 
@@ -625,6 +630,8 @@ class Engine:
         closer.cid = order.cid
         closer.retry_at_ns = 0
         closer.uncertain_since_ns = 0
+        closer.sent_ns = self.clock()
+        closer.chasing = False
 
     def _closing_done(self, order: Order) -> None:
         """A closing order reached a final state: finished, continue, or retry."""
@@ -643,8 +650,18 @@ class Engine:
         closer.attempts += 1
         self.counters["exit_retries"] += 1
         backoff = self.options.retry_backoff_s
-        delay = backoff[min(closer.attempts - 1, len(backoff) - 1)]
+        delay = 0.0 if closer.chasing else backoff[min(closer.attempts - 1, len(backoff) - 1)]
         closer.retry_at_ns = self.clock() + int(delay * _NS)
+        if closer.chasing:
+            closer.chasing = False
+            self._alarm(
+                "warning",
+                f"{order.key}: limit exit {order.cid} did not fill; sending it at market",
+                key=order.key,
+                code="exit_chase",
+            )
+            self._retry_closers(closer.retry_at_ns)
+            return
         self._alarm(
             "error",
             f"{order.key}: exit order {order.cid} {order.status}: {order.reason or 'no reason'};"
@@ -656,7 +673,20 @@ class Engine:
     def _retry_closers(self, now: int) -> None:
         if not self.reconciled:
             return
+        limit_ns = int(self.options.exit_limit_timeout_s * _NS)
         for closer in list(self._closers.values()):
+            if closer.cid is not None and not closer.chasing:
+                order = self.orders.get(closer.cid)
+                if (
+                    order is not None
+                    and order.type is OrderType.LIMIT
+                    and order.is_working
+                    and now - closer.sent_ns >= limit_ns
+                ):
+                    # The marketable limit did not fill: cancel it; the retry goes at market.
+                    closer.chasing = True
+                    self._cancel(order, urgent=True)
+                continue
             if closer.cid is None and closer.retry_at_ns and now >= closer.retry_at_ns:
                 pos = self.portfolio.get(closer.key)
                 if pos is None or pos.qty == 0:

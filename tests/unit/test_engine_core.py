@@ -644,3 +644,31 @@ def test_snapshot_and_exactly_one_answer_per_command(rig: Rig) -> None:
     assert p.decode_to_viewer(encoded[4:]) == snap
     ids = [m.id for _c, m in rig.pub.replies if isinstance(m, p.Ack | p.Refused)]
     assert len(ids) == len(set(ids))
+
+
+def test_limit_exit_that_does_not_fill_is_chased_at_market() -> None:
+    rig = Rig(exits={"exit_order_type": "limit", "exit_offset_ticks": 2})
+    rig.start()
+    rig.tick(SBIN, "800.00", quote=True)
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=4, target_ticks=None))
+    before = len(rig.places())
+    rig.tick(SBIN, "799.80", quote=True)  # the stop 799.80 is touched; bid 799.75
+    exit1 = rig.places()[before]
+    assert (exit1.pricetype, exit1.price) == ("LIMIT", Decimal("799.65"))
+    venue_id = rig.accept(exit1)
+    rig.clock.now += 500_000_000
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert not rig.router.of(CancelOrder)  # not yet
+    rig.clock.now += 600_000_000
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert [c.venue_id for c in rig.router.of(CancelOrder)] == [venue_id]
+    assert len(rig.places()) == before + 1  # nothing new until the cancel is confirmed
+    rig.engine.handle(
+        OrderUpdate(
+            venue_id, "NSE", "SBIN", "SELL", "cancelled", rig.clock.now, quantity=Decimal(10)
+        )
+    )
+    exit2 = rig.places()[-1]
+    assert len(rig.places()) == before + 2
+    assert (exit2.action, exit2.quantity, exit2.pricetype) == ("SELL", 10, "MARKET")
+    assert "exit_chase" in [a.code for a in rig.pub.of(p.Alarm)]
