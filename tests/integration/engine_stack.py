@@ -77,10 +77,39 @@ class Recorder:
             return [e for e in self.events if isinstance(e, kind)]
 
 
-class Stack:
-    """Paper exchange + feed + router + journal + engine thread."""
+class Tee:
+    """Publish to several publishers (the viewer server and the test's recorder)."""
 
-    def __init__(self, tmp: Path, *, settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, *targets: Any) -> None:
+        self.targets = targets
+
+    def market(self, quote: p.QuoteView, book: p.BookView | None = None) -> None:
+        for t in self.targets:
+            t.market(quote, book)
+
+    def status(self, status: p.StatusView) -> None:
+        for t in self.targets:
+            t.status(status)
+
+    def event(self, msg: p.Msg) -> None:
+        for t in self.targets:
+            t.event(msg)
+
+    def reply(self, conn_id: int, msg: p.Msg) -> None:
+        for t in self.targets:
+            t.reply(conn_id, msg)
+
+
+class Stack:
+    """Paper exchange + feed + router + journal + engine thread (+ the viewer server)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        settings: dict[str, Any] | None = None,
+        socket_path: Path | None = None,
+    ) -> None:
         self.sim: SimHandle = start_in_thread(SimConfig(seed=11, rate=20.0, paused=True))
         self.instruments = [listing.instrument for listing in default_listings()]
         self.by_symbol = {i.symbol: i for i in self.instruments}
@@ -96,12 +125,19 @@ class Stack:
         self.feed.subscribe([i.key for i in self.instruments if i.tradable], "quote")
         self.feed.subscribe_orders()
         self.journal = Journal.open(tmp / "journal.sqlite3")
+        self.server: Any = None
+        publisher: Any = self.rec
+        if socket_path is not None:
+            from cockpit.engine.server import ViewerServer
+
+            self.server = ViewerServer(socket_path, self.inbound.put, profile="test", venue="sim")
+            publisher = Tee(self.server, self.rec)
         self.engine = Engine(
             config=self.config,
             instruments=self.instruments,
             router=self.router,
             journal=self.journal,
-            publisher=self.rec,
+            publisher=publisher,
             inbound=self.inbound,
             feed=self.feed,
             options=EngineOptions(reconcile_interval_s=0, timer_interval_s=0.02),
@@ -112,6 +148,8 @@ class Stack:
         self._http = httpx.Client(timeout=5.0)
 
     def start(self) -> Stack:
+        if self.server is not None:
+            self.server.start()
         self.router.start()
         self.feed.start()
         self._thread.start()
@@ -131,6 +169,8 @@ class Stack:
         self._thread.join(5)
         self.feed.stop()
         self.router.stop()
+        if self.server is not None:
+            self.server.stop()
         self.journal.close()
         self._http.close()
         self.sim.stop()

@@ -172,9 +172,9 @@ class Viewer:
             self.pump()
 
     def command(self, cmd: p.Msg) -> p.Msg:
-        self.client.send(cmd)
+        cmd_id = self.client.send(cmd)  # type: ignore[arg-type]  (the client renumbers it)
         return self.until(
-            lambda m: isinstance(m, p.Ack | p.Refused) and m.id == cmd.id,  # type: ignore[attr-defined]
+            lambda m: isinstance(m, p.Ack | p.Refused) and m.id == cmd_id,
             10,
             f"answer to {type(cmd).__name__}",
         )
