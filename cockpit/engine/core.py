@@ -40,10 +40,12 @@ from cockpit.adapters.openalgo.broker import (
     UNCERTAIN,
     CancelAll,
     CancelOrder,
+    LookupSymbol,
     PlaceOrder,
     QueryBook,
     QueryOrder,
     RouterResult,
+    SearchSymbols,
     orderbook_rows,
 )
 from cockpit.adapters.openalgo.broker import (
@@ -52,7 +54,14 @@ from cockpit.adapters.openalgo.broker import (
 from cockpit.domain import risk
 from cockpit.domain.exits import ExitDecision, ExitPlan, PlanError, Trail, TrailKind
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource
-from cockpit.domain.instruments import Instrument, InvalidQuantity, Rounding, to_decimal
+from cockpit.domain.instruments import (
+    Exchange,
+    Instrument,
+    InvalidQuantity,
+    Rounding,
+    parse_key,
+    to_decimal,
+)
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.orders import (
     Order,
@@ -172,6 +181,17 @@ class _Closer:
 
 
 @dataclass(slots=True)
+class _Lookup:
+    """A Subscribe waiting for the venue to describe unknown instruments."""
+
+    conn_id: int
+    cmd: p.Subscribe
+    waiting: set[str]
+    found: list[Instrument] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class _Recon:
     """One reconciliation round."""
 
@@ -257,6 +277,9 @@ class Engine:
         self.reconciled = False
         """True once the first reconciliation with the broker is done (entries allowed)."""
         self._recon: dict[int, _Recon] = {}
+        self._lookups: dict[int, _Lookup] = {}
+        self._searches: dict[int, tuple[int, p.Search]] = {}
+        self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0
         self._uncertain_recon_ns = 0
@@ -1036,6 +1059,10 @@ class Engine:
             self._on_order_status(result, request)
         elif isinstance(request, CancelAll):
             self._on_cancel_all(result)
+        elif isinstance(request, LookupSymbol):
+            self._on_lookup(result, request)
+        elif isinstance(request, SearchSymbols):
+            self._on_search(result, request)
 
     def _on_place_result(self, result: RouterResult, request: PlaceOrder) -> None:
         order = self.orders.get(request.cid)
@@ -1390,7 +1417,7 @@ class Engine:
         if self.journal is not None:
             row = self._jcall(self.journal.command, item.conn_id, cmd)
         if item.read_only and not isinstance(cmd, p.READ_ONLY_COMMANDS):
-            answer: p.Msg = p.Refused(cmd.id, "read_only", "this viewer is read-only")
+            answer: p.Msg | None = p.Refused(cmd.id, "read_only", "this viewer is read-only")
         else:
             handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
             if handler is None:
@@ -1400,6 +1427,8 @@ class Engine:
                     answer = handler(item.conn_id, cmd)
                 except (PlanError, InvalidQuantity, ValueError) as exc:
                     answer = p.Refused(cmd.id, "invalid", str(exc))
+        if answer is None:
+            return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
             outcome = "ack" if isinstance(answer, p.Ack) else f"refused:{answer.rule}"
             message = answer.message
@@ -1664,17 +1693,68 @@ class Engine:
         self._publish_status(force=True)
         return p.Ack(cmd.id, "armed" if cmd.armed else "disarmed")
 
-    def _cmd_Subscribe(self, conn_id: int, cmd: p.Subscribe) -> p.Msg:  # noqa: N802
-        unknown = [k for k in cmd.keys if k not in self.instruments]
-        if unknown:
-            return p.Refused(cmd.id, "unknown_symbol", f"unknown instrument(s): {unknown}")
-        new = [k for k in cmd.keys if k not in self.watchlist]
+    def _cmd_Subscribe(self, conn_id: int, cmd: p.Subscribe) -> p.Msg | None:  # noqa: N802
+        unknown: list[str] = []
+        for key in cmd.keys:
+            if key in self.instruments:
+                continue
+            try:
+                parse_key(key)
+            except ValueError as exc:
+                return p.Refused(cmd.id, "unknown_symbol", str(exc))
+            unknown.append(key)
+        if not unknown:
+            return self._finish_subscribe(cmd, [], [])
+        # Ask the venue about the instruments we do not know; answer when all are back.
+        self._lookup_token += 1
+        token = self._lookup_token
+        self._lookups[token] = _Lookup(conn_id, cmd, set(unknown))
+        for key in unknown:
+            exchange, symbol = parse_key(key)
+            self.router.submit(LookupSymbol(symbol, str(exchange), token=token))
+        return None
+
+    def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None:
+        pending = self._lookups.get(request.token)
+        if pending is None:
+            return
+        key = f"{request.exchange}:{request.symbol}"
+        pending.waiting.discard(key)
+        inst = _instrument_from_row(result.data) if result.ok else None
+        if inst is None or inst.key != key:
+            pending.failed.append(f"{key} ({result.error or 'not found'})")
+        else:
+            self._add_instrument(inst)
+            if self.journal is not None:
+                self._jcall(self.journal.instrument, inst.key, inst.tick_size, inst.lot_size)
+            pending.found.append(inst)
+        if pending.waiting:
+            return
+        del self._lookups[request.token]
+        answer = self._finish_subscribe(pending.cmd, pending.found, pending.failed)
+        self.publisher.reply(pending.conn_id, answer)
+
+    def _finish_subscribe(
+        self, cmd: p.Subscribe, found: list[Instrument], failed: list[str]
+    ) -> p.Msg:
+        new = [k for k in cmd.keys if k in self.instruments and k not in self.watchlist]
+        if not new and failed:
+            return p.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:
             self.watchlist.extend(new)
             if self.feed is not None:
                 self.feed.subscribe(new, self.options.feed_mode)
-            self.publisher.event(p.WatchlistChanged(self._next_seq(), list(self.watchlist)))
-        return p.Ack(cmd.id, f"{len(new)} symbol(s) added")
+            self.publisher.event(
+                p.WatchlistChanged(
+                    self._next_seq(),
+                    list(self.watchlist),
+                    [instrument_view(i) for i in found],
+                )
+            )
+        message = f"{len(new)} symbol(s) added"
+        if failed:
+            message += f"; not found: {', '.join(failed)}"
+        return p.Ack(cmd.id, message)
 
     def _cmd_Unsubscribe(self, conn_id: int, cmd: p.Unsubscribe) -> p.Msg:  # noqa: N802
         busy = [
@@ -1693,16 +1773,37 @@ class Engine:
             self.publisher.event(p.WatchlistChanged(self._next_seq(), list(self.watchlist)))
         return p.Ack(cmd.id, f"{len(gone)} symbol(s) removed")
 
-    def _cmd_Search(self, conn_id: int, cmd: p.Search) -> p.Msg:  # noqa: N802
+    def _cmd_Search(self, conn_id: int, cmd: p.Search) -> p.Msg | None:  # noqa: N802
+        if not cmd.query.strip():
+            return p.Refused(cmd.id, "invalid", "empty search")
+        self._lookup_token += 1
+        token = self._lookup_token
+        self._searches[token] = (conn_id, cmd)
+        exchange = cmd.exchange.upper() if cmd.exchange else None
+        self.router.submit(SearchSymbols(cmd.query.strip(), exchange, token=token))
+        return None
+
+    def _on_search(self, result: RouterResult, request: SearchSymbols) -> None:
+        pending = self._searches.pop(request.token, None)
+        if pending is None:
+            return
+        conn_id, cmd = pending
         query = cmd.query.strip().upper()
-        hits = [
-            instrument_view(i)
+        local = {
+            i.key: instrument_view(i)
             for i in self.instruments.values()
             if (query in i.symbol.upper() or query in i.name.upper())
             and (cmd.exchange is None or str(i.exchange) == cmd.exchange.upper())
-        ][:50]
+        }
+        rows = result.data if result.ok and isinstance(result.data, list) else []
+        for row in rows:
+            inst = _instrument_from_row(row)
+            if inst is not None and inst.key not in local:
+                local[inst.key] = instrument_view(inst)
+        hits = list(local.values())[:100]
         self.publisher.reply(conn_id, p.SearchResult(cmd.id, hits))
-        return p.Ack(cmd.id, f"{len(hits)} result(s)")
+        note = "" if result.ok else f" (venue search failed: {result.error}; local matches only)"
+        self.publisher.reply(conn_id, p.Ack(cmd.id, f"{len(hits)} result(s){note}"))
 
     def _cmd_Ping(self, conn_id: int, cmd: p.Ping) -> p.Msg:  # noqa: N802
         self.publisher.reply(conn_id, p.Pong(cmd.id, self.clock()))
@@ -2011,6 +2112,47 @@ def _update_from_row(row: Mapping[str, Any], now: int) -> OrderUpdate | None:
             product=str(row.get("product", "")),
             rejection_reason=str(row.get("rejection_reason", "") or ""),
             source=OrderUpdateSource.POLLED,
+        )
+    except (KeyError, ValueError, ArithmeticError, TypeError):
+        return None
+
+
+_KINDS: Final = {
+    "EQ": "equity",
+    "INDEX": "index",
+    "FUT": "future",
+    "FUTIDX": "future",
+    "FUTSTK": "future",
+    "FUTCOM": "commodity",
+    "CE": "option",
+    "PE": "option",
+    "OPTIDX": "option",
+    "OPTSTK": "option",
+    "CRYPTO": "crypto",
+}
+
+
+def _instrument_from_row(row: Any) -> Instrument | None:
+    """An Instrument from an OpenAlgo ``/symbol`` or ``/search`` row (None if unusable)."""
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        exchange = Exchange(str(row["exchange"]).upper())
+        tick = to_decimal(row.get("tick_size") or 0)
+        if tick <= 0:
+            return None
+        lot = to_decimal(row.get("lotsize") or 1)
+        kind = _KINDS.get(str(row.get("instrumenttype") or "").upper(), "equity")
+        if exchange.is_index:
+            kind = "index"
+        return Instrument(
+            exchange,
+            str(row["symbol"]),
+            tick,
+            lot if lot > 0 else Decimal(1),
+            name=str(row.get("name") or ""),
+            kind=kind,
+            token=str(row.get("token") or ""),
         )
     except (KeyError, ValueError, ArithmeticError, TypeError):
         return None

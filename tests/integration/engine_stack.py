@@ -109,9 +109,14 @@ class Stack:
         *,
         settings: dict[str, Any] | None = None,
         socket_path: Path | None = None,
+        symbols: list[str] | None = None,
     ) -> None:
         self.sim: SimHandle = start_in_thread(SimConfig(seed=11, rate=20.0, paused=True))
-        self.instruments = [listing.instrument for listing in default_listings()]
+        self.instruments = [
+            listing.instrument
+            for listing in default_listings()
+            if symbols is None or listing.instrument.symbol in symbols
+        ]
         self.by_symbol = {i.symbol: i for i in self.instruments}
         self.inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.rec = Recorder()
@@ -179,7 +184,9 @@ class Stack:
 
     def price(self, symbol: str, price: str) -> None:
         """Move the paper market and wait until the engine has processed that tick."""
-        inst = self.by_symbol[symbol]
+        inst = self.by_symbol.get(symbol) or next(
+            i for i in list(self.engine.instruments.values()) if i.symbol == symbol
+        )
         ticks = inst.ticks(Decimal(price))
         self.sim.set_price(str(inst.exchange), symbol, price)
         self.rec.wait(

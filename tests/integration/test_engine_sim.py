@@ -263,3 +263,25 @@ def test_protective_stop_follows_the_trail_throttled_and_is_cancelled_on_exit(
         assert stack.sim_position("SBIN") == 0
     finally:
         stack.stop()
+
+
+def test_subscribe_looks_unknown_symbols_up_and_search_asks_the_venue(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, symbols=["SBIN"]).start()
+    try:
+        assert "NSE:TCS" not in stack.engine.instruments
+        answer = stack.command(p.Subscribe, keys=["NSE:TCS", "NSE:NOSUCH"])
+        assert isinstance(answer, p.Ack), answer
+        assert "NSE:NOSUCH" in answer.message
+        changed = stack.rec.of(p.WatchlistChanged)[-1]
+        assert "NSE:TCS" in changed.watchlist
+        assert [(i.key, i.tick_size) for i in changed.instruments] == [("NSE:TCS", Decimal("0.05"))]
+        stack.price("TCS", "3400.00")  # the feed subscribed it: ticks reach the engine
+        refused = stack.command(p.Subscribe, keys=["NSE:NOSUCH"])
+        assert isinstance(refused, p.Refused)
+        assert refused.rule == "unknown_symbol"
+        found = stack.command(p.Search, query="INF")
+        assert isinstance(found, p.Ack)
+        results = [m for _c, m in stack.rec.replies if isinstance(m, p.SearchResult)]
+        assert "NSE:INFY" in [i.key for i in results[-1].results]
+    finally:
+        stack.stop()

@@ -120,8 +120,36 @@ class QueryBook:
     urgent: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class LookupSymbol:
+    """``/symbol``: one instrument's details (tick size, lot size, name)."""
+
+    symbol: str
+    exchange: str
+    token: int = 0
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSymbols:
+    """``/search``: instruments matching ``query`` (optionally on one exchange)."""
+
+    query: str
+    exchange: str | None = None
+    token: int = 0
+    urgent: bool = False
+
+
 RouterRequest = (
-    PlaceOrder | ModifyOrder | CancelOrder | CancelAll | ClosePositions | QueryOrder | QueryBook
+    PlaceOrder
+    | ModifyOrder
+    | CancelOrder
+    | CancelAll
+    | ClosePositions
+    | QueryOrder
+    | QueryBook
+    | LookupSymbol
+    | SearchSymbols
 )
 
 _BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
@@ -410,6 +438,14 @@ class OpenAlgoRouter:
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
                 return self._call(request, request.book, {}, retry_uncertain=True)
+            case LookupSymbol():
+                body = {"symbol": request.symbol, "exchange": request.exchange}
+                return self._call(request, "symbol", body, retry_uncertain=True)
+            case SearchSymbols():
+                body = {"query": request.query}
+                if request.exchange:
+                    body["exchange"] = request.exchange
+                return self._call(request, "search", body, retry_uncertain=True)
         return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
 
     # -- one call, classified and retried where safe ---------------------------------------
