@@ -45,8 +45,12 @@ async def test_ticks_reach_watchlist_ladder_and_quote() -> None:
         await wait_for(pilot, lambda: app.store.quotes["NSE:SBIN"].ltp == 16_004)
         await pilot.pause()
         scr = app.screen
-        rows = [scr.watchlist.text_of(y) for y in range(1, 5)]
-        assert any("SBIN" in r and "800.20▲" in r for r in rows)
+
+        def sbin_row_shows_new_price() -> bool:
+            rows = [scr.watchlist.text_of(y) for y in range(1, 5)]
+            return any("SBIN" in r and "800.20▲" in r for r in rows)
+
+        await wait_for(pilot, sbin_row_shows_new_price)  # the list redraws at most 10 Hz
         ladder = [scr.ladder.text_of(y) for y in range(scr.ladder.rows + 1)]
         ltp_row = next(r for r in ladder if "◀LTP" in r)
         assert "800.20" in ltp_row
@@ -71,6 +75,9 @@ async def test_only_changed_rows_repaint() -> None:
         assert changed == 0
         link.feed(p.MarketBatch(seq=2, quotes=[sc.quote("NSE:INFY", 30_002, time.time_ns())]))
         await wait_for(pilot, lambda: app.store.quotes["NSE:INFY"].ltp == 30_002)
+        await wait_for(
+            pilot, lambda: any("1500.10" in r for r in map(scr.watchlist.text_of, range(5)))
+        )
         await pilot.pause(0.05)
         assert scr.watchlist.rows_rendered - before == 1
 

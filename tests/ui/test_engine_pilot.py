@@ -181,8 +181,12 @@ async def test_ticks_reach_watchlist_and_ladder(fresh: EngineProc) -> None:
         await attached(pilot, app)
         fresh.price("SBIN", "801.25")
         await wait_for(pilot, lambda: (row_with(app, "◀LTP") or "").find("801.25") >= 0, 10)
-        rows = [app.screen.watchlist.text_of(y) for y in range(1, 4)]
-        assert any("SBIN" in r and "801.25" in r for r in rows)
+
+        def watchlist_shows_it() -> bool:
+            rows = [app.screen.watchlist.text_of(y) for y in range(1, 4)]
+            return any("SBIN" in r and "801.25" in r for r in rows)
+
+        await wait_for(pilot, watchlist_shows_it, 5)
 
 
 async def test_buy_shows_stop_and_target_then_stop_moves_trails_and_flattens(
