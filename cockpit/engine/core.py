@@ -489,7 +489,9 @@ class Engine:
             self._alarm("warning", f"{key}: plan fired but there is no position", key=key)
             self._remove_plan(key, "no position")
             return
-        price = decision.price_ticks if decision.price_ticks is not None else 0
+        price = decision.price_ticks
+        if price is None:  # a time stop decided by the clock: the last price
+            price = self._syms[key].ltp or 0
         self.publisher.event(
             p.ExitFired(
                 self._next_seq(),

@@ -672,3 +672,58 @@ def test_limit_exit_that_does_not_fill_is_chased_at_market() -> None:
     assert len(rig.places()) == before + 2
     assert (exit2.action, exit2.quantity, exit2.pricetype) == ("SELL", 10, "MARKET")
     assert "exit_chase" in [a.code for a in rig.pub.of(p.Alarm)]
+
+
+def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00")
+    answer = rig.command(
+        p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(2), order_type="LIMIT", price=29900
+    )
+    limit = rig.places()[-1]
+    venue_id = rig.accept(limit)
+    moved = rig.command(p.ModifyOrder, cid=answer.cid, price=29910)
+    assert isinstance(moved, p.Ack)
+    from cockpit.adapters.openalgo.broker import ModifyOrder as RouterModify
+
+    modify = rig.router.of(RouterModify)[-1]
+    assert (modify.venue_id, modify.price, modify.quantity) == (venue_id, Decimal("1495.50"), 2)
+    rig.engine.handle(RouterResult(modify, True, venue_id=venue_id))
+    assert rig.engine.orders[answer.cid].price_ticks == 29910
+    busy = rig.command(p.Unsubscribe, keys=[SBIN.key])
+    assert isinstance(busy, p.Refused)
+    assert busy.rule == "busy"
+    refused = rig.command(p.Shutdown)
+    assert isinstance(refused, p.Refused)
+    assert refused.rule == "open_positions"
+    assert isinstance(rig.command(p.CancelOrders, key=INFY.key), p.Ack)
+    assert [c.venue_id for c in rig.router.of(CancelOrder)] == [venue_id]
+    rig.engine.handle(
+        OrderUpdate(venue_id, "NSE", "INFY", "BUY", "cancelled", rig.clock.now, quantity=Decimal(2))
+    )
+    assert not rig.engine.orders[answer.cid].is_working
+    assert isinstance(rig.command(p.Unsubscribe, keys=[INFY.key]), p.Ack)
+    assert INFY.key not in rig.engine.watchlist
+    bye = rig.command(p.Shutdown, flatten=True)
+    assert isinstance(bye, p.Ack)
+    close = rig.router.of(CancelAll)
+    rig.engine.handle(RouterResult(close[-1], True))
+    flat = rig.places()[-1]
+    assert (flat.action, flat.quantity) == ("SELL", 10)
+    rig.fill(flat, rig.accept(flat), "800.00")
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine.shutdown_requested.is_set()
+
+
+def test_subscribe_unknown_symbol_waits_for_the_venue(rig: Rig) -> None:
+    from cockpit.adapters.openalgo.broker import LookupSymbol
+
+    cmd = p.Subscribe(id=99, keys=["NSE:TCS"])
+    rig.engine.handle(ViewerCommand(7, cmd))
+    assert not [m for _c, m in rig.pub.replies if getattr(m, "id", None) == 99]
+    lookup = rig.router.of(LookupSymbol)[-1]
+    row = {"symbol": "TCS", "exchange": "NSE", "tick_size": 0.05, "lotsize": 1, "name": "TCS"}
+    rig.engine.handle(RouterResult(lookup, True, data=row))
+    answer = rig.pub.answer(99)
+    assert isinstance(answer, p.Ack)
+    assert rig.engine.instruments["NSE:TCS"].tick_size == Decimal("0.05")
+    assert "NSE:TCS" in rig.engine.watchlist
