@@ -316,3 +316,19 @@ def test_stop_reports_queued_requests(server, results) -> None:
             break
     assert len(got) == 4
     assert {r.code for r in got} <= {OK, "stopped"}
+
+
+def test_an_exit_does_not_wait_behind_a_slow_query(server, results, router_factory) -> None:
+    server.scripts["orderbook"] = [(200, {"status": "success", "data": {"orders": []}}, 1.5)]
+    router = router_factory(workers=1, timeout_s=3.0)
+    router.submit(QueryBook("orderbook"))
+    deadline = time.monotonic() + 5
+    while server.count("orderbook") == 0:  # the only normal worker is now in the slow query
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    router.submit(place("exit", urgent=True))
+    first = get(results)
+    assert isinstance(first.request, PlaceOrder)
+    assert first.ok
+    second = get(results)
+    assert isinstance(second.request, QueryBook)

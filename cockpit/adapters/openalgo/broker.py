@@ -271,7 +271,7 @@ class OpenAlgoRouter:
         timeout_s: per-request timeout (connect, read and write).
         order_rate: order requests per second allowed by the client-side limiter.
         api_rate: other requests per second.
-        workers: worker threads (>= 2 keeps a slow query from delaying an exit).
+        workers: worker threads for any request (plus one that takes only urgent ones).
         connect_retries: retries of a request that never reached the server.
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
@@ -345,6 +345,11 @@ class OpenAlgoRouter:
             thread = threading.Thread(target=self._run, name=f"router-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # One more worker that only takes urgent requests (exits, kill switch): an exit never
+        # waits behind slow queries or entries that occupy the other workers.
+        thread = threading.Thread(target=self._run, args=(True,), name="router-urgent", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the workers; requests still queued get a ``stopped`` result."""
@@ -371,7 +376,8 @@ class OpenAlgoRouter:
         item = _Item(0 if request.urgent else 1, next(self._seq), request)
         with self._cv:
             heapq.heappush(self._heap, item)
-            self._cv.notify()
+            # Wake everyone: the urgent-only worker must not swallow a normal request's wake-up.
+            self._cv.notify_all()
 
     def pending(self) -> int:
         """How many requests wait to be sent."""
@@ -380,10 +386,13 @@ class OpenAlgoRouter:
 
     # -- worker ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, urgent_only: bool = False) -> None:
+        def ready() -> bool:
+            return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
+
         while not self._stop.is_set():
             with self._cv:
-                while not self._heap and not self._stop.is_set():
+                while not ready() and not self._stop.is_set():
                     self._cv.wait(0.5)
                 if self._stop.is_set():
                     return
