@@ -127,6 +127,9 @@ class EngineOptions:
     protective_offset_ticks: int = 5
     """The broker-side protective SL-M rests this many ticks beyond the plan's stop, so the
     engine's own exit comes first and the broker's stop is only the safety net."""
+    plan_event_interval_s: float = 0.05
+    """Trail/breakeven moves decided on ticks are published at most this often per plan
+    (the latest state, with the whole move in ``change``); user actions and exits at once."""
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
@@ -162,6 +165,12 @@ class _Slot:
     journaled_version: int = -1
     journaled_ns: int = 0
     last_stop: int | None = None
+    """The stop as last published to viewers."""
+    seen_stop: int | None = None
+    """The stop as last seen by the engine (for the protective order)."""
+    event_ns: int = 0
+    event_pending: bool = False
+    """A trail move not yet published (ratchet events are paced, never lost)."""
 
 
 @dataclass(slots=True)
@@ -460,6 +469,21 @@ class Engine:
     def _plan_moved(self, slot: _Slot, ts_ns: int) -> None:
         """The trail ratcheted or breakeven kicked in on a tick."""
         plan = slot.plan
+        if plan.stop != slot.seen_stop:
+            slot.seen_stop = plan.stop
+            slot.protective_dirty = slot.protective_cid is not None
+        if ts_ns - slot.journaled_ns >= self.options.journal_trail_every_s * _NS:
+            self._journal_plan(slot, "trail")
+        interval = int(self.options.plan_event_interval_s * _NS)
+        if interval and ts_ns - slot.event_ns < interval:
+            slot.event_pending = True  # published by the timer, with the latest state
+        else:
+            self._publish_moved(slot, ts_ns)
+        if slot.protective_dirty:
+            self._sync_protective(slot, ts_ns)
+
+    def _publish_moved(self, slot: _Slot, ts_ns: int) -> None:
+        plan = slot.plan
         change = ""
         if plan.stop != slot.last_stop:
             inst = self.instruments[slot.key]
@@ -467,14 +491,11 @@ class Engine:
             new = "-" if plan.stop is None else inst.format_price(plan.stop)
             change = f"stop {old} → {new} ({_source_word(plan)})"
             slot.last_stop = plan.stop
-            slot.protective_dirty = slot.protective_cid is not None
-        if ts_ns - slot.journaled_ns >= self.options.journal_trail_every_s * _NS:
-            self._journal_plan(slot, change or "trail")
+        slot.event_ns = ts_ns
+        slot.event_pending = False
         self.publisher.event(
             p.PlanEvent(self._next_seq(), plan_view(slot.key, plan), change=change)
         )
-        if slot.protective_dirty:
-            self._sync_protective(slot, ts_ns)
 
     def _fire(self, slot: _Slot, decision: ExitDecision) -> None:
         """A plan decided to exit: journal, send exactly one exit order, tell viewers."""
@@ -553,7 +574,7 @@ class Engine:
             tick_size=inst.tick_size,
             best_ticks=None if last is None or (last - entry) * sign <= 0 else last,
         )
-        slot = _Slot(key, plan, last_stop=plan.stop)
+        slot = _Slot(key, plan, last_stop=plan.stop, seen_stop=plan.stop)
         self.plans[key] = slot
         self._journal_plan(slot, "attached", force=True)
         self.publisher.event(p.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached"))
@@ -1341,6 +1362,10 @@ class Engine:
                 if decision is not None:
                     self._fire(slot, decision)
                     continue
+                if slot.event_pending and (
+                    now - slot.event_ns >= self.options.plan_event_interval_s * _NS
+                ):
+                    self._publish_moved(slot, now)
                 if slot.protective_dirty:
                     self._sync_protective(slot, now)
                 if slot.journaled_version != slot.plan.version and (
@@ -1539,7 +1564,8 @@ class Engine:
         except PlanError as exc:
             return p.Refused(cmd.id, "plan", str(exc))
         text = _describe_change(self.instruments[cmd.key], change) or what
-        slot.last_stop = slot.plan.stop
+        slot.last_stop = slot.seen_stop = slot.plan.stop
+        slot.event_pending = False
         self._journal_plan(slot, text, force=True)
         self.publisher.event(
             p.PlanEvent(self._next_seq(), plan_view(cmd.key, slot.plan, slot.exit_cid), change=text)
@@ -1880,7 +1906,9 @@ class Engine:
             except (PlanError, KeyError, ValueError) as exc:
                 self._alarm("error", f"{key}: cannot restore exit plan: {exc}", key=key)
                 continue
-            slot = _Slot(key, plan, last_stop=plan.stop, journaled_version=plan.version)
+            slot = _Slot(
+                key, plan, last_stop=plan.stop, seen_stop=plan.stop, journaled_version=plan.version
+            )
             self.plans[key] = slot
             restored.append(key)
             if plan.fired:

@@ -99,7 +99,7 @@ class Rig:
             router=self.router,
             journal=journal,
             publisher=self.pub,
-            options=EngineOptions(reconcile_interval_s=0),
+            options=EngineOptions(reconcile_interval_s=0, plan_event_interval_s=0),
             clock=self.clock,
         )
         self.cmd_ids = itertools.count(1)
@@ -727,3 +727,23 @@ def test_subscribe_unknown_symbol_waits_for_the_venue(rig: Rig) -> None:
     assert isinstance(answer, p.Ack)
     assert rig.engine.instruments["NSE:TCS"].tick_size == Decimal("0.05")
     assert "NSE:TCS" in rig.engine.watchlist
+
+
+def test_trail_moves_are_paced_for_viewers_but_never_lost() -> None:
+    rig = Rig()
+    rig.engine.options.plan_event_interval_s = 0.05
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    spec = p.PlanSpec(stop_ticks=10, target_ticks=None, trail=p.TrailView("ticks", Decimal(4)))
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=spec)
+    before = len(rig.pub.of(p.PlanEvent))
+    for n in range(1, 21):  # 20 new highs, 1 ms apart
+        rig.tick(SBIN, f"{800 + n * Decimal('0.05'):.2f}")
+    events = rig.pub.of(p.PlanEvent)[before:]
+    assert 1 <= len(events) <= 2
+    assert plan_of(rig, SBIN.key).stop == 16020 - 4
+    rig.clock.now += 60_000_000
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    last = rig.pub.of(p.PlanEvent)[-1]
+    assert last.plan.stop == 16016
+    assert last.change.endswith("→ 800.80 (trail)")
