@@ -1,0 +1,80 @@
+"""Router pieces that need no server: the rate limiter, response shapes, request repr."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket, orderbook_rows
+from cockpit.engine.core import _instrument_from_row, _update_from_row
+
+
+def test_token_bucket_allows_a_burst_then_the_rate() -> None:
+    bucket = TokenBucket(rate=100.0, burst=5)
+    assert [bucket.take() for _ in range(5)] == [0.0] * 5
+    wait = bucket.take()
+    assert 0 < wait <= 0.011
+    stop = threading.Event()
+    t0 = time.monotonic()
+    for _ in range(10):
+        assert bucket.wait(stop)
+    assert time.monotonic() - t0 >= 0.08  # 10 more tokens at 100/s
+
+
+def test_token_bucket_wait_gives_up_when_stopped() -> None:
+    bucket = TokenBucket(rate=0.5, burst=1)
+    bucket.take()
+    stop = threading.Event()
+    stop.set()
+    assert not bucket.wait(stop)
+
+
+def test_orderbook_rows_accepts_both_shapes() -> None:
+    row = {"orderid": "1", "symbol": "SBIN"}
+    assert orderbook_rows({"orders": [row, "junk"]}) == [row]
+    assert orderbook_rows([row]) == [row]
+    assert orderbook_rows(None) == []
+
+
+def test_router_repr_and_requests_never_show_the_key() -> None:
+    router = OpenAlgoRouter("http://127.0.0.1:1", "very-secret", lambda _r: None)
+    assert "very-secret" not in repr(router)
+    assert "very-secret" not in repr(PlaceOrder("c", "NSE", "SBIN", "BUY", Decimal(1)))
+
+
+def test_orderbook_row_becomes_a_polled_update() -> None:
+    row = {
+        "orderid": "77",
+        "symbol": "SBIN",
+        "exchange": "NSE",
+        "action": "buy",
+        "quantity": 10,
+        "order_status": "complete",
+        "price": 801.5,
+        "average_price": 801.35,
+        "pricetype": "LIMIT",
+    }
+    update = _update_from_row(row, 5)
+    assert update is not None
+    assert update.filled_qty == Decimal(10)  # live orderbooks have no filled_quantity
+    assert update.average_price == Decimal("801.35")
+    assert update.action == "BUY"
+    assert update.source == "polled"
+    assert _update_from_row({"symbol": "SBIN"}, 5) is None
+
+
+def test_symbol_rows_become_instruments() -> None:
+    inst = _instrument_from_row(
+        {"symbol": "NIFTY30DEC25FUT", "exchange": "NFO", "tick_size": 0.05, "lotsize": 75,
+         "instrumenttype": "FUTIDX", "name": "NIFTY"}
+    )  # fmt: skip
+    assert inst is not None
+    assert (inst.key, inst.tick_size, inst.lot_size, inst.kind) == (
+        "NFO:NIFTY30DEC25FUT",
+        Decimal("0.05"),
+        Decimal(75),
+        "future",
+    )
+    assert _instrument_from_row({"symbol": "X", "exchange": "NSE", "tick_size": 0}) is None
+    assert _instrument_from_row({"symbol": "X", "exchange": "MOON", "tick_size": 1}) is None
