@@ -19,6 +19,8 @@ Subclass :class:`WsProtocol` and override what the venue needs::
         quiet_modes = frozenset()   # modes that produce no steady data (e.g. "orders")
         ping_interval_s = 2.0       # send a protocol ping this often (None: never)
         awaits_auth = False         # True: wait for auth_reply() to return True before LIVE
+        sslopt = None               # wss:// TLS options for websocket-client (None: verify
+                                    # against the system trust store)
 
         def url(self) -> str: ...                            # called on every (re)connect
         def headers(self) -> list[str]: ...                  # extra handshake headers
@@ -155,6 +157,9 @@ class WsProtocol:
     awaits_auth: bool = False
     auth_timeout_s: float = 10.0
     connect_timeout_s: float = 10.0
+    sslopt: dict[str, Any] | None = None
+    """websocket-client TLS options for ``wss://`` (e.g. ``{"ca_certs": path}``); None =
+    the system's trust store with full verification."""
 
     def url(self) -> str:
         """The WebSocket URL; called on every (re)connect."""
@@ -430,6 +435,7 @@ class WsConnection:
                 skip_utf8_validation=True,
                 enable_multithread=True,
                 sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+                sslopt=proto.sslopt,
             )
         except websocket.WebSocketBadStatusException as exc:
             code = getattr(exc, "status_code", 0)

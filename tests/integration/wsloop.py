@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -130,9 +131,16 @@ Handler = Callable[[Conn], None]
 class LoopServer:
     """Accepts connections on 127.0.0.1 (a free port) and runs ``handler(conn)`` per client."""
 
-    def __init__(self, handler: Handler, status: int = 101, port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        status: int = 101,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.handler = handler
         self.status = status
+        self.ssl_context = ssl_context
         self.connections = 0
         self.conns: list[Conn] = []
         self._lsock = socket.socket()
@@ -147,7 +155,8 @@ class LoopServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        scheme = "wss" if self.ssl_context else "ws"
+        return f"{scheme}://127.0.0.1:{self.port}/ws"
 
     def _loop(self) -> None:
         while not self._stopping:
@@ -161,6 +170,12 @@ class LoopServer:
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(5)
+        if self.ssl_context is not None:
+            try:
+                sock = self.ssl_context.wrap_socket(sock, server_side=True)
+            except (OSError, ssl.SSLError):
+                sock.close()
+                return
         req = b""
         try:
             while b"\r\n\r\n" not in req:
