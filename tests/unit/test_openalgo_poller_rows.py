@@ -1,0 +1,82 @@
+"""Order-book rows -> polled OrderUpdates: live brokers' strings, sandbox extras, bad rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from cockpit.adapters.openalgo.poller import BadRow, row_to_update
+from cockpit.domain.feed import OrderUpdateSource
+
+
+def test_live_row_with_strings_and_no_fill_fields() -> None:
+    u = row_to_update(
+        {
+            "action": "buy",
+            "symbol": "SBIN",
+            "exchange": "NSE",
+            "orderid": 2504080009,
+            "product": "MIS",
+            "quantity": "10",
+            "price": "801.50",
+            "pricetype": "LIMIT",
+            "order_status": "Complete",
+            "trigger_price": "0",
+            "timestamp": "08-Apr-2025 10:01:12",
+        },
+        5,
+    )
+    assert u.orderid == "2504080009"
+    assert u.action == "BUY"
+    assert u.status == "complete"
+    assert u.price == Decimal("801.50")
+    assert u.filled_qty == 10  # complete without filled_quantity: all of it
+    assert u.source == OrderUpdateSource.POLLED
+    assert u.recv_ns == 5
+
+
+def test_sandbox_row_keeps_its_fill_fields() -> None:
+    u = row_to_update(
+        {
+            "orderid": "26010512345678",
+            "symbol": "SBIN",
+            "exchange": "NSE",
+            "action": "SELL",
+            "quantity": 10,
+            "price": 0.1,
+            "price_type": "MARKET",
+            "order_status": "open",
+            "filled_quantity": 4,
+            "pending_quantity": 6,
+            "average_price": 801.35,
+        },
+        1,
+    )
+    assert (u.filled_qty, u.pending_qty) == (4, 6)
+    assert u.price == Decimal("0.1")  # not 0.1000000000000000055511151231257827
+    assert u.average_price == Decimal("801.35")
+    assert u.pricetype == "MARKET"
+
+
+def test_open_row_without_pending_derives_it() -> None:
+    u = row_to_update({"orderid": "1", "order_status": "open", "quantity": "5"}, 1)
+    assert u.pending_qty == 5
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"order_status": "open"},
+        {"orderid": "", "order_status": "open"},
+        {"orderid": "1"},
+        {"orderid": "1", "order_status": "open", "quantity": "ten"},
+        {"orderid": "1", "order_status": "open", "price": "NaN"},
+        {"orderid": "1", "order_status": "open", "price": -3},
+        {"orderid": "1", "order_status": "open", "quantity": True},
+        ["not", "a", "dict"],
+    ],
+)
+def test_bad_rows_raise(row: object) -> None:
+    with pytest.raises(BadRow):
+        row_to_update(row, 1)  # type: ignore[arg-type]
