@@ -425,3 +425,29 @@ def test_stop_is_bounded_while_connected_and_while_backing_off(servers) -> None:
     t0 = time.monotonic()
     assert conn2.stop(timeout=3)
     assert time.monotonic() - t0 < 1.0
+
+
+def test_server_that_accepts_then_drops_is_not_hammered(servers, conns) -> None:
+    def handler(conn: Conn) -> None:
+        conn.recv_text()
+        conn.send(json.dumps({"ok": True}))
+        conn.recv_text(timeout=0.05)  # the subscribe, then hang up at once
+
+    srv = LoopServer(handler)
+    servers.append(srv)
+    sink = Sink()
+    backoff = Backoff(initial=0.05, factor=2.0, cap=0.4, jitter=0.0)
+    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=backoff, stable_s=5.0)
+    conns.append(conn)
+    conn.subscribe(["A"], "ltp")
+    conn.start()
+    time.sleep(1.6)
+    attempts = [
+        s.attempt
+        for s in sink.drain()
+        if isinstance(s, FeedStatus) and s.state == FeedState.RECONNECTING
+    ]
+    # each session went live but never stayed up for stable_s: the backoff keeps growing
+    # (0.05, 0.1, 0.2, 0.4, 0.4 ...) instead of restarting at 0.05 every time
+    assert attempts[:4] == [1, 2, 3, 4]
+    assert srv.connections <= 7
