@@ -340,7 +340,7 @@ class CockpitApp(App[int]):
         self.post_message(EngineLinkUp("engine"))
         if worker.is_cancelled:
             return
-        reason = pump.run()
+        reason = pump.run(lambda: worker.is_cancelled)
         if reason != "stopped":
             self.post_message(EngineLinkLost(reason))
 
@@ -726,7 +726,10 @@ class CockpitApp(App[int]):
         """Step the order quantity."""
         step = self.options.qty_step
         self.qty = max(step, self.qty + step * direction)
-        self._update_views(Changes(status=True))
+        status = getattr(self.screen, "status", None)
+        if status is not None:
+            status.qty = fmt_qty(self.qty)
+            status.rebuild()
 
     def action_arm(self) -> None:
         """Arm or disarm entries (the engine owns the flag)."""

@@ -79,11 +79,14 @@ class Pump:
         self.deliveries = 0
         self.received = 0
 
-    def run(self) -> str:
-        """Pump until stopped or the link closes; returns why it ended."""
+    def run(self, cancelled: Callable[[], bool] = lambda: False) -> str:
+        """Pump until stopped (``stop`` set or ``cancelled()``) or the link closes.
+
+        Returns why it ended.
+        """
         pending: list[Msg] = []
         last = 0.0
-        while not self.stop.is_set():
+        while not self.stop.is_set() and not cancelled():
             now = time.monotonic()
             ready = self.consumed.is_set() and now - last >= self.period
             wait = 0.05 if not pending else max(0.001, min(0.05, last + self.period - now))

@@ -54,7 +54,10 @@ class WatchlistScreen(Screen[None]):
         self.status.link = app.link_state
         everything = ch.everything or ch.watchlist
         self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
-        self.status.rebuild()
+        if ch.everything or ch.connection or ch.feeds or ch.orders or ch.positions or ch.plans:
+            self.status.rebuild()
+        else:
+            self.status.update_soon()
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:

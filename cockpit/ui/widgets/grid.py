@@ -30,6 +30,33 @@ def cell(text: str, width: int, cls: str = "", *, left: bool = False) -> Cell:
     return (text.ljust(width) if left else text.rjust(width), cls)
 
 
+def changed_span(old: Line | None, new: Line | None, width: int) -> tuple[int, int]:
+    """The columns ``[x0, x1)`` where two renderings of a row differ (the whole row if the
+    row style differs). Only that span is repainted: fewer bytes to the terminal."""
+    if old is None or new is None or old[0] != new[0]:
+        return 0, width
+    a, b = old[1], new[1]
+    x = 0
+    i = 0
+    n = min(len(a), len(b))
+    while i < n and a[i] == b[i]:
+        x += len(a[i][0])
+        i += 1
+    x0 = x
+    end_a = sum(len(t) for t, _ in a)
+    end_b = sum(len(t) for t, _ in b)
+    if end_a != end_b:
+        return min(x0, width), width
+    j = 0
+    xe = end_a
+    while j < n - i and a[len(a) - 1 - j] == b[len(b) - 1 - j]:
+        xe -= len(a[len(a) - 1 - j][0])
+        j += 1
+    x0 = min(x0, width)
+    x1 = min(max(xe, x0 + 1), width)
+    return (x0, x1) if x1 > x0 else (0, width)
+
+
 class LineGrid(Widget):
     """Base of the live grids: one cached :class:`Strip` per row, region refreshes."""
 
@@ -61,7 +88,8 @@ class LineGrid(Widget):
                 self._strips.pop(y, None)
                 changed += 1
                 if width:
-                    self.refresh(Region(0, y, width, 1))
+                    x0, x1 = changed_span(old_line, new_line, width)
+                    self.refresh(Region(x0, y, x1 - x0, 1))
         self._lines = lines
         return changed
 

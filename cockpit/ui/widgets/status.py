@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
+
+from textual.timer import Timer
 
 from cockpit.domain.feed import FeedState
 from cockpit.ui.store import Store, fmt_age, fmt_money, fmt_qty
@@ -29,13 +32,34 @@ class StatusBar(LineGrid):
         self.qty = "1"
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
+        self.max_hz = 4.0
+        self._last = 0.0
+        self._timer: Timer | None = None
+        self._flags: tuple[bool, bool] | None = None
 
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
         self.set_interval(0.5, self.rebuild)
 
+    def update_soon(self) -> None:
+        """Redraw at most ``max_hz`` times a second for market-driven changes (t/s, age)."""
+        st = self.store.status
+        if st is not None and (st.armed, st.kill_switch) != self._flags:
+            self.rebuild()  # arming and the kill switch show at once
+            return
+        if self._timer is None:
+            delay = max(0.001, self._last + 1.0 / self.max_hz - time.monotonic())
+            self._timer = self.set_timer(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        self.rebuild()
+
     def rebuild(self) -> None:
         """Recompute the line."""
+        self._last = time.monotonic()
+        st = self.store.status
+        self._flags = (st.armed, st.kill_switch) if st is not None else None
         store = self.store
         st = store.status
         cells: list[Cell] = []

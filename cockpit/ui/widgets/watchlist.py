@@ -272,7 +272,7 @@ class Watchlist(LineGrid, can_focus=True):
             return
         if self._flush_timer is None:
             now = time.monotonic()
-            delay = max(0.0, self._last_rebuild + 1.0 / self.max_hz - now)
+            delay = max(0.001, self._last_rebuild + 1.0 / self.max_hz - now)
             self._flush_timer = self.set_timer(delay, self._flush)
 
     def _flush(self) -> None:
