@@ -83,9 +83,13 @@ class TradeScreen(Screen[None]):
         if everything or ch.quotes or ch.positions:
             self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
         if key is not None and (everything or ch.touches(key) or ch.orders):
-            self.ladder.rebuild()
-            self.quote.rebuild()
-            self.depth.rebuild()
+            self.ladder.rebuild()  # the ladder keeps the full frame rate
+            if everything:
+                self.quote.rebuild()
+                self.depth.rebuild()
+            else:
+                self.quote.rebuild_soon()
+                self.depth.rebuild_soon()
         if everything or ch.positions or ch.plans:
             self.positions.rebuild()
         if everything or ch.orders or ch.fills:

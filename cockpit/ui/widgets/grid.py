@@ -7,12 +7,14 @@ re-rendered and only their regions are refreshed (``refresh(Region)``). No DataT
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widget import Widget
 
 Cell = tuple[str, str]
@@ -61,6 +63,8 @@ class LineGrid(Widget):
     """Base of the live grids: one cached :class:`Strip` per row, region refreshes."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = set()
+    max_hz: float | None = None
+    """Cap of market-driven redraws per second (:meth:`rebuild_soon`); None: every batch."""
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -72,6 +76,8 @@ class LineGrid(Widget):
         self._strip_style: Style | None = None
         self.rows_rendered = 0
         """How many rows were re-rendered (for tests and benchmarks)."""
+        self._last_rebuild = 0.0
+        self._soon: Timer | None = None
 
     # ------------------------------------------------------------------ content
 
@@ -119,6 +125,21 @@ class LineGrid(Widget):
 
     def rebuild(self) -> None:
         """Recompute every row from the state (subclasses)."""
+
+    def rebuild_soon(self) -> None:
+        """Rebuild, at most ``max_hz`` times a second (None: now). For market-driven
+        redraws that the eye does not need at the full frame rate."""
+        if self.max_hz is None:
+            self._rebuild_now()
+            return
+        if self._soon is None:
+            delay = max(0.001, self._last_rebuild + 1.0 / self.max_hz - time.monotonic())
+            self._soon = self.set_timer(delay, self._rebuild_now)
+
+    def _rebuild_now(self) -> None:
+        self._soon = None
+        self._last_rebuild = time.monotonic()
+        self.rebuild()
 
     # ------------------------------------------------------------------ rendering
 

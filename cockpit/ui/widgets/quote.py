@@ -35,6 +35,7 @@ class QuotePanel(LineGrid):
         "quote--bid",
         "quote--ask",
     }
+    max_hz = 10.0
 
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
@@ -106,6 +107,7 @@ class DepthView(LineGrid):
         "depth--ask-bar",
         "depth--total",
     }
+    max_hz = 10.0
 
     MAX_LEVELS = 20
 

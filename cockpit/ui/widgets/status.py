@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
-
-from textual.timer import Timer
 
 from cockpit.domain.feed import FeedState
 from cockpit.ui.store import Store, fmt_age, fmt_money, fmt_qty
@@ -25,6 +22,7 @@ class StatusBar(LineGrid):
         "status--up",
         "status--down",
     }
+    max_hz = 4.0
 
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
@@ -32,9 +30,6 @@ class StatusBar(LineGrid):
         self.qty = "1"
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
-        self.max_hz = 4.0
-        self._last = 0.0
-        self._timer: Timer | None = None
         self._flags: tuple[bool, bool] | None = None
 
     def on_mount(self) -> None:
@@ -42,22 +37,15 @@ class StatusBar(LineGrid):
         self.set_interval(0.5, self.rebuild)
 
     def update_soon(self) -> None:
-        """Redraw at most ``max_hz`` times a second for market-driven changes (t/s, age)."""
+        """Redraw soon (``max_hz``) for market changes; arming and kill switch at once."""
         st = self.store.status
         if st is not None and (st.armed, st.kill_switch) != self._flags:
-            self.rebuild()  # arming and the kill switch show at once
+            self.rebuild()
             return
-        if self._timer is None:
-            delay = max(0.001, self._last + 1.0 / self.max_hz - time.monotonic())
-            self._timer = self.set_timer(delay, self._flush)
-
-    def _flush(self) -> None:
-        self._timer = None
-        self.rebuild()
+        self.rebuild_soon()
 
     def rebuild(self) -> None:
         """Recompute the line."""
-        self._last = time.monotonic()
         st = self.store.status
         self._flags = (st.armed, st.kill_switch) if st is not None else None
         store = self.store

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.timer import Timer
 
 from cockpit.ui.store import Store, fmt_age, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
@@ -72,6 +70,7 @@ class Watchlist(LineGrid, can_focus=True):
         "wl--bid",
         "wl--ask",
     }
+    max_hz = 5.0
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False, id="watchlist.up"),
@@ -115,10 +114,6 @@ class Watchlist(LineGrid, can_focus=True):
         self.sort = "added"
         self.selected: str | None = None
         self._order: list[str] = []
-        self.max_hz = 10.0
-        """Redraws per second at most while prices stream."""
-        self._last_rebuild = 0.0
-        self._flush_timer: Timer | None = None
 
     def on_mount(self) -> None:
         """Tick ages and flashes fade on a slow timer (not per tick)."""
@@ -174,7 +169,6 @@ class Watchlist(LineGrid, can_focus=True):
 
     def rebuild(self) -> None:
         """Recompute every visible row; only changed rows repaint."""
-        self._last_rebuild = time.monotonic()
         self._order = self.keys()
         if self._order:
             self.cursor = max(0, min(self.cursor, len(self._order) - 1))
@@ -269,15 +263,8 @@ class Watchlist(LineGrid, can_focus=True):
             return
         if changed is None:
             self.rebuild()
-            return
-        if self._flush_timer is None:
-            now = time.monotonic()
-            delay = max(0.001, self._last_rebuild + 1.0 / self.max_hz - now)
-            self._flush_timer = self.set_timer(delay, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_timer = None
-        self.rebuild()
+        else:
+            self.rebuild_soon()
 
     def on_focus(self) -> None:
         """Show the cursor."""
