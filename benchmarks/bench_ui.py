@@ -9,7 +9,9 @@ For each total tick rate (default 1,000 / 5,000 / 20,000 ticks/s over 50 symbols
 frames/s written, key-to-screen latency (``+`` pressed → the new quantity appears in the
 output) p50/p99, CPU of the TUI and of the engine (share of one core), bytes written to the
 terminal per second, and the rate the engine actually processed. At the end the market is
-frozen and one last price set: the screen must end on it.
+frozen and one last price set: the screen must end on it. The pty is a tmux-like
+``TERM=screen-256color`` without ``COLORTERM`` (what SSH usually gives); ``--truecolor`` sends
+24-bit colours instead (longer escape sequences, more bytes).
 
 Goals (compared in the output as ratios): 30 fps held, key-to-screen p99 < 50 ms at 20k/s,
 TUI < 35 % of a core at 5k/s, < 100 KB/s at 1k/s.
@@ -197,6 +199,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--term", default="screen-256color", help="TERM of the pty (tmux's)")
+    ap.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor")
     opts = ap.parse_args()
     rates = [int(r) for r in opts.rates.split(",")]
 
@@ -239,9 +243,10 @@ def main() -> int:
         socket = root / "run" / "cockpit" / "default.sock"
         wait_engine(socket, engine, root / "engine.log")
 
-        tui_env = dict(
-            env, TERM="xterm-256color", COLORTERM="truecolor", COCKPIT_UI__FPS=str(opts.fps)
-        )
+        tui_env = dict(env, TERM=opts.term, COCKPIT_UI__FPS=str(opts.fps))
+        if opts.truecolor:
+            tui_env["COLORTERM"] = "truecolor"
+        result["term"] = opts.term + (" + COLORTERM=truecolor" if opts.truecolor else "")
         t_launch = time.monotonic()
         tui = Pty([sys.executable, "-m", "cockpit.cli"], tui_env)
         first = tui.wait_text(b"\xe2\x97\x80LTP", 0, 30)  # "◀LTP": the ladder shows a price
