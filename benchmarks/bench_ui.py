@@ -64,6 +64,16 @@ BASE = [
 ]
 
 
+def _die_with_parent() -> None:
+    """In a child: get SIGTERM when this benchmark dies (so nothing is left behind)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except OSError:
+        pass
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
@@ -78,7 +88,13 @@ class Pty:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
         self.master = master
         self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         os.close(slave)
         self.lock = threading.Lock()
@@ -153,7 +169,14 @@ def start_sim(
     for spec in extra:
         argv += ["--instrument", spec]
     log = open(root / "sim.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
     deadline = time.monotonic() + 30
     while not ports.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -203,6 +226,7 @@ def main() -> int:
     ap.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor")
     opts = ap.parse_args()
     rates = [int(r) for r in opts.rates.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `timeout`
 
     root = Path(tempfile.mkdtemp(prefix="ckb", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
@@ -238,6 +262,7 @@ def main() -> int:
             [sys.executable, "-m", "cockpit.cli", "engine", "run", "--broker", "openalgo",
              "--host", rest, "--ws-url", f"ws://127.0.0.1:{ports['ws_port']}"],
             env=eng_env, stdout=elog, stderr=elog, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         procs.append(engine)
         socket = root / "run" / "cockpit" / "default.sock"

@@ -31,6 +31,16 @@ REPO = Path(__file__).resolve().parents[2]
 SBIN = "NSE:SBIN"
 
 
+def _die_with_parent() -> None:
+    """In the engine child: SIGTERM if the test process dies (nothing left behind)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except OSError:
+        pass
+
+
 class EngineProc:
     """Paper exchange (in-process) + `cockpit engine run` (child) in private XDG dirs."""
 
@@ -72,6 +82,7 @@ class EngineProc:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             cwd=str(REPO),
+            preexec_fn=_die_with_parent,
         )
         self.socket = self.root / "run" / "cockpit" / "default.sock"
 

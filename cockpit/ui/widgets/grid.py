@@ -74,6 +74,8 @@ class LineGrid(Widget):
         self._strips: dict[int, Strip] = {}
         self._strip_width = -1
         self._strip_style: Style | None = None
+        self._style_cache: dict[tuple[str, str], Style] = {}
+        self._style_dirty = False
         self.rows_rendered = 0
         """How many rows were re-rendered (for tests and benchmarks)."""
         self._last_rebuild = 0.0
@@ -110,8 +112,10 @@ class LineGrid(Widget):
         return "".join(t for t, _ in self._lines[y][1])
 
     def invalidate(self) -> None:
-        """Drop every cached strip and repaint (theme or size change)."""
+        """Drop every cached strip and style and repaint (theme or size change)."""
         self._strips.clear()
+        self._style_cache.clear()
+        self._strip_style = None
         self.refresh()
 
     def on_mount(self) -> None:
@@ -148,27 +152,52 @@ class LineGrid(Widget):
             return Style()
         return self.get_component_rich_style(*classes.split(), partial=True)
 
+    def _combined(self, row_cls: str, cls: str) -> Style:
+        """Base + row classes + cell classes, cached until the styles change."""
+        key = (row_cls, cls)
+        style = self._style_cache.get(key)
+        if style is None:
+            style = self._base_style()
+            if row_cls:
+                style = style + self._style(row_cls)
+            if cls:
+                style = style + self._style(cls)
+            self._style_cache[key] = style
+        return style
+
+    def _base_style(self) -> Style:
+        if self._strip_style is None:
+            self._strip_style = self.rich_style
+        return self._strip_style
+
+    def notify_style_update(self) -> None:
+        """CSS or theme changed: recompute styles at the next render (strips re-render only
+        if the widget's base style actually changed, or on a theme switch)."""
+        super().notify_style_update()
+        self._style_dirty = True
+
     def render_line(self, y: int) -> Strip:
         """One row from the cache, rendered on a miss."""
         width = self.size.width
-        base = self.rich_style
-        if width != self._strip_width or base != self._strip_style:
+        if self._style_dirty:
+            self._style_dirty = False
+            self._style_cache.clear()
+            old, self._strip_style = self._strip_style, None
+            if self._base_style() != old:
+                self._strips.clear()
+        if width != self._strip_width:
             self._strips.clear()
             self._strip_width = width
-            self._strip_style = base
         strip = self._strips.get(y)
         if strip is not None:
             return strip
         if y >= len(self._lines):
-            strip = Strip.blank(width, base)
+            strip = Strip.blank(width, self._base_style())
         else:
             row_cls, cells = self._lines[y]
-            row_style = base + self._style(row_cls) if row_cls else base
-            segments = [
-                Segment(text, row_style + self._style(cls) if cls else row_style)
-                for text, cls in cells
-            ]
-            strip = Strip(segments).adjust_cell_length(width, row_style).simplify()
+            combined = self._combined
+            segments = [Segment(text, combined(row_cls, cls)) for text, cls in cells]
+            strip = Strip(segments).adjust_cell_length(width, combined(row_cls, "")).simplify()
             self.rows_rendered += 1
         self._strips[y] = strip
         return strip
