@@ -80,6 +80,61 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+TOKEN = re.compile(rb"\x1b\[([0-9;?<>=]*)([ -/]*)([@-~])|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r|\n|\x08")
+
+
+class Screen:
+    """A minimal terminal model: cursor moves (CUP, CR/LF) and text; attributes ignored.
+
+    Textual repaints only the changed span of a row, so "what is on screen" must be read from
+    a screen model, not from the byte stream.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.rows = [[" "] * width for _ in range(height)]
+        self.x = self.y = 0
+        self._pending = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self._pending + data
+        self._pending = b""
+        pos = 0
+        for m in TOKEN.finditer(data):
+            if m.start() > pos:
+                self._text(data[pos : m.start()])
+            pos = m.end()
+            tok = m.group(0)
+            if tok == b"\r":
+                self.x = 0
+            elif tok == b"\n":
+                self.y = min(self.height - 1, self.y + 1)
+            elif tok == b"\x08":
+                self.x = max(0, self.x - 1)
+            elif m.group(3) == b"H":
+                parts = (m.group(1) or b"").split(b";")
+                self.y = max(0, int(parts[0] or 1) - 1)
+                self.x = max(0, int(parts[1] or 1) - 1) if len(parts) > 1 else 0
+        rest = data[pos:]
+        cut = rest.rfind(b"\x1b")
+        if cut >= 0 and len(rest) - cut < 32:  # an escape sequence split across reads
+            self._pending = rest[cut:]
+            rest = rest[:cut]
+        self._text(rest)
+
+    def _text(self, raw: bytes) -> None:
+        for ch in raw.decode("utf-8", "replace"):
+            if 0 <= self.y < self.height and 0 <= self.x < self.width:
+                self.rows[self.y][self.x] = ch
+            self.x += 1
+
+    def line(self, y: int) -> str:
+        return "".join(self.rows[y])
+
+    def text(self) -> str:
+        return "\n".join(self.line(y) for y in range(self.height))
+
+
 class Pty:
     """The TUI's terminal: reads everything it writes, answers the sync-output query."""
 
@@ -103,6 +158,7 @@ class Pty:
         self.frames = 0
         self.text = bytearray()
         """Output with escape sequences removed (for finding what was drawn)."""
+        self.screen = Screen(WIDTH, HEIGHT)
         self._stop = False
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -126,6 +182,7 @@ class Pty:
                 self.frames += frames
                 self.chunks.append((now, data))
                 self.text += ANSI.sub(b"", data)
+                self.screen.feed(data)
             tail = data[-16:]
 
     def mark(self) -> int:
@@ -140,6 +197,17 @@ class Pty:
             with self.lock:
                 if self.text.find(needle, max(0, since - len(needle))) >= 0:
                     return time.monotonic() - t0
+            time.sleep(0.0005)
+        return None
+
+    def wait_screen(self, needle: str, timeout: float, row: int | None = None) -> float | None:
+        """Seconds until ``needle`` is on the screen (on ``row`` if given); None on timeout."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            with self.lock:
+                shown = self.screen.line(row) if row is not None else self.screen.text()
+            if needle in shown:
+                return time.monotonic() - t0
             time.sleep(0.0005)
         return None
 
@@ -290,9 +358,8 @@ def main() -> int:
             gap = opts.seconds / max(1, opts.presses)
             for _ in range(opts.presses):
                 qty += 1
-                since = tui.mark()
                 tui.send(b"+")
-                got = tui.wait_text(f"qty {qty}".encode(), since, 2.0)
+                got = tui.wait_screen(f"qty {qty} ", 2.0, row=HEIGHT - 2)  # the status bar
                 if got is None:
                     missed += 1
                 else:
@@ -316,9 +383,8 @@ def main() -> int:
         # Freeze the market and set one last price: the screen must end on it.
         control("pause")
         time.sleep(0.3)
-        since = tui.mark()
         control("price", exchange="NSE", symbol="RELIANCE", ltp="1111.15")
-        got = tui.wait_text(b"1111.15", since, 5.0)
+        got = tui.wait_screen("1111.15", 5.0)
         result["ends_on_latest_price"] = got is not None
         result["latest_price_to_screen_ms"] = round(got * 1000, 1) if got is not None else None
 
