@@ -299,3 +299,96 @@ async def test_themes_switch_live(theme: str) -> None:
         assert app.current_theme.name == theme
         assert app.screen.ladder.rows_rendered > before  # cached rows re-rendered in new colours
         assert app.get_css_variables()["stop-line"]
+
+
+async def test_watchlist_screen_chooses_a_symbol_to_trade() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("w")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "WatchlistScreen"
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TradeScreen"
+        assert app.selected == "NSE:INFY"
+        assert app.screen.ladder.key == "NSE:INFY"
+
+
+async def test_orders_pane_cancels_and_amends_the_selected_order() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        app.screen.orders.focus()
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        (cancel,) = sent(link, p.CancelOrders)
+        assert cancel.cid == "c2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "AmendTicket"
+        price = app.screen.query_one("#a-price")
+        price.value = "800.55"
+        await pilot.press("enter")
+        await pilot.pause()
+        (mod,) = sent(link, p.ModifyOrder)
+        assert mod.cid == "c2"
+        assert mod.price == 16_011
+        assert mod.qty is None
+
+
+async def test_order_ticket_validates_and_previews_risk() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        scr = app.screen
+        assert type(scr).__name__ == "OrderTicket"
+        scr.query_one("#t-qty").value = "10"
+        scr.query_one("#t-type").value = "LIMIT"
+        scr.query_one("#t-price").value = "800.03"  # off the 0.05 grid
+        await pilot.pause()
+        assert "grid" in str(scr.query_one("#t-error").render())
+        scr.query_one("#t-price").value = "799.95"
+        scr.query_one("#t-stop").value = "10"
+        scr.query_one("#t-target").value = "30"
+        await pilot.pause()
+        preview = str(scr.query_one("#t-preview").render())
+        assert "risk at stop 5.00" in preview
+        assert "reward at target 15.00" in preview
+        assert "R:R 1:3.00" in preview
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        (e,) = sent(link, p.PlaceEntry)
+        assert (e.order_type, e.price, e.qty) == ("LIMIT", 15_999, Decimal(10))
+        assert e.plan is not None
+        assert (e.plan.stop_ticks, e.plan.target_ticks) == (10, 30)
+
+
+async def test_theme_choice_is_remembered() -> None:
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=True, user_theme_dir=None))
+    link.feed(sc.welcome(), sc.snapshot(time.time_ns()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, app)
+        app.theme = "cockpit-contrast"
+        await pilot.pause()
+    again = CockpitApp(StaticConnector(MemoryLink()), UiOptions(remember=True))
+    assert again.theme == "cockpit-contrast"
+
+
+async def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, link = make_app(with_position=True)
+    assert app.no_color
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        # Direction and marks are spelled out, so nothing depends on colour.
+        assert "+1.00 (+0.13%)" in app.screen.quote.text_of(0)
+        link.feed(sc.market(2, "NSE:SBIN", 16_001, time.time_ns()))
+        await wait_for(pilot, lambda: "▲" in app.screen.quote.text_of(0))
+        rows = [app.screen.ladder.text_of(y) for y in range(app.screen.ladder.rows + 1)]
+        assert any("◀LTP" in r for r in rows)
+        assert "STOP" in rows[0]  # off-window stop is named in the header
