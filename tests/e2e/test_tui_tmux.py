@@ -232,3 +232,22 @@ def test_ssh_drop_keeps_position_and_reattach_flattens(term: Term) -> None:
     term.wait_screen(lambda s: "LONG" not in s, session="again", timeout=10)
     snap = term.engine_snapshot()
     assert all(p.qty == 0 for p in snap.positions)
+
+
+def test_engine_death_is_shown_at_once_and_restart_reattaches(term: Term) -> None:
+    term.start(120, 40)
+    term.wait_screen(lambda s: "◀LTP" in s)
+    with EngineClient.connect(path=term.socket, client="t") as c:
+        pid = c.welcome.engine_pid
+    os.kill(pid, signal.SIGKILL)  # the engine dies (its paper exchange follows it)
+    screen = term.wait_screen(lambda s: "ENGINE CONNECTION LOST" in s, timeout=10)
+    assert "Restart" in screen
+    term.keys("r")
+    term.wait_screen(lambda s: "◀LTP" in s and "ENGINE" not in s, timeout=30)
+    with EngineClient.connect(path=term.socket, client="t") as c:
+        assert c.welcome.engine_pid != pid
+    term.keys("C-q")  # nothing open, and this TUI started the new engine: it stops it
+    deadline = time.monotonic() + 20
+    while term.has_session() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not term.has_session()

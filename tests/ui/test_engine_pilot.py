@@ -274,3 +274,33 @@ async def test_disarmed_keys_are_refused(fresh: EngineProc) -> None:
         assert qty(app) == 0
         assert any("disarmed" in msg for rule, msg in app.refusals if rule == "gate")
         assert "DISARMED" in app.screen.status.text_of(0)
+
+
+async def test_slash_searches_the_venue_and_adds_the_symbol(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        assert "NSE:TCS" not in app.store.watchlist
+        await pilot.press("slash")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "SymbolSearchScreen"
+        await pilot.press("T", "C", "S")
+        from textual.widgets import OptionList
+
+        results = app.screen.query_one(OptionList)
+        await wait_for(
+            pilot,
+            lambda: any(
+                (results.get_option_at_index(i).id or "") == "NSE:TCS"
+                for i in range(results.option_count)
+            ),
+            10,
+        )
+        idx = next(
+            i for i in range(results.option_count) if results.get_option_at_index(i).id == "NSE:TCS"
+        )
+        results.highlighted = idx
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "NSE:TCS" in app.store.watchlist, 10)
+        assert app.selected == "NSE:TCS"
+    fresh.command(p.Unsubscribe(id=0, keys=["NSE:TCS"]))
