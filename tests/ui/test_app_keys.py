@@ -392,3 +392,20 @@ async def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
         rows = [app.screen.ladder.text_of(y) for y in range(app.screen.ladder.rows + 1)]
         assert any("◀LTP" in r for r in rows)
         assert "STOP" in rows[0]  # off-window stop is named in the header
+
+
+async def test_ladder_recentres_when_the_market_leaves_the_window() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        lad = app.screen.ladder
+        before = lad.recentres
+        far = 16_000 + lad.rows  # a full window above
+        link.feed(sc.market(2, "NSE:SBIN", far, time.time_ns()))
+        await wait_for(pilot, lambda: app.store.quotes["NSE:SBIN"].ltp == far)
+        await pilot.pause()
+        assert lad.recentres > before
+        assert lad.row_of(far) is not None
+        assert any(
+            "◀LTP" in lad.text_of(y) and "801" in lad.text_of(y) for y in range(lad.rows + 1)
+        )
