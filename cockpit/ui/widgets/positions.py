@@ -43,6 +43,14 @@ def gauge(
     return out
 
 
+def unrealized(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Decimal:
+    """Unrealized P&L at the latest price (exact): the engine publishes positions when they
+    change, the price moves on every batch."""
+    if ltp is None or pos.qty == 0:
+        return pos.unrealized
+    return (ltp * tick_size - pos.avg_price) * pos.qty
+
+
 class PositionsPane(LineGrid):
     """Open (and today's closed) positions, two lines each: figures, then a gauge."""
 
@@ -110,7 +118,8 @@ class PositionsPane(LineGrid):
         long = pos.qty > 0
         side = "LONG" if long else "SHORT" if pos.qty < 0 else "FLAT"
         side_cls = "pos--long" if long else "pos--short" if pos.qty < 0 else "pos--dim"
-        up = "pos--up" if pos.unrealized > 0 else "pos--down" if pos.unrealized < 0 else ""
+        unreal = unrealized(pos, ltp, ts)
+        up = "pos--up" if unreal > 0 else "pos--down" if unreal < 0 else ""
         rup = "pos--up" if pos.realized > 0 else "pos--down" if pos.realized < 0 else ""
         live = plan if plan is not None and not plan.fired else None
         stop = live.stop if live else None
@@ -124,7 +133,7 @@ class PositionsPane(LineGrid):
             (" ", ""),
             cell(store.fmt_dec_price(key, pos.avg_price) if pos.qty else "", 9),
             cell(store.fmt_price(key, ltp), 9),
-            cell(fmt_money(pos.unrealized) if pos.qty else "", 10, up),
+            cell(fmt_money(unreal) if pos.qty else "", 10, up),
             cell(fmt_money(pos.realized), 10, rup),
             (" ", ""),
             cell(store.fmt_price(key, stop), 9, "pos--stop"),
