@@ -32,25 +32,36 @@ def sparkline(values: Sequence[int], width: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A watchlist column: title, width, and its priority when space is short (lower first)."""
+    """A watchlist column: name, title and width (GROUPS says which get space first)."""
 
     name: str
     title: str
     width: int
-    priority: int
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("symbol", "Symbol", 12, 0),
-    Column("ltp", "LTP", 10, 1),
-    Column("chg", "Chg", 8, 2),
-    Column("pct", "Chg%", 7, 3),
-    Column("bid", "Bid", 10, 5),
-    Column("ask", "Ask", 10, 6),
-    Column("volume", "Volume", 8, 7),
-    Column("spark", "Trend", 12, 8),
-    Column("age", "Age", 5, 4),
+    Column("symbol", "Symbol", 12),
+    Column("ltp", "LTP", 10),
+    Column("chg", "Chg", 8),
+    Column("pct", "Chg%", 7),
+    Column("bid", "Bid", 10),
+    Column("ask", "Ask", 10),
+    Column("volume", "Volume", 8),
+    Column("spark", "Trend", 12),
+    Column("age", "Age", 5),
 )
+
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("symbol",),
+    ("ltp",),
+    ("chg",),
+    ("pct",),
+    ("age",),
+    ("bid", "ask"),
+    ("volume",),
+    ("spark",),
+)
+"""Columns in the order they are given space."""
 
 
 class Watchlist(LineGrid, can_focus=True):
@@ -157,14 +168,16 @@ class Watchlist(LineGrid, can_focus=True):
         width = self.size.width or 100
         chosen: set[str] = set()
         used = 0
-        for c in sorted(COLUMNS, key=lambda c: c.priority):
-            if used + c.width + 1 <= width:
-                chosen.add(c.name)
-                used += c.width + 1
+        by_name = {c.name: c for c in COLUMNS}
+        for group in GROUPS:  # bid and ask come together or not at all
+            need = sum(by_name[n].width + 1 for n in group)
+            if used + need <= width:
+                chosen.update(group)
+                used += need
         cols = [c for c in COLUMNS if c.name in chosen]
         extra = max(0, width - used)
         if cols and extra:  # the symbol column takes some of the slack
-            cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 8), 0)
+            cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 8))
         return cols
 
     def rebuild(self) -> None:
