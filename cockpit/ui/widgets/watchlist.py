@@ -40,8 +40,8 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("symbol", "Symbol", 12),
-    Column("ltp", "LTP", 10),
+    Column("symbol", "Symbol", 11),
+    Column("ltp", "LTP", 9),
     Column("chg", "Chg", 8),
     Column("pct", "Chg%", 7),
     Column("bid", "Bid", 10),
