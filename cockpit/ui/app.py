@@ -29,9 +29,6 @@ from cockpit.ui.themes import (
     remembered_theme,
 )
 
-STALE_NS = 5_000_000_000
-"""A symbol whose last tick is older than this blocks entries (exits never blocked)."""
-
 ENTRY_ACTIONS = frozenset(
     {"buy_market", "sell_market", "buy_limit", "sell_limit", "reverse", "ladder_limit", "ticket"}
 )
@@ -475,10 +472,11 @@ class CockpitApp(App[int]):
     # ------------------------------------------------------------------ gating
 
     def _stale(self, key: str | None) -> bool:
+        """No price yet for ``key``, or a feed is not live (the engine's own rule: a silent
+        feed is marked stale by its watchdog). Tick age alone is shown, not gated."""
         if key is None:
             return False
-        age = self.store.tick_age_ns(key)
-        return age is None or age > STALE_NS or not self.store.feed_ok()
+        return key not in self.store.quotes or not self.store.feed_ok()
 
     def entry_block_reason(self) -> str | None:
         """Why entry keys are refused right now (None: they work)."""
@@ -492,7 +490,7 @@ class CockpitApp(App[int]):
         if self.selected is None:
             return "no symbol selected"
         if self._stale(self.selected):
-            return f"{self.selected}: feed stale (no fresh tick)"
+            return f"{self.selected}: feed stale or no price yet"
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -183,11 +183,18 @@ async def test_disarmed_refuses_entries_but_not_exits() -> None:
         assert arm.armed is True
 
 
-async def test_stale_feed_refuses_entries() -> None:
-    app, link = make_app(fresh=False)  # ticks from 2023: stale
+async def test_stale_feed_refuses_entries_but_not_exits() -> None:
+    from cockpit.domain.feed import FeedState, FeedStatus
+
+    app, link = make_app(with_position=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
-        await pilot.press("b")
+        stale = FeedStatus("openalgo", FeedState.STALE, time.time_ns(), reason="silent 5s")
+        link.feed(p.FeedEvent(seq=2, status=stale))
+        await wait_for(pilot, lambda: not app.store.feed_ok())
+        await pilot.press("b", "f")
+        await pilot.pause()
+        assert len(sent(link, p.Flatten)) == 1
         await pilot.pause()
         assert sent(link, p.PlaceEntry) == []
         assert "stale" in app.refusals[-1][1]
