@@ -282,6 +282,47 @@ def pct(values: list[float], q: float) -> float | None:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
+def cold_start(env: dict[str, str], term: str) -> dict[str, Any]:
+    """`cockpit` with no engine running: it starts the engine and the paper exchange.
+
+    Returns seconds from launch to the first price on the ladder, and whether quitting
+    (nothing open) stopped everything it started.
+    """
+    root = Path(tempfile.mkdtemp(prefix="ckc", dir="/tmp"))
+    cenv = dict(env, TERM=term)
+    cenv.update(
+        XDG_RUNTIME_DIR=str(root / "run"),
+        XDG_DATA_HOME=str(root / "data"),
+        XDG_CONFIG_HOME=str(root / "cfg"),
+        XDG_STATE_HOME=str(root / "state"),
+    )
+    out: dict[str, Any] = {}
+    t0 = time.monotonic()
+    tui = Pty([sys.executable, "-m", "cockpit.cli"], cenv)
+    try:
+        got = tui.wait_screen("\u25c0LTP", 30)
+        out["seconds_to_prices_cold"] = round(time.monotonic() - t0, 3) if got is not None else None
+        tui.send(b"\x11")  # ctrl+q: nothing open, this TUI started the engine: it stops it
+        tui.proc.wait(15)
+        sock = root / "run" / "cockpit" / "default.sock"
+        deadline = time.monotonic() + 15
+        while sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out["quit_stopped_engine"] = not sock.exists()
+    finally:
+        tui.close()
+        if (root / "run" / "cockpit" / "default.sock").exists():
+            subprocess.run(
+                [sys.executable, "-m", "cockpit.cli", "engine", "stop", "--flatten"],
+                env=cenv,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", default="1000,5000,20000")
@@ -314,6 +355,7 @@ def main() -> int:
         "levels": [],
     }
     try:
+        result.update(cold_start(env, opts.term))
         sim, ports, keys = start_sim(root, env, key, opts.symbols)
         procs.append(sim)
         rest = f"http://127.0.0.1:{ports['rest_port']}"
