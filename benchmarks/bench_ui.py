@@ -123,10 +123,14 @@ class Screen:
         self._text(rest)
 
     def _text(self, raw: bytes) -> None:
-        for ch in raw.decode("utf-8", "replace"):
-            if 0 <= self.y < self.height and 0 <= self.x < self.width:
-                self.rows[self.y][self.x] = ch
-            self.x += 1
+        if not raw:
+            return
+        text = raw.decode("utf-8", "replace")
+        if 0 <= self.y < self.height and self.x < self.width:
+            start = max(0, self.x)
+            chunk = text[start - self.x : self.width - self.x]
+            self.rows[self.y][start : start + len(chunk)] = chunk
+        self.x += len(text)
 
     def line(self, y: int) -> str:
         return "".join(self.rows[y])
@@ -208,7 +212,7 @@ class Pty:
                 shown = self.screen.line(row) if row is not None else self.screen.text()
             if needle in shown:
                 return time.monotonic() - t0
-            time.sleep(0.0005)
+            time.sleep(0.001)
         return None
 
     def send(self, data: bytes) -> None:

@@ -366,8 +366,13 @@ class CockpitApp(App[int]):
     def _link_lost(self, event: EngineLinkLost) -> None:
         was = self.link_state
         self.link_state = "lost"
-        self.link = None
+        link, self.link = self.link, None
         self.pump = None
+        if link is not None:
+            try:
+                link.close()
+            except Exception:  # noqa: BLE001 - already broken; closing is hygiene
+                pass
         ch = self.store.disconnected()
         self._update_views(ch)
         if was != "quitting":
