@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.engine import protocol as p
+from cockpit.ui.commands import SymbolCommands
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.store import Changes, Store, fmt_qty
@@ -131,6 +132,7 @@ class CockpitApp(App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
+    COMMANDS = App.COMMANDS | {SymbolCommands}
     TITLE = "Cockpit"
     ENABLE_COMMAND_PALETTE = True
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [

@@ -416,3 +416,15 @@ async def test_ladder_recentres_when_the_market_leaves_the_window() -> None:
         assert any(
             "◀LTP" in lad.text_of(y) and "801" in lad.text_of(y) for y in range(lad.rows + 1)
         )
+
+
+async def test_palette_trades_a_watchlist_symbol() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Trade NSE:RELIANCE")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.selected == "NSE:RELIANCE")
