@@ -428,3 +428,24 @@ async def test_palette_trades_a_watchlist_symbol() -> None:
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.selected == "NSE:RELIANCE")
+
+
+async def test_fired_exit_and_reject_are_spelled_out() -> None:
+    app, link = make_app(with_position=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        orders = [app.screen.orders.text_of(y) for y in range(8)]
+        assert any("rejected" in r and "RMS: insufficient margin" in r for r in orders)
+        plan = app.store.plans["NSE:SBIN"]
+        fired = p.PlanView(
+            "NSE:SBIN", "long", plan.qty, entry=plan.entry, stop=15_985, fired="trailing_stop"
+        )
+        link.feed(
+            p.PlanEvent(seq=5, plan=fired, change="fired"),
+            p.ExitFired(
+                seq=6, key="NSE:SBIN", reason="trailing_stop", level=15_985, price=15_984, cid="x9"
+            ),
+        )
+        pane = app.screen.positions
+        await wait_for(pilot, lambda: "exit fired: trailing_stop" in pane.text_of(2))
+        assert "at 799.20 (level 799.25)" in pane.text_of(2)
