@@ -60,6 +60,7 @@ class EngineProc:
             COCKPIT_EXITS__STOP_TICKS="6",
             COCKPIT_EXITS__TARGET_TICKS="10",
             COCKPIT_EXITS__TRAIL_DEFAULT_DISTANCE="4",
+            COCKPIT_TRADING__CONFIRM_QTY_OVER="5",
         )
         self.env = env
         self.log = open(self.root / "engine.log", "w")  # noqa: SIM115 - closed in stop()
@@ -304,3 +305,16 @@ async def test_slash_searches_the_venue_and_adds_the_symbol(fresh: EngineProc) -
         await wait_for(pilot, lambda: "NSE:TCS" in app.store.watchlist, 10)
         assert app.selected == "NSE:TCS"
     fresh.command(p.Unsubscribe(id=0, keys=["NSE:TCS"]))
+
+
+async def test_engine_asks_to_confirm_a_large_order(fresh: EngineProc) -> None:
+    app = make_app(fresh)  # the app itself has no threshold: the engine's rule applies
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press(*["plus"] * 5, "b")  # qty 6 > 5
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
+        assert qty(app) == 0
+        await pilot.press("y")
+        await wait_for(pilot, lambda: qty(app) == 6, 10)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
