@@ -318,3 +318,22 @@ async def test_engine_asks_to_confirm_a_large_order(fresh: EngineProc) -> None:
         await wait_for(pilot, lambda: qty(app) == 6, 10)
         await pilot.press("f")
         await wait_for(pilot, lambda: qty(app) == 0, 10)
+
+
+async def test_reverse_and_cancel_keys(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: qty(app) == -1, 10)
+        assert "SHORT" in app.screen.positions.text_of(1)
+        await pilot.press("down", "down", "down", "B")  # a buy limit resting below the market
+        await wait_for(pilot, lambda: len(app.store.working_orders("NSE:SBIN")) >= 1, 10)
+        rows = [app.screen.ladder.text_of(y) for y in range(app.screen.ladder.rows + 1)]
+        assert any(r.strip().startswith("1 ") and "799.85" in r for r in rows)  # my order's row
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.store.working_orders("NSE:SBIN"), 10)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
