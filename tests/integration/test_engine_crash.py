@@ -62,8 +62,11 @@ class EngineProc:
         self.env = env
         self.sim = sim
         self.proc: subprocess.Popen[bytes] | None = None
+        self._logs: list[Any] = []
 
     def start(self) -> None:
+        log = open(self.root / "engine.log", "ab")  # noqa: SIM115 (closed in stop)
+        self._logs.append(log)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -81,7 +84,7 @@ class EngineProc:
                 str(self.journal),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "engine.log", "ab"),  # noqa: SIM115
+            stderr=log,
             env=self.env,
             cwd=str(REPO),
         )
@@ -113,6 +116,8 @@ class EngineProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        for log in self._logs:
+            log.close()
 
 
 @pytest.fixture
