@@ -62,6 +62,24 @@ class VenueSettings(BaseModel):
     """Kite Connect API key (or ``KITE_API_KEY``)."""
     kite_access_token: SecretStr | None = None
     """Kite Connect access token (or ``KITE_ACCESS_TOKEN``)."""
+    order_updates: Literal["push", "poll", "auto"] = "auto"
+    """OpenAlgo order updates: ``push`` (WebSocket ``subscribe_orders``), ``poll``
+    (``/orderbook`` every second) or ``auto`` (poll if ``subscribe_orders`` is refused)."""
+
+
+class FeedSettings(BaseModel):
+    """Market data from elsewhere (``--feed``); orders still go to the paper exchange."""
+
+    model_config = _SECTION
+
+    kind: str | None = None
+    """``kite`` | ``binance`` | ``replay:FILE`` (``--feed`` / ``venue.feed`` take precedence)."""
+    url: str | None = None
+    """The feed's WebSocket address (default: the venue's public one)."""
+    rest_url: str | None = None
+    """Binance REST address for exchangeInfo and depth snapshots."""
+    symbols: list[str] = Field(default_factory=list)
+    """Instruments: ``BTCUSDT`` (binance); ``NSE:INFY=408065[:TICK[:LOT]]`` (kite tokens)."""
 
 
 class PathSettings(BaseModel):
@@ -241,6 +259,7 @@ class Settings(BaseSettings):
     profile: str = "default"
     """Profile name: selects the journal, socket and engine."""
     venue: VenueSettings = Field(default_factory=VenueSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
     exits: ExitSettings = Field(default_factory=ExitSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
@@ -306,7 +325,8 @@ class Settings(BaseSettings):
         """A short description of the venue for status lines (no secrets)."""
         v = self.venue
         label = "paper" if v.broker == "paper" else f"openalgo {v.host or '?'}"
-        return f"{label} feed={v.feed}" if v.feed else label
+        feed = v.feed or self.feed.kind
+        return f"{label} feed={feed}" if feed else label
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -324,8 +344,20 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     # `cockpit sim` also has --host (a bind address); only venue commands mean a URL by it.
     if get("host") and get("command") != "sim":
         venue["host"] = get("host")
+    if get("order_updates"):
+        venue["order_updates"] = get("order_updates")
     if venue:
         out["venue"] = venue
+    # `cockpit record` has its own --url/--symbols, in the venue's terms.
+    if get("command") != "record":
+        feed: dict[str, Any] = {}
+        for name in ("url", "rest_url"):
+            if get(name):
+                feed[name] = get(name)
+        if get("symbols"):
+            feed["symbols"] = [s.strip() for s in str(get("symbols")).split(",") if s.strip()]
+        if feed:
+            out["feed"] = feed
     return out
 
 
