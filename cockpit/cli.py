@@ -39,6 +39,18 @@ def _add_venue_flags(parser: argparse.ArgumentParser) -> None:
         "--feed",
         help="market data from elsewhere: kite | binance | replay:FILE (orders still go to paper)",
     )
+    parser.add_argument("--url", help="with --feed kite|binance: the feed's WebSocket address")
+    parser.add_argument("--rest-url", help="with --feed binance: the REST address (exchangeInfo)")
+    parser.add_argument(
+        "--symbols",
+        help="with --feed: comma-separated instruments: BTCUSDT (binance), "
+        "NSE:INFY=408065[:TICK[:LOT]] (kite)",
+    )
+    parser.add_argument(
+        "--order-updates",
+        choices=["push", "poll", "auto"],
+        help="OpenAlgo order updates: pushed on the WebSocket, polled from /orderbook, or auto",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the bound ports and API key as JSON to FILE once listening",
     )
     sim.add_argument("--paused", action="store_true", help="start with every random walk paused")
+    sim.add_argument(
+        "--upstream-port",
+        type=int,
+        help="accept upstream prices (normalized tick lines) on this loopback TCP port (0: free)",
+    )
+    sim.add_argument(
+        "--no-order-updates",
+        action="store_true",
+        help="refuse subscribe_orders like an OpenAlgo broker without an order stream",
+    )
     sim.add_argument(
         "--auth-timeout",
         type=float,
