@@ -83,6 +83,10 @@ def _forwarded_flags(args: argparse.Namespace) -> list[str]:
         ("--host", "host"),
         ("--ws-url", "ws_url"),
         ("--feed", "feed"),
+        ("--url", "url"),
+        ("--rest-url", "rest_url"),
+        ("--symbols", "symbols"),
+        ("--order-updates", "order_updates"),
     ):
         value = getattr(args, name, None)
         if value:
