@@ -169,6 +169,8 @@ class PaperExchange:
         self.trades: list[Trade] = []
         self.positions: dict[tuple[str, str], Position] = {}
         self.reject_queue: dict[str, deque[str]] = {}
+        self.unpriced: set[str] = set()
+        """Instruments following an upstream feed that has sent no price yet (orders refused)."""
         today = dt.datetime.now(IST).strftime("%y%m%d")
         self._ids = itertools.count(random.Random().randrange(10_000_000, 50_000_000))
         self._prefix = today
@@ -342,6 +344,8 @@ class PaperExchange:
         queue = self.reject_queue.get(order.state.key)
         if queue:
             return self._reject(order, queue.popleft())
+        if order.state.key in self.unpriced:
+            return self._reject(order, f"{order.state.key}: no market price yet from the feed")
         if order.product == "CNC" and order.side < 0:
             held = self._sellable(order)
             if order.steps > held:

@@ -29,6 +29,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         auth_timeout=getattr(args, "auth_timeout", 15.0),
         order_rate_limit=getattr(args, "order_rate_limit", 1000),
         api_rate_limit=getattr(args, "api_rate_limit", 1000),
+        upstream_port=getattr(args, "upstream_port", None),
+        order_updates=not getattr(args, "no_order_updates", False),
     )
 
 
@@ -41,6 +43,8 @@ def _write_ports(path: str, server: SimServer) -> None:
         "api_key": server.api_key,
         "pid": os.getpid(),
     }
+    if server.upstream is not None:
+        payload["upstream_port"] = server.upstream.port
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh)

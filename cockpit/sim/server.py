@@ -67,6 +67,12 @@ class SimConfig:
     max_client_buffer: int = 8 * 1024 * 1024
     """Unsent bytes a WebSocket client may fall behind before it is dropped."""
     capital: Decimal = Decimal(10_000_000)
+    upstream_port: int | None = None
+    """Listen on this loopback port for upstream prices (0: a free port; None: no endpoint).
+    See :mod:`cockpit.sim.upstream`."""
+    order_updates: bool = True
+    """Push ``order_update`` frames; False refuses ``subscribe_orders`` with INVALID_ACTION, as
+    OpenAlgo brokers without an order stream do."""
 
 
 class SimServer:
@@ -90,6 +96,12 @@ class SimServer:
         )
         self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
         self.hub.exchange = self.exchange
+        self.hub.orders_enabled = cfg.order_updates
+        self.upstream: Any = None
+        if cfg.upstream_port is not None:
+            from cockpit.sim.upstream import UpstreamServer
+
+            self.upstream = UpstreamServer(self, cfg.host, cfg.upstream_port)
         self.rest = RestApi(self)
         self.rest_port = 0
         self.ws_port = 0
@@ -122,6 +134,8 @@ class SimServer:
         self._runners.append(ws_runner)
         self.rest_port = _bound_port(rest_runner)
         self.ws_port = _bound_port(ws_runner)
+        if self.upstream is not None:
+            await self.upstream.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="sim-ticker"))
         if self.script_events:
             self._tasks.append(asyncio.create_task(self._play_script(), name="sim-script"))
@@ -134,6 +148,8 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.upstream is not None:
+            await self.upstream.stop()
         await self.hub.drop_all(code=1001)
         for runner in reversed(self._runners):
             with contextlib.suppress(Exception):
@@ -281,11 +297,14 @@ class SimServer:
 
     def stats(self) -> dict[str, Any]:
         """Counters of the feed and the REST API."""
-        return {
+        out: dict[str, Any] = {
             "ws": dict(self.hub.stats, clients=len(self.hub.clients)),
             "rest": dict(self.rest.stats),
             "rate": self.market.rate,
         }
+        if self.upstream is not None:
+            out["upstream"] = dict(self.upstream.stats)
+        return out
 
     def control_routes(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         """``/sim/<name>`` handlers taking the JSON body."""
@@ -366,6 +385,7 @@ class SimHandle:
         self.ws_port = server.ws_port
         self.rest_url = f"http://127.0.0.1:{server.rest_port}"
         self.ws_url = f"ws://127.0.0.1:{server.ws_port}"
+        self.upstream_port: int | None = server.upstream.port if server.upstream else None
         self._stop: asyncio.Event | None = None
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 5.0, **kwargs: Any) -> Any:

@@ -243,6 +243,8 @@ class Hub:
         self.clients: set[WsClient] = set()
         self.index: dict[str, dict[WsClient, tuple[int, int]]] = {}
         self.order_clients: set[WsClient] = set()
+        self.orders_enabled = True
+        """False: ``subscribe_orders`` is refused with INVALID_ACTION (no order stream)."""
         self.dirty: list[WsClient] = []
         self.silent_until = 0.0
         self.exchange: PaperExchange | None = None
@@ -700,6 +702,9 @@ class Hub:
         self.send(client, reply)
 
     def _orders(self, client: WsClient, data: dict[str, Any], action: str) -> None:
+        if not self.orders_enabled:
+            self.error(client, "INVALID_ACTION", f"Invalid action: {action}")
+            return
         if action == "subscribe_orders":
             self.order_clients.add(client)
             client.orders = True
