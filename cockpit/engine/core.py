@@ -1324,6 +1324,13 @@ class Engine:
                 elif slot.plan.active and slot.plan.qty != abs(pos.qty):
                     slot.plan.resize(abs(pos.qty))
                     self._journal_plan(slot, "resized at start", force=True)
+            # Plans did not act while the books were unknown: judge them at the last price now
+            # (a stop crossed meanwhile exits at once).
+            for key, slot in list(self.plans.items()):
+                ltp = self._syms[key].ltp
+                if ltp is not None and slot.plan.active:
+                    self._plan_tick(slot, ltp, now)
+            self._retry_closers(now)
             self._publish_status(force=True)
 
     def _busy(self, key: str) -> bool:

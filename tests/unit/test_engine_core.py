@@ -747,3 +747,33 @@ def test_trail_moves_are_paced_for_viewers_but_never_lost() -> None:
     last = rig.pub.of(p.PlanEvent)[-1]
     assert last.plan.stop == 16016
     assert last.change.endswith("→ 800.80 (trail)")
+
+
+def test_a_stop_crossed_before_the_first_reconciliation_exits_when_it_completes(
+    tmp_path: Path,
+) -> None:
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    rig = Rig(journal=journal)
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10, target_ticks=None))
+    journal._conn.close()  # crash
+    journal2 = Journal.open(tmp_path / "j.sqlite3")
+    rig2 = Rig(journal=journal2)
+    rig2.engine.start()
+    rig2.tick(SBIN, "799.00")  # through the stop 799.50, while the books are not known yet
+    assert not rig2.places()
+    rig2.answer_books(
+        [
+            {
+                "symbol": "SBIN",
+                "exchange": "NSE",
+                "product": "MIS",
+                "quantity": 10,
+                "average_price": 800,
+            }
+        ],
+        [],
+    )
+    assert [(r.action, r.quantity) for r in rig2.places()] == [("SELL", 10)]
+    journal2.close()
