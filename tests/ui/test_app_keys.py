@@ -449,3 +449,18 @@ async def test_fired_exit_and_reject_are_spelled_out() -> None:
         pane = app.screen.positions
         await wait_for(pilot, lambda: "exit fired: trailing_stop" in pane.text_of(2))
         assert "at 799.20 (level 799.25)" in pane.text_of(2)
+
+
+async def test_help_lists_keys_and_binding_ids() -> None:
+    app, link = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await started(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        ids = str(app.screen.query_one("#help-ids").render())
+        for binding_id in ("buy_market", "kill_switch", "stop_up", "ladder.recentre"):
+            assert binding_id in ids
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "TradeScreen"

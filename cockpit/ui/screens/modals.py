@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -227,8 +227,23 @@ HELP = """\
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
   a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit
-Keys can be remapped in config.toml: [ui.keymap] buy_market = "f1" (ids in the palette's key panel).
+Keys can be remapped in config.toml, by binding id: [ui.keymap] buy_market = "f1" (ids below).
 """
+
+
+def keymap_ids() -> str:
+    """Every remappable binding: ``id  key  description``."""
+    from cockpit.ui.app import CockpitApp
+    from cockpit.ui.widgets.ladder import Ladder
+    from cockpit.ui.widgets.orders import OrdersPane
+    from cockpit.ui.widgets.watchlist import Watchlist
+
+    rows = []
+    for owner in (CockpitApp, Ladder, Watchlist, OrdersPane):
+        for b in owner.BINDINGS:
+            if isinstance(b, Binding) and b.id:
+                rows.append(f"  {b.id:<18} {b.key:<28} {b.description}")
+    return "\n".join(rows)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -242,7 +257,9 @@ class HelpScreen(ModalScreen[None]):
         """The key table."""
         with Vertical(id="dialog", classes="help"):
             yield Label("Cockpit keys", id="dialog-title")
-            yield Static(HELP, id="help-text")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(HELP, id="help-text")
+                yield Static(keymap_ids(), id="help-ids")
 
     def action_close(self) -> None:
         """Close."""
