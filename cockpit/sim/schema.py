@@ -26,8 +26,11 @@ VALID_EXCHANGES: Final = (
     "MCX_INDEX",
     "GLOBAL_INDEX",
     "CRYPTO",
+    "BINANCE",
+    "BYBIT",
 )
-CRYPTO_EXCHANGES: Final = ("CRYPTO",)
+"""OpenAlgo's exchanges, plus the crypto venues an external feed (``--feed binance``) follows."""
+CRYPTO_EXCHANGES: Final = ("CRYPTO", "BINANCE", "BYBIT")
 ACTIONS: Final = ("BUY", "SELL", "buy", "sell")
 PRICETYPES: Final = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS: Final = ("MIS", "NRML", "CNC")

@@ -52,6 +52,8 @@ class UpstreamServer:
         self.port = port
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+        self.priced: set[str] = set()
+        """Instruments that have had an upstream price."""
         self.has_book: set[str] = set()
         """Instruments whose bid/ask came from an upstream quote or depth."""
         self.stats: dict[str, int] = {
@@ -159,6 +161,7 @@ class UpstreamServer:
             )
             state = SymbolState(listing, market.seed, market.rate)
             market.states[state.key] = state
+        if state.key not in self.priced:
             self.sim.exchange.unpriced.add(state.key)
         state.paused = True
         self.stats["followed"] += 1
@@ -181,7 +184,7 @@ class UpstreamServer:
             self.stats["bad_lines"] += 1
             return
         key = state.key
-        first = key in self.sim.exchange.unpriced
+        first = key not in self.priced
         bid = ask = None
         levels = isinstance(event, QuoteTick) and (event.bids or event.asks)
         if levels:
@@ -196,6 +199,7 @@ class UpstreamServer:
             state.open = state.high = state.low = state.prev_close = ltp
             state.volume = 0
             state.value = 0
+            self.priced.add(key)
             self.sim.exchange.unpriced.discard(key)
         state.set_price(ltp, time.time_ns(), bid, ask)
         if levels:
