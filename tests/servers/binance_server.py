@@ -180,7 +180,90 @@ class BinanceServer(LoopbackServer):
         app = web.Application()
         app.router.add_get("/stream", self._stream)
         app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
         return app
+
+    async def _exchange_info(self, request: web.Request) -> web.Response:
+        """``GET /api/v3/exchangeInfo?symbol=X``: PRICE_FILTER tickSize, LOT_SIZE stepSize."""
+        symbol = request.query.get("symbol", "")
+        if symbol not in self.books:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "symbols": [
+                    {
+                        "symbol": symbol,
+                        "status": "TRADING",
+                        "baseAsset": symbol[:-4],
+                        "quoteAsset": symbol[-4:],
+                        "filters": [
+                            {
+                                "filterType": "PRICE_FILTER",
+                                "minPrice": "0.01000000",
+                                "maxPrice": "1000000.00000000",
+                                "tickSize": f"{TICK:.8f}",
+                            },
+                            {
+                                "filterType": "LOT_SIZE",
+                                "minQty": "0.00001000",
+                                "maxQty": "9000.00000000",
+                                "stepSize": "0.00001000",
+                            },
+                        ],
+                    }
+                ],
+            }
+        )
+
+    def set_mid(self, symbol: str, mid: int, qty: Decimal = Decimal(10)) -> None:
+        """Move ``symbol``'s book to ``mid`` ticks (bids mid-1.., asks mid+1.., ``qty`` each)
+        and send the depth diff, a trade at ``mid`` and the book ticker at once. Use with
+        ``streaming = False`` to hold the price there."""
+
+        async def run() -> None:
+            book = self.books[symbol]
+            old_b, old_a = dict(book.bids), dict(book.asks)
+            book.mid = mid
+            book.bids = {mid - i: qty for i in range(1, book.levels + 1)}
+            book.asks = {mid + i: qty for i in range(1, book.levels + 1)}
+            first = book.update_id + 1
+            book.update_id += 1
+            diff = {
+                "e": "depthUpdate",
+                "E": int(time.time() * 1000),
+                "s": symbol,
+                "U": first,
+                "u": book.update_id,
+                "b": [[fmt(p), "0.00000000"] for p in old_b if p not in book.bids]
+                + [[fmt(p), f"{q:.8f}"] for p, q in book.bids.items()],
+                "a": [[fmt(p), "0.00000000"] for p in old_a if p not in book.asks]
+                + [[fmt(p), f"{q:.8f}"] for p, q in book.asks.items()],
+            }
+            book.trade_id += 1
+            now = int(time.time() * 1000)
+            trade = {
+                "e": "trade",
+                "E": now,
+                "s": symbol,
+                "t": book.trade_id,
+                "p": fmt(mid),
+                "q": "0.00100000",
+                "T": now,
+                "m": False,
+                "M": True,
+            }
+            low = symbol.lower()
+            for conn in [c for c in self.conns.values() if isinstance(c, BinanceConn)]:
+                await self._send(conn, f"{low}@depth@100ms", diff)
+                await self._send(conn, f"{low}@depth", diff)
+                await self._send(conn, f"{low}@trade", trade)
+                ticker = book.book_ticker()
+                if ticker is not None:
+                    await self._send(conn, f"{low}@bookTicker", ticker)
+
+        self.call(run())
 
     def received(self) -> list[tuple[int, dict[str, Any]]]:
         """(connection id, parsed message) of every text frame received."""

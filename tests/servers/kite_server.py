@@ -157,6 +157,8 @@ class KiteServer(LoopbackServer):
         """(token, mode, raw ltp) of every packet sent."""
         self.streaming = True
         """When false only heartbeats are sent."""
+        self.pinned: set[int] = set()
+        """Tokens whose price stands still (see :meth:`set_price`)."""
 
     @property
     def url(self) -> str:
@@ -167,6 +169,18 @@ class KiteServer(LoopbackServer):
         app = web.Application()
         app.router.add_get("/", self._handle)
         return app
+
+    def set_price(self, token: int, raw: int) -> None:
+        """Hold ``token`` at ``raw`` (paise for NSE) from the next packet on."""
+
+        def pin() -> None:
+            t = self.tokens.get(token)
+            if t is None:
+                t = self.tokens[token] = _Token(token, self.rng)
+            t.ltp = t.open = t.high = t.low = raw
+            self.pinned.add(token)
+
+        self.call_soon(pin)
 
     def subscriptions(self) -> list[dict[int, str]]:
         """Token -> mode of each live connection (evaluated on the loop)."""
@@ -225,7 +239,8 @@ class KiteServer(LoopbackServer):
                     t = self.tokens.get(token)
                     if t is None:
                         t = self.tokens[token] = _Token(token, self.rng)
-                    t.step()
+                    if token not in self.pinned:
+                        t.step()
                     packets.append(t.packet(mode))
                     self.sent.append((token, mode, t.ltp))
             payload = frame(packets) if packets else None
