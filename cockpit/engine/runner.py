@@ -35,8 +35,18 @@ from pathlib import Path
 from typing import Any, Final
 
 from cockpit.config import ConfigError, Settings
+from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
 from cockpit.engine import paths
+from cockpit.engine.external import (
+    FeedConfigError,
+    FeedPlan,
+    UpstreamTee,
+    VenueFeed,
+    binance_instruments,
+    kite_instruments,
+    replay_instruments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +132,8 @@ class Venue:
     ws_url: str
     api_key: str
     label: str
+    upstream_port: int | None = None
+    """The paper exchange's upstream-price port (external feeds only)."""
 
     def __repr__(self) -> str:  # never show the key
         return f"Venue({self.label!r}, host={self.host!r}, ws_url={self.ws_url!r})"
@@ -139,8 +151,9 @@ def _pdeathsig() -> None:
 class SimChild:
     """``cockpit sim`` on free loopback ports as a child process of the engine."""
 
-    def __init__(self, settings: Settings, log_to: Any = None) -> None:
+    def __init__(self, settings: Settings, log_to: Any = None, *, upstream: bool = False) -> None:
         self.settings = settings
+        self.upstream = upstream
         self.proc: subprocess.Popen[bytes] | None = None
         self._dir = tempfile.mkdtemp(prefix="cockpit-sim-")
         self.ports_file = Path(self._dir) / "ports.json"
@@ -167,6 +180,8 @@ class SimChild:
         ]
         if sim.seed is not None:
             argv += ["--seed", str(sim.seed)]
+        if self.upstream:
+            argv += ["--upstream-port", "0"]
         for spec in sim.instruments:
             argv += ["--instrument", spec]
         env = paths.child_env({"COCKPIT_SIM_API_KEY": key})  # not in argv: ps shows argv
@@ -202,6 +217,7 @@ class SimChild:
             ws_url=f"ws://127.0.0.1:{int(data['ws_port'])}",
             api_key=str(data.get("api_key") or key),
             label="paper",
+            upstream_port=int(data["upstream_port"]) if data.get("upstream_port") else None,
         )
         log.info(
             "paper exchange pid %d: REST %s WS %s",
@@ -296,6 +312,11 @@ class EngineRunner:
         self.engine: Any = None
         self.server: Any = None
         self.sim: SimChild | None = None
+        self.tee: UpstreamTee | None = None
+        self.market_feed: Any = None
+        self.order_feed: Any = None
+        self.poller: Any = None
+        self._auto_poll: tuple[Venue, Callable[[object], None]] | None = None
 
     def request_stop(self, reason: str) -> None:
         """Ask the engine to stop (signal handlers call this)."""
@@ -337,21 +358,25 @@ class EngineRunner:
         if probe(s.socket_path):
             raise AlreadyRunning(f"an engine is already answering on {s.socket_path}")
 
-        replay_path = _replay_path(s.venue.feed)
+        kind, replay_path = feed_kind(s)
+        known = {i.key: i for i in paper_instruments(s)}
+        plan = plan_external_feed(s, kind, replay_path, known) if kind else None
         # The paper exchange first: it is forked before this process has any other thread.
         if s.venue.broker == "paper":
-            self.sim = SimChild(s, self._child_output)
+            self.sim = SimChild(s, self._child_output, upstream=plan is not None)
             self._on_exit("paper exchange", self.sim.stop)
             venue = self.sim.start()
-            instruments = paper_instruments(s)
+            instruments = list(known.values())
         else:
             venue = _openalgo_venue(s)
-            instruments = venue_instruments(venue, list(s.trading.watchlist))
-            if not instruments:
+            instruments = venue_instruments(venue, list(s.trading.watchlist)) if not plan else []
+            if not instruments and not plan:
                 raise StartupError(
                     "no instruments: set trading.watchlist (EXCH:SYMBOL keys) for an OpenAlgo "
                     "broker, e.g. COCKPIT_TRADING__WATCHLIST='[\"NSE:INFY\"]'"
                 )
+        if plan is not None:
+            instruments = plan.instruments
 
         from cockpit.journal import Journal, JournalError
 
@@ -383,12 +408,17 @@ class EngineRunner:
         router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
         feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
         market_feed: Any = feed
-        if replay_path is not None:
-            from cockpit.adapters.replay import ReplayFeed
-
-            # Market data from the recording (looped); orders and their updates stay with
-            # the broker's feed.
-            market_feed = ReplayFeed(replay_path, inbound.put, loop=True)
+        tee: UpstreamTee | None = None
+        if plan is not None:
+            ext_sink: Callable[[object], None] = inbound.put
+            if venue.upstream_port is not None:
+                # Paper fills follow the external prices: every market event is teed to the
+                # paper exchange's upstream endpoint.
+                tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
+                ext_sink = tee.sink(inbound.put)
+            market_feed = make_market_feed(s, plan, replay_path, _market_only(ext_sink))
+        self.tee = tee
+        self.market_feed = market_feed
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
@@ -417,23 +447,62 @@ class EngineRunner:
         self._engine_thread = thread
         thread.start()
         self._on_exit("decision thread", self._join_engine)
-        feed.start()
-        self._on_exit("feed", feed.stop)
-        feed.subscribe_orders()
+        updates = s.venue.order_updates
+        # The broker's WebSocket carries its market data and/or its pushed order updates.
+        if market_feed is feed or updates != "poll":
+            feed.start()
+            self._on_exit("feed", feed.stop)
+            self.order_feed = feed
+        if updates == "poll":
+            self._start_poller(venue, inbound.put)
+        else:
+            feed.subscribe_orders()
+            self._auto_poll = (venue, inbound.put) if updates == "auto" else None
+        if tee is not None:
+            tee.start()
+            self._on_exit("upstream tee", tee.stop)
+            if not tee.connected.wait(5.0):
+                log.warning("the paper exchange's upstream endpoint is not answering yet")
         if market_feed is not feed:
             market_feed.start()
             self._on_exit("market feed", market_feed.stop)
         if engine.watchlist:
             market_feed.subscribe(engine.watchlist, options.feed_mode)
         log.info(
-            "engine %d running: profile %s, venue %s, %d instruments, journal %s, socket %s",
+            "engine %d running: profile %s, venue %s, market data %s, order updates %s, "
+            "%d instruments, journal %s, socket %s",
             os.getpid(),
             s.profile,
             venue.label,
+            plan.kind if plan else "broker",
+            updates,
             len(instruments),
             s.journal_path,
             s.socket_path,
         )
+
+    def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
+        from cockpit.adapters.openalgo.poller import OrderBookPoller
+
+        poller = OrderBookPoller(venue.host, venue.api_key, sink)
+        poller.start()
+        self.poller = poller
+        self._on_exit("order poller", poller.stop)
+        log.info("order updates: polling %s/api/v1/orderbook", venue.host.rstrip("/"))
+
+    def _check_auto_poll(self) -> None:
+        """``order_updates = auto``: poll once the broker refuses ``subscribe_orders``."""
+        if self._auto_poll is None or self.order_feed is None:
+            return
+        errors = getattr(self.order_feed.protocol, "server_errors", [])
+        if any(e.startswith("INVALID_ACTION") and "orders" in e for e in errors):
+            venue, sink = self._auto_poll
+            self._auto_poll = None
+            log.warning(
+                "the broker refused subscribe_orders (no pushed order updates): polling instead"
+            )
+            self.order_feed.unsubscribe_orders()
+            self._start_poller(venue, sink)
 
     def _run_engine(self, engine: Any) -> None:
         try:
@@ -454,6 +523,7 @@ class EngineRunner:
 
     def _wait(self) -> None:
         while not self.stop_event.wait(0.25):
+            self._check_auto_poll()
             if self.sim is not None and not self.sim.alive():
                 code = self.sim.proc.returncode if self.sim.proc else None
                 log.error("the paper exchange exited (code %s): stopping the engine", code)
@@ -471,10 +541,12 @@ class EngineRunner:
         log.info("engine stopped")
 
 
-def _replay_path(spec: str | None) -> Path | None:
-    """The file of ``--feed replay:FILE``; None without ``--feed``; StartupError otherwise."""
-    if not spec:
-        return None
+def feed_kind(s: Settings) -> tuple[str | None, Path | None]:
+    """The external feed asked for (``--feed`` / ``venue.feed`` / ``[feed] kind``): its kind
+    (None: the broker's own) and, for ``replay:FILE``, the file. StartupError if unusable."""
+    spec = (s.venue.feed or s.feed.kind or "").strip()
+    if not spec or spec in ("openalgo", "broker"):
+        return None, None
     if spec.startswith("replay:"):
         from cockpit.adapters.replay import parse_spec
 
@@ -484,12 +556,82 @@ def _replay_path(spec: str | None) -> Path | None:
             raise StartupError(str(exc)) from exc
         if not path.is_file():
             raise StartupError(f"--feed {spec}: no such file {path}")
-        return path
-    raise StartupError(
-        f"--feed {spec}: the engine takes market data from the broker or from replay:FILE; "
-        "kite and binance feeds are not wired into the engine yet (use `cockpit record "
-        "--feed ...` to record one, then --feed replay:FILE)"
+        return "replay", path
+    if spec in ("kite", "binance"):
+        return spec, None
+    raise StartupError(f"--feed {spec}: expected kite, binance or replay:FILE")
+
+
+def _binance_rest(s: Settings) -> str:
+    from cockpit.adapters.binance.feed import DEFAULT_REST_URL, _rest_from_ws
+
+    if s.feed.rest_url:
+        return s.feed.rest_url
+    if s.feed.url:
+        return _rest_from_ws(s.feed.url)
+    return DEFAULT_REST_URL
+
+
+def plan_external_feed(
+    s: Settings, kind: str, replay_path: Path | None, known: dict[str, Instrument]
+) -> FeedPlan:
+    """The instruments of an external feed (looked up before anything starts)."""
+    try:
+        if kind == "binance":
+            insts = binance_instruments(s.feed.symbols, _binance_rest(s))
+            return FeedPlan(kind, insts, {i.key: i.symbol for i in insts})
+        if kind == "kite":
+            insts, tokens = kite_instruments(s.feed.symbols, known)
+            return FeedPlan(kind, insts, tokens)
+        assert replay_path is not None
+        insts = replay_instruments(replay_path, known)
+        return FeedPlan(kind, insts, {})
+    except FeedConfigError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+def make_market_feed(
+    s: Settings, plan: FeedPlan, replay_path: Path | None, sink: Callable[[object], None]
+) -> Any:
+    """The external adapter, not started, speaking ``EXCH:SYMBOL`` keys to the engine."""
+    if plan.kind == "replay":
+        from cockpit.adapters.replay import ReplayFeed
+
+        assert replay_path is not None
+        return ReplayFeed(replay_path, sink, loop=True)
+    if plan.kind == "binance":
+        from cockpit.adapters.binance.feed import BinanceFeed
+
+        return VenueFeed(
+            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
+        )
+    from cockpit.adapters.kite.feed import KiteFeed
+
+    v = s.venue
+    api_key = v.kite_api_key.get_secret_value() if v.kite_api_key else ""
+    token = v.kite_access_token.get_secret_value() if v.kite_access_token else ""
+    if not api_key or not token:
+        raise StartupError(
+            "--feed kite needs KITE_API_KEY and KITE_ACCESS_TOKEN (environment or "
+            "venue.kite_api_key / venue.kite_access_token in config.toml)"
+        )
+    token_map = {
+        int(tok): (key.split(":", 1)[0], key.split(":", 1)[1])
+        for key, tok in plan.venue_ids.items()
+    }
+    return VenueFeed(
+        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
     )
+
+
+def _market_only(sink: Callable[[object], None]) -> Callable[[object], None]:
+    """Drop an external feed's order updates (Kite postbacks are not paper orders)."""
+
+    def put(item: object) -> None:
+        if not isinstance(item, OrderUpdate):
+            sink(item)
+
+    return put
 
 
 def _openalgo_venue(s: Settings) -> Venue:

@@ -1,0 +1,460 @@
+"""Market data from elsewhere (``--feed kite|binance|replay:FILE``), orders on the paper exchange.
+
+Three parts the runner puts together:
+
+- the instruments of an external feed: Binance symbols looked up with ``GET
+  /api/v3/exchangeInfo`` (tick from PRICE_FILTER, lot from LOT_SIZE), Kite entries
+  ``EXCH:SYMBOL=TOKEN[:TICK[:LOT]]``, a replay file's keys (tick from the finest price grid its
+  prices lie on, or the paper exchange's own listing);
+- :class:`VenueFeed`: the engine's ``subscribe(keys, mode)`` in ``EXCH:SYMBOL`` keys, mapped to
+  the adapter's own terms (``BTCUSDT``, a Kite token);
+- :class:`UpstreamTee`: every market event the engine receives is also sent, on its own
+  thread, over one persistent loopback TCP connection to the paper exchange's upstream
+  endpoint (:mod:`cockpit.sim.upstream`), so paper fills happen at the external prices. The
+  feed thread only appends to a bounded buffer; when it is full the event is dropped and
+  counted — the engine is never slowed.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
+from cockpit.domain.market import (
+    DepthTick,
+    LtpTick,
+    QuoteTick,
+    TradeTick,
+    decode_line,
+    encode_line,
+)
+
+log = logging.getLogger(__name__)
+
+MARKET_TYPES: Final = (LtpTick, TradeTick, QuoteTick, DepthTick)
+KITE_TICK: Final = Decimal("0.05")
+REPLAY_SCAN_LINES: Final = 200_000
+
+
+class FeedConfigError(ValueError):
+    """The external feed cannot be set up; the message says what to type instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    """What an external feed needs: its instruments and each one's name in the venue's terms."""
+
+    kind: str
+    instruments: list[Instrument]
+    venue_ids: dict[str, str]
+    """``EXCH:SYMBOL`` -> the adapter's symbol (``BTCUSDT``, a Kite token); empty for replay."""
+
+
+# ---------------------------------------------------------------------- binance
+
+
+def binance_instruments(
+    symbols: Iterable[str], rest_url: str, timeout: float = 10.0
+) -> list[Instrument]:
+    """Look Binance symbols up with ``GET /api/v3/exchangeInfo?symbol=X``.
+
+    Raises:
+        FeedConfigError: a symbol unknown to the venue, the venue unreachable, or no symbols.
+    """
+    import httpx
+
+    out: list[Instrument] = []
+    root = rest_url.rstrip("/")
+    with httpx.Client(timeout=timeout) as client:
+        for raw in symbols:
+            symbol = raw.strip().upper()
+            if not symbol:
+                continue
+            if ":" in symbol:  # BINANCE:BTCUSDT is accepted too
+                exchange, symbol = parse_key(symbol)
+                if exchange is not Exchange.BINANCE:
+                    raise FeedConfigError(f"--feed binance: {raw!r} is not a Binance symbol")
+            try:
+                resp = client.get(f"{root}/api/v3/exchangeInfo", params={"symbol": symbol})
+            except httpx.HTTPError as exc:
+                raise FeedConfigError(
+                    f"--feed binance: cannot reach {root} for exchangeInfo: {exc}"
+                ) from exc
+            if resp.status_code != 200:
+                raise FeedConfigError(
+                    f"--feed binance: {symbol}: exchangeInfo answered HTTP {resp.status_code}: "
+                    f"{resp.text[:200]}"
+                )
+            try:
+                info = next(s for s in resp.json()["symbols"] if s["symbol"] == symbol)
+                filters = {f["filterType"]: f for f in info["filters"]}
+                tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
+                lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
+            except (KeyError, StopIteration, TypeError, ValueError) as exc:
+                raise FeedConfigError(
+                    f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
+                ) from exc
+            if tick <= 0 or lot <= 0:
+                raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
+            out.append(Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto"))
+    if not out:
+        raise FeedConfigError(
+            "--feed binance needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT) or [feed] symbols"
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- kite
+
+
+def kite_instruments(
+    entries: Iterable[str], known: Mapping[str, Instrument] | None = None
+) -> tuple[list[Instrument], dict[str, str]]:
+    """Parse ``EXCH:SYMBOL=TOKEN[:TICK[:LOT]]`` entries.
+
+    The tick defaults to the paper exchange's listing of that key (if ``known`` has it), else
+    0.05; the lot to the listing's, else 1.
+
+    Raises:
+        FeedConfigError: an entry not in that form.
+    """
+    known = known or {}
+    out: list[Instrument] = []
+    tokens: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, rest = entry.partition("=")
+        parts = rest.split(":")
+        try:
+            if not sep or not parts[0].strip().isdigit():
+                raise ValueError("missing =TOKEN")
+            exchange, symbol = parse_key(key.strip())
+            token = str(int(parts[0]))
+            listed = known.get(f"{exchange}:{symbol}")
+            tick = to_decimal(parts[1]) if len(parts) > 1 and parts[1] else None
+            lot = to_decimal(parts[2]) if len(parts) > 2 and parts[2] else None
+            if len(parts) > 3:
+                raise ValueError("too many fields")
+        except (ValueError, KeyError) as exc:
+            raise FeedConfigError(
+                f"--feed kite: bad symbol entry {raw!r} ({exc}); expected "
+                "EXCH:SYMBOL=TOKEN[:TICK[:LOT]], e.g. NSE:INFY=408065 or "
+                "NFO:NIFTY25DECFUT=12345:0.05:75"
+            ) from None
+        tick = tick or (listed.tick_size if listed else KITE_TICK)
+        lot = lot or (listed.lot_size if listed else Decimal(1))
+        inst = Instrument(
+            exchange, symbol, tick, lot, name=listed.name if listed else symbol, kind="equity"
+        )
+        out.append(inst)
+        tokens[inst.key] = token
+    if not out:
+        raise FeedConfigError(
+            "--feed kite needs --symbols with instrument tokens, e.g. "
+            "--symbols NSE:INFY=408065,NSE:RELIANCE=738561 (or [feed] symbols in config.toml)"
+        )
+    return out, tokens
+
+
+# ---------------------------------------------------------------------- replay
+
+
+def _grid(values: Iterable[Decimal]) -> Decimal | None:
+    """The coarsest step every value lies on (the gcd of the values), or None."""
+    vals = [v for v in values if v > 0]
+    if not vals:
+        return None
+    places = max(-v.as_tuple().exponent for v in vals)  # type: ignore[operator]
+    places = max(places, 0)
+    scale = 10**places
+    g = 0
+    for v in vals:
+        g = math.gcd(g, int(v * scale))
+        if g == 1:
+            break
+    return Decimal(g) / Decimal(scale)
+
+
+def replay_instruments(
+    path: Path, known: Mapping[str, Instrument] | None = None, max_lines: int = REPLAY_SCAN_LINES
+) -> list[Instrument]:
+    """The instruments of a recording: the paper exchange's listing where it has the key,
+    else a tick from the finest grid the recorded prices lie on (lot 1, or 0.00001 on crypto).
+
+    Raises:
+        FeedConfigError: an unreadable file or one without a single valid tick line.
+    """
+    known = known or {}
+    prices: dict[str, set[Decimal]] = {}
+    order: list[str] = []
+    try:
+        with path.open("rb") as fh:
+            for n, line in enumerate(fh):
+                if n >= max_lines:
+                    break
+                try:
+                    ev = decode_line(line)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    continue
+                key = ev.key
+                seen = prices.get(key)
+                if seen is None:
+                    seen = prices[key] = set()
+                    order.append(key)
+                seen.add(ev.ltp)
+                if isinstance(ev, QuoteTick):
+                    for levels in (ev.bids, ev.asks):
+                        for price, _qty, _orders in levels or ():
+                            seen.add(price)
+    except OSError as exc:
+        raise FeedConfigError(f"--feed replay: cannot read {path}: {exc}") from exc
+    out: list[Instrument] = []
+    for key in order:
+        if key in known:
+            out.append(known[key])
+            continue
+        try:
+            exchange, symbol = parse_key(key)
+        except ValueError:
+            log.warning("replay: skipping unknown exchange in %s", key)
+            continue
+        tick = _grid(prices[key]) or Decimal("0.01")
+        crypto = exchange.fractional_quantity
+        lot = Decimal("0.00001") if crypto else Decimal(1)
+        out.append(
+            Instrument(
+                exchange, symbol, tick, lot, name=symbol, kind="crypto" if crypto else "equity"
+            )
+        )
+    if not out:
+        raise FeedConfigError(f"--feed replay: {path} holds no normalized tick lines")
+    return out
+
+
+# ---------------------------------------------------------------------- key mapping
+
+
+class VenueFeed:
+    """The engine's view of an external adapter: ``EXCH:SYMBOL`` keys in, venue ids out.
+
+    Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line.
+    """
+
+    def __init__(self, inner: Any, venue_ids: Mapping[str, str], kind: str) -> None:
+        self.inner = inner
+        self.venue_ids = dict(venue_ids)
+        self.kind = kind
+
+    def _map(self, keys: Iterable[str]) -> list[str]:
+        out = []
+        for k in keys:
+            vid = self.venue_ids.get(k)
+            if vid is None:
+                log.warning("%s feed: no instrument for %s (add it to --symbols)", self.kind, k)
+            else:
+                out.append(vid)
+        return out
+
+    def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
+        """Subscribe engine keys in ``mode`` (ltp/quote/depth)."""
+        ids = self._map(keys)
+        return self.inner.subscribe(ids, mode) if ids else []
+
+    def unsubscribe(self, keys: Iterable[str], mode: str = "quote") -> Any:
+        """Unsubscribe engine keys."""
+        ids = self._map(keys)
+        if not ids:
+            return []
+        if self.kind == "kite":
+            return self.inner.unsubscribe(ids)
+        return self.inner.unsubscribe(ids, mode)
+
+    def start(self) -> None:
+        """Start the adapter."""
+        self.inner.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop the adapter (bounded)."""
+        return bool(self.inner.stop(timeout))
+
+    def stats(self) -> dict[str, Any]:
+        """The adapter's counters."""
+        return dict(self.inner.stats())
+
+    @property
+    def state(self) -> Any:
+        """The adapter's state."""
+        return self.inner.state
+
+
+# ---------------------------------------------------------------------- the tee
+
+
+class UpstreamTee:
+    """Forwards market events to the paper exchange's upstream endpoint, off the feed thread.
+
+    Args:
+        port: the sim's upstream TCP port on 127.0.0.1.
+        api_key: the sim's key (sent first on every connection).
+        instruments: what to follow (sent after the key on every connection).
+        capacity: events buffered at most; beyond it new events are dropped and counted.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        api_key: str,
+        instruments: Iterable[Instrument],
+        *,
+        capacity: int = 50_000,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.addr = (host, port)
+        self._key = api_key
+        self.instruments = list(instruments)
+        self.capacity = capacity
+        self._buf: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+        self.dropped = 0
+        """Events refused because the buffer was full (counted on the feed thread)."""
+        self.lost = 0
+        """Events lost with a broken connection (counted on the sender thread)."""
+        self.connects = 0
+        self.errors = 0
+        self.connected = threading.Event()
+
+    def sink(self, inner: Callable[[object], None]) -> Callable[[object], None]:
+        """A sink that hands everything to ``inner`` and also queues market events here."""
+        buf = self._buf
+        wake = self._wake
+        cap = self.capacity
+        types = MARKET_TYPES
+
+        def tee(item: object) -> None:
+            inner(item)
+            if isinstance(item, types):
+                if len(buf) >= cap:
+                    self.dropped += 1
+                    return
+                buf.append(item)
+                wake.set()
+
+        return tee
+
+    def start(self) -> None:
+        """Start the sender thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="upstream-tee", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop the sender (bounded join)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: sent, dropped, pending, connects, errors."""
+        return {
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "lost": self.lost,
+            "pending": len(self._buf),
+            "connects": self.connects,
+            "errors": self.errors,
+        }
+
+    def _hello(self) -> bytes:
+        lines = [msgspec.json.encode({"auth": self._key})]
+        for inst in self.instruments:
+            lines.append(
+                msgspec.json.encode(
+                    {
+                        "follow": {
+                            "exchange": str(inst.exchange),
+                            "symbol": inst.symbol,
+                            "tick": str(inst.tick_size),
+                            "lot": str(inst.lot_size),
+                        }
+                    }
+                )
+            )
+        return b"\n".join(lines) + b"\n"
+
+    def _connect(self) -> socket.socket | None:
+        try:
+            sock = socket.create_connection(self.addr, timeout=5.0)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(self._hello())
+        except OSError as exc:
+            self.errors += 1
+            log.warning("upstream to the paper exchange: cannot connect: %s", exc)
+            return None
+        self.connects += 1
+        self.connected.set()
+        return sock
+
+    def _run(self) -> None:
+        buf = self._buf
+        sock: socket.socket | None = None
+        delay = 0.1
+        try:
+            while not self._stop.is_set():
+                if sock is None:
+                    sock = self._connect()
+                    if sock is None:
+                        self._stop.wait(delay)
+                        delay = min(delay * 2, 2.0)
+                        continue
+                    delay = 0.1
+                if not buf:
+                    self._wake.wait(0.5)
+                    self._wake.clear()
+                    continue
+                chunk: list[bytes] = []
+                while buf and len(chunk) < 512:
+                    chunk.append(encode_line(buf.popleft()))
+                data = b"\n".join(chunk) + b"\n"
+                try:
+                    sock.sendall(data)
+                    self.sent += len(chunk)
+                except OSError as exc:
+                    self.errors += 1
+                    self.lost += len(chunk)
+                    log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
+                    sock.close()
+                    sock = None
+                    self.connected.clear()
+        finally:
+            if sock is not None:
+                sock.close()
+
+
+def wait_until(pred: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``pred`` until true or ``timeout`` (startup helper)."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
