@@ -158,7 +158,9 @@ def venue_main(conn: Any) -> None:
         loop_start = time.monotonic()
         sent = 0
         crash_list: list[tuple[str, int]] = []
-        next_crash = {s: loop_start + 0.5 + period * i / N_SYMBOLS for i, s in enumerate(symbols)}
+        # Random phases (not a fixed stagger, which would lock crashes to the re-entries of
+        # other symbols): each symbol crashes about once per period.
+        next_crash = {s: loop_start + 0.5 + rng.uniform(0, period) for s in symbols}
         idx = 0
         while True:
             now = time.monotonic()
@@ -171,7 +173,7 @@ def venue_main(conn: Any) -> None:
                 idx += 1
                 crash = crashes and now >= next_crash[symbol]
                 if crash:
-                    next_crash[symbol] += period
+                    next_crash[symbol] += period * rng.uniform(0.5, 1.5)
                     ticks = BASE - CRASH
                 else:
                     ticks = BASE + rng.randint(-3, 3)
