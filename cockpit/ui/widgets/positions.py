@@ -81,7 +81,6 @@ class PositionsPane(LineGrid):
         """Recompute every line."""
         store = self.store
         width = self.size.width or 100
-        wide = width >= 128
         header: list[Cell] = [
             cell("Symbol", 10, left=True),
             cell("Side", 5, left=True),
@@ -95,20 +94,18 @@ class PositionsPane(LineGrid):
             cell("Stop", 9),
             cell("Target", 9),
         ]
-        if wide:
-            header += [cell("Trail", 9), cell("→Stop", 15), cell("→Target", 15), cell("R", 6)]
         lines: list[Line] = [("pos--header", tuple(header))]
         keys = sorted(store.positions, key=lambda k: (store.positions[k].qty == 0, k))
         for key in keys:
             pos = store.positions[key]
             plan = store.plans.get(key)
-            lines.extend(self._lines_for(key, pos, plan, width, wide))
+            lines.extend(self._lines_for(key, pos, plan, width))
         if len(lines) == 1:
             lines.append(("pos--dim", ((" no positions — b buys, s sells at market", ""),)))
         self.set_lines(lines)
 
     def _lines_for(
-        self, key: str, pos: PositionView, plan: PlanView | None, width: int, wide: bool
+        self, key: str, pos: PositionView, plan: PlanView | None, width: int
     ) -> list[Line]:
         store = self.store
         inst = store.instruments.get(key)
@@ -145,16 +142,7 @@ class PositionsPane(LineGrid):
             if plan is not None
             else (avg_to_ticks(pos.avg_price, ts) if pos.qty else None)
         )
-        if wide:
-            trail = ""
-            if live is not None and live.trail is not None:
-                unit = {"ticks": "t", "percent": "%"}.get(live.trail.kind, "pt")
-                trail = f"{fmt_qty(live.trail.distance)}{unit}"
-                trail += "●" if live.trail_active else "○"
-            cells.append(cell(trail, 9))
-            cells.append(cell(self._distance(ltp, stop, qty, ts, long), 15, "pos--stop"))
-            cells.append(cell(self._distance(ltp, target, qty, ts, long), 15, "pos--target"))
-            cells.append(cell(self._r(key, entry, stop, ltp, long), 6))
+        r_mult = self._r(key, entry, stop, ltp, long)
         lines: list[Line] = [(row_cls, tuple(cells))]
         if plan is not None and plan.fired:
             ex = store.exits.get(key)
@@ -165,10 +153,26 @@ class PositionsPane(LineGrid):
                     why += f" (level {store.fmt_price(key, ex.level)})"
             lines.append(("pos--fired", ((why, ""),)))
         elif pos.qty != 0:
-            gw = min(width - 4, 60)
+            # Second line: the gauge, then distances to stop and target (ticks and money),
+            # the R-multiple, the trail and the last plan change, as far as they fit.
+            gw = max(12, min(40, width // 3))
             g = gauge(gw, stop, entry, ltp, target)
+            tail: list[Cell] = []
+            d_stop = self._distance(ltp, stop, qty, ts, long)
+            d_tgt = self._distance(ltp, target, qty, ts, long)
+            if d_stop:
+                tail += [("  stop ", "pos--dim"), (d_stop, "pos--stop")]
+            if d_tgt:
+                tail += [("  tgt ", "pos--dim"), (d_tgt, "pos--target")]
+            if r_mult:
+                tail += [(f"  {r_mult}", "")]
+            if live is not None and live.trail is not None:
+                unit = {"ticks": "t", "percent": "%"}.get(live.trail.kind, "pt")
+                state = "on" if live.trail_active else "off"
+                tail += [(f"  trail {fmt_qty(live.trail.distance)}{unit} {state}", "pos--dim")]
             change = store.plan_changes.get(key, "")
-            tail = [(f"  {change}", "pos--dim")] if change and width - gw > 20 else []
+            if change:
+                tail += [(f"  ({change})", "pos--dim")]
             lines.append(("", (("  ", ""), *g, *tail)))
         return lines
 
@@ -179,7 +183,7 @@ class PositionsPane(LineGrid):
             return ""
         ticks = abs(ltp - level)
         money = ticks * ts * qty
-        return f"{ticks}t {money:,.2f}"
+        return f"{ticks}t/{money:,.2f}"
 
     def _r(self, key: str, entry: int | None, stop: int | None, ltp: int | None, long: bool) -> str:
         if entry is None or ltp is None:
