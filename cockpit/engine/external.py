@@ -173,27 +173,36 @@ def kite_instruments(
 # ---------------------------------------------------------------------- replay
 
 
-def _grid(values: Iterable[Decimal]) -> Decimal | None:
-    """The coarsest step every value lies on (the gcd of the values), or None."""
-    vals = [v for v in values if v > 0]
+def _grid(values: Iterable[Decimal], min_distinct: int = 10) -> Decimal | None:
+    """The tick a set of recorded prices suggests, or None for no prices.
+
+    The coarsest step all prices lie on (their gcd) when there are enough distinct prices to
+    trust it and it is under 1% of the lowest price; otherwise the finest decimal place seen
+    (too fine a tick is harmless, too coarse a tick would put real prices off the grid).
+    """
+    vals = {v for v in values if v > 0}
     if not vals:
         return None
-    places = max(-v.as_tuple().exponent for v in vals)  # type: ignore[operator]
-    places = max(places, 0)
+    places = max(max(-v.as_tuple().exponent for v in vals), 0)  # type: ignore[operator]
     scale = 10**places
+    unit = Decimal(1).scaleb(-places)
+    if len(vals) < min_distinct:
+        return unit
     g = 0
     for v in vals:
         g = math.gcd(g, int(v * scale))
         if g == 1:
             break
-    return Decimal(g) / Decimal(scale)
+    tick = Decimal(g) / Decimal(scale)
+    return tick if tick * 100 <= min(vals) else unit
 
 
 def replay_instruments(
     path: Path, known: Mapping[str, Instrument] | None = None, max_lines: int = REPLAY_SCAN_LINES
 ) -> list[Instrument]:
     """The instruments of a recording: the paper exchange's listing where it has the key,
-    else a tick from the finest grid the recorded prices lie on (lot 1, or 0.00001 on crypto).
+    else a tick from the grid the recorded prices lie on (see :func:`_grid`; lot 1, or
+    0.00001 on crypto).
 
     Raises:
         FeedConfigError: an unreadable file or one without a single valid tick line.

@@ -360,6 +360,11 @@ class EngineRunner:
 
         kind, replay_path = feed_kind(s)
         known = {i.key: i for i in paper_instruments(s)}
+        if kind in ("binance", "replay") and s.venue.broker != "paper":
+            raise StartupError(
+                f"--feed {kind} trades on the paper exchange only (its prices are not the "
+                f"broker's): drop --broker {s.venue.broker}"
+            )
         plan = plan_external_feed(s, kind, replay_path, known) if kind else None
         # The paper exchange first: it is forked before this process has any other thread.
         if s.venue.broker == "paper":

@@ -106,9 +106,7 @@ class UpstreamServer:
                 if not line:
                     return
                 self.feed_line(line)
-                # Let the sim's loop send what this tick changed before the next batch.
-                if not reader._buffer:  # type: ignore[attr-defined]
-                    self.sim.hub.flush()
+                self.sim.hub.flush()  # send what this tick changed (order updates, quotes)
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             return
         finally:

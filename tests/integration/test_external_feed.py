@@ -163,12 +163,12 @@ def test_orders_before_the_first_external_price_are_refused_by_the_paper_exchang
 # ---------------------------------------------------------------------- replay
 
 
-def _write_replay(path: Path, prices: list[str]) -> None:
+def _write_replay(path: Path, prices: list[str], gap_ms: int = 1) -> None:
     lines = []
     for i, px in enumerate(prices):
         d = Decimal(px)
         ev = QuoteTick(
-            recv_ns=1_700_000_000_000_000_000 + i * 1_000_000,
+            recv_ns=1_700_000_000_000_000_000 + i * gap_ms * 1_000_000,
             exchange="NSE",
             symbol="ZZTEST",
             ltp=d,
@@ -181,7 +181,9 @@ def _write_replay(path: Path, prices: list[str]) -> None:
 
 def test_replay_drives_paper_fills_at_the_files_prices(xdg: Path) -> None:
     rec = xdg / "rec.jsonl"
-    _write_replay(rec, ["4321.10"] * 200)  # one price, replayed (looped) over and over
+    # A short ramp on the 0.05 grid, then a minute at 4321.10 (20 ms apart).
+    ramp = [str(Decimal("4320.50") + Decimal("0.05") * i) for i in range(12)]
+    _write_replay(rec, ramp + ["4321.10"] * 3000, gap_ms=20)
     stack = RunnerStack(xdg, {"venue": {"feed": f"replay:{rec}"}})
     stack.start()
     try:
