@@ -320,6 +320,80 @@ class ReEntry:
             self.flat.add(msg.position.key)
 
 
+def inproc_decision(n: int = 2000) -> dict[str, Any]:
+    """The decision path alone, in one thread: ``Engine.handle(crash tick)`` → router submit.
+
+    Same engine, journal (SQLite WAL) and plan as the socket run, no threads, no sockets: the
+    peer the socket figures are compared with.
+    """
+    import queue as _queue
+
+    from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
+    from cockpit.config import Settings
+    from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
+    from cockpit.domain.instruments import Exchange, Instrument
+    from cockpit.domain.market import LtpTick
+    from cockpit.engine import protocol as p
+    from cockpit.engine.bus import NullPublisher, ViewerCommand
+    from cockpit.engine.core import Engine, EngineOptions
+    from cockpit.journal.store import Journal
+
+    class Router:
+        def __init__(self) -> None:
+            self.requests: list[Any] = []
+            self.last_ns = 0
+
+        def submit(self, request: Any) -> None:
+            self.last_ns = time.perf_counter_ns()
+            self.requests.append(request)
+
+    inst = Instrument(Exchange.NSE, "SYM00", Decimal("0.05"))
+    tmp = Path(tempfile.mkdtemp(prefix="cockpit-bench-inproc-"))
+    journal = Journal.open(tmp / "journal.sqlite3")
+    router = Router()
+    engine = Engine(
+        config=Settings(
+            trading={"armed_at_start": True}, exits={"stop_ticks": 20, "target_ticks": None}
+        ),
+        instruments=[inst],
+        router=router,
+        journal=journal,
+        publisher=NullPublisher(),
+        inbound=_queue.SimpleQueue(),
+        options=EngineOptions(reconcile_interval_s=0),
+    )
+    engine.start()
+    for req in [r for r in router.requests if isinstance(r, QueryBook)]:
+        data = {"orders": []} if req.book == "orderbook" else []
+        engine.handle(RouterResult(req, True, data=data))
+    engine.handle(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
+    base = Decimal(price_text(BASE))
+    crash = Decimal(price_text(BASE - CRASH))
+    lat: list[int] = []
+    oid = 0
+    for i in range(n):
+        engine.handle(LtpTick(time.time_ns(), "NSE", "SYM00", base))
+        cmd = p.PlaceEntry(id=i + 1, key=inst.key, side="BUY", qty=Decimal(1))
+        engine.handle(ViewerCommand(0, cmd))
+        for side, price in (("BUY", base), ("SELL", crash)):
+            req = router.requests[-1]
+            assert isinstance(req, PlaceOrder)
+            oid += 1
+            engine.handle(RouterResult(req, True, venue_id=str(oid)))
+            engine.handle(
+                OrderUpdate(
+                    str(oid), "NSE", "SYM00", side, "complete", time.time_ns(),
+                    quantity=Decimal(1), filled_qty=Decimal(1), average_price=price,
+                )
+            )  # fmt: skip
+            if side == "BUY":
+                t0 = time.perf_counter_ns()
+                engine.handle(LtpTick(time.time_ns(), "NSE", "SYM00", crash))
+                lat.append(router.last_ns - t0)
+    journal.close()
+    return percentiles(lat)
+
+
 def percentiles(values: list[int]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
@@ -526,7 +600,13 @@ def main() -> int:
         venue.join(5)
         server.stop()
         journal.close()
+    results["inproc_decision"] = inproc_decision()
     ten = [s for s in results["scenarios"] if s["rate_target"] == 10000]
+    peer = results["inproc_decision"].get("p99_us")
+    for s in results["scenarios"]:
+        p99 = s["tick_to_decision"].get("p99_us")
+        if peer and p99:
+            s["decision_p99_vs_inproc"] = round(p99 / peer, 1)
     results["goal"] = "p99 tick_to_request < 1000 us at 10,000 ticks/s"
     results["goal_met"] = bool(ten) and all(
         s["tick_to_request"].get("p99_us", 1e9) < 1000 for s in ten
