@@ -354,16 +354,17 @@ class UpstreamTee:
         buf = self._buf
         wake = self._wake
         cap = self.capacity
-        types = MARKET_TYPES
+        types = frozenset(MARKET_TYPES)  # a set lookup: isinstance on Structs is ~10x slower
 
         def tee(item: object) -> None:
             inner(item)
-            if isinstance(item, types):
+            if type(item) in types:
                 if len(buf) >= cap:
                     self.dropped += 1
                     return
                 buf.append(item)
-                wake.set()
+                if len(buf) == 1:  # the sender drains to empty before it sleeps
+                    wake.set()
 
         return tee
 
