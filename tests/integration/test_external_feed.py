@@ -201,3 +201,25 @@ def test_replay_drives_paper_fills_at_the_files_prices(xdg: Path) -> None:
         assert fill.price == Decimal("4321.05")  # the recorded bid
     finally:
         stack.stop()
+
+
+def test_binance_outage_is_a_feed_status_and_prices_resume_after_reconnect(
+    binance_stack: RunnerStack, binance: BinanceServer
+) -> None:
+    stack = binance_stack
+    v = stack.viewer()
+    v.wait(lambda: v.feed_live("binance"), what="binance live")
+    move(stack, binance, 2_010_000)
+    binance.kill()  # abrupt, like a crashed venue
+    v.wait(lambda: not v.feed_live("binance"), what="the outage at the viewer")
+    refused = v.client.request(p.PlaceEntry(id=0, key=KEY, side="BUY", qty=Decimal("0.01")))
+    assert isinstance(refused, p.Refused)  # no entries while the feed is down
+    assert refused.rule == "stale"
+    binance.restart()
+    v.wait(lambda: v.feed_live("binance"), timeout=30, what="binance live again")
+    move(stack, binance, 2_020_000)  # 20200.00 reaches the paper exchange again
+    v.wait(lambda: (q := v.quotes.get(KEY)) and q.ltp == 2_020_000, what="new price")
+    answer = entry(v, KEY, "BUY", "0.01")
+    assert isinstance(answer, p.Ack), answer
+    fill = v.wait(lambda: v.of(p.FillEvent), what="fill")[0].fill
+    assert fill.price == Decimal("20200.01")
