@@ -68,6 +68,15 @@ class Script:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def drop_idle(self) -> None:
+        """Close every idle keep-alive connection from the server side."""
+
+        async def close() -> None:
+            assert self._runner is not None
+            await self._runner.server.shutdown(0.1)  # type: ignore[union-attr]
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(5)
+
     def count(self, path: str) -> int:
         return sum(1 for p, _b, _t in self.received if p == path)
 
@@ -121,6 +130,12 @@ def server() -> Iterator[Script]:
     srv.stop()
 
 
+@pytest.fixture(params=["httpx", "http.client"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every router test runs over both transports."""
+    return request.param
+
+
 @pytest.fixture
 def results() -> queue.SimpleQueue[object]:
     return queue.SimpleQueue()
@@ -134,10 +149,13 @@ def make_router(server: Script, sink: queue.SimpleQueue[object], **kw: Any) -> O
 
 
 @pytest.fixture
-def router_factory(server: Script, results: queue.SimpleQueue[object]) -> Iterator[Any]:
+def router_factory(
+    server: Script, results: queue.SimpleQueue[object], transport: str
+) -> Iterator[Any]:
     made: list[OpenAlgoRouter] = []
 
     def factory(**kw: Any) -> OpenAlgoRouter:
+        kw.setdefault("transport", transport)
         router = make_router(server, results, **kw)
         made.append(router)
         return router
@@ -190,10 +208,12 @@ def test_validation_error_is_a_rejected_result(server, results, router_factory) 
 
 
 def test_bad_key_is_auth_and_the_key_is_never_in_the_result_or_logs(
-    server, results, caplog
+    server, results, caplog, transport
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    router = OpenAlgoRouter(server.url, "wrong-key-xyz", results.put, timeout_s=1.0)
+    router = OpenAlgoRouter(
+        server.url, "wrong-key-xyz", results.put, timeout_s=1.0, transport=transport
+    )
     router.start()
     try:
         router.submit(place())
@@ -270,7 +290,7 @@ def test_queries_are_retried_after_a_server_error(server, results, router_factor
     assert result.data == {"orders": []}
 
 
-def test_connection_refused_is_retried_then_reported(results) -> None:
+def test_connection_refused_is_retried_then_reported(results, transport) -> None:
     import socket
 
     sock = socket.socket()
@@ -278,7 +298,12 @@ def test_connection_refused_is_retried_then_reported(results) -> None:
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     router = OpenAlgoRouter(
-        f"http://127.0.0.1:{port}", KEY, results.put, connect_retries=2, backoff_s=0.01
+        f"http://127.0.0.1:{port}",
+        KEY,
+        results.put,
+        connect_retries=2,
+        backoff_s=0.01,
+        transport=transport,
     )
     router.start()
     try:
@@ -301,8 +326,10 @@ def test_urgent_requests_jump_the_queue(server, results, router_factory) -> None
     assert order.index("CancelOrder") <= 2
 
 
-def test_stop_reports_queued_requests(server, results) -> None:
-    router = OpenAlgoRouter(server.url, KEY, results.put, order_rate=1.0, workers=1)
+def test_stop_reports_queued_requests(server, results, transport) -> None:
+    router = OpenAlgoRouter(
+        server.url, KEY, results.put, order_rate=1.0, workers=1, transport=transport
+    )
     router.start()
     for n in range(4):
         router.submit(place(f"c{n}"))
@@ -332,3 +359,18 @@ def test_an_exit_does_not_wait_behind_a_slow_query(server, results, router_facto
     assert first.ok
     second = get(results)
     assert isinstance(second.request, QueryBook)
+
+
+def test_a_keep_alive_connection_closed_by_the_server_is_not_an_uncertain_order(
+    server, results, router_factory
+) -> None:
+    router = router_factory(workers=1)
+    router.submit(place("a"))
+    assert get(results).ok
+    # The server drops its idle keep-alive connections (a restart, an idle timeout).
+    server.drop_idle()
+    router.submit(place("b"))
+    result = get(results)
+    assert result.ok, result
+    assert result.attempts == 1
+    assert server.count("placeorder") == 2
