@@ -437,6 +437,7 @@ def main() -> int:
     ap.add_argument("--period", type=float, default=1.0, help="crash period per symbol (s)")
     ap.add_argument("--rates", default="1000,10000")
     ap.add_argument("--viewer", choices=("socket", "textual"), default="socket")
+    ap.add_argument("--transport", choices=("httpx", "http.client"), default="httpx")
     ap.add_argument(
         "--switch-interval",
         type=float,
@@ -474,7 +475,14 @@ def main() -> int:
     inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
     publisher = ReEntry(server, inbound)
-    router = OpenAlgoRouter(url, API_KEY, inbound.put, order_rate=100_000, api_rate=100_000)
+    router = OpenAlgoRouter(
+        url,
+        API_KEY,
+        inbound.put,
+        order_rate=100_000,
+        api_rate=100_000,
+        transport=args.transport,
+    )
     timed = TimedRouter(router)
     feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, inbound.put)
     journal = Journal.open(tmp / "journal.sqlite3", profile="bench", venue="bench")
@@ -534,6 +542,7 @@ def main() -> int:
             "seconds_per_scenario": args.seconds,
             "crash_period_s": args.period,
             "viewer_kind": args.viewer,
+            "router_transport": args.transport,
             "cpus": os.cpu_count(),
             "load_avg_at_start": os.getloadavg()[0],
             "gil_switch_interval_s": sys.getswitchinterval(),
