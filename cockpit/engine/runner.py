@@ -500,7 +500,7 @@ class EngineRunner:
         if self._auto_poll is None or self.order_feed is None:
             return
         errors = getattr(self.order_feed.protocol, "server_errors", [])
-        if any(e.startswith("INVALID_ACTION") and "orders" in e for e in errors):
+        if any(_refuses_orders(e) for e in errors):
             venue, sink = self._auto_poll
             self._auto_poll = None
             log.warning(
@@ -627,6 +627,15 @@ def make_market_feed(
     return VenueFeed(
         KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
     )
+
+
+def _refuses_orders(error: str) -> bool:
+    """An OpenAlgo error frame (``CODE: message``) refusing ``subscribe_orders``: INVALID_ACTION
+    naming that action, or naming none (one naming another action, e.g. ping, does not count)."""
+    if not error.startswith("INVALID_ACTION"):
+        return False
+    message = error.partition(":")[2]
+    return "orders" in message or ":" not in message
 
 
 def _market_only(sink: Callable[[object], None]) -> Callable[[object], None]:

@@ -208,3 +208,12 @@ def test_upstream_endpoint_counts_bad_input_and_applies_good_ticks() -> None:
         assert state.bq[:4] == [7, 7, 7, 0]
         assert state.aq[:4] == [9, 9, 9, 0]
         assert "NSE:INFY" not in sim.server.exchange.unpriced
+
+
+def test_auto_poll_recognises_a_refused_subscribe_orders() -> None:
+    from cockpit.engine.runner import _refuses_orders
+
+    assert _refuses_orders("INVALID_ACTION: Invalid action: subscribe_orders")
+    assert _refuses_orders("INVALID_ACTION: ")
+    assert not _refuses_orders("INVALID_ACTION: Invalid action: ping")
+    assert not _refuses_orders("BROKER_ERROR: subscribe_orders failed")
