@@ -428,6 +428,7 @@ class UpstreamTee:
         buf = self._buf
         sock: socket.socket | None = None
         delay = 0.1
+        reported, next_report = 0, 0.0
         try:
             while not self._stop.is_set():
                 if sock is None:
@@ -437,6 +438,13 @@ class UpstreamTee:
                         delay = min(delay * 2, 2.0)
                         continue
                     delay = 0.1
+                if self.dropped != reported and time.monotonic() >= next_report:
+                    log.warning(
+                        "upstream to the paper exchange: %d market events dropped (buffer "
+                        "full); paper fills may lag the feed",
+                        self.dropped - reported,
+                    )
+                    reported, next_report = self.dropped, time.monotonic() + 10.0
                 if not buf:
                     self._wake.wait(0.5)
                     self._wake.clear()

@@ -465,7 +465,7 @@ class EngineRunner:
             self._auto_poll = (venue, inbound.put) if updates == "auto" else None
         if tee is not None:
             tee.start()
-            self._on_exit("upstream tee", tee.stop)
+            self._on_exit("upstream tee", lambda: _stop_tee(tee))
             if not tee.connected.wait(5.0):
                 log.warning("the paper exchange's upstream endpoint is not answering yet")
         if market_feed is not feed:
@@ -627,6 +627,11 @@ def make_market_feed(
     return VenueFeed(
         KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
     )
+
+
+def _stop_tee(tee: UpstreamTee) -> None:
+    tee.stop()
+    log.info("upstream to the paper exchange: %s", tee.stats())
 
 
 def _refuses_orders(error: str) -> bool:
