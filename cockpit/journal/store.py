@@ -25,14 +25,16 @@ with the broker before it trades.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -43,6 +45,8 @@ import msgspec
 
 from cockpit.domain.feed import OrderUpdate
 from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 2
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
@@ -210,6 +214,9 @@ class Journal:
         """This engine run's session id."""
         self._closed = False
         self._lock = lock
+        self._in_tx = False
+        self._ckpt_stop = threading.Event()
+        self._ckpt_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ open / close
 
@@ -222,11 +229,18 @@ class Journal:
         venue: str = "",
         migrate: bool = True,
         start_session: bool = True,
+        checkpoint_interval_s: float | None = 1.0,
     ) -> Journal:
         """Open (creating or migrating as needed) the journal at ``path`` and start a session.
 
         ``start_session=False`` opens it for reading and export only (no session row; the
         session id is 0 and writes must not be made).
+
+        ``checkpoint_interval_s``: with a session, the WAL is checkpointed by a background
+        thread (its own connection, PASSIVE, every that many seconds) instead of inside
+        whichever write crosses SQLite's 1000-page threshold: an automatic checkpoint copies
+        pages and fsyncs on the writing thread, milliseconds in the middle of an exit.
+        ``None`` or 0 keeps SQLite's automatic checkpoints.
 
         Raises:
             JournalVersionError: written by a newer cockpit, or too old to migrate (or
@@ -262,6 +276,8 @@ class Journal:
                     (time.time_ns(), profile, venue, os.getpid()),
                 )
                 session = int(cur.lastrowid or 0)
+                if checkpoint_interval_s:
+                    conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.DatabaseError as exc:
             conn.close()
             _unlock(lock)
@@ -270,13 +286,69 @@ class Journal:
             conn.close()
             _unlock(lock)
             raise
-        return cls(conn, path, session, lock)
+        journal = cls(conn, path, session, lock)
+        if start_session and checkpoint_interval_s:
+            journal._start_checkpointer(float(checkpoint_interval_s))
+        return journal
+
+    def _start_checkpointer(self, interval_s: float) -> None:
+        self._ckpt_thread = threading.Thread(
+            target=self._checkpoint_loop,
+            args=(interval_s,),
+            name="journal-checkpoint",
+            daemon=True,
+        )
+        self._ckpt_thread.start()
+
+    def _checkpoint_loop(self, interval_s: float) -> None:
+        """PASSIVE checkpoints from a second connection (never blocks the writer)."""
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            log.exception("journal: checkpoint connection failed; the WAL grows until close")
+            return
+        try:
+            conn.execute("PRAGMA busy_timeout=0")
+            while not self._ckpt_stop.wait(interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as exc:
+                    log.debug("journal: checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the writes made inside into one commit (nested uses join the outer one)."""
+        if self._in_tx:
+            yield
+            return
+        conn = self._conn
+        conn.execute("BEGIN")
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._in_tx = False
+            conn.execute("ROLLBACK")
+            raise
+        self._in_tx = False
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         """End the session (marks a clean stop) and close the file. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self._ckpt_stop.set()
+        if self._ckpt_thread is not None:
+            self._ckpt_thread.join(5)
+            self._ckpt_thread = None
         try:
             if self.session:
                 self._conn.execute(
@@ -403,8 +475,7 @@ class Journal:
         body = _STATE_ENC.encode(state).decode()
         is_open = 0 if (state.get("closed") or state.get("detached")) else 1
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
+        with self.transaction():
             conn.execute(
                 "INSERT INTO plans(key, session, updated_ns, open, state) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
@@ -415,26 +486,17 @@ class Journal:
                 "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
                 (self.session, now, key, change, body),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def plan_removed(self, key: str, reason: str = "", ts_ns: int | None = None) -> None:
         """The plan of ``key`` is gone (position closed, detached); it is not recovered."""
         now = ts_ns or time.time_ns()
         conn = self._conn
-        conn.execute("BEGIN")
-        try:
+        with self.transaction():
             conn.execute("UPDATE plans SET open=0, updated_ns=? WHERE key=?", (now, key))
             conn.execute(
                 "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
                 (self.session, now, key, f"removed: {reason}" if reason else "removed", None),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def position(
         self, key: str, state: Mapping[str, Any] | PositionView, ts_ns: int | None = None
