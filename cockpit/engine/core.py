@@ -23,6 +23,7 @@ alarm. Nothing is silently overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -96,6 +97,7 @@ _NS: Final = 1_000_000_000
 _MS: Final = 1_000_000
 _ZERO: Final = Decimal(0)
 _CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
+_ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
 
 
 class EngineTimer(msgspec.Struct, frozen=True):
@@ -295,6 +297,7 @@ class Engine:
         self._next_status_ns = 0
         self._next_timer_ns = 0
         self._seq = 0
+        self._held: list[Any] | None = None  # router requests held by _fire
         self._cid_n = 0
         self._cid_prefix = f"c{(self.clock() // _NS) % 10_000_000:x}-"
         self.started_ns = self.clock()
@@ -498,12 +501,26 @@ class Engine:
         )
 
     def _fire(self, slot: _Slot, decision: ExitDecision) -> None:
-        """A plan decided to exit: journal, send exactly one exit order, tell viewers."""
+        """A plan decided to exit: journal, send exactly one exit order, tell viewers.
+
+        The plan's fired state and the exit order are journaled in ONE commit; the router
+        requests (protective cancel, exit order) are held until that commit and handed over
+        right after it, before anything is published.
+        """
         key = slot.key
         self.counters["exits"] += 1
-        self._journal_plan(slot, f"fired: {decision.reason}", force=True)
-        self._cancel_protective(slot)
-        closer = self._start_close(key, str(decision.reason), from_plan=True)
+        held: list[Any] = []
+        self._held = held
+        try:
+            with self._journal_batch():
+                self._journal_plan(slot, f"fired: {decision.reason}", force=True)
+                self._cancel_protective(slot)
+                closer = self._start_close(key, str(decision.reason), from_plan=True)
+        finally:
+            self._held = None
+            submit = self.router.submit
+            for request in held:
+                submit(request)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -831,7 +848,7 @@ class Engine:
         inst = self.instruments[request.key]
         self._journal_order(order)
         order.apply(OrderSubmitted(now))
-        self.router.submit(
+        self._route(
             PlaceOrder(
                 order.cid,
                 str(inst.exchange),
@@ -854,8 +871,21 @@ class Engine:
             order.reason = order.reason or "cancel requested"
             self._cancel_on_ack.add(order.cid)
             return False
-        self.router.submit(CancelOrder(order.cid, order.venue_id, urgent=urgent))
+        self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
         return True
+
+    def _route(self, request: Any) -> None:
+        """Hand ``request`` to the router, or hold it until the journal batch commits."""
+        if self._held is not None:
+            self._held.append(request)
+        else:
+            self.router.submit(request)
+
+    def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
+        """One journal commit for the writes made inside (a failed commit is alarmed)."""
+        if self.journal is None or not hasattr(self.journal, "transaction"):
+            return contextlib.nullcontext()
+        return _JournalBatch(self)
 
     def _modify(
         self,
@@ -1949,12 +1979,15 @@ class Engine:
         try:
             return fn(*args)
         except Exception as exc:
-            self.counters["errors"] += 1
-            log.exception("journal write failed")
-            self.publisher.event(
-                p.Alarm(self._next_seq(), "error", f"journal write failed: {exc}", code="journal")
-            )
+            self._journal_failed(exc)
             return None
+
+    def _journal_failed(self, exc: Exception) -> None:
+        self.counters["errors"] += 1
+        log.exception("journal write failed")
+        self.publisher.event(
+            p.Alarm(self._next_seq(), "error", f"journal write failed: {exc}", code="journal")
+        )
 
     def _alarm(self, level: str, message: str, *, key: str | None = None, code: str = "") -> None:
         log.log(logging.ERROR if level == "error" else logging.WARNING, "%s: %s", code, message)
@@ -1971,6 +2004,32 @@ class Engine:
 
 
 # ====================================================================== risk gate
+
+
+class _JournalBatch:
+    """``Journal.transaction()`` for the engine: a failed BEGIN/COMMIT is alarmed, not raised."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.cm: contextlib.AbstractContextManager[Any] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            cm = self.engine.journal.transaction()
+            cm.__enter__()
+            self.cm = cm
+        except Exception as exc:
+            self.engine._journal_failed(exc)
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        if self.cm is None:
+            return False
+        try:
+            self.cm.__exit__(et, ev, tb)
+        except Exception as exc:
+            if et is None:
+                self.engine._journal_failed(exc)
+        return False
 
 
 class _RiskGate:
@@ -1999,11 +2058,17 @@ class _RiskGate:
                 if value > over_value:
                     return ("confirm", f"value {value} is over {over_value}: confirm it")
         now = engine.clock()
+        working_qty: dict[str, Decimal] = {}
+        for order in engine.working.values():
+            if order.tag in _ENTRY_TAGS and order.is_working:
+                left = (order.qty - order.filled_qty) * order.side.sign
+                working_qty[order.key] = working_qty.get(order.key, _ZERO) + left
         ctx = risk.RiskContext(
             now_ns=now,
             tick_size=inst.tick_size,
             positions={pos.key: pos.qty for pos in engine.portfolio},
             open_orders=len(engine.working),
+            working_qty=working_qty,
             last_ticks={k: s.ltp for k, s in engine._syms.items() if s.ltp is not None},
             last_tick_ns={k: s.recv_ns for k, s in engine._syms.items() if s.ltp is not None},
             recent_orders_ns=list(self.recent_orders_ns),
@@ -2018,21 +2083,11 @@ class _RiskGate:
 
 
 def _risk_limits(settings: Any) -> risk.RiskLimits:
-    """The domain's limits from the ``[risk]`` settings (names differ between the two)."""
+    """The domain's limits from the ``[risk]`` settings (the one mapping is in config)."""
     if settings is None:
         return risk.RiskLimits()
-    per_minute = getattr(settings, "max_orders_per_minute", None)
-    return risk.RiskLimits(
-        max_order_qty=settings.max_order_qty,
-        max_position_qty=settings.max_position_qty,
-        max_notional=settings.max_order_value,
-        max_position_notional=getattr(settings, "max_position_value", None),
-        max_open_orders=settings.max_open_orders,
-        price_band_pct=settings.max_price_deviation_pct,
-        max_orders_per_window=per_minute,
-        order_window_ns=60 * _NS if per_minute is not None else _NS,
-        daily_loss_limit=settings.max_daily_loss,
-    )
+    limits: risk.RiskLimits = settings.to_domain()
+    return limits
 
 
 # ====================================================================== helpers
