@@ -145,21 +145,30 @@ class RiskSettings(BaseModel):
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
+    max_tick_age_s: Decimal | None = Field(default=None, gt=0)
+    """No entry while the symbol's last tick is older than this many seconds (stale-data
+    gate; off by default; exits are never blocked). Entries are refused anyway while the
+    feed itself is not live."""
 
     def to_domain(self) -> Any:
-        """``cockpit.domain.risk.RiskLimits`` for these settings (the names differ)."""
+        """``cockpit.domain.risk.RiskLimits`` for these settings: the ONE mapping of every
+        ``[risk]`` setting onto the domain's limits (the names differ)."""
         from cockpit.domain.risk import RiskLimits
 
         per_minute = self.max_orders_per_minute
+        age = self.max_tick_age_s
         return RiskLimits(
             max_order_qty=self.max_order_qty,
             max_position_qty=self.max_position_qty,
             max_notional=self.max_order_value,
+            max_position_notional=self.max_position_value,
             max_open_orders=self.max_open_orders,
             price_band_pct=self.max_price_deviation_pct,
             max_orders_per_window=per_minute,
             order_window_ns=60_000_000_000 if per_minute is not None else 1_000_000_000,
             daily_loss_limit=self.max_daily_loss,
+            kill_on_daily_loss=self.kill_on_daily_loss,
+            max_tick_age_ns=None if age is None else max(1, int(age * 1_000_000_000)),
         )
 
 

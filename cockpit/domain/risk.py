@@ -8,7 +8,8 @@ API summary
   ``max_open_orders``, ``price_band_pct`` (a limit/trigger price within this percent of the
   last price), ``max_orders_per_window`` within ``order_window_ns``, ``daily_loss_limit``
   (a positive amount: entries stop once day P&L <= -limit), ``max_tick_age_ns`` (stale-data
-  gate). :meth:`RiskLimits.from_mapping` builds it from config values.
+  gate), ``kill_on_daily_loss`` (the caller trips its kill switch when
+  :func:`daily_loss_reached`). :meth:`RiskLimits.from_mapping` builds it from config values.
 - :class:`RiskContext` (filled by the caller at check time): ``now_ns``, ``tick_size``,
   positions by key (signed), ``working_qty`` (signed unfilled entry quantity by key, counted
   towards the position limit), ``open_orders``, last price ticks and last tick time by key,
@@ -88,6 +89,9 @@ class RiskLimits:
     """A positive amount: no new entries once day P&L <= -limit."""
     max_tick_age_ns: int | None = None
     """No entries while the symbol's last tick is older than this (or absent)."""
+    kill_on_daily_loss: bool = False
+    """Trip the kill switch (cancel all, flatten all) once ``daily_loss_limit`` is reached
+    (the caller acts on it: see :func:`daily_loss_reached`)."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -127,7 +131,9 @@ class RiskLimits:
                 target = name[:-2] + "_ns"
                 kwargs[target] = int(Decimal(str(value)) * _NS_PER_S)
             elif name in known:
-                if name in _INT_LIMITS:
+                if name == "kill_on_daily_loss":
+                    kwargs[name] = _flag(value)
+                elif name in _INT_LIMITS:
                     kwargs[name] = int(value)
                 else:
                     kwargs[name] = Decimal(str(value))
@@ -159,6 +165,23 @@ class RiskContext:
     day_pnl: Decimal = Decimal(0)
     halted: bool = False
     """The kill switch: no entries at all."""
+
+
+def _flag(value: Any) -> bool:
+    """A config boolean (``true``/``false`` text accepted)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
+def daily_loss_reached(limits: RiskLimits, day_pnl: Decimal) -> bool:
+    """Whether day P&L has reached the daily loss limit (False when there is none)."""
+    return limits.daily_loss_limit is not None and day_pnl <= -limits.daily_loss_limit
 
 
 def _fmt(value: Decimal) -> str:
