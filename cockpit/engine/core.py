@@ -53,7 +53,14 @@ from cockpit.adapters.openalgo.broker import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain import risk
-from cockpit.domain.exits import ExitDecision, ExitPlan, PlanError, Trail, TrailKind
+from cockpit.domain.exits import (
+    ExitDecision,
+    ExitPlan,
+    PlanError,
+    Trail,
+    TrailKind,
+    entry_level,
+)
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource
 from cockpit.domain.instruments import (
     Exchange,
@@ -560,7 +567,9 @@ class Engine:
         sign = side.sign
         avg = pos.avg_ticks
         assert avg is not None
-        entry = round(avg)  # the average entry to the nearest tick
+        # An off-grid average rounds against the position, so a breakeven stop never locks
+        # in a loss (a long at 800.0333 has its breakeven at 800.05, not 800.00).
+        entry = entry_level(side, avg)
         stop_ticks = _pick(spec, "stop_ticks", getattr(ex, "stop_ticks", None))
         target_ticks = _pick(spec, "target_ticks", getattr(ex, "target_ticks", None))
         trail: Trail | None = None
@@ -632,7 +641,9 @@ class Engine:
         if slot is not None:
             plan = slot.plan
             if plan.active and plan.qty != abs(qty):
-                change = plan.resize(abs(qty))
+                # An add moves the average entry (breakeven measures from it, rounded
+                # against the position); a partial exit leaves it as it was.
+                change = plan.resize(abs(qty), pos.avg_ticks)
                 if change.changed:
                     self._journal_plan(slot, f"resize {abs(qty)}", force=True)
                     self.publisher.event(
@@ -1410,6 +1421,8 @@ class Engine:
                 ):
                     self._journal_plan(slot, "trail")
         self._retry_closers(now)
+        if self._risk.limits.kill_on_daily_loss and not self.kill_switch and self.reconciled:
+            self._kill_on_daily_loss()
         if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
             self.shutdown_requested.set()
         if self._pending_cancel_all is not None and now - self._kill_started_ns > 2 * _NS:
@@ -1427,6 +1440,19 @@ class Engine:
                 self._next_recon_ns = 0
         if now >= self._next_status_ns:
             self._publish_status()
+
+    def _kill_on_daily_loss(self) -> None:
+        """``[risk] kill_on_daily_loss``: trip the kill switch once the day's loss limit is hit."""
+        day_pnl = self.portfolio.day_pnl()
+        if not risk.daily_loss_reached(self._risk.limits, day_pnl):
+            return
+        self._alarm(
+            "error",
+            f"day P&L {day_pnl} reached the loss limit {self._risk.limits.daily_loss_limit}:"
+            " kill switch",
+            code="daily_loss_kill",
+        )
+        self._cmd_KillSwitch(0, p.KillSwitch(id=0))
 
     def _publish_status(self, force: bool = False) -> None:
         now_mono = time.monotonic_ns()
