@@ -1,0 +1,206 @@
+"""Engine loose ends found in review: risk mapping, stale-data gate, working entry quantity,
+kill on daily loss, off-grid entry averages, and session volume at price."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from cockpit.adapters.openalgo.broker import CancelAll
+from cockpit.config import RiskSettings
+from cockpit.domain.risk import RiskLimits
+from cockpit.engine import protocol as p
+from cockpit.engine.core import EngineTimer
+from tests.unit.test_engine_core import INFY, SBIN, Rig
+
+_NS = 1_000_000_000
+
+
+def _started(**settings: Any) -> Rig:
+    rig = Rig(**settings)
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.tick(INFY, "1500.00")
+    return rig
+
+
+# ---------------------------------------------------------------------------- risk mapping
+
+
+def _sample(name: str, annotation: Any) -> Any:
+    text = str(annotation)
+    if "bool" in text:
+        return True
+    if "int" in text:
+        return 7
+    return Decimal("7.5")
+
+
+@pytest.mark.parametrize("name", sorted(RiskSettings.model_fields))
+def test_every_risk_setting_reaches_the_domain_limits(name: str) -> None:
+    field = RiskSettings.model_fields[name]
+    settings = RiskSettings(**{name: _sample(name, field.annotation)})
+    assert settings.to_domain() != RiskLimits(), f"[risk] {name} does not reach RiskLimits"
+
+
+def test_risk_mapping_values() -> None:
+    limits = RiskSettings(
+        max_order_qty=Decimal(50),
+        max_order_value=Decimal(100000),
+        max_position_qty=Decimal(200),
+        max_position_value=Decimal(500000),
+        max_open_orders=4,
+        max_orders_per_minute=30,
+        max_daily_loss=Decimal(2500),
+        max_price_deviation_pct=Decimal(3),
+        kill_on_daily_loss=True,
+        max_tick_age_s=Decimal("2.5"),
+    ).to_domain()
+    assert limits == RiskLimits(
+        max_order_qty=Decimal(50),
+        max_notional=Decimal(100000),
+        max_position_qty=Decimal(200),
+        max_position_notional=Decimal(500000),
+        max_open_orders=4,
+        max_orders_per_window=30,
+        order_window_ns=60 * _NS,
+        daily_loss_limit=Decimal(2500),
+        price_band_pct=Decimal(3),
+        kill_on_daily_loss=True,
+        max_tick_age_ns=2_500_000_000,
+    )
+
+
+def test_engine_uses_the_config_mapping() -> None:
+    rig = Rig(risk={"max_position_value": 1000, "max_tick_age_s": 3})
+    limits = rig.engine._risk.limits
+    assert limits == rig.config.risk.to_domain()
+    assert limits.max_position_notional == Decimal(1000)
+    assert limits.max_tick_age_ns == 3 * _NS
+
+
+# ---------------------------------------------------------------------------- stale-data gate
+
+
+def test_entries_refused_on_an_old_tick_exits_still_go() -> None:
+    rig = _started(risk={"max_tick_age_s": 2})
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    rig.clock.now += 3 * _NS  # no tick for 3 s while the feed says it is live
+    answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(answer, p.Refused)
+    assert answer.rule == "stale_data"
+    assert "3.001 s old, over the limit 2 s" in answer.message
+    before = len(rig.places())
+    answer = rig.command(p.Flatten, key=SBIN.key)
+    assert isinstance(answer, p.Ack)
+    exits = rig.places()[before:]
+    assert [(e.action, e.quantity) for e in exits] == [("SELL", 10)]
+    rig.tick(INFY, "1500.05")  # a fresh tick of that symbol lets entries through again
+    answer = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
+    assert isinstance(answer, p.Ack), answer
+
+
+def test_no_tick_age_limit_by_default() -> None:
+    rig = _started()
+    rig.clock.now += 3600 * _NS
+    answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(answer, p.Ack), answer
+
+
+# ---------------------------------------------------------------------------- working entry qty
+
+
+def test_working_entry_quantity_counts_towards_the_position_limit() -> None:
+    rig = _started(risk={"max_position_qty": 10})
+    first = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(8), order_type="LIMIT", price=15990
+    )
+    assert isinstance(first, p.Ack), first
+    rig.accept(rig.places()[-1])  # resting, nothing filled
+    second = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(5), order_type="LIMIT", price=15980
+    )
+    assert isinstance(second, p.Refused)
+    assert second.rule == "max_position_qty"
+    # The other way the working buy does not add to a sell's exposure.
+    third = rig.command(p.PlaceEntry, key=SBIN.key, side="SELL", qty=Decimal(5))
+    assert isinstance(third, p.Ack), third
+
+
+# ---------------------------------------------------------------------------- kill on daily loss
+
+
+def test_kill_on_daily_loss_trips_the_kill_switch() -> None:
+    rig = _started(risk={"max_daily_loss": 100, "kill_on_daily_loss": True})
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "791.00")  # -90
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert not rig.engine.kill_switch
+    rig.tick(SBIN, "790.00")  # -100: the limit
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine.kill_switch
+    assert rig.router.of(CancelAll)
+    assert any(a.code == "daily_loss_kill" for a in rig.pub.of(p.Alarm))
+
+
+def test_daily_loss_without_kill_only_refuses_entries() -> None:
+    rig = _started(risk={"max_daily_loss": 100})
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "789.00")
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert not rig.engine.kill_switch
+    answer = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
+    assert isinstance(answer, p.Refused)
+    assert answer.rule == "daily_loss_limit"
+
+
+# ---------------------------------------------------------------------------- off-grid entries
+
+
+def _build_off_grid(rig: Rig, side: str, prices: list[str]) -> None:
+    for price in prices:
+        rig.enter(SBIN, side, 1, price, plan=p.PlanSpec(none=True))
+
+
+def test_breakeven_of_an_off_grid_long_never_locks_in_a_loss() -> None:
+    rig = _started()
+    _build_off_grid(rig, "BUY", ["800.00", "800.00", "800.05"])  # avg 800.0166: 16000 1/3
+    pos = rig.engine.portfolio.get(SBIN.key)
+    assert pos.avg_ticks == Fraction(48001, 3)
+    answer = rig.command(p.AttachPlan, key=SBIN.key, plan=p.PlanSpec(stop_ticks=10))
+    assert isinstance(answer, p.Ack), answer
+    rig.tick(SBIN, "800.50")
+    answer = rig.command(p.ToBreakeven, key=SBIN.key)
+    assert isinstance(answer, p.Ack), answer
+    plan = rig.engine.plans[SBIN.key].plan
+    assert plan.entry_ticks == 16001  # not round() = 16000
+    assert plan.stop == 16001
+    assert plan.stop >= pos.avg_ticks
+
+
+def test_breakeven_of_an_off_grid_short_never_locks_in_a_loss() -> None:
+    rig = _started()
+    _build_off_grid(rig, "SELL", ["800.05", "800.05", "800.00"])  # avg 16000 2/3
+    answer = rig.command(p.AttachPlan, key=SBIN.key, plan=p.PlanSpec(stop_ticks=10))
+    assert isinstance(answer, p.Ack), answer
+    rig.tick(SBIN, "799.50")
+    rig.command(p.ToBreakeven, key=SBIN.key)
+    plan = rig.engine.plans[SBIN.key].plan
+    assert plan.entry_ticks == 16000  # not round() = 16001
+    assert plan.stop == 16000
+
+
+def test_an_add_moves_the_plan_entry_to_the_new_average() -> None:
+    rig = _started()
+    rig.enter(SBIN, "BUY", 2, "800.00", plan=p.PlanSpec(stop_ticks=10))
+    plan = rig.engine.plans[SBIN.key].plan
+    assert plan.entry_ticks == 16000
+    rig.enter(SBIN, "BUY", 1, "800.05", plan=p.PlanSpec(stop_ticks=10))
+    assert plan.qty == 3
+    assert plan.entry_ticks == 16001  # avg 16000 1/3, rounded against the long
+    rig.tick(SBIN, "800.50")
+    rig.command(p.ToBreakeven, key=SBIN.key)
+    assert plan.stop == 16001
