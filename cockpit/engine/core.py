@@ -159,6 +159,14 @@ class _Sym:
     ask_qty: Decimal | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     book: p.BookView | None = None
+    vap: dict[int, Decimal] = field(default_factory=dict)
+    """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
+    vap_changed: dict[int, Decimal] = field(default_factory=dict)
+    """Levels changed since they were last published (0: removed by a session reset)."""
+    cum_volume: Decimal | None = None
+    """The feed's cumulative day volume at the previous quote (quote feeds)."""
+    ltt_ns: int | None = None
+    """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
 
 
 @dataclass(slots=True)
@@ -326,6 +334,8 @@ class Engine:
             "errors": 0,
         }
         self._risk = _RiskGate(config)
+        self._vap_dirty: set[str] = set()
+        """Symbols whose volume at price changed since the timer last published it."""
         self._handlers: dict[type, Callable[[Any], None]] = {
             LtpTick: self._on_market,
             QuoteTick: self._on_market,
@@ -413,7 +423,65 @@ class Engine:
         if slot is not None and self.reconciled:
             self._plan_tick(slot, ltp, ev.recv_ns)
         self.portfolio.update_mark(key, ltp)
+        if type(ev) is not LtpTick:
+            self._traded(sym, ev, ltp)  # after the exit decision: never delays an exit
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
+
+    def _traded(self, sym: _Sym, ev: QuoteTick | TradeTick, ltp: int) -> None:
+        """Add the volume this event traded to the session's volume at ``ltp``.
+
+        A trade (``TradeTick``) adds its ``ltq``. A quote adds the increase of the feed's
+        cumulative day ``volume`` since the previous quote (robust to coalesced or missed
+        ticks; all of it is put at the current LTP); the first quote only sets the baseline
+        (volume traded before the engine watched the symbol has no known price), and a drop
+        starts a new session (the map is cleared). A quote without ``volume`` adds its
+        ``ltq`` only when its last-trade time moved (a repeated quote is not a new trade).
+        """
+        qty: Decimal | None
+        if type(ev) is TradeTick:
+            qty = ev.ltq
+        else:
+            volume = ev.volume  # type: ignore[union-attr]
+            if volume is not None:
+                before = sym.cum_volume
+                sym.cum_volume = volume
+                if before is None:
+                    return
+                if volume < before:
+                    self._vap_reset(sym)
+                    return
+                qty = volume - before
+            else:
+                ltt = ev.ltt_ns
+                if ltt is None or ltt == sym.ltt_ns:
+                    return
+                sym.ltt_ns = ltt
+                qty = ev.ltq  # type: ignore[union-attr]
+        if not qty or qty < 0 or not qty.is_finite():
+            return
+        total = sym.vap.get(ltp, _ZERO) + qty
+        sym.vap[ltp] = total
+        sym.vap_changed[ltp] = total
+        self._vap_dirty.add(sym.inst.key)
+
+    def _vap_reset(self, sym: _Sym) -> None:
+        """A new session: every level goes (published as 0)."""
+        for level in sym.vap:
+            sym.vap_changed[level] = _ZERO
+        sym.vap.clear()
+        if sym.vap_changed:
+            self._vap_dirty.add(sym.inst.key)
+
+    def _publish_volume(self) -> None:
+        """Send the changed volume-at-price levels (from the timer: a few times a second)."""
+        publish = getattr(self.publisher, "volume", None)  # optional on a Publisher
+        for key in self._vap_dirty:
+            sym = self._syms[key]
+            levels = sorted(sym.vap_changed.items())
+            sym.vap_changed.clear()
+            if publish is not None and levels:
+                publish(p.VolumeAtPrice(key, levels))
+        self._vap_dirty.clear()
 
     def _quote_fields(self, sym: _Sym, ev: QuoteTick) -> None:
         inst = sym.inst
@@ -1438,6 +1506,8 @@ class Engine:
                 self.reconcile("periodic" if self.reconciled else "retry")
             else:
                 self._next_recon_ns = 0
+        if self._vap_dirty:
+            self._publish_volume()
         if now >= self._next_status_ns:
             self._publish_status()
 
@@ -1498,6 +1568,11 @@ class Engine:
             feeds=list(self.feeds.values()),
             status=self._status_view(),
             watchlist=list(self.watchlist),
+            volume_at_price=[
+                p.VolumeAtPrice(s.inst.key, sorted(s.vap.items()))
+                for s in self._syms.values()
+                if s.vap
+            ],
         )
 
     def _on_command(self, item: ViewerCommand) -> None:
