@@ -12,9 +12,10 @@ Threading model of the engine process:
   through a :class:`Publisher` — never waiting on the network.
 
 The server implements :class:`Publisher`: ``market`` is latest-wins per symbol (flushed to
-viewers at most ~30 times a second), ``event`` is broadcast to every viewer in order and never
-dropped or merged, ``reply`` goes to one viewer. All three are called on the decision thread
-and must return at once.
+viewers at most ~30 times a second), ``volume`` is latest-wins per price level (sent with the
+market batches), ``event`` is broadcast to every viewer in order and never dropped or merged,
+``reply`` goes to one viewer. All of them are called on the decision thread and must return
+at once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Protocol
 
 import msgspec
 
-from cockpit.engine.protocol import BookView, Command, Msg, QuoteView, StatusView
+from cockpit.engine.protocol import BookView, Command, Msg, QuoteView, StatusView, VolumeAtPrice
 
 
 class Publisher(Protocol):
@@ -34,6 +35,12 @@ class Publisher(Protocol):
 
     def status(self, status: StatusView) -> None:
         """The latest engine status (latest-wins, sent with the next market batch)."""
+
+    def volume(self, vap: VolumeAtPrice) -> None:
+        """Session volume at the price levels that changed (each level latest-wins).
+
+        Optional: the engine skips it on a publisher without this method.
+        """
 
     def event(self, msg: Msg) -> None:
         """An event for every viewer, in order, never dropped or merged."""
@@ -69,6 +76,9 @@ class NullPublisher:
         """Drop it."""
 
     def status(self, status: StatusView) -> None:
+        """Drop it."""
+
+    def volume(self, vap: VolumeAtPrice) -> None:
         """Drop it."""
 
     def event(self, msg: Msg) -> None:

@@ -93,7 +93,12 @@ class BookView(msgspec.Struct, frozen=True):
 
 
 class VolumeAtPrice(msgspec.Struct, frozen=True):
-    """Session traded volume per price level of one symbol (for the ladder)."""
+    """Session traded volume per price level of one symbol (for the ladder).
+
+    ``levels`` are ``(price_ticks, session total)``. In a :class:`Snapshot` they are the whole
+    map; in a :class:`MarketBatch` only the levels that changed, each with its new total
+    (apply by updating the map; a total of 0 removes the level, sent after a session reset).
+    """
 
     key: str
     levels: list[tuple[int, Decimal]]

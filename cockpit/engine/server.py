@@ -7,6 +7,9 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
   the loop (``market_hz``, default 30/s) takes what changed and merges it into each viewer's
   pending batch. A viewer receives at most one :class:`MarketBatch` per tick of that timer;
   if it is slow, its pending batch keeps being merged (latest wins), never queued.
+- ``volume`` (changed volume-at-price levels) goes through the ordered deque below, so a
+  snapshot and the level updates before/after it stay in order; the loop merges the levels
+  into each live viewer's pending batch (latest total per level wins), never a frame each.
 - ``event``/``reply`` append to one ordered deque, which the loop polls every 2 ms while
   events flow (only the first event after a quiet spell wakes the loop: one syscall). The
   loop encodes each event once and queues the frame for every live viewer, in order. A
@@ -32,6 +35,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -51,6 +55,7 @@ from cockpit.engine.protocol import (
     Snapshot,
     StatusView,
     Stopping,
+    VolumeAtPrice,
     Welcome,
     decode_to_engine,
     encode,
@@ -59,6 +64,8 @@ from cockpit.engine.protocol import (
 log = logging.getLogger(__name__)
 
 _BROADCAST: Final = 0
+_VOLUME: Final = -1
+"""Target of a volume-at-price update in the ordered deque (merged, not framed)."""
 HELLO_TIMEOUT_S: Final = 5.0
 EVENT_INTERVAL_S: Final = 0.002
 """How often the loop takes events and replies off the decision thread's deque while busy."""
@@ -92,6 +99,7 @@ class _Viewer:
         "closing",
         "task",
         "floor",
+        "vap",
     )
 
     def __init__(
@@ -113,6 +121,8 @@ class _Viewer:
         self.task: asyncio.Task[None] | None = None
         self.floor: dict[str, int] = {}
         """recv_ns per key in the snapshot: older quotes are not sent after it."""
+        self.vap: dict[str, dict[int, Decimal]] = {}
+        """Volume-at-price levels changed since the last batch, per key (latest wins)."""
 
 
 class ViewerServer:
@@ -151,6 +161,8 @@ class ViewerServer:
         self._books: dict[str, BookView] = {}
         self._status: StatusView | None = None
         self._out: deque[tuple[int, Msg]] = deque()
+        self._vap_pending = False
+        """Volume levels were merged into viewers since the last market flush."""
         # loop-thread state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -277,6 +289,14 @@ class ViewerServer:
         """The latest engine status, sent with the next market batch. Never blocks."""
         self._status = status
 
+    def volume(self, vap: VolumeAtPrice) -> None:
+        """Changed volume-at-price levels of one symbol, sent with the next market batch.
+
+        Never blocks and never wakes the loop (the market timer picks it up): one deque
+        append, in order with events and snapshot replies.
+        """
+        self._out.append((_VOLUME, vap))
+
     def event(self, msg: Msg) -> None:
         """Broadcast ``msg`` to every live viewer, in order. Never blocks.
 
@@ -340,6 +360,10 @@ class ViewerServer:
         viewers = self._viewers
         while out:
             target, msg = out.popleft()
+            if target == _VOLUME:
+                assert isinstance(msg, VolumeAtPrice)
+                self._merge_volume(msg)
+                continue
             try:
                 frame = encode(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
@@ -358,9 +382,23 @@ class ViewerServer:
                     v.live = True
                     v.quotes.clear()
                     v.books.clear()
+                    v.vap.clear()  # the snapshot carries the whole map
                     # quotes published before the snapshot are older than what it carries
                     v.floor = {q.key: q.recv_ns for q in msg.quotes}
                 self._push(v, frame)
+
+    def _merge_volume(self, vap: VolumeAtPrice) -> None:
+        merged = False
+        for v in self._viewers.values():
+            if v.live and not v.closed:
+                levels = v.vap.get(vap.key)
+                if levels is None:
+                    v.vap[vap.key] = dict(vap.levels)
+                else:
+                    levels.update(vap.levels)
+                merged = True
+        if merged:
+            self._vap_pending = True
 
     def _push(self, v: _Viewer, frame: bytes) -> None:
         if v.closed:
@@ -385,7 +423,8 @@ class ViewerServer:
         self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
         if self._out:
             self._drain_out()  # snapshots first: a viewer is live before the batch is merged
-        if not self._quotes and not self._books and self._status is None:
+        vap, self._vap_pending = self._vap_pending, False
+        if not self._quotes and not self._books and self._status is None and not vap:
             return
         with self._lock:
             quotes, self._quotes = self._quotes, {}
@@ -401,7 +440,7 @@ class ViewerServer:
             v.wake.set()
 
     def _take_batch(self, v: _Viewer) -> bytes | None:
-        if not v.quotes and not v.books and v.status is None:
+        if not v.quotes and not v.books and v.status is None and not v.vap:
             return None
         quotes = list(v.quotes.values())
         if v.floor:
@@ -413,10 +452,14 @@ class ViewerServer:
             seq=self._batch_seq,
             quotes=quotes,
             books=list(v.books.values()),
+            volume_at_price=[
+                VolumeAtPrice(key, sorted(levels.items())) for key, levels in v.vap.items()
+            ],
             status=v.status,
         )
         v.quotes = {}
         v.books = {}
+        v.vap = {}
         v.status = None
         self.counters["market_batches"] += 1
         return encode(batch)
