@@ -12,9 +12,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Protocol
 
-from cockpit.engine.protocol import Ack, Command, MarketBatch, Msg
+from cockpit.engine.protocol import Ack, Command, MarketBatch, Msg, VolumeAtPrice
 
 
 class LinkClosed(ConnectionError):
@@ -48,8 +49,10 @@ def merge_market(a: MarketBatch, b: MarketBatch) -> MarketBatch:
     quotes.update((q.key, q) for q in b.quotes)
     books = {x.key: x for x in a.books}
     books.update((x.key, x) for x in b.books)
-    vap = {x.key: x for x in a.volume_at_price}
-    vap.update((x.key, x) for x in b.volume_at_price)
+    levels: dict[str, dict[int, Decimal]] = {}
+    for x in (*a.volume_at_price, *b.volume_at_price):  # changed levels: b's total wins
+        levels.setdefault(x.key, {}).update(x.levels)
+    vap = {key: VolumeAtPrice(key, sorted(lv.items())) for key, lv in levels.items()}
     return MarketBatch(
         seq=b.seq,
         quotes=list(quotes.values()),

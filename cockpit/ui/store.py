@@ -244,7 +244,13 @@ class Store:
             self.books[b.key] = b
             ch.books.add(b.key)
         for v in batch.volume_at_price:
-            self.vap[v.key] = dict(v.levels)
+            # Only the levels that changed, each with its session total (0: level gone).
+            levels = self.vap.setdefault(v.key, {})
+            for price, qty in v.levels:
+                if qty:
+                    levels[price] = qty
+                else:
+                    levels.pop(price, None)
             ch.vap.add(v.key)
         if batch.status is not None:
             self.status = batch.status

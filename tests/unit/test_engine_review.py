@@ -11,10 +11,11 @@ import pytest
 
 from cockpit.adapters.openalgo.broker import CancelAll
 from cockpit.config import RiskSettings
+from cockpit.domain.market import QuoteTick, TradeTick
 from cockpit.domain.risk import RiskLimits
 from cockpit.engine import protocol as p
 from cockpit.engine.core import EngineTimer
-from tests.unit.test_engine_core import INFY, SBIN, Rig
+from tests.unit.test_engine_core import INFY, SBIN, Recorder, Rig
 
 _NS = 1_000_000_000
 
@@ -204,3 +205,115 @@ def test_an_add_moves_the_plan_entry_to_the_new_average() -> None:
     rig.tick(SBIN, "800.50")
     rig.command(p.ToBreakeven, key=SBIN.key)
     assert plan.stop == 16001
+
+
+# ---------------------------------------------------------------------------- volume at price
+
+
+class VolumeRecorder(Recorder):
+    """The rig's recording publisher, with the optional ``volume`` method."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.volumes: list[p.VolumeAtPrice] = []
+
+    def volume(self, vap: p.VolumeAtPrice) -> None:
+        self.volumes.append(vap)
+
+
+def _vap_rig() -> Rig:
+    rig = Rig()
+    rig.pub = VolumeRecorder()
+    rig.engine.publisher = rig.pub
+    rig.start()
+    return rig
+
+
+def _quote(
+    rig: Rig, price: str, volume: str | None, ltq: str | None = None, ltt: int | None = None
+) -> None:
+    rig.clock.now += 1_000_000
+    rig.engine.handle(
+        QuoteTick(
+            rig.clock.now,
+            "NSE",
+            "SBIN",
+            Decimal(price),
+            volume=None if volume is None else Decimal(volume),
+            ltq=None if ltq is None else Decimal(ltq),
+            ltt_ns=ltt,
+        )
+    )
+
+
+def _trade(rig: Rig, price: str, qty: str) -> None:
+    rig.clock.now += 1_000_000
+    rig.engine.handle(TradeTick(rig.clock.now, "NSE", "SBIN", Decimal(price), ltq=Decimal(qty)))
+
+
+def _timer(rig: Rig) -> list[p.VolumeAtPrice]:
+    pub = rig.pub
+    assert isinstance(pub, VolumeRecorder)
+    before = len(pub.volumes)
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    return pub.volumes[before:]
+
+
+def _vap_of(rig: Rig) -> dict[int, Decimal]:
+    snap = rig.engine.snapshot()
+    return {t: q for v in snap.volume_at_price if v.key == SBIN.key for t, q in v.levels}
+
+
+def test_quote_volume_increase_is_put_at_the_ltp() -> None:
+    rig = _vap_rig()
+    _quote(rig, "800.00", "50000")  # baseline: earlier volume has no known price
+    assert _vap_of(rig) == {}
+    _quote(rig, "800.00", "50010")
+    _quote(rig, "800.05", "50010")  # a book change, no trade
+    _quote(rig, "800.05", "50013")
+    _quote(rig, "800.00", "50020")
+    assert _vap_of(rig) == {16000: Decimal(17), 16001: Decimal(3)}
+    sent = _timer(rig)
+    assert [(v.key, v.levels) for v in sent] == [
+        (SBIN.key, [(16000, Decimal(17)), (16001, Decimal(3))])
+    ]
+    assert _timer(rig) == []  # nothing changed since
+    _quote(rig, "800.05", "50021")
+    assert [v.levels for v in _timer(rig)] == [[(16001, Decimal(4))]]  # only the changed level
+
+
+def test_trades_add_their_quantity() -> None:
+    rig = _vap_rig()
+    _trade(rig, "800.00", "0.5")
+    _trade(rig, "800.00", "1.25")
+    _trade(rig, "800.10", "2")
+    assert _vap_of(rig) == {16000: Decimal("1.75"), 16002: Decimal(2)}
+
+
+def test_a_volume_drop_starts_a_new_session() -> None:
+    rig = _vap_rig()
+    _quote(rig, "800.00", "100")
+    _quote(rig, "800.00", "110")
+    _timer(rig)
+    _quote(rig, "801.00", "5")  # the day rolled over: cumulative volume restarted
+    assert _vap_of(rig) == {}
+    assert [v.levels for v in _timer(rig)] == [[(16000, Decimal(0))]]  # 0: level removed
+    _quote(rig, "801.00", "8")
+    assert _vap_of(rig) == {16020: Decimal(3)}
+
+
+def test_quote_without_volume_counts_ltq_once_per_trade_time() -> None:
+    rig = _vap_rig()
+    _quote(rig, "800.00", None, ltq="4", ltt=1)
+    _quote(rig, "800.00", None, ltq="4", ltt=1)  # same trade repeated with a book change
+    _quote(rig, "800.05", None, ltq="2", ltt=2)
+    _quote(rig, "800.05", None, ltq="2")  # no trade time: cannot tell, not counted
+    assert _vap_of(rig) == {16000: Decimal(4), 16001: Decimal(2)}
+
+
+def test_ltp_ticks_and_bad_prices_add_nothing() -> None:
+    rig = _vap_rig()
+    rig.tick(SBIN, "800.00")
+    _trade(rig, "0", "5")  # unusable price: counted as a bad tick
+    assert _vap_of(rig) == {}
+    assert _timer(rig) == []
