@@ -333,6 +333,9 @@ class OpenAlgoRouter:
         self._client: httpx.Client | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
+        self.sent_hook: Callable[[str, bytes, int], None] | None = None
+        """Called (path, body, ``time.monotonic_ns()``) when a request's bytes have been
+        written to the socket (``http.client`` transport only); for benchmarks."""
         self.counters: dict[str, int] = {
             "requests": 0,
             "errors": 0,
@@ -392,8 +395,14 @@ class OpenAlgoRouter:
         item = _Item(0 if request.urgent else 1, next(self._seq), request)
         with self._cv:
             heapq.heappush(self._heap, item)
-            # Wake everyone: the urgent-only worker must not swallow a normal request's wake-up.
-            self._cv.notify_all()
+            if request.urgent:
+                # Any idle worker takes an urgent request: wake exactly one. Waking all of them
+                # makes them fight the submitting thread (and each other) for the GIL.
+                self._cv.notify(1)
+            else:
+                # Wake everyone: the urgent-only worker must not swallow a normal request's
+                # wake-up.
+                self._cv.notify_all()
 
     def pending(self) -> int:
         """How many requests wait to be sent."""
@@ -771,6 +780,9 @@ class OpenAlgoRouter:
                 raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
         try:
             conn.request("POST", f"{self._local.prefix}/{path}", content, _STDLIB_HEADERS)
+            hook = self.sent_hook
+            if hook is not None:
+                hook(path, content, time.monotonic_ns())
             response = conn.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException) as exc:
