@@ -215,6 +215,13 @@ class EngineSettings(BaseModel):
     """Market batches per second per viewer at most."""
     viewer_backlog: int = Field(default=5000, ge=10)
     """Events pending for one viewer beyond which it is dropped (it resyncs on reconnect)."""
+    switch_interval_us: int = Field(default=500, ge=0, le=100_000)
+    """The engine process's GIL switch interval (``sys.setswitchinterval``), microseconds:
+    how long a busy thread (the feed) may keep the decision thread or the router waiting.
+    Python's default is 5000; 0 leaves it alone (``benchmarks/bench_exit_latency.py``)."""
+    router_transport: Literal["http.client", "httpx"] = "http.client"
+    """The order router's HTTP client: one keep-alive ``http.client`` connection per worker
+    (lower latency, the default) or ``httpx``."""
 
 
 class SimSettings(BaseModel):

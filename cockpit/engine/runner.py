@@ -410,7 +410,13 @@ class EngineRunner:
             market_hz=s.engine.viewer_hz,
             max_backlog=s.engine.viewer_backlog,
         )
-        router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
+        if s.engine.switch_interval_us:
+            # Python's 5 ms default lets the feed thread hold the GIL that long while a crash
+            # tick waits on the decision thread and an exit order on the router.
+            sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
+        router = OpenAlgoRouter(
+            venue.host, venue.api_key, inbound.put, transport=s.engine.router_transport
+        )
         feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
         market_feed: Any = feed
         tee: UpstreamTee | None = None
