@@ -139,6 +139,7 @@ class CockpitApp(App[int]):
         (0, "-narrow"),
         (100, "-normal"),
         (140, "-wide"),
+        (172, "-xwide"),  # room for the ladder's traded-volume column beside bid/ask
     ]
     VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
 

@@ -8,6 +8,7 @@ pointed at it over loopback; the app attaches to the engine's Unix socket like `
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from cockpit.engine.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import ClientLink
+from cockpit.ui.store import fmt_volume
 from tests.ui.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -337,3 +339,29 @@ async def test_reverse_and_cancel_keys(fresh: EngineProc) -> None:
         await wait_for(pilot, lambda: not app.store.working_orders("NSE:SBIN"), 10)
         await pilot.press("f")
         await wait_for(pilot, lambda: qty(app) == 0, 10)
+
+
+async def test_traded_volume_shows_on_the_ladder(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(180, 48)) as pilot:  # -xwide: the volume column
+        await attached(pilot, app)
+        level = 16_067  # 803.35: a price no other test trades at
+        before = app.store.vap.get(SBIN, {}).get(level, Decimal(0))
+        fresh.price("SBIN", "803.35")  # each scripted price is one trade of one share
+        fresh.price("SBIN", "803.35")
+        want = before + 2
+        await wait_for(pilot, lambda: app.store.vap.get(SBIN, {}).get(level) == want, 10)
+        volume_then_ltp = re.compile(r"803\.35\s+(\S+)\s+◀LTP")
+
+        def ladder_shows_it() -> bool:
+            m = volume_then_ltp.search(row_with(app, "◀LTP") or "")
+            return m is not None and m.group(1) == fmt_volume(want)
+
+        await pilot.pause()
+        await wait_for(pilot, ladder_shows_it, 10)
+    # A viewer attaching now gets the whole map in its snapshot.
+    with EngineClient.connect(path=fresh.socket, client="test") as c:
+        snap = c.snapshot(timeout=5)
+    levels = {t: q for v in snap.volume_at_price if v.key == SBIN for t, q in v.levels}
+    assert levels[level] == want
+    assert levels.get(16_000, Decimal(0)) > 0  # `fresh` traded at 800.00
