@@ -46,6 +46,7 @@ from cockpit.engine.protocol import (
     StatusView,
     Stopping,
     Subscribe,
+    VolumeAtPrice,
     encode,
 )
 from cockpit.engine.server import EngineAlreadyRunning, ServerError, ViewerServer
@@ -435,3 +436,37 @@ def test_event_after_a_quiet_spell_wakes_the_loop(engine, sock_dir: Path) -> Non
         assert c.wait_for(Alarm, timeout=2).message == "wake up"
         print(f"event after idle delivered in {(time.monotonic() - t0) * 1000:.2f} ms")
         assert not server._idle
+
+
+def test_volume_levels_merge_per_level_in_order_with_the_snapshot(engine, sock_dir: Path) -> None:
+    server, core = engine
+
+    def answer(conn_id: int) -> None:
+        server.volume(VolumeAtPrice("NSE:A", [(90, Decimal(4))]))  # before: the snapshot has it
+        snap = make_snapshot(1)
+        snap = Snapshot(
+            **{
+                **{f: getattr(snap, f) for f in snap.__struct_fields__},
+                "volume_at_price": [VolumeAtPrice("NSE:A", [(90, Decimal(5))])],
+            }
+        )
+        server.reply(conn_id, snap)
+        server.volume(VolumeAtPrice("NSE:A", [(91, Decimal(2))]))
+        server.volume(VolumeAtPrice("NSE:A", [(91, Decimal(3)), (92, Decimal(1))]))
+
+    core.on_snapshot = answer
+    with EngineClient.connect(path=sock_dir / "t.sock") as c:
+        assert c.snapshot().volume_at_price == [VolumeAtPrice("NSE:A", [(90, Decimal(5))])]
+        seen: dict[int, Decimal] = {}
+        deadline = time.monotonic() + 5
+        while seen.get(91) != Decimal(3) or 92 not in seen:
+            assert time.monotonic() < deadline, seen
+            batch = c.wait_for(MarketBatch, timeout=2)
+            for vap in batch.volume_at_price:
+                assert vap.key == "NSE:A"
+                seen.update(vap.levels)
+        assert seen == {91: Decimal(3), 92: Decimal(1)}  # the older 90 never came after it
+        # Volume alone (no quote changed) still goes out with the next batch.
+        server.volume(VolumeAtPrice("NSE:A", [(93, Decimal(7))]))
+        batch = c.wait_for(MarketBatch, timeout=2)
+        assert batch.volume_at_price == [VolumeAtPrice("NSE:A", [(93, Decimal(7))])]
