@@ -14,10 +14,12 @@ Setup (all real sockets on 127.0.0.1):
   re-enters (a PlaceEntry on the engine's queue, as a viewer would) so the next crash finds a
   position again.
 
-Two latencies per exit (CLOCK_MONOTONIC is system-wide, so the processes share it):
-``tick_to_request``: crash frame written by the venue → the exit ``placeorder`` request
-received by the venue's HTTP server (what the brief asks for: the order request has left the
-engine). ``tick_to_decision``: crash frame written → the engine hands the exit to the router
+Latencies per exit (CLOCK_MONOTONIC is system-wide, so the processes share it):
+``tick_to_sent``: crash frame written by the venue → the exit ``placeorder`` request's
+bytes written to the router's socket (the order request has left the engine; the
+``http.client`` transport only). ``tick_to_request``: → that request received by the venue's
+HTTP server (whose event loop also generates the ticks, so it adds the venue's own delay).
+``tick_to_decision``: crash frame written → the engine hands the exit to the router
 (the decision path alone, without the router thread and HTTP).
 
 Scenarios: 1,000 and 10,000 ticks/s, (a) no viewer attached, (b) one viewer attached: a client
@@ -270,8 +272,24 @@ class TimedRouter:
         self.stamps: list[tuple[str, int]] = []
         self.recv_stamps: list[tuple[str, int]] = []
         self.dequeue_stamps: list[tuple[str, int]] = []
+        self.sent_raw: list[tuple[bytes, int]] = []
+        router.sent_hook = self._sent
         self.engine: Any = None
         self.wall_to_mono = time.monotonic_ns() - time.time_ns()
+
+    def _sent(self, path: str, body: bytes, ns: int) -> None:
+        # On the router worker, after the request's bytes were written: keep it cheap.
+        if path == "placeorder":
+            self.sent_raw.append((body, ns))
+
+    def sent_stamps(self) -> list[tuple[str, int]]:
+        """(symbol, when written) of the SELL placeorder requests written to the socket."""
+        out = []
+        for body, ns in self.sent_raw:
+            order = json.loads(body)
+            if order.get("action") == "SELL":
+                out.append((order["symbol"], ns))
+        return out
 
     def submit(self, request: Any) -> None:
         if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
@@ -437,18 +455,31 @@ def main() -> int:
     ap.add_argument("--period", type=float, default=1.0, help="crash period per symbol (s)")
     ap.add_argument("--rates", default="1000,10000")
     ap.add_argument("--viewer", choices=("socket", "textual"), default="socket")
-    ap.add_argument("--transport", choices=("httpx", "http.client"), default="httpx")
+    ap.add_argument(
+        "--transport",
+        choices=("httpx", "http.client"),
+        default=None,
+        help="router transport (default: the engine's, [engine] router_transport)",
+    )
     ap.add_argument(
         "--switch-interval",
         type=float,
         default=None,
-        help="sys.setswitchinterval for the engine process (default: Python's 0.005 s)",
+        help="sys.setswitchinterval for the engine process, seconds (default: the engine's, "
+        "[engine] switch_interval_us; 0: Python's own 0.005)",
     )
     args = ap.parse_args()
-    if args.switch_interval is not None:
-        sys.setswitchinterval(args.switch_interval)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cockpit.config import EngineSettings
+
+    defaults = EngineSettings()
+    if args.transport is None:
+        args.transport = defaults.router_transport
+    if args.switch_interval is None:
+        args.switch_interval = defaults.switch_interval_us / 1e6
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
     from cockpit.adapters.openalgo.feed import OpenAlgoFeed
     from cockpit.config import Settings
@@ -563,6 +594,7 @@ def main() -> int:
                 timed.stamps.clear()
                 timed.recv_stamps.clear()
                 timed.dequeue_stamps.clear()
+                timed.sent_raw.clear()
                 ticks_before = engine.counters["ticks"]
                 parent.send(
                     {
@@ -585,6 +617,7 @@ def main() -> int:
                     "crashes": len(out["crashes"]),
                     "exits": len(sells),
                     "tick_to_request": percentiles(match(out["crashes"], sells)),
+                    "tick_to_sent": percentiles(match(out["crashes"], timed.sent_stamps())),
                     "tick_to_decision": percentiles(match(out["crashes"], list(timed.stamps))),
                     "tick_to_feed_read": percentiles(
                         match(out["crashes"], list(timed.recv_stamps))
@@ -616,8 +649,14 @@ def main() -> int:
         p99 = s["tick_to_decision"].get("p99_us")
         if peer and p99:
             s["decision_p99_vs_inproc"] = round(p99 / peer, 1)
-    results["goal"] = "p99 tick_to_request < 1000 us at 10,000 ticks/s"
+    results["goal"] = (
+        "p99 < 1000 us at 10,000 ticks/s from the crash frame written to the exit request "
+        "written to the socket (tick_to_sent; tick_to_request: received by the venue)"
+    )
     results["goal_met"] = bool(ten) and all(
+        s["tick_to_sent"].get("p99_us", s["tick_to_request"].get("p99_us", 1e9)) < 1000 for s in ten
+    )
+    results["goal_met_at_venue"] = bool(ten) and all(
         s["tick_to_request"].get("p99_us", 1e9) < 1000 for s in ten
     )
     results["engine_counters"] = dict(engine.counters)
