@@ -326,6 +326,32 @@ class Store:
         """Open positions or working orders exist."""
         return bool(self.open_positions()) or any(is_working(o) for o in self.orders.values())
 
+    def mark(self, key: str) -> int | None:
+        """The price open positions are valued at: the latest LTP this viewer received (the
+        engine's own mark when no quote is known). The positions pane and the status bar's
+        day P&L both use it, so they always agree."""
+        q = self.quotes.get(key)
+        if q is not None:
+            return q.ltp
+        pos = self.positions.get(key)
+        return pos.ltp if pos is not None else None
+
+    def unrealized(self, key: str) -> Decimal:
+        """Unrealized P&L of ``key``'s position at :meth:`mark`, in money."""
+        pos = self.positions.get(key)
+        if pos is None:
+            return Decimal(0)
+        return unrealized_at(pos, self.mark(key), self.tick_size(key))
+
+    def day_pnl(self) -> Decimal:
+        """Realized plus unrealized (at :meth:`mark`) over the positions: the status bar's
+        day P&L, the sum of what the positions pane shows. The engine's own figure (its last
+        tick, sent about once a second) is what its daily-loss rule uses."""
+        return sum(
+            (pos.realized + self.unrealized(key) for key, pos in self.positions.items()),
+            Decimal(0),
+        )
+
     def tick_age_ns(self, key: str, now_ns: int | None = None) -> int | None:
         """Nanoseconds since the engine received the symbol's last tick."""
         q = self.quotes.get(key)
@@ -394,6 +420,16 @@ def fmt_qty(qty: Decimal | int | None) -> str:
     if d == d.to_integral_value():
         return f"{int(d):,}"
     return f"{d.normalize():f}"
+
+
+def unrealized_at(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Decimal:
+    """Unrealized P&L of ``pos`` at ``ltp`` (ticks), exact: the engine's figure at its mark
+    (``pos.ltp``) plus the move since, so an off-grid average is never re-rounded here."""
+    if ltp is None or pos.qty == 0:
+        return pos.unrealized
+    if pos.ltp is not None:
+        return pos.unrealized + (ltp - pos.ltp) * tick_size * pos.qty
+    return (ltp * tick_size - pos.avg_price) * pos.qty
 
 
 def fmt_volume(qty: Decimal | int | None) -> str:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.engine.protocol import PlanView, PositionView
-from cockpit.ui.store import Store, fmt_money, fmt_qty
+from cockpit.ui.store import Store, fmt_money, fmt_qty, unrealized_at
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder import avg_to_ticks
 
@@ -45,10 +45,8 @@ def gauge(
 
 def unrealized(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Decimal:
     """Unrealized P&L at the latest price (exact): the engine publishes positions when they
-    change, the price moves on every batch."""
-    if ltp is None or pos.qty == 0:
-        return pos.unrealized
-    return (ltp * tick_size - pos.avg_price) * pos.qty
+    change, the price moves on every batch. Same figure as the status bar's day P&L uses."""
+    return unrealized_at(pos, ltp, tick_size)
 
 
 class PositionsPane(LineGrid):
@@ -110,8 +108,7 @@ class PositionsPane(LineGrid):
         store = self.store
         inst = store.instruments.get(key)
         ts = store.tick_size(key)
-        q = store.quotes.get(key)
-        ltp = q.ltp if q is not None else pos.ltp
+        ltp = store.mark(key)  # the latest LTP: the status bar's day P&L uses the same
         long = pos.qty > 0
         side = "LONG" if long else "SHORT" if pos.qty < 0 else "FLAT"
         side_cls = "pos--long" if long else "pos--short" if pos.qty < 0 else "pos--dim"

@@ -88,9 +88,11 @@ class StatusBar(LineGrid):
             cells.append(("lat ", "status--label"))
             cells.append((f"{st.order_latency_ms:.0f}ms ", ""))
         if st is not None:
-            cls = "status--up" if st.day_pnl > 0 else "status--down" if st.day_pnl < 0 else ""
+            # Marked at the latest LTP, like the positions pane (their sum, so they agree).
+            pnl = store.day_pnl()
+            cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             cells.append(("P&L ", "status--label"))
-            cells.append((fmt_money(st.day_pnl) + " ", cls))
+            cells.append((fmt_money(pnl) + " ", cls))
         cells.append(("qty ", "status--label"))
         cells.append((fmt_qty(self.qty) if self.qty else "?", ""))
         self.set_lines([("", tuple(cells))])
