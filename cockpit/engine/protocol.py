@@ -187,6 +187,8 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     venue: str
     armed: bool
     day_pnl: Decimal = Decimal(0)
+    """Realized + unrealized, open positions marked at each symbol's last LTP (the mark the
+    viewer's positions pane and status bar use too, with the LTPs it has received since)."""
     ticks_per_s: float = 0.0
     order_latency_ms: float | None = None
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
