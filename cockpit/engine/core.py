@@ -424,10 +424,10 @@ class Engine:
             self._plan_tick(slot, ltp, ev.recv_ns)
         self.portfolio.update_mark(key, ltp)
         if type(ev) is not LtpTick:
-            self._traded(sym, ev, ltp)  # after the exit decision: never delays an exit
+            self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
 
-    def _traded(self, sym: _Sym, ev: QuoteTick | TradeTick, ltp: int) -> None:
+    def _traded(self, key: str, sym: _Sym, ev: QuoteTick | TradeTick, ltp: int) -> None:
         """Add the volume this event traded to the session's volume at ``ltp``.
 
         A trade (``TradeTick``) adds its ``ltq``. A quote adds the increase of the feed's
@@ -440,10 +440,16 @@ class Engine:
         qty: Decimal | None
         if type(ev) is TradeTick:
             qty = ev.ltq
+            if qty is None or not qty.is_finite() or qty <= _ZERO:
+                return
         else:
             volume = ev.volume  # type: ignore[union-attr]
             if volume is not None:
                 before = sym.cum_volume
+                if volume == before:
+                    return  # most quotes: no trade since the previous one
+                if not volume.is_finite() or volume < _ZERO:
+                    return
                 sym.cum_volume = volume
                 if before is None:
                     return
@@ -457,12 +463,12 @@ class Engine:
                     return
                 sym.ltt_ns = ltt
                 qty = ev.ltq  # type: ignore[union-attr]
-        if not qty or qty < 0 or not qty.is_finite():
-            return
+                if qty is None or not qty.is_finite() or qty <= _ZERO:
+                    return
         total = sym.vap.get(ltp, _ZERO) + qty
         sym.vap[ltp] = total
         sym.vap_changed[ltp] = total
-        self._vap_dirty.add(sym.inst.key)
+        self._vap_dirty.add(key)
 
     def _vap_reset(self, sym: _Sym) -> None:
         """A new session: every level goes (published as 0)."""
