@@ -107,6 +107,10 @@ _CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 _ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
 
 
+_EXIT_SEND_WAIT_S: Final = 0.002
+"""How long an exit waits for the router to write its order (the decision thread yields)."""
+
+
 class EngineTimer(msgspec.Struct, frozen=True):
     """The engine's periodic tick (time stops, retries, reconciliation, status)."""
 
@@ -599,9 +603,7 @@ class Engine:
                 closer = self._start_close(key, str(decision.reason), from_plan=True)
         finally:
             self._held = None
-            submit = self.router.submit
-            for request in held:
-                submit(request)
+            self._send_held(held)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -958,6 +960,21 @@ class Engine:
             return False
         self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
         return True
+
+    def _send_held(self, held: list[Any]) -> None:
+        """Hand over an exit's requests; wait (bounded) until the exit order is on the wire.
+
+        The decision thread releases the GIL meanwhile, so the router worker sends at once
+        instead of queueing for the GIL behind this thread and the feed (an exit is rare;
+        ticks wait ~0.1 ms in the inbound queue, never dropped).
+        """
+        submit = self.router.submit
+        wait = getattr(self.router, "submit_and_wait_sent", None)
+        for request in held:
+            if wait is not None and type(request) is PlaceOrder and request.urgent:
+                wait(request, _EXIT_SEND_WAIT_S)
+            else:
+                submit(request)
 
     def _route(self, request: Any) -> None:
         """Hand ``request`` to the router, or hold it until the journal batch commits."""
