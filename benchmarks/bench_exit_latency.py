@@ -291,14 +291,21 @@ class TimedRouter:
                 out.append((order["symbol"], ns))
         return out
 
-    def submit(self, request: Any) -> None:
+    def _stamp(self, request: Any) -> None:
         if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
             self.stamps.append((request.symbol, time.monotonic_ns()))
             sym = self.engine._syms.get(f"NSE:{request.symbol}") if self.engine else None
             if sym is not None:
                 # When the feed read the crash frame off the socket (wall clock -> monotonic).
                 self.recv_stamps.append((request.symbol, sym.recv_ns + self.wall_to_mono))
+
+    def submit(self, request: Any) -> None:
+        self._stamp(request)
         self.router.submit(request)
+
+    def submit_and_wait_sent(self, request: Any, timeout_s: float) -> bool:
+        self._stamp(request)
+        return bool(self.router.submit_and_wait_sent(request, timeout_s))
 
 
 class ReEntry:

@@ -333,6 +333,7 @@ class OpenAlgoRouter:
         self._client: httpx.Client | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
+        self._sent_waits: dict[int, threading.Event] = {}
         self.sent_hook: Callable[[str, bytes, int], None] | None = None
         """Called (path, body, ``time.monotonic_ns()``) when a request's bytes have been
         written to the socket (``http.client`` transport only); for benchmarks."""
@@ -404,6 +405,30 @@ class OpenAlgoRouter:
                 # wake-up.
                 self._cv.notify_all()
 
+    def submit_and_wait_sent(self, request: RouterRequest, timeout_s: float) -> bool:
+        """:meth:`submit`, then block (GIL released) until its bytes are written, or timeout.
+
+        For an exit: the calling (decision) thread steps aside so the worker sends at once
+        instead of waiting for the GIL behind it and the feed. True if it was written in time
+        (``httpx``: answered). The result still reaches the sink as usual.
+        """
+        event = threading.Event()
+        key = id(request)
+        self._sent_waits[key] = event
+        try:
+            self.submit(request)
+            return event.wait(timeout_s)
+        finally:
+            self._sent_waits.pop(key, None)
+
+    def _mark_sent(self) -> None:
+        request = getattr(self._local, "request", None)
+        if request is not None:
+            self._local.request = None
+            event = self._sent_waits.get(id(request))
+            if event is not None:
+                event.set()
+
     def pending(self) -> int:
         """How many requests wait to be sent."""
         with self._cv:
@@ -430,11 +455,13 @@ class OpenAlgoRouter:
                 if self._stop.is_set():
                     return
                 request = heapq.heappop(self._heap).request
+            self._local.request = request
             try:
                 result = self._handle(request)
             except Exception as exc:  # a bug must not kill the worker or lose the result
                 log.exception("router: unexpected error on %s", type(request).__name__)
                 result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
+            self._mark_sent()  # (not sent at all: release a waiter anyway)
             self._emit(result)
 
     def _emit(self, result: RouterResult) -> None:
@@ -783,6 +810,7 @@ class OpenAlgoRouter:
             hook = self.sent_hook
             if hook is not None:
                 hook(path, content, time.monotonic_ns())
+            self._mark_sent()
             response = conn.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException) as exc:
