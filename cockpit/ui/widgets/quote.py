@@ -24,17 +24,9 @@ def bar(qty: Decimal, biggest: Decimal, width: int, *, right: bool = False) -> s
     return text.rjust(width) if right else text.ljust(width)
 
 
-class QuotePanel(LineGrid):
-    """Last price with direction, change, OHLC, volume, best bid/ask."""
+class SymbolGrid(LineGrid):
+    """A grid showing one symbol from the store: empty until a symbol is chosen."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "quote--symbol",
-        "quote--up",
-        "quote--down",
-        "quote--label",
-        "quote--bid",
-        "quote--ask",
-    }
     max_hz = 10.0
 
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
@@ -48,12 +40,32 @@ class QuotePanel(LineGrid):
         self.rebuild()
 
     def rebuild(self) -> None:
-        """Recompute the three lines."""
-        store = self.store
-        key = self.key
-        if key is None:
+        """Recompute the lines for the current symbol (none: empty)."""
+        if self.key is None:
             self.set_lines([])
             return
+        self.render_symbol(self.key)
+
+    def render_symbol(self, key: str) -> None:
+        """Set the lines for ``key``."""
+        raise NotImplementedError
+
+
+class QuotePanel(SymbolGrid):
+    """Last price with direction, change, OHLC, volume, best bid/ask."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "quote--symbol",
+        "quote--up",
+        "quote--down",
+        "quote--label",
+        "quote--bid",
+        "quote--ask",
+    }
+
+    def render_symbol(self, key: str) -> None:
+        """Recompute the three lines."""
+        store = self.store
         q = store.quotes.get(key)
         inst = store.instruments.get(key)
         name = inst.name if inst is not None and inst.name else ""
@@ -96,7 +108,7 @@ class QuotePanel(LineGrid):
         self.set_lines([("", tuple(first)), ("", tuple(second)), ("", tuple(third))])
 
 
-class DepthView(LineGrid):
+class DepthView(SymbolGrid):
     """Market depth up to 20 levels a side: orders, quantity bar, price; totals at the foot."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -107,27 +119,11 @@ class DepthView(LineGrid):
         "depth--ask-bar",
         "depth--total",
     }
-    max_hz = 10.0
-
     MAX_LEVELS = 20
 
-    def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
-        super().__init__(id=id, classes=classes)
-        self.store = store
-        self.key: str | None = None
-
-    def set_symbol(self, key: str | None) -> None:
-        """Show another symbol."""
-        self.key = key
-        self.rebuild()
-
-    def rebuild(self) -> None:
+    def render_symbol(self, key: str) -> None:
         """Recompute the levels."""
         store = self.store
-        key = self.key
-        if key is None:
-            self.set_lines([])
-            return
         book = store.books.get(key)
         width = self.size.width or 60
         levels = max(0, min(self.MAX_LEVELS, self.size.height - 2 if self.size.height else 5))
