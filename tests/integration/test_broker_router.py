@@ -374,3 +374,26 @@ def test_a_keep_alive_connection_closed_by_the_server_is_not_an_uncertain_order(
     assert result.ok, result
     assert result.attempts == 1
     assert server.count("placeorder") == 2
+
+
+def test_submit_and_wait_sent_returns_when_the_bytes_are_written_not_answered(
+    server, results
+) -> None:
+    server.scripts["placeorder"] = [(200, None, 1.0)]  # the answer comes 1 s later
+    router = make_router(server, results, transport="http.client", timeout_s=3.0)
+    try:
+        t0 = time.monotonic()
+        assert router.submit_and_wait_sent(place("exit", urgent=True), 0.8)
+        assert time.monotonic() - t0 < 0.8
+        result = get(results)
+        assert result.ok
+        assert result.venue_id
+    finally:
+        router.stop()
+
+
+def test_submit_and_wait_sent_times_out_when_nothing_is_sent(server, results) -> None:
+    router = make_router(server, results, transport="http.client")
+    router.stop()
+    assert not router.submit_and_wait_sent(place("exit", urgent=True), 0.05)
+    assert get(results).code == "stopped"

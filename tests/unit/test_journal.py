@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -377,3 +378,49 @@ def test_one_writer_per_journal_file(jpath: Path) -> None:
         assert again.session == 2
         with Journal.open(jpath) as same_process:  # shared within one process
             assert same_process.session == 3
+
+
+def test_transaction_commits_once_and_rolls_back_on_error(jpath: Path) -> None:
+    with Journal.open(jpath) as j:
+
+        def failing_batch() -> None:
+            with j.transaction():
+                j.plan("NSE:INFY", {"closed": False}, "fired")
+                j.order(order_view("c1"))
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            failing_batch()
+        assert j.count("plans") == 0
+        assert j.count("orders") == 0
+        with j.transaction():
+            j.plan("NSE:INFY", {"closed": False}, "fired")  # nested BEGIN joins the outer one
+            j.order(order_view("c1"))
+        assert j.count("plans") == 1
+        assert j.count("orders") == 1
+
+
+def test_wal_is_checkpointed_by_a_background_thread_not_the_writer(jpath: Path) -> None:
+    j = Journal.open(jpath, checkpoint_interval_s=0.05)
+    try:
+        assert j.pragma("wal_autocheckpoint") == 0
+        assert any(t.name == "journal-checkpoint" for t in threading.enumerate())
+        time.sleep(0.2)  # let the schema be checkpointed first
+        before = jpath.stat().st_size
+        for n in range(100):
+            j.order(order_view(f"c{n}", reason="x" * 200))
+        # Only a checkpoint copies pages from the WAL into the database file (SQLite's own
+        # would wait for 1000 pages, and it is off on the writer).
+        deadline = time.monotonic() + 5
+        while jpath.stat().st_size <= before:
+            assert time.monotonic() < deadline, "the WAL was never checkpointed"
+            time.sleep(0.02)
+    finally:
+        j.close()
+    assert not any(t.name == "journal-checkpoint" for t in threading.enumerate())
+
+
+def test_no_checkpoint_thread_when_disabled(jpath: Path) -> None:
+    with Journal.open(jpath, checkpoint_interval_s=None) as j:
+        assert j.pragma("wal_autocheckpoint") == 1000
+        assert not any(t.name == "journal-checkpoint" for t in threading.enumerate())
