@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import random
 import zlib
+from collections.abc import Callable
 from typing import Any, Final
 
 from cockpit.sim.market import SymbolState
@@ -155,11 +156,12 @@ def _live(s: SymbolState) -> list[RawBar]:
     return bars
 
 
-def _bucket(bars: list[RawBar], size: int, offset: int) -> list[RawBar]:
+def _merge(bars: list[RawBar], start_of: Callable[[int], int]) -> list[RawBar]:
+    """Fold consecutive bars whose ``start_of(t)`` is the same into one OHLCV bar at that start."""
     out: list[RawBar] = []
     cur: list[int] | None = None
     for t, o, h, lo, c, v in bars:
-        start = (t + offset) // size * size - offset
+        start = start_of(t)
         if cur is None or cur[0] != start:
             if cur is not None:
                 out.append((cur[0], cur[1], cur[2], cur[3], cur[4], cur[5]))
@@ -172,6 +174,10 @@ def _bucket(bars: list[RawBar], size: int, offset: int) -> list[RawBar]:
     if cur is not None:
         out.append((cur[0], cur[1], cur[2], cur[3], cur[4], cur[5]))
     return out
+
+
+def _bucket(bars: list[RawBar], size: int, offset: int) -> list[RawBar]:
+    return _merge(bars, lambda t: (t + offset) // size * size - offset)
 
 
 def _date(text: str, name: str) -> dt.date:
@@ -222,21 +228,9 @@ def history_bars(
 
 
 def _calendar_buckets(days: list[RawBar], interval: str) -> list[RawBar]:
-    out: list[RawBar] = []
-    cur: list[int] | None = None
-    for t, o, h, lo, c, v in days:
+    def start_of(t: int) -> int:
         day = dt.datetime.fromtimestamp(t, dt.UTC).date()
         first = day - dt.timedelta(days=day.weekday()) if interval == "W" else day.replace(day=1)
-        start = calendar.timegm(first.timetuple())
-        if cur is None or cur[0] != start:
-            if cur is not None:
-                out.append((cur[0], cur[1], cur[2], cur[3], cur[4], cur[5]))
-            cur = [start, o, h, lo, c, v]
-        else:
-            cur[2] = max(cur[2], h)
-            cur[3] = min(cur[3], lo)
-            cur[4] = c
-            cur[5] += v
-    if cur is not None:
-        out.append((cur[0], cur[1], cur[2], cur[3], cur[4], cur[5]))
-    return out
+        return calendar.timegm(first.timetuple())
+
+    return _merge(days, start_of)
