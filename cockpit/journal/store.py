@@ -311,6 +311,10 @@ class Journal:
             conn.execute("PRAGMA busy_timeout=0")
             while not self._ckpt_stop.wait(interval_s):
                 try:
+                    self._conn.total_changes  # noqa: B018 (raises once the writer is closed)
+                except sqlite3.ProgrammingError:
+                    return  # closed without close() (a simulated crash): stop with it
+                try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as exc:
                     log.debug("journal: checkpoint skipped: %s", exc)
