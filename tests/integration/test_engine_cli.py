@@ -102,9 +102,9 @@ class Env:
         return left
 
 
-@pytest.fixture
-def env() -> Iterator[Env]:
-    root = Path(tempfile.mkdtemp(prefix="cke", dir="/tmp"))
+def temp_env(prefix: str) -> Iterator[Env]:
+    """An :class:`Env` in a fresh temporary root; afterwards kill what is left and fail if any."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     e = Env(root)
     yield e
     for proc in e.procs:
@@ -116,6 +116,11 @@ def env() -> Iterator[Env]:
         with_suppress_kill(pid)
     shutil.rmtree(root, ignore_errors=True)
     assert not leftovers, f"processes left behind: {leftovers}"
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    yield from temp_env("cke")
 
 
 def with_suppress_kill(pid: int) -> None:

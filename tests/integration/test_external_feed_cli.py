@@ -4,19 +4,16 @@ and nothing is left running."""
 
 from __future__ import annotations
 
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from cockpit.engine import protocol as p
 from cockpit.engine.client import ClientError, EngineClient
-from tests.integration.test_engine_cli import Env, with_suppress_kill
+from tests.integration.test_engine_cli import Env, temp_env
 from tests.servers.binance_server import BinanceServer
 
 pytest.importorskip("cockpit.engine.core")
@@ -24,18 +21,7 @@ pytest.importorskip("cockpit.engine.core")
 
 @pytest.fixture
 def env() -> Iterator[Env]:
-    root = Path(tempfile.mkdtemp(prefix="ckx", dir="/tmp"))
-    e = Env(root)
-    yield e
-    for proc in e.procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)
-    leftovers = e.our_processes()
-    for pid in leftovers:
-        with_suppress_kill(pid)
-    shutil.rmtree(root, ignore_errors=True)
-    assert not leftovers, f"processes left behind: {leftovers}"
+    yield from temp_env("ckx")
 
 
 def test_engine_run_feed_binance_over_the_cli(env: Env) -> None:
