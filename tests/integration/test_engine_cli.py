@@ -21,27 +21,15 @@ import pytest
 
 from cockpit.engine.client import EngineClient
 from cockpit.engine.protocol import Ack, PlaceEntry, SetArmed
+from tests.engine_child import REPO, child_env
 
 pytest.importorskip("cockpit.engine.core", reason="the engine core is not in this tree yet")
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class Env:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.env = dict(os.environ)
-        for name in list(self.env):
-            if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
-                del self.env[name]
-        self.env.update(
-            XDG_RUNTIME_DIR=str(root / "run"),
-            XDG_DATA_HOME=str(root / "data"),
-            XDG_CONFIG_HOME=str(root / "cfg"),
-            XDG_STATE_HOME=str(root / "state"),
-            PYTHONPATH=str(REPO),
-            COCKPIT_SIM__RATE="20",
-        )
+        self.env = child_env(root, COCKPIT_SIM__RATE="20")
         self.procs: list[subprocess.Popen[str]] = []
 
     @property

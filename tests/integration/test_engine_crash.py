@@ -13,7 +13,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -26,8 +25,7 @@ import pytest
 from cockpit.engine import protocol as p
 from cockpit.engine.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.engine_child import REPO, child_env, engine_run_argv
 
 
 def wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -48,18 +46,12 @@ class EngineProc:
         self.root = root
         self.journal = root / "journal.sqlite3"
         self.socket = root / "run" / "cockpit" / "default.sock"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
-        env.update(
-            XDG_RUNTIME_DIR=str(root / "run"),
-            XDG_DATA_HOME=str(root / "data"),
-            XDG_CONFIG_HOME=str(root / "cfg"),
-            XDG_STATE_HOME=str(root / "state"),
-            PYTHONPATH=str(REPO),
+        self.env = child_env(
+            root,
             OPENALGO_API_KEY=sim.api_key,
             COCKPIT_TRADING__WATCHLIST=json.dumps(["NSE:SBIN", "NSE:INFY"]),
             COCKPIT_TRADING__ARMED_AT_START="true",
         )
-        self.env = env
         self.sim = sim
         self.proc: subprocess.Popen[bytes] | None = None
         self._logs: list[Any] = []
@@ -68,21 +60,7 @@ class EngineProc:
         log = open(self.root / "engine.log", "ab")  # noqa: SIM115 (closed in stop)
         self._logs.append(log)
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cockpit.cli",
-                "engine",
-                "run",
-                "--broker",
-                "openalgo",
-                "--host",
-                self.sim.rest_url,
-                "--ws-url",
-                self.sim.ws_url,
-                "--journal",
-                str(self.journal),
-            ],
+            engine_run_argv(self.sim, "--journal", str(self.journal)),
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=self.env,

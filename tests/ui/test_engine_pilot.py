@@ -7,12 +7,10 @@ pointed at it over loopback; the app attaches to the engine's Unix socket like `
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,9 +25,9 @@ from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import ClientLink
 from cockpit.ui.store import fmt_volume
+from tests.engine_child import REPO, child_env, engine_run_argv
 from tests.ui.conftest import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 SBIN = "NSE:SBIN"
 
 
@@ -49,13 +47,8 @@ class EngineProc:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="ckui", dir="/tmp"))
         self.sim: SimHandle = start_in_thread(SimConfig(seed=7, rate=20.0, paused=True))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
-        env.update(
-            XDG_RUNTIME_DIR=str(self.root / "run"),
-            XDG_DATA_HOME=str(self.root / "data"),
-            XDG_CONFIG_HOME=str(self.root / "cfg"),
-            XDG_STATE_HOME=str(self.root / "state"),
-            PYTHONPATH=str(REPO),
+        env = child_env(
+            self.root,
             OPENALGO_API_KEY=self.sim.api_key,
             COCKPIT_TRADING__ARMED_AT_START="true",
             COCKPIT_TRADING__WATCHLIST='["NSE:SBIN","NSE:INFY"]',
@@ -67,19 +60,7 @@ class EngineProc:
         self.env = env
         self.log = open(self.root / "engine.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cockpit.cli",
-                "engine",
-                "run",
-                "--broker",
-                "openalgo",
-                "--host",
-                self.sim.rest_url,
-                "--ws-url",
-                self.sim.ws_url,
-            ],
+            engine_run_argv(self.sim),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
