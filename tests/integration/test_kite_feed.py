@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from cockpit.adapters.kite.feed import KiteFeed, make_feed
 from cockpit.adapters.ws import Backoff
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.market import DepthTick, LtpTick, MarketEvent, QuoteTick
+from tests.servers.base import Collector, wait_until
 from tests.servers.kite_server import KiteServer, frame, ltp_packet
 
 INFY = 408065  # NSE equity
@@ -22,35 +22,14 @@ USDINR = 412675  # CDS (segment 3): 7 decimals
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.3, jitter=0.1)
 
 
-class Sink:
+class Sink(Collector):
     """A thread-safe collector of everything the feed emits."""
-
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, item: object) -> None:
-        with self._lock:
-            self.items.append(item)
-
-    def snapshot(self) -> list[object]:
-        with self._lock:
-            return list(self.items)
 
     def ticks(self) -> list[MarketEvent]:
         return [i for i in self.snapshot() if isinstance(i, MarketEvent)]
 
     def statuses(self) -> list[FeedStatus]:
         return [i for i in self.snapshot() if isinstance(i, FeedStatus)]
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return pred()
 
 
 @pytest.fixture

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -19,24 +18,13 @@ from cockpit.adapters.ws import Backoff
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource
 from cockpit.domain.market import DepthTick, LtpTick, MarketEvent, QuoteTick
 from cockpit.sim import SimHandle
+from tests.servers.base import QueueSink
 
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.5, jitter=0.1)
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.q: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self.items: list[object] = []
-
-    def __call__(self, item: object) -> None:
-        self.q.put(item)
-
-    def drain(self) -> list[object]:
-        while True:
-            try:
-                self.items.append(self.q.get_nowait())
-            except queue.Empty:
-                return self.items
+class Sink(QueueSink):
+    poll = 0.02
 
     def events(self) -> list[MarketEvent]:
         return [i for i in self.drain() if isinstance(i, MarketEvent)]
@@ -46,16 +34,6 @@ class Sink:
 
     def orders(self) -> list[OrderUpdate]:
         return [i for i in self.drain() if isinstance(i, OrderUpdate)]
-
-    def wait(self, pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.drain()
-            if pred():
-                return True
-            time.sleep(0.02)
-        self.drain()
-        return pred()
 
 
 class SubscribeSpy:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 from wsloop import Conn, LoopServer, frame
 
 from cockpit.adapters.ws import AuthRefused, Backoff, Reject, WsConnection, WsProtocol
 from cockpit.domain.feed import FeedState, FeedStatus
+from tests.servers.base import QueueSink
 
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.4, jitter=0.1)
 
@@ -116,36 +116,14 @@ def venue(rec: Recorder, *, keys_ok: str = "good", stream: int = 0, then: str = 
     return handler
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.q: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self.items: list[object] = []
-
-    def __call__(self, item: object) -> None:
-        self.q.put(item)
-
-    def drain(self) -> list[object]:
-        while True:
-            try:
-                self.items.append(self.q.get_nowait())
-            except queue.Empty:
-                return self.items
+class Sink(QueueSink):
+    wait_timeout = 5.0
 
     def events(self) -> list[object]:
         return [i for i in self.drain() if not isinstance(i, FeedStatus)]
 
     def states(self) -> list[FeedState]:
         return [i.state for i in self.drain() if isinstance(i, FeedStatus)]
-
-    def wait(self, pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.drain()
-            if pred():
-                return True
-            time.sleep(0.01)
-        self.drain()
-        return pred()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ the live WebSocket connections and a thread-safe way to run code on the server's
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -201,6 +202,40 @@ class Collector:
     def of(self, cls: type | tuple[type, ...]) -> list[Any]:
         """The collected items of a type."""
         return [i for i in self.snapshot() if isinstance(i, cls)]
+
+
+class QueueSink:
+    """A feed sink that queues items from any thread; the test thread drains them into ``items``."""
+
+    wait_timeout = 10.0
+    """Default deadline of :meth:`wait`, in seconds."""
+    poll = 0.01
+
+    def __init__(self) -> None:
+        self.q: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.items: list[object] = []
+
+    def __call__(self, item: object) -> None:
+        self.q.put(item)
+
+    def drain(self) -> list[object]:
+        """Move what was queued into ``items`` and return ``items``."""
+        while True:
+            try:
+                self.items.append(self.q.get_nowait())
+            except queue.Empty:
+                return self.items
+
+    def wait(self, pred: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Drain and poll ``pred`` until true or the deadline passes (returns its last value)."""
+        deadline = time.monotonic() + (self.wait_timeout if timeout is None else timeout)
+        while time.monotonic() < deadline:
+            self.drain()
+            if pred():
+                return True
+            time.sleep(self.poll)
+        self.drain()
+        return pred()
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
