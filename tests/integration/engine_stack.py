@@ -27,6 +27,7 @@ from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.sim.universe import default_listings
+from tests.servers.base import wait_on
 
 
 class Recorder:
@@ -61,16 +62,7 @@ class Recorder:
 
     def wait(self, pred: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
         """Wait until ``pred()`` is truthy (called under the lock); return its value."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = pred()
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
-                self.cond.wait(left)
+        return wait_on(self.cond, pred, timeout, what)
 
     def of(self, kind: type) -> list[Any]:
         with self.cond:

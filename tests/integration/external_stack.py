@@ -16,6 +16,7 @@ from cockpit.config import Settings
 from cockpit.engine import protocol as p
 from cockpit.engine.client import ClientError, EngineClient
 from cockpit.engine.runner import EngineRunner
+from tests.servers.base import wait_on
 
 
 class Viewer:
@@ -37,16 +38,7 @@ class Viewer:
             self.cond.notify_all()
 
     def wait(self, pred: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = pred()
-                if value:
-                    return value
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
-                self.cond.wait(min(left, 0.2))
+        return wait_on(self.cond, pred, timeout, what, poll=0.2)
 
     def of(self, kind: type) -> list[Any]:
         with self.cond:

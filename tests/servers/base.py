@@ -246,3 +246,27 @@ def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.01)
     return pred()
+
+
+def wait_on(
+    cond: threading.Condition,
+    pred: Callable[[], Any],
+    timeout: float,
+    what: str = "",
+    poll: float | None = None,
+) -> Any:
+    """Wait on ``cond`` until ``pred()`` (called under its lock) is truthy; return that value.
+
+    Raises AssertionError naming ``what`` after ``timeout`` seconds. ``poll`` caps each wait so
+    ``pred`` is also re-checked without a notify.
+    """
+    deadline = time.monotonic() + timeout
+    with cond:
+        while True:
+            value = pred()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
+            cond.wait(left if poll is None else min(left, poll))
