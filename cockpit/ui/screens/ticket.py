@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -97,7 +97,39 @@ def risk_preview(
     )
 
 
-class OrderTicket(ModalScreen[PlaceEntry | None]):
+_C = TypeVar("_C", PlaceEntry, ModifyOrder)
+
+
+class _Ticket(ModalScreen[_C | None]):
+    """A dialog that dismisses with its command on enter / ctrl+s / Send, or None on cancel."""
+
+    def _command(self) -> _C | None:
+        """The command the form describes, or None (with the error shown) if it is invalid."""
+        raise NotImplementedError
+
+    def action_submit(self) -> None:
+        """Send if valid."""
+        cmd = self._command()
+        if cmd is not None:
+            self.dismiss(cmd)
+
+    def action_cancel(self) -> None:
+        """Close without sending."""
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+
+class OrderTicket(_Ticket[PlaceEntry]):
     """A full order ticket with validation and a one-line risk preview."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -240,29 +272,11 @@ class OrderTicket(ModalScreen[PlaceEntry | None]):
     def _changed(self) -> None:
         self._validate()
 
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    def action_submit(self) -> None:
-        """Send if valid."""
-        cmd = self._validate()
-        if cmd is not None:
-            self.dismiss(cmd)
-
-    def action_cancel(self) -> None:
-        """Close without sending."""
-        self.dismiss(None)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "send":
-            self.action_submit()
-        else:
-            self.dismiss(None)
+    def _command(self) -> PlaceEntry | None:
+        return self._validate()
 
 
-class AmendTicket(ModalScreen[ModifyOrder | None]):
+class AmendTicket(_Ticket[ModifyOrder]):
     """Amend a working order's price, quantity or trigger."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -295,7 +309,7 @@ class AmendTicket(ModalScreen[ModifyOrder | None]):
         """Focus the price."""
         self.query_one("#a-price", Input).focus()
 
-    def _build(self) -> ModifyOrder | None:
+    def _command(self) -> ModifyOrder | None:
         o, s = self.order, self.store
         try:
             qty = parse_qty(s, o.key, self.query_one("#a-qty", Input).value)
@@ -311,20 +325,3 @@ class AmendTicket(ModalScreen[ModifyOrder | None]):
             price=price if price != o.price else None,
             trigger=trigger if trigger != o.trigger else None,
         )
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        cmd = self._build()
-        if cmd is not None:
-            self.dismiss(cmd)
-
-    def action_cancel(self) -> None:
-        """Close."""
-        self.dismiss(None)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "send":
-            self._submitted()
-        else:
-            self.dismiss(None)
