@@ -182,34 +182,37 @@ def test_crash_leaves_unclean_session_and_data(jpath: Path) -> None:
     assert rec.plans == {"NSE:INFY": {"v": 1, "stop": 99}}
 
 
+def _sql(path: Path, script: str) -> None:
+    """Write to a journal file behind the Journal's back (odd, foreign or old files)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(script)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def test_newer_version_is_refused_clearly(jpath: Path) -> None:
     with Journal.open(jpath):
         pass
-    conn = sqlite3.connect(jpath)
-    conn.execute("UPDATE schema_version SET version = 99")
-    conn.commit()
-    conn.close()
+    _sql(jpath, "UPDATE schema_version SET version = 99;")
     with pytest.raises(JournalVersionError, match="newer than this cockpit understands"):
         Journal.open(jpath)
 
 
 def test_unknown_old_version_is_refused(jpath: Path) -> None:
     jpath.parent.mkdir(parents=True)
-    conn = sqlite3.connect(jpath)
-    conn.execute("CREATE TABLE schema_version (version INTEGER)")
-    conn.execute("INSERT INTO schema_version VALUES (0)")
-    conn.commit()
-    conn.close()
+    _sql(
+        jpath,
+        "CREATE TABLE schema_version (version INTEGER); INSERT INTO schema_version VALUES (0);",
+    )
     with pytest.raises(JournalVersionError, match="cannot migrate"):
         Journal.open(jpath)
 
 
 def test_other_sqlite_file_is_refused(jpath: Path) -> None:
     jpath.parent.mkdir(parents=True)
-    conn = sqlite3.connect(jpath)
-    conn.execute("CREATE TABLE notes (x)")
-    conn.commit()
-    conn.close()
+    _sql(jpath, "CREATE TABLE notes (x);")
     with pytest.raises(JournalError, match="not a cockpit journal"):
         Journal.open(jpath)
     jpath.write_bytes(b"this is not sqlite at all" * 100)
@@ -219,16 +222,15 @@ def test_other_sqlite_file_is_refused(jpath: Path) -> None:
 
 def test_version_1_journal_is_migrated_keeping_data(jpath: Path) -> None:
     jpath.parent.mkdir(parents=True)
-    conn = sqlite3.connect(jpath)
-    conn.executescript(SCHEMA_V1 + "INSERT INTO schema_version VALUES (1);")
-    conn.execute("INSERT INTO sessions(started_ns, profile, venue, pid) VALUES (1, 'd', 'p', 1)")
-    conn.execute("INSERT INTO plans VALUES ('NSE:INFY', 1, 5, 1, '{\"v\": 1, \"stop\": 7}')")
-    conn.execute(
-        "INSERT INTO commands(session, ts_ns, conn_id, cmd_id, kind, body) "
-        "VALUES (1, 5, 1, 1, 'Ping', '{}')"
+    _sql(
+        jpath,
+        SCHEMA_V1
+        + "INSERT INTO schema_version VALUES (1);"
+        + "INSERT INTO sessions(started_ns, profile, venue, pid) VALUES (1, 'd', 'p', 1);"
+        + "INSERT INTO plans VALUES ('NSE:INFY', 1, 5, 1, '{\"v\": 1, \"stop\": 7}');"
+        + "INSERT INTO commands(session, ts_ns, conn_id, cmd_id, kind, body) "
+        + "VALUES (1, 5, 1, 1, 'Ping', '{}');",
     )
-    conn.commit()
-    conn.close()
     with pytest.raises(JournalVersionError, match="migration was not allowed"):
         Journal.open(jpath, migrate=False)
     with Journal.open(jpath) as j:
