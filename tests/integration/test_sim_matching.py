@@ -49,6 +49,17 @@ class Api:
         params.update({k: str(v) for k, v in body.items()})
         return str(self.ok("placeorder", **params)["orderid"])
 
+    def modify(self, **body: Any) -> dict[str, Any]:
+        params = {
+            "strategy": "t",
+            "exchange": "NSE",
+            "product": "MIS",
+            "disclosed_quantity": "0",
+            "trigger_price": "0",
+        }
+        params.update({k: str(v) for k, v in body.items()})
+        return self.ok("modifyorder", **params)
+
     def status(self, orderid: str) -> dict[str, Any]:
         return self.ok("orderstatus", strategy="t", orderid=orderid)["data"]
 
@@ -188,19 +199,13 @@ def test_stop_orders_trigger_then_fill(sim: SimHandle, api: Api) -> None:
 def test_modify_and_cancel(sim: SimHandle, api: Api) -> None:
     sim.set_price("NSE", "SBIN", "800.00", bid="799.95", ask="800.05")
     orderid = api.order(symbol="SBIN", action="BUY", quantity=5, pricetype="LIMIT", price="795.00")
-    api.ok(
-        "modifyorder",
-        strategy="t",
+    api.modify(
         orderid=orderid,
-        exchange="NSE",
         symbol="SBIN",
         action="BUY",
-        product="MIS",
         pricetype="LIMIT",
         price="796.00",
         quantity="8",
-        disclosed_quantity="0",
-        trigger_price="0",
     )
     status = api.status(orderid)
     assert status["price"] == Decimal("796.00")
@@ -221,19 +226,8 @@ def test_modify_and_cancel(sim: SimHandle, api: Api) -> None:
 
     # Modifying a resting order to a marketable price fills it at once.
     other = api.order(symbol="SBIN", action="BUY", quantity=2, pricetype="LIMIT", price="799.00")
-    api.ok(
-        "modifyorder",
-        strategy="t",
-        orderid=other,
-        exchange="NSE",
-        symbol="SBIN",
-        action="BUY",
-        product="MIS",
-        pricetype="MARKET",
-        price="0",
-        quantity="2",
-        disclosed_quantity="0",
-        trigger_price="0",
+    api.modify(
+        orderid=other, symbol="SBIN", action="BUY", pricetype="MARKET", price="0", quantity="2"
     )
     assert api.status(other)["order_status"] == "complete"
     assert api.status(other)["average_price"] == Decimal("800.05")
