@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from wsloop import Conn, LoopServer, frame
@@ -134,9 +135,20 @@ def servers() -> Iterator[list[LoopServer]]:
         s.stop()
 
 
+class Conns(list[WsConnection]):
+    """The test's connections (all stopped at teardown)."""
+
+    def open(self, protocol: WsProtocol, **kw: Any) -> tuple[WsConnection, Sink]:
+        """A WsConnection (FAST backoff unless given) feeding a new :class:`Sink`."""
+        sink = Sink()
+        conn = WsConnection(protocol, sink, **{"backoff": FAST, **kw})
+        self.append(conn)
+        return conn, sink
+
+
 @pytest.fixture
-def conns() -> Iterator[list[WsConnection]]:
-    made: list[WsConnection] = []
+def conns() -> Iterator[Conns]:
+    made = Conns()
     yield made
     for c in made:
         assert c.stop(timeout=3.0), "connection thread did not stop"
@@ -146,9 +158,7 @@ def test_streams_after_auth_and_one_subscribe_per_mode(servers, conns) -> None:
     rec = Recorder()
     srv = LoopServer(venue(rec, stream=50))
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.subscribe(["A", "B", "A"], "quote")
     conn.subscribe(["C"], "ltp")
     conn.start()
@@ -171,9 +181,7 @@ def test_subscribe_while_live_sends_only_the_delta(servers, conns) -> None:
     rec = Recorder()
     srv = LoopServer(venue(rec, stream=1))
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.subscribe(["A"], "quote")
     conn.start()
     assert conn.wait_state(FeedState.LIVE, timeout=5)
@@ -190,9 +198,7 @@ def test_server_dropped_mid_stream_reconnects_and_resubscribes_once(servers, con
     rec = Recorder()
     srv = LoopServer(venue(rec, stream=5))
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.subscribe(["A", "B"], "quote")
     conn.subscribe(["C"], "depth")
     conn.start()
@@ -220,9 +226,7 @@ def test_server_down_then_back_on_the_same_port(servers, conns) -> None:
     srv = LoopServer(venue(rec, stream=3))
     servers.append(srv)
     port = srv.port
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.subscribe(["A"], "ltp")
     conn.start()
     assert sink.wait(lambda: len(sink.events()) == 3)
@@ -248,9 +252,7 @@ def test_silent_server_trips_the_watchdog(servers, conns) -> None:
     rec = Recorder()
     srv = LoopServer(venue(rec, then="silent"))
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url, liveness_s=0.6), sink, backoff=FAST, poll_s=0.05)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url, liveness_s=0.6), poll_s=0.05)
     conn.subscribe(["A"], "ltp")
     conn.start()
     assert conn.wait_state(FeedState.LIVE, timeout=5)
@@ -265,9 +267,7 @@ def test_refused_auth_goes_down_without_retrying(servers, conns) -> None:
     rec = Recorder()
     srv = LoopServer(venue(rec))
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url, key="bad"), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url, key="bad"))
     conn.start()
     assert conn.wait_state(FeedState.DOWN, timeout=5)
     assert "Invalid API key" in conn.reason
@@ -280,9 +280,7 @@ def test_refused_auth_goes_down_without_retrying(servers, conns) -> None:
 def test_refused_handshake_goes_down(servers, conns, status) -> None:
     srv = LoopServer(lambda c: None, status=status)
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.start()
     assert conn.wait_state(FeedState.DOWN, timeout=5)
     assert str(status) in conn.reason
@@ -293,9 +291,7 @@ def test_refused_handshake_goes_down(servers, conns, status) -> None:
 def test_other_handshake_failures_are_retried(servers, conns) -> None:
     srv = LoopServer(lambda c: None, status=502)
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.start()
     assert sink.wait(lambda: srv.connections >= 3, timeout=5)
     assert conn.state in (FeedState.RECONNECTING, FeedState.CONNECTING)
@@ -341,9 +337,7 @@ def test_hostile_frames_are_counted_and_skipped(servers, conns) -> None:
 
     srv = LoopServer(handler)
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.subscribe(["A"], "ltp")
     conn.start()
     assert sink.wait(lambda: ("after", 1) in sink.events(), timeout=8)
@@ -373,9 +367,7 @@ def test_absurd_frame_length_ends_the_session_not_the_thread(servers, conns) -> 
 
     srv = LoopServer(handler)
     servers.append(srv)
-    sink = Sink()
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=FAST)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url))
     conn.start()
     assert sink.wait(lambda: srv.connections >= 2, timeout=5)
     assert any(isinstance(s, FeedStatus) and "frame of" in s.reason for s in sink.drain()), (
@@ -413,10 +405,8 @@ def test_server_that_accepts_then_drops_is_not_hammered(servers, conns) -> None:
 
     srv = LoopServer(handler)
     servers.append(srv)
-    sink = Sink()
     backoff = Backoff(initial=0.05, factor=2.0, cap=0.4, jitter=0.0)
-    conn = WsConnection(EchoProtocol(srv.url), sink, backoff=backoff, stable_s=5.0)
-    conns.append(conn)
+    conn, sink = conns.open(EchoProtocol(srv.url), backoff=backoff, stable_s=5.0)
     conn.subscribe(["A"], "ltp")
     conn.start()
     time.sleep(1.6)
