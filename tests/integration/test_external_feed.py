@@ -25,15 +25,6 @@ KEY = "BINANCE:BTCUSDT"
 
 
 @pytest.fixture
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        d = tmp_path / name.lower()
-        d.mkdir(mode=0o700)
-        monkeypatch.setenv(name, str(d))
-    return tmp_path
-
-
-@pytest.fixture
 def binance() -> Iterator[BinanceServer]:
     server = BinanceServer(symbols=("BTCUSDT",))
     server.streaming = False  # prices move only when the test moves them

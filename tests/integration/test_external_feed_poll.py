@@ -28,15 +28,6 @@ def sim() -> Iterator[SimHandle]:
     handle.stop()
 
 
-@pytest.fixture
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        d = tmp_path / name.lower()
-        d.mkdir(mode=0o700)
-        monkeypatch.setenv(name, str(d))
-    return tmp_path
-
-
 def _stack(xdg: Path, sim: SimHandle, mode: str) -> RunnerStack:
     return RunnerStack(
         xdg,
