@@ -21,23 +21,28 @@ from cockpit.domain.market import DepthTick, MarketEvent, QuoteTick, decode_line
 from cockpit.sim import SimHandle
 
 
+def record_argv(sim: SimHandle, *args: str) -> list[str]:
+    """``cockpit record --feed openalgo --url <sim>`` then ``args``."""
+    return [
+        sys.executable,
+        "-m",
+        "cockpit.cli",
+        "record",
+        "--feed",
+        "openalgo",
+        "--url",
+        sim.ws_url,
+        *args,
+    ]
+
+
 def record(sim: SimHandle, *args: str, key: str | None = None, timeout: float = 30):
     env = dict(os.environ)
     env.pop("OPENALGO_API_KEY", None)
     if key is not None:
         env["OPENALGO_API_KEY"] = key
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cockpit.cli",
-            "record",
-            "--feed",
-            "openalgo",
-            "--url",
-            sim.ws_url,
-            *args,
-        ],
+        record_argv(sim, *args),
         capture_output=True,
         timeout=timeout,
         env=env,
@@ -215,22 +220,7 @@ def test_record_until_sigterm_flushes_and_reports(sim: SimHandle, tmp_path: Path
     out = tmp_path / "open-ended.jsonl"
     env = dict(os.environ, OPENALGO_API_KEY=sim.api_key)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cockpit.cli",
-            "record",
-            "--feed",
-            "openalgo",
-            "--url",
-            sim.ws_url,
-            "--symbols",
-            "NSE:SBIN",
-            "--mode",
-            "ltp",
-            "--out",
-            str(out),
-        ],
+        record_argv(sim, "--symbols", "NSE:SBIN", "--mode", "ltp", "--out", str(out)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
