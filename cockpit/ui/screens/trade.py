@@ -94,10 +94,7 @@ class TradeScreen(Screen[None]):
             self.positions.rebuild()
         if everything or ch.orders or ch.fills:
             self.orders.rebuild()
-        if ch.everything or ch.connection or ch.feeds or ch.orders or ch.positions or ch.plans:
-            self.status.rebuild()
-        else:
-            self.status.update_soon()
+        self.status.follow(ch)
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:

@@ -54,10 +54,7 @@ class WatchlistScreen(Screen[None]):
         self.status.link = app.link_state
         everything = ch.everything or ch.watchlist
         self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
-        if ch.everything or ch.connection or ch.feeds or ch.orders or ch.positions or ch.plans:
-            self.status.rebuild()
-        else:
-            self.status.update_soon()
+        self.status.follow(ch)
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cockpit.domain.feed import FeedState
-from cockpit.ui.store import Store, fmt_age, fmt_money, fmt_qty
+from cockpit.ui.store import Changes, Store, fmt_age, fmt_money, fmt_qty
 from cockpit.ui.widgets.grid import Cell, LineGrid
 
 
@@ -35,6 +35,13 @@ class StatusBar(LineGrid):
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
         self.set_interval(0.5, self.rebuild)
+
+    def follow(self, ch: Changes) -> None:
+        """Redraw for a batch: at once if engine-wide state changed, else soon (market only)."""
+        if ch.everything or ch.connection or ch.feeds or ch.orders or ch.positions or ch.plans:
+            self.rebuild()
+        else:
+            self.update_soon()
 
     def update_soon(self) -> None:
         """Redraw soon (``max_hz``) for market changes; arming and kill switch at once."""
