@@ -27,7 +27,7 @@ from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.sim.universe import default_listings
-from tests.servers.base import wait_on
+from tests.servers.base import poll_until, wait_on
 
 
 class Recorder:
@@ -235,14 +235,7 @@ class Stack:
 
     def poll(self, pred: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
         """Poll ``pred`` (e.g. a REST look at the sim) every 20 ms until truthy."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = pred()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
-            time.sleep(0.02)
+        return poll_until(pred, timeout, what, interval=0.02)
 
     def settle(self, symbol: str, count: int, timeout: float = 5.0, hold: float = 0.3) -> list:
         """Wait until the sim has ``count`` orders for ``symbol``, and still has after ``hold``."""

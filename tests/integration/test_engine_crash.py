@@ -26,17 +26,11 @@ from cockpit.engine import protocol as p
 from cockpit.engine.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from tests.engine_child import REPO, child_env, engine_run_argv
+from tests.servers.base import poll_until
 
 
 def wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    return poll_until(pred, timeout, what, interval=0.05)
 
 
 class EngineProc:

@@ -270,3 +270,20 @@ def wait_on(
             if left <= 0:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
             cond.wait(left if poll is None else min(left, poll))
+
+
+def poll_until(
+    pred: Callable[[], Any], timeout: float, what: str = "", interval: float = 0.02
+) -> Any:
+    """Call ``pred`` every ``interval`` s until truthy and return that value.
+
+    Raises AssertionError naming ``what`` after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
+        time.sleep(interval)
