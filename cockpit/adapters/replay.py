@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from cockpit.adapters.state import StateHolder
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
 from cockpit.domain.market import decode_line
 
@@ -29,7 +30,7 @@ def parse_spec(spec: str) -> Path:
     return Path(spec[len(PREFIX) :]).expanduser()
 
 
-class ReplayFeed:
+class ReplayFeed(StateHolder):
     """Plays a normalized tick file into a sink on its own thread."""
 
     name = "replay"
@@ -62,9 +63,7 @@ class ReplayFeed:
         self._keys: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()
-        self._state = FeedState.DOWN
-        self._reason = "not started"
+        StateHolder.__init__(self)
         self.lines = 0
         self.events = 0
         self.rejected = 0
@@ -75,16 +74,6 @@ class ReplayFeed:
     def from_spec(cls, spec: str, sink: Sink, **kwargs: Any) -> ReplayFeed:
         """Build from ``replay:FILE``."""
         return cls(parse_spec(spec), sink, **kwargs)
-
-    @property
-    def state(self) -> FeedState:
-        """The replay's state."""
-        return self._state
-
-    @property
-    def reason(self) -> str:
-        """Why it is in its state."""
-        return self._reason
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
         """Restrict playback to these ``EXCH:SYMBOL`` keys (no subscription = everything)."""
@@ -117,17 +106,6 @@ class ReplayFeed:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def wait_state(self, *states: FeedState, timeout: float) -> bool:
-        """Block until the state is one of ``states``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state not in states:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
     def stats(self) -> dict[str, Any]:
         """Counters in the shape of the live feeds' ``stats()``."""
         last = self._last_mono
@@ -147,10 +125,7 @@ class ReplayFeed:
         }
 
     def _set_state(self, state: FeedState, reason: str = "") -> None:
-        with self._cond:
-            self._state = state
-            self._reason = reason
-            self._cond.notify_all()
+        self._store_state(state, reason)
         self._sink(FeedStatus(feed=self.name, state=state, ts_ns=time.time_ns(), reason=reason))
 
     def _run(self) -> None:

@@ -82,6 +82,7 @@ from typing import Any
 
 import websocket
 
+from cockpit.adapters.state import StateHolder
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class WsProtocol:
         return ()
 
 
-class WsConnection:
+class WsConnection(StateHolder):
     """One venue WebSocket on its own thread; see the module docstring for the contract."""
 
     def __init__(
@@ -243,9 +244,7 @@ class WsConnection:
 
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()
-        self._state = FeedState.DOWN
-        self._reason = "not started"
+        StateHolder.__init__(self)
         self._attempt = 0
 
         # counters (written by the connection thread only)
@@ -261,16 +260,6 @@ class WsConnection:
         self._data_mult = 1.0
 
     # -- public API ----------------------------------------------------------------------
-
-    @property
-    def state(self) -> FeedState:
-        """The current connection state."""
-        return self._state
-
-    @property
-    def reason(self) -> str:
-        """Why the feed is in its state (empty when live)."""
-        return self._reason
 
     @property
     def reconnects(self) -> int:
@@ -369,26 +358,12 @@ class WsConnection:
             "reason": self._reason,
         }
 
-    def wait_state(self, *states: FeedState, timeout: float) -> bool:
-        """Block until the state is one of ``states``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._state not in states:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
     # -- state ---------------------------------------------------------------------------
 
     def _set_state(
         self, state: FeedState, reason: str = "", next_retry_s: float | None = None
     ) -> None:
-        with self._cond:
-            self._state = state
-            self._reason = reason
-            self._cond.notify_all()
+        self._store_state(state, reason)
         status = FeedStatus(
             feed=self.name,
             state=state,
