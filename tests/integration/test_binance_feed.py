@@ -282,7 +282,13 @@ def test_garbage_and_hostile_frames_are_skipped(
     server.send(json.dumps({"code": 2, "msg": "Invalid request: too many", "id": 99}))
     assert wait_until(lambda: feed.stats()["rejected"] == len(bad))
     assert wait_until(lambda: feed.stats()["error_replies"] == 1)
-    (err,) = [s for s in sink.of(FeedStatus) if "binance error" in s.reason]
+
+    def error_statuses() -> list[FeedStatus]:
+        return [s for s in sink.of(FeedStatus) if "binance error" in s.reason]
+
+    # The counter moves before the status reaches the sink: wait for the status itself.
+    assert wait_until(lambda: len(error_statuses()) >= 1)
+    (err,) = error_statuses()
     assert err.reason == "binance error 2: Invalid request: too many"
     n = len(sink.of(DepthTick))
     assert wait_until(lambda: len(sink.of(DepthTick)) > n + 3)
