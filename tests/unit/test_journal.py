@@ -39,6 +39,14 @@ def order_view(cid: str, status: str = "open", **kw: object) -> OrderView:
     return OrderView(**base)  # type: ignore[arg-type]
 
 
+def fill_view(cid: str, ts_ns: int, **kw: object) -> FillView:
+    base: dict[str, object] = dict(
+        cid=cid, key="NSE:INFY", side="BUY", qty=Decimal(10), price=Decimal("1500.05"), ts_ns=ts_ns
+    )
+    base.update(kw)
+    return FillView(**base)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def jpath(tmp_path: Path) -> Path:
     return tmp_path / "data" / "default.sqlite3"
@@ -89,27 +97,12 @@ def test_round_trip_plans_orders_positions_fills(jpath: Path) -> None:
             cid="c1",
         )
         assert j.fill(
-            FillView(
-                cid="c2",
-                key="NSE:INFY",
-                side="BUY",
-                qty=Decimal(10),
-                price=Decimal("1500.05"),
-                ts_ns=now,
-                venue_id="V2",
-            ),
+            fill_view("c2", now, venue_id="V2"),
             trade_id="T1",
         )
         # a repeated trade id is not journaled twice
         assert not j.fill(
-            FillView(
-                cid="c2",
-                key="NSE:INFY",
-                side="BUY",
-                qty=Decimal(10),
-                price=Decimal("1500.05"),
-                ts_ns=now,
-            ),
+            fill_view("c2", now),
             trade_id="T1",
         )
         j.plan("NSE:INFY", plan.to_state(), change="created")
@@ -261,27 +254,11 @@ def _fill_journal(jpath: Path) -> None:
             )
         )
         j.fill(
-            FillView(
-                cid="c1",
-                key="NSE:INFY",
-                side="BUY",
-                qty=Decimal(10),
-                price=Decimal("1500.05"),
-                ts_ns=now,
-                venue_id="V1",
-            ),
+            fill_view("c1", now, venue_id="V1"),
             trade_id="T1",
         )
         j.fill(
-            FillView(
-                cid="c2",
-                key="NSE:INFY",
-                side="SELL",
-                qty=Decimal(10),
-                price=Decimal("1501.10"),
-                ts_ns=now + 1,
-                venue_id="V2",
-            ),
+            fill_view("c2", now + 1, side="SELL", price=Decimal("1501.10"), venue_id="V2"),
             trade_id="T2",
         )
 
