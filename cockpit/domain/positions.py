@@ -34,6 +34,15 @@ MONEY_PLACES: Final = 8
 """Decimal places kept when an exact P&L is not a finite decimal (display only)."""
 
 
+def _money_sum(by_tick: Mapping[Decimal, int | Fraction]) -> Fraction:
+    """Tick-unit sums per tick size, as one exact money Fraction."""
+    total = Fraction(0)
+    for tick_size, ticks in by_tick.items():
+        if ticks:
+            total += Fraction(tick_size) * ticks
+    return total
+
+
 def to_money(value: Fraction, tick_size: Decimal | Fraction | int = 1) -> Decimal:
     """``value`` tick-units as Decimal money: exact when finite, else rounded half-even."""
     money = value * Fraction(tick_size)
@@ -298,16 +307,38 @@ class Portfolio:
 
     def realized_exact(self) -> Fraction:
         """Realized P&L across positions, exact money."""
-        return sum((p.realized * Fraction(p.tick_size) for p in self), Fraction(0))
+        by_tick: dict[Decimal, int | Fraction] = {}
+        for p in self._positions.values():
+            realized = p.realized
+            part: int | Fraction = realized.numerator if realized.denominator == 1 else realized
+            if part:
+                by_tick[p.tick_size] = by_tick.get(p.tick_size, 0) + part
+        return _money_sum(by_tick)
 
     def unrealized_exact(self) -> Fraction:
-        """Unrealized P&L at the marks across positions, exact money."""
-        total = Fraction(0)
-        for p in self:
-            mark = self._marks.get(p.key)
-            if mark is not None and p.qty != 0:
-                total += p.unrealized(mark) * Fraction(p.tick_size)
-        return total
+        """Unrealized P&L at the marks across positions, exact money.
+
+        Summed per tick size in tick-units, in integers whenever quantity, cost and mark are
+        whole (the usual case; Fractions otherwise), and turned into money once per tick
+        size: the engine asks for the day's P&L on every entry and a few times a second.
+        """
+        marks = self._marks
+        by_tick: dict[Decimal, int | Fraction] = {}
+        for p in self._positions.values():
+            qty = p.qty
+            if qty == 0:
+                continue
+            mark = marks.get(p.key)
+            if mark is None:
+                continue
+            cost = p.cost_ticks
+            part: int | Fraction
+            if type(mark) is int and cost.denominator == 1 and qty == qty.to_integral_value():
+                part = int(qty) * mark - cost.numerator
+            else:
+                part = p.unrealized(mark)
+            by_tick[p.tick_size] = by_tick.get(p.tick_size, 0) + part
+        return _money_sum(by_tick)
 
     def realized_pnl(self) -> Decimal:
         """Realized P&L across positions, Decimal money."""

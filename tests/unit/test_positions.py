@@ -218,23 +218,43 @@ def test_portfolio_day_pnl_across_instruments() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(a=fills, b=fills, mark_a=st.integers(1, 6000), mark_b=st.integers(1, 6000))
+@given(
+    a=fills,
+    b=fills,
+    mark_a=st.integers(1, 6000),
+    mark_b=st.integers(1, 6000),
+    c_price=st.fractions(min_value=1, max_value=5000, max_denominator=7),
+    c_qty=st.sampled_from([Decimal("0.5"), Decimal("3"), Decimal("0.125")]),
+    mark_c=st.integers(1, 6000),
+)
 def test_portfolio_day_pnl_is_the_exact_sum(
-    a: list[tuple[Side, int, int]], b: list[tuple[Side, int, int]], mark_a: int, mark_b: int
+    a: list[tuple[Side, int, int]],
+    b: list[tuple[Side, int, int]],
+    mark_a: int,
+    mark_b: int,
+    c_price: Fraction,
+    c_qty: Decimal,
+    mark_c: int,
 ) -> None:
     book = Portfolio()
     for side, qty, price in a:
         book.apply_fill("NSE:A", Decimal("0.05"), side, qty, price)
     for side, qty, price in b:
         book.apply_fill("NSE:B", Decimal("0.25"), side, qty, price)
+    # Same tick size as A (summed together), a fractional quantity, an off-grid average.
+    book.apply_fill("NSE:C", Decimal("0.05"), Side.BUY, c_qty, c_price)
     book.update_mark("NSE:A", mark_a)
     book.update_mark("NSE:B", mark_b)
-    pa, pb = book.get("NSE:A"), book.get("NSE:B")
+    book.update_mark("NSE:C", mark_c)
+    pa, pb, pc = book.get("NSE:A"), book.get("NSE:B"), book.get("NSE:C")
     assert pa is not None
     assert pb is not None
-    exact = (pa.cash_flow + Fraction(pa.qty) * mark_a) * Fraction(1, 20) + (
-        pb.cash_flow + Fraction(pb.qty) * mark_b
-    ) * Fraction(1, 4)
+    assert pc is not None
+    exact = (
+        (pa.cash_flow + Fraction(pa.qty) * mark_a) * Fraction(1, 20)
+        + (pb.cash_flow + Fraction(pb.qty) * mark_b) * Fraction(1, 4)
+        + (pc.cash_flow + Fraction(pc.qty) * mark_c) * Fraction(1, 20)
+    )
     assert book.realized_exact() + book.unrealized_exact() == exact
     assert book.day_pnl() == to_money(exact)
 
