@@ -18,6 +18,15 @@ What is written, and when (the engine's duty, DESIGN.md §5):
   resulting order (if any) is sent; :meth:`Journal.plan_removed` when it is gone.
 - :meth:`Journal.position` — a position's state after each fill.
 
+The exit intent log: on an exit the engine writes the exit order to the venue *before* its
+SQLite transaction (a commit is several calls that each let other threads take the GIL, about
+0.1-0.5 ms under load). To keep "written before acted on", :meth:`Journal.exit_intent` first
+appends one line (the order and the plan's decision) to ``<journal>.intents`` with a single
+``write(2)``; the transaction follows right after the send. When a journal is opened, intents
+whose order never reached the database (the engine died in between) are written into it — the
+order as sent (``pending_new``: reconciliation finds it at the broker) and the plan as fired —
+and the file is emptied.
+
 Recovery: :meth:`Journal.recover` returns the open plans, working orders, last known
 positions and the day's fills, so a restarted engine restores its plans and reconciles
 with the broker before it trades.
@@ -50,6 +59,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 2
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
+
+_INTENT_ROLL_BYTES: Final = 256 * 1024
+"""The intent log is emptied (after a commit) once it is bigger than this."""
 
 _FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
 
@@ -217,6 +229,15 @@ class Journal:
         self._in_tx = False
         self._ckpt_stop = threading.Event()
         self._ckpt_thread: threading.Thread | None = None
+        self._intent_fd: int | None = None
+        self._intent_bytes = 0
+        self.intents_recovered = 0
+        """Exit intents found on open whose order was not in the database (then written)."""
+
+    @property
+    def intent_path(self) -> Path:
+        """The exit intent log next to the database."""
+        return self.path.with_name(self.path.name + ".intents")
 
     # ------------------------------------------------------------------ open / close
 
@@ -287,9 +308,105 @@ class Journal:
             _unlock(lock)
             raise
         journal = cls(conn, path, session, lock)
+        if start_session:
+            try:
+                journal._open_intents()
+            except (OSError, sqlite3.Error) as exc:
+                journal.close()
+                raise JournalError(f"journal {path}: cannot use its intent log: {exc}") from exc
         if start_session and checkpoint_interval_s:
             journal._start_checkpointer(float(checkpoint_interval_s))
         return journal
+
+    # ------------------------------------------------------------------ exit intent log
+
+    def _open_intents(self) -> None:
+        """Write what a crashed engine left in the intent log into the database; empty it."""
+        path = self.intent_path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = _DICT_DEC.decode(line)
+                self._apply_intent(record)
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                # A torn last line (the engine died mid-write) or a damaged one.
+                log.warning("journal: skipped a bad exit intent line: %s", exc)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.ftruncate(fd, 0)
+        self._intent_fd = fd
+        self._intent_bytes = 0
+
+    def _apply_intent(self, record: dict[str, Any]) -> None:
+        cid = str(record["cid"])
+        if self._conn.execute("SELECT 1 FROM orders WHERE cid=?", (cid,)).fetchone():
+            return  # its transaction committed: nothing to do
+        key = str(record["key"])
+        decision = record.get("decision")
+        view = OrderView(
+            cid=cid,
+            key=key,
+            side=str(record["side"]),
+            order_type=str(record["order_type"]),
+            qty=Decimal(str(record["qty"])),
+            status="pending_new",
+            ts_ns=int(record["ts_ns"]),
+            product=str(record.get("product") or "MIS"),
+            price=record.get("price"),
+            trigger=record.get("trigger"),
+            tag=str(record.get("tag") or "exit"),
+            reason="recovered from the exit intent log",
+        )
+        with self.transaction():
+            self.order(view, view.ts_ns)
+            row = self._conn.execute(
+                "SELECT state FROM plans WHERE key=? AND open=1", (key,)
+            ).fetchone()
+            if row is not None and isinstance(decision, dict):
+                state = _DICT_DEC.decode(row[0])
+                if state.get("decision") is None:
+                    state["decision"] = decision
+                    reason = decision.get("reason", "exit")
+                    self.plan(key, state, f"fired: {reason} (from the exit intent log)")
+        self.intents_recovered += 1
+        log.warning("journal: exit %s for %s recovered from the intent log", cid, key)
+
+    def exit_intent(self, order: Any, decision: Mapping[str, Any] | None = None) -> None:
+        """Append an exit order about to be sent (and its plan's decision) to the intent log.
+
+        One ``write(2)`` of one line; the order's own journal transaction follows after it
+        is sent (see the module docstring). ``order`` is a domain ``Order``.
+        """
+        fd = self._intent_fd
+        if fd is None:
+            raise JournalError("the journal has no intent log (opened without a session)")
+        line = _STATE_ENC.encode(
+            {
+                "cid": order.cid,
+                "key": order.key,
+                "side": str(order.side),
+                "order_type": str(order.type),
+                "qty": order.qty,
+                "product": str(order.product),
+                "price": order.price_ticks,
+                "trigger": order.trigger_ticks,
+                "tag": order.tag,
+                "ts_ns": order.created_ns,
+                "decision": decision,
+            }
+        )
+        os.write(fd, line + b"\n")
+        self._intent_bytes += len(line) + 1
+
+    def intents_settled(self) -> None:
+        """Every intent so far is in the database: let the log start again when it is big."""
+        if self._intent_fd is not None and self._intent_bytes > _INTENT_ROLL_BYTES:
+            os.ftruncate(self._intent_fd, 0)
+            self._intent_bytes = 0
 
     def _start_checkpointer(self, interval_s: float) -> None:
         self._ckpt_thread = threading.Thread(
@@ -360,6 +477,10 @@ class Journal:
                 )
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
+            if self._intent_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._intent_fd)
+                self._intent_fd = None
             self._conn.close()
             _unlock(self._lock)
             self._lock = None
