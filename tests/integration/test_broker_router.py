@@ -376,24 +376,105 @@ def test_a_keep_alive_connection_closed_by_the_server_is_not_an_uncertain_order(
     assert server.count("placeorder") == 2
 
 
-def test_submit_and_wait_sent_returns_when_the_bytes_are_written_not_answered(
+def express_router(server: Script, results: queue.SimpleQueue[object], **kw: Any) -> OpenAlgoRouter:
+    """An http.client router whose express lane is connected."""
+    kw.setdefault("timeout_s", 3.0)
+    router = make_router(server, results, transport="http.client", **kw)
+    deadline = time.monotonic() + 5
+    while not router.express_ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert router.express_ready()
+    return router
+
+
+def test_send_urgent_writes_on_the_calling_thread_and_a_worker_reads_the_answer(
     server, results
 ) -> None:
     server.scripts["placeorder"] = [(200, None, 1.0)]  # the answer comes 1 s later
-    router = make_router(server, results, transport="http.client", timeout_s=3.0)
+    router = express_router(server, results)
     try:
         t0 = time.monotonic()
-        assert router.submit_and_wait_sent(place("exit", urgent=True), 0.8)
-        assert time.monotonic() - t0 < 0.8
+        assert router.send_urgent(place("exit", urgent=True))
+        assert time.monotonic() - t0 < 0.5  # returned without waiting for the answer
+        deadline = time.monotonic() + 0.9
+        while not server.count("placeorder") and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert server.count("placeorder") == 1  # at the server before its answer
         result = get(results)
         assert result.ok
-        assert result.venue_id
+        assert result.venue_id == "1001"
+        assert result.attempts == 1
+        assert router.counters["express"] == 1
+        assert server.received[0][1]["apikey"] == KEY
+        assert server.received[0][1]["price"] == "801.50"
     finally:
         router.stop()
 
 
-def test_submit_and_wait_sent_times_out_when_nothing_is_sent(server, results) -> None:
-    router = make_router(server, results, transport="http.client")
-    router.stop()
-    assert not router.submit_and_wait_sent(place("exit", urgent=True), 0.05)
-    assert get(results).code == "stopped"
+def test_send_urgent_queues_when_the_lane_is_busy_and_nothing_is_sent_twice(
+    server, results
+) -> None:
+    server.scripts["placeorder"] = [(200, None, 0.5), (200, None, 0)]
+    router = express_router(server, results)
+    try:
+        assert router.send_urgent(place("a", urgent=True))
+        assert not router.send_urgent(place("b", urgent=True))  # the lane waits for a's answer
+        got = {getattr(get(results).request, "cid", None) for _ in range(2)}
+        assert got == {"a", "b"}
+        time.sleep(0.2)
+        assert server.count("placeorder") == 2
+        assert router.counters["express"] == 1
+        # The lane is free again once a's answer was read.
+        assert router.send_urgent(place("c", urgent=True))
+        assert get(results).ok
+        assert server.count("placeorder") == 3
+    finally:
+        router.stop()
+
+
+def test_send_urgent_on_a_lane_the_server_closed_is_queued_and_the_lane_comes_back(
+    server, results
+) -> None:
+    router = express_router(server, results)
+    try:
+        server.drop_idle()  # the server closes the idle lane (restart, idle timeout)
+        time.sleep(0.05)
+        assert not router.send_urgent(place("a", urgent=True))  # seen closed: not written
+        result = get(results)
+        assert result.ok, result
+        assert result.attempts == 1
+        assert server.count("placeorder") == 1
+        deadline = time.monotonic() + 5
+        while not router.express_ready() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert router.send_urgent(place("b", urgent=True))
+        assert get(results).ok
+    finally:
+        router.stop()
+
+
+def test_send_urgent_keeps_the_rate_limit_and_reports_a_reject(server, results) -> None:
+    server.scripts["placeorder"] = [(400, {"status": "error", "message": "bad qty"}, 0)]
+    router = express_router(server, results, order_rate=1.0)
+    try:
+        assert router.send_urgent(place("a", urgent=True))
+        first = get(results)
+        assert first.code == REJECTED
+        assert "bad qty" in first.error
+        # The bucket (1/s) is empty: the next one waits its turn on a worker.
+        t0 = time.monotonic()
+        assert not router.send_urgent(place("b", urgent=True))
+        assert get(results).ok
+        assert time.monotonic() - t0 > 0.5
+    finally:
+        router.stop()
+
+
+def test_send_urgent_with_httpx_is_an_ordinary_submit(server, results) -> None:
+    router = make_router(server, results, transport="httpx")
+    try:
+        assert not router.send_urgent(place("a", urgent=True))
+        assert get(results).ok
+        assert server.count("placeorder") == 1
+    finally:
+        router.stop()
