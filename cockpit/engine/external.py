@@ -348,25 +348,52 @@ class UpstreamTee:
         self.connects = 0
         self.errors = 0
         self.connected = threading.Event()
+        self._queued = 0
+        """Events put in the buffer (feed thread); ``sent + lost`` catches up with it."""
+        self._done = threading.Condition()
 
     def sink(self, inner: Callable[[object], None]) -> Callable[[object], None]:
-        """A sink that hands everything to ``inner`` and also queues market events here."""
+        """A sink that queues market events here first, then hands everything to ``inner``.
+
+        Queued first: an order the engine sends on this event can then wait for it to reach
+        the paper exchange (:meth:`flush`), so paper fills see the price that caused them.
+        """
         buf = self._buf
         wake = self._wake
         cap = self.capacity
         types = frozenset(MARKET_TYPES)  # a set lookup: isinstance on Structs is ~10x slower
 
         def tee(item: object) -> None:
-            inner(item)
             if type(item) in types:
                 if len(buf) >= cap:
                     self.dropped += 1
-                    return
-                buf.append(item)
-                if len(buf) == 1:  # the sender drains to empty before it sleeps
-                    wake.set()
+                else:
+                    buf.append(item)
+                    self._queued += 1
+                    if len(buf) == 1:  # the sender drains to empty before it sleeps
+                        wake.set()
+            inner(item)
 
         return tee
+
+    def flush(self, timeout: float = 0.25) -> bool:
+        """Wait until every event queued so far was written to the paper exchange (or lost).
+
+        The order router calls this before it sends an order, so the paper exchange fills
+        it at the prices the engine saw. False on timeout (the order goes anyway).
+        """
+        target = self._queued
+        if self.sent + self.lost >= target:
+            return True
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self.sent + self.lost < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stop.is_set() or not self.connected.is_set():
+                    return False
+                self._done.wait(left)
+        return True
 
     def start(self) -> None:
         """Start the sender thread."""
@@ -463,6 +490,8 @@ class UpstreamTee:
                     sock.close()
                     sock = None
                     self.connected.clear()
+                with self._done:
+                    self._done.notify_all()
         finally:
             if sock is not None:
                 sock.close()
