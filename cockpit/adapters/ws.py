@@ -71,6 +71,7 @@ pongs and close go through websocket-client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -230,6 +231,9 @@ class WsConnection(StateHolder):
         self.protocol = protocol
         self.name = protocol.name
         self._sink = sink
+        # A sink that names a lock (the engine's) has it held for each whole read: parse,
+        # decode and hand-off, so the feed does not parse while the engine's owner runs.
+        self._sink_lock: Any = getattr(sink, "lock", None) or contextlib.nullcontext()
         self._backoff = backoff or Backoff()
         self._stable_s = stable_s
         self._poll_s = poll_s
@@ -558,6 +562,7 @@ class WsConnection(StateHolder):
         sock = reader.sock
         nbytes = reader.recv_bytes
         stop = self._stop
+        sink_lock = self._sink_lock
         while True:
             try:
                 chunk = sock.recv(nbytes)
@@ -568,9 +573,10 @@ class WsConnection(StateHolder):
                     raise _SessionEnd("server closed the connection")
                 recv_ns = time.time_ns()
                 self._bytes += len(chunk)
-                messages = self._parse(ws, reader, chunk)
-                if messages:
-                    self._deliver(messages, recv_ns)
+                with sink_lock:
+                    messages = self._parse(ws, reader, chunk)
+                    if messages:
+                        self._deliver(messages, recv_ns)
             if stop.is_set():
                 return
             now = time.monotonic()

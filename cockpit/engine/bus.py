@@ -20,7 +20,8 @@ at once.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import msgspec
 
@@ -67,6 +68,24 @@ class ViewerGone(msgspec.Struct, frozen=True):
     """Viewer ``conn_id`` disconnected."""
 
     conn_id: int
+
+
+class LockedSink:
+    """A feed sink that also names the lock it takes (``WsConnection`` holds it per read).
+
+    A feed thread that holds the engine's lock while it parses a whole read, not only while
+    each event is handled, does not take the GIL from the thread that owns the engine at
+    that moment: it waits for the lock instead of parsing in between.
+    """
+
+    __slots__ = ("lock", "put")
+
+    def __init__(self, put: Callable[[object], None], lock: Any) -> None:
+        self.put = put
+        self.lock = lock
+
+    def __call__(self, item: object) -> None:
+        self.put(item)
 
 
 class NullPublisher:

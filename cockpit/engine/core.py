@@ -1,13 +1,23 @@
 """The engine's decision thread: sole owner of trading state; exits decided on the tick.
 
-One :class:`Engine` takes items off one inbound queue (see :mod:`cockpit.engine.bus`) and
-handles them one at a time: market events, ``OrderUpdate``, ``FeedStatus``, router results
-(:class:`~cockpit.adapters.openalgo.broker.RouterResult`), viewer commands, snapshot requests
-and its own periodic :class:`EngineTimer`. ``handle(item)`` is synchronous and never waits on
-the network, so it can be unit-tested with a fake router and publisher.
+One :class:`Engine` handles items one at a time: market events, ``OrderUpdate``,
+``FeedStatus``, router results (:class:`~cockpit.adapters.openalgo.broker.RouterResult`),
+viewer commands, snapshot requests and its own periodic :class:`EngineTimer`.
+``handle(item)`` is synchronous and never waits on the network, so it can be unit-tested with
+a fake router and publisher.
+
+Two ways in, one owner at a time: the decision thread takes items off the inbound queue (see
+:mod:`cockpit.engine.bus`), and feed threads hand their events straight to :meth:`deliver`,
+which handles them on the feed's own thread. Both hold the engine's lock while they handle,
+so trading state still has exactly one owner at any moment and items are handled in the order
+each producer made them. A tick that crosses a stop is thus decided on the thread that read
+it off the socket, with no queue and no thread switch in between (the GIL hand-off between a
+busy feed thread and a waiting decision thread cost about 0.1-0.5 ms, and several ms at p99).
 
 Exits: every tick runs the plan of its symbol; a decision is journaled, then exactly one exit
-order is handed to the router (urgent), then ``ExitFired`` and ``PlanEvent`` are published.
+order is written to the venue by the deciding thread itself (``router.send_urgent``: the
+bytes leave before anything else happens; the router's worker reads the answer), then
+``ExitFired`` and ``PlanEvent`` are published.
 At most one closing order per symbol is in flight at a time (plan exits, Flatten and the kill
 switch all go through the same :class:`_Closer`), so nothing is ever sold twice. A closing
 order that is rejected, cancelled or fails in transport is retried with backoff for the
@@ -29,7 +39,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -89,7 +99,14 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import Portfolio, Position
 from cockpit.engine import protocol as p
-from cockpit.engine.bus import NullPublisher, Publisher, SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.engine.bus import (
+    LockedSink,
+    NullPublisher,
+    Publisher,
+    SnapshotRequest,
+    ViewerCommand,
+    ViewerGone,
+)
 from cockpit.engine.views import (
     instrument_view,
     order_view,
@@ -107,14 +124,14 @@ _CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 _ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
 
 
-_EXIT_SEND_WAIT_S: Final = 0.002
-"""How long an exit waits for the router to write its order (the decision thread yields)."""
-
-
 class EngineTimer(msgspec.Struct, frozen=True):
     """The engine's periodic tick (time stops, retries, reconciliation, status)."""
 
     ts_ns: int
+
+
+_BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer})
+"""Items handled inside one journal batch (ticks are not: most write nothing)."""
 
 
 @dataclass(slots=True)
@@ -316,11 +333,18 @@ class Engine:
         self._next_status_ns = 0
         self._next_timer_ns = 0
         self._seq = 0
-        self._held: list[Any] | None = None  # router requests held by _fire
+        self._held: list[Any] | None = None
+        """Router requests held until the current journal batch commits (see _batch)."""
+        self._intents_unsettled = False
         self._cid_n = 0
         self._cid_prefix = f"c{(self.clock() // _NS) % 10_000_000:x}-"
         self.started_ns = self.clock()
         self.shutdown_requested = threading.Event()
+        self._lock = threading.RLock()
+        """Held by whichever thread handles an item (the decision thread or a feed thread).
+        Re-entrant: a feed that called its sink from inside a handler must not deadlock."""
+        self._inline = False
+        """True while :meth:`run` is live: :meth:`deliver` handles on the caller's thread."""
         self._ticks_window = 0
         self._ticks_window_start = time.monotonic_ns()
         self._ticks_per_s = 0.0
@@ -363,25 +387,65 @@ class Engine:
         self.reconcile("start")
 
     def run(self, stop: threading.Event) -> None:
-        """The decision loop: take items off ``inbound`` until ``stop`` (or a Shutdown)."""
-        self.start()
-        interval = self.options.timer_interval_s
+        """The decision loop: take items off ``inbound`` until ``stop`` (or a Shutdown).
+
+        While it runs, :meth:`deliver` handles feed events on their own threads.
+        """
+        lock = self._lock
         get = self.inbound.get
-        handle = self.handle
-        next_timer = time.monotonic() + interval
-        while not stop.is_set() and not self.shutdown_requested.is_set():
-            timeout = next_timer - time.monotonic()
-            if timeout > 0:
+        with lock:
+            self.start()
+            # What the feeds queued before now is handled first, in order; from here on they
+            # hand their events over directly (the same lock orders the switch).
+            while True:
                 try:
-                    item = get(timeout=timeout)
+                    item = self.inbound.get_nowait()
                 except queue.Empty:
-                    item = None
-                if item is not None:
-                    handle(item)
-                    continue
-            next_timer = time.monotonic() + interval
-            handle(EngineTimer(self.clock()))
+                    break
+                self.handle(item)
+            self._inline = True
+        interval = self.options.timer_interval_s
+        next_timer = time.monotonic() + interval
+        try:
+            while not stop.is_set() and not self.shutdown_requested.is_set():
+                timeout = next_timer - time.monotonic()
+                if timeout > 0:
+                    try:
+                        item = get(timeout=timeout)
+                    except queue.Empty:
+                        item = None
+                    if item is not None:
+                        with lock:
+                            self.handle(item)
+                        continue
+                next_timer = time.monotonic() + interval
+                with lock:
+                    self.handle(EngineTimer(self.clock()))
+        finally:
+            with lock:
+                self._inline = False
         self.publisher.event(p.Stopping("engine stopped"))
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock held while an item is handled (for feeds that batch their reads)."""
+        return self._lock
+
+    def sink(self) -> LockedSink:
+        """:meth:`deliver` as a feed sink that carries the engine's lock."""
+        return LockedSink(self.deliver, self._lock)
+
+    def deliver(self, item: object) -> None:
+        """A feed's sink: handle ``item`` now, on the caller's thread, under the engine lock.
+
+        Before :meth:`run` has started (or after it stopped) the item is queued instead, so
+        nothing is handled before the journal is restored. Never raises.
+        """
+        with self._lock:
+            if self._inline:
+                self.handle(item)
+            else:
+                self.inbound.put(item)
 
     def handle(self, item: object) -> None:
         """Process one inbound item. Never raises (a bug is logged, counted and alarmed)."""
@@ -391,7 +455,11 @@ class Engine:
             log.warning("engine: unknown inbound item %s", type(item).__name__)
             return
         try:
-            handler(item)
+            if type(item) in _BATCHED and self.journal is not None:
+                with self._batch():
+                    handler(item)
+            else:
+                handler(item)
         except Exception as exc:
             self.counters["errors"] += 1
             log.exception("engine: error handling %s", type(item).__name__)
@@ -586,24 +654,20 @@ class Engine:
         )
 
     def _fire(self, slot: _Slot, decision: ExitDecision) -> None:
-        """A plan decided to exit: journal, send exactly one exit order, tell viewers.
+        """A plan decided to exit: send exactly one exit order, journal, tell viewers.
 
-        The plan's fired state and the exit order are journaled in ONE commit; the router
-        requests (protective cancel, exit order) are held until that commit and handed over
-        right after it, before anything is published.
+        The exit order goes first (:meth:`_send_exit_first`: one intent-log line, then its
+        bytes to the venue on this thread). Then the plan's fired state and the order are
+        journaled in ONE commit; the other router requests (protective cancel) are held until
+        that commit and handed over right after it, before anything is published.
         """
         key = slot.key
         self.counters["exits"] += 1
-        held: list[Any] = []
-        self._held = held
-        try:
-            with self._journal_batch():
-                self._journal_plan(slot, f"fired: {decision.reason}", force=True)
-                self._cancel_protective(slot)
-                closer = self._start_close(key, str(decision.reason), from_plan=True)
-        finally:
-            self._held = None
-            self._send_held(held)
+        sent = self._send_exit_first(key, str(decision.reason), decision)
+        with self._batch():
+            self._journal_plan(slot, f"fired: {decision.reason}", force=True)
+            self._cancel_protective(slot)
+            closer = self._start_close(key, str(decision.reason), from_plan=True, sent=sent)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -734,8 +798,51 @@ class Engine:
 
     # ================================================================== closing (exit/flatten)
 
-    def _start_close(self, key: str, reason: str, *, from_plan: bool = False) -> _Closer | None:
-        """Send (or keep) the one closing order of ``key``. Never double-sells."""
+    def _send_exit_first(
+        self, key: str, reason: str, decision: ExitDecision
+    ) -> tuple[Order, PlaceOrder] | None:
+        """The hot half of an exit: intent-log line, then the order's bytes to the venue.
+
+        Only when this will be the symbol's one closing order (nothing closing it already, a
+        position to close); otherwise None and :meth:`_start_close` decides as usual. The
+        order's bookkeeping (orders, journal transaction, viewers) follows in ``_fire``.
+        """
+        send = getattr(self.router, "send_urgent", None)
+        if send is None:
+            return None
+        closer = self._closers.get(key)
+        if closer is not None and closer.cid is not None:
+            return None
+        pos = self.portfolio.get(key)
+        if pos is None or pos.qty == 0:
+            return None
+        attempts = closer.attempts if closer is not None else 0
+        request = self._close_request(key, pos, reason, attempts=attempts, from_plan=True)
+        order = Order.from_request(self._new_cid(), request, self.clock())
+        place = self._place_request(order, urgent=True)
+        if self.journal is not None and hasattr(self.journal, "exit_intent"):
+            try:
+                self.journal.exit_intent(order, decision.to_state())
+            except Exception as exc:
+                # Not written: take the slower path (transaction first, then send).
+                self._journal_failed(exc)
+                return None
+            self._intents_unsettled = True
+        send(place)
+        return order, place
+
+    def _start_close(
+        self,
+        key: str,
+        reason: str,
+        *,
+        from_plan: bool = False,
+        sent: tuple[Order, PlaceOrder] | None = None,
+    ) -> _Closer | None:
+        """Send (or keep) the one closing order of ``key``. Never double-sells.
+
+        ``sent``: the closing order :meth:`_send_exit_first` already sent (recorded here).
+        """
         closer = self._closers.get(key)
         if closer is not None and closer.cid is not None and self.orders[closer.cid].is_working:
             return closer  # already closing; do not send another
@@ -746,17 +853,19 @@ class Engine:
             return None
         if closer is None:
             closer = self._closers[key] = _Closer(key, reason)
-        self._send_close(closer, pos, from_plan=from_plan)
+        self._send_close(closer, pos, from_plan=from_plan, sent=sent)
         return closer
 
-    def _send_close(self, closer: _Closer, pos: Position, *, from_plan: bool) -> None:
-        key = closer.key
+    def _close_request(
+        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    ) -> OrderRequest:
+        """The order that closes ``pos``: market, or a marketable limit on the first try."""
         side = Side.SELL if pos.qty > 0 else Side.BUY
         qty = abs(pos.qty)
         ex = getattr(self.config, "exits", None)
         order_type = OrderType.MARKET
         price: int | None = None
-        if getattr(ex, "exit_order_type", "market") == "limit" and closer.attempts == 0:
+        if getattr(ex, "exit_order_type", "market") == "limit" and attempts == 0:
             sym = self._syms[key]
             offset = int(getattr(ex, "exit_offset_ticks", 2))
             touch = (sym.bid if side is Side.SELL else sym.ask) or sym.ltp
@@ -766,8 +875,8 @@ class Engine:
                     order_type = OrderType.LIMIT
                 else:
                     price = None
-        tag = "exit" if from_plan or closer.reason not in ("flatten", "kill") else "flatten"
-        request = OrderRequest(
+        tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"
+        return OrderRequest(
             key,
             side,
             qty,
@@ -776,7 +885,22 @@ class Engine:
             price_ticks=price,
             tag=tag,
         )
-        order = self._submit(request, urgent=True)
+
+    def _send_close(
+        self,
+        closer: _Closer,
+        pos: Position,
+        *,
+        from_plan: bool,
+        sent: tuple[Order, PlaceOrder] | None = None,
+    ) -> None:
+        if sent is not None:
+            order = self._submit(None, urgent=True, sent=sent)
+        else:
+            request = self._close_request(
+                closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
+            )
+            order = self._submit(request, urgent=True)
         closer.cid = order.cid
         closer.retry_at_ns = 0
         closer.uncertain_since_ns = 0
@@ -926,31 +1050,48 @@ class Engine:
         self._cid_n += 1
         return f"{self._cid_prefix}{self._cid_n}"
 
-    def _submit(self, request: OrderRequest, *, urgent: bool) -> Order:
-        """Create the order, journal it, hand it to the router, publish it."""
-        now = self.clock()
-        order = Order.from_request(self._new_cid(), request, now)
+    def _submit(
+        self,
+        request: OrderRequest | None,
+        *,
+        urgent: bool,
+        sent: tuple[Order, PlaceOrder] | None = None,
+    ) -> Order:
+        """Create the order, journal it, hand it to the router, publish it.
+
+        ``sent``: the order was created and already sent (:meth:`_send_exit_first`); only
+        record, journal and publish it.
+        """
+        if sent is not None:
+            order = sent[0]
+            now = order.created_ns
+        else:
+            assert request is not None
+            now = self.clock()
+            order = Order.from_request(self._new_cid(), request, now)
         self.orders[order.cid] = order
         self.working[order.cid] = order
-        inst = self.instruments[request.key]
         self._journal_order(order)
         order.apply(OrderSubmitted(now))
-        self._route(
-            PlaceOrder(
-                order.cid,
-                str(inst.exchange),
-                inst.symbol,
-                str(order.side),
-                order.qty,
-                str(order.type),
-                str(order.product),
-                inst.price(order.price_ticks) if order.price_ticks is not None else _ZERO,
-                inst.price(order.trigger_ticks) if order.trigger_ticks is not None else _ZERO,
-                urgent=urgent,
-            )
-        )
+        if sent is None:
+            self._route(self._place_request(order, urgent=urgent))
         self._publish_order(order)
         return order
+
+    def _place_request(self, order: Order, *, urgent: bool) -> PlaceOrder:
+        inst = self.instruments[order.key]
+        return PlaceOrder(
+            order.cid,
+            str(inst.exchange),
+            inst.symbol,
+            str(order.side),
+            order.qty,
+            str(order.type),
+            str(order.product),
+            inst.price(order.price_ticks) if order.price_ticks is not None else _ZERO,
+            inst.price(order.trigger_ticks) if order.trigger_ticks is not None else _ZERO,
+            urgent=urgent,
+        )
 
     def _cancel(self, order: Order, *, urgent: bool = False) -> bool:
         if order.venue_id is None:
@@ -962,17 +1103,17 @@ class Engine:
         return True
 
     def _send_held(self, held: list[Any]) -> None:
-        """Hand over an exit's requests; wait (bounded) until the exit order is on the wire.
+        """Hand over an exit's requests; the exit order itself is written by this thread.
 
-        The decision thread releases the GIL meanwhile, so the router worker sends at once
-        instead of queueing for the GIL behind this thread and the feed (an exit is rare;
-        ticks wait ~0.1 ms in the inbound queue, never dropped).
+        ``router.send_urgent`` writes the request's bytes to the venue's socket at once (or
+        queues it like ``submit`` when it cannot: busy lane, rate limit, not connected); the
+        router's worker reads the answer, so this thread never waits on the network.
         """
         submit = self.router.submit
-        wait = getattr(self.router, "submit_and_wait_sent", None)
+        send = getattr(self.router, "send_urgent", None)
         for request in held:
-            if wait is not None and type(request) is PlaceOrder and request.urgent:
-                wait(request, _EXIT_SEND_WAIT_S)
+            if send is not None and type(request) is PlaceOrder and request.urgent:
+                send(request)
             else:
                 submit(request)
 
@@ -981,7 +1122,38 @@ class Engine:
         if self._held is not None:
             self._held.append(request)
         else:
-            self.router.submit(request)
+            self._send_held([request])
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One journal commit for everything written inside; router requests wait for it.
+
+        Nested uses join the outermost one. Requests handed to ``_route`` inside are held and
+        sent right after the commit, so everything is journaled before it is acted on, with
+        one commit per handled item instead of one per write (each commit lets the feed
+        thread take the GIL, and a crossing tick may be waiting behind this item). A handler
+        that fails still commits what it wrote and sends what it decided, as before.
+        """
+        if self._held is not None:
+            yield
+            return
+        held: list[Any] = []
+        self._held = held
+        error: BaseException | None = None
+        try:
+            with self._journal_batch():
+                try:
+                    yield
+                except Exception as exc:
+                    error = exc
+        finally:
+            self._held = None
+            self._send_held(held)
+            if self._intents_unsettled and self.journal is not None:
+                self._intents_unsettled = False
+                self._jcall(self.journal.intents_settled)
+        if error is not None:
+            raise error
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""

@@ -38,6 +38,7 @@ from cockpit.config import ConfigError, Settings
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
 from cockpit.engine import paths
+from cockpit.engine.bus import LockedSink
 from cockpit.engine.external import (
     FeedConfigError,
     FeedPlan,
@@ -417,19 +418,6 @@ class EngineRunner:
         router = OpenAlgoRouter(
             venue.host, venue.api_key, inbound.put, transport=s.engine.router_transport
         )
-        feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
-        market_feed: Any = feed
-        tee: UpstreamTee | None = None
-        if plan is not None:
-            ext_sink: Callable[[object], None] = inbound.put
-            if venue.upstream_port is not None:
-                # Paper fills follow the external prices: every market event is teed to the
-                # paper exchange's upstream endpoint.
-                tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
-                ext_sink = tee.sink(inbound.put)
-            market_feed = make_market_feed(s, plan, replay_path, _market_only(ext_sink))
-        self.tee = tee
-        self.market_feed = market_feed
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
@@ -438,9 +426,27 @@ class EngineRunner:
             journal=journal,
             publisher=server,
             inbound=inbound,
-            feed=market_feed,
             options=options,
         )
+        # Feeds hand their events straight to the engine (handled on the feed's thread, under
+        # the engine's lock): a crossing tick is decided where it was read.
+        feed = OpenAlgoFeed(venue.ws_url, venue.api_key, engine.sink())
+        market_feed: Any = feed
+        tee: UpstreamTee | None = None
+        if plan is not None:
+            ext_sink: Callable[[object], None] = engine.deliver
+            if venue.upstream_port is not None:
+                # Paper fills follow the external prices: every market event is teed to the
+                # paper exchange's upstream endpoint.
+                tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
+                ext_sink = tee.sink(engine.deliver)
+                router.before_order = tee.flush
+            market_feed = make_market_feed(
+                s, plan, replay_path, LockedSink(_market_only(ext_sink), engine.lock)
+            )
+        engine.feed = market_feed
+        self.tee = tee
+        self.market_feed = market_feed
         self.engine, self.server = engine, server
 
         try:

@@ -1,38 +1,58 @@
-"""The exit path: plan state and exit order committed in one journal write before routing."""
+"""The exit path: intent-log line, then the order's bytes, then one journal commit.
+
+A fired plan writes its exit order to the intent log (one line), sends it on the deciding
+thread (``router.send_urgent``), and only then commits the plan's fired state and the order
+to SQLite. An engine that dies between the send and the commit is recovered from the intent
+log: the order as sent and the plan as fired, so no second exit goes out.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from cockpit.adapters.openalgo.broker import PlaceOrder
 from cockpit.engine import protocol as p
 from cockpit.journal.store import Journal
 from tests.unit.test_engine_core import SBIN, Rig
 
+ROOT = Path(__file__).resolve().parents[2]
 
-class JournalPeekingRouter:
-    """Records, for every request, what another connection sees in the journal right then."""
+
+class PeekingRouter:
+    """Records, for every request, the intent log and the database as they are right then."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.requests: list[Any] = []
-        self.seen: list[tuple[Any, list[tuple[str, str, int]], list[str]]] = []
-        self.waited: list[tuple[Any, float]] = []
+        self.urgent: list[Any] = []
+        self.seen: dict[
+            int, tuple[list[dict[str, Any]], list[tuple[str, str, int]], list[str]]
+        ] = {}
 
-    def submit(self, request: Any) -> None:
-        self.requests.append(request)
+    def _peek(self, request: Any) -> None:
+        intents_file = self.path.with_name(self.path.name + ".intents")
+        lines = intents_file.read_bytes().splitlines() if intents_file.exists() else []
+        intents = [msgspec.json.decode(line) for line in lines]
         conn = sqlite3.connect(self.path)
         try:
             orders = conn.execute("SELECT cid, tag, open FROM orders").fetchall()
             changes = [r[0] for r in conn.execute("SELECT change FROM plan_events ORDER BY id")]
         finally:
             conn.close()
-        self.seen.append((request, orders, changes))
+        self.seen[id(request)] = (intents, orders, changes)
 
-    def submit_and_wait_sent(self, request: Any, timeout_s: float) -> bool:
-        self.waited.append((request, timeout_s))
+    def submit(self, request: Any) -> None:
+        self.requests.append(request)
+        self._peek(request)
+
+    def send_urgent(self, request: Any) -> bool:
+        self.urgent.append(request)
         self.submit(request)
         return True
 
@@ -40,11 +60,11 @@ class JournalPeekingRouter:
         return [r for r in self.requests if isinstance(r, kind)]
 
 
-def test_exit_order_is_journaled_with_the_fired_plan_before_it_is_routed(tmp_path: Path) -> None:
+def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     journal = Journal.open(path)
     rig = Rig(journal=journal)
-    router = JournalPeekingRouter(path)
+    router = PeekingRouter(path)
     rig.router = router  # type: ignore[assignment]
     rig.engine.router = router
     rig.start()
@@ -54,11 +74,104 @@ def test_exit_order_is_journaled_with_the_fired_plan_before_it_is_routed(tmp_pat
     exits = [r for r in router.of(PlaceOrder) if r.action == "SELL"]
     assert len(exits) == 1
     exit_req = exits[0]
-    # It went through the waiting hand-off (the decision thread yields until it is sent).
-    assert [r for r, _t in router.waited] == [exit_req]
-    request, orders, changes = next(s for s in router.seen if s[0] is exit_req)
-    # Already committed (visible to another connection) when the router got it: the order
-    # row (open) and the plan's fired state.
-    assert (exit_req.cid, "exit", 1) in orders
-    assert changes[-1].startswith("fired")
+    # Written by the deciding thread itself, not queued behind it.
+    assert router.urgent == [exit_req]
+    intents, orders, _changes = router.seen[id(exit_req)]
+    # When its bytes left: its intent line was written (the order and the plan's decision)...
+    assert [(i["cid"], i["key"], i["side"], i["qty"], i["tag"]) for i in intents] == [
+        (exit_req.cid, SBIN.key, "SELL", "10", "exit")
+    ]
+    assert intents[0]["decision"]["reason"] == "stop"
+    assert intents[0]["decision"]["level_ticks"] == 15990
+    # ...and its transaction had not been committed yet.
+    assert exit_req.cid not in [cid for cid, _tag, _open in orders]
+    # Committed right after, in the same handling of the tick.
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT tag, open FROM orders WHERE cid=?", (exit_req.cid,)).fetchall()
+        last_change = conn.execute(
+            "SELECT change FROM plan_events ORDER BY id DESC LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert rows == [("exit", 1)]
+    assert last_change.startswith("fired: stop")
+    # More ticks through the stop send nothing more.
+    rig.tick(SBIN, "798.00")
+    assert [r for r in router.of(PlaceOrder) if r.action == "SELL"] == [exit_req]
+    journal.close()
+
+
+_CRASH_AFTER_SEND = """
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from cockpit.engine import protocol as p
+from cockpit.journal.store import Journal
+from tests.unit.test_engine_core import SBIN, Rig
+
+journal = Journal.open(sys.argv[1], checkpoint_interval_s=None)
+rig = Rig(journal=journal)
+rig.start()
+rig.tick(SBIN, "800.00")
+rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10, target_ticks=None))
+
+def send_urgent(request):
+    print(request.cid, flush=True)
+    os._exit(9)  # the engine dies as the exit's bytes leave, before its commit
+
+rig.router.send_urgent = send_urgent
+rig.tick(SBIN, "799.00")
+"""
+
+
+def test_a_crash_between_send_and_commit_is_recovered_from_the_intent_log(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH_AFTER_SEND, str(path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 9, done.stderr
+    cid = done.stdout.strip()
+    assert cid
+    # The transaction never happened: the database alone does not know the exit.
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT 1 FROM orders WHERE cid=?", (cid,)).fetchone() is None
+    finally:
+        conn.close()
+
+    journal = Journal.open(path)
+    assert journal.intents_recovered == 1
+    recovery = journal.recover()
+    exit_orders = [o for o in recovery.open_orders if o.cid == cid]
+    assert [(o.tag, o.side, o.status, str(o.qty)) for o in exit_orders] == [
+        ("exit", "SELL", "pending_new", "10")
+    ]
+    assert recovery.plans[SBIN.key]["decision"]["reason"] == "stop"
+    # The intent log was emptied once its content was in the database.
+    assert journal.intent_path.read_bytes() == b""
+
+    # A new engine restores the plan as fired, bound to that order: no second exit.
+    rig = Rig(journal=journal)
+    rig.start(positions=[], orders=[])
+    slot = rig.engine.plans[SBIN.key]
+    assert slot.plan.fired
+    assert rig.engine._closers[SBIN.key].cid == cid
+    rig.tick(SBIN, "798.00")
+    assert [r for r in rig.router.of(PlaceOrder) if r.action == "SELL"] == []
+    journal.close()
+
+
+def test_a_torn_intent_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    Journal.open(path).close()
+    path.with_name(path.name + ".intents").write_bytes(b'{"cid":"c1","key":"NSE:SB')
+    journal = Journal.open(path)
+    assert journal.intents_recovered == 0
+    assert journal.recover().open_orders == []
     journal.close()
