@@ -222,6 +222,10 @@ class EngineSettings(BaseModel):
     router_transport: Literal["http.client", "httpx"] = "http.client"
     """The order router's HTTP client: one keep-alive ``http.client`` connection per worker
     (lower latency, the default) or ``httpx``."""
+    realtime_priority: int = Field(default=0, ge=0, le=99)
+    """``SCHED_FIFO`` priority for the engine's threads (Linux; 0: off). Needs root,
+    ``CAP_SYS_NICE`` or ``ulimit -r`` of at least this; refused, the engine runs as usual
+    and logs why (``cockpit/engine/realtime.py``)."""
 
 
 class SimSettings(BaseModel):

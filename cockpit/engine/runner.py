@@ -37,7 +37,7 @@ from typing import Any, Final
 from cockpit.config import ConfigError, Settings
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
-from cockpit.engine import paths
+from cockpit.engine import paths, realtime
 from cockpit.engine.bus import LockedSink
 from cockpit.engine.external import (
     FeedConfigError,
@@ -485,6 +485,20 @@ class EngineRunner:
             self._on_exit("market feed", market_feed.stop)
         if engine.watchlist:
             market_feed.subscribe(engine.watchlist, options.feed_mode)
+        if s.engine.realtime_priority:
+            # Every thread but this one (children started from here stay normal).
+            main = threading.main_thread()
+            done, why = realtime.apply(
+                s.engine.realtime_priority, [t for t in threading.enumerate() if t is not main]
+            )
+            if why:
+                log.warning("real-time scheduling not in effect: %s", why)
+            else:
+                log.info(
+                    "SCHED_FIFO %d for the engine's threads: %s",
+                    s.engine.realtime_priority,
+                    ", ".join(done),
+                )
         log.info(
             "engine %d running: profile %s, venue %s, market data %s, order updates %s, "
             "%d instruments, journal %s, socket %s",

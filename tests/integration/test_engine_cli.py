@@ -417,3 +417,65 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _may_use_fifo(priority: int) -> bool:
+    import resource
+
+    if os.geteuid() == 0:
+        return True
+    soft, _hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    return soft == resource.RLIM_INFINITY or soft >= priority
+
+
+def _policies(pid: int) -> dict[int, tuple[int, int]]:
+    """tid -> (policy, priority) of every thread of ``pid``."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        tid = int(task.name)
+        try:
+            out[tid] = (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority)
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling API")
+def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) -> None:
+    env.env["COCKPIT_ENGINE__REALTIME_PRIORITY"] = "5"
+    proc = env.popen("engine", "run")
+    deadline = time.monotonic() + 45
+    while not env.socket.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with EngineClient.connect(path=env.socket) as c:
+        c.snapshot(timeout=10)
+    # The policy is set once startup is done (after the socket is up): wait for it.
+    deadline = time.monotonic() + (15 if _may_use_fifo(5) else 3)
+    while True:
+        threads = _policies(proc.pid)
+        done = [t for t, (policy, _p) in threads.items() if policy == os.SCHED_FIFO]
+        if len(done) >= 5 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    children = {p: _policies(p) for p in env.our_processes() if p != proc.pid}
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    fifo = [tid for tid, (policy, prio) in threads.items() if policy == os.SCHED_FIFO]
+    if _may_use_fifo(5):
+        # Every thread but the main one (which starts children) at FIFO 5: the feed,
+        # decision, router, viewer server and journal threads.
+        assert threads[proc.pid] == (os.SCHED_OTHER, 0)
+        assert len(fifo) >= 5, threads
+        assert all(threads[t] == (os.SCHED_FIFO, 5) for t in fifo)
+        assert "SCHED_FIFO 5 for the engine's threads" in err
+    else:
+        assert fifo == []
+        assert "real-time scheduling not in effect" in err
+    # The paper exchange started by the engine keeps the normal policy.
+    assert children, "the engine's paper exchange was not found"
+    for child, policies in children.items():
+        assert policies, child
+        assert all(policy == os.SCHED_OTHER for policy, _p in policies.values()), child
