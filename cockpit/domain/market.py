@@ -17,7 +17,7 @@ Level = tuple[Decimal, Decimal, int]
 """One book level: ``(price, quantity, orders)``; ``orders`` is 0 where the venue omits it."""
 
 
-class MarketEvent(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=True):
+class MarketEvent(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=True, gc=False):
     """Fields every market event has. Times are integer nanoseconds since the epoch."""
 
     recv_ns: int

@@ -34,6 +34,7 @@ alarm. Nothing is silently overwritten.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import queue
 import threading
@@ -404,6 +405,10 @@ class Engine:
                     break
                 self.handle(item)
             self._inline = True
+            # What was made at start (modules, instruments, restored state) lives as long as
+            # the process: move it out of the collector's sight, so a full collection during
+            # the session (it holds the GIL, exits wait) scans only what the session made.
+            gc.freeze()
         interval = self.options.timer_interval_s
         next_timer = time.monotonic() + interval
         try:

@@ -59,7 +59,7 @@ class InstrumentView(msgspec.Struct, frozen=True, omit_defaults=True):
     tradable: bool = True
 
 
-class QuoteView(msgspec.Struct, frozen=True, omit_defaults=True):
+class QuoteView(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """The latest market state of one symbol. Prices in ticks."""
 
     key: str
@@ -83,7 +83,7 @@ class QuoteView(msgspec.Struct, frozen=True, omit_defaults=True):
     """How many market events the engine has processed for this symbol (for ticks/s)."""
 
 
-class BookView(msgspec.Struct, frozen=True):
+class BookView(msgspec.Struct, frozen=True, gc=False):
     """Depth of one symbol, best first: ``(price_ticks, quantity, orders)`` per level."""
 
     key: str
