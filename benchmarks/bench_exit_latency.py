@@ -1,34 +1,44 @@
-"""Exit latency: from a tick frame leaving the venue to the exit order reaching the venue.
+"""Exit latency: from a tick frame leaving the venue to the exit order leaving the engine.
 
 Setup (all real sockets on 127.0.0.1):
 
 - a *venue process* (spawned, so it has its own GIL) speaks the OpenAlgo WebSocket feed and
-  REST order API: it streams LTP ticks for 50 symbols at the requested total rate and, once per
-  ``--period`` seconds per symbol (staggered), sends one "crash" tick 50 ticks below the
-  market; it records ``time.monotonic_ns()`` just before writing each crash frame, and the
-  arrival time of every ``placeorder``. Orders fill at once (an ``order_update`` on the feed).
-- the *engine process* (this one) runs the production pieces: ``OpenAlgoFeed`` →
-  ``Engine`` (decision thread, SQLite journal) → ``OpenAlgoRouter`` (httpx) and the
-  ``ViewerServer`` on a Unix socket. Every symbol holds a long position with a 20-tick stop; the
-  crash tick crosses it, the engine sends a market SELL, the venue fills it, and the bench
-  re-enters (a PlaceEntry on the engine's queue, as a viewer would) so the next crash finds a
-  position again.
+  REST order API: it streams LTP ticks for 50 symbols at the requested total rate and, about
+  once per ``--period`` seconds per symbol (random phases), sends one "crash" tick 50 ticks
+  below the market; it records ``time.monotonic_ns()`` just before writing each crash frame,
+  and the arrival time of every ``placeorder``. Orders fill at once (an ``order_update``).
+- the *floor* (the peer, run first, alone on the venue): a process that reads the feed
+  socket and, on a crash frame, writes a prebuilt placeorder request. No engine: the least a
+  Python client can do on this machine under the same ticks.
+- the *engine* (this process) runs the production pieces wired as ``cockpit engine`` wires
+  them: ``OpenAlgoFeed`` handing events to ``Engine.deliver`` on the feed's thread (the
+  decision thread takes commands and router results), the SQLite journal with its intent
+  log, ``OpenAlgoRouter`` (its express lane writes the exit on the deciding thread) and the
+  ``ViewerServer`` on a Unix socket. Every symbol holds a long position with a 20-tick stop;
+  the crash tick crosses it, the engine sends a market SELL, the venue fills it, and a trader
+  thread re-enters (a PlaceEntry on the engine's queue, as a viewer would) so the next crash
+  finds a position again: 50 exits and 50 entries a second at ``--period 1``.
 
 Latencies per exit (CLOCK_MONOTONIC is system-wide, so the processes share it):
 ``tick_to_sent``: crash frame written by the venue → the exit ``placeorder`` request's
-bytes written to the router's socket (the order request has left the engine; the
-``http.client`` transport only). ``tick_to_request``: → that request received by the venue's
-HTTP server (whose event loop also generates the ticks, so it adds the venue's own delay).
-``tick_to_decision``: crash frame written → the engine hands the exit to the router
-(the decision path alone, without the router thread and HTTP).
+bytes written to the socket (the order has left the engine). ``tick_to_request``: → that
+request parsed by the venue's HTTP server (whose event loop also generates the ticks, so it
+adds the venue's own delay). Stages: ``tick_to_feed_read`` (the chunk holding it read off the
+socket), ``tick_to_dequeue`` (its handling started), ``tick_to_decision`` (the exit handed to
+the router). ``--worst N`` lists the N slowest exits stage by stage.
 
 Scenarios: 1,000 and 10,000 ticks/s, (a) no viewer attached, (b) one viewer attached: a client
 process reading the socket (``--viewer socket``, the default) or the real Textual cockpit
-running headless in a child process (``--viewer textual``).
+rendering headless in a child process (``--viewer textual``).
+
+``--realtime N`` puts the engine's threads under SCHED_FIFO as ``[engine] realtime_priority``
+does (needs root, CAP_SYS_NICE or ``ulimit -r``); ``--venue-nice N`` lowers the venue's
+priority (it stands for a remote server that does not share our CPUs).
 
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer socket]
+        [--realtime 10] [--venue-nice 10] [--worst 5]
 
 Prints one JSON object. Goal: p99 < 1 ms at 10,000 ticks/s.
 """
@@ -68,12 +78,12 @@ def price_text(ticks: int) -> str:
 # =============================================================================== venue process
 
 
-def venue_main(conn: Any) -> None:
+def venue_main(conn: Any, nice: int = 0) -> None:
     """The paper venue: OpenAlgo WS feed + REST on one aiohttp server (own process)."""
     import random
 
-    if os.environ.get("VENUE_NICE"):
-        os.nice(int(os.environ["VENUE_NICE"]))
+    if nice:
+        os.nice(nice)
 
     from aiohttp import WSMsgType, web
 
@@ -216,6 +226,111 @@ def venue_main(conn: Any) -> None:
     asyncio.run(main())
 
 
+# =============================================================================== floor process
+
+
+def floor_main(port: int, conn: Any) -> None:
+    """The floor: the least a Python client can do, measured against the same venue.
+
+    No engine: one process reads the feed socket, and on a crash frame writes a prebuilt
+    placeorder request for that symbol on a keep-alive connection (answers are read and
+    dropped by a second thread). Reports (symbol, when written) for every request.
+    """
+    import re
+
+    import websocket
+
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{port}/", sockopt=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+    )
+    ws.send(json.dumps({"action": "authenticate", "api_key": API_KEY}))
+    ws.recv()
+    symbols = [{"symbol": f"SYM{i:02d}", "exchange": "NSE"} for i in range(N_SYMBOLS)]
+    ws.send(json.dumps({"action": "subscribe", "symbols": symbols, "mode": 1}))
+    ws.recv()
+    rest = socket.create_connection(("127.0.0.1", port))
+    rest.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def drain() -> None:
+        while True:
+            try:
+                if not rest.recv(65536):
+                    return
+            except OSError:
+                return
+
+    threading.Thread(target=drain, daemon=True).start()
+    requests: dict[str, bytes] = {}
+    for i in range(N_SYMBOLS):
+        body = json.dumps(
+            {
+                "apikey": API_KEY,
+                "strategy": "floor",
+                "exchange": "NSE",
+                "symbol": f"SYM{i:02d}",
+                "action": "SELL",
+                "quantity": "1",
+                "pricetype": "MARKET",
+                "product": "MIS",
+            }
+        ).encode()
+        head = (
+            f"POST /api/v1/placeorder HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        requests[f"SYM{i:02d}"] = head + body
+    crash = re.compile(
+        rb'"symbol":"(SYM\d\d)","exchange":"NSE","data":\{"ltp":'
+        + re.escape(price_text(BASE - CRASH).encode())
+    )
+    sock = ws.sock
+    sock.settimeout(0.2)
+    stamps: list[tuple[str, int]] = []
+    conn.send("ready")
+    while not conn.poll():
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not data:
+            break
+        for m in crash.finditer(data):
+            symbol = m.group(1).decode()
+            rest.sendall(requests[symbol])
+            stamps.append((symbol, time.monotonic_ns()))
+    conn.recv()
+    conn.send(stamps)
+    ws.close()
+    rest.close()
+
+
+def run_floor(ctx: Any, port: int, parent: Any, rate: int, args: Any) -> dict[str, Any]:
+    """One floor scenario: the floor client alone on the venue at ``rate`` ticks/s."""
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=floor_main, args=(port, theirs), daemon=True)
+    proc.start()
+    if not mine.poll(20):
+        raise SystemExit("the floor client did not start")
+    mine.recv()
+    parent.send(
+        {"op": "run", "rate": rate, "seconds": args.seconds, "period": args.period, "crashes": True}
+    )
+    out = parent.recv()
+    time.sleep(0.3)
+    mine.send("stop")
+    stamps = mine.recv()
+    proc.join(5)
+    sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
+    return {
+        "rate_target": rate,
+        "rate_sent": round(out["frames"] / out["seconds"]),
+        "crashes": len(out["crashes"]),
+        "requests": len(stamps),
+        "tick_to_sent": percentiles(match(out["crashes"], stamps)),
+        "tick_to_request": percentiles(match(out["crashes"], sells)),
+    }
+
+
 # =============================================================================== viewer process
 
 
@@ -312,40 +427,51 @@ class TimedRouter:
 
 
 class ReEntry:
-    """Publisher proxy: after a position goes flat, buy again (as a viewer would).
+    """Publisher proxy and a trader thread: after a position goes flat, buy it again.
 
-    The new entry waits for the first normal tick after the crash: a position opened while
-    the last price is still the crash price would (rightly) be stopped out at once.
+    As a viewer would: a PlaceEntry on the engine's queue, once the symbol is flat and its
+    last price is back above the crash (a position opened at the crash price would rightly be
+    stopped out at once). Ticks go straight to the real publisher (``market`` is the inner
+    one), so the bench adds nothing to the engine's per-tick path.
     """
 
-    def __init__(self, inner: Any, inbound: Any) -> None:
+    def __init__(self, inner: Any, inbound: Any, last_price: Any) -> None:
         self.inner = inner
         self.inbound = inbound
+        self.last_price = last_price
         self.ids = iter(range(1_000_000, 10**9))
-        self.flat: set[str] = set()
-
-    def market(self, quote: Any, book: Any = None) -> None:
-        self.inner.market(quote, book)
-        if quote.key in self.flat and quote.ltp > BASE - 10:
-            from cockpit.engine import protocol as p
-            from cockpit.engine.bus import ViewerCommand
-
-            self.flat.discard(quote.key)
-            cmd = p.PlaceEntry(id=next(self.ids), key=quote.key, side="BUY", qty=Decimal(1))
-            self.inbound.put(ViewerCommand(0, cmd))
-
-    def status(self, status: Any) -> None:
-        self.inner.status(status)
-
-    def reply(self, conn_id: int, msg: Any) -> None:
-        self.inner.reply(conn_id, msg)
+        self.flat: dict[str, float] = {}
+        self.market = inner.market
+        self.status = inner.status
+        self.reply = inner.reply
+        self.volume = getattr(inner, "volume", None)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-trader", daemon=True)
+        self._thread.start()
 
     def event(self, msg: Any) -> None:
         from cockpit.engine import protocol as p
 
         self.inner.event(msg)
         if isinstance(msg, p.PositionEvent) and msg.position.qty == 0:
-            self.flat.add(msg.position.key)
+            self.flat[msg.position.key] = time.monotonic()
+
+    def _run(self) -> None:
+        from cockpit.engine import protocol as p
+        from cockpit.engine.bus import ViewerCommand
+
+        while not self._stop.wait(0.01):
+            now = time.monotonic()
+            for key, since in list(self.flat.items()):
+                price = self.last_price(key)
+                if now - since >= 0.02 and price is not None and price > BASE - 10:
+                    del self.flat[key]
+                    cmd = p.PlaceEntry(id=next(self.ids), key=key, side="BUY", qty=Decimal(1))
+                    self.inbound.put(ViewerCommand(0, cmd))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
 
 
 def inproc_decision(n: int = 2000) -> dict[str, Any]:
@@ -459,6 +585,32 @@ def match(crashes: list[tuple[str, int]], events: list[tuple[str, int]]) -> list
     return out
 
 
+def match_by_crash(
+    crashes: list[tuple[str, int]], events: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Like :func:`match`, keyed by the crash frame (symbol, written at)."""
+    by_symbol: dict[str, list[int]] = {}
+    for symbol, t in crashes:
+        by_symbol.setdefault(symbol, []).append(t)
+    out: dict[tuple[str, int], int] = {}
+    for symbol, t in events:
+        sent = [c for c in by_symbol.get(symbol, []) if c <= t]
+        if sent and (symbol, sent[-1]) not in out and t - sent[-1] <= 500_000_000:
+            out[(symbol, sent[-1])] = t - sent[-1]
+    return out
+
+
+def worst(crashes: list[tuple[str, int]], stages: dict[str, list[tuple[str, int]]], n: int) -> list:
+    """The ``n`` slowest exits (by the last stage), each stage's time since the crash (µs)."""
+    keyed = {name: match_by_crash(crashes, events) for name, events in stages.items()}
+    last = list(stages)[-1]
+    slowest = sorted(keyed[last].items(), key=lambda kv: -kv[1])[:n]
+    return [
+        {name: round(keyed[name].get(crash, -1000) / 1000, 1) for name in stages}
+        for crash, _t in slowest
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario")
@@ -478,6 +630,22 @@ def main() -> int:
         help="sys.setswitchinterval for the engine process, seconds (default: the engine's, "
         "[engine] switch_interval_us; 0: Python's own 0.005)",
     )
+    ap.add_argument("--worst", type=int, default=0, help="also list the N slowest exits")
+    ap.add_argument(
+        "--realtime",
+        type=int,
+        default=None,
+        help="SCHED_FIFO priority for the engine's threads (default: the engine's, "
+        "[engine] realtime_priority; 0: off)",
+    )
+    ap.add_argument(
+        "--venue-nice",
+        type=int,
+        default=0,
+        help="niceness of the venue process (it stands for a remote server; default 0)",
+    )
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor client")
+    ap.add_argument("--no-inproc", action="store_true", help="skip the in-process peer")
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -488,6 +656,8 @@ def main() -> int:
         args.transport = defaults.router_transport
     if args.switch_interval is None:
         args.switch_interval = defaults.switch_interval_us / 1e6
+    if args.realtime is None:
+        args.realtime = defaults.realtime_priority
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
@@ -496,6 +666,7 @@ def main() -> int:
     from cockpit.domain.feed import FeedState
     from cockpit.domain.instruments import Exchange, Instrument
     from cockpit.engine import protocol as p
+    from cockpit.engine import realtime
     from cockpit.engine.bus import ViewerCommand
     from cockpit.engine.core import Engine, EngineOptions
     from cockpit.engine.server import ViewerServer
@@ -503,10 +674,18 @@ def main() -> int:
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    venue = ctx.Process(target=venue_main, args=(child,), daemon=True)
+    venue = ctx.Process(target=venue_main, args=(child, args.venue_nice), daemon=True)
     venue.start()
     port = parent.recv()["port"]
     url = f"http://127.0.0.1:{port}"
+    # The floor first, alone on the venue: the same ticks and crashes, no engine.
+    floor = (
+        []
+        if args.no_floor
+        else [run_floor(ctx, port, parent, int(r), args) for r in args.rates.split(",")]
+    )
+    for f in floor:
+        print(json.dumps({"floor": f}), file=sys.stderr)
 
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
     sock_path = tmp / "engine.sock"
@@ -515,7 +694,8 @@ def main() -> int:
     ]
     inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
-    publisher = ReEntry(server, inbound)
+    syms: dict[str, Any] = {}
+    publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
     router = OpenAlgoRouter(
         url,
         API_KEY,
@@ -540,6 +720,7 @@ def main() -> int:
         options=EngineOptions(reconcile_interval_s=0, venue="bench"),
     )
     timed.engine = engine
+    syms.update(engine._syms)
     # The feed hands its events to the engine on its own thread (as in the runner).
     feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, engine.sink())
     engine.feed = feed
@@ -564,6 +745,19 @@ def main() -> int:
         feed.start()
         if not feed.wait_state(FeedState.LIVE, timeout=10):
             raise SystemExit("the feed did not go live")
+        if args.realtime:
+            # As the runner does with [engine] realtime_priority: every engine thread (not
+            # the main thread, nor the bench's trader, which stands in for a viewer).
+            done, why = realtime.apply(
+                args.realtime,
+                [
+                    t
+                    for t in threading.enumerate()
+                    if t is not threading.main_thread() and t.name != "bench-trader"
+                ],
+            )
+            if why:
+                raise SystemExit(f"--realtime {args.realtime}: {why}")
         deadline = time.monotonic() + 10
         while not engine.reconciled and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -580,6 +774,7 @@ def main() -> int:
 
         results: dict[str, Any] = {
             "benchmark": "exit_latency",
+            "floor": floor,
             "symbols": N_SYMBOLS,
             "seconds_per_scenario": args.seconds,
             "crash_period_s": args.period,
@@ -588,6 +783,8 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "load_avg_at_start": os.getloadavg()[0],
             "gil_switch_interval_s": sys.getswitchinterval(),
+            "engine_realtime_priority": args.realtime,
+            "venue_nice": args.venue_nice,
             "plans_armed_at_start": len(engine.plans),
             "scenarios": [],
         }
@@ -637,6 +834,17 @@ def main() -> int:
                         match(out["crashes"], list(timed.dequeue_stamps))
                     ),
                 }
+                if args.worst:
+                    scenario["worst"] = worst(
+                        out["crashes"],
+                        {
+                            "feed_read": list(timed.recv_stamps),
+                            "handled": list(timed.dequeue_stamps),
+                            "decision": list(timed.stamps),
+                            "sent": timed.sent_stamps(),
+                        },
+                        args.worst,
+                    )
                 results["scenarios"].append(scenario)
                 print(json.dumps(scenario), file=sys.stderr)
             if vproc is not None:
@@ -645,6 +853,7 @@ def main() -> int:
                 if vproc.is_alive():
                     vproc.terminate()
     finally:
+        publisher.stop()
         stop.set()
         thread.join(5)
         feed.stop()
@@ -653,7 +862,7 @@ def main() -> int:
         venue.join(5)
         server.stop()
         journal.close()
-    results["inproc_decision"] = inproc_decision() if not os.environ.get("NO_INPROC") else {}
+    results["inproc_decision"] = inproc_decision() if not args.no_inproc else {}
     ten = [s for s in results["scenarios"] if s["rate_target"] == 10000]
     peer = results["inproc_decision"].get("p99_us")
     for s in results["scenarios"]:
