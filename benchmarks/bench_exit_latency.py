@@ -32,8 +32,9 @@ process reading the socket (``--viewer socket``, the default) or the real Textua
 rendering headless in a child process (``--viewer textual``).
 
 ``--realtime N`` puts the engine's threads under SCHED_FIFO as ``[engine] realtime_priority``
-does (needs root, CAP_SYS_NICE or ``ulimit -r``); ``--venue-nice N`` lowers the venue's
-priority (it stands for a remote server that does not share our CPUs).
+does (needs root, CAP_SYS_NICE or ``ulimit -r``). The venue runs at ``--venue-nice`` (default
+``[sim] nice``, 10: the engine starts its own paper exchange so; the venue stands for a remote
+server, which does not share our CPUs; ``--venue-nice 0`` shows what sharing costs).
 
 Usage::
 
@@ -641,8 +642,9 @@ def main() -> int:
     ap.add_argument(
         "--venue-nice",
         type=int,
-        default=0,
-        help="niceness of the venue process (it stands for a remote server; default 0)",
+        default=None,
+        help="niceness of the venue process (default: [sim] nice, 10, as the engine runs its "
+        "own paper exchange; the venue stands for a remote server)",
     )
     ap.add_argument("--no-floor", action="store_true", help="skip the floor client")
     ap.add_argument("--no-inproc", action="store_true", help="skip the in-process peer")
@@ -658,6 +660,10 @@ def main() -> int:
         args.switch_interval = defaults.switch_interval_us / 1e6
     if args.realtime is None:
         args.realtime = defaults.realtime_priority
+    if args.venue_nice is None:
+        from cockpit.config import SimSettings
+
+        args.venue_nice = SimSettings().nice
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter

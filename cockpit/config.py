@@ -239,6 +239,9 @@ class SimSettings(BaseModel):
     """Random seed for a reproducible price path."""
     instruments: list[str] = Field(default_factory=list)
     """``EXCH:SYMBOL:PRICE[:TICK]`` entries (empty: the simulator's own universe)."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """Niceness of the paper exchange the engine starts (below the engine: a venue is
+    elsewhere in real life and never takes the engine's CPU)."""
 
 
 _CONFIG_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(

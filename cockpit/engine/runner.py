@@ -149,6 +149,19 @@ def _pdeathsig() -> None:
         pass
 
 
+def _sim_child_setup(nice: int, linux: bool) -> Callable[[], None]:
+    """The sim child's pre-exec: below the engine in CPU priority; dies with the engine."""
+
+    def setup() -> None:
+        if nice:
+            with contextlib.suppress(OSError):
+                os.nice(nice)
+        if linux:
+            _pdeathsig()
+
+    return setup
+
+
 class SimChild:
     """``cockpit sim`` on free loopback ports as a child process of the engine."""
 
@@ -193,7 +206,10 @@ class SimChild:
             stdout=self._log_to,
             stderr=self._log_to,
             env=env,
-            preexec_fn=_pdeathsig if linux else None,  # noqa: PLW1509 - no threads yet
+            # The paper exchange stands for a remote venue: it must never take the CPU from
+            # the engine (measured: its handler, woken by an exit order, preempted the engine
+            # inside that order's send; p50 0.9 ms -> 0.25 ms at nice 10).
+            preexec_fn=_sim_child_setup(sim.nice, linux),  # noqa: PLW1509 - no threads yet
             close_fds=True,
         )
         deadline = time.monotonic() + timeout

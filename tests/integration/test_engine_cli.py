@@ -460,6 +460,7 @@ def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) ->
             break
         time.sleep(0.05)
     children = {p: _policies(p) for p in env.our_processes() if p != proc.pid}
+    children_nice = {p: os.getpriority(os.PRIO_PROCESS, p) for p in children}
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
@@ -479,3 +480,5 @@ def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) ->
     for child, policies in children.items():
         assert policies, child
         assert all(policy == os.SCHED_OTHER for policy, _p in policies.values()), child
+    # ...and runs below the engine ([sim] nice, 10 by default).
+    assert all(nice == 10 for nice in children_nice.values()), children_nice
