@@ -131,7 +131,14 @@ class EngineTimer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
-_BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer})
+class _Commit(msgspec.Struct, frozen=True):
+    """Wakes the decision thread to commit journal writes kept by another thread."""
+
+
+_COMMIT: Final = _Commit()
+_BATCHED: Final = frozenset(
+    {ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus, _Commit}
+)
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
 
 
@@ -337,6 +344,10 @@ class Engine:
         self._held: list[Any] | None = None
         """Router requests held until the current journal batch commits (see _batch)."""
         self._intents_unsettled = False
+        self._outbox: deque[tuple[list[Any], list[Any], bool]] = deque()
+        """Journal writes kept while the run loop is live, with the requests that wait for
+        them (see _batch); committed by the decision thread outside the lock."""
+        self._decision_ident = 0
         self._cid_n = 0
         self._cid_prefix = f"c{(self.clock() // _NS) % 10_000_000:x}-"
         self.started_ns = self.clock()
@@ -376,6 +387,7 @@ class Engine:
             ViewerCommand: self._on_command,
             SnapshotRequest: self._on_snapshot_request,
             ViewerGone: lambda item: None,
+            _Commit: lambda item: None,
             EngineTimer: self._on_timer,
         }
 
@@ -394,6 +406,7 @@ class Engine:
         """
         lock = self._lock
         get = self.inbound.get
+        self._decision_ident = threading.get_ident()
         with lock:
             self.start()
             # What the feeds queued before now is handled first, in order; from here on they
@@ -422,13 +435,18 @@ class Engine:
                     if item is not None:
                         with lock:
                             self.handle(item)
+                        if self._outbox:
+                            self._commit_outbox()
                         continue
                 next_timer = time.monotonic() + interval
                 with lock:
                     self.handle(EngineTimer(self.clock()))
+                if self._outbox:
+                    self._commit_outbox()
         finally:
             with lock:
                 self._inline = False
+            self._commit_outbox()
         self.publisher.event(p.Stopping("engine stopped"))
 
     @property
@@ -634,14 +652,16 @@ class Engine:
             slot.seen_stop = plan.stop
             slot.protective_dirty = slot.protective_cid is not None
         if ts_ns - slot.journaled_ns >= self.options.journal_trail_every_s * _NS:
-            self._journal_plan(slot, "trail")
+            with self._batch():  # in order with the writes kept for other items
+                self._journal_plan(slot, "trail")
         interval = int(self.options.plan_event_interval_s * _NS)
         if interval and ts_ns - slot.event_ns < interval:
             slot.event_pending = True  # published by the timer, with the latest state
         else:
             self._publish_moved(slot, ts_ns)
         if slot.protective_dirty:
-            self._sync_protective(slot, ts_ns)
+            with self._batch():
+                self._sync_protective(slot, ts_ns)
 
     def _publish_moved(self, slot: _Slot, ts_ns: int) -> None:
         plan = slot.plan
@@ -1145,6 +1165,25 @@ class Engine:
         held: list[Any] = []
         self._held = held
         error: BaseException | None = None
+        journal = self.journal
+        if self._inline and journal is not None and hasattr(journal, "collect"):
+            # The run loop is live: keep the writes, commit them once the lock is let go
+            # (on the decision thread, in the order the items were handled), then send.
+            journal.collect()
+            try:
+                try:
+                    yield
+                except Exception as exc:
+                    error = exc
+            finally:
+                self._held = None
+                settle, self._intents_unsettled = self._intents_unsettled, False
+                self._outbox.append((journal.collected(), held, settle))
+                if threading.get_ident() != self._decision_ident:
+                    self.inbound.put(_COMMIT)  # the decision thread commits and sends
+            if error is not None:
+                raise error
+            return
         try:
             with self._journal_batch():
                 try:
@@ -1159,6 +1198,26 @@ class Engine:
                 self._jcall(self.journal.intents_settled)
         if error is not None:
             raise error
+
+    def _commit_outbox(self) -> None:
+        """(Decision thread, without the engine lock) commit kept writes, then send.
+
+        Batches in the order they were made; each batch's requests go out only after its
+        writes are committed. A failed commit is alarmed and the requests still go (as a
+        failed write did before: the broker is the truth, reconciliation checks it).
+        """
+        outbox = self._outbox
+        while outbox:
+            writes, held, settle = outbox.popleft()
+            if writes:
+                try:
+                    self.journal.commit(writes)
+                except Exception as exc:
+                    with self._lock:
+                        self._journal_failed(exc)
+            self._send_held(held)
+            if settle:
+                self._jcall(self.journal.intents_settled)
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""

@@ -231,6 +231,8 @@ class Journal:
         self._ckpt_thread: threading.Thread | None = None
         self._intent_fd: int | None = None
         self._intent_bytes = 0
+        self._collected: list[tuple[str, tuple[Any, ...]]] | None = None
+        self._next_command_id: int | None = None
         self.intents_recovered = 0
         """Exit intents found on open whose order was not in the database (then written)."""
 
@@ -441,7 +443,7 @@ class Journal:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group the writes made inside into one commit (nested uses join the outer one)."""
-        if self._in_tx:
+        if self._in_tx or self._collected is not None:
             yield
             return
         conn = self._conn
@@ -496,14 +498,54 @@ class Journal:
         """Whether :meth:`close` was called."""
         return self._closed
 
+    # ------------------------------------------------------------------ collect, then commit
+
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor | None:
+        """Run a write now, or keep it for :meth:`commit` while collecting."""
+        collected = self._collected
+        if collected is not None:
+            collected.append((sql, params))
+            return None
+        return self._conn.execute(sql, params)
+
+    def collect(self) -> None:
+        """From now on keep the writes (every write method) instead of running them.
+
+        The engine collects what it writes while it handles an item under its lock, then
+        commits it (:meth:`commit`) after letting go of the lock, before it sends anything
+        that item decided: still written before acted on, but a tick waiting for the lock no
+        longer waits for SQLite. Nothing is read back while collecting.
+        """
+        if self._collected is not None:
+            raise JournalError("already collecting")
+        self._collected = []
+
+    def collected(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """Stop collecting; return the writes kept since :meth:`collect`, in order."""
+        writes, self._collected = self._collected or [], None
+        return writes
+
+    def commit(self, writes: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
+        """Run collected writes in one transaction (all or nothing)."""
+        conn = self._conn
+        with self.transaction():
+            for sql, params in writes:
+                conn.execute(sql, params)
+
     # ------------------------------------------------------------------ writes
 
     def command(self, conn_id: int, command: Msg, ts_ns: int | None = None) -> int:
         """Journal a viewer command as received; returns its row id (for the outcome)."""
-        cur = self._conn.execute(
-            "INSERT INTO commands(session, ts_ns, conn_id, cmd_id, kind, body) "
-            "VALUES (?,?,?,?,?,?)",
+        if self._next_command_id is None:
+            row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM commands").fetchone()
+            self._next_command_id = int(row[0]) + 1
+        row_id = self._next_command_id
+        self._next_command_id += 1
+        self._exec(
+            "INSERT INTO commands(id, session, ts_ns, conn_id, cmd_id, kind, body) "
+            "VALUES (?,?,?,?,?,?,?)",
             (
+                row_id,
                 self.session,
                 ts_ns or time.time_ns(),
                 conn_id,
@@ -512,11 +554,11 @@ class Journal:
                 _json(command),
             ),
         )
-        return int(cur.lastrowid or 0)
+        return row_id
 
     def command_outcome(self, row_id: int, outcome: str, message: str = "") -> None:
         """Record how a command was answered: ``ack`` or ``refused:<rule>``."""
-        self._conn.execute(
+        self._exec(
             "UPDATE commands SET outcome=?, outcome_message=? WHERE id=?",
             (outcome, message, row_id),
         )
@@ -529,7 +571,7 @@ class Journal:
         """
         row = _order_row(order)
         now = ts_ns or time.time_ns()
-        self._conn.execute(
+        self._exec(
             "INSERT INTO orders(cid, session, key, side, order_type, product, qty, price_ticks,"
             " trigger_ticks, tag, status, venue_id, filled, avg_price, reason, created_ns,"
             " updated_ns, open, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -564,15 +606,19 @@ class Journal:
 
     def order_update(self, update: OrderUpdate, cid: str | None = None) -> None:
         """Journal a venue order update as it arrived (``cid`` if already matched)."""
-        self._conn.execute(
+        self._exec(
             "INSERT INTO order_events(session, ts_ns, cid, venue_id, status, body)"
             " VALUES (?,?,?,?,?,?)",
             (self.session, update.recv_ns, cid, update.orderid, update.status, _json(update)),
         )
 
     def fill(self, fill: FillView, trade_id: str | None = None) -> bool:
-        """Journal an execution. Returns False if ``trade_id`` was journaled already."""
-        cur = self._conn.execute(
+        """Journal an execution. Returns False if ``trade_id`` was journaled already.
+
+        While collecting (see :meth:`collect`) it cannot know yet and returns True; the
+        duplicate is still ignored when the statements are committed.
+        """
+        cur = self._exec(
             "INSERT OR IGNORE INTO fills(session, ts_ns, cid, venue_id, trade_id, key, side,"
             " qty, price) VALUES (?,?,?,?,?,?,?,?,?)",
             (
@@ -587,7 +633,7 @@ class Journal:
                 str(fill.price),
             ),
         )
-        return cur.rowcount == 1
+        return cur is None or cur.rowcount == 1
 
     def plan(
         self, key: str, state: Mapping[str, Any], change: str = "", ts_ns: int | None = None
@@ -599,15 +645,14 @@ class Journal:
         now = ts_ns or time.time_ns()
         body = _STATE_ENC.encode(state).decode()
         is_open = 0 if (state.get("closed") or state.get("detached")) else 1
-        conn = self._conn
         with self.transaction():
-            conn.execute(
+            self._exec(
                 "INSERT INTO plans(key, session, updated_ns, open, state) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
                 " updated_ns=excluded.updated_ns, open=excluded.open, state=excluded.state",
                 (key, self.session, now, is_open, body),
             )
-            conn.execute(
+            self._exec(
                 "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
                 (self.session, now, key, change, body),
             )
@@ -615,10 +660,9 @@ class Journal:
     def plan_removed(self, key: str, reason: str = "", ts_ns: int | None = None) -> None:
         """The plan of ``key`` is gone (position closed, detached); it is not recovered."""
         now = ts_ns or time.time_ns()
-        conn = self._conn
         with self.transaction():
-            conn.execute("UPDATE plans SET open=0, updated_ns=? WHERE key=?", (now, key))
-            conn.execute(
+            self._exec("UPDATE plans SET open=0, updated_ns=? WHERE key=?", (now, key))
+            self._exec(
                 "INSERT INTO plan_events(session, ts_ns, key, change, state) VALUES (?,?,?,?,?)",
                 (self.session, now, key, f"removed: {reason}" if reason else "removed", None),
             )
@@ -632,7 +676,7 @@ class Journal:
             if isinstance(state, msgspec.Struct)
             else _STATE_ENC.encode(state).decode()
         )
-        self._conn.execute(
+        self._exec(
             "INSERT INTO positions(key, session, updated_ns, state) VALUES (?,?,?,?)"
             " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
             " updated_ns=excluded.updated_ns, state=excluded.state",
@@ -641,14 +685,14 @@ class Journal:
 
     def instrument(self, key: str, tick_size: Decimal, lot_size: Decimal = Decimal(1)) -> None:
         """Remember an instrument's tick size, so exports can show prices, not ticks."""
-        self._conn.execute(
+        self._exec(
             "INSERT OR REPLACE INTO instruments(key, tick_size, lot_size) VALUES (?,?,?)",
             (key, str(tick_size), str(lot_size)),
         )
 
     def event(self, kind: str, data: Mapping[str, Any] | Msg, ts_ns: int | None = None) -> None:
         """Journal anything else worth keeping (alarms, reconciliation results, kill switch)."""
-        self._conn.execute(
+        self._exec(
             "INSERT INTO events(session, ts_ns, kind, body) VALUES (?,?,?,?)",
             (self.session, ts_ns or time.time_ns(), kind, _STATE_ENC.encode(data).decode()),
         )

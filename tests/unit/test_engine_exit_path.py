@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,103 @@ def test_a_torn_intent_line_is_skipped(tmp_path: Path) -> None:
     assert journal.intents_recovered == 0
     assert journal.recover().open_orders == []
     journal.close()
+
+
+class LiveRig:
+    """An engine whose run loop is live in a thread: feed events come through deliver()."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        self.journal = Journal.open(path, checkpoint_interval_s=None)
+        self.rig = Rig(journal=self.journal)
+        self.router = PeekingRouter(path)
+        self.rig.router = self.router  # type: ignore[assignment]
+        self.rig.engine.router = self.router
+        self.engine = self.rig.engine
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.engine.run, args=(self.stop,), daemon=True)
+
+    def __enter__(self) -> LiveRig:
+        from cockpit.adapters.openalgo.broker import QueryBook, RouterResult
+
+        self.thread.start()
+        wait_for(lambda: len(self.router.of(QueryBook)) == 2, "the start-up reconciliation")
+        for req in self.router.of(QueryBook):
+            data = {"orders": []} if req.book == "orderbook" else []
+            self.engine.inbound.put(RouterResult(req, True, data=data))
+        wait_for(lambda: self.engine.reconciled, "reconciled")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.journal.close()
+
+
+def wait_for(pred: Any, what: str, timeout: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.002)
+
+
+def test_with_the_loop_live_writes_are_committed_before_the_requests_they_hold(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    from cockpit.adapters.openalgo.broker import RouterResult
+    from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
+    from cockpit.domain.market import LtpTick
+    from cockpit.engine.bus import ViewerCommand
+
+    path = tmp_path / "j.sqlite3"
+    with LiveRig(path) as live:
+        engine, router = live.engine, live.router
+        # Feed events arrive on another thread, as from a feed.
+        engine.deliver(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
+        engine.deliver(LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.00")))
+        cmd = p.PlaceEntry(
+            id=1, key=SBIN.key, side="BUY", qty=Decimal(10),
+            plan=p.PlanSpec(stop_ticks=10, target_ticks=None),
+        )  # fmt: skip
+        engine.inbound.put(ViewerCommand(7, cmd))
+        wait_for(lambda: router.of(PlaceOrder), "the entry order")
+        entry = router.of(PlaceOrder)[0]
+        # The entry's order row (written while the command was handled, under the lock) was
+        # committed before the request went out.
+        _intents, orders, _changes = router.seen[id(entry)]
+        assert (entry.cid, "entry", 1) in orders
+        engine.inbound.put(RouterResult(entry, True, venue_id="v1"))
+        # The fill comes from the feed thread: its writes are kept, then committed by the
+        # decision thread, in order with the command's.
+        engine.deliver(
+            OrderUpdate(
+                "v1", "NSE", "SBIN", "BUY", "complete", time.time_ns(),
+                quantity=Decimal(10), filled_qty=Decimal(10), average_price=Decimal("800.00"),
+            )
+        )  # fmt: skip
+        wait_for(lambda: SBIN.key in engine.plans, "the plan")
+
+        def committed(sql: str) -> list[Any]:
+            conn = sqlite3.connect(path)
+            try:
+                return conn.execute(sql).fetchall()
+            finally:
+                conn.close()
+
+        wait_for(lambda: committed("SELECT cid FROM fills"), "the fill committed")
+        wait_for(lambda: committed("SELECT key FROM plans WHERE open=1"), "the plan committed")
+        # Through the stop on the feed thread: exactly one exit, written as an intent and
+        # sent at once, then committed.
+        engine.deliver(LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("799.00")))
+        exits = [r for r in router.of(PlaceOrder) if r.action == "SELL"]
+        assert len(exits) == 1
+        wait_for(
+            lambda: committed(f"SELECT open FROM orders WHERE cid='{exits[0].cid}'") == [(1,)],
+            "the exit order committed",
+        )
+        assert engine.counters["errors"] == 0
