@@ -1,11 +1,13 @@
 """The journal: one SQLite (WAL) file per profile, written before the engine acts.
 
-Ownership: one :class:`Journal` (one connection) per engine, used by the decision thread
-only (it is opened on the starting thread, hence ``check_same_thread=False``; never share it
-between threads at the same time). Every write is its own short transaction in autocommit
-mode: with WAL and ``synchronous=NORMAL`` a commit is an append to the WAL without fsync, so
-it survives the engine process dying (not a power cut) and costs tens of microseconds
-(``benchmarks/journal_write.py`` measures it).
+Ownership: one :class:`Journal` (one connection) per engine, used by one thread at a time
+(it is opened on the starting thread, hence ``check_same_thread=False``): the engine calls
+its write methods under the engine's lock, collecting them (:meth:`Journal.collect`) while
+its run loop is live, and the decision thread commits each collected batch in order
+(:meth:`Journal.commit`) before it sends the requests that batch decided. Outside a batch a
+write is its own short transaction in autocommit mode. With WAL and ``synchronous=NORMAL`` a
+commit is an append to the WAL without fsync, so it survives the engine process dying (not a
+power cut) and costs tens of microseconds (``benchmarks/journal_write.py`` measures it).
 
 What is written, and when (the engine's duty, DESIGN.md §5):
 
