@@ -1166,36 +1166,28 @@ class Engine:
         self._held = held
         error: BaseException | None = None
         journal = self.journal
-        if self._inline and journal is not None and hasattr(journal, "collect"):
-            # The run loop is live: keep the writes, commit them once the lock is let go
-            # (on the decision thread, in the order the items were handled), then send.
+        # While the run loop is live the writes are kept and committed once the lock is let
+        # go (on the decision thread, in the order the items were handled), then sent.
+        deferred = self._inline and journal is not None and hasattr(journal, "collect")
+        if deferred:
             journal.collect()
-            try:
-                try:
-                    yield
-                except Exception as exc:
-                    error = exc
-            finally:
-                self._held = None
-                settle, self._intents_unsettled = self._intents_unsettled, False
-                self._outbox.append((journal.collected(), held, settle))
-                if threading.get_ident() != self._decision_ident:
-                    self.inbound.put(_COMMIT)  # the decision thread commits and sends
-            if error is not None:
-                raise error
-            return
         try:
-            with self._journal_batch():
+            with contextlib.nullcontext() if deferred else self._journal_batch():
                 try:
                     yield
                 except Exception as exc:
                     error = exc
         finally:
             self._held = None
-            self._send_held(held)
-            if self._intents_unsettled and self.journal is not None:
-                self._intents_unsettled = False
-                self._jcall(self.journal.intents_settled)
+            settle, self._intents_unsettled = self._intents_unsettled, False
+            if deferred:
+                self._outbox.append((journal.collected(), held, settle))
+                if threading.get_ident() != self._decision_ident:
+                    self.inbound.put(_COMMIT)  # the decision thread commits and sends
+            else:
+                self._send_held(held)
+                if settle and journal is not None:
+                    self._jcall(journal.intents_settled)
         if error is not None:
             raise error
 

@@ -187,7 +187,8 @@ def test_stop_refused_with_open_position_unless_flatten(env: Env) -> None:
     assert env.wait_gone() == []
 
 
-def test_run_foreground_sigterm_is_a_clean_stop(env: Env) -> None:
+def run_foreground(env: Env) -> subprocess.Popen[str]:
+    """``cockpit engine run`` in the foreground, once its socket answers a snapshot."""
     proc = env.popen("engine", "run")
     deadline = time.monotonic() + 45
     while not env.socket.exists():
@@ -196,6 +197,11 @@ def test_run_foreground_sigterm_is_a_clean_stop(env: Env) -> None:
         time.sleep(0.1)
     with EngineClient.connect(path=env.socket) as c:
         c.snapshot(timeout=10)
+    return proc
+
+
+def test_run_foreground_sigterm_is_a_clean_stop(env: Env) -> None:
+    proc = run_foreground(env)
     # a second engine for the same profile is refused
     second = env.cli("engine", "run", timeout=60)
     assert second.returncode == 1
@@ -443,14 +449,7 @@ def _policies(pid: int) -> dict[int, tuple[int, int]]:
 @pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling API")
 def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) -> None:
     env.env["COCKPIT_ENGINE__REALTIME_PRIORITY"] = "5"
-    proc = env.popen("engine", "run")
-    deadline = time.monotonic() + 45
-    while not env.socket.exists():
-        assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    with EngineClient.connect(path=env.socket) as c:
-        c.snapshot(timeout=10)
+    proc = run_foreground(env)
     # The policy is set once startup is done (after the socket is up): wait for it.
     deadline = time.monotonic() + (15 if _may_use_fifo(5) else 3)
     while True:

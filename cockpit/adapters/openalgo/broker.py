@@ -557,22 +557,34 @@ class OpenAlgoRouter:
         lane = self._lane
         sock = presend.sock
         assert sock is not None
-        try:
+
+        def begin() -> http.client.HTTPResponse:
             sock.settimeout(self._timeout)
             response = http.client.HTTPResponse(sock, method="POST")
-            try:
-                response.begin()
-                raw = response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                lane.close()
-                raise _http_error(exc, self._timeout) from None
-            if response.will_close:
-                lane.close()
+            response.begin()
+            return response
+
+        try:
+            response, raw = self._read_answer(begin, lane.close)
         finally:
             lane.lock.release()
         return self._interpret(
             response.status, raw, response.reason, response.getheader("retry-after")
         )
+
+    def _read_answer(
+        self, get: Callable[[], http.client.HTTPResponse], close: Callable[[], None]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """Read an HTTP answer; a failure closes the connection and is classified."""
+        try:
+            response = get()
+            raw = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            close()
+            raise _http_error(exc, self._timeout) from None
+        if response.will_close:
+            close()
+        return response, raw
 
     def _connect_lane(self) -> None:
         """(Urgent worker, when idle) keep the express lane connected."""
@@ -1006,13 +1018,10 @@ class OpenAlgoRouter:
             hook = self.sent_hook
             if hook is not None:
                 hook(path, content, time.monotonic_ns())
-            response = conn.getresponse()
-            raw = response.read()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _http_error(exc, self._timeout) from None
-        if response.will_close:
-            conn.close()
+        response, raw = self._read_answer(conn.getresponse, conn.close)
         return response.status, raw, response.reason, response.getheader("retry-after")
 
     def _encode(self, body: dict[str, Any]) -> bytes:
