@@ -136,9 +136,7 @@ class _Commit(msgspec.Struct, frozen=True):
 
 
 _COMMIT: Final = _Commit()
-_BATCHED: Final = frozenset(
-    {ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus, _Commit}
-)
+_BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
 
 
