@@ -7,7 +7,6 @@ import queue
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from cockpit.adapters.openalgo.poller import OrderBookPoller
@@ -15,6 +14,7 @@ from cockpit.domain.feed import OrderUpdateSource
 from cockpit.engine import protocol as p
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from tests.integration.external_stack import RunnerStack, entry
+from tests.servers.base import place_order
 
 pytest.importorskip("cockpit.engine.core")
 
@@ -71,20 +71,7 @@ def test_poller_updates_are_marked_polled(sim: SimHandle) -> None:
     q: queue.SimpleQueue[object] = queue.SimpleQueue()
     sim.set_price("NSE", "SBIN", "801.50")
     poller = OrderBookPoller(sim.rest_url, sim.api_key, q.put, interval_s=0.05)
-    httpx.post(
-        f"{sim.rest_url}/api/v1/placeorder",
-        json={
-            "apikey": sim.api_key,
-            "strategy": "t",
-            "exchange": "NSE",
-            "symbol": "SBIN",
-            "action": "BUY",
-            "quantity": "1",
-            "pricetype": "MARKET",
-            "product": "MIS",
-        },
-        timeout=5,
-    ).raise_for_status()
+    place_order(sim).raise_for_status()
     try:
         updates = poller.poll_once()
     finally:

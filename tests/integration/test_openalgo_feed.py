@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from cockpit.adapters.openalgo.feed import OpenAlgoFeed
@@ -18,7 +17,7 @@ from cockpit.adapters.ws import Backoff
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource
 from cockpit.domain.market import DepthTick, LtpTick, MarketEvent, QuoteTick
 from cockpit.sim import SimHandle
-from tests.servers.base import QueueSink
+from tests.servers.base import QueueSink, place_order
 
 FAST = Backoff(initial=0.05, factor=2.0, cap=0.5, jitter=0.1)
 
@@ -168,20 +167,7 @@ def test_server_drops_sockets_client_resubscribes_exactly_once_per_symbol(
     assert FeedState.RECONNECTING in states
     assert states[-1] == FeedState.LIVE
     # the order stream came back too: an order placed now is pushed to us
-    resp = httpx.post(
-        f"{sim.rest_url}/api/v1/placeorder",
-        json={
-            "apikey": sim.api_key,
-            "strategy": "t",
-            "exchange": "NSE",
-            "symbol": "SBIN",
-            "action": "BUY",
-            "quantity": "1",
-            "pricetype": "MARKET",
-            "product": "MIS",
-        },
-        timeout=5,
-    )
+    resp = place_order(sim)
     assert resp.status_code == 200, resp.text
     orderid = resp.json()["orderid"]
     assert sink.wait(lambda: any(o.orderid == orderid for o in sink.orders()))
@@ -259,21 +245,7 @@ def test_order_book_poller_synthesizes_updates(sim: SimHandle) -> None:
         assert sink.wait(lambda: poller.state == FeedState.LIVE, timeout=5)
         sim.pause()
         sim.set_price("NSE", "SBIN", "800.00", bid="799.95", ask="800.05")
-        resp = httpx.post(
-            f"{sim.rest_url}/api/v1/placeorder",
-            json={
-                "apikey": sim.api_key,
-                "strategy": "t",
-                "exchange": "NSE",
-                "symbol": "SBIN",
-                "action": "BUY",
-                "quantity": "2",
-                "pricetype": "LIMIT",
-                "price": "790.00",
-                "product": "MIS",
-            },
-            timeout=5,
-        )
+        resp = place_order(sim, quantity="2", pricetype="LIMIT", price="790.00")
         orderid = resp.json()["orderid"]
         assert sink.wait(lambda: any(o.orderid == orderid for o in sink.orders()))
         first = [o for o in sink.orders() if o.orderid == orderid][0]

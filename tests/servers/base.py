@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import httpx
 from aiohttp import web
 
 
@@ -287,3 +288,19 @@ def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or pred}")
         time.sleep(interval)
+
+
+def place_order(sim: Any, **fields: str) -> httpx.Response:
+    """POST one ``placeorder`` to a paper exchange: a market BUY of 1 NSE:SBIN unless told."""
+    body = {
+        "apikey": sim.api_key,
+        "strategy": "t",
+        "exchange": "NSE",
+        "symbol": "SBIN",
+        "action": "BUY",
+        "quantity": "1",
+        "pricetype": "MARKET",
+        "product": "MIS",
+        **fields,
+    }
+    return httpx.post(f"{sim.rest_url}/api/v1/placeorder", json=body, timeout=5)
