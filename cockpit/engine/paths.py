@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 from pathlib import Path
@@ -117,3 +118,29 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join([root, *parts])
     env.update(extra or {})
     return env
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; ``holder`` is the pid it wrote ("?" if none)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"held by pid {holder}")
+        self.holder = holder
+
+
+def take_pid_lock(path: Path, flags: int = os.O_RDWR | os.O_CREAT) -> int:
+    """Open ``path`` (0600), take an exclusive flock without waiting, write our pid in it.
+
+    Returns the open descriptor (closing it drops the lock). Raises :class:`LockHeld` with
+    the holder's pid when another process has it; ``OSError`` if the file cannot be opened.
+    """
+    fd = os.open(path, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise LockHeld(holder or "?") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd

@@ -77,21 +77,14 @@ class PidLock:
         """Take the lock or raise :class:`AlreadyRunning` (naming the holder's pid)."""
         try:
             paths.ensure_private_dir(self.path.parent)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        except OSError as exc:
-            raise StartupError(f"cannot create the lock file {self.path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
+            self._fd = paths.take_pid_lock(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
+        except paths.LockHeld as held_by:
             raise AlreadyRunning(
-                f"an engine is already running for this profile (pid {holder or '?'}, "
+                f"an engine is already running for this profile (pid {held_by.holder}, "
                 f"lock {self.path})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        except OSError as exc:
+            raise StartupError(f"cannot create the lock file {self.path}: {exc}") from exc
 
     def release(self) -> None:
         """Remove the file and drop the lock. Idempotent."""

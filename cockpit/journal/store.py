@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import fcntl
 import logging
 import os
 import sqlite3
@@ -55,6 +54,7 @@ from typing import IO, Any, Final
 import msgspec
 
 from cockpit.domain.feed import OrderUpdate
+from cockpit.engine.paths import LockHeld, take_pid_lock
 from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
 
 log = logging.getLogger(__name__)
@@ -881,19 +881,13 @@ def _lock_writer(path: Path) -> str:
         if held is not None:
             held[1] += 1
             return key
-        lock_path = path.with_name(path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
+            fd = take_pid_lock(path.with_name(path.name + ".lock"))
+        except LockHeld as held_by:
             raise JournalError(
-                f"journal {path} is in use by another engine (pid {holder or '?'}); "
+                f"journal {path} is in use by another engine (pid {held_by.holder}); "
                 "stop it, or use another --journal / --profile"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _HELD[key] = [fd, 1]
         return key
 
