@@ -226,19 +226,16 @@ def decode_market_data(f: _Frame, recv_ns: int) -> LtpTick | QuoteTick | DepthTi
     ltq = d.last_quantity if d.last_quantity is not None else d.last_trade_quantity
     atp = d.average_price if d.average_price is not None else d.avg_trade_price
     depth = d.depth
+    if mode == 3 and depth is None:
+        raise Reject("no depth")
+    cls: type[QuoteTick] = DepthTick if mode == 3 else QuoteTick
     bids: tuple[Level, ...] | None = None
     asks: tuple[Level, ...] | None = None
-    if mode == 3:
-        if depth is None:
-            raise Reject("no depth")
+    if depth is not None:
         bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
         asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
-        cls: type[QuoteTick] = DepthTick
-    else:
-        cls = QuoteTick
-        if depth is not None:  # a quote subscriber got a richer tick: keep the top of book
-            bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")[:1] or None
-            asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")[:1] or None
+        if mode == 2:  # a quote subscriber got a richer tick: keep the top of book
+            bids, asks = bids[:1] or None, asks[:1] or None
     return cls(
         recv_ns=recv_ns,
         exchange=f.exchange,
