@@ -569,27 +569,17 @@ def percentiles(values: list[int]) -> dict[str, Any]:
 
 def match(crashes: list[tuple[str, int]], events: list[tuple[str, int]]) -> list[int]:
     """For each event (symbol, t) the time since that symbol's latest crash frame before t."""
-    by_symbol: dict[str, list[int]] = {}
-    for symbol, t in crashes:
-        by_symbol.setdefault(symbol, []).append(t)
-    out = []
-    used: set[tuple[str, int]] = set()
-    for symbol, t in events:
-        sent = [c for c in by_symbol.get(symbol, []) if c <= t]
-        if not sent:
-            continue
-        c = sent[-1]
-        if (symbol, c) in used or t - c > 500_000_000:
-            continue
-        used.add((symbol, c))
-        out.append(t - c)
-    return out
+    return list(match_by_crash(crashes, events).values())
 
 
 def match_by_crash(
     crashes: list[tuple[str, int]], events: list[tuple[str, int]]
 ) -> dict[tuple[str, int], int]:
-    """Like :func:`match`, keyed by the crash frame (symbol, written at)."""
+    """Each crash frame (symbol, written at) -> the time to the first event after it.
+
+    An event counts for its symbol's latest crash frame before it, within 0.5 s; a crash
+    frame is counted once.
+    """
     by_symbol: dict[str, list[int]] = {}
     for symbol, t in crashes:
         by_symbol.setdefault(symbol, []).append(t)

@@ -231,11 +231,6 @@ class TokenBucket:
                 return 0.0
             return (1.0 - self._tokens) / self.rate
 
-    def give_back(self) -> None:
-        """Return a token taken by :meth:`take` and not used."""
-        with self._lock:
-            self._tokens = min(self.burst, self._tokens + 1.0)
-
     def wait(self, stop: threading.Event) -> bool:
         """Block until a token is taken; False if ``stop`` was set meanwhile."""
         while True:
