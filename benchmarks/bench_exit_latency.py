@@ -876,6 +876,7 @@ def main() -> int:
         s["tick_to_request"].get("p99_us", 1e9) < 1000 for s in ten
     )
     results["engine_counters"] = dict(engine.counters)
+    results["router_counters"] = dict(router.counters)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -411,23 +411,29 @@ def test_send_urgent_writes_on_the_calling_thread_and_a_worker_reads_the_answer(
         router.stop()
 
 
-def test_send_urgent_queues_when_the_lane_is_busy_and_nothing_is_sent_twice(
+def test_send_urgent_uses_each_idle_lane_then_queues_and_nothing_is_sent_twice(
     server, results
 ) -> None:
-    server.scripts["placeorder"] = [(200, None, 0.5), (200, None, 0)]
-    router = express_router(server, results)
+    server.scripts["placeorder"] = [(200, None, 0.5), (200, None, 0.5), (200, None, 0)]
+    router = express_router(server, results, express_lanes=2)
     try:
         assert router.send_urgent(place("a", urgent=True))
-        assert not router.send_urgent(place("b", urgent=True))  # the lane waits for a's answer
-        got = {getattr(get(results).request, "cid", None) for _ in range(2)}
-        assert got == {"a", "b"}
+        assert router.send_urgent(place("b", urgent=True))  # a's answer holds lane 1: lane 2
+        deadline = time.monotonic() + 0.4
+        while server.count("placeorder") < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert server.count("placeorder") == 2  # both at the server before either answer
+        assert not router.send_urgent(place("c", urgent=True))  # both lanes wait: queued
+        got = {getattr(get(results).request, "cid", None) for _ in range(3)}
+        assert got == {"a", "b", "c"}
         time.sleep(0.2)
-        assert server.count("placeorder") == 2
-        assert router.counters["express"] == 1
-        # The lane is free again once a's answer was read.
-        assert router.send_urgent(place("c", urgent=True))
-        assert get(results).ok
         assert server.count("placeorder") == 3
+        assert router.counters["express"] == 2
+        assert router.counters["express_busy"] == 1
+        # The lanes are free again once the answers were read.
+        assert router.send_urgent(place("d", urgent=True))
+        assert get(results).ok
+        assert server.count("placeorder") == 4
     finally:
         router.stop()
 

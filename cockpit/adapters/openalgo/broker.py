@@ -5,12 +5,13 @@ The engine never waits on the network. It hands a request object to
 per request off its own inbound queue (the ``sink`` given here).
 
 An exit order goes faster: :meth:`OpenAlgoRouter.send_urgent` writes the request's bytes on
-the caller's thread, at once, on an *express lane* (one keep-alive connection kept open by the
-urgent worker), and a worker then reads the answer and reports it like any other. Writing a
-few hundred bytes to a connected socket does not wait on the network; it saves handing the
-request to another thread, which under load costs a GIL switch (0.1-0.5 ms, ms at p99). When
-the lane cannot take it (busy with a previous exit, rate limit, not connected, ``httpx``
-transport) the request is queued as by :meth:`~OpenAlgoRouter.submit`.
+the caller's thread, at once, on an *express lane* (a keep-alive connection kept open by the
+urgent worker; there are a few, so exits close together each get one), and a worker then
+reads the answer and reports it like any other. Writing a few hundred bytes to a connected
+socket does not wait on the network; it saves handing the request to another thread, which
+under load costs a GIL switch (0.1-0.5 ms, ms at p99). When no lane can take it (all busy
+with earlier exits, rate limit, not connected, ``httpx`` transport) the request is queued as
+by :meth:`~OpenAlgoRouter.submit`.
 
 Rules the router keeps:
 
@@ -264,16 +265,17 @@ class _Http(Exception):
 
 @dataclass(slots=True)
 class _Presend:
-    """An urgent order already written on the express lane (or failed while writing)."""
+    """An urgent order already written on an express lane (or failed while writing)."""
 
     sent_ns: int
+    lane: _Lane
     sock: socket.socket | None
     """The lane's socket to read the answer from (None: the write failed, see ``error``)."""
     error: _Http | None = None
 
 
 class _Lane:
-    """The express lane: one keep-alive connection for orders written by the caller's thread.
+    """An express lane: one keep-alive connection for orders written by the caller's thread.
 
     ``lock`` is held from the moment a request is written until its answer has been read, by
     whichever threads those are (a plain Lock may be released by another thread).
@@ -338,6 +340,8 @@ class OpenAlgoRouter:
         backoff_s: first delay before resending a request that never reached the server.
         transport: ``httpx`` (default) or ``http.client`` (one keep-alive connection per
             worker, about 3x lower latency: ``benchmarks/bench_router.py``).
+        express_lanes: keep-alive connections for :meth:`send_urgent` (``http.client``
+            only); one exit's answer holds its lane, so exits close together need several.
     """
 
     def __init__(
@@ -356,6 +360,7 @@ class OpenAlgoRouter:
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
         transport: str = "httpx",
+        express_lanes: int = 4,
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
@@ -387,9 +392,9 @@ class OpenAlgoRouter:
         self._client: httpx.Client | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
-        self._lane = _Lane()
+        self._lanes = tuple(_Lane() for _ in range(max(1, express_lanes)))
         self._presend: dict[int, _Presend] = {}
-        """Urgent orders written on the express lane, by ``id(request)``, until a worker
+        """Urgent orders written on an express lane, by ``id(request)``, until a worker
         takes them."""
         self.sent_hook: Callable[[str, bytes, int], None] | None = None
         """Called (path, body, ``time.monotonic_ns()``) when a request's bytes have been
@@ -406,6 +411,7 @@ class OpenAlgoRouter:
             "uncertain": 0,
             "express": 0,
             "express_missed": 0,
+            "express_busy": 0,
         }
 
     def __repr__(self) -> str:  # never show the key
@@ -446,7 +452,7 @@ class OpenAlgoRouter:
             pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
         for request in pending:
             if self._presend.pop(id(request), None) is not None:
-                # Written on the express lane, answer never read: it may well be placed.
+                # Written on an express lane, answer never read: it may well be placed.
                 self._emit(
                     RouterResult(
                         request,
@@ -460,12 +466,13 @@ class OpenAlgoRouter:
         if self._client is not None:
             self._client.close()
             self._client = None
-        got = self._lane.lock.acquire(timeout=0.5)
-        try:
-            self._lane.close()
-        finally:
-            if got:
-                self._lane.lock.release()
+        for lane in self._lanes:
+            got = lane.lock.acquire(timeout=0.5)
+            try:
+                lane.close()
+            finally:
+                if got:
+                    lane.lock.release()
 
     def submit(self, request: RouterRequest) -> None:
         """Queue a request (never blocks). Its result will reach the sink."""
@@ -487,27 +494,27 @@ class OpenAlgoRouter:
     def send_urgent(self, request: RouterRequest) -> bool:
         """Write an urgent order's request now, on this thread; a worker reads the answer.
 
-        Never blocks on the network: it writes only on the express lane's connected socket
-        (a send that fits the socket buffer) and never connects. True if the bytes were
-        written; otherwise the request was queued exactly as by :meth:`submit` (lane busy or
-        not connected, rate limit or 429 gate, ``httpx`` transport, not a PlaceOrder). Either
-        way exactly one result reaches the sink.
+        Never blocks on the network: it writes only on an idle express lane's connected
+        socket (a send that fits the socket buffer) and never connects. True if the bytes
+        were written; otherwise the request was queued exactly as by :meth:`submit` (every
+        lane busy or not connected, rate limit or 429 gate, ``httpx`` transport, not a
+        PlaceOrder). Either way exactly one result reaches the sink.
         """
-        lane = self._lane
         if (
             type(request) is not PlaceOrder
             or self._transport != "http.client"
             or not self._started
             or self._stop.is_set()
-            or not lane.lock.acquire(blocking=False)
         ):
+            self.submit(request)
+            return False
+        lane, sock = self._take_lane()
+        if lane is None or sock is None:
+            self.counters["express_busy"] += 1
             self.submit(request)
             return False
         presend: _Presend | None = None
         try:
-            sock = lane.usable()
-            if sock is None:
-                return False
             with self._gate_lock:
                 gated = self._gate_until > time.monotonic()
             if gated or self._order_bucket.take() > 0.0:
@@ -524,9 +531,9 @@ class OpenAlgoRouter:
                 lane.close()
                 # Perhaps partly written: the worker treats it as a request that may have
                 # reached the server (looked up in the orderbook, never resent blindly).
-                presend = _Presend(sent_ns, None, _http_error(exc, self._timeout))
+                presend = _Presend(sent_ns, lane, None, _http_error(exc, self._timeout))
             else:
-                presend = _Presend(sent_ns, sock)
+                presend = _Presend(sent_ns, lane, sock)
                 hook = self.sent_hook
                 if hook is not None:
                     hook("placeorder", content, time.monotonic_ns())
@@ -541,15 +548,26 @@ class OpenAlgoRouter:
                 self.counters["express"] += 1
             self.submit(request)
 
+    def _take_lane(self) -> tuple[_Lane | None, socket.socket | None]:
+        """An idle, connected express lane, its lock taken (never waits)."""
+        for lane in self._lanes:
+            if lane.sock is None or not lane.lock.acquire(blocking=False):
+                continue
+            sock = lane.usable()
+            if sock is not None:
+                return lane, sock
+            lane.lock.release()
+        return None, None
+
     def express_ready(self) -> bool:
-        """Whether the express lane is connected (``send_urgent`` can write at once)."""
-        return self._lane.sock is not None
+        """Whether every express lane is connected (``send_urgent`` can write at once)."""
+        return all(lane.sock is not None for lane in self._lanes)
 
     def _receive(self, presend: _Presend) -> tuple[int, Any]:
-        """Read the answer of an order written on the express lane (then free the lane)."""
+        """Read the answer of an order written on an express lane (then free the lane)."""
         if presend.error is not None:
             raise presend.error
-        lane = self._lane
+        lane = presend.lane
         sock = presend.sock
         assert sock is not None
 
@@ -581,11 +599,16 @@ class OpenAlgoRouter:
             close()
         return response, raw
 
-    def _connect_lane(self) -> None:
-        """(Urgent worker, when idle) keep the express lane connected."""
-        lane = self._lane
-        if lane.sock is not None or time.monotonic() < lane.next_connect:
-            return
+    def _connect_lanes(self) -> None:
+        """(Urgent worker, when idle) keep the express lanes connected."""
+        for lane in self._lanes:
+            if lane.sock is None and time.monotonic() >= lane.next_connect:
+                self._connect_lane(lane)
+
+    def _lanes_down(self) -> bool:
+        return any(lane.sock is None for lane in self._lanes)
+
+    def _connect_lane(self, lane: _Lane) -> None:
         if not lane.lock.acquire(blocking=False):
             return
         try:
@@ -628,11 +651,12 @@ class OpenAlgoRouter:
         lane = urgent_only and self._transport == "http.client" and self._root.startswith("http:")
         while not self._stop.is_set():
             if lane:
-                self._connect_lane()
+                self._connect_lanes()
             with self._cv:
                 while not ready() and not self._stop.is_set():
-                    self._cv.wait(0.5 if not lane or self._lane.sock is not None else 0.2)
-                    if lane and self._lane.sock is None:
+                    down = lane and self._lanes_down()
+                    self._cv.wait(0.2 if down else 0.5)
+                    if lane and self._lanes_down():
                         break
                 if self._stop.is_set():
                     return
@@ -645,8 +669,8 @@ class OpenAlgoRouter:
                 log.exception("router: unexpected error on %s", type(request).__name__)
                 presend = self._presend.pop(id(request), None)
                 if presend is not None and presend.sock is not None:
-                    self._lane.close()
-                    self._lane.lock.release()
+                    presend.lane.close()
+                    presend.lane.lock.release()
                 result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
             self._emit(result)
 
