@@ -77,7 +77,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,6 +234,7 @@ class WsConnection(StateHolder):
         # A sink that names a lock (the engine's) has it held for each whole read: parse,
         # decode and hand-off, so the feed does not parse while the engine's owner runs.
         self._sink_lock: Any = getattr(sink, "lock", None) or contextlib.nullcontext()
+        self._sink_many: Callable[[list[object]], None] | None = getattr(sink, "many", None)
         self._backoff = backoff or Backoff()
         self._stable_s = stable_s
         self._poll_s = poll_s
@@ -526,25 +527,40 @@ class WsConnection(StateHolder):
         return messages
 
     def _deliver(self, messages: Iterable[tuple[bytes, bool]], recv_ns: int) -> None:
+        """Decode a read's messages and hand their events to the sink.
+
+        A sink with a ``many`` method (the engine's) gets the whole read's events in one call,
+        in order, so it can handle first those that matter most (an exit).
+        """
         decode = self.protocol.decode
         sink = self._sink
+        many = self._sink_many
+        batch: list[object] | None = [] if many is not None else None
         n = 0
-        for payload, binary in messages:
-            try:
-                events = decode(payload, binary, recv_ns)
-            except Reject as exc:
-                self._rejected[exc.reason] = self._rejected.get(exc.reason, 0) + 1
-                continue
-            except Disconnect:
-                self._events += n
-                raise
-            except Exception as exc:
-                reason = f"decode:{type(exc).__name__}"
-                self._rejected[reason] = self._rejected.get(reason, 0) + 1
-                continue
-            for event in events:
-                sink(event)
-                n += 1
+        try:
+            for payload, binary in messages:
+                try:
+                    events = decode(payload, binary, recv_ns)
+                except Reject as exc:
+                    self._rejected[exc.reason] = self._rejected.get(exc.reason, 0) + 1
+                    continue
+                except Disconnect:
+                    self._events += n
+                    raise
+                except Exception as exc:
+                    reason = f"decode:{type(exc).__name__}"
+                    self._rejected[reason] = self._rejected.get(reason, 0) + 1
+                    continue
+                if batch is not None:
+                    batch.extend(events)
+                    n += len(events)
+                    continue
+                for event in events:
+                    sink(event)
+                    n += 1
+        finally:
+            if batch:
+                many(batch)  # type: ignore[misc]  # also what came before a Disconnect
         if n:
             self._events += n
             self._last_event_mono = time.monotonic()

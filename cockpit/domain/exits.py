@@ -434,6 +434,23 @@ class ExitPlan:
             return self._fire(ExitReason.TIME, None, price_ticks, ts_ns)
         return None
 
+    def crossed_by(self, price_ticks: int, ts_ns: int) -> bool:
+        """Whether :meth:`on_tick` at this price would fire. Read-only.
+
+        The levels as they stand decide it: a tick that moves the stop (a trail ratcheting
+        below a new best, breakeven's offset below its trigger) is already past the new stop.
+        """
+        if self.decision is not None or self.closed or self.detached:
+            return False
+        sign = self._sign
+        stop = self.stop
+        if stop is not None and (price_ticks - stop) * sign <= 0:
+            return True
+        target = self.target
+        if target is not None and (price_ticks - target) * sign >= 0:
+            return True
+        return self.time_stop_ns is not None and ts_ns >= self.time_stop_ns
+
     def on_time(self, ts_ns: int) -> ExitDecision | None:
         """Check the time stop without a tick (call it from a timer)."""
         if not self.active or self.time_stop_ns is None or ts_ns < self.time_stop_ns:

@@ -78,11 +78,18 @@ class LockedSink:
     that moment: it waits for the lock instead of parsing in between.
     """
 
-    __slots__ = ("lock", "put")
+    __slots__ = ("lock", "many", "put")
 
-    def __init__(self, put: Callable[[object], None], lock: Any) -> None:
+    def __init__(
+        self,
+        put: Callable[[object], None],
+        lock: Any,
+        many: Callable[[list[object]], None] | None = None,
+    ) -> None:
         self.put = put
         self.lock = lock
+        self.many = many
+        """Takes a whole read's events at once (in order), if the receiver can."""
 
     def __call__(self, item: object) -> None:
         self.put(item)

@@ -20,7 +20,7 @@ import msgspec
 from cockpit.adapters.openalgo.broker import PlaceOrder
 from cockpit.engine import protocol as p
 from cockpit.journal.store import Journal
-from tests.unit.test_engine_core import SBIN, Rig
+from tests.unit.test_engine_core import INFY, SBIN, Rig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -276,3 +276,110 @@ def test_with_the_loop_live_writes_are_committed_before_the_requests_they_hold(
             "the exit order committed",
         )
         assert engine.counters["errors"] == 0
+
+
+def _open_long_live(live: LiveRig) -> None:
+    """SBIN long 10 at 800.00, stop 799.50; INFY at 1500.00 (the loop live, feed-thread fills)."""
+    import time
+
+    from cockpit.adapters.openalgo.broker import RouterResult
+    from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
+    from cockpit.domain.market import LtpTick
+    from cockpit.engine.bus import ViewerCommand
+
+    engine, router = live.engine, live.router
+    engine.deliver(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
+    engine.deliver(LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.00")))
+    engine.deliver(LtpTick(time.time_ns(), "NSE", "INFY", Decimal("1500.00")))
+    cmd = p.PlaceEntry(
+        id=1, key=SBIN.key, side="BUY", qty=Decimal(10),
+        plan=p.PlanSpec(stop_ticks=10, target_ticks=None),
+    )  # fmt: skip
+    engine.inbound.put(ViewerCommand(7, cmd))
+    wait_for(lambda: router.of(PlaceOrder), "the entry order")
+    engine.inbound.put(RouterResult(router.of(PlaceOrder)[0], True, venue_id="v1"))
+    wait_for(lambda: engine.snapshot().orders and engine.snapshot().orders[0].venue_id, "ack")
+    engine.deliver(
+        OrderUpdate(
+            "v1", "NSE", "SBIN", "BUY", "complete", time.time_ns(),
+            quantity=Decimal(10), filled_qty=Decimal(10), average_price=Decimal("800.00"),
+        )
+    )  # fmt: skip
+    wait_for(lambda: SBIN.key in engine.plans, "the plan")
+
+
+def _ltps_at_exit(live: LiveRig) -> dict[str, dict[str, int]]:
+    """Each urgent request's cid -> every symbol's last price (ticks) as it was sent."""
+    seen: dict[str, dict[str, int]] = {}
+    send = live.router.send_urgent
+
+    def peek(request: Any) -> bool:
+        seen[request.cid] = {q.key: q.ltp for q in live.engine.snapshot().quotes}
+        return send(request)
+
+    live.router.send_urgent = peek  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path) -> None:
+    import time
+
+    from cockpit.domain.feed import OrderUpdate
+    from cockpit.domain.market import LtpTick
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        seen = _ltps_at_exit(live)
+        now = time.time_ns()
+        # One read off the socket: INFY moves, an update for some other order, the crash
+        # through SBIN's stop, INFY again.
+        live.engine.deliver_many(
+            [
+                LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
+                OrderUpdate(
+                    "zz",
+                    "NSE",
+                    "INFY",
+                    "BUY",
+                    "open",
+                    now,
+                    quantity=Decimal(1),
+                    filled_qty=Decimal(0),
+                    average_price=Decimal(0),
+                ),  # fmt: skip
+                LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
+                LtpTick(now, "NSE", "INFY", Decimal("1502.00")),
+            ]
+        )
+        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
+        assert len(exits) == 1
+        # The exit left before INFY's ticks were handled...
+        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1500.00"))
+        # ...and they all were, in their order, right after.
+        quotes = {q.key: q.ltp for q in live.engine.snapshot().quotes}
+        assert quotes[INFY.key] == INFY.ticks(Decimal("1502.00"))
+        assert live.engine.counters["unmatched_updates"] == 1
+        assert live.engine.counters["errors"] == 0
+
+
+def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Path) -> None:
+    import time
+
+    from cockpit.domain.market import LtpTick
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        seen = _ltps_at_exit(live)
+        now = time.time_ns()
+        live.engine.deliver_many(
+            [
+                LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
+                LtpTick(now, "NSE", "SBIN", Decimal("800.50")),  # SBIN's first item: no fire
+                LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
+            ]
+        )
+        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
+        assert len(exits) == 1
+        # Not moved ahead of SBIN's own earlier tick, so not ahead of INFY's either.
+        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1501.00"))
+        assert seen[exits[0].cid][SBIN.key] == SBIN.ticks(Decimal("799.00"))

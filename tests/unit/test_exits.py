@@ -689,3 +689,47 @@ def test_resize_after_an_add_moves_the_entry() -> None:
     assert decision.qty == 4
     plan.resize(1)  # after the decision (a partial exit fill) the quantity still follows
     assert plan.qty == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    side=sides,
+    moves=steps,
+    stop_dist=st.none() | st.integers(min_value=1, max_value=30),
+    target_dist=st.none() | st.integers(min_value=1, max_value=40),
+    trail=st.none() | st.integers(min_value=1, max_value=15),
+    be_after=st.none() | st.integers(min_value=1, max_value=20),
+    deadline_s=st.none() | st.integers(min_value=0, max_value=70),
+)
+def test_crossed_by_foresees_only_ticks_that_fire_and_changes_nothing(
+    side: Side,
+    moves: list[int],
+    stop_dist: int | None,
+    target_dist: int | None,
+    trail: int | None,
+    be_after: int | None,
+    deadline_s: int | None,
+) -> None:
+    """The engine moves a tick ahead of its read when ``crossed_by`` says it fires."""
+    sign = side.sign
+    plan = ExitPlan(
+        side,
+        5,
+        ENTRY,
+        stop=None if stop_dist is None else ENTRY - sign * stop_dist,
+        target=None if target_dist is None else ENTRY + sign * target_dist,
+        trail=None if trail is None else Trail.ticks(trail),
+        breakeven_after=be_after,
+        time_stop_ns=None if deadline_s is None else deadline_s * 1_000_000_000,
+    )
+    for i, price in enumerate(walk(ENTRY, moves)):
+        ts = i * 1_000_000_000
+        before = plan.to_state()
+        foreseen = plan.crossed_by(price, ts)
+        assert plan.to_state() == before
+        decision = plan.on_tick(price, ts)
+        # A tick that ratchets the trail or starts breakeven is past the new stop, so what
+        # the levels as they stand say is exactly what on_tick does.
+        assert foreseen == (decision is not None)
+    if plan.fired:
+        assert not plan.crossed_by(ENTRY - sign * 1000, 10**15)
