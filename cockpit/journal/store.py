@@ -53,6 +53,7 @@ from typing import IO, Any, Final
 
 import msgspec
 
+from cockpit import hotio
 from cockpit.domain.feed import OrderUpdate
 from cockpit.engine.paths import LockHeld, take_pid_lock
 from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
@@ -403,7 +404,7 @@ class Journal:
                 "decision": decision,
             }
         )
-        os.write(fd, line + b"\n")
+        hotio.write_all(fd, line + b"\n")  # keeps the GIL: the exit's bytes go right after
         self._intent_bytes += len(line) + 1
 
     def intents_settled(self) -> None:

@@ -48,6 +48,8 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from cockpit import hotio
+
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
@@ -293,9 +295,9 @@ class _Lane:
             return None
         try:
             # Readable while idle = the server closed it (or sent junk): do not write on it.
-            readable = select.select([sock], [], [], 0)[0]
+            readable = hotio.readable_now(sock)
         except (OSError, ValueError):
-            readable = [sock]
+            readable = True
         if readable:
             self.close()
             return None
@@ -526,7 +528,7 @@ class OpenAlgoRouter:
             self.counters["requests"] += 1
             sent_ns = time.monotonic_ns()
             try:
-                sock.sendall(head + content)
+                hotio.send_all(sock, head + content)  # keeps the GIL while it fits the buffer
             except OSError as exc:
                 lane.close()
                 # Perhaps partly written: the worker treats it as a request that may have
