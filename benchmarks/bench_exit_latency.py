@@ -51,7 +51,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import queue
 import socket
 import sys
 import tempfile
@@ -481,7 +480,6 @@ def inproc_decision(n: int = 2000) -> dict[str, Any]:
     Same engine, journal (SQLite WAL) and plan as the socket run, no threads, no sockets: the
     peer the socket figures are compared with.
     """
-    import queue as _queue
 
     from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
     from cockpit.config import Settings
@@ -489,7 +487,7 @@ def inproc_decision(n: int = 2000) -> dict[str, Any]:
     from cockpit.domain.instruments import Exchange, Instrument
     from cockpit.domain.market import LtpTick
     from cockpit.engine import protocol as p
-    from cockpit.engine.bus import NullPublisher, ViewerCommand
+    from cockpit.engine.bus import Inbound, NullPublisher, ViewerCommand
     from cockpit.engine.core import Engine, EngineOptions
     from cockpit.journal.store import Journal
 
@@ -514,7 +512,7 @@ def inproc_decision(n: int = 2000) -> dict[str, Any]:
         router=router,
         journal=journal,
         publisher=NullPublisher(),
-        inbound=_queue.SimpleQueue(),
+        inbound=Inbound(),
         options=EngineOptions(reconcile_interval_s=0),
     )
     engine.start()
@@ -663,7 +661,7 @@ def main() -> int:
     from cockpit.domain.instruments import Exchange, Instrument
     from cockpit.engine import protocol as p
     from cockpit.engine import realtime
-    from cockpit.engine.bus import ViewerCommand
+    from cockpit.engine.bus import Inbound, ViewerCommand
     from cockpit.engine.core import Engine, EngineOptions
     from cockpit.engine.server import ViewerServer
     from cockpit.journal.store import Journal
@@ -688,7 +686,7 @@ def main() -> int:
     instruments = [
         Instrument(Exchange.NSE, f"SYM{i:02d}", Decimal("0.05")) for i in range(N_SYMBOLS)
     ]
-    inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
+    inbound = Inbound()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
     syms: dict[str, Any] = {}
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))

@@ -2,14 +2,18 @@
 
 Threading model of the engine process:
 
-- Feed threads (one per connection) put market events, ``OrderUpdate`` and ``FeedStatus``
-  objects on the engine's one inbound ``queue.SimpleQueue``.
+- Feed threads (one per connection) hand market events, ``OrderUpdate`` and ``FeedStatus``
+  objects to the engine, which handles them on the feed's thread under its lock (see
+  :mod:`cockpit.engine.core`).
 - The viewer server (an asyncio loop in its own thread) puts :class:`ViewerCommand`,
-  :class:`SnapshotRequest` and :class:`ViewerGone` on the same queue.
-- The router (REST, its own thread) puts the results of order requests on it as well.
-- One decision thread takes items off that queue, owns all trading state, decides exits on
-  the tick, journals before acting, hands order requests to the router, and publishes
-  through a :class:`Publisher` — never waiting on the network.
+  :class:`SnapshotRequest` and :class:`ViewerGone` on the engine's one :class:`Inbound`
+  queue; the router (REST, its own threads) puts the results of order requests on it.
+- Items are taken off that queue only under the engine's lock, in order: by the decision
+  thread, or by a feed thread right after it handled a read (so a busy feed thread does the
+  work itself instead of fighting the decision thread for the GIL). Whoever handles an item
+  owns all trading state meanwhile, decides exits on the tick, journals before acting,
+  hands order requests to the router, and publishes through a :class:`Publisher` — never
+  waiting on the network.
 
 The server implements :class:`Publisher`: ``market`` is latest-wins per symbol (flushed to
 viewers at most ~30 times a second), ``volume`` is latest-wins per price level (sent with the
@@ -20,6 +24,10 @@ at once.
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -68,6 +76,73 @@ class ViewerGone(msgspec.Struct, frozen=True):
     """Viewer ``conn_id`` disconnected."""
 
     conn_id: int
+
+
+class Inbound:
+    """The engine's inbound queue: any thread puts; the engine takes, under its lock.
+
+    Unlike ``queue.SimpleQueue`` the consumer can wait for an item without taking it
+    (:meth:`wait`), so that every item is taken while the engine's lock is held and items
+    are handled in the order they were put, whichever thread takes them. :meth:`kick` wakes
+    a waiter without an item (work for the decision thread that is not an item: commits).
+    """
+
+    __slots__ = ("_cv", "_items", "_kicked")
+
+    def __init__(self) -> None:
+        self._items: deque[object] = deque()
+        self._cv = threading.Condition(threading.Lock())
+        self._kicked = False
+
+    def put(self, item: object) -> None:
+        """Add ``item`` (never blocks for long) and wake the waiter."""
+        with self._cv:
+            self._items.append(item)
+            self._cv.notify()
+
+    def kick(self) -> None:
+        """Wake the waiter without an item."""
+        with self._cv:
+            self._kicked = True
+            self._cv.notify()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until there is an item or a kick (True) or ``timeout`` passed (False); takes none."""
+        with self._cv:
+            if not self._items and not self._kicked:
+                self._cv.wait(timeout)
+            kicked, self._kicked = self._kicked, False
+            return kicked or bool(self._items)
+
+    def take(self) -> object | None:
+        """The oldest item, or None if there is none (never waits)."""
+        try:
+            return self._items.popleft()
+        except IndexError:
+            return None
+
+    def get_nowait(self) -> object:
+        """The oldest item; ``queue.Empty`` if there is none."""
+        try:
+            return self._items.popleft()
+        except IndexError:
+            raise queue.Empty from None
+
+    def get(self, timeout: float | None = None) -> object:
+        """The oldest item, waiting up to ``timeout``; ``queue.Empty`` if none came."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                return self._items.popleft()
+            except IndexError:
+                pass
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise queue.Empty
+            self.wait(left)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class LockedSink:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -104,6 +103,7 @@ from cockpit.domain.orders import (
 from cockpit.domain.positions import Portfolio, Position
 from cockpit.engine import protocol as p
 from cockpit.engine.bus import (
+    Inbound,
     LockedSink,
     NullPublisher,
     Publisher,
@@ -134,11 +134,6 @@ class EngineTimer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
-class _Commit(msgspec.Struct, frozen=True):
-    """Wakes the decision thread to commit journal writes kept by another thread."""
-
-
-_COMMIT: Final = _Commit()
 _MARKET: Final = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 _BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
@@ -284,7 +279,7 @@ class Engine:
         router: Any,
         journal: Any = None,
         publisher: Publisher | None = None,
-        inbound: queue.SimpleQueue[object] | queue.Queue[object] | None = None,
+        inbound: Inbound | None = None,
         feed: Any = None,
         options: EngineOptions | None = None,
         clock: Callable[[], int] = time.time_ns,
@@ -294,7 +289,7 @@ class Engine:
         self.router = router
         self.journal = journal
         self.publisher: Publisher = publisher or NullPublisher()
-        self.inbound: Any = inbound if inbound is not None else queue.SimpleQueue()
+        self.inbound = inbound if inbound is not None else Inbound()
         self.feed = feed
         self.clock = clock
         items = instruments.values() if isinstance(instruments, Mapping) else instruments
@@ -389,7 +384,6 @@ class Engine:
             ViewerCommand: self._on_command,
             SnapshotRequest: self._on_snapshot_request,
             ViewerGone: lambda item: None,
-            _Commit: lambda item: None,
             EngineTimer: self._on_timer,
         }
 
@@ -407,17 +401,13 @@ class Engine:
         While it runs, :meth:`deliver` handles feed events on their own threads.
         """
         lock = self._lock
-        get = self.inbound.get
+        inbound = self.inbound
         self._decision_ident = threading.get_ident()
         with lock:
             self.start()
             # What the feeds queued before now is handled first, in order; from here on they
             # hand their events over directly (the same lock orders the switch).
-            while True:
-                try:
-                    item = self.inbound.get_nowait()
-                except queue.Empty:
-                    break
+            while (item := inbound.take()) is not None:
                 self.handle(item)
             self._inline = True
             # What was made at start (modules, instruments, restored state) lives as long as
@@ -430,16 +420,19 @@ class Engine:
             while not stop.is_set() and not self.shutdown_requested.is_set():
                 timeout = next_timer - time.monotonic()
                 if timeout > 0:
-                    try:
-                        item = get(timeout=timeout)
-                    except queue.Empty:
-                        item = None
-                    if item is not None:
-                        with lock:
-                            self.handle(item)
-                        if self._outbox:
-                            self._commit_outbox()
-                        continue
+                    if inbound.wait(timeout):
+                        # Taken under the lock, one at a time (a feed thread may take some
+                        # first, right after its read: the order is kept either way).
+                        while True:
+                            with lock:
+                                item = inbound.take()
+                                if item is not None:
+                                    self.handle(item)
+                            if self._outbox:
+                                self._commit_outbox()
+                            if item is None:
+                                break
+                    continue
                 next_timer = time.monotonic() + interval
                 with lock:
                     self.handle(EngineTimer(self.clock()))
@@ -463,12 +456,15 @@ class Engine:
     def deliver(self, item: object) -> None:
         """A feed's sink: handle ``item`` now, on the caller's thread, under the engine lock.
 
-        Before :meth:`run` has started (or after it stopped) the item is queued instead, so
-        nothing is handled before the journal is restored. Never raises.
+        Then the items waiting on ``inbound`` (see :meth:`_take_inbound`). Before :meth:`run`
+        has started (or after it stopped) the item is queued instead, so nothing is handled
+        before the journal is restored. Never raises.
         """
         with self._lock:
             if self._inline:
                 self.handle(item)
+                if self.inbound:
+                    self._take_inbound()
             else:
                 self.inbound.put(item)
 
@@ -488,6 +484,21 @@ class Engine:
                 items = self._exits_first(items)
             for item in items:
                 self.handle(item)
+            if self.inbound:
+                self._take_inbound()
+
+    def _take_inbound(self) -> None:
+        """(A feed thread, lock held, after its read) handle the items waiting on ``inbound``.
+
+        Commands and router results then cost the feed thread their own handling only: left
+        to the decision thread, each would also take the GIL from the feed thread in the
+        middle of its next read (the switch interval, 0.5 ms, at worst). The decision thread
+        is woken to commit what they wrote and send what they hold.
+        """
+        inbound = self.inbound
+        while (item := inbound.take()) is not None:
+            self.handle(item)
+        inbound.kick()
 
     def _exits_first(self, items: list[object]) -> list[object]:
         """``items`` with the market events that fire a plan moved to the front (in order)."""
@@ -1235,7 +1246,7 @@ class Engine:
             if deferred:
                 self._outbox.append((journal.collected(), held, settle))
                 if threading.get_ident() != self._decision_ident:
-                    self.inbound.put(_COMMIT)  # the decision thread commits and sends
+                    self.inbound.kick()  # the decision thread commits and sends
             else:
                 self._send_held(held)
                 if settle and journal is not None:

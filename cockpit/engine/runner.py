@@ -4,7 +4,8 @@
 Threads of a running engine: the main thread (waits for a stop: signal, Shutdown command,
 paper exchange death), the decision thread (``Engine.run``), the viewer server's asyncio
 thread, the feed's connection thread and the router's workers. Everything they produce goes
-through one ``queue.SimpleQueue`` to the decision thread.
+through one :class:`~cockpit.engine.bus.Inbound` queue to the engine (feeds hand their events
+over directly, under the engine's lock).
 
 One engine per profile: an exclusive ``flock`` on ``<runtime dir>/<profile>.pid`` (released by
 the kernel when the process dies, so a crashed engine never blocks the next one), plus the
@@ -20,7 +21,6 @@ import fcntl
 import json
 import logging
 import os
-import queue
 import secrets
 import signal
 import subprocess
@@ -38,7 +38,7 @@ from cockpit.config import ConfigError, Settings
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
 from cockpit.engine import paths, realtime
-from cockpit.engine.bus import LockedSink
+from cockpit.engine.bus import Inbound, LockedSink
 from cockpit.engine.external import (
     FeedConfigError,
     FeedPlan,
@@ -411,7 +411,7 @@ class EngineRunner:
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
         from cockpit.engine.server import ViewerServer
 
-        inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
+        inbound = Inbound()
         server = ViewerServer(
             s.socket_path,
             inbound.put,

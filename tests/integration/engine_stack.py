@@ -7,7 +7,6 @@ inbound queue (as the viewer server would) and watches what it publishes.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from cockpit.adapters.openalgo.feed import OpenAlgoFeed
 from cockpit.config import Settings
 from cockpit.domain.feed import FeedState
 from cockpit.engine import protocol as p
-from cockpit.engine.bus import ViewerCommand
+from cockpit.engine.bus import Inbound, ViewerCommand
 from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
@@ -110,7 +109,7 @@ class Stack:
             if symbols is None or listing.instrument.symbol in symbols
         ]
         self.by_symbol = {i.symbol: i for i in self.instruments}
-        self.inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.inbound = Inbound()
         self.rec = Recorder()
         conf = {"trading": {"armed_at_start": True}}
         conf.update(settings or {})

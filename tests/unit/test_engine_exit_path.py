@@ -383,3 +383,41 @@ def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Pat
         # Not moved ahead of SBIN's own earlier tick, so not ahead of INFY's either.
         assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1501.00"))
         assert seen[exits[0].cid][SBIN.key] == SBIN.ticks(Decimal("799.00"))
+
+
+def test_a_feed_thread_takes_waiting_commands_after_its_read_in_order(tmp_path: Path) -> None:
+    """Items on ``inbound`` are handled by the feed thread after a read (lock held)."""
+    import threading
+    import time
+
+    from cockpit.domain.feed import FeedState, FeedStatus
+    from cockpit.domain.market import LtpTick
+    from cockpit.engine.bus import ViewerCommand
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        engine, router = live.engine, live.router
+        engine.deliver(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
+        engine.deliver(LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.00")))
+        handled_on: list[tuple[int, int]] = []
+        reply = live.rig.pub.reply
+
+        def record(conn_id: int, msg: Any) -> None:
+            handled_on.append((getattr(msg, "id", 0), threading.get_ident()))
+            reply(conn_id, msg)
+
+        live.rig.pub.reply = record  # type: ignore[method-assign]
+        with engine.lock:  # the decision thread cannot take them now
+            for cmd_id, side in ((1, "BUY"), (2, "SELL")):
+                cmd = p.PlaceEntry(id=cmd_id, key=SBIN.key, side=side, qty=Decimal(1))
+                engine.inbound.put(ViewerCommand(7, cmd))
+            time.sleep(0.05)  # the decision thread woke and waits for the lock
+            assert len(engine.inbound) == 2
+            # A read on this ("feed") thread: its tick, then the waiting commands, in order.
+            engine.deliver_many([LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.05"))])
+            assert len(engine.inbound) == 0
+        me = threading.get_ident()
+        assert [(i, t == me) for i, t in handled_on if i in (1, 2)] == [(1, True), (2, True)]
+        # The decision thread was woken to commit them and send the orders they hold.
+        wait_for(lambda: len(router.of(PlaceOrder)) == 2, "both entry orders sent")
+        assert [r.action for r in router.of(PlaceOrder)] == ["BUY", "SELL"]
+        assert engine.counters["errors"] == 0

@@ -1,0 +1,51 @@
+"""cockpit.engine.bus.Inbound: any thread puts; the engine waits without taking."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+from cockpit.engine.bus import Inbound
+
+
+def test_items_come_out_in_the_order_they_went_in() -> None:
+    q = Inbound()
+    for i in range(5):
+        q.put(i)
+    assert len(q) == 5
+    assert [q.take() for _ in range(6)] == [0, 1, 2, 3, 4, None]
+    assert not q
+
+
+def test_wait_takes_nothing_and_returns_when_an_item_arrives() -> None:
+    q = Inbound()
+    assert q.wait(0.01) is False
+    threading.Timer(0.05, q.put, args=("x",)).start()
+    t0 = time.monotonic()
+    assert q.wait(5) is True
+    assert time.monotonic() - t0 < 4
+    assert len(q) == 1  # still there: waiting takes nothing
+    assert q.wait(0) is True
+    assert q.take() == "x"
+
+
+def test_kick_wakes_a_waiter_once_without_an_item() -> None:
+    q = Inbound()
+    threading.Timer(0.05, q.kick).start()
+    assert q.wait(5) is True
+    assert q.take() is None
+    assert q.wait(0.01) is False  # the kick was used up
+
+
+def test_get_waits_for_an_item_and_raises_empty_on_timeout() -> None:
+    q = Inbound()
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.02)
+    with pytest.raises(queue.Empty):
+        q.get_nowait()
+    q.kick()  # a kick alone is not an item
+    threading.Timer(0.05, q.put, args=(7,)).start()
+    assert q.get(timeout=5) == 7
