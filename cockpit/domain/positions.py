@@ -22,6 +22,7 @@ Everything that is a finite decimal (every P&L once flat, cash flows) is present
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -43,10 +44,18 @@ def _money_sum(by_tick: Mapping[Decimal, int | Fraction]) -> Fraction:
     return total
 
 
-def to_money(value: Fraction, tick_size: Decimal | Fraction | int = 1) -> Decimal:
+@functools.lru_cache(maxsize=1024)
+def _fraction(tick_size: Decimal | Fraction | int) -> Fraction:
+    """``Fraction(tick_size)``, kept: a tick size is one of a few values, converted per fill."""
+    return Fraction(tick_size)
+
+
+def to_money(value: Fraction | int, tick_size: Decimal | Fraction | int = 1) -> Decimal:
     """``value`` tick-units as Decimal money: exact when finite, else rounded half-even."""
-    money = value * Fraction(tick_size)
+    money = value * _fraction(tick_size)
     num, den = money.numerator, money.denominator
+    if den == 1:
+        return Decimal(num)  # a whole amount: exact as it is
     rest = den
     while rest % 2 == 0:
         rest //= 2

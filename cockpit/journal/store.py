@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import functools
 import logging
 import os
 import sqlite3
@@ -928,6 +929,12 @@ def _order_record(r: tuple[Any, ...]) -> OrderRecord:
     )
 
 
+@functools.cache
+def _state_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an order dataclass kept in its journal state (all but ``history``)."""
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "history")
+
+
 def _order_row(order: Any) -> dict[str, Any]:
     if isinstance(order, OrderView):
         return {
@@ -950,9 +957,7 @@ def _order_row(order: Any) -> dict[str, Any]:
             "state": _STATE_ENC.encode(order).decode(),
         }
     if dataclasses.is_dataclass(order) and hasattr(order, "cid"):
-        state = {
-            f.name: getattr(order, f.name) for f in dataclasses.fields(order) if f.name != "history"
-        }
+        state = {name: getattr(order, name) for name in _state_fields(type(order))}
         return {
             "cid": order.cid,
             "key": order.key,
