@@ -1257,21 +1257,28 @@ class Engine:
     def _commit_outbox(self) -> None:
         """(Decision thread, without the engine lock) commit kept writes, then send.
 
-        Batches in the order they were made; each batch's requests go out only after its
-        writes are committed. A failed commit is alarmed and the requests still go (as a
-        failed write did before: the broker is the truth, reconciliation checks it).
+        The batches waiting now are committed in one transaction, in the order they were
+        made, and only then are their requests sent, in the same order: each request still
+        goes out after its writes are committed, with one commit (and fewer GIL hand-offs
+        to and from SQLite) for however many items a busy moment made. A failed commit is
+        alarmed and the requests still go (as a failed write did before: the broker is the
+        truth, reconciliation checks it).
         """
         outbox = self._outbox
         while outbox:
-            writes, held, settle = outbox.popleft()
+            batches = []
+            while outbox:
+                batches.append(outbox.popleft())
+            writes = [write for batch in batches for write in batch[0]]
             if writes:
                 try:
                     self.journal.commit(writes)
                 except Exception as exc:
                     with self._lock:
                         self._journal_failed(exc)
-            self._send_held(held)
-            if settle:
+            for _writes, held, _settle in batches:
+                self._send_held(held)
+            if any(settle for _w, _h, settle in batches):
                 self._jcall(self.journal.intents_settled)
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
