@@ -106,13 +106,16 @@ class Inbound:
             self._kicked = True
             self._cv.notify()
 
-    def wait(self, timeout: float | None = None) -> bool:
-        """Until there is an item or a kick (True) or ``timeout`` passed (False); takes none."""
+    def wait(self, timeout: float | None = None, *, items: bool = True) -> bool:
+        """Until there is an item or a kick (True) or ``timeout`` passed (False); takes none.
+
+        With ``items=False`` only a kick ends the wait (items may be there all along).
+        """
         with self._cv:
-            if not self._items and not self._kicked:
+            if not self._kicked and not (items and self._items):
                 self._cv.wait(timeout)
             kicked, self._kicked = self._kicked, False
-            return kicked or bool(self._items)
+            return kicked or (items and bool(self._items))
 
     def take(self) -> object | None:
         """The oldest item, or None if there is none (never waits)."""

@@ -134,6 +134,8 @@ class EngineTimer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
+_FEED_BUSY_S: Final = 0.001
+"""A feed that handed over a read this recently takes the inbound items itself."""
 _MARKET: Final = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 _BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
@@ -354,6 +356,8 @@ class Engine:
         Re-entrant: a feed that called its sink from inside a handler must not deadlock."""
         self._inline = False
         """True while :meth:`run` is live: :meth:`deliver` handles on the caller's thread."""
+        self._last_read = 0.0
+        """When a feed last handed over a read (``time.monotonic``)."""
         self._ticks_window = 0
         self._ticks_window_start = time.monotonic_ns()
         self._ticks_per_s = 0.0
@@ -421,6 +425,14 @@ class Engine:
                 timeout = next_timer - time.monotonic()
                 if timeout > 0:
                     if inbound.wait(timeout):
+                        if self._outbox:
+                            self._commit_outbox()
+                        if inbound and time.monotonic() - self._last_read < _FEED_BUSY_S:
+                            # A feed thread is reading: it takes the items right after its
+                            # read, and kicks us to commit; taking them here would fight it
+                            # for the GIL in the middle of its next read.
+                            inbound.wait(min(timeout, _FEED_BUSY_S), items=False)
+                            continue
                         # Taken under the lock, one at a time (a feed thread may take some
                         # first, right after its read: the order is kept either way).
                         while True:
@@ -480,6 +492,7 @@ class Engine:
                 for item in items:
                     self.inbound.put(item)
                 return
+            self._last_read = time.monotonic()
             if len(items) > 1 and self.plans and self.reconciled:
                 items = self._exits_first(items)
             for item in items:

@@ -49,3 +49,14 @@ def test_get_waits_for_an_item_and_raises_empty_on_timeout() -> None:
     q.kick()  # a kick alone is not an item
     threading.Timer(0.05, q.put, args=(7,)).start()
     assert q.get(timeout=5) == 7
+
+
+def test_wait_for_a_kick_only_ignores_items_already_there() -> None:
+    q = Inbound()
+    q.put("x")
+    t0 = time.monotonic()
+    assert q.wait(0.05, items=False) is False  # an item is there, but no kick came
+    assert time.monotonic() - t0 >= 0.04
+    threading.Timer(0.02, q.kick).start()
+    assert q.wait(5, items=False) is True
+    assert q.take() == "x"
