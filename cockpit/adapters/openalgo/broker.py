@@ -32,11 +32,11 @@ Rules the router keeps:
 from __future__ import annotations
 
 import heapq
-import http.client
 import itertools
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -49,12 +49,12 @@ import httpx
 import msgspec
 
 from cockpit import hotio
+from cockpit.adapters import http11
 
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 _JSON_DEC: Final = msgspec.json.Decoder()
-_STDLIB_HEADERS: Final = {"Content-Type": "application/json", "Connection": "keep-alive"}
 TRANSPORTS: Final = ("httpx", "http.client")
 
 # --------------------------------------------------------------------------- requests
@@ -340,8 +340,11 @@ class OpenAlgoRouter:
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
-        transport: ``httpx`` (default) or ``http.client`` (one keep-alive connection per
-            worker, about 3x lower latency: ``benchmarks/bench_router.py``).
+        transport: ``httpx`` (default) or ``http.client``: one keep-alive connection per
+            worker, requests written and answers read by the router itself
+            (:mod:`cockpit.adapters.http11`; the name is from when it used the standard
+            library's ``http.client``), about 3x lower latency:
+            ``benchmarks/bench_router.py``.
         express_lanes: keep-alive connections for :meth:`send_urgent` (``http.client``
             only); one exit's answer holds its lane, so exits close together need several.
     """
@@ -573,33 +576,25 @@ class OpenAlgoRouter:
         sock = presend.sock
         assert sock is not None
 
-        def begin() -> http.client.HTTPResponse:
-            sock.settimeout(self._timeout)
-            response = http.client.HTTPResponse(sock, method="POST")
-            response.begin()
-            return response
-
         try:
-            response, raw = self._read_answer(begin, lane.close)
+            sock.settimeout(self._timeout)
+            answer = self._read(sock, lane.close)
         finally:
             lane.lock.release()
         return self._interpret(
-            response.status, raw, response.reason, response.getheader("retry-after")
+            answer.status, answer.body, answer.reason, answer.header("retry-after")
         )
 
-    def _read_answer(
-        self, get: Callable[[], http.client.HTTPResponse], close: Callable[[], None]
-    ) -> tuple[http.client.HTTPResponse, bytes]:
+    def _read(self, sock: socket.socket, close: Callable[[], None]) -> http11.Answer:
         """Read an HTTP answer; a failure closes the connection and is classified."""
         try:
-            response = get()
-            raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+            answer = http11.read_answer(sock)
+        except (OSError, http11.HttpError) as exc:
             close()
             raise _http_error(exc, self._timeout) from None
-        if response.will_close:
+        if answer.will_close:
             close()
-        return response, raw
+        return answer
 
     def _connect_lanes(self) -> None:
         """(Urgent worker, when idle) keep the express lanes connected."""
@@ -642,9 +637,7 @@ class OpenAlgoRouter:
         try:
             self._work(urgent_only)
         finally:
-            conn = getattr(self._local, "conn", None)
-            if conn is not None:
-                conn.close()
+            self._close_local()
 
     def _work(self, urgent_only: bool) -> None:
         def ready() -> bool:
@@ -1006,44 +999,58 @@ class OpenAlgoRouter:
         )
 
     def _post_stdlib(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        """One keep-alive ``http.client`` connection per worker thread (lower latency)."""
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None and conn.sock is not None:
+        """One keep-alive connection per worker thread: the request written, the answer read
+        by :func:`~cockpit.adapters.http11.read_answer` (lower latency than httpx)."""
+        sock: socket.socket | None = getattr(self._local, "sock", None)
+        if sock is not None:
             # An idle keep-alive socket that is readable was closed by the server: reconnect
             # now, before sending, so a placed order is never ambiguous for that reason.
             try:
-                readable = select.select([conn.sock], [], [], 0)[0]
+                readable = bool(select.select([sock], [], [], 0)[0])
             except (OSError, ValueError):
-                readable = [conn.sock]
+                readable = True
             if readable:
-                conn.close()
-        if conn is None:
-            split = urllib.parse.urlsplit(self._root)
-            cls = (
-                http.client.HTTPSConnection
-                if split.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            conn = cls(split.hostname or "127.0.0.1", split.port, timeout=self._timeout)
-            self._local.conn = conn
-            self._local.prefix = split.path.rstrip("/")
-        if conn.sock is None:
-            try:
-                conn.connect()
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
-            except OSError as exc:
-                conn.close()
-                raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
+                self._close_local()
+                sock = None
+        if sock is None:
+            sock = self._connect_local()
         try:
-            conn.request("POST", f"{self._local.prefix}/{path}", content, _STDLIB_HEADERS)
+            sock.sendall(self._head(path, len(content)) + content)
             hook = self.sent_hook
             if hook is not None:
                 hook(path, content, time.monotonic_ns())
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+        except OSError as exc:
+            self._close_local()
             raise _http_error(exc, self._timeout) from None
-        response, raw = self._read_answer(conn.getresponse, conn.close)
-        return response.status, raw, response.reason, response.getheader("retry-after")
+        answer = self._read(sock, self._close_local)
+        return answer.status, answer.body, answer.reason, answer.header("retry-after")
+
+    def _connect_local(self) -> socket.socket:
+        """(Worker) connect this thread's keep-alive socket (TLS for ``https``)."""
+        split = urllib.parse.urlsplit(self._root)
+        host = split.hostname or "127.0.0.1"
+        tls = split.scheme == "https"
+        try:
+            sock = socket.create_connection(
+                (host, split.port or (443 if tls else 80)), timeout=self._timeout
+            )
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if tls:
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        except OSError as exc:
+            raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
+        sock.settimeout(self._timeout)
+        self._local.sock = sock
+        return sock
+
+    def _close_local(self) -> None:
+        sock = getattr(self._local, "sock", None)
+        self._local.sock = None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
