@@ -72,6 +72,7 @@ pongs and close go through websocket-client.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import socket
@@ -83,6 +84,7 @@ from typing import Any
 
 import websocket
 
+from cockpit import hotio
 from cockpit.adapters.state import StateHolder
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
 
@@ -234,7 +236,9 @@ class WsConnection(StateHolder):
         # A sink that names a lock (the engine's) has it held for each whole read: parse,
         # decode and hand-off, so the feed does not parse while the engine's owner runs.
         self._sink_lock: Any = getattr(sink, "lock", None) or contextlib.nullcontext()
-        self._sink_many: Callable[[list[object]], None] | None = getattr(sink, "many", None)
+        self._sink_many: Callable[..., None] | None = getattr(sink, "many", None)
+        self._more: Callable[[], bool] | None = None
+        """Whether the socket has more to read right now (set while streaming)."""
         self._backoff = backoff or Backoff()
         self._stable_s = stable_s
         self._poll_s = poll_s
@@ -530,7 +534,8 @@ class WsConnection(StateHolder):
         """Decode a read's messages and hand their events to the sink.
 
         A sink with a ``many`` method (the engine's) gets the whole read's events in one call,
-        in order, so it can handle first those that matter most (an exit).
+        in order, so it can handle first those that matter most (an exit), and a way to see
+        whether more is waiting on the socket (then it leaves other work for later).
         """
         decode = self.protocol.decode
         sink = self._sink
@@ -560,7 +565,7 @@ class WsConnection(StateHolder):
                     n += 1
         finally:
             if batch:
-                many(batch)  # type: ignore[misc]  # also what came before a Disconnect
+                many(batch, self._more)  # type: ignore[misc]  # also before a Disconnect
         if n:
             self._events += n
             self._last_event_mono = time.monotonic()
@@ -576,6 +581,7 @@ class WsConnection(StateHolder):
         next_data_check = time.monotonic()
         self._last_event_mono = time.monotonic()
         sock = reader.sock
+        self._more = functools.partial(hotio.readable_now, sock)
         nbytes = reader.recv_bytes
         stop = self._stop
         sink_lock = self._sink_lock

@@ -162,12 +162,13 @@ class LockedSink:
         self,
         put: Callable[[object], None],
         lock: Any,
-        many: Callable[[list[object]], None] | None = None,
+        many: Callable[[list[object], Callable[[], bool] | None], None] | None = None,
     ) -> None:
         self.put = put
         self.lock = lock
         self.many = many
-        """Takes a whole read's events at once (in order), if the receiver can."""
+        """Takes a whole read's events at once (in order), if the receiver can, and a way
+        to see whether the feed has more waiting (or None)."""
 
     def __call__(self, item: object) -> None:
         self.put(item)

@@ -480,8 +480,11 @@ class Engine:
             else:
                 self.inbound.put(item)
 
-    def deliver_many(self, items: list[object]) -> None:
+    def deliver_many(self, items: list[object], more: Callable[[], bool] | None = None) -> None:
         """A feed's sink for one read: :meth:`deliver` each item, those that fire exits first.
+
+        ``more`` tells whether the feed has more waiting on its socket: then the items
+        waiting on ``inbound`` are left for after that read (one at least is taken per read).
 
         A market event whose price crosses its symbol's plan is handled before the others when
         it is the first item of its symbol in the read (so each symbol's items keep their
@@ -498,19 +501,23 @@ class Engine:
             for item in items:
                 self.handle(item)
             if self.inbound:
-                self._take_inbound()
+                self._take_inbound(more)
 
-    def _take_inbound(self) -> None:
+    def _take_inbound(self, more: Callable[[], bool] | None = None) -> None:
         """(A feed thread, lock held, after its read) handle the items waiting on ``inbound``.
 
         Commands and router results then cost the feed thread their own handling only: left
         to the decision thread, each would also take the GIL from the feed thread in the
         middle of its next read (the switch interval, 0.5 ms, at worst). The decision thread
-        is woken to commit what they wrote and send what they hold.
+        is woken to commit what they wrote and send what they hold. While ``more()`` says the
+        feed's socket has data waiting, the rest is left for after that read (at least one
+        item per read, so they are never starved): a tick in it may fire an exit.
         """
         inbound = self.inbound
         while (item := inbound.take()) is not None:
             self.handle(item)
+            if more is not None and inbound and more():
+                break  # the next read first: it may hold an exit; the rest after it
         inbound.kick()
 
     def _exits_first(self, items: list[object]) -> list[object]:

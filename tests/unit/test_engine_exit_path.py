@@ -421,3 +421,30 @@ def test_a_feed_thread_takes_waiting_commands_after_its_read_in_order(tmp_path: 
         wait_for(lambda: len(router.of(PlaceOrder)) == 2, "both entry orders sent")
         assert [r.action for r in router.of(PlaceOrder)] == ["BUY", "SELL"]
         assert engine.counters["errors"] == 0
+
+
+def test_waiting_commands_give_way_to_a_feed_with_more_to_read(tmp_path: Path) -> None:
+    import time
+
+    from cockpit.domain.feed import FeedState, FeedStatus
+    from cockpit.domain.market import LtpTick
+    from cockpit.engine.bus import ViewerCommand
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        engine = live.engine
+        engine.deliver(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
+        engine.deliver(LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.00")))
+        with engine.lock:
+            for cmd_id in (1, 2, 3):
+                engine.inbound.put(ViewerCommand(7, p.Ping(id=cmd_id)))
+            tick = LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("800.05"))
+            # More is waiting on the socket: one command, then back to reading.
+            engine.deliver_many([tick], lambda: True)
+            assert len(engine.inbound) == 2
+            engine.deliver_many([tick], lambda: True)
+            assert len(engine.inbound) == 1
+            # Nothing waiting: the rest.
+            engine.deliver_many([tick], lambda: False)
+            assert len(engine.inbound) == 0
+        answered = [m.id for _c, m in live.rig.pub.replies if isinstance(m, p.Ack)]
+        assert answered == [1, 2, 3]
