@@ -6,13 +6,16 @@ viewer commands, snapshot requests and its own periodic :class:`EngineTimer`.
 ``handle(item)`` is synchronous and never waits on the network, so it can be unit-tested with
 a fake router and publisher.
 
-Two ways in, one owner at a time: the decision thread takes items off the inbound queue (see
-:mod:`cockpit.engine.bus`), and feed threads hand their events straight to :meth:`deliver`,
-which handles them on the feed's own thread. Both hold the engine's lock while they handle,
-so trading state still has exactly one owner at any moment and items are handled in the order
-each producer made them. A tick that crosses a stop is thus decided on the thread that read
-it off the socket, with no queue and no thread switch in between (the GIL hand-off between a
-busy feed thread and a waiting decision thread cost about 0.1-0.5 ms, and several ms at p99).
+Two ways in, one owner at a time: feed threads hand their events straight to :meth:`deliver`
+(:meth:`deliver_many` for a whole read), which handles them on the feed's own thread; viewer
+commands and router results wait on the :class:`~cockpit.engine.bus.Inbound` queue, taken by
+a busy feed thread right after its read (:meth:`_take_inbound`) or by the decision thread
+when the feeds are quiet. Both hold the engine's lock while they handle (and take), so
+trading state still has exactly one owner at any moment and items are handled in the order
+each producer made them (but for an exit tick moved ahead of other symbols' items, below).
+A tick that crosses a stop is thus decided on the thread that read it off the socket, with no
+queue and no thread switch in between (the GIL hand-off between a busy feed thread and a
+waiting decision thread cost about 0.1-0.5 ms, and several ms at p99).
 A feed hands over a whole read at once (:meth:`deliver_many`): a tick in it that crosses a
 plan's line is handled first, ahead of the read's other symbols, so an exit never waits for
 the bookkeeping of a dozen unrelated ticks and fills that arrived in the same read.
