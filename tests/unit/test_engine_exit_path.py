@@ -321,6 +321,15 @@ def _ltps_at_exit(live: LiveRig) -> dict[str, dict[str, int]]:
     return seen
 
 
+def _one_read_with_an_exit(live: LiveRig, items: list[Any]) -> dict[str, int]:
+    """Hand ``items`` over as one read; the one exit it sends and every last price then."""
+    seen = _ltps_at_exit(live)
+    live.engine.deliver_many(items)
+    exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
+    assert len(exits) == 1
+    return seen[exits[0].cid]
+
+
 def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path) -> None:
     import time
 
@@ -329,11 +338,11 @@ def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         _open_long_live(live)
-        seen = _ltps_at_exit(live)
         now = time.time_ns()
         # One read off the socket: INFY moves, an update for some other order, the crash
         # through SBIN's stop, INFY again.
-        live.engine.deliver_many(
+        at_exit = _one_read_with_an_exit(
+            live,
             [
                 LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
                 OrderUpdate(
@@ -349,12 +358,10 @@ def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path
                 ),  # fmt: skip
                 LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
                 LtpTick(now, "NSE", "INFY", Decimal("1502.00")),
-            ]
+            ],
         )
-        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
-        assert len(exits) == 1
         # The exit left before INFY's ticks were handled...
-        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1500.00"))
+        assert at_exit[INFY.key] == INFY.ticks(Decimal("1500.00"))
         # ...and they all were, in their order, right after.
         quotes = {q.key: q.ltp for q in live.engine.snapshot().quotes}
         assert quotes[INFY.key] == INFY.ticks(Decimal("1502.00"))
@@ -369,20 +376,18 @@ def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Pat
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         _open_long_live(live)
-        seen = _ltps_at_exit(live)
         now = time.time_ns()
-        live.engine.deliver_many(
+        at_exit = _one_read_with_an_exit(
+            live,
             [
                 LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
                 LtpTick(now, "NSE", "SBIN", Decimal("800.50")),  # SBIN's first item: no fire
                 LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
-            ]
+            ],
         )
-        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
-        assert len(exits) == 1
         # Not moved ahead of SBIN's own earlier tick, so not ahead of INFY's either.
-        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1501.00"))
-        assert seen[exits[0].cid][SBIN.key] == SBIN.ticks(Decimal("799.00"))
+        assert at_exit[INFY.key] == INFY.ticks(Decimal("1501.00"))
+        assert at_exit[SBIN.key] == SBIN.ticks(Decimal("799.00"))
 
 
 def test_a_feed_thread_takes_waiting_commands_after_its_read_in_order(tmp_path: Path) -> None:
