@@ -24,9 +24,7 @@ at once.
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -123,26 +121,6 @@ class Inbound:
             return self._items.popleft()
         except IndexError:
             return None
-
-    def get_nowait(self) -> object:
-        """The oldest item; ``queue.Empty`` if there is none."""
-        try:
-            return self._items.popleft()
-        except IndexError:
-            raise queue.Empty from None
-
-    def get(self, timeout: float | None = None) -> object:
-        """The oldest item, waiting up to ``timeout``; ``queue.Empty`` if none came."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                return self._items.popleft()
-            except IndexError:
-                pass
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise queue.Empty
-            self.wait(left)
 
     def __len__(self) -> int:
         return len(self._items)
