@@ -11,14 +11,19 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from cockpit.adapters.openalgo.broker import PlaceOrder
+from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
+from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
+from cockpit.domain.market import LtpTick
 from cockpit.engine import protocol as p
+from cockpit.engine.bus import ViewerCommand
 from cockpit.journal.store import Journal
 from tests.unit.test_engine_core import INFY, SBIN, Rig
 
@@ -182,7 +187,6 @@ class LiveRig:
     """An engine whose run loop is live in a thread: feed events come through deliver()."""
 
     def __init__(self, path: Path) -> None:
-        import threading
 
         self.journal = Journal.open(path, checkpoint_interval_s=None)
         self.rig = Rig(journal=self.journal)
@@ -194,7 +198,6 @@ class LiveRig:
         self.thread = threading.Thread(target=self.engine.run, args=(self.stop,), daemon=True)
 
     def __enter__(self) -> LiveRig:
-        from cockpit.adapters.openalgo.broker import QueryBook, RouterResult
 
         self.thread.start()
         wait_for(lambda: len(self.router.of(QueryBook)) == 2, "the start-up reconciliation")
@@ -211,7 +214,6 @@ class LiveRig:
 
 
 def wait_for(pred: Any, what: str, timeout: float = 5.0) -> None:
-    import time
 
     deadline = time.monotonic() + timeout
     while not pred():
@@ -222,12 +224,6 @@ def wait_for(pred: Any, what: str, timeout: float = 5.0) -> None:
 def test_with_the_loop_live_writes_are_committed_before_the_requests_they_hold(
     tmp_path: Path,
 ) -> None:
-    import time
-
-    from cockpit.adapters.openalgo.broker import RouterResult
-    from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
-    from cockpit.domain.market import LtpTick
-    from cockpit.engine.bus import ViewerCommand
 
     path = tmp_path / "j.sqlite3"
     with LiveRig(path) as live:
@@ -280,12 +276,6 @@ def test_with_the_loop_live_writes_are_committed_before_the_requests_they_hold(
 
 def _open_long_live(live: LiveRig) -> None:
     """SBIN long 10 at 800.00, stop 799.50; INFY at 1500.00 (the loop live, feed-thread fills)."""
-    import time
-
-    from cockpit.adapters.openalgo.broker import RouterResult
-    from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
-    from cockpit.domain.market import LtpTick
-    from cockpit.engine.bus import ViewerCommand
 
     engine, router = live.engine, live.router
     engine.deliver(FeedStatus("openalgo", FeedState.LIVE, time.time_ns()))
@@ -331,10 +321,6 @@ def _one_read_with_an_exit(live: LiveRig, items: list[Any]) -> dict[str, int]:
 
 
 def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path) -> None:
-    import time
-
-    from cockpit.domain.feed import OrderUpdate
-    from cockpit.domain.market import LtpTick
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         _open_long_live(live)
@@ -370,9 +356,6 @@ def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path
 
 
 def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Path) -> None:
-    import time
-
-    from cockpit.domain.market import LtpTick
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         _open_long_live(live)
@@ -392,12 +375,6 @@ def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Pat
 
 def test_a_feed_thread_takes_waiting_commands_after_its_read_in_order(tmp_path: Path) -> None:
     """Items on ``inbound`` are handled by the feed thread after a read (lock held)."""
-    import threading
-    import time
-
-    from cockpit.domain.feed import FeedState, FeedStatus
-    from cockpit.domain.market import LtpTick
-    from cockpit.engine.bus import ViewerCommand
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         engine, router = live.engine, live.router
@@ -429,11 +406,6 @@ def test_a_feed_thread_takes_waiting_commands_after_its_read_in_order(tmp_path: 
 
 
 def test_waiting_commands_give_way_to_a_feed_with_more_to_read(tmp_path: Path) -> None:
-    import time
-
-    from cockpit.domain.feed import FeedState, FeedStatus
-    from cockpit.domain.market import LtpTick
-    from cockpit.engine.bus import ViewerCommand
 
     with LiveRig(tmp_path / "j.sqlite3") as live:
         engine = live.engine
