@@ -2503,21 +2503,28 @@ class _RiskGate:
                 if value > over_value:
                     return ("confirm", f"value {value} is over {over_value}: confirm it")
         now = engine.clock()
-        working_qty: dict[str, Decimal] = {}
+        # The rules read the request's own symbol only, and the day's P&L only under a loss
+        # limit: the context carries just that (an entry is handled on the feed thread, and
+        # the whole book's P&L or every symbol's price costs it tens of microseconds).
+        key = request.key
+        working_left = _ZERO
         for order in engine.working.values():
-            if order.tag in _ENTRY_TAGS and order.is_working:
-                left = (order.qty - order.filled_qty) * order.side.sign
-                working_qty[order.key] = working_qty.get(order.key, _ZERO) + left
+            if order.key == key and order.tag in _ENTRY_TAGS and order.is_working:
+                working_left += (order.qty - order.filled_qty) * order.side.sign
+        position = engine.portfolio.get(key)
+        seen = sym.ltp is not None
         ctx = risk.RiskContext(
             now_ns=now,
             tick_size=inst.tick_size,
-            positions={pos.key: pos.qty for pos in engine.portfolio},
+            positions={key: position.qty} if position is not None else {},
             open_orders=len(engine.working),
-            working_qty=working_qty,
-            last_ticks={k: s.ltp for k, s in engine._syms.items() if s.ltp is not None},
-            last_tick_ns={k: s.recv_ns for k, s in engine._syms.items() if s.ltp is not None},
-            recent_orders_ns=list(self.recent_orders_ns),
-            day_pnl=engine.portfolio.day_pnl(),
+            working_qty={key: working_left} if working_left else {},
+            last_ticks={key: sym.ltp} if seen else {},  # type: ignore[dict-item]
+            last_tick_ns={key: sym.recv_ns} if seen else {},
+            recent_orders_ns=self.recent_orders_ns,
+            day_pnl=(
+                engine.portfolio.day_pnl() if self.limits.daily_loss_limit is not None else _ZERO
+            ),
             halted=engine.kill_switch,
         )
         refusal = risk.check_entry(request, self.limits, ctx)

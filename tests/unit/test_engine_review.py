@@ -131,6 +131,25 @@ def test_working_entry_quantity_counts_towards_the_position_limit() -> None:
     assert isinstance(third, p.Ack), third
 
 
+def test_working_entries_of_another_symbol_do_not_count() -> None:
+    rig = _started(risk={"max_position_qty": 10})
+    first = rig.command(
+        p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(8), order_type="LIMIT", price=29990
+    )
+    assert isinstance(first, p.Ack), first
+    rig.accept(rig.places()[-1])  # INFY resting
+    second = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(8), order_type="LIMIT", price=15990
+    )
+    assert isinstance(second, p.Ack), second
+    rig.accept(rig.places()[-1])
+    third = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(3), order_type="LIMIT", price=15980
+    )
+    assert isinstance(third, p.Refused)
+    assert third.rule == "max_position_qty"
+
+
 # ---------------------------------------------------------------------------- kill on daily loss
 
 
