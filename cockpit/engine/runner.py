@@ -48,10 +48,13 @@ from cockpit.engine.external import (
     kite_instruments,
     replay_instruments,
 )
+from cockpit.engine.logfile import LogRotator
 
 log = logging.getLogger(__name__)
 
 SIM_START_TIMEOUT_S: Final = 30.0
+LOG_CHECK_S: Final = 10.0
+"""How often the detached engine looks at its log's size (and at once on start)."""
 _PR_SET_PDEATHSIG: Final = 1
 
 
@@ -562,13 +565,28 @@ class EngineRunner:
     # ------------------------------------------------------------------ wait / stop
 
     def _wait(self) -> None:
+        rotator = self._log_rotator()
+        next_log_check = 0.0
         while not self.stop_event.wait(0.25):
             self._check_auto_poll()
+            if rotator is not None and time.monotonic() >= next_log_check:
+                next_log_check = time.monotonic() + LOG_CHECK_S
+                rotator.check()
             if self.sim is not None and not self.sim.alive():
                 code = self.sim.proc.returncode if self.sim.proc else None
                 log.error("the paper exchange exited (code %s): stopping the engine", code)
                 self.request_stop("the paper exchange stopped")
         log.info("engine stopping: %s", self.stop_reason)
+
+    def _log_rotator(self) -> LogRotator | None:
+        """Rotation of the detached engine's log (None: not wanted, or stderr is not it)."""
+        s = self.settings
+        if not s.engine.log_max_kb:
+            return None
+        rotator = LogRotator(
+            paths.log_path(s.profile), s.engine.log_max_kb * 1024, s.engine.log_keep
+        )
+        return rotator if rotator.ours() else None
 
     def _teardown(self) -> None:
         self.stop_event.set()

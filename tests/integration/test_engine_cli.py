@@ -155,6 +155,29 @@ def test_start_status_stop(env: Env) -> None:
     assert env.cli("engine", "stop").returncode == 3
 
 
+def test_a_detached_engine_rotates_its_log_past_the_limit(env: Env) -> None:
+    env.log.parent.mkdir(parents=True, exist_ok=True)
+    env.log.write_text("an old session's line\n" * 2000)  # 44 KB from earlier runs
+    Path(f"{env.log}.1").write_text("older\n")
+    env.env["COCKPIT_ENGINE__LOG_MAX_KB"] = "16"
+    env.env["COCKPIT_ENGINE__LOG_KEEP"] = "2"
+    assert env.cli("engine", "start").returncode == 0, env.log.read_text()[-2000:]
+    part1 = Path(f"{env.log}.1")
+    deadline = time.monotonic() + 10
+    while "engine log rotated" not in env.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert env.cli("engine", "stop").returncode == 0
+    assert env.wait_gone() == []
+    # The big log moved to .1 whole (with this engine's first lines), .1 to .2; the engine
+    # went on writing the new file, to its last line.
+    assert part1.read_text().startswith("an old session's line\n" * 2000)
+    assert Path(f"{env.log}.2").read_text() == "older\n"
+    new = env.log.read_text()
+    assert "engine log rotated" in new
+    assert "engine stopped" in new
+    assert oct(env.log.stat().st_mode & 0o777) == oct(0o600)
+
+
 def test_stop_refused_with_open_position_unless_flatten(env: Env) -> None:
     assert env.cli("engine", "start").returncode == 0
     with EngineClient.connect(path=env.socket, client="test") as c:
