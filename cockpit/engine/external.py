@@ -358,12 +358,39 @@ class UpstreamTee:
         Queued first: an order the engine sends on this event can then wait for it to reach
         the paper exchange (:meth:`flush`), so paper fills see the price that caused them.
         """
+        queue = self._queuer()
+
+        def tee(item: object) -> None:
+            queue(item)
+            inner(item)
+
+        return tee
+
+    def sink_many(
+        self, inner: Callable[[list[object], Callable[[], bool] | None], None]
+    ) -> Callable[[list[object], Callable[[], bool] | None], None]:
+        """:meth:`sink` for a whole read: every market event queued, then ``inner(items)``.
+
+        ``inner`` is the engine's ``deliver_many``, which may handle an exit's tick before
+        the others: its order waits for the whole read to reach the paper exchange (queued
+        first), so a paper fill never sees a price older than the one that fired it.
+        """
+        queue = self._queuer()
+
+        def tee(items: list[object], more: Callable[[], bool] | None = None) -> None:
+            for item in items:
+                queue(item)
+            inner(items, more)
+
+        return tee
+
+    def _queuer(self) -> Callable[[object], None]:
         buf = self._buf
         wake = self._wake
         cap = self.capacity
         types = frozenset(MARKET_TYPES)  # a set lookup: isinstance on Structs is ~10x slower
 
-        def tee(item: object) -> None:
+        def queue(item: object) -> None:
             if type(item) in types:
                 if len(buf) >= cap:
                     self.dropped += 1
@@ -372,9 +399,8 @@ class UpstreamTee:
                     self._queued += 1
                     if len(buf) == 1:  # the sender drains to empty before it sleeps
                         wake.set()
-            inner(item)
 
-        return tee
+        return queue
 
     def flush(self, timeout: float = 0.25) -> bool:
         """Wait until every event queued so far was written to the paper exchange (or lost).

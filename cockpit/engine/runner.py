@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit.config import ConfigError, Settings
 from cockpit.domain.feed import OrderUpdate
@@ -49,6 +49,9 @@ from cockpit.engine.external import (
     replay_instruments,
 )
 from cockpit.engine.logfile import LogRotator
+
+if TYPE_CHECKING:
+    from cockpit.engine.core import Engine
 
 log = logging.getLogger(__name__)
 
@@ -446,16 +449,12 @@ class EngineRunner:
         market_feed: Any = feed
         tee: UpstreamTee | None = None
         if plan is not None:
-            ext_sink: Callable[[object], None] = engine.deliver
             if venue.upstream_port is not None:
                 # Paper fills follow the external prices: every market event is teed to the
                 # paper exchange's upstream endpoint.
                 tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
-                ext_sink = tee.sink(engine.deliver)
                 router.before_order = tee.flush
-            market_feed = make_market_feed(
-                s, plan, replay_path, LockedSink(_market_only(ext_sink), engine.lock)
-            )
+            market_feed = make_market_feed(s, plan, replay_path, external_sink(engine, tee))
         engine.feed = market_feed
         self.tee = tee
         self.market_feed = market_feed
@@ -696,14 +695,26 @@ def _refuses_orders(error: str) -> bool:
     return "orders" in message or ":" not in message
 
 
-def _market_only(sink: Callable[[object], None]) -> Callable[[object], None]:
-    """Drop an external feed's order updates (Kite postbacks are not paper orders)."""
+def external_sink(engine: Engine, tee: UpstreamTee | None) -> LockedSink:
+    """The sink of an external market feed (Kite, Binance, replay): the engine's, as the
+    OpenAlgo feed's is (a read handed over whole, its exits first), less the feed's order
+    updates (Kite postbacks are not paper orders), through the tee when there is one."""
+    put: Callable[[object], None] = engine.deliver
+    many: Callable[[list[object], Callable[[], bool] | None], None] = engine.deliver_many
+    if tee is not None:
+        put = tee.sink(put)
+        many = tee.sink_many(many)
 
-    def put(item: object) -> None:
-        if not isinstance(item, OrderUpdate):
-            sink(item)
+    def put_market(item: object) -> None:
+        if type(item) is not OrderUpdate:
+            put(item)
 
-    return put
+    def many_market(items: list[object], more: Callable[[], bool] | None = None) -> None:
+        kept = [item for item in items if type(item) is not OrderUpdate]
+        if kept:
+            many(kept, more)
+
+    return LockedSink(put_market, engine.lock, many_market)
 
 
 def _openalgo_venue(s: Settings) -> Venue:

@@ -24,6 +24,8 @@ from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.market import LtpTick
 from cockpit.engine import protocol as p
 from cockpit.engine.bus import ViewerCommand
+from cockpit.engine.external import UpstreamTee
+from cockpit.engine.runner import external_sink
 from cockpit.journal.store import Journal
 from tests.unit.test_engine_core import INFY, SBIN, Rig
 
@@ -353,6 +355,46 @@ def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path
         assert quotes[INFY.key] == INFY.ticks(Decimal("1502.00"))
         assert live.engine.counters["unmatched_updates"] == 1
         assert live.engine.counters["errors"] == 0
+
+
+def test_an_external_feeds_read_also_goes_exit_first_through_the_tee(tmp_path: Path) -> None:
+    """Kite / Binance / replay feeds get the engine's whole-read sink too (the runner's)."""
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        tee = UpstreamTee(1, "k", [])  # never started: what it queued stays in its buffer
+        sink = external_sink(live.engine, tee)
+        assert sink.many is not None  # WsConnection hands whole reads to it
+        seen = _ltps_at_exit(live)
+        updates = live.engine.counters["order_updates"]
+        now = time.time_ns()
+        sink.many(
+            [
+                LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
+                OrderUpdate(
+                    "kite-postback",
+                    "NSE",
+                    "INFY",
+                    "BUY",
+                    "complete",
+                    now,
+                    quantity=Decimal(1),
+                    filled_qty=Decimal(1),
+                    average_price=Decimal(1501),
+                ),  # fmt: skip
+                LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
+            ],
+            None,
+        )
+        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
+        assert len(exits) == 1
+        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1500.00"))  # exit first
+        quotes = {q.key: q.ltp for q in live.engine.snapshot().quotes}
+        assert quotes[INFY.key] == INFY.ticks(Decimal("1501.00"))  # then the rest
+        assert live.engine.counters["order_updates"] == updates  # the feed's update dropped
+        assert tee.stats()["pending"] == 2  # both ticks queued for the paper exchange
+        sink(LtpTick(now, "NSE", "INFY", Decimal("1502.00")))  # one event at a time (replay)
+        assert tee.stats()["pending"] == 3
 
 
 def test_a_symbol_with_an_earlier_item_in_the_read_keeps_its_place(tmp_path: Path) -> None:
