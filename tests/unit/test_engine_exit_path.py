@@ -313,10 +313,11 @@ def _ltps_at_exit(live: LiveRig) -> dict[str, dict[str, int]]:
     return seen
 
 
-def _one_read_with_an_exit(live: LiveRig, items: list[Any]) -> dict[str, int]:
-    """Hand ``items`` over as one read; the one exit it sends and every last price then."""
+def _one_read_with_an_exit(live: LiveRig, items: list[Any], many: Any = None) -> dict[str, int]:
+    """Hand ``items`` over as one read (to ``many``, by default the engine's
+    ``deliver_many``); the one exit it sends and every last price then."""
     seen = _ltps_at_exit(live)
-    live.engine.deliver_many(items)
+    (many or live.engine.deliver_many)(items, None)
     exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
     assert len(exits) == 1
     return seen[exits[0].cid]
@@ -365,10 +366,10 @@ def test_an_external_feeds_read_also_goes_exit_first_through_the_tee(tmp_path: P
         tee = UpstreamTee(1, "k", [])  # never started: what it queued stays in its buffer
         sink = external_sink(live.engine, tee)
         assert sink.many is not None  # WsConnection hands whole reads to it
-        seen = _ltps_at_exit(live)
         updates = live.engine.counters["order_updates"]
         now = time.time_ns()
-        sink.many(
+        at_exit = _one_read_with_an_exit(
+            live,
             [
                 LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
                 OrderUpdate(
@@ -384,11 +385,9 @@ def test_an_external_feeds_read_also_goes_exit_first_through_the_tee(tmp_path: P
                 ),  # fmt: skip
                 LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
             ],
-            None,
+            sink.many,
         )
-        exits = [r for r in live.router.of(PlaceOrder) if r.action == "SELL"]
-        assert len(exits) == 1
-        assert seen[exits[0].cid][INFY.key] == INFY.ticks(Decimal("1500.00"))  # exit first
+        assert at_exit[INFY.key] == INFY.ticks(Decimal("1500.00"))  # the exit first
         quotes = {q.key: q.ltp for q in live.engine.snapshot().quotes}
         assert quotes[INFY.key] == INFY.ticks(Decimal("1501.00"))  # then the rest
         assert live.engine.counters["order_updates"] == updates  # the feed's update dropped
