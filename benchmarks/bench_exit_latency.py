@@ -36,10 +36,20 @@ does (needs root, CAP_SYS_NICE or ``ulimit -r``). The venue runs at ``--venue-ni
 ``[sim] nice``, 10: the engine starts its own paper exchange so; the venue stands for a remote
 server, which does not share our CPUs; ``--venue-nice 0`` shows what sharing costs).
 
+``--ab KIND:VALUE`` compares a scheduling setting with the configured one *in the same run*:
+every ``--ab-period`` seconds the engine switches between A (as configured) and B (the
+setting), and each scenario reports ``ab``: tick_to_sent of the exits whose crash frame came
+under A and under B (not within 50 ms after a switch), and B's p99 over A's. On a shared VM,
+where p50 drifts by 50% between runs minutes apart, only such a paired figure can show a
+10-30% change. KIND: ``nice`` (the engine threads' niceness; below 0 needs CAP_SYS_NICE or
+``ulimit -e``), ``switch`` (the GIL switch interval, µs), ``haltpoll`` (the guest's
+``/sys/module/haltpoll/parameters/guest_halt_poll_ns``: system-wide, root only; put back at
+the end).
+
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer socket]
-        [--realtime 10] [--venue-nice 10] [--worst 5]
+        [--realtime 10] [--venue-nice 10] [--worst 5] [--ab nice:-10 --seconds 60]
 
 Prints one JSON object. Goal: p99 < 1 ms at 10,000 ticks/s.
 """
@@ -48,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import multiprocessing as mp
 import os
@@ -600,6 +611,78 @@ def worst(crashes: list[tuple[str, int]], stages: dict[str, list[tuple[str, int]
     ]
 
 
+HALTPOLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+
+
+class Alternator:
+    """Switches a scheduling setting between A (as it is) and B every ``period`` seconds.
+
+    ``log`` holds ``(monotonic_ns, is_b)`` of every switch; :meth:`split` sorts exits by it.
+    """
+
+    def __init__(self, spec: str, period: float, threads: list[threading.Thread]) -> None:
+        kind, _, value = spec.partition(":")
+        if kind not in ("nice", "switch", "haltpoll") or not value.lstrip("-").isdigit():
+            raise SystemExit(f"--ab {spec}: use nice:N, switch:MICROSECONDS or haltpoll:NS")
+        self.kind, self.value, self.period = kind, int(value), period
+        self.threads = threads
+        self.log: list[tuple[int, bool]] = []
+        self._stop = threading.Event()
+        self._a = self._read()
+        self._apply(self.value)  # fail now, not in the middle of a scenario
+        self._apply(self._a)
+        self._thread = threading.Thread(target=self._run, name="bench-ab", daemon=True)
+
+    def _read(self) -> int:
+        if self.kind == "nice":
+            return os.getpriority(os.PRIO_PROCESS, self.threads[0].native_id or 0)
+        if self.kind == "switch":
+            return round(sys.getswitchinterval() * 1e6)
+        return int(HALTPOLL.read_text())
+
+    def _apply(self, value: int) -> None:
+        try:
+            if self.kind == "nice":
+                for t in self.threads:
+                    if t.native_id is not None and t.is_alive():
+                        os.setpriority(os.PRIO_PROCESS, t.native_id, value)
+            elif self.kind == "switch":
+                sys.setswitchinterval(value / 1e6)
+            else:
+                HALTPOLL.write_text(str(value))
+        except OSError as exc:
+            raise SystemExit(f"--ab {self.kind}:{value}: {exc}") from exc
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        b = False
+        while True:
+            b = not b
+            self._apply(self.value if b else self._a)
+            self.log.append((time.monotonic_ns(), b))
+            if self._stop.wait(self.period):
+                break
+        self._apply(self._a)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def split(self, crashes: list[tuple[str, int]], events: list[tuple[str, int]]) -> dict:
+        """tick_to_sent under A and under B, and B's p99 over A's."""
+        switched = [t for t, _b in self.log]
+        under: dict[bool, list[int]] = {False: [], True: []}
+        for (_symbol, crash), lat in match_by_crash(crashes, events).items():
+            i = bisect.bisect_right(switched, crash) - 1
+            if i >= 0 and crash - switched[i] > 50_000_000:
+                under[self.log[i][1]].append(lat)
+        a, b = percentiles(under[False]), percentiles(under[True])
+        ratio = round(b["p99_us"] / a["p99_us"], 3) if a.get("p99_us") and b.get("n") else None
+        return {"setting": f"{self.kind}:{self.value}", "A": a, "B": b, "p99_ratio_b_a": ratio}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="per scenario")
@@ -634,6 +717,14 @@ def main() -> int:
         help="niceness of the venue process (default: [sim] nice, 10, as the engine runs its "
         "own paper exchange; the venue stands for a remote server)",
     )
+    ap.add_argument(
+        "--ab",
+        default=None,
+        metavar="KIND:VALUE",
+        help="alternate a setting (nice:N, switch:US, haltpoll:NS) with the configured one "
+        "and report both in each scenario (see above)",
+    )
+    ap.add_argument("--ab-period", type=float, default=1.0, help="seconds per A/B half")
     ap.add_argument("--no-floor", action="store_true", help="skip the floor client")
     ap.add_argument("--no-inproc", action="store_true", help="skip the in-process peer")
     args = ap.parse_args()
@@ -729,6 +820,7 @@ def main() -> int:
 
     engine.handle = handle  # type: ignore[method-assign]
     stop = threading.Event()
+    alternator: Alternator | None = None
     try:
         server.start()
         router.start()
@@ -739,19 +831,20 @@ def main() -> int:
         feed.start()
         if not feed.wait_state(FeedState.LIVE, timeout=10):
             raise SystemExit("the feed did not go live")
+        # Every engine thread (not the main thread, nor the bench's trader, which stands in
+        # for a viewer), as the runner takes them for [engine] realtime_priority.
+        engine_threads = [
+            t
+            for t in threading.enumerate()
+            if t is not threading.main_thread() and t.name != "bench-trader"
+        ]
         if args.realtime:
-            # As the runner does with [engine] realtime_priority: every engine thread (not
-            # the main thread, nor the bench's trader, which stands in for a viewer).
-            done, why = realtime.apply(
-                args.realtime,
-                [
-                    t
-                    for t in threading.enumerate()
-                    if t is not threading.main_thread() and t.name != "bench-trader"
-                ],
-            )
+            done, why = realtime.apply(args.realtime, engine_threads)
             if why:
                 raise SystemExit(f"--realtime {args.realtime}: {why}")
+        halt_poll = int(HALTPOLL.read_text()) if HALTPOLL.exists() else None
+        if args.ab:
+            alternator = Alternator(args.ab, args.ab_period, engine_threads)
         deadline = time.monotonic() + 10
         while not engine.reconciled and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -778,10 +871,14 @@ def main() -> int:
             "load_avg_at_start": os.getloadavg()[0],
             "gil_switch_interval_s": sys.getswitchinterval(),
             "engine_realtime_priority": args.realtime,
+            "guest_halt_poll_ns": halt_poll,  # 0: an idle vCPU halts at once (caches go cold)
+            "ab": args.ab,
             "venue_nice": args.venue_nice,
             "plans_armed_at_start": len(engine.plans),
             "scenarios": [],
         }
+        if alternator is not None:
+            alternator.start()  # after the settings above were read: they are A's
         for viewer in (False, True):
             vproc = None
             vstop = ctx.Event()
@@ -839,6 +936,8 @@ def main() -> int:
                         },
                         args.worst,
                     )
+                if alternator is not None:
+                    scenario["ab"] = alternator.split(out["crashes"], timed.sent_stamps())
                 results["scenarios"].append(scenario)
                 print(json.dumps(scenario), file=sys.stderr)
             if vproc is not None:
@@ -847,6 +946,8 @@ def main() -> int:
                 if vproc.is_alive():
                     vproc.terminate()
     finally:
+        if alternator is not None:
+            alternator.stop()  # the setting as it was
         publisher.stop()
         stop.set()
         thread.join(5)
