@@ -313,6 +313,15 @@ def _ltps_at_exit(live: LiveRig) -> dict[str, dict[str, int]]:
     return seen
 
 
+def _infy_update(orderid: str, status: str, now: int) -> OrderUpdate:
+    """A venue update of a 1-lot INFY buy (filled if ``complete``)."""
+    filled = status == "complete"
+    return OrderUpdate(
+        orderid, "NSE", "INFY", "BUY", status, now, quantity=Decimal(1),
+        filled_qty=Decimal(1 if filled else 0), average_price=Decimal(1501 if filled else 0),
+    )  # fmt: skip
+
+
 def _one_read_with_an_exit(live: LiveRig, items: list[Any], many: Any = None) -> dict[str, int]:
     """Hand ``items`` over as one read (to ``many``, by default the engine's
     ``deliver_many``); the one exit it sends and every last price then."""
@@ -334,17 +343,7 @@ def test_a_read_hands_its_exit_tick_over_before_the_other_symbols(tmp_path: Path
             live,
             [
                 LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
-                OrderUpdate(
-                    "zz",
-                    "NSE",
-                    "INFY",
-                    "BUY",
-                    "open",
-                    now,
-                    quantity=Decimal(1),
-                    filled_qty=Decimal(0),
-                    average_price=Decimal(0),
-                ),  # fmt: skip
+                _infy_update("zz", "open", now),  # an order the engine does not know
                 LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
                 LtpTick(now, "NSE", "INFY", Decimal("1502.00")),
             ],
@@ -372,17 +371,7 @@ def test_an_external_feeds_read_also_goes_exit_first_through_the_tee(tmp_path: P
             live,
             [
                 LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
-                OrderUpdate(
-                    "kite-postback",
-                    "NSE",
-                    "INFY",
-                    "BUY",
-                    "complete",
-                    now,
-                    quantity=Decimal(1),
-                    filled_qty=Decimal(1),
-                    average_price=Decimal(1501),
-                ),  # fmt: skip
+                _infy_update("kite-postback", "complete", now),
                 LtpTick(now, "NSE", "SBIN", Decimal("799.00")),
             ],
             sink.many,
