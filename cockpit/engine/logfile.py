@@ -63,9 +63,7 @@ class LogRotator:
 
     def _rotate(self) -> None:
         base = str(self.path)
-        oldest = Path(f"{base}.{self.keep}")
-        if oldest.exists():
-            oldest.unlink()
+        # Each rename replaces its target: .<keep> goes when .<keep-1> moves onto it.
         for n in range(self.keep - 1, 0, -1):
             older = Path(f"{base}.{n}")
             if older.exists():
