@@ -344,6 +344,10 @@ class Engine:
         self._next_timer_ns = 0
         self._seq = 0
         self._held: list[Any] | None = None
+        self._fires_held: (
+            list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] | None
+        ) = None
+        """While :meth:`_fire_several` runs: exits sent, their recording held until all are."""
         """Router requests held until the current journal batch commits (see _batch)."""
         self._intents_unsettled = False
         self._outbox: deque[tuple[list[Any], list[Any], bool]] = deque()
@@ -500,11 +504,37 @@ class Engine:
                 return
             self._last_read = time.monotonic()
             if len(items) > 1 and self.plans and self.reconciled:
-                items = self._exits_first(items)
+                items, firing = self._exits_first(items)
+                if firing > 1:
+                    self._fire_several(items[:firing])
+                    items = items[firing:]
             for item in items:
                 self.handle(item)
             if self.inbound:
                 self._take_inbound(more)
+
+    def _fire_several(self, items: list[object]) -> None:
+        """Handle market events of one read that each fire a plan: every exit order first.
+
+        A market-wide move crosses many stops in one read. Each exit's order goes out as its
+        tick is handled; the rest of each exit's work (journal transaction, closing state,
+        viewers) waits until every one of them is sent, in the same order, so the tenth stop
+        does not wait for nine exits' bookkeeping.
+        """
+        held: list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] = []
+        self._fires_held = held
+        try:
+            for item in items:
+                self.handle(item)
+        finally:
+            self._fires_held = None
+        for slot, decision, sent in held:
+            try:
+                self._fired(slot, decision, sent)
+            except Exception as exc:
+                self.counters["errors"] += 1
+                log.exception("engine: error recording the exit of %s", slot.key)
+                self._alarm("error", f"internal error recording an exit: {exc!r}", code="bug")
 
     def _take_inbound(self, more: Callable[[], bool] | None = None) -> None:
         """(A feed thread, lock held, after its read) handle the items waiting on ``inbound``.
@@ -523,8 +553,11 @@ class Engine:
                 break  # the next read first: it may hold an exit; the rest after it
         inbound.kick()
 
-    def _exits_first(self, items: list[object]) -> list[object]:
-        """``items`` with the market events that fire a plan moved to the front (in order)."""
+    def _exits_first(self, items: list[object]) -> tuple[list[object], int]:
+        """``items`` with the market events that fire a plan moved to the front (in order).
+
+        Also how many there are (the front of the list that fires).
+        """
         plans = self.plans
         syms = self._syms
         seen: set[str] = set()
@@ -552,9 +585,10 @@ class Engine:
             else:
                 break  # a status or anything else: nothing after it moves ahead of it
         if not first:
-            return items
+            return items, 0
         picked = set(first)
-        return [items[i] for i in first] + [x for i, x in enumerate(items) if i not in picked]
+        front = [items[i] for i in first]
+        return front + [x for i, x in enumerate(items) if i not in picked], len(front)
 
     def handle(self, item: object) -> None:
         """Process one inbound item. Never raises (a bug is logged, counted and alarmed)."""
@@ -772,9 +806,19 @@ class Engine:
         journaled in ONE commit; the other router requests (protective cancel) are held until
         that commit and handed over right after it, before anything is published.
         """
-        key = slot.key
         self.counters["exits"] += 1
-        sent = self._send_exit_first(key, str(decision.reason), decision)
+        sent = self._send_exit_first(slot.key, str(decision.reason), decision)
+        if self._fires_held is not None:
+            self._fires_held.append((slot, decision, sent))  # recorded once all are sent
+            return
+        self._fired(slot, decision, sent)
+
+    def _fired(
+        self, slot: _Slot, decision: ExitDecision, sent: tuple[Order, PlaceOrder] | None
+    ) -> None:
+        """The rest of :meth:`_fire` once its exit order is sent (or when ``sent`` is None,
+        :meth:`_start_close` decides and sends it)."""
+        key = slot.key
         with self._batch():
             self._journal_plan(slot, f"fired: {decision.reason}", force=True)
             self._cancel_protective(slot)

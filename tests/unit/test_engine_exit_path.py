@@ -455,3 +455,50 @@ def test_waiting_commands_give_way_to_a_feed_with_more_to_read(tmp_path: Path) -
             assert len(engine.inbound) == 0
         answered = [m.id for _c, m in live.rig.pub.replies if isinstance(m, p.Ack)]
         assert answered == [1, 2, 3]
+
+
+def test_stops_crossed_in_one_read_all_send_before_any_is_recorded(tmp_path: Path) -> None:
+    """A market-wide drop: each exit's bytes leave before the exits' bookkeeping runs."""
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        engine, router = live.engine, live.router
+        _open_long_live(live)
+        cmd = p.PlaceEntry(
+            id=2, key=INFY.key, side="BUY", qty=Decimal(1),
+            plan=p.PlanSpec(stop_ticks=10, target_ticks=None),
+        )  # fmt: skip
+        engine.inbound.put(ViewerCommand(7, cmd))
+        wait_for(lambda: len(router.of(PlaceOrder)) == 2, "the INFY entry order")
+        engine.inbound.put(RouterResult(router.of(PlaceOrder)[1], True, venue_id="v2"))
+        wait_for(lambda: all(o.venue_id for o in engine.snapshot().orders), "ack")
+        engine.deliver(LtpTick(time.time_ns(), "NSE", "INFY", Decimal("1501.00")))
+        engine.deliver(_infy_update("v2", "complete", time.time_ns()))  # stop 1500.50
+        wait_for(lambda: INFY.key in engine.plans, "the INFY plan")
+        recorded_at_send: dict[str, set[str]] = {}
+        send = router.send_urgent
+
+        def peek(request: Any) -> bool:
+            recorded_at_send[request.cid] = {o.cid for o in engine.snapshot().orders}
+            return send(request)
+
+        router.send_urgent = peek  # type: ignore[method-assign]
+        now = time.time_ns()
+        engine.deliver_many(
+            [
+                LtpTick(now, "NSE", "SBIN", Decimal("799.00")),  # through 799.50
+                LtpTick(now, "NSE", "INFY", Decimal("1499.00")),  # through 1500.50
+            ]
+        )
+        exits = [r for r in router.of(PlaceOrder) if r.action == "SELL"]
+        assert [r.symbol for r in exits] == ["SBIN", "INFY"]
+        # INFY's exit left before SBIN's exit order was recorded...
+        assert exits[0].cid not in recorded_at_send[exits[1].cid]
+        # ...and both were recorded right after, one exit each.
+        orders = {o.cid: o for o in engine.snapshot().orders}
+        assert all(orders[r.cid].tag == "exit" for r in exits)
+        assert {k: engine.plans[k].exit_cid for k in (SBIN.key, INFY.key)} == {
+            SBIN.key: exits[0].cid,
+            INFY.key: exits[1].cid,
+        }
+        assert engine.counters["exits"] == 2
+        assert engine.counters["errors"] == 0
