@@ -219,6 +219,20 @@ class _Slot:
     event_ns: int = 0
     event_pending: bool = False
     """A trail move not yet published (ratchet events are paced, never lost)."""
+    exit_prep: _ExitPrep | None = None
+    """The exit order made ready for the position as it is (see ``Engine._prepare_exit``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ExitPrep:
+    """A plan's market exit, built before it is needed: on the crossing tick only the cid is
+    new. Valid while the position's quantity and product are what it was built for."""
+
+    qty: Decimal
+    product: Product
+    request: OrderRequest
+    place: PlaceOrder
+    """The venue request with an empty cid (the router has its bytes ready)."""
 
 
 @dataclass(slots=True)
@@ -900,6 +914,7 @@ class Engine:
         self._journal_plan(slot, "attached", force=True)
         self.publisher.event(p.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached"))
         self._place_protective(slot)
+        self._prepare_exit(key)
         if last is not None and self.reconciled:
             # Evaluate it at the current price now (a fill beyond the stop exits at once).
             self._plan_tick(slot, last, ts_ns)
@@ -947,6 +962,9 @@ class Engine:
                         )
                     )
                     self._resize_protective(slot)
+            prep = slot.exit_prep
+            if prep is None or prep.qty != qty or prep.product is not order.product:
+                self._prepare_exit(key)
             return
         if order.tag in ("entry", "reverse") and order.cid in self._entry_specs:
             self._new_plan(key, pos, self._entry_specs[order.cid], ts_ns)
@@ -971,10 +989,25 @@ class Engine:
         pos = self.portfolio.get(key)
         if pos is None or pos.qty == 0:
             return None
-        attempts = closer.attempts if closer is not None else 0
-        request = self._close_request(key, pos, reason, attempts=attempts, from_plan=True)
-        order = Order.from_request(self._new_cid(), request, self.clock())
-        place = self._place_request(order, urgent=True)
+        slot = self.plans.get(key)
+        prep = slot.exit_prep if slot is not None else None
+        if (
+            prep is not None
+            and prep.qty == pos.qty
+            and prep.product is self._products.get(key, Product.MIS)
+        ):
+            cid = self._new_cid()
+            order = Order.from_request(cid, prep.request, self.clock())
+            t = prep.place
+            place = PlaceOrder(
+                cid, t.exchange, t.symbol, t.action, t.quantity, t.pricetype, t.product,
+                t.price, t.trigger_price, urgent=True,
+            )  # fmt: skip
+        else:
+            attempts = closer.attempts if closer is not None else 0
+            request = self._close_request(key, pos, reason, attempts=attempts, from_plan=True)
+            order = Order.from_request(self._new_cid(), request, self.clock())
+            place = self._place_request(order, urgent=True)
         if self.journal is not None and hasattr(self.journal, "exit_intent"):
             try:
                 self.journal.exit_intent(order, decision.to_state())
@@ -985,6 +1018,28 @@ class Engine:
             self._intents_unsettled = True
         send(place)
         return order, place
+
+    def _prepare_exit(self, key: str) -> None:
+        """Build ``key``'s plan exit for its position now, off the crossing tick's path.
+
+        Only a market exit (a limit exit is priced off the touch when it fires). The router
+        encodes its bytes too (``prepare``). Called when a plan is attached and on every fill
+        of the symbol; :meth:`_send_exit_first` uses it only while it still fits.
+        """
+        slot = self.plans.get(key)
+        if slot is None:
+            return
+        slot.exit_prep = None
+        pos = self.portfolio.get(key)
+        ex = getattr(self.config, "exits", None)
+        if pos is None or pos.qty == 0 or getattr(ex, "exit_order_type", "market") != "market":
+            return
+        request = self._close_request(key, pos, "exit", attempts=0, from_plan=True)
+        place = self._place_request(Order.from_request("", request, 0), urgent=True)
+        prepare = getattr(self.router, "prepare", None)
+        if prepare is not None:
+            prepare(place)
+        slot.exit_prep = _ExitPrep(pos.qty, request.product, request, place)
 
     def _start_close(
         self,
@@ -2437,6 +2492,7 @@ class Engine:
             )
             self.plans[key] = slot
             restored.append(key)
+            self._prepare_exit(key)
             if plan.fired:
                 # It fired before the crash; make sure the exit happens (once).
                 self._closers.setdefault(key, _Closer(key, str(plan.decision.reason)))  # type: ignore[union-attr]

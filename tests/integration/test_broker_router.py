@@ -411,6 +411,26 @@ def test_send_urgent_writes_on_the_calling_thread_and_a_worker_reads_the_answer(
         router.stop()
 
 
+def test_a_prepared_urgent_order_sends_the_same_body_and_only_for_the_same_fields(
+    server, results
+) -> None:
+    router = express_router(server, results)
+    try:
+        assert router.send_urgent(place("a", urgent=True))  # encoded on the spot
+        assert get(results).ok
+        router.prepare(place("", urgent=True))  # an exit made ready before it is needed
+        assert router.send_urgent(place("b", urgent=True))
+        assert get(results).ok
+        assert router.send_urgent(place("c", qty="7", urgent=True))  # not what was prepared
+        assert get(results).ok
+        bodies = [body for path, body, _t in server.received if path == "placeorder"]
+        assert bodies[1] == bodies[0]
+        assert bodies[2] == {**bodies[0], "quantity": "7"}
+        assert router.counters["express"] == 3
+    finally:
+        router.stop()
+
+
 def test_send_urgent_uses_each_idle_lane_then_queues_and_nothing_is_sent_twice(
     server, results
 ) -> None:

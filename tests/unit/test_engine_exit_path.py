@@ -110,6 +110,29 @@ def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path:
     journal.close()
 
 
+def test_the_exit_made_ready_follows_adds_and_the_product(tmp_path: Path) -> None:
+    """The plan's exit is built when the plan attaches and rebuilt as the position grows."""
+    path = tmp_path / "j.sqlite3"
+    journal = Journal.open(path)
+    rig = Rig(journal=journal)
+    router = PeekingRouter(path)
+    rig.router = router  # type: ignore[assignment]
+    rig.engine.router = router
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    plan = p.PlanSpec(stop_ticks=10, target_ticks=None)
+    rig.enter(SBIN, "BUY", 2, "800.00", plan=plan, product="CNC")
+    rig.enter(SBIN, "BUY", 1, "800.00", plan=plan, product="CNC")
+    rig.tick(SBIN, "799.00")  # through the stop 799.50
+    assert [(r.action, r.quantity, r.product, r.pricetype) for r in router.urgent] == [
+        ("SELL", 3, "CNC", "MARKET")
+    ]
+    exit_req = router.urgent[0]
+    assert exit_req.cid not in {r.cid for r in router.requests[:-1]}  # a cid of its own
+    assert [o.qty for o in rig.engine.snapshot().orders if o.cid == exit_req.cid] == [3]
+    journal.close()
+
+
 _CRASH_AFTER_SEND = """
 import os, sys
 sys.path.insert(0, sys.argv[2])

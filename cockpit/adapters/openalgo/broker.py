@@ -312,6 +312,20 @@ class _Lane:
                 pass
 
 
+def _fields(request: PlaceOrder) -> tuple[Any, ...]:
+    """What a placeorder body is made of (everything but the cid)."""
+    return (
+        request.exchange,
+        request.symbol,
+        request.action,
+        request.quantity,
+        request.pricetype,
+        request.product,
+        request.price,
+        request.trigger_price,
+    )
+
+
 @dataclass(order=True, slots=True)
 class _Item:
     priority: int
@@ -399,6 +413,8 @@ class OpenAlgoRouter:
         self._ids_lock = threading.Lock()
         self._lanes = tuple(_Lane() for _ in range(max(1, express_lanes)))
         self._presend: dict[int, _Presend] = {}
+        self._payloads: dict[tuple[Any, ...], bytes] = {}
+        """Express-lane bytes of urgent orders, by their fields (see :meth:`prepare`)."""
         """Urgent orders written on an express lane, by ``id(request)``, until a worker
         takes them."""
         self.sent_hook: Callable[[str, bytes, int], None] | None = None
@@ -496,6 +512,21 @@ class OpenAlgoRouter:
                 # wake-up.
                 self._cv.notify_all()
 
+    def prepare(self, request: PlaceOrder) -> None:
+        """Encode ``request``'s bytes now for a later :meth:`send_urgent` of the same order.
+
+        The engine calls it when an exit plan is attached or its position changes, so the
+        exit it may send is written without encoding on the crossing tick. Only the order's
+        fields count (not its cid): the body carries no cid. Keeps the latest 256.
+        """
+        if type(request) is not PlaceOrder or self._transport != "http.client":
+            return
+        payloads = self._payloads
+        if len(payloads) >= 256:
+            del payloads[next(iter(payloads))]
+        content = self._encode(self._place_body(request))
+        payloads[_fields(request)] = self._head("placeorder", len(content)) + content
+
     def send_urgent(self, request: RouterRequest) -> bool:
         """Write an urgent order's request now, on this thread; a worker reads the answer.
 
@@ -526,12 +557,14 @@ class OpenAlgoRouter:
                 return False
             if self.before_order is not None:
                 self.before_order()
-            content = self._encode(self._place_body(request))
-            head = self._head("placeorder", len(content))
+            payload = self._payloads.get(_fields(request))
+            if payload is None:
+                content = self._encode(self._place_body(request))
+                payload = self._head("placeorder", len(content)) + content
             self.counters["requests"] += 1
             sent_ns = time.monotonic_ns()
             try:
-                hotio.send_all(sock, head + content)  # keeps the GIL while it fits the buffer
+                hotio.send_all(sock, payload)  # keeps the GIL while it fits the buffer
             except OSError as exc:
                 lane.close()
                 # Perhaps partly written: the worker treats it as a request that may have
@@ -541,7 +574,7 @@ class OpenAlgoRouter:
                 presend = _Presend(sent_ns, lane, sock)
                 hook = self.sent_hook
                 if hook is not None:
-                    hook("placeorder", content, time.monotonic_ns())
+                    hook("placeorder", payload.partition(b"\r\n\r\n")[2], time.monotonic_ns())
             self._presend[id(request)] = presend
             return presend.error is None
         finally:
