@@ -42,6 +42,51 @@ if TYPE_CHECKING:
 TickPrice = int | Fraction
 """A price in ticks: an ``int`` on the grid, a ``Fraction`` for an off-grid average."""
 
+Exact = int | Fraction
+"""An exact rational amount: an ``int`` whenever it is whole, a ``Fraction`` otherwise.
+
+Whole amounts stay ``int`` so that the usual case (whole quantities at prices on the grid)
+never builds a :class:`~fractions.Fraction` (pure Python, slow); ``int`` and ``Fraction``
+compare, hash and print alike for the same value (``str(5) == str(Fraction(5))``).
+"""
+
+
+def ratio(num: int, den: int) -> Exact:
+    """``num / den`` exactly: an ``int`` when ``den`` divides ``num``, else a Fraction."""
+    if den == 1:
+        return num
+    q, r = divmod(num, den)
+    if not r:
+        return q
+    return Fraction(num, den)
+
+
+def exact(value: Decimal | int | Fraction | str) -> Exact:
+    """``value`` as an exact :data:`Exact` (a Decimal via its integer ratio, no rounding).
+
+    A string is parsed as a Fraction (``"7"``, ``"-302/3"``, ``"1.5"``): the journal form.
+    """
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal):
+        num, den = value.as_integer_ratio()
+        return num if den == 1 else Fraction(num, den)
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else value
+    if isinstance(value, str):
+        value = Fraction(value)
+        return value.numerator if value.denominator == 1 else value
+    if isinstance(value, int):  # bool and other int subclasses
+        return int(value)
+    raise TypeError(f"not an exact number: {value!r}")
+
+
+def num_den(value: Exact | Decimal) -> tuple[int, int]:
+    """``(numerator, denominator)`` of ``value`` (``(value, 1)`` for an int), reduced."""
+    if type(value) is int:
+        return value, 1
+    return value.as_integer_ratio()
+
 
 class Side(StrEnum):
     """The side of an order (``BUY``/``SELL`` as OpenAlgo's ``action``)."""
@@ -311,8 +356,8 @@ class Order:
     venue_id: str | None = None
     status: OrderStatus = OrderStatus.PENDING_NEW
     filled_qty: Decimal = Decimal(0)
-    fill_value_ticks: Fraction = field(default_factory=Fraction)
-    """Sum of ``fill_qty * price_ticks`` over the fills (exact)."""
+    fill_value_ticks: Exact = 0
+    """Sum of ``fill_qty * price_ticks`` over the fills (exact; an int when whole)."""
     submitted_ns: int | None = None
     updated_ns: int = 0
     reason: str = ""
@@ -347,11 +392,13 @@ class Order:
         return self.qty - self.filled_qty
 
     @property
-    def avg_fill_ticks(self) -> Fraction | None:
-        """The exact average fill price in ticks, ``None`` before any fill."""
-        if self.filled_qty == 0:
+    def avg_fill_ticks(self) -> Exact | None:
+        """The exact average fill price in ticks (an int when whole), ``None`` before any fill."""
+        qn, qd = self.filled_qty.as_integer_ratio()
+        if qn == 0:
             return None
-        return self.fill_value_ticks / Fraction(self.filled_qty)
+        vn, vd = num_den(self.fill_value_ticks)
+        return ratio(vn * qd, vd * qn)
 
     @property
     def is_working(self) -> bool:
@@ -389,7 +436,12 @@ class Order:
                         f"to {filled}, over the order quantity {self.qty}"
                     )
                 self.filled_qty = filled
-                self.fill_value_ticks += Fraction(event.fill_qty) * Fraction(event.price_ticks)
+                # value += qty * price over integer numerators/denominators: an int when whole.
+                qn, qd = event.fill_qty.as_integer_ratio()
+                pn, pd = num_den(event.price_ticks)
+                vn, vd = num_den(self.fill_value_ticks)
+                den = qd * pd
+                self.fill_value_ticks = ratio(vn * den + qn * pn * vd, vd * den)
                 self.status = (
                     OrderStatus.COMPLETE if filled == self.qty else OrderStatus.PARTIALLY_FILLED
                 )
@@ -444,7 +496,7 @@ class Order:
             venue_id=state["venue_id"],
             status=OrderStatus(state["status"]),
             filled_qty=Decimal(state["filled_qty"]),
-            fill_value_ticks=Fraction(state["fill_value_ticks"]),
+            fill_value_ticks=exact(state["fill_value_ticks"]),
             submitted_ns=state["submitted_ns"],
             updated_ns=state["updated_ns"],
             reason=state["reason"],
@@ -595,8 +647,9 @@ _STATUS_ALIASES: Final = {
 
 
 def _to_ticks(price: Decimal, tick_size: Decimal) -> TickPrice:
-    value = Fraction(price) / Fraction(tick_size)
-    return value.numerator if value.denominator == 1 else value
+    pn, pd = price.as_integer_ratio()
+    tn, td = tick_size.as_integer_ratio()
+    return ratio(pn * td, pd * tn)
 
 
 def events_from_update(order: Order, update: OrderUpdate, tick_size: Decimal) -> list[OrderEvent]:
@@ -684,10 +737,19 @@ def _fill_price(
 ) -> TickPrice:
     delta = target - order.filled_qty
     if update.average_price > 0:
-        total = Fraction(update.average_price) / Fraction(tick_size) * Fraction(target)
-        price = (total - order.fill_value_ticks) / Fraction(delta)
-        if price > 0:
-            return price.numerator if price.denominator == 1 else price
+        # (average / tick * target - value so far) / delta, over integer ratios, divided once.
+        an, ad = update.average_price.as_integer_ratio()
+        tn, td = tick_size.as_integer_ratio()
+        gn, gd = target.as_integer_ratio()
+        vn, vd = num_den(order.fill_value_ticks)
+        dn, dd = delta.as_integer_ratio()
+        total_den = ad * tn * gd
+        num = (an * td * gn * vd - vn * total_den) * dd
+        den = total_den * vd * dn
+        if den < 0:
+            num, den = -num, -den
+        if num > 0:
+            return ratio(num, den)
     # No usable average: fall back to a price the order itself carries.
     for fallback in (order.price_ticks, order.trigger_ticks):
         if fallback is not None:

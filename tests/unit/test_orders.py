@@ -28,6 +28,7 @@ from cockpit.domain.orders import (
     OverFill,
     Product,
     Side,
+    TickPrice,
     UnmappedUpdate,
     allowed_events,
     events_from_update,
@@ -438,3 +439,139 @@ def test_events_and_orders_round_trip_through_json() -> None:
     for event in order.history:
         replayed.apply(event_from_state(json.loads(json.dumps(event_to_state(event)))))
     assert replayed.to_state() == order.to_state()
+
+
+# -- exact integers on the fill path, against the Fraction-only reference ---------------------
+
+
+def _same(value: object, reference: Fraction) -> None:
+    """Equal, and an int exactly when whole (a Fraction only for a value that is not)."""
+    assert value == reference
+    assert type(value) is (int if reference.denominator == 1 else Fraction), (value, reference)
+
+
+fill_sequences = st.lists(
+    st.tuples(
+        st.one_of(
+            st.integers(min_value=1, max_value=20).map(Decimal),
+            st.decimals(min_value="0.001", max_value="3", places=3),
+            st.just(Decimal("2.00")),
+        ),
+        st.one_of(
+            st.integers(min_value=1, max_value=10**6),
+            st.fractions(min_value=1, max_value=10**4, max_denominator=12),
+        ),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=fill_sequences)
+def test_fill_value_and_average_equal_the_fraction_reference(
+    seq: list[tuple[Decimal, int | Fraction]],
+) -> None:
+    import json
+
+    total = sum((q for q, _ in seq), Decimal(0))
+    order = Order("c1", "NSE:X", Side.BUY, OrderType.MARKET, total)
+    value = Fraction(0)
+    filled = Decimal(0)
+    for ts, (qty, price) in enumerate(seq):
+        order.apply(OrderFilled(qty, price, ts))
+        value += Fraction(qty) * Fraction(price)
+        filled += qty
+        _same(order.fill_value_ticks, value)
+        _same(order.avg_fill_ticks, value / Fraction(filled))
+        state = json.loads(json.dumps(order.to_state()))
+        assert state["fill_value_ticks"] == str(value)  # the journal form is unchanged
+        _same(Order.from_state(state).fill_value_ticks, value)
+    assert order.status is S.COMPLETE
+
+
+def test_order_from_state_reads_old_fraction_strings() -> None:
+    order = order_in(S.PARTIALLY_FILLED)
+    state = order.to_state()
+    state["fill_value_ticks"] = "32002/2"  # a whole value written as a Fraction
+    restored = Order.from_state(state)
+    assert restored.fill_value_ticks == 16001
+    assert type(restored.fill_value_ticks) is int
+    state["fill_value_ticks"] = "32001/2"
+    assert Order.from_state(state).fill_value_ticks == Fraction(32001, 2)
+
+
+def _ref_fill_price(order: Order, average: Decimal, target: Decimal) -> TickPrice:
+    """The Fraction-only fill price of a cumulative update, as before the integer path."""
+    total = Fraction(average) / Fraction(TICK) * Fraction(target)
+    price = (total - Fraction(order.fill_value_ticks)) / Fraction(target - order.filled_qty)
+    if price > 0:
+        return price.numerator if price.denominator == 1 else price
+    assert order.price_ticks is not None
+    return order.price_ticks
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.one_of(
+                st.integers(min_value=1, max_value=10).map(Decimal),
+                st.decimals(min_value="0.01", max_value="2", places=2),
+            ),
+            st.one_of(
+                st.integers(min_value=15000, max_value=17000).map(lambda t: t * TICK),
+                st.decimals(min_value="700", max_value="900", places=3),
+            ),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_fill_price_from_averages_equals_the_fraction_reference(
+    steps: list[tuple[Decimal, Decimal]],
+) -> None:
+    order = Order("c1", "NSE:SBIN", Side.BUY, OrderType.LIMIT, Decimal(1000), price_ticks=16010)
+    follow(order, update("open", quantity=Decimal(1000)))
+    target = Decimal(0)
+    for more, average in steps:
+        target += more
+        expected = _ref_fill_price(order, average, target)
+        events = follow(
+            order,
+            update("open", quantity=Decimal(1000), filled_qty=target, average_price=average),
+        )
+        assert len(events) == 1
+        event = events[0]
+        assert isinstance(event, OrderFilled)
+        _same(event.price_ticks, Fraction(expected))
+        assert event.fill_qty == more
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.decimals(min_value="0.0001", max_value="100000", places=4),
+    tick=st.sampled_from([TICK, Decimal("0.01"), Decimal("0.0025"), Decimal(1), Decimal("0.5")]),
+)
+def test_to_ticks_equals_the_fraction_reference(price: Decimal, tick: Decimal) -> None:
+    from cockpit.domain.orders import _to_ticks
+
+    _same(_to_ticks(price, tick), Fraction(price) / Fraction(tick))
+
+
+def test_exact_and_ratio() -> None:
+    from cockpit.domain.orders import exact, ratio
+
+    assert type(ratio(6, 3)) is int
+    assert ratio(6, 3) == 2
+    assert ratio(-7, 2) == Fraction(-7, 2)
+    assert ratio(6, -4) == Fraction(-3, 2)
+    assert ratio(5, 1) == 5
+    assert type(exact(Decimal("800.00"))) is int
+    assert exact(Decimal("800.05")) == Fraction(16001, 20)
+    assert type(exact(Fraction(8, 4))) is int
+    assert exact("-302/3") == Fraction(-302, 3)
+    assert type(exact("32000/2")) is int
+    assert type(exact(True)) is int
+    with pytest.raises(TypeError):
+        exact(1.5)  # type: ignore[arg-type]
