@@ -3,10 +3,10 @@
 API summary
 -----------
 - :class:`Position` ``(key, tick_size)``: net signed ``qty`` (Decimal), exact average price
-  ``avg_ticks`` (a Fraction of ticks, ``None`` when flat), realized P&L.
-  ``apply_fill(side, qty, price_ticks) -> Fraction`` returns the realized delta; long, short,
+  ``avg_ticks`` (exact ticks, ``None`` when flat), realized P&L.
+  ``apply_fill(side, qty, price_ticks) -> Exact`` returns the realized delta; long, short,
   adds, partial exits and flips through zero (the remainder opens at the fill price) are all
-  handled. ``unrealized(mark_ticks)`` and ``realized`` are exact Fractions in *tick-units*
+  handled. ``unrealized(mark_ticks)`` and ``realized`` are exact amounts in *tick-units*
   (ticks x quantity); ``*_pnl`` / ``money()`` give Decimal money (x ``tick_size``).
 - The identity ``realized + unrealized(mark) == cash_flow + qty * mark`` holds EXACTLY at
   every step (``cash_flow`` = sell value - buy value, in tick-units).
@@ -14,9 +14,11 @@ API summary
   ``apply_fill(...)``, ``update_mark(key, ticks)``, ``realized_pnl()``,
   ``unrealized_pnl()``, ``day_pnl()`` (realized + unrealized at the marks, Decimal money).
 
-Money: internally everything is a Fraction, so nothing is ever rounded. Realized P&L of a
-partial exit against a non-terminating average (e.g. 302/3 ticks) is not a finite decimal;
-:func:`to_money` then rounds half-even to ``MONEY_PLACES`` places at the edge, for display.
+Money: internally every amount is exact (:data:`~cockpit.domain.orders.Exact`: an ``int``
+when whole, which is the usual case and never builds a Fraction; a ``Fraction`` otherwise),
+so nothing is ever rounded. Realized P&L of a partial exit against a non-terminating average
+(e.g. 302/3 ticks) is not a finite decimal; :func:`to_money` then rounds half-even to
+``MONEY_PLACES`` places at the edge, for display.
 Everything that is a finite decimal (every P&L once flat, cash flows) is presented exactly.
 """
 
@@ -24,12 +26,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Final
 
-from cockpit.domain.orders import Side, TickPrice
+from cockpit.domain.orders import Exact, Side, TickPrice, exact, num_den, ratio
 
 MONEY_PLACES: Final = 8
 """Decimal places kept when an exact P&L is not a finite decimal (display only)."""
@@ -50,8 +52,47 @@ def _fraction(tick_size: Decimal | Fraction | int) -> Fraction:
     return Fraction(tick_size)
 
 
-def to_money(value: Fraction | int, tick_size: Decimal | Fraction | int = 1) -> Decimal:
-    """``value`` tick-units as Decimal money: exact when finite, else rounded half-even."""
+@functools.lru_cache(maxsize=1024)
+def _scaled(tick_size: Decimal | int) -> tuple[int, int] | None:
+    """``tick_size`` as ``(coefficient, exponent)`` with ``tick = coefficient * 10**exponent``.
+
+    ``None`` for a value that has no such form (NaN, infinity): those take the slow path.
+    """
+    if type(tick_size) is int:
+        return tick_size, 0
+    sign, digits, exponent = tick_size.as_tuple()
+    if not isinstance(exponent, int):
+        return None
+    coefficient = int("".join(map(str, digits))) if digits else 0
+    return (-coefficient if sign else coefficient), exponent
+
+
+def to_money(value: Exact, tick_size: Decimal | Fraction | int = 1) -> Decimal:
+    """``value`` tick-units as Decimal money: exact when finite, else rounded half-even.
+
+    A whole amount comes back with exponent 0 (``Decimal('800')``), any other finite amount
+    as its shortest exact decimal (``Decimal('800.05')``, ``Decimal('800.5')``).
+    """
+    if type(value) is int and (type(tick_size) is int or isinstance(tick_size, Decimal)):
+        # The usual case, in integers: value * coefficient * 10**exponent, trailing zeros of
+        # the fractional part dropped (what the exact quotient of the slow path gives).
+        scaled = _scaled(tick_size)
+        if scaled is not None:
+            num = value * scaled[0]
+            exponent = scaled[1]
+            if exponent >= 0:
+                return Decimal(num * 10**exponent)
+            while exponent < 0 and num % 10 == 0:
+                num //= 10
+                exponent += 1
+            if exponent == 0:
+                return Decimal(num)
+            return Decimal(f"{num}E{exponent}")
+    return _to_money_fraction(value, tick_size)
+
+
+def _to_money_fraction(value: Exact, tick_size: Decimal | Fraction | int) -> Decimal:
+    """:func:`to_money` over Fractions: any value, any tick size."""
     money = value * _fraction(tick_size)
     num, den = money.numerator, money.denominator
     if den == 1:
@@ -78,15 +119,15 @@ class Position:
     tick_size: Decimal = Decimal(1)
     qty: Decimal = Decimal(0)
     """Net signed quantity: > 0 long, < 0 short."""
-    cost_ticks: Fraction = field(default_factory=Fraction)
+    cost_ticks: Exact = 0
     """Signed cost of the open quantity in tick-units (``qty * avg``), exact."""
-    realized: Fraction = field(default_factory=Fraction)
+    realized: Exact = 0
     """Realized P&L in tick-units."""
     buy_qty: Decimal = Decimal(0)
     sell_qty: Decimal = Decimal(0)
-    buy_value: Fraction = field(default_factory=Fraction)
+    buy_value: Exact = 0
     """Sum of bought quantity x price, tick-units."""
-    sell_value: Fraction = field(default_factory=Fraction)
+    sell_value: Exact = 0
     fills: int = 0
     last_fill_ns: int = 0
 
@@ -107,11 +148,13 @@ class Position:
         return None
 
     @property
-    def avg_ticks(self) -> Fraction | None:
-        """The exact average open price in ticks (``None`` when flat)."""
-        if self.qty == 0:
+    def avg_ticks(self) -> Exact | None:
+        """The exact average open price in ticks (an int when whole, ``None`` when flat)."""
+        qn, qd = self.qty.as_integer_ratio()
+        if qn == 0:
             return None
-        return self.cost_ticks / Fraction(self.qty)
+        cn, cd = num_den(self.cost_ticks)
+        return ratio(cn * qd, cd * qn)
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -120,67 +163,79 @@ class Position:
         return None if avg is None else to_money(avg, self.tick_size)
 
     @property
-    def cash_flow(self) -> Fraction:
+    def cash_flow(self) -> Exact:
         """Sell value minus buy value, tick-units."""
-        return self.sell_value - self.buy_value
+        return _sub(self.sell_value, self.buy_value)
 
     # -- the mutator -----------------------------------------------------------------------
 
     def apply_fill(
         self, side: Side, qty: Decimal | int, price_ticks: TickPrice, ts_ns: int = 0
-    ) -> Fraction:
+    ) -> Exact:
         """Apply one fill and return the realized P&L it produced (tick-units).
 
         A fill against the position closes quantity at the average price (realizing
         ``closed * (price - avg) * sign``); whatever is left of the fill opens (or adds to) a
         position on the fill's side at the fill price.
+
+        Computed over integer numerator/denominator pairs with one exact division per
+        result, so whole quantities at prices on the grid never build a Fraction.
         """
         amount = Decimal(qty)
         if amount <= 0:
             raise ValueError(f"{self.key}: fill quantity must be > 0, got {amount}")
-        price = Fraction(price_ticks)
-        q = Fraction(amount)
+        an, ad = amount.as_integer_ratio()
+        pn, pd = num_den(price_ticks)
         sign = side.sign
         if side is Side.BUY:
             self.buy_qty += amount
-            self.buy_value += q * price
+            self.buy_value = _add(self.buy_value, an * pn, ad * pd)
         else:
             self.sell_qty += amount
-            self.sell_value += q * price
+            self.sell_value = _add(self.sell_value, an * pn, ad * pd)
         self.fills += 1
         self.last_fill_ns = ts_ns
-        realized = Fraction(0)
-        held = Fraction(self.qty)
-        if held != 0 and (held > 0) != (sign > 0):
+        realized: Exact = 0
+        rn, rd = an, ad  # what is left of the fill
+        hn, hd = self.qty.as_integer_ratio()
+        if hn != 0 and (hn > 0) != (sign > 0):
             # Reducing (and maybe flipping): close up to |held| at the average.
-            closing = min(q, abs(held))
-            avg = self.cost_ticks / held
-            position_sign = 1 if held > 0 else -1
-            realized = closing * (price - avg) * position_sign
-            self.realized += realized
-            self.cost_ticks -= avg * closing * position_sign
-            self.qty += Decimal(sign) * _to_decimal(closing)
-            q -= closing
+            held_abs = abs(hn)
+            if an * hd <= held_abs * ad:
+                kn, kd = an, ad
+            else:
+                kn, kd = held_abs, hd
+            cn, cd = num_den(self.cost_ticks)
+            # closing * (price - cost / held) * sign(held) == closing * (price * held - cost)
+            # / |held|; the cost left is cost * (1 - closing / |held|).
+            realized = ratio(kn * (pn * hn * cd - cn * pd * hd), kd * pd * cd * held_abs)
+            self.realized = _add(self.realized, *num_den(realized))
+            self.cost_ticks = ratio(cn * (kd * held_abs - kn * hd), cd * kd * held_abs)
+            self.qty += Decimal(sign) * _decimal(kn, kd)
+            rn, rd = an * kd - kn * ad, ad * kd
             if self.qty == 0:
-                self.cost_ticks = Fraction(0)
-        if q > 0:
-            self.qty += Decimal(sign) * _to_decimal(q)
-            self.cost_ticks += sign * q * price
+                self.cost_ticks = 0
+        if rn > 0:
+            self.qty += Decimal(sign) * _decimal(rn, rd)
+            self.cost_ticks = _add(self.cost_ticks, sign * rn * pn, rd * pd)
         return realized
 
     # -- valuation -------------------------------------------------------------------------
 
-    def unrealized(self, mark_ticks: TickPrice) -> Fraction:
+    def unrealized(self, mark_ticks: TickPrice) -> Exact:
         """Unrealized P&L at ``mark_ticks``, tick-units (``qty * mark - cost``)."""
-        if self.qty == 0:
-            return Fraction(0)
-        return Fraction(self.qty) * Fraction(mark_ticks) - self.cost_ticks
+        qn, qd = self.qty.as_integer_ratio()
+        if qn == 0:
+            return 0
+        mn, md = num_den(mark_ticks)
+        cn, cd = num_den(self.cost_ticks)
+        return ratio(qn * mn * cd - cn * qd * md, qd * md * cd)
 
-    def total(self, mark_ticks: TickPrice) -> Fraction:
+    def total(self, mark_ticks: TickPrice) -> Exact:
         """Realized plus unrealized at ``mark_ticks``, tick-units."""
-        return self.realized + self.unrealized(mark_ticks)
+        return _add(self.realized, *num_den(self.unrealized(mark_ticks)))
 
-    def money(self, tick_units: Fraction) -> Decimal:
+    def money(self, tick_units: Exact) -> Decimal:
         """Tick-units of this instrument as Decimal money."""
         return to_money(tick_units, self.tick_size)
 
@@ -196,7 +251,7 @@ class Position:
     # -- persistence -----------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        """JSON-safe state (Fractions as ``"num/den"`` strings)."""
+        """JSON-safe state (exact amounts as ``"num"`` or ``"num/den"`` strings)."""
         return {
             "key": self.key,
             "tick_size": str(self.tick_size),
@@ -218,12 +273,12 @@ class Position:
             key=state["key"],
             tick_size=Decimal(state["tick_size"]),
             qty=Decimal(state["qty"]),
-            cost_ticks=Fraction(state["cost_ticks"]),
-            realized=Fraction(state["realized"]),
+            cost_ticks=exact(state["cost_ticks"]),
+            realized=exact(state["realized"]),
             buy_qty=Decimal(state["buy_qty"]),
             sell_qty=Decimal(state["sell_qty"]),
-            buy_value=Fraction(state["buy_value"]),
-            sell_value=Fraction(state["sell_value"]),
+            buy_value=exact(state["buy_value"]),
+            sell_value=exact(state["sell_value"]),
             fills=state["fills"],
             last_fill_ns=state["last_fill_ns"],
         )
@@ -243,11 +298,31 @@ class Position:
         return pos
 
 
-def _to_decimal(value: Fraction) -> Decimal:
-    """A Fraction that came from Decimals (a quantity) back to an exact Decimal."""
-    if value.denominator == 1:
-        return Decimal(value.numerator)
-    return to_money(value)
+def _decimal(num: int, den: int) -> Decimal:
+    """``num / den`` (a quantity that came from Decimals) back to an exact Decimal."""
+    if den == 1:
+        return Decimal(num)
+    q, r = divmod(num, den)
+    if not r:
+        return Decimal(q)
+    return _to_money_fraction(Fraction(num, den), 1)
+
+
+def _add(value: Exact, num: int, den: int) -> Exact:
+    """``value + num / den`` exactly (an int when whole)."""
+    if den == 1 and type(value) is int:
+        return value + num
+    vn, vd = num_den(value)
+    return ratio(vn * den + num * vd, vd * den)
+
+
+def _sub(a: Exact, b: Exact) -> Exact:
+    """``a - b`` exactly (an int when whole)."""
+    if type(a) is int and type(b) is int:
+        return a - b
+    an, ad = num_den(a)
+    bn, bd = num_den(b)
+    return ratio(an * bd - bn * ad, ad * bd)
 
 
 class Portfolio:
@@ -292,7 +367,7 @@ class Portfolio:
         qty: Decimal | int,
         price_ticks: TickPrice,
         ts_ns: int = 0,
-    ) -> Fraction:
+    ) -> Exact:
         """Apply a fill to the position in ``key``; returns the realized delta (tick-units)."""
         return self.position(key, tick_size).apply_fill(side, qty, price_ticks, ts_ns)
 

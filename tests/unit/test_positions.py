@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -280,3 +280,230 @@ def test_identity_holds_with_off_grid_fill_prices(
     for side, qty, price in seq:
         pos.apply_fill(side, qty, price)
         assert pos.realized + pos.unrealized(mark) == pos.cash_flow + Fraction(pos.qty) * mark
+
+
+# -- the integer fast path against the Fraction-only reference ------------------------------
+
+
+def _ref_to_money(value: Fraction | int, tick_size: Decimal | int = 1) -> Decimal:
+    """The Fraction-only ``to_money`` as it was before the integer fast path."""
+    money = Fraction(value) * Fraction(tick_size)
+    num, den = money.numerator, money.denominator
+    if den == 1:
+        return Decimal(num)
+    rest = den
+    while rest % 2 == 0:
+        rest //= 2
+    while rest % 5 == 0:
+        rest //= 5
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(num))) + den.bit_length() + 8 + 5
+        quotient = Decimal(num) / Decimal(den)
+        if rest == 1:
+            return quotient
+        return quotient.quantize(Decimal(1).scaleb(-8), rounding=ROUND_HALF_EVEN)
+
+
+class _RefPosition:
+    """The Fraction-only average-cost accounting as it was before the integer fast path."""
+
+    def __init__(self) -> None:
+        self.qty = Decimal(0)
+        self.cost_ticks = Fraction(0)
+        self.realized = Fraction(0)
+        self.buy_qty = Decimal(0)
+        self.sell_qty = Decimal(0)
+        self.buy_value = Fraction(0)
+        self.sell_value = Fraction(0)
+
+    @staticmethod
+    def _dec(value: Fraction) -> Decimal:
+        if value.denominator == 1:
+            return Decimal(value.numerator)
+        return _ref_to_money(value)
+
+    def apply_fill(self, side: Side, qty: Decimal, price_ticks: Fraction | int) -> Fraction:
+        amount = Decimal(qty)
+        price = Fraction(price_ticks)
+        q = Fraction(amount)
+        sign = side.sign
+        if side is Side.BUY:
+            self.buy_qty += amount
+            self.buy_value += q * price
+        else:
+            self.sell_qty += amount
+            self.sell_value += q * price
+        realized = Fraction(0)
+        held = Fraction(self.qty)
+        if held != 0 and (held > 0) != (sign > 0):
+            closing = min(q, abs(held))
+            avg = self.cost_ticks / held
+            position_sign = 1 if held > 0 else -1
+            realized = closing * (price - avg) * position_sign
+            self.realized += realized
+            self.cost_ticks -= avg * closing * position_sign
+            self.qty += Decimal(sign) * self._dec(closing)
+            q -= closing
+            if self.qty == 0:
+                self.cost_ticks = Fraction(0)
+        if q > 0:
+            self.qty += Decimal(sign) * self._dec(q)
+            self.cost_ticks += sign * q * price
+        return realized
+
+
+def _same(value: object, reference: Fraction) -> None:
+    """Equal, and an int exactly when whole (a Fraction only for a value that is not)."""
+    assert value == reference
+    if reference.denominator == 1:
+        assert type(value) is int, (value, reference)
+    else:
+        assert type(value) is Fraction, (value, reference)
+
+
+mixed_fills = st.lists(
+    st.tuples(
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.one_of(
+            st.integers(min_value=1, max_value=50).map(Decimal),
+            st.decimals(min_value="0.001", max_value="5", places=3),
+            st.sampled_from([Decimal("2.0"), Decimal("0.50"), Decimal("1E+1")]),
+        ),
+        st.one_of(
+            st.integers(min_value=1, max_value=10**6),
+            st.fractions(min_value=1, max_value=10**4, max_denominator=12),
+        ),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=mixed_fills,
+    mark=st.one_of(
+        st.integers(min_value=1, max_value=10**6),
+        st.fractions(min_value=1, max_value=10**4, max_denominator=9),
+    ),
+    tick=st.sampled_from([Decimal("0.05"), Decimal("0.01"), Decimal(1), Decimal("0.0001")]),
+)
+def test_exact_ints_equal_the_fraction_reference(
+    seq: list[tuple[Side, Decimal, int | Fraction]], mark: int | Fraction, tick: Decimal
+) -> None:
+    """Whole and fractional quantities, on- and off-grid prices: the same values as the
+    Fraction-only computation, ints whenever whole, and the same journal state."""
+    pos = Position("NSE:X", tick)
+    ref = _RefPosition()
+    for side, qty, price in seq:
+        _same(pos.apply_fill(side, qty, price), ref.apply_fill(side, qty, price))
+        assert str(pos.qty) == str(ref.qty)
+        assert str(pos.buy_qty) == str(ref.buy_qty)
+        assert str(pos.sell_qty) == str(ref.sell_qty)
+        _same(pos.cost_ticks, ref.cost_ticks)
+        _same(pos.realized, ref.realized)
+        _same(pos.buy_value, ref.buy_value)
+        _same(pos.sell_value, ref.sell_value)
+        _same(pos.cash_flow, ref.sell_value - ref.buy_value)
+        if ref.qty == 0:
+            assert pos.avg_ticks is None
+            _same(pos.unrealized(mark), Fraction(0))
+        else:
+            ref_avg = ref.cost_ticks / Fraction(ref.qty)
+            _same(pos.avg_ticks, ref_avg)  # an off-grid average stays exact
+            assert str(pos.avg_price) == str(_ref_to_money(ref_avg, tick))
+            ref_unrealized = Fraction(ref.qty) * Fraction(mark) - ref.cost_ticks
+            _same(pos.unrealized(mark), ref_unrealized)
+            _same(pos.total(mark), ref.realized + ref_unrealized)
+            assert str(pos.unrealized_pnl(mark)) == str(_ref_to_money(ref_unrealized, tick))
+        assert str(pos.realized_pnl) == str(_ref_to_money(ref.realized, tick))
+        state = pos.to_state()
+        for name in ("cost_ticks", "realized", "buy_value", "sell_value"):
+            assert state[name] == str(getattr(ref, name))  # the journal form is unchanged
+        restored = Position.from_state(state)
+        assert restored == pos
+        _same(restored.cost_ticks, ref.cost_ticks)
+
+
+def test_whole_amounts_are_ints_and_off_grid_averages_fractions() -> None:
+    pos = Position("NSE:X", Decimal("0.05"))
+    assert pos.apply_fill(Side.BUY, 2, 100) == 0
+    assert pos.apply_fill(Side.BUY, 1, 102) == 0
+    assert type(pos.cost_ticks) is int
+    assert pos.avg_ticks == Fraction(302, 3)
+    assert type(pos.avg_ticks) is Fraction
+    realized = pos.apply_fill(Side.SELL, 1, 102)
+    assert realized == Fraction(4, 3)
+    assert type(pos.cost_ticks) is Fraction  # 2 x 302/3 open
+    pos.apply_fill(Side.SELL, 2, 101)
+    assert pos.realized == 2  # flat: the cash flow, 304 - 302
+    assert type(pos.realized) is int
+    assert pos.cost_ticks == 0
+    assert type(pos.cost_ticks) is int
+    # A half-tick fill price on an even quantity is whole again.
+    pos.apply_fill(Side.BUY, 2, Fraction(201, 2))
+    assert pos.cost_ticks == 201
+    assert type(pos.cost_ticks) is int
+    assert pos.avg_ticks == Fraction(201, 2)
+
+
+def test_from_state_reads_old_fraction_strings() -> None:
+    state = Position("NSE:X", Decimal("0.05")).to_state()
+    state.update(cost_ticks="32000/2", realized="-7/1", buy_value="3/2", sell_value="0", qty="2")
+    pos = Position.from_state(state)
+    assert pos.cost_ticks == 16000
+    assert type(pos.cost_ticks) is int
+    assert pos.realized == -7
+    assert type(pos.realized) is int
+    assert pos.buy_value == Fraction(3, 2)
+    assert pos.sell_value == 0
+    assert pos.to_state()["cost_ticks"] == "16000"
+    assert pos.avg_ticks == 8000
+
+
+ticks_sizes = st.sampled_from(
+    [
+        Decimal("0.05"),
+        Decimal("0.01"),
+        Decimal("0.050"),
+        Decimal("0.25"),
+        Decimal("0.5"),
+        Decimal("0.0001"),
+        Decimal("0.00000001"),
+        Decimal(1),
+        Decimal("1.0"),
+        Decimal(5),
+        Decimal("1E+1"),
+        Decimal("2.5E+2"),
+        1,
+        7,
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers(min_value=-(10**12), max_value=10**12),
+        st.integers(min_value=-(10**40), max_value=10**40),
+        st.fractions(max_denominator=40),
+        st.fractions(max_denominator=10**6),
+    ),
+    tick=ticks_sizes,
+)
+def test_to_money_is_digit_for_digit_the_old_result(value: int | Fraction, tick: Decimal) -> None:
+    money = to_money(value, tick)
+    reference = _ref_to_money(value, tick)
+    assert str(money) == str(reference)
+    assert money.as_tuple() == reference.as_tuple()
+
+
+def test_to_money_shapes() -> None:
+    tick = Decimal("0.05")
+    assert str(to_money(16000, tick)) == "800"
+    assert str(to_money(16001, tick)) == "800.05"
+    assert str(to_money(16010, tick)) == "800.5"
+    assert str(to_money(-16010, tick)) == "-800.5"
+    assert str(to_money(0, tick)) == "0"
+    assert str(to_money(3, Decimal("2.5E+2"))) == "750"
+    assert str(to_money(Fraction(1, 3), tick)) == "0.01666667"
