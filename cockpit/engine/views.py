@@ -34,8 +34,10 @@ def instrument_view(inst: Instrument) -> InstrumentView:
 
 
 def ticks_to_money(value: Fraction | int, tick_size: Decimal) -> Decimal:
-    """A (possibly fractional) tick price as Decimal money."""
-    return to_money(Fraction(value), tick_size)
+    """A (possibly fractional) tick price as Decimal money (an int price builds no Fraction)."""
+    if type(value) is not int and not isinstance(value, Fraction):
+        value = Fraction(value)  # a Decimal or other rational: as before
+    return to_money(value, tick_size)
 
 
 def order_view(order: Order, tick_size: Decimal) -> OrderView:
