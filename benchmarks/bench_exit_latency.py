@@ -44,7 +44,8 @@ where p50 drifts by 50% between runs minutes apart, only such a paired figure ca
 10-30% change. KIND: ``nice`` (the engine threads' niceness; below 0 needs CAP_SYS_NICE or
 ``ulimit -e``), ``switch`` (the GIL switch interval, µs), ``haltpoll`` (the guest's
 ``/sys/module/haltpoll/parameters/guest_halt_poll_ns``: system-wide, root only; put back at
-the end).
+the end), ``spin`` (N processes at SCHED_IDLE that only spin, so an idle vCPU never halts and
+comes back with cold caches; any other task preempts them at once; B runs them, A stops them).
 
 Usage::
 
@@ -62,6 +63,7 @@ import bisect
 import json
 import multiprocessing as mp
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -614,6 +616,13 @@ def worst(crashes: list[tuple[str, int]], stages: dict[str, list[tuple[str, int]
 HALTPOLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
 
 
+def idle_spinner() -> None:
+    """(A child process) spin at SCHED_IDLE: the vCPU stays busy, every other task first."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    while True:
+        pass
+
+
 class Alternator:
     """Switches a scheduling setting between A (as it is) and B every ``period`` seconds.
 
@@ -622,10 +631,20 @@ class Alternator:
 
     def __init__(self, spec: str, period: float, threads: list[threading.Thread]) -> None:
         kind, _, value = spec.partition(":")
-        if kind not in ("nice", "switch", "haltpoll") or not value.lstrip("-").isdigit():
-            raise SystemExit(f"--ab {spec}: use nice:N, switch:MICROSECONDS or haltpoll:NS")
+        if kind not in ("nice", "switch", "haltpoll", "spin") or not value.lstrip("-").isdigit():
+            raise SystemExit(
+                f"--ab {spec}: use nice:N, switch:MICROSECONDS, haltpoll:NS or spin:PROCESSES"
+            )
         self.kind, self.value, self.period = kind, int(value), period
         self.threads = threads
+        self._spinners: list[mp.Process] = []
+        if kind == "spin":
+            ctx = mp.get_context("spawn")
+            self._spinners = [
+                ctx.Process(target=idle_spinner, daemon=True) for _ in range(self.value)
+            ]
+            for proc in self._spinners:
+                proc.start()
         self.log: list[tuple[int, bool]] = []
         self._stop = threading.Event()
         self._a = self._read()
@@ -638,6 +657,8 @@ class Alternator:
             return os.getpriority(os.PRIO_PROCESS, self.threads[0].native_id or 0)
         if self.kind == "switch":
             return round(sys.getswitchinterval() * 1e6)
+        if self.kind == "spin":
+            return 0
         return int(HALTPOLL.read_text())
 
     def _apply(self, value: int) -> None:
@@ -648,6 +669,10 @@ class Alternator:
                         os.setpriority(os.PRIO_PROCESS, t.native_id, value)
             elif self.kind == "switch":
                 sys.setswitchinterval(value / 1e6)
+            elif self.kind == "spin":
+                for proc in self._spinners:
+                    if proc.pid is not None:
+                        os.kill(proc.pid, signal.SIGCONT if value else signal.SIGSTOP)
             else:
                 HALTPOLL.write_text(str(value))
         except OSError as exc:
@@ -669,6 +694,9 @@ class Alternator:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        for proc in self._spinners:
+            proc.kill()
+            proc.join(5)
 
     def split(self, crashes: list[tuple[str, int]], events: list[tuple[str, int]]) -> dict:
         """tick_to_sent under A and under B, and B's p99 over A's."""
