@@ -434,6 +434,9 @@ class TimedRouter:
         self._stamp(request)
         self.router.submit(request)
 
+    def prepare(self, request: Any) -> None:
+        self.router.prepare(request)
+
     def send_urgent(self, request: Any) -> bool:
         self._stamp(request)
         return bool(self.router.send_urgent(request))
