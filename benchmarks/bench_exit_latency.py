@@ -44,8 +44,10 @@ where p50 drifts by 50% between runs minutes apart, only such a paired figure ca
 10-30% change. KIND: ``nice`` (the engine threads' niceness; below 0 needs CAP_SYS_NICE or
 ``ulimit -e``), ``switch`` (the GIL switch interval, µs), ``haltpoll`` (the guest's
 ``/sys/module/haltpoll/parameters/guest_halt_poll_ns``: system-wide, root only; put back at
-the end), ``spin`` (N processes at SCHED_IDLE that only spin, so an idle vCPU never halts and
-comes back with cold caches; any other task preempts them at once; B runs them, A stops them).
+the end), ``slice`` (the engine's ``read_slice_us``: how long a feed thread handles a read
+before it looks at its socket again; 0 = each read whole), ``spin`` (N processes at
+SCHED_IDLE that only spin, so an idle vCPU never halts and comes back with cold caches; any
+other task preempts them at once; B runs them, A stops them).
 
 Usage::
 
@@ -632,14 +634,19 @@ class Alternator:
     ``log`` holds ``(monotonic_ns, is_b)`` of every switch; :meth:`split` sorts exits by it.
     """
 
-    def __init__(self, spec: str, period: float, threads: list[threading.Thread]) -> None:
+    def __init__(
+        self, spec: str, period: float, threads: list[threading.Thread], options: Any = None
+    ) -> None:
         kind, _, value = spec.partition(":")
-        if kind not in ("nice", "switch", "haltpoll", "spin") or not value.lstrip("-").isdigit():
+        kinds = ("nice", "switch", "haltpoll", "spin", "slice")
+        if kind not in kinds or not value.lstrip("-").isdigit():
             raise SystemExit(
-                f"--ab {spec}: use nice:N, switch:MICROSECONDS, haltpoll:NS or spin:PROCESSES"
+                f"--ab {spec}: use nice:N, switch:MICROSECONDS, haltpoll:NS, spin:PROCESSES"
+                " or slice:MICROSECONDS"
             )
         self.kind, self.value, self.period = kind, int(value), period
         self.threads = threads
+        self.options = options
         self._spinners: list[mp.Process] = []
         if kind == "spin":
             ctx = mp.get_context("spawn")
@@ -662,6 +669,8 @@ class Alternator:
             return round(sys.getswitchinterval() * 1e6)
         if self.kind == "spin":
             return 0
+        if self.kind == "slice":
+            return int(self.options.read_slice_us)
         return int(HALTPOLL.read_text())
 
     def _apply(self, value: int) -> None:
@@ -672,6 +681,8 @@ class Alternator:
                         os.setpriority(os.PRIO_PROCESS, t.native_id, value)
             elif self.kind == "switch":
                 sys.setswitchinterval(value / 1e6)
+            elif self.kind == "slice":
+                self.options.read_slice_us = value
             elif self.kind == "spin":
                 for proc in self._spinners:
                     if proc.pid is not None:
@@ -875,7 +886,7 @@ def main() -> int:
                 raise SystemExit(f"--realtime {args.realtime}: {why}")
         halt_poll = int(HALTPOLL.read_text()) if HALTPOLL.exists() else None
         if args.ab:
-            alternator = Alternator(args.ab, args.ab_period, engine_threads)
+            alternator = Alternator(args.ab, args.ab_period, engine_threads, engine.options)
         deadline = time.monotonic() + 10
         while not engine.reconciled and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -156,10 +156,14 @@ class EngineOptions:
     retry_backoff_s: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
     """Delay before the n-th retry of a failed closing order (the last one repeats)."""
     uncertain_wait_s: float = 1.0
+    """After an order's fate is uncertain, wait this long for its update before acting."""
     exit_limit_timeout_s: float = 1.0
     """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
     and sent again at market."""
-    """After an order's fate is uncertain, wait this long for its update before acting."""
+    read_slice_us: int = 300
+    """A feed thread handles one read's items for about this long, then, if its socket has
+    more, reads that first (its crossing ticks go ahead) and handles the rest after (0: each
+    read whole)."""
     feed_mode: str = "depth"
     """Mode used when the engine subscribes symbols (``ltp``, ``quote``, ``depth``)."""
     recent_orders: int = 200
@@ -358,6 +362,8 @@ class Engine:
         self._next_timer_ns = 0
         self._seq = 0
         self._held: list[Any] | None = None
+        self._backlog: list[object] = []
+        """Feed items read but not handled yet, in order (see ``read_slice_us``)."""
         self._fires_held: (
             list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] | None
         ) = None
@@ -391,6 +397,7 @@ class Engine:
             "unmatched_updates": 0,
             "bad_updates": 0,
             "exits": 0,
+            "reads_split": 0,
             "exit_retries": 0,
             "commands": 0,
             "errors": 0,
@@ -446,6 +453,7 @@ class Engine:
                 timeout = next_timer - time.monotonic()
                 if timeout > 0:
                     if inbound.wait(timeout):
+                        self._drain_stale_backlog()
                         if self._outbox:
                             self._commit_outbox()
                         if inbound and time.monotonic() - self._last_read < _FEED_BUSY_S:
@@ -467,12 +475,15 @@ class Engine:
                                 break
                     continue
                 next_timer = time.monotonic() + interval
+                self._drain_stale_backlog()
                 with lock:
                     self.handle(EngineTimer(self.clock()))
                 if self._outbox:
                     self._commit_outbox()
         finally:
             with lock:
+                if self._backlog:
+                    self._drain_backlog()
                 self._inline = False
             self._commit_outbox()
         self.publisher.event(p.Stopping("engine stopped"))
@@ -495,6 +506,8 @@ class Engine:
         """
         with self._lock:
             if self._inline:
+                if self._backlog:
+                    self._drain_backlog()
                 self.handle(item)
                 if self.inbound:
                     self._take_inbound()
@@ -505,7 +518,10 @@ class Engine:
         """A feed's sink for one read: :meth:`deliver` each item, those that fire exits first.
 
         ``more`` tells whether the feed has more waiting on its socket: then the items
-        waiting on ``inbound`` are left for after that read (one at least is taken per read).
+        waiting on ``inbound`` are left for after that read (one at least is taken per read),
+        and so is the rest of this read once it has been handled for ``read_slice_us``: the
+        next read's crossing ticks go ahead of it (as within one read), so an exit does not
+        wait behind a long read (a burst after a stall, fills, another symbol's exit).
 
         A market event whose price crosses its symbol's plan is handled before the others when
         it is the first item of its symbol in the read (so each symbol's items keep their
@@ -517,15 +533,53 @@ class Engine:
                     self.inbound.put(item)
                 return
             self._last_read = time.monotonic()
+            scanned = len(self._backlog)
+            if scanned:
+                items = self._backlog + items
+                self._backlog = []
             if len(items) > 1 and self.plans and self.reconciled:
-                items, firing = self._exits_first(items)
+                items, firing = self._exits_first(items, scanned)
                 if firing > 1:
                     self._fire_several(items[:firing])
                     items = items[firing:]
-            for item in items:
-                self.handle(item)
+            slice_ns = self.options.read_slice_us * 1000
+            if more is None or not slice_ns:
+                for item in items:
+                    self.handle(item)
+            else:
+                clock = time.perf_counter_ns
+                until = clock() + slice_ns
+                last = len(items) - 1
+                for i, item in enumerate(items):
+                    self.handle(item)
+                    if i < last and clock() > until and more():
+                        # The socket has more: read it first (a crossing tick in it goes
+                        # ahead of these); these are handled right after, in order.
+                        self._backlog = items[i + 1 :]
+                        self.counters["reads_split"] += 1
+                        return
             if self.inbound:
                 self._take_inbound(more)
+
+    def _drain_stale_backlog(self) -> None:
+        """(Decision thread) what a feed left of a read, if that feed has not come back.
+
+        A feed that leaves items reads again at once (its socket had more), so this is
+        for a feed that stopped or whose next bytes held no message: at the latest on the
+        next timer.
+        """
+        if self._backlog and time.monotonic() - self._last_read >= _FEED_BUSY_S:
+            with self._lock:
+                if self._backlog:
+                    self._drain_backlog()
+            if self._outbox:
+                self._commit_outbox()
+
+    def _drain_backlog(self) -> None:
+        """(Lock held) handle what a feed thread left of its reads (see ``read_slice_us``)."""
+        backlog, self._backlog = self._backlog, []
+        for item in backlog:
+            self.handle(item)
 
     def _fire_several(self, items: list[object]) -> None:
         """Handle market events of one read that each fire a plan: every exit order first.
@@ -567,19 +621,30 @@ class Engine:
                 break  # the next read first: it may hold an exit; the rest after it
         inbound.kick()
 
-    def _exits_first(self, items: list[object]) -> tuple[list[object], int]:
+    def _exits_first(self, items: list[object], scanned: int = 0) -> tuple[list[object], int]:
         """``items`` with the market events that fire a plan moved to the front (in order).
 
-        Also how many there are (the front of the list that fires).
+        Also how many there are (the front of the list that fires). The first ``scanned``
+        items (left from earlier reads) only hold back the items of their symbols.
         """
         plans = self.plans
         syms = self._syms
         seen: set[str] = set()
         first: list[int] = []
-        for i, item in enumerate(items):
+        for item in items[:scanned]:
             kind = type(item)
             if kind in _MARKET:
                 ev: Any = item
+                seen.add(f"{ev.exchange}:{ev.symbol}")
+            elif kind is OrderUpdate:
+                self._seen_update(item, seen)
+            else:
+                return items, 0  # nothing moves ahead of it
+        for i in range(scanned, len(items)):
+            item = items[i]
+            kind = type(item)
+            if kind in _MARKET:
+                ev = item
                 key = f"{ev.exchange}:{ev.symbol}"
                 if key in seen:
                     continue
@@ -591,11 +656,7 @@ class Engine:
                 if ltp is not None and slot.plan.crossed_by(ltp, ev.recv_ns):
                     first.append(i)
             elif kind is OrderUpdate:
-                update: Any = item
-                seen.add(f"{update.exchange}:{update.symbol}")
-                cid = self._by_venue.get(update.orderid)
-                if cid is not None and cid in self.orders:
-                    seen.add(self.orders[cid].key)
+                self._seen_update(item, seen)
             else:
                 break  # a status or anything else: nothing after it moves ahead of it
         if not first:
@@ -603,6 +664,13 @@ class Engine:
         picked = set(first)
         front = [items[i] for i in first]
         return front + [x for i, x in enumerate(items) if i not in picked], len(front)
+
+    def _seen_update(self, update: Any, seen: set[str]) -> None:
+        """The symbols an order update may concern (its own, its order's)."""
+        seen.add(f"{update.exchange}:{update.symbol}")
+        cid = self._by_venue.get(update.orderid)
+        if cid is not None and cid in self.orders:
+            seen.add(self.orders[cid].key)
 
     def handle(self, item: object) -> None:
         """Process one inbound item. Never raises (a bug is logged, counted and alarmed)."""

@@ -525,3 +525,61 @@ def test_stops_crossed_in_one_read_all_send_before_any_is_recorded(tmp_path: Pat
         }
         assert engine.counters["exits"] == 2
         assert engine.counters["errors"] == 0
+
+
+def _split_read(live: LiveRig, prices: list[str]) -> None:
+    """One read of INFY ticks handed over while the socket has more: after the first
+    (a slice of 1 µs) the feed thread leaves the rest for after its next read."""
+    live.engine.options.read_slice_us = 1
+    now = time.time_ns()
+    ticks = [LtpTick(now, "NSE", "INFY", Decimal(price)) for price in prices]
+    live.engine.deliver_many(ticks, lambda: True)
+
+
+def _infy_ltp(live: LiveRig) -> int:
+    return {q.key: q.ltp for q in live.engine.snapshot().quotes}[INFY.key]
+
+
+def test_a_long_read_gives_way_to_the_next_reads_exit(tmp_path: Path) -> None:
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        _split_read(live, ["1501.00", "1502.00", "1503.00"])
+        assert live.engine.counters["reads_split"] == 1
+        assert _infy_ltp(live) == INFY.ticks(Decimal("1501.00"))  # the rest waits
+        at_exit = _one_read_with_an_exit(
+            live, [LtpTick(time.time_ns(), "NSE", "SBIN", Decimal("799.00"))]
+        )
+        # The next read's crossing tick went ahead of what the first one left...
+        assert at_exit[INFY.key] == INFY.ticks(Decimal("1501.00"))
+        # ...which was handled right after, in order.
+        assert _infy_ltp(live) == INFY.ticks(Decimal("1503.00"))
+        assert live.engine.counters["errors"] == 0
+
+
+def test_what_a_read_left_holds_back_its_own_symbols_crossing_tick(tmp_path: Path) -> None:
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        live.engine.options.read_slice_us = 1
+        now = time.time_ns()
+        live.engine.deliver_many(
+            [
+                LtpTick(now, "NSE", "INFY", Decimal("1501.00")),
+                LtpTick(now, "NSE", "SBIN", Decimal("800.50")),  # left behind
+                LtpTick(now, "NSE", "INFY", Decimal("1502.00")),
+            ],
+            lambda: True,
+        )
+        at_exit = _one_read_with_an_exit(live, [LtpTick(now, "NSE", "SBIN", Decimal("799.00"))])
+        # SBIN's earlier tick came first, and with it everything before it in the reads.
+        assert at_exit[SBIN.key] == SBIN.ticks(Decimal("799.00"))
+        assert at_exit[INFY.key] == INFY.ticks(Decimal("1502.00"))
+
+
+def test_what_a_feed_left_is_handled_when_the_feed_does_not_come_back(tmp_path: Path) -> None:
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        _split_read(live, ["1501.00", "1502.00", "1503.00"])
+        assert _infy_ltp(live) == INFY.ticks(Decimal("1501.00"))
+        # No other read comes: the decision thread handles the rest by its next timer.
+        wait_for(lambda: _infy_ltp(live) == INFY.ticks(Decimal("1503.00")), "the rest", 1.0)
+        assert live.engine.counters["errors"] == 0
