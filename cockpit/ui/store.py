@@ -64,6 +64,9 @@ class Changes:
     books: set[str] = field(default_factory=set)
     vap: set[str] = field(default_factory=set)
     positions: set[str] = field(default_factory=set)
+    """Symbols whose position changed (an engine event)."""
+    marks: set[str] = field(default_factory=set)
+    """Symbols with a position whose last price moved (its P&L: market-driven)."""
     plans: set[str] = field(default_factory=set)
     orders: bool = False
     fills: bool = False
@@ -79,6 +82,7 @@ class Changes:
         self.books |= other.books
         self.vap |= other.vap
         self.positions |= other.positions
+        self.marks |= other.marks
         self.plans |= other.plans
         self.orders |= other.orders
         self.fills |= other.fills
@@ -91,7 +95,8 @@ class Changes:
     def touches(self, key: str) -> bool:
         """Whether anything about symbol ``key`` changed."""
         return self.everything or any(
-            key in s for s in (self.quotes, self.books, self.vap, self.positions, self.plans)
+            key in s
+            for s in (self.quotes, self.books, self.vap, self.positions, self.marks, self.plans)
         )
 
 
@@ -237,9 +242,8 @@ class Store:
         for q in batch.quotes:
             self._quote(q, flash=True)
             ch.quotes.add(q.key)
-            pos = self.positions.get(q.key)
-            if pos is not None:
-                ch.positions.add(q.key)
+            if q.key in self.positions:
+                ch.marks.add(q.key)
         for b in batch.books:
             self.books[b.key] = b
             ch.books.add(b.key)

@@ -50,3 +50,16 @@ async def test_positions_pane_and_status_bar_show_the_same_pnl() -> None:
         status = app.screen.status.text_of(0)
         assert " +7.00 " in row, row
         assert "P&L +7.00 " in status, status
+
+
+async def test_the_positions_pane_ends_on_the_last_price_of_a_burst() -> None:
+    """Prices redraw the pane at most ``max_hz`` times a second: the last one still shows."""
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    link.feed(sc.welcome(), sc.snapshot(sc.T0, with_position=True))  # long 10 @ 799.50
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.store.seq >= 1 and app.selected is not None)
+        for seq, ticks in enumerate(range(16_001, 16_011), start=2):
+            link.feed(sc.market(seq, "NSE:SBIN", ticks, sc.T0))
+        await wait_for(pilot, lambda: app.store.seq == 11)
+        await wait_for(pilot, lambda: " +10.00 " in app.screen.positions.text_of(1))

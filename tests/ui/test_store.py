@@ -18,7 +18,8 @@ def test_snapshot_then_batches_track_latest_and_direction() -> None:
     assert store.fmt_price("NSE:SBIN", 16_000) == "800.00"
     ch = store.apply(sc.market(2, "NSE:SBIN", 16_003, sc.T0))
     assert ch.quotes == {"NSE:SBIN"}
-    assert "NSE:SBIN" in ch.positions  # P&L moves with the price
+    assert ch.marks == {"NSE:SBIN"}  # its P&L moves with the price...
+    assert not ch.positions  # ...the position itself did not change
     assert store.direction["NSE:SBIN"] == 1
     store.apply(sc.market(3, "NSE:SBIN", 16_001, sc.T0))
     assert store.direction["NSE:SBIN"] == -1

@@ -92,6 +92,8 @@ class TradeScreen(Screen[None]):
                 self.depth.rebuild_soon()
         if everything or ch.positions or ch.plans:
             self.positions.rebuild()
+        elif ch.marks:
+            self.positions.rebuild_soon()  # P&L moving with the price: max_hz
         if everything or ch.orders or ch.fills:
             self.orders.rebuild()
         self.status.follow(ch)

@@ -50,7 +50,13 @@ def unrealized(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Decima
 
 
 class PositionsPane(LineGrid):
-    """Open (and today's closed) positions, two lines each: figures, then a gauge."""
+    """Open (and today's closed) positions, two lines each: figures, then a gauge.
+
+    Redrawn at once for position and plan events; as prices move (P&L, gauges, distances)
+    at most ``max_hz`` times a second.
+    """
+
+    max_hz = 10.0
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "pos--header",
