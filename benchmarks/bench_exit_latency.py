@@ -621,6 +621,15 @@ def worst(crashes: list[tuple[str, int]], stages: dict[str, list[tuple[str, int]
 HALTPOLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``), 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def idle_spinner() -> None:
     """(A child process) spin at SCHED_IDLE: the vCPU stays busy, every other task first."""
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
@@ -937,6 +946,7 @@ def main() -> int:
                 timed.dequeue_stamps.clear()
                 timed.sent_raw.clear()
                 ticks_before = engine.counters["ticks"]
+                cpu_before = (cpu_seconds(vproc.pid), time.monotonic()) if vproc else None
                 parent.send(
                     {
                         "op": "run",
@@ -967,6 +977,13 @@ def main() -> int:
                         match(out["crashes"], list(timed.dequeue_stamps))
                     ),
                 }
+                if vproc is not None and cpu_before is not None:
+                    # What the viewer process costs (one core = 100): the TUI's render work
+                    # shares the machine with the engine.
+                    used = cpu_seconds(vproc.pid) - cpu_before[0]
+                    scenario["viewer_cpu_pct"] = round(
+                        100 * used / (time.monotonic() - cpu_before[1]), 1
+                    )
                 if args.worst:
                     scenario["worst"] = worst(
                         out["crashes"],
