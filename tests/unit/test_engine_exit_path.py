@@ -68,7 +68,8 @@ class PeekingRouter:
         return [r for r in self.requests if isinstance(r, kind)]
 
 
-def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path: Path) -> None:
+def _peeking_rig(tmp_path: Path) -> tuple[Rig, PeekingRouter, Journal, Path]:
+    """A started rig with a journal and a :class:`PeekingRouter`, SBIN at 800.00."""
     path = tmp_path / "j.sqlite3"
     journal = Journal.open(path)
     rig = Rig(journal=journal)
@@ -77,6 +78,11 @@ def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path:
     rig.engine.router = router
     rig.start()
     rig.tick(SBIN, "800.00")
+    return rig, router, journal, path
+
+
+def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path: Path) -> None:
+    rig, router, journal, path = _peeking_rig(tmp_path)
     rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10, target_ticks=None))
     rig.tick(SBIN, "799.00")  # through the stop 799.50
     exits = [r for r in router.of(PlaceOrder) if r.action == "SELL"]
@@ -112,14 +118,7 @@ def test_exit_is_in_the_intent_log_when_sent_and_committed_right_after(tmp_path:
 
 def test_the_exit_made_ready_follows_adds_and_the_product(tmp_path: Path) -> None:
     """The plan's exit is built when the plan attaches and rebuilt as the position grows."""
-    path = tmp_path / "j.sqlite3"
-    journal = Journal.open(path)
-    rig = Rig(journal=journal)
-    router = PeekingRouter(path)
-    rig.router = router  # type: ignore[assignment]
-    rig.engine.router = router
-    rig.start()
-    rig.tick(SBIN, "800.00")
+    rig, router, journal, _path = _peeking_rig(tmp_path)
     plan = p.PlanSpec(stop_ticks=10, target_ticks=None)
     rig.enter(SBIN, "BUY", 2, "800.00", plan=plan, product="CNC")
     rig.enter(SBIN, "BUY", 1, "800.00", plan=plan, product="CNC")
