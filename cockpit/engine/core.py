@@ -552,7 +552,7 @@ class Engine:
                 last = len(items) - 1
                 for i, item in enumerate(items):
                     self.handle(item)
-                    if i < last and clock() > until and more():
+                    if i < last and clock() > until and _has_more(more):
                         # The socket has more: read it first (a crossing tick in it goes
                         # ahead of these); these are handled right after, in order.
                         self._backlog = items[i + 1 :]
@@ -617,7 +617,7 @@ class Engine:
         inbound = self.inbound
         while (item := inbound.take()) is not None:
             self.handle(item)
-            if more is not None and inbound and more():
+            if more is not None and inbound and _has_more(more):
                 break  # the next read first: it may hold an exit; the rest after it
         inbound.kick()
 
@@ -2711,6 +2711,14 @@ def _risk_limits(settings: Any) -> risk.RiskLimits:
 
 
 # ====================================================================== helpers
+
+
+def _has_more(more: Callable[[], bool]) -> bool:
+    """A feed's "more on the socket" check; a socket that fails it has nothing more."""
+    try:
+        return more()
+    except (OSError, ValueError):
+        return False  # the feed's own read will see the error
 
 
 def _ticks(inst: Instrument, price: Decimal) -> int | None:

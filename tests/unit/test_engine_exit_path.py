@@ -582,3 +582,17 @@ def test_what_a_feed_left_is_handled_when_the_feed_does_not_come_back(tmp_path: 
         # No other read comes: the decision thread handles the rest by its next timer.
         wait_for(lambda: _infy_ltp(live) == INFY.ticks(Decimal("1503.00")), "the rest", 1.0)
         assert live.engine.counters["errors"] == 0
+
+
+def test_a_socket_check_that_fails_loses_nothing_of_the_read(tmp_path: Path) -> None:
+    def broken() -> bool:
+        raise OSError(9, "Bad file descriptor")  # the socket went away mid-read
+
+    with LiveRig(tmp_path / "j.sqlite3") as live:
+        _open_long_live(live)
+        live.engine.options.read_slice_us = 1
+        now = time.time_ns()
+        ticks = [LtpTick(now, "NSE", "INFY", Decimal(f"150{n}.00")) for n in range(1, 4)]
+        live.engine.deliver_many(ticks, broken)
+        assert _infy_ltp(live) == INFY.ticks(Decimal("1503.00"))  # all of it, now
+        assert live.engine.counters["errors"] == 0
