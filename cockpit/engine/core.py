@@ -1091,8 +1091,9 @@ class Engine:
         """Build ``key``'s plan exit for its position now, off the crossing tick's path.
 
         Only a market exit (a limit exit is priced off the touch when it fires). The router
-        encodes its bytes too (``prepare``). Called when a plan is attached and on every fill
-        of the symbol; :meth:`_send_exit_first` uses it only while it still fits.
+        encodes its bytes too (``prepare``). Called when a plan is attached or restored and
+        on a fill that leaves it for another quantity or product; :meth:`_send_exit_first`
+        uses it only while it still fits.
         """
         slot = self.plans.get(key)
         if slot is None:
