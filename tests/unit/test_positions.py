@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.domain.orders import Side
-from cockpit.domain.positions import Portfolio, Position, to_money
+from cockpit.domain.positions import Portfolio, Position, _to_money_fraction, to_money
 
 fills = st.lists(
     st.tuples(
@@ -283,25 +283,7 @@ def test_identity_holds_with_off_grid_fill_prices(
 
 
 # -- the integer fast path against the Fraction-only reference ------------------------------
-
-
-def _ref_to_money(value: Fraction | int, tick_size: Decimal | int = 1) -> Decimal:
-    """The Fraction-only ``to_money`` as it was before the integer fast path."""
-    money = Fraction(value) * Fraction(tick_size)
-    num, den = money.numerator, money.denominator
-    if den == 1:
-        return Decimal(num)
-    rest = den
-    while rest % 2 == 0:
-        rest //= 2
-    while rest % 5 == 0:
-        rest //= 5
-    with localcontext() as ctx:
-        ctx.prec = len(str(abs(num))) + den.bit_length() + 8 + 5
-        quotient = Decimal(num) / Decimal(den)
-        if rest == 1:
-            return quotient
-        return quotient.quantize(Decimal(1).scaleb(-8), rounding=ROUND_HALF_EVEN)
+# (money: the Fraction path ``_to_money_fraction``, which every non-int amount still takes)
 
 
 class _RefPosition:
@@ -320,7 +302,7 @@ class _RefPosition:
     def _dec(value: Fraction) -> Decimal:
         if value.denominator == 1:
             return Decimal(value.numerator)
-        return _ref_to_money(value)
+        return _to_money_fraction(value, 1)
 
     def apply_fill(self, side: Side, qty: Decimal, price_ticks: Fraction | int) -> Fraction:
         amount = Decimal(qty)
@@ -411,12 +393,12 @@ def test_exact_ints_equal_the_fraction_reference(
         else:
             ref_avg = ref.cost_ticks / Fraction(ref.qty)
             _same(pos.avg_ticks, ref_avg)  # an off-grid average stays exact
-            assert str(pos.avg_price) == str(_ref_to_money(ref_avg, tick))
+            assert str(pos.avg_price) == str(_to_money_fraction(ref_avg, tick))
             ref_unrealized = Fraction(ref.qty) * Fraction(mark) - ref.cost_ticks
             _same(pos.unrealized(mark), ref_unrealized)
             _same(pos.total(mark), ref.realized + ref_unrealized)
-            assert str(pos.unrealized_pnl(mark)) == str(_ref_to_money(ref_unrealized, tick))
-        assert str(pos.realized_pnl) == str(_ref_to_money(ref.realized, tick))
+            assert str(pos.unrealized_pnl(mark)) == str(_to_money_fraction(ref_unrealized, tick))
+        assert str(pos.realized_pnl) == str(_to_money_fraction(ref.realized, tick))
         state = pos.to_state()
         for name in ("cost_ticks", "realized", "buy_value", "sell_value"):
             assert state[name] == str(getattr(ref, name))  # the journal form is unchanged
@@ -493,7 +475,7 @@ ticks_sizes = st.sampled_from(
 )
 def test_to_money_is_digit_for_digit_the_old_result(value: int | Fraction, tick: Decimal) -> None:
     money = to_money(value, tick)
-    reference = _ref_to_money(value, tick)
+    reference = _to_money_fraction(value, tick)
     assert str(money) == str(reference)
     assert money.as_tuple() == reference.as_tuple()
 
