@@ -233,7 +233,7 @@ class _ExitPrep:
     new. Valid while the position's quantity and product are what it was built for."""
 
     qty: Decimal
-    product: Product
+    """The signed position it closes (the request carries its size and product)."""
     request: OrderRequest
     place: PlaceOrder
     """The venue request with an empty cid (the router has its bytes ready)."""
@@ -1031,7 +1031,7 @@ class Engine:
                     )
                     self._resize_protective(slot)
             prep = slot.exit_prep
-            if prep is None or prep.qty != qty or prep.product is not order.product:
+            if prep is None or prep.qty != qty or prep.request.product is not order.product:
                 self._prepare_exit(key)
             return
         if order.tag in ("entry", "reverse") and order.cid in self._entry_specs:
@@ -1062,7 +1062,7 @@ class Engine:
         if (
             prep is not None
             and prep.qty == pos.qty
-            and prep.product is self._products.get(key, Product.MIS)
+            and prep.request.product is self._products.get(key, Product.MIS)
         ):
             cid = self._new_cid()
             order = Order.from_request(cid, prep.request, self.clock())
@@ -1108,7 +1108,7 @@ class Engine:
         prepare = getattr(self.router, "prepare", None)
         if prepare is not None:
             prepare(place)
-        slot.exit_prep = _ExitPrep(pos.qty, request.product, request, place)
+        slot.exit_prep = _ExitPrep(pos.qty, request, place)
 
     def _start_close(
         self,
