@@ -122,6 +122,9 @@ def test_the_exit_made_ready_follows_adds_and_the_product(tmp_path: Path) -> Non
     plan = p.PlanSpec(stop_ticks=10, target_ticks=None)
     rig.enter(SBIN, "BUY", 2, "800.00", plan=plan, product="CNC")
     rig.enter(SBIN, "BUY", 1, "800.00", plan=plan, product="CNC")
+    prep = rig.engine.plans[SBIN.key].exit_prep  # rebuilt for the add, before any crossing
+    assert prep is not None
+    assert (prep.qty, prep.place.product) == (3, "CNC")
     rig.tick(SBIN, "799.00")  # through the stop 799.50
     assert [(r.action, r.quantity, r.product, r.pricetype) for r in router.urgent] == [
         ("SELL", 3, "CNC", "MARKET")
