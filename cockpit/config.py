@@ -227,10 +227,11 @@ class EngineSettings(BaseModel):
     KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/engine/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
-    realtime_priority: int = Field(default=0, ge=0, le=99)
-    """``SCHED_FIFO`` priority for the engine's threads (Linux; 0: off). Needs root,
-    ``CAP_SYS_NICE`` or ``ulimit -r`` of at least this; refused, the engine runs as usual
-    and logs why (``cockpit/engine/realtime.py``)."""
+    realtime_priority: int = Field(default=10, ge=0, le=99)
+    """``SCHED_FIFO`` priority asked for the engine's threads (Linux; 0: never ask). Granted
+    to root, ``CAP_SYS_NICE`` or ``ulimit -r`` of at least this; refused, the engine runs
+    with the normal policy and says so (log, ``cockpit engine status``;
+    ``cockpit/engine/realtime.py``)."""
 
 
 class SimSettings(BaseModel):

@@ -177,6 +177,9 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    scheduling: str = ""
+    """How the engine's threads are scheduled, for status (``SCHED_FIFO 10``, or ``normal``
+    and why); set by whoever starts them (``cockpit/engine/runner.py``)."""
 
 
 @dataclass(slots=True)
@@ -2056,6 +2059,7 @@ class Engine:
             ticks_per_s=round(self._ticks_per_s, 1),
             order_latency_ms=median,
             kill_switch=self.kill_switch,
+            scheduling=self.options.scheduling,
         )
 
     # ================================================================== viewer commands

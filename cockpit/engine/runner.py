@@ -496,20 +496,7 @@ class EngineRunner:
             self._on_exit("market feed", market_feed.stop)
         if engine.watchlist:
             market_feed.subscribe(engine.watchlist, options.feed_mode)
-        if s.engine.realtime_priority:
-            # Every thread but this one (children started from here stay normal).
-            main = threading.main_thread()
-            done, why = realtime.apply(
-                s.engine.realtime_priority, [t for t in threading.enumerate() if t is not main]
-            )
-            if why:
-                log.warning("real-time scheduling not in effect: %s", why)
-            else:
-                log.info(
-                    "SCHED_FIFO %d for the engine's threads: %s",
-                    s.engine.realtime_priority,
-                    ", ".join(done),
-                )
+        options.scheduling = self._apply_realtime(s)
         log.info(
             "engine %d running: profile %s, venue %s, market data %s, order updates %s, "
             "%d instruments, journal %s, socket %s",
@@ -522,6 +509,32 @@ class EngineRunner:
             s.journal_path,
             s.socket_path,
         )
+
+    def _apply_realtime(self, s: Settings) -> str:
+        """``[engine] realtime_priority`` for every thread but this one; what is in effect.
+
+        Asked for by default: granted (root, ``CAP_SYS_NICE``, ``ulimit -r``) the threads run
+        under ``SCHED_FIFO``; refused, they keep the normal policy, logged as a warning only
+        when the setting was asked for explicitly.
+        """
+        prio = s.engine.realtime_priority
+        if not prio:
+            return "normal (realtime_priority = 0)"
+        # Every thread but this one (children started from here stay normal).
+        main = threading.main_thread()
+        done, why = realtime.apply(prio, [t for t in threading.enumerate() if t is not main])
+        if why is None:
+            log.info("SCHED_FIFO %d for the engine's threads: %s", prio, ", ".join(done))
+            return f"SCHED_FIFO {prio}"
+        explicit = "realtime_priority" in s.engine.model_fields_set
+        log.log(
+            logging.WARNING if explicit else logging.INFO,
+            "real-time scheduling not in effect: %s (README: Real-time scheduling)",
+            why,
+        )
+        if done:
+            return f"SCHED_FIFO {prio} for {', '.join(done)}; {why}"
+        return f"normal ({why})"
 
     def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
         from cockpit.adapters.openalgo.poller import OrderBookPoller

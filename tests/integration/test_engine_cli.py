@@ -141,6 +141,14 @@ def test_start_status_stop(env: Env) -> None:
     assert "venue    paper" in out.stdout
     assert "feed     openalgo" in out.stdout
     assert "positions 0 open" in out.stdout
+    # Real-time scheduling is asked for by default; where it is refused the engine runs as
+    # usual and says so. It is applied right after startup: wait for it.
+    want = "threads  SCHED_FIFO 10\n" if _may_use_fifo(10) else "threads  normal (SCHED_FIFO 10"
+    deadline = time.monotonic() + 10
+    while want not in out.stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+        out = env.cli("engine", "status")
+    assert want in out.stdout, out.stdout
 
     out = env.cli("engine", "stop")
     assert out.returncode == 0, out.stderr
