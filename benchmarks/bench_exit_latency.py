@@ -31,10 +31,14 @@ Scenarios: 1,000 and 10,000 ticks/s, (a) no viewer attached, (b) one viewer atta
 process reading the socket (``--viewer socket``, the default) or the real Textual cockpit
 rendering headless in a child process (``--viewer textual``).
 
-``--realtime N`` puts the engine's threads under SCHED_FIFO as ``[engine] realtime_priority``
-does (needs root, CAP_SYS_NICE or ``ulimit -r``). The venue runs at ``--venue-nice`` (default
-``[sim] nice``, 10: the engine starts its own paper exchange so; the venue stands for a remote
-server, which does not share our CPUs; ``--venue-nice 0`` shows what sharing costs).
+The engine's threads are scheduled as ``[engine] realtime_priority`` has them: SCHED_FIFO 10
+where that is granted (root, CAP_SYS_NICE or ``ulimit -r``), the normal policy where it is
+refused (``engine_scheduling`` in the output says which). ``--realtime N`` asks for another
+priority (and stops if refused), ``--realtime 0`` runs them under the normal policy.
+
+The venue runs at ``--venue-nice`` (default ``[sim] nice``, 10: the engine starts its own paper
+exchange so; the venue stands for a remote server, which does not share our CPUs;
+``--venue-nice 0`` shows what sharing costs).
 
 ``--ab KIND:VALUE`` compares a scheduling setting with the configured one *in the same run*:
 every ``--ab-period`` seconds the engine switches between A (as configured) and B (the
@@ -47,12 +51,14 @@ where p50 drifts by 50% between runs minutes apart, only such a paired figure ca
 the end), ``slice`` (the engine's ``read_slice_us``: how long a feed thread handles a read
 before it looks at its socket again; 0 = each read whole), ``spin`` (N processes at
 SCHED_IDLE that only spin, so an idle vCPU never halts and comes back with cold caches; any
-other task preempts them at once; B runs them, A stops them).
+other task preempts them at once; B runs them, A stops them); and for the viewer process
+(a viewer scenario): ``vnice`` (its niceness), ``vidle`` (``vidle:1``: SCHED_IDLE, it runs
+only on an otherwise idle CPU) and ``vstop`` (``vstop:1``: SIGSTOP, attached but not running).
 
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer socket]
-        [--realtime 10] [--venue-nice 10] [--worst 5] [--ab nice:-10 --seconds 60]
+        [--realtime 0] [--venue-nice 10] [--worst 5] [--ab nice:-10 --seconds 60]
 
 Prints one JSON object. Goal: p99 < 1 ms at 10,000 ticks/s.
 """
@@ -62,6 +68,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -637,6 +644,17 @@ def idle_spinner() -> None:
         pass
 
 
+def renice_process(pid: int, value: int) -> None:
+    """Every thread of ``pid`` at niceness ``value`` (a thread's niceness is its own)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tids = [pid]
+    for tid in tids:
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, tid, value)
+
+
 class Alternator:
     """Switches a scheduling setting between A (as it is) and B every ``period`` seconds.
 
@@ -647,15 +665,16 @@ class Alternator:
         self, spec: str, period: float, threads: list[threading.Thread], options: Any = None
     ) -> None:
         kind, _, value = spec.partition(":")
-        kinds = ("nice", "switch", "haltpoll", "spin", "slice")
+        kinds = ("nice", "switch", "haltpoll", "spin", "slice", "vnice", "vidle", "vstop")
         if kind not in kinds or not value.lstrip("-").isdigit():
             raise SystemExit(
-                f"--ab {spec}: use nice:N, switch:MICROSECONDS, haltpoll:NS, spin:PROCESSES"
-                " or slice:MICROSECONDS"
+                f"--ab {spec}: use nice:N, switch:MICROSECONDS, haltpoll:NS, spin:PROCESSES,"
+                " slice:MICROSECONDS, vnice:N, vidle:1 or vstop:1"
             )
         self.kind, self.value, self.period = kind, int(value), period
         self.threads = threads
         self.options = options
+        self.viewer_pid: int | None = None  # v* kinds: set once a viewer process runs
         self._spinners: list[mp.Process] = []
         if kind == "spin":
             ctx = mp.get_context("spawn")
@@ -680,6 +699,8 @@ class Alternator:
             return 0
         if self.kind == "slice":
             return int(self.options.read_slice_us)
+        if self.kind in ("vnice", "vidle", "vstop"):
+            return 0
         return int(HALTPOLL.read_text())
 
     def _apply(self, value: int) -> None:
@@ -692,6 +713,18 @@ class Alternator:
                 sys.setswitchinterval(value / 1e6)
             elif self.kind == "slice":
                 self.options.read_slice_us = value
+            elif self.kind == "vstop":
+                if self.viewer_pid is not None:
+                    os.kill(self.viewer_pid, signal.SIGSTOP if value else signal.SIGCONT)
+            elif self.kind == "vidle":
+                if self.viewer_pid is not None:
+                    for tid in os.listdir(f"/proc/{self.viewer_pid}/task"):
+                        pol = os.SCHED_IDLE if value else os.SCHED_OTHER
+                        with contextlib.suppress(ProcessLookupError):
+                            os.sched_setscheduler(int(tid), pol, os.sched_param(0))
+            elif self.kind == "vnice":
+                if self.viewer_pid is not None:
+                    renice_process(self.viewer_pid, value)
             elif self.kind == "spin":
                 for proc in self._spinners:
                     if proc.pid is not None:
@@ -759,7 +792,7 @@ def main() -> int:
         type=int,
         default=None,
         help="SCHED_FIFO priority for the engine's threads (default: the engine's, "
-        "[engine] realtime_priority; 0: off)",
+        "[engine] realtime_priority, where granted; 0: off)",
     )
     ap.add_argument(
         "--venue-nice",
@@ -788,6 +821,7 @@ def main() -> int:
         args.transport = defaults.router_transport
     if args.switch_interval is None:
         args.switch_interval = defaults.switch_interval_us / 1e6
+    realtime_asked = args.realtime is not None
     if args.realtime is None:
         args.realtime = defaults.realtime_priority
     if args.venue_nice is None:
@@ -889,10 +923,14 @@ def main() -> int:
             for t in threading.enumerate()
             if t is not threading.main_thread() and t.name != "bench-trader"
         ]
+        # As the runner does: asked for by default, refused the engine runs as usual (an
+        # explicit --realtime that is refused stops the bench instead).
+        scheduling = "normal (realtime_priority = 0)"
         if args.realtime:
             done, why = realtime.apply(args.realtime, engine_threads)
-            if why:
+            if why and realtime_asked:
                 raise SystemExit(f"--realtime {args.realtime}: {why}")
+            scheduling = f"normal ({why})" if why else f"SCHED_FIFO {args.realtime}"
         halt_poll = int(HALTPOLL.read_text()) if HALTPOLL.exists() else None
         if args.ab:
             alternator = Alternator(args.ab, args.ab_period, engine_threads, engine.options)
@@ -922,6 +960,7 @@ def main() -> int:
             "load_avg_at_start": os.getloadavg()[0],
             "gil_switch_interval_s": sys.getswitchinterval(),
             "engine_realtime_priority": args.realtime,
+            "engine_scheduling": scheduling,
             "guest_halt_poll_ns": halt_poll,  # 0: an idle vCPU halts at once (caches go cold)
             "ab": args.ab,
             "venue_nice": args.venue_nice,
@@ -940,6 +979,8 @@ def main() -> int:
                 vproc = ctx.Process(target=target, args=(str(sock_path), vready, vstop, counts))
                 vproc.start()
                 vready.wait(30)
+                if alternator is not None and vproc.pid is not None:
+                    alternator.viewer_pid = vproc.pid
             for rate in (int(r) for r in args.rates.split(",")):
                 timed.stamps.clear()
                 timed.recv_stamps.clear()
