@@ -332,6 +332,8 @@ class EngineRunner:
         self.market_feed: Any = None
         self.order_feed: Any = None
         self.poller: Any = None
+        self._fifo = 0
+        """The SCHED_FIFO priority the engine's threads got (0: none)."""
         self._auto_poll: tuple[Venue, Callable[[object], None]] | None = None
 
     def request_stop(self, reason: str) -> None:
@@ -524,6 +526,7 @@ class EngineRunner:
         main = threading.main_thread()
         done, why = realtime.apply(prio, [t for t in threading.enumerate() if t is not main])
         if why is None:
+            self._fifo = prio
             log.info("SCHED_FIFO %d for the engine's threads: %s", prio, ", ".join(done))
             return f"SCHED_FIFO {prio}"
         explicit = "realtime_priority" in s.engine.model_fields_set
@@ -541,6 +544,10 @@ class EngineRunner:
 
         poller = OrderBookPoller(venue.host, venue.api_key, sink)
         poller.start()
+        if self._fifo and poller.thread is not None:
+            # Started later (``order_updates = auto``) by this normal thread: the same policy
+            # as the others, or a real-time feed thread could wait on its GIL behind anything.
+            realtime.apply(self._fifo, [poller.thread])
         self.poller = poller
         self._on_exit("order poller", poller.stop)
         log.info("order updates: polling %s/api/v1/orderbook", venue.host.rstrip("/"))

@@ -512,3 +512,41 @@ def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) ->
         assert all(policy == os.SCHED_OTHER for policy, _p in policies.values()), child
     # ...and runs below the engine ([sim] nice, 10 by default).
     assert all(nice == 10 for nice in children_nice.values()), children_nice
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getscheduler") or not _may_use_fifo(10),
+    reason="needs the right to SCHED_FIFO 10",
+)
+def test_a_poller_started_later_gets_the_engine_threads_policy(env: Env) -> None:
+    """``order_updates = auto``: the poller starts once the broker refuses pushed updates,
+    from the engine's main thread (which stays normal); it runs real-time like the others."""
+    from cockpit.sim import SimConfig, start_in_thread
+
+    sim = start_in_thread(SimConfig(seed=3, rate=20.0, order_updates=False))
+    try:
+        env.env.update(
+            COCKPIT_VENUE__BROKER="openalgo",
+            COCKPIT_VENUE__HOST=sim.rest_url,
+            COCKPIT_VENUE__WS_URL=sim.ws_url,
+            COCKPIT_VENUE__API_KEY=sim.api_key,
+            COCKPIT_VENUE__ORDER_UPDATES="auto",
+            COCKPIT_TRADING__WATCHLIST='["NSE:INFY"]',
+        )
+        proc = run_foreground(env)
+        deadline = time.monotonic() + 20
+        out = env.cli("engine", "status")
+        while "openalgo-orders: live" not in out.stdout and time.monotonic() < deadline:
+            time.sleep(0.2)
+            out = env.cli("engine", "status")
+        assert "openalgo-orders: live" in out.stdout, out.stdout
+        assert "threads  SCHED_FIFO 10\n" in out.stdout
+        threads = _policies(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "polling instead" in err
+        assert threads.pop(proc.pid) == (os.SCHED_OTHER, 0)
+        assert set(threads.values()) == {(os.SCHED_FIFO, 10)}, threads
+    finally:
+        sim.stop()

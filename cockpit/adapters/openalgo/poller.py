@@ -192,6 +192,11 @@ class OrderBookPoller:
         self._first = False
         return changed
 
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The polling thread, once started."""
+        return self._thread
+
     def start(self) -> None:
         """Start polling on a daemon thread."""
         if self._thread is None:
