@@ -471,8 +471,8 @@ class ReEntry:
         self.reply = inner.reply
         self.volume = getattr(inner, "volume", None)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-trader", daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._run, name="bench-trader", daemon=True)
+        self.thread.start()
 
     def event(self, msg: Any) -> None:
         from cockpit.engine import protocol as p
@@ -496,7 +496,7 @@ class ReEntry:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(2)
+        self.thread.join(2)
 
 
 def inproc_decision(n: int = 2000) -> dict[str, Any]:
@@ -927,7 +927,12 @@ def main() -> int:
         # explicit --realtime that is refused stops the bench instead).
         scheduling = "normal (realtime_priority = 0)"
         if args.realtime:
-            done, why = realtime.apply(args.realtime, engine_threads)
+            # The trader too: it stands in for a viewer, whose decisions run in its own
+            # process and reach the engine through the viewer server's (real-time) thread.
+            # Left normal, this in-process stand-in would hold the GIL while preempted by the
+            # TUI, and a real-time feed thread would wait for it (an inversion the engine,
+            # which has no such thread, does not have).
+            done, why = realtime.apply(args.realtime, [*engine_threads, publisher.thread])
             if why and realtime_asked:
                 raise SystemExit(f"--realtime {args.realtime}: {why}")
             scheduling = f"normal ({why})" if why else f"SCHED_FIFO {args.realtime}"
