@@ -547,7 +547,9 @@ class EngineRunner:
         if self._fifo and poller.thread is not None:
             # Started later (``order_updates = auto``) by this normal thread: the same policy
             # as the others, or a real-time feed thread could wait on its GIL behind anything.
-            realtime.apply(self._fifo, [poller.thread])
+            _done, why = realtime.apply(self._fifo, [poller.thread])
+            if why:
+                log.warning("the order poller runs without real-time scheduling: %s", why)
         self.poller = poller
         self._on_exit("order poller", poller.stop)
         log.info("order updates: polling %s/api/v1/orderbook", venue.host.rstrip("/"))
