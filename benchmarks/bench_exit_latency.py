@@ -644,15 +644,13 @@ def idle_spinner() -> None:
         pass
 
 
-def renice_process(pid: int, value: int) -> None:
-    """Every thread of ``pid`` at niceness ``value`` (a thread's niceness is its own)."""
+def thread_ids(pid: int) -> list[int]:
+    """The thread ids of process ``pid`` (Linux ``/proc``; a thread's niceness and policy are
+    its own, so a setting for the process is set on each)."""
     try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     except OSError:
-        tids = [pid]
-    for tid in tids:
-        with contextlib.suppress(ProcessLookupError):
-            os.setpriority(os.PRIO_PROCESS, tid, value)
+        return [pid]
 
 
 class Alternator:
@@ -684,6 +682,7 @@ class Alternator:
             for proc in self._spinners:
                 proc.start()
         self.log: list[tuple[int, bool]] = []
+        self._lock = threading.Lock()  # one switch at a time (see forget_viewer)
         self._stop = threading.Event()
         self._a = self._read()
         self._apply(self.value)  # fail now, not in the middle of a scenario
@@ -716,15 +715,14 @@ class Alternator:
             elif self.kind == "vstop":
                 if self.viewer_pid is not None:
                     os.kill(self.viewer_pid, signal.SIGSTOP if value else signal.SIGCONT)
-            elif self.kind == "vidle":
-                if self.viewer_pid is not None:
-                    for tid in os.listdir(f"/proc/{self.viewer_pid}/task"):
-                        pol = os.SCHED_IDLE if value else os.SCHED_OTHER
-                        with contextlib.suppress(ProcessLookupError):
-                            os.sched_setscheduler(int(tid), pol, os.sched_param(0))
-            elif self.kind == "vnice":
-                if self.viewer_pid is not None:
-                    renice_process(self.viewer_pid, value)
+            elif self.kind in ("vidle", "vnice"):
+                for tid in thread_ids(self.viewer_pid) if self.viewer_pid is not None else []:
+                    with contextlib.suppress(ProcessLookupError):
+                        if self.kind == "vnice":
+                            os.setpriority(os.PRIO_PROCESS, tid, value)
+                        else:
+                            policy = os.SCHED_IDLE if value else os.SCHED_OTHER
+                            os.sched_setscheduler(tid, policy, os.sched_param(0))
             elif self.kind == "spin":
                 for proc in self._spinners:
                     if proc.pid is not None:
@@ -737,15 +735,25 @@ class Alternator:
     def start(self) -> None:
         self._thread.start()
 
+    def forget_viewer(self) -> None:
+        """Before the viewer process is stopped: give it A's setting and leave it alone (a
+        viewer left under SIGSTOP would not stop)."""
+        with self._lock:
+            if self.viewer_pid is not None and self.kind.startswith("v"):
+                self._apply(self._a)
+            self.viewer_pid = None
+
     def _run(self) -> None:
         b = False
         while True:
             b = not b
-            self._apply(self.value if b else self._a)
+            with self._lock:
+                self._apply(self.value if b else self._a)
             self.log.append((time.monotonic_ns(), b))
             if self._stop.wait(self.period):
                 break
-        self._apply(self._a)
+        with self._lock:
+            self._apply(self._a)
 
     def stop(self) -> None:
         self._stop.set()
@@ -917,7 +925,8 @@ def main() -> int:
         if not feed.wait_state(FeedState.LIVE, timeout=10):
             raise SystemExit("the feed did not go live")
         # Every engine thread (not the main thread, nor the bench's trader, which stands in
-        # for a viewer), as the runner takes them for [engine] realtime_priority.
+        # for a viewer): what the runner puts under [engine] realtime_priority and what
+        # --ab nice changes.
         engine_threads = [
             t
             for t in threading.enumerate()
@@ -1046,6 +1055,8 @@ def main() -> int:
                 results["scenarios"].append(scenario)
                 print(json.dumps(scenario), file=sys.stderr)
             if vproc is not None:
+                if alternator is not None:
+                    alternator.forget_viewer()
                 vstop.set()
                 vproc.join(10)
                 if vproc.is_alive():
