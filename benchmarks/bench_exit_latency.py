@@ -604,7 +604,9 @@ def textual_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
         def restart(self) -> Any:
             return self.connect()
 
-    app = CockpitApp(Connector(), UiOptions.from_settings(Settings()))
+    options = UiOptions.from_settings(Settings())
+    options.freeze_after_start = True  # as the cockpit command runs it
+    app = CockpitApp(Connector(), options)
 
     async def run() -> None:
         async with app.run_test(size=(160, 50), headless=True) as pilot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,10 @@ class UiOptions:
     remember: bool = True
     """Remember the theme picked in the palette (off in tests)."""
     animations: str = "basic"
+    freeze_after_start: bool = False
+    """Once the first snapshot is on screen, move what startup made out of the collector's
+    sight (the ``cockpit`` command; off in tests, where apps come and go in one process and
+    what one freezes would outlive it)."""
 
     @classmethod
     def from_settings(cls, settings: Any) -> UiOptions:
@@ -251,6 +256,7 @@ class CockpitApp(App[int]):
         self._gate: tuple[Any, ...] = ()
         self.batches_applied = 0
         self.last_applied_ns = 0
+        self._frozen = False
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
@@ -414,6 +420,9 @@ class CockpitApp(App[int]):
             if changes.everything and self.selected is None:
                 self._auto_select()
             self._update_views(changes)
+            if changes.everything and self.options.freeze_after_start and not self._frozen:
+                self._frozen = True
+                self.call_after_refresh(_freeze_what_startup_made)
             self.batches_applied += 1
             self.last_applied_ns = time.monotonic_ns()
         finally:
@@ -826,3 +835,17 @@ class CockpitApp(App[int]):
 
 def _struct_dict(s: Any) -> dict[str, Any]:
     return {f: getattr(s, f) for f in s.__struct_fields__}
+
+
+def _freeze_what_startup_made() -> None:
+    """Move what exists once the first snapshot is on screen out of the collector's sight.
+
+    The screens, widgets, styles and modules live as long as the app; left in view, every
+    full collection walks them all. Under a busy feed one comes every 3 s or so (Textual's
+    strips hold themselves in their caches, so their garbage needs the collector): measured
+    at 10,000 ticks/s, 60-85 ms each with the screen frozen, 13-50 ms with these out of
+    sight. Collected once first, so no garbage is kept; what is made later is collected as
+    usual.
+    """
+    gc.collect()
+    gc.freeze()

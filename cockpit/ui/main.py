@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TEXTUAL_ANIMATIONS", settings.ui.animations)
     from cockpit.ui.app import CockpitApp, UiOptions
 
-    app = CockpitApp(connector, UiOptions.from_settings(settings))
+    options = UiOptions.from_settings(settings)
+    options.freeze_after_start = True
+    app = CockpitApp(connector, options)
     rc = app.run()
     return int(rc or 0)

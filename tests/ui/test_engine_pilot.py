@@ -7,6 +7,7 @@ pointed at it over loopback; the app attaches to the engine's Unix socket like `
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
 import signal
@@ -147,6 +148,29 @@ def fresh(engine: EngineProc) -> EngineProc:
 def make_app(engine: EngineProc) -> CockpitApp:
     link = ClientLink(EngineClient.connect(path=engine.socket, client="pilot"))
     return CockpitApp(StaticConnector(link), UiOptions(remember=False))
+
+
+async def test_what_startup_made_is_frozen_once_the_snapshot_is_shown(fresh: EngineProc) -> None:
+    """As ``cockpit`` runs the app: a full collection then skips the widgets and modules
+    startup made (it walked them all every few seconds under a busy feed). The app works on
+    after it, and the default (tests, embedders) freezes nothing."""
+    before = gc.get_freeze_count()
+    plain = make_app(fresh)
+    async with plain.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, plain)
+        await pilot.pause(0.2)
+    assert gc.get_freeze_count() == before
+
+    link = ClientLink(EngineClient.connect(path=fresh.socket, client="pilot"))
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False, freeze_after_start=True))
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await attached(pilot, app)
+            await wait_for(pilot, lambda: gc.get_freeze_count() > before, 5)
+            fresh.price("SBIN", "802.50")
+            await wait_for(pilot, lambda: (row_with(app, "◀LTP") or "").find("802.50") >= 0, 10)
+    finally:
+        gc.unfreeze()
 
 
 def ladder_rows(app: CockpitApp) -> list[str]:
