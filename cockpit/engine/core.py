@@ -372,8 +372,11 @@ class Engine:
         ) = None
         """While :meth:`_fire_several` runs: exits sent, their recording held until all are."""
         """Router requests held until the current journal batch commits (see _batch)."""
-        self._intents_unsettled = False
-        self._outbox: deque[tuple[list[Any], list[Any], bool]] = deque()
+        self._intents_recorded = 0
+        """Exit intents whose order has been written into a journal batch (in the order they
+        were written). Each batch carries the count when it closes; once it is committed, the
+        intent log may start again up to there (see Journal.intents_settled)."""
+        self._outbox: deque[tuple[list[Any], list[Any], int]] = deque()
         """Journal writes kept while the run loop is live, with the requests that wait for
         them (see _batch); committed by the decision thread outside the lock."""
         self._decision_ident = 0
@@ -905,6 +908,8 @@ class Engine:
         :meth:`_start_close` decides and sends it)."""
         key = slot.key
         with self._batch():
+            if sent is not None:
+                self._intents_recorded += 1  # its order is written in this batch
             self._journal_plan(slot, f"fired: {decision.reason}", force=True)
             self._cancel_protective(slot)
             closer = self._start_close(key, str(decision.reason), from_plan=True, sent=sent)
@@ -1086,7 +1091,6 @@ class Engine:
                 # Not written: take the slower path (transaction first, then send).
                 self._journal_failed(exc)
                 return None
-            self._intents_unsettled = True
         send(place)
         return order, place
 
@@ -1436,7 +1440,7 @@ class Engine:
                     error = exc
         finally:
             self._held = None
-            settle, self._intents_unsettled = self._intents_unsettled, False
+            settle = self._intents_recorded
             if deferred:
                 self._outbox.append((journal.collected(), held, settle))
                 if threading.get_ident() != self._decision_ident:
@@ -1444,7 +1448,7 @@ class Engine:
             else:
                 self._send_held(held)
                 if settle and journal is not None:
-                    self._jcall(journal.intents_settled)
+                    self._jcall(journal.intents_settled, settle)
         if error is not None:
             raise error
 
@@ -1472,8 +1476,9 @@ class Engine:
                         self._journal_failed(exc)
             for _writes, held, _settle in batches:
                 self._send_held(held)
-            if any(settle for _w, _h, settle in batches):
-                self._jcall(self.journal.intents_settled)
+            upto = max(settle for _w, _h, settle in batches)
+            if upto:
+                self._jcall(self.journal.intents_settled, upto)
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""

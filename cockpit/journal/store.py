@@ -23,11 +23,16 @@ What is written, and when (the engine's duty, DESIGN.md §5):
 The exit intent log: on an exit the engine writes the exit order to the venue *before* its
 SQLite transaction (a commit is several calls that each let other threads take the GIL, about
 0.1-0.5 ms under load). To keep "written before acted on", :meth:`Journal.exit_intent` first
-appends one line (the order and the plan's decision) to ``<journal>.intents`` with a single
-``write(2)``; the transaction follows right after the send. When a journal is opened, intents
-whose order never reached the database (the engine died in between) are written into it — the
-order as sent (``pending_new``: reconciliation finds it at the broker) and the plan as fired —
-and the file is emptied.
+appends one line (the order and the plan's decision) to ``<journal>.intents``; the transaction
+follows right after the send. The file is mapped into memory (shared), so an append is a copy
+into the page cache, no system call: what is copied there survives the engine process dying,
+as a ``write(2)`` does (neither survives a power cut), and it costs the exit a few
+microseconds where a ``write(2)`` cost it 40-80 µs on a cold path (ext4, measured in place).
+The unwritten rest of the file is zeros; a reader stops at the first zero byte. When a journal
+is opened, intents whose order never reached the database (the engine died in between) are
+written into it — the order as sent (``pending_new``: reconciliation finds it at the broker)
+and the plan as fired — and the file is emptied. Once every intent written has its order
+committed (:meth:`Journal.intents_settled`) and the log is big, it starts again from the top.
 
 Recovery: :meth:`Journal.recover` returns the open plans, working orders, last known
 positions and the day's fills, so a restarted engine restores its plans and reconciles
@@ -41,6 +46,7 @@ import csv
 import dataclasses
 import functools
 import logging
+import mmap
 import os
 import sqlite3
 import threading
@@ -54,7 +60,6 @@ from typing import IO, Any, Final
 
 import msgspec
 
-from cockpit import hotio
 from cockpit.domain.feed import OrderUpdate
 from cockpit.engine.paths import LockHeld, take_pid_lock
 from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
@@ -65,7 +70,9 @@ SCHEMA_VERSION: Final = 2
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
 
 _INTENT_ROLL_BYTES: Final = 256 * 1024
-"""The intent log is emptied (after a commit) once it is bigger than this."""
+"""The intent log starts again from the top (once settled) when it is bigger than this."""
+_INTENT_MAP_BYTES: Final = 1024 * 1024
+"""The intent log's mapped size (it grows if unsettled intents ever fill it)."""
 
 _FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
 
@@ -234,7 +241,13 @@ class Journal:
         self._ckpt_stop = threading.Event()
         self._ckpt_thread: threading.Thread | None = None
         self._intent_fd: int | None = None
+        self._intent_map: mmap.mmap | None = None
         self._intent_bytes = 0
+        """Where the next intent goes in the map (its bytes in use)."""
+        self._intent_count = 0
+        """Intents written since the log was opened (see :meth:`intents_settled`)."""
+        self._intent_lock = threading.Lock()
+        """Appends (the deciding thread) against a restart from the top (the committing one)."""
         self._collected: list[tuple[str, tuple[Any, ...]]] | None = None
         self._next_command_id: int | None = None
         self.intents_recovered = 0
@@ -333,7 +346,7 @@ class Journal:
             data = path.read_bytes()
         except FileNotFoundError:
             data = b""
-        for line in data.splitlines():
+        for line in data.split(b"\0", 1)[0].splitlines():  # zeros: never written
             if not line.strip():
                 continue
             try:
@@ -342,10 +355,17 @@ class Journal:
             except (msgspec.DecodeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 # A torn last line (the engine died mid-write) or a damaged one.
                 log.warning("journal: skipped a bad exit intent line: %s", exc)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.ftruncate(fd, 0)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.ftruncate(fd, 0)
+            os.ftruncate(fd, _INTENT_MAP_BYTES)
+            self._intent_map = mmap.mmap(fd, _INTENT_MAP_BYTES)
+        except BaseException:
+            os.close(fd)
+            raise
         self._intent_fd = fd
         self._intent_bytes = 0
+        self._intent_count = 0
 
     def _apply_intent(self, record: dict[str, Any]) -> None:
         cid = str(record["cid"])
@@ -384,11 +404,11 @@ class Journal:
     def exit_intent(self, order: Any, decision: Mapping[str, Any] | None = None) -> None:
         """Append an exit order about to be sent (and its plan's decision) to the intent log.
 
-        One ``write(2)`` of one line; the order's own journal transaction follows after it
-        is sent (see the module docstring). ``order`` is a domain ``Order``.
+        One line copied into the mapped log; the order's own journal transaction follows
+        after it is sent (see the module docstring). ``order`` is a domain ``Order``.
         """
-        fd = self._intent_fd
-        if fd is None:
+        mapped = self._intent_map
+        if mapped is None:
             raise JournalError("the journal has no intent log (opened without a session)")
         line = _STATE_ENC.encode(
             {
@@ -405,14 +425,30 @@ class Journal:
                 "decision": decision,
             }
         )
-        hotio.write_all(fd, line + b"\n")  # keeps the GIL: the exit's bytes go right after
-        self._intent_bytes += len(line) + 1
+        line += b"\n"
+        with self._intent_lock:
+            at = self._intent_bytes
+            end = at + len(line)
+            if end > len(mapped):  # unsettled intents filled it (commits failing): grow it
+                mapped.resize(max(2 * len(mapped), end))
+            mapped[at:end] = line
+            self._intent_bytes = end
+            self._intent_count += 1
 
-    def intents_settled(self) -> None:
-        """Every intent so far is in the database: let the log start again when it is big."""
-        if self._intent_fd is not None and self._intent_bytes > _INTENT_ROLL_BYTES:
-            os.ftruncate(self._intent_fd, 0)
-            self._intent_bytes = 0
+    def intents_settled(self, upto: int) -> None:
+        """The first ``upto`` intents have their orders committed to the database.
+
+        When that is every intent written so far and the log is big, it starts again from the
+        top: what it holds is zeroed, under the lock an append takes, so an intent written in
+        the meantime (not yet committed) is never lost.
+        """
+        mapped = self._intent_map
+        if mapped is None or self._intent_bytes <= _INTENT_ROLL_BYTES:
+            return
+        with self._intent_lock:
+            if upto >= self._intent_count and self._intent_bytes > _INTENT_ROLL_BYTES:
+                mapped[: self._intent_bytes] = bytes(self._intent_bytes)
+                self._intent_bytes = 0
 
     def _start_checkpointer(self, interval_s: float) -> None:
         self._ckpt_thread = threading.Thread(
@@ -483,6 +519,10 @@ class Journal:
                 )
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
+            if self._intent_map is not None:
+                with contextlib.suppress(OSError, BufferError):
+                    self._intent_map.close()
+                self._intent_map = None
             if self._intent_fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(self._intent_fd)

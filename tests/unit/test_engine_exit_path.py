@@ -15,6 +15,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -26,7 +27,7 @@ from cockpit.engine import protocol as p
 from cockpit.engine.bus import ViewerCommand
 from cockpit.engine.external import UpstreamTee
 from cockpit.engine.runner import external_sink
-from cockpit.journal.store import Journal
+from cockpit.journal.store import _INTENT_ROLL_BYTES, Journal
 from tests.unit.test_engine_core import INFY, SBIN, Rig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,8 @@ class PeekingRouter:
 
     def _peek(self, request: Any) -> None:
         intents_file = self.path.with_name(self.path.name + ".intents")
-        lines = intents_file.read_bytes().splitlines() if intents_file.exists() else []
+        data = intents_file.read_bytes() if intents_file.exists() else b""
+        lines = data.split(b"\0", 1)[0].splitlines()  # the unwritten rest is zeros
         intents = [msgspec.json.decode(line) for line in lines]
         conn = sqlite3.connect(self.path)
         try:
@@ -187,7 +189,7 @@ def test_a_crash_between_send_and_commit_is_recovered_from_the_intent_log(
     ]
     assert recovery.plans[SBIN.key]["decision"]["reason"] == "stop"
     # The intent log was emptied once its content was in the database.
-    assert journal.intent_path.read_bytes() == b""
+    assert journal.intent_path.read_bytes().strip(b"\0") == b""
 
     # A new engine restores the plan as fired, bound to that order: no second exit.
     rig = Rig(journal=journal)
@@ -207,6 +209,40 @@ def test_a_torn_intent_line_is_skipped(tmp_path: Path) -> None:
     journal = Journal.open(path)
     assert journal.intents_recovered == 0
     assert journal.recover().open_orders == []
+    journal.close()
+
+
+def _intent_cids(path: Path) -> list[str]:
+    data = path.read_bytes().split(b"\0", 1)[0]
+    return [msgspec.json.decode(line)["cid"] for line in data.splitlines()]
+
+
+def test_the_intent_log_starts_again_only_once_every_intent_is_committed(
+    tmp_path: Path,
+) -> None:
+    """An intent written after the batch that settles the others was closed (its order not
+    yet committed) stays in the log when the log starts again from the top."""
+    journal = Journal.open(tmp_path / "j.sqlite3", checkpoint_interval_s=None)
+
+    def intent(n: int) -> None:
+        order = SimpleNamespace(
+            cid=f"c{n}", key=SBIN.key, side="SELL", type="MARKET", qty=Decimal(1),
+            product="MIS", price_ticks=None, trigger_ticks=None, tag="exit", created_ns=n,
+        )  # fmt: skip
+        journal.exit_intent(order, {"reason": "stop"})
+
+    n = 2000
+    for i in range(n):
+        intent(i)  # more than the log holds before it starts again (_INTENT_ROLL_BYTES)
+    assert len(journal.intent_path.read_bytes().split(b"\0", 1)[0]) > _INTENT_ROLL_BYTES
+    intent(n)  # written after the batch that settles the first n was closed
+    journal.intents_settled(n)  # the first n are committed, the last is not: it must stay
+    assert _intent_cids(journal.intent_path)[-1] == f"c{n}"
+    assert len(_intent_cids(journal.intent_path)) == n + 1
+    journal.intents_settled(n + 1)  # every one committed: the log starts again
+    assert _intent_cids(journal.intent_path) == []
+    intent(n + 1)
+    assert _intent_cids(journal.intent_path) == [f"c{n + 1}"]
     journal.close()
 
 
