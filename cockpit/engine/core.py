@@ -1447,8 +1447,7 @@ class Engine:
                     self.inbound.kick()  # the decision thread commits and sends
             else:
                 self._send_held(held)
-                if settle and journal is not None:
-                    self._jcall(journal.intents_settled, settle)
+                self._settle_intents(settle)
         if error is not None:
             raise error
 
@@ -1476,9 +1475,13 @@ class Engine:
                         self._journal_failed(exc)
             for _writes, held, _settle in batches:
                 self._send_held(held)
-            upto = max(settle for _w, _h, settle in batches)
-            if upto:
-                self._jcall(self.journal.intents_settled, upto)
+            self._settle_intents(max(settle for _w, _h, settle in batches))
+
+    def _settle_intents(self, upto: int) -> None:
+        """The first ``upto`` exit intents have their orders committed (see _batch)."""
+        settled = getattr(self.journal, "intents_settled", None)
+        if upto and settled is not None:
+            self._jcall(settled, upto)
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""
