@@ -547,6 +547,7 @@ def run_floor(
         raise SystemExit("the floor client did not start")
     mine.recv()
     tap.take()
+    steal = StealMeter()
     parent.send(
         {"op": "run", "rate": rate, "seconds": args.seconds, "period": args.period, "crashes": True}
     )
@@ -565,6 +566,7 @@ def run_floor(
         "tick_to_sent": percentiles(match(out["crashes"], stamps)),
         "tick_to_request": percentiles(match(out["crashes"], sells)),
         **wire_figures(out["crashes"], taken),
+        "cpu_steal_pct": steal.pct(),
     }
 
 
@@ -852,6 +854,29 @@ def cpu_seconds(pid: int | None) -> float:
     except (OSError, IndexError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to other guests while this VM wanted it, all CPUs so
+    far (``/proc/stat``); 0 where unknown."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class StealMeter:
+    """The share of the machine's CPU time stolen by the host over one scenario (%): on a
+    shared VM a busy neighbour can stall every process here for milliseconds at a time, so
+    a run with a high figure says more about the host than about the engine."""
+
+    def __init__(self) -> None:
+        self._steal, self._t = steal_seconds(), time.monotonic()
+
+    def pct(self) -> float:
+        elapsed = (time.monotonic() - self._t) * (os.cpu_count() or 1)
+        return round(100 * (steal_seconds() - self._steal) / elapsed, 1) if elapsed else 0.0
 
 
 def idle_spinner() -> None:
@@ -1223,6 +1248,7 @@ def main() -> int:
                 ticks_before = engine.counters["ticks"]
                 cpu_before = (cpu_seconds(vproc.pid), time.monotonic()) if vproc else None
                 tap.take()
+                steal = StealMeter()
                 parent.send(
                     {
                         "op": "run",
@@ -1254,6 +1280,7 @@ def main() -> int:
                         match(out["crashes"], list(timed.dequeue_stamps))
                     ),
                     **wire_figures(out["crashes"], taken),
+                    "cpu_steal_pct": steal.pct(),
                 }
                 if vproc is not None and cpu_before is not None:
                     # What the viewer process costs (one core = 100): the TUI's render work
