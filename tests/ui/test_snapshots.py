@@ -9,6 +9,7 @@ import pytest
 
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
+from cockpit.ui.screens.ticket import OrderTicket
 from tests.ui import scenario as sc
 from tests.ui.conftest import wait_for
 
@@ -43,6 +44,8 @@ def test_order_ticket(snap_compare) -> None:
     async def open_ticket(pilot) -> None:
         await settle(pilot)
         await pilot.press("n")
+        # The ticket is up (not a fixed wait: on a busy host it may take longer), then drawn.
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, OrderTicket))
         await pilot.pause(0.3)
 
     assert snap_compare(frozen_app(), terminal_size=(120, 40), run_before=open_ticket)
