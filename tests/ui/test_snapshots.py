@@ -6,6 +6,7 @@ Review changes with `pytest tests/ui/test_snapshots.py --snapshot-update` and th
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input
 
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
@@ -46,6 +47,9 @@ def test_order_ticket(snap_compare) -> None:
         await pilot.press("n")
         # The ticket is up (not a fixed wait: on a busy host it may take longer), then drawn.
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, OrderTicket))
+        # A blinking cursor is drawn or not by when the picture is taken: hold it shown.
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
         await pilot.pause(0.3)
 
     assert snap_compare(frozen_app(), terminal_size=(120, 40), run_before=open_ticket)
