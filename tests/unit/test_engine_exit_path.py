@@ -212,6 +212,14 @@ def test_a_torn_intent_line_is_skipped(tmp_path: Path) -> None:
     journal.close()
 
 
+def _exit_order(n: int) -> SimpleNamespace:
+    """What the journal reads of an exit order (a domain ``Order`` has more)."""
+    return SimpleNamespace(
+        cid=f"c{n}", key=SBIN.key, side="SELL", type="MARKET", qty=Decimal(1),
+        product="MIS", price_ticks=None, trigger_ticks=None, tag="exit", created_ns=n,
+    )  # fmt: skip
+
+
 def _intent_cids(path: Path) -> list[str]:
     data = path.read_bytes().split(b"\0", 1)[0]
     return [msgspec.json.decode(line)["cid"] for line in data.splitlines()]
@@ -225,11 +233,7 @@ def test_the_intent_log_starts_again_only_once_every_intent_is_committed(
     journal = Journal.open(tmp_path / "j.sqlite3", checkpoint_interval_s=None)
 
     def intent(n: int) -> None:
-        order = SimpleNamespace(
-            cid=f"c{n}", key=SBIN.key, side="SELL", type="MARKET", qty=Decimal(1),
-            product="MIS", price_ticks=None, trigger_ticks=None, tag="exit", created_ns=n,
-        )  # fmt: skip
-        journal.exit_intent(order, {"reason": "stop"})
+        journal.exit_intent(_exit_order(n), {"reason": "stop"})
 
     n = 2000
     for i in range(n):
@@ -243,6 +247,18 @@ def test_the_intent_log_starts_again_only_once_every_intent_is_committed(
     assert _intent_cids(journal.intent_path) == []
     intent(n + 1)
     assert _intent_cids(journal.intent_path) == [f"c{n + 1}"]
+    journal.close()
+
+
+def test_unsettled_intents_past_the_mapped_size_grow_the_log(tmp_path: Path) -> None:
+    """Commits failing for long: every intent is kept, none written over."""
+    path = tmp_path / "j.sqlite3"
+    journal = Journal.open(path, checkpoint_interval_s=None)
+    n = 6000  # about 1.3 MB of lines: past the 1 MB mapped at open
+    for i in range(n):
+        journal.exit_intent(_exit_order(i), {"reason": "stop"})
+    assert journal.intent_path.stat().st_size > 1024 * 1024
+    assert _intent_cids(journal.intent_path) == [f"c{i}" for i in range(n)]
     journal.close()
 
 
