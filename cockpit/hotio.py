@@ -6,9 +6,9 @@ CPython lets go of the GIL around every system call that may block (``os.write``
 and getting it back costs up to the switch interval: measured in the exit-latency benchmark,
 0.1-0.8 ms between deciding an exit and its bytes leaving. A call through
 :class:`ctypes.PyDLL` keeps the GIL for the call's duration. That is right only for a call
-that cannot block and returns in microseconds: one line appended to a file, a few hundred
-bytes into a connected socket's buffer, a poll with a zero timeout. Anything that can wait
-goes through the ordinary calls.
+that cannot block and returns in microseconds: a few hundred bytes into a connected socket's
+buffer, a poll with a zero timeout. Anything that can wait goes through the ordinary calls.
+(The exit's intent line needs no call at all: the journal maps its intent log in memory.)
 
 Linux (glibc or musl); where libc cannot be loaded the ordinary calls are used.
 """
@@ -36,9 +36,6 @@ class _PollFd(ctypes.Structure):
 
 try:
     _libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the GIL stays held during a call
-    _write = _libc.write
-    _write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
-    _write.restype = ctypes.c_ssize_t
     _send = _libc.send
     _send.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int)
     _send.restype = ctypes.c_ssize_t
@@ -53,22 +50,6 @@ except (OSError, AttributeError):  # pragma: no cover - no loadable libc
 def _raise_errno() -> None:
     err = ctypes.get_errno()
     raise OSError(err, os.strerror(err))
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to ``fd`` (a file: no short writes but on error)."""
-    if not AVAILABLE:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        return
-    done = 0
-    size = len(data)
-    while done < size:
-        n = _write(fd, data[done:], size - done)
-        if n < 0:
-            _raise_errno()
-        done += n
 
 
 def send_all(sock: socket.socket, data: bytes) -> None:

@@ -365,13 +365,13 @@ class Engine:
         self._next_timer_ns = 0
         self._seq = 0
         self._held: list[Any] | None = None
+        """Router requests held until the current journal batch commits (see _batch)."""
         self._backlog: list[object] = []
         """Feed items read but not handled yet, in order (see ``read_slice_us``)."""
         self._fires_held: (
             list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] | None
         ) = None
         """While :meth:`_fire_several` runs: exits sent, their recording held until all are."""
-        """Router requests held until the current journal batch commits (see _batch)."""
         self._intents_recorded = 0
         """Exit intents whose order has been written into a journal batch (in the order they
         were written). Each batch carries the count when it closes; once it is committed, the

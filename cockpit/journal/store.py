@@ -240,7 +240,6 @@ class Journal:
         self._in_tx = False
         self._ckpt_stop = threading.Event()
         self._ckpt_thread: threading.Thread | None = None
-        self._intent_fd: int | None = None
         self._intent_map: mmap.mmap | None = None
         self._intent_bytes = 0
         """Where the next intent goes in the map (its bytes in use)."""
@@ -359,11 +358,9 @@ class Journal:
         try:
             os.ftruncate(fd, 0)
             os.ftruncate(fd, _INTENT_MAP_BYTES)
-            self._intent_map = mmap.mmap(fd, _INTENT_MAP_BYTES)
-        except BaseException:
+            self._intent_map = mmap.mmap(fd, _INTENT_MAP_BYTES)  # keeps its own descriptor
+        finally:
             os.close(fd)
-            raise
-        self._intent_fd = fd
         self._intent_bytes = 0
         self._intent_count = 0
 
@@ -523,10 +520,6 @@ class Journal:
                 with contextlib.suppress(OSError, BufferError):
                     self._intent_map.close()
                 self._intent_map = None
-            if self._intent_fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(self._intent_fd)
-                self._intent_fd = None
             self._conn.close()
             _unlock(self._lock)
             self._lock = None

@@ -6,31 +6,12 @@ import ctypes
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from cockpit import hotio
 
 pytestmark = pytest.mark.skipif(not hotio.AVAILABLE, reason="no loadable libc")
-
-
-def test_write_all_appends_the_bytes(tmp_path: Path) -> None:
-    import os
-
-    path = tmp_path / "log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        hotio.write_all(fd, b"one\n")
-        hotio.write_all(fd, b"two\n" * 10_000)
-    finally:
-        os.close(fd)
-    assert path.read_bytes() == b"one\n" + b"two\n" * 10_000
-
-
-def test_write_all_raises_on_a_bad_descriptor() -> None:
-    with pytest.raises(OSError):
-        hotio.write_all(987_654, b"x")
 
 
 def test_send_all_sends_and_finishes_what_the_buffer_cannot_take() -> None:
