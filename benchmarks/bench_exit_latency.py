@@ -278,48 +278,42 @@ def _bpf_venue_port(port: int, tail: bytes) -> list[tuple[int, int, int, int]]:
     sender's write, and the kernel stamps it then.
     """
     head, last = int.from_bytes(tail[:4], "big"), int.from_bytes(tail[4:8], "big")
-    prog: list[tuple[int, str | int, str | int, int]] = [
-        (0x20, 0, 0, 0xFFFFF004),  # ld   [pkttype]
-        (0x15, 0, "drop", 0),  #      jeq  #PACKET_HOST
-        (0x30, 0, 0, 9),  #           ldb  [9]           IP protocol
-        (0x15, 0, "drop", 6),  #      jeq  #TCP
-        (0xB1, 0, 0, 0),  #           ldxb 4*([0]&0xf)   X = IP header length
-        (0x48, 0, 0, 2),  #           ldh  [x+2]         destination port
-        (0x15, "request", 0, port),  # jeq #port
-        (0x48, 0, 0, 0),  #           ldh  [x+0]         source port
-        (0x15, 0, "drop", port),  #   jeq  #port
-        (0x28, 0, 0, 2),  #           ldh  [2]           IP total length
-        (0x25, "keep", 0, 250),  #    jgt  #250          more than one frame
-        (0x14, 0, 0, 8),  #           sub  #8
-        (0x07, 0, 0, 0),  #           tax                X = the last 8 bytes
-        (0x40, 0, 0, 0),  #           ld   [x+0]
-        (0x15, 0, "drop", head),  #   jeq  #tail[:4]
-        (0x40, 0, 0, 4),  #           ld   [x+4]
-        (0x15, "keep", "drop", last),  # jeq #tail[4:]
+    prog: list[tuple[str, int, str | int, str | int, int]] = [  # (label, code, jt, jf, k)
+        ("", 0x20, 0, 0, 0xFFFFF004),  # ld   [pkttype]
+        ("", 0x15, 0, "drop", 0),  #      jeq  #PACKET_HOST
+        ("", 0x30, 0, 0, 9),  #           ldb  [9]           IP protocol
+        ("", 0x15, 0, "drop", 6),  #      jeq  #TCP
+        ("", 0xB1, 0, 0, 0),  #           ldxb 4*([0]&0xf)   X = IP header length
+        ("", 0x48, 0, 0, 2),  #           ldh  [x+2]         destination port
+        ("", 0x15, "request", 0, port),  # jeq #port
+        ("", 0x48, 0, 0, 0),  #           ldh  [x+0]         source port
+        ("", 0x15, 0, "drop", port),  #   jeq  #port
+        ("", 0x28, 0, 0, 2),  #           ldh  [2]           IP total length
+        ("", 0x25, "keep", 0, 250),  #    jgt  #250          more than one frame
+        ("", 0x14, 0, 0, 8),  #           sub  #8
+        ("", 0x07, 0, 0, 0),  #           tax                X = the last 8 bytes
+        ("", 0x40, 0, 0, 0),  #           ld   [x+0]
+        ("", 0x15, 0, "drop", head),  #   jeq  #tail[:4]
+        ("", 0x40, 0, 0, 4),  #           ld   [x+4]
+        ("", 0x15, "keep", "drop", last),  # jeq #tail[4:]
         ("request", 0x28, 0, 0, 2),  # ldh [2]           IP total length
-        (0x1C, 0, 0, 0),  #           sub  x             - IP header
-        (0x02, 0, 0, 0),  #           st   M[0]
-        (0x50, 0, 0, 12),  #          ldb  [x+12]        TCP data offset
-        (0x74, 0, 0, 4),  #           rsh  #4
-        (0x64, 0, 0, 2),  #           lsh  #2
-        (0x07, 0, 0, 0),  #           tax                X = TCP header length
-        (0x60, 0, 0, 0),  #           ld   M[0]
-        (0x2D, "keep", "drop", 0),  # jgt  x             carries data
+        ("", 0x1C, 0, 0, 0),  #           sub  x             - IP header
+        ("", 0x02, 0, 0, 0),  #           st   M[0]
+        ("", 0x50, 0, 0, 12),  #          ldb  [x+12]        TCP data offset
+        ("", 0x74, 0, 0, 4),  #           rsh  #4
+        ("", 0x64, 0, 0, 2),  #           lsh  #2
+        ("", 0x07, 0, 0, 0),  #           tax                X = TCP header length
+        ("", 0x60, 0, 0, 0),  #           ld   M[0]
+        ("", 0x2D, "keep", "drop", 0),  # jgt  x             carries data
         ("keep", 0x06, 0, 0, 0xFFFF),  # ret #65535
         ("drop", 0x06, 0, 0, 0),  #   ret  #0
-    ]  # type: ignore[list-item]
-    labels: dict[str, int] = {}
-    plain: list[tuple[int, str | int, str | int, int]] = []
-    for n, insn in enumerate(prog):
-        if isinstance(insn[0], str):
-            labels[insn[0]] = n
-            insn = insn[1:]  # type: ignore[assignment]
-        plain.append(insn)  # type: ignore[arg-type]
+    ]
+    labels = {label: n for n, (label, *_rest) in enumerate(prog) if label}
 
     def to(n: int, target: str | int) -> int:
         return labels[target] - n - 1 if isinstance(target, str) else target
 
-    return [(code, to(n, jt), to(n, jf), k) for n, (code, jt, jf, k) in enumerate(plain)]
+    return [(code, to(n, jt), to(n, jf), k) for n, (_label, code, jt, jf, k) in enumerate(prog)]
 
 
 def wire_main(port: int, conn: Any) -> None:
