@@ -32,7 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cockpit.engine import paths
+from cockpit import paths
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class EngineSettings(BaseModel):
     (lower latency, the default) or ``httpx``."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
-    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/engine/logfile.py``)."""
+    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
     realtime_priority: int = Field(default=10, ge=0, le=99)

@@ -10,7 +10,7 @@ import pytest
 
 import cockpit
 
-CORE = ["domain", "adapters", "engine", "journal", "sim"]
+CORE = ["domain", "adapters", "engine", "link", "daemon", "journal", "sim"]
 
 
 def _modules(package: str) -> list[str]:
