@@ -305,8 +305,6 @@ def status(settings: Settings) -> int:
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
         f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {st.day_pnl}"
     )
-    if st.scheduling:
-        print(f"threads  {st.scheduling}")
     if snap.feeds:
         for f in snap.feeds:
             extra = f" ({f.reason})" if f.reason else ""

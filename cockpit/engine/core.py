@@ -1,29 +1,17 @@
 """The engine's decision thread: sole owner of trading state; exits decided on the tick.
 
-One :class:`Engine` handles items one at a time: market events, ``OrderUpdate``,
-``FeedStatus``, router results (:class:`~cockpit.adapters.openalgo.broker.RouterResult`),
-viewer commands, snapshot requests and its own periodic :class:`EngineTimer`.
-``handle(item)`` is synchronous and never waits on the network, so it can be unit-tested with
-a fake router and publisher.
+One :class:`Engine` handles items one at a time, on one thread (the decision thread): market
+events, ``OrderUpdate``, ``FeedStatus``, router results
+(:class:`~cockpit.adapters.openalgo.broker.RouterResult`), viewer commands, snapshot requests
+and its own periodic :class:`EngineTimer`. Every producer (feed threads, the viewer server,
+the router's workers) only puts items on the :class:`~cockpit.link.bus.Inbound` queue; no
+other thread runs engine code, so no lock guards trading state. ``handle(item)`` is
+synchronous and never waits on the network, so it can be unit-tested with a fake router and
+publisher.
 
-Two ways in, one owner at a time: feed threads hand their events straight to :meth:`deliver`
-(:meth:`deliver_many` for a whole read), which handles them on the feed's own thread; viewer
-commands and router results wait on the :class:`~cockpit.link.bus.Inbound` queue, taken by
-a busy feed thread right after its read (:meth:`_take_inbound`) or by the decision thread
-when the feeds are quiet. Both hold the engine's lock while they handle (and take), so
-trading state still has exactly one owner at any moment and items are handled in the order
-each producer made them (but for an exit tick moved ahead of other symbols' items, below).
-A tick that crosses a stop is thus decided on the thread that read it off the socket, with no
-queue and no thread switch in between (the GIL hand-off between a busy feed thread and a
-waiting decision thread cost about 0.1-0.5 ms, and several ms at p99).
-A feed hands over a whole read at once (:meth:`deliver_many`): a tick in it that crosses a
-plan's line is handled first, ahead of the read's other symbols, so an exit never waits for
-the bookkeeping of a dozen unrelated ticks and fills that arrived in the same read.
-
-Exits: every tick runs the plan of its symbol; a decision is journaled, then exactly one exit
-order is written to the venue by the deciding thread itself (``router.send_urgent``: the
-bytes leave before anything else happens; the router's worker reads the answer), then
-``ExitFired`` and ``PlanEvent`` are published.
+Exits: every tick runs the plan of its symbol; a decision is journaled (one SQLite commit),
+then exactly one exit order is handed to the router (urgent: its exit workers never wait
+behind queries or entries), then ``ExitFired`` and ``PlanEvent`` are published.
 At most one closing order per symbol is in flight at a time (plan exits, Flatten and the kill
 switch all go through the same :class:`_Closer`), so nothing is ever sold twice. A closing
 order that is rejected, cancelled or fails in transport is retried with backoff for the
@@ -114,7 +102,6 @@ from cockpit.engine.views import (
 from cockpit.link import protocol as p
 from cockpit.link.bus import (
     Inbound,
-    LockedSink,
     NullPublisher,
     Publisher,
     SnapshotRequest,
@@ -127,6 +114,8 @@ log = logging.getLogger(__name__)
 _NS: Final = 1_000_000_000
 _MS: Final = 1_000_000
 _ZERO: Final = Decimal(0)
+_JOURNAL_PROBE_NS: Final = _NS
+"""After a failed journal write, how often the timer tries one again."""
 _CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 _ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
 
@@ -137,9 +126,6 @@ class EngineTimer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
-_FEED_BUSY_S: Final = 0.001
-"""A feed that handed over a read this recently takes the inbound items itself."""
-_MARKET: Final = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 _BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
 
@@ -160,10 +146,6 @@ class EngineOptions:
     exit_limit_timeout_s: float = 1.0
     """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
     and sent again at market."""
-    read_slice_us: int = 300
-    """A feed thread handles one read's items for about this long, then, if its socket has
-    more, reads that first (its crossing ticks go ahead) and handles the rest after (0: each
-    read whole)."""
     feed_mode: str = "depth"
     """Mode used when the engine subscribes symbols (``ltp``, ``quote``, ``depth``)."""
     recent_orders: int = 200
@@ -177,9 +159,6 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
-    scheduling: str = ""
-    """How the engine's threads are scheduled, for status (``SCHED_FIFO 10``, or ``normal``
-    and why); set by whoever starts them (``cockpit/daemon/runner.py``)."""
 
 
 @dataclass(slots=True)
@@ -226,20 +205,6 @@ class _Slot:
     event_ns: int = 0
     event_pending: bool = False
     """A trail move not yet published (ratchet events are paced, never lost)."""
-    exit_prep: _ExitPrep | None = None
-    """The exit order made ready for the position as it is (see ``Engine._prepare_exit``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _ExitPrep:
-    """A plan's market exit, built before it is needed: on the crossing tick only the cid is
-    new. Valid while the position's quantity and product are what it was built for."""
-
-    qty: Decimal
-    """The signed position it closes (the request carries its size and product)."""
-    request: OrderRequest
-    place: PlaceOrder
-    """The venue request with an empty cid (the router has its bytes ready)."""
 
 
 @dataclass(slots=True)
@@ -366,31 +331,13 @@ class Engine:
         self._seq = 0
         self._held: list[Any] | None = None
         """Router requests held until the current journal batch commits (see _batch)."""
-        self._backlog: list[object] = []
-        """Feed items read but not handled yet, in order (see ``read_slice_us``)."""
-        self._fires_held: (
-            list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] | None
-        ) = None
-        """While :meth:`_fire_several` runs: exits sent, their recording held until all are."""
-        self._intents_recorded = 0
-        """Exit intents whose order has been written into a journal batch (in the order they
-        were written). Each batch carries the count when it closes; once it is committed, the
-        intent log may start again up to there (see Journal.intents_settled)."""
-        self._outbox: deque[tuple[list[Any], list[Any], int]] = deque()
-        """Journal writes kept while the run loop is live, with the requests that wait for
-        them (see _batch); committed by the decision thread outside the lock."""
-        self._decision_ident = 0
+        self.journal_ok = True
+        """False after a journal write failed, until a write succeeds again: entries refused."""
+        self._next_journal_probe_ns = 0
         self._cid_n = 0
         self._cid_prefix = f"c{(self.clock() // _NS) % 10_000_000:x}-"
         self.started_ns = self.clock()
         self.shutdown_requested = threading.Event()
-        self._lock = threading.RLock()
-        """Held by whichever thread handles an item (the decision thread or a feed thread).
-        Re-entrant: a feed that called its sink from inside a handler must not deadlock."""
-        self._inline = False
-        """True while :meth:`run` is live: :meth:`deliver` handles on the caller's thread."""
-        self._last_read = 0.0
-        """When a feed last handed over a read (``time.monotonic``)."""
         self._ticks_window = 0
         self._ticks_window_start = time.monotonic_ns()
         self._ticks_per_s = 0.0
@@ -403,10 +350,10 @@ class Engine:
             "unmatched_updates": 0,
             "bad_updates": 0,
             "exits": 0,
-            "reads_split": 0,
             "exit_retries": 0,
             "commands": 0,
             "errors": 0,
+            "journal_errors": 0,
         }
         self._risk = _RiskGate(config)
         self._vap_dirty: set[str] = set()
@@ -434,249 +381,25 @@ class Engine:
         self.reconcile("start")
 
     def run(self, stop: threading.Event) -> None:
-        """The decision loop: take items off ``inbound`` until ``stop`` (or a Shutdown).
-
-        While it runs, :meth:`deliver` handles feed events on their own threads.
-        """
-        lock = self._lock
+        """The decision loop: handle what ``inbound`` holds, in order, until ``stop`` (or a
+        Shutdown); the timer in between."""
         inbound = self.inbound
-        self._decision_ident = threading.get_ident()
-        with lock:
-            self.start()
-            # What the feeds queued before now is handled first, in order; from here on they
-            # hand their events over directly (the same lock orders the switch).
-            while (item := inbound.take()) is not None:
-                self.handle(item)
-            self._inline = True
-            # What was made at start (modules, instruments, restored state) lives as long as
-            # the process: move it out of the collector's sight, so a full collection during
-            # the session (it holds the GIL, exits wait) scans only what the session made.
-            gc.freeze()
+        self.start()
+        for item in inbound.take_all(0):  # what the feeds queued before the restore
+            self.handle(item)
+        # What was made at start (modules, instruments, restored state) lives as long as the
+        # process: move it out of the collector's sight, so a full collection during the
+        # session (it holds the GIL, exits wait) scans only what the session made.
+        gc.freeze()
         interval = self.options.timer_interval_s
         next_timer = time.monotonic() + interval
-        try:
-            while not stop.is_set() and not self.shutdown_requested.is_set():
-                timeout = next_timer - time.monotonic()
-                if timeout > 0:
-                    if inbound.wait(timeout):
-                        self._drain_stale_backlog()
-                        if self._outbox:
-                            self._commit_outbox()
-                        if inbound and time.monotonic() - self._last_read < _FEED_BUSY_S:
-                            # A feed thread is reading: it takes the items right after its
-                            # read, and kicks us to commit; taking them here would fight it
-                            # for the GIL in the middle of its next read.
-                            inbound.wait(min(timeout, _FEED_BUSY_S), items=False)
-                            continue
-                        # Taken under the lock, one at a time (a feed thread may take some
-                        # first, right after its read: the order is kept either way).
-                        while True:
-                            with lock:
-                                item = inbound.take()
-                                if item is not None:
-                                    self.handle(item)
-                            if self._outbox:
-                                self._commit_outbox()
-                            if item is None:
-                                break
-                    continue
+        while not stop.is_set() and not self.shutdown_requested.is_set():
+            for item in inbound.take_all(next_timer - time.monotonic()):
+                self.handle(item)
+            if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
-                self._drain_stale_backlog()
-                with lock:
-                    self.handle(EngineTimer(self.clock()))
-                if self._outbox:
-                    self._commit_outbox()
-        finally:
-            with lock:
-                if self._backlog:
-                    self._drain_backlog()
-                self._inline = False
-            self._commit_outbox()
+                self.handle(EngineTimer(self.clock()))
         self.publisher.event(p.Stopping("engine stopped"))
-
-    @property
-    def lock(self) -> threading.RLock:
-        """The lock held while an item is handled (for feeds that batch their reads)."""
-        return self._lock
-
-    def sink(self) -> LockedSink:
-        """:meth:`deliver` as a feed sink that carries the engine's lock."""
-        return LockedSink(self.deliver, self._lock, self.deliver_many)
-
-    def deliver(self, item: object) -> None:
-        """A feed's sink: handle ``item`` now, on the caller's thread, under the engine lock.
-
-        Then the items waiting on ``inbound`` (see :meth:`_take_inbound`). Before :meth:`run`
-        has started (or after it stopped) the item is queued instead, so nothing is handled
-        before the journal is restored. Never raises.
-        """
-        with self._lock:
-            if self._inline:
-                if self._backlog:
-                    self._drain_backlog()
-                self.handle(item)
-                if self.inbound:
-                    self._take_inbound()
-            else:
-                self.inbound.put(item)
-
-    def deliver_many(self, items: list[object], more: Callable[[], bool] | None = None) -> None:
-        """A feed's sink for one read: :meth:`deliver` each item, those that fire exits first.
-
-        ``more`` tells whether the feed has more waiting on its socket: then the items
-        waiting on ``inbound`` are left for after that read (one at least is taken per read),
-        and so is the rest of this read once it has been handled for ``read_slice_us``: the
-        next read's crossing ticks go ahead of it (as within one read), so an exit does not
-        wait behind a long read (a burst after a stall, fills, another symbol's exit).
-
-        A market event whose price crosses its symbol's plan is handled before the others when
-        it is the first item of its symbol in the read (so each symbol's items keep their
-        order) and no item before it is of a kind that is not tied to one symbol. Never raises.
-        """
-        with self._lock:
-            if not self._inline:
-                for item in items:
-                    self.inbound.put(item)
-                return
-            self._last_read = time.monotonic()
-            scanned = len(self._backlog)
-            if scanned:
-                items = self._backlog + items
-                self._backlog = []
-            if len(items) > 1 and self.plans and self.reconciled:
-                items, firing = self._exits_first(items, scanned)
-                if firing > 1:
-                    self._fire_several(items[:firing])
-                    items = items[firing:]
-            slice_ns = self.options.read_slice_us * 1000
-            if more is None or not slice_ns:
-                for item in items:
-                    self.handle(item)
-            else:
-                clock = time.perf_counter_ns
-                until = clock() + slice_ns
-                last = len(items) - 1
-                for i, item in enumerate(items):
-                    self.handle(item)
-                    if i < last and clock() > until and _has_more(more):
-                        # The socket has more: read it first (a crossing tick in it goes
-                        # ahead of these); these are handled right after, in order.
-                        self._backlog = items[i + 1 :]
-                        self.counters["reads_split"] += 1
-                        return
-            if self.inbound:
-                self._take_inbound(more)
-
-    def _drain_stale_backlog(self) -> None:
-        """(Decision thread) what a feed left of a read, if that feed has not come back.
-
-        A feed that leaves items reads again at once (its socket had more), so this is
-        for a feed that stopped or whose next bytes held no message: at the latest on the
-        next timer.
-        """
-        if self._backlog and time.monotonic() - self._last_read >= _FEED_BUSY_S:
-            with self._lock:
-                if self._backlog:
-                    self._drain_backlog()
-            if self._outbox:
-                self._commit_outbox()
-
-    def _drain_backlog(self) -> None:
-        """(Lock held) handle what a feed thread left of its reads (see ``read_slice_us``)."""
-        backlog, self._backlog = self._backlog, []
-        for item in backlog:
-            self.handle(item)
-
-    def _fire_several(self, items: list[object]) -> None:
-        """Handle market events of one read that each fire a plan: every exit order first.
-
-        A market-wide move crosses many stops in one read. Each exit's order goes out as its
-        tick is handled; the rest of each exit's work (journal transaction, closing state,
-        viewers) waits until every one of them is sent, in the same order, so the tenth stop
-        does not wait for nine exits' bookkeeping.
-        """
-        held: list[tuple[_Slot, ExitDecision, tuple[Order, PlaceOrder] | None]] = []
-        self._fires_held = held
-        try:
-            for item in items:
-                self.handle(item)
-        finally:
-            self._fires_held = None
-        for slot, decision, sent in held:
-            try:
-                self._fired(slot, decision, sent)
-            except Exception as exc:
-                self.counters["errors"] += 1
-                log.exception("engine: error recording the exit of %s", slot.key)
-                self._alarm("error", f"internal error recording an exit: {exc!r}", code="bug")
-
-    def _take_inbound(self, more: Callable[[], bool] | None = None) -> None:
-        """(A feed thread, lock held, after its read) handle the items waiting on ``inbound``.
-
-        Commands and router results then cost the feed thread their own handling only: left
-        to the decision thread, each would also take the GIL from the feed thread in the
-        middle of its next read (the switch interval, 0.5 ms, at worst). The decision thread
-        is woken to commit what they wrote and send what they hold. While ``more()`` says the
-        feed's socket has data waiting, the rest is left for after that read (at least one
-        item per read, so they are never starved): a tick in it may fire an exit.
-        """
-        inbound = self.inbound
-        while (item := inbound.take()) is not None:
-            self.handle(item)
-            if more is not None and inbound and _has_more(more):
-                break  # the next read first: it may hold an exit; the rest after it
-        inbound.kick()
-
-    def _exits_first(self, items: list[object], scanned: int = 0) -> tuple[list[object], int]:
-        """``items`` with the market events that fire a plan moved to the front (in order).
-
-        Also how many there are (the front of the list that fires). The first ``scanned``
-        items (left from earlier reads) only hold back the items of their symbols.
-        """
-        plans = self.plans
-        syms = self._syms
-        seen: set[str] = set()
-        first: list[int] = []
-        for item in items[:scanned]:
-            kind = type(item)
-            if kind in _MARKET:
-                ev: Any = item
-                seen.add(f"{ev.exchange}:{ev.symbol}")
-            elif kind is OrderUpdate:
-                self._seen_update(item, seen)
-            else:
-                return items, 0  # nothing moves ahead of it
-        for i in range(scanned, len(items)):
-            item = items[i]
-            kind = type(item)
-            if kind in _MARKET:
-                ev = item
-                key = f"{ev.exchange}:{ev.symbol}"
-                if key in seen:
-                    continue
-                seen.add(key)
-                slot = plans.get(key)
-                if slot is None:
-                    continue
-                ltp = _ticks(syms[key].inst, ev.ltp) if key in syms else None
-                if ltp is not None and slot.plan.crossed_by(ltp, ev.recv_ns):
-                    first.append(i)
-            elif kind is OrderUpdate:
-                self._seen_update(item, seen)
-            else:
-                break  # a status or anything else: nothing after it moves ahead of it
-        if not first:
-            return items, 0
-        picked = set(first)
-        front = [items[i] for i in first]
-        return front + [x for i, x in enumerate(items) if i not in picked], len(front)
-
-    def _seen_update(self, update: Any, seen: set[str]) -> None:
-        """The symbols an order update may concern (its own, its order's)."""
-        seen.add(f"{update.exchange}:{update.symbol}")
-        cid = self._by_venue.get(update.orderid)
-        if cid is not None and cid in self.orders:
-            seen.add(self.orders[cid].key)
 
     def handle(self, item: object) -> None:
         """Process one inbound item. Never raises (a bug is logged, counted and alarmed)."""
@@ -887,32 +610,18 @@ class Engine:
         )
 
     def _fire(self, slot: _Slot, decision: ExitDecision) -> None:
-        """A plan decided to exit: send exactly one exit order, journal, tell viewers.
+        """A plan decided to exit: journal it, send exactly one exit order, tell viewers.
 
-        The exit order goes first (:meth:`_send_exit_first`: one intent-log line, then its
-        bytes to the venue on this thread). Then the plan's fired state and the order are
-        journaled in ONE commit; the other router requests (protective cancel) are held until
-        that commit and handed over right after it, before anything is published.
+        The plan's fired state and the exit order are journaled in ONE commit; the exit order
+        (then the protective stop's cancel) is handed to the router right after that commit,
+        before anything is published.
         """
         self.counters["exits"] += 1
-        sent = self._send_exit_first(slot.key, str(decision.reason), decision)
-        if self._fires_held is not None:
-            self._fires_held.append((slot, decision, sent))  # recorded once all are sent
-            return
-        self._fired(slot, decision, sent)
-
-    def _fired(
-        self, slot: _Slot, decision: ExitDecision, sent: tuple[Order, PlaceOrder] | None
-    ) -> None:
-        """The rest of :meth:`_fire` once its exit order is sent (or when ``sent`` is None,
-        :meth:`_start_close` decides and sends it)."""
         key = slot.key
         with self._batch():
-            if sent is not None:
-                self._intents_recorded += 1  # its order is written in this batch
             self._journal_plan(slot, f"fired: {decision.reason}", force=True)
+            closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
-            closer = self._start_close(key, str(decision.reason), from_plan=True, sent=sent)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -990,7 +699,6 @@ class Engine:
         self._journal_plan(slot, "attached", force=True)
         self.publisher.event(p.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached"))
         self._place_protective(slot)
-        self._prepare_exit(key)
         if last is not None and self.reconciled:
             # Evaluate it at the current price now (a fill beyond the stop exits at once).
             self._plan_tick(slot, last, ts_ns)
@@ -1038,84 +746,11 @@ class Engine:
                         )
                     )
                     self._resize_protective(slot)
-            prep = slot.exit_prep
-            if prep is None or prep.qty != qty or prep.request.product is not order.product:
-                self._prepare_exit(key)
             return
         if order.tag in ("entry", "reverse") and order.cid in self._entry_specs:
             self._new_plan(key, pos, self._entry_specs[order.cid], ts_ns)
 
     # ================================================================== closing (exit/flatten)
-
-    def _send_exit_first(
-        self, key: str, reason: str, decision: ExitDecision
-    ) -> tuple[Order, PlaceOrder] | None:
-        """The hot half of an exit: intent-log line, then the order's bytes to the venue.
-
-        Only when this will be the symbol's one closing order (nothing closing it already, a
-        position to close); otherwise None and :meth:`_start_close` decides as usual. The
-        order's bookkeeping (orders, journal transaction, viewers) follows in ``_fire``.
-        """
-        send = getattr(self.router, "send_urgent", None)
-        if send is None:
-            return None
-        closer = self._closers.get(key)
-        if closer is not None and closer.cid is not None:
-            return None
-        pos = self.portfolio.get(key)
-        if pos is None or pos.qty == 0:
-            return None
-        slot = self.plans.get(key)
-        prep = slot.exit_prep if slot is not None else None
-        if (
-            prep is not None
-            and prep.qty == pos.qty
-            and prep.request.product is self._products.get(key, Product.MIS)
-        ):
-            cid = self._new_cid()
-            order = Order.from_request(cid, prep.request, self.clock())
-            t = prep.place
-            place = PlaceOrder(
-                cid, t.exchange, t.symbol, t.action, t.quantity, t.pricetype, t.product,
-                t.price, t.trigger_price, urgent=True,
-            )  # fmt: skip
-        else:
-            attempts = closer.attempts if closer is not None else 0
-            request = self._close_request(key, pos, reason, attempts=attempts, from_plan=True)
-            order = Order.from_request(self._new_cid(), request, self.clock())
-            place = self._place_request(order, urgent=True)
-        if self.journal is not None and hasattr(self.journal, "exit_intent"):
-            try:
-                self.journal.exit_intent(order, decision.to_state())
-            except Exception as exc:
-                # Not written: take the slower path (transaction first, then send).
-                self._journal_failed(exc)
-                return None
-        send(place)
-        return order, place
-
-    def _prepare_exit(self, key: str) -> None:
-        """Build ``key``'s plan exit for its position now, off the crossing tick's path.
-
-        Only a market exit (a limit exit is priced off the touch when it fires). The router
-        encodes its bytes too (``prepare``). Called when a plan is attached or restored and
-        on a fill that leaves it for another quantity or product; :meth:`_send_exit_first`
-        uses it only while it still fits.
-        """
-        slot = self.plans.get(key)
-        if slot is None:
-            return
-        slot.exit_prep = None
-        pos = self.portfolio.get(key)
-        ex = getattr(self.config, "exits", None)
-        if pos is None or pos.qty == 0 or getattr(ex, "exit_order_type", "market") != "market":
-            return
-        request = self._close_request(key, pos, "exit", attempts=0, from_plan=True)
-        place = self._place_request(Order.from_request("", request, 0), urgent=True)
-        prepare = getattr(self.router, "prepare", None)
-        if prepare is not None:
-            prepare(place)
-        slot.exit_prep = _ExitPrep(pos.qty, request, place)
 
     def _start_close(
         self,
@@ -1123,12 +758,8 @@ class Engine:
         reason: str,
         *,
         from_plan: bool = False,
-        sent: tuple[Order, PlaceOrder] | None = None,
     ) -> _Closer | None:
-        """Send (or keep) the one closing order of ``key``. Never double-sells.
-
-        ``sent``: the closing order :meth:`_send_exit_first` already sent (recorded here).
-        """
+        """Send (or keep) the one closing order of ``key``. Never double-sells."""
         closer = self._closers.get(key)
         if closer is not None and closer.cid is not None and self.orders[closer.cid].is_working:
             return closer  # already closing; do not send another
@@ -1139,7 +770,7 @@ class Engine:
             return None
         if closer is None:
             closer = self._closers[key] = _Closer(key, reason)
-        self._send_close(closer, pos, from_plan=from_plan, sent=sent)
+        self._send_close(closer, pos, from_plan=from_plan)
         return closer
 
     def _close_request(
@@ -1178,15 +809,11 @@ class Engine:
         pos: Position,
         *,
         from_plan: bool,
-        sent: tuple[Order, PlaceOrder] | None = None,
     ) -> None:
-        if sent is not None:
-            order = self._submit(None, urgent=True, sent=sent)
-        else:
-            request = self._close_request(
-                closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
-            )
-            order = self._submit(request, urgent=True)
+        request = self._close_request(
+            closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
+        )
+        order = self._submit(request, urgent=True)
         closer.cid = order.cid
         closer.retry_at_ns = 0
         closer.uncertain_since_ns = 0
@@ -1336,31 +963,15 @@ class Engine:
         self._cid_n += 1
         return f"{self._cid_prefix}{self._cid_n}"
 
-    def _submit(
-        self,
-        request: OrderRequest | None,
-        *,
-        urgent: bool,
-        sent: tuple[Order, PlaceOrder] | None = None,
-    ) -> Order:
-        """Create the order, journal it, hand it to the router, publish it.
-
-        ``sent``: the order was created and already sent (:meth:`_send_exit_first`); only
-        record, journal and publish it.
-        """
-        if sent is not None:
-            order = sent[0]
-            now = order.created_ns
-        else:
-            assert request is not None
-            now = self.clock()
-            order = Order.from_request(self._new_cid(), request, now)
+    def _submit(self, request: OrderRequest, *, urgent: bool) -> Order:
+        """Create the order, journal it, hand it to the router, publish it."""
+        now = self.clock()
+        order = Order.from_request(self._new_cid(), request, now)
         self.orders[order.cid] = order
         self.working[order.cid] = order
         self._journal_order(order)
         order.apply(OrderSubmitted(now))
-        if sent is None:
-            self._route(self._place_request(order, urgent=urgent))
+        self._route(self._place_request(order, urgent=urgent))
         self._publish_order(order)
         return order
 
@@ -1388,37 +999,22 @@ class Engine:
         self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
         return True
 
-    def _send_held(self, held: list[Any]) -> None:
-        """Hand over an exit's requests; the exit order itself is written by this thread.
-
-        ``router.send_urgent`` writes the request's bytes to the venue's socket at once (or
-        queues it like ``submit`` when it cannot: busy lane, rate limit, not connected); the
-        router's worker reads the answer, so this thread never waits on the network.
-        """
-        submit = self.router.submit
-        send = getattr(self.router, "send_urgent", None)
-        for request in held:
-            if send is not None and type(request) is PlaceOrder and request.urgent:
-                send(request)
-            else:
-                submit(request)
-
     def _route(self, request: Any) -> None:
         """Hand ``request`` to the router, or hold it until the journal batch commits."""
         if self._held is not None:
             self._held.append(request)
         else:
-            self._send_held([request])
+            self.router.submit(request)
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
         """One journal commit for everything written inside; router requests wait for it.
 
         Nested uses join the outermost one. Requests handed to ``_route`` inside are held and
-        sent right after the commit, so everything is journaled before it is acted on, with
-        one commit per handled item instead of one per write (each commit lets the feed
-        thread take the GIL, and a crossing tick may be waiting behind this item). A handler
-        that fails still commits what it wrote and sends what it decided, as before.
+        handed to the router right after the commit, so everything is journaled before it is
+        acted on. A handler that fails still commits what it wrote and sends what it decided;
+        a commit that fails is alarmed and the requests still go (the broker is the truth:
+        an exit is never held back by a full disk; entries are refused meanwhile).
         """
         if self._held is not None:
             yield
@@ -1426,66 +1022,23 @@ class Engine:
         held: list[Any] = []
         self._held = held
         error: BaseException | None = None
-        journal = self.journal
-        # While the run loop is live the writes are kept and committed once the lock is let
-        # go (on the decision thread, in the order the items were handled), then sent.
-        deferred = self._inline and journal is not None and hasattr(journal, "collect")
-        if deferred:
-            journal.collect()
         try:
-            with contextlib.nullcontext() if deferred else self._journal_batch():
+            with self._journal_batch():
                 try:
                     yield
                 except Exception as exc:
                     error = exc
         finally:
             self._held = None
-            settle = self._intents_recorded
-            if deferred:
-                self._outbox.append((journal.collected(), held, settle))
-                if threading.get_ident() != self._decision_ident:
-                    self.inbound.kick()  # the decision thread commits and sends
-            else:
-                self._send_held(held)
-                self._settle_intents(settle)
+            submit = self.router.submit
+            for request in held:
+                submit(request)
         if error is not None:
             raise error
 
-    def _commit_outbox(self) -> None:
-        """(Decision thread, without the engine lock) commit kept writes, then send.
-
-        The batches waiting now are committed in one transaction, in the order they were
-        made, and only then are their requests sent, in the same order: each request still
-        goes out after its writes are committed, with one commit (and fewer GIL hand-offs
-        to and from SQLite) for however many items a busy moment made. A failed commit is
-        alarmed and the requests still go (as a failed write did before: the broker is the
-        truth, reconciliation checks it).
-        """
-        outbox = self._outbox
-        while outbox:
-            batches = []
-            while outbox:
-                batches.append(outbox.popleft())
-            writes = [write for batch in batches for write in batch[0]]
-            if writes:
-                try:
-                    self.journal.commit(writes)
-                except Exception as exc:
-                    with self._lock:
-                        self._journal_failed(exc)
-            for _writes, held, _settle in batches:
-                self._send_held(held)
-            self._settle_intents(max(settle for _w, _h, settle in batches))
-
-    def _settle_intents(self, upto: int) -> None:
-        """The first ``upto`` exit intents have their orders committed (see _batch)."""
-        settled = getattr(self.journal, "intents_settled", None)
-        if upto and settled is not None:
-            self._jcall(settled, upto)
-
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""
-        if self.journal is None or not hasattr(self.journal, "transaction"):
+        if self.journal is None:
             return contextlib.nullcontext()
         return _JournalBatch(self)
 
@@ -2012,6 +1565,7 @@ class Engine:
                 ):
                     self._journal_plan(slot, "trail")
         self._retry_closers(now)
+        self._probe_journal(now)
         if self._risk.limits.kill_on_daily_loss and not self.kill_switch and self.reconciled:
             self._kill_on_daily_loss()
         if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
@@ -2067,7 +1621,6 @@ class Engine:
             ticks_per_s=round(self._ticks_per_s, 1),
             order_latency_ms=median,
             kill_switch=self.kill_switch,
-            scheduling=self.options.scheduling,
         )
 
     # ================================================================== viewer commands
@@ -2136,6 +1689,8 @@ class Engine:
             return p.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
         if not self.armed:
             return p.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
+        if not self.journal_ok:
+            return p.Refused(cmd.id, "journal", "the journal cannot write: no entries until it can")
         if not self.reconciled:
             return p.Refused(cmd.id, "reconciling", "waiting for the broker's books")
         sym = self._syms[cmd.key]
@@ -2194,6 +1749,8 @@ class Engine:
             return p.Refused(cmd.id, "no_position", f"{cmd.key}: no position to reverse")
         if self.kill_switch or not self.armed:
             return p.Refused(cmd.id, "disarmed", "trading is disarmed")
+        if not self.journal_ok:
+            return p.Refused(cmd.id, "journal", "the journal cannot write: no entries until it can")
         if not self._feed_ok():
             return p.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
         if cmd.key in self._closers:
@@ -2573,7 +2130,6 @@ class Engine:
             )
             self.plans[key] = slot
             restored.append(key)
-            self._prepare_exit(key)
             if plan.fired:
                 # It fired before the crash; make sure the exit happens (once).
                 self._closers.setdefault(key, _Closer(key, str(plan.decision.reason)))  # type: ignore[union-attr]
@@ -2609,11 +2165,35 @@ class Engine:
             return None
 
     def _journal_failed(self, exc: Exception) -> None:
+        """A journal write failed: alarm it; entries are refused until a write succeeds."""
         self.counters["errors"] += 1
-        log.exception("journal write failed")
+        self.counters["journal_errors"] += 1
+        log.error("journal write failed: %s", exc)
+        self.journal_ok = False
+        self._next_journal_probe_ns = self.clock() + _JOURNAL_PROBE_NS
         self.publisher.event(
-            p.Alarm(self._next_seq(), "error", f"journal write failed: {exc}", code="journal")
+            p.Alarm(
+                self._next_seq(),
+                "error",
+                f"journal write failed: {exc}; exits still go, entries refused until it writes",
+                code="journal",
+            )
         )
+
+    def _probe_journal(self, now: int) -> None:
+        """(Timer) after a failed write, try one write now and then; entries resume once it
+        goes through."""
+        if self.journal_ok or self.journal is None or now < self._next_journal_probe_ns:
+            return
+        self._next_journal_probe_ns = now + _JOURNAL_PROBE_NS
+        try:
+            with self.journal.transaction():
+                self.journal.event("journal_probe", {"ts_ns": now}, now)
+        except Exception as exc:
+            log.warning("journal still failing: %s", exc)
+            return
+        self.journal_ok = True
+        self._alarm("info", "journal writes again: entries allowed", code="journal_ok")
 
     def _alarm(self, level: str, message: str, *, key: str | None = None, code: str = "") -> None:
         log.log(logging.ERROR if level == "error" else logging.WARNING, "%s: %s", code, message)
@@ -2724,14 +2304,6 @@ def _risk_limits(settings: Any) -> risk.RiskLimits:
 
 
 # ====================================================================== helpers
-
-
-def _has_more(more: Callable[[], bool]) -> bool:
-    """A feed's "more on the socket" check; a socket that fails it has nothing more."""
-    try:
-        return more()
-    except (OSError, ValueError):
-        return False  # the feed's own read will see the error
 
 
 def _ticks(inst: Instrument, price: Decimal) -> int | None:

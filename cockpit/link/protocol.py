@@ -194,8 +194,6 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
     kill_switch: bool = False
     """True while a kill switch is in progress or has tripped entries off."""
-    scheduling: str = ""
-    """The engine threads' scheduling: ``SCHED_FIFO <priority>``, or ``normal`` and why."""
 
 
 # --------------------------------------------------------------------------- handshake

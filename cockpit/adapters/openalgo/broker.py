@@ -4,18 +4,14 @@ The engine never waits on the network. It hands a request object to
 :meth:`OpenAlgoRouter.submit` (which only enqueues) and later takes one :class:`RouterResult`
 per request off its own inbound queue (the ``sink`` given here).
 
-An exit order goes faster: :meth:`OpenAlgoRouter.send_urgent` writes the request's bytes on
-the caller's thread, at once, on an *express lane* (a keep-alive connection kept open by the
-urgent worker; there are a few, so exits close together each get one), and a worker then
-reads the answer and reports it like any other. Writing a few hundred bytes to a connected
-socket does not wait on the network; it saves handing the request to another thread, which
-under load costs a GIL switch (0.1-0.5 ms, ms at p99). When no lane can take it (all busy
-with earlier exits, rate limit, not connected, ``httpx`` transport) the request is queued as
-by :meth:`~OpenAlgoRouter.submit`.
+One HTTP client (httpx, keep-alive connections) serves every worker.
 
 Rules the router keeps:
 
-- Urgent requests (exits, kill switch, flatten) jump the queue; otherwise first in, first out.
+- Urgent requests (exits, kill switch, flatten) jump the queue and have workers of their own
+  (``urgent_workers``) that take nothing else, so an exit never waits behind a slow query or
+  entry, and exits close together (a market-wide gap) go out side by side; otherwise first
+  in, first out.
 - A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
   the server's limits (OpenAlgo: 10 order requests per second by default); a 429 closes the
   gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
@@ -34,12 +30,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import select
-import socket
-import ssl
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,14 +40,10 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from cockpit import hotio
-from cockpit.adapters import http11
-
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 _JSON_DEC: Final = msgspec.json.Decoder()
-TRANSPORTS: Final = ("httpx", "http.client")
 
 # --------------------------------------------------------------------------- requests
 
@@ -265,67 +253,6 @@ class _Http(Exception):
         self.payload = payload
 
 
-@dataclass(slots=True)
-class _Presend:
-    """An urgent order already written on an express lane (or failed while writing)."""
-
-    sent_ns: int
-    lane: _Lane
-    sock: socket.socket | None
-    """The lane's socket to read the answer from (None: the write failed, see ``error``)."""
-    error: _Http | None = None
-
-
-class _Lane:
-    """An express lane: one keep-alive connection for orders written by the caller's thread.
-
-    ``lock`` is held from the moment a request is written until its answer has been read, by
-    whichever threads those are (a plain Lock may be released by another thread).
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sock: socket.socket | None = None
-        self.next_connect = 0.0
-
-    def usable(self) -> socket.socket | None:
-        """The socket if it is connected and not closed by the server (lock held)."""
-        sock = self.sock
-        if sock is None:
-            return None
-        try:
-            # Readable while idle = the server closed it (or sent junk): do not write on it.
-            readable = hotio.readable_now(sock)
-        except (OSError, ValueError):
-            readable = True
-        if readable:
-            self.close()
-            return None
-        return sock
-
-    def close(self) -> None:
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-
-def _fields(request: PlaceOrder) -> tuple[Any, ...]:
-    """What a placeorder body is made of (everything but the cid)."""
-    return (
-        request.exchange,
-        request.symbol,
-        request.action,
-        request.quantity,
-        request.pricetype,
-        request.product,
-        request.price,
-        request.trigger_price,
-    )
-
-
 @dataclass(order=True, slots=True)
 class _Item:
     priority: int
@@ -349,18 +276,12 @@ class OpenAlgoRouter:
         timeout_s: per-request timeout (connect, read and write).
         order_rate: order requests per second allowed by the client-side limiter.
         api_rate: other requests per second.
-        workers: worker threads for any request (plus one that takes only urgent ones).
+        workers: worker threads for any request.
+        urgent_workers: worker threads that take only urgent requests (exits, kill switch).
         connect_retries: retries of a request that never reached the server.
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
-        transport: ``httpx`` (default) or ``http.client``: one keep-alive connection per
-            worker, requests written and answers read by the router itself
-            (:mod:`cockpit.adapters.http11`; the name is from when it used the standard
-            library's ``http.client``), about 3x lower latency:
-            ``benchmarks/bench_router.py``.
-        express_lanes: keep-alive connections for :meth:`send_urgent` (``http.client``
-            only); one exit's answer holds its lane, so exits close together need several.
     """
 
     def __init__(
@@ -378,17 +299,12 @@ class OpenAlgoRouter:
         max_retry_after_s: float = 5.0,
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
-        transport: str = "httpx",
-        express_lanes: int = 4,
+        urgent_workers: int = 4,
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
             root += "/api/v1"
         self._root = root
-        if transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {TRANSPORTS}, not {transport!r}")
-        self._transport = transport
-        self._local = threading.local()
         self._started = False
         self.__key = api_key
         self._sink = sink
@@ -397,6 +313,7 @@ class OpenAlgoRouter:
         self._order_bucket = TokenBucket(order_rate)
         self._api_bucket = TokenBucket(api_rate)
         self._workers = max(1, workers)
+        self._urgent_workers = max(1, urgent_workers)
         self._connect_retries = connect_retries
         self._max_retry_after = max_retry_after_s
         self._uncertain_checks = uncertain_checks
@@ -411,15 +328,6 @@ class OpenAlgoRouter:
         self._client: httpx.Client | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
-        self._lanes = tuple(_Lane() for _ in range(max(1, express_lanes)))
-        self._presend: dict[int, _Presend] = {}
-        self._payloads: dict[tuple[Any, ...], bytes] = {}
-        """Express-lane bytes of urgent orders, by their fields (see :meth:`prepare`)."""
-        """Urgent orders written on an express lane, by ``id(request)``, until a worker
-        takes them."""
-        self.sent_hook: Callable[[str, bytes, int], None] | None = None
-        """Called (path, body, ``time.monotonic_ns()``) when a request's bytes have been
-        written to the socket (``http.client`` transport only); for benchmarks."""
         self.before_order: Callable[[], object] | None = None
         """Called before an order is placed or modified (paper trading on an external feed:
         the upstream tee's ``flush``, so the paper exchange has the prices first)."""
@@ -430,9 +338,6 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
-            "express": 0,
-            "express_missed": 0,
-            "express_busy": 0,
         }
 
     def __repr__(self) -> str:  # never show the key
@@ -447,18 +352,24 @@ class OpenAlgoRouter:
         self._started = True
         self._client = httpx.Client(
             timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=self._workers + 2, max_keepalive_connections=8),
+            limits=httpx.Limits(
+                max_connections=self._workers + self._urgent_workers,
+                max_keepalive_connections=self._workers + self._urgent_workers,
+            ),
             headers={"Content-Type": "application/json"},
         )
         for n in range(self._workers):
             thread = threading.Thread(target=self._run, name=f"router-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        # One more worker that only takes urgent requests (exits, kill switch): an exit never
-        # waits behind slow queries or entries that occupy the other workers.
-        thread = threading.Thread(target=self._run, args=(True,), name="router-urgent", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        # Workers that only take urgent requests (exits, kill switch): an exit never waits
+        # behind slow queries or entries that occupy the other workers.
+        for n in range(self._urgent_workers):
+            thread = threading.Thread(
+                target=self._run, args=(True,), name=f"router-urgent-{n}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the workers; requests still queued get a ``stopped`` result."""
@@ -472,28 +383,10 @@ class OpenAlgoRouter:
         with self._cv:
             pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
         for request in pending:
-            if self._presend.pop(id(request), None) is not None:
-                # Written on an express lane, answer never read: it may well be placed.
-                self._emit(
-                    RouterResult(
-                        request,
-                        False,
-                        UNCERTAIN,
-                        "router stopped after sending, before the answer was read",
-                    )
-                )
-                continue
             self._emit(RouterResult(request, False, STOPPED, "router stopped before sending"))
         if self._client is not None:
             self._client.close()
             self._client = None
-        for lane in self._lanes:
-            got = lane.lock.acquire(timeout=0.5)
-            try:
-                lane.close()
-            finally:
-                if got:
-                    lane.lock.release()
 
     def submit(self, request: RouterRequest) -> None:
         """Queue a request (never blocks). Its result will reach the sink."""
@@ -512,153 +405,6 @@ class OpenAlgoRouter:
                 # wake-up.
                 self._cv.notify_all()
 
-    def prepare(self, request: PlaceOrder) -> None:
-        """Encode ``request``'s bytes now for a later :meth:`send_urgent` of the same order.
-
-        The engine calls it when an exit plan is attached or its position changes, so the
-        exit it may send is written without encoding on the crossing tick. Only the order's
-        fields count (not its cid): the body carries no cid. Keeps the latest 256.
-        """
-        if type(request) is not PlaceOrder or self._transport != "http.client":
-            return
-        payloads = self._payloads
-        if len(payloads) >= 256:
-            del payloads[next(iter(payloads))]
-        content = self._encode(self._place_body(request))
-        payloads[_fields(request)] = self._head("placeorder", len(content)) + content
-
-    def send_urgent(self, request: RouterRequest) -> bool:
-        """Write an urgent order's request now, on this thread; a worker reads the answer.
-
-        Never blocks on the network: it writes only on an idle express lane's connected
-        socket (a send that fits the socket buffer) and never connects. True if the bytes
-        were written; otherwise the request was queued exactly as by :meth:`submit` (every
-        lane busy or not connected, rate limit or 429 gate, ``httpx`` transport, not a
-        PlaceOrder). Either way exactly one result reaches the sink.
-        """
-        if (
-            type(request) is not PlaceOrder
-            or self._transport != "http.client"
-            or not self._started
-            or self._stop.is_set()
-        ):
-            self.submit(request)
-            return False
-        lane, sock = self._take_lane()
-        if lane is None or sock is None:
-            self.counters["express_busy"] += 1
-            self.submit(request)
-            return False
-        presend: _Presend | None = None
-        try:
-            with self._gate_lock:
-                gated = self._gate_until > time.monotonic()
-            if gated or self._order_bucket.take() > 0.0:
-                return False
-            if self.before_order is not None:
-                self.before_order()
-            payload = self._payloads.get(_fields(request))
-            if payload is None:
-                content = self._encode(self._place_body(request))
-                payload = self._head("placeorder", len(content)) + content
-            self.counters["requests"] += 1
-            sent_ns = time.monotonic_ns()
-            try:
-                hotio.send_all(sock, payload)  # keeps the GIL while it fits the buffer
-            except OSError as exc:
-                lane.close()
-                # Perhaps partly written: the worker treats it as a request that may have
-                # reached the server (looked up in the orderbook, never resent blindly).
-                presend = _Presend(sent_ns, lane, None, _http_error(exc, self._timeout))
-            else:
-                presend = _Presend(sent_ns, lane, sock)
-                hook = self.sent_hook
-                if hook is not None:
-                    hook("placeorder", payload.partition(b"\r\n\r\n")[2], time.monotonic_ns())
-            self._presend[id(request)] = presend
-            return presend.error is None
-        finally:
-            if presend is None or presend.sock is None:
-                lane.lock.release()  # else: released by the worker once it read the answer
-            if presend is None:
-                self.counters["express_missed"] += 1
-            else:
-                self.counters["express"] += 1
-            self.submit(request)
-
-    def _take_lane(self) -> tuple[_Lane | None, socket.socket | None]:
-        """An idle, connected express lane, its lock taken (never waits)."""
-        for lane in self._lanes:
-            if lane.sock is None or not lane.lock.acquire(blocking=False):
-                continue
-            sock = lane.usable()
-            if sock is not None:
-                return lane, sock
-            lane.lock.release()
-        return None, None
-
-    def express_ready(self) -> bool:
-        """Whether every express lane is connected (``send_urgent`` can write at once)."""
-        return all(lane.sock is not None for lane in self._lanes)
-
-    def _receive(self, presend: _Presend) -> tuple[int, Any]:
-        """Read the answer of an order written on an express lane (then free the lane)."""
-        if presend.error is not None:
-            raise presend.error
-        lane = presend.lane
-        sock = presend.sock
-        assert sock is not None
-
-        try:
-            sock.settimeout(self._timeout)
-            answer = self._read(sock, lane.close)
-        finally:
-            lane.lock.release()
-        return self._interpret(
-            answer.status, answer.body, answer.reason, answer.header("retry-after")
-        )
-
-    def _read(self, sock: socket.socket, close: Callable[[], None]) -> http11.Answer:
-        """Read an HTTP answer; a failure closes the connection and is classified."""
-        try:
-            answer = http11.read_answer(sock)
-        except (OSError, http11.HttpError) as exc:
-            close()
-            raise _http_error(exc, self._timeout) from None
-        if answer.will_close:
-            close()
-        return answer
-
-    def _connect_lanes(self) -> None:
-        """(Urgent worker, when idle) keep the express lanes connected."""
-        for lane in self._lanes:
-            if lane.sock is None and time.monotonic() >= lane.next_connect:
-                self._connect_lane(lane)
-
-    def _lanes_down(self) -> bool:
-        return any(lane.sock is None for lane in self._lanes)
-
-    def _connect_lane(self, lane: _Lane) -> None:
-        if not lane.lock.acquire(blocking=False):
-            return
-        try:
-            if lane.sock is not None:
-                return
-            split = urllib.parse.urlsplit(self._root)
-            try:
-                sock = socket.create_connection(
-                    (split.hostname or "127.0.0.1", split.port or 80), timeout=self._timeout
-                )
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError as exc:
-                lane.next_connect = time.monotonic() + 1.0
-                log.debug("router: express lane not connected: %s", type(exc).__name__)
-                return
-            sock.settimeout(self._timeout)
-            lane.sock = sock
-        finally:
-            lane.lock.release()
-
     def pending(self) -> int:
         """How many requests wait to be sent."""
         with self._cv:
@@ -667,25 +413,13 @@ class OpenAlgoRouter:
     # -- worker ----------------------------------------------------------------------------
 
     def _run(self, urgent_only: bool = False) -> None:
-        try:
-            self._work(urgent_only)
-        finally:
-            self._close_local()
-
-    def _work(self, urgent_only: bool) -> None:
         def ready() -> bool:
             return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
 
-        lane = urgent_only and self._transport == "http.client" and self._root.startswith("http:")
         while not self._stop.is_set():
-            if lane:
-                self._connect_lanes()
             with self._cv:
                 while not ready() and not self._stop.is_set():
-                    down = lane and self._lanes_down()
-                    self._cv.wait(0.2 if down else 0.5)
-                    if lane and self._lanes_down():
-                        break
+                    self._cv.wait(0.5)
                 if self._stop.is_set():
                     return
                 if not ready():
@@ -695,10 +429,6 @@ class OpenAlgoRouter:
                 result = self._handle(request)
             except Exception as exc:  # a bug must not kill the worker or lose the result
                 log.exception("router: unexpected error on %s", type(request).__name__)
-                presend = self._presend.pop(id(request), None)
-                if presend is not None and presend.sock is not None:
-                    presend.lane.close()
-                    presend.lane.lock.release()
                 result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
             self._emit(result)
 
@@ -816,27 +546,17 @@ class OpenAlgoRouter:
 
     def _place(self, request: PlaceOrder) -> RouterResult:
         body = self._place_body(request)
-        presend = self._presend.pop(id(request), None)
         attempts = 0
         backoff = self._backoff
         while True:
             attempts += 1
-            if presend is not None:
-                sent_ns = presend.sent_ns
-            else:
-                if not self._wait_turn("placeorder"):
-                    return RouterResult(
-                        request, False, STOPPED, "router stopped", attempts=attempts
-                    )
-                sent_ns = time.monotonic_ns()
+            if not self._wait_turn("placeorder"):
+                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            sent_ns = time.monotonic_ns()
             try:
-                if presend is not None:
-                    first, presend = presend, None
-                    status, payload = self._receive(first)
-                else:
-                    if self.before_order is not None:
-                        self.before_order()
-                    status, payload = self._post("placeorder", body)
+                if self.before_order is not None:
+                    self.before_order()
+                status, payload = self._post("placeorder", body)
                 result = self._success(request, "placeorder", status, payload, sent_ns, attempts)
                 if result.venue_id:
                     with self._ids_lock:
@@ -1031,81 +751,14 @@ class OpenAlgoRouter:
             response.headers.get("retry-after"),
         )
 
-    def _post_stdlib(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        """One keep-alive connection per worker thread: the request written, the answer read
-        by :func:`~cockpit.adapters.http11.read_answer` (lower latency than httpx)."""
-        sock: socket.socket | None = getattr(self._local, "sock", None)
-        if sock is not None:
-            # An idle keep-alive socket that is readable was closed by the server: reconnect
-            # now, before sending, so a placed order is never ambiguous for that reason.
-            try:
-                readable = bool(select.select([sock], [], [], 0)[0])
-            except (OSError, ValueError):
-                readable = True
-            if readable:
-                self._close_local()
-                sock = None
-        if sock is None:
-            sock = self._connect_local()
-        try:
-            sock.sendall(self._head(path, len(content)) + content)
-            hook = self.sent_hook
-            if hook is not None:
-                hook(path, content, time.monotonic_ns())
-        except OSError as exc:
-            self._close_local()
-            raise _http_error(exc, self._timeout) from None
-        answer = self._read(sock, self._close_local)
-        return answer.status, answer.body, answer.reason, answer.header("retry-after")
-
-    def _connect_local(self) -> socket.socket:
-        """(Worker) connect this thread's keep-alive socket (TLS for ``https``)."""
-        split = urllib.parse.urlsplit(self._root)
-        host = split.hostname or "127.0.0.1"
-        tls = split.scheme == "https"
-        try:
-            sock = socket.create_connection(
-                (host, split.port or (443 if tls else 80)), timeout=self._timeout
-            )
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if tls:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        except OSError as exc:
-            raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
-        sock.settimeout(self._timeout)
-        self._local.sock = sock
-        return sock
-
-    def _close_local(self) -> None:
-        sock = getattr(self._local, "sock", None)
-        self._local.sock = None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
-
-    def _head(self, path: str, length: int) -> bytes:
-        """The request line and headers of a POST to ``path`` (for the express lane)."""
-        split = urllib.parse.urlsplit(self._root)
-        return (
-            f"POST {split.path.rstrip('/')}/{path} HTTP/1.1\r\nHost: {split.netloc}\r\n"
-            f"Content-Type: application/json\r\nConnection: keep-alive\r\n"
-            f"Content-Length: {length}\r\n\r\n"
-        ).encode("ascii")
 
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         if not self._started:
             raise _Http(TRANSPORT, "router not started")
         self.counters["requests"] += 1
-        content = self._encode(body)
-        if self._transport == "http.client":
-            status, raw, reason, retry_header = self._post_stdlib(path, content)
-        else:
-            status, raw, reason, retry_header = self._post_httpx(path, content)
+        status, raw, reason, retry_header = self._post_httpx(path, self._encode(body))
         return self._interpret(status, raw, reason, retry_header)
 
     def _interpret(
