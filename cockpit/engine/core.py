@@ -394,8 +394,15 @@ class Engine:
         interval = self.options.timer_interval_s
         next_timer = time.monotonic() + interval
         while not stop.is_set() and not self.shutdown_requested.is_set():
-            for item in inbound.take_all(next_timer - time.monotonic()):
-                self.handle(item)
+            items = inbound.take_all(next_timer - time.monotonic())
+            if len(items) == 1:
+                self.handle(items[0])
+            elif items:
+                # What arrived together is journaled in one commit and its requests then sent
+                # together: a gap through many stops costs one commit, not one per exit.
+                with self._batch():
+                    for item in items:
+                        self.handle(item)
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))

@@ -299,7 +299,7 @@ class OpenAlgoRouter:
         max_retry_after_s: float = 5.0,
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
-        urgent_workers: int = 4,
+        urgent_workers: int = 8,
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
