@@ -365,8 +365,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     get = vars(args).get
     if get("profile"):
         out["profile"] = get("profile")
-    if get("journal"):
-        out["paths"] = {"journal": Path(get("journal")).expanduser()}
+    if journal := get("journal"):
+        out["paths"] = {"journal": Path(journal).expanduser()}
     for flag, name in (("broker", "broker"), ("ws_url", "ws_url"), ("feed", "feed")):
         if get(flag):
             venue[name] = get(flag)
@@ -457,7 +457,8 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
 
 
 def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
-    venue = data.get("venue") if isinstance(data.get("venue"), Mapping) else {}
+    raw_venue = data.get("venue")
+    venue: Mapping[str, Any] = raw_venue if isinstance(raw_venue, Mapping) else {}
     secrets = [k for k in ("api_key", "kite_api_key", "kite_access_token") if venue.get(k)]
     if not secrets:
         return []
