@@ -192,6 +192,25 @@ class Instrument:
         ticks = int((value / self.tick_size).to_integral_value(rounding=_ROUNDING[rounding]))
         return Snapped(ticks=ticks, price=self.price(ticks), requested=value)
 
+    def market_ticks(self, price: Decimal) -> int | None:
+        """A venue's print as whole ticks, or ``None`` when it is unusable.
+
+        The ONE conversion of a market price every feed goes through: exact when on the grid,
+        else snapped to the nearest tick, and only THEN checked. ``None`` for a value that
+        is not a finite number, that no context can divide (``1e1000000``), or that is not
+        at least one tick after snapping: a positive sub-tick print (``0.004`` on a 0.01
+        grid, ``1e-1000000``, Kite's raw 1 on a 0.05 grid) is as unusable as 0 -- taken as
+        0 ticks it would cross every long stop.
+        """
+        try:
+            if not price.is_finite():
+                return None
+            count, rest = divmod(price, self.tick_size)
+            ticks = int(count) if rest == 0 else self.snap(price, Rounding.NEAREST).ticks
+        except (ArithmeticError, ValueError, TypeError, AttributeError):
+            return None
+        return ticks if ticks > 0 else None
+
     def format_price(self, ticks: int) -> str:
         """Text of a price with exactly the instrument's precision."""
         return f"{self.price(ticks):.{self.precision}f}"

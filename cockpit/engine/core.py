@@ -82,7 +82,6 @@ from cockpit.domain.instruments import (
     Exchange,
     Instrument,
     InvalidQuantity,
-    Rounding,
     parse_key,
     to_decimal,
 )
@@ -2735,16 +2734,8 @@ def _has_more(more: Callable[[], bool]) -> bool:
 
 
 def _ticks(inst: Instrument, price: Decimal) -> int | None:
-    """A venue price as ticks: exact, or snapped to the nearest tick; None if unusable."""
-    try:
-        if price <= 0 or not price.is_finite():
-            return None
-        count, rest = divmod(price, inst.tick_size)
-        if rest == 0:
-            return int(count)
-        return inst.snap(price, Rounding.NEAREST).ticks
-    except (ArithmeticError, ValueError, TypeError):
-        return None
+    """A venue price as ticks, validated after snapping (``Instrument.market_ticks``)."""
+    return inst.market_ticks(price)
 
 
 def _levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:

@@ -106,3 +106,39 @@ def test_bad_instrument_definitions() -> None:
     with pytest.raises(ValueError, match="unknown exchange"):
         parse_key("FOO:BAR")
     assert parse_key("nse:INFY") == (Exchange.NSE, "INFY")
+
+
+@pytest.mark.parametrize(
+    ("tick", "price"),
+    [
+        ("0.01", "0.004"),  # Binance: below half a tick
+        ("0.01", "1e-1000000"),
+        ("0.05", "0.01"),  # Kite raw 1 (paise) on a 0.05 grid
+        ("0.05", "0.02"),
+        ("0.05", "0"),
+        ("0.05", "-0.05"),
+        ("0.05", "NaN"),
+        ("0.05", "Infinity"),
+        ("0.05", "-Infinity"),
+        ("0.05", "1e1000000"),  # no context divides it
+    ],
+)
+def test_an_unusable_print_is_none_after_snapping(tick: str, price: str) -> None:
+    """Issue 16.3: a positive sub-tick print snapped to 0 ticks and fired long stops."""
+    inst = Instrument(Exchange.NSE, "X", Decimal(tick))
+    assert inst.market_ticks(Decimal(price)) is None
+
+
+@pytest.mark.parametrize(
+    ("tick", "price", "ticks"),
+    [
+        ("0.05", "0.05", 1),
+        ("0.05", "0.03", 1),  # snaps up to one tick: a real price
+        ("0.05", "1283.75", 25675),
+        ("0.05", "1283.76", 25675),
+        ("0.01", "0.005", 1),  # half a tick rounds away from zero
+    ],
+)
+def test_a_usable_print_is_its_nearest_tick(tick: str, price: str, ticks: int) -> None:
+    inst = Instrument(Exchange.NSE, "X", Decimal(tick))
+    assert inst.market_ticks(Decimal(price)) == ticks
