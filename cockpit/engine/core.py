@@ -100,6 +100,7 @@ from cockpit.domain.orders import (
     Product,
     Side,
     UnmappedUpdate,
+    check_price_ticks,
     events_from_update,
 )
 from cockpit.domain.positions import Portfolio, Position
@@ -2113,8 +2114,8 @@ class Engine:
             else:
                 try:
                     answer = handler(item.conn_id, cmd)
-                except (PlanError, InvalidQuantity, ValueError) as exc:
-                    answer = p.Refused(cmd.id, "invalid", str(exc))
+                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                    answer = p.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
@@ -2366,6 +2367,8 @@ class Engine:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no limit price")
         if cmd.trigger is not None and not order.type.has_trigger:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no trigger")
+        check_price_ticks(order.key, "price", cmd.price)
+        check_price_ticks(order.key, "trigger", cmd.trigger)
         if cmd.qty is not None:
             self.instruments[order.key].check_quantity(cmd.qty)
             if cmd.qty <= order.filled_qty:
