@@ -70,7 +70,6 @@ from cockpit.domain.instruments import (
     Exchange,
     Instrument,
     InvalidQuantity,
-    Rounding,
     parse_key,
     to_decimal,
 )
@@ -89,6 +88,7 @@ from cockpit.domain.orders import (
     Product,
     Side,
     UnmappedUpdate,
+    check_price_ticks,
     events_from_update,
 )
 from cockpit.domain.positions import Portfolio, Position
@@ -1674,8 +1674,8 @@ class Engine:
             else:
                 try:
                     answer = handler(item.conn_id, cmd)
-                except (PlanError, InvalidQuantity, ValueError) as exc:
-                    answer = p.Refused(cmd.id, "invalid", str(exc))
+                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                    answer = p.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
@@ -1931,6 +1931,8 @@ class Engine:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no limit price")
         if cmd.trigger is not None and not order.type.has_trigger:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no trigger")
+        check_price_ticks(order.key, "price", cmd.price)
+        check_price_ticks(order.key, "trigger", cmd.trigger)
         if cmd.qty is not None:
             self.instruments[order.key].check_quantity(cmd.qty)
             if cmd.qty <= order.filled_qty:
@@ -2314,16 +2316,8 @@ def _risk_limits(settings: Any) -> risk.RiskLimits:
 
 
 def _ticks(inst: Instrument, price: Decimal) -> int | None:
-    """A venue price as ticks: exact, or snapped to the nearest tick; None if unusable."""
-    try:
-        if price <= 0 or not price.is_finite():
-            return None
-        count, rest = divmod(price, inst.tick_size)
-        if rest == 0:
-            return int(count)
-        return inst.snap(price, Rounding.NEAREST).ticks
-    except (ArithmeticError, ValueError, TypeError):
-        return None
+    """A venue price as ticks, validated after snapping (``Instrument.market_ticks``)."""
+    return inst.market_ticks(price)
 
 
 def _levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:

@@ -140,13 +140,13 @@ class CockpitApp(App[int]):
     COMMANDS = App.COMMANDS | {SymbolCommands}
     TITLE = "Cockpit"
     ENABLE_COMMAND_PALETTE = True
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+    HORIZONTAL_BREAKPOINTS = [
         (0, "-narrow"),
         (100, "-normal"),
         (140, "-wide"),
         (172, "-xwide"),  # room for the ladder's traded-volume column beside bid/ask
     ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         _b("b", "buy_market", "Buy", "Buy the selected symbol at market", "buy_market"),

@@ -68,7 +68,7 @@ class Pump:
     def __init__(
         self,
         link: Link,
-        deliver: Callable[[list[Msg]], None],
+        deliver: Callable[[list[Msg]], object],
         *,
         fps: float = 30.0,
     ) -> None:
