@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain.execution import (
     CancelAll,
     LookupSymbol,
     RouterResult,
@@ -32,9 +32,6 @@ from cockpit.domain.orders import (
     check_price_ticks,
 )
 from cockpit.engine.risk_gate import GateContext
-from cockpit.engine.rows import (
-    instrument_from_row,
-)
 from cockpit.engine.state import (
     CLOSING_TAGS,
     PendingLookup,
@@ -423,7 +420,7 @@ class ViewerCommands:
             return
         key = f"{request.exchange}:{request.symbol}"
         pending.waiting.discard(key)
-        inst = instrument_from_row(result.data) if result.ok else None
+        inst = result.data if result.ok and isinstance(result.data, Instrument) else None
         if inst is None or inst.key != key:
             pending.failed.append(f"{key} ({result.error or 'not found'})")
         else:
@@ -498,10 +495,9 @@ class ViewerCommands:
             if (query in i.symbol.upper() or query in i.name.upper())
             and (cmd.exchange is None or str(i.exchange) == cmd.exchange.upper())
         }
-        rows = result.data if result.ok and isinstance(result.data, list) else []
-        for row in rows:
-            inst = instrument_from_row(row)
-            if inst is not None and inst.key not in local:
+        found = result.data if result.ok and isinstance(result.data, list) else []
+        for inst in found:
+            if isinstance(inst, Instrument) and inst.key not in local:
                 local[inst.key] = instrument_view(inst)
         hits = list(local.values())[:100]
         self.publisher.reply(conn_id, protocol.SearchResult(cmd.id, hits))

@@ -2,7 +2,7 @@
 
 One :class:`Engine` handles items one at a time, on one thread (the decision thread): market
 events, ``OrderUpdate``, ``FeedStatus``, router results
-(:class:`~cockpit.adapters.openalgo.broker.RouterResult`), viewer commands, snapshot requests
+(:class:`~cockpit.domain.execution.RouterResult`), viewer commands, snapshot requests
 and its own periodic :class:`EngineTimer`. Every producer (feed threads, the viewer server,
 the router's workers) only puts items on the :class:`~cockpit.link.bus.Inbound` queue; no
 other thread runs engine code, so no lock guards trading state. ``handle(item)`` is
@@ -35,10 +35,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain import risk
+from cockpit.domain.execution import (
+    ExecutionClient,
     RouterResult,
 )
-from cockpit.domain import risk
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import (
     Instrument,
@@ -53,6 +54,7 @@ from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.market import MarketData
 from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
+from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
 from cockpit.engine.restore import Journaling
 from cockpit.engine.risk_gate import RiskGate
@@ -87,8 +89,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     Args:
         config: :class:`cockpit.config.Settings` (``exits``, ``risk``, ``trading`` are used).
         instruments: known instruments, by key or as an iterable.
-        router: has ``submit(request)`` (an :class:`~cockpit.adapters.openalgo.broker.
-            OpenAlgoRouter`); results come back on ``inbound``.
+        router: the venue (:class:`~cockpit.domain.execution.ExecutionClient`); every
+            request's result comes back on ``inbound``.
         journal: a :class:`cockpit.journal.store.Journal` (or None: nothing is journaled).
         publisher: where views and events go (:class:`cockpit.link.bus.Publisher`).
         inbound: the one queue every producer puts items on.
@@ -102,11 +104,11 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         *,
         config: Any,
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
-        router: Any,
-        journal: Any = None,
+        router: ExecutionClient,
+        journal: EngineJournal | None = None,
         publisher: Publisher | None = None,
         inbound: Inbound | None = None,
-        feed: Any = None,
+        feed: MarketSubscriber | None = None,
         options: EngineOptions | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:

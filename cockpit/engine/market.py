@@ -110,12 +110,12 @@ class MarketData:
 
     def _publish_volume(self) -> None:
         """Send the changed volume-at-price levels (from the timer: a few times a second)."""
-        publish = getattr(self.publisher, "volume", None)  # optional on a Publisher
+        publish = self.publisher.volume
         for key in self._vap_dirty:
             sym = self._syms[key]
             levels = sorted(sym.vap_changed.items())
             sym.vap_changed.clear()
-            if publish is not None and levels:
+            if levels:
                 publish(protocol.VolumeAtPrice(key, levels))
         self._vap_dirty.clear()
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain.execution import (
     UNCERTAIN,
     CancelAll,
     CancelOrder,
@@ -19,7 +19,7 @@ from cockpit.adapters.openalgo.broker import (
     RouterResult,
     SearchSymbols,
 )
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain.feed import OrderUpdate
@@ -38,9 +38,6 @@ from cockpit.domain.orders import (
     events_from_update,
 )
 from cockpit.engine.restore import JournalBatch
-from cockpit.engine.rows import (
-    update_from_row,
-)
 from cockpit.engine.state import (
     CLOSING_TAGS,
     ZERO,
@@ -409,10 +406,9 @@ class OrderFlow:
             )
             self.reconcile("uncertain order")
             return
-        data = result.data
-        if isinstance(data, dict) and data.get("orderid"):
+        if result.venue_id:
             # The venue created the order as rejected (and may push its update too).
-            venue_id = str(data["orderid"])
+            venue_id = result.venue_id
             self._by_venue[venue_id] = order.cid
             self._parked.pop(venue_id, None)
         if order.is_working:
@@ -448,11 +444,8 @@ class OrderFlow:
 
     def _on_order_status(self, result: RouterResult, request: QueryOrder) -> None:
         order = self.orders.get(request.cid)
-        if order is None or not result.ok or not isinstance(result.data, dict):
-            return
-        update = update_from_row(result.data, self.clock())
-        if update is not None:
-            self._apply_update(order, update)
+        if order is not None and result.ok and isinstance(result.data, OrderUpdate):
+            self._apply_update(order, result.data)
 
     def _on_cancel_all(self, result: RouterResult) -> None:
         if not result.ok:

@@ -5,24 +5,16 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain.execution import (
     QueryBook,
     QueryOrder,
     RouterResult,
-    orderbook_rows,
-)
-from cockpit.domain.instruments import (
-    to_decimal,
 )
 from cockpit.domain.orders import (
     OrderRejected,
     OrderStatus,
 )
 from cockpit.domain.positions import Position
-from cockpit.engine.rows import (
-    position_rows,
-    update_from_row,
-)
 from cockpit.engine.state import (
     NS,
     ZERO,
@@ -79,10 +71,7 @@ class Reconciliation:
         now = self.clock()
         # 1. Orders: bring ours up to date (missed updates), flag unknown working ones.
         broker_working: list[str] = []
-        for row in orderbook_rows(recon.orders):
-            update = update_from_row(row, now)
-            if update is None:
-                continue
+        for update in recon.orders or ():
             cid = self._by_venue.get(update.orderid)
             if cid is None:
                 cid = self._adopt_uncertain(update)
@@ -117,13 +106,8 @@ class Reconciliation:
         # 2. Positions.
         broker: dict[str, Decimal] = {}
         averages: dict[str, Decimal] = {}
-        for row in position_rows(recon.positions):
-            try:
-                key = f"{row['exchange']}:{row['symbol']}"
-                qty = to_decimal(row.get("quantity", 0))
-                avg = to_decimal(row.get("average_price", 0) or 0)
-            except (KeyError, ValueError, ArithmeticError):
-                continue
+        for report in recon.positions or ():
+            key, qty, avg = report.key, report.qty, report.average_price
             broker[key] = broker.get(key, ZERO) + qty
             if qty != 0:
                 averages[key] = avg

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import msgspec
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.domain.execution import (
     RouterResult,
 )
 from cockpit.domain.exits import (

@@ -212,7 +212,7 @@ def test_entries_refused_while_the_feed_is_down_but_flatten_works(stack: Stack) 
 def test_protective_stop_follows_the_trail_throttled_and_is_cancelled_on_exit(
     tmp_path: Path,
 ) -> None:
-    from cockpit.adapters.openalgo.broker import ModifyOrder
+    from cockpit.domain.execution import ModifyOrder
 
     settings = {"exits": {"protective_stop": True, "protective_throttle_s": 0.3}}
     stack = Stack(tmp_path, settings=settings).start()

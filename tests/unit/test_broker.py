@@ -6,8 +6,8 @@ import threading
 import time
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket, orderbook_rows
-from cockpit.engine.rows import instrument_from_row, update_from_row
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket
+from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, orderbook_rows
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
@@ -55,13 +55,13 @@ def test_orderbook_row_becomes_a_polled_update() -> None:
         "average_price": 801.35,
         "pricetype": "LIMIT",
     }
-    update = update_from_row(row, 5)
-    assert update is not None
+    updates, bad = order_updates({"orders": [row, {"symbol": "SBIN"}]}, 5)
+    assert bad == 1  # a row without an id or status is counted, not guessed
+    (update,) = updates
     assert update.filled_qty == Decimal(10)  # live orderbooks have no filled_quantity
     assert update.average_price == Decimal("801.35")
     assert update.action == "BUY"
     assert update.source == "polled"
-    assert update_from_row({"symbol": "SBIN"}, 5) is None
 
 
 def test_symbol_rows_become_instruments() -> None:

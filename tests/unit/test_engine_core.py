@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, position_reports
+from cockpit.config import Settings
+from cockpit.domain.execution import (
     UNCERTAIN,
     CancelAll,
     CancelOrder,
@@ -17,7 +19,6 @@ from cockpit.adapters.openalgo.broker import (
     QueryBook,
     RouterResult,
 )
-from cockpit.config import Settings
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick, QuoteTick
@@ -54,6 +55,10 @@ class Recorder:
         self.replies: list[tuple[int, p.Msg]] = []
         self.quotes: list[p.QuoteView] = []
         self.statuses: list[p.StatusView] = []
+        self.volumes: list[p.VolumeAtPrice] = []
+
+    def volume(self, vap: p.VolumeAtPrice) -> None:
+        self.volumes.append(vap)
 
     def market(self, quote: p.QuoteView, book: p.BookView | None = None) -> None:
         self.quotes.append(quote)
@@ -116,7 +121,12 @@ class Rig:
 
     def answer_books(self, positions: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
         for req in self.router.of(QueryBook):
-            data = {"orders": orders} if req.book == "orderbook" else positions
+            # As the OpenAlgo adapter reads the venue's answer (rows into the seam's types).
+            data: Any = (
+                order_updates({"orders": orders}, self.clock.now)[0]
+                if req.book == "orderbook"
+                else position_reports(positions)[0]
+            )
             self.engine.handle(RouterResult(req, True, data=data))
         self.router.requests = [r for r in self.router.requests if not isinstance(r, QueryBook)]
 
@@ -683,7 +693,7 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
     venue_id = rig.accept(limit)
     moved = rig.command(p.ModifyOrder, cid=answer.cid, price=29910)
     assert isinstance(moved, p.Ack)
-    from cockpit.adapters.openalgo.broker import ModifyOrder as RouterModify
+    from cockpit.domain.execution import ModifyOrder as RouterModify
 
     modify = rig.router.of(RouterModify)[-1]
     assert (modify.venue_id, modify.price, modify.quantity) == (venue_id, Decimal("1495.50"), 2)
@@ -715,14 +725,14 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
 
 
 def test_subscribe_unknown_symbol_waits_for_the_venue(rig: Rig) -> None:
-    from cockpit.adapters.openalgo.broker import LookupSymbol
+    from cockpit.domain.execution import LookupSymbol
 
     cmd = p.Subscribe(id=99, keys=["NSE:TCS"])
     rig.engine.handle(ViewerCommand(7, cmd))
     assert not [m for _c, m in rig.pub.replies if getattr(m, "id", None) == 99]
     lookup = rig.router.of(LookupSymbol)[-1]
     row = {"symbol": "TCS", "exchange": "NSE", "tick_size": 0.05, "lotsize": 1, "name": "TCS"}
-    rig.engine.handle(RouterResult(lookup, True, data=row))
+    rig.engine.handle(RouterResult(lookup, True, data=instrument_from_row(row)))
     answer = rig.pub.answer(99)
     assert isinstance(answer, p.Ack)
     assert rig.engine.instruments["NSE:TCS"].tick_size == Decimal("0.05")

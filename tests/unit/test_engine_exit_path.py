@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
 from cockpit.daemon.external import UpstreamTee
 from cockpit.daemon.runner import external_sink
+from cockpit.domain.execution import PlaceOrder, QueryBook, RouterResult
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.market import LtpTick
 from cockpit.engine.core import EngineTimer
@@ -136,7 +136,7 @@ class LiveRig:
         self.thread.start()
         wait_for(lambda: len(self.router.of(QueryBook)) == 2, "the start-up reconciliation")
         for req in self.router.of(QueryBook):
-            data = {"orders": []} if req.book == "orderbook" else []
+            data: list[Any] = []
             self.put(RouterResult(req, True, data=data))
         wait_for(lambda: self.engine.reconciled, "reconciled")
         return self

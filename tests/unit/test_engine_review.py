@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cockpit.adapters.openalgo.broker import CancelAll
 from cockpit.config import RiskSettings
+from cockpit.domain.execution import CancelAll
 from cockpit.domain.market import QuoteTick, TradeTick
 from cockpit.domain.risk import RiskLimits
 from cockpit.engine.core import EngineTimer

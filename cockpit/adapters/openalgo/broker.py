@@ -27,6 +27,7 @@ Rules the router keeps:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
@@ -40,161 +41,84 @@ from typing import Any, Final
 import httpx
 import msgspec
 
+from cockpit.adapters.openalgo.rows import (
+    BadRow,
+    instrument_from_row,
+    order_updates,
+    payload_order_rows,
+    position_reports,
+    row_to_update,
+)
+from cockpit.domain.execution import (
+    AUTH as AUTH,
+)
+from cockpit.domain.execution import (
+    BAD_RESPONSE as BAD_RESPONSE,
+)
+from cockpit.domain.execution import (
+    OK as OK,
+)
+from cockpit.domain.execution import (
+    RATE_LIMITED as RATE_LIMITED,
+)
+from cockpit.domain.execution import (
+    REJECTED as REJECTED,
+)
+from cockpit.domain.execution import (
+    SERVER_ERROR as SERVER_ERROR,
+)
+from cockpit.domain.execution import (
+    STOPPED as STOPPED,
+)
+from cockpit.domain.execution import (
+    TIMEOUT as TIMEOUT,
+)
+from cockpit.domain.execution import (
+    TRANSPORT as TRANSPORT,
+)
+from cockpit.domain.execution import (
+    UNCERTAIN as UNCERTAIN,
+)
+from cockpit.domain.execution import (
+    CancelAll as CancelAll,
+)
+from cockpit.domain.execution import (
+    CancelOrder as CancelOrder,
+)
+from cockpit.domain.execution import (
+    ClosePositions as ClosePositions,
+)
+from cockpit.domain.execution import (
+    LookupSymbol as LookupSymbol,
+)
+from cockpit.domain.execution import (
+    ModifyOrder as ModifyOrder,
+)
+from cockpit.domain.execution import (
+    PlaceOrder as PlaceOrder,
+)
+from cockpit.domain.execution import (
+    QueryBook as QueryBook,
+)
+from cockpit.domain.execution import (
+    QueryOrder as QueryOrder,
+)
+from cockpit.domain.execution import (
+    RouterRequest as RouterRequest,
+)
+from cockpit.domain.execution import (
+    RouterResult as RouterResult,
+)
+from cockpit.domain.execution import (
+    SearchSymbols as SearchSymbols,
+)
+
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 _JSON_DEC: Final = msgspec.json.Decoder()
 
-# --------------------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
-    """``/placeorder``. Prices are exact Decimals (the engine converts from ticks)."""
-
-    cid: str
-    exchange: str
-    symbol: str
-    action: str
-    quantity: Decimal
-    pricetype: str = "MARKET"
-    product: str = "MIS"
-    price: Decimal = Decimal(0)
-    trigger_price: Decimal = Decimal(0)
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModifyOrder:
-    """``/modifyorder`` (every field is required by the server)."""
-
-    cid: str
-    venue_id: str
-    exchange: str
-    symbol: str
-    action: str
-    quantity: Decimal
-    pricetype: str
-    product: str
-    price: Decimal = Decimal(0)
-    trigger_price: Decimal = Decimal(0)
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CancelOrder:
-    """``/cancelorder``."""
-
-    cid: str
-    venue_id: str
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CancelAll:
-    """``/cancelallorder``: every open order of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ClosePositions:
-    """``/closeposition``: square off every open position of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class QueryOrder:
-    """``/orderstatus`` of one order."""
-
-    cid: str
-    venue_id: str
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueryBook:
-    """``/orderbook``, ``/positionbook``, ``/tradebook`` or ``/funds``."""
-
-    book: str
-    token: int = 0
-    """The caller's correlation id (e.g. a reconciliation round)."""
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LookupSymbol:
-    """``/symbol``: one instrument's details (tick size, lot size, name)."""
-
-    symbol: str
-    exchange: str
-    token: int = 0
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SearchSymbols:
-    """``/search``: instruments matching ``query`` (optionally on one exchange)."""
-
-    query: str
-    exchange: str | None = None
-    token: int = 0
-    urgent: bool = False
-
-
-RouterRequest = (
-    PlaceOrder
-    | ModifyOrder
-    | CancelOrder
-    | CancelAll
-    | ClosePositions
-    | QueryOrder
-    | QueryBook
-    | LookupSymbol
-    | SearchSymbols
-)
-
 _BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
-
-# --------------------------------------------------------------------------- results
-
-OK: Final = "ok"
-REJECTED: Final = "rejected"
-"""The server answered with an error (validation, insufficient funds, unknown order...)."""
-RATE_LIMITED: Final = "rate_limited"
-TIMEOUT: Final = "timeout"
-TRANSPORT: Final = "transport"
-"""Could not reach the server (connection refused/reset) even after retries."""
-SERVER_ERROR: Final = "server_error"
-AUTH: Final = "auth"
-BAD_RESPONSE: Final = "bad_response"
-UNCERTAIN: Final = "uncertain"
-"""A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
-STOPPED: Final = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class RouterResult:
-    """What became of one request. Exactly one per submitted request."""
-
-    request: RouterRequest
-    ok: bool
-    code: str = OK
-    error: str = ""
-    venue_id: str | None = None
-    data: Any = None
-    """The response's payload (``data`` of a book, the body of cancel-all...)."""
-    http_status: int | None = None
-    sent_ns: int = 0
-    """``time.monotonic_ns()`` when the (last) request was sent."""
-    done_ns: int = 0
-    attempts: int = 1
-    recovered: bool = False
-    """True when a placed order's id was found in the orderbook after a timeout/5xx."""
-
 
 # --------------------------------------------------------------------------- rate limit
 
@@ -338,6 +262,7 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
+            "bad_rows": 0,
         }
 
     def __repr__(self) -> str:  # never show the key
@@ -472,19 +397,19 @@ class OpenAlgoRouter:
                 return self._call(request, "closeposition", body, retry_uncertain=False)
             case QueryOrder():
                 body = {"strategy": self._strategy, "orderid": request.venue_id}
-                return self._call(request, "orderstatus", body, retry_uncertain=True)
+                return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
             case QueryBook():
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                return self._call(request, request.book, {}, retry_uncertain=True)
+                return self._typed(self._call(request, request.book, {}, retry_uncertain=True))
             case LookupSymbol():
                 body = {"symbol": request.symbol, "exchange": request.exchange}
-                return self._call(request, "symbol", body, retry_uncertain=True)
+                return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
             case SearchSymbols():
                 body = {"query": request.query}
                 if request.exchange:
                     body["exchange"] = request.exchange
-                return self._call(request, "search", body, retry_uncertain=True)
+                return self._typed(self._call(request, "search", body, retry_uncertain=True))
         return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
 
     # -- one call, classified and retried where safe ---------------------------------------
@@ -632,7 +557,7 @@ class OpenAlgoRouter:
         )
 
     def _find_in_orderbook(self, request: PlaceOrder, payload: Any) -> str | None:
-        rows = _orderbook_rows(payload)
+        rows = payload_order_rows(payload)
         with self._ids_lock:
             known = set(self._known_ids)
         for row in rows:
@@ -675,11 +600,13 @@ class OpenAlgoRouter:
             )
         if payload.get("status") != "success":
             message = str(payload.get("message") or "error without a message")
+            orderid = payload.get("orderid")
             return RouterResult(
                 request,
                 False,
                 REJECTED,
                 f"{path}: {message}",
+                venue_id=str(orderid) if orderid else None,
                 data=payload,
                 http_status=status,
                 sent_ns=sent_ns,
@@ -713,6 +640,37 @@ class OpenAlgoRouter:
             done_ns=done,
             attempts=attempts,
         )
+
+    def _typed(self, result: RouterResult) -> RouterResult:
+        """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""
+        if not result.ok:
+            return result
+        data = result.data
+        now = time.time_ns()
+        bad = 0
+        typed: Any
+        match result.request:
+            case QueryBook(book="orderbook"):
+                typed, bad = order_updates(data, now)
+            case QueryBook(book="positionbook"):
+                typed, bad = position_reports(data)
+            case QueryOrder():
+                try:
+                    typed = row_to_update(data, now) if isinstance(data, dict) else None
+                except BadRow:
+                    typed, bad = None, 1
+            case LookupSymbol():
+                typed = instrument_from_row(data)
+            case SearchSymbols():
+                found = [instrument_from_row(row) for row in data or () if isinstance(data, list)]
+                typed = [inst for inst in found if inst is not None]
+                bad = len(found) - len(typed)
+            case _:
+                return result
+        if bad:
+            self.counters["bad_rows"] += bad
+            log.warning("router: %d unreadable row(s) in the %s answer", bad, _path(result))
+        return dataclasses.replace(result, data=typed)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -804,16 +762,6 @@ def _message(payload: Any) -> str:
     return ""
 
 
-def _orderbook_rows(payload: Any) -> list[dict[str, Any]]:
-    """The order rows of an ``/orderbook`` payload (full body or its ``data``)."""
-    if isinstance(payload, dict):
-        data = payload.get("data", payload)
-        orders = data.get("orders", []) if isinstance(data, dict) else data
-        if isinstance(orders, list):
-            return [row for row in orders if isinstance(row, dict)]
-    return []
-
-
-def orderbook_rows(data: Any) -> list[dict[str, Any]]:
-    """Public helper: the order rows of an orderbook result's ``data``."""
-    return _orderbook_rows({"data": data})
+def _path(result: RouterResult) -> str:
+    request = result.request
+    return request.book if isinstance(request, QueryBook) else type(request).__name__
