@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import json
 import logging
 import os
@@ -97,25 +96,6 @@ class PidLock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
-
-
-def read_pid(profile: str) -> int | None:
-    """The pid in a profile's pid file if an engine holds its lock, else None."""
-    path = paths.pid_path(profile)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None  # nobody holds it: a leftover file
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------- paper exchange child

@@ -34,7 +34,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -885,8 +885,3 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
                 f"journal {path}: migration from version {version} failed: {exc}"
             ) from exc
         version += 1
-
-
-def iter_csv_rows(text: str) -> Iterable[list[str]]:
-    """Parse CSV text written by :meth:`Journal.export_csv` (for tests and tools)."""
-    return list(csv.reader(text.splitlines()))
