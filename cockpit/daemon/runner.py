@@ -301,7 +301,7 @@ class EngineRunner:
         self.stop_event = threading.Event()
         self.stop_reason = "stopped"
         self._child_output = child_output
-        self._cleanup: list[tuple[str, Callable[[], None]]] = []
+        self._cleanup: list[tuple[str, Callable[[], object]]] = []
         self.engine: Any = None
         self.server: Any = None
         self.sim: SimChild | None = None
@@ -338,7 +338,7 @@ class EngineRunner:
 
     # ------------------------------------------------------------------ start
 
-    def _on_exit(self, what: str, fn: Callable[[], None]) -> None:
+    def _on_exit(self, what: str, fn: Callable[[], object]) -> None:
         self._cleanup.append((what, fn))
 
     def _start(self) -> None:
