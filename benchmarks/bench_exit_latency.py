@@ -388,6 +388,9 @@ class TimedRouter:
         self.router = router
         self.stamps: list[tuple[str, int]] = []
 
+    def drop_queued_entries(self) -> int:
+        return int(self.router.drop_queued_entries())
+
     def submit(self, request: Any) -> None:
         if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
             self.stamps.append((request.symbol, time.monotonic_ns()))

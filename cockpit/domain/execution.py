@@ -142,6 +142,8 @@ BAD_RESPONSE: Final = "bad_response"
 UNCERTAIN: Final = "uncertain"
 """A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
 STOPPED: Final = "stopped"
+DROPPED: Final = "dropped"
+"""An entry dropped before it was sent (kill switch, disarm, daily loss limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +184,7 @@ class ExecutionClient(Protocol):
 
     def submit(self, request: RouterRequest) -> None:
         """Queue ``request`` (never blocks on the network)."""
+
+    def drop_queued_entries(self) -> int:
+        """Drop every order placement still waiting to be sent, but exits (urgent ones): each
+        gets its :data:`DROPPED` result. How many were dropped. Never blocks."""

@@ -327,6 +327,7 @@ class ViewerCommands:
         already = self.kill_switch
         self.kill_switch = True
         self.armed = False
+        self._drop_queued_entries("kill switch")
         now = self.clock()
         if self.journal is not None:
             self._journal_call(
@@ -390,6 +391,8 @@ class ViewerCommands:
         self.armed = cmd.armed
         if cmd.armed:
             self.kill_switch = False
+        else:
+            self._drop_queued_entries("disarmed")
         self._publish_status(force=True)
         return protocol.Ack(cmd.id, "armed" if cmd.armed else "disarmed")
 
@@ -539,3 +542,9 @@ class ViewerCommands:
             day_pnl=self.portfolio.day_pnl,
             halted=self.kill_switch,
         )
+
+    def _drop_queued_entries(self, why: str) -> None:
+        """Entries still queued at the router never go out (each comes back ``dropped``)."""
+        dropped = self.router.drop_queued_entries()
+        if dropped:
+            self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)

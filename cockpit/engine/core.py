@@ -154,6 +154,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         trading = getattr(config, "trading", None)
         self.armed: bool = bool(getattr(trading, "armed_at_start", False))
         self.kill_switch = False
+        self._daily_loss_locked = False
+        """The day's loss limit is reached (entries refused; queued ones were dropped)."""
         self.reconciled = False
         """True once the first reconciliation with the broker is done (entries allowed)."""
         self._recon: dict[int, ReconRound] = {}
@@ -299,8 +301,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
                     self._journal_plan(slot, "trail")
         self._retry_closers(now)
         self._probe_journal(now)
-        if self._risk.limits.kill_on_daily_loss and not self.kill_switch and self.reconciled:
-            self._kill_on_daily_loss()
+        if self._risk.limits.daily_loss_limit is not None and self.reconciled:
+            self._check_daily_loss()
         if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
             self.shutdown_requested.set()
         if self._pending_cancel_all is not None and now - self._kill_started_ns > 2 * NS:
@@ -321,10 +323,15 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         if now >= self._next_status_ns:
             self._publish_status()
 
-    def _kill_on_daily_loss(self) -> None:
-        """``[risk] kill_on_daily_loss``: trip the kill switch once the day's loss limit is hit."""
+    def _check_daily_loss(self) -> None:
+        """The day's loss limit: as it is reached, entries still queued are dropped; with
+        ``[risk] kill_on_daily_loss`` the kill switch trips (again after a re-arm)."""
         day_pnl = self.portfolio.day_pnl()
-        if not risk.daily_loss_reached(self._risk.limits, day_pnl):
+        reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
+        if reached and not self._daily_loss_locked:
+            self._drop_queued_entries("daily loss limit")
+        self._daily_loss_locked = reached
+        if not reached or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
             return
         self._alarm(
             "error",

@@ -56,6 +56,9 @@ from cockpit.domain.execution import (
     BAD_RESPONSE as BAD_RESPONSE,
 )
 from cockpit.domain.execution import (
+    DROPPED as DROPPED,
+)
+from cockpit.domain.execution import (
     OK as OK,
 )
 from cockpit.domain.execution import (
@@ -243,6 +246,10 @@ class OpenAlgoRouter:
         self._uncertain_checks = uncertain_checks
         self._backoff = backoff_s
         self._heap: list[_Item] = []
+        self._in_hand: set[int] = set()
+        """Entries taken off the queue by a worker, not sent yet (by ``id``)."""
+        self._dropped: set[int] = set()
+        """Of those, the ones dropped meanwhile (their worker reports them)."""
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._stop = threading.Event()
@@ -330,6 +337,26 @@ class OpenAlgoRouter:
                 # wake-up.
                 self._cv.notify_all()
 
+    def drop_queued_entries(self) -> int:
+        """Drop every non-urgent placement still queued (entries, protective stops): the kill
+        switch, disarming and the daily loss limit stop them all at once, while exits, cancels
+        and queries stay queued (exits and cancels first). Each gets a ``dropped`` result."""
+        with self._cv:
+            # Taken by a worker but still waiting for the rate limit: dropped by that worker.
+            self._dropped |= self._in_hand
+            in_hand = len(self._in_hand)
+            dropped = [
+                item.request
+                for item in self._heap
+                if type(item.request) is PlaceOrder and not item.request.urgent
+            ]
+            if dropped:
+                self._heap = [item for item in self._heap if item.request not in dropped]
+                heapq.heapify(self._heap)
+        for request in dropped:
+            self._emit(RouterResult(request, False, DROPPED, "dropped before sending"))
+        return len(dropped) + in_hand
+
     def pending(self) -> int:
         """How many requests wait to be sent."""
         with self._cv:
@@ -350,6 +377,8 @@ class OpenAlgoRouter:
                 if not ready():
                     continue
                 request = heapq.heappop(self._heap).request
+                if type(request) is PlaceOrder and not request.urgent:
+                    self._in_hand.add(id(request))  # may wait for the rate limit: droppable
             try:
                 result = self._handle(request)
             except Exception as exc:  # a bug must not kill the worker or lose the result
@@ -477,6 +506,13 @@ class OpenAlgoRouter:
             attempts += 1
             if not self._wait_turn("placeorder"):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            if not request.urgent:
+                with self._cv:
+                    self._in_hand.discard(id(request))
+                    dropped = id(request) in self._dropped
+                    self._dropped.discard(id(request))
+                if dropped:
+                    return RouterResult(request, False, DROPPED, "dropped before sending")
             sent_ns = time.monotonic_ns()
             try:
                 if self.before_order is not None:
