@@ -336,8 +336,12 @@ def _duration(seconds: int) -> str:
 # ---------------------------------------------------------------------- stop
 
 
-def stop(settings: Settings, *, flatten: bool = False) -> int:
-    """``cockpit engine stop [--flatten]``: ask the engine to stop and wait until it has."""
+def stop(settings: Settings, *, flatten: bool = False, timeout: float = STOP_TIMEOUT_S) -> int:
+    """``cockpit engine stop [--flatten]``: ask the engine to stop and wait until it has.
+
+    Bounded: past ``timeout`` it names the orders still working and the positions still open
+    (a flatten the venue does not carry out) and returns 1.
+    """
     from cockpit.link.client import ClientError, EngineClient, EngineGone, EngineNotRunning
     from cockpit.link.protocol import Refused, Shutdown
 
@@ -361,7 +365,7 @@ def stop(settings: Settings, *, flatten: bool = False) -> int:
             print(f"cockpit engine: stop refused: {answer.message}{hint}", file=sys.stderr)
             return 1
         print(f"cockpit engine: {answer.message or 'stopping'} (pid {pid})")
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         with contextlib.suppress(EngineGone):
             while time.monotonic() < deadline:
                 c.recv(timeout=0.5)
@@ -369,11 +373,36 @@ def stop(settings: Settings, *, flatten: bool = False) -> int:
         time.sleep(0.05)
     if _alive(pid):
         print(
-            f"cockpit engine: pid {pid} still running after {STOP_TIMEOUT_S:.0f}s", file=sys.stderr
+            f"cockpit engine: pid {pid} still running after {timeout:.0f}s"
+            f"{_still_open(settings)}",
+            file=sys.stderr,
         )
         return 1
     print("cockpit engine: stopped")
     return 0
+
+
+def _still_open(settings: Settings) -> str:
+    """What keeps a flattening engine from stopping: its working orders and open positions."""
+    from cockpit.link.client import ClientError, EngineClient
+
+    try:
+        with EngineClient.connect(
+            settings.profile, path=settings.socket_path, client="engine-stop", read_only=True
+        ) as c:
+            snap = c.snapshot(timeout=5)
+    except ClientError as exc:
+        return f" (its state is not readable: {exc})"
+    lines = [
+        f"\n  working: {o.key} {o.side} {o.qty} {o.order_type} #{o.venue_id or o.cid} {o.status}"
+        for o in snap.orders
+        if o.status in _WORKING
+    ]
+    lines += [f"\n  open:    {pos.key} {pos.qty}" for pos in snap.positions if pos.qty]
+    return "; still:" + "".join(lines) if lines else ""
+
+
+_WORKING: Final = frozenset({"pending_new", "open", "trigger_pending", "partially_filled"})
 
 
 def _alive(pid: int) -> bool:

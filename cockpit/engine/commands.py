@@ -34,6 +34,7 @@ from cockpit.domain.orders import (
 from cockpit.engine.risk_gate import GateContext
 from cockpit.engine.state import (
     CLOSING_TAGS,
+    NS,
     PendingLookup,
     describe_change,
 )
@@ -338,15 +339,27 @@ class ViewerCommands:
         if not already or self._pending_cancel_all is None:
             self._kill_started_ns = now
             self._pending_cancel_all = now
-            self.router.submit(CancelAll(urgent=True, token=now))
-        # Orders not yet acknowledged are cancelled as soon as their ids are known.
-        for order in self.working.values():
-            if order.is_working and order.venue_id is None and order.tag not in CLOSING_TAGS:
-                self._cancel_on_ack.add(order.cid)
+            if cmd.account_wide:
+                self.router.submit(CancelAll(urgent=True, token=now))
+        # This cockpit's own orders, one by one (those not yet acknowledged as soon as their
+        # ids are known); the flatten follows once they are done (see _flatten_when_cancelled).
+        self._cancel_working(None)
+        self._flatten_when_cancelled(now)
         self._publish_status(force=True)
         self._alarm("warning", "KILL SWITCH: cancelling all orders, flattening all", code="kill")
         open_positions = len(self.portfolio.open_positions)
         return protocol.Ack(cmd.id, f"kill switch: {open_positions} position(s) to flatten")
+
+    def _flatten_when_cancelled(self, now: int) -> None:
+        """(Kill switch) flatten once no order of ours but closing ones is working (so a
+        protective stop cannot fill beside the exit), or after 2 s at the latest."""
+        if self._pending_cancel_all is None:
+            return
+        cancelling = any(o.is_working and o.tag not in CLOSING_TAGS for o in self.working.values())
+        if cancelling and now - self._kill_started_ns <= 2 * NS:
+            return
+        self._pending_cancel_all = None
+        self._flatten_all()
 
     def _flatten_all(self) -> None:
         for pos in self.portfolio.open_positions:

@@ -305,9 +305,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
             self._check_daily_loss()
         if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
             self.shutdown_requested.set()
-        if self._pending_cancel_all is not None and now - self._kill_started_ns > 2 * NS:
-            self._pending_cancel_all = None
-            self._flatten_all()
+        if self._pending_cancel_all is not None:
+            self._flatten_when_cancelled(now)
         if self._uncertain and now >= self._uncertain_recon_ns and not self._recon:
             oldest = min(self._uncertain.values())
             if now - oldest >= self.options.uncertain_wait_s * NS:

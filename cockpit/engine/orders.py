@@ -450,10 +450,6 @@ class OrderFlow:
     def _on_cancel_all(self, result: RouterResult) -> None:
         if not result.ok:
             self._alarm("error", f"kill switch: cancel-all failed: {result.error}", code="kill")
-            # Cancel what we know one by one instead.
-            for order in list(self.working.values()):
-                if order.is_working and order.tag not in CLOSING_TAGS:
-                    self._cancel(order, urgent=True)
-        if self._pending_cancel_all is not None:
-            self._pending_cancel_all = None
-            self._flatten_all()
+        # A venue's cancel-all may skip some (OpenAlgo skips trigger-pending stops and still
+        # answers success): whatever of ours is still working is cancelled one by one.
+        self._cancel_working(None)

@@ -301,3 +301,35 @@ def test_a_full_disk_under_the_journal_still_exits_then_refuses_entries_until_it
     finally:
         engine.stop()
         subprocess.run(["umount", "-l", str(jfs)], capture_output=True, check=False)
+
+
+def test_stop_flatten_is_bounded_and_names_the_orders_still_working(
+    sim: SimHandle, engine: EngineProc, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Issue 17.1: ``cockpit engine stop --flatten`` never hangs on an order the venue does not
+    cancel: it waits a bounded time, then says which orders are still working, and fails."""
+    from cockpit.config import Settings
+    from cockpit.daemon.main import stop
+
+    engine.start()
+    viewer = Viewer(engine.connect())
+    viewer.price(sim, "800.00", 16000)
+    answer = viewer.command(
+        p.PlaceEntry(
+            id=1, key="NSE:SBIN", side="BUY", qty=Decimal(1), order_type="LIMIT", price=15000
+        )
+    )
+    assert isinstance(answer, p.Ack), answer
+    acked = viewer.until(
+        lambda m: isinstance(m, p.OrderEvent) and m.order.venue_id, 10, "the venue's ack"
+    )
+    viewer.client.close()
+    sim.stop()  # the venue is gone: the cancel cannot be carried out
+    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, engine.env[name])
+    started = time.monotonic()
+    assert stop(Settings(), flatten=True, timeout=3.0) == 1
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "still running after 3s; still:" in err
+    assert f"working: NSE:SBIN BUY 1 LIMIT #{acked.order.venue_id}" in err

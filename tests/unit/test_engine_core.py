@@ -432,16 +432,29 @@ def test_flatten_cancels_working_orders_then_closes(rig: Rig) -> None:
     assert rig.places()[-1] is close
 
 
-def test_kill_switch_cancels_all_then_flattens_everything_once(rig: Rig) -> None:
+def test_kill_switch_cancels_its_own_orders_one_by_one_then_flattens_everything_once(
+    rig: Rig,
+) -> None:
+    """Issue 17.2: the venue's cancel-all is account-wide (other strategies' orders too): the
+    kill switch cancels this cockpit's own orders, each by its id, then flattens."""
     rig.enter(SBIN, "BUY", 10, "800.00")
     rig.enter(INFY, "SELL", 4, "1500.00")
+    resting = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1), order_type="LIMIT", price=15000
+    )
+    assert isinstance(resting, p.Ack)
+    venue_id = rig.accept(rig.places()[-1])
     rig.engine.handle(FeedStatus("openalgo", FeedState.STALE, rig.clock.now))  # never blocks exits
+    before = len(rig.places())
     answer = rig.command(p.KillSwitch)
     assert isinstance(answer, p.Ack)
-    cancel_all = rig.router.of(CancelAll)
-    assert len(cancel_all) == 1
-    before = len(rig.places())
-    rig.engine.handle(RouterResult(cancel_all[0], True, data={"canceled_orders": []}))
+    assert not rig.router.of(CancelAll)
+    assert [c.venue_id for c in rig.router.of(CancelOrder)] == [venue_id]
+    assert len(rig.places()) == before  # the flatten waits for the cancel...
+    rig.engine.handle(
+        OrderUpdate(venue_id, "NSE", "SBIN", "BUY", "cancelled", rig.clock.now, quantity=Decimal(1))
+    )
+    rig.engine.handle(EngineTimer(rig.clock.now))  # ...then goes
     closes = rig.places()[before:]
     assert sorted((c.symbol, c.action, c.quantity) for c in closes) == [
         ("INFY", "BUY", 4),
@@ -449,12 +462,29 @@ def test_kill_switch_cancels_all_then_flattens_everything_once(rig: Rig) -> None
     ]
     assert all(c.urgent for c in closes)
     rig.command(p.KillSwitch)  # idempotent: nothing is sent twice
-    extra = rig.router.of(CancelAll)[1:]
-    for req in extra:
-        rig.engine.handle(RouterResult(req, True))
+    rig.engine.handle(EngineTimer(rig.clock.now))
     assert len(rig.places()) == before + 2
     assert rig.engine.kill_switch
     assert not rig.engine.armed
+
+
+def test_after_an_account_wide_cancel_all_what_is_still_ours_is_cancelled_one_by_one(
+    rig: Rig,
+) -> None:
+    """Issue 17.1: OpenAlgo's cancel-all skips trigger-pending stops and answers success."""
+    stop_entry = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1), order_type="SL-M", trigger=16100
+    )
+    assert isinstance(stop_entry, p.Ack)
+    venue_id = rig.accept(rig.places()[-1])
+    assert isinstance(rig.command(p.KillSwitch, account_wide=True), p.Ack)
+    cancel_all = rig.router.of(CancelAll)
+    assert len(cancel_all) == 1
+    cancels = len(rig.router.of(CancelOrder))
+    ok = {"status": "success", "message": "No open orders to cancel"}
+    rig.engine.handle(RouterResult(cancel_all[0], True, data=ok))
+    # The stop is still working here: it is cancelled by its own id.
+    assert [c.venue_id for c in rig.router.of(CancelOrder)[cancels:]] == [venue_id]
 
 
 def test_move_stop_breakeven_and_detach(rig: Rig) -> None:
@@ -718,8 +748,7 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
     assert INFY.key not in rig.engine.watchlist
     bye = rig.command(p.Shutdown, flatten=True)
     assert isinstance(bye, p.Ack)
-    close = rig.router.of(CancelAll)
-    rig.engine.handle(RouterResult(close[-1], True))
+    assert not rig.router.of(CancelAll)  # never the account-wide cancel unless asked for
     flat = rig.places()[-1]
     assert (flat.action, flat.quantity) == ("SELL", 10)
     rig.fill(flat, rig.accept(flat), "800.00")
