@@ -264,7 +264,7 @@ def test_attach_or_start_starts_once_then_attaches(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cockpit.config import load_settings
-    from cockpit.daemon.main import attach_or_start
+    from cockpit.link.attach import attach_or_start
 
     for name in list(os.environ):
         if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
