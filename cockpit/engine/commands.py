@@ -31,6 +31,7 @@ from cockpit.domain.orders import (
     Side,
     check_price_ticks,
 )
+from cockpit.engine.base import EngineBase
 from cockpit.engine.risk_gate import GateContext
 from cockpit.engine.state import (
     CLOSING_TAGS,
@@ -52,7 +53,7 @@ from cockpit.link.bus import (
 log = logging.getLogger(__name__)
 
 
-class ViewerCommands:
+class ViewerCommands(EngineBase):
     """Viewer commands (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== viewer commands
@@ -108,8 +109,10 @@ class ViewerCommands:
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
-            outcome = "ack" if isinstance(answer, protocol.Ack) else f"refused:{answer.rule}"
-            message = answer.message
+            if isinstance(answer, protocol.Refused):
+                outcome, message = f"refused:{answer.rule}", answer.message
+            else:
+                outcome, message = "ack", getattr(answer, "message", "")
             self._journal_call(self.journal.command_outcome, row, outcome, message)
         self.publisher.reply(item.conn_id, answer)
 
@@ -308,7 +311,9 @@ class ViewerCommands:
         closer = self._start_close(cmd.key, "flatten")
         what = "closing" if closer is not None else "no position"
         return protocol.Ack(
-            cmd.id, f"{cmd.key}: {cancelled} order(s) cancelled, {what}", cid=closer and closer.cid
+            cmd.id,
+            f"{cmd.key}: {cancelled} order(s) cancelled, {what}",
+            cid=closer.cid if closer else None,
         )
 
     def _cancel_working(self, key: str | None) -> int:

@@ -80,6 +80,8 @@ from cockpit.link.bus import (
     ViewerGone,
 )
 
+__all__ = ["Engine", "EngineOptions", "EngineTimer"]
+
 log = logging.getLogger(__name__)
 
 

@@ -9,6 +9,7 @@ from cockpit.domain.instruments import (
     Instrument,
 )
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     ZERO,
     SymbolState,
@@ -20,7 +21,7 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 
-class MarketData:
+class MarketData(EngineBase):
     """Market state (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== market data
@@ -53,7 +54,7 @@ class MarketData:
         if slot is not None and self.reconciled:
             self._plan_tick(slot, ltp, ev.recv_ns)
         self.portfolio.update_mark(key, ltp)
-        if type(ev) is not LtpTick:
+        if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
 
@@ -92,7 +93,7 @@ class MarketData:
                 if ltt is None or ltt == sym.ltt_ns:
                     return
                 sym.ltt_ns = ltt
-                qty = ev.ltq  # type: ignore[union-attr]
+                qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return
         total = sym.vap.get(ltp, ZERO) + qty

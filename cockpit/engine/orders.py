@@ -37,6 +37,7 @@ from cockpit.domain.orders import (
     UnmappedUpdate,
     events_from_update,
 )
+from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
@@ -52,7 +53,7 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 
-class OrderFlow:
+class OrderFlow(EngineBase):
     """Orders and fills (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== orders

@@ -21,6 +21,7 @@ from cockpit.domain.orders import (
     Side,
 )
 from cockpit.domain.positions import Position
+from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     NS,
     ZERO,
@@ -37,7 +38,7 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 
-class ExitPlanning:
+class ExitPlanning(EngineBase):
     """Exit plans, closers, protective stop (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== exit plans
@@ -145,7 +146,7 @@ class ExitPlanning:
         trail: Trail | None = None
         if spec is not None and spec.trail is not None:
             trail = Trail(TrailKind(spec.trail.kind), spec.trail.distance)
-        elif getattr(ex, "trail_distance", None) is not None:
+        elif ex is not None and ex.trail_distance is not None:
             trail = Trail(TrailKind(ex.trail_kind), Decimal(ex.trail_distance))
         breakeven = spec_value(spec, "breakeven_after", getattr(ex, "breakeven_after", None))
         time_stop_s = spec_value(spec, "time_stop_s", getattr(ex, "time_stop_s", None))

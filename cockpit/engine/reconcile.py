@@ -15,6 +15,7 @@ from cockpit.domain.orders import (
     OrderStatus,
 )
 from cockpit.domain.positions import Position
+from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     NS,
     ZERO,
@@ -25,7 +26,7 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 
-class Reconciliation:
+class Reconciliation(EngineBase):
     """Reconciliation (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== reconciliation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from cockpit.domain.exits import (
     ExitPlan,
@@ -19,6 +19,7 @@ from cockpit.domain.orders import (
     Side,
 )
 from cockpit.domain.positions import Position
+from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     CLOSING_TAGS,
     JOURNAL_PROBE_NS,
@@ -35,12 +36,14 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 
-class Journaling:
+class Journaling(EngineBase):
     """Restore and journal writes (a part of :class:`~cockpit.engine.core.Engine`)."""
 
     # ================================================================== journal & helpers
 
     def _restore(self) -> None:
+        if self.journal is None:
+            return
         try:
             recovery = self.journal.recover()
         except Exception as exc:
@@ -190,7 +193,7 @@ class JournalBatch:
         except Exception as exc:
             self.engine._journal_failed(exc)
 
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
         if self.cm is None:
             return False
         try:
