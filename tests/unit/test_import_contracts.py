@@ -15,6 +15,7 @@ as a strict xfail, so the day one starts to hold the run says so, and it moves u
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from collections import deque
@@ -25,6 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding the ``cockpit`` package these contracts are about."""
+_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 
 CORE = (
     "cockpit.domain",
@@ -366,8 +368,15 @@ def _textual_after_importing(modules: list[str]) -> str:
         "    importlib.import_module(name)\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))\n"
     )
+    # The checkout read above is the one imported, whatever is installed.
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), _PYTHONPATH]))}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
