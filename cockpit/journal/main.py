@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from cockpit.engine import paths
+from cockpit import paths
 from cockpit.journal.store import Journal, JournalError, start_of_local_day_ns
 
 

@@ -61,8 +61,8 @@ import msgspec
 
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
-from cockpit.engine.paths import LockHeld, take_pid_lock
-from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
+from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
+from cockpit.paths import LockHeld, take_pid_lock
 
 log = logging.getLogger(__name__)
 
@@ -603,7 +603,7 @@ class Journal:
     def order(self, order: OrderView | Order, ts_ns: int | None = None) -> None:
         """Journal an order's full current state (insert or replace by ``cid``).
 
-        Accepts a :class:`~cockpit.engine.protocol.OrderView` or a domain
+        Accepts a :class:`~cockpit.link.protocol.OrderView` or a domain
         ``cockpit.domain.orders.Order`` (its fields are stored; its history is not).
         """
         row = _order_row(order)

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.commands import SymbolCommands
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
@@ -74,7 +74,7 @@ class UiOptions:
     @classmethod
     def from_settings(cls, settings: Any) -> UiOptions:
         """Build from ``cockpit.config.Settings``."""
-        from cockpit.engine import paths
+        from cockpit import paths
 
         ui, tr, ex = settings.ui, settings.trading, settings.exits
         return cls(
