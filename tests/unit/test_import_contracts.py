@@ -74,9 +74,38 @@ CONTRACTS = [
         forbidden=("cockpit.engine", "cockpit.daemon"),
     ),
     Contract(
-        "the engine never imports ui",
-        sources=("cockpit.engine",),
+        "nothing but the cli imports ui",
+        sources=(*CORE, "cockpit.config"),
         forbidden=("cockpit.ui",),
+    ),
+    Contract(
+        "adapters lean on the domain only",
+        sources=("cockpit.adapters",),
+        forbidden=(
+            "cockpit.engine",
+            "cockpit.link",
+            "cockpit.daemon",
+            "cockpit.journal",
+            "cockpit.sim",
+            "cockpit.ui",
+        ),
+    ),
+    Contract(
+        "the link knows nothing of the engine's insides, the venues or the TUI",
+        sources=("cockpit.link",),
+        forbidden=("cockpit.engine", "cockpit.daemon", "cockpit.adapters", "cockpit.ui"),
+    ),
+    Contract(
+        "the paper exchange stands alone",
+        sources=("cockpit.sim",),
+        forbidden=(
+            "cockpit.engine",
+            "cockpit.link",
+            "cockpit.daemon",
+            "cockpit.journal",
+            "cockpit.adapters",
+            "cockpit.ui",
+        ),
     ),
 ]
 
