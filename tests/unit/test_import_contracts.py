@@ -122,8 +122,9 @@ PENDING = [
         through=("cockpit.link",),
     ),
 ]
-"""Not kept yet (issue 18): the engine builds its adapters itself; the TUI imports the
-engine's protocol and client."""
+"""Not kept yet (issue 18): the engine takes its order commands from the OpenAlgo router
+(``adapters/openalgo/broker.py``); the TUI starts an engine through ``cockpit.daemon``
+(``attach_or_start``)."""
 
 
 # -- reading the source ---------------------------------------------------------------
