@@ -244,6 +244,9 @@ class PaperExchange:
 
     def _steps(self, state: SymbolState, quantity: Decimal) -> int:
         lot = state.inst.lot_size
+        cap = state.listing.freeze_qty or DEFAULT_MAX_QTY
+        if quantity > cap:  # before any arithmetic: 1e300 % lot cannot be computed
+            raise OrderError(f"Quantity {quantity} exceeds the freeze limit {cap} for {state.key}")
         if quantity > 0 and quantity % lot != 0:
             shown = int(lot) if lot == lot.to_integral_value() else lot
             raise OrderError(f"Quantity must be in multiples of lot size {shown}")
@@ -257,6 +260,8 @@ class PaperExchange:
         return int(qty / state.inst.lot_size)
 
     def _ticks(self, state: SymbolState, value: Decimal, what: str) -> int:
+        if value > state.px(state.ltp) * 2:  # far out of band: no tick arithmetic on it
+            raise OrderError(f"{what} {value} is outside the allowed band for {state.key}")
         try:
             ticks = state.inst.ticks(value)
         except OffGridPrice as exc:

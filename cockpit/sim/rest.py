@@ -205,7 +205,7 @@ class RestApi:
         raw = await request.read()
         try:
             return msgspec.json.decode(raw), None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
             self.stats["errors_400"] += 1
             return None, json_response(
                 400, {"status": "error", "message": "Invalid JSON in request body"}
@@ -226,15 +226,17 @@ class RestApi:
             body, bad = await self._body(request)
             if bad is not None:
                 return bad
+            # The key first: nothing an unauthenticated caller sends is looked at further.
+            key = body.get("apikey") if isinstance(body, dict) else None
+            if isinstance(key, str) and not self._key_ok(key):
+                self.stats["errors_403"] += 1
+                return json_response(403, INVALID_KEY)
             values, errors = schema.load(sch, body)
             if errors:
                 self.stats["errors_400"] += 1
                 return json_response(
                     400, {"status": "error", "message": str(errors) if as_text else errors}
                 )
-            if not secrets.compare_digest(values["apikey"].encode(), self.server.api_key.encode()):
-                self.stats["errors_403"] += 1
-                return json_response(403, INVALID_KEY)
             try:
                 result = handler(values)
                 if not isinstance(result, tuple):
@@ -246,6 +248,12 @@ class RestApi:
                 if as_text:
                     payload["mode"] = "analyze"
                 return json_response(exc.status, payload)
+            except ArithmeticError as exc:  # a number too big for the arithmetic behind it
+                self.stats["errors_400"] += 1
+                log.warning("REST %s: numeric input out of range (%s)", request.path, exc)
+                return json_response(
+                    400, {"status": "error", "message": "Numeric value out of range"}
+                )
             except Exception:
                 log.exception("REST %s failed", request.path)
                 return json_response(
@@ -257,6 +265,9 @@ class RestApi:
 
         return endpoint
 
+    def _key_ok(self, key: str) -> bool:
+        return secrets.compare_digest(key.encode(), self.server.api_key.encode())
+
     def _control(
         self, handler: Callable[[dict[str, Any]], Any]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -267,9 +278,7 @@ class RestApi:
             if not isinstance(body, dict):
                 return json_response(400, {"status": "error", "message": "expected an object"})
             key = body.pop("apikey", None)
-            if not isinstance(key, str) or not secrets.compare_digest(
-                key.encode(), self.server.api_key.encode()
-            ):
+            if not isinstance(key, str) or not self._key_ok(key):
                 return json_response(403, INVALID_KEY)
             try:
                 result = handler(body)
@@ -278,6 +287,10 @@ class RestApi:
             except (KeyError, ValueError, TypeError, InvalidPrice, OffGridPrice) as exc:
                 message = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 return json_response(400, {"status": "error", "message": message})
+            except ArithmeticError:
+                return json_response(
+                    400, {"status": "error", "message": "Numeric value out of range"}
+                )
             self.server.hub.flush()
             return json_response(200, {"status": "success", **(result or {})})
 

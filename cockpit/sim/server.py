@@ -26,7 +26,7 @@ from aiohttp import web
 
 from cockpit.domain.instruments import to_decimal
 from cockpit.sim.exchange import Order, PaperExchange
-from cockpit.sim.market import Market, SymbolState
+from cockpit.sim.market import MAX_PRICE, Market, SymbolState
 from cockpit.sim.rest import RestApi
 from cockpit.sim.universe import Listing, default_listings, parse_instrument_spec
 from cockpit.sim.ws import Hub
@@ -247,11 +247,11 @@ class SimServer:
         """Put ``symbol`` at ``ltp`` now (bid/ask default to one tick either side)."""
         state = self._resolve(exchange, symbol)
         inst = state.inst
-        ticks = inst.ticks(to_decimal(ltp))
+        ticks = inst.ticks(_sane_price(ltp, "ltp"))
         if ticks <= 0:
             raise ValueError("ltp must be > 0")
-        bid_t = inst.ticks(to_decimal(bid)) if bid is not None else None
-        ask_t = inst.ticks(to_decimal(ask)) if ask is not None else None
+        bid_t = inst.ticks(_sane_price(bid, "bid")) if bid is not None else None
+        ask_t = inst.ticks(_sane_price(ask, "ask")) if ask is not None else None
         state.set_price(ticks, time.time_ns(), bid_t, ask_t)
         self.on_tick(state)
         return {"exchange": state.exchange, "symbol": state.symbol, "ltp": state.px(state.ltp)}
@@ -268,12 +268,13 @@ class SimServer:
         return {"paused": paused, "instruments": [s.key for s in states]}
 
     def reject_next(
-        self, exchange: str | None, symbol: str, count: int = 1, reason: str = ""
+        self, exchange: str | None, symbol: str, count: Any = 1, reason: str = ""
     ) -> dict[str, Any]:
         """Reject the next ``count`` orders of ``symbol`` with ``reason``."""
+        count = _bounded_int(count, 1, MAX_REJECT_COUNT, "count")
         state = self._resolve(exchange, symbol)
         queue = self.exchange.reject_queue.setdefault(state.key, deque())
-        for _ in range(int(count)):
+        for _ in range(count):
             queue.append(reason or "Order rejected by the paper exchange")
         return {"pending_rejections": len(queue)}
 
@@ -288,8 +289,11 @@ class SimServer:
 
     def silence(self, seconds: float) -> dict[str, Any]:
         """No market_data frames for ``seconds`` while sockets stay open."""
-        self.hub.silence(float(seconds))
-        return {"seconds": float(seconds)}
+        value = _number(seconds, "seconds")
+        if not 0 <= value <= MAX_SILENCE_S:
+            raise ValueError(f"seconds must be between 0 and {MAX_SILENCE_S:g}")
+        self.hub.silence(value)
+        return {"seconds": value}
 
     async def drop_ws(self, code: int | None = None) -> dict[str, Any]:
         """Drop every WebSocket connection (abort, or close with ``code``)."""
@@ -317,13 +321,46 @@ class SimServer:
             ),
             "resume": lambda b: self.pause(b.get("exchange"), b.get("symbol"), False),
             "reject_next": lambda b: self.reject_next(
-                b.get("exchange"), b["symbol"], int(b.get("count", 1)), str(b.get("reason", ""))
+                b.get("exchange"), b["symbol"], b.get("count", 1), str(b.get("reason", ""))
             ),
             "drop_ws": lambda b: self.drop_ws(b.get("code")),
             "silence": lambda b: self.silence(b["seconds"]),
             "rate": lambda b: self.set_rate(b["rate"]),
             "stats": lambda b: self.stats(),
         }
+
+
+MAX_REJECT_COUNT: Final = 10_000
+MAX_SILENCE_S: Final = 86_400.0
+
+
+def _number(value: Any, what: str) -> float:
+    """A finite float from a JSON number or numeric string, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{what} must be a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{what} must be a finite number")
+    return number
+
+
+def _bounded_int(value: Any, lo: int, hi: int, what: str) -> int:
+    """An integer in ``[lo, hi]`` (a float or numeric string is accepted if whole)."""
+    number = _number(value, what)
+    if not lo <= number <= hi or number != int(number):
+        raise ValueError(f"{what} must be a whole number between {lo} and {hi}")
+    return int(number)
+
+
+def _sane_price(value: Any, what: str) -> Decimal:
+    """A positive price below :data:`MAX_PRICE`, exact (never through a float)."""
+    price = to_decimal(value)
+    if not 0 < price < MAX_PRICE:
+        raise ValueError(f"{what} must be > 0 and < {MAX_PRICE:,}")
+    return price
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -49,6 +49,20 @@ def _close_frame(code: int, reason: str) -> bytes:
     return bytes((0x88, len(body))) + body
 
 
+def _abort_if_open(transport: asyncio.Transport) -> None:
+    """Abort a transport still draining after a close; nothing if it is already gone.
+
+    By then the peer may have gone and the transport been torn down (its loop reference
+    cleared), so a plain ``abort`` could raise from inside the event loop.
+    """
+    if transport.get_extra_info("socket") is None:
+        return
+    try:
+        transport.abort()
+    except (AttributeError, RuntimeError, OSError):
+        pass
+
+
 def normalize_mode(raw: object) -> int:
     """1/2/3 or a case-insensitive LTP/Quote/Depth; anything else raises ValueError."""
     if isinstance(raw, bool):
@@ -318,7 +332,7 @@ class Hub:
         self._forget(client)
         transport.write(ws_frame(_ENCODER.encode(message)) + _close_frame(1013, "slow client"))
         transport.close()
-        asyncio.get_running_loop().call_later(5.0, transport.abort)
+        asyncio.get_running_loop().call_later(5.0, _abort_if_open, transport)
 
     def error(self, client: WsClient, code: str, message: str) -> None:
         """Send the flat error frame (no ``type``); the connection stays open."""
