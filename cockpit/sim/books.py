@@ -19,6 +19,7 @@ class Books:
     trades: list[Trade]
     positions: dict[tuple[str, str], Position]
     capital: Decimal
+    accept_pending_quantity: bool
 
     if TYPE_CHECKING:
 
@@ -58,8 +59,15 @@ class Books:
         return row
 
     def order_update(self, order: Order) -> dict[str, Any]:
-        """The ``order_update`` push for ``order``'s current state."""
+        """The ``order_update`` push for ``order``'s current state.
+
+        As the server: ``pending_quantity`` is 0 in the accept event (nothing filled yet),
+        unless :attr:`accept_pending_quantity`.
+        """
         state = order.state
+        pending = order.pending
+        if not order.filled and not self.accept_pending_quantity:
+            pending = 0
         return {
             "type": "order_update",
             "user_id": "paper",
@@ -76,7 +84,7 @@ class Books:
             "product": order.product,
             "order_status": order.status,
             "filled_quantity": state.qty(order.filled),
-            "pending_quantity": state.qty(order.pending),
+            "pending_quantity": state.qty(pending),
             "average_price": self._price_out(state, order.avg()),
             "rejection_reason": order.rejection_reason,
             "strategy": order.strategy,

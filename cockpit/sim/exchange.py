@@ -85,6 +85,14 @@ class PaperExchange(Books):
     ) -> None:
         self.market = market
         self.notify = notify or (lambda order: None)
+        self.on_change: Callable[[Order], None] = lambda order: None
+        """Called on every order change and before ``notify`` (the account's state file)."""
+        self.modify_updates = True
+        """Notify after a modify (the real server pushes nothing then)."""
+        self.cancel_all_trigger_pending = True
+        """``cancel_all`` takes ``trigger pending`` orders too (the real server skips them)."""
+        self.accept_pending_quantity = True
+        """``order_update`` on accept carries the unfilled quantity (the real server: 0)."""
         self.capital = capital
         self.orders: dict[str, Order] = {}
         self.working: dict[str, list[Order]] = {}
@@ -100,6 +108,20 @@ class PaperExchange(Books):
         self._trade_ids = itertools.count(1)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _emit(self, order: Order, push: bool = True) -> None:
+        """``order`` changed: record it, then push it (unless ``push`` is False)."""
+        self.on_change(order)
+        if push:
+            self.notify(order)
+
+    def restore_ids(self) -> None:
+        """Continue order and trade ids after those of a restored account (no reuse)."""
+        today = [int(i[6:]) for i in self.orders if i.startswith(self._prefix) and i[6:].isdigit()]
+        if today:
+            self._ids = itertools.count(max(today) + 1)
+        trades = [int(t.tradeid) for t in self.trades if t.tradeid.isdigit()]
+        self._trade_ids = itertools.count(max(trades, default=0) + 1)
 
     def _next_id(self) -> str:
         return f"{self._prefix}{next(self._ids) % 100_000_000:08d}"
@@ -294,11 +316,12 @@ class PaperExchange(Books):
         avail = self.available()
         if need > avail:
             raise OrderError(
-                f"Insufficient funds. Required margin: {_dec(need)}, available: {_dec(avail)}"
+                f"Insufficient funds. Required: ₹{_dec(need)}, Available: ₹{_dec(avail)}, "
+                f"Shortage: ₹{_dec(need - avail)}"
             )
         self.orders[order.orderid] = order
         self.working.setdefault(order.state.key, []).append(order)
-        self.notify(order)
+        self._emit(order)
         self._match(order, arrival=True)
         return 200, {"status": "success", "orderid": order.orderid, "mode": "analyze"}
 
@@ -307,7 +330,7 @@ class PaperExchange(Books):
         order.status = REJECTED
         order.rejection_reason = reason
         self.orders[order.orderid] = order
-        self.notify(order)
+        self._emit(order)
         return 400, {
             "status": "error",
             "message": reason,
@@ -356,7 +379,7 @@ class PaperExchange(Books):
             order.status = COMPLETE
             self._unwork(order)
         if (order.status, order.filled) != before:
-            self.notify(order)
+            self._emit(order)
 
     def _walk(self, order: Order, limit: int | None) -> None:
         """Take liquidity level by level up to ``limit`` (None: at any price)."""
@@ -491,7 +514,7 @@ class PaperExchange(Books):
         else:
             order.status = OPEN
         order.timestamp = _now_text()
-        self.notify(order)
+        self._emit(order, push=self.modify_updates)
         self._match(order, arrival=True)
         return 200, {
             "status": "success",
@@ -507,7 +530,7 @@ class PaperExchange(Books):
             raise OrderError(f"Cannot cancel order in {order.status} status")
         order.status = CANCELLED
         self._unwork(order)
-        self.notify(order)
+        self._emit(order)
         return 200, {
             "status": "success",
             "orderid": orderid,
@@ -516,12 +539,23 @@ class PaperExchange(Books):
         }
 
     def cancel_all(self) -> Reply:
-        """Cancel every working order."""
+        """Cancel every working order (skipping ``trigger pending`` ones as the server does,
+        unless :attr:`cancel_all_trigger_pending`)."""
         done: list[str] = []
         for orders in list(self.working.values()):
             for order in list(orders):
+                if order.status == TRIGGER_PENDING and not self.cancel_all_trigger_pending:
+                    continue
                 self.cancel(order.orderid)
                 done.append(order.orderid)
+        if not done:
+            return 200, {
+                "status": "success",
+                "message": "No open orders to cancel",
+                "canceled_orders": [],
+                "failed_cancellations": [],
+                "mode": "analyze",
+            }
         return 200, {
             "status": "success",
             "canceled_orders": done,

@@ -43,11 +43,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
-RATE_LIMITED: Final = {
+LEGACY_RATE_LIMITED: Final = {
     "status": "error",
     "message": "Rate limit exceeded. Please slow down your requests.",
-    "retry_after": 60,
+    "retry_after": 1,
 }
+"""The 429 body with ``--retry-after-429`` (and a ``Retry-After: 1`` header)."""
 INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
 
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
@@ -221,8 +222,7 @@ class RestApi:
         async def endpoint(request: web.Request) -> web.Response:
             self.stats["requests"] += 1
             if limiter is not None and not limiter.allow():
-                self.stats["errors_429"] += 1
-                return json_response(429, RATE_LIMITED)
+                return self._rate_limited(limiter)
             body, bad = await self._body(request)
             if bad is not None:
                 return bad
@@ -265,6 +265,16 @@ class RestApi:
 
         return endpoint
 
+    def _rate_limited(self, limiter: RateLimiter) -> web.Response:
+        """429 as flask-limiter answers the ``/api/v1`` routes: ``{"message": "10 per 1
+        second"}`` with no ``status``, no ``retry_after`` and no Retry-After header."""
+        self.stats["errors_429"] += 1
+        if self.server.config.retry_after_429:
+            response = json_response(429, LEGACY_RATE_LIMITED)
+            response.headers["Retry-After"] = "1"
+            return response
+        return json_response(429, {"message": f"{limiter.per_second} per 1 second"})
+
     def _key_ok(self, key: str) -> bool:
         return secrets.compare_digest(key.encode(), self.server.api_key.encode())
 
@@ -300,8 +310,7 @@ class RestApi:
         """``GET /instruments?apikey=&exchange=``: the master contract, one row per symbol."""
         self.stats["requests"] += 1
         if not self.api_limit.allow():
-            self.stats["errors_429"] += 1
-            return json_response(429, RATE_LIMITED)
+            return self._rate_limited(self.api_limit)
         key = request.query.get("apikey", "")
         if not secrets.compare_digest(key.encode(), self.server.api_key.encode()):
             self.stats["errors_403"] += 1

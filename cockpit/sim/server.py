@@ -25,6 +25,7 @@ import msgspec
 from aiohttp import web
 
 from cockpit.domain.instruments import to_decimal
+from cockpit.sim.accounts import AccountStore
 from cockpit.sim.exchange import Order, PaperExchange
 from cockpit.sim.market import MAX_PRICE, Market, SymbolState
 from cockpit.sim.rest import RestApi
@@ -33,6 +34,8 @@ from cockpit.sim.ws import Hub
 
 log = logging.getLogger(__name__)
 
+PRICE_SAVE_S: Final = 1.0
+"""How often the last prices of open positions are written to the state file."""
 _MAX_BATCH_S: Final = 0.01
 """At most this many seconds' worth of ticks per instrument per loop turn (backlog is dropped)."""
 
@@ -73,6 +76,32 @@ class SimConfig:
     order_updates: bool = True
     """Push ``order_update`` frames; False refuses ``subscribe_orders`` with INVALID_ACTION, as
     OpenAlgo brokers without an order stream do."""
+    # -- where the paper exchange used to differ from the real OpenAlgo server ---------------
+    # Each default is what the running server does (openalgo.md, last section); True brings
+    # back the paper exchange's older, friendlier behaviour.
+    retry_after_429: bool = False
+    """A 429 says ``{"status":"error",...,"retry_after":1}`` with a Retry-After header. The
+    server's own answer is ``{"message":"10 per 1 second"}`` and nothing else."""
+    cancel_all_skips_trigger_pending: bool = False
+    """``cancelallorder`` skips ``trigger pending`` orders, as the server's analyze mode does
+    (answering "No open orders to cancel" when nothing else works). Off by default for now,
+    unlike the switches above: the engine's kill switch still counts on cancelallorder to
+    cancel its stop orders (issue 17 item 1)."""
+    subscribe_snapshot: bool = False
+    """A ``market_data`` frame right after each subscribe. The server sends none: the first
+    frame is the next tick."""
+    modify_updates: bool = False
+    """An ``order_update`` after a modify. The server sends none (accept, fill, cancel and
+    reject only)."""
+    accept_pending_quantity: bool = False
+    """The accept ``order_update`` carries the unfilled quantity as ``pending_quantity``. The
+    server sends 0 there."""
+    state_dir: str | None = None
+    """Keep the account (orders, fills, positions, funds) in this directory and reload it at
+    start (:mod:`cockpit.sim.accounts`); None: the account lives in memory only."""
+    numeric_data_mode: bool = False
+    """``data.mode`` inside ``market_data`` is the integer mode. The server (Zerodha adapter)
+    sends a string: ``"ltp"``, ``"quote"`` or ``"full"``."""
 
 
 class SimServer:
@@ -94,7 +123,23 @@ class SimServer:
             ping_interval=cfg.ping_interval,
             max_buffer=cfg.max_client_buffer,
         )
+        self.hub.snapshot_on_subscribe = cfg.subscribe_snapshot
+        self.hub.numeric_data_mode = cfg.numeric_data_mode
         self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
+        self.exchange.modify_updates = cfg.modify_updates
+        self.exchange.accept_pending_quantity = cfg.accept_pending_quantity
+        self.exchange.cancel_all_trigger_pending = not cfg.cancel_all_skips_trigger_pending
+        self.store: AccountStore | None = None
+        self.restored: dict[str, int] = {}
+        if cfg.state_dir:
+            self.store = AccountStore(Path(cfg.state_dir))
+            try:
+                self.restored = self.store.load(self.exchange)
+            except BaseException:
+                self.store.close()
+                raise
+            store, exchange = self.store, self.exchange
+            exchange.on_change = lambda order: store.record(exchange, order)
         self.hub.exchange = self.exchange
         self.hub.orders_enabled = cfg.order_updates
         self.upstream: Any = None
@@ -137,6 +182,8 @@ class SimServer:
         if self.upstream is not None:
             await self.upstream.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="sim-ticker"))
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._save_prices(), name="sim-prices"))
         if self.script_events:
             self._tasks.append(asyncio.create_task(self._play_script(), name="sim-script"))
 
@@ -155,8 +202,18 @@ class SimServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner.cleanup(), timeout=3.0)
         self._runners.clear()
+        if self.store is not None:
+            self.store.record_prices(self.exchange)
+            self.store.close()
 
     # -- ticking -------------------------------------------------------------------------------
+
+    async def _save_prices(self) -> None:
+        """Once a second, the last price of each open position goes to the state file."""
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(PRICE_SAVE_S)
+            self.store.record_prices(self.exchange)
 
     def _notify(self, order: Order) -> None:
         self.hub.order_update(order)
@@ -493,6 +550,21 @@ class SimHandle:
     def instruments(self) -> list[str]:
         """Every listed ``EXCH:SYMBOL``."""
         return list(self.server.market.states)
+
+    def wait_subscribed(self, keys: list[str], timeout: float = 5.0) -> None:
+        """Wait until some WebSocket client is subscribed to every one of ``keys``.
+
+        The server sends no snapshot on subscribe, so a price set before the subscription
+        is processed reaches nobody: tests that move the market right after a client
+        connects wait here first.
+        """
+        deadline = time.monotonic() + timeout
+        index = self.server.hub.index
+        while not self.call(lambda: all(key in index for key in keys)):
+            if time.monotonic() > deadline:
+                missing = self.call(lambda: [key for key in keys if key not in index])
+                raise TimeoutError(f"no subscriber for {', '.join(missing)} after {timeout}s")
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and join its thread (bounded by ``timeout``)."""

@@ -150,6 +150,9 @@ class Stack:
         self.feed.start()
         self._thread.start()
         assert self.feed.wait_state(FeedState.LIVE, timeout=10)
+        # No snapshot on subscribe (as the real server): prices set before the sim has the
+        # subscriptions would reach nobody.
+        self.sim.wait_subscribed([i.key for i in self.instruments if i.tradable])
         self.rec.wait(lambda: self.engine.reconciled, what="first reconciliation")
         self.rec.wait(
             lambda: any(
