@@ -218,3 +218,56 @@ def test_a_new_day_carries_positions_and_banks_the_realized_pnl(tmp_path: Path) 
         ]
         assert sim.call(ex.orderbook)["orders"] == []
         assert sim.call(ex.tradebook) == []
+
+
+# -- through a real engine -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine_env() -> Iterator[Any]:
+    pytest.importorskip("cockpit.engine.core")
+    from tests.integration.test_engine_cli import temp_env
+
+    yield from temp_env("cka")
+
+
+def _status_positions(env: Any, want: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = env.cli("engine", "status").stdout
+        if want in out or time.monotonic() > deadline:
+            return out
+        time.sleep(0.2)
+
+
+def test_the_paper_position_survives_a_killed_engine(engine_env: Any) -> None:
+    from cockpit.engine.client import EngineClient
+    from cockpit.engine.protocol import Ack, PlaceEntry, SetArmed
+
+    env = engine_env
+    assert env.cli("engine", "start").returncode == 0
+    with EngineClient.connect(path=env.socket, client="test") as c:
+        key = c.snapshot(timeout=10).watchlist[0]
+        assert isinstance(c.request(SetArmed(id=0, armed=True)), Ack)
+        deadline = time.monotonic() + 30
+        while True:  # entries wait for the first reconciliation and a live feed
+            answer = c.request(PlaceEntry(id=0, key=key, side="BUY", qty=Decimal(1)))
+            if isinstance(answer, Ack) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert isinstance(answer, Ack), answer
+    before = _status_positions(env, "positions 1 open")
+    assert "positions 1 open" in before, before
+    held = next(line for line in before.splitlines() if line.strip().startswith(key))
+    os.kill(int(env.pidfile.read_text()), signal.SIGKILL)
+    assert env.wait_gone() == []  # the paper exchange died with its engine
+    assert (env.root / "data" / "cockpit" / "paper" / "default" / STATE_FILE).exists()
+
+    assert env.cli("engine", "start").returncode == 0
+    after = _status_positions(env, "positions 1 open")
+    assert "positions 1 open" in after, after
+    again = next(line for line in after.splitlines() if line.strip().startswith(key))
+    assert again.split()[:4] == held.split()[:4]  # key, quantity, "avg", the same price
+    out = env.cli("engine", "stop", "--flatten")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert env.wait_gone() == []
