@@ -57,7 +57,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 def engine_profile() -> str | None:
     """The profile whose engine is our parent process (it holds ``<runtime>/<profile>.pid``
     with its pid in it), or None when something else started us."""
-    from cockpit.engine import paths
+    from cockpit import paths
 
     parent = str(os.getppid())
     try:
@@ -86,7 +86,7 @@ def state_dir(args: argparse.Namespace) -> str | None:
     profile = engine_profile()
     if profile is None:
         return None
-    from cockpit.engine import paths
+    from cockpit import paths
 
     return str(paths.data_dir() / "paper" / profile)
 

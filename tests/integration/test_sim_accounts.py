@@ -241,8 +241,8 @@ def _status_positions(env: Any, want: str, timeout: float = 30) -> str:
 
 
 def test_the_paper_position_survives_a_killed_engine(engine_env: Any) -> None:
-    from cockpit.engine.client import EngineClient
-    from cockpit.engine.protocol import Ack, PlaceEntry, SetArmed
+    from cockpit.link.client import EngineClient
+    from cockpit.link.protocol import Ack, PlaceEntry, SetArmed
 
     env = engine_env
     assert env.cli("engine", "start").returncode == 0
