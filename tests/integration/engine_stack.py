@@ -182,6 +182,9 @@ class Stack:
             i for i in list(self.engine.instruments.values()) if i.symbol == symbol
         )
         ticks = inst.ticks(Decimal(price))
+        # No snapshot on subscribe (as the real server): a price set before the sim holds
+        # the feed's subscription would reach nobody.
+        self.sim.wait_subscribed([inst.key])
         self.sim.set_price(str(inst.exchange), symbol, price)
         self.rec.wait(
             lambda: (q := self.rec.quotes.get(inst.key)) is not None and q.ltp == ticks,
