@@ -107,3 +107,45 @@ def test_bad_instrument_flag_is_a_clear_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown exchange" in result.stderr
+
+
+def _start_with_env_key(ports: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, COCKPIT_SIM_API_KEY="s" * 64)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit.cli", "sim", "--rest-port", "0", "--ws-port", "0",
+         "--ports-file", str(ports)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not ports.exists():
+        assert proc.poll() is None, "sim exited"
+        assert time.monotonic() < deadline, "sim did not start"
+        time.sleep(0.02)
+    return proc
+
+
+def test_ports_file_keeps_no_given_key_and_goes_at_exit(
+    tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    """The key the engine hands over never lands on disk; the file and its directory go at a
+    clean exit (SIGTERM: also what the sim gets when its engine is killed); after a SIGKILL
+    of the sim itself the file left behind holds ports only."""
+    home = tmp_path / "cockpit-sim-test"
+    home.mkdir(mode=0o700)
+    ports = home / "ports.json"
+    proc = _start_with_env_key(ports)
+    stop_later.append(proc)
+    text = ports.read_text()
+    assert "s" * 64 not in text
+    assert set(json.loads(text)) == {"rest_port", "ws_port", "pid"}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not ports.exists()
+    assert not home.exists()
+
+    home.mkdir(mode=0o700)
+    proc = _start_with_env_key(ports)
+    stop_later.append(proc)
+    proc.kill()
+    proc.wait(10)
+    assert "s" * 64 not in ports.read_text()
