@@ -18,7 +18,7 @@ _HANDLERS = {
     "tui": "cockpit.ui.main:run",
     "sim": "cockpit.sim.main:run",
     "record": "cockpit.adapters.record:run",
-    "engine": "cockpit.engine.main:run",
+    "engine": "cockpit.daemon.main:run",
     "journal": "cockpit.journal.main:run",
 }
 

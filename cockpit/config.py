@@ -33,7 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cockpit.engine import paths
+from cockpit import paths
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class EngineSettings(BaseModel):
     (lower latency, the default) or ``httpx``."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
-    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/engine/logfile.py``)."""
+    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
     realtime_priority: int = Field(default=10, ge=0, le=99)
@@ -419,8 +419,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     get = vars(args).get
     if get("profile"):
         out["profile"] = get("profile")
-    if get("journal"):
-        out["paths"] = {"journal": Path(get("journal")).expanduser()}
+    if journal := get("journal"):
+        out["paths"] = {"journal": Path(journal).expanduser()}
     for flag, name in (("broker", "broker"), ("ws_url", "ws_url"), ("feed", "feed")):
         if get(flag):
             venue[name] = get(flag)
@@ -546,7 +546,8 @@ def _watchlist_warnings(keys: list[str]) -> list[str]:
 
 
 def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
-    venue = data.get("venue") if isinstance(data.get("venue"), Mapping) else {}
+    raw_venue = data.get("venue")
+    venue: Mapping[str, Any] = raw_venue if isinstance(raw_venue, Mapping) else {}
     secrets = [k for k in ("api_key", "kite_api_key", "kite_access_token") if venue.get(k)]
     if not secrets:
         return []

@@ -8,7 +8,7 @@ a fake router and publisher.
 
 Two ways in, one owner at a time: feed threads hand their events straight to :meth:`deliver`
 (:meth:`deliver_many` for a whole read), which handles them on the feed's own thread; viewer
-commands and router results wait on the :class:`~cockpit.engine.bus.Inbound` queue, taken by
+commands and router results wait on the :class:`~cockpit.link.bus.Inbound` queue, taken by
 a busy feed thread right after its read (:meth:`_take_inbound`) or by the decision thread
 when the feeds are quiet. Both hold the engine's lock while they handle (and take), so
 trading state still has exactly one owner at any moment and items are handled in the order
@@ -104,8 +104,15 @@ from cockpit.domain.orders import (
     events_from_update,
 )
 from cockpit.domain.positions import Portfolio, Position
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import (
+from cockpit.engine.views import (
+    instrument_view,
+    order_view,
+    plan_view,
+    position_view,
+    ticks_to_money,
+)
+from cockpit.link import protocol as p
+from cockpit.link.bus import (
     Inbound,
     LockedSink,
     NullPublisher,
@@ -113,13 +120,6 @@ from cockpit.engine.bus import (
     SnapshotRequest,
     ViewerCommand,
     ViewerGone,
-)
-from cockpit.engine.views import (
-    instrument_view,
-    order_view,
-    plan_view,
-    position_view,
-    ticks_to_money,
 )
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class EngineOptions:
     venue: str = "openalgo"
     scheduling: str = ""
     """How the engine's threads are scheduled, for status (``SCHED_FIFO 10``, or ``normal``
-    and why); set by whoever starts them (``cockpit/engine/runner.py``)."""
+    and why); set by whoever starts them (``cockpit/daemon/runner.py``)."""
 
 
 @dataclass(slots=True)
@@ -290,7 +290,7 @@ class Engine:
         router: has ``submit(request)`` (an :class:`~cockpit.adapters.openalgo.broker.
             OpenAlgoRouter`); results come back on ``inbound``.
         journal: a :class:`cockpit.journal.store.Journal` (or None: nothing is journaled).
-        publisher: where views and events go (:class:`cockpit.engine.bus.Publisher`).
+        publisher: where views and events go (:class:`cockpit.link.bus.Publisher`).
         inbound: the one queue every producer puts items on.
         feed: optional; ``subscribe(keys, mode)``/``unsubscribe(keys, mode)`` for Subscribe.
         options: :class:`EngineOptions`.
