@@ -181,10 +181,11 @@ class RiskSettings(BaseModel):
 
     model_config = _SECTION
 
-    max_order_qty: Decimal | None = Field(default=None, gt=0)
-    """Largest quantity of one order."""
-    max_order_value: Decimal | None = Field(default=None, gt=0)
-    """Largest notional (price × quantity) of one order."""
+    max_order_qty: Decimal | None = Field(default=Decimal(100_000), gt=0)
+    """Largest quantity of one order (fat-finger guard, on by default; raise it, or None)."""
+    max_order_value: Decimal | None = Field(default=Decimal(5_000_000), gt=0)
+    """Largest notional (price × quantity) of one order, in the instrument's currency
+    (on by default; raise it, or None)."""
     max_position_qty: Decimal | None = Field(default=None, gt=0)
     """Largest absolute position per symbol."""
     max_position_value: Decimal | None = Field(default=None, gt=0)
@@ -199,10 +200,10 @@ class RiskSettings(BaseModel):
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
-    max_tick_age_s: Decimal | None = Field(default=None, gt=0)
+    max_tick_age_s: Decimal | None = Field(default=Decimal(5), gt=0)
     """No entry while the symbol's last tick is older than this many seconds (stale-data
-    gate; off by default; exits are never blocked). Entries are refused anyway while the
-    feed itself is not live."""
+    gate; on by default, None switches it off; exits are never blocked). Entries are refused
+    anyway while the feed itself is not live."""
 
     def to_domain(self) -> Any:
         """``cockpit.domain.risk.RiskLimits`` for these settings: the ONE mapping of every
