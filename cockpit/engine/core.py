@@ -85,7 +85,7 @@ from cockpit.domain.instruments import (
     parse_key,
     to_decimal,
 )
-from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.domain.market import NO_TRADE, DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
@@ -714,6 +714,12 @@ class Engine:
         inst = sym.inst
         ltp = _ticks(inst, ev.ltp)
         if ltp is None:
+            if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
+                self._quote_fields(sym, ev)  # its quotes and book are real; no last price
+                self.publisher.market(
+                    self._quote_view(sym), sym.book if type(ev) is DepthTick else None
+                )
+                return
             self.counters["bad_ticks"] += 1
             return
         sym.ltp = ltp
