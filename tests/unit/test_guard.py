@@ -80,7 +80,9 @@ def test_no_limit_passes_everything_and_the_first_print_passes() -> None:
 
 def test_a_seeded_guard_holds_a_bad_first_print() -> None:
     guard = JumpGuard(LIMIT)
+    assert not guard.primed
     guard.seed(10_000)
+    assert guard.primed
     assert guard.check(1).verdict is Verdict.HOLD
     unlimited = JumpGuard(None)
     unlimited.seed(10_000)
