@@ -715,10 +715,9 @@ class Engine:
         ltp = _ticks(inst, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
-                self._quote_fields(sym, ev)  # its quotes and book are real; no last price
-                self.publisher.market(
-                    self._quote_view(sym), sym.book if type(ev) is DepthTick else None
-                )
+                # Its quotes and book are real and kept; viewers get them with the first
+                # trade (a QuoteView has no way yet to say "no last price").
+                self._quote_fields(sym, ev)
                 return
             self.counters["bad_ticks"] += 1
             return

@@ -18,7 +18,7 @@ from cockpit.adapters.openalgo.feed import OpenAlgoFeed
 from cockpit.adapters.ws import Backoff
 from cockpit.config import Settings
 from cockpit.domain.instruments import Exchange, Instrument
-from cockpit.domain.market import DepthTick, MarketEvent
+from cockpit.domain.market import DepthTick, LtpTick, MarketEvent
 from cockpit.engine.core import Engine, EngineOptions
 from cockpit.link import protocol as p
 from tests.servers.base import Collector, wait_until
@@ -30,6 +30,7 @@ OPT = Instrument(Exchange.NFO, "NIFTYOPT", Decimal("0.05"), lot_size=Decimal(75)
 
 
 def engine_quotes(events: list[MarketEvent]) -> list[p.QuoteView]:
+    """The quotes an engine publishes for ``events`` then a first trade at 101.00."""
     pub = Recorder()
     engine = Engine(
         config=Settings(),
@@ -44,6 +45,7 @@ def engine_quotes(events: list[MarketEvent]) -> list[p.QuoteView]:
     for ev in events:
         engine.handle(ev)
     assert engine.counters["bad_ticks"] == 0
+    engine.handle(LtpTick(1, str(OPT.exchange), OPT.symbol, Decimal("101.00")))
     return pub.quotes
 
 
