@@ -90,8 +90,8 @@ PENDING = [
         through=("cockpit.link",),
     ),
 ]
-"""Not kept yet (issue 18): the engine builds its adapters itself, the journal takes its file
-locations and views from ``cockpit.engine``, the TUI imports the engine's protocol and client."""
+"""Not kept yet (issue 18): the engine builds its adapters itself; the TUI still reaches into the
+engine and the daemon beside ``cockpit.link``."""
 
 
 # -- reading the source ---------------------------------------------------------------
