@@ -1,4 +1,4 @@
-"""The ``cockpit`` command and its subcommands (DESIGN.md §3).
+"""The ``cockpit`` command and its subcommands.
 
 Each subcommand's work lives in the package that owns it and is imported only when that
 subcommand runs, so ``cockpit sim`` never loads Textual and ``cockpit`` starts fast.
@@ -204,10 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     record = sub.add_parser(
         "record",
         help="record a feed as normalized tick lines (JSONL)",
-        description="Connect to a feed and write normalized tick lines (DESIGN.md §3).",
+        description="Connect to a feed and write one normalized tick line (JSON) per market "
+        "event, the format `--feed replay:FILE` plays back. Exit status 2 for a usage error or "
+        "a symbol the venue does not know, 1 if the feed goes down.",
     )
     record.add_argument("--feed", required=True, choices=["openalgo", "kite", "binance"])
-    record.add_argument("--symbols", required=True, help="comma-separated, in the venue's terms")
+    record.add_argument(
+        "--symbols",
+        required=True,
+        help="comma-separated, in the venue's terms: NSE:INFY (openalgo), "
+        "408065 (kite: instrument tokens), BTCUSDT (binance)",
+    )
     record.add_argument("--mode", default="quote", choices=["ltp", "quote", "depth"])
     record.add_argument("--url", help="override the venue's WebSocket address")
     record.add_argument("--rest-url", help="override the venue's REST address (Binance snapshots)")

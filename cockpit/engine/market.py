@@ -8,7 +8,7 @@ from decimal import Decimal
 from cockpit.domain.instruments import (
     Instrument,
 )
-from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.domain.market import NO_TRADE, DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     ZERO,
@@ -40,6 +40,11 @@ class MarketData(EngineBase):
         inst = sym.inst
         ltp = venue_ticks(inst, ev.ltp)
         if ltp is None:
+            if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
+                # Its quotes and book are real and kept; viewers get them with the first
+                # trade (a QuoteView has no way yet to say "no last price").
+                self._quote_fields(sym, ev)
+                return
             self.counters["bad_ticks"] += 1
             return
         sym.ltp = ltp
