@@ -262,8 +262,13 @@ class OrderTicket(_Ticket[PlaceEntry]):
         err.update("")
         qty = parse_qty(self.store, cmd.key, self._val("t-qty"))
         plan = cmd.plan or PlanSpec()
+        from cockpit.ui.entry import order_value
+
+        value = order_value(self.store, cmd)
+        worth = f"value {value:,.2f} · " if value is not None else ""
         preview.update(
-            risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
+            worth
+            + risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
         )
         return cmd
 

@@ -67,6 +67,8 @@ class TradeScreen(Screen[None]):
         """The app selected another symbol."""
         self.watchlist.selected = key
         self.positions.selected = key
+        self.status.qty = fmt_qty(self.capp.qty_of(key))
+        self.status.rebuild()
         self.ladder.set_symbol(key)
         self.quote.set_symbol(key)
         self.depth.set_symbol(key)
@@ -77,7 +79,7 @@ class TradeScreen(Screen[None]):
         """Redraw what the changes touch (each grid repaints only rows that differ)."""
         app = self.capp
         key = app.selected
-        self.status.qty = fmt_qty(app.qty)
+        self.status.qty = fmt_qty(app.qty_of(key))
         self.status.link = app.link_state
         everything = ch.everything or ch.watchlist
         if everything or ch.quotes or ch.positions:

@@ -30,7 +30,7 @@ class StatusBar(LineGrid):
         self.qty = "1"
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
-        self._flags: tuple[bool, bool] | None = None
+        self._flags: tuple[bool, bool, bool] | None = None
 
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
@@ -46,7 +46,7 @@ class StatusBar(LineGrid):
     def update_soon(self) -> None:
         """Redraw soon (``max_hz``) for market changes; arming and kill switch at once."""
         st = self.store.status
-        if st is not None and (st.armed, st.kill_switch) != self._flags:
+        if st is not None and (st.armed, st.kill_switch, self.store.locked()) != self._flags:
             self.rebuild()
             return
         self.rebuild_soon()
@@ -54,7 +54,7 @@ class StatusBar(LineGrid):
     def rebuild(self) -> None:
         """Recompute the line."""
         st = self.store.status
-        self._flags = (st.armed, st.kill_switch) if st is not None else None
+        self._flags = (st.armed, st.kill_switch, self.store.locked()) if st is not None else None
         store = self.store
         st = store.status
         cells: list[Cell] = []
@@ -63,6 +63,8 @@ class StatusBar(LineGrid):
             cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
         elif st is not None and st.kill_switch:
             cells.append((" KILL SWITCH ", "status--bad"))
+        elif store.locked():
+            cells.append((" LOCKED daily loss ", "status--bad"))
         else:
             cells.append(
                 (
@@ -71,6 +73,11 @@ class StatusBar(LineGrid):
                 )
             )
         cells.append((" ", ""))
+        key = getattr(self.app, "selected", None)
+        if key is not None and self.link == "live" and store.stale(key):
+            name = key.partition(":")[2] or key
+            cells.append((f" STALE {name} {fmt_age(store.tick_age_ns(key))} ", "status--warn"))
+            cells.append((" ", ""))
         if st is not None:
             cells.append((st.venue, "status--label"))
             cells.append((" ", ""))
@@ -86,7 +93,7 @@ class StatusBar(LineGrid):
         if st is not None:
             cells.append((f"{st.ticks_per_s:,.0f}t/s ", ""))
         age = store.last_tick_age_ns()
-        age_cls = "status--warn" if age is not None and age > 5_000_000_000 else ""
+        age_cls = "status--warn" if age is not None and age > store.stale_ns else ""
         cells.append(("age ", "status--label"))
         cells.append((fmt_age(age) + " ", age_cls))
         cells.append(("rc ", "status--label"))

@@ -255,8 +255,10 @@ class Watchlist(LineGrid, can_focus=True):
                 out.append((sparkline(hist, w), "wl--up" if direction >= 0 else "wl--down"))
             elif c.name == "age":
                 age = store.tick_age_ns(key, now_ns)
-                stale = age is not None and age > 5_000_000_000
-                out.append(cell(fmt_age(age, coarse=True), w, "wl--stale" if stale else "wl--dim"))
+                if store.stale(key, now_ns):
+                    out.append(cell("STALE", w, "wl--stale"))
+                else:
+                    out.append(cell(fmt_age(age, coarse=True), w, "wl--dim"))
             text, cls = out[-1]
             out[-1] = (text + " ", cls)  # the gap shares the cell's style: fewer style switches
         row_cls = "wl--cursor" if is_cursor and self.has_focus else ""
