@@ -495,6 +495,15 @@ def fmt_volume(qty: Decimal | int | None) -> str:
     return fmt_qty(v.quantize(Decimal(1), rounding=ROUND_HALF_UP) if a >= 1000 else v)
 
 
+def fmt_pct(ltp: int, close: int) -> str:
+    """The change from ``close`` in percent, two decimals, half up (``+0.03%``): the header
+    and the watchlist use this one rounding."""
+    pct = (Decimal(ltp - close) * 100 / Decimal(close)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    return f"{pct:+.2f}%"
+
+
 def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
     """Money with two decimals and thousands separators (signed by default)."""
     if value is None:

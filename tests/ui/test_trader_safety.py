@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -15,7 +16,9 @@ import pytest
 from textual.widgets import Button, Input, OptionList
 
 from cockpit.engine import protocol as p
-from cockpit.ui.app import CockpitApp
+from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.link import MemoryLink
+from tests.ui import scenario as sc
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import (
     SBIN,
@@ -23,6 +26,7 @@ from tests.ui.test_engine_pilot import (
     attached,
     make_app,
     qty,
+    row_with,
 )
 
 INFY = "NSE:INFY"
@@ -320,3 +324,48 @@ async def test_engine_stop_is_not_a_lost_connection() -> None:
             assert app.screen.query_one("#restart", Button)
     finally:
         e.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# What the screen shows twice agrees (the app fed real protocol messages in memory).
+
+
+def memory_app(**options: object) -> tuple[CockpitApp, MemoryLink]:
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False, **options))  # type: ignore[arg-type]
+    link.feed(sc.welcome(), sc.snapshot(time.time_ns()))
+    return app, link
+
+
+async def test_chg_pct_rounds_the_same_in_header_and_watchlist() -> None:
+    app, link = memory_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.selected == SBIN)
+        # SBIN closed at 799.00 (15,980 ticks); 799.20 is +0.02503%: 0.03% both places.
+        link.feed(sc.market(2, SBIN, 15_984, time.time_ns()))
+        scr = app.screen
+
+        def pct_in_row() -> str | None:
+            rows = [scr.watchlist.text_of(y) for y in range(1, 5)]
+            row = next((r for r in rows if "SBIN" in r and "799.20" in r), None)
+            m = re.search(r"([+-]\d+\.\d\d)%", row or "")
+            return m.group(1) if m else None
+
+        await wait_for(pilot, lambda: pct_in_row() is not None)
+        await wait_for(pilot, lambda: "799.20" in scr.quote.text_of(0))
+        assert pct_in_row() == "+0.03"
+        assert "(+0.03%)" in scr.quote.text_of(0)
+
+
+async def test_header_ltp_and_ladder_ltp_row_never_disagree() -> None:
+    app, link = memory_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.selected == SBIN)
+        scr = app.screen
+        for seq, ltp in enumerate((16_003, 16_006, 16_002, 16_009, 16_001), start=2):
+            link.feed(sc.market(seq, SBIN, ltp, time.time_ns()))
+            price = app.store.fmt_price(SBIN, ltp)
+            await wait_for(pilot, lambda p=price: p in (row_with(app, "◀LTP") or ""))
+            head = re.search(r"NSE:SBIN\s+(\d+\.\d\d)", scr.quote.text_of(0))
+            assert head is not None
+            assert head.group(1) == price

@@ -86,11 +86,13 @@ class TradeScreen(Screen[None]):
             self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
         if key is not None and (everything or ch.touches(key) or ch.orders):
             self.ladder.rebuild()  # the ladder keeps the full frame rate
-            if everything:
-                self.quote.rebuild()
-                self.depth.rebuild()
+            if everything or key in ch.quotes:
+                self.quote.rebuild()  # with the ladder: their LTPs never disagree
             else:
                 self.quote.rebuild_soon()
+            if everything:
+                self.depth.rebuild()
+            else:
                 self.depth.rebuild_soon()
         if everything or ch.positions or ch.plans:
             self.positions.rebuild()

@@ -9,7 +9,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from cockpit.ui.store import Store, fmt_age, fmt_volume
+from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -237,10 +237,7 @@ class Watchlist(LineGrid, can_focus=True):
                         text = store.fmt_price(key, diff)
                         text = text if diff < 0 else f"+{text}"
                     else:
-                        pct = (
-                            diff * 10000 // q.close if diff >= 0 else -((-diff) * 10000 // q.close)
-                        )
-                        text = f"{pct / 100:+.2f}%"
+                        text = fmt_pct(q.ltp, q.close)
                     out.append(cell(text, w, cls))
                 else:
                     out.append(cell("", w))
