@@ -569,7 +569,7 @@ def run_floor(
 
 def socket_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
-    from cockpit.engine.client import EngineClient
+    from cockpit.link.client import EngineClient
 
     client = EngineClient.connect(path=path, client="bench-viewer", read_only=True)
     client.snapshot()
@@ -586,7 +586,7 @@ def socket_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
 def textual_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
     """The real cockpit TUI, headless, attached to the engine socket."""
     from cockpit.config import Settings
-    from cockpit.engine.client import EngineClient
+    from cockpit.link.client import EngineClient
     from cockpit.ui.app import CockpitApp, UiOptions
     from cockpit.ui.link import ClientLink
 
@@ -688,15 +688,15 @@ class ReEntry:
         self.thread.start()
 
     def event(self, msg: Any) -> None:
-        from cockpit.engine import protocol as p
+        from cockpit.link import protocol as p
 
         self.inner.event(msg)
         if isinstance(msg, p.PositionEvent) and msg.position.qty == 0:
             self.flat[msg.position.key] = time.monotonic()
 
     def _run(self) -> None:
-        from cockpit.engine import protocol as p
-        from cockpit.engine.bus import ViewerCommand
+        from cockpit.link import protocol as p
+        from cockpit.link.bus import ViewerCommand
 
         while not self._stop.wait(0.01):
             now = time.monotonic()
@@ -724,10 +724,10 @@ def inproc_decision(n: int = 2000) -> dict[str, Any]:
     from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
     from cockpit.domain.instruments import Exchange, Instrument
     from cockpit.domain.market import LtpTick
-    from cockpit.engine import protocol as p
-    from cockpit.engine.bus import Inbound, NullPublisher, ViewerCommand
     from cockpit.engine.core import Engine, EngineOptions
     from cockpit.journal.store import Journal
+    from cockpit.link import protocol as p
+    from cockpit.link.bus import Inbound, NullPublisher, ViewerCommand
 
     class Router:
         def __init__(self) -> None:
@@ -1079,12 +1079,12 @@ def main() -> int:
     from cockpit.config import Settings
     from cockpit.domain.feed import FeedState
     from cockpit.domain.instruments import Exchange, Instrument
-    from cockpit.engine import protocol as p
     from cockpit.engine import realtime
-    from cockpit.engine.bus import Inbound, ViewerCommand
     from cockpit.engine.core import Engine, EngineOptions
-    from cockpit.engine.server import ViewerServer
     from cockpit.journal.store import Journal
+    from cockpit.link import protocol as p
+    from cockpit.link.bus import Inbound, ViewerCommand
+    from cockpit.link.server import ViewerServer
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

@@ -45,7 +45,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cockpit.engine.client import ClientError, EngineClient  # noqa: E402
+from cockpit.link.client import ClientError, EngineClient  # noqa: E402
 
 ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 SYNC_END = b"\x1b[?2026l"

@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cockpit.daemon.external import UpstreamTee  # noqa: E402
 from cockpit.domain.instruments import Exchange, Instrument  # noqa: E402
 from cockpit.domain.market import DepthTick  # noqa: E402
-from cockpit.engine.external import UpstreamTee  # noqa: E402
 from cockpit.sim import SimConfig, start_in_thread  # noqa: E402
 
 

@@ -13,8 +13,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from cockpit.engine.protocol import FillView, OrderView
 from cockpit.journal import Journal
+from cockpit.link.protocol import FillView, OrderView
 
 N = 2000
 

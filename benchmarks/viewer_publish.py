@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cockpit.engine.bus import NullPublisher
-from cockpit.engine.client import EngineClient
-from cockpit.engine.protocol import Alarm, Hello, MarketBatch, QuoteView, encode
-from cockpit.engine.server import ViewerServer
+from cockpit.link.bus import NullPublisher
+from cockpit.link.client import EngineClient
+from cockpit.link.protocol import Alarm, Hello, MarketBatch, QuoteView, encode
+from cockpit.link.server import ViewerServer
 
 SECONDS = 3.0
 MARKET_RATE = 10_000
@@ -73,8 +73,8 @@ def main() -> None:
     stalled.connect(str(tmp / "b.sock"))
     stalled.sendall(encode(Hello(version=1, client="stalled")))
     # play the core: answer the two snapshot requests so both viewers are live
-    from cockpit.engine.bus import SnapshotRequest
-    from cockpit.engine.protocol import Snapshot, StatusView
+    from cockpit.link.bus import SnapshotRequest
+    from cockpit.link.protocol import Snapshot, StatusView
 
     for _ in range(2):
         req = inbound.get(timeout=5)

@@ -18,13 +18,18 @@ _HANDLERS = {
     "tui": "cockpit.ui.main:run",
     "sim": "cockpit.sim.main:run",
     "record": "cockpit.adapters.record:run",
-    "engine": "cockpit.engine.main:run",
+    "engine": "cockpit.daemon.main:run",
     "journal": "cockpit.journal.main:run",
 }
 
 
-def _add_venue_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags that choose the venue when an engine is started."""
+def _add_venue_flags(parser: argparse.ArgumentParser, *, inherit: bool = False) -> None:
+    """Flags that choose the venue when an engine is started.
+
+    ``inherit`` (a subcommand's copy of the global flags): an unset flag sets nothing, so the
+    global one given before the subcommand (``cockpit --profile X engine stop``) stands; argparse
+    would otherwise let the subcommand's default overwrite it.
+    """
     parser.add_argument("--profile", default="default", help="profile name (default: default)")
     parser.add_argument("--config", help="config file (default: the user config dir)")
     parser.add_argument("--journal", help="journal SQLite file (default: the user data dir)")
@@ -51,6 +56,30 @@ def _add_venue_flags(parser: argparse.ArgumentParser) -> None:
         choices=["push", "poll", "auto"],
         help="OpenAlgo order updates: pushed on the WebSocket, polled from /orderbook, or auto",
     )
+    if inherit:
+        _suppress_defaults(parser)
+
+
+_VENUE_DESTS = (
+    "profile",
+    "config",
+    "journal",
+    "broker",
+    "host",
+    "ws_url",
+    "feed",
+    "url",
+    "rest_url",
+    "symbols",
+    "order_updates",
+)
+
+
+def _suppress_defaults(parser: argparse.ArgumentParser) -> None:
+    """Unset flags of ``parser`` set nothing (see :func:`_add_venue_flags`)."""
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+        if action.dest in _VENUE_DESTS:
+            action.default = argparse.SUPPRESS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The engine owns the venue connection, every decision and every order.",
     )
     engine.add_argument("action", choices=["start", "stop", "status", "run"])
-    _add_venue_flags(engine)
+    _add_venue_flags(engine, inherit=True)
     engine.add_argument(
         "--flatten", action="store_true", help="with stop: flatten everything first"
     )
@@ -154,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     journal = sub.add_parser("journal", help="the trade journal: export")
     journal.add_argument("action", choices=["export"])
-    journal.add_argument("--profile", default="default")
+    journal.add_argument("--profile", help="profile name (default: default)")
     journal.add_argument("--journal", help="journal SQLite file")
+    _suppress_defaults(journal)
     journal.add_argument("--out", default="-", help="CSV file, or - for stdout")
     journal.add_argument(
         "--day", default="all", help="only this local day: YYYY-MM-DD, today, or all (default)"

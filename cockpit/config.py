@@ -32,7 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cockpit.engine import paths
+from cockpit import paths
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,53 @@ class PathSettings(BaseModel):
     """Engine socket (default ``<user runtime dir>/cockpit/<profile>.sock``)."""
 
 
+class JumpLimitSettings(BaseModel):
+    """One instrument's jump-guard limit (``[exits.jump_guard.instruments."NSE:SBIN"]``)."""
+
+    model_config = _SECTION
+
+    max_jump_pct: Decimal | None = Field(default=None, gt=0, le=1000)
+    """Percent of the price beyond the recent range (None: the guard's default)."""
+    min_jump_ticks: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Moves of fewer ticks are never held (None: the guard's default)."""
+    enabled: bool | None = None
+    """False turns the guard off for this instrument (None: the guard's setting)."""
+
+
+class JumpGuardSettings(BaseModel):
+    """A print far outside the recent range is held until a second print confirms it: it
+    raises an alarm and never fires an exit on its own (``cockpit/domain/guard.py``)."""
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    """On by default; exits then act on a jump one print later."""
+    max_jump_pct: Decimal = Field(default=Decimal(5), gt=0, le=1000)
+    """A print further than this percent of the price beyond the recent range is held."""
+    min_jump_ticks: int = Field(default=20, ge=1, le=1_000_000)
+    """Moves of fewer ticks than this are never held."""
+    window: int = Field(default=50, ge=1, le=10_000)
+    """How many recent accepted prints make the range."""
+    instruments: dict[str, JumpLimitSettings] = Field(default_factory=dict)
+    """Per-instrument overrides keyed ``EXCH:SYMBOL``."""
+
+    def limit_for(self, key: str) -> Any:
+        """The ``cockpit.domain.guard.JumpLimit`` of instrument ``key``, or None (guard off)."""
+        from cockpit.domain.guard import JumpLimit
+
+        own = self.instruments.get(key)
+        enabled = self.enabled if own is None or own.enabled is None else own.enabled
+        if not enabled:
+            return None
+        pct = own.max_jump_pct if own is not None and own.max_jump_pct is not None else None
+        ticks = own.min_jump_ticks if own is not None and own.min_jump_ticks is not None else None
+        return JumpLimit(
+            max_jump_pct=pct if pct is not None else self.max_jump_pct,
+            min_jump_ticks=ticks if ticks is not None else self.min_jump_ticks,
+            window=self.window,
+        )
+
+
 class ExitSettings(BaseModel):
     """Defaults of the exit plan attached to every entry."""
 
@@ -120,6 +167,8 @@ class ExitSettings(BaseModel):
     """Also keep a broker-side SL-M order at the stop (survives the engine dying)."""
     protective_throttle_s: float = Field(default=1.0, ge=0)
     """At most one modify of the broker-side stop per this many seconds."""
+    jump_guard: JumpGuardSettings = Field(default_factory=JumpGuardSettings)
+    """Hold a print far outside the recent range until a second print confirms it."""
 
 
 class RiskSettings(BaseModel):
@@ -229,7 +278,7 @@ class EngineSettings(BaseModel):
     (lower latency, the default) or ``httpx``."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
-    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/engine/logfile.py``)."""
+    KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
     realtime_priority: int = Field(default=10, ge=0, le=99)
@@ -370,8 +419,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     get = vars(args).get
     if get("profile"):
         out["profile"] = get("profile")
-    if get("journal"):
-        out["paths"] = {"journal": Path(get("journal")).expanduser()}
+    if journal := get("journal"):
+        out["paths"] = {"journal": Path(journal).expanduser()}
     for flag, name in (("broker", "broker"), ("ws_url", "ws_url"), ("feed", "feed")):
         if get(flag):
             venue[name] = get(flag)
@@ -462,7 +511,8 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
 
 
 def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
-    venue = data.get("venue") if isinstance(data.get("venue"), Mapping) else {}
+    raw_venue = data.get("venue")
+    venue: Mapping[str, Any] = raw_venue if isinstance(raw_venue, Mapping) else {}
     secrets = [k for k in ("api_key", "kite_api_key", "kite_access_token") if venue.get(k)]
     if not secrets:
         return []

@@ -18,7 +18,6 @@ for missing credentials or bad symbols.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import queue
@@ -31,7 +30,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
-from cockpit.domain.market import MarketEvent, encode_line
+from cockpit.domain.market import AnyMarketEvent, encode_line
 
 
 class RecordableFeed(Protocol):
@@ -92,9 +91,14 @@ def make_feed(
         replay = ReplayFeed.from_spec(feed, sink)
         replay.subscribe(symbols, mode)
         return replay
-    if feed in ("kite", "binance"):
-        module = importlib.import_module(f"cockpit.adapters.{feed}.feed")
-        return module.make_feed(symbols, mode, url, sink, rest_url=rest_url)
+    if feed == "kite":
+        from cockpit.adapters.kite.feed import make_feed as make_kite_feed
+
+        return make_kite_feed(symbols, mode, url, sink, rest_url=rest_url)
+    if feed == "binance":
+        from cockpit.adapters.binance.feed import make_feed as make_binance_feed
+
+        return make_binance_feed(symbols, mode, url, sink, rest_url=rest_url)
     raise ValueError(f"unknown feed {feed!r}")
 
 
@@ -118,10 +122,10 @@ class _Writer(threading.Thread):
                 item = self.q.get()
                 if item is None:
                     break
-                if isinstance(item, MarketEvent):
+                if isinstance(item, AnyMarketEvent):
                     if self.count is not None and self.written >= self.count:
                         continue
-                    out.write(encode_line(item) + b"\n")  # type: ignore[arg-type]
+                    out.write(encode_line(item) + b"\n")
                     self.written += 1
                     if self.count is not None and self.written >= self.count:
                         out.flush()
@@ -177,7 +181,11 @@ def run(args: argparse.Namespace) -> int:
     stop_requested = threading.Event()
     if threading.current_thread() is threading.main_thread():
         # a service manager's SIGTERM ends the recording cleanly (flushed, counters printed)
-        signal.signal(signal.SIGTERM, lambda *_: (stop_requested.set(), writer.done.set()))
+        def on_sigterm(*_: object) -> None:
+            stop_requested.set()
+            writer.done.set()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
     feed.start()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     interrupted = False

@@ -434,9 +434,12 @@ class WsConnection(StateHolder):
         try:
             if self._stop.is_set():
                 return "stopped", False
-            ws.sock.settimeout(self._poll_s)
+            sock = ws.sock
+            if sock is None:  # closed before it was ever read
+                return "connect failed: the connection has no socket", False
+            sock.settimeout(self._poll_s)
             proto.on_connected(self)
-            reader = _FrameReader(ws.sock, self._recv_bytes, self._max_message)
+            reader = _FrameReader(sock, self._recv_bytes, self._max_message)
             self._last_frame_mono = time.monotonic()
             for msg in proto.open_messages():
                 self._send_on(ws, msg)

@@ -39,8 +39,12 @@ Semantics (long; a short is mirrored)
   creation), ``trailing_stop`` (last moved by the trail) or ``breakeven`` (last moved to
   breakeven).
 - ``move_stop``/``move_target``/``to_breakeven`` refuse a level the last price has already
-  crossed (it would exit at once: use a market exit for that). The user may loosen the stop
-  explicitly; with a trail on, the next tick pulls it back up to ``trail_best - distance``.
+  crossed (it would exit at once: use a market exit for that).
+- One rule for the stop: it never moves against the position except by ``move_stop`` (the
+  trader's explicit ``[``/``]``). Breakeven (automatic or ``to_breakeven``), the trail, resizing
+  and time only tighten it; ``to_breakeven`` on a stop already at or past breakeven is refused.
+  With a trail on, after an explicit loosening the next tick pulls the stop back up to
+  ``trail_best - distance``.
 - A plan that fired, is closed (qty 0) or detached never decides again.
 """
 
@@ -501,22 +505,35 @@ class ExitPlan:
         if self.detached:
             raise PlanError(f"{action}: the plan is detached")
 
+    def _text(self, ticks: int) -> str:
+        """A level as the trader reads it: a price with the tick size, else ``N ticks``."""
+        tick = self.tick_size
+        if tick is None:
+            return f"{ticks} ticks"
+        exponent = tick.normalize().as_tuple().exponent
+        places = max(0, -exponent) if isinstance(exponent, int) else 0
+        return f"{tick * ticks:.{places}f}"
+
     def _check_levels(self, stop: int | None, target: int | None) -> None:
         sign = self.sign
         if stop is not None and target is not None and (target - stop) * sign <= 0:
             side = "below" if sign > 0 else "above"
-            raise PlanError(f"the stop {stop} must be {side} the target {target}")
+            raise PlanError(
+                f"the stop {self._text(stop)} must be {side} the target {self._text(target)}"
+            )
         last = self.last_ticks
         if last is None:
             return
         if stop is not None and (last - stop) * sign <= 0:
             raise PlanError(
-                f"the stop {stop} is already crossed by the last price {last}: "
+                f"the stop {self._text(stop)} is already crossed by the last price "
+                f"{self._text(last)}: "
                 "it would exit at once (exit at market instead)"
             )
         if target is not None and (last - target) * sign >= 0:
             raise PlanError(
-                f"the target {target} is already reached by the last price {last}: "
+                f"the target {self._text(target)} is already reached by the last price "
+                f"{self._text(last)}: "
                 "it would exit at once (exit at market instead)"
             )
 
@@ -570,10 +587,21 @@ class ExitPlan:
             self.initial_stop = self.stop
 
     def to_breakeven(self) -> PlanChange:
-        """Move the stop to entry + offset now (and mark breakeven done)."""
+        """Move the stop to entry + offset now (and mark breakeven done).
+
+        Only ever tightens: a stop already at or past breakeven (the trader's, the trail's)
+        is refused with the reason, never moved back towards the entry.
+        """
         self._require_active("to_breakeven")
         before = self._snapshot()
         level = self.breakeven_level
+        stop = self.stop
+        if stop is not None and (stop - level) * self.sign >= 0:
+            where = "at" if stop == level else "past"
+            raise PlanError(
+                f"the stop {self._text(stop)} is already {where} breakeven "
+                f"{self._text(level)}: not moved (move it with [ / ] to loosen it)"
+            )
         self._check_levels(level, self.target)
         self.stop = level
         self.stop_source = ExitReason.BREAKEVEN

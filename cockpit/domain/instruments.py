@@ -82,6 +82,13 @@ class OffGridPrice(ValueError):
         self.snapped = snapped
 
 
+MAX_QUANTITY: Final = Decimal(10) ** 12
+"""No order quantity is larger (a trillion units: beyond any venue's order, crypto included);
+larger values are refused before any arithmetic on them."""
+_MIN_QTY_EXPONENT: Final = -18
+"""No quantity has more decimals than this (crypto venues use at most 8)."""
+
+
 class InvalidQuantity(ValueError):
     """A quantity that is not positive, not a lot multiple, or fractional where not allowed."""
 
@@ -192,6 +199,25 @@ class Instrument:
         ticks = int((value / self.tick_size).to_integral_value(rounding=_ROUNDING[rounding]))
         return Snapped(ticks=ticks, price=self.price(ticks), requested=value)
 
+    def market_ticks(self, price: Decimal) -> int | None:
+        """A venue's print as whole ticks, or ``None`` when it is unusable.
+
+        The ONE conversion of a market price every feed goes through: exact when on the grid,
+        else snapped to the nearest tick, and only THEN checked. ``None`` for a value that
+        is not a finite number, that no context can divide (``1e1000000``), or that is not
+        at least one tick after snapping: a positive sub-tick print (``0.004`` on a 0.01
+        grid, ``1e-1000000``, Kite's raw 1 on a 0.05 grid) is as unusable as 0 -- taken as
+        0 ticks it would cross every long stop.
+        """
+        try:
+            if not price.is_finite():
+                return None
+            count, rest = divmod(price, self.tick_size)
+            ticks = int(count) if rest == 0 else self.snap(price, Rounding.NEAREST).ticks
+        except (ArithmeticError, ValueError, TypeError, AttributeError):
+            return None
+        return ticks if ticks > 0 else None
+
     def format_price(self, ticks: int) -> str:
         """Text of a price with exactly the instrument's precision."""
         return f"{self.price(ticks):.{self.precision}f}"
@@ -199,10 +225,21 @@ class Instrument:
     # -- quantities --------------------------------------------------------------------
 
     def check_quantity(self, qty: Decimal | int | str) -> Decimal:
-        """Validate an order quantity: positive, a whole number of lots, whole unless crypto."""
-        value = to_decimal(qty)
+        """Validate an order quantity: positive, at most :data:`MAX_QUANTITY`, a whole number
+        of lots, whole unless crypto. Every failure is an :class:`InvalidQuantity`."""
+        try:
+            value = to_decimal(qty)
+        except InvalidPrice as exc:
+            raise InvalidQuantity(f"{self.key}: quantity {exc}") from None
         if value <= 0:
             raise InvalidQuantity(f"{self.key}: quantity must be > 0, got {value}")
+        if value > MAX_QUANTITY:
+            raise InvalidQuantity(
+                f"{self.key}: quantity {value:.3g} is beyond any real order "
+                f"(at most {MAX_QUANTITY:,})"
+            )
+        if value.as_tuple().exponent < _MIN_QTY_EXPONENT:  # type: ignore[operator]
+            raise InvalidQuantity(f"{self.key}: quantity {value:.3g} has too many decimals")
         if value != value.to_integral_value() and not self.exchange.fractional_quantity:
             raise InvalidQuantity(f"{self.key}: fractional quantity {value} not allowed")
         if value % self.lot_size != 0:
@@ -212,8 +249,11 @@ class Instrument:
         return value
 
     def lots(self, count: int | Decimal) -> Decimal:
-        """The quantity of ``count`` lots."""
-        return self.lot_size * to_decimal(count)
+        """The quantity of ``count`` lots (check it with :meth:`check_quantity`)."""
+        try:
+            return self.lot_size * to_decimal(count)
+        except (ArithmeticError, InvalidPrice) as exc:
+            raise InvalidQuantity(f"{self.key}: {count} lots is not a quantity") from exc
 
 
 def parse_key(key: str) -> tuple[Exchange, str]:

@@ -333,9 +333,22 @@ class OrderRequest:
         if self.type.has_trigger and self.trigger_ticks is None:
             raise ValueError(f"{self.key}: a {self.type} order needs a trigger price")
         for name in ("price_ticks", "trigger_ticks"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{self.key}: {name} must be > 0, got {value}")
+            check_price_ticks(self.key, name, getattr(self, name))
+
+
+MAX_PRICE_TICKS: Final = 10**15
+"""No price has more ticks (a 0.0001 tick at 10^11): beyond it a price is a typo or an attack."""
+
+
+def check_price_ticks(key: str, name: str, value: int | None) -> None:
+    """Refuse (``ValueError``) an order price in ticks that is not positive or beyond any real
+    price; ``None`` (no price) passes."""
+    if value is None:
+        return
+    if value <= 0:
+        raise ValueError(f"{key}: {name} must be > 0, got {value}")
+    if value > MAX_PRICE_TICKS:
+        raise ValueError(f"{key}: {name} {value:.3g} is beyond any real price")
 
 
 @dataclass(slots=True)

@@ -58,7 +58,7 @@ def _scaled(tick_size: Decimal | int) -> tuple[int, int] | None:
 
     ``None`` for a value that has no such form (NaN, infinity): those take the slow path.
     """
-    if type(tick_size) is int:
+    if isinstance(tick_size, int):
         return tick_size, 0
     sign, digits, exponent = tick_size.as_tuple()
     if not isinstance(exponent, int):

@@ -8,7 +8,7 @@ a fake router and publisher.
 
 Two ways in, one owner at a time: feed threads hand their events straight to :meth:`deliver`
 (:meth:`deliver_many` for a whole read), which handles them on the feed's own thread; viewer
-commands and router results wait on the :class:`~cockpit.engine.bus.Inbound` queue, taken by
+commands and router results wait on the :class:`~cockpit.link.bus.Inbound` queue, taken by
 a busy feed thread right after its read (:meth:`_take_inbound`) or by the decision thread
 when the feeds are quiet. Both hold the engine's lock while they handle (and take), so
 trading state still has exactly one owner at any moment and items are handled in the order
@@ -82,7 +82,6 @@ from cockpit.domain.instruments import (
     Exchange,
     Instrument,
     InvalidQuantity,
-    Rounding,
     parse_key,
     to_decimal,
 )
@@ -101,11 +100,19 @@ from cockpit.domain.orders import (
     Product,
     Side,
     UnmappedUpdate,
+    check_price_ticks,
     events_from_update,
 )
 from cockpit.domain.positions import Portfolio, Position
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import (
+from cockpit.engine.views import (
+    instrument_view,
+    order_view,
+    plan_view,
+    position_view,
+    ticks_to_money,
+)
+from cockpit.link import protocol as p
+from cockpit.link.bus import (
     Inbound,
     LockedSink,
     NullPublisher,
@@ -113,13 +120,6 @@ from cockpit.engine.bus import (
     SnapshotRequest,
     ViewerCommand,
     ViewerGone,
-)
-from cockpit.engine.views import (
-    instrument_view,
-    order_view,
-    plan_view,
-    position_view,
-    ticks_to_money,
 )
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class EngineOptions:
     venue: str = "openalgo"
     scheduling: str = ""
     """How the engine's threads are scheduled, for status (``SCHED_FIFO 10``, or ``normal``
-    and why); set by whoever starts them (``cockpit/engine/runner.py``)."""
+    and why); set by whoever starts them (``cockpit/daemon/runner.py``)."""
 
 
 @dataclass(slots=True)
@@ -290,7 +290,7 @@ class Engine:
         router: has ``submit(request)`` (an :class:`~cockpit.adapters.openalgo.broker.
             OpenAlgoRouter`); results come back on ``inbound``.
         journal: a :class:`cockpit.journal.store.Journal` (or None: nothing is journaled).
-        publisher: where views and events go (:class:`cockpit.engine.bus.Publisher`).
+        publisher: where views and events go (:class:`cockpit.link.bus.Publisher`).
         inbound: the one queue every producer puts items on.
         feed: optional; ``subscribe(keys, mode)``/``unsubscribe(keys, mode)`` for Subscribe.
         options: :class:`EngineOptions`.
@@ -2114,8 +2114,8 @@ class Engine:
             else:
                 try:
                     answer = handler(item.conn_id, cmd)
-                except (PlanError, InvalidQuantity, ValueError) as exc:
-                    answer = p.Refused(cmd.id, "invalid", str(exc))
+                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                    answer = p.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
@@ -2367,6 +2367,8 @@ class Engine:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no limit price")
         if cmd.trigger is not None and not order.type.has_trigger:
             return p.Refused(cmd.id, "price", f"a {order.type} order has no trigger")
+        check_price_ticks(order.key, "price", cmd.price)
+        check_price_ticks(order.key, "trigger", cmd.trigger)
         if cmd.qty is not None:
             self.instruments[order.key].check_quantity(cmd.qty)
             if cmd.qty <= order.filled_qty:
@@ -2735,16 +2737,8 @@ def _has_more(more: Callable[[], bool]) -> bool:
 
 
 def _ticks(inst: Instrument, price: Decimal) -> int | None:
-    """A venue price as ticks: exact, or snapped to the nearest tick; None if unusable."""
-    try:
-        if price <= 0 or not price.is_finite():
-            return None
-        count, rest = divmod(price, inst.tick_size)
-        if rest == 0:
-            return int(count)
-        return inst.snap(price, Rounding.NEAREST).ticks
-    except (ArithmeticError, ValueError, TypeError):
-        return None
+    """A venue price as ticks, validated after snapping (``Instrument.market_ticks``)."""
+    return inst.market_ticks(price)
 
 
 def _levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:

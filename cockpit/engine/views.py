@@ -9,7 +9,7 @@ from cockpit.domain.exits import ExitPlan
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order
 from cockpit.domain.positions import Position, to_money
-from cockpit.engine.protocol import (
+from cockpit.link.protocol import (
     InstrumentView,
     OrderView,
     PlanView,

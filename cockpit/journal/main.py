@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from cockpit.engine import paths
+from cockpit import paths
 from cockpit.journal.store import Journal, JournalError, start_of_local_day_ns
 
 
@@ -22,9 +22,11 @@ def _day_range(day: str | None) -> tuple[int, int | None]:
     except ValueError:
         raise ValueError(f"--day {day!r}: expected YYYY-MM-DD, 'today' or 'all'") from None
     local_tz = datetime.now().astimezone().tzinfo  # noqa: DTZ005 - only to get the local zone
-    start = datetime(d.year, d.month, d.day, tzinfo=local_tz)
-    end = start + timedelta(days=1)
-    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000 - 1
+    midnight = datetime(d.year, d.month, d.day, tzinfo=local_tz)
+    next_midnight = midnight + timedelta(days=1)
+    return int(midnight.timestamp()) * 1_000_000_000, int(
+        next_midnight.timestamp()
+    ) * 1_000_000_000 - 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import functools
 import logging
 import mmap
 import os
@@ -61,8 +60,9 @@ from typing import IO, Any, Final
 import msgspec
 
 from cockpit.domain.feed import OrderUpdate
-from cockpit.engine.paths import LockHeld, take_pid_lock
-from cockpit.engine.protocol import FillView, Msg, OrderView, PositionView
+from cockpit.domain.orders import Order
+from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
+from cockpit.paths import LockHeld, take_pid_lock
 
 log = logging.getLogger(__name__)
 
@@ -600,10 +600,10 @@ class Journal:
             (outcome, message, row_id),
         )
 
-    def order(self, order: OrderView | Any, ts_ns: int | None = None) -> None:
+    def order(self, order: OrderView | Order, ts_ns: int | None = None) -> None:
         """Journal an order's full current state (insert or replace by ``cid``).
 
-        Accepts a :class:`~cockpit.engine.protocol.OrderView` or a domain
+        Accepts a :class:`~cockpit.link.protocol.OrderView` or a domain
         ``cockpit.domain.orders.Order`` (its fields are stored; its history is not).
         """
         row = _order_row(order)
@@ -962,13 +962,11 @@ def _order_record(r: tuple[Any, ...]) -> OrderRecord:
     )
 
 
-@functools.cache
-def _state_fields(cls: type) -> tuple[str, ...]:
-    """The fields of an order dataclass kept in its journal state (all but ``history``)."""
-    return tuple(f.name for f in dataclasses.fields(cls) if f.name != "history")
+_ORDER_STATE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Order) if f.name != "history")
+"""The fields of a domain order kept in its journal state (all but ``history``)."""
 
 
-def _order_row(order: Any) -> dict[str, Any]:
+def _order_row(order: OrderView | Order) -> dict[str, Any]:
     if isinstance(order, OrderView):
         return {
             "cid": order.cid,
@@ -989,8 +987,8 @@ def _order_row(order: Any) -> dict[str, Any]:
             "updated_ns": order.ts_ns,
             "state": _STATE_ENC.encode(order).decode(),
         }
-    if dataclasses.is_dataclass(order) and hasattr(order, "cid"):
-        state = {name: getattr(order, name) for name in _state_fields(type(order))}
+    if isinstance(order, Order):
+        state = {name: getattr(order, name) for name in _ORDER_STATE_FIELDS}
         return {
             "cid": order.cid,
             "key": order.key,

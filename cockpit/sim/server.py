@@ -402,8 +402,9 @@ class SimHandle:
                 task = asyncio.ensure_future(result)
 
                 def done(t: asyncio.Future[Any]) -> None:
-                    if t.exception() is not None:
-                        future.set_exception(t.exception())  # type: ignore[arg-type]
+                    exc = t.exception()
+                    if exc is not None:
+                        future.set_exception(exc)
                     else:
                         future.set_result(t.result())
 

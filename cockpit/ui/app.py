@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.commands import SymbolCommands
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.link import Link, LinkClosed, Pump
@@ -85,7 +85,7 @@ class UiOptions:
     @classmethod
     def from_settings(cls, settings: Any) -> UiOptions:
         """Build from ``cockpit.config.Settings``."""
-        from cockpit.engine import paths
+        from cockpit import paths
 
         ui, tr, ex, risk = settings.ui, settings.trading, settings.exits, settings.risk
         values = [v for v in (tr.confirm_value_over, ui.confirm_value_over) if v is not None]
@@ -155,13 +155,13 @@ class CockpitApp(EntryMixin, App[int]):
     COMMANDS = App.COMMANDS | {SymbolCommands}
     TITLE = "Cockpit"
     ENABLE_COMMAND_PALETTE = True
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+    HORIZONTAL_BREAKPOINTS = [
         (0, "-narrow"),
         (100, "-normal"),
         (140, "-wide"),
         (172, "-xwide"),  # room for the ladder's traded-volume column beside bid/ask
     ]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         _b("b", "buy_market", "Buy", "Buy the selected symbol at market", "buy_market"),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
-from cockpit.engine.protocol import Ack, Command, MarketBatch, Msg, VolumeAtPrice
+from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, VolumeAtPrice
 
 
 class LinkClosed(ConnectionError):
@@ -68,7 +68,7 @@ class Pump:
     def __init__(
         self,
         link: Link,
-        deliver: Callable[[list[Msg]], None],
+        deliver: Callable[[list[Msg]], object],
         *,
         fps: float = 30.0,
     ) -> None:
@@ -180,12 +180,12 @@ class MemoryLink:
 
 
 class ClientLink:
-    """A Link over the engine's Unix socket (``cockpit.engine.client.EngineClient``, pull mode)."""
+    """A Link over the engine's Unix socket (``cockpit.link.client.EngineClient``, pull mode)."""
 
     MAX_PER_RECV = 5000
 
     def __init__(self, client: object) -> None:
-        from cockpit.engine.client import EngineClient
+        from cockpit.link.client import EngineClient
 
         assert isinstance(client, EngineClient)
         self.client = client
@@ -193,7 +193,7 @@ class ClientLink:
 
     def recv(self, timeout: float) -> list[Msg]:
         """See :class:`Link`."""
-        from cockpit.engine.client import ClientError
+        from cockpit.link.client import ClientError
 
         out, self._first = self._first, []
         try:
@@ -211,7 +211,7 @@ class ClientLink:
 
     def send(self, command: Command) -> int:
         """See :class:`Link` (the client numbers commands itself)."""
-        from cockpit.engine.client import ClientError
+        from cockpit.link.client import ClientError
 
         try:
             return self.client.send(command)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from cockpit.engine.protocol import Msg
+from cockpit.link.protocol import Msg
 
 
 @dataclass

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.engine.protocol import (
+from cockpit.link.protocol import (
     Ack,
     Alarm,
     BookView,

@@ -158,7 +158,7 @@ def load_themes(*dirs: Path) -> tuple[list[Theme], list[str]]:
 
 
 def _state_file() -> Path:
-    from cockpit.engine import paths
+    from cockpit import paths
 
     return paths.state_dir() / "ui.json"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine.client import EngineClient
+from cockpit.link.client import EngineClient
 
 pytestmark = [pytest.mark.e2e]
 

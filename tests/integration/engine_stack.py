@@ -20,10 +20,10 @@ from cockpit.adapters.openalgo.broker import OpenAlgoRouter
 from cockpit.adapters.openalgo.feed import OpenAlgoFeed
 from cockpit.config import Settings
 from cockpit.domain.feed import FeedState
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import Inbound, ViewerCommand
 from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
+from cockpit.link import protocol as p
+from cockpit.link.bus import Inbound, ViewerCommand
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.sim.universe import default_listings
 from tests.servers.base import poll_until, wait_on
@@ -124,7 +124,7 @@ class Stack:
         self.server: Any = None
         publisher: Any = self.rec
         if socket_path is not None:
-            from cockpit.engine.server import ViewerServer
+            from cockpit.link.server import ViewerServer
 
             self.server = ViewerServer(socket_path, self.inbound.put, profile="test", venue="sim")
             publisher = Tee(self.server, self.rec)

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from cockpit.config import Settings
-from cockpit.engine import protocol as p
-from cockpit.engine.client import ClientError, EngineClient
-from cockpit.engine.runner import EngineRunner
+from cockpit.daemon.runner import EngineRunner
+from cockpit.link import protocol as p
+from cockpit.link.client import ClientError, EngineClient
 from tests.servers.base import wait_on
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine.client import EngineClient
-from cockpit.engine.protocol import Ack, PlaceEntry, SetArmed
+from cockpit.link.client import EngineClient
+from cockpit.link.protocol import Ack, PlaceEntry, SetArmed
 from tests.engine_child import REPO, child_env
 
 pytest.importorskip("cockpit.engine.core", reason="the engine core is not in this tree yet")
@@ -271,7 +271,7 @@ def test_attach_or_start_starts_once_then_attaches(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cockpit.config import load_settings
-    from cockpit.engine.main import attach_or_start
+    from cockpit.daemon.main import attach_or_start
 
     for name in list(os.environ):
         if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
@@ -306,7 +306,7 @@ def test_attach_or_start_starts_once_then_attaches(
 
 def test_replay_feed_supplies_market_data(env: Env) -> None:
     from cockpit.domain.market import LtpTick, encode_line
-    from cockpit.engine.protocol import MarketBatch
+    from cockpit.link.protocol import MarketBatch
 
     recording = env.root / "ticks.jsonl"
     prices = ["812.35", "812.40", "812.45"]
@@ -363,7 +363,7 @@ def test_openalgo_broker_restart_restores_plan_after_kill(env: Env) -> None:
     engine's exit plan and position come back from the journal on restart."""
     import json
 
-    from cockpit.engine.protocol import PlanSpec
+    from cockpit.link.protocol import PlanSpec
 
     ports = env.root / "sim-ports.json"
     sim = env.popen(

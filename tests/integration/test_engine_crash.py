@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cockpit.engine import protocol as p
-from cockpit.engine.client import EngineClient, EngineNotRunning
+from cockpit.link import protocol as p
+from cockpit.link.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from tests.engine_child import REPO, child_env, engine_run_argv
 from tests.servers.base import poll_until

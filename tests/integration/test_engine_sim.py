@@ -16,7 +16,7 @@ import pytest
 from engine_stack import Stack
 
 from cockpit.domain.feed import FeedState
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 
 
 @pytest.fixture

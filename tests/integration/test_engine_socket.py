@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from engine_stack import Stack
 
-from cockpit.engine import protocol as p
-from cockpit.engine.client import EngineClient
+from cockpit.link import protocol as p
+from cockpit.link.client import EngineClient
 
 
 @pytest.fixture

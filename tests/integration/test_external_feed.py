@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.domain.market import QuoteTick, encode_line
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from tests.integration.external_stack import RunnerStack, entry
 from tests.servers.binance_server import BinanceServer
 

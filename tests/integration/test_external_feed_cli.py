@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from cockpit.engine import protocol as p
-from cockpit.engine.client import ClientError, EngineClient
+from cockpit.link import protocol as p
+from cockpit.link.client import ClientError, EngineClient
 from tests.integration.test_engine_cli import Env, temp_env
 from tests.servers.binance_server import BinanceServer
 

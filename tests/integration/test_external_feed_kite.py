@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from tests.integration.external_stack import RunnerStack, entry
 from tests.servers.kite_server import KiteServer
 

@@ -11,7 +11,7 @@ import pytest
 
 from cockpit.adapters.openalgo.poller import OrderBookPoller
 from cockpit.domain.feed import OrderUpdateSource
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from tests.integration.external_stack import RunnerStack, entry
 from tests.servers.base import place_order

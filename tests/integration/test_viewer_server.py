@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.engine.bus import SnapshotRequest, ViewerCommand, ViewerGone
-from cockpit.engine.client import (
+from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.link.client import (
     EngineClient,
     EngineGone,
     EngineNotRunning,
     VersionMismatch,
 )
-from cockpit.engine.protocol import (
+from cockpit.link.protocol import (
     Ack,
     Alarm,
     FeedEvent,
@@ -49,7 +49,7 @@ from cockpit.engine.protocol import (
     VolumeAtPrice,
     encode,
 )
-from cockpit.engine.server import EngineAlreadyRunning, ServerError, ViewerServer
+from cockpit.link.server import EngineAlreadyRunning, ServerError, ViewerServer
 
 STATUS = StatusView(venue="paper", armed=False)
 

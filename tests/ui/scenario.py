@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 
 T0 = 1_700_000_000_000_000_000
 """A fixed wall clock (ns) for snapshots; tests that need fresh ticks pass ``now``."""

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine import protocol as p
-from cockpit.engine.client import EngineClient, EngineNotRunning
+from cockpit.link import protocol as p
+from cockpit.link.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import ClientLink

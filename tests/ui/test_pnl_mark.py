@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from cockpit.ui.store import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.link import merge_market
 from cockpit.ui.store import Store
 from tests.ui import scenario as sc

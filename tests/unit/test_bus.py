@@ -1,11 +1,11 @@
-"""cockpit.engine.bus.Inbound: any thread puts; the engine waits without taking."""
+"""cockpit.link.bus.Inbound: any thread puts; the engine waits without taking."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from cockpit.engine.bus import Inbound
+from cockpit.link.bus import Inbound
 
 
 def test_items_come_out_in_the_order_they_went_in() -> None:

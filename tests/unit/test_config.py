@@ -222,3 +222,31 @@ def test_risk_settings_map_onto_domain_limits() -> None:
     assert limits.max_orders_per_window == 30
     assert limits.order_window_ns == 60_000_000_000
     assert limits.daily_loss_limit == Decimal(2500)
+
+
+def test_jump_guard_is_on_by_default_with_per_instrument_overrides(tmp_path: Path) -> None:
+    from cockpit.domain.guard import JumpLimit
+
+    default = load_settings().exits.jump_guard
+    assert default.enabled
+    assert default.limit_for("NSE:SBIN") == JumpLimit(Decimal(5), 20, 50)
+    cfg = write(
+        tmp_path / "c.toml",
+        "[exits.jump_guard]\nmax_jump_pct = 3\nwindow = 20\n"
+        '[exits.jump_guard.instruments."NFO:NIFTYOPT"]\nmax_jump_pct = 40\nmin_jump_ticks = 5\n'
+        '[exits.jump_guard.instruments."BINANCE:BTCUSDT"]\nenabled = false\n',
+    )
+    guard = load_settings(cfg).exits.jump_guard
+    assert guard.limit_for("NSE:SBIN") == JumpLimit(Decimal(3), 20, 20)
+    assert guard.limit_for("NFO:NIFTYOPT") == JumpLimit(Decimal(40), 5, 20)
+    assert guard.limit_for("BINANCE:BTCUSDT") is None
+    off = load_settings(overrides={"exits": {"jump_guard": {"enabled": False}}}).exits.jump_guard
+    assert off.limit_for("NSE:SBIN") is None
+
+
+def test_jump_guard_values_are_bounded(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", "[exits.jump_guard]\nmax_jump_pct = 0\nwindow = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert "exits.jump_guard.max_jump_pct" in str(info.value)
+    assert "exits.jump_guard.window" in str(info.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine import paths
+from cockpit import paths
 
 
 def test_paths_follow_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,6 +44,6 @@ def test_private_dir_is_0700_and_symlinks_refused(tmp_path: Path) -> None:
 def test_child_env_puts_the_package_on_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     env = paths.child_env({"X": "1"})
-    root = str(Path(paths.__file__).resolve().parents[2])
+    root = str(Path(paths.__file__).resolve().parents[1])
     assert env["PYTHONPATH"].split(":")[:2] == [root, "/elsewhere"]
     assert env["X"] == "1"

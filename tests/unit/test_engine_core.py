@@ -22,10 +22,10 @@ from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick, QuoteTick
 from cockpit.domain.orders import Side
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import SnapshotRequest, ViewerCommand
 from cockpit.engine.core import Engine, EngineOptions, EngineTimer
 from cockpit.journal.store import Journal
+from cockpit.link import protocol as p
+from cockpit.link.bus import SnapshotRequest, ViewerCommand
 
 SBIN = Instrument(Exchange.NSE, "SBIN", Decimal("0.05"))
 INFY = Instrument(Exchange.NSE, "INFY", Decimal("0.05"))

@@ -21,13 +21,13 @@ from typing import Any
 import msgspec
 
 from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
+from cockpit.daemon.external import UpstreamTee
+from cockpit.daemon.runner import external_sink
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.market import LtpTick
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import ViewerCommand
-from cockpit.engine.external import UpstreamTee
-from cockpit.engine.runner import external_sink
 from cockpit.journal.store import _INTENT_ROLL_BYTES, Journal
+from cockpit.link import protocol as p
+from cockpit.link.bus import ViewerCommand
 from tests.unit.test_engine_core import INFY, SBIN, Rig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +140,7 @@ def test_the_exit_made_ready_follows_adds_and_the_product(tmp_path: Path) -> Non
 _CRASH_AFTER_SEND = """
 import os, sys
 sys.path.insert(0, sys.argv[2])
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.journal.store import Journal
 from tests.unit.test_engine_core import SBIN, Rig
 

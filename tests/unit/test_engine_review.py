@@ -13,8 +13,8 @@ from cockpit.adapters.openalgo.broker import CancelAll
 from cockpit.config import RiskSettings
 from cockpit.domain.market import QuoteTick, TradeTick
 from cockpit.domain.risk import RiskLimits
-from cockpit.engine import protocol as p
 from cockpit.engine.core import EngineTimer
+from cockpit.link import protocol as p
 from tests.unit.test_engine_core import INFY, SBIN, Recorder, Rig
 
 _NS = 1_000_000_000

@@ -733,3 +733,74 @@ def test_crossed_by_foresees_only_ticks_that_fire_and_changes_nothing(
         assert foreseen == (decision is not None)
     if plan.fired:
         assert not plan.crossed_by(ENTRY - sign * 1000, 10**15)
+
+
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_breakeven_never_loosens_a_stop_already_in_profit(side: Side) -> None:
+    """Issue 15.4: `e` moved a stop already in profit back to the entry."""
+    sign = side.sign
+    plan = ExitPlan(side, 1, ENTRY, stop=ENTRY - sign * 10, tick_size=Decimal("0.05"))
+    plan.on_tick(ENTRY + sign * 20, 1)
+    plan.move_stop(ENTRY + sign * 5)  # the trader locked in 5 ticks with `]`
+    with pytest.raises(PlanError, match="already past breakeven"):
+        plan.to_breakeven()
+    assert plan.stop == ENTRY + sign * 5
+    # At exactly breakeven: nothing to move either.
+    plan.move_stop(ENTRY)
+    with pytest.raises(PlanError, match="already at breakeven"):
+        plan.to_breakeven()
+    assert plan.stop == ENTRY
+
+
+def test_breakeven_refusal_names_prices_not_ticks() -> None:
+    plan = ExitPlan(Side.BUY, 1, 25670, stop=25660, tick_size=Decimal("0.05"))
+    plan.on_tick(25690, 1)
+    plan.move_stop(25675)
+    with pytest.raises(PlanError, match=r"1283\.75") as info:
+        plan.to_breakeven()
+    assert "25675" not in str(info.value)
+
+
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_breakeven_with_the_trail_on_does_not_drop_the_stop_until_the_next_tick(
+    side: Side,
+) -> None:
+    sign = side.sign
+    plan = ExitPlan(side, 1, ENTRY, trail=Trail.ticks(5))
+    plan.on_tick(ENTRY + sign * 30, 1)  # the trail pulls the stop to entry + 25
+    assert plan.stop == ENTRY + sign * 25
+    with pytest.raises(PlanError):
+        plan.to_breakeven()
+    assert plan.stop == ENTRY + sign * 25
+
+
+@settings(max_examples=300, deadline=None)
+@given(side=sides, ops=actions)
+def test_the_stop_never_moves_against_the_position_but_by_an_explicit_move(
+    side: Side, ops: list[tuple[str, int]]
+) -> None:
+    """Breakeven, the trail, ticks, resizing and time never loosen the stop; only move_stop can."""
+    sign = side.sign
+    plan = ExitPlan(side, 3, ENTRY, stop=ENTRY - sign * 10, breakeven_after=6, breakeven_offset=1)
+    price = ENTRY
+    for t, (op, arg) in enumerate(ops, start=1):
+        if op == "tick":
+            price = max(1, price + arg)
+        before = plan.stop
+        act(plan, op, arg, price, t)
+        if op != "move_stop" and before is not None:
+            assert plan.stop is not None
+            assert (plan.stop - before) * sign >= 0, (op, before, plan.stop)
+
+
+def test_level_refusals_name_prices_not_raw_ticks() -> None:
+    """Issue 15.11: `the stop 25672 is already crossed…` showed tick integers to the trader."""
+    plan = ExitPlan(Side.BUY, 1, 25670, stop=25660, tick_size=Decimal("0.05"))
+    plan.on_tick(25671, 1)
+    with pytest.raises(
+        PlanError, match=r"the stop 1283\.60 is already crossed by the last price 1283\.55"
+    ):
+        plan.move_stop(25672)
+    restored = ExitPlan.from_state(plan.to_state())
+    with pytest.raises(PlanError, match=r"1283\.60"):
+        restored.move_stop(25672)

@@ -13,9 +13,7 @@ import pytest
 
 from cockpit.cli import build_parser
 from cockpit.config import load_settings
-from cockpit.domain.instruments import Exchange, Instrument
-from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick, encode_line
-from cockpit.engine.external import (
+from cockpit.daemon.external import (
     FeedConfigError,
     UpstreamTee,
     VenueFeed,
@@ -23,6 +21,8 @@ from cockpit.engine.external import (
     kite_instruments,
     replay_instruments,
 )
+from cockpit.domain.instruments import Exchange, Instrument
+from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick, encode_line
 from cockpit.sim import SimConfig, start_in_thread
 
 
@@ -211,7 +211,7 @@ def test_upstream_endpoint_counts_bad_input_and_applies_good_ticks() -> None:
 
 
 def test_auto_poll_recognises_a_refused_subscribe_orders() -> None:
-    from cockpit.engine.runner import _refuses_orders
+    from cockpit.daemon.runner import _refuses_orders
 
     assert _refuses_orders("INVALID_ACTION: Invalid action: subscribe_orders")
     assert _refuses_orders("INVALID_ACTION: ")

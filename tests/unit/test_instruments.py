@@ -106,3 +106,56 @@ def test_bad_instrument_definitions() -> None:
     with pytest.raises(ValueError, match="unknown exchange"):
         parse_key("FOO:BAR")
     assert parse_key("nse:INFY") == (Exchange.NSE, "INFY")
+
+
+@pytest.mark.parametrize(
+    ("tick", "price"),
+    [
+        ("0.01", "0.004"),  # Binance: below half a tick
+        ("0.01", "1e-1000000"),
+        ("0.05", "0.01"),  # Kite raw 1 (paise) on a 0.05 grid
+        ("0.05", "0.02"),
+        ("0.05", "0"),
+        ("0.05", "-0.05"),
+        ("0.05", "NaN"),
+        ("0.05", "Infinity"),
+        ("0.05", "-Infinity"),
+        ("0.05", "1e1000000"),  # no context divides it
+    ],
+)
+def test_an_unusable_print_is_none_after_snapping(tick: str, price: str) -> None:
+    """Issue 16.3: a positive sub-tick print snapped to 0 ticks and fired long stops."""
+    inst = Instrument(Exchange.NSE, "X", Decimal(tick))
+    assert inst.market_ticks(Decimal(price)) is None
+
+
+@pytest.mark.parametrize(
+    ("tick", "price", "ticks"),
+    [
+        ("0.05", "0.05", 1),
+        ("0.05", "0.03", 1),  # snaps up to one tick: a real price
+        ("0.05", "1283.75", 25675),
+        ("0.05", "1283.76", 25675),
+        ("0.01", "0.005", 1),  # half a tick rounds away from zero
+    ],
+)
+def test_a_usable_print_is_its_nearest_tick(tick: str, price: str, ticks: int) -> None:
+    inst = Instrument(Exchange.NSE, "X", Decimal(tick))
+    assert inst.market_ticks(Decimal(price)) == ticks
+
+
+@pytest.mark.parametrize("qty", ["1e1000000", "1e27", "1000000000001", "NaN", "Infinity"])
+def test_a_quantity_beyond_any_real_order_is_an_invalid_quantity(qty: str) -> None:
+    """Issue 16.8: 1e1000000 raised DivisionImpossible inside the engine; 1e27 was sent."""
+    inst = Instrument(Exchange.BINANCE, "BTCUSDT", Decimal("0.01"), lot_size=Decimal("0.001"))
+    with pytest.raises(InvalidQuantity, match="quantity"):
+        inst.check_quantity(Decimal(qty))
+    assert inst.check_quantity(Decimal(10) ** 12) == Decimal(10) ** 12
+    with pytest.raises(InvalidQuantity, match="decimals"):
+        inst.check_quantity(Decimal("1e-1000000"))
+
+
+def test_lots_beyond_any_context_are_an_invalid_quantity() -> None:
+    inst = Instrument(Exchange.NFO, "NIFTYFUT", Decimal("0.05"), lot_size=Decimal(75))
+    with pytest.raises(InvalidQuantity):
+        inst.check_quantity(inst.lots(Decimal("1e999999")))

@@ -18,9 +18,9 @@ import pytest
 from cockpit.domain.exits import ExitPlan
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order, OrderRequest, OrderType, Side
-from cockpit.engine.protocol import FillView, OrderView, PlaceEntry, PositionView
 from cockpit.journal import SCHEMA_VERSION, Journal, JournalError, JournalVersionError
 from cockpit.journal.store import SCHEMA_V1
+from cockpit.link.protocol import FillView, OrderView, PlaceEntry, PositionView
 
 
 def order_view(cid: str, status: str = "open", **kw: object) -> OrderView:

@@ -1,4 +1,4 @@
-"""Rotation of the detached engine's log (cockpit/engine/logfile.py), on real files."""
+"""Rotation of the detached engine's log (cockpit/daemon/logfile.py), on real files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.engine.logfile import LogRotator
+from cockpit.daemon.logfile import LogRotator
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 
 
 def _messages() -> list[p.Msg]:

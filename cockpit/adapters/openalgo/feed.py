@@ -133,7 +133,8 @@ def _price(v: Decimal | None, what: str) -> Decimal | None:
             return v
     except InvalidOperation:  # ordering a NaN signals
         raise Reject(f"non-finite {what}") from None
-    return _bad_price(v, what)
+    _bad_price(v, what)  # raises unless the price is 0
+    return None
 
 
 def _bad_price(v: Decimal, what: str) -> None:
@@ -428,7 +429,7 @@ class OpenAlgoFeed:
         if liveness_s is not None:
             self.protocol.liveness_s = liveness_s
         if data_liveness_s is not False:
-            self.protocol.data_liveness_s = data_liveness_s  # type: ignore[assignment]
+            self.protocol.data_liveness_s = data_liveness_s
         if ping_interval_s is not None:
             self.protocol.ping_interval_s = ping_interval_s
         self.conn = WsConnection(

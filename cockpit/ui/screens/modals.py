@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from cockpit.engine.protocol import InstrumentView
+from cockpit.link.protocol import InstrumentView
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp

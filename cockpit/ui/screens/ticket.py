@@ -13,7 +13,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from cockpit.engine.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
+from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
 from cockpit.ui.store import Store, fmt_qty
 
 if TYPE_CHECKING:

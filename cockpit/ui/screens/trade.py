@@ -117,14 +117,14 @@ class TradeScreen(Screen[None]):
 
     @on(OrdersPane.CancelRequested)
     def _cancel(self, event: OrdersPane.CancelRequested) -> None:
-        from cockpit.engine.protocol import CancelOrders
+        from cockpit.link.protocol import CancelOrders
 
         cid = event.order.cid
         self.capp.send(lambda i: CancelOrders(id=i, cid=cid))
 
     @on(OrdersPane.AmendRequested)
     def _amend(self, event: OrdersPane.AmendRequested) -> None:
-        from cockpit.engine.protocol import ModifyOrder
+        from cockpit.link.protocol import ModifyOrder
         from cockpit.ui.screens.ticket import AmendTicket
 
         def done(cmd: ModifyOrder | None) -> None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from cockpit.engine.protocol import OrderView
+from cockpit.link.protocol import OrderView
 from cockpit.ui.store import Store, fmt_qty
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 

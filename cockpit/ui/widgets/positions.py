@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from cockpit.engine.protocol import PlanView, PositionView
+from cockpit.link.protocol import PlanView, PositionView
 from cockpit.ui.store import Store, fmt_money, fmt_qty, unrealized_at
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder import avg_to_ticks

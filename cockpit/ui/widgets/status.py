@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cockpit.domain.feed import FeedState
-from cockpit.ui.store import Changes, Store, fmt_age, fmt_money, fmt_qty
+from cockpit.ui.store import Changes, Store, fmt_age, fmt_money
 from cockpit.ui.widgets.grid import Cell, LineGrid
 
 
@@ -28,6 +28,7 @@ class StatusBar(LineGrid):
         super().__init__(id=id, classes=classes)
         self.store = store
         self.qty = "1"
+        """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self._flags: tuple[bool, bool, bool] | None = None
@@ -108,5 +109,5 @@ class StatusBar(LineGrid):
             cells.append(("P&L ", "status--label"))
             cells.append((fmt_money(pnl) + " ", cls))
         cells.append(("qty ", "status--label"))
-        cells.append((fmt_qty(self.qty) if self.qty else "?", ""))
+        cells.append((self.qty or "?", ""))
         self.set_lines([("", tuple(cells))])

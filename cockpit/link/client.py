@@ -36,8 +36,8 @@ from typing import Final
 
 import msgspec
 
-from cockpit.engine import paths
-from cockpit.engine.protocol import (
+from cockpit import paths
+from cockpit.link.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Command,

@@ -4,7 +4,7 @@
 Threads of a running engine: the main thread (waits for a stop: signal, Shutdown command,
 paper exchange death), the decision thread (``Engine.run``), the viewer server's asyncio
 thread, the feed's connection thread and the router's workers. Everything they produce goes
-through one :class:`~cockpit.engine.bus.Inbound` queue to the engine (feeds hand their events
+through one :class:`~cockpit.link.bus.Inbound` queue to the engine (feeds hand their events
 over directly, under the engine's lock).
 
 One engine per profile: an exclusive ``flock`` on ``<runtime dir>/<profile>.pid`` (released by
@@ -34,12 +34,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from cockpit import paths
 from cockpit.config import ConfigError, Settings
-from cockpit.domain.feed import OrderUpdate
-from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
-from cockpit.engine import paths, realtime
-from cockpit.engine.bus import Inbound, LockedSink
-from cockpit.engine.external import (
+from cockpit.daemon.external import (
     FeedConfigError,
     FeedPlan,
     UpstreamTee,
@@ -48,7 +45,11 @@ from cockpit.engine.external import (
     kite_instruments,
     replay_instruments,
 )
-from cockpit.engine.logfile import LogRotator
+from cockpit.daemon.logfile import LogRotator
+from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
+from cockpit.engine import realtime
+from cockpit.link.bus import Inbound, LockedSink
 
 if TYPE_CHECKING:
     from cockpit.engine.core import Engine
@@ -371,7 +372,7 @@ class EngineRunner:
         lock.acquire()
         self._on_exit("pid lock", lock.release)
 
-        from cockpit.engine.server import EngineAlreadyRunning, ServerError, probe
+        from cockpit.link.server import EngineAlreadyRunning, ServerError, probe
 
         if probe(s.socket_path):
             raise AlreadyRunning(f"an engine is already answering on {s.socket_path}")
@@ -417,7 +418,7 @@ class EngineRunner:
             raise StartupError(f"the engine core is not available in this build: {exc}") from exc
         from cockpit.adapters.openalgo.broker import OpenAlgoRouter
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
-        from cockpit.engine.server import ViewerServer
+        from cockpit.link.server import ViewerServer
 
         inbound = Inbound()
         server = ViewerServer(

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from cockpit.engine.protocol import BookView, Command, Msg, QuoteView, StatusView, VolumeAtPrice
+from cockpit.link.protocol import BookView, Command, Msg, QuoteView, StatusView, VolumeAtPrice
 
 
 class Publisher(Protocol):

@@ -17,12 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
+from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
-from cockpit.engine import paths
 
 if TYPE_CHECKING:
-    from cockpit.engine.client import EngineClient
-    from cockpit.engine.protocol import Welcome
+    from cockpit.link.client import EngineClient
+    from cockpit.link.protocol import Welcome
 
 NOT_RUNNING: Final = 3
 START_TIMEOUT_S: Final = 45.0
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_foreground(settings: Settings) -> int:
     """Run the engine in this process until SIGTERM/SIGINT or a Shutdown command."""
-    from cockpit.engine.runner import EngineRunner, install_signal_handlers
+    from cockpit.daemon.runner import EngineRunner, install_signal_handlers
 
     logging.basicConfig(
         level=logging.INFO,
@@ -130,7 +130,7 @@ def spawn_and_wait(
     Raises:
         StartFailed: it exited at start, or did not answer within ``timeout``.
     """
-    from cockpit.engine.client import ClientError, EngineClient
+    from cockpit.link.client import ClientError, EngineClient
 
     proc = spawn_engine(settings, flags)
     log_file = paths.log_path(settings.profile)
@@ -157,7 +157,7 @@ def spawn_and_wait(
 
 def start_detached(settings: Settings, args: argparse.Namespace) -> int:
     """``cockpit engine start``: spawn a detached engine; return once its socket answers."""
-    from cockpit.engine.client import ClientError, EngineClient, EngineNotRunning
+    from cockpit.link.client import ClientError, EngineClient, EngineNotRunning
 
     try:
         with EngineClient.connect(
@@ -232,7 +232,7 @@ def attach_or_start(
         StartFailed: the engine could not be started.
         ClientError: any other connection problem (e.g. VersionMismatch).
     """
-    from cockpit.engine.client import EngineClient, EngineNotRunning
+    from cockpit.link.client import EngineClient, EngineNotRunning
 
     started = False
     try:
@@ -278,7 +278,7 @@ def _fmt_price(ticks: int | None, tick_size: Decimal | None) -> str:
 
 def status(settings: Settings) -> int:
     """``cockpit engine status``: venue, feeds, positions, orders, viewers."""
-    from cockpit.engine.client import ClientError, EngineClient, EngineNotRunning
+    from cockpit.link.client import ClientError, EngineClient, EngineNotRunning
 
     try:
         c = EngineClient.connect(
@@ -340,8 +340,8 @@ def _duration(seconds: int) -> str:
 
 def stop(settings: Settings, *, flatten: bool = False) -> int:
     """``cockpit engine stop [--flatten]``: ask the engine to stop and wait until it has."""
-    from cockpit.engine.client import ClientError, EngineClient, EngineGone, EngineNotRunning
-    from cockpit.engine.protocol import Refused, Shutdown
+    from cockpit.link.client import ClientError, EngineClient, EngineGone, EngineNotRunning
+    from cockpit.link.protocol import Refused, Shutdown
 
     try:
         c = EngineClient.connect(settings.profile, path=settings.socket_path, client="engine-stop")

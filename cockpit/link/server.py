@@ -1,6 +1,6 @@
 """The engine's viewer server: a Unix socket per profile, an asyncio loop in its own thread.
 
-It implements :class:`cockpit.engine.bus.Publisher` for the decision thread. Those calls only
+It implements :class:`cockpit.link.bus.Publisher` for the decision thread. Those calls only
 touch in-memory structures and return at once (no network I/O, no waiting on a viewer):
 
 - ``market``/``status`` overwrite the latest state per symbol under a tiny lock; a timer on
@@ -39,9 +39,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from cockpit.engine import paths
-from cockpit.engine.bus import SnapshotRequest, ViewerCommand, ViewerGone
-from cockpit.engine.protocol import (
+from cockpit import paths
+from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.link.protocol import (
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
     BookView,
@@ -129,7 +129,7 @@ class _Viewer:
 
 
 class ViewerServer:
-    """Serves viewers over a Unix socket; a :class:`~cockpit.engine.bus.Publisher`.
+    """Serves viewers over a Unix socket; a :class:`~cockpit.link.bus.Publisher`.
 
     Args:
         path: the socket path (its directory is created 0700; the socket is 0600).

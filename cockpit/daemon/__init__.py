@@ -1,0 +1,1 @@
+"""The engine process life: runner, command line, log file, external feeds."""

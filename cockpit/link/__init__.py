@@ -1,0 +1,1 @@
+"""The link between the engine and its viewers: wire protocol, server, client, bus."""
