@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.store import Store, fmt_qty
 
 if TYPE_CHECKING:
@@ -229,6 +229,11 @@ class EntryMixin:
         )
 
     # ------------------------------------------------------------------ quantity
+
+    @property
+    def qty(self: CockpitApp) -> Decimal:
+        """The selected symbol's order quantity."""
+        return self.qty_of(self.selected)
 
     def qty_of(self: CockpitApp, key: str | None) -> Decimal:
         """The order quantity of ``key`` (each symbol keeps its own; the default at first)."""

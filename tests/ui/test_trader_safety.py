@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from textual.widgets import Button, Input, OptionList
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from tests.ui import scenario as sc
