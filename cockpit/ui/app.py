@@ -242,6 +242,7 @@ class CockpitApp(EntryMixin, App[int]):
         _b("n", "ticket", "Ticket", "Open the order ticket", "ticket", show=False),
         _b("slash", "add_symbol", "Add", "Search and add a symbol to the watchlist", "add_symbol"),
         _b("w", "watchlist_screen", "Watch", "Full-screen watchlist", "watchlist_screen"),
+        _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
         _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
         _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
         _b("question_mark", "help", "Help", "Keys and what they do", "help"),
@@ -689,6 +690,15 @@ class CockpitApp(EntryMixin, App[int]):
             self.pop_screen()
         else:
             self.push_screen(WatchlistScreen())
+
+    def action_orders_screen(self) -> None:
+        """Open (or close) the full-screen orders view."""
+        from cockpit.ui.screens.orders import OrdersScreen
+
+        if isinstance(self.screen, OrdersScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(OrdersScreen())
 
     def action_messages(self) -> None:
         """Open (or close) the message log."""
