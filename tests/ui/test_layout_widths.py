@@ -82,9 +82,10 @@ async def test_at_80x24_the_orders_have_a_screen() -> None:
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
 
 
-async def test_at_80x24_the_ticket_reaches_preview_and_send() -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)])
+async def test_the_ticket_reaches_preview_and_send(size: tuple[int, int]) -> None:
     app, link = make()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: app.store.seq >= 2 and app.selected is not None)
         await pilot.press("n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")

@@ -217,15 +217,18 @@ class SymbolSearchScreen(ModalScreen[str | None]):
 HELP = """\
 [b]Orders[/b] (need the engine armed, connected and a fresh feed)
   b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
-  enter        on the ladder: limit at cursor   n       order ticket
-  r            reverse the position             + / -   quantity up / down
+  enter        on the ladder: limit at cursor   n       order ticket (value and risk preview)
+  r            reverse the position             + / -   this symbol's quantity, on the step grid
+  Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
+  off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
 [b]Exits[/b] (always work)
   f            flatten the symbol               F       KILL SWITCH (confirmed)
   x            cancel the symbol's orders       [ / ]   stop down / up one tick
   { / }        target down / up one tick        t       toggle trailing     e  stop to breakeven
 [b]Moving around[/b]
-  up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder
+  up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
+  O            orders screen                    M       message log (fills, exits, refusals)
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
   a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from cockpit.ui.app import UiOptions
 
 
-COMPACT_BELOW = 34
-"""Terminal rows under which the ticket's fields are one line each."""
+COMPACT_BELOW = 46
+"""Terminal rows under which the ticket's fields are one line each (a full-height ticket
+needs about 45)."""
 
 
 class TicketError(ValueError):
@@ -153,7 +154,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
         o = self.options
         q = self.store.quotes.get(self.key)
         price = self.store.fmt_price(self.key, q.ltp) if q else ""
-        # Under 34 rows (80×24) every field is one line, so fields, preview and Send fit.
+        # Under 46 rows (80×24, 120×40) every field is one line, so fields, preview and Send fit.
         c = self.app.size.height < COMPACT_BELOW
         with Vertical(id="dialog", classes="ticket compact" if c else "ticket"):
             yield Label(f"Order ticket — {self.key}", id="dialog-title")
