@@ -167,7 +167,8 @@ class EntryMixin:
             if ok:
                 self._send_entry(p.PlaceEntry(**{**_struct_dict(cmd), "confirmed": True}))
 
-        self.push_screen(ConfirmScreen("Check this order", text, confirm="Send"), done)
+        # Cancel has the focus: an enter meant for the ladder does not send it.
+        self.push_screen(ConfirmScreen("Check this order", text, confirm="Send", danger=True), done)
 
     # ------------------------------------------------------------------ keys
 

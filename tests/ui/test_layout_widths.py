@@ -102,11 +102,18 @@ async def test_the_ticket_reaches_preview_and_send(size: tuple[int, int]) -> Non
         await wait_for(pilot, lambda: any(isinstance(c, p.PlaceEntry) for c in link.sent))
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)])
-async def test_toasts_do_not_cover_positions_or_the_status_bar(size: tuple[int, int]) -> None:
+@pytest.mark.parametrize("dialog", [False, True])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (160, 48)])
+async def test_toasts_do_not_cover_positions_or_the_status_bar(
+    size: tuple[int, int], dialog: bool
+) -> None:
     app, _ = make()
     async with app.run_test(size=size, notifications=True) as pilot:
         await wait_for(pilot, lambda: app.store.seq >= 2 and app.selected is not None)
+        trade = app.screen
+        if dialog:  # over the order ticket too
+            await pilot.press("n")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
         for i in range(3):
             app.notify(f"message {i} " + "x" * 60, title="Refused", severity="error", timeout=30)
         await pilot.pause(0.5)
@@ -114,7 +121,7 @@ async def test_toasts_do_not_cover_positions_or_the_status_bar(size: tuple[int, 
         await pilot.pause(0.2)
         toasts = list(app.screen.query(Toast))
         for name in ("#positions", "#status", "Footer"):
-            widget = app.screen.query_one(name)
+            widget = trade.query_one(name)
             for t in toasts:
                 assert not t.region.overlaps(widget.region), (name, t.region, widget.region)
         assert app.screen.region.contains_region(toasts[-1].region)  # the newest in sight
