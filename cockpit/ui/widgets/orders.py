@@ -175,9 +175,17 @@ class OrdersPane(LineGrid, can_focus=True):
                 cells.append(cell(text, cols[name], cls, left=left))
                 cells.append((" ", ""))
                 used += cols[name] + 1
-        if o.reason and width - used > 4:
+        if o.reason and width - used > len(o.reason):
             cells.append(cell(o.reason, width - used, "", left=True))
         return tuple(cells)
+
+    def _reason_line(self, o: OrderView, cols: dict[str, int], width: int) -> Line | None:
+        """The reason of a rejected or cancelled order on a line of its own when it does not
+        fit at the end of the order's row."""
+        used = 1 + sum(w + 1 for w in cols.values())
+        if not o.reason or width - used > len(o.reason):
+            return None
+        return ("orders--dim", (cell(f"   ↳ {o.reason}", width, left=True),))
 
     def rebuild(self) -> None:
         """Recompute the list."""
@@ -206,7 +214,10 @@ class OrdersPane(LineGrid, can_focus=True):
                 else "orders--dim"
             )
             lines.append((cls, self._order_cells(o, cols, width)))
-        self.set_lines(lines)
+            why = self._reason_line(o, cols, width)
+            if why is not None and len(lines) < height:
+                lines.append(why)
+        self.set_lines(lines[: max(height, 3)])
 
     def on_focus(self) -> None:
         """Show the cursor."""
