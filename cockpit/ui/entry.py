@@ -224,10 +224,11 @@ class EntryMixin:
             if cmd is not None:
                 self.submit_entry(cmd)
 
-        self.push_screen(
-            OrderTicket(self.store, self.selected, self.qty_of(self.selected), self.options),
-            done,
-        )
+        key = self.selected
+        inst = self.store.instruments.get(key)
+        lot = inst.lot_size if inst is not None and inst.lot_size > 1 else Decimal(1)
+        # The ticket's quantity is in units (a multiple of the lot); the keys count lots.
+        self.push_screen(OrderTicket(self.store, key, self.qty_of(key) * lot, self.options), done)
 
     # ------------------------------------------------------------------ quantity
 

@@ -369,3 +369,24 @@ async def test_header_ltp_and_ladder_ltp_row_never_disagree() -> None:
             head = re.search(r"NSE:SBIN\s+(\d+\.\d\d)", scr.quote.text_of(0))
             assert head is not None
             assert head.group(1) == price
+
+
+async def test_the_ticket_opens_with_the_symbols_quantity_in_units() -> None:
+    """NIFTY trades in lots of 50: one lot is 50 in the ticket, not an invalid 1."""
+    app, link = memory_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.selected == SBIN)
+        app.select_symbol("NFO:NIFTY25JANFUT")
+        await pilot.press("plus")  # 2 lots
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#t-qty", Input).value == "100"
+        assert str(app.screen.query_one("#t-error").render()) == ""
+        await pilot.press("ctrl+s")  # 100 × 23,500.05: over the order value, it asks
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "BUY 2 lot(s) (100) NFO:NIFTY25JANFUT MARKET ~23500.05" in dialog_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any(isinstance(c, p.PlaceEntry) for c in link.sent))
+        (entry,) = [c for c in link.sent if isinstance(c, p.PlaceEntry)]
+        assert entry.lots == 2
