@@ -27,9 +27,9 @@ from cockpit.config import Settings
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick, MarketEvent
-from cockpit.engine import protocol as p
-from cockpit.engine.bus import ViewerCommand
 from cockpit.engine.core import Engine, EngineOptions
+from cockpit.link import protocol as p
+from cockpit.link.bus import ViewerCommand
 from tests.servers.base import Collector, wait_until
 from tests.servers.binance_server import BinanceServer
 from tests.servers.kite_server import KiteServer, frame, ltp_packet

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from cockpit.engine import protocol as p
+from cockpit.link import protocol as p
 from tests.unit.test_engine_core import SBIN, Rig
 
 
