@@ -11,7 +11,7 @@ ladder's screen.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.link import protocol as p
 from cockpit.ui.store import Store, fmt_qty
@@ -99,10 +99,16 @@ def step_qty(qty: Decimal, step: Decimal, direction: int, floor: Decimal) -> Dec
 class EntryMixin:
     """The app's entry keys and their confirmations (mixed into :class:`CockpitApp`)."""
 
-    def _entry_reasons(self: CockpitApp, cmd: p.PlaceEntry, *, visible: bool = True) -> list[str]:
+    @property
+    def _app(self) -> CockpitApp:
+        """This object as the app it is mixed into (typed)."""
+        return cast("CockpitApp", self)
+
+    def _entry_reasons(self, cmd: p.PlaceEntry, *, visible: bool = True) -> list[str]:
         """What makes this entry worth a question (empty: send it)."""
-        o = self.options
-        store = self.store
+        app = self._app
+        o = app.options
+        store = app.store
         reasons: list[str] = []
         amount = Decimal(cmd.qty if cmd.qty is not None else cmd.lots or 0)
         u = units(store, cmd)
@@ -128,7 +134,7 @@ class EntryMixin:
         return reasons
 
     def place_entry(
-        self: CockpitApp,
+        self,
         key: str,
         side: str,
         order_type: str = "MARKET",
@@ -137,122 +143,134 @@ class EntryMixin:
         **kw: Any,
     ) -> None:
         """Send an entry, asking first when it is large, marketable or off-screen."""
-        inst = self.store.instruments.get(key)
-        qty = self.qty_of(key)
+        app = self._app
+        inst = app.store.instruments.get(key)
+        qty = app.qty_of(key)
         amount: dict[str, Any] = (
             {"lots": int(qty)} if inst is not None and inst.lot_size > 1 else {"qty": qty}
         )
         cmd = p.PlaceEntry(id=0, key=key, side=side, order_type=order_type, **amount, **kw)
-        self.submit_entry(cmd, visible=visible)
+        app.submit_entry(cmd, visible=visible)
 
-    def submit_entry(self: CockpitApp, cmd: p.PlaceEntry, *, visible: bool = True) -> None:
+    def submit_entry(self, cmd: p.PlaceEntry, *, visible: bool = True) -> None:
         """Send ``cmd`` (a fresh id), after a question if :meth:`_entry_reasons` has any."""
-        reasons = [] if cmd.confirmed else self._entry_reasons(cmd, visible=visible)
+        app = self._app
+        reasons = [] if cmd.confirmed else app._entry_reasons(cmd, visible=visible)
         if reasons:
-            self._confirm_then_send(cmd, "; ".join(reasons))
+            app._confirm_then_send(cmd, "; ".join(reasons))
         else:
-            self._send_entry(cmd)
+            app._send_entry(cmd)
 
-    def _send_entry(self: CockpitApp, cmd: p.PlaceEntry) -> None:
-        text = describe(self.store, cmd)
-        if self.send(lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i})) is not None:
-            self.log_message("information", "Order sent", text)
+    def _send_entry(self, cmd: p.PlaceEntry) -> None:
+        app = self._app
+        text = describe(app.store, cmd)
+        if app.send(lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i})) is not None:
+            app.log_message("information", "Order sent", text)
 
-    def _confirm_then_send(self: CockpitApp, cmd: p.PlaceEntry, reason: str) -> None:
+    def _confirm_then_send(self, cmd: p.PlaceEntry, reason: str) -> None:
+        app = self._app
         from cockpit.ui.screens.modals import ConfirmScreen
 
-        text = f"{describe(self.store, cmd)}\n{reason}.\nSend it?"
+        text = f"{describe(app.store, cmd)}\n{reason}.\nSend it?"
 
         def done(ok: bool | None) -> None:
             if ok:
-                self._send_entry(p.PlaceEntry(**{**_struct_dict(cmd), "confirmed": True}))
+                app._send_entry(p.PlaceEntry(**{**_struct_dict(cmd), "confirmed": True}))
 
         # Cancel has the focus: an enter meant for the ladder does not send it.
-        self.push_screen(ConfirmScreen("Check this order", text, confirm="Send", danger=True), done)
+        app.push_screen(ConfirmScreen("Check this order", text, confirm="Send", danger=True), done)
 
     # ------------------------------------------------------------------ keys
 
-    def _ladder_price(self: CockpitApp, side: str) -> tuple[int | None, str | None, bool]:
+    def _ladder_price(self, side: str) -> tuple[int | None, str | None, bool]:
         """(price, join, visible): the ladder cursor's price if the trader moved it."""
-        ladder = getattr(self.screen, "ladder", None)
+        app = self._app
+        ladder = getattr(app.screen, "ladder", None)
         if (
             ladder is not None
-            and ladder.key == self.selected
+            and ladder.key == app.selected
             and ladder.cursor_moved
             and ladder.cursor is not None
         ):
             return ladder.cursor, None, ladder.row_of(ladder.cursor) is not None
         return None, "bid" if side == "BUY" else "ask", True
 
-    def action_buy_market(self: CockpitApp) -> None:
+    def action_buy_market(self) -> None:
         """Buy at market."""
-        if self.selected:
-            self.place_entry(self.selected, "BUY")
+        app = self._app
+        if app.selected:
+            app.place_entry(app.selected, "BUY")
 
-    def action_sell_market(self: CockpitApp) -> None:
+    def action_sell_market(self) -> None:
         """Sell at market."""
-        if self.selected:
-            self.place_entry(self.selected, "SELL")
+        app = self._app
+        if app.selected:
+            app.place_entry(app.selected, "SELL")
 
-    def action_buy_limit(self: CockpitApp) -> None:
+    def action_buy_limit(self) -> None:
         """Buy limit at the ladder cursor, or join the best bid."""
-        if self.selected:
-            price, join, visible = self._ladder_price("BUY")
-            self.place_entry(self.selected, "BUY", "LIMIT", price=price, join=join, visible=visible)
+        app = self._app
+        if app.selected:
+            price, join, visible = app._ladder_price("BUY")
+            app.place_entry(app.selected, "BUY", "LIMIT", price=price, join=join, visible=visible)
 
-    def action_sell_limit(self: CockpitApp) -> None:
+    def action_sell_limit(self) -> None:
         """Sell limit at the ladder cursor, or join the best ask."""
-        if self.selected:
-            price, join, visible = self._ladder_price("SELL")
-            self.place_entry(
-                self.selected, "SELL", "LIMIT", price=price, join=join, visible=visible
-            )
+        app = self._app
+        if app.selected:
+            price, join, visible = app._ladder_price("SELL")
+            app.place_entry(app.selected, "SELL", "LIMIT", price=price, join=join, visible=visible)
 
-    def action_ladder_limit(self: CockpitApp, side: str, price: int) -> None:
+    def action_ladder_limit(self, side: str, price: int) -> None:
         """Limit at a ladder price (enter on the ladder)."""
-        if self.selected:
-            self.place_entry(self.selected, side, "LIMIT", price=price)
+        app = self._app
+        if app.selected:
+            app.place_entry(app.selected, side, "LIMIT", price=price)
 
-    def action_ticket(self: CockpitApp) -> None:
+    def action_ticket(self) -> None:
         """Open the order ticket for the selected symbol."""
+        app = self._app
         from cockpit.ui.screens.ticket import OrderTicket
 
-        if self.selected is None:
+        if app.selected is None:
             return
 
         def done(cmd: p.PlaceEntry | None) -> None:
             if cmd is not None:
-                self.submit_entry(cmd)
+                app.submit_entry(cmd)
 
-        key = self.selected
-        inst = self.store.instruments.get(key)
+        key = app.selected
+        inst = app.store.instruments.get(key)
         lot = inst.lot_size if inst is not None and inst.lot_size > 1 else Decimal(1)
         # The ticket's quantity is in units (a multiple of the lot); the keys count lots.
-        self.push_screen(OrderTicket(self.store, key, self.qty_of(key) * lot, self.options), done)
+        app.push_screen(OrderTicket(app.store, key, app.qty_of(key) * lot, app.options), done)
 
     # ------------------------------------------------------------------ quantity
 
     @property
-    def qty(self: CockpitApp) -> Decimal:
+    def qty(self) -> Decimal:
         """The selected symbol's order quantity."""
-        return self.qty_of(self.selected)
+        app = self._app
+        return app.qty_of(app.selected)
 
-    def qty_of(self: CockpitApp, key: str | None) -> Decimal:
+    def qty_of(self, key: str | None) -> Decimal:
         """The order quantity of ``key`` (each symbol keeps its own; the default at first)."""
+        app = self._app
         if key is None:
-            return self.options.default_qty
-        return self.qtys.get(key, self.options.default_qty)
+            return app.options.default_qty
+        return app.qtys.get(key, app.options.default_qty)
 
-    def action_qty(self: CockpitApp, direction: int) -> None:
+    def action_qty(self, direction: int) -> None:
         """Step the selected symbol's quantity on the step grid."""
-        key = self.selected
+        app = self._app
+        key = app.selected
         if key is None:
             return
-        o = self.options
-        self.qtys[key] = step_qty(self.qty_of(key), o.qty_step, direction, o.default_qty)
-        status = getattr(self.screen, "status", None)
+        o = app.options
+        app.qtys[key] = step_qty(app.qty_of(key), o.qty_step, direction, o.default_qty)
+        status = getattr(app.screen, "status", None)
         if status is not None:
-            status.qty = fmt_qty(self.qty_of(key))
+            status.qty = fmt_qty(app.qty_of(key))
             status.rebuild()
 
 
