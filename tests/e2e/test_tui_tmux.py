@@ -283,3 +283,17 @@ def test_orders_show_fill_price_and_status_words(term: Term, size: tuple[int, in
     term.wait_screen(lambda s: "◀LTP" in s)
     term.keys("f")
     term.wait_screen(lambda s: "LONG" not in s, timeout=10)
+
+
+def test_engine_stop_is_shown_as_stopped_not_lost(term: Term) -> None:
+    term.start(120, 40)
+    term.wait_screen(lambda s: "◀LTP" in s)
+    done = term.cli("engine", "stop")
+    assert done.returncode == 0, done.stderr
+    screen = term.wait_screen(lambda s: "ENGINE STOPPED" in s, timeout=15)
+    assert "CONNECTION LOST" not in screen
+    term.keys("q")
+    deadline = time.monotonic() + 20
+    while term.has_session() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not term.has_session()

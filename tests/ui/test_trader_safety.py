@@ -390,3 +390,27 @@ async def test_the_ticket_opens_with_the_symbols_quantity_in_units() -> None:
         await wait_for(pilot, lambda: any(isinstance(c, p.PlaceEntry) for c in link.sent))
         (entry,) = [c for c in link.sent if isinstance(c, p.PlaceEntry)]
         assert entry.lots == 2
+
+
+async def test_alarms_stay_in_the_message_log_after_their_toast() -> None:
+    app, link = memory_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.selected == SBIN)
+        link.feed(
+            p.Alarm(
+                seq=3,
+                level="error",
+                code="reconcile_mismatch",
+                key=SBIN,
+                message="venue holds 10, the engine 0",
+            )
+        )
+        await wait_for(pilot, lambda: app.store.messages_total >= 1)
+        app.clear_notifications()  # the toast is gone; the log keeps it
+        await pilot.press("M")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LogScreen")
+        await pilot.pause(0.2)
+        text = "\n".join(app.screen.lines())
+        assert "reconcile_mismatch NSE:SBIN  venue holds 10, the engine 0" in text
+        await pilot.press("M")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
