@@ -222,10 +222,12 @@ class EntryMixin:
             app.place_entry(app.selected, "SELL", "LIMIT", price=price, join=join, visible=visible)
 
     def action_ladder_limit(self, side: str, price: int) -> None:
-        """Limit at a ladder price (enter on the ladder)."""
+        """Limit at a ladder price (enter on the ladder); asks first if it is off-screen."""
         app = self._app
         if app.selected:
-            app.place_entry(app.selected, side, "LIMIT", price=price)
+            ladder = getattr(app.screen, "ladder", None)
+            visible = ladder is None or ladder.row_of(price) is not None
+            app.place_entry(app.selected, side, "LIMIT", price=price, visible=visible)
 
     def action_ticket(self) -> None:
         """Open the order ticket for the selected symbol."""

@@ -523,4 +523,8 @@ def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
         return f"{ms}ms"
     if ms < 60_000:
         return f"{ms / 1000:.1f}s"
-    return f"{ms // 60_000}m"
+    if ms < 3_600_000:
+        return f"{ms // 60_000}m"
+    if ms < 86_400_000:
+        return f"{ms // 3_600_000}h"
+    return f"{ms // 86_400_000}d"

@@ -125,3 +125,20 @@ async def test_toasts_do_not_cover_positions_or_the_status_bar(
             for t in toasts:
                 assert not t.region.overlaps(widget.region), (name, t.region, widget.region)
         assert app.screen.region.contains_region(toasts[-1].region)  # the newest in sight
+
+
+async def test_at_80_columns_the_status_bar_keeps_stale_pnl_and_qty() -> None:
+    """A stale symbol's warning does not push the day P&L and the quantity off the bar:
+    the venue, reconnects, latency and ticks/s go first."""
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    link.feed(sc.welcome(), sc.snapshot(sc.T0, with_position=True))  # ticks long ago: stale
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.store.seq >= 1 and app.selected is not None)
+        await pilot.pause(0.2)
+        bar = app.screen.status
+        text = bar.text_of(0)
+        assert "STALE SBIN" in text
+        assert "P&L +5.00" in text
+        assert "qty 1" in text
+        assert len(text) <= 80

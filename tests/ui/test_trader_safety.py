@@ -99,6 +99,14 @@ async def test_ladder_keeps_a_worked_cursor_and_points_at_what_is_off_screen(
         assert "off the ladder's screen" in text
         assert "fills at once" in text
         await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+        # Enter on the ladder at that cursor: a buy below the market, but off-screen: asks.
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        text = dialog_text(app)
+        assert "BUY 1 NSE:SBIN LIMIT 799.85" in text
+        assert "off the ladder's screen" in text
+        await pilot.press("enter")  # Cancel has the focus
         await pilot.pause(0.3)
         assert qty(app) == 0
         assert not app.store.working_orders(SBIN)
