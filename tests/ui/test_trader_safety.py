@@ -422,3 +422,23 @@ async def test_alarms_stay_in_the_message_log_after_their_toast() -> None:
         assert "reconcile_mismatch NSE:SBIN  venue holds 10, the engine 0" in text
         await pilot.press("M")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+
+
+def test_the_app_takes_its_limits_from_the_config() -> None:
+    """Fat-finger defaults on, raised in [ui]; the stale and daily-loss limits the engine uses."""
+    from cockpit.config import Settings
+
+    default = UiOptions.from_settings(Settings())
+    assert default.confirm_qty_multiple == 10
+    assert default.confirm_value_over == 500_000
+    raised = UiOptions.from_settings(
+        Settings(
+            ui={"confirm_qty_multiple": "50", "confirm_value_over": "5000000"},
+            trading={"confirm_value_over": "2000000"},
+            risk={"max_tick_age_s": "3", "max_daily_loss": "750"},
+        )
+    )
+    assert raised.confirm_qty_multiple == 50
+    assert raised.confirm_value_over == 2_000_000  # the lower of [ui] and [trading]
+    assert raised.stale_after_s == 3
+    assert raised.max_daily_loss == 750
