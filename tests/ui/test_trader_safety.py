@@ -112,6 +112,29 @@ async def test_ladder_keeps_a_worked_cursor_and_points_at_what_is_off_screen(
         assert not app.store.working_orders(SBIN)
 
 
+async def test_a_held_ladder_stays_put_until_released(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        ladder = app.screen.ladder
+        ladder.work_s = 0.0  # no grace after cursor moves: only the hold keeps it
+        await pilot.press("l")
+        assert header(app).strip().startswith("HELD")
+        before = ladder.recentres
+        top = ladder.top()
+        fresh.price("SBIN", "802.00")
+        await ltp_is(pilot, app, "802.00")
+        assert ladder.recentres == before
+        assert ladder.top() == top
+        assert "↑LTP 802.00" in header(app)
+        await pilot.press("l")  # released: the next tick re-centres
+        fresh.price("SBIN", "802.05")
+        await ltp_is(pilot, app, "802.05")
+        await wait_for(pilot, lambda: ladder.recentres > before)
+        assert ladder.row_of(16_041) is not None
+        assert "HELD" not in header(app)
+
+
 async def test_working_orders_off_screen_get_an_arrow(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
