@@ -259,6 +259,11 @@ class UiSettings(BaseModel):
     """Binding id → keys (comma-separated), e.g. ``{buy_market = "f1"}``."""
     animations: Literal["none", "basic", "full"] = "basic"
     """Textual animation level."""
+    confirm_qty_multiple: Decimal | None = Field(default=Decimal(10), gt=0)
+    """Fat finger: ask before an order of more than this many times the default quantity."""
+    confirm_value_over: Decimal | None = Field(default=Decimal(500_000), gt=0)
+    """Fat finger: ask before an order worth more than this (price × quantity; the lower of
+    this and ``[trading] confirm_value_over`` applies)."""
 
 
 class EngineSettings(BaseModel):
