@@ -47,11 +47,17 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         order_updates=not getattr(args, "no_order_updates", False),
         state_dir=state_dir(args),
         cancel_all_skips_trigger_pending=getattr(args, "cancel_all_skips_trigger_pending", False),
-        **{
-            name: bool(getattr(args, name, False) or getattr(args, "legacy", False))
-            for name in LEGACY_SWITCHES
-        },
+        retry_after_429=_legacy(args, "retry_after_429"),
+        subscribe_snapshot=_legacy(args, "subscribe_snapshot"),
+        modify_updates=_legacy(args, "modify_updates"),
+        accept_pending_quantity=_legacy(args, "accept_pending_quantity"),
+        numeric_data_mode=_legacy(args, "numeric_data_mode"),
     )
+
+
+def _legacy(args: argparse.Namespace, name: str) -> bool:
+    """One of :data:`LEGACY_SWITCHES`: its own flag, or ``--legacy`` for all of them."""
+    return bool(getattr(args, name, False) or getattr(args, "legacy", False))
 
 
 def engine_profile() -> str | None:
