@@ -152,6 +152,53 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="other API calls per second before HTTP 429 (OpenAlgo's default is 10)",
     )
+    sim.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep the account (orders, fills, positions, funds) in DIR and reload it at start "
+        "(default when an engine starts the sim: <data dir>/paper/<profile>; alone: memory only)",
+    )
+    sim.add_argument(
+        "--no-state", action="store_true", help="keep the account in memory only, never on disk"
+    )
+    real = sim.add_argument_group(
+        "differences from the real OpenAlgo server",
+        "By default the paper exchange answers as the running OpenAlgo server does; each flag "
+        "brings back one older, friendlier behaviour.",
+    )
+    real.add_argument(
+        "--retry-after-429",
+        action="store_true",
+        help="a 429 carries status, retry_after and a Retry-After header (server: only "
+        '{"message": "10 per 1 second"})',
+    )
+    real.add_argument(
+        "--subscribe-snapshot",
+        action="store_true",
+        help="send a market_data frame right after subscribe (server: waits for the next tick)",
+    )
+    real.add_argument(
+        "--modify-updates",
+        action="store_true",
+        help="push an order_update after a modify (server: none)",
+    )
+    real.add_argument(
+        "--accept-pending-quantity",
+        action="store_true",
+        help="the accept order_update carries pending_quantity (server: 0)",
+    )
+    real.add_argument(
+        "--numeric-data-mode",
+        action="store_true",
+        help='data.mode in market_data is 1/2/3 (server: "ltp"/"quote"/"full")',
+    )
+    real.add_argument("--legacy", action="store_true", help="all of the above")
+    real.add_argument(
+        "--cancel-all-skips-trigger-pending",
+        action="store_true",
+        help="cancelallorder skips trigger-pending stop orders, as the server does (not yet the "
+        "default: the engine's kill switch still relies on cancelallorder for its stops)",
+    )
     sim.set_defaults(handler="sim")
 
     record = sub.add_parser(

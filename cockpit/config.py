@@ -259,6 +259,11 @@ class UiSettings(BaseModel):
     """Binding id → keys (comma-separated), e.g. ``{buy_market = "f1"}``."""
     animations: Literal["none", "basic", "full"] = "basic"
     """Textual animation level."""
+    confirm_qty_multiple: Decimal | None = Field(default=Decimal(10), gt=0)
+    """Fat finger: ask before an order of more than this many times the default quantity."""
+    confirm_value_over: Decimal | None = Field(default=Decimal(500_000), gt=0)
+    """Fat finger: ask before an order worth more than this (price × quantity; the lower of
+    this and ``[trading] confirm_value_over`` applies)."""
 
 
 class EngineSettings(BaseModel):
@@ -274,19 +279,11 @@ class EngineSettings(BaseModel):
     """The engine process's GIL switch interval (``sys.setswitchinterval``), microseconds:
     how long a busy thread (the feed) may keep the decision thread or the router waiting.
     Python's default is 5000; 0 leaves it alone (``benchmarks/bench_exit_latency.py``)."""
-    router_transport: Literal["http.client", "httpx"] = "http.client"
-    """The order router's HTTP client: one keep-alive ``http.client`` connection per worker
-    (lower latency, the default) or ``httpx``."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
     KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
-    realtime_priority: int = Field(default=10, ge=0, le=99)
-    """``SCHED_FIFO`` priority asked for the engine's threads (Linux; 0: never ask). Granted
-    to root, ``CAP_SYS_NICE`` or ``ulimit -r`` of at least this; refused, the engine runs
-    with the normal policy and says so (log, ``cockpit engine status``;
-    ``cockpit/engine/realtime.py``)."""
 
 
 class SimSettings(BaseModel):
