@@ -22,10 +22,10 @@ How the engine uses it (one guard per instrument, built from
   ``checked.alarm`` is raised as an alarm (code ``price_jump``);
 - only ``checked.price`` (when not ``None``) goes to the exit plan (``_plan_tick``) and to the
   position's mark (a held print must not trip the daily-loss kill switch either);
-- the fast path that moves a crossing tick ahead (``plan.crossed_by``) skips a print that
-  ``guard.would_hold(ticks)``;
-- when a plan attaches or is restored and the guard is not ``primed``, ``guard.seed()`` it with
-  the plan's last price (or entry), so that a bad first print after a restart is held too.
+- when a symbol has a plan and its guard is not ``primed``, ``guard.seed()`` it with the plan's
+  last price (or entry) first, so that a bad first print after a restart is held too;
+- any path that decides on a print ahead of that (a fast path for crossing ticks) asks
+  ``guard.would_hold(ticks)`` first.
 """
 
 from __future__ import annotations
