@@ -2,8 +2,8 @@
 
 The venue is a loopback aiohttp server in a spawned process that stamps
 ``time.monotonic_ns()`` when each ``placeorder`` arrives (CLOCK_MONOTONIC is system-wide).
-Measured for both router transports (``httpx``, the default, and ``http.client``). The peer, in
-the same run: a bare ``http.client`` keep-alive POST of the same JSON body from one thread (no
+The router sends with httpx (its one transport). The peer, in the same run: a bare
+``http.client`` keep-alive POST of the same JSON body from one thread (no
 queue, no worker hand-off). The ratios say how much of the exit path the router costs.
 
 Usage::
@@ -89,9 +89,9 @@ def main() -> int:
     proc.start()
     port = parent.recv()
 
-    # 1. The router (worker threads, priority queue), over each of its transports.
+    # 1. The router (worker threads, priority queue, httpx).
     router_stats: dict[str, Any] = {}
-    for transport in ("httpx", "http.client"):
+    for transport in ("httpx",):
         results: queue.SimpleQueue[object] = queue.SimpleQueue()
         router = OpenAlgoRouter(
             f"http://127.0.0.1:{port}",
@@ -99,7 +99,6 @@ def main() -> int:
             results.put,
             order_rate=1e6,
             strategy="router",
-            transport=transport,
         )
         router.start()
         sent: dict[str, int] = {}
@@ -139,10 +138,9 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load_avg": os.getloadavg()[0],
         "router_httpx": router_stats["httpx"],
-        "router_http_client": router_stats["http.client"],
         "peer_bare_http_client": raw_stats,
     }
-    for name in ("httpx", "http.client"):
+    for name in ("httpx",):
         for q in ("p50", "p99"):
             out[f"ratio_{q}_{name}_vs_bare"] = round(
                 router_stats[name][f"{q}_us"] / raw_stats[f"{q}_us"], 2

@@ -29,6 +29,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -37,6 +38,10 @@ from cockpit import paths
 log = logging.getLogger(__name__)
 
 _SECTION = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+_MAX_DISTANCE_TICKS = 10_000_000
+"""No stop, target or offset is further than this many ticks (BTC at 100,000 on a 0.01 tick is
+10,000,000 ticks): a larger value is a typo, and a stop beyond a zero price is no stop."""
 
 
 class ConfigError(ValueError):
@@ -145,23 +150,23 @@ class ExitSettings(BaseModel):
 
     model_config = _SECTION
 
-    stop_ticks: int | None = Field(default=20, ge=1)
-    """Stop distance from the fill in ticks (None: no stop)."""
-    target_ticks: int | None = Field(default=40, ge=1)
-    """Target distance from the fill in ticks (None: no target)."""
+    stop_ticks: int | None = Field(default=20, ge=1, le=_MAX_DISTANCE_TICKS)
+    """Stop distance from the fill in ticks (None: no stop; at most 10,000,000)."""
+    target_ticks: int | None = Field(default=40, ge=1, le=_MAX_DISTANCE_TICKS)
+    """Target distance from the fill in ticks (None: no target; at most 10,000,000)."""
     trail_kind: Literal["ticks", "points", "percent"] = "ticks"
     """Unit of :attr:`trail_distance`."""
-    trail_distance: Decimal | None = Field(default=None, gt=0)
+    trail_distance: Decimal | None = Field(default=None, gt=0, le=_MAX_DISTANCE_TICKS)
     """Trailing distance (None: no trailing stop until the user turns it on)."""
-    trail_default_distance: Decimal = Field(default=Decimal(10), gt=0)
+    trail_default_distance: Decimal = Field(default=Decimal(10), gt=0, le=_MAX_DISTANCE_TICKS)
     """Distance used when trailing is toggled on with none set."""
-    breakeven_after: int | None = Field(default=None, ge=1)
+    breakeven_after: int | None = Field(default=None, ge=1, le=_MAX_DISTANCE_TICKS)
     """Move the stop to entry once price is this many ticks in favour (None: never)."""
     time_stop_s: float | None = Field(default=None, gt=0)
     """Close the position after this many seconds (None: never)."""
     exit_order_type: Literal["market", "limit"] = "market"
     """How an exit is sent: a market order, or a marketable limit ``exit_offset_ticks`` away."""
-    exit_offset_ticks: int = Field(default=2, ge=0)
+    exit_offset_ticks: int = Field(default=2, ge=0, le=_MAX_DISTANCE_TICKS)
     """Ticks through the touch for a limit exit."""
     protective_stop: bool = False
     """Also keep a broker-side SL-M order at the stop (survives the engine dying)."""
@@ -176,10 +181,11 @@ class RiskSettings(BaseModel):
 
     model_config = _SECTION
 
-    max_order_qty: Decimal | None = Field(default=None, gt=0)
-    """Largest quantity of one order."""
-    max_order_value: Decimal | None = Field(default=None, gt=0)
-    """Largest notional (price × quantity) of one order."""
+    max_order_qty: Decimal | None = Field(default=Decimal(100_000), gt=0)
+    """Largest quantity of one order (fat-finger guard, on by default; raise it, or None)."""
+    max_order_value: Decimal | None = Field(default=Decimal(5_000_000), gt=0)
+    """Largest notional (price × quantity) of one order, in the instrument's currency
+    (on by default; raise it, or None)."""
     max_position_qty: Decimal | None = Field(default=None, gt=0)
     """Largest absolute position per symbol."""
     max_position_value: Decimal | None = Field(default=None, gt=0)
@@ -194,10 +200,10 @@ class RiskSettings(BaseModel):
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
-    max_tick_age_s: Decimal | None = Field(default=None, gt=0)
+    max_tick_age_s: Decimal | None = Field(default=Decimal(5), gt=0)
     """No entry while the symbol's last tick is older than this many seconds (stale-data
-    gate; off by default; exits are never blocked). Entries are refused anyway while the
-    feed itself is not live."""
+    gate; on by default, None switches it off; exits are never blocked). Entries are refused
+    anyway while the feed itself is not live."""
 
     def to_domain(self) -> Any:
         """``cockpit.domain.risk.RiskLimits`` for these settings: the ONE mapping of every
@@ -273,19 +279,11 @@ class EngineSettings(BaseModel):
     """The engine process's GIL switch interval (``sys.setswitchinterval``), microseconds:
     how long a busy thread (the feed) may keep the decision thread or the router waiting.
     Python's default is 5000; 0 leaves it alone (``benchmarks/bench_exit_latency.py``)."""
-    router_transport: Literal["http.client", "httpx"] = "http.client"
-    """The order router's HTTP client: one keep-alive ``http.client`` connection per worker
-    (lower latency, the default) or ``httpx``."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
     KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""
     log_keep: int = Field(default=5, ge=1, le=100)
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
-    realtime_priority: int = Field(default=10, ge=0, le=99)
-    """``SCHED_FIFO`` priority asked for the engine's threads (Linux; 0: never ask). Granted
-    to root, ``CAP_SYS_NICE`` or ``ulimit -r`` of at least this; refused, the engine runs
-    with the normal policy and says so (log, ``cockpit engine status``;
-    ``cockpit/engine/realtime.py``)."""
 
 
 class SimSettings(BaseModel):
@@ -487,6 +485,8 @@ def load_settings(
         settings = Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path if path.is_file() else None)) from None
+    except SettingsError as exc:  # e.g. malformed JSON in COCKPIT_TRADING__WATCHLIST
+        raise ConfigError(_describe_source(exc)) from None
     finally:
         _CONFIG_FILE.reset(token)
     try:
@@ -496,6 +496,7 @@ def load_settings(
     if path.is_file():
         settings._source = path
         settings._warnings.extend(_file_warnings(path, file_data))
+    settings._warnings.extend(_watchlist_warnings(settings.trading.watchlist))
     for message in settings._warnings:
         log.warning("%s", message)
     return settings
@@ -508,6 +509,38 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
         lines.append(f"  {loc}: {err['msg']}")
     return "\n".join(lines)
+
+
+def _describe_source(exc: SettingsError) -> str:
+    """A value pydantic-settings could not even parse (JSON in a ``COCKPIT_*`` variable)."""
+    text = str(exc)
+    field = text.split('field "', 1)[1].split('"', 1)[0] if 'field "' in text else ""
+    names = sorted(n for n in os.environ if n.upper().startswith(f"COCKPIT_{field.upper()}__"))
+    where = f" ({', '.join(names)})" if field and names else ""
+    return (
+        f"invalid configuration: cannot parse the {field or 'a'} setting from the "
+        f"environment{where}: lists and tables are JSON there, e.g. "
+        'COCKPIT_TRADING__WATCHLIST=\'["NSE:INFY", "NSE:SBIN"]\' or '
+        'COCKPIT_UI__KEYMAP=\'{"buy_market": "f1"}\''
+    )
+
+
+def _watchlist_warnings(keys: list[str]) -> list[str]:
+    """Watchlist entries that cannot be an instrument (the engine ignores them): say so."""
+    from cockpit.domain.instruments import parse_key
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for key in keys:
+        try:
+            parse_key(key)
+        except ValueError as exc:
+            out.append(f"trading.watchlist: {exc}; it is ignored (e.g. NSE:INFY)")
+            continue
+        if key in seen:
+            out.append(f"trading.watchlist: {key} is listed twice")
+        seen.add(key)
+    return out
 
 
 def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:

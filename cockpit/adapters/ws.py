@@ -71,20 +71,17 @@ pongs and close go through websocket-client.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import websocket
 
-from cockpit import hotio
 from cockpit.adapters.state import StateHolder
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
 
@@ -233,12 +230,6 @@ class WsConnection(StateHolder):
         self.protocol = protocol
         self.name = protocol.name
         self._sink = sink
-        # A sink that names a lock (the engine's) has it held for each whole read: parse,
-        # decode and hand-off, so the feed does not parse while the engine's owner runs.
-        self._sink_lock: Any = getattr(sink, "lock", None) or contextlib.nullcontext()
-        self._sink_many: Callable[..., None] | None = getattr(sink, "many", None)
-        self._more: Callable[[], bool] | None = None
-        """Whether the socket has more to read right now (set while streaming)."""
         self._backoff = backoff or Backoff()
         self._stable_s = stable_s
         self._poll_s = poll_s
@@ -534,41 +525,26 @@ class WsConnection(StateHolder):
         return messages
 
     def _deliver(self, messages: Iterable[tuple[bytes, bool]], recv_ns: int) -> None:
-        """Decode a read's messages and hand their events to the sink.
-
-        A sink with a ``many`` method (the engine's) gets the whole read's events in one call,
-        in order, so it can handle first those that matter most (an exit), and a way to see
-        whether more is waiting on the socket (then it leaves other work for later).
-        """
+        """Decode a read's messages and hand their events to the sink, in order."""
         decode = self.protocol.decode
         sink = self._sink
-        many = self._sink_many
-        batch: list[object] | None = [] if many is not None else None
         n = 0
-        try:
-            for payload, binary in messages:
-                try:
-                    events = decode(payload, binary, recv_ns)
-                except Reject as exc:
-                    self._rejected[exc.reason] = self._rejected.get(exc.reason, 0) + 1
-                    continue
-                except Disconnect:
-                    self._events += n
-                    raise
-                except Exception as exc:
-                    reason = f"decode:{type(exc).__name__}"
-                    self._rejected[reason] = self._rejected.get(reason, 0) + 1
-                    continue
-                if batch is not None:
-                    batch.extend(events)
-                    n += len(events)
-                    continue
-                for event in events:
-                    sink(event)
-                    n += 1
-        finally:
-            if batch:
-                many(batch, self._more)  # type: ignore[misc]  # also before a Disconnect
+        for payload, binary in messages:
+            try:
+                events = decode(payload, binary, recv_ns)
+            except Reject as exc:
+                self._rejected[exc.reason] = self._rejected.get(exc.reason, 0) + 1
+                continue
+            except Disconnect:
+                self._events += n
+                raise
+            except Exception as exc:
+                reason = f"decode:{type(exc).__name__}"
+                self._rejected[reason] = self._rejected.get(reason, 0) + 1
+                continue
+            for event in events:
+                sink(event)
+                n += 1
         if n:
             self._events += n
             self._last_event_mono = time.monotonic()
@@ -584,10 +560,8 @@ class WsConnection(StateHolder):
         next_data_check = time.monotonic()
         self._last_event_mono = time.monotonic()
         sock = reader.sock
-        self._more = functools.partial(hotio.readable_now, sock)
         nbytes = reader.recv_bytes
         stop = self._stop
-        sink_lock = self._sink_lock
         while True:
             try:
                 chunk = sock.recv(nbytes)
@@ -598,10 +572,9 @@ class WsConnection(StateHolder):
                     raise _SessionEnd("server closed the connection")
                 recv_ns = time.time_ns()
                 self._bytes += len(chunk)
-                with sink_lock:
-                    messages = self._parse(ws, reader, chunk)
-                    if messages:
-                        self._deliver(messages, recv_ns)
+                messages = self._parse(ws, reader, chunk)
+                if messages:
+                    self._deliver(messages, recv_ns)
             if stop.is_set():
                 return
             now = time.monotonic()

@@ -366,24 +366,6 @@ class UpstreamTee:
 
         return tee
 
-    def sink_many(
-        self, inner: Callable[[list[object], Callable[[], bool] | None], None]
-    ) -> Callable[[list[object], Callable[[], bool] | None], None]:
-        """:meth:`sink` for a whole read: every market event queued, then ``inner(items)``.
-
-        ``inner`` is the engine's ``deliver_many``, which may handle an exit's tick before
-        the others: its order waits for the whole read to reach the paper exchange (queued
-        first), so a paper fill never sees a price older than the one that fired it.
-        """
-        queue = self._queuer()
-
-        def tee(items: list[object], more: Callable[[], bool] | None = None) -> None:
-            for item in items:
-                queue(item)
-            inner(items, more)
-
-        return tee
-
     def _queuer(self) -> Callable[[object], None]:
         buf = self._buf
         wake = self._wake

@@ -10,22 +10,32 @@ import argparse
 import contextlib
 import logging
 import os
-import subprocess
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
+from cockpit.link.attach import (
+    Attached as Attached,
+)
+from cockpit.link.attach import (
+    StartFailed as StartFailed,
+)
+from cockpit.link.attach import (
+    attach_or_start as attach_or_start,
+)
+from cockpit.link.attach import (
+    forwarded_flags,
+    settings_notice,
+    spawn_and_wait,
+)
 
 if TYPE_CHECKING:
-    from cockpit.link.client import EngineClient
-    from cockpit.link.protocol import Welcome
+    pass
 
 NOT_RUNNING: Final = 3
-START_TIMEOUT_S: Final = 45.0
 STOP_TIMEOUT_S: Final = 60.0
 
 
@@ -72,89 +82,6 @@ def run_foreground(settings: Settings) -> int:
 # ---------------------------------------------------------------------- start
 
 
-def _forwarded_flags(args: argparse.Namespace) -> list[str]:
-    """The venue flags of this command line, to pass on to ``cockpit engine run``."""
-    out: list[str] = []
-    for flag, name in (
-        ("--profile", "profile"),
-        ("--config", "config"),
-        ("--journal", "journal"),
-        ("--broker", "broker"),
-        ("--host", "host"),
-        ("--ws-url", "ws_url"),
-        ("--feed", "feed"),
-        ("--url", "url"),
-        ("--rest-url", "rest_url"),
-        ("--symbols", "symbols"),
-        ("--order-updates", "order_updates"),
-    ):
-        value = getattr(args, name, None)
-        if value:
-            if name in ("config", "journal"):
-                value = str(Path(value).expanduser().resolve())
-            elif name == "feed" and str(value).startswith("replay:"):
-                value = "replay:" + str(Path(str(value)[7:]).expanduser().resolve())
-            out += [flag, str(value)]
-    return out
-
-
-def spawn_engine(settings: Settings, flags: list[str]) -> subprocess.Popen[bytes]:
-    """Start ``cockpit engine run`` detached (own session, output to the log file)."""
-    log_file = paths.log_path(settings.profile)
-    paths.ensure_private_dir(log_file.parent)
-    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "cockpit.cli", "engine", "run", *flags],
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=fd,
-            start_new_session=True,
-            close_fds=True,
-            cwd="/",
-            env=paths.child_env(),
-        )
-    finally:
-        os.close(fd)
-
-
-class StartFailed(RuntimeError):
-    """A detached engine could not be started; the message says why (with its log's tail)."""
-
-
-def spawn_and_wait(
-    settings: Settings, flags: list[str], timeout: float = START_TIMEOUT_S
-) -> EngineClient:
-    """Spawn a detached engine and return a read-only client once its socket answers.
-
-    Raises:
-        StartFailed: it exited at start, or did not answer within ``timeout``.
-    """
-    from cockpit.link.client import ClientError, EngineClient
-
-    proc = spawn_engine(settings, flags)
-    log_file = paths.log_path(settings.profile)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
-            raise StartFailed(
-                f"the engine exited at start (code {code}); last lines of "
-                f"{log_file}:\n{_tail(log_file)}"
-            )
-        try:
-            return EngineClient.connect(
-                settings.profile,
-                path=settings.socket_path,
-                client="engine-start",
-                read_only=True,
-                timeout=2.0,
-            )
-        except ClientError:
-            time.sleep(0.1)
-    raise StartFailed(f"no answer within {timeout:.0f}s (pid {proc.pid}); see {log_file}")
-
-
 def start_detached(settings: Settings, args: argparse.Namespace) -> int:
     """``cockpit engine start``: spawn a detached engine; return once its socket answers."""
     from cockpit.link.client import ClientError, EngineClient, EngineNotRunning
@@ -177,7 +104,7 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
     try:
-        with spawn_and_wait(settings, _forwarded_flags(args)) as c:
+        with spawn_and_wait(settings, forwarded_flags(args)) as c:
             print(
                 f"cockpit engine: started for profile {settings.profile} "
                 f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
@@ -188,83 +115,6 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
     except StartFailed as exc:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
-
-
-def settings_notice(settings: Settings, welcome: Welcome) -> str | None:
-    """A plain warning when the running engine's venue is not the one these settings ask for
-    (venue flags apply only when an engine starts)."""
-    wanted = settings.venue_label()
-    if welcome.venue == wanted:
-        return None
-    return (
-        f"the engine of profile {settings.profile} is already running with venue "
-        f"'{welcome.venue}', not '{wanted}': venue settings and flags apply only when an engine "
-        "starts (stop it with `cockpit engine stop` to change them)"
-    )
-
-
-class Attached(NamedTuple):
-    """What :func:`attach_or_start` did."""
-
-    client: EngineClient
-    started: bool
-    """True: no engine was running and a detached one was started."""
-    notice: str | None
-    """A warning to show (the running engine has other venue settings), or None."""
-
-
-def attach_or_start(
-    settings: Settings,
-    args: argparse.Namespace | None = None,
-    *,
-    client: str = "cockpit",
-    read_only: bool = False,
-    start: bool = True,
-) -> Attached:
-    """Connect to the profile's engine, starting a detached one first if none runs.
-
-    This is what ``cockpit`` (the TUI) does before it opens its screen. The engine is
-    started with the venue flags of ``args`` (the environment is inherited, so secrets
-    never appear on a command line).
-
-    Raises:
-        EngineNotRunning: none runs and ``start`` is False.
-        StartFailed: the engine could not be started.
-        ClientError: any other connection problem (e.g. VersionMismatch).
-    """
-    from cockpit.link.client import EngineClient, EngineNotRunning
-
-    started = False
-    try:
-        c = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client=client, read_only=read_only
-        )
-    except EngineNotRunning:
-        if not start:
-            raise
-        spawn_and_wait(settings, _forwarded_flags(args) if args else _profile_flags(settings))
-        started = True
-        c = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client=client, read_only=read_only
-        )
-    return Attached(c, started, None if started else settings_notice(settings, c.welcome))
-
-
-def _profile_flags(settings: Settings) -> list[str]:
-    out = ["--profile", settings.profile]
-    if settings.paths.journal:
-        out += ["--journal", str(settings.paths.journal)]
-    if settings.source:
-        out += ["--config", str(settings.source)]
-    return out
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join("  " + line for line in text.splitlines()[-lines:])
 
 
 # ---------------------------------------------------------------------- status
@@ -305,8 +155,6 @@ def status(settings: Settings) -> int:
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
         f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {st.day_pnl}"
     )
-    if st.scheduling:
-        print(f"threads  {st.scheduling}")
     if snap.feeds:
         for f in snap.feeds:
             extra = f" ({f.reason})" if f.reason else ""
@@ -338,8 +186,12 @@ def _duration(seconds: int) -> str:
 # ---------------------------------------------------------------------- stop
 
 
-def stop(settings: Settings, *, flatten: bool = False) -> int:
-    """``cockpit engine stop [--flatten]``: ask the engine to stop and wait until it has."""
+def stop(settings: Settings, *, flatten: bool = False, timeout: float = STOP_TIMEOUT_S) -> int:
+    """``cockpit engine stop [--flatten]``: ask the engine to stop and wait until it has.
+
+    Bounded: past ``timeout`` it names the orders still working and the positions still open
+    (a flatten the venue does not carry out) and returns 1.
+    """
     from cockpit.link.client import ClientError, EngineClient, EngineGone, EngineNotRunning
     from cockpit.link.protocol import Refused, Shutdown
 
@@ -363,7 +215,7 @@ def stop(settings: Settings, *, flatten: bool = False) -> int:
             print(f"cockpit engine: stop refused: {answer.message}{hint}", file=sys.stderr)
             return 1
         print(f"cockpit engine: {answer.message or 'stopping'} (pid {pid})")
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         with contextlib.suppress(EngineGone):
             while time.monotonic() < deadline:
                 c.recv(timeout=0.5)
@@ -371,11 +223,35 @@ def stop(settings: Settings, *, flatten: bool = False) -> int:
         time.sleep(0.05)
     if _alive(pid):
         print(
-            f"cockpit engine: pid {pid} still running after {STOP_TIMEOUT_S:.0f}s", file=sys.stderr
+            f"cockpit engine: pid {pid} still running after {timeout:.0f}s{_still_open(settings)}",
+            file=sys.stderr,
         )
         return 1
     print("cockpit engine: stopped")
     return 0
+
+
+def _still_open(settings: Settings) -> str:
+    """What keeps a flattening engine from stopping: its working orders and open positions."""
+    from cockpit.link.client import ClientError, EngineClient
+
+    try:
+        with EngineClient.connect(
+            settings.profile, path=settings.socket_path, client="engine-stop", read_only=True
+        ) as c:
+            snap = c.snapshot(timeout=5)
+    except ClientError as exc:
+        return f" (its state is not readable: {exc})"
+    lines = [
+        f"\n  working: {o.key} {o.side} {o.qty} {o.order_type} #{o.venue_id or o.cid} {o.status}"
+        for o in snap.orders
+        if o.status in _WORKING
+    ]
+    lines += [f"\n  open:    {pos.key} {pos.qty}" for pos in snap.positions if pos.qty]
+    return "; still:" + "".join(lines) if lines else ""
+
+
+_WORKING: Final = frozenset({"pending_new", "open", "trigger_pending", "partially_filled"})
 
 
 def _alive(pid: int) -> bool:

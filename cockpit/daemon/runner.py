@@ -4,8 +4,8 @@
 Threads of a running engine: the main thread (waits for a stop: signal, Shutdown command,
 paper exchange death), the decision thread (``Engine.run``), the viewer server's asyncio
 thread, the feed's connection thread and the router's workers. Everything they produce goes
-through one :class:`~cockpit.link.bus.Inbound` queue to the engine (feeds hand their events
-over directly, under the engine's lock).
+through one :class:`~cockpit.link.bus.Inbound` queue to the decision thread, the only one
+that runs engine code.
 
 One engine per profile: an exclusive ``flock`` on ``<runtime dir>/<profile>.pid`` (released by
 the kernel when the process dies, so a crashed engine never blocks the next one), plus the
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import fcntl
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings
@@ -48,11 +47,7 @@ from cockpit.daemon.external import (
 from cockpit.daemon.logfile import LogRotator
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
-from cockpit.engine import realtime
-from cockpit.link.bus import Inbound, LockedSink
-
-if TYPE_CHECKING:
-    from cockpit.engine.core import Engine
+from cockpit.link.bus import Inbound
 
 log = logging.getLogger(__name__)
 
@@ -101,25 +96,6 @@ class PidLock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
-
-
-def read_pid(profile: str) -> int | None:
-    """The pid in a profile's pid file if an engine holds its lock, else None."""
-    path = paths.pid_path(profile)
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(text) if text.isdigit() else None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None  # nobody holds it: a leftover file
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------- paper exchange child
@@ -325,7 +301,7 @@ class EngineRunner:
         self.stop_event = threading.Event()
         self.stop_reason = "stopped"
         self._child_output = child_output
-        self._cleanup: list[tuple[str, Callable[[], None]]] = []
+        self._cleanup: list[tuple[str, Callable[[], object]]] = []
         self.engine: Any = None
         self.server: Any = None
         self.sim: SimChild | None = None
@@ -333,7 +309,6 @@ class EngineRunner:
         self.market_feed: Any = None
         self.order_feed: Any = None
         self.poller: Any = None
-        self._fifo = 0
         """The SCHED_FIFO priority the engine's threads got (0: none)."""
         self._auto_poll: tuple[Venue, Callable[[object], None]] | None = None
 
@@ -363,7 +338,7 @@ class EngineRunner:
 
     # ------------------------------------------------------------------ start
 
-    def _on_exit(self, what: str, fn: Callable[[], None]) -> None:
+    def _on_exit(self, what: str, fn: Callable[[], object]) -> None:
         self._cleanup.append((what, fn))
 
     def _start(self) -> None:
@@ -433,9 +408,7 @@ class EngineRunner:
             # Python's 5 ms default lets the feed thread hold the GIL that long while a crash
             # tick waits on the decision thread and an exit order on the router.
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
-        router = OpenAlgoRouter(
-            venue.host, venue.api_key, inbound.put, transport=s.engine.router_transport
-        )
+        router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
@@ -446,9 +419,9 @@ class EngineRunner:
             inbound=inbound,
             options=options,
         )
-        # Feeds hand their events straight to the engine (handled on the feed's thread, under
-        # the engine's lock): a crossing tick is decided where it was read.
-        feed = OpenAlgoFeed(venue.ws_url, venue.api_key, engine.sink())
+        # Feeds read and decode on their own threads, then put typed events on the engine's
+        # queue; the decision thread alone handles them.
+        feed = OpenAlgoFeed(venue.ws_url, venue.api_key, inbound.put)
         market_feed: Any = feed
         tee: UpstreamTee | None = None
         if plan is not None:
@@ -457,7 +430,7 @@ class EngineRunner:
                 # paper exchange's upstream endpoint.
                 tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
                 router.before_order = tee.flush
-            market_feed = make_market_feed(s, plan, replay_path, external_sink(engine, tee))
+            market_feed = make_market_feed(s, plan, replay_path, external_sink(inbound.put, tee))
         engine.feed = market_feed
         self.tee = tee
         self.market_feed = market_feed
@@ -499,7 +472,6 @@ class EngineRunner:
             self._on_exit("market feed", market_feed.stop)
         if engine.watchlist:
             market_feed.subscribe(engine.watchlist, options.feed_mode)
-        options.scheduling = self._apply_realtime(s)
         log.info(
             "engine %d running: profile %s, venue %s, market data %s, order updates %s, "
             "%d instruments, journal %s, socket %s",
@@ -513,44 +485,11 @@ class EngineRunner:
             s.socket_path,
         )
 
-    def _apply_realtime(self, s: Settings) -> str:
-        """``[engine] realtime_priority`` for every thread but this one; what is in effect.
-
-        Asked for by default: granted (root, ``CAP_SYS_NICE``, ``ulimit -r``) the threads run
-        under ``SCHED_FIFO``; refused, they keep the normal policy, logged as a warning only
-        when the setting was asked for explicitly.
-        """
-        prio = s.engine.realtime_priority
-        if not prio:
-            return "normal (realtime_priority = 0)"
-        # Every thread but this one (children started from here stay normal).
-        main = threading.main_thread()
-        done, why = realtime.apply(prio, [t for t in threading.enumerate() if t is not main])
-        if why is None:
-            self._fifo = prio
-            log.info("SCHED_FIFO %d for the engine's threads: %s", prio, ", ".join(done))
-            return f"SCHED_FIFO {prio}"
-        explicit = "realtime_priority" in s.engine.model_fields_set
-        log.log(
-            logging.WARNING if explicit else logging.INFO,
-            "real-time scheduling not in effect: %s (README: Real-time scheduling)",
-            why,
-        )
-        if done:
-            return f"SCHED_FIFO {prio} for {', '.join(done)}; {why}"
-        return f"normal ({why})"
-
     def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
         from cockpit.adapters.openalgo.poller import OrderBookPoller
 
         poller = OrderBookPoller(venue.host, venue.api_key, sink)
         poller.start()
-        if self._fifo and poller.thread is not None:
-            # Started later (``order_updates = auto``) by this normal thread: the same policy
-            # as the others, or a real-time feed thread could wait on its GIL behind anything.
-            _done, why = realtime.apply(self._fifo, [poller.thread])
-            if why:
-                log.warning("the order poller runs without real-time scheduling: %s", why)
         self.poller = poller
         self._on_exit("order poller", poller.stop)
         log.info("order updates: polling %s/api/v1/orderbook", venue.host.rstrip("/"))
@@ -718,26 +657,20 @@ def _refuses_orders(error: str) -> bool:
     return "orders" in message or ":" not in message
 
 
-def external_sink(engine: Engine, tee: UpstreamTee | None) -> LockedSink:
-    """The sink of an external market feed (Kite, Binance, replay): the engine's, as the
-    OpenAlgo feed's is (a read handed over whole, its exits first), less the feed's order
-    updates (Kite postbacks are not paper orders), through the tee when there is one."""
-    put: Callable[[object], None] = engine.deliver
-    many: Callable[[list[object], Callable[[], bool] | None], None] = engine.deliver_many
+def external_sink(
+    put: Callable[[object], None], tee: UpstreamTee | None
+) -> Callable[[object], None]:
+    """The sink of an external market feed (Kite, Binance, replay): the engine's queue, less
+    the feed's order updates (Kite postbacks are not paper orders), through the tee when there
+    is one."""
     if tee is not None:
         put = tee.sink(put)
-        many = tee.sink_many(many)
 
     def put_market(item: object) -> None:
         if type(item) is not OrderUpdate:
             put(item)
 
-    def many_market(items: list[object], more: Callable[[], bool] | None = None) -> None:
-        kept = [item for item in items if type(item) is not OrderUpdate]
-        if kept:
-            many(kept, more)
-
-    return LockedSink(put_market, engine.lock, many_market)
+    return put_market
 
 
 def _openalgo_venue(s: Settings) -> Venue:
@@ -760,10 +693,15 @@ def _openalgo_venue(s: Settings) -> Venue:
 
 
 def install_signal_handlers(runner: EngineRunner) -> None:
-    """SIGTERM/SIGINT/SIGHUP → a clean stop (main thread only)."""
+    """SIGTERM/SIGINT/SIGHUP → a clean stop (main thread only).
+
+    SIGXFSZ (a write past the file-size limit) is ignored: the write then fails with an
+    error the journal reports (exits still go, entries are refused) instead of killing us.
+    """
 
     def handler(signum: int, _frame: Any) -> None:
         runner.request_stop(f"signal {signal.Signals(signum).name}")
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -373,35 +373,6 @@ class ExitPlan:
             return None
         return self.trail.distance_ticks(self.trail_best, self.tick_size)
 
-    def distance_to_stop(self, price_ticks: int) -> int | None:
-        """Ticks of room between ``price_ticks`` and the stop (<= 0: crossed)."""
-        if self.stop is None:
-            return None
-        return (price_ticks - self.stop) * self.sign
-
-    def distance_to_target(self, price_ticks: int) -> int | None:
-        """Ticks still to go from ``price_ticks`` to the target (<= 0: reached)."""
-        if self.target is None:
-            return None
-        return (self.target - price_ticks) * self.sign
-
-    def r_multiple(self, price_ticks: int) -> Fraction | None:
-        """Profit at ``price_ticks`` in units of the initial risk (entry to initial stop).
-
-        ``None`` when the plan started without a stop below the entry (long) to measure by.
-        Exact; format it with ``float(r)`` or ``Decimal(r.numerator) / r.denominator``.
-        """
-        if self.initial_stop is None:
-            return None
-        risk = (self.entry_ticks - self.initial_stop) * self.sign
-        if risk <= 0:
-            return None
-        return Fraction((price_ticks - self.entry_ticks) * self.sign, risk)
-
-    def pnl_ticks(self, price_ticks: int) -> int:
-        """Per-unit profit at ``price_ticks`` in ticks (positive = winning)."""
-        return (price_ticks - self.entry_ticks) * self.sign
-
     # -- the hot path ----------------------------------------------------------------------
 
     def on_tick(self, price_ticks: int, ts_ns: int) -> ExitDecision | None:
@@ -437,23 +408,6 @@ class ExitPlan:
         if self.time_stop_ns is not None and ts_ns >= self.time_stop_ns:
             return self._fire(ExitReason.TIME, None, price_ticks, ts_ns)
         return None
-
-    def crossed_by(self, price_ticks: int, ts_ns: int) -> bool:
-        """Whether :meth:`on_tick` at this price would fire. Read-only.
-
-        The levels as they stand decide it: a tick that moves the stop (a trail ratcheting
-        below a new best, breakeven's offset below its trigger) is already past the new stop.
-        """
-        if self.decision is not None or self.closed or self.detached:
-            return False
-        sign = self._sign
-        stop = self.stop
-        if stop is not None and (price_ticks - stop) * sign <= 0:
-            return True
-        target = self.target
-        if target is not None and (price_ticks - target) * sign >= 0:
-            return True
-        return self.time_stop_ns is not None and ts_ns >= self.time_stop_ns
 
     def on_time(self, ts_ns: int) -> ExitDecision | None:
         """Check the time stop without a tick (call it from a timer)."""
@@ -607,13 +561,6 @@ class ExitPlan:
         self.stop_source = ExitReason.BREAKEVEN
         self.breakeven_done = True
         return self._change("to_breakeven", before)
-
-    def set_time_stop(self, deadline_ns: int | None) -> PlanChange:
-        """Set (or with ``None`` remove) the time-stop deadline."""
-        self._require_active("set_time_stop")
-        before = self._snapshot()
-        self.time_stop_ns = deadline_ns
-        return self._change("set_time_stop", before)
 
     def resize(self, qty: Decimal | int, entry_ticks: int | Fraction | None = None) -> PlanChange:
         """Follow the position's quantity (adds, partial exits); 0 closes the plan.

@@ -14,6 +14,18 @@ decides:
 So a lone print never moves an exit, and a real move costs one print of delay. The guard
 works in integer ticks, like the plan; it keeps no time, so a confirmation may come at any
 later print. A guard for an instrument with no limit (``limit=None``) passes everything.
+
+How the engine uses it (one guard per instrument, built from
+``Settings.exits.jump_guard.limit_for(key)``):
+
+- every print, as ticks: ``checked = guard.check(ticks, inst.format_price)``; a non-empty
+  ``checked.alarm`` is raised as an alarm (code ``price_jump``);
+- only ``checked.price`` (when not ``None``) goes to the exit plan (``_plan_tick``) and to the
+  position's mark (a held print must not trip the daily-loss kill switch either);
+- the fast path that moves a crossing tick ahead (``plan.crossed_by``) skips a print that
+  ``guard.would_hold(ticks)``;
+- when a plan attaches or is restored and the guard is not ``primed``, ``guard.seed()`` it with
+  the plan's last price (or entry), so that a bad first print after a restart is held too.
 """
 
 from __future__ import annotations
@@ -98,6 +110,11 @@ class JumpGuard:
         """
         if self.limit is not None:
             self._recent.append(price_ticks)
+
+    @property
+    def primed(self) -> bool:
+        """Whether the guard has a recent range to judge a print by."""
+        return bool(self._recent)
 
     def would_hold(self, price_ticks: int) -> bool:
         """Whether :meth:`check` would hold this print (read-only)."""

@@ -15,10 +15,8 @@ API summary
   towards the position limit), ``open_orders``, last price ticks and last tick time by key,
   ``recent_orders_ns`` (send times of recent orders), ``day_pnl`` (Decimal money),
   ``halted`` (kill switch).
-- :class:`RiskChecker` ``(limits)``: ``check_entry(request, ctx) -> Refusal | None`` (the
-  first rule that refuses), ``refusals(request, ctx)`` (all of them) and
-  ``check(request, ctx, is_exit)`` which returns ``None`` for any exit. The same exist as
-  module functions taking ``limits`` as the second argument.
+- :func:`check_entry` ``(request, limits, ctx) -> Refusal | None`` (the first rule that
+  refuses) and :func:`refusals` (all of them). Exits are never checked.
 - :class:`Refusal` has ``rule`` (a stable id from :class:`Rule`) and ``message`` naming the
   numbers, e.g. ``max_order_qty: quantity 500 exceeds the limit 100``.
 
@@ -353,34 +351,3 @@ def check_entry(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> 
     """The first rule that refuses the entry ``request``, or ``None`` if it may go."""
     found = refusals(request, limits, ctx)
     return found[0] if found else None
-
-
-def check(
-    request: OrderRequest, limits: RiskLimits, ctx: RiskContext, is_exit: bool
-) -> Refusal | None:
-    """Check an order: exits (reduce-only) are never refused; entries go through every rule."""
-    if is_exit:
-        return None
-    return check_entry(request, limits, ctx)
-
-
-class RiskChecker:
-    """The limits in force, with the ``check_entry(request, ctx)`` / ``check(...)`` API."""
-
-    __slots__ = ("limits",)
-
-    def __init__(self, limits: RiskLimits | None = None) -> None:
-        """Check against ``limits`` (no limits at all by default); replace ``.limits`` freely."""
-        self.limits = limits or RiskLimits()
-
-    def refusals(self, request: OrderRequest, ctx: RiskContext) -> list[Refusal]:
-        """Every rule the entry ``request`` breaks."""
-        return refusals(request, self.limits, ctx)
-
-    def check_entry(self, request: OrderRequest, ctx: RiskContext) -> Refusal | None:
-        """The first rule that refuses the entry, or ``None``."""
-        return check_entry(request, self.limits, ctx)
-
-    def check(self, request: OrderRequest, ctx: RiskContext, is_exit: bool) -> Refusal | None:
-        """``None`` for exits; :meth:`check_entry` for entries."""
-        return check(request, self.limits, ctx, is_exit)

@@ -1,11 +1,10 @@
 """The journal: one SQLite (WAL) file per profile, written before the engine acts.
 
-Ownership: one :class:`Journal` (one connection) per engine, used by one thread at a time
-(it is opened on the starting thread, hence ``check_same_thread=False``): the engine calls
-its write methods under the engine's lock, collecting them (:meth:`Journal.collect`) while
-its run loop is live, and the decision thread commits each collected batch in order
-(:meth:`Journal.commit`) before it sends the requests that batch decided. Outside a batch a
-write is its own short transaction in autocommit mode. With WAL and ``synchronous=NORMAL`` a
+Ownership: one :class:`Journal` (one connection) per engine, used by the decision thread
+(it is opened on the starting thread, hence ``check_same_thread=False``): the engine groups
+what one item writes in one :meth:`Journal.transaction` and commits it before it sends the
+requests that item decided. Outside a transaction a write is its own short transaction in
+autocommit mode. With WAL and ``synchronous=NORMAL`` a
 commit is an append to the WAL without fsync, so it survives the engine process dying (not a
 power cut) and costs tens of microseconds (``benchmarks/journal_write.py`` measures it).
 
@@ -20,20 +19,6 @@ What is written, and when (the engine's duty, DESIGN.md §5):
   resulting order (if any) is sent; :meth:`Journal.plan_removed` when it is gone.
 - :meth:`Journal.position` — a position's state after each fill.
 
-The exit intent log: on an exit the engine writes the exit order to the venue *before* its
-SQLite transaction (a commit is several calls that each let other threads take the GIL, about
-0.1-0.5 ms under load). To keep "written before acted on", :meth:`Journal.exit_intent` first
-appends one line (the order and the plan's decision) to ``<journal>.intents``; the transaction
-follows right after the send. The file is mapped into memory (shared), so an append is a copy
-into the page cache, no system call: what is copied there survives the engine process dying,
-as a ``write(2)`` does (neither survives a power cut), and it costs the exit a few
-microseconds where a ``write(2)`` cost it 40-80 µs on a cold path (ext4, measured in place).
-The unwritten rest of the file is zeros; a reader stops at the first zero byte. When a journal
-is opened, intents whose order never reached the database (the engine died in between) are
-written into it — the order as sent (``pending_new``: reconciliation finds it at the broker)
-and the plan as fired — and the file is emptied. Once every intent written has its order
-committed (:meth:`Journal.intents_settled`) and the log is big, it starts again from the top.
-
 Recovery: :meth:`Journal.recover` returns the open plans, working orders, last known
 positions and the day's fills, so a restarted engine restores its plans and reconciles
 with the broker before it trades.
@@ -45,12 +30,11 @@ import contextlib
 import csv
 import dataclasses
 import logging
-import mmap
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -61,6 +45,7 @@ import msgspec
 
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
+from cockpit.journal import checks
 from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
 from cockpit.paths import LockHeld, take_pid_lock
 
@@ -69,10 +54,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION: Final = 2
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
 
-_INTENT_ROLL_BYTES: Final = 256 * 1024
-"""The intent log starts again from the top (once settled) when it is bigger than this."""
-_INTENT_MAP_BYTES: Final = 1024 * 1024
-"""The intent log's mapped size (it grows if unsettled intents ever fill it)."""
+_UNWRITABLE: Final = ("readonly database", "unable to open database file")
+"""SQLite's words for a journal (or its directory) that cannot be written."""
 
 _FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
 
@@ -240,22 +223,7 @@ class Journal:
         self._in_tx = False
         self._ckpt_stop = threading.Event()
         self._ckpt_thread: threading.Thread | None = None
-        self._intent_map: mmap.mmap | None = None
-        self._intent_bytes = 0
-        """Where the next intent goes in the map (its bytes in use)."""
-        self._intent_count = 0
-        """Intents written since the log was opened (see :meth:`intents_settled`)."""
-        self._intent_lock = threading.Lock()
-        """Appends (the deciding thread) against a restart from the top (the committing one)."""
-        self._collected: list[tuple[str, tuple[Any, ...]]] | None = None
         self._next_command_id: int | None = None
-        self.intents_recovered = 0
-        """Exit intents found on open whose order was not in the database (then written)."""
-
-    @property
-    def intent_path(self) -> Path:
-        """The exit intent log next to the database."""
-        return self.path.with_name(self.path.name + ".intents")
 
     # ------------------------------------------------------------------ open / close
 
@@ -287,8 +255,14 @@ class Journal:
             JournalError: not a cockpit journal, or the file cannot be opened.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = _lock_writer(path) if start_session else None
+        problem = checks.emptied(path)
+        if problem is not None:
+            raise JournalError(problem)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = _lock_writer(path) if start_session else None
+        except OSError as exc:
+            raise JournalError(checks.unwritable(path, exc)) from exc
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -307,6 +281,9 @@ class Journal:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA busy_timeout=2000")
+            problem = checks.damaged(conn, path)
+            if problem is not None:
+                raise JournalError(problem)
             _prepare_schema(conn, path, migrate=migrate)
             session = 0
             if start_session:
@@ -320,132 +297,17 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             conn.close()
             _unlock(lock)
+            if any(w in str(exc) for w in _UNWRITABLE):
+                raise JournalError(checks.unwritable(path, OSError(str(exc)))) from exc
             raise JournalError(f"journal {path} is not a usable cockpit journal: {exc}") from exc
         except BaseException:
             conn.close()
             _unlock(lock)
             raise
         journal = cls(conn, path, session, lock)
-        if start_session:
-            try:
-                journal._open_intents()
-            except (OSError, sqlite3.Error) as exc:
-                journal.close()
-                raise JournalError(f"journal {path}: cannot use its intent log: {exc}") from exc
         if start_session and checkpoint_interval_s:
             journal._start_checkpointer(float(checkpoint_interval_s))
         return journal
-
-    # ------------------------------------------------------------------ exit intent log
-
-    def _open_intents(self) -> None:
-        """Write what a crashed engine left in the intent log into the database; empty it."""
-        path = self.intent_path
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""
-        for line in data.split(b"\0", 1)[0].splitlines():  # zeros: never written
-            if not line.strip():
-                continue
-            try:
-                record = _DICT_DEC.decode(line)
-                self._apply_intent(record)
-            except (msgspec.DecodeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                # A torn last line (the engine died mid-write) or a damaged one.
-                log.warning("journal: skipped a bad exit intent line: %s", exc)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            os.ftruncate(fd, 0)
-            os.ftruncate(fd, _INTENT_MAP_BYTES)
-            self._intent_map = mmap.mmap(fd, _INTENT_MAP_BYTES)  # keeps its own descriptor
-        finally:
-            os.close(fd)
-        self._intent_bytes = 0
-        self._intent_count = 0
-
-    def _apply_intent(self, record: dict[str, Any]) -> None:
-        cid = str(record["cid"])
-        if self._conn.execute("SELECT 1 FROM orders WHERE cid=?", (cid,)).fetchone():
-            return  # its transaction committed: nothing to do
-        key = str(record["key"])
-        decision = record.get("decision")
-        view = OrderView(
-            cid=cid,
-            key=key,
-            side=str(record["side"]),
-            order_type=str(record["order_type"]),
-            qty=Decimal(str(record["qty"])),
-            status="pending_new",
-            ts_ns=int(record["ts_ns"]),
-            product=str(record.get("product") or "MIS"),
-            price=record.get("price"),
-            trigger=record.get("trigger"),
-            tag=str(record.get("tag") or "exit"),
-            reason="recovered from the exit intent log",
-        )
-        with self.transaction():
-            self.order(view, view.ts_ns)
-            row = self._conn.execute(
-                "SELECT state FROM plans WHERE key=? AND open=1", (key,)
-            ).fetchone()
-            if row is not None and isinstance(decision, dict):
-                state = _DICT_DEC.decode(row[0])
-                if state.get("decision") is None:
-                    state["decision"] = decision
-                    reason = decision.get("reason", "exit")
-                    self.plan(key, state, f"fired: {reason} (from the exit intent log)")
-        self.intents_recovered += 1
-        log.warning("journal: exit %s for %s recovered from the intent log", cid, key)
-
-    def exit_intent(self, order: Any, decision: Mapping[str, Any] | None = None) -> None:
-        """Append an exit order about to be sent (and its plan's decision) to the intent log.
-
-        One line copied into the mapped log; the order's own journal transaction follows
-        after it is sent (see the module docstring). ``order`` is a domain ``Order``.
-        """
-        mapped = self._intent_map
-        if mapped is None:
-            raise JournalError("the journal has no intent log (opened without a session)")
-        line = _STATE_ENC.encode(
-            {
-                "cid": order.cid,
-                "key": order.key,
-                "side": str(order.side),
-                "order_type": str(order.type),
-                "qty": order.qty,
-                "product": str(order.product),
-                "price": order.price_ticks,
-                "trigger": order.trigger_ticks,
-                "tag": order.tag,
-                "ts_ns": order.created_ns,
-                "decision": decision,
-            }
-        )
-        line += b"\n"
-        with self._intent_lock:
-            at = self._intent_bytes
-            end = at + len(line)
-            if end > len(mapped):  # unsettled intents filled it (commits failing): grow it
-                mapped.resize(max(2 * len(mapped), end))
-            mapped[at:end] = line
-            self._intent_bytes = end
-            self._intent_count += 1
-
-    def intents_settled(self, upto: int) -> None:
-        """The first ``upto`` intents have their orders committed to the database.
-
-        When that is every intent written so far and the log is big, it starts again from the
-        top: what it holds is zeroed, under the lock an append takes, so an intent written in
-        the meantime (not yet committed) is never lost.
-        """
-        mapped = self._intent_map
-        if mapped is None or self._intent_bytes <= _INTENT_ROLL_BYTES:
-            return
-        with self._intent_lock:
-            if upto >= self._intent_count and self._intent_bytes > _INTENT_ROLL_BYTES:
-                mapped[: self._intent_bytes] = bytes(self._intent_bytes)
-                self._intent_bytes = 0
 
     def _start_checkpointer(self, interval_s: float) -> None:
         self._ckpt_thread = threading.Thread(
@@ -480,7 +342,7 @@ class Journal:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Group the writes made inside into one commit (nested uses join the outer one)."""
-        if self._in_tx or self._collected is not None:
+        if self._in_tx:
             yield
             return
         conn = self._conn
@@ -516,10 +378,6 @@ class Journal:
                 )
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
-            if self._intent_map is not None:
-                with contextlib.suppress(OSError, BufferError):
-                    self._intent_map.close()
-                self._intent_map = None
             self._conn.close()
             _unlock(self._lock)
             self._lock = None
@@ -535,39 +393,8 @@ class Journal:
         """Whether :meth:`close` was called."""
         return self._closed
 
-    # ------------------------------------------------------------------ collect, then commit
-
-    def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor | None:
-        """Run a write now, or keep it for :meth:`commit` while collecting."""
-        collected = self._collected
-        if collected is not None:
-            collected.append((sql, params))
-            return None
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
-
-    def collect(self) -> None:
-        """From now on keep the writes (every write method) instead of running them.
-
-        The engine collects what it writes while it handles an item under its lock, then
-        commits it (:meth:`commit`) after letting go of the lock, before it sends anything
-        that item decided: still written before acted on, but a tick waiting for the lock no
-        longer waits for SQLite. Nothing is read back while collecting.
-        """
-        if self._collected is not None:
-            raise JournalError("already collecting")
-        self._collected = []
-
-    def collected(self) -> list[tuple[str, tuple[Any, ...]]]:
-        """Stop collecting; return the writes kept since :meth:`collect`, in order."""
-        writes, self._collected = self._collected or [], None
-        return writes
-
-    def commit(self, writes: Iterable[tuple[str, tuple[Any, ...]]]) -> None:
-        """Run collected writes in one transaction (all or nothing)."""
-        conn = self._conn
-        with self.transaction():
-            for sql, params in writes:
-                conn.execute(sql, params)
 
     # ------------------------------------------------------------------ writes
 
@@ -1073,8 +900,3 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
                 f"journal {path}: migration from version {version} failed: {exc}"
             ) from exc
         version += 1
-
-
-def iter_csv_rows(text: str) -> Iterable[list[str]]:
-    """Parse CSV text written by :meth:`Journal.export_csv` (for tests and tools)."""
-    return list(csv.reader(text.splitlines()))

@@ -2,18 +2,14 @@
 
 Threading model of the engine process:
 
-- Feed threads (one per connection) hand market events, ``OrderUpdate`` and ``FeedStatus``
-  objects to the engine, which handles them on the feed's thread under its lock (see
-  :mod:`cockpit.engine.core`).
+- Feed threads (one per connection) read and decode; they put market events,
+  ``OrderUpdate`` and ``FeedStatus`` objects on the engine's one :class:`Inbound` queue.
 - The viewer server (an asyncio loop in its own thread) puts :class:`ViewerCommand`,
-  :class:`SnapshotRequest` and :class:`ViewerGone` on the engine's one :class:`Inbound`
-  queue; the router (REST, its own threads) puts the results of order requests on it.
-- Items are taken off that queue only under the engine's lock, in order: by the decision
-  thread, or by a feed thread right after it handled a read (so a busy feed thread does the
-  work itself instead of fighting the decision thread for the GIL). Whoever handles an item
-  owns all trading state meanwhile, decides exits on the tick, journals before acting,
-  hands order requests to the router, and publishes through a :class:`Publisher` — never
-  waiting on the network.
+  :class:`SnapshotRequest` and :class:`ViewerGone` on the same queue; the router (REST, its
+  own threads) puts the results of order requests on it.
+- The decision thread alone takes items off that queue, in order, and owns all trading
+  state: it decides exits on the tick, journals before acting, hands order requests to the
+  router, and publishes through a :class:`Publisher` — never waiting on the network.
 
 The server implements :class:`Publisher`: ``market`` is latest-wins per symbol (flushed to
 viewers at most ~30 times a second), ``volume`` is latest-wins per price level (sent with the
@@ -26,8 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -77,79 +72,36 @@ class ViewerGone(msgspec.Struct, frozen=True):
 
 
 class Inbound:
-    """The engine's inbound queue: any thread puts; the engine takes, under its lock.
+    """The engine's inbound queue: any thread puts; the decision thread takes, in order."""
 
-    Unlike ``queue.SimpleQueue`` the consumer can wait for an item without taking it
-    (:meth:`wait`), so that every item is taken while the engine's lock is held and items
-    are handled in the order they were put, whichever thread takes them. :meth:`kick` wakes
-    a waiter without an item (work for the decision thread that is not an item: commits).
-    """
-
-    __slots__ = ("_cv", "_items", "_kicked")
+    __slots__ = ("_cv", "_items")
 
     def __init__(self) -> None:
         self._items: deque[object] = deque()
         self._cv = threading.Condition(threading.Lock())
-        self._kicked = False
 
     def put(self, item: object) -> None:
-        """Add ``item`` (never blocks for long) and wake the waiter."""
+        """Add ``item`` (never blocks for long) and wake the decision thread."""
         with self._cv:
             self._items.append(item)
             self._cv.notify()
 
-    def kick(self) -> None:
-        """Wake the waiter without an item."""
+    def take_all(self, timeout: float | None = None) -> list[object]:
+        """Every item waiting, oldest first; waits up to ``timeout`` s for one (0: never)."""
         with self._cv:
-            self._kicked = True
-            self._cv.notify()
-
-    def wait(self, timeout: float | None = None, *, items: bool = True) -> bool:
-        """Until there is an item or a kick (True) or ``timeout`` passed (False); takes none.
-
-        With ``items=False`` only a kick ends the wait (items may be there all along).
-        """
-        with self._cv:
-            if not self._kicked and not (items and self._items):
+            if not self._items and (timeout is None or timeout > 0):
                 self._cv.wait(timeout)
-            kicked, self._kicked = self._kicked, False
-            return kicked or (items and bool(self._items))
+            items = list(self._items)
+            self._items.clear()
+        return items
 
     def take(self) -> object | None:
         """The oldest item, or None if there is none (never waits)."""
-        try:
-            return self._items.popleft()
-        except IndexError:
-            return None
+        with self._cv:
+            return self._items.popleft() if self._items else None
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-class LockedSink:
-    """A feed sink that also names the lock it takes (``WsConnection`` holds it per read).
-
-    A feed thread that holds the engine's lock while it parses a whole read, not only while
-    each event is handled, does not take the GIL from the thread that owns the engine at
-    that moment: it waits for the lock instead of parsing in between.
-    """
-
-    __slots__ = ("lock", "many", "put")
-
-    def __init__(
-        self,
-        put: Callable[[object], None],
-        lock: Any,
-        many: Callable[[list[object], Callable[[], bool] | None], None] | None = None,
-    ) -> None:
-        self.put = put
-        self.lock = lock
-        self.many = many
-        """Takes a whole read's events at once (in order), if the receiver can, and a way
-        to see whether the feed has more waiting (or None)."""
-
-    def __call__(self, item: object) -> None:
-        self.put(item)
 
 
 class NullPublisher:

@@ -194,8 +194,6 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
     kill_switch: bool = False
     """True while a kill switch is in progress or has tripped entries off."""
-    scheduling: str = ""
-    """The engine threads' scheduling: ``SCHED_FIFO <priority>``, or ``normal`` and why."""
 
 
 # --------------------------------------------------------------------------- handshake
@@ -411,9 +409,14 @@ class Flatten(Msg, frozen=True, tag="flatten"):
 
 
 class KillSwitch(Msg, frozen=True, tag="kill"):
-    """Cancel every working order and flatten every position. Never blocked."""
+    """Cancel every working order of this cockpit (one by one) and flatten every position.
+
+    Never blocked. ``account_wide``: also the venue's cancel-all, which cancels every order
+    of the account, other strategies' too (ask the user to confirm it first).
+    """
 
     id: int
+    account_wide: bool = False
 
 
 class CancelOrders(Msg, frozen=True, tag="cancel"):

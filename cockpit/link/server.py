@@ -163,7 +163,7 @@ class ViewerServer:
         self._quotes: dict[str, QuoteView] = {}
         self._books: dict[str, BookView] = {}
         self._status: StatusView | None = None
-        self._out: deque[tuple[int, Msg]] = deque()
+        self._out: deque[tuple[int, Msg | VolumeAtPrice]] = deque()
         self._vap_pending = False
         """Volume levels were merged into viewers since the last market flush."""
         # loop-thread state
@@ -363,10 +363,10 @@ class ViewerServer:
         viewers = self._viewers
         while out:
             target, msg = out.popleft()
-            if target == _VOLUME:
-                assert isinstance(msg, VolumeAtPrice)
+            if isinstance(msg, VolumeAtPrice):  # target _VOLUME
                 self._merge_volume(msg)
                 continue
+            v: _Viewer | None = None
             if target == _BROADCAST:
                 live = [v for v in viewers.values() if v.live]
                 if not live:
@@ -384,7 +384,7 @@ class ViewerServer:
                 self.counters["events"] += 1
                 for v in live:
                     self._push(v, frame)
-            else:
+            elif v is not None:
                 if isinstance(msg, Snapshot):
                     v.live = True
                     v.quotes.clear()

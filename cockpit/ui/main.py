@@ -25,7 +25,7 @@ class EngineConnector:
         self._future: concurrent.futures.Future[Any] | None = None
 
     def _attach(self) -> Any:
-        from cockpit.daemon.main import attach_or_start
+        from cockpit.link.attach import attach_or_start
 
         attached = attach_or_start(self.settings, self.args, client="cockpit-tui")
         self.started_engine = self.started_engine or attached.started

@@ -54,6 +54,9 @@ class Recorder:
             self.events.append(msg)
             self.cond.notify_all()
 
+    def volume(self, vap: p.VolumeAtPrice) -> None:
+        pass
+
     def reply(self, conn_id: int, msg: p.Msg) -> None:
         with self.cond:
             self.replies.append((conn_id, msg))
@@ -86,6 +89,10 @@ class Tee:
         for t in self.targets:
             t.event(msg)
 
+    def volume(self, vap: p.VolumeAtPrice) -> None:
+        for t in self.targets:
+            t.volume(vap)
+
     def reply(self, conn_id: int, msg: p.Msg) -> None:
         for t in self.targets:
             t.reply(conn_id, msg)
@@ -101,6 +108,7 @@ class Stack:
         settings: dict[str, Any] | None = None,
         socket_path: Path | None = None,
         symbols: list[str] | None = None,
+        order_rate: float = 50,
     ) -> None:
         self.sim: SimHandle = start_in_thread(SimConfig(seed=11, rate=20.0, paused=True))
         self.instruments = [
@@ -115,7 +123,11 @@ class Stack:
         conf.update(settings or {})
         self.config = Settings(**conf)
         self.router = OpenAlgoRouter(
-            self.sim.rest_url, self.sim.api_key, self.inbound.put, timeout_s=3.0, order_rate=50
+            self.sim.rest_url,
+            self.sim.api_key,
+            self.inbound.put,
+            timeout_s=3.0,
+            order_rate=order_rate,
         )
         self.feed = OpenAlgoFeed(self.sim.ws_url, self.sim.api_key, self.inbound.put)
         self.feed.subscribe([i.key for i in self.instruments if i.tradable], "quote")
@@ -150,6 +162,9 @@ class Stack:
         self.feed.start()
         self._thread.start()
         assert self.feed.wait_state(FeedState.LIVE, timeout=10)
+        # No snapshot on subscribe (as the real server): prices set before the sim has the
+        # subscriptions would reach nobody.
+        self.sim.wait_subscribed([i.key for i in self.instruments if i.tradable])
         self.rec.wait(lambda: self.engine.reconciled, what="first reconciliation")
         self.rec.wait(
             lambda: any(
@@ -179,6 +194,9 @@ class Stack:
             i for i in list(self.engine.instruments.values()) if i.symbol == symbol
         )
         ticks = inst.ticks(Decimal(price))
+        # No snapshot on subscribe (as the real server): a price set before the sim holds
+        # the feed's subscription would reach nobody.
+        self.sim.wait_subscribed([inst.key])
         self.sim.set_price(str(inst.exchange), symbol, price)
         self.rec.wait(
             lambda: (q := self.rec.quotes.get(inst.key)) is not None and q.ltp == ticks,

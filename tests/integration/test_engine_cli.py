@@ -141,14 +141,7 @@ def test_start_status_stop(env: Env) -> None:
     assert "venue    paper" in out.stdout
     assert "feed     openalgo" in out.stdout
     assert "positions 0 open" in out.stdout
-    # Real-time scheduling is asked for by default; where it is refused the engine runs as
-    # usual and says so. It is applied right after startup: wait for it.
-    want = "threads  SCHED_FIFO 10\n" if _may_use_fifo(10) else "threads  normal (SCHED_FIFO 10"
-    deadline = time.monotonic() + 10
-    while want not in out.stdout and time.monotonic() < deadline:
-        time.sleep(0.1)
-        out = env.cli("engine", "status")
-    assert want in out.stdout, out.stdout
+    assert "SCHED_FIFO" not in out.stdout  # no real-time scheduling of its own
 
     out = env.cli("engine", "stop")
     assert out.returncode == 0, out.stderr
@@ -271,7 +264,7 @@ def test_attach_or_start_starts_once_then_attaches(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cockpit.config import load_settings
-    from cockpit.daemon.main import attach_or_start
+    from cockpit.link.attach import attach_or_start
 
     for name in list(os.environ):
         if name.startswith(("COCKPIT_", "OPENALGO_", "KITE_")):
@@ -454,99 +447,3 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def _may_use_fifo(priority: int) -> bool:
-    import resource
-
-    if os.geteuid() == 0:
-        return True
-    soft, _hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
-    return soft == resource.RLIM_INFINITY or soft >= priority
-
-
-def _policies(pid: int) -> dict[int, tuple[int, int]]:
-    """tid -> (policy, priority) of every thread of ``pid``."""
-    out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        tid = int(task.name)
-        try:
-            out[tid] = (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority)
-        except OSError:
-            continue
-    return out
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling API")
-def test_realtime_priority_puts_the_engine_threads_under_sched_fifo(env: Env) -> None:
-    env.env["COCKPIT_ENGINE__REALTIME_PRIORITY"] = "5"
-    proc = run_foreground(env)
-    # The policy is set once startup is done (after the socket is up): wait for it.
-    deadline = time.monotonic() + (15 if _may_use_fifo(5) else 3)
-    while True:
-        threads = _policies(proc.pid)
-        done = [t for t, (policy, _p) in threads.items() if policy == os.SCHED_FIFO]
-        if len(done) >= 5 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    children = {p: _policies(p) for p in env.our_processes() if p != proc.pid}
-    children_nice = {p: os.getpriority(os.PRIO_PROCESS, p) for p in children}
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    fifo = [tid for tid, (policy, prio) in threads.items() if policy == os.SCHED_FIFO]
-    if _may_use_fifo(5):
-        # Every thread but the main one (which starts children) at FIFO 5: the feed,
-        # decision, router, viewer server and journal threads.
-        assert threads[proc.pid] == (os.SCHED_OTHER, 0)
-        assert len(fifo) >= 5, threads
-        assert all(threads[t] == (os.SCHED_FIFO, 5) for t in fifo)
-        assert "SCHED_FIFO 5 for the engine's threads" in err
-    else:
-        assert fifo == []
-        assert "real-time scheduling not in effect" in err
-    # The paper exchange started by the engine keeps the normal policy.
-    assert children, "the engine's paper exchange was not found"
-    for child, policies in children.items():
-        assert policies, child
-        assert all(policy == os.SCHED_OTHER for policy, _p in policies.values()), child
-    # ...and runs below the engine ([sim] nice, 10 by default).
-    assert all(nice == 10 for nice in children_nice.values()), children_nice
-
-
-@pytest.mark.skipif(
-    not hasattr(os, "sched_getscheduler") or not _may_use_fifo(10),
-    reason="needs the right to SCHED_FIFO 10",
-)
-def test_a_poller_started_later_gets_the_engine_threads_policy(env: Env) -> None:
-    """``order_updates = auto``: the poller starts once the broker refuses pushed updates,
-    from the engine's main thread (which stays normal); it runs real-time like the others."""
-    from cockpit.sim import SimConfig, start_in_thread
-
-    sim = start_in_thread(SimConfig(seed=3, rate=20.0, order_updates=False))
-    try:
-        env.env.update(
-            COCKPIT_VENUE__BROKER="openalgo",
-            COCKPIT_VENUE__HOST=sim.rest_url,
-            COCKPIT_VENUE__WS_URL=sim.ws_url,
-            COCKPIT_VENUE__API_KEY=sim.api_key,
-            COCKPIT_VENUE__ORDER_UPDATES="auto",
-            COCKPIT_TRADING__WATCHLIST='["NSE:INFY"]',
-        )
-        proc = run_foreground(env)
-        deadline = time.monotonic() + 20
-        out = env.cli("engine", "status")
-        while "openalgo-orders: live" not in out.stdout and time.monotonic() < deadline:
-            time.sleep(0.2)
-            out = env.cli("engine", "status")
-        assert "openalgo-orders: live" in out.stdout, out.stdout
-        assert "threads  SCHED_FIFO 10\n" in out.stdout
-        threads = _policies(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err
-        assert "polling instead" in err
-        assert threads.pop(proc.pid) == (os.SCHED_OTHER, 0)
-        assert set(threads.values()) == {(os.SCHED_FIFO, 10)}, threads
-    finally:
-        sim.stop()

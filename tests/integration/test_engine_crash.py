@@ -231,3 +231,105 @@ def test_sigkill_with_an_open_trailing_plan_then_restart_restores_it(
     wait(lambda: len(sim_orders(sim, "SBIN")) >= 2, 10, "the exit at the sim")
     time.sleep(0.3)  # nothing more may arrive
     assert sim_orders(sim, "SBIN") == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    """A tiny tmpfs at ``where`` (root only); False where that is not allowed."""
+    where.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def _fill(where: Path) -> Path:
+    """Fill the filesystem at ``where`` up to its last byte; the filler file."""
+    filler = where / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        for size in (65536, 512):  # then the last partial chunk
+            try:
+                while f.write(b"\0" * size):
+                    pass
+            except OSError:
+                pass
+    return filler
+
+
+def test_a_full_disk_under_the_journal_still_exits_then_refuses_entries_until_it_writes(
+    sim: SimHandle, engine: EngineProc
+) -> None:
+    """Issue 16.4: with the journal's disk full the engine lives on: the exit still goes,
+    the failure is alarmed, entries are refused; once space is back, entries are allowed."""
+    jfs = engine.root / "jfs"
+    if not _mount_tmpfs(jfs, "2m"):
+        pytest.skip("needs root to mount a tmpfs")
+    try:
+        engine.journal = jfs / "journal.sqlite3"
+        engine.start()
+        viewer = Viewer(engine.connect())
+        viewer.price(sim, "800.00", 16000)
+        answer = viewer.command(
+            p.PlaceEntry(
+                id=1, key="NSE:SBIN", side="BUY", qty=Decimal(10),
+                plan=p.PlanSpec(stop_ticks=10, target_ticks=None),
+            )
+        )  # fmt: skip
+        assert isinstance(answer, p.Ack), answer
+        viewer.until(lambda m: isinstance(m, p.PlanEvent) and m.change == "attached", 10, "plan")
+        filler = _fill(jfs)
+        # Journal writes until one fails (SQLite reuses what its files already hold first).
+        deadline = time.monotonic() + 30
+        while not any(isinstance(m, p.Alarm) and m.code == "journal" for m in viewer.msgs):
+            assert time.monotonic() < deadline, "no journal alarm with the disk full"
+            viewer.command(p.SetArmed(id=0, armed=True))
+        viewer.price(sim, "799.00", 15980)  # through the stop 799.50
+        fired = viewer.until(lambda m: isinstance(m, p.ExitFired), 15, "the exit")
+        assert fired.reason == "stop"
+        wait(lambda: len(sim_orders(sim, "SBIN")) >= 2, 10, "the exit at the sim")
+        assert sim_orders(sim, "SBIN") == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
+        refused = viewer.command(p.PlaceEntry(id=0, key="NSE:SBIN", side="BUY", qty=Decimal(1)))
+        assert isinstance(refused, p.Refused)
+        assert refused.rule == "journal"
+        assert engine.proc is not None
+        assert engine.proc.poll() is None  # alive all along
+        filler.unlink()  # space again: the timer's next try writes
+        viewer.until(lambda m: isinstance(m, p.Alarm) and m.code == "journal_ok", 10, "ok")
+        again = viewer.command(p.PlaceEntry(id=0, key="NSE:SBIN", side="BUY", qty=Decimal(1)))
+        assert isinstance(again, p.Ack), again
+    finally:
+        engine.stop()
+        subprocess.run(["umount", "-l", str(jfs)], capture_output=True, check=False)
+
+
+def test_stop_flatten_is_bounded_and_names_the_orders_still_working(
+    sim: SimHandle, engine: EngineProc, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Issue 17.1: ``cockpit engine stop --flatten`` never hangs on an order the venue does not
+    cancel: it waits a bounded time, then says which orders are still working, and fails."""
+    from cockpit.config import Settings
+    from cockpit.daemon.main import stop
+
+    engine.start()
+    viewer = Viewer(engine.connect())
+    viewer.price(sim, "800.00", 16000)
+    answer = viewer.command(
+        p.PlaceEntry(
+            id=1, key="NSE:SBIN", side="BUY", qty=Decimal(1), order_type="LIMIT", price=15000
+        )
+    )
+    assert isinstance(answer, p.Ack), answer
+    acked = viewer.until(
+        lambda m: isinstance(m, p.OrderEvent) and m.order.venue_id, 10, "the venue's ack"
+    )
+    viewer.client.close()
+    sim.stop()  # the venue is gone: the cancel cannot be carried out
+    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, engine.env[name])
+    started = time.monotonic()
+    assert stop(Settings(), flatten=True, timeout=3.0) == 1
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "still running after 3s; still:" in err
+    assert f"working: NSE:SBIN BUY 1 LIMIT #{acked.order.venue_id}" in err

@@ -173,6 +173,34 @@ def test_kill_switch_flattens_every_position_and_cancels_every_order(stack: Stac
     assert refused.rule == "kill_switch"
 
 
+def test_kill_switch_drops_every_queued_entry_and_exits_go_first(tmp_path: Path) -> None:
+    """Issue 16.1: entries queued behind the router's rate limit never reach the broker after
+    the kill switch; the flatten's exits are not held behind them."""
+    stack = Stack(tmp_path, order_rate=2.0).start()  # 2 orders a second: entries queue up
+    try:
+        stack.price("SBIN", "800.00")
+        for _ in range(8):
+            answer = stack.command(p.PlaceEntry, key="NSE:SBIN", side="BUY", qty=Decimal(1))
+            assert isinstance(answer, p.Ack), answer
+        stack.poll(lambda: stack.sim_orders("SBIN"), what="the first entry at the sim")
+        kill = stack.command(p.KillSwitch)
+        assert isinstance(kill, p.Ack)
+        entries_at_kill = len([r for r in stack.sim_orders("SBIN") if r["action"] == "BUY"])
+        assert entries_at_kill < 8
+        stack.wait_position("SBIN", 0, timeout=10)  # the exits went out, not held behind
+        time.sleep(8 / 2.0)  # long enough for every queued entry to have gone at 2/s
+        buys = [r for r in stack.sim_orders("SBIN") if r["action"] == "BUY"]
+        assert len(buys) <= entries_at_kill + 1  # at most the one already on its way
+        assert stack.sim_position("SBIN") == 0
+        assert not [o for o in stack.engine.working.values() if o.tag == "entry"]
+        dropped = [
+            e for e in stack.rec.events if isinstance(e, p.Alarm) and "dropped unsent" in e.message
+        ]
+        assert dropped
+    finally:
+        stack.stop()
+
+
 def test_feed_reconnect_during_an_open_plan(stack: Stack) -> None:
     stack.price("SBIN", "800.00")
     enter(stack, "SBIN", "BUY", 10, p.PlanSpec(stop_ticks=8, target_ticks=None))
@@ -212,7 +240,7 @@ def test_entries_refused_while_the_feed_is_down_but_flatten_works(stack: Stack) 
 def test_protective_stop_follows_the_trail_throttled_and_is_cancelled_on_exit(
     tmp_path: Path,
 ) -> None:
-    from cockpit.adapters.openalgo.broker import ModifyOrder
+    from cockpit.domain.execution import ModifyOrder
 
     settings = {"exits": {"protective_stop": True, "protective_throttle_s": 0.3}}
     stack = Stack(tmp_path, settings=settings).start()

@@ -20,10 +20,10 @@ from wsloop import Conn, LoopServer
 
 from cockpit.adapters.binance.feed import make_feed as binance_feed
 from cockpit.adapters.kite.feed import KiteFeed
-from cockpit.adapters.openalgo.broker import PlaceOrder, QueryBook, RouterResult
 from cockpit.adapters.openalgo.feed import OpenAlgoFeed
 from cockpit.adapters.ws import Backoff
 from cockpit.config import Settings
+from cockpit.domain.execution import PlaceOrder, QueryBook, RouterResult
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick, MarketEvent
@@ -58,7 +58,7 @@ class LongWithStop:
         )
         self.engine.start()
         for req in self.router.of(QueryBook):
-            data = {"orders": []} if req.book == "orderbook" else []
+            data: list[Any] = []
             self.engine.handle(RouterResult(req, True, data=data))
         self.router.requests.clear()
         self.engine.handle(FeedStatus("test", FeedState.LIVE, self.clock.now))

@@ -6,8 +6,8 @@ import threading
 import time
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket, orderbook_rows
-from cockpit.engine.core import _instrument_from_row, _update_from_row
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket
+from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, orderbook_rows
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:
@@ -55,17 +55,17 @@ def test_orderbook_row_becomes_a_polled_update() -> None:
         "average_price": 801.35,
         "pricetype": "LIMIT",
     }
-    update = _update_from_row(row, 5)
-    assert update is not None
+    updates, bad = order_updates({"orders": [row, {"symbol": "SBIN"}]}, 5)
+    assert bad == 1  # a row without an id or status is counted, not guessed
+    (update,) = updates
     assert update.filled_qty == Decimal(10)  # live orderbooks have no filled_quantity
     assert update.average_price == Decimal("801.35")
     assert update.action == "BUY"
     assert update.source == "polled"
-    assert _update_from_row({"symbol": "SBIN"}, 5) is None
 
 
 def test_symbol_rows_become_instruments() -> None:
-    inst = _instrument_from_row(
+    inst = instrument_from_row(
         {"symbol": "NIFTY30DEC25FUT", "exchange": "NFO", "tick_size": 0.05, "lotsize": 75,
          "instrumenttype": "FUTIDX", "name": "NIFTY"}
     )  # fmt: skip
@@ -76,5 +76,5 @@ def test_symbol_rows_become_instruments() -> None:
         Decimal(75),
         "future",
     )
-    assert _instrument_from_row({"symbol": "X", "exchange": "NSE", "tick_size": 0}) is None
-    assert _instrument_from_row({"symbol": "X", "exchange": "MOON", "tick_size": 1}) is None
+    assert instrument_from_row({"symbol": "X", "exchange": "NSE", "tick_size": 0}) is None
+    assert instrument_from_row({"symbol": "X", "exchange": "MOON", "tick_size": 1}) is None

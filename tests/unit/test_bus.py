@@ -1,4 +1,4 @@
-"""cockpit.link.bus.Inbound: any thread puts; the engine waits without taking."""
+"""cockpit.link.bus.Inbound: any thread puts; the decision thread takes everything, in order."""
 
 from __future__ import annotations
 
@@ -13,36 +13,37 @@ def test_items_come_out_in_the_order_they_went_in() -> None:
     for i in range(5):
         q.put(i)
     assert len(q) == 5
-    assert [q.take() for _ in range(6)] == [0, 1, 2, 3, 4, None]
+    assert [q.take() for _ in range(3)] == [0, 1, 2]
+    assert q.take_all(0) == [3, 4]
+    assert q.take() is None
     assert not q
 
 
-def test_wait_takes_nothing_and_returns_when_an_item_arrives() -> None:
+def test_take_all_waits_for_an_item_then_returns_at_once() -> None:
     q = Inbound()
-    assert q.wait(0.01) is False
+    t0 = time.monotonic()
+    assert q.take_all(0.02) == []
+    assert time.monotonic() - t0 >= 0.015
     threading.Timer(0.05, q.put, args=("x",)).start()
     t0 = time.monotonic()
-    assert q.wait(5) is True
+    assert q.take_all(5) == ["x"]
     assert time.monotonic() - t0 < 4
-    assert len(q) == 1  # still there: waiting takes nothing
-    assert q.wait(0) is True
-    assert q.take() == "x"
 
 
-def test_kick_wakes_a_waiter_once_without_an_item() -> None:
+def test_items_from_many_threads_each_keep_their_order() -> None:
     q = Inbound()
-    threading.Timer(0.05, q.kick).start()
-    assert q.wait(5) is True
-    assert q.take() is None
-    assert q.wait(0.01) is False  # the kick was used up
 
+    def produce(name: str) -> None:
+        for i in range(2000):
+            q.put((name, i))
 
-def test_wait_for_a_kick_only_ignores_items_already_there() -> None:
-    q = Inbound()
-    q.put("x")
-    t0 = time.monotonic()
-    assert q.wait(0.05, items=False) is False  # an item is there, but no kick came
-    assert time.monotonic() - t0 >= 0.04
-    threading.Timer(0.02, q.kick).start()
-    assert q.wait(5, items=False) is True
-    assert q.take() == "x"
+    threads = [threading.Thread(target=produce, args=(n,)) for n in "abc"]
+    for t in threads:
+        t.start()
+    got: list[object] = []
+    while len(got) < 6000:
+        got += q.take_all(1)
+    for t in threads:
+        t.join()
+    for name in "abc":
+        assert [i for n, i in got if n == name] == list(range(2000))  # type: ignore[misc]

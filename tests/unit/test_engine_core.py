@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, position_reports
+from cockpit.config import Settings
+from cockpit.domain.execution import (
     UNCERTAIN,
     CancelAll,
     CancelOrder,
@@ -17,7 +19,6 @@ from cockpit.adapters.openalgo.broker import (
     QueryBook,
     RouterResult,
 )
-from cockpit.config import Settings
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick, QuoteTick
@@ -39,6 +40,9 @@ class FakeRouter:
         self.requests: list[Any] = []
         self.ids = itertools.count(1)
 
+    def drop_queued_entries(self) -> int:
+        return 0  # nothing waits here: every request is "sent" as it is submitted
+
     def submit(self, request: Any) -> None:
         self.requests.append(request)
 
@@ -54,6 +58,10 @@ class Recorder:
         self.replies: list[tuple[int, p.Msg]] = []
         self.quotes: list[p.QuoteView] = []
         self.statuses: list[p.StatusView] = []
+        self.volumes: list[p.VolumeAtPrice] = []
+
+    def volume(self, vap: p.VolumeAtPrice) -> None:
+        self.volumes.append(vap)
 
     def market(self, quote: p.QuoteView, book: p.BookView | None = None) -> None:
         self.quotes.append(quote)
@@ -116,7 +124,12 @@ class Rig:
 
     def answer_books(self, positions: list[dict[str, Any]], orders: list[dict[str, Any]]) -> None:
         for req in self.router.of(QueryBook):
-            data = {"orders": orders} if req.book == "orderbook" else positions
+            # As the OpenAlgo adapter reads the venue's answer (rows into the seam's types).
+            data: Any = (
+                order_updates({"orders": orders}, self.clock.now)[0]
+                if req.book == "orderbook"
+                else position_reports(positions)[0]
+            )
             self.engine.handle(RouterResult(req, True, data=data))
         self.router.requests = [r for r in self.router.requests if not isinstance(r, QueryBook)]
 
@@ -419,16 +432,29 @@ def test_flatten_cancels_working_orders_then_closes(rig: Rig) -> None:
     assert rig.places()[-1] is close
 
 
-def test_kill_switch_cancels_all_then_flattens_everything_once(rig: Rig) -> None:
+def test_kill_switch_cancels_its_own_orders_one_by_one_then_flattens_everything_once(
+    rig: Rig,
+) -> None:
+    """Issue 17.2: the venue's cancel-all is account-wide (other strategies' orders too): the
+    kill switch cancels this cockpit's own orders, each by its id, then flattens."""
     rig.enter(SBIN, "BUY", 10, "800.00")
     rig.enter(INFY, "SELL", 4, "1500.00")
+    resting = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1), order_type="LIMIT", price=15000
+    )
+    assert isinstance(resting, p.Ack)
+    venue_id = rig.accept(rig.places()[-1])
     rig.engine.handle(FeedStatus("openalgo", FeedState.STALE, rig.clock.now))  # never blocks exits
+    before = len(rig.places())
     answer = rig.command(p.KillSwitch)
     assert isinstance(answer, p.Ack)
-    cancel_all = rig.router.of(CancelAll)
-    assert len(cancel_all) == 1
-    before = len(rig.places())
-    rig.engine.handle(RouterResult(cancel_all[0], True, data={"canceled_orders": []}))
+    assert not rig.router.of(CancelAll)
+    assert [c.venue_id for c in rig.router.of(CancelOrder)] == [venue_id]
+    assert len(rig.places()) == before  # the flatten waits for the cancel...
+    rig.engine.handle(
+        OrderUpdate(venue_id, "NSE", "SBIN", "BUY", "cancelled", rig.clock.now, quantity=Decimal(1))
+    )
+    rig.engine.handle(EngineTimer(rig.clock.now))  # ...then goes
     closes = rig.places()[before:]
     assert sorted((c.symbol, c.action, c.quantity) for c in closes) == [
         ("INFY", "BUY", 4),
@@ -436,12 +462,29 @@ def test_kill_switch_cancels_all_then_flattens_everything_once(rig: Rig) -> None
     ]
     assert all(c.urgent for c in closes)
     rig.command(p.KillSwitch)  # idempotent: nothing is sent twice
-    extra = rig.router.of(CancelAll)[1:]
-    for req in extra:
-        rig.engine.handle(RouterResult(req, True))
+    rig.engine.handle(EngineTimer(rig.clock.now))
     assert len(rig.places()) == before + 2
     assert rig.engine.kill_switch
     assert not rig.engine.armed
+
+
+def test_after_an_account_wide_cancel_all_what_is_still_ours_is_cancelled_one_by_one(
+    rig: Rig,
+) -> None:
+    """Issue 17.1: OpenAlgo's cancel-all skips trigger-pending stops and answers success."""
+    stop_entry = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1), order_type="SL-M", trigger=16100
+    )
+    assert isinstance(stop_entry, p.Ack)
+    venue_id = rig.accept(rig.places()[-1])
+    assert isinstance(rig.command(p.KillSwitch, account_wide=True), p.Ack)
+    cancel_all = rig.router.of(CancelAll)
+    assert len(cancel_all) == 1
+    cancels = len(rig.router.of(CancelOrder))
+    ok = {"status": "success", "message": "No open orders to cancel"}
+    rig.engine.handle(RouterResult(cancel_all[0], True, data=ok))
+    # The stop is still working here: it is cancelled by its own id.
+    assert [c.venue_id for c in rig.router.of(CancelOrder)[cancels:]] == [venue_id]
 
 
 def test_move_stop_breakeven_and_detach(rig: Rig) -> None:
@@ -683,7 +726,7 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
     venue_id = rig.accept(limit)
     moved = rig.command(p.ModifyOrder, cid=answer.cid, price=29910)
     assert isinstance(moved, p.Ack)
-    from cockpit.adapters.openalgo.broker import ModifyOrder as RouterModify
+    from cockpit.domain.execution import ModifyOrder as RouterModify
 
     modify = rig.router.of(RouterModify)[-1]
     assert (modify.venue_id, modify.price, modify.quantity) == (venue_id, Decimal("1495.50"), 2)
@@ -705,8 +748,7 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
     assert INFY.key not in rig.engine.watchlist
     bye = rig.command(p.Shutdown, flatten=True)
     assert isinstance(bye, p.Ack)
-    close = rig.router.of(CancelAll)
-    rig.engine.handle(RouterResult(close[-1], True))
+    assert not rig.router.of(CancelAll)  # never the account-wide cancel unless asked for
     flat = rig.places()[-1]
     assert (flat.action, flat.quantity) == ("SELL", 10)
     rig.fill(flat, rig.accept(flat), "800.00")
@@ -715,14 +757,14 @@ def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
 
 
 def test_subscribe_unknown_symbol_waits_for_the_venue(rig: Rig) -> None:
-    from cockpit.adapters.openalgo.broker import LookupSymbol
+    from cockpit.domain.execution import LookupSymbol
 
     cmd = p.Subscribe(id=99, keys=["NSE:TCS"])
     rig.engine.handle(ViewerCommand(7, cmd))
     assert not [m for _c, m in rig.pub.replies if getattr(m, "id", None) == 99]
     lookup = rig.router.of(LookupSymbol)[-1]
     row = {"symbol": "TCS", "exchange": "NSE", "tick_size": 0.05, "lotsize": 1, "name": "TCS"}
-    rig.engine.handle(RouterResult(lookup, True, data=row))
+    rig.engine.handle(RouterResult(lookup, True, data=instrument_from_row(row)))
     answer = rig.pub.answer(99)
     assert isinstance(answer, p.Ack)
     assert rig.engine.instruments["NSE:TCS"].tick_size == Decimal("0.05")

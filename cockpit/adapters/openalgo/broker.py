@@ -4,18 +4,14 @@ The engine never waits on the network. It hands a request object to
 :meth:`OpenAlgoRouter.submit` (which only enqueues) and later takes one :class:`RouterResult`
 per request off its own inbound queue (the ``sink`` given here).
 
-An exit order goes faster: :meth:`OpenAlgoRouter.send_urgent` writes the request's bytes on
-the caller's thread, at once, on an *express lane* (a keep-alive connection kept open by the
-urgent worker; there are a few, so exits close together each get one), and a worker then
-reads the answer and reports it like any other. Writing a few hundred bytes to a connected
-socket does not wait on the network; it saves handing the request to another thread, which
-under load costs a GIL switch (0.1-0.5 ms, ms at p99). When no lane can take it (all busy
-with earlier exits, rate limit, not connected, ``httpx`` transport) the request is queued as
-by :meth:`~OpenAlgoRouter.submit`.
+One HTTP client (httpx, keep-alive connections) serves every worker.
 
 Rules the router keeps:
 
-- Urgent requests (exits, kill switch, flatten) jump the queue; otherwise first in, first out.
+- Urgent requests (exits, kill switch, flatten) jump the queue and have workers of their own
+  (``urgent_workers``) that take nothing else, so an exit never waits behind a slow query or
+  entry, and exits close together (a market-wide gap) go out side by side; otherwise first
+  in, first out.
 - A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
   the server's limits (OpenAlgo: 10 order requests per second by default); a 429 closes the
   gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
@@ -31,15 +27,12 @@ Rules the router keeps:
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import logging
-import select
-import socket
-import ssl
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,165 +41,87 @@ from typing import Any, Final
 import httpx
 import msgspec
 
-from cockpit import hotio
-from cockpit.adapters import http11
+from cockpit.adapters.openalgo.rows import (
+    BadRow,
+    instrument_from_row,
+    order_updates,
+    payload_order_rows,
+    position_reports,
+    row_to_update,
+)
+from cockpit.domain.execution import (
+    AUTH as AUTH,
+)
+from cockpit.domain.execution import (
+    BAD_RESPONSE as BAD_RESPONSE,
+)
+from cockpit.domain.execution import (
+    DROPPED as DROPPED,
+)
+from cockpit.domain.execution import (
+    OK as OK,
+)
+from cockpit.domain.execution import (
+    RATE_LIMITED as RATE_LIMITED,
+)
+from cockpit.domain.execution import (
+    REJECTED as REJECTED,
+)
+from cockpit.domain.execution import (
+    SERVER_ERROR as SERVER_ERROR,
+)
+from cockpit.domain.execution import (
+    STOPPED as STOPPED,
+)
+from cockpit.domain.execution import (
+    TIMEOUT as TIMEOUT,
+)
+from cockpit.domain.execution import (
+    TRANSPORT as TRANSPORT,
+)
+from cockpit.domain.execution import (
+    UNCERTAIN as UNCERTAIN,
+)
+from cockpit.domain.execution import (
+    CancelAll as CancelAll,
+)
+from cockpit.domain.execution import (
+    CancelOrder as CancelOrder,
+)
+from cockpit.domain.execution import (
+    ClosePositions as ClosePositions,
+)
+from cockpit.domain.execution import (
+    LookupSymbol as LookupSymbol,
+)
+from cockpit.domain.execution import (
+    ModifyOrder as ModifyOrder,
+)
+from cockpit.domain.execution import (
+    PlaceOrder as PlaceOrder,
+)
+from cockpit.domain.execution import (
+    QueryBook as QueryBook,
+)
+from cockpit.domain.execution import (
+    QueryOrder as QueryOrder,
+)
+from cockpit.domain.execution import (
+    RouterRequest as RouterRequest,
+)
+from cockpit.domain.execution import (
+    RouterResult as RouterResult,
+)
+from cockpit.domain.execution import (
+    SearchSymbols as SearchSymbols,
+)
 
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 _JSON_DEC: Final = msgspec.json.Decoder()
-TRANSPORTS: Final = ("httpx", "http.client")
-
-# --------------------------------------------------------------------------- requests
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
-    """``/placeorder``. Prices are exact Decimals (the engine converts from ticks)."""
-
-    cid: str
-    exchange: str
-    symbol: str
-    action: str
-    quantity: Decimal
-    pricetype: str = "MARKET"
-    product: str = "MIS"
-    price: Decimal = Decimal(0)
-    trigger_price: Decimal = Decimal(0)
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModifyOrder:
-    """``/modifyorder`` (every field is required by the server)."""
-
-    cid: str
-    venue_id: str
-    exchange: str
-    symbol: str
-    action: str
-    quantity: Decimal
-    pricetype: str
-    product: str
-    price: Decimal = Decimal(0)
-    trigger_price: Decimal = Decimal(0)
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CancelOrder:
-    """``/cancelorder``."""
-
-    cid: str
-    venue_id: str
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class CancelAll:
-    """``/cancelallorder``: every open order of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ClosePositions:
-    """``/closeposition``: square off every open position of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class QueryOrder:
-    """``/orderstatus`` of one order."""
-
-    cid: str
-    venue_id: str
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueryBook:
-    """``/orderbook``, ``/positionbook``, ``/tradebook`` or ``/funds``."""
-
-    book: str
-    token: int = 0
-    """The caller's correlation id (e.g. a reconciliation round)."""
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LookupSymbol:
-    """``/symbol``: one instrument's details (tick size, lot size, name)."""
-
-    symbol: str
-    exchange: str
-    token: int = 0
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SearchSymbols:
-    """``/search``: instruments matching ``query`` (optionally on one exchange)."""
-
-    query: str
-    exchange: str | None = None
-    token: int = 0
-    urgent: bool = False
-
-
-RouterRequest = (
-    PlaceOrder
-    | ModifyOrder
-    | CancelOrder
-    | CancelAll
-    | ClosePositions
-    | QueryOrder
-    | QueryBook
-    | LookupSymbol
-    | SearchSymbols
-)
 
 _BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
-
-# --------------------------------------------------------------------------- results
-
-OK: Final = "ok"
-REJECTED: Final = "rejected"
-"""The server answered with an error (validation, insufficient funds, unknown order...)."""
-RATE_LIMITED: Final = "rate_limited"
-TIMEOUT: Final = "timeout"
-TRANSPORT: Final = "transport"
-"""Could not reach the server (connection refused/reset) even after retries."""
-SERVER_ERROR: Final = "server_error"
-AUTH: Final = "auth"
-BAD_RESPONSE: Final = "bad_response"
-UNCERTAIN: Final = "uncertain"
-"""A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
-STOPPED: Final = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class RouterResult:
-    """What became of one request. Exactly one per submitted request."""
-
-    request: RouterRequest
-    ok: bool
-    code: str = OK
-    error: str = ""
-    venue_id: str | None = None
-    data: Any = None
-    """The response's payload (``data`` of a book, the body of cancel-all...)."""
-    http_status: int | None = None
-    sent_ns: int = 0
-    """``time.monotonic_ns()`` when the (last) request was sent."""
-    done_ns: int = 0
-    attempts: int = 1
-    recovered: bool = False
-    """True when a placed order's id was found in the orderbook after a timeout/5xx."""
-
 
 # --------------------------------------------------------------------------- rate limit
 
@@ -265,67 +180,6 @@ class _Http(Exception):
         self.payload = payload
 
 
-@dataclass(slots=True)
-class _Presend:
-    """An urgent order already written on an express lane (or failed while writing)."""
-
-    sent_ns: int
-    lane: _Lane
-    sock: socket.socket | None
-    """The lane's socket to read the answer from (None: the write failed, see ``error``)."""
-    error: _Http | None = None
-
-
-class _Lane:
-    """An express lane: one keep-alive connection for orders written by the caller's thread.
-
-    ``lock`` is held from the moment a request is written until its answer has been read, by
-    whichever threads those are (a plain Lock may be released by another thread).
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sock: socket.socket | None = None
-        self.next_connect = 0.0
-
-    def usable(self) -> socket.socket | None:
-        """The socket if it is connected and not closed by the server (lock held)."""
-        sock = self.sock
-        if sock is None:
-            return None
-        try:
-            # Readable while idle = the server closed it (or sent junk): do not write on it.
-            readable = hotio.readable_now(sock)
-        except (OSError, ValueError):
-            readable = True
-        if readable:
-            self.close()
-            return None
-        return sock
-
-    def close(self) -> None:
-        sock, self.sock = self.sock, None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-
-def _fields(request: PlaceOrder) -> tuple[Any, ...]:
-    """What a placeorder body is made of (everything but the cid)."""
-    return (
-        request.exchange,
-        request.symbol,
-        request.action,
-        request.quantity,
-        request.pricetype,
-        request.product,
-        request.price,
-        request.trigger_price,
-    )
-
-
 @dataclass(order=True, slots=True)
 class _Item:
     priority: int
@@ -349,18 +203,12 @@ class OpenAlgoRouter:
         timeout_s: per-request timeout (connect, read and write).
         order_rate: order requests per second allowed by the client-side limiter.
         api_rate: other requests per second.
-        workers: worker threads for any request (plus one that takes only urgent ones).
+        workers: worker threads for any request.
+        urgent_workers: worker threads that take only urgent requests (exits, kill switch).
         connect_retries: retries of a request that never reached the server.
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
-        transport: ``httpx`` (default) or ``http.client``: one keep-alive connection per
-            worker, requests written and answers read by the router itself
-            (:mod:`cockpit.adapters.http11`; the name is from when it used the standard
-            library's ``http.client``), about 3x lower latency:
-            ``benchmarks/bench_router.py``.
-        express_lanes: keep-alive connections for :meth:`send_urgent` (``http.client``
-            only); one exit's answer holds its lane, so exits close together need several.
     """
 
     def __init__(
@@ -378,17 +226,12 @@ class OpenAlgoRouter:
         max_retry_after_s: float = 5.0,
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
-        transport: str = "httpx",
-        express_lanes: int = 4,
+        urgent_workers: int = 8,
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
             root += "/api/v1"
         self._root = root
-        if transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {TRANSPORTS}, not {transport!r}")
-        self._transport = transport
-        self._local = threading.local()
         self._started = False
         self.__key = api_key
         self._sink = sink
@@ -397,11 +240,16 @@ class OpenAlgoRouter:
         self._order_bucket = TokenBucket(order_rate)
         self._api_bucket = TokenBucket(api_rate)
         self._workers = max(1, workers)
+        self._urgent_workers = max(1, urgent_workers)
         self._connect_retries = connect_retries
         self._max_retry_after = max_retry_after_s
         self._uncertain_checks = uncertain_checks
         self._backoff = backoff_s
         self._heap: list[_Item] = []
+        self._in_hand: set[int] = set()
+        """Entries taken off the queue by a worker, not sent yet (by ``id``)."""
+        self._dropped: set[int] = set()
+        """Of those, the ones dropped meanwhile (their worker reports them)."""
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._stop = threading.Event()
@@ -411,15 +259,6 @@ class OpenAlgoRouter:
         self._client: httpx.Client | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
-        self._lanes = tuple(_Lane() for _ in range(max(1, express_lanes)))
-        self._presend: dict[int, _Presend] = {}
-        self._payloads: dict[tuple[Any, ...], bytes] = {}
-        """Express-lane bytes of urgent orders, by their fields (see :meth:`prepare`)."""
-        """Urgent orders written on an express lane, by ``id(request)``, until a worker
-        takes them."""
-        self.sent_hook: Callable[[str, bytes, int], None] | None = None
-        """Called (path, body, ``time.monotonic_ns()``) when a request's bytes have been
-        written to the socket (``http.client`` transport only); for benchmarks."""
         self.before_order: Callable[[], object] | None = None
         """Called before an order is placed or modified (paper trading on an external feed:
         the upstream tee's ``flush``, so the paper exchange has the prices first)."""
@@ -430,9 +269,7 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
-            "express": 0,
-            "express_missed": 0,
-            "express_busy": 0,
+            "bad_rows": 0,
         }
 
     def __repr__(self) -> str:  # never show the key
@@ -447,18 +284,24 @@ class OpenAlgoRouter:
         self._started = True
         self._client = httpx.Client(
             timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=self._workers + 2, max_keepalive_connections=8),
+            limits=httpx.Limits(
+                max_connections=self._workers + self._urgent_workers,
+                max_keepalive_connections=self._workers + self._urgent_workers,
+            ),
             headers={"Content-Type": "application/json"},
         )
         for n in range(self._workers):
             thread = threading.Thread(target=self._run, name=f"router-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        # One more worker that only takes urgent requests (exits, kill switch): an exit never
-        # waits behind slow queries or entries that occupy the other workers.
-        thread = threading.Thread(target=self._run, args=(True,), name="router-urgent", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        # Workers that only take urgent requests (exits, kill switch): an exit never waits
+        # behind slow queries or entries that occupy the other workers.
+        for n in range(self._urgent_workers):
+            thread = threading.Thread(
+                target=self._run, args=(True,), name=f"router-urgent-{n}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the workers; requests still queued get a ``stopped`` result."""
@@ -472,28 +315,10 @@ class OpenAlgoRouter:
         with self._cv:
             pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
         for request in pending:
-            if self._presend.pop(id(request), None) is not None:
-                # Written on an express lane, answer never read: it may well be placed.
-                self._emit(
-                    RouterResult(
-                        request,
-                        False,
-                        UNCERTAIN,
-                        "router stopped after sending, before the answer was read",
-                    )
-                )
-                continue
             self._emit(RouterResult(request, False, STOPPED, "router stopped before sending"))
         if self._client is not None:
             self._client.close()
             self._client = None
-        for lane in self._lanes:
-            got = lane.lock.acquire(timeout=0.5)
-            try:
-                lane.close()
-            finally:
-                if got:
-                    lane.lock.release()
 
     def submit(self, request: RouterRequest) -> None:
         """Queue a request (never blocks). Its result will reach the sink."""
@@ -512,152 +337,25 @@ class OpenAlgoRouter:
                 # wake-up.
                 self._cv.notify_all()
 
-    def prepare(self, request: PlaceOrder) -> None:
-        """Encode ``request``'s bytes now for a later :meth:`send_urgent` of the same order.
-
-        The engine calls it when an exit plan is attached or its position changes, so the
-        exit it may send is written without encoding on the crossing tick. Only the order's
-        fields count (not its cid): the body carries no cid. Keeps the latest 256.
-        """
-        if type(request) is not PlaceOrder or self._transport != "http.client":
-            return
-        payloads = self._payloads
-        if len(payloads) >= 256:
-            del payloads[next(iter(payloads))]
-        content = self._encode(self._place_body(request))
-        payloads[_fields(request)] = self._head("placeorder", len(content)) + content
-
-    def send_urgent(self, request: RouterRequest) -> bool:
-        """Write an urgent order's request now, on this thread; a worker reads the answer.
-
-        Never blocks on the network: it writes only on an idle express lane's connected
-        socket (a send that fits the socket buffer) and never connects. True if the bytes
-        were written; otherwise the request was queued exactly as by :meth:`submit` (every
-        lane busy or not connected, rate limit or 429 gate, ``httpx`` transport, not a
-        PlaceOrder). Either way exactly one result reaches the sink.
-        """
-        if (
-            type(request) is not PlaceOrder
-            or self._transport != "http.client"
-            or not self._started
-            or self._stop.is_set()
-        ):
-            self.submit(request)
-            return False
-        lane, sock = self._take_lane()
-        if lane is None or sock is None:
-            self.counters["express_busy"] += 1
-            self.submit(request)
-            return False
-        presend: _Presend | None = None
-        try:
-            with self._gate_lock:
-                gated = self._gate_until > time.monotonic()
-            if gated or self._order_bucket.take() > 0.0:
-                return False
-            if self.before_order is not None:
-                self.before_order()
-            payload = self._payloads.get(_fields(request))
-            if payload is None:
-                content = self._encode(self._place_body(request))
-                payload = self._head("placeorder", len(content)) + content
-            self.counters["requests"] += 1
-            sent_ns = time.monotonic_ns()
-            try:
-                hotio.send_all(sock, payload)  # keeps the GIL while it fits the buffer
-            except OSError as exc:
-                lane.close()
-                # Perhaps partly written: the worker treats it as a request that may have
-                # reached the server (looked up in the orderbook, never resent blindly).
-                presend = _Presend(sent_ns, lane, None, _http_error(exc, self._timeout))
-            else:
-                presend = _Presend(sent_ns, lane, sock)
-                hook = self.sent_hook
-                if hook is not None:
-                    hook("placeorder", payload.partition(b"\r\n\r\n")[2], time.monotonic_ns())
-            self._presend[id(request)] = presend
-            return presend.error is None
-        finally:
-            if presend is None or presend.sock is None:
-                lane.lock.release()  # else: released by the worker once it read the answer
-            if presend is None:
-                self.counters["express_missed"] += 1
-            else:
-                self.counters["express"] += 1
-            self.submit(request)
-
-    def _take_lane(self) -> tuple[_Lane | None, socket.socket | None]:
-        """An idle, connected express lane, its lock taken (never waits)."""
-        for lane in self._lanes:
-            if lane.sock is None or not lane.lock.acquire(blocking=False):
-                continue
-            sock = lane.usable()
-            if sock is not None:
-                return lane, sock
-            lane.lock.release()
-        return None, None
-
-    def express_ready(self) -> bool:
-        """Whether every express lane is connected (``send_urgent`` can write at once)."""
-        return all(lane.sock is not None for lane in self._lanes)
-
-    def _receive(self, presend: _Presend) -> tuple[int, Any]:
-        """Read the answer of an order written on an express lane (then free the lane)."""
-        if presend.error is not None:
-            raise presend.error
-        lane = presend.lane
-        sock = presend.sock
-        assert sock is not None
-
-        try:
-            sock.settimeout(self._timeout)
-            answer = self._read(sock, lane.close)
-        finally:
-            lane.lock.release()
-        return self._interpret(
-            answer.status, answer.body, answer.reason, answer.header("retry-after")
-        )
-
-    def _read(self, sock: socket.socket, close: Callable[[], None]) -> http11.Answer:
-        """Read an HTTP answer; a failure closes the connection and is classified."""
-        try:
-            answer = http11.read_answer(sock)
-        except (OSError, http11.HttpError) as exc:
-            close()
-            raise _http_error(exc, self._timeout) from None
-        if answer.will_close:
-            close()
-        return answer
-
-    def _connect_lanes(self) -> None:
-        """(Urgent worker, when idle) keep the express lanes connected."""
-        for lane in self._lanes:
-            if lane.sock is None and time.monotonic() >= lane.next_connect:
-                self._connect_lane(lane)
-
-    def _lanes_down(self) -> bool:
-        return any(lane.sock is None for lane in self._lanes)
-
-    def _connect_lane(self, lane: _Lane) -> None:
-        if not lane.lock.acquire(blocking=False):
-            return
-        try:
-            if lane.sock is not None:
-                return
-            split = urllib.parse.urlsplit(self._root)
-            try:
-                sock = socket.create_connection(
-                    (split.hostname or "127.0.0.1", split.port or 80), timeout=self._timeout
-                )
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError as exc:
-                lane.next_connect = time.monotonic() + 1.0
-                log.debug("router: express lane not connected: %s", type(exc).__name__)
-                return
-            sock.settimeout(self._timeout)
-            lane.sock = sock
-        finally:
-            lane.lock.release()
+    def drop_queued_entries(self) -> int:
+        """Drop every non-urgent placement still queued (entries, protective stops): the kill
+        switch, disarming and the daily loss limit stop them all at once, while exits, cancels
+        and queries stay queued (exits and cancels first). Each gets a ``dropped`` result."""
+        with self._cv:
+            # Taken by a worker but still waiting for the rate limit: dropped by that worker.
+            self._dropped |= self._in_hand
+            in_hand = len(self._in_hand)
+            dropped = [
+                item.request
+                for item in self._heap
+                if type(item.request) is PlaceOrder and not item.request.urgent
+            ]
+            if dropped:
+                self._heap = [item for item in self._heap if item.request not in dropped]
+                heapq.heapify(self._heap)
+        for request in dropped:
+            self._emit(RouterResult(request, False, DROPPED, "dropped before sending"))
+        return len(dropped) + in_hand
 
     def pending(self) -> int:
         """How many requests wait to be sent."""
@@ -667,38 +365,24 @@ class OpenAlgoRouter:
     # -- worker ----------------------------------------------------------------------------
 
     def _run(self, urgent_only: bool = False) -> None:
-        try:
-            self._work(urgent_only)
-        finally:
-            self._close_local()
-
-    def _work(self, urgent_only: bool) -> None:
         def ready() -> bool:
             return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
 
-        lane = urgent_only and self._transport == "http.client" and self._root.startswith("http:")
         while not self._stop.is_set():
-            if lane:
-                self._connect_lanes()
             with self._cv:
                 while not ready() and not self._stop.is_set():
-                    down = lane and self._lanes_down()
-                    self._cv.wait(0.2 if down else 0.5)
-                    if lane and self._lanes_down():
-                        break
+                    self._cv.wait(0.5)
                 if self._stop.is_set():
                     return
                 if not ready():
                     continue
                 request = heapq.heappop(self._heap).request
+                if type(request) is PlaceOrder and not request.urgent:
+                    self._in_hand.add(id(request))  # may wait for the rate limit: droppable
             try:
                 result = self._handle(request)
             except Exception as exc:  # a bug must not kill the worker or lose the result
                 log.exception("router: unexpected error on %s", type(request).__name__)
-                presend = self._presend.pop(id(request), None)
-                if presend is not None and presend.sock is not None:
-                    presend.lane.close()
-                    presend.lane.lock.release()
                 result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
             self._emit(result)
 
@@ -742,19 +426,19 @@ class OpenAlgoRouter:
                 return self._call(request, "closeposition", body, retry_uncertain=False)
             case QueryOrder():
                 body = {"strategy": self._strategy, "orderid": request.venue_id}
-                return self._call(request, "orderstatus", body, retry_uncertain=True)
+                return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
             case QueryBook():
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                return self._call(request, request.book, {}, retry_uncertain=True)
+                return self._typed(self._call(request, request.book, {}, retry_uncertain=True))
             case LookupSymbol():
                 body = {"symbol": request.symbol, "exchange": request.exchange}
-                return self._call(request, "symbol", body, retry_uncertain=True)
+                return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
             case SearchSymbols():
                 body = {"query": request.query}
                 if request.exchange:
                     body["exchange"] = request.exchange
-                return self._call(request, "search", body, retry_uncertain=True)
+                return self._typed(self._call(request, "search", body, retry_uncertain=True))
         return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
 
     # -- one call, classified and retried where safe ---------------------------------------
@@ -816,27 +500,24 @@ class OpenAlgoRouter:
 
     def _place(self, request: PlaceOrder) -> RouterResult:
         body = self._place_body(request)
-        presend = self._presend.pop(id(request), None)
         attempts = 0
         backoff = self._backoff
         while True:
             attempts += 1
-            if presend is not None:
-                sent_ns = presend.sent_ns
-            else:
-                if not self._wait_turn("placeorder"):
-                    return RouterResult(
-                        request, False, STOPPED, "router stopped", attempts=attempts
-                    )
-                sent_ns = time.monotonic_ns()
+            if not self._wait_turn("placeorder"):
+                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            if not request.urgent:
+                with self._cv:
+                    self._in_hand.discard(id(request))
+                    dropped = id(request) in self._dropped
+                    self._dropped.discard(id(request))
+                if dropped:
+                    return RouterResult(request, False, DROPPED, "dropped before sending")
+            sent_ns = time.monotonic_ns()
             try:
-                if presend is not None:
-                    first, presend = presend, None
-                    status, payload = self._receive(first)
-                else:
-                    if self.before_order is not None:
-                        self.before_order()
-                    status, payload = self._post("placeorder", body)
+                if self.before_order is not None:
+                    self.before_order()
+                status, payload = self._post("placeorder", body)
                 result = self._success(request, "placeorder", status, payload, sent_ns, attempts)
                 if result.venue_id:
                     with self._ids_lock:
@@ -912,7 +593,7 @@ class OpenAlgoRouter:
         )
 
     def _find_in_orderbook(self, request: PlaceOrder, payload: Any) -> str | None:
-        rows = _orderbook_rows(payload)
+        rows = payload_order_rows(payload)
         with self._ids_lock:
             known = set(self._known_ids)
         for row in rows:
@@ -955,11 +636,13 @@ class OpenAlgoRouter:
             )
         if payload.get("status") != "success":
             message = str(payload.get("message") or "error without a message")
+            orderid = payload.get("orderid")
             return RouterResult(
                 request,
                 False,
                 REJECTED,
                 f"{path}: {message}",
+                venue_id=str(orderid) if orderid else None,
                 data=payload,
                 http_status=status,
                 sent_ns=sent_ns,
@@ -993,6 +676,37 @@ class OpenAlgoRouter:
             done_ns=done,
             attempts=attempts,
         )
+
+    def _typed(self, result: RouterResult) -> RouterResult:
+        """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""
+        if not result.ok:
+            return result
+        data = result.data
+        now = time.time_ns()
+        bad = 0
+        typed: Any
+        match result.request:
+            case QueryBook(book="orderbook"):
+                typed, bad = order_updates(data, now)
+            case QueryBook(book="positionbook"):
+                typed, bad = position_reports(data)
+            case QueryOrder():
+                try:
+                    typed = row_to_update(data, now) if isinstance(data, dict) else None
+                except BadRow:
+                    typed, bad = None, 1
+            case LookupSymbol():
+                typed = instrument_from_row(data)
+            case SearchSymbols():
+                found = [instrument_from_row(row) for row in data or () if isinstance(data, list)]
+                typed = [inst for inst in found if inst is not None]
+                bad = len(found) - len(typed)
+            case _:
+                return result
+        if bad:
+            self.counters["bad_rows"] += bad
+            log.warning("router: %d unreadable row(s) in the %s answer", bad, _path(result))
+        return dataclasses.replace(result, data=typed)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -1031,81 +745,14 @@ class OpenAlgoRouter:
             response.headers.get("retry-after"),
         )
 
-    def _post_stdlib(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        """One keep-alive connection per worker thread: the request written, the answer read
-        by :func:`~cockpit.adapters.http11.read_answer` (lower latency than httpx)."""
-        sock: socket.socket | None = getattr(self._local, "sock", None)
-        if sock is not None:
-            # An idle keep-alive socket that is readable was closed by the server: reconnect
-            # now, before sending, so a placed order is never ambiguous for that reason.
-            try:
-                readable = bool(select.select([sock], [], [], 0)[0])
-            except (OSError, ValueError):
-                readable = True
-            if readable:
-                self._close_local()
-                sock = None
-        if sock is None:
-            sock = self._connect_local()
-        try:
-            sock.sendall(self._head(path, len(content)) + content)
-            hook = self.sent_hook
-            if hook is not None:
-                hook(path, content, time.monotonic_ns())
-        except OSError as exc:
-            self._close_local()
-            raise _http_error(exc, self._timeout) from None
-        answer = self._read(sock, self._close_local)
-        return answer.status, answer.body, answer.reason, answer.header("retry-after")
-
-    def _connect_local(self) -> socket.socket:
-        """(Worker) connect this thread's keep-alive socket (TLS for ``https``)."""
-        split = urllib.parse.urlsplit(self._root)
-        host = split.hostname or "127.0.0.1"
-        tls = split.scheme == "https"
-        try:
-            sock = socket.create_connection(
-                (host, split.port or (443 if tls else 80)), timeout=self._timeout
-            )
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if tls:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        except OSError as exc:
-            raise _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}") from None
-        sock.settimeout(self._timeout)
-        self._local.sock = sock
-        return sock
-
-    def _close_local(self) -> None:
-        sock = getattr(self._local, "sock", None)
-        self._local.sock = None
-        if sock is not None:
-            try:
-                sock.close()
-            except OSError:
-                pass
-
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
-
-    def _head(self, path: str, length: int) -> bytes:
-        """The request line and headers of a POST to ``path`` (for the express lane)."""
-        split = urllib.parse.urlsplit(self._root)
-        return (
-            f"POST {split.path.rstrip('/')}/{path} HTTP/1.1\r\nHost: {split.netloc}\r\n"
-            f"Content-Type: application/json\r\nConnection: keep-alive\r\n"
-            f"Content-Length: {length}\r\n\r\n"
-        ).encode("ascii")
 
     def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         if not self._started:
             raise _Http(TRANSPORT, "router not started")
         self.counters["requests"] += 1
-        content = self._encode(body)
-        if self._transport == "http.client":
-            status, raw, reason, retry_header = self._post_stdlib(path, content)
-        else:
-            status, raw, reason, retry_header = self._post_httpx(path, content)
+        status, raw, reason, retry_header = self._post_httpx(path, self._encode(body))
         return self._interpret(status, raw, reason, retry_header)
 
     def _interpret(
@@ -1151,16 +798,6 @@ def _message(payload: Any) -> str:
     return ""
 
 
-def _orderbook_rows(payload: Any) -> list[dict[str, Any]]:
-    """The order rows of an ``/orderbook`` payload (full body or its ``data``)."""
-    if isinstance(payload, dict):
-        data = payload.get("data", payload)
-        orders = data.get("orders", []) if isinstance(data, dict) else data
-        if isinstance(orders, list):
-            return [row for row in orders if isinstance(row, dict)]
-    return []
-
-
-def orderbook_rows(data: Any) -> list[dict[str, Any]]:
-    """Public helper: the order rows of an orderbook result's ``data``."""
-    return _orderbook_rows({"data": data})
+def _path(result: RouterResult) -> str:
+    request = result.request
+    return request.book if isinstance(request, QueryBook) else type(request).__name__

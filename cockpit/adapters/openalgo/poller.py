@@ -13,77 +13,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from cockpit.adapters.openalgo.rows import BadRow as BadRow
+from cockpit.adapters.openalgo.rows import row_to_update as row_to_update
 from cockpit.adapters.ws import Backoff
-from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, OrderUpdateSource, Sink
+from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, Sink
 
 _ZERO = Decimal(0)
-
-
-class BadRow(ValueError):
-    """An order-book row that cannot be read."""
-
-
-def _dec(row: dict[str, Any], *names: str) -> Decimal:
-    for name in names:
-        v = row.get(name)
-        if v is None or v == "":
-            continue
-        if isinstance(v, bool):
-            raise BadRow(f"{name} is a boolean")
-        try:
-            d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
-        except (InvalidOperation, TypeError, ValueError):
-            raise BadRow(f"{name} is not a number: {v!r}") from None
-        if not d.is_finite() or d < 0:
-            raise BadRow(f"{name} is not a finite non-negative number: {v!r}")
-        return d
-    return _ZERO
-
-
-def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
-    """One ``/orderbook`` row -> :class:`OrderUpdate` (``source=polled``).
-
-    Raises:
-        BadRow: missing id/status or unreadable numbers.
-    """
-    if not isinstance(row, dict):
-        raise BadRow("row is not an object")
-    orderid = row.get("orderid")
-    status = row.get("order_status")
-    if orderid in (None, "") or not isinstance(status, str) or not status:
-        raise BadRow("row without orderid or order_status")
-    status = status.lower()
-    quantity = _dec(row, "quantity")
-    filled = _dec(row, "filled_quantity")
-    if "filled_quantity" not in row and status == "complete":
-        filled = quantity
-    pending = _dec(row, "pending_quantity")
-    if "pending_quantity" not in row and status in ("open", "trigger pending"):
-        pending = quantity - filled
-    return OrderUpdate(
-        orderid=str(orderid),
-        exchange=str(row.get("exchange", "")),
-        symbol=str(row.get("symbol", "")),
-        action=str(row.get("action", "")).upper(),
-        status=status,
-        recv_ns=recv_ns,
-        quantity=quantity,
-        filled_qty=filled,
-        pending_qty=pending,
-        price=_dec(row, "price"),
-        trigger_price=_dec(row, "trigger_price"),
-        average_price=_dec(row, "average_price"),
-        pricetype=str(row.get("pricetype") or row.get("price_type") or ""),
-        product=str(row.get("product", "")),
-        rejection_reason=str(row.get("rejection_reason") or ""),
-        source=OrderUpdateSource.POLLED,
-        raw=row,
-    )
 
 
 def _signature(u: OrderUpdate) -> tuple[object, ...]:

@@ -4,12 +4,12 @@ A process sleeps 100 µs in a loop and counts the wake-ups later than 0.5 ms. Fi
 machine idle (the peer), then while ``--busy`` processes spin (the load a feed, a paper
 exchange and a TUI put on a small VPS). Any thread of the engine waits like this when it is
 woken: it bounds what a p99 exit latency can be on the machine. ``--fifo N`` runs the probe
-under SCHED_FIFO N (needs root, CAP_SYS_NICE or ``ulimit -r``), as ``[engine]
-realtime_priority`` does for the engine's threads.
+under SCHED_FIFO N (needs root, CAP_SYS_NICE or ``ulimit -r``), as ``chrt -f N`` would run
+the engine (README: Real-time scheduling).
 
 Usage::
 
-    python3 benchmarks/stall_probe.py [--seconds 5] [--busy 2] [--fifo 10]
+    python3 benchmarks/lab/stall_probe.py [--seconds 5] [--busy 2] [--fifo 10]
 
 Prints one JSON object.
 """

@@ -1,0 +1,176 @@
+"""OpenAlgo's JSON rows read once, into the venue seam's types (``cockpit.domain.execution``).
+
+Numbers are read leniently (live brokers send strings) but never guessed: a row that cannot be
+read raises :class:`BadRow` (the caller counts and skips it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from cockpit.domain.execution import PositionReport
+from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.instruments import Exchange, Instrument, to_decimal
+
+_ZERO: Final = Decimal(0)
+
+
+class BadRow(ValueError):
+    """An order-book row that cannot be read."""
+
+
+def _dec(row: dict[str, Any], *names: str) -> Decimal:
+    for name in names:
+        v = row.get(name)
+        if v is None or v == "":
+            continue
+        if isinstance(v, bool):
+            raise BadRow(f"{name} is a boolean")
+        try:
+            d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
+        except (InvalidOperation, TypeError, ValueError):
+            raise BadRow(f"{name} is not a number: {v!r}") from None
+        if not d.is_finite() or d < 0:
+            raise BadRow(f"{name} is not a finite non-negative number: {v!r}")
+        return d
+    return _ZERO
+
+
+def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
+    """One ``/orderbook`` row -> :class:`OrderUpdate` (``source=polled``).
+
+    Raises:
+        BadRow: missing id/status or unreadable numbers.
+    """
+    if not isinstance(row, dict):
+        raise BadRow("row is not an object")
+    orderid = row.get("orderid")
+    status = row.get("order_status")
+    if orderid in (None, "") or not isinstance(status, str) or not status:
+        raise BadRow("row without orderid or order_status")
+    status = status.lower()
+    quantity = _dec(row, "quantity")
+    filled = _dec(row, "filled_quantity")
+    if "filled_quantity" not in row and status == "complete":
+        filled = quantity
+    pending = _dec(row, "pending_quantity")
+    if "pending_quantity" not in row and status in ("open", "trigger pending"):
+        pending = quantity - filled
+    return OrderUpdate(
+        orderid=str(orderid),
+        exchange=str(row.get("exchange", "")),
+        symbol=str(row.get("symbol", "")),
+        action=str(row.get("action", "")).upper(),
+        status=status,
+        recv_ns=recv_ns,
+        quantity=quantity,
+        filled_qty=filled,
+        pending_qty=pending,
+        price=_dec(row, "price"),
+        trigger_price=_dec(row, "trigger_price"),
+        average_price=_dec(row, "average_price"),
+        pricetype=str(row.get("pricetype") or row.get("price_type") or ""),
+        product=str(row.get("product", "")),
+        rejection_reason=str(row.get("rejection_reason") or ""),
+        source=OrderUpdateSource.POLLED,
+        raw=row,
+    )
+
+
+def order_updates(data: Any, recv_ns: int) -> tuple[list[OrderUpdate], int]:
+    """An ``/orderbook`` payload's rows as updates, and how many rows were unreadable."""
+    updates: list[OrderUpdate] = []
+    bad = 0
+    for row in orderbook_rows(data):
+        try:
+            updates.append(row_to_update(row, recv_ns))
+        except BadRow:
+            bad += 1
+    return updates, bad
+
+
+def position_reports(data: Any) -> tuple[list[PositionReport], int]:
+    """A ``/positionbook`` payload's rows as reports, and how many rows were unreadable."""
+    reports: list[PositionReport] = []
+    bad = 0
+    for row in _position_rows(data):
+        try:
+            reports.append(
+                PositionReport(
+                    f"{row['exchange']}:{row['symbol']}",
+                    to_decimal(row.get("quantity", 0) or 0),
+                    to_decimal(row.get("average_price", 0) or 0),
+                    str(row.get("product") or ""),
+                )
+            )
+        except (KeyError, ValueError, ArithmeticError, TypeError):
+            bad += 1
+    return reports, bad
+
+
+def _position_rows(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return [r for r in data if isinstance(r, dict)]
+    if isinstance(data, dict):
+        inner = data.get("data", data.get("positions"))
+        if isinstance(inner, list):
+            return [r for r in inner if isinstance(r, dict)]
+    return []
+
+
+def payload_order_rows(payload: Any) -> list[dict[str, Any]]:
+    """The order rows of an ``/orderbook`` payload (full body or its ``data``)."""
+    if isinstance(payload, dict):
+        data = payload.get("data", payload)
+        orders = data.get("orders", []) if isinstance(data, dict) else data
+        if isinstance(orders, list):
+            return [row for row in orders if isinstance(row, dict)]
+    return []
+
+
+def orderbook_rows(data: Any) -> list[dict[str, Any]]:
+    """Public helper: the order rows of an orderbook result's ``data``."""
+    return payload_order_rows({"data": data})
+
+
+INSTRUMENT_KINDS: Final = {
+    "EQ": "equity",
+    "INDEX": "index",
+    "FUT": "future",
+    "FUTIDX": "future",
+    "FUTSTK": "future",
+    "FUTCOM": "commodity",
+    "CE": "option",
+    "PE": "option",
+    "OPTIDX": "option",
+    "OPTSTK": "option",
+    "CRYPTO": "crypto",
+}
+
+
+def instrument_from_row(row: Any) -> Instrument | None:
+    """An Instrument from an OpenAlgo ``/symbol`` or ``/search`` row (None if unusable)."""
+    if not isinstance(row, Mapping):
+        return None
+    try:
+        exchange = Exchange(str(row["exchange"]).upper())
+        tick = to_decimal(row.get("tick_size") or 0)
+        if tick <= 0:
+            return None
+        lot = to_decimal(row.get("lotsize") or 1)
+        kind = INSTRUMENT_KINDS.get(str(row.get("instrumenttype") or "").upper(), "equity")
+        if exchange.is_index:
+            kind = "index"
+        return Instrument(
+            exchange,
+            str(row["symbol"]),
+            tick,
+            lot if lot > 0 else Decimal(1),
+            name=str(row.get("name") or ""),
+            kind=kind,
+            token=str(row.get("token") or ""),
+        )
+    except (KeyError, ValueError, ArithmeticError, TypeError):
+        return None

@@ -1,0 +1,190 @@
+"""The venue seam: typed commands the engine sends, typed reports it gets back.
+
+The engine speaks only these types; each venue's adapter turns them into its own requests and
+parses its answers once, into these (``cockpit/adapters/openalgo/`` for OpenAlgo). A request's
+outcome comes back as one :class:`RouterResult` on the engine's queue, ``data`` typed by the
+request: ``QueryBook("orderbook")`` a list of :class:`~cockpit.domain.feed.OrderUpdate`,
+``QueryBook("positionbook")`` a list of :class:`PositionReport`, ``QueryOrder`` one
+``OrderUpdate`` (or None), ``LookupSymbol`` an :class:`~cockpit.domain.instruments.Instrument`
+(or None), ``SearchSymbols`` a list of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """``/placeorder``. Prices are exact Decimals (the engine converts from ticks)."""
+
+    cid: str
+    exchange: str
+    symbol: str
+    action: str
+    quantity: Decimal
+    pricetype: str = "MARKET"
+    product: str = "MIS"
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyOrder:
+    """``/modifyorder`` (every field is required by the server)."""
+
+    cid: str
+    venue_id: str
+    exchange: str
+    symbol: str
+    action: str
+    quantity: Decimal
+    pricetype: str
+    product: str
+    price: Decimal = Decimal(0)
+    trigger_price: Decimal = Decimal(0)
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """``/cancelorder``."""
+
+    cid: str
+    venue_id: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAll:
+    """``/cancelallorder``: every open order of the account."""
+
+    urgent: bool = True
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePositions:
+    """``/closeposition``: square off every open position of the account."""
+
+    urgent: bool = True
+    token: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOrder:
+    """``/orderstatus`` of one order."""
+
+    cid: str
+    venue_id: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryBook:
+    """``/orderbook``, ``/positionbook``, ``/tradebook`` or ``/funds``."""
+
+    book: str
+    token: int = 0
+    """The caller's correlation id (e.g. a reconciliation round)."""
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LookupSymbol:
+    """``/symbol``: one instrument's details (tick size, lot size, name)."""
+
+    symbol: str
+    exchange: str
+    token: int = 0
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSymbols:
+    """``/search``: instruments matching ``query`` (optionally on one exchange)."""
+
+    query: str
+    exchange: str | None = None
+    token: int = 0
+    urgent: bool = False
+
+
+RouterRequest = (
+    PlaceOrder
+    | ModifyOrder
+    | CancelOrder
+    | CancelAll
+    | ClosePositions
+    | QueryOrder
+    | QueryBook
+    | LookupSymbol
+    | SearchSymbols
+)
+
+# --------------------------------------------------------------------------- reports
+
+OK: Final = "ok"
+REJECTED: Final = "rejected"
+"""The server answered with an error (validation, insufficient funds, unknown order...)."""
+RATE_LIMITED: Final = "rate_limited"
+TIMEOUT: Final = "timeout"
+TRANSPORT: Final = "transport"
+"""Could not reach the server (connection refused/reset) even after retries."""
+SERVER_ERROR: Final = "server_error"
+AUTH: Final = "auth"
+BAD_RESPONSE: Final = "bad_response"
+UNCERTAIN: Final = "uncertain"
+"""A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
+STOPPED: Final = "stopped"
+DROPPED: Final = "dropped"
+"""An entry dropped before it was sent (kill switch, disarm, daily loss limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouterResult:
+    """What became of one request. Exactly one per submitted request."""
+
+    request: RouterRequest
+    ok: bool
+    code: str = OK
+    error: str = ""
+    venue_id: str | None = None
+    data: Any = None
+    """The response's payload (``data`` of a book, the body of cancel-all...)."""
+    http_status: int | None = None
+    sent_ns: int = 0
+    """``time.monotonic_ns()`` when the (last) request was sent."""
+    done_ns: int = 0
+    attempts: int = 1
+    recovered: bool = False
+    """True when a placed order's id was found in the orderbook after a timeout/5xx."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionReport:
+    """One row of the venue's positionbook."""
+
+    key: str
+    """``EXCHANGE:SYMBOL``."""
+    qty: Decimal
+    """Signed: negative is short."""
+    average_price: Decimal
+    product: str = ""
+
+
+class ExecutionClient(Protocol):
+    """What the engine needs of a venue: it takes commands; every one of them gets exactly one
+    :class:`RouterResult`, put on the engine's queue (the sink it was made with)."""
+
+    def submit(self, request: RouterRequest) -> None:
+        """Queue ``request`` (never blocks on the network)."""
+
+    def drop_queued_entries(self) -> int:
+        """Drop every order placement still waiting to be sent, but exits (urgent ones): each
+        gets its :data:`DROPPED` result. How many were dropped. Never blocks."""

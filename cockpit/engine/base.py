@@ -1,0 +1,144 @@
+"""What every room of the engine may use of the others: the engine's state and its shared
+methods, declared once (the rooms are parts of one :class:`~cockpit.engine.core.Engine`)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from cockpit.domain.execution import (
+    ExecutionClient,
+    LookupSymbol,
+    QueryBook,
+    RouterResult,
+    SearchSymbols,
+)
+from cockpit.domain.feed import FeedStatus, OrderUpdate
+from cockpit.domain.instruments import Instrument
+from cockpit.domain.orders import Order, OrderRequest, Product
+from cockpit.domain.positions import Portfolio, Position
+from cockpit.engine.ports import EngineJournal, MarketSubscriber
+from cockpit.engine.risk_gate import RiskGate
+from cockpit.engine.state import (
+    Closer,
+    EngineOptions,
+    PendingLookup,
+    PlanSlot,
+    ReconRound,
+    SymbolState,
+)
+from cockpit.link import protocol
+from cockpit.link.bus import Inbound, Publisher
+
+
+class EngineBase:
+    """The engine's state (set in ``Engine.__init__``) and the methods the rooms share."""
+
+    config: Any
+    options: EngineOptions
+    router: ExecutionClient
+    journal: EngineJournal | None
+    publisher: Publisher
+    inbound: Inbound
+    feed: MarketSubscriber | None
+    clock: Callable[[], int]
+    instruments: dict[str, Instrument]
+    _syms: dict[str, SymbolState]
+    watchlist: list[str]
+    orders: dict[str, Order]
+    working: dict[str, Order]
+    _products: dict[str, Product]
+    _by_venue: dict[str, str]
+    _parked: dict[str, list[OrderUpdate]]
+    _uncertain: dict[str, int]
+    _entry_specs: dict[str, protocol.PlanSpec | None]
+    _recent_final: deque[str]
+    fills: deque[protocol.FillView]
+    portfolio: Portfolio
+    plans: dict[str, PlanSlot]
+    _closers: dict[str, Closer]
+    _pending_cancel_all: int | None
+    _cancel_on_ack: set[str]
+    _shutdown_when_flat: bool
+    _kill_started_ns: int
+    feeds: dict[str, FeedStatus]
+    armed: bool
+    kill_switch: bool
+    _daily_loss_locked: bool
+    reconciled: bool
+    _recon: dict[int, ReconRound]
+    _lookups: dict[int, PendingLookup]
+    _searches: dict[int, tuple[int, protocol.Search]]
+    _lookup_token: int
+    _recon_token: int
+    _next_recon_ns: int
+    _uncertain_recon_ns: int
+    _next_status_ns: int
+    _next_timer_ns: int
+    _seq: int
+    _held: list[Any] | None
+    journal_ok: bool
+    _next_journal_probe_ns: int
+    _cid_n: int
+    _cid_prefix: str
+    started_ns: int
+    shutdown_requested: threading.Event
+    _ticks_window: int
+    _ticks_window_start: int
+    _ticks_per_s: float
+    _ack_latencies: deque[int]
+    counters: dict[str, int]
+    _risk: RiskGate
+    _vap_dirty: set[str]
+
+    if TYPE_CHECKING:
+
+        def _add_instrument(self, inst: Instrument) -> None: ...
+        def _adopt_uncertain(self, update: OrderUpdate) -> str | None: ...
+        def _alarm(
+            self, level: str, message: str, *, key: str | None = None, code: str = ""
+        ) -> None: ...
+        def _apply_events(self, order: Order, events: list[Any], *, source: str) -> None: ...
+        def _apply_update(self, order: Order, update: OrderUpdate) -> None: ...
+        @contextlib.contextmanager
+        def _batch(self) -> Iterator[None]: ...
+        def _cancel(self, order: Order, *, urgent: bool = False) -> bool: ...
+        def _cancel_working(self, key: str | None) -> int: ...
+        def _closing_done(self, order: Order) -> None: ...
+        def _feed_ok(self) -> bool: ...
+        def _journal_call(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+        def _journal_order(self, order: Order) -> None: ...
+        def _journal_plan(self, slot: PlanSlot, change: str, *, force: bool = False) -> None: ...
+        def _modify(
+            self,
+            order: Order,
+            *,
+            price: int | None = None,
+            trigger: int | None = None,
+            qty: Decimal | None = None,
+        ) -> None: ...
+        def _new_plan(
+            self, key: str, pos: Position, spec: protocol.PlanSpec | None, ts_ns: int
+        ) -> PlanSlot | None: ...
+        def _next_seq(self) -> int: ...
+        def _on_book(self, result: RouterResult, request: QueryBook) -> None: ...
+        def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None: ...
+        def _on_search(self, result: RouterResult, request: SearchSymbols) -> None: ...
+        def _plan_tick(self, slot: PlanSlot, ltp: int, ts_ns: int) -> None: ...
+        def _position_view(self, pos: Position | None) -> protocol.PositionView: ...
+        def _publish_status(self, force: bool = False) -> None: ...
+        def _quote_view(self, sym: SymbolState) -> protocol.QuoteView: ...
+        def _remove_plan(self, key: str, why: str) -> None: ...
+        def _retry_closers(self, now: int) -> None: ...
+        def _start_close(
+            self, key: str, reason: str, *, from_plan: bool = False
+        ) -> Closer | None: ...
+        def _status_view(self) -> protocol.StatusView: ...
+        def _submit(self, request: OrderRequest, *, urgent: bool) -> Order: ...
+        def _sync_plan(self, key: str, order: Order, ts_ns: int) -> None: ...
+        def _sync_protective(self, slot: PlanSlot, now: int) -> None: ...
+        def reconcile(self, why: str) -> int: ...

@@ -1,0 +1,568 @@
+"""Viewer commands: entries, plan management, exits, kill switch, subscriptions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from cockpit.domain.execution import (
+    CancelAll,
+    LookupSymbol,
+    RouterResult,
+    SearchSymbols,
+)
+from cockpit.domain.exits import (
+    ExitPlan,
+    PlanError,
+    Trail,
+    TrailKind,
+)
+from cockpit.domain.instruments import (
+    Instrument,
+    InvalidQuantity,
+    parse_key,
+)
+from cockpit.domain.orders import (
+    OrderRequest,
+    OrderType,
+    Product,
+    Side,
+    check_price_ticks,
+)
+from cockpit.engine.base import EngineBase
+from cockpit.engine.risk_gate import GateContext
+from cockpit.engine.state import (
+    CLOSING_TAGS,
+    NS,
+    PendingLookup,
+    describe_change,
+)
+from cockpit.engine.views import (
+    instrument_view,
+    order_view,
+    plan_view,
+)
+from cockpit.link import protocol
+from cockpit.link.bus import (
+    SnapshotRequest,
+    ViewerCommand,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ViewerCommands(EngineBase):
+    """Viewer commands (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    # ================================================================== viewer commands
+
+    def _on_snapshot_request(self, request: SnapshotRequest) -> None:
+        self.publisher.reply(request.conn_id, self.snapshot())
+
+    def snapshot(self) -> protocol.Snapshot:
+        """Everything a viewer needs on attach."""
+        working = list(self.working.values())
+        recent = [self.orders[c] for c in self._recent_final if c in self.orders]
+        orders = working + recent[-50:]
+        return protocol.Snapshot(
+            seq=self._seq,
+            instruments=[instrument_view(i) for i in self.instruments.values()],
+            quotes=[self._quote_view(s) for s in self._syms.values() if s.ltp is not None],
+            books=[s.book for s in self._syms.values() if s.book is not None],
+            positions=[self._position_view(pos) for pos in self.portfolio],
+            plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
+            orders=[order_view(o, self.instruments[o.key].tick_size) for o in orders],
+            fills=list(self.fills),
+            feeds=list(self.feeds.values()),
+            status=self._status_view(),
+            watchlist=list(self.watchlist),
+            volume_at_price=[
+                protocol.VolumeAtPrice(s.inst.key, sorted(s.vap.items()))
+                for s in self._syms.values()
+                if s.vap
+            ],
+        )
+
+    def _on_command(self, item: ViewerCommand) -> None:
+        cmd = item.command
+        self.counters["commands"] += 1
+        row = None
+        if self.journal is not None:
+            row = self._journal_call(self.journal.command, item.conn_id, cmd)
+        if item.read_only and not isinstance(cmd, protocol.READ_ONLY_COMMANDS):
+            answer: protocol.Msg | None = protocol.Refused(
+                cmd.id, "read_only", "this viewer is read-only"
+            )
+        else:
+            handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
+            if handler is None:
+                answer = protocol.Refused(
+                    cmd.id, "unsupported", f"{type(cmd).__name__} not supported"
+                )
+            else:
+                try:
+                    answer = handler(item.conn_id, cmd)
+                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                    answer = protocol.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
+        if answer is None:
+            return  # answered once the venue has replied (lookups, searches)
+        if row is not None and self.journal is not None:
+            if isinstance(answer, protocol.Refused):
+                outcome, message = f"refused:{answer.rule}", answer.message
+            else:
+                outcome, message = "ack", getattr(answer, "message", "")
+            self._journal_call(self.journal.command_outcome, row, outcome, message)
+        self.publisher.reply(item.conn_id, answer)
+
+    # -- entries ---------------------------------------------------------------------------
+
+    def _cmd_PlaceEntry(self, conn_id: int, cmd: protocol.PlaceEntry) -> protocol.Msg:  # noqa: N802
+        inst = self.instruments.get(cmd.key)
+        if inst is None:
+            return protocol.Refused(
+                cmd.id, "unknown_symbol", f"{cmd.key} is not a known instrument"
+            )
+        if not inst.tradable:
+            return protocol.Refused(cmd.id, "not_tradable", f"{cmd.key} is an index")
+        if self.kill_switch:
+            return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
+        if not self.armed:
+            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
+        if not self.journal_ok:
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
+        if not self.reconciled:
+            return protocol.Refused(cmd.id, "reconciling", "waiting for the broker's books")
+        sym = self._syms[cmd.key]
+        if sym.ltp is None:
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: no price yet")
+        if not self._feed_ok():
+            bad = ", ".join(f"{n} {s.state}" for n, s in self.feeds.items())
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live ({bad})")
+        side = Side.parse(cmd.side)
+        try:
+            if cmd.lots is not None:
+                qty = inst.check_quantity(inst.lots(cmd.lots))
+            elif cmd.qty is not None:
+                qty = inst.check_quantity(cmd.qty)
+            else:
+                return protocol.Refused(cmd.id, "quantity", "no quantity given")
+        except (InvalidQuantity, ValueError) as exc:
+            return protocol.Refused(cmd.id, "quantity", str(exc))
+        try:
+            order_type = OrderType(cmd.order_type.upper())
+        except ValueError:
+            return protocol.Refused(cmd.id, "order_type", f"unknown order type {cmd.order_type!r}")
+        price = cmd.price
+        if order_type.has_price and cmd.join is not None:
+            price = sym.bid if cmd.join == "bid" else sym.ask if cmd.join == "ask" else None
+            if price is None:
+                return protocol.Refused(cmd.id, "no_quote", f"{cmd.key}: no {cmd.join} to join")
+        if order_type.has_price and price is None:
+            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a price")
+        if order_type.has_trigger and cmd.trigger is None:
+            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a trigger")
+        try:
+            product = Product(cmd.product.upper())
+        except ValueError:
+            return protocol.Refused(cmd.id, "product", f"unknown product {cmd.product!r}")
+        request = OrderRequest(
+            cmd.key,
+            side,
+            qty,
+            order_type,
+            product,
+            price_ticks=price if order_type.has_price else None,
+            trigger_ticks=cmd.trigger if order_type.has_trigger else None,
+            tag="entry",
+        )
+        refusal = self._risk.check(
+            self._gate_context(request.key), request, confirmed=cmd.confirmed
+        )
+        if refusal is not None:
+            return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        order = self._submit(request, urgent=False)
+        self._entry_specs[order.cid] = cmd.plan
+        return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}", cid=order.cid)
+
+    def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
+        pos = self.portfolio.get(cmd.key)
+        if pos is None or pos.qty == 0:
+            return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to reverse")
+        if self.kill_switch or not self.armed:
+            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed")
+        if not self.journal_ok:
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
+        if not self._feed_ok():
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
+        if cmd.key in self._closers:
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        request = OrderRequest(
+            cmd.key,
+            side,
+            abs(pos.qty) * 2,
+            product=self._products.get(cmd.key, Product.MIS),
+            tag="reverse",
+        )
+        refusal = self._risk.check(self._gate_context(request.key), request, confirmed=True)
+        if refusal is not None:
+            return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        if cmd.key in self.plans:
+            self._remove_plan(cmd.key, "reverse")
+        order = self._submit(request, urgent=True)
+        self._entry_specs[order.cid] = None
+        return protocol.Ack(cmd.id, f"reverse {cmd.key}: {side} {request.qty}", cid=order.cid)
+
+    # -- plan management --------------------------------------------------------------------
+
+    def _plan_action(self, cmd: Any, action: Callable[[ExitPlan], Any], what: str) -> protocol.Msg:
+        slot = self.plans.get(cmd.key)
+        if slot is None:
+            return protocol.Refused(cmd.id, "no_plan", f"{cmd.key}: no exit plan")
+        try:
+            change = action(slot.plan)
+        except PlanError as exc:
+            return protocol.Refused(cmd.id, "plan", str(exc))
+        text = describe_change(self.instruments[cmd.key], change) or what
+        slot.last_stop = slot.seen_stop = slot.plan.stop
+        slot.event_pending = False
+        self._journal_plan(slot, text, force=True)
+        self.publisher.event(
+            protocol.PlanEvent(
+                self._next_seq(), plan_view(cmd.key, slot.plan, slot.exit_cid), change=text
+            )
+        )
+        slot.protective_dirty = True
+        self._sync_protective(slot, self.clock() + 10**15)
+        return protocol.Ack(cmd.id, text)
+
+    def _level(self, plan: ExitPlan, current: int | None, cmd: Any) -> int | None:
+        if cmd.to is not None:
+            return int(cmd.to)
+        if cmd.delta is None:
+            raise PlanError("give a delta or a level")
+        if current is None:
+            raise PlanError("no level to move")
+        return current + int(cmd.delta)
+
+    def _cmd_MoveStop(self, conn_id: int, cmd: protocol.MoveStop) -> protocol.Msg:  # noqa: N802
+        return self._plan_action(
+            cmd, lambda plan: plan.move_stop(self._level(plan, plan.stop, cmd)), "stop moved"
+        )
+
+    def _cmd_MoveTarget(self, conn_id: int, cmd: protocol.MoveTarget) -> protocol.Msg:  # noqa: N802
+        return self._plan_action(
+            cmd, lambda plan: plan.move_target(self._level(plan, plan.target, cmd)), "target moved"
+        )
+
+    def _cmd_SetTrail(self, conn_id: int, cmd: protocol.SetTrail) -> protocol.Msg:  # noqa: N802
+        trail = None if cmd.trail is None else Trail(TrailKind(cmd.trail.kind), cmd.trail.distance)
+        return self._plan_action(cmd, lambda plan: plan.set_trail(trail), "trail set")
+
+    def _cmd_ToggleTrail(self, conn_id: int, cmd: protocol.ToggleTrail) -> protocol.Msg:  # noqa: N802
+        def toggle(plan: ExitPlan) -> Any:
+            if plan.trail is None:
+                ex = getattr(self.config, "exits", None)
+                kind = TrailKind(getattr(ex, "trail_kind", "ticks"))
+                distance = Decimal(getattr(ex, "trail_default_distance", 10))
+                return plan.set_trail(Trail(kind, distance))
+            return plan.toggle_trail()
+
+        return self._plan_action(cmd, toggle, "trail toggled")
+
+    def _cmd_ToBreakeven(self, conn_id: int, cmd: protocol.ToBreakeven) -> protocol.Msg:  # noqa: N802
+        return self._plan_action(cmd, lambda plan: plan.to_breakeven(), "stop to breakeven")
+
+    def _cmd_DetachPlan(self, conn_id: int, cmd: protocol.DetachPlan) -> protocol.Msg:  # noqa: N802
+        if cmd.key not in self.plans:
+            return protocol.Refused(cmd.id, "no_plan", f"{cmd.key}: no exit plan")
+        self._remove_plan(cmd.key, "detached")
+        return protocol.Ack(cmd.id, f"{cmd.key}: plan detached; the position is unmanaged")
+
+    def _cmd_AttachPlan(self, conn_id: int, cmd: protocol.AttachPlan) -> protocol.Msg:  # noqa: N802
+        pos = self.portfolio.get(cmd.key)
+        if pos is None or pos.qty == 0:
+            return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to protect")
+        if cmd.key in self._closers:
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is in flight")
+        if cmd.key in self.plans:
+            self._remove_plan(cmd.key, "replaced")
+        slot = self._new_plan(cmd.key, pos, cmd.plan, self.clock())
+        if slot is None:
+            return protocol.Ack(cmd.id, f"{cmd.key}: no plan (none requested)")
+        return protocol.Ack(cmd.id, f"{cmd.key}: plan attached")
+
+    # -- exits -----------------------------------------------------------------------------
+
+    def _cmd_Flatten(self, conn_id: int, cmd: protocol.Flatten) -> protocol.Msg:  # noqa: N802
+        if cmd.key not in self.instruments:
+            return protocol.Refused(
+                cmd.id, "unknown_symbol", f"{cmd.key} is not a known instrument"
+            )
+        cancelled = self._cancel_working(cmd.key)
+        if cmd.key in self.plans:
+            self._remove_plan(cmd.key, "flatten")
+        closer = self._start_close(cmd.key, "flatten")
+        what = "closing" if closer is not None else "no position"
+        return protocol.Ack(
+            cmd.id,
+            f"{cmd.key}: {cancelled} order(s) cancelled, {what}",
+            cid=closer.cid if closer else None,
+        )
+
+    def _cancel_working(self, key: str | None) -> int:
+        """Cancel working orders of ``key`` (or all), except closing orders in flight."""
+        count = 0
+        for order in list(self.working.values()):
+            if (
+                order.is_working
+                and (key is None or order.key == key)
+                and order.tag not in CLOSING_TAGS
+            ):
+                self._cancel(order, urgent=True)
+                count += 1
+        return count
+
+    def _cmd_KillSwitch(self, conn_id: int, cmd: protocol.KillSwitch) -> protocol.Msg:  # noqa: N802
+        already = self.kill_switch
+        self.kill_switch = True
+        self.armed = False
+        self._drop_queued_entries("kill switch")
+        now = self.clock()
+        if self.journal is not None:
+            self._journal_call(
+                self.journal.event, "kill_switch", {"conn_id": conn_id, "again": already}
+            )
+        for key in list(self.plans):
+            self._remove_plan(key, "kill switch")
+        if not already or self._pending_cancel_all is None:
+            self._kill_started_ns = now
+            self._pending_cancel_all = now
+            if cmd.account_wide:
+                self.router.submit(CancelAll(urgent=True, token=now))
+        # This cockpit's own orders, one by one (those not yet acknowledged as soon as their
+        # ids are known); the flatten follows once they are done (see _flatten_when_cancelled).
+        self._cancel_working(None)
+        self._flatten_when_cancelled(now)
+        self._publish_status(force=True)
+        self._alarm("warning", "KILL SWITCH: cancelling all orders, flattening all", code="kill")
+        open_positions = len(self.portfolio.open_positions)
+        return protocol.Ack(cmd.id, f"kill switch: {open_positions} position(s) to flatten")
+
+    def _flatten_when_cancelled(self, now: int) -> None:
+        """(Kill switch) flatten once no order of ours but closing ones is working (so a
+        protective stop cannot fill beside the exit), or after 2 s at the latest."""
+        if self._pending_cancel_all is None:
+            return
+        cancelling = any(o.is_working and o.tag not in CLOSING_TAGS for o in self.working.values())
+        if cancelling and now - self._kill_started_ns <= 2 * NS:
+            return
+        self._pending_cancel_all = None
+        self._flatten_all()
+
+    def _flatten_all(self) -> None:
+        for pos in self.portfolio.open_positions:
+            self._start_close(pos.key, "kill")
+
+    def _cmd_CancelOrders(self, conn_id: int, cmd: protocol.CancelOrders) -> protocol.Msg:  # noqa: N802
+        if cmd.cid is not None:
+            order = self.orders.get(cmd.cid)
+            if order is None or not order.is_working:
+                return protocol.Refused(cmd.id, "no_order", f"no working order {cmd.cid}")
+            if order.tag in CLOSING_TAGS:
+                return protocol.Refused(cmd.id, "closing", "an exit in flight cannot be cancelled")
+            self._cancel(order, urgent=True)
+            return protocol.Ack(cmd.id, f"cancelling {cmd.cid}")
+        count = self._cancel_working(cmd.key)
+        return protocol.Ack(cmd.id, f"cancelling {count} order(s)")
+
+    def _cmd_ModifyOrder(self, conn_id: int, cmd: protocol.ModifyOrder) -> protocol.Msg:  # noqa: N802
+        order = self.orders.get(cmd.cid)
+        if order is None or not order.is_working:
+            return protocol.Refused(cmd.id, "no_order", f"no working order {cmd.cid}")
+        if order.venue_id is None:
+            return protocol.Refused(cmd.id, "pending", f"{cmd.cid} is not acknowledged yet")
+        if cmd.price is not None and not order.type.has_price:
+            return protocol.Refused(cmd.id, "price", f"a {order.type} order has no limit price")
+        if cmd.trigger is not None and not order.type.has_trigger:
+            return protocol.Refused(cmd.id, "price", f"a {order.type} order has no trigger")
+        check_price_ticks(order.key, "price", cmd.price)
+        check_price_ticks(order.key, "trigger", cmd.trigger)
+        if cmd.qty is not None:
+            self.instruments[order.key].check_quantity(cmd.qty)
+            if cmd.qty <= order.filled_qty:
+                return protocol.Refused(
+                    cmd.id, "quantity", "new quantity is not above the filled one"
+                )
+        self._modify(order, price=cmd.price, trigger=cmd.trigger, qty=cmd.qty)
+        return protocol.Ack(cmd.id, f"modifying {cmd.cid}")
+
+    # -- misc ------------------------------------------------------------------------------
+
+    def _cmd_SetArmed(self, conn_id: int, cmd: protocol.SetArmed) -> protocol.Msg:  # noqa: N802
+        self.armed = cmd.armed
+        if cmd.armed:
+            self.kill_switch = False
+        else:
+            self._drop_queued_entries("disarmed")
+        self._publish_status(force=True)
+        return protocol.Ack(cmd.id, "armed" if cmd.armed else "disarmed")
+
+    def _cmd_Subscribe(self, conn_id: int, cmd: protocol.Subscribe) -> protocol.Msg | None:  # noqa: N802
+        unknown: list[str] = []
+        for key in cmd.keys:
+            if key in self.instruments:
+                continue
+            try:
+                parse_key(key)
+            except ValueError as exc:
+                return protocol.Refused(cmd.id, "unknown_symbol", str(exc))
+            unknown.append(key)
+        if not unknown:
+            return self._finish_subscribe(cmd, [], [])
+        # Ask the venue about the instruments we do not know; answer when all are back.
+        self._lookup_token += 1
+        token = self._lookup_token
+        self._lookups[token] = PendingLookup(conn_id, cmd, set(unknown))
+        for key in unknown:
+            exchange, symbol = parse_key(key)
+            self.router.submit(LookupSymbol(symbol, str(exchange), token=token))
+        return None
+
+    def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None:
+        pending = self._lookups.get(request.token)
+        if pending is None:
+            return
+        key = f"{request.exchange}:{request.symbol}"
+        pending.waiting.discard(key)
+        inst = result.data if result.ok and isinstance(result.data, Instrument) else None
+        if inst is None or inst.key != key:
+            pending.failed.append(f"{key} ({result.error or 'not found'})")
+        else:
+            self._add_instrument(inst)
+            if self.journal is not None:
+                self._journal_call(self.journal.instrument, inst.key, inst.tick_size, inst.lot_size)
+            pending.found.append(inst)
+        if pending.waiting:
+            return
+        del self._lookups[request.token]
+        answer = self._finish_subscribe(pending.cmd, pending.found, pending.failed)
+        self.publisher.reply(pending.conn_id, answer)
+
+    def _finish_subscribe(
+        self, cmd: protocol.Subscribe, found: list[Instrument], failed: list[str]
+    ) -> protocol.Msg:
+        new = [k for k in cmd.keys if k in self.instruments and k not in self.watchlist]
+        if not new and failed:
+            return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
+        if new:
+            self.watchlist.extend(new)
+            if self.feed is not None:
+                self.feed.subscribe(new, self.options.feed_mode)
+            self.publisher.event(
+                protocol.WatchlistChanged(
+                    self._next_seq(),
+                    list(self.watchlist),
+                    [instrument_view(i) for i in found],
+                )
+            )
+        message = f"{len(new)} symbol(s) added"
+        if failed:
+            message += f"; not found: {', '.join(failed)}"
+        return protocol.Ack(cmd.id, message)
+
+    def _cmd_Unsubscribe(self, conn_id: int, cmd: protocol.Unsubscribe) -> protocol.Msg:  # noqa: N802
+        busy = [
+            k
+            for k in cmd.keys
+            if (self.portfolio.get(k) is not None and self.portfolio.get(k).qty != 0)  # type: ignore[union-attr]
+            or any(o.key == k for o in self.working.values())
+        ]
+        if busy:
+            return protocol.Refused(cmd.id, "busy", f"open position or orders on {busy}")
+        gone = [k for k in cmd.keys if k in self.watchlist]
+        if gone:
+            self.watchlist = [k for k in self.watchlist if k not in gone]
+            if self.feed is not None:
+                self.feed.unsubscribe(gone, self.options.feed_mode)
+            self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))
+        return protocol.Ack(cmd.id, f"{len(gone)} symbol(s) removed")
+
+    def _cmd_Search(self, conn_id: int, cmd: protocol.Search) -> protocol.Msg | None:  # noqa: N802
+        if not cmd.query.strip():
+            return protocol.Refused(cmd.id, "invalid", "empty search")
+        self._lookup_token += 1
+        token = self._lookup_token
+        self._searches[token] = (conn_id, cmd)
+        exchange = cmd.exchange.upper() if cmd.exchange else None
+        self.router.submit(SearchSymbols(cmd.query.strip(), exchange, token=token))
+        return None
+
+    def _on_search(self, result: RouterResult, request: SearchSymbols) -> None:
+        pending = self._searches.pop(request.token, None)
+        if pending is None:
+            return
+        conn_id, cmd = pending
+        query = cmd.query.strip().upper()
+        local = {
+            i.key: instrument_view(i)
+            for i in self.instruments.values()
+            if (query in i.symbol.upper() or query in i.name.upper())
+            and (cmd.exchange is None or str(i.exchange) == cmd.exchange.upper())
+        }
+        found = result.data if result.ok and isinstance(result.data, list) else []
+        for inst in found:
+            if isinstance(inst, Instrument) and inst.key not in local:
+                local[inst.key] = instrument_view(inst)
+        hits = list(local.values())[:100]
+        self.publisher.reply(conn_id, protocol.SearchResult(cmd.id, hits))
+        note = "" if result.ok else f" (venue search failed: {result.error}; local matches only)"
+        self.publisher.reply(conn_id, protocol.Ack(cmd.id, f"{len(hits)} result(s){note}"))
+
+    def _cmd_Ping(self, conn_id: int, cmd: protocol.Ping) -> protocol.Msg:  # noqa: N802
+        self.publisher.reply(conn_id, protocol.Pong(cmd.id, self.clock()))
+        return protocol.Ack(cmd.id)
+
+    def _cmd_Shutdown(self, conn_id: int, cmd: protocol.Shutdown) -> protocol.Msg:  # noqa: N802
+        open_positions = self.portfolio.open_positions
+        working = list(self.working.values())
+        if (open_positions or working) and not cmd.flatten:
+            return protocol.Refused(
+                cmd.id,
+                "open_positions",
+                f"{len(open_positions)} position(s) and {len(working)} working order(s) open",
+            )
+        if cmd.flatten and (open_positions or working):
+            self._cmd_KillSwitch(conn_id, protocol.KillSwitch(cmd.id))
+            self._shutdown_when_flat = True
+            return protocol.Ack(cmd.id, "flattening, then stopping")
+        self.shutdown_requested.set()
+        return protocol.Ack(cmd.id, "stopping")
+
+    def _gate_context(self, key: str) -> GateContext:
+        """What the risk gate reads for an entry in ``key``."""
+        sym = self._syms[key]
+        position = self.portfolio.get(key)
+        return GateContext(
+            instrument=self.instruments[key],
+            last_ticks=sym.ltp,
+            last_recv_ns=sym.recv_ns,
+            now_ns=self.clock(),
+            working=self.working.values(),
+            open_orders=len(self.working),
+            position_qty=position.qty if position is not None else None,
+            day_pnl=self.portfolio.day_pnl,
+            halted=self.kill_switch,
+        )
+
+    def _drop_queued_entries(self, why: str) -> None:
+        """Entries still queued at the router never go out (each comes back ``dropped``)."""
+        dropped = self.router.drop_queued_entries()
+        if dropped:
+            self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)

@@ -1,0 +1,175 @@
+"""Market state: quotes, books, volume at price; every tick runs its symbol's plan."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from cockpit.domain.instruments import (
+    Instrument,
+)
+from cockpit.domain.market import NO_TRADE, DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.engine.base import EngineBase
+from cockpit.engine.state import (
+    ZERO,
+    SymbolState,
+    book_levels,
+    venue_ticks,
+)
+from cockpit.link import protocol
+
+log = logging.getLogger(__name__)
+
+
+class MarketData(EngineBase):
+    """Market state (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    # ================================================================== market data
+
+    def _add_instrument(self, inst: Instrument) -> None:
+        self.instruments[inst.key] = inst
+        if inst.key not in self._syms:
+            self._syms[inst.key] = SymbolState(inst)
+
+    def _on_market(self, ev: LtpTick | QuoteTick | DepthTick | TradeTick) -> None:
+        key = f"{ev.exchange}:{ev.symbol}"
+        sym = self._syms.get(key)
+        if sym is None:
+            self.counters["unknown_symbol"] += 1
+            return
+        inst = sym.inst
+        ltp = venue_ticks(inst, ev.ltp)
+        if ltp is None:
+            if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
+                # Its quotes and book are real and kept; viewers get them with the first
+                # trade (a QuoteView has no way yet to say "no last price").
+                self._quote_fields(sym, ev)
+                return
+            self.counters["bad_ticks"] += 1
+            return
+        sym.ltp = ltp
+        sym.recv_ns = ev.recv_ns
+        sym.exch_ns = ev.exch_ns
+        sym.count += 1
+        self.counters["ticks"] += 1
+        self._ticks_window += 1
+        if isinstance(ev, QuoteTick):
+            self._quote_fields(sym, ev)  # first: a limit exit prices off this tick's touch
+        slot = self.plans.get(key)
+        if slot is not None and self.reconciled:
+            self._plan_tick(slot, ltp, ev.recv_ns)
+        self.portfolio.update_mark(key, ltp)
+        if isinstance(ev, QuoteTick | TradeTick):
+            self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
+        self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
+
+    def _traded(self, key: str, sym: SymbolState, ev: QuoteTick | TradeTick, ltp: int) -> None:
+        """Add the volume this event traded to the session's volume at ``ltp``.
+
+        A trade (``TradeTick``) adds its ``ltq``. A quote adds the increase of the feed's
+        cumulative day ``volume`` since the previous quote (robust to coalesced or missed
+        ticks; all of it is put at the current LTP); the first quote only sets the baseline
+        (volume traded before the engine watched the symbol has no known price), and a drop
+        starts a new session (the map is cleared). A quote without ``volume`` adds its
+        ``ltq`` only when its last-trade time moved (a repeated quote is not a new trade).
+        """
+        qty: Decimal | None
+        if type(ev) is TradeTick:
+            qty = ev.ltq
+            if qty is None or not qty.is_finite() or qty <= ZERO:
+                return
+        else:
+            volume = ev.volume  # type: ignore[union-attr]
+            if volume is not None:
+                before = sym.cum_volume
+                if volume == before:
+                    return  # most quotes: no trade since the previous one
+                if not volume.is_finite() or volume < ZERO:
+                    return
+                sym.cum_volume = volume
+                if before is None:
+                    return
+                if volume < before:
+                    self._vap_reset(sym)
+                    return
+                qty = volume - before
+            else:
+                ltt = ev.ltt_ns
+                if ltt is None or ltt == sym.ltt_ns:
+                    return
+                sym.ltt_ns = ltt
+                qty = ev.ltq
+                if qty is None or not qty.is_finite() or qty <= ZERO:
+                    return
+        total = sym.vap.get(ltp, ZERO) + qty
+        sym.vap[ltp] = total
+        sym.vap_changed[ltp] = total
+        self._vap_dirty.add(key)
+
+    def _vap_reset(self, sym: SymbolState) -> None:
+        """A new session: every level goes (published as 0)."""
+        for level in sym.vap:
+            sym.vap_changed[level] = ZERO
+        sym.vap.clear()
+        if sym.vap_changed:
+            self._vap_dirty.add(sym.inst.key)
+
+    def _publish_volume(self) -> None:
+        """Send the changed volume-at-price levels (from the timer: a few times a second)."""
+        publish = self.publisher.volume
+        for key in self._vap_dirty:
+            sym = self._syms[key]
+            levels = sorted(sym.vap_changed.items())
+            sym.vap_changed.clear()
+            if levels:
+                publish(protocol.VolumeAtPrice(key, levels))
+        self._vap_dirty.clear()
+
+    def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
+        inst = sym.inst
+        f = sym.fields
+        for name in ("open", "high", "low", "close"):
+            value = getattr(ev, name)
+            if value is not None:
+                f[name] = venue_ticks(inst, value)
+        for name in ("ltq", "volume", "total_buy_qty", "total_sell_qty"):
+            value = getattr(ev, name)
+            if value is not None:
+                f[name] = value
+        if ev.bids:
+            price, qty, _n = ev.bids[0]
+            sym.bid = venue_ticks(inst, price) if price > 0 else None
+            sym.bid_qty = qty
+        if ev.asks:
+            price, qty, _n = ev.asks[0]
+            sym.ask = venue_ticks(inst, price) if price > 0 else None
+            sym.ask_qty = qty
+        if type(ev) is DepthTick:
+            sym.book = protocol.BookView(
+                key=inst.key,
+                bids=book_levels(inst, ev.bids),
+                asks=book_levels(inst, ev.asks),
+                recv_ns=ev.recv_ns,
+            )
+
+    def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
+        f = sym.fields
+        return protocol.QuoteView(
+            key=sym.inst.key,
+            ltp=sym.ltp or 0,
+            recv_ns=sym.recv_ns,
+            exch_ns=sym.exch_ns,
+            ltq=f.get("ltq"),
+            open=f.get("open"),
+            high=f.get("high"),
+            low=f.get("low"),
+            close=f.get("close"),
+            volume=f.get("volume"),
+            bid=sym.bid,
+            bid_qty=sym.bid_qty,
+            ask=sym.ask,
+            ask_qty=sym.ask_qty,
+            total_buy_qty=f.get("total_buy_qty"),
+            total_sell_qty=f.get("total_sell_qty"),
+            ticks=sym.count,
+        )

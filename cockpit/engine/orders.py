@@ -1,0 +1,456 @@
+"""Orders: submission (journaled, then routed), venue updates, fills, positions, router results."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from cockpit.domain.execution import (
+    UNCERTAIN,
+    CancelAll,
+    CancelOrder,
+    LookupSymbol,
+    PlaceOrder,
+    QueryBook,
+    QueryOrder,
+    RouterResult,
+    SearchSymbols,
+)
+from cockpit.domain.execution import (
+    ModifyOrder as RouterModify,
+)
+from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.orders import (
+    Order,
+    OrderAccepted,
+    OrderError,
+    OrderFilled,
+    OrderModified,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderSubmitted,
+    Side,
+    UnmappedUpdate,
+    events_from_update,
+)
+from cockpit.engine.base import EngineBase
+from cockpit.engine.restore import JournalBatch
+from cockpit.engine.state import (
+    CLOSING_TAGS,
+    ZERO,
+    venue_ticks,
+)
+from cockpit.engine.views import (
+    order_view,
+    ticks_to_money,
+)
+from cockpit.link import protocol
+
+log = logging.getLogger(__name__)
+
+
+class OrderFlow(EngineBase):
+    """Orders and fills (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    # ================================================================== orders
+
+    def _new_cid(self) -> str:
+        self._cid_n += 1
+        return f"{self._cid_prefix}{self._cid_n}"
+
+    def _submit(self, request: OrderRequest, *, urgent: bool) -> Order:
+        """Create the order, journal it, hand it to the router, publish it."""
+        now = self.clock()
+        order = Order.from_request(self._new_cid(), request, now)
+        self.orders[order.cid] = order
+        self.working[order.cid] = order
+        self._journal_order(order)
+        order.apply(OrderSubmitted(now))
+        self._route(self._place_request(order, urgent=urgent))
+        self._publish_order(order)
+        return order
+
+    def _place_request(self, order: Order, *, urgent: bool) -> PlaceOrder:
+        inst = self.instruments[order.key]
+        return PlaceOrder(
+            order.cid,
+            str(inst.exchange),
+            inst.symbol,
+            str(order.side),
+            order.qty,
+            str(order.type),
+            str(order.product),
+            inst.price(order.price_ticks) if order.price_ticks is not None else ZERO,
+            inst.price(order.trigger_ticks) if order.trigger_ticks is not None else ZERO,
+            urgent=urgent,
+        )
+
+    def _cancel(self, order: Order, *, urgent: bool = False) -> bool:
+        if order.venue_id is None:
+            # Not acknowledged yet: cancel once the id is known.
+            order.reason = order.reason or "cancel requested"
+            self._cancel_on_ack.add(order.cid)
+            return False
+        self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
+        return True
+
+    def _route(self, request: Any) -> None:
+        """Hand ``request`` to the router, or hold it until the journal batch commits."""
+        if self._held is not None:
+            self._held.append(request)
+        else:
+            self.router.submit(request)
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One journal commit for everything written inside; router requests wait for it.
+
+        Nested uses join the outermost one. Requests handed to ``_route`` inside are held and
+        handed to the router right after the commit, so everything is journaled before it is
+        acted on. A handler that fails still commits what it wrote and sends what it decided;
+        a commit that fails is alarmed and the requests still go (the broker is the truth:
+        an exit is never held back by a full disk; entries are refused meanwhile).
+        """
+        if self._held is not None:
+            yield
+            return
+        held: list[Any] = []
+        self._held = held
+        error: BaseException | None = None
+        try:
+            with self._journal_batch():
+                try:
+                    yield
+                except Exception as exc:
+                    error = exc
+        finally:
+            self._held = None
+            submit = self.router.submit
+            for request in held:
+                submit(request)
+        if error is not None:
+            raise error
+
+    def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
+        """One journal commit for the writes made inside (a failed commit is alarmed)."""
+        if self.journal is None:
+            return contextlib.nullcontext()
+        return JournalBatch(self)
+
+    def _modify(
+        self,
+        order: Order,
+        *,
+        price: int | None = None,
+        trigger: int | None = None,
+        qty: Decimal | None = None,
+    ) -> None:
+        inst = self.instruments[order.key]
+        new_price = price if price is not None else order.price_ticks
+        new_trigger = trigger if trigger is not None else order.trigger_ticks
+        self.router.submit(
+            RouterModify(
+                order.cid,
+                order.venue_id or "",
+                str(inst.exchange),
+                inst.symbol,
+                str(order.side),
+                qty if qty is not None else order.qty,
+                str(order.type),
+                str(order.product),
+                inst.price(new_price) if new_price is not None else ZERO,
+                inst.price(new_trigger) if new_trigger is not None else ZERO,
+                urgent=order.tag == "protective",
+            )
+        )
+
+    def _publish_order(self, order: Order) -> None:
+        inst = self.instruments[order.key]
+        self.publisher.event(
+            protocol.OrderEvent(self._next_seq(), order_view(order, inst.tick_size))
+        )
+
+    def _apply_events(self, order: Order, events: list[Any], *, source: str) -> None:
+        """Apply events to ``order``; fills move the position; final states trigger follow-up."""
+        if not events:
+            return
+        was_final = order.status.is_final
+        for event in events:
+            try:
+                order.apply(event)
+            except OrderError as exc:
+                self.counters["bad_updates"] += 1
+                self._alarm(
+                    "warning", f"{order.key}: order {order.cid}: {exc} ({source})", key=order.key
+                )
+                continue
+            if isinstance(event, OrderFilled):
+                self._on_fill(order, event)
+        self._journal_order(order)
+        self._publish_order(order)
+        if order.status.is_final and not was_final:
+            self._order_final(order)
+
+    def _on_fill(self, order: Order, event: OrderFilled) -> None:
+        key = order.key
+        inst = self.instruments[key]
+        self._products[key] = order.product
+        self.portfolio.apply_fill(
+            key, inst.tick_size, order.side, event.fill_qty, event.price_ticks, event.ts_ns
+        )
+        fill = protocol.FillView(
+            cid=order.cid,
+            key=key,
+            side=str(order.side),
+            qty=event.fill_qty,
+            price=ticks_to_money(event.price_ticks, inst.tick_size),
+            ts_ns=event.ts_ns,
+            venue_id=order.venue_id,
+        )
+        self.fills.append(fill)
+        pos = self.portfolio.position(key, inst.tick_size)
+        if self.journal is not None:
+            self._journal_call(self.journal.fill, fill)
+            self._journal_call(self.journal.position, key, pos.to_state())
+        self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
+        self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
+        self._sync_plan(key, order, event.ts_ns)
+        closer = self._closers.get(key)
+        if pos.qty == 0:
+            if closer is not None and (closer.cid is None or closer.cid == order.cid):
+                del self._closers[key]
+            self._cancel_strays(key, order)
+        elif (
+            closer is not None
+            and closer.cid is not None
+            and closer.cid != order.cid
+            and (pos.qty > 0) == (self.orders[closer.cid].side is Side.BUY)
+        ):
+            # Another fill turned the position to the closing order's side: it would reverse.
+            self._alarm(
+                "error",
+                f"{key}: position is {pos.qty} while closing order {closer.cid} is working",
+                key=key,
+                code="overfill",
+            )
+
+    def _cancel_strays(self, key: str, filled: Order) -> None:
+        """Flat: a working closing/protective order of ``key`` would open a new position."""
+        for order in list(self.working.values()):
+            if (
+                order.key == key
+                and order.is_working
+                and order.cid != filled.cid
+                and order.tag in ("exit", "flatten", "protective")
+            ):
+                self._cancel(order, urgent=True)
+
+    def _order_final(self, order: Order) -> None:
+        self.working.pop(order.cid, None)
+        self._recent_final.append(order.cid)
+        self._uncertain.pop(order.cid, None)
+        self._cancel_on_ack.discard(order.cid)
+        if order.tag in CLOSING_TAGS:
+            self._closing_done(order)
+        elif order.status is OrderStatus.REJECTED:
+            self._alarm(
+                "warning",
+                f"{order.key}: {order.tag} order {order.cid} rejected: {order.reason}",
+                key=order.key,
+                code="order_rejected",
+            )
+        if order.tag == "protective":
+            for slot in self.plans.values():
+                if slot.protective_cid == order.cid:
+                    slot.protective_cid = None
+        if order.filled_qty == 0:
+            self._entry_specs.pop(order.cid, None)
+        self._trim_orders()
+
+    def _trim_orders(self) -> None:
+        limit = self.options.recent_orders * 4
+        if len(self.orders) <= limit + limit // 4:
+            return  # trimmed in steps: each trim walks the orders, not every fill
+        keep = set(self._recent_final)
+        for cid, order in list(self.orders.items()):
+            if len(self.orders) <= limit:
+                break
+            if order.status.is_final and cid not in keep:
+                del self.orders[cid]
+                if order.venue_id is not None:
+                    self._by_venue.pop(order.venue_id, None)
+                self._entry_specs.pop(cid, None)
+
+    # ------------------------------------------------------------------ venue updates
+
+    def _on_order_update(self, update: OrderUpdate) -> None:
+        self.counters["order_updates"] += 1
+        cid = self._by_venue.get(update.orderid)
+        if cid is None:
+            cid = self._adopt_uncertain(update)
+        if self.journal is not None:
+            self._journal_call(self.journal.order_update, update, cid)
+        if cid is None:
+            # Its placeorder answer may not be back yet: keep it until the id is known.
+            self.counters["unmatched_updates"] += 1
+            parked = self._parked.setdefault(update.orderid, [])
+            parked.append(update)
+            if len(self._parked) > 1000:
+                self._parked.pop(next(iter(self._parked)))
+            return
+        self._apply_update(self.orders[cid], update)
+
+    def _apply_update(self, order: Order, update: OrderUpdate) -> None:
+        inst = self.instruments[order.key]
+        try:
+            events = events_from_update(order, update, inst.tick_size)
+        except UnmappedUpdate as exc:
+            self.counters["bad_updates"] += 1
+            self._alarm("warning", f"{order.key}: {exc}", key=order.key, code="bad_update")
+            return
+        if order.venue_id is None and update.orderid:
+            self._by_venue[update.orderid] = order.cid
+        self._apply_events(order, events, source=str(update.source))
+        if order.cid in self._cancel_on_ack and order.is_working and order.venue_id is not None:
+            self._cancel_on_ack.discard(order.cid)
+            self._cancel(order, urgent=True)
+
+    def _adopt_uncertain(self, update: OrderUpdate) -> str | None:
+        """An update for an unknown id that matches an order whose placement was uncertain."""
+        for cid in self._uncertain:
+            order = self.orders[cid]
+            inst = self.instruments[order.key]
+            if (
+                order.venue_id is None
+                and str(inst.exchange) == update.exchange
+                and inst.symbol == update.symbol
+                and str(order.side) == update.action.upper()
+                and order.qty == update.quantity
+            ):
+                self._by_venue[update.orderid] = cid
+                del self._uncertain[cid]
+                self._alarm(
+                    "info",
+                    f"{order.key}: order {cid} found at the broker as {update.orderid}",
+                    key=order.key,
+                    code="order_found",
+                )
+                return cid
+        return None
+
+    # ------------------------------------------------------------------ router results
+
+    def _on_router_result(self, result: RouterResult) -> None:
+        request = result.request
+        if isinstance(request, PlaceOrder):
+            self._on_place_result(result, request)
+        elif isinstance(request, CancelOrder):
+            if not result.ok:
+                order = self.orders.get(request.cid)
+                if order is not None and order.is_working:
+                    self._alarm(
+                        "warning",
+                        f"{order.key}: cancel of {request.cid} failed: {result.error}",
+                        key=order.key,
+                        code="cancel_failed",
+                    )
+                    # Find out what the order did instead.
+                    self.router.submit(QueryOrder(request.cid, request.venue_id))
+        elif isinstance(request, RouterModify):
+            self._on_modify_result(result, request)
+        elif isinstance(request, QueryBook):
+            self._on_book(result, request)
+        elif isinstance(request, QueryOrder):
+            self._on_order_status(result, request)
+        elif isinstance(request, CancelAll):
+            self._on_cancel_all(result)
+        elif isinstance(request, LookupSymbol):
+            self._on_lookup(result, request)
+        elif isinstance(request, SearchSymbols):
+            self._on_search(result, request)
+
+    def _on_place_result(self, result: RouterResult, request: PlaceOrder) -> None:
+        order = self.orders.get(request.cid)
+        if order is None:
+            return
+        if result.ok and result.venue_id:
+            if result.done_ns and result.sent_ns:
+                self._ack_latencies.append(result.done_ns - result.sent_ns)
+            self._by_venue[result.venue_id] = order.cid
+            self._uncertain.pop(order.cid, None)
+            parked = self._parked.pop(result.venue_id, None)
+            if parked:
+                for update in parked:
+                    self._apply_update(order, update)
+            elif order.status is OrderStatus.PENDING_NEW:
+                status = OrderStatus.TRIGGER_PENDING if order.type.has_trigger else OrderStatus.OPEN
+                self._apply_events(
+                    order, [OrderAccepted(result.venue_id, self.clock(), status)], source="router"
+                )
+            elif order.venue_id is None:
+                order.venue_id = result.venue_id
+            if order.cid in self._cancel_on_ack and order.is_working:
+                self._cancel_on_ack.discard(order.cid)
+                self._cancel(order, urgent=True)
+            return
+        if result.code == UNCERTAIN:
+            self._uncertain[order.cid] = self.clock()
+            self._alarm(
+                "error",
+                f"{order.key}: {order.tag} order {order.cid}: {result.error}",
+                key=order.key,
+                code="order_uncertain",
+            )
+            self.reconcile("uncertain order")
+            return
+        if result.venue_id:
+            # The venue created the order as rejected (and may push its update too).
+            venue_id = result.venue_id
+            self._by_venue[venue_id] = order.cid
+            self._parked.pop(venue_id, None)
+        if order.is_working:
+            self._apply_events(
+                order, [OrderRejected(self.clock(), result.error or result.code)], source="router"
+            )
+
+    def _on_modify_result(self, result: RouterResult, request: RouterModify) -> None:
+        order = self.orders.get(request.cid)
+        if order is None or not order.is_working:
+            return
+        if not result.ok:
+            self._alarm(
+                "warning",
+                f"{order.key}: modify of {order.cid} failed: {result.error}",
+                key=order.key,
+                code="modify_failed",
+            )
+            return
+        inst = self.instruments[order.key]
+        price = venue_ticks(inst, request.price) if order.type.has_price else None
+        trigger = venue_ticks(inst, request.trigger_price) if order.type.has_trigger else None
+        qty = request.quantity if request.quantity != order.qty else None
+        event = OrderModified(
+            self.clock(),
+            qty=qty if qty is not None and qty > order.filled_qty else None,
+            price_ticks=price if price != order.price_ticks else None,
+            trigger_ticks=trigger if trigger != order.trigger_ticks else None,
+        )
+        if event.qty is None and event.price_ticks is None and event.trigger_ticks is None:
+            return
+        self._apply_events(order, [event], source="modify")
+
+    def _on_order_status(self, result: RouterResult, request: QueryOrder) -> None:
+        order = self.orders.get(request.cid)
+        if order is not None and result.ok and isinstance(result.data, OrderUpdate):
+            self._apply_update(order, result.data)
+
+    def _on_cancel_all(self, result: RouterResult) -> None:
+        if not result.ok:
+            self._alarm("error", f"kill switch: cancel-all failed: {result.error}", code="kill")
+        # A venue's cancel-all may skip some (OpenAlgo skips trigger-pending stops and still
+        # answers success): whatever of ours is still working is cancelled one by one.
+        self._cancel_working(None)

@@ -1,0 +1,204 @@
+"""Restore from the journal at start; journal writes (a failure is alarmed, never raised)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+from cockpit.domain.exits import (
+    ExitPlan,
+    PlanError,
+)
+from cockpit.domain.orders import (
+    Order,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+)
+from cockpit.domain.positions import Position
+from cockpit.engine.base import EngineBase
+from cockpit.engine.state import (
+    CLOSING_TAGS,
+    JOURNAL_PROBE_NS,
+    Closer,
+    PlanSlot,
+    fraction_of,
+    status_of,
+)
+from cockpit.engine.views import (
+    position_view,
+)
+from cockpit.link import protocol
+
+log = logging.getLogger(__name__)
+
+
+class Journaling(EngineBase):
+    """Restore and journal writes (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    # ================================================================== journal & helpers
+
+    def _restore(self) -> None:
+        if self.journal is None:
+            return
+        try:
+            recovery = self.journal.recover()
+        except Exception as exc:
+            self._alarm("error", f"journal recovery failed: {exc}", code="journal")
+            return
+        now = self.clock()
+        for key, state in recovery.positions.items():
+            inst = self.instruments.get(key)
+            if inst is None:
+                continue
+            try:
+                self.portfolio.add(Position.from_state(state))
+            except (KeyError, ValueError, TypeError) as exc:
+                self._alarm("warning", f"{key}: cannot restore position: {exc}", key=key)
+        for record in recovery.open_orders:
+            if record.key not in self.instruments:
+                continue
+            order = Order(
+                cid=record.cid,
+                key=record.key,
+                side=Side(record.side),
+                type=OrderType(record.order_type),
+                qty=record.qty,
+                product=Product(record.product),
+                price_ticks=record.price_ticks,
+                trigger_ticks=record.trigger_ticks,
+                tag=record.tag,
+                created_ns=record.created_ns,
+                venue_id=record.venue_id,
+                status=status_of(record.status),
+                filled_qty=record.filled,
+                fill_value_ticks=fraction_of(record.state.get("fill_value_ticks")),
+                updated_ns=record.updated_ns,
+            )
+            self.orders[order.cid] = order
+            if order.status.is_working:
+                self.working[order.cid] = order
+            if order.venue_id:
+                self._by_venue[order.venue_id] = order.cid
+            elif order.status is OrderStatus.PENDING_NEW:
+                self._uncertain[order.cid] = now
+        restored = []
+        for key, state in recovery.plans.items():
+            if key not in self.instruments:
+                continue
+            try:
+                plan = ExitPlan.from_state(state)
+            except (PlanError, KeyError, ValueError) as exc:
+                self._alarm("error", f"{key}: cannot restore exit plan: {exc}", key=key)
+                continue
+            slot = PlanSlot(
+                key, plan, last_stop=plan.stop, seen_stop=plan.stop, journaled_version=plan.version
+            )
+            self.plans[key] = slot
+            restored.append(key)
+            if plan.fired:
+                # It fired before the crash; make sure the exit happens (once).
+                self._closers.setdefault(key, Closer(key, str(plan.decision.reason)))  # type: ignore[union-attr]
+        for key in list(self._closers):
+            closer = self._closers[key]
+            working = [
+                o
+                for o in self.orders.values()
+                if o.key == key and o.is_working and o.tag in CLOSING_TAGS
+            ]
+            if working:
+                closer.cid = working[-1].cid
+            else:
+                closer.retry_at_ns = now  # send after reconciliation confirms the position
+        if restored:
+            self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
+
+    def _journal_plan(self, slot: PlanSlot, change: str, *, force: bool = False) -> None:
+        slot.journaled_version = slot.plan.version
+        slot.journaled_ns = self.clock()
+        if self.journal is not None:
+            self._journal_call(self.journal.plan, slot.key, slot.plan.to_state(), change)
+
+    def _journal_order(self, order: Order) -> None:
+        if self.journal is not None:
+            self._journal_call(self.journal.order, order)
+
+    def _journal_call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self._journal_failed(exc)
+            return None
+
+    def _journal_failed(self, exc: Exception) -> None:
+        """A journal write failed: alarm it; entries are refused until a write succeeds."""
+        self.counters["errors"] += 1
+        self.counters["journal_errors"] += 1
+        log.error("journal write failed: %s", exc)
+        self.journal_ok = False
+        self._next_journal_probe_ns = self.clock() + JOURNAL_PROBE_NS
+        self.publisher.event(
+            protocol.Alarm(
+                self._next_seq(),
+                "error",
+                f"journal write failed: {exc}; exits still go, entries refused until it writes",
+                code="journal",
+            )
+        )
+
+    def _probe_journal(self, now: int) -> None:
+        """(Timer) after a failed write, try one write now and then; entries resume once it
+        goes through."""
+        if self.journal_ok or self.journal is None or now < self._next_journal_probe_ns:
+            return
+        self._next_journal_probe_ns = now + JOURNAL_PROBE_NS
+        try:
+            with self.journal.transaction():
+                self.journal.event("journal_probe", {"ts_ns": now}, now)
+        except Exception as exc:
+            log.warning("journal still failing: %s", exc)
+            return
+        self.journal_ok = True
+        self._alarm("info", "journal writes again: entries allowed", code="journal_ok")
+
+    def _alarm(self, level: str, message: str, *, key: str | None = None, code: str = "") -> None:
+        log.log(logging.ERROR if level == "error" else logging.WARNING, "%s: %s", code, message)
+        self.publisher.event(protocol.Alarm(self._next_seq(), level, message, key, code))
+
+    def _position_view(self, pos: Position | None) -> protocol.PositionView:
+        assert pos is not None
+        mark = self.portfolio.mark(pos.key)
+        return position_view(pos, mark if isinstance(mark, int) else None)
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+
+class JournalBatch:
+    """``Journal.transaction()`` for the engine: a failed BEGIN/COMMIT is alarmed, not raised."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.cm: contextlib.AbstractContextManager[Any] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            cm = self.engine.journal.transaction()
+            cm.__enter__()
+            self.cm = cm
+        except Exception as exc:
+            self.engine._journal_failed(exc)
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
+        if self.cm is None:
+            return False
+        try:
+            self.cm.__exit__(et, ev, tb)
+        except Exception as exc:
+            if et is None:
+                self.engine._journal_failed(exc)
+        return False

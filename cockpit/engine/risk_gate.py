@@ -1,0 +1,91 @@
+"""The pre-trade risk gate: confirmations, then the domain's rules, on a context."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cockpit.domain import risk
+from cockpit.domain.instruments import Instrument
+from cockpit.domain.orders import Order, OrderRequest
+from cockpit.engine.state import ENTRY_TAGS, ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class GateContext:
+    """What the gate reads of the engine's state for one entry (never the engine itself)."""
+
+    instrument: Instrument
+    last_ticks: int | None
+    """The symbol's last price (None: none seen yet)."""
+    last_recv_ns: int
+    now_ns: int
+    working: Iterable[Order]
+    """Orders that may still fill."""
+    open_orders: int
+    position_qty: Decimal | None
+    day_pnl: Callable[[], Decimal]
+    """The day's P&L (asked only under a daily loss limit)."""
+    halted: bool
+
+
+class RiskGate:
+    """Pre-trade checks: order-size confirmations, then :mod:`cockpit.domain.risk`'s rules."""
+
+    def __init__(self, config: Any) -> None:
+        self._config = config
+        self.limits = risk_limits(getattr(config, "risk", None))
+        self.recent_orders_ns: deque[int] = deque(maxlen=1000)
+
+    def check(
+        self, ctx: GateContext, request: OrderRequest, *, confirmed: bool
+    ) -> tuple[str, str] | None:
+        """``(rule, message)`` of the first refusal, or None."""
+        trading = getattr(self._config, "trading", None)
+        inst = ctx.instrument
+        ref = request.price_ticks or request.trigger_ticks or ctx.last_ticks
+        if not confirmed and trading is not None:
+            over_qty = getattr(trading, "confirm_qty_over", None)
+            if over_qty is not None and request.qty > over_qty:
+                return ("confirm", f"quantity {request.qty} is over {over_qty}: confirm it")
+            over_value = getattr(trading, "confirm_value_over", None)
+            if over_value is not None and ref is not None:
+                value = inst.price(ref) * request.qty
+                if value > over_value:
+                    return ("confirm", f"value {value} is over {over_value}: confirm it")
+        # The rules read the request's own symbol only, and the day's P&L only under a loss
+        # limit: the whole book's P&L or every symbol's price is not needed.
+        key = request.key
+        working_left = ZERO
+        for order in ctx.working:
+            if order.key == key and order.tag in ENTRY_TAGS and order.is_working:
+                working_left += (order.qty - order.filled_qty) * order.side.sign
+        seen = ctx.last_ticks is not None
+        rules = risk.RiskContext(
+            now_ns=ctx.now_ns,
+            tick_size=inst.tick_size,
+            positions={key: ctx.position_qty} if ctx.position_qty is not None else {},
+            open_orders=ctx.open_orders,
+            working_qty={key: working_left} if working_left else {},
+            last_ticks={key: ctx.last_ticks} if ctx.last_ticks is not None else {},
+            last_tick_ns={key: ctx.last_recv_ns} if seen else {},
+            recent_orders_ns=self.recent_orders_ns,
+            day_pnl=ctx.day_pnl() if self.limits.daily_loss_limit is not None else ZERO,
+            halted=ctx.halted,
+        )
+        refusal = risk.check_entry(request, self.limits, rules)
+        if refusal is not None:
+            return (str(refusal.rule), refusal.message)
+        self.recent_orders_ns.append(ctx.now_ns)
+        return None
+
+
+def risk_limits(settings: Any) -> risk.RiskLimits:
+    """The domain's limits from the ``[risk]`` settings (the one mapping is in config)."""
+    if settings is None:
+        return risk.RiskLimits()
+    limits: risk.RiskLimits = settings.to_domain()
+    return limits

@@ -1,0 +1,227 @@
+"""The engine's state records, options, timer and small price helpers (no behaviour)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final
+
+import msgspec
+
+from cockpit.domain.execution import (
+    RouterResult,
+)
+from cockpit.domain.exits import (
+    ExitPlan,
+)
+from cockpit.domain.feed import FeedStatus, OrderUpdate
+from cockpit.domain.instruments import (
+    Instrument,
+)
+from cockpit.domain.orders import (
+    OrderStatus,
+)
+from cockpit.link import protocol
+from cockpit.link.bus import (
+    ViewerCommand,
+)
+
+NS: Final = 1_000_000_000
+MS: Final = 1_000_000
+ZERO: Final = Decimal(0)
+JOURNAL_PROBE_NS: Final = NS
+"""After a failed journal write, how often the timer tries one again."""
+CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
+ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
+
+
+class EngineTimer(msgspec.Struct, frozen=True):
+    """The engine's periodic tick (time stops, retries, reconciliation, status)."""
+
+    ts_ns: int
+
+
+BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
+"""Items handled inside one journal batch (ticks are not: most write nothing)."""
+
+
+@dataclass(slots=True)
+class EngineOptions:
+    """Engine behaviour not (yet) in the settings file."""
+
+    reconcile_interval_s: float = 30.0
+    """Periodic reconciliation with the broker (0: only at start and after reconnects)."""
+    timer_interval_s: float = 0.05
+    """How often the decision thread runs its timer (time stops, retries)."""
+    status_interval_s: float = 1.0
+    retry_backoff_s: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+    """Delay before the n-th retry of a failed closing order (the last one repeats)."""
+    uncertain_wait_s: float = 1.0
+    """After an order's fate is uncertain, wait this long for its update before acting."""
+    exit_limit_timeout_s: float = 1.0
+    """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
+    and sent again at market."""
+    feed_mode: str = "depth"
+    """Mode used when the engine subscribes symbols (``ltp``, ``quote``, ``depth``)."""
+    recent_orders: int = 200
+    recent_fills: int = 500
+    protective_offset_ticks: int = 5
+    """The broker-side protective SL-M rests this many ticks beyond the plan's stop, so the
+    engine's own exit comes first and the broker's stop is only the safety net."""
+    plan_event_interval_s: float = 0.05
+    """Trail/breakeven moves decided on ticks are published at most this often per plan
+    (the latest state, with the whole move in ``change``); user actions and exits at once."""
+    journal_trail_every_s: float = 0.2
+    """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
+    venue: str = "openalgo"
+
+
+@dataclass(slots=True)
+class SymbolState:
+    """Market state of one instrument (prices in ticks)."""
+
+    inst: Instrument
+    ltp: int | None = None
+    recv_ns: int = 0
+    exch_ns: int | None = None
+    count: int = 0
+    bid: int | None = None
+    ask: int | None = None
+    bid_qty: Decimal | None = None
+    ask_qty: Decimal | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    book: protocol.BookView | None = None
+    vap: dict[int, Decimal] = field(default_factory=dict)
+    """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
+    vap_changed: dict[int, Decimal] = field(default_factory=dict)
+    """Levels changed since they were last published (0: removed by a session reset)."""
+    cum_volume: Decimal | None = None
+    """The feed's cumulative day volume at the previous quote (quote feeds)."""
+    ltt_ns: int | None = None
+    """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
+
+
+@dataclass(slots=True)
+class PlanSlot:
+    """An exit plan and what the engine tracks around it."""
+
+    key: str
+    plan: ExitPlan
+    exit_cid: str | None = None
+    protective_cid: str | None = None
+    protective_sent_ns: int = 0
+    protective_dirty: bool = False
+    journaled_version: int = -1
+    journaled_ns: int = 0
+    last_stop: int | None = None
+    """The stop as last published to viewers."""
+    seen_stop: int | None = None
+    """The stop as last seen by the engine (for the protective order)."""
+    event_ns: int = 0
+    event_pending: bool = False
+    """A trail move not yet published (ratchet events are paced, never lost)."""
+
+
+@dataclass(slots=True)
+class Closer:
+    """The one closing (exit / flatten) effort of a symbol until it is flat."""
+
+    key: str
+    reason: str
+    cid: str | None = None
+    """The closing order in flight (None between a failure and the retry)."""
+    attempts: int = 0
+    retry_at_ns: int = 0
+    uncertain_since_ns: int = 0
+    sent_ns: int = 0
+    chasing: bool = False
+    """A limit exit that did not fill in time is being cancelled (then sent at market)."""
+
+
+@dataclass(slots=True)
+class PendingLookup:
+    """A Subscribe waiting for the venue to describe unknown instruments."""
+
+    conn_id: int
+    cmd: protocol.Subscribe
+    waiting: set[str]
+    found: list[Instrument] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ReconRound:
+    """One reconciliation round."""
+
+    token: int
+    why: str
+    positions: Any = None
+    orders: Any = None
+    failed: list[str] = field(default_factory=list)
+    pending: int = 2
+
+
+def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
+    """A venue price as ticks, validated after snapping (``Instrument.market_ticks``)."""
+    return inst.market_ticks(price)
+
+
+def book_levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:
+    out: list[tuple[int, Decimal, int]] = []
+    for price, qty, n in levels or ():
+        ticks = venue_ticks(inst, price)
+        if ticks is not None:
+            out.append((ticks, qty, n))
+    return out
+
+
+def spec_value(spec: protocol.PlanSpec | None, name: str, default: Any) -> Any:
+    if spec is not None:
+        value = getattr(spec, name)
+        if value is not None:
+            return value
+    return default
+
+
+def stop_source_word(plan: ExitPlan) -> str:
+    return {"trailing_stop": "trail", "breakeven": "breakeven"}.get(str(plan.stop_source), "stop")
+
+
+def describe_change(inst: Instrument, change: Any) -> str:
+    parts = []
+    for name, old, new in getattr(change, "changes", ()):
+        if name in ("stop", "target"):
+            o = "-" if old is None else inst.format_price(old)
+            n = "-" if new is None else inst.format_price(new)
+            parts.append(f"{name} {o} → {n}")
+        elif name == "trail":
+            parts.append(f"trail {'off' if new is None else new.describe()}")
+        elif name == "trail_active":
+            parts.append(f"trailing {'on' if new else 'off'}")
+    return ", ".join(parts)
+
+
+STATUS_MAP: Final = {
+    "pending_new": OrderStatus.PENDING_NEW,
+    "open": OrderStatus.OPEN,
+    "trigger_pending": OrderStatus.TRIGGER_PENDING,
+    "trigger pending": OrderStatus.TRIGGER_PENDING,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "complete": OrderStatus.COMPLETE,
+    "rejected": OrderStatus.REJECTED,
+    "cancelled": OrderStatus.CANCELLED,
+}
+
+
+def status_of(text: str) -> OrderStatus:
+    return STATUS_MAP.get(text.lower(), OrderStatus.OPEN)
+
+
+def fraction_of(value: Any) -> Fraction:
+    if value is None:
+        return Fraction(0)
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(0)
