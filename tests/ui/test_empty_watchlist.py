@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from cockpit.ui.app import CockpitApp
-from cockpit.ui.widgets.watchlist import EMPTY_HINT, Watchlist
+from cockpit.ui.widgets.watchlist import Watchlist
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import EngineProc, make_app
+
+EMPTY_HINT = "press / to add one"
 
 
 @pytest.fixture

@@ -30,10 +30,6 @@ def sparkline(values: Sequence[int], width: int) -> str:
     return s.rjust(width)
 
 
-EMPTY_HINT = "No symbols yet: press / to add one"
-"""What an empty watchlist says (e.g. an OpenAlgo broker started with no watchlist)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Column:
     """A watchlist column: name, title and width (GROUPS says which get space first)."""
@@ -203,7 +199,7 @@ class Watchlist(LineGrid, can_focus=True):
         for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
             lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
         if not self._order:
-            lines.append(("", ((EMPTY_HINT, "wl--dim"),)))
+            lines.append(("wl--dim", ((" no symbols — press / to add one", ""),)))
         self.set_lines(lines)
 
     def _header(self, cols: list[Column]) -> tuple[Cell, ...]:
