@@ -54,6 +54,12 @@ INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
 
 
+ZERODHA_ROWS_LACK: frozenset[str] = frozenset(
+    {"filled_quantity", "average_price", "pending_quantity", "rejection_reason", "strategy"}
+)
+"""What OpenAlgo's Zerodha order-book rows do not carry (broker/zerodha/mapping/order_data.py)."""
+
+
 def json_response(status: int, body: Any) -> web.Response:
     """A JSON response encoded with msgspec (Decimals as JSON numbers)."""
     return web.Response(status=status, body=_ENCODER.encode(body), content_type="application/json")
@@ -378,16 +384,24 @@ class RestApi:
     def orderstatus(self, v: dict[str, Any]) -> tuple[int, Any]:
         return 200, {
             "status": "success",
-            "data": self.exchange.order_status(v["orderid"]),
+            "data": self._row(self.exchange.order_status(v["orderid"])),
             "mode": "analyze",
         }
+
+    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An order row as the config's broker sends it (``zerodha_order_rows``: no fills)."""
+        if self.server.config.zerodha_order_rows:
+            return {k: val for k, val in row.items() if k not in ZERODHA_ROWS_LACK}
+        return row
 
     def openposition(self, v: dict[str, Any]) -> tuple[int, Any]:
         qty = self.exchange.open_quantity(v["exchange"], v["symbol"], v["product"])
         return 200, {"status": "success", "quantity": qty, "mode": "analyze"}
 
     def orderbook(self, v: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"status": "success", "data": self.exchange.orderbook(), "mode": "analyze"}
+        data = self.exchange.orderbook()
+        data["orders"] = [self._row(row) for row in data["orders"]]
+        return 200, {"status": "success", "data": data, "mode": "analyze"}
 
     def tradebook(self, v: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"status": "success", "data": self.exchange.tradebook(), "mode": "analyze"}
