@@ -106,3 +106,34 @@ def test_engine_in_poll_mode_sees_the_partial_fill(xdg: Path, sim: SimHandle) ->
         assert partial.qty == q0 + 5
     finally:
         stack.stop()
+
+
+def test_reconcile_orderbook_read_takes_fills_from_the_trade_book(sim: SimHandle) -> None:
+    """The router's orderbook (what reconciliation compares) with Zerodha rows: the partial
+    fill and its price come from the trade book, not a guess (0 filled, or no price)."""
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+    from cockpit.domain.execution import QueryBook, RouterResult
+
+    q0 = _best_ask_qty(sim)
+    resp = place_order(sim, pricetype="LIMIT", price="800.05", quantity=str(q0 + 5))
+    orderid = resp.json()["orderid"]
+    place_order(sim).raise_for_status()  # and a market order, complete
+    results: queue.SimpleQueue[object] = queue.SimpleQueue()
+    router = OpenAlgoRouter(sim.rest_url, sim.api_key, results.put)
+    router.start()
+    try:
+        router.submit(QueryBook("orderbook", token=1))
+        result = results.get(timeout=10)
+    finally:
+        router.stop()
+    assert isinstance(result, RouterResult)
+    assert result.ok, result.error
+    by_id = {u.orderid: u for u in result.data}
+    partial = by_id[orderid]
+    assert partial.status == "open"
+    assert partial.filled_qty == q0
+    assert partial.average_price == Decimal("800.05")
+    done = next(u for u in result.data if u.orderid != orderid)
+    assert done.status == "complete"
+    assert done.filled_qty == 1
+    assert done.average_price > 0

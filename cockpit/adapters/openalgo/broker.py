@@ -44,10 +44,14 @@ import msgspec
 from cockpit.adapters.openalgo.rows import (
     BadRow,
     instrument_from_row,
+    lacks_fills,
     order_updates,
+    orderbook_rows,
     payload_order_rows,
     position_reports,
     row_to_update,
+    trade_totals,
+    with_trades,
 )
 from cockpit.domain.execution import (
     AUTH as AUTH,
@@ -430,7 +434,10 @@ class OpenAlgoRouter:
             case QueryBook():
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                return self._typed(self._call(request, request.book, {}, retry_uncertain=True))
+                result = self._call(request, request.book, {}, retry_uncertain=True)
+                if request.book == "orderbook" and result.ok:
+                    return self._orderbook(result)
+                return self._typed(result)
             case LookupSymbol():
                 body = {"symbol": request.symbol, "exchange": request.exchange}
                 return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
@@ -676,6 +683,25 @@ class OpenAlgoRouter:
             done_ns=done,
             attempts=attempts,
         )
+
+    def _orderbook(self, result: RouterResult) -> RouterResult:
+        """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
+        rows) take their filled quantity and average price from the trade book."""
+        typed = self._typed(result)
+        rows = orderbook_rows(result.data)
+        if not any(lacks_fills(row) for row in rows):
+            return typed
+        trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
+        if not trades.ok:
+            return dataclasses.replace(
+                typed, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
+            )
+        totals, bad = trade_totals(trades.data)
+        if bad:
+            self.counters["bad_rows"] += bad
+        lacking = {str(row.get("orderid")) for row in rows if lacks_fills(row)}
+        updates = [with_trades(u, totals) if u.orderid in lacking else u for u in typed.data or ()]
+        return dataclasses.replace(typed, data=updates)
 
     def _typed(self, result: RouterResult) -> RouterResult:
         """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""
