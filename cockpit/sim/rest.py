@@ -161,6 +161,8 @@ class RestApi:
         self.smart_limit = RateLimiter(cfg.order_rate_limit)
         self.api_limit = RateLimiter(cfg.api_rate_limit)
         self.stats = {"requests": 0, "errors_400": 0, "errors_403": 0, "errors_429": 0}
+        self.pending_orders: list[dict[str, Any]] = []
+        """Orders waiting for approval (``semi_auto``), oldest first."""
 
     @property
     def exchange(self) -> Any:
@@ -201,6 +203,7 @@ class RestApi:
             app.router.add_post(f"/api/v1/{path}/", endpoint)
         app.router.add_get("/api/v1/instruments", self.instruments)
         app.router.add_get("/api/v1/instruments/", self.instruments)
+        app.router.add_post("/sim/approve", self._control(self.approve))
         control = self.server.control_routes()
         for path, handler in control.items():
             app.router.add_post(f"/sim/{path}", self._control(handler))
@@ -352,8 +355,28 @@ class RestApi:
         }
 
     def placeorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        if self.server.config.semi_auto:
+            # OpenAlgo's semi-auto mode (services/order_router_service.py): the order waits
+            # in the Action Center; the answer is a success with no orderid.
+            self.pending_orders.append(dict(v))
+            return 200, {
+                "status": "success",
+                "message": "Order queued for approval in Action Center",
+                "mode": "semi_auto",
+                "pending_order_id": len(self.pending_orders),
+            }
         ex = self.exchange
         return ex.place(ex.build(**self._order_params(v)))
+
+    def approve(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``/sim/approve``: the user approves every order waiting in the Action Center."""
+        placed = []
+        for v in self.pending_orders:
+            ex = self.exchange
+            _status, answer = ex.place(ex.build(**self._order_params(v)))
+            placed.append(answer.get("orderid"))
+        self.pending_orders.clear()
+        return {"orderids": placed}
 
     def placesmartorder(self, v: dict[str, Any]) -> tuple[int, Any]:
         return self.exchange.smart(position_size=v["position_size"], **self._order_params(v))

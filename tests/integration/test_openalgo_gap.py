@@ -12,7 +12,7 @@ import pytest
 
 from cockpit.link import protocol as p
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
-from tests.integration.external_stack import RunnerStack, entry
+from tests.integration.external_stack import RunnerStack, entry, tick_until_quoted
 
 pytest.importorskip("cockpit.engine.core")
 
@@ -47,8 +47,7 @@ def test_a_fill_pushed_during_a_reconnect_is_applied_from_the_order_book(
         v = stack.viewer()
         v.wait(lambda: v.feed_live("openalgo"), what="the feed live")
         v.wait(lambda: sim.server.hub.order_clients, what="the engine on the order stream")
-        sim.set_price("NSE", "SBIN", "800.05")  # a tick (the server sends none on subscribe)
-        v.wait(lambda: v.quotes.get(KEY), what="a quote")
+        tick_until_quoted(v, sim, KEY, ("800.00", "800.05"))
         answer = entry(v, KEY, "BUY", "1", order_type="LIMIT", price=15900)  # 795.00
         assert isinstance(answer, p.Ack), answer
 

@@ -15,7 +15,7 @@ import pytest
 from cockpit.adapters.openalgo.poller import OrderBookPoller
 from cockpit.link import protocol as p
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
-from tests.integration.external_stack import RunnerStack, entry
+from tests.integration.external_stack import RunnerStack, entry, tick_until_quoted
 from tests.servers.base import place_order
 
 KEY = "NSE:SBIN"
@@ -88,8 +88,8 @@ def test_engine_in_poll_mode_sees_the_partial_fill(xdg: Path, sim: SimHandle) ->
     try:
         v = stack.viewer()
         v.wait(lambda: v.feed_live("openalgo-orders"), what="the poller live")
-        sim.set_price("NSE", "SBIN", "800.00", bid="799.95", ask="800.05")  # a tick to trade on
-        v.wait(lambda: v.quotes.get(KEY), what="a quote")
+        tick_until_quoted(v, sim, KEY, ("799.95", "800.00"))
+        sim.set_price("NSE", "SBIN", "800.00", bid="799.95", ask="800.05")
         q0 = _best_ask_qty(sim)
         answer = entry(
             v, KEY, "BUY", str(q0 + 5), order_type="LIMIT", price=16001, confirmed=True

@@ -66,6 +66,9 @@ from cockpit.domain.execution import (
     OK as OK,
 )
 from cockpit.domain.execution import (
+    PENDING_APPROVAL as PENDING_APPROVAL,
+)
+from cockpit.domain.execution import (
     RATE_LIMITED as RATE_LIMITED,
 )
 from cockpit.domain.execution import (
@@ -273,6 +276,7 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
+            "pending_approval": 0,
             "bad_rows": 0,
         }
 
@@ -659,12 +663,17 @@ class OpenAlgoRouter:
         venue_id = payload.get("orderid")
         data = payload.get("data", payload)
         if path == "placeorder" and not venue_id:
-            # Semi-auto mode queues the order for approval and returns no id.
+            # Semi-auto mode queues the order in OpenAlgo's Action Center: success, no orderid
+            # (a ``pending_order_id`` of the queue instead). Any other success without an id
+            # is uncertain: reconciliation finds the order, or not.
             message = str(payload.get("message") or "no order id in the response")
+            queued = payload.get("mode") == "semi_auto" or "pending_order_id" in payload
+            if queued:
+                self.counters["pending_approval"] += 1
             return RouterResult(
                 request,
                 False,
-                REJECTED,
+                PENDING_APPROVAL if queued else UNCERTAIN,
                 f"placeorder: {message}",
                 data=payload,
                 http_status=status,

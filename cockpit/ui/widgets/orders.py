@@ -57,6 +57,7 @@ STATUS: dict[str, str] = {
     "trigger pending": "trig pend",
     "partial": "partial",
     "pending": "pending",
+    "pending approval": "approval",
 }
 """Status words (``complete`` and ``cancelled`` never share a letter)."""
 TYPES: dict[str, str] = {"MARKET": "MKT", "LIMIT": "LMT", "SL": "SL", "SL-M": "SL-M"}
