@@ -101,3 +101,15 @@ def test_engine_shows_pending_approval_then_adopts_the_approved_order(
         assert "rejected" not in statuses()
     finally:
         stack.stop()
+
+
+def test_cockpit_sim_flags_turn_the_switches_on() -> None:
+    from cockpit.cli import build_parser
+    from cockpit.sim.main import config_from_args
+
+    on = config_from_args(build_parser().parse_args(["sim", "--semi-auto", "--zerodha-order-rows"]))
+    assert on.semi_auto
+    assert on.zerodha_order_rows
+    off = config_from_args(build_parser().parse_args(["sim"]))
+    assert not off.semi_auto
+    assert not off.zerodha_order_rows
