@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -71,5 +72,37 @@ def test_a_fill_pushed_during_a_reconnect_is_applied_from_the_order_book(
             if e.status.feed == "openalgo" and e.status.state == "reconnecting"
         ]
         assert reconnects  # it did go through a reconnect
+    finally:
+        stack.stop()
+
+
+def test_a_silent_symbol_is_stale_and_gated_while_the_feed_stays_up(
+    xdg: Path, sim: SimHandle
+) -> None:
+    stack = RunnerStack(
+        xdg,
+        {
+            "venue": {
+                "broker": "openalgo",
+                "host": sim.rest_url,
+                "ws_url": sim.ws_url,
+                "api_key": sim.api_key,
+            },
+            "trading": {"watchlist": [KEY]},
+            "risk": {"max_tick_age_s": 1},
+        },
+    ).start()
+    try:
+        v = stack.viewer()
+        v.wait(lambda: v.feed_live("openalgo"), what="the feed live")
+        tick_until_quoted(v, sim, KEY, ("800.00", "800.05"))
+        time.sleep(1.5)  # the market goes quiet (paused: no tick)
+        answer = v.client.request(
+            p.PlaceEntry(id=0, key=KEY, side="BUY", qty=Decimal(1)), timeout=10
+        )
+        assert isinstance(answer, p.Refused), answer
+        assert answer.rule == "stale_data"
+        assert stack.runner.order_feed.stats()["reconnects"] == 0
+        assert v.feed_live("openalgo")
     finally:
         stack.stop()
