@@ -20,7 +20,7 @@ Rules the router keeps:
   with backoff; idempotent requests (queries, cancel, modify) are retried after a timeout or a
   5xx; a *placed* order is never retried blindly — after a timeout or a 5xx the router looks
   for it in the orderbook and reports what it found (``recovered``) or that the outcome is
-  ``uncertain``. ``closeposition`` and ``cancelallorder`` are not retried after a timeout.
+  ``uncertain``. ``cancelallorder`` is not retried after a timeout.
 - Every failure becomes a :class:`RouterResult` with a stable ``code`` and a clear ``error``
   text. The API key is never logged and never appears in a result.
 """
@@ -87,9 +87,6 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     CancelOrder as CancelOrder,
-)
-from cockpit.domain.execution import (
-    ClosePositions as ClosePositions,
 )
 from cockpit.domain.execution import (
     LookupSymbol as LookupSymbol,
@@ -187,9 +184,7 @@ class _Item:
     request: Any = field(compare=False)
 
 
-_ORDER_PATHS: Final = frozenset(
-    {"placeorder", "modifyorder", "cancelorder", "cancelallorder", "closeposition"}
-)
+_ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
 
 
 class OpenAlgoRouter:
@@ -421,9 +416,6 @@ class OpenAlgoRouter:
             case CancelAll():
                 body = {"strategy": self._strategy}
                 return self._call(request, "cancelallorder", body, retry_uncertain=False)
-            case ClosePositions():
-                body = {"strategy": self._strategy}
-                return self._call(request, "closeposition", body, retry_uncertain=False)
             case QueryOrder():
                 body = {"strategy": self._strategy, "orderid": request.venue_id}
                 return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
