@@ -10,6 +10,7 @@ Peer, in the same run: a plain aiohttp server pushing one pre-encoded frame in a
 ``await ws.send_str`` (no market simulation at all), to the same clients.
 
     python3 benchmarks/bench_sim.py [--quick]
+    python3 benchmarks/bench_sim.py --many 3000:6000   # the sim's CPU, 3,000 depth symbols
 
 Prints one JSON object.
 """
@@ -109,12 +110,15 @@ def _run_clients(
 # -- servers -------------------------------------------------------------------------------------
 
 
-def _start_sim(rate: float) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+def _start_sim(
+    rate: float, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-sim-"))
     ports = tmp / "ports.json"
+    more = [arg for spec in extra or [] for arg in ("--instrument", spec)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cockpit.cli", "sim", "--rest-port", "0", "--ws-port", "0",
-         "--ports-file", str(ports), "--seed", "1", "--rate", str(rate)],
+         "--ports-file", str(ports), "--seed", "1", "--rate", str(rate), *more],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -186,6 +190,48 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
 # -- scenarios -------------------------------------------------------------------------------
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _many_run(symbols: int, total_rate: float, mode: int, warm: float, window: float) -> dict:
+    """The sim's own CPU with ``symbols`` instruments ticking ``total_rate`` times a second in
+    all, one client subscribed to all of them (issue 19: 3,000 symbols at 6,000 depth ticks/s)."""
+    extra = [f"NSE:BENCH{i:04d}:{100 + 7 * (i % 500)}.00:0.05" for i in range(symbols)]
+    started = time.monotonic()
+    proc, info = _start_sim(total_rate / symbols, extra)
+    start_s = time.monotonic() - started
+    try:
+        keys = [spec.rsplit(":", 2)[0] for spec in extra]
+        url = f"ws://127.0.0.1:{info['ws_port']}"
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue()
+        client = ctx.Process(
+            target=_client_proc, args=((url, info["api_key"], keys, mode, warm, window), out)
+        )
+        client.start()
+        time.sleep(warm + 0.5)
+        cpu0, t0 = _cpu_s(proc.pid), time.monotonic()
+        time.sleep(window - 1.0)
+        cpu1, t1 = _cpu_s(proc.pid), time.monotonic()
+        result = out.get(timeout=window + 60)
+        client.join(10)
+        stats = _sim_stats(info)
+    finally:
+        _stop(proc)
+    return {
+        "symbols": symbols,
+        "ticks_per_s_requested": total_rate,
+        "mode": mode,
+        "start_s": round(start_s, 2),
+        "client_frames_per_s": round(result["frames"] / result["seconds"]),
+        "sim_cpu_pct_of_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+        "slow_drops": stats["ws"]["slow_drops"],
+    }
+
+
 def _sim_run(rate: float, clients: int, mode: int, warm: float, window: float) -> dict[str, Any]:
     proc, info = _start_sim(rate)
     try:
@@ -234,7 +280,17 @@ def _peer_run(clients: int, warm: float, window: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer steps, shorter windows")
+    parser.add_argument(
+        "--many",
+        metavar="SYMBOLS:TICKS_PER_S",
+        help="only the sim's CPU with this many symbols at this total depth tick rate "
+        "(e.g. 3000:6000), one client subscribed to all",
+    )
     args = parser.parse_args()
+    if args.many:
+        symbols, total = (int(x) for x in args.many.split(":"))
+        print(json.dumps(_many_run(symbols, total, 3, 2.0, 8.0)))
+        return
     warm, window = (0.5, 2.0) if args.quick else (1.0, 4.0)
     rates = [2000, 10000, 40000] if args.quick else [1000, 5000, 10000, 20000, 40000]
     one = [_sim_run(r, 1, 1, warm, window) for r in rates]

@@ -1,4 +1,4 @@
-"""The ``cockpit`` command and its subcommands (DESIGN.md §3).
+"""The ``cockpit`` command and its subcommands.
 
 Each subcommand's work lives in the package that owns it and is imported only when that
 subcommand runs, so ``cockpit sim`` never loads Textual and ``cockpit`` starts fast.
@@ -152,15 +152,69 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="other API calls per second before HTTP 429 (OpenAlgo's default is 10)",
     )
+    sim.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep the account (orders, fills, positions, funds) in DIR and reload it at start "
+        "(default when an engine starts the sim: <data dir>/paper/<profile>; alone: memory only)",
+    )
+    sim.add_argument(
+        "--no-state", action="store_true", help="keep the account in memory only, never on disk"
+    )
+    real = sim.add_argument_group(
+        "differences from the real OpenAlgo server",
+        "By default the paper exchange answers as the running OpenAlgo server does; each flag "
+        "brings back one older, friendlier behaviour.",
+    )
+    real.add_argument(
+        "--retry-after-429",
+        action="store_true",
+        help="a 429 carries status, retry_after and a Retry-After header (server: only "
+        '{"message": "10 per 1 second"})',
+    )
+    real.add_argument(
+        "--subscribe-snapshot",
+        action="store_true",
+        help="send a market_data frame right after subscribe (server: waits for the next tick)",
+    )
+    real.add_argument(
+        "--modify-updates",
+        action="store_true",
+        help="push an order_update after a modify (server: none)",
+    )
+    real.add_argument(
+        "--accept-pending-quantity",
+        action="store_true",
+        help="the accept order_update carries pending_quantity (server: 0)",
+    )
+    real.add_argument(
+        "--numeric-data-mode",
+        action="store_true",
+        help='data.mode in market_data is 1/2/3 (server: "ltp"/"quote"/"full")',
+    )
+    real.add_argument("--legacy", action="store_true", help="all of the above")
+    real.add_argument(
+        "--cancel-all-skips-trigger-pending",
+        action="store_true",
+        help="cancelallorder skips trigger-pending stop orders, as the server does (not yet the "
+        "default: the engine's kill switch still relies on cancelallorder for its stops)",
+    )
     sim.set_defaults(handler="sim")
 
     record = sub.add_parser(
         "record",
         help="record a feed as normalized tick lines (JSONL)",
-        description="Connect to a feed and write normalized tick lines (DESIGN.md §3).",
+        description="Connect to a feed and write one normalized tick line (JSON) per market "
+        "event, the format `--feed replay:FILE` plays back. Exit status 2 for a usage error or "
+        "a symbol the venue does not know, 1 if the feed goes down.",
     )
     record.add_argument("--feed", required=True, choices=["openalgo", "kite", "binance"])
-    record.add_argument("--symbols", required=True, help="comma-separated, in the venue's terms")
+    record.add_argument(
+        "--symbols",
+        required=True,
+        help="comma-separated, in the venue's terms: NSE:INFY (openalgo), "
+        "408065 (kite: instrument tokens), BTCUSDT (binance)",
+    )
     record.add_argument("--mode", default="quote", choices=["ltp", "quote", "depth"])
     record.add_argument("--url", help="override the venue's WebSocket address")
     record.add_argument("--rest-url", help="override the venue's REST address (Binance snapshots)")

@@ -29,6 +29,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -37,6 +38,10 @@ from cockpit import paths
 log = logging.getLogger(__name__)
 
 _SECTION = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+_MAX_DISTANCE_TICKS = 10_000_000
+"""No stop, target or offset is further than this many ticks (BTC at 100,000 on a 0.01 tick is
+10,000,000 ticks): a larger value is a typo, and a stop beyond a zero price is no stop."""
 
 
 class ConfigError(ValueError):
@@ -145,23 +150,23 @@ class ExitSettings(BaseModel):
 
     model_config = _SECTION
 
-    stop_ticks: int | None = Field(default=20, ge=1)
-    """Stop distance from the fill in ticks (None: no stop)."""
-    target_ticks: int | None = Field(default=40, ge=1)
-    """Target distance from the fill in ticks (None: no target)."""
+    stop_ticks: int | None = Field(default=20, ge=1, le=_MAX_DISTANCE_TICKS)
+    """Stop distance from the fill in ticks (None: no stop; at most 10,000,000)."""
+    target_ticks: int | None = Field(default=40, ge=1, le=_MAX_DISTANCE_TICKS)
+    """Target distance from the fill in ticks (None: no target; at most 10,000,000)."""
     trail_kind: Literal["ticks", "points", "percent"] = "ticks"
     """Unit of :attr:`trail_distance`."""
-    trail_distance: Decimal | None = Field(default=None, gt=0)
+    trail_distance: Decimal | None = Field(default=None, gt=0, le=_MAX_DISTANCE_TICKS)
     """Trailing distance (None: no trailing stop until the user turns it on)."""
-    trail_default_distance: Decimal = Field(default=Decimal(10), gt=0)
+    trail_default_distance: Decimal = Field(default=Decimal(10), gt=0, le=_MAX_DISTANCE_TICKS)
     """Distance used when trailing is toggled on with none set."""
-    breakeven_after: int | None = Field(default=None, ge=1)
+    breakeven_after: int | None = Field(default=None, ge=1, le=_MAX_DISTANCE_TICKS)
     """Move the stop to entry once price is this many ticks in favour (None: never)."""
     time_stop_s: float | None = Field(default=None, gt=0)
     """Close the position after this many seconds (None: never)."""
     exit_order_type: Literal["market", "limit"] = "market"
     """How an exit is sent: a market order, or a marketable limit ``exit_offset_ticks`` away."""
-    exit_offset_ticks: int = Field(default=2, ge=0)
+    exit_offset_ticks: int = Field(default=2, ge=0, le=_MAX_DISTANCE_TICKS)
     """Ticks through the touch for a limit exit."""
     protective_stop: bool = False
     """Also keep a broker-side SL-M order at the stop (survives the engine dying)."""
@@ -176,10 +181,11 @@ class RiskSettings(BaseModel):
 
     model_config = _SECTION
 
-    max_order_qty: Decimal | None = Field(default=None, gt=0)
-    """Largest quantity of one order."""
-    max_order_value: Decimal | None = Field(default=None, gt=0)
-    """Largest notional (price × quantity) of one order."""
+    max_order_qty: Decimal | None = Field(default=Decimal(100_000), gt=0)
+    """Largest quantity of one order (fat-finger guard, on by default; raise it, or None)."""
+    max_order_value: Decimal | None = Field(default=Decimal(5_000_000), gt=0)
+    """Largest notional (price × quantity) of one order, in the instrument's currency
+    (on by default; raise it, or None)."""
     max_position_qty: Decimal | None = Field(default=None, gt=0)
     """Largest absolute position per symbol."""
     max_position_value: Decimal | None = Field(default=None, gt=0)
@@ -194,10 +200,10 @@ class RiskSettings(BaseModel):
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
-    max_tick_age_s: Decimal | None = Field(default=None, gt=0)
+    max_tick_age_s: Decimal | None = Field(default=Decimal(5), gt=0)
     """No entry while the symbol's last tick is older than this many seconds (stale-data
-    gate; off by default; exits are never blocked). Entries are refused anyway while the
-    feed itself is not live."""
+    gate; on by default, None switches it off; exits are never blocked). Entries are refused
+    anyway while the feed itself is not live."""
 
     def to_domain(self) -> Any:
         """``cockpit.domain.risk.RiskLimits`` for these settings: the ONE mapping of every
@@ -253,6 +259,11 @@ class UiSettings(BaseModel):
     """Binding id → keys (comma-separated), e.g. ``{buy_market = "f1"}``."""
     animations: Literal["none", "basic", "full"] = "basic"
     """Textual animation level."""
+    confirm_qty_multiple: Decimal | None = Field(default=Decimal(10), gt=0)
+    """Fat finger: ask before an order of more than this many times the default quantity."""
+    confirm_value_over: Decimal | None = Field(default=Decimal(500_000), gt=0)
+    """Fat finger: ask before an order worth more than this (price × quantity; the lower of
+    this and ``[trading] confirm_value_over`` applies)."""
 
 
 class EngineSettings(BaseModel):
@@ -474,6 +485,8 @@ def load_settings(
         settings = Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path if path.is_file() else None)) from None
+    except SettingsError as exc:  # e.g. malformed JSON in COCKPIT_TRADING__WATCHLIST
+        raise ConfigError(_describe_source(exc)) from None
     finally:
         _CONFIG_FILE.reset(token)
     try:
@@ -483,6 +496,7 @@ def load_settings(
     if path.is_file():
         settings._source = path
         settings._warnings.extend(_file_warnings(path, file_data))
+    settings._warnings.extend(_watchlist_warnings(settings.trading.watchlist))
     for message in settings._warnings:
         log.warning("%s", message)
     return settings
@@ -495,6 +509,38 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(root)"
         lines.append(f"  {loc}: {err['msg']}")
     return "\n".join(lines)
+
+
+def _describe_source(exc: SettingsError) -> str:
+    """A value pydantic-settings could not even parse (JSON in a ``COCKPIT_*`` variable)."""
+    text = str(exc)
+    field = text.split('field "', 1)[1].split('"', 1)[0] if 'field "' in text else ""
+    names = sorted(n for n in os.environ if n.upper().startswith(f"COCKPIT_{field.upper()}__"))
+    where = f" ({', '.join(names)})" if field and names else ""
+    return (
+        f"invalid configuration: cannot parse the {field or 'a'} setting from the "
+        f"environment{where}: lists and tables are JSON there, e.g. "
+        'COCKPIT_TRADING__WATCHLIST=\'["NSE:INFY", "NSE:SBIN"]\' or '
+        'COCKPIT_UI__KEYMAP=\'{"buy_market": "f1"}\''
+    )
+
+
+def _watchlist_warnings(keys: list[str]) -> list[str]:
+    """Watchlist entries that cannot be an instrument (the engine ignores them): say so."""
+    from cockpit.domain.instruments import parse_key
+
+    out: list[str] = []
+    seen: set[str] = set()
+    for key in keys:
+        try:
+            parse_key(key)
+        except ValueError as exc:
+            out.append(f"trading.watchlist: {exc}; it is ignored (e.g. NSE:INFY)")
+            continue
+        if key in seen:
+            out.append(f"trading.watchlist: {key} is listed twice")
+        seen.add(key)
+    return out
 
 
 def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:

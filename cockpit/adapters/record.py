@@ -1,4 +1,4 @@
-"""``cockpit record``: connect to a feed and write normalized tick lines (DESIGN.md §3).
+"""``cockpit record``: connect to a feed and write normalized tick lines (one JSON per event).
 
 The feed thread only puts events on a queue; a writer thread encodes and writes them, so
 recording never slows the feed. Counters go to stderr at the end as one JSON line.
@@ -140,6 +140,13 @@ class _Writer(threading.Thread):
             self.done.set()
 
 
+def _subscribe_errors(feed: RecordableFeed) -> list[str]:
+    """The venue's refusals of our subscriptions (an unknown symbol), where the feed keeps them
+    (OpenAlgo answers each subscription; other venues say nothing)."""
+    errors = getattr(getattr(feed, "protocol", None), "subscribe_errors", None)
+    return list(errors) if errors else []
+
+
 def _status_line(s: FeedStatus) -> str:
     text = f"record: {s.feed} {s.state}"
     if s.attempt:
@@ -189,12 +196,16 @@ def run(args: argparse.Namespace) -> int:
     feed.start()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     interrupted = False
+    refused: list[str] = []
     try:
         while not writer.done.is_set():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
-            writer.done.wait(0.5 if left is None else min(0.5, left))
+            writer.done.wait(0.2 if left is None else min(0.2, left))
+            refused = _subscribe_errors(feed)
+            if refused:
+                break
     except KeyboardInterrupt:
         interrupted = True
     feed.stop(timeout=3.0)
@@ -219,6 +230,9 @@ def run(args: argparse.Namespace) -> int:
     if writer.error:
         print(f"cockpit record: write failed: {writer.error}", file=sys.stderr)
         return 1
+    if refused:
+        print(f"cockpit record: unknown symbol: {'; '.join(refused)}", file=sys.stderr)
+        return 2
     downs = [s for s in writer.statuses if s.state == FeedState.DOWN and s.reason != "stopped"]
     interrupted = interrupted or stop_requested.is_set()
     if downs and not interrupted and (args.count is None or writer.written < args.count):

@@ -13,6 +13,11 @@ from typing import Final
 
 import msgspec
 
+NO_TRADE: Final = Decimal(0)
+"""``ltp`` of a quote or depth event whose contract has not traded today: the venue sends its
+book and quotes with a last price of 0. Feeds keep such events (never an LTP-only one);
+consumers take the last price as absent and keep the quotes and the book."""
+
 Level = tuple[Decimal, Decimal, int]
 """One book level: ``(price, quantity, orders)``; ``orders`` is 0 where the venue omits it."""
 
@@ -25,6 +30,8 @@ class MarketEvent(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=T
     exchange: str
     symbol: str
     ltp: Decimal
+    """The last traded price; :data:`NO_TRADE` (0) in a quote or depth event of a contract
+    that has not traded today (its quotes and book are real): there is no last price."""
     exch_ns: int | None = None
     """Exchange time of the event, where the venue sends one."""
     token: str | None = None
@@ -34,6 +41,11 @@ class MarketEvent(msgspec.Struct, frozen=True, tag_field="kind", omit_defaults=T
     def key(self) -> str:
         """``EXCH:SYMBOL``."""
         return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def traded(self) -> bool:
+        """Whether ``ltp`` is a price (False: :data:`NO_TRADE`, no trade yet today)."""
+        return self.ltp != NO_TRADE
 
 
 class LtpTick(MarketEvent, frozen=True, tag="ltp"):

@@ -129,6 +129,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         for inst in items:
             self._add_instrument(inst)
         watch = list(getattr(getattr(config, "trading", None), "watchlist", []) or [])
+        for key in (k for k in watch if k not in self.instruments):
+            log.warning("trading.watchlist: %s is not an instrument of this venue: ignored", key)
         self.watchlist = [k for k in watch if k in self.instruments] or list(self.instruments)
 
         self.orders: dict[str, Order] = {}

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from cockpit.domain.guard import JumpGuard
 from cockpit.domain.instruments import (
     Instrument,
 )
-from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.domain.market import NO_TRADE, DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     ZERO,
@@ -29,7 +30,9 @@ class MarketData(EngineBase):
     def _add_instrument(self, inst: Instrument) -> None:
         self.instruments[inst.key] = inst
         if inst.key not in self._syms:
-            self._syms[inst.key] = SymbolState(inst)
+            guard = getattr(getattr(self.config, "exits", None), "jump_guard", None)
+            limit = guard.limit_for(inst.key) if guard is not None else None
+            self._syms[inst.key] = SymbolState(inst, guard=JumpGuard(limit))
 
     def _on_market(self, ev: LtpTick | QuoteTick | DepthTick | TradeTick) -> None:
         key = f"{ev.exchange}:{ev.symbol}"
@@ -40,6 +43,11 @@ class MarketData(EngineBase):
         inst = sym.inst
         ltp = venue_ticks(inst, ev.ltp)
         if ltp is None:
+            if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
+                # Its quotes and book are real and kept; viewers get them with the first
+                # trade (a QuoteView has no way yet to say "no last price").
+                self._quote_fields(sym, ev)
+                return
             self.counters["bad_ticks"] += 1
             return
         sym.ltp = ltp
@@ -51,9 +59,16 @@ class MarketData(EngineBase):
         if isinstance(ev, QuoteTick):
             self._quote_fields(sym, ev)  # first: a limit exit prices off this tick's touch
         slot = self.plans.get(key)
-        if slot is not None and self.reconciled:
-            self._plan_tick(slot, ltp, ev.recv_ns)
-        self.portfolio.update_mark(key, ltp)
+        guard = sym.guard
+        if slot is not None and not guard.primed:
+            guard.seed(slot.plan.last_ticks or slot.plan.entry_ticks)
+        checked = guard.check(ltp, inst.format_price)
+        if checked.alarm:
+            self._alarm("warning", f"{key}: {checked.alarm}", key=key, code="price_jump")
+        if checked.price is not None:  # a held print moves no exit and no mark
+            if slot is not None and self.reconciled:
+                self._plan_tick(slot, checked.price, ev.recv_ns)
+            self.portfolio.update_mark(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)

@@ -45,6 +45,7 @@ import msgspec
 
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
+from cockpit.journal import checks
 from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
 from cockpit.paths import LockHeld, take_pid_lock
 
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 2
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
+
+_UNWRITABLE: Final = ("readonly database", "unable to open database file")
+"""SQLite's words for a journal (or its directory) that cannot be written."""
 
 _FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
 
@@ -251,8 +255,14 @@ class Journal:
             JournalError: not a cockpit journal, or the file cannot be opened.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = _lock_writer(path) if start_session else None
+        problem = checks.emptied(path)
+        if problem is not None:
+            raise JournalError(problem)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = _lock_writer(path) if start_session else None
+        except OSError as exc:
+            raise JournalError(checks.unwritable(path, exc)) from exc
         try:
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -271,6 +281,9 @@ class Journal:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=OFF")
             conn.execute("PRAGMA busy_timeout=2000")
+            problem = checks.damaged(conn, path)
+            if problem is not None:
+                raise JournalError(problem)
             _prepare_schema(conn, path, migrate=migrate)
             session = 0
             if start_session:
@@ -284,6 +297,8 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             conn.close()
             _unlock(lock)
+            if any(w in str(exc) for w in _UNWRITABLE):
+                raise JournalError(checks.unwritable(path, OSError(str(exc)))) from exc
             raise JournalError(f"journal {path} is not a usable cockpit journal: {exc}") from exc
         except BaseException:
             conn.close()

@@ -13,124 +13,47 @@ import itertools
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any
 
 from cockpit.domain.instruments import InvalidPrice, InvalidQuantity, OffGridPrice
+from cockpit.sim.books import Books
 from cockpit.sim.market import BOOK_LEVELS, Market, SymbolState
+from cockpit.sim.orders import (
+    CANCELLED,
+    CAPITAL,
+    COMPLETE,
+    DEFAULT_MAX_QTY,
+    OPEN,
+    PRICE_BAND,
+    REJECTED,
+    TRIGGER_PENDING,
+    WORKING,
+    Order,
+    Position,
+    Reply,
+    Trade,
+    _dec,
+    _now_text,
+)
 from cockpit.sim.universe import IST
 
-CAPITAL: Final = Decimal(10_000_000)
-"""Virtual capital, as OpenAlgo's sandbox (one crore)."""
-PRICE_BAND: Final = Fraction(1, 5)
-"""Limit and trigger prices must lie within ±20% of the last price."""
-DEFAULT_MAX_QTY: Final = Decimal(1_000_000)
-
-OPEN: Final = "open"
-TRIGGER_PENDING: Final = "trigger pending"
-COMPLETE: Final = "complete"
-REJECTED: Final = "rejected"
-CANCELLED: Final = "cancelled"
-WORKING: Final = frozenset({OPEN, TRIGGER_PENDING})
-
-Reply = tuple[int, dict[str, Any]]
-"""An HTTP status and a JSON body."""
-
-
-def _now_text() -> str:
-    return dt.datetime.now(IST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _dec(value: Fraction | int, places: int = 2) -> Decimal:
-    """An exact rational as a Decimal rounded half-up to ``places``."""
-    frac = Fraction(value)
-    scaled = frac * 10**places
-    n = (abs(scaled.numerator) * 2 + scaled.denominator) // (2 * scaled.denominator)
-    return Decimal(n if scaled >= 0 else -n).scaleb(-places)
-
-
-@dataclass(slots=True)
-class Order:
-    """One paper order."""
-
-    orderid: str
-    strategy: str
-    state: SymbolState
-    action: str
-    pricetype: str
-    product: str
-    steps: int
-    price: int
-    """Limit price in ticks (the reference LTP for MARKET / SL-M, as the sandbox stores)."""
-    trigger: int
-    disclosed: int = 0
-    status: str = OPEN
-    filled: int = 0
-    value: int = 0
-    """Sum of fill ticks x steps."""
-    triggered: bool = False
-    rejection_reason: str = ""
-    timestamp: str = field(default_factory=_now_text)
-
-    @property
-    def side(self) -> int:
-        """+1 for BUY, -1 for SELL."""
-        return 1 if self.action == "BUY" else -1
-
-    @property
-    def pending(self) -> int:
-        """Steps still to fill (0 once the order is no longer working)."""
-        return self.steps - self.filled if self.status in WORKING else 0
-
-    def avg(self) -> Fraction:
-        """Average fill price in ticks (0 before any fill)."""
-        return Fraction(self.value, self.filled) if self.filled else Fraction(0)
-
-
-@dataclass(slots=True)
-class Trade:
-    """One fill."""
-
-    tradeid: str
-    order: Order
-    price: int
-    steps: int
-    timestamp: str
-
-
-@dataclass(slots=True)
-class Position:
-    """Net position of one symbol and product."""
-
-    state: SymbolState
-    product: str
-    net: int = 0
-    avg: Fraction = Fraction(0)
-    realized: Fraction = Fraction(0)
-    """Realized P&L in tick-steps (multiply by tick x lot for money)."""
-
-    def fill(self, side: int, price: int, steps: int) -> None:
-        """Apply a fill of ``steps`` at ``price`` on ``side``."""
-        signed = side * steps
-        if self.net == 0 or (self.net > 0) == (side > 0):
-            total = abs(self.net) + steps
-            self.avg = (self.avg * abs(self.net) + price * steps) / total
-            self.net += signed
-            return
-        closing = min(steps, abs(self.net))
-        direction = 1 if self.net > 0 else -1
-        self.realized += (price - self.avg) * closing * direction
-        self.net += signed
-        if self.net == 0:
-            self.avg = Fraction(0)
-        elif (self.net > 0) != (direction > 0):
-            self.avg = Fraction(price)
-
-    def unrealized(self) -> Fraction:
-        """Open P&L at the last price, in tick-steps."""
-        return (self.state.ltp - self.avg) * self.net if self.net else Fraction(0)
+__all__ = [
+    "CANCELLED",
+    "CAPITAL",
+    "COMPLETE",
+    "OPEN",
+    "REJECTED",
+    "TRIGGER_PENDING",
+    "WORKING",
+    "Order",
+    "OrderError",
+    "PaperExchange",
+    "Position",
+    "Trade",
+    "_dec",
+]
 
 
 class OrderError(Exception):
@@ -151,7 +74,7 @@ def _leverage(state: SymbolState, product: str) -> int:
     return 5
 
 
-class PaperExchange:
+class PaperExchange(Books):
     """The account and its matching engine over a :class:`Market`."""
 
     def __init__(
@@ -162,6 +85,14 @@ class PaperExchange:
     ) -> None:
         self.market = market
         self.notify = notify or (lambda order: None)
+        self.on_change: Callable[[Order], None] = lambda order: None
+        """Called on every order change and before ``notify`` (the account's state file)."""
+        self.modify_updates = True
+        """Notify after a modify (the real server pushes nothing then)."""
+        self.cancel_all_trigger_pending = True
+        """``cancel_all`` takes ``trigger pending`` orders too (the real server skips them)."""
+        self.accept_pending_quantity = True
+        """``order_update`` on accept carries the unfilled quantity (the real server: 0)."""
         self.capital = capital
         self.orders: dict[str, Order] = {}
         self.working: dict[str, list[Order]] = {}
@@ -177,6 +108,20 @@ class PaperExchange:
         self._trade_ids = itertools.count(1)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _emit(self, order: Order, push: bool = True) -> None:
+        """``order`` changed: record it, then push it (unless ``push`` is False)."""
+        self.on_change(order)
+        if push:
+            self.notify(order)
+
+    def restore_ids(self) -> None:
+        """Continue order and trade ids after those of a restored account (no reuse)."""
+        today = [int(i[6:]) for i in self.orders if i.startswith(self._prefix) and i[6:].isdigit()]
+        if today:
+            self._ids = itertools.count(max(today) + 1)
+        trades = [int(t.tradeid) for t in self.trades if t.tradeid.isdigit()]
+        self._trade_ids = itertools.count(max(trades, default=0) + 1)
 
     def _next_id(self) -> str:
         return f"{self._prefix}{next(self._ids) % 100_000_000:08d}"
@@ -244,6 +189,9 @@ class PaperExchange:
 
     def _steps(self, state: SymbolState, quantity: Decimal) -> int:
         lot = state.inst.lot_size
+        cap = state.listing.freeze_qty or DEFAULT_MAX_QTY
+        if quantity > cap:  # before any arithmetic: 1e300 % lot cannot be computed
+            raise OrderError(f"Quantity {quantity} exceeds the freeze limit {cap} for {state.key}")
         if quantity > 0 and quantity % lot != 0:
             shown = int(lot) if lot == lot.to_integral_value() else lot
             raise OrderError(f"Quantity must be in multiples of lot size {shown}")
@@ -257,6 +205,8 @@ class PaperExchange:
         return int(qty / state.inst.lot_size)
 
     def _ticks(self, state: SymbolState, value: Decimal, what: str) -> int:
+        if value > state.px(state.ltp) * 2:  # far out of band: no tick arithmetic on it
+            raise OrderError(f"{what} {value} is outside the allowed band for {state.key}")
         try:
             ticks = state.inst.ticks(value)
         except OffGridPrice as exc:
@@ -366,11 +316,12 @@ class PaperExchange:
         avail = self.available()
         if need > avail:
             raise OrderError(
-                f"Insufficient funds. Required margin: {_dec(need)}, available: {_dec(avail)}"
+                f"Insufficient funds. Required: ₹{_dec(need)}, Available: ₹{_dec(avail)}, "
+                f"Shortage: ₹{_dec(need - avail)}"
             )
         self.orders[order.orderid] = order
         self.working.setdefault(order.state.key, []).append(order)
-        self.notify(order)
+        self._emit(order)
         self._match(order, arrival=True)
         return 200, {"status": "success", "orderid": order.orderid, "mode": "analyze"}
 
@@ -379,7 +330,7 @@ class PaperExchange:
         order.status = REJECTED
         order.rejection_reason = reason
         self.orders[order.orderid] = order
-        self.notify(order)
+        self._emit(order)
         return 400, {
             "status": "error",
             "message": reason,
@@ -428,7 +379,7 @@ class PaperExchange:
             order.status = COMPLETE
             self._unwork(order)
         if (order.status, order.filled) != before:
-            self.notify(order)
+            self._emit(order)
 
     def _walk(self, order: Order, limit: int | None) -> None:
         """Take liquidity level by level up to ``limit`` (None: at any price)."""
@@ -563,7 +514,7 @@ class PaperExchange:
         else:
             order.status = OPEN
         order.timestamp = _now_text()
-        self.notify(order)
+        self._emit(order, push=self.modify_updates)
         self._match(order, arrival=True)
         return 200, {
             "status": "success",
@@ -579,7 +530,7 @@ class PaperExchange:
             raise OrderError(f"Cannot cancel order in {order.status} status")
         order.status = CANCELLED
         self._unwork(order)
-        self.notify(order)
+        self._emit(order)
         return 200, {
             "status": "success",
             "orderid": orderid,
@@ -588,12 +539,23 @@ class PaperExchange:
         }
 
     def cancel_all(self) -> Reply:
-        """Cancel every working order."""
+        """Cancel every working order (skipping ``trigger pending`` ones as the server does,
+        unless :attr:`cancel_all_trigger_pending`)."""
         done: list[str] = []
         for orders in list(self.working.values()):
             for order in list(orders):
+                if order.status == TRIGGER_PENDING and not self.cancel_all_trigger_pending:
+                    continue
                 self.cancel(order.orderid)
                 done.append(order.orderid)
+        if not done:
+            return 200, {
+                "status": "success",
+                "message": "No open orders to cancel",
+                "canceled_orders": [],
+                "failed_cancellations": [],
+                "mode": "analyze",
+            }
         return 200, {
             "status": "success",
             "canceled_orders": done,
@@ -663,180 +625,3 @@ class PaperExchange:
         params["action"] = "BUY" if delta > 0 else "SELL"
         params["quantity"] = abs(delta)
         return self.place(self.build(**params))
-
-    # -- views ---------------------------------------------------------------------------------
-
-    def order_row(self, order: Order) -> dict[str, Any]:
-        """An orderbook row in the sandbox's shape."""
-        state = order.state
-        return {
-            "action": order.action,
-            "symbol": state.symbol,
-            "exchange": state.exchange,
-            "orderid": order.orderid,
-            "product": order.product,
-            "quantity": state.qty(order.steps),
-            "price": state.px(order.price),
-            "pricetype": order.pricetype,
-            "order_status": order.status,
-            "trigger_price": state.px(order.trigger),
-            "timestamp": order.timestamp,
-            "average_price": self._price_out(state, order.avg()),
-            "filled_quantity": state.qty(order.filled),
-            "pending_quantity": state.qty(order.pending),
-            "rejection_reason": order.rejection_reason,
-            "strategy": order.strategy,
-        }
-
-    def order_status(self, orderid: str) -> dict[str, Any]:
-        """The orderstatus ``data`` (sandbox keys plus ``pricetype`` for live-shaped clients)."""
-        row = self.order_row(self.get_order(orderid))
-        row["price_type"] = row["pricetype"]
-        return row
-
-    def order_update(self, order: Order) -> dict[str, Any]:
-        """The ``order_update`` push for ``order``'s current state."""
-        state = order.state
-        return {
-            "type": "order_update",
-            "user_id": "paper",
-            "mode": "analyze",
-            "broker": "sandbox",
-            "orderid": order.orderid,
-            "symbol": state.symbol,
-            "exchange": state.exchange,
-            "action": order.action,
-            "quantity": state.qty(order.steps),
-            "price": state.px(order.price),
-            "trigger_price": state.px(order.trigger),
-            "pricetype": order.pricetype,
-            "product": order.product,
-            "order_status": order.status,
-            "filled_quantity": state.qty(order.filled),
-            "pending_quantity": state.qty(order.pending),
-            "average_price": self._price_out(state, order.avg()),
-            "rejection_reason": order.rejection_reason,
-            "strategy": order.strategy,
-            "timestamp": order.timestamp,
-        }
-
-    def orderbook(self) -> dict[str, Any]:
-        """The orderbook ``data``: rows newest first and statistics."""
-        rows = [self.order_row(o) for o in reversed(self.orders.values())]
-        stats = {
-            "total_buy_orders": sum(1 for o in self.orders.values() if o.action == "BUY"),
-            "total_sell_orders": sum(1 for o in self.orders.values() if o.action == "SELL"),
-            "total_completed_orders": sum(1 for o in self.orders.values() if o.status == COMPLETE),
-            "total_open_orders": sum(1 for o in self.orders.values() if o.status == OPEN),
-            "total_rejected_orders": sum(1 for o in self.orders.values() if o.status == REJECTED),
-            "total_trigger_pending_orders": sum(
-                1 for o in self.orders.values() if o.status == TRIGGER_PENDING
-            ),
-        }
-        return {"orders": rows, "statistics": stats}
-
-    def tradebook(self) -> list[dict[str, Any]]:
-        """One row per fill, newest first."""
-        rows = []
-        for trade in reversed(self.trades):
-            order, state = trade.order, trade.order.state
-            value = self._money(state, trade.price * trade.steps)
-            rows.append(
-                {
-                    "symbol": state.symbol,
-                    "exchange": state.exchange,
-                    "product": order.product,
-                    "action": order.action,
-                    "quantity": state.qty(trade.steps),
-                    "average_price": state.px(trade.price),
-                    "price": state.px(trade.price),
-                    "trade_value": _dec(value),
-                    "orderid": order.orderid,
-                    "tradeid": trade.tradeid,
-                    "strategy": order.strategy,
-                    "timestamp": trade.timestamp,
-                }
-            )
-        return rows
-
-    def positionbook(self) -> tuple[list[dict[str, Any]], Decimal]:
-        """Position rows (closed ones stay with quantity 0) and the total P&L."""
-        rows = []
-        total = Fraction(0)
-        for pos in self.positions.values():
-            state = pos.state
-            unreal = self._money(state, pos.unrealized())
-            real = self._money(state, pos.realized)
-            invested = self._money(state, pos.avg * abs(pos.net))
-            pct = unreal / invested * 100 if invested else Fraction(0)
-            total += unreal + real
-            rows.append(
-                {
-                    "symbol": state.symbol,
-                    "exchange": state.exchange,
-                    "product": pos.product,
-                    "quantity": state.qty(pos.net),
-                    "average_price": self._price_out(state, pos.avg),
-                    "ltp": state.px(state.ltp),
-                    "pnl": _dec(unreal + real),
-                    "pnlpercent": _dec(pct),
-                    "unrealized_pnl": _dec(unreal),
-                    "today_realized_pnl": _dec(real),
-                    "total_pnl_today": _dec(unreal + real),
-                    "lot_size": state.inst.lot_size,
-                }
-            )
-        return rows, _dec(total)
-
-    def open_quantity(self, exchange: str, symbol: str, product: str) -> int | Decimal:
-        """Net quantity of one position (0 if none)."""
-        pos = self.positions.get((f"{exchange}:{symbol}", product))
-        if pos is None:
-            return 0
-        return pos.state.qty(pos.net)
-
-    def holdings(self) -> dict[str, Any]:
-        """CNC long positions, shown as holdings at once (no T+1 wait)."""
-        rows = []
-        inv = val = Fraction(0)
-        for pos in self.positions.values():
-            if pos.product != "CNC" or pos.net <= 0:
-                continue
-            state = pos.state
-            cost = self._money(state, pos.avg * pos.net)
-            now = self._money(state, state.ltp * pos.net)
-            inv += cost
-            val += now
-            rows.append(
-                {
-                    "symbol": state.symbol,
-                    "exchange": state.exchange,
-                    "product": "CNC",
-                    "quantity": state.qty(pos.net),
-                    "average_price": self._price_out(state, pos.avg),
-                    "ltp": state.px(state.ltp),
-                    "pnl": _dec(now - cost),
-                    "pnlpercent": _dec((now - cost) / cost * 100 if cost else 0),
-                }
-            )
-        pnl = val - inv
-        return {
-            "holdings": rows,
-            "statistics": {
-                "totalholdingvalue": _dec(val),
-                "totalinvvalue": _dec(inv),
-                "totalprofitandloss": _dec(pnl),
-                "totalpnlpercentage": _dec(pnl / inv * 100 if inv else 0),
-            },
-        }
-
-    def funds(self) -> dict[str, Any]:
-        """The funds ``data``."""
-        used = self.margin_used()
-        return {
-            "availablecash": _dec(Fraction(self.capital) + self.realized() - used),
-            "collateral": Decimal("0.00"),
-            "m2munrealized": _dec(self.unrealized()),
-            "m2mrealized": _dec(self.realized()),
-            "utiliseddebits": _dec(used),
-        }

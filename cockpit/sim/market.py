@@ -21,6 +21,8 @@ from cockpit.domain.instruments import Instrument
 from cockpit.sim.universe import Listing
 
 BOOK_LEVELS: Final = 20
+MAX_PRICE: Final = Decimal(10) ** 12
+"""A price at or above this (control API, upstream ticks) is refused: no instrument trades there."""
 _ALPHA: Final = 0.07
 _BETA: Final = 0.91
 _OMEGA: Final = 1.0 - _ALPHA - _BETA

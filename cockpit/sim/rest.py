@@ -43,11 +43,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
-RATE_LIMITED: Final = {
+LEGACY_RATE_LIMITED: Final = {
     "status": "error",
     "message": "Rate limit exceeded. Please slow down your requests.",
-    "retry_after": 60,
+    "retry_after": 1,
 }
+"""The 429 body with ``--retry-after-429`` (and a ``Retry-After: 1`` header)."""
 INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
 
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
@@ -205,7 +206,7 @@ class RestApi:
         raw = await request.read()
         try:
             return msgspec.json.decode(raw), None
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deep
             self.stats["errors_400"] += 1
             return None, json_response(
                 400, {"status": "error", "message": "Invalid JSON in request body"}
@@ -221,20 +222,21 @@ class RestApi:
         async def endpoint(request: web.Request) -> web.Response:
             self.stats["requests"] += 1
             if limiter is not None and not limiter.allow():
-                self.stats["errors_429"] += 1
-                return json_response(429, RATE_LIMITED)
+                return self._rate_limited(limiter)
             body, bad = await self._body(request)
             if bad is not None:
                 return bad
+            # The key first: nothing an unauthenticated caller sends is looked at further.
+            key = body.get("apikey") if isinstance(body, dict) else None
+            if isinstance(key, str) and not self._key_ok(key):
+                self.stats["errors_403"] += 1
+                return json_response(403, INVALID_KEY)
             values, errors = schema.load(sch, body)
             if errors:
                 self.stats["errors_400"] += 1
                 return json_response(
                     400, {"status": "error", "message": str(errors) if as_text else errors}
                 )
-            if not secrets.compare_digest(values["apikey"].encode(), self.server.api_key.encode()):
-                self.stats["errors_403"] += 1
-                return json_response(403, INVALID_KEY)
             try:
                 result = handler(values)
                 if not isinstance(result, tuple):
@@ -246,6 +248,12 @@ class RestApi:
                 if as_text:
                     payload["mode"] = "analyze"
                 return json_response(exc.status, payload)
+            except ArithmeticError as exc:  # a number too big for the arithmetic behind it
+                self.stats["errors_400"] += 1
+                log.warning("REST %s: numeric input out of range (%s)", request.path, exc)
+                return json_response(
+                    400, {"status": "error", "message": "Numeric value out of range"}
+                )
             except Exception:
                 log.exception("REST %s failed", request.path)
                 return json_response(
@@ -257,6 +265,19 @@ class RestApi:
 
         return endpoint
 
+    def _rate_limited(self, limiter: RateLimiter) -> web.Response:
+        """429 as flask-limiter answers the ``/api/v1`` routes: ``{"message": "10 per 1
+        second"}`` with no ``status``, no ``retry_after`` and no Retry-After header."""
+        self.stats["errors_429"] += 1
+        if self.server.config.retry_after_429:
+            response = json_response(429, LEGACY_RATE_LIMITED)
+            response.headers["Retry-After"] = "1"
+            return response
+        return json_response(429, {"message": f"{limiter.per_second} per 1 second"})
+
+    def _key_ok(self, key: str) -> bool:
+        return secrets.compare_digest(key.encode(), self.server.api_key.encode())
+
     def _control(
         self, handler: Callable[[dict[str, Any]], Any]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -267,9 +288,7 @@ class RestApi:
             if not isinstance(body, dict):
                 return json_response(400, {"status": "error", "message": "expected an object"})
             key = body.pop("apikey", None)
-            if not isinstance(key, str) or not secrets.compare_digest(
-                key.encode(), self.server.api_key.encode()
-            ):
+            if not isinstance(key, str) or not self._key_ok(key):
                 return json_response(403, INVALID_KEY)
             try:
                 result = handler(body)
@@ -278,6 +297,10 @@ class RestApi:
             except (KeyError, ValueError, TypeError, InvalidPrice, OffGridPrice) as exc:
                 message = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 return json_response(400, {"status": "error", "message": message})
+            except ArithmeticError:
+                return json_response(
+                    400, {"status": "error", "message": "Numeric value out of range"}
+                )
             self.server.hub.flush()
             return json_response(200, {"status": "success", **(result or {})})
 
@@ -287,8 +310,7 @@ class RestApi:
         """``GET /instruments?apikey=&exchange=``: the master contract, one row per symbol."""
         self.stats["requests"] += 1
         if not self.api_limit.allow():
-            self.stats["errors_429"] += 1
-            return json_response(429, RATE_LIMITED)
+            return self._rate_limited(self.api_limit)
         key = request.query.get("apikey", "")
         if not secrets.compare_digest(key.encode(), self.server.api_key.encode()):
             self.stats["errors_403"] += 1

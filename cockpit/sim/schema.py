@@ -60,6 +60,8 @@ INTERVALS: Final = [
     "Y",
 ]
 
+MAX_EXPONENT: Final = 308
+"""Numbers whose decimal exponent passes a float's (about 1.8e308) are refused."""
 _MISSING: Final = object()
 Errors = dict[str, list[str]]
 
@@ -93,7 +95,9 @@ def _num(value: Any) -> Decimal:
             raise ValueError("Not a valid number.")
     except InvalidOperation:
         raise ValueError("Not a valid number.") from None
-    if not result.is_finite():
+    if not result.is_finite() or (result and result.adjusted() > MAX_EXPONENT):
+        # Past a float's range marshmallow's Float sees infinity: the same answer, and no
+        # huge exponent ever reaches an integer conversion (int(1e1000000) takes seconds).
         raise ValueError("Special numeric values (nan or infinity) are not permitted.")
     return result
 

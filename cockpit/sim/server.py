@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import heapq
 import logging
 import secrets
 import threading
@@ -25,16 +26,21 @@ import msgspec
 from aiohttp import web
 
 from cockpit.domain.instruments import to_decimal
+from cockpit.sim.accounts import AccountStore
 from cockpit.sim.exchange import Order, PaperExchange
-from cockpit.sim.market import Market, SymbolState
+from cockpit.sim.market import MAX_PRICE, Market, SymbolState
 from cockpit.sim.rest import RestApi
 from cockpit.sim.universe import Listing, default_listings, parse_instrument_spec
 from cockpit.sim.ws import Hub
 
 log = logging.getLogger(__name__)
 
+PRICE_SAVE_S: Final = 1.0
+"""How often the last prices of open positions are written to the state file."""
 _MAX_BATCH_S: Final = 0.01
 """At most this many seconds' worth of ticks per instrument per loop turn (backlog is dropped)."""
+_COALESCE_S: Final = 0.002
+"""Instruments due within this many seconds of now step together (fewer loop wakes)."""
 
 
 @dataclass
@@ -73,6 +79,32 @@ class SimConfig:
     order_updates: bool = True
     """Push ``order_update`` frames; False refuses ``subscribe_orders`` with INVALID_ACTION, as
     OpenAlgo brokers without an order stream do."""
+    # -- where the paper exchange used to differ from the real OpenAlgo server ---------------
+    # Each default is what the running server does (openalgo.md, last section); True brings
+    # back the paper exchange's older, friendlier behaviour.
+    retry_after_429: bool = False
+    """A 429 says ``{"status":"error",...,"retry_after":1}`` with a Retry-After header. The
+    server's own answer is ``{"message":"10 per 1 second"}`` and nothing else."""
+    cancel_all_skips_trigger_pending: bool = False
+    """``cancelallorder`` skips ``trigger pending`` orders, as the server's analyze mode does
+    (answering "No open orders to cancel" when nothing else works). Off by default for now,
+    unlike the switches above: the engine's kill switch still counts on cancelallorder to
+    cancel its stop orders (issue 17 item 1)."""
+    subscribe_snapshot: bool = False
+    """A ``market_data`` frame right after each subscribe. The server sends none: the first
+    frame is the next tick."""
+    modify_updates: bool = False
+    """An ``order_update`` after a modify. The server sends none (accept, fill, cancel and
+    reject only)."""
+    accept_pending_quantity: bool = False
+    """The accept ``order_update`` carries the unfilled quantity as ``pending_quantity``. The
+    server sends 0 there."""
+    state_dir: str | None = None
+    """Keep the account (orders, fills, positions, funds) in this directory and reload it at
+    start (:mod:`cockpit.sim.accounts`); None: the account lives in memory only."""
+    numeric_data_mode: bool = False
+    """``data.mode`` inside ``market_data`` is the integer mode. The server (Zerodha adapter)
+    sends a string: ``"ltp"``, ``"quote"`` or ``"full"``."""
 
 
 class SimServer:
@@ -94,7 +126,23 @@ class SimServer:
             ping_interval=cfg.ping_interval,
             max_buffer=cfg.max_client_buffer,
         )
+        self.hub.snapshot_on_subscribe = cfg.subscribe_snapshot
+        self.hub.numeric_data_mode = cfg.numeric_data_mode
         self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
+        self.exchange.modify_updates = cfg.modify_updates
+        self.exchange.accept_pending_quantity = cfg.accept_pending_quantity
+        self.exchange.cancel_all_trigger_pending = not cfg.cancel_all_skips_trigger_pending
+        self.store: AccountStore | None = None
+        self.restored: dict[str, int] = {}
+        if cfg.state_dir:
+            self.store = AccountStore(Path(cfg.state_dir))
+            try:
+                self.restored = self.store.load(self.exchange)
+            except BaseException:
+                self.store.close()
+                raise
+            store, exchange = self.store, self.exchange
+            exchange.on_change = lambda order: store.record(exchange, order)
         self.hub.exchange = self.exchange
         self.hub.orders_enabled = cfg.order_updates
         self.upstream: Any = None
@@ -108,6 +156,7 @@ class SimServer:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._rebuild = True
         self.script_events: list[dict[str, Any]] = []
         if cfg.script:
             self.script_events = load_script(Path(cfg.script).read_text())
@@ -137,6 +186,8 @@ class SimServer:
         if self.upstream is not None:
             await self.upstream.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="sim-ticker"))
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._save_prices(), name="sim-prices"))
         if self.script_events:
             self._tasks.append(asyncio.create_task(self._play_script(), name="sim-script"))
 
@@ -155,8 +206,18 @@ class SimServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner.cleanup(), timeout=3.0)
         self._runners.clear()
+        if self.store is not None:
+            self.store.record_prices(self.exchange)
+            self.store.close()
 
     # -- ticking -------------------------------------------------------------------------------
+
+    async def _save_prices(self) -> None:
+        """Once a second, the last price of each open position goes to the state file."""
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(PRICE_SAVE_S)
+            self.store.record_prices(self.exchange)
 
     def _notify(self, order: Order) -> None:
         self.hub.order_update(order)
@@ -177,37 +238,53 @@ class SimServer:
             # Stagger instruments so they do not all tick at the same instant.
             state.t0 = now + state.rng.random() / rate if rate > 0 else now
             state.count = 0
+        self._rebuild = True
         self._wake.set()
 
     async def _ticker(self) -> None:
+        """Step every running instrument at the market rate, due ones first.
+
+        A heap holds each instrument's next due time, so a turn touches only the instruments
+        that are due (not all of them: with 3,000 symbols that scan was most of the sim's CPU).
+        Instruments due within :data:`_COALESCE_S` step in the same turn, bounding the wakes.
+        """
         loop = asyncio.get_running_loop()
-        states = list(self.market.states.values())
-        self._rephase(states)
+        self._rephase()
         on_tick = self.on_tick
+        heap: list[tuple[float, int, SymbolState]] = []
+        push, pop = heapq.heappush, heapq.heappop
         while True:
             rate = self.market.rate
+            if self._rebuild:
+                self._rebuild = False
+                heap = []
+                if rate > 0:
+                    heap = [
+                        (state.t0 + (state.count + 1) / rate, i, state)
+                        for i, state in enumerate(self.market.states.values())
+                        if not state.paused
+                    ]
+                    heapq.heapify(heap)
             now = loop.time()
-            next_due = now + 1.0
-            if rate > 0:
+            horizon = now + _COALESCE_S
+            if heap and heap[0][0] <= horizon:
                 max_batch = max(1, int(rate * _MAX_BATCH_S))
                 stamp = time.time_ns()
-                for state in states:
+                while heap and heap[0][0] <= horizon:
+                    _, i, state = pop(heap)
                     if state.paused:
-                        continue
-                    n = int((now - state.t0) * rate) - state.count
-                    if n > 0:
-                        if n > max_batch:
-                            state.count += n - max_batch
-                            n = max_batch
-                        for _ in range(n):
-                            state.step(stamp)
-                            on_tick(state)
-                        state.count += n
-                    due = state.t0 + (state.count + 1) / rate
-                    if due < next_due:
-                        next_due = due
-            self.hub.flush()
-            delay = next_due - loop.time()
+                        continue  # back in the heap when resumed (_rephase)
+                    n = max(1, int((now - state.t0) * rate) - state.count)
+                    if n > max_batch:
+                        state.count += n - max_batch
+                        n = max_batch
+                    for _ in range(n):
+                        state.step(stamp)
+                        on_tick(state)
+                    state.count += n
+                    push(heap, (state.t0 + (state.count + 1) / rate, i, state))
+                self.hub.flush()
+            delay = (heap[0][0] if heap else now + 1.0) - loop.time()
             if delay <= 0:
                 await asyncio.sleep(0)
                 continue
@@ -247,11 +324,11 @@ class SimServer:
         """Put ``symbol`` at ``ltp`` now (bid/ask default to one tick either side)."""
         state = self._resolve(exchange, symbol)
         inst = state.inst
-        ticks = inst.ticks(to_decimal(ltp))
+        ticks = inst.ticks(_sane_price(ltp, "ltp"))
         if ticks <= 0:
             raise ValueError("ltp must be > 0")
-        bid_t = inst.ticks(to_decimal(bid)) if bid is not None else None
-        ask_t = inst.ticks(to_decimal(ask)) if ask is not None else None
+        bid_t = inst.ticks(_sane_price(bid, "bid")) if bid is not None else None
+        ask_t = inst.ticks(_sane_price(ask, "ask")) if ask is not None else None
         state.set_price(ticks, time.time_ns(), bid_t, ask_t)
         self.on_tick(state)
         return {"exchange": state.exchange, "symbol": state.symbol, "ltp": state.px(state.ltp)}
@@ -268,12 +345,13 @@ class SimServer:
         return {"paused": paused, "instruments": [s.key for s in states]}
 
     def reject_next(
-        self, exchange: str | None, symbol: str, count: int = 1, reason: str = ""
+        self, exchange: str | None, symbol: str, count: Any = 1, reason: str = ""
     ) -> dict[str, Any]:
         """Reject the next ``count`` orders of ``symbol`` with ``reason``."""
+        count = _bounded_int(count, 1, MAX_REJECT_COUNT, "count")
         state = self._resolve(exchange, symbol)
         queue = self.exchange.reject_queue.setdefault(state.key, deque())
-        for _ in range(int(count)):
+        for _ in range(count):
             queue.append(reason or "Order rejected by the paper exchange")
         return {"pending_rejections": len(queue)}
 
@@ -288,8 +366,11 @@ class SimServer:
 
     def silence(self, seconds: float) -> dict[str, Any]:
         """No market_data frames for ``seconds`` while sockets stay open."""
-        self.hub.silence(float(seconds))
-        return {"seconds": float(seconds)}
+        value = _number(seconds, "seconds")
+        if not 0 <= value <= MAX_SILENCE_S:
+            raise ValueError(f"seconds must be between 0 and {MAX_SILENCE_S:g}")
+        self.hub.silence(value)
+        return {"seconds": value}
 
     async def drop_ws(self, code: int | None = None) -> dict[str, Any]:
         """Drop every WebSocket connection (abort, or close with ``code``)."""
@@ -317,13 +398,46 @@ class SimServer:
             ),
             "resume": lambda b: self.pause(b.get("exchange"), b.get("symbol"), False),
             "reject_next": lambda b: self.reject_next(
-                b.get("exchange"), b["symbol"], int(b.get("count", 1)), str(b.get("reason", ""))
+                b.get("exchange"), b["symbol"], b.get("count", 1), str(b.get("reason", ""))
             ),
             "drop_ws": lambda b: self.drop_ws(b.get("code")),
             "silence": lambda b: self.silence(b["seconds"]),
             "rate": lambda b: self.set_rate(b["rate"]),
             "stats": lambda b: self.stats(),
         }
+
+
+MAX_REJECT_COUNT: Final = 10_000
+MAX_SILENCE_S: Final = 86_400.0
+
+
+def _number(value: Any, what: str) -> float:
+    """A finite float from a JSON number or numeric string, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{what} must be a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{what} must be a finite number")
+    return number
+
+
+def _bounded_int(value: Any, lo: int, hi: int, what: str) -> int:
+    """An integer in ``[lo, hi]`` (a float or numeric string is accepted if whole)."""
+    number = _number(value, what)
+    if not lo <= number <= hi or number != int(number):
+        raise ValueError(f"{what} must be a whole number between {lo} and {hi}")
+    return int(number)
+
+
+def _sane_price(value: Any, what: str) -> Decimal:
+    """A positive price below :data:`MAX_PRICE`, exact (never through a float)."""
+    price = to_decimal(value)
+    if not 0 < price < MAX_PRICE:
+        raise ValueError(f"{what} must be > 0 and < {MAX_PRICE:,}")
+    return price
 
 
 def _bound_port(runner: web.AppRunner) -> int:
@@ -457,6 +571,21 @@ class SimHandle:
     def instruments(self) -> list[str]:
         """Every listed ``EXCH:SYMBOL``."""
         return list(self.server.market.states)
+
+    def wait_subscribed(self, keys: list[str], timeout: float = 5.0) -> None:
+        """Wait until some WebSocket client is subscribed to every one of ``keys``.
+
+        The server sends no snapshot on subscribe, so a price set before the subscription
+        is processed reaches nobody: tests that move the market right after a client
+        connects wait here first.
+        """
+        deadline = time.monotonic() + timeout
+        index = self.server.hub.index
+        while not self.call(lambda: all(key in index for key in keys)):
+            if time.monotonic() > deadline:
+                missing = self.call(lambda: [key for key in keys if key not in index])
+                raise TimeoutError(f"no subscriber for {', '.join(missing)} after {timeout}s")
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and join its thread (bounded by ``timeout``)."""

@@ -30,7 +30,7 @@ import msgspec
 
 from cockpit.domain.instruments import Exchange, Instrument, to_decimal
 from cockpit.domain.market import DepthTick, QuoteTick, decode_line
-from cockpit.sim.market import BOOK_LEVELS, SymbolState
+from cockpit.sim.market import BOOK_LEVELS, MAX_PRICE, SymbolState
 from cockpit.sim.universe import Listing
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 MAX_LINE: Final = 1 << 20
 _FOLLOW: Final = b'{"follow"'
 _JSON = msgspec.json.Decoder()
+_MIN_STEP: Final = Decimal("1e-12")
+_MAX_LOT: Final = Decimal(10) ** 9
 
 
 class UpstreamServer:
@@ -132,14 +134,22 @@ class UpstreamServer:
                 )
                 return
             event = decode_line(line)
-        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError, ValueError):
+            self.apply(event)
+        except (
+            msgspec.DecodeError,
+            msgspec.ValidationError,
+            KeyError,
+            TypeError,
+            ValueError,
+            ArithmeticError,  # decimal.Overflow and friends: a price no grid can hold
+        ):
             self.stats["bad_lines"] += 1
-            return
-        self.apply(event)
 
     def follow(self, exchange: str, symbol: str, tick: Decimal, lot: Decimal) -> SymbolState:
         """Follow ``exchange:symbol`` (listing it if new): walk paused, unpriced until a tick."""
         market = self.sim.market
+        if not (_MIN_STEP <= tick < MAX_PRICE and _MIN_STEP <= lot < _MAX_LOT):
+            raise ValueError(f"follow {exchange}:{symbol}: tick {tick} or lot {lot} out of range")
         state = market.get(exchange, symbol)
         if state is None:
             exch = Exchange(exchange)
@@ -176,6 +186,12 @@ class UpstreamServer:
         state = self.sim.market.get(event.exchange, event.symbol)
         if state is None:
             self.stats["unknown"] += 1
+            return
+        prices = [event.ltp]
+        if isinstance(event, QuoteTick):
+            prices += [lv[0] for lv in (event.bids or ())] + [lv[0] for lv in (event.asks or ())]
+        if not all(0 < p < MAX_PRICE for p in prices):
+            self.stats["bad_lines"] += 1
             return
         ltp = self._ticks(state, event.ltp)
         if ltp <= 0:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODE_LABELS: Final = {1: "LTP", 2: "Quote", 3: "Depth"}
+DATA_MODES: Final = {1: "ltp", 2: "quote", 3: "full"}
+"""``data.mode`` as OpenAlgo's Zerodha adapter spells it."""
 _MODE_BY_NAME: Final = {"LTP": 1, "QUOTE": 2, "DEPTH": 3}
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="number")
 _DECODER: Final = msgspec.json.Decoder()
@@ -49,6 +51,20 @@ def _close_frame(code: int, reason: str) -> bytes:
     return bytes((0x88, len(body))) + body
 
 
+def _abort_if_open(transport: asyncio.Transport) -> None:
+    """Abort a transport still draining after a close; nothing if it is already gone.
+
+    By then the peer may have gone and the transport been torn down (its loop reference
+    cleared), so a plain ``abort`` could raise from inside the event loop.
+    """
+    if transport.get_extra_info("socket") is None:
+        return
+    try:
+        transport.abort()
+    except (AttributeError, RuntimeError, OSError):
+        pass
+
+
 def normalize_mode(raw: object) -> int:
     """1/2/3 or a case-insensitive LTP/Quote/Depth; anything else raises ValueError."""
     if isinstance(raw, bool):
@@ -66,7 +82,7 @@ def normalize_mode(raw: object) -> int:
 class LtpData(msgspec.Struct, kw_only=True):
     symbol: str
     exchange: str
-    mode: int
+    mode: int | str
     ltp: Decimal
     ltt: int
     timestamp: int
@@ -75,7 +91,7 @@ class LtpData(msgspec.Struct, kw_only=True):
 class QuoteData(msgspec.Struct, kw_only=True):
     symbol: str
     exchange: str
-    mode: int
+    mode: int | str
     ltp: Decimal
     open: Decimal
     high: Decimal
@@ -121,7 +137,7 @@ class MarketFrame(msgspec.Struct, kw_only=True):
     data: LtpData | QuoteData | DepthData
 
 
-def _quote(s: SymbolState, mode: int, book: DepthBook | None = None) -> QuoteData | DepthData:
+def _quote(s: SymbolState, mode: int | str, book: DepthBook | None = None) -> QuoteData | DepthData:
     px = s.px
     change, pct = s.change()
     atp = s.atp()
@@ -160,20 +176,27 @@ def _quote(s: SymbolState, mode: int, book: DepthBook | None = None) -> QuoteDat
 _ZERO: Final = Decimal(0)
 
 
-def encode_market(s: SymbolState, mode: int, depth: int, broker: str) -> bytes:
-    """The JSON of one ``market_data`` frame for ``s`` at ``mode`` (depth levels for mode 3)."""
+def encode_market(
+    s: SymbolState, mode: int, depth: int, broker: str, numeric_mode: bool = False
+) -> bytes:
+    """The JSON of one ``market_data`` frame for ``s`` at ``mode`` (depth levels for mode 3).
+
+    The envelope's ``mode`` is the subscribed integer mode; ``data.mode`` is the adapter's
+    text (``ltp``/``quote``/``full``, as Zerodha's) unless ``numeric_mode``.
+    """
     data: LtpData | QuoteData | DepthData
+    inner: int | str = mode if numeric_mode else DATA_MODES[mode]
     if mode == 1:
         data = LtpData(
             symbol=s.symbol,
             exchange=s.exchange,
-            mode=1,
+            mode=inner,
             ltp=s.px(s.ltp),
             ltt=s.ltt_ms,
             timestamp=s.ts_ms,
         )
     elif mode == 2:
-        data = _quote(s, 2)
+        data = _quote(s, inner)
     else:
         bids, asks = s.book(depth)
         px, qty = s.px, s.qty
@@ -181,7 +204,7 @@ def encode_market(s: SymbolState, mode: int, depth: int, broker: str) -> bytes:
             buy=[DepthLevel(px(p), qty(q), o) for p, q, o in bids],
             sell=[DepthLevel(px(p), qty(q), o) for p, q, o in asks],
         )
-        data = _quote(s, 3, book)
+        data = _quote(s, inner, book)
     frame = MarketFrame(symbol=s.symbol, exchange=s.exchange, mode=mode, broker=broker, data=data)
     return _ENCODER.encode(frame)
 
@@ -244,6 +267,10 @@ class Hub:
         self.index: dict[str, dict[WsClient, tuple[int, int]]] = {}
         self.order_clients: set[WsClient] = set()
         self.orders_enabled = True
+        self.snapshot_on_subscribe = False
+        """Queue a ``market_data`` frame right after a subscribe (the real server does not)."""
+        self.numeric_data_mode = False
+        """``data.mode`` as the integer mode (the real server: ``"ltp"|"quote"|"full"``)."""
         """False: ``subscribe_orders`` is refused with INVALID_ACTION (no order stream)."""
         self.dirty: list[WsClient] = []
         self.silent_until = 0.0
@@ -318,7 +345,7 @@ class Hub:
         self._forget(client)
         transport.write(ws_frame(_ENCODER.encode(message)) + _close_frame(1013, "slow client"))
         transport.close()
-        asyncio.get_running_loop().call_later(5.0, transport.abort)
+        asyncio.get_running_loop().call_later(5.0, _abort_if_open, transport)
 
     def error(self, client: WsClient, code: str, message: str) -> None:
         """Send the flat error frame (no ``type``); the connection stays open."""
@@ -336,7 +363,9 @@ class Hub:
         for client, want in subs.items():
             frame = frames.get(want)
             if frame is None:
-                frame = frames[want] = ws_frame(encode_market(s, want[0], want[1], broker))
+                frame = frames[want] = ws_frame(
+                    encode_market(s, want[0], want[1], broker, self.numeric_data_mode)
+                )
             if not client.closed:
                 client.buf.append(frame)
                 if not client.buffered:
@@ -614,12 +643,13 @@ class Hub:
         if data.get("request_id") is not None:
             reply["request_id"] = data["request_id"]
         self.send(client, reply)
-        # A snapshot right away, as brokers send on subscribe (unless the feed is silenced).
-        if self.silent_until and self._silent():
+        # The server sends nothing until the next tick; the old snapshot is a switch.
+        if not self.snapshot_on_subscribe or (self.silent_until and self._silent()):
             return
         for state in fresh:
             top, levels = self.index[state.key][client]
-            self._queue(client, ws_frame(encode_market(state, top, levels, self.broker)))
+            frame = encode_market(state, top, levels, self.broker, self.numeric_data_mode)
+            self._queue(client, ws_frame(frame))
 
     def _unsubscribe(self, client: WsClient, data: dict[str, Any], everything: bool) -> None:
         symbols = data.get("symbols") or []

@@ -19,9 +19,10 @@ from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
 from cockpit.ui.commands import SymbolCommands
+from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
-from cockpit.ui.store import Changes, Store, fmt_qty
+from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
     DEFAULT_THEME,
     VARIABLES,
@@ -57,7 +58,17 @@ class UiOptions:
     default_qty: Decimal = Decimal(1)
     qty_step: Decimal = Decimal(1)
     confirm_qty_over: Decimal | None = None
-    confirm_value_over: Decimal | None = None
+    """Ask before an order of more units than this (``[trading] confirm_qty_over``)."""
+    confirm_qty_multiple: Decimal | None = Decimal(10)
+    """Ask before an order of more than this many times the default quantity."""
+    confirm_value_over: Decimal | None = Decimal(500_000)
+    """Ask before an order worth more than this (price × quantity)."""
+    stale_after_s: Decimal = Decimal(5)
+    """A symbol whose last tick is older than this shows STALE (the engine's stale-data
+    gate, ``[risk] max_tick_age_s``, when it is on)."""
+    max_daily_loss: Decimal | None = None
+    """``[risk] max_daily_loss``: the status bar says LOCKED while the engine's day P&L is
+    at or below minus this (entries are refused)."""
     stop_ticks: int | None = 20
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
@@ -76,7 +87,8 @@ class UiOptions:
         """Build from ``cockpit.config.Settings``."""
         from cockpit import paths
 
-        ui, tr, ex = settings.ui, settings.trading, settings.exits
+        ui, tr, ex, risk = settings.ui, settings.trading, settings.exits, settings.risk
+        values = [v for v in (tr.confirm_value_over, ui.confirm_value_over) if v is not None]
         return cls(
             fps=ui.fps,
             theme=ui.theme,
@@ -84,7 +96,10 @@ class UiOptions:
             default_qty=tr.default_qty,
             qty_step=tr.qty_step,
             confirm_qty_over=tr.confirm_qty_over,
-            confirm_value_over=tr.confirm_value_over,
+            confirm_qty_multiple=ui.confirm_qty_multiple,
+            confirm_value_over=min(values) if values else None,
+            stale_after_s=risk.max_tick_age_s or Decimal(5),
+            max_daily_loss=risk.max_daily_loss,
             stop_ticks=ex.stop_ticks,
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
@@ -133,7 +148,7 @@ def _b(
     return Binding(key, action, desc, show=show, tooltip=tip, id=bid, **kw)
 
 
-class CockpitApp(App[int]):
+class CockpitApp(EntryMixin, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -227,6 +242,8 @@ class CockpitApp(App[int]):
         _b("n", "ticket", "Ticket", "Open the order ticket", "ticket", show=False),
         _b("slash", "add_symbol", "Add", "Search and add a symbol to the watchlist", "add_symbol"),
         _b("w", "watchlist_screen", "Watch", "Full-screen watchlist", "watchlist_screen"),
+        _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
+        _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
         _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
         _b("question_mark", "help", "Help", "Keys and what they do", "help"),
         _b(
@@ -245,8 +262,11 @@ class CockpitApp(App[int]):
         self.options = options or UiOptions()
         self.connector = connector
         self.store = Store()
+        self.store.stale_ns = int(self.options.stale_after_s * 1_000_000_000)
+        self.store.max_daily_loss = self.options.max_daily_loss
         self.selected: str | None = None
-        self.qty: Decimal = self.options.default_qty
+        self.qtys: dict[str, Decimal] = {}
+        """The order quantity per symbol (the default until stepped)."""
         self.link: Link | None = None
         self.pump: Pump | None = None
         self.link_state = "connecting"
@@ -385,11 +405,16 @@ class CockpitApp(App[int]):
         ch = self.store.disconnected()
         self._update_views(ch)
         if was != "quitting":
-            self.notify(event.reason, title="Engine connection lost", severity="error", timeout=15)
+            stopped = self.store.stopping if was == "stopping" else None
+            title = "Engine stopped" if stopped else "Engine connection lost"
+            reason = stopped or event.reason
+            self.log_message("error", title, reason, timeout=15)
             from cockpit.ui.screens.modals import EngineLostScreen
 
             if not isinstance(self.screen, EngineLostScreen):
-                self.push_screen(EngineLostScreen(event.reason), self._after_engine_lost)
+                self.push_screen(
+                    EngineLostScreen(reason, stopped=bool(stopped)), self._after_engine_lost
+                )
 
     def _after_engine_lost(self, choice: str | None) -> None:
         if choice == "restart":
@@ -413,7 +438,8 @@ class CockpitApp(App[int]):
             changes = self.store.apply_all(event.messages)
             for n in self.store.drain_notices():
                 if n.title.startswith("Refused"):
-                    continue  # shown by _refused with context
+                    continue  # shown and kept by _refused, with the order in words
+                self.store.remember(n)
                 self.notify(n.message, title=n.title, severity=n.severity, timeout=8)  # type: ignore[arg-type]
             if self.store.stopping:
                 self.link_state = "stopping"
@@ -439,11 +465,10 @@ class CockpitApp(App[int]):
         ):
             self._confirm_then_send(cmd, msg.message)
             return
-        what = type(cmd).__name__ if cmd is not None else "command"
+        what = describe(self.store, cmd) if isinstance(cmd, p.PlaceEntry) else None
+        what = what or (type(cmd).__name__ if cmd is not None else "command")
         self.refusals.append((msg.rule, msg.message))
-        self.notify(
-            f"{msg.message}", title=f"{what} refused: {msg.rule}", severity="error", timeout=8
-        )
+        self.log_message("error", f"Refused ({msg.rule}): {what}", msg.message, timeout=8)
 
     def _auto_select(self) -> None:
         """On attach: the first open position's symbol, else the first watchlist symbol."""
@@ -526,16 +551,20 @@ class CockpitApp(App[int]):
                 reason = self.entry_block_reason()
                 if reason is not None:
                     self.refusals.append(("gate", reason))
-                    self.notify(
-                        reason,
-                        title=f"{name.replace('_', ' ')} refused",
-                        severity="warning",
-                        timeout=4,
-                    )
+                    title = f"{name.replace('_', ' ')} refused"
+                    self.log_message("warning", title, reason, timeout=4)
                     return True
         return await super().run_action(action, default_namespace, namespaces)
 
     # ------------------------------------------------------------------ commands
+
+    def log_message(
+        self, severity: str, title: str, text: str, *, timeout: float | None = 4
+    ) -> None:
+        """Tell the trader (a toast, unless ``timeout`` is None) and keep it in the log."""
+        self.store.remember(Notice(severity, title, text))
+        if timeout is not None:
+            self.notify(text, title=title, severity=severity, timeout=timeout)  # type: ignore[arg-type]
 
     def next_id(self) -> int:
         """A fresh command id."""
@@ -563,118 +592,13 @@ class CockpitApp(App[int]):
         if cid is not None:
             self._search_callbacks[cid] = callback
 
-    def _qty_fields(self, key: str) -> dict[str, Any]:
-        inst = self.store.instruments.get(key)
-        if inst is not None and inst.lot_size > 1:
-            return {"lots": int(self.qty)}
-        return {"qty": self.qty}
-
-    def place_entry(self, key: str, side: str, order_type: str = "MARKET", **kw: Any) -> None:
-        """Send an entry, confirming large orders first."""
-        fields = self._qty_fields(key) | kw
-
-        def make(i: int, confirmed: bool = False) -> p.PlaceEntry:
-            return p.PlaceEntry(
-                id=i, key=key, side=side, order_type=order_type, confirmed=confirmed, **fields
-            )
-
-        reason = self._large(key, fields)
-        if reason:
-            self._confirm_then_send(make(0), reason)
-        else:
-            self.send(make)
-
-    def _large(self, key: str, fields: dict[str, Any]) -> str | None:
-        inst = self.store.instruments.get(key)
-        qty = Decimal(fields.get("qty") or 0) or Decimal(fields.get("lots") or 0) * (
-            inst.lot_size if inst else 1
-        )
-        o = self.options
-        if o.confirm_qty_over is not None and qty > o.confirm_qty_over:
-            return f"quantity {fmt_qty(qty)} is over {fmt_qty(o.confirm_qty_over)}"
-        q = self.store.quotes.get(key)
-        if o.confirm_value_over is not None and q is not None:
-            value = qty * self.store.price(key, q.ltp)
-            if value > o.confirm_value_over:
-                return f"value {value:,.2f} is over {o.confirm_value_over:,.2f}"
-        return None
-
-    def _confirm_then_send(self, cmd: p.PlaceEntry, reason: str) -> None:
-        from cockpit.ui.screens.modals import ConfirmScreen
-
-        amount = fmt_qty(cmd.qty or cmd.lots)
-        text = f"{cmd.side} {amount} {cmd.key} {cmd.order_type}: {reason}. Send it?"
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.send(
-                    lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i, "confirmed": True})
-                )
-
-        self.push_screen(ConfirmScreen("Large order", text, confirm="Send"), done)
-
     # ------------------------------------------------------------------ actions: entries
-
-    def _ladder_price(self, side: str) -> tuple[int | None, str | None]:
-        ladder = getattr(self.screen, "ladder", None)
-        if (
-            ladder is not None
-            and ladder.key == self.selected
-            and ladder.cursor_moved
-            and ladder.cursor is not None
-        ):
-            return ladder.cursor, None
-        return None, "bid" if side == "BUY" else "ask"
-
-    def action_buy_market(self) -> None:
-        """Buy at market."""
-        if self.selected:
-            self.place_entry(self.selected, "BUY")
-
-    def action_sell_market(self) -> None:
-        """Sell at market."""
-        if self.selected:
-            self.place_entry(self.selected, "SELL")
-
-    def action_buy_limit(self) -> None:
-        """Buy limit at the ladder cursor, or join the best bid."""
-        if self.selected:
-            price, join = self._ladder_price("BUY")
-            self.place_entry(self.selected, "BUY", "LIMIT", price=price, join=join)
-
-    def action_sell_limit(self) -> None:
-        """Sell limit at the ladder cursor, or join the best ask."""
-        if self.selected:
-            price, join = self._ladder_price("SELL")
-            self.place_entry(self.selected, "SELL", "LIMIT", price=price, join=join)
-
-    def action_ladder_limit(self, side: str, price: int) -> None:
-        """Limit at a ladder price (enter on the ladder)."""
-        if self.selected:
-            self.place_entry(self.selected, side, "LIMIT", price=price)
 
     def action_reverse(self) -> None:
         """Reverse the position."""
         if self.selected:
             key = self.selected
             self.send(lambda i: p.Reverse(id=i, key=key))
-
-    def action_ticket(self) -> None:
-        """Open the order ticket for the selected symbol."""
-        from cockpit.ui.screens.ticket import OrderTicket
-
-        if self.selected is None:
-            return
-
-        def done(cmd: p.PlaceEntry | None) -> None:
-            if cmd is not None:
-                reason = self._large(cmd.key, {"qty": cmd.qty, "lots": cmd.lots})
-                if reason and not cmd.confirmed:
-                    self._confirm_then_send(cmd, reason)
-                else:
-                    self.send(lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i}))
-
-        self.push_screen(OrderTicket(self.store, self.selected, self.qty, self.options), done)
 
     # ------------------------------------------------------------------ actions: exits
 
@@ -737,15 +661,6 @@ class CockpitApp(App[int]):
 
     # ------------------------------------------------------------------ actions: other
 
-    def action_qty(self, direction: int) -> None:
-        """Step the order quantity."""
-        step = self.options.qty_step
-        self.qty = max(step, self.qty + step * direction)
-        status = getattr(self.screen, "status", None)
-        if status is not None:
-            status.qty = fmt_qty(self.qty)
-            status.rebuild()
-
     def action_arm(self) -> None:
         """Arm or disarm entries (the engine owns the flag)."""
         st = self.store.status
@@ -775,6 +690,24 @@ class CockpitApp(App[int]):
             self.pop_screen()
         else:
             self.push_screen(WatchlistScreen())
+
+    def action_orders_screen(self) -> None:
+        """Open (or close) the full-screen orders view."""
+        from cockpit.ui.screens.orders import OrdersScreen
+
+        if isinstance(self.screen, OrdersScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(OrdersScreen())
+
+    def action_messages(self) -> None:
+        """Open (or close) the message log."""
+        from cockpit.ui.screens.log import LogScreen
+
+        if isinstance(self.screen, LogScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(LogScreen())
 
     def action_help(self) -> None:
         """Show the keys."""
@@ -831,10 +764,6 @@ class CockpitApp(App[int]):
 
     def _cancel_all(self) -> None:
         self.send(lambda i: p.CancelOrders(id=i))
-
-
-def _struct_dict(s: Any) -> dict[str, Any]:
-    return {f: getattr(s, f) for f in s.__struct_fields__}
 
 
 def _freeze_what_startup_made() -> None:

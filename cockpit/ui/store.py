@@ -102,12 +102,18 @@ class Changes:
 
 @dataclass(slots=True)
 class Notice:
-    """Something the app should tell the user (refusals, alarms, exits)."""
+    """Something the app should tell the user (refusals, alarms, exits, fills)."""
 
     severity: str
     """``information`` | ``warning`` | ``error`` (Textual's notify severities)."""
     title: str
     message: str
+    ts_ns: int = 0
+    """Wall clock when it was told (set as it enters the message log)."""
+
+
+MESSAGES: Final = 5000
+"""Messages kept in the session's log (the `M` screen)."""
 
 
 class Store:
@@ -140,6 +146,15 @@ class Store:
         self.seq = 0
         self.notices: list[Notice] = []
         """Pending notices; the app drains and shows them."""
+        self.messages: deque[Notice] = deque(maxlen=MESSAGES)
+        """The session's message log: every notice, oldest first (the app adds its own)."""
+        self.messages_total = 0
+        """Messages ever added to the log (those past ``MESSAGES`` fall off its start)."""
+        self.stale_ns = 5_000_000_000
+        """A symbol whose last tick is older than this is STALE (the app sets the engine's
+        stale-data limit)."""
+        self.max_daily_loss: Decimal | None = None
+        """The engine's daily loss limit (the app sets it from the config): LOCKED."""
         self.clock = time.time_ns
         """Wall clock for tick ages (tests freeze it)."""
         self.mono = time.monotonic_ns
@@ -168,8 +183,19 @@ class Store:
             self._order(msg.order)
             ch.orders = True
         elif isinstance(msg, FillEvent):
-            self.fills.append(msg.fill)
+            f = msg.fill
+            self.fills.append(f)
             ch.fills = True
+            ex = self.exits.get(f.key)
+            is_exit = ex is not None and ex.cid == f.cid
+            self.notices.append(
+                Notice(
+                    "warning" if is_exit else "information",
+                    f"{'Exit filled' if is_exit else 'Fill'}: {f.key}",
+                    (f"{ex.reason}: " if is_exit and ex is not None else "")
+                    + f"{f.side} {fmt_qty(f.qty)} {f.key} at {self.fmt_dec_price(f.key, f.price)}",
+                )
+            )
         elif isinstance(msg, PositionEvent):
             self._position(msg.position)
             ch.positions.add(msg.position.key)
@@ -301,9 +327,16 @@ class Store:
         return Changes(connection=True, everything=True)
 
     def drain_notices(self) -> list[Notice]:
-        """Take the pending notices."""
+        """Take the pending notices (the app shows them and keeps them: :meth:`remember`)."""
         out, self.notices = self.notices, []
         return out
+
+    def remember(self, notice: Notice) -> None:
+        """Add ``notice`` to the session's message log (stamped now)."""
+        if not notice.ts_ns:
+            notice.ts_ns = self.clock()
+        self.messages.append(notice)
+        self.messages_total += 1
 
     # ------------------------------------------------------------------ queries
 
@@ -362,6 +395,17 @@ class Store:
         if q is None or not q.recv_ns:
             return None
         return max(0, (now_ns if now_ns is not None else self.clock()) - q.recv_ns)
+
+    def stale(self, key: str, now_ns: int | None = None) -> bool:
+        """Whether ``key``'s last tick is older than the stale limit."""
+        age = self.tick_age_ns(key, now_ns)
+        return age is not None and age > self.stale_ns
+
+    def locked(self) -> bool:
+        """Whether the engine's day P&L holds the daily loss limit (entries are refused)."""
+        st = self.status
+        limit = self.max_daily_loss
+        return st is not None and limit is not None and st.day_pnl <= -limit
 
     def last_tick_age_ns(self, now_ns: int | None = None) -> int | None:
         """Age of the freshest tick of any symbol."""
@@ -451,6 +495,15 @@ def fmt_volume(qty: Decimal | int | None) -> str:
     return fmt_qty(v.quantize(Decimal(1), rounding=ROUND_HALF_UP) if a >= 1000 else v)
 
 
+def fmt_pct(ltp: int, close: int) -> str:
+    """The change from ``close`` in percent, two decimals, half up (``+0.03%``): the header
+    and the watchlist use this one rounding."""
+    pct = (Decimal(ltp - close) * 100 / Decimal(close)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    return f"{pct:+.2f}%"
+
+
 def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
     """Money with two decimals and thousands separators (signed by default)."""
     if value is None:
@@ -470,4 +523,8 @@ def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
         return f"{ms}ms"
     if ms < 60_000:
         return f"{ms / 1000:.1f}s"
-    return f"{ms // 60_000}m"
+    if ms < 3_600_000:
+        return f"{ms // 60_000}m"
+    if ms < 86_400_000:
+        return f"{ms // 3_600_000}h"
+    return f"{ms // 86_400_000}d"

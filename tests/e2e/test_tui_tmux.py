@@ -253,3 +253,47 @@ def test_engine_death_is_shown_at_once_and_restart_reattaches(term: Term) -> Non
     while term.has_session() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not term.has_session()
+
+
+FILLED = re.compile(r"\b(BUY|SELL)\s+\d+\s+(MKT\s+)?@\d+\.\d\d\s+filled\b")
+"""A recent order's row: side, quantity, the fill price and the status in words."""
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)])
+def test_orders_show_fill_price_and_status_words(term: Term, size: tuple[int, int]) -> None:
+    """At 120×40 and up the orders pane shows the fill price and `filled`; at 80×24 the
+    orders screen (`O`) does. The order sent is named with its price in the message log."""
+    term.start(*size)
+    term.wait_screen(lambda s: "◀LTP" in s, timeout=20)
+    term.keys("a")
+    term.wait_screen(lambda s: " ARMED " in s)
+    term.keys("b")
+    term.wait_screen(lambda s: "LONG" in s, timeout=10)
+    if size[0] < 100:
+        term.keys("O")
+    screen = term.wait_screen(lambda s: FILLED.search(s) is not None, timeout=10)
+    assert "Working orders" in screen
+    if size[0] < 100:
+        term.keys("Escape")
+        term.wait_screen(lambda s: "◀LTP" in s)
+    term.keys("M")
+    log = term.wait_screen(lambda s: "Order sent" in s, timeout=10)
+    assert re.search(r"BUY 1 NSE:\w+ MARKET ~\d+\.\d\d", log), log
+    term.keys("Escape")
+    term.wait_screen(lambda s: "◀LTP" in s)
+    term.keys("f")
+    term.wait_screen(lambda s: "LONG" not in s, timeout=10)
+
+
+def test_engine_stop_is_shown_as_stopped_not_lost(term: Term) -> None:
+    term.start(120, 40)
+    term.wait_screen(lambda s: "◀LTP" in s)
+    done = term.cli("engine", "stop")
+    assert done.returncode == 0, done.stderr
+    screen = term.wait_screen(lambda s: "ENGINE STOPPED" in s, timeout=15)
+    assert "CONNECTION LOST" not in screen
+    term.keys("q")
+    deadline = time.monotonic() + 20
+    while term.has_session() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not term.has_session()

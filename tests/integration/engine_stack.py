@@ -162,6 +162,9 @@ class Stack:
         self.feed.start()
         self._thread.start()
         assert self.feed.wait_state(FeedState.LIVE, timeout=10)
+        # No snapshot on subscribe (as the real server): prices set before the sim has the
+        # subscriptions would reach nobody.
+        self.sim.wait_subscribed([i.key for i in self.instruments if i.tradable])
         self.rec.wait(lambda: self.engine.reconciled, what="first reconciliation")
         self.rec.wait(
             lambda: any(
@@ -191,6 +194,9 @@ class Stack:
             i for i in list(self.engine.instruments.values()) if i.symbol == symbol
         )
         ticks = inst.ticks(Decimal(price))
+        # No snapshot on subscribe (as the real server): a price set before the sim holds
+        # the feed's subscription would reach nobody.
+        self.sim.wait_subscribed([inst.key])
         self.sim.set_price(str(inst.exchange), symbol, price)
         self.rec.wait(
             lambda: (q := self.rec.quotes.get(inst.key)) is not None and q.ltp == ticks,

@@ -101,3 +101,18 @@ def test_trade_and_kill_through_the_socket_with_a_read_only_viewer(stack: Stack)
     for viewer in (trader, watcher):
         viewer.client.close()
     assert os.path.exists(stack.server.path)
+
+
+def test_absurd_quantities_through_the_socket_are_answered_and_never_sent(stack: Stack) -> None:
+    """Issue 16.8: qty 1e1000000 got neither Ack nor Refused; 1e27 reached the venue."""
+    assert stack.server is not None
+    trader = Viewer(stack.server.path)
+    stack.price("SBIN", "800.00")
+    for n, qty in enumerate(("1e1000000", "1e27", "-1e1000000"), start=40):
+        answer = trader.command(p.PlaceEntry(id=n, key="NSE:SBIN", side="BUY", qty=Decimal(qty)))
+        assert isinstance(answer, p.Refused), answer
+        assert "quantity" in answer.message
+    ok = trader.command(p.PlaceEntry(id=50, key="NSE:SBIN", side="BUY", qty=Decimal(5)))
+    assert isinstance(ok, p.Ack), ok  # the engine is still there and trading
+    trader.until(lambda m: isinstance(m, p.PlanEvent), "plan on SBIN")
+    assert stack.sim_position("SBIN") == 5

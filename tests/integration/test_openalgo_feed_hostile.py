@@ -34,7 +34,7 @@ HOSTILE: list[bytes | str] = [
     md({"ltp": "NaN"}),
     md({"ltp": "-Infinity"}),
     md({"ltp": -801.5}),
-    md({"ltp": 0}),
+    md({"ltp": 0}, mode=1),  # zero LTP alone (a quote or book with it is kept: issue 17.6)
     md({"ltp": 1e300}),
     md({"ltp": "801.5x"}),
     md({"ltp": {"nested": 1}}),

@@ -251,3 +251,37 @@ def test_make_feed_builds_a_replay(tmp_path: Path) -> None:
     feed.start()
     assert feed.wait_state(FeedState.DOWN, timeout=5)
     assert feed.stats()["events"] == 1
+
+
+def test_record_unknown_symbol_exits_nonzero_with_the_venues_answer(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    """Issue 15.11: an unknown symbol recorded nothing and exited 0."""
+    proc = record(
+        sim,
+        "--symbols",
+        "NSE:NOPE",
+        "--duration",
+        "20",
+        "--out",
+        str(tmp_path / "x"),
+        key=sim.api_key,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert b"NSE:NOPE: Symbol not found" in proc.stderr
+    assert b"unknown symbol" in proc.stderr
+    assert summary(proc.stderr)["written"] == 0
+
+
+def test_record_help_cites_no_file_that_does_not_exist() -> None:
+    """Issue 15.11: the help pointed at DESIGN.md, which no installed cockpit has."""
+    for argv in (["record", "--help"], ["--help"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "cockpit.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert ".md" not in out.stdout, out.stdout
+    assert "normalized tick line" in out.stdout or "record" in out.stdout

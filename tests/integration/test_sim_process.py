@@ -77,7 +77,7 @@ def test_script_plays_prices_in_order(
     key = "k" * 32
     proc, info = _start(tmp_path, "--script", str(script), "--api-key", key)
     stop_later.append(proc)
-    assert info["api_key"] == key
+    assert "api_key" not in info  # given by the caller: never written to disk
     ws = websocket.create_connection(f"ws://127.0.0.1:{info['ws_port']}", timeout=5)
     try:
         ws.send(json.dumps({"action": "authenticate", "apikey": key}))
@@ -91,7 +91,6 @@ def test_script_plays_prices_in_order(
             frame = json.loads(ws.recv())
             if frame.get("type") == "market_data":
                 seen.append(frame["data"]["ltp"])
-        # The subscribe snapshot may come first if the script had not started yet.
         scripted = [801.5, 801.55, 801.6, 801.45, 800.0]
         assert seen[-5:] == scripted
     finally:
@@ -108,3 +107,45 @@ def test_bad_instrument_flag_is_a_clear_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown exchange" in result.stderr
+
+
+def _start_with_env_key(ports: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, COCKPIT_SIM_API_KEY="s" * 64)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cockpit.cli", "sim", "--rest-port", "0", "--ws-port", "0",
+         "--ports-file", str(ports)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not ports.exists():
+        assert proc.poll() is None, "sim exited"
+        assert time.monotonic() < deadline, "sim did not start"
+        time.sleep(0.02)
+    return proc
+
+
+def test_ports_file_keeps_no_given_key_and_goes_at_exit(
+    tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    """The key the engine hands over never lands on disk; the file and its directory go at a
+    clean exit (SIGTERM: also what the sim gets when its engine is killed); after a SIGKILL
+    of the sim itself the file left behind holds ports only."""
+    home = tmp_path / "cockpit-sim-test"
+    home.mkdir(mode=0o700)
+    ports = home / "ports.json"
+    proc = _start_with_env_key(ports)
+    stop_later.append(proc)
+    text = ports.read_text()
+    assert "s" * 64 not in text
+    assert set(json.loads(text)) == {"rest_port", "ws_port", "pid"}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not ports.exists()
+    assert not home.exists()
+
+    home.mkdir(mode=0o700)
+    proc = _start_with_env_key(ports)
+    stop_later.append(proc)
+    proc.kill()
+    proc.wait(10)
+    assert "s" * 64 not in ports.read_text()

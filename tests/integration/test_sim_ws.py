@@ -104,6 +104,7 @@ def test_depth_20_and_string_modes(quiet: SimHandle) -> None:
         ack = _until(ws, "subscribe")
         assert ack["subscriptions"][0]["mode"] == "Depth"
         assert ack["subscriptions"][0]["depth"] == 20
+        quiet.set_price("NSE", "TCS", "3400.00")  # no snapshot on subscribe: the next tick
         frame = _until(ws, "market_data")
         book = frame["data"]["depth"]
         assert len(book["buy"]) == 20
@@ -160,6 +161,10 @@ def test_index_quotes_have_no_book(quiet: SimHandle) -> None:
                 {"action": "subscribe", "symbol": "NIFTY", "exchange": "NSE_INDEX", "mode": 3}
             )
         )
+        _until(ws, "subscribe")
+        nifty = quiet.server.market.get("NSE_INDEX", "NIFTY")
+        assert nifty is not None
+        quiet.set_price("NSE_INDEX", "NIFTY", str(nifty.px(nifty.ltp)))
         frame = _until(ws, "market_data")
         assert frame["data"]["ltp"] > 10000
         assert frame["data"]["depth"] == {"buy": [], "sell": []}

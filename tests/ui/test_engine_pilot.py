@@ -45,7 +45,8 @@ def _die_with_parent() -> None:
 class EngineProc:
     """Paper exchange (in-process) + `cockpit engine run` (child) in private XDG dirs."""
 
-    def __init__(self) -> None:
+    def __init__(self, **settings: str) -> None:
+        """``settings``: more ``COCKPIT_*`` variables for the engine (its config)."""
         self.root = Path(tempfile.mkdtemp(prefix="ckui", dir="/tmp"))
         self.sim: SimHandle = start_in_thread(SimConfig(seed=7, rate=20.0, paused=True))
         env = child_env(
@@ -57,6 +58,7 @@ class EngineProc:
             COCKPIT_EXITS__TARGET_TICKS="10",
             COCKPIT_EXITS__TRAIL_DEFAULT_DISTANCE="4",
             COCKPIT_TRADING__CONFIRM_QTY_OVER="5",
+            **settings,
         )
         self.env = env
         self.log = open(self.root / "engine.log", "w")  # noqa: SIM115 - closed in stop()
@@ -145,9 +147,9 @@ def fresh(engine: EngineProc) -> EngineProc:
     return engine
 
 
-def make_app(engine: EngineProc) -> CockpitApp:
+def make_app(engine: EngineProc, **options: object) -> CockpitApp:
     link = ClientLink(EngineClient.connect(path=engine.socket, client="pilot"))
-    return CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    return CockpitApp(StaticConnector(link), UiOptions(remember=False, **options))  # type: ignore[arg-type]
 
 
 async def test_what_startup_made_is_frozen_once_the_snapshot_is_shown(fresh: EngineProc) -> None:

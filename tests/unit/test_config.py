@@ -250,3 +250,33 @@ def test_jump_guard_values_are_bounded(tmp_path: Path) -> None:
         load_settings(cfg)
     assert "exits.jump_guard.max_jump_pct" in str(info.value)
     assert "exits.jump_guard.window" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("COCKPIT_TRADING__WATCHLIST", "[NSE:SBIN"), ("COCKPIT_UI__KEYMAP", "{bad")],
+)
+def test_malformed_json_in_the_environment_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    "field", ["stop_ticks", "target_ticks", "breakeven_after", "exit_offset_ticks"]
+)
+def test_exit_distances_are_bounded(field: str) -> None:
+    with pytest.raises(ConfigError, match=f"exits.{field}"):
+        load_settings(overrides={"exits": {field: 10**25}})
+    assert getattr(load_settings(overrides={"exits": {field: 10**7}}).exits, field) == 10**7
+
+
+def test_watchlist_entries_that_cannot_be_instruments_are_warned_about() -> None:
+    s = load_settings(overrides={"trading": {"watchlist": ["NSE:SBIN", "XX:A", "B", "NSE:SBIN"]}})
+    assert s.warnings == [
+        "trading.watchlist: unknown exchange 'XX' in 'XX:A'; it is ignored (e.g. NSE:INFY)",
+        "trading.watchlist: expected EXCH:SYMBOL, got 'B'; it is ignored (e.g. NSE:INFY)",
+        "trading.watchlist: NSE:SBIN is listed twice",
+    ]

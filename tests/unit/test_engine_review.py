@@ -103,8 +103,9 @@ def test_entries_refused_on_an_old_tick_exits_still_go() -> None:
     assert isinstance(answer, p.Ack), answer
 
 
-def test_no_tick_age_limit_by_default() -> None:
-    rig = _started()
+def test_the_tick_age_limit_can_be_switched_off() -> None:
+    """On by default since issue 15.2 (tests/unit/test_risk_defaults.py); None switches it off."""
+    rig = _started(risk={"max_tick_age_s": None})
     rig.clock.now += 3600 * _NS
     answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
     assert isinstance(answer, p.Ack), answer

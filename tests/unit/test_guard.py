@@ -80,7 +80,9 @@ def test_no_limit_passes_everything_and_the_first_print_passes() -> None:
 
 def test_a_seeded_guard_holds_a_bad_first_print() -> None:
     guard = JumpGuard(LIMIT)
+    assert not guard.primed
     guard.seed(10_000)
+    assert guard.primed
     assert guard.check(1).verdict is Verdict.HOLD
     unlimited = JumpGuard(None)
     unlimited.seed(10_000)
@@ -120,14 +122,15 @@ def test_bad_limits_are_refused(kwargs: dict[str, object]) -> None:
 @given(
     side=st.sampled_from([Side.BUY, Side.SELL]),
     moves=st.lists(st.integers(-3, 3), min_size=1, max_size=30),
-    spike=st.integers(1, 30_000),
+    spike=st.one_of(st.integers(1, 9_300), st.integers(10_700, 30_000)),
     at=st.integers(0, 29),
 )
 def test_a_lone_spike_never_fires_the_plan(
     side: Side, moves: list[int], spike: int, at: int
 ) -> None:
-    """Prints near the entry with one arbitrary spike in between: the stop 15 ticks away never
-    fires when the plan only sees what the guard passes, unless the walk itself crosses it."""
+    """Prints near the entry (the walk stays within 90 ticks) with one spike far outside the
+    limit (5%: about 500 ticks beyond the range): the stop 300 ticks away never fires when the
+    plan only sees what the guard passes."""
     guard = JumpGuard(LIMIT)
     plan = ExitPlan(side, 1, 10_000, stop=10_000 - side.sign * 300)
     guard.seed(plan.entry_ticks)
@@ -142,3 +145,26 @@ def test_a_lone_spike_never_fires_the_plan(
         if checked.price is not None:
             plan.on_tick(checked.price, t)
     assert plan.decision is None, (walk, plan.decision)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prints=st.lists(st.integers(1, 40_000), min_size=1, max_size=200),
+    window=st.integers(1, 12),
+)
+def test_the_kept_range_is_the_range_of_the_recent_accepted_prints(
+    prints: list[int], window: int
+) -> None:
+    """The cached low/high always equal min/max of the last ``window`` accepted prints."""
+    guard = JumpGuard(JumpLimit(Decimal(5), 20, window))
+    accepted: list[int] = []
+    for price in prints:
+        before_held = guard.held
+        checked = guard.check(price)
+        if checked.verdict is Verdict.CONFIRMED:
+            assert before_held is not None
+            accepted = [before_held, price]
+        elif checked.verdict is Verdict.PASS:
+            accepted.append(price)
+        recent = accepted[-window:]
+        assert (guard._lo, guard._hi) == (min(recent), max(recent))  # noqa: SLF001

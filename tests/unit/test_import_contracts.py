@@ -15,6 +15,7 @@ as a strict xfail, so the day one starts to hold the run says so, and it moves u
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from collections import deque
@@ -25,6 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 """The checkout holding the ``cockpit`` package these contracts are about."""
+_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 
 CORE = (
     "cockpit.domain",
@@ -34,6 +36,7 @@ CORE = (
     "cockpit.sim",
     "cockpit.link",
     "cockpit.daemon",
+    "cockpit.paths",
 )
 """Packages that never import Textual (``link`` and ``daemon`` as soon as they exist)."""
 
@@ -66,14 +69,43 @@ CONTRACTS = [
         runtime_only=True,  # STYLE.md §21: Textual types under TYPE_CHECKING are fine
     ),
     Contract(
-        "the engine never imports ui",
-        sources=("cockpit.engine",),
-        forbidden=("cockpit.ui",),
-    ),
-    Contract(
         "journal never imports the engine",
         sources=("cockpit.journal",),
         forbidden=("cockpit.engine", "cockpit.daemon"),
+    ),
+    Contract(
+        "nothing but the cli imports ui",
+        sources=(*CORE, "cockpit.config"),
+        forbidden=("cockpit.ui",),
+    ),
+    Contract(
+        "adapters lean on the domain only",
+        sources=("cockpit.adapters",),
+        forbidden=(
+            "cockpit.engine",
+            "cockpit.link",
+            "cockpit.daemon",
+            "cockpit.journal",
+            "cockpit.sim",
+            "cockpit.ui",
+        ),
+    ),
+    Contract(
+        "the link knows nothing of the engine's insides, the venues or the TUI",
+        sources=("cockpit.link",),
+        forbidden=("cockpit.engine", "cockpit.daemon", "cockpit.adapters", "cockpit.ui"),
+    ),
+    Contract(
+        "the paper exchange stands alone",
+        sources=("cockpit.sim",),
+        forbidden=(
+            "cockpit.engine",
+            "cockpit.link",
+            "cockpit.daemon",
+            "cockpit.journal",
+            "cockpit.adapters",
+            "cockpit.ui",
+        ),
     ),
     Contract(
         "the engine never imports adapters",
@@ -364,8 +396,15 @@ def _textual_after_importing(modules: list[str]) -> str:
         "    importlib.import_module(name)\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))\n"
     )
+    # The checkout read above is the one imported, whatever is installed.
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), _PYTHONPATH]))}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -147,7 +147,7 @@ def test_bad_frames_counted_and_skipped(data: bytes, events: int, rejected: int)
 @settings(max_examples=300, deadline=None)
 def test_garbage_never_raises_and_never_emits_invalid(data: bytes) -> None:
     for ev in KiteDecoder().decode_binary(data, 0):
-        assert ev.ltp > 0
+        assert ev.ltp > 0 or (ev.ltp == 0 and isinstance(ev, QuoteTick))  # 0: no trade yet
         for side in (getattr(ev, "bids", None) or (), getattr(ev, "asks", None) or ()):
             for price, qty, _orders in side:
                 assert price > 0
@@ -322,3 +322,30 @@ def test_cross_check_with_kiteconnect(pkts: list[bytes]) -> None:
             for (px, qty, orders), lv in zip(levels or (), kept, strict=True):
                 _same_price(px, lv["price"], token)
                 assert (qty, orders) == (lv["quantity"], lv["orders"])
+
+
+def test_zero_last_price_in_quote_and_full_packets_keeps_the_book() -> None:
+    """Issue 17.6: an untraded contract's packets carry last price 0 and a real book."""
+    token = 408065
+    quote = quote_packet(token, 0, 0, 0, 0, 500, 700, 0, 0, 0, 148000)
+    dec = KiteDecoder({token: ("NFO", "OPT")})
+    (q,) = dec.decode_binary(frame([quote]), 1)
+    assert type(q) is QuoteTick
+    assert q.ltp == 0
+    assert not q.traded
+    assert q.close == Decimal("1480.00")
+    bids = [(50, 147990, 2)] + [(0, 0, 0)] * 4
+    asks = [(25, 148010, 1)] + [(0, 0, 0)] * 4
+    (d,) = dec.decode_binary(frame([full_packet(quote, 0, 0, 0, 0, 0, bids, asks)]), 2)
+    assert type(d) is DepthTick
+    assert d.ltp == 0
+    assert d.bids == ((Decimal("1479.90"), Decimal(50), 2),)
+    assert d.asks == ((Decimal("1480.10"), Decimal(25), 1),)
+    assert dec.rejected == 0
+
+
+def test_zero_last_price_alone_is_still_refused() -> None:
+    dec = KiteDecoder()
+    assert dec.decode_binary(frame([ltp_packet(408065, 0)]), 1) == []
+    assert dec.decode_binary(frame([index_packet(256265, 0, 1, 1, 1, 1)]), 1) == []
+    assert dec.rejected == 2

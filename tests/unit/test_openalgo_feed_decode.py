@@ -309,8 +309,39 @@ def test_hostile_market_data_either_rejects_or_is_valid(data: dict, mode: object
         return
     (ev,) = events
     assert ev.ltp.is_finite()
-    assert 0 < ev.ltp < Decimal(10) ** 10
+    assert 0 <= ev.ltp < Decimal(10) ** 10
+    if ev.ltp == 0:  # no trade yet: only where a quote or book is kept (issue 17.6)
+        assert isinstance(ev, QuoteTick)
     for side in (getattr(ev, "bids", None) or (), getattr(ev, "asks", None) or ()):
         for price, qty, _orders in side:
             assert price > 0
             assert qty >= 0
+
+
+def test_zero_ltp_in_a_depth_frame_keeps_the_book_with_no_last_price() -> None:
+    """Issue 17.6: a contract that has not traded today sends ltp 0 with a real book."""
+    book = {"buy": [{"price": 101.5, "quantity": 50}], "sell": [{"price": 102, "quantity": 75}]}
+    ev = one(md(3, {"ltp": 0, "close": 100.25, "volume": 0, "depth": book}))
+    assert type(ev) is DepthTick
+    assert ev.ltp == 0
+    assert not ev.traded
+    assert ev.bids == ((Decimal("101.5"), Decimal(50), 0),)
+    assert ev.asks == ((Decimal("102"), Decimal(75), 0),)
+    assert ev.close == Decimal("100.25")
+    assert decode_line(encode_line(ev)) == ev
+
+
+def test_zero_ltp_in_a_quote_frame_keeps_the_quote() -> None:
+    ev = one(md(2, {"ltp": 0, "open": 0, "close": 99.5, "depth": {"buy": [], "sell": []}}))
+    assert type(ev) is QuoteTick
+    assert ev.ltp == 0
+    assert ev.close == Decimal("99.5")
+
+
+@pytest.mark.parametrize("mode", [2, 3])
+@pytest.mark.parametrize(("ltp", "reason"), [(-1, "negative ltp"), ("NaN", "non-finite ltp")])
+def test_zero_is_the_only_non_positive_ltp_accepted(mode: int, ltp: object, reason: str) -> None:
+    depth = {"buy": [{"price": 1, "quantity": 1}], "sell": []}
+    with pytest.raises(Reject) as info:
+        P.decode(md(mode, {"ltp": ltp, "depth": depth}), False, 1)
+    assert info.value.reason == reason

@@ -6,8 +6,10 @@ segment's divisor (``token & 0xFF``: CDS 1e7, BCD and NCO 1e4, else 100), never 
 Text frames carry JSON: order postbacks (-> :class:`~cockpit.domain.feed.OrderUpdate`), errors
 and broker messages (-> :class:`KiteNotice`).
 
-Rejections (a truncated frame, an unknown packet length, a negative or zero price, JSON that is
-not a Kite message) are counted on the decoder and skipped; they never raise.
+Rejections (a truncated frame, an unknown packet length, a negative price, a zero last price in
+an LTP or index packet, JSON that is not a Kite message) are counted on the decoder and
+skipped; they never raise. A quote or full packet with last price 0 is a contract with no trade
+yet today: it is kept (its book is real) with ``ltp`` 0, :data:`~cockpit.domain.market.NO_TRADE`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Final
 import msgspec
 
 from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.market import NO_TRADE as _NO_TRADE
 from cockpit.domain.market import DepthTick, Level, LtpTick, QuoteTick
 
 SEGMENTS: Final[dict[int, tuple[str, int]]] = {
@@ -224,7 +227,7 @@ class KiteDecoder:
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(ltp, unit),
+                ltp=_book_ltp(ltp, unit),
                 token=t.token,
                 ltq=Decimal(ltq),
                 atp=_opt_price(atp, unit),
@@ -245,7 +248,7 @@ class KiteDecoder:
                 recv_ns=recv_ns,
                 exchange=t.exchange,
                 symbol=t.symbol,
-                ltp=_ltp(f[1], unit),
+                ltp=_book_ltp(f[1], unit),
                 token=t.token,
                 ltq=Decimal(f[2]),
                 atp=_opt_price(f[3], unit),
@@ -308,6 +311,11 @@ def _ltp(raw: int, unit: Decimal) -> Decimal:
     if raw == 0 or raw > _I32_MAX:
         raise _Bad(f"last price raw value {raw} is not a positive int32")
     return raw * unit
+
+
+def _book_ltp(raw: int, unit: Decimal) -> Decimal:
+    """The last price of a quote or full packet: 0 is "no trade yet" (its book is real)."""
+    return _NO_TRADE if raw == 0 else _ltp(raw, unit)
 
 
 def _opt_price(raw: int, unit: Decimal) -> Decimal | None:

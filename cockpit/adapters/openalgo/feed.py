@@ -210,7 +210,9 @@ def decode_market_data(f: _Frame, recv_ns: int) -> LtpTick | QuoteTick | DepthTi
         mode = _MODE_BY_NAME.get(str(mode).lower(), 0)
     ltp = _price(d.ltp, "ltp")
     if ltp is None:
-        raise Reject("no ltp" if d.ltp is None else "zero ltp")
+        if d.ltp is None or mode == 1:
+            raise Reject("no ltp" if d.ltp is None else "zero ltp")
+        ltp = _ZERO  # no trade yet today: the quote and the book are real (NO_TRADE)
     exch_ns = to_ns(d.timestamp)
     ltt_ns = to_ns(d.ltt)
     if mode == 1:

@@ -110,16 +110,20 @@ class EngineLostScreen(ModalScreen[str]):
         Binding("escape", "choose('dismiss')", "Dismiss", id="lost.dismiss"),
     ]
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, stopped: bool = False) -> None:
         super().__init__(classes="dialog")
         self.reason = reason
+        self.stopped = stopped
+        """The engine said it was stopping (``cockpit engine stop``), not a broken link."""
 
     def compose(self) -> ComposeResult:
         """Why, and what now."""
         with Vertical(id="dialog", classes="danger"):
-            yield Label("ENGINE CONNECTION LOST", id="dialog-title")
+            title = "ENGINE STOPPED" if self.stopped else "ENGINE CONNECTION LOST"
+            yield Label(title, id="dialog-title")
+            why = f"The engine stopped ({self.reason})." if self.stopped else self.reason
             yield Static(
-                f"{self.reason}\nOrder keys are blocked. Stops and targets are only managed while "
+                f"{why}\nOrder keys are blocked. Stops and targets are only managed while "
                 "an engine runs.",
                 id="dialog-text",
             )
@@ -195,16 +199,14 @@ class SymbolSearchScreen(ModalScreen[str | None]):
             ol.highlighted = 0
 
     @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
+    def _submitted(self) -> None:
         ol = self.query_one(OptionList)
         if ol.option_count and ol.highlighted is not None:
             opt = ol.get_option_at_index(ol.highlighted)
             if opt.id:
                 self.dismiss(opt.id)
                 return
-        value = event.value.strip().upper()
-        if ":" in value:
-            self.dismiss(value)
+        # No match (or no answer yet): nothing is added; the list says "no match".
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
@@ -215,15 +217,18 @@ class SymbolSearchScreen(ModalScreen[str | None]):
 HELP = """\
 [b]Orders[/b] (need the engine armed, connected and a fresh feed)
   b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
-  enter        on the ladder: limit at cursor   n       order ticket
-  r            reverse the position             + / -   quantity up / down
+  enter        on the ladder: limit at cursor   n       order ticket (value and risk preview)
+  r            reverse the position             + / -   this symbol's quantity, on the step grid
+  Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
+  off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
 [b]Exits[/b] (always work)
   f            flatten the symbol               F       KILL SWITCH (confirmed)
   x            cancel the symbol's orders       [ / ]   stop down / up one tick
   { / }        target down / up one tick        t       toggle trailing     e  stop to breakeven
 [b]Moving around[/b]
-  up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder
+  up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
+  O            orders screen                    M       message log (fills, exits, refusals)
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
   a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -18,6 +18,11 @@ from cockpit.ui.store import Store, fmt_qty
 
 if TYPE_CHECKING:
     from cockpit.ui.app import UiOptions
+
+
+COMPACT_BELOW = 46
+"""Terminal rows under which the ticket's fields are one line each (a full-height ticket
+needs about 45)."""
 
 
 class TicketError(ValueError):
@@ -149,46 +154,56 @@ class OrderTicket(_Ticket[PlaceEntry]):
         o = self.options
         q = self.store.quotes.get(self.key)
         price = self.store.fmt_price(self.key, q.ltp) if q else ""
-        with Vertical(id="dialog", classes="ticket"):
+        # Under 46 rows (80×24, 120×40) every field is one line, so fields, preview and Send fit.
+        c = self.app.size.height < COMPACT_BELOW
+        with Vertical(id="dialog", classes="ticket compact" if c else "ticket"):
             yield Label(f"Order ticket — {self.key}", id="dialog-title")
-            with Grid(id="ticket-grid"):
+            with VerticalScroll(id="ticket-form"), Grid(id="ticket-grid"):
                 yield Label("Symbol")
-                yield Input(self.key, id="t-symbol")
+                yield Input(self.key, id="t-symbol", compact=c)
                 yield Label("Side")
                 yield Select(
-                    [("BUY", "BUY"), ("SELL", "SELL")], value="BUY", allow_blank=False, id="t-side"
+                    [("BUY", "BUY"), ("SELL", "SELL")],
+                    value="BUY",
+                    allow_blank=False,
+                    id="t-side",
+                    compact=c,
                 )
                 yield Label("Qty")
-                yield Input(fmt_qty(self.qty).replace(",", ""), id="t-qty")
+                yield Input(fmt_qty(self.qty).replace(",", ""), id="t-qty", compact=c)
                 yield Label("Type")
                 yield Select(
                     [(t, t) for t in ("MARKET", "LIMIT", "SL", "SL-M")],
                     value="MARKET",
                     allow_blank=False,
                     id="t-type",
+                    compact=c,
                 )
                 yield Label("Price")
-                yield Input(price, id="t-price")
+                yield Input(price, id="t-price", compact=c)
                 yield Label("Trigger")
-                yield Input("", id="t-trigger")
+                yield Input("", id="t-trigger", compact=c)
                 yield Label("Product")
                 yield Select(
                     [(x, x) for x in ("MIS", "CNC", "NRML")],
                     value="MIS",
                     allow_blank=False,
                     id="t-product",
+                    compact=c,
                 )
                 yield Label("Stop (ticks)")
-                yield Input(str(o.stop_ticks or ""), id="t-stop")
+                yield Input(str(o.stop_ticks or ""), id="t-stop", compact=c)
                 yield Label("Target (ticks)")
-                yield Input(str(o.target_ticks or ""), id="t-target")
+                yield Input(str(o.target_ticks or ""), id="t-target", compact=c)
                 yield Label("Trail (ticks)")
-                yield Input(fmt_qty(o.trail_ticks) if o.trail_ticks else "", id="t-trail")
+                yield Input(
+                    fmt_qty(o.trail_ticks) if o.trail_ticks else "", id="t-trail", compact=c
+                )
             yield Static("", id="t-preview")
             yield Static("", id="t-error")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Send (ctrl+s)", id="send", variant="primary")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Send (ctrl+s)", id="send", variant="primary", compact=c)
+                yield Button("Cancel (esc)", id="cancel", compact=c)
 
     def on_mount(self) -> None:
         """Focus quantity and show the preview."""
@@ -262,8 +277,13 @@ class OrderTicket(_Ticket[PlaceEntry]):
         err.update("")
         qty = parse_qty(self.store, cmd.key, self._val("t-qty"))
         plan = cmd.plan or PlanSpec()
+        from cockpit.ui.entry import order_value
+
+        value = order_value(self.store, cmd)
+        worth = f"value {value:,.2f} · " if value is not None else ""
         preview.update(
-            risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
+            worth
+            + risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
         )
         return cmd
 

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._toast import ToastRack
 
 from cockpit.ui.store import Changes, fmt_qty
 from cockpit.ui.widgets.ladder import Ladder
@@ -19,6 +20,7 @@ from cockpit.ui.widgets.status import StatusBar
 from cockpit.ui.widgets.watchlist import Watchlist
 
 if TYPE_CHECKING:
+    from cockpit.link.protocol import OrderView
     from cockpit.ui.app import CockpitApp
 
 
@@ -58,6 +60,21 @@ class TradeScreen(Screen[None]):
         """Render whatever the store holds (screens come and go; the store stays)."""
         self.symbol_selected(self.capp.selected)
         self.refresh_view(Changes(everything=True))
+        self.call_after_refresh(self._lift_toasts)
+
+    def on_resize(self) -> None:
+        """The panes moved: keep the toasts above the positions and the status bar."""
+        self.call_after_refresh(self._lift_toasts)
+
+    def _lift_toasts(self) -> None:
+        """Toasts stack up from just above the positions pane (never over it, the status
+        bar or the footer); the newest stays nearest, older ones go off the top."""
+        bottom = self.query_one("#bottom")
+        if not bottom.region.height:
+            return
+        lift = max(0, self.size.height - bottom.region.y)
+        for rack in self.query(ToastRack):
+            rack.styles.margin = (0, 0, lift, 0)
 
     def on_screen_resume(self) -> None:
         """Back on top: catch up with what changed while covered."""
@@ -67,6 +84,8 @@ class TradeScreen(Screen[None]):
         """The app selected another symbol."""
         self.watchlist.selected = key
         self.positions.selected = key
+        self.status.qty = fmt_qty(self.capp.qty_of(key))
+        self.status.rebuild()
         self.ladder.set_symbol(key)
         self.quote.set_symbol(key)
         self.depth.set_symbol(key)
@@ -77,18 +96,20 @@ class TradeScreen(Screen[None]):
         """Redraw what the changes touch (each grid repaints only rows that differ)."""
         app = self.capp
         key = app.selected
-        self.status.qty = fmt_qty(app.qty)
+        self.status.qty = fmt_qty(app.qty_of(key))
         self.status.link = app.link_state
         everything = ch.everything or ch.watchlist
         if everything or ch.quotes or ch.positions:
             self.watchlist.update_from(None if everything else ch.quotes | ch.positions)
         if key is not None and (everything or ch.touches(key) or ch.orders):
             self.ladder.rebuild()  # the ladder keeps the full frame rate
-            if everything:
-                self.quote.rebuild()
-                self.depth.rebuild()
+            if everything or key in ch.quotes:
+                self.quote.rebuild()  # with the ladder: their LTPs never disagree
             else:
                 self.quote.rebuild_soon()
+            if everything:
+                self.depth.rebuild()
+            else:
                 self.depth.rebuild_soon()
         if everything or ch.positions or ch.plans:
             self.positions.rebuild()
@@ -120,15 +141,20 @@ class TradeScreen(Screen[None]):
 
     @on(OrdersPane.AmendRequested)
     def _amend(self, event: OrdersPane.AmendRequested) -> None:
-        from cockpit.link.protocol import ModifyOrder
-        from cockpit.ui.screens.ticket import AmendTicket
+        amend(self.capp, event.order)
 
-        def done(cmd: ModifyOrder | None) -> None:
-            if cmd is not None:
-                self.capp.send(
-                    lambda i: ModifyOrder(
-                        id=i, cid=cmd.cid, price=cmd.price, qty=cmd.qty, trigger=cmd.trigger
-                    )
+
+def amend(app: CockpitApp, order: OrderView) -> None:
+    """Open the amend ticket for ``order``; send its change."""
+    from cockpit.link.protocol import ModifyOrder
+    from cockpit.ui.screens.ticket import AmendTicket
+
+    def done(cmd: ModifyOrder | None) -> None:
+        if cmd is not None:
+            app.send(
+                lambda i: ModifyOrder(
+                    id=i, cid=cmd.cid, price=cmd.price, qty=cmd.qty, trigger=cmd.trigger
                 )
+            )
 
-        self.app.push_screen(AmendTicket(self.capp.store, event.order), done)
+    app.push_screen(AmendTicket(app.store, order), done)

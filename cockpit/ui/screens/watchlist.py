@@ -50,7 +50,7 @@ class WatchlistScreen(Screen[None]):
     def refresh_view(self, ch: Changes) -> None:
         """Redraw rows that changed."""
         app: CockpitApp = self.app  # type: ignore[assignment]
-        self.status.qty = fmt_qty(app.qty)
+        self.status.qty = fmt_qty(app.qty_of(app.selected))
         self.status.link = app.link_state
         everything = ch.everything or ch.watchlist
         self.watchlist.update_from(None if everything else ch.quotes | ch.positions)

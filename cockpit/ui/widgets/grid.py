@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
@@ -99,7 +99,13 @@ class LineGrid(Widget):
                     x0, x1 = changed_span(old_line, new_line, width)
                     self.refresh(Region(x0, y, x1 - x0, 1))
         self._lines = lines
+        if len(lines) != len(old) and self.styles.height is not None and self.styles.height.is_auto:
+            self.refresh(layout=True)  # as tall as its rows (the positions pane at 100-139)
         return changed
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """As many rows as it has (``height: auto``)."""
+        return len(self._lines)
 
     def lines(self) -> list[Line]:
         """The rows as last set."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar
 
@@ -13,6 +14,9 @@ from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 EDGE = 2
 """Re-centre automatically when the last price comes this close to the window's edge."""
+WORK_S = 5.0
+"""The trader is working the ladder for this long after moving its cursor: it does not
+re-centre away from the cursor meanwhile (nor at all while held with ``l``)."""
 
 
 def avg_to_ticks(avg: Decimal, tick_size: Decimal) -> int:
@@ -54,6 +58,13 @@ class Ladder(LineGrid, can_focus=True):
             id="ladder.recentre",
         ),
         Binding(
+            "l",
+            "hold",
+            "Hold",
+            tooltip="Hold the ladder where it is (no re-centring) or let it follow again",
+            id="ladder.hold",
+        ),
+        Binding(
             "enter",
             "limit_here",
             "Limit",
@@ -81,6 +92,11 @@ class Ladder(LineGrid, can_focus=True):
         """How many times the ladder re-centred itself (tests)."""
         self.cursor_moved = False
         """The user moved the cursor off the market (B/S then use it as the limit price)."""
+        self.held = False
+        """``l``: the ladder stays where it is until ``l`` or space."""
+        self.work_s = WORK_S
+        self._worked = -1e9
+        """Monotonic time the cursor last moved."""
 
     # ------------------------------------------------------------------ geometry
 
@@ -114,7 +130,12 @@ class Ladder(LineGrid, can_focus=True):
             self.center = None
             self.cursor = None
             self.cursor_moved = False
+            self.held = False
         self.rebuild()
+
+    def working(self) -> bool:
+        """Whether the trader is working the ladder (held, or the cursor moved lately)."""
+        return self.held or time.monotonic() - self._worked < self.work_s
 
     def _market_price(self) -> int | None:
         if self.key is None:
@@ -136,7 +157,7 @@ class Ladder(LineGrid, can_focus=True):
         top = self.top()
         bottom = top - self.rows + 1
         margin = min(EDGE, max(0, self.rows // 4))
-        if ltp > top - margin or ltp < bottom + margin:
+        if (ltp > top - margin or ltp < bottom + margin) and not self.working():
             self.center = ltp
             self.recentres += 1
 
@@ -148,7 +169,7 @@ class Ladder(LineGrid, can_focus=True):
         key = self.key
         width = self.size.width or 60
         if key is None:
-            self.set_lines([("ladder--header", (("  no symbol selected", ""),))])
+            self.set_lines([("ladder--header", (("  no symbol — press / to add one", ""),))])
             return
         self._keep_in_window()
         if self.center is None:
@@ -194,11 +215,23 @@ class Ladder(LineGrid, can_focus=True):
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
         top = self.top()
         bottom = top - self.rows + 1
-        away: list[str] = []
-        for label, level in (("STOP", stop), ("TGT", target), ("ENT", entry)):
+        away: list[str] = ["HELD"] if self.held else []
+        cursor = self.cursor if self.cursor_moved else None
+        for label, level in (
+            ("LTP", ltp),
+            ("CUR", cursor),
+            ("STOP", stop),
+            ("TGT", target),
+            ("ENT", entry),
+        ):
             if level is not None and not bottom <= level <= top:
                 arrow = "↑" if level > top else "↓"
                 away.append(f"{arrow}{label} {store.fmt_price(key, level)}")
+        for side, levels in (("BUY", mine_buy), ("SELL", mine_sell)):
+            for level, n in sorted(levels.items(), reverse=True):
+                if not bottom <= level <= top:
+                    arrow = "↑" if level > top else "↓"
+                    away.append(f"{arrow}{side} {fmt_qty(n)}@{store.fmt_price(key, level)}")
         lines: list[Line] = [self._header(pw, wide, " ".join(away))]
         for i in range(self.rows):
             p = top - i
@@ -254,6 +287,8 @@ class Ladder(LineGrid, can_focus=True):
         self.set_lines(lines)
 
     def _header(self, pw: int, wide: bool, away: str = "") -> Line:
+        if away:  # what is off-screen matters more than the column titles
+            return ("ladder--header", ((f" {away}", "ladder--mark"),))
         cells: list[Cell] = [
             cell("Buy", 6),
             (" ", ""),
@@ -267,7 +302,7 @@ class Ladder(LineGrid, can_focus=True):
         ]
         if wide:
             cells += [(" ", ""), cell("Traded", 8)]
-        cells += [(" ", ""), (away or "Marks", "ladder--mark" if away else "")]
+        cells += [(" ", ""), ("Marks", "")]
         return ("ladder--header", tuple(cells))
 
     # ------------------------------------------------------------------ focus / actions
@@ -288,6 +323,7 @@ class Ladder(LineGrid, can_focus=True):
                 return
         self.cursor += delta
         self.cursor_moved = True
+        self._worked = time.monotonic()
         if self.center is not None and self.row_of(self.cursor) is None:
             self.center += delta
         self.rebuild()
@@ -299,7 +335,13 @@ class Ladder(LineGrid, can_focus=True):
             self.center = ltp
             self.cursor = ltp
             self.cursor_moved = False
+            self.held = False
             self.recentres += 1
+        self.rebuild()
+
+    def action_hold(self) -> None:
+        """Hold the ladder where it is, or let it follow the market again."""
+        self.held = not self.held
         self.rebuild()
 
     def natural_side(self, price: int) -> str:

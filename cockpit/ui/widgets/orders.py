@@ -9,8 +9,57 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from cockpit.link.protocol import OrderView
-from cockpit.ui.store import Store, fmt_qty
+from cockpit.ui.store import Store, fmt_qty, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
+
+COLUMNS: tuple[str, ...] = (
+    "time",
+    "symbol",
+    "side",
+    "qty",
+    "type",
+    "price",
+    "trigger",
+    "status",
+    "tag",
+)
+"""The columns in the order they are shown (the reason, if any, takes what is left)."""
+WIDTHS: dict[str, int] = {
+    "time": 8,
+    "symbol": 9,
+    "side": 4,
+    "qty": 7,
+    "type": 4,
+    "price": 10,
+    "trigger": 9,
+    "status": 9,
+    "tag": 9,
+}
+PRIORITY: tuple[str, ...] = (
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "status",
+    "type",
+    "trigger",
+    "time",
+    "tag",
+)
+"""Columns in the order they are given room: a narrow pane drops the last ones first."""
+STATUS: dict[str, str] = {
+    "complete": "filled",
+    "filled": "filled",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "rejected": "rejected",
+    "open": "open",
+    "trigger pending": "trig pend",
+    "partial": "partial",
+    "pending": "pending",
+}
+"""Status words (``complete`` and ``cancelled`` never share a letter)."""
+TYPES: dict[str, str] = {"MARKET": "MKT", "LIMIT": "LMT", "SL": "SL", "SL-M": "SL-M"}
 
 
 def _clock(ts_ns: int) -> str:
@@ -75,46 +124,87 @@ class OrdersPane(LineGrid, can_focus=True):
             return self._working[self.cursor]
         return None
 
-    def _order_cells(self, o: OrderView, with_reason: bool) -> tuple[Cell, ...]:
+    def _fit(self, width: int, triggers: bool) -> dict[str, int]:
+        """The columns that fit ``width``, by name → width (most important first; the
+        trigger column only if an order shown has a trigger)."""
+        chosen: dict[str, int] = {}
+        used = 0
+        for name in PRIORITY:
+            if name == "trigger" and not triggers:
+                continue
+            need = WIDTHS[name] + 1
+            if used + need <= width:
+                chosen[name] = WIDTHS[name]
+                used += need
+        if "symbol" in chosen:  # the symbol takes some of the slack
+            chosen["symbol"] += min(max(0, width - used), 6)
+        return chosen
+
+    def _order_cells(self, o: OrderView, cols: dict[str, int], width: int) -> tuple[Cell, ...]:
         store = self.store
         side_cls = "orders--buy" if o.side == "BUY" else "orders--sell"
         inst = store.instruments.get(o.key)
-        price = store.fmt_price(o.key, o.price) if o.price is not None else "MKT"
-        if o.trigger is not None:
-            price += f" trg {store.fmt_price(o.key, o.trigger)}"
-        cells: list[Cell] = [
-            cell(_clock(o.ts_ns), 9, "orders--dim", left=True),
-            cell(inst.symbol if inst else o.key, 11, left=True),
-            cell(o.side, 5, side_cls, left=True),
-            cell(f"{fmt_qty(o.filled)}/{fmt_qty(o.qty)}", 9),
-            (" ", ""),
-            cell(o.order_type, 6, left=True),
-            (" ", ""),
-            cell(price, 20, left=True),
-            cell(o.status, 10, left=True),
-            cell(o.tag, 10, "orders--dim", left=True),
-        ]
-        if with_reason and o.reason:
-            cells.append((o.reason, ""))
+        working = is_working(o)
+        if not working and o.filled and o.avg_price is not None:
+            price = "@" + store.fmt_dec_price(o.key, o.avg_price)  # the fill price
+        elif o.price is not None:
+            price = store.fmt_price(o.key, o.price)
+        else:
+            price = "MKT"
+        qty = f"{fmt_qty(o.filled)}/{fmt_qty(o.qty)}" if 0 < o.filled < o.qty else fmt_qty(o.qty)
+        values = {
+            "time": (_clock(o.ts_ns), "orders--dim", True),
+            "symbol": (inst.symbol if inst else o.key, "", True),
+            "side": (o.side, side_cls, True),
+            "qty": (qty, "", False),
+            "type": (TYPES.get(o.order_type, o.order_type), "", True),
+            "price": (price, "", False),
+            "trigger": (
+                f"t{store.fmt_price(o.key, o.trigger)}" if o.trigger is not None else "",
+                "",
+                False,
+            ),
+            "status": (STATUS.get(o.status.lower(), o.status), "", True),
+            "tag": (o.tag, "orders--dim", True),
+        }
+        cells: list[Cell] = [(" ", "")]
+        used = 1
+        for name in COLUMNS:
+            if name in cols:
+                text, cls, left = values[name]
+                cells.append(cell(text, cols[name], cls, left=left))
+                cells.append((" ", ""))
+                used += cols[name] + 1
+        if o.reason and width - used > len(o.reason):
+            cells.append(cell(o.reason, width - used, "", left=True))
         return tuple(cells)
+
+    def _reason_line(self, o: OrderView, cols: dict[str, int], width: int) -> Line | None:
+        """The reason of a rejected or cancelled order on a line of its own when it does not
+        fit at the end of the order's row."""
+        used = 1 + sum(w + 1 for w in cols.values())
+        if not o.reason or width - used > len(o.reason):
+            return None
+        return ("orders--dim", (cell(f"   ↳ {o.reason}", width, left=True),))
 
     def rebuild(self) -> None:
         """Recompute the list."""
         store = self.store
         height = self.size.height or 10
+        width = self.size.width or 60
         self._working = store.working_orders()
+        final = store.final_orders()[: max(0, height - len(self._working) - 2)]
+        cols = self._fit(width - 1, any(o.trigger is not None for o in self._working + final))
         if self._working:
             self.cursor = max(0, min(self.cursor, len(self._working) - 1))
         lines: list[Line] = [("orders--header", ((f" Working orders ({len(self._working)})", ""),))]
         for i, o in enumerate(self._working):
             cls = "orders--cursor" if i == self.cursor and self.has_focus else ""
-            lines.append((cls, self._order_cells(o, False)))
+            lines.append((cls, self._order_cells(o, cols, width)))
         if not self._working:
             lines.append(("orders--dim", ((" none", ""),)))
         lines.append(("orders--header", ((" Recent", ""),)))
-        room = max(0, height - len(lines))
-        final = store.final_orders()[:room]
-        for o in final:
+        for o in final[: max(0, height - len(lines))]:
             st = o.status.lower()
             cls = (
                 "orders--rejected"
@@ -123,8 +213,11 @@ class OrdersPane(LineGrid, can_focus=True):
                 if st in ("complete", "filled")
                 else "orders--dim"
             )
-            lines.append((cls, self._order_cells(o, True)))
-        self.set_lines(lines)
+            lines.append((cls, self._order_cells(o, cols, width)))
+            why = self._reason_line(o, cols, width)
+            if why is not None and len(lines) < height:
+                lines.append(why)
+        self.set_lines(lines[: max(height, 3)])
 
     def on_focus(self) -> None:
         """Show the cursor."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from cockpit.ui.store import Store, fmt_qty, fmt_volume
+from cockpit.ui.store import Store, fmt_pct, fmt_qty, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 BAR = "█"
@@ -85,8 +85,8 @@ class QuotePanel(SymbolGrid):
             diff = q.ltp - q.close
             ccls = "quote--up" if diff > 0 else "quote--down" if diff < 0 else ""
             sign = "+" if diff >= 0 else ""
-            pct = Decimal(diff * 100) / Decimal(q.close)
-            first.append((f"  {sign}{store.fmt_price(key, diff)} ({pct:+.2f}%)", ccls))
+            pct = fmt_pct(q.ltp, q.close)
+            first.append((f"  {sign}{store.fmt_price(key, diff)} ({pct})", ccls))
         if q.ltq:
             first.append((f"  ltq {fmt_qty(q.ltq)}", "quote--label"))
         if name:

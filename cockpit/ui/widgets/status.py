@@ -31,7 +31,7 @@ class StatusBar(LineGrid):
         """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
-        self._flags: tuple[bool, bool] | None = None
+        self._flags: tuple[bool, bool, bool] | None = None
 
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
@@ -47,7 +47,7 @@ class StatusBar(LineGrid):
     def update_soon(self) -> None:
         """Redraw soon (``max_hz``) for market changes; arming and kill switch at once."""
         st = self.store.status
-        if st is not None and (st.armed, st.kill_switch) != self._flags:
+        if st is not None and (st.armed, st.kill_switch, self.store.locked()) != self._flags:
             self.rebuild()
             return
         self.rebuild_soon()
@@ -55,7 +55,7 @@ class StatusBar(LineGrid):
     def rebuild(self) -> None:
         """Recompute the line."""
         st = self.store.status
-        self._flags = (st.armed, st.kill_switch) if st is not None else None
+        self._flags = (st.armed, st.kill_switch, self.store.locked()) if st is not None else None
         store = self.store
         st = store.status
         cells: list[Cell] = []
@@ -64,6 +64,8 @@ class StatusBar(LineGrid):
             cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
         elif st is not None and st.kill_switch:
             cells.append((" KILL SWITCH ", "status--bad"))
+        elif store.locked():
+            cells.append((" LOCKED daily loss ", "status--bad"))
         else:
             cells.append(
                 (
@@ -72,9 +74,18 @@ class StatusBar(LineGrid):
                 )
             )
         cells.append((" ", ""))
+        # Groups by importance: where the bar is too narrow the least important go first
+        # (venue, reconnects, latency, ticks/s, tick age, feeds), never the state, a stale
+        # warning, the day P&L or the quantity.
+        groups: list[tuple[int, list[Cell]]] = [(10, cells)]
+        key = getattr(self.app, "selected", None)
+        if key is not None and self.link == "live" and store.stale(key):
+            name = key.partition(":")[2] or key
+            stale = f" STALE {name} {fmt_age(store.tick_age_ns(key))} "
+            groups.append((10, [(stale, "status--warn"), (" ", "")]))
         if st is not None:
-            cells.append((st.venue, "status--label"))
-            cells.append((" ", ""))
+            groups.append((1, [(st.venue, "status--label"), (" ", "")]))
+        feeds: list[Cell] = []
         for name, f in sorted(store.feeds.items()):
             cls = {
                 FeedState.LIVE: "status--ok",
@@ -82,25 +93,26 @@ class StatusBar(LineGrid):
                 FeedState.CONNECTING: "status--warn",
                 FeedState.RECONNECTING: "status--warn",
             }.get(f.state, "status--bad")
-            cells.append((f"{name}:{f.state.value}", cls))
-            cells.append((" ", ""))
+            feeds += [(f"{name}:{f.state.value}", cls), (" ", "")]
+        groups.append((6, feeds))
         if st is not None:
-            cells.append((f"{st.ticks_per_s:,.0f}t/s ", ""))
+            groups.append((4, [(f"{st.ticks_per_s:,.0f}t/s ", "")]))
         age = store.last_tick_age_ns()
-        age_cls = "status--warn" if age is not None and age > 5_000_000_000 else ""
-        cells.append(("age ", "status--label"))
-        cells.append((fmt_age(age) + " ", age_cls))
-        cells.append(("rc ", "status--label"))
-        cells.append((f"{store.reconnects()} ", ""))
+        age_cls = "status--warn" if age is not None and age > store.stale_ns else ""
+        groups.append((5, [("age ", "status--label"), (fmt_age(age) + " ", age_cls)]))
+        groups.append((2, [("rc ", "status--label"), (f"{store.reconnects()} ", "")]))
         if st is not None and st.order_latency_ms is not None:
-            cells.append(("lat ", "status--label"))
-            cells.append((f"{st.order_latency_ms:.0f}ms ", ""))
+            lat = f"{st.order_latency_ms:.0f}ms "
+            groups.append((3, [("lat ", "status--label"), (lat, "")]))
         if st is not None:
             # Marked at the latest LTP, like the positions pane (their sum, so they agree).
             pnl = store.day_pnl()
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
-            cells.append(("P&L ", "status--label"))
-            cells.append((fmt_money(pnl) + " ", cls))
-        cells.append(("qty ", "status--label"))
-        cells.append((self.qty or "?", ""))
-        self.set_lines([("", tuple(cells))])
+            groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
+        groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
+        width = self.size.width or 200
+        for level in range(1, 7):
+            if sum(len(t) for _, g in groups for t, _ in g) <= width:
+                break
+            groups = [(pr, g) for pr, g in groups if pr != level]
+        self.set_lines([("", tuple(c for _, g in groups for c in g))])

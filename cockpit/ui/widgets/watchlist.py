@@ -9,7 +9,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from cockpit.ui.store import Store, fmt_age, fmt_volume
+from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -198,6 +198,8 @@ class Watchlist(LineGrid, can_focus=True):
         mono = self.store.mono()
         for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
             lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
+        if not self._order:
+            lines.append(("wl--dim", ((" no symbols — press / to add one", ""),)))
         self.set_lines(lines)
 
     def _header(self, cols: list[Column]) -> tuple[Cell, ...]:
@@ -237,10 +239,7 @@ class Watchlist(LineGrid, can_focus=True):
                         text = store.fmt_price(key, diff)
                         text = text if diff < 0 else f"+{text}"
                     else:
-                        pct = (
-                            diff * 10000 // q.close if diff >= 0 else -((-diff) * 10000 // q.close)
-                        )
-                        text = f"{pct / 100:+.2f}%"
+                        text = fmt_pct(q.ltp, q.close)
                     out.append(cell(text, w, cls))
                 else:
                     out.append(cell("", w))
@@ -255,8 +254,10 @@ class Watchlist(LineGrid, can_focus=True):
                 out.append((sparkline(hist, w), "wl--up" if direction >= 0 else "wl--down"))
             elif c.name == "age":
                 age = store.tick_age_ns(key, now_ns)
-                stale = age is not None and age > 5_000_000_000
-                out.append(cell(fmt_age(age, coarse=True), w, "wl--stale" if stale else "wl--dim"))
+                if store.stale(key, now_ns):
+                    out.append(cell("STALE", w, "wl--stale"))
+                else:
+                    out.append(cell(fmt_age(age, coarse=True), w, "wl--dim"))
             text, cls = out[-1]
             out[-1] = (text + " ", cls)  # the gap shares the cell's style: fewer style switches
         row_cls = "wl--cursor" if is_cursor and self.has_focus else ""
