@@ -113,3 +113,21 @@ def test_empty_watchlist_starts_and_slash_adds_symbols(xdg: Path, sim: SimHandle
         assert "not found" in refused.message
     finally:
         stack.stop()
+
+
+def test_a_server_that_is_down_refuses_every_symbol_quickly() -> None:
+    import socket
+    import time
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    started = time.monotonic()
+    found, refused = lookup_instruments(
+        f"http://127.0.0.1:{port}", "k", [f"NSE:S{i}" for i in range(20)]
+    )
+    assert found == []
+    assert len(refused) == 20
+    assert all("cannot reach the server" in why for why in refused)
+    assert time.monotonic() - started < 5  # not 20 x the retries

@@ -27,6 +27,7 @@ from cockpit.domain.instruments import Instrument, parse_key
 
 log = logging.getLogger(__name__)
 
+UNREACHABLE: Final = "cannot reach the server"
 RATE_PER_S: Final = 8.0
 """Our pace: under OpenAlgo's default of 10 API requests per second, with room to spare."""
 
@@ -77,12 +78,16 @@ def lookup_instruments(
     own = client is None
     http = client or httpx.Client(timeout=timeout_s)
     pace = _Pace(policy.rate_per_s, sleep)
+    unreachable = ""
     try:
         for key in keys:
             try:
                 exchange, symbol = parse_key(key)
             except ValueError as exc:
                 refused.append(f"{key}: {exc}")
+                continue
+            if unreachable:  # one symbol found the server down: the rest need not wait
+                refused.append(f"{exchange}:{symbol}: {unreachable}")
                 continue
             body = {"apikey": api_key, "symbol": symbol, "exchange": str(exchange)}
             inst, why = _lookup_one(
@@ -92,6 +97,8 @@ def lookup_instruments(
                 found.append(inst)
             else:
                 refused.append(f"{exchange}:{symbol}: {why}")
+                if why.startswith(UNREACHABLE):
+                    unreachable = why
     finally:
         if own:
             http.close()
@@ -134,7 +141,7 @@ def _lookup_one(
         except httpx.HTTPError as exc:
             transport += 1
             if transport > policy.transport_retries:
-                return None, f"cannot reach the server ({type(exc).__name__})"
+                return None, f"{UNREACHABLE} ({type(exc).__name__})"
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
