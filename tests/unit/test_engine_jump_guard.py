@@ -1,14 +1,8 @@
 """Issue 16.3: the engine puts every print through its instrument's jump guard; a lone print far
 outside the recent range is held (alarmed) and never fires an exit or moves the mark.
-
-The engine does not call the guard yet (cockpit/domain/guard.py's docstring lists the calls):
-the two tests marked ``xfail(strict=True)`` fail until it does, and then XPASS, which fails the
-run so that the mark is removed.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import SBIN, Rig
@@ -23,12 +17,6 @@ def long_with_stop() -> Rig:
     return rig
 
 
-PENDING = pytest.mark.xfail(
-    strict=True, reason="the engine does not call the jump guard yet (engine wiring pending)"
-)
-
-
-@PENDING
 def test_a_lone_far_print_is_held_alarmed_and_never_fires_the_stop() -> None:
     rig = long_with_stop()
     before = len(rig.places())
@@ -44,7 +32,6 @@ def test_a_lone_far_print_is_held_alarmed_and_never_fires_the_stop() -> None:
     assert "not confirmed" in [a for a in rig.pub.of(p.Alarm) if a.code == "price_jump"][-1].message
 
 
-@PENDING
 def test_a_confirmed_jump_fires_the_stop_on_the_second_print() -> None:
     rig = long_with_stop()
     before = len(rig.places())
