@@ -139,13 +139,14 @@ class AccountStore:
             if rec.get("k") != "trade":
                 continue
             order = orders.get(str(rec.get("order")))
-            try:
-                trade = Trade(str(rec["id"]), order, int(rec["price"]), int(rec["steps"]),
-                              str(rec["ts"]))  # type: ignore[arg-type]  # fmt: skip
-            except (KeyError, TypeError, ValueError):
+            if order is None:
                 counts["skipped"] += 1
                 continue
-            if order is None:
+            try:
+                trade = Trade(
+                    str(rec["id"]), order, int(rec["price"]), int(rec["steps"]), str(rec["ts"])
+                )
+            except (KeyError, TypeError, ValueError):
                 counts["skipped"] += 1
                 continue
             exchange.trades.append(trade)
