@@ -134,14 +134,9 @@ def test_set_price_arrives_exactly(sim: SimHandle, feeds) -> None:
     feed.subscribe(["NSE:SBIN"], "quote")
     feed.start()
     assert feed.wait_state(FeedState.LIVE, timeout=5)
-    # The server sends no snapshot on subscribe, and LIVE comes when our subscribe is sent, not
-    # when the server has it: move the price until a tick of 801.55 reaches us.
-    deadline = time.monotonic() + 10
-    while not any(e.ltp == Decimal("801.55") for e in sink.events()):
-        assert time.monotonic() < deadline, "no tick of 801.55"
-        sim.set_price("NSE", "SBIN", "801.50")
-        sim.set_price("NSE", "SBIN", "801.55")
-        sink.wait(lambda: any(e.ltp == Decimal("801.55") for e in sink.events()), timeout=0.3)
+    sim.wait_subscribed(["NSE:SBIN"])  # no snapshot on subscribe: the price must come after
+    sim.set_price("NSE", "SBIN", "801.55")
+    assert sink.wait(lambda: any(e.ltp == Decimal("801.55") for e in sink.events()))
     last = [e for e in sink.events() if e.ltp == Decimal("801.55")][-1]
     assert str(last.ltp) in ("801.55", "801.550")
 
