@@ -553,7 +553,8 @@ class WsConnection(StateHolder):
             self._last_event_mono = time.monotonic()
             if self._data_mult != 1.0:  # data again after a quiet spell
                 self._data_mult = 1.0
-                self._set_state(FeedState.LIVE)
+                if self._live:  # (not while authenticating: LIVE comes after the subscribe)
+                    self._set_state(FeedState.LIVE)
 
     def _stream(self, ws: websocket.WebSocket, reader: _FrameReader) -> None:
         """The hot loop: read, parse, decode, hand off; wake every poll_s for housekeeping."""
