@@ -415,10 +415,12 @@ class OrderFlow(EngineBase):
             # when it reaches the order book (pushed update or reconciliation).
             self._approval[order.cid] = self.clock()
             self._publish_order(order)
+            closing = order.tag in CLOSING_TAGS
             self._alarm(
-                "warning",
+                "error" if closing else "warning",
                 f"{order.key}: {order.tag} order {order.cid} is pending approval in OpenAlgo's "
-                f"Action Center ({result.error.removeprefix('placeorder: ')}): approve it there",
+                f"Action Center ({(result.error or '').removeprefix('placeorder: ')}): approve it "
+                f"there{'; the position stays open until then' if closing else ''}",
                 key=order.key,
                 code="order_pending_approval",
             )

@@ -99,6 +99,13 @@ def test_engine_shows_pending_approval_then_adopts_the_approved_order(
         sim.set_price("NSE", "SBIN", "794.95", bid="794.90", ask="795.00")
         v.wait(lambda: v.of(p.FillEvent), what="its fill")
         assert "rejected" not in statuses()
+        # Semi-auto queues exits too: the position stays open until approved, said loudly.
+        v.client.request(p.Flatten(id=0, key=KEY), timeout=10)
+        loud = v.wait(
+            lambda: [a for a in v.of(p.Alarm) if "position stays open" in a.message],
+            what="the exit pending approval",
+        )[0]
+        assert loud.level == "error"
     finally:
         stack.stop()
 
