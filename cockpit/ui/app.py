@@ -64,11 +64,8 @@ class UiOptions:
     confirm_value_over: Decimal | None = Decimal(500_000)
     """Ask before an order worth more than this (price × quantity)."""
     stale_after_s: Decimal = Decimal(5)
-    """A symbol whose last tick is older than this shows STALE (the engine's stale-data
-    gate, ``[risk] max_tick_age_s``, when it is on)."""
-    max_daily_loss: Decimal | None = None
-    """``[risk] max_daily_loss``: the status bar says LOCKED while the engine's day P&L is
-    at or below minus this (entries are refused)."""
+    """A symbol whose last tick is older than this shows STALE until the engine tells the
+    limit its stale-data gate enforces (then that one)."""
     stop_ticks: int | None = 20
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
@@ -99,7 +96,6 @@ class UiOptions:
             confirm_qty_multiple=ui.confirm_qty_multiple,
             confirm_value_over=min(values) if values else None,
             stale_after_s=risk.max_tick_age_s or Decimal(5),
-            max_daily_loss=risk.max_daily_loss,
             stop_ticks=ex.stop_ticks,
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
@@ -263,7 +259,6 @@ class CockpitApp(EntryMixin, App[int]):
         self.connector = connector
         self.store = Store()
         self.store.stale_ns = int(self.options.stale_after_s * 1_000_000_000)
-        self.store.max_daily_loss = self.options.max_daily_loss
         self.selected: str | None = None
         self.qtys: dict[str, Decimal] = {}
         """The order quantity per symbol (the default until stepped)."""

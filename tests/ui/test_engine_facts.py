@@ -1,0 +1,100 @@
+"""Issue 15, what the screen shows comes from the engine: LOCKED with the engine's own reason,
+STALE against the limit the engine's gate enforces, and the message log kept by the engine
+(a viewer that attaches later reads the day's fills, exits and refusals).
+
+The real app against the real engine (`cockpit engine run`) and the paper exchange.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from cockpit.link import protocol as p
+from tests.ui.conftest import wait_for
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
+from tests.ui.test_trader_safety import ltp_is
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    """Daily loss limit 50 paise, stale-data gate at 2 s (the app's own config says neither)."""
+    e = EngineProc(COCKPIT_RISK__MAX_DAILY_LOSS="0.5", COCKPIT_RISK__MAX_TICK_AGE_S="2")
+    try:
+        e.price("SBIN", "800.00")
+        e.price("INFY", "1500.00")
+        e.wait_ready()
+        yield e
+    finally:
+        e.stop()
+
+
+async def test_stale_is_shown_against_the_engines_limit(engine: EngineProc) -> None:
+    # The app's own setting would wait ten minutes; the engine refuses entries after 2 s.
+    app = make_app(engine, stale_after_s=Decimal(600))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        bar = app.screen.status
+        engine.price("SBIN", "800.00")
+        await ltp_is(pilot, app, "800.00")
+        assert app.store.status is not None
+        assert app.store.status.stale_after_s == 2
+        await wait_for(pilot, lambda: "STALE" in bar.text_of(0), 8)
+        engine.price("SBIN", "800.05")
+        await wait_for(pilot, lambda: "STALE" not in bar.text_of(0), 5)
+
+
+async def test_the_message_log_survives_a_reattach(engine: EngineProc) -> None:
+    first = make_app(engine)
+    async with first.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, first)
+        engine.price("SBIN", "800.00")
+        await ltp_is(pilot, first, "800.00")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(first) == 1, 10)
+        engine.price("SBIN", "800.60")  # through the target: a profit
+        await wait_for(pilot, lambda: qty(first) == 0, 10)
+        await pilot.pause(0.2)
+    # Refused while disarmed, from another viewer: the log keeps refusals too.
+    engine.command(p.SetArmed(id=1, armed=False))
+    refused = engine.command(p.PlaceEntry(id=2, key=SBIN, side="BUY", qty=Decimal(1)))
+    assert isinstance(refused, p.Refused)
+    assert refused.rule == "disarmed"
+    engine.command(p.SetArmed(id=3, armed=True))
+
+    later = make_app(engine)
+    async with later.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, later)
+        await pilot.press("M")
+        await wait_for(pilot, lambda: type(later.screen).__name__ == "LogScreen")
+        await pilot.pause(0.2)
+        text = "\n".join(later.screen.lines())
+        assert "Fill: NSE:SBIN  BUY 1 NSE:SBIN at 800.05" in text
+        assert "Exit fired: NSE:SBIN  target at 800.60 (level 800.55)" in text
+        assert re.search(r"Exit filled: NSE:SBIN  target: SELL 1 NSE:SBIN at 800\.\d\d", text)
+        assert "Refused: disarmed  trading is disarmed" in text
+        # Not twice: the snapshot's messages are added once.
+        assert text.count("Fill: NSE:SBIN  BUY 1") == 1
+
+
+async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -> None:
+    # The app is not told the loss limit: LOCKED is the engine's word.
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        bar = app.screen.status
+        engine.price("SBIN", "800.00")
+        await ltp_is(pilot, app, "800.00")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        engine.price("SBIN", "798.00")  # the stop exits; the day is over 0.50 down
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await wait_for(pilot, lambda: "LOCKED daily loss" in bar.text_of(0), 10)
+        assert " ARMED " not in bar.text_of(0)
+        st = app.store.status
+        assert st is not None
+        assert st.lock == "daily_loss_limit"
+        assert "loss limit 0.5" in st.lock_detail
