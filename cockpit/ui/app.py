@@ -47,6 +47,10 @@ EXIT_ACTIONS = frozenset(
     }
 )
 
+TRADE_ACTIONS = ENTRY_ACTIONS | EXIT_ACTIONS | {"arm"}
+"""What a read-only viewer does not offer."""
+READ_ONLY_WORDS = "read-only viewer: it cannot trade (run cockpit without --read-only)"
+
 
 @dataclass
 class UiOptions:
@@ -515,8 +519,15 @@ class CockpitApp(EntryMixin, App[int]):
             return False
         return key not in self.store.quotes or not self.store.feed_ok()
 
+    @property
+    def read_only(self) -> bool:
+        """A read-only viewer (the engine's Welcome says so): no order keys at all."""
+        return self.store.welcome is not None and self.store.welcome.read_only
+
     def entry_block_reason(self) -> str | None:
         """Why entry keys are refused right now (None: they work)."""
+        if self.read_only:
+            return READ_ONLY_WORDS
         if self.link_state != "live" or not self.store.connected:
             return "not connected to the engine"
         st = self.store.status
@@ -531,7 +542,10 @@ class CockpitApp(EntryMixin, App[int]):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Entry keys are dimmed and refused while disarmed, disconnected or stale."""
+        """Entry keys are dimmed and refused while disarmed, disconnected or stale; a
+        read-only viewer does not offer order keys at all."""
+        if self.read_only and action in TRADE_ACTIONS:
+            return False
         if action in ENTRY_ACTIONS:
             return None if self.entry_block_reason() is not None else True
         return True
@@ -542,7 +556,7 @@ class CockpitApp(EntryMixin, App[int]):
         """Say why an entry key was refused instead of ignoring it silently."""
         if isinstance(action, str) and default_namespace in (None, self):
             name = action.partition("(")[0]
-            if name in ENTRY_ACTIONS:
+            if name in ENTRY_ACTIONS or (self.read_only and name in TRADE_ACTIONS):
                 reason = self.entry_block_reason()
                 if reason is not None:
                     self.refusals.append(("gate", reason))
@@ -569,6 +583,9 @@ class CockpitApp(EntryMixin, App[int]):
     def send(self, make: Callable[[int], p.Command]) -> int | None:
         """Build a command with a fresh id and send it; None if not connected."""
         cmd = make(self.next_id())
+        if self.read_only and not isinstance(cmd, p.READ_ONLY_COMMANDS):
+            self.log_message("warning", type(cmd).__name__, READ_ONLY_WORDS)
+            return None
         link = self.link
         if link is None or self.link_state not in ("live", "stopping"):
             self.notify("not connected to the engine", title=type(cmd).__name__, severity="error")
@@ -718,7 +735,7 @@ class CockpitApp(EntryMixin, App[int]):
 
         if isinstance(self.screen, QuitScreen):
             return
-        if self.link_state == "live" and self.store.has_exposure():
+        if self.link_state == "live" and self.store.has_exposure() and not self.read_only:
             self.push_screen(
                 QuitScreen(len(self.store.open_positions()), len(self.store.working_orders())),
                 self._after_quit_choice,

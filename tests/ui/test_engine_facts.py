@@ -14,6 +14,9 @@ from decimal import Decimal
 import pytest
 
 from cockpit.link import protocol as p
+from cockpit.link.client import EngineClient
+from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.link import ClientLink
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 from tests.ui.test_trader_safety import ltp_is
@@ -78,6 +81,33 @@ async def test_the_message_log_survives_a_reattach(engine: EngineProc) -> None:
         assert "Refused: disarmed  trading is disarmed" in text
         # Not twice: the snapshot's messages are added once.
         assert text.count("Fill: NSE:SBIN  BUY 1") == 1
+
+
+async def test_a_read_only_viewer_offers_no_order_keys(engine: EngineProc) -> None:
+    link = ClientLink(EngineClient.connect(path=engine.socket, client="pilot", read_only=True))
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        engine.price("SBIN", "800.00")
+        await ltp_is(pilot, app, "800.00")
+        bar = app.screen.status
+        await wait_for(pilot, lambda: " READ-ONLY " in bar.text_of(0))
+        assert " ARMED " not in bar.text_of(0)
+        # The footer offers none of them; pressed anyway, nothing is sent.
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.enabled}
+        for action in ("buy_market", "sell_market", "flatten", "kill_switch", "arm"):
+            assert app.check_action(action, ()) is False
+        assert "limit_here" not in shown
+        await pilot.press("b", "f", "a", "enter")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+        assert not app.store.working_orders(SBIN)
+        assert any("read-only viewer" in text for _, text in app.refusals)
+        assert app.store.status is not None
+        assert app.store.status.armed  # "a" did not disarm the engine
+        # Watching works: prices still arrive.
+        engine.price("SBIN", "800.10")
+        await ltp_is(pilot, app, "800.10")
 
 
 async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -> None:

@@ -67,8 +67,11 @@ class StatusBar(LineGrid):
         st = store.status
         cells: list[Cell] = []
         armed = st.armed if st is not None else False
+        welcome = store.welcome
         if self.link != "live":
             cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
+        elif welcome is not None and welcome.read_only:
+            cells.append((" READ-ONLY ", "status--label"))
         elif st is not None and st.kill_switch:
             cells.append((" KILL SWITCH ", "status--bad"))
         elif store.locked():
