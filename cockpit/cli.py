@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine.set_defaults(handler="engine")
 
-    journal = sub.add_parser("journal", help="the trade journal: export")
-    journal.add_argument("action", choices=["export"])
+    journal = sub.add_parser("journal", help="the trade journal: export | stats")
+    journal.add_argument("action", choices=["export", "stats"])
     journal.add_argument("--profile", help="profile name (default: default)")
     journal.add_argument("--journal", help="journal SQLite file")
     _suppress_defaults(journal)
