@@ -74,6 +74,8 @@ class UiOptions:
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
     watchlist: list[str] = field(default_factory=list)
+    journal_path: Path | None = None
+    """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
     remember: bool = True
     """Remember the theme picked in the palette (off in tests)."""
@@ -104,6 +106,7 @@ class UiOptions:
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
             watchlist=list(tr.watchlist),
+            journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,
         )
@@ -244,6 +247,14 @@ class CockpitApp(EntryMixin, App[int]):
         _b("w", "watchlist_screen", "Watch", "Full-screen watchlist", "watchlist_screen"),
         _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
         _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
+        _b(
+            "J",
+            "journal_stats",
+            "Stats",
+            "Trade statistics from the journal",
+            "journal_stats",
+            show=False,
+        ),
         _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
         _b("question_mark", "help", "Help", "Keys and what they do", "help"),
         _b(
@@ -711,6 +722,15 @@ class CockpitApp(EntryMixin, App[int]):
             self.pop_screen()
         else:
             self.push_screen(OrdersScreen())
+
+    def action_journal_stats(self) -> None:
+        """Open (or close) the trade statistics."""
+        from cockpit.ui.screens.stats import StatsScreen
+
+        if isinstance(self.screen, StatsScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(StatsScreen(self.options.journal_path))
 
     def action_messages(self) -> None:
         """Open (or close) the message log."""

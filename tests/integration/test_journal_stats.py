@@ -161,3 +161,27 @@ def test_a_fill_that_crosses_zero_closes_one_trip_and_opens_the_next() -> None:
     ]
     assert [t.reason for t in closed] == ["manual", "manual"]
     assert still_open == []
+
+
+async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path]) -> None:
+    from tests.ui.conftest import wait_for
+    from tests.ui.test_engine_pilot import attached, make_app
+
+    engine, path = traded
+    pnls = trips_from_the_journal(path)
+    app = make_app(engine, journal_path=path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("J")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "StatsScreen")
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.shown), 10)  # type: ignore[attr-defined]
+        text = "\n".join(screen.shown)  # type: ignore[attr-defined]
+        assert "trades      3" in text
+        assert f"total P&L   {money(sum(pnls, Decimal(0)))}" in text
+        assert "by hour (local, at exit)" in text
+        await pilot.press("d")  # every day: the same three
+        await pilot.pause(0.3)
+        assert "every day" in str(screen.query_one("#stats-title").render())
+        await pilot.press("J")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
