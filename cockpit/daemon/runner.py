@@ -309,7 +309,6 @@ class EngineRunner:
         self.market_feed: Any = None
         self.order_feed: Any = None
         self.poller: Any = None
-        """The SCHED_FIFO priority the engine's threads got (0: none)."""
         self._auto_poll: tuple[Venue, Callable[[object], None]] | None = None
 
     def request_stop(self, reason: str) -> None:

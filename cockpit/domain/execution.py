@@ -69,14 +69,6 @@ class CancelAll:
 
 
 @dataclass(frozen=True, slots=True)
-class ClosePositions:
-    """``/closeposition``: square off every open position of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class QueryOrder:
     """``/orderstatus`` of one order."""
 
@@ -120,7 +112,6 @@ RouterRequest = (
     | ModifyOrder
     | CancelOrder
     | CancelAll
-    | ClosePositions
     | QueryOrder
     | QueryBook
     | LookupSymbol

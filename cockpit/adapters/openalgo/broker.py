@@ -20,7 +20,7 @@ Rules the router keeps:
   with backoff; idempotent requests (queries, cancel, modify) are retried after a timeout or a
   5xx; a *placed* order is never retried blindly — after a timeout or a 5xx the router looks
   for it in the orderbook and reports what it found (``recovered``) or that the outcome is
-  ``uncertain``. ``closeposition`` and ``cancelallorder`` are not retried after a timeout.
+  ``uncertain``. ``cancelallorder`` is not retried after a timeout.
 - Every failure becomes a :class:`RouterResult` with a stable ``code`` and a clear ``error``
   text. The API key is never logged and never appears in a result.
 """
@@ -87,9 +87,6 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     CancelOrder as CancelOrder,
-)
-from cockpit.domain.execution import (
-    ClosePositions as ClosePositions,
 )
 from cockpit.domain.execution import (
     LookupSymbol as LookupSymbol,
@@ -187,9 +184,7 @@ class _Item:
     request: Any = field(compare=False)
 
 
-_ORDER_PATHS: Final = frozenset(
-    {"placeorder", "modifyorder", "cancelorder", "cancelallorder", "closeposition"}
-)
+_ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
 
 
 class OpenAlgoRouter:
@@ -250,7 +245,11 @@ class OpenAlgoRouter:
         """Entries taken off the queue by a worker, not sent yet (by ``id``)."""
         self._dropped: set[int] = set()
         """Of those, the ones dropped meanwhile (their worker reports them)."""
-        self._cv = threading.Condition()
+        lock = threading.Lock()
+        self._cv = threading.Condition(lock)
+        """Where the workers for any request wait (and what guards the queue)."""
+        self._urgent_cv = threading.Condition(lock)
+        """Where the urgent-only workers wait."""
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._gate_until = 0.0
@@ -308,6 +307,7 @@ class OpenAlgoRouter:
         self._stop.set()
         with self._cv:
             self._cv.notify_all()
+            self._urgent_cv.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -328,14 +328,12 @@ class OpenAlgoRouter:
         item = _Item(0 if request.urgent else 1, next(self._seq), request)
         with self._cv:
             heapq.heappush(self._heap, item)
+            # Wake one worker that may take it (waking more makes them fight the submitting
+            # thread, and each other, for the GIL): an urgent request an urgent-only worker,
+            # and an idle worker for any request as well, whichever is there first.
             if request.urgent:
-                # Any idle worker takes an urgent request: wake exactly one. Waking all of them
-                # makes them fight the submitting thread (and each other) for the GIL.
-                self._cv.notify(1)
-            else:
-                # Wake everyone: the urgent-only worker must not swallow a normal request's
-                # wake-up.
-                self._cv.notify_all()
+                self._urgent_cv.notify(1)
+            self._cv.notify(1)
 
     def drop_queued_entries(self) -> int:
         """Drop every non-urgent placement still queued (entries, protective stops): the kill
@@ -369,9 +367,10 @@ class OpenAlgoRouter:
             return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
 
         while not self._stop.is_set():
-            with self._cv:
+            cv = self._urgent_cv if urgent_only else self._cv
+            with cv:
                 while not ready() and not self._stop.is_set():
-                    self._cv.wait(0.5)
+                    cv.wait(0.5)
                 if self._stop.is_set():
                     return
                 if not ready():
@@ -421,9 +420,6 @@ class OpenAlgoRouter:
             case CancelAll():
                 body = {"strategy": self._strategy}
                 return self._call(request, "cancelallorder", body, retry_uncertain=False)
-            case ClosePositions():
-                body = {"strategy": self._strategy}
-                return self._call(request, "closeposition", body, retry_uncertain=False)
             case QueryOrder():
                 body = {"strategy": self._strategy, "orderid": request.venue_id}
                 return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
