@@ -128,3 +128,32 @@ async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -
         assert st is not None
         assert st.lock == "daily_loss_limit"
         assert "loss limit 0.5" in st.lock_detail
+
+
+def test_a_resync_adds_only_the_messages_missed() -> None:
+    """A snapshot after a dropped link adds what came after the last event this viewer saw,
+    once; a snapshot from a new engine (its sequence restarted) adds all of its messages."""
+    import msgspec
+
+    from cockpit.ui.store import Store
+    from tests.ui import scenario as sc
+
+    def msg(seq: int, text: str) -> p.MessageView:
+        return p.MessageView(seq=seq, ts_ns=seq, level="info", title="Fill: NSE:SBIN", text=text)
+
+    def snap(seq: int, *texts: tuple[int, str]) -> p.Snapshot:
+        base = sc.snapshot()
+        return msgspec.structs.replace(base, seq=seq, messages=[msg(s, t) for s, t in texts])
+
+    store = Store()
+    store.apply(snap(10, (4, "one"), (9, "two")))
+    assert [n.message for n in store.messages] == ["one", "two"]
+    store.apply(p.Alarm(seq=12, level="info", message="live", code="x"))
+    for n in store.drain_notices():
+        store.remember(n)
+    # The link dropped after seq 12; the engine logged 15 meanwhile.
+    store.apply(snap(16, (4, "one"), (9, "two"), (12, "live"), (15, "missed")))
+    assert [n.message for n in store.messages] == ["one", "two", "live", "missed"]
+    # A restarted engine: its sequence starts again, all its messages are new.
+    store.apply(snap(3, (2, "new engine")))
+    assert [n.message for n in store.messages][-1] == "new engine"
