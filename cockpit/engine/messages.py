@@ -17,15 +17,11 @@ from typing import Final
 from cockpit.link.bus import Publisher
 from cockpit.link.protocol import (
     Alarm,
-    BookView,
     ExitFired,
     FillEvent,
     MessageView,
     Msg,
-    QuoteView,
     Refused,
-    StatusView,
-    VolumeAtPrice,
 )
 
 MESSAGES_KEPT: Final = 500
@@ -48,6 +44,11 @@ class MessageRecorder:
         kept: int = MESSAGES_KEPT,
     ) -> None:
         self.inner = inner
+        # Market data, status and volume go straight to the inner publisher: no extra call on
+        # the per-tick path (measured: +139 ns per publish through a forwarding method).
+        self.market: Callable[..., None] = inner.market
+        self.status: Callable[..., None] = inner.status
+        self.volume: Callable[..., None] = inner.volume
         self._fmt_price = fmt_price
         self._seq = seq
         self._clock = clock
@@ -56,15 +57,6 @@ class MessageRecorder:
         """Exit order cid -> the exit's reason (its fill is an exit fill)."""
 
     # -- Publisher -------------------------------------------------------------------------
-
-    def market(self, quote: QuoteView, book: BookView | None = None) -> None:
-        self.inner.market(quote, book)
-
-    def status(self, status: StatusView) -> None:
-        self.inner.status(status)
-
-    def volume(self, vap: VolumeAtPrice) -> None:
-        self.inner.volume(vap)
 
     def event(self, msg: Msg) -> None:
         self._record(msg, getattr(msg, "seq", None))
