@@ -162,6 +162,8 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
         f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {st.day_pnl}"
     )
+    if st.lock:
+        print(f"locked   {st.lock}: {st.lock_detail}")
     if snap.feeds:
         for f in snap.feeds:
             extra = f" ({f.reason})" if f.reason else ""

@@ -7,7 +7,11 @@ The real app against the real engine (`cockpit engine run`) and the paper exchan
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -110,6 +114,18 @@ async def test_a_read_only_viewer_offers_no_order_keys(engine: EngineProc) -> No
         await ltp_is(pilot, app, "800.10")
 
 
+def status_cli(engine: EngineProc, *more: str) -> subprocess.CompletedProcess[str]:
+    """`cockpit engine status` against the engine, as a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "engine", "status", *more],
+        env=engine.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -> None:
     # The app is not told the loss limit: LOCKED is the engine's word.
     app = make_app(engine)
@@ -128,6 +144,12 @@ async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -
         assert st is not None
         assert st.lock == "daily_loss_limit"
         assert "loss limit 0.5" in st.lock_detail
+    # `cockpit engine status` says it too, in words and in JSON.
+    out = await asyncio.to_thread(status_cli, engine)
+    assert "locked   daily_loss_limit: day P&L -" in out.stdout, out.stdout + out.stderr
+    doc = json.loads((await asyncio.to_thread(status_cli, engine, "--json")).stdout)
+    assert doc["locked"] == "daily_loss_limit"
+    assert "loss limit 0.5" in doc["lock_detail"]
 
 
 def test_a_resync_adds_only_the_messages_missed() -> None:
