@@ -28,8 +28,8 @@ from tests.ui.test_trader_safety import ltp_is
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[EngineProc]:
-    """Daily loss limit 50 paise, stale-data gate at 2 s (the app's own config says neither)."""
-    e = EngineProc(COCKPIT_RISK__MAX_DAILY_LOSS="0.5", COCKPIT_RISK__MAX_TICK_AGE_S="2")
+    """Daily loss limit 50 paise, stale-data gate at 3 s (the app's own config says neither)."""
+    e = EngineProc(COCKPIT_RISK__MAX_DAILY_LOSS="0.5", COCKPIT_RISK__MAX_TICK_AGE_S="3")
     try:
         e.price("SBIN", "800.00")
         e.price("INFY", "1500.00")
@@ -40,7 +40,7 @@ def engine() -> Iterator[EngineProc]:
 
 
 async def test_stale_is_shown_against_the_engines_limit(engine: EngineProc) -> None:
-    # The app's own setting would wait ten minutes; the engine refuses entries after 2 s.
+    # The app's own setting would wait ten minutes; the engine refuses entries after 3 s.
     app = make_app(engine, stale_after_s=Decimal(600))
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
@@ -48,8 +48,8 @@ async def test_stale_is_shown_against_the_engines_limit(engine: EngineProc) -> N
         engine.price("SBIN", "800.00")
         await ltp_is(pilot, app, "800.00")
         assert app.store.status is not None
-        assert app.store.status.stale_after_s == 2
-        await wait_for(pilot, lambda: "STALE" in bar.text_of(0), 8)
+        assert app.store.status.stale_after_s == 3
+        await wait_for(pilot, lambda: "STALE" in bar.text_of(0), 10)
         engine.price("SBIN", "800.05")
         await wait_for(pilot, lambda: "STALE" not in bar.text_of(0), 5)
 
