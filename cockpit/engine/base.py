@@ -21,6 +21,7 @@ from cockpit.domain.feed import FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest, Product
 from cockpit.domain.positions import Portfolio, Position
+from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import RiskGate
 from cockpit.engine.state import (
@@ -43,6 +44,7 @@ class EngineBase:
     router: ExecutionClient
     journal: EngineJournal | None
     publisher: Publisher
+    message_log: MessageRecorder
     inbound: Inbound
     feed: MarketSubscriber | None
     clock: Callable[[], int]

@@ -82,6 +82,7 @@ class ViewerCommands(EngineBase):
                 for s in self._syms.values()
                 if s.vap
             ],
+            messages=list(self.message_log.messages),
         )
 
     def _on_command(self, item: ViewerCommand) -> None:

@@ -52,12 +52,13 @@ from cockpit.domain.orders import (
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.market import MarketData
+from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
 from cockpit.engine.restore import Journaling
-from cockpit.engine.risk_gate import RiskGate
+from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
 from cockpit.engine.state import (
     BATCHED,
     MS,
@@ -118,7 +119,14 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self.options = options or EngineOptions()
         self.router = router
         self.journal = journal
-        self.publisher: Publisher = publisher or NullPublisher()
+        self.message_log = MessageRecorder(
+            publisher or NullPublisher(),
+            fmt_price=lambda key, ticks: self.instruments[key].format_price(ticks),
+            seq=lambda: self._seq,
+            clock=clock,
+        )
+        """The day's recent messages (sent in snapshots); it passes everything on."""
+        self.publisher: Publisher = self.message_log
         self.inbound = inbound if inbound is not None else Inbound()
         self.feed = feed
         self.clock = clock
@@ -359,11 +367,18 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     def _status_view(self) -> protocol.StatusView:
         latencies = sorted(self._ack_latencies)
         median = latencies[len(latencies) // 2] / MS if latencies else None
+        day_pnl = self.portfolio.day_pnl()
+        lock, detail = entry_lock(
+            self._risk.limits, day_pnl, kill_switch=self.kill_switch, journal_ok=self.journal_ok
+        )
         return protocol.StatusView(
             venue=self.options.venue,
             armed=self.armed,
-            day_pnl=self.portfolio.day_pnl(),
+            day_pnl=day_pnl,
             ticks_per_s=round(self._ticks_per_s, 1),
             order_latency_ms=median,
             kill_switch=self.kill_switch,
+            lock=lock,
+            lock_detail=detail,
+            stale_after_s=stale_limit_s(self._risk.limits),
         )

@@ -194,6 +194,25 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
     kill_switch: bool = False
     """True while a kill switch is in progress or has tripped entries off."""
+    lock: str = ""
+    """Why the engine's risk gate refuses every entry now (a rule: ``kill_switch``,
+    ``journal``, ``daily_loss_limit``); empty while entries are allowed."""
+    lock_detail: str = ""
+    """The lock in words, with its numbers (``day P&L -1.05 reached the loss limit 0.50``)."""
+    stale_after_s: Decimal | None = None
+    """The stale-data limit the engine's gate enforces (None: no such gate)."""
+
+
+class MessageView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One line of the engine's message log (fills, exits, refusals, alarms), in words."""
+
+    seq: int
+    """The engine's event sequence when it was logged (a refusal carries the current one)."""
+    ts_ns: int
+    level: str
+    """``info`` | ``warning`` | ``error``."""
+    title: str
+    text: str
 
 
 # --------------------------------------------------------------------------- handshake
@@ -238,6 +257,8 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     watchlist: list[str]
     """Subscribed symbols, in the order the user added them."""
     volume_at_price: list[VolumeAtPrice] = []
+    messages: list[MessageView] = []
+    """The engine's recent messages, oldest first (the day's last few hundred)."""
 
 
 # --------------------------------------------------------------------------- engine → viewer
