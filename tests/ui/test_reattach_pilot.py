@@ -3,14 +3,19 @@
 The real app against a real engine process and the paper exchange: a position is opened,
 the engine is killed, the restart path starts a new engine in the same private dirs and the
 app re-attaches to it. Then the price moves, and every market-driven pane (positions, quote,
-depth, watchlist) must show it, repeatedly, without any other event forcing a redraw.
+depth, watchlist) must show it, repeatedly, without any other event forcing a redraw,
+while the event loop runs late (see tests/ui/test_grid_soon.py).
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import types
 from decimal import Decimal
+
+import pytest
+import textual.timer
 
 from cockpit.link.client import EngineClient
 from cockpit.ui.app import CockpitApp, UiOptions
@@ -19,6 +24,7 @@ from cockpit.ui.store import fmt_money
 from tests.engine_child import REPO, engine_run_argv
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, _die_with_parent, attached, qty
+from tests.ui.test_grid_soon import LateLoop
 
 
 class RestartingConnector:
@@ -50,13 +56,23 @@ class RestartingConnector:
         return self.connect()
 
 
+def depth_shows_the_book(app: CockpitApp) -> bool:
+    """The depth pane's first row holds the best bid the store has."""
+    book = app.store.books.get(SBIN)
+    if book is None or not book.bids:
+        return False
+    return app.store.fmt_price(SBIN, book.bids[0][0]) in app.screen.depth.text_of(1)
+
+
 def ltp_cell(app: CockpitApp) -> str:
     """The LTP and Unreal columns of SBIN's positions row ('' when not shown)."""
     row = app.screen.positions.text_of(1)
     return row[30:49] if "SBIN" in row else ""
 
 
-async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reattach() -> None:
+async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reattach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     e = EngineProc()
     try:
         e.price("SBIN", "800.00")
@@ -72,6 +88,14 @@ async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reat
             e.price("SBIN", "800.20")
             await wait_for(pilot, lambda: "800.20" in ltp_cell(app), 10)
 
+            # From the crash on, the event loop runs late, as it can under load (the link
+            # threads re-attaching and decoding the snapshot hold the GIL): Textual's timers
+            # see every clock read 5 ms after the one before. A capped redraw asked for then
+            # was dropped, and the pane never redrew for the market again.
+            late = LateLoop(lag=0.005)
+            monkeypatch.setattr(
+                textual.timer, "_time", types.SimpleNamespace(get_time=late.get_time)
+            )
             e.proc.send_signal(signal.SIGKILL)
             await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen", 15)
             await pilot.press("r")
@@ -94,6 +118,6 @@ async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reat
                 assert fmt_money(Decimal(price) - avg) in ltp_cell(app)
                 await wait_for(pilot, lambda p=price: p in scr.quote.text_of(0), 3)
                 await wait_for(pilot, lambda p=price: p in watch_row(), 3)
-            assert scr.depth.rows_rendered > 0
+                await wait_for(pilot, lambda: depth_shows_the_book(app), 3)
     finally:
         e.stop()
