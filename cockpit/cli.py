@@ -192,13 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='data.mode in market_data is 1/2/3 (server: "ltp"/"quote"/"full")',
     )
-    real.add_argument("--legacy", action="store_true", help="all of the above")
     real.add_argument(
-        "--cancel-all-skips-trigger-pending",
+        "--cancel-all-trigger-pending",
         action="store_true",
-        help="cancelallorder skips trigger-pending stop orders, as the server does (not yet the "
-        "default: the engine's kill switch still relies on cancelallorder for its stops)",
+        help="cancelallorder also cancels trigger-pending stop orders (server: skips them)",
     )
+    real.add_argument("--legacy", action="store_true", help="all of the above")
     sim.set_defaults(handler="sim")
 
     record = sub.add_parser(

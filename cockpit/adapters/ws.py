@@ -582,9 +582,9 @@ class WsConnection(StateHolder):
             if last is not None and now - last > liveness:
                 self._set_state(FeedState.STALE, f"no frame for {now - last:.1f} s")
                 raise _SessionEnd(f"stale: no frame for {now - last:.1f} s")
-            if now >= next_ping:
+            if ping_every and now >= next_ping:
                 ws.ping()
-                next_ping = now + ping_every  # type: ignore[operator]
+                next_ping = now + ping_every
             if data_limit is not None and now >= next_data_check:
                 next_data_check = now + self._poll_s
                 age = now - self._last_event_mono

@@ -85,11 +85,9 @@ class SimConfig:
     retry_after_429: bool = False
     """A 429 says ``{"status":"error",...,"retry_after":1}`` with a Retry-After header. The
     server's own answer is ``{"message":"10 per 1 second"}`` and nothing else."""
-    cancel_all_skips_trigger_pending: bool = False
-    """``cancelallorder`` skips ``trigger pending`` orders, as the server's analyze mode does
-    (answering "No open orders to cancel" when nothing else works). Off by default for now,
-    unlike the switches above: the engine's kill switch still counts on cancelallorder to
-    cancel its stop orders (issue 17 item 1)."""
+    cancel_all_trigger_pending: bool = False
+    """``cancelallorder`` cancels ``trigger pending`` orders too. The server's analyze mode
+    skips them (answering "No open orders to cancel" when nothing else works)."""
     subscribe_snapshot: bool = False
     """A ``market_data`` frame right after each subscribe. The server sends none: the first
     frame is the next tick."""
@@ -131,7 +129,7 @@ class SimServer:
         self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
         self.exchange.modify_updates = cfg.modify_updates
         self.exchange.accept_pending_quantity = cfg.accept_pending_quantity
-        self.exchange.cancel_all_trigger_pending = not cfg.cancel_all_skips_trigger_pending
+        self.exchange.cancel_all_trigger_pending = cfg.cancel_all_trigger_pending
         self.store: AccountStore | None = None
         self.restored: dict[str, int] = {}
         if cfg.state_dir:

@@ -134,6 +134,7 @@ def test_set_price_arrives_exactly(sim: SimHandle, feeds) -> None:
     feed.subscribe(["NSE:SBIN"], "quote")
     feed.start()
     assert feed.wait_state(FeedState.LIVE, timeout=5)
+    sim.wait_subscribed(["NSE:SBIN"])  # no snapshot on subscribe: the price must come after
     sim.set_price("NSE", "SBIN", "801.55")
     assert sink.wait(lambda: any(e.ltp == Decimal("801.55") for e in sink.events()))
     last = [e for e in sink.events() if e.ltp == Decimal("801.55")][-1]

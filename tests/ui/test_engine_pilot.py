@@ -80,6 +80,9 @@ class EngineProc:
                 with EngineClient.connect(path=self.socket) as c:
                     snap = c.snapshot(timeout=5)
                     if snap.feeds and all(f.state == "live" for f in snap.feeds):
+                        # No snapshot on subscribe: prices set before the sim holds the
+                        # engine's subscriptions would reach nobody.
+                        self.sim.wait_subscribed(["NSE:SBIN", "NSE:INFY"])
                         return
             except EngineNotRunning:
                 pass
