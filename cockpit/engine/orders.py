@@ -41,6 +41,7 @@ from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
+    NS,
     ZERO,
     venue_ticks,
 )
@@ -320,16 +321,27 @@ class OrderFlow(EngineBase):
             self._cancel(order, urgent=True)
 
     def _adopt_uncertain(self, update: OrderUpdate) -> str | None:
-        """An update for an unknown id that matches an order whose placement was uncertain."""
+        """An update for an unknown id that is an order whose placement was uncertain.
+
+        Only a broker order placed at or after ours (its own timestamp, less a small slack)
+        can be it: an older order of the same shape (a SELL completed earlier that day) is
+        never taken for a lost exit. A row without a readable time proves nothing: the order
+        stays uncertain and, once not found, counts as not sent (an exit is sent again).
+        """
+        if update.placed_ns is None or update.orderid in self._by_venue:
+            return None
+        slack = int(self.options.uncertain_slack_s * NS)
         for cid in self._uncertain:
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
                 order.venue_id is None
+                and update.placed_ns >= order.created_ns - slack
                 and str(inst.exchange) == update.exchange
                 and inst.symbol == update.symbol
                 and str(order.side) == update.action.upper()
                 and order.qty == update.quantity
+                and (not update.pricetype or update.pricetype.upper() == str(order.type))
             ):
                 self._by_venue[update.orderid] = cid
                 del self._uncertain[cid]

@@ -59,6 +59,9 @@ class EngineOptions:
     """Delay before the n-th retry of a failed closing order (the last one repeats)."""
     uncertain_wait_s: float = 1.0
     """After an order's fate is uncertain, wait this long for its update before acting."""
+    uncertain_slack_s: float = 2.0
+    """An uncertain order is matched only to a broker order placed no earlier than this before
+    it (broker timestamps are whole seconds and clocks differ a little)."""
     exit_limit_timeout_s: float = 1.0
     """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
     and sent again at market."""

@@ -409,8 +409,33 @@ def test_uncertain_place_is_adopted_from_its_update(rig: Rig) -> None:
     req = rig.places()[-1]
     rig.engine.handle(RouterResult(req, False, UNCERTAIN, "timeout"))
     assert [a.code for a in rig.pub.of(p.Alarm)][-1] == "order_uncertain"
-    rig.fill(req, "7777", "800.00")
+    update = OrderUpdate(
+        "7777", req.exchange, req.symbol, req.action, "complete", rig.clock.now,
+        quantity=req.quantity, filled_qty=req.quantity, average_price=Decimal("800.00"),
+        pricetype=req.pricetype, placed_ns=rig.clock.now,
+    )  # fmt: skip
+    rig.engine.handle(update)
     assert rig.engine.portfolio.get(SBIN.key).qty == 3
+
+
+def test_uncertain_place_is_never_adopted_from_an_older_order_or_one_without_a_time(
+    rig: Rig,
+) -> None:
+    """Issue 16.2: the same exchange, symbol, side and qty is not enough: an order the broker
+    took before ours (or whose row has no time) is not ours."""
+    rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(3))
+    req = rig.places()[-1]
+    rig.engine.handle(RouterResult(req, False, UNCERTAIN, "timeout"))
+    for venue_id, placed in (("old", rig.clock.now - 60 * 10**9), ("untimed", None)):
+        rig.engine.handle(
+            OrderUpdate(
+                venue_id, req.exchange, req.symbol, req.action, "complete", rig.clock.now,
+                quantity=req.quantity, filled_qty=req.quantity,
+                average_price=Decimal("800.00"), pricetype=req.pricetype, placed_ns=placed,
+            )
+        )  # fmt: skip
+    assert rig.engine.portfolio.get(SBIN.key) is None
+    assert "order_found" not in [a.code for a in rig.pub.of(p.Alarm)]
 
 
 def test_flatten_cancels_working_orders_then_closes(rig: Rig) -> None:
