@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from cockpit.domain.execution import (
@@ -37,12 +38,14 @@ from cockpit.domain.orders import (
     UnmappedUpdate,
     events_from_update,
 )
+from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
     ZERO,
+    local_day_start_ns,
     venue_ticks,
 )
 from cockpit.engine.views import (
@@ -213,6 +216,7 @@ class OrderFlow(EngineBase):
             venue_id=order.venue_id,
         )
         self.fills.append(fill)
+        self._day_fill(key, inst.tick_size, order.side, event.fill_qty, event.price_ticks)
         pos = self.portfolio.position(key, inst.tick_size)
         if self.journal is not None:
             self._journal_call(self.journal.fill, fill)
@@ -238,6 +242,47 @@ class OrderFlow(EngineBase):
                 key=key,
                 code="overfill",
             )
+
+    # ------------------------------------------------------------------ the day's P&L
+
+    def _day_pnl(self) -> Decimal:
+        """The day's P&L: realized from today's fills (the journal's, then live ones) plus
+        unrealized on the positions the broker holds, at the marks."""
+        now = self.clock()
+        if now - self._day_start_ns >= 86_400 * NS:
+            self._new_day(now)
+        return to_money(self.day_book.realized_exact() + self.portfolio.unrealized_exact())
+
+    def _day_fill(
+        self, key: str, tick_size: Decimal, side: Side, qty: Decimal, price_ticks: Any
+    ) -> None:
+        self.day_book.apply_fill(key, tick_size, side, qty, price_ticks)
+
+    def _new_day(self, now: int) -> None:
+        """Local midnight passed: today's realized starts at zero (open quantities carry)."""
+        self._day_start_ns = local_day_start_ns(now)
+        for pos in self.day_book:
+            pos.realized = 0
+
+    def _restore_day(self, fills: list[protocol.FillView]) -> None:
+        """Replay today's journaled fills into the day book (and the recent-fills list)."""
+        for fill in fills:
+            if fill.ts_ns < self._day_start_ns:
+                continue
+            inst = self.instruments.get(fill.key)
+            tick = inst.tick_size if inst is not None else Decimal("0.01")
+            try:
+                side = Side(fill.side)
+                ticks = Fraction(fill.price) / Fraction(tick)
+                price_ticks: int | Fraction = ticks.numerator if ticks.denominator == 1 else ticks
+                self._day_fill(fill.key, tick, side, fill.qty, price_ticks)
+            except (ValueError, ArithmeticError, TypeError) as exc:
+                self.counters["bad_updates"] += 1
+                log.warning(
+                    "journal fill %s %s not counted in the day's P&L: %s", fill.key, fill.cid, exc
+                )
+                continue
+            self.fills.append(fill)
 
     def _cancel_strays(self, key: str, filled: Order) -> None:
         """Flat: a working closing/protective order of ``key`` would open a new position."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -40,6 +41,14 @@ class EngineTimer(msgspec.Struct, frozen=True):
     """The engine's periodic tick (time stops, retries, reconciliation, status)."""
 
     ts_ns: int
+
+
+def local_day_start_ns(now_ns: int) -> int:
+    """Nanoseconds since the epoch at the local midnight before ``now_ns`` (the journal's
+    day for its fills)."""
+    now = dt.datetime.fromtimestamp(now_ns / NS, tz=dt.UTC).astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(midnight.timestamp()) * NS
 
 
 BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
