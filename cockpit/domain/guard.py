@@ -22,10 +22,10 @@ How the engine uses it (one guard per instrument, built from
   ``checked.alarm`` is raised as an alarm (code ``price_jump``);
 - only ``checked.price`` (when not ``None``) goes to the exit plan (``_plan_tick``) and to the
   position's mark (a held print must not trip the daily-loss kill switch either);
-- the fast path that moves a crossing tick ahead (``plan.crossed_by``) skips a print that
-  ``guard.would_hold(ticks)``;
-- when a plan attaches or is restored and the guard is not ``primed``, ``guard.seed()`` it with
-  the plan's last price (or entry), so that a bad first print after a restart is held too.
+- when a symbol has a plan and its guard is not ``primed``, ``guard.seed()`` it with the plan's
+  last price (or entry) first, so that a bad first print after a restart is held too;
+- any path that decides on a print ahead of that (a fast path for crossing ticks) asks
+  ``guard.would_hold(ticks)`` first.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,8 @@ class Verdict(StrEnum):
     """A second print confirmed the held jump: hand this print on."""
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
-    """The guard's answer for one print."""
+class Checked(NamedTuple):
+    """The guard's answer for one print (a tuple: made on every tick, it must be cheap)."""
 
     verdict: Verdict
     price: int | None
@@ -90,7 +90,7 @@ class Checked:
 class JumpGuard:
     """Holds a print far outside the recent range until a second print confirms it."""
 
-    __slots__ = ("limit", "held", "dropped", "confirmed", "_recent")
+    __slots__ = ("limit", "held", "dropped", "confirmed", "_recent", "_lo", "_hi")
 
     def __init__(self, limit: JumpLimit | None) -> None:
         self.limit = limit
@@ -101,6 +101,9 @@ class JumpGuard:
         self.confirmed = 0
         """Jumps confirmed by a second print."""
         self._recent: deque[int] = deque(maxlen=limit.window if limit is not None else 1)
+        self._lo = 0
+        """The recent range's low and high (kept with :meth:`_push`; valid when primed)."""
+        self._hi = 0
 
     def seed(self, price_ticks: int) -> None:
         """Add a trusted reference price (a plan's entry or last price) to the recent range.
@@ -109,7 +112,7 @@ class JumpGuard:
         a plan attaches or is restored, so that a bad first print after a restart is held.
         """
         if self.limit is not None:
-            self._recent.append(price_ticks)
+            self._push(price_ticks)
 
     @property
     def primed(self) -> bool:
@@ -133,18 +136,22 @@ class JumpGuard:
         text = fmt if callable(fmt) else str
         recent = self._recent
         held = self.held
+        if held is None and recent and self._lo <= price_ticks <= self._hi:
+            self._push(price_ticks)  # the hot path: inside the recent range
+            return Checked(Verdict.PASS, price_ticks)
         if held is not None and abs(price_ticks - held) <= limit.threshold(held):
             self.held = None
             self.confirmed += 1
             recent.clear()
-            recent.extend((held, price_ticks))
+            self._push(held)
+            self._push(price_ticks)
             return Checked(
                 Verdict.CONFIRMED,
                 price_ticks,
                 f"price jump to {text(held)} confirmed by {text(price_ticks)}",
             )
         if recent and self._far(price_ticks, limit):
-            lo, hi = min(recent), max(recent)
+            lo, hi = self._lo, self._hi
             self.held = price_ticks
             return Checked(
                 Verdict.HOLD,
@@ -158,12 +165,27 @@ class JumpGuard:
             self.held = None
             self.dropped += 1
             alarm = f"held print {text(held)} not confirmed: dropped"
-        recent.append(price_ticks)
+        self._push(price_ticks)
         return Checked(Verdict.PASS, price_ticks, alarm)
 
-    def _far(self, price_ticks: int, limit: JumpLimit) -> bool:
+    def _push(self, price_ticks: int) -> None:
+        """Add an accepted print to the recent range, keeping its low and high."""
         recent = self._recent
-        lo, hi = min(recent), max(recent)
+        if not recent:
+            recent.append(price_ticks)
+            self._lo = self._hi = price_ticks
+            return
+        evicted = recent[0] if len(recent) == recent.maxlen else None
+        recent.append(price_ticks)
+        if evicted is not None and (evicted == self._lo or evicted == self._hi):
+            self._lo, self._hi = min(recent), max(recent)  # the old low or high left
+        elif price_ticks < self._lo:
+            self._lo = price_ticks
+        elif price_ticks > self._hi:
+            self._hi = price_ticks
+
+    def _far(self, price_ticks: int, limit: JumpLimit) -> bool:
+        lo, hi = self._lo, self._hi
         if price_ticks > hi:
             return price_ticks - hi > limit.threshold(hi)
         if price_ticks < lo:

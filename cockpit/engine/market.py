@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from cockpit.domain.guard import JumpGuard
 from cockpit.domain.instruments import (
     Instrument,
 )
@@ -29,7 +30,9 @@ class MarketData(EngineBase):
     def _add_instrument(self, inst: Instrument) -> None:
         self.instruments[inst.key] = inst
         if inst.key not in self._syms:
-            self._syms[inst.key] = SymbolState(inst)
+            guard = getattr(getattr(self.config, "exits", None), "jump_guard", None)
+            limit = guard.limit_for(inst.key) if guard is not None else None
+            self._syms[inst.key] = SymbolState(inst, guard=JumpGuard(limit))
 
     def _on_market(self, ev: LtpTick | QuoteTick | DepthTick | TradeTick) -> None:
         key = f"{ev.exchange}:{ev.symbol}"
@@ -56,9 +59,16 @@ class MarketData(EngineBase):
         if isinstance(ev, QuoteTick):
             self._quote_fields(sym, ev)  # first: a limit exit prices off this tick's touch
         slot = self.plans.get(key)
-        if slot is not None and self.reconciled:
-            self._plan_tick(slot, ltp, ev.recv_ns)
-        self.portfolio.update_mark(key, ltp)
+        guard = sym.guard
+        if slot is not None and not guard.primed:
+            guard.seed(slot.plan.last_ticks or slot.plan.entry_ticks)
+        checked = guard.check(ltp, inst.format_price)
+        if checked.alarm:
+            self._alarm("warning", f"{key}: {checked.alarm}", key=key, code="price_jump")
+        if checked.price is not None:  # a held print moves no exit and no mark
+            if slot is not None and self.reconciled:
+                self._plan_tick(slot, checked.price, ev.recv_ns)
+            self.portfolio.update_mark(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
         self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)

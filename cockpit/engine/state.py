@@ -17,6 +17,7 @@ from cockpit.domain.exits import (
     ExitPlan,
 )
 from cockpit.domain.feed import FeedStatus, OrderUpdate
+from cockpit.domain.guard import JumpGuard
 from cockpit.domain.instruments import (
     Instrument,
 )
@@ -112,6 +113,8 @@ class SymbolState:
     """The feed's cumulative day volume at the previous quote (quote feeds)."""
     ltt_ns: int | None = None
     """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
+    guard: JumpGuard = field(default_factory=lambda: JumpGuard(None))
+    """Holds a print far outside the recent range from the exit decision (domain/guard.py)."""
 
 
 @dataclass(slots=True)

@@ -142,3 +142,18 @@ async def test_at_80_columns_the_status_bar_keeps_stale_pnl_and_qty() -> None:
         assert "P&L +5.00" in text
         assert "qty 1" in text
         assert len(text) <= 80
+
+
+async def test_an_empty_watchlist_says_how_to_add_a_symbol() -> None:
+    import msgspec
+
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    snap = msgspec.structs.replace(sc.snapshot(time.time_ns()), watchlist=[], quotes=[], books=[])
+    link.feed(sc.welcome(), snap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.store.seq >= 1)
+        await pilot.pause(0.2)
+        scr = app.screen
+        assert "press / to add" in scr.watchlist.text_of(1)
+        assert "press / to add" in scr.ladder.text_of(0)

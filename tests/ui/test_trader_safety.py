@@ -63,7 +63,9 @@ def dialog_text(app: CockpitApp) -> str:
 async def ltp_is(pilot, app: CockpitApp, price: str) -> None:
     tick = app.store.tick_size(SBIN)
     want = int(Decimal(price) / tick)
-    await wait_for(pilot, lambda: app.store.quotes[SBIN].ltp == want, 10)
+    await wait_for(
+        pilot, lambda: SBIN in app.store.quotes and app.store.quotes[SBIN].ltp == want, 10
+    )
     await pilot.pause()
 
 
@@ -246,6 +248,8 @@ async def test_the_bar_says_locked_while_the_daily_loss_limit_holds(lossy: Engin
         await attached(pilot, app)
         bar = app.screen.status
         assert " ARMED " in bar.text_of(0)
+        lossy.price("SBIN", "800.00")  # a fresh tick: the engine's stale-data gate is on
+        await ltp_is(pilot, app, "800.00")
         await pilot.press("b")
         await wait_for(pilot, lambda: qty(app) == 1, 10)
         lossy.price("SBIN", "799.00")  # the stop exits; the day is 1.05 down
@@ -315,6 +319,9 @@ async def test_the_quantity_belongs_to_the_symbol(fresh: EngineProc) -> None:
         app.select_symbol(INFY)
         await pilot.pause()
         assert "qty 1" in app.screen.status.text_of(0)
+        fresh.price("INFY", "1500.00")  # a fresh tick: the engine's stale-data gate is on
+        await wait_for(pilot, lambda: INFY in app.store.quotes, 10)
+        await wait_for(pilot, lambda: not app.store.stale(INFY), 10)
         await pilot.press("b")
         await wait_for(pilot, lambda: INFY in app.store.positions, 10)
         assert app.store.positions[INFY].qty == 1

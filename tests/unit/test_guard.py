@@ -145,3 +145,26 @@ def test_a_lone_spike_never_fires_the_plan(
         if checked.price is not None:
             plan.on_tick(checked.price, t)
     assert plan.decision is None, (walk, plan.decision)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prints=st.lists(st.integers(1, 40_000), min_size=1, max_size=200),
+    window=st.integers(1, 12),
+)
+def test_the_kept_range_is_the_range_of_the_recent_accepted_prints(
+    prints: list[int], window: int
+) -> None:
+    """The cached low/high always equal min/max of the last ``window`` accepted prints."""
+    guard = JumpGuard(JumpLimit(Decimal(5), 20, window))
+    accepted: list[int] = []
+    for price in prints:
+        before_held = guard.held
+        checked = guard.check(price)
+        if checked.verdict is Verdict.CONFIRMED:
+            assert before_held is not None
+            accepted = [before_held, price]
+        elif checked.verdict is Verdict.PASS:
+            accepted.append(price)
+        recent = accepted[-window:]
+        assert (guard._lo, guard._hi) == (min(recent), max(recent))  # noqa: SLF001

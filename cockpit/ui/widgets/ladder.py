@@ -169,7 +169,7 @@ class Ladder(LineGrid, can_focus=True):
         key = self.key
         width = self.size.width or 60
         if key is None:
-            self.set_lines([("ladder--header", (("  no symbol selected", ""),))])
+            self.set_lines([("ladder--header", (("  no symbol — press / to add one", ""),))])
             return
         self._keep_in_window()
         if self.center is None:

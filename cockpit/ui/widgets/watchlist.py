@@ -198,6 +198,8 @@ class Watchlist(LineGrid, can_focus=True):
         mono = self.store.mono()
         for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
             lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
+        if not self._order:
+            lines.append(("wl--dim", ((" no symbols — press / to add one", ""),)))
         self.set_lines(lines)
 
     def _header(self, cols: list[Column]) -> tuple[Cell, ...]:
