@@ -134,6 +134,9 @@ class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     fired: str | None = None
     """Why it fired: ``stop``, ``trailing_stop``, ``target``, ``breakeven`` or ``time``."""
     exit_cid: str | None = None
+    initial_risk: int | None = None
+    """1R: ticks between the entry and the plan's first stop (the plan's own, journaled with
+    it; None without a stop). Stop moves do not change it."""
 
 
 class PositionView(msgspec.Struct, frozen=True, omit_defaults=True):
