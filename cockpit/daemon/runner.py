@@ -550,10 +550,14 @@ class EngineRunner:
     # ------------------------------------------------------------------ wait / stop
 
     def _wait(self) -> None:
+        from cockpit.daemon.memory import HeapTrimmer
+
         rotator = self._log_rotator()
         next_log_check = 0.0
+        trimmer = HeapTrimmer()  # freed C heap back to the system (RSS flat under load)
         while not self.stop_event.wait(0.25):
             self._check_auto_poll()
+            trimmer.tick()
             if rotator is not None and time.monotonic() >= next_log_check:
                 next_log_check = time.monotonic() + LOG_CHECK_S
                 rotator.check()
