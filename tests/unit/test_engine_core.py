@@ -844,3 +844,38 @@ def test_a_stop_crossed_before_the_first_reconciliation_exits_when_it_completes(
     )
     assert [(r.action, r.quantity) for r in rig2.places()] == [("SELL", 10)]
     journal2.close()
+
+
+def test_the_days_pnl_counts_todays_journaled_fills_only(tmp_path: Path) -> None:
+    """Issue 15.6: the journaled position's realized P&L holds yesterday's trades too; the
+    day's P&L (and so the daily loss limit) is today's fills, replayed from the journal."""
+    from cockpit.domain.orders import Side
+    from cockpit.domain.positions import Portfolio
+    from cockpit.engine.state import local_day_start_ns
+
+    clock = Clock()
+    today = local_day_start_ns(clock.now)
+    fills = [
+        ("y1", "BUY", "800.00", today - 3600 * 10**9),  # yesterday: -100.00
+        ("y2", "SELL", "790.00", today - 3500 * 10**9),
+        ("t1", "BUY", "800.00", today + 60 * 10**9),  # today: -10.00
+        ("t2", "SELL", "799.00", today + 120 * 10**9),
+    ]
+    book = Portfolio()
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    for cid, side, price, ts in fills:
+        fill = p.FillView(cid, SBIN.key, side, Decimal(10), Decimal(price), ts)
+        journal.fill(fill)
+        ticks = int(Decimal(price) / SBIN.tick_size)
+        book.apply_fill(SBIN.key, SBIN.tick_size, Side(side), Decimal(10), ticks, ts)
+    journal.position(SBIN.key, book.get(SBIN.key).to_state())  # type: ignore[union-attr]
+    journal._conn.close()
+
+    rig = Rig(journal=Journal.open(tmp_path / "j.sqlite3"))
+    assert rig.clock.now > today + 120 * 10**9  # all four fills are in the past
+    rig.engine.start()
+    restored = rig.engine.portfolio.get(SBIN.key)
+    assert restored is not None
+    assert restored.realized_pnl == Decimal(-110)  # what the position row holds
+    assert rig.engine._day_pnl() == Decimal(-10)
+    assert [f.cid for f in rig.engine.fills] == ["t1", "t2"]
