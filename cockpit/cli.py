@@ -192,12 +192,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='data.mode in market_data is 1/2/3 (server: "ltp"/"quote"/"full")',
     )
+    real.add_argument(
+        "--cancel-all-trigger-pending",
+        action="store_true",
+        help="cancelallorder also cancels trigger-pending stop orders (server: skips them)",
+    )
     real.add_argument("--legacy", action="store_true", help="all of the above")
     real.add_argument(
-        "--cancel-all-skips-trigger-pending",
+        "--semi-auto",
         action="store_true",
-        help="cancelallorder skips trigger-pending stop orders, as the server does (not yet the "
-        "default: the engine's kill switch still relies on cancelallorder for its stops)",
+        help="OpenAlgo's semi-auto order mode: placeorder queues the order for approval "
+        "(success, no orderid); POST /sim/approve places every queued order",
+    )
+    real.add_argument(
+        "--zerodha-order-rows",
+        action="store_true",
+        help="orderbook/orderstatus rows as OpenAlgo's Zerodha mapping sends them: no "
+        "filled_quantity, average_price or pending_quantity (fills only in the tradebook)",
     )
     sim.set_defaults(handler="sim")
 

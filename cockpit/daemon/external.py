@@ -180,10 +180,11 @@ def _grid(values: Iterable[Decimal], min_distinct: int = 10) -> Decimal | None:
     trust it and it is under 1% of the lowest price; otherwise the finest decimal place seen
     (too fine a tick is harmless, too coarse a tick would put real prices off the grid).
     """
-    vals = {v for v in values if v > 0}
+    vals = {v for v in values if v.is_finite() and v > 0}  # a recording may hold NaN, Infinity
     if not vals:
         return None
-    places = max(max(-v.as_tuple().exponent for v in vals), 0)  # type: ignore[operator]
+    exponents = [e for v in vals if isinstance(e := v.as_tuple().exponent, int)]  # finite: all
+    places = max(max(-e for e in exponents), 0)
     scale = 10**places
     unit = Decimal(1).scaleb(-places)
     if len(vals) < min_distinct:

@@ -69,14 +69,6 @@ class CancelAll:
 
 
 @dataclass(frozen=True, slots=True)
-class ClosePositions:
-    """``/closeposition``: square off every open position of the account."""
-
-    urgent: bool = True
-    token: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class QueryOrder:
     """``/orderstatus`` of one order."""
 
@@ -120,7 +112,6 @@ RouterRequest = (
     | ModifyOrder
     | CancelOrder
     | CancelAll
-    | ClosePositions
     | QueryOrder
     | QueryBook
     | LookupSymbol
@@ -141,6 +132,9 @@ AUTH: Final = "auth"
 BAD_RESPONSE: Final = "bad_response"
 UNCERTAIN: Final = "uncertain"
 """A placed order whose outcome is unknown (timeout/5xx and not found in the orderbook)."""
+PENDING_APPROVAL: Final = "pending_approval"
+"""Accepted by the server but queued for the user's approval (OpenAlgo's semi-auto mode and its
+Action Center): no venue id yet; the order is adopted when it reaches the order book."""
 STOPPED: Final = "stopped"
 DROPPED: Final = "dropped"
 """An entry dropped before it was sent (kill switch, disarm, daily loss limit)."""

@@ -238,7 +238,8 @@ class Instrument:
                 f"{self.key}: quantity {value:.3g} is beyond any real order "
                 f"(at most {MAX_QUANTITY:,})"
             )
-        if value.as_tuple().exponent < _MIN_QTY_EXPONENT:  # type: ignore[operator]
+        exponent = value.as_tuple().exponent  # an int: the value is finite
+        if isinstance(exponent, int) and exponent < _MIN_QTY_EXPONENT:
             raise InvalidQuantity(f"{self.key}: quantity {value:.3g} has too many decimals")
         if value != value.to_integral_value() and not self.exchange.fractional_quantity:
             raise InvalidQuantity(f"{self.key}: fractional quantity {value} not allowed")

@@ -9,7 +9,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import msgspec
+
 from cockpit.domain.execution import (
+    PENDING_APPROVAL,
     UNCERTAIN,
     CancelAll,
     CancelOrder,
@@ -23,7 +26,7 @@ from cockpit.domain.execution import (
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
-from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
@@ -55,6 +58,9 @@ from cockpit.engine.views import (
 from cockpit.link import protocol
 
 log = logging.getLogger(__name__)
+
+PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 
 
 class OrderFlow(EngineBase):
@@ -173,10 +179,13 @@ class OrderFlow(EngineBase):
         )
 
     def _publish_order(self, order: Order) -> None:
-        inst = self.instruments[order.key]
-        self.publisher.event(
-            protocol.OrderEvent(self._next_seq(), order_view(order, inst.tick_size))
-        )
+        self.publisher.event(protocol.OrderEvent(self._next_seq(), self._order_view(order)))
+
+    def _order_view(self, order: Order) -> protocol.OrderView:
+        view = order_view(order, self.instruments[order.key].tick_size)
+        if order.cid in self._approval and order.status is OrderStatus.PENDING_NEW:
+            view = msgspec.structs.replace(view, status=PENDING_APPROVAL_STATUS)
+        return view
 
     def _apply_events(self, order: Order, events: list[Any], *, source: str) -> None:
         """Apply events to ``order``; fills move the position; final states trigger follow-up."""
@@ -299,6 +308,7 @@ class OrderFlow(EngineBase):
         self.working.pop(order.cid, None)
         self._recent_final.append(order.cid)
         self._uncertain.pop(order.cid, None)
+        self._approval.pop(order.cid, None)
         self._cancel_on_ack.discard(order.cid)
         if order.tag in CLOSING_TAGS:
             self._closing_done(order)
@@ -366,22 +376,31 @@ class OrderFlow(EngineBase):
             self._cancel(order, urgent=True)
 
     def _adopt_uncertain(self, update: OrderUpdate) -> str | None:
-        """An update for an unknown id that is an order whose placement was uncertain.
+        """An update for an unknown id that is an order whose placement was uncertain or that
+        waits for approval (the oldest first).
 
         Only a broker order placed at or after ours (its own timestamp, less a small slack)
         can be it: an older order of the same shape (a SELL completed earlier that day) is
         never taken for a lost exit. A row without a readable time proves nothing: the order
-        stays uncertain and, once not found, counts as not sent (an exit is sent again).
+        stays uncertain and, once not found, counts as not sent (an exit is sent again). An
+        order waiting for approval may also be matched by a pushed update (it arrives when
+        the broker takes it, after ours).
         """
-        if update.placed_ns is None or update.orderid in self._by_venue:
+        if update.orderid in self._by_venue:
             return None
         slack = int(self.options.uncertain_slack_s * NS)
-        for cid in self._uncertain:
+        pushed = update.source is OrderUpdateSource.PUSHED
+        for cid in [*self._approval, *self._uncertain]:
+            placed = update.placed_ns
+            if placed is None and pushed and cid in self._approval:
+                placed = update.recv_ns
+            if placed is None:
+                continue
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
                 order.venue_id is None
-                and update.placed_ns >= order.created_ns - slack
+                and placed >= order.created_ns - slack
                 and str(inst.exchange) == update.exchange
                 and inst.symbol == update.symbol
                 and str(order.side) == update.action.upper()
@@ -389,12 +408,14 @@ class OrderFlow(EngineBase):
                 and (not update.pricetype or update.pricetype.upper() == str(order.type))
             ):
                 self._by_venue[update.orderid] = cid
-                del self._uncertain[cid]
+                approved = self._approval.pop(cid, None) is not None
+                self._uncertain.pop(cid, None)
+                what = "approved and placed" if approved else "found at the broker"
                 self._alarm(
                     "info",
-                    f"{order.key}: order {cid} found at the broker as {update.orderid}",
+                    f"{order.key}: order {cid} {what} as {update.orderid}",
                     key=order.key,
-                    code="order_found",
+                    code="order_approved" if approved else "order_found",
                 )
                 return cid
         return None
@@ -453,6 +474,21 @@ class OrderFlow(EngineBase):
             if order.cid in self._cancel_on_ack and order.is_working:
                 self._cancel_on_ack.discard(order.cid)
                 self._cancel(order, urgent=True)
+            return
+        if result.code == PENDING_APPROVAL:
+            # Queued in OpenAlgo's Action Center: not rejected, not placed yet. It is adopted
+            # when it reaches the order book (pushed update or reconciliation).
+            self._approval[order.cid] = self.clock()
+            self._publish_order(order)
+            closing = order.tag in CLOSING_TAGS
+            self._alarm(
+                "error" if closing else "warning",
+                f"{order.key}: {order.tag} order {order.cid} is pending approval in OpenAlgo's "
+                f"Action Center ({(result.error or '').removeprefix('placeorder: ')}): approve it "
+                f"there{'; the position stays open until then' if closing else ''}",
+                key=order.key,
+                code="order_pending_approval",
+            )
             return
         if result.code == UNCERTAIN:
             self._uncertain[order.cid] = self.clock()

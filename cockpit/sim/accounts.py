@@ -93,6 +93,7 @@ class AccountStore:
         self.opening: dict[tuple[str, str], tuple[int, Fraction]] = {}
         """The positions carried into the day; today's fills replay on top of them."""
         self.write_errors = 0
+        self._unreadable = 0
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -105,7 +106,7 @@ class AccountStore:
         lines = self._read()
         today = _today()
         head = next((r for r in lines if r.get("k") == "head"), None)
-        counts = {"orders": 0, "trades": 0, "positions": 0, "skipped": 0}
+        counts = {"orders": 0, "trades": 0, "positions": 0, "skipped": self._unreadable}
         if head is not None:
             with contextlib.suppress(ArithmeticError, ValueError, TypeError):
                 exchange.capital = Decimal(str(head["capital"]))
@@ -182,6 +183,7 @@ class AccountStore:
                 rec = _DEC.decode(line)
             except msgspec.DecodeError:
                 log.warning("%s line %d is not JSON (a torn write?); skipped", self.path, number)
+                self._unreadable += 1
                 continue
             if isinstance(rec, dict):
                 out.append(rec)

@@ -20,6 +20,7 @@ from cockpit.sim.server import SimConfig, SimServer
 
 LEGACY_SWITCHES: tuple[str, ...] = (
     "retry_after_429",
+    "cancel_all_trigger_pending",
     "subscribe_snapshot",
     "modify_updates",
     "accept_pending_quantity",
@@ -46,12 +47,14 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         upstream_port=getattr(args, "upstream_port", None),
         order_updates=not getattr(args, "no_order_updates", False),
         state_dir=state_dir(args),
-        cancel_all_skips_trigger_pending=getattr(args, "cancel_all_skips_trigger_pending", False),
         retry_after_429=_legacy(args, "retry_after_429"),
+        cancel_all_trigger_pending=_legacy(args, "cancel_all_trigger_pending"),
         subscribe_snapshot=_legacy(args, "subscribe_snapshot"),
         modify_updates=_legacy(args, "modify_updates"),
         accept_pending_quantity=_legacy(args, "accept_pending_quantity"),
         numeric_data_mode=_legacy(args, "numeric_data_mode"),
+        semi_auto=getattr(args, "semi_auto", False),
+        zerodha_order_rows=getattr(args, "zerodha_order_rows", False),
     )
 
 

@@ -85,11 +85,9 @@ class SimConfig:
     retry_after_429: bool = False
     """A 429 says ``{"status":"error",...,"retry_after":1}`` with a Retry-After header. The
     server's own answer is ``{"message":"10 per 1 second"}`` and nothing else."""
-    cancel_all_skips_trigger_pending: bool = False
-    """``cancelallorder`` skips ``trigger pending`` orders, as the server's analyze mode does
-    (answering "No open orders to cancel" when nothing else works). Off by default for now,
-    unlike the switches above: the engine's kill switch still counts on cancelallorder to
-    cancel its stop orders (issue 17 item 1)."""
+    cancel_all_trigger_pending: bool = False
+    """``cancelallorder`` cancels ``trigger pending`` orders too. The server's analyze mode
+    skips them (answering "No open orders to cancel" when nothing else works)."""
     subscribe_snapshot: bool = False
     """A ``market_data`` frame right after each subscribe. The server sends none: the first
     frame is the next tick."""
@@ -102,6 +100,13 @@ class SimConfig:
     state_dir: str | None = None
     """Keep the account (orders, fills, positions, funds) in this directory and reload it at
     start (:mod:`cockpit.sim.accounts`); None: the account lives in memory only."""
+    semi_auto: bool = False
+    """OpenAlgo's semi-auto order mode: ``placeorder`` queues the order for approval and
+    answers success with no ``orderid``; ``/sim/approve`` places every queued order."""
+    zerodha_order_rows: bool = False
+    """``/orderbook`` and ``/orderstatus`` rows as OpenAlgo's live Zerodha mapping sends them:
+    no ``filled_quantity``, ``average_price`` or ``pending_quantity`` (a partial fill shows
+    only in ``/tradebook``)."""
     numeric_data_mode: bool = False
     """``data.mode`` inside ``market_data`` is the integer mode. The server (Zerodha adapter)
     sends a string: ``"ltp"``, ``"quote"`` or ``"full"``."""
@@ -131,7 +136,7 @@ class SimServer:
         self.exchange = PaperExchange(self.market, self._notify, capital=cfg.capital)
         self.exchange.modify_updates = cfg.modify_updates
         self.exchange.accept_pending_quantity = cfg.accept_pending_quantity
-        self.exchange.cancel_all_trigger_pending = not cfg.cancel_all_skips_trigger_pending
+        self.exchange.cancel_all_trigger_pending = cfg.cancel_all_trigger_pending
         self.store: AccountStore | None = None
         self.restored: dict[str, int] = {}
         if cfg.state_dir:

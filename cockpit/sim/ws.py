@@ -144,7 +144,7 @@ def _quote(s: SymbolState, mode: int | str, book: DepthBook | None = None) -> Qu
     ltq = s.qty(s.ltq)
     zero = _ZERO
     tradable = s.tradable
-    fields = {
+    fields: dict[str, Any] = {
         "symbol": s.symbol,
         "exchange": s.exchange,
         "mode": mode,
@@ -687,31 +687,31 @@ class Hub:
             for entry in symbols:
                 if not isinstance(entry, dict):
                     continue
-                symbol, exchange = entry.get("symbol"), entry.get("exchange")
+                sym, exch = entry.get("symbol"), entry.get("exchange")
                 try:
                     mode = normalize_mode(entry.get("mode", 2))
                 except ValueError as exc:
                     failed.append(
                         {
-                            "symbol": symbol,
-                            "exchange": exchange,
+                            "symbol": sym,
+                            "exchange": exch,
                             "status": "error",
                             "message": str(exc),
                             "broker": self.broker,
                         }
                     )
                     continue
-                if not symbol or not exchange:
+                if not sym or not exch:
                     continue
-                key = f"{exchange}:{symbol}"
-                modes = client.subs.get(key)
-                if modes:
-                    modes.pop(mode, None)
+                key = f"{exch}:{sym}"
+                held = client.subs.get(key)
+                if held:
+                    held.pop(mode, None)
                     self._reindex(client, key)
                 ok_list.append(
                     {
-                        "symbol": symbol,
-                        "exchange": exchange,
+                        "symbol": sym,
+                        "exchange": exch,
                         "status": "success",
                         "broker": self.broker,
                     }

@@ -271,3 +271,46 @@ def test_the_paper_position_survives_a_killed_engine(engine_env: Any) -> None:
     out = env.cli("engine", "stop", "--flatten")
     assert out.returncode == 0, out.stdout + out.stderr
     assert env.wait_gone() == []
+
+
+def test_a_torn_or_foreign_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    """A power cut can leave half a line; an instrument no longer listed leaves orphans.
+    Neither stops the account from loading: what can be read is restored, the rest counted."""
+    state = tmp_path / "acct"
+    cfg = SimConfig(seed=2, paused=True, state_dir=str(state))
+    with start_in_thread(cfg) as sim:
+        sim.set_price("NSE", "SBIN", "800.00")
+        ex = sim.server.exchange
+        order = sim.call(
+            lambda: ex.build(
+                strategy="t", exchange="NSE", symbol="SBIN", action="BUY", quantity=Decimal(3),
+                pricetype="MARKET", product="MIS", price=Decimal(0), trigger_price=Decimal(0),
+            )
+        )  # fmt: skip
+        sim.call(ex.place, order)
+    path = state / STATE_FILE
+    with path.open("a") as fh:
+        fh.write('{"k": "order", "id": "x", "key": "NSE:GONE", "strategy": "t"}\n')
+        fh.write('{"k": "trade", "id": "9", "order": "nope", "price": 1, "steps": 1, "ts": ""}\n')
+        fh.write('{"k": "order", "id": "26')  # torn by a crash mid-write
+    with start_in_thread(cfg) as sim:
+        assert sim.server.restored["skipped"] == 3
+        rows, _ = sim.call(sim.server.exchange.positionbook)
+        assert [r["quantity"] for r in rows] == [3]
+    assert all(json.loads(line) for line in path.read_text().splitlines())  # compacted clean
+
+
+def test_a_state_dir_that_is_not_ours_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "sim", "--rest-port", "0", "--ws-port", "0",
+         "--state-dir", str(link)],
+        capture_output=True, text=True, timeout=60, cwd=str(REPO),
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "symlink" in proc.stderr
+    assert "Traceback" not in proc.stderr

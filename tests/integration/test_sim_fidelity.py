@@ -93,7 +93,7 @@ def test_429_is_flask_limiters_answer(make: Any, legacy: bool) -> None:
 
 @pytest.mark.parametrize("legacy", [False, True])
 def test_cancel_all_skips_trigger_pending_orders(make: Any, legacy: bool) -> None:
-    sim = make(cancel_all_skips_trigger_pending=not legacy)
+    sim = make(cancel_all_trigger_pending=legacy)
     ltp = _ltp(sim)
     stop = _order(sim, action="SELL", pricetype="SL-M", trigger_price=str(round(ltp * 0.95, 1)))
     assert stop.status_code == 200, stop.text
@@ -235,7 +235,3 @@ def test_each_switch_has_a_flag_and_legacy_sets_them_all() -> None:
         assert [n for n in LEGACY_SWITCHES if getattr(cfg, n)] == [name]
     legacy = config_from_args(parser.parse_args(["sim", "--legacy"]))
     assert all(getattr(legacy, name) for name in LEGACY_SWITCHES)
-    # cancelallorder keeps the old behaviour by default until the engine copes (issue 17.1)
-    assert not real.cancel_all_skips_trigger_pending
-    skips = config_from_args(parser.parse_args(["sim", "--cancel-all-skips-trigger-pending"]))
-    assert skips.cancel_all_skips_trigger_pending

@@ -20,7 +20,7 @@ Rules the router keeps:
   with backoff; idempotent requests (queries, cancel, modify) are retried after a timeout or a
   5xx; a *placed* order is never retried blindly — after a timeout or a 5xx the router looks
   for it in the orderbook and reports what it found (``recovered``) or that the outcome is
-  ``uncertain``. ``closeposition`` and ``cancelallorder`` are not retried after a timeout.
+  ``uncertain``. ``cancelallorder`` is not retried after a timeout.
 - Every failure becomes a :class:`RouterResult` with a stable ``code`` and a clear ``error``
   text. The API key is never logged and never appears in a result.
 """
@@ -44,11 +44,15 @@ import msgspec
 from cockpit.adapters.openalgo.rows import (
     BadRow,
     instrument_from_row,
+    lacks_fills,
     order_updates,
+    orderbook_rows,
     payload_order_rows,
     position_reports,
     row_time_ns,
     row_to_update,
+    trade_totals,
+    with_trades,
 )
 from cockpit.domain.execution import (
     AUTH as AUTH,
@@ -61,6 +65,9 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     OK as OK,
+)
+from cockpit.domain.execution import (
+    PENDING_APPROVAL as PENDING_APPROVAL,
 )
 from cockpit.domain.execution import (
     RATE_LIMITED as RATE_LIMITED,
@@ -88,9 +95,6 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     CancelOrder as CancelOrder,
-)
-from cockpit.domain.execution import (
-    ClosePositions as ClosePositions,
 )
 from cockpit.domain.execution import (
     LookupSymbol as LookupSymbol,
@@ -188,9 +192,7 @@ class _Item:
     request: Any = field(compare=False)
 
 
-_ORDER_PATHS: Final = frozenset(
-    {"placeorder", "modifyorder", "cancelorder", "cancelallorder", "closeposition"}
-)
+_ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
 
 
 class OpenAlgoRouter:
@@ -251,7 +253,11 @@ class OpenAlgoRouter:
         """Entries taken off the queue by a worker, not sent yet (by ``id``)."""
         self._dropped: set[int] = set()
         """Of those, the ones dropped meanwhile (their worker reports them)."""
-        self._cv = threading.Condition()
+        lock = threading.Lock()
+        self._cv = threading.Condition(lock)
+        """Where the workers for any request wait (and what guards the queue)."""
+        self._urgent_cv = threading.Condition(lock)
+        """Where the urgent-only workers wait."""
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._gate_until = 0.0
@@ -270,6 +276,7 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
+            "pending_approval": 0,
             "bad_rows": 0,
         }
 
@@ -309,6 +316,7 @@ class OpenAlgoRouter:
         self._stop.set()
         with self._cv:
             self._cv.notify_all()
+            self._urgent_cv.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -329,14 +337,12 @@ class OpenAlgoRouter:
         item = _Item(0 if request.urgent else 1, next(self._seq), request)
         with self._cv:
             heapq.heappush(self._heap, item)
+            # Wake one worker that may take it (waking more makes them fight the submitting
+            # thread, and each other, for the GIL): an urgent request an urgent-only worker,
+            # and an idle worker for any request as well, whichever is there first.
             if request.urgent:
-                # Any idle worker takes an urgent request: wake exactly one. Waking all of them
-                # makes them fight the submitting thread (and each other) for the GIL.
-                self._cv.notify(1)
-            else:
-                # Wake everyone: the urgent-only worker must not swallow a normal request's
-                # wake-up.
-                self._cv.notify_all()
+                self._urgent_cv.notify(1)
+            self._cv.notify(1)
 
     def drop_queued_entries(self) -> int:
         """Drop every non-urgent placement still queued (entries, protective stops): the kill
@@ -370,9 +376,10 @@ class OpenAlgoRouter:
             return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
 
         while not self._stop.is_set():
-            with self._cv:
+            cv = self._urgent_cv if urgent_only else self._cv
+            with cv:
                 while not ready() and not self._stop.is_set():
-                    self._cv.wait(0.5)
+                    cv.wait(0.5)
                 if self._stop.is_set():
                     return
                 if not ready():
@@ -422,16 +429,16 @@ class OpenAlgoRouter:
             case CancelAll():
                 body = {"strategy": self._strategy}
                 return self._call(request, "cancelallorder", body, retry_uncertain=False)
-            case ClosePositions():
-                body = {"strategy": self._strategy}
-                return self._call(request, "closeposition", body, retry_uncertain=False)
             case QueryOrder():
                 body = {"strategy": self._strategy, "orderid": request.venue_id}
                 return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
             case QueryBook():
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                return self._typed(self._call(request, request.book, {}, retry_uncertain=True))
+                result = self._call(request, request.book, {}, retry_uncertain=True)
+                if request.book == "orderbook" and result.ok:
+                    return self._orderbook(result)
+                return self._typed(result)
             case LookupSymbol():
                 body = {"symbol": request.symbol, "exchange": request.exchange}
                 return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
@@ -663,12 +670,17 @@ class OpenAlgoRouter:
         venue_id = payload.get("orderid")
         data = payload.get("data", payload)
         if path == "placeorder" and not venue_id:
-            # Semi-auto mode queues the order for approval and returns no id.
+            # Semi-auto mode queues the order in OpenAlgo's Action Center: success, no orderid
+            # (a ``pending_order_id`` of the queue instead). Any other success without an id
+            # is uncertain: reconciliation finds the order, or not.
             message = str(payload.get("message") or "no order id in the response")
+            queued = payload.get("mode") == "semi_auto" or "pending_order_id" in payload
+            if queued:
+                self.counters["pending_approval"] += 1
             return RouterResult(
                 request,
                 False,
-                REJECTED,
+                PENDING_APPROVAL if queued else UNCERTAIN,
                 f"placeorder: {message}",
                 data=payload,
                 http_status=status,
@@ -687,6 +699,25 @@ class OpenAlgoRouter:
             done_ns=done,
             attempts=attempts,
         )
+
+    def _orderbook(self, result: RouterResult) -> RouterResult:
+        """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
+        rows) take their filled quantity and average price from the trade book."""
+        typed = self._typed(result)
+        rows = orderbook_rows(result.data)
+        if not any(lacks_fills(row) for row in rows):
+            return typed
+        trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
+        if not trades.ok:
+            return dataclasses.replace(
+                typed, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
+            )
+        totals, bad = trade_totals(trades.data)
+        if bad:
+            self.counters["bad_rows"] += bad
+        lacking = {str(row.get("orderid")) for row in rows if lacks_fills(row)}
+        updates = [with_trades(u, totals) if u.orderid in lacking else u for u in typed.data or ()]
+        return dataclasses.replace(typed, data=updates)
 
     def _typed(self, result: RouterResult) -> RouterResult:
         """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""
