@@ -62,6 +62,8 @@ class EngineBase:
     _recent_final: deque[str]
     fills: deque[protocol.FillView]
     portfolio: Portfolio
+    day_book: Portfolio
+    _day_start_ns: int
     plans: dict[str, PlanSlot]
     _closers: dict[str, Closer]
     _pending_cancel_all: int | None
@@ -101,6 +103,8 @@ class EngineBase:
     if TYPE_CHECKING:
 
         def _add_instrument(self, inst: Instrument) -> None: ...
+        def _day_pnl(self) -> Decimal: ...
+        def _restore_day(self, fills: list[protocol.FillView]) -> None: ...
         def _adopt_uncertain(self, update: OrderUpdate) -> str | None: ...
         def _alarm(
             self, level: str, message: str, *, key: str | None = None, code: str = ""

@@ -70,6 +70,7 @@ from cockpit.engine.state import (
     PlanSlot,
     ReconRound,
     SymbolState,
+    local_day_start_ns,
 )
 from cockpit.link import protocol
 from cockpit.link.bus import (
@@ -156,6 +157,10 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)
         self.fills: deque[protocol.FillView] = deque(maxlen=self.options.recent_fills)
         self.portfolio = Portfolio()
+        self.day_book = Portfolio()
+        """Today's fills only (from the journal at start, then live): the day's realized P&L.
+        ``portfolio`` follows the broker (a position learned at start has no history)."""
+        self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
         self._pending_cancel_all: int | None = None
@@ -339,7 +344,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     def _check_daily_loss(self) -> None:
         """The day's loss limit: as it is reached, entries still queued are dropped; with
         ``[risk] kill_on_daily_loss`` the kill switch trips (again after a re-arm)."""
-        day_pnl = self.portfolio.day_pnl()
+        day_pnl = self._day_pnl()
         reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
         if reached and not self._daily_loss_locked:
             self._drop_queued_entries("daily loss limit")
@@ -367,7 +372,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     def _status_view(self) -> protocol.StatusView:
         latencies = sorted(self._ack_latencies)
         median = latencies[len(latencies) // 2] / MS if latencies else None
-        day_pnl = self.portfolio.day_pnl()
+        day_pnl = self._day_pnl()
         lock, detail = entry_lock(
             self._risk.limits, day_pnl, kill_switch=self.kill_switch, journal_ok=self.journal_ok
         )

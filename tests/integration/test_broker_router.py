@@ -120,6 +120,7 @@ class Script:
                 "quantity": int(body["quantity"]),
                 "pricetype": body["pricetype"],
                 "order_status": "open",
+                "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             }
         )
         return {"status": "success", "orderid": oid}

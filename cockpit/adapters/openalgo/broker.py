@@ -50,6 +50,7 @@ from cockpit.adapters.openalgo.rows import (
     orderbook_rows,
     payload_order_rows,
     position_reports,
+    row_time_ns,
     row_to_update,
     trade_totals,
     with_trades,
@@ -526,6 +527,7 @@ class OpenAlgoRouter:
                 if dropped:
                     return RouterResult(request, False, DROPPED, "dropped before sending")
             sent_ns = time.monotonic_ns()
+            sent_wall_ns = time.time_ns()
             try:
                 if self.before_order is not None:
                     self.before_order()
@@ -548,7 +550,7 @@ class OpenAlgoRouter:
                     backoff = min(backoff * 2, 2.0)
                     continue
                 if exc.code in (TIMEOUT, SERVER_ERROR):
-                    return self._recover(request, exc, sent_ns, attempts)
+                    return self._recover(request, exc, sent_ns, attempts, sent_wall_ns)
                 return RouterResult(
                     request,
                     False,
@@ -562,9 +564,13 @@ class OpenAlgoRouter:
                 )
 
     def _recover(
-        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int
+        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int, sent_wall_ns: int
     ) -> RouterResult:
-        """After a timeout/5xx on placeorder: look for the order instead of resending it."""
+        """After a timeout/5xx on placeorder: look for the order instead of resending it.
+
+        Only an order the broker took at or after ``sent_wall_ns`` (less 2 s: its timestamps
+        are whole seconds) can be it; an older one of the same shape never is.
+        """
         delay = 0.2
         for _ in range(self._uncertain_checks):
             if self._stop.wait(delay):
@@ -576,7 +582,7 @@ class OpenAlgoRouter:
                 _status, payload = self._post("orderbook", {})
             except _Http:
                 continue
-            venue_id = self._find_in_orderbook(request, payload)
+            venue_id = self._find_in_orderbook(request, payload, sent_wall_ns - 2_000_000_000)
             if venue_id is not None:
                 self.counters["recovered"] += 1
                 with self._ids_lock:
@@ -604,14 +610,19 @@ class OpenAlgoRouter:
             attempts=attempts,
         )
 
-    def _find_in_orderbook(self, request: PlaceOrder, payload: Any) -> str | None:
+    def _find_in_orderbook(
+        self, request: PlaceOrder, payload: Any, not_before_ns: int
+    ) -> str | None:
         rows = payload_order_rows(payload)
         with self._ids_lock:
             known = set(self._known_ids)
         for row in rows:
             try:
+                placed_ns = row_time_ns(row)
                 if (
-                    str(row.get("symbol")) == request.symbol
+                    placed_ns is not None
+                    and placed_ns >= not_before_ns
+                    and str(row.get("symbol")) == request.symbol
                     and str(row.get("exchange")) == request.exchange
                     and str(row.get("action", "")).upper() == request.action.upper()
                     and Decimal(str(row.get("quantity"))) == request.quantity
