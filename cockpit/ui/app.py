@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
-from cockpit.ui.commands import SymbolCommands
+from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
@@ -645,7 +645,8 @@ class CockpitApp(EntryMixin, App[int]):
         self.push_screen(
             ConfirmScreen(
                 "Kill switch",
-                f"Cancel {n_ord} working order(s) and flatten {n_pos} position(s)?",
+                f"Cancel this cockpit's {n_ord} working order(s) and flatten {n_pos} "
+                "position(s)? Other strategies' orders are left alone.",
                 confirm="KILL",
                 danger=True,
             ),
@@ -788,7 +789,12 @@ class CockpitApp(EntryMixin, App[int]):
         yield SystemCommand("Arm / disarm", "Toggle entry keys", self.action_arm)
         yield SystemCommand("Cancel all orders", "Cancel every working order", self._cancel_all)
         yield SystemCommand(
-            "Kill switch", "Cancel everything and flatten everything", self.action_kill_switch
+            "Kill switch", "This cockpit's orders and positions (F)", self.action_kill_switch
+        )
+        yield SystemCommand(
+            "Kill switch: whole account",
+            "Cancel EVERY order of the account (other strategies' too), flatten (confirmed)",
+            lambda: account_wide_kill_switch(self),
         )
         yield SystemCommand(
             "Watchlist screen", "Full-screen watchlist", self.action_watchlist_screen

@@ -1,4 +1,5 @@
-"""Command palette provider: trade or remove any watchlist symbol, switch theme by name."""
+"""Command palette: trade or remove any watchlist symbol, switch theme by name; the
+account-wide kill switch (confirmed)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from cockpit.link import protocol as p
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
@@ -52,3 +55,28 @@ class SymbolCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), command, text=title, help=help_text)  # type: ignore[arg-type]
+
+
+ACCOUNT_WIDE_TEXT = (
+    "Cancel EVERY open order of the broker account (the venue's cancel-all): other "
+    "strategies' and other programs' orders too, not only this cockpit's. Then flatten "
+    "this cockpit's {positions} position(s).\n\n"
+    "`F` cancels only this cockpit's own orders."
+)
+
+
+def account_wide_kill_switch(app: CockpitApp) -> None:
+    """The kill switch plus the venue's account-wide cancel-all, once the user confirms."""
+    from cockpit.ui.screens.modals import ConfirmScreen
+
+    def done(ok: bool | None) -> None:
+        if ok:
+            app.send(lambda i: p.KillSwitch(id=i, account_wide=True))
+
+    text = ACCOUNT_WIDE_TEXT.format(positions=len(app.store.open_positions()))
+    app.push_screen(
+        ConfirmScreen(
+            "Kill switch: whole account", text, confirm="CANCEL ALL ACCOUNT", danger=True
+        ),
+        done,
+    )

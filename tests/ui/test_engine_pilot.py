@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cockpit.link import protocol as p
@@ -276,6 +277,95 @@ async def test_kill_switch_with_confirmation_clears_everything(fresh: EngineProc
         assert type(app.screen).__name__ == "ConfirmScreen"
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 0 and not app.store.working_orders(), 10)
+
+
+def other_strategy_order(engine: EngineProc) -> str:
+    """A resting buy limit another client placed at the venue (same account, its own
+    ``strategy``): not this cockpit's order."""
+    reply = httpx.post(
+        f"{engine.sim.rest_url}/api/v1/placeorder",
+        json={
+            "apikey": engine.sim.api_key,
+            "strategy": "other-strategy",
+            "exchange": "NSE",
+            "symbol": "SBIN",
+            "action": "BUY",
+            "quantity": "3",
+            "pricetype": "LIMIT",
+            "price": "790.00",
+            "product": "MIS",
+        },
+    )
+    assert reply.json()["status"] == "success", reply.text
+    return str(reply.json()["orderid"])
+
+
+def venue_status(engine: EngineProc, orderid: str) -> str:
+    reply = httpx.post(
+        f"{engine.sim.rest_url}/api/v1/orderstatus",
+        json={"apikey": engine.sim.api_key, "strategy": "other-strategy", "orderid": orderid},
+    )
+    return str(reply.json()["data"]["order_status"])
+
+
+def cancel_at_venue(engine: EngineProc, orderid: str) -> None:
+    """(Clean-up) the other strategy's order, if still open."""
+    if venue_status(engine, orderid) == "open":
+        httpx.post(
+            f"{engine.sim.rest_url}/api/v1/cancelorder",
+            json={"apikey": engine.sim.api_key, "strategy": "other-strategy", "orderid": orderid},
+        )
+
+
+async def test_account_wide_kill_is_a_confirmed_palette_choice_and_f_stays_ours(
+    fresh: EngineProc,
+) -> None:
+    """Issue 17.2: `F` cancels this cockpit's orders only; the palette's "Kill switch: whole
+    account" also cancels another strategy's order at the venue, and only once confirmed."""
+    other = other_strategy_order(fresh)
+    app = make_app(fresh)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await attached(pilot, app)
+            await pilot.press("down", "down", "down", "down", "B")  # our resting buy limit
+            await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) >= 1, 10)
+
+            # The account-wide choice, dismissed: nothing is sent.
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"whole account")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+            text = str(app.screen.text)  # type: ignore[attr-defined]
+            assert "EVERY open order of the broker account" in text
+            assert "other strategies'" in text
+            await pilot.press("n")
+            await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen", 5)
+
+            # `F`: ours go, the other strategy's order stays.
+            await pilot.press("F")
+            await pilot.pause()
+            assert "Other strategies' orders are left alone" in str(app.screen.text)  # type: ignore[attr-defined]
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.store.working_orders(), 10)
+            await wait_for(
+                pilot, lambda: app.store.status is not None and app.store.status.kill_switch, 5
+            )
+            await pilot.pause(0.5)
+            assert venue_status(fresh, other) == "open"
+
+            # Confirmed: the venue's cancel-all takes the other strategy's order too.
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"whole account")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: venue_status(fresh, other) == "cancelled", 10)
+    finally:
+        cancel_at_venue(fresh, other)
 
 
 async def test_disarmed_keys_are_refused(fresh: EngineProc) -> None:
