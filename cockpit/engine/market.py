@@ -44,9 +44,15 @@ class MarketData(EngineBase):
         ltp = venue_ticks(inst, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
-                # Its quotes and book are real and kept; viewers get them with the first
-                # trade (a QuoteView has no way yet to say "no last price").
+                # Its quotes and book are real: kept and shown (with no last price, or the
+                # last one this engine saw); it moves no exit and no mark.
                 self._quote_fields(sym, ev)
+                sym.recv_ns = ev.recv_ns
+                sym.exch_ns = ev.exch_ns
+                sym.count += 1
+                self.publisher.market(
+                    self._quote_view(sym), sym.book if type(ev) is DepthTick else None
+                )
                 return
             self.counters["bad_ticks"] += 1
             return
@@ -166,7 +172,7 @@ class MarketData(EngineBase):
         f = sym.fields
         return protocol.QuoteView(
             key=sym.inst.key,
-            ltp=sym.ltp or 0,
+            ltp=sym.ltp,
             recv_ns=sym.recv_ns,
             exch_ns=sym.exch_ns,
             ltq=f.get("ltq"),

@@ -66,8 +66,10 @@ class QuoteView(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """The latest market state of one symbol. Prices in ticks."""
 
     key: str
-    ltp: int
     recv_ns: int
+    ltp: int | None = None
+    """The last traded price; None: no trade yet (a contract not traded today still has its
+    quotes and book). Absent from the frame when None."""
     exch_ns: int | None = None
     ltq: Decimal | None = None
     open: int | None = None

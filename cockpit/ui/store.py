@@ -311,9 +311,11 @@ class Store:
         hist = self.history.get(q.key)
         if hist is None:
             hist = self.history[q.key] = deque(maxlen=HISTORY)
+        if q.ltp is None:  # no trade yet: quotes and book only
+            return
         if prev is None or prev.ltp != q.ltp or not hist:
             hist.append(q.ltp)
-        if prev is not None and prev.ltp != q.ltp:
+        if prev is not None and prev.ltp is not None and prev.ltp != q.ltp:
             self.direction[q.key] = 1 if q.ltp > prev.ltp else -1
             if flash:
                 self.flash_until[q.key] = self.mono() + FLASH_NS
@@ -387,7 +389,7 @@ class Store:
         engine's own mark when no quote is known). The positions pane and the status bar's
         day P&L both use it, so they always agree."""
         q = self.quotes.get(key)
-        if q is not None:
+        if q is not None and q.ltp is not None:
             return q.ltp
         pos = self.positions.get(key)
         return pos.ltp if pos is not None else None

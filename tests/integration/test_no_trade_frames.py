@@ -30,7 +30,8 @@ OPT = Instrument(Exchange.NFO, "NIFTYOPT", Decimal("0.05"), lot_size=Decimal(75)
 
 
 def engine_quotes(events: list[MarketEvent]) -> list[p.QuoteView]:
-    """The quotes an engine publishes for ``events`` then a first trade at 101.00."""
+    """The quotes an engine publishes for ``events`` (no last price: ``ltp`` None) then a
+    first trade at 101.00."""
     pub = Recorder()
     engine = Engine(
         config=Settings(),
@@ -86,8 +87,9 @@ def test_openalgo_depth_with_zero_ltp_keeps_the_book() -> None:
     (ev,) = events
     assert type(ev) is DepthTick
     assert not ev.traded
-    (quote,) = engine_quotes(events)
-    assert (quote.bid, quote.ask, quote.close) == (2010, 2030, 2020)
+    untraded, traded = engine_quotes(events)
+    assert (untraded.ltp, untraded.bid, untraded.ask, untraded.close) == (None, 2010, 2030, 2020)
+    assert (traded.ltp, traded.bid, traded.ask) == (2020, 2010, 2030)
 
 
 def test_kite_full_packet_with_zero_last_price_keeps_the_book() -> None:
@@ -120,5 +122,6 @@ def test_kite_full_packet_with_zero_last_price_keeps_the_book() -> None:
     (ev,) = sink.of(MarketEvent)
     assert type(ev) is DepthTick
     assert ev.ltp == 0
-    (q,) = engine_quotes([ev])
-    assert (q.bid, q.ask, q.close) == (2010, 2030, 2020)
+    untraded, traded = engine_quotes([ev])
+    assert (untraded.ltp, untraded.bid, untraded.ask, untraded.close) == (None, 2010, 2030, 2020)
+    assert traded.ltp == 2020

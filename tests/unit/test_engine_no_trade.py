@@ -1,5 +1,6 @@
 """Issue 17.6: a quote or book of a contract with no trade today (ltp 0) is kept, with no last
-price; it never moves an exit or a mark, and viewers get the book with the first trade."""
+price; it never moves an exit or a mark, and viewers get the quote and book at once, with no
+last price (``ltp`` None, not 0)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,17 @@ def test_an_untraded_contracts_quote_and_book_are_kept_without_a_last_price() ->
     assert sym.ltp is None
     assert (sym.bid, sym.ask) == (2010, 2030)
     assert rig.engine.counters["bad_ticks"] == 0
-    assert [q for q in rig.pub.quotes if q.key == NIFTY.key] == []  # no "0.00" to show
+    published = [q for q in rig.pub.quotes if q.key == NIFTY.key]
+    assert [(q.ltp, q.bid, q.ask, q.close) for q in published] == [(None, 2010, 2030, 2020)] * 2
+    snap = rig.engine.snapshot()
+    (quote,) = [q for q in snap.quotes if q.key == NIFTY.key]
+    assert (quote.ltp, quote.bid, quote.ask) == (None, 2010, 2030)
+    assert [b.key for b in snap.books] == [NIFTY.key]
+    # On the wire "no last price" is no ``ltp`` at all, and decodes back to None.
+    wire = p.encode(p.MarketBatch(seq=1, quotes=[quote]))[4:]  # the body (no length prefix)
+    assert b"ltp" not in wire
+    (back,) = p.decode_to_viewer(wire).quotes  # type: ignore[union-attr]
+    assert back.ltp is None
     # An entry still needs a last price.
     answer = rig.command(p.PlaceEntry, key=NIFTY.key, side="BUY", qty=Decimal(50))
     assert isinstance(answer, p.Refused)

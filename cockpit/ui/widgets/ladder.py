@@ -143,6 +143,10 @@ class Ladder(LineGrid, can_focus=True):
         q = self.store.quotes.get(self.key)
         if q is None:
             return None
+        if q.ltp is None:  # no trade yet: the middle of the touch
+            if q.bid is not None and q.ask is not None:
+                return (q.bid + q.ask) // 2
+            return q.bid if q.bid is not None else q.ask
         return q.ltp
 
     def _keep_in_window(self) -> None:
@@ -353,7 +357,7 @@ class Ladder(LineGrid, can_focus=True):
             return "SELL"
         if q.bid is not None and price <= q.bid:
             return "BUY"
-        return "BUY" if price <= q.ltp else "SELL"
+        return "BUY" if q.ltp is None or price <= q.ltp else "SELL"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """A read-only viewer does not offer order keys."""

@@ -79,9 +79,9 @@ class QuotePanel(SymbolGrid):
         cls = "quote--up" if d > 0 else "quote--down" if d < 0 else ""
         first: list[Cell] = [
             (f" {key} ", "quote--symbol"),
-            (f" {store.fmt_price(key, q.ltp)} {arrow}", cls),
+            (f" {store.fmt_price(key, q.ltp) or '—'} {arrow}", cls),
         ]
-        if q.close:
+        if q.close and q.ltp is not None:
             diff = q.ltp - q.close
             ccls = "quote--up" if diff > 0 else "quote--down" if diff < 0 else ""
             sign = "+" if diff >= 0 else ""

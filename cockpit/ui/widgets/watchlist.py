@@ -142,7 +142,7 @@ class Watchlist(LineGrid, can_focus=True):
 
             def pct(k: str) -> float:
                 q = store.quotes.get(k)
-                if q is None or not q.close:
+                if q is None or not q.close or q.ltp is None:
                     return 0.0
                 return (q.ltp - q.close) / q.close
 
@@ -225,6 +225,8 @@ class Watchlist(LineGrid, can_focus=True):
                 out.append(cell(f"{mark}{label}", w, cls, left=True))
             elif q is None:
                 out.append(cell("—" if c.name == "ltp" else "", w, "wl--dim"))
+            elif c.name == "ltp" and q.ltp is None:  # no trade yet
+                out.append(cell("—", w, "wl--dim"))
             elif c.name == "ltp":
                 cls = "wl--up" if direction > 0 else "wl--down" if direction < 0 else ""
                 if flashing and direction:
@@ -232,7 +234,7 @@ class Watchlist(LineGrid, can_focus=True):
                 arrow = "▲" if direction > 0 else "▼" if direction < 0 else " "
                 out.append(cell(f"{store.fmt_price(key, q.ltp)}{arrow}", w, cls))
             elif c.name in ("chg", "pct"):
-                if q.close:
+                if q.close and q.ltp is not None:
                     diff = q.ltp - q.close
                     cls = "wl--up" if diff > 0 else "wl--down" if diff < 0 else ""
                     if c.name == "chg":
