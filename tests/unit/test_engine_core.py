@@ -869,13 +869,17 @@ def test_the_days_pnl_counts_todays_journaled_fills_only(tmp_path: Path) -> None
         ticks = int(Decimal(price) / SBIN.tick_size)
         book.apply_fill(SBIN.key, SBIN.tick_size, Side(side), Decimal(10), ticks, ts)
     journal.position(SBIN.key, book.get(SBIN.key).to_state())  # type: ignore[union-attr]
-    journal._conn.close()
+    journal.close()
 
-    rig = Rig(journal=Journal.open(tmp_path / "j.sqlite3"))
-    assert rig.clock.now > today + 120 * 10**9  # all four fills are in the past
-    rig.engine.start()
-    restored = rig.engine.portfolio.get(SBIN.key)
-    assert restored is not None
-    assert restored.realized_pnl == Decimal(-110)  # what the position row holds
-    assert rig.engine._day_pnl() == Decimal(-10)
-    assert [f.cid for f in rig.engine.fills] == ["t1", "t2"]
+    reopened = Journal.open(tmp_path / "j.sqlite3")
+    try:
+        rig = Rig(journal=reopened)
+        assert rig.clock.now > today + 120 * 10**9  # all four fills are in the past
+        rig.engine.start()
+        restored = rig.engine.portfolio.get(SBIN.key)
+        assert restored is not None
+        assert restored.realized_pnl == Decimal(-110)  # what the position row holds
+        assert rig.engine._day_pnl() == Decimal(-10)
+        assert [f.cid for f in rig.engine.fills] == ["t1", "t2"]
+    finally:
+        reopened.close()  # its checkpoint thread must not outlive the test
