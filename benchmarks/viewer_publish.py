@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cockpit.link.bus import NullPublisher
 from cockpit.link.client import EngineClient
-from cockpit.link.protocol import Alarm, Hello, MarketBatch, QuoteView, encode
+from cockpit.link.protocol import PROTOCOL_VERSION, Alarm, Hello, MarketBatch, QuoteView, encode
 from cockpit.link.server import ViewerServer
 
 SECONDS = 3.0
@@ -71,7 +71,7 @@ def main() -> None:
     fast.start(lambda m: batches.append(time.monotonic()) if isinstance(m, MarketBatch) else None)
     stalled = socket.socket(socket.AF_UNIX)
     stalled.connect(str(tmp / "b.sock"))
-    stalled.sendall(encode(Hello(version=1, client="stalled")))
+    stalled.sendall(encode(Hello(version=PROTOCOL_VERSION, client="stalled")))
     # play the core: answer the two snapshot requests so both viewers are live
     from cockpit.link.bus import SnapshotRequest
     from cockpit.link.protocol import Snapshot, StatusView

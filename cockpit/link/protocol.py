@@ -31,7 +31,9 @@ import msgspec
 
 from cockpit.domain.feed import FeedStatus
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
+"""2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
+the engine refuses a viewer of another version with a clear message."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024

@@ -30,6 +30,7 @@ from cockpit.link.client import (
     VersionMismatch,
 )
 from cockpit.link.protocol import (
+    PROTOCOL_VERSION,
     Ack,
     Alarm,
     FeedEvent,
@@ -180,7 +181,8 @@ def test_no_engine_is_a_clear_error(sock_dir: Path) -> None:
 
 def test_version_mismatch_is_refused_clearly(engine, sock_dir: Path) -> None:
     server, _ = engine
-    with pytest.raises(VersionMismatch, match="protocol version mismatch.*v1.*v99"):
+    expected = f"protocol version mismatch.*v{PROTOCOL_VERSION}.*v99"
+    with pytest.raises(VersionMismatch, match=expected):
         EngineClient.connect(path=sock_dir / "t.sock", version=99)
     assert server.counters["viewers_refused"] == 1
     assert server.viewer_count() == 0
@@ -336,7 +338,7 @@ def test_slow_viewer_never_blocks_publisher_and_is_dropped(sock_dir: Path) -> No
     slow = socket.socket(socket.AF_UNIX)
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(str(sock_dir / "slow.sock"))
-    slow.sendall(encode(Hello(version=1, client="slow")))
+    slow.sendall(encode(Hello(version=PROTOCOL_VERSION, client="slow")))
     try:
         wait_until(lambda: server.viewer_count() == 2)
         wait_until(lambda: any(isinstance(m, Snapshot) for m in fast_msgs))
