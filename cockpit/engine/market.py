@@ -71,7 +71,37 @@ class MarketData(EngineBase):
             self.portfolio.update_mark(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
-        self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
+        if self.options.screen_fold_s > 0:
+            self._screen_dirty.add(key)  # published by flush_screen, the latest state wins
+        else:
+            book = self._book_view(sym) if type(ev) is DepthTick else None
+            self.publisher.market(self._quote_view(sym), book)
+
+    def flush_screen(self) -> None:
+        """Publish the latest quote (and book, if a new one came) of every symbol changed
+        since the last call. The decision loop calls it at most every
+        ``options.screen_fold_s``; a snapshot needs no flush (it reads the same state)."""
+        publish = self.publisher.market
+        syms = self._syms
+        for key in self._screen_dirty:
+            sym = syms[key]
+            book = self._book_view(sym) if sym.depth is not None else None
+            publish(self._quote_view(sym), book)
+        self._screen_dirty.clear()
+
+    def _book_view(self, sym: SymbolState) -> protocol.BookView | None:
+        """The symbol's book, built from its latest depth tick if that is newer."""
+        ev = sym.depth
+        if ev is not None:
+            inst = sym.inst
+            sym.book = protocol.BookView(
+                key=inst.key,
+                bids=book_levels(inst, ev.bids),
+                asks=book_levels(inst, ev.asks),
+                recv_ns=ev.recv_ns,
+            )
+            sym.depth = None
+        return sym.book
 
     def _traded(self, key: str, sym: SymbolState, ev: QuoteTick | TradeTick, ltp: int) -> None:
         """Add the volume this event traded to the session's volume at ``ltp``.
@@ -138,9 +168,11 @@ class MarketData(EngineBase):
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst
         f = sym.fields
+        raw = sym.raw_ohlc
         for name in ("open", "high", "low", "close"):
             value = getattr(ev, name)
-            if value is not None:
+            if value is not None and value != raw.get(name):  # most ticks: unchanged
+                raw[name] = value
                 f[name] = venue_ticks(inst, value)
         for name in ("ltq", "volume", "total_buy_qty", "total_sell_qty"):
             value = getattr(ev, name)
@@ -155,12 +187,7 @@ class MarketData(EngineBase):
             sym.ask = venue_ticks(inst, price) if price > 0 else None
             sym.ask_qty = qty
         if type(ev) is DepthTick:
-            sym.book = protocol.BookView(
-                key=inst.key,
-                bids=book_levels(inst, ev.bids),
-                asks=book_levels(inst, ev.asks),
-                recv_ns=ev.recv_ns,
-            )
+            sym.depth = ev  # its book is built when a viewer needs it (_book_view)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
         f = sym.fields

@@ -76,6 +76,10 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    screen_fold_s: float = 0.01
+    """Market state for viewers (quotes, books) is published at most this often: ticks in
+    between are folded per symbol, the latest state wins (exit plans still see every tick).
+    0: every tick is published as it is handled (and its book built then)."""
 
 
 @dataclass(slots=True)
@@ -93,6 +97,10 @@ class SymbolState:
     ask_qty: Decimal | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     book: protocol.BookView | None = None
+    depth: Any = None
+    """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
+    raw_ohlc: dict[str, Any] = field(default_factory=dict)
+    """The venue's open/high/low/close as last converted (converted again only on change)."""
     vap: dict[int, Decimal] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
     vap_changed: dict[int, Decimal] = field(default_factory=dict)

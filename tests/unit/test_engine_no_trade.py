@@ -32,6 +32,7 @@ def test_an_untraded_contracts_quote_and_book_are_kept_without_a_last_price() ->
     assert sym.ltp is None
     assert (sym.bid, sym.ask) == (2010, 2030)
     assert rig.engine.counters["bad_ticks"] == 0
+    rig.engine.flush_screen()
     assert [q for q in rig.pub.quotes if q.key == NIFTY.key] == []  # no "0.00" to show
     # An entry still needs a last price.
     answer = rig.command(p.PlaceEntry, key=NIFTY.key, side="BUY", qty=Decimal(50))
@@ -40,6 +41,7 @@ def test_an_untraded_contracts_quote_and_book_are_kept_without_a_last_price() ->
     # The first trade brings the book that was kept to the viewers.
     rig.clock.now += 1_000_000
     rig.engine.handle(LtpTick(rig.clock.now, str(NIFTY.exchange), NIFTY.symbol, Decimal("101")))
+    rig.engine.flush_screen()
     quote = [q for q in rig.pub.quotes if q.key == NIFTY.key][-1]
     assert (quote.ltp, quote.bid, quote.ask, quote.close) == (2020, 2010, 2030, 2020)
     assert (quote.bid_qty, quote.ask_qty) == (Decimal(75), Decimal(150))
