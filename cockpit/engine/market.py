@@ -15,6 +15,7 @@ from cockpit.engine.state import (
     ZERO,
     SymbolState,
     book_levels,
+    market_ticks,
     venue_ticks,
 )
 from cockpit.link import protocol
@@ -41,7 +42,7 @@ class MarketData(EngineBase):
             self.counters["unknown_symbol"] += 1
             return
         inst = sym.inst
-        ltp = venue_ticks(inst, ev.ltp)
+        ltp = market_ticks(sym, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
                 # Its quotes and book are real and kept; viewers get them with the first
@@ -96,8 +97,8 @@ class MarketData(EngineBase):
             inst = sym.inst
             sym.book = protocol.BookView(
                 key=inst.key,
-                bids=book_levels(inst, ev.bids),
-                asks=book_levels(inst, ev.asks),
+                bids=book_levels(sym, ev.bids),
+                asks=book_levels(sym, ev.asks),
                 recv_ns=ev.recv_ns,
             )
             sym.depth = None
@@ -180,11 +181,11 @@ class MarketData(EngineBase):
                 f[name] = value
         if ev.bids:
             price, qty, _n = ev.bids[0]
-            sym.bid = venue_ticks(inst, price) if price > 0 else None
+            sym.bid = market_ticks(sym, price) if price > 0 else None
             sym.bid_qty = qty
         if ev.asks:
             price, qty, _n = ev.asks[0]
-            sym.ask = venue_ticks(inst, price) if price > 0 else None
+            sym.ask = market_ticks(sym, price) if price > 0 else None
             sym.ask_qty = qty
         if type(ev) is DepthTick:
             sym.depth = ev  # its book is built when a viewer needs it (_book_view)

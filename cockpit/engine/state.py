@@ -99,6 +99,8 @@ class SymbolState:
     book: protocol.BookView | None = None
     depth: Any = None
     """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
+    price_ticks: dict[Decimal, int | None] = field(default_factory=dict)
+    """Venue prices already converted to ticks (see :func:`market_ticks`)."""
     raw_ohlc: dict[str, Any] = field(default_factory=dict)
     """The venue's open/high/low/close as last converted (converted again only on change)."""
     vap: dict[int, Decimal] = field(default_factory=dict)
@@ -178,10 +180,29 @@ def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
     return inst.market_ticks(price)
 
 
-def book_levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:
+PRICE_CACHE: Final = 512
+"""Prices remembered per symbol by :func:`market_ticks` (cleared when full)."""
+_MISS: Final = object()
+
+
+def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
+    """``venue_ticks`` of ``sym``'s instrument, remembered: a book repeats its prices."""
+    cache = sym.price_ticks
+    try:
+        ticks = cache.get(price, _MISS)
+    except TypeError:  # a signalling NaN cannot be hashed
+        return sym.inst.market_ticks(price)
+    if ticks is _MISS:
+        if len(cache) >= PRICE_CACHE:
+            cache.clear()
+        ticks = cache[price] = sym.inst.market_ticks(price)
+    return ticks  # type: ignore[return-value]
+
+
+def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
     out: list[tuple[int, Decimal, int]] = []
     for price, qty, n in levels or ():
-        ticks = venue_ticks(inst, price)
+        ticks = market_ticks(sym, price)
         if ticks is not None:
             out.append((ticks, qty, n))
     return out
