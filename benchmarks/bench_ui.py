@@ -284,16 +284,18 @@ def wait_engine(socket: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def engine_ticks(socket: Path) -> tuple[float, int, float]:
-    """(when the engine answered, ticks it has processed in all, seconds the answer took).
+    """(when the engine received its latest processed tick, ticks processed in all, backlog s).
 
-    The snapshot request is queued behind every tick already on the engine's inbound queue,
-    so the count is what it had processed by then and a backlog shows as a slow answer.
+    The snapshot request is queued behind every tick already on the engine's inbound queue;
+    the count is what the engine had processed when it got to it, and the newest ``recv_ns``
+    among its quotes is when the feed read the last of those ticks. Rates are taken between
+    those receive times, so a slow snapshot (thousands of symbols on a busy host) does not
+    read as ticks lost; ``backlog`` is how far behind the feed the engine was.
     """
-    t0 = time.monotonic()
     with EngineClient.connect(path=socket, client="bench") as c:
         snap = c.snapshot(timeout=30)
-    t1 = time.monotonic()
-    return t1, sum(q.ticks for q in snap.quotes), t1 - t0
+    latest = max((q.recv_ns for q in snap.quotes), default=0) / 1e9
+    return latest, sum(q.ticks for q in snap.quotes), time.time() - latest
 
 
 def host_cpu() -> tuple[float, float, float]:
@@ -412,9 +414,10 @@ class Group:
         r.raise_for_status()
         return r.json()
 
-    def sent(self) -> int:
+    def sent(self) -> dict[str, int]:
+        """The venue's WebSocket counters (frames sent, connections, slow clients dropped)."""
         stats = self.control("stats")
-        return int(stats.get("data", stats)["ws"]["frames_sent"])
+        return dict(stats.get("data", stats)["ws"])
 
     def level(self, rate: int, opts: Any) -> dict[str, Any]:
         tui = self.tui
@@ -445,7 +448,7 @@ class Group:
         s1 = self.sent()
         e1 = engine_ticks(self.socket)
         h1 = host_cpu()
-        sent_rate = (s1 - s0) / wall
+        sent_rate = (s1["frames_sent"] - s0["frames_sent"]) / wall
         done_rate = (e1[1] - e0[1]) / max(1e-9, e1[0] - e0[0])
         jiffies = max(1, h1[2] - h0[2])
         ncpu = os.cpu_count() or 1
@@ -461,7 +464,9 @@ class Group:
             "venue_ticks_per_s_sent": round(sent_rate, 1),
             "engine_ticks_per_s_processed": round(done_rate, 1),
             "processed_vs_sent": round(done_rate / sent_rate, 3) if sent_rate else None,
-            "engine_answer_ms": round(1000 * e1[2], 1),
+            "engine_backlog_ms": round(1000 * e1[2], 1),
+            "venue_new_connections": s1["connections"] - s0["connections"],
+            "venue_slow_client_drops": s1["slow_drops"] - s0["slow_drops"],
             "frames_per_s": round((tui.frames - f0) / wall, 1),
             "key_to_screen_ms_p50": round(statistics.median(lat), 2) if lat else None,
             "key_to_screen_ms_p99": round(pct(lat, 0.99) or 0, 2) if lat else None,
