@@ -198,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="cancelallorder also cancels trigger-pending stop orders (server: skips them)",
     )
     real.add_argument("--legacy", action="store_true", help="all of the above")
+    real.add_argument(
+        "--semi-auto",
+        action="store_true",
+        help="OpenAlgo's semi-auto order mode: placeorder queues the order for approval "
+        "(success, no orderid); POST /sim/approve places every queued order",
+    )
+    real.add_argument(
+        "--zerodha-order-rows",
+        action="store_true",
+        help="orderbook/orderstatus rows as OpenAlgo's Zerodha mapping sends them: no "
+        "filled_quantity, average_price or pending_quantity (fills only in the tradebook)",
+    )
     sim.set_defaults(handler="sim")
 
     record = sub.add_parser(

@@ -13,9 +13,10 @@ Subclass :class:`WsProtocol` and override what the venue needs::
         name = "myvenue"            # FeedStatus.feed
         liveness_s = 5.0            # silence (no frame of any kind) past this -> STALE -> reconnect
         data_liveness_s = None      # or: no decoded event for this long while subscribed to a
-                                    # mode not in quiet_modes -> STALE -> reconnect (for venues
-                                    # whose pongs/heartbeats continue when data stops); the
-                                    # limit doubles (up to 8x) while sessions stay data-silent
+                                    # mode not in quiet_modes -> a LIVE status with the reason
+                                    # "quiet: ..." (no reconnect: a quiet market is not a dead
+                                    # socket while frames such as pongs still arrive; the
+                                    # silent symbols age into STALE by their own tick times)
         quiet_modes = frozenset()   # modes that produce no steady data (e.g. "orders")
         ping_interval_s = 2.0       # send a protocol ping this often (None: never)
         awaits_auth = False         # True: wait for auth_reply() to return True before LIVE
@@ -258,6 +259,7 @@ class WsConnection(StateHolder):
         self._last_frame_mono: float | None = None
         self._last_event_mono = 0.0
         self._data_mult = 1.0
+        self._quiet = 0
 
     # -- public API ----------------------------------------------------------------------
 
@@ -353,6 +355,7 @@ class WsConnection(StateHolder):
             "rejected_by_reason": dict(self._rejected),
             "gaps": self._gaps,
             "reconnects": self._reconnects,
+            "quiet": self._quiet,
             "attempt": self._attempt,
             "last_frame_age_s": None if last is None else time.monotonic() - last,
             "reason": self._reason,
@@ -548,7 +551,10 @@ class WsConnection(StateHolder):
         if n:
             self._events += n
             self._last_event_mono = time.monotonic()
-            self._data_mult = 1.0
+            if self._data_mult != 1.0:  # data again after a quiet spell
+                self._data_mult = 1.0
+                if self._live:  # (not while authenticating: LIVE comes after the subscribe)
+                    self._set_state(FeedState.LIVE)
 
     def _stream(self, ws: websocket.WebSocket, reader: _FrameReader) -> None:
         """The hot loop: read, parse, decode, hand off; wake every poll_s for housekeeping."""
@@ -589,9 +595,13 @@ class WsConnection(StateHolder):
                 next_data_check = now + self._poll_s
                 age = now - self._last_event_mono
                 if age > data_limit * self._data_mult and self._expects_data():
+                    # A quiet market (after hours, an illiquid symbol), not a dead feed: the
+                    # socket is proven alive by the frame watchdog above (pongs count), and a
+                    # reconnect would make the server rebuild its upstream and lose the order
+                    # updates pushed meanwhile. Say so (again after 2x, 4x, 8x), stay connected.
                     self._data_mult = min(8.0, self._data_mult * 2)
-                    self._set_state(FeedState.STALE, f"no market data for {age:.1f} s")
-                    raise _SessionEnd(f"stale: no market data for {age:.1f} s")
+                    self._quiet += 1
+                    self._set_state(FeedState.LIVE, f"quiet: no market data for {age:.0f} s")
 
     def _expects_data(self) -> bool:
         quiet = self.protocol.quiet_modes

@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,7 +45,7 @@ from cockpit.daemon.external import (
 )
 from cockpit.daemon.logfile import LogRotator
 from cockpit.domain.feed import OrderUpdate
-from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
+from cockpit.domain.instruments import Instrument
 from cockpit.link.bus import Inbound
 
 log = logging.getLogger(__name__)
@@ -253,36 +252,17 @@ def paper_instruments(settings: Settings) -> list[Instrument]:
 
 
 def venue_instruments(venue: Venue, keys: list[str], timeout: float = 10.0) -> list[Instrument]:
-    """Look the watchlist up on an OpenAlgo server (``/api/v1/symbol``) for tick and lot."""
-    import httpx
+    """Look the watchlist up on an OpenAlgo server (``/api/v1/symbol``) for tick and lot.
 
-    out: list[Instrument] = []
-    root = venue.host.rstrip("/")
-    if not root.endswith("/api/v1"):
-        root += "/api/v1"
-    with httpx.Client(timeout=timeout) as client:
-        for key in keys:
-            exchange, symbol = parse_key(key)
-            try:
-                resp = client.post(
-                    f"{root}/symbol",
-                    json={"apikey": venue.api_key, "symbol": symbol, "exchange": str(exchange)},
-                )
-                data = resp.json().get("data") or {}
-                tick = to_decimal(data.get("tick_size") or "0.05")
-                lot = to_decimal(data.get("lotsize") or 1)
-                out.append(
-                    Instrument(
-                        Exchange(exchange),
-                        symbol,
-                        tick,
-                        lot if lot > 0 else Decimal(1),
-                        name=str(data.get("name") or symbol),
-                    )
-                )
-            except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
-                log.warning("%s: cannot look the symbol up on the venue: %s", key, exc)
-    return out
+    Only the server's tick and lot make an instrument: a symbol it refuses (or that cannot be
+    looked up, 429s retried with backoff) is left out and logged with the server's answer.
+    """
+    from cockpit.adapters.openalgo.symbols import lookup_instruments
+
+    found, refused = lookup_instruments(venue.host, venue.api_key, keys, timeout_s=timeout)
+    for why in refused:
+        log.error("trading.watchlist: %s: not added", why)
+    return found
 
 
 # ---------------------------------------------------------------------- the engine
@@ -369,9 +349,10 @@ class EngineRunner:
             venue = _openalgo_venue(s)
             instruments = venue_instruments(venue, list(s.trading.watchlist)) if not plan else []
             if not instruments and not plan:
-                raise StartupError(
-                    "no instruments: set trading.watchlist (EXCH:SYMBOL keys) for an OpenAlgo "
-                    "broker, e.g. COCKPIT_TRADING__WATCHLIST='[\"NSE:INFY\"]'"
+                # An empty watchlist is a valid start: symbols are added from the screen (/).
+                log.warning(
+                    "no instruments yet: add symbols with / on the trading screen, or set "
+                    "trading.watchlist (EXCH:SYMBOL keys)"
                 )
         if plan is not None:
             instruments = plan.instruments

@@ -41,7 +41,6 @@ from cockpit.engine.state import (
 )
 from cockpit.engine.views import (
     instrument_view,
-    order_view,
     plan_view,
 )
 from cockpit.link import protocol
@@ -73,7 +72,7 @@ class ViewerCommands(EngineBase):
             books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
-            orders=[order_view(o, self.instruments[o.key].tick_size) for o in orders],
+            orders=[self._order_view(o) for o in orders],
             fills=list(self.fills),
             feeds=list(self.feeds.values()),
             status=self._status_view(),

@@ -141,6 +141,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._by_venue: dict[str, str] = {}
         self._parked: dict[str, list[OrderUpdate]] = {}
         self._uncertain: dict[str, int] = {}
+        self._approval: dict[str, int] = {}
+        """Orders queued for the user's approval at the venue (OpenAlgo semi-auto), by cid."""
         """cid -> when its placement became uncertain."""
         self._entry_specs: dict[str, protocol.PlanSpec | None] = {}
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)

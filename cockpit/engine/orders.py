@@ -8,7 +8,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from cockpit.domain.execution import (
+    PENDING_APPROVAL,
     UNCERTAIN,
     CancelAll,
     CancelOrder,
@@ -51,6 +54,9 @@ from cockpit.engine.views import (
 from cockpit.link import protocol
 
 log = logging.getLogger(__name__)
+
+PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 
 
 class OrderFlow(EngineBase):
@@ -169,10 +175,13 @@ class OrderFlow(EngineBase):
         )
 
     def _publish_order(self, order: Order) -> None:
-        inst = self.instruments[order.key]
-        self.publisher.event(
-            protocol.OrderEvent(self._next_seq(), order_view(order, inst.tick_size))
-        )
+        self.publisher.event(protocol.OrderEvent(self._next_seq(), self._order_view(order)))
+
+    def _order_view(self, order: Order) -> protocol.OrderView:
+        view = order_view(order, self.instruments[order.key].tick_size)
+        if order.cid in self._approval and order.status is OrderStatus.PENDING_NEW:
+            view = msgspec.structs.replace(view, status=PENDING_APPROVAL_STATUS)
+        return view
 
     def _apply_events(self, order: Order, events: list[Any], *, source: str) -> None:
         """Apply events to ``order``; fills move the position; final states trigger follow-up."""
@@ -253,6 +262,7 @@ class OrderFlow(EngineBase):
         self.working.pop(order.cid, None)
         self._recent_final.append(order.cid)
         self._uncertain.pop(order.cid, None)
+        self._approval.pop(order.cid, None)
         self._cancel_on_ack.discard(order.cid)
         if order.tag in CLOSING_TAGS:
             self._closing_done(order)
@@ -320,8 +330,9 @@ class OrderFlow(EngineBase):
             self._cancel(order, urgent=True)
 
     def _adopt_uncertain(self, update: OrderUpdate) -> str | None:
-        """An update for an unknown id that matches an order whose placement was uncertain."""
-        for cid in self._uncertain:
+        """An update for an unknown id that matches an order whose placement was uncertain or
+        that waits for approval (the oldest first)."""
+        for cid in [*self._approval, *self._uncertain]:
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
@@ -332,12 +343,14 @@ class OrderFlow(EngineBase):
                 and order.qty == update.quantity
             ):
                 self._by_venue[update.orderid] = cid
-                del self._uncertain[cid]
+                approved = self._approval.pop(cid, None) is not None
+                self._uncertain.pop(cid, None)
+                what = "approved and placed" if approved else "found at the broker"
                 self._alarm(
                     "info",
-                    f"{order.key}: order {cid} found at the broker as {update.orderid}",
+                    f"{order.key}: order {cid} {what} as {update.orderid}",
                     key=order.key,
-                    code="order_found",
+                    code="order_approved" if approved else "order_found",
                 )
                 return cid
         return None
@@ -396,6 +409,21 @@ class OrderFlow(EngineBase):
             if order.cid in self._cancel_on_ack and order.is_working:
                 self._cancel_on_ack.discard(order.cid)
                 self._cancel(order, urgent=True)
+            return
+        if result.code == PENDING_APPROVAL:
+            # Queued in OpenAlgo's Action Center: not rejected, not placed yet. It is adopted
+            # when it reaches the order book (pushed update or reconciliation).
+            self._approval[order.cid] = self.clock()
+            self._publish_order(order)
+            closing = order.tag in CLOSING_TAGS
+            self._alarm(
+                "error" if closing else "warning",
+                f"{order.key}: {order.tag} order {order.cid} is pending approval in OpenAlgo's "
+                f"Action Center ({(result.error or '').removeprefix('placeorder: ')}): approve it "
+                f"there{'; the position stays open until then' if closing else ''}",
+                key=order.key,
+                code="order_pending_approval",
+            )
             return
         if result.code == UNCERTAIN:
             self._uncertain[order.cid] = self.clock()

@@ -54,6 +54,12 @@ INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
 
 
+ZERODHA_ROWS_LACK: frozenset[str] = frozenset(
+    {"filled_quantity", "average_price", "pending_quantity", "rejection_reason", "strategy"}
+)
+"""What OpenAlgo's Zerodha order-book rows do not carry (broker/zerodha/mapping/order_data.py)."""
+
+
 def json_response(status: int, body: Any) -> web.Response:
     """A JSON response encoded with msgspec (Decimals as JSON numbers)."""
     return web.Response(status=status, body=_ENCODER.encode(body), content_type="application/json")
@@ -155,6 +161,8 @@ class RestApi:
         self.smart_limit = RateLimiter(cfg.order_rate_limit)
         self.api_limit = RateLimiter(cfg.api_rate_limit)
         self.stats = {"requests": 0, "errors_400": 0, "errors_403": 0, "errors_429": 0}
+        self.pending_orders: list[dict[str, Any]] = []
+        """Orders waiting for approval (``semi_auto``), oldest first."""
 
     @property
     def exchange(self) -> Any:
@@ -195,6 +203,7 @@ class RestApi:
             app.router.add_post(f"/api/v1/{path}/", endpoint)
         app.router.add_get("/api/v1/instruments", self.instruments)
         app.router.add_get("/api/v1/instruments/", self.instruments)
+        app.router.add_post("/sim/approve", self._control(self.approve))
         control = self.server.control_routes()
         for path, handler in control.items():
             app.router.add_post(f"/sim/{path}", self._control(handler))
@@ -346,8 +355,28 @@ class RestApi:
         }
 
     def placeorder(self, v: dict[str, Any]) -> tuple[int, Any]:
+        if self.server.config.semi_auto:
+            # OpenAlgo's semi-auto mode (services/order_router_service.py): the order waits
+            # in the Action Center; the answer is a success with no orderid.
+            self.pending_orders.append(dict(v))
+            return 200, {
+                "status": "success",
+                "message": "Order queued for approval in Action Center",
+                "mode": "semi_auto",
+                "pending_order_id": len(self.pending_orders),
+            }
         ex = self.exchange
         return ex.place(ex.build(**self._order_params(v)))
+
+    def approve(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``/sim/approve``: the user approves every order waiting in the Action Center."""
+        placed = []
+        for v in self.pending_orders:
+            ex = self.exchange
+            _status, answer = ex.place(ex.build(**self._order_params(v)))
+            placed.append(answer.get("orderid"))
+        self.pending_orders.clear()
+        return {"orderids": placed}
 
     def placesmartorder(self, v: dict[str, Any]) -> tuple[int, Any]:
         return self.exchange.smart(position_size=v["position_size"], **self._order_params(v))
@@ -378,16 +407,24 @@ class RestApi:
     def orderstatus(self, v: dict[str, Any]) -> tuple[int, Any]:
         return 200, {
             "status": "success",
-            "data": self.exchange.order_status(v["orderid"]),
+            "data": self._row(self.exchange.order_status(v["orderid"])),
             "mode": "analyze",
         }
+
+    def _row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """An order row as the config's broker sends it (``zerodha_order_rows``: no fills)."""
+        if self.server.config.zerodha_order_rows:
+            return {k: val for k, val in row.items() if k not in ZERODHA_ROWS_LACK}
+        return row
 
     def openposition(self, v: dict[str, Any]) -> tuple[int, Any]:
         qty = self.exchange.open_quantity(v["exchange"], v["symbol"], v["product"])
         return 200, {"status": "success", "quantity": qty, "mode": "analyze"}
 
     def orderbook(self, v: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"status": "success", "data": self.exchange.orderbook(), "mode": "analyze"}
+        data = self.exchange.orderbook()
+        data["orders"] = [self._row(row) for row in data["orders"]]
+        return 200, {"status": "success", "data": data, "mode": "analyze"}
 
     def tradebook(self, v: dict[str, Any]) -> tuple[int, Any]:
         return 200, {"status": "success", "data": self.exchange.tradebook(), "mode": "analyze"}

@@ -100,6 +100,13 @@ class SimConfig:
     state_dir: str | None = None
     """Keep the account (orders, fills, positions, funds) in this directory and reload it at
     start (:mod:`cockpit.sim.accounts`); None: the account lives in memory only."""
+    semi_auto: bool = False
+    """OpenAlgo's semi-auto order mode: ``placeorder`` queues the order for approval and
+    answers success with no ``orderid``; ``/sim/approve`` places every queued order."""
+    zerodha_order_rows: bool = False
+    """``/orderbook`` and ``/orderstatus`` rows as OpenAlgo's live Zerodha mapping sends them:
+    no ``filled_quantity``, ``average_price`` or ``pending_quantity`` (a partial fill shows
+    only in ``/tradebook``)."""
     numeric_data_mode: bool = False
     """``data.mode`` inside ``market_data`` is the integer mode. The server (Zerodha adapter)
     sends a string: ``"ltp"``, ``"quote"`` or ``"full"``."""

@@ -45,7 +45,10 @@ HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
 RECENT_FILLS: Final = 200
 RECENT_FINAL_ORDERS: Final = 100
-WORKING: Final = frozenset({"open", "pending", "trigger pending", "new", "submitted", "partial"})
+WORKING: Final = frozenset(
+    {"open", "pending", "trigger pending", "new", "submitted", "partial", "pending approval"}
+    | {"pending_new", "trigger_pending", "partially_filled"}  # the engine's spellings
+)
 """Order statuses that are still working (anything else is final)."""
 FLASH_NS: Final = 600_000_000
 """How long a price change flashes."""

@@ -148,3 +148,17 @@ def entry(v: Viewer, key: str, side: str, qty: str, **kw: Any) -> p.Msg:
         if isinstance(answer, p.Ack) or time.monotonic() > deadline:
             return answer
         time.sleep(0.2)
+
+
+def tick_until_quoted(v: Viewer, sim: Any, key: str, prices: tuple[str, str]) -> None:
+    """Move a paused paper exchange's price between ``prices`` until the engine has a quote for
+    ``key`` (the server sends no snapshot on subscribe, and a first tick may come before the
+    engine's subscription does)."""
+    exchange, symbol = key.split(":", 1)
+    deadline = time.monotonic() + 15
+    step = 0
+    while not v.quotes.get(key):
+        assert time.monotonic() < deadline, f"no quote for {key}"
+        step = 1 - step
+        sim.set_price(exchange, symbol, prices[step])
+        time.sleep(0.2)

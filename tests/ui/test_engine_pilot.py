@@ -49,17 +49,15 @@ class EngineProc:
         """``settings``: more ``COCKPIT_*`` variables for the engine (its config)."""
         self.root = Path(tempfile.mkdtemp(prefix="ckui", dir="/tmp"))
         self.sim: SimHandle = start_in_thread(SimConfig(seed=7, rate=20.0, paused=True))
-        env = child_env(
-            self.root,
-            OPENALGO_API_KEY=self.sim.api_key,
-            COCKPIT_TRADING__ARMED_AT_START="true",
-            COCKPIT_TRADING__WATCHLIST='["NSE:SBIN","NSE:INFY"]',
-            COCKPIT_EXITS__STOP_TICKS="6",
-            COCKPIT_EXITS__TARGET_TICKS="10",
-            COCKPIT_EXITS__TRAIL_DEFAULT_DISTANCE="4",
-            COCKPIT_TRADING__CONFIRM_QTY_OVER="5",
-            **settings,
-        )
+        defaults = {
+            "COCKPIT_TRADING__ARMED_AT_START": "true",
+            "COCKPIT_TRADING__WATCHLIST": '["NSE:SBIN","NSE:INFY"]',
+            "COCKPIT_EXITS__STOP_TICKS": "6",
+            "COCKPIT_EXITS__TARGET_TICKS": "10",
+            "COCKPIT_EXITS__TRAIL_DEFAULT_DISTANCE": "4",
+            "COCKPIT_TRADING__CONFIRM_QTY_OVER": "5",
+        }
+        env = child_env(self.root, OPENALGO_API_KEY=self.sim.api_key, **{**defaults, **settings})
         self.env = env
         self.log = open(self.root / "engine.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

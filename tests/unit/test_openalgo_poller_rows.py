@@ -80,3 +80,50 @@ def test_open_row_without_pending_derives_it() -> None:
 def test_bad_rows_raise(row: object) -> None:
     with pytest.raises(BadRow):
         row_to_update(row, 1)  # type: ignore[arg-type]
+
+
+# -- rows without fill fields (OpenAlgo's live Zerodha rows): the trade book says -------------
+
+
+def _zerodha_row(status: str, qty: str = "10") -> dict[str, object]:
+    return {
+        "orderid": "7",
+        "order_status": status,
+        "symbol": "SBIN",
+        "exchange": "NSE",
+        "action": "BUY",
+        "quantity": qty,
+        "price": "800.05",
+        "pricetype": "LIMIT",
+        "product": "MIS",
+    }
+
+
+def test_trade_book_fills_a_zerodha_row() -> None:
+    from cockpit.adapters.openalgo.rows import lacks_fills, trade_totals, with_trades
+
+    row = _zerodha_row("open")
+    assert lacks_fills(row)
+    trades = [
+        {"orderid": "7", "quantity": "3", "average_price": "800.05"},
+        {"orderid": "7", "quantity": "1", "average_price": "800.00"},
+        {"orderid": "8", "quantity": "5", "average_price": "1.00"},
+        {"orderid": "", "quantity": "5", "average_price": "1.00"},
+        {"orderid": "9", "quantity": "x", "average_price": "1.00"},
+    ]
+    totals, bad = trade_totals(trades)
+    assert bad == 2
+    u = with_trades(row_to_update(row, 1), totals)
+    assert u.filled_qty == Decimal(4)
+    assert u.pending_qty == Decimal(6)
+    assert u.average_price * 4 == Decimal("3200.15")
+
+
+def test_trade_book_behind_keeps_the_row_and_no_trade_means_no_fill() -> None:
+    from cockpit.adapters.openalgo.rows import with_trades
+
+    done = row_to_update(_zerodha_row("complete"), 1)
+    assert with_trades(done, {"7": (Decimal(4), Decimal("3200.15"))}) == done  # wait for it
+    still = with_trades(row_to_update(_zerodha_row("open"), 1), {})
+    assert still.filled_qty == 0
+    assert still.average_price == 0

@@ -44,10 +44,14 @@ import msgspec
 from cockpit.adapters.openalgo.rows import (
     BadRow,
     instrument_from_row,
+    lacks_fills,
     order_updates,
+    orderbook_rows,
     payload_order_rows,
     position_reports,
     row_to_update,
+    trade_totals,
+    with_trades,
 )
 from cockpit.domain.execution import (
     AUTH as AUTH,
@@ -60,6 +64,9 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     OK as OK,
+)
+from cockpit.domain.execution import (
+    PENDING_APPROVAL as PENDING_APPROVAL,
 )
 from cockpit.domain.execution import (
     RATE_LIMITED as RATE_LIMITED,
@@ -268,6 +275,7 @@ class OpenAlgoRouter:
             "rate_limited": 0,
             "recovered": 0,
             "uncertain": 0,
+            "pending_approval": 0,
             "bad_rows": 0,
         }
 
@@ -426,7 +434,10 @@ class OpenAlgoRouter:
             case QueryBook():
                 if request.book not in _BOOKS:
                     return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                return self._typed(self._call(request, request.book, {}, retry_uncertain=True))
+                result = self._call(request, request.book, {}, retry_uncertain=True)
+                if request.book == "orderbook" and result.ok:
+                    return self._orderbook(result)
+                return self._typed(result)
             case LookupSymbol():
                 body = {"symbol": request.symbol, "exchange": request.exchange}
                 return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
@@ -648,12 +659,17 @@ class OpenAlgoRouter:
         venue_id = payload.get("orderid")
         data = payload.get("data", payload)
         if path == "placeorder" and not venue_id:
-            # Semi-auto mode queues the order for approval and returns no id.
+            # Semi-auto mode queues the order in OpenAlgo's Action Center: success, no orderid
+            # (a ``pending_order_id`` of the queue instead). Any other success without an id
+            # is uncertain: reconciliation finds the order, or not.
             message = str(payload.get("message") or "no order id in the response")
+            queued = payload.get("mode") == "semi_auto" or "pending_order_id" in payload
+            if queued:
+                self.counters["pending_approval"] += 1
             return RouterResult(
                 request,
                 False,
-                REJECTED,
+                PENDING_APPROVAL if queued else UNCERTAIN,
                 f"placeorder: {message}",
                 data=payload,
                 http_status=status,
@@ -672,6 +688,25 @@ class OpenAlgoRouter:
             done_ns=done,
             attempts=attempts,
         )
+
+    def _orderbook(self, result: RouterResult) -> RouterResult:
+        """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
+        rows) take their filled quantity and average price from the trade book."""
+        typed = self._typed(result)
+        rows = orderbook_rows(result.data)
+        if not any(lacks_fills(row) for row in rows):
+            return typed
+        trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
+        if not trades.ok:
+            return dataclasses.replace(
+                typed, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
+            )
+        totals, bad = trade_totals(trades.data)
+        if bad:
+            self.counters["bad_rows"] += bad
+        lacking = {str(row.get("orderid")) for row in rows if lacks_fills(row)}
+        updates = [with_trades(u, totals) if u.orderid in lacking else u for u in typed.data or ()]
+        return dataclasses.replace(typed, data=updates)
 
     def _typed(self, result: RouterResult) -> RouterResult:
         """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""

@@ -310,7 +310,11 @@ class OpenAlgoProtocol(WsProtocol):
     liveness_s = 15.0
     """No frame at all (our pings get pongs) for this long: the socket is dead."""
     data_liveness_s: float | None = 30.0
-    """No market data for this long while subscribed: the server's upstream is dead."""
+    """No market data for this long while subscribed: the feed says it is quiet (a LIVE status
+    with the reason ``quiet: ...``) and stays connected; the server answers our pings, and a
+    reconnect would make it rebuild the broker's socket and lose the order updates pushed
+    meanwhile. The silent symbols turn STALE by their own tick times (the entry gate, the
+    screen)."""
     quiet_modes = frozenset({ORDERS})
     ping_interval_s = 5.0
 
@@ -421,8 +425,8 @@ class OpenAlgoFeed:
             sink: receives events, FeedStatus and OrderUpdate.
             backoff: reconnect delays.
             liveness_s: silence limit (default 15 s; our pings every 5 s keep it fed).
-            data_liveness_s: market-data silence limit while subscribed (default 30 s,
-                doubling while it persists); None disables it.
+            data_liveness_s: market-data silence that is reported as quiet (default 30 s,
+                again at 2x, 4x, 8x); None disables it. It never reconnects.
             ping_interval_s: protocol ping interval.
             poll_s: housekeeping wake-up interval.
             stable_s: a session live this long resets the reconnect backoff.

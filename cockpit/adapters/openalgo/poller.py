@@ -3,7 +3,9 @@
 Many OpenAlgo brokers publish no ``order_update`` on the WebSocket. :class:`OrderBookPoller`
 polls ``POST {host}/api/v1/orderbook`` on its own thread and emits an
 :class:`~cockpit.domain.feed.OrderUpdate` (``source=polled``) for every order that is new
-or whose status, fills, prices or quantities changed since the previous poll. Numbers are
+or whose status, fills, prices or quantities changed since the previous poll. Rows without
+fill fields (OpenAlgo's live Zerodha rows carry no ``filled_quantity`` or ``average_price``)
+take them from ``/tradebook``, read in the same poll, so a partial fill is seen too. Numbers are
 parsed leniently (live brokers send strings); a bad row is counted and skipped. A refused
 key (HTTP 401/403) stops polling with FeedStatus DOWN; other failures back off.
 """
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 
 from cockpit.adapters.openalgo.rows import BadRow as BadRow
+from cockpit.adapters.openalgo.rows import lacks_fills, trade_totals, with_trades
 from cockpit.adapters.openalgo.rows import row_to_update as row_to_update
 from cockpit.adapters.ws import Backoff
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, Sink
@@ -69,6 +72,7 @@ class OrderBookPoller:
             timeout_s: per-request timeout.
         """
         self.url = host.rstrip("/") + "/api/v1/orderbook"
+        self.trades_url = host.rstrip("/") + "/api/v1/tradebook"
         self._key = api_key
         self._sink = sink
         self._interval = interval_s
@@ -77,11 +81,14 @@ class OrderBookPoller:
         self._client = client or httpx.Client(timeout=timeout_s)
         self._own_client = client is None
         self._seen: dict[str, tuple[object, ...]] = {}
+        self._done: set[str] = set()
+        """Orders seen complete with their price: the trade book has nothing more for them."""
         self._first = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = FeedState.DOWN
         self.polls = 0
+        self.trade_polls = 0
         self.failures = 0
         self.updates = 0
         self.bad_rows = 0
@@ -97,6 +104,7 @@ class OrderBookPoller:
             "feed": self.name,
             "state": str(self._state),
             "polls": self.polls,
+            "trade_polls": self.trade_polls,
             "failures": self.failures,
             "events": self.updates,
             "rejected": self.bad_rows,
@@ -117,6 +125,7 @@ class OrderBookPoller:
         rows = data.get("orders") if isinstance(data, dict) else data
         if not isinstance(rows, list):
             rows = []
+        totals = self._trades_if_needed(rows)
         changed: list[OrderUpdate] = []
         for row in rows:
             try:
@@ -124,13 +133,44 @@ class OrderBookPoller:
             except BadRow:
                 self.bad_rows += 1
                 continue
+            if totals is not None and lacks_fills(row):
+                u = with_trades(u, totals)
             sig = _signature(u)
+            if u.status == "complete" and u.average_price > 0:
+                self._done.add(u.orderid)
             if self._seen.get(u.orderid) != sig:
                 self._seen[u.orderid] = sig
                 if not self._first or self._emit_initial:
                     changed.append(u)
         self._first = False
         return changed
+
+    def _trades_if_needed(self, rows: list[Any]) -> dict[str, tuple[Decimal, Decimal]] | None:
+        """The trade book's fills per order when a row that may have filled carries no fill
+        fields (OpenAlgo's live Zerodha rows: a partial fill shows only in the trade book);
+        None when every row says its own fills.
+
+        Raises:
+            httpx.HTTPError: the trade book could not be read (the poll fails and backs off).
+        """
+        needed = False
+        for row in rows:
+            if not lacks_fills(row):
+                continue
+            status = str(row.get("order_status", "")).lower()
+            orderid = str(row.get("orderid", ""))
+            if status == "open" or (status == "complete" and orderid not in self._done):
+                needed = True
+                break
+        if not needed:
+            return None
+        resp = self._client.post(self.trades_url, json={"apikey": self._key})
+        resp.raise_for_status()
+        body = resp.json()
+        self.trade_polls += 1
+        totals, bad = trade_totals(body.get("data") if isinstance(body, dict) else None)
+        self.bad_rows += bad
+        return totals
 
     @property
     def thread(self) -> threading.Thread | None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from msgspec.structs import replace
+
 from cockpit.domain.execution import PositionReport
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.instruments import Exchange, Instrument, to_decimal
@@ -77,6 +79,61 @@ def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
         source=OrderUpdateSource.POLLED,
         raw=row,
     )
+
+
+FILL_FIELDS: Final = ("filled_quantity", "average_price")
+"""What a row needs to say how much of the order filled, and at what price."""
+
+
+def lacks_fills(row: Any) -> bool:
+    """An order row without fill fields (OpenAlgo's live Zerodha rows): the trade book says."""
+    return isinstance(row, dict) and any(name not in row for name in FILL_FIELDS)
+
+
+def trade_totals(data: Any) -> tuple[dict[str, tuple[Decimal, Decimal]], int]:
+    """A ``/tradebook`` payload's fills summed per order id: ``{orderid: (qty, value)}`` (value =
+    sum of quantity x price, exact), and how many rows were unreadable."""
+    totals: dict[str, tuple[Decimal, Decimal]] = {}
+    bad = 0
+    rows = data if isinstance(data, list) else data.get("data") if isinstance(data, dict) else None
+    for row in rows if isinstance(rows, list) else ():
+        if not isinstance(row, dict):
+            bad += 1
+            continue
+        try:
+            orderid = row.get("orderid")
+            if orderid in (None, ""):
+                raise BadRow("trade without orderid")
+            qty = _dec(row, "quantity")
+            price = _dec(row, "average_price", "price")
+        except BadRow:
+            bad += 1
+            continue
+        if qty <= 0 or price <= 0:
+            bad += 1
+            continue
+        q, v = totals.get(str(orderid), (_ZERO, _ZERO))
+        totals[str(orderid)] = (q + qty, v + qty * price)
+    return totals, bad
+
+
+def with_trades(update: OrderUpdate, totals: dict[str, tuple[Decimal, Decimal]]) -> OrderUpdate:
+    """``update`` (from a row without fill fields) with its filled quantity and average price
+    taken from the trade book's fills of its order. A complete order the trade book does not
+    show yet keeps the row's reading (filled = quantity, no price): the next poll has it."""
+    found = totals.get(update.orderid)
+    if found is None:
+        if update.status == "complete":
+            return update
+        return replace(update, filled_qty=_ZERO, average_price=_ZERO)
+    qty, value = found
+    filled = min(qty, update.quantity) if update.quantity > 0 else qty
+    if update.status == "complete" and update.quantity > 0 and qty < update.quantity:
+        return update  # the trade book is behind the order book: wait for it
+    pending = update.pending_qty
+    if update.status in ("open", "trigger pending"):
+        pending = max(_ZERO, update.quantity - filled)
+    return replace(update, filled_qty=filled, average_price=value / qty, pending_qty=pending)
 
 
 def order_updates(data: Any, recv_ns: int) -> tuple[list[OrderUpdate], int]:

@@ -57,6 +57,10 @@ STATUS: dict[str, str] = {
     "trigger pending": "trig pend",
     "partial": "partial",
     "pending": "pending",
+    "pending approval": "approval",
+    "pending_new": "pending",
+    "trigger_pending": "trig pend",
+    "partially_filled": "partial",
 }
 """Status words (``complete`` and ``cancelled`` never share a letter)."""
 TYPES: dict[str, str] = {"MARKET": "MKT", "LIMIT": "LMT", "SL": "SL", "SL-M": "SL-M"}

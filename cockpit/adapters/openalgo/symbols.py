@@ -1,0 +1,182 @@
+"""Start-up instrument lookup on an OpenAlgo server (``POST /api/v1/symbol``), never guessed.
+
+An instrument is added only with the tick size and lot size the server gave. A symbol the
+server does not know (its 404, or any other refusal) is refused with the server's own words;
+a 429 is retried after a backoff of our own (the server's 429 carries no ``retry_after``),
+and requests are paced under OpenAlgo's default limit of 10 per second.
+
+Usage::
+
+    found, refused = lookup_instruments(host, api_key, ["NSE:INFY", "NSE:NOPE"])
+    # found: [Instrument(NSE:INFY, tick 0.1, lot 1)]
+    # refused: ["NSE:NOPE: HTTP 404: Symbol NOPE not found in exchange NSE"]
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from cockpit.adapters.openalgo.rows import instrument_from_row
+from cockpit.domain.instruments import Instrument, parse_key
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE: Final = "cannot reach the server"
+RATE_PER_S: Final = 8.0
+"""Our pace: under OpenAlgo's default of 10 API requests per second, with room to spare."""
+
+
+@dataclass(frozen=True, slots=True)
+class LookupPolicy:
+    """How hard a lookup tries.
+
+    Args:
+        rate_per_s: requests per second at most.
+        retries_429: how many 429s one symbol may meet before it is given up.
+        backoff_s: the first wait after a 429 (doubling, up to ``max_backoff_s``).
+        transport_retries: retries when the server cannot be reached at all.
+    """
+
+    rate_per_s: float = RATE_PER_S
+    retries_429: int = 8
+    backoff_s: float = 0.25
+    max_backoff_s: float = 4.0
+    transport_retries: int = 2
+
+
+def api_root(host: str) -> str:
+    """``http://h:5000`` or ``http://h:5000/api/v1`` -> ``http://h:5000/api/v1``."""
+    root = host.rstrip("/")
+    return root if root.endswith("/api/v1") else root + "/api/v1"
+
+
+def lookup_instruments(
+    host: str,
+    api_key: str,
+    keys: Iterable[str],
+    *,
+    policy: LookupPolicy | None = None,
+    timeout_s: float = 10.0,
+    client: httpx.Client | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[Instrument], list[str]]:
+    """Look ``EXCH:SYMBOL`` keys up; returns (instruments found, refusals as ``key: why``).
+
+    Never raises for a symbol: a bad key, a refusal, an unreadable answer or an unreachable
+    server each become one refusal naming the key and the reason.
+    """
+    policy = policy or LookupPolicy()
+    root = api_root(host)
+    found: list[Instrument] = []
+    refused: list[str] = []
+    own = client is None
+    http = client or httpx.Client(timeout=timeout_s)
+    pace = _Pace(policy.rate_per_s, sleep)
+    unreachable = ""
+    try:
+        for key in keys:
+            try:
+                exchange, symbol = parse_key(key)
+            except ValueError as exc:
+                refused.append(f"{key}: {exc}")
+                continue
+            if unreachable:  # one symbol found the server down: the rest need not wait
+                refused.append(f"{exchange}:{symbol}: {unreachable}")
+                continue
+            body = {"apikey": api_key, "symbol": symbol, "exchange": str(exchange)}
+            inst, why = _lookup_one(
+                http, f"{root}/symbol", body, f"{exchange}:{symbol}", policy, pace
+            )
+            if inst is not None:
+                found.append(inst)
+            else:
+                refused.append(f"{exchange}:{symbol}: {why}")
+                if why.startswith(UNREACHABLE):
+                    unreachable = why
+    finally:
+        if own:
+            http.close()
+    return found, refused
+
+
+class _Pace:
+    """At most ``rate`` calls per second (a minimum gap between calls)."""
+
+    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+        self._gap = 1.0 / rate if rate > 0 else 0.0
+        self._next = 0.0
+        self._sleep = sleep
+
+    def wait(self, extra: float = 0.0) -> None:
+        now = time.monotonic()
+        start = max(now, self._next) + extra
+        if start > now:
+            self._sleep(start - now)
+        self._next = max(time.monotonic(), start) + self._gap
+
+
+def _lookup_one(
+    http: httpx.Client,
+    url: str,
+    body: dict[str, str],
+    key: str,
+    policy: LookupPolicy,
+    pace: _Pace,
+) -> tuple[Instrument | None, str]:
+    limited = 0
+    transport = 0
+    backoff = policy.backoff_s
+    extra = 0.0
+    while True:
+        pace.wait(extra)
+        extra = 0.0
+        try:
+            resp = http.post(url, json=body)
+        except httpx.HTTPError as exc:
+            transport += 1
+            if transport > policy.transport_retries:
+                return None, f"{UNREACHABLE} ({type(exc).__name__})"
+            extra = backoff
+            backoff = min(backoff * 2, policy.max_backoff_s)
+            continue
+        payload = _json(resp)
+        if resp.status_code == 429:
+            limited += 1
+            if limited > policy.retries_429:
+                return None, f"still rate limited (HTTP 429) after {limited} tries"
+            log.info("%s: rate limited (HTTP 429); trying again in %.2f s", key, backoff)
+            extra = backoff
+            backoff = min(backoff * 2, policy.max_backoff_s)
+            continue
+        message = _message(payload)
+        if resp.status_code != 200 or not isinstance(payload, dict):
+            return None, f"HTTP {resp.status_code}: {message or resp.reason_phrase}"
+        if payload.get("status") != "success":
+            return None, message or "the server refused the lookup"
+        inst = instrument_from_row(payload.get("data"))
+        if inst is None:
+            return None, "the server's answer has no usable tick size"
+        if inst.key != key:
+            return None, f"the server answered for {inst.key}"
+        return inst, ""
+
+
+def _json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        message = payload.get("message")
+        if message:
+            return str(message)
+    return ""
