@@ -46,6 +46,7 @@ def engine_quotes(events: list[MarketEvent]) -> list[p.QuoteView]:
         engine.handle(ev)
     assert engine.counters["bad_ticks"] == 0
     engine.handle(LtpTick(1, str(OPT.exchange), OPT.symbol, Decimal("101.00")))
+    engine.flush_screen()  # what the decision loop does at most every screen_fold_s
     return pub.quotes
 
 
