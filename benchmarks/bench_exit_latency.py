@@ -29,10 +29,16 @@ market-wide gap; ticks at 1,000/s in between), ``burst_all_50_ms`` per round is 
 crash frame to the 50th exit order received by the venue. Budget: p99 <= 2 ms and p99.9 <= 10 ms
 at 10,000 ticks/s with the TUI attached; a burst's 50 exits within 15 ms.
 
+Each scenario also gives the engine process's CPU time (all its threads: feed, decision,
+journal, router, viewer server) per exit, ``cpu_ms_per_exit``, a figure a noisy host barely
+moves, and the host's ``cpu_steal_pct`` and load meanwhile. ``--ab`` runs the burst with
+the router's ``httpx`` transport too (A), beside its default ``httpcore`` (B), in the same
+run (``cockpit/adapters/openalgo/transport.py``).
+
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
-        [--rates 10000] [--bursts 10]
+        [--rates 10000] [--bursts 10] [--ab]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -448,6 +454,21 @@ class ReEntry:
 # =============================================================================== figures
 
 
+def host_cpu() -> tuple[int, int]:
+    """(all jiffies, steal jiffies) of the host so far, from /proc/stat (0, 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields), fields[7] if len(fields) > 7 else 0
+
+
+def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return round(100 * (after[1] - before[1]) / total, 2) if total > 0 else 0.0
+
+
 def percentiles(values: list[int]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
@@ -535,6 +556,9 @@ def main() -> int:
     ap.add_argument("--rates", default="1000,10000")
     ap.add_argument("--viewer", choices=("socket", "textual"), default="textual")
     ap.add_argument("--bursts", type=int, default=10, help="burst rounds (0: none)")
+    ap.add_argument(
+        "--ab", action="store_true", help="the burst with the router's httpx transport too"
+    )
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -589,9 +613,18 @@ def main() -> int:
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
     # The venue's own order-rate limit is not what is measured: a real OpenAlgo server takes
     # 10 orders a second by default, and the router keeps to whatever it is set to.
-    router = OpenAlgoRouter(
-        f"http://127.0.0.1:{port}", API_KEY, inbound.put, order_rate=100_000, api_rate=100_000
-    )
+    routers = {
+        kind: OpenAlgoRouter(
+            f"http://127.0.0.1:{port}",
+            API_KEY,
+            inbound.put,
+            order_rate=100_000,
+            api_rate=100_000,
+            transport_kind=kind,
+        )  # fmt: skip
+        for kind in (("httpcore", "httpx") if args.ab else ("httpcore",))
+    }
+    router = routers["httpcore"]
     timed = TimedRouter(router)
     journal = Journal.open(tmp / "journal.sqlite3", profile="bench", venue="bench")
     engine = Engine(
@@ -623,7 +656,8 @@ def main() -> int:
     }
     try:
         server.start()
-        router.start()
+        for each in routers.values():
+            each.start()
         thread.start()
         feed.subscribe([i.key for i in instruments], "ltp")
         feed.subscribe_orders()
@@ -653,23 +687,34 @@ def main() -> int:
                 vproc = ctx.Process(target=target, args=(str(sock_path), vready, vstop, counts))
                 vproc.start()
                 vready.wait(30)
-            cmds: list[tuple[Any, dict[str, Any]]] = [(r, run_cmd(r)) for r in rates]
+            cmds: list[tuple[Any, dict[str, Any], str]] = [
+                (r, run_cmd(r), "httpcore") for r in rates
+            ]
             if viewer and args.bursts:
-                cmds.append(("burst", burst_cmd))
-            for rate, cmd in cmds:
+                cmds += [("burst", burst_cmd, kind) for kind in routers]
+            for rate, cmd, kind in cmds:
                 if rate == "burst":  # every symbol holds its position again first
                     deadline = time.monotonic() + 10
                     while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
                         time.sleep(0.05)
+                timed.router = routers[kind]
                 timed.stamps.clear()
+                cpu0, host0, load0 = time.process_time(), host_cpu(), os.getloadavg()[0]
                 venue.send(cmd)
                 out = venue.recv()
                 time.sleep(0.3)
+                cpu_ms = (time.process_time() - cpu0) * 1000
+                fig = figures(out, list(timed.stamps), rate == "burst")
                 scenario = {
                     "rate_target": rate,
                     "viewer": args.viewer if viewer else "none",
                     "viewers_attached": server.viewer_count(),
-                    **figures(out, list(timed.stamps), rate == "burst"),
+                    "transport": kind,
+                    **fig,
+                    "process_cpu_ms": round(cpu_ms),
+                    "cpu_ms_per_exit": round(cpu_ms / max(1, fig["exits"]), 2),
+                    "cpu_steal_pct": steal_pct(host0, host_cpu()),
+                    "load_avg": round(max(load0, os.getloadavg()[0]), 2),
                 }
                 results["scenarios"].append(scenario)
                 print(json.dumps(scenario), file=sys.stderr)
@@ -683,7 +728,8 @@ def main() -> int:
         stop.set()
         thread.join(5)
         feed.stop()
-        router.stop()
+        for each in routers.values():
+            each.stop()
         venue.send({"op": "stop"})
         venue_proc.join(5)
         server.stop()
@@ -693,7 +739,11 @@ def main() -> int:
         return float(s.get("tick_to_venue", {}).get(key, 1e9))
 
     ten = [s for s in results["scenarios"] if s["rate_target"] == 10000 and s["viewer"] != "none"]
-    burst = [s for s in results["scenarios"] if s["rate_target"] == "burst"]
+    burst = [
+        s
+        for s in results["scenarios"]
+        if s["rate_target"] == "burst" and s["transport"] == "httpcore"
+    ]
     results["budget"] = (
         "tick_to_venue at 10,000 ticks/s with a viewer attached: p99 <= 2000 us, p99.9 <= "
         "10000 us; burst: all 50 exits at the venue within 15 ms of the first crash frame"
@@ -709,7 +759,7 @@ def main() -> int:
         ),
     }
     results["engine_counters"] = dict(engine.counters)
-    results["router_counters"] = dict(router.counters)
+    results["router_counters"] = {kind: dict(r.counters) for kind, r in routers.items()}
     print(json.dumps(results, indent=2))
     return 0
 

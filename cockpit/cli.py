@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
     _add_venue_flags(parser)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="attach as a viewer that cannot trade (no order keys; the engine refuses its "
+        "orders); never starts an engine",
+    )
     parser.set_defaults(handler="tui")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -244,10 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument(
         "--flatten", action="store_true", help="with stop: flatten everything first"
     )
+    engine.add_argument(
+        "--json", action="store_true", help="with status: one JSON document (for scripts)"
+    )
     engine.set_defaults(handler="engine")
 
-    journal = sub.add_parser("journal", help="the trade journal: export")
-    journal.add_argument("action", choices=["export"])
+    journal = sub.add_parser("journal", help="the trade journal: export | stats")
+    journal.add_argument("action", choices=["export", "stats"])
     journal.add_argument("--profile", help="profile name (default: default)")
     journal.add_argument("--journal", help="journal SQLite file")
     _suppress_defaults(journal)

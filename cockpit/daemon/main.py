@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
@@ -33,7 +34,7 @@ from cockpit.link.attach import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from cockpit.link.protocol import Snapshot, Welcome
 
 NOT_RUNNING: Final = 3
 STOP_TIMEOUT_S: Final = 60.0
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if action == "start":
         return start_detached(settings, args)
     if action == "status":
-        return status(settings)
+        return status(settings, as_json=bool(getattr(args, "json", False)))
     if action == "stop":
         return stop(settings, flatten=bool(getattr(args, "flatten", False)))
     print(f"cockpit engine: unknown action {action}", file=sys.stderr)
@@ -126,8 +127,8 @@ def _fmt_price(ticks: int | None, tick_size: Decimal | None) -> str:
     return str(ticks * tick_size) if tick_size is not None else f"{ticks}t"
 
 
-def status(settings: Settings) -> int:
-    """``cockpit engine status``: venue, feeds, positions, orders, viewers."""
+def status(settings: Settings, *, as_json: bool = False) -> int:
+    """``cockpit engine status [--json]``: venue, feeds, positions, orders, viewers."""
     from cockpit.link.client import ClientError, EngineClient, EngineNotRunning
 
     try:
@@ -135,7 +136,10 @@ def status(settings: Settings) -> int:
             settings.profile, path=settings.socket_path, client="engine-status", read_only=True
         )
     except EngineNotRunning:
-        print(f"cockpit engine: not running (profile {settings.profile})")
+        if as_json:
+            print(json.dumps({"state": "not running", "profile": settings.profile}))
+        else:
+            print(f"cockpit engine: not running (profile {settings.profile})")
         return NOT_RUNNING
     except ClientError as exc:
         print(f"cockpit engine: {exc}", file=sys.stderr)
@@ -147,6 +151,9 @@ def status(settings: Settings) -> int:
             print(f"cockpit engine: no snapshot from the engine: {exc}", file=sys.stderr)
             return 1
     w = c.welcome
+    if as_json:
+        print(json.dumps(status_document(w, snap), indent=2))
+        return 0
     uptime = max(0, (time.time_ns() - w.started_ns) // 1_000_000_000) if w.started_ns else 0
     ticks = {i.key: i.tick_size for i in snap.instruments}
     print(f"engine   running, pid {w.engine_pid}, profile {w.profile}, up {_duration(uptime)}")
@@ -155,6 +162,8 @@ def status(settings: Settings) -> int:
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
         f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {st.day_pnl}"
     )
+    if st.lock:
+        print(f"locked   {st.lock}: {st.lock_detail}")
     if snap.feeds:
         for f in snap.feeds:
             extra = f" ({f.reason})" if f.reason else ""
@@ -165,8 +174,7 @@ def status(settings: Settings) -> int:
     print(f"positions {len(open_positions)} open")
     for p in open_positions:
         print(f"  {p.key:<24} {p.qty:>10}  avg {p.avg_price}  unrealized {p.unrealized}")
-    final = {"complete", "rejected", "cancelled"}
-    working = [o for o in snap.orders if o.status.lower() not in final]
+    working = [o for o in snap.orders if o.status.lower() not in _FINAL_STATES]
     print(f"orders   {len(working)} working")
     for o in working:
         price = _fmt_price(o.price, ticks.get(o.key))
@@ -175,6 +183,35 @@ def status(settings: Settings) -> int:
     print(f"viewers  {max(0, w.viewers - 1)} attached (besides this status check)")
     print(f"watching {len(snap.watchlist)} symbols")
     return 0
+
+
+_FINAL_STATES: Final = frozenset({"complete", "rejected", "cancelled"})
+
+
+def status_document(welcome: Welcome, snap: Snapshot) -> dict[str, Any]:
+    """``engine status --json``: the engine's state for scripts (money as strings)."""
+    st = snap.status
+    return {
+        "state": "running",
+        "profile": welcome.profile,
+        "pid": welcome.engine_pid,
+        "venue": welcome.venue,
+        "started_ns": welcome.started_ns,
+        "armed": st.armed,
+        "kill_switch": st.kill_switch,
+        "locked": st.lock or None,
+        "lock_detail": st.lock_detail or None,
+        "day_pnl": str(st.day_pnl),
+        "feeds": [
+            {"feed": f.feed, "state": str(f.state), "reason": f.reason, "reconnects": f.reconnects}
+            for f in snap.feeds
+        ],
+        "positions": sum(1 for p in snap.positions if p.qty != 0),
+        "working_orders": sum(1 for o in snap.orders if o.status.lower() not in _FINAL_STATES),
+        "plans": len(snap.plans),
+        "viewers": max(0, welcome.viewers - 1),
+        "watchlist": list(snap.watchlist),
+    }
 
 
 def _duration(seconds: int) -> str:

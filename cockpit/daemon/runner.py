@@ -137,6 +137,27 @@ def _sim_child_setup(nice: int, linux: bool) -> Callable[[], None]:
     return setup
 
 
+SIM_ENV_NAMES: Final = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+     "SYSTEMROOT", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8",
+     "PYTHONIOENCODING", "PYTHONUNBUFFERED", "VIRTUAL_ENV"}
+)  # fmt: skip
+"""What the paper exchange inherits of the engine's environment (plus ``LC_*`` and
+``XDG_*``): never a broker's or anyone's key."""
+
+
+def sim_child_env(key: str) -> dict[str, str]:
+    """The paper exchange's environment: the few variables a Python process needs, where the
+    user's directories are, and its own API key (not in argv: ps shows argv)."""
+    env = {
+        name: value
+        for name, value in paths.child_env().items()
+        if name in SIM_ENV_NAMES or name.startswith(("LC_", "XDG_"))
+    }
+    env["COCKPIT_SIM_API_KEY"] = key
+    return env
+
+
 class SimChild:
     """``cockpit sim`` on free loopback ports as a child process of the engine."""
 
@@ -144,7 +165,10 @@ class SimChild:
         self.settings = settings
         self.upstream = upstream
         self.proc: subprocess.Popen[bytes] | None = None
-        self._dir = tempfile.mkdtemp(prefix="cockpit-sim-")
+        # Its ports file goes in the private runtime directory (0700), not the system temp.
+        runtime = paths.runtime_dir()
+        paths.ensure_private_dir(runtime)
+        self._dir = tempfile.mkdtemp(prefix="sim-", dir=runtime)
         self.ports_file = Path(self._dir) / "ports.json"
         self._log_to = log_to
         self.venue: Venue | None = None
@@ -173,7 +197,7 @@ class SimChild:
             argv += ["--upstream-port", "0"]
         for spec in sim.instruments:
             argv += ["--instrument", spec]
-        env = paths.child_env({"COCKPIT_SIM_API_KEY": key})  # not in argv: ps shows argv
+        env = sim_child_env(key)
         linux = sys.platform.startswith("linux")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             argv,
@@ -506,10 +530,14 @@ class EngineRunner:
     # ------------------------------------------------------------------ wait / stop
 
     def _wait(self) -> None:
+        from cockpit.daemon.memory import HeapTrimmer
+
         rotator = self._log_rotator()
         next_log_check = 0.0
+        trimmer = HeapTrimmer()  # freed C heap back to the system (RSS flat under load)
         while not self.stop_event.wait(0.25):
             self._check_auto_poll()
+            trimmer.tick()
             if rotator is not None and time.monotonic() >= next_log_check:
                 next_log_check = time.monotonic() + LOG_CHECK_S
                 rotator.check()

@@ -75,6 +75,8 @@ class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
     product: str = ""
     rejection_reason: str = ""
     source: OrderUpdateSource = OrderUpdateSource.PUSHED
+    placed_ns: int | None = None
+    """When the venue says it took the order (wall-clock ns; None when its row does not say)."""
     raw: dict[str, Any] | None = None
     """The venue's own fields, for the journal (never shown raw to the user)."""
 

@@ -21,6 +21,7 @@ from cockpit.domain.feed import FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest, Product
 from cockpit.domain.positions import Portfolio, Position
+from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import RiskGate
 from cockpit.engine.state import (
@@ -43,6 +44,7 @@ class EngineBase:
     router: ExecutionClient
     journal: EngineJournal | None
     publisher: Publisher
+    message_log: MessageRecorder
     inbound: Inbound
     feed: MarketSubscriber | None
     clock: Callable[[], int]
@@ -60,6 +62,8 @@ class EngineBase:
     _recent_final: deque[str]
     fills: deque[protocol.FillView]
     portfolio: Portfolio
+    day_book: Portfolio
+    _day_start_ns: int
     plans: dict[str, PlanSlot]
     _closers: dict[str, Closer]
     _pending_cancel_all: int | None
@@ -100,6 +104,8 @@ class EngineBase:
     if TYPE_CHECKING:
 
         def _add_instrument(self, inst: Instrument) -> None: ...
+        def _day_pnl(self) -> Decimal: ...
+        def _restore_day(self, fills: list[protocol.FillView]) -> None: ...
         def _adopt_uncertain(self, update: OrderUpdate) -> str | None: ...
         def _alarm(
             self, level: str, message: str, *, key: str | None = None, code: str = ""

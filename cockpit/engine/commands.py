@@ -82,6 +82,7 @@ class ViewerCommands(EngineBase):
                 for s in self._syms.values()
                 if s.vap
             ],
+            messages=list(self.message_log.messages),
         )
 
     def _on_command(self, item: ViewerCommand) -> None:
@@ -556,7 +557,7 @@ class ViewerCommands(EngineBase):
             working=self.working.values(),
             open_orders=len(self.working),
             position_qty=position.qty if position is not None else None,
-            day_pnl=self.portfolio.day_pnl,
+            day_pnl=self._day_pnl,
             halted=self.kill_switch,
         )
 

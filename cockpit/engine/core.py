@@ -52,12 +52,13 @@ from cockpit.domain.orders import (
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.market import MarketData
+from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
 from cockpit.engine.restore import Journaling
-from cockpit.engine.risk_gate import RiskGate
+from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
 from cockpit.engine.state import (
     BATCHED,
     MS,
@@ -69,6 +70,7 @@ from cockpit.engine.state import (
     PlanSlot,
     ReconRound,
     SymbolState,
+    local_day_start_ns,
 )
 from cockpit.link import protocol
 from cockpit.link.bus import (
@@ -118,7 +120,14 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self.options = options or EngineOptions()
         self.router = router
         self.journal = journal
-        self.publisher: Publisher = publisher or NullPublisher()
+        self.message_log = MessageRecorder(
+            publisher or NullPublisher(),
+            fmt_price=lambda key, ticks: self.instruments[key].format_price(ticks),
+            seq=lambda: self._seq,
+            clock=clock,
+        )
+        """The day's recent messages (sent in snapshots); it passes everything on."""
+        self.publisher: Publisher = self.message_log
         self.inbound = inbound if inbound is not None else Inbound()
         self.feed = feed
         self.clock = clock
@@ -148,6 +157,10 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)
         self.fills: deque[protocol.FillView] = deque(maxlen=self.options.recent_fills)
         self.portfolio = Portfolio()
+        self.day_book = Portfolio()
+        """Today's fills only (from the journal at start, then live): the day's realized P&L.
+        ``portfolio`` follows the broker (a position learned at start has no history)."""
+        self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
         self._pending_cancel_all: int | None = None
@@ -345,7 +358,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     def _check_daily_loss(self) -> None:
         """The day's loss limit: as it is reached, entries still queued are dropped; with
         ``[risk] kill_on_daily_loss`` the kill switch trips (again after a re-arm)."""
-        day_pnl = self.portfolio.day_pnl()
+        day_pnl = self._day_pnl()
         reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
         if reached and not self._daily_loss_locked:
             self._drop_queued_entries("daily loss limit")
@@ -373,11 +386,18 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
     def _status_view(self) -> protocol.StatusView:
         latencies = sorted(self._ack_latencies)
         median = latencies[len(latencies) // 2] / MS if latencies else None
+        day_pnl = self._day_pnl()
+        lock, detail = entry_lock(
+            self._risk.limits, day_pnl, kill_switch=self.kill_switch, journal_ok=self.journal_ok
+        )
         return protocol.StatusView(
             venue=self.options.venue,
             armed=self.armed,
-            day_pnl=self.portfolio.day_pnl(),
+            day_pnl=day_pnl,
             ticks_per_s=round(self._ticks_per_s, 1),
             order_latency_ms=median,
             kill_switch=self.kill_switch,
+            lock=lock,
+            lock_detail=detail,
+            stale_after_s=stale_limit_s(self._risk.limits),
         )

@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import msgspec
@@ -25,7 +26,7 @@ from cockpit.domain.execution import (
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
-from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
@@ -40,11 +41,14 @@ from cockpit.domain.orders import (
     UnmappedUpdate,
     events_from_update,
 )
+from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
+    NS,
     ZERO,
+    local_day_start_ns,
     venue_ticks,
 )
 from cockpit.engine.views import (
@@ -221,6 +225,7 @@ class OrderFlow(EngineBase):
             venue_id=order.venue_id,
         )
         self.fills.append(fill)
+        self._day_fill(key, inst.tick_size, order.side, event.fill_qty, event.price_ticks)
         pos = self.portfolio.position(key, inst.tick_size)
         if self.journal is not None:
             self._journal_call(self.journal.fill, fill)
@@ -246,6 +251,47 @@ class OrderFlow(EngineBase):
                 key=key,
                 code="overfill",
             )
+
+    # ------------------------------------------------------------------ the day's P&L
+
+    def _day_pnl(self) -> Decimal:
+        """The day's P&L: realized from today's fills (the journal's, then live ones) plus
+        unrealized on the positions the broker holds, at the marks."""
+        now = self.clock()
+        if now - self._day_start_ns >= 86_400 * NS:
+            self._new_day(now)
+        return to_money(self.day_book.realized_exact() + self.portfolio.unrealized_exact())
+
+    def _day_fill(
+        self, key: str, tick_size: Decimal, side: Side, qty: Decimal, price_ticks: Any
+    ) -> None:
+        self.day_book.apply_fill(key, tick_size, side, qty, price_ticks)
+
+    def _new_day(self, now: int) -> None:
+        """Local midnight passed: today's realized starts at zero (open quantities carry)."""
+        self._day_start_ns = local_day_start_ns(now)
+        for pos in self.day_book:
+            pos.realized = 0
+
+    def _restore_day(self, fills: list[protocol.FillView]) -> None:
+        """Replay today's journaled fills into the day book (and the recent-fills list)."""
+        for fill in fills:
+            if fill.ts_ns < self._day_start_ns:
+                continue
+            inst = self.instruments.get(fill.key)
+            tick = inst.tick_size if inst is not None else Decimal("0.01")
+            try:
+                side = Side(fill.side)
+                ticks = Fraction(fill.price) / Fraction(tick)
+                price_ticks: int | Fraction = ticks.numerator if ticks.denominator == 1 else ticks
+                self._day_fill(fill.key, tick, side, fill.qty, price_ticks)
+            except (ValueError, ArithmeticError, TypeError) as exc:
+                self.counters["bad_updates"] += 1
+                log.warning(
+                    "journal fill %s %s not counted in the day's P&L: %s", fill.key, fill.cid, exc
+                )
+                continue
+            self.fills.append(fill)
 
     def _cancel_strays(self, key: str, filled: Order) -> None:
         """Flat: a working closing/protective order of ``key`` would open a new position."""
@@ -330,17 +376,36 @@ class OrderFlow(EngineBase):
             self._cancel(order, urgent=True)
 
     def _adopt_uncertain(self, update: OrderUpdate) -> str | None:
-        """An update for an unknown id that matches an order whose placement was uncertain or
-        that waits for approval (the oldest first)."""
+        """An update for an unknown id that is an order whose placement was uncertain or that
+        waits for approval (the oldest first).
+
+        Only a broker order placed at or after ours (its own timestamp, less a small slack)
+        can be it: an older order of the same shape (a SELL completed earlier that day) is
+        never taken for a lost exit. A row without a readable time proves nothing: the order
+        stays uncertain and, once not found, counts as not sent (an exit is sent again). An
+        order waiting for approval may also be matched by a pushed update (it arrives when
+        the broker takes it, after ours).
+        """
+        if update.orderid in self._by_venue:
+            return None
+        slack = int(self.options.uncertain_slack_s * NS)
+        pushed = update.source is OrderUpdateSource.PUSHED
         for cid in [*self._approval, *self._uncertain]:
+            placed = update.placed_ns
+            if placed is None and pushed and cid in self._approval:
+                placed = update.recv_ns
+            if placed is None:
+                continue
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
                 order.venue_id is None
+                and placed >= order.created_ns - slack
                 and str(inst.exchange) == update.exchange
                 and inst.symbol == update.symbol
                 and str(order.side) == update.action.upper()
                 and order.qty == update.quantity
+                and (not update.pricetype or update.pricetype.upper() == str(order.type))
             ):
                 self._by_venue[update.orderid] = cid
                 approved = self._approval.pop(cid, None) is not None

@@ -45,11 +45,12 @@ class Journaling(EngineBase):
         if self.journal is None:
             return
         try:
-            recovery = self.journal.recover()
+            recovery = self.journal.recover(since_ns=self._day_start_ns)
         except Exception as exc:
             self._alarm("error", f"journal recovery failed: {exc}", code="journal")
             return
         now = self.clock()
+        self._restore_day(list(recovery.fills))
         for key, state in recovery.positions.items():
             inst = self.instruments.get(key)
             if inst is None:

@@ -89,3 +89,27 @@ def risk_limits(settings: Any) -> risk.RiskLimits:
         return risk.RiskLimits()
     limits: risk.RiskLimits = settings.to_domain()
     return limits
+
+
+def entry_lock(
+    limits: risk.RiskLimits, day_pnl: Decimal, *, kill_switch: bool, journal_ok: bool
+) -> tuple[str, str]:
+    """``(rule, words)`` of what refuses every entry now, or ``("", "")``: the kill switch,
+    a journal that cannot write, the daily loss limit (the order the gate checks them in)."""
+    if kill_switch:
+        return ("kill_switch", "kill switch engaged: re-arm to trade")
+    if not journal_ok:
+        return ("journal", "the journal cannot write: no entries until it can")
+    if risk.daily_loss_reached(limits, day_pnl):
+        return (
+            str(risk.Rule.DAILY_LOSS),
+            f"day P&L {day_pnl} reached the loss limit {limits.daily_loss_limit}",
+        )
+    return ("", "")
+
+
+def stale_limit_s(limits: risk.RiskLimits) -> Decimal | None:
+    """The stale-data gate's limit in seconds (None: no such gate)."""
+    if limits.max_tick_age_ns is None:
+        return None
+    return Decimal(limits.max_tick_age_ns) / 1_000_000_000

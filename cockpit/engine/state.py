@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -43,6 +44,14 @@ class EngineTimer(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
+def local_day_start_ns(now_ns: int) -> int:
+    """Nanoseconds since the epoch at the local midnight before ``now_ns`` (the journal's
+    day for its fills)."""
+    now = dt.datetime.fromtimestamp(now_ns / NS, tz=dt.UTC).astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(midnight.timestamp()) * NS
+
+
 BATCHED: Final = frozenset({ViewerCommand, RouterResult, OrderUpdate, EngineTimer, FeedStatus})
 """Items handled inside one journal batch (ticks are not: most write nothing)."""
 
@@ -60,6 +69,9 @@ class EngineOptions:
     """Delay before the n-th retry of a failed closing order (the last one repeats)."""
     uncertain_wait_s: float = 1.0
     """After an order's fate is uncertain, wait this long for its update before acting."""
+    uncertain_slack_s: float = 2.0
+    """An uncertain order is matched only to a broker order placed no earlier than this before
+    it (broker timestamps are whole seconds and clocks differ a little)."""
     exit_limit_timeout_s: float = 1.0
     """A limit exit (``exits.exit_order_type = "limit"``) not filled after this is cancelled
     and sent again at market."""

@@ -93,4 +93,9 @@ def plan_view(key: str, plan: ExitPlan, exit_cid: str | None = None) -> PlanView
         time_stop_ns=plan.time_stop_ns,
         fired=None if plan.decision is None else str(plan.decision.reason),
         exit_cid=exit_cid,
+        initial_risk=(
+            abs(plan.entry_ticks - plan.initial_stop) or None
+            if plan.initial_stop is not None
+            else None
+        ),
     )

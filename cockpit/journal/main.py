@@ -31,7 +31,7 @@ def _day_range(day: str | None) -> tuple[int, int | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``cockpit journal``."""
-    if args.action != "export":
+    if args.action not in ("export", "stats"):
         print(f"cockpit journal: unknown action {args.action}", file=sys.stderr)
         return 2
     try:
@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"cockpit journal: no journal at {path}", file=sys.stderr)
         return 1
+    if args.action == "stats":
+        return _stats(path, since, until)
     try:
         journal = Journal.open(path, profile=args.profile, start_session=False)
     except JournalError as exc:
@@ -59,4 +61,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"cockpit journal: exported {n} {args.what} from {path}", file=sys.stderr)
     finally:
         journal.close()
+    return 0
+
+
+def _stats(path: Path, since: int, until: int | None) -> int:
+    """``cockpit journal stats``: round trips and their statistics, as text."""
+    import sqlite3
+
+    from cockpit.journal.stats import compute, connect_read_only, render
+
+    try:
+        conn = connect_read_only(path)
+        try:
+            stats = compute(conn, since, until)
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error) as exc:
+        print(f"cockpit journal: {path}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(render(stats)))
     return 0

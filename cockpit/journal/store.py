@@ -46,6 +46,7 @@ import msgspec
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
 from cockpit.journal import checks
+from cockpit.journal.stats import fill_outcomes
 from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
 from cockpit.paths import LockHeld, take_pid_lock
 
@@ -662,21 +663,24 @@ class Journal:
         writer = csv.writer(out, lineterminator="\n")
         n = 0
         if what == "trades":
+            # pnl and exit_reason: on the fill that closes a round trip (cockpit.journal.stats).
+            closing = fill_outcomes(self._conn, since_ns, until_ns)
             writer.writerow(
                 ["time", "ts_ns", "session", "symbol", "side", "qty", "price", "value", "cid"]
-                + ["venue_order_id", "trade_id", "tag"]
+                + ["venue_order_id", "trade_id", "tag", "pnl", "exit_reason"]
             )
             rows = self._conn.execute(
                 "SELECT f.ts_ns, f.session, f.key, f.side, f.qty, f.price, f.cid, f.venue_id,"
-                " f.trade_id, o.tag FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
+                " f.trade_id, o.tag, f.id FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
                 " WHERE f.ts_ns >= ? AND f.ts_ns <= ? ORDER BY f.ts_ns, f.id",
                 (since_ns, until),
             )
-            for ts, session, key, side, qty, price, cid, vid, tid, tag in rows:
+            for ts, session, key, side, qty, price, cid, vid, tid, tag, fid in rows:
                 value = Decimal(qty) * Decimal(price)
+                pnl, why = closing.get(fid, ("", ""))
                 writer.writerow(
                     [_iso(ts), ts, session, key, side, qty, price, str(value), cid]
-                    + [vid or "", tid or "", tag or ""]
+                    + [vid or "", tid or "", tag or "", str(pnl), why]
                 )
                 n += 1
         elif what == "orders":

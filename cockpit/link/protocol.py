@@ -34,6 +34,9 @@ from cockpit.domain.feed import FeedStatus
 PROTOCOL_VERSION: Final = 1
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
+MAX_COMMAND_FRAME: Final = 256 * 1024
+"""The longest frame a viewer may send the engine: commands are small (a ``Subscribe`` of
+thousands of symbols fits); a longer header closes the connection before anything is kept."""
 
 _LEN: Final = struct.Struct(">I")
 
@@ -131,6 +134,9 @@ class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     fired: str | None = None
     """Why it fired: ``stop``, ``trailing_stop``, ``target``, ``breakeven`` or ``time``."""
     exit_cid: str | None = None
+    initial_risk: int | None = None
+    """1R: ticks between the entry and the plan's first stop (the plan's own, journaled with
+    it; None without a stop). Stop moves do not change it."""
 
 
 class PositionView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -194,6 +200,25 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
     kill_switch: bool = False
     """True while a kill switch is in progress or has tripped entries off."""
+    lock: str = ""
+    """Why the engine's risk gate refuses every entry now (a rule: ``kill_switch``,
+    ``journal``, ``daily_loss_limit``); empty while entries are allowed."""
+    lock_detail: str = ""
+    """The lock in words, with its numbers (``day P&L -1.05 reached the loss limit 0.50``)."""
+    stale_after_s: Decimal | None = None
+    """The stale-data limit the engine's gate enforces (None: no such gate)."""
+
+
+class MessageView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One line of the engine's message log (fills, exits, refusals, alarms), in words."""
+
+    seq: int
+    """The engine's event sequence when it was logged (a refusal carries the current one)."""
+    ts_ns: int
+    level: str
+    """``info`` | ``warning`` | ``error``."""
+    title: str
+    text: str
 
 
 # --------------------------------------------------------------------------- handshake
@@ -238,6 +263,8 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     watchlist: list[str]
     """Subscribed symbols, in the order the user added them."""
     volume_at_price: list[VolumeAtPrice] = []
+    messages: list[MessageView] = []
+    """The engine's recent messages, oldest first (the day's last few hundred)."""
 
 
 # --------------------------------------------------------------------------- engine → viewer
@@ -623,10 +650,16 @@ def decode_to_viewer(body: bytes) -> ToViewer:
 class FrameReader:
     """Splits a byte stream into frame bodies. Feed it what the socket gave you."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_max")
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
         self._buf = bytearray()
+        self._max = max_frame
+
+    @property
+    def pending(self) -> int:
+        """Bytes held of a frame not complete yet."""
+        return len(self._buf)
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return the complete frame bodies now available, in order."""
@@ -636,8 +669,8 @@ class FrameReader:
         offset = 0
         while len(buf) - offset >= 4:
             (length,) = _LEN.unpack_from(buf, offset)
-            if length > MAX_FRAME:
-                raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+            if length > self._max:
+                raise ProtocolError(f"frame of {length} bytes exceeds {self._max}")
             end = offset + 4 + length
             if len(buf) < end:
                 break

@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import itertools
 import logging
 import os
-import socket
 import threading
 import time
 from collections import deque
@@ -39,9 +37,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from cockpit import paths
 from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
 from cockpit.link.protocol import (
+    MAX_COMMAND_FRAME,
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
     BookView,
@@ -60,6 +58,15 @@ from cockpit.link.protocol import (
     decode_to_engine,
     encode,
 )
+from cockpit.link.sockets import (
+    EngineAlreadyRunning,
+    ServerError,
+    bind_socket,
+    hello_from_other_version,
+    probe,
+)
+
+__all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,10 @@ _BROADCAST: Final = 0
 _VOLUME: Final = -1
 """Target of a volume-at-price update in the ordered deque (merged, not framed)."""
 HELLO_TIMEOUT_S: Final = 5.0
+FRAME_TIMEOUT_S: Final = 10.0
+"""A frame a viewer started must be complete within this (else the connection closes)."""
+MAX_VIEWERS: Final = 16
+"""Connections served at once (attached viewers and handshakes); more are refused."""
 EVENT_INTERVAL_S: Final = 0.01
 """How often the loop takes events and replies off the decision thread's deque while busy.
 
@@ -74,14 +85,6 @@ Each poll takes the GIL from the engine's threads, so not too often: 10 ms is be
 trader sees (a 60 Hz screen redraws every 16 ms) and 100 wake-ups a second at most."""
 IDLE_AFTER_TICKS: Final = 10
 """Quiet polls (x 10 ms) after which the loop stops polling and waits to be woken."""
-
-
-class ServerError(RuntimeError):
-    """The viewer server cannot start."""
-
-
-class EngineAlreadyRunning(ServerError):
-    """Another engine answers on this profile's socket."""
 
 
 class _Viewer:
@@ -139,6 +142,11 @@ class ViewerServer:
         venue: shown to viewers in :class:`Welcome`.
         market_hz: market batches per second per viewer at most.
         max_backlog: frames pending for one viewer beyond which it is disconnected.
+        frame_timeout_s: a frame a viewer started must arrive whole within this.
+        max_viewers: connections served at once; the next one gets ``Refused(viewers)``.
+
+    A viewer's frames are bounded (:data:`MAX_COMMAND_FRAME`): what one connection can make
+    the engine hold is about that plus one read, and only for ``frame_timeout_s``.
     """
 
     def __init__(
@@ -150,6 +158,8 @@ class ViewerServer:
         venue: str = "",
         market_hz: float = 30.0,
         max_backlog: int = 5000,
+        frame_timeout_s: float = FRAME_TIMEOUT_S,
+        max_viewers: int = MAX_VIEWERS,
     ) -> None:
         self.path = Path(path)
         self._inbound = inbound
@@ -157,6 +167,10 @@ class ViewerServer:
         self.venue = venue
         self.market_interval = 1.0 / market_hz
         self.max_backlog = max_backlog
+        self.frame_timeout_s = frame_timeout_s
+        self.max_viewers = max_viewers
+        self._connections = 0
+        """Open connections (attached or in their handshake), loop thread only."""
         self.started_ns = time.time_ns()
         # decision thread -> loop
         self._lock = threading.Lock()
@@ -185,6 +199,7 @@ class ViewerServer:
             "viewers_dropped": 0,
             "viewers_refused": 0,
             "protocol_errors": 0,
+            "frame_timeouts": 0,
             "market_batches": 0,
             "events": 0,
             "commands": 0,
@@ -495,11 +510,40 @@ class ViewerServer:
             pass
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._connections >= self.max_viewers:
+            await self._refuse_extra(reader, writer)
+            return
+        self._connections += 1
+        try:
+            await self._serve(reader, writer)
+        finally:
+            self._connections -= 1
+
+    async def _refuse_extra(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """One connection too many: say so (the client shows it) and close."""
+        self.counters["viewers_refused"] += 1
+        log.warning("viewer refused: %d connections already (the most)", self.max_viewers)
+        message = (
+            f"too many viewers: this engine serves {self.max_viewers} connections at once; "
+            "close another cockpit window or viewer first"
+        )
+        with contextlib.suppress(Exception):
+            writer.write(encode(Refused(id=0, rule="viewers", message=message)))
+            await writer.drain()
+            # Take the viewer's hello off the socket first: closing on unread bytes would
+            # reset the connection before the refusal is read.
+            await asyncio.wait_for(reader.read(65536), 1.0)
+        with contextlib.suppress(Exception):
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn_id = next(self._conn_ids)
-        framer = FrameReader()
+        framer = _BoundedReader(reader, self.frame_timeout_s)
         viewer: _Viewer | None = None
         try:
-            hello, early = await asyncio.wait_for(self._read_hello(reader, framer), HELLO_TIMEOUT_S)
+            hello, early = await asyncio.wait_for(self._read_hello(framer), HELLO_TIMEOUT_S)
             if hello is None:
                 return
             if hello.version != PROTOCOL_VERSION:
@@ -541,7 +585,10 @@ class ViewerServer:
                 ", read-only" if hello.read_only else "",
             )
             self._inbound(SnapshotRequest(conn_id=conn_id))
-            await self._read_commands(viewer, reader, framer, early)
+            await self._read_commands(viewer, framer, early)
+        except _FrameTimeout:
+            self.counters["frame_timeouts"] += 1
+            log.warning("viewer %d: a frame did not complete in time: closed", conn_id)
         except (TimeoutError, asyncio.IncompleteReadError):
             pass
         except (ConnectionError, OSError):
@@ -555,16 +602,13 @@ class ViewerServer:
                 with contextlib.suppress(Exception):
                     writer.close()
 
-    async def _read_hello(
-        self, reader: asyncio.StreamReader, framer: FrameReader
-    ) -> tuple[Hello | None, list[bytes]]:
+    async def _read_hello(self, framer: _BoundedReader) -> tuple[Hello | None, list[bytes]]:
         """The viewer's Hello, and any frames it pipelined behind it."""
         while True:
-            data = await reader.read(65536)
-            if not data:
-                return None, []
             try:
-                bodies = framer.feed(data)
+                bodies = await framer.read()
+            except EOFError:
+                return None, []
             except ProtocolError:
                 self.counters["protocol_errors"] += 1
                 return None, []
@@ -573,18 +617,14 @@ class ViewerServer:
                     msg = decode_to_engine(bodies[0])
                 except ProtocolError:
                     self.counters["protocol_errors"] += 1
-                    return _hello_from_other_version(bodies[0]), []
+                    return hello_from_other_version(bodies[0]), []
                 if not isinstance(msg, Hello):
                     self.counters["protocol_errors"] += 1
                     return None, []
                 return msg, bodies[1:]
 
     async def _read_commands(
-        self,
-        v: _Viewer,
-        reader: asyncio.StreamReader,
-        framer: FrameReader,
-        pending: list[bytes],
+        self, v: _Viewer, framer: _BoundedReader, pending: list[bytes]
     ) -> None:
         while not v.closed:
             for body in pending:
@@ -612,11 +652,10 @@ class ViewerServer:
                     )
                     continue
                 self._inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
-            data = await reader.read(65536)
-            if not data:
-                return
             try:
-                pending = framer.feed(data)
+                pending = await framer.read()
+            except EOFError:
+                return
             except ProtocolError as exc:
                 self.counters["protocol_errors"] += 1
                 self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
@@ -639,67 +678,47 @@ class ViewerServer:
         log.info("viewer %d (%s) detached: %s", v.conn_id, v.client, why)
 
 
-def _hello_from_other_version(body: bytes) -> Hello | None:
-    """Best effort: read the version of a hello this build cannot decode fully."""
-    import msgspec
-
-    try:
-        raw = msgspec.msgpack.decode(body)
-    except msgspec.DecodeError:
-        return None
-    if isinstance(raw, dict) and raw.get("t") == "hello" and isinstance(raw.get("version"), int):
-        version = raw["version"]
-        if version != PROTOCOL_VERSION:
-            return Hello(version=version, client=str(raw.get("client", "?")))
-    return None
+class _FrameTimeout(Exception):
+    """A viewer's frame did not complete in time."""
 
 
-def bind_socket(path: Path) -> socket.socket:
-    """Create the listening Unix socket at ``path`` (dir 0700, socket 0600).
+class _BoundedReader:
+    """A viewer's frames off its socket: at most :data:`MAX_COMMAND_FRAME` bytes each, and a
+    frame once started must be whole within ``timeout`` (a byte now and then does not keep
+    it alive)."""
 
-    A socket file left by a dead engine is replaced; a live one raises
-    :class:`EngineAlreadyRunning`.
-    """
-    if len(os.fsencode(path)) > paths.MAX_SOCKET_PATH:
-        raise ServerError(
-            f"socket path {path} is longer than {paths.MAX_SOCKET_PATH} bytes; "
-            "set a shorter XDG_RUNTIME_DIR or paths.socket"
-        )
-    try:
-        paths.ensure_private_dir(path.parent)
-    except OSError as exc:
-        raise ServerError(f"cannot use {path.parent} for the engine socket: {exc}") from exc
-    if path.exists() or path.is_symlink():
-        if probe(path):
-            raise EngineAlreadyRunning(f"an engine is already running on {path}")
-        import stat as _stat
+    __slots__ = ("_reader", "_framer", "_timeout", "_since")
 
-        if not _stat.S_ISSOCK(path.lstat().st_mode):
-            raise ServerError(f"{path} exists and is not a socket; remove it or choose another")
-        log.info("replacing stale socket %s", path)
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(os.fspath(path))
-        os.chmod(path, 0o600)
-        sock.listen(64)
-        sock.setblocking(False)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise EngineAlreadyRunning(f"an engine is already running on {path}") from exc
-        raise ServerError(f"cannot listen on {path}: {exc}") from exc
-    return sock
+    def __init__(self, reader: asyncio.StreamReader, timeout: float) -> None:
+        self._reader = reader
+        self._framer = FrameReader(MAX_COMMAND_FRAME)
+        self._timeout = timeout
+        self._since: float | None = None
 
+    async def read(self) -> list[bytes]:
+        """The frames completed by the next read (maybe none).
 
-def probe(path: Path, timeout: float = 1.0) -> bool:
-    """Whether something accepts connections on the Unix socket ``path``."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(os.fspath(path))
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return True
+        Raises:
+            EOFError: the viewer closed the connection.
+            ProtocolError: a frame too long.
+            _FrameTimeout: a frame did not complete in time.
+        """
+        if self._framer.pending:
+            now = time.monotonic()
+            if self._since is None:
+                self._since = now
+            left = self._since + self._timeout - now
+            if left <= 0:
+                raise _FrameTimeout
+            try:
+                data = await asyncio.wait_for(self._reader.read(65536), left)
+            except TimeoutError:
+                raise _FrameTimeout from None
+        else:
+            data = await self._reader.read(65536)
+        if not data:
+            raise EOFError
+        bodies = self._framer.feed(data)
+        if bodies or not self._framer.pending:
+            self._since = None
+        return bodies

@@ -9,7 +9,10 @@ every order change (before the client hears of it) and replayed at start:
 - ``{"k": "order", ...}``: an order's state after a change (the last one wins);
 - ``{"k": "trade", ...}``: one fill; positions and realized P&L are rebuilt by replaying
   them over the carried positions, with the same arithmetic as the live account;
-- ``{"k": "px", "key": ..., "ltp": ticks}``: a last price, so the market resumes there.
+- ``{"k": "px", "key": ..., "ltp": ticks}``: a last price, so the market resumes there;
+- ``{"k": "sess", "key": ..., "pc": ticks, "o": ..., "h": ..., "l": ...}``: the session's
+  previous close, open, high and low, so a restart the same day keeps every instrument's
+  change from the previous close (a new day starts a new session).
 
 Each line is one ``write`` on an ``O_APPEND`` descriptor: a SIGKILL of the process loses
 nothing already answered (the kernel has it); a torn last line from a power cut is skipped.
@@ -90,6 +93,8 @@ class AccountStore:
         self._fd: int | None = None
         self._trades_saved = 0
         self._px: dict[str, int] = {}
+        self._sess: dict[str, tuple[int, int, int, int]] = {}
+        """The session's reference prices as last written, per instrument."""
         self.opening: dict[tuple[str, str], tuple[int, Fraction]] = {}
         """The positions carried into the day; today's fills replay on top of them."""
         self.write_errors = 0
@@ -112,6 +117,7 @@ class AccountStore:
                 exchange.capital = Decimal(str(head["capital"]))
         market = exchange.market
         orders: dict[str, Order] = {}
+        sessions: dict[str, tuple[int, int, int, int]] = {}
         for rec in lines:
             kind = rec.get("k")
             try:
@@ -133,6 +139,10 @@ class AccountStore:
                     orders[order.orderid] = order
                 elif kind == "px":
                     self._px[str(rec["key"])] = int(rec["ltp"])
+                elif kind == "sess":
+                    ref = (int(rec["pc"]), int(rec["o"]), int(rec["h"]), int(rec["l"]))
+                    if min(ref) > 0:
+                        sessions[str(rec["key"])] = ref
             except (KeyError, TypeError, ValueError, ZeroDivisionError):
                 counts["skipped"] += 1
         exchange.orders.update(orders)
@@ -160,6 +170,11 @@ class AccountStore:
         if head is not None and head.get("day") != today:
             self._roll_day(exchange)
         else:
+            for key, (pc, open_, high, low) in sessions.items():
+                state = market.states.get(key)
+                if state is not None:
+                    state.prev_close, state.open = pc, open_
+                    state.high, state.low = max(high, state.ltp), min(low, state.ltp)
             for order in exchange.orders.values():
                 if order.status in WORKING:
                     exchange.working.setdefault(order.state.key, []).append(order)
@@ -212,6 +227,7 @@ class AccountStore:
             if key in self._px or any(k == key for k, _ in exchange.positions):
                 records.append({"k": "px", "key": key, "ltp": state.ltp})
                 self._px[key] = state.ltp
+        records += self._session_records(exchange)
         tmp = self.path.with_name(STATE_FILE + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -237,7 +253,8 @@ class AccountStore:
             self._trades_saved = len(exchange.trades)
 
     def record_prices(self, exchange: PaperExchange) -> None:
-        """Append the last price of every instrument with an open position, if it moved."""
+        """Append the last price of every instrument with an open position, if it moved, and
+        the session's high and low of any instrument that made a new one."""
         parts = []
         for (key, _product), pos in exchange.positions.items():
             if not pos.net:
@@ -246,8 +263,21 @@ class AccountStore:
             if self._px.get(key) != ltp:
                 self._px[key] = ltp
                 parts.append(_ENC.encode({"k": "px", "key": key, "ltp": ltp}) + b"\n")
+        parts += [_ENC.encode(r) + b"\n" for r in self._session_records(exchange)]
         if parts:
             self._write(b"".join(parts))
+
+    def _session_records(self, exchange: PaperExchange) -> list[dict[str, Any]]:
+        """``sess`` records of the instruments whose reference prices changed since written."""
+        out = []
+        for key, st in exchange.market.states.items():
+            ref = (st.prev_close, st.open, st.high, st.low)
+            if self._sess.get(key) != ref:
+                self._sess[key] = ref
+                out.append(
+                    {"k": "sess", "key": key, "pc": ref[0], "o": ref[1], "h": ref[2], "l": ref[3]}
+                )
+        return out
 
     def _write(self, data: bytes) -> bool:
         if self._fd is None:

@@ -47,6 +47,10 @@ EXIT_ACTIONS = frozenset(
     }
 )
 
+TRADE_ACTIONS = ENTRY_ACTIONS | EXIT_ACTIONS | {"arm"}
+"""What a read-only viewer does not offer."""
+READ_ONLY_WORDS = "read-only viewer: it cannot trade (run cockpit without --read-only)"
+
 
 @dataclass
 class UiOptions:
@@ -64,15 +68,14 @@ class UiOptions:
     confirm_value_over: Decimal | None = Decimal(500_000)
     """Ask before an order worth more than this (price × quantity)."""
     stale_after_s: Decimal = Decimal(5)
-    """A symbol whose last tick is older than this shows STALE (the engine's stale-data
-    gate, ``[risk] max_tick_age_s``, when it is on)."""
-    max_daily_loss: Decimal | None = None
-    """``[risk] max_daily_loss``: the status bar says LOCKED while the engine's day P&L is
-    at or below minus this (entries are refused)."""
+    """A symbol whose last tick is older than this shows STALE until the engine tells the
+    limit its stale-data gate enforces (then that one)."""
     stop_ticks: int | None = 20
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
     watchlist: list[str] = field(default_factory=list)
+    journal_path: Path | None = None
+    """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
     remember: bool = True
     """Remember the theme picked in the palette (off in tests)."""
@@ -99,11 +102,11 @@ class UiOptions:
             confirm_qty_multiple=ui.confirm_qty_multiple,
             confirm_value_over=min(values) if values else None,
             stale_after_s=risk.max_tick_age_s or Decimal(5),
-            max_daily_loss=risk.max_daily_loss,
             stop_ticks=ex.stop_ticks,
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
             watchlist=list(tr.watchlist),
+            journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,
         )
@@ -244,6 +247,14 @@ class CockpitApp(EntryMixin, App[int]):
         _b("w", "watchlist_screen", "Watch", "Full-screen watchlist", "watchlist_screen"),
         _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
         _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
+        _b(
+            "J",
+            "journal_stats",
+            "Stats",
+            "Trade statistics from the journal",
+            "journal_stats",
+            show=False,
+        ),
         _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
         _b("question_mark", "help", "Help", "Keys and what they do", "help"),
         _b(
@@ -263,7 +274,6 @@ class CockpitApp(EntryMixin, App[int]):
         self.connector = connector
         self.store = Store()
         self.store.stale_ns = int(self.options.stale_after_s * 1_000_000_000)
-        self.store.max_daily_loss = self.options.max_daily_loss
         self.selected: str | None = None
         self.qtys: dict[str, Decimal] = {}
         """The order quantity per symbol (the default until stepped)."""
@@ -520,8 +530,15 @@ class CockpitApp(EntryMixin, App[int]):
             return False
         return key not in self.store.quotes or not self.store.feed_ok()
 
+    @property
+    def read_only(self) -> bool:
+        """A read-only viewer (the engine's Welcome says so): no order keys at all."""
+        return self.store.welcome is not None and self.store.welcome.read_only
+
     def entry_block_reason(self) -> str | None:
         """Why entry keys are refused right now (None: they work)."""
+        if self.read_only:
+            return READ_ONLY_WORDS
         if self.link_state != "live" or not self.store.connected:
             return "not connected to the engine"
         st = self.store.status
@@ -536,7 +553,10 @@ class CockpitApp(EntryMixin, App[int]):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Entry keys are dimmed and refused while disarmed, disconnected or stale."""
+        """Entry keys are dimmed and refused while disarmed, disconnected or stale; a
+        read-only viewer does not offer order keys at all."""
+        if self.read_only and action in TRADE_ACTIONS:
+            return False
         if action in ENTRY_ACTIONS:
             return None if self.entry_block_reason() is not None else True
         return True
@@ -547,7 +567,7 @@ class CockpitApp(EntryMixin, App[int]):
         """Say why an entry key was refused instead of ignoring it silently."""
         if isinstance(action, str) and default_namespace in (None, self):
             name = action.partition("(")[0]
-            if name in ENTRY_ACTIONS:
+            if name in ENTRY_ACTIONS or (self.read_only and name in TRADE_ACTIONS):
                 reason = self.entry_block_reason()
                 if reason is not None:
                     self.refusals.append(("gate", reason))
@@ -574,6 +594,9 @@ class CockpitApp(EntryMixin, App[int]):
     def send(self, make: Callable[[int], p.Command]) -> int | None:
         """Build a command with a fresh id and send it; None if not connected."""
         cmd = make(self.next_id())
+        if self.read_only and not isinstance(cmd, p.READ_ONLY_COMMANDS):
+            self.log_message("warning", type(cmd).__name__, READ_ONLY_WORDS)
+            return None
         link = self.link
         if link is None or self.link_state not in ("live", "stopping"):
             self.notify("not connected to the engine", title=type(cmd).__name__, severity="error")
@@ -700,6 +723,15 @@ class CockpitApp(EntryMixin, App[int]):
         else:
             self.push_screen(OrdersScreen())
 
+    def action_journal_stats(self) -> None:
+        """Open (or close) the trade statistics."""
+        from cockpit.ui.screens.stats import StatsScreen
+
+        if isinstance(self.screen, StatsScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(StatsScreen(self.options.journal_path))
+
     def action_messages(self) -> None:
         """Open (or close) the message log."""
         from cockpit.ui.screens.log import LogScreen
@@ -723,7 +755,7 @@ class CockpitApp(EntryMixin, App[int]):
 
         if isinstance(self.screen, QuitScreen):
             return
-        if self.link_state == "live" and self.store.has_exposure():
+        if self.link_state == "live" and self.store.has_exposure() and not self.read_only:
             self.push_screen(
                 QuitScreen(len(self.store.open_positions()), len(self.store.working_orders())),
                 self._after_quit_choice,

@@ -22,12 +22,20 @@ class EngineConnector:
         self.started_engine = False
         self.notes: list[str] = []
         """Things to tell the user once attached."""
+        self.read_only = bool(getattr(args, "read_only", False))
+        """``--read-only``: attach as a viewer that cannot trade; never start an engine."""
         self._future: concurrent.futures.Future[Any] | None = None
 
     def _attach(self) -> Any:
         from cockpit.link.attach import attach_or_start
 
-        attached = attach_or_start(self.settings, self.args, client="cockpit-tui")
+        attached = attach_or_start(
+            self.settings,
+            self.args,
+            client="cockpit-tui",
+            read_only=self.read_only,
+            start=not self.read_only,
+        )
         self.started_engine = self.started_engine or attached.started
         if attached.notice:
             self.notes.append(attached.notice)
@@ -63,6 +71,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     connector = EngineConnector(settings, args)
     connector.prefetch()
+    if connector.read_only:
+        from cockpit.link.client import EngineNotRunning
+
+        future = connector._future  # noqa: SLF001 - our own prefetch
+        try:
+            if future is not None:
+                future.result()
+        except EngineNotRunning:
+            print(
+                f"cockpit: no engine runs for profile {settings.profile} "
+                "(a read-only viewer never starts one: `cockpit engine start`)",
+                file=sys.stderr,
+            )
+            return 3
+        except Exception:  # noqa: BLE001, S110 - the screen says it (connect raises it again)
+            pass
     # Textual reads these at import time.
     os.environ.setdefault("TEXTUAL_FPS", str(settings.ui.fps))
     os.environ.setdefault("TEXTUAL_ANIMATIONS", settings.ui.animations)

@@ -156,8 +156,9 @@ class Store:
         self.stale_ns = 5_000_000_000
         """A symbol whose last tick is older than this is STALE (the app sets the engine's
         stale-data limit)."""
-        self.max_daily_loss: Decimal | None = None
-        """The engine's daily loss limit (the app sets it from the config): LOCKED."""
+        self.snapshots = 0
+        """Snapshots applied (the first one's messages all go to the log; a later one's only
+        those after the last event this store saw)."""
         self.clock = time.time_ns
         """Wall clock for tick ages (tests freeze it)."""
         self.mono = time.monotonic_ns
@@ -176,12 +177,13 @@ class Store:
         """Apply one protocol message from the engine."""
         ch = Changes()
         seq = getattr(msg, "seq", None)
+        seen = self.seq
         if isinstance(seq, int) and seq > self.seq:
             self.seq = seq
         if isinstance(msg, MarketBatch):
             self._market(msg, ch)
         elif isinstance(msg, Snapshot):
-            self._snapshot(msg, ch)
+            self._snapshot(msg, ch, seen)
         elif isinstance(msg, OrderEvent):
             self._order(msg.order)
             ch.orders = True
@@ -242,7 +244,7 @@ class Store:
             pass
         return ch
 
-    def _snapshot(self, snap: Snapshot, ch: Changes) -> None:
+    def _snapshot(self, snap: Snapshot, ch: Changes, seen: int) -> None:
         self.instruments = {i.key: i for i in snap.instruments}
         self.quotes = {}
         self.history = {}
@@ -261,8 +263,16 @@ class Store:
             self._order(o)
         self.fills = deque(snap.fills, maxlen=RECENT_FILLS)
         self.feeds = {f.feed: f for f in snap.feeds}
-        self.status = snap.status
+        self._status(snap.status)
         self.watchlist = list(snap.watchlist)
+        # The engine's message log: on the first attach all of it; on a re-attach (a resync)
+        # what came after the last event this store saw; from a new engine, all of it.
+        after = -1 if self.snapshots == 0 or snap.seq < seen else seen
+        for m in snap.messages:
+            if m.seq > after:
+                sev = {"info": "information", "warning": "warning"}.get(m.level, "error")
+                self.remember(Notice(sev, m.title, m.text, m.ts_ns))
+        self.snapshots += 1
         self.seq = snap.seq
         self.connected = True
         ch.everything = True
@@ -286,8 +296,14 @@ class Store:
                     levels.pop(price, None)
             ch.vap.add(v.key)
         if batch.status is not None:
-            self.status = batch.status
+            self._status(batch.status)
             ch.status = True
+
+    def _status(self, st: StatusView) -> None:
+        self.status = st
+        if st.stale_after_s is not None:
+            # STALE against the limit the engine's gate enforces.
+            self.stale_ns = int(st.stale_after_s * 1_000_000_000)
 
     def _quote(self, q: QuoteView, *, flash: bool) -> None:
         prev = self.quotes.get(q.key)
@@ -404,11 +420,10 @@ class Store:
         age = self.tick_age_ns(key, now_ns)
         return age is not None and age > self.stale_ns
 
-    def locked(self) -> bool:
-        """Whether the engine's day P&L holds the daily loss limit (entries are refused)."""
+    def locked(self) -> str:
+        """Why the engine's risk gate refuses every entry now (its rule), or ``""``."""
         st = self.status
-        limit = self.max_daily_loss
-        return st is not None and limit is not None and st.day_pnl <= -limit
+        return st.lock if st is not None else ""
 
     def last_tick_age_ns(self, now_ns: int | None = None) -> int | None:
         """Age of the freshest tick of any symbol."""

@@ -99,6 +99,8 @@ class Script:
                 await asyncio.sleep(delay)
             if answer == "accept-late":
                 answer = {"status": "error", "message": "late"}
+            if isinstance(answer, web.Response):
+                return answer
             return web.json_response(answer, status=status)
         if path == "placeorder":
             return web.json_response(self._accept(body))
@@ -118,6 +120,7 @@ class Script:
                 "quantity": int(body["quantity"]),
                 "pricetype": body["pricetype"],
                 "order_status": "open",
+                "timestamp": time.strftime("%Y-%m-%d %H:%M:%S %z"),
             }
         )
         return {"status": "success", "orderid": oid}
@@ -378,3 +381,86 @@ def test_exits_close_together_go_out_side_by_side(server, results, router_factor
     # are at the venue at once; the sixth waits for one answer only.
     assert arrived[4] - t0 < 0.25, [round(t - t0, 3) for t in arrived]
     assert arrived[5] - t0 < 0.55
+
+
+# ----------------------------------------------------------------- both transports (A/B)
+
+KINDS = ("httpcore", "httpx")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_transport_places_and_reads_the_answer(server, results, router_factory, kind) -> None:
+    router = router_factory(transport_kind=kind)
+    router.submit(place())
+    result = get(results)
+    assert result.ok, result
+    assert result.venue_id == "1001"
+    _path, body, _t = server.received[0]
+    assert body["price"] == "801.50"
+    assert body["apikey"] == KEY
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_transport_reads_retry_after_from_the_header(
+    server, results, router_factory, kind
+) -> None:
+    limited = web.json_response(
+        {"status": "error", "message": "Too many"}, status=429, headers={"Retry-After": "0.4"}
+    )
+    server.scripts["placeorder"] = [(429, limited, 0)]
+    router = router_factory(transport_kind=kind, connect_retries=0)
+    router.submit(place())
+    result = get(results)
+    assert result.ok, result
+    assert router.counters["rate_limited"] == 1
+    times = [t for p, _b, t in server.received if p == "placeorder"]
+    assert 0.35 <= times[1] - times[0] < 0.9  # the header's 0.4 s, not the 1 s default
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_transport_says_never_sent_only_when_no_connection(results, kind) -> None:
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    router = OpenAlgoRouter(
+        f"http://127.0.0.1:{port}", KEY, results.put, connect_retries=1, backoff_s=0.01,
+        transport_kind=kind,
+    )  # fmt: skip
+    router.start()
+    try:
+        router.submit(place())
+        result = get(results)
+    finally:
+        router.stop()
+    assert result.code == TRANSPORT
+    assert result.attempts == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_transport_reports_a_placed_order_cut_mid_answer_as_uncertain(
+    server, results, router_factory, kind
+) -> None:
+    """The venue drops the connection after reading the order: never sent again blindly."""
+
+    class Cut(web.Response):
+        async def prepare(self, request: web.BaseRequest) -> Any:
+            assert request.transport is not None
+            request.transport.abort()
+
+    server.scripts["placeorder"] = [(200, Cut(), 0)]
+    server.scripts["orderbook"] = [(200, {"status": "success", "data": {"orders": []}}, 0)] * 3
+    router = router_factory(transport_kind=kind, uncertain_checks=1)
+    router.submit(place())
+    result = get(results)
+    assert result.code == UNCERTAIN, result
+    assert server.count("placeorder") == 1
+
+
+def test_an_unknown_transport_is_refused(server, results) -> None:
+    router = OpenAlgoRouter(server.url, KEY, results.put, transport_kind="curl")
+    with pytest.raises(ValueError, match="unknown transport"):
+        router.start()
+    router.stop()

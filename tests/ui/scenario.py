@@ -88,6 +88,7 @@ def snapshot(now: int = T0, *, armed: bool = True, with_position: bool = False) 
                 trail=p.TrailView("ticks", Decimal(10)),
                 trail_active=True,
                 high_water=16_000,
+                initial_risk=20,  # the plan's first stop was 15_970
             )
         )
         orders.append(

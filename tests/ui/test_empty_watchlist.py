@@ -20,7 +20,7 @@ def bare() -> Iterator[EngineProc]:
     e = EngineProc(COCKPIT_TRADING__WATCHLIST="[]")
     try:
         e.price("SBIN", "800.00")
-        e.wait_ready()
+        e.wait_ready(subscribed=())  # no watchlist: nothing to subscribe to
         yield e
     finally:
         e.stop()

@@ -71,7 +71,10 @@ class EngineProc:
         )
         self.socket = self.root / "run" / "cockpit" / "default.sock"
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(
+        self, timeout: float = 30.0, subscribed: tuple[str, ...] = ("NSE:SBIN", "NSE:INFY")
+    ) -> None:
+        """Until the engine's feeds are live and the sim holds ``subscribed``."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -80,7 +83,8 @@ class EngineProc:
                     if snap.feeds and all(f.state == "live" for f in snap.feeds):
                         # No snapshot on subscribe: prices set before the sim holds the
                         # engine's subscriptions would reach nobody.
-                        self.sim.wait_subscribed(["NSE:SBIN", "NSE:INFY"])
+                        if subscribed:
+                            self.sim.wait_subscribed(list(subscribed))
                         return
             except EngineNotRunning:
                 pass

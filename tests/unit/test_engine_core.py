@@ -409,8 +409,33 @@ def test_uncertain_place_is_adopted_from_its_update(rig: Rig) -> None:
     req = rig.places()[-1]
     rig.engine.handle(RouterResult(req, False, UNCERTAIN, "timeout"))
     assert [a.code for a in rig.pub.of(p.Alarm)][-1] == "order_uncertain"
-    rig.fill(req, "7777", "800.00")
+    update = OrderUpdate(
+        "7777", req.exchange, req.symbol, req.action, "complete", rig.clock.now,
+        quantity=req.quantity, filled_qty=req.quantity, average_price=Decimal("800.00"),
+        pricetype=req.pricetype, placed_ns=rig.clock.now,
+    )  # fmt: skip
+    rig.engine.handle(update)
     assert rig.engine.portfolio.get(SBIN.key).qty == 3
+
+
+def test_uncertain_place_is_never_adopted_from_an_older_order_or_one_without_a_time(
+    rig: Rig,
+) -> None:
+    """Issue 16.2: the same exchange, symbol, side and qty is not enough: an order the broker
+    took before ours (or whose row has no time) is not ours."""
+    rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(3))
+    req = rig.places()[-1]
+    rig.engine.handle(RouterResult(req, False, UNCERTAIN, "timeout"))
+    for venue_id, placed in (("old", rig.clock.now - 60 * 10**9), ("untimed", None)):
+        rig.engine.handle(
+            OrderUpdate(
+                venue_id, req.exchange, req.symbol, req.action, "complete", rig.clock.now,
+                quantity=req.quantity, filled_qty=req.quantity,
+                average_price=Decimal("800.00"), pricetype=req.pricetype, placed_ns=placed,
+            )
+        )  # fmt: skip
+    assert rig.engine.portfolio.get(SBIN.key) is None
+    assert "order_found" not in [a.code for a in rig.pub.of(p.Alarm)]
 
 
 def test_flatten_cancels_working_orders_then_closes(rig: Rig) -> None:
@@ -819,3 +844,38 @@ def test_a_stop_crossed_before_the_first_reconciliation_exits_when_it_completes(
     )
     assert [(r.action, r.quantity) for r in rig2.places()] == [("SELL", 10)]
     journal2.close()
+
+
+def test_the_days_pnl_counts_todays_journaled_fills_only(tmp_path: Path) -> None:
+    """Issue 15.6: the journaled position's realized P&L holds yesterday's trades too; the
+    day's P&L (and so the daily loss limit) is today's fills, replayed from the journal."""
+    from cockpit.domain.orders import Side
+    from cockpit.domain.positions import Portfolio
+    from cockpit.engine.state import local_day_start_ns
+
+    clock = Clock()
+    today = local_day_start_ns(clock.now)
+    fills = [
+        ("y1", "BUY", "800.00", today - 3600 * 10**9),  # yesterday: -100.00
+        ("y2", "SELL", "790.00", today - 3500 * 10**9),
+        ("t1", "BUY", "800.00", today + 60 * 10**9),  # today: -10.00
+        ("t2", "SELL", "799.00", today + 120 * 10**9),
+    ]
+    book = Portfolio()
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    for cid, side, price, ts in fills:
+        fill = p.FillView(cid, SBIN.key, side, Decimal(10), Decimal(price), ts)
+        journal.fill(fill)
+        ticks = int(Decimal(price) / SBIN.tick_size)
+        book.apply_fill(SBIN.key, SBIN.tick_size, Side(side), Decimal(10), ticks, ts)
+    journal.position(SBIN.key, book.get(SBIN.key).to_state())  # type: ignore[union-attr]
+    journal._conn.close()
+
+    rig = Rig(journal=Journal.open(tmp_path / "j.sqlite3"))
+    assert rig.clock.now > today + 120 * 10**9  # all four fills are in the past
+    rig.engine.start()
+    restored = rig.engine.portfolio.get(SBIN.key)
+    assert restored is not None
+    assert restored.realized_pnl == Decimal(-110)  # what the position row holds
+    assert rig.engine._day_pnl() == Decimal(-10)
+    assert [f.cid for f in rig.engine.fills] == ["t1", "t2"]

@@ -82,6 +82,25 @@ def test_bad_rows_raise(row: object) -> None:
         row_to_update(row, 1)  # type: ignore[arg-type]
 
 
+def test_row_time_reads_the_brokers_shapes_and_india_time_without_a_zone() -> None:
+    from cockpit.adapters.openalgo.rows import row_time_ns
+
+    utc_ns = 1_764_302_950 * 10**9  # 2025-11-28 04:09:10 UTC = 09:39:10 in India
+    for value in (
+        "2025-11-28 09:39:10",
+        "28-Nov-2025 09:39:10",
+        "28-11-2025 09:39:10",
+        "09:39:10 28-11-2025",
+        "2025-11-28T04:09:10+00:00",
+        1_764_302_950,
+        "1764302950000",
+    ):
+        assert row_time_ns({"timestamp": value}) == utc_ns, value
+    for bad in (None, "", "yesterday", True, "9" * 40, -5):
+        assert row_time_ns({"timestamp": bad}) is None, bad
+    assert row_time_ns({}) is None
+
+
 # -- rows without fill fields (OpenAlgo's live Zerodha rows): the trade book says -------------
 
 

@@ -4,7 +4,8 @@ The engine never waits on the network. It hands a request object to
 :meth:`OpenAlgoRouter.submit` (which only enqueues) and later takes one :class:`RouterResult`
 per request off its own inbound queue (the ``sink`` given here).
 
-One HTTP client (httpx, keep-alive connections) serves every worker.
+One HTTP client (httpcore, httpx's transport; keep-alive connections) serves every worker:
+see :mod:`cockpit.adapters.openalgo.transport`.
 
 Rules the router keeps:
 
@@ -38,9 +39,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-import httpx
 import msgspec
 
+from cockpit.adapters.openalgo import transport
 from cockpit.adapters.openalgo.rows import (
     BadRow,
     instrument_from_row,
@@ -49,6 +50,7 @@ from cockpit.adapters.openalgo.rows import (
     orderbook_rows,
     payload_order_rows,
     position_reports,
+    row_time_ns,
     row_to_update,
     trade_totals,
     with_trades,
@@ -211,6 +213,8 @@ class OpenAlgoRouter:
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
+        transport_kind: ``httpcore`` (default) or ``httpx``: see
+            :mod:`cockpit.adapters.openalgo.transport`.
     """
 
     def __init__(
@@ -229,6 +233,7 @@ class OpenAlgoRouter:
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
         urgent_workers: int = 8,
+        transport_kind: str = "httpcore",
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
@@ -262,7 +267,11 @@ class OpenAlgoRouter:
         self._gate_until = 0.0
         self._gate_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._client: httpx.Client | None = None
+        self._clients: list[transport.Transport] = []
+        self._local = threading.local()
+        """Each worker's own connection (``client``): no pool shared between the workers."""
+        self.transport: str = transport_kind
+        """How requests go out (``cockpit.adapters.openalgo.transport``), fixed at ``start``."""
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
         self.before_order: Callable[[], object] | None = None
@@ -289,23 +298,18 @@ class OpenAlgoRouter:
         if self._threads:
             return
         self._started = True
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(
-                max_connections=self._workers + self._urgent_workers,
-                max_keepalive_connections=self._workers + self._urgent_workers,
-            ),
-            headers={"Content-Type": "application/json"},
-        )
-        for n in range(self._workers):
-            thread = threading.Thread(target=self._run, name=f"router-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
         # Workers that only take urgent requests (exits, kill switch): an exit never waits
-        # behind slow queries or entries that occupy the other workers.
-        for n in range(self._urgent_workers):
+        # behind slow queries or entries that occupy the other workers. Each worker has its
+        # own keep-alive connection: a request never waits for a pool lock held by another
+        # worker, nor has it check every other idle connection (measured: a shared pool's
+        # lock was the urgent workers' main wait in a burst of exits).
+        names = [(f"router-{n}", False) for n in range(self._workers)]
+        names += [(f"router-urgent-{n}", True) for n in range(self._urgent_workers)]
+        for name, urgent_only in names:
+            client = transport.make(self.transport, self._root, self._timeout, 1)
+            self._clients.append(client)
             thread = threading.Thread(
-                target=self._run, args=(True,), name=f"router-urgent-{n}", daemon=True
+                target=self._run, args=(urgent_only, client), name=name, daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -324,9 +328,9 @@ class OpenAlgoRouter:
             pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
         for request in pending:
             self._emit(RouterResult(request, False, STOPPED, "router stopped before sending"))
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
 
     def submit(self, request: RouterRequest) -> None:
         """Queue a request (never blocks). Its result will reach the sink."""
@@ -370,7 +374,9 @@ class OpenAlgoRouter:
 
     # -- worker ----------------------------------------------------------------------------
 
-    def _run(self, urgent_only: bool = False) -> None:
+    def _run(self, urgent_only: bool, client: transport.Transport) -> None:
+        self._local.client = client
+
         def ready() -> bool:
             return bool(self._heap) and (not urgent_only or self._heap[0].priority == 0)
 
@@ -521,6 +527,7 @@ class OpenAlgoRouter:
                 if dropped:
                     return RouterResult(request, False, DROPPED, "dropped before sending")
             sent_ns = time.monotonic_ns()
+            sent_wall_ns = time.time_ns()
             try:
                 if self.before_order is not None:
                     self.before_order()
@@ -543,7 +550,7 @@ class OpenAlgoRouter:
                     backoff = min(backoff * 2, 2.0)
                     continue
                 if exc.code in (TIMEOUT, SERVER_ERROR):
-                    return self._recover(request, exc, sent_ns, attempts)
+                    return self._recover(request, exc, sent_ns, attempts, sent_wall_ns)
                 return RouterResult(
                     request,
                     False,
@@ -557,9 +564,13 @@ class OpenAlgoRouter:
                 )
 
     def _recover(
-        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int
+        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int, sent_wall_ns: int
     ) -> RouterResult:
-        """After a timeout/5xx on placeorder: look for the order instead of resending it."""
+        """After a timeout/5xx on placeorder: look for the order instead of resending it.
+
+        Only an order the broker took at or after ``sent_wall_ns`` (less 2 s: its timestamps
+        are whole seconds) can be it; an older one of the same shape never is.
+        """
         delay = 0.2
         for _ in range(self._uncertain_checks):
             if self._stop.wait(delay):
@@ -571,7 +582,7 @@ class OpenAlgoRouter:
                 _status, payload = self._post("orderbook", {})
             except _Http:
                 continue
-            venue_id = self._find_in_orderbook(request, payload)
+            venue_id = self._find_in_orderbook(request, payload, sent_wall_ns - 2_000_000_000)
             if venue_id is not None:
                 self.counters["recovered"] += 1
                 with self._ids_lock:
@@ -599,14 +610,19 @@ class OpenAlgoRouter:
             attempts=attempts,
         )
 
-    def _find_in_orderbook(self, request: PlaceOrder, payload: Any) -> str | None:
+    def _find_in_orderbook(
+        self, request: PlaceOrder, payload: Any, not_before_ns: int
+    ) -> str | None:
         rows = payload_order_rows(payload)
         with self._ids_lock:
             known = set(self._known_ids)
         for row in rows:
             try:
+                placed_ns = row_time_ns(row)
                 if (
-                    str(row.get("symbol")) == request.symbol
+                    placed_ns is not None
+                    and placed_ns >= not_before_ns
+                    and str(row.get("symbol")) == request.symbol
                     and str(row.get("exchange")) == request.exchange
                     and str(row.get("action", "")).upper() == request.action.upper()
                     and Decimal(str(row.get("quantity"))) == request.quantity
@@ -761,20 +777,19 @@ class OpenAlgoRouter:
         with self._gate_lock:
             self._gate_until = max(self._gate_until, time.monotonic() + seconds)
 
-    def _post_httpx(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        client = self._client
+    def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
+        client: transport.Transport | None = getattr(self._local, "client", None)
         if client is None:
             raise _Http(TRANSPORT, "router not started")
         try:
-            response = client.post(f"{self._root}/{path}", content=content)
-        except httpx.HTTPError as exc:
-            raise _http_error(exc, self._timeout) from None
-        return (
-            response.status_code,
-            response.content,
-            response.reason_phrase,
-            response.headers.get("retry-after"),
-        )
+            return client.post(path, content)
+        except transport.SendError as exc:
+            if not exc.sent:
+                raise _Http(TRANSPORT, str(exc)) from None
+            if exc.timed_out:
+                raise _Http(TIMEOUT, f"no answer within {self._timeout}s ({exc})") from None
+            # Reset / protocol errors after the request may have been sent.
+            raise _Http(TIMEOUT, f"connection failed mid-request ({exc})") from None
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
@@ -783,7 +798,7 @@ class OpenAlgoRouter:
         if not self._started:
             raise _Http(TRANSPORT, "router not started")
         self.counters["requests"] += 1
-        status, raw, reason, retry_header = self._post_httpx(path, self._encode(body))
+        status, raw, reason, retry_header = self._send(path, self._encode(body))
         return self._interpret(status, raw, reason, retry_header)
 
     def _interpret(
@@ -809,16 +824,6 @@ class OpenAlgoRouter:
         if status >= 500:
             raise _Http(SERVER_ERROR, f"HTTP {status}: {message}", status, payload=payload)
         raise _Http(REJECTED, f"HTTP {status}: {message}", status, payload=payload)
-
-
-def _http_error(exc: BaseException, timeout: float) -> _Http:
-    """Classify a transport exception: never sent (safe to resend) or maybe sent."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | ConnectionRefusedError):
-        return _Http(TRANSPORT, f"cannot connect: {type(exc).__name__}")
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return _Http(TIMEOUT, f"no answer within {timeout}s ({type(exc).__name__})")
-    # Reset / protocol errors after the request may have been sent.
-    return _Http(TIMEOUT, f"connection failed mid-request ({type(exc).__name__})")
 
 
 def _message(payload: Any) -> str:

@@ -6,6 +6,7 @@ read raises :class:`BadRow` (the caller counts and skips it).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -38,6 +39,58 @@ def _dec(row: dict[str, Any], *names: str) -> Decimal:
             raise BadRow(f"{name} is not a finite non-negative number: {v!r}")
         return d
     return _ZERO
+
+
+_IST: Final = dt.timezone(dt.timedelta(hours=5, minutes=30))
+_TIME_FORMATS: Final = (
+    "%Y-%m-%d %H:%M:%S",
+    "%d-%b-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M:%S",
+    "%H:%M:%S %d-%m-%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
+
+
+def row_time_ns(row: Mapping[str, Any]) -> int | None:
+    """An order row's placement time (``timestamp``/``order_timestamp``) as wall-clock ns.
+
+    Brokers behind OpenAlgo write it in several shapes; a time without a zone is India's
+    (UTC+05:30). Epoch seconds or milliseconds are read too. None when absent or unreadable.
+    """
+    for name in ("timestamp", "order_timestamp", "order_time"):
+        value = row.get(name)
+        if value is None or value == "" or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+            try:
+                number = int(value)
+            except (ValueError, OverflowError):
+                return None
+            if number <= 0:
+                return None
+            if number < 10**11:
+                return number * 1_000_000_000
+            if number < 10**14:
+                return number * 1_000_000
+            return None
+        text = str(value).strip()[:40]
+        when: dt.datetime | None = None
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            for fmt in _TIME_FORMATS:
+                try:
+                    when = dt.datetime.strptime(text, fmt)  # noqa: DTZ007 (zone set below)
+                    break
+                except ValueError:
+                    continue
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_IST)
+        return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+    return None
 
 
 def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
@@ -77,6 +130,7 @@ def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
         product=str(row.get("product", "")),
         rejection_reason=str(row.get("rejection_reason") or ""),
         source=OrderUpdateSource.POLLED,
+        placed_ns=row_time_ns(row),
         raw=row,
     )
 

@@ -7,6 +7,7 @@ re-rendered and only their regions are refreshed (``refresh(Region)``). No DataT
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import ClassVar
 
@@ -14,7 +15,6 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 Cell = tuple[str, str]
@@ -79,7 +79,7 @@ class LineGrid(Widget):
         self.rows_rendered = 0
         """How many rows were re-rendered (for tests and benchmarks)."""
         self._last_rebuild = 0.0
-        self._soon: Timer | None = None
+        self._soon: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ content
 
@@ -138,13 +138,26 @@ class LineGrid(Widget):
 
     def rebuild_soon(self) -> None:
         """Rebuild, at most ``max_hz`` times a second (None: now). For market-driven
-        redraws that the eye does not need at the full frame rate."""
+        redraws that the eye does not need at the full frame rate.
+
+        The pending rebuild is an asyncio ``call_later``, not a Textual ``set_timer``: a
+        one-shot Textual timer is silently dropped when the event loop reaches its first
+        check later than its delay (its skip logic; another thread holding the GIL or a GC
+        pause is enough for a delay of a few ms). ``_soon`` then stayed set, and the grid
+        never redrew for the market again."""
         if self.max_hz is None:
             self._rebuild_now()
             return
         if self._soon is None:
             delay = max(0.001, self._last_rebuild + 1.0 / self.max_hz - time.monotonic())
-            self._soon = self.set_timer(delay, self._rebuild_now)
+            loop = asyncio.get_running_loop()
+            self._soon = loop.call_later(delay, self.call_next, self._rebuild_now)
+
+    def on_unmount(self) -> None:
+        """Drop a pending rebuild with the grid."""
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
 
     def _rebuild_now(self) -> None:
         self._soon = None

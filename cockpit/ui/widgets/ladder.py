@@ -355,6 +355,10 @@ class Ladder(LineGrid, can_focus=True):
             return "BUY"
         return "BUY" if price <= q.ltp else "SELL"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only viewer does not offer order keys."""
+        return not (getattr(self.app, "read_only", False) and action == "limit_here")
+
     def action_limit_here(self) -> None:
         """Ask for a limit order at the cursor on the natural side."""
         if self.key is None or self.cursor is None:

@@ -237,6 +237,17 @@ class OrdersPane(LineGrid, can_focus=True):
             self.cursor = max(0, min(len(self._working) - 1, self.cursor + delta))
             self.rebuild()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A read-only viewer does not offer order keys."""
+        return not (
+            getattr(self.app, "read_only", False)
+            and action
+            in (
+                "amend",
+                "cancel_one",
+            )
+        )
+
     def action_amend(self) -> None:
         """Amend the selected order."""
         o = self.selected_order()

@@ -78,8 +78,6 @@ class PositionsPane(LineGrid):
         super().__init__(id=id, classes=classes)
         self.store = store
         self.selected: str | None = None
-        self.initial_risk: dict[tuple[str, int], int] = {}
-        """First stop distance seen per (symbol, entry), in ticks, for the R-multiple."""
 
     def rebuild(self) -> None:
         """Recompute every line."""
@@ -145,7 +143,7 @@ class PositionsPane(LineGrid):
             if plan is not None
             else (avg_to_ticks(pos.avg_price, ts) if pos.qty else None)
         )
-        r_mult = self._r(key, entry, stop, ltp, long)
+        r_mult = self._r(entry, live.initial_risk if live is not None else None, ltp, long)
         lines: list[Line] = [(row_cls, tuple(cells))]
         if plan is not None and plan.fired:
             ex = store.exits.get(key)
@@ -188,14 +186,10 @@ class PositionsPane(LineGrid):
         money = ticks * ts * qty
         return f"{ticks}t/{money:,.2f}"
 
-    def _r(self, key: str, entry: int | None, stop: int | None, ltp: int | None, long: bool) -> str:
+    def _r(self, entry: int | None, risk: int | None, ltp: int | None, long: bool) -> str:
+        """The R-multiple at ``ltp``: 1R is the plan's initial risk (from the engine)."""
         if entry is None or ltp is None:
             return ""
-        risk = self.initial_risk.get((key, entry))
-        if risk is None and stop is not None:
-            risk = abs(entry - stop)
-            if risk:
-                self.initial_risk[(key, entry)] = risk
         if not risk:
             return "—"
         gain = (ltp - entry) if long else (entry - ltp)

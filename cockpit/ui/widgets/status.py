@@ -8,6 +8,13 @@ from cockpit.domain.feed import FeedState
 from cockpit.ui.store import Changes, Store, fmt_age, fmt_money
 from cockpit.ui.widgets.grid import Cell, LineGrid
 
+LOCK_WORDS: dict[str, str] = {
+    "daily_loss_limit": "daily loss",
+    "journal": "journal",
+    "kill_switch": "kill switch",
+}
+"""The engine's lock rules, as the bar names them (LOCKED <why>)."""
+
 
 class StatusBar(LineGrid):
     """One line of engine-wide state (refreshed per batch and on a slow timer for ages)."""
@@ -31,7 +38,7 @@ class StatusBar(LineGrid):
         """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
-        self._flags: tuple[bool, bool, bool] | None = None
+        self._flags: tuple[bool, bool, str] | None = None
 
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
@@ -60,12 +67,17 @@ class StatusBar(LineGrid):
         st = store.status
         cells: list[Cell] = []
         armed = st.armed if st is not None else False
+        welcome = store.welcome
         if self.link != "live":
             cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
+        elif welcome is not None and welcome.read_only:
+            cells.append((" READ-ONLY ", "status--label"))
         elif st is not None and st.kill_switch:
             cells.append((" KILL SWITCH ", "status--bad"))
         elif store.locked():
-            cells.append((" LOCKED daily loss ", "status--bad"))
+            cells.append(
+                (f" LOCKED {LOCK_WORDS.get(store.locked(), store.locked())} ", "status--bad")
+            )
         else:
             cells.append(
                 (

@@ -1,0 +1,119 @@
+"""The engine's message log: the day's recent fills, exits, refusals and alarms, in words.
+
+Kept in the engine's memory (the last :data:`MESSAGES_KEPT`), so a viewer that attaches or
+re-attaches gets them in its snapshot; an engine restart starts a new log (the journal keeps
+the facts: fills, orders, plans, commands and their outcomes).
+
+:class:`MessageRecorder` wraps the engine's publisher: every event and reply still goes out as
+before, and the ones a trader must be able to read again are also logged.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from cockpit.link.bus import Publisher
+from cockpit.link.protocol import (
+    Alarm,
+    ExitFired,
+    FillEvent,
+    MessageView,
+    Msg,
+    Refused,
+)
+
+MESSAGES_KEPT: Final = 500
+"""Messages the engine keeps for viewers that attach later."""
+
+EXITS_KEPT: Final = 200
+"""Exit orders remembered (by client id) to name their fills as exit fills."""
+
+
+class MessageRecorder:
+    """A :class:`~cockpit.link.bus.Publisher` that passes everything on and logs messages."""
+
+    def __init__(
+        self,
+        inner: Publisher,
+        *,
+        fmt_price: Callable[[str, int], str],
+        seq: Callable[[], int],
+        clock: Callable[[], int],
+        kept: int = MESSAGES_KEPT,
+    ) -> None:
+        self.inner = inner
+        # Market data, status and volume go straight to the inner publisher: no extra call on
+        # the per-tick path (measured: +139 ns per publish through a forwarding method).
+        self.market: Callable[..., None] = inner.market
+        self.status: Callable[..., None] = inner.status
+        self.volume: Callable[..., None] = inner.volume
+        self._fmt_price = fmt_price
+        self._seq = seq
+        self._clock = clock
+        self.messages: deque[MessageView] = deque(maxlen=kept)
+        self._exits: dict[str, str] = {}
+        """Exit order cid -> the exit's reason (its fill is an exit fill)."""
+
+    # -- Publisher -------------------------------------------------------------------------
+
+    def event(self, msg: Msg) -> None:
+        self._record(msg, getattr(msg, "seq", None))
+        self.inner.event(msg)
+
+    def reply(self, conn_id: int, msg: Msg) -> None:
+        if isinstance(msg, Refused):
+            self._record(msg, None)
+        self.inner.reply(conn_id, msg)
+
+    # -- the log ---------------------------------------------------------------------------
+
+    def _record(self, msg: Msg, seq: int | None) -> None:
+        try:
+            line = self._line(msg)
+        except Exception:  # noqa: BLE001 - a log line never breaks publishing
+            return
+        if line is None:
+            return
+        level, title, text = line
+        self.messages.append(
+            MessageView(
+                seq=seq if seq is not None else self._seq(),
+                ts_ns=self._clock(),
+                level=level,
+                title=title,
+                text=text,
+            )
+        )
+
+    def _line(self, msg: Msg) -> tuple[str, str, str] | None:
+        if isinstance(msg, FillEvent):
+            f = msg.fill
+            reason = self._exits.pop(f.cid, None) if f.cid in self._exits else None
+            what = f"{f.side} {_qty(f.qty)} {f.key} at {f.price}"
+            if reason is not None:
+                return ("warning", f"Exit filled: {f.key}", f"{reason}: {what}")
+            return ("info", f"Fill: {f.key}", what)
+        if isinstance(msg, ExitFired):
+            self._exits[msg.cid] = msg.reason
+            while len(self._exits) > EXITS_KEPT:
+                del self._exits[next(iter(self._exits))]
+            text = f"{msg.reason} at {self._fmt_price(msg.key, msg.price)}"
+            if msg.level is not None:
+                text += f" (level {self._fmt_price(msg.key, msg.level)})"
+            return ("warning", f"Exit fired: {msg.key}", text)
+        if isinstance(msg, Alarm):
+            title = (msg.code or "alarm") + (f" {msg.key}" if msg.key else "")
+            return (msg.level, title, msg.message)
+        if isinstance(msg, Refused):
+            return ("error", f"Refused: {msg.rule}", msg.message)
+        return None
+
+
+def _qty(qty: object) -> str:
+    """A quantity without a trailing ``.0`` (``1``, ``2.5``)."""
+    text = str(qty)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
