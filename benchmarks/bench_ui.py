@@ -267,8 +267,9 @@ def start_sim(
     return proc, json.loads(ports.read_text()), keys
 
 
-def wait_engine(socket: Path, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+def wait_engine(socket: Path, proc: subprocess.Popen[bytes], log: Path, symbols: int) -> None:
+    # The engine looks each watchlist symbol up at start, paced under 10/s: 3,000 take 300 s.
+    deadline = time.monotonic() + 60 + symbols / 8
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"engine exited: {log.read_text()[-2000:]}")
@@ -399,7 +400,7 @@ class Group:
         )  # fmt: skip
         self.procs.append(self.engine)
         self.socket = self.root / "run" / "cockpit" / "default.sock"
-        wait_engine(self.socket, self.engine, self.root / "engine.log")
+        wait_engine(self.socket, self.engine, self.root / "engine.log", symbols)
         tui_env = dict(env, TERM=opts.term, COCKPIT_UI__FPS=str(opts.fps))
         if opts.truecolor:
             tui_env["COLORTERM"] = "truecolor"
