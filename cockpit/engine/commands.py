@@ -69,7 +69,7 @@ class ViewerCommands(EngineBase):
             seq=self._seq,
             instruments=[instrument_view(i) for i in self.instruments.values()],
             quotes=[self._quote_view(s) for s in self._syms.values() if s.count],
-            books=[s.book for s in self._syms.values() if s.book is not None],
+            books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
             orders=[self._order_view(o) for o in orders],

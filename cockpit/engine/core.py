@@ -216,6 +216,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._risk = RiskGate(config)
         self._vap_dirty: set[str] = set()
         """Symbols whose volume at price changed since the timer last published it."""
+        self._screen_dirty: set[str] = set()
+        """Symbols whose quote or book changed since viewers were last sent them (folded)."""
         self._handlers: dict[type, Callable[[Any], None]] = {
             LtpTick: self._on_market,
             QuoteTick: self._on_market,
@@ -250,9 +252,14 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         # session (it holds the GIL, exits wait) scans only what the session made.
         gc.freeze()
         interval = self.options.timer_interval_s
+        fold = self.options.screen_fold_s
         next_timer = time.monotonic() + interval
+        next_screen = 0.0
         while not stop.is_set() and not self.shutdown_requested.is_set():
-            items = inbound.take_all(next_timer - time.monotonic())
+            wake = next_timer
+            if self._screen_dirty and next_screen < wake:
+                wake = next_screen
+            items = inbound.take_all(wake - time.monotonic())
             if len(items) == 1:
                 self.handle(items[0])
             elif items:
@@ -261,6 +268,13 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
                 with self._batch():
                     for item in items:
                         self.handle(item)
+            if self._screen_dirty:
+                # Viewers get the latest state of what changed, at most every `fold` s: a
+                # lone tick goes out at once, a flood is folded per symbol.
+                now = time.monotonic()
+                if now >= next_screen:
+                    self.flush_screen()
+                    next_screen = now + fold
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))

@@ -15,6 +15,7 @@ from cockpit.engine.state import (
     ZERO,
     SymbolState,
     book_levels,
+    market_ticks,
     venue_ticks,
 )
 from cockpit.link import protocol
@@ -41,7 +42,7 @@ class MarketData(EngineBase):
             self.counters["unknown_symbol"] += 1
             return
         inst = sym.inst
-        ltp = venue_ticks(inst, ev.ltp)
+        ltp = market_ticks(sym, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
                 # Its quotes and book are real: kept and shown (with no last price, or the
@@ -50,9 +51,7 @@ class MarketData(EngineBase):
                 sym.recv_ns = ev.recv_ns
                 sym.exch_ns = ev.exch_ns
                 sym.count += 1
-                self.publisher.market(
-                    self._quote_view(sym), sym.book if type(ev) is DepthTick else None
-                )
+                self._to_screen(key, sym, ev)
                 return
             self.counters["bad_ticks"] += 1
             return
@@ -77,7 +76,42 @@ class MarketData(EngineBase):
             self.portfolio.update_mark(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
-        self.publisher.market(self._quote_view(sym), sym.book if type(ev) is DepthTick else None)
+        self._to_screen(key, sym, ev)
+
+    def _to_screen(
+        self, key: str, sym: SymbolState, ev: LtpTick | QuoteTick | DepthTick | TradeTick
+    ) -> None:
+        if self.options.screen_fold_s > 0:
+            self._screen_dirty.add(key)  # published by flush_screen, the latest state wins
+        else:
+            book = self._book_view(sym) if type(ev) is DepthTick else None
+            self.publisher.market(self._quote_view(sym), book)
+
+    def flush_screen(self) -> None:
+        """Publish the latest quote (and book, if a new one came) of every symbol changed
+        since the last call. The decision loop calls it at most every
+        ``options.screen_fold_s``; a snapshot needs no flush (it reads the same state)."""
+        publish = self.publisher.market
+        syms = self._syms
+        for key in self._screen_dirty:
+            sym = syms[key]
+            book = self._book_view(sym) if sym.depth is not None else None
+            publish(self._quote_view(sym), book)
+        self._screen_dirty.clear()
+
+    def _book_view(self, sym: SymbolState) -> protocol.BookView | None:
+        """The symbol's book, built from its latest depth tick if that is newer."""
+        ev = sym.depth
+        if ev is not None:
+            inst = sym.inst
+            sym.book = protocol.BookView(
+                key=inst.key,
+                bids=book_levels(sym, ev.bids),
+                asks=book_levels(sym, ev.asks),
+                recv_ns=ev.recv_ns,
+            )
+            sym.depth = None
+        return sym.book
 
     def _traded(self, key: str, sym: SymbolState, ev: QuoteTick | TradeTick, ltp: int) -> None:
         """Add the volume this event traded to the session's volume at ``ltp``.
@@ -144,9 +178,11 @@ class MarketData(EngineBase):
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst
         f = sym.fields
+        raw = sym.raw_ohlc
         for name in ("open", "high", "low", "close"):
             value = getattr(ev, name)
-            if value is not None:
+            if value is not None and value != raw.get(name):  # most ticks: unchanged
+                raw[name] = value
                 f[name] = venue_ticks(inst, value)
         for name in ("ltq", "volume", "total_buy_qty", "total_sell_qty"):
             value = getattr(ev, name)
@@ -154,19 +190,14 @@ class MarketData(EngineBase):
                 f[name] = value
         if ev.bids:
             price, qty, _n = ev.bids[0]
-            sym.bid = venue_ticks(inst, price) if price > 0 else None
+            sym.bid = market_ticks(sym, price) if price > 0 else None
             sym.bid_qty = qty
         if ev.asks:
             price, qty, _n = ev.asks[0]
-            sym.ask = venue_ticks(inst, price) if price > 0 else None
+            sym.ask = market_ticks(sym, price) if price > 0 else None
             sym.ask_qty = qty
         if type(ev) is DepthTick:
-            sym.book = protocol.BookView(
-                key=inst.key,
-                bids=book_levels(inst, ev.bids),
-                asks=book_levels(inst, ev.asks),
-                recv_ns=ev.recv_ns,
-            )
+            sym.depth = ev  # its book is built when a viewer needs it (_book_view)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
         f = sym.fields

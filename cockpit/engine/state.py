@@ -88,6 +88,10 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    screen_fold_s: float = 0.01
+    """Market state for viewers (quotes, books) is published at most this often: ticks in
+    between are folded per symbol, the latest state wins (exit plans still see every tick).
+    0: every tick is published as it is handled (and its book built then)."""
 
 
 @dataclass(slots=True)
@@ -105,6 +109,12 @@ class SymbolState:
     ask_qty: Decimal | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     book: protocol.BookView | None = None
+    depth: Any = None
+    """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
+    price_ticks: dict[Decimal, int | None] = field(default_factory=dict)
+    """Venue prices already converted to ticks (see :func:`market_ticks`)."""
+    raw_ohlc: dict[str, Any] = field(default_factory=dict)
+    """The venue's open/high/low/close as last converted (converted again only on change)."""
     vap: dict[int, Decimal] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
     vap_changed: dict[int, Decimal] = field(default_factory=dict)
@@ -182,10 +192,29 @@ def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
     return inst.market_ticks(price)
 
 
-def book_levels(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:
+PRICE_CACHE: Final = 512
+"""Prices remembered per symbol by :func:`market_ticks` (cleared when full)."""
+_MISS: Final = object()
+
+
+def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
+    """``venue_ticks`` of ``sym``'s instrument, remembered: a book repeats its prices."""
+    cache = sym.price_ticks
+    try:
+        ticks = cache.get(price, _MISS)
+    except TypeError:  # a signalling NaN cannot be hashed
+        return sym.inst.market_ticks(price)
+    if ticks is _MISS:
+        if len(cache) >= PRICE_CACHE:
+            cache.clear()
+        ticks = cache[price] = sym.inst.market_ticks(price)
+    return ticks  # type: ignore[return-value]
+
+
+def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
     out: list[tuple[int, Decimal, int]] = []
     for price, qty, n in levels or ():
-        ticks = venue_ticks(inst, price)
+        ticks = market_ticks(sym, price)
         if ticks is not None:
             out.append((ticks, qty, n))
     return out

@@ -46,7 +46,9 @@ def engine_quotes(events: list[MarketEvent]) -> list[p.QuoteView]:
     for ev in events:
         engine.handle(ev)
     assert engine.counters["bad_ticks"] == 0
+    engine.flush_screen()  # what the decision loop does at most every screen_fold_s
     engine.handle(LtpTick(1, str(OPT.exchange), OPT.symbol, Decimal("101.00")))
+    engine.flush_screen()
     return pub.quotes
 
 
