@@ -65,10 +65,9 @@ class OrdersScreen(Screen[None]):
 
     @on(OrdersPane.CancelRequested)
     def _cancel(self, event: OrdersPane.CancelRequested) -> None:
-        from cockpit.link.protocol import CancelOrders
+        from cockpit.ui.screens.trade import cancel
 
-        cid = event.order.cid
-        self.capp.send(lambda i: CancelOrders(id=i, cid=cid))
+        cancel(self.capp, event.order)
 
     @on(OrdersPane.AmendRequested)
     def _amend(self, event: OrdersPane.AmendRequested) -> None:

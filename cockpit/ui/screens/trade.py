@@ -134,14 +134,19 @@ class TradeScreen(Screen[None]):
 
     @on(OrdersPane.CancelRequested)
     def _cancel(self, event: OrdersPane.CancelRequested) -> None:
-        from cockpit.link.protocol import CancelOrders
-
-        cid = event.order.cid
-        self.capp.send(lambda i: CancelOrders(id=i, cid=cid))
+        cancel(self.capp, event.order)
 
     @on(OrdersPane.AmendRequested)
     def _amend(self, event: OrdersPane.AmendRequested) -> None:
         amend(self.capp, event.order)
+
+
+def cancel(app: CockpitApp, order: OrderView) -> None:
+    """Cancel ``order`` (the orders pane's ``c`` / ``del``, on any screen that shows it)."""
+    from cockpit.link.protocol import CancelOrders
+
+    cid = order.cid
+    app.send(lambda i: CancelOrders(id=i, cid=cid))
 
 
 def amend(app: CockpitApp, order: OrderView) -> None:
