@@ -1,6 +1,6 @@
 """OpenAlgo WebSocket feed: authenticate, subscribe LTP/quote/depth and orders, decode to events.
 
-The protocol is ``/work/shared/protocols/openalgo.md`` §1 and §3. Keys are ``EXCH:SYMBOL``;
+The protocol is ``shared/protocols/openalgo.md`` (beside the checkout) §1 and §3. Keys are ``EXCH:SYMBOL``;
 modes are ``ltp``, ``quote``, ``depth`` (OpenAlgo 1/2/3) and ``orders`` (the order-update
 stream, key ``*``). ``market_data`` frames become :class:`LtpTick`/:class:`QuoteTick`/
 :class:`DepthTick` by the mode the server tagged them with; ``order_update`` frames become
