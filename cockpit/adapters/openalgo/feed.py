@@ -1,8 +1,8 @@
 """OpenAlgo WebSocket feed: authenticate, subscribe LTP/quote/depth and orders, decode to events.
 
-The protocol is ``shared/protocols/openalgo.md`` (beside the checkout) §1 and §3. Keys are ``EXCH:SYMBOL``;
-modes are ``ltp``, ``quote``, ``depth`` (OpenAlgo 1/2/3) and ``orders`` (the order-update
-stream, key ``*``). ``market_data`` frames become :class:`LtpTick`/:class:`QuoteTick`/
+The protocol is ``shared/protocols/openalgo.md`` (beside the checkout) §1 and §3. Keys are
+``EXCH:SYMBOL``; modes are ``ltp``, ``quote``, ``depth`` (OpenAlgo 1/2/3) and ``orders`` (the
+order-update stream, key ``*``). ``market_data`` frames become :class:`LtpTick`/:class:`QuoteTick`/
 :class:`DepthTick` by the mode the server tagged them with; ``order_update`` frames become
 :class:`OrderUpdate` (source ``pushed``). Prices are ``Decimal`` exactly as sent. Broker
 key names vary (``last_quantity``/``last_trade_quantity``, ``average_price``/
