@@ -22,21 +22,15 @@ from cockpit.link.client import EngineClient
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import ClientLink
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty, running_engine
 from tests.ui.test_trader_safety import ltp_is
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[EngineProc]:
     """Daily loss limit 50 paise, stale-data gate at 3 s (the app's own config says neither)."""
-    e = EngineProc(COCKPIT_RISK__MAX_DAILY_LOSS="0.5", COCKPIT_RISK__MAX_TICK_AGE_S="3")
-    try:
-        e.price("SBIN", "800.00")
-        e.price("INFY", "1500.00")
-        e.wait_ready()
+    with running_engine(COCKPIT_RISK__MAX_DAILY_LOSS="0.5", COCKPIT_RISK__MAX_TICK_AGE_S="3") as e:
         yield e
-    finally:
-        e.stop()
 
 
 async def test_stale_is_shown_against_the_engines_limit(engine: EngineProc) -> None:

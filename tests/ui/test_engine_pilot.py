@@ -7,6 +7,7 @@ pointed at it over loopback; the app attaches to the engine's Unix socket like `
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import re
 import shutil
@@ -133,9 +134,10 @@ class EngineProc:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    e = EngineProc()
+@contextlib.contextmanager
+def running_engine(**settings: str) -> Iterator[EngineProc]:
+    """An engine process at SBIN 800.00 and INFY 1500.00, ready, stopped afterwards."""
+    e = EngineProc(**settings)
     try:
         e.price("SBIN", "800.00")
         e.price("INFY", "1500.00")
@@ -143,6 +145,12 @@ def engine() -> Iterator[EngineProc]:
         yield e
     finally:
         e.stop()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    with running_engine() as e:
+        yield e
 
 
 @pytest.fixture

@@ -11,19 +11,13 @@ import pytest
 from cockpit.link import protocol as p
 from cockpit.ui.store import is_working
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, make_app
+from tests.ui.test_engine_pilot import SBIN, EngineProc, make_app, running_engine
 
 
 @pytest.fixture
 def engine() -> Iterator[EngineProc]:
-    e = EngineProc()
-    try:
-        e.price("SBIN", "800.00")
-        e.price("INFY", "1500.00")
-        e.wait_ready()
+    with running_engine() as e:
         yield e
-    finally:
-        e.stop()
 
 
 async def test_a_resting_stop_entry_is_a_working_order_on_screen(engine: EngineProc) -> None:

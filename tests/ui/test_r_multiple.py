@@ -15,19 +15,13 @@ import pytest
 from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[EngineProc]:
-    e = EngineProc()
-    try:
-        e.price("SBIN", "800.00")
-        e.price("INFY", "1500.00")
-        e.wait_ready()
+    with running_engine() as e:
         yield e
-    finally:
-        e.stop()
 
 
 def enter(engine: EngineProc, stop_ticks: int) -> None:

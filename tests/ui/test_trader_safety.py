@@ -27,6 +27,7 @@ from tests.ui.test_engine_pilot import (
     make_app,
     qty,
     row_with,
+    running_engine,
 )
 
 INFY = "NSE:INFY"
@@ -34,14 +35,8 @@ INFY = "NSE:INFY"
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[EngineProc]:
-    e = EngineProc()
-    try:
-        e.price("SBIN", "800.00")
-        e.price("INFY", "1500.00")
-        e.wait_ready()
+    with running_engine() as e:
         yield e
-    finally:
-        e.stop()
 
 
 @pytest.fixture
