@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from cockpit.link import protocol as p
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
+from cockpit.ui.count import Count, apply_count
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.exits import ExitMixin
 from cockpit.ui.link import Link, LinkClosed, Pump
@@ -72,6 +73,8 @@ class CockpitApp(EntryMixin, ExitMixin, NavigationMixin, App[int]):
         self.batches_applied = 0
         self.last_applied_ns = 0
         self._frozen = False
+        self.count = Count()
+        """The count typed before a key (the count grammar)."""
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
@@ -349,7 +352,11 @@ class CockpitApp(EntryMixin, ExitMixin, NavigationMixin, App[int]):
     async def run_action(
         self, action: Any, default_namespace: Any = None, namespaces: Any = None
     ) -> bool:
-        """Say why an entry key was refused instead of ignoring it silently."""
+        """Apply a typed count to the key's action; say why an entry key was refused
+        instead of ignoring it silently."""
+        if isinstance(action, str) and self.count.pending is not None:
+            action = apply_count(action, self.count.take())
+            self.show_count()
         if isinstance(action, str) and default_namespace in (None, self):
             name = action.partition("(")[0]
             if name in ENTRY_ACTIONS or (self.read_only and name in TRADE_ACTIONS):
@@ -360,6 +367,13 @@ class CockpitApp(EntryMixin, ExitMixin, NavigationMixin, App[int]):
                     self.log_message("warning", title, reason, timeout=4)
                     return True
         return await super().run_action(action, default_namespace, namespaces)
+
+    def show_count(self) -> None:
+        """Show the pending count on the status bar (at once: the trader is typing it)."""
+        status = getattr(self.screen, "status", None)
+        if status is not None:
+            status.count = self.count.digits
+            status.rebuild()
 
     # ------------------------------------------------------------------ commands
 

@@ -1,0 +1,109 @@
+"""Issue 20, keys a DOM trader expects: a count grammar, partial closes, sizing from risk,
+orders moved from the ladder. The real app against the real engine and paper exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cockpit.ui.app import CockpitApp
+from tests.ui.conftest import wait_for
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty, running_engine
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    with running_engine() as e:
+        yield e
+
+
+@pytest.fixture
+def fresh(engine: EngineProc) -> EngineProc:
+    """Each test starts flat and armed at SBIN 800.00."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    return engine
+
+
+def status_text(app: CockpitApp) -> str:
+    return app.screen.status.text_of(0)
+
+
+async def long_with_plan(pilot, app: CockpitApp, keys: tuple[str, ...] = ("b",)) -> None:
+    await pilot.press(*keys)
+    await wait_for(pilot, lambda: qty(app) > 0, 10)
+    await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].stop, 10)
+
+
+# ---------------------------------------------------------------------- the count grammar
+
+
+async def test_a_count_scales_stop_and_target_moves_and_shows_on_the_bar(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app)
+        plan = app.store.plans[SBIN]
+        assert plan.stop is not None
+        assert plan.target is not None
+        await pilot.press("3")
+        assert "count 3" in status_text(app)
+        await pilot.press("right_square_bracket")  # 3] : stop up three ticks
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 3, 10)
+        assert "count" not in status_text(app)
+        await pilot.press("5", "right_curly_bracket")  # 5} : target up five
+        await wait_for(pilot, lambda: app.store.plans[SBIN].target == plan.target + 5, 10)
+        await pilot.press("1", "2", "left_square_bracket")  # 12[ : stop down twelve
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop - 9, 10)
+
+
+async def test_esc_drops_a_pending_count(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app)
+        stop = app.store.plans[SBIN].stop
+        assert stop is not None
+        await pilot.press("4", "escape")
+        assert "count" not in status_text(app)
+        await pilot.press("right_square_bracket")  # one tick, not four
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == stop + 1, 10)
+        await pilot.pause(0.3)
+        assert app.store.plans[SBIN].stop == stop + 1
+
+
+async def test_a_count_before_b_buys_that_many(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("3", "b")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        assert app.qty_of(SBIN) == 1  # the symbol's quantity is left as it was
+
+
+async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("1", "2", "b")  # 12 > 10 × the default 1
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "BUY 12 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+
+
+async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("a")  # disarm
+        await wait_for(pilot, lambda: app.store.status is not None and not app.store.status.armed)
+        await pilot.press("5", "b")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+        assert any(rule == "gate" for rule, _ in app.refusals)
+        assert "count" not in status_text(app)
