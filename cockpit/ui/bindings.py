@@ -13,6 +13,7 @@ ENTRY_ACTIONS = frozenset(
 EXIT_ACTIONS = frozenset(
     {
         "flatten",
+        "close_part",
         "kill_switch",
         "cancel_symbol",
         "stop_move",
@@ -63,6 +64,22 @@ BINDINGS: list[BindingType] = [
         "KILL",
         "Cancel everything and flatten everything (confirmed)",
         "kill_switch",
+    ),
+    _b(
+        "h",
+        "close_part(50)",
+        "Close ½",
+        "Close half of the position at market (the plan shrinks)",
+        "close_half",
+        show=False,
+    ),
+    _b(
+        "H",
+        "close_part(25)",
+        "Close ¼",
+        "Close a quarter of the position at market (the plan shrinks)",
+        "close_quarter",
+        show=False,
     ),
     _b("x", "cancel_symbol", "Cancel", "Cancel the symbol's working orders", "cancel_symbol"),
     _b("r", "reverse", "Reverse", "Turn the position around", "reverse", show=False),

@@ -33,6 +33,16 @@ class ExitMixin:
             key = app.selected
             app.send(lambda i: p.Flatten(id=i, key=key))
 
+    def action_close_part(self, percent: int) -> None:
+        """Close ``percent`` of the selected position at market (the plan shrinks)."""
+        app = self._app
+        key = app.selected
+        pos = app.store.positions.get(key) if key else None
+        if key is None or pos is None or pos.qty == 0:
+            app.log_message("warning", f"Close {percent}%", f"{key or 'no symbol'}: no position")
+            return
+        app.send(lambda i: p.ClosePart(id=i, key=key, percent=percent))
+
     def action_kill_switch(self) -> None:
         """Cancel every order and flatten every position, after confirmation."""
         from cockpit.ui.screens.modals import ConfirmScreen

@@ -107,3 +107,31 @@ async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
         assert qty(app) == 0
         assert any(rule == "gate" for rule, _ in app.refusals)
         assert "count" not in status_text(app)
+
+
+# ---------------------------------------------------------------------- partial close
+
+
+async def test_close_a_quarter_then_half_and_the_plan_shrinks(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app, ("4", "b"))
+        await wait_for(pilot, lambda: qty(app) == 4, 10)
+        await pilot.press("H")  # a quarter of 4
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await wait_for(pilot, lambda: app.store.plans[SBIN].qty == 3, 10)
+        await pilot.press("h")  # half of 3, rounded down to the lot: 1
+        await wait_for(pilot, lambda: qty(app) == 2, 10)
+        await wait_for(pilot, lambda: app.store.plans[SBIN].qty == 2, 10)
+        assert app.store.plans[SBIN].stop is not None
+
+
+async def test_a_part_under_a_lot_is_refused_with_the_reason(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app)
+        await pilot.press("H")  # a quarter of 1
+        await wait_for(pilot, lambda: any(r == "quantity" for r, _ in app.refusals), 10)
+        assert qty(app) == 1
