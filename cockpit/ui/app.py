@@ -20,6 +20,7 @@ from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.count import Count, apply_count
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.exits import ExitMixin
+from cockpit.ui.ladder_orders import LadderOrderMixin
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
@@ -37,7 +38,7 @@ from cockpit.ui.themes import (
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
 
-class CockpitApp(EntryMixin, ExitMixin, NavigationMixin, App[int]):
+class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -74,6 +75,8 @@ class CockpitApp(EntryMixin, ExitMixin, NavigationMixin, App[int]):
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
+        self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
+        """Ladder moves just sent: cid → (price, trigger, when)."""
         """The count typed before a key (the count grammar)."""
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""

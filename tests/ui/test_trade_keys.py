@@ -4,6 +4,7 @@ orders moved from the ladder. The real app against the real engine and paper exc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -135,3 +136,104 @@ async def test_a_part_under_a_lot_is_refused_with_the_reason(fresh: EngineProc) 
         await pilot.press("H")  # a quarter of 1
         await wait_for(pilot, lambda: any(r == "quantity" for r, _ in app.refusals), 10)
         assert qty(app) == 1
+
+
+# ------------------------------------------------------------- orders moved from the ladder
+
+
+def working(app: CockpitApp, side: str | None = None) -> list:
+    return [o for o in app.store.working_orders(SBIN) if side is None or o.side == side]
+
+
+def ticks(app: CockpitApp, price: str) -> int:
+    return int(Decimal(price) / app.store.tick_size(SBIN))
+
+
+async def resting_buy(pilot, app: CockpitApp, below: int = 4) -> str:
+    """A buy limit ``below`` ticks under the market, the ladder cursor on its row."""
+    await pilot.press(*["down"] * below, "B")
+    await wait_for(pilot, lambda: len(working(app, "BUY")) == 1, 10)
+    order = working(app, "BUY")[0]
+    await wait_for(pilot, lambda: app.store.orders[order.cid].venue_id is not None, 10)
+    return order.cid
+
+
+async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        cid = await resting_buy(pilot, app)
+        start = app.store.orders[cid].price
+        assert start == ticks(app, "799.80")
+        await pilot.press("K")
+        await wait_for(pilot, lambda: app.store.orders[cid].price == start + 1, 10)
+        assert app.screen.ladder.cursor == start + 1  # the cursor went with it
+        await pilot.press("3", "J")  # the count: three ticks down
+        await wait_for(pilot, lambda: app.store.orders[cid].price == start - 2, 10)
+        assert len(working(app)) == 1  # moved, not a new order
+
+
+async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        cid = await resting_buy(pilot, app)
+        await pilot.press("v")
+        ladder = app.screen.ladder
+        assert ladder.pick == ("order", cid)
+        await pilot.press(*["down"] * 5)
+        start = app.store.orders[cid].price
+        assert start is not None
+        assert "◆" in (ladder.text_of(ladder.row_of(start) or 0))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: app.store.orders[cid].price == start - 5, 10)
+        await pilot.press("escape")
+        assert ladder.pick is None
+
+
+async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        cid = await resting_buy(pilot, app)
+        start = app.store.orders[cid].price
+        await pilot.press("v", *["up"] * 8, "g")  # 800.20: above the ask
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "at or above the ask" in str(app.screen.query_one("#dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert app.store.orders[cid].price == start
+
+
+async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app)
+        plan = app.store.plans[SBIN]
+        assert plan.stop is not None
+        assert plan.target is not None
+        ladder = app.screen.ladder
+        await pilot.press(*["down"] * (ladder.cursor - plan.stop))
+        assert ladder.cursor == plan.stop
+        await pilot.press("2", "K")  # the stop row, two ticks up
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 2, 10)
+        await pilot.press(*["up"] * (plan.target - ladder.cursor), "v")
+        assert ladder.pick == ("target", None)
+        await pilot.press("down", "down", "g")
+        await wait_for(pilot, lambda: app.store.plans[SBIN].target == plan.target - 2, 10)
+
+
+async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("down", "down", "down", "down", "B", "down", "B")
+        await wait_for(pilot, lambda: len(working(app, "BUY")) == 2, 10)
+        await pilot.press("space", "up", "up", "up", "up", "S")
+        await wait_for(pilot, lambda: len(working(app, "SELL")) == 1, 10)
+        await pilot.press("less_than_sign")
+        await wait_for(pilot, lambda: not working(app, "BUY"), 10)
+        assert len(working(app, "SELL")) == 1
+        await pilot.press("greater_than_sign")
+        await wait_for(pilot, lambda: not working(app), 10)

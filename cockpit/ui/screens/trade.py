@@ -121,12 +121,16 @@ class TradeScreen(Screen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """The count grammar: digits before a key collect into its count (shown on the
-        status bar); ``esc`` drops a pending count."""
+        status bar); ``esc`` drops a pending count, else the ladder's pick."""
         app = self.capp
         if app.count.push(event.character) or (event.key == "escape" and app.count.clear()):
             event.stop()
             event.prevent_default()
             app.show_count()
+        elif event.key == "escape" and self.ladder.pick is not None:
+            event.stop()
+            self.ladder.pick = None  # esc also drops what is picked on the ladder
+            self.ladder.rebuild()
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:
