@@ -83,6 +83,7 @@ class ViewerCommands(EngineBase):
                 if s.vap
             ],
             messages=list(self.message_log.messages),
+            alerts=list(self.alerts.values()),
         )
 
     def _on_command(self, item: ViewerCommand) -> None:

@@ -16,7 +16,7 @@ class JournalVersionError(JournalError):
     """The journal was written by a schema this code cannot read or migrate."""
 
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The schema this code writes. Older journals are migrated on open; newer ones refused."""
 
 # The schema as version 1 shipped it (kept to test the migration path, and as history).
@@ -68,6 +68,19 @@ ALTER TABLE commands ADD COLUMN outcome_message TEXT;
 CREATE TABLE instruments (
     key TEXT PRIMARY KEY, tick_size TEXT NOT NULL, lot_size TEXT NOT NULL);
 """,
+    2: """
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    active INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE TABLE watchlists (
+    name TEXT PRIMARY KEY, updated_ns INTEGER NOT NULL, active INTEGER NOT NULL,
+    state TEXT NOT NULL);
+CREATE TABLE marks (
+    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+    key TEXT NOT NULL, low_ticks INTEGER NOT NULL, high_ticks INTEGER NOT NULL,
+    tick_size TEXT NOT NULL);
+CREATE INDEX marks_key_ts ON marks(key, ts_ns);
+""",
 }
 
 
@@ -83,6 +96,9 @@ _TABLES: Final = frozenset(
         "positions",
         "events",
         "instruments",
+        "alerts",
+        "watchlists",
+        "marks",
     }
 )
 

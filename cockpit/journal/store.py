@@ -44,6 +44,7 @@ from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
 from cockpit.journal import checks
 from cockpit.journal.export import export_csv
+from cockpit.journal.lists import Lists
 from cockpit.journal.records import (
     _DICT_DEC,
     _FINAL_STATUSES,
@@ -90,7 +91,7 @@ def start_of_local_day_ns(now_ns: int | None = None) -> int:
     return int(midnight.timestamp()) * 1_000_000_000
 
 
-class Journal:
+class Journal(Lists):
     """The engine's journal. Open it with :meth:`Journal.open`; close it with :meth:`close`."""
 
     def __init__(
