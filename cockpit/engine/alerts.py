@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Final
 
 import msgspec
@@ -274,14 +274,3 @@ class AlertKeeping(EngineBase):
 
 def _note(alert: protocol.AlertView) -> str:
     return f" ({alert.note})" if alert.note else ""
-
-
-def parse_amount(text: str) -> Decimal:
-    """A P&L amount as typed (``-5000``, ``2500.50``); raises ValueError."""
-    try:
-        value = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not an amount")
-    return value

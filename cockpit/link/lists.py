@@ -6,6 +6,7 @@ in its unions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
@@ -134,3 +135,70 @@ class SetWatchlistView(Msg, frozen=True, tag="watchlist_view"):
     id: int
     sort: str | None = None
     columns: list[str] | None = None
+
+
+# --------------------------------------------------------------------------- words → command
+
+ALERT_USAGE = (
+    "price SYMBOL PRICE | pnl AMOUNT | fill [SYMBOL] | exit [SYMBOL] | feed | lock [once] [-- NOTE]"
+)
+"""What :func:`parse_alert` reads (the CLI's ``cockpit alert add`` and the alerts screen)."""
+
+
+def parse_alert(
+    words: list[str], tick_size: Callable[[str], Decimal | None], command_id: int = 0
+) -> AddAlert:
+    """An :class:`AddAlert` from words (``price NSE:SBIN 802.50``, ``pnl -5000``, ``fill``).
+
+    ``tick_size(key)`` gives a symbol's tick (None: unknown symbol). Raises ValueError with
+    the reason.
+    """
+    note = ""
+    if "--" in words:
+        at = words.index("--")
+        note = " ".join(words[at + 1 :])
+        words = words[:at]
+    once = bool(words) and words[-1].lower() == "once"
+    if once:
+        words = words[:-1]
+    if not words:
+        raise ValueError(f"expected {ALERT_USAGE}")
+    kind, args = words[0].lower(), words[1:]
+    repeat = False if once else None
+    if kind == "price":
+        if len(args) != 2:
+            raise ValueError("price SYMBOL PRICE (e.g. price NSE:SBIN 802.50)")
+        symbol = args[0].upper()
+        tick = tick_size(symbol)
+        if tick is None:
+            raise ValueError(f"{symbol} is not a known symbol")
+        price = _decimal(args[1])
+        ticks = price / tick
+        if ticks != ticks.to_integral_value():
+            raise ValueError(f"{args[1]} is not on {symbol}'s tick of {tick}")
+        return AddAlert(command_id, "price", key=symbol, price=int(ticks), note=note)
+    if kind == "pnl":
+        if len(args) != 1:
+            raise ValueError("pnl AMOUNT (e.g. pnl -5000 or pnl 2500)")
+        return AddAlert(command_id, "pnl", amount=_decimal(args[0]), note=note)
+    if kind in ("fill", "exit", "feed", "lock"):
+        key: str | None = None
+        if args and kind in ("fill", "exit"):
+            key = args[0].upper()
+            if tick_size(key) is None:
+                raise ValueError(f"{key} is not a known symbol")
+            args = args[1:]
+        if args:
+            raise ValueError(f"unexpected {' '.join(args)!r}; expected {ALERT_USAGE}")
+        return AddAlert(command_id, kind, key=key, repeat=repeat, note=note)
+    raise ValueError(f"unknown alert kind {kind!r}; expected {ALERT_USAGE}")
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", ""))
+    except ArithmeticError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not a number")
+    return value

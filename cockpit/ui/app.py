@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
+from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.link import Link, LinkClosed, Pump
@@ -151,7 +152,7 @@ def _b(
     return Binding(key, action, desc, show=show, tooltip=tip, id=bid, **kw)
 
 
-class CockpitApp(EntryMixin, App[int]):
+class CockpitApp(EntryMixin, AlertActions, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -255,6 +256,17 @@ class CockpitApp(EntryMixin, App[int]):
             "journal_stats",
             show=False,
         ),
+        _b(
+            "A", "alert_at_cursor", "Alert", "Price alert at the ladder cursor", "alert", show=False
+        ),
+        _b(
+            "exclamation_mark",
+            "alerts_screen",
+            "Alerts",
+            "The engine's alerts",
+            "alerts_screen",
+            show=False,
+        ),
         _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
         _b("question_mark", "help", "Help", "Keys and what they do", "help"),
         _b(
@@ -290,6 +302,8 @@ class CockpitApp(EntryMixin, App[int]):
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
+        self._notifier = TerminalNotifier(self)
+        """Rings the bell and sends the desktop notification of a fired alert."""
         self._load_themes()
         self.animation_level = self.options.animations  # type: ignore[assignment]
 
@@ -451,6 +465,7 @@ class CockpitApp(EntryMixin, App[int]):
                     continue  # shown and kept by _refused, with the order in words
                 self.store.remember(n)
                 self.notify(n.message, title=n.title, severity=n.severity, timeout=8)  # type: ignore[arg-type]
+            self.ring_fired()
             if self.store.stopping:
                 self.link_state = "stopping"
             if changes.everything and self.selected is None:
