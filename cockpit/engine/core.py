@@ -73,6 +73,7 @@ from cockpit.engine.state import (
     SymbolState,
     local_day_start_ns,
 )
+from cockpit.engine.watchlists import WatchlistKeeping
 from cockpit.link import protocol
 from cockpit.link.bus import (
     Inbound,
@@ -95,6 +96,7 @@ class Engine(
     Reconciliation,
     ViewerCommands,
     AlertKeeping,
+    WatchlistKeeping,
     Journaling,
 ):
     """The decision thread. See the module docstring.
@@ -244,6 +246,7 @@ class Engine(
             EngineTimer: self._on_timer,
             AlertDelivery: self._on_alert_delivery,
         }
+        self._init_watchlists()
 
     # ================================================================== life
 
@@ -252,6 +255,7 @@ class Engine(
         if self.journal is not None:
             self._restore()
             self._restore_alerts()
+            self._start_watchlists()
         self.reconcile("start")
 
     def run(self, stop: threading.Event) -> None:
