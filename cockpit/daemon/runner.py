@@ -414,6 +414,10 @@ class EngineRunner:
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
         router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
         options = EngineOptions(venue=venue.label)
+        webhook = _webhook(s, inbound.put)
+        if webhook is not None:
+            webhook.start()
+            self._on_exit("alert webhook", webhook.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
@@ -422,6 +426,7 @@ class EngineRunner:
             publisher=server,
             inbound=inbound,
             options=options,
+            alert_sender=webhook,
         )
         # Feeds read and decode on their own threads, then put typed events on the engine's
         # queue; the decision thread alone handles them.
@@ -713,3 +718,18 @@ def install_signal_handlers(runner: EngineRunner) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _webhook(s: Settings, sink: Callable[[object], None]) -> Any:
+    """The alert webhook worker (``[alerts] webhook_url``), or None."""
+    if s.alerts.webhook_url is None or not s.alerts.webhook_url.get_secret_value():
+        return None
+    from cockpit.daemon.webhook import WebhookSender
+
+    return WebhookSender(
+        s.alerts.webhook_url.get_secret_value(),
+        sink,
+        fmt=s.alerts.webhook_format,
+        retries=s.alerts.webhook_retries,
+        timeout_s=s.alerts.webhook_timeout_s,
+    )

@@ -83,6 +83,9 @@ class ViewerCommands(EngineBase):
                 if s.vap
             ],
             messages=list(self.message_log.messages),
+            alerts=list(self.alerts.values()),
+            watchlists=self.watchlist_views(),
+            active_watchlist=self.active_watchlist,
         )
 
     def _on_command(self, item: ViewerCommand) -> None:
@@ -492,6 +495,7 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:
             self.watchlist.extend(new)
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.subscribe(new, self.options.feed_mode)
             self.publisher.event(
@@ -518,6 +522,7 @@ class ViewerCommands(EngineBase):
         gone = [k for k in cmd.keys if k in self.watchlist]
         if gone:
             self.watchlist = [k for k in self.watchlist if k not in gone]
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.unsubscribe(gone, self.options.feed_mode)
             self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))

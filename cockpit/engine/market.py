@@ -74,6 +74,8 @@ class MarketData(EngineBase):
             if slot is not None and self.reconciled:
                 self._plan_tick(slot, checked.price, ev.recv_ns)
             self.portfolio.update_mark(key, checked.price)
+            if key in self._price_alerts:
+                self._alert_price(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
         self._to_screen(key, sym, ev)

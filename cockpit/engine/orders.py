@@ -231,6 +231,9 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
+        if self.alerts:
+            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         self._sync_plan(key, order, event.ts_ns)
         closer = self._closers.get(key)

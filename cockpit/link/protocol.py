@@ -30,10 +30,42 @@ from typing import Final
 import msgspec
 
 from cockpit.domain.feed import FeedStatus
+from cockpit.link.lists import (
+    AddAlert,
+    AlertEvent,
+    AlertFired,
+    AlertView,
+    DeleteWatchlist,
+    RemoveAlert,
+    SetWatchlistView,
+    SwitchWatchlist,
+    WatchlistsChanged,
+    WatchlistView,
+)
+from cockpit.link.msg import Msg
 
-PROTOCOL_VERSION: Final = 2
+# Re-exported: the protocol is used as one module (``protocol.AlertView``); names defined
+# here are exported as usual.
+__all__ = [
+    "AddAlert",
+    "AlertEvent",
+    "AlertFired",
+    "AlertView",
+    "DeleteWatchlist",
+    "Msg",
+    "RemoveAlert",
+    "SetWatchlistView",
+    "SwitchWatchlist",
+    "WatchlistView",
+    "WatchlistsChanged",
+]
+
+
+PROTOCOL_VERSION: Final = 3
 """2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
-the engine refuses a viewer of another version with a clear message."""
+3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
+:class:`WatchlistsChanged` and their commands). The engine refuses a viewer of another
+version with a clear message."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -41,10 +73,6 @@ MAX_COMMAND_FRAME: Final = 256 * 1024
 thousands of symbols fits); a longer header closes the connection before anything is kept."""
 
 _LEN: Final = struct.Struct(">I")
-
-
-class Msg(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
-    """Base of every protocol message."""
 
 
 # --------------------------------------------------------------------------- views
@@ -269,6 +297,11 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     volume_at_price: list[VolumeAtPrice] = []
     messages: list[MessageView] = []
     """The engine's recent messages, oldest first (the day's last few hundred)."""
+    alerts: list[AlertView] = []
+    """Active alerts."""
+    watchlists: list[WatchlistView] = []
+    """Every named watchlist (the active one's keys are ``watchlist``)."""
+    active_watchlist: str = ""
 
 
 # --------------------------------------------------------------------------- engine → viewer
@@ -602,10 +635,23 @@ Command = (
     | Search
     | Ping
     | Shutdown
+    | AddAlert
+    | RemoveAlert
+    | SwitchWatchlist
+    | DeleteWatchlist
+    | SetWatchlistView
 )
 """Every command a viewer may send (after :class:`Hello`)."""
 
-READ_ONLY_COMMANDS: Final = (Subscribe, Unsubscribe, Search, Ping)
+READ_ONLY_COMMANDS: Final = (
+    Subscribe,
+    Unsubscribe,
+    Search,
+    Ping,
+    SwitchWatchlist,
+    DeleteWatchlist,
+    SetWatchlistView,
+)
 
 ToEngine = Hello | Command
 ToViewer = (
@@ -620,6 +666,9 @@ ToViewer = (
     | FeedEvent
     | Alarm
     | WatchlistChanged
+    | AlertEvent
+    | AlertFired
+    | WatchlistsChanged
     | Ack
     | Refused
     | SearchResult

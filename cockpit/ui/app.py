@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
+from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.count import Count, apply_count
@@ -38,7 +39,7 @@ from cockpit.ui.themes import (
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
 
-class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[int]):
+class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -81,6 +82,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
+        self._notifier = TerminalNotifier(self)
+        """Rings the bell and sends the desktop notification of a fired alert."""
         self._load_themes()
         self.animation_level = self.options.animations  # type: ignore[assignment]
 
@@ -242,6 +245,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
                     continue  # shown and kept by _refused, with the order in words
                 self.store.remember(n)
                 self.notify(n.message, title=n.title, severity=n.severity, timeout=8)  # type: ignore[arg-type]
+            self.ring_fired()
             if self.store.stopping:
                 self.link_state = "stopping"
             if changes.everything and self.selected is None:

@@ -191,6 +191,15 @@ BINDINGS: list[BindingType] = [
         "journal_stats",
         show=False,
     ),
+    _b("A", "alert_at_cursor", "Alert", "Price alert at the ladder cursor", "alert", show=False),
+    _b(
+        "exclamation_mark",
+        "alerts_screen",
+        "Alerts",
+        "The engine's alerts",
+        "alerts_screen",
+        show=False,
+    ),
     _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
     _b("question_mark", "help", "Help", "Keys and what they do", "help"),
     _b(

@@ -18,6 +18,9 @@ from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.link.protocol import (
     Ack,
     Alarm,
+    AlertEvent,
+    AlertFired,
+    AlertView,
     BookView,
     ExitFired,
     FeedEvent,
@@ -38,6 +41,8 @@ from cockpit.link.protocol import (
     StatusView,
     Stopping,
     WatchlistChanged,
+    WatchlistsChanged,
+    WatchlistView,
     Welcome,
 )
 
@@ -76,6 +81,7 @@ class Changes:
     feeds: bool = False
     status: bool = False
     watchlist: bool = False
+    alerts: bool = False
     everything: bool = False
     connection: bool = False
 
@@ -92,6 +98,7 @@ class Changes:
         self.feeds |= other.feeds
         self.status |= other.status
         self.watchlist |= other.watchlist
+        self.alerts |= other.alerts
         self.everything |= other.everything
         self.connection |= other.connection
 
@@ -138,6 +145,13 @@ class Store:
         self.feeds: dict[str, FeedStatus] = {}
         self.status: StatusView | None = None
         self.watchlist: list[str] = []
+        self.watchlists: dict[str, WatchlistView] = {}
+        """The engine's named watchlists (the active one's symbols are ``watchlist``)."""
+        self.active_watchlist = ""
+        self.alerts: dict[int, AlertView] = {}
+        """The engine's active alerts by id."""
+        self.fired: list[AlertFired] = []
+        """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
         self.direction: dict[str, int] = {}
         """+1 / -1 / 0: the direction of the last change of the last price."""
@@ -230,6 +244,19 @@ class Store:
                 self.instruments[inst.key] = inst
             self.watchlist = list(msg.watchlist)
             ch.watchlist = True
+        elif isinstance(msg, AlertFired):
+            self.fired.append(msg)
+            self.notices.append(Notice("warning", msg.title, msg.text))
+        elif isinstance(msg, AlertEvent):
+            if msg.removed or not msg.alert.active:
+                self.alerts.pop(msg.alert.id, None)
+            else:
+                self.alerts[msg.alert.id] = msg.alert
+            ch.alerts = True
+        elif isinstance(msg, WatchlistsChanged):
+            self.watchlists = {w.name: w for w in msg.watchlists}
+            self.active_watchlist = msg.active
+            ch.watchlist = True
         elif isinstance(msg, Welcome):
             self.welcome = msg
             self.connected = True
@@ -265,6 +292,9 @@ class Store:
         self.feeds = {f.feed: f for f in snap.feeds}
         self._status(snap.status)
         self.watchlist = list(snap.watchlist)
+        self.watchlists = {w.name: w for w in snap.watchlists}
+        self.active_watchlist = snap.active_watchlist
+        self.alerts = {a.id: a for a in snap.alerts}
         # The engine's message log: on the first attach all of it; on a re-attach (a resync)
         # what came after the last event this store saw; from a new engine, all of it.
         after = -1 if self.snapshots == 0 or snap.seq < seen else seen
