@@ -50,6 +50,7 @@ from cockpit.domain.orders import (
     Product,
 )
 from cockpit.domain.positions import Portfolio
+from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
@@ -87,7 +88,9 @@ __all__ = ["Engine", "EngineOptions", "EngineTimer"]
 log = logging.getLogger(__name__)
 
 
-class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands, Journaling):
+class Engine(
+    MarketData, Charting, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands, Journaling
+):
     """The decision thread. See the module docstring.
 
     Args:
@@ -180,6 +183,10 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._recon: dict[int, ReconRound] = {}
         self._lookups: dict[int, PendingLookup] = {}
         self._searches: dict[int, tuple[int, protocol.Search]] = {}
+        self._charts: dict[str, SymbolChart] = {}
+        self._history_token = 0
+        self._history_pending: dict[int, str] = {}
+        """History requests in flight: token -> symbol."""
         self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0
@@ -352,6 +359,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
                 self._next_recon_ns = 0
         if self._vap_dirty:
             self._publish_volume()
+        if self._charts:
+            self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
 
