@@ -18,6 +18,7 @@ from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.link.protocol import (
     Ack,
     Alarm,
+    Bars,
     BookView,
     ExitFired,
     FeedEvent,
@@ -32,6 +33,7 @@ from cockpit.link.protocol import (
     PlanView,
     PositionEvent,
     PositionView,
+    Prints,
     QuoteView,
     Refused,
     Snapshot,
@@ -40,6 +42,7 @@ from cockpit.link.protocol import (
     WatchlistChanged,
     Welcome,
 )
+from cockpit.ui.chartdata import ChartData
 
 HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
@@ -66,6 +69,8 @@ class Changes:
     quotes: set[str] = field(default_factory=set)
     books: set[str] = field(default_factory=set)
     vap: set[str] = field(default_factory=set)
+    charts: set[str] = field(default_factory=set)
+    """Symbols whose bars or prints changed."""
     positions: set[str] = field(default_factory=set)
     """Symbols whose position changed (an engine event)."""
     marks: set[str] = field(default_factory=set)
@@ -84,6 +89,7 @@ class Changes:
         self.quotes |= other.quotes
         self.books |= other.books
         self.vap |= other.vap
+        self.charts |= other.charts
         self.positions |= other.positions
         self.marks |= other.marks
         self.plans |= other.plans
@@ -127,6 +133,9 @@ class Store:
         self.quotes: dict[str, QuoteView] = {}
         self.books: dict[str, BookView] = {}
         self.vap: dict[str, dict[int, Decimal]] = {}
+        self.bought: dict[str, dict[int, Decimal]] = {}
+        """The buyer-initiated part of ``vap`` per price (the rest was seller-initiated)."""
+        self.charts = ChartData()
         self.positions: dict[str, PositionView] = {}
         self.plans: dict[str, PlanView] = {}
         self.plan_changes: dict[str, str] = {}
@@ -240,6 +249,12 @@ class Store:
             ch.connection = True
         elif isinstance(msg, Refused):
             self.notices.append(Notice("error", f"Refused: {msg.rule}", msg.message))
+        elif isinstance(msg, Bars):
+            self.charts.apply_bars(msg)
+            ch.charts.add(msg.key)
+        elif isinstance(msg, Prints):
+            self.charts.apply_prints(msg)
+            ch.charts.add(msg.key)
         elif isinstance(msg, Ack):
             pass
         return ch
@@ -254,6 +269,8 @@ class Store:
             self._quote(q, flash=False)
         self.books = {b.key: b for b in snap.books}
         self.vap = {v.key: dict(v.levels) for v in snap.volume_at_price}
+        self.bought = {v.key: dict(v.bought) for v in snap.volume_at_price}
+        self.charts.reset()
         self.positions = {}
         for p in snap.positions:
             self._position(p)
@@ -289,11 +306,14 @@ class Store:
         for v in batch.volume_at_price:
             # Only the levels that changed, each with its session total (0: level gone).
             levels = self.vap.setdefault(v.key, {})
+            bought = self.bought.setdefault(v.key, {})
             for price, qty in v.levels:
                 if qty:
                     levels[price] = qty
                 else:
                     levels.pop(price, None)
+                    bought.pop(price, None)
+            bought.update((price, qty) for price, qty in v.bought if price in levels)
             ch.vap.add(v.key)
         if batch.status is not None:
             self._status(batch.status)
