@@ -84,3 +84,20 @@ def test_chart_beside_the_ladder_160x48(snap_compare) -> None:
         assert pilot.app.screen.has_class("-chart")
 
     assert snap_compare(chart_app(), terminal_size=(160, 48), run_before=run_before)
+
+
+async def test_the_tape_highlights_only_the_large_print() -> None:
+    app = chart_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _charted(pilot)
+        tape = app.screen.tape
+        await wait_for(pilot, lambda: len(tape.lines()) > 20)
+        large = [tape.text_of(y) for y, line in enumerate(tape.lines()) if line[0] == "tape--large"]
+        assert len(large) == 1
+        assert " 400 " in large[0]
+        assert "big ≥60" in tape.text_of(0)  # five times the median print (12)
+        for _ in range(5):
+            await pilot.press("greater_than_sign")  # 1, 2, 5, 10, 25 lots of 1
+        await wait_for(pilot, lambda: "≥25" in tape.text_of(0))
+        shown = [tape.text_of(y) for y in range(1, len(tape.lines()))]
+        assert [row.split()[2] for row in shown] == ["400"]
