@@ -91,10 +91,10 @@ async def test_tape_lists_each_print_with_its_side_and_filters_by_size(fresh: En
             pilot, lambda: [r[1:2] for r in rows()] == [["800.05"], ["800.25"], ["800.10"]], 5
         )
         assert [r[-1] for r in rows()] == ["s", "b", "b"]  # inferred: OpenAlgo sends no side
-        await pilot.press("greater_than_sign", "greater_than_sign")  # at least 2 lots
+        await pilot.press("right_parenthesis", "right_parenthesis")  # at least 2 lots
         await wait_for(pilot, lambda: tape.text_of(1) == "")
         assert "≥2" in tape.text_of(0)
-        await pilot.press("less_than_sign", "less_than_sign")
+        await pilot.press("left_parenthesis", "left_parenthesis")
         await wait_for(pilot, lambda: "800.05" in tape.text_of(1))
 
 

@@ -97,7 +97,7 @@ async def test_the_tape_highlights_only_the_large_print() -> None:
         assert " 400 " in large[0]
         assert "big ≥60" in tape.text_of(0)  # five times the median print (12)
         for _ in range(5):
-            await pilot.press("greater_than_sign")  # 1, 2, 5, 10, 25 lots of 1
+            await pilot.press("right_parenthesis")  # 1, 2, 5, 10, 25 lots of 1
         await wait_for(pilot, lambda: "≥25" in tape.text_of(0))
         shown = [tape.text_of(y) for y in range(1, len(tape.lines()))]
         assert [row.split()[2] for row in shown] == ["400"]

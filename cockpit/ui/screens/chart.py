@@ -60,14 +60,14 @@ class ChartScreen(Screen[None]):
             id="chart.longer",
         ),
         Binding(
-            "less_than_sign",
+            "left_parenthesis",
             "tape_filter(-1)",
             "Smaller prints",
             tooltip="Show smaller prints on the tape",
             id="tape.less",
         ),
         Binding(
-            "greater_than_sign",
+            "right_parenthesis",
             "tape_filter(1)",
             "Larger prints",
             tooltip="Show only larger prints on the tape",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -157,6 +157,19 @@ class TradeScreen(Screen[None]):
         if self.size.width < self.CHART_BESIDE_MIN:
             self.remove_class("-chart")
         self.call_after_refresh(self._lift_toasts)
+
+    def on_key(self, event: events.Key) -> None:
+        """The count grammar: digits before a key collect into its count (shown on the
+        status bar); ``esc`` drops a pending count, else the ladder's pick."""
+        app = self.capp
+        if app.count.push(event.character) or (event.key == "escape" and app.count.clear()):
+            event.stop()
+            event.prevent_default()
+            app.show_count()
+        elif event.key == "escape" and self.ladder.pick is not None:
+            event.stop()
+            self.ladder.pick = None  # esc also drops what is picked on the ladder
+            self.ladder.rebuild()
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:
