@@ -14,6 +14,7 @@ from cockpit.domain.execution import (
     ExecutionClient,
     LookupSymbol,
     QueryBook,
+    QueryHistory,
     RouterResult,
     SearchSymbols,
 )
@@ -34,6 +35,9 @@ from cockpit.engine.state import (
 )
 from cockpit.link import protocol
 from cockpit.link.bus import Inbound, Publisher
+
+if TYPE_CHECKING:
+    from cockpit.engine.charts import SymbolChart
 
 
 class EngineBase:
@@ -102,6 +106,8 @@ class EngineBase:
     alerts: dict[int, protocol.AlertView]
     _price_alerts: dict[str, list[int]]
     active_watchlist: str
+    _charts: dict[str, SymbolChart]
+    """Charted symbols (engine/charts.py)."""
     _screen_dirty: set[str]
 
     if TYPE_CHECKING:
@@ -146,6 +152,10 @@ class EngineBase:
         def _on_book(self, result: RouterResult, request: QueryBook) -> None: ...
         def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None: ...
         def _on_search(self, result: RouterResult, request: SearchSymbols) -> None: ...
+        def _on_history(self, result: RouterResult, request: QueryHistory) -> None: ...
+        def _chart_trade(
+            self, key: str, price: int, qty: Decimal | None, ts_ns: int, side: str, inferred: bool
+        ) -> None: ...
         def _order_view(self, order: Order) -> protocol.OrderView: ...
         def _plan_tick(self, slot: PlanSlot, ltp: int, ts_ns: int) -> None: ...
         def _position_view(self, pos: Position | None) -> protocol.PositionView: ...

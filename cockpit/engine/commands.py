@@ -36,6 +36,7 @@ from cockpit.engine.risk_gate import GateContext
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
+    ZERO,
     PendingLookup,
     describe_change,
 )
@@ -78,7 +79,11 @@ class ViewerCommands(EngineBase):
             status=self._status_view(),
             watchlist=list(self.watchlist),
             volume_at_price=[
-                protocol.VolumeAtPrice(s.inst.key, sorted(s.vap.items()))
+                protocol.VolumeAtPrice(
+                    s.inst.key,
+                    sorted(s.vap.items()),
+                    sorted((p, s.bought.get(p, ZERO)) for p in s.vap),
+                )
                 for s in self._syms.values()
                 if s.vap
             ],

@@ -51,6 +51,7 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
+from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
@@ -91,6 +92,7 @@ log = logging.getLogger(__name__)
 
 class Engine(
     MarketData,
+    Charting,
     ExitPlanning,
     OrderFlow,
     Reconciliation,
@@ -193,6 +195,10 @@ class Engine(
         self._recon: dict[int, ReconRound] = {}
         self._lookups: dict[int, PendingLookup] = {}
         self._searches: dict[int, tuple[int, protocol.Search]] = {}
+        self._charts: dict[str, SymbolChart] = {}
+        self._history_token = 0
+        self._history_pending: dict[int, str] = {}
+        """History requests in flight: token -> symbol."""
         self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0
@@ -373,6 +379,8 @@ class Engine(
             self._alerts_on_timer()
         if self._vap_dirty:
             self._publish_volume()
+        if self._charts:
+            self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
 

@@ -19,6 +19,7 @@ from cockpit.domain.execution import (
     LookupSymbol,
     PlaceOrder,
     QueryBook,
+    QueryHistory,
     QueryOrder,
     RouterResult,
     SearchSymbols,
@@ -453,6 +454,8 @@ class OrderFlow(EngineBase):
             self._on_lookup(result, request)
         elif isinstance(request, SearchSymbols):
             self._on_search(result, request)
+        elif isinstance(request, QueryHistory):
+            self._on_history(result, request)
 
     def _on_place_result(self, result: RouterResult, request: PlaceOrder) -> None:
         order = self.orders.get(request.cid)

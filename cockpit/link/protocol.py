@@ -14,8 +14,8 @@ Conversation:
    dropped and resyncs from a new snapshot when it reconnects.
 4. The viewer sends commands (each with an ``id`` unique on its connection); each command is
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
-   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search` and
-   :class:`Ping`.
+   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
+   :class:`WatchChart` and :class:`Ping`.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -64,8 +64,9 @@ __all__ = [
 PROTOCOL_VERSION: Final = 3
 """2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
 3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
-:class:`WatchlistsChanged` and their commands). The engine refuses a viewer of another
-version with a clear message."""
+:class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
+:class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``). The engine refuses a viewer of
+another version with a clear message."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -137,6 +138,31 @@ class VolumeAtPrice(msgspec.Struct, frozen=True):
 
     key: str
     levels: list[tuple[int, Decimal]]
+    bought: list[tuple[int, Decimal]] = []
+    """The buyer-initiated part of the same levels' totals (the rest was seller-initiated)."""
+
+
+class BarView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One OHLCV bar: prices in ticks, ``start_ns`` aligned to the bar size."""
+
+    start_ns: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: Decimal
+
+
+class PrintView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One trade print of the tape."""
+
+    ts_ns: int
+    price: int
+    qty: Decimal
+    side: str
+    """``buy`` (buyer-initiated), ``sell`` or ``""`` (unknown)."""
+    inferred: bool = False
+    """The side was inferred (from the quote, else from the price move), not sent."""
 
 
 class TrailView(msgspec.Struct, frozen=True):
@@ -315,6 +341,26 @@ class MarketBatch(Msg, frozen=True, tag="market"):
     books: list[BookView] = []
     volume_at_price: list[VolumeAtPrice] = []
     status: StatusView | None = None
+
+
+class Bars(Msg, frozen=True, tag="bars"):
+    """Bars of one charted symbol (:class:`WatchChart`), oldest first. ``replace``: the whole
+    series; else each bar replaces the one with the same start or is appended."""
+
+    seq: int
+    key: str
+    size_s: int
+    bars: list[BarView]
+    replace: bool = False
+
+
+class Prints(Msg, frozen=True, tag="prints"):
+    """New trade prints of one charted symbol, oldest first (``replace``: the recent ones)."""
+
+    seq: int
+    key: str
+    prints: list[PrintView]
+    replace: bool = False
 
 
 class OrderEvent(Msg, frozen=True, tag="order"):
@@ -601,6 +647,14 @@ class Search(Msg, frozen=True, tag="search"):
     exchange: str | None = None
 
 
+class WatchChart(Msg, frozen=True, tag="chart"):
+    """Chart ``key``: the engine builds its bars and tape from now on, backfills the bars from
+    the venue's history and answers with :class:`Bars` and :class:`Prints` (replace)."""
+
+    id: int
+    key: str
+
+
 class Ping(Msg, frozen=True, tag="ping"):
     """Liveness / latency probe."""
 
@@ -633,6 +687,7 @@ Command = (
     | Subscribe
     | Unsubscribe
     | Search
+    | WatchChart
     | Ping
     | Shutdown
     | AddAlert
@@ -647,6 +702,7 @@ READ_ONLY_COMMANDS: Final = (
     Subscribe,
     Unsubscribe,
     Search,
+    WatchChart,
     Ping,
     SwitchWatchlist,
     DeleteWatchlist,
@@ -669,6 +725,8 @@ ToViewer = (
     | AlertEvent
     | AlertFired
     | WatchlistsChanged
+    | Bars
+    | Prints
     | Ack
     | Refused
     | SearchResult

@@ -1,4 +1,4 @@
-"""Trade statistics from the journal (key ``J``): today's round trips, or every day's."""
+"""Trade statistics from the journal (key ``T``): today's round trips, or every day's."""
 
 from __future__ import annotations
 
