@@ -487,7 +487,7 @@ def test_no_key_is_bound_twice() -> None:
     assert [k for k, n in keys.items() if n > 1] == []
 
 
-async def test_T_opens_the_trade_statistics() -> None:
+async def test_capital_t_opens_the_trade_statistics() -> None:
     from cockpit.ui.screens.stats import StatsScreen
 
     app, _ = make_app()
