@@ -27,6 +27,7 @@ from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
@@ -38,8 +39,6 @@ from cockpit.domain.orders import (
     OrderStatus,
     OrderSubmitted,
     Side,
-    UnmappedUpdate,
-    events_from_update,
 )
 from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
