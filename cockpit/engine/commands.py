@@ -39,6 +39,8 @@ from cockpit.engine.state import (
     PendingLookup,
     describe_change,
 )
+from cockpit.engine.templates import plan_spec_for
+from cockpit.engine.touch import trigger_side_error
 from cockpit.engine.views import (
     instrument_view,
     plan_view,
@@ -72,7 +74,8 @@ class ViewerCommands(EngineBase):
             books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
-            orders=[self._order_view(o) for o in orders],
+            orders=[self._order_view(o) for o in orders]
+            + [self._touch_view(h, "trigger_pending") for h in self._touch.values()],
             fills=list(self.fills),
             feeds=list(self.feeds.values()),
             status=self._status_view(),
@@ -153,7 +156,12 @@ class ViewerCommands(EngineBase):
         except (InvalidQuantity, ValueError) as exc:
             return protocol.Refused(cmd.id, "quantity", str(exc))
         try:
-            order_type = OrderType(cmd.order_type.upper())
+            spec = plan_spec_for(self.config, cmd.key, cmd.plan, cmd.template)
+        except PlanError as exc:
+            return protocol.Refused(cmd.id, "template", str(exc))
+        touch = cmd.order_type.upper() == "MIT"
+        try:
+            order_type = OrderType.MARKET if touch else OrderType(cmd.order_type.upper())
         except ValueError:
             return protocol.Refused(cmd.id, "order_type", f"unknown order type {cmd.order_type!r}")
         price = cmd.price
@@ -163,8 +171,12 @@ class ViewerCommands(EngineBase):
                 return protocol.Refused(cmd.id, "no_quote", f"{cmd.key}: no {cmd.join} to join")
         if order_type.has_price and price is None:
             return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a price")
-        if order_type.has_trigger and cmd.trigger is None:
-            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a trigger")
+        if (order_type.has_trigger or touch) and cmd.trigger is None:
+            return protocol.Refused(cmd.id, "price", f"a {cmd.order_type} order needs a trigger")
+        if order_type.has_trigger or touch:
+            wrong = trigger_side_error(side, cmd.order_type.upper(), cmd.trigger, sym.ltp, price)
+            if wrong:
+                return protocol.Refused(cmd.id, "trigger", f"{cmd.key}: {wrong}")
         try:
             product = Product(cmd.product.upper())
         except ValueError:
@@ -184,8 +196,12 @@ class ViewerCommands(EngineBase):
         )
         if refusal is not None:
             return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        if touch:
+            assert cmd.trigger is not None
+            cid = self._hold_touch(request, cmd.trigger, spec)
+            return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} MIT", cid=cid)
         order = self._submit(request, urgent=False)
-        self._entry_specs[order.cid] = cmd.plan
+        self._entry_specs[order.cid] = spec
         return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}", cid=order.cid)
 
     def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
@@ -257,6 +273,15 @@ class ViewerCommands(EngineBase):
         )
 
     def _cmd_MoveTarget(self, conn_id: int, cmd: protocol.MoveTarget) -> protocol.Msg:  # noqa: N802
+        if cmd.leg is not None:
+
+            def move_leg(plan: ExitPlan) -> Any:
+                leg = next((leg for leg in plan.legs if leg.n == cmd.leg), None)
+                level = self._level(plan, leg.level if leg is not None else None, cmd)
+                assert level is not None
+                return plan.move_leg(cmd.leg or 0, level)
+
+            return self._plan_action(cmd, move_leg, f"TP{cmd.leg} moved")
         return self._plan_action(
             cmd, lambda plan: plan.move_target(self._level(plan, plan.target, cmd)), "target moved"
         )
@@ -291,9 +316,10 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to protect")
         if cmd.key in self._closers:
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is in flight")
+        spec = plan_spec_for(self.config, cmd.key, cmd.plan, cmd.template)
         if cmd.key in self.plans:
             self._remove_plan(cmd.key, "replaced")
-        slot = self._new_plan(cmd.key, pos, cmd.plan, self.clock())
+        slot = self._new_plan(cmd.key, pos, spec, self.clock())
         if slot is None:
             return protocol.Ack(cmd.id, f"{cmd.key}: no plan (none requested)")
         return protocol.Ack(cmd.id, f"{cmd.key}: plan attached")
@@ -317,8 +343,9 @@ class ViewerCommands(EngineBase):
         )
 
     def _cancel_working(self, key: str | None) -> int:
-        """Cancel working orders of ``key`` (or all), except closing orders in flight."""
-        count = 0
+        """Cancel working orders of ``key`` (or all), except closing orders in flight, and
+        drop held MIT entries."""
+        count = self._drop_touch(key, "cancelled")
         for order in list(self.working.values()):
             if (
                 order.is_working
@@ -371,6 +398,10 @@ class ViewerCommands(EngineBase):
             self._start_close(pos.key, "kill")
 
     def _cmd_CancelOrders(self, conn_id: int, cmd: protocol.CancelOrders) -> protocol.Msg:  # noqa: N802
+        if cmd.cid is not None and cmd.cid in self._touch:
+            held = self._touch.pop(cmd.cid)
+            self._drop_one(held, "cancelled")
+            return protocol.Ack(cmd.id, f"cancelled MIT {cmd.cid}")
         if cmd.cid is not None:
             order = self.orders.get(cmd.cid)
             if order is None or not order.is_working:
@@ -562,7 +593,9 @@ class ViewerCommands(EngineBase):
         )
 
     def _drop_queued_entries(self, why: str) -> None:
-        """Entries still queued at the router never go out (each comes back ``dropped``)."""
+        """Entries still queued at the router never go out (each comes back ``dropped``), nor
+        do held MIT entries."""
+        self._drop_touch(None, why)
         dropped = self.router.drop_queued_entries()
         if dropped:
             self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)

@@ -72,6 +72,7 @@ from cockpit.engine.state import (
     SymbolState,
     local_day_start_ns,
 )
+from cockpit.engine.touch import HeldTouch, TouchEntries
 from cockpit.link import protocol
 from cockpit.link.bus import (
     Inbound,
@@ -87,7 +88,15 @@ __all__ = ["Engine", "EngineOptions", "EngineTimer"]
 log = logging.getLogger(__name__)
 
 
-class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands, Journaling):
+class Engine(
+    MarketData,
+    ExitPlanning,
+    OrderFlow,
+    Reconciliation,
+    ViewerCommands,
+    Journaling,
+    TouchEntries,
+):
     """The decision thread. See the module docstring.
 
     Args:
@@ -163,6 +172,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""

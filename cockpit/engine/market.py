@@ -73,6 +73,8 @@ class MarketData(EngineBase):
         if checked.price is not None:  # a held print moves no exit and no mark
             if slot is not None and self.reconciled:
                 self._plan_tick(slot, checked.price, ev.recv_ns)
+            if self._touch and self.reconciled:
+                self._touch_tick(key, checked.price)
             self.portfolio.update_mark(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit

@@ -235,7 +235,7 @@ def stop_source_word(plan: ExitPlan) -> str:
 def describe_change(inst: Instrument, change: Any) -> str:
     parts = []
     for name, old, new in getattr(change, "changes", ()):
-        if name in ("stop", "target"):
+        if name in ("stop", "target") or name.startswith("tp"):
             o = "-" if old is None else inst.format_price(old)
             n = "-" if new is None else inst.format_price(new)
             parts.append(f"{name} {o} → {n}")
