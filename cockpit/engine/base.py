@@ -67,7 +67,7 @@ class EngineBase:
     plans: dict[str, PlanSlot]
     _closers: dict[str, Closer]
     _touch: dict[str, Any]
-    """Held MIT entries by client id (``cockpit.engine.touch.HeldTouch``)."""
+    """Held MIT entries by client id (``cockpit.engine.entries.HeldTouch``)."""
     _pending_cancel_all: int | None
     _cancel_on_ack: set[str]
     _shutdown_when_flat: bool
@@ -156,6 +156,7 @@ class EngineBase:
             self, request: OrderRequest, *, urgent: bool, cid: str | None = None
         ) -> Order: ...
         def _gate_context(self, key: str) -> GateContext: ...
+        def _drop_queued_entries(self, why: str) -> None: ...
         def _drop_one(self, held: Any, why: str, *, level: str = "") -> None: ...
         def _touch_view(self, held: Any, status: str, reason: str = "") -> protocol.OrderView: ...
         def _hold_touch(

@@ -51,6 +51,7 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.commands import ViewerCommands
+from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -72,7 +73,6 @@ from cockpit.engine.state import (
     SymbolState,
     local_day_start_ns,
 )
-from cockpit.engine.touch import HeldTouch, TouchEntries
 from cockpit.link import protocol
 from cockpit.link.bus import (
     Inbound,
@@ -95,7 +95,7 @@ class Engine(
     Reconciliation,
     ViewerCommands,
     Journaling,
-    TouchEntries,
+    Entries,
 ):
     """The decision thread. See the module docstring.
 

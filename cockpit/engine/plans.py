@@ -25,6 +25,7 @@ from cockpit.domain.scaleout import TargetLeg, TargetSpec, resolve_targets
 from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     NS,
+    PART_TAGS,
     ZERO,
     Closer,
     PlanSlot,
@@ -364,15 +365,16 @@ class ExitPlanning(EngineBase):
     ) -> OrderRequest | None:
         """The order that closes ``pos``: market, or a marketable limit on the first try.
 
-        What the plan's target orders still working will sell is left to them (never sold
-        twice); None when they cover the whole position (the closer looks again later).
+        What the plan's target orders and partial closes still working will sell is left to
+        them (never sold twice); None when they cover the whole position (the closer looks
+        again later).
         """
         side = Side.SELL if pos.qty > 0 else Side.BUY
         committed = sum(
             (
                 o.remaining_qty
                 for o in self.working.values()
-                if o.key == key and o.tag == "target" and o.side is side
+                if o.key == key and o.tag in PART_TAGS and o.side is side
             ),
             ZERO,
         )

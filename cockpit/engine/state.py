@@ -36,6 +36,9 @@ JOURNAL_PROBE_NS: Final = NS
 """After a failed journal write, how often the timer tries one again."""
 CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
+PART_TAGS: Final = frozenset({"target", "partial"})
+"""Orders that close part of a position (a scale-out target, a partial close): a full exit
+leaves to them what they will still sell."""
 
 
 class EngineTimer(msgspec.Struct, frozen=True):

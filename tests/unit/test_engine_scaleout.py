@@ -253,3 +253,12 @@ def test_flatten_cancels_working_targets_and_closes_what_they_leave(rig: Rig) ->
     assert isinstance(answer, p.Ack)
     assert [c.cid for c in rig.router.of(CancelOrder)] == [tp1.cid]
     assert [r.quantity for r in exits(rig, before)] == [D(3), D(7)]
+
+
+def test_the_stop_leaves_a_partial_close_in_flight_to_sell_its_part(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10))
+    answer = rig.command(p.ClosePart, key=SBIN.key, percent=50)
+    assert isinstance(answer, p.Ack), answer
+    before = len(rig.places())
+    rig.tick(SBIN, "799.50")  # the stop, while the half (5) is still working
+    assert [r.quantity for r in exits(rig, before)] == [D(5)]
