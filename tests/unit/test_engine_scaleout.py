@@ -262,3 +262,38 @@ def test_the_stop_leaves_a_partial_close_in_flight_to_sell_its_part(rig: Rig) ->
     before = len(rig.places())
     rig.tick(SBIN, "799.50")  # the stop, while the half (5) is still working
     assert [r.quantity for r in exits(rig, before)] == [D(5)]
+
+
+def test_a_target_partly_filled_before_a_crash_and_done_while_down_is_reconciled(
+    tmp_path: Path,
+) -> None:
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    rig = Rig(journal=journal)
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    rig.tick(SBIN, "800.50")
+    tp1 = rig.places()[-1]
+    venue_id = rig.accept(tp1)
+    rig.fill(tp1, venue_id, "800.50", qty=D(2), status="open")  # 2 of 3, then the crash
+    assert rig.engine.plans[SBIN.key].plan.legs[0].filled == D(2)
+    journal.close()
+
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    again = Rig(journal=journal)
+    # While it was down the rest of TP1 filled: the broker has 7 and TP1 complete.
+    again.start(
+        positions=[{"symbol": "SBIN", "exchange": "NSE", "product": "MIS",
+                    "quantity": 7, "average_price": 800.0}],
+        orders=[{"orderid": venue_id, "symbol": "SBIN", "exchange": "NSE", "action": "SELL",
+                 "quantity": 3, "filled_quantity": 3, "order_status": "complete",
+                 "pricetype": "MARKET", "price": 0, "average_price": 800.5}],
+    )  # fmt: skip
+    plan = again.engine.plans[SBIN.key].plan
+    assert again.engine.portfolio.get(SBIN.key).qty == 7
+    assert (plan.qty, plan.legs[0].filled, plan.legs[0].done) == (D(7), D(3), True)
+    assert not [a for a in again.pub.of(p.Alarm) if a.code == "reconcile_mismatch"]
+    before = len(again.places())
+    again.tick(SBIN, "799.50")  # the stop: all 7, nothing left to TP1
+    assert [r.quantity for r in exits(again, before)] == [D(7)]
+    journal.close()
