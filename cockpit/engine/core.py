@@ -53,6 +53,7 @@ from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
 from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
+from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -100,6 +101,7 @@ class Engine(
     AlertKeeping,
     WatchlistKeeping,
     Journaling,
+    Entries,
 ):
     """The decision thread. See the module docstring.
 
@@ -178,6 +180,7 @@ class Engine(
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""

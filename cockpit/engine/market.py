@@ -74,6 +74,8 @@ class MarketData(EngineBase):
         if checked.price is not None:  # a held print moves no exit and no mark
             if slot is not None and self.reconciled:
                 self._plan_tick(slot, checked.price, ev.recv_ns)
+            if self._touch and self.reconciled:
+                self._touch_tick(key, checked.price)
             self.portfolio.update_mark(key, checked.price)
             if key in self._price_alerts:
                 self._alert_price(key, checked.price)

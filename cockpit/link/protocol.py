@@ -173,6 +173,18 @@ class TrailView(msgspec.Struct, frozen=True):
     distance: Decimal
 
 
+class TargetView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target of a plan (TP1, TP2, TP3): exits ``qty`` at ``level`` once."""
+
+    n: int
+    """1 for TP1, 2 for TP2, 3 for TP3."""
+    level: int
+    qty: Decimal
+    fired: bool = False
+    filled: Decimal = Decimal(0)
+    """How much of its exit order has filled."""
+
+
 class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     """An exit plan attached to a position."""
 
@@ -195,6 +207,9 @@ class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     initial_risk: int | None = None
     """1R: ticks between the entry and the plan's first stop (the plan's own, journaled with
     it; None without a stop). Stop moves do not change it."""
+    targets: list[TargetView] = []
+    """Scale-out targets, TP1 first (``target`` is the final one, for what they leave)."""
+    breakeven_after_tp1: bool = False
 
 
 class PositionView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -476,6 +491,15 @@ class Stopping(Msg, frozen=True, tag="stopping"):
 # --------------------------------------------------------------------------- viewer → engine
 
 
+class TargetSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target for an entry: ``ticks`` from the fill, exiting ``qty`` or ``pct``
+    percent of the position (neither: the rest, i.e. the final target)."""
+
+    ticks: int
+    qty: Decimal | None = None
+    pct: Decimal | None = None
+
+
 class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """Exit-plan settings for an entry; unset fields take the config's defaults."""
 
@@ -487,6 +511,10 @@ class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     time_stop_s: float | None = None
     none: bool = False
     """True: attach no plan at all."""
+    targets: list[TargetSpec] | None = None
+    """Up to three scale-out targets, nearest first (they replace ``target_ticks``)."""
+    breakeven_after_tp1: bool | None = None
+    """Move the stop to breakeven once TP1's exit fills."""
 
 
 class PlaceEntry(Msg, frozen=True, tag="entry"):
@@ -499,7 +527,10 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     qty: Decimal | None = None
     lots: int | None = None
     order_type: str = "MARKET"
-    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market)."""
+    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market) | ``MIT``
+    (market-if-touched: the engine holds it and sends it at market once the last price
+    reaches ``trigger``). A buy stop's trigger lies above the last price, a buy MIT's below
+    (a sell mirrored)."""
     price: int | None = None
     """Limit price in ticks."""
     join: str | None = None
@@ -509,6 +540,9 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     plan: PlanSpec | None = None
     confirmed: bool = False
     """The user confirmed a large order."""
+    template: str | None = None
+    """A ``[templates.NAME]`` of the config for the plan (fields of ``plan`` win); None: the
+    instrument's template (``[instruments."EXCH:SYMBOL"] template``), else the defaults."""
 
 
 class Flatten(Msg, frozen=True, tag="flatten"):
@@ -579,6 +613,8 @@ class MoveTarget(Msg, frozen=True, tag="move_target"):
     key: str
     delta: int | None = None
     to: int | None = None
+    leg: int | None = None
+    """Move scale-out target ``leg`` (1 for TP1) instead of the final target."""
 
 
 class SetTrail(Msg, frozen=True, tag="set_trail"):
@@ -616,6 +652,8 @@ class AttachPlan(Msg, frozen=True, tag="attach"):
     id: int
     key: str
     plan: PlanSpec
+    template: str | None = None
+    """As :attr:`PlaceEntry.template`."""
 
 
 class SetArmed(Msg, frozen=True, tag="arm"):
