@@ -245,6 +245,7 @@ def depth_event(
     ltp: Decimal | None,
     exch_ns: int | None,
     recv_ns: int,
+    exchange: str = EXCHANGE,
 ) -> DepthTick | None:
     """Top-N levels as a DepthTick (None if the book is empty and no trade is known)."""
     if ltp is None:
@@ -258,7 +259,7 @@ def depth_event(
     a: tuple[Level, ...] = tuple((p, q, 0) for p, q in asks)
     return DepthTick(
         recv_ns=recv_ns,
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         ltp=ltp,
         exch_ns=exch_ns,
