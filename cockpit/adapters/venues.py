@@ -69,6 +69,30 @@ def _bybit(category: str) -> Venue:
     return Venue(kind, lookup, listing, make, record)
 
 
+def _binance_futures() -> Venue:
+    def lookup(symbols: list[str], url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.binance import futures
+
+        return futures.lookup(symbols, futures.rest_for(url, rest_url))
+
+    def listing(url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.binance import futures
+
+        return futures.listing(futures.rest_for(url, rest_url))
+
+    def make(sink: Sink, url: str | None, rest_url: str | None) -> Any:
+        from cockpit.adapters.binance.futures import BinanceFuturesFeed
+
+        return BinanceFuturesFeed(sink, url=url, rest_url=rest_url)
+
+    def record(symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any) -> Any:
+        from cockpit.adapters.binance.futures import make_feed
+
+        return make_feed(symbols, mode, url, sink, **options)
+
+    return Venue("binance-futures", lookup, listing, make, record)
+
+
 def venue(spec: str) -> Venue | None:
     """The venue a ``--feed`` value names, or None if it names none of these.
 
@@ -83,8 +107,10 @@ def venue(spec: str) -> Venue | None:
         if category != "linear":
             raise ValueError(f"--feed {spec}: expected bybit or bybit:linear")
         return _bybit(category)
+    if spec == "binance-futures":
+        return _binance_futures()
     return None
 
 
-KINDS = ("bybit", "bybit:linear")
+KINDS = ("bybit", "bybit:linear", "binance-futures")
 """The kinds, as the help text lists them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -13,23 +14,30 @@ import pytest
 
 from cockpit.domain.market import decode_line
 from tests.integration.test_binance_record import CLI, ROOT, kind
-from tests.servers.base import LoopbackServer
+from tests.servers.binance_futures_server import BinanceFuturesServer
 from tests.servers.bybit_server import BybitServer
 
 SERVERS: dict[str, Callable[[], Any]] = {
     "bybit": lambda: BybitServer(symbols=("BTCUSDT", "ETHUSDT")),
     "bybit:linear": lambda: BybitServer(symbols=("BTCUSDT", "ETHUSDT")),
+    "binance-futures": lambda: BinanceFuturesServer(symbols=("BTCUSDT", "ETHUSDT")),
 }
-EXCHANGE = {"bybit": "BYBIT", "bybit:linear": "BYBIT"}
-SYMBOLS = {"bybit": "BTCUSDT,ETHUSDT", "bybit:linear": "BTCUSDT,ETHUSDT"}
+EXCHANGE = {"bybit": "BYBIT", "bybit:linear": "BYBIT", "binance-futures": "BINANCE_FUTURES"}
+SYMBOLS = {
+    "bybit": "BTCUSDT,ETHUSDT",
+    "bybit:linear": "BTCUSDT,ETHUSDT",
+    "binance-futures": "BTCUSDT,ETHUSDT",
+}
 
 
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[LoopbackServer]:
-    srv = SERVERS[request.param]()
+@contextlib.contextmanager
+def running(feed: str) -> Iterator[Any]:
+    srv = SERVERS[feed]()
     srv.start()
-    yield srv
-    srv.stop()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 def record(feed: str, url: str, symbols: str, mode: str, out: Path, count: int = 40) -> Any:
@@ -44,20 +52,19 @@ def record(feed: str, url: str, symbols: str, mode: str, out: Path, count: int =
 
 
 @pytest.mark.parametrize(
-    ("server", "mode", "kinds"),
+    ("feed", "mode", "kinds"),
     [
         ("bybit", "ltp", {"trade"}),
         ("bybit", "depth", {"trade", "depth", "quote"}),
         ("bybit:linear", "quote", {"trade", "quote"}),
+        ("binance-futures", "quote", {"trade", "quote"}),
+        ("binance-futures", "depth", {"trade", "depth"}),
     ],
-    indirect=["server"],
 )
-def test_record_venue(
-    server: Any, request: pytest.FixtureRequest, tmp_path: Path, mode: str, kinds: set[str]
-) -> None:
-    feed = request.node.callspec.id.split("-")[0]
+def test_record_venue(feed: str, tmp_path: Path, mode: str, kinds: set[str]) -> None:
     out = tmp_path / "rec.jsonl"
-    proc = record(feed, server.url, SYMBOLS[feed], mode, out, count=80)
+    with running(feed) as server:
+        proc = record(feed, server.url, SYMBOLS[feed], mode, out, count=80)
     assert proc.returncode == 0, proc.stderr
     events = [decode_line(line) for line in out.read_bytes().splitlines()]
     assert len(events) == 80
@@ -71,8 +78,8 @@ def test_record_venue(
     assert summary["rejected"] == 0
 
 
-@pytest.mark.parametrize("server", ["bybit"], indirect=True)
-def test_record_refuses_an_unknown_symbol(server: Any, tmp_path: Path) -> None:
-    proc = record("bybit", server.url, "NOPEUSDT", "ltp", tmp_path / "x.jsonl")
+def test_record_refuses_an_unknown_symbol(tmp_path: Path) -> None:
+    with running("bybit") as server:
+        proc = record("bybit", server.url, "NOPEUSDT", "ltp", tmp_path / "x.jsonl")
     assert proc.returncode == 2, proc.stderr
     assert "unknown symbol" in proc.stderr

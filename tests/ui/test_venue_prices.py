@@ -15,6 +15,7 @@ from cockpit.link.client import EngineClient
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import ClientLink
 from tests.integration.external_stack import RunnerStack
+from tests.servers.binance_futures_server import BinanceFuturesServer
 from tests.servers.bybit_server import BybitServer
 from tests.ui.conftest import wait_for
 
@@ -23,6 +24,12 @@ pytest.importorskip("cockpit.engine.core")
 # name -> (server factory, --feed, symbol, watchlist key)
 VENUES: dict[str, tuple[Callable[[], Any], str, str, str]] = {
     "bybit": (lambda: BybitServer(symbols=("BTCUSDT",)), "bybit", "BTCUSDT", "BYBIT:BTCUSDT"),
+    "binance-futures": (
+        lambda: BinanceFuturesServer(symbols=("BTCUSDT",)),
+        "binance-futures",
+        "BTCUSDT",
+        "BINANCE_FUTURES:BTCUSDT",
+    ),
 }
 PRICE = re.compile(r"\b(19999|2000\d)\.\d\d\b")  # the loopback books sit around 20000.00
 
