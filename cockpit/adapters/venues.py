@@ -93,6 +93,37 @@ def _binance_futures() -> Venue:
     return Venue("binance-futures", lookup, listing, make, record)
 
 
+def _hyperliquid() -> Venue:
+    def rest(url: str | None, rest_url: str | None) -> str:
+        from cockpit.adapters.hyperliquid.feed import DEFAULT_REST_URL, rest_from_ws
+
+        return rest_url or (rest_from_ws(url) if url else DEFAULT_REST_URL)
+
+    def lookup(symbols: list[str], url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.hyperliquid import instruments
+
+        return instruments.lookup(symbols, rest(url, rest_url))
+
+    def listing(url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.hyperliquid import instruments
+
+        return instruments.listing(rest(url, rest_url))
+
+    def make(sink: Sink, url: str | None, rest_url: str | None) -> Any:
+        from cockpit.adapters.hyperliquid.feed import HyperliquidFeed
+
+        return HyperliquidFeed(sink, url=url)
+
+    def record(
+        symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any
+    ) -> Any:
+        from cockpit.adapters.hyperliquid.feed import make_feed
+
+        return make_feed(symbols, mode, url, sink, **options)
+
+    return Venue("hyperliquid", lookup, listing, make, record)
+
+
 def venue(spec: str) -> Venue | None:
     """The venue a ``--feed`` value names, or None if it names none of these.
 
@@ -109,8 +140,10 @@ def venue(spec: str) -> Venue | None:
         return _bybit(category)
     if spec == "binance-futures":
         return _binance_futures()
+    if spec == "hyperliquid":
+        return _hyperliquid()
     return None
 
 
-KINDS = ("bybit", "bybit:linear", "binance-futures")
+KINDS = ("bybit", "bybit:linear", "binance-futures", "hyperliquid")
 """The kinds, as the help text lists them."""
