@@ -114,9 +114,7 @@ def _hyperliquid() -> Venue:
 
         return HyperliquidFeed(sink, url=url)
 
-    def record(
-        symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any
-    ) -> Any:
+    def record(symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any) -> Any:
         from cockpit.adapters.hyperliquid.feed import make_feed
 
         return make_feed(symbols, mode, url, sink, **options)
