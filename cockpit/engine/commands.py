@@ -316,6 +316,35 @@ class ViewerCommands(EngineBase):
             cid=closer.cid if closer else None,
         )
 
+    def _cmd_ClosePart(self, conn_id: int, cmd: protocol.ClosePart) -> protocol.Msg:  # noqa: N802
+        pos = self.portfolio.get(cmd.key)
+        if pos is None or pos.qty == 0:
+            return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to close")
+        if not 0 < cmd.percent < 100:
+            return protocol.Refused(cmd.id, "invalid", "a part is between 0 and 100 percent")
+        if cmd.key in self._closers:
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
+        in_flight = sum(
+            (
+                o.qty - o.filled_qty
+                for o in self.working.values()
+                if o.key == cmd.key and o.tag == "partial" and o.is_working
+            ),
+            Decimal(0),
+        )
+        lot = self.instruments[cmd.key].lot_size
+        qty = (abs(pos.qty) - in_flight) * cmd.percent / 100 // lot * lot
+        if qty <= 0:
+            return protocol.Refused(
+                cmd.id, "quantity", f"{cmd.key}: {cmd.percent}% of the position is under a lot"
+            )
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        request = OrderRequest(
+            cmd.key, side, qty, product=self._products.get(cmd.key, Product.MIS), tag="partial"
+        )
+        order = self._submit(request, urgent=True)
+        return protocol.Ack(cmd.id, f"{cmd.key}: closing {qty} ({cmd.percent}%)", cid=order.cid)
+
     def _cancel_working(self, key: str | None) -> int:
         """Cancel working orders of ``key`` (or all), except closing orders in flight."""
         count = 0

@@ -458,6 +458,15 @@ class CancelOrders(Msg, frozen=True, tag="cancel"):
     cid: str | None = None
 
 
+class ClosePart(Msg, frozen=True, tag="close_part"):
+    """Close ``percent`` of the position at market (rounded down to the lot size); the exit
+    plan shrinks with the fill. A partial close still in flight is not counted twice."""
+
+    id: int
+    key: str
+    percent: int
+
+
 class ModifyOrder(Msg, frozen=True, tag="modify"):
     """Amend a working order."""
 
@@ -575,6 +584,7 @@ class Shutdown(Msg, frozen=True, tag="shutdown"):
 Command = (
     PlaceEntry
     | Flatten
+    | ClosePart
     | KillSwitch
     | CancelOrders
     | ModifyOrder

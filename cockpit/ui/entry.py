@@ -140,12 +140,15 @@ class EntryMixin:
         order_type: str = "MARKET",
         *,
         visible: bool = True,
+        count: int | None = None,
         **kw: Any,
     ) -> None:
-        """Send an entry, asking first when it is large, marketable or off-screen."""
+        """Send an entry, asking first when it is large, marketable or off-screen.
+
+        ``count``: the quantity typed before the key (``10b``) instead of the symbol's."""
         app = self._app
         inst = app.store.instruments.get(key)
-        qty = app.qty_of(key)
+        qty = app.qty_of(key) if count is None else Decimal(count)
         amount: dict[str, Any] = (
             {"lots": int(qty)} if inst is not None and inst.lot_size > 1 else {"qty": qty}
         )
@@ -195,31 +198,47 @@ class EntryMixin:
             return ladder.cursor, None, ladder.row_of(ladder.cursor) is not None
         return None, "bid" if side == "BUY" else "ask", True
 
-    def action_buy_market(self) -> None:
-        """Buy at market."""
+    def action_buy_market(self, count: int | None = None) -> None:
+        """Buy at market (``count``: the quantity typed before the key)."""
         app = self._app
         if app.selected:
-            app.place_entry(app.selected, "BUY")
+            app.place_entry(app.selected, "BUY", count=count)
 
-    def action_sell_market(self) -> None:
-        """Sell at market."""
+    def action_sell_market(self, count: int | None = None) -> None:
+        """Sell at market (``count``: the quantity typed before the key)."""
         app = self._app
         if app.selected:
-            app.place_entry(app.selected, "SELL")
+            app.place_entry(app.selected, "SELL", count=count)
 
-    def action_buy_limit(self) -> None:
+    def action_buy_limit(self, count: int | None = None) -> None:
         """Buy limit at the ladder cursor, or join the best bid."""
         app = self._app
         if app.selected:
             price, join, visible = app._ladder_price("BUY")
-            app.place_entry(app.selected, "BUY", "LIMIT", price=price, join=join, visible=visible)
+            app.place_entry(
+                app.selected,
+                "BUY",
+                "LIMIT",
+                price=price,
+                join=join,
+                visible=visible,
+                count=count,
+            )
 
-    def action_sell_limit(self) -> None:
+    def action_sell_limit(self, count: int | None = None) -> None:
         """Sell limit at the ladder cursor, or join the best ask."""
         app = self._app
         if app.selected:
             price, join, visible = app._ladder_price("SELL")
-            app.place_entry(app.selected, "SELL", "LIMIT", price=price, join=join, visible=visible)
+            app.place_entry(
+                app.selected,
+                "SELL",
+                "LIMIT",
+                price=price,
+                join=join,
+                visible=visible,
+                count=count,
+            )
 
     def action_ladder_limit(self, side: str, price: int) -> None:
         """Limit at a ladder price (enter on the ladder); asks first if it is off-screen."""

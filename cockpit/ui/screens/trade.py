@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -118,6 +118,19 @@ class TradeScreen(Screen[None]):
         if everything or ch.orders or ch.fills:
             self.orders.rebuild()
         self.status.follow(ch)
+
+    def on_key(self, event: events.Key) -> None:
+        """The count grammar: digits before a key collect into its count (shown on the
+        status bar); ``esc`` drops a pending count, else the ladder's pick."""
+        app = self.capp
+        if app.count.push(event.character) or (event.key == "escape" and app.count.clear()):
+            event.stop()
+            event.prevent_default()
+            app.show_count()
+        elif event.key == "escape" and self.ladder.pick is not None:
+            event.stop()
+            self.ladder.pick = None  # esc also drops what is picked on the ladder
+            self.ladder.rebuild()
 
     @on(Watchlist.Chosen)
     def _chosen(self, event: Watchlist.Chosen) -> None:

@@ -37,6 +37,8 @@ class StatusBar(LineGrid):
         self.qty = "1"
         """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
+        self.count = ""
+        """The count typed before a key (``3`` of ``3]``), shown until a key takes it."""
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self._flags: tuple[bool, bool, str] | None = None
 
@@ -90,6 +92,8 @@ class StatusBar(LineGrid):
         # (venue, reconnects, latency, ticks/s, tick age, feeds), never the state, a stale
         # warning, the day P&L or the quantity.
         groups: list[tuple[int, list[Cell]]] = [(10, cells)]
+        if self.count:
+            groups.append((10, [(f" count {self.count} ", "status--warn"), (" ", "")]))
         key = getattr(self.app, "selected", None)
         if key is not None and self.link == "live" and store.stale(key):
             name = key.partition(":")[2] or key
