@@ -24,6 +24,7 @@ from cockpit.domain.positions import Portfolio, Position
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import RiskGate
+from cockpit.engine.screen import ScreenLanes
 from cockpit.engine.state import (
     Closer,
     EngineOptions,
@@ -100,6 +101,7 @@ class EngineBase:
     _risk: RiskGate
     _vap_dirty: set[str]
     _screen_dirty: set[str]
+    screen: ScreenLanes
 
     if TYPE_CHECKING:
 

@@ -16,6 +16,9 @@ Conversation:
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
    viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search` and
    :class:`Ping`.
+5. A viewer may say which symbols it draws in full (:class:`Showing`, no answer): those get
+   every batch, the others their latest quote at most about once a second and no book. A
+   viewer that never says gets every symbol in full.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -31,9 +34,13 @@ import msgspec
 
 from cockpit.domain.feed import FeedStatus
 
-PROTOCOL_VERSION: Final = 2
-"""2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
-the engine refuses a viewer of another version with a clear message."""
+PROTOCOL_VERSION: Final = 3
+"""2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode.
+3: a viewer may send :class:`Showing` (a version-2 engine cannot decode it)."""
+READABLE_VERSIONS: Final = frozenset({2, PROTOCOL_VERSION})
+"""Viewer versions this engine serves: a version-2 viewer never sends :class:`Showing` and
+reads everything a version-3 engine sends. Any other version is refused with a clear
+message."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -234,6 +241,18 @@ class Hello(Msg, frozen=True, tag="hello"):
     version: int
     client: str
     read_only: bool = False
+
+
+class Showing(Msg, frozen=True, tag="showing"):
+    """Viewer → engine: the symbols this viewer draws in full now (no answer).
+
+    The selected symbol, the watchlist rows in view, symbols with a position or a working
+    order. Those get every market batch; the others their latest quote at most about once a
+    second and no book (a symbol newly shown gets its whole state at once). Each one replaces
+    the last; orders, fills, exits and alarms are never filtered.
+    """
+
+    keys: list[str]
 
 
 class Welcome(Msg, frozen=True, tag="welcome"):
@@ -597,7 +616,7 @@ Command = (
 
 READ_ONLY_COMMANDS: Final = (Subscribe, Unsubscribe, Search, Ping)
 
-ToEngine = Hello | Command
+ToEngine = Hello | Showing | Command
 ToViewer = (
     Welcome
     | Snapshot
