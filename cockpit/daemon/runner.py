@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings
@@ -41,6 +41,9 @@ from cockpit.daemon.simchild import AlreadyRunning, SimChild, StartupError, Venu
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.link.bus import Inbound
+
+if TYPE_CHECKING:
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +216,6 @@ class EngineRunner:
             from cockpit.engine.core import Engine, EngineOptions
         except ImportError as exc:
             raise StartupError(f"the engine core is not available in this build: {exc}") from exc
-        from cockpit.adapters.openalgo.broker import OpenAlgoRouter
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
         from cockpit.link.server import ViewerServer
 
@@ -230,7 +232,7 @@ class EngineRunner:
             # Python's 5 ms default lets the feed thread hold the GIL that long while a crash
             # tick waits on the decision thread and an exit order on the router.
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
-        router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
+        router = make_router(venue, inbound.put)
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
@@ -515,7 +517,15 @@ def _openalgo_venue(s: Settings) -> Venue:
     assert v.host is not None
     assert v.ws_url is not None
     assert v.api_key is not None
-    return Venue(v.host, v.ws_url, v.api_key.get_secret_value(), f"openalgo {v.host}")
+    key = v.api_key.get_secret_value()
+    return Venue(v.host, v.ws_url, key, f"openalgo {v.host}", order_rate=v.order_rate)
+
+
+def make_router(venue: Venue, sink: Callable[[object], None]) -> OpenAlgoRouter:
+    """The order router for ``venue``; its results go to ``sink`` (the engine's queue)."""
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+
+    return OpenAlgoRouter(venue.host, venue.api_key, sink, order_rate=venue.order_rate)
 
 
 def install_signal_handlers(runner: EngineRunner) -> None:

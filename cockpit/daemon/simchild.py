@@ -26,6 +26,8 @@ from cockpit.config import Settings
 log = logging.getLogger(__name__)
 
 SIM_START_TIMEOUT_S: Final = 30.0
+PAPER_ORDER_RATE: Final = 1000
+"""Order requests per second the paper exchange takes (and the router sends it at most)."""
 _PR_SET_PDEATHSIG: Final = 1
 
 
@@ -47,9 +49,25 @@ class Venue:
     label: str
     upstream_port: int | None = None
     """The paper exchange's upstream-price port (external feeds only)."""
+    order_rate: float = 10.0
+    """Order requests per second the venue takes (the router keeps to it)."""
 
     def __repr__(self) -> str:  # never show the key
         return f"Venue({self.label!r}, host={self.host!r}, ws_url={self.ws_url!r})"
+
+
+def paper_venue(
+    rest_port: int, ws_port: int, api_key: str, upstream_port: int | None = None
+) -> Venue:
+    """Where the engine reaches the paper exchange child on its loopback ports."""
+    return Venue(
+        host=f"http://127.0.0.1:{rest_port}",
+        ws_url=f"ws://127.0.0.1:{ws_port}",
+        api_key=api_key,
+        label="paper",
+        upstream_port=upstream_port,
+        order_rate=PAPER_ORDER_RATE,
+    )
 
 
 def _pdeathsig() -> None:
@@ -127,6 +145,8 @@ class SimChild:
             str(self.ports_file),
             "--rate",
             str(sim.rate),
+            "--order-rate-limit",
+            str(PAPER_ORDER_RATE),
         ]
         if sim.seed is not None:
             argv += ["--seed", str(sim.seed)]
@@ -165,12 +185,11 @@ class SimChild:
                 self.stop()
                 raise StartupError(f"the paper exchange did not start within {timeout:.0f}s")
             time.sleep(0.05)
-        self.venue = Venue(
-            host=f"http://127.0.0.1:{int(data['rest_port'])}",
-            ws_url=f"ws://127.0.0.1:{int(data['ws_port'])}",
-            api_key=str(data.get("api_key") or key),
-            label="paper",
-            upstream_port=int(data["upstream_port"]) if data.get("upstream_port") else None,
+        self.venue = paper_venue(
+            int(data["rest_port"]),
+            int(data["ws_port"]),
+            str(data.get("api_key") or key),
+            int(data["upstream_port"]) if data.get("upstream_port") else None,
         )
         log.info(
             "paper exchange pid %d: REST %s WS %s",
