@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
+from cockpit.adapters.venues import KINDS as VENUE_KINDS
+from cockpit.adapters.venues import venue as public_venue
 from cockpit.config import ConfigError, Settings
 from cockpit.daemon.external import (
     FeedConfigError,
@@ -35,6 +37,8 @@ from cockpit.daemon.external import (
     binance_instruments,
     kite_instruments,
     replay_instruments,
+    venue_feed,
+    venue_plan,
 )
 from cockpit.daemon.logfile import LogRotator
 from cockpit.daemon.simchild import AlreadyRunning, SimChild, StartupError, Venue
@@ -178,7 +182,7 @@ class EngineRunner:
 
         kind, replay_path = feed_kind(s)
         known = {i.key: i for i in paper_instruments(s)}
-        if kind in ("binance", "replay") and s.venue.broker != "paper":
+        if kind != "kite" and kind is not None and s.venue.broker != "paper":
             raise StartupError(
                 f"--feed {kind} trades on the paper exchange only (its prices are not the "
                 f"broker's): drop --broker {s.venue.broker}"
@@ -234,6 +238,10 @@ class EngineRunner:
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
         router = make_router(venue, inbound.put)
         options = EngineOptions(venue=venue.label)
+        webhook = _webhook(s, inbound.put)
+        if webhook is not None:
+            webhook.start()
+            self._on_exit("alert webhook", webhook.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
@@ -242,6 +250,7 @@ class EngineRunner:
             publisher=server,
             inbound=inbound,
             options=options,
+            alert_sender=webhook,
         )
         # Feeds read and decode on their own threads, then put typed events on the engine's
         # queue; the decision thread alone handles them.
@@ -406,7 +415,14 @@ def feed_kind(s: Settings) -> tuple[str | None, Path | None]:
         return "replay", path
     if spec in ("kite", "binance"):
         return spec, None
-    raise StartupError(f"--feed {spec}: expected kite, binance or replay:FILE")
+    try:
+        if public_venue(spec) is not None:
+            return spec, None
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    raise StartupError(
+        f"--feed {spec}: expected kite, binance, {', '.join(VENUE_KINDS)} or replay:FILE"
+    )
 
 
 def _binance_rest(s: Settings) -> str:
@@ -430,6 +446,8 @@ def plan_external_feed(
         if kind == "kite":
             insts, tokens = kite_instruments(s.feed.symbols, known)
             return FeedPlan(kind, insts, tokens)
+        if kind != "replay":
+            return venue_plan(kind, s.feed.symbols, s.feed.url, s.feed.rest_url)
         assert replay_path is not None
         insts = replay_instruments(replay_path, known)
         return FeedPlan(kind, insts, {})
@@ -452,6 +470,8 @@ def make_market_feed(
         return VenueFeed(
             BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
         )
+    if plan.kind != "kite":
+        return venue_feed(plan, sink, s.feed.url, s.feed.rest_url)
     from cockpit.adapters.kite.feed import KiteFeed
 
     v = s.venue
@@ -541,3 +561,18 @@ def install_signal_handlers(runner: EngineRunner) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _webhook(s: Settings, sink: Callable[[object], None]) -> Any:
+    """The alert webhook worker (``[alerts] webhook_url``), or None."""
+    if s.alerts.webhook_url is None or not s.alerts.webhook_url.get_secret_value():
+        return None
+    from cockpit.daemon.webhook import WebhookSender
+
+    return WebhookSender(
+        s.alerts.webhook_url.get_secret_value(),
+        sink,
+        fmt=s.alerts.webhook_format,
+        retries=s.alerts.webhook_retries,
+        timeout_s=s.alerts.webhook_timeout_s,
+    )

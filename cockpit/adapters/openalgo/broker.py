@@ -41,11 +41,12 @@ from typing import Any, Final
 import msgspec
 
 from cockpit.adapters.openalgo import transport
-from cockpit.adapters.openalgo.answers import (
+from cockpit.adapters.openalgo.rest import (
     HttpError,
     find_in_orderbook,
     interpret,
     path_of,
+    request_call,
     result_of,
     typed,
 )
@@ -62,23 +63,17 @@ from cockpit.domain.execution import (
     TIMEOUT,
     TRANSPORT,
     UNCERTAIN,
-    CancelAll,
-    CancelOrder,
-    LookupSymbol,
     ModifyOrder,
     PlaceOrder,
     QueryBook,
-    QueryOrder,
     RouterRequest,
     RouterResult,
-    SearchSymbols,
 )
 
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 
-_BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
 
 # --------------------------------------------------------------------------- rate limit
 
@@ -341,64 +336,16 @@ class OpenAlgoRouter:
             log.exception("router: sink refused a result")
 
     def _handle(self, request: RouterRequest) -> RouterResult:
-        strategy = self._strategy
-        match request:
-            case PlaceOrder():
-                body = {
-                    "strategy": strategy,
-                    "exchange": request.exchange,
-                    "symbol": request.symbol,
-                    "action": request.action,
-                    "quantity": request.quantity,
-                    "pricetype": request.pricetype,
-                    "product": request.product,
-                    "price": request.price,
-                    "trigger_price": request.trigger_price,
-                    "disclosed_quantity": 0,
-                }
-                return self._call(request, "placeorder", body, retry_uncertain=False)
-            case ModifyOrder():
-                body = {
-                    "strategy": strategy,
-                    "exchange": request.exchange,
-                    "symbol": request.symbol,
-                    "orderid": request.venue_id,
-                    "action": request.action,
-                    "product": request.product,
-                    "pricetype": request.pricetype,
-                    "price": request.price,
-                    "quantity": request.quantity,
-                    "disclosed_quantity": 0,
-                    "trigger_price": request.trigger_price,
-                }
-                if self.before_order is not None:
-                    self.before_order()
-                return self._call(request, "modifyorder", body, retry_uncertain=True)
-            case CancelOrder():
-                body = {"strategy": strategy, "orderid": request.venue_id}
-                return self._call(request, "cancelorder", body, retry_uncertain=True)
-            case CancelAll():
-                body = {"strategy": strategy}
-                return self._call(request, "cancelallorder", body, retry_uncertain=False)
-            case QueryOrder():
-                body = {"strategy": strategy, "orderid": request.venue_id}
-                return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
-            case QueryBook():
-                if request.book not in _BOOKS:
-                    return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                result = self._call(request, request.book, {}, retry_uncertain=True)
-                if request.book == "orderbook" and result.ok:
-                    return self._orderbook(result)
-                return self._typed(result)
-            case LookupSymbol():
-                body = {"symbol": request.symbol, "exchange": request.exchange}
-                return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
-            case SearchSymbols():
-                body = {"query": request.query}
-                if request.exchange:
-                    body["exchange"] = request.exchange
-                return self._typed(self._call(request, "search", body, retry_uncertain=True))
-        return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
+        call = request_call(request, self._strategy)
+        if call is None:
+            return RouterResult(request, False, REJECTED, f"no OpenAlgo endpoint for {request!r}")
+        path, body, retry_uncertain = call
+        if type(request) is ModifyOrder and self.before_order is not None:
+            self.before_order()
+        result = self._call(request, path, body, retry_uncertain=retry_uncertain)
+        if path == "orderbook" and result.ok:
+            return self._orderbook(result)
+        return self._typed(result)
 
     # -- one call, classified and retried where safe ---------------------------------------
 

@@ -1,9 +1,10 @@
-"""What an OpenAlgo REST answer means: HTTP status and JSON read into a :class:`RouterResult`.
+"""OpenAlgo's REST API as data: what each request sends, what each answer means.
 
-Pure functions of the answer (no I/O, no state), used by the order router
-(:mod:`cockpit.adapters.openalgo.broker`) after each POST: :func:`interpret` classifies the
-HTTP answer, :func:`result_of` reads a 200's JSON, :func:`typed` turns query answers into the
-seam's types once, :func:`find_in_orderbook` looks for a placed order whose answer was lost.
+Pure functions (no I/O, no state), used by the order router
+(:mod:`cockpit.adapters.openalgo.broker`) around each POST: :func:`request_call` is the
+endpoint and JSON body of a request, :func:`interpret` classifies the HTTP answer,
+:func:`result_of` reads a 200's JSON, :func:`typed` turns query answers into the seam's types
+once, :func:`find_in_orderbook` looks for a placed order whose answer was lost.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import msgspec
 
 from cockpit.adapters.openalgo.rows import (
     BadRow,
+    history_bars,
     instrument_from_row,
     order_updates,
     payload_order_rows,
@@ -33,8 +35,13 @@ from cockpit.domain.execution import (
     REJECTED,
     SERVER_ERROR,
     UNCERTAIN,
+    CancelAll,
+    CancelOrder,
     LookupSymbol,
+    ModifyOrder,
+    PlaceOrder,
     QueryBook,
+    QueryHistory,
     QueryOrder,
     RouterRequest,
     RouterResult,
@@ -42,6 +49,69 @@ from cockpit.domain.execution import (
 )
 
 _JSON_DEC: Final = msgspec.json.Decoder()
+_BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
+
+
+def request_call(request: RouterRequest, strategy: str) -> tuple[str, dict[str, Any], bool] | None:
+    """``(endpoint, JSON body without the key, whether a lost answer may be asked again)``
+    for ``request``, or None for a request OpenAlgo has no endpoint for. A placement or a
+    cancel-all is never sent twice blindly."""
+    match request:
+        case PlaceOrder():
+            body = {
+                "strategy": strategy,
+                "exchange": request.exchange,
+                "symbol": request.symbol,
+                "action": request.action,
+                "quantity": request.quantity,
+                "pricetype": request.pricetype,
+                "product": request.product,
+                "price": request.price,
+                "trigger_price": request.trigger_price,
+                "disclosed_quantity": 0,
+            }
+            return "placeorder", body, False
+        case ModifyOrder():
+            body = {
+                "strategy": strategy,
+                "exchange": request.exchange,
+                "symbol": request.symbol,
+                "orderid": request.venue_id,
+                "action": request.action,
+                "product": request.product,
+                "pricetype": request.pricetype,
+                "price": request.price,
+                "quantity": request.quantity,
+                "disclosed_quantity": 0,
+                "trigger_price": request.trigger_price,
+            }
+            return "modifyorder", body, True
+        case CancelOrder():
+            return "cancelorder", {"strategy": strategy, "orderid": request.venue_id}, True
+        case CancelAll():
+            return "cancelallorder", {"strategy": strategy}, False
+        case QueryOrder():
+            return "orderstatus", {"strategy": strategy, "orderid": request.venue_id}, True
+        case QueryBook(book=book) if book in _BOOKS:
+            return book, {}, True
+        case LookupSymbol():
+            return "symbol", {"symbol": request.symbol, "exchange": request.exchange}, True
+        case SearchSymbols():
+            body = {"query": request.query}
+            if request.exchange:
+                body["exchange"] = request.exchange
+            return "search", body, True
+        case QueryHistory():
+            body = {
+                "symbol": request.symbol,
+                "exchange": request.exchange,
+                "interval": request.interval,
+                "start_date": request.start_date,
+                "end_date": request.end_date,
+                "source": "api",
+            }
+            return "history", body, True
+    return None
 
 
 class HttpError(Exception):
@@ -155,6 +225,8 @@ def typed(result: RouterResult) -> tuple[RouterResult, int]:
             found = [instrument_from_row(row) for row in data or () if isinstance(data, list)]
             value = [inst for inst in found if inst is not None]
             bad = len(found) - len(value)
+        case QueryHistory():
+            value, bad = history_bars(data)
         case _:
             return result, 0
     return dataclasses.replace(result, data=value), bad
