@@ -738,6 +738,8 @@ def main() -> int:
                 timed.stamps.clear()
                 stamps.clear()
                 threads0 = exit_stages.thread_cpu()
+                vpid = vproc.pid if vproc is not None else None
+                others0 = [exit_stages.process_cpu_s(x) for x in (venue_proc.pid, vpid)]
                 if rate == "burst":
                     sampler.start()
                 cpu0, host0, load0 = time.process_time(), host_cpu(), os.getloadavg()[0]
@@ -762,6 +764,12 @@ def main() -> int:
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
                     "cpu_ms_per_exit": round(cpu_ms / max(1, fig["exits"]), 2),
+                    "venue_process_cpu_ms": round(
+                        (exit_stages.process_cpu_s(venue_proc.pid) - others0[0]) * 1000
+                    ),
+                    "viewer_process_cpu_ms": round(
+                        (exit_stages.process_cpu_s(vpid) - others0[1]) * 1000
+                    ),
                     "cpu_steal_pct": steal_pct(host0, host_cpu()),
                     "load_avg": round(max(load0, os.getloadavg()[0]), 2),
                 }
