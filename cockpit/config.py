@@ -76,6 +76,11 @@ class VenueSettings(BaseModel):
     order_updates: Literal["push", "poll", "auto"] = "auto"
     """OpenAlgo order updates: ``push`` (WebSocket ``subscribe_orders``), ``poll``
     (``/orderbook`` every second) or ``auto`` (poll if ``subscribe_orders`` is refused)."""
+    order_rate: float = Field(default=10.0, gt=0, le=10_000)
+    """Order requests per second the router sends an OpenAlgo server at most (a burst of as
+    many at once): the server's ``ORDER_RATE_LIMIT``, 10 by default. A gap through more stops
+    than this sends the rest at this pace; raise both together. The paper exchange takes
+    1,000 a second."""
 
 
 class FeedSettings(BaseModel):

@@ -542,13 +542,3 @@ class UpstreamTee:
         finally:
             if sock is not None:
                 sock.close()
-
-
-def wait_until(pred: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``pred`` until true or ``timeout`` (startup helper)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True

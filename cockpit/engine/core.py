@@ -209,7 +209,6 @@ class Engine(
         self._next_recon_ns = 0
         self._uncertain_recon_ns = 0
         self._next_status_ns = 0
-        self._next_timer_ns = 0
         self._seq = 0
         self._held: list[Any] | None = None
         """Router requests held until the current journal batch commits (see _batch)."""
@@ -416,7 +415,7 @@ class Engine(
         )
         self._cmd_KillSwitch(0, protocol.KillSwitch(id=0))
 
-    def _publish_status(self, force: bool = False) -> None:
+    def _publish_status(self) -> None:
         now_mono = time.monotonic_ns()
         elapsed = now_mono - self._ticks_window_start
         if elapsed > 0:

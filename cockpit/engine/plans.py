@@ -102,7 +102,7 @@ class ExitPlanning(EngineBase):
         self.counters["exits"] += 1
         key = slot.key
         with self._batch():
-            self._journal_plan(slot, f"fired: {decision.reason}", force=True)
+            self._journal_plan(slot, f"fired: {decision.reason}")
             closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
         cid = closer.cid if closer is not None else None
@@ -147,13 +147,13 @@ class ExitPlanning(EngineBase):
         with self._batch():
             if pos is None or pos.qty == 0:
                 slot.plan.leg_done(leg)
-                self._journal_plan(slot, f"TP{leg.n}: no position", force=True)
+                self._journal_plan(slot, f"TP{leg.n}: no position")
                 return
             side = Side.SELL if pos.qty > 0 else Side.BUY
             request = self._exit_request(key, side, decision.qty, "target")
             order = self._submit(request, urgent=True)
             leg.cid = order.cid
-            self._journal_plan(slot, f"fired: TP{leg.n}", force=True)
+            self._journal_plan(slot, f"fired: TP{leg.n}")
         self.publisher.event(
             protocol.ExitFired(
                 self._next_seq(),
@@ -178,7 +178,7 @@ class ExitPlanning(EngineBase):
             return
         change = slot.plan.leg_filled(leg, qty)
         text = describe_change(self.instruments[order.key], change) or f"TP{leg.n} filled"
-        self._journal_plan(slot, text, force=True)
+        self._journal_plan(slot, text)
         if change.changed:
             slot.last_stop = slot.seen_stop = slot.plan.stop
             slot.protective_dirty = slot.protective_cid is not None
@@ -194,7 +194,7 @@ class ExitPlanning(EngineBase):
         leg = slot.plan.leg_of(order.cid) if slot is not None else None
         if slot is not None and leg is not None:
             slot.plan.leg_done(leg)
-            self._journal_plan(slot, f"TP{leg.n} {order.status}", force=True)
+            self._journal_plan(slot, f"TP{leg.n} {order.status}")
         if order.status is not OrderStatus.COMPLETE:
             self._alarm(
                 "warning",
@@ -259,7 +259,7 @@ class ExitPlanning(EngineBase):
         )
         slot = PlanSlot(key, plan, last_stop=plan.stop, seen_stop=plan.stop)
         self.plans[key] = slot
-        self._journal_plan(slot, "attached", force=True)
+        self._journal_plan(slot, "attached")
         self.publisher.event(
             protocol.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached")
         )
@@ -304,7 +304,7 @@ class ExitPlanning(EngineBase):
                 # against the position); a partial exit leaves it as it was.
                 change = plan.resize(abs(qty), pos.avg_ticks)
                 if change.changed:
-                    self._journal_plan(slot, f"resize {abs(qty)}", force=True)
+                    self._journal_plan(slot, f"resize {abs(qty)}")
                     self.publisher.event(
                         protocol.PlanEvent(
                             self._next_seq(), plan_view(key, plan), change=f"qty {abs(qty)}"
@@ -399,7 +399,6 @@ class ExitPlanning(EngineBase):
         request = self._close_request(
             closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
         )
-        closer.uncertain_since_ns = 0
         closer.chasing = False
         if request is None:  # target orders cover it: look again once they are done
             closer.cid = None
