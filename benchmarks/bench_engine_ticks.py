@@ -46,9 +46,9 @@ from cockpit.link import protocol as p  # noqa: E402
 from cockpit.link.bus import Inbound  # noqa: E402
 from cockpit.link.client import EngineClient  # noqa: E402
 from cockpit.link.server import ViewerServer  # noqa: E402
+from cockpit.sim.frames import encode_market  # noqa: E402
 from cockpit.sim.market import Market  # noqa: E402
 from cockpit.sim.universe import Listing  # noqa: E402
-from cockpit.sim.ws import encode_market  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 

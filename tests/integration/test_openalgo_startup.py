@@ -131,3 +131,69 @@ def test_a_server_that_is_down_refuses_every_symbol_quickly() -> None:
     assert len(refused) == 20
     assert all("cannot reach the server" in why for why in refused)
     assert time.monotonic() - started < 5  # not 20 x the retries
+
+
+def test_many_symbols_of_one_exchange_take_one_request() -> None:
+    # 3,000 symbols one /symbol call each at the server's 10/s is five minutes of start-up;
+    # from LookupPolicy.bulk_from symbols of one exchange, its list is fetched once.
+    specs = [f"NSE:BULK{i}:{100 + i}:0.1" for i in range(40)]
+    handle = start_in_thread(SimConfig(seed=3, rate=1.0, instruments=specs))
+    try:
+        keys = [f"NSE:BULK{i}" for i in range(40)] + ["NSE:NOPE", "MCX:CRUDEOIL"]
+        found, refused = lookup_instruments(handle.rest_url, handle.api_key, keys)
+        assert [(i.key, i.tick_size) for i in found[:40]] == [
+            (f"NSE:BULK{i}", Decimal("0.1")) for i in range(40)
+        ]
+        assert [(i.key, i.lot_size) for i in found[40:]] == [("MCX:CRUDEOIL", Decimal(100))]
+        assert len(refused) == 1
+        assert refused[0].startswith("NSE:NOPE: Symbol NOPE not found in exchange NSE")
+        # one list for NSE's 41 symbols, one /symbol call for MCX's single one
+        assert handle.stats()["rest"]["requests"] == 2
+    finally:
+        handle.stop()
+
+
+def test_a_server_without_the_instrument_list_is_asked_symbol_by_symbol() -> None:
+    # An older OpenAlgo has no GET /instruments: its 404 is not a refusal of the symbols.
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class OldServer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path.split("?")[0])
+            self.send_response(404)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            asked.append(self.path)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            row = {"symbol": body["symbol"], "exchange": "NSE", "tick_size": 0.05, "lotsize": 1}
+            out = json.dumps({"status": "success", "data": row}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OldServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        keys = [f"NSE:OLD{i}" for i in range(25)]
+        found, refused = lookup_instruments(
+            f"http://127.0.0.1:{server.server_port}",
+            "k",
+            keys,
+            policy=LookupPolicy(rate_per_s=1000.0),
+        )
+        assert refused == []
+        assert [i.key for i in found] == keys
+        assert asked == ["/api/v1/instruments"] + ["/api/v1/symbol"] * 25
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -495,14 +495,9 @@ def test_what_a_viewer_shows_reaches_the_core_unanswered_read_only_too(
     )
 
 
-def test_a_version_2_viewer_is_served_and_a_version_1_refused(engine, sock_dir: Path) -> None:
-    """Version 3 only adds ``Showing`` (viewer to engine): a version-2 viewer, which never
-    sends it, reads everything a version-3 engine sends."""
-    server, _ = engine
-    with EngineClient.connect(path=sock_dir / "t.sock", version=2) as c:
-        c.snapshot()
-        server.market(QuoteView(key="NSE:INFY", recv_ns=time.time_ns(), ltp=30001))
-        batch = c.wait_for(MarketBatch, timeout=5)
-        assert [q.ltp for q in batch.quotes] == [30001]
+def test_viewers_of_older_versions_are_refused(engine, sock_dir: Path) -> None:
+    """Version 3 sends alert, chart and tape messages a version-2 viewer cannot decode."""
+    with pytest.raises(VersionMismatch, match="v2"):
+        EngineClient.connect(path=sock_dir / "t.sock", version=2)
     with pytest.raises(VersionMismatch, match="v1"):
         EngineClient.connect(path=sock_dir / "t.sock", version=1)

@@ -1,9 +1,13 @@
-"""Start-up instrument lookup on an OpenAlgo server (``POST /api/v1/symbol``), never guessed.
+"""Start-up instrument lookup on an OpenAlgo server, never guessed.
 
-An instrument is added only with the tick size and lot size the server gave. A symbol the
-server does not know (its 404, or any other refusal) is refused with the server's own words;
-a 429 is retried after a backoff of our own (the server's 429 carries no ``retry_after``),
-and requests are paced under OpenAlgo's default limit of 10 per second.
+An instrument is added only with the tick size and lot size the server gave. A few symbols
+are looked up one by one (``POST /api/v1/symbol``); from ``LookupPolicy.bulk_from`` symbols of
+one exchange the exchange's whole list is fetched once (``GET /api/v1/instruments``, the same
+rows), so 3,000 symbols take one request instead of six minutes at the server's rate limit.
+A server without that endpoint (an older OpenAlgo) is asked symbol by symbol. A symbol the
+server does not know is refused with the server's own words; a 429 is retried after a backoff
+of our own (the server's 429 carries no ``retry_after``), and requests are paced under
+OpenAlgo's default limit of 10 per second.
 
 Usage::
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,6 +46,8 @@ class LookupPolicy:
         retries_429: how many 429s one symbol may meet before it is given up.
         backoff_s: the first wait after a 429 (doubling, up to ``max_backoff_s``).
         transport_retries: retries when the server cannot be reached at all.
+        bulk_from: from this many symbols of one exchange, fetch the exchange's list once.
+        bulk_timeout_s: the time the whole list of one exchange may take to arrive.
     """
 
     rate_per_s: float = RATE_PER_S
@@ -48,6 +55,8 @@ class LookupPolicy:
     backoff_s: float = 0.25
     max_backoff_s: float = 4.0
     transport_retries: int = 2
+    bulk_from: int = 20
+    bulk_timeout_s: float = 120.0
 
 
 def api_root(host: str) -> str:
@@ -80,29 +89,76 @@ def lookup_instruments(
     pace = _Pace(policy.rate_per_s, sleep)
     unreachable = ""
     try:
+        parsed: list[tuple[str, str]] = []
         for key in keys:
             try:
-                exchange, symbol = parse_key(key)
+                exch, symbol = parse_key(key)
             except ValueError as exc:
                 refused.append(f"{key}: {exc}")
                 continue
+            parsed.append((str(exch), symbol))
+        per_exchange = Counter(exchange for exchange, _ in parsed)
+        lists = {
+            exchange: rows
+            for exchange, n in per_exchange.items()
+            if n >= policy.bulk_from
+            and (rows := _exchange_list(http, root, api_key, exchange, policy, pace)) is not None
+        }
+        for exchange, symbol in parsed:
+            key = f"{exchange}:{symbol}"
             if unreachable:  # one symbol found the server down: the rest need not wait
-                refused.append(f"{exchange}:{symbol}: {unreachable}")
+                refused.append(f"{key}: {unreachable}")
                 continue
-            body = {"apikey": api_key, "symbol": symbol, "exchange": str(exchange)}
-            inst, why = _lookup_one(
-                http, f"{root}/symbol", body, f"{exchange}:{symbol}", policy, pace
-            )
+            if exchange in lists:
+                inst, why = _from_list(lists[exchange], exchange, symbol)
+            else:
+                body = {"apikey": api_key, "symbol": symbol, "exchange": exchange}
+                inst, why = _lookup_one(http, f"{root}/symbol", body, key, policy, pace)
             if inst is not None:
                 found.append(inst)
             else:
-                refused.append(f"{exchange}:{symbol}: {why}")
+                refused.append(f"{key}: {why}")
                 if why.startswith(UNREACHABLE):
                     unreachable = why
     finally:
         if own:
             http.close()
     return found, refused
+
+
+def _exchange_list(
+    http: httpx.Client,
+    root: str,
+    api_key: str,
+    exchange: str,
+    policy: LookupPolicy,
+    pace: _Pace,
+) -> dict[str, Any] | None:
+    """Symbol -> row of ``exchange``'s list, or None when the server cannot give it."""
+    params = {"apikey": api_key, "exchange": exchange}
+    payload, why = _call(
+        lambda: http.get(f"{root}/instruments", params=params, timeout=policy.bulk_timeout_s),
+        exchange,
+        policy,
+        pace,
+    )
+    rows = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(rows, list):
+        log.info(
+            "%s: no instrument list from the server (%s); asking symbol by symbol", exchange, why
+        )
+        return None
+    return {row["symbol"]: row for row in rows if isinstance(row, dict) and "symbol" in row}
+
+
+def _from_list(rows: dict[str, Any], exchange: str, symbol: str) -> tuple[Instrument | None, str]:
+    row = rows.get(symbol)
+    if row is None:
+        return (
+            None,
+            f"Symbol {symbol} not found in exchange {exchange} (the server's instrument list)",
+        )
+    return _instrument(row, f"{exchange}:{symbol}")
 
 
 class _Pace:
@@ -129,6 +185,26 @@ def _lookup_one(
     policy: LookupPolicy,
     pace: _Pace,
 ) -> tuple[Instrument | None, str]:
+    payload, why = _call(lambda: http.post(url, json=body), key, policy, pace)
+    if payload is None:
+        return None, why
+    return _instrument(payload.get("data"), key)
+
+
+def _instrument(row: Any, key: str) -> tuple[Instrument | None, str]:
+    inst = instrument_from_row(row)
+    if inst is None:
+        return None, "the server's answer has no usable tick size"
+    if inst.key != key:
+        return None, f"the server answered for {inst.key}"
+    return inst, ""
+
+
+def _call(
+    send: Callable[[], httpx.Response], what: str, policy: LookupPolicy, pace: _Pace
+) -> tuple[dict[str, Any] | None, str]:
+    """One request, paced, 429s and transport failures retried: (success payload, "") or
+    (None, why)."""
     limited = 0
     transport = 0
     backoff = policy.backoff_s
@@ -137,7 +213,7 @@ def _lookup_one(
         pace.wait(extra)
         extra = 0.0
         try:
-            resp = http.post(url, json=body)
+            resp = send()
         except httpx.HTTPError as exc:
             transport += 1
             if transport > policy.transport_retries:
@@ -150,7 +226,7 @@ def _lookup_one(
             limited += 1
             if limited > policy.retries_429:
                 return None, f"still rate limited (HTTP 429) after {limited} tries"
-            log.info("%s: rate limited (HTTP 429); trying again in %.2f s", key, backoff)
+            log.info("%s: rate limited (HTTP 429); trying again in %.2f s", what, backoff)
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
@@ -159,12 +235,7 @@ def _lookup_one(
             return None, f"HTTP {resp.status_code}: {message or resp.reason_phrase}"
         if payload.get("status") != "success":
             return None, message or "the server refused the lookup"
-        inst = instrument_from_row(payload.get("data"))
-        if inst is None:
-            return None, "the server's answer has no usable tick size"
-        if inst.key != key:
-            return None, f"the server answered for {inst.key}"
-        return inst, ""
+        return payload, ""
 
 
 def _json(resp: httpx.Response) -> Any:

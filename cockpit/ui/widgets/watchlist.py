@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
+from cockpit.link.protocol import SetWatchlistView
 from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
@@ -175,7 +176,11 @@ class Watchlist(LineGrid, can_focus=True):
         chosen: set[str] = set()
         used = 0
         by_name = {c.name: c for c in COLUMNS}
+        saved = self.store.watchlists.get(self.store.active_watchlist)
+        shown = set(saved.columns) | {"symbol"} if saved is not None and saved.columns else None
         for group in GROUPS:  # bid and ask come together or not at all
+            if shown is not None and not shown.intersection(group):
+                continue  # the trader hid it (remembered by the engine with the list)
             need = sum(by_name[n].width + 1 for n in group)
             if used + need <= width:
                 chosen.update(group)
@@ -289,6 +294,9 @@ class Watchlist(LineGrid, can_focus=True):
         if changed is not None and self.sort == "added" and self.in_view.isdisjoint(changed):
             return  # none of the rows in view moved
         if changed is None:
+            saved = self.store.watchlists.get(self.store.active_watchlist)
+            if saved is not None and saved.sort in SORTS:
+                self.sort = saved.sort  # the list's sort, as the engine remembers it
             self.rebuild()
         else:
             self.rebuild_soon()
@@ -326,6 +334,10 @@ class Watchlist(LineGrid, can_focus=True):
         """Cycle the sort order."""
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self.notify(f"Watchlist sorted by {self.sort}", timeout=1.5)
+        sort = self.sort
+        send = getattr(self.app, "send", None)
+        if send is not None:  # remembered with the list, by the engine
+            send(lambda i: SetWatchlistView(id=i, sort=sort))
         self.rebuild()
 
 
