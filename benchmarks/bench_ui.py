@@ -23,9 +23,12 @@ frozen and one last price set: the screen must end on it. The pty is a tmux-like
 
 Goals (issue 19, compared in the output as ratios): 30 fps held; 3,000 symbols at 5,000/s:
 key p99 ≤ 50 ms, engine ≤ 50 % of a core; 50 symbols at 20,000/s: every tick processed,
-key p99 ≤ 100 ms.
+key p99 ≤ 100 ms; engine and TUI each ≤ 300 MB RSS at 3,000 symbols after 10 minutes
+(``--minutes 10``: after its levels, the largest symbol count holds its last rate that long
+and each process's RSS is sampled every minute; every level also reports the RSS then).
 
     python3 benchmarks/bench_ui.py [--levels 50:5000,3000:5000] [--seconds 8] [--presses 20]
+    python3 benchmarks/bench_ui.py --levels 3000:5000,50:20000 --minutes 10
 """
 
 from __future__ import annotations
@@ -81,6 +84,14 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
     except OSError:
         pass
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -476,11 +487,36 @@ class Group:
             "engine_cpu_pct_of_core": cpu["engine"],
             "tui_cpu_pct_of_core": cpu["tui"],
             "terminal_bytes_per_s": round((tui.bytes - b0) / wall),
+            "engine_rss_mb": rss_mb(self.engine.pid),
+            "tui_rss_mb": rss_mb(self.tui.proc.pid),
             "limit": limit,
             "host_load_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
             "host_busy_pct_of_all_cpus": round(100 * (h1[0] - h0[0]) / jiffies, 1),
             "host_steal_pct": round(100 * (h1[1] - h0[1]) / jiffies, 1),
             "host_cpus": ncpu,
+        }
+
+    def memory(self, minutes: float) -> dict[str, Any]:
+        """Hold the current rate for ``minutes``; RSS of each process every minute (MB)."""
+        samples: list[dict[str, float]] = []
+        t0 = time.monotonic()
+        end = t0 + 60 * minutes
+        while True:
+            sample = {"minute": round((time.monotonic() - t0) / 60, 2)}
+            sample.update({n: rss_mb(p) for n, p in self._pids().items()})
+            samples.append(sample)
+            print(json.dumps({"symbols": self.symbols, "rss_mb": sample}), file=sys.stderr)
+            if time.monotonic() >= end:
+                break
+            time.sleep(min(60.0, max(0.0, end - time.monotonic())))
+        last = samples[-1]
+        return {
+            "symbols": self.symbols,
+            "minutes": minutes,
+            "engine_rss_mb": last["engine"],
+            "tui_rss_mb": last["tui"],
+            "venue_rss_mb": last["venue"],
+            "samples": samples,
         }
 
     def _pids(self) -> dict[str, int]:
@@ -544,6 +580,13 @@ def main() -> int:
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--no-cold", action="store_true", help="skip the cold start measurement")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="after the largest symbol count's levels, hold its last rate this long and "
+        "report each process's RSS (the memory budget is at 10 minutes)",
+    )
     ap.add_argument("--term", default="screen-256color", help="TERM of the pty (tmux's)")
     ap.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor")
     opts = ap.parse_args()
@@ -576,11 +619,17 @@ def main() -> int:
                     lv = group.level(rate, opts)
                     result["levels"].append(lv)
                     print(json.dumps(lv), file=sys.stderr, flush=True)
+                if opts.minutes and symbols == max(groups):
+                    result["memory"] = group.memory(opts.minutes)
                 if symbols == last:
                     result.update(group.ends_on_latest_price())
             finally:
                 group.close()
         result["ratios"] = ratios(result["levels"], opts.fps)
+        mem = result.get("memory")
+        if mem and mem["symbols"] >= 3000:
+            for proc in ("engine", "tui"):
+                result["ratios"][f"{proc}_rss_vs_300mb"] = round(mem[f"{proc}_rss_mb"] / 300, 3)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(json.dumps(result, indent=2))
