@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from cockpit.link.protocol import Ack, Command, MarketBatch, Msg
+from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, Snapshot
 from cockpit.link.volume import Levels, merge_levels, to_vap
 
 
@@ -120,6 +120,8 @@ class Pump:
                 ):
                     pending[-1] = merge_market(pending[-1], msg)
                 else:
+                    if isinstance(msg, Snapshot):  # it carries every symbol's latest state
+                        pending = [m for m in pending if not isinstance(m, MarketBatch)]
                     pending.append(msg)
             now = time.monotonic()
             if pending and self._ready(now, last):

@@ -137,3 +137,28 @@ def test_pump_sends_the_next_delivery_when_the_app_never_says_it_painted() -> No
     finally:
         pump.stop.set()
         t.join(5)
+
+
+def test_pump_drops_market_batches_a_snapshot_supersedes_but_no_event() -> None:
+    import threading
+
+    link = MemoryLink()
+    delivered: list[list[p.Msg]] = []
+    pump = Pump(link, delivered.append, fps=1000)
+    pump.consumed.clear()  # the app is busy: everything waits in the pump
+    order = p.OrderView("c9", "NSE:SBIN", "BUY", "MARKET", Decimal(1), "open", sc.T0)
+    link.feed(
+        sc.market(2, "NSE:SBIN", 16_001, sc.T0),
+        p.OrderEvent(seq=3, order=order),
+        sc.market(4, "NSE:INFY", 30_001, sc.T0),
+        sc.snapshot(sc.T0),
+        sc.market(6, "NSE:SBIN", 16_003, sc.T0),
+    )
+    link.drop()
+    t = threading.Thread(target=pump.run)
+    t.start()
+    t.join(0.3)
+    pump.consumed.set()
+    t.join(5)
+    kinds = [type(m).__name__ for batch in delivered for m in batch]
+    assert kinds == ["OrderEvent", "Snapshot", "MarketBatch"]
