@@ -36,7 +36,7 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
-from cockpit.ui.widgets.watchlist import Watchlist, rows_in_view
+from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
@@ -325,7 +325,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         link = self.link
         if link is None or self.link_state != "live" or not self.store.connected:
             return
-        keys = self.store.shown_keys(self.selected, rows_in_view(self.screen_stack))
+        keys = shown_keys(self.store, self.selected, self.screen_stack)
         if keys != self._shown:
             try:
                 link.show(sorted(keys))
