@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Callable
@@ -35,9 +36,12 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
-from cockpit.ui.widgets.watchlist import Watchlist, rows_in_view
+from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
+
+KEYS_FIRST_TURNS = 8
+"""Turns of the event loop a market batch waits at most for input ahead of it."""
 
 
 class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
@@ -232,7 +236,12 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.exit(1)
 
     @on(EngineMessagesReceived)
-    def _engine_messages(self, event: EngineMessagesReceived) -> None:
+    async def _engine_messages(self, event: EngineMessagesReceived) -> None:
+        if not event.deferred and self.message_queue_size:
+            # Keys first: what reached the app after this batch (a key) goes before it.
+            self.post_message(EngineMessagesReceived(event.messages, deferred=True))
+            return
+        await self._let_input_through()
         try:
             for msg in event.messages:
                 if isinstance(msg, p.SearchResult):
@@ -263,7 +272,19 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.last_applied_ns = time.monotonic_ns()
         finally:
             if self.pump is not None:
-                self.pump.consumed.set()
+                # One batch per painted frame: what comes meanwhile is merged by the pump.
+                self.call_after_refresh(self.pump.consumed.set)
+
+    async def _let_input_through(self) -> None:
+        """Keys first: let a key already forwarded to the screen or the focused widget be
+        handled before a batch is applied (a few turns of the loop at most)."""
+        for _ in range(KEYS_FIRST_TURNS):
+            focused = self.focused
+            if not self.screen.message_queue_size and (
+                focused is None or not focused.message_queue_size
+            ):
+                return
+            await asyncio.sleep(0)
 
     def _refused(self, msg: p.Refused) -> None:
         cmd = self._pending.pop(msg.id, None)
@@ -306,7 +327,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         link = self.link
         if link is None or self.link_state != "live" or not self.store.connected:
             return
-        keys = self.store.shown_keys(self.selected, rows_in_view(self.screen_stack))
+        keys = shown_keys(self.store, self.selected, self.screen_stack)
         if keys != self._shown:
             try:
                 link.show(sorted(keys))
