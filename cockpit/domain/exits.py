@@ -322,7 +322,10 @@ class ExitPlan:
         if distance is None:
             distance = trail.distance_ticks(self.trail_best, None)
         sign = self._sign
-        if self._tighten(self.trail_best - sign * distance, ExitReason.TRAILING_STOP):
+        level = self.trail_best - sign * distance
+        if self.stop is None or (level - self.stop) * sign > 0:  # as _tighten, inline: per tick
+            self.stop = level
+            self.stop_source = ExitReason.TRAILING_STOP
             self.version += 1
 
     def _tighten(self, level: int, source: ExitReason) -> bool:
