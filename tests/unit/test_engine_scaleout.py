@@ -297,3 +297,11 @@ def test_a_target_partly_filled_before_a_crash_and_done_while_down_is_reconciled
     again.tick(SBIN, "799.50")  # the stop: all 7, nothing left to TP1
     assert [r.quantity for r in exits(again, before)] == [D(7)]
     journal.close()
+
+
+def test_reverse_waits_while_a_target_order_works(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    rig.tick(SBIN, "800.50")  # TP1 (3) working: reversing 2 x 10 would overshoot
+    answer = rig.command(p.Reverse, key=SBIN.key)
+    assert isinstance(answer, p.Refused)
+    assert answer.rule == "closing"
