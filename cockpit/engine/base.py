@@ -14,6 +14,7 @@ from cockpit.domain.execution import (
     ExecutionClient,
     LookupSymbol,
     QueryBook,
+    QueryHistory,
     RouterResult,
     SearchSymbols,
 )
@@ -24,6 +25,7 @@ from cockpit.domain.positions import Portfolio, Position
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import GateContext, RiskGate
+from cockpit.engine.screen import ScreenLanes
 from cockpit.engine.state import (
     Closer,
     EngineOptions,
@@ -34,6 +36,9 @@ from cockpit.engine.state import (
 )
 from cockpit.link import protocol
 from cockpit.link.bus import Inbound, Publisher
+
+if TYPE_CHECKING:
+    from cockpit.engine.charts import SymbolChart
 
 
 class EngineBase:
@@ -101,11 +106,24 @@ class EngineBase:
     counters: dict[str, int]
     _risk: RiskGate
     _vap_dirty: set[str]
+    alerts: dict[int, protocol.AlertView]
+    _price_alerts: dict[str, list[int]]
+    active_watchlist: str
+    _charts: dict[str, SymbolChart]
+    """Charted symbols (engine/charts.py)."""
     _screen_dirty: set[str]
+    screen: ScreenLanes
 
     if TYPE_CHECKING:
 
         def _add_instrument(self, inst: Instrument) -> None: ...
+        def _alert_price(self, key: str, price: int) -> None: ...
+        def _watchlist_changed(self) -> None: ...
+        def watchlist_views(self) -> list[protocol.WatchlistView]: ...
+        def _cmd_Subscribe(  # noqa: N802
+            self, conn_id: int, cmd: protocol.Subscribe
+        ) -> protocol.Msg | None: ...
+        def _alert_event(self, kind: str, key: str | None, title: str, text: str) -> None: ...
         def _day_pnl(self) -> Decimal: ...
         def _restore_day(self, fills: list[protocol.FillView]) -> None: ...
         def _adopt_uncertain(self, update: OrderUpdate) -> str | None: ...
@@ -140,6 +158,10 @@ class EngineBase:
         def _on_book(self, result: RouterResult, request: QueryBook) -> None: ...
         def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None: ...
         def _on_search(self, result: RouterResult, request: SearchSymbols) -> None: ...
+        def _on_history(self, result: RouterResult, request: QueryHistory) -> None: ...
+        def _chart_trade(
+            self, key: str, price: int, qty: Decimal | None, ts_ns: int, side: str, inferred: bool
+        ) -> None: ...
         def _order_view(self, order: Order) -> protocol.OrderView: ...
         def _plan_tick(self, slot: PlanSlot, ltp: int, ts_ns: int) -> None: ...
         def _position_view(self, pos: Position | None) -> protocol.PositionView: ...

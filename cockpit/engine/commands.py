@@ -34,6 +34,7 @@ from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
+    ZERO,
     PendingLookup,
     describe_change,
 )
@@ -57,6 +58,7 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
+        self.screen.attached(request.conn_id)  # every symbol in full until it says
         self.publisher.reply(request.conn_id, self.snapshot())
 
     def snapshot(self) -> protocol.Snapshot:
@@ -78,11 +80,18 @@ class ViewerCommands(EngineBase):
             status=self._status_view(),
             watchlist=list(self.watchlist),
             volume_at_price=[
-                protocol.VolumeAtPrice(s.inst.key, sorted(s.vap.items()))
+                protocol.VolumeAtPrice(
+                    s.inst.key,
+                    sorted(s.vap.items()),
+                    sorted((p, s.bought.get(p, ZERO)) for p in s.vap),
+                )
                 for s in self._syms.values()
                 if s.vap
             ],
             messages=list(self.message_log.messages),
+            alerts=list(self.alerts.values()),
+            watchlists=self.watchlist_views(),
+            active_watchlist=self.active_watchlist,
         )
 
     def _on_command(self, item: ViewerCommand) -> None:
@@ -404,6 +413,7 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:
             self.watchlist.extend(new)
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.subscribe(new, self.options.feed_mode)
             self.publisher.event(
@@ -430,6 +440,7 @@ class ViewerCommands(EngineBase):
         gone = [k for k in cmd.keys if k in self.watchlist]
         if gone:
             self.watchlist = [k for k in self.watchlist if k not in gone]
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.unsubscribe(gone, self.options.feed_mode)
             self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))

@@ -19,6 +19,7 @@ from cockpit.domain.execution import (
     LookupSymbol,
     PlaceOrder,
     QueryBook,
+    QueryHistory,
     QueryOrder,
     RouterResult,
     SearchSymbols,
@@ -231,6 +232,9 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
+        if self.alerts:
+            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
             self._leg_fill(order, event.fill_qty)
@@ -454,6 +458,8 @@ class OrderFlow(EngineBase):
             self._on_lookup(result, request)
         elif isinstance(request, SearchSymbols):
             self._on_search(result, request)
+        elif isinstance(request, QueryHistory):
+            self._on_history(result, request)
 
     def _on_place_result(self, result: RouterResult, request: PlaceOrder) -> None:
         order = self.orders.get(request.cid)

@@ -124,6 +124,11 @@ class ExitPlanning(EngineBase):
                 cid=cid or "",
             )
         )
+        if self.alerts:
+            fmt = self.instruments[key].format_price
+            self._alert_event(
+                "exit", key, f"Exit fired: {key}", f"{decision.reason} at {fmt(price)}"
+            )
         self.publisher.event(
             protocol.PlanEvent(
                 self._next_seq(),
