@@ -105,6 +105,10 @@ class ExitPlanning(EngineBase):
             self._journal_plan(slot, f"fired: {decision.reason}", force=True)
             closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
+            # A target's limit may never fill now: cancelled, the closer sells its part too.
+            for order in list(self.working.values()):
+                if order.key == key and order.tag == "target" and order.type.has_price:
+                    self._cancel(order, urgent=True)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
