@@ -196,18 +196,24 @@ class ExitPlanning(EngineBase):
         """A target's exit order is final: what it did not fill is the plan's again."""
         slot = self.plans.get(order.key)
         leg = slot.plan.leg_of(order.cid) if slot is not None else None
-        if slot is not None and leg is not None:
-            slot.plan.leg_done(leg)
-            self._journal_plan(slot, f"TP{leg.n} {order.status}", force=True)
-        if order.status is not OrderStatus.COMPLETE:
-            self._alarm(
-                "warning",
-                f"{order.key}: target order {order.cid} {order.status} "
-                f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
-                "that quantity stays with the plan's stop and target",
-                key=order.key,
-                code="target_failed",
-            )
+        if slot is None or leg is None:
+            return  # the plan is gone (flatten, kill switch, closed): nothing to hand back
+        slot.plan.leg_done(leg)
+        self._journal_plan(slot, f"TP{leg.n} {order.status}", force=True)
+        rejected = order.status is OrderStatus.REJECTED
+        if order.status is OrderStatus.COMPLETE or not (rejected or slot.plan.active):
+            return  # filled, or cancelled by the plan's own exit (which closes the rest)
+        rest = (
+            "stays with the plan's stop and target" if slot.plan.active else "is closed by the exit"
+        )
+        self._alarm(
+            "warning",
+            f"{order.key}: target order {order.cid} {order.status} "
+            f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
+            f"that quantity {rest}",
+            key=order.key,
+            code="target_failed",
+        )
 
     def _new_plan(
         self, key: str, pos: Position, spec: protocol.PlanSpec | None, ts_ns: int
