@@ -148,13 +148,15 @@ class ExitPlanning(EngineBase):
         key = slot.key
         leg = slot.plan.legs[(decision.leg or 1) - 1]
         pos = self.portfolio.get(key)
+        side, free = self._free_qty(key, pos)
         with self._batch():
-            if pos is None or pos.qty == 0:
+            if free <= 0:
                 slot.plan.leg_done(leg)
-                self._journal_plan(slot, f"TP{leg.n}: no position", force=True)
+                self._journal_plan(slot, f"TP{leg.n}: nothing left to sell", force=True)
                 return
-            side = Side.SELL if pos.qty > 0 else Side.BUY
-            request = self._exit_request(key, side, decision.qty, "target")
+            # Never more than other partial exits in flight leave (a partial close meanwhile).
+            leg.qty = min(decision.qty, free)
+            request = self._exit_request(key, side, leg.qty, "target")
             order = self._submit(request, urgent=True)
             leg.cid = order.cid
             self._journal_plan(slot, f"fired: TP{leg.n}", force=True)
@@ -375,15 +377,11 @@ class ExitPlanning(EngineBase):
             tag=tag,
         )
 
-    def _close_request(
-        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
-    ) -> OrderRequest | None:
-        """The order that closes ``pos``: market, or a marketable limit on the first try.
-
-        What the plan's target orders and partial closes still working will sell is left to
-        them (never sold twice); None when they cover the whole position (the closer looks
-        again later).
-        """
+    def _free_qty(self, key: str, pos: Position | None) -> tuple[Side, Decimal]:
+        """The exit side of ``pos`` and how much of it no working target order or partial
+        close will sell already (0 without a position)."""
+        if pos is None or pos.qty == 0:
+            return Side.SELL, ZERO
         side = Side.SELL if pos.qty > 0 else Side.BUY
         committed = sum(
             (
@@ -393,7 +391,18 @@ class ExitPlanning(EngineBase):
             ),
             ZERO,
         )
-        qty = abs(pos.qty) - committed
+        return side, abs(pos.qty) - committed
+
+    def _close_request(
+        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    ) -> OrderRequest | None:
+        """The order that closes ``pos``: market, or a marketable limit on the first try.
+
+        What the plan's target orders and partial closes still working will sell is left to
+        them (never sold twice); None when they cover the whole position (the closer looks
+        again later).
+        """
+        side, qty = self._free_qty(key, pos)
         if qty <= 0:
             return None
         tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"

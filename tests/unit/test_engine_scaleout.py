@@ -331,3 +331,14 @@ def test_a_limit_target_left_unfilled_is_cancelled_when_the_stop_fires_and_the_r
     rig.clock.now += 10**9
     rig.engine.handle(EngineTimer(rig.clock.now))
     assert len(exits(rig, before)) == 3
+
+
+def test_targets_never_sell_more_than_a_partial_close_in_flight_leaves(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    before = len(rig.places())
+    answer = rig.command(p.ClosePart, key=SBIN.key, percent=50)  # 5, working
+    assert isinstance(answer, p.Ack), answer
+    rig.tick(SBIN, "801.10")  # TP1 (3) and TP2 (3) at once: only 2 are left for TP2
+    assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]
+    rig.tick(SBIN, "801.50")  # the final target: nothing left unsold, nothing sent
+    assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]
