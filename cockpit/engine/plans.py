@@ -105,6 +105,10 @@ class ExitPlanning(EngineBase):
             self._journal_plan(slot, f"fired: {decision.reason}")
             closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
+            # A target's limit may never fill now: cancelled, the closer sells its part too.
+            for order in list(self.working.values()):
+                if order.key == key and order.tag == "target" and order.type.has_price:
+                    self._cancel(order, urgent=True)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -144,13 +148,15 @@ class ExitPlanning(EngineBase):
         key = slot.key
         leg = slot.plan.legs[(decision.leg or 1) - 1]
         pos = self.portfolio.get(key)
+        side, free = self._free_qty(key, pos)
         with self._batch():
-            if pos is None or pos.qty == 0:
+            if free <= 0:
                 slot.plan.leg_done(leg)
-                self._journal_plan(slot, f"TP{leg.n}: no position")
+                self._journal_plan(slot, f"TP{leg.n}: nothing left to sell")
                 return
-            side = Side.SELL if pos.qty > 0 else Side.BUY
-            request = self._exit_request(key, side, decision.qty, "target")
+            # Never more than other partial exits in flight leave (a partial close meanwhile).
+            leg.qty = min(decision.qty, free)
+            request = self._exit_request(key, side, leg.qty, "target")
             order = self._submit(request, urgent=True)
             leg.cid = order.cid
             self._journal_plan(slot, f"fired: TP{leg.n}")
@@ -192,18 +198,24 @@ class ExitPlanning(EngineBase):
         """A target's exit order is final: what it did not fill is the plan's again."""
         slot = self.plans.get(order.key)
         leg = slot.plan.leg_of(order.cid) if slot is not None else None
-        if slot is not None and leg is not None:
-            slot.plan.leg_done(leg)
-            self._journal_plan(slot, f"TP{leg.n} {order.status}")
-        if order.status is not OrderStatus.COMPLETE:
-            self._alarm(
-                "warning",
-                f"{order.key}: target order {order.cid} {order.status} "
-                f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
-                "that quantity stays with the plan's stop and target",
-                key=order.key,
-                code="target_failed",
-            )
+        if slot is None or leg is None:
+            return  # the plan is gone (flatten, kill switch, closed): nothing to hand back
+        slot.plan.leg_done(leg)
+        self._journal_plan(slot, f"TP{leg.n} {order.status}")
+        rejected = order.status is OrderStatus.REJECTED
+        if order.status is OrderStatus.COMPLETE or not (rejected or slot.plan.active):
+            return  # filled, or cancelled by the plan's own exit (which closes the rest)
+        rest = (
+            "stays with the plan's stop and target" if slot.plan.active else "is closed by the exit"
+        )
+        self._alarm(
+            "warning",
+            f"{order.key}: target order {order.cid} {order.status} "
+            f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
+            f"that quantity {rest}",
+            key=order.key,
+            code="target_failed",
+        )
 
     def _new_plan(
         self, key: str, pos: Position, spec: protocol.PlanSpec | None, ts_ns: int
@@ -365,15 +377,11 @@ class ExitPlanning(EngineBase):
             tag=tag,
         )
 
-    def _close_request(
-        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
-    ) -> OrderRequest | None:
-        """The order that closes ``pos``: market, or a marketable limit on the first try.
-
-        What the plan's target orders and partial closes still working will sell is left to
-        them (never sold twice); None when they cover the whole position (the closer looks
-        again later).
-        """
+    def _free_qty(self, key: str, pos: Position | None) -> tuple[Side, Decimal]:
+        """The exit side of ``pos`` and how much of it no working target order or partial
+        close will sell already (0 without a position)."""
+        if pos is None or pos.qty == 0:
+            return Side.SELL, ZERO
         side = Side.SELL if pos.qty > 0 else Side.BUY
         committed = sum(
             (
@@ -383,7 +391,18 @@ class ExitPlanning(EngineBase):
             ),
             ZERO,
         )
-        qty = abs(pos.qty) - committed
+        return side, abs(pos.qty) - committed
+
+    def _close_request(
+        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    ) -> OrderRequest | None:
+        """The order that closes ``pos``: market, or a marketable limit on the first try.
+
+        What the plan's target orders and partial closes still working will sell is left to
+        them (never sold twice); None when they cover the whole position (the closer looks
+        again later).
+        """
+        side, qty = self._free_qty(key, pos)
         if qty <= 0:
             return None
         tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"

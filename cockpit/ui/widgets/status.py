@@ -127,7 +127,7 @@ class StatusBar(LineGrid):
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
-        template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
+        template = getattr(self.app, "active_template", None)  # the next entry's (``P``)
         if template:
             groups.append((9, [(" tpl ", "status--label"), (template, "")]))
         width = self.size.width or 200
