@@ -25,6 +25,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
     DEFAULT_THEME,
@@ -38,7 +39,7 @@ from cockpit.ui.themes import (
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
 
-class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[int]):
+class CockpitApp(EntryMixin, SizingMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -75,6 +76,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
+        self.risk_budget: Decimal | None = self.options.risk_budget
+        """Money risked per trade when sizing from risk (``Z`` changes it)."""
         self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
         """Ladder moves just sent: cid → (price, trigger, when)."""
         """The count typed before a key (the count grammar)."""

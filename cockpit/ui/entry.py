@@ -288,11 +288,7 @@ class EntryMixin:
         if key is None:
             return
         o = app.options
-        app.qtys[key] = step_qty(app.qty_of(key), o.qty_step, direction, o.default_qty)
-        status = getattr(app.screen, "status", None)
-        if status is not None:
-            status.qty = fmt_qty(app.qty_of(key))
-            status.rebuild()
+        app.set_qty(key, step_qty(app.qty_of(key), o.qty_step, direction, o.default_qty))
 
 
 def _struct_dict(s: Any) -> dict[str, Any]:

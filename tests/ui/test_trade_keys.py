@@ -237,3 +237,70 @@ async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
         assert len(working(app, "SELL")) == 1
         await pilot.press("greater_than_sign")
         await wait_for(pilot, lambda: not working(app), 10)
+
+
+# ---------------------------------------------------------------------- sizing and presets
+
+
+async def test_z_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: EngineProc) -> None:
+    # 1.50 ÷ (6 ticks × 0.05) = 5
+    app = make_app(fresh, risk_budget=Decimal("1.50"), stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        assert "risk 1.50" in status_text(app)
+        await pilot.press("z")
+        assert app.qty_of(SBIN) == 5
+        assert "qty 5" in status_text(app)
+        assert any("risking 1.50" in m.message for m in app.store.messages)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 5, 10)
+
+
+async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: EngineProc) -> None:
+    app = make_app(fresh, stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("z")  # no budget yet: says so, the quantity stays
+        assert app.qty_of(SBIN) == 1
+        assert any("no risk budget" in m.message for m in app.store.messages)
+        await pilot.press("3", "0", "Z", "z")  # 30 ÷ 0.30 = 100
+        assert "risk 30.00" in status_text(app)
+        assert app.qty_of(SBIN) == 100
+        await pilot.press("b")  # 100 > 10 × the default: the question comes first
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "BUY 100 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+
+
+async def test_shift_z_asks_for_the_budget(fresh: EngineProc) -> None:
+    app = make_app(fresh, stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("Z")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+        await pilot.press("1", ".", "2", "enter")
+        await wait_for(pilot, lambda: app.risk_budget == Decimal("1.2"))
+        await pilot.press("Z", "x", "enter")  # not an amount: said, the budget stays
+        await pilot.pause(0.1)
+        assert app.risk_budget == Decimal("1.2")
+        said = [m.message for m in app.store.messages if m.title == "Risk budget"]
+        assert any("not an amount" in m for m in said)
+
+
+async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
+    presets = {"*": [Decimal(1), Decimal(2)], SBIN: [Decimal(2), Decimal(3), Decimal(4)]}
+    app = make_app(fresh, qty_presets=presets)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("at")
+        assert app.qty_of(SBIN) == 3
+        assert "qty 3" in status_text(app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await pilot.press("dollar_sign")  # SBIN has three presets
+        assert app.qty_of(SBIN) == 3
+        app.select_symbol("NSE:INFY")
+        await pilot.press("at")
+        assert app.qty_of("NSE:INFY") == 2

@@ -251,6 +251,33 @@ def keymap_ids() -> str:
     return "\n".join(rows)
 
 
+class AskScreen(ModalScreen[str | None]):
+    """One value typed in: enter answers it, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="ask.cancel"),
+    ]
+
+    def __init__(self, title: str, value: str = "") -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        """Title and the field."""
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Input(self.value, id="ask-input")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        """Close without an answer."""
+        self.dismiss(None)
+
+
 class HelpScreen(ModalScreen[None]):
     """The keys."""
 
