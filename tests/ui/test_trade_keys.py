@@ -304,3 +304,53 @@ async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
         app.select_symbol("NSE:INFY")
         await pilot.press("at")
         assert app.qty_of("NSE:INFY") == 2
+
+
+# ---------------------------------------------------------------------- help and remapping
+
+NEW_IDS = (
+    "close_half",
+    "close_quarter",
+    "size_from_risk",
+    "risk_budget",
+    "qty_preset_1",
+    "qty_preset_4",
+    "pick",
+    "order_up",
+    "order_down",
+    "order_to_cursor",
+    "cancel_buys",
+    "cancel_sells",
+)
+
+
+async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        ids = str(app.screen.query_one("#help-ids").render())
+        for binding_id in NEW_IDS:
+            assert f"  {binding_id} " in ids
+        assert "3] stop up 3 ticks" in str(app.screen.query_one("#help-text").render())
+
+
+async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh, keymap={"close_half": "f5"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app, ("2", "b"))
+        await wait_for(pilot, lambda: qty(app) == 2, 10)
+        await pilot.press("h")  # no longer bound
+        await pilot.pause(0.3)
+        assert qty(app) == 2
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        ladder = app.screen.ladder
+        start = ladder.cursor
+        assert start is not None
+        await pilot.press("3", "j")
+        assert ladder.cursor == start - 3

@@ -219,12 +219,20 @@ HELP = """\
   b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
   enter        on the ladder: limit at cursor   n       order ticket (value and risk preview)
   r            reverse the position             + / -   this symbol's quantity, on the step grid
+  ! @ # $      quantity presets 1-4             z       quantity from the risk budget   Z budget
   Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
   off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
+[b]Count[/b]  digits before a key: 3] stop up 3 ticks, 5} target up 5, 10b buy 10, 4K order up 4;
+  shown on the status bar; esc drops it. Every gate and question still applies.
 [b]Exits[/b] (always work)
   f            flatten the symbol               F       KILL SWITCH (confirmed)
-  x            cancel the symbol's orders       [ / ]   stop down / up one tick
-  { / }        target down / up one tick        t       toggle trailing     e  stop to breakeven
+  h / H        close half / a quarter           x       cancel the symbol's orders
+  [ / ]        stop down / up one tick          { / }   target down / up one tick
+  t            toggle trailing                  e       stop to breakeven
+[b]Ladder orders[/b]
+  v            pick the order / stop / target on the cursor's row (again: the next one)
+  K / J        move it (or the cursor row's) up / down a tick    g  move it to the cursor
+  < / >        cancel all buys / all sells      esc     drop the pick
 [b]Moving around[/b]
   up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
