@@ -7,7 +7,7 @@ becomes the symbol's quantity, shown on the status bar before anything is sent; 
 confirmation and risk gate still applies to the order. ``Z`` sets the budget (a count
 before it: ``2000Z``; else it asks).
 
-Presets (``!`` ``@`` ``#`` ``$``): four quantities per symbol from ``[trading.qty_presets]``.
+Presets (``f5``-``f8``): four quantities per symbol from ``[trading.qty_presets]``.
 """
 
 from __future__ import annotations

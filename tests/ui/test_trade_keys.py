@@ -294,15 +294,15 @@ async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
     app = make_app(fresh, qty_presets=presets)
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
-        await pilot.press("at")
+        await pilot.press("f6")
         assert app.qty_of(SBIN) == 3
         assert "qty 3" in status_text(app)
         await pilot.press("b")
         await wait_for(pilot, lambda: qty(app) == 3, 10)
-        await pilot.press("dollar_sign")  # SBIN has three presets
+        await pilot.press("f8")  # SBIN has three presets
         assert app.qty_of(SBIN) == 3
         app.select_symbol("NSE:INFY")
-        await pilot.press("at")
+        await pilot.press("f6")
         assert app.qty_of("NSE:INFY") == 2
 
 
@@ -339,7 +339,7 @@ async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc)
 async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
     fresh: EngineProc,
 ) -> None:
-    app = make_app(fresh, keymap={"close_half": "f5"})
+    app = make_app(fresh, keymap={"close_half": "f9"})
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await long_with_plan(pilot, app, ("2", "b"))
@@ -347,7 +347,7 @@ async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
         await pilot.press("h")  # no longer bound
         await pilot.pause(0.3)
         assert qty(app) == 2
-        await pilot.press("f5")
+        await pilot.press("f9")
         await wait_for(pilot, lambda: qty(app) == 1, 10)
         ladder = app.screen.ladder
         start = ladder.cursor
