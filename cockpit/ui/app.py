@@ -18,7 +18,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
-from cockpit.ui.count import Count, apply_count
+from cockpit.ui.count import Count, apply_count, hands_on
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.exits import ExitMixin
 from cockpit.ui.ladder_orders import LadderOrderMixin
@@ -393,7 +393,7 @@ class CockpitApp(
     ) -> bool:
         """Apply a typed count to the key's action; say why an entry key was refused
         instead of ignoring it silently."""
-        if isinstance(action, str) and self.count.pending is not None:
+        if isinstance(action, str) and self.count.pending is not None and not hands_on(action):
             action = apply_count(action, self.count.take())
             self.show_count()
         if isinstance(action, str) and default_namespace in (None, self):

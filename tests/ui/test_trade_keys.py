@@ -85,6 +85,18 @@ async def test_a_count_before_b_buys_that_many(fresh: EngineProc) -> None:
         assert app.qty_of(SBIN) == 1  # the symbol's quantity is left as it was
 
 
+async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("down", "down", "down", "3", "enter")
+        await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) == 1, 10)
+        order = app.store.working_orders(SBIN)[0]
+        assert (order.side, order.qty, order.order_type) == ("BUY", 3, "LIMIT")
+
+
 async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
