@@ -279,6 +279,8 @@ class CockpitApp(
     def _refused(self, msg: p.Refused) -> None:
         cmd = self._pending.pop(msg.id, None)
         self._search_callbacks.pop(msg.id, None)
+        if isinstance(cmd, p.ModifyOrder | p.MoveStop | p.MoveTarget):
+            self.forget_move(cmd)  # the next ladder move starts from where it really is
         if (
             isinstance(cmd, p.PlaceEntry)
             and not cmd.confirmed

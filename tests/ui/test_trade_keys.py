@@ -183,6 +183,12 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
         await pilot.press("3", "J")  # the count: three ticks down
         await wait_for(pilot, lambda: app.store.orders[cid].price == start - 2, 10)
         assert len(working(app)) == 1  # moved, not a new order
+        # Two presses before the venue's answer (no event handled between them): they add up.
+        await app.run_action("order_move(-1)")
+        await app.run_action("order_move(-1)")
+        await wait_for(pilot, lambda: app.store.orders[cid].price == start - 4, 10)
+        await pilot.pause(0.3)
+        assert app.store.orders[cid].price == start - 4
 
 
 async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> None:
@@ -230,6 +236,9 @@ async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) 
         assert ladder.cursor == plan.stop
         await pilot.press("2", "K")  # the stop row, two ticks up
         await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 2, 10)
+        await app.run_action("order_move(1)")  # twice before the engine's answer
+        await app.run_action("order_move(1)")
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 4, 10)
         await pilot.press(*["up"] * (plan.target - ladder.cursor), "v")
         assert ladder.pick == ("target", None)
         await pilot.press("down", "down", "g")
