@@ -242,7 +242,7 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
         in_flight = sum(
             (
-                o.qty - o.filled_qty
+                o.remaining_qty
                 for o in self.working.values()
                 if o.key == cmd.key and o.tag == "partial" and o.is_working
             ),

@@ -19,7 +19,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
-from cockpit.ui.count import Count, apply_count
+from cockpit.ui.count import Count, apply_count, hands_on
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.exits import ExitMixin
 from cockpit.ui.ladder_orders import LadderOrderMixin
@@ -27,6 +27,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
     DEFAULT_THEME,
@@ -44,7 +45,15 @@ KEYS_FIRST_TURNS = 8
 """Turns of the event loop a market batch waits at most for input ahead of it."""
 
 
-class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
+class CockpitApp(
+    EntryMixin,
+    SizingMixin,
+    ExitMixin,
+    LadderOrderMixin,
+    NavigationMixin,
+    AlertActions,
+    App[int],
+):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -83,6 +92,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
+        self.risk_budget: Decimal | None = self.options.risk_budget
+        """Money risked per trade when sizing from risk (``Z`` changes it)."""
         self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
         """Ladder moves just sent: cid → (price, trigger, when)."""
         """The count typed before a key (the count grammar)."""
@@ -289,6 +300,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
     def _refused(self, msg: p.Refused) -> None:
         cmd = self._pending.pop(msg.id, None)
         self._search_callbacks.pop(msg.id, None)
+        if isinstance(cmd, p.ModifyOrder | p.MoveStop | p.MoveTarget):
+            self.forget_move(cmd)  # the next ladder move starts from where it really is
         if (
             isinstance(cmd, p.PlaceEntry)
             and not cmd.confirmed
@@ -405,7 +418,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
     ) -> bool:
         """Apply a typed count to the key's action; say why an entry key was refused
         instead of ignoring it silently."""
-        if isinstance(action, str) and self.count.pending is not None:
+        if isinstance(action, str) and self.count.pending is not None and not hands_on(action):
             action = apply_count(action, self.count.take())
             self.show_count()
         if isinstance(action, str) and default_namespace in (None, self):
