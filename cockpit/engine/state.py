@@ -36,6 +36,9 @@ JOURNAL_PROBE_NS: Final = NS
 """After a failed journal write, how often the timer tries one again."""
 CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
+PART_TAGS: Final = frozenset({"target", "partial"})
+"""Orders that close part of a position (a scale-out target, a partial close): a full exit
+leaves to them what they will still sell."""
 
 
 class EngineTimer(msgspec.Struct, frozen=True):
@@ -95,6 +98,9 @@ class EngineOptions:
     """Market state for viewers (quotes, books) is published at most this often: ticks in
     between are folded per symbol, the latest state wins (exit plans still see every tick).
     0: every tick is published as it is handled (and its book built then)."""
+    screen_slow_s: float = 1.0
+    """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
+    published at most this often, its quote only (no book is built for it)."""
 
 
 @dataclass(slots=True)
@@ -244,7 +250,7 @@ def stop_source_word(plan: ExitPlan) -> str:
 def describe_change(inst: Instrument, change: Any) -> str:
     parts = []
     for name, old, new in getattr(change, "changes", ()):
-        if name in ("stop", "target"):
+        if name in ("stop", "target") or name.startswith("tp"):
             o = "-" if old is None else inst.format_price(old)
             n = "-" if new is None else inst.format_price(new)
             parts.append(f"{name} {o} → {n}")

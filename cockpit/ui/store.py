@@ -18,6 +18,9 @@ from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.link.protocol import (
     Ack,
     Alarm,
+    AlertEvent,
+    AlertFired,
+    AlertView,
     Bars,
     BookView,
     ExitFired,
@@ -40,6 +43,8 @@ from cockpit.link.protocol import (
     StatusView,
     Stopping,
     WatchlistChanged,
+    WatchlistsChanged,
+    WatchlistView,
     Welcome,
 )
 from cockpit.ui.chartdata import ChartData
@@ -81,6 +86,7 @@ class Changes:
     feeds: bool = False
     status: bool = False
     watchlist: bool = False
+    alerts: bool = False
     everything: bool = False
     connection: bool = False
 
@@ -98,6 +104,7 @@ class Changes:
         self.feeds |= other.feeds
         self.status |= other.status
         self.watchlist |= other.watchlist
+        self.alerts |= other.alerts
         self.everything |= other.everything
         self.connection |= other.connection
 
@@ -147,6 +154,13 @@ class Store:
         self.feeds: dict[str, FeedStatus] = {}
         self.status: StatusView | None = None
         self.watchlist: list[str] = []
+        self.watchlists: dict[str, WatchlistView] = {}
+        """The engine's named watchlists (the active one's symbols are ``watchlist``)."""
+        self.active_watchlist = ""
+        self.alerts: dict[int, AlertView] = {}
+        """The engine's active alerts by id."""
+        self.fired: list[AlertFired] = []
+        """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
         self.direction: dict[str, int] = {}
         """+1 / -1 / 0: the direction of the last change of the last price."""
@@ -239,6 +253,19 @@ class Store:
                 self.instruments[inst.key] = inst
             self.watchlist = list(msg.watchlist)
             ch.watchlist = True
+        elif isinstance(msg, AlertFired):
+            self.fired.append(msg)
+            self.notices.append(Notice("warning", msg.title, msg.text))
+        elif isinstance(msg, AlertEvent):
+            if msg.removed or not msg.alert.active:
+                self.alerts.pop(msg.alert.id, None)
+            else:
+                self.alerts[msg.alert.id] = msg.alert
+            ch.alerts = True
+        elif isinstance(msg, WatchlistsChanged):
+            self.watchlists = {w.name: w for w in msg.watchlists}
+            self.active_watchlist = msg.active
+            ch.watchlist = True
         elif isinstance(msg, Welcome):
             self.welcome = msg
             self.connected = True
@@ -282,6 +309,9 @@ class Store:
         self.feeds = {f.feed: f for f in snap.feeds}
         self._status(snap.status)
         self.watchlist = list(snap.watchlist)
+        self.watchlists = {w.name: w for w in snap.watchlists}
+        self.active_watchlist = snap.active_watchlist
+        self.alerts = {a.id: a for a in snap.alerts}
         # The engine's message log: on the first attach all of it; on a re-attach (a resync)
         # what came after the last event this store saw; from a new engine, all of it.
         after = -1 if self.snapshots == 0 or snap.seq < seen else seen
@@ -403,6 +433,17 @@ class Store:
     def has_exposure(self) -> bool:
         """Open positions or working orders exist."""
         return bool(self.open_positions()) or any(is_working(o) for o in self.orders.values())
+
+    def shown_keys(self, selected: str | None, rows: frozenset[str]) -> frozenset[str]:
+        """The symbols a screen draws in full: ``selected`` (its ladder, quote and depth),
+        the watchlist ``rows`` in view, and the symbols of open positions and working
+        orders (their P&L and panes move with the price)."""
+        keys = set(rows)
+        if selected is not None:
+            keys.add(selected)
+        keys.update(pos.key for pos in self.positions.values() if pos.qty != 0)
+        keys.update(o.key for o in self.orders.values() if is_working(o))
+        return frozenset(keys)
 
     def mark(self, key: str) -> int | None:
         """The price open positions are valued at: the latest LTP this viewer received (the

@@ -109,6 +109,7 @@ class Stack:
         socket_path: Path | None = None,
         symbols: list[str] | None = None,
         order_rate: float = 50,
+        alert_sender: Any = None,
         options: dict[str, Any] | None = None,
     ) -> None:
         self.sim: SimHandle = start_in_thread(SimConfig(seed=11, rate=20.0, paused=True))
@@ -150,6 +151,7 @@ class Stack:
             inbound=self.inbound,
             feed=self.feed,
             options=EngineOptions(reconcile_interval_s=0, timer_interval_s=0.02, **(options or {})),
+            alert_sender=alert_sender,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.engine.run, args=(self._stop,), daemon=True)

@@ -268,12 +268,14 @@ class Ladder(LineGrid, can_focus=True):
         stop = plan.stop if plan is not None and not plan.fired else None
         target = plan.target if plan is not None and not plan.fired else None
         trailing = plan is not None and plan.trail_active
+        tps = {t.level: f"TP{t.n}" for t in plan.targets if not t.fired} if plan else {}
         ltp = q.ltp if q is not None else None
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
         cols = self.columns = fit_columns(width, pw)
         top = self.top()
         bottom = self.bottom()
         at = self.base
+        tp_rows = {at(level): name for level, name in tps.items()}
         ltp_row = at(ltp) if ltp is not None else None
         last_size = q.ltq if q is not None and ltp is not None else None
         shown = [vap.get(top - i * g) for i in range(self.rows)]
@@ -315,6 +317,9 @@ class Ladder(LineGrid, can_focus=True):
             row_cls = ""
             if p == level_rows["target"]:
                 marks.append("TGT")
+                row_cls = "ladder--target"
+            if p in tp_rows:
+                marks.append(tp_rows[p])
                 row_cls = "ladder--target"
             if p == level_rows["entry"]:
                 marks.append("ENT")
