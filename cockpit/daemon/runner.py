@@ -237,7 +237,11 @@ class EngineRunner:
             # tick waits on the decision thread and an exit order on the router.
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
         router = make_router(venue, inbound.put)
-        options = EngineOptions(venue=venue.label)
+        # The paper exchange's history is its own invented past: no backfill for the prices
+        # of an external feed it only follows.
+        options = EngineOptions(
+            venue=venue.label, history_backfill=not (kind and s.venue.broker == "paper")
+        )
         webhook = _webhook(s, inbound.put)
         if webhook is not None:
             webhook.start()

@@ -235,6 +235,8 @@ class Engine(
             "commands": 0,
             "errors": 0,
             "journal_errors": 0,
+            "history_failed": 0,
+            "bad_history_bars": 0,
         }
         self._risk = RiskGate(config)
         self._init_alerts(alert_sender)
