@@ -1,9 +1,8 @@
 """How a fired alert reaches the trader at the terminal: the bell and a desktop notification.
 
-The notification is sent as both escape sequences terminals use for it: OSC 9 (iTerm2,
-WezTerm, Windows Terminal, foot, ...) and OSC 777 (``notify``: rxvt-unicode, Ghostty,
-VTE-based terminals with the extension). A terminal that knows neither ignores both; they
-work over SSH. Inside tmux ($TMUX set) each is wrapped in tmux's passthrough
+The notification is sent as both escape sequences terminals use for it: OSC 9 (the iTerm2
+style) and OSC 777 ``notify`` (the rxvt-unicode style). A terminal that knows neither ignores
+both; they work over SSH. Inside tmux ($TMUX set) each is wrapped in tmux's passthrough
 (``ESC P tmux; ... ESC \\``; tmux 3.3+ needs ``set -g allow-passthrough on``), while the bell
 goes to tmux itself (its ``bell-action`` / ``visual-bell`` apply).
 """
