@@ -59,6 +59,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import exit_stages
+
 N_SYMBOLS = 50
 BASE = 20000  # ticks of 0.05 = 1000.00
 CRASH = 50  # ticks below the market
@@ -533,7 +535,10 @@ def bursts(crashes: list[tuple[str, int]], sells: list[tuple[str, int]]) -> dict
 
 
 def figures(
-    out: dict[str, Any], decided: list[tuple[str, int]], burst: bool = False
+    out: dict[str, Any],
+    decided: list[tuple[str, int]],
+    burst: bool = False,
+    stamps: Any = None,
 ) -> dict[str, Any]:
     sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
     fig: dict[str, Any] = {
@@ -544,6 +549,11 @@ def figures(
     }
     if decided:
         fig["tick_to_decision"] = percentiles(match(out["crashes"], decided))
+    if stamps is not None:
+        fig["stages"] = exit_stages.split(
+            out["crashes"], stamps.queued, decided, stamps.sending, sells, match_by_crash,
+            percentiles,
+        )  # fmt: skip
     if burst:
         fig["burst"] = bursts(out["crashes"], sells)
     return fig
@@ -562,6 +572,7 @@ def main() -> int:
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cockpit.adapters.openalgo import transport as router_transport
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
     from cockpit.adapters.openalgo.feed import OpenAlgoFeed
     from cockpit.config import EngineSettings, Settings, SimSettings
@@ -608,6 +619,9 @@ def main() -> int:
         Instrument(Exchange.NSE, f"SYM{i:02d}", Decimal("0.05")) for i in range(N_SYMBOLS)
     ]
     inbound = Inbound()
+    stamps = exit_stages.Stamps(Decimal(price_text(BASE - CRASH)))
+    stamps.wrap_transport(router_transport)
+    sampler = exit_stages.CpuSampler()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
     syms: dict[str, Any] = {}
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
@@ -639,7 +653,7 @@ def main() -> int:
         options=EngineOptions(reconcile_interval_s=0, venue="bench"),
     )
     syms.update(engine._syms)
-    feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, inbound.put)
+    feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, stamps.feed_sink(inbound.put))
     engine.feed = feed
     stop = threading.Event()
     thread = threading.Thread(target=engine.run, args=(stop,), name="decision", daemon=True)
@@ -699,12 +713,23 @@ def main() -> int:
                         time.sleep(0.05)
                 timed.router = routers[kind]
                 timed.stamps.clear()
+                stamps.clear()
+                threads0 = exit_stages.thread_cpu()
+                if rate == "burst":
+                    sampler.start()
                 cpu0, host0, load0 = time.process_time(), host_cpu(), os.getloadavg()[0]
                 venue.send(cmd)
                 out = venue.recv()
                 time.sleep(0.3)
+                sampler.stop()
                 cpu_ms = (time.process_time() - cpu0) * 1000
-                fig = figures(out, list(timed.stamps), rate == "burst")
+                fig = figures(out, list(timed.stamps), rate == "burst", stamps)
+                fig["thread_cpu_ms"] = exit_stages.cpu_delta(threads0, exit_stages.thread_cpu())
+                if rate == "burst":
+                    sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
+                    fig["burst"]["cpu_ms_in_round"] = exit_stages.burst_cpu(
+                        sampler, out["crashes"], sells, N_SYMBOLS
+                    )
                 scenario = {
                     "rate_target": rate,
                     "viewer": args.viewer if viewer else "none",

@@ -43,7 +43,8 @@ def _add_venue_flags(parser: argparse.ArgumentParser, *, inherit: bool = False) 
     parser.add_argument("--ws-url", help="OpenAlgo WebSocket URL (or OPENALGO_WS_URL)")
     parser.add_argument(
         "--feed",
-        help="market data from elsewhere: kite | binance | replay:FILE (orders still go to paper)",
+        help="market data from elsewhere: kite | binance | bybit | bybit:linear | binance-futures "
+        "| hyperliquid | ccxt:EXCHANGE | replay:FILE (orders still go to paper)",
     )
     parser.add_argument("--url", help="with --feed kite|binance: the feed's WebSocket address")
     parser.add_argument("--rest-url", help="with --feed binance: the REST address (exchangeInfo)")
@@ -226,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         "event, the format `--feed replay:FILE` plays back. Exit status 2 for a usage error or "
         "a symbol the venue does not know, 1 if the feed goes down.",
     )
-    record.add_argument("--feed", required=True, choices=["openalgo", "kite", "binance"])
+    record.add_argument(
+        "--feed",
+        required=True,
+        help="openalgo | kite | binance | bybit | bybit:linear | binance-futures | hyperliquid "
+        "| ccxt:EXCHANGE",
+    )
     record.add_argument(
         "--symbols",
         required=True,

@@ -24,7 +24,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,14 +42,12 @@ from pydantic_settings import (
 )
 
 from cockpit import paths
+from cockpit.config_templates import MAX_DISTANCE_TICKS as _MAX_DISTANCE_TICKS
+from cockpit.config_templates import InstrumentSettings, TemplateSettings
 
 log = logging.getLogger(__name__)
 
 _SECTION = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-_MAX_DISTANCE_TICKS = 10_000_000
-"""No stop, target or offset is further than this many ticks (BTC at 100,000 on a 0.01 tick is
-10,000,000 ticks): a larger value is a typo, and a stop beyond a zero price is no stop."""
 
 
 class ConfigError(ValueError):
@@ -366,6 +372,10 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    templates: dict[str, TemplateSettings] = Field(default_factory=dict)
+    """Named exit-plan templates (``[templates.scalp]``)."""
+    instruments: dict[str, InstrumentSettings] = Field(default_factory=dict)
+    """Per-instrument defaults keyed ``EXCH:SYMBOL``."""
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
     _source: Path | None = PrivateAttr(default=None)
@@ -389,6 +399,16 @@ class Settings(BaseSettings):
         if path is not None and path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _known_templates(self) -> Settings:
+        for key, inst in self.instruments.items():
+            if inst.template is not None and inst.template not in self.templates:
+                known = ", ".join(sorted(self.templates)) or "none defined"
+                raise ValueError(
+                    f'instruments."{key}".template: no [templates.{inst.template}] ({known})'
+                )
+        return self
 
     # ------------------------------------------------------------------ derived
 

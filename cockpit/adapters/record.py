@@ -69,8 +69,9 @@ def make_feed(
 ) -> RecordableFeed:
     """Build a stopped feed of kind ``feed`` subscribed to ``symbols`` in ``mode``.
 
-    ``feed`` is ``openalgo``, ``kite``, ``binance`` or ``replay:FILE`` (``symbols`` then
-    filters the file; empty plays everything).
+    ``feed`` is ``openalgo``, ``kite``, ``binance``, a public venue of
+    :mod:`cockpit.adapters.venues` (``bybit``, ``bybit:linear``...) or ``replay:FILE``
+    (``symbols`` then filters the file; empty plays everything).
 
     Raises:
         ValueError: unknown feed, missing credentials or bad symbols.
@@ -99,6 +100,11 @@ def make_feed(
         from cockpit.adapters.binance.feed import make_feed as make_binance_feed
 
         return make_binance_feed(symbols, mode, url, sink, rest_url=rest_url)
+    from cockpit.adapters.venues import venue
+
+    spec = venue(feed)
+    if spec is not None:
+        return spec.record(symbols, mode, url, sink, rest_url=rest_url)  # type: ignore[no-any-return]
     raise ValueError(f"unknown feed {feed!r}")
 
 

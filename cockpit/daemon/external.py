@@ -255,6 +255,44 @@ def replay_instruments(
     return out
 
 
+# ---------------------------------------------------------------------- public venues
+
+
+def venue_plan(
+    kind: str, symbols: Iterable[str], url: str | None, rest_url: str | None
+) -> FeedPlan:
+    """The instruments of a public venue (:mod:`cockpit.adapters.venues`), looked up there.
+
+    Raises:
+        FeedConfigError: an unknown kind or symbol, no symbols, or the venue unreachable.
+    """
+    from cockpit.adapters.venues import venue
+
+    try:
+        spec = venue(kind)
+        if spec is None:
+            raise ValueError(f"unknown feed {kind!r}")
+        wanted = [s.strip() for s in symbols if s.strip()]
+        if not wanted:
+            raise ValueError("needs --symbols (e.g. --symbols BTCUSDT) or [feed] symbols")
+        insts = spec.lookup(wanted, url, rest_url)
+    except ValueError as exc:
+        raise FeedConfigError(f"--feed {kind}: {exc}") from exc
+    return FeedPlan(kind, insts, {i.key: i.symbol for i in insts})
+
+
+def venue_feed(
+    plan: FeedPlan, sink: Callable[[object], None], url: str | None, rest_url: str | None
+) -> VenueFeed:
+    """A public venue's feed, not started, speaking ``EXCH:SYMBOL`` keys to the engine."""
+    from cockpit.adapters.venues import venue
+
+    spec = venue(plan.kind)
+    if spec is None:
+        raise FeedConfigError(f"unknown feed {plan.kind!r}")
+    return VenueFeed(spec.make(sink, url, rest_url), plan.venue_ids, plan.kind)
+
+
 # ---------------------------------------------------------------------- key mapping
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from cockpit import paths
+from cockpit.adapters.venues import KINDS as VENUE_KINDS
+from cockpit.adapters.venues import venue as public_venue
 from cockpit.config import ConfigError, Settings
 from cockpit.daemon.external import (
     FeedConfigError,
@@ -42,6 +44,8 @@ from cockpit.daemon.external import (
     binance_instruments,
     kite_instruments,
     replay_instruments,
+    venue_feed,
+    venue_plan,
 )
 from cockpit.daemon.logfile import LogRotator
 from cockpit.domain.feed import OrderUpdate
@@ -357,7 +361,7 @@ class EngineRunner:
 
         kind, replay_path = feed_kind(s)
         known = {i.key: i for i in paper_instruments(s)}
-        if kind in ("binance", "replay") and s.venue.broker != "paper":
+        if kind != "kite" and kind is not None and s.venue.broker != "paper":
             raise StartupError(
                 f"--feed {kind} trades on the paper exchange only (its prices are not the "
                 f"broker's): drop --broker {s.venue.broker}"
@@ -591,7 +595,14 @@ def feed_kind(s: Settings) -> tuple[str | None, Path | None]:
         return "replay", path
     if spec in ("kite", "binance"):
         return spec, None
-    raise StartupError(f"--feed {spec}: expected kite, binance or replay:FILE")
+    try:
+        if public_venue(spec) is not None:
+            return spec, None
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    raise StartupError(
+        f"--feed {spec}: expected kite, binance, {', '.join(VENUE_KINDS)} or replay:FILE"
+    )
 
 
 def _binance_rest(s: Settings) -> str:
@@ -615,6 +626,8 @@ def plan_external_feed(
         if kind == "kite":
             insts, tokens = kite_instruments(s.feed.symbols, known)
             return FeedPlan(kind, insts, tokens)
+        if kind != "replay":
+            return venue_plan(kind, s.feed.symbols, s.feed.url, s.feed.rest_url)
         assert replay_path is not None
         insts = replay_instruments(replay_path, known)
         return FeedPlan(kind, insts, {})
@@ -637,6 +650,8 @@ def make_market_feed(
         return VenueFeed(
             BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
         )
+    if plan.kind != "kite":
+        return venue_feed(plan, sink, s.feed.url, s.feed.rest_url)
     from cockpit.adapters.kite.feed import KiteFeed
 
     v = s.venue

@@ -32,7 +32,10 @@ class Exchange(StrEnum):
     GLOBAL_INDEX = "GLOBAL_INDEX"
     CRYPTO = "CRYPTO"
     BINANCE = "BINANCE"
+    BINANCE_FUTURES = "BINANCE_FUTURES"
     BYBIT = "BYBIT"
+    HYPERLIQUID = "HYPERLIQUID"
+    CCXT = "CCXT"
 
     @property
     def is_index(self) -> bool:
@@ -45,7 +48,16 @@ class Exchange(StrEnum):
         return self in _FRACTIONAL
 
 
-_FRACTIONAL: Final = frozenset({Exchange.CRYPTO, Exchange.BINANCE, Exchange.BYBIT})
+_FRACTIONAL: Final = frozenset(
+    {
+        Exchange.CRYPTO,
+        Exchange.BINANCE,
+        Exchange.BINANCE_FUTURES,
+        Exchange.BYBIT,
+        Exchange.HYPERLIQUID,
+        Exchange.CCXT,
+    }
+)
 
 
 class Rounding(StrEnum):

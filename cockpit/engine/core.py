@@ -51,8 +51,10 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
+from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.excursions import Excursions
+from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -92,6 +94,7 @@ log = logging.getLogger(__name__)
 
 class Engine(
     MarketData,
+    Charting,
     ExitPlanning,
     OrderFlow,
     Reconciliation,
@@ -100,6 +103,7 @@ class Engine(
     WatchlistKeeping,
     Excursions,
     Journaling,
+    Entries,
 ):
     """The decision thread. See the module docstring.
 
@@ -178,6 +182,7 @@ class Engine(
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""
@@ -195,6 +200,10 @@ class Engine(
         self._recon: dict[int, ReconRound] = {}
         self._lookups: dict[int, PendingLookup] = {}
         self._searches: dict[int, tuple[int, protocol.Search]] = {}
+        self._charts: dict[str, SymbolChart] = {}
+        self._history_token = 0
+        self._history_pending: dict[int, str] = {}
+        """History requests in flight: token -> symbol."""
         self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0
@@ -379,6 +388,8 @@ class Engine(
             self._marks_on_timer(now)
         if self._vap_dirty:
             self._publish_volume()
+        if self._charts:
+            self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
 

@@ -14,8 +14,8 @@ Conversation:
    dropped and resyncs from a new snapshot when it reconnects.
 4. The viewer sends commands (each with an ``id`` unique on its connection); each command is
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
-   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search` and
-   :class:`Ping`.
+   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
+   :class:`WatchChart` and :class:`Ping`.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -64,8 +64,9 @@ __all__ = [
 PROTOCOL_VERSION: Final = 3
 """2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
 3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
-:class:`WatchlistsChanged` and their commands). The engine refuses a viewer of another
-version with a clear message."""
+:class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
+:class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``). The engine refuses a viewer of
+another version with a clear message."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -137,6 +138,31 @@ class VolumeAtPrice(msgspec.Struct, frozen=True):
 
     key: str
     levels: list[tuple[int, Decimal]]
+    bought: list[tuple[int, Decimal]] = []
+    """The buyer-initiated part of the same levels' totals (the rest was seller-initiated)."""
+
+
+class BarView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One OHLCV bar: prices in ticks, ``start_ns`` aligned to the bar size."""
+
+    start_ns: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: Decimal
+
+
+class PrintView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One trade print of the tape."""
+
+    ts_ns: int
+    price: int
+    qty: Decimal
+    side: str
+    """``buy`` (buyer-initiated), ``sell`` or ``""`` (unknown)."""
+    inferred: bool = False
+    """The side was inferred (from the quote, else from the price move), not sent."""
 
 
 class TrailView(msgspec.Struct, frozen=True):
@@ -145,6 +171,18 @@ class TrailView(msgspec.Struct, frozen=True):
     kind: str
     """``ticks`` | ``points`` | ``percent``."""
     distance: Decimal
+
+
+class TargetView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target of a plan (TP1, TP2, TP3): exits ``qty`` at ``level`` once."""
+
+    n: int
+    """1 for TP1, 2 for TP2, 3 for TP3."""
+    level: int
+    qty: Decimal
+    fired: bool = False
+    filled: Decimal = Decimal(0)
+    """How much of its exit order has filled."""
 
 
 class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -169,6 +207,9 @@ class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     initial_risk: int | None = None
     """1R: ticks between the entry and the plan's first stop (the plan's own, journaled with
     it; None without a stop). Stop moves do not change it."""
+    targets: list[TargetView] = []
+    """Scale-out targets, TP1 first (``target`` is the final one, for what they leave)."""
+    breakeven_after_tp1: bool = False
 
 
 class PositionView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -317,6 +358,26 @@ class MarketBatch(Msg, frozen=True, tag="market"):
     status: StatusView | None = None
 
 
+class Bars(Msg, frozen=True, tag="bars"):
+    """Bars of one charted symbol (:class:`WatchChart`), oldest first. ``replace``: the whole
+    series; else each bar replaces the one with the same start or is appended."""
+
+    seq: int
+    key: str
+    size_s: int
+    bars: list[BarView]
+    replace: bool = False
+
+
+class Prints(Msg, frozen=True, tag="prints"):
+    """New trade prints of one charted symbol, oldest first (``replace``: the recent ones)."""
+
+    seq: int
+    key: str
+    prints: list[PrintView]
+    replace: bool = False
+
+
 class OrderEvent(Msg, frozen=True, tag="order"):
     """An order was created or changed (state, fill, modify, reject, cancel)."""
 
@@ -430,6 +491,15 @@ class Stopping(Msg, frozen=True, tag="stopping"):
 # --------------------------------------------------------------------------- viewer → engine
 
 
+class TargetSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target for an entry: ``ticks`` from the fill, exiting ``qty`` or ``pct``
+    percent of the position (neither: the rest, i.e. the final target)."""
+
+    ticks: int
+    qty: Decimal | None = None
+    pct: Decimal | None = None
+
+
 class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """Exit-plan settings for an entry; unset fields take the config's defaults."""
 
@@ -441,6 +511,10 @@ class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     time_stop_s: float | None = None
     none: bool = False
     """True: attach no plan at all."""
+    targets: list[TargetSpec] | None = None
+    """Up to three scale-out targets, nearest first (they replace ``target_ticks``)."""
+    breakeven_after_tp1: bool | None = None
+    """Move the stop to breakeven once TP1's exit fills."""
 
 
 class PlaceEntry(Msg, frozen=True, tag="entry"):
@@ -453,7 +527,10 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     qty: Decimal | None = None
     lots: int | None = None
     order_type: str = "MARKET"
-    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market)."""
+    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market) | ``MIT``
+    (market-if-touched: the engine holds it and sends it at market once the last price
+    reaches ``trigger``). A buy stop's trigger lies above the last price, a buy MIT's below
+    (a sell mirrored)."""
     price: int | None = None
     """Limit price in ticks."""
     join: str | None = None
@@ -463,6 +540,9 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     plan: PlanSpec | None = None
     confirmed: bool = False
     """The user confirmed a large order."""
+    template: str | None = None
+    """A ``[templates.NAME]`` of the config for the plan (fields of ``plan`` win); None: the
+    instrument's template (``[instruments."EXCH:SYMBOL"] template``), else the defaults."""
 
 
 class Flatten(Msg, frozen=True, tag="flatten"):
@@ -489,6 +569,15 @@ class CancelOrders(Msg, frozen=True, tag="cancel"):
     id: int
     key: str | None = None
     cid: str | None = None
+
+
+class ClosePart(Msg, frozen=True, tag="close_part"):
+    """Close ``percent`` of the position at market (rounded down to the lot size); the exit
+    plan shrinks with the fill. A partial close still in flight is not counted twice."""
+
+    id: int
+    key: str
+    percent: int
 
 
 class ModifyOrder(Msg, frozen=True, tag="modify"):
@@ -524,6 +613,8 @@ class MoveTarget(Msg, frozen=True, tag="move_target"):
     key: str
     delta: int | None = None
     to: int | None = None
+    leg: int | None = None
+    """Move scale-out target ``leg`` (1 for TP1) instead of the final target."""
 
 
 class SetTrail(Msg, frozen=True, tag="set_trail"):
@@ -561,6 +652,8 @@ class AttachPlan(Msg, frozen=True, tag="attach"):
     id: int
     key: str
     plan: PlanSpec
+    template: str | None = None
+    """As :attr:`PlaceEntry.template`."""
 
 
 class SetArmed(Msg, frozen=True, tag="arm"):
@@ -592,6 +685,14 @@ class Search(Msg, frozen=True, tag="search"):
     exchange: str | None = None
 
 
+class WatchChart(Msg, frozen=True, tag="chart"):
+    """Chart ``key``: the engine builds its bars and tape from now on, backfills the bars from
+    the venue's history and answers with :class:`Bars` and :class:`Prints` (replace)."""
+
+    id: int
+    key: str
+
+
 class Ping(Msg, frozen=True, tag="ping"):
     """Liveness / latency probe."""
 
@@ -608,6 +709,7 @@ class Shutdown(Msg, frozen=True, tag="shutdown"):
 Command = (
     PlaceEntry
     | Flatten
+    | ClosePart
     | KillSwitch
     | CancelOrders
     | ModifyOrder
@@ -623,6 +725,7 @@ Command = (
     | Subscribe
     | Unsubscribe
     | Search
+    | WatchChart
     | Ping
     | Shutdown
     | AddAlert
@@ -637,6 +740,7 @@ READ_ONLY_COMMANDS: Final = (
     Subscribe,
     Unsubscribe,
     Search,
+    WatchChart,
     Ping,
     SwitchWatchlist,
     DeleteWatchlist,
@@ -659,6 +763,8 @@ ToViewer = (
     | AlertEvent
     | AlertFired
     | WatchlistsChanged
+    | Bars
+    | Prints
     | Ack
     | Refused
     | SearchResult

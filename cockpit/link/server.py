@@ -33,7 +33,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -65,6 +64,7 @@ from cockpit.link.sockets import (
     hello_from_other_version,
     probe,
 )
+from cockpit.link.volume import Levels, merge_levels, to_vap
 
 __all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
@@ -127,7 +127,7 @@ class _Viewer:
         self.task: asyncio.Task[None] | None = None
         self.floor: dict[str, int] = {}
         """recv_ns per key in the snapshot: older quotes are not sent after it."""
-        self.vap: dict[str, dict[int, Decimal]] = {}
+        self.vap: dict[str, Levels] = {}
         """Volume-at-price levels changed since the last batch, per key (latest wins)."""
 
 
@@ -413,11 +413,7 @@ class ViewerServer:
         merged = False
         for v in self._viewers.values():
             if v.live and not v.closed:
-                levels = v.vap.get(vap.key)
-                if levels is None:
-                    v.vap[vap.key] = dict(vap.levels)
-                else:
-                    levels.update(vap.levels)
+                merge_levels(v.vap.setdefault(vap.key, {}), vap)
                 merged = True
         if merged:
             self._vap_pending = True
@@ -474,9 +470,7 @@ class ViewerServer:
             seq=self._batch_seq,
             quotes=quotes,
             books=list(v.books.values()),
-            volume_at_price=[
-                VolumeAtPrice(key, sorted(levels.items())) for key, levels in v.vap.items()
-            ],
+            volume_at_price=[to_vap(key, levels) for key, levels in v.vap.items()],
             status=v.status,
         )
         v.quotes = {}

@@ -27,10 +27,13 @@ VALID_EXCHANGES: Final = (
     "GLOBAL_INDEX",
     "CRYPTO",
     "BINANCE",
+    "BINANCE_FUTURES",
     "BYBIT",
+    "HYPERLIQUID",
+    "CCXT",
 )
 """OpenAlgo's exchanges, plus the crypto venues an external feed (``--feed binance``) follows."""
-CRYPTO_EXCHANGES: Final = ("CRYPTO", "BINANCE", "BYBIT")
+CRYPTO_EXCHANGES: Final = ("CRYPTO", "BINANCE", "BINANCE_FUTURES", "BYBIT", "HYPERLIQUID", "CCXT")
 ACTIONS: Final = ("BUY", "SELL", "buy", "sell")
 PRICETYPES: Final = ("MARKET", "LIMIT", "SL", "SL-M")
 PRODUCTS: Final = ("MIS", "NRML", "CNC")

@@ -5,24 +5,27 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from textual import on, work
-from textual.actions import SkipAction
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
 from cockpit.ui.alerts import AlertActions, TerminalNotifier
+from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
+from cockpit.ui.count import Count, apply_count
 from cockpit.ui.entry import EntryMixin, describe
+from cockpit.ui.exits import ExitMixin
+from cockpit.ui.ladder_orders import LadderOrderMixin
 from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
+from cockpit.ui.navigation import NavigationMixin
+from cockpit.ui.options import Connector, StaticConnector, UiOptions
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
     DEFAULT_THEME,
@@ -33,126 +36,10 @@ from cockpit.ui.themes import (
     remembered_theme,
 )
 
-ENTRY_ACTIONS = frozenset(
-    {"buy_market", "sell_market", "buy_limit", "sell_limit", "reverse", "ladder_limit", "ticket"}
-)
-EXIT_ACTIONS = frozenset(
-    {
-        "flatten",
-        "kill_switch",
-        "cancel_symbol",
-        "stop_move",
-        "target_move",
-        "toggle_trail",
-        "breakeven",
-    }
-)
-
-TRADE_ACTIONS = ENTRY_ACTIONS | EXIT_ACTIONS | {"arm"}
-"""What a read-only viewer does not offer."""
-READ_ONLY_WORDS = "read-only viewer: it cannot trade (run cockpit without --read-only)"
+__all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
 
-@dataclass
-class UiOptions:
-    """What the app takes from the config (``cockpit.config.Settings``)."""
-
-    fps: int = 30
-    theme: str = DEFAULT_THEME
-    keymap: dict[str, str] = field(default_factory=dict)
-    default_qty: Decimal = Decimal(1)
-    qty_step: Decimal = Decimal(1)
-    confirm_qty_over: Decimal | None = None
-    """Ask before an order of more units than this (``[trading] confirm_qty_over``)."""
-    confirm_qty_multiple: Decimal | None = Decimal(10)
-    """Ask before an order of more than this many times the default quantity."""
-    confirm_value_over: Decimal | None = Decimal(500_000)
-    """Ask before an order worth more than this (price × quantity)."""
-    stale_after_s: Decimal = Decimal(5)
-    """A symbol whose last tick is older than this shows STALE until the engine tells the
-    limit its stale-data gate enforces (then that one)."""
-    stop_ticks: int | None = 20
-    target_ticks: int | None = 40
-    trail_ticks: Decimal | None = None
-    watchlist: list[str] = field(default_factory=list)
-    journal_path: Path | None = None
-    """The profile's journal (the stats screen reads it)."""
-    user_theme_dir: Path | None = None
-    remember: bool = True
-    """Remember the theme picked in the palette (off in tests)."""
-    animations: str = "basic"
-    freeze_after_start: bool = False
-    """Once the first snapshot is on screen, move what startup made out of the collector's
-    sight (the ``cockpit`` command; off in tests, where apps come and go in one process and
-    what one freezes would outlive it)."""
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> UiOptions:
-        """Build from ``cockpit.config.Settings``."""
-        from cockpit import paths
-
-        ui, tr, ex, risk = settings.ui, settings.trading, settings.exits, settings.risk
-        values = [v for v in (tr.confirm_value_over, ui.confirm_value_over) if v is not None]
-        return cls(
-            fps=ui.fps,
-            theme=ui.theme,
-            keymap=dict(ui.keymap),
-            default_qty=tr.default_qty,
-            qty_step=tr.qty_step,
-            confirm_qty_over=tr.confirm_qty_over,
-            confirm_qty_multiple=ui.confirm_qty_multiple,
-            confirm_value_over=min(values) if values else None,
-            stale_after_s=risk.max_tick_age_s or Decimal(5),
-            stop_ticks=ex.stop_ticks,
-            target_ticks=ex.target_ticks,
-            trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
-            watchlist=list(tr.watchlist),
-            journal_path=settings.journal_path,
-            user_theme_dir=paths.config_dir() / "themes",
-            animations=ui.animations,
-        )
-
-
-class Connector(Protocol):
-    """Makes the link to the engine (attaching to a running one or starting it)."""
-
-    started_engine: bool
-    """Whether this TUI started the engine (quitting with nothing open then stops it)."""
-
-    def connect(self) -> Link:
-        """Attach (starting the engine if none runs). Blocking; runs in a thread.
-
-        Raises:
-            Exception: with a message for the user when it cannot.
-        """
-
-    def restart(self) -> Link:
-        """Start the engine again after it died, and attach."""
-
-
-class StaticConnector:
-    """A connector that hands out one prepared link (tests and offline demos)."""
-
-    def __init__(self, link: Link, *, started_engine: bool = False) -> None:
-        self.link = link
-        self.started_engine = started_engine
-
-    def connect(self) -> Link:
-        """The prepared link."""
-        return self.link
-
-    def restart(self) -> Link:
-        """The same link again."""
-        return self.link
-
-
-def _b(
-    key: str, action: str, desc: str, tip: str, bid: str, *, show: bool = True, **kw: Any
-) -> Binding:
-    return Binding(key, action, desc, show=show, tooltip=tip, id=bid, **kw)
-
-
-class CockpitApp(EntryMixin, AlertActions, App[int]):
+class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -167,118 +54,7 @@ class CockpitApp(EntryMixin, AlertActions, App[int]):
     ]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        _b("b", "buy_market", "Buy", "Buy the selected symbol at market", "buy_market"),
-        _b("s", "sell_market", "Sell", "Sell the selected symbol at market", "sell_market"),
-        _b(
-            "B",
-            "buy_limit",
-            "Buy lmt",
-            "Buy limit at the ladder cursor (or join the bid)",
-            "buy_limit",
-        ),
-        _b(
-            "S",
-            "sell_limit",
-            "Sell lmt",
-            "Sell limit at the ladder cursor (or join the ask)",
-            "sell_limit",
-        ),
-        _b(
-            "f",
-            "flatten",
-            "Flatten",
-            "Cancel the symbol's orders and close its position",
-            "flatten",
-        ),
-        _b(
-            "F",
-            "kill_switch",
-            "KILL",
-            "Cancel everything and flatten everything (confirmed)",
-            "kill_switch",
-        ),
-        _b("x", "cancel_symbol", "Cancel", "Cancel the symbol's working orders", "cancel_symbol"),
-        _b("r", "reverse", "Reverse", "Turn the position around", "reverse", show=False),
-        _b(
-            "plus,equals_sign",
-            "qty(1)",
-            "Qty+",
-            "Increase the order quantity",
-            "qty_up",
-            show=False,
-        ),
-        _b("minus", "qty(-1)", "Qty-", "Decrease the order quantity", "qty_down", show=False),
-        _b(
-            "left_square_bracket",
-            "stop_move(-1)",
-            "Stop-",
-            "Stop down one tick",
-            "stop_down",
-            show=False,
-        ),
-        _b(
-            "right_square_bracket",
-            "stop_move(1)",
-            "Stop+",
-            "Stop up one tick",
-            "stop_up",
-            show=False,
-        ),
-        _b(
-            "left_curly_bracket",
-            "target_move(-1)",
-            "Tgt-",
-            "Target down one tick",
-            "target_down",
-            show=False,
-        ),
-        _b(
-            "right_curly_bracket",
-            "target_move(1)",
-            "Tgt+",
-            "Target up one tick",
-            "target_up",
-            show=False,
-        ),
-        _b("t", "toggle_trail", "Trail", "Toggle the trailing stop", "toggle_trail", show=False),
-        _b("e", "breakeven", "B/E", "Move the stop to the entry price", "breakeven", show=False),
-        _b("n", "ticket", "Ticket", "Open the order ticket", "ticket", show=False),
-        _b("slash", "add_symbol", "Add", "Search and add a symbol to the watchlist", "add_symbol"),
-        _b("w", "watchlist_screen", "Watch", "Full-screen watchlist", "watchlist_screen"),
-        _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
-        _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
-        _b(
-            "J",
-            "journal_stats",
-            "Stats",
-            "Trade statistics from the journal",
-            "journal_stats",
-            show=False,
-        ),
-        _b(
-            "A", "alert_at_cursor", "Alert", "Price alert at the ladder cursor", "alert", show=False
-        ),
-        _b(
-            "exclamation_mark",
-            "alerts_screen",
-            "Alerts",
-            "The engine's alerts",
-            "alerts_screen",
-            show=False,
-        ),
-        _b("a", "arm", "Arm", "Arm or disarm entry keys", "arm"),
-        _b("question_mark", "help", "Help", "Keys and what they do", "help"),
-        _b(
-            "ctrl+q",
-            "request_quit",
-            "Quit",
-            "Quit (asks what to do with open positions)",
-            "quit",
-            priority=True,
-        ),
-        _b("ctrl+c", "request_quit", "Quit", "Quit", "quit_ctrl_c", show=False, priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
 
     def __init__(self, connector: Connector, options: UiOptions | None = None) -> None:
         super().__init__()
@@ -299,6 +75,10 @@ class CockpitApp(EntryMixin, AlertActions, App[int]):
         self.batches_applied = 0
         self.last_applied_ns = 0
         self._frozen = False
+        self.count = Count()
+        self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
+        """Ladder moves just sent: cid → (price, trigger, when)."""
+        """The count typed before a key (the count grammar)."""
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
@@ -579,7 +359,11 @@ class CockpitApp(EntryMixin, AlertActions, App[int]):
     async def run_action(
         self, action: Any, default_namespace: Any = None, namespaces: Any = None
     ) -> bool:
-        """Say why an entry key was refused instead of ignoring it silently."""
+        """Apply a typed count to the key's action; say why an entry key was refused
+        instead of ignoring it silently."""
+        if isinstance(action, str) and self.count.pending is not None:
+            action = apply_count(action, self.count.take())
+            self.show_count()
         if isinstance(action, str) and default_namespace in (None, self):
             name = action.partition("(")[0]
             if name in ENTRY_ACTIONS or (self.read_only and name in TRADE_ACTIONS):
@@ -590,6 +374,13 @@ class CockpitApp(EntryMixin, AlertActions, App[int]):
                     self.log_message("warning", title, reason, timeout=4)
                     return True
         return await super().run_action(action, default_namespace, namespaces)
+
+    def show_count(self) -> None:
+        """Show the pending count on the status bar (at once: the trader is typing it)."""
+        status = getattr(self.screen, "status", None)
+        if status is not None:
+            status.count = self.count.digits
+            status.rebuild()
 
     # ------------------------------------------------------------------ commands
 
@@ -629,141 +420,6 @@ class CockpitApp(EntryMixin, AlertActions, App[int]):
         cid = self.send(lambda i: p.Search(id=i, query=query))
         if cid is not None:
             self._search_callbacks[cid] = callback
-
-    # ------------------------------------------------------------------ actions: entries
-
-    def action_reverse(self) -> None:
-        """Reverse the position."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.Reverse(id=i, key=key))
-
-    # ------------------------------------------------------------------ actions: exits
-
-    def action_flatten(self) -> None:
-        """Flatten the selected symbol."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.Flatten(id=i, key=key))
-
-    def action_kill_switch(self) -> None:
-        """Cancel every order and flatten every position, after confirmation."""
-        from cockpit.ui.screens.modals import ConfirmScreen
-
-        n_pos = len(self.store.open_positions())
-        n_ord = len(self.store.working_orders())
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.send(lambda i: p.KillSwitch(id=i))
-
-        self.push_screen(
-            ConfirmScreen(
-                "Kill switch",
-                f"Cancel this cockpit's {n_ord} working order(s) and flatten {n_pos} "
-                "position(s)? Other strategies' orders are left alone.",
-                confirm="KILL",
-                danger=True,
-            ),
-            done,
-        )
-
-    def action_cancel_symbol(self) -> None:
-        """Cancel the selected symbol's working orders."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.CancelOrders(id=i, key=key))
-
-    def action_stop_move(self, delta: int) -> None:
-        """Move the stop by ``delta`` ticks."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.MoveStop(id=i, key=key, delta=delta))
-
-    def action_target_move(self, delta: int) -> None:
-        """Move the target by ``delta`` ticks."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.MoveTarget(id=i, key=key, delta=delta))
-
-    def action_toggle_trail(self) -> None:
-        """Toggle trailing."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.ToggleTrail(id=i, key=key))
-
-    def action_breakeven(self) -> None:
-        """Stop to breakeven."""
-        if self.selected:
-            key = self.selected
-            self.send(lambda i: p.ToBreakeven(id=i, key=key))
-
-    # ------------------------------------------------------------------ actions: other
-
-    def action_arm(self) -> None:
-        """Arm or disarm entries (the engine owns the flag)."""
-        st = self.store.status
-        armed = bool(st and st.armed)
-        self.send(lambda i: p.SetArmed(id=i, armed=not armed))
-
-    def action_add_symbol(self) -> None:
-        """Search and add a symbol."""
-        from cockpit.ui.screens.modals import SymbolSearchScreen
-
-        def done(key: str | None) -> None:
-            if key:
-                self.send(lambda i: p.Subscribe(id=i, keys=[key]))
-                self.select_symbol(key)
-
-        self.push_screen(SymbolSearchScreen(), done)
-
-    def remove_symbol(self, key: str) -> None:
-        """Unsubscribe a symbol."""
-        self.send(lambda i: p.Unsubscribe(id=i, keys=[key]))
-
-    def action_watchlist_screen(self) -> None:
-        """Toggle the full-screen watchlist."""
-        from cockpit.ui.screens.watchlist import WatchlistScreen
-
-        if isinstance(self.screen, WatchlistScreen):
-            self.pop_screen()
-        else:
-            self.push_screen(WatchlistScreen())
-
-    def action_orders_screen(self) -> None:
-        """Open (or close) the full-screen orders view."""
-        from cockpit.ui.screens.orders import OrdersScreen
-
-        if isinstance(self.screen, OrdersScreen):
-            self.pop_screen()
-        else:
-            self.push_screen(OrdersScreen())
-
-    def action_journal_stats(self) -> None:
-        """Open (or close) the trade statistics."""
-        from cockpit.ui.screens.stats import StatsScreen
-
-        if isinstance(self.screen, StatsScreen):
-            self.pop_screen()
-        else:
-            self.push_screen(StatsScreen(self.options.journal_path))
-
-    def action_messages(self) -> None:
-        """Open (or close) the message log."""
-        from cockpit.ui.screens.log import LogScreen
-
-        if isinstance(self.screen, LogScreen):
-            self.pop_screen()
-        else:
-            self.push_screen(LogScreen())
-
-    def action_help(self) -> None:
-        """Show the keys."""
-        from cockpit.ui.screens.modals import HelpScreen
-
-        if isinstance(self.screen, HelpScreen):
-            raise SkipAction()
-        self.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
         """Quit: ask what to do when positions or working orders are open."""

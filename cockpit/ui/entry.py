@@ -99,6 +99,24 @@ def step_qty(qty: Decimal, step: Decimal, direction: int, floor: Decimal) -> Dec
 class EntryMixin:
     """The app's entry keys and their confirmations (mixed into :class:`CockpitApp`)."""
 
+    active_template: str | None = None
+    """The exit-plan template sent with the next entries (``T`` cycles it); None: the
+    instrument's template from the config, else the plan defaults (the engine decides)."""
+
+    def action_cycle_template(self) -> None:
+        """The next of the config's templates for the next entries (after the last: none)."""
+        app = self._app
+        names = app.options.templates
+        if not names:
+            app.log_message("warning", "No templates", "no [templates.NAME] in the config")
+            return
+        i = names.index(self.active_template) + 1 if self.active_template in names else 0
+        self.active_template = names[i] if i < len(names) else None
+        status = getattr(app.screen, "status", None)
+        if status is not None:
+            status.rebuild()
+        app.log_message("information", "Template", self.active_template or "instrument default")
+
     @property
     def _app(self) -> CockpitApp:
         """This object as the app it is mixed into (typed)."""
@@ -140,15 +158,20 @@ class EntryMixin:
         order_type: str = "MARKET",
         *,
         visible: bool = True,
+        count: int | None = None,
         **kw: Any,
     ) -> None:
-        """Send an entry, asking first when it is large, marketable or off-screen."""
+        """Send an entry, asking first when it is large, marketable or off-screen.
+
+        ``count``: the quantity typed before the key (``10b``) instead of the symbol's."""
         app = self._app
         inst = app.store.instruments.get(key)
-        qty = app.qty_of(key)
+        qty = app.qty_of(key) if count is None else Decimal(count)
         amount: dict[str, Any] = (
             {"lots": int(qty)} if inst is not None and inst.lot_size > 1 else {"qty": qty}
         )
+        if self.active_template is not None:
+            kw.setdefault("template", self.active_template)
         cmd = p.PlaceEntry(id=0, key=key, side=side, order_type=order_type, **amount, **kw)
         app.submit_entry(cmd, visible=visible)
 
@@ -195,31 +218,47 @@ class EntryMixin:
             return ladder.cursor, None, ladder.row_of(ladder.cursor) is not None
         return None, "bid" if side == "BUY" else "ask", True
 
-    def action_buy_market(self) -> None:
-        """Buy at market."""
+    def action_buy_market(self, count: int | None = None) -> None:
+        """Buy at market (``count``: the quantity typed before the key)."""
         app = self._app
         if app.selected:
-            app.place_entry(app.selected, "BUY")
+            app.place_entry(app.selected, "BUY", count=count)
 
-    def action_sell_market(self) -> None:
-        """Sell at market."""
+    def action_sell_market(self, count: int | None = None) -> None:
+        """Sell at market (``count``: the quantity typed before the key)."""
         app = self._app
         if app.selected:
-            app.place_entry(app.selected, "SELL")
+            app.place_entry(app.selected, "SELL", count=count)
 
-    def action_buy_limit(self) -> None:
+    def action_buy_limit(self, count: int | None = None) -> None:
         """Buy limit at the ladder cursor, or join the best bid."""
         app = self._app
         if app.selected:
             price, join, visible = app._ladder_price("BUY")
-            app.place_entry(app.selected, "BUY", "LIMIT", price=price, join=join, visible=visible)
+            app.place_entry(
+                app.selected,
+                "BUY",
+                "LIMIT",
+                price=price,
+                join=join,
+                visible=visible,
+                count=count,
+            )
 
-    def action_sell_limit(self) -> None:
+    def action_sell_limit(self, count: int | None = None) -> None:
         """Sell limit at the ladder cursor, or join the best ask."""
         app = self._app
         if app.selected:
             price, join, visible = app._ladder_price("SELL")
-            app.place_entry(app.selected, "SELL", "LIMIT", price=price, join=join, visible=visible)
+            app.place_entry(
+                app.selected,
+                "SELL",
+                "LIMIT",
+                price=price,
+                join=join,
+                visible=visible,
+                count=count,
+            )
 
     def action_ladder_limit(self, side: str, price: int) -> None:
         """Limit at a ladder price (enter on the ladder); asks first if it is off-screen."""

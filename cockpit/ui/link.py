@@ -12,10 +12,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Protocol
 
-from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, VolumeAtPrice
+from cockpit.link.protocol import Ack, Command, MarketBatch, Msg
+from cockpit.link.volume import Levels, merge_levels, to_vap
 
 
 class LinkClosed(ConnectionError):
@@ -49,10 +49,10 @@ def merge_market(a: MarketBatch, b: MarketBatch) -> MarketBatch:
     quotes.update((q.key, q) for q in b.quotes)
     books = {x.key: x for x in a.books}
     books.update((x.key, x) for x in b.books)
-    levels: dict[str, dict[int, Decimal]] = {}
+    levels: dict[str, Levels] = {}
     for x in (*a.volume_at_price, *b.volume_at_price):  # changed levels: b's total wins
-        levels.setdefault(x.key, {}).update(x.levels)
-    vap = {key: VolumeAtPrice(key, sorted(lv.items())) for key, lv in levels.items()}
+        merge_levels(levels.setdefault(x.key, {}), x)
+    vap = {key: to_vap(key, lv) for key, lv in levels.items()}
     return MarketBatch(
         seq=b.seq,
         quotes=list(quotes.values()),

@@ -21,6 +21,7 @@ from cockpit.link.protocol import (
     AlertEvent,
     AlertFired,
     AlertView,
+    Bars,
     BookView,
     ExitFired,
     FeedEvent,
@@ -35,6 +36,7 @@ from cockpit.link.protocol import (
     PlanView,
     PositionEvent,
     PositionView,
+    Prints,
     QuoteView,
     Refused,
     Snapshot,
@@ -45,6 +47,7 @@ from cockpit.link.protocol import (
     WatchlistView,
     Welcome,
 )
+from cockpit.ui.chartdata import ChartData
 
 HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
@@ -71,6 +74,8 @@ class Changes:
     quotes: set[str] = field(default_factory=set)
     books: set[str] = field(default_factory=set)
     vap: set[str] = field(default_factory=set)
+    charts: set[str] = field(default_factory=set)
+    """Symbols whose bars or prints changed."""
     positions: set[str] = field(default_factory=set)
     """Symbols whose position changed (an engine event)."""
     marks: set[str] = field(default_factory=set)
@@ -90,6 +95,7 @@ class Changes:
         self.quotes |= other.quotes
         self.books |= other.books
         self.vap |= other.vap
+        self.charts |= other.charts
         self.positions |= other.positions
         self.marks |= other.marks
         self.plans |= other.plans
@@ -134,6 +140,9 @@ class Store:
         self.quotes: dict[str, QuoteView] = {}
         self.books: dict[str, BookView] = {}
         self.vap: dict[str, dict[int, Decimal]] = {}
+        self.bought: dict[str, dict[int, Decimal]] = {}
+        """The buyer-initiated part of ``vap`` per price (the rest was seller-initiated)."""
+        self.charts = ChartData()
         self.positions: dict[str, PositionView] = {}
         self.plans: dict[str, PlanView] = {}
         self.plan_changes: dict[str, str] = {}
@@ -267,6 +276,12 @@ class Store:
             ch.connection = True
         elif isinstance(msg, Refused):
             self.notices.append(Notice("error", f"Refused: {msg.rule}", msg.message))
+        elif isinstance(msg, Bars):
+            self.charts.apply_bars(msg)
+            ch.charts.add(msg.key)
+        elif isinstance(msg, Prints):
+            self.charts.apply_prints(msg)
+            ch.charts.add(msg.key)
         elif isinstance(msg, Ack):
             pass
         return ch
@@ -281,6 +296,8 @@ class Store:
             self._quote(q, flash=False)
         self.books = {b.key: b for b in snap.books}
         self.vap = {v.key: dict(v.levels) for v in snap.volume_at_price}
+        self.bought = {v.key: dict(v.bought) for v in snap.volume_at_price}
+        self.charts.reset()
         self.positions = {}
         for p in snap.positions:
             self._position(p)
@@ -319,11 +336,14 @@ class Store:
         for v in batch.volume_at_price:
             # Only the levels that changed, each with its session total (0: level gone).
             levels = self.vap.setdefault(v.key, {})
+            bought = self.bought.setdefault(v.key, {})
             for price, qty in v.levels:
                 if qty:
                     levels[price] = qty
                 else:
                     levels.pop(price, None)
+                    bought.pop(price, None)
+            bought.update((price, qty) for price, qty in v.bought if price in levels)
             ch.vap.add(v.key)
         if batch.status is not None:
             self._status(batch.status)

@@ -7,6 +7,11 @@ A gap throws the book away and resyncs from a fresh snapshot. The snapshot-age c
 doc (step 3, ``N < U_first`` -> fetch again) is applied in its exact form ``N + 1 < U_first``:
 a snapshot ending just before the first buffered event is complete, not stale.
 
+USD-M futures (``chain_by_pu``) differ (protocols file §2.6): events with ``u < N`` are
+dropped, the first applied one must satisfy ``U <= N <= u``, and every later one must carry
+``pu`` equal to the previous event's ``u`` (its ``U`` may jump); a snapshot is too old when
+``N`` is below the first buffered event's ``pu``.
+
 The snapshot is fetched inline, or (with ``submit``) on another thread while events keep
 being buffered; the book is loaded on the first event after the snapshot has arrived.
 
@@ -89,6 +94,7 @@ class BookSync:
         max_refetch_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         submit: Submit | None = None,
+        chain_by_pu: bool = False,
     ) -> None:
         """Create an unsynced book.
 
@@ -102,7 +108,11 @@ class BookSync:
             submit: run the fetch elsewhere (e.g. ``executor.submit``): events keep being
                 buffered, without blocking the caller, until the snapshot is there. Without
                 it the fetch runs inline, on the caller's thread.
+            chain_by_pu: the USD-M futures rules (see the module docstring).
         """
+        self._chain_by_pu = chain_by_pu
+        self._chained = False
+        """Futures: an event was applied since the snapshot (``pu`` is checked from then)."""
         self._submit = submit
         self._pending: Future[DepthSnapshot] | None = None
         self.symbol = symbol
@@ -158,6 +168,7 @@ class BookSync:
         return self.bids.top(n), self.asks.top(n)
 
     def _drop_book(self) -> None:
+        self._chained = False
         self.book_id = None
         self.bids.clear()
         self.asks.clear()
@@ -166,10 +177,23 @@ class BookSync:
         """Apply if it follows the book; False if already included; None on a gap."""
         book_id = self.book_id
         assert book_id is not None
-        if ev.final_id <= book_id:
+        if self._chain_by_pu:
+            if self._chained:
+                if ev.final_id <= book_id:
+                    self.ignored += 1
+                    return False
+                if ev.prev_final_id != book_id:
+                    return None
+            elif ev.final_id < book_id:
+                self.ignored += 1
+                return False
+            elif ev.first_id > book_id:
+                return None
+            self._chained = True
+        elif ev.final_id <= book_id:
             self.ignored += 1
             return False
-        if ev.first_id > book_id + 1:
+        elif ev.first_id > book_id + 1:
             return None
         bset = self.bids.set
         for price, qty in ev.bids:
@@ -217,14 +241,16 @@ class BookSync:
         """Load a snapshot under the buffered events; True if the book is then synced."""
         self.snapshots += 1
         n = snap.last_update_id
-        if n + 1 < self.buffer[0].first_id:
+        first = self.buffer[0]
+        if n < (first.prev_final_id or 0) if self._chain_by_pu else n + 1 < first.first_id:
             # the snapshot is older than the first buffered event: fetch again later
-            self.last_error = f"snapshot {n} older than buffered event {self.buffer[0].first_id}"
+            self.last_error = f"snapshot {n} older than buffered event {first.first_id}"
             self._interval = min(self._interval * 2, self._max_refetch_s)
             return False
         self.bids.replace(snap.bids)
         self.asks.replace(snap.asks)
         self.book_id = n
+        self._chained = False
         pending = list(self.buffer)
         self.buffer.clear()
         for i, ev in enumerate(pending):

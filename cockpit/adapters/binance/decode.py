@@ -59,6 +59,8 @@ class DepthUpdate(msgspec.Struct, frozen=True):
     bids: list[PriceQty] = msgspec.field(name="b")
     asks: list[PriceQty] = msgspec.field(name="a")
     event_time: int = msgspec.field(name="E", default=0)
+    prev_final_id: int | None = msgspec.field(name="pu", default=None)
+    """USD-M futures only: the previous event's ``u`` (the continuity check there)."""
 
 
 class DepthSnapshot(msgspec.Struct, frozen=True):
@@ -210,12 +212,12 @@ def decode_snapshot(raw: bytes | str) -> DepthSnapshot:
     return s
 
 
-def trade_event(t: Trade, recv_ns: int) -> TradeTick:
+def trade_event(t: Trade, recv_ns: int, exchange: str = EXCHANGE) -> TradeTick:
     """The domain event for a trade; the aggressor is the taker (``m`` = buyer is maker)."""
     tid = t.trade_id if t.trade_id is not None else t.agg_id
     return TradeTick(
         recv_ns=recv_ns,
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=t.symbol,
         ltp=t.price,
         exch_ns=t.event_time * _MS if t.event_time else None,
@@ -226,11 +228,13 @@ def trade_event(t: Trade, recv_ns: int) -> TradeTick:
     )
 
 
-def quote_event(b: BookTicker, ltp: Decimal | None, recv_ns: int) -> QuoteTick:
+def quote_event(
+    b: BookTicker, ltp: Decimal | None, recv_ns: int, exchange: str = EXCHANGE
+) -> QuoteTick:
     """Top of book as a QuoteTick; ``ltp`` is the last trade price, else the best bid."""
     return QuoteTick(
         recv_ns=recv_ns,
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=b.symbol,
         ltp=ltp if ltp is not None else b.bid,
         bids=((b.bid, b.bid_qty, 0),),
@@ -245,6 +249,7 @@ def depth_event(
     ltp: Decimal | None,
     exch_ns: int | None,
     recv_ns: int,
+    exchange: str = EXCHANGE,
 ) -> DepthTick | None:
     """Top-N levels as a DepthTick (None if the book is empty and no trade is known)."""
     if ltp is None:
@@ -258,7 +263,7 @@ def depth_event(
     a: tuple[Level, ...] = tuple((p, q, 0) for p, q in asks)
     return DepthTick(
         recv_ns=recv_ns,
-        exchange=EXCHANGE,
+        exchange=exchange,
         symbol=symbol,
         ltp=ltp,
         exch_ns=exch_ns,

@@ -86,8 +86,17 @@ class BinanceProtocol(WsProtocol):
     """Binance's messages for :class:`~cockpit.adapters.ws.WsConnection`."""
 
     name = "binance"
+    exchange = "BINANCE"
+    depth_path = "/api/v3/depth"
+    chain_by_pu = False
+    """USD-M futures book continuity (``pu``) instead of spot's ``U == u + 1``."""
+
+    def streams(self, symbol: str, mode: str) -> list[str]:
+        """The streams this connection carries for one symbol in ``mode``."""
+        return streams_for(symbol, mode)
+
     liveness_s = 30.0  # the server pings every 20 s even when nothing trades
-    ping_interval_s = None  # our pings would count against 5 incoming messages/s
+    ping_interval_s: float | None = None  # ours would count against 5 incoming messages/s
     connect_timeout_s = 10.0
 
     def __init__(
@@ -145,7 +154,7 @@ class BinanceProtocol(WsProtocol):
         out: dict[str, None] = {}
         for symbol, modes in self.wanted.items():
             for mode in modes:
-                for stream in streams_for(symbol, mode):
+                for stream in self.streams(symbol, mode):
                     out[stream] = None
         return list(out)
 
@@ -160,7 +169,7 @@ class BinanceProtocol(WsProtocol):
     def subscribe_messages(self, mode: str, keys: Sequence[str]) -> list[str | bytes]:
         """A SUBSCRIBE for the streams not on this socket yet (none right after connecting)."""
         with self._lock:
-            new = [s for k in keys for s in streams_for(k, mode) if s not in self._active]
+            new = [s for k in keys for s in self.streams(k, mode) if s not in self._active]
             new = list(dict.fromkeys(new))
             if not new:
                 return []
@@ -174,7 +183,7 @@ class BinanceProtocol(WsProtocol):
             gone = [
                 s
                 for k in keys
-                for s in streams_for(k, mode)
+                for s in self.streams(k, mode)
                 if s in self._active and s not in needed
             ]
             gone = list(dict.fromkeys(gone))
@@ -206,16 +215,21 @@ class BinanceProtocol(WsProtocol):
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="binance-snapshot")
             book = self.books[symbol] = BookSync(
-                symbol, self.fetch_snapshot, refetch_s=self._refetch_s, submit=self._executor.submit
+                symbol,
+                self.fetch_snapshot,
+                refetch_s=self._refetch_s,
+                submit=self._executor.submit,
+                chain_by_pu=self.chain_by_pu,
             )
         return book
 
     def fetch_snapshot(self, symbol: str) -> DepthSnapshot:
-        """GET ``/api/v3/depth`` (on the snapshot thread; the feed thread keeps reading)."""
+        """GET the depth snapshot (``/api/v3/depth``; futures ``/fapi/v1/depth``) on the
+        snapshot thread; the feed thread keeps reading."""
         if self._http is None:
             self._http = httpx.Client(base_url=self.rest_url, timeout=self._http_timeout_s)
         resp = self._http.get(
-            "/api/v3/depth", params={"symbol": symbol, "limit": self.snapshot_limit}
+            self.depth_path, params={"symbol": symbol, "limit": self.snapshot_limit}
         )
         resp.raise_for_status()
         return decode_snapshot(resp.content)
@@ -249,10 +263,10 @@ class BinanceProtocol(WsProtocol):
             if kind == "trade" or kind == "aggTrade":
                 t = decode_trade(msg.data)
                 self.last_price[t.symbol] = t.price
-                return (trade_event(t, recv_ns),)
+                return (trade_event(t, recv_ns, self.exchange),)
             if kind == "bookTicker":
                 b = decode_book_ticker(msg.data)
-                return (quote_event(b, self.last_price.get(b.symbol), recv_ns),)
+                return (quote_event(b, self.last_price.get(b.symbol), recv_ns, self.exchange),)
             if kind.startswith("depth"):
                 return self._depth(msg.data, recv_ns)
             raise BadFrame("binance: unknown stream")
@@ -282,6 +296,7 @@ class BinanceProtocol(WsProtocol):
             self.last_price.get(d.symbol),
             book.last_event_ns,
             recv_ns,
+            exchange=self.exchange,
         )
         return () if ev is None else (ev,)
 

@@ -17,7 +17,7 @@ from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, 
 from cockpit.ui.store import Store, fmt_qty
 
 if TYPE_CHECKING:
-    from cockpit.ui.app import UiOptions
+    from cockpit.ui.options import UiOptions
 
 
 COMPACT_BELOW = 46

@@ -19,6 +19,11 @@ WORK_S = 5.0
 re-centre away from the cursor meanwhile (nor at all while held with ``l``)."""
 
 
+Pick = tuple[str, str | None]
+"""What is picked on the ladder to be moved: ``("order", cid)``, ``("stop", None)``,
+``("target", None)``."""
+
+
 def avg_to_ticks(avg: Decimal, tick_size: Decimal) -> int:
     """An average price to the nearest tick (display only)."""
     return int((avg / tick_size).to_integral_value(rounding=ROUND_HALF_UP))
@@ -94,6 +99,8 @@ class Ladder(LineGrid, can_focus=True):
         """The user moved the cursor off the market (B/S then use it as the limit price)."""
         self.held = False
         """``l``: the ladder stays where it is until ``l`` or space."""
+        self.pick: Pick | None = None
+        """The order, stop or target picked to be moved (``v``); marked ◆ on its row."""
         self.work_s = WORK_S
         self._worked = -1e9
         """Monotonic time the cursor last moved."""
@@ -131,7 +138,23 @@ class Ladder(LineGrid, can_focus=True):
             self.cursor = None
             self.cursor_moved = False
             self.held = False
+            self.pick = None
         self.rebuild()
+
+    def pick_level(self) -> int | None:
+        """The row of what is picked (None, and the pick dropped, once it is gone)."""
+        kind, cid = self.pick or ("", None)
+        level: int | None = None
+        plan = self.store.plans.get(self.key or "")
+        if kind == "order":
+            o = self.store.orders.get(cid or "")
+            if o is not None and is_working(o):
+                level = o.price if o.price is not None else o.trigger
+        elif plan is not None and not plan.fired:
+            level = plan.stop if kind == "stop" else plan.target if kind == "target" else None
+        if level is None:
+            self.pick = None
+        return level
 
     def working(self) -> bool:
         """Whether the trader is working the ladder (held, or the cursor moved lately)."""
@@ -214,6 +237,7 @@ class Ladder(LineGrid, can_focus=True):
         stop = plan.stop if plan is not None and not plan.fired else None
         target = plan.target if plan is not None and not plan.fired else None
         trailing = plan is not None and plan.trail_active
+        tps = {t.level: f"TP{t.n}" for t in plan.targets if not t.fired} if plan else {}
         ltp = q.ltp if q is not None else None
         wide = width >= 56
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
@@ -221,6 +245,7 @@ class Ladder(LineGrid, can_focus=True):
         bottom = top - self.rows + 1
         away: list[str] = ["HELD"] if self.held else []
         cursor = self.cursor if self.cursor_moved else None
+        picked = self.pick_level()
         for label, level in (
             ("LTP", ltp),
             ("CUR", cursor),
@@ -244,12 +269,17 @@ class Ladder(LineGrid, can_focus=True):
             if p == target:
                 marks.append("TGT")
                 row_cls = "ladder--target"
+            if p in tps:
+                marks.append(tps[p])
+                row_cls = "ladder--target"
             if p == entry:
                 marks.append("ENT")
                 row_cls = "ladder--entry"
             if p == stop:
                 marks.append("STOP⇡" if trailing else "STOP")
                 row_cls = "ladder--stop"
+            if p == picked:
+                marks.append("◆")
             if p == ltp:
                 marks.insert(0, "◀LTP")
                 row_cls = (row_cls + " ladder--ltp").strip()

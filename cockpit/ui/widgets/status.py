@@ -37,6 +37,9 @@ class StatusBar(LineGrid):
         self.qty = "1"
         """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
+        self.count = ""
+        """The count typed before a key (``3`` of ``3]``), shown until a key takes it."""
+
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self._flags: tuple[bool, bool, str] | None = None
 
@@ -90,6 +93,8 @@ class StatusBar(LineGrid):
         # (venue, reconnects, latency, ticks/s, tick age, feeds), never the state, a stale
         # warning, the day P&L or the quantity.
         groups: list[tuple[int, list[Cell]]] = [(10, cells)]
+        if self.count:
+            groups.append((10, [(f" count {self.count} ", "status--warn"), (" ", "")]))
         key = getattr(self.app, "selected", None)
         if key is not None and self.link == "live" and store.stale(key):
             name = key.partition(":")[2] or key
@@ -122,6 +127,9 @@ class StatusBar(LineGrid):
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
+        template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
+        if template:
+            groups.append((9, [(" tpl ", "status--label"), (template, "")]))
         width = self.size.width or 200
         for level in range(1, 7):
             if sum(len(t) for _, g in groups for t, _ in g) <= width:

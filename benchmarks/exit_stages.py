@@ -1,0 +1,209 @@
+"""Where an exit's time goes, for ``bench_exit_latency.py``: stage stamps and thread CPU.
+
+Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
+
+- ``queued``: the feed thread has decoded the crash frame and puts the tick on the engine's
+  queue (the bench wraps the feed's sink);
+- ``decided``: the decision thread hands the exit to the router (after its journal commit);
+- ``sending``: a router worker has taken it and starts the POST (the bench wraps the
+  router's transport);
+- ``venue``: the venue's HTTP server received the request (stamped by the venue).
+
+The split is then ``frame→queued`` (socket read and decode on the feed thread),
+``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
+``decided→sending`` (the hand-off to a router worker), ``sending→venue`` (httpcore's write
+and the venue's read). Thread CPU comes from ``/proc/self/task/<tid>/stat`` per thread,
+summed by the thread's name without its number (``router-urgent-3`` → ``router-urgent``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_TICK_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_SYMBOL = re.compile(rb'"symbol":\s*"([^"]+)"')
+
+
+class Stamps:
+    """Stage stamps of crash ticks and exit requests (each list: (symbol, monotonic ns))."""
+
+    def __init__(self, crash_ltp: Any) -> None:
+        self.crash_ltp = crash_ltp
+        self.queued: list[tuple[str, int]] = []
+        self.sending: list[tuple[str, int]] = []
+
+    def clear(self) -> None:
+        self.queued.clear()
+        self.sending.clear()
+
+    def feed_sink(self, put: Callable[[object], None]) -> Callable[[object], None]:
+        """The feed's sink: stamps a crash tick as it goes on the engine's queue."""
+        crash = self.crash_ltp
+        queued = self.queued
+
+        def sink(item: object) -> None:
+            if getattr(item, "ltp", None) == crash:
+                queued.append((item.symbol, time.monotonic_ns()))  # type: ignore[attr-defined]
+            put(item)
+
+        return sink
+
+    def wrap_transport(self, transport_module: Any) -> None:
+        """Stamp every exit POST as a router worker starts it (before ``router.start``)."""
+        make = transport_module.make
+        sending = self.sending
+
+        class Stamped:
+            def __init__(self, inner: Any) -> None:
+                self.inner = inner
+
+            def post(self, path: str, content: bytes) -> Any:
+                if path == "placeorder" and b'"SELL"' in content:
+                    m = _SYMBOL.search(content)
+                    sending.append((m.group(1).decode() if m else "?", time.monotonic_ns()))
+                return self.inner.post(path, content)
+
+            def close(self) -> None:
+                self.inner.close()
+
+        transport_module.make = lambda *args, **kwargs: Stamped(make(*args, **kwargs))
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's threads, summed by name less its number."""
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        tid = thread.native_id
+        if tid is None:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / _TICK_S
+        name = _group(thread.name)
+        out[name] = out.get(name, 0.0) + seconds
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
+    """CPU ms per thread group between two :func:`thread_cpu` readings (0 ms left out)."""
+    out = {k: round((v - before.get(k, 0.0)) * 1000) for k, v in after.items()}
+    return {k: v for k, v in sorted(out.items(), key=lambda kv: -kv[1]) if v}
+
+
+def split(
+    crashes: list[tuple[str, int]],
+    queued: list[tuple[str, int]],
+    decided: list[tuple[str, int]],
+    sending: list[tuple[str, int]],
+    venue: list[tuple[str, int]],
+    match_by_crash: Callable[..., dict[tuple[str, int], int]],
+    percentiles: Callable[[list[int]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Per crash frame, the time from one stage to the next (percentiles per stage)."""
+    stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
+    stages.append(("venue", venue))
+    at = {name: match_by_crash(crashes, events) for name, events in stages if events is not None}
+    out: dict[str, Any] = {}
+    names = [name for name, _ in stages]
+    for a, b in zip(names, names[1:], strict=False):
+        spans = []
+        for crash, t_b in at.get(b, {}).items():
+            t_a = 0 if a == "frame" else at.get(a, {}).get(crash)
+            if t_a is not None and t_b >= t_a:
+                spans.append(t_b - t_a)
+        out[f"{a}_to_{b}"] = percentiles(spans)
+    return out
+
+
+class CpuSampler:
+    """Every thread's CPU clock, read every ``interval`` s by a thread of its own, so the CPU
+    each thread spent inside a time window (a burst round) can be told afterwards.
+
+    It reads one clock per thread (a syscall each, under the GIL: a few microseconds every
+    ``interval``); it runs only in the scenarios it is asked for.
+    """
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.names: list[str] = []
+        self.rows: list[tuple[int, list[int]]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        clocks = []
+        self.names = []
+        for thread in threading.enumerate():
+            if thread.ident is None:
+                continue
+            try:
+                clocks.append(time.pthread_getcpuclockid(thread.ident))
+            except OSError:
+                continue
+            self.names.append(_group(thread.name))
+        self.rows = []
+        self._stop.clear()
+
+        def run() -> None:
+            read = time.clock_gettime_ns
+            while not self._stop.wait(self.interval):
+                now = time.monotonic_ns()
+                row = []
+                for clock in clocks:
+                    try:
+                        row.append(read(clock))
+                    except OSError:  # the thread ended
+                        row.append(row[-1] if row else 0)
+                self.rows.append((now, row))
+
+        self._thread = threading.Thread(target=run, name="bench-cpu-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+
+    def window(self, t0: int, t1: int) -> dict[str, float]:
+        """CPU ms per thread group from the last sample at or before ``t0`` to the first at
+        or after ``t1`` (empty if the samples do not cover it)."""
+        before = [r for r in self.rows if r[0] <= t0]
+        after = [r for r in self.rows if r[0] >= t1]
+        if not before or not after:
+            return {}
+        a, b = before[-1][1], after[0][1]
+        out: dict[str, float] = {"window_ms": (after[0][0] - before[-1][0]) / 1e6}
+        for name, x, y in zip(self.names, a, b, strict=False):
+            out[name] = out.get(name, 0.0) + (y - x) / 1e6
+        return out
+
+
+def _group(name: str) -> str:
+    name = re.sub(r" \(.*\)$", "", name)
+    return re.sub(r"[-_]?\d+$", "", name) or name
+
+
+def burst_cpu(
+    sampler: CpuSampler, crashes: list[tuple[str, int]], sells: list[tuple[str, int]], n: int
+) -> dict[str, float]:
+    """Median CPU ms per thread group inside a burst round (first crash frame → its last exit
+    at the venue), over the rounds."""
+    per: dict[str, list[float]] = {}
+    for i in range(0, len(crashes), n):
+        r = crashes[i : i + n]
+        t0 = r[0][1]
+        last = [t for s, t in sells if t0 <= t <= t0 + 500_000_000]
+        if len(last) < n:
+            continue
+        t1 = sorted(last)[n - 1]
+        for k, v in sampler.window(t0, t1).items():
+            per.setdefault(k, []).append(v)
+    return {k: round(sorted(v)[len(v) // 2], 2) for k, v in per.items()}

@@ -1,0 +1,1 @@
+"""Hyperliquid public market data."""

@@ -1,0 +1,193 @@
+"""Orders moved from the ladder: pick what is on the cursor's row (a working order, the
+stop, the target), move it by ticks or to the cursor's price; cancel all buys or all sells.
+
+A working order moves by a modify to the venue (its limit, or its trigger for a stop order;
+a stop-limit keeps its offset); the stop and the target move through the engine's plan (the
+broker-side stop follows). A limit moved to where it would fill at once asks first.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, cast
+
+from cockpit.link import protocol as p
+from cockpit.ui.entry import marketable
+from cockpit.ui.store import is_working
+
+if TYPE_CHECKING:
+    from cockpit.ui.app import CockpitApp
+    from cockpit.ui.widgets.ladder import Ladder, Pick
+
+ENGINE_TAGS = frozenset({"exit", "flatten", "protective", "partial"})
+"""Orders the engine works itself (exits, the broker-side stop): not moved or cancelled from
+the ladder (move the stop row instead)."""
+SENT_FOR_S = 2.0
+"""A move just sent is the base of the next one for this long (keys pressed faster than the
+venue answers add up instead of repeating the same price)."""
+
+
+def order_level(order: p.OrderView) -> int | None:
+    """The row an order sits on: its limit, else its trigger."""
+    return order.price if order.price is not None else order.trigger
+
+
+class LadderOrderMixin:
+    """The ladder's order keys (mixed into :class:`CockpitApp`)."""
+
+    _sent_levels: dict[str, tuple[int | None, int | None, float]]
+
+    @property
+    def _app(self) -> CockpitApp:
+        """This object as the app it is mixed into (typed)."""
+        return cast("CockpitApp", self)
+
+    def _ladder(self) -> Ladder | None:
+        app = self._app
+        ladder = getattr(app.screen, "ladder", None)
+        if ladder is None or ladder.key is None or ladder.key != app.selected:
+            return None
+        return cast("Ladder", ladder)
+
+    def movable_at(self, key: str, level: int) -> list[Pick]:
+        """What can be moved on the row ``level``: my working orders, the stop, the target."""
+        store = self._app.store
+        picks: list[Pick] = [
+            ("order", o.cid)
+            for o in store.orders.values()
+            if o.key == key
+            and is_working(o)
+            and o.tag not in ENGINE_TAGS
+            and order_level(o) == level
+        ]
+        plan = store.plans.get(key)
+        if plan is not None and not plan.fired:
+            if plan.stop == level:
+                picks.append(("stop", None))
+            if plan.target == level:
+                picks.append(("target", None))
+        return picks
+
+    def action_pick(self) -> None:
+        """Pick what is on the cursor's row (again: the next thing on that row)."""
+        app = self._app
+        ladder = self._ladder()
+        if ladder is None or ladder.cursor is None:
+            return
+        here = app.movable_at(ladder.key or "", ladder.cursor)
+        if not here:
+            ladder.pick = None
+            app.log_message("warning", "Pick", "nothing of yours on the cursor's row")
+        elif ladder.pick in here:
+            ladder.pick = here[(here.index(ladder.pick) + 1) % len(here)]
+        else:
+            ladder.pick = here[0]
+        ladder.rebuild()
+
+    def _target(self, ladder: Ladder) -> Pick | None:
+        if ladder.pick is not None and ladder.pick_level() is not None:
+            return ladder.pick
+        if ladder.cursor is None:
+            return None
+        here = self._app.movable_at(ladder.key or "", ladder.cursor)
+        return here[0] if here else None
+
+    def action_order_move(self, delta: int) -> None:
+        """Move the picked order (or the one on the cursor's row) by ``delta`` ticks."""
+        app = self._app
+        ladder = self._ladder()
+        if ladder is None:
+            return
+        what = app._target(ladder)
+        if what is None:
+            app.log_message("warning", "Move", "no order, stop or target on the cursor's row")
+            return
+        if ladder.pick is None and ladder.cursor is not None:
+            ladder.cursor += delta  # the cursor stays on the row it moves
+        app._move(ladder, what, delta=delta)
+
+    def action_order_to_cursor(self) -> None:
+        """Move the picked order, stop or target to the cursor's price."""
+        app = self._app
+        ladder = self._ladder()
+        if ladder is None or ladder.cursor is None:
+            return
+        if ladder.pick is None or ladder.pick_level() is None:
+            app.log_message("warning", "Move", "pick an order, the stop or the target first (v)")
+            return
+        app._move(ladder, ladder.pick, to=ladder.cursor)
+
+    def _move(
+        self, ladder: Ladder, what: Pick, *, delta: int | None = None, to: int | None = None
+    ) -> None:
+        app = self._app
+        key = ladder.key or ""
+        kind, cid = what
+        if kind == "stop":
+            app.send(
+                lambda i: p.MoveStop(id=i, key=key, delta=None if to is not None else delta, to=to)
+            )
+            return
+        if kind == "target":
+            app.send(
+                lambda i: p.MoveTarget(
+                    id=i, key=key, delta=None if to is not None else delta, to=to
+                )
+            )
+            return
+        order = app.store.orders.get(cid or "")
+        if order is None or not is_working(order):
+            return
+        price, trigger = order.price, order.trigger
+        sent = app._sent_levels.get(order.cid)
+        if sent is not None and time.monotonic() - sent[2] < SENT_FOR_S:
+            price, trigger = sent[0], sent[1]
+        base = price if price is not None else trigger
+        if base is None:
+            return
+        step = (to - base) if to is not None else (delta or 0)
+        new_price = price + step if price is not None else None
+        new_trigger = trigger + step if trigger is not None else None
+        if step == 0 or min(x for x in (new_price, new_trigger) if x is not None) <= 0:
+            return
+        app._sent_levels[order.cid] = (new_price, new_trigger, time.monotonic())
+        cid = order.cid
+
+        def send() -> None:
+            app.send(lambda i: p.ModifyOrder(id=i, cid=cid, price=new_price, trigger=new_trigger))
+
+        probe = p.PlaceEntry(
+            id=0, key=key, side=order.side, order_type=order.order_type, price=new_price
+        )
+        why = marketable(app.store, probe)
+        if why is None:
+            send()
+            return
+        from cockpit.ui.screens.modals import ConfirmScreen
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                send()
+            else:
+                app._sent_levels.pop(cid, None)
+
+        shown = app.store.fmt_price(key, new_price or 0)
+        text = f"Move {order.side} {order.cid} to {shown}\n{why}.\nMove it?"
+        app.push_screen(ConfirmScreen("Check this move", text, confirm="Move", danger=True), done)
+
+    def action_cancel_side(self, side: str) -> None:
+        """Cancel every working buy (or sell) of the selected symbol (not the engine's exits
+        or its broker-side stop)."""
+        app = self._app
+        key = app.selected
+        if key is None:
+            return
+        cids = [
+            o.cid
+            for o in app.store.orders.values()
+            if o.key == key and o.side == side and is_working(o) and o.tag not in ENGINE_TAGS
+        ]
+        if not cids:
+            app.log_message("warning", f"Cancel {side.lower()}s", f"{key}: none working")
+        for cid in cids:
+            app.send(lambda i, c=cid: p.CancelOrders(id=i, cid=c))  # type: ignore[misc]
