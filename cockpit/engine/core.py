@@ -53,8 +53,8 @@ from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
 from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
-from cockpit.engine.excursions import Excursions
 from cockpit.engine.entries import Entries, HeldTouch
+from cockpit.engine.excursions import Excursions
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
