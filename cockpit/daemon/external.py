@@ -99,21 +99,33 @@ def binance_instruments(
                 )
             try:
                 info = next(s for s in resp.json()["symbols"] if s["symbol"] == symbol)
-                filters = {f["filterType"]: f for f in info["filters"]}
-                tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
-                lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
             except (KeyError, StopIteration, TypeError, ValueError) as exc:
                 raise FeedConfigError(
                     f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
                 ) from exc
-            if tick <= 0 or lot <= 0:
-                raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
-            out.append(Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto"))
+            out.append(binance_instrument(info))
     if not out:
         raise FeedConfigError(
             "--feed binance needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT) or [feed] symbols"
         )
     return out
+
+
+def binance_instrument(info: Mapping[str, Any]) -> Instrument:
+    """One ``exchangeInfo`` symbol entry as an instrument (tick from PRICE_FILTER, lot from
+    LOT_SIZE). Raises FeedConfigError for an entry it cannot read."""
+    symbol = str(info.get("symbol", "?"))
+    try:
+        filters = {f["filterType"]: f for f in info["filters"]}
+        tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
+        lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FeedConfigError(
+            f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
+        ) from exc
+    if tick <= 0 or lot <= 0:
+        raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
+    return Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto")
 
 
 # ---------------------------------------------------------------------- kite
@@ -317,6 +329,10 @@ class VenueFeed:
                 out.append(vid)
         return out
 
+    def follow(self, key: str, venue_id: str) -> None:
+        """Know one more instrument (added with ``/``), before the engine subscribes it."""
+        self.venue_ids[key] = venue_id
+
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
         """Subscribe engine keys in ``mode`` (ltp/quote/depth)."""
         ids = self._map(keys)
@@ -468,21 +484,17 @@ class UpstreamTee:
             "errors": self.errors,
         }
 
+    def follow(self, inst: Instrument) -> None:
+        """Have the paper exchange list and follow one more instrument (added with ``/``):
+        sent now on the open connection (in order with the ticks), and on every reconnect."""
+        self.instruments.append(inst)
+        if len(self._buf) < self.capacity:
+            self._buf.append(_Raw(_follow_line(inst)))  # not counted as an event (flush)
+            self._wake.set()
+
     def _hello(self) -> bytes:
         lines = [msgspec.json.encode({"auth": self._key})]
-        for inst in self.instruments:
-            lines.append(
-                msgspec.json.encode(
-                    {
-                        "follow": {
-                            "exchange": str(inst.exchange),
-                            "symbol": inst.symbol,
-                            "tick": str(inst.tick_size),
-                            "lot": str(inst.lot_size),
-                        }
-                    }
-                )
-            )
+        lines += [_follow_line(inst) for inst in self.instruments]
         return b"\n".join(lines) + b"\n"
 
     def _connect(self) -> socket.socket | None:
@@ -524,15 +536,21 @@ class UpstreamTee:
                     self._wake.clear()
                     continue
                 chunk: list[bytes] = []
+                raw = 0
                 while buf and len(chunk) < 512:
-                    chunk.append(encode_line(buf.popleft()))
+                    item = buf.popleft()
+                    if type(item) is _Raw:
+                        raw += 1
+                        chunk.append(item.line)
+                    else:
+                        chunk.append(encode_line(item))
                 data = b"\n".join(chunk) + b"\n"
                 try:
                     sock.sendall(data)
-                    self.sent += len(chunk)
+                    self.sent += len(chunk) - raw
                 except OSError as exc:
                     self.errors += 1
-                    self.lost += len(chunk)
+                    self.lost += len(chunk) - raw
                     log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
                     sock.close()
                     sock = None
@@ -542,6 +560,26 @@ class UpstreamTee:
         finally:
             if sock is not None:
                 sock.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A line for the paper exchange that is not a market event (a ``follow``)."""
+
+    line: bytes
+
+
+def _follow_line(inst: Instrument) -> bytes:
+    return msgspec.json.encode(
+        {
+            "follow": {
+                "exchange": str(inst.exchange),
+                "symbol": inst.symbol,
+                "tick": str(inst.tick_size),
+                "lot": str(inst.lot_size),
+            }
+        }
+    )
 
 
 def wait_until(pred: Callable[[], bool], timeout: float) -> bool:

@@ -422,10 +422,20 @@ class EngineRunner:
         if webhook is not None:
             webhook.start()
             self._on_exit("alert webhook", webhook.stop)
+        engine_router: Any = router
+        if plan is not None and plan.kind == "binance":
+            # `/` searches and adds Binance's symbols (the paper exchange then follows them).
+            from cockpit.daemon.directory import BinanceDirectory, DirectoryRouter
+
+            engine_router = DirectoryRouter(
+                router, BinanceDirectory(_binance_rest(s)), inbound.put, self._listed
+            )
+            engine_router.start()
+            self._on_exit("symbol directory", engine_router.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
-            router=router,
+            router=engine_router,
             journal=journal,
             publisher=server,
             inbound=inbound,
@@ -497,6 +507,14 @@ class EngineRunner:
             s.journal_path,
             s.socket_path,
         )
+
+    def _listed(self, inst: Instrument) -> None:
+        """(Symbol directory) an instrument added with ``/``: the feed and the paper exchange
+        follow it before the engine subscribes it."""
+        if isinstance(self.market_feed, VenueFeed):
+            self.market_feed.follow(inst.key, inst.symbol)
+        if self.tee is not None:
+            self.tee.follow(inst)
 
     def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
         from cockpit.adapters.openalgo.poller import OrderBookPoller
