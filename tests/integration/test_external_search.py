@@ -72,3 +72,37 @@ def test_search_and_add_a_binance_symbol_then_trade_it(xdg: Path, binance: Binan
         assert abs(fill.price - Decimal(300_000 + deadline_moves) / 100) <= Decimal(1)
     finally:
         stack.stop()
+
+
+def test_a_binance_symbol_added_with_slash_comes_back_after_a_restart(
+    xdg: Path, binance: BinanceServer
+) -> None:
+    conf = {"venue": {"feed": "binance"}, "feed": {"url": binance.url, "symbols": ["BTCUSDT"]}}
+    stack = RunnerStack(xdg, conf).start()
+    try:
+        v = stack.viewer()
+        v.wait(lambda: v.of(p.Snapshot), what="snapshot")
+        assert isinstance(v.client.request(p.Subscribe(id=1, keys=[ETH]), timeout=15), p.Ack)
+    finally:
+        stack.stop()
+    again = RunnerStack(xdg, conf).start()
+    try:
+        v = again.viewer()
+        # Looked up at Binance again at start, then streamed.
+        v.wait(
+            lambda: (
+                any(m.watchlist == ["BINANCE:BTCUSDT", ETH] for m in v.of(p.Snapshot))
+                or any(ETH in m.watchlist for m in v.of(p.WatchlistChanged))
+            ),
+            what="ETH back in the watchlist",
+        )
+        moves = 0
+        while not v.quotes.get(ETH):
+            binance.set_mid("ETHUSDT", 300_000 + moves)
+            try:
+                v.wait(lambda: v.quotes.get(ETH), 1.0, "an ETH tick")
+            except AssertionError:
+                moves += 1
+                assert moves < 15, "ETH prices never reached the restarted engine"
+    finally:
+        again.stop()
