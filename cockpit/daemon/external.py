@@ -314,10 +314,18 @@ class VenueFeed:
     Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line.
     """
 
-    def __init__(self, inner: Any, venue_ids: Mapping[str, str], kind: str) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        venue_ids: Mapping[str, str],
+        kind: str,
+        token_map: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
         self.inner = inner
         self.venue_ids = dict(venue_ids)
         self.kind = kind
+        self.token_map = token_map
+        """Kite: the decoder's token -> (exchange, symbol), shared with it."""
 
     def _map(self, keys: Iterable[str]) -> list[str]:
         out = []
@@ -331,6 +339,9 @@ class VenueFeed:
 
     def follow(self, key: str, venue_id: str) -> None:
         """Know one more instrument (added with ``/``), before the engine subscribes it."""
+        if self.token_map is not None:
+            exchange, symbol = key.split(":", 1)
+            self.token_map[int(venue_id)] = (exchange, symbol)
         self.venue_ids[key] = venue_id
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:

@@ -423,15 +423,15 @@ class EngineRunner:
             webhook.start()
             self._on_exit("alert webhook", webhook.stop)
         engine_router: Any = router
-        if plan is not None and plan.kind == "binance":
-            # `/` searches and adds Binance's symbols (the paper exchange then follows them).
-            from cockpit.daemon.directory import BinanceDirectory, DirectoryRouter
+        if plan is not None:
+            # `/` searches and adds the feed venue's symbols (the paper exchange follows them).
+            from cockpit.daemon.directory import DirectoryRouter, directory_for
 
-            engine_router = DirectoryRouter(
-                router, BinanceDirectory(_binance_rest(s)), inbound.put, self._listed
-            )
-            engine_router.start()
-            self._on_exit("symbol directory", engine_router.stop)
+            directory = directory_for(plan.kind, s)
+            if directory is not None:
+                engine_router = DirectoryRouter(router, directory, inbound.put, self._listed)
+                engine_router.start()
+                self._on_exit("symbol directory", engine_router.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
@@ -508,11 +508,11 @@ class EngineRunner:
             s.socket_path,
         )
 
-    def _listed(self, inst: Instrument) -> None:
+    def _listed(self, inst: Instrument, venue_id: str) -> None:
         """(Symbol directory) an instrument added with ``/``: the feed and the paper exchange
         follow it before the engine subscribes it."""
         if isinstance(self.market_feed, VenueFeed):
-            self.market_feed.follow(inst.key, inst.symbol)
+            self.market_feed.follow(inst.key, venue_id)
         if self.tee is not None:
             self.tee.follow(inst)
 
@@ -685,7 +685,10 @@ def make_market_feed(
         for key, tok in plan.venue_ids.items()
     }
     return VenueFeed(
-        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
+        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url),
+        plan.venue_ids,
+        "kite",
+        token_map,  # shared with the decoder: a symbol added with / is decoded too
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from cockpit.link import protocol as p
 from tests.integration.external_stack import RunnerStack, entry
 from tests.servers.binance_server import BinanceServer
+from tests.servers.kite_server import KiteServer
 
 ETH = "BINANCE:ETHUSDT"
 
@@ -106,3 +107,49 @@ def test_a_binance_symbol_added_with_slash_comes_back_after_a_restart(
                 assert moves < 15, "ETH prices never reached the restarted engine"
     finally:
         again.stop()
+
+
+def test_kite_search_and_add_come_from_kites_instrument_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        d = tmp_path / name.lower()
+        d.mkdir(mode=0o700)
+        monkeypatch.setenv(name, str(d))
+    kite = KiteServer(api_key="kkey", access_token="ktoken")
+    kite.start()
+    stack: RunnerStack | None = None
+    try:
+        kite.set_price(408065, 150_000)
+        stack = RunnerStack(
+            tmp_path,
+            {
+                "venue": {"feed": "kite", "kite_api_key": "kkey", "kite_access_token": "ktoken"},
+                "feed": {
+                    "url": kite.url,
+                    "rest_url": f"http://127.0.0.1:{kite.port}",
+                    "symbols": ["NSE:INFY=408065"],
+                },
+            },
+        ).start()
+        v = stack.viewer()
+        v.wait(lambda: v.of(p.Snapshot), what="snapshot")
+        answer, replies = v.client.request_with_replies(p.Search(id=3, query="nifty"), timeout=15)
+        assert isinstance(answer, p.Ack), answer
+        [found] = [m for m in replies if isinstance(m, p.SearchResult)]
+        # From Kite's list (a future the paper exchange does not list), and not the index.
+        assert [i.key for i in found.results] == ["NFO:NIFTY25DECFUT"]
+        assert Decimal(found.results[0].lot_size) == Decimal(75)
+        added = v.client.request(p.Subscribe(id=4, keys=["NSE:TCS"]), timeout=15)
+        assert isinstance(added, p.Ack), added
+        kite.set_price(2953217, 350_000)  # TCS at 3500.00 on Kite
+        v.wait(
+            lambda: (q := v.quotes.get("NSE:TCS")) and q.ltp == 70_000,
+            15,
+            "Kite's TCS price at the viewer",
+        )
+        stack.wait_paper_ltp("NSE:TCS", "3500.00")
+    finally:
+        if stack is not None:
+            stack.stop()
+        kite.stop()
