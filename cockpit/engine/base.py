@@ -25,6 +25,7 @@ from cockpit.domain.positions import Portfolio, Position
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import GateContext, RiskGate
+from cockpit.engine.screen import ScreenLanes
 from cockpit.engine.state import (
     Closer,
     EngineOptions,
@@ -112,6 +113,7 @@ class EngineBase:
     _charts: dict[str, SymbolChart]
     """Charted symbols (engine/charts.py)."""
     _screen_dirty: set[str]
+    screen: ScreenLanes
 
     if TYPE_CHECKING:
 

@@ -58,6 +58,7 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
+        self.screen.attached(request.conn_id)  # every symbol in full until it says
         self.publisher.reply(request.conn_id, self.snapshot())
 
     def snapshot(self) -> protocol.Snapshot:

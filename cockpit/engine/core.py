@@ -63,6 +63,7 @@ from cockpit.engine.ports import AlertSender, EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
 from cockpit.engine.restore import Journaling
 from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
+from cockpit.engine.screen import ScreenLanes
 from cockpit.engine.state import (
     BATCHED,
     MS,
@@ -85,6 +86,7 @@ from cockpit.link.bus import (
     SnapshotRequest,
     ViewerCommand,
     ViewerGone,
+    ViewerShowing,
 )
 
 __all__ = ["Engine", "EngineOptions", "EngineTimer"]
@@ -244,6 +246,7 @@ class Engine(
         """Symbols whose volume at price changed since the timer last published it."""
         self._screen_dirty: set[str] = set()
         """Symbols whose quote or book changed since viewers were last sent them (folded)."""
+        self.screen = ScreenLanes(self.options.screen_slow_s)
         self._handlers: dict[type, Callable[[Any], None]] = {
             LtpTick: self._on_market,
             QuoteTick: self._on_market,
@@ -254,7 +257,8 @@ class Engine(
             RouterResult: self._on_router_result,
             ViewerCommand: self._on_command,
             SnapshotRequest: self._on_snapshot_request,
-            ViewerGone: lambda item: None,
+            ViewerShowing: self._on_viewer_showing,
+            ViewerGone: self._on_viewer_gone,
             EngineTimer: self._on_timer,
             AlertDelivery: self._on_alert_delivery,
         }
@@ -299,7 +303,7 @@ class Engine(
                 with self._batch():
                     for item in items:
                         self.handle(item)
-            if self._screen_dirty:
+            if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.
                 now = time.monotonic()

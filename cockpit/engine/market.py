@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
 from cockpit.domain.guard import JumpGuard
@@ -19,6 +20,7 @@ from cockpit.engine.state import (
     venue_ticks,
 )
 from cockpit.link import protocol
+from cockpit.link.bus import ViewerGone, ViewerShowing
 
 log = logging.getLogger(__name__)
 
@@ -104,21 +106,51 @@ class MarketData(EngineBase):
     ) -> None:
         if self.options.screen_fold_s > 0:
             self._screen_dirty.add(key)  # published by flush_screen, the latest state wins
-        else:
+        elif self.screen.full(key):
             book = self._book_view(sym) if type(ev) is DepthTick else None
             self.publisher.market(self._quote_view(sym), book)
+        else:
+            self.screen.defer(key, time.monotonic())  # no viewer shows it: the slow lane
 
     def flush_screen(self) -> None:
         """Publish the latest quote (and book, if a new one came) of every symbol changed
-        since the last call. The decision loop calls it at most every
+        since the last call that a viewer shows, and the latest quote (no book) of those no
+        viewer shows whose slow-lane time has come. The decision loop calls it at most every
         ``options.screen_fold_s``; a snapshot needs no flush (it reads the same state)."""
         publish = self.publisher.market
         syms = self._syms
+        lanes = self.screen
+        shown = lanes.shown
+        now = time.monotonic()
         for key in self._screen_dirty:
             sym = syms[key]
-            book = self._book_view(sym) if sym.depth is not None else None
-            publish(self._quote_view(sym), book)
+            if shown is None or key in shown:
+                book = self._book_view(sym) if sym.depth is not None else None
+                publish(self._quote_view(sym), book)
+            else:
+                lanes.defer(key, now)
         self._screen_dirty.clear()
+        if lanes.pending:
+            for key in lanes.due(now):
+                publish(self._quote_view(syms[key]), None)
+
+    def screen_due(self) -> bool:
+        """Whether :meth:`flush_screen` has anything to do (changes, or a slow lane)."""
+        return bool(self._screen_dirty) or self.screen.pending
+
+    # ================================================================== what viewers show
+
+    def _on_viewer_showing(self, item: ViewerShowing) -> None:
+        """A viewer says what it draws in full: symbols newly shown get their whole state now
+        (off screen they had their quote at most once a second and no book)."""
+        publish = self.publisher.market
+        for key in self.screen.showing(item.conn_id, item.keys):
+            sym = self._syms.get(key)
+            if sym is not None and sym.count:
+                publish(self._quote_view(sym), self._book_view(sym))
+
+    def _on_viewer_gone(self, item: ViewerGone) -> None:
+        self.screen.gone(item.conn_id)
 
     def _book_view(self, sym: SymbolState) -> protocol.BookView | None:
         """The symbol's book, built from its latest depth tick if that is newer."""
@@ -191,9 +223,16 @@ class MarketData(EngineBase):
             self._vap_dirty.add(sym.inst.key)
 
     def _publish_volume(self) -> None:
-        """Send the changed volume-at-price levels (from the timer: a few times a second)."""
+        """Send the changed volume-at-price levels (from the timer: a few times a second) of
+        the symbols a viewer shows; the others' changes wait (merged per level) until one
+        does."""
         publish = self.publisher.volume
+        full = self.screen.full
+        later: set[str] = set()
         for key in self._vap_dirty:
+            if not full(key):
+                later.add(key)  # its changed levels wait until a viewer shows it
+                continue
             sym = self._syms[key]
             levels = sorted(sym.vap_changed.items())
             sym.vap_changed.clear()
@@ -204,7 +243,7 @@ class MarketData(EngineBase):
                         key, levels, [(p, bought.get(p, ZERO)) for p, _ in levels]
                     )
                 )
-        self._vap_dirty.clear()
+        self._vap_dirty = later
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst

@@ -98,6 +98,9 @@ class EngineOptions:
     """Market state for viewers (quotes, books) is published at most this often: ticks in
     between are folded per symbol, the latest state wins (exit plans still see every tick).
     0: every tick is published as it is handled (and its book built then)."""
+    screen_slow_s: float = 1.0
+    """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
+    published at most this often, its quote only (no book is built for it)."""
 
 
 @dataclass(slots=True)

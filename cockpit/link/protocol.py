@@ -15,7 +15,10 @@ Conversation:
 4. The viewer sends commands (each with an ``id`` unique on its connection); each command is
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
    viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
-   :class:`WatchChart` and :class:`Ping`.
+   :class:`WatchChart`, :class:`Ping` and the watchlist commands.
+5. A viewer may say which symbols it draws in full (:class:`Showing`, no answer): those get
+   every batch, the others their latest quote at most about once a second and no book. A
+   viewer that never says gets every symbol in full.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -65,8 +68,11 @@ PROTOCOL_VERSION: Final = 3
 """2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
 3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
 :class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
-:class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``). The engine refuses a viewer of
-another version with a clear message."""
+:class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``), and :class:`Showing` (which
+symbols a viewer draws in full)."""
+READABLE_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
+"""Viewer versions this engine serves. A version-2 viewer cannot decode the alert, chart and
+tape messages of version 3, so it is refused with a clear message, as any other version."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -303,6 +309,18 @@ class Hello(Msg, frozen=True, tag="hello"):
     version: int
     client: str
     read_only: bool = False
+
+
+class Showing(Msg, frozen=True, tag="showing"):
+    """Viewer → engine: the symbols this viewer draws in full now (no answer).
+
+    The selected symbol, the watchlist rows in view, symbols with a position or a working
+    order. Those get every market batch; the others their latest quote at most about once a
+    second and no book (a symbol newly shown gets its whole state at once). Each one replaces
+    the last; orders, fills, exits and alarms are never filtered.
+    """
+
+    keys: list[str]
 
 
 class Welcome(Msg, frozen=True, tag="welcome"):
@@ -747,7 +765,7 @@ READ_ONLY_COMMANDS: Final = (
     SetWatchlistView,
 )
 
-ToEngine = Hello | Command
+ToEngine = Hello | Showing | Command
 ToViewer = (
     Welcome
     | Snapshot

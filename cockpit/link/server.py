@@ -36,11 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
 from cockpit.link.protocol import (
     MAX_COMMAND_FRAME,
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
+    READABLE_VERSIONS,
     BookView,
     FrameReader,
     Hello,
@@ -49,6 +50,7 @@ from cockpit.link.protocol import (
     ProtocolError,
     QuoteView,
     Refused,
+    Showing,
     Snapshot,
     StatusView,
     Stopping,
@@ -203,6 +205,7 @@ class ViewerServer:
             "market_batches": 0,
             "events": 0,
             "commands": 0,
+            "showing": 0,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -540,7 +543,7 @@ class ViewerServer:
             hello, early = await asyncio.wait_for(self._read_hello(framer), HELLO_TIMEOUT_S)
             if hello is None:
                 return
-            if hello.version != PROTOCOL_VERSION:
+            if hello.version not in READABLE_VERSIONS:
                 self.counters["viewers_refused"] += 1
                 writer.write(
                     encode(
@@ -630,6 +633,10 @@ class ViewerServer:
                     continue
                 if isinstance(msg, Hello):
                     self._push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
+                    continue
+                if isinstance(msg, Showing):  # no answer; read-only viewers say it too
+                    self.counters["showing"] += 1
+                    self._inbound(ViewerShowing(conn_id=v.conn_id, keys=frozenset(msg.keys)))
                     continue
                 self.counters["commands"] += 1
                 if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):

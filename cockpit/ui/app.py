@@ -35,6 +35,7 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
+from cockpit.ui.widgets.watchlist import Watchlist, rows_in_view
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
@@ -72,6 +73,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         self._pending: dict[int, p.Command] = {}
         self._search_callbacks: dict[int, Callable[[list[p.InstrumentView]], None]] = {}
         self._gate: tuple[Any, ...] = ()
+        self._shown: frozenset[str] | None = None
+        """What the engine was last told the screen shows (None: nothing told yet)."""
         self.batches_applied = 0
         self.last_applied_ns = 0
         self._frozen = False
@@ -163,6 +166,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.post_message(EngineLinkLost(f"cannot reach the engine: {exc}"))
             return
         self.link = link
+        self._shown = None  # a new connection gets every symbol until told
         pump = Pump(
             link, lambda msgs: self.post_message(EngineMessagesReceived(msgs)), fps=self.options.fps
         )
@@ -251,6 +255,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             if changes.everything and self.selected is None:
                 self._auto_select()
             self._update_views(changes)
+            self._say_showing()
             if changes.everything and self.options.freeze_after_start and not self._frozen:
                 self._frozen = True
                 self.call_after_refresh(_freeze_what_startup_made)
@@ -292,6 +297,21 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
                     refresh(changes)
         self._refresh_gate()
 
+    @on(Watchlist.RowsShown)
+    def _say_showing(self) -> None:
+        """Tell the engine what the screen draws in full, when that changed (the other
+        symbols then come about once a second, quote only)."""
+        link = self.link
+        if link is None or self.link_state != "live" or not self.store.connected:
+            return
+        keys = self.store.shown_keys(self.selected, rows_in_view(self.screen_stack))
+        if keys != self._shown:
+            try:
+                link.show(sorted(keys))
+            except LinkClosed:
+                return  # the pump reports the lost link
+            self._shown = keys
+
     def _refresh_gate(self) -> None:
         st = self.store.status
         gate = (
@@ -315,6 +335,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             if sel is not None:
                 sel(key)
         self._refresh_gate()
+        self._say_showing()
 
     # ------------------------------------------------------------------ gating
 
