@@ -192,7 +192,7 @@ BINDINGS: list[BindingType] = [
     _b("O", "orders_screen", "Orders", "Full-screen orders (amend, cancel)", "orders_screen"),
     _b("M", "messages", "Log", "The session's messages: fills, exits, refusals", "messages"),
     _b(
-        "T",
+        "P",
         "journal_stats",
         "Stats",
         "Trade statistics from the journal",

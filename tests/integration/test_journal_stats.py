@@ -210,8 +210,7 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
     app = make_app(engine, journal_path=path)
     async with app.run_test(size=(120, 40)) as pilot:
         await attached(pilot, app)
-        # The screen's own action: its key is being settled between branches (T is bound twice).
-        app.action_journal_stats()
+        await pilot.press("P")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "StatsScreen")
         screen = app.screen
         await wait_for(pilot, lambda: bool(screen.shown), 10)  # type: ignore[attr-defined]
@@ -224,5 +223,5 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
         await pilot.press("d")  # every day: the same three
         await pilot.pause(0.3)
         assert "every day" in str(screen.query_one("#stats-title").render())
-        app.action_journal_stats()
+        await pilot.press("P")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
