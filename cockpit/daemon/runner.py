@@ -246,10 +246,20 @@ class EngineRunner:
         if webhook is not None:
             webhook.start()
             self._on_exit("alert webhook", webhook.stop)
+        engine_router: Any = router
+        if plan is not None:
+            # `/` searches and adds the feed venue's symbols (the paper exchange follows them).
+            from cockpit.daemon.directory import DirectoryRouter, directory_for
+
+            directory = directory_for(plan.kind, s)
+            if directory is not None:
+                engine_router = DirectoryRouter(router, directory, inbound.put, self._listed)
+                engine_router.start()
+                self._on_exit("symbol directory", engine_router.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
-            router=router,
+            router=engine_router,
             journal=journal,
             publisher=server,
             inbound=inbound,
@@ -321,6 +331,14 @@ class EngineRunner:
             s.journal_path,
             s.socket_path,
         )
+
+    def _listed(self, inst: Instrument, venue_id: str) -> None:
+        """(Symbol directory) an instrument added with ``/``: the feed and the paper exchange
+        follow it before the engine subscribes it."""
+        if isinstance(self.market_feed, VenueFeed):
+            self.market_feed.follow(inst.key, venue_id)
+        if self.tee is not None:
+            self.tee.follow(inst)
 
     def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
         from cockpit.adapters.openalgo.poller import OrderBookPoller
@@ -491,7 +509,10 @@ def make_market_feed(
         for key, tok in plan.venue_ids.items()
     }
     return VenueFeed(
-        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
+        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url),
+        plan.venue_ids,
+        "kite",
+        token_map,  # shared with the decoder: a symbol added with / is decoded too
     )
 
 
