@@ -241,7 +241,8 @@ HELP = """\
                size (1m 5m 15m)   ( / ) tape size filter   esc back
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
-  a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit
+  a arm/disarm   T plan template of the next entries   P trade statistics   ! alerts
+  ? help   ctrl+p palette (themes, commands)   ctrl+q quit
 Keys can be remapped in config.toml, by binding id: [ui.keymap] buy_market = "f1" (ids below).
 """
 
