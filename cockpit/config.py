@@ -259,7 +259,7 @@ class TradingSettings(BaseModel):
     watchlist: list[str] = Field(default_factory=list)
     """Symbols (``EXCH:SYMBOL``) subscribed at start."""
     risk_budget: Decimal | None = Field(default=None, gt=0)
-    """Money risked per trade when sizing from risk (``z``): quantity = budget ÷ (stop
+    """Money risked per trade when sizing from risk (``R``): quantity = budget ÷ (stop
     distance × tick value), rounded down to the lot size. Adjustable in the TUI (``Z``)."""
     qty_presets: dict[str, QtyPresets] = Field(default_factory=dict)
     """Four quantities on ``f5``-``f8`` (lots where the instrument has lots), per
