@@ -1,5 +1,5 @@
 """Templates and scale-out targets in the real app against a real engine and paper exchange:
-``P`` picks the template the next entry asks for (shown on the status bar), the engine
+``T`` picks the template the next entry asks for (shown on the status bar), the engine
 attaches that template's plan, and its TP rows show on the ladder and in the positions pane."""
 
 from __future__ import annotations
