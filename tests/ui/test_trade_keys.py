@@ -195,7 +195,10 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
         # Two presses before the venue's answer (no event handled between them): they add up.
         await app.run_action("order_move(-1)")
         await app.run_action("order_move(-1)")
+        # The second waits for the first to show (two in flight can land in either order).
+        assert app._moves_held == {cid: (start - 4, None)}
         await wait_for(pilot, lambda: app.store.orders[cid].price == start - 4, 10)
+        assert not app._moves_held
         await pilot.pause(0.3)
         assert app.store.orders[cid].price == start - 4
 
