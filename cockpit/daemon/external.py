@@ -99,21 +99,33 @@ def binance_instruments(
                 )
             try:
                 info = next(s for s in resp.json()["symbols"] if s["symbol"] == symbol)
-                filters = {f["filterType"]: f for f in info["filters"]}
-                tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
-                lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
             except (KeyError, StopIteration, TypeError, ValueError) as exc:
                 raise FeedConfigError(
                     f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
                 ) from exc
-            if tick <= 0 or lot <= 0:
-                raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
-            out.append(Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto"))
+            out.append(binance_instrument(info))
     if not out:
         raise FeedConfigError(
             "--feed binance needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT) or [feed] symbols"
         )
     return out
+
+
+def binance_instrument(info: Mapping[str, Any]) -> Instrument:
+    """One ``exchangeInfo`` symbol entry as an instrument (tick from PRICE_FILTER, lot from
+    LOT_SIZE). Raises FeedConfigError for an entry it cannot read."""
+    symbol = str(info.get("symbol", "?"))
+    try:
+        filters = {f["filterType"]: f for f in info["filters"]}
+        tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
+        lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FeedConfigError(
+            f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
+        ) from exc
+    if tick <= 0 or lot <= 0:
+        raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
+    return Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto")
 
 
 # ---------------------------------------------------------------------- kite
@@ -302,10 +314,18 @@ class VenueFeed:
     Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line.
     """
 
-    def __init__(self, inner: Any, venue_ids: Mapping[str, str], kind: str) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        venue_ids: Mapping[str, str],
+        kind: str,
+        token_map: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
         self.inner = inner
         self.venue_ids = dict(venue_ids)
         self.kind = kind
+        self.token_map = token_map
+        """Kite: the decoder's token -> (exchange, symbol), shared with it."""
 
     def _map(self, keys: Iterable[str]) -> list[str]:
         out = []
@@ -316,6 +336,13 @@ class VenueFeed:
             else:
                 out.append(vid)
         return out
+
+    def follow(self, key: str, venue_id: str) -> None:
+        """Know one more instrument (added with ``/``), before the engine subscribes it."""
+        if self.token_map is not None:
+            exchange, symbol = key.split(":", 1)
+            self.token_map[int(venue_id)] = (exchange, symbol)
+        self.venue_ids[key] = venue_id
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
         """Subscribe engine keys in ``mode`` (ltp/quote/depth)."""
@@ -468,21 +495,17 @@ class UpstreamTee:
             "errors": self.errors,
         }
 
+    def follow(self, inst: Instrument) -> None:
+        """Have the paper exchange list and follow one more instrument (added with ``/``):
+        sent now on the open connection (in order with the ticks), and on every reconnect."""
+        self.instruments.append(inst)
+        if len(self._buf) < self.capacity:
+            self._buf.append(_Raw(_follow_line(inst)))  # not counted as an event (flush)
+            self._wake.set()
+
     def _hello(self) -> bytes:
         lines = [msgspec.json.encode({"auth": self._key})]
-        for inst in self.instruments:
-            lines.append(
-                msgspec.json.encode(
-                    {
-                        "follow": {
-                            "exchange": str(inst.exchange),
-                            "symbol": inst.symbol,
-                            "tick": str(inst.tick_size),
-                            "lot": str(inst.lot_size),
-                        }
-                    }
-                )
-            )
+        lines += [_follow_line(inst) for inst in self.instruments]
         return b"\n".join(lines) + b"\n"
 
     def _connect(self) -> socket.socket | None:
@@ -524,15 +547,21 @@ class UpstreamTee:
                     self._wake.clear()
                     continue
                 chunk: list[bytes] = []
+                raw = 0
                 while buf and len(chunk) < 512:
-                    chunk.append(encode_line(buf.popleft()))
+                    item = buf.popleft()
+                    if type(item) is _Raw:
+                        raw += 1
+                        chunk.append(item.line)
+                    else:
+                        chunk.append(encode_line(item))
                 data = b"\n".join(chunk) + b"\n"
                 try:
                     sock.sendall(data)
-                    self.sent += len(chunk)
+                    self.sent += len(chunk) - raw
                 except OSError as exc:
                     self.errors += 1
-                    self.lost += len(chunk)
+                    self.lost += len(chunk) - raw
                     log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
                     sock.close()
                     sock = None
@@ -544,11 +573,21 @@ class UpstreamTee:
                 sock.close()
 
 
-def wait_until(pred: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``pred`` until true or ``timeout`` (startup helper)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A line for the paper exchange that is not a market event (a ``follow``)."""
+
+    line: bytes
+
+
+def _follow_line(inst: Instrument) -> bytes:
+    return msgspec.json.encode(
+        {
+            "follow": {
+                "exchange": str(inst.exchange),
+                "symbol": inst.symbol,
+                "tick": str(inst.tick_size),
+                "lot": str(inst.lot_size),
+            }
+        }
+    )

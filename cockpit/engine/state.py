@@ -178,7 +178,6 @@ class Closer:
     """The closing order in flight (None between a failure and the retry)."""
     attempts: int = 0
     retry_at_ns: int = 0
-    uncertain_since_ns: int = 0
     sent_ns: int = 0
     chasing: bool = False
     """A limit exit that did not fill in time is being cancelled (then sent at market)."""
