@@ -205,7 +205,7 @@ BINDINGS: list[BindingType] = [
     ),
     _b("t", "toggle_trail", "Trail", "Toggle the trailing stop", "toggle_trail", show=False),
     _b(
-        "P",
+        "T",
         "cycle_template",
         "Template",
         "Cycle the exit-plan template of the next entries ([templates] in the config)",

@@ -1,5 +1,5 @@
 """Templates and scale-out targets in the real app against a real engine and paper exchange:
-``P`` picks the template the next entry asks for (shown on the status bar), the engine
+``T`` picks the template the next entry asks for (shown on the status bar), the engine
 attaches that template's plan, and its TP rows show on the ladder and in the positions pane."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def test_p_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions
     app = make_app(engine, templates=sorted(TEMPLATES), default_qty=Decimal(3))
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
-        await pilot.press("P")
+        await pilot.press("T")
         assert app.active_template == "scalp"
         await wait_for(pilot, lambda: "tpl scalp" in app.screen.status.text_of(0))
         await pilot.press("b")
@@ -62,7 +62,7 @@ async def test_p_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions
         assert row_with(app, "TP1") is None
 
         # Past the last template the next entries ask for none (the instrument's default).
-        await pilot.press("P", "P")
+        await pilot.press("T", "T")
         assert app.active_template is None
         await wait_for(pilot, lambda: "tpl" not in app.screen.status.text_of(0))
 
