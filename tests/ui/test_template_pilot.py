@@ -73,7 +73,7 @@ async def test_the_ticket_names_the_template_and_sends_it(engine: EngineProc) ->
     app = make_app(engine, templates=sorted(TEMPLATES), default_qty=Decimal(3))
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
-        await pilot.press("P", "n")
+        await pilot.press("T", "n")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
         title = str(app.screen.query_one("#dialog-title").render())
         assert "template scalp" in title

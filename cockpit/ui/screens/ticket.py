@@ -149,7 +149,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
         self.qty = qty
         self.options = options
         self.plan_template: str | None = None
-        """The exit-plan template the entry asks for (the app's ``P``); its fields start empty
+        """The exit-plan template the entry asks for (the app's ``T``); its fields start empty
         (the template decides; a value typed in wins)."""
 
     def compose(self) -> ComposeResult:
