@@ -4,15 +4,18 @@ and the MIT entries the engine holds until the last price touches their level.
 A venue has stop orders (SL, SL-M) but no market-if-touched: the engine keeps an MIT entry
 itself (shown to viewers as a ``trigger_pending`` order of type ``MIT``) and, on the first
 price at or through its level, sends it at market under the same client id, after the entry
-gates and the risk checks pass again. The plan attaches on its fill as for any entry. Held
-entries live in memory only: a restarted engine does not hold them any more (no position can
-come of that), and disarming, the kill switch or a cancel drops them.
+gates and the risk checks pass again. The plan attaches on its fill as for any entry. A held
+entry is journaled (``mit_held``) until it goes out or is dropped (``mit_gone``): a restarted
+engine holds it again, and disarming, the kill switch or a cancel drops it for good.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+import msgspec
 
 from cockpit.domain.exits import PlanError
 from cockpit.domain.instruments import InvalidQuantity
@@ -236,7 +239,9 @@ class Entries(EngineBase):
                 self.journal.event,
                 "mit_held",
                 {"cid": held.cid, "key": request.key, "side": str(request.side),
-                 "qty": str(request.qty), "level": level},
+                 "qty": str(request.qty), "level": level, "product": str(request.product),
+                 "created_ns": held.created_ns,
+                 "spec": None if spec is None else msgspec.to_builtins(spec)},
             )  # fmt: skip
         self.publisher.event(
             protocol.OrderEvent(self._next_seq(), self._touch_view(held, "trigger_pending"))
@@ -254,6 +259,8 @@ class Entries(EngineBase):
             if refusal:
                 self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
                 continue
+            # Gone before it is sent: a crash in between loses the entry, never doubles it.
+            self._journal_touch_gone(held, "sent")
             order = self._submit(held.request, urgent=False, cid=held.cid)
             self._entry_specs[order.cid] = held.spec
 
@@ -278,8 +285,56 @@ class Entries(EngineBase):
         return len(dropped)
 
     def _drop_one(self, held: HeldTouch, why: str, *, level: str = "") -> None:
+        self._journal_touch_gone(held, why)
         self.publisher.event(
             protocol.OrderEvent(self._next_seq(), self._touch_view(held, "cancelled", why))
         )
         if level:
             self._alarm(level, f"{held.request.key}: MIT {held.cid} {why}", key=held.request.key)
+
+    def _journal_touch_gone(self, held: HeldTouch, why: str) -> None:
+        if self.journal is not None:
+            self._journal_call(self.journal.event, "mit_gone", {"cid": held.cid, "why": why})
+
+    def _restore_touch(self, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Hold again the MIT entries journaled as held and never gone; their client ids."""
+        held: dict[str, dict[str, Any]] = {}
+        for kind, body in events:
+            if kind == "mit_held":
+                held[str(body.get("cid"))] = body
+            elif kind == "mit_gone":
+                held.pop(str(body.get("cid")), None)
+        restored = []
+        for cid, body in held.items():
+            try:
+                key = str(body["key"])
+                if key not in self.instruments or cid in self.orders:
+                    continue
+                request = OrderRequest(
+                    key,
+                    Side(body["side"]),
+                    Decimal(body["qty"]),
+                    OrderType.MARKET,
+                    Product(body.get("product") or "MIS"),
+                    tag="entry",
+                )
+                spec = body.get("spec")
+                touch = HeldTouch(
+                    cid,
+                    request,
+                    int(body["level"]),
+                    None if spec is None else msgspec.convert(spec, protocol.PlanSpec),
+                    int(body.get("created_ns") or self.clock()),
+                )
+            except (
+                KeyError,
+                ValueError,
+                TypeError,
+                ArithmeticError,
+                msgspec.ValidationError,
+            ) as exc:
+                self._alarm("warning", f"cannot restore MIT entry {cid}: {exc}", code="restore")
+                continue
+            self._touch[cid] = touch
+            restored.append(cid)
+        return restored

@@ -490,6 +490,8 @@ class OrderFlow(EngineBase):
             # Queued in OpenAlgo's Action Center: not rejected, not placed yet. It is adopted
             # when it reaches the order book (pushed update or reconciliation).
             self._approval[order.cid] = self.clock()
+            if self.journal is not None:
+                self._journal_call(self.journal.event, "order_pending_approval", {"cid": order.cid})
             self._publish_order(order)
             closing = order.tag in CLOSING_TAGS
             self._alarm(

@@ -86,6 +86,7 @@ class Journaling(EngineBase):
                 self._by_venue[order.venue_id] = order.cid
             elif order.status is OrderStatus.PENDING_NEW:
                 self._uncertain[order.cid] = now
+        self._restore_held()
         restored = []
         for key, state in recovery.plans.items():
             if key not in self.instruments:
@@ -116,6 +117,27 @@ class Journaling(EngineBase):
                 closer.retry_at_ns = now  # send after reconciliation confirms the position
         if restored:
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
+
+    def _restore_held(self) -> None:
+        """What the engine held that no venue knows: MIT entries waiting for their level, and
+        orders queued for approval in OpenAlgo's Action Center (they stay pending, matched
+        when they reach the order book, instead of counting as lost placements)."""
+        assert self.journal is not None
+        try:
+            events = self.journal.events_of("mit_held", "mit_gone", "order_pending_approval")
+        except Exception as exc:
+            self._alarm("error", f"journal recovery failed: {exc}", code="journal")
+            return
+        for kind, body in events:
+            if kind != "order_pending_approval":
+                continue
+            order = self.orders.get(str(body.get("cid")))
+            if order is not None and order.status is OrderStatus.PENDING_NEW and not order.venue_id:
+                self._uncertain.pop(order.cid, None)
+                self._approval[order.cid] = order.created_ns
+        held = self._restore_touch(events)
+        if held:
+            self._alarm("info", f"holding MIT entries again: {', '.join(held)}", code="restored")
 
     def _journal_plan(self, slot: PlanSlot, change: str) -> None:
         slot.journaled_version = slot.plan.version

@@ -93,3 +93,22 @@ class Lists:
             " VALUES (?,?,?,?,?,?)",
             (self.session, ts_ns, key, low_ticks, high_ticks, str(tick_size)),
         )
+
+    # ------------------------------------------------------------------ events
+
+    def events_of(self, *kinds: str) -> list[tuple[str, dict[str, Any]]]:
+        """``(kind, body)`` of every journaled event of these kinds, oldest first (the engine
+        folds them into what it still holds: MIT entries, orders pending approval)."""
+        if not kinds:
+            return []
+        marks = ",".join("?" * len(kinds))
+        rows = self._conn.execute(
+            f"SELECT kind, body FROM events WHERE kind IN ({marks}) ORDER BY id", kinds
+        )
+        out = []
+        for kind, body in rows:
+            try:
+                out.append((str(kind), _DICT_DEC.decode(body)))
+            except msgspec.DecodeError:
+                continue  # not a dict body: nothing to fold
+        return out

@@ -1,0 +1,79 @@
+"""An order queued for approval in OpenAlgo's Action Center (semi-auto mode) is journaled as
+such: after a SIGKILL the restarted engine still shows it pending approval (it is not taken
+for a lost placement and rejected), and adopts it when the user approves it. The rig is the
+crash test's, against a semi-auto paper exchange."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from cockpit.link import protocol as p
+from cockpit.sim import SimConfig, SimHandle, start_in_thread
+from tests.integration.test_engine_crash import (  # noqa: F401  (fixture)
+    EngineProc,
+    Viewer,
+    engine,
+    wait,
+)
+from tests.integration.test_held_restart import journaled
+
+
+@pytest.fixture
+def sim() -> Iterator[SimHandle]:
+    handle = start_in_thread(SimConfig(seed=3, rate=20.0, paused=True, semi_auto=True))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def test_an_order_pending_approval_stays_pending_across_sigkill_and_is_adopted(
+    sim: SimHandle,
+    engine: EngineProc,  # noqa: F811
+) -> None:
+    engine.start()
+    viewer = Viewer(engine.connect())
+    viewer.price(sim, "800.00", 16000)
+    answer = viewer.command(
+        p.PlaceEntry(
+            id=1, key="NSE:SBIN", side="BUY", qty=Decimal(2), order_type="LIMIT", price=15900
+        )
+    )
+    assert isinstance(answer, p.Ack), answer
+    cid = answer.cid
+    viewer.until(
+        lambda m: isinstance(m, p.OrderEvent) and m.order.status == "pending approval",
+        10,
+        "the order pending approval",
+    )
+    wait(lambda: journaled(engine.journal, "order_pending_approval"), 10, "journaled")
+    viewer.client.close()
+
+    engine.kill()
+    engine.start()
+    viewer = Viewer(engine.connect())
+    assert [(o.cid, o.status) for o in viewer.snapshot.orders if o.cid == cid] == [
+        (cid, "pending approval")
+    ]
+    viewer.price(sim, "800.05", 16001)
+    time.sleep(2.5)  # past the wait for a lost placement and a reconciliation round
+    viewer.pump()
+    mine = [
+        m.order.status for m in viewer.msgs if isinstance(m, p.OrderEvent) and m.order.cid == cid
+    ]
+    assert "rejected" not in mine
+    body = httpx.post(f"{sim.rest_url}/sim/approve", json={"apikey": sim.api_key}).json()
+    [venue_id] = body["orderids"]
+    adopted = viewer.until(
+        lambda m: (
+            isinstance(m, p.OrderEvent) and m.order.cid == cid and m.order.venue_id == venue_id
+        ),
+        45,
+        "the approved order adopted",
+    ).order
+    assert adopted.status == "open"
