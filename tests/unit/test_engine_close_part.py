@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from cockpit.domain.execution import PlaceOrder
+from cockpit.domain.execution import CancelOrder, PlaceOrder
+from cockpit.domain.feed import OrderUpdate
+from cockpit.engine.core import EngineTimer
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import NIFTY, SBIN, Rig, plan_of
 
@@ -74,3 +76,104 @@ def test_a_read_only_viewer_cannot_close_part(rig: Rig) -> None:
     answer = rig.command(p.ClosePart, read_only=True, key=SBIN.key, percent=50)
     assert isinstance(answer, p.Refused)
     assert rig.engine.portfolio.get(SBIN.key).qty == Decimal(4)
+
+
+# -- flatten and the kill switch against a partial close still working (issue 20 loose end 5)
+
+
+def _cancelled(rig: Rig, req: PlaceOrder, venue_id: str) -> None:
+    rig.engine.handle(
+        OrderUpdate(
+            venue_id, req.exchange, req.symbol, req.action, "cancelled", rig.clock.now,
+            quantity=req.quantity,
+        )
+    )  # fmt: skip
+
+
+def _sold(rig: Rig, filled: list[PlaceOrder]) -> Decimal:
+    return sum((r.quantity for r in filled if r.action == "SELL"), Decimal(0))
+
+
+def _working(rig: Rig) -> list[str]:
+    return [o.tag for o in rig.engine.working.values() if o.is_working]
+
+
+def _working_partial(rig: Rig, qty: int) -> tuple[PlaceOrder, str]:
+    rig.enter(SBIN, "BUY", qty, "800.00")
+    assert isinstance(rig.command(p.ClosePart, key=SBIN.key, percent=50), p.Ack)
+    part = rig.places()[-1]
+    return part, rig.accept(part)
+
+
+@pytest.mark.parametrize("part_ends", ["cancelled", "filled"])
+def test_flatten_with_a_partial_working_sells_the_position_exactly_once(
+    rig: Rig, part_ends: str
+) -> None:
+    part, part_id = _working_partial(rig, 10)
+    before = len(rig.places())
+    assert isinstance(rig.command(p.Flatten, key=SBIN.key), p.Ack)
+    assert [c.cid for c in rig.router.of(CancelOrder)] == [part.cid]
+    close = rig.places()[-1]
+    assert len(rig.places()) == before + 1
+    assert (close.action, close.quantity) == ("SELL", 5)  # the part's 5 are left to it
+    filled = [close]
+    if part_ends == "cancelled":
+        _cancelled(rig, part, part_id)
+    else:
+        rig.fill(part, part_id, "800.00")  # the cancel came too late
+        filled.append(part)
+    rig.fill(close, rig.accept(close), "800.00")
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    if part_ends == "cancelled":  # the rest goes now
+        rest = rig.places()[-1]
+        assert rest is not close
+        assert (rest.action, rest.quantity) == ("SELL", 5)
+        rig.fill(rest, rig.accept(rest), "800.00")
+        filled.append(rest)
+    rig.engine.handle(EngineTimer(rig.clock.now + 10 * 10**9))
+    assert len(rig.places()) == before + len(filled) - (part_ends == "filled")
+    assert _sold(rig, filled) == 10
+    assert rig.engine.portfolio.get(SBIN.key).qty == 0
+    assert _working(rig) == []
+
+
+@pytest.mark.parametrize("part_ends", ["cancelled", "filled", "late"])
+def test_the_kill_switch_with_a_partial_working_sells_once_and_leaves_nothing_working(
+    rig: Rig, part_ends: str
+) -> None:
+    part, part_id = _working_partial(rig, 10)
+    before = len(rig.places())
+    assert isinstance(rig.command(p.KillSwitch), p.Ack)
+    assert part.cid in [c.cid for c in rig.router.of(CancelOrder)]
+    assert len(rig.places()) == before  # the flatten waits for the part's cancel
+    filled: list[PlaceOrder] = []
+    if part_ends == "cancelled":
+        _cancelled(rig, part, part_id)
+    elif part_ends == "filled":
+        rig.fill(part, part_id, "800.00")
+        filled.append(part)
+    else:  # no answer within 2 s: the flatten goes for what the part does not cover
+        rig.clock.now += 3 * 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    close = rig.places()[-1]
+    assert close is not part
+    assert close.action == "SELL"
+    assert close.quantity == (10 if part_ends == "cancelled" else 5)
+    if part_ends == "late":
+        _cancelled(rig, part, part_id)
+    rig.fill(close, rig.accept(close), "800.00")
+    filled.append(close)
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    if part_ends == "late":  # the part was cancelled after all: its 5 go now
+        rest = rig.places()[-1]
+        assert (rest.action, rest.quantity) == ("SELL", 5)
+        rig.fill(rest, rig.accept(rest), "800.00")
+        filled.append(rest)
+    rig.clock.now += 10 * 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert _sold(rig, filled) == 10
+    assert rig.engine.portfolio.get(SBIN.key).qty == 0
+    assert _working(rig) == []
+    assert [r.action for r in rig.places()[before:]] == ["SELL"] * len(
+        [r for r in filled if r is not part]
+    )
