@@ -1,8 +1,9 @@
 """Orders moved from the ladder: pick what is on the cursor's row (a working order, the
-stop, the target), move it by ticks or to the cursor's price; cancel all buys or all sells.
+stop, the target, a scale-out target TP1–TP3 not yet fired), move it by ticks or to the
+cursor's price; cancel all buys or all sells.
 
 A working order moves by a modify to the venue (its limit, or its trigger for a stop order;
-a stop-limit keeps its offset); the stop and the target move through the engine's plan (the
+a stop-limit keeps its offset); the stop and the targets move through the engine's plan (the
 broker-side stop follows). A limit moved to where it would fill at once asks first.
 """
 
@@ -30,6 +31,25 @@ the venue answers add up, and the cursor's row keeps finding what it moved."""
 def order_level(order: p.OrderView) -> int | None:
     """The row an order sits on: its limit, else its trigger."""
     return order.price if order.price is not None else order.trigger
+
+
+def plan_level(plan: p.PlanView | None, kind: str, n: str | None) -> int | None:
+    """The row of a plan's part: ``stop``, ``target``, or scale-out target ``tp`` number
+    ``n`` (None once fired, or for a plan that fired)."""
+    if plan is None or plan.fired:
+        return None
+    if kind == "stop":
+        return plan.stop
+    if kind == "target":
+        return plan.target
+    if kind == "tp":
+        return next((t.level for t in plan.targets if str(t.n) == n and not t.fired), None)
+    return None
+
+
+def sent_name(key: str, kind: str, n: str | None = None) -> str:
+    """The name a plan move just sent goes by (``stop:KEY``, ``target:KEY``, ``tp2:KEY``)."""
+    return f"tp{n}:{key}" if kind == "tp" else f"{kind}:{key}"
 
 
 class LadderOrderMixin:
@@ -66,13 +86,15 @@ class LadderOrderMixin:
         if isinstance(cmd, p.ModifyOrder):
             name = cmd.cid
             self._app._moves_out.pop(cmd.cid, None)
+        elif isinstance(cmd, p.MoveTarget) and cmd.leg is not None:
+            name = sent_name(cmd.key, "tp", str(cmd.leg))
         else:
-            name = f"{'stop' if isinstance(cmd, p.MoveStop) else 'target'}:{cmd.key}"
+            name = sent_name(cmd.key, "stop" if isinstance(cmd, p.MoveStop) else "target")
         self._app._sent_levels.pop(name, None)
 
     def levels_of(self, key: str, what: Pick) -> tuple[int | None, int | None]:
         """(price, trigger) of what is picked, as last sent if a move is on its way; a plan's
-        stop or target as the price."""
+        stop or targets as the price."""
         app = self._app
         kind, cid = what
         if kind == "order":
@@ -80,11 +102,10 @@ class LadderOrderMixin:
             if order is None or not is_working(order):
                 return None, None
             return app._sent(order.cid) or (order.price, order.trigger)
-        plan = app.store.plans.get(key)
-        if plan is None or plan.fired:
+        level = plan_level(app.store.plans.get(key), kind, cid)
+        if level is None:
             return None, None
-        level = plan.stop if kind == "stop" else plan.target
-        return app._sent(f"{kind}:{key}") or (level, None)
+        return app._sent(sent_name(key, kind, cid)) or (level, None)
 
     def level_of(self, key: str, what: Pick) -> int | None:
         """The row of what is picked (where it is going, if a move is on its way)."""
@@ -92,7 +113,8 @@ class LadderOrderMixin:
         return price if price is not None else trigger
 
     def movable_at(self, key: str, level: int) -> list[Pick]:
-        """What can be moved on the row ``level``: my working orders, the stop, the target."""
+        """What can be moved on the row ``level``: my working orders, the stop, the target,
+        the scale-out targets not yet fired."""
         app = self._app
         picks: list[Pick] = [
             ("order", o.cid)
@@ -100,6 +122,9 @@ class LadderOrderMixin:
             if o.key == key and is_working(o) and o.tag not in ENGINE_TAGS
         ]
         picks += [("stop", None), ("target", None)]
+        plan = app.store.plans.get(key)
+        if plan is not None:
+            picks += [("tp", str(t.n)) for t in plan.targets if not t.fired]
         return [what for what in picks if app.level_of(key, what) == level]
 
     def action_pick(self) -> None:
@@ -168,10 +193,13 @@ class LadderOrderMixin:
         new_trigger = trigger + step if trigger is not None else None
         if step == 0 or min(x for x in (new_price, new_trigger) if x is not None) <= 0:
             return
-        if kind in ("stop", "target"):
-            app._sent_levels[f"{kind}:{key}"] = (new_price, None, time.monotonic())
+        if kind in ("stop", "target", "tp"):
+            app._sent_levels[sent_name(key, kind, cid)] = (new_price, None, time.monotonic())
             if kind == "stop":
                 app.send(lambda i: p.MoveStop(id=i, key=key, delta=step))
+            elif kind == "tp":
+                leg = int(cid or 0)
+                app.send(lambda i: p.MoveTarget(id=i, key=key, delta=step, leg=leg))
             else:
                 app.send(lambda i: p.MoveTarget(id=i, key=key, delta=step))
             return

@@ -84,3 +84,40 @@ async def test_the_ticket_names_the_template_and_sends_it(engine: EngineProc) ->
         plan = app.store.plans[SBIN]
         assert plan.stop == plan.entry - 6
         assert [(t.level, t.qty) for t in plan.targets] == [(plan.entry + 4, Decimal(1))]
+
+
+async def test_the_tp_rows_are_picked_and_moved_from_the_ladder(engine: EngineProc) -> None:
+    """``v`` picks a scale-out target's row like the stop's; ``K``/``J`` move it by ticks and
+    ``g`` to the cursor, through the engine's plan (its other levels stay)."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    app = make_app(engine, templates=["scalp"], default_qty=Decimal(3))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("T", "b")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].targets)
+        plan = app.store.plans[SBIN]
+        tp1 = plan.targets[0].level
+
+        def tp1_at() -> int:
+            return app.store.plans[SBIN].targets[0].level
+
+        await pilot.press("space")  # the ladder
+        ladder = app.screen.ladder
+        await wait_for(pilot, lambda: ladder.cursor is not None)
+        step = "up" if tp1 > ladder.cursor else "down"
+        await pilot.press(*[step] * abs(tp1 - ladder.cursor))
+        assert ladder.cursor == tp1
+        await pilot.press("v")
+        assert ladder.pick == ("tp", "1")
+        await pilot.press("K")
+        await wait_for(pilot, lambda: tp1_at() == tp1 + 1, 10)
+        await pilot.press("2", "J")
+        await wait_for(pilot, lambda: tp1_at() == tp1 - 1, 10)
+        assert ladder.pick == ("tp", "1")  # still picked where it went
+        await pilot.press("down", "down", "g")  # the cursor's price: TP1 - 2
+        await wait_for(pilot, lambda: tp1_at() == tp1 - 2, 10)
+        after = app.store.plans[SBIN]
+        assert (after.stop, after.target) == (plan.stop, plan.target)
+        assert "◆" in (row_with(app, "TP1") or "")

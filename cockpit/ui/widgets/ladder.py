@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from cockpit.ui.ladder_orders import plan_level
 from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder_flow import Columns, fit_columns, grouped, profile_bar
@@ -24,7 +25,7 @@ re-centre away from the cursor meanwhile (nor at all while held with ``l``)."""
 
 Pick = tuple[str, str | None]
 """What is picked on the ladder to be moved: ``("order", cid)``, ``("stop", None)``,
-``("target", None)``."""
+``("target", None)``, a scale-out target ``("tp", "2")``."""
 
 
 def avg_to_ticks(avg: Decimal, tick_size: Decimal) -> int:
@@ -176,8 +177,8 @@ class Ladder(LineGrid, can_focus=True):
             o = self.store.orders.get(cid or "")
             if o is not None and is_working(o):
                 level = o.price if o.price is not None else o.trigger
-        elif plan is not None and not plan.fired:
-            level = plan.stop if kind == "stop" else plan.target if kind == "target" else None
+        else:
+            level = plan_level(plan, kind, cid)
         if level is None:
             self.pick = None
         return level
