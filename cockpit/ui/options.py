@@ -39,6 +39,11 @@ class UiOptions:
     watchlist: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
     """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``T``."""
+    template_stops: dict[str, int] = field(default_factory=dict)
+    """Each template's stop distance in ticks (those that set one): sizing from risk uses it."""
+    instrument_templates: dict[str, str] = field(default_factory=dict)
+    """The template each instrument's entries use unless one is picked
+    (``[instruments."NSE:SBIN"] template``)."""
     journal_path: Path | None = None
     """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
@@ -74,6 +79,16 @@ class UiOptions:
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
             watchlist=list(tr.watchlist),
             templates=sorted(getattr(settings, "templates", {})),
+            template_stops={
+                name: tpl.stop_ticks
+                for name, tpl in getattr(settings, "templates", {}).items()
+                if tpl.stop_ticks
+            },
+            instrument_templates={
+                key: inst.template
+                for key, inst in getattr(settings, "instruments", {}).items()
+                if inst.template
+            },
             journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,

@@ -1,8 +1,9 @@
 """The order quantity from the risk, and the quantity presets.
 
 Sizing from risk (``R``): quantity = risk budget ÷ (stop distance × tick value), rounded
-down to the lot size, in exact Decimal arithmetic. The stop distance is the plan's (the
-config's ``[exits] stop_ticks``); the tick value of one unit is the tick size. The result
+down to the lot size, in exact Decimal arithmetic. The stop distance is the plan's the next
+entry gets: the active template's (``T``), else the instrument's template's, if it sets one;
+else ``[exits] stop_ticks``. The tick value of one unit is the tick size. The result
 becomes the symbol's quantity, shown on the status bar before anything is sent; every
 confirmation and risk gate still applies to the order. ``Z`` sets the budget (a count
 before it: ``2000Z``; else it asks).
@@ -75,6 +76,15 @@ class SizingMixin:
             status.qty = fmt_qty(qty)
             status.rebuild()
 
+    def stop_for(self, key: str) -> tuple[int | None, str]:
+        """The stop distance (ticks) of the next entry's plan in ``key`` and where it comes
+        from: the active template, else the instrument's, else ``[exits] stop_ticks``."""
+        options = self._app.options
+        name = self._app.active_template or options.instrument_templates.get(key)
+        if name is not None and name in options.template_stops:
+            return options.template_stops[name], f"template {name}"
+        return options.stop_ticks, "[exits]"
+
     def action_size_from_risk(self) -> None:
         """The selected symbol's quantity from the risk budget and the stop distance."""
         app = self._app
@@ -82,7 +92,8 @@ class SizingMixin:
         inst = app.store.instruments.get(key or "")
         if key is None or inst is None:
             return
-        budget, stop = app.risk_budget, app.options.stop_ticks
+        budget = app.risk_budget
+        stop, source = app.stop_for(key)
         if budget is None or not stop:
             what = "no risk budget: set one with Z" if budget is None else "no stop distance"
             app.log_message("warning", "Size from risk", what)
@@ -93,7 +104,7 @@ class SizingMixin:
                 "warning",
                 "Size from risk",
                 f"{key}: {fmt_money(budget, sign=False)} risks less than one lot "
-                f"at a {stop}-tick stop",
+                f"at a {stop}-tick stop ({source})",
             )
             return
         app.set_qty(key, size.count)
@@ -101,7 +112,8 @@ class SizingMixin:
         app.log_message(
             "information",
             "Sized from risk",
-            f"{key}: {fmt_money(budget, sign=False)} ÷ ({stop} ticks × {inst.tick_size}) → "
+            f"{key}: {fmt_money(budget, sign=False)} ÷ ({stop} ticks ({source}) × "
+            f"{inst.tick_size}) → "
             f"qty {fmt_qty(size.units)}{lots}, risking {fmt_money(size.risk, sign=False)}",
         )
 

@@ -121,3 +121,53 @@ async def test_the_tp_rows_are_picked_and_moved_from_the_ladder(engine: EnginePr
         after = app.store.plans[SBIN]
         assert (after.stop, after.target) == (plan.stop, plan.target)
         assert "◆" in (row_with(app, "TP1") or "")
+
+
+async def test_r_sizes_from_the_active_templates_stop_and_the_plan_has_that_stop(
+    engine: EngineProc,
+) -> None:
+    """``R`` divides by the stop the next entry's plan gets: the picked template's, else the
+    instrument's template's, else ``[exits] stop_ticks`` (20 here)."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    app = make_app(
+        engine,
+        templates=sorted(TEMPLATES),
+        template_stops={"scalp": 6, "wide": 30},
+        risk_budget=Decimal(30),
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("R")
+        assert app.qty_of(SBIN) == 30  # 30 ÷ (20 × 0.05)
+        await pilot.press("T", "R")
+        assert app.qty_of(SBIN) == 100  # scalp: 30 ÷ (6 × 0.05)
+        assert any("template scalp" in m.message for m in app.store.messages)
+        await pilot.press("T", "R")
+        assert app.qty_of(SBIN) == 20  # wide: 30 ÷ (30 × 0.05)
+        await pilot.press("b")  # over 10× the default quantity: the engine asks first
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: qty(app) == 20, 10)
+        await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].stop)
+        plan = app.store.plans[SBIN]
+        assert plan.entry - plan.stop == 30  # the distance it was sized for
+        await pilot.press("T")  # none picked: the instrument's template, if it has one
+        app.options.instrument_templates[SBIN] = "scalp"
+        await pilot.press("R")
+        assert app.qty_of(SBIN) == 100
+
+
+def test_the_app_takes_the_templates_stops_from_the_config() -> None:
+    from cockpit.config import Settings
+    from cockpit.ui.options import UiOptions
+
+    options = UiOptions.from_settings(
+        Settings(
+            templates={"scalp": {"stop_ticks": 6}, "bare": {"target_ticks": 10}},
+            instruments={"NSE:SBIN": {"template": "scalp"}, "NSE:INFY": {"default_qty": 2}},
+        )
+    )
+    assert options.templates == ["bare", "scalp"]
+    assert options.template_stops == {"scalp": 6}  # bare takes [exits]'s
+    assert options.instrument_templates == {"NSE:SBIN": "scalp"}
