@@ -46,6 +46,13 @@ VENUES: dict[str, tuple[Callable[[], Any], str, str, str, re.Pattern[str]]] = {
         "HYPERLIQUID:BTC",
         re.compile(r"\b(19999|2000\d)\b"),  # tick 1: five significant figures
     ),
+    "ccxt:bybit": (
+        lambda: BybitServer(symbols=("BTCUSDT",)),
+        "ccxt:bybit",
+        "BTC/USDT",
+        "CCXT:BTC/USDT",
+        CENTS,
+    ),
 }
 
 
@@ -54,6 +61,8 @@ def venue(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[RunnerStack, str, re.Pattern[str]]]:
     make_server, feed, symbol, key, price = VENUES[request.param]
+    if feed.startswith("ccxt:"):
+        pytest.importorskip("ccxt")
     server = make_server()
     server.start()
     stack = RunnerStack(
