@@ -138,9 +138,7 @@ def _ccxt(exchange_id: str) -> Venue:
 
         return CcxtFeed(exchange_id, sink, url=url, rest_url=rest_url)
 
-    def record(
-        symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any
-    ) -> Any:
+    def record(symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any) -> Any:
         from cockpit.adapters.ccxt_feed import make_feed
 
         return make_feed(exchange_id, symbols, mode, url, sink, **options)
