@@ -290,7 +290,8 @@ def venue_feed(
     spec = venue(plan.kind)
     if spec is None:
         raise FeedConfigError(f"unknown feed {plan.kind!r}")
-    return VenueFeed(spec.make(sink, url, rest_url), plan.venue_ids, plan.kind)
+    exchange = str(plan.instruments[0].exchange) if plan.instruments else None
+    return VenueFeed(spec.make(sink, url, rest_url), plan.venue_ids, plan.kind, exchange)
 
 
 # ---------------------------------------------------------------------- key mapping
@@ -299,18 +300,26 @@ def venue_feed(
 class VenueFeed:
     """The engine's view of an external adapter: ``EXCH:SYMBOL`` keys in, venue ids out.
 
-    Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line.
+    Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line, unless
+    they are on ``exchange`` (a public venue, whose symbol is its own id: a symbol added from
+    the search).
     """
 
-    def __init__(self, inner: Any, venue_ids: Mapping[str, str], kind: str) -> None:
+    def __init__(
+        self, inner: Any, venue_ids: Mapping[str, str], kind: str, exchange: str | None = None
+    ) -> None:
         self.inner = inner
         self.venue_ids = dict(venue_ids)
         self.kind = kind
+        self.exchange = exchange
 
     def _map(self, keys: Iterable[str]) -> list[str]:
         out = []
         for k in keys:
             vid = self.venue_ids.get(k)
+            if vid is None and self.exchange is not None:
+                exchange, _, symbol = k.partition(":")
+                vid = symbol if exchange == self.exchange and symbol else None
             if vid is None:
                 log.warning("%s feed: no instrument for %s (add it to --symbols)", self.kind, k)
             else:
@@ -389,6 +398,8 @@ class UpstreamTee:
         self.connected = threading.Event()
         self._queued = 0
         """Events put in the buffer (feed thread); ``sent + lost`` catches up with it."""
+        self._follows: collections.deque[Instrument] = collections.deque()
+        self._follow_lock = threading.Lock()
         self._done = threading.Condition()
 
     def sink(self, inner: Callable[[object], None]) -> Callable[[object], None]:
@@ -468,21 +479,35 @@ class UpstreamTee:
             "errors": self.errors,
         }
 
+    def follow(self, inst: Instrument) -> None:
+        """Have the paper exchange follow one more instrument (one added from the search), now
+        and on every reconnect. Any thread."""
+        with self._follow_lock:
+            if any(i.key == inst.key for i in self.instruments):
+                return
+            self.instruments.append(inst)
+            self._follows.append(inst)
+        self._wake.set()
+
+    @staticmethod
+    def _follow_line(inst: Instrument) -> bytes:
+        return msgspec.json.encode(
+            {
+                "follow": {
+                    "exchange": str(inst.exchange),
+                    "symbol": inst.symbol,
+                    "tick": str(inst.tick_size),
+                    "lot": str(inst.lot_size),
+                }
+            }
+        )
+
     def _hello(self) -> bytes:
+        with self._follow_lock:
+            self._follows.clear()  # the hello follows them all
+            followed = list(self.instruments)
         lines = [msgspec.json.encode({"auth": self._key})]
-        for inst in self.instruments:
-            lines.append(
-                msgspec.json.encode(
-                    {
-                        "follow": {
-                            "exchange": str(inst.exchange),
-                            "symbol": inst.symbol,
-                            "tick": str(inst.tick_size),
-                            "lot": str(inst.lot_size),
-                        }
-                    }
-                )
-            )
+        lines.extend(self._follow_line(inst) for inst in followed)
         return b"\n".join(lines) + b"\n"
 
     def _connect(self) -> socket.socket | None:
@@ -519,6 +544,19 @@ class UpstreamTee:
                         self.dropped - reported,
                     )
                     reported, next_report = self.dropped, time.monotonic() + 10.0
+                if self._follows:
+                    with self._follow_lock:
+                        follows = [self._follow_line(i) for i in self._follows]
+                        self._follows.clear()
+                    try:
+                        sock.sendall(b"\n".join(follows) + b"\n")
+                    except OSError as exc:
+                        self.errors += 1
+                        log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
+                        sock.close()
+                        sock = None
+                        self.connected.clear()
+                        continue
                 if not buf:
                     self._wake.wait(0.5)
                     self._wake.clear()

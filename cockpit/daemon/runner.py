@@ -36,6 +36,7 @@ from cockpit import paths
 from cockpit.adapters.venues import KINDS as VENUE_KINDS
 from cockpit.adapters.venues import venue as public_venue
 from cockpit.config import ConfigError, Settings
+from cockpit.daemon.catalog import venue_catalog
 from cockpit.daemon.external import (
     FeedConfigError,
     FeedPlan,
@@ -417,11 +418,13 @@ class EngineRunner:
             # tick waits on the decision thread and an exit order on the router.
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
         router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
+        # An external feed's venue answers the symbol search (/) and look-ups itself.
+        catalog = venue_catalog(plan, s.feed.url, s.feed.rest_url, inbound.put) if plan else None
         options = EngineOptions(venue=venue.label)
         engine = Engine(
             config=s,
             instruments=instruments,
-            router=router,
+            router=catalog.router(router) if catalog is not None else router,
             journal=journal,
             publisher=server,
             inbound=inbound,
@@ -438,6 +441,9 @@ class EngineRunner:
                 # paper exchange's upstream endpoint.
                 tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
                 router.before_order = tee.flush
+            if catalog is not None:
+                catalog.tee = tee  # what the search adds, the paper exchange follows
+                self._on_exit("catalog", catalog.stop)
             market_feed = make_market_feed(s, plan, replay_path, external_sink(inbound.put, tee))
         engine.feed = market_feed
         self.tee = tee
@@ -643,7 +649,10 @@ def make_market_feed(
         from cockpit.adapters.binance.feed import BinanceFeed
 
         return VenueFeed(
-            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
+            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)),
+            plan.venue_ids,
+            "binance",
+            "BINANCE",
         )
     if plan.kind != "kite":
         return venue_feed(plan, sink, s.feed.url, s.feed.rest_url)

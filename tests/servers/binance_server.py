@@ -184,9 +184,10 @@ class BinanceServer(LoopbackServer):
         return app
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
-        """``GET /api/v3/exchangeInfo?symbol=X``: PRICE_FILTER tickSize, LOT_SIZE stepSize."""
-        symbol = request.query.get("symbol", "")
-        if symbol not in self.books:
+        """``GET /api/v3/exchangeInfo[?symbol=X]``: PRICE_FILTER tickSize, LOT_SIZE stepSize (every
+        symbol without ``symbol``)."""
+        symbol = request.query.get("symbol")
+        if symbol is not None and symbol not in self.books:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
         return web.json_response(
             {
@@ -194,10 +195,10 @@ class BinanceServer(LoopbackServer):
                 "serverTime": int(time.time() * 1000),
                 "symbols": [
                     {
-                        "symbol": symbol,
+                        "symbol": name,
                         "status": "TRADING",
-                        "baseAsset": symbol[:-4],
-                        "quoteAsset": symbol[-4:],
+                        "baseAsset": name[:-4],
+                        "quoteAsset": name[-4:],
                         "filters": [
                             {
                                 "filterType": "PRICE_FILTER",
@@ -213,6 +214,7 @@ class BinanceServer(LoopbackServer):
                             },
                         ],
                     }
+                    for name in ([symbol] if symbol is not None else self.books)
                 ],
             }
         )
