@@ -24,7 +24,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,14 +42,12 @@ from pydantic_settings import (
 )
 
 from cockpit import paths
+from cockpit.config_templates import MAX_DISTANCE_TICKS as _MAX_DISTANCE_TICKS
+from cockpit.config_templates import InstrumentSettings, TemplateSettings
 
 log = logging.getLogger(__name__)
 
 _SECTION = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-_MAX_DISTANCE_TICKS = 10_000_000
-"""No stop, target or offset is further than this many ticks (BTC at 100,000 on a 0.01 tick is
-10,000,000 ticks): a larger value is a typo, and a stop beyond a zero price is no stop."""
 
 
 class ConfigError(ValueError):
@@ -290,6 +296,23 @@ class EngineSettings(BaseModel):
     """Rotated parts of the engine log kept (``.1`` newest to ``.<log_keep>``)."""
 
 
+class AlertSettings(BaseModel):
+    """Alerts the engine sends beyond the screens: an HTTP webhook (ntfy, a Telegram bot...)."""
+
+    model_config = _SECTION
+
+    webhook_url: SecretStr | None = None
+    """POSTed to on every alert that fires (it may hold a token: never logged or shown),
+    e.g. ``https://ntfy.sh/my-topic`` or
+    ``https://api.telegram.org/bot<TOKEN>/sendMessage?chat_id=<ID>``."""
+    webhook_format: Literal["text", "json", "telegram"] = "text"
+    """``text``: the message as the body with a ``Title`` header (ntfy); ``json``:
+    ``{"title", "text", "kind", "key", "alert_id", "ts_ns"}``; ``telegram``: ``{"text"}``."""
+    webhook_retries: int = Field(default=5, ge=0, le=20)
+    """Retries of a failed delivery (backoff 1, 2, 4... s, at most 60 s apart)."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
 class SimSettings(BaseModel):
     """The embedded paper exchange."""
 
@@ -352,6 +375,11 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    templates: dict[str, TemplateSettings] = Field(default_factory=dict)
+    """Named exit-plan templates (``[templates.scalp]``)."""
+    instruments: dict[str, InstrumentSettings] = Field(default_factory=dict)
+    """Per-instrument defaults keyed ``EXCH:SYMBOL``."""
 
     _warnings: list[str] = PrivateAttr(default_factory=list)
     _source: Path | None = PrivateAttr(default=None)
@@ -375,6 +403,16 @@ class Settings(BaseSettings):
         if path is not None and path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _known_templates(self) -> Settings:
+        for key, inst in self.instruments.items():
+            if inst.template is not None and inst.template not in self.templates:
+                known = ", ".join(sorted(self.templates)) or "none defined"
+                raise ValueError(
+                    f'instruments."{key}".template: no [templates.{inst.template}] ({known})'
+                )
+        return self
 
     # ------------------------------------------------------------------ derived
 
@@ -551,6 +589,10 @@ def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
     raw_venue = data.get("venue")
     venue: Mapping[str, Any] = raw_venue if isinstance(raw_venue, Mapping) else {}
     secrets = [k for k in ("api_key", "kite_api_key", "kite_access_token") if venue.get(k)]
+    secrets = ["venue." + k for k in secrets]
+    raw_alerts = data.get("alerts")
+    if isinstance(raw_alerts, Mapping) and raw_alerts.get("webhook_url"):
+        secrets.append("alerts.webhook_url")
     if not secrets:
         return []
     try:
@@ -559,7 +601,7 @@ def _file_warnings(path: Path, data: Mapping[str, Any]) -> list[str]:
         return []
     if mode & (stat.S_IRGRP | stat.S_IROTH | stat.S_IWGRP | stat.S_IWOTH):
         return [
-            f"config file {path} holds {', '.join('venue.' + s for s in secrets)} and is "
+            f"config file {path} holds {', '.join(secrets)} and is "
             f"readable by other users (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}, "
             "or move the key to the environment"
         ]

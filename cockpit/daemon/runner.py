@@ -421,6 +421,10 @@ class EngineRunner:
         # An external feed's venue answers the symbol search (/) and look-ups itself.
         catalog = venue_catalog(plan, s.feed.url, s.feed.rest_url, inbound.put) if plan else None
         options = EngineOptions(venue=venue.label)
+        webhook = _webhook(s, inbound.put)
+        if webhook is not None:
+            webhook.start()
+            self._on_exit("alert webhook", webhook.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
@@ -429,6 +433,7 @@ class EngineRunner:
             publisher=server,
             inbound=inbound,
             options=options,
+            alert_sender=webhook,
         )
         # Feeds read and decode on their own threads, then put typed events on the engine's
         # queue; the decision thread alone handles them.
@@ -737,3 +742,18 @@ def install_signal_handlers(runner: EngineRunner) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, handler)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _webhook(s: Settings, sink: Callable[[object], None]) -> Any:
+    """The alert webhook worker (``[alerts] webhook_url``), or None."""
+    if s.alerts.webhook_url is None or not s.alerts.webhook_url.get_secret_value():
+        return None
+    from cockpit.daemon.webhook import WebhookSender
+
+    return WebhookSender(
+        s.alerts.webhook_url.get_secret_value(),
+        sink,
+        fmt=s.alerts.webhook_format,
+        retries=s.alerts.webhook_retries,
+        timeout_s=s.alerts.webhook_timeout_s,
+    )

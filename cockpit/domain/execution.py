@@ -6,7 +6,8 @@ outcome comes back as one :class:`RouterResult` on the engine's queue, ``data`` 
 request: ``QueryBook("orderbook")`` a list of :class:`~cockpit.domain.feed.OrderUpdate`,
 ``QueryBook("positionbook")`` a list of :class:`PositionReport`, ``QueryOrder`` one
 ``OrderUpdate`` (or None), ``LookupSymbol`` an :class:`~cockpit.domain.instruments.Instrument`
-(or None), ``SearchSymbols`` a list of them.
+(or None), ``SearchSymbols`` a list of them, ``QueryHistory`` a list of :class:`HistoryBar`
+(oldest first).
 """
 
 from __future__ import annotations
@@ -107,6 +108,32 @@ class SearchSymbols:
     urgent: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class QueryHistory:
+    """``/history``: bars of one symbol (``interval`` as OpenAlgo spells it: ``1m``, ``5m``...)
+    between two dates (``YYYY-MM-DD``, inclusive)."""
+
+    exchange: str
+    symbol: str
+    interval: str
+    start_date: str
+    end_date: str
+    token: int = 0
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBar:
+    """One bar of a :class:`QueryHistory` answer; prices exact, as the venue sent them."""
+
+    start_ns: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
 RouterRequest = (
     PlaceOrder
     | ModifyOrder
@@ -116,6 +143,7 @@ RouterRequest = (
     | QueryBook
     | LookupSymbol
     | SearchSymbols
+    | QueryHistory
 )
 
 # --------------------------------------------------------------------------- reports

@@ -2,26 +2,26 @@
 
 API summary
 -----------
-- :class:`Trail` ``(kind, distance)``: a trailing distance in ``ticks``, ``points`` (price
-  units, needs the plan's ``tick_size``) or ``percent`` of the best price; converted to whole
-  ticks, rounded UP (never tighter than asked) and at least one tick.
+- :class:`~cockpit.domain.trail.Trail` ``(kind, distance)``: a trailing distance in ticks,
+  points or percent, as whole ticks rounded UP (never tighter than asked), at least one.
 - :class:`ExitPlan` ``(side, qty, entry_ticks, stop=, target=, trail=, breakeven_after=,
-  breakeven_offset=, time_stop_ns=, created_ns=, tick_size=, best_ticks=)``. ``side`` is the
-  side of the POSITION (``Side.BUY`` = long); the exit order goes the other way
-  (``plan.exit_side``).
+  breakeven_offset=, time_stop_ns=, created_ns=, tick_size=, best_ticks=, legs=,
+  breakeven_after_tp1=)``. ``side`` is the side of the POSITION (``Side.BUY`` = long); the
+  exit order goes the other way (``plan.exit_side``).
 - ``plan.on_tick(price_ticks, ts_ns) -> ExitDecision | None``: first ratchets the trail and
-  applies breakeven, then checks stop, target and time. ``plan.on_time(ts_ns)`` checks the
-  time stop alone. At most one decision per plan, ever (``plan.fired``).
+  applies breakeven, then checks stop, scale-out targets, target and time.
+  ``plan.on_time(ts_ns)`` checks the time stop alone. At most one full decision per plan,
+  ever (``plan.fired``); a scale-out target (``decision.leg``) fires once and the plan goes
+  on: call ``on_tick`` again with the same price for the next target that price crossed.
 - User actions, each returning a :class:`PlanChange`: ``move_stop``, ``move_target``,
-  ``set_trail``, ``toggle_trail``, ``to_breakeven``, ``set_time_stop``, ``resize`` (qty 0 closes
+  ``move_leg``, ``set_trail``, ``toggle_trail``, ``to_breakeven``, ``resize`` (qty 0 closes
   the plan), ``detach``. ``plan.version`` increases on every change, including the trail
-  moving on a tick, so the caller can tell when to journal ``to_state()``.
+  moving on a tick, so the caller can tell when to journal ``to_state()``. The engine reports
+  a target's exit order with ``leg_filled``/``leg_done`` (:mod:`cockpit.domain.scaleout`).
 - ``entry_level(side, avg)``: an off-grid average entry (a Fraction of ticks) as whole
   ticks, rounded against the position (what the plan does with a Fraction entry).
 - ``to_state() -> dict`` (JSON-safe) and ``ExitPlan.from_state(d)``: a restored plan behaves
   identically.
-- For the UI: ``distance_to_stop(price)``, ``distance_to_target(price)`` (ticks of room,
-  negative once crossed), ``r_multiple(price)``, ``stop_reason``.
 
 Semantics (long; a short is mirrored)
 -------------------------------------
@@ -45,166 +45,52 @@ Semantics (long; a short is mirrored)
   and time only tighten it; ``to_breakeven`` on a stop already at or past breakeven is refused.
   With a trail on, after an explicit loosening the next tick pulls the stop back up to
   ``trail_best - distance``.
+- Scale-out targets (up to three, beyond the stop): each fires once, on the tick that reaches
+  it, for its own quantity; one that covers all that the other targets' working exits leave
+  is the full exit. The stop always covers the whole remaining position. With
+  ``breakeven_after_tp1``, TP1's first fill moves the stop to breakeven (only tighter).
 - A plan that fired, is closed (qty 0) or detached never decides again.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Final
 
+from cockpit.domain.exit_decision import ExitDecision as ExitDecision
+from cockpit.domain.exit_decision import ExitReason as ExitReason
+from cockpit.domain.exit_decision import PlanChange as PlanChange
 from cockpit.domain.orders import Side
-
-
-class PlanError(ValueError):
-    """A plan or a user action that makes no sense (levels on the wrong side, bad values)."""
-
-
-class TrailKind(StrEnum):
-    """How a trailing distance is given."""
-
-    TICKS = "ticks"
-    POINTS = "points"
-    """Price units (e.g. 2.5 rupees); needs the instrument's tick size."""
-    PERCENT = "percent"
-    """Percent of the best price (recomputed as the best price moves)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Trail:
-    """A trailing-stop distance."""
-
-    kind: TrailKind
-    distance: Decimal
-    _num: int = field(init=False, repr=False, compare=False, default=0)
-    _den: int = field(init=False, repr=False, compare=False, default=1)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", TrailKind(self.kind))
-        value = Decimal(self.distance) if not isinstance(self.distance, Decimal) else self.distance
-        if not value.is_finite() or value <= 0:
-            raise PlanError(f"trail distance must be > 0, got {self.distance}")
-        if self.kind is TrailKind.TICKS and value != value.to_integral_value():
-            raise PlanError(f"a trail in ticks must be a whole number, got {value}")
-        if self.kind is TrailKind.PERCENT and value >= 100:
-            raise PlanError(f"a percent trail must be below 100, got {value}")
-        object.__setattr__(self, "distance", value)
-        num, den = value.as_integer_ratio()
-        if self.kind is TrailKind.PERCENT:
-            den *= 100
-        object.__setattr__(self, "_num", num)
-        object.__setattr__(self, "_den", den)
-
-    @classmethod
-    def ticks(cls, n: int) -> Trail:
-        """A trail of ``n`` ticks."""
-        return cls(TrailKind.TICKS, Decimal(n))
-
-    @classmethod
-    def points(cls, points: Decimal | str | int) -> Trail:
-        """A trail of ``points`` price units."""
-        return cls(TrailKind.POINTS, Decimal(points))
-
-    @classmethod
-    def percent(cls, pct: Decimal | str | int) -> Trail:
-        """A trail of ``pct`` percent of the best price."""
-        return cls(TrailKind.PERCENT, Decimal(pct))
-
-    def distance_ticks(self, best_ticks: int, tick_size: Decimal | None) -> int:
-        """The distance in whole ticks (rounded up, at least 1) at best price ``best_ticks``."""
-        if self.kind is TrailKind.TICKS:
-            return self._num
-        if self.kind is TrailKind.PERCENT:
-            # ceil(|best| * pct / 100) in integers: exact and cheap on the hot path.
-            return max(1, -(-abs(best_ticks) * self._num // self._den))
-        if tick_size is None:
-            raise PlanError("a trail in points needs the instrument's tick size")
-        exact = Fraction(self.distance) / Fraction(tick_size)
-        return max(1, -(-exact.numerator // exact.denominator))
-
-    def fixed_ticks(self, tick_size: Decimal | None) -> int | None:
-        """The distance in ticks when it does not depend on the price (``None`` for percent)."""
-        if self.kind is TrailKind.PERCENT:
-            return None
-        return self.distance_ticks(0, tick_size)
-
-    def describe(self) -> str:
-        """Short text for the UI, e.g. ``trail 10t``, ``trail 2.5pt``, ``trail 0.5%``."""
-        suffix = {TrailKind.TICKS: "t", TrailKind.POINTS: "pt", TrailKind.PERCENT: "%"}[self.kind]
-        return f"trail {self.distance}{suffix}"
-
-
-class ExitReason(StrEnum):
-    """Why a plan decided to exit."""
-
-    STOP = "stop"
-    TRAILING_STOP = "trailing_stop"
-    BREAKEVEN = "breakeven"
-    """The stop that was hit had been moved to breakeven."""
-    TARGET = "target"
-    TIME = "time"
-
-
-@dataclass(frozen=True, slots=True)
-class ExitDecision:
-    """The plan's one decision: exit ``qty`` on ``side`` now."""
-
-    reason: ExitReason
-    side: Side
-    """The side of the exit order (opposite of the position)."""
-    qty: Decimal
-    level_ticks: int | None
-    """The stop or target level that was crossed; ``None`` for a time stop."""
-    price_ticks: int | None
-    """The price that crossed it (``None`` for a time stop decided without a tick)."""
-    ts_ns: int
-
-    def to_state(self) -> dict[str, Any]:
-        """JSON-safe form for the journal."""
-        return {
-            "reason": str(self.reason),
-            "side": str(self.side),
-            "qty": str(self.qty),
-            "level_ticks": self.level_ticks,
-            "price_ticks": self.price_ticks,
-            "ts_ns": self.ts_ns,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> ExitDecision:
-        """Inverse of :meth:`to_state`."""
-        return cls(
-            reason=ExitReason(state["reason"]),
-            side=Side(state["side"]),
-            qty=Decimal(state["qty"]),
-            level_ticks=state["level_ticks"],
-            price_ticks=state["price_ticks"],
-            ts_ns=state["ts_ns"],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PlanChange:
-    """What a user action (or the trail) changed: ``{field: (old, new)}``."""
-
-    action: str
-    changes: tuple[tuple[str, Any, Any], ...]
-
-    @property
-    def changed(self) -> bool:
-        """False when the action was a no-op."""
-        return bool(self.changes)
-
-    def as_dict(self) -> dict[str, tuple[Any, Any]]:
-        """``{field: (old, new)}``."""
-        return {name: (old, new) for name, old, new in self.changes}
-
+from cockpit.domain.scaleout import MAX_LEGS, TargetLeg
+from cockpit.domain.trail import PlanError as PlanError
+from cockpit.domain.trail import Trail as Trail
+from cockpit.domain.trail import TrailKind as TrailKind
 
 _STATE_VERSION: Final = 1
+_PLAIN_STATE: Final = (
+    "entry_ticks",
+    "stop",
+    "target",
+    "initial_stop",
+    "trail_active",
+    "trail_best",
+    "best_ticks",
+    "breakeven_after",
+    "breakeven_offset",
+    "breakeven_done",
+    "time_stop_ns",
+    "created_ns",
+    "last_ticks",
+    "closed",
+    "detached",
+    "version",
+    "breakeven_after_tp1",
+)
+"""Plan attributes journaled as they are (ints, bools, None)."""
+_PLAIN_DEFAULTS: Final[dict[str, Any]] = {"breakeven_after_tp1": False}
+"""Values of attributes added after the first state version, for older journals."""
 _WATCHED: Final = (
     "entry_ticks",
     "stop",
@@ -257,6 +143,8 @@ class ExitPlan:
         "closed",
         "detached",
         "version",
+        "legs",
+        "breakeven_after_tp1",
         "_trail_fixed",
         "_sign",
     )
@@ -276,6 +164,8 @@ class ExitPlan:
         created_ns: int = 0,
         tick_size: Decimal | None = None,
         best_ticks: int | None = None,
+        legs: list[TargetLeg] | None = None,
+        breakeven_after_tp1: bool = False,
     ) -> None:
         """Create a plan; levels are integer ticks.
 
@@ -294,6 +184,9 @@ class ExitPlan:
             created_ns: when the plan started.
             tick_size: the instrument's tick size (needed for a trail in points).
             best_ticks: the best price so far, when attaching to a position that moved already.
+            legs: scale-out targets (TP1…TP3), each exiting part of the position once.
+            breakeven_after_tp1: once TP1's exit order fills, the stop moves (only tighter)
+                to breakeven.
         """
         self.side = Side(side)
         self._sign = self.side.sign
@@ -334,6 +227,12 @@ class ExitPlan:
             self._trail_fixed = self.trail.fixed_ticks(tick_size)  # validates points/tick size
             self._ratchet_trail()
         self.initial_stop = self.stop
+        self.legs: list[TargetLeg] = list(legs or ())
+        self.breakeven_after_tp1 = breakeven_after_tp1
+        if len(self.legs) > MAX_LEGS:
+            raise PlanError(f"at most {MAX_LEGS} scale-out targets, got {len(self.legs)}")
+        for leg in self.legs:
+            self._check_leg(leg.level)
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -389,10 +288,7 @@ class ExitPlan:
             and (price_ticks - self.entry_ticks) * sign >= self.breakeven_after
         ):
             self.breakeven_done = True
-            level = self.breakeven_level
-            if self.stop is None or (level - self.stop) * sign > 0:
-                self.stop = level
-                self.stop_source = ExitReason.BREAKEVEN
+            self._tighten(self.breakeven_level, ExitReason.BREAKEVEN)
             self.version += 1
         if self.trail_active and self.trail is not None:
             if (price_ticks - self.trail_best) * sign > 0:
@@ -402,6 +298,10 @@ class ExitPlan:
         stop = self.stop
         if stop is not None and (price_ticks - stop) * sign <= 0:
             return self._fire(self.stop_source, stop, price_ticks, ts_ns)
+        if self.legs:
+            for leg in self.legs:
+                if not leg.fired and (price_ticks - leg.level) * sign >= 0:
+                    return self._fire_leg(leg, price_ticks, ts_ns)
         target = self.target
         if target is not None and (price_ticks - target) * sign >= 0:
             return self._fire(ExitReason.TARGET, target, price_ticks, ts_ns)
@@ -422,11 +322,30 @@ class ExitPlan:
         if distance is None:
             distance = trail.distance_ticks(self.trail_best, None)
         sign = self._sign
-        level = self.trail_best - sign * distance
-        if self.stop is None or (level - self.stop) * sign > 0:
-            self.stop = level
-            self.stop_source = ExitReason.TRAILING_STOP
+        if self._tighten(self.trail_best - sign * distance, ExitReason.TRAILING_STOP):
             self.version += 1
+
+    def _tighten(self, level: int, source: ExitReason) -> bool:
+        """The one rule of the automatic moves: the stop goes to ``level`` only if that is
+        tighter (never against the position); True when it moved."""
+        if self.stop is None or (level - self.stop) * self._sign > 0:
+            self.stop = level
+            self.stop_source = source
+            return True
+        return False
+
+    def _fire_leg(self, leg: TargetLeg, price: int, ts_ns: int) -> ExitDecision:
+        """A scale-out target was reached: exit its quantity, or everything when it covers
+        all that the other targets' working exits leave."""
+        free = self.qty - sum((other.committed for other in self.legs), Decimal(0))
+        leg.fired = True
+        if leg.qty >= free:
+            leg.done = True
+            return self._fire(ExitReason.TARGET, leg.level, price, ts_ns)
+        self.version += 1
+        return ExitDecision(
+            ExitReason.TARGET, self.exit_side, leg.qty, leg.level, price, ts_ns, leg.n
+        )
 
     def _fire(
         self, reason: ExitReason, level: int | None, price: int | None, ts_ns: int
@@ -509,6 +428,57 @@ class ExitPlan:
         self._check_levels(self.stop if ticks is not None else None, ticks)
         self.target = ticks
         return self._change("move_target", before)
+
+    def _check_leg(self, level: int) -> None:
+        """A scale-out target beyond the stop and not reached by the last price."""
+        sign = self.sign
+        if self.stop is not None and (level - self.stop) * sign <= 0:
+            raise PlanError(
+                f"the target {self._text(level)} must be beyond the stop {self._text(self.stop)}"
+            )
+        if self.last_ticks is not None and (self.last_ticks - level) * sign >= 0:
+            raise PlanError(
+                f"the target {self._text(level)} is already reached by the last price "
+                f"{self._text(self.last_ticks)}: it would exit at once"
+            )
+
+    def move_leg(self, n: int, ticks: int) -> PlanChange:
+        """Move scale-out target ``n`` (1 for TP1) that has not fired to ``ticks``."""
+        self._require_active("move_leg")
+        leg = next((leg for leg in self.legs if leg.n == n), None)
+        if leg is None:
+            raise PlanError(f"there is no TP{n}")
+        if leg.fired:
+            raise PlanError(f"TP{n} has fired already")
+        self._check_leg(ticks)
+        old, leg.level = leg.level, ticks
+        change = PlanChange("move_leg", ((f"tp{n}", old, ticks),) if old != ticks else ())
+        if change.changed:
+            self.version += 1
+        return change
+
+    def leg_of(self, cid: str) -> TargetLeg | None:
+        """The scale-out target whose exit order is ``cid``."""
+        return next((leg for leg in self.legs if leg.cid == cid), None)
+
+    def leg_filled(self, leg: TargetLeg, qty: Decimal) -> PlanChange:
+        """``qty`` of ``leg``'s exit order filled; after TP1's first fill the stop goes to
+        breakeven (only tighter) if the plan asks for it."""
+        before = self._snapshot()
+        leg.filled += qty
+        if leg.n == 1 and self.breakeven_after_tp1 and not self.breakeven_done and self.active:
+            self.breakeven_done = True
+            self._tighten(self.breakeven_level, ExitReason.BREAKEVEN)
+        change = self._change("leg_filled", before)
+        if not change.changed:
+            self.version += 1  # the leg itself changed
+        return change
+
+    def leg_done(self, leg: TargetLeg) -> None:
+        """``leg``'s exit order is final: what it did not fill is no longer committed."""
+        if not leg.done:
+            leg.done = True
+            self.version += 1
 
     def set_trail(self, trail: Trail | None) -> PlanChange:
         """Replace the trail (``None`` removes it). A new trail starts from the last price."""
@@ -599,65 +569,39 @@ class ExitPlan:
         trail = self.trail
         return {
             "v": _STATE_VERSION,
+            **{name: getattr(self, name) for name in _PLAIN_STATE},
             "side": str(self.side),
             "qty": str(self.qty),
-            "entry_ticks": self.entry_ticks,
-            "stop": self.stop,
-            "target": self.target,
             "stop_source": str(self.stop_source),
-            "initial_stop": self.initial_stop,
             "trail": None
             if trail is None
             else {"kind": str(trail.kind), "distance": str(trail.distance)},
-            "trail_active": self.trail_active,
-            "trail_best": self.trail_best,
-            "best_ticks": self.best_ticks,
-            "breakeven_after": self.breakeven_after,
-            "breakeven_offset": self.breakeven_offset,
-            "breakeven_done": self.breakeven_done,
-            "time_stop_ns": self.time_stop_ns,
-            "created_ns": self.created_ns,
             "tick_size": None if self.tick_size is None else str(self.tick_size),
-            "last_ticks": self.last_ticks,
             "decision": None if self.decision is None else self.decision.to_state(),
-            "closed": self.closed,
-            "detached": self.detached,
-            "version": self.version,
+            "legs": [leg.to_state() for leg in self.legs],
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ExitPlan:
-        """Restore a plan saved with :meth:`to_state`."""
+        """Restore a plan saved with :meth:`to_state` (a state from before scale-out
+        targets restores without them)."""
         if state.get("v") != _STATE_VERSION:
             raise PlanError(f"unknown exit-plan state version {state.get('v')!r}")
         plan = cls.__new__(cls)
+        for name in _PLAIN_STATE:
+            setattr(plan, name, state[name] if name in state else _PLAIN_DEFAULTS[name])
         trail = state["trail"]
         plan.side = Side(state["side"])
         plan._sign = plan.side.sign
         plan.qty = Decimal(state["qty"])
-        plan.entry_ticks = state["entry_ticks"]
-        plan.stop = state["stop"]
-        plan.target = state["target"]
         plan.stop_source = ExitReason(state["stop_source"])
-        plan.initial_stop = state["initial_stop"]
         plan.trail = (
             None if trail is None else Trail(TrailKind(trail["kind"]), Decimal(trail["distance"]))
         )
-        plan.trail_active = state["trail_active"]
-        plan.trail_best = state["trail_best"]
-        plan.best_ticks = state["best_ticks"]
-        plan.breakeven_after = state["breakeven_after"]
-        plan.breakeven_offset = state["breakeven_offset"]
-        plan.breakeven_done = state["breakeven_done"]
-        plan.time_stop_ns = state["time_stop_ns"]
-        plan.created_ns = state["created_ns"]
         plan.tick_size = None if state["tick_size"] is None else Decimal(state["tick_size"])
-        plan.last_ticks = state["last_ticks"]
         decision = state["decision"]
         plan.decision = None if decision is None else ExitDecision.from_state(decision)
-        plan.closed = state["closed"]
-        plan.detached = state["detached"]
-        plan.version = state["version"]
+        plan.legs = [TargetLeg.from_state(leg) for leg in state.get("legs", ())]
         plan._trail_fixed = None if plan.trail is None else plan.trail.fixed_ticks(plan.tick_size)
         return plan
 

@@ -26,19 +26,19 @@ from cockpit.domain.instruments import (
 )
 from cockpit.domain.orders import (
     OrderRequest,
-    OrderType,
     Product,
     Side,
     check_price_ticks,
 )
 from cockpit.engine.base import EngineBase
-from cockpit.engine.risk_gate import GateContext
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
+    ZERO,
     PendingLookup,
     describe_change,
 )
+from cockpit.engine.templates import plan_spec_for
 from cockpit.engine.views import (
     instrument_view,
     plan_view,
@@ -58,6 +58,7 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
+        self.screen.attached(request.conn_id)  # every symbol in full until it says
         self.publisher.reply(request.conn_id, self.snapshot())
 
     def snapshot(self) -> protocol.Snapshot:
@@ -72,17 +73,25 @@ class ViewerCommands(EngineBase):
             books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
-            orders=[self._order_view(o) for o in orders],
+            orders=[self._order_view(o) for o in orders]
+            + [self._touch_view(h, "trigger_pending") for h in self._touch.values()],
             fills=list(self.fills),
             feeds=list(self.feeds.values()),
             status=self._status_view(),
             watchlist=list(self.watchlist),
             volume_at_price=[
-                protocol.VolumeAtPrice(s.inst.key, sorted(s.vap.items()))
+                protocol.VolumeAtPrice(
+                    s.inst.key,
+                    sorted(s.vap.items()),
+                    sorted((p, s.bought.get(p, ZERO)) for p in s.vap),
+                )
                 for s in self._syms.values()
                 if s.vap
             ],
             messages=list(self.message_log.messages),
+            alerts=list(self.alerts.values()),
+            watchlists=self.watchlist_views(),
+            active_watchlist=self.active_watchlist,
         )
 
     def _on_command(self, item: ViewerCommand) -> None:
@@ -115,109 +124,6 @@ class ViewerCommands(EngineBase):
                 outcome, message = "ack", getattr(answer, "message", "")
             self._journal_call(self.journal.command_outcome, row, outcome, message)
         self.publisher.reply(item.conn_id, answer)
-
-    # -- entries ---------------------------------------------------------------------------
-
-    def _cmd_PlaceEntry(self, conn_id: int, cmd: protocol.PlaceEntry) -> protocol.Msg:  # noqa: N802
-        inst = self.instruments.get(cmd.key)
-        if inst is None:
-            return protocol.Refused(
-                cmd.id, "unknown_symbol", f"{cmd.key} is not a known instrument"
-            )
-        if not inst.tradable:
-            return protocol.Refused(cmd.id, "not_tradable", f"{cmd.key} is an index")
-        if self.kill_switch:
-            return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
-        if not self.armed:
-            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
-        if not self.journal_ok:
-            return protocol.Refused(
-                cmd.id, "journal", "the journal cannot write: no entries until it can"
-            )
-        if not self.reconciled:
-            return protocol.Refused(cmd.id, "reconciling", "waiting for the broker's books")
-        sym = self._syms[cmd.key]
-        if sym.ltp is None:
-            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: no price yet")
-        if not self._feed_ok():
-            bad = ", ".join(f"{n} {s.state}" for n, s in self.feeds.items())
-            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live ({bad})")
-        side = Side.parse(cmd.side)
-        try:
-            if cmd.lots is not None:
-                qty = inst.check_quantity(inst.lots(cmd.lots))
-            elif cmd.qty is not None:
-                qty = inst.check_quantity(cmd.qty)
-            else:
-                return protocol.Refused(cmd.id, "quantity", "no quantity given")
-        except (InvalidQuantity, ValueError) as exc:
-            return protocol.Refused(cmd.id, "quantity", str(exc))
-        try:
-            order_type = OrderType(cmd.order_type.upper())
-        except ValueError:
-            return protocol.Refused(cmd.id, "order_type", f"unknown order type {cmd.order_type!r}")
-        price = cmd.price
-        if order_type.has_price and cmd.join is not None:
-            price = sym.bid if cmd.join == "bid" else sym.ask if cmd.join == "ask" else None
-            if price is None:
-                return protocol.Refused(cmd.id, "no_quote", f"{cmd.key}: no {cmd.join} to join")
-        if order_type.has_price and price is None:
-            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a price")
-        if order_type.has_trigger and cmd.trigger is None:
-            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a trigger")
-        try:
-            product = Product(cmd.product.upper())
-        except ValueError:
-            return protocol.Refused(cmd.id, "product", f"unknown product {cmd.product!r}")
-        request = OrderRequest(
-            cmd.key,
-            side,
-            qty,
-            order_type,
-            product,
-            price_ticks=price if order_type.has_price else None,
-            trigger_ticks=cmd.trigger if order_type.has_trigger else None,
-            tag="entry",
-        )
-        refusal = self._risk.check(
-            self._gate_context(request.key), request, confirmed=cmd.confirmed
-        )
-        if refusal is not None:
-            return protocol.Refused(cmd.id, refusal[0], refusal[1])
-        order = self._submit(request, urgent=False)
-        self._entry_specs[order.cid] = cmd.plan
-        return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}", cid=order.cid)
-
-    def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
-        pos = self.portfolio.get(cmd.key)
-        if pos is None or pos.qty == 0:
-            return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to reverse")
-        if self.kill_switch or not self.armed:
-            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed")
-        if not self.journal_ok:
-            return protocol.Refused(
-                cmd.id, "journal", "the journal cannot write: no entries until it can"
-            )
-        if not self._feed_ok():
-            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
-        if cmd.key in self._closers:
-            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
-        side = Side.SELL if pos.qty > 0 else Side.BUY
-        request = OrderRequest(
-            cmd.key,
-            side,
-            abs(pos.qty) * 2,
-            product=self._products.get(cmd.key, Product.MIS),
-            tag="reverse",
-        )
-        refusal = self._risk.check(self._gate_context(request.key), request, confirmed=True)
-        if refusal is not None:
-            return protocol.Refused(cmd.id, refusal[0], refusal[1])
-        if cmd.key in self.plans:
-            self._remove_plan(cmd.key, "reverse")
-        order = self._submit(request, urgent=True)
-        self._entry_specs[order.cid] = None
-        return protocol.Ack(cmd.id, f"reverse {cmd.key}: {side} {request.qty}", cid=order.cid)
 
     # -- plan management --------------------------------------------------------------------
 
@@ -257,6 +163,15 @@ class ViewerCommands(EngineBase):
         )
 
     def _cmd_MoveTarget(self, conn_id: int, cmd: protocol.MoveTarget) -> protocol.Msg:  # noqa: N802
+        if cmd.leg is not None:
+
+            def move_leg(plan: ExitPlan) -> Any:
+                leg = next((leg for leg in plan.legs if leg.n == cmd.leg), None)
+                level = self._level(plan, leg.level if leg is not None else None, cmd)
+                assert level is not None
+                return plan.move_leg(cmd.leg or 0, level)
+
+            return self._plan_action(cmd, move_leg, f"TP{cmd.leg} moved")
         return self._plan_action(
             cmd, lambda plan: plan.move_target(self._level(plan, plan.target, cmd)), "target moved"
         )
@@ -291,9 +206,10 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to protect")
         if cmd.key in self._closers:
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is in flight")
+        spec = plan_spec_for(self.config, cmd.key, cmd.plan, cmd.template)
         if cmd.key in self.plans:
             self._remove_plan(cmd.key, "replaced")
-        slot = self._new_plan(cmd.key, pos, cmd.plan, self.clock())
+        slot = self._new_plan(cmd.key, pos, spec, self.clock())
         if slot is None:
             return protocol.Ack(cmd.id, f"{cmd.key}: no plan (none requested)")
         return protocol.Ack(cmd.id, f"{cmd.key}: plan attached")
@@ -346,8 +262,9 @@ class ViewerCommands(EngineBase):
         return protocol.Ack(cmd.id, f"{cmd.key}: closing {qty} ({cmd.percent}%)", cid=order.cid)
 
     def _cancel_working(self, key: str | None) -> int:
-        """Cancel working orders of ``key`` (or all), except closing orders in flight."""
-        count = 0
+        """Cancel working orders of ``key`` (or all), except closing orders in flight, and
+        drop held MIT entries."""
+        count = self._drop_touch(key, "cancelled")
         for order in list(self.working.values()):
             if (
                 order.is_working
@@ -400,6 +317,10 @@ class ViewerCommands(EngineBase):
             self._start_close(pos.key, "kill")
 
     def _cmd_CancelOrders(self, conn_id: int, cmd: protocol.CancelOrders) -> protocol.Msg:  # noqa: N802
+        if cmd.cid is not None and cmd.cid in self._touch:
+            held = self._touch.pop(cmd.cid)
+            self._drop_one(held, "cancelled")
+            return protocol.Ack(cmd.id, f"cancelled MIT {cmd.cid}")
         if cmd.cid is not None:
             order = self.orders.get(cmd.cid)
             if order is None or not order.is_working:
@@ -492,6 +413,7 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:
             self.watchlist.extend(new)
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.subscribe(new, self.options.feed_mode)
             self.publisher.event(
@@ -518,6 +440,7 @@ class ViewerCommands(EngineBase):
         gone = [k for k in cmd.keys if k in self.watchlist]
         if gone:
             self.watchlist = [k for k in self.watchlist if k not in gone]
+            self._watchlist_changed()
             if self.feed is not None:
                 self.feed.unsubscribe(gone, self.options.feed_mode)
             self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))
@@ -573,25 +496,3 @@ class ViewerCommands(EngineBase):
             return protocol.Ack(cmd.id, "flattening, then stopping")
         self.shutdown_requested.set()
         return protocol.Ack(cmd.id, "stopping")
-
-    def _gate_context(self, key: str) -> GateContext:
-        """What the risk gate reads for an entry in ``key``."""
-        sym = self._syms[key]
-        position = self.portfolio.get(key)
-        return GateContext(
-            instrument=self.instruments[key],
-            last_ticks=sym.ltp,
-            last_recv_ns=sym.recv_ns,
-            now_ns=self.clock(),
-            working=self.working.values(),
-            open_orders=len(self.working),
-            position_qty=position.qty if position is not None else None,
-            day_pnl=self._day_pnl,
-            halted=self.kill_switch,
-        )
-
-    def _drop_queued_entries(self, why: str) -> None:
-        """Entries still queued at the router never go out (each comes back ``dropped``)."""
-        dropped = self.router.drop_queued_entries()
-        if dropped:
-            self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)

@@ -50,15 +50,19 @@ from cockpit.domain.orders import (
     Product,
 )
 from cockpit.domain.positions import Portfolio
+from cockpit.engine.alerts import AlertDelivery, AlertKeeping
+from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
+from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
-from cockpit.engine.ports import EngineJournal, MarketSubscriber
+from cockpit.engine.ports import AlertSender, EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
 from cockpit.engine.restore import Journaling
 from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
+from cockpit.engine.screen import ScreenLanes
 from cockpit.engine.state import (
     BATCHED,
     MS,
@@ -72,6 +76,7 @@ from cockpit.engine.state import (
     SymbolState,
     local_day_start_ns,
 )
+from cockpit.engine.watchlists import WatchlistKeeping
 from cockpit.link import protocol
 from cockpit.link.bus import (
     Inbound,
@@ -80,6 +85,7 @@ from cockpit.link.bus import (
     SnapshotRequest,
     ViewerCommand,
     ViewerGone,
+    ViewerShowing,
 )
 
 __all__ = ["Engine", "EngineOptions", "EngineTimer"]
@@ -87,7 +93,18 @@ __all__ = ["Engine", "EngineOptions", "EngineTimer"]
 log = logging.getLogger(__name__)
 
 
-class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands, Journaling):
+class Engine(
+    MarketData,
+    Charting,
+    ExitPlanning,
+    OrderFlow,
+    Reconciliation,
+    ViewerCommands,
+    AlertKeeping,
+    WatchlistKeeping,
+    Journaling,
+    Entries,
+):
     """The decision thread. See the module docstring.
 
     Args:
@@ -101,6 +118,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         feed: optional; ``subscribe(keys, mode)``/``unsubscribe(keys, mode)`` for Subscribe.
         options: :class:`EngineOptions`.
         clock: wall-clock nanoseconds (tests may pass a fake).
+        alert_sender: where fired alerts go beyond the viewers (the webhook worker), or None.
     """
 
     def __init__(
@@ -115,6 +133,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         feed: MarketSubscriber | None = None,
         options: EngineOptions | None = None,
         clock: Callable[[], int] = time.time_ns,
+        alert_sender: AlertSender | None = None,
     ) -> None:
         self.config = config
         self.options = options or EngineOptions()
@@ -163,6 +182,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""
@@ -180,6 +200,10 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         self._recon: dict[int, ReconRound] = {}
         self._lookups: dict[int, PendingLookup] = {}
         self._searches: dict[int, tuple[int, protocol.Search]] = {}
+        self._charts: dict[str, SymbolChart] = {}
+        self._history_token = 0
+        self._history_pending: dict[int, str] = {}
+        """History requests in flight: token -> symbol."""
         self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0
@@ -214,10 +238,12 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
             "journal_errors": 0,
         }
         self._risk = RiskGate(config)
+        self._init_alerts(alert_sender)
         self._vap_dirty: set[str] = set()
         """Symbols whose volume at price changed since the timer last published it."""
         self._screen_dirty: set[str] = set()
         """Symbols whose quote or book changed since viewers were last sent them (folded)."""
+        self.screen = ScreenLanes(self.options.screen_slow_s)
         self._handlers: dict[type, Callable[[Any], None]] = {
             LtpTick: self._on_market,
             QuoteTick: self._on_market,
@@ -228,9 +254,12 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
             RouterResult: self._on_router_result,
             ViewerCommand: self._on_command,
             SnapshotRequest: self._on_snapshot_request,
-            ViewerGone: lambda item: None,
+            ViewerShowing: self._on_viewer_showing,
+            ViewerGone: self._on_viewer_gone,
             EngineTimer: self._on_timer,
+            AlertDelivery: self._on_alert_delivery,
         }
+        self._init_watchlists()
 
     # ================================================================== life
 
@@ -238,6 +267,8 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         """Restore from the journal and ask the broker for its books (first reconciliation)."""
         if self.journal is not None:
             self._restore()
+            self._restore_alerts()
+            self._start_watchlists()
         self.reconcile("start")
 
     def run(self, stop: threading.Event) -> None:
@@ -268,7 +299,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
                 with self._batch():
                     for item in items:
                         self.handle(item)
-            if self._screen_dirty:
+            if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.
                 now = time.monotonic()
@@ -304,6 +335,7 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         previous = self.feeds.get(status.feed)
         self.feeds[status.feed] = status
         self.publisher.event(protocol.FeedEvent(self._next_seq(), status))
+        self._alert_feed(status, previous)
         if (
             status.state is FeedState.LIVE
             and previous is not None
@@ -350,8 +382,12 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
                 self.reconcile("periodic" if self.reconciled else "retry")
             else:
                 self._next_recon_ns = 0
+        if self.alerts:
+            self._alerts_on_timer()
         if self._vap_dirty:
             self._publish_volume()
+        if self._charts:
+            self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
 
@@ -362,6 +398,13 @@ class Engine(MarketData, ExitPlanning, OrderFlow, Reconciliation, ViewerCommands
         reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
         if reached and not self._daily_loss_locked:
             self._drop_queued_entries("daily loss limit")
+            self._alert_event(
+                "lock",
+                None,
+                "Daily loss lock",
+                f"day P&L {day_pnl} reached the loss limit {self._risk.limits.daily_loss_limit}:"
+                " entries refused",
+            )
         self._daily_loss_locked = reached
         if not reached or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 
 from cockpit.domain.guard import JumpGuard
@@ -19,6 +20,7 @@ from cockpit.engine.state import (
     venue_ticks,
 )
 from cockpit.link import protocol
+from cockpit.link.bus import ViewerGone, ViewerShowing
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class MarketData(EngineBase):
         sym.count += 1
         self.counters["ticks"] += 1
         self._ticks_window += 1
+        touch = (sym.bid, sym.ask)  # the quote prevailing before this event (aggressor)
         if isinstance(ev, QuoteTick):
             self._quote_fields(sym, ev)  # first: a limit exit prices off this tick's touch
         slot = self.plans.get(key)
@@ -73,9 +76,27 @@ class MarketData(EngineBase):
         if checked.price is not None:  # a held print moves no exit and no mark
             if slot is not None and self.reconciled:
                 self._plan_tick(slot, checked.price, ev.recv_ns)
+            if self._touch and self.reconciled:
+                self._touch_tick(key, checked.price)
             self.portfolio.update_mark(key, checked.price)
+            if key in self._price_alerts:
+                self._alert_price(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
-            self._traded(key, sym, ev, ltp)  # after the exit decision: never delays an exit
+            # after the exit decision: never delays an exit
+            qty = self._traded(key, sym, ev, ltp)
+            if qty is not None:
+                side, inferred = aggressor(ev, ltp, touch, sym)
+                sym.last_trade, sym.last_side = ltp, side
+                if side == "buy":
+                    total = sym.bought.get(ltp, ZERO) + qty
+                    sym.bought[ltp] = total
+                if self._charts:
+                    ts = ev.exch_ns or ev.recv_ns
+                    self._chart_trade(key, ltp, qty, ts, side, inferred)
+            else:
+                sym.last_trade = ltp  # the last price is a trade's (for the tick rule)
+        elif self._charts:
+            self._chart_trade(key, ltp, None, ev.exch_ns or ev.recv_ns, "", False)
         self._to_screen(key, sym, ev)
 
     def _to_screen(
@@ -83,21 +104,51 @@ class MarketData(EngineBase):
     ) -> None:
         if self.options.screen_fold_s > 0:
             self._screen_dirty.add(key)  # published by flush_screen, the latest state wins
-        else:
+        elif self.screen.full(key):
             book = self._book_view(sym) if type(ev) is DepthTick else None
             self.publisher.market(self._quote_view(sym), book)
+        else:
+            self.screen.defer(key, time.monotonic())  # no viewer shows it: the slow lane
 
     def flush_screen(self) -> None:
         """Publish the latest quote (and book, if a new one came) of every symbol changed
-        since the last call. The decision loop calls it at most every
+        since the last call that a viewer shows, and the latest quote (no book) of those no
+        viewer shows whose slow-lane time has come. The decision loop calls it at most every
         ``options.screen_fold_s``; a snapshot needs no flush (it reads the same state)."""
         publish = self.publisher.market
         syms = self._syms
+        lanes = self.screen
+        shown = lanes.shown
+        now = time.monotonic()
         for key in self._screen_dirty:
             sym = syms[key]
-            book = self._book_view(sym) if sym.depth is not None else None
-            publish(self._quote_view(sym), book)
+            if shown is None or key in shown:
+                book = self._book_view(sym) if sym.depth is not None else None
+                publish(self._quote_view(sym), book)
+            else:
+                lanes.defer(key, now)
         self._screen_dirty.clear()
+        if lanes.pending:
+            for key in lanes.due(now):
+                publish(self._quote_view(syms[key]), None)
+
+    def screen_due(self) -> bool:
+        """Whether :meth:`flush_screen` has anything to do (changes, or a slow lane)."""
+        return bool(self._screen_dirty) or self.screen.pending
+
+    # ================================================================== what viewers show
+
+    def _on_viewer_showing(self, item: ViewerShowing) -> None:
+        """A viewer says what it draws in full: symbols newly shown get their whole state now
+        (off screen they had their quote at most once a second and no book)."""
+        publish = self.publisher.market
+        for key in self.screen.showing(item.conn_id, item.keys):
+            sym = self._syms.get(key)
+            if sym is not None and sym.count:
+                publish(self._quote_view(sym), self._book_view(sym))
+
+    def _on_viewer_gone(self, item: ViewerGone) -> None:
+        self.screen.gone(item.conn_id)
 
     def _book_view(self, sym: SymbolState) -> protocol.BookView | None:
         """The symbol's book, built from its latest depth tick if that is newer."""
@@ -113,8 +164,11 @@ class MarketData(EngineBase):
             sym.depth = None
         return sym.book
 
-    def _traded(self, key: str, sym: SymbolState, ev: QuoteTick | TradeTick, ltp: int) -> None:
-        """Add the volume this event traded to the session's volume at ``ltp``.
+    def _traded(
+        self, key: str, sym: SymbolState, ev: QuoteTick | TradeTick, ltp: int
+    ) -> Decimal | None:
+        """Add the volume this event traded to the session's volume at ``ltp``; returns it
+        (None: the event traded nothing).
 
         A trade (``TradeTick``) adds its ``ltq``. A quote adds the increase of the feed's
         cumulative day ``volume`` since the previous quote (robust to coalesced or missed
@@ -127,53 +181,67 @@ class MarketData(EngineBase):
         if type(ev) is TradeTick:
             qty = ev.ltq
             if qty is None or not qty.is_finite() or qty <= ZERO:
-                return
+                return None
         else:
             volume = ev.volume  # type: ignore[union-attr]
             if volume is not None:
                 before = sym.cum_volume
                 if volume == before:
-                    return  # most quotes: no trade since the previous one
+                    return None  # most quotes: no trade since the previous one
                 if not volume.is_finite() or volume < ZERO:
-                    return
+                    return None
                 sym.cum_volume = volume
                 if before is None:
-                    return
+                    return None
                 if volume < before:
                     self._vap_reset(sym)
-                    return
+                    return None
                 qty = volume - before
             else:
                 ltt = ev.ltt_ns
                 if ltt is None or ltt == sym.ltt_ns:
-                    return
+                    return None
                 sym.ltt_ns = ltt
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
-                    return
+                    return None
         total = sym.vap.get(ltp, ZERO) + qty
         sym.vap[ltp] = total
         sym.vap_changed[ltp] = total
         self._vap_dirty.add(key)
+        return qty
 
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""
         for level in sym.vap:
             sym.vap_changed[level] = ZERO
         sym.vap.clear()
+        sym.bought.clear()
         if sym.vap_changed:
             self._vap_dirty.add(sym.inst.key)
 
     def _publish_volume(self) -> None:
-        """Send the changed volume-at-price levels (from the timer: a few times a second)."""
+        """Send the changed volume-at-price levels (from the timer: a few times a second) of
+        the symbols a viewer shows; the others' changes wait (merged per level) until one
+        does."""
         publish = self.publisher.volume
+        full = self.screen.full
+        later: set[str] = set()
         for key in self._vap_dirty:
+            if not full(key):
+                later.add(key)  # its changed levels wait until a viewer shows it
+                continue
             sym = self._syms[key]
             levels = sorted(sym.vap_changed.items())
             sym.vap_changed.clear()
             if levels:
-                publish(protocol.VolumeAtPrice(key, levels))
-        self._vap_dirty.clear()
+                bought = sym.bought
+                publish(
+                    protocol.VolumeAtPrice(
+                        key, levels, [(p, bought.get(p, ZERO)) for p, _ in levels]
+                    )
+                )
+        self._vap_dirty = later
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst
@@ -220,3 +288,37 @@ class MarketData(EngineBase):
             total_sell_qty=f.get("total_sell_qty"),
             ticks=sym.count,
         )
+
+
+def aggressor(
+    ev: QuoteTick | TradeTick, price: int, touch: tuple[int | None, int | None], sym: SymbolState
+) -> tuple[str, bool]:
+    """The side that initiated a trade at ``price`` and whether it was inferred.
+
+    The feed's own aggressor where it sends one (``TradeTick.aggressor``). Else, from the
+    quote prevailing before the trade (Lee and Ready): at or above the ask a buyer lifted it,
+    at or below the bid a seller hit it, inside the spread the nearer side; at the mid or with
+    no quote, the tick rule: above the previous trade a buy, below it a sell, at the same
+    price the previous trade's side. ``""``: nothing to tell by (the first trade seen).
+    """
+    if type(ev) is TradeTick and ev.aggressor in ("buy", "sell"):
+        return ev.aggressor, False
+    bid, ask = touch
+    if ask is not None and price >= ask:
+        return "buy", True
+    if bid is not None and price <= bid:
+        return "sell", True
+    if bid is not None and ask is not None:
+        twice = 2 * price
+        if twice > bid + ask:
+            return "buy", True
+        if twice < bid + ask:
+            return "sell", True
+    last = sym.last_trade
+    if last is None:
+        return "", True
+    if price > last:
+        return "buy", True
+    if price < last:
+        return "sell", True
+    return sym.last_side, True

@@ -19,6 +19,7 @@ from cockpit.domain.execution import (
     LookupSymbol,
     PlaceOrder,
     QueryBook,
+    QueryHistory,
     QueryOrder,
     RouterResult,
     SearchSymbols,
@@ -27,6 +28,7 @@ from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
@@ -38,8 +40,6 @@ from cockpit.domain.orders import (
     OrderStatus,
     OrderSubmitted,
     Side,
-    UnmappedUpdate,
-    events_from_update,
 )
 from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
@@ -72,10 +72,11 @@ class OrderFlow(EngineBase):
         self._cid_n += 1
         return f"{self._cid_prefix}{self._cid_n}"
 
-    def _submit(self, request: OrderRequest, *, urgent: bool) -> Order:
-        """Create the order, journal it, hand it to the router, publish it."""
+    def _submit(self, request: OrderRequest, *, urgent: bool, cid: str | None = None) -> Order:
+        """Create the order, journal it, hand it to the router, publish it (``cid``: the id
+        it was held under, for an MIT entry)."""
         now = self.clock()
-        order = Order.from_request(self._new_cid(), request, now)
+        order = Order.from_request(cid or self._new_cid(), request, now)
         self.orders[order.cid] = order
         self.working[order.cid] = order
         self._journal_order(order)
@@ -231,7 +232,12 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
+        if self.alerts:
+            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
+        if order.tag == "target":
+            self._leg_fill(order, event.fill_qty)
         self._sync_plan(key, order, event.ts_ns)
         closer = self._closers.get(key)
         if pos.qty == 0:
@@ -300,7 +306,7 @@ class OrderFlow(EngineBase):
                 order.key == key
                 and order.is_working
                 and order.cid != filled.cid
-                and order.tag in ("exit", "flatten", "protective")
+                and order.tag in ("exit", "flatten", "protective", "target")
             ):
                 self._cancel(order, urgent=True)
 
@@ -312,6 +318,8 @@ class OrderFlow(EngineBase):
         self._cancel_on_ack.discard(order.cid)
         if order.tag in CLOSING_TAGS:
             self._closing_done(order)
+        elif order.tag == "target":
+            self._leg_final(order)
         elif order.status is OrderStatus.REJECTED:
             self._alarm(
                 "warning",
@@ -450,6 +458,8 @@ class OrderFlow(EngineBase):
             self._on_lookup(result, request)
         elif isinstance(request, SearchSymbols):
             self._on_search(result, request)
+        elif isinstance(request, QueryHistory):
+            self._on_history(result, request)
 
     def _on_place_result(self, result: RouterResult, request: PlaceOrder) -> None:
         order = self.orders.get(request.cid)

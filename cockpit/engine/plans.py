@@ -21,12 +21,15 @@ from cockpit.domain.orders import (
     Side,
 )
 from cockpit.domain.positions import Position
+from cockpit.domain.scaleout import TargetLeg, TargetSpec, resolve_targets
 from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     NS,
+    PART_TAGS,
     ZERO,
     Closer,
     PlanSlot,
+    describe_change,
     spec_value,
     stop_source_word,
 )
@@ -47,6 +50,9 @@ class ExitPlanning(EngineBase):
         plan = slot.plan
         version = plan.version
         decision = plan.on_tick(ltp, ts_ns)
+        while decision is not None and decision.leg is not None:
+            self._fire_leg(slot, decision)  # then the next target this price reached, if any
+            decision = plan.on_tick(ltp, ts_ns)
         if decision is not None:
             self._fire(slot, decision)
             return
@@ -118,6 +124,11 @@ class ExitPlanning(EngineBase):
                 cid=cid or "",
             )
         )
+        if self.alerts:
+            fmt = self.instruments[key].format_price
+            self._alert_event(
+                "exit", key, f"Exit fired: {key}", f"{decision.reason} at {fmt(price)}"
+            )
         self.publisher.event(
             protocol.PlanEvent(
                 self._next_seq(),
@@ -125,6 +136,74 @@ class ExitPlanning(EngineBase):
                 change=f"fired: {decision.reason}",
             )
         )
+
+    def _fire_leg(self, slot: PlanSlot, decision: ExitDecision) -> None:
+        """A scale-out target was reached: journal it with its exit order (one commit), send
+        that order for the target's quantity, tell viewers. The plan goes on."""
+        self.counters["exits"] += 1
+        key = slot.key
+        leg = slot.plan.legs[(decision.leg or 1) - 1]
+        pos = self.portfolio.get(key)
+        with self._batch():
+            if pos is None or pos.qty == 0:
+                slot.plan.leg_done(leg)
+                self._journal_plan(slot, f"TP{leg.n}: no position", force=True)
+                return
+            side = Side.SELL if pos.qty > 0 else Side.BUY
+            request = self._exit_request(key, side, decision.qty, "target")
+            order = self._submit(request, urgent=True)
+            leg.cid = order.cid
+            self._journal_plan(slot, f"fired: TP{leg.n}", force=True)
+        self.publisher.event(
+            protocol.ExitFired(
+                self._next_seq(),
+                key=key,
+                reason=f"tp{leg.n}",
+                level=decision.level_ticks,
+                price=decision.price_ticks or 0,
+                cid=order.cid,
+            )
+        )
+        self.publisher.event(
+            protocol.PlanEvent(
+                self._next_seq(), plan_view(key, slot.plan, slot.exit_cid), change=f"TP{leg.n}"
+            )
+        )
+
+    def _leg_fill(self, order: Order, qty: Decimal) -> None:
+        """(A fill) count a target's exit fill on its plan; breakeven after TP1 if asked."""
+        slot = self.plans.get(order.key)
+        leg = slot.plan.leg_of(order.cid) if slot is not None else None
+        if slot is None or leg is None:
+            return
+        change = slot.plan.leg_filled(leg, qty)
+        text = describe_change(self.instruments[order.key], change) or f"TP{leg.n} filled"
+        self._journal_plan(slot, text, force=True)
+        if change.changed:
+            slot.last_stop = slot.seen_stop = slot.plan.stop
+            slot.protective_dirty = slot.protective_cid is not None
+            self.publisher.event(
+                protocol.PlanEvent(
+                    self._next_seq(), plan_view(order.key, slot.plan, slot.exit_cid), change=text
+                )
+            )
+
+    def _leg_final(self, order: Order) -> None:
+        """A target's exit order is final: what it did not fill is the plan's again."""
+        slot = self.plans.get(order.key)
+        leg = slot.plan.leg_of(order.cid) if slot is not None else None
+        if slot is not None and leg is not None:
+            slot.plan.leg_done(leg)
+            self._journal_plan(slot, f"TP{leg.n} {order.status}", force=True)
+        if order.status is not OrderStatus.COMPLETE:
+            self._alarm(
+                "warning",
+                f"{order.key}: target order {order.cid} {order.status} "
+                f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
+                "that quantity stays with the plan's stop and target",
+                key=order.key,
+                code="target_failed",
+            )
 
     def _new_plan(
         self, key: str, pos: Position, spec: protocol.PlanSpec | None, ts_ns: int
@@ -154,10 +233,15 @@ class ExitPlanning(EngineBase):
         last = sym.ltp if sym is not None else None
         stop = entry - sign * stop_ticks if stop_ticks else None
         target = entry + sign * target_ticks if target_ticks else None
+        legs: list[TargetLeg] = []
+        if spec is not None and spec.targets:
+            specs = [TargetSpec(t.ticks, t.qty, t.pct) for t in spec.targets]
+            legs, target = resolve_targets(specs, sign, entry, abs(pos.qty), inst.lot_size)
         if stop is not None and stop <= 0:
             stop = None
         if target is not None and target <= 0:
             target = None
+        legs = [leg for leg in legs if leg.level > 0]
         plan = ExitPlan(
             side,
             abs(pos.qty),
@@ -170,6 +254,8 @@ class ExitPlanning(EngineBase):
             created_ns=ts_ns,
             tick_size=inst.tick_size,
             best_ticks=None if last is None or (last - entry) * sign <= 0 else last,
+            legs=legs,
+            breakeven_after_tp1=bool(spec is not None and spec.breakeven_after_tp1),
         )
         slot = PlanSlot(key, plan, last_stop=plan.stop, seen_stop=plan.stop)
         self.plans[key] = slot
@@ -252,16 +338,14 @@ class ExitPlanning(EngineBase):
         self._send_close(closer, pos, from_plan=from_plan)
         return closer
 
-    def _close_request(
-        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    def _exit_request(
+        self, key: str, side: Side, qty: Decimal, tag: str, *, limit_ok: bool = True
     ) -> OrderRequest:
-        """The order that closes ``pos``: market, or a marketable limit on the first try."""
-        side = Side.SELL if pos.qty > 0 else Side.BUY
-        qty = abs(pos.qty)
+        """An exit of ``qty``: market, or a marketable limit (``exits.exit_order_type``)."""
         ex = getattr(self.config, "exits", None)
         order_type = OrderType.MARKET
         price: int | None = None
-        if getattr(ex, "exit_order_type", "market") == "limit" and attempts == 0:
+        if getattr(ex, "exit_order_type", "market") == "limit" and limit_ok:
             sym = self._syms[key]
             offset = int(getattr(ex, "exit_offset_ticks", 2))
             touch = (sym.bid if side is Side.SELL else sym.ask) or sym.ltp
@@ -271,7 +355,6 @@ class ExitPlanning(EngineBase):
                     order_type = OrderType.LIMIT
                 else:
                     price = None
-        tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"
         return OrderRequest(
             key,
             side,
@@ -281,6 +364,30 @@ class ExitPlanning(EngineBase):
             price_ticks=price,
             tag=tag,
         )
+
+    def _close_request(
+        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    ) -> OrderRequest | None:
+        """The order that closes ``pos``: market, or a marketable limit on the first try.
+
+        What the plan's target orders and partial closes still working will sell is left to
+        them (never sold twice); None when they cover the whole position (the closer looks
+        again later).
+        """
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        committed = sum(
+            (
+                o.remaining_qty
+                for o in self.working.values()
+                if o.key == key and o.tag in PART_TAGS and o.side is side
+            ),
+            ZERO,
+        )
+        qty = abs(pos.qty) - committed
+        if qty <= 0:
+            return None
+        tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"
+        return self._exit_request(key, side, qty, tag, limit_ok=attempts == 0)
 
     def _send_close(
         self,
@@ -292,12 +399,16 @@ class ExitPlanning(EngineBase):
         request = self._close_request(
             closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
         )
+        closer.uncertain_since_ns = 0
+        closer.chasing = False
+        if request is None:  # target orders cover it: look again once they are done
+            closer.cid = None
+            closer.retry_at_ns = self.clock() + int(self.options.retry_backoff_s[0] * NS)
+            return
         order = self._submit(request, urgent=True)
         closer.cid = order.cid
         closer.retry_at_ns = 0
-        closer.uncertain_since_ns = 0
         closer.sent_ns = self.clock()
-        closer.chasing = False
 
     def _closing_done(self, order: Order) -> None:
         """A closing order reached a final state: finished, continue, or retry."""

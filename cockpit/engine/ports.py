@@ -43,6 +43,22 @@ class EngineJournal(Protocol):
 
     def recover(self, since_ns: int | None = None) -> Any: ...
 
+    def alert(self, state: Any, ts_ns: int | None = None) -> None: ...
+
+    def alerts(self, *, active_only: bool = True) -> list[dict[str, Any]]: ...
+
+    def last_alert_id(self) -> int: ...
+
+    def watchlist(self, state: Any, *, active: bool, ts_ns: int | None = None) -> None: ...
+
+    def watchlist_removed(self, name: str) -> None: ...
+
+    def watchlists(self) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def mark(
+        self, key: str, low_ticks: int, high_ticks: int, tick_size: Decimal, ts_ns: int
+    ) -> None: ...
+
 
 class MarketSubscriber(Protocol):
     """A market feed the engine subscribes symbols on (a viewer's Subscribe)."""
@@ -50,3 +66,14 @@ class MarketSubscriber(Protocol):
     def subscribe(self, keys: Iterable[str], mode: str) -> None: ...
 
     def unsubscribe(self, keys: Iterable[str], mode: str) -> None: ...
+
+
+class AlertSender(Protocol):
+    """Where fired alerts go beyond the viewers (the daemon's webhook worker).
+
+    ``send`` only queues (it never waits on the network); a delivery that fails is retried
+    by the sender and reported back on the engine's inbound queue
+    (:class:`cockpit.engine.alerts.AlertDelivery`).
+    """
+
+    def send(self, notice: Any) -> None: ...

@@ -36,6 +36,9 @@ JOURNAL_PROBE_NS: Final = NS
 """After a failed journal write, how often the timer tries one again."""
 CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
+PART_TAGS: Final = frozenset({"target", "partial"})
+"""Orders that close part of a position (a scale-out target, a partial close): a full exit
+leaves to them what they will still sell."""
 
 
 class EngineTimer(msgspec.Struct, frozen=True):
@@ -88,10 +91,16 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    chart_sizes_s: tuple[int, ...] = (60, 300, 900)
+    """Bar sizes (seconds) of charted symbols; the smallest is backfilled from the venue's
+    history and the others rolled up from it (each a multiple of the smallest)."""
     screen_fold_s: float = 0.01
     """Market state for viewers (quotes, books) is published at most this often: ticks in
     between are folded per symbol, the latest state wins (exit plans still see every tick).
     0: every tick is published as it is handled (and its book built then)."""
+    screen_slow_s: float = 1.0
+    """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
+    published at most this often, its quote only (no book is built for it)."""
 
 
 @dataclass(slots=True)
@@ -119,6 +128,12 @@ class SymbolState:
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
     vap_changed: dict[int, Decimal] = field(default_factory=dict)
     """Levels changed since they were last published (0: removed by a session reset)."""
+    bought: dict[int, Decimal] = field(default_factory=dict)
+    """The buyer-initiated part of ``vap`` per price (see :func:`aggressor`)."""
+    last_trade: int | None = None
+    """The previous trade's price (ticks), for the tick rule."""
+    last_side: str = ""
+    """The previous trade's side (``buy``/``sell``/``""``), for the tick rule."""
     cum_volume: Decimal | None = None
     """The feed's cumulative day volume at the previous quote (quote feeds)."""
     ltt_ns: int | None = None
@@ -235,7 +250,7 @@ def stop_source_word(plan: ExitPlan) -> str:
 def describe_change(inst: Instrument, change: Any) -> str:
     parts = []
     for name, old, new in getattr(change, "changes", ()):
-        if name in ("stop", "target"):
+        if name in ("stop", "target") or name.startswith("tp"):
             o = "-" if old is None else inst.format_price(old)
             n = "-" if new is None else inst.format_price(new)
             parts.append(f"{name} {o} → {n}")

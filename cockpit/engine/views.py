@@ -14,6 +14,7 @@ from cockpit.link.protocol import (
     OrderView,
     PlanView,
     PositionView,
+    TargetView,
     TrailView,
 )
 
@@ -98,4 +99,6 @@ def plan_view(key: str, plan: ExitPlan, exit_cid: str | None = None) -> PlanView
             if plan.initial_stop is not None
             else None
         ),
+        targets=[TargetView(leg.n, leg.level, leg.qty, leg.fired, leg.filled) for leg in plan.legs],
+        breakeven_after_tp1=plan.breakeven_after_tp1,
     )

@@ -27,8 +27,6 @@ with the broker before it trades.
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
 import logging
 import os
 import sqlite3
@@ -37,7 +35,6 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -46,160 +43,45 @@ import msgspec
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
 from cockpit.journal import checks
-from cockpit.journal.stats import fill_outcomes
+from cockpit.journal.export import export_csv
+from cockpit.journal.lists import Lists
+from cockpit.journal.records import (
+    _DICT_DEC,
+    _FINAL_STATUSES,
+    _ORDER_COLS,
+    _STATE_ENC,
+    OrderRecord,
+    Recovery,
+    _json,
+    _order_record,
+    _order_row,
+)
+from cockpit.journal.schema import (
+    _TABLES,
+    SCHEMA_V1,
+    SCHEMA_VERSION,
+    JournalError,
+    JournalVersionError,
+    _prepare_schema,
+)
 from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
 from cockpit.paths import LockHeld, take_pid_lock
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "SCHEMA_V1",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalError",
+    "JournalVersionError",
+    "OrderRecord",
+    "Recovery",
+    "start_of_local_day_ns",
+]
 
-SCHEMA_VERSION: Final = 2
-"""The schema this code writes. Older journals are migrated on open; newer ones refused."""
+log = logging.getLogger(__name__)
 
 _UNWRITABLE: Final = ("readonly database", "unable to open database file")
 """SQLite's words for a journal (or its directory) that cannot be written."""
-
-_FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
-
-# The schema as version 1 shipped it (kept to test the migration path, and as history).
-SCHEMA_V1: Final = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE sessions (
-    id INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, ended_ns INTEGER,
-    profile TEXT NOT NULL, venue TEXT NOT NULL, pid INTEGER NOT NULL);
-CREATE TABLE commands (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
-    conn_id INTEGER NOT NULL, cmd_id INTEGER, kind TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE orders (
-    cid TEXT PRIMARY KEY, session INTEGER NOT NULL, key TEXT NOT NULL, side TEXT NOT NULL,
-    order_type TEXT NOT NULL, product TEXT NOT NULL, qty TEXT NOT NULL,
-    price_ticks INTEGER, trigger_ticks INTEGER, tag TEXT NOT NULL, status TEXT NOT NULL,
-    venue_id TEXT, filled TEXT NOT NULL, avg_price TEXT, reason TEXT NOT NULL,
-    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, open INTEGER NOT NULL,
-    state TEXT NOT NULL);
-CREATE INDEX orders_open ON orders(open) WHERE open = 1;
-CREATE INDEX orders_venue ON orders(venue_id);
-CREATE TABLE order_events (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
-    cid TEXT, venue_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE fills (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
-    cid TEXT NOT NULL, venue_id TEXT, trade_id TEXT, key TEXT NOT NULL, side TEXT NOT NULL,
-    qty TEXT NOT NULL, price TEXT NOT NULL);
-CREATE UNIQUE INDEX fills_trade ON fills(trade_id) WHERE trade_id IS NOT NULL;
-CREATE INDEX fills_ts ON fills(ts_ns);
-CREATE TABLE plans (
-    key TEXT PRIMARY KEY, session INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
-    open INTEGER NOT NULL, state TEXT NOT NULL);
-CREATE TABLE plan_events (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
-    key TEXT NOT NULL, change TEXT NOT NULL, state TEXT);
-CREATE TABLE positions (
-    key TEXT PRIMARY KEY, session INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
-    state TEXT NOT NULL);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
-    kind TEXT NOT NULL, body TEXT NOT NULL);
-"""
-
-# version N -> SQL taking a version-N journal to version N+1.
-MIGRATIONS: Final[dict[int, str]] = {
-    1: """
-ALTER TABLE commands ADD COLUMN outcome TEXT;
-ALTER TABLE commands ADD COLUMN outcome_message TEXT;
-CREATE TABLE instruments (
-    key TEXT PRIMARY KEY, tick_size TEXT NOT NULL, lot_size TEXT NOT NULL);
-""",
-}
-
-
-class JournalError(Exception):
-    """The journal cannot be used (wrong version, not a journal, unwritable)."""
-
-
-class JournalVersionError(JournalError):
-    """The journal was written by a schema this code cannot read or migrate."""
-
-
-class OrderRecord(msgspec.Struct, frozen=True):
-    """An order as last journaled."""
-
-    cid: str
-    key: str
-    side: str
-    order_type: str
-    product: str
-    qty: Decimal
-    status: str
-    tag: str
-    filled: Decimal
-    reason: str
-    created_ns: int
-    updated_ns: int
-    price_ticks: int | None = None
-    trigger_ticks: int | None = None
-    venue_id: str | None = None
-    avg_price: Decimal | None = None
-    state: dict[str, Any] = {}
-    """The full record as written (an OrderView's fields, or a domain Order's)."""
-
-    @property
-    def working(self) -> bool:
-        """Whether the order may still fill."""
-        return self.status.lower() not in _FINAL_STATUSES
-
-    def to_view(self) -> OrderView:
-        """The protocol view of this order."""
-        return OrderView(
-            cid=self.cid,
-            key=self.key,
-            side=self.side,
-            order_type=self.order_type,
-            qty=self.qty,
-            status=self.status,
-            ts_ns=self.updated_ns,
-            product=self.product,
-            venue_id=self.venue_id,
-            price=self.price_ticks,
-            trigger=self.trigger_ticks,
-            filled=self.filled,
-            avg_price=self.avg_price,
-            tag=self.tag,
-            reason=self.reason,
-        )
-
-
-class Recovery(msgspec.Struct, frozen=True):
-    """What a restarted engine needs from the journal."""
-
-    plans: dict[str, dict[str, Any]]
-    """Open exit plans by instrument key: the ``to_state()`` dicts as last written."""
-    open_orders: list[OrderRecord]
-    """Orders not final when last written, oldest first (reconcile them with the broker)."""
-    positions: dict[str, dict[str, Any]]
-    """Positions by key as last written (flat ones included: reconcile against the broker)."""
-    fills: list[FillView]
-    """Fills since ``since_ns`` (default: the start of the local day), oldest first."""
-    last_session: int | None
-    """The previous engine session's id (None for a new journal)."""
-    unclean: bool
-    """The previous session did not end cleanly (crash or kill)."""
-
-
-_ENC: Final = msgspec.json.Encoder(decimal_format="string")
-_DICT_DEC: Final = msgspec.json.Decoder(dict[str, Any])
-
-
-def _json(value: Any) -> str:
-    return _ENC.encode(value).decode()
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, Fraction):
-        return f"{obj.numerator}/{obj.denominator}"
-    raise NotImplementedError(f"cannot journal {type(obj).__name__}")
-
-
-_STATE_ENC: Final = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string")
 
 
 def start_of_local_day_ns(now_ns: int | None = None) -> int:
@@ -209,7 +91,7 @@ def start_of_local_day_ns(now_ns: int | None = None) -> int:
     return int(midnight.timestamp()) * 1_000_000_000
 
 
-class Journal:
+class Journal(Lists):
     """The engine's journal. Open it with :meth:`Journal.open`; close it with :meth:`close`."""
 
     def __init__(
@@ -639,95 +521,17 @@ class Journal:
             raise ValueError(f"no journal table {table!r}")
         return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
+    def export_csv(
+        self, what: str, out: IO[str], *, since_ns: int = 0, until_ns: int | None = None
+    ) -> int:
+        """Write ``trades`` (fills) or ``orders`` as CSV to ``out`` (see ``export.export_csv``)."""
+        return export_csv(self._conn, what, out, since_ns=since_ns, until_ns=until_ns)
+
     def pragma(self, name: str) -> Any:
         """The value of a read-only pragma (``journal_mode``, ``synchronous``...)."""
         if not name.isidentifier():
             raise ValueError(name)
         return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
-
-    # ------------------------------------------------------------------ export
-
-    def export_csv(
-        self,
-        what: str,
-        out: IO[str],
-        *,
-        since_ns: int = 0,
-        until_ns: int | None = None,
-    ) -> int:
-        """Write ``trades`` (fills) or ``orders`` as CSV to ``out``; return the row count."""
-        ticks = {
-            k: Decimal(t) for k, t in self._conn.execute("SELECT key, tick_size FROM instruments")
-        }
-        until = until_ns if until_ns is not None else 2**63 - 1
-        writer = csv.writer(out, lineterminator="\n")
-        n = 0
-        if what == "trades":
-            # pnl and exit_reason: on the fill that closes a round trip (cockpit.journal.stats).
-            closing = fill_outcomes(self._conn, since_ns, until_ns)
-            writer.writerow(
-                ["time", "ts_ns", "session", "symbol", "side", "qty", "price", "value", "cid"]
-                + ["venue_order_id", "trade_id", "tag", "pnl", "exit_reason"]
-            )
-            rows = self._conn.execute(
-                "SELECT f.ts_ns, f.session, f.key, f.side, f.qty, f.price, f.cid, f.venue_id,"
-                " f.trade_id, o.tag, f.id FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
-                " WHERE f.ts_ns >= ? AND f.ts_ns <= ? ORDER BY f.ts_ns, f.id",
-                (since_ns, until),
-            )
-            for ts, session, key, side, qty, price, cid, vid, tid, tag, fid in rows:
-                value = Decimal(qty) * Decimal(price)
-                pnl, why = closing.get(fid, ("", ""))
-                writer.writerow(
-                    [_iso(ts), ts, session, key, side, qty, price, str(value), cid]
-                    + [vid or "", tid or "", tag or "", str(pnl), why]
-                )
-                n += 1
-        elif what == "orders":
-            writer.writerow(
-                ["created", "updated", "session", "cid", "venue_order_id", "symbol", "side"]
-                + ["type", "product", "qty", "price", "trigger", "status", "filled", "avg_price"]
-                + ["tag", "reason"]
-            )
-            rows = self._conn.execute(
-                "SELECT created_ns, updated_ns, session, cid, venue_id, key, side, order_type,"
-                " product, qty, price_ticks, trigger_ticks, status, filled, avg_price, tag,"
-                " reason FROM orders WHERE created_ns >= ? AND created_ns <= ?"
-                " ORDER BY created_ns, cid",
-                (since_ns, until),
-            )
-            for r in rows:
-                tick = ticks.get(r[5])
-                writer.writerow(
-                    [_iso(r[0]), _iso(r[1]), r[2], r[3], r[4] or "", r[5], r[6], r[7], r[8], r[9]]
-                    + [_price(r[10], tick), _price(r[11], tick), r[12], r[13], r[14] or ""]
-                    + [r[15], r[16]]
-                )
-                n += 1
-        else:
-            raise ValueError(f"export what={what!r}: expected 'trades' or 'orders'")
-        return n
-
-
-_TABLES: Final = frozenset(
-    {
-        "sessions",
-        "commands",
-        "orders",
-        "order_events",
-        "fills",
-        "plans",
-        "plan_events",
-        "positions",
-        "events",
-        "instruments",
-    }
-)
-
-_ORDER_COLS: Final = (
-    "cid, key, side, order_type, product, qty, status, tag, filled, reason, created_ns,"
-    " updated_ns, price_ticks, trigger_ticks, venue_id, avg_price, state"
-)
 
 
 _HELD: dict[str, list[int]] = {}
@@ -769,138 +573,3 @@ def _unlock(key: str | None) -> None:
         if held[1] <= 0:
             del _HELD[key]
             os.close(held[0])
-
-
-def _order_record(r: tuple[Any, ...]) -> OrderRecord:
-    return OrderRecord(
-        cid=r[0],
-        key=r[1],
-        side=r[2],
-        order_type=r[3],
-        product=r[4],
-        qty=Decimal(r[5]),
-        status=r[6],
-        tag=r[7],
-        filled=Decimal(r[8]),
-        reason=r[9],
-        created_ns=r[10],
-        updated_ns=r[11],
-        price_ticks=r[12],
-        trigger_ticks=r[13],
-        venue_id=r[14],
-        avg_price=None if r[15] is None else Decimal(r[15]),
-        state=_DICT_DEC.decode(r[16]),
-    )
-
-
-_ORDER_STATE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Order) if f.name != "history")
-"""The fields of a domain order kept in its journal state (all but ``history``)."""
-
-
-def _order_row(order: OrderView | Order) -> dict[str, Any]:
-    if isinstance(order, OrderView):
-        return {
-            "cid": order.cid,
-            "key": order.key,
-            "side": order.side,
-            "order_type": order.order_type,
-            "product": order.product,
-            "qty": order.qty,
-            "price_ticks": order.price,
-            "trigger_ticks": order.trigger,
-            "tag": order.tag,
-            "status": order.status,
-            "venue_id": order.venue_id,
-            "filled": order.filled,
-            "avg_price": order.avg_price,
-            "reason": order.reason,
-            "created_ns": order.ts_ns,
-            "updated_ns": order.ts_ns,
-            "state": _STATE_ENC.encode(order).decode(),
-        }
-    if isinstance(order, Order):
-        state = {name: getattr(order, name) for name in _ORDER_STATE_FIELDS}
-        return {
-            "cid": order.cid,
-            "key": order.key,
-            "side": str(order.side),
-            "order_type": str(order.type),
-            "product": str(order.product),
-            "qty": order.qty,
-            "price_ticks": order.price_ticks,
-            "trigger_ticks": order.trigger_ticks,
-            "tag": order.tag,
-            "status": str(order.status),
-            "venue_id": order.venue_id,
-            "filled": order.filled_qty,
-            "avg_price": None,
-            "reason": order.reason,
-            "created_ns": order.created_ns,
-            "updated_ns": order.updated_ns,
-            "state": _STATE_ENC.encode(state).decode(),
-        }
-    raise TypeError(f"cannot journal {type(order).__name__} as an order")
-
-
-def _iso(ns: int | None) -> str:
-    if ns is None:
-        return ""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).astimezone().isoformat(timespec="milliseconds")
-
-
-def _price(ticks: int | None, tick_size: Decimal | None) -> str:
-    if ticks is None:
-        return ""
-    if tick_size is None:
-        return f"{ticks}t"
-    return str(ticks * tick_size)
-
-
-def _prepare_schema(conn: sqlite3.Connection, path: Path, *, migrate: bool) -> None:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if not tables:
-        conn.executescript(f"BEGIN;{SCHEMA_V1}INSERT INTO schema_version VALUES (1);COMMIT;")
-        _migrate(conn, path, 1)
-        return
-    if "schema_version" not in tables:
-        raise JournalError(
-            f"{path} is an SQLite file but not a cockpit journal (no schema_version table); "
-            "choose another file with --journal"
-        )
-    row = conn.execute("SELECT version FROM schema_version").fetchone()
-    version = int(row[0]) if row else 0
-    if version == SCHEMA_VERSION:
-        return
-    if version > SCHEMA_VERSION:
-        raise JournalVersionError(
-            f"journal {path} has schema version {version}, newer than this cockpit understands "
-            f"(up to {SCHEMA_VERSION}): upgrade cockpit, or use --journal to start another file"
-        )
-    if version not in MIGRATIONS:
-        raise JournalVersionError(
-            f"journal {path} has schema version {version}, which this cockpit cannot migrate "
-            f"(it migrates from {min(MIGRATIONS)} to {SCHEMA_VERSION}); use --journal to start "
-            "another file"
-        )
-    if not migrate:
-        raise JournalVersionError(
-            f"journal {path} has schema version {version}; this cockpit needs {SCHEMA_VERSION} "
-            "and migration was not allowed"
-        )
-    _migrate(conn, path, version)
-
-
-def _migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
-    while version < SCHEMA_VERSION:
-        script = MIGRATIONS[version]
-        try:
-            conn.executescript(
-                f"BEGIN;{script}UPDATE schema_version SET version = {version + 1};COMMIT;"
-            )
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise JournalError(
-                f"journal {path}: migration from version {version} failed: {exc}"
-            ) from exc
-        version += 1

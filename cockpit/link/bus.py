@@ -5,14 +5,15 @@ Threading model of the engine process:
 - Feed threads (one per connection) read and decode; they put market events,
   ``OrderUpdate`` and ``FeedStatus`` objects on the engine's one :class:`Inbound` queue.
 - The viewer server (an asyncio loop in its own thread) puts :class:`ViewerCommand`,
-  :class:`SnapshotRequest` and :class:`ViewerGone` on the same queue; the router (REST, its
-  own threads) puts the results of order requests on it.
+  :class:`SnapshotRequest`, :class:`ViewerShowing` and :class:`ViewerGone` on the same
+  queue; the router (REST, its own threads) puts the results of order requests on it.
 - The decision thread alone takes items off that queue, in order, and owns all trading
   state: it decides exits on the tick, journals before acting, hands order requests to the
   router, and publishes through a :class:`Publisher` — never waiting on the network.
 
 The server implements :class:`Publisher`: ``market`` is latest-wins per symbol (flushed to
-viewers at most ~30 times a second), ``volume`` is latest-wins per price level (sent with the
+viewers at most ~30 times a second; the engine publishes a symbol no viewer shows at most
+once a second), ``volume`` is latest-wins per price level (sent with the
 market batches), ``event`` is broadcast to every viewer in order and never dropped or merged,
 ``reply`` goes to one viewer. All of them are called on the decision thread and must return
 at once.
@@ -63,6 +64,14 @@ class SnapshotRequest(msgspec.Struct, frozen=True):
     """Viewer ``conn_id`` attached (or must resync): reply with a Snapshot."""
 
     conn_id: int
+
+
+class ViewerShowing(msgspec.Struct, frozen=True):
+    """Viewer ``conn_id`` draws ``keys`` in full now (its :class:`~cockpit.link.protocol.Showing`);
+    no answer."""
+
+    conn_id: int
+    keys: frozenset[str]
 
 
 class ViewerGone(msgspec.Struct, frozen=True):

@@ -45,6 +45,7 @@ from cockpit.link.protocol import (
     Hello,
     ProtocolError,
     Refused,
+    Showing,
     Snapshot,
     Stopping,
     ToViewer,
@@ -206,6 +207,15 @@ class EngineClient:
         command = msgspec.structs.replace(command, id=cmd_id)
         self._send_frame(encode(command))
         return cmd_id
+
+    def show(self, keys: list[str]) -> None:
+        """Tell the engine which symbols this viewer draws in full (:class:`Showing`; no
+        answer): the others come at most about once a second, quote only.
+
+        Raises:
+            EngineGone: the connection is closed.
+        """
+        self._send_frame(encode(Showing(keys=keys)))
 
     def _send_frame(self, frame: bytes) -> None:
         if self._error is not None:

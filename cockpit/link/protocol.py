@@ -14,8 +14,11 @@ Conversation:
    dropped and resyncs from a new snapshot when it reconnects.
 4. The viewer sends commands (each with an ``id`` unique on its connection); each command is
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
-   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search` and
-   :class:`Ping`.
+   viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
+   :class:`WatchChart`, :class:`Ping` and the watchlist commands.
+5. A viewer may say which symbols it draws in full (:class:`Showing`, no answer): those get
+   every batch, the others their latest quote at most about once a second and no book. A
+   viewer that never says gets every symbol in full.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -30,10 +33,46 @@ from typing import Final
 import msgspec
 
 from cockpit.domain.feed import FeedStatus
+from cockpit.link.lists import (
+    AddAlert,
+    AlertEvent,
+    AlertFired,
+    AlertView,
+    DeleteWatchlist,
+    RemoveAlert,
+    SetWatchlistView,
+    SwitchWatchlist,
+    WatchlistsChanged,
+    WatchlistView,
+)
+from cockpit.link.msg import Msg
 
-PROTOCOL_VERSION: Final = 2
+# Re-exported: the protocol is used as one module (``protocol.AlertView``); names defined
+# here are exported as usual.
+__all__ = [
+    "AddAlert",
+    "AlertEvent",
+    "AlertFired",
+    "AlertView",
+    "DeleteWatchlist",
+    "Msg",
+    "RemoveAlert",
+    "SetWatchlistView",
+    "SwitchWatchlist",
+    "WatchlistView",
+    "WatchlistsChanged",
+]
+
+
+PROTOCOL_VERSION: Final = 3
 """2: ``QuoteView.ltp`` may be absent (no trade yet), which a version-1 viewer cannot decode;
-the engine refuses a viewer of another version with a clear message."""
+3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
+:class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
+:class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``), and :class:`Showing` (which
+symbols a viewer draws in full)."""
+READABLE_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
+"""Viewer versions this engine serves. A version-2 viewer cannot decode the alert, chart and
+tape messages of version 3, so it is refused with a clear message, as any other version."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -41,10 +80,6 @@ MAX_COMMAND_FRAME: Final = 256 * 1024
 thousands of symbols fits); a longer header closes the connection before anything is kept."""
 
 _LEN: Final = struct.Struct(">I")
-
-
-class Msg(msgspec.Struct, frozen=True, tag_field="t", omit_defaults=True):
-    """Base of every protocol message."""
 
 
 # --------------------------------------------------------------------------- views
@@ -109,6 +144,31 @@ class VolumeAtPrice(msgspec.Struct, frozen=True):
 
     key: str
     levels: list[tuple[int, Decimal]]
+    bought: list[tuple[int, Decimal]] = []
+    """The buyer-initiated part of the same levels' totals (the rest was seller-initiated)."""
+
+
+class BarView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One OHLCV bar: prices in ticks, ``start_ns`` aligned to the bar size."""
+
+    start_ns: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: Decimal
+
+
+class PrintView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One trade print of the tape."""
+
+    ts_ns: int
+    price: int
+    qty: Decimal
+    side: str
+    """``buy`` (buyer-initiated), ``sell`` or ``""`` (unknown)."""
+    inferred: bool = False
+    """The side was inferred (from the quote, else from the price move), not sent."""
 
 
 class TrailView(msgspec.Struct, frozen=True):
@@ -117,6 +177,18 @@ class TrailView(msgspec.Struct, frozen=True):
     kind: str
     """``ticks`` | ``points`` | ``percent``."""
     distance: Decimal
+
+
+class TargetView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target of a plan (TP1, TP2, TP3): exits ``qty`` at ``level`` once."""
+
+    n: int
+    """1 for TP1, 2 for TP2, 3 for TP3."""
+    level: int
+    qty: Decimal
+    fired: bool = False
+    filled: Decimal = Decimal(0)
+    """How much of its exit order has filled."""
 
 
 class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -141,6 +213,9 @@ class PlanView(msgspec.Struct, frozen=True, omit_defaults=True):
     initial_risk: int | None = None
     """1R: ticks between the entry and the plan's first stop (the plan's own, journaled with
     it; None without a stop). Stop moves do not change it."""
+    targets: list[TargetView] = []
+    """Scale-out targets, TP1 first (``target`` is the final one, for what they leave)."""
+    breakeven_after_tp1: bool = False
 
 
 class PositionView(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -236,6 +311,18 @@ class Hello(Msg, frozen=True, tag="hello"):
     read_only: bool = False
 
 
+class Showing(Msg, frozen=True, tag="showing"):
+    """Viewer → engine: the symbols this viewer draws in full now (no answer).
+
+    The selected symbol, the watchlist rows in view, symbols with a position or a working
+    order. Those get every market batch; the others their latest quote at most about once a
+    second and no book (a symbol newly shown gets its whole state at once). Each one replaces
+    the last; orders, fills, exits and alarms are never filtered.
+    """
+
+    keys: list[str]
+
+
 class Welcome(Msg, frozen=True, tag="welcome"):
     """Engine → viewer, answer to a matching :class:`Hello`."""
 
@@ -269,6 +356,11 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
     volume_at_price: list[VolumeAtPrice] = []
     messages: list[MessageView] = []
     """The engine's recent messages, oldest first (the day's last few hundred)."""
+    alerts: list[AlertView] = []
+    """Active alerts."""
+    watchlists: list[WatchlistView] = []
+    """Every named watchlist (the active one's keys are ``watchlist``)."""
+    active_watchlist: str = ""
 
 
 # --------------------------------------------------------------------------- engine → viewer
@@ -282,6 +374,26 @@ class MarketBatch(Msg, frozen=True, tag="market"):
     books: list[BookView] = []
     volume_at_price: list[VolumeAtPrice] = []
     status: StatusView | None = None
+
+
+class Bars(Msg, frozen=True, tag="bars"):
+    """Bars of one charted symbol (:class:`WatchChart`), oldest first. ``replace``: the whole
+    series; else each bar replaces the one with the same start or is appended."""
+
+    seq: int
+    key: str
+    size_s: int
+    bars: list[BarView]
+    replace: bool = False
+
+
+class Prints(Msg, frozen=True, tag="prints"):
+    """New trade prints of one charted symbol, oldest first (``replace``: the recent ones)."""
+
+    seq: int
+    key: str
+    prints: list[PrintView]
+    replace: bool = False
 
 
 class OrderEvent(Msg, frozen=True, tag="order"):
@@ -397,6 +509,15 @@ class Stopping(Msg, frozen=True, tag="stopping"):
 # --------------------------------------------------------------------------- viewer → engine
 
 
+class TargetSpec(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A scale-out target for an entry: ``ticks`` from the fill, exiting ``qty`` or ``pct``
+    percent of the position (neither: the rest, i.e. the final target)."""
+
+    ticks: int
+    qty: Decimal | None = None
+    pct: Decimal | None = None
+
+
 class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """Exit-plan settings for an entry; unset fields take the config's defaults."""
 
@@ -408,6 +529,10 @@ class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     time_stop_s: float | None = None
     none: bool = False
     """True: attach no plan at all."""
+    targets: list[TargetSpec] | None = None
+    """Up to three scale-out targets, nearest first (they replace ``target_ticks``)."""
+    breakeven_after_tp1: bool | None = None
+    """Move the stop to breakeven once TP1's exit fills."""
 
 
 class PlaceEntry(Msg, frozen=True, tag="entry"):
@@ -420,7 +545,10 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     qty: Decimal | None = None
     lots: int | None = None
     order_type: str = "MARKET"
-    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market)."""
+    """``MARKET`` | ``LIMIT`` | ``SL`` (stop-limit) | ``SL-M`` (stop-market) | ``MIT``
+    (market-if-touched: the engine holds it and sends it at market once the last price
+    reaches ``trigger``). A buy stop's trigger lies above the last price, a buy MIT's below
+    (a sell mirrored)."""
     price: int | None = None
     """Limit price in ticks."""
     join: str | None = None
@@ -430,6 +558,9 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     plan: PlanSpec | None = None
     confirmed: bool = False
     """The user confirmed a large order."""
+    template: str | None = None
+    """A ``[templates.NAME]`` of the config for the plan (fields of ``plan`` win); None: the
+    instrument's template (``[instruments."EXCH:SYMBOL"] template``), else the defaults."""
 
 
 class Flatten(Msg, frozen=True, tag="flatten"):
@@ -500,6 +631,8 @@ class MoveTarget(Msg, frozen=True, tag="move_target"):
     key: str
     delta: int | None = None
     to: int | None = None
+    leg: int | None = None
+    """Move scale-out target ``leg`` (1 for TP1) instead of the final target."""
 
 
 class SetTrail(Msg, frozen=True, tag="set_trail"):
@@ -537,6 +670,8 @@ class AttachPlan(Msg, frozen=True, tag="attach"):
     id: int
     key: str
     plan: PlanSpec
+    template: str | None = None
+    """As :attr:`PlaceEntry.template`."""
 
 
 class SetArmed(Msg, frozen=True, tag="arm"):
@@ -566,6 +701,14 @@ class Search(Msg, frozen=True, tag="search"):
     id: int
     query: str
     exchange: str | None = None
+
+
+class WatchChart(Msg, frozen=True, tag="chart"):
+    """Chart ``key``: the engine builds its bars and tape from now on, backfills the bars from
+    the venue's history and answers with :class:`Bars` and :class:`Prints` (replace)."""
+
+    id: int
+    key: str
 
 
 class Ping(Msg, frozen=True, tag="ping"):
@@ -600,14 +743,29 @@ Command = (
     | Subscribe
     | Unsubscribe
     | Search
+    | WatchChart
     | Ping
     | Shutdown
+    | AddAlert
+    | RemoveAlert
+    | SwitchWatchlist
+    | DeleteWatchlist
+    | SetWatchlistView
 )
 """Every command a viewer may send (after :class:`Hello`)."""
 
-READ_ONLY_COMMANDS: Final = (Subscribe, Unsubscribe, Search, Ping)
+READ_ONLY_COMMANDS: Final = (
+    Subscribe,
+    Unsubscribe,
+    Search,
+    WatchChart,
+    Ping,
+    SwitchWatchlist,
+    DeleteWatchlist,
+    SetWatchlistView,
+)
 
-ToEngine = Hello | Command
+ToEngine = Hello | Showing | Command
 ToViewer = (
     Welcome
     | Snapshot
@@ -620,6 +778,11 @@ ToViewer = (
     | FeedEvent
     | Alarm
     | WatchlistChanged
+    | AlertEvent
+    | AlertFired
+    | WatchlistsChanged
+    | Bars
+    | Prints
     | Ack
     | Refused
     | SearchResult

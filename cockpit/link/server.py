@@ -33,15 +33,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
 from cockpit.link.protocol import (
     MAX_COMMAND_FRAME,
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
+    READABLE_VERSIONS,
     BookView,
     FrameReader,
     Hello,
@@ -50,6 +50,7 @@ from cockpit.link.protocol import (
     ProtocolError,
     QuoteView,
     Refused,
+    Showing,
     Snapshot,
     StatusView,
     Stopping,
@@ -65,6 +66,7 @@ from cockpit.link.sockets import (
     hello_from_other_version,
     probe,
 )
+from cockpit.link.volume import Levels, merge_levels, to_vap
 
 __all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
@@ -127,7 +129,7 @@ class _Viewer:
         self.task: asyncio.Task[None] | None = None
         self.floor: dict[str, int] = {}
         """recv_ns per key in the snapshot: older quotes are not sent after it."""
-        self.vap: dict[str, dict[int, Decimal]] = {}
+        self.vap: dict[str, Levels] = {}
         """Volume-at-price levels changed since the last batch, per key (latest wins)."""
 
 
@@ -203,6 +205,7 @@ class ViewerServer:
             "market_batches": 0,
             "events": 0,
             "commands": 0,
+            "showing": 0,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -413,11 +416,7 @@ class ViewerServer:
         merged = False
         for v in self._viewers.values():
             if v.live and not v.closed:
-                levels = v.vap.get(vap.key)
-                if levels is None:
-                    v.vap[vap.key] = dict(vap.levels)
-                else:
-                    levels.update(vap.levels)
+                merge_levels(v.vap.setdefault(vap.key, {}), vap)
                 merged = True
         if merged:
             self._vap_pending = True
@@ -474,9 +473,7 @@ class ViewerServer:
             seq=self._batch_seq,
             quotes=quotes,
             books=list(v.books.values()),
-            volume_at_price=[
-                VolumeAtPrice(key, sorted(levels.items())) for key, levels in v.vap.items()
-            ],
+            volume_at_price=[to_vap(key, levels) for key, levels in v.vap.items()],
             status=v.status,
         )
         v.quotes = {}
@@ -546,7 +543,7 @@ class ViewerServer:
             hello, early = await asyncio.wait_for(self._read_hello(framer), HELLO_TIMEOUT_S)
             if hello is None:
                 return
-            if hello.version != PROTOCOL_VERSION:
+            if hello.version not in READABLE_VERSIONS:
                 self.counters["viewers_refused"] += 1
                 writer.write(
                     encode(
@@ -636,6 +633,10 @@ class ViewerServer:
                     continue
                 if isinstance(msg, Hello):
                     self._push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
+                    continue
+                if isinstance(msg, Showing):  # no answer; read-only viewers say it too
+                    self.counters["showing"] += 1
+                    self._inbound(ViewerShowing(conn_id=v.conn_id, keys=frozenset(msg.keys)))
                     continue
                 self.counters["commands"] += 1
                 if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):

@@ -36,6 +36,7 @@ from cockpit.sim.orders import (
     Trade,
     _dec,
     _now_text,
+    stop_fill_price,
 )
 from cockpit.sim.universe import IST
 
@@ -369,7 +370,11 @@ class PaperExchange(Books):
             order.triggered = True
             order.status = OPEN
             arrival = True
-        if order.pricetype == "MARKET" or order.pricetype == "SL-M":
+        if order.pricetype in ("SL", "SL-M"):  # triggered: at the last price, as OpenAlgo
+            price = stop_fill_price(order, state.ltp)
+            if price is not None:
+                self._fill(order, price, order.steps - order.filled)
+        elif order.pricetype == "MARKET":
             self._walk(order, None)
         elif arrival:
             self._walk(order, order.price)

@@ -82,6 +82,17 @@ class Order:
         return Fraction(self.value, self.filled) if self.filled else Fraction(0)
 
 
+def stop_fill_price(order: Order, ltp: int) -> int | None:
+    """Where a triggered stop order fills, as OpenAlgo's sandbox fills it: an ``SL-M`` at the
+    last price; an ``SL`` at the last price while that is within its limit (else it waits).
+    The whole quantity fills at once (the sandbox has no partial fills)."""
+    if order.pricetype == "SL-M":
+        return ltp
+    if order.pricetype == "SL" and (ltp - order.price) * order.side <= 0:
+        return ltp
+    return None
+
+
 @dataclass(slots=True)
 class Trade:
     """One fill."""

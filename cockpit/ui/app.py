@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
+from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.count import Count, apply_count
@@ -34,11 +35,12 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
+from cockpit.ui.widgets.watchlist import Watchlist, rows_in_view
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
 
-class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[int]):
+class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -71,6 +73,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
         self._pending: dict[int, p.Command] = {}
         self._search_callbacks: dict[int, Callable[[list[p.InstrumentView]], None]] = {}
         self._gate: tuple[Any, ...] = ()
+        self._shown: frozenset[str] | None = None
+        """What the engine was last told the screen shows (None: nothing told yet)."""
         self.batches_applied = 0
         self.last_applied_ns = 0
         self._frozen = False
@@ -81,6 +85,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
+        self._notifier = TerminalNotifier(self)
+        """Rings the bell and sends the desktop notification of a fired alert."""
         self._load_themes()
         self.animation_level = self.options.animations  # type: ignore[assignment]
 
@@ -160,6 +166,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
             self.post_message(EngineLinkLost(f"cannot reach the engine: {exc}"))
             return
         self.link = link
+        self._shown = None  # a new connection gets every symbol until told
         pump = Pump(
             link, lambda msgs: self.post_message(EngineMessagesReceived(msgs)), fps=self.options.fps
         )
@@ -242,11 +249,13 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
                     continue  # shown and kept by _refused, with the order in words
                 self.store.remember(n)
                 self.notify(n.message, title=n.title, severity=n.severity, timeout=8)  # type: ignore[arg-type]
+            self.ring_fired()
             if self.store.stopping:
                 self.link_state = "stopping"
             if changes.everything and self.selected is None:
                 self._auto_select()
             self._update_views(changes)
+            self._say_showing()
             if changes.everything and self.options.freeze_after_start and not self._frozen:
                 self._frozen = True
                 self.call_after_refresh(_freeze_what_startup_made)
@@ -288,6 +297,21 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
                     refresh(changes)
         self._refresh_gate()
 
+    @on(Watchlist.RowsShown)
+    def _say_showing(self) -> None:
+        """Tell the engine what the screen draws in full, when that changed (the other
+        symbols then come about once a second, quote only)."""
+        link = self.link
+        if link is None or self.link_state != "live" or not self.store.connected:
+            return
+        keys = self.store.shown_keys(self.selected, rows_in_view(self.screen_stack))
+        if keys != self._shown:
+            try:
+                link.show(sorted(keys))
+            except LinkClosed:
+                return  # the pump reports the lost link
+            self._shown = keys
+
     def _refresh_gate(self) -> None:
         st = self.store.status
         gate = (
@@ -311,6 +335,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, App[i
             if sel is not None:
                 sel(key)
         self._refresh_gate()
+        self._say_showing()
 
     # ------------------------------------------------------------------ gating
 

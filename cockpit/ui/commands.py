@@ -1,5 +1,6 @@
-"""Command palette: trade or remove any watchlist symbol, switch theme by name; the
-account-wide kill switch (confirmed)."""
+"""Command palette: trade or remove any watchlist symbol, switch theme by name, switch, create
+or delete a named watchlist and choose its columns, the alerts; the account-wide kill switch
+(confirmed)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ class SymbolCommands(Provider):
                 )
             )
             out.append((f"Remove {key}", f"Unsubscribe {key}", partial(app.remove_symbol, key)))
+        out += watchlist_commands(app)
+        out.append(("Alerts", "The engine's alerts (!)", app.action_alerts_screen))
         for theme in sorted(app.available_themes):
             if theme.startswith("cockpit-"):
                 out.append(
@@ -49,7 +52,20 @@ class SymbolCommands(Provider):
                 yield DiscoveryHit(title, command, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
-        """Fuzzy-match every command."""
+        """Fuzzy-match every command; ``New watchlist NAME`` for what is typed."""
+        app: CockpitApp = self.app  # type: ignore[assignment]
+        name = query.strip()
+        if name.lower().startswith("new watchlist "):
+            name = name[len("new watchlist ") :].strip()
+        if name and name not in app.store.watchlists and len(name) <= 40:
+            title = f"New watchlist {name}"
+            yield Hit(
+                1.0,
+                title,
+                partial(switch_watchlist, app, name),
+                text=title,
+                help="An empty named watchlist (add symbols with /)",
+            )
         matcher = self.matcher(query)
         for title, help_text, command in self._commands():
             score = matcher.match(title)
@@ -80,3 +96,62 @@ def account_wide_kill_switch(app: CockpitApp) -> None:
         ),
         done,
     )
+
+
+def switch_watchlist(app: CockpitApp, name: str) -> None:
+    """Make ``name`` the engine's active watchlist (created empty if new)."""
+    app.send(lambda i: p.SwitchWatchlist(id=i, name=name))
+
+
+def delete_watchlist(app: CockpitApp, name: str) -> None:
+    """Forget a named watchlist (not the active one)."""
+    app.send(lambda i: p.DeleteWatchlist(id=i, name=name))
+
+
+def toggle_column(app: CockpitApp, column: str) -> None:
+    """Show or hide a watchlist column (remembered by the engine with the active list)."""
+    from cockpit.ui.widgets.watchlist import COLUMNS
+
+    saved = app.store.watchlists.get(app.store.active_watchlist)
+    names = [c.name for c in COLUMNS]
+    shown = set(saved.columns) if saved is not None and saved.columns else set(names)
+    shown ^= {column}
+    columns = [n for n in names if n in shown]
+    app.send(lambda i: p.SetWatchlistView(id=i, columns=columns))
+
+
+def watchlist_commands(app: CockpitApp) -> list[tuple[str, str, object]]:
+    """Switch to or delete each named watchlist; show or hide each watchlist column."""
+    from cockpit.ui.widgets.watchlist import COLUMNS
+
+    store = app.store
+    out: list[tuple[str, str, object]] = []
+    for name, view in sorted(store.watchlists.items()):
+        if name == store.active_watchlist:
+            continue
+        out.append(
+            (
+                f"Watchlist {name}",
+                f"Switch to the watchlist {name} ({len(view.keys)} symbols)",
+                partial(switch_watchlist, app, name),
+            )
+        )
+        out.append(
+            (
+                f"Delete watchlist {name}",
+                "Forget this named watchlist",
+                partial(delete_watchlist, app, name),
+            )
+        )
+    saved = store.watchlists.get(store.active_watchlist)
+    shown = set(saved.columns) if saved is not None and saved.columns else None
+    for col in COLUMNS[1:]:
+        hide = shown is None or col.name in shown
+        out.append(
+            (
+                f"Watchlist column {col.title}: {'hide' if hide else 'show'}",
+                "Remembered with the active watchlist",
+                partial(toggle_column, app, col.name),
+            )
+        )
+    return out

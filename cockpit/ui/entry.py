@@ -99,6 +99,24 @@ def step_qty(qty: Decimal, step: Decimal, direction: int, floor: Decimal) -> Dec
 class EntryMixin:
     """The app's entry keys and their confirmations (mixed into :class:`CockpitApp`)."""
 
+    active_template: str | None = None
+    """The exit-plan template sent with the next entries (``T`` cycles it); None: the
+    instrument's template from the config, else the plan defaults (the engine decides)."""
+
+    def action_cycle_template(self) -> None:
+        """The next of the config's templates for the next entries (after the last: none)."""
+        app = self._app
+        names = app.options.templates
+        if not names:
+            app.log_message("warning", "No templates", "no [templates.NAME] in the config")
+            return
+        i = names.index(self.active_template) + 1 if self.active_template in names else 0
+        self.active_template = names[i] if i < len(names) else None
+        status = getattr(app.screen, "status", None)
+        if status is not None:
+            status.rebuild()
+        app.log_message("information", "Template", self.active_template or "instrument default")
+
     @property
     def _app(self) -> CockpitApp:
         """This object as the app it is mixed into (typed)."""
@@ -152,6 +170,8 @@ class EntryMixin:
         amount: dict[str, Any] = (
             {"lots": int(qty)} if inst is not None and inst.lot_size > 1 else {"qty": qty}
         )
+        if self.active_template is not None:
+            kw.setdefault("template", self.active_template)
         cmd = p.PlaceEntry(id=0, key=key, side=side, order_type=order_type, **amount, **kw)
         app.submit_entry(cmd, visible=visible)
 

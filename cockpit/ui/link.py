@@ -12,10 +12,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Protocol
 
-from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, VolumeAtPrice
+from cockpit.link.protocol import Ack, Command, MarketBatch, Msg
+from cockpit.link.volume import Levels, merge_levels, to_vap
 
 
 class LinkClosed(ConnectionError):
@@ -39,6 +39,14 @@ class Link(Protocol):
             LinkClosed: the engine went away.
         """
 
+    def show(self, keys: list[str]) -> None:
+        """Tell the engine which symbols the screen draws in full (the others come at most
+        about once a second, quote only).
+
+        Raises:
+            LinkClosed: the engine went away.
+        """
+
     def close(self) -> None:
         """Close the connection."""
 
@@ -49,10 +57,10 @@ def merge_market(a: MarketBatch, b: MarketBatch) -> MarketBatch:
     quotes.update((q.key, q) for q in b.quotes)
     books = {x.key: x for x in a.books}
     books.update((x.key, x) for x in b.books)
-    levels: dict[str, dict[int, Decimal]] = {}
+    levels: dict[str, Levels] = {}
     for x in (*a.volume_at_price, *b.volume_at_price):  # changed levels: b's total wins
-        levels.setdefault(x.key, {}).update(x.levels)
-    vap = {key: VolumeAtPrice(key, sorted(lv.items())) for key, lv in levels.items()}
+        merge_levels(levels.setdefault(x.key, {}), x)
+    vap = {key: to_vap(key, lv) for key, lv in levels.items()}
     return MarketBatch(
         seq=b.seq,
         quotes=list(quotes.values()),
@@ -132,6 +140,8 @@ class MemoryLink:
         self.closed = False
         self.responder: Callable[[Command], list[Msg]] | None = None
         """Optional: answers a command with messages (instead of a bare Ack)."""
+        self.shown: list[list[str]] = []
+        """Every :meth:`show` call's symbols, in order."""
 
     def feed(self, *messages: Msg) -> None:
         """Messages as if the engine had sent them."""
@@ -174,6 +184,12 @@ class MemoryLink:
             self.feed(Ack(id=command.id))
         return command.id
 
+    def show(self, keys: list[str]) -> None:
+        """See :class:`Link`."""
+        if self.closed:
+            raise LinkClosed("engine went away")
+        self.shown.append(keys)
+
     def close(self) -> None:
         """See :class:`Link`."""
         self.closed = True
@@ -215,6 +231,15 @@ class ClientLink:
 
         try:
             return self.client.send(command)
+        except ClientError as exc:
+            raise LinkClosed(str(exc)) from exc
+
+    def show(self, keys: list[str]) -> None:
+        """See :class:`Link`."""
+        from cockpit.link.client import ClientError
+
+        try:
+            self.client.show(keys)
         except ClientError as exc:
             raise LinkClosed(str(exc)) from exc
 

@@ -33,6 +33,8 @@ class UiOptions:
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
     watchlist: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+    """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``T``."""
     journal_path: Path | None = None
     """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
@@ -65,6 +67,7 @@ class UiOptions:
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
             watchlist=list(tr.watchlist),
+            templates=sorted(getattr(settings, "templates", {})),
             journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,

@@ -18,6 +18,10 @@ from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.link.protocol import (
     Ack,
     Alarm,
+    AlertEvent,
+    AlertFired,
+    AlertView,
+    Bars,
     BookView,
     ExitFired,
     FeedEvent,
@@ -32,14 +36,18 @@ from cockpit.link.protocol import (
     PlanView,
     PositionEvent,
     PositionView,
+    Prints,
     QuoteView,
     Refused,
     Snapshot,
     StatusView,
     Stopping,
     WatchlistChanged,
+    WatchlistsChanged,
+    WatchlistView,
     Welcome,
 )
+from cockpit.ui.chartdata import ChartData
 
 HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
@@ -66,6 +74,8 @@ class Changes:
     quotes: set[str] = field(default_factory=set)
     books: set[str] = field(default_factory=set)
     vap: set[str] = field(default_factory=set)
+    charts: set[str] = field(default_factory=set)
+    """Symbols whose bars or prints changed."""
     positions: set[str] = field(default_factory=set)
     """Symbols whose position changed (an engine event)."""
     marks: set[str] = field(default_factory=set)
@@ -76,6 +86,7 @@ class Changes:
     feeds: bool = False
     status: bool = False
     watchlist: bool = False
+    alerts: bool = False
     everything: bool = False
     connection: bool = False
 
@@ -84,6 +95,7 @@ class Changes:
         self.quotes |= other.quotes
         self.books |= other.books
         self.vap |= other.vap
+        self.charts |= other.charts
         self.positions |= other.positions
         self.marks |= other.marks
         self.plans |= other.plans
@@ -92,6 +104,7 @@ class Changes:
         self.feeds |= other.feeds
         self.status |= other.status
         self.watchlist |= other.watchlist
+        self.alerts |= other.alerts
         self.everything |= other.everything
         self.connection |= other.connection
 
@@ -127,6 +140,9 @@ class Store:
         self.quotes: dict[str, QuoteView] = {}
         self.books: dict[str, BookView] = {}
         self.vap: dict[str, dict[int, Decimal]] = {}
+        self.bought: dict[str, dict[int, Decimal]] = {}
+        """The buyer-initiated part of ``vap`` per price (the rest was seller-initiated)."""
+        self.charts = ChartData()
         self.positions: dict[str, PositionView] = {}
         self.plans: dict[str, PlanView] = {}
         self.plan_changes: dict[str, str] = {}
@@ -138,6 +154,13 @@ class Store:
         self.feeds: dict[str, FeedStatus] = {}
         self.status: StatusView | None = None
         self.watchlist: list[str] = []
+        self.watchlists: dict[str, WatchlistView] = {}
+        """The engine's named watchlists (the active one's symbols are ``watchlist``)."""
+        self.active_watchlist = ""
+        self.alerts: dict[int, AlertView] = {}
+        """The engine's active alerts by id."""
+        self.fired: list[AlertFired] = []
+        """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
         self.direction: dict[str, int] = {}
         """+1 / -1 / 0: the direction of the last change of the last price."""
@@ -230,6 +253,19 @@ class Store:
                 self.instruments[inst.key] = inst
             self.watchlist = list(msg.watchlist)
             ch.watchlist = True
+        elif isinstance(msg, AlertFired):
+            self.fired.append(msg)
+            self.notices.append(Notice("warning", msg.title, msg.text))
+        elif isinstance(msg, AlertEvent):
+            if msg.removed or not msg.alert.active:
+                self.alerts.pop(msg.alert.id, None)
+            else:
+                self.alerts[msg.alert.id] = msg.alert
+            ch.alerts = True
+        elif isinstance(msg, WatchlistsChanged):
+            self.watchlists = {w.name: w for w in msg.watchlists}
+            self.active_watchlist = msg.active
+            ch.watchlist = True
         elif isinstance(msg, Welcome):
             self.welcome = msg
             self.connected = True
@@ -240,6 +276,12 @@ class Store:
             ch.connection = True
         elif isinstance(msg, Refused):
             self.notices.append(Notice("error", f"Refused: {msg.rule}", msg.message))
+        elif isinstance(msg, Bars):
+            self.charts.apply_bars(msg)
+            ch.charts.add(msg.key)
+        elif isinstance(msg, Prints):
+            self.charts.apply_prints(msg)
+            ch.charts.add(msg.key)
         elif isinstance(msg, Ack):
             pass
         return ch
@@ -254,6 +296,8 @@ class Store:
             self._quote(q, flash=False)
         self.books = {b.key: b for b in snap.books}
         self.vap = {v.key: dict(v.levels) for v in snap.volume_at_price}
+        self.bought = {v.key: dict(v.bought) for v in snap.volume_at_price}
+        self.charts.reset()
         self.positions = {}
         for p in snap.positions:
             self._position(p)
@@ -265,6 +309,9 @@ class Store:
         self.feeds = {f.feed: f for f in snap.feeds}
         self._status(snap.status)
         self.watchlist = list(snap.watchlist)
+        self.watchlists = {w.name: w for w in snap.watchlists}
+        self.active_watchlist = snap.active_watchlist
+        self.alerts = {a.id: a for a in snap.alerts}
         # The engine's message log: on the first attach all of it; on a re-attach (a resync)
         # what came after the last event this store saw; from a new engine, all of it.
         after = -1 if self.snapshots == 0 or snap.seq < seen else seen
@@ -289,11 +336,14 @@ class Store:
         for v in batch.volume_at_price:
             # Only the levels that changed, each with its session total (0: level gone).
             levels = self.vap.setdefault(v.key, {})
+            bought = self.bought.setdefault(v.key, {})
             for price, qty in v.levels:
                 if qty:
                     levels[price] = qty
                 else:
                     levels.pop(price, None)
+                    bought.pop(price, None)
+            bought.update((price, qty) for price, qty in v.bought if price in levels)
             ch.vap.add(v.key)
         if batch.status is not None:
             self._status(batch.status)
@@ -383,6 +433,17 @@ class Store:
     def has_exposure(self) -> bool:
         """Open positions or working orders exist."""
         return bool(self.open_positions()) or any(is_working(o) for o in self.orders.values())
+
+    def shown_keys(self, selected: str | None, rows: frozenset[str]) -> frozenset[str]:
+        """The symbols a screen draws in full: ``selected`` (its ladder, quote and depth),
+        the watchlist ``rows`` in view, and the symbols of open positions and working
+        orders (their P&L and panes move with the price)."""
+        keys = set(rows)
+        if selected is not None:
+            keys.add(selected)
+        keys.update(pos.key for pos in self.positions.values() if pos.qty != 0)
+        keys.update(o.key for o in self.orders.values() if is_working(o))
+        return frozenset(keys)
 
     def mark(self, key: str) -> int | None:
         """The price open positions are valued at: the latest LTP this viewer received (the

@@ -109,6 +109,8 @@ class Stack:
         socket_path: Path | None = None,
         symbols: list[str] | None = None,
         order_rate: float = 50,
+        alert_sender: Any = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.sim: SimHandle = start_in_thread(SimConfig(seed=11, rate=20.0, paused=True))
         self.instruments = [
@@ -148,7 +150,8 @@ class Stack:
             publisher=publisher,
             inbound=self.inbound,
             feed=self.feed,
-            options=EngineOptions(reconcile_interval_s=0, timer_interval_s=0.02),
+            options=EngineOptions(reconcile_interval_s=0, timer_interval_s=0.02, **(options or {})),
+            alert_sender=alert_sender,
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.engine.run, args=(self._stop,), daemon=True)

@@ -351,7 +351,7 @@ def test_unsupported_feed_is_a_clear_error(env: Env) -> None:
     assert "--feed binance needs --symbols" in out.stderr
     out = env.cli("engine", "run", "--feed", "bloomberg", timeout=60)
     assert out.returncode == 1
-    assert "expected kite, binance or replay:FILE" in out.stderr
+    assert "--feed bloomberg: expected kite, binance, bybit" in out.stderr
     out = env.cli("engine", "run", "--feed", "replay:/nonexistent/file.jsonl", timeout=60)
     assert out.returncode == 1
     assert "no such file" in out.stderr

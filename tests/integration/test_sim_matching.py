@@ -166,7 +166,8 @@ def test_stop_orders_trigger_then_fill(sim: SimHandle, api: Api) -> None:
     sim.set_price("NSE", "HDFCBANK", "1715.00", bid="1714.95", ask="1715.05")
     status = api.status(stop)
     assert status["order_status"] == "complete"
-    assert status["average_price"] == Decimal("1714.95")
+    # As OpenAlgo's sandbox: a triggered SL-M fills at the last price, not the touch.
+    assert status["average_price"] == Decimal("1715.00")
     assert api.position("HDFCBANK")["quantity"] == 0
 
     # SL (stop-limit) buy: triggers at 1718, buys up to 1718.50.
@@ -182,7 +183,7 @@ def test_stop_orders_trigger_then_fill(sim: SimHandle, api: Api) -> None:
     sim.set_price("NSE", "HDFCBANK", "1718.00", bid="1717.95", ask="1718.05")
     status = api.status(entry)
     assert status["order_status"] == "complete"
-    assert status["average_price"] == Decimal("1718.05")
+    assert status["average_price"] == Decimal("1718.00")  # the last price, within the limit
     # An SL that triggers with the market beyond its limit rests as a limit order.
     gap = api.order(
         symbol="HDFCBANK",
@@ -194,6 +195,11 @@ def test_stop_orders_trigger_then_fill(sim: SimHandle, api: Api) -> None:
     )
     sim.set_price("NSE", "HDFCBANK", "1730.00", bid="1729.95", ask="1730.05")
     assert api.status(gap)["order_status"] == "open"
+    # Back within its limit, it fills at the last price.
+    sim.set_price("NSE", "HDFCBANK", "1724.50", bid="1724.45", ask="1724.55")
+    status = api.status(gap)
+    assert status["order_status"] == "complete"
+    assert status["average_price"] == Decimal("1724.50")
 
 
 def test_modify_and_cancel(sim: SimHandle, api: Api) -> None:

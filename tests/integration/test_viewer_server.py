@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone
+from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
 from cockpit.link.client import (
     EngineClient,
     EngineGone,
@@ -472,3 +472,32 @@ def test_volume_levels_merge_per_level_in_order_with_the_snapshot(engine, sock_d
         server.volume(VolumeAtPrice("NSE:A", [(93, Decimal(7))]))
         batch = c.wait_for(MarketBatch, timeout=2)
         assert batch.volume_at_price == [VolumeAtPrice("NSE:A", [(93, Decimal(7))])]
+
+
+def test_what_a_viewer_shows_reaches_the_core_unanswered_read_only_too(
+    engine, sock_dir: Path
+) -> None:
+    _, core = engine
+    with EngineClient.connect(path=sock_dir / "t.sock", read_only=True) as c:
+        c.snapshot()
+        c.show(["NSE:INFY", "NSE:SBIN"])
+        c.show([])
+        answer = c.request(Ping(id=0))  # answered in order: nothing came for the two above
+        assert isinstance(answer, Ack)
+        conn_id = next(i.conn_id for i in core.seen if isinstance(i, SnapshotRequest))
+    shown = [i for i in core.seen if isinstance(i, ViewerShowing)]
+    assert shown == [
+        ViewerShowing(conn_id, frozenset({"NSE:INFY", "NSE:SBIN"})),
+        ViewerShowing(conn_id, frozenset()),
+    ]
+    assert not any(
+        isinstance(i, ViewerCommand) and not isinstance(i.command, Ping) for i in core.seen
+    )
+
+
+def test_viewers_of_older_versions_are_refused(engine, sock_dir: Path) -> None:
+    """Version 3 sends alert, chart and tape messages a version-2 viewer cannot decode."""
+    with pytest.raises(VersionMismatch, match="v2"):
+        EngineClient.connect(path=sock_dir / "t.sock", version=2)
+    with pytest.raises(VersionMismatch, match="v1"):
+        EngineClient.connect(path=sock_dir / "t.sock", version=1)

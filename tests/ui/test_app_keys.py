@@ -470,3 +470,30 @@ async def test_help_lists_keys_and_binding_ids() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "TradeScreen"
+
+
+def test_no_key_is_bound_twice() -> None:
+    # Two bindings on one key: only the first ever runs, and `?` lists a key that lies.
+    from collections import Counter
+
+    from cockpit.ui.bindings import BINDINGS
+    from cockpit.ui.screens.trade import TradeScreen
+
+    keys = Counter(
+        key.strip()
+        for b in [*BINDINGS, *TradeScreen.BINDINGS]
+        for key in b.key.split(",")  # type: ignore[union-attr]
+    )
+    assert [k for k, n in keys.items() if n > 1] == []
+
+
+async def test_capital_t_opens_the_trade_statistics() -> None:
+    from cockpit.ui.screens.stats import StatsScreen
+
+    app, _ = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("T")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen))
+        await pilot.press("T")
+        await wait_for(pilot, lambda: not isinstance(app.screen, StatsScreen))

@@ -47,10 +47,11 @@ def _die_with_parent() -> None:
 class EngineProc:
     """Paper exchange (in-process) + `cockpit engine run` (child) in private XDG dirs."""
 
-    def __init__(self, **settings: str) -> None:
-        """``settings``: more ``COCKPIT_*`` variables for the engine (its config)."""
+    def __init__(self, sim: SimConfig | None = None, **settings: str) -> None:
+        """``sim``: the paper exchange (default: paused, prices set by the test);
+        ``settings``: more ``COCKPIT_*`` variables for the engine (its config)."""
         self.root = Path(tempfile.mkdtemp(prefix="ckui", dir="/tmp"))
-        self.sim: SimHandle = start_in_thread(SimConfig(seed=7, rate=20.0, paused=True))
+        self.sim: SimHandle = start_in_thread(sim or SimConfig(seed=7, rate=20.0, paused=True))
         defaults = {
             "COCKPIT_TRADING__ARMED_AT_START": "true",
             "COCKPIT_TRADING__WATCHLIST": '["NSE:SBIN","NSE:INFY"]',
@@ -135,9 +136,9 @@ class EngineProc:
 
 
 @contextlib.contextmanager
-def running_engine(**settings: str) -> Iterator[EngineProc]:
+def running_engine(sim: SimConfig | None = None, **settings: str) -> Iterator[EngineProc]:
     """An engine process at SBIN 800.00 and INFY 1500.00, ready, stopped afterwards."""
-    e = EngineProc(**settings)
+    e = EngineProc(sim, **settings)
     try:
         e.price("SBIN", "800.00")
         e.price("INFY", "1500.00")

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cockpit.domain.feed import OrderUpdate
+from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     InvalidModification,
     InvalidTransition,
@@ -29,9 +30,7 @@ from cockpit.domain.orders import (
     Product,
     Side,
     TickPrice,
-    UnmappedUpdate,
     allowed_events,
-    events_from_update,
 )
 
 TICK = Decimal("0.05")
@@ -408,39 +407,6 @@ def test_following_any_update_sequence_never_breaks_the_order(
             assert order.filled_qty == max(before, Decimal(filled) or Decimal(10))
 
 
-def test_events_and_orders_round_trip_through_json() -> None:
-    import json
-
-    from cockpit.domain.orders import event_from_state, event_to_state
-
-    events: list[OrderEvent] = [
-        OrderSubmitted(1),
-        OrderAccepted("V1", 2, S.TRIGGER_PENDING),
-        OrderTriggered(3),
-        OrderModified(4, qty=Decimal("12.5"), trigger_ticks=15990),
-        OrderModified(5),
-        OrderFilled(Decimal(3), Fraction(32001, 2), 6, "T1"),
-        OrderFilled(Decimal(1), 16000, 7),
-        OrderCancelled(8, "user"),
-        OrderRejected(9, "margin"),
-    ]
-    for event in events:
-        state = json.loads(json.dumps(event_to_state(event)))
-        assert event_from_state(state) == event
-    with pytest.raises(ValueError, match="unknown order event"):
-        event_from_state({"event": "exploded", "ts_ns": 1})
-    order = order_in(S.PARTIALLY_FILLED)
-    order.apply(OrderFilled(Decimal(2), Fraction(32001, 2), 9))
-    restored = Order.from_state(json.loads(json.dumps(order.to_state())))
-    assert restored.to_state() == order.to_state()
-    assert restored.avg_fill_ticks == order.avg_fill_ticks
-    # Replaying the journaled events onto a fresh order gives the same state.
-    replayed = order_in(S.PENDING_NEW)
-    for event in order.history:
-        replayed.apply(event_from_state(json.loads(json.dumps(event_to_state(event)))))
-    assert replayed.to_state() == order.to_state()
-
-
 # -- exact integers on the fill path, against the Fraction-only reference ---------------------
 
 
@@ -472,8 +438,6 @@ fill_sequences = st.lists(
 def test_fill_value_and_average_equal_the_fraction_reference(
     seq: list[tuple[Decimal, int | Fraction]],
 ) -> None:
-    import json
-
     total = sum((q for q, _ in seq), Decimal(0))
     order = Order("c1", "NSE:X", Side.BUY, OrderType.MARKET, total)
     value = Fraction(0)
@@ -484,21 +448,7 @@ def test_fill_value_and_average_equal_the_fraction_reference(
         filled += qty
         _same(order.fill_value_ticks, value)
         _same(order.avg_fill_ticks, value / Fraction(filled))
-        state = json.loads(json.dumps(order.to_state()))
-        assert state["fill_value_ticks"] == str(value)  # the journal form is unchanged
-        _same(Order.from_state(state).fill_value_ticks, value)
     assert order.status is S.COMPLETE
-
-
-def test_order_from_state_reads_old_fraction_strings() -> None:
-    order = order_in(S.PARTIALLY_FILLED)
-    state = order.to_state()
-    state["fill_value_ticks"] = "32002/2"  # a whole value written as a Fraction
-    restored = Order.from_state(state)
-    assert restored.fill_value_ticks == 16001
-    assert type(restored.fill_value_ticks) is int
-    state["fill_value_ticks"] = "32001/2"
-    assert Order.from_state(state).fill_value_ticks == Fraction(32001, 2)
 
 
 def _ref_fill_price(order: Order, average: Decimal, target: Decimal) -> TickPrice:
@@ -554,7 +504,7 @@ def test_fill_price_from_averages_equals_the_fraction_reference(
     tick=st.sampled_from([TICK, Decimal("0.01"), Decimal("0.0025"), Decimal(1), Decimal("0.5")]),
 )
 def test_to_ticks_equals_the_fraction_reference(price: Decimal, tick: Decimal) -> None:
-    from cockpit.domain.orders import _to_ticks
+    from cockpit.domain.order_updates import _to_ticks
 
     _same(_to_ticks(price, tick), Fraction(price) / Fraction(tick))
 

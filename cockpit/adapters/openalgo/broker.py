@@ -44,6 +44,7 @@ import msgspec
 from cockpit.adapters.openalgo import transport
 from cockpit.adapters.openalgo.rows import (
     BadRow,
+    history_bars,
     instrument_from_row,
     lacks_fills,
     order_updates,
@@ -108,6 +109,9 @@ from cockpit.domain.execution import (
 )
 from cockpit.domain.execution import (
     QueryBook as QueryBook,
+)
+from cockpit.domain.execution import (
+    QueryHistory as QueryHistory,
 )
 from cockpit.domain.execution import (
     QueryOrder as QueryOrder,
@@ -452,6 +456,16 @@ class OpenAlgoRouter:
                 if request.exchange:
                     body["exchange"] = request.exchange
                 return self._typed(self._call(request, "search", body, retry_uncertain=True))
+            case QueryHistory():
+                body = {
+                    "symbol": request.symbol,
+                    "exchange": request.exchange,
+                    "interval": request.interval,
+                    "start_date": request.start_date,
+                    "end_date": request.end_date,
+                    "source": "api",
+                }
+                return self._typed(self._call(request, "history", body, retry_uncertain=True))
         return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
 
     # -- one call, classified and retried where safe ---------------------------------------
@@ -748,6 +762,8 @@ class OpenAlgoRouter:
                 found = [instrument_from_row(row) for row in data or () if isinstance(data, list)]
                 typed = [inst for inst in found if inst is not None]
                 bad = len(found) - len(typed)
+            case QueryHistory():
+                typed, bad = history_bars(data)
             case _:
                 return result
         if bad:

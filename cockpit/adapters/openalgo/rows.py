@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from msgspec.structs import replace
 
-from cockpit.domain.execution import PositionReport
+from cockpit.domain.execution import HistoryBar, PositionReport
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.instruments import Exchange, Instrument, to_decimal
 
@@ -285,3 +285,29 @@ def instrument_from_row(row: Any) -> Instrument | None:
         )
     except (KeyError, ValueError, ArithmeticError, TypeError):
         return None
+
+
+def history_bars(data: Any) -> tuple[list[HistoryBar], int]:
+    """``/history``'s ``data`` rows as bars, oldest first, and how many rows were unreadable.
+
+    A row is ``{"timestamp": epoch seconds, "open", "high", "low", "close", "volume", "oi"}``;
+    one with a missing or non-positive price, a low above its high or a bad timestamp is
+    counted and skipped.
+    """
+    bars: list[HistoryBar] = []
+    bad = 0
+    for row in data if isinstance(data, list) else ():
+        try:
+            if not isinstance(row, dict):
+                raise BadRow("not an object")
+            ts = row.get("timestamp")
+            if isinstance(ts, bool) or not isinstance(ts, int | float) or ts <= 0:
+                raise BadRow(f"bad timestamp {ts!r}")
+            o, h, lo, c = (_dec(row, name) for name in ("open", "high", "low", "close"))
+            if min(o, h, lo, c) <= 0 or lo > min(o, c) or h < max(o, c):
+                raise BadRow("prices out of order")
+            bars.append(HistoryBar(int(ts) * 1_000_000_000, o, h, lo, c, _dec(row, "volume")))
+        except BadRow:
+            bad += 1
+    bars.sort(key=lambda b: b.start_ns)
+    return bars, bad

@@ -233,6 +233,8 @@ HELP = """\
   up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
   O            orders screen                    M       message log (fills, exits, refusals)
+  c            chart and tape (beside the ladder from 160 columns)   on the chart: , / . bar
+               size (1m 5m 15m)   ( / ) tape size filter   esc back
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
   a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._toast import ToastRack
 
+from cockpit.ui.screens.chart import ChartScreen, chart_touched, watch_chart
 from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.widgets.chart import CandleChart
 from cockpit.ui.widgets.ladder import Ladder
 from cockpit.ui.widgets.orders import OrdersPane
 from cockpit.ui.widgets.positions import PositionsPane
@@ -28,6 +31,19 @@ class TradeScreen(Screen[None]):
     """The default screen. Widgets render the app's store; the app sends commands."""
 
     AUTO_FOCUS = "#ladder"
+    CHART_BESIDE_MIN = 160
+    """From this width `c` shows the chart beside the ladder (else on its own screen)."""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "c",
+            "chart",
+            "Chart",
+            tooltip="Candle chart and tape of the selected symbol (beside the ladder from"
+            " 160 columns)",
+            show=False,
+            id="trade.chart",
+        ),
+    ]
 
     @property
     def capp(self) -> CockpitApp:
@@ -44,11 +60,13 @@ class TradeScreen(Screen[None]):
         self.positions = PositionsPane(store, id="positions")
         self.orders = OrdersPane(store, id="orders")
         self.status = StatusBar(store, id="status")
+        self.chart = CandleChart(store, id="chart")
         with Horizontal(id="top"):
             yield self.watchlist
             with Vertical(id="centre"):
                 yield self.quote
                 yield self.ladder
+            yield self.chart
             yield self.depth
         with Horizontal(id="bottom"):
             yield self.positions
@@ -60,10 +78,6 @@ class TradeScreen(Screen[None]):
         """Render whatever the store holds (screens come and go; the store stays)."""
         self.symbol_selected(self.capp.selected)
         self.refresh_view(Changes(everything=True))
-        self.call_after_refresh(self._lift_toasts)
-
-    def on_resize(self) -> None:
-        """The panes moved: keep the toasts above the positions and the status bar."""
         self.call_after_refresh(self._lift_toasts)
 
     def _lift_toasts(self) -> None:
@@ -87,6 +101,9 @@ class TradeScreen(Screen[None]):
         self.status.qty = fmt_qty(self.capp.qty_of(key))
         self.status.rebuild()
         self.ladder.set_symbol(key)
+        if self.has_class("-chart"):
+            watch_chart(self.capp, key)
+            self.chart.set_symbol(key)
         self.quote.set_symbol(key)
         self.depth.set_symbol(key)
         self.watchlist.rebuild()
@@ -111,6 +128,10 @@ class TradeScreen(Screen[None]):
                 self.depth.rebuild()
             else:
                 self.depth.rebuild_soon()
+        if self.has_class("-chart") and chart_touched(ch, key):
+            if ch.everything:
+                watch_chart(app, key)
+            self.chart.rebuild_soon()
         if everything or ch.positions or ch.plans:
             self.positions.rebuild()
         elif ch.marks:
@@ -118,6 +139,24 @@ class TradeScreen(Screen[None]):
         if everything or ch.orders or ch.fills:
             self.orders.rebuild()
         self.status.follow(ch)
+
+    def action_chart(self) -> None:
+        """The chart beside the ladder on a wide terminal (toggled), else its own screen."""
+        if self.size.width >= self.CHART_BESIDE_MIN:
+            shown = not self.has_class("-chart")
+            self.set_class(shown, "-chart")
+            if shown:
+                watch_chart(self.capp, self.capp.selected)
+                self.chart.set_symbol(self.capp.selected)
+        else:
+            self.app.push_screen(ChartScreen())
+
+    def on_resize(self) -> None:
+        """The panes moved: keep the toasts above the positions and the status bar; too
+        narrow for the chart beside the ladder: it goes."""
+        if self.size.width < self.CHART_BESIDE_MIN:
+            self.remove_class("-chart")
+        self.call_after_refresh(self._lift_toasts)
 
     def on_key(self, event: events.Key) -> None:
         """The count grammar: digits before a key collect into its count (shown on the

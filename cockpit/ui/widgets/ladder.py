@@ -237,6 +237,7 @@ class Ladder(LineGrid, can_focus=True):
         stop = plan.stop if plan is not None and not plan.fired else None
         target = plan.target if plan is not None and not plan.fired else None
         trailing = plan is not None and plan.trail_active
+        tps = {t.level: f"TP{t.n}" for t in plan.targets if not t.fired} if plan else {}
         ltp = q.ltp if q is not None else None
         wide = width >= 56
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
@@ -267,6 +268,9 @@ class Ladder(LineGrid, can_focus=True):
             row_cls = ""
             if p == target:
                 marks.append("TGT")
+                row_cls = "ladder--target"
+            if p in tps:
+                marks.append(tps[p])
                 row_cls = "ladder--target"
             if p == entry:
                 marks.append("ENT")

@@ -167,6 +167,9 @@ class PositionsPane(LineGrid):
                 tail += [("  tgt ", "pos--dim"), (d_tgt, "pos--target")]
             if r_mult:
                 tail += [(f"  {r_mult}", "")]
+            for t in live.targets if live is not None else ():
+                done = "✓" if t.fired else store.fmt_price(key, t.level)
+                tail += [(f"  TP{t.n} {fmt_qty(t.qty)} {done}", "pos--target")]
             if live is not None and live.trail is not None:
                 unit = {"ticks": "t", "percent": "%"}.get(live.trail.kind, "pt")
                 state = "on" if live.trail_active else "off"

@@ -39,6 +39,7 @@ class StatusBar(LineGrid):
         self.link = "connecting"
         self.count = ""
         """The count typed before a key (``3`` of ``3]``), shown until a key takes it."""
+
         """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self._flags: tuple[bool, bool, str] | None = None
 
@@ -126,6 +127,9 @@ class StatusBar(LineGrid):
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
+        template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
+        if template:
+            groups.append((9, [(" tpl ", "status--label"), (template, "")]))
         width = self.size.width or 200
         for level in range(1, 7):
             if sum(len(t) for _, g in groups for t, _ in g) <= width:

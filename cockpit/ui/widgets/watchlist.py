@@ -8,7 +8,9 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import ModalScreen, Screen
 
+from cockpit.link.protocol import SetWatchlistView
 from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
@@ -117,6 +119,9 @@ class Watchlist(LineGrid, can_focus=True):
             super().__init__()
             self.key = key
 
+    class RowsShown(Message):
+        """Other symbols came into view (scrolled, sorted, added or removed)."""
+
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
         self.store = store
@@ -125,6 +130,8 @@ class Watchlist(LineGrid, can_focus=True):
         self.sort = "added"
         self.selected: str | None = None
         self._order: list[str] = []
+        self.in_view: frozenset[str] = frozenset()
+        """The symbols of the rows in view (the engine sends these in full)."""
 
     def on_mount(self) -> None:
         """Tick ages and flashes fade on a slow timer (not per tick)."""
@@ -169,7 +176,11 @@ class Watchlist(LineGrid, can_focus=True):
         chosen: set[str] = set()
         used = 0
         by_name = {c.name: c for c in COLUMNS}
+        saved = self.store.watchlists.get(self.store.active_watchlist)
+        shown = set(saved.columns) | {"symbol"} if saved is not None and saved.columns else None
         for group in GROUPS:  # bid and ask come together or not at all
+            if shown is not None and not shown.intersection(group):
+                continue  # the trader hid it (remembered by the engine with the list)
             need = sum(by_name[n].width + 1 for n in group)
             if used + need <= width:
                 chosen.update(group)
@@ -196,11 +207,16 @@ class Watchlist(LineGrid, can_focus=True):
         lines: list[Line] = [header]
         now_ns = self.store.clock()
         mono = self.store.mono()
-        for i, key in enumerate(self._order[self.top_row : self.top_row + height], self.top_row):
+        rows = self._order[self.top_row : self.top_row + height]
+        for i, key in enumerate(rows, self.top_row):
             lines.append(self._row(key, cols, i == self.cursor, now_ns, mono))
         if not self._order:
             lines.append(("wl--dim", ((" no symbols — press / to add one", ""),)))
         self.set_lines(lines)
+        in_view = frozenset(rows)
+        if in_view != self.in_view:
+            self.in_view = in_view
+            self.post_message(self.RowsShown())
 
     def _header(self, cols: list[Column]) -> tuple[Cell, ...]:
         out: list[Cell] = []
@@ -275,9 +291,12 @@ class Watchlist(LineGrid, can_focus=True):
         Many symbols move on every batch; the list is redrawn at most ``max_hz`` times a
         second (the selected symbol's ladder and quote keep the full frame rate).
         """
-        if changed is not None and self.sort == "added" and not (set(self._order) & changed):
-            return
+        if changed is not None and self.sort == "added" and self.in_view.isdisjoint(changed):
+            return  # none of the rows in view moved
         if changed is None:
+            saved = self.store.watchlists.get(self.store.active_watchlist)
+            if saved is not None and saved.sort in SORTS:
+                self.sort = saved.sort  # the list's sort, as the engine remembers it
             self.rebuild()
         else:
             self.rebuild_soon()
@@ -315,4 +334,20 @@ class Watchlist(LineGrid, can_focus=True):
         """Cycle the sort order."""
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self.notify(f"Watchlist sorted by {self.sort}", timeout=1.5)
+        sort = self.sort
+        send = getattr(self.app, "send", None)
+        if send is not None:  # remembered with the list, by the engine
+            send(lambda i: SetWatchlistView(id=i, sort=sort))
         self.rebuild()
+
+
+def rows_in_view(screens: Sequence[Screen[object]]) -> frozenset[str]:
+    """The watchlist rows on screen: the top screen's, and those of the screens under it
+    while modal screens (which let them show) are on top."""
+    rows: set[str] = set()
+    for screen in reversed(screens):
+        for wl in screen.query(Watchlist):
+            rows |= wl.in_view
+        if not isinstance(screen, ModalScreen):
+            break
+    return frozenset(rows)

@@ -1,0 +1,280 @@
+"""Entry commands (market, limit, stop, market-if-touched; reverse), the risk gate's context,
+and the MIT entries the engine holds until the last price touches their level.
+
+A venue has stop orders (SL, SL-M) but no market-if-touched: the engine keeps an MIT entry
+itself (shown to viewers as a ``trigger_pending`` order of type ``MIT``) and, on the first
+price at or through its level, sends it at market under the same client id, after the entry
+gates and the risk checks pass again. The plan attaches on its fill as for any entry. Held
+entries live in memory only: a restarted engine does not hold them any more (no position can
+come of that), and disarming, the kill switch or a cancel drops them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cockpit.domain.exits import PlanError
+from cockpit.domain.instruments import InvalidQuantity
+from cockpit.domain.orders import OrderRequest, OrderType, Product, Side
+from cockpit.engine.base import EngineBase
+from cockpit.engine.risk_gate import GateContext
+from cockpit.engine.templates import plan_spec_for
+from cockpit.link import protocol
+
+
+def trigger_side_error(
+    side: Side, kind: str, trigger: int | None, last: int | None, price: int | None
+) -> str:
+    """Why a stop (``SL``/``SL-M``) or ``MIT`` entry's trigger is on the wrong side ("" if
+    not): a buy stop triggers above the last price and a buy MIT below it (a sell mirrored);
+    a stop-limit buy's limit is at or above its trigger."""
+    if trigger is None or last is None:
+        return ""
+    sign = side.sign
+    if kind == "MIT":
+        if (trigger - last) * sign >= 0:
+            where = "below" if sign > 0 else "above"
+            return f"a {side} MIT triggers {where} the last price (use a stop for the other side)"
+        return ""
+    if (trigger - last) * sign <= 0:
+        where = "above" if sign > 0 else "below"
+        return f"a {side} stop triggers {where} the last price (use a limit or MIT instead)"
+    if kind == "SL" and price is not None and (price - trigger) * sign < 0:
+        where = "at or above" if sign > 0 else "at or below"
+        return f"a {side} stop-limit's limit must be {where} its trigger"
+    return ""
+
+
+@dataclass(slots=True)
+class HeldTouch:
+    """An MIT entry waiting for its level."""
+
+    cid: str
+    request: OrderRequest
+    """The market entry it becomes."""
+    level: int
+    spec: protocol.PlanSpec | None
+    created_ns: int
+
+
+class Entries(EngineBase):
+    """Entries: market, limit, stop and MIT orders, reversals, the risk gate's context and MIT
+    entries held by the engine (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    # -- entry commands --------------------------------------------------------------------------
+
+    def _cmd_PlaceEntry(self, conn_id: int, cmd: protocol.PlaceEntry) -> protocol.Msg:  # noqa: N802
+        inst = self.instruments.get(cmd.key)
+        if inst is None:
+            return protocol.Refused(
+                cmd.id, "unknown_symbol", f"{cmd.key} is not a known instrument"
+            )
+        if not inst.tradable:
+            return protocol.Refused(cmd.id, "not_tradable", f"{cmd.key} is an index")
+        if self.kill_switch:
+            return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
+        if not self.armed:
+            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
+        if not self.journal_ok:
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
+        if not self.reconciled:
+            return protocol.Refused(cmd.id, "reconciling", "waiting for the broker's books")
+        sym = self._syms[cmd.key]
+        if sym.ltp is None:
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: no price yet")
+        if not self._feed_ok():
+            bad = ", ".join(f"{n} {s.state}" for n, s in self.feeds.items())
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live ({bad})")
+        side = Side.parse(cmd.side)
+        try:
+            if cmd.lots is not None:
+                qty = inst.check_quantity(inst.lots(cmd.lots))
+            elif cmd.qty is not None:
+                qty = inst.check_quantity(cmd.qty)
+            else:
+                return protocol.Refused(cmd.id, "quantity", "no quantity given")
+        except (InvalidQuantity, ValueError) as exc:
+            return protocol.Refused(cmd.id, "quantity", str(exc))
+        try:
+            spec = plan_spec_for(self.config, cmd.key, cmd.plan, cmd.template)
+        except PlanError as exc:
+            return protocol.Refused(cmd.id, "template", str(exc))
+        touch = cmd.order_type.upper() == "MIT"
+        try:
+            order_type = OrderType.MARKET if touch else OrderType(cmd.order_type.upper())
+        except ValueError:
+            return protocol.Refused(cmd.id, "order_type", f"unknown order type {cmd.order_type!r}")
+        price = cmd.price
+        if order_type.has_price and cmd.join is not None:
+            price = sym.bid if cmd.join == "bid" else sym.ask if cmd.join == "ask" else None
+            if price is None:
+                return protocol.Refused(cmd.id, "no_quote", f"{cmd.key}: no {cmd.join} to join")
+        if order_type.has_price and price is None:
+            return protocol.Refused(cmd.id, "price", f"a {order_type} order needs a price")
+        if (order_type.has_trigger or touch) and cmd.trigger is None:
+            return protocol.Refused(cmd.id, "price", f"a {cmd.order_type} order needs a trigger")
+        if order_type.has_trigger or touch:
+            wrong = trigger_side_error(side, cmd.order_type.upper(), cmd.trigger, sym.ltp, price)
+            if wrong:
+                return protocol.Refused(cmd.id, "trigger", f"{cmd.key}: {wrong}")
+        try:
+            product = Product(cmd.product.upper())
+        except ValueError:
+            return protocol.Refused(cmd.id, "product", f"unknown product {cmd.product!r}")
+        request = OrderRequest(
+            cmd.key,
+            side,
+            qty,
+            order_type,
+            product,
+            price_ticks=price if order_type.has_price else None,
+            trigger_ticks=cmd.trigger if order_type.has_trigger else None,
+            tag="entry",
+        )
+        refusal = self._risk.check(
+            self._gate_context(request.key), request, confirmed=cmd.confirmed
+        )
+        if refusal is not None:
+            return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        if touch:
+            assert cmd.trigger is not None
+            cid = self._hold_touch(request, cmd.trigger, spec)
+            return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} MIT", cid=cid)
+        order = self._submit(request, urgent=False)
+        self._entry_specs[order.cid] = spec
+        return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}", cid=order.cid)
+
+    def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
+        pos = self.portfolio.get(cmd.key)
+        if pos is None or pos.qty == 0:
+            return protocol.Refused(cmd.id, "no_position", f"{cmd.key}: no position to reverse")
+        if self.kill_switch or not self.armed:
+            return protocol.Refused(cmd.id, "disarmed", "trading is disarmed")
+        if not self.journal_ok:
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
+        if not self._feed_ok():
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
+        if cmd.key in self._closers:
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        request = OrderRequest(
+            cmd.key,
+            side,
+            abs(pos.qty) * 2,
+            product=self._products.get(cmd.key, Product.MIS),
+            tag="reverse",
+        )
+        refusal = self._risk.check(self._gate_context(request.key), request, confirmed=True)
+        if refusal is not None:
+            return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        if cmd.key in self.plans:
+            self._remove_plan(cmd.key, "reverse")
+        order = self._submit(request, urgent=True)
+        self._entry_specs[order.cid] = None
+        return protocol.Ack(cmd.id, f"reverse {cmd.key}: {side} {request.qty}", cid=order.cid)
+
+    def _gate_context(self, key: str) -> GateContext:
+        """What the risk gate reads for an entry in ``key``."""
+        sym = self._syms[key]
+        position = self.portfolio.get(key)
+        return GateContext(
+            instrument=self.instruments[key],
+            last_ticks=sym.ltp,
+            last_recv_ns=sym.recv_ns,
+            now_ns=self.clock(),
+            working=self.working.values(),
+            open_orders=len(self.working),
+            position_qty=position.qty if position is not None else None,
+            day_pnl=self._day_pnl,
+            halted=self.kill_switch,
+        )
+
+    def _drop_queued_entries(self, why: str) -> None:
+        """Entries still queued at the router never go out (each comes back ``dropped``), nor
+        do held MIT entries."""
+        self._drop_touch(None, why)
+        dropped = self.router.drop_queued_entries()
+        if dropped:
+            self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)
+
+    # -- held MIT entries ------------------------------------------------------------------
+
+    def _touch_view(self, held: HeldTouch, status: str, reason: str = "") -> protocol.OrderView:
+        request = held.request
+        return protocol.OrderView(
+            cid=held.cid,
+            key=request.key,
+            side=str(request.side),
+            order_type="MIT",
+            qty=request.qty,
+            status=status,
+            ts_ns=self.clock(),
+            product=str(request.product),
+            trigger=held.level,
+            filled=Decimal(0),
+            tag=request.tag,
+            reason=reason,
+        )
+
+    def _hold_touch(self, request: OrderRequest, level: int, spec: protocol.PlanSpec | None) -> str:
+        """Hold an MIT entry; its client id (the market order it becomes keeps it)."""
+        self._cid_n += 1
+        held = HeldTouch(f"{self._cid_prefix}{self._cid_n}", request, level, spec, self.clock())
+        self._touch[held.cid] = held
+        if self.journal is not None:
+            self._journal_call(
+                self.journal.event,
+                "mit_held",
+                {"cid": held.cid, "key": request.key, "side": str(request.side),
+                 "qty": str(request.qty), "level": level},
+            )  # fmt: skip
+        self.publisher.event(
+            protocol.OrderEvent(self._next_seq(), self._touch_view(held, "trigger_pending"))
+        )
+        return held.cid
+
+    def _touch_tick(self, key: str, price: int) -> None:
+        """(Every accepted price of ``key``) send the MIT entries it touched."""
+        for held in [h for h in self._touch.values() if h.request.key == key]:
+            sign = held.request.side.sign
+            if (price - held.level) * sign > 0:
+                continue  # a buy MIT waits for the price to come down to its level
+            del self._touch[held.cid]
+            refusal = self._touch_refusal(held)
+            if refusal:
+                self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
+                continue
+            order = self._submit(held.request, urgent=False, cid=held.cid)
+            self._entry_specs[order.cid] = held.spec
+
+    def _touch_refusal(self, held: HeldTouch) -> str:
+        if self.kill_switch or not self.armed:
+            return "trading is disarmed"
+        if not self.journal_ok:
+            return "the journal cannot write"
+        if not self._feed_ok():
+            return "the feed is not live"
+        refusal = self._risk.check(
+            self._gate_context(held.request.key), held.request, confirmed=True
+        )
+        return "" if refusal is None else refusal[1]
+
+    def _drop_touch(self, key: str | None, why: str) -> int:
+        """Drop the held MIT entries of ``key`` (or all); how many."""
+        dropped = [h for h in self._touch.values() if key is None or h.request.key == key]
+        for held in dropped:
+            del self._touch[held.cid]
+            self._drop_one(held, why)
+        return len(dropped)
+
+    def _drop_one(self, held: HeldTouch, why: str, *, level: str = "") -> None:
+        self.publisher.event(
+            protocol.OrderEvent(self._next_seq(), self._touch_view(held, "cancelled", why))
+        )
+        if level:
+            self._alarm(level, f"{held.request.key}: MIT {held.cid} {why}", key=held.request.key)

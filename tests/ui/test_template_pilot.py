@@ -1,0 +1,67 @@
+"""Templates and scale-out targets in the real app against a real engine and paper exchange:
+``T`` picks the template the next entry asks for (shown on the status bar), the engine
+attaches that template's plan, and its TP rows show on the ladder and in the positions pane."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from tests.ui.conftest import wait_for
+from tests.ui.test_engine_pilot import (
+    SBIN,
+    EngineProc,
+    attached,
+    make_app,
+    qty,
+    row_with,
+    running_engine,
+)
+
+TEMPLATES = {
+    "scalp": {"stop_ticks": 6, "targets": [{"ticks": 4, "qty": 1}, {"ticks": 12}]},
+    "wide": {"stop_ticks": 30, "target_ticks": 60},
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    with running_engine(COCKPIT_TEMPLATES=json.dumps(TEMPLATES)) as e:
+        yield e
+
+
+async def test_t_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions(
+    engine: EngineProc,
+) -> None:
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    app = make_app(engine, templates=sorted(TEMPLATES), default_qty=Decimal(3))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("T")
+        assert app.active_template == "scalp"
+        await wait_for(pilot, lambda: "tpl scalp" in app.screen.status.text_of(0))
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].targets)
+        plan = app.store.plans[SBIN]
+        (tp1,) = plan.targets
+        assert (tp1.n, tp1.level, tp1.qty) == (1, plan.entry + 4, Decimal(1))
+        assert (plan.stop, plan.target) == (plan.entry - 6, plan.entry + 12)
+        tp_txt = app.store.fmt_price(SBIN, tp1.level)
+        await wait_for(pilot, lambda: tp_txt in (row_with(app, "TP1") or ""))
+        await wait_for(pilot, lambda: f"TP1 1 {tp_txt}" in app.screen.positions.text_of(2))
+
+        # TP1 fills: its row goes, the pane ticks it off, the position keeps 2.
+        engine.price("SBIN", tp_txt)
+        await wait_for(pilot, lambda: qty(app) == 2, 10)
+        await wait_for(pilot, lambda: "TP1 1 ✓" in app.screen.positions.text_of(2))
+        assert row_with(app, "TP1") is None
+
+        # Past the last template the next entries ask for none (the instrument's default).
+        await pilot.press("T", "T")
+        assert app.active_template is None
+        await wait_for(pilot, lambda: "tpl" not in app.screen.status.text_of(0))
