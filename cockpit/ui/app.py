@@ -289,6 +289,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.select_symbol(self.store.watchlist[0])
 
     def _update_views(self, changes: Changes) -> None:
+        if not self.screen_stack:  # closing: a batch that came after the screens went
+            return
         with self.batch_update():
             screen = self.screen
             for scr in self.screen_stack:
