@@ -7,10 +7,10 @@ engine's inbound queue, as the feed does; the real :class:`Engine` runs its deci
 own thread with a real viewer server (one viewer attached and reading) as publisher, and a
 stop-loss plan on every symbol (so every tick runs an exit plan). CPU is each thread's own
 (``/proc/self/task/<tid>/stat``). Prints JSON: ticks offered and processed, decision-thread and
-feed-thread CPU per tick (µs) and as a share of a core.
+feed-thread CPU per tick (µs) and as a share of a core, and the viewer server thread's share.
 
     PYTHONPATH=. python3 benchmarks/bench_engine_ticks.py [--symbols 50] [--rate 20000]
-        [--seconds 8] [--fold-s 0] [--profile out.pstats]
+        [--seconds 8] [--fold-s 0] [--profile out.pstats] [--showing 40]
 
 ``--profile`` runs the same ticks through ``Engine.handle`` synchronously under cProfile
 instead (the top of the profile is printed to stderr).
@@ -123,6 +123,12 @@ def main() -> int:
         help="EngineOptions.screen_fold_s (0: publish every tick, the A of an A/B)",
     )
     ap.add_argument("--profile", help="cProfile Engine.handle over the ticks to this file")
+    ap.add_argument(
+        "--showing",
+        type=int,
+        default=None,
+        help="the viewer says it draws the first N symbols in full (the rest: the slow lane)",
+    )
     opts = ap.parse_args()
     total = int(opts.rate * opts.seconds)
     instruments, payloads = frames(opts.symbols, min(total, 200_000))
@@ -196,12 +202,18 @@ def main() -> int:
     viewer = EngineClient.connect(path=tmp / "e.sock", client="bench")
     viewer.snapshot(timeout=10)
     viewer.start(on_msg)
+    if opts.showing is not None:
+        viewer.show([inst.key for inst in instruments[: opts.showing]])
+        result["showing"] = opts.showing
+        time.sleep(0.2)  # the engine hears it before the first tick
     while "decision" not in tids:
         time.sleep(0.01)
     ft = threading.Thread(target=feed, daemon=True)
     t0 = time.monotonic()
     c0 = engine.counters["ticks"]
     d0 = thread_cpu(tids["decision"])
+    server_tid = server._thread.native_id if server._thread else None  # noqa: SLF001
+    s0 = thread_cpu(server_tid) if server_tid else 0.0
     ft.start()
     ft.join()
     seen = -1  # drained: nothing queued and the count stopped moving (the last batch is done)
@@ -213,6 +225,7 @@ def main() -> int:
         time.sleep(0.2)  # long enough for a descheduled decision thread on a busy host
     wall = time.monotonic() - t0
     d1 = thread_cpu(tids["decision"])
+    s1 = thread_cpu(server_tid) if server_tid else 0.0
     f1 = cpu["feed"]
     done = engine.counters["ticks"] - c0
     stop.set()
@@ -227,6 +240,7 @@ def main() -> int:
         processed_per_s=round(done / wall, 1),
         decision_us_per_tick=round(1e6 * (d1 - d0) / max(1, done), 2),
         decision_cpu_pct_of_core=round(100 * (d1 - d0) / wall, 1),
+        viewer_server_cpu_pct_of_core=round(100 * (s1 - s0) / wall, 1),
         feed_us_per_tick=round(1e6 * f1 / max(1, offered), 2),
         feed_cpu_pct_of_core=round(100 * f1 / wall, 1),
         viewer_batches_per_s=round(batches / wall, 1),

@@ -569,6 +569,20 @@ def main() -> int:
     ap.add_argument(
         "--ab", action="store_true", help="the burst with the router's httpx transport too"
     )
+    ap.add_argument(
+        "--workers-ab",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the burst also with a router of N urgent workers (connections)",
+    )
+    ap.add_argument(
+        "--switch-ab",
+        type=int,
+        default=0,
+        metavar="US",
+        help="each rate scenario also with the GIL switch interval at US microseconds",
+    )
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -627,16 +641,22 @@ def main() -> int:
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
     # The venue's own order-rate limit is not what is measured: a real OpenAlgo server takes
     # 10 orders a second by default, and the router keeps to whatever it is set to.
+    variants = [("httpcore", "httpcore", 0)]  # (label, transport, urgent workers: 0 default)
+    if args.ab:
+        variants.append(("httpx", "httpx", 0))
+    if args.workers_ab:
+        variants.append((f"httpcore-{args.workers_ab}w", "httpcore", args.workers_ab))
     routers = {
-        kind: OpenAlgoRouter(
+        label: OpenAlgoRouter(
             f"http://127.0.0.1:{port}",
             API_KEY,
             inbound.put,
             order_rate=100_000,
             api_rate=100_000,
             transport_kind=kind,
-        )  # fmt: skip
-        for kind in (("httpcore", "httpx") if args.ab else ("httpcore",))
+            **({"urgent_workers": workers} if workers else {}),
+        )
+        for label, kind, workers in variants
     }
     router = routers["httpcore"]
     timed = TimedRouter(router)
@@ -701,12 +721,15 @@ def main() -> int:
                 vproc = ctx.Process(target=target, args=(str(sock_path), vready, vstop, counts))
                 vproc.start()
                 vready.wait(30)
-            cmds: list[tuple[Any, dict[str, Any], str]] = [
-                (r, run_cmd(r), "httpcore") for r in rates
+            switches = [switch_us] + ([args.switch_ab] if args.switch_ab else [])
+            cmds: list[tuple[Any, dict[str, Any], str, int]] = [
+                (r, run_cmd(r), "httpcore", sw) for r in rates for sw in switches
             ]
             if viewer and args.bursts:
-                cmds += [("burst", burst_cmd, kind) for kind in routers]
-            for rate, cmd, kind in cmds:
+                cmds += [("burst", burst_cmd, kind, switch_us) for kind in routers]
+            for rate, cmd, kind, switch in cmds:
+                if switch:
+                    sys.setswitchinterval(switch / 1e6)
                 if rate == "burst":  # every symbol holds its position again first
                     deadline = time.monotonic() + 10
                     while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
@@ -715,6 +738,8 @@ def main() -> int:
                 timed.stamps.clear()
                 stamps.clear()
                 threads0 = exit_stages.thread_cpu()
+                vpid = vproc.pid if vproc is not None else None
+                others0 = [exit_stages.process_cpu_s(x) for x in (venue_proc.pid, vpid)]
                 if rate == "burst":
                     sampler.start()
                 cpu0, host0, load0 = time.process_time(), host_cpu(), os.getloadavg()[0]
@@ -735,9 +760,16 @@ def main() -> int:
                     "viewer": args.viewer if viewer else "none",
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
+                    "switch_us": switch,
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
                     "cpu_ms_per_exit": round(cpu_ms / max(1, fig["exits"]), 2),
+                    "venue_process_cpu_ms": round(
+                        (exit_stages.process_cpu_s(venue_proc.pid) - others0[0]) * 1000
+                    ),
+                    "viewer_process_cpu_ms": round(
+                        (exit_stages.process_cpu_s(vpid) - others0[1]) * 1000
+                    ),
                     "cpu_steal_pct": steal_pct(host0, host_cpu()),
                     "load_avg": round(max(load0, os.getloadavg()[0]), 2),
                 }
@@ -763,7 +795,11 @@ def main() -> int:
     def worst(s: dict[str, Any], key: str) -> float:
         return float(s.get("tick_to_venue", {}).get(key, 1e9))
 
-    ten = [s for s in results["scenarios"] if s["rate_target"] == 10000 and s["viewer"] != "none"]
+    ten = [
+        s
+        for s in results["scenarios"]
+        if s["rate_target"] == 10000 and s["viewer"] != "none" and s["switch_us"] == switch_us
+    ]
     burst = [
         s
         for s in results["scenarios"]

@@ -81,7 +81,8 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=0.002, help="seconds between orders")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+    from cockpit.domain.execution import PlaceOrder
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

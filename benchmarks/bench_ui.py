@@ -23,28 +23,26 @@ frozen and one last price set: the screen must end on it. The pty is a tmux-like
 
 Goals (issue 19, compared in the output as ratios): 30 fps held; 3,000 symbols at 5,000/s:
 key p99 ≤ 50 ms, engine ≤ 50 % of a core; 50 symbols at 20,000/s: every tick processed,
-key p99 ≤ 100 ms.
+key p99 ≤ 100 ms; engine and TUI each ≤ 300 MB RSS at 3,000 symbols after 10 minutes
+(``--minutes 10``: after its levels, the largest symbol count holds its last rate that long
+and each process's RSS is sampled every minute; every level also reports the RSS then).
 
     python3 benchmarks/bench_ui.py [--levels 50:5000,3000:5000] [--seconds 8] [--presses 20]
+    python3 benchmarks/bench_ui.py --levels 3000:5000,50:20000 --minutes 10
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,12 +52,9 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.pty_term import HEIGHT, WIDTH, Pty, die_with_parent  # noqa: E402
 from cockpit.link.client import ClientError, EngineClient  # noqa: E402
 
-ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
-SYNC_END = b"\x1b[?2026l"
-DECRQM = b"\x1b[?2026$p"
-WIDTH, HEIGHT = 160, 48
 CLK = os.sysconf("SC_CLK_TCK")
 BASE = [
     "NSE:RELIANCE",
@@ -73,170 +68,18 @@ BASE = [
 ]
 
 
-def _die_with_parent() -> None:
-    """In a child: get SIGTERM when this benchmark dies (so nothing is left behind)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except OSError:
-        pass
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK
-
-
-TOKEN = re.compile(rb"\x1b\[([0-9;?<>=]*)([ -/]*)([@-~])|\x1b[()][0-9A-Za-z]|\x1b[=>78]|\r|\n|\x08")
-
-
-class Screen:
-    """A minimal terminal model: cursor moves (CUP, CR/LF) and text; attributes ignored.
-
-    Textual repaints only the changed span of a row, so "what is on screen" must be read from
-    a screen model, not from the byte stream.
-    """
-
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.rows = [[" "] * width for _ in range(height)]
-        self.x = self.y = 0
-        self._pending = b""
-
-    def feed(self, data: bytes) -> None:
-        data = self._pending + data
-        self._pending = b""
-        pos = 0
-        for m in TOKEN.finditer(data):
-            if m.start() > pos:
-                self._text(data[pos : m.start()])
-            pos = m.end()
-            tok = m.group(0)
-            if tok == b"\r":
-                self.x = 0
-            elif tok == b"\n":
-                self.y = min(self.height - 1, self.y + 1)
-            elif tok == b"\x08":
-                self.x = max(0, self.x - 1)
-            elif m.group(3) == b"H":
-                parts = (m.group(1) or b"").split(b";")
-                self.y = max(0, int(parts[0] or 1) - 1)
-                self.x = max(0, int(parts[1] or 1) - 1) if len(parts) > 1 else 0
-        rest = data[pos:]
-        cut = rest.rfind(b"\x1b")
-        if cut >= 0 and len(rest) - cut < 32:  # an escape sequence split across reads
-            self._pending = rest[cut:]
-            rest = rest[:cut]
-        self._text(rest)
-
-    def _text(self, raw: bytes) -> None:
-        if not raw:
-            return
-        text = raw.decode("utf-8", "replace")
-        if 0 <= self.y < self.height and self.x < self.width:
-            start = max(0, self.x)
-            chunk = text[start - self.x : self.width - self.x]
-            self.rows[self.y][start : start + len(chunk)] = chunk
-        self.x += len(text)
-
-    def line(self, y: int) -> str:
-        return "".join(self.rows[y])
-
-    def text(self) -> str:
-        return "\n".join(self.line(y) for y in range(self.height))
-
-
-class Pty:
-    """The TUI's terminal: reads everything it writes, answers the sync-output query."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
-        self.master = master
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-        os.close(slave)
-        self.lock = threading.Lock()
-        self.chunks: list[tuple[float, bytes]] = []
-        self.bytes = 0
-        self.frames = 0
-        self.text = bytearray()
-        """Output with escape sequences removed (for finding what was drawn)."""
-        self.screen = Screen(WIDTH, HEIGHT)
-        self._stop = False
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        tail = b""
-        while not self._stop:
-            try:
-                data = os.read(self.master, 1 << 16)
-            except OSError:
-                return
-            if not data:
-                return
-            now = time.monotonic()
-            both = tail + data
-            if DECRQM in both:
-                os.write(self.master, b"\x1b[?2026;2$y")
-            frames = both.count(SYNC_END) - tail.count(SYNC_END)
-            with self.lock:
-                self.bytes += len(data)
-                self.frames += frames
-                self.chunks.append((now, data))
-                self.text += ANSI.sub(b"", data)
-                self.screen.feed(data)
-            tail = data[-16:]
-
-    def mark(self) -> int:
-        """An offset into the stripped text (what is drawn after now starts there)."""
-        with self.lock:
-            return len(self.text)
-
-    def wait_text(self, needle: bytes, since: int, timeout: float) -> float | None:
-        """Seconds until ``needle`` appears in the output after ``since``; None on timeout."""
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            with self.lock:
-                if self.text.find(needle, max(0, since - len(needle))) >= 0:
-                    return time.monotonic() - t0
-            time.sleep(0.0005)
-        return None
-
-    def wait_screen(self, needle: str, timeout: float, row: int | None = None) -> float | None:
-        """Seconds until ``needle`` is on the screen (on ``row`` if given); None on timeout."""
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            with self.lock:
-                shown = self.screen.line(row) if row is not None else self.screen.text()
-            if needle in shown:
-                return time.monotonic() - t0
-            time.sleep(0.001)
-        return None
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def close(self) -> None:
-        self._stop = True
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        os.close(self.master)
 
 
 def start_sim(
@@ -256,7 +99,7 @@ def start_sim(
         stdout=log,
         stderr=log,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     deadline = time.monotonic() + 30
     while not ports.exists():
@@ -396,7 +239,7 @@ class Group:
             [sys.executable, "-m", "cockpit.cli", "engine", "run", "--broker", "openalgo",
              "--host", self.rest, "--ws-url", f"ws://127.0.0.1:{ports['ws_port']}"],
             env=eng_env, stdout=elog, stderr=elog, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
         self.procs.append(self.engine)
         self.socket = self.root / "run" / "cockpit" / "default.sock"
@@ -476,11 +319,36 @@ class Group:
             "engine_cpu_pct_of_core": cpu["engine"],
             "tui_cpu_pct_of_core": cpu["tui"],
             "terminal_bytes_per_s": round((tui.bytes - b0) / wall),
+            "engine_rss_mb": rss_mb(self.engine.pid),
+            "tui_rss_mb": rss_mb(self.tui.proc.pid),
             "limit": limit,
             "host_load_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
             "host_busy_pct_of_all_cpus": round(100 * (h1[0] - h0[0]) / jiffies, 1),
             "host_steal_pct": round(100 * (h1[1] - h0[1]) / jiffies, 1),
             "host_cpus": ncpu,
+        }
+
+    def memory(self, minutes: float) -> dict[str, Any]:
+        """Hold the current rate for ``minutes``; RSS of each process every minute (MB)."""
+        samples: list[dict[str, float]] = []
+        t0 = time.monotonic()
+        end = t0 + 60 * minutes
+        while True:
+            sample = {"minute": round((time.monotonic() - t0) / 60, 2)}
+            sample.update({n: rss_mb(p) for n, p in self._pids().items()})
+            samples.append(sample)
+            print(json.dumps({"symbols": self.symbols, "rss_mb": sample}), file=sys.stderr)
+            if time.monotonic() >= end:
+                break
+            time.sleep(min(60.0, max(0.0, end - time.monotonic())))
+        last = samples[-1]
+        return {
+            "symbols": self.symbols,
+            "minutes": minutes,
+            "engine_rss_mb": last["engine"],
+            "tui_rss_mb": last["tui"],
+            "venue_rss_mb": last["venue"],
+            "samples": samples,
         }
 
     def _pids(self) -> dict[str, int]:
@@ -544,6 +412,13 @@ def main() -> int:
     ap.add_argument("--presses", type=int, default=20)
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--no-cold", action="store_true", help="skip the cold start measurement")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="after the largest symbol count's levels, hold its last rate this long and "
+        "report each process's RSS (the memory budget is at 10 minutes)",
+    )
     ap.add_argument("--term", default="screen-256color", help="TERM of the pty (tmux's)")
     ap.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor")
     opts = ap.parse_args()
@@ -576,11 +451,17 @@ def main() -> int:
                     lv = group.level(rate, opts)
                     result["levels"].append(lv)
                     print(json.dumps(lv), file=sys.stderr, flush=True)
+                if opts.minutes and symbols == max(groups):
+                    result["memory"] = group.memory(opts.minutes)
                 if symbols == last:
                     result.update(group.ends_on_latest_price())
             finally:
                 group.close()
         result["ratios"] = ratios(result["levels"], opts.fps)
+        mem = result.get("memory")
+        if mem and mem["symbols"] >= 3000:
+            for proc in ("engine", "tui"):
+                result["ratios"][f"{proc}_rss_vs_300mb"] = round(mem[f"{proc}_rss_mb"] / 300, 3)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print(json.dumps(result, indent=2))

@@ -92,6 +92,18 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def process_cpu_s(pid: int | None) -> float:
+    """CPU seconds so far of process ``pid`` (all its threads; 0.0 if it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK_S
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
     """CPU ms per thread group between two :func:`thread_cpu` readings (0 ms left out)."""
     out = {k: round((v - before.get(k, 0.0)) * 1000) for k, v in after.items()}

@@ -20,6 +20,7 @@ _HANDLERS = {
     "record": "cockpit.adapters.record:run",
     "engine": "cockpit.daemon.main:run",
     "journal": "cockpit.journal.main:run",
+    "alert": "cockpit.daemon.alert_cli:run",
 }
 
 
@@ -274,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--what", default="trades", choices=["trades", "orders"], help="what to export"
     )
     journal.set_defaults(handler="journal")
+
+    alert = sub.add_parser(
+        "alert",
+        help="the running engine's alerts: add | list | rm",
+        description="add price SYMBOL PRICE | pnl AMOUNT | fill [SYMBOL] | exit [SYMBOL] | "
+        "feed | lock [once] [-- NOTE]; list; rm ID|all. Profile flags go before 'alert'.",
+    )
+    alert.add_argument("action", choices=["add", "list", "rm"])
+    alert.add_argument("words", nargs=argparse.REMAINDER, help="what to add, or the id to remove")
+    _add_venue_flags(alert, inherit=True)
+    alert.set_defaults(handler="alert")
     return parser
 
 

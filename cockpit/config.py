@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -78,6 +78,11 @@ class VenueSettings(BaseModel):
     order_updates: Literal["push", "poll", "auto"] = "auto"
     """OpenAlgo order updates: ``push`` (WebSocket ``subscribe_orders``), ``poll``
     (``/orderbook`` every second) or ``auto`` (poll if ``subscribe_orders`` is refused)."""
+    order_rate: float = Field(default=10.0, gt=0, le=10_000)
+    """Order requests per second the router sends an OpenAlgo server at most (a burst of as
+    many at once): the server's ``ORDER_RATE_LIMIT``, 10 by default. A gap through more stops
+    than this sends the rest at this pace; raise both together. The paper exchange takes
+    1,000 a second."""
 
 
 class FeedSettings(BaseModel):
@@ -237,6 +242,9 @@ class RiskSettings(BaseModel):
         )
 
 
+QtyPresets = Annotated[list[Annotated[Decimal, Field(gt=0)]], Field(min_length=1, max_length=4)]
+
+
 class TradingSettings(BaseModel):
     """Order entry."""
 
@@ -254,6 +262,12 @@ class TradingSettings(BaseModel):
     """Ask for confirmation of an order with a larger notional than this."""
     watchlist: list[str] = Field(default_factory=list)
     """Symbols (``EXCH:SYMBOL``) subscribed at start."""
+    risk_budget: Decimal | None = Field(default=None, gt=0)
+    """Money risked per trade when sizing from risk (``z``): quantity = budget ÷ (stop
+    distance × tick value), rounded down to the lot size. Adjustable in the TUI (``Z``)."""
+    qty_presets: dict[str, QtyPresets] = Field(default_factory=dict)
+    """Four quantities on ``f5``-``f8`` (lots where the instrument has lots), per
+    symbol (``"NSE:SBIN" = [10, 50, 100, 500]``), ``"*"`` for every other symbol."""
 
 
 class UiSettings(BaseModel):

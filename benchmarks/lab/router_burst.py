@@ -30,7 +30,8 @@ from bench_router import KEY, venue  # noqa: E402
 
 
 def run(port: int, conn: Any, kind: str, workers: int, rounds: int) -> dict[str, Any]:
-    from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+    from cockpit.domain.execution import PlaceOrder
 
     results: queue.SimpleQueue[object] = queue.SimpleQueue()
     router = OpenAlgoRouter(

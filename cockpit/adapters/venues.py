@@ -32,6 +32,8 @@ class Venue:
     """One ``--feed`` kind."""
 
     kind: str
+    exchange: str
+    """The exchange code of its instruments (``BYBIT``)."""
     lookup: Lookup
     listing: Listing | None
     make: Make
@@ -66,7 +68,7 @@ def _bybit(category: str) -> Venue:
         return make_feed(symbols, mode, url, sink, category=category, **options)
 
     kind = "bybit" if category == "spot" else f"bybit:{category}"
-    return Venue(kind, lookup, listing, make, record)
+    return Venue(kind, "BYBIT", lookup, listing, make, record)
 
 
 def _binance_futures() -> Venue:
@@ -90,7 +92,7 @@ def _binance_futures() -> Venue:
 
         return make_feed(symbols, mode, url, sink, **options)
 
-    return Venue("binance-futures", lookup, listing, make, record)
+    return Venue("binance-futures", "BINANCE_FUTURES", lookup, listing, make, record)
 
 
 def _hyperliquid() -> Venue:
@@ -119,7 +121,7 @@ def _hyperliquid() -> Venue:
 
         return make_feed(symbols, mode, url, sink, **options)
 
-    return Venue("hyperliquid", lookup, listing, make, record)
+    return Venue("hyperliquid", "HYPERLIQUID", lookup, listing, make, record)
 
 
 def _ccxt(exchange_id: str) -> Venue:
@@ -143,7 +145,7 @@ def _ccxt(exchange_id: str) -> Venue:
 
         return make_feed(exchange_id, symbols, mode, url, sink, **options)
 
-    return Venue(f"ccxt:{exchange_id}", lookup, listing, make, record)
+    return Venue(f"ccxt:{exchange_id}", "CCXT", lookup, listing, make, record)
 
 
 def venue(spec: str) -> Venue | None:

@@ -99,21 +99,33 @@ def binance_instruments(
                 )
             try:
                 info = next(s for s in resp.json()["symbols"] if s["symbol"] == symbol)
-                filters = {f["filterType"]: f for f in info["filters"]}
-                tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
-                lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
             except (KeyError, StopIteration, TypeError, ValueError) as exc:
                 raise FeedConfigError(
                     f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
                 ) from exc
-            if tick <= 0 or lot <= 0:
-                raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
-            out.append(Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto"))
+            out.append(binance_instrument(info))
     if not out:
         raise FeedConfigError(
             "--feed binance needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT) or [feed] symbols"
         )
     return out
+
+
+def binance_instrument(info: Mapping[str, Any]) -> Instrument:
+    """One ``exchangeInfo`` symbol entry as an instrument (tick from PRICE_FILTER, lot from
+    LOT_SIZE). Raises FeedConfigError for an entry it cannot read."""
+    symbol = str(info.get("symbol", "?"))
+    try:
+        filters = {f["filterType"]: f for f in info["filters"]}
+        tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
+        lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FeedConfigError(
+            f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
+        ) from exc
+    if tick <= 0 or lot <= 0:
+        raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
+    return Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto")
 
 
 # ---------------------------------------------------------------------- kite
@@ -290,8 +302,7 @@ def venue_feed(
     spec = venue(plan.kind)
     if spec is None:
         raise FeedConfigError(f"unknown feed {plan.kind!r}")
-    exchange = str(plan.instruments[0].exchange) if plan.instruments else None
-    return VenueFeed(spec.make(sink, url, rest_url), plan.venue_ids, plan.kind, exchange)
+    return VenueFeed(spec.make(sink, url, rest_url), plan.venue_ids, plan.kind)
 
 
 # ---------------------------------------------------------------------- key mapping
@@ -300,31 +311,38 @@ def venue_feed(
 class VenueFeed:
     """The engine's view of an external adapter: ``EXCH:SYMBOL`` keys in, venue ids out.
 
-    Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line, unless
-    they are on ``exchange`` (a public venue, whose symbol is its own id: a symbol added from
-    the search).
+    Keys the adapter does not know (not in ``venue_ids``) are ignored with a log line.
     """
 
     def __init__(
-        self, inner: Any, venue_ids: Mapping[str, str], kind: str, exchange: str | None = None
+        self,
+        inner: Any,
+        venue_ids: Mapping[str, str],
+        kind: str,
+        token_map: dict[int, tuple[str, str]] | None = None,
     ) -> None:
         self.inner = inner
         self.venue_ids = dict(venue_ids)
         self.kind = kind
-        self.exchange = exchange
+        self.token_map = token_map
+        """Kite: the decoder's token -> (exchange, symbol), shared with it."""
 
     def _map(self, keys: Iterable[str]) -> list[str]:
         out = []
         for k in keys:
             vid = self.venue_ids.get(k)
-            if vid is None and self.exchange is not None:
-                exchange, _, symbol = k.partition(":")
-                vid = symbol if exchange == self.exchange and symbol else None
             if vid is None:
                 log.warning("%s feed: no instrument for %s (add it to --symbols)", self.kind, k)
             else:
                 out.append(vid)
         return out
+
+    def follow(self, key: str, venue_id: str) -> None:
+        """Know one more instrument (added with ``/``), before the engine subscribes it."""
+        if self.token_map is not None:
+            exchange, symbol = key.split(":", 1)
+            self.token_map[int(venue_id)] = (exchange, symbol)
+        self.venue_ids[key] = venue_id
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
         """Subscribe engine keys in ``mode`` (ltp/quote/depth)."""
@@ -398,8 +416,6 @@ class UpstreamTee:
         self.connected = threading.Event()
         self._queued = 0
         """Events put in the buffer (feed thread); ``sent + lost`` catches up with it."""
-        self._follows: collections.deque[Instrument] = collections.deque()
-        self._follow_lock = threading.Lock()
         self._done = threading.Condition()
 
     def sink(self, inner: Callable[[object], None]) -> Callable[[object], None]:
@@ -480,34 +496,16 @@ class UpstreamTee:
         }
 
     def follow(self, inst: Instrument) -> None:
-        """Have the paper exchange follow one more instrument (one added from the search), now
-        and on every reconnect. Any thread."""
-        with self._follow_lock:
-            if any(i.key == inst.key for i in self.instruments):
-                return
-            self.instruments.append(inst)
-            self._follows.append(inst)
-        self._wake.set()
-
-    @staticmethod
-    def _follow_line(inst: Instrument) -> bytes:
-        return msgspec.json.encode(
-            {
-                "follow": {
-                    "exchange": str(inst.exchange),
-                    "symbol": inst.symbol,
-                    "tick": str(inst.tick_size),
-                    "lot": str(inst.lot_size),
-                }
-            }
-        )
+        """Have the paper exchange list and follow one more instrument (added with ``/``):
+        sent now on the open connection (in order with the ticks), and on every reconnect."""
+        self.instruments.append(inst)
+        if len(self._buf) < self.capacity:
+            self._buf.append(_Raw(_follow_line(inst)))  # not counted as an event (flush)
+            self._wake.set()
 
     def _hello(self) -> bytes:
-        with self._follow_lock:
-            self._follows.clear()  # the hello follows them all
-            followed = list(self.instruments)
         lines = [msgspec.json.encode({"auth": self._key})]
-        lines.extend(self._follow_line(inst) for inst in followed)
+        lines += [_follow_line(inst) for inst in self.instruments]
         return b"\n".join(lines) + b"\n"
 
     def _connect(self) -> socket.socket | None:
@@ -544,33 +542,26 @@ class UpstreamTee:
                         self.dropped - reported,
                     )
                     reported, next_report = self.dropped, time.monotonic() + 10.0
-                if self._follows:
-                    with self._follow_lock:
-                        follows = [self._follow_line(i) for i in self._follows]
-                        self._follows.clear()
-                    try:
-                        sock.sendall(b"\n".join(follows) + b"\n")
-                    except OSError as exc:
-                        self.errors += 1
-                        log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
-                        sock.close()
-                        sock = None
-                        self.connected.clear()
-                        continue
                 if not buf:
                     self._wake.wait(0.5)
                     self._wake.clear()
                     continue
                 chunk: list[bytes] = []
+                raw = 0
                 while buf and len(chunk) < 512:
-                    chunk.append(encode_line(buf.popleft()))
+                    item = buf.popleft()
+                    if type(item) is _Raw:
+                        raw += 1
+                        chunk.append(item.line)
+                    else:
+                        chunk.append(encode_line(item))
                 data = b"\n".join(chunk) + b"\n"
                 try:
                     sock.sendall(data)
-                    self.sent += len(chunk)
+                    self.sent += len(chunk) - raw
                 except OSError as exc:
                     self.errors += 1
-                    self.lost += len(chunk)
+                    self.lost += len(chunk) - raw
                     log.warning("upstream to the paper exchange lost: %s; reconnecting", exc)
                     sock.close()
                     sock = None
@@ -582,11 +573,21 @@ class UpstreamTee:
                 sock.close()
 
 
-def wait_until(pred: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``pred`` until true or ``timeout`` (startup helper)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A line for the paper exchange that is not a market event (a ``follow``)."""
+
+    line: bytes
+
+
+def _follow_line(inst: Instrument) -> bytes:
+    return msgspec.json.encode(
+        {
+            "follow": {
+                "exchange": str(inst.exchange),
+                "symbol": inst.symbol,
+                "tick": str(inst.tick_size),
+                "lot": str(inst.lot_size),
+            }
+        }
+    )

@@ -15,28 +15,20 @@ live-socket check of the viewer server.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import json
 import logging
 import os
-import secrets
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.adapters.venues import KINDS as VENUE_KINDS
 from cockpit.adapters.venues import venue as public_venue
 from cockpit.config import ConfigError, Settings
-from cockpit.daemon.catalog import venue_catalog
 from cockpit.daemon.external import (
     FeedConfigError,
     FeedPlan,
@@ -49,24 +41,18 @@ from cockpit.daemon.external import (
     venue_plan,
 )
 from cockpit.daemon.logfile import LogRotator
+from cockpit.daemon.simchild import AlreadyRunning, SimChild, StartupError, Venue
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.link.bus import Inbound
 
+if TYPE_CHECKING:
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+
 log = logging.getLogger(__name__)
 
-SIM_START_TIMEOUT_S: Final = 30.0
 LOG_CHECK_S: Final = 10.0
 """How often the detached engine looks at its log's size (and at once on start)."""
-_PR_SET_PDEATHSIG: Final = 1
-
-
-class StartupError(RuntimeError):
-    """The engine cannot start; the message says why in the user's terms."""
-
-
-class AlreadyRunning(StartupError):
-    """Another engine holds this profile."""
 
 
 # ---------------------------------------------------------------------- pid lock
@@ -100,172 +86,6 @@ class PidLock:
             self.path.unlink()
         os.close(self._fd)
         self._fd = None
-
-
-# ---------------------------------------------------------------------- paper exchange child
-
-
-@dataclass(frozen=True, slots=True)
-class Venue:
-    """Where the feed and the router connect."""
-
-    host: str
-    ws_url: str
-    api_key: str
-    label: str
-    upstream_port: int | None = None
-    """The paper exchange's upstream-price port (external feeds only)."""
-
-    def __repr__(self) -> str:  # never show the key
-        return f"Venue({self.label!r}, host={self.host!r}, ws_url={self.ws_url!r})"
-
-
-def _pdeathsig() -> None:
-    """In the sim child: die with SIGTERM when the engine (its parent) dies."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _sim_child_setup(nice: int, linux: bool) -> Callable[[], None]:
-    """The sim child's pre-exec: below the engine in CPU priority; dies with the engine."""
-
-    def setup() -> None:
-        if nice:
-            with contextlib.suppress(OSError):
-                os.nice(nice)
-        if linux:
-            _pdeathsig()
-
-    return setup
-
-
-SIM_ENV_NAMES: Final = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
-     "SYSTEMROOT", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONUTF8",
-     "PYTHONIOENCODING", "PYTHONUNBUFFERED", "VIRTUAL_ENV"}
-)  # fmt: skip
-"""What the paper exchange inherits of the engine's environment (plus ``LC_*`` and
-``XDG_*``): never a broker's or anyone's key."""
-
-
-def sim_child_env(key: str) -> dict[str, str]:
-    """The paper exchange's environment: the few variables a Python process needs, where the
-    user's directories are, and its own API key (not in argv: ps shows argv)."""
-    env = {
-        name: value
-        for name, value in paths.child_env().items()
-        if name in SIM_ENV_NAMES or name.startswith(("LC_", "XDG_"))
-    }
-    env["COCKPIT_SIM_API_KEY"] = key
-    return env
-
-
-class SimChild:
-    """``cockpit sim`` on free loopback ports as a child process of the engine."""
-
-    def __init__(self, settings: Settings, log_to: Any = None, *, upstream: bool = False) -> None:
-        self.settings = settings
-        self.upstream = upstream
-        self.proc: subprocess.Popen[bytes] | None = None
-        # Its ports file goes in the private runtime directory (0700), not the system temp.
-        runtime = paths.runtime_dir()
-        paths.ensure_private_dir(runtime)
-        self._dir = tempfile.mkdtemp(prefix="sim-", dir=runtime)
-        self.ports_file = Path(self._dir) / "ports.json"
-        self._log_to = log_to
-        self.venue: Venue | None = None
-
-    def start(self, timeout: float = SIM_START_TIMEOUT_S) -> Venue:
-        """Start it and wait for its ports file; return where to connect."""
-        key = secrets.token_hex(32)
-        sim = self.settings.sim
-        argv = [
-            sys.executable,
-            "-m",
-            "cockpit.cli",
-            "sim",
-            "--rest-port",
-            "0",
-            "--ws-port",
-            "0",
-            "--ports-file",
-            str(self.ports_file),
-            "--rate",
-            str(sim.rate),
-        ]
-        if sim.seed is not None:
-            argv += ["--seed", str(sim.seed)]
-        if self.upstream:
-            argv += ["--upstream-port", "0"]
-        for spec in sim.instruments:
-            argv += ["--instrument", spec]
-        env = sim_child_env(key)
-        linux = sys.platform.startswith("linux")
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_to,
-            stderr=self._log_to,
-            env=env,
-            # The paper exchange stands for a remote venue: it must never take the CPU from
-            # the engine (measured: its handler, woken by an exit order, preempted the engine
-            # inside that order's send; p50 0.9 ms -> 0.25 ms at nice 10).
-            preexec_fn=_sim_child_setup(sim.nice, linux),  # noqa: PLW1509 - no threads yet
-            close_fds=True,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.ports_file.exists():
-                try:
-                    data = json.loads(self.ports_file.read_text())
-                    break
-                except (OSError, ValueError):
-                    pass
-            if self.proc.poll() is not None:
-                raise StartupError(
-                    f"the paper exchange exited at start (code {self.proc.returncode}); "
-                    "see the log above"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise StartupError(f"the paper exchange did not start within {timeout:.0f}s")
-            time.sleep(0.05)
-        self.venue = Venue(
-            host=f"http://127.0.0.1:{int(data['rest_port'])}",
-            ws_url=f"ws://127.0.0.1:{int(data['ws_port'])}",
-            api_key=str(data.get("api_key") or key),
-            label="paper",
-            upstream_port=int(data["upstream_port"]) if data.get("upstream_port") else None,
-        )
-        log.info(
-            "paper exchange pid %d: REST %s WS %s",
-            self.proc.pid,
-            self.venue.host,
-            self.venue.ws_url,
-        )
-        return self.venue
-
-    def alive(self) -> bool:
-        """Whether the child is still running."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``; remove the ports file. Idempotent."""
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
-        with contextlib.suppress(OSError):
-            self.ports_file.unlink()
-        with contextlib.suppress(OSError):
-            os.rmdir(self._dir)
 
 
 # ---------------------------------------------------------------------- instruments
@@ -400,7 +220,6 @@ class EngineRunner:
             from cockpit.engine.core import Engine, EngineOptions
         except ImportError as exc:
             raise StartupError(f"the engine core is not available in this build: {exc}") from exc
-        from cockpit.adapters.openalgo.broker import OpenAlgoRouter
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
         from cockpit.link.server import ViewerServer
 
@@ -417,18 +236,30 @@ class EngineRunner:
             # Python's 5 ms default lets the feed thread hold the GIL that long while a crash
             # tick waits on the decision thread and an exit order on the router.
             sys.setswitchinterval(s.engine.switch_interval_us / 1e6)
-        router = OpenAlgoRouter(venue.host, venue.api_key, inbound.put)
-        # An external feed's venue answers the symbol search (/) and look-ups itself.
-        catalog = venue_catalog(plan, s.feed.url, s.feed.rest_url, inbound.put) if plan else None
-        options = EngineOptions(venue=venue.label)
+        router = make_router(venue, inbound.put)
+        # The paper exchange's history is its own invented past: no backfill for the prices
+        # of an external feed it only follows.
+        options = EngineOptions(
+            venue=venue.label, history_backfill=not (kind and s.venue.broker == "paper")
+        )
         webhook = _webhook(s, inbound.put)
         if webhook is not None:
             webhook.start()
             self._on_exit("alert webhook", webhook.stop)
+        engine_router: Any = router
+        if plan is not None:
+            # `/` searches and adds the feed venue's symbols (the paper exchange follows them).
+            from cockpit.daemon.directory import DirectoryRouter, directory_for
+
+            directory = directory_for(plan.kind, s)
+            if directory is not None:
+                engine_router = DirectoryRouter(router, directory, inbound.put, self._listed)
+                engine_router.start()
+                self._on_exit("symbol directory", engine_router.stop)
         engine = Engine(
             config=s,
             instruments=instruments,
-            router=catalog.router(router) if catalog is not None else router,
+            router=engine_router,
             journal=journal,
             publisher=server,
             inbound=inbound,
@@ -446,9 +277,6 @@ class EngineRunner:
                 # paper exchange's upstream endpoint.
                 tee = UpstreamTee(venue.upstream_port, venue.api_key, plan.instruments)
                 router.before_order = tee.flush
-            if catalog is not None:
-                catalog.tee = tee  # what the search adds, the paper exchange follows
-                self._on_exit("catalog", catalog.stop)
             market_feed = make_market_feed(s, plan, replay_path, external_sink(inbound.put, tee))
         engine.feed = market_feed
         self.tee = tee
@@ -503,6 +331,14 @@ class EngineRunner:
             s.journal_path,
             s.socket_path,
         )
+
+    def _listed(self, inst: Instrument, venue_id: str) -> None:
+        """(Symbol directory) an instrument added with ``/``: the feed and the paper exchange
+        follow it before the engine subscribes it."""
+        if isinstance(self.market_feed, VenueFeed):
+            self.market_feed.follow(inst.key, venue_id)
+        if self.tee is not None:
+            self.tee.follow(inst)
 
     def _start_poller(self, venue: Venue, sink: Callable[[object], None]) -> None:
         from cockpit.adapters.openalgo.poller import OrderBookPoller
@@ -654,10 +490,7 @@ def make_market_feed(
         from cockpit.adapters.binance.feed import BinanceFeed
 
         return VenueFeed(
-            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)),
-            plan.venue_ids,
-            "binance",
-            "BINANCE",
+            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
         )
     if plan.kind != "kite":
         return venue_feed(plan, sink, s.feed.url, s.feed.rest_url)
@@ -676,7 +509,10 @@ def make_market_feed(
         for key, tok in plan.venue_ids.items()
     }
     return VenueFeed(
-        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url), plan.venue_ids, "kite"
+        KiteFeed(api_key, token, sink, token_map=token_map, url=s.feed.url),
+        plan.venue_ids,
+        "kite",
+        token_map,  # shared with the decoder: a symbol added with / is decoded too
     )
 
 
@@ -726,7 +562,15 @@ def _openalgo_venue(s: Settings) -> Venue:
     assert v.host is not None
     assert v.ws_url is not None
     assert v.api_key is not None
-    return Venue(v.host, v.ws_url, v.api_key.get_secret_value(), f"openalgo {v.host}")
+    key = v.api_key.get_secret_value()
+    return Venue(v.host, v.ws_url, key, f"openalgo {v.host}", order_rate=v.order_rate)
+
+
+def make_router(venue: Venue, sink: Callable[[object], None]) -> OpenAlgoRouter:
+    """The order router for ``venue``; its results go to ``sink`` (the engine's queue)."""
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+
+    return OpenAlgoRouter(venue.host, venue.api_key, sink, order_rate=venue.order_rate)
 
 
 def install_signal_handlers(runner: EngineRunner) -> None:

@@ -59,6 +59,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
+from cockpit.domain import plan_state
 from cockpit.domain.exit_decision import ExitDecision as ExitDecision
 from cockpit.domain.exit_decision import ExitReason as ExitReason
 from cockpit.domain.exit_decision import PlanChange as PlanChange
@@ -68,29 +69,6 @@ from cockpit.domain.trail import PlanError as PlanError
 from cockpit.domain.trail import Trail as Trail
 from cockpit.domain.trail import TrailKind as TrailKind
 
-_STATE_VERSION: Final = 1
-_PLAIN_STATE: Final = (
-    "entry_ticks",
-    "stop",
-    "target",
-    "initial_stop",
-    "trail_active",
-    "trail_best",
-    "best_ticks",
-    "breakeven_after",
-    "breakeven_offset",
-    "breakeven_done",
-    "time_stop_ns",
-    "created_ns",
-    "last_ticks",
-    "closed",
-    "detached",
-    "version",
-    "breakeven_after_tp1",
-)
-"""Plan attributes journaled as they are (ints, bools, None)."""
-_PLAIN_DEFAULTS: Final[dict[str, Any]] = {"breakeven_after_tp1": False}
-"""Values of attributes added after the first state version, for older journals."""
 _WATCHED: Final = (
     "entry_ticks",
     "stop",
@@ -322,7 +300,10 @@ class ExitPlan:
         if distance is None:
             distance = trail.distance_ticks(self.trail_best, None)
         sign = self._sign
-        if self._tighten(self.trail_best - sign * distance, ExitReason.TRAILING_STOP):
+        level = self.trail_best - sign * distance
+        if self.stop is None or (level - self.stop) * sign > 0:  # as _tighten, inline: per tick
+            self.stop = level
+            self.stop_source = ExitReason.TRAILING_STOP
             self.version += 1
 
     def _tighten(self, level: int, source: ExitReason) -> bool:
@@ -566,44 +547,12 @@ class ExitPlan:
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to restore the plan, as JSON-safe values."""
-        trail = self.trail
-        return {
-            "v": _STATE_VERSION,
-            **{name: getattr(self, name) for name in _PLAIN_STATE},
-            "side": str(self.side),
-            "qty": str(self.qty),
-            "stop_source": str(self.stop_source),
-            "trail": None
-            if trail is None
-            else {"kind": str(trail.kind), "distance": str(trail.distance)},
-            "tick_size": None if self.tick_size is None else str(self.tick_size),
-            "decision": None if self.decision is None else self.decision.to_state(),
-            "legs": [leg.to_state() for leg in self.legs],
-        }
+        return plan_state.to_state(self)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ExitPlan:
-        """Restore a plan saved with :meth:`to_state` (a state from before scale-out
-        targets restores without them)."""
-        if state.get("v") != _STATE_VERSION:
-            raise PlanError(f"unknown exit-plan state version {state.get('v')!r}")
-        plan = cls.__new__(cls)
-        for name in _PLAIN_STATE:
-            setattr(plan, name, state[name] if name in state else _PLAIN_DEFAULTS[name])
-        trail = state["trail"]
-        plan.side = Side(state["side"])
-        plan._sign = plan.side.sign
-        plan.qty = Decimal(state["qty"])
-        plan.stop_source = ExitReason(state["stop_source"])
-        plan.trail = (
-            None if trail is None else Trail(TrailKind(trail["kind"]), Decimal(trail["distance"]))
-        )
-        plan.tick_size = None if state["tick_size"] is None else Decimal(state["tick_size"])
-        decision = state["decision"]
-        plan.decision = None if decision is None else ExitDecision.from_state(decision)
-        plan.legs = [TargetLeg.from_state(leg) for leg in state.get("legs", ())]
-        plan._trail_fixed = None if plan.trail is None else plan.trail.fixed_ticks(plan.tick_size)
-        return plan
+        """Restore a plan saved with :meth:`to_state` (:mod:`cockpit.domain.plan_state`)."""
+        return plan_state.from_state(cls, state)
 
     def __repr__(self) -> str:
         trail = self.trail.describe() if self.trail is not None and self.trail_active else "-"

@@ -72,7 +72,8 @@ def roll_up(bars: list[protocol.BarView], size_ns: int) -> list[protocol.BarView
 
 
 def history_views(inst: Instrument, rows: list[HistoryBar]) -> tuple[list[protocol.BarView], int]:
-    """Venue bars in ticks, oldest first, and how many had a price off the instrument's grid."""
+    """Venue bars in ticks, oldest first (prices snapped to the grid as every feed's are),
+    and how many had a price the instrument cannot use (under one tick, not finite)."""
     out: list[protocol.BarView] = []
     bad = 0
     for row in rows:
@@ -242,7 +243,7 @@ class Charting(EngineBase):
     def _ask_history(self, inst: Instrument) -> None:
         base = min(self.options.chart_sizes_s)
         interval = INTERVALS.get(base)
-        if interval is None:
+        if interval is None or not self.options.history_backfill:
             return  # the venue has no such bars: the chart starts empty
         today = dt.datetime.fromtimestamp(self.clock() / NS, dt.UTC).date()
         self._history_token += 1

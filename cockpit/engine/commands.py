@@ -138,7 +138,7 @@ class ViewerCommands(EngineBase):
         text = describe_change(self.instruments[cmd.key], change) or what
         slot.last_stop = slot.seen_stop = slot.plan.stop
         slot.event_pending = False
-        self._journal_plan(slot, text, force=True)
+        self._journal_plan(slot, text)
         self.publisher.event(
             protocol.PlanEvent(
                 self._next_seq(), plan_view(cmd.key, slot.plan, slot.exit_cid), change=text
@@ -242,7 +242,7 @@ class ViewerCommands(EngineBase):
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
         in_flight = sum(
             (
-                o.qty - o.filled_qty
+                o.remaining_qty
                 for o in self.working.values()
                 if o.key == cmd.key and o.tag == "partial" and o.is_working
             ),
@@ -296,7 +296,7 @@ class ViewerCommands(EngineBase):
         # ids are known); the flatten follows once they are done (see _flatten_when_cancelled).
         self._cancel_working(None)
         self._flatten_when_cancelled(now)
-        self._publish_status(force=True)
+        self._publish_status()
         self._alarm("warning", "KILL SWITCH: cancelling all orders, flattening all", code="kill")
         open_positions = len(self.portfolio.open_positions)
         return protocol.Ack(cmd.id, f"kill switch: {open_positions} position(s) to flatten")
@@ -361,7 +361,7 @@ class ViewerCommands(EngineBase):
             self.kill_switch = False
         else:
             self._drop_queued_entries("disarmed")
-        self._publish_status(force=True)
+        self._publish_status()
         return protocol.Ack(cmd.id, "armed" if cmd.armed else "disarmed")
 
     def _cmd_Subscribe(self, conn_id: int, cmd: protocol.Subscribe) -> protocol.Msg | None:  # noqa: N802

@@ -54,6 +54,7 @@ from cockpit.engine.alerts import AlertDelivery, AlertKeeping
 from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
+from cockpit.engine.excursions import Excursions
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -102,6 +103,7 @@ class Engine(
     ViewerCommands,
     AlertKeeping,
     WatchlistKeeping,
+    Excursions,
     Journaling,
     Entries,
 ):
@@ -209,7 +211,6 @@ class Engine(
         self._next_recon_ns = 0
         self._uncertain_recon_ns = 0
         self._next_status_ns = 0
-        self._next_timer_ns = 0
         self._seq = 0
         self._held: list[Any] | None = None
         """Router requests held until the current journal batch commits (see _batch)."""
@@ -236,9 +237,12 @@ class Engine(
             "commands": 0,
             "errors": 0,
             "journal_errors": 0,
+            "history_failed": 0,
+            "bad_history_bars": 0,
         }
         self._risk = RiskGate(config)
         self._init_alerts(alert_sender)
+        self._init_excursions()
         self._vap_dirty: set[str] = set()
         """Symbols whose volume at price changed since the timer last published it."""
         self._screen_dirty: set[str] = set()
@@ -269,6 +273,7 @@ class Engine(
             self._restore()
             self._restore_alerts()
             self._start_watchlists()
+            self._follow_open_positions()
         self.reconcile("start")
 
     def run(self, stop: threading.Event) -> None:
@@ -384,6 +389,8 @@ class Engine(
                 self._next_recon_ns = 0
         if self.alerts:
             self._alerts_on_timer()
+        if self._excursions:
+            self._marks_on_timer(now)
         if self._vap_dirty:
             self._publish_volume()
         if self._charts:
@@ -416,7 +423,7 @@ class Engine(
         )
         self._cmd_KillSwitch(0, protocol.KillSwitch(id=0))
 
-    def _publish_status(self, force: bool = False) -> None:
+    def _publish_status(self) -> None:
         now_mono = time.monotonic_ns()
         elapsed = now_mono - self._ticks_window_start
         if elapsed > 0:

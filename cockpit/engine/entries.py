@@ -19,6 +19,7 @@ from cockpit.domain.instruments import InvalidQuantity
 from cockpit.domain.orders import OrderRequest, OrderType, Product, Side
 from cockpit.engine.base import EngineBase
 from cockpit.engine.risk_gate import GateContext
+from cockpit.engine.state import PART_TAGS
 from cockpit.engine.templates import plan_spec_for
 from cockpit.link import protocol
 
@@ -161,6 +162,10 @@ class Entries(EngineBase):
             return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
         if cmd.key in self._closers:
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
+        if any(o.key == cmd.key and o.tag in PART_TAGS for o in self.working.values()):
+            return protocol.Refused(
+                cmd.id, "closing", f"{cmd.key}: a partial exit is in flight; reverse after it"
+            )
         side = Side.SELL if pos.qty > 0 else Side.BUY
         request = OrderRequest(
             cmd.key,

@@ -81,6 +81,8 @@ class MarketData(EngineBase):
             self.portfolio.update_mark(key, checked.price)
             if key in self._price_alerts:
                 self._alert_price(key, checked.price)
+            if key in self._excursions:
+                self._excursion_tick(key, checked.price)
         if isinstance(ev, QuoteTick | TradeTick):
             # after the exit decision: never delays an exit
             qty = self._traded(key, sym, ev, ltp)

@@ -228,6 +228,7 @@ class OrderFlow(EngineBase):
         self.fills.append(fill)
         self._day_fill(key, inst.tick_size, order.side, event.fill_qty, event.price_ticks)
         pos = self.portfolio.position(key, inst.tick_size)
+        self._excursion_fill(key, event.price_ticks, pos.qty == 0)
         if self.journal is not None:
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())

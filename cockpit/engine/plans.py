@@ -102,9 +102,13 @@ class ExitPlanning(EngineBase):
         self.counters["exits"] += 1
         key = slot.key
         with self._batch():
-            self._journal_plan(slot, f"fired: {decision.reason}", force=True)
+            self._journal_plan(slot, f"fired: {decision.reason}")
             closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
+            # A target's limit may never fill now: cancelled, the closer sells its part too.
+            for order in list(self.working.values()):
+                if order.key == key and order.tag == "target" and order.type.has_price:
+                    self._cancel(order, urgent=True)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
         if closer is None:
@@ -144,16 +148,18 @@ class ExitPlanning(EngineBase):
         key = slot.key
         leg = slot.plan.legs[(decision.leg or 1) - 1]
         pos = self.portfolio.get(key)
+        side, free = self._free_qty(key, pos)
         with self._batch():
-            if pos is None or pos.qty == 0:
+            if free <= 0:
                 slot.plan.leg_done(leg)
-                self._journal_plan(slot, f"TP{leg.n}: no position", force=True)
+                self._journal_plan(slot, f"TP{leg.n}: nothing left to sell")
                 return
-            side = Side.SELL if pos.qty > 0 else Side.BUY
-            request = self._exit_request(key, side, decision.qty, "target")
+            # Never more than other partial exits in flight leave (a partial close meanwhile).
+            leg.qty = min(decision.qty, free)
+            request = self._exit_request(key, side, leg.qty, "target")
             order = self._submit(request, urgent=True)
             leg.cid = order.cid
-            self._journal_plan(slot, f"fired: TP{leg.n}", force=True)
+            self._journal_plan(slot, f"fired: TP{leg.n}")
         self.publisher.event(
             protocol.ExitFired(
                 self._next_seq(),
@@ -178,7 +184,7 @@ class ExitPlanning(EngineBase):
             return
         change = slot.plan.leg_filled(leg, qty)
         text = describe_change(self.instruments[order.key], change) or f"TP{leg.n} filled"
-        self._journal_plan(slot, text, force=True)
+        self._journal_plan(slot, text)
         if change.changed:
             slot.last_stop = slot.seen_stop = slot.plan.stop
             slot.protective_dirty = slot.protective_cid is not None
@@ -192,18 +198,24 @@ class ExitPlanning(EngineBase):
         """A target's exit order is final: what it did not fill is the plan's again."""
         slot = self.plans.get(order.key)
         leg = slot.plan.leg_of(order.cid) if slot is not None else None
-        if slot is not None and leg is not None:
-            slot.plan.leg_done(leg)
-            self._journal_plan(slot, f"TP{leg.n} {order.status}", force=True)
-        if order.status is not OrderStatus.COMPLETE:
-            self._alarm(
-                "warning",
-                f"{order.key}: target order {order.cid} {order.status} "
-                f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
-                "that quantity stays with the plan's stop and target",
-                key=order.key,
-                code="target_failed",
-            )
+        if slot is None or leg is None:
+            return  # the plan is gone (flatten, kill switch, closed): nothing to hand back
+        slot.plan.leg_done(leg)
+        self._journal_plan(slot, f"TP{leg.n} {order.status}")
+        rejected = order.status is OrderStatus.REJECTED
+        if order.status is OrderStatus.COMPLETE or not (rejected or slot.plan.active):
+            return  # filled, or cancelled by the plan's own exit (which closes the rest)
+        rest = (
+            "stays with the plan's stop and target" if slot.plan.active else "is closed by the exit"
+        )
+        self._alarm(
+            "warning",
+            f"{order.key}: target order {order.cid} {order.status} "
+            f"({order.reason or 'no reason'}) with {order.qty - order.filled_qty} unfilled: "
+            f"that quantity {rest}",
+            key=order.key,
+            code="target_failed",
+        )
 
     def _new_plan(
         self, key: str, pos: Position, spec: protocol.PlanSpec | None, ts_ns: int
@@ -259,7 +271,7 @@ class ExitPlanning(EngineBase):
         )
         slot = PlanSlot(key, plan, last_stop=plan.stop, seen_stop=plan.stop)
         self.plans[key] = slot
-        self._journal_plan(slot, "attached", force=True)
+        self._journal_plan(slot, "attached")
         self.publisher.event(
             protocol.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached")
         )
@@ -304,7 +316,7 @@ class ExitPlanning(EngineBase):
                 # against the position); a partial exit leaves it as it was.
                 change = plan.resize(abs(qty), pos.avg_ticks)
                 if change.changed:
-                    self._journal_plan(slot, f"resize {abs(qty)}", force=True)
+                    self._journal_plan(slot, f"resize {abs(qty)}")
                     self.publisher.event(
                         protocol.PlanEvent(
                             self._next_seq(), plan_view(key, plan), change=f"qty {abs(qty)}"
@@ -365,15 +377,11 @@ class ExitPlanning(EngineBase):
             tag=tag,
         )
 
-    def _close_request(
-        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
-    ) -> OrderRequest | None:
-        """The order that closes ``pos``: market, or a marketable limit on the first try.
-
-        What the plan's target orders and partial closes still working will sell is left to
-        them (never sold twice); None when they cover the whole position (the closer looks
-        again later).
-        """
+    def _free_qty(self, key: str, pos: Position | None) -> tuple[Side, Decimal]:
+        """The exit side of ``pos`` and how much of it no working target order or partial
+        close will sell already (0 without a position)."""
+        if pos is None or pos.qty == 0:
+            return Side.SELL, ZERO
         side = Side.SELL if pos.qty > 0 else Side.BUY
         committed = sum(
             (
@@ -383,7 +391,18 @@ class ExitPlanning(EngineBase):
             ),
             ZERO,
         )
-        qty = abs(pos.qty) - committed
+        return side, abs(pos.qty) - committed
+
+    def _close_request(
+        self, key: str, pos: Position, reason: str, *, attempts: int, from_plan: bool
+    ) -> OrderRequest | None:
+        """The order that closes ``pos``: market, or a marketable limit on the first try.
+
+        What the plan's target orders and partial closes still working will sell is left to
+        them (never sold twice); None when they cover the whole position (the closer looks
+        again later).
+        """
+        side, qty = self._free_qty(key, pos)
         if qty <= 0:
             return None
         tag = "exit" if from_plan or reason not in ("flatten", "kill") else "flatten"
@@ -399,7 +418,6 @@ class ExitPlanning(EngineBase):
         request = self._close_request(
             closer.key, pos, closer.reason, attempts=closer.attempts, from_plan=from_plan
         )
-        closer.uncertain_since_ns = 0
         closer.chasing = False
         if request is None:  # target orders cover it: look again once they are done
             closer.cid = None

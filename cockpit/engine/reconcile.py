@@ -171,7 +171,7 @@ class Reconciliation(EngineBase):
                     self._remove_plan(key, "no position at the broker")
                 elif slot.plan.active and slot.plan.qty != abs(pos.qty):
                     slot.plan.resize(abs(pos.qty))
-                    self._journal_plan(slot, "resized at start", force=True)
+                    self._journal_plan(slot, "resized at start")
             # Plans did not act while the books were unknown: judge them at the last price now
             # (a stop crossed meanwhile exits at once).
             for key, slot in list(self.plans.items()):
@@ -179,7 +179,7 @@ class Reconciliation(EngineBase):
                 if ltp is not None and slot.plan.active:
                     self._plan_tick(slot, ltp, now)
             self._retry_closers(now)
-            self._publish_status(force=True)
+            self._publish_status()
 
     def _busy(self, key: str) -> bool:
         if key in self._closers:

@@ -117,7 +117,7 @@ class Journaling(EngineBase):
         if restored:
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
 
-    def _journal_plan(self, slot: PlanSlot, change: str, *, force: bool = False) -> None:
+    def _journal_plan(self, slot: PlanSlot, change: str) -> None:
         slot.journaled_version = slot.plan.version
         slot.journaled_ns = self.clock()
         if self.journal is not None:

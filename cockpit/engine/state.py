@@ -91,6 +91,9 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    history_backfill: bool = True
+    """Backfill charts from the venue's ``/history`` (off when the prices come from an
+    external feed that the venue's history does not describe)."""
     chart_sizes_s: tuple[int, ...] = (60, 300, 900)
     """Bar sizes (seconds) of charted symbols; the smallest is backfilled from the venue's
     history and the others rolled up from it (each a multiple of the smallest)."""
@@ -173,7 +176,6 @@ class Closer:
     """The closing order in flight (None between a failure and the retry)."""
     attempts: int = 0
     retry_at_ns: int = 0
-    uncertain_since_ns: int = 0
     sent_ns: int = 0
     chasing: bool = False
     """A limit exit that did not fill in time is being cancelled (then sent at market)."""

@@ -7,9 +7,11 @@ is the plan's (``stop``, ``target``, ``trail stop``, ``time stop``...); otherwis
 order's kind (``protective stop``, ``flatten``, ``reverse``, ``manual``, ``external``).
 
 R: the trip's P&L over its initial risk (entry to the plan's first stop, times the quantity),
-where the journal holds the plan. MFE (the best the trip stood at) comes from the plan's best
-price as last journaled; MAE is not recorded: the journal keeps no worst price, so it is not
-reported rather than guessed.
+where the journal holds the plan. MAE and MFE (the worst and the best the trip stood at, in
+money, against its average entry) come from the marks the engine journals while a position is
+open (its lowest and highest price, fills included; ``cockpit.engine.excursions``); for a trip
+with no marks (a journal written before them) MFE falls back on the exit plan's best price and
+MAE is not reported rather than guessed.
 
 Reads a journal file through its own read-only SQLite connection (safe beside a writing
 engine) or a connection the caller has.
@@ -72,7 +74,9 @@ class RoundTrip:
     risk: Decimal | None = None
     """Initial risk in money (None: no plan journaled)."""
     mfe: Decimal | None = None
-    """Most favourable excursion in money (None: no plan journaled)."""
+    """Most favourable excursion in money (None: neither marks nor a plan journaled)."""
+    mae: Decimal | None = None
+    """Most adverse excursion in money, as a positive amount (None: no marks journaled)."""
     closing_fill: int = 0
     """The journal id of the fill that closed it."""
     fills: list[int] = field(default_factory=list)
@@ -126,6 +130,8 @@ class Stats:
     """Average P&L per trade."""
     total: Decimal
     max_mfe: Decimal | None
+    max_mae: Decimal | None
+    """The largest adverse excursion of a trip (money, positive)."""
     by_symbol: dict[str, Group]
     by_hour: dict[int, Group]
     """Local hour of the closing fill."""
@@ -254,6 +260,35 @@ def _from_plans(conn: sqlite3.Connection, trip: RoundTrip) -> None:
         trip.mfe = max(ZERO, (best - entry) * trip.sign * tick_size * trip.qty)
 
 
+def _from_marks(conn: sqlite3.Connection, trip: RoundTrip) -> None:
+    """MAE and MFE from the marks journaled between the trip's first fill and its close.
+
+    Marks are cumulative per position (lowest and highest since it opened); the one written
+    by the closing fill ends the trip's, so later ones (the next trip's) are not read.
+    """
+    try:
+        rows = conn.execute(
+            "SELECT ts_ns, low_ticks, high_ticks, tick_size FROM marks WHERE key = ?"
+            " AND ts_ns >= ? AND ts_ns <= ? ORDER BY ts_ns, id",
+            (trip.key, trip.opened_ns, trip.closed_ns + _SLACK_NS),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return  # a journal from before marks (read-only: not migrated)
+    lows: list[Decimal] = []
+    highs: list[Decimal] = []
+    for ts, low, high, tick in rows:
+        lows.append(low * Decimal(tick))
+        highs.append(high * Decimal(tick))
+        if ts >= trip.closed_ns:
+            break
+    if not lows:
+        return
+    entry = trip.entry_price
+    worst, best = (min(lows), max(highs)) if trip.sign > 0 else (max(highs), min(lows))
+    trip.mae = max(ZERO, (entry - worst) * trip.sign * trip.qty)
+    trip.mfe = max(ZERO, (best - entry) * trip.sign * trip.qty)
+
+
 def _mean(values: list[Decimal]) -> Decimal | None:
     return sum(values, ZERO) / len(values) if values else None
 
@@ -270,11 +305,13 @@ def compute(conn: sqlite3.Connection, since_ns: int = 0, until_ns: int | None = 
     trips, still_open = round_trips(load_fills(conn, since_ns, until_ns))
     for trip in trips:
         _from_plans(conn, trip)
+        _from_marks(conn, trip)
     pnls = [t.pnl for t in trips]
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
     rs = [r for t in trips if (r := t.r) is not None]
     mfes = [t.mfe for t in trips if t.mfe is not None]
+    maes = [t.mae for t in trips if t.mae is not None]
     return Stats(
         trips=trips,
         open_trips=len(still_open),
@@ -289,10 +326,15 @@ def compute(conn: sqlite3.Connection, since_ns: int = 0, until_ns: int | None = 
         expectancy=_mean(pnls),
         total=sum(pnls, ZERO),
         max_mfe=max(mfes) if mfes else None,
+        max_mae=max(maes) if maes else None,
         by_symbol=_groups((t.key, t.pnl) for t in trips),
         by_hour=_groups((_local_hour(t.closed_ns), t.pnl) for t in trips),
         by_reason=_groups((t.reason, t.pnl) for t in trips),
     )
+
+
+def _clock(ts_ns: int) -> str:
+    return datetime.fromtimestamp(ts_ns / _NS).astimezone().strftime("%H:%M:%S")
 
 
 def _local_hour(ts_ns: int) -> int:
@@ -322,11 +364,17 @@ def render(stats: Stats) -> list[str]:
         f"avg R       {avg_r}  (over {s.r_trades} trade(s) with a journaled stop)",
         f"expectancy  {money(s.expectancy)} per trade",
         f"total P&L   {money(s.total)}",
-        f"MFE         best {money(s.max_mfe)} (the exit plan's best price)",
-        "MAE         not recorded (the journal keeps no worst price)",
+        f"MAE         largest {money(s.max_mae)} (the worst a trip stood at)",
+        f"MFE         largest {money(s.max_mfe)} (the best a trip stood at)",
         "",
-        "by symbol",
+        "round trips (closed; MAE / MFE in money)",
     ]
+    lines += [
+        f"  {_clock(t.closed_ns)} {t.key:<16} {t.side:<5} {t.qty:>6} {money(t.pnl):>10}"
+        f"  MAE {money(t.mae):>8}  MFE {money(t.mfe):>8}  {t.reason}"
+        for t in s.trips
+    ]
+    lines += ["", "by symbol"]
     lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in s.by_symbol.items()]
     lines += ["", "by hour (local, at exit)"]
     lines += [

@@ -38,12 +38,10 @@ from typing import Final
 
 from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
 from cockpit.link.protocol import (
-    MAX_COMMAND_FRAME,
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
     READABLE_VERSIONS,
     BookView,
-    FrameReader,
     Hello,
     MarketBatch,
     Msg,
@@ -63,10 +61,18 @@ from cockpit.link.sockets import (
     EngineAlreadyRunning,
     ServerError,
     bind_socket,
-    hello_from_other_version,
     probe,
 )
-from cockpit.link.volume import Levels, merge_levels, to_vap
+from cockpit.link.viewer import (
+    FRAME_TIMEOUT_S,
+    BoundedReader,
+    FrameTimeout,
+    Viewer,
+    read_hello,
+    refuse_extra,
+    version_refused,
+)
+from cockpit.link.volume import merge_levels, to_vap
 
 __all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
@@ -76,8 +82,6 @@ _BROADCAST: Final = 0
 _VOLUME: Final = -1
 """Target of a volume-at-price update in the ordered deque (merged, not framed)."""
 HELLO_TIMEOUT_S: Final = 5.0
-FRAME_TIMEOUT_S: Final = 10.0
-"""A frame a viewer started must be complete within this (else the connection closes)."""
 MAX_VIEWERS: Final = 16
 """Connections served at once (attached viewers and handshakes); more are refused."""
 EVENT_INTERVAL_S: Final = 0.01
@@ -87,50 +91,6 @@ Each poll takes the GIL from the engine's threads, so not too often: 10 ms is be
 trader sees (a 60 Hz screen redraws every 16 ms) and 100 wake-ups a second at most."""
 IDLE_AFTER_TICKS: Final = 10
 """Quiet polls (x 10 ms) after which the loop stops polling and waits to be woken."""
-
-
-class _Viewer:
-    """One attached viewer (loop-thread state only)."""
-
-    __slots__ = (
-        "conn_id",
-        "client",
-        "read_only",
-        "writer",
-        "frames",
-        "wake",
-        "live",
-        "quotes",
-        "books",
-        "status",
-        "closed",
-        "closing",
-        "task",
-        "floor",
-        "vap",
-    )
-
-    def __init__(
-        self, conn_id: int, client: str, read_only: bool, writer: asyncio.StreamWriter
-    ) -> None:
-        self.conn_id = conn_id
-        self.client = client
-        self.read_only = read_only
-        self.writer = writer
-        self.frames: deque[bytes] = deque()
-        self.wake = asyncio.Event()
-        self.live = False
-        self.quotes: dict[str, QuoteView] = {}
-        self.books: dict[str, BookView] = {}
-        self.status: StatusView | None = None
-        self.closed = False
-        self.closing = False
-        """Close once the frames queued so far are written (engine stopping)."""
-        self.task: asyncio.Task[None] | None = None
-        self.floor: dict[str, int] = {}
-        """recv_ns per key in the snapshot: older quotes are not sent after it."""
-        self.vap: dict[str, Levels] = {}
-        """Volume-at-price levels changed since the last batch, per key (latest wins)."""
 
 
 class ViewerServer:
@@ -186,7 +146,7 @@ class ViewerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
-        self._viewers: dict[int, _Viewer] = {}
+        self._viewers: dict[int, Viewer] = {}
         self._conn_ids = itertools.count(1)
         self._batch_seq = 0
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -384,7 +344,7 @@ class ViewerServer:
             if isinstance(msg, VolumeAtPrice):  # target _VOLUME
                 self._merge_volume(msg)
                 continue
-            v: _Viewer | None = None
+            v: Viewer | None = None
             if target == _BROADCAST:
                 live = [v for v in viewers.values() if v.live]
                 if not live:
@@ -421,7 +381,7 @@ class ViewerServer:
         if merged:
             self._vap_pending = True
 
-    def _push(self, v: _Viewer, frame: bytes) -> None:
+    def _push(self, v: Viewer, frame: bytes) -> None:
         if v.closed:
             return
         v.frames.append(frame)
@@ -460,7 +420,7 @@ class ViewerServer:
                 v.status = status
             v.wake.set()
 
-    def _take_batch(self, v: _Viewer) -> bytes | None:
+    def _take_batch(self, v: Viewer) -> bytes | None:
         if not v.quotes and not v.books and v.status is None and not v.vap:
             return None
         quotes = list(v.quotes.values())
@@ -483,7 +443,7 @@ class ViewerServer:
         self.counters["market_batches"] += 1
         return encode(batch)
 
-    async def _write_loop(self, v: _Viewer) -> None:
+    async def _write_loop(self, v: Viewer) -> None:
         writer = v.writer
         try:
             while not v.closed:
@@ -508,7 +468,9 @@ class ViewerServer:
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._connections >= self.max_viewers:
-            await self._refuse_extra(reader, writer)
+            self.counters["viewers_refused"] += 1
+            log.warning("viewer refused: %d connections already (the most)", self.max_viewers)
+            await refuse_extra(reader, writer, self.max_viewers)
             return
         self._connections += 1
         try:
@@ -516,49 +478,21 @@ class ViewerServer:
         finally:
             self._connections -= 1
 
-    async def _refuse_extra(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        """One connection too many: say so (the client shows it) and close."""
-        self.counters["viewers_refused"] += 1
-        log.warning("viewer refused: %d connections already (the most)", self.max_viewers)
-        message = (
-            f"too many viewers: this engine serves {self.max_viewers} connections at once; "
-            "close another cockpit window or viewer first"
-        )
-        with contextlib.suppress(Exception):
-            writer.write(encode(Refused(id=0, rule="viewers", message=message)))
-            await writer.drain()
-            # Take the viewer's hello off the socket first: closing on unread bytes would
-            # reset the connection before the refusal is read.
-            await asyncio.wait_for(reader.read(65536), 1.0)
-        with contextlib.suppress(Exception):
-            writer.close()
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn_id = next(self._conn_ids)
-        framer = _BoundedReader(reader, self.frame_timeout_s)
-        viewer: _Viewer | None = None
+        framer = BoundedReader(reader, self.frame_timeout_s)
+        viewer: Viewer | None = None
         try:
-            hello, early = await asyncio.wait_for(self._read_hello(framer), HELLO_TIMEOUT_S)
+            hello, early, bad = await asyncio.wait_for(read_hello(framer), HELLO_TIMEOUT_S)
+            self.counters["protocol_errors"] += bad
             if hello is None:
                 return
             if hello.version not in READABLE_VERSIONS:
                 self.counters["viewers_refused"] += 1
-                writer.write(
-                    encode(
-                        Refused(
-                            id=0,
-                            rule="version",
-                            message=f"protocol version mismatch: this engine speaks "
-                            f"v{PROTOCOL_VERSION}, the viewer v{hello.version}; "
-                            "run the same cockpit version for both (restart the engine)",
-                        )
-                    )
-                )
+                writer.write(encode(version_refused(hello.version)))
                 await writer.drain()
                 return
-            viewer = _Viewer(conn_id, hello.client, hello.read_only, writer)
+            viewer = Viewer(conn_id, hello.client, hello.read_only, writer)
             self._viewers[conn_id] = viewer
             self.counters["viewers_attached"] += 1
             writer.write(
@@ -583,15 +517,11 @@ class ViewerServer:
             )
             self._inbound(SnapshotRequest(conn_id=conn_id))
             await self._read_commands(viewer, framer, early)
-        except _FrameTimeout:
+        except FrameTimeout:
             self.counters["frame_timeouts"] += 1
             log.warning("viewer %d: a frame did not complete in time: closed", conn_id)
-        except (TimeoutError, asyncio.IncompleteReadError):
-            pass
-        except (ConnectionError, OSError):
-            pass
-        except asyncio.CancelledError:
-            pass
+        except (TimeoutError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
+            pass  # the viewer went quiet or away, or the server stops
         finally:
             if viewer is not None:
                 self._close_viewer(viewer, "disconnected")
@@ -599,30 +529,7 @@ class ViewerServer:
                 with contextlib.suppress(Exception):
                     writer.close()
 
-    async def _read_hello(self, framer: _BoundedReader) -> tuple[Hello | None, list[bytes]]:
-        """The viewer's Hello, and any frames it pipelined behind it."""
-        while True:
-            try:
-                bodies = await framer.read()
-            except EOFError:
-                return None, []
-            except ProtocolError:
-                self.counters["protocol_errors"] += 1
-                return None, []
-            if bodies:
-                try:
-                    msg = decode_to_engine(bodies[0])
-                except ProtocolError:
-                    self.counters["protocol_errors"] += 1
-                    return hello_from_other_version(bodies[0]), []
-                if not isinstance(msg, Hello):
-                    self.counters["protocol_errors"] += 1
-                    return None, []
-                return msg, bodies[1:]
-
-    async def _read_commands(
-        self, v: _Viewer, framer: _BoundedReader, pending: list[bytes]
-    ) -> None:
+    async def _read_commands(self, v: Viewer, framer: BoundedReader, pending: list[bytes]) -> None:
         while not v.closed:
             for body in pending:
                 try:
@@ -640,17 +547,8 @@ class ViewerServer:
                     continue
                 self.counters["commands"] += 1
                 if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):
-                    self._push(
-                        v,
-                        encode(
-                            Refused(
-                                id=msg.id,
-                                rule="read_only",
-                                message=f"this viewer is read-only: {type(msg).__name__} "
-                                "is not allowed",
-                            )
-                        ),
-                    )
+                    what = f"this viewer is read-only: {type(msg).__name__} is not allowed"
+                    self._push(v, encode(Refused(id=msg.id, rule="read_only", message=what)))
                     continue
                 self._inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
             try:
@@ -662,7 +560,7 @@ class ViewerServer:
                 self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
                 return
 
-    def _close_viewer(self, v: _Viewer, why: str, notify: bool = True) -> None:
+    def _close_viewer(self, v: Viewer, why: str, notify: bool = True) -> None:
         if v.closed:
             return
         v.closed = True
@@ -677,49 +575,3 @@ class ViewerServer:
             with contextlib.suppress(Exception):
                 v.writer.close()
         log.info("viewer %d (%s) detached: %s", v.conn_id, v.client, why)
-
-
-class _FrameTimeout(Exception):
-    """A viewer's frame did not complete in time."""
-
-
-class _BoundedReader:
-    """A viewer's frames off its socket: at most :data:`MAX_COMMAND_FRAME` bytes each, and a
-    frame once started must be whole within ``timeout`` (a byte now and then does not keep
-    it alive)."""
-
-    __slots__ = ("_reader", "_framer", "_timeout", "_since")
-
-    def __init__(self, reader: asyncio.StreamReader, timeout: float) -> None:
-        self._reader = reader
-        self._framer = FrameReader(MAX_COMMAND_FRAME)
-        self._timeout = timeout
-        self._since: float | None = None
-
-    async def read(self) -> list[bytes]:
-        """The frames completed by the next read (maybe none).
-
-        Raises:
-            EOFError: the viewer closed the connection.
-            ProtocolError: a frame too long.
-            _FrameTimeout: a frame did not complete in time.
-        """
-        if self._framer.pending:
-            now = time.monotonic()
-            if self._since is None:
-                self._since = now
-            left = self._since + self._timeout - now
-            if left <= 0:
-                raise _FrameTimeout
-            try:
-                data = await asyncio.wait_for(self._reader.read(65536), left)
-            except TimeoutError:
-                raise _FrameTimeout from None
-        else:
-            data = await self._reader.read(65536)
-        if not data:
-            raise EOFError
-        bodies = self._framer.feed(data)
-        if bodies or not self._framer.pending:
-            self._since = None
-        return bodies

@@ -1,9 +1,8 @@
 """How a fired alert reaches the trader at the terminal: the bell and a desktop notification.
 
-The notification is sent as both escape sequences terminals use for it: OSC 9 (iTerm2,
-WezTerm, Windows Terminal, foot, ...) and OSC 777 (``notify``: rxvt-unicode, Ghostty,
-VTE-based terminals with the extension). A terminal that knows neither ignores both; they
-work over SSH. Inside tmux ($TMUX set) each is wrapped in tmux's passthrough
+The notification is sent as both escape sequences terminals use for it: OSC 9 (the iTerm2
+style) and OSC 777 ``notify`` (the rxvt-unicode style). A terminal that knows neither ignores
+both; they work over SSH. Inside tmux ($TMUX set) each is wrapped in tmux's passthrough
 (``ESC P tmux; ... ESC \\``; tmux 3.3+ needs ``set -g allow-passthrough on``), while the bell
 goes to tmux itself (its ``bell-action`` / ``visual-bell`` apply).
 """
@@ -12,10 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from cockpit.link.protocol import AddAlert, AlertFired, AlertView
+from cockpit.link.protocol import AddAlert, AlertFired
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -66,31 +64,6 @@ class TerminalNotifier:
         if driver is not None and not self.app.is_headless:
             driver.write(seq)
             driver.flush()
-
-
-def describe(alert: AlertView, fmt_price: Callable[[str, int], str]) -> str:
-    """One alert in words, for the alerts screen (``#3  NSE:SBIN at or above 802.50``)."""
-    way = "at or above" if alert.above else "at or below"
-    if alert.kind == "price" and alert.key is not None and alert.price is not None:
-        text = f"{alert.key} {way} {fmt_price(alert.key, alert.price)}"
-    elif alert.kind == "pnl":
-        text = f"day P&L {way} {alert.amount}"
-    else:
-        text = {
-            "fill": "every fill",
-            "exit": "every exit",
-            "feed": "a feed going stale or down",
-            "lock": "the daily-loss lock",
-        }.get(alert.kind, alert.kind)
-        if alert.key:
-            text += f" of {alert.key}"
-        if not alert.repeat:
-            text += " (once)"
-        elif alert.fired:
-            text += f" (fired {alert.fired}×)"
-    if alert.note:
-        text += f" — {alert.note}"
-    return f"#{alert.id:<4} {text}"
 
 
 class AlertActions:

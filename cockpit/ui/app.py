@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
-from cockpit.ui.count import Count, apply_count
+from cockpit.ui.count import Count, apply_count, hands_on
 from cockpit.ui.entry import EntryMixin, describe
 from cockpit.ui.exits import ExitMixin
 from cockpit.ui.ladder_orders import LadderOrderMixin
@@ -26,6 +27,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
     DEFAULT_THEME,
@@ -35,12 +37,23 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
-from cockpit.ui.widgets.watchlist import Watchlist, rows_in_view
+from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
 
+KEYS_FIRST_TURNS = 8
+"""Turns of the event loop a market batch waits at most for input ahead of it."""
 
-class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, AlertActions, App[int]):
+
+class CockpitApp(
+    EntryMixin,
+    SizingMixin,
+    ExitMixin,
+    LadderOrderMixin,
+    NavigationMixin,
+    AlertActions,
+    App[int],
+):
     """The trading screen's app. The engine decides; this shows and commands."""
 
     CSS_PATH = "cockpit.tcss"
@@ -79,6 +92,8 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
+        self.risk_budget: Decimal | None = self.options.risk_budget
+        """Money risked per trade when sizing from risk (``Z`` changes it)."""
         self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
         """Ladder moves just sent: cid → (price, trigger, when)."""
         """The count typed before a key (the count grammar)."""
@@ -232,7 +247,12 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.exit(1)
 
     @on(EngineMessagesReceived)
-    def _engine_messages(self, event: EngineMessagesReceived) -> None:
+    async def _engine_messages(self, event: EngineMessagesReceived) -> None:
+        if not event.deferred and self.message_queue_size:
+            # Keys first: what reached the app after this batch (a key) goes before it.
+            self.post_message(EngineMessagesReceived(event.messages, deferred=True))
+            return
+        await self._let_input_through()
         try:
             for msg in event.messages:
                 if isinstance(msg, p.SearchResult):
@@ -263,11 +283,25 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.last_applied_ns = time.monotonic_ns()
         finally:
             if self.pump is not None:
-                self.pump.consumed.set()
+                # One batch per painted frame: what comes meanwhile is merged by the pump.
+                self.call_after_refresh(self.pump.consumed.set)
+
+    async def _let_input_through(self) -> None:
+        """Keys first: let a key already forwarded to the screen or the focused widget be
+        handled before a batch is applied (a few turns of the loop at most)."""
+        for _ in range(KEYS_FIRST_TURNS):
+            focused = self.focused
+            if not self.screen.message_queue_size and (
+                focused is None or not focused.message_queue_size
+            ):
+                return
+            await asyncio.sleep(0)
 
     def _refused(self, msg: p.Refused) -> None:
         cmd = self._pending.pop(msg.id, None)
         self._search_callbacks.pop(msg.id, None)
+        if isinstance(cmd, p.ModifyOrder | p.MoveStop | p.MoveTarget):
+            self.forget_move(cmd)  # the next ladder move starts from where it really is
         if (
             isinstance(cmd, p.PlaceEntry)
             and not cmd.confirmed
@@ -289,7 +323,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
             self.select_symbol(self.store.watchlist[0])
 
     def _update_views(self, changes: Changes) -> None:
-        if not self.screen_stack:  # closing: a batch that came after the screens went
+        if not self.screen_stack:  # the app is closing: its screens are gone
             return
         with self.batch_update():
             screen = self.screen
@@ -306,7 +340,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
         link = self.link
         if link is None or self.link_state != "live" or not self.store.connected:
             return
-        keys = self.store.shown_keys(self.selected, rows_in_view(self.screen_stack))
+        keys = shown_keys(self.store, self.selected, self.screen_stack)
         if keys != self._shown:
             try:
                 link.show(sorted(keys))
@@ -384,7 +418,7 @@ class CockpitApp(EntryMixin, ExitMixin, LadderOrderMixin, NavigationMixin, Alert
     ) -> bool:
         """Apply a typed count to the key's action; say why an entry key was refused
         instead of ignoring it silently."""
-        if isinstance(action, str) and self.count.pending is not None:
+        if isinstance(action, str) and self.count.pending is not None and not hands_on(action):
             action = apply_count(action, self.count.take())
             self.show_count()
         if isinstance(action, str) and default_namespace in (None, self):

@@ -100,7 +100,7 @@ class EntryMixin:
     """The app's entry keys and their confirmations (mixed into :class:`CockpitApp`)."""
 
     active_template: str | None = None
-    """The exit-plan template sent with the next entries (``T`` cycles it); None: the
+    """The exit-plan template sent with the next entries (``P`` cycles it); None: the
     instrument's template from the config, else the plan defaults (the engine decides)."""
 
     def action_cycle_template(self) -> None:
@@ -260,13 +260,14 @@ class EntryMixin:
                 count=count,
             )
 
-    def action_ladder_limit(self, side: str, price: int) -> None:
-        """Limit at a ladder price (enter on the ladder); asks first if it is off-screen."""
+    def action_ladder_limit(self, side: str, price: int, count: int | None = None) -> None:
+        """Limit at a ladder price (enter on the ladder; ``count``: the quantity typed before
+        it); asks first if it is off-screen."""
         app = self._app
         if app.selected:
             ladder = getattr(app.screen, "ladder", None)
             visible = ladder is None or ladder.row_of(price) is not None
-            app.place_entry(app.selected, side, "LIMIT", price=price, visible=visible)
+            app.place_entry(app.selected, side, "LIMIT", price=price, visible=visible, count=count)
 
     def action_ticket(self) -> None:
         """Open the order ticket for the selected symbol."""
@@ -308,11 +309,7 @@ class EntryMixin:
         if key is None:
             return
         o = app.options
-        app.qtys[key] = step_qty(app.qty_of(key), o.qty_step, direction, o.default_qty)
-        status = getattr(app.screen, "status", None)
-        if status is not None:
-            status.qty = fmt_qty(app.qty_of(key))
-            status.rebuild()
+        app.set_qty(key, step_qty(app.qty_of(key), o.qty_step, direction, o.default_qty))
 
 
 def _struct_dict(s: Any) -> dict[str, Any]:

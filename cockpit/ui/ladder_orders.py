@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
     from cockpit.ui.widgets.ladder import Ladder, Pick
 
-ENGINE_TAGS = frozenset({"exit", "flatten", "protective", "partial"})
-"""Orders the engine works itself (exits, the broker-side stop): not moved or cancelled from
-the ladder (move the stop row instead)."""
+ENGINE_TAGS = frozenset({"exit", "flatten", "protective", "partial", "target"})
+"""Orders the engine works itself (exits, scale-out targets, partial closes, the broker-side
+stop): not moved or cancelled from the ladder (move the stop or target row instead)."""
 SENT_FOR_S = 2.0
-"""A move just sent is the base of the next one for this long (keys pressed faster than the
-venue answers add up instead of repeating the same price)."""
+"""A move just sent counts as done for this long (unless refused): keys pressed faster than
+the venue answers add up, and the cursor's row keeps finding what it moved."""
 
 
 def order_level(order: p.OrderView) -> int | None:
@@ -36,6 +36,7 @@ class LadderOrderMixin:
     """The ladder's order keys (mixed into :class:`CockpitApp`)."""
 
     _sent_levels: dict[str, tuple[int | None, int | None, float]]
+    """Moves just sent: order cid (or ``stop:KEY`` / ``target:KEY``) → (price, trigger, when)."""
 
     @property
     def _app(self) -> CockpitApp:
@@ -49,24 +50,52 @@ class LadderOrderMixin:
             return None
         return cast("Ladder", ladder)
 
+    def _sent(self, name: str) -> tuple[int | None, int | None] | None:
+        """The levels of a move just sent (None: none, or the engine has shown it since)."""
+        sent = self._app._sent_levels.get(name)
+        if sent is None or time.monotonic() - sent[2] >= SENT_FOR_S:
+            return None
+        return sent[0], sent[1]
+
+    def forget_move(self, cmd: p.ModifyOrder | p.MoveStop | p.MoveTarget) -> None:
+        """A move was refused: what it moved is where the engine says it is."""
+        if isinstance(cmd, p.ModifyOrder):
+            name = cmd.cid
+        else:
+            name = f"{'stop' if isinstance(cmd, p.MoveStop) else 'target'}:{cmd.key}"
+        self._app._sent_levels.pop(name, None)
+
+    def levels_of(self, key: str, what: Pick) -> tuple[int | None, int | None]:
+        """(price, trigger) of what is picked, as last sent if a move is on its way; a plan's
+        stop or target as the price."""
+        app = self._app
+        kind, cid = what
+        if kind == "order":
+            order = app.store.orders.get(cid or "")
+            if order is None or not is_working(order):
+                return None, None
+            return app._sent(order.cid) or (order.price, order.trigger)
+        plan = app.store.plans.get(key)
+        if plan is None or plan.fired:
+            return None, None
+        level = plan.stop if kind == "stop" else plan.target
+        return app._sent(f"{kind}:{key}") or (level, None)
+
+    def level_of(self, key: str, what: Pick) -> int | None:
+        """The row of what is picked (where it is going, if a move is on its way)."""
+        price, trigger = self._app.levels_of(key, what)
+        return price if price is not None else trigger
+
     def movable_at(self, key: str, level: int) -> list[Pick]:
         """What can be moved on the row ``level``: my working orders, the stop, the target."""
-        store = self._app.store
+        app = self._app
         picks: list[Pick] = [
             ("order", o.cid)
-            for o in store.orders.values()
-            if o.key == key
-            and is_working(o)
-            and o.tag not in ENGINE_TAGS
-            and order_level(o) == level
+            for o in app.store.orders.values()
+            if o.key == key and is_working(o) and o.tag not in ENGINE_TAGS
         ]
-        plan = store.plans.get(key)
-        if plan is not None and not plan.fired:
-            if plan.stop == level:
-                picks.append(("stop", None))
-            if plan.target == level:
-                picks.append(("target", None))
-        return picks
+        picks += [("stop", None), ("target", None)]
+        return [what for what in picks if app.level_of(key, what) == level]
 
     def action_pick(self) -> None:
         """Pick what is on the cursor's row (again: the next thing on that row)."""
@@ -85,11 +114,12 @@ class LadderOrderMixin:
         ladder.rebuild()
 
     def _target(self, ladder: Ladder) -> Pick | None:
-        if ladder.pick is not None and ladder.pick_level() is not None:
+        key = ladder.key or ""
+        if ladder.pick is not None and self._app.level_of(key, ladder.pick) is not None:
             return ladder.pick
         if ladder.cursor is None:
             return None
-        here = self._app.movable_at(ladder.key or "", ladder.cursor)
+        here = self._app.movable_at(key, ladder.cursor)
         return here[0] if here else None
 
     def action_order_move(self, delta: int) -> None:
@@ -104,6 +134,7 @@ class LadderOrderMixin:
             return
         if ladder.pick is None and ladder.cursor is not None:
             ladder.cursor += delta  # the cursor stays on the row it moves
+            ladder.rebuild()
         app._move(ladder, what, delta=delta)
 
     def action_order_to_cursor(self) -> None:
@@ -112,7 +143,7 @@ class LadderOrderMixin:
         ladder = self._ladder()
         if ladder is None or ladder.cursor is None:
             return
-        if ladder.pick is None or ladder.pick_level() is None:
+        if ladder.pick is None or app.level_of(ladder.key or "", ladder.pick) is None:
             app.log_message("warning", "Move", "pick an order, the stop or the target first (v)")
             return
         app._move(ladder, ladder.pick, to=ladder.cursor)
@@ -123,25 +154,7 @@ class LadderOrderMixin:
         app = self._app
         key = ladder.key or ""
         kind, cid = what
-        if kind == "stop":
-            app.send(
-                lambda i: p.MoveStop(id=i, key=key, delta=None if to is not None else delta, to=to)
-            )
-            return
-        if kind == "target":
-            app.send(
-                lambda i: p.MoveTarget(
-                    id=i, key=key, delta=None if to is not None else delta, to=to
-                )
-            )
-            return
-        order = app.store.orders.get(cid or "")
-        if order is None or not is_working(order):
-            return
-        price, trigger = order.price, order.trigger
-        sent = app._sent_levels.get(order.cid)
-        if sent is not None and time.monotonic() - sent[2] < SENT_FOR_S:
-            price, trigger = sent[0], sent[1]
+        price, trigger = app.levels_of(key, what)
         base = price if price is not None else trigger
         if base is None:
             return
@@ -150,8 +163,18 @@ class LadderOrderMixin:
         new_trigger = trigger + step if trigger is not None else None
         if step == 0 or min(x for x in (new_price, new_trigger) if x is not None) <= 0:
             return
-        app._sent_levels[order.cid] = (new_price, new_trigger, time.monotonic())
+        if kind in ("stop", "target"):
+            app._sent_levels[f"{kind}:{key}"] = (new_price, None, time.monotonic())
+            if kind == "stop":
+                app.send(lambda i: p.MoveStop(id=i, key=key, delta=step))
+            else:
+                app.send(lambda i: p.MoveTarget(id=i, key=key, delta=step))
+            return
+        order = app.store.orders.get(cid or "")
+        if order is None:
+            return
         cid = order.cid
+        app._sent_levels[cid] = (new_price, new_trigger, time.monotonic())
 
         def send() -> None:
             app.send(lambda i: p.ModifyOrder(id=i, cid=cid, price=new_price, trigger=new_trigger))

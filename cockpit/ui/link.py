@@ -3,7 +3,8 @@
 The pump runs in a Textual thread worker. It reads whatever the engine sent, folds
 consecutive market batches together (latest state per symbol; order events are never merged
 or dropped) and hands the app ONE list of messages at a time — at most ``fps`` times a
-second, and only once the app has applied the previous list. No Textual here.
+second, and only once the app has applied the previous list and painted it: a frame the app
+cannot finish in time is merged into the next, never queued. No Textual here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from cockpit.link.protocol import Ack, Command, MarketBatch, Msg
+from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, Snapshot
 from cockpit.link.volume import Levels, merge_levels, to_vap
 
 
@@ -84,8 +85,11 @@ class Pump:
         self.deliver = deliver
         self.period = 1.0 / max(1.0, fps)
         self.consumed = threading.Event()
-        """Set by the app when it has applied the last delivery."""
+        """Set by the app when it has applied the last delivery and painted it."""
         self.consumed.set()
+        self.stall_s = 1.0
+        """A delivery not consumed after this long is followed by the next one anyway (the
+        app never waits on a lost signal; at worst two are queued)."""
         self.stop = threading.Event()
         self.deliveries = 0
         self.received = 0
@@ -99,7 +103,7 @@ class Pump:
         last = 0.0
         while not self.stop.is_set() and not cancelled():
             now = time.monotonic()
-            ready = self.consumed.is_set() and now - last >= self.period
+            ready = self._ready(now, last)
             wait = 0.05 if not pending else max(0.001, min(0.05, last + self.period - now))
             try:
                 got = self.link.recv(wait if not (pending and ready) else 0.0)
@@ -116,15 +120,24 @@ class Pump:
                 ):
                     pending[-1] = merge_market(pending[-1], msg)
                 else:
+                    if isinstance(msg, Snapshot):  # it carries every symbol's latest state
+                        pending = [m for m in pending if not isinstance(m, MarketBatch)]
                     pending.append(msg)
             now = time.monotonic()
-            if pending and self.consumed.is_set() and now - last >= self.period:
+            if pending and self._ready(now, last):
                 self.consumed.clear()
                 batch, pending = pending, []
                 last = now
                 self.deliveries += 1
                 self.deliver(batch)
         return "stopped"
+
+    def _ready(self, now: float, last: float) -> bool:
+        """Whether the app may get the next delivery: it painted the last, or it stalled."""
+        since = now - last
+        if since < self.period:
+            return False
+        return self.consumed.is_set() or (self.deliveries > 0 and since >= self.stall_s)
 
 
 class MemoryLink:

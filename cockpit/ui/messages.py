@@ -14,10 +14,13 @@ class EngineMessagesReceived(Message):
     """A batch of protocol messages from the engine, in the order they arrived.
 
     The link worker posts one of these per batch it read (never one per tick), and waits
-    until the app has applied it before posting the next, so the app's queue stays short.
+    until the app has applied it and painted the frame before posting the next, so the
+    app's queue stays short; what arrives meanwhile is merged into the next one.
     """
 
     messages: list[Msg]
+    deferred: bool = False
+    """Posted again behind input that reached the app after it (keys first); once only."""
 
 
 @dataclass

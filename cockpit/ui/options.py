@@ -29,12 +29,16 @@ class UiOptions:
     stale_after_s: Decimal = Decimal(5)
     """A symbol whose last tick is older than this shows STALE until the engine tells the
     limit its stale-data gate enforces (then that one)."""
+    risk_budget: Decimal | None = None
+    """Money risked per trade when sizing from risk (``[trading] risk_budget``)."""
+    qty_presets: dict[str, list[Decimal]] = field(default_factory=dict)
+    """Four quantities per symbol, ``"*"`` for the rest (``[trading.qty_presets]``)."""
     stop_ticks: int | None = 20
     target_ticks: int | None = 40
     trail_ticks: Decimal | None = None
     watchlist: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
-    """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``T``."""
+    """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``P``."""
     journal_path: Path | None = None
     """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
@@ -63,6 +67,8 @@ class UiOptions:
             confirm_qty_multiple=ui.confirm_qty_multiple,
             confirm_value_over=min(values) if values else None,
             stale_after_s=risk.max_tick_age_s or Decimal(5),
+            risk_budget=tr.risk_budget,
+            qty_presets={k: list(v) for k, v in tr.qty_presets.items()},
             stop_ticks=ex.stop_ticks,
             target_ticks=ex.target_ticks,
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,

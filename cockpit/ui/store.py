@@ -434,17 +434,6 @@ class Store:
         """Open positions or working orders exist."""
         return bool(self.open_positions()) or any(is_working(o) for o in self.orders.values())
 
-    def shown_keys(self, selected: str | None, rows: frozenset[str]) -> frozenset[str]:
-        """The symbols a screen draws in full: ``selected`` (its ladder, quote and depth),
-        the watchlist ``rows`` in view, and the symbols of open positions and working
-        orders (their P&L and panes move with the price)."""
-        keys = set(rows)
-        if selected is not None:
-            keys.add(selected)
-        keys.update(pos.key for pos in self.positions.values() if pos.qty != 0)
-        keys.update(o.key for o in self.orders.values() if is_working(o))
-        return frozenset(keys)
-
     def mark(self, key: str) -> int | None:
         """The price open positions are valued at: the latest LTP this viewer received (the
         engine's own mark when no quote is known). The positions pane and the status bar's

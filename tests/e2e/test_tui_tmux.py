@@ -25,6 +25,8 @@ pytestmark = [pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parents[2]
 PRICE = re.compile(r"RELIANCE\s+\d+\.\d\d")
+START_S = 45.0
+"""A first screen may wait for an engine and a paper exchange to start: slow on a loaded host."""
 
 if shutil.which("tmux") is None:  # pragma: no cover - the README says how to install it
     if os.environ.get("CI"):
@@ -194,7 +196,7 @@ def test_start_prices_trade_and_quit_cleanly(
 
 def test_ctrl_q_with_nothing_open_stops_the_engine_it_started(term: Term) -> None:
     term.start(120, 40)
-    term.wait_screen(lambda s: "◀LTP" in s)
+    term.wait_screen(lambda s: "◀LTP" in s, START_S)
     term.keys("C-q")
     deadline = time.monotonic() + 20
     while term.has_session() and time.monotonic() < deadline:
@@ -205,7 +207,7 @@ def test_ctrl_q_with_nothing_open_stops_the_engine_it_started(term: Term) -> Non
 
 def test_ssh_drop_keeps_position_and_reattach_flattens(term: Term) -> None:
     term.start(160, 48)
-    term.wait_screen(lambda s: "◀LTP" in s)
+    term.wait_screen(lambda s: "◀LTP" in s, START_S)
     term.keys("a")
     term.wait_screen(lambda s: " ARMED " in s)
     term.keys("b")
@@ -238,7 +240,7 @@ def test_ssh_drop_keeps_position_and_reattach_flattens(term: Term) -> None:
 
 def test_engine_death_is_shown_at_once_and_restart_reattaches(term: Term) -> None:
     term.start(120, 40)
-    term.wait_screen(lambda s: "◀LTP" in s)
+    term.wait_screen(lambda s: "◀LTP" in s, START_S)
     with EngineClient.connect(path=term.socket, client="t") as c:
         pid = c.welcome.engine_pid
     os.kill(pid, signal.SIGKILL)  # the engine dies (its paper exchange follows it)
@@ -275,19 +277,19 @@ def test_orders_show_fill_price_and_status_words(term: Term, size: tuple[int, in
     assert "Working orders" in screen
     if size[0] < 100:
         term.keys("Escape")
-        term.wait_screen(lambda s: "◀LTP" in s)
+        term.wait_screen(lambda s: "◀LTP" in s, START_S)
     term.keys("M")
     log = term.wait_screen(lambda s: "Order sent" in s, timeout=10)
     assert re.search(r"BUY 1 NSE:\w+ MARKET ~\d+\.\d\d", log), log
     term.keys("Escape")
-    term.wait_screen(lambda s: "◀LTP" in s)
+    term.wait_screen(lambda s: "◀LTP" in s, START_S)
     term.keys("f")
     term.wait_screen(lambda s: "LONG" not in s, timeout=10)
 
 
 def test_engine_stop_is_shown_as_stopped_not_lost(term: Term) -> None:
     term.start(120, 40)
-    term.wait_screen(lambda s: "◀LTP" in s)
+    term.wait_screen(lambda s: "◀LTP" in s, START_S)
     done = term.cli("engine", "stop")
     assert done.returncode == 0, done.stderr
     screen = term.wait_screen(lambda s: "ENGINE STOPPED" in s, timeout=15)

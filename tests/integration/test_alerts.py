@@ -226,3 +226,50 @@ def test_a_webhook_that_never_answers_gives_up_and_says_so(tmp_path: Path) -> No
         (7, 2, True),
     ]
     assert all("secret" not in r.error for r in reports)  # type: ignore[attr-defined]
+
+
+def test_exit_pnl_feed_and_lock_alerts_fire_on_their_events(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, symbols=["SBIN"], settings={"risk": {"max_daily_loss": "20"}}).start()
+    try:
+        stack.price("SBIN", "800.00")
+        key = stack.by_symbol["SBIN"].key
+        for kind in ("exit", "feed", "lock"):
+            assert isinstance(stack.command(p.AddAlert, kind=kind), p.Ack)
+        assert isinstance(stack.command(p.AddAlert, kind="pnl", amount=Decimal("-5")), p.Ack)
+        assert stack.command(p.AddAlert, kind="pnl", amount=Decimal("-5"), repeat=True).rule == (
+            "invalid"
+        )
+        stack.command(
+            p.PlaceEntry, key=key, side="BUY", qty=Decimal(10), plan=p.PlanSpec(stop_ticks=4)
+        )
+        stack.wait_position("SBIN", 10)
+        stack.price("SBIN", "799.00")  # through the stop: an exit; day P&L about -10
+        stack.wait_position("SBIN", 0)
+        stack.rec.wait(
+            lambda: {a.kind for a in fired(stack)} >= {"exit", "pnl"}, what="exit and P&L alerts"
+        )
+        exit_alert = next(a for a in fired(stack) if a.kind == "exit")
+        assert exit_alert.title == "Exit fired: NSE:SBIN"
+        assert exit_alert.text.startswith("stop at ")
+        pnl = next(a for a in fired(stack) if a.kind == "pnl")
+        assert pnl.text.startswith("day P&L -")
+        # Lose past the limit: the daily-loss lock.
+        stack.price("SBIN", "800.00")
+        stack.command(
+            p.PlaceEntry, key=key, side="BUY", qty=Decimal(10), plan=p.PlanSpec(none=True)
+        )
+        stack.wait_position("SBIN", 10)
+        stack.price("SBIN", "798.00")
+        stack.rec.wait(lambda: any(a.kind == "lock" for a in fired(stack)), what="lock alert")
+        assert [a.title for a in fired(stack) if a.kind == "lock"] == ["Daily loss lock"]
+        # The feed drops: one alert for the outage (not one per reconnect attempt).
+        assert stack.sim.drop_ws() >= 1
+        stack.rec.wait(lambda: any(a.kind == "feed" for a in fired(stack)), what="feed alert")
+        stack.rec.wait(
+            lambda: stack.rec.of(p.FeedEvent)[-1].status.state.value == "live", 10, "live again"
+        )
+        assert len([a for a in fired(stack) if a.kind == "feed"]) == 1
+        assert len([a for a in fired(stack) if a.kind == "exit"]) == 1
+        assert {a.kind for a in stack.engine.alerts.values()} == {"exit", "feed", "lock"}
+    finally:
+        stack.stop()

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from cockpit.adapters.openalgo.broker import (
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+from cockpit.domain.execution import (
     AUTH,
     OK,
     REJECTED,
     TRANSPORT,
     UNCERTAIN,
     CancelOrder,
-    OpenAlgoRouter,
     PlaceOrder,
     QueryBook,
     RouterResult,

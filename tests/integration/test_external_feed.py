@@ -214,3 +214,29 @@ def test_binance_outage_is_a_feed_status_and_prices_resume_after_reconnect(
     assert isinstance(answer, p.Ack), answer
     fill = v.wait(lambda: v.of(p.FillEvent), what="fill")[0].fill
     assert fill.price == Decimal("20200.01")
+
+
+def test_binance_prints_carry_the_feeds_aggressor_and_charts_are_not_backfilled(
+    binance_stack: RunnerStack, binance: BinanceServer
+) -> None:
+    """The tape takes Binance's own side (``m``: the buyer was the maker), not the tick rule;
+    the paper exchange's invented history is not put before Binance's prices."""
+    stack = binance_stack
+    v = stack.viewer()
+    v.wait(lambda: v.feed_live("binance"), what="the binance feed live at the engine")
+    move(stack, binance, 2_050_000)
+    answer = v.client.request(p.WatchChart(id=0, key=KEY), timeout=10)
+    assert isinstance(answer, p.Ack), answer
+    for mid in (2_049_990, 2_049_980, 2_049_970):  # falling, every trade buyer-initiated
+        binance.set_mid("BTCUSDT", mid)
+        v.wait(lambda m=mid: (q := v.quotes.get(KEY)) and q.ltp == m, what=f"tick {mid}")
+
+    def prints() -> list[p.PrintView]:
+        return [x for e in v.of(p.Prints) for x in e.prints if x.price <= 2_049_990]
+
+    v.wait(lambda: len(prints()) == 3, what="the three prints")
+    assert [(x.price, x.qty, x.side, x.inferred) for x in prints()] == [
+        (m, Decimal("0.001"), "buy", False) for m in (2_049_990, 2_049_980, 2_049_970)
+    ]
+    time.sleep(0.5)  # a backfill would have come by now (the paper exchange answers at once)
+    assert not [e for e in v.of(p.Bars) if e.replace and len(e.bars) > 1]

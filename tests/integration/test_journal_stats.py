@@ -103,6 +103,35 @@ def trips_from_the_journal(path: Path) -> list[Decimal]:
     return pnls
 
 
+def trip_excursions(path: Path, ticks: list[list[Decimal]]) -> list[tuple[Decimal, Decimal]]:
+    """(MAE, MFE) of each trip: its worst and best price (fills and ``ticks`` seen while
+    open) against its average entry, times its quantity."""
+    j = Journal.open(path, start_session=False)
+    try:
+        fills = j.fills()
+    finally:
+        j.close()
+    out, pos, trip = [], Decimal(0), []
+    for f in fills:
+        pos += f.qty if f.side.upper() == "BUY" else -f.qty
+        trip.append(f)
+        if pos == 0:
+            sign = 1 if trip[0].side.upper() == "BUY" else -1
+            opening = [x for x in trip if x.side == trip[0].side]
+            qty = sum((x.qty for x in opening), Decimal(0))
+            entry = sum((x.qty * x.price for x in opening), Decimal(0)) / qty
+            prices = [x.price for x in trip] + ticks[len(out)]
+            worst, best = (min(prices), max(prices)) if sign > 0 else (max(prices), min(prices))
+            out.append(
+                (
+                    max(Decimal(0), (entry - worst) * sign * qty),
+                    max(Decimal(0), (best - entry) * sign * qty),
+                )
+            )
+            trip = []
+    return out
+
+
 def test_journal_stats_of_a_real_engine_run(traded: tuple[EngineProc, Path]) -> None:
     engine, path = traded
     pnls = trips_from_the_journal(path)
@@ -125,7 +154,16 @@ def test_journal_stats_of_a_real_engine_run(traded: tuple[EngineProc, Path]) -> 
     assert f"stop                        1  {money(pnls[1]):>12}" in reasons
     assert f"flatten                     1  {money(pnls[2]):>12}" in reasons
     assert f"NSE:SBIN                    3  {money(sum(pnls, Decimal(0))):>12}" in text
-    assert "MAE         not recorded" in text
+    # MAE / MFE per trip from the marks the engine journaled: worked out here from each trip's
+    # fills and the prices the test set while it was open (800.80 in the first, 799.00 in
+    # the second, none in the third).
+    excursions = trip_excursions(path, [[Decimal("800.80")], [Decimal("799.00")], []])
+    for (mae, mfe), reason in zip(excursions, ("target", "stop", "flatten"), strict=True):
+        assert f"  MAE {money(mae):>8}  MFE {money(mfe):>8}  {reason}" in text, text
+    assert excursions[0][1] > 0  # the target trip stood in profit
+    assert excursions[1][0] > 0  # the stop trip stood at a loss
+    assert f"MAE         largest {money(max(m for m, _ in excursions))}" in text
+    assert f"MFE         largest {money(max(f for _, f in excursions))}" in text
 
 
 def test_the_trades_export_has_pnl_and_exit_reason(traded: tuple[EngineProc, Path]) -> None:
@@ -172,7 +210,7 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
     app = make_app(engine, journal_path=path)
     async with app.run_test(size=(120, 40)) as pilot:
         await attached(pilot, app)
-        await pilot.press("J")
+        await pilot.press("P")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "StatsScreen")
         screen = app.screen
         await wait_for(pilot, lambda: bool(screen.shown), 10)  # type: ignore[attr-defined]
@@ -180,8 +218,10 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
         assert "trades      3" in text
         assert f"total P&L   {money(sum(pnls, Decimal(0)))}" in text
         assert "by hour (local, at exit)" in text
+        mae, mfe = trip_excursions(path, [[Decimal("800.80")], [Decimal("799.00")], []])[1]
+        assert f"  MAE {money(mae):>8}  MFE {money(mfe):>8}  stop" in text  # the J screen too
         await pilot.press("d")  # every day: the same three
         await pilot.pause(0.3)
         assert "every day" in str(screen.query_one("#stats-title").render())
-        await pilot.press("J")
+        await pilot.press("P")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")

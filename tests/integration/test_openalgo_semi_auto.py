@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cockpit.adapters.openalgo.broker import PENDING_APPROVAL, OpenAlgoRouter
-from cockpit.domain.execution import PlaceOrder, RouterResult
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+from cockpit.domain.execution import PENDING_APPROVAL, PlaceOrder, RouterResult
 from cockpit.link import protocol as p
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from tests.integration.external_stack import RunnerStack, entry, tick_until_quoted

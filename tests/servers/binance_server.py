@@ -184,39 +184,18 @@ class BinanceServer(LoopbackServer):
         return app
 
     async def _exchange_info(self, request: web.Request) -> web.Response:
-        """``GET /api/v3/exchangeInfo[?symbol=X]``: PRICE_FILTER tickSize, LOT_SIZE stepSize (every
-        symbol without ``symbol``)."""
+        """``GET /api/v3/exchangeInfo[?symbol=X]``: one symbol, or (no ``symbol``) every one the
+        server has, with a HALTED listing among them as the real list has; PRICE_FILTER
+        tickSize, LOT_SIZE stepSize."""
         symbol = request.query.get("symbol")
         if symbol is not None and symbol not in self.books:
             return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        listed = [symbol] if symbol is not None else sorted(self.books)
+        entries = [_symbol_info(s, "TRADING") for s in listed]
+        if symbol is None:
+            entries.append(_symbol_info("LUNAUSDT", "HALTED"))
         return web.json_response(
-            {
-                "timezone": "UTC",
-                "serverTime": int(time.time() * 1000),
-                "symbols": [
-                    {
-                        "symbol": name,
-                        "status": "TRADING",
-                        "baseAsset": name[:-4],
-                        "quoteAsset": name[-4:],
-                        "filters": [
-                            {
-                                "filterType": "PRICE_FILTER",
-                                "minPrice": "0.01000000",
-                                "maxPrice": "1000000.00000000",
-                                "tickSize": f"{TICK:.8f}",
-                            },
-                            {
-                                "filterType": "LOT_SIZE",
-                                "minQty": "0.00001000",
-                                "maxQty": "9000.00000000",
-                                "stepSize": "0.00001000",
-                            },
-                        ],
-                    }
-                    for name in ([symbol] if symbol is not None else self.books)
-                ],
-            }
+            {"timezone": "UTC", "serverTime": int(time.time() * 1000), "symbols": entries}
         )
 
     def set_mid(self, symbol: str, mid: int, qty: Decimal = Decimal(10)) -> None:
@@ -413,3 +392,27 @@ class BinanceServer(LoopbackServer):
                 await conn.ws.ping(payload)
             except (ConnectionError, RuntimeError):
                 self.drop(conn)
+
+
+def _symbol_info(symbol: str, status: str) -> dict[str, object]:
+    """One ``exchangeInfo`` symbol entry, as Binance writes it (the fields the cockpit reads)."""
+    return {
+        "symbol": symbol,
+        "status": status,
+        "baseAsset": symbol[:-4],
+        "quoteAsset": symbol[-4:],
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.01000000",
+                "maxPrice": "1000000.00000000",
+                "tickSize": f"{TICK:.8f}",
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": "0.00001000",
+                "maxQty": "9000.00000000",
+                "stepSize": "0.00001000",
+            },
+        ],
+    }

@@ -168,7 +168,18 @@ class KiteServer(LoopbackServer):
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/", self._handle)
+        app.router.add_get("/instruments", self._instruments)
         return app
+
+    async def _instruments(self, request: web.Request) -> web.Response:
+        """Kite Connect's ``GET /instruments``: the CSV of every instrument (its header and
+        columns as Kite writes them); 403 without ``Authorization: token key:access_token``."""
+        if request.headers.get("Authorization") != f"token {self.api_key}:{self.access_token}":
+            return web.json_response(
+                {"status": "error", "message": "Incorrect `api_key` or `access_token`.",
+                 "error_type": "TokenException"}, status=403,
+            )  # fmt: skip
+        return web.Response(text=INSTRUMENTS_CSV, content_type="text/csv")
 
     def set_price(self, token: int, raw: int) -> None:
         """Hold ``token`` at ``raw`` (paise for NSE) from the next packet on."""
@@ -253,3 +264,15 @@ class KiteServer(LoopbackServer):
                 conn.last_send = now
             except (ConnectionError, RuntimeError):
                 self.drop(conn)
+
+
+INSTRUMENTS_CSV = (
+    "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,"
+    "lot_size,instrument_type,segment,exchange\n"
+    "408065,1594,INFY,INFOSYS,0,,,0.05,1,EQ,NSE,NSE\n"
+    "779521,3045,SBIN,STATE BANK OF INDIA,0,,,0.05,1,EQ,NSE,NSE\n"
+    "2953217,11536,TCS,TATA CONSULTANCY SERV LT,0,,,0.05,1,EQ,NSE,NSE\n"
+    "256265,1001,NIFTY 50,NIFTY 50,0,,,0,0,EQ,INDICES,NSE\n"
+    "13368834,52222,NIFTY25DECFUT,NIFTY,0,2025-12-30,0,0.1,75,FUT,NFO-FUT,NFO\n"
+)
+"""What ``/instruments`` answers (a few of Kite's rows, as Kite writes them)."""

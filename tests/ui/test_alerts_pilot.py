@@ -39,6 +39,20 @@ async def test_an_alert_set_at_the_cursor_rings_shows_and_reaches_the_webhook() 
                 await pilot.press("exclamation_mark")
                 assert isinstance(app.screen, AlertsScreen)
                 assert app.screen.lines() == [f"#{alert.id:<4} NSE:SBIN at or above 800.20"]
+                # Typed words add one; d removes the highlighted one.
+                await pilot.press("n", *"pnl -5000 -- stop for the day", "enter")
+                await wait_for(pilot, lambda: len(app.screen.lines()) == 2, 10)
+                assert app.screen.lines()[1].endswith(
+                    "day P&L at or below -5000 — stop for the day"
+                )
+                await pilot.press("n", *"price NSE:SBIN 800.01", "enter")  # off the tick
+                await pilot.pause(0.3)
+                assert len(app.screen.lines()) == 2
+                assert any("not on NSE:SBIN's tick" in n.message for n in app._notifications)
+                await pilot.press(
+                    "shift+tab", "down", "d"
+                )  # the text stays to fix; back to the list
+                await wait_for(pilot, lambda: len(app.screen.lines()) == 1, 10)
                 await pilot.press("escape")
 
                 engine.price("SBIN", "800.10")

@@ -487,13 +487,13 @@ def test_no_key_is_bound_twice() -> None:
     assert [k for k, n in keys.items() if n > 1] == []
 
 
-async def test_capital_t_opens_the_trade_statistics() -> None:
+async def test_capital_p_opens_the_trade_statistics() -> None:
     from cockpit.ui.screens.stats import StatsScreen
 
     app, _ = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot, app)
-        await pilot.press("T")
+        await pilot.press("P")
         await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen))
-        await pilot.press("T")
+        await pilot.press("P")
         await wait_for(pilot, lambda: not isinstance(app.screen, StatsScreen))

@@ -113,5 +113,13 @@ async def test_chart_sits_beside_the_ladder_on_a_wide_terminal(fresh: EngineProc
         assert chart.region.x >= ladder.region.right
         assert chart.region.width >= 60
         await wait_for(pilot, lambda: "◀" in "".join(chart.text_of(y) for y in range(48)))
+        # A working order is a line at its price while it works.
+        ladder.focus()
+        await pilot.press("down", "down", "down", "B")  # a buy limit at 799.85
+        await wait_for(pilot, lambda: bool(app.store.working_orders(SBIN)), 10)
+        await wait_for(pilot, lambda: "B1 799.85" in _line_row(chart, "B1"), 5)
+        assert "─" in _line_row(chart, "B1")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: "B1" not in chart.level_rows, 10)
         await pilot.press("c")
         await wait_for(pilot, lambda: not chart.display)

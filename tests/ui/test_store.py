@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from cockpit.link import protocol as p
@@ -109,3 +110,55 @@ def test_pump_coalesces_market_but_never_events() -> None:
     assert kinds == ["MarketBatch", "OrderEvent", "MarketBatch"]
     assert msgs[0].quotes[0].ltp == 16_002
     assert {q.key: q.ltp for q in msgs[2].quotes} == {"NSE:SBIN": 16_003, "NSE:INFY": 30_001}
+
+
+def test_pump_sends_the_next_delivery_when_the_app_never_says_it_painted() -> None:
+    """A lost "painted" signal must not freeze the screen: after ``stall_s`` the next
+    delivery goes anyway; before it, nothing does."""
+    import threading
+
+    link = MemoryLink()
+    delivered: list[list[p.Msg]] = []
+    pump = Pump(link, delivered.append, fps=1000)
+    pump.stall_s = 0.5
+    t = threading.Thread(target=pump.run)
+    t.start()
+    try:
+        link.feed(sc.market(2, "NSE:SBIN", 16_001, sc.T0))
+        deadline = time.monotonic() + 5
+        while not delivered and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sent = time.monotonic()
+        link.feed(sc.market(3, "NSE:SBIN", 16_002, sc.T0))  # consumed is never set
+        while len(delivered) < 2 and time.monotonic() < deadline + 5:
+            time.sleep(0.01)
+        assert len(delivered) == 2
+        assert time.monotonic() - sent >= 0.45
+    finally:
+        pump.stop.set()
+        t.join(5)
+
+
+def test_pump_drops_market_batches_a_snapshot_supersedes_but_no_event() -> None:
+    import threading
+
+    link = MemoryLink()
+    delivered: list[list[p.Msg]] = []
+    pump = Pump(link, delivered.append, fps=1000)
+    pump.consumed.clear()  # the app is busy: everything waits in the pump
+    order = p.OrderView("c9", "NSE:SBIN", "BUY", "MARKET", Decimal(1), "open", sc.T0)
+    link.feed(
+        sc.market(2, "NSE:SBIN", 16_001, sc.T0),
+        p.OrderEvent(seq=3, order=order),
+        sc.market(4, "NSE:INFY", 30_001, sc.T0),
+        sc.snapshot(sc.T0),
+        sc.market(6, "NSE:SBIN", 16_003, sc.T0),
+    )
+    link.drop()
+    t = threading.Thread(target=pump.run)
+    t.start()
+    t.join(0.3)
+    pump.consumed.set()
+    t.join(5)
+    kinds = [type(m).__name__ for batch in delivered for m in batch]
+    assert kinds == ["OrderEvent", "Snapshot", "MarketBatch"]

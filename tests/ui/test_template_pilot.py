@@ -33,7 +33,7 @@ def engine() -> Iterator[EngineProc]:
         yield e
 
 
-async def test_t_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions(
+async def test_p_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions(
     engine: EngineProc,
 ) -> None:
     engine.flatten_all()

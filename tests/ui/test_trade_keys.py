@@ -85,6 +85,18 @@ async def test_a_count_before_b_buys_that_many(fresh: EngineProc) -> None:
         assert app.qty_of(SBIN) == 1  # the symbol's quantity is left as it was
 
 
+async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("down", "down", "down", "3", "enter")
+        await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) == 1, 10)
+        order = app.store.working_orders(SBIN)[0]
+        assert (order.side, order.qty, order.order_type) == ("BUY", 3, "LIMIT")
+
+
 async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -171,6 +183,12 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
         await pilot.press("3", "J")  # the count: three ticks down
         await wait_for(pilot, lambda: app.store.orders[cid].price == start - 2, 10)
         assert len(working(app)) == 1  # moved, not a new order
+        # Two presses before the venue's answer (no event handled between them): they add up.
+        await app.run_action("order_move(-1)")
+        await app.run_action("order_move(-1)")
+        await wait_for(pilot, lambda: app.store.orders[cid].price == start - 4, 10)
+        await pilot.pause(0.3)
+        assert app.store.orders[cid].price == start - 4
 
 
 async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> None:
@@ -218,6 +236,9 @@ async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) 
         assert ladder.cursor == plan.stop
         await pilot.press("2", "K")  # the stop row, two ticks up
         await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 2, 10)
+        await app.run_action("order_move(1)")  # twice before the engine's answer
+        await app.run_action("order_move(1)")
+        await wait_for(pilot, lambda: app.store.plans[SBIN].stop == plan.stop + 4, 10)
         await pilot.press(*["up"] * (plan.target - ladder.cursor), "v")
         assert ladder.pick == ("target", None)
         await pilot.press("down", "down", "g")
@@ -237,3 +258,120 @@ async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
         assert len(working(app, "SELL")) == 1
         await pilot.press("greater_than_sign")
         await wait_for(pilot, lambda: not working(app), 10)
+
+
+# ---------------------------------------------------------------------- sizing and presets
+
+
+async def test_z_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: EngineProc) -> None:
+    # 1.50 ÷ (6 ticks × 0.05) = 5
+    app = make_app(fresh, risk_budget=Decimal("1.50"), stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        assert "risk 1.50" in status_text(app)
+        await pilot.press("z")
+        assert app.qty_of(SBIN) == 5
+        assert "qty 5" in status_text(app)
+        assert any("risking 1.50" in m.message for m in app.store.messages)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 5, 10)
+
+
+async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: EngineProc) -> None:
+    app = make_app(fresh, stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("z")  # no budget yet: says so, the quantity stays
+        assert app.qty_of(SBIN) == 1
+        assert any("no risk budget" in m.message for m in app.store.messages)
+        await pilot.press("3", "0", "Z", "z")  # 30 ÷ 0.30 = 100
+        assert "risk 30.00" in status_text(app)
+        assert app.qty_of(SBIN) == 100
+        await pilot.press("b")  # 100 > 10 × the default: the question comes first
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        assert "BUY 100 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert qty(app) == 0
+
+
+async def test_shift_z_asks_for_the_budget(fresh: EngineProc) -> None:
+    app = make_app(fresh, stop_ticks=6)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("Z")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+        await pilot.press("1", ".", "2", "enter")
+        await wait_for(pilot, lambda: app.risk_budget == Decimal("1.2"))
+        await pilot.press("Z", "x", "enter")  # not an amount: said, the budget stays
+        await pilot.pause(0.1)
+        assert app.risk_budget == Decimal("1.2")
+        said = [m.message for m in app.store.messages if m.title == "Risk budget"]
+        assert any("not an amount" in m for m in said)
+
+
+async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
+    presets = {"*": [Decimal(1), Decimal(2)], SBIN: [Decimal(2), Decimal(3), Decimal(4)]}
+    app = make_app(fresh, qty_presets=presets)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("f6")
+        assert app.qty_of(SBIN) == 3
+        assert "qty 3" in status_text(app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await pilot.press("f8")  # SBIN has three presets
+        assert app.qty_of(SBIN) == 3
+        app.select_symbol("NSE:INFY")
+        await pilot.press("f6")
+        assert app.qty_of("NSE:INFY") == 2
+
+
+# ---------------------------------------------------------------------- help and remapping
+
+NEW_IDS = (
+    "close_half",
+    "close_quarter",
+    "size_from_risk",
+    "risk_budget",
+    "qty_preset_1",
+    "qty_preset_4",
+    "pick",
+    "order_up",
+    "order_down",
+    "order_to_cursor",
+    "cancel_buys",
+    "cancel_sells",
+)
+
+
+async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc) -> None:
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        ids = str(app.screen.query_one("#help-ids").render())
+        for binding_id in NEW_IDS:
+            assert f"  {binding_id} " in ids
+        assert "3] stop up 3 ticks" in str(app.screen.query_one("#help-text").render())
+
+
+async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
+    fresh: EngineProc,
+) -> None:
+    app = make_app(fresh, keymap={"close_half": "f9"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await long_with_plan(pilot, app, ("2", "b"))
+        await wait_for(pilot, lambda: qty(app) == 2, 10)
+        await pilot.press("h")  # no longer bound
+        await pilot.pause(0.3)
+        assert qty(app) == 2
+        await pilot.press("f9")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        ladder = app.screen.ladder
+        start = ladder.cursor
+        assert start is not None
+        await pilot.press("3", "j")
+        assert ladder.cursor == start - 3

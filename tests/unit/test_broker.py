@@ -6,8 +6,9 @@ import threading
 import time
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import OpenAlgoRouter, PlaceOrder, TokenBucket
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter, TokenBucket
 from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, orderbook_rows
+from cockpit.domain.execution import PlaceOrder
 
 
 def test_token_bucket_allows_a_burst_then_the_rate() -> None:

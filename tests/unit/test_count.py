@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cockpit.ui.count import Count, apply_count
+from cockpit.ui.count import Count, apply_count, hands_on
 
 
 def test_digits_collect_and_a_key_takes_them() -> None:
@@ -39,5 +39,12 @@ def test_the_count_scales_ticks_and_becomes_a_quantity() -> None:
     assert apply_count("target_move(1)", 5) == "target_move(5)"
     assert apply_count("ladder.move(-10)", 2) == "ladder.move(-20)"
     assert apply_count("buy_market", 10) == "buy_market(10)"
+    assert apply_count("ladder_limit('BUY', 15990)", 7) == "ladder_limit('BUY', 15990, 7)"
+    assert apply_count("set_risk_budget", 2000) == "set_risk_budget(2000)"
     assert apply_count("flatten", 4) == "flatten"
     assert apply_count("stop_move(-1)", None) == "stop_move(-1)"
+
+
+def test_enter_on_the_ladder_leaves_the_count_to_the_limit_it_asks_for() -> None:
+    assert hands_on("limit_here")
+    assert not hands_on("buy_market")

@@ -297,3 +297,48 @@ def test_a_target_partly_filled_before_a_crash_and_done_while_down_is_reconciled
     again.tick(SBIN, "799.50")  # the stop: all 7, nothing left to TP1
     assert [r.quantity for r in exits(again, before)] == [D(7)]
     journal.close()
+
+
+def test_reverse_waits_while_a_target_order_works(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    rig.tick(SBIN, "800.50")  # TP1 (3) working: reversing 2 x 10 would overshoot
+    answer = rig.command(p.Reverse, key=SBIN.key)
+    assert isinstance(answer, p.Refused)
+    assert answer.rule == "closing"
+
+
+def test_a_limit_target_left_unfilled_is_cancelled_when_the_stop_fires_and_the_rest_closed() -> (
+    None
+):
+    rig = Rig(exits={"exit_order_type": "limit", "exit_offset_ticks": 2})
+    rig.start()
+    rig.tick(SBIN, "800.00", quote=True)
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    before = len(rig.places())
+    rig.tick(SBIN, "800.50", quote=True)  # TP1 as a marketable limit; it does not fill
+    (tp1,) = exits(rig, before)
+    assert (tp1.pricetype, tp1.quantity) == ("LIMIT", D(3))
+    tp1_venue = rig.accept(tp1)
+    rig.tick(SBIN, "799.50", quote=True)  # the stop: 7 now, and TP1's limit is cancelled
+    assert [r.quantity for r in exits(rig, before)] == [D(3), D(7)]
+    assert [c.cid for c in rig.router.of(CancelOrder)] == [tp1.cid]
+    stop = exits(rig, before)[1]
+    rig.fill(stop, rig.accept(stop), "799.45")
+    rig.fill(tp1, tp1_venue, "800.45", qty=D(0), status="cancelled")
+    rig.clock.now += 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert [r.quantity for r in exits(rig, before)][2:] == [D(3)]  # the rest, once
+    rig.clock.now += 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert len(exits(rig, before)) == 3
+
+
+def test_targets_never_sell_more_than_a_partial_close_in_flight_leaves(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    before = len(rig.places())
+    answer = rig.command(p.ClosePart, key=SBIN.key, percent=50)  # 5, working
+    assert isinstance(answer, p.Ack), answer
+    rig.tick(SBIN, "801.10")  # TP1 (3) and TP2 (3) at once: only 2 are left for TP2
+    assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]
+    rig.tick(SBIN, "801.50")  # the final target: nothing left unsold, nothing sent
+    assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]

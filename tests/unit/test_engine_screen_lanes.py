@@ -168,7 +168,8 @@ def test_volume_at_price_of_a_symbol_off_screen_waits_until_it_is_shown(
     assert pub.volumes == []
     show(rig, 1, INFY.key)
     engine._publish_volume()
-    assert pub.volumes == [p.VolumeAtPrice(INFY.key, [(30000, Decimal(7))])]
+    # no quote to tell the aggressor: none of the 7 counts as bought
+    assert pub.volumes == [p.VolumeAtPrice(INFY.key, [(30000, Decimal(7))], [(30000, Decimal(0))])]
 
 
 def trade_events(shown: tuple[str, ...]) -> list[tuple[str, Any]]:

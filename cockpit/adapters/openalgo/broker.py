@@ -36,102 +36,44 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
 
 from cockpit.adapters.openalgo import transport
-from cockpit.adapters.openalgo.rows import (
-    BadRow,
-    history_bars,
-    instrument_from_row,
-    lacks_fills,
-    order_updates,
-    orderbook_rows,
-    payload_order_rows,
-    position_reports,
-    row_time_ns,
-    row_to_update,
-    trade_totals,
-    with_trades,
+from cockpit.adapters.openalgo.rest import (
+    HttpError,
+    find_in_orderbook,
+    interpret,
+    path_of,
+    request_call,
+    result_of,
+    typed,
 )
+from cockpit.adapters.openalgo.rows import lacks_fills, orderbook_rows, trade_totals, with_trades
 from cockpit.domain.execution import (
-    AUTH as AUTH,
-)
-from cockpit.domain.execution import (
-    BAD_RESPONSE as BAD_RESPONSE,
-)
-from cockpit.domain.execution import (
-    DROPPED as DROPPED,
-)
-from cockpit.domain.execution import (
-    OK as OK,
-)
-from cockpit.domain.execution import (
-    PENDING_APPROVAL as PENDING_APPROVAL,
-)
-from cockpit.domain.execution import (
-    RATE_LIMITED as RATE_LIMITED,
-)
-from cockpit.domain.execution import (
-    REJECTED as REJECTED,
-)
-from cockpit.domain.execution import (
-    SERVER_ERROR as SERVER_ERROR,
-)
-from cockpit.domain.execution import (
-    STOPPED as STOPPED,
-)
-from cockpit.domain.execution import (
-    TIMEOUT as TIMEOUT,
-)
-from cockpit.domain.execution import (
-    TRANSPORT as TRANSPORT,
-)
-from cockpit.domain.execution import (
-    UNCERTAIN as UNCERTAIN,
-)
-from cockpit.domain.execution import (
-    CancelAll as CancelAll,
-)
-from cockpit.domain.execution import (
-    CancelOrder as CancelOrder,
-)
-from cockpit.domain.execution import (
-    LookupSymbol as LookupSymbol,
-)
-from cockpit.domain.execution import (
-    ModifyOrder as ModifyOrder,
-)
-from cockpit.domain.execution import (
-    PlaceOrder as PlaceOrder,
-)
-from cockpit.domain.execution import (
-    QueryBook as QueryBook,
-)
-from cockpit.domain.execution import (
-    QueryHistory as QueryHistory,
-)
-from cockpit.domain.execution import (
-    QueryOrder as QueryOrder,
-)
-from cockpit.domain.execution import (
-    RouterRequest as RouterRequest,
-)
-from cockpit.domain.execution import (
-    RouterResult as RouterResult,
-)
-from cockpit.domain.execution import (
-    SearchSymbols as SearchSymbols,
+    BAD_RESPONSE,
+    DROPPED,
+    OK,
+    PENDING_APPROVAL,
+    RATE_LIMITED,
+    REJECTED,
+    SERVER_ERROR,
+    STOPPED,
+    TIMEOUT,
+    TRANSPORT,
+    UNCERTAIN,
+    ModifyOrder,
+    PlaceOrder,
+    QueryBook,
+    RouterRequest,
+    RouterResult,
 )
 
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
-_JSON_DEC: Final = msgspec.json.Decoder()
 
-_BOOKS: Final = frozenset({"orderbook", "positionbook", "tradebook", "funds"})
 
 # --------------------------------------------------------------------------- rate limit
 
@@ -170,24 +112,6 @@ class TokenBucket:
 
 
 # --------------------------------------------------------------------------- router
-
-
-class _Http(Exception):
-    """An HTTP-level outcome worth classifying (internal)."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        status: int | None = None,
-        retry_after: Any = None,
-        payload: Any = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.retry_after = retry_after
-        self.payload = payload
 
 
 @dataclass(order=True, slots=True)
@@ -412,80 +336,52 @@ class OpenAlgoRouter:
             log.exception("router: sink refused a result")
 
     def _handle(self, request: RouterRequest) -> RouterResult:
-        match request:
-            case PlaceOrder():
-                return self._place(request)
-            case ModifyOrder():
-                body = {
-                    "strategy": self._strategy,
-                    "exchange": request.exchange,
-                    "symbol": request.symbol,
-                    "orderid": request.venue_id,
-                    "action": request.action,
-                    "product": request.product,
-                    "pricetype": request.pricetype,
-                    "price": request.price,
-                    "quantity": request.quantity,
-                    "disclosed_quantity": 0,
-                    "trigger_price": request.trigger_price,
-                }
-                if self.before_order is not None:
-                    self.before_order()
-                return self._call(request, "modifyorder", body, retry_uncertain=True)
-            case CancelOrder():
-                body = {"strategy": self._strategy, "orderid": request.venue_id}
-                return self._call(request, "cancelorder", body, retry_uncertain=True)
-            case CancelAll():
-                body = {"strategy": self._strategy}
-                return self._call(request, "cancelallorder", body, retry_uncertain=False)
-            case QueryOrder():
-                body = {"strategy": self._strategy, "orderid": request.venue_id}
-                return self._typed(self._call(request, "orderstatus", body, retry_uncertain=True))
-            case QueryBook():
-                if request.book not in _BOOKS:
-                    return RouterResult(request, False, REJECTED, f"unknown book {request.book!r}")
-                result = self._call(request, request.book, {}, retry_uncertain=True)
-                if request.book == "orderbook" and result.ok:
-                    return self._orderbook(result)
-                return self._typed(result)
-            case LookupSymbol():
-                body = {"symbol": request.symbol, "exchange": request.exchange}
-                return self._typed(self._call(request, "symbol", body, retry_uncertain=True))
-            case SearchSymbols():
-                body = {"query": request.query}
-                if request.exchange:
-                    body["exchange"] = request.exchange
-                return self._typed(self._call(request, "search", body, retry_uncertain=True))
-            case QueryHistory():
-                body = {
-                    "symbol": request.symbol,
-                    "exchange": request.exchange,
-                    "interval": request.interval,
-                    "start_date": request.start_date,
-                    "end_date": request.end_date,
-                    "source": "api",
-                }
-                return self._typed(self._call(request, "history", body, retry_uncertain=True))
-        return RouterResult(request, False, REJECTED, f"unknown request {type(request).__name__}")
+        call = request_call(request, self._strategy)
+        if call is None:
+            return RouterResult(request, False, REJECTED, f"no OpenAlgo endpoint for {request!r}")
+        path, body, retry_uncertain = call
+        if type(request) is ModifyOrder and self.before_order is not None:
+            self.before_order()
+        result = self._call(request, path, body, retry_uncertain=retry_uncertain)
+        if path == "orderbook" and result.ok:
+            return self._orderbook(result)
+        return self._typed(result)
 
     # -- one call, classified and retried where safe ---------------------------------------
 
     def _call(
         self, request: RouterRequest, path: str, body: dict[str, Any], *, retry_uncertain: bool
     ) -> RouterResult:
+        """Send ``request``; retry only where safe (see the module docstring). A placement
+        whose answer is lost (timeout, 5xx) is looked for in the orderbook, never resent."""
+        placing = type(request) is PlaceOrder
         attempts = 0
-        sent_ns = 0
         backoff = self._backoff
         while True:
             attempts += 1
             if not self._wait_turn(path):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
+            if (
+                isinstance(request, PlaceOrder)
+                and not request.urgent
+                and self._dropped_meanwhile(request)
+            ):
+                return RouterResult(request, False, DROPPED, "dropped before sending")
             sent_ns = time.monotonic_ns()
+            sent_wall_ns = time.time_ns()
             try:
-                status, payload = self._post(path, body)
-                return self._success(request, path, status, payload, sent_ns, attempts)
-            except _Http as exc:
+                if placing and self.before_order is not None:
+                    self.before_order()
+                result = result_of(request, path, self._post(path, body), sent_ns, attempts)
+                if placing and result.venue_id:
+                    with self._ids_lock:
+                        self._known_ids.add(result.venue_id)
+                elif result.code == PENDING_APPROVAL:
+                    self.counters["pending_approval"] += 1
+                return result
+            except HttpError as exc:
                 if exc.code == RATE_LIMITED:
+                    # The server did not act on it: wait as it says, then send it again.
                     self.counters["rate_limited"] += 1
                     self._close_gate(exc.retry_after)
                     if attempts <= self._connect_retries + 3:
@@ -499,6 +395,8 @@ class OpenAlgoRouter:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
+                if placing and exc.code in (TIMEOUT, SERVER_ERROR):
+                    return self._recover(request, exc, sent_ns, attempts, sent_wall_ns)
                 return RouterResult(
                     request,
                     False,
@@ -511,74 +409,16 @@ class OpenAlgoRouter:
                     attempts=attempts,
                 )
 
-    def _place_body(self, request: PlaceOrder) -> dict[str, Any]:
-        return {
-            "strategy": self._strategy,
-            "exchange": request.exchange,
-            "symbol": request.symbol,
-            "action": request.action,
-            "quantity": request.quantity,
-            "pricetype": request.pricetype,
-            "product": request.product,
-            "price": request.price,
-            "trigger_price": request.trigger_price,
-            "disclosed_quantity": 0,
-        }
-
-    def _place(self, request: PlaceOrder) -> RouterResult:
-        body = self._place_body(request)
-        attempts = 0
-        backoff = self._backoff
-        while True:
-            attempts += 1
-            if not self._wait_turn("placeorder"):
-                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
-            if not request.urgent:
-                with self._cv:
-                    self._in_hand.discard(id(request))
-                    dropped = id(request) in self._dropped
-                    self._dropped.discard(id(request))
-                if dropped:
-                    return RouterResult(request, False, DROPPED, "dropped before sending")
-            sent_ns = time.monotonic_ns()
-            sent_wall_ns = time.time_ns()
-            try:
-                if self.before_order is not None:
-                    self.before_order()
-                status, payload = self._post("placeorder", body)
-                result = self._success(request, "placeorder", status, payload, sent_ns, attempts)
-                if result.venue_id:
-                    with self._ids_lock:
-                        self._known_ids.add(result.venue_id)
-                return result
-            except _Http as exc:
-                if exc.code == RATE_LIMITED and attempts <= self._connect_retries + 3:
-                    self.counters["rate_limited"] += 1
-                    self.counters["retries"] += 1
-                    self._close_gate(exc.retry_after)
-                    continue
-                if exc.code == TRANSPORT and attempts <= self._connect_retries:
-                    # Never reached the server: safe to send again.
-                    self.counters["retries"] += 1
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 2.0)
-                    continue
-                if exc.code in (TIMEOUT, SERVER_ERROR):
-                    return self._recover(request, exc, sent_ns, attempts, sent_wall_ns)
-                return RouterResult(
-                    request,
-                    False,
-                    exc.code,
-                    f"placeorder: {exc}",
-                    data=exc.payload,
-                    http_status=exc.status,
-                    sent_ns=sent_ns,
-                    done_ns=time.monotonic_ns(),
-                    attempts=attempts,
-                )
+    def _dropped_meanwhile(self, request: PlaceOrder) -> bool:
+        """An entry taken by this worker was dropped while it waited for the rate limit."""
+        with self._cv:
+            self._in_hand.discard(id(request))
+            dropped = id(request) in self._dropped
+            self._dropped.discard(id(request))
+        return dropped
 
     def _recover(
-        self, request: PlaceOrder, exc: _Http, sent_ns: int, attempts: int, sent_wall_ns: int
+        self, request: Any, exc: HttpError, sent_ns: int, attempts: int, sent_wall_ns: int
     ) -> RouterResult:
         """After a timeout/5xx on placeorder: look for the order instead of resending it.
 
@@ -593,10 +433,12 @@ class OpenAlgoRouter:
             if not self._wait_turn("orderbook"):
                 break
             try:
-                _status, payload = self._post("orderbook", {})
-            except _Http:
+                payload = self._post("orderbook", {})
+            except HttpError:
                 continue
-            venue_id = self._find_in_orderbook(request, payload, sent_wall_ns - 2_000_000_000)
+            with self._ids_lock:
+                known = set(self._known_ids)
+            venue_id = find_in_orderbook(request, payload, sent_wall_ns - 2_000_000_000, known)
             if venue_id is not None:
                 self.counters["recovered"] += 1
                 with self._ids_lock:
@@ -624,152 +466,31 @@ class OpenAlgoRouter:
             attempts=attempts,
         )
 
-    def _find_in_orderbook(
-        self, request: PlaceOrder, payload: Any, not_before_ns: int
-    ) -> str | None:
-        rows = payload_order_rows(payload)
-        with self._ids_lock:
-            known = set(self._known_ids)
-        for row in rows:
-            try:
-                placed_ns = row_time_ns(row)
-                if (
-                    placed_ns is not None
-                    and placed_ns >= not_before_ns
-                    and str(row.get("symbol")) == request.symbol
-                    and str(row.get("exchange")) == request.exchange
-                    and str(row.get("action", "")).upper() == request.action.upper()
-                    and Decimal(str(row.get("quantity"))) == request.quantity
-                    and str(row.get("pricetype", row.get("price_type", ""))).upper()
-                    == request.pricetype
-                ):
-                    venue_id = str(row.get("orderid"))
-                    if venue_id and venue_id not in known:
-                        return venue_id
-            except (ArithmeticError, ValueError, TypeError):
-                continue
-        return None
-
-    def _success(
-        self,
-        request: RouterRequest,
-        path: str,
-        status: int,
-        payload: Any,
-        sent_ns: int,
-        attempts: int,
-    ) -> RouterResult:
-        done = time.monotonic_ns()
-        if not isinstance(payload, dict):
-            return RouterResult(
-                request,
-                False,
-                BAD_RESPONSE,
-                f"{path}: response is not a JSON object",
-                http_status=status,
-                sent_ns=sent_ns,
-                done_ns=done,
-                attempts=attempts,
-            )
-        if payload.get("status") != "success":
-            message = str(payload.get("message") or "error without a message")
-            orderid = payload.get("orderid")
-            return RouterResult(
-                request,
-                False,
-                REJECTED,
-                f"{path}: {message}",
-                venue_id=str(orderid) if orderid else None,
-                data=payload,
-                http_status=status,
-                sent_ns=sent_ns,
-                done_ns=done,
-                attempts=attempts,
-            )
-        venue_id = payload.get("orderid")
-        data = payload.get("data", payload)
-        if path == "placeorder" and not venue_id:
-            # Semi-auto mode queues the order in OpenAlgo's Action Center: success, no orderid
-            # (a ``pending_order_id`` of the queue instead). Any other success without an id
-            # is uncertain: reconciliation finds the order, or not.
-            message = str(payload.get("message") or "no order id in the response")
-            queued = payload.get("mode") == "semi_auto" or "pending_order_id" in payload
-            if queued:
-                self.counters["pending_approval"] += 1
-            return RouterResult(
-                request,
-                False,
-                PENDING_APPROVAL if queued else UNCERTAIN,
-                f"placeorder: {message}",
-                data=payload,
-                http_status=status,
-                sent_ns=sent_ns,
-                done_ns=done,
-                attempts=attempts,
-            )
-        return RouterResult(
-            request,
-            True,
-            OK,
-            venue_id=str(venue_id) if venue_id is not None else None,
-            data=data,
-            http_status=status,
-            sent_ns=sent_ns,
-            done_ns=done,
-            attempts=attempts,
-        )
-
     def _orderbook(self, result: RouterResult) -> RouterResult:
         """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
         rows) take their filled quantity and average price from the trade book."""
-        typed = self._typed(result)
+        updates = self._typed(result)
         rows = orderbook_rows(result.data)
         if not any(lacks_fills(row) for row in rows):
-            return typed
+            return updates
         trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
         if not trades.ok:
             return dataclasses.replace(
-                typed, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
+                updates, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
             )
         totals, bad = trade_totals(trades.data)
         if bad:
             self.counters["bad_rows"] += bad
         lacking = {str(row.get("orderid")) for row in rows if lacks_fills(row)}
-        updates = [with_trades(u, totals) if u.orderid in lacking else u for u in typed.data or ()]
-        return dataclasses.replace(typed, data=updates)
+        data = [with_trades(u, totals) if u.orderid in lacking else u for u in updates.data or ()]
+        return dataclasses.replace(updates, data=data)
 
     def _typed(self, result: RouterResult) -> RouterResult:
-        """The answer's JSON read once, into the seam's types (``cockpit.domain.execution``)."""
-        if not result.ok:
-            return result
-        data = result.data
-        now = time.time_ns()
-        bad = 0
-        typed: Any
-        match result.request:
-            case QueryBook(book="orderbook"):
-                typed, bad = order_updates(data, now)
-            case QueryBook(book="positionbook"):
-                typed, bad = position_reports(data)
-            case QueryOrder():
-                try:
-                    typed = row_to_update(data, now) if isinstance(data, dict) else None
-                except BadRow:
-                    typed, bad = None, 1
-            case LookupSymbol():
-                typed = instrument_from_row(data)
-            case SearchSymbols():
-                found = [instrument_from_row(row) for row in data or () if isinstance(data, list)]
-                typed = [inst for inst in found if inst is not None]
-                bad = len(found) - len(typed)
-            case QueryHistory():
-                typed, bad = history_bars(data)
-            case _:
-                return result
+        out, bad = typed(result)
         if bad:
             self.counters["bad_rows"] += bad
-            log.warning("router: %d unreadable row(s) in the %s answer", bad, _path(result))
-        return dataclasses.replace(result, data=typed)
+            log.warning("router: %d unreadable row(s) in the %s answer", bad, path_of(result))
+        return out
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -796,60 +517,23 @@ class OpenAlgoRouter:
     def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
         client: transport.Transport | None = getattr(self._local, "client", None)
         if client is None:
-            raise _Http(TRANSPORT, "router not started")
+            raise HttpError(TRANSPORT, "router not started")
         try:
             return client.post(path, content)
         except transport.SendError as exc:
             if not exc.sent:
-                raise _Http(TRANSPORT, str(exc)) from None
+                raise HttpError(TRANSPORT, str(exc)) from None
             if exc.timed_out:
-                raise _Http(TIMEOUT, f"no answer within {self._timeout}s ({exc})") from None
+                raise HttpError(TIMEOUT, f"no answer within {self._timeout}s ({exc})") from None
             # Reset / protocol errors after the request may have been sent.
-            raise _Http(TIMEOUT, f"connection failed mid-request ({exc})") from None
+            raise HttpError(TIMEOUT, f"connection failed mid-request ({exc})") from None
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
 
-    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST ``body`` (with the key) to ``path``: the answer's JSON, or :class:`HttpError`."""
         if not self._started:
-            raise _Http(TRANSPORT, "router not started")
+            raise HttpError(TRANSPORT, "router not started")
         self.counters["requests"] += 1
-        status, raw, reason, retry_header = self._send(path, self._encode(body))
-        return self._interpret(status, raw, reason, retry_header)
-
-    def _interpret(
-        self, status: int, raw: bytes, reason: str, retry_header: str | None
-    ) -> tuple[int, Any]:
-        """Classify an HTTP answer: ``(200, payload)`` or raise :class:`_Http`."""
-        try:
-            payload = _JSON_DEC.decode(raw) if raw else None
-        except msgspec.DecodeError:
-            payload = None
-        if status == 200:
-            if payload is None:
-                raise _Http(BAD_RESPONSE, "HTTP 200 with a body that is not JSON", status)
-            return status, payload
-        message = _message(payload) or reason or "error"
-        if status == 429:
-            retry_after = payload.get("retry_after") if isinstance(payload, dict) else None
-            if retry_after is None:
-                retry_after = retry_header
-            raise _Http(RATE_LIMITED, f"HTTP 429: {message}", status, retry_after)
-        if status in (401, 403):
-            raise _Http(AUTH, f"HTTP {status}: {message}", status)
-        if status >= 500:
-            raise _Http(SERVER_ERROR, f"HTTP {status}: {message}", status, payload=payload)
-        raise _Http(REJECTED, f"HTTP {status}: {message}", status, payload=payload)
-
-
-def _message(payload: Any) -> str:
-    if isinstance(payload, dict):
-        message = payload.get("message")
-        if message is not None:
-            return str(message)
-    return ""
-
-
-def _path(result: RouterResult) -> str:
-    request = result.request
-    return request.book if isinstance(request, QueryBook) else type(request).__name__
+        return interpret(*self._send(path, self._encode(body)))

@@ -15,13 +15,12 @@ so the router's rule holds either way: only such a request may be sent again bli
 
 from __future__ import annotations
 
-from typing import Final, Literal, Protocol
+from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-Kind = Literal["httpcore", "httpx"]
 KINDS: Final = ("httpcore", "httpx")
 
 Answer = tuple[int, bytes, str, str | None]

@@ -19,8 +19,7 @@ from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from cockpit.link import protocol as p
-from cockpit.link.lists import ALERT_USAGE, parse_alert
-from cockpit.ui.alerts import describe
+from cockpit.link.lists import ALERT_USAGE, describe, parse_alert
 from cockpit.ui.store import Changes
 
 if TYPE_CHECKING:

@@ -223,12 +223,20 @@ HELP = """\
   b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
   enter        on the ladder: limit at cursor   n       order ticket (value and risk preview)
   r            reverse the position             + / -   this symbol's quantity, on the step grid
+  f5-f8        quantity presets 1-4             z       quantity from the risk budget   Z budget
   Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
   off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
+[b]Count[/b]  digits before a key: 3] stop up 3 ticks, 5} target up 5, 10b buy 10, 4K order up 4;
+  shown on the status bar; esc drops it. Every gate and question still applies.
 [b]Exits[/b] (always work)
   f            flatten the symbol               F       KILL SWITCH (confirmed)
-  x            cancel the symbol's orders       [ / ]   stop down / up one tick
-  { / }        target down / up one tick        t       toggle trailing     e  stop to breakeven
+  h / H        close half / a quarter           x       cancel the symbol's orders
+  [ / ]        stop down / up one tick          { / }   target down / up one tick
+  t            toggle trailing                  e       stop to breakeven
+[b]Ladder orders[/b]
+  v            pick the order / stop / target on the cursor's row (again: the next one)
+  K / J        move it (or the cursor row's) up / down a tick    g  move it to the cursor
+  < / >        cancel all buys / all sells      esc     drop the pick
 [b]Moving around[/b]
   up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
@@ -255,6 +263,33 @@ def keymap_ids() -> str:
             if isinstance(b, Binding) and b.id:
                 rows.append(f"  {b.id:<18} {b.key:<28} {b.description}")
     return "\n".join(rows)
+
+
+class AskScreen(ModalScreen[str | None]):
+    """One value typed in: enter answers it, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="ask.cancel"),
+    ]
+
+    def __init__(self, title: str, value: str = "") -> None:
+        super().__init__(classes="dialog")
+        self.title_text = title
+        self.value = value
+
+    def compose(self) -> ComposeResult:
+        """Title and the field."""
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Input(self.value, id="ask-input")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        """Close without an answer."""
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -1,4 +1,4 @@
-"""Trade statistics from the journal (key ``T``): today's round trips, or every day's."""
+"""Trade statistics from the journal (key ``P``): today's round trips, or every day's."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class StatsScreen(Screen[None]):
     """Trades, win rate, average win/loss and R, expectancy, P&L by symbol, hour and reason."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,T,q", "close", "Close", id="stats.close"),
+        Binding("escape,P,q", "close", "Close", id="stats.close"),
         Binding("d", "toggle_day", "Today/all", id="stats.day"),
     ]
 

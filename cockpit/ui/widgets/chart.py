@@ -95,6 +95,9 @@ class CandleChart(LineGrid):
                     out.append(("STOP", plan.stop, "chart--stop"))
                 if plan.target is not None:
                     out.append(("TGT", plan.target, "chart--target"))
+                for t in plan.targets:  # scale-out targets
+                    if not t.fired:
+                        out.append((f"TP{t.n}", t.level, "chart--target"))
         elif pos is not None and pos.qty != 0:
             out.append(("ENT", avg_to_ticks(pos.avg_price, store.tick_size(key)), "chart--entry"))
         for o in store.orders.values():

@@ -11,7 +11,10 @@ from textual.message import Message
 
 from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
+from cockpit.ui.widgets.ladder_flow import Columns, fit_columns, grouped, profile_bar
 
+GROUPS = (1, 2, 5, 10, 25)
+"""Ticks per row ``z`` steps through (fast instruments)."""
 EDGE = 2
 """Re-centre automatically when the last price comes this close to the window's edge."""
 WORK_S = 5.0
@@ -42,6 +45,10 @@ class Ladder(LineGrid, can_focus=True):
         "ladder--mine-buy",
         "ladder--mine-sell",
         "ladder--volume",
+        "ladder--sold",
+        "ladder--bought",
+        "ladder--profile",
+        "ladder--last",
         "ladder--ltp",
         "ladder--entry",
         "ladder--stop",
@@ -76,6 +83,13 @@ class Ladder(LineGrid, can_focus=True):
             tooltip="Limit order at the cursor on the natural side",
             id="ladder.limit",
         ),
+        Binding(
+            "z",
+            "group",
+            "Group",
+            tooltip="Price grouping: 1, 2, 5, 10 or 25 ticks per row",
+            id="ladder.group",
+        ),
     ]
 
     class LimitRequested(Message):
@@ -101,6 +115,10 @@ class Ladder(LineGrid, can_focus=True):
         """``l``: the ladder stays where it is until ``l`` or space."""
         self.pick: Pick | None = None
         """The order, stop or target picked to be moved (``v``); marked ◆ on its row."""
+        self.group = 1
+        """Ticks per row (``z``); rows start at multiples of it."""
+        self.columns: Columns | None = None
+        """The columns of the last rebuild (tests)."""
         self.work_s = WORK_S
         self._worked = -1e9
         """Monotonic time the cursor last moved."""
@@ -112,22 +130,30 @@ class Ladder(LineGrid, can_focus=True):
         """Price rows on screen."""
         return max(1, self.size.height - 1)
 
+    def base(self, price: int) -> int:
+        """The lowest price of the row holding ``price`` (itself unless grouped)."""
+        return price - price % self.group
+
     def top(self) -> int:
         """The price (ticks) of the first row."""
         assert self.center is not None
-        return self.center + self.rows // 2
+        return self.base(self.center) + (self.rows // 2) * self.group
+
+    def bottom(self) -> int:
+        """The price (ticks) of the last row."""
+        return self.top() - (self.rows - 1) * self.group
 
     def price_at(self, y: int) -> int | None:
-        """Price of screen row ``y`` (row 0 is the header)."""
+        """Price of screen row ``y`` (row 0 is the header); grouped: the row's lowest."""
         if self.center is None or y < 1:
             return None
-        return self.top() - (y - 1)
+        return self.top() - (y - 1) * self.group
 
     def row_of(self, price: int) -> int | None:
         """Screen row of ``price`` if visible."""
         if self.center is None:
             return None
-        y = self.top() - price + 1
+        y = (self.top() - self.base(price)) // self.group + 1
         return y if 1 <= y <= self.rows else None
 
     def set_symbol(self, key: str | None) -> None:
@@ -181,9 +207,9 @@ class Ladder(LineGrid, can_focus=True):
             if self.cursor is None:
                 self.cursor = ltp
             return
-        top = self.top()
-        bottom = top - self.rows + 1
-        margin = min(EDGE, max(0, self.rows // 4))
+        top = self.top() + self.group - 1
+        bottom = self.bottom()
+        margin = min(EDGE, max(0, self.rows // 4)) * self.group
         if (ltp > top - margin or ltp < bottom + margin) and not self.working():
             self.center = ltp
             self.recentres += 1
@@ -226,7 +252,12 @@ class Ladder(LineGrid, can_focus=True):
                 continue
             book_side = mine_buy if o.side == "BUY" else mine_sell
             book_side[level] = book_side.get(level, Decimal(0)) + (o.qty - o.filled)
-        vap = store.vap.get(key, {})
+        g = self.group
+        if g > 1:
+            bids, asks = grouped(bids, g), grouped(asks, g)
+            mine_buy, mine_sell = grouped(mine_buy, g), grouped(mine_sell, g)
+        vap = grouped(store.vap.get(key, {}), g)
+        bought = grouped(store.bought.get(key, {}), g)
         plan = store.plans.get(key)
         pos = store.positions.get(key)
         entry: int | None = None
@@ -239,10 +270,16 @@ class Ladder(LineGrid, can_focus=True):
         trailing = plan is not None and plan.trail_active
         tps = {t.level: f"TP{t.n}" for t in plan.targets if not t.fired} if plan else {}
         ltp = q.ltp if q is not None else None
-        wide = width >= 56
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
+        cols = self.columns = fit_columns(width, pw)
         top = self.top()
-        bottom = top - self.rows + 1
+        bottom = self.bottom()
+        at = self.base
+        tp_rows = {at(level): name for level, name in tps.items()}
+        ltp_row = at(ltp) if ltp is not None else None
+        last_size = q.ltq if q is not None and ltp is not None else None
+        shown = [vap.get(top - i * g) for i in range(self.rows)]
+        most = max((v for v in shown if v), default=Decimal(0))
         away: list[str] = ["HELD"] if self.held else []
         cursor = self.cursor if self.cursor_moved else None
         picked = self.pick_level()
@@ -253,89 +290,122 @@ class Ladder(LineGrid, can_focus=True):
             ("TGT", target),
             ("ENT", entry),
         ):
-            if level is not None and not bottom <= level <= top:
+            if level is not None and not bottom <= at(level) <= top:
                 arrow = "↑" if level > top else "↓"
                 away.append(f"{arrow}{label} {store.fmt_price(key, level)}")
         for side, levels in (("BUY", mine_buy), ("SELL", mine_sell)):
             for level, n in sorted(levels.items(), reverse=True):
-                if not bottom <= level <= top:
+                if not bottom <= at(level) <= top:
                     arrow = "↑" if level > top else "↓"
                     away.append(f"{arrow}{side} {fmt_qty(n)}@{store.fmt_price(key, level)}")
-        lines: list[Line] = [self._header(pw, wide, " ".join(away))]
+        lines: list[Line] = [self._header(pw, cols, " ".join(away))]
+        level_rows = {
+            name: at(level) if level is not None else None
+            for name, level in (
+                ("target", target),
+                ("entry", entry),
+                ("stop", stop),
+                ("picked", picked),
+                ("cursor", self.cursor),
+                ("bid", best_bid),
+                ("ask", best_ask),
+            )
+        }
         for i in range(self.rows):
-            p = top - i
+            p = top - i * g
             marks: list[str] = []
             row_cls = ""
-            if p == target:
+            if p == level_rows["target"]:
                 marks.append("TGT")
                 row_cls = "ladder--target"
-            if p in tps:
-                marks.append(tps[p])
+            if p in tp_rows:
+                marks.append(tp_rows[p])
                 row_cls = "ladder--target"
-            if p == entry:
+            if p == level_rows["entry"]:
                 marks.append("ENT")
                 row_cls = "ladder--entry"
-            if p == stop:
+            if p == level_rows["stop"]:
                 marks.append("STOP⇡" if trailing else "STOP")
                 row_cls = "ladder--stop"
-            if p == picked:
+            if p == level_rows["picked"]:
                 marks.append("◆")
-            if p == ltp:
+            if p == ltp_row:
                 marks.insert(0, "◀LTP")
                 row_cls = (row_cls + " ladder--ltp").strip()
-            if p == self.cursor and self.has_focus:
+            if p == level_rows["cursor"] and self.has_focus:
                 row_cls = (row_cls + " ladder--cursor").strip()
-            elif p == self.cursor:
+            elif p == level_rows["cursor"]:
                 marks.append("‹")
             mb = mine_buy.get(p)
             ms = mine_sell.get(p)
             bq = bids.get(p)
             aq = asks.get(p)
             cells: list[Cell] = [
-                cell(fmt_qty(mb) if mb else "", 6, "ladder--mine-buy"),
+                cell(fmt_qty(mb) if mb else "", cols.mine, "ladder--mine-buy"),
                 (" ", ""),
                 cell(
                     fmt_volume(bq) if bq else "",
-                    8,
-                    "ladder--bid-best" if p == best_bid else "ladder--bid",
+                    cols.qty,
+                    "ladder--bid-best" if p == level_rows["bid"] else "ladder--bid",
                 ),
                 (" ", ""),
                 cell(store.fmt_price(key, p), pw, "ladder--price"),
                 (" ", ""),
                 cell(
                     fmt_volume(aq) if aq else "",
-                    8,
-                    "ladder--ask-best" if p == best_ask else "ladder--ask",
+                    cols.qty,
+                    "ladder--ask-best" if p == level_rows["ask"] else "ladder--ask",
                     left=True,
                 ),
                 (" ", ""),
-                cell(fmt_qty(ms) if ms else "", 6, "ladder--mine-sell", left=True),
+                cell(fmt_qty(ms) if ms else "", cols.mine, "ladder--mine-sell", left=True),
             ]
-            if wide:
-                v = vap.get(p)
+            v = shown[i]
+            if cols.split:
+                up = bought.get(p, Decimal(0)) if v else Decimal(0)
+                down = v - up if v else Decimal(0)
                 cells.append((" ", ""))
-                cells.append(cell(fmt_volume(v) if v else "", 8, "ladder--volume"))
+                cells.append(cell(fmt_volume(down) if down else "", cols.split, "ladder--sold"))
+                cells.append((" ", ""))
+                cells.append(cell(fmt_volume(up) if up else "", cols.split, "ladder--bought"))
+            elif cols.volume:
+                cells.append((" ", ""))
+                cells.append(cell(fmt_volume(v) if v else "", cols.volume, "ladder--volume"))
+            if cols.profile:
+                bar = profile_bar(v, most, cols.profile)
+                cells.append((" ", ""))
+                cells.append(cell(bar, cols.profile, "ladder--profile", left=True))
+            if cols.last:
+                size = last_size if p == ltp_row else None
+                cells.append((" ", ""))
+                cells.append(cell(fmt_volume(size) if size else "", cols.last, "ladder--last"))
             cells.append((" ", ""))
             cells.append((" ".join(marks), "ladder--mark"))
             lines.append((row_cls, tuple(cells)))
         self.set_lines(lines)
 
-    def _header(self, pw: int, wide: bool, away: str = "") -> Line:
+    def _header(self, pw: int, cols: Columns, away: str = "") -> Line:
         if away:  # what is off-screen matters more than the column titles
             return ("ladder--header", ((f" {away}", "ladder--mark"),))
         cells: list[Cell] = [
-            cell("Buy", 6),
+            cell("Buy", cols.mine),
             (" ", ""),
-            cell("Bid", 8),
+            cell("Bid", cols.qty),
             (" ", ""),
-            cell("Price", pw),
+            cell("Price" if self.group == 1 else f"×{self.group}", pw),
             (" ", ""),
-            cell("Ask", 8, left=True),
+            cell("Ask", cols.qty, left=True),
             (" ", ""),
-            cell("Sell", 6, left=True),
+            cell("Sell", cols.mine, left=True),
         ]
-        if wide:
-            cells += [(" ", ""), cell("Traded", 8)]
+        if cols.split:
+            cells += [(" ", ""), cell("Sold", cols.split), (" ", ""), cell("Bought", cols.split)]
+        elif cols.volume:
+            cells += [(" ", ""), cell("Vol", cols.volume)]
+        if cols.profile:
+            cells += [(" ", ""), cell("Profile", cols.profile, left=True)]
+        if cols.last:
+            cells += [(" ", ""), cell("Last", cols.last)]
         cells += [(" ", ""), ("Marks", "")]
         return ("ladder--header", tuple(cells))
 
@@ -355,11 +425,11 @@ class Ladder(LineGrid, can_focus=True):
             self.cursor = self._market_price()
             if self.cursor is None:
                 return
-        self.cursor += delta
+        self.cursor = self.base(self.cursor) + delta * self.group
         self.cursor_moved = True
         self._worked = time.monotonic()
         if self.center is not None and self.row_of(self.cursor) is None:
-            self.center += delta
+            self.center += delta * self.group
         self.rebuild()
 
     def action_recentre(self) -> None:
@@ -371,6 +441,12 @@ class Ladder(LineGrid, can_focus=True):
             self.cursor_moved = False
             self.held = False
             self.recentres += 1
+        self.rebuild()
+
+    def action_group(self) -> None:
+        """Step the price grouping (ticks per row): 1, 2, 5, 10, 25, then 1 again."""
+        i = GROUPS.index(self.group) if self.group in GROUPS else 0
+        self.group = GROUPS[(i + 1) % len(GROUPS)]
         self.rebuild()
 
     def action_hold(self) -> None:

@@ -127,9 +127,13 @@ class StatusBar(LineGrid):
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
-        template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
+        template = getattr(self.app, "active_template", None)  # the next entry's (``P``)
         if template:
             groups.append((9, [(" tpl ", "status--label"), (template, "")]))
+        budget = getattr(self.app, "risk_budget", None)
+        if budget is not None:
+            risk = [(" risk ", "status--label"), (fmt_money(budget, sign=False), "")]
+            groups.append((7, risk))
         width = self.size.width or 200
         for level in range(1, 7):
             if sum(len(t) for _, g in groups for t, _ in g) <= width:

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from cockpit.link.protocol import SetWatchlistView
-from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume
+from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -341,13 +341,19 @@ class Watchlist(LineGrid, can_focus=True):
         self.rebuild()
 
 
-def rows_in_view(screens: Sequence[Screen[object]]) -> frozenset[str]:
-    """The watchlist rows on screen: the top screen's, and those of the screens under it
-    while modal screens (which let them show) are on top."""
-    rows: set[str] = set()
+def shown_keys(
+    store: Store, selected: str | None, screens: Sequence[Screen[object]]
+) -> frozenset[str]:
+    """The symbols the screen draws in full (the engine sends the others about once a
+    second): ``selected`` (its ladder, quote, depth and chart), the watchlist rows in view
+    (the top screen's, and those under modal screens, which let them show), and the symbols
+    of open positions and working orders (their panes move with the price)."""
+    keys = {selected} if selected is not None else set()
     for screen in reversed(screens):
         for wl in screen.query(Watchlist):
-            rows |= wl.in_view
+            keys |= wl.in_view
         if not isinstance(screen, ModalScreen):
             break
-    return frozenset(rows)
+    keys.update(pos.key for pos in store.positions.values() if pos.qty != 0)
+    keys.update(o.key for o in store.orders.values() if is_working(o))
+    return frozenset(keys)

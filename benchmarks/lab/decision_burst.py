@@ -1,0 +1,112 @@
+"""The decision thread's own CPU for a gap through 50 stops, without sockets or threads.
+
+The real :class:`~cockpit.engine.core.Engine` with a real SQLite journal and a recording
+router (the unit tests' rig): 50 symbols each hold a long position with a 20-tick stop; one
+batch of 50 crash ticks (as the decision loop takes what arrived together: one journal
+commit) decides the 50 exits; then their 50 acknowledgements and their 50 fills, one item
+each, as they come back from the venue. CPU is the thread's own (``time.thread_time_ns``),
+median of ``--rounds`` fresh engines; ``--profile`` prints the top of a cProfile of one round.
+
+    PYTHONPATH=. python3 benchmarks/lab/decision_burst.py [--rounds 9] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from cockpit.domain.execution import PlaceOrder  # noqa: E402
+from cockpit.domain.instruments import Exchange, Instrument  # noqa: E402
+from cockpit.domain.market import LtpTick  # noqa: E402
+from cockpit.engine.core import Engine, EngineOptions  # noqa: E402
+from cockpit.journal.store import Journal  # noqa: E402
+from cockpit.link import protocol as p  # noqa: E402
+from tests.unit.test_engine_core import Rig  # noqa: E402
+
+N = 50
+INSTRUMENTS = [Instrument(Exchange.NSE, f"SYM{i:02d}", Decimal("0.05")) for i in range(N)]
+
+
+def rig_with_positions(tmp: Path) -> Rig:
+    rig = Rig()
+    rig.engine = Engine(
+        config=rig.config,
+        instruments=INSTRUMENTS,
+        router=rig.router,
+        journal=Journal.open(tmp / "journal.sqlite3"),
+        publisher=rig.pub,
+        options=EngineOptions(reconcile_interval_s=0, plan_event_interval_s=0),
+        clock=rig.clock,
+    )
+    rig.start()
+    for inst in INSTRUMENTS:
+        rig.tick(inst, "1000.00")
+    for inst in INSTRUMENTS:
+        rig.enter(inst, "BUY", 1, "1000.00", plan=p.PlanSpec(stop_ticks=20, target_ticks=None))
+    return rig
+
+
+def one_round(prof: cProfile.Profile | None = None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = rig_with_positions(Path(tmp))
+        engine = rig.engine
+        at = rig.clock.now + 1
+        crash = [LtpTick(at, "NSE", i.symbol, Decimal("997.50")) for i in INSTRUMENTS]
+        before = len(rig.router.requests)
+        if prof is not None:
+            prof.enable()
+        t0 = time.thread_time_ns()
+        with engine._batch():  # what the decision loop does with items that came together
+            for tick in crash:
+                engine.handle(tick)
+        t1 = time.thread_time_ns()
+        exits = [
+            r
+            for r in rig.router.requests[before:]
+            if isinstance(r, PlaceOrder) and r.action == "SELL"
+        ]
+        assert len(exits) == N, len(exits)
+        ids = [rig.accept(r) for r in exits]
+        t2 = time.thread_time_ns()
+        for request, venue_id in zip(exits, ids, strict=True):
+            rig.fill(request, venue_id, "997.45")
+        t3 = time.thread_time_ns()
+        if prof is not None:
+            prof.disable()
+        assert not engine.plans
+        engine.journal.close()  # type: ignore[union-attr]
+    return {"exits_ms": (t1 - t0) / 1e6, "acks_ms": (t2 - t1) / 1e6, "fills_ms": (t3 - t2) / 1e6}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    rounds = [one_round() for _ in range(args.rounds)]
+    out: dict[str, Any] = {"benchmark": "decision_burst", "exits": N, "rounds": args.rounds}
+    for key in ("exits_ms", "acks_ms", "fills_ms"):
+        median = statistics.median(r[key] for r in rounds)
+        out[key] = round(median, 2)
+        out[key.replace("_ms", "_us_each")] = round(median * 1000 / N, 1)
+    print(json.dumps(out, indent=2))
+    if args.profile:
+        prof = cProfile.Profile()
+        one_round(prof)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
