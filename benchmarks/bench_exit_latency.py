@@ -331,9 +331,9 @@ def run_floor(ctx: Any, port: int, venue: Any, cmd: dict[str, Any]) -> dict[str,
     out = venue.recv()
     time.sleep(0.3)
     mine.send("stop")
-    mine.recv()
+    written = mine.recv()
     proc.join(5)
-    return figures(out, [], bool(cmd.get("burst")))
+    return figures(out, [], bool(cmd.get("burst")), floor_written=written)
 
 
 # =============================================================================== viewers
@@ -539,6 +539,7 @@ def figures(
     decided: list[tuple[str, int]],
     burst: bool = False,
     stamps: Any = None,
+    floor_written: list[tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
     sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
     fig: dict[str, Any] = {
@@ -551,11 +552,17 @@ def figures(
         fig["tick_to_decision"] = percentiles(match(out["crashes"], decided))
     if stamps is not None:
         fig["stages"] = exit_stages.split(
-            out["crashes"], stamps.queued, decided, stamps.sending, sells, match_by_crash,
-            percentiles,
+            out["crashes"], stamps.queued, decided, stamps.sending, stamps.written, sells,
+            match_by_crash, percentiles,
         )  # fmt: skip
+        fig["tick_to_written"] = percentiles(match(out["crashes"], stamps.written))
+    if floor_written is not None:
+        fig["tick_to_written"] = percentiles(match(out["crashes"], floor_written))
     if burst:
         fig["burst"] = bursts(out["crashes"], sells)
+        written = stamps.written if stamps is not None else floor_written
+        if written:  # the same, to the 50th exit written to the venue's socket
+            fig["burst_written"] = bursts(out["crashes"], written)
     return fig
 
 
