@@ -6,7 +6,8 @@ itself (shown to viewers as a ``trigger_pending`` order of type ``MIT``) and, on
 price at or through its level, sends it at market under the same client id, after the entry
 gates and the risk checks pass again. The plan attaches on its fill as for any entry. A held
 entry is journaled (``mit_held``) until it goes out or is dropped (``mit_gone``): a restarted
-engine holds it again, and disarming, the kill switch or a cancel drops it for good.
+engine holds it again (one from a previous day expires), and disarming, the kill switch or a
+cancel drops it for good.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ class Entries(EngineBase):
                 self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
                 continue
             # Gone before it is sent: a crash in between loses the entry, never doubles it.
-            self._journal_touch_gone(held, "sent")
+            self._journal_touch_gone(held.cid, "sent")
             order = self._submit(held.request, urgent=False, cid=held.cid)
             self._entry_specs[order.cid] = held.spec
 
@@ -285,19 +286,20 @@ class Entries(EngineBase):
         return len(dropped)
 
     def _drop_one(self, held: HeldTouch, why: str, *, level: str = "") -> None:
-        self._journal_touch_gone(held, why)
+        self._journal_touch_gone(held.cid, why)
         self.publisher.event(
             protocol.OrderEvent(self._next_seq(), self._touch_view(held, "cancelled", why))
         )
         if level:
             self._alarm(level, f"{held.request.key}: MIT {held.cid} {why}", key=held.request.key)
 
-    def _journal_touch_gone(self, held: HeldTouch, why: str) -> None:
+    def _journal_touch_gone(self, cid: str, why: str) -> None:
         if self.journal is not None:
-            self._journal_call(self.journal.event, "mit_gone", {"cid": held.cid, "why": why})
+            self._journal_call(self.journal.event, "mit_gone", {"cid": cid, "why": why})
 
     def _restore_touch(self, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
-        """Hold again the MIT entries journaled as held and never gone; their client ids."""
+        """Hold again the MIT entries journaled as held and never gone (today's: an older
+        one expires, said); their client ids."""
         held: dict[str, dict[str, Any]] = {}
         for kind, body in events:
             if kind == "mit_held":
@@ -306,35 +308,47 @@ class Entries(EngineBase):
                 held.pop(str(body.get("cid")), None)
         restored = []
         for cid, body in held.items():
+            if str(body.get("key")) not in self.instruments or cid in self.orders:
+                continue
             try:
-                key = str(body["key"])
-                if key not in self.instruments or cid in self.orders:
-                    continue
-                request = OrderRequest(
-                    key,
-                    Side(body["side"]),
-                    Decimal(body["qty"]),
-                    OrderType.MARKET,
-                    Product(body.get("product") or "MIS"),
-                    tag="entry",
-                )
-                spec = body.get("spec")
-                touch = HeldTouch(
-                    cid,
-                    request,
-                    int(body["level"]),
-                    None if spec is None else msgspec.convert(spec, protocol.PlanSpec),
-                    int(body.get("created_ns") or self.clock()),
-                )
-            except (
-                KeyError,
-                ValueError,
-                TypeError,
-                ArithmeticError,
-                msgspec.ValidationError,
-            ) as exc:
+                touch = held_from(cid, body)
+            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 self._alarm("warning", f"cannot restore MIT entry {cid}: {exc}", code="restore")
+                continue
+            if touch.created_ns < self._day_start_ns:
+                # A previous day's: the trader who placed it is not watching for it today.
+                self._journal_touch_gone(cid, "expired")
+                self._alarm(
+                    "warning",
+                    f"{touch.request.key}: MIT {cid} from a previous day is not held again",
+                    key=touch.request.key,
+                    code="mit_expired",
+                )
                 continue
             self._touch[cid] = touch
             restored.append(cid)
         return restored
+
+
+def held_from(cid: str, body: dict[str, Any]) -> HeldTouch:
+    """A held MIT entry from its ``mit_held`` journal event.
+
+    Raises:
+        KeyError, ValueError, TypeError, ArithmeticError: not a readable entry.
+    """
+    request = OrderRequest(
+        str(body["key"]),
+        Side(body["side"]),
+        Decimal(body["qty"]),
+        OrderType.MARKET,
+        Product(body.get("product") or "MIS"),
+        tag="entry",
+    )
+    spec = body.get("spec")
+    return HeldTouch(
+        cid,
+        request,
+        int(body["level"]),
+        None if spec is None else msgspec.convert(spec, protocol.PlanSpec),
+        int(body["created_ns"]),
+    )

@@ -1,0 +1,73 @@
+"""Held MIT entries after a restart (in process, with the real journal): today's are held
+again and fire once; one from a previous day expires, said; an unreadable record is alarmed,
+never fatal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from cockpit.journal.store import Journal
+from cockpit.link import protocol as p
+from tests.unit.test_engine_core import SBIN, Rig
+
+DAY = 86_400 * 10**9
+
+
+def held_then_crash(path: Path, days_ago: int = 0) -> str:
+    journal = Journal.open(path)
+    rig = Rig(journal=journal)
+    rig.clock.now -= days_ago * DAY
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    answer = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(2), order_type="MIT", trigger=15990
+    )
+    assert isinstance(answer, p.Ack), answer
+    assert answer.cid
+    journal._conn.close()  # a crash: no clean close
+    return answer.cid
+
+
+def test_todays_held_mit_is_held_again_and_fires_once(tmp_path: Path) -> None:
+    cid = held_then_crash(tmp_path / "j.sqlite3")
+    rig = Rig(journal=Journal.open(tmp_path / "j.sqlite3"))
+    rig.start()
+    assert list(rig.engine._touch) == [cid]
+    rig.tick(SBIN, "799.50")
+    rig.tick(SBIN, "799.40")
+    places = rig.places()
+    assert [(o.cid, o.action, o.quantity, o.pricetype) for o in places] == [
+        (cid, "BUY", 2, "MARKET")
+    ]
+
+
+def test_a_previous_days_held_mit_expires_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    cid = held_then_crash(path, days_ago=1)
+    journal = Journal.open(path)
+    rig = Rig(journal=journal)
+    rig.start()
+    assert rig.engine._touch == {}
+    assert [a.code for a in rig.pub.of(p.Alarm) if cid in a.message] == ["mit_expired"]
+    rig.tick(SBIN, "799.40")
+    assert rig.places() == []
+    journal._conn.close()
+    rig = Rig(journal=Journal.open(path))  # gone for good
+    rig.start()
+    assert rig.engine._touch == {}
+
+
+def test_an_unreadable_held_record_is_alarmed_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal.open(path)
+    journal.event("mit_held", {"cid": "x-1", "key": SBIN.key, "side": "SIDEWAYS", "qty": "1"})
+    journal.event("mit_held", {"cid": "x-2", "key": SBIN.key, "side": "BUY", "qty": "lots"})
+    journal.close()
+    rig = Rig(journal=Journal.open(path))
+    rig.start()
+    assert rig.engine._touch == {}
+    assert sorted(a.message.split(":")[0] for a in rig.pub.of(p.Alarm) if a.code == "restore") == [
+        "cannot restore MIT entry x-1",
+        "cannot restore MIT entry x-2",
+    ]
