@@ -177,3 +177,26 @@ def test_the_kill_switch_with_a_partial_working_sells_once_and_leaves_nothing_wo
     assert [r.action for r in rig.places()[before:]] == ["SELL"] * len(
         [r for r in filled if r is not part]
     )
+
+
+def test_the_kill_switch_with_a_partial_not_yet_acknowledged_cancels_it_once_known(
+    rig: Rig,
+) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00")
+    assert isinstance(rig.command(p.ClosePart, key=SBIN.key, percent=50), p.Ack)
+    part = rig.places()[-1]
+    before = len(rig.places())
+    assert isinstance(rig.command(p.KillSwitch), p.Ack)
+    assert len(rig.places()) == before  # the flatten waits for the part
+    part_id = rig.accept(part)  # its id known: cancelled at once
+    assert part.cid in [c.cid for c in rig.router.of(CancelOrder)]
+    _cancelled(rig, part, part_id)
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    close = rig.places()[-1]
+    assert (close.action, close.quantity) == ("SELL", 10)
+    rig.fill(close, rig.accept(close), "800.00")
+    rig.clock.now += 10 * 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert len(rig.places()) == before + 1
+    assert rig.engine.portfolio.get(SBIN.key).qty == 0
+    assert _working(rig) == []
