@@ -4,8 +4,11 @@ never fatal."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
@@ -14,8 +17,26 @@ from tests.unit.test_engine_core import SBIN, Rig
 DAY = 86_400 * 10**9
 
 
-def held_then_crash(path: Path, days_ago: int = 0) -> str:
+@pytest.fixture
+def opened() -> Iterator[list[Journal]]:
+    """Journals a test opens, closed after it (no checkpoint thread outlives the test)."""
+    journals: list[Journal] = []
+    yield journals
+    for journal in journals:
+        journal.close()
+
+
+def reopen(opened: list[Journal], path: Path) -> Rig:
+    """An engine started again on the journal at ``path``."""
     journal = Journal.open(path)
+    opened.append(journal)
+    rig = Rig(journal=journal)
+    rig.start()
+    return rig
+
+
+def held_then_crash(path: Path, days_ago: int = 0) -> str:
+    journal = Journal.open(path, checkpoint_interval_s=None)  # no thread left by the crash
     rig = Rig(journal=journal)
     rig.clock.now -= days_ago * DAY
     rig.start()
@@ -29,10 +50,11 @@ def held_then_crash(path: Path, days_ago: int = 0) -> str:
     return answer.cid
 
 
-def test_todays_held_mit_is_held_again_and_fires_once(tmp_path: Path) -> None:
+def test_todays_held_mit_is_held_again_and_fires_once(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
     cid = held_then_crash(tmp_path / "j.sqlite3")
-    rig = Rig(journal=Journal.open(tmp_path / "j.sqlite3"))
-    rig.start()
+    rig = reopen(opened, tmp_path / "j.sqlite3")
     assert list(rig.engine._touch) == [cid]
     rig.tick(SBIN, "799.50")
     rig.tick(SBIN, "799.40")
@@ -42,30 +64,30 @@ def test_todays_held_mit_is_held_again_and_fires_once(tmp_path: Path) -> None:
     ]
 
 
-def test_a_previous_days_held_mit_expires_with_a_warning(tmp_path: Path) -> None:
+def test_a_previous_days_held_mit_expires_with_a_warning(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
     path = tmp_path / "j.sqlite3"
     cid = held_then_crash(path, days_ago=1)
-    journal = Journal.open(path)
-    rig = Rig(journal=journal)
-    rig.start()
+    rig = reopen(opened, path)
     assert rig.engine._touch == {}
     assert [a.code for a in rig.pub.of(p.Alarm) if cid in a.message] == ["mit_expired"]
     rig.tick(SBIN, "799.40")
     assert rig.places() == []
-    journal._conn.close()
-    rig = Rig(journal=Journal.open(path))  # gone for good
-    rig.start()
+    opened.pop().close()
+    rig = reopen(opened, path)  # gone for good
     assert rig.engine._touch == {}
+    assert not [a for a in rig.pub.of(p.Alarm) if cid in a.message]
 
 
-def test_an_unreadable_held_record_is_alarmed_not_fatal(tmp_path: Path) -> None:
+def test_an_unreadable_held_record_is_alarmed_not_fatal(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
     path = tmp_path / "j.sqlite3"
-    journal = Journal.open(path)
-    journal.event("mit_held", {"cid": "x-1", "key": SBIN.key, "side": "SIDEWAYS", "qty": "1"})
-    journal.event("mit_held", {"cid": "x-2", "key": SBIN.key, "side": "BUY", "qty": "lots"})
-    journal.close()
-    rig = Rig(journal=Journal.open(path))
-    rig.start()
+    with Journal.open(path) as journal:
+        journal.event("mit_held", {"cid": "x-1", "key": SBIN.key, "side": "SIDEWAYS", "qty": "1"})
+        journal.event("mit_held", {"cid": "x-2", "key": SBIN.key, "side": "BUY", "qty": "lots"})
+    rig = reopen(opened, path)
     assert rig.engine._touch == {}
     assert sorted(a.message.split(":")[0] for a in rig.pub.of(p.Alarm) if a.code == "restore") == [
         "cannot restore MIT entry x-1",
