@@ -43,7 +43,11 @@ from pydantic_settings import (
 
 from cockpit import paths
 from cockpit.config_templates import MAX_DISTANCE_TICKS as _MAX_DISTANCE_TICKS
-from cockpit.config_templates import InstrumentSettings, TemplateSettings
+from cockpit.config_templates import (
+    InstrumentSettings,
+    TemplateSettings,
+    check_template_names,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +267,7 @@ class TradingSettings(BaseModel):
     watchlist: list[str] = Field(default_factory=list)
     """Symbols (``EXCH:SYMBOL``) subscribed at start."""
     risk_budget: Decimal | None = Field(default=None, gt=0)
-    """Money risked per trade when sizing from risk (``z``): quantity = budget ÷ (stop
+    """Money risked per trade when sizing from risk (``R``): quantity = budget ÷ (stop
     distance × tick value), rounded down to the lot size. Adjustable in the TUI (``Z``)."""
     qty_presets: dict[str, QtyPresets] = Field(default_factory=dict)
     """Four quantities on ``f5``-``f8`` (lots where the instrument has lots), per
@@ -420,12 +424,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _known_templates(self) -> Settings:
-        for key, inst in self.instruments.items():
-            if inst.template is not None and inst.template not in self.templates:
-                known = ", ".join(sorted(self.templates)) or "none defined"
-                raise ValueError(
-                    f'instruments."{key}".template: no [templates.{inst.template}] ({known})'
-                )
+        check_template_names(self.templates, self.instruments)
         return self
 
     # ------------------------------------------------------------------ derived

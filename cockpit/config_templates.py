@@ -73,3 +73,15 @@ class InstrumentSettings(BaseModel):
     """Quantity of a new order for this instrument (None: ``[trading] default_qty``)."""
     template: str | None = None
     """The ``[templates.NAME]`` an entry in this instrument uses unless it names another."""
+
+
+def check_template_names(
+    templates: dict[str, TemplateSettings], instruments: dict[str, InstrumentSettings]
+) -> None:
+    """Every ``[instruments."KEY"] template`` names a ``[templates.NAME]`` (ValueError)."""
+    for key, inst in instruments.items():
+        if inst.template is not None and inst.template not in templates:
+            known = ", ".join(sorted(templates)) or "none defined"
+            raise ValueError(
+                f'instruments."{key}".template: no [templates.{inst.template}] ({known})'
+            )

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from cockpit import paths
 from cockpit.adapters.venues import KINDS as VENUE_KINDS
@@ -41,13 +41,18 @@ from cockpit.daemon.external import (
     venue_plan,
 )
 from cockpit.daemon.logfile import LogRotator
-from cockpit.daemon.simchild import AlreadyRunning, SimChild, StartupError, Venue
+from cockpit.daemon.venue import (
+    AlreadyRunning,
+    SimChild,
+    StartupError,
+    Venue,
+    make_router,
+    openalgo_venue,
+    paper_instruments,
+)
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.link.bus import Inbound
-
-if TYPE_CHECKING:
-    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +94,6 @@ class PidLock:
 
 
 # ---------------------------------------------------------------------- instruments
-
-
-def paper_instruments(settings: Settings) -> list[Instrument]:
-    """The paper exchange's universe, computed exactly as ``cockpit sim`` computes it."""
-    from cockpit.sim.universe import default_listings, parse_instrument_spec
-
-    listings = list(default_listings())
-    listings += [parse_instrument_spec(spec) for spec in settings.sim.instruments]
-    return [listing.instrument for listing in listings]
 
 
 def venue_instruments(venue: Venue, keys: list[str], timeout: float = 10.0) -> list[Instrument]:
@@ -195,7 +191,7 @@ class EngineRunner:
             venue = self.sim.start()
             instruments = list(known.values())
         else:
-            venue = _openalgo_venue(s)
+            venue = openalgo_venue(s)
             instruments = venue_instruments(venue, list(s.trading.watchlist)) if not plan else []
             if not instruments and not plan:
                 # An empty watchlist is a valid start: symbols are added from the screen (/).
@@ -544,33 +540,6 @@ def external_sink(
             put(item)
 
     return put_market
-
-
-def _openalgo_venue(s: Settings) -> Venue:
-    v = s.venue
-    missing = [
-        name
-        for name, value in (
-            ("--host / OPENALGO_HOST", v.host),
-            ("--ws-url / OPENALGO_WS_URL", v.ws_url),
-            ("OPENALGO_API_KEY", v.api_key),
-        )
-        if not value
-    ]
-    if missing:
-        raise StartupError(f"broker openalgo needs {', '.join(missing)}")
-    assert v.host is not None
-    assert v.ws_url is not None
-    assert v.api_key is not None
-    key = v.api_key.get_secret_value()
-    return Venue(v.host, v.ws_url, key, f"openalgo {v.host}", order_rate=v.order_rate)
-
-
-def make_router(venue: Venue, sink: Callable[[object], None]) -> OpenAlgoRouter:
-    """The order router for ``venue``; its results go to ``sink`` (the engine's queue)."""
-    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
-
-    return OpenAlgoRouter(venue.host, venue.api_key, sink, order_rate=venue.order_rate)
 
 
 def install_signal_handlers(runner: EngineRunner) -> None:

@@ -212,6 +212,7 @@ class Charting(EngineBase):
 
     _history_token: int
     _history_pending: dict[int, str]
+    _next_chart_ns: int
 
     def _chart_trade(
         self, key: str, price: int, qty: Decimal | None, ts_ns: int, side: str, inferred: bool
@@ -281,7 +282,11 @@ class Charting(EngineBase):
             chart.dirty.discard(size)
 
     def _publish_charts(self, now_ns: int) -> None:
-        """Send the changed bars and the new prints of every charted symbol."""
+        """Send the changed bars and the new prints of every charted symbol, at most every
+        ``options.chart_publish_s`` (the timer runs more often; bars are for the eye)."""
+        if now_ns < self._next_chart_ns:
+            return
+        self._next_chart_ns = now_ns + int(self.options.chart_publish_s * NS)
         publish = self.publisher.event
         for key, chart in self._charts.items():
             chart.on_time(now_ns)

@@ -206,6 +206,7 @@ class Engine(
         self._history_token = 0
         self._history_pending: dict[int, str] = {}
         """History requests in flight: token -> symbol."""
+        self._next_chart_ns = 0
         self._lookup_token = 0
         self._recon_token = 0
         self._next_recon_ns = 0

@@ -94,6 +94,8 @@ class EngineOptions:
     history_backfill: bool = True
     """Backfill charts from the venue's ``/history`` (off when the prices come from an
     external feed that the venue's history does not describe)."""
+    chart_publish_s: float = 0.25
+    """Charted symbols' bars and prints go to viewers at most this often."""
     chart_sizes_s: tuple[int, ...] = (60, 300, 900)
     """Bar sizes (seconds) of charted symbols; the smallest is backfilled from the venue's
     history and the others rolled up from it (each a multiple of the smallest)."""

@@ -92,11 +92,13 @@ class CockpitApp(
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
+        """The count typed before a key (the count grammar)."""
         self.risk_budget: Decimal | None = self.options.risk_budget
         """Money risked per trade when sizing from risk (``Z`` changes it)."""
         self._sent_levels: dict[str, tuple[int | None, int | None, float]] = {}
-        """Ladder moves just sent: cid → (price, trigger, when)."""
-        """The count typed before a key (the count grammar)."""
+        """Ladder moves just sent (see :class:`LadderOrderMixin`)."""
+        self._moves_out: dict[str, tuple[int | None, int | None, float]] = {}
+        self._moves_held: dict[str, tuple[int | None, int | None]] = {}
         self.refusals: list[tuple[str, str]] = []
         """(rule, message) of every refusal shown (tests)."""
         self._theme_errors: list[str] = []
@@ -275,6 +277,8 @@ class CockpitApp(
             if changes.everything and self.selected is None:
                 self._auto_select()
             self._update_views(changes)
+            if self._moves_held:
+                self.flush_moves()
             self._say_showing()
             if changes.everything and self.options.freeze_after_start and not self._frozen:
                 self._frozen = True

@@ -108,7 +108,7 @@ BINDINGS: list[BindingType] = [
     _b("f7", "qty_preset(3)", "Qty 3", "Quantity preset 3", "qty_preset_3", show=False),
     _b("f8", "qty_preset(4)", "Qty 4", "Quantity preset 4", "qty_preset_4", show=False),
     _b(
-        "z",
+        "R",
         "size_from_risk",
         "Size",
         "Quantity from the risk budget and the stop distance (shown before sending)",

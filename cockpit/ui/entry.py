@@ -100,7 +100,7 @@ class EntryMixin:
     """The app's entry keys and their confirmations (mixed into :class:`CockpitApp`)."""
 
     active_template: str | None = None
-    """The exit-plan template sent with the next entries (``P`` cycles it); None: the
+    """The exit-plan template sent with the next entries (``T`` cycles it); None: the
     instrument's template from the config, else the plan defaults (the engine decides)."""
 
     def action_cycle_template(self) -> None:

@@ -37,6 +37,10 @@ class LadderOrderMixin:
 
     _sent_levels: dict[str, tuple[int | None, int | None, float]]
     """Moves just sent: order cid (or ``stop:KEY`` / ``target:KEY``) → (price, trigger, when)."""
+    _moves_out: dict[str, tuple[int | None, int | None, float]]
+    """The last modify sent per order: cid → (price, trigger, when)."""
+    _moves_held: dict[str, tuple[int | None, int | None]]
+    """A modify waiting for the one before it to show: cid → (price, trigger)."""
 
     @property
     def _app(self) -> CockpitApp:
@@ -61,6 +65,7 @@ class LadderOrderMixin:
         """A move was refused: what it moved is where the engine says it is."""
         if isinstance(cmd, p.ModifyOrder):
             name = cmd.cid
+            self._app._moves_out.pop(cmd.cid, None)
         else:
             name = f"{'stop' if isinstance(cmd, p.MoveStop) else 'target'}:{cmd.key}"
         self._app._sent_levels.pop(name, None)
@@ -177,7 +182,7 @@ class LadderOrderMixin:
         app._sent_levels[cid] = (new_price, new_trigger, time.monotonic())
 
         def send() -> None:
-            app.send(lambda i: p.ModifyOrder(id=i, cid=cid, price=new_price, trigger=new_trigger))
+            app.send_move(cid, new_price, new_trigger)
 
         probe = p.PlaceEntry(
             id=0, key=key, side=order.side, order_type=order.order_type, price=new_price
@@ -197,6 +202,41 @@ class LadderOrderMixin:
         shown = app.store.fmt_price(key, new_price or 0)
         text = f"Move {order.side} {order.cid} to {shown}\n{why}.\nMove it?"
         app.push_screen(ConfirmScreen("Check this move", text, confirm="Move", danger=True), done)
+
+    def send_move(self, cid: str, price: int | None, trigger: int | None) -> None:
+        """Modify ``cid`` to these levels; held while the modify before it has not shown yet
+        (two modifies of one order in flight can reach the venue in either order)."""
+        app = self._app
+        out = app._moves_out.get(cid)
+        order = app.store.orders.get(cid)
+        if (
+            out is not None
+            and order is not None
+            and (order.price, order.trigger) != (out[0], out[1])
+            and time.monotonic() - out[2] < SENT_FOR_S
+        ):
+            app._moves_held[cid] = (price, trigger)
+            app.set_timer(SENT_FOR_S, app.flush_moves)
+            return
+        app._moves_held.pop(cid, None)
+        app._moves_out[cid] = (price, trigger, time.monotonic())
+        app.send(lambda i: p.ModifyOrder(id=i, cid=cid, price=price, trigger=trigger))
+
+    def flush_moves(self) -> None:
+        """Send each held move once the one before it shows (or after ``SENT_FOR_S``)."""
+        app = self._app
+        for cid, (price, trigger) in list(app._moves_held.items()):
+            order = app.store.orders.get(cid)
+            out = app._moves_out.get(cid)
+            if order is None or not is_working(order):
+                del app._moves_held[cid]
+            elif (
+                out is None
+                or (order.price, order.trigger) == (out[0], out[1])
+                or time.monotonic() - out[2] >= SENT_FOR_S
+            ):
+                del app._moves_held[cid]
+                app.send_move(cid, price, trigger)
 
     def action_cancel_side(self, side: str) -> None:
         """Cancel every working buy (or sell) of the selected symbol (not the engine's exits

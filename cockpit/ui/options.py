@@ -38,7 +38,7 @@ class UiOptions:
     trail_ticks: Decimal | None = None
     watchlist: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
-    """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``P``."""
+    """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``T``."""
     journal_path: Path | None = None
     """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None

@@ -1,6 +1,6 @@
 """The order quantity from the risk, and the quantity presets.
 
-Sizing from risk (``z``): quantity = risk budget ÷ (stop distance × tick value), rounded
+Sizing from risk (``R``): quantity = risk budget ÷ (stop distance × tick value), rounded
 down to the lot size, in exact Decimal arithmetic. The stop distance is the plan's (the
 config's ``[exits] stop_ticks``); the tick value of one unit is the tick size. The result
 becomes the symbol's quantity, shown on the status bar before anything is sent; every

@@ -17,8 +17,7 @@ from decimal import Decimal
 import pytest
 
 from cockpit.config import Settings
-from cockpit.daemon.runner import _openalgo_venue, make_router
-from cockpit.daemon.simchild import paper_venue
+from cockpit.daemon.venue import make_router, openalgo_venue, paper_venue
 from cockpit.domain.execution import PlaceOrder
 from tests.integration.test_broker_router import KEY, Script
 
@@ -68,7 +67,7 @@ def test_an_openalgo_server_s_order_limit_is_kept(server: Script) -> None:
         }
     )
     results: queue.SimpleQueue[object] = queue.SimpleQueue()
-    router = make_router(_openalgo_venue(settings), results.put)
+    router = make_router(openalgo_venue(settings), results.put)
     router.start()
     started = time.monotonic()
     try:

@@ -210,7 +210,7 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
     app = make_app(engine, journal_path=path)
     async with app.run_test(size=(120, 40)) as pilot:
         await attached(pilot, app)
-        await pilot.press("P")
+        app.action_journal_stats()  # by its action: on main P is bound twice (template, stats)
         await wait_for(pilot, lambda: type(app.screen).__name__ == "StatsScreen")
         screen = app.screen
         await wait_for(pilot, lambda: bool(screen.shown), 10)  # type: ignore[attr-defined]
@@ -223,5 +223,5 @@ async def test_the_stats_screen_shows_the_journal(traded: tuple[EngineProc, Path
         await pilot.press("d")  # every day: the same three
         await pilot.pause(0.3)
         assert "every day" in str(screen.query_one("#stats-title").render())
-        await pilot.press("P")
+        app.action_journal_stats()
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")

@@ -33,7 +33,7 @@ def engine() -> Iterator[EngineProc]:
         yield e
 
 
-async def test_p_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions(
+async def test_t_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions(
     engine: EngineProc,
 ) -> None:
     engine.flatten_all()
@@ -65,3 +65,22 @@ async def test_p_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions
         await pilot.press("T", "T")
         assert app.active_template is None
         await wait_for(pilot, lambda: "tpl" not in app.screen.status.text_of(0))
+
+
+async def test_the_ticket_names_the_template_and_sends_it(engine: EngineProc) -> None:
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    app = make_app(engine, templates=sorted(TEMPLATES), default_qty=Decimal(3))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("T", "n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
+        title = str(app.screen.query_one("#dialog-title").render())
+        assert "template scalp" in title
+        assert app.screen.query_one("#t-stop").value == ""  # the template decides
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: qty(app) == 3, 10)
+        await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].targets)
+        plan = app.store.plans[SBIN]
+        assert plan.stop == plan.entry - 6
+        assert [(t.level, t.qty) for t in plan.targets] == [(plan.entry + 4, Decimal(1))]

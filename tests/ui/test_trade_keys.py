@@ -11,6 +11,7 @@ import pytest
 from cockpit.ui.app import CockpitApp
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty, running_engine
+from tests.ui.test_trader_safety import ltp_is
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,14 @@ def fresh(engine: EngineProc) -> EngineProc:
     engine.flatten_all()
     engine.price("SBIN", "800.00")
     return engine
+
+
+async def ready(pilot, app: CockpitApp) -> None:
+    """Attached, at this test's price, the ladder's cursor on it (the ladder takes its cursor
+    from the first price it sees: on a loaded host, maybe the last test's)."""
+    await attached(pilot, app)
+    await ltp_is(pilot, app, "800.00")
+    await pilot.press("space")
 
 
 def status_text(app: CockpitApp) -> str:
@@ -45,7 +54,7 @@ async def test_a_count_scales_stop_and_target_moves_and_shows_on_the_bar(
 ) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app)
         plan = app.store.plans[SBIN]
         assert plan.stop is not None
@@ -64,7 +73,7 @@ async def test_a_count_scales_stop_and_target_moves_and_shows_on_the_bar(
 async def test_esc_drops_a_pending_count(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app)
         stop = app.store.plans[SBIN].stop
         assert stop is not None
@@ -79,7 +88,7 @@ async def test_esc_drops_a_pending_count(fresh: EngineProc) -> None:
 async def test_a_count_before_b_buys_that_many(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("3", "b")
         await wait_for(pilot, lambda: qty(app) == 3, 10)
         assert app.qty_of(SBIN) == 1  # the symbol's quantity is left as it was
@@ -90,7 +99,7 @@ async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
 ) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("down", "down", "down", "3", "enter")
         await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) == 1, 10)
         order = app.store.working_orders(SBIN)[0]
@@ -100,7 +109,7 @@ async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
 async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("1", "2", "b")  # 12 > 10 × the default 1
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         assert "BUY 12 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
@@ -112,7 +121,7 @@ async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) ->
 async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("a")  # disarm
         await wait_for(pilot, lambda: app.store.status is not None and not app.store.status.armed)
         await pilot.press("5", "b")
@@ -128,7 +137,7 @@ async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
 async def test_close_a_quarter_then_half_and_the_plan_shrinks(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app, ("4", "b"))
         await wait_for(pilot, lambda: qty(app) == 4, 10)
         await pilot.press("H")  # a quarter of 4
@@ -143,7 +152,7 @@ async def test_close_a_quarter_then_half_and_the_plan_shrinks(fresh: EngineProc)
 async def test_a_part_under_a_lot_is_refused_with_the_reason(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app)
         await pilot.press("H")  # a quarter of 1
         await wait_for(pilot, lambda: any(r == "quantity" for r, _ in app.refusals), 10)
@@ -173,7 +182,7 @@ async def resting_buy(pilot, app: CockpitApp, below: int = 4) -> str:
 async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         cid = await resting_buy(pilot, app)
         start = app.store.orders[cid].price
         assert start == ticks(app, "799.80")
@@ -186,7 +195,10 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
         # Two presses before the venue's answer (no event handled between them): they add up.
         await app.run_action("order_move(-1)")
         await app.run_action("order_move(-1)")
+        # The second waits for the first to show (two in flight can land in either order).
+        assert app._moves_held == {cid: (start - 4, None)}
         await wait_for(pilot, lambda: app.store.orders[cid].price == start - 4, 10)
+        assert not app._moves_held
         await pilot.pause(0.3)
         assert app.store.orders[cid].price == start - 4
 
@@ -194,7 +206,7 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
 async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         cid = await resting_buy(pilot, app)
         await pilot.press("v")
         ladder = app.screen.ladder
@@ -212,7 +224,7 @@ async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> No
 async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         cid = await resting_buy(pilot, app)
         start = app.store.orders[cid].price
         await pilot.press("v", *["up"] * 8, "g")  # 800.20: above the ask
@@ -226,7 +238,7 @@ async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) ->
 async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app)
         plan = app.store.plans[SBIN]
         assert plan.stop is not None
@@ -248,7 +260,7 @@ async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) 
 async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("down", "down", "down", "down", "B", "down", "B")
         await wait_for(pilot, lambda: len(working(app, "BUY")) == 2, 10)
         await pilot.press("space", "up", "up", "up", "up", "S")
@@ -263,13 +275,13 @@ async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
 # ---------------------------------------------------------------------- sizing and presets
 
 
-async def test_z_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: EngineProc) -> None:
+async def test_capital_r_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: EngineProc) -> None:
     # 1.50 ÷ (6 ticks × 0.05) = 5
     app = make_app(fresh, risk_budget=Decimal("1.50"), stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         assert "risk 1.50" in status_text(app)
-        await pilot.press("z")
+        await pilot.press("R")
         assert app.qty_of(SBIN) == 5
         assert "qty 5" in status_text(app)
         assert any("risking 1.50" in m.message for m in app.store.messages)
@@ -280,11 +292,11 @@ async def test_z_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: EngineProc) -
 async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: EngineProc) -> None:
     app = make_app(fresh, stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
-        await pilot.press("z")  # no budget yet: says so, the quantity stays
+        await ready(pilot, app)
+        await pilot.press("R")  # no budget yet: says so, the quantity stays
         assert app.qty_of(SBIN) == 1
         assert any("no risk budget" in m.message for m in app.store.messages)
-        await pilot.press("3", "0", "Z", "z")  # 30 ÷ 0.30 = 100
+        await pilot.press("3", "0", "Z", "R")  # 30 ÷ 0.30 = 100
         assert "risk 30.00" in status_text(app)
         assert app.qty_of(SBIN) == 100
         await pilot.press("b")  # 100 > 10 × the default: the question comes first
@@ -298,7 +310,7 @@ async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: En
 async def test_shift_z_asks_for_the_budget(fresh: EngineProc) -> None:
     app = make_app(fresh, stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("Z")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
         await pilot.press("1", ".", "2", "enter")
@@ -314,7 +326,7 @@ async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
     presets = {"*": [Decimal(1), Decimal(2)], SBIN: [Decimal(2), Decimal(3), Decimal(4)]}
     app = make_app(fresh, qty_presets=presets)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("f6")
         assert app.qty_of(SBIN) == 3
         assert "qty 3" in status_text(app)
@@ -348,7 +360,7 @@ NEW_IDS = (
 async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         ids = str(app.screen.query_one("#help-ids").render())
@@ -362,7 +374,7 @@ async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
 ) -> None:
     app = make_app(fresh, keymap={"close_half": "f9"})
     async with app.run_test(size=(160, 48)) as pilot:
-        await attached(pilot, app)
+        await ready(pilot, app)
         await long_with_plan(pilot, app, ("2", "b"))
         await wait_for(pilot, lambda: qty(app) == 2, 10)
         await pilot.press("h")  # no longer bound
@@ -375,3 +387,18 @@ async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
         assert start is not None
         await pilot.press("3", "j")
         assert ladder.cursor == start - 3
+
+
+def test_no_app_key_is_shadowed_by_the_ladder_or_a_list() -> None:
+    # A widget's binding runs first while it has the focus (the ladder nearly always): an
+    # app key bound there too never runs from it (`z` was both sizing and the ladder's
+    # grouping). Cursor keys the lists share with the ladder are theirs by design.
+    from cockpit.ui.bindings import BINDINGS
+    from cockpit.ui.widgets.ladder import Ladder
+    from cockpit.ui.widgets.orders import OrdersPane
+    from cockpit.ui.widgets.watchlist import Watchlist
+
+    app_keys = {k.strip() for b in BINDINGS for k in b.key.split(",")}  # type: ignore[union-attr]
+    for widget in (Ladder, OrdersPane, Watchlist):
+        keys = {k.strip() for b in widget.BINDINGS for k in b.key.split(",")}  # type: ignore[union-attr]
+        assert keys & app_keys == set(), widget.__name__

@@ -152,6 +152,10 @@ async def test_a_limit_that_would_fill_at_once_asks_first(fresh: EngineProc) -> 
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
+        # The ladder takes its cursor from the first price it sees, which may be the last
+        # test's on a loaded host: wait for this test's price and centre on it.
+        await ltp_is(pilot, app, "800.00")
+        await pilot.press("space")
         await pilot.press("up", "up", "up", "B")  # a buy at 800.15, above the ask
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
         text = dialog_text(app)

@@ -44,3 +44,16 @@ def test_history_bars_with_an_unusable_price_are_counted_and_skipped() -> None:
     assert rig.engine.counters["bad_history_bars"] == 1
     (replace,) = [e for e in rig.pub.of(p.Bars) if e.replace and e.size_s == 60]
     assert replace.bars == [p.BarView(minute, 16_000, 16_002, 15_999, 16_001, Decimal(7))]
+
+
+def test_bars_and_prints_go_out_a_few_times_a_second_not_per_timer_tick() -> None:
+    rig = Rig()
+    _charted(rig)
+    before = len(rig.pub.of(p.Bars))
+    for i in range(20):  # one second: a trade and a timer run every 50 ms
+        rig.clock.now += 50_000_000
+        rig.tick(SBIN, f"800.{i % 2}5")
+        rig.engine.handle(EngineTimer(rig.clock.now))
+    updates = rig.pub.of(p.Bars)[before:]
+    assert 3 * 3 <= len(updates) <= 3 * 5  # three sizes, every 250 ms
+    assert updates[-1].bars[-1].close in (16_001, 16_003)

@@ -223,7 +223,7 @@ HELP = """\
   b / s        buy / sell at market            B / S   limit at ladder cursor (or join bid/ask)
   enter        on the ladder: limit at cursor   n       order ticket (value and risk preview)
   r            reverse the position             + / -   this symbol's quantity, on the step grid
-  f5-f8        quantity presets 1-4             z       quantity from the risk budget   Z budget
+  f5-f8        quantity presets 1-4             R       quantity from the risk budget   Z budget
   Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
   off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
 [b]Count[/b]  digits before a key: 3] stop up 3 ticks, 5} target up 5, 10b buy 10, 4K order up 4;
@@ -245,7 +245,8 @@ HELP = """\
                size (1m 5m 15m)   ( / ) tape size filter   esc back
   in lists     enter = trade/amend, del = remove/cancel, o = sort the watchlist
 [b]Other[/b]
-  a arm/disarm   ? help   ctrl+p palette (themes, commands)   ctrl+q quit
+  a arm/disarm   T plan template of the next entries   P trade statistics   ! alerts
+  ? help   ctrl+p palette (themes, commands)   ctrl+q quit
 Keys can be remapped in config.toml, by binding id: [ui.keymap] buy_market = "f1" (ids below).
 """
 

@@ -148,6 +148,9 @@ class OrderTicket(_Ticket[PlaceEntry]):
         self.key = key
         self.qty = qty
         self.options = options
+        self.plan_template: str | None = None
+        """The exit-plan template the entry asks for (the app's ``T``); its fields start empty
+        (the template decides; a value typed in wins)."""
 
     def compose(self) -> ComposeResult:
         """The form."""
@@ -156,8 +159,11 @@ class OrderTicket(_Ticket[PlaceEntry]):
         price = self.store.fmt_price(self.key, q.ltp) if q else ""
         # Under 46 rows (80×24, 120×40) every field is one line, so fields, preview and Send fit.
         c = self.app.size.height < COMPACT_BELOW
+        self.plan_template = getattr(self.app, "active_template", None)
+        tpl = self.plan_template
         with Vertical(id="dialog", classes="ticket compact" if c else "ticket"):
-            yield Label(f"Order ticket — {self.key}", id="dialog-title")
+            title = f"Order ticket — {self.key}" + (f" · template {tpl}" if tpl else "")
+            yield Label(title, id="dialog-title")
             with VerticalScroll(id="ticket-form"), Grid(id="ticket-grid"):
                 yield Label("Symbol")
                 yield Input(self.key, id="t-symbol", compact=c)
@@ -192,12 +198,14 @@ class OrderTicket(_Ticket[PlaceEntry]):
                     compact=c,
                 )
                 yield Label("Stop (ticks)")
-                yield Input(str(o.stop_ticks or ""), id="t-stop", compact=c)
+                yield Input("" if tpl else str(o.stop_ticks or ""), id="t-stop", compact=c)
                 yield Label("Target (ticks)")
-                yield Input(str(o.target_ticks or ""), id="t-target", compact=c)
+                yield Input("" if tpl else str(o.target_ticks or ""), id="t-target", compact=c)
                 yield Label("Trail (ticks)")
                 yield Input(
-                    fmt_qty(o.trail_ticks) if o.trail_ticks else "", id="t-trail", compact=c
+                    fmt_qty(o.trail_ticks) if o.trail_ticks and not tpl else "",
+                    id="t-trail",
+                    compact=c,
                 )
             yield Static("", id="t-preview")
             yield Static("", id="t-error")
@@ -247,7 +255,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
             stop_ticks=stop,
             target_ticks=target,
             trail=TrailView("ticks", Decimal(trail_t)) if trail_t else None,
-            none=stop is None and target is None and trail_t is None,
+            none=stop is None and target is None and trail_t is None and not self.plan_template,
         )
         inst = self.store.instruments[key]
         amount: dict[str, object] = (
@@ -262,6 +270,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
             trigger=trigger,
             product=product,
             plan=plan,
+            template=self.plan_template,
             **amount,  # type: ignore[arg-type]
         )
 

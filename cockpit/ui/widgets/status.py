@@ -127,7 +127,7 @@ class StatusBar(LineGrid):
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
-        template = getattr(self.app, "active_template", None)  # the next entry's (``P``)
+        template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
         if template:
             groups.append((9, [(" tpl ", "status--label"), (template, "")]))
         budget = getattr(self.app, "risk_budget", None)

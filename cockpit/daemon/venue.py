@@ -1,5 +1,5 @@
-"""The paper exchange as a child process of the engine (``cockpit sim`` on free loopback
-ports), and where the engine's feed and router connect (:class:`Venue`)."""
+"""Where the engine trades (:class:`Venue`: where its feed and order router connect): the paper
+exchange as a child process (``cockpit sim`` on free loopback ports), or an OpenAlgo server."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import Settings
+from cockpit.domain.instruments import Instrument
+
+if TYPE_CHECKING:
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
 
 log = logging.getLogger(__name__)
 
@@ -217,3 +221,40 @@ class SimChild:
             self.ports_file.unlink()
         with contextlib.suppress(OSError):
             os.rmdir(self._dir)
+
+
+def paper_instruments(settings: Settings) -> list[Instrument]:
+    """The paper exchange's universe, computed exactly as ``cockpit sim`` computes it."""
+    from cockpit.sim.universe import default_listings, parse_instrument_spec
+
+    listings = list(default_listings())
+    listings += [parse_instrument_spec(spec) for spec in settings.sim.instruments]
+    return [listing.instrument for listing in listings]
+
+
+def openalgo_venue(s: Settings) -> Venue:
+    """Where an OpenAlgo server is, from the settings (a clear error names what is missing)."""
+    v = s.venue
+    missing = [
+        name
+        for name, value in (
+            ("--host / OPENALGO_HOST", v.host),
+            ("--ws-url / OPENALGO_WS_URL", v.ws_url),
+            ("OPENALGO_API_KEY", v.api_key),
+        )
+        if not value
+    ]
+    if missing:
+        raise StartupError(f"broker openalgo needs {', '.join(missing)}")
+    assert v.host is not None
+    assert v.ws_url is not None
+    assert v.api_key is not None
+    key = v.api_key.get_secret_value()
+    return Venue(v.host, v.ws_url, key, f"openalgo {v.host}", order_rate=v.order_rate)
+
+
+def make_router(venue: Venue, sink: Callable[[object], None]) -> OpenAlgoRouter:
+    """The order router for ``venue``; its results go to ``sink`` (the engine's queue)."""
+    from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+
+    return OpenAlgoRouter(venue.host, venue.api_key, sink, order_rate=venue.order_rate)
