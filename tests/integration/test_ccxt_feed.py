@@ -3,7 +3,6 @@ every URL pointed at the loopback Bybit (REST instruments + public WebSocket).""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -157,7 +156,18 @@ def test_a_silent_exchange_trips_the_watchdog(server: BybitServer, feeds: list[C
     server.silent = True
     assert wait_until(lambda: any(s.state == FeedState.STALE for s in sink.of(FeedStatus)), 10)
     assert wait_until(lambda: server.handshakes >= 2, 10)
-    time.sleep(1.0)  # the new connection's subscriptions go unanswered too
+    first = min(cid for cid, _ in server.received())
+
+    def topics(new: bool) -> set[str]:
+        return {
+            topic
+            for cid, m in server.received()
+            if (cid != first) == new and m.get("op") == "subscribe"
+            for topic in m.get("args", [])
+        }
+
+    # every stream of the new connection asks while the server is silent: none is answered
+    assert wait_until(lambda: topics(new=True) >= topics(new=False), 10)
     server.silent = False
     n = len(sink.of(DepthTick))
     # the session that never got its first update is given up after first_update_s
