@@ -1,0 +1,41 @@
+"""Bugs found by trading a day on the real engine: each test drives the app attached to a
+real engine process on the paper exchange, as a trader would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.ui.conftest import wait_for
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    with running_engine() as e:
+        yield e
+
+
+async def test_an_unmoved_cursor_follows_the_market_so_a_sets_the_alert_on_screen(
+    engine: EngineProc,
+) -> None:
+    """The market ran off the ladder and it re-centred: the cursor, never moved, stayed at the
+    opening price off the screen, so `up up A` set the alert near a price the trader no
+    longer saw. An unmoved cursor sits on the market."""
+    engine.price("SBIN", "800.00")
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        ladder = app.screen.ladder
+        await wait_for(pilot, lambda: ladder.cursor is not None, 10)
+        engine.price("SBIN", "803.00")
+        await wait_for(pilot, lambda: ladder.row_of(16060) is not None, 10)
+        assert ladder.cursor is not None and ladder.row_of(ladder.cursor) is not None
+        await pilot.press("up", "up", "A")  # two rows over the market the trader sees
+        await wait_for(pilot, lambda: len(app.store.alerts) == 1, 10)
+        [alert] = app.store.alerts.values()
+        assert (alert.price, alert.above) == (16062, True)
+        assert ladder.row_of(16062) is not None
+        await pilot.press("exclamation_mark", "d", "escape")
+        await wait_for(pilot, lambda: not app.store.alerts, 10)
