@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
+from tests.ui.test_engine_pilot import EngineProc, attached, make_app, running_engine
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,8 @@ async def test_an_unmoved_cursor_follows_the_market_so_a_sets_the_alert_on_scree
         await wait_for(pilot, lambda: ladder.cursor is not None, 10)
         engine.price("SBIN", "803.00")
         await wait_for(pilot, lambda: ladder.row_of(16060) is not None, 10)
-        assert ladder.cursor is not None and ladder.row_of(ladder.cursor) is not None
+        assert ladder.cursor is not None
+        assert ladder.row_of(ladder.cursor) is not None
         await pilot.press("up", "up", "A")  # two rows over the market the trader sees
         await wait_for(pilot, lambda: len(app.store.alerts) == 1, 10)
         [alert] = app.store.alerts.values()
