@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from textual.widgets._toast import Toast
 
+from cockpit.ui.screens.modals import QuitScreen
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import EngineProc, attached, make_app, running_engine
+from tests.ui.test_engine_pilot import EngineProc, attached, make_app, qty, running_engine
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +42,24 @@ async def test_an_unmoved_cursor_follows_the_market_so_a_sets_the_alert_on_scree
         assert ladder.row_of(16062) is not None
         await pilot.press("exclamation_mark", "d", "escape")
         await wait_for(pilot, lambda: not app.store.alerts, 10)
+
+
+async def test_at_80x24_no_toast_covers_the_quit_dialog(engine: EngineProc) -> None:
+    """The fill's toasts stood over the quit dialog's question and its Detach button."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
+        await pilot.pause(0.5)
+        dialog = app.screen.query_one("#dialog").region
+        shown = [t.region for s in app.screen_stack for t in s.query(Toast) if t.region.area]
+        assert shown  # the order's toasts, still up
+        assert [r for r in shown if r.overlaps(dialog)] == [], (dialog, shown)
+        await pilot.press("escape")  # stay: the trade screen shows its toasts again
+        await wait_for(pilot, lambda: bool(app.screen.query(Toast)), 5)
+    engine.flatten_all()

@@ -8,17 +8,17 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.link.protocol import InstrumentView
+from cockpit.ui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Yes / no. ``y``/enter confirms, ``n``/escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,7 +59,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class QuitScreen(ModalScreen[str]):
+class QuitScreen(Dialog[str]):
     """Quit with positions or working orders open: detach, flatten and stop, or stay."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -101,7 +101,7 @@ class QuitScreen(ModalScreen[str]):
         self.dismiss(event.button.id or "stay")
 
 
-class EngineLostScreen(ModalScreen[str]):
+class EngineLostScreen(Dialog[str]):
     """The engine died or the link broke: order keys are blocked; offer a restart."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -145,7 +145,7 @@ class EngineLostScreen(ModalScreen[str]):
         self.dismiss(event.button.id or "dismiss")
 
 
-class SymbolSearchScreen(ModalScreen[str | None]):
+class SymbolSearchScreen(Dialog[str | None]):
     """Type to search the venue's symbols (the engine's Search command); enter adds."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -262,7 +262,7 @@ def keymap_ids() -> str:
     return "\n".join(rows)
 
 
-class AskScreen(ModalScreen[str | None]):
+class AskScreen(Dialog[str | None]):
     """One value typed in: enter answers it, escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -289,7 +289,7 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """The keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
