@@ -7,13 +7,17 @@ Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
 - ``decided``: the decision thread hands the exit to the router (after its journal commit);
 - ``sending``: a router worker has taken it and starts the POST (the bench wraps the
   router's transport);
+- ``written``: httpcore has written the request to the socket (the bench wraps its network
+  backend): the exit order is on the venue's socket;
 - ``venue``: the venue's HTTP server received the request (stamped by the venue).
 
 The split is then ``frame→queued`` (socket read and decode on the feed thread),
 ``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
-``decided→sending`` (the hand-off to a router worker), ``sending→venue`` (httpcore's write
-and the venue's read). Thread CPU comes from ``/proc/self/task/<tid>/stat`` per thread,
-summed by the thread's name without its number (``router-urgent-3`` → ``router-urgent``).
+``decided→sending`` (the hand-off to a router worker), ``sending→written`` (httpcore's work
+and the GIL it waits for), ``written→venue`` (the loopback venue process waking up to read it:
+its own scheduling on this host, not the engine's). Thread CPU comes from
+``/proc/self/task/<tid>/stat`` per thread, summed by the thread's name without its number
+(``router-urgent-3`` → ``router-urgent``).
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ class Stamps:
         self.crash_ltp = crash_ltp
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
+        self.written: list[tuple[str, int]] = []
+        self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
         self.sending.clear()
+        self.written.clear()
 
     def feed_sink(self, put: Callable[[object], None]) -> Callable[[object], None]:
         """The feed's sink: stamps a crash tick as it goes on the engine's queue."""
@@ -57,21 +64,74 @@ class Stamps:
         """Stamp every exit POST as a router worker starts it (before ``router.start``)."""
         make = transport_module.make
         sending = self.sending
+        local = self._local
+        stamping = _stamping_backend(local, self.written)
 
         class Stamped:
             def __init__(self, inner: Any) -> None:
                 self.inner = inner
+                pool = getattr(inner, "_pool", None)  # httpcore: stamp its socket writes
+                if pool is not None:
+                    pool._network_backend = stamping(pool._network_backend)
 
             def post(self, path: str, content: bytes) -> Any:
                 if path == "placeorder" and b'"SELL"' in content:
                     m = _SYMBOL.search(content)
-                    sending.append((m.group(1).decode() if m else "?", time.monotonic_ns()))
-                return self.inner.post(path, content)
+                    local.symbol = m.group(1).decode() if m else "?"
+                    sending.append((local.symbol, time.monotonic_ns()))
+                try:
+                    return self.inner.post(path, content)
+                finally:
+                    local.symbol = None
 
             def close(self) -> None:
                 self.inner.close()
 
         transport_module.make = lambda *args, **kwargs: Stamped(make(*args, **kwargs))
+
+
+def _stamping_backend(local: threading.local, written: list[tuple[str, int]]) -> Any:
+    """Wraps an httpcore network backend: the first socket write of an exit POST is stamped
+    (``written``: the request is on the venue's socket)."""
+    import httpcore
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            symbol = getattr(local, "symbol", None)
+            self._inner.write(buffer, timeout)
+            if symbol is not None:
+                written.append((symbol, time.monotonic_ns()))
+                local.symbol = None
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return bytes(self._inner.read(max_bytes, timeout))
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+            return self._inner.start_tls(*args, **kwargs)
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            return Stream(self._inner.connect_tcp(*args, **kwargs))
+
+        def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+            return Stream(self._inner.connect_unix_socket(*args, **kwargs))
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    return Backend
 
 
 def thread_cpu() -> dict[str, float]:
@@ -115,12 +175,15 @@ def split(
     queued: list[tuple[str, int]],
     decided: list[tuple[str, int]],
     sending: list[tuple[str, int]],
+    written: list[tuple[str, int]],
     venue: list[tuple[str, int]],
     match_by_crash: Callable[..., dict[tuple[str, int], int]],
     percentiles: Callable[[list[int]], dict[str, Any]],
 ) -> dict[str, Any]:
     """Per crash frame, the time from one stage to the next (percentiles per stage)."""
     stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
+    if written:
+        stages.append(("written", written))
     stages.append(("venue", venue))
     at = {name: match_by_crash(crashes, events) for name, events in stages if events is not None}
     out: dict[str, Any] = {}

@@ -72,7 +72,9 @@ class VenueSettings(BaseModel):
     api_key: SecretStr | None = None
     """OpenAlgo API key (or ``OPENALGO_API_KEY``). Never logged or shown."""
     feed: str | None = None
-    """Market data from elsewhere: ``kite`` | ``binance`` | ``replay:FILE`` (None: the broker's)."""
+    """Market data from elsewhere (None: the broker's): ``kite`` | ``binance`` |
+    ``binance-futures`` | ``bybit`` | ``bybit:linear`` | ``hyperliquid`` | ``ccxt:EXCHANGE`` |
+    ``replay:FILE``."""
     kite_api_key: SecretStr | None = None
     """Kite Connect API key (or ``KITE_API_KEY``)."""
     kite_access_token: SecretStr | None = None
@@ -93,13 +95,15 @@ class FeedSettings(BaseModel):
     model_config = _SECTION
 
     kind: str | None = None
-    """``kite`` | ``binance`` | ``replay:FILE`` (``--feed`` / ``venue.feed`` take precedence)."""
+    """As ``venue.feed`` (``--feed`` / ``venue.feed`` take precedence)."""
     url: str | None = None
     """The feed's WebSocket address (default: the venue's public one)."""
     rest_url: str | None = None
-    """Binance REST address for exchangeInfo and depth snapshots."""
+    """The venue's REST address (instruments, depth snapshots; default: from ``url``'s host
+    when ``url`` is given, else the venue's public one)."""
     symbols: list[str] = Field(default_factory=list)
-    """Instruments: ``BTCUSDT`` (binance); ``NSE:INFY=408065[:TICK[:LOT]]`` (kite tokens)."""
+    """Instruments in the venue's terms: ``BTCUSDT`` (binance, bybit), ``BTC`` (hyperliquid),
+    ``BTC/USDT`` (ccxt); ``NSE:INFY=408065[:TICK[:LOT]]`` (kite tokens)."""
 
 
 class PathSettings(BaseModel):

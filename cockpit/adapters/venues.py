@@ -32,6 +32,8 @@ class Venue:
     """One ``--feed`` kind."""
 
     kind: str
+    exchange: str
+    """The exchange code of its instruments (``BYBIT``)."""
     lookup: Lookup
     listing: Listing | None
     make: Make
@@ -66,7 +68,7 @@ def _bybit(category: str) -> Venue:
         return make_feed(symbols, mode, url, sink, category=category, **options)
 
     kind = "bybit" if category == "spot" else f"bybit:{category}"
-    return Venue(kind, lookup, listing, make, record)
+    return Venue(kind, "BYBIT", lookup, listing, make, record)
 
 
 def _binance_futures() -> Venue:
@@ -90,7 +92,7 @@ def _binance_futures() -> Venue:
 
         return make_feed(symbols, mode, url, sink, **options)
 
-    return Venue("binance-futures", lookup, listing, make, record)
+    return Venue("binance-futures", "BINANCE_FUTURES", lookup, listing, make, record)
 
 
 def _hyperliquid() -> Venue:
@@ -119,7 +121,31 @@ def _hyperliquid() -> Venue:
 
         return make_feed(symbols, mode, url, sink, **options)
 
-    return Venue("hyperliquid", lookup, listing, make, record)
+    return Venue("hyperliquid", "HYPERLIQUID", lookup, listing, make, record)
+
+
+def _ccxt(exchange_id: str) -> Venue:
+    def lookup(symbols: list[str], url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.ccxt_feed import load_instruments
+
+        return load_instruments(exchange_id, url, rest_url, symbols=symbols)
+
+    def listing(url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.ccxt_feed import load_instruments
+
+        return load_instruments(exchange_id, url, rest_url)
+
+    def make(sink: Sink, url: str | None, rest_url: str | None) -> Any:
+        from cockpit.adapters.ccxt_feed import CcxtFeed
+
+        return CcxtFeed(exchange_id, sink, url=url, rest_url=rest_url)
+
+    def record(symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any) -> Any:
+        from cockpit.adapters.ccxt_feed import make_feed
+
+        return make_feed(exchange_id, symbols, mode, url, sink, **options)
+
+    return Venue(f"ccxt:{exchange_id}", "CCXT", lookup, listing, make, record)
 
 
 def venue(spec: str) -> Venue | None:
@@ -140,8 +166,13 @@ def venue(spec: str) -> Venue | None:
         return _binance_futures()
     if spec == "hyperliquid":
         return _hyperliquid()
+    if spec.startswith("ccxt:"):
+        exchange_id = spec.partition(":")[2].strip().lower()
+        if not exchange_id.isidentifier():
+            raise ValueError(f"--feed {spec}: expected ccxt:EXCHANGE (e.g. ccxt:kraken)")
+        return _ccxt(exchange_id)
     return None
 
 
-KINDS = ("bybit", "bybit:linear", "binance-futures", "hyperliquid")
+KINDS = ("bybit", "bybit:linear", "binance-futures", "hyperliquid", "ccxt:EXCHANGE")
 """The kinds, as the help text lists them."""

@@ -1,8 +1,9 @@
 """The shared WebSocket connection: one thread, reconnect with backoff, watchdog, resubscribe.
 
-Every venue feed (OpenAlgo, Kite, Binance) is a :class:`WsConnection` driving a venue
-:class:`WsProtocol`. The connection owns the socket, the thread, liveness, reconnects,
-the subscription registry and the counters; the protocol only knows the venue's messages.
+Every venue feed (OpenAlgo, Kite, Binance spot and futures, Bybit, Hyperliquid) is a
+:class:`WsConnection` driving a venue :class:`WsProtocol`. The connection owns the socket,
+the thread, liveness, reconnects, the subscription registry and the counters; the protocol
+only knows the venue's messages.
 
 API for venue adapters
 ======================
@@ -86,7 +87,7 @@ from typing import Any
 import websocket
 
 from cockpit.adapters.state import StateHolder
-from cockpit.adapters.ws_frames import _OP_CLOSE, _OP_PING, Backoff, Disconnect
+from cockpit.adapters.ws_frames import _OP_CLOSE, _OP_PING, AuthRefused, Backoff, Disconnect, Reject
 from cockpit.adapters.ws_frames import FrameReader as _FrameReader
 from cockpit.adapters.ws_frames import SessionEnd as _SessionEnd
 from cockpit.domain.feed import FeedState, FeedStatus, Sink
@@ -101,18 +102,6 @@ __all__ = [
     "WsConnection",
     "WsProtocol",
 ]
-
-
-class Reject(Exception):  # noqa: N818 - it is a verdict, not an error of ours
-    """Raised by :meth:`WsProtocol.decode` for a bad frame: counted under ``reason``, skipped."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class AuthRefused(Exception):  # noqa: N818
-    """The venue refused our credentials: the feed goes DOWN with this reason, no retry."""
 
 
 class WsProtocol:

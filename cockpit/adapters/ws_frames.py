@@ -1,5 +1,6 @@
 """The pure parts under :mod:`cockpit.adapters.ws`: a buffered RFC 6455 parser for
-server-to-client frames, the exceptions that end a session, and the reconnect backoff."""
+server-to-client frames, the protocols' verdicts (reject a frame, refuse authentication, end
+a session), and the reconnect backoff."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 import socket
 from dataclasses import dataclass
 
-__all__ = ["Backoff", "Disconnect", "FrameReader", "SessionEnd"]
+__all__ = ["AuthRefused", "Backoff", "Disconnect", "FrameReader", "Reject", "SessionEnd"]
 
 _OP_CONT = 0x0
 _OP_TEXT = 0x1
@@ -15,6 +16,18 @@ _OP_BINARY = 0x2
 _OP_CLOSE = 0x8
 _OP_PING = 0x9
 _OP_PONG = 0xA
+
+
+class Reject(Exception):  # noqa: N818 - it is a verdict, not an error of ours
+    """Raised by :meth:`WsProtocol.decode` for a bad frame: counted under ``reason``, skipped."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AuthRefused(Exception):  # noqa: N818
+    """The venue refused our credentials: the feed goes DOWN with this reason, no retry."""
 
 
 class Disconnect(Exception):  # noqa: N818

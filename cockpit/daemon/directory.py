@@ -1,13 +1,16 @@
 """``/`` on an external feed: symbol search and lookup at the venue the prices come from.
 
-With ``--feed binance`` or ``--feed kite`` the orders go to the paper exchange, but the symbols
-are the venue's: a search (the screen's ``/``) is answered from the venue's own list, and
-adding a symbol looks it up there:
+With ``--feed binance``, ``--feed kite`` or a public venue (``bybit``, ``binance-futures``,
+``hyperliquid``, ``ccxt:EXCHANGE``) the orders go to the paper exchange, but the symbols are
+the venue's: a search (the screen's ``/``) is answered from the venue's own list, and adding a
+symbol looks it up there:
 
 - Binance: ``GET /api/v3/exchangeInfo`` (every symbol TRADING; tick from PRICE_FILTER, lot from
   LOT_SIZE), a lookup ``exchangeInfo?symbol=X``;
 - Kite: ``GET /instruments`` (Kite Connect's CSV of every instrument: token, trading symbol,
-  name, tick size, lot size, type, exchange; it needs the API key and access token).
+  name, tick size, lot size, type, exchange; it needs the API key and access token);
+- the public venues: their registry's ``listing`` (Bybit ``/v5/market/instruments-info``,
+  ``/fapi/v1/exchangeInfo``, Hyperliquid ``meta`` + ``allMids``, CCXT's ``load_markets``).
 
 Lists are read once and kept for an hour. A symbol found is then followed: the feed learns its
 venue name (a Kite token) and the paper exchange is told to list it at the feed's prices
@@ -166,7 +169,39 @@ def _ranked(insts: Iterable[Instrument], query: str) -> list[Instrument]:
     return hits[:MAX_RESULTS]
 
 
-Directory = BinanceDirectory | KiteDirectory
+class ListedDirectory:
+    """A public venue's symbols (:mod:`cockpit.adapters.venues`: Bybit, Binance futures,
+    Hyperliquid, a CCXT exchange), from the venue's own list; the venue name is the symbol."""
+
+    def __init__(self, exchange: str, listing: Callable[[], list[Instrument]]) -> None:
+        self.exchanges = frozenset({exchange})
+        self._listing = listing
+        self._symbols: dict[str, Instrument] = {}
+        self._loaded = 0.0
+
+    def _all(self) -> dict[str, Instrument]:
+        if self._symbols and time.monotonic() - self._loaded < LIST_TTL_S:
+            return self._symbols
+        try:
+            listed = self._listing()
+        except ValueError as exc:
+            raise FeedConfigError(str(exc)) from exc
+        self._symbols, self._loaded = {i.symbol: i for i in listed}, time.monotonic()
+        return self._symbols
+
+    def search(self, query: str, exchange: str | None = None) -> list[Instrument]:
+        """Symbols or names containing ``query``: the exact symbol first, then prefixes."""
+        return _ranked(self._all().values(), query)
+
+    def lookup(self, exchange: str, symbol: str) -> tuple[Instrument, str]:
+        """One symbol's instrument and venue name (FeedConfigError if the venue lists none)."""
+        inst = self._all().get(symbol)
+        if inst is None:
+            raise FeedConfigError(f"{exchange}:{symbol} is not listed on the venue")
+        return inst, inst.symbol
+
+
+Directory = BinanceDirectory | KiteDirectory | ListedDirectory
 
 
 class DirectoryRouter:
@@ -256,7 +291,13 @@ def directory_for(kind: str, settings: Any) -> Directory | None:
         token = v.kite_access_token.get_secret_value() if v.kite_access_token else ""
         rest = settings.feed.rest_url or KITE_REST_URL
         return KiteDirectory(rest, key, token) if key and token else None
-    return None
+    from cockpit.adapters.venues import venue
+
+    spec = venue(kind) if kind != "replay" else None
+    if spec is None or spec.listing is None:
+        return None
+    listing, url, rest_url = spec.listing, settings.feed.url, settings.feed.rest_url
+    return ListedDirectory(spec.exchange, lambda: listing(url, rest_url))
 
 
 KITE_REST_URL: Final = "https://api.kite.trade"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,23 +19,29 @@ from tests.servers.binance_futures_server import BinanceFuturesServer
 from tests.servers.bybit_server import BybitServer
 from tests.servers.hyperliquid_server import HyperliquidServer
 
+NEEDS_CCXT = pytest.mark.skipif(
+    importlib.util.find_spec("ccxt") is None, reason="ccxt is not installed (cockpit[ccxt])"
+)
 SERVERS: dict[str, Callable[[], Any]] = {
     "bybit": lambda: BybitServer(symbols=("BTCUSDT", "ETHUSDT")),
     "bybit:linear": lambda: BybitServer(symbols=("BTCUSDT", "ETHUSDT")),
     "binance-futures": lambda: BinanceFuturesServer(symbols=("BTCUSDT", "ETHUSDT")),
     "hyperliquid": lambda: HyperliquidServer(coins=("BTC", "ETH")),
+    "ccxt:bybit": lambda: BybitServer(symbols=("BTCUSDT", "ETHUSDT")),
 }
 EXCHANGE = {
     "bybit": "BYBIT",
     "bybit:linear": "BYBIT",
     "binance-futures": "BINANCE_FUTURES",
     "hyperliquid": "HYPERLIQUID",
+    "ccxt:bybit": "CCXT",
 }
 SYMBOLS = {
     "bybit": "BTCUSDT,ETHUSDT",
     "bybit:linear": "BTCUSDT,ETHUSDT",
     "binance-futures": "BTCUSDT,ETHUSDT",
     "hyperliquid": "BTC,ETH",
+    "ccxt:bybit": "BTC/USDT,ETH/USDT",
 }
 
 
@@ -68,6 +75,7 @@ def record(feed: str, url: str, symbols: str, mode: str, out: Path, count: int =
         ("binance-futures", "quote", {"trade", "quote"}),
         ("binance-futures", "depth", {"trade", "depth"}),
         ("hyperliquid", "depth", {"trade", "depth"}),
+        pytest.param("ccxt:bybit", "depth", {"trade", "depth", "quote"}, marks=NEEDS_CCXT),
     ],
 )
 def test_record_venue(feed: str, tmp_path: Path, mode: str, kinds: set[str]) -> None:

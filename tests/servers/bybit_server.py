@@ -83,11 +83,11 @@ class BybitServer(LoopbackServer):
         q = dict(request.query)
         self.instrument_requests.append(q)
         category = q.get("category", "")
-        if category not in ("spot", "linear"):
+        if category not in ("spot", "linear", "inverse", "option"):
             return web.json_response({"retCode": 10001, "retMsg": "params error", "result": {}})
         wanted = q.get("symbol")
         rows = []
-        for symbol in self.books:
+        for symbol in self.books if category in ("spot", "linear") else ():
             if wanted and symbol != wanted:
                 continue
             lot = (
@@ -193,6 +193,8 @@ class BybitServer(LoopbackServer):
         return conn.ws
 
     async def _op(self, conn: BybitConn, text: str) -> None:
+        if self.silent:  # a dead upstream: not even a pong
+            return
         try:
             msg = json.loads(text)
             op = msg["op"]

@@ -461,7 +461,9 @@ async def test_traded_volume_shows_on_the_ladder(fresh: EngineProc) -> None:
         await attached(pilot, app)
         level = 16_067  # 803.35: a price no other test trades at
         before = app.store.vap.get(SBIN, {}).get(level, Decimal(0))
-        fresh.price("SBIN", "803.35")  # each scripted price is one trade of one share
+        other = app.store.vap.get(SBIN, {}).get(level - 1, Decimal(0))
+        fresh.price("SBIN", "803.30")  # each scripted price is one trade of one share
+        fresh.price("SBIN", "803.35")
         fresh.price("SBIN", "803.35")
         want = before + 2
         await wait_for(pilot, lambda: app.store.vap.get(SBIN, {}).get(level) == want, 10)
@@ -478,4 +480,4 @@ async def test_traded_volume_shows_on_the_ladder(fresh: EngineProc) -> None:
         snap = c.snapshot(timeout=5)
     levels = {t: q for v in snap.volume_at_price if v.key == SBIN for t, q in v.levels}
     assert levels[level] == want
-    assert levels.get(16_000, Decimal(0)) > 0  # `fresh` traded at 800.00
+    assert levels[level - 1] == other + 1  # every level, not only the last one traded

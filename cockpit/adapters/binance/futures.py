@@ -22,10 +22,11 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from cockpit.adapters.binance.feed import MODES, BinanceProtocol, _rest_from_ws, _symbol
+from cockpit.adapters.binance.instruments import exchange_info
 from cockpit.adapters.venue_feed import DEFAULT_BACKOFF, pick
 from cockpit.adapters.ws import Backoff, WsConnection
 from cockpit.domain.feed import FeedState, Sink
-from cockpit.domain.instruments import Exchange, Instrument, to_decimal
+from cockpit.domain.instruments import Exchange, Instrument
 
 DEFAULT_URL: Final = "wss://fstream.binance.com"
 DEFAULT_REST_URL: Final = "https://fapi.binance.com"
@@ -245,42 +246,12 @@ def make_feed(
 
 
 def listing(rest_url: str, timeout: float = 10.0) -> list[Instrument]:
-    """Every trading USD-M contract from ``GET /fapi/v1/exchangeInfo`` (tick from
-    PRICE_FILTER, lot from LOT_SIZE); unreadable rows are skipped.
+    """Every trading USD-M contract (``GET /fapi/v1/exchangeInfo``).
 
     Raises:
         ValueError: the venue unreachable or its answer unreadable.
     """
-    import httpx
-
-    url = rest_url.rstrip("/") + "/fapi/v1/exchangeInfo"
-    try:
-        resp = httpx.get(url, timeout=timeout)
-        body = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise ValueError(f"cannot read {url}: {exc}") from exc
-    if resp.status_code != 200 or not isinstance(body, dict) or "symbols" not in body:
-        raise ValueError(f"exchangeInfo answered HTTP {resp.status_code}: {resp.text[:200]}")
-    out: list[Instrument] = []
-    for row in body["symbols"]:
-        try:
-            if row.get("status", "TRADING") != "TRADING":
-                continue
-            filters = {f["filterType"]: f for f in row["filters"]}
-            tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
-            lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
-            if tick <= 0 or lot <= 0:
-                continue
-            symbol = str(row["symbol"])
-            name = f"{row.get('baseAsset', symbol)}/{row.get('quoteAsset', '')} " + (
-                "perp" if row.get("contractType") == "PERPETUAL" else "futures"
-            )
-            out.append(
-                Instrument(Exchange.BINANCE_FUTURES, symbol, tick, lot, name=name, kind="perpetual")
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-    return out
+    return exchange_info(rest_url, "/fapi/v1/exchangeInfo", Exchange.BINANCE_FUTURES, timeout)
 
 
 def lookup(symbols: list[str], rest_url: str, timeout: float = 10.0) -> list[Instrument]:

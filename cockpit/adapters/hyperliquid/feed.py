@@ -183,7 +183,7 @@ class HyperliquidProtocol(WsProtocol):
                 mids = decode_mids(msg.data)
                 return [
                     mid_event(coin, mids[coin], recv_ns)
-                    for coin in self.wanted
+                    for coin in tuple(self.wanted)  # a copy: subscribe() runs on other threads
                     if coin in mids and coin not in self.last_trade
                 ]
             if channel == "pong":

@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -188,8 +189,11 @@ class SymbolSearchScreen(Dialog[str | None]):
         app.search(query, self.show_results)
 
     def show_results(self, results: list[InstrumentView]) -> None:
-        """The engine answered."""
-        ol = self.query_one(OptionList)
+        """The engine answered (an answer after the dialog closed is dropped)."""
+        try:
+            ol = self.query_one(OptionList)
+        except NoMatches:  # closed (enter on an earlier query's results) before this came
+            return
         ol.clear_options()
         ol.add_options(
             [Option(f"{r.key:<24} {r.name}", id=r.key) for r in results[:50]]
