@@ -63,3 +63,18 @@ async def test_at_80x24_no_toast_covers_the_quit_dialog(engine: EngineProc) -> N
         await pilot.press("escape")  # stay: the trade screen shows its toasts again
         await wait_for(pilot, lambda: bool(app.screen.query(Toast)), 5)
     engine.flatten_all()
+
+
+async def test_help_names_the_ui_settings_and_lists_the_alert_and_grouping_keys(
+    engine: EngineProc,
+) -> None:
+    """`?` said "over the order value ()." (the markup ate `[ui]`) and had no `A` or `z`."""
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        text = str(app.screen.query_one("#help-text").render())
+        assert "order value ([ui])" in text
+        assert "price alert at the ladder cursor" in text
+        assert "price grouping" in text

@@ -225,7 +225,7 @@ HELP = """\
   r            reverse the position             + / -   this symbol's quantity, on the step grid
   f5-f8        quantity presets 1-4             R       quantity from the risk budget   Z budget
   Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
-  off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
+  off the ladder's screen, over 10× the default quantity or over the order value (\\[ui]).
 [b]Count[/b]  digits before a key: 3] stop up 3 ticks, 5} target up 5, 10b buy 10, 4K order up 4;
   shown on the status bar; esc drops it. Every gate and question still applies.
 [b]Exits[/b] (always work)
@@ -237,6 +237,8 @@ HELP = """\
   v            pick the order / stop / target on the cursor's row (again: the next one)
   K / J        move it (or the cursor row's) up / down a tick    g  move it to the cursor
   < / >        cancel all buys / all sells      esc     drop the pick
+  z            price grouping: 1, 2, 5, 10, 25 ticks a row
+  A            price alert at the ladder cursor (! lists the alerts)
 [b]Moving around[/b]
   up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
