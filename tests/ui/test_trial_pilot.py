@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from textual.widgets import RichLog
 from textual.widgets._toast import Toast
 
 from cockpit.ui.screens.modals import QuitScreen
+from cockpit.ui.screens.stats import StatsScreen
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import EngineProc, attached, make_app, qty, running_engine
 
@@ -78,3 +80,29 @@ async def test_help_names_the_ui_settings_and_lists_the_alert_and_grouping_keys(
         assert "order value ([ui])" in text
         assert "price alert at the ladder cursor" in text
         assert "price grouping" in text
+
+
+async def test_at_80x24_trade_stats_open_at_the_top_and_cut_no_number(engine: EngineProc) -> None:
+    """`P` opened scrolled to the end (the headline figures off the top) and each round
+    trip's line ran past 80 columns: its MFE read 0.2 for 0.20, its exit reason was gone."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    (journal,) = (engine.root / "data").rglob("*.sqlite3")
+    app = make_app(engine, journal_path=journal)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        for _ in range(3):  # trips enough to fill the screen
+            await pilot.press("b")
+            await wait_for(pilot, lambda: qty(app) == 1, 10)
+            await pilot.press("f")
+            await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), 10)
+        screen = app.screen
+        await wait_for(pilot, lambda: any(" MFE " in line for line in screen.shown), 10)
+        await pilot.pause(0.3)
+        log = screen.query_one(RichLog)
+        assert log.virtual_size.height > log.scrollable_content_region.height
+        assert log.scroll_offset.y == 0
+        assert log.virtual_size.width <= log.scrollable_content_region.width, log.virtual_size
+        await pilot.press("escape")
