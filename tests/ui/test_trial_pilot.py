@@ -106,3 +106,16 @@ async def test_at_80x24_trade_stats_open_at_the_top_and_cut_no_number(engine: En
         assert log.scroll_offset.y == 0
         assert log.virtual_size.width <= log.scrollable_content_region.width, log.virtual_size
         await pilot.press("escape")
+
+
+async def test_at_80x24_the_help_keys_go_one_column(engine: EngineProc) -> None:
+    """At 80 columns each two-column row of `?` wrapped into the next row's key
+    ("B / S   limit at" / "ladder cursor (or join bid/ask)" under b / s)."""
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        text = str(app.screen.query_one("#help-text").render())
+        assert "\n  B / S        limit at ladder cursor (or join bid/ask)\n" in text
+        assert "\n  F            KILL SWITCH (confirmed)\n" in text

@@ -253,6 +253,28 @@ Keys can be remapped in config.toml, by binding id: [ui.keymap] buy_market = "f1
 """
 
 
+HELP_WIDTH = 104
+"""The help dialog's width: narrower, its two-column key tables go one column."""
+
+
+def narrow_help(text: str = HELP) -> str:
+    """The help with each two-column row split in two rows (the second key aligned with the
+    first), so an 80-column terminal does not wrap one row into the next one's key."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  ") and line[2:3] != " ":
+            for i in range(45, 51):
+                if line[i - 3 : i] == "   " and line[i : i + 1] not in ("", " "):
+                    key, _, words = line[i:].partition("   ")
+                    out += [line[:i].rstrip(), f"  {key:<13}{words.lstrip()}"]
+                    break
+            else:
+                out.append(line)
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
 def keymap_ids() -> str:
     """Every remappable binding: ``id  key  description``."""
     from cockpit.ui.app import CockpitApp
@@ -307,7 +329,8 @@ class HelpScreen(Dialog[None]):
         with Vertical(id="dialog", classes="help"):
             yield Label("Cockpit keys", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(HELP, id="help-text")
+                narrow = self.app.size.width < HELP_WIDTH
+                yield Static(narrow_help() if narrow else HELP, id="help-text")
                 yield Static(keymap_ids(), id="help-ids")
 
     def action_close(self) -> None:
