@@ -39,6 +39,11 @@ class UiOptions:
     watchlist: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
     """Names of the config's exit-plan templates (``[templates.NAME]``), cycled by ``T``."""
+    template_stops: dict[str, int] = field(default_factory=dict)
+    """Each template's own stop distance in ticks (one without takes :attr:`stop_ticks`):
+    ``R`` sizes on the stop the entry will get."""
+    instrument_templates: dict[str, str] = field(default_factory=dict)
+    """The template of each instrument that names one (``[instruments."KEY"] template``)."""
     journal_path: Path | None = None
     """The profile's journal (the stats screen reads it)."""
     user_theme_dir: Path | None = None
@@ -74,6 +79,16 @@ class UiOptions:
             trail_ticks=ex.trail_distance if ex.trail_kind == "ticks" else None,
             watchlist=list(tr.watchlist),
             templates=sorted(getattr(settings, "templates", {})),
+            template_stops={
+                name: t.stop_ticks
+                for name, t in getattr(settings, "templates", {}).items()
+                if t.stop_ticks is not None
+            },
+            instrument_templates={
+                key: i.template
+                for key, i in getattr(settings, "instruments", {}).items()
+                if i.template is not None
+            },
             journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,

@@ -1,8 +1,9 @@
 """The order quantity from the risk, and the quantity presets.
 
 Sizing from risk (``R``): quantity = risk budget ÷ (stop distance × tick value), rounded
-down to the lot size, in exact Decimal arithmetic. The stop distance is the plan's (the
-config's ``[exits] stop_ticks``); the tick value of one unit is the tick size. The result
+down to the lot size, in exact Decimal arithmetic. The stop distance is the one the entry
+will get: its template's (``T``, else the instrument's) ``stop_ticks``, else ``[exits]
+stop_ticks``; the tick value of one unit is the tick size. The result
 becomes the symbol's quantity, shown on the status bar before anything is sent; every
 confirmation and risk gate still applies to the order. ``Z`` sets the budget (a count
 before it: ``2000Z``; else it asks).
@@ -82,7 +83,11 @@ class SizingMixin:
         inst = app.store.instruments.get(key or "")
         if key is None or inst is None:
             return
-        budget, stop = app.risk_budget, app.options.stop_ticks
+        budget = app.risk_budget
+        opts = app.options
+        template = app.active_template or opts.instrument_templates.get(key)
+        stop = opts.template_stops.get(template or "", opts.stop_ticks)
+        whose = f" ({template})" if template in opts.template_stops else ""
         if budget is None or not stop:
             what = "no risk budget: set one with Z" if budget is None else "no stop distance"
             app.log_message("warning", "Size from risk", what)
@@ -101,7 +106,7 @@ class SizingMixin:
         app.log_message(
             "information",
             "Sized from risk",
-            f"{key}: {fmt_money(budget, sign=False)} ÷ ({stop} ticks × {inst.tick_size}) → "
+            f"{key}: {fmt_money(budget, sign=False)} ÷ ({stop} ticks{whose} × {inst.tick_size}) → "
             f"qty {fmt_qty(size.units)}{lots}, risking {fmt_money(size.risk, sign=False)}",
         )
 

@@ -4,6 +4,7 @@ real engine process on the paper exchange, as a trader would."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from textual.widgets import RichLog
@@ -12,7 +13,14 @@ from textual.widgets._toast import Toast
 from cockpit.ui.screens.modals import QuitScreen
 from cockpit.ui.screens.stats import StatsScreen
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import EngineProc, attached, make_app, qty, running_engine
+from tests.ui.test_engine_pilot import (
+    SBIN,
+    EngineProc,
+    attached,
+    make_app,
+    qty,
+    running_engine,
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +127,40 @@ async def test_at_80x24_the_help_keys_go_one_column(engine: EngineProc) -> None:
         text = str(app.screen.query_one("#help-text").render())
         assert "\n  B / S        limit at ladder cursor (or join bid/ask)\n" in text
         assert "\n  F            KILL SWITCH (confirmed)\n" in text
+
+
+async def test_r_sizes_on_the_stop_of_the_template_the_entry_will_get(engine: EngineProc) -> None:
+    """With `T` on a 40-tick-stop template, `R` sized on `[exits]`'s 20 ticks: twice the
+    budget at risk when the stop hit."""
+    app = make_app(
+        engine,
+        templates=["swing"],
+        template_stops={"swing": 40},
+        risk_budget=Decimal(1000),
+    )
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("R")  # no template: [exits] stop_ticks 20 → 1000 ÷ (20 × 0.05)
+        await wait_for(pilot, lambda: app.qtys.get(SBIN) == Decimal(1000), 5)
+        await pilot.press("T", "R")  # swing: 1000 ÷ (40 × 0.05)
+        await wait_for(pilot, lambda: app.active_template == "swing", 5)
+        await wait_for(pilot, lambda: app.qtys.get(SBIN) == Decimal(500), 5)
+        said = [m.message for m in app.store.messages if m.title == "Sized from risk"]
+        assert said[-1] == (
+            "NSE:SBIN: 1,000.00 ÷ (40 ticks (swing) × 0.05) → qty 500, risking 1,000.00"
+        )
+
+
+def test_the_ui_options_know_each_templates_stop() -> None:
+    from cockpit.config import Settings
+    from cockpit.ui.options import UiOptions
+
+    settings = Settings.model_validate(
+        {
+            "templates": {"swing": {"stop_ticks": 40}, "loose": {"target_ticks": 9}},
+            "instruments": {"NSE:SBIN": {"template": "swing"}},
+        }
+    )
+    options = UiOptions.from_settings(settings)
+    assert options.template_stops == {"swing": 40}
+    assert options.instrument_templates == {"NSE:SBIN": "swing"}
