@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 EXCHANGE: Final = "CCXT"
 MODES: Final = ("ltp", "quote", "depth")
 _MS: Final = 1_000_000
+CLOSE_S: Final = 2.0
+"""How long a session's end waits for its streams and connections to close."""
+FIRST_UPDATE_S: Final = 30.0
+"""How long a new session may take to its first update (markets load first)."""
 INSTALL_HINT: Final = 'the ccxt feed needs the ccxt package: pip install "cockpit[ccxt]"'
 
 
@@ -194,6 +198,7 @@ class CcxtFeed(StateHolder):
         rest_url: str | None = None,
         depth_levels: int = 20,
         liveness_s: float = 60.0,
+        first_update_s: float = FIRST_UPDATE_S,
         backoff: Backoff | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
@@ -206,6 +211,7 @@ class CcxtFeed(StateHolder):
         self._rest_url = rest_url
         self.depth_levels = depth_levels
         self.liveness_s = liveness_s
+        self.first_update_s = first_update_s
         self._backoff = backoff or Backoff(initial=1.0, factor=2.0, cap=60.0)
         self._config = config
         make_exchange(exchange_id, url, rest_url, config)  # fail now, not on the thread
@@ -219,6 +225,8 @@ class CcxtFeed(StateHolder):
         self._last_event = time.monotonic()
         self._live = False
         self.subscribe_errors: list[str] = []
+        self._refused: set[tuple[str, str]] = set()
+        """(symbol, stream) the exchange refused: not watched again."""
         self.counters: dict[str, Any] = {
             "events": 0,
             "rejected": 0,
@@ -341,8 +349,8 @@ class CcxtFeed(StateHolder):
             try:
                 await self._session(exchange)
             finally:
-                with contextlib.suppress(Exception):
-                    await exchange.close()
+                with contextlib.suppress(Exception):  # a silent peer may never answer a close
+                    await asyncio.wait_for(exchange.close(), CLOSE_S)
 
     async def _session(self, exchange: Any) -> None:
         """Run every wanted stream until stop, or until the watchdog finds them silent."""
@@ -359,6 +367,8 @@ class CcxtFeed(StateHolder):
                     }
                 for key in [k for k in tasks if k not in wanted]:
                     tasks.pop(key).cancel()
+                for key in [k for k, t in tasks.items() if t.done() and k not in self._refused]:
+                    del tasks[key]  # ended under us (CCXT cancelled its wait): watch again
                 for key in wanted - tasks.keys():
                     tasks[key] = asyncio.create_task(self._watch(exchange, *key))
                 assert self._changed is not None
@@ -366,7 +376,10 @@ class CcxtFeed(StateHolder):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 0.2)
                 age = time.monotonic() - self._last_event
-                if tasks and age > self.liveness_s:
+                # before a session's first update its markets are still loading (a few REST
+                # calls): silence counts from then on, with a grace of FIRST_UPDATE_S till then
+                limit = self.liveness_s if self._live else max(self.liveness_s, self.first_update_s)
+                if tasks and age > limit:
                     self.counters["stale"] += 1
                     self._set_state(FeedState.STALE, f"no update for {age:.1f} s")
                     self._live = False
@@ -374,7 +387,8 @@ class CcxtFeed(StateHolder):
         finally:
             for task in tasks.values():
                 task.cancel()
-            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            if tasks:  # bounded: a watch stuck inside CCXT must not hold the next session
+                await asyncio.wait(tasks.values(), timeout=CLOSE_S)
 
     async def _watch(self, exchange: Any, symbol: str, kind: str) -> None:
         import ccxt
@@ -392,6 +406,7 @@ class CcxtFeed(StateHolder):
             except asyncio.CancelledError:
                 raise
             except ccxt.BadSymbol as exc:
+                self._refused.add((symbol, kind))
                 text = f"ccxt {self.exchange_id}: {symbol}: {exc}"[:300]
                 self.subscribe_errors.append(text)
                 self._set_state(self.state, text)
@@ -532,7 +547,8 @@ def make_feed(
 ) -> CcxtFeed:
     """A CCXT feed subscribed to ``symbols`` (unified) in ``mode``; not yet started.
 
-    Known ``options``: ``depth_levels``, ``liveness_s``, ``backoff``, ``config``.
+    Known ``options``: ``depth_levels``, ``liveness_s``, ``first_update_s``, ``backoff``,
+    ``config``.
 
     Raises:
         ValueError: ccxt missing, an exchange it does not stream, a bad mode, or no symbols.
@@ -540,9 +556,8 @@ def make_feed(
     keys = [s.strip() for s in symbols if s.strip()]
     if not keys:
         raise ValueError("ccxt needs at least one unified symbol (e.g. BTC/USDT)")
-    known = {
-        k: v for k, v in options.items() if k in ("depth_levels", "liveness_s", "backoff", "config")
-    }
+    names = ("depth_levels", "liveness_s", "first_update_s", "backoff", "config")
+    known = {k: v for k, v in options.items() if k in names}
     feed = CcxtFeed(exchange_id, sink, url=url, rest_url=rest_url, **known)
     feed.subscribe(keys, mode)
     return feed

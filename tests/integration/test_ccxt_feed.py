@@ -3,6 +3,7 @@ every URL pointed at the loopback Bybit (REST instruments + public WebSocket).""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -150,16 +151,18 @@ def test_kill_and_restart_resubscribes_each_topic_once_and_the_book_resyncs(
 
 def test_a_silent_exchange_trips_the_watchdog(server: BybitServer, feeds: list[CcxtFeed]) -> None:
     sink = Collector()
-    feed = new_feed(server, feeds, sink, [SYMBOL], "depth", liveness_s=1.0)
+    feed = new_feed(server, feeds, sink, [SYMBOL], "depth", liveness_s=1.0, first_update_s=5.0)
     feed.start()
     assert wait_until(lambda: len(sink.of(DepthTick)) >= 3, 20)
     server.silent = True
     assert wait_until(lambda: any(s.state == FeedState.STALE for s in sink.of(FeedStatus)), 10)
     assert wait_until(lambda: server.handshakes >= 2, 10)
+    time.sleep(1.0)  # the new connection's subscriptions go unanswered too
     server.silent = False
     n = len(sink.of(DepthTick))
+    # the session that never got its first update is given up after first_update_s
     assert wait_until(lambda: len(sink.of(DepthTick)) > n + 3, 20)
-    assert feed.stats()["stale"] >= 1
+    assert feed.stats()["stale"] >= 2
 
 
 def test_hostile_values_never_reach_the_sink(server: BybitServer, feeds: list[CcxtFeed]) -> None:

@@ -78,3 +78,35 @@ def test_an_openalgo_server_s_order_limit_is_kept(server: Script) -> None:
     # 40 at once (the server's window), the other 10 at 40 a second: never a 429.
     assert _span(server) >= 0.2
     assert time.monotonic() - started < 10
+
+
+def test_an_exit_takes_the_next_order_slot_before_entries_waiting_for_one(
+    server: Script,
+) -> None:
+    """Entries already waiting for the order rate's next slot never hold an exit back."""
+    results: queue.SimpleQueue[object] = queue.SimpleQueue()
+    settings = Settings(
+        venue={
+            "broker": "openalgo",
+            "host": server.url,
+            "ws_url": "ws://127.0.0.1:1",
+            "api_key": KEY,
+            "order_rate": 2,
+        }
+    )
+    router = make_router(openalgo_venue(settings), results.put)
+    router.start()
+    try:
+        for i in range(6):
+            router.submit(PlaceOrder(f"e{i}", "NSE", f"ENT{i}", "BUY", Decimal(1)))
+        deadline = time.monotonic() + 5
+        while server.count("placeorder") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Two entries went at once (the rate's burst); the workers hold more, waiting.
+        router.submit(PlaceOrder("x", "NSE", "EXIT", "SELL", Decimal(1), urgent=True))
+        for _ in range(7):
+            results.get(timeout=20)
+    finally:
+        router.stop()
+    sent = [body["symbol"] for path, body, _t in server.received if path == "placeorder"]
+    assert sent.index("EXIT") == 2, sent

@@ -1,4 +1,5 @@
-"""UI test fixtures: isolated user dirs, a fixed time zone, helpers to wait on app state."""
+"""UI test fixtures: isolated user dirs, a fixed time zone, helpers to wait on app state, and
+one real engine per test module (``engine``; ``fresh`` flattens it at SBIN 800.00 first)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.ui.test_engine_pilot import EngineProc
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +27,23 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    """A real engine process on the paper exchange, shared by one test module's tests."""
+    from tests.ui.test_engine_pilot import running_engine
+
+    with running_engine() as e:
+        yield e
+
+
+@pytest.fixture
+def fresh(engine: EngineProc) -> EngineProc:
+    """Each test starts flat and armed at SBIN 800.00."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    return engine
 
 
 async def wait_for(pilot: object, cond: Callable[[], object], limit: float = 5.0) -> None:

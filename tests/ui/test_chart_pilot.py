@@ -3,28 +3,11 @@ exchange: candles backfilled from history, the plan's levels as lines that move,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from cockpit.link import protocol as p
 from cockpit.ui.screens.chart import ChartScreen
 from cockpit.ui.widgets.chart import CandleChart
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
-
-
-@pytest.fixture
-def fresh(engine: EngineProc) -> EngineProc:
-    engine.flatten_all()
-    engine.price("SBIN", "800.00")
-    return engine
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
 def _line_row(chart: CandleChart, label: str) -> str:

@@ -20,7 +20,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import pytest
 
 from cockpit.link import protocol as p
 from cockpit.link.client import EngineClient, EngineNotRunning
@@ -146,20 +145,6 @@ def running_engine(sim: SimConfig | None = None, **settings: str) -> Iterator[En
         yield e
     finally:
         e.stop()
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
-
-
-@pytest.fixture
-def fresh(engine: EngineProc) -> EngineProc:
-    """Each test starts flat and armed at SBIN 800.00."""
-    engine.flatten_all()
-    engine.price("SBIN", "800.00")
-    return engine
 
 
 def make_app(engine: EngineProc, **options: object) -> CockpitApp:

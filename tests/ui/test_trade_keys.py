@@ -3,29 +3,12 @@ orders moved from the ladder. The real app against the real engine and paper exc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
 
 from cockpit.ui.app import CockpitApp
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty, running_engine
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 from tests.ui.test_trader_safety import ltp_is
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
-
-
-@pytest.fixture
-def fresh(engine: EngineProc) -> EngineProc:
-    """Each test starts flat and armed at SBIN 800.00."""
-    engine.flatten_all()
-    engine.price("SBIN", "800.00")
-    return engine
 
 
 async def ready(pilot, app: CockpitApp) -> None:

@@ -27,24 +27,9 @@ from tests.ui.test_engine_pilot import (
     make_app,
     qty,
     row_with,
-    running_engine,
 )
 
 INFY = "NSE:INFY"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
-
-
-@pytest.fixture
-def fresh(engine: EngineProc) -> EngineProc:
-    """Each test starts flat and armed at SBIN 800.00."""
-    engine.flatten_all()
-    engine.price("SBIN", "800.00")
-    return engine
 
 
 def header(app: CockpitApp) -> str:

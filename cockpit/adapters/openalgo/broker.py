@@ -14,7 +14,8 @@ Rules the router keeps:
   entry, and exits close together (a market-wide gap) go out side by side; otherwise first
   in, first out.
 - A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
-  the server's limits (OpenAlgo: 10 order requests per second by default); a 429 closes the
+  the server's limits (OpenAlgo: 10 order requests per second by default); an urgent request
+  takes the next token before others already waiting for one; a 429 closes the
   gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
   again (a 429 means the server did not act on it).
 - Retries only where safe: a request that never reached the server (connect error) is retried
@@ -79,7 +80,10 @@ _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 
 
 class TokenBucket:
-    """A token bucket (``rate`` per second, ``burst`` at most); ``wait`` blocks the caller."""
+    """A token bucket (``rate`` per second, ``burst`` at most); ``wait`` blocks the caller.
+
+    Urgent callers (exits) come first: while one waits, no other caller takes a token.
+    """
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         if rate <= 0:
@@ -89,26 +93,37 @@ class TokenBucket:
         self._tokens = self.burst
         self._last = time.monotonic()
         self._lock = threading.Lock()
+        self._urgent_waiting = 0
 
-    def take(self) -> float:
+    def take(self, urgent: bool = False) -> float:
         """Take a token if one is there (return 0.0), else return the seconds to wait."""
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
             self._last = now
             if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
+                if urgent or not self._urgent_waiting:
+                    self._tokens -= 1.0
+                    return 0.0
+                return 1.0 / self.rate  # an exit waits for this token: ask again later
             return (1.0 - self._tokens) / self.rate
 
-    def wait(self, stop: threading.Event) -> bool:
+    def wait(self, stop: threading.Event, urgent: bool = False) -> bool:
         """Block until a token is taken; False if ``stop`` was set meanwhile."""
-        while True:
-            delay = self.take()
-            if delay <= 0.0:
-                return True
-            if stop.wait(delay):
-                return False
+        if urgent:
+            with self._lock:
+                self._urgent_waiting += 1
+        try:
+            while True:
+                delay = self.take(urgent)
+                if delay <= 0.0:
+                    return True
+                if stop.wait(delay):
+                    return False
+        finally:
+            if urgent:
+                with self._lock:
+                    self._urgent_waiting -= 1
 
 
 # --------------------------------------------------------------------------- router
@@ -359,7 +374,7 @@ class OpenAlgoRouter:
         backoff = self._backoff
         while True:
             attempts += 1
-            if not self._wait_turn(path):
+            if not self._wait_turn(path, request.urgent):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
             if (
                 isinstance(request, PlaceOrder)
@@ -494,7 +509,7 @@ class OpenAlgoRouter:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _wait_turn(self, path: str) -> bool:
+    def _wait_turn(self, path: str, urgent: bool = False) -> bool:
         while True:
             with self._gate_lock:
                 wait = self._gate_until - time.monotonic()
@@ -503,7 +518,7 @@ class OpenAlgoRouter:
             if self._stop.wait(wait):
                 return False
         bucket = self._order_bucket if path in _ORDER_PATHS else self._api_bucket
-        return bucket.wait(self._stop)
+        return bucket.wait(self._stop, urgent)
 
     def _close_gate(self, retry_after: Any) -> None:
         try:
