@@ -164,6 +164,7 @@ class LadderOrderMixin:
             return
         if ladder.pick is None and ladder.cursor is not None:
             ladder.cursor += delta  # the cursor stays on the row it moves
+            ladder.cursor_moved = True
             ladder.rebuild()
         app._move(ladder, what, delta=delta)
 

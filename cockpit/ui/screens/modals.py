@@ -9,17 +9,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.link.protocol import InstrumentView
+from cockpit.ui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Yes / no. ``y``/enter confirms, ``n``/escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -60,7 +60,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class QuitScreen(ModalScreen[str]):
+class QuitScreen(Dialog[str]):
     """Quit with positions or working orders open: detach, flatten and stop, or stay."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -102,7 +102,7 @@ class QuitScreen(ModalScreen[str]):
         self.dismiss(event.button.id or "stay")
 
 
-class EngineLostScreen(ModalScreen[str]):
+class EngineLostScreen(Dialog[str]):
     """The engine died or the link broke: order keys are blocked; offer a restart."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -146,7 +146,7 @@ class EngineLostScreen(ModalScreen[str]):
         self.dismiss(event.button.id or "dismiss")
 
 
-class SymbolSearchScreen(ModalScreen[str | None]):
+class SymbolSearchScreen(Dialog[str | None]):
     """Type to search the venue's symbols (the engine's Search command); enter adds."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -225,7 +225,7 @@ HELP = """\
   r            reverse the position             + / -   this symbol's quantity, on the step grid
   f5-f8        quantity presets 1-4             R       quantity from the risk budget   Z budget
   Asks first (naming side, qty, symbol, type, price): a limit that would fill at once, a price
-  off the ladder's screen, over 10× the default quantity or over the order value ([ui]).
+  off the ladder's screen, over 10× the default quantity or over the order value (\\[ui]).
 [b]Count[/b]  digits before a key: 3] stop up 3 ticks, 5} target up 5, 10b buy 10, 4K order up 4;
   shown on the status bar; esc drops it. Every gate and question still applies.
 [b]Exits[/b] (always work)
@@ -237,6 +237,8 @@ HELP = """\
   v            pick the order / stop / target on the cursor's row (again: the next one)
   K / J        move it (or the cursor row's) up / down a tick    g  move it to the cursor
   < / >        cancel all buys / all sells      esc     drop the pick
+  z            price grouping: 1, 2, 5, 10, 25 ticks a row
+  A            price alert at the ladder cursor (! lists the alerts)
 [b]Moving around[/b]
   up/down k/j  ladder cursor (or list cursor)   space   re-centre the ladder   l  hold it
   tab          next pane                        /       add symbol   w  watchlist screen
@@ -249,6 +251,28 @@ HELP = """\
   ? help   ctrl+p palette (themes, commands)   ctrl+q quit
 Keys can be remapped in config.toml, by binding id: [ui.keymap] buy_market = "f1" (ids below).
 """
+
+
+HELP_WIDTH = 104
+"""The help dialog's width: narrower, its two-column key tables go one column."""
+
+
+def narrow_help(text: str = HELP) -> str:
+    """The help with each two-column row split in two rows (the second key aligned with the
+    first), so an 80-column terminal does not wrap one row into the next one's key."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("  ") and line[2:3] != " ":
+            for i in range(45, 51):
+                if line[i - 3 : i] == "   " and line[i : i + 1] not in ("", " "):
+                    key, _, words = line[i:].partition("   ")
+                    out += [line[:i].rstrip(), f"  {key:<13}{words.lstrip()}"]
+                    break
+            else:
+                out.append(line)
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def keymap_ids() -> str:
@@ -266,7 +290,7 @@ def keymap_ids() -> str:
     return "\n".join(rows)
 
 
-class AskScreen(ModalScreen[str | None]):
+class AskScreen(Dialog[str | None]):
     """One value typed in: enter answers it, escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -293,7 +317,7 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """The keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -305,7 +329,8 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="dialog", classes="help"):
             yield Label("Cockpit keys", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
-                yield Static(HELP, id="help-text")
+                narrow = self.app.size.width < HELP_WIDTH
+                yield Static(narrow_help() if narrow else HELP, id="help-text")
                 yield Static(keymap_ids(), id="help-ids")
 
     def action_close(self) -> None:

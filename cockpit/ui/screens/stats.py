@@ -50,7 +50,8 @@ class StatsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, the statistics, the keys."""
         yield Label("", id="stats-title")
-        yield RichLog(id="stats", wrap=False, markup=False, highlight=False)
+        # From the top (the headline figures first); wrapped, so no figure is cut at 80 columns.
+        yield RichLog(id="stats", wrap=True, markup=False, highlight=False, auto_scroll=False)
         yield Footer()
 
     def on_mount(self) -> None:

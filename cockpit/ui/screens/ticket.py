@@ -10,10 +10,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
+from cockpit.ui.screens.dialog import Dialog
 from cockpit.ui.store import Store, fmt_qty
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def risk_preview(
 _C = TypeVar("_C", PlaceEntry, ModifyOrder)
 
 
-class _Ticket(ModalScreen[_C | None]):
+class _Ticket(Dialog[_C | None]):
     """A dialog that dismisses with its command on enter / ctrl+s / Send, or None on cancel."""
 
     def _command(self) -> _C | None:

@@ -203,10 +203,10 @@ class Ladder(LineGrid, can_focus=True):
         ltp = self._market_price()
         if ltp is None:
             return
+        if not self.cursor_moved:  # an unmoved cursor sits on the market, where it is drawn
+            self.cursor = ltp
         if self.center is None:
             self.center = ltp
-            if self.cursor is None:
-                self.cursor = ltp
             return
         top = self.top() + self.group - 1
         bottom = self.bottom()
