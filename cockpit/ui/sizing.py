@@ -77,8 +77,24 @@ class SizingMixin:
             status.rebuild()
 
     def stop_for(self, key: str) -> tuple[int | None, str]:
-        """The stop distance (ticks) of the next entry's plan in ``key`` and where it comes
-        from: the active template, else the instrument's, else ``[exits] stop_ticks``."""
+        """The stop distance (ticks) an entry in ``key`` risks and where it comes from: with a
+        position open, from the last price to its plan's stop (an add joins that plan); else
+        the next entry's plan: the active template, else the instrument's, else ``[exits]
+        stop_ticks``."""
+        store = self._app.store
+        plan = store.plans.get(key)
+        pos = store.positions.get(key)
+        quote = store.quotes.get(key)
+        if (
+            plan is not None
+            and plan.stop is not None
+            and pos is not None
+            and pos.qty != 0
+            and quote is not None
+            and quote.ltp is not None
+            and quote.ltp != plan.stop
+        ):
+            return abs(quote.ltp - plan.stop), "the open plan's stop"
         options = self._app.options
         name = self._app.active_template or options.instrument_templates.get(key)
         if name is not None and name in options.template_stops:

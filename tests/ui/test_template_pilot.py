@@ -152,6 +152,8 @@ async def test_r_sizes_from_the_active_templates_stop_and_the_plan_has_that_stop
         await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].stop)
         plan = app.store.plans[SBIN]
         assert plan.entry - plan.stop == 30  # the distance it was sized for
+        engine.flatten_all()  # flat: R sizes the next entry's plan (an add joins the open one)
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
         await pilot.press("T")  # none picked: the instrument's template, if it has one
         app.options.instrument_templates[SBIN] = "scalp"
         await pilot.press("R")

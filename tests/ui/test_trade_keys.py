@@ -385,3 +385,28 @@ def test_no_app_key_is_shadowed_by_the_ladder_or_a_list() -> None:
     for widget in (Ladder, OrdersPane, Watchlist):
         keys = {k.strip() for b in widget.BINDINGS for k in b.key.split(",")}  # type: ignore[union-attr]
         assert keys & app_keys == set(), widget.__name__
+
+
+async def test_r_on_an_open_position_sizes_on_the_open_plans_stop(fresh: EngineProc) -> None:
+    """Adding to a position: the plan's stop (not the next entry's template) is what the
+    added quantity risks. Sizing on [exits] stop_ticks when the market has run away from the
+    plan's stop understated the risk (the trial: 2,000 said, about 5,000 lost)."""
+    app = make_app(fresh, stop_ticks=20, risk_budget=Decimal(1000))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot, app)
+        await long_with_plan(pilot, app)
+        plan = app.store.plans[SBIN]
+        stop = plan.stop
+        assert stop is not None
+        assert plan.target is not None
+        up = (plan.entry + plan.target) // 2  # up, short of the target; the stop stays
+        price = f"{Decimal(up) * Decimal('0.05'):.2f}"
+        fresh.price("SBIN", price)
+        await ltp_is(pilot, app, price)
+        assert qty(app) > 0
+        await pilot.press("R")
+        distance = up - stop  # ticks from the price to the plan's stop
+        want = Decimal(1000) // (distance * Decimal("0.05"))
+        await wait_for(pilot, lambda: app.qtys.get(SBIN) == want, 5)
+        said = [m.message for m in app.store.messages if m.title == "Sized from risk"]
+        assert f"({distance} ticks (the open plan's stop)" in said[-1]
