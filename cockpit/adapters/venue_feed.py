@@ -60,6 +60,19 @@ class WsFeed:
             out.update(counters())
         return out
 
+    def unwant(self, keys: list[str], mode: str) -> list[str]:
+        """Drop ``mode`` from the venue ``keys`` the protocol wants (a key wanted in no mode
+        goes) and unsubscribe them on the connection."""
+        protocol: Any = self.protocol  # the venue protocols keep ``wanted`` under ``_lock``
+        with protocol._lock:
+            for k in keys:
+                modes = protocol.wanted.get(k)
+                if modes is not None:
+                    modes.discard(mode)
+                    if not modes:
+                        del protocol.wanted[k]
+        return self.conn.unsubscribe(keys, mode)
+
 
 def pick(options: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """The ``options`` a feed knows (others, e.g. Kite's ``api_key``, are ignored)."""

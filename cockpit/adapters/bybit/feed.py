@@ -342,14 +342,7 @@ class BybitFeed(WsFeed):
     def unsubscribe(self, symbols: Iterable[str], mode: str) -> list[str]:
         """Unsubscribe symbols from ``mode``."""
         keys = [symbol_of(s) for s in symbols if s.strip()]
-        with self.protocol._lock:
-            for k in keys:
-                modes = self.protocol.wanted.get(k)
-                if modes is not None:
-                    modes.discard(mode)
-                    if not modes:
-                        del self.protocol.wanted[k]
-        return self.conn.unsubscribe(keys, mode)
+        return self.unwant(keys, mode)
 
 
 def make_feed(
