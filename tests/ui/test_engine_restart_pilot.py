@@ -60,5 +60,13 @@ async def test_a_lost_engine_shows_no_live_feed_and_a_restart_brings_back_the_da
             assert "openalgo:live" not in bar
             assert "openalgo:?" in bar  # the feed's state is not known while the engine is gone
 
+            await pilot.press("r")
+            await wait_for(pilot, lambda: conn.restarts == 1 and app.link_state == "live", 40)
+            await wait_for(pilot, lambda: app.store.connected and app.store.snapshots == 2, 15)
+            await wait_for(pilot, lambda: "openalgo:live" in status.text_of(0), 15)
+            await wait_for(pilot, lambda: len(recent_rows(app)) >= 2, 10)
+            after = recent_rows(app)[:2]
+            assert after == before
+            assert SBIN.partition(":")[2] in after[0]
     finally:
         e.stop()
