@@ -53,3 +53,24 @@ async def test_the_alerts_screens_error_names_every_word_of_its_grammar_clear_of
             kept = [app.screen.query_one(w).region for w in ("#alerts-new", "#alerts-usage")]
             toasts = [t.region for t in app.screen.query(Toast)]
             assert [(t, k) for t in toasts for k in kept if t.overlaps(k)] == []
+
+
+async def test_dialogs_show_engine_text_as_it_is() -> None:
+    """A question or a lost-engine reason quoting the engine or the broker ("RMS: [/NSE]")
+    is shown whole; as markup it raised MarkupError and closed the app."""
+    from cockpit.ui.screens.modals import ConfirmScreen, EngineLostScreen
+
+    with running_engine() as engine:
+        app = make_app(engine)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await attached(pilot, app)
+            app.push_screen(ConfirmScreen("Check [/NSE]", "RMS: [/NSE] margin [SYMBOL]"))
+            await pilot.pause(0.3)
+            assert "RMS: [/NSE] margin [SYMBOL]" in str(
+                app.screen.query_one("#dialog-text").render()
+            )
+            await pilot.press("n")
+            app.push_screen(EngineLostScreen("read failed: [/x] [Errno 104]"))
+            await pilot.pause(0.3)
+            assert "[/x] [Errno 104]" in str(app.screen.query_one("#dialog-text").render())
+            assert app.is_running
