@@ -74,3 +74,17 @@ async def test_dialogs_show_engine_text_as_it_is() -> None:
             await pilot.pause(0.3)
             assert "[/x] [Errno 104]" in str(app.screen.query_one("#dialog-text").render())
             assert app.is_running
+
+
+async def test_the_alerts_list_shows_a_note_with_brackets_as_typed() -> None:
+    note = "[/x] size [SYMBOL]"
+    with running_engine() as engine:
+        answer = engine.command(p.AddAlert(id=0, kind="fill", note=note))
+        assert isinstance(answer, p.Ack), answer
+        app = make_app(engine)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await attached(pilot, app)
+            await pilot.press("exclamation_mark")
+            await pilot.pause(0.3)
+            assert any(line.endswith(f"— {note}") for line in app.screen.lines())
+            assert app.is_running
