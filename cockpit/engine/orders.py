@@ -248,8 +248,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            places = max(inst.precision, -int(fill.price.as_tuple().exponent))
-            what = f"{fill.side} {fill.qty} {key} at {fill.price:.{places}f}"
+            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
