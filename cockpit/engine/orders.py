@@ -61,9 +61,9 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
-"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 
 
 class OrderFlow(EngineBase):
