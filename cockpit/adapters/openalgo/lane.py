@@ -1,0 +1,398 @@
+"""The exit lane: every exit of a burst written to the venue before any answer is read.
+
+Kept for speed, in this one module (``benchmarks/bench_exit_latency.py --ab`` shows what it
+buys beside the plain httpx router in the same run). One thread owns keep-alive connections to
+the OpenAlgo server (``connections`` opened at start and kept open, more opened on demand, one
+request in flight on each). When exits arrive it writes each one's bytes (the JSON built by the
+router, the header block built once per path and length) on a connection of its own, and only
+then reads the answers (a ``selectors`` loop; each answer read by :class:`_Answer`, a small
+HTTP/1.1 reader: Content-Length, chunked or to the close). Each outcome goes to ``answered``,
+the router's result path: an answer, or a :class:`~cockpit.adapters.openalgo.transport.SendError`
+whose ``sent`` is False only when no byte of the request left.
+
+The router's rules hold: ``turn`` is asked before each write (the Retry-After gate and the
+order token bucket: seconds to wait, 0 when the request may go). An idle connection the server
+closed is seen at once (its socket turns readable) and replaced; one closed in the instant
+before a write fails that write, which then certainly sent nothing. Plain ``http://`` only.
+"""
+
+from __future__ import annotations
+
+import collections
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from cockpit.adapters.openalgo.transport import Answer, SendError
+
+_WAKE: Final = object()
+
+
+class _Answer:
+    """An HTTP/1.1 response read as its bytes come: ``feed`` until it returns True."""
+
+    __slots__ = ("buf", "status", "reason", "headers", "body", "length", "chunked", "close")
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.status = 0
+        self.reason = ""
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.length: int | None = None
+        self.chunked = self.close = False
+
+    def feed(self, data: bytes) -> bool:
+        """Take ``data`` (b"" at the server's close); True once the answer is whole."""
+        self.buf += data
+        return self._parse(not data)
+
+    def _parse(self, eof: bool) -> bool:
+        if not self.status:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return self._cut(eof)
+            lines = self.buf[:end].decode("latin-1").split("\r\n")
+            self.buf = self.buf[end + 4 :]
+            version, _, rest = lines[0].partition(" ")
+            code, _, self.reason = rest.partition(" ")
+            if not version.startswith("HTTP/1.") or not code.isdigit():
+                raise ValueError(f"not an HTTP/1.x status line: {lines[0][:40]!r}")
+            self.headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                self.headers[name.strip().lower()] = value.strip()
+            if int(code) < 200:  # 1xx: the answer itself follows
+                return self._parse(eof)
+            self.status = int(code)
+            conn = self.headers.get("connection", "").lower()
+            self.close = conn == "close" or (version == "HTTP/1.0" and conn != "keep-alive")
+            self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+            if "content-length" in self.headers and not self.chunked:
+                self.length = int(self.headers["content-length"])
+            elif not self.chunked:
+                self.close = True  # the body runs to the close
+        if self.chunked:
+            return self._chunks(eof)
+        if self.length is not None:
+            if len(self.buf) >= self.length:
+                self.body, self.buf = self.buf[: self.length], self.buf[self.length :]
+                return True
+            return self._cut(eof)
+        if eof:
+            self.body, self.buf = self.buf, b""
+        return eof
+
+    def _chunks(self, eof: bool) -> bool:
+        while True:
+            end = self.buf.find(b"\r\n")
+            if end < 0:
+                return self._cut(eof)
+            size = int(self.buf[:end].split(b";")[0], 16)
+            if size == 0:  # the last chunk, then trailers (if any) and an empty line
+                rest = self.buf[end + 2 :]
+                if rest.startswith(b"\r\n"):
+                    self.buf = rest[2:]
+                    return True
+                trailers = rest.find(b"\r\n\r\n")
+                if trailers < 0:
+                    return self._cut(eof)
+                self.buf = rest[trailers + 4 :]
+                return True
+            if len(self.buf) < end + 2 + size + 2:
+                return self._cut(eof)
+            self.body += self.buf[end + 2 : end + 2 + size]
+            self.buf = self.buf[end + 2 + size + 2 :]
+
+    @staticmethod
+    def _cut(eof: bool) -> bool:
+        if eof:
+            raise ConnectionError("the server closed the connection mid-answer")
+        return False
+
+
+class _Conn:
+    """One keep-alive connection; ``job`` is the request in flight on it, if any."""
+
+    __slots__ = ("sock", "born", "reused", "job", "out", "sent_ns", "wall_ns", "deadline",
+                 "wrote", "answer")  # fmt: skip
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.born = time.monotonic()
+        self.reused = False  # it was idle before this job (the server may have closed it)
+        self.job: Any = None
+        self.out = b""  # bytes still to write (a connect in progress, a partial write)
+        self.sent_ns = self.wall_ns = 0
+        self.deadline = 0.0
+        self.wrote = False  # a byte of the job left: a lost answer is then uncertain
+        self.answer = _Answer()
+
+
+class ExitLane:
+    """Sends the router's exits (``submit``); outcomes reach ``answered`` on the lane thread.
+
+    Args:
+        root: ``http://host:port/api/v1``.
+        timeout_s: per request, from its write to the end of its answer (and per connect).
+        encode: a request's ``(path, JSON body)``.
+        turn: seconds to wait before the next request may go (0: go, its token is taken).
+        answered: ``(request, Answer or SendError, sent_ns, sent_wall_ns)``.
+        connections: connections opened at start and kept open while idle.
+        max_connections: at most this many at once (a bigger burst waits for answers).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        timeout_s: float,
+        encode: Callable[[Any], tuple[str, bytes]],
+        turn: Callable[[], float],
+        answered: Callable[[Any, Answer | SendError, int, int], None],
+        *,
+        connections: int = 8,
+        max_connections: int = 64,
+    ) -> None:
+        parts = urlsplit(root)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"the exit lane speaks plain http only, not {parts.scheme!r}")
+        self._addr = (parts.hostname, parts.port or 80)
+        self._host = parts.netloc.encode("ascii")
+        self._prefix = parts.path.rstrip("/").encode("ascii")
+        self._timeout = timeout_s
+        self._encode, self._turn, self._answered = encode, turn, answered
+        self._warm = connections
+        self._max = max(connections, max_connections)
+        self._heads: dict[tuple[str, int], bytes] = {}
+        self._queue: collections.deque[Any] = collections.deque()
+        self._idle: list[_Conn] = []
+        self._busy: set[_Conn] = set()
+        self._sel = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="router-exits", daemon=True)
+
+    def start(self) -> None:
+        """Open the idle connections (a server that is not up yet: they open on demand)."""
+        for _ in range(self._warm):
+            if not self._open_idle():
+                break
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> tuple[list[Any], list[Any]]:
+        """Stop; ``(requests never written, requests written and not answered)``."""
+        self._stop.set()
+        self._poke()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        unsent: list[Any] = list(self._queue)
+        unanswered: list[Any] = []
+        self._queue.clear()
+        for conn in [*self._busy, *self._idle]:
+            if conn.job is not None:
+                (unanswered if conn.wrote else unsent).append(conn.job)
+            conn.sock.close()
+        self._busy.clear()
+        self._idle.clear()
+        self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        return unsent, unanswered
+
+    def submit(self, request: Any) -> None:
+        """Queue an exit (never blocks): the lane thread writes it at once."""
+        self._queue.append(request)
+        self._poke()
+
+    def idle_connections(self) -> int:
+        return len(self._idle)
+
+    def _poke(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass  # already awake (the pair is full) or closing
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait = self._write_queued()
+            now = time.monotonic()
+            for conn in self._busy:
+                wait = min(wait, max(0.0, conn.deadline - now))
+            for key, mask in self._sel.select(wait):
+                conn = key.data
+                if conn is _WAKE:
+                    try:
+                        self._wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
+                elif conn.job is None:
+                    self._drop_idle(conn)  # the server closed it (or spoke out of turn)
+                elif mask & selectors.EVENT_WRITE:
+                    self._write(conn)
+                else:
+                    self._read(conn)
+            now = time.monotonic()
+            for conn in [c for c in self._busy if c.deadline <= now]:
+                self._lost(conn, "no answer in time" if conn.wrote else "connect timed out")
+
+    def _write_queued(self) -> float:
+        """Write what is queued as far as the turn and the connections allow; how long the
+        loop may then sleep."""
+        while self._queue and not self._stop.is_set():
+            if not self._idle and len(self._busy) >= self._max:
+                return 0.5  # every connection busy: an answer frees one
+            wait = self._turn()
+            if wait > 0:
+                return wait
+            request = self._queue.popleft()
+            try:
+                path, body = self._encode(request)
+            except Exception as exc:  # noqa: BLE001 — a bad request must not stop the lane
+                self._answered(request, SendError(repr(exc), sent=False, timed_out=False), 0, 0)
+                continue
+            head = self._heads.get((path, len(body)))
+            if head is None:
+                head = self._heads[path, len(body)] = b"".join(
+                    (b"POST ", self._prefix, b"/", path.encode("ascii"), b" HTTP/1.1\r\nHost: ",
+                     self._host, b"\r\nContent-Type: application/json\r\nContent-Length: ",
+                     str(len(body)).encode(), b"\r\n\r\n")
+                )  # fmt: skip
+            self._send(request, head + body)
+        return 0.5
+
+    def _send(self, request: Any, data: bytes) -> None:
+        conn = self._take_idle()
+        if conn is not None:
+            conn.reused = True
+        else:
+            try:
+                conn = self._dial()
+            except OSError as exc:
+                self._answered(request, SendError(f"cannot connect: {exc}", sent=False,
+                                                  timed_out=False), 0, 0)  # fmt: skip
+                return
+            conn.reused = False
+        conn.job, conn.out, conn.wrote, conn.answer = request, data, False, _Answer()
+        conn.sent_ns, conn.wall_ns = time.monotonic_ns(), time.time_ns()
+        conn.deadline = time.monotonic() + self._timeout
+        self._busy.add(conn)
+        self._write(conn)
+
+    def _take_idle(self) -> _Conn | None:
+        """The most recently used idle connection that is still open."""
+        while self._idle:
+            conn = self._idle.pop()
+            try:  # open and silent: nothing to read, no end of stream
+                conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                alive = False  # closed by the server, or words out of turn
+            except BlockingIOError:
+                alive = True
+            except OSError:
+                alive = False
+            if alive:
+                self._sel.unregister(conn.sock)
+                return conn
+            self._sel.unregister(conn.sock)
+            conn.sock.close()
+        return None
+
+    def _dial(self) -> _Conn:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        err = sock.connect_ex(self._addr)
+        if err not in (0, 115, 36, 10035):  # EINPROGRESS (Linux, macOS), WSAEWOULDBLOCK
+            sock.close()
+            raise OSError(err, "connect failed")
+        conn = _Conn(sock)
+        self._sel.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+        return conn
+
+    def _open_idle(self) -> bool:
+        try:
+            conn = self._dial()
+        except OSError:
+            return False
+        self._sel.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._idle.append(conn)
+        return True
+
+    def _drop_idle(self, conn: _Conn) -> None:
+        if conn in self._idle:
+            self._idle.remove(conn)
+        self._close(conn)
+
+    def _close(self, conn: _Conn, refill: bool = False) -> None:
+        """Close ``conn``; open another while fewer than ``connections`` are open (not at
+        once for one that lived under a second: a server refusing or closing at once)."""
+        self._sel.unregister(conn.sock)
+        conn.sock.close()
+        if len(self._idle) + len(self._busy) < self._warm and (
+            refill or time.monotonic() - conn.born >= 1.0
+        ):
+            self._open_idle()
+
+    def _write(self, conn: _Conn) -> None:
+        try:
+            n = conn.sock.send(conn.out)
+        except BlockingIOError:
+            n = 0  # connecting, or the buffer is full: write when it turns writable
+        except OSError as exc:
+            self._lost(conn, f"write failed: {exc}")
+            return
+        if n:
+            conn.wrote = True
+            conn.out = conn.out[n:]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.out else 0)
+        try:
+            self._sel.modify(conn.sock, events, conn)
+        except KeyError:
+            self._sel.register(conn.sock, events, conn)
+
+    def _read(self, conn: _Conn) -> None:
+        try:
+            data = conn.sock.recv(65536)
+            done = conn.answer.feed(data)
+        except BlockingIOError:
+            return
+        except (OSError, ValueError) as exc:
+            self._lost(conn, f"answer lost: {exc}")
+            return
+        if not done:
+            return
+        answer, request = conn.answer, conn.job
+        self._busy.discard(conn)
+        conn.job = None
+        if answer.close or answer.buf:
+            self._close(conn, refill=True)
+        else:
+            self._sel.modify(conn.sock, selectors.EVENT_READ, conn)
+            self._idle.append(conn)
+        retry_after = answer.headers.get("retry-after") if answer.status == 429 else None
+        outcome = (answer.status, answer.body, answer.reason, retry_after)
+        self._answered(request, outcome, conn.sent_ns, conn.wall_ns)
+
+    def _lost(self, conn: _Conn, why: str) -> None:
+        """The connection broke or timed out with ``conn.job`` on it."""
+        request, wrote = conn.job, conn.wrote
+        timed_out = time.monotonic() >= conn.deadline
+        self._busy.discard(conn)
+        conn.job = None
+        self._close(conn)
+        if not wrote and conn.reused:
+            # An idle connection the server closed just before the write: nothing left, so
+            # the request goes again, on another connection.
+            self._queue.appendleft(request)
+            return
+        error = SendError(why, sent=wrote, timed_out=timed_out and wrote)
+        self._answered(request, error, conn.sent_ns, conn.wall_ns)
