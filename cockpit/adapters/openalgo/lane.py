@@ -119,7 +119,7 @@ class _Conn:
     """One keep-alive connection; ``job`` is the request in flight on it, if any."""
 
     __slots__ = ("sock", "born", "reused", "job", "out", "sent_ns", "wall_ns", "deadline",
-                 "wrote", "answer")  # fmt: skip
+                 "wrote", "answer", "watch_write")  # fmt: skip
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -131,6 +131,7 @@ class _Conn:
         self.deadline = 0.0
         self.wrote = False  # a byte of the job left: a lost answer is then uncertain
         self.answer = _Answer()
+        self.watch_write = True  # registered for EVENT_WRITE too (it is being dialled)
 
 
 class ExitLane:
@@ -300,10 +301,8 @@ class ExitLane:
             except OSError:
                 alive = False
             if alive:
-                self._sel.unregister(conn.sock)
-                return conn
-            self._sel.unregister(conn.sock)
-            conn.sock.close()
+                return conn  # still registered for reading: no system call to re-register
+            self._close(conn)
         return None
 
     def _dial(self) -> _Conn:
@@ -323,7 +322,7 @@ class ExitLane:
             conn = self._dial()
         except OSError:
             return False
-        self._sel.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._watch(conn, False)
         self._idle.append(conn)
         return True
 
@@ -353,11 +352,15 @@ class ExitLane:
         if n:
             conn.wrote = True
             conn.out = conn.out[n:]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.out else 0)
-        try:
-            self._sel.modify(conn.sock, events, conn)
-        except KeyError:
-            self._sel.register(conn.sock, events, conn)
+        if conn.watch_write != bool(conn.out):
+            self._watch(conn, bool(conn.out))
+
+    def _watch(self, conn: _Conn, write: bool) -> None:
+        """Watch ``conn`` for reading (always: an answer, or the server's close), and for
+        writing while bytes wait (each change is a system call: only when it changes)."""
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
+        self._sel.modify(conn.sock, events, conn)
+        conn.watch_write = write
 
     def _read(self, conn: _Conn) -> None:
         try:
@@ -376,7 +379,6 @@ class ExitLane:
         if answer.close or answer.buf:
             self._close(conn, refill=True)
         else:
-            self._sel.modify(conn.sock, selectors.EVENT_READ, conn)
             self._idle.append(conn)
         retry_after = answer.headers.get("retry-after") if answer.status == 429 else None
         outcome = (answer.status, answer.body, answer.reason, retry_after)
