@@ -300,11 +300,7 @@ class Engine(
             if len(items) == 1:
                 self.handle(items[0])
             elif items:
-                # What arrived together is journaled in one commit and its requests then sent
-                # together: a gap through many stops costs one commit, not one per exit.
-                with self._batch():
-                    for item in items:
-                        self.handle(item)
+                self._handle_together(items)
             if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.
