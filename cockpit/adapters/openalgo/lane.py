@@ -178,6 +178,7 @@ class ExitLane:
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         self._stop = threading.Event()
+        self._sleeping = False
         self._thread = threading.Thread(target=self._run, name="router-exits", daemon=True)
 
     def start(self) -> None:
@@ -210,10 +211,8 @@ class ExitLane:
     def submit(self, request: Any) -> None:
         """Queue an exit (never blocks): the lane thread writes it at once."""
         self._queue.append(request)
-        self._poke()
-
-    def idle_connections(self) -> int:
-        return len(self._idle)
+        if self._sleeping:  # else it looks at the queue before it sleeps again
+            self._poke()
 
     def _poke(self) -> None:
         try:
@@ -226,11 +225,19 @@ class ExitLane:
     def _run(self) -> None:
         while not self._stop.is_set():
             wait = self._write_queued()
+            held = len(self._queue)  # what the turn or the connections hold back
             now = time.monotonic()
             for conn in self._busy:
                 wait = min(wait, max(0.0, conn.deadline - now))
-            for key, mask in self._sel.select(wait):
+            self._sleeping = True
+            if len(self._queue) > held:  # queued meanwhile: no poke came for it
+                wait = 0.0
+            events = self._sel.select(wait)
+            self._sleeping = False
+            for key, mask in events:
                 conn = key.data
+                if self._queue:
+                    self._write_queued()  # exits queued meanwhile go before answers are read
                 if conn is _WAKE:
                     try:
                         self._wake_r.recv(4096)
