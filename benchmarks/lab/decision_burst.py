@@ -2,9 +2,10 @@
 
 The real :class:`~cockpit.engine.core.Engine` with a real SQLite journal and a recording
 router (the unit tests' rig): 50 symbols each hold a long position with a 20-tick stop; one
-batch of 50 crash ticks (as the decision loop takes what arrived together: each exit
-committed and handed to the router as it is decided; ``exits_one_commit_ms``: the same with
-one commit for the 50, handed over after it) decides the 50 exits; then their 50 acknowledgements and their 50 fills, one item
+batch of 50 crash ticks, handled as the decision loop handles what arrived together
+(``Engine._handle_together``: the exits committed and handed to the router in groups;
+``exits_one_commit_ms``: the same in one commit, handed over after it), decides the 50
+exits; then their 50 acknowledgements and their 50 fills, one item
 each, as they come back from the venue. CPU is the thread's own (``time.thread_time_ns``),
 median of ``--rounds`` fresh engines; ``--profile`` prints the top of a cProfile of one round.
 
@@ -72,7 +73,7 @@ def one_round(prof: cProfile.Profile | None = None, one_commit: bool = False) ->
             with engine._batch():
                 for tick in crash:
                     engine.handle(tick)
-        else:  # as the decision loop does: each exit committed and handed over as decided
+        else:  # as the decision loop does
             engine._handle_together(list(crash))
         t1 = time.thread_time_ns()
         exits = [
