@@ -249,3 +249,13 @@ def test_a_burst_interleaved_with_another_thread_submitting(server, results, lan
     got = collect(results, 50)
     assert all(r.ok for r in got)
     assert sorted(placed(server)) == sorted(f"SYM{n:02d}" for n in range(50))
+
+
+def test_a_server_behind_a_proxy_gets_its_exits_through_httpx(monkeypatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert not OpenAlgoRouter("http://10.1.2.3:5000", KEY, print).exit_lane
+    assert OpenAlgoRouter("http://localhost:5000", KEY, print).exit_lane
+    assert not OpenAlgoRouter("https://algo.example", KEY, print).exit_lane
+    monkeypatch.delenv("HTTP_PROXY")
+    assert OpenAlgoRouter("http://10.1.2.3:5000", KEY, print).exit_lane

@@ -36,9 +36,11 @@ import itertools
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -157,6 +159,14 @@ class _Item:
 _ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
 
 
+def _direct_http(root: str) -> bool:
+    """``root`` is plain http and reached without a proxy (what the exit lane speaks)."""
+    host = urlsplit(root).hostname or ""
+    if not root.startswith("http://"):
+        return False
+    return not urllib.request.getproxies().get("http") or bool(urllib.request.proxy_bypass(host))
+
+
 class OpenAlgoRouter:
     """Sends order requests to an OpenAlgo server; results go to ``sink``.
 
@@ -235,7 +245,7 @@ class OpenAlgoRouter:
         self._clients: list[transport.HttpxTransport] = []
         self._local = threading.local()
         """Each worker's own connection (``client``): no pool shared between the workers."""
-        self.exit_lane = exit_lane and root.startswith("http://")
+        self.exit_lane = exit_lane and _direct_http(root)
         """Exits go through the exit lane (fixed at ``start``)."""
         self._lane_connections = lane_connections
         self._lane: ExitLane | None = None
