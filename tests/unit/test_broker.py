@@ -6,7 +6,8 @@ import threading
 import time
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import OpenAlgoRouter, TokenBucket
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+from cockpit.adapters.openalgo.pacing import TokenBucket
 from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, orderbook_rows
 from cockpit.domain.execution import PlaceOrder
 

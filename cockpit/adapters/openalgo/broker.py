@@ -14,7 +14,8 @@ Rules the router keeps:
   (``urgent_workers``) that take nothing else; exits go through the exit lane, so an exit never
   waits behind a slow query or entry, and exits close together (a market-wide gap) go out side
   by side; otherwise first in, first out.
-- A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
+- A client-side token bucket per endpoint class (:mod:`cockpit.adapters.openalgo.pacing`: order
+  endpoints vs the rest) keeps us under
   the server's limits (OpenAlgo: 10 order requests per second by default); an urgent request
   takes the next token before others already waiting for one; a 429 closes the
   gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
@@ -46,6 +47,7 @@ import msgspec
 
 from cockpit.adapters.openalgo import transport
 from cockpit.adapters.openalgo.lane import ExitLane
+from cockpit.adapters.openalgo.pacing import Pacing
 from cockpit.adapters.openalgo.rest import (
     HttpError,
     find_in_orderbook,
@@ -80,67 +82,6 @@ log = logging.getLogger(__name__)
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 
 
-# --------------------------------------------------------------------------- rate limit
-
-
-class TokenBucket:
-    """A token bucket (``rate`` per second, ``burst`` at most); ``wait`` blocks the caller.
-
-    Urgent callers (exits) come first: while one waits, no other caller takes a token.
-    """
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be > 0")
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.burst
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-        self._urgent_waiting = 0
-        self._claiming = False
-
-    def take(self, urgent: bool = False) -> float:
-        """Take a token if one is there (return 0.0), else return the seconds to wait."""
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                if urgent or not self._urgent_waiting:
-                    self._tokens -= 1.0
-                    return 0.0
-                return 1.0 / self.rate  # an exit waits for this token: ask again later
-            return (1.0 - self._tokens) / self.rate
-
-    def claim(self) -> float:
-        """``take`` for an urgent caller that does not block (the exit lane): while it is
-        told to wait, no other caller takes a token."""
-        delay = self.take(urgent=True)
-        with self._lock:
-            if (delay > 0.0) != self._claiming:
-                self._claiming = delay > 0.0
-                self._urgent_waiting += 1 if self._claiming else -1
-        return delay
-
-    def wait(self, stop: threading.Event, urgent: bool = False) -> bool:
-        """Block until a token is taken; False if ``stop`` was set meanwhile."""
-        if urgent:
-            with self._lock:
-                self._urgent_waiting += 1
-        try:
-            while True:
-                delay = self.take(urgent)
-                if delay <= 0.0:
-                    return True
-                if stop.wait(delay):
-                    return False
-        finally:
-            if urgent:
-                with self._lock:
-                    self._urgent_waiting -= 1
-
-
 # --------------------------------------------------------------------------- router
 
 
@@ -154,9 +95,6 @@ class _Item:
     lost: HttpError | None = field(default=None, compare=False)
     """A placement the exit lane sent whose answer was lost: look for it, never resend."""
     sent: tuple[int, int] = field(default=(0, 0), compare=False)
-
-
-_ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
 
 
 def _direct_http(root: str) -> bool:
@@ -217,14 +155,12 @@ class OpenAlgoRouter:
         self._sink = sink
         self._strategy = strategy
         self._timeout = timeout_s
-        self._order_bucket = TokenBucket(order_rate)
-        self._api_bucket = TokenBucket(api_rate)
+        self._pacing = Pacing(order_rate, api_rate, max_retry_after_s)
         self._workers = max(1, workers)
         if urgent_workers is None:  # without the lane, exits go out side by side on these
             urgent_workers = 2 if exit_lane else 8
         self._urgent_workers = max(1, urgent_workers)
         self._connect_retries = connect_retries
-        self._max_retry_after = max_retry_after_s
         self._uncertain_checks = uncertain_checks
         self._backoff = backoff_s
         self._heap: list[_Item] = []
@@ -239,8 +175,6 @@ class OpenAlgoRouter:
         """Where the urgent-only workers wait."""
         self._seq = itertools.count()
         self._stop = threading.Event()
-        self._gate_until = 0.0
-        self._gate_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._clients: list[transport.HttpxTransport] = []
         self._local = threading.local()
@@ -450,7 +384,7 @@ class OpenAlgoRouter:
         backoff = self._backoff
         while True:
             attempts += 1
-            if not self._wait_turn(path, request.urgent):
+            if not self._pacing.wait_turn(path, self._stop, request.urgent):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
             if (
                 isinstance(request, PlaceOrder)
@@ -468,7 +402,7 @@ class OpenAlgoRouter:
                 if exc.code == RATE_LIMITED:
                     # The server did not act on it: wait as it says, then send it again.
                     self.counters["rate_limited"] += 1
-                    self._close_gate(exc.retry_after)
+                    self._pacing.close_gate(exc.retry_after)
                     if attempts <= self._connect_retries + 3:
                         self.counters["retries"] += 1
                         continue
@@ -515,11 +449,7 @@ class OpenAlgoRouter:
 
     def _lane_turn(self) -> float:
         """Seconds until the next exit may go (0: it goes; its order token is taken)."""
-        with self._gate_lock:
-            wait = self._gate_until - time.monotonic()
-        if wait > 0:
-            return wait
-        wait = self._order_bucket.claim()
+        wait = self._pacing.exit_turn()
         if wait <= 0 and self.before_order is not None:
             self.before_order()
         return wait
@@ -548,7 +478,7 @@ class OpenAlgoRouter:
         if error.code == RATE_LIMITED:
             self.counters["rate_limited"] += 1
             self.counters["retries"] += 1
-            self._close_gate(error.retry_after)
+            self._pacing.close_gate(error.retry_after)
             self._queue(_Item(0, next(self._seq), request, attempts=1))
         elif error.code in (TIMEOUT, SERVER_ERROR):
             self._queue(_Item(0, next(self._seq), request, 1, error, (sent_ns, sent_wall_ns)))
@@ -580,7 +510,7 @@ class OpenAlgoRouter:
             if self._stop.wait(delay):
                 break
             delay *= 2
-            if not self._wait_turn("orderbook"):
+            if not self._pacing.wait_turn("orderbook", self._stop):
                 break
             try:
                 payload = self._post("orderbook", {})
@@ -643,26 +573,6 @@ class OpenAlgoRouter:
         return out
 
     # -- plumbing --------------------------------------------------------------------------
-
-    def _wait_turn(self, path: str, urgent: bool = False) -> bool:
-        while True:
-            with self._gate_lock:
-                wait = self._gate_until - time.monotonic()
-            if wait <= 0:
-                break
-            if self._stop.wait(wait):
-                return False
-        bucket = self._order_bucket if path in _ORDER_PATHS else self._api_bucket
-        return bucket.wait(self._stop, urgent)
-
-    def _close_gate(self, retry_after: Any) -> None:
-        try:
-            seconds = float(retry_after) if retry_after is not None else 1.0
-        except (TypeError, ValueError):
-            seconds = 1.0
-        seconds = max(0.05, min(seconds, self._max_retry_after))
-        with self._gate_lock:
-            self._gate_until = max(self._gate_until, time.monotonic() + seconds)
 
     def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
         client: transport.HttpxTransport | None = getattr(self._local, "client", None)
