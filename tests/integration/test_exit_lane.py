@@ -259,3 +259,23 @@ def test_a_server_behind_a_proxy_gets_its_exits_through_httpx(monkeypatch) -> No
     assert not OpenAlgoRouter("https://algo.example", KEY, print).exit_lane
     monkeypatch.delenv("HTTP_PROXY")
     assert OpenAlgoRouter("http://10.1.2.3:5000", KEY, print).exit_lane
+
+
+def test_exits_sent_while_the_venue_closes_its_idle_connections(
+    server, results, lane_router
+) -> None:
+    """The venue's close and the exits cross: each exit still goes exactly once, ok."""
+    router = lane_router()
+    sent = 0
+    for _round in range(5):
+        router.submit(exit_order(sent))
+        sent += 1
+        assert collect(results, 1)[0].ok
+        server.drop_idle()  # no pause: the lane learns of the close while it writes
+        for _ in range(8):
+            router.submit(exit_order(sent))
+            sent += 1
+        got = collect(results, 8)
+        assert all(r.ok for r in got), got
+    assert sorted(placed(server)) == sorted(f"SYM{n:02d}" for n in range(sent))
+    assert router.counters["uncertain"] == 0

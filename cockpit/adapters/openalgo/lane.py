@@ -1,24 +1,22 @@
 """The exit lane: every exit of a burst written to the venue before any answer is read.
 
-Kept for speed, in this one module (``benchmarks/bench_exit_latency.py --ab`` shows what it
-buys beside the plain httpx router in the same run). One thread owns keep-alive connections to
-the OpenAlgo server (``connections`` opened at start and kept open, more opened on demand, one
-request in flight on each). When exits arrive it writes each one's bytes (the JSON built by the
-router, the header block built once per path and length) on a connection of its own, and only
-then reads the answers (a ``selectors`` loop; each answer read by :class:`_Answer`, a small
-HTTP/1.1 reader: Content-Length, chunked or to the close). Each outcome goes to ``answered``,
-the router's result path: an answer, or a :class:`~cockpit.adapters.openalgo.transport.SendError`
-whose ``sent`` is False only when no byte of the request left.
-
-The router's rules hold: ``turn`` is asked before each write (the Retry-After gate and the
-order token bucket: seconds to wait, 0 when the request may go). An idle connection the server
-closed is seen at once (its socket turns readable) and replaced; one closed in the instant
-before a write fails that write, which then certainly sent nothing. Plain ``http://`` only.
+Kept for speed, in this one module (``benchmarks/bench_exit_latency.py --ab`` runs the burst
+through it and through the router's httpx workers in the same run). One thread owns keep-alive
+connections to an ``http://`` OpenAlgo server (``connections`` kept open, more opened on
+demand, one request in flight on each). It writes each exit (the router's JSON after a header
+block built once per path and length) on a connection of its own, then reads the answers (a
+``selectors`` loop; :class:`_Answer` reads HTTP/1.1: Content-Length, chunked or to the close).
+Each outcome goes to ``answered``: an answer, or a ``SendError`` whose ``sent`` is False only if
+no byte of the request left. ``turn`` is asked before each write (the Retry-After gate and the
+order token bucket). An idle connection the server closed is seen at once (it turns readable)
+and replaced; one closed in the instant before a write fails the write, which sent nothing.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
+import logging
 import selectors
 import socket
 import threading
@@ -30,6 +28,8 @@ from urllib.parse import urlsplit
 from cockpit.adapters.openalgo.transport import Answer, SendError
 
 _WAKE: Final = object()
+_CONNECTING: Final = (0, errno.EINPROGRESS, errno.EWOULDBLOCK)
+log = logging.getLogger(__name__)
 
 
 class _Answer:
@@ -183,6 +183,11 @@ class ExitLane:
 
     def start(self) -> None:
         """Open the idle connections (a server that is not up yet: they open on demand)."""
+        try:  # the name looked up once, not on the way of an exit
+            found = socket.getaddrinfo(*self._addr, socket.AF_INET, socket.SOCK_STREAM)[0][4]
+            self._addr = (str(found[0]), int(found[1]))
+        except OSError:
+            pass  # looked up at each connect meanwhile
         for _ in range(self._warm):
             if not self._open_idle():
                 break
@@ -235,23 +240,32 @@ class ExitLane:
             events = self._sel.select(wait)
             self._sleeping = False
             for key, mask in events:
-                conn = key.data
                 if self._queue:
                     self._write_queued()  # exits queued meanwhile go before answers are read
-                if conn is _WAKE:
-                    try:
-                        self._wake_r.recv(4096)
-                    except BlockingIOError:
-                        pass
-                elif conn.job is None:
-                    self._drop_idle(conn)  # the server closed it (or spoke out of turn)
-                elif mask & selectors.EVENT_WRITE:
-                    self._write(conn)
-                else:
-                    self._read(conn)
+                try:
+                    self._event(key.data, mask)
+                except Exception:  # a bug must not stop the lane, nor lose the exit on it
+                    log.exception("exit lane: unexpected error")
+                    if key.data is not _WAKE and key.data.job is not None:
+                        self._lost(key.data, "internal error")
             now = time.monotonic()
             for conn in [c for c in self._busy if c.deadline <= now]:
                 self._lost(conn, "no answer in time" if conn.wrote else "connect timed out")
+
+    def _event(self, conn: Any, mask: int) -> None:
+        if conn is _WAKE:
+            try:
+                self._wake_r.recv(4096)
+            except BlockingIOError:
+                pass
+        elif conn.sock.fileno() < 0:
+            pass  # closed since the select (its idle check found the server's close)
+        elif conn.job is None:
+            self._drop_idle(conn)  # the server closed it (or spoke out of turn)
+        elif mask & selectors.EVENT_WRITE:
+            self._write(conn)
+        else:
+            self._read(conn)
 
     def _write_queued(self) -> float:
         """Write what is queued as far as the turn and the connections allow; how long the
@@ -317,7 +331,7 @@ class ExitLane:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         err = sock.connect_ex(self._addr)
-        if err not in (0, 115, 36, 10035):  # EINPROGRESS (Linux, macOS), WSAEWOULDBLOCK
+        if err not in _CONNECTING:
             sock.close()
             raise OSError(err, "connect failed")
         conn = _Conn(sock)
@@ -341,6 +355,8 @@ class ExitLane:
     def _close(self, conn: _Conn, refill: bool = False) -> None:
         """Close ``conn``; open another while fewer than ``connections`` are open (not at
         once for one that lived under a second: a server refusing or closing at once)."""
+        if conn.sock.fileno() < 0:
+            return
         self._sel.unregister(conn.sock)
         conn.sock.close()
         if len(self._idle) + len(self._busy) < self._warm and (
