@@ -229,28 +229,36 @@ class ExitLane:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            wait = self._write_queued()
-            held = len(self._queue)  # what the turn or the connections hold back
-            now = time.monotonic()
-            for conn in self._busy:
-                wait = min(wait, max(0.0, conn.deadline - now))
-            self._sleeping = True
-            if len(self._queue) > held:  # queued meanwhile: no poke came for it
-                wait = 0.0
-            events = self._sel.select(wait)
-            self._sleeping = False
-            for key, mask in events:
-                if self._queue:
-                    self._write_queued()  # exits queued meanwhile go before answers are read
-                try:
-                    self._event(key.data, mask)
-                except Exception:  # a bug must not stop the lane, nor lose the exit on it
-                    log.exception("exit lane: unexpected error")
-                    if key.data is not _WAKE and key.data.job is not None:
-                        self._lost(key.data, "internal error")
-            now = time.monotonic()
-            for conn in [c for c in self._busy if c.deadline <= now]:
-                self._lost(conn, "no answer in time" if conn.wrote else "connect timed out")
+            try:
+                self._step()
+            except Exception:  # a bug must not stop the lane: logged, and the loop goes on
+                log.exception("exit lane: unexpected error")
+                self._stop.wait(0.01)
+
+    def _step(self) -> None:
+        """Write what is queued, sleep until a socket or a new exit needs the lane, serve it."""
+        wait = self._write_queued()
+        held = len(self._queue)  # what the turn or the connections hold back
+        now = time.monotonic()
+        for conn in self._busy:
+            wait = min(wait, max(0.0, conn.deadline - now))
+        self._sleeping = True
+        if len(self._queue) > held:  # queued meanwhile: no poke came for it
+            wait = 0.0
+        events = self._sel.select(wait)
+        self._sleeping = False
+        for key, mask in events:
+            if self._queue:
+                self._write_queued()  # exits queued meanwhile go before answers are read
+            try:
+                self._event(key.data, mask)
+            except Exception:  # a bug must not stop the lane, nor lose the exit on it
+                log.exception("exit lane: unexpected error")
+                if key.data is not _WAKE and key.data.job is not None:
+                    self._lost(key.data, "internal error")
+        now = time.monotonic()
+        for conn in [c for c in self._busy if c.deadline <= now]:
+            self._lost(conn, "no answer in time" if conn.wrote else "connect timed out")
 
     def _event(self, conn: Any, mask: int) -> None:
         if conn is _WAKE:
