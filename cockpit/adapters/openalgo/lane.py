@@ -35,78 +35,65 @@ log = logging.getLogger(__name__)
 class _Answer:
     """An HTTP/1.1 response read as its bytes come: ``feed`` until it returns True."""
 
-    __slots__ = ("buf", "status", "reason", "headers", "body", "length", "chunked", "close")
-
     def __init__(self) -> None:
-        self.buf = b""
-        self.status = 0
-        self.reason = ""
+        self.buf = self.body = b""
+        self.status, self.reason = 0, ""
         self.headers: dict[str, str] = {}
-        self.body = b""
         self.length: int | None = None
         self.chunked = self.close = False
 
     def feed(self, data: bytes) -> bool:
         """Take ``data`` (b"" at the server's close); True once the answer is whole."""
         self.buf += data
-        return self._parse(not data)
-
-    def _parse(self, eof: bool) -> bool:
-        if not self.status:
+        eof = not data
+        while not self.status:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 return self._cut(eof)
-            lines = self.buf[:end].decode("latin-1").split("\r\n")
+            status, *lines = self.buf[:end].decode("latin-1").split("\r\n")
             self.buf = self.buf[end + 4 :]
-            version, _, rest = lines[0].partition(" ")
+            version, _, rest = status.partition(" ")
             code, _, self.reason = rest.partition(" ")
             if not version.startswith("HTTP/1.") or not code.isdigit():
-                raise ValueError(f"not an HTTP/1.x status line: {lines[0][:40]!r}")
-            self.headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                self.headers[name.strip().lower()] = value.strip()
-            if int(code) < 200:  # 1xx: the answer itself follows
-                return self._parse(eof)
-            self.status = int(code)
-            conn = self.headers.get("connection", "").lower()
-            self.close = conn == "close" or (version == "HTTP/1.0" and conn != "keep-alive")
-            self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-            if "content-length" in self.headers and not self.chunked:
-                self.length = int(self.headers["content-length"])
-            elif not self.chunked:
-                self.close = True  # the body runs to the close
+                raise ValueError(f"not an HTTP/1.x status line: {status[:40]!r}")
+            self.headers = {k.strip().lower(): v.strip() for k, _, v in
+                            (line.partition(":") for line in lines)}  # fmt: skip
+            if int(code) >= 200:  # else 1xx: the answer itself follows
+                self._head(int(code), version)
         if self.chunked:
             return self._chunks(eof)
-        if self.length is not None:
-            if len(self.buf) >= self.length:
-                self.body, self.buf = self.buf[: self.length], self.buf[self.length :]
-                return True
+        if self.length is None:  # the body runs to the close
+            self.body = self.buf if eof else b""
+            return eof
+        if len(self.buf) < self.length:
             return self._cut(eof)
-        if eof:
-            self.body, self.buf = self.buf, b""
-        return eof
+        self.body, self.buf = self.buf[: self.length], self.buf[self.length :]
+        return True
+
+    def _head(self, status: int, version: str) -> None:
+        self.status = status
+        conn = self.headers.get("connection", "").lower()
+        self.close = conn == "close" or (version == "HTTP/1.0" and conn != "keep-alive")
+        self.chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        if not self.chunked and "content-length" in self.headers:
+            self.length = int(self.headers["content-length"])
+        self.close |= not self.chunked and self.length is None
 
     def _chunks(self, eof: bool) -> bool:
-        while True:
-            end = self.buf.find(b"\r\n")
-            if end < 0:
-                return self._cut(eof)
+        while (end := self.buf.find(b"\r\n")) >= 0:
             size = int(self.buf[:end].split(b";")[0], 16)
             if size == 0:  # the last chunk, then trailers (if any) and an empty line
                 rest = self.buf[end + 2 :]
-                if rest.startswith(b"\r\n"):
-                    self.buf = rest[2:]
-                    return True
-                trailers = rest.find(b"\r\n\r\n")
-                if trailers < 0:
+                stop = 0 if rest.startswith(b"\r\n") else rest.find(b"\r\n\r\n") + 2
+                if stop < 2 and not rest.startswith(b"\r\n"):
                     return self._cut(eof)
-                self.buf = rest[trailers + 4 :]
+                self.buf = rest[stop + 2 :]
                 return True
-            if len(self.buf) < end + 2 + size + 2:
-                return self._cut(eof)
+            if len(self.buf) < end + size + 4:
+                break
             self.body += self.buf[end + 2 : end + 2 + size]
-            self.buf = self.buf[end + 2 + size + 2 :]
+            self.buf = self.buf[end + size + 4 :]
+        return self._cut(eof)
 
     @staticmethod
     def _cut(eof: bool) -> bool:
@@ -118,12 +105,8 @@ class _Answer:
 class _Conn:
     """One keep-alive connection; ``job`` is the request in flight on it, if any."""
 
-    __slots__ = ("sock", "born", "reused", "job", "out", "sent_ns", "wall_ns", "deadline",
-                 "wrote", "answer", "watch_write")  # fmt: skip
-
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.born = time.monotonic()
+        self.sock, self.born = sock, time.monotonic()
         self.reused = False  # it was idle before this job (the server may have closed it)
         self.job: Any = None
         self.out = b""  # bytes still to write (a connect in progress, a partial write)
@@ -137,14 +120,9 @@ class _Conn:
 class ExitLane:
     """Sends the router's exits (``submit``); outcomes reach ``answered`` on the lane thread.
 
-    Args:
-        root: ``http://host:port/api/v1``.
-        timeout_s: per request, from its write to the end of its answer (and per connect).
-        encode: a request's ``(path, JSON body)``.
-        turn: seconds to wait before the next request may go (0: go, its token is taken).
-        answered: ``(request, Answer or SendError, sent_ns, sent_wall_ns)``.
-        connections: connections opened at start and kept open while idle.
-        max_connections: at most this many at once (a bigger burst waits for answers).
+    ``encode``: a request's ``(path, JSON body)``; ``turn``: seconds to wait before the next
+    request may go (0: go, its token is taken); ``answered``: ``(request, Answer or SendError,
+    sent_ns, sent_wall_ns)``; ``timeout_s``: from a write to the end of its answer.
     """
 
     def __init__(
@@ -166,8 +144,7 @@ class ExitLane:
         self._prefix = parts.path.rstrip("/").encode("ascii")
         self._timeout = timeout_s
         self._encode, self._turn, self._answered = encode, turn, answered
-        self._warm = connections
-        self._max = max(connections, max_connections)
+        self._warm, self._max = connections, max(connections, max_connections)
         self._heads: dict[tuple[str, int], bytes] = {}
         self._queue: collections.deque[Any] = collections.deque()
         self._idle: list[_Conn] = []
@@ -188,9 +165,8 @@ class ExitLane:
             self._addr = (str(found[0]), int(found[1]))
         except OSError:
             pass  # looked up at each connect meanwhile
-        for _ in range(self._warm):
-            if not self._open_idle():
-                break
+        while len(self._idle) < self._warm and self._open_idle():
+            pass
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> tuple[list[Any], list[Any]]:
@@ -199,8 +175,7 @@ class ExitLane:
         self._poke()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        unsent: list[Any] = list(self._queue)
-        unanswered: list[Any] = []
+        unsent, unanswered = list(self._queue), list[Any]()
         self._queue.clear()
         for conn in [*self._busy, *self._idle]:
             if conn.job is not None:
@@ -208,9 +183,8 @@ class ExitLane:
             conn.sock.close()
         self._busy.clear()
         self._idle.clear()
-        self._sel.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        for closing in (self._sel, self._wake_r, self._wake_w):
+            closing.close()
         return unsent, unanswered
 
     def submit(self, request: Any) -> None:
@@ -250,30 +224,27 @@ class ExitLane:
         for key, mask in events:
             if self._queue:
                 self._write_queued()  # exits queued meanwhile go before answers are read
+            conn = key.data
             try:
-                self._event(key.data, mask)
-            except Exception:  # a bug must not stop the lane, nor lose the exit on it
+                if conn is _WAKE:
+                    self._wake_r.recv(4096)
+                elif conn.sock.fileno() < 0:
+                    pass  # closed since the select (its idle check found the server's close)
+                elif conn.job is None:
+                    self._close(conn)  # idle, and the server closed it (or spoke out of turn)
+                elif mask & selectors.EVENT_WRITE:
+                    self._write(conn)
+                else:
+                    self._read(conn)
+            except BlockingIOError:
+                pass
+            except Exception:  # a bug must not lose the exit on that connection
                 log.exception("exit lane: unexpected error")
-                if key.data is not _WAKE and key.data.job is not None:
-                    self._lost(key.data, "internal error")
+                if conn is not _WAKE and conn.job is not None:
+                    self._lost(conn, "internal error")
         now = time.monotonic()
         for conn in [c for c in self._busy if c.deadline <= now]:
             self._lost(conn, "no answer in time" if conn.wrote else "connect timed out")
-
-    def _event(self, conn: Any, mask: int) -> None:
-        if conn is _WAKE:
-            try:
-                self._wake_r.recv(4096)
-            except BlockingIOError:
-                pass
-        elif conn.sock.fileno() < 0:
-            pass  # closed since the select (its idle check found the server's close)
-        elif conn.job is None:
-            self._drop_idle(conn)  # the server closed it (or spoke out of turn)
-        elif mask & selectors.EVENT_WRITE:
-            self._write(conn)
-        else:
-            self._read(conn)
 
     def _write_queued(self) -> float:
         """Write what is queued as far as the turn and the connections allow; how long the
@@ -287,7 +258,7 @@ class ExitLane:
             request = self._queue.popleft()
             try:
                 path, body = self._encode(request)
-            except Exception as exc:  # noqa: BLE001 — a bad request must not stop the lane
+            except Exception as exc:  # a bad request must not stop the lane
                 self._answered(request, SendError(repr(exc), sent=False, timed_out=False), 0, 0)
                 continue
             head = self._heads.get((path, len(body)))
@@ -297,26 +268,21 @@ class ExitLane:
                      self._host, b"\r\nContent-Type: application/json\r\nContent-Length: ",
                      str(len(body)).encode(), b"\r\n\r\n")
                 )  # fmt: skip
-            self._send(request, head + body)
+            conn = self._take_idle()
+            if conn is None:
+                try:
+                    conn = self._dial()
+                except OSError as exc:
+                    error = SendError(f"cannot connect: {exc}", sent=False, timed_out=False)
+                    self._answered(request, error, 0, 0)
+                    continue
+            conn.reused = conn.job is None and not conn.watch_write
+            conn.job, conn.out, conn.wrote, conn.answer = request, head + body, False, _Answer()
+            conn.sent_ns, conn.wall_ns = time.monotonic_ns(), time.time_ns()
+            conn.deadline = time.monotonic() + self._timeout
+            self._busy.add(conn)
+            self._write(conn)
         return 0.5
-
-    def _send(self, request: Any, data: bytes) -> None:
-        conn = self._take_idle()
-        if conn is not None:
-            conn.reused = True
-        else:
-            try:
-                conn = self._dial()
-            except OSError as exc:
-                self._answered(request, SendError(f"cannot connect: {exc}", sent=False,
-                                                  timed_out=False), 0, 0)  # fmt: skip
-                return
-            conn.reused = False
-        conn.job, conn.out, conn.wrote, conn.answer = request, data, False, _Answer()
-        conn.sent_ns, conn.wall_ns = time.monotonic_ns(), time.time_ns()
-        conn.deadline = time.monotonic() + self._timeout
-        self._busy.add(conn)
-        self._write(conn)
 
     def _take_idle(self) -> _Conn | None:
         """The most recently used idle connection that is still open."""
@@ -324,14 +290,11 @@ class ExitLane:
             conn = self._idle.pop()
             try:  # open and silent: nothing to read, no end of stream
                 conn.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-                alive = False  # closed by the server, or words out of turn
             except BlockingIOError:
-                alive = True
-            except OSError:
-                alive = False
-            if alive:
                 return conn  # still registered for reading: no system call to re-register
-            self._close(conn)
+            except OSError:
+                pass
+            self._close(conn)  # closed by the server, or words out of turn
         return None
 
     def _dial(self) -> _Conn:
@@ -355,16 +318,13 @@ class ExitLane:
         self._idle.append(conn)
         return True
 
-    def _drop_idle(self, conn: _Conn) -> None:
-        if conn in self._idle:
-            self._idle.remove(conn)
-        self._close(conn)
-
     def _close(self, conn: _Conn, refill: bool = False) -> None:
         """Close ``conn``; open another while fewer than ``connections`` are open (not at
         once for one that lived under a second: a server refusing or closing at once)."""
         if conn.sock.fileno() < 0:
             return
+        if conn in self._idle:
+            self._idle.remove(conn)
         self._sel.unregister(conn.sock)
         conn.sock.close()
         if len(self._idle) + len(self._busy) < self._warm and (
@@ -381,8 +341,7 @@ class ExitLane:
             self._lost(conn, f"write failed: {exc}")
             return
         if n:
-            conn.wrote = True
-            conn.out = conn.out[n:]
+            conn.wrote, conn.out = True, conn.out[n:]
         if conn.watch_write != bool(conn.out):
             self._watch(conn, bool(conn.out))
 
@@ -395,14 +354,12 @@ class ExitLane:
 
     def _read(self, conn: _Conn) -> None:
         try:
-            data = conn.sock.recv(65536)
-            done = conn.answer.feed(data)
+            if not conn.answer.feed(conn.sock.recv(65536)):
+                return
         except BlockingIOError:
             return
         except (OSError, ValueError) as exc:
             self._lost(conn, f"answer lost: {exc}")
-            return
-        if not done:
             return
         answer, request = conn.answer, conn.job
         self._busy.discard(conn)
@@ -418,7 +375,7 @@ class ExitLane:
     def _lost(self, conn: _Conn, why: str) -> None:
         """The connection broke or timed out with ``conn.job`` on it."""
         request, wrote = conn.job, conn.wrote
-        timed_out = time.monotonic() >= conn.deadline
+        timed_out = wrote and time.monotonic() >= conn.deadline
         self._busy.discard(conn)
         conn.job = None
         self._close(conn)
@@ -427,5 +384,5 @@ class ExitLane:
             # the request goes again, on another connection.
             self._queue.appendleft(request)
             return
-        error = SendError(why, sent=wrote, timed_out=timed_out and wrote)
-        self._answered(request, error, conn.sent_ns, conn.wall_ns)
+        self._answered(request, SendError(why, sent=wrote, timed_out=timed_out), conn.sent_ns,
+                       conn.wall_ns)  # fmt: skip
