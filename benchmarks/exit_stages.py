@@ -41,12 +41,14 @@ class Stamps:
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
         self.written: list[tuple[str, int]] = []
+        self._started: dict[int, Any] = {}
         self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
         self.sending.clear()
         self.written.clear()
+        self._started.clear()
 
     def feed_sink(self, put: Callable[[object], None]) -> Callable[[object], None]:
         """The feed's sink: stamps a crash tick as it goes on the engine's queue."""
@@ -85,20 +87,19 @@ class Stamps:
 
         transport_module.HttpxTransport.__init__ = init
         transport_module.HttpxTransport.post = post
-        lane_send, lane_write = lane_module.ExitLane._send, lane_module.ExitLane._write
+        lane_write = lane_module.ExitLane._write
+        started = self._started
 
-        def send(lane: Any, request: Any, data: bytes) -> None:
-            if request.action == "SELL":
-                sending.append((request.symbol, time.monotonic_ns()))
-            lane_send(lane, request, data)
-
-        def write(lane: Any, conn: Any) -> None:
+        def write(lane: Any, conn: Any) -> None:  # its first call for an exit: "sending"
             job, had = conn.job, conn.wrote
+            selling = job is not None and not had and job.action == "SELL"
+            if selling and id(job) not in started:
+                started[id(job)] = job
+                sending.append((job.symbol, time.monotonic_ns()))
             lane_write(lane, conn)
-            if job is not None and not had and conn.wrote and job.action == "SELL":
+            if selling and conn.wrote:
                 written.append((job.symbol, time.monotonic_ns()))
 
-        lane_module.ExitLane._send = send
         lane_module.ExitLane._write = write
 
 
