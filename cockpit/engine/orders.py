@@ -62,9 +62,9 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
-"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 EXITS_PER_COMMIT = 16
 """Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
@@ -275,7 +275,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
