@@ -225,10 +225,18 @@ class MarketData(EngineBase):
     def _publish_volume(self) -> None:
         """Send the changed volume-at-price levels (from the timer: a few times a second) of
         the symbols a viewer shows; the others' changes wait (merged per level) until one
-        does."""
+        does. Only symbols that changed since the last call are looked at, and those waiting
+        off screen only when what the viewers show changes."""
+        lanes = self.screen
+        if lanes.version != self._vap_seen and self._vap_later:
+            shown = lanes.shown
+            back = set(self._vap_later) if shown is None else self._vap_later & shown
+            self._vap_later -= back
+            self._vap_dirty |= back
+        self._vap_seen = lanes.version
         publish = self.publisher.volume
-        full = self.screen.full
-        later: set[str] = set()
+        full = lanes.full
+        later = self._vap_later
         for key in self._vap_dirty:
             if not full(key):
                 later.add(key)  # its changed levels wait until a viewer shows it
@@ -243,7 +251,7 @@ class MarketData(EngineBase):
                         key, levels, [(p, bought.get(p, ZERO)) for p, _ in levels]
                     )
                 )
-        self._vap_dirty = later
+        self._vap_dirty = set()
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst
