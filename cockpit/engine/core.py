@@ -55,6 +55,7 @@ from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.excursions import Excursions
+from cockpit.engine.fold import Folding
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -106,6 +107,7 @@ class Engine(
     Excursions,
     Journaling,
     Entries,
+    Folding,
 ):
     """The decision thread. See the module docstring.
 
@@ -228,6 +230,7 @@ class Engine(
         self._ack_latencies: deque[int] = deque(maxlen=50)
         self.counters: dict[str, int] = {
             "ticks": 0,
+            "folded": 0,
             "bad_ticks": 0,
             "unknown_symbol": 0,
             "order_updates": 0,
@@ -301,14 +304,8 @@ class Engine(
             if self._screen_dirty and next_screen < wake:
                 wake = next_screen
             items = inbound.take_all(wake - time.monotonic())
-            if len(items) == 1:
-                self.handle(items[0])
-            elif items:
-                # What arrived together is journaled in one commit and its requests then sent
-                # together: a gap through many stops costs one commit, not one per exit.
-                with self._batch():
-                    for item in items:
-                        self.handle(item)
+            if items:
+                self.handle_items(items)  # a lagging batch is folded (engine/fold.py)
             if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.
@@ -450,6 +447,8 @@ class Engine(
             armed=self.armed,
             day_pnl=day_pnl,
             ticks_per_s=round(self._ticks_per_s, 1),
+            ticks=self.counters["ticks"],
+            ticks_folded=self.counters["folded"],
             order_latency_ms=median,
             kill_switch=self.kill_switch,
             lock=lock,

@@ -83,8 +83,20 @@ class MarketData(EngineBase):
                 self._alert_price(key, checked.price)
             if key in self._excursions:
                 self._excursion_tick(key, checked.price)
+        self._trade_part(key, sym, ev, ltp, touch)  # after the exit decision: never delays it
+        self._to_screen(key, sym, ev)
+
+    def _trade_part(
+        self,
+        key: str,
+        sym: SymbolState,
+        ev: LtpTick | QuoteTick | DepthTick | TradeTick,
+        ltp: int,
+        touch: tuple[int | None, int | None],
+    ) -> None:
+        """What the event traded: volume at price, who initiated it, the chart's bar and
+        print (every tick, folded or not: these must stay exact)."""
         if isinstance(ev, QuoteTick | TradeTick):
-            # after the exit decision: never delays an exit
             qty = self._traded(key, sym, ev, ltp)
             if qty is not None:
                 side, inferred = aggressor(ev, ltp, touch, sym)
@@ -99,7 +111,6 @@ class MarketData(EngineBase):
                 sym.last_trade = ltp  # the last price is a trade's (for the tick rule)
         elif self._charts:
             self._chart_trade(key, ltp, None, ev.exch_ns or ev.recv_ns, "", False)
-        self._to_screen(key, sym, ev)
 
     def _to_screen(
         self, key: str, sym: SymbolState, ev: LtpTick | QuoteTick | DepthTick | TradeTick

@@ -106,6 +106,12 @@ class EngineOptions:
     screen_slow_s: float = 1.0
     """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
     published at most this often, its quote only (no book is built for it)."""
+    fold_over: int = 2000
+    """A decision thread that finds more than this many items waiting at once has fallen
+    behind: in that batch, ticks of a symbol nothing trades on (no exit plan, position,
+    working order, held entry or price alert) are folded -- each still adds its volume at
+    price, bar and print, and only the symbol's last one is handled in full (see
+    :mod:`cockpit.engine.fold`). 0: never fold."""
 
 
 @dataclass(slots=True)
