@@ -30,8 +30,13 @@ _JUMP_EVERY_S: Final = 240.0
 """Mean seconds between jumps."""
 Lvl = tuple[int, int, int]
 """A book level: ``(price_ticks, steps, orders)``."""
-_MAX_BARS: Final = 6 * 3600
-"""Live one-second bars kept per instrument."""
+SECOND_BARS: Final = 15 * 60
+"""Live one-second bars kept per instrument (the last 15 minutes; 3,000 symbols for hours
+must not grow without bound)."""
+MINUTE_BARS: Final = 24 * 60
+"""Live one-minute bars kept per instrument (a day), built from the one-second bars."""
+PRICE_CACHE: Final = 1024
+"""Decimal prices remembered per instrument (cleared when full)."""
 
 
 class Bar:
@@ -43,6 +48,15 @@ class Bar:
         self.t = t
         self.o = self.h = self.l = self.c = price
         self.v = steps
+
+    def merge(self, other: Bar) -> None:
+        """Fold a later bar of the same bucket into this one."""
+        if other.h > self.h:
+            self.h = other.h
+        if other.l < self.l:
+            self.l = other.l
+        self.c = other.c
+        self.v += other.v
 
     def add(self, price: int, steps: int) -> None:
         """Fold one trade into the bar."""
@@ -95,6 +109,8 @@ class SymbolState:
         "seq",
         "bars",
         "bar",
+        "minutes",
+        "minute",
         "_px",
         "_lot_int",
         "t0",
@@ -149,8 +165,13 @@ class SymbolState:
         self.ao = [self._orders_for(q) for q in self.aq]
         self.paused = False
         self.seq = 0
-        self.bars: deque[Bar] = deque(maxlen=_MAX_BARS)
+        self.bars: deque[Bar] = deque(maxlen=SECOND_BARS)
+        """Closed one-second bars, oldest first (the bar in progress is ``bar``)."""
         self.bar: Bar | None = None
+        self.minutes: deque[Bar] = deque(maxlen=MINUTE_BARS)
+        """Closed one-minute bars, oldest first."""
+        self.minute: Bar | None = None
+        """The minute in progress, as of the last closed second (``bar`` is not in it yet)."""
         self.t0 = 0.0
         self.count = 0
 
@@ -168,7 +189,7 @@ class SymbolState:
         """The exact Decimal price of ``ticks`` (cached; prices revisit the same grid)."""
         value = self._px.get(ticks)
         if value is None:
-            if len(self._px) > 50_000:
+            if len(self._px) >= PRICE_CACHE:
                 self._px.clear()
             value = self._px[ticks] = self.inst.price(ticks)
         return value
@@ -330,9 +351,22 @@ class SymbolState:
         if bar is None or bar.t != sec:
             if bar is not None:
                 self.bars.append(bar)
+                self._close_second(bar)
             self.bar = Bar(sec, price, steps)
         else:
             bar.add(price, steps)
+
+    def _close_second(self, bar: Bar) -> None:
+        """Fold a closed one-second bar into its minute (once a second, not every tick)."""
+        start = bar.t // 60 * 60
+        minute = self.minute
+        if minute is not None and minute.t == start:
+            minute.merge(bar)
+            return
+        if minute is not None:
+            self.minutes.append(minute)
+        minute = self.minute = Bar(start, bar.o, bar.v)
+        minute.h, minute.l, minute.c = bar.h, bar.l, bar.c
 
     # -- derived -------------------------------------------------------------------------------
 
