@@ -28,6 +28,8 @@ _BETA: Final = 0.91
 _OMEGA: Final = 1.0 - _ALPHA - _BETA
 _JUMP_EVERY_S: Final = 240.0
 """Mean seconds between jumps."""
+_LEVEL_MULT: Final = [1.0 + 0.18 * level for level in range(BOOK_LEVELS)]
+"""A level's size relative to the touch's (as :meth:`SymbolState._fresh_qty` computes it)."""
 Lvl = tuple[int, int, int]
 """A book level: ``(price_ticks, steps, orders)``."""
 SECOND_BARS: Final = 15 * 60
@@ -210,21 +212,33 @@ class SymbolState:
         per = max(self.avg_steps * 1.5, 1.0)
         return max(1, min(steps, int(steps / per) + 1 + int(self.rng.random() * 3)))
 
+    def _fresh(self, first: int, count: int) -> tuple[list[int], list[int]]:
+        """Fresh sizes of ``count`` levels from ``first`` and their order counts: the values
+        and random draws of :meth:`_fresh_qty` for each level, then :meth:`_orders_for` for
+        each size, without a call per level (the book refresh is the sim's hot path)."""
+        rnd = self.rng.random
+        base = self.base_qty
+        mult = _LEVEL_MULT
+        qtys = [
+            max(1, int(base * mult[i] * (0.35 + 1.3 * rnd()))) for i in range(first, first + count)
+        ]
+        per = max(self.avg_steps * 1.5, 1.0)
+        return qtys, [max(1, min(q, int(q / per) + 1 + int(rnd() * 3))) for q in qtys]
+
     def _shift(self, side_q: list[int], side_o: list[int], d: int) -> None:
         """Shift one side of the book by ``d`` levels (d > 0: new levels appear at the top)."""
         n = BOOK_LEVELS
         if d >= n or -d >= n:
-            side_q[:] = [self._fresh_qty(i) for i in range(n)]
-            side_o[:] = [self._orders_for(q) for q in side_q]
+            side_q[:], side_o[:] = self._fresh(0, n)
         elif d > 0:
-            new_q = [self._fresh_qty(i) for i in range(d)]
+            new_q, new_o = self._fresh(0, d)
             side_q[:] = new_q + side_q[: n - d]
-            side_o[:] = [self._orders_for(q) for q in new_q] + side_o[: n - d]
+            side_o[:] = new_o + side_o[: n - d]
         elif d < 0:
             d = -d
-            tail_q = [self._fresh_qty(n - d + i) for i in range(d)]
+            tail_q, tail_o = self._fresh(n - d, d)
             side_q[:] = side_q[d:] + tail_q
-            side_o[:] = side_o[d:] + [self._orders_for(q) for q in tail_q]
+            side_o[:] = side_o[d:] + tail_o
 
     def _take(self, qtys: list[int], counts: list[int], steps: int, level: int = 0) -> None:
         """Remove ``steps`` from one level; an emptied level is replenished."""
