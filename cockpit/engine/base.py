@@ -71,6 +71,7 @@ class EngineBase:
     _day_start_ns: int
     plans: dict[str, PlanSlot]
     _closers: dict[str, Closer]
+    _plan_due: set[str]
     _touch: dict[str, Any]
     """Held MIT entries by client id (``cockpit.engine.entries.HeldTouch``)."""
     _pending_cancel_all: int | None

@@ -145,6 +145,7 @@ class ViewerCommands(EngineBase):
             )
         )
         slot.protective_dirty = True
+        self._plan_due.add(cmd.key)  # a new time stop, or what the sync leaves to the timer
         self._sync_protective(slot, self.clock() + 10**15)
         return protocol.Ack(cmd.id, text)
 

@@ -186,6 +186,10 @@ class Engine(
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._plan_due: set[str] = set()
+        """Plans the timer must look at (a time stop, or a change not yet published,
+        journaled or sent to the protective order); every plan once a second."""
+        self._next_plan_sweep_ns = 0
         self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
@@ -356,21 +360,7 @@ class Engine(
     def _on_timer(self, timer: EngineTimer) -> None:
         now = timer.ts_ns
         if self.reconciled:
-            for slot in list(self.plans.values()):
-                decision = slot.plan.on_time(now)
-                if decision is not None:
-                    self._fire(slot, decision)
-                    continue
-                if slot.event_pending and (
-                    now - slot.event_ns >= self.options.plan_event_interval_s * NS
-                ):
-                    self._publish_moved(slot, now)
-                if slot.protective_dirty:
-                    self._sync_protective(slot, now)
-                if slot.journaled_version != slot.plan.version and (
-                    now - slot.journaled_ns >= self.options.journal_trail_every_s * NS
-                ):
-                    self._journal_plan(slot, "trail")
+            self._plans_on_timer(now)
         self._retry_closers(now)
         self._probe_journal(now)
         if self._risk.limits.daily_loss_limit is not None and self.reconciled:
@@ -399,6 +389,49 @@ class Engine(
             self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
+
+    def _plans_on_timer(self, now: int) -> None:
+        """Time stops, paced plan events, protective orders and trail journaling. Each timer
+        looks at the plans that may need it (``_plan_due``: a time stop, or a change since);
+        once a second at every plan, so a change no path flagged waits a second at most."""
+        due = self._plan_due
+        if now >= self._next_plan_sweep_ns:
+            self._next_plan_sweep_ns = now + NS
+            keys = list(self.plans)
+        elif due:
+            keys = list(due)
+        else:
+            return
+        event_every = self.options.plan_event_interval_s * NS
+        journal_every = self.options.journal_trail_every_s * NS
+        for key in keys:
+            slot = self.plans.get(key)
+            if slot is None:
+                due.discard(key)
+                continue
+            plan = slot.plan
+            decision = plan.on_time(now)
+            if decision is not None:
+                self._fire(slot, decision)
+                due.add(key)
+                continue
+            if slot.event_pending and now - slot.event_ns >= event_every:
+                self._publish_moved(slot, now)
+            if slot.protective_dirty:
+                self._sync_protective(slot, now)
+            if slot.journaled_version != plan.version and (
+                now - slot.journaled_ns >= journal_every
+            ):
+                self._journal_plan(slot, "trail")
+            if (
+                (plan.time_stop_ns is not None and plan.active)
+                or slot.event_pending
+                or slot.protective_dirty
+                or slot.journaled_version != plan.version
+            ):
+                due.add(key)
+            else:
+                due.discard(key)
 
     def _check_daily_loss(self) -> None:
         """The day's loss limit: as it is reached, entries still queued are dropped; with
