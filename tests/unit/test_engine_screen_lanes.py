@@ -224,6 +224,7 @@ def test_the_timer_looks_only_at_volume_that_changed_not_at_every_symbol_waiting
     assert looked == []  # nothing changed since: INFY is not looked at again
     rig.clock.now += 1
     engine.handle(TradeTick(rig.clock.now, "NSE", "SBIN", Decimal("800"), ltq=Decimal(2)))
+    looked.clear()
     engine._publish_volume()
     assert looked == [SBIN.key]
     assert [v.key for v in pub.volumes] == [SBIN.key]
