@@ -3,8 +3,8 @@
 Before the sim started there is a seeded past: one-minute bars for the previous five
 sessions and daily bars for about a year, ending at the instrument's previous close. Since
 the start, bars are aggregated from the live path: intervals under a minute from its
-one-second bars (the last 15 minutes are kept), longer ones from its one-minute bars (a
-day). Intraday buckets are aligned to the IST clock; daily bars carry the IST date as UTC
+one-second bars (the last 5 minutes are kept), longer ones from its one-minute bars (6
+hours). Intraday buckets are aligned to the IST clock; daily bars carry the IST date as UTC
 midnight (as brokers do).
 """
 
@@ -152,18 +152,20 @@ def _past(s: SymbolState, seed: int | None) -> tuple[list[RawBar], list[RawBar]]
 
 def _first_live(s: SymbolState) -> int:
     """When the live path started (its first bar kept), in epoch seconds."""
-    if s.minutes:
-        return s.minutes[0].t
+    first = s.minutes.first_t()
+    if first is not None:
+        return first
     if s.minute is not None:
         return s.minute.t
-    if s.bars:
-        return s.bars[0].t
+    first = s.bars.first_t()
+    if first is not None:
+        return first
     return s.bar.t if s.bar is not None else s.ts_ms // 1000
 
 
 def _live(s: SymbolState) -> list[RawBar]:
     """The live one-second bars kept (the last minutes), the one in progress last."""
-    bars = [(b.t, b.o, b.h, b.l, b.c, b.v) for b in s.bars]
+    bars = s.bars.rows()
     if s.bar is not None:
         b = s.bar
         bars.append((b.t, b.o, b.h, b.l, b.c, b.v))
@@ -173,7 +175,7 @@ def _live(s: SymbolState) -> list[RawBar]:
 def _live_minutes(s: SymbolState) -> list[RawBar]:
     """Every live minute since the start (each built from all its ticks), the one in
     progress merged with the second in progress."""
-    bars = [(b.t, b.o, b.h, b.l, b.c, b.v) for b in s.minutes]
+    bars = s.minutes.rows()
     for b in (s.minute, s.bar):
         if b is not None:
             bars.append((b.t, b.o, b.h, b.l, b.c, b.v))

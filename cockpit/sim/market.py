@@ -13,7 +13,7 @@ import math
 import random
 import time
 import zlib
-from collections import deque
+from array import array
 from decimal import Decimal
 from typing import Final
 
@@ -32,12 +32,12 @@ _LEVEL_MULT: Final = [1.0 + 0.18 * level for level in range(BOOK_LEVELS)]
 """A level's size relative to the touch's (as :meth:`SymbolState._fresh_qty` computes it)."""
 Lvl = tuple[int, int, int]
 """A book level: ``(price_ticks, steps, orders)``."""
-SECOND_BARS: Final = 15 * 60
-"""Live one-second bars kept per instrument (the last 15 minutes; 3,000 symbols for hours
+SECOND_BARS: Final = 5 * 60
+"""Live one-second bars kept per instrument (the last 5 minutes: 3,000 symbols for hours
 must not grow without bound)."""
-MINUTE_BARS: Final = 24 * 60
-"""Live one-minute bars kept per instrument (a day), built from the one-second bars."""
-PRICE_CACHE: Final = 1024
+MINUTE_BARS: Final = 6 * 60
+"""Live one-minute bars kept per instrument (6 hours), built from the one-second bars."""
+PRICE_CACHE: Final = 64
 """Decimal prices remembered per instrument (cleared when full)."""
 
 
@@ -68,6 +68,47 @@ class Bar:
             self.l = price
         self.c = price
         self.v += steps
+
+
+class BarRing:
+    """The last ``cap`` closed bars, packed (48 bytes a bar, not a ``Bar`` object's ~200:
+    thousands of instruments keep them), oldest first."""
+
+    __slots__ = ("cap", "_a", "_n", "_head")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._a = array("q")
+        self._n = 0
+        self._head = 0
+        """Where the oldest bar is once the ring is full."""
+
+    def append(self, bar: Bar) -> None:
+        """Keep ``bar`` (the oldest goes once ``cap`` are kept)."""
+        row = (bar.t, bar.o, bar.h, bar.l, bar.c, bar.v)
+        if self._n < self.cap:
+            self._a.extend(row)
+            self._n += 1
+            return
+        i = 6 * self._head
+        self._a[i : i + 6] = array("q", row)
+        self._head = (self._head + 1) % self.cap
+
+    def rows(self) -> list[tuple[int, int, int, int, int, int]]:
+        """``(t, open, high, low, close, volume)`` of each bar kept, oldest first."""
+        a = self._a
+        out = [
+            (a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5])
+            for i in range(0, 6 * self._n, 6)
+        ]
+        return out[self._head :] + out[: self._head]
+
+    def first_t(self) -> int | None:
+        """The start of the oldest bar kept."""
+        return self._a[6 * self._head] if self._n else None
+
+    def __len__(self) -> int:
+        return self._n
 
 
 class SymbolState:
@@ -167,10 +208,10 @@ class SymbolState:
         self.ao = [self._orders_for(q) for q in self.aq]
         self.paused = False
         self.seq = 0
-        self.bars: deque[Bar] = deque(maxlen=SECOND_BARS)
+        self.bars = BarRing(SECOND_BARS)
         """Closed one-second bars, oldest first (the bar in progress is ``bar``)."""
         self.bar: Bar | None = None
-        self.minutes: deque[Bar] = deque(maxlen=MINUTE_BARS)
+        self.minutes = BarRing(MINUTE_BARS)
         """Closed one-minute bars, oldest first."""
         self.minute: Bar | None = None
         """The minute in progress, as of the last closed second (``bar`` is not in it yet)."""
