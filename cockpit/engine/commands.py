@@ -34,7 +34,6 @@ from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
-    ZERO,
     PendingLookup,
     describe_change,
 )
@@ -42,6 +41,7 @@ from cockpit.engine.templates import plan_spec_for
 from cockpit.engine.views import (
     instrument_view,
     plan_view,
+    volume_view,
 )
 from cockpit.link import protocol
 from cockpit.link.bus import (
@@ -80,11 +80,7 @@ class ViewerCommands(EngineBase):
             status=self._status_view(),
             watchlist=list(self.watchlist),
             volume_at_price=[
-                protocol.VolumeAtPrice(
-                    s.inst.key,
-                    sorted(s.vap.items()),
-                    sorted((p, s.bought.get(p, ZERO)) for p in s.vap),
-                )
+                volume_view(s.inst.key, s.vap.items(), s.bought)
                 for s in self._syms.values()
                 if s.vap
             ],
@@ -145,6 +141,7 @@ class ViewerCommands(EngineBase):
             )
         )
         slot.protective_dirty = True
+        self._plan_due.add(cmd.key)  # a new time stop, or what the sync leaves to the timer
         self._sync_protective(slot, self.clock() + 10**15)
         return protocol.Ack(cmd.id, text)
 
