@@ -583,7 +583,8 @@ def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
 
 
 def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
-    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s`` below a second, so rows stay still)."""
+    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s``, then whole seconds — 3s — so a
+    list of rows repaints for its ages once a second, not ten times)."""
     if ns is None:
         return "—"
     ms = ns // 1_000_000
@@ -592,7 +593,7 @@ def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
             return "<1s"
         return f"{ms}ms"
     if ms < 60_000:
-        return f"{ms / 1000:.1f}s"
+        return f"{ms // 1000}s" if coarse else f"{ms / 1000:.1f}s"
     if ms < 3_600_000:
         return f"{ms // 60_000}m"
     if ms < 86_400_000:

@@ -70,6 +70,10 @@ def test_formatting_is_exact() -> None:
     assert fmt_money(Decimal("-1234.565")) == "-1,234.57"
     assert fmt_age(1_500_000_000) == "1.5s"
     assert fmt_age(None) == "—"
+    # The watchlist's ages: a row's age text changes once a second, not every 100 ms.
+    assert fmt_age(400_000_000, coarse=True) == "<1s"
+    assert fmt_age(1_500_000_000, coarse=True) == fmt_age(1_900_000_000, coarse=True) == "1s"
+    assert fmt_age(125_000_000_000, coarse=True) == "2m"
 
 
 def test_merge_market_keeps_latest_per_symbol() -> None:
