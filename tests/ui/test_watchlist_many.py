@@ -217,3 +217,24 @@ async def test_after_a_burst_the_rows_in_view_show_the_latest_prices() -> None:
         want = {k: app.store.fmt_price(k, ltp[k]) for k in in_view}
         await wait_for(pilot, lambda: all(shown_price(wl, k) == v for k, v in want.items()), 5)
         assert app.batches_applied < 300  # merged, not queued
+
+
+async def test_the_engine_is_told_the_rows_of_the_screen_on_top() -> None:
+    """The full-screen watchlist shows more rows than the trade screen's; back on the trade
+    screen the engine is told its rows again (not on every batch: when the screens change)."""
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        wl = await started(pilot, app)
+        trade_rows = wl.in_view | {app.selected}
+        await wait_for(pilot, lambda: bool(link.shown) and set(link.shown[-1]) == trade_rows)
+        told = len(link.shown)
+        await pilot.press("escape", "w")
+        full = app.screen.watchlist  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: set(link.shown[-1]) == full.in_view | {app.selected})
+        assert len(full.in_view) > len(trade_rows)
+        await pilot.press("escape")
+        for seq in range(2, 12):  # batches go on; the screens changed once
+            link.feed(p.MarketBatch(seq=seq, quotes=[quote(KEYS[1], CLOSE + seq, time.time_ns())]))
+        await wait_for(pilot, lambda: app.store.seq == 11)
+        await wait_for(pilot, lambda: set(link.shown[-1]) == trade_rows)
+        assert len(link.shown) == told + 2  # the full list's rows, then the trade screen's
