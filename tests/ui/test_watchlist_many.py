@@ -238,3 +238,28 @@ async def test_the_engine_is_told_the_rows_of_the_screen_on_top() -> None:
         await wait_for(pilot, lambda: app.store.seq == 11)
         await wait_for(pilot, lambda: set(link.shown[-1]) == trade_rows)
         assert len(link.shown) == told + 2  # the full list's rows, then the trade screen's
+
+
+async def test_sorted_by_change_a_symbol_rising_off_view_comes_to_the_top() -> None:
+    """A price sort is redone a few times a second (not 3,000 symbols sorted every frame),
+    while the rows in view keep moving: a symbol off view that rises to the top shows there
+    within a fraction of a second."""
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        wl = await started(pilot, app)
+        await pilot.press("o", "o")
+        assert wl.sort == "change"
+        stream = Stream(link, sorted(wl.in_view))  # rows in view move on every batch
+        stream.thread.start()
+        try:
+            await pilot.pause(0.3)
+            riser = KEYS[2500]
+            assert riser not in wl.in_view
+            link.feed(p.MarketBatch(seq=1, quotes=[quote(riser, CLOSE + 1000, time.time_ns())]))
+            t0 = time.monotonic()
+            await wait_for(pilot, lambda: wl.text_of(1).split()[0] == riser[4:], 2)
+            took = time.monotonic() - t0
+        finally:
+            stream.stop.set()
+            stream.thread.join(5)
+    assert took < 0.8, took

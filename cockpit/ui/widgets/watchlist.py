@@ -144,6 +144,9 @@ class Watchlist(LineGrid, can_focus=True):
         self.sort = "added"
         self.selected: str | None = None
         self._order: list[str] = []
+        self._ordered_from: tuple[list[str], str] | None = None
+        """The store's symbol list and the sort ``_order`` was made from."""
+        self._sorted_at = 0.0
         self.in_view: frozenset[str] = frozenset()
         """The symbols of the rows in view (the engine sends these in full)."""
         self._rows_changed = 0
@@ -216,9 +219,26 @@ class Watchlist(LineGrid, can_focus=True):
             cols[0] = Column("symbol", "Symbol", cols[0].width + min(extra, 8))
         return cols
 
+    def _reorder(self) -> None:
+        """Put the symbols in display order: at once for another list or sort, else a price
+        sort at most every ``AGES_S`` (not 3,000 symbols sorted per frame; the rows in view
+        still show every price at the next frame)."""
+        source = (self.store.watchlist, self.sort)
+        now = time.monotonic()
+        old = self._ordered_from
+        if (
+            old is None
+            or old[0] is not source[0]
+            or old[1] != source[1]
+            or (self.sort != "added" and now - self._sorted_at >= AGES_S)
+        ):
+            self._order = self.keys()
+            self._ordered_from = source
+            self._sorted_at = now
+
     def rebuild(self) -> None:
         """Recompute every visible row; only changed rows repaint."""
-        self._order = self.keys()
+        self._reorder()
         if self._order:
             self.cursor = max(0, min(self.cursor, len(self._order) - 1))
         cols = self._columns()
@@ -324,6 +344,7 @@ class Watchlist(LineGrid, can_focus=True):
             saved = self.store.watchlists.get(self.store.active_watchlist)
             if saved is not None and saved.sort in SORTS:
                 self.sort = saved.sort  # the list's sort, as the engine remembers it
+            self._ordered_from = None  # everything changed: the order too
             self.rebuild()
         else:
             self.rebuild_soon()
