@@ -9,6 +9,7 @@ The real app on a MemoryLink fed with protocol messages; a feeder thread plays t
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from decimal import Decimal
@@ -263,3 +264,49 @@ async def test_sorted_by_change_a_symbol_rising_off_view_comes_to_the_top() -> N
             stream.stop.set()
             stream.thread.join(5)
     assert took < 0.8, took
+
+
+def painter() -> str:
+    """Who is painting: an action (``run_action`` on the stack) or the frame clock."""
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_code.co_name == "run_action":
+            return "key"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "clock"
+
+
+async def test_what_a_key_changed_is_painted_with_the_key_not_at_the_next_frame() -> None:
+    """Frames come from a 30 Hz clock; a key's effect waited for its next tick (up to 33 ms
+    on top of the key's own handling) while the market kept the clock busy. The key's frame
+    is painted as its action returns; market frames keep their pace."""
+    from textual import events
+
+    app, link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        app.screen.ladder.focus()  # type: ignore[attr-defined]
+        stream = Stream(link, [app.selected or KEYS[0], *KEYS[1:40]])  # the screen is busy
+        painted_by: list[str] = []
+        status = app.screen.status  # type: ignore[attr-defined]
+        display = app._display
+
+        def watch(screen: object, update: object) -> None:
+            if update is not None and want and f"qty {want[-1]}" in status.text_of(0):
+                painted_by.append(painter())
+                want.clear()
+            display(screen, update)  # type: ignore[arg-type]
+
+        want: list[int] = []
+        app._display = watch  # type: ignore[method-assign]
+        stream.thread.start()
+        try:
+            for n in range(2, 12):
+                await pilot.pause(0.1)
+                want.append(n)
+                app.post_message(events.Key("plus", "+"))
+                await wait_for(pilot, lambda: not want, 5)
+        finally:
+            stream.stop.set()
+            stream.thread.join(5)
+    assert painted_by == ["key"] * 10, painted_by
