@@ -13,7 +13,6 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from cockpit.link import protocol as p
@@ -28,6 +27,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.paint import paint_now
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
@@ -549,30 +549,6 @@ class CockpitApp(
 
     def _cancel_all(self) -> None:
         self.send(lambda i: p.CancelOrders(id=i))
-
-
-def paint_now(screen: Screen[Any]) -> None:
-    """Keys first on screen too: paint what an action changed as it returns.
-
-    Textual paints on a frame clock (``[ui] fps``): a widget that changed tells its screen
-    through a message, and the screen paints at the clock's next tick. While the market keeps
-    the clock busy that tick is up to a frame away (33 ms at 30 fps), on top of the key's own
-    handling: measured at 3,000 symbols, key-to-screen p50 went from 10 to 28 ms once the
-    watchlist drew every frame it had something for. Here the changed widgets go to their
-    screen at once and it paints now, as the clock would; the clock paces everything else.
-    Relies on Textual's own names for these steps (8.x); where they are missing, it does
-    nothing and the clock paints as before.
-    """
-    dirty = getattr(screen, "_dirty_widgets", None)
-    paint = getattr(screen, "_on_timer_update", None)
-    if dirty is None or paint is None or not screen.is_current:
-        return
-    for widget in screen.walk_children(Widget):
-        if getattr(widget, "_repaint_required", False) and widget.display:
-            widget._repaint_required = False  # noqa: SLF001 - as Textual's _check_refresh
-            dirty.add(widget)
-    if dirty:
-        paint()
 
 
 def _freeze_what_startup_made() -> None:
