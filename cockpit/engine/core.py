@@ -146,6 +146,9 @@ class Engine(
             fmt_price=lambda key, ticks: self.instruments[key].format_price(ticks),
             seq=lambda: self._seq,
             clock=clock,
+            fmt_money=lambda key, price: (
+                self.instruments[key].format_money(price) if key in self.instruments else str(price)
+            ),
         )
         """The day's recent messages (sent in snapshots); it passes everything on."""
         self.publisher: Publisher = self.message_log

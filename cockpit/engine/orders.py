@@ -61,9 +61,9 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
-"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 
 
 class OrderFlow(EngineBase):
@@ -248,7 +248,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
