@@ -28,6 +28,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.paint import paint_now
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
@@ -89,6 +90,8 @@ class CockpitApp(
         self._gate: tuple[Any, ...] = ()
         self._shown: frozenset[str] | None = None
         """What the engine was last told the screen shows (None: nothing told yet)."""
+        self._shown_under: list[Screen[Any]] = []
+        """The screens when it was last worked out (a pushed or popped screen changes it)."""
         self.batches_applied = 0
         self.last_applied_ns = 0
         self._frozen = False
@@ -280,7 +283,14 @@ class CockpitApp(
             self._update_views(changes)
             if self._moves_held:
                 self.flush_moves()
-            self._say_showing()
+            if (
+                changes.everything
+                or changes.positions
+                or changes.orders
+                or changes.watchlist
+                or self.screen_stack != self._shown_under
+            ):
+                self._say_showing()  # what else it draws in full moved with these
             if changes.everything and self.options.freeze_after_start and not self._frozen:
                 self._frozen = True
                 self.call_after_refresh(_freeze_what_startup_made)
@@ -345,7 +355,8 @@ class CockpitApp(
         link = self.link
         if link is None or self.link_state != "live" or not self.store.connected:
             return
-        keys = shown_keys(self.store, self.selected, self.screen_stack)
+        self._shown_under = self.screen_stack
+        keys = shown_keys(self.store, self.selected, self._shown_under)
         if keys != self._shown:
             try:
                 link.show(sorted(keys))
@@ -435,7 +446,11 @@ class CockpitApp(
                     title = f"{name.replace('_', ' ')} refused"
                     self.log_message("warning", title, reason, timeout=4)
                     return True
-        return await super().run_action(action, default_namespace, namespaces)
+        screen = self.screen
+        done = await super().run_action(action, default_namespace, namespaces)
+        if self.screen is screen:
+            paint_now(screen)
+        return done
 
     def show_count(self) -> None:
         """Show the pending count on the status bar (at once: the trader is typing it)."""
