@@ -327,8 +327,9 @@ class ViewerCommands(EngineBase):
                 return protocol.Refused(cmd.id, "no_order", f"no working order {cmd.cid}")
             if order.tag in CLOSING_TAGS:
                 return protocol.Refused(cmd.id, "closing", "an exit in flight cannot be cancelled")
-            self._cancel(order, urgent=True)
-            return protocol.Ack(cmd.id, f"cancelling {cmd.cid}")
+            if self._cancel(order, urgent=True) or order.is_working:
+                return protocol.Ack(cmd.id, f"cancelling {cmd.cid}")
+            return protocol.Ack(cmd.id, f"{order.key}: {cmd.cid} {order.reason}")
         count = self._cancel_working(cmd.key)
         return protocol.Ack(cmd.id, f"cancelling {count} order(s)")
 

@@ -7,7 +7,9 @@ price at or through its level, sends it at market under the same client id, afte
 gates and the risk checks pass again. The plan attaches on its fill as for any entry. A held
 entry is journaled (``mit_held``) until it goes out or is dropped (``mit_gone``): a restarted
 engine holds it again (one from a previous day expires), and disarming, the kill switch or a
-cancel drops it for good.
+cancel drops it for good. A held-again entry whose level the first price after the restart has
+already reached or passed is not sent (that price came while nobody watched: a market order now
+would trade blind): it expires with a warning (``mit_passed``), to be placed again if still wanted.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def trigger_side_error(
     return ""
 
 
+PASSED_WHILE_DOWN = "not sent: its level was reached while the engine was down"
+"""Why a held MIT expires when the first price after a restart is at or through its level."""
+
+
 @dataclass(slots=True)
 class HeldTouch:
     """An MIT entry waiting for its level."""
@@ -61,6 +67,9 @@ class HeldTouch:
     level: int
     spec: protocol.PlanSpec | None
     created_ns: int
+    unseen: bool = False
+    """Held again after a restart and no price seen since: the first one decides whether
+    its level was passed while the engine was down."""
 
 
 class Entries(EngineBase):
@@ -254,8 +263,14 @@ class Entries(EngineBase):
         for held in [h for h in self._touch.values() if h.request.key == key]:
             sign = held.request.side.sign
             if (price - held.level) * sign > 0:
+                held.unseen = False
                 continue  # a buy MIT waits for the price to come down to its level
             del self._touch[held.cid]
+            if held.unseen:
+                # Reached while nobody watched: sent now it would trade blind at a price the
+                # trader never saw. It expires, said; the trader places it again if still wanted.
+                self._drop_one(held, PASSED_WHILE_DOWN, level="warning", code="mit_passed")
+                continue
             refusal = self._touch_refusal(held)
             if refusal:
                 self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
@@ -285,13 +300,14 @@ class Entries(EngineBase):
             self._drop_one(held, why)
         return len(dropped)
 
-    def _drop_one(self, held: HeldTouch, why: str, *, level: str = "") -> None:
+    def _drop_one(self, held: HeldTouch, why: str, *, level: str = "", code: str = "") -> None:
         self._journal_touch_gone(held.cid, why)
         self.publisher.event(
             protocol.OrderEvent(self._next_seq(), self._touch_view(held, "cancelled", why))
         )
         if level:
-            self._alarm(level, f"{held.request.key}: MIT {held.cid} {why}", key=held.request.key)
+            key = held.request.key
+            self._alarm(level, f"{key}: MIT {held.cid} {why}", key=key, code=code)
 
     def _journal_touch_gone(self, cid: str, why: str) -> None:
         if self.journal is not None:
@@ -325,6 +341,7 @@ class Entries(EngineBase):
                     code="mit_expired",
                 )
                 continue
+            touch.unseen = True
             self._touch[cid] = touch
             restored.append(cid)
         return restored

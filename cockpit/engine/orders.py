@@ -32,6 +32,7 @@ from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
+    OrderCancelled,
     OrderError,
     OrderFilled,
     OrderModified,
@@ -60,6 +61,8 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
+WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
+"""The reason of an order cancelled while it waited for approval (it never reached the venue)."""
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
 
 
@@ -101,6 +104,9 @@ class OrderFlow(EngineBase):
         )
 
     def _cancel(self, order: Order, *, urgent: bool = False) -> bool:
+        if order.venue_id is None and order.cid in self._approval:
+            self._withdraw_approval(order)
+            return False
         if order.venue_id is None:
             # Not acknowledged yet: cancel once the id is known.
             order.reason = order.reason or "cancel requested"
@@ -108,6 +114,14 @@ class OrderFlow(EngineBase):
             return False
         self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
         return True
+
+    def _withdraw_approval(self, order: Order) -> None:
+        """Cancel an order waiting in OpenAlgo's Action Center: it never reached the venue and
+        the Action Center tells no API client when it is rejected there, so it ends here (the
+        journal keeps it ended: a restart does not hold it pending again)."""
+        if self.journal is not None:
+            self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
+        self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
 
     def _route(self, request: Any) -> None:
         """Hand ``request`` to the router, or hold it until the journal batch commits."""

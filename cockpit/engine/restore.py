@@ -59,26 +59,11 @@ class Journaling(EngineBase):
                 self.portfolio.add(Position.from_state(state))
             except (KeyError, ValueError, TypeError) as exc:
                 self._alarm("warning", f"{key}: cannot restore position: {exc}", key=key)
+        self._restore_final_orders()
         for record in recovery.open_orders:
             if record.key not in self.instruments:
                 continue
-            order = Order(
-                cid=record.cid,
-                key=record.key,
-                side=Side(record.side),
-                type=OrderType(record.order_type),
-                qty=record.qty,
-                product=Product(record.product),
-                price_ticks=record.price_ticks,
-                trigger_ticks=record.trigger_ticks,
-                tag=record.tag,
-                created_ns=record.created_ns,
-                venue_id=record.venue_id,
-                status=status_of(record.status),
-                filled_qty=record.filled,
-                fill_value_ticks=fraction_of(record.state.get("fill_value_ticks")),
-                updated_ns=record.updated_ns,
-            )
+            order = order_from(record)
             self.orders[order.cid] = order
             if order.status.is_working:
                 self.working[order.cid] = order
@@ -117,6 +102,27 @@ class Journaling(EngineBase):
                 closer.retry_at_ns = now  # send after reconciliation confirms the position
         if restored:
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
+
+    def _restore_final_orders(self) -> None:
+        """The day's orders that ended, as the recent orders a viewer gets on attach (they are
+        history: no venue update is matched to them, as before the restart)."""
+        assert self.journal is not None
+        try:
+            records = self.journal.final_orders(self._day_start_ns, self.options.recent_orders)
+        except Exception as exc:
+            self._alarm("error", f"journal recovery failed: {exc}", code="journal")
+            return
+        for record in records:
+            if record.key not in self.instruments:
+                continue
+            try:
+                order = order_from(record)
+            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+                log.warning("cannot restore order %s: %s", record.cid, exc)
+                continue
+            if order.status.is_final:
+                self.orders[order.cid] = order
+                self._recent_final.append(order.cid)
 
     def _restore_held(self) -> None:
         """What the engine held that no venue knows: MIT entries waiting for their level, and
@@ -225,3 +231,29 @@ class JournalBatch:
             if et is None:
                 self.engine._journal_failed(exc)
         return False
+
+
+def order_from(record: Any) -> Order:
+    """A domain order from its journal record (``cockpit.journal.OrderRecord``).
+
+    Raises:
+        ValueError, KeyError, TypeError: not a readable record.
+    """
+    return Order(
+        cid=record.cid,
+        key=record.key,
+        side=Side(record.side),
+        type=OrderType(record.order_type),
+        qty=record.qty,
+        product=Product(record.product),
+        price_ticks=record.price_ticks,
+        trigger_ticks=record.trigger_ticks,
+        tag=record.tag,
+        created_ns=record.created_ns,
+        venue_id=record.venue_id,
+        status=status_of(record.status),
+        filled_qty=record.filled,
+        fill_value_ticks=fraction_of(record.state.get("fill_value_ticks")),
+        updated_ns=record.updated_ns,
+        reason=record.reason,
+    )

@@ -507,6 +507,16 @@ class Journal(Lists):
             params = (session,)
         return [_order_record(r) for r in self._conn.execute(sql + " ORDER BY created_ns", params)]
 
+    def final_orders(self, since_ns: int, limit: int) -> list[OrderRecord]:
+        """The last ``limit`` orders that ended (filled, cancelled, rejected) at or after
+        ``since_ns``, in the order they ended (a restarted engine's recent orders)."""
+        rows = self._conn.execute(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE open=0 AND updated_ns >= ?"
+            " ORDER BY updated_ns DESC, cid DESC LIMIT ?",
+            (since_ns, limit),
+        ).fetchall()
+        return [_order_record(r) for r in reversed(rows)]
+
     def sessions(self) -> list[tuple[int, int, int | None, str, str]]:
         """``(id, started_ns, ended_ns, profile, venue)`` of every session."""
         return list(

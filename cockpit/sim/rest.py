@@ -10,6 +10,7 @@ The ``/sim/...`` routes are the control API for tests (not OpenAlgo; same ``apik
   default to one tick either side); it is published as a tick and matched.
 - ``/sim/pause`` ``{exchange?, symbol?}`` and ``/sim/resume``: the random walk of one
   instrument, or of all.
+- ``/sim/reject`` (``semi_auto``): every order waiting in the Action Center is rejected there.
 - ``/sim/reject_next`` ``{exchange, symbol, count=1, reason}``: the next orders are rejected
   (HTTP 400 with an ``orderid``, the order ``rejected``, an ``order_update`` pushed).
 - ``/sim/drop_ws`` ``{code?}``: abort every WebSocket (or close with ``code``).
@@ -204,6 +205,7 @@ class RestApi:
         app.router.add_get("/api/v1/instruments", self.instruments)
         app.router.add_get("/api/v1/instruments/", self.instruments)
         app.router.add_post("/sim/approve", self._control(self.approve))
+        app.router.add_post("/sim/reject", self._control(self.reject))
         control = self.server.control_routes()
         for path, handler in control.items():
             app.router.add_post(f"/sim/{path}", self._control(handler))
@@ -377,6 +379,13 @@ class RestApi:
             placed.append(answer.get("orderid"))
         self.pending_orders.clear()
         return {"orderids": placed}
+
+    def reject(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``/sim/reject``: the user rejects every order waiting in the Action Center (none
+        reaches the order book; OpenAlgo tells no API client)."""
+        rejected = len(self.pending_orders)
+        self.pending_orders.clear()
+        return {"rejected": rejected}
 
     def placesmartorder(self, v: dict[str, Any]) -> tuple[int, Any]:
         return self.exchange.smart(position_size=v["position_size"], **self._order_params(v))

@@ -103,3 +103,49 @@ def test_an_order_pending_approval_stays_pending_across_sigkill_and_is_adopted(
         "the approved order adopted",
     ).order
     assert adopted.status == "open"
+
+
+def reject(sim: SimHandle) -> int:
+    """The user rejects every order waiting in the Action Center; how many."""
+    body = httpx.post(f"{sim.rest_url}/sim/reject", json={"apikey": sim.api_key}).json()
+    return int(body["rejected"])
+
+
+def test_an_order_rejected_in_the_action_center_is_withdrawn_here_and_stays_gone(
+    sim: SimHandle,
+    engine: EngineProc,  # noqa: F811
+) -> None:
+    """The Action Center tells no API client of a rejection: the trader, having rejected it
+    there, cancels it in the cockpit. It leaves pending approval at once (it never reaches
+    the venue, so nothing waits for an acknowledgement), the viewer is answered, and a
+    restarted engine does not hold it pending again."""
+    cid = place_pending_then_kill(sim, engine)
+    engine.start()
+    viewer = Viewer(engine.connect())
+    assert [o.status for o in viewer.snapshot.orders if o.cid == cid] == ["pending approval"]
+    assert reject(sim) == 1
+    answer = viewer.command(p.CancelOrders(id=2, cid=cid))
+    assert isinstance(answer, p.Ack), answer
+    assert "withdrawn" in answer.message
+    gone = viewer.until(
+        lambda m: (
+            isinstance(m, p.OrderEvent) and m.order.cid == cid and m.order.status == "cancelled"
+        ),
+        10,
+        "the order withdrawn",
+    ).order
+    assert "Action Center" in gone.reason
+    viewer.client.close()
+
+    engine.kill()
+    engine.start()
+    viewer = Viewer(engine.connect())
+    mine = [o.status for o in viewer.snapshot.orders if o.cid == cid]
+    assert mine == ["cancelled"]  # among the day's ended orders, not pending
+    assert approve_none(sim)
+
+
+def approve_none(sim: SimHandle) -> bool:
+    """Nothing is left waiting in the Action Center."""
+    body = httpx.post(f"{sim.rest_url}/sim/approve", json={"apikey": sim.api_key}).json()
+    return body["orderids"] == []

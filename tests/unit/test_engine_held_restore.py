@@ -56,12 +56,55 @@ def test_todays_held_mit_is_held_again_and_fires_once(
     cid = held_then_crash(tmp_path / "j.sqlite3")
     rig = reopen(opened, tmp_path / "j.sqlite3")
     assert list(rig.engine._touch) == [cid]
+    rig.tick(SBIN, "799.60")  # the first price after the restart: the level is still ahead
+    assert rig.places() == []
     rig.tick(SBIN, "799.50")
     rig.tick(SBIN, "799.40")
     places = rig.places()
     assert [(o.cid, o.action, o.quantity, o.pricetype) for o in places] == [
         (cid, "BUY", 2, "MARKET")
     ]
+
+
+@pytest.mark.parametrize("first", ["799.50", "798.00"])
+def test_a_held_mit_whose_level_passed_while_the_engine_was_down_is_not_sent(
+    tmp_path: Path, opened: list[Journal], first: str
+) -> None:
+    """The first price after the restart is at or through the level: it was reached while
+    nobody watched. Sent now it would buy blind at whatever the market is; it expires, said,
+    and stays gone after another restart."""
+    path = tmp_path / "j.sqlite3"
+    cid = held_then_crash(path)
+    rig = reopen(opened, path)
+    assert list(rig.engine._touch) == [cid]
+    rig.tick(SBIN, first)
+    rig.tick(SBIN, "799.40")
+    assert rig.places() == []
+    assert rig.engine._touch == {}
+    [alarm] = [a for a in rig.pub.of(p.Alarm) if cid in a.message and a.code != "restored"]
+    assert (alarm.level, alarm.code) == ("warning", "mit_passed")
+    assert "while the engine was down" in alarm.message
+    gone = [e.order for e in rig.pub.of(p.OrderEvent) if e.order.cid == cid]
+    assert (gone[-1].status, gone[-1].order_type) == ("cancelled", "MIT")
+    assert "while the engine was down" in gone[-1].reason
+    opened.pop().close()
+    rig = reopen(opened, path)  # gone for good
+    assert rig.engine._touch == {}
+
+
+def test_a_held_mit_placed_after_the_restart_fires_on_its_first_touch(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
+    """Only what was held across the restart gets the first look: a new MIT fires on the
+    first price at its level, as ever."""
+    rig = reopen(opened, tmp_path / "j.sqlite3")
+    rig.tick(SBIN, "800.00")
+    answer = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(2), order_type="MIT", trigger=15990
+    )
+    assert isinstance(answer, p.Ack), answer
+    rig.tick(SBIN, "799.40")
+    assert [o.cid for o in rig.places()] == [answer.cid]
 
 
 def test_a_previous_days_held_mit_expires_with_a_warning(

@@ -403,3 +403,20 @@ def test_no_checkpoint_thread_when_disabled(jpath: Path) -> None:
     with Journal.open(jpath, checkpoint_interval_s=None) as j:
         assert j.pragma("wal_autocheckpoint") == 1000
         assert not any(t.name == "journal-checkpoint" for t in threading.enumerate())
+
+
+def test_final_orders_are_the_last_ones_ended_since_a_time_in_the_order_they_ended(
+    jpath: Path,
+) -> None:
+    """What a restarted engine shows as recent orders: today's ended ones, not yesterday's
+    nor the working ones, the newest ``limit`` of them, oldest first."""
+    day = 1_000_000_000_000
+    with Journal.open(jpath, venue="paper") as j:
+        j.order(order_view("old", status="complete", ts_ns=day - 1))
+        j.order(order_view("c1", status="cancelled", ts_ns=day + 30))
+        j.order(order_view("c2", status="complete", ts_ns=day + 10))
+        j.order(order_view("c3", status="rejected", reason="margin", ts_ns=day + 20))
+        j.order(order_view("w1", status="open", ts_ns=day + 40))
+        assert [o.cid for o in j.final_orders(day, 10)] == ["c2", "c3", "c1"]
+        assert [o.cid for o in j.final_orders(day, 2)] == ["c3", "c1"]
+        assert j.final_orders(day, 10)[1].reason == "margin"

@@ -44,7 +44,10 @@ class AlertsScreen(Screen[None]):
         """Title, the list, the input for a new one, the keys."""
         yield Label(" Alerts — held by the engine; they fire with or without this screen")
         yield OptionList(id="alerts-list")
-        yield Input(placeholder=ALERT_USAGE, id="alerts-new")
+        yield Input(placeholder="n: a new alert, e.g. price NSE:SBIN 802.50", id="alerts-new")
+        # The whole grammar on a line of its own, wrapped where the screen is narrow (in the
+        # input's placeholder it was cut at 80 columns).
+        yield Label(f" {ALERT_USAGE}", id="alerts-usage", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -27,6 +27,17 @@ def size_name(size_s: int) -> str:
     return SIZE_NAMES.get(size_s, f"{size_s}s")
 
 
+def fit_parts(parts: list[tuple[int, str]], width: int) -> str:
+    """``parts`` (importance, text) joined in order, the least important left out first until
+    they fit ``width`` (a narrow chart keeps the symbol, bar size, close and far orders)."""
+    text = ""
+    for level in range(11):
+        text = "".join(t for importance, t in parts if importance > level)
+        if len(text) <= width:
+            break
+    return text[:width]
+
+
 def runs(chars: list[tuple[str, str]]) -> list[Cell]:
     """Adjacent characters of the same class as one cell each."""
     out: list[Cell] = []
@@ -153,12 +164,18 @@ class CandleChart(LineGrid):
             return ((hi - p) * (price_h - 1) * 2 + span) // (2 * span)
 
         last = shown[-1]
-        header = (
-            f"{head}  O {fmt(key, last.open)} H {fmt(key, last.high)} L {fmt(key, last.low)}"
-            f" C {fmt(key, last.close)} V {fmt_volume(last.volume)}"
-        )
-        if away:
-            header += "  " + " ".join(away)
+        exchange, _, symbol = key.rpartition(":")
+        parts: list[tuple[int, str]] = [
+            (10, " "),
+            (1, f"{exchange}:" if exchange else ""),
+            (10, f"{symbol} {size_name(self.size_s)} "),
+            (3, f" O {fmt(key, last.open)}"),
+            (4, f" H {fmt(key, last.high)} L {fmt(key, last.low)}"),
+            (10, f" C {fmt(key, last.close)}"),
+            (2, f" V {fmt_volume(last.volume)}"),
+        ]
+        parts += [(6, f" {'' if i else ' '}{a}") for i, a in enumerate(away)]
+        header = fit_parts(parts, width)
         grid = [[(" ", "")] * n for _ in range(price_h)]
         for label, price, cls in drawn:
             r = row(price)

@@ -37,10 +37,9 @@ class StatusBar(LineGrid):
         self.qty = "1"
         """The order quantity, already formatted (``fmt_qty``)."""
         self.link = "connecting"
+        """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self.count = ""
         """The count typed before a key (``3`` of ``3]``), shown until a key takes it."""
-
-        """``connecting`` | ``live`` | ``lost`` | ``stopping``."""
         self._flags: tuple[bool, bool, str] | None = None
 
     def on_mount(self) -> None:
@@ -104,6 +103,10 @@ class StatusBar(LineGrid):
             groups.append((1, [(st.venue, "status--label"), (" ", "")]))
         feeds: list[Cell] = []
         for name, f in sorted(store.feeds.items()):
+            if self.link != "live":
+                # The engine owns the feeds: with no engine to say, their state is unknown.
+                feeds += [(f"{name}:?", "status--bad"), (" ", "")]
+                continue
             cls = {
                 FeedState.LIVE: "status--ok",
                 FeedState.STALE: "status--warn",
@@ -112,7 +115,7 @@ class StatusBar(LineGrid):
             }.get(f.state, "status--bad")
             feeds += [(f"{name}:{f.state.value}", cls), (" ", "")]
         groups.append((6, feeds))
-        if st is not None:
+        if st is not None and self.link == "live":
             groups.append((4, [(f"{st.ticks_per_s:,.0f}t/s ", "")]))
         age = store.last_tick_age_ns()
         age_cls = "status--warn" if age is not None and age > store.stale_ns else ""

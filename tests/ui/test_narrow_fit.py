@@ -1,0 +1,59 @@
+"""At 80×24 nothing a trader reads is cut: the chart's header and the alerts screen's hint
+(found running `cockpit` in tmux at 80×24: `c`, `!`). The real app on a real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cockpit.link.lists import ALERT_USAGE
+from cockpit.ui.app import CockpitApp
+from cockpit.ui.screens.alerts import AlertsScreen
+from cockpit.ui.screens.chart import ChartScreen
+from tests.ui.conftest import wait_for
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineProc]:
+    with running_engine() as e:
+        yield e
+
+
+def screen_lines(app: CockpitApp) -> list[str]:
+    """The screen as the terminal shows it, a string per row."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_at_80x24_the_chart_header_shows_the_last_bar_whole(engine: EngineProc) -> None:
+    engine.price("SBIN", "800.00")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen), 10)
+        chart = app.screen.chart
+        await wait_for(pilot, lambda: app.store.charts.bars.get((SBIN, 60)), 15)
+        await wait_for(pilot, lambda: " C " in chart.text_of(0), 10)
+        await pilot.pause(0.2)
+        last = app.store.charts.bars[(SBIN, 60)][-1]
+        header = chart.text_of(0).rstrip()
+        assert len(header) <= chart.size.width, (header, chart.size.width)
+        close = app.store.fmt_price(SBIN, last.close)
+        assert f"C {close}" in header
+        assert f"C {close}" in screen_lines(app)[0]
+        assert "SBIN" in header
+
+
+async def test_at_80x24_the_alerts_screen_shows_its_whole_hint(engine: EngineProc) -> None:
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), 10)
+        await pilot.pause(0.2)
+        text = " ".join(" ".join(screen_lines(app)).split())  # wrapped lines joined
+        assert ALERT_USAGE in text, text
+        for line in screen_lines(app):
+            assert len(line.rstrip()) <= 80
