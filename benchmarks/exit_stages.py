@@ -303,17 +303,22 @@ def burst_cpu(
 
 class GcWatch:
     """The engine process's garbage collections in a scenario: how many per generation and
-    the longest pause (each holds the GIL: every thread, the decision thread too, waits)."""
+    the longest pause, wall and CPU (each holds the GIL: every thread, the decision thread
+    too, waits; wall over CPU is the collecting thread waiting for a core meanwhile)."""
 
     def __init__(self) -> None:
-        self.pauses: list[tuple[int, int]] = []
-        self._start = 0
+        self.pauses: list[tuple[int, int, int]] = []
+        self._start = (0, 0)
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._start = time.perf_counter_ns()
+            self._start = (time.perf_counter_ns(), time.thread_time_ns())
         else:
-            self.pauses.append((info["generation"], time.perf_counter_ns() - self._start))
+            wall, cpu = (
+                time.perf_counter_ns() - self._start[0],
+                time.thread_time_ns() - self._start[1],
+            )
+            self.pauses.append((info["generation"], wall, cpu))
 
     def start(self) -> None:
         import gc
@@ -328,7 +333,8 @@ class GcWatch:
             gc.callbacks.remove(self._callback)
         out: dict[str, Any] = {}
         for gen in (0, 1, 2):
-            spans = [d for g, d in self.pauses if g == gen]
+            spans = [(wall, cpu) for g, wall, cpu in self.pauses if g == gen]
             out[f"gen{gen}"] = len(spans)
-            out[f"gen{gen}_max_ms"] = round(max(spans) / 1e6, 2) if spans else 0.0
+            out[f"gen{gen}_max_ms"] = round(max(w for w, _ in spans) / 1e6, 2) if spans else 0.0
+            out[f"gen{gen}_max_cpu_ms"] = round(max(c for _, c in spans) / 1e6, 2) if spans else 0.0
         return out
