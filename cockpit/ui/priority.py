@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +50,11 @@ def lower_thread(nice: int) -> int:
     """Run the calling thread (and what it starts from now on) at nice ``nice`` at least.
 
     Never raises the priority, never fails: returns the thread's nice value afterwards.
+    Linux only: elsewhere nice is the whole process's, and an engine started from it would
+    inherit it (nothing is changed there).
     """
+    if not sys.platform.startswith("linux"):
+        return 0
     try:
         current = thread_nice()
         if nice > current:
