@@ -1,8 +1,10 @@
-"""What a viewer's snapshot costs the engine's other threads: whole (A) vs sliced (B) encoding.
+"""What a viewer's snapshot costs the engine: its build, and its encoding for the other threads.
 
 The real engine with ``--symbols`` instruments, each with a depth tick, builds its
-:class:`~cockpit.link.protocol.Snapshot` (on the decision thread: the build time is printed,
-``build_ms``); then the viewer server's encoding is timed while a *probe* thread, standing in
+:class:`~cockpit.link.protocol.Snapshot` on the decision thread (``build``: every view built
+afresh, A, vs the views of symbols that did not tick since reused, B, with ``--active`` of the
+symbols ticking between two snapshots). Then the viewer server's encoding is timed while a
+*probe* thread, standing in
 for the decision thread waiting on its queue, sleeps 0.5 ms in a loop and records how late it
 wakes. A: ``protocol.encode`` (one msgspec call for the whole message: it holds the GIL
 throughout); B: ``slices.encode_sliced`` (the long lists ``SLICE`` items per call, the GIL free
@@ -13,6 +15,7 @@ p99 and max) and the encode time (``encode_ms``).
 Usage::
 
     PYTHONPATH=. python3 benchmarks/bench_snapshot_stall.py [--symbols 3000] [--rounds 20]
+        [--active 0.1]
 
 Prints one JSON object.
 """
@@ -72,6 +75,41 @@ def percentile_ms(values: list[float], q: float) -> float:
     return round(v[min(len(v) - 1, int(q * len(v)))], 3) if v else 0.0
 
 
+def depth(symbol: str, price: Decimal) -> DepthTick:
+    step = Decimal("0.05")
+    return DepthTick(
+        exchange="NSE",
+        symbol=symbol,
+        ltp=price,
+        recv_ns=time.time_ns(),
+        bids=tuple((price - step * j, Decimal(100 + j), 2) for j in range(5)),
+        asks=tuple((price + step * (j + 1), Decimal(100 + j), 2) for j in range(5)),
+        volume=Decimal(5000),
+    )
+
+
+def builds(engine: Engine, rounds: int, active: float) -> dict[str, float]:
+    """Median snapshot build (ms): A every view built afresh, B after ``active`` of the
+    symbols ticked since the previous snapshot."""
+    syms = list(engine._syms.values())
+    n_active = int(len(syms) * active)
+    a: list[float] = []
+    b: list[float] = []
+    for r in range(rounds):
+        for s in syms:  # A: nothing reused
+            s.view = None
+            s.inst_view = None
+        t = time.perf_counter_ns()
+        engine.snapshot()
+        a.append((time.perf_counter_ns() - t) / 1e6)
+        for s in syms[r % 7 :: max(1, len(syms) // max(1, n_active))][:n_active]:
+            engine.handle(depth(s.inst.symbol, Decimal(1000) + Decimal("0.05") * (r % 3)))
+        t = time.perf_counter_ns()
+        engine.snapshot()
+        b.append((time.perf_counter_ns() - t) / 1e6)
+    return {"A_fresh_ms": percentile_ms(a, 0.5), "B_reused_ms": percentile_ms(b, 0.5)}
+
+
 def engine_with(symbols: int) -> Engine:
     instruments = [Instrument(Exchange.NSE, f"S{i:05d}", Decimal("0.05")) for i in range(symbols)]
     engine = Engine(
@@ -82,21 +120,8 @@ def engine_with(symbols: int) -> Engine:
         options=EngineOptions(),
     )
     engine.reconciled = True
-    step = Decimal("0.05")
     for inst in instruments:
-        bids = tuple((Decimal(1000) - step * j, Decimal(100 + j), 2) for j in range(5))
-        asks = tuple((Decimal(1000) + step * (j + 1), Decimal(100 + j), 2) for j in range(5))
-        engine.handle(
-            DepthTick(
-                exchange="NSE",
-                symbol=inst.symbol,
-                ltp=Decimal(1000),
-                recv_ns=time.time_ns(),
-                bids=bids,
-                asks=asks,
-                volume=Decimal(5000),
-            )
-        )
+        engine.handle(depth(inst.symbol, Decimal(1000)))
     return engine
 
 
@@ -104,16 +129,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--active", type=float, default=0.1, help="symbols ticking between builds")
     args = ap.parse_args()
     switch_us = EngineSettings().switch_interval_us
     if switch_us:
         sys.setswitchinterval(switch_us / 1e6)  # as the engine runs
     engine = engine_with(args.symbols)
-    builds = []
-    for _ in range(5):
-        t = time.perf_counter_ns()
-        snap = engine.snapshot()
-        builds.append((time.perf_counter_ns() - t) / 1e6)
+    build = builds(engine, args.rounds, args.active)
+    snap = engine.snapshot()
     assert encode_sliced(snap) == encode(snap)
     probe = Probe()
     time.sleep(0.05)
@@ -143,7 +166,8 @@ def main() -> int:
         "slice": SLICE,
         "gil_switch_interval_s": sys.getswitchinterval(),
         "frame_bytes": len(encode(snap)),
-        "build_ms_median": percentile_ms(builds, 0.5),
+        "active": args.active,
+        "build": build,
     }
     for label, r in runs.items():
         out[label] = {
