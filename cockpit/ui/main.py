@@ -26,7 +26,7 @@ class EngineConnector:
         """Things to tell the user once attached."""
         self.read_only = bool(getattr(args, "read_only", False))
         """``--read-only``: attach as a viewer that cannot trade; never start an engine."""
-        self.nice = int(getattr(getattr(settings, "ui", None), "nice", 0) or 0)
+        self.nice: int = settings.ui.nice
         """``[ui] nice``: the TUI runs below the engine (``cockpit/ui/priority.py``)."""
         self.spawner = Spawner()
         """Every attach (which may start the engine) runs on this thread, made before the
