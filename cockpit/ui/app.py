@@ -89,6 +89,9 @@ class CockpitApp(
         self._shown: frozenset[str] | None = None
         """What the engine was last told the screen shows (None: nothing told yet)."""
         self.batches_applied = 0
+        self._deferred_batches = 0
+        """Engine batches posted again behind input (keys first), not applied yet: a link
+        loss waits behind them (the engine's last words come before its hang-up)."""
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
@@ -218,6 +221,9 @@ class CockpitApp(
 
     @on(EngineLinkLost)
     def _link_lost(self, event: EngineLinkLost) -> None:
+        if self._deferred_batches:  # what the engine said before it went comes first
+            self.post_message(EngineLinkLost(event.reason))
+            return
         was = self.link_state
         self.link_state = "lost"
         link, self.link = self.link, None
@@ -252,8 +258,11 @@ class CockpitApp(
     async def _engine_messages(self, event: EngineMessagesReceived) -> None:
         if not event.deferred and self.message_queue_size:
             # Keys first: what reached the app after this batch (a key) goes before it.
+            self._deferred_batches += 1
             self.post_message(EngineMessagesReceived(event.messages, deferred=True))
             return
+        if event.deferred:
+            self._deferred_batches -= 1
         await self._let_input_through()
         try:
             for msg in event.messages:
