@@ -33,8 +33,8 @@ at 10,000 ticks/s with the TUI attached; a burst's 50 exits within 15 ms.
 Each scenario also gives the engine process's CPU time (all its threads: feed, decision,
 journal, router, viewer server) per exit, ``cpu_ms_per_exit``, a figure a noisy host barely
 moves, and the host's ``cpu_steal_pct`` and load meanwhile. ``--ab`` runs the burst with
-the router's ``httpx`` transport too (A), beside its default ``httpcore`` (B), in the same
-run (``cockpit/adapters/openalgo/transport.py``).
+exits through the router's httpx workers too (A, ``httpx``), beside the exit lane (B,
+``lane``, the default: ``cockpit/adapters/openalgo/lane.py``), in the same run.
 
 Usage::
 
@@ -579,7 +579,7 @@ def main() -> int:
     ap.add_argument("--viewer", choices=("socket", "textual"), default="textual")
     ap.add_argument("--bursts", type=int, default=10, help="burst rounds (0: none)")
     ap.add_argument(
-        "--ab", action="store_true", help="the burst with the router's httpx transport too"
+        "--ab", action="store_true", help="the burst with exits through httpx workers too"
     )
     ap.add_argument(
         "--workers-ab",
@@ -603,6 +603,7 @@ def main() -> int:
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cockpit.adapters.openalgo import lane as router_lane
     from cockpit.adapters.openalgo import transport as router_transport
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
     from cockpit.adapters.openalgo.feed import OpenAlgoFeed
@@ -652,7 +653,7 @@ def main() -> int:
     ]
     inbound = Inbound()
     stamps = exit_stages.Stamps(Decimal(price_text(BASE - CRASH)))
-    stamps.wrap_transport(router_transport)
+    stamps.wrap_router(router_transport, router_lane)
     sampler = exit_stages.CpuSampler()
     gc_watch = exit_stages.GcWatch()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
@@ -660,11 +661,11 @@ def main() -> int:
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
     # The venue's own order-rate limit is not what is measured: a real OpenAlgo server takes
     # 10 orders a second by default, and the router keeps to whatever it is set to.
-    variants = [("httpcore", "httpcore", 0)]  # (label, transport, urgent workers: 0 default)
+    variants = [("lane", True, 0)]  # (label, exit lane, urgent workers: 0 default)
     if args.ab:
-        variants.append(("httpx", "httpx", 0))
+        variants.append(("httpx", False, 0))
     if args.workers_ab:
-        variants.append((f"httpcore-{args.workers_ab}w", "httpcore", args.workers_ab))
+        variants.append((f"httpx-{args.workers_ab}w", False, args.workers_ab))
     routers = {
         label: OpenAlgoRouter(
             f"http://127.0.0.1:{port}",
@@ -672,12 +673,12 @@ def main() -> int:
             inbound.put,
             order_rate=100_000,
             api_rate=100_000,
-            transport_kind=kind,
+            exit_lane=lane,
             **({"urgent_workers": workers} if workers else {}),
         )
-        for label, kind, workers in variants
+        for label, lane, workers in variants
     }
-    router = routers["httpcore"]
+    router = routers["lane"]
     timed = TimedRouter(router)
     journal = Journal.open(tmp / "journal.sqlite3", profile="bench", venue="bench")
     engine = Engine(
@@ -744,7 +745,7 @@ def main() -> int:
                 vready.wait(30)
             switches = [switch_us] + ([args.switch_ab] if args.switch_ab else [])
             cmds: list[tuple[Any, dict[str, Any], str, int]] = [
-                (r, run_cmd(r), "httpcore", sw) for r in rates for sw in switches
+                (r, run_cmd(r), "lane", sw) for r in rates for sw in switches
             ]
             if viewer and nice == ui_nice and args.bursts:
                 cmds += [("burst", burst_cmd, kind, switch_us) for kind in routers]
@@ -829,9 +830,7 @@ def main() -> int:
         and s["ui_nice"] == ui_nice
     ]
     burst = [
-        s
-        for s in results["scenarios"]
-        if s["rate_target"] == "burst" and s["transport"] == "httpcore"
+        s for s in results["scenarios"] if s["rate_target"] == "burst" and s["transport"] == "lane"
     ]
     results["budget"] = (
         "tick_to_venue at 10,000 ticks/s with a viewer attached: p99 <= 2000 us, p99.9 <= "

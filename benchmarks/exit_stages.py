@@ -7,17 +7,17 @@ Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
 - ``decided``: the decision thread hands the exit to the router (after its journal commit);
 - ``sending``: a router worker has taken it and starts the POST (the bench wraps the
   router's transport);
-- ``written``: httpcore has written the request to the socket (the bench wraps its network
-  backend): the exit order is on the venue's socket;
+- ``written``: the request is written to the socket (the bench wraps httpcore's network
+  backend under httpx, or the exit lane's write): the exit order is on the venue's socket;
 - ``venue``: the venue's HTTP server received the request (stamped by the venue).
 
 The split is then ``frame→queued`` (socket read and decode on the feed thread),
 ``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
-``decided→sending`` (the hand-off to a router worker), ``sending→written`` (httpcore's work
-and the GIL it waits for), ``written→venue`` (the loopback venue process waking up to read it:
-its own scheduling on this host, not the engine's). Thread CPU comes from
-``/proc/self/task/<tid>/stat`` per thread, summed by the thread's name without its number
-(``router-urgent-3`` → ``router-urgent``).
+``decided→sending`` (the hand-off to a router worker or the exit lane), ``sending→written``
+(the HTTP client's work and the GIL it waits for), ``written→venue`` (the loopback venue
+process waking up to read it: its own scheduling on this host, not the engine's). Thread CPU
+comes from ``/proc/self/task/<tid>/stat`` per thread, summed by the thread's name without its
+number (``router-urgent-3`` → ``router-urgent``).
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ class Stamps:
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
         self.written: list[tuple[str, int]] = []
+        self._started: dict[int, Any] = {}
         self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
         self.sending.clear()
         self.written.clear()
+        self._started.clear()
 
     def feed_sink(self, put: Callable[[object], None]) -> Callable[[object], None]:
         """The feed's sink: stamps a crash tick as it goes on the engine's queue."""
@@ -60,34 +62,45 @@ class Stamps:
 
         return sink
 
-    def wrap_transport(self, transport_module: Any) -> None:
-        """Stamp every exit POST as a router worker starts it (before ``router.start``)."""
-        make = transport_module.make
-        sending = self.sending
-        local = self._local
-        stamping = _stamping_backend(local, self.written)
+    def wrap_router(self, transport_module: Any, lane_module: Any) -> None:
+        """Stamp every exit as the router starts its POST and as its bytes are written, on
+        both paths: an httpx worker, the exit lane (before ``router.start``)."""
+        sending, written, local = self.sending, self.written, self._local
+        stamping = _stamping_backend(local, written)
+        httpx_init = transport_module.HttpxTransport.__init__
+        httpx_post = transport_module.HttpxTransport.post
 
-        class Stamped:
-            def __init__(self, inner: Any) -> None:
-                self.inner = inner
-                pool = getattr(inner, "_pool", None)  # httpcore: stamp its socket writes
-                if pool is not None:
-                    pool._network_backend = stamping(pool._network_backend)
+        def init(inner: Any, *args: Any, **kwargs: Any) -> None:
+            httpx_init(inner, *args, **kwargs)
+            pool = inner._client._transport._pool  # httpcore under httpx: stamp its writes
+            pool._network_backend = stamping(pool._network_backend)
 
-            def post(self, path: str, content: bytes) -> Any:
-                if path == "placeorder" and b'"SELL"' in content:
-                    m = _SYMBOL.search(content)
-                    local.symbol = m.group(1).decode() if m else "?"
-                    sending.append((local.symbol, time.monotonic_ns()))
-                try:
-                    return self.inner.post(path, content)
-                finally:
-                    local.symbol = None
+        def post(inner: Any, path: str, content: bytes) -> Any:
+            if path == "placeorder" and b'"SELL"' in content:
+                m = _SYMBOL.search(content)
+                local.symbol = m.group(1).decode() if m else "?"
+                sending.append((local.symbol, time.monotonic_ns()))
+            try:
+                return httpx_post(inner, path, content)
+            finally:
+                local.symbol = None
 
-            def close(self) -> None:
-                self.inner.close()
+        transport_module.HttpxTransport.__init__ = init
+        transport_module.HttpxTransport.post = post
+        lane_write = lane_module.ExitLane._write
+        started = self._started
 
-        transport_module.make = lambda *args, **kwargs: Stamped(make(*args, **kwargs))
+        def write(lane: Any, conn: Any) -> None:  # its first call for an exit: "sending"
+            job, had = conn.job, conn.wrote
+            selling = job is not None and not had and job.action == "SELL"
+            if selling and id(job) not in started:
+                started[id(job)] = job
+                sending.append((job.symbol, time.monotonic_ns()))
+            lane_write(lane, conn)
+            if selling and conn.wrote:
+                written.append((job.symbol, time.monotonic_ns()))
+
+        lane_module.ExitLane._write = write
 
 
 def _stamping_backend(local: threading.local, written: list[tuple[str, int]]) -> Any:

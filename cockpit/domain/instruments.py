@@ -234,6 +234,12 @@ class Instrument:
         """Text of a price with exactly the instrument's precision."""
         return f"{self.price(ticks):.{self.precision}f}"
 
+    def format_money(self, price: Decimal) -> str:
+        """Text of a money price with the instrument's precision, or with more digits where it
+        has them (an average of fills): ``800.00`` for ``Decimal('800')``."""
+        places = max(self.precision, -int(price.as_tuple().exponent)) if price.is_finite() else 0
+        return f"{price:.{places}f}"
+
     # -- quantities --------------------------------------------------------------------
 
     def check_quantity(self, qty: Decimal | int | str) -> Decimal:

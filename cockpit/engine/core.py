@@ -146,6 +146,9 @@ class Engine(
             fmt_price=lambda key, ticks: self.instruments[key].format_price(ticks),
             seq=lambda: self._seq,
             clock=clock,
+            fmt_money=lambda key, price: (
+                self.instruments[key].format_money(price) if key in self.instruments else str(price)
+            ),
         )
         """The day's recent messages (sent in snapshots); it passes everything on."""
         self.publisher: Publisher = self.message_log
@@ -300,11 +303,7 @@ class Engine(
             if len(items) == 1:
                 self.handle(items[0])
             elif items:
-                # What arrived together is journaled in one commit and its requests then sent
-                # together: a gap through many stops costs one commit, not one per exit.
-                with self._batch():
-                    for item in items:
-                        self.handle(item)
+                self._handle_together(items)
             if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Final
 
 from cockpit.link.bus import Publisher
@@ -42,6 +43,7 @@ class MessageRecorder:
         seq: Callable[[], int],
         clock: Callable[[], int],
         kept: int = MESSAGES_KEPT,
+        fmt_money: Callable[[str, Decimal], str] = lambda _key, price: str(price),
     ) -> None:
         self.inner = inner
         # Market data, status and volume go straight to the inner publisher: no extra call on
@@ -50,6 +52,8 @@ class MessageRecorder:
         self.status: Callable[..., None] = inner.status
         self.volume: Callable[..., None] = inner.volume
         self._fmt_price = fmt_price
+        self._fmt_money = fmt_money
+        """A fill's Decimal price as its instrument writes it (``800.00``, not ``800``)."""
         self._seq = seq
         self._clock = clock
         self.messages: deque[MessageView] = deque(maxlen=kept)
@@ -91,7 +95,7 @@ class MessageRecorder:
         if isinstance(msg, FillEvent):
             f = msg.fill
             reason = self._exits.pop(f.cid, None) if f.cid in self._exits else None
-            what = f"{f.side} {_qty(f.qty)} {f.key} at {f.price}"
+            what = f"{f.side} {_qty(f.qty)} {f.key} at {self._fmt_money(f.key, f.price)}"
             if reason is not None:
                 return ("warning", f"Exit filled: {f.key}", f"{reason}: {what}")
             return ("info", f"Fill: {f.key}", what)

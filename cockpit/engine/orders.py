@@ -28,6 +28,7 @@ from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
@@ -61,9 +62,12 @@ from cockpit.link import protocol
 log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
+"""An order's status on screen while it waits in OpenAlgo's Action Center."""
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
-"""An order's status on screen while it waits in OpenAlgo's Action Center."""
+MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
+EXITS_PER_COMMIT = 16
+"""Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
 
 
 class OrderFlow(EngineBase):
@@ -160,6 +164,29 @@ class OrderFlow(EngineBase):
         if error is not None:
             raise error
 
+    def _handle_together(self, items: list[object]) -> None:
+        """Handle what arrived together, in order, journaled in one commit; but exits decided
+        on the way wait neither for what is not market data (answers, fills, commands: up to
+        0.3 ms each) nor for more than ``EXITS_PER_COMMIT`` other exits: what was written so
+        far is committed, the exits handed to the router, then the next items are handled.
+        A gap through 50 stops: a few commits, and the router writes the first exits while
+        the next are decided (a commit per exit would double the deciding's CPU)."""
+        i, n = 0, len(items)
+        while i < n:
+            with self._batch():
+                held = self._held
+                assert held is not None
+                while i < n:
+                    self.handle(items[i])
+                    i += 1
+                    if (
+                        held
+                        and i < n
+                        and (type(items[i]) not in MARKET_DATA or len(held) >= EXITS_PER_COMMIT)
+                        and any(request.urgent for request in held)
+                    ):
+                        break
+
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""
         if self.journal is None:
@@ -248,7 +275,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            what = f"{fill.side} {fill.qty} {key} at {fill.price}"
+            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":

@@ -349,8 +349,10 @@ def money(value: Decimal | None) -> str:
     return "-" if value is None else f"{value.quantize(Decimal('0.01')):,}"
 
 
-def render(stats: Stats) -> list[str]:
-    """The statistics as text lines (the CLI prints them; the TUI shows them)."""
+def render(stats: Stats, width: int | None = None) -> list[str]:
+    """The statistics as text lines (the CLI prints them; the TUI shows them). Within
+    ``width`` a round trip's line drops its column padding rather than wrap (at 80 columns
+    its MFE and exit reason went to the next line)."""
     s = stats
     pct = "-" if s.win_rate is None else f"{(s.win_rate * 100).quantize(Decimal('0.1'))}%"
     avg_r = "-" if s.avg_r is None else f"{s.avg_r.quantize(Decimal('0.01'))}R"
@@ -369,11 +371,7 @@ def render(stats: Stats) -> list[str]:
         "",
         "round trips (closed; MAE / MFE in money)",
     ]
-    lines += [
-        f"  {_clock(t.closed_ns)} {t.key:<16} {t.side:<5} {t.qty:>6} {money(t.pnl):>10}"
-        f"  MAE {money(t.mae):>8}  MFE {money(t.mfe):>8}  {t.reason}"
-        for t in s.trips
-    ]
+    lines += _trip_lines(s.trips, width)
     lines += ["", "by symbol"]
     lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in s.by_symbol.items()]
     lines += ["", "by hour (local, at exit)"]
@@ -383,6 +381,31 @@ def render(stats: Stats) -> list[str]:
     lines += ["", "by exit reason"]
     lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in s.by_reason.items()]
     return lines
+
+
+def _trip_lines(trips: list[RoundTrip], width: int | None) -> list[str]:
+    """One line per round trip: in the CLI's columns, or as narrow as the trips allow."""
+    cols = (16, 5, 6, 10, 8, 8)
+    lines = [_trip_line(t, cols) for t in trips]
+    if width is None or all(len(line) <= width for line in lines):
+        return lines
+    tight = tuple(
+        max(len(v) for v in values)
+        for values in zip(
+            *((t.key, t.side, str(t.qty), money(t.pnl), money(t.mae), money(t.mfe)) for t in trips),
+            strict=True,
+        )
+    )
+    return [_trip_line(t, tight) for t in trips]
+
+
+def _trip_line(t: RoundTrip, cols: tuple[int, ...]) -> str:
+    key, side, qty, pnl, mae, mfe = cols
+    return (
+        f"  {_clock(t.closed_ns)} {t.key:<{key}} {t.side:<{side}} {t.qty:>{qty}}"
+        f" {money(t.pnl):>{pnl}}  MAE {money(t.mae):>{mae}}  MFE {money(t.mfe):>{mfe}}"
+        f"  {t.reason}"
+    )
 
 
 def fill_outcomes(

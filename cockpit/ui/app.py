@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -453,6 +454,20 @@ class CockpitApp(
             status.rebuild()
 
     # ------------------------------------------------------------------ commands
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast of plain text, always: engine messages, broker reasons and alert notes hold
+        square brackets that markup would eat (``[SYMBOL]``) or fail on (``[/x]`` closed the
+        app). ``markup`` is taken and ignored (a widget's ``notify`` passes True)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def log_message(
         self, severity: str, title: str, text: str, *, timeout: float | None = 4

@@ -77,7 +77,7 @@ def test_a_price_alert_below_fires_on_the_way_down_and_bad_ones_are_refused(
 def test_a_fill_alert_fires_on_every_fill_until_removed(tmp_path: Path) -> None:
     stack = Stack(tmp_path, symbols=["SBIN"]).start()
     try:
-        stack.price("SBIN", "800.00")
+        stack.price("SBIN", "800.45")  # the ask, 800.50, is where a market buy fills
         key = stack.by_symbol["SBIN"].key
         answer = stack.command(p.AddAlert, kind="fill")
         assert isinstance(answer, p.Ack)
@@ -90,6 +90,8 @@ def test_a_fill_alert_fires_on_every_fill_until_removed(tmp_path: Path) -> None:
         stack.wait_position("SBIN", 2)
         stack.rec.wait(lambda: len(fired(stack)) == 2, what="second fill alert")
         assert fired(stack)[0].title == "Fill: NSE:SBIN"
+        # The price as the instrument writes it (it said "at 800.5").
+        assert fired(stack)[0].text == "BUY 1 NSE:SBIN at 800.50"
         assert isinstance(stack.command(p.RemoveAlert, alert_id=alert_id), p.Ack)
         stack.command(p.PlaceEntry, key=key, side="BUY", qty=Decimal(1), plan=none)
         stack.wait_position("SBIN", 3)

@@ -3,16 +3,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
+from textual.widgets import RichLog
 
 from cockpit.link.lists import ALERT_USAGE
 from cockpit.ui.app import CockpitApp
 from cockpit.ui.screens.alerts import AlertsScreen
 from cockpit.ui.screens.chart import ChartScreen
+from cockpit.ui.screens.stats import StatsScreen
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
+from tests.ui.test_engine_pilot import (
+    SBIN,
+    EngineProc,
+    attached,
+    make_app,
+    qty,
+    running_engine,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +67,30 @@ async def test_at_80x24_the_alerts_screen_shows_its_whole_hint(engine: EnginePro
         assert ALERT_USAGE in text, text
         for line in screen_lines(app):
             assert len(line.rstrip()) <= 80
+
+
+async def test_at_80x24_each_round_trip_is_one_line(engine: EngineProc) -> None:
+    """A trip's line ran to 88 columns: wrapped, its MFE figure and exit reason went to the
+    next line, under the next trip's time."""
+    engine.flatten_all()
+    engine.price("SBIN", "800.00")
+    (journal,) = (engine.root / "data").rglob("*.sqlite3")
+    app = make_app(engine, journal_path=journal)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), 10)
+        screen = app.screen
+        await wait_for(pilot, lambda: any(" MFE " in line for line in screen.shown), 10)
+        width = screen.query_one(RichLog).scrollable_content_region.width
+        trips = [line for line in screen.shown if "  MAE " in line]
+        assert trips
+        for line in trips:
+            assert len(line) <= width, (len(line), width, line)
+            assert re.search(r" MFE +[\d,.]+ +flatten$", line), line
+        await pilot.press("escape")
+    engine.flatten_all()

@@ -50,6 +50,9 @@ def test_the_snapshot_keeps_the_days_messages(tmp_path: Path) -> None:
     assert isinstance(refused, p.Refused)
     titles = [m.title for m in rig.engine.snapshot().messages]
     assert "Fill: NSE:SBIN" in titles
+    # The fill's price as the instrument writes it (it said "at 800" and "at 801.8").
+    [fill] = [m.text for m in rig.engine.snapshot().messages if m.title == "Fill: NSE:SBIN"]
+    assert fill == "BUY 10 NSE:SBIN at 800.00"
     assert "Exit fired: NSE:SBIN" in titles
     assert f"Refused: {refused.rule}" in titles
     seqs = [m.seq for m in rig.engine.snapshot().messages]

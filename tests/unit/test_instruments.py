@@ -85,6 +85,14 @@ def test_precision_and_format() -> None:
     assert inst.format_price(33250) == "83.1250"
 
 
+def test_money_prices_keep_the_precision_and_any_finer_digits() -> None:
+    nse = Instrument(Exchange.NSE, "SBIN", Decimal("0.05"))
+    assert nse.format_money(Decimal("800")) == "800.00"
+    assert nse.format_money(Decimal("802.5")) == "802.50"
+    assert nse.format_money(Decimal("800.025")) == "800.025"  # an average of two fills
+    assert Instrument(Exchange.MCX, "X", Decimal("1")).format_money(Decimal("5413")) == "5413"
+
+
 def test_quantities() -> None:
     nfo = Instrument(Exchange.NFO, "NIFTYFUT", Decimal("0.05"), lot_size=Decimal(75))
     assert nfo.check_quantity(150) == 150

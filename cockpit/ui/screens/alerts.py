@@ -14,6 +14,7 @@ import msgspec
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList
 from textual.widgets.option_list import Option
@@ -68,7 +69,10 @@ class AlertsScreen(Screen[None]):
         keep = options.highlighted
         options.clear_options()
         alerts = sorted(store.alerts.values(), key=lambda a: a.id)
-        options.add_options(Option(describe(a, store.fmt_price), id=str(a.id)) for a in alerts)
+        # Content, not markup: a note is the trader's own words ("[/x]" raised MarkupError).
+        options.add_options(
+            Option(Content(describe(a, store.fmt_price)), id=str(a.id)) for a in alerts
+        )
         if alerts:
             options.highlighted = min(keep or 0, len(alerts) - 1)
 

@@ -1,5 +1,6 @@
-"""The base of every dialog: toasts stack up above the dialog, never over its question or
-its buttons (at 80×24 a fill's toast stood over the quit dialog's Detach)."""
+"""The base of every dialog: toasts stack up above the dialog, beside it or below it, never over
+its question or its buttons (at 80×24 a fill's toast stood over the quit dialog's Detach; at
+160×48 over the order ticket, as tall as the screen)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from textual.widgets._toast import ToastRack
 R = TypeVar("R")
 TOAST_ROWS = 4
 """A toast's height: a title and a line of text in a tall border."""
+TOAST_MIN_WIDTH = 30
+"""The narrowest room beside a dialog that toasts are put in."""
 
 
 class Dialog(ModalScreen[R]):
@@ -29,17 +32,32 @@ class Dialog(ModalScreen[R]):
         self.call_after_refresh(self._lift_toasts)
 
     def _lift_toasts(self) -> None:
-        """Toasts stack up from just above the dialog when a toast fits there (older ones go
-        off the top); a dialog as tall as the screen keeps them where the stylesheet puts
-        them, so the newest stays in sight."""
+        """Toasts go where the dialog leaves room for one: above it (stacking up from just
+        above it; older ones go off the top), else beside it on the right, else below it; a
+        dialog that leaves no such room hides them while it is up (each is in the message log,
+        `M`), so nothing ever covers its question or its buttons."""
         try:
             box = self.query_one("#dialog").region
         except NoMatches:
             return
         if not box.height:
             return
+        width, height = self.size
+        beside = width - box.right - 1
+        below = height - box.bottom
+        self.set_class(box.y < TOAST_ROWS and beside >= TOAST_MIN_WIDTH, "-toasts-beside")
         for rack in self.query(ToastRack):
+            styles = rack.styles
+            styles.clear_rule("max_height")
+            styles.clear_rule("width")
             if box.y >= TOAST_ROWS:
-                rack.styles.margin = (0, 0, max(0, self.size.height - box.y), 0)
+                styles.margin = (0, 0, max(0, height - box.y), 0)
+            elif beside >= TOAST_MIN_WIDTH:
+                styles.margin = (0, 0, 0, box.right + 1)
+                styles.width = beside
+            elif below >= TOAST_ROWS:
+                styles.margin = (0, 0, 0, 0)
+                styles.max_height = below
             else:
-                rack.styles.clear_rule("margin")
+                styles.margin = (0, 0, 0, 0)
+                styles.max_height = 0

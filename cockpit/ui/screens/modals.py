@@ -39,8 +39,8 @@ class ConfirmScreen(Dialog[bool]):
     def compose(self) -> ComposeResult:
         """Title, question, buttons."""
         with Vertical(id="dialog", classes="danger" if self.danger else ""):
-            yield Label(self.title_text, id="dialog-title")
-            yield Static(self.text, id="dialog-text")
+            yield Label(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.text, id="dialog-text", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button(
                     f"{self.confirm} (y)", id="yes", variant="error" if self.danger else "primary"
@@ -127,6 +127,7 @@ class EngineLostScreen(Dialog[str]):
                 f"{why}\nOrder keys are blocked. Stops and targets are only managed while "
                 "an engine runs.",
                 id="dialog-text",
+                markup=False,
             )
             with Horizontal(id="dialog-buttons"):
                 yield Button("Restart / re-attach (r)", id="restart", variant="primary")

@@ -16,8 +16,9 @@ from cockpit.journal.stats import compute, connect_read_only, render
 from cockpit.journal.store import start_of_local_day_ns
 
 
-def stats_lines(path: Path | None, *, today: bool) -> list[str]:
-    """The statistics as text, or why there are none (read-only: beside a writing engine)."""
+def stats_lines(path: Path | None, *, today: bool, width: int | None = None) -> list[str]:
+    """The statistics as text, or why there are none (read-only: beside a writing engine);
+    a round trip's line fits ``width`` where its columns can narrow."""
     if path is None:
         return ["No journal is known to this viewer."]
     since = start_of_local_day_ns() if today else 0
@@ -29,7 +30,7 @@ def stats_lines(path: Path | None, *, today: bool) -> list[str]:
             conn.close()
     except (OSError, sqlite3.Error) as exc:
         return [f"The journal cannot be read: {exc}"]
-    return render(stats)
+    return render(stats, width)
 
 
 class StatsScreen(Screen[None]):
@@ -65,11 +66,12 @@ class StatsScreen(Screen[None]):
         self.query_one("#stats-title", Label).update(
             f" Trade statistics — {where} (journal {self.path or '-'})"
         )
-        self._read(self.today)
+        width = self.query_one(RichLog).scrollable_content_region.width or self.size.width
+        self._read(self.today, max(0, width - 2) or None)
 
     @work(thread=True, exclusive=True, group="stats")
-    def _read(self, today: bool) -> None:
-        lines = stats_lines(self.path, today=today)
+    def _read(self, today: bool, width: int | None) -> None:
+        lines = stats_lines(self.path, today=today, width=width)
         self.app.call_from_thread(self._show, lines)
 
     def _show(self, lines: list[str]) -> None:

@@ -208,7 +208,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
                     compact=c,
                 )
             yield Static("", id="t-preview")
-            yield Static("", id="t-error")
+            yield Static("", id="t-error", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Send (ctrl+s)", id="send", variant="primary", compact=c)
                 yield Button("Cancel (esc)", id="cancel", compact=c)
