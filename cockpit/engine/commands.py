@@ -61,6 +61,16 @@ class ViewerCommands(EngineBase):
         self.screen.attached(request.conn_id)  # every symbol in full until it says
         self.publisher.reply(request.conn_id, self.snapshot())
 
+    def _instrument_view(self, key: str, inst: Instrument) -> protocol.InstrumentView:
+        """The view of instrument ``key``, built once per instrument object."""
+        sym = self._syms.get(key)
+        if sym is None:
+            return instrument_view(inst)
+        cached = sym.inst_view
+        if cached is None or cached[0] is not inst:
+            cached = sym.inst_view = (inst, instrument_view(inst))
+        return cached[1]
+
     def snapshot(self) -> protocol.Snapshot:
         """Everything a viewer needs on attach."""
         working = list(self.working.values())
@@ -68,7 +78,7 @@ class ViewerCommands(EngineBase):
         orders = working + recent[-50:]
         return protocol.Snapshot(
             seq=self._seq,
-            instruments=[instrument_view(i) for i in self.instruments.values()],
+            instruments=[self._instrument_view(k, i) for k, i in self.instruments.items()],
             quotes=[self._quote_view(s) for s in self._syms.values() if s.count],
             books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],

@@ -287,8 +287,11 @@ class MarketData(EngineBase):
             sym.depth = ev  # its book is built when a viewer needs it (_book_view)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
+        """The symbol's quote for viewers (built again only after a tick changed it)."""
+        if sym.view_count == sym.count and sym.view is not None:
+            return sym.view
         f = sym.fields
-        return protocol.QuoteView(
+        view = protocol.QuoteView(
             key=sym.inst.key,
             ltp=sym.ltp,
             recv_ns=sym.recv_ns,
@@ -307,6 +310,8 @@ class MarketData(EngineBase):
             total_sell_qty=f.get("total_sell_qty"),
             ticks=sym.count,
         )
+        sym.view, sym.view_count = view, sym.count
+        return view
 
 
 def compact(total: Decimal | int) -> Decimal | int:

@@ -151,6 +151,12 @@ class SymbolState:
     """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
     guard: JumpGuard = field(default_factory=lambda: JumpGuard(None))
     """Holds a print far outside the recent range from the exit decision (domain/guard.py)."""
+    view: protocol.QuoteView | None = None
+    """The quote view built last, current while ``view_count == count`` (every change of
+    what it shows counts a tick): a snapshot rebuilds only what changed since."""
+    view_count: int = -1
+    inst_view: tuple[Instrument, protocol.InstrumentView] | None = None
+    """The view of the instrument it was built from (instruments are immutable)."""
 
 
 @dataclass(slots=True)

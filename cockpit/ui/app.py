@@ -93,6 +93,9 @@ class CockpitApp(
         self._shown_under: list[Screen[Any]] = []
         """The screens when it was last worked out (a pushed or popped screen changes it)."""
         self.batches_applied = 0
+        self._deferred_batches = 0
+        """Engine batches posted again behind input (keys first), not applied yet: a link
+        loss waits behind them (the engine's last words come before its hang-up)."""
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
@@ -222,6 +225,9 @@ class CockpitApp(
 
     @on(EngineLinkLost)
     def _link_lost(self, event: EngineLinkLost) -> None:
+        if self._deferred_batches:  # what the engine said before it went comes first
+            self.post_message(EngineLinkLost(event.reason))
+            return
         was = self.link_state
         self.link_state = "lost"
         link, self.link = self.link, None
@@ -256,8 +262,11 @@ class CockpitApp(
     async def _engine_messages(self, event: EngineMessagesReceived) -> None:
         if not event.deferred and self.message_queue_size:
             # Keys first: what reached the app after this batch (a key) goes before it.
+            self._deferred_batches += 1
             self.post_message(EngineMessagesReceived(event.messages, deferred=True))
             return
+        if event.deferred:
+            self._deferred_batches -= 1
         await self._let_input_through()
         try:
             for msg in event.messages:
