@@ -7,17 +7,17 @@ Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
 - ``decided``: the decision thread hands the exit to the router (after its journal commit);
 - ``sending``: a router worker has taken it and starts the POST (the bench wraps the
   router's transport);
-- ``written``: httpcore has written the request to the socket (the bench wraps its network
-  backend): the exit order is on the venue's socket;
+- ``written``: the request is written to the socket (the bench wraps httpcore's network
+  backend under httpx, or the exit lane's write): the exit order is on the venue's socket;
 - ``venue``: the venue's HTTP server received the request (stamped by the venue).
 
 The split is then ``frame→queued`` (socket read and decode on the feed thread),
 ``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
-``decided→sending`` (the hand-off to a router worker), ``sending→written`` (httpcore's work
-and the GIL it waits for), ``written→venue`` (the loopback venue process waking up to read it:
-its own scheduling on this host, not the engine's). Thread CPU comes from
-``/proc/self/task/<tid>/stat`` per thread, summed by the thread's name without its number
-(``router-urgent-3`` → ``router-urgent``).
+``decided→sending`` (the hand-off to a router worker or the exit lane), ``sending→written``
+(the HTTP client's work and the GIL it waits for), ``written→venue`` (the loopback venue
+process waking up to read it: its own scheduling on this host, not the engine's). Thread CPU
+comes from ``/proc/self/task/<tid>/stat`` per thread, summed by the thread's name without its
+number (``router-urgent-3`` → ``router-urgent``).
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ class Stamps:
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
         self.written: list[tuple[str, int]] = []
+        self._started: dict[int, Any] = {}
         self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
         self.sending.clear()
         self.written.clear()
+        self._started.clear()
 
     def feed_sink(self, put: Callable[[object], None]) -> Callable[[object], None]:
         """The feed's sink: stamps a crash tick as it goes on the engine's queue."""
@@ -60,34 +62,45 @@ class Stamps:
 
         return sink
 
-    def wrap_transport(self, transport_module: Any) -> None:
-        """Stamp every exit POST as a router worker starts it (before ``router.start``)."""
-        make = transport_module.make
-        sending = self.sending
-        local = self._local
-        stamping = _stamping_backend(local, self.written)
+    def wrap_router(self, transport_module: Any, lane_module: Any) -> None:
+        """Stamp every exit as the router starts its POST and as its bytes are written, on
+        both paths: an httpx worker, the exit lane (before ``router.start``)."""
+        sending, written, local = self.sending, self.written, self._local
+        stamping = _stamping_backend(local, written)
+        httpx_init = transport_module.HttpxTransport.__init__
+        httpx_post = transport_module.HttpxTransport.post
 
-        class Stamped:
-            def __init__(self, inner: Any) -> None:
-                self.inner = inner
-                pool = getattr(inner, "_pool", None)  # httpcore: stamp its socket writes
-                if pool is not None:
-                    pool._network_backend = stamping(pool._network_backend)
+        def init(inner: Any, *args: Any, **kwargs: Any) -> None:
+            httpx_init(inner, *args, **kwargs)
+            pool = inner._client._transport._pool  # httpcore under httpx: stamp its writes
+            pool._network_backend = stamping(pool._network_backend)
 
-            def post(self, path: str, content: bytes) -> Any:
-                if path == "placeorder" and b'"SELL"' in content:
-                    m = _SYMBOL.search(content)
-                    local.symbol = m.group(1).decode() if m else "?"
-                    sending.append((local.symbol, time.monotonic_ns()))
-                try:
-                    return self.inner.post(path, content)
-                finally:
-                    local.symbol = None
+        def post(inner: Any, path: str, content: bytes) -> Any:
+            if path == "placeorder" and b'"SELL"' in content:
+                m = _SYMBOL.search(content)
+                local.symbol = m.group(1).decode() if m else "?"
+                sending.append((local.symbol, time.monotonic_ns()))
+            try:
+                return httpx_post(inner, path, content)
+            finally:
+                local.symbol = None
 
-            def close(self) -> None:
-                self.inner.close()
+        transport_module.HttpxTransport.__init__ = init
+        transport_module.HttpxTransport.post = post
+        lane_write = lane_module.ExitLane._write
+        started = self._started
 
-        transport_module.make = lambda *args, **kwargs: Stamped(make(*args, **kwargs))
+        def write(lane: Any, conn: Any) -> None:  # its first call for an exit: "sending"
+            job, had = conn.job, conn.wrote
+            selling = job is not None and not had and job.action == "SELL"
+            if selling and id(job) not in started:
+                started[id(job)] = job
+                sending.append((job.symbol, time.monotonic_ns()))
+            lane_write(lane, conn)
+            if selling and conn.wrote:
+                written.append((job.symbol, time.monotonic_ns()))
+
+        lane_module.ExitLane._write = write
 
 
 def _stamping_backend(local: threading.local, written: list[tuple[str, int]]) -> Any:
@@ -180,7 +193,9 @@ def split(
     match_by_crash: Callable[..., dict[tuple[str, int], int]],
     percentiles: Callable[[list[int]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Per crash frame, the time from one stage to the next (percentiles per stage)."""
+    """Per crash frame, the time from one stage to the next (percentiles per stage); and
+    ``top_1pct``: for the exits whose frame → venue is in the slowest 1%, the median of each
+    stage (where the late exits' time goes)."""
     stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
     if written:
         stages.append(("written", written))
@@ -188,14 +203,29 @@ def split(
     at = {name: match_by_crash(crashes, events) for name, events in stages if events is not None}
     out: dict[str, Any] = {}
     names = [name for name, _ in stages]
+    by_crash: dict[str, dict[tuple[str, int], int]] = {}
     for a, b in zip(names, names[1:], strict=False):
-        spans = []
+        spans = by_crash.setdefault(f"{a}_to_{b}", {})
         for crash, t_b in at.get(b, {}).items():
             t_a = 0 if a == "frame" else at.get(a, {}).get(crash)
             if t_a is not None and t_b >= t_a:
-                spans.append(t_b - t_a)
-        out[f"{a}_to_{b}"] = percentiles(spans)
+                spans[crash] = t_b - t_a
+        out[f"{a}_to_{b}"] = percentiles(list(spans.values()))
+    total = at.get("venue", {})
+    late = sorted(total, key=lambda c: -total[c])[: max(1, len(total) // 100)] if total else []
+    top: dict[str, Any] = {"n": len(late)}
+    if late:
+        top["frame_to_venue_ms"] = _median_ms([total[c] for c in late])
+    for stage, spans in by_crash.items():
+        values = [spans[c] for c in late if c in spans]
+        if values:
+            top[f"{stage}_ms"] = _median_ms(values)
+    out["top_1pct"] = top
     return out
+
+
+def _median_ms(values: list[int]) -> float:
+    return round(sorted(values)[len(values) // 2] / 1e6, 2)
 
 
 class CpuSampler:
@@ -282,3 +312,42 @@ def burst_cpu(
         for k, v in sampler.window(t0, t1).items():
             per.setdefault(k, []).append(v)
     return {k: round(sorted(v)[len(v) // 2], 2) for k, v in per.items()}
+
+
+class GcWatch:
+    """The engine process's garbage collections in a scenario: how many per generation and
+    the longest pause, wall and CPU (each holds the GIL: every thread, the decision thread
+    too, waits; wall over CPU is the collecting thread waiting for a core meanwhile)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, int, int]] = []
+        self._start = (0, 0)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = (time.perf_counter_ns(), time.thread_time_ns())
+        else:
+            wall, cpu = (
+                time.perf_counter_ns() - self._start[0],
+                time.thread_time_ns() - self._start[1],
+            )
+            self.pauses.append((info["generation"], wall, cpu))
+
+    def start(self) -> None:
+        import gc
+
+        self.pauses = []
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> dict[str, Any]:
+        import gc
+
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        out: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            spans = [(wall, cpu) for g, wall, cpu in self.pauses if g == gen]
+            out[f"gen{gen}"] = len(spans)
+            out[f"gen{gen}_max_ms"] = round(max(w for w, _ in spans) / 1e6, 2) if spans else 0.0
+            out[f"gen{gen}_max_cpu_ms"] = round(max(c for _, c in spans) / 1e6, 2) if spans else 0.0
+        return out

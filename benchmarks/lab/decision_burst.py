@@ -2,8 +2,10 @@
 
 The real :class:`~cockpit.engine.core.Engine` with a real SQLite journal and a recording
 router (the unit tests' rig): 50 symbols each hold a long position with a 20-tick stop; one
-batch of 50 crash ticks (as the decision loop takes what arrived together: one journal
-commit) decides the 50 exits; then their 50 acknowledgements and their 50 fills, one item
+batch of 50 crash ticks, handled as the decision loop handles what arrived together
+(``Engine._handle_together``: the exits committed and handed to the router in groups;
+``exits_one_commit_ms``: the same in one commit, handed over after it), decides the 50
+exits; then their 50 acknowledgements and their 50 fills, one item
 each, as they come back from the venue. CPU is the thread's own (``time.thread_time_ns``),
 median of ``--rounds`` fresh engines; ``--profile`` prints the top of a cProfile of one round.
 
@@ -57,7 +59,7 @@ def rig_with_positions(tmp: Path) -> Rig:
     return rig
 
 
-def one_round(prof: cProfile.Profile | None = None) -> dict[str, float]:
+def one_round(prof: cProfile.Profile | None = None, one_commit: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         rig = rig_with_positions(Path(tmp))
         engine = rig.engine
@@ -67,9 +69,12 @@ def one_round(prof: cProfile.Profile | None = None) -> dict[str, float]:
         if prof is not None:
             prof.enable()
         t0 = time.thread_time_ns()
-        with engine._batch():  # what the decision loop does with items that came together
-            for tick in crash:
-                engine.handle(tick)
+        if one_commit:  # the 50 decided, then one commit, then all 50 handed over
+            with engine._batch():
+                for tick in crash:
+                    engine.handle(tick)
+        else:  # as the decision loop does
+            engine._handle_together(list(crash))
         t1 = time.thread_time_ns()
         exits = [
             r
@@ -96,6 +101,8 @@ def main() -> int:
     args = ap.parse_args()
     rounds = [one_round() for _ in range(args.rounds)]
     out: dict[str, Any] = {"benchmark": "decision_burst", "exits": N, "rounds": args.rounds}
+    one = statistics.median(one_round(one_commit=True)["exits_ms"] for _ in range(args.rounds))
+    out["exits_one_commit_ms"] = round(one, 2)
     for key in ("exits_ms", "acks_ms", "fills_ms"):
         median = statistics.median(r[key] for r in rounds)
         out[key] = round(median, 2)

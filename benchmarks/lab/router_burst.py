@@ -1,6 +1,7 @@
-"""The order router alone, in a burst: 50 urgent orders submitted at once, per transport.
+"""The order router alone, in a burst: 50 urgent orders submitted at once, per exit path.
 
-For each ``--transports`` kind and ``--workers`` count, ``--rounds`` bursts of 50 urgent
+For each ``--paths`` (``lane``: the exit lane; ``httpx``: the urgent httpx workers) and
+``--workers`` count (urgent httpx workers), ``--rounds`` bursts of 50 urgent
 ``PlaceOrder`` go to a loopback aiohttp venue (its own process, from ``bench_router.py``).
 Per round: ``wall`` from the first submit to the 50th order received by the venue, and the
 router process's CPU time until the 50 answers are back (``client_cpu_ms``: every thread,
@@ -8,7 +9,7 @@ kernel time of the loopback sends included; a noisy host barely moves it).
 
 Usage::
 
-    PYTHONPATH=. python3 benchmarks/lab/router_burst.py [--transports httpx,httpcore]
+    PYTHONPATH=. python3 benchmarks/lab/router_burst.py [--paths lane,httpx]
         [--workers 8] [--rounds 20]
 """
 
@@ -36,7 +37,7 @@ def run(port: int, conn: Any, kind: str, workers: int, rounds: int) -> dict[str,
     results: queue.SimpleQueue[object] = queue.SimpleQueue()
     router = OpenAlgoRouter(
         f"http://127.0.0.1:{port}", KEY, results.put, order_rate=1e6, api_rate=1e6,
-        strategy="b", urgent_workers=workers, transport_kind=kind,
+        strategy="b", urgent_workers=workers, exit_lane=kind == "lane",
     )  # fmt: skip
     router.start()
     walls: list[float] = []
@@ -60,7 +61,7 @@ def run(port: int, conn: Any, kind: str, workers: int, rounds: int) -> dict[str,
         time.sleep(0.05)
     router.stop()
     return {
-        "transport": kind,
+        "path": kind,
         "urgent_workers": workers,
         "wall_p50_ms": round(statistics.median(walls), 2),
         "wall_max_ms": round(max(walls), 2),
@@ -70,7 +71,7 @@ def run(port: int, conn: Any, kind: str, workers: int, rounds: int) -> dict[str,
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--transports", default="httpx,httpcore")
+    ap.add_argument("--paths", default="lane,httpx")
     ap.add_argument("--workers", default="8")
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
@@ -82,7 +83,7 @@ def main() -> int:
     sys.setswitchinterval(0.0005)  # as the engine runs
     out = []
     for workers in (int(w) for w in args.workers.split(",")):
-        for kind in args.transports.split(","):
+        for kind in args.paths.split(","):
             out.append(run(port, conn, kind, workers, args.rounds))
             print(json.dumps(out[-1]), file=sys.stderr)
     conn.send("stop")

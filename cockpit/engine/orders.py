@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -28,6 +28,7 @@ from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
@@ -64,6 +65,9 @@ PENDING_APPROVAL_STATUS = "pending approval"
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
+MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
+EXITS_PER_COMMIT = 16
+"""Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
 
 
 class OrderFlow(EngineBase):
@@ -159,6 +163,32 @@ class OrderFlow(EngineBase):
                 submit(request)
         if error is not None:
             raise error
+
+    def _handle_together(self, items: list[Any], step: Callable[[int], None] | None = None) -> None:
+        """Handle what arrived together, in order, journaled in one commit; but exits decided
+        on the way wait neither for what is not market data (answers, fills, commands: up to
+        0.3 ms each) nor for more than ``EXITS_PER_COMMIT`` other exits: what was written so
+        far is committed, the exits handed to the router, then the next items are handled.
+        A gap through 50 stops: a few commits, and the router writes the first exits while
+        the next are decided (a commit per exit would double the deciding's CPU)."""
+        i, n = 0, len(items)
+        while i < n:
+            with self._batch():
+                held = self._held
+                assert held is not None
+                while i < n:
+                    if step is None:
+                        self.handle(items[i])
+                    else:
+                        step(i)  # the batch being folded (engine/fold.py)
+                    i += 1
+                    if (
+                        held
+                        and i < n
+                        and (type(items[i]) not in MARKET_DATA or len(held) >= EXITS_PER_COMMIT)
+                        and any(request.urgent for request in held)
+                    ):
+                        break
 
     def _journal_batch(self) -> contextlib.AbstractContextManager[Any]:
         """One journal commit for the writes made inside (a failed commit is alarmed)."""

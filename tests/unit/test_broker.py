@@ -6,7 +6,8 @@ import threading
 import time
 from decimal import Decimal
 
-from cockpit.adapters.openalgo.broker import OpenAlgoRouter, TokenBucket
+from cockpit.adapters.openalgo.broker import OpenAlgoRouter
+from cockpit.adapters.openalgo.pacing import TokenBucket
 from cockpit.adapters.openalgo.rows import instrument_from_row, order_updates, orderbook_rows
 from cockpit.domain.execution import PlaceOrder
 
@@ -29,6 +30,17 @@ def test_token_bucket_wait_gives_up_when_stopped() -> None:
     stop = threading.Event()
     stop.set()
     assert not bucket.wait(stop)
+
+
+def test_an_exit_lane_told_to_wait_gets_the_next_token_before_an_entry() -> None:
+    bucket = TokenBucket(rate=20.0, burst=1)
+    assert bucket.claim() == 0.0  # the exit lane takes the only token
+    assert bucket.claim() > 0  # told to wait: from now on the next token is the lane's
+    time.sleep(0.06)  # a token is back
+    assert bucket.take() > 0  # an entry does not get it
+    assert bucket.claim() == 0.0  # the lane does
+    time.sleep(0.06)
+    assert bucket.take() == 0.0  # the lane no longer waits: the entry goes
 
 
 def test_orderbook_rows_accepts_both_shapes() -> None:

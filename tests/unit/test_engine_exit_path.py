@@ -10,12 +10,15 @@ back: the failure is alarmed and entries are refused until a write goes through 
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from cockpit.daemon.external import UpstreamTee
 from cockpit.daemon.runner import external_sink
@@ -87,6 +90,56 @@ def test_the_exit_is_committed_before_the_router_gets_it(tmp_path: Path) -> None
     # More ticks through the stop send nothing more.
     rig.tick(SBIN, "798.00")
     assert router.exits() == [exit_req]
+    journal.close()
+
+
+@pytest.mark.parametrize("lagging", [False, True])
+def test_an_exit_decided_in_a_batch_goes_out_before_the_rest_of_the_batch(
+    tmp_path: Path, lagging: bool
+) -> None:
+    """What arrived together is handled in order, but an exit does not wait for the items
+    after it that are not market data (here the timer; an answer or a fill alike): it is
+    committed and handed over first. Consecutive crossing ticks still share a commit."""
+    rig, router, journal = _peeking_rig(tmp_path)
+    rig.tick(INFY, "1500.00")
+    spec = p.PlanSpec(stop_ticks=10, target_ticks=None)
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=spec)
+    rig.enter(INFY, "BUY", 5, "1500.00", plan=spec)
+    engine = rig.engine
+    handled: list[object] = []
+    handle = engine.handle
+
+    def spy(item: object) -> None:  # the real handler runs; the spy notes the order
+        handled.append(item)
+        handle(item)
+
+    engine.handle = spy  # type: ignore[method-assign]
+    at_submit: dict[str, int] = {}
+    submit = router.submit
+
+    def noting(request: Any) -> None:
+        if isinstance(request, PlaceOrder) and request.action == "SELL":
+            at_submit[request.symbol] = len(handled)
+        submit(request)
+
+    router.submit = noting  # type: ignore[method-assign]
+    now = rig.clock.now + 1
+    if lagging:  # a batch long enough to be folded (engine/fold.py) keeps the same order
+        engine.options = dataclasses.replace(engine.options, fold_over=2)
+    engine.handle_items(
+        [
+            LtpTick(now, "NSE", "SBIN", Decimal("799.00")),  # through 799.50
+            EngineTimer(now),
+            LtpTick(now, "NSE", "INFY", Decimal("1499.00")),  # through 1499.50
+        ]
+    )
+    exits = router.exits()
+    assert [r.symbol for r in exits] == ["SBIN", "INFY"]
+    # SBIN's exit went out after its tick, before the timer; INFY's after the last item.
+    assert at_submit == {"SBIN": 1, "INFY": 3}
+    for exit_req in exits:
+        orders, changes = router.seen[id(exit_req)]
+        assert (exit_req.cid, "exit", 1) in orders  # committed before it was handed over
     journal.close()
 
 

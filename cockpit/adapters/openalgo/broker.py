@@ -4,16 +4,18 @@ The engine never waits on the network. It hands a request object to
 :meth:`OpenAlgoRouter.submit` (which only enqueues) and later takes one :class:`RouterResult`
 per request off its own inbound queue (the ``sink`` given here).
 
-One HTTP client (httpcore, httpx's transport; keep-alive connections) serves every worker:
-see :mod:`cockpit.adapters.openalgo.transport`.
+Requests go out through httpx (:mod:`cockpit.adapters.openalgo.transport`), each worker with
+its own keep-alive connection; exits (urgent placements) through the exit lane
+(:mod:`cockpit.adapters.openalgo.lane`), which writes a burst of them before it reads any answer.
 
 Rules the router keeps:
 
 - Urgent requests (exits, kill switch, flatten) jump the queue and have workers of their own
-  (``urgent_workers``) that take nothing else, so an exit never waits behind a slow query or
-  entry, and exits close together (a market-wide gap) go out side by side; otherwise first
-  in, first out.
-- A client-side token bucket per endpoint class (order endpoints vs the rest) keeps us under
+  (``urgent_workers``) that take nothing else; exits go through the exit lane, so an exit never
+  waits behind a slow query or entry, and exits close together (a market-wide gap) go out side
+  by side; otherwise first in, first out.
+- A client-side token bucket per endpoint class (:mod:`cockpit.adapters.openalgo.pacing`: order
+  endpoints vs the rest) keeps us under
   the server's limits (OpenAlgo: 10 order requests per second by default); an urgent request
   takes the next token before others already waiting for one; a 429 closes the
   gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
@@ -35,13 +37,17 @@ import itertools
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 
 from cockpit.adapters.openalgo import transport
+from cockpit.adapters.openalgo.lane import ExitLane
+from cockpit.adapters.openalgo.pacing import Pacing
 from cockpit.adapters.openalgo.rest import (
     HttpError,
     find_in_orderbook,
@@ -76,56 +82,6 @@ log = logging.getLogger(__name__)
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
 
 
-# --------------------------------------------------------------------------- rate limit
-
-
-class TokenBucket:
-    """A token bucket (``rate`` per second, ``burst`` at most); ``wait`` blocks the caller.
-
-    Urgent callers (exits) come first: while one waits, no other caller takes a token.
-    """
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be > 0")
-        self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate)
-        self._tokens = self.burst
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-        self._urgent_waiting = 0
-
-    def take(self, urgent: bool = False) -> float:
-        """Take a token if one is there (return 0.0), else return the seconds to wait."""
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                if urgent or not self._urgent_waiting:
-                    self._tokens -= 1.0
-                    return 0.0
-                return 1.0 / self.rate  # an exit waits for this token: ask again later
-            return (1.0 - self._tokens) / self.rate
-
-    def wait(self, stop: threading.Event, urgent: bool = False) -> bool:
-        """Block until a token is taken; False if ``stop`` was set meanwhile."""
-        if urgent:
-            with self._lock:
-                self._urgent_waiting += 1
-        try:
-            while True:
-                delay = self.take(urgent)
-                if delay <= 0.0:
-                    return True
-                if stop.wait(delay):
-                    return False
-        finally:
-            if urgent:
-                with self._lock:
-                    self._urgent_waiting -= 1
-
-
 # --------------------------------------------------------------------------- router
 
 
@@ -134,9 +90,19 @@ class _Item:
     priority: int
     seq: int
     request: Any = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    """Attempts made already (by the exit lane)."""
+    lost: HttpError | None = field(default=None, compare=False)
+    """A placement the exit lane sent whose answer was lost: look for it, never resend."""
+    sent: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
-_ORDER_PATHS: Final = frozenset({"placeorder", "modifyorder", "cancelorder", "cancelallorder"})
+def _direct_http(root: str) -> bool:
+    """``root`` is plain http and reached without a proxy (what the exit lane speaks)."""
+    host = urlsplit(root).hostname or ""
+    if not root.startswith("http://"):
+        return False
+    return not urllib.request.getproxies().get("http") or bool(urllib.request.proxy_bypass(host))
 
 
 class OpenAlgoRouter:
@@ -156,8 +122,9 @@ class OpenAlgoRouter:
         max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
-        transport_kind: ``httpcore`` (default) or ``httpx``: see
-            :mod:`cockpit.adapters.openalgo.transport`.
+        exit_lane: exits through :mod:`cockpit.adapters.openalgo.lane` (an ``http://`` server);
+            False: through the urgent workers like the other urgent requests.
+        lane_connections: connections the exit lane keeps open.
     """
 
     def __init__(
@@ -175,8 +142,9 @@ class OpenAlgoRouter:
         max_retry_after_s: float = 5.0,
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
-        urgent_workers: int = 8,
-        transport_kind: str = "httpcore",
+        urgent_workers: int | None = None,
+        exit_lane: bool = True,
+        lane_connections: int = 8,
     ) -> None:
         root = base_url.rstrip("/")
         if not root.endswith("/api/v1"):
@@ -187,12 +155,12 @@ class OpenAlgoRouter:
         self._sink = sink
         self._strategy = strategy
         self._timeout = timeout_s
-        self._order_bucket = TokenBucket(order_rate)
-        self._api_bucket = TokenBucket(api_rate)
+        self._pacing = Pacing(order_rate, api_rate, max_retry_after_s)
         self._workers = max(1, workers)
+        if urgent_workers is None:  # without the lane, exits go out side by side on these
+            urgent_workers = 2 if exit_lane else 8
         self._urgent_workers = max(1, urgent_workers)
         self._connect_retries = connect_retries
-        self._max_retry_after = max_retry_after_s
         self._uncertain_checks = uncertain_checks
         self._backoff = backoff_s
         self._heap: list[_Item] = []
@@ -207,14 +175,14 @@ class OpenAlgoRouter:
         """Where the urgent-only workers wait."""
         self._seq = itertools.count()
         self._stop = threading.Event()
-        self._gate_until = 0.0
-        self._gate_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
-        self._clients: list[transport.Transport] = []
+        self._clients: list[transport.HttpxTransport] = []
         self._local = threading.local()
         """Each worker's own connection (``client``): no pool shared between the workers."""
-        self.transport: str = transport_kind
-        """How requests go out (``cockpit.adapters.openalgo.transport``), fixed at ``start``."""
+        self.exit_lane = exit_lane and _direct_http(root)
+        """Exits go through the exit lane (fixed at ``start``)."""
+        self._lane_connections = lane_connections
+        self._lane: ExitLane | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
         self.before_order: Callable[[], object] | None = None
@@ -248,8 +216,14 @@ class OpenAlgoRouter:
         # lock was the urgent workers' main wait in a burst of exits).
         names = [(f"router-{n}", False) for n in range(self._workers)]
         names += [(f"router-urgent-{n}", True) for n in range(self._urgent_workers)]
+        if self.exit_lane:
+            self._lane = ExitLane(
+                self._root, self._timeout, self._lane_encode, self._lane_turn,
+                self._lane_answered, connections=self._lane_connections,
+            )  # fmt: skip
+            self._lane.start()
         for name, urgent_only in names:
-            client = transport.make(self.transport, self._root, self._timeout, 1)
+            client = transport.HttpxTransport(self._root, self._timeout, 1)
             self._clients.append(client)
             thread = threading.Thread(
                 target=self._run, args=(urgent_only, client), name=name, daemon=True
@@ -267,10 +241,26 @@ class OpenAlgoRouter:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        unanswered: list[Any] = []
+        if self._lane is not None:
+            unsent, unanswered = self._lane.stop(max(0.1, deadline - time.monotonic()))
+            self._lane = None
+            with self._cv:
+                for request in unsent:
+                    heapq.heappush(self._heap, _Item(0, next(self._seq), request))
         with self._cv:
-            pending = [heapq.heappop(self._heap).request for _ in range(len(self._heap))]
-        for request in pending:
-            self._emit(RouterResult(request, False, STOPPED, "router stopped before sending"))
+            items = [heapq.heappop(self._heap) for _ in range(len(self._heap))]
+        for item in items:
+            if item.lost is not None:
+                unanswered.append(item.request)
+            else:
+                self._emit(
+                    RouterResult(item.request, False, STOPPED, "router stopped before sending")
+                )
+        for request in unanswered:
+            self.counters["uncertain"] += 1
+            self._emit(RouterResult(request, False, UNCERTAIN, "router stopped before the "
+                                    "answer came: reconciliation will tell"))  # fmt: skip
         for client in self._clients:
             client.close()
         self._clients.clear()
@@ -280,7 +270,14 @@ class OpenAlgoRouter:
         if self._stop.is_set():
             self._emit(RouterResult(request, False, STOPPED, "router is stopped"))
             return
-        item = _Item(0 if request.urgent else 1, next(self._seq), request)
+        lane = self._lane
+        if lane is not None and request.urgent and type(request) is PlaceOrder:
+            lane.submit(request)
+            return
+        self._queue(_Item(0 if request.urgent else 1, next(self._seq), request))
+
+    def _queue(self, item: _Item) -> None:
+        request = item.request
         with self._cv:
             heapq.heappush(self._heap, item)
             # Wake one worker that may take it (waking more makes them fight the submitting
@@ -317,7 +314,7 @@ class OpenAlgoRouter:
 
     # -- worker ----------------------------------------------------------------------------
 
-    def _run(self, urgent_only: bool, client: transport.Transport) -> None:
+    def _run(self, urgent_only: bool, client: transport.HttpxTransport) -> None:
         self._local.client = client
 
         def ready() -> bool:
@@ -332,11 +329,17 @@ class OpenAlgoRouter:
                     return
                 if not ready():
                     continue
-                request = heapq.heappop(self._heap).request
+                item = heapq.heappop(self._heap)
+                request = item.request
                 if type(request) is PlaceOrder and not request.urgent:
                     self._in_hand.add(id(request))  # may wait for the rate limit: droppable
             try:
-                result = self._handle(request)
+                if item.lost is not None:
+                    result = self._recover(
+                        request, item.lost, item.sent[0], item.attempts, item.sent[1]
+                    )
+                else:
+                    result = self._handle(request, item.attempts)
             except Exception as exc:  # a bug must not kill the worker or lose the result
                 log.exception("router: unexpected error on %s", type(request).__name__)
                 result = RouterResult(request, False, BAD_RESPONSE, f"internal error: {exc!r}")
@@ -350,14 +353,14 @@ class OpenAlgoRouter:
         except Exception:
             log.exception("router: sink refused a result")
 
-    def _handle(self, request: RouterRequest) -> RouterResult:
+    def _handle(self, request: RouterRequest, attempts: int = 0) -> RouterResult:
         call = request_call(request, self._strategy)
         if call is None:
             return RouterResult(request, False, REJECTED, f"no OpenAlgo endpoint for {request!r}")
         path, body, retry_uncertain = call
         if type(request) is ModifyOrder and self.before_order is not None:
             self.before_order()
-        result = self._call(request, path, body, retry_uncertain=retry_uncertain)
+        result = self._call(request, path, body, retry_uncertain=retry_uncertain, tried=attempts)
         if path == "orderbook" and result.ok:
             return self._orderbook(result)
         return self._typed(result)
@@ -365,16 +368,23 @@ class OpenAlgoRouter:
     # -- one call, classified and retried where safe ---------------------------------------
 
     def _call(
-        self, request: RouterRequest, path: str, body: dict[str, Any], *, retry_uncertain: bool
+        self,
+        request: RouterRequest,
+        path: str,
+        body: dict[str, Any],
+        *,
+        retry_uncertain: bool,
+        tried: int = 0,
     ) -> RouterResult:
         """Send ``request``; retry only where safe (see the module docstring). A placement
-        whose answer is lost (timeout, 5xx) is looked for in the orderbook, never resent."""
+        whose answer is lost (timeout, 5xx) is looked for in the orderbook, never resent.
+        ``tried``: attempts made already elsewhere (the exit lane)."""
         placing = type(request) is PlaceOrder
-        attempts = 0
+        attempts = tried
         backoff = self._backoff
         while True:
             attempts += 1
-            if not self._wait_turn(path, request.urgent):
+            if not self._pacing.wait_turn(path, self._stop, request.urgent):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
             if (
                 isinstance(request, PlaceOrder)
@@ -387,18 +397,12 @@ class OpenAlgoRouter:
             try:
                 if placing and self.before_order is not None:
                     self.before_order()
-                result = result_of(request, path, self._post(path, body), sent_ns, attempts)
-                if placing and result.venue_id:
-                    with self._ids_lock:
-                        self._known_ids.add(result.venue_id)
-                elif result.code == PENDING_APPROVAL:
-                    self.counters["pending_approval"] += 1
-                return result
+                return self._answer(request, path, self._post(path, body), sent_ns, attempts)
             except HttpError as exc:
                 if exc.code == RATE_LIMITED:
                     # The server did not act on it: wait as it says, then send it again.
                     self.counters["rate_limited"] += 1
-                    self._close_gate(exc.retry_after)
+                    self._pacing.close_gate(exc.retry_after)
                     if attempts <= self._connect_retries + 3:
                         self.counters["retries"] += 1
                         continue
@@ -424,6 +428,67 @@ class OpenAlgoRouter:
                     attempts=attempts,
                 )
 
+    def _answer(
+        self, request: RouterRequest, path: str, payload: Any, sent_ns: int, attempts: int
+    ) -> RouterResult:
+        result = result_of(request, path, payload, sent_ns, attempts)
+        if type(request) is PlaceOrder and result.venue_id:
+            with self._ids_lock:
+                self._known_ids.add(result.venue_id)
+        elif result.code == PENDING_APPROVAL:
+            self.counters["pending_approval"] += 1
+        return result
+
+    # -- the exit lane's side (called on its thread) ---------------------------------------
+
+    def _lane_encode(self, request: PlaceOrder) -> tuple[str, bytes]:
+        call = request_call(request, self._strategy)
+        assert call is not None  # a placement always has its endpoint
+        self.counters["requests"] += 1
+        return call[0], self._encode(call[1])
+
+    def _lane_turn(self) -> float:
+        """Seconds until the next exit may go (0: it goes; its order token is taken)."""
+        wait = self._pacing.exit_turn()
+        if wait <= 0 and self.before_order is not None:
+            self.before_order()
+        return wait
+
+    def _lane_answered(
+        self, request: PlaceOrder, outcome: transport.Answer | transport.SendError,
+        sent_ns: int, sent_wall_ns: int,
+    ) -> None:  # fmt: skip
+        """An exit's outcome from the lane: its result, or a hand-over to the workers (a
+        request that never left or was refused for the rate: sent again there; a placement
+        whose answer was lost: looked for in the orderbook there, never resent)."""
+        if isinstance(outcome, transport.SendError):
+            if not outcome.sent:
+                self.counters["retries"] += 1
+                self._queue(_Item(0, next(self._seq), request, attempts=1))
+                return
+            error = self._lost(outcome)
+        else:
+            try:
+                payload = interpret(*outcome)
+            except HttpError as exc:
+                error = exc
+            else:
+                self._emit(self._answer(request, "placeorder", payload, sent_ns, 1))
+                return
+        if error.code == RATE_LIMITED:
+            self.counters["rate_limited"] += 1
+            self.counters["retries"] += 1
+            self._pacing.close_gate(error.retry_after)
+            self._queue(_Item(0, next(self._seq), request, attempts=1))
+        elif error.code in (TIMEOUT, SERVER_ERROR):
+            self._queue(_Item(0, next(self._seq), request, 1, error, (sent_ns, sent_wall_ns)))
+        else:
+            self._emit(RouterResult(
+                request, False, error.code, f"placeorder: {error}", data=error.payload,
+                http_status=error.status, sent_ns=sent_ns, done_ns=time.monotonic_ns(),
+                attempts=1,
+            ))  # fmt: skip
+
     def _dropped_meanwhile(self, request: PlaceOrder) -> bool:
         """An entry taken by this worker was dropped while it waited for the rate limit."""
         with self._cv:
@@ -445,7 +510,7 @@ class OpenAlgoRouter:
             if self._stop.wait(delay):
                 break
             delay *= 2
-            if not self._wait_turn("orderbook"):
+            if not self._pacing.wait_turn("orderbook", self._stop):
                 break
             try:
                 payload = self._post("orderbook", {})
@@ -509,39 +574,22 @@ class OpenAlgoRouter:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _wait_turn(self, path: str, urgent: bool = False) -> bool:
-        while True:
-            with self._gate_lock:
-                wait = self._gate_until - time.monotonic()
-            if wait <= 0:
-                break
-            if self._stop.wait(wait):
-                return False
-        bucket = self._order_bucket if path in _ORDER_PATHS else self._api_bucket
-        return bucket.wait(self._stop, urgent)
-
-    def _close_gate(self, retry_after: Any) -> None:
-        try:
-            seconds = float(retry_after) if retry_after is not None else 1.0
-        except (TypeError, ValueError):
-            seconds = 1.0
-        seconds = max(0.05, min(seconds, self._max_retry_after))
-        with self._gate_lock:
-            self._gate_until = max(self._gate_until, time.monotonic() + seconds)
-
     def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        client: transport.Transport | None = getattr(self._local, "client", None)
+        client: transport.HttpxTransport | None = getattr(self._local, "client", None)
         if client is None:
             raise HttpError(TRANSPORT, "router not started")
         try:
             return client.post(path, content)
         except transport.SendError as exc:
-            if not exc.sent:
-                raise HttpError(TRANSPORT, str(exc)) from None
-            if exc.timed_out:
-                raise HttpError(TIMEOUT, f"no answer within {self._timeout}s ({exc})") from None
-            # Reset / protocol errors after the request may have been sent.
-            raise HttpError(TIMEOUT, f"connection failed mid-request ({exc})") from None
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: transport.SendError) -> HttpError:
+        if not exc.sent:
+            return HttpError(TRANSPORT, str(exc))
+        if exc.timed_out:
+            return HttpError(TIMEOUT, f"no answer within {self._timeout}s ({exc})")
+        # Reset / protocol errors after the request may have been sent.
+        return HttpError(TIMEOUT, f"connection failed mid-request ({exc})")
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
