@@ -33,7 +33,6 @@ from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
     Order,
     OrderAccepted,
-    OrderCancelled,
     OrderError,
     OrderFilled,
     OrderModified,
@@ -63,8 +62,6 @@ log = logging.getLogger(__name__)
 
 PENDING_APPROVAL_STATUS = "pending approval"
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
-WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
-"""The reason of an order cancelled while it waited for approval (it never reached the venue)."""
 MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 EXITS_PER_COMMIT = 16
 """Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
@@ -118,14 +115,6 @@ class OrderFlow(EngineBase):
             return False
         self._route(CancelOrder(order.cid, order.venue_id, urgent=urgent))
         return True
-
-    def _withdraw_approval(self, order: Order) -> None:
-        """Cancel an order waiting in OpenAlgo's Action Center: it never reached the venue and
-        the Action Center tells no API client when it is rejected there, so it ends here (the
-        journal keeps it ended: a restart does not hold it pending again)."""
-        if self.journal is not None:
-            self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
-        self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
 
     def _route(self, request: Any) -> None:
         """Hand ``request`` to the router, or hold it until the journal batch commits."""
