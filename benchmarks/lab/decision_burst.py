@@ -106,7 +106,7 @@ def one_round(
             engine.handle = fills.append  # type: ignore[method-assign,assignment]
             for request, venue_id in zip(exits, ids, strict=True):
                 rig.fill(request, venue_id, "997.45")
-            engine.handle = handle  # type: ignore[method-assign,assignment]
+            engine.handle = handle  # type: ignore[method-assign]
             t1 = time.thread_time_ns()
             engine._handle_together(acks)
             t2 = time.thread_time_ns()
