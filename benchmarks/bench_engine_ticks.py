@@ -6,8 +6,9 @@ protocol decodes them on a feed thread at ``--rate`` ticks/s in all and puts eac
 engine's inbound queue, as the feed does; the real :class:`Engine` runs its decision loop on its
 own thread with a real viewer server (one viewer attached and reading) as publisher, and a
 stop-loss plan on every symbol (so every tick runs an exit plan). CPU is each thread's own
-(``/proc/self/task/<tid>/stat``). Prints JSON: ticks offered and processed, decision-thread and
-feed-thread CPU per tick (µs) and as a share of a core, and the viewer server thread's share.
+(``/proc/self/task/<tid>/stat``). Prints JSON: ticks offered and processed (and folded, of
+those), decision-thread and feed-thread CPU per tick (µs) and as a share of a core, and the
+viewer server thread's share.
 
     PYTHONPATH=. python3 benchmarks/bench_engine_ticks.py [--symbols 50] [--rate 20000]
         [--seconds 8] [--fold-s 0] [--profile out.pstats] [--showing 40]
@@ -236,6 +237,7 @@ def main() -> int:
     result.update(
         ticks_offered=offered,
         ticks_processed=done,
+        ticks_folded=engine.counters.get("folded", 0),
         wall_s=round(wall, 2),
         processed_per_s=round(done / wall, 1),
         decision_us_per_tick=round(1e6 * (d1 - d0) / max(1, done), 2),

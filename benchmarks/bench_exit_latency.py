@@ -23,8 +23,9 @@ Figures per exit (CLOCK_MONOTONIC is system-wide, so the processes share it):
 alike; ``tick_to_decision`` — to the exit request handed to the router (on the decision thread).
 
 Scenarios: each ``--rates`` rate with no viewer, then with one attached (``--viewer textual``:
-the real Textual cockpit rendering headless in a child process; ``socket``: a client reading
-the socket); then the **burst**: every ``--period`` seconds all 50 symbols crash at once (a
+the real Textual cockpit rendering headless in a child process, at ``[ui] nice`` as ``cockpit``
+runs it; ``--nice-ab`` also at nice 0, the A of that A/B; ``socket``: a client reading the
+socket); then the **burst**: every ``--period`` seconds all 50 symbols crash at once (a
 market-wide gap; ticks at 1,000/s in between), ``burst_all_50_ms`` per round is from the first
 crash frame to the 50th exit order received by the venue. Budget: p99 <= 2 ms and p99.9 <= 10 ms
 at 10,000 ticks/s with the TUI attached; a burst's 50 exits within 15 ms.
@@ -38,7 +39,7 @@ exits through the router's httpx workers too (A, ``httpx``), beside the exit lan
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
-        [--rates 10000] [--bursts 10] [--ab]
+        [--rates 10000] [--bursts 10] [--ab] [--nice-ab]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -339,7 +340,7 @@ def run_floor(ctx: Any, port: int, venue: Any, cmd: dict[str, Any]) -> dict[str,
 # =============================================================================== viewers
 
 
-def socket_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
+def socket_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
     from cockpit.link.client import EngineClient
 
@@ -355,8 +356,12 @@ def socket_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
     client.close()
 
 
-def textual_viewer(path: str, ready: Any, stop: Any, counts: Any) -> None:
-    """The real cockpit TUI, headless, attached to the engine socket."""
+def textual_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
+    """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` as the
+    ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py)."""
+    from cockpit.ui.priority import lower_thread
+
+    lower_thread(nice)  # before Textual starts its threads: they inherit it
     from cockpit.config import Settings
     from cockpit.link.client import EngineClient
     from cockpit.ui.app import CockpitApp, UiOptions
@@ -584,6 +589,11 @@ def main() -> int:
         help="the burst also with a router of N urgent workers (connections)",
     )
     ap.add_argument(
+        "--nice-ab",
+        action="store_true",
+        help="each rate also with the TUI at nice 0 (A) beside its [ui] nice (B)",
+    )
+    ap.add_argument(
         "--switch-ab",
         type=int,
         default=0,
@@ -597,7 +607,7 @@ def main() -> int:
     from cockpit.adapters.openalgo import transport as router_transport
     from cockpit.adapters.openalgo.broker import OpenAlgoRouter
     from cockpit.adapters.openalgo.feed import OpenAlgoFeed
-    from cockpit.config import EngineSettings, Settings, SimSettings
+    from cockpit.config import EngineSettings, Settings, SimSettings, UiSettings
     from cockpit.domain.feed import FeedState
     from cockpit.domain.instruments import Exchange, Instrument
     from cockpit.engine.core import Engine, EngineOptions
@@ -607,6 +617,7 @@ def main() -> int:
     from cockpit.link.server import ViewerServer
 
     switch_us = EngineSettings().switch_interval_us
+    ui_nice = UiSettings().nice
     if switch_us:
         sys.setswitchinterval(switch_us / 1e6)  # as the runner does
     rates = [int(r) for r in args.rates.split(",")]
@@ -644,6 +655,7 @@ def main() -> int:
     stamps = exit_stages.Stamps(Decimal(price_text(BASE - CRASH)))
     stamps.wrap_router(router_transport, router_lane)
     sampler = exit_stages.CpuSampler()
+    gc_watch = exit_stages.GcWatch()
     server = ViewerServer(sock_path, inbound.put, profile="bench", venue="bench")
     syms: dict[str, Any] = {}
     publisher = ReEntry(server, inbound, lambda key: getattr(syms.get(key), "ltp", None))
@@ -719,21 +731,23 @@ def main() -> int:
         while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
             time.sleep(0.05)
         results["plans_armed_at_start"] = len(engine.plans)
-        for viewer in (False, True):
+        viewers = [(False, 0), (True, ui_nice)] + ([(True, 0)] if args.nice_ab else [])
+        for viewer, nice in viewers:
             vproc = None
             vstop = ctx.Event()
             counts = ctx.Value("l", 0)
             if viewer:
                 vready = ctx.Event()
                 target = socket_viewer if args.viewer == "socket" else textual_viewer
-                vproc = ctx.Process(target=target, args=(str(sock_path), vready, vstop, counts))
+                vargs = (str(sock_path), vready, vstop, counts, nice)
+                vproc = ctx.Process(target=target, args=vargs)
                 vproc.start()
                 vready.wait(30)
             switches = [switch_us] + ([args.switch_ab] if args.switch_ab else [])
             cmds: list[tuple[Any, dict[str, Any], str, int]] = [
                 (r, run_cmd(r), "lane", sw) for r in rates for sw in switches
             ]
-            if viewer and args.bursts:
+            if viewer and nice == ui_nice and args.bursts:
                 cmds += [("burst", burst_cmd, kind, switch_us) for kind in routers]
             for rate, cmd, kind, switch in cmds:
                 if switch:
@@ -751,10 +765,12 @@ def main() -> int:
                 if rate == "burst":
                     sampler.start()
                 cpu0, host0, load0 = time.process_time(), host_cpu(), os.getloadavg()[0]
+                gc_watch.start()
                 venue.send(cmd)
                 out = venue.recv()
                 time.sleep(0.3)
                 sampler.stop()
+                gc_pauses = gc_watch.stop()
                 cpu_ms = (time.process_time() - cpu0) * 1000
                 fig = figures(out, list(timed.stamps), rate == "burst", stamps)
                 fig["thread_cpu_ms"] = exit_stages.cpu_delta(threads0, exit_stages.thread_cpu())
@@ -766,6 +782,7 @@ def main() -> int:
                 scenario = {
                     "rate_target": rate,
                     "viewer": args.viewer if viewer else "none",
+                    "ui_nice": nice if viewer else None,
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
@@ -779,6 +796,7 @@ def main() -> int:
                         (exit_stages.process_cpu_s(vpid) - others0[1]) * 1000
                     ),
                     "cpu_steal_pct": steal_pct(host0, host_cpu()),
+                    "gc": gc_pauses,
                     "load_avg": round(max(load0, os.getloadavg()[0]), 2),
                 }
                 results["scenarios"].append(scenario)
@@ -806,7 +824,10 @@ def main() -> int:
     ten = [
         s
         for s in results["scenarios"]
-        if s["rate_target"] == 10000 and s["viewer"] != "none" and s["switch_us"] == switch_us
+        if s["rate_target"] == 10000
+        and s["viewer"] != "none"
+        and s["switch_us"] == switch_us
+        and s["ui_nice"] == ui_nice
     ]
     burst = [
         s for s in results["scenarios"] if s["rate_target"] == "burst" and s["transport"] == "lane"

@@ -11,13 +11,14 @@ processes; for each symbol count the paper exchange starts at that count's first
 (not faster: 3,000 symbols at 20 ticks/s each would be 60,000 ticks/s before the engine is
 even ready). Per level it measures: ticks the venue sent (its ``frames_sent``) vs ticks the
 engine processed (the sum of the per-symbol tick counts of two engine snapshots, which are
-answered in order behind every tick already queued), frames/s written, key-to-screen latency
-(``+`` pressed → the new quantity appears in the status bar) p50/p99, CPU of the venue, the
-engine and the TUI (share of one core), bytes written to the terminal per second, and the
-host's load average and steal time (the host may be shared). ``limit`` names the process
-that bounds the level: ``venue`` if it sent under 95 % of the requested rate, ``engine`` if it
-processed under 99 % of what was sent, else the busiest process. At the end the market is
-frozen and one last price set: the screen must end on it. The pty is a tmux-like
+answered in order behind every tick already queued) and, of those, the ticks it folded
+(handled while it lagged, see ``cockpit.engine.fold``), frames/s written, key-to-screen
+latency (``+`` pressed → the new quantity appears in the status bar) p50/p99, CPU (share of
+one core) and RSS of the venue, the engine and the TUI, bytes written to the terminal per
+second, and the host's load average and steal time (the host may be shared). ``limit`` names
+the process that bounds the level: ``venue`` if it sent under 95 % of the requested rate,
+``engine`` if it processed under 99 % of what was sent, else the busiest process. At the end
+the market is frozen and one last price set: the screen must end on it. The pty is a tmux-like
 ``TERM=screen-256color`` without ``COLORTERM`` (what SSH usually gives); ``--truecolor`` sends
 24-bit colours instead (longer escape sequences, more bytes).
 
@@ -127,8 +128,9 @@ def wait_engine(socket: Path, proc: subprocess.Popen[bytes], log: Path, symbols:
     raise SystemExit("engine not ready")
 
 
-def engine_ticks(socket: Path) -> tuple[float, int, float]:
-    """(when the engine received its latest processed tick, ticks processed in all, backlog s).
+def engine_ticks(socket: Path) -> tuple[float, int, float, int]:
+    """(when the engine received its latest processed tick, ticks processed in all, backlog s,
+    ticks folded in all -- handled while the engine lagged, see ``cockpit.engine.fold``).
 
     The snapshot request is queued behind every tick already on the engine's inbound queue;
     the count is what the engine had processed when it got to it, and the newest ``recv_ns``
@@ -139,7 +141,8 @@ def engine_ticks(socket: Path) -> tuple[float, int, float]:
     with EngineClient.connect(path=socket, client="bench") as c:
         snap = c.snapshot(timeout=30)
     latest = max((q.recv_ns for q in snap.quotes), default=0) / 1e9
-    return latest, sum(q.ticks for q in snap.quotes), time.time() - latest
+    folded = getattr(snap.status, "ticks_folded", 0)  # (an engine before the fold: none)
+    return latest, sum(q.ticks for q in snap.quotes), time.time() - latest, folded
 
 
 def host_cpu() -> tuple[float, float, float]:
@@ -308,6 +311,7 @@ class Group:
             "venue_ticks_per_s_sent": round(sent_rate, 1),
             "engine_ticks_per_s_processed": round(done_rate, 1),
             "processed_vs_sent": round(done_rate / sent_rate, 3) if sent_rate else None,
+            "engine_ticks_folded_per_s": round((e1[3] - e0[3]) / max(1e-9, e1[0] - e0[0]), 1),
             "engine_backlog_ms": round(1000 * e1[2], 1),
             "venue_new_connections": s1["connections"] - s0["connections"],
             "venue_slow_client_drops": s1["slow_drops"] - s0["slow_drops"],
@@ -321,6 +325,7 @@ class Group:
             "terminal_bytes_per_s": round((tui.bytes - b0) / wall),
             "engine_rss_mb": rss_mb(self.engine.pid),
             "tui_rss_mb": rss_mb(self.tui.proc.pid),
+            "venue_rss_mb": rss_mb(self.sim.pid),
             "limit": limit,
             "host_load_1m": round((load0 + os.getloadavg()[0]) / 2, 2),
             "host_busy_pct_of_all_cpus": round(100 * (h1[0] - h0[0]) / jiffies, 1),

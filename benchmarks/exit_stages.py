@@ -193,7 +193,9 @@ def split(
     match_by_crash: Callable[..., dict[tuple[str, int], int]],
     percentiles: Callable[[list[int]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Per crash frame, the time from one stage to the next (percentiles per stage)."""
+    """Per crash frame, the time from one stage to the next (percentiles per stage); and
+    ``top_1pct``: for the exits whose frame → venue is in the slowest 1%, the median of each
+    stage (where the late exits' time goes)."""
     stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
     if written:
         stages.append(("written", written))
@@ -201,14 +203,29 @@ def split(
     at = {name: match_by_crash(crashes, events) for name, events in stages if events is not None}
     out: dict[str, Any] = {}
     names = [name for name, _ in stages]
+    by_crash: dict[str, dict[tuple[str, int], int]] = {}
     for a, b in zip(names, names[1:], strict=False):
-        spans = []
+        spans = by_crash.setdefault(f"{a}_to_{b}", {})
         for crash, t_b in at.get(b, {}).items():
             t_a = 0 if a == "frame" else at.get(a, {}).get(crash)
             if t_a is not None and t_b >= t_a:
-                spans.append(t_b - t_a)
-        out[f"{a}_to_{b}"] = percentiles(spans)
+                spans[crash] = t_b - t_a
+        out[f"{a}_to_{b}"] = percentiles(list(spans.values()))
+    total = at.get("venue", {})
+    late = sorted(total, key=lambda c: -total[c])[: max(1, len(total) // 100)] if total else []
+    top: dict[str, Any] = {"n": len(late)}
+    if late:
+        top["frame_to_venue_ms"] = _median_ms([total[c] for c in late])
+    for stage, spans in by_crash.items():
+        values = [spans[c] for c in late if c in spans]
+        if values:
+            top[f"{stage}_ms"] = _median_ms(values)
+    out["top_1pct"] = top
     return out
+
+
+def _median_ms(values: list[int]) -> float:
+    return round(sorted(values)[len(values) // 2] / 1e6, 2)
 
 
 class CpuSampler:
@@ -295,3 +312,42 @@ def burst_cpu(
         for k, v in sampler.window(t0, t1).items():
             per.setdefault(k, []).append(v)
     return {k: round(sorted(v)[len(v) // 2], 2) for k, v in per.items()}
+
+
+class GcWatch:
+    """The engine process's garbage collections in a scenario: how many per generation and
+    the longest pause, wall and CPU (each holds the GIL: every thread, the decision thread
+    too, waits; wall over CPU is the collecting thread waiting for a core meanwhile)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, int, int]] = []
+        self._start = (0, 0)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = (time.perf_counter_ns(), time.thread_time_ns())
+        else:
+            wall, cpu = (
+                time.perf_counter_ns() - self._start[0],
+                time.thread_time_ns() - self._start[1],
+            )
+            self.pauses.append((info["generation"], wall, cpu))
+
+    def start(self) -> None:
+        import gc
+
+        self.pauses = []
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> dict[str, Any]:
+        import gc
+
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        out: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            spans = [(wall, cpu) for g, wall, cpu in self.pauses if g == gen]
+            out[f"gen{gen}"] = len(spans)
+            out[f"gen{gen}_max_ms"] = round(max(w for w, _ in spans) / 1e6, 2) if spans else 0.0
+            out[f"gen{gen}_max_cpu_ms"] = round(max(c for _, c in spans) / 1e6, 2) if spans else 0.0
+        return out

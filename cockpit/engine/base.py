@@ -74,6 +74,7 @@ class EngineBase:
     _day_start_ns: int
     plans: dict[str, PlanSlot]
     _closers: dict[str, Closer]
+    _plan_due: set[str]
     _touch: dict[str, Any]
     """Held MIT entries by client id (``cockpit.engine.entries.HeldTouch``)."""
     _pending_cancel_all: int | None
@@ -108,6 +109,8 @@ class EngineBase:
     counters: dict[str, int]
     _risk: RiskGate
     _vap_dirty: set[str]
+    _vap_later: set[str]
+    _vap_seen: int
     alerts: dict[int, protocol.AlertView]
     _price_alerts: dict[str, list[int]]
     active_watchlist: str
@@ -137,6 +140,18 @@ class EngineBase:
     if TYPE_CHECKING:
 
         def _add_instrument(self, inst: Instrument) -> None: ...
+        def handle(self, item: object) -> None: ...
+        def _handle_together(
+            self, items: list[Any], step: Callable[[int], None] | None = None
+        ) -> None: ...
+        def _trade_part(
+            self,
+            key: str,
+            sym: SymbolState,
+            ev: Any,
+            ltp: int,
+            touch: tuple[int | None, int | None],
+        ) -> None: ...
         def _alert_price(self, key: str, price: int) -> None: ...
         def _watchlist_changed(self) -> None: ...
         def _excursion_tick(self, key: str, price: int) -> None: ...
@@ -147,7 +162,6 @@ class EngineBase:
         ) -> protocol.Msg | None: ...
         def _alert_event(self, kind: str, key: str | None, title: str, text: str) -> None: ...
         def _day_pnl(self) -> Decimal: ...
-        def handle(self, item: object) -> None: ...
         def _restore_day(self, fills: list[protocol.FillView]) -> None: ...
         def _adopt_uncertain(self, update: OrderUpdate) -> str | None: ...
         def _alarm(

@@ -55,6 +55,7 @@ from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.excursions import Excursions
+from cockpit.engine.fold import Folding
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.orders import OrderFlow
@@ -106,6 +107,7 @@ class Engine(
     Excursions,
     Journaling,
     Entries,
+    Folding,
 ):
     """The decision thread. See the module docstring.
 
@@ -188,6 +190,10 @@ class Engine(
         self._day_start_ns = local_day_start_ns(self.clock())
         self.plans: dict[str, PlanSlot] = {}
         self._closers: dict[str, Closer] = {}
+        self._plan_due: set[str] = set()
+        """Plans the timer must look at (a time stop, or a change not yet published,
+        journaled or sent to the protective order); every plan once a second."""
+        self._next_plan_sweep_ns = 0
         self._touch: dict[str, HeldTouch] = {}
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
@@ -232,6 +238,7 @@ class Engine(
         self._ack_latencies: deque[int] = deque(maxlen=50)
         self.counters: dict[str, int] = {
             "ticks": 0,
+            "folded": 0,
             "bad_ticks": 0,
             "unknown_symbol": 0,
             "order_updates": 0,
@@ -250,6 +257,10 @@ class Engine(
         self._init_excursions()
         self._vap_dirty: set[str] = set()
         """Symbols whose volume at price changed since the timer last published it."""
+        self._vap_later: set[str] = set()
+        """Symbols whose changed levels wait for a viewer to show them."""
+        self._vap_seen = -1
+        """``screen.version`` when ``_vap_later`` was last looked at."""
         self._screen_dirty: set[str] = set()
         """Symbols whose quote or book changed since viewers were last sent them (folded)."""
         self.screen = ScreenLanes(self.options.screen_slow_s)
@@ -301,10 +312,8 @@ class Engine(
             if self._screen_dirty and next_screen < wake:
                 wake = next_screen
             items = inbound.take_all(wake - time.monotonic())
-            if len(items) == 1:
-                self.handle(items[0])
-            elif items:
-                self._handle_together(items)
+            if items:
+                self.handle_items(items)  # a lagging batch is folded (engine/fold.py)
             if self.screen_due():
                 # Viewers get the latest state of what changed, at most every `fold` s: a
                 # lone tick goes out at once, a flood is folded per symbol.
@@ -355,21 +364,7 @@ class Engine(
     def _on_timer(self, timer: EngineTimer) -> None:
         now = timer.ts_ns
         if self.reconciled:
-            for slot in list(self.plans.values()):
-                decision = slot.plan.on_time(now)
-                if decision is not None:
-                    self._fire(slot, decision)
-                    continue
-                if slot.event_pending and (
-                    now - slot.event_ns >= self.options.plan_event_interval_s * NS
-                ):
-                    self._publish_moved(slot, now)
-                if slot.protective_dirty:
-                    self._sync_protective(slot, now)
-                if slot.journaled_version != slot.plan.version and (
-                    now - slot.journaled_ns >= self.options.journal_trail_every_s * NS
-                ):
-                    self._journal_plan(slot, "trail")
+            self._plans_on_timer(now)
         self._retry_closers(now)
         self._probe_journal(now)
         if self._risk.limits.daily_loss_limit is not None and self.reconciled:
@@ -392,12 +387,55 @@ class Engine(
             self._alerts_on_timer()
         if self._excursions:
             self._marks_on_timer(now)
-        if self._vap_dirty:
+        if self._vap_dirty or (self._vap_later and self.screen.version != self._vap_seen):
             self._publish_volume()
         if self._charts:
             self._publish_charts(now)
         if now >= self._next_status_ns:
             self._publish_status()
+
+    def _plans_on_timer(self, now: int) -> None:
+        """Time stops, paced plan events, protective orders and trail journaling. Each timer
+        looks at the plans that may need it (``_plan_due``: a time stop, or a change since);
+        once a second at every plan, so a change no path flagged waits a second at most."""
+        due = self._plan_due
+        if now >= self._next_plan_sweep_ns:
+            self._next_plan_sweep_ns = now + NS
+            keys = list(self.plans)
+        elif due:
+            keys = list(due)
+        else:
+            return
+        event_every = self.options.plan_event_interval_s * NS
+        journal_every = self.options.journal_trail_every_s * NS
+        for key in keys:
+            slot = self.plans.get(key)
+            if slot is None:
+                due.discard(key)
+                continue
+            plan = slot.plan
+            decision = plan.on_time(now)
+            if decision is not None:
+                self._fire(slot, decision)
+                due.add(key)
+                continue
+            if slot.event_pending and now - slot.event_ns >= event_every:
+                self._publish_moved(slot, now)
+            if slot.protective_dirty:
+                self._sync_protective(slot, now)
+            if slot.journaled_version != plan.version and (
+                now - slot.journaled_ns >= journal_every
+            ):
+                self._journal_plan(slot, "trail")
+            if (
+                (plan.time_stop_ns is not None and plan.active)
+                or slot.event_pending
+                or slot.protective_dirty
+                or slot.journaled_version != plan.version
+            ):
+                due.add(key)
+            else:
+                due.discard(key)
 
     def _check_daily_loss(self) -> None:
         """The day's loss limit: as it is reached, entries still queued are dropped; with
@@ -446,6 +484,8 @@ class Engine(
             armed=self.armed,
             day_pnl=day_pnl,
             ticks_per_s=round(self._ticks_per_s, 1),
+            ticks=self.counters["ticks"],
+            ticks_folded=self.counters["folded"],
             order_latency_ms=median,
             kill_switch=self.kill_switch,
             lock=lock,

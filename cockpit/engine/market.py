@@ -19,6 +19,7 @@ from cockpit.engine.state import (
     market_ticks,
     venue_ticks,
 )
+from cockpit.engine.views import volume_view
 from cockpit.link import protocol
 from cockpit.link.bus import ViewerGone, ViewerShowing
 
@@ -83,15 +84,26 @@ class MarketData(EngineBase):
                 self._alert_price(key, checked.price)
             if key in self._excursions:
                 self._excursion_tick(key, checked.price)
+        self._trade_part(key, sym, ev, ltp, touch)  # after the exit decision: never delays it
+        self._to_screen(key, sym, ev)
+
+    def _trade_part(
+        self,
+        key: str,
+        sym: SymbolState,
+        ev: LtpTick | QuoteTick | DepthTick | TradeTick,
+        ltp: int,
+        touch: tuple[int | None, int | None],
+    ) -> None:
+        """What the event traded: volume at price, who initiated it, the chart's bar and
+        print (every tick, folded or not: these must stay exact)."""
         if isinstance(ev, QuoteTick | TradeTick):
-            # after the exit decision: never delays an exit
             qty = self._traded(key, sym, ev, ltp)
             if qty is not None:
                 side, inferred = aggressor(ev, ltp, touch, sym)
                 sym.last_trade, sym.last_side = ltp, side
                 if side == "buy":
-                    total = sym.bought.get(ltp, ZERO) + qty
-                    sym.bought[ltp] = total
+                    sym.bought[ltp] = compact(sym.bought.get(ltp, 0) + qty)
                 if self._charts:
                     ts = ev.exch_ns or ev.recv_ns
                     self._chart_trade(key, ltp, qty, ts, side, inferred)
@@ -99,7 +111,6 @@ class MarketData(EngineBase):
                 sym.last_trade = ltp  # the last price is a trade's (for the tick rule)
         elif self._charts:
             self._chart_trade(key, ltp, None, ev.exch_ns or ev.recv_ns, "", False)
-        self._to_screen(key, sym, ev)
 
     def _to_screen(
         self, key: str, sym: SymbolState, ev: LtpTick | QuoteTick | DepthTick | TradeTick
@@ -207,9 +218,10 @@ class MarketData(EngineBase):
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return None
-        total = sym.vap.get(ltp, ZERO) + qty
+        total = compact(sym.vap.get(ltp, 0) + qty)
         sym.vap[ltp] = total
-        sym.vap_changed[ltp] = total
+        if self.screen.full(key):  # off screen: the whole map goes out once it is shown
+            sym.vap_changed[ltp] = total
         self._vap_dirty.add(key)
         return qty
 
@@ -225,25 +237,30 @@ class MarketData(EngineBase):
     def _publish_volume(self) -> None:
         """Send the changed volume-at-price levels (from the timer: a few times a second) of
         the symbols a viewer shows; the others' changes wait (merged per level) until one
-        does."""
+        does. Only symbols that changed since the last call are looked at, and those waiting
+        off screen only when what the viewers show changes."""
+        lanes = self.screen
+        if lanes.version != self._vap_seen and self._vap_later:
+            shown = lanes.shown
+            back = set(self._vap_later) if shown is None else self._vap_later & shown
+            self._vap_later -= back
+            self._vap_dirty |= back
+            for key in back:  # changes off screen were not kept level by level: send all
+                sym = self._syms[key]
+                sym.vap_changed.update(sym.vap)
+        self._vap_seen = lanes.version
         publish = self.publisher.volume
-        full = self.screen.full
-        later: set[str] = set()
+        full = lanes.full
+        later = self._vap_later
         for key in self._vap_dirty:
             if not full(key):
                 later.add(key)  # its changed levels wait until a viewer shows it
                 continue
             sym = self._syms[key]
-            levels = sorted(sym.vap_changed.items())
-            sym.vap_changed.clear()
-            if levels:
-                bought = sym.bought
-                publish(
-                    protocol.VolumeAtPrice(
-                        key, levels, [(p, bought.get(p, ZERO)) for p, _ in levels]
-                    )
-                )
-        self._vap_dirty = later
+            if sym.vap_changed:
+                publish(volume_view(key, sym.vap_changed.items(), sym.bought))
+                sym.vap_changed.clear()
+        self._vap_dirty = set()
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
         inst = sym.inst
@@ -270,8 +287,11 @@ class MarketData(EngineBase):
             sym.depth = ev  # its book is built when a viewer needs it (_book_view)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
+        """The symbol's quote for viewers (built again only after a tick changed it)."""
+        if sym.view_count == sym.count and sym.view is not None:
+            return sym.view
         f = sym.fields
-        return protocol.QuoteView(
+        view = protocol.QuoteView(
             key=sym.inst.key,
             ltp=sym.ltp,
             recv_ns=sym.recv_ns,
@@ -290,6 +310,17 @@ class MarketData(EngineBase):
             total_sell_qty=f.get("total_sell_qty"),
             ticks=sym.count,
         )
+        sym.view, sym.view_count = view, sym.count
+        return view
+
+
+def compact(total: Decimal | int) -> Decimal | int:
+    """A volume-at-price total as an int when it is whole (28 bytes, not a Decimal's 104:
+    3,000 symbols times thousands of levels); exact either way (viewers read it as Decimal)."""
+    if type(total) is int:
+        return total
+    whole = int(total)
+    return whole if whole == total else total
 
 
 def aggressor(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -164,7 +164,7 @@ class OrderFlow(EngineBase):
         if error is not None:
             raise error
 
-    def _handle_together(self, items: list[object]) -> None:
+    def _handle_together(self, items: list[Any], step: Callable[[int], None] | None = None) -> None:
         """Handle what arrived together, in order, journaled in one commit; but exits decided
         on the way wait neither for what is not market data (answers, fills, commands: up to
         0.3 ms each) nor for more than ``EXITS_PER_COMMIT`` other exits: what was written so
@@ -177,7 +177,10 @@ class OrderFlow(EngineBase):
                 held = self._held
                 assert held is not None
                 while i < n:
-                    self.handle(items[i])
+                    if step is None:
+                        self.handle(items[i])
+                    else:
+                        step(i)  # the batch being folded (engine/fold.py)
                     i += 1
                     if (
                         held

@@ -62,6 +62,7 @@ class ExitPlanning(EngineBase):
     def _plan_moved(self, slot: PlanSlot, ts_ns: int) -> None:
         """The trail ratcheted or breakeven kicked in on a tick."""
         plan = slot.plan
+        self._plan_due.add(slot.key)  # the timer publishes, journals, syncs what waits
         if plan.stop != slot.seen_stop:
             slot.seen_stop = plan.stop
             slot.protective_dirty = slot.protective_cid is not None
@@ -188,6 +189,7 @@ class ExitPlanning(EngineBase):
         if change.changed:
             slot.last_stop = slot.seen_stop = slot.plan.stop
             slot.protective_dirty = slot.protective_cid is not None
+            self._plan_due.add(order.key)
             self.publisher.event(
                 protocol.PlanEvent(
                     self._next_seq(), plan_view(order.key, slot.plan, slot.exit_cid), change=text
@@ -271,6 +273,7 @@ class ExitPlanning(EngineBase):
         )
         slot = PlanSlot(key, plan, last_stop=plan.stop, seen_stop=plan.stop)
         self.plans[key] = slot
+        self._plan_due.add(key)
         self._journal_plan(slot, "attached")
         self.publisher.event(
             protocol.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached")

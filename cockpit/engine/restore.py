@@ -85,6 +85,7 @@ class Journaling(EngineBase):
                 key, plan, last_stop=plan.stop, seen_stop=plan.stop, journaled_version=plan.version
             )
             self.plans[key] = slot
+            self._plan_due.add(key)
             restored.append(key)
             if plan.fired:
                 # It fired before the crash; make sure the exit happens (once).

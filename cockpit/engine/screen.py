@@ -17,7 +17,7 @@ from collections import deque
 class ScreenLanes:
     """Which symbols go to viewers at the screen rate, and when the others are due."""
 
-    __slots__ = ("slow_s", "shown", "_in_full", "_showing", "_later", "_waiting")
+    __slots__ = ("slow_s", "shown", "version", "_in_full", "_showing", "_later", "_waiting")
 
     def __init__(self, slow_s: float = 1.0) -> None:
         self.slow_s = slow_s
@@ -25,6 +25,9 @@ class ScreenLanes:
         self.shown: frozenset[str] | None = None
         """Symbols published at the screen rate; None: every symbol (a viewer wants them
         all, or no viewer said what it shows)."""
+        self.version = 0
+        """Moves each time ``shown`` is recomputed (what waits off screen is looked at again
+        only then, never on every timer)."""
         self._in_full: set[int] = set()
         """Viewers attached that have not said what they show (they get every symbol)."""
         self._showing: dict[int, frozenset[str]] = {}
@@ -58,6 +61,7 @@ class ScreenLanes:
         self._union()
 
     def _union(self) -> None:
+        self.version += 1
         if self._in_full or not self._showing:
             self.shown = None  # one wants all, or none said (no viewer: as before lanes)
         else:

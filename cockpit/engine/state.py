@@ -106,6 +106,12 @@ class EngineOptions:
     screen_slow_s: float = 1.0
     """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
     published at most this often, its quote only (no book is built for it)."""
+    fold_over: int = 2000
+    """A decision thread that finds more than this many items waiting at once has fallen
+    behind: in that batch, ticks of a symbol nothing trades on (no exit plan, position,
+    working order, held entry or price alert) are folded -- each still adds its volume at
+    price, bar and print, and only the symbol's last one is handled in full (see
+    :mod:`cockpit.engine.fold`). 0: never fold."""
 
 
 @dataclass(slots=True)
@@ -129,11 +135,11 @@ class SymbolState:
     """Venue prices already converted to ticks (see :func:`market_ticks`)."""
     raw_ohlc: dict[str, Any] = field(default_factory=dict)
     """The venue's open/high/low/close as last converted (converted again only on change)."""
-    vap: dict[int, Decimal] = field(default_factory=dict)
+    vap: dict[int, Decimal | int] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
-    vap_changed: dict[int, Decimal] = field(default_factory=dict)
+    vap_changed: dict[int, Decimal | int] = field(default_factory=dict)
     """Levels changed since they were last published (0: removed by a session reset)."""
-    bought: dict[int, Decimal] = field(default_factory=dict)
+    bought: dict[int, Decimal | int] = field(default_factory=dict)
     """The buyer-initiated part of ``vap`` per price (see :func:`aggressor`)."""
     last_trade: int | None = None
     """The previous trade's price (ticks), for the tick rule."""
@@ -145,6 +151,12 @@ class SymbolState:
     """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
     guard: JumpGuard = field(default_factory=lambda: JumpGuard(None))
     """Holds a print far outside the recent range from the exit decision (domain/guard.py)."""
+    view: protocol.QuoteView | None = None
+    """The quote view built last, current while ``view_count == count`` (every change of
+    what it shows counts a tick): a snapshot rebuilds only what changed since."""
+    view_count: int = -1
+    inst_view: tuple[Instrument, protocol.InstrumentView] | None = None
+    """The view of the instrument it was built from (instruments are immutable)."""
 
 
 @dataclass(slots=True)
@@ -211,7 +223,7 @@ def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
     return inst.market_ticks(price)
 
 
-PRICE_CACHE: Final = 512
+PRICE_CACHE: Final = 64
 """Prices remembered per symbol by :func:`market_ticks` (cleared when full)."""
 _MISS: Final = object()
 

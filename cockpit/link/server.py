@@ -10,11 +10,13 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
 - ``volume`` (changed volume-at-price levels) goes through the ordered deque below, so a
   snapshot and the level updates before/after it stay in order; the loop merges the levels
   into each live viewer's pending batch (latest total per level wins), never a frame each.
-- ``event``/``reply`` append to one ordered deque, which the loop polls every 2 ms while
-  events flow (only the first event after a quiet spell wakes the loop: one syscall). The
-  loop encodes each event once and queues the frame for every live viewer, in order. A
-  viewer with more than ``max_backlog`` frames not yet written is disconnected (it resyncs
-  from a snapshot when it reconnects), so it never holds the engine back.
+- ``event``/``reply`` append to one ordered deque, which the loop polls every
+  ``EVENT_INTERVAL_S`` (10 ms) while events flow (only the first event after a quiet spell
+  wakes the loop: one syscall). The loop encodes each event once and queues the frame for
+  every live viewer, in order; a snapshot or market batch is encoded a slice at a time
+  (``slices.py``: the GIL is never held for a whole megabyte-sized frame). A viewer with more
+  than ``max_backlog`` frames not yet written is disconnected (it resyncs from a snapshot
+  when it reconnects), so it never holds the engine back.
 
 Attach: ``Hello`` → ``Welcome`` (or ``Refused(rule="version")`` and close) → a
 :class:`SnapshotRequest` on the engine's inbound queue; the viewer becomes live (receives
@@ -57,6 +59,7 @@ from cockpit.link.protocol import (
     decode_to_engine,
     encode,
 )
+from cockpit.link.slices import encode_sliced
 from cockpit.link.sockets import (
     EngineAlreadyRunning,
     ServerError,
@@ -304,7 +307,8 @@ class ViewerServer:
             loop.call_soon_threadsafe(self._drain_tick)
 
     def _drain_tick(self) -> None:
-        """Drain the deque; keep polling every 2 ms while busy, go idle after ~100 ms quiet."""
+        """Drain the deque; keep polling every ``EVENT_INTERVAL_S`` while busy, go idle after
+        ``IDLE_AFTER_TICKS`` quiet polls (~100 ms)."""
         loop = self._loop
         if loop is None or self._stopping:
             return
@@ -354,7 +358,8 @@ class ViewerServer:
                 if v is None:
                     continue
             try:
-                frame = encode(msg)
+                # a reply may be a whole snapshot: its long lists a slice at a time
+                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue
@@ -441,7 +446,7 @@ class ViewerServer:
         v.vap = {}
         v.status = None
         self.counters["market_batches"] += 1
-        return encode(batch)
+        return encode_sliced(batch)
 
     async def _write_loop(self, v: Viewer) -> None:
         writer = v.writer

@@ -201,6 +201,10 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """Realized + unrealized, open positions marked at each symbol's last LTP (the mark the
     viewer's positions pane and status bar use too, with the LTPs it has received since)."""
     ticks_per_s: float = 0.0
+    ticks: int = 0
+    """Market ticks the engine has handled since it started (folded ones included)."""
+    ticks_folded: int = 0
+    """Of those, ticks folded while the decision thread lagged (``cockpit.engine.fold``)."""
     order_latency_ms: float | None = None
     """Median time from order request sent to the venue's acknowledgement, recent orders."""
     kill_switch: bool = False

@@ -1,9 +1,11 @@
-"""/history bars: the live path's one-second bars, after a synthetic past that ends where it starts.
+"""/history bars: the live path's bars, after a synthetic past that ends where it starts.
 
 Before the sim started there is a seeded past: one-minute bars for the previous five
 sessions and daily bars for about a year, ending at the instrument's previous close. Since
-the start, bars are aggregated from the live path's one-second bars. Intraday buckets are
-aligned to the IST clock; daily bars carry the IST date as UTC midnight (as brokers do).
+the start, bars are aggregated from the live path: intervals under a minute from its
+one-second bars (the last 5 minutes are kept), longer ones from its one-minute bars (6
+hours). Intraday buckets are aligned to the IST clock; daily bars carry the IST date as UTC
+midnight (as brokers do).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def _bar_back(
 
 def _past(s: SymbolState, seed: int | None) -> tuple[list[RawBar], list[RawBar]]:
     """The synthetic one-minute and daily bars before the sim started (cached)."""
-    first = s.bars[0].t if s.bars else (s.bar.t if s.bar else s.ts_ms // 1000)
+    first = _first_live(s)
     cache_key = (s.key, seed, s.prev_close, first // 86400)
     hit = _CACHE.get(cache_key)
     if hit is not None:
@@ -148,12 +150,36 @@ def _past(s: SymbolState, seed: int | None) -> tuple[list[RawBar], list[RawBar]]
     return result
 
 
+def _first_live(s: SymbolState) -> int:
+    """When the live path started (its first bar kept), in epoch seconds."""
+    first = s.minutes.first_t()
+    if first is not None:
+        return first
+    if s.minute is not None:
+        return s.minute.t
+    first = s.bars.first_t()
+    if first is not None:
+        return first
+    return s.bar.t if s.bar is not None else s.ts_ms // 1000
+
+
 def _live(s: SymbolState) -> list[RawBar]:
-    bars = [(b.t, b.o, b.h, b.l, b.c, b.v) for b in s.bars]
+    """The live one-second bars kept (the last minutes), the one in progress last."""
+    bars = s.bars.rows()
     if s.bar is not None:
         b = s.bar
         bars.append((b.t, b.o, b.h, b.l, b.c, b.v))
     return bars
+
+
+def _live_minutes(s: SymbolState) -> list[RawBar]:
+    """Every live minute since the start (each built from all its ticks), the one in
+    progress merged with the second in progress."""
+    bars = s.minutes.rows()
+    for b in (s.minute, s.bar):
+        if b is not None:
+            bars.append((b.t, b.o, b.h, b.l, b.c, b.v))
+    return _bucket(bars, 60, _IST_OFFSET)
 
 
 def _merge(bars: list[RawBar], start_of: Callable[[int], int]) -> list[RawBar]:
@@ -196,15 +222,14 @@ def history_bars(
     if end < start:
         raise ValueError("end_date must not be before start_date")
     minutes, daily = _past(s, seed)
-    live = _live(s)
     if interval in _SECONDS:
         size = _SECONDS[interval]
-        source = live if size < 60 else minutes + _bucket(live, 60, _IST_OFFSET)
+        source = _live(s) if size < 60 else minutes + _live_minutes(s)
         rows = _bucket(source, size, _IST_OFFSET)
         lo_t = calendar.timegm(start.timetuple()) - _IST_OFFSET
         hi_t = calendar.timegm(end.timetuple()) - _IST_OFFSET + 86400
     elif interval in ("D", "W", "M"):
-        today_rows = _bucket(live, 86400, _IST_OFFSET)
+        today_rows = _bucket(_live_minutes(s), 86400, _IST_OFFSET)
         days = daily + [(t + _IST_OFFSET, o, h, lo, c, v) for t, o, h, lo, c, v in today_rows]
         rows = days if interval == "D" else _calendar_buckets(days, interval)
         lo_t = calendar.timegm(start.timetuple())

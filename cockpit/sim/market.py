@@ -13,7 +13,7 @@ import math
 import random
 import time
 import zlib
-from collections import deque
+from array import array
 from decimal import Decimal
 from typing import Final
 
@@ -28,10 +28,17 @@ _BETA: Final = 0.91
 _OMEGA: Final = 1.0 - _ALPHA - _BETA
 _JUMP_EVERY_S: Final = 240.0
 """Mean seconds between jumps."""
+_LEVEL_MULT: Final = [1.0 + 0.18 * level for level in range(BOOK_LEVELS)]
+"""A level's size relative to the touch's (as :meth:`SymbolState._fresh_qty` computes it)."""
 Lvl = tuple[int, int, int]
 """A book level: ``(price_ticks, steps, orders)``."""
-_MAX_BARS: Final = 6 * 3600
-"""Live one-second bars kept per instrument."""
+SECOND_BARS: Final = 5 * 60
+"""Live one-second bars kept per instrument (the last 5 minutes: 3,000 symbols for hours
+must not grow without bound)."""
+MINUTE_BARS: Final = 6 * 60
+"""Live one-minute bars kept per instrument (6 hours), built from the one-second bars."""
+PRICE_CACHE: Final = 64
+"""Decimal prices remembered per instrument (cleared when full)."""
 
 
 class Bar:
@@ -44,6 +51,15 @@ class Bar:
         self.o = self.h = self.l = self.c = price
         self.v = steps
 
+    def merge(self, other: Bar) -> None:
+        """Fold a later bar of the same bucket into this one."""
+        if other.h > self.h:
+            self.h = other.h
+        if other.l < self.l:
+            self.l = other.l
+        self.c = other.c
+        self.v += other.v
+
     def add(self, price: int, steps: int) -> None:
         """Fold one trade into the bar."""
         if price > self.h:
@@ -52,6 +68,47 @@ class Bar:
             self.l = price
         self.c = price
         self.v += steps
+
+
+class BarRing:
+    """The last ``cap`` closed bars, packed (48 bytes a bar, not a ``Bar`` object's ~200:
+    thousands of instruments keep them), oldest first."""
+
+    __slots__ = ("cap", "_a", "_n", "_head")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._a = array("q")
+        self._n = 0
+        self._head = 0
+        """Where the oldest bar is once the ring is full."""
+
+    def append(self, bar: Bar) -> None:
+        """Keep ``bar`` (the oldest goes once ``cap`` are kept)."""
+        row = (bar.t, bar.o, bar.h, bar.l, bar.c, bar.v)
+        if self._n < self.cap:
+            self._a.extend(row)
+            self._n += 1
+            return
+        i = 6 * self._head
+        self._a[i : i + 6] = array("q", row)
+        self._head = (self._head + 1) % self.cap
+
+    def rows(self) -> list[tuple[int, int, int, int, int, int]]:
+        """``(t, open, high, low, close, volume)`` of each bar kept, oldest first."""
+        a = self._a
+        out = [
+            (a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5])
+            for i in range(0, 6 * self._n, 6)
+        ]
+        return out[self._head :] + out[: self._head]
+
+    def first_t(self) -> int | None:
+        """The start of the oldest bar kept."""
+        return self._a[6 * self._head] if self._n else None
+
+    def __len__(self) -> int:
+        return self._n
 
 
 class SymbolState:
@@ -95,6 +152,8 @@ class SymbolState:
         "seq",
         "bars",
         "bar",
+        "minutes",
+        "minute",
         "_px",
         "_lot_int",
         "t0",
@@ -149,8 +208,13 @@ class SymbolState:
         self.ao = [self._orders_for(q) for q in self.aq]
         self.paused = False
         self.seq = 0
-        self.bars: deque[Bar] = deque(maxlen=_MAX_BARS)
+        self.bars = BarRing(SECOND_BARS)
+        """Closed one-second bars, oldest first (the bar in progress is ``bar``)."""
         self.bar: Bar | None = None
+        self.minutes = BarRing(MINUTE_BARS)
+        """Closed one-minute bars, oldest first."""
+        self.minute: Bar | None = None
+        """The minute in progress, as of the last closed second (``bar`` is not in it yet)."""
         self.t0 = 0.0
         self.count = 0
 
@@ -168,7 +232,7 @@ class SymbolState:
         """The exact Decimal price of ``ticks`` (cached; prices revisit the same grid)."""
         value = self._px.get(ticks)
         if value is None:
-            if len(self._px) > 50_000:
+            if len(self._px) >= PRICE_CACHE:
                 self._px.clear()
             value = self._px[ticks] = self.inst.price(ticks)
         return value
@@ -189,21 +253,33 @@ class SymbolState:
         per = max(self.avg_steps * 1.5, 1.0)
         return max(1, min(steps, int(steps / per) + 1 + int(self.rng.random() * 3)))
 
+    def _fresh(self, first: int, count: int) -> tuple[list[int], list[int]]:
+        """Fresh sizes of ``count`` levels from ``first`` and their order counts: the values
+        and random draws of :meth:`_fresh_qty` for each level, then :meth:`_orders_for` for
+        each size, without a call per level (the book refresh is the sim's hot path)."""
+        rnd = self.rng.random
+        base = self.base_qty
+        mult = _LEVEL_MULT
+        qtys = [
+            max(1, int(base * mult[i] * (0.35 + 1.3 * rnd()))) for i in range(first, first + count)
+        ]
+        per = max(self.avg_steps * 1.5, 1.0)
+        return qtys, [max(1, min(q, int(q / per) + 1 + int(rnd() * 3))) for q in qtys]
+
     def _shift(self, side_q: list[int], side_o: list[int], d: int) -> None:
         """Shift one side of the book by ``d`` levels (d > 0: new levels appear at the top)."""
         n = BOOK_LEVELS
         if d >= n or -d >= n:
-            side_q[:] = [self._fresh_qty(i) for i in range(n)]
-            side_o[:] = [self._orders_for(q) for q in side_q]
+            side_q[:], side_o[:] = self._fresh(0, n)
         elif d > 0:
-            new_q = [self._fresh_qty(i) for i in range(d)]
+            new_q, new_o = self._fresh(0, d)
             side_q[:] = new_q + side_q[: n - d]
-            side_o[:] = [self._orders_for(q) for q in new_q] + side_o[: n - d]
+            side_o[:] = new_o + side_o[: n - d]
         elif d < 0:
             d = -d
-            tail_q = [self._fresh_qty(n - d + i) for i in range(d)]
+            tail_q, tail_o = self._fresh(n - d, d)
             side_q[:] = side_q[d:] + tail_q
-            side_o[:] = side_o[d:] + [self._orders_for(q) for q in tail_q]
+            side_o[:] = side_o[d:] + tail_o
 
     def _take(self, qtys: list[int], counts: list[int], steps: int, level: int = 0) -> None:
         """Remove ``steps`` from one level; an emptied level is replenished."""
@@ -330,9 +406,22 @@ class SymbolState:
         if bar is None or bar.t != sec:
             if bar is not None:
                 self.bars.append(bar)
+                self._close_second(bar)
             self.bar = Bar(sec, price, steps)
         else:
             bar.add(price, steps)
+
+    def _close_second(self, bar: Bar) -> None:
+        """Fold a closed one-second bar into its minute (once a second, not every tick)."""
+        start = bar.t // 60 * 60
+        minute = self.minute
+        if minute is not None and minute.t == start:
+            minute.merge(bar)
+            return
+        if minute is not None:
+            self.minutes.append(minute)
+        minute = self.minute = Bar(start, bar.o, bar.v)
+        minute.h, minute.l, minute.c = bar.h, bar.l, bar.c
 
     # -- derived -------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from cockpit.ui.link import Link, LinkClosed, Pump
 from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesReceived
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
+from cockpit.ui.paint import paint_now
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
@@ -89,7 +90,12 @@ class CockpitApp(
         self._gate: tuple[Any, ...] = ()
         self._shown: frozenset[str] | None = None
         """What the engine was last told the screen shows (None: nothing told yet)."""
+        self._shown_under: list[Screen[Any]] = []
+        """The screens when it was last worked out (a pushed or popped screen changes it)."""
         self.batches_applied = 0
+        self._deferred_batches = 0
+        """Engine batches posted again behind input (keys first), not applied yet: a link
+        loss waits behind them (the engine's last words come before its hang-up)."""
         self.last_applied_ns = 0
         self._frozen = False
         self.count = Count()
@@ -219,6 +225,9 @@ class CockpitApp(
 
     @on(EngineLinkLost)
     def _link_lost(self, event: EngineLinkLost) -> None:
+        if self._deferred_batches:  # what the engine said before it went comes first
+            self.post_message(EngineLinkLost(event.reason))
+            return
         was = self.link_state
         self.link_state = "lost"
         link, self.link = self.link, None
@@ -253,8 +262,11 @@ class CockpitApp(
     async def _engine_messages(self, event: EngineMessagesReceived) -> None:
         if not event.deferred and self.message_queue_size:
             # Keys first: what reached the app after this batch (a key) goes before it.
+            self._deferred_batches += 1
             self.post_message(EngineMessagesReceived(event.messages, deferred=True))
             return
+        if event.deferred:
+            self._deferred_batches -= 1
         await self._let_input_through()
         try:
             for msg in event.messages:
@@ -280,7 +292,14 @@ class CockpitApp(
             self._update_views(changes)
             if self._moves_held:
                 self.flush_moves()
-            self._say_showing()
+            if (
+                changes.everything
+                or changes.positions
+                or changes.orders
+                or changes.watchlist
+                or self.screen_stack != self._shown_under
+            ):
+                self._say_showing()  # what else it draws in full moved with these
             if changes.everything and self.options.freeze_after_start and not self._frozen:
                 self._frozen = True
                 self.call_after_refresh(_freeze_what_startup_made)
@@ -345,7 +364,8 @@ class CockpitApp(
         link = self.link
         if link is None or self.link_state != "live" or not self.store.connected:
             return
-        keys = shown_keys(self.store, self.selected, self.screen_stack)
+        self._shown_under = self.screen_stack
+        keys = shown_keys(self.store, self.selected, self._shown_under)
         if keys != self._shown:
             try:
                 link.show(sorted(keys))
@@ -435,7 +455,11 @@ class CockpitApp(
                     title = f"{name.replace('_', ' ')} refused"
                     self.log_message("warning", title, reason, timeout=4)
                     return True
-        return await super().run_action(action, default_namespace, namespaces)
+        screen = self.screen
+        done = await super().run_action(action, default_namespace, namespaces)
+        if self.screen is screen:
+            paint_now(screen)
+        return done
 
     def show_count(self) -> None:
         """Show the pending count on the status bar (at once: the trader is typing it)."""

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any
 
+from cockpit.ui.priority import SessionGroup, Spawner, lower_thread
+
 
 class EngineConnector:
     """Attach to the profile's engine, or start it (detached, so it outlives us) and attach.
@@ -24,6 +26,12 @@ class EngineConnector:
         """Things to tell the user once attached."""
         self.read_only = bool(getattr(args, "read_only", False))
         """``--read-only``: attach as a viewer that cannot trade; never start an engine."""
+        self.nice: int = settings.ui.nice
+        """``[ui] nice``: the TUI runs below the engine (``cockpit/ui/priority.py``)."""
+        self.spawner = Spawner()
+        """Every attach (which may start the engine) runs on this thread, made before the
+        TUI lowers its priority: an engine it starts runs at the normal priority."""
+        self.group = SessionGroup()
         self._future: concurrent.futures.Future[Any] | None = None
 
     def _attach(self) -> Any:
@@ -39,20 +47,20 @@ class EngineConnector:
         self.started_engine = self.started_engine or attached.started
         if attached.notice:
             self.notes.append(attached.notice)
+        if self.nice:  # the engine in another session: our session's group yields too
+            self.group.lower(self.nice, attached.client.welcome.engine_pid)
         return attached.client
 
     def prefetch(self) -> None:
         """Start attaching (or starting the engine) in the background now."""
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="engine-attach")
-        self._future = pool.submit(self._attach)
-        pool.shutdown(wait=False)
+        self._future = self.spawner.submit(self._attach)
 
     def connect(self) -> Any:
         """Attach; start the engine if none runs. Returns a Link (blocking)."""
         from cockpit.ui.link import ClientLink
 
         future, self._future = self._future, None
-        client = future.result() if future is not None else self._attach()
+        client = future.result() if future is not None else self.spawner.call(self._attach)
         return ClientLink(client)
 
     def restart(self) -> Any:
@@ -71,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     connector = EngineConnector(settings, args)
     connector.prefetch()
+    # The screen yields to the engine: this thread and every thread Textual starts from it
+    # run at [ui] nice (the engine, started from the connector's own thread, does not).
+    lower_thread(settings.ui.nice)
     if connector.read_only:
         from cockpit.link.client import EngineNotRunning
 
@@ -95,5 +106,9 @@ def run(args: argparse.Namespace) -> int:
     options = UiOptions.from_settings(settings)
     options.freeze_after_start = True
     app = CockpitApp(connector, options)
-    rc = app.run()
+    try:
+        rc = app.run()
+    finally:
+        connector.group.restore()
+        connector.spawner.close()
     return int(rc or 0)

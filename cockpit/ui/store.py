@@ -162,6 +162,8 @@ class Store:
         self.fired: list[AlertFired] = []
         """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
+        self.newest_recv_ns = 0
+        """When the engine received the freshest tick of any symbol (kept as quotes come)."""
         self.direction: dict[str, int] = {}
         """+1 / -1 / 0: the direction of the last change of the last price."""
         self.flash_until: dict[str, int] = {}
@@ -290,6 +292,7 @@ class Store:
         self.instruments = {i.key: i for i in snap.instruments}
         self.quotes = {}
         self.history = {}
+        self.newest_recv_ns = 0
         self.direction = {}
         self.flash_until = {}
         for q in snap.quotes:
@@ -358,6 +361,8 @@ class Store:
     def _quote(self, q: QuoteView, *, flash: bool) -> None:
         prev = self.quotes.get(q.key)
         self.quotes[q.key] = q
+        if q.recv_ns > self.newest_recv_ns:
+            self.newest_recv_ns = q.recv_ns
         hist = self.history.get(q.key)
         if hist is None:
             hist = self.history[q.key] = deque(maxlen=HISTORY)
@@ -479,10 +484,8 @@ class Store:
 
     def last_tick_age_ns(self, now_ns: int | None = None) -> int | None:
         """Age of the freshest tick of any symbol."""
-        if not self.quotes:
-            return None
-        newest = max(q.recv_ns for q in self.quotes.values())
-        if not newest:
+        newest = self.newest_recv_ns
+        if not self.quotes or not newest:
             return None
         return max(0, (now_ns if now_ns is not None else self.clock()) - newest)
 
@@ -583,7 +586,8 @@ def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
 
 
 def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
-    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s`` below a second, so rows stay still)."""
+    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s``, then whole seconds — 3s — so a
+    list of rows repaints for its ages once a second, not ten times)."""
     if ns is None:
         return "—"
     ms = ns // 1_000_000
@@ -592,7 +596,7 @@ def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
             return "<1s"
         return f"{ms}ms"
     if ms < 60_000:
-        return f"{ms / 1000:.1f}s"
+        return f"{ms // 1000}s" if coarse else f"{ms / 1000:.1f}s"
     if ms < 3_600_000:
         return f"{ms // 60_000}m"
     if ms < 86_400_000:

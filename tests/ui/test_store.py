@@ -70,6 +70,10 @@ def test_formatting_is_exact() -> None:
     assert fmt_money(Decimal("-1234.565")) == "-1,234.57"
     assert fmt_age(1_500_000_000) == "1.5s"
     assert fmt_age(None) == "—"
+    # The watchlist's ages: a row's age text changes once a second, not every 100 ms.
+    assert fmt_age(400_000_000, coarse=True) == "<1s"
+    assert fmt_age(1_500_000_000, coarse=True) == fmt_age(1_900_000_000, coarse=True) == "1s"
+    assert fmt_age(125_000_000_000, coarse=True) == "2m"
 
 
 def test_merge_market_keeps_latest_per_symbol() -> None:
@@ -162,3 +166,14 @@ def test_pump_drops_market_batches_a_snapshot_supersedes_but_no_event() -> None:
     t.join(5)
     kinds = [type(m).__name__ for batch in delivered for m in batch]
     assert kinds == ["OrderEvent", "Snapshot", "MarketBatch"]
+
+
+def test_the_freshest_tick_age_follows_batches_and_a_new_snapshot() -> None:
+    store = Store()
+    store.apply(sc.snapshot(sc.T0))
+    assert store.last_tick_age_ns(sc.T0 + 5) == 5
+    store.apply(p.MarketBatch(seq=2, quotes=[sc.quote("NSE:INFY", 30_001, sc.T0 + 100)]))
+    store.apply(p.MarketBatch(seq=3, quotes=[sc.quote("NSE:SBIN", 16_001, sc.T0 + 50)]))
+    assert store.last_tick_age_ns(sc.T0 + 300) == 200  # the freshest, not the last applied
+    store.apply(sc.snapshot(sc.T0 - 1000))  # a resync from an engine whose ticks are older
+    assert store.last_tick_age_ns(sc.T0) == 1000

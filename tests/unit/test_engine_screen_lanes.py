@@ -11,6 +11,8 @@ import pytest
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.market import DepthTick, TradeTick
 from cockpit.engine import market
+from cockpit.engine.screen import ScreenLanes
+from cockpit.engine.state import EngineTimer
 from cockpit.link import protocol as p
 from cockpit.link.bus import SnapshotRequest, ViewerGone, ViewerShowing
 from tests.unit.test_engine_core import INFY, SBIN, Recorder, Rig
@@ -196,3 +198,52 @@ def test_orders_fills_plans_and_exits_reach_a_viewer_that_shows_nothing() -> Non
     assert hidden == shown  # the same events, in the same order
     kinds = {kind for kind, _ in hidden}
     assert {"OrderEvent", "FillEvent", "PositionEvent", "PlanEvent", "ExitFired"} <= kinds
+
+
+def test_the_timer_looks_only_at_volume_that_changed_not_at_every_symbol_waiting(
+    clock: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: per-timer work grows with what changed, not with the symbols followed."""
+    rig, pub = lanes_rig()
+    engine = rig.engine
+    engine.handle(SnapshotRequest(1))
+    show(rig, 1, SBIN.key)
+    rig.clock.now += 1
+    engine.handle(TradeTick(rig.clock.now, "NSE", "INFY", Decimal("1500"), ltq=Decimal(3)))
+    engine._publish_volume()  # INFY's levels wait off screen
+    looked: list[str] = []
+    full = ScreenLanes.full
+
+    def counting(self: ScreenLanes, key: str) -> bool:
+        looked.append(key)
+        return full(self, key)
+
+    monkeypatch.setattr(ScreenLanes, "full", counting)
+    for _ in range(3):
+        engine._publish_volume()
+    assert looked == []  # nothing changed since: INFY is not looked at again
+    rig.clock.now += 1
+    engine.handle(TradeTick(rig.clock.now, "NSE", "SBIN", Decimal("800"), ltq=Decimal(2)))
+    looked.clear()
+    engine._publish_volume()
+    assert looked == [SBIN.key]
+    assert [v.key for v in pub.volumes] == [SBIN.key]
+    show(rig, 1, SBIN.key, INFY.key)  # INFY scrolls into view: its waiting levels go out
+    engine.handle(EngineTimer(rig.clock.now))  # nothing changed since: the timer sends them
+    assert pub.volumes[-1] == p.VolumeAtPrice(
+        INFY.key, [(30000, Decimal(3))], [(30000, Decimal(0))]
+    )
+
+
+def test_waiting_volume_goes_out_when_a_viewer_wants_every_symbol(clock: FakeTime) -> None:
+    rig, pub = lanes_rig()
+    engine = rig.engine
+    engine.handle(SnapshotRequest(1))
+    show(rig, 1, SBIN.key)
+    rig.clock.now += 1
+    engine.handle(TradeTick(rig.clock.now, "NSE", "INFY", Decimal("1500"), ltq=Decimal(3)))
+    engine._publish_volume()
+    assert pub.volumes == []
+    engine.handle(SnapshotRequest(2))  # a viewer that says nothing: every symbol in full
+    engine._publish_volume()
+    assert [v.key for v in pub.volumes] == [INFY.key]

@@ -52,3 +52,37 @@ def test_bad_dates(market: Market) -> None:
         history_bars(state, "D", "yesterday", "2026-01-01", 1)
     with pytest.raises(ValueError, match="before"):
         history_bars(state, "D", "2026-02-01", "2026-01-01", 1)
+
+
+def test_live_bars_take_bounded_memory_and_minute_bars_stay_exact(market: Market) -> None:
+    """Issue 19: 3,000 symbols for hours must not grow the sim without bound. One-second
+    bars are kept for the last minutes only; older time lives in one-minute bars built from
+    every tick (so the minute history is exact), and the price cache is capped."""
+    from cockpit.sim import market as sim_market
+
+    state = market.states["NSE:SBIN"]
+    start = (int(dt.datetime.now(IST).timestamp()) // 60 - 150) * 60  # 2.5 h ago, on a minute
+    minutes: dict[int, list[int]] = {}
+    for i in range(9000):  # a tick a second for 2.5 hours
+        before = state.volume
+        state.step((start + i) * 1_000_000_000)
+        ltp = state.ltp
+        m = minutes.setdefault((start + i) // 60 * 60, [ltp, ltp, ltp, ltp, 0])
+        m[1], m[2], m[3] = max(m[1], ltp), min(m[2], ltp), ltp
+        m[4] += state.volume - before
+    assert len(state.bars) <= sim_market.SECOND_BARS
+    assert len(state._px) <= sim_market.PRICE_CACHE
+    day = dt.datetime.fromtimestamp(start, IST).date()
+    days = (day.isoformat(), (day + dt.timedelta(days=1)).isoformat())
+    rows = [b for b in history_bars(state, "1m", *days, 4) if b["timestamp"] >= start]
+    got = {b["timestamp"]: b for b in rows}
+    assert sorted(got) == sorted(minutes)
+    for t, (o, h, lo, c, v) in minutes.items():
+        bar = got[t]
+        assert (bar["open"], bar["high"], bar["low"], bar["close"]) == tuple(
+            state.px(x) for x in (o, h, lo, c)
+        ), t
+        assert bar["volume"] == state.qty(v)
+    secs = history_bars(state, "1s", *days, 4)
+    assert 0 < len(secs) <= sim_market.SECOND_BARS + 1
+    assert [b["timestamp"] for b in secs] == list(range(start + 9000 - len(secs), start + 9000))

@@ -105,3 +105,29 @@ def test_fractional_lots_and_added_instruments() -> None:
         parse_instrument_spec("NSE:IBM")
     with pytest.raises(ValueError, match="listed twice"):
         Market([listing, listing], 1, 10)
+
+
+def test_a_seed_gives_the_same_path_and_book_as_it_always_did() -> None:
+    """The book's refresh is on the sim's hot path (issue 19): making it faster must not
+    change what a seed reproduces (prices, touch, every level's size and order count)."""
+    import hashlib
+    from decimal import Decimal
+
+    from cockpit.domain.instruments import Exchange, Instrument
+    from cockpit.sim.universe import Listing
+
+    listings = [
+        Listing(Instrument(Exchange.NSE, f"B{i:04d}", Decimal("0.05")), Decimal(100 + 7 * i))
+        for i in range(0, 3000, 300)
+    ]
+    market = Market(listings, seed=7, rate=0.5)
+    digest = hashlib.sha256()
+    for n in range(300):
+        for s in market.states.values():
+            s.step(1_700_000_000_000_000_000 + n * 10**9)
+            state = (s.ltp, s.bid, s.ask, s.bq, s.aq, s.bo, s.ao, s.volume)
+            digest.update(repr(state).encode())
+    assert digest.hexdigest() == GOLDEN_PATH
+
+
+GOLDEN_PATH = "b781cbb4fa8bf7a56d366508cb931a913b3f43709af036030d901f1b5a9dda7a"

@@ -33,9 +33,10 @@ class Dialog(ModalScreen[R]):
 
     def _lift_toasts(self) -> None:
         """Toasts go where the dialog leaves room for one: above it (stacking up from just
-        above it; older ones go off the top), else beside it on the right, else below it; a
-        dialog that leaves no such room hides them while it is up (each is in the message log,
-        `M`), so nothing ever covers its question or its buttons."""
+        above it; older ones go off the top), else beside it on the right (clear of the panes
+        below, as the stylesheet keeps them), else in a short band above it at the full width
+        (a line each), else below it; a dialog that leaves no such room hides them while it is
+        up (each is in the message log, `M`). Nothing ever covers its question or buttons."""
         try:
             box = self.query_one("#dialog").region
         except NoMatches:
@@ -43,21 +44,26 @@ class Dialog(ModalScreen[R]):
         if not box.height:
             return
         width, height = self.size
-        beside = width - box.right - 1
-        below = height - box.bottom
-        self.set_class(box.y < TOAST_ROWS and beside >= TOAST_MIN_WIDTH, "-toasts-beside")
+        above, beside, below = box.y, width - box.right - 1, height - box.bottom
+        wide = False
         for rack in self.query(ToastRack):
             styles = rack.styles
-            styles.clear_rule("max_height")
-            styles.clear_rule("width")
-            if box.y >= TOAST_ROWS:
-                styles.margin = (0, 0, max(0, height - box.y), 0)
+            for rule in ("margin", "max_height", "width"):
+                styles.clear_rule(rule)
+            clear_of_panes = styles.margin.bottom  # the stylesheet's, for this screen size
+            if above >= TOAST_ROWS:
+                styles.margin = (0, 0, height - above, 0)
             elif beside >= TOAST_MIN_WIDTH:
-                styles.margin = (0, 0, 0, box.right + 1)
+                styles.margin = (0, 0, clear_of_panes, box.right + 1)
                 styles.width = beside
+                wide = True
+            elif above >= TOAST_ROWS - 1:
+                styles.margin = (0, 0, height - above, 0)
+                wide = True
             elif below >= TOAST_ROWS:
                 styles.margin = (0, 0, 0, 0)
                 styles.max_height = below
             else:
                 styles.margin = (0, 0, 0, 0)
                 styles.max_height = 0
+        self.set_class(wide, "-toasts-wide")

@@ -149,9 +149,14 @@ class LineGrid(Widget):
             self._rebuild_now()
             return
         if self._soon is None:
-            delay = max(0.001, self._last_rebuild + 1.0 / self.max_hz - time.monotonic())
+            delay = max(0.001, self._last_rebuild + self.min_gap() - time.monotonic())
             loop = asyncio.get_running_loop()
             self._soon = loop.call_later(delay, self.call_next, self._rebuild_now)
+
+    def min_gap(self) -> float:
+        """Seconds a market-driven rebuild waits after the last one (``1 / max_hz``; a grid
+        may pace itself by the rows it last repainted instead)."""
+        return 1.0 / self.max_hz if self.max_hz else 0.0
 
     def on_unmount(self) -> None:
         """Drop a pending rebuild with the grid."""

@@ -1,0 +1,183 @@
+"""What a viewer's snapshot costs the engine: its build, and its encoding for the other threads.
+
+The real engine with ``--symbols`` instruments, each with a depth tick, builds its
+:class:`~cockpit.link.protocol.Snapshot` on the decision thread (``build``: every view built
+afresh, A, vs the views of symbols that did not tick since reused, B, with ``--active`` of the
+symbols ticking between two snapshots). Then the viewer server's encoding is timed while a
+*probe* thread, standing in
+for the decision thread waiting on its queue, sleeps 0.5 ms in a loop and records how late it
+wakes. A: ``protocol.encode`` (one msgspec call for the whole message: it holds the GIL
+throughout); B: ``slices.encode_sliced`` (the long lists ``SLICE`` items per call, the GIL free
+to change hands between calls). Rounds alternate A and B in the same run, with the engine's
+GIL switch interval. The figure: the probe's worst lateness while each encodes (``probe_late_ms``
+p99 and max) and the encode time (``encode_ms``).
+
+Usage::
+
+    PYTHONPATH=. python3 benchmarks/bench_snapshot_stall.py [--symbols 3000] [--rounds 20]
+        [--active 0.1]
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_engine_ticks import Router  # noqa: E402
+
+from cockpit.config import EngineSettings, Settings  # noqa: E402
+from cockpit.domain.instruments import Exchange, Instrument  # noqa: E402
+from cockpit.domain.market import DepthTick  # noqa: E402
+from cockpit.engine.core import Engine, EngineOptions  # noqa: E402
+from cockpit.link.bus import NullPublisher  # noqa: E402
+from cockpit.link.protocol import encode  # noqa: E402
+from cockpit.link.slices import SLICE, encode_sliced  # noqa: E402
+
+SLEEP_NS = 500_000
+
+
+class Probe:
+    """A thread that sleeps 0.5 ms in a loop; lateness of each wake-up inside a window."""
+
+    def __init__(self) -> None:
+        self.window: list[int] | None = None
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="probe", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t = time.perf_counter_ns()
+            time.sleep(SLEEP_NS / 1e9)
+            late = time.perf_counter_ns() - t - SLEEP_NS
+            window = self.window
+            if window is not None:
+                window.append(late)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(2)
+
+
+def percentile_ms(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(q * len(v)))], 3) if v else 0.0
+
+
+def depth(symbol: str, price: Decimal) -> DepthTick:
+    step = Decimal("0.05")
+    return DepthTick(
+        exchange="NSE",
+        symbol=symbol,
+        ltp=price,
+        recv_ns=time.time_ns(),
+        bids=tuple((price - step * j, Decimal(100 + j), 2) for j in range(5)),
+        asks=tuple((price + step * (j + 1), Decimal(100 + j), 2) for j in range(5)),
+        volume=Decimal(5000),
+    )
+
+
+def builds(engine: Engine, rounds: int, active: float) -> dict[str, float]:
+    """Median snapshot build (ms): A every view built afresh, B after ``active`` of the
+    symbols ticked since the previous snapshot."""
+    syms = list(engine._syms.values())
+    n_active = int(len(syms) * active)
+    a: list[float] = []
+    b: list[float] = []
+    for r in range(rounds):
+        for s in syms:  # A: nothing reused
+            s.view = None
+            s.inst_view = None
+        t = time.perf_counter_ns()
+        engine.snapshot()
+        a.append((time.perf_counter_ns() - t) / 1e6)
+        for s in syms[r % 7 :: max(1, len(syms) // max(1, n_active))][:n_active]:
+            engine.handle(depth(s.inst.symbol, Decimal(1000) + Decimal("0.05") * (r % 3)))
+        t = time.perf_counter_ns()
+        engine.snapshot()
+        b.append((time.perf_counter_ns() - t) / 1e6)
+    return {"A_fresh_ms": percentile_ms(a, 0.5), "B_reused_ms": percentile_ms(b, 0.5)}
+
+
+def engine_with(symbols: int) -> Engine:
+    instruments = [Instrument(Exchange.NSE, f"S{i:05d}", Decimal("0.05")) for i in range(symbols)]
+    engine = Engine(
+        config=Settings(),
+        instruments=instruments,
+        router=Router(),
+        publisher=NullPublisher(),
+        options=EngineOptions(),
+    )
+    engine.reconciled = True
+    for inst in instruments:
+        engine.handle(depth(inst.symbol, Decimal(1000)))
+    return engine
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--symbols", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--active", type=float, default=0.1, help="symbols ticking between builds")
+    args = ap.parse_args()
+    switch_us = EngineSettings().switch_interval_us
+    if switch_us:
+        sys.setswitchinterval(switch_us / 1e6)  # as the engine runs
+    engine = engine_with(args.symbols)
+    build = builds(engine, args.rounds, args.active)
+    snap = engine.snapshot()
+    assert encode_sliced(snap) == encode(snap)
+    probe = Probe()
+    time.sleep(0.05)
+    runs: dict[str, dict[str, list[float]]] = {
+        "A_whole": {"encode_ms": [], "late_ms": []},
+        "B_sliced": {"encode_ms": [], "late_ms": []},
+    }
+    encoders: dict[str, Any] = {"A_whole": encode, "B_sliced": encode_sliced}
+    for _ in range(args.rounds):
+        for label, fn in encoders.items():
+            window: list[int] = []
+            probe.window = window
+            time.sleep(0.002)  # the probe is asleep when the encode starts, as a waiting thread
+            t = time.perf_counter_ns()
+            frame = fn(snap)
+            spent = time.perf_counter_ns() - t
+            time.sleep(0.002)  # let the probe's last wake-up land in the window
+            probe.window = None
+            runs[label]["encode_ms"].append(spent / 1e6)
+            runs[label]["late_ms"].extend(x / 1e6 for x in window)
+            del frame
+            time.sleep(0.02)
+    probe.stop()
+    out: dict[str, Any] = {
+        "benchmark": "snapshot_stall",
+        "symbols": args.symbols,
+        "slice": SLICE,
+        "gil_switch_interval_s": sys.getswitchinterval(),
+        "frame_bytes": len(encode(snap)),
+        "active": args.active,
+        "build": build,
+    }
+    for label, r in runs.items():
+        out[label] = {
+            "encode_ms_median": percentile_ms(r["encode_ms"], 0.5),
+            "probe_late_ms_p99": percentile_ms(r["late_ms"], 0.99),
+            "probe_late_ms_max": round(max(r["late_ms"]), 3) if r["late_ms"] else 0.0,
+        }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
