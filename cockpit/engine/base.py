@@ -68,6 +68,7 @@ class EngineBase:
     _approval: dict[str, int]
     _entry_specs: dict[str, protocol.PlanSpec | None]
     _recent_final: deque[str]
+    _earlier_final: dict[str, Order]
     fills: deque[protocol.FillView]
     portfolio: Portfolio
     day_book: Portfolio

@@ -74,7 +74,8 @@ class ViewerCommands(EngineBase):
     def snapshot(self) -> protocol.Snapshot:
         """Everything a viewer needs on attach."""
         working = list(self.working.values())
-        recent = [self.orders[c] for c in self._recent_final if c in self.orders]
+        known = (self.orders.get(c) or self._earlier_final.get(c) for c in self._recent_final)
+        recent = [o for o in known if o is not None]
         orders = working + recent[-50:]
         return protocol.Snapshot(
             seq=self._seq,

@@ -182,6 +182,9 @@ class Engine(
         """cid -> when its placement became uncertain."""
         self._entry_specs: dict[str, protocol.PlanSpec | None] = {}
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)
+        self._earlier_final: dict[str, Order] = {}
+        """The day's orders that ended before a restart (from the journal): history a viewer
+        lists among the recent orders, kept apart from the orders the engine works with."""
         self.fills: deque[protocol.FillView] = deque(maxlen=self.options.recent_fills)
         self.portfolio = Portfolio()
         self.day_book = Portfolio()

@@ -105,8 +105,9 @@ class Journaling(EngineBase):
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
 
     def _restore_final_orders(self) -> None:
-        """The day's orders that ended, as the recent orders a viewer gets on attach (they are
-        history: no venue update is matched to them, as before the restart)."""
+        """The day's orders that ended, as the recent orders a viewer gets on attach. They are
+        history, kept apart from ``orders``: no venue update is matched to them and they take
+        no part in reconciliation (an exit filled just before a crash is not "in flight")."""
         assert self.journal is not None
         try:
             records = self.journal.final_orders(self._day_start_ns, self.options.recent_orders)
@@ -122,7 +123,7 @@ class Journaling(EngineBase):
                 log.warning("cannot restore order %s: %s", record.cid, exc)
                 continue
             if order.status.is_final:
-                self.orders[order.cid] = order
+                self._earlier_final[order.cid] = order
                 self._recent_final.append(order.cid)
 
     def _restore_held(self) -> None:
