@@ -58,6 +58,9 @@ class EngineBase:
     watchlist: list[str]
     orders: dict[str, Order]
     working: dict[str, Order]
+    _working_by_key: dict[str, dict[str, Order]]
+    """The orders of ``working`` by symbol (kept in step by ``_add_working``/``_drop_working``):
+    an exit or a fill looks at its symbol's orders, not at every working order."""
     _products: dict[str, Product]
     _by_venue: dict[str, str]
     _parked: dict[str, list[OrderUpdate]]
@@ -117,6 +120,23 @@ class EngineBase:
     """Charted symbols (engine/charts.py)."""
     _screen_dirty: set[str]
     screen: ScreenLanes
+
+    def _add_working(self, order: Order) -> None:
+        self.working[order.cid] = order
+        self._working_by_key.setdefault(order.key, {})[order.cid] = order
+
+    def _drop_working(self, order: Order) -> None:
+        self.working.pop(order.cid, None)
+        of_key = self._working_by_key.get(order.key)
+        if of_key is not None:
+            of_key.pop(order.cid, None)
+            if not of_key:
+                del self._working_by_key[order.key]
+
+    def _working_of(self, key: str) -> list[Order]:
+        """The working orders of ``key`` (a copy: safe to cancel while walking it)."""
+        of_key = self._working_by_key.get(key)
+        return list(of_key.values()) if of_key else []
 
     if TYPE_CHECKING:
 

@@ -171,6 +171,7 @@ class Engine(
         self.orders: dict[str, Order] = {}
         self.working: dict[str, Order] = {}
         """Orders that may still fill, by cid (kept in step with ``orders``)."""
+        self._working_by_key: dict[str, dict[str, Order]] = {}
         self._products: dict[str, Product] = {}
         """The product of each symbol's latest fill (closing orders must use it)."""
         self._by_venue: dict[str, str] = {}

@@ -5,7 +5,9 @@ re-attaches gets them in its snapshot; an engine restart starts a new log (the j
 the facts: fills, orders, plans, commands and their outcomes).
 
 :class:`MessageRecorder` wraps the engine's publisher: every event and reply still goes out as
-before, and the ones a trader must be able to read again are also logged.
+before, and the ones a trader must be able to read again are also logged. The decision thread
+only keeps them (a fill's exit reason is taken as it happens); their words are written when a
+snapshot reads the log, not on the exit path.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from cockpit.link.protocol import (
     Msg,
     Refused,
 )
+
+_LOGGED: Final = (FillEvent, ExitFired, Alarm, Refused)
+"""What goes into the log (everything else is only passed on)."""
 
 MESSAGES_KEPT: Final = 500
 """Messages the engine keeps for viewers that attach later."""
@@ -56,14 +61,16 @@ class MessageRecorder:
         """A fill's Decimal price as its instrument writes it (``800.00``, not ``800``)."""
         self._seq = seq
         self._clock = clock
-        self.messages: deque[MessageView] = deque(maxlen=kept)
+        self._kept: deque[MessageView | tuple[int, int, Msg, str | None]] = deque(maxlen=kept)
+        """Rendered messages, or (seq, ts_ns, event, exit reason) not yet put in words."""
         self._exits: dict[str, str] = {}
         """Exit order cid -> the exit's reason (its fill is an exit fill)."""
 
     # -- Publisher -------------------------------------------------------------------------
 
     def event(self, msg: Msg) -> None:
-        self._record(msg, getattr(msg, "seq", None))
+        if isinstance(msg, _LOGGED):
+            self._record(msg, getattr(msg, "seq", None))
         self.inner.event(msg)
 
     def reply(self, conn_id: int, msg: Msg) -> None:
@@ -73,36 +80,39 @@ class MessageRecorder:
 
     # -- the log ---------------------------------------------------------------------------
 
-    def _record(self, msg: Msg, seq: int | None) -> None:
-        try:
-            line = self._line(msg)
-        except Exception:  # noqa: BLE001 - a log line never breaks publishing
-            return
-        if line is None:
-            return
-        level, title, text = line
-        self.messages.append(
-            MessageView(
-                seq=seq if seq is not None else self._seq(),
-                ts_ns=self._clock(),
-                level=level,
-                title=title,
-                text=text,
-            )
-        )
+    @property
+    def messages(self) -> list[MessageView]:
+        """The kept messages, oldest first, in words (each written once)."""
+        kept = self._kept
+        for i in range(len(kept)):
+            item = kept[i]
+            if isinstance(item, tuple):
+                seq, ts_ns, msg, reason = item
+                try:
+                    level, title, text = self._line(msg, reason)
+                except Exception:  # noqa: BLE001 - a bad line never breaks a snapshot
+                    level, title, text = "error", type(msg).__name__, "(cannot show this message)"
+                kept[i] = MessageView(seq=seq, ts_ns=ts_ns, level=level, title=title, text=text)
+        return [m for m in kept if isinstance(m, MessageView)]
 
-    def _line(self, msg: Msg) -> tuple[str, str, str] | None:
+    def _record(self, msg: Msg, seq: int | None) -> None:
+        reason = None
+        if isinstance(msg, FillEvent):
+            reason = self._exits.pop(msg.fill.cid, None)
+        elif isinstance(msg, ExitFired):
+            self._exits[msg.cid] = msg.reason
+            while len(self._exits) > EXITS_KEPT:
+                del self._exits[next(iter(self._exits))]
+        self._kept.append((seq if seq is not None else self._seq(), self._clock(), msg, reason))
+
+    def _line(self, msg: Msg, reason: str | None) -> tuple[str, str, str]:
         if isinstance(msg, FillEvent):
             f = msg.fill
-            reason = self._exits.pop(f.cid, None) if f.cid in self._exits else None
             what = f"{f.side} {_qty(f.qty)} {f.key} at {self._fmt_money(f.key, f.price)}"
             if reason is not None:
                 return ("warning", f"Exit filled: {f.key}", f"{reason}: {what}")
             return ("info", f"Fill: {f.key}", what)
         if isinstance(msg, ExitFired):
-            self._exits[msg.cid] = msg.reason
-            while len(self._exits) > EXITS_KEPT:
-                del self._exits[next(iter(self._exits))]
             text = f"{msg.reason} at {self._fmt_price(msg.key, msg.price)}"
             if msg.level is not None:
                 text += f" (level {self._fmt_price(msg.key, msg.level)})"
@@ -110,9 +120,8 @@ class MessageRecorder:
         if isinstance(msg, Alarm):
             title = (msg.code or "alarm") + (f" {msg.key}" if msg.key else "")
             return (msg.level, title, msg.message)
-        if isinstance(msg, Refused):
-            return ("error", f"Refused: {msg.rule}", msg.message)
-        return None
+        assert isinstance(msg, Refused)
+        return ("error", f"Refused: {msg.rule}", msg.message)
 
 
 def _qty(qty: object) -> str:

@@ -82,7 +82,7 @@ class OrderFlow(EngineBase):
         now = self.clock()
         order = Order.from_request(cid or self._new_cid(), request, now)
         self.orders[order.cid] = order
-        self.working[order.cid] = order
+        self._add_working(order)
         self._journal_order(order)
         order.apply(OrderSubmitted(now))
         self._route(self._place_request(order, urgent=urgent))
@@ -335,17 +335,16 @@ class OrderFlow(EngineBase):
 
     def _cancel_strays(self, key: str, filled: Order) -> None:
         """Flat: a working closing/protective order of ``key`` would open a new position."""
-        for order in list(self.working.values()):
+        for order in self._working_of(key):
             if (
-                order.key == key
-                and order.is_working
+                order.is_working
                 and order.cid != filled.cid
                 and order.tag in ("exit", "flatten", "protective", "target")
             ):
                 self._cancel(order, urgent=True)
 
     def _order_final(self, order: Order) -> None:
-        self.working.pop(order.cid, None)
+        self._drop_working(order)
         self._recent_final.append(order.cid)
         self._uncertain.pop(order.cid, None)
         self._approval.pop(order.cid, None)

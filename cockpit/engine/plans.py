@@ -107,8 +107,8 @@ class ExitPlanning(EngineBase):
             closer = self._start_close(key, str(decision.reason), from_plan=True)
             self._cancel_protective(slot)
             # A target's limit may never fill now: cancelled, the closer sells its part too.
-            for order in list(self.working.values()):
-                if order.key == key and order.tag == "target" and order.type.has_price:
+            for order in self._working_of(key):
+                if order.tag == "target" and order.type.has_price:
                     self._cancel(order, urgent=True)
         cid = closer.cid if closer is not None else None
         slot.exit_cid = cid
@@ -389,8 +389,8 @@ class ExitPlanning(EngineBase):
         committed = sum(
             (
                 o.remaining_qty
-                for o in self.working.values()
-                if o.key == key and o.tag in PART_TAGS and o.side is side
+                for o in self._working_of(key)
+                if o.tag in PART_TAGS and o.side is side
             ),
             ZERO,
         )

@@ -66,7 +66,7 @@ class Journaling(EngineBase):
             order = order_from(record)
             self.orders[order.cid] = order
             if order.status.is_working:
-                self.working[order.cid] = order
+                self._add_working(order)
             if order.venue_id:
                 self._by_venue[order.venue_id] = order.cid
             elif order.status is OrderStatus.PENDING_NEW:

@@ -36,7 +36,6 @@ CREATE TABLE orders (
     created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, open INTEGER NOT NULL,
     state TEXT NOT NULL);
 CREATE INDEX orders_open ON orders(open) WHERE open = 1;
-CREATE INDEX orders_venue ON orders(venue_id);
 CREATE TABLE order_events (
     id INTEGER PRIMARY KEY, session INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
     cid TEXT, venue_id TEXT, status TEXT NOT NULL, body TEXT NOT NULL);
@@ -101,6 +100,11 @@ _TABLES: Final = frozenset(
         "marks",
     }
 )
+
+
+UNUSED_INDEXES: Final = ("orders_venue",)
+"""Indexes older journals have that nothing reads (each cost a page on every order change):
+dropped when a journal is opened for writing (an older cockpit reads the file as before)."""
 
 
 def _prepare_schema(conn: sqlite3.Connection, path: Path, *, migrate: bool) -> None:

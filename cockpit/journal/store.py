@@ -60,6 +60,7 @@ from cockpit.journal.schema import (
     _TABLES,
     SCHEMA_V1,
     SCHEMA_VERSION,
+    UNUSED_INDEXES,
     JournalError,
     JournalVersionError,
     _prepare_schema,
@@ -177,6 +178,8 @@ class Journal(Lists):
                 session = int(cur.lastrowid or 0)
                 if checkpoint_interval_s:
                     conn.execute("PRAGMA wal_autocheckpoint=0")
+                for index in UNUSED_INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {index}")
         except sqlite3.DatabaseError as exc:
             conn.close()
             _unlock(lock)

@@ -342,3 +342,31 @@ def test_targets_never_sell_more_than_a_partial_close_in_flight_leaves(rig: Rig)
     assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]
     rig.tick(SBIN, "801.50")  # the final target: nothing left unsold, nothing sent
     assert [r.quantity for r in exits(rig, before)] == [D(5), D(3), D(2)]
+
+
+def test_a_target_order_working_at_a_crash_still_holds_its_part_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    rig = Rig(journal=journal)
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=SCALE)
+    rig.tick(SBIN, "800.50")
+    tp1 = rig.places()[-1]
+    venue_id = rig.accept(tp1)  # TP1 (3) working at the venue, then the crash
+    journal.close()
+
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    again = Rig(journal=journal)
+    again.start(
+        positions=[{"symbol": "SBIN", "exchange": "NSE", "product": "MIS",
+                    "quantity": 10, "average_price": 800.0}],
+        orders=[{"orderid": venue_id, "symbol": "SBIN", "exchange": "NSE", "action": "SELL",
+                 "quantity": 3, "filled_quantity": 0, "order_status": "open",
+                 "pricetype": "MARKET", "price": 0, "average_price": 0}],
+    )  # fmt: skip
+    before = len(again.places())
+    again.tick(SBIN, "799.50")  # the stop sells the 7 the restored TP1 order leaves
+    assert [r.quantity for r in exits(again, before)] == [D(7)]
+    journal.close()

@@ -235,6 +235,18 @@ def test_version_1_journal_is_migrated_keeping_data(jpath: Path) -> None:
     assert conn.execute("SELECT outcome FROM commands").fetchone()[0] == "ack"
 
 
+def test_an_index_nothing_reads_is_dropped_when_written_and_kept_when_read(jpath: Path) -> None:
+    Journal.open(jpath).close()
+    _sql(jpath, "CREATE INDEX orders_venue ON orders(venue_id);")  # as older journals have it
+    indexes = "SELECT name FROM sqlite_master WHERE type='index' AND name='orders_venue'"
+    Journal.open(jpath, start_session=False).close()  # reading writes nothing
+    assert sqlite3.connect(jpath).execute(indexes).fetchall() == [("orders_venue",)]
+    with Journal.open(jpath) as j:
+        j.order(order_view("c1", venue_id="v1"))
+        assert [r.cid for r in j.recover().open_orders] == ["c1"]
+    assert sqlite3.connect(jpath).execute(indexes).fetchall() == []
+
+
 def _fill_journal(jpath: Path) -> None:
     now = time.time_ns()
     with Journal.open(jpath) as j:
