@@ -426,6 +426,9 @@ def main() -> int:
     )
     ap.add_argument("--term", default="screen-256color", help="TERM of the pty (tmux's)")
     ap.add_argument("--truecolor", action="store_true", help="also set COLORTERM=truecolor")
+    ap.add_argument(
+        "--ui-nice", type=int, default=None, help="the TUI's [ui] nice (default: the setting's)"
+    )
     opts = ap.parse_args()
     levels = parse_levels(opts.levels)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `timeout`
@@ -433,6 +436,8 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="ckb", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COCKPIT_", "OPENALGO_"))}
     env.update(PYTHONPATH=str(REPO))
+    if opts.ui_nice is not None:
+        env["COCKPIT_UI__NICE"] = str(opts.ui_nice)
     result: dict[str, Any] = {
         "benchmark": "bench_ui",
         "terminal": f"{WIDTH}x{HEIGHT}",

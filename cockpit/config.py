@@ -287,9 +287,10 @@ class UiSettings(BaseModel):
     """Binding id → keys (comma-separated), e.g. ``{buy_market = "f1"}``."""
     animations: Literal["none", "basic", "full"] = "basic"
     """Textual animation level."""
-    nice: int = Field(default=10, ge=0, le=19)
+    nice: int = Field(default=3, ge=0, le=19)
     """Niceness of the TUI process: the screen yields the CPU to the engine, whose exits
-    would otherwise wait behind its rendering on a small host (0: leave it alone;
+    would otherwise wait behind its rendering on a small host; 3, not 10, so that keys
+    still show at once on a saturated host (README: the A/B figures; 0: leave it alone;
     ``cockpit/ui/priority.py``)."""
     confirm_qty_multiple: Decimal | None = Field(default=Decimal(10), gt=0)
     """Fat finger: ask before an order of more than this many times the default quantity."""
