@@ -3,9 +3,11 @@
 On a small host the TUI's rendering bursts (tens of milliseconds of Python) land on the same
 cores as the engine's decision thread; at the same priority the scheduler lets a burst run
 while an exit waits. Measured (``benchmarks/bench_exit_latency.py --viewer textual``, the
-A/B of the same run): with the TUI at nice 0 the exit tail with the TUI attached is many times
-that of the engine alone; at ``[ui] nice`` 10 it is the engine alone's. The screen only
-shows: a frame a few milliseconds late is invisible, an exit a few milliseconds late is not.
+A/B of the same run, on a loaded host): with the TUI at nice 0 the exit tail with the TUI
+attached is many times that of the engine alone; at nice 10 it is the engine alone's. But at
+nice 10 a saturated host (``bench_ui.py --levels 50:20000 --ui-nice N``) showed keys 0.4-0.8 s
+late, at 3 within 40 ms: ``[ui] nice`` defaults to 3, a tilt toward the engine that keeps the
+keys answering (on a quiet host the exit A/B is within noise either way).
 
 Two Linux details decide how:
 
