@@ -27,7 +27,7 @@ from typing import Any
 
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.engine.base import EngineBase
-from cockpit.engine.state import market_ticks
+from cockpit.engine.state import market_ticks, take_touch
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +116,7 @@ class Folding(EngineBase):
         self._ticks_window += 1
         touch = (sym.bid, sym.ask)
         if isinstance(ev, QuoteTick):  # the touch: the next trade's aggressor is told by it
-            if ev.bids:
-                price, qty, _n = ev.bids[0]
-                sym.bid = market_ticks(sym, price) if price > 0 else None
-                sym.bid_qty = qty
-            if ev.asks:
-                price, qty, _n = ev.asks[0]
-                sym.ask = market_ticks(sym, price) if price > 0 else None
-                sym.ask_qty = qty
-            if type(ev) is DepthTick:
-                sym.depth = ev  # the latest book (built only when a viewer needs it)
+            take_touch(sym, ev)
         checked = sym.guard.check(ltp, sym.inst.format_price)
         if checked.alarm:
             self._alarm("warning", f"{key}: {checked.alarm}", key=key, code="price_jump")

@@ -17,6 +17,7 @@ from cockpit.engine.state import (
     SymbolState,
     book_levels,
     market_ticks,
+    take_touch,
     venue_ticks,
 )
 from cockpit.engine.views import volume_view
@@ -275,16 +276,7 @@ class MarketData(EngineBase):
             value = getattr(ev, name)
             if value is not None:
                 f[name] = value
-        if ev.bids:
-            price, qty, _n = ev.bids[0]
-            sym.bid = market_ticks(sym, price) if price > 0 else None
-            sym.bid_qty = qty
-        if ev.asks:
-            price, qty, _n = ev.asks[0]
-            sym.ask = market_ticks(sym, price) if price > 0 else None
-            sym.ask_qty = qty
-        if type(ev) is DepthTick:
-            sym.depth = ev  # its book is built when a viewer needs it (_book_view)
+        take_touch(sym, ev)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:
         """The symbol's quote for viewers (built again only after a tick changed it)."""

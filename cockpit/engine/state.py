@@ -21,6 +21,7 @@ from cockpit.domain.guard import JumpGuard
 from cockpit.domain.instruments import (
     Instrument,
 )
+from cockpit.domain.market import DepthTick, QuoteTick
 from cockpit.domain.orders import (
     OrderStatus,
 )
@@ -240,6 +241,20 @@ def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
             cache.clear()
         ticks = cache[price] = sym.inst.market_ticks(price)
     return ticks  # type: ignore[return-value]
+
+
+def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
+    """``sym``'s best bid and ask (and its latest book, of a depth tick) from ``ev``."""
+    if ev.bids:
+        price, qty, _n = ev.bids[0]
+        sym.bid = market_ticks(sym, price) if price > 0 else None
+        sym.bid_qty = qty
+    if ev.asks:
+        price, qty, _n = ev.asks[0]
+        sym.ask = market_ticks(sym, price) if price > 0 else None
+        sym.ask_qty = qty
+    if type(ev) is DepthTick:
+        sym.depth = ev  # its book is built when a viewer needs it (market.py: _book_view)
 
 
 def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
