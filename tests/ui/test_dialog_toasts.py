@@ -3,7 +3,6 @@ order ticket at 160×48, found in a trader's trial). The real app on a real engi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,13 +11,7 @@ from textual.widgets._toast import Toast
 from cockpit.link import protocol as p
 from cockpit.ui.screens.ticket import OrderTicket
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)])

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from textual.widgets import RichLog
 
 from cockpit.link.lists import ALERT_USAGE
@@ -21,14 +19,7 @@ from tests.ui.test_engine_pilot import (
     attached,
     make_app,
     qty,
-    running_engine,
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
 
 
 def screen_lines(app: CockpitApp) -> list[str]:

@@ -7,21 +7,12 @@ the R of the plan's initial stop, not of a cached (symbol, entry) or of the curr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-
-import pytest
 
 from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp
 from tests.ui.conftest import wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, running_engine
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
 def enter(engine: EngineProc, stop_ticks: int) -> None:

@@ -3,10 +3,8 @@ real engine process on the paper exchange, as a trader would."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
-import pytest
 from textual.widgets import RichLog
 from textual.widgets._toast import Toast
 
@@ -19,14 +17,7 @@ from tests.ui.test_engine_pilot import (
     attached,
     make_app,
     qty,
-    running_engine,
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[EngineProc]:
-    with running_engine() as e:
-        yield e
 
 
 async def test_an_unmoved_cursor_follows_the_market_so_a_sets_the_alert_on_screen(
