@@ -539,6 +539,21 @@ def bursts(crashes: list[tuple[str, int]], sells: list[tuple[str, int]]) -> dict
     }
 
 
+def batch_places(batch: list[tuple[int, int]], handled_before: list[int]) -> dict[str, Any]:
+    """``--deep-stages``: how long the batches holding a crash tick were, the crash tick's
+    place in its batch, and how many items were handled before it (p50 / p99 / max)."""
+
+    def pcts(v: list[int]) -> list[int]:
+        v = sorted(v)
+        return [v[len(v) // 2], v[min(len(v) - 1, int(0.99 * len(v)))], v[-1]]
+
+    return {
+        "len": pcts([n for n, _ in batch]),
+        "place": pcts([i for _, i in batch]),
+        "handled_before": pcts(handled_before) if handled_before else None,
+    }
+
+
 def figures(
     out: dict[str, Any],
     decided: list[tuple[str, int]],
@@ -559,7 +574,11 @@ def figures(
         fig["stages"] = exit_stages.split(
             out["crashes"], stamps.queued, decided, stamps.sending, stamps.written, sells,
             match_by_crash, percentiles,
+            [("taken", stamps.taken), ("begun", stamps.begun), ("fired", stamps.fired),
+             ("commit", stamps.commit)],
         )  # fmt: skip
+        if stamps.batch:
+            fig["crash_batch"] = batch_places(stamps.batch, stamps.handled_before)
         fig["tick_to_written"] = percentiles(match(out["crashes"], stamps.written))
     if floor_written is not None:
         fig["tick_to_written"] = percentiles(match(out["crashes"], floor_written))
@@ -599,6 +618,16 @@ def main() -> int:
         default=0,
         metavar="US",
         help="each rate scenario also with the GIL switch interval at US microseconds",
+    )
+    ap.add_argument(
+        "--exits-first-ab",
+        action="store_true",
+        help="each scenario also with exits handled in arrival order (A) beside exits first (B)",
+    )
+    ap.add_argument(
+        "--deep-stages",
+        action="store_true",
+        help="also stamp the crash tick taken off the queue, begun and fired (engine wrapped)",
     )
     args = ap.parse_args()
 
@@ -693,6 +722,8 @@ def main() -> int:
         options=EngineOptions(reconcile_interval_s=0, venue="bench"),
     )
     syms.update(engine._syms)
+    if args.deep_stages:
+        stamps.wrap_engine(engine)
     feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, stamps.feed_sink(inbound.put))
     engine.feed = feed
     stop = threading.Event()
@@ -744,12 +775,16 @@ def main() -> int:
                 vproc.start()
                 vready.wait(30)
             switches = [switch_us] + ([args.switch_ab] if args.switch_ab else [])
-            cmds: list[tuple[Any, dict[str, Any], str, int]] = [
-                (r, run_cmd(r), "lane", sw) for r in rates for sw in switches
+            firsts = [False, True] if args.exits_first_ab else [True]
+            cmds: list[tuple[Any, dict[str, Any], str, int, bool]] = [
+                (r, run_cmd(r), "lane", sw, ef) for r in rates for sw in switches for ef in firsts
             ]
             if viewer and nice == ui_nice and args.bursts:
-                cmds += [("burst", burst_cmd, kind, switch_us) for kind in routers]
-            for rate, cmd, kind, switch in cmds:
+                cmds += [
+                    ("burst", burst_cmd, kind, switch_us, ef) for kind in routers for ef in firsts
+                ]
+            for rate, cmd, kind, switch, first in cmds:
+                engine.options.exits_first = first
                 if switch:
                     sys.setswitchinterval(switch / 1e6)
                 if rate == "burst":  # every symbol holds its position again first
@@ -786,6 +821,7 @@ def main() -> int:
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
+                    "exits_first": first,
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
                     "cpu_ms_per_exit": round(cpu_ms / max(1, fig["exits"]), 2),
@@ -828,9 +864,12 @@ def main() -> int:
         and s["viewer"] != "none"
         and s["switch_us"] == switch_us
         and s["ui_nice"] == ui_nice
+        and s["exits_first"]
     ]
     burst = [
-        s for s in results["scenarios"] if s["rate_target"] == "burst" and s["transport"] == "lane"
+        s
+        for s in results["scenarios"]
+        if s["rate_target"] == "burst" and s["transport"] == "lane" and s["exits_first"]
     ]
     results["budget"] = (
         "tick_to_venue at 10,000 ticks/s with a viewer attached: p99 <= 2000 us, p99.9 <= "

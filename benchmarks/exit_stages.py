@@ -11,6 +11,12 @@ Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
   backend under httpx, or the exit lane's write): the exit order is on the venue's socket;
 - ``venue``: the venue's HTTP server received the request (stamped by the venue).
 
+With ``--deep-stages`` (the engine's methods wrapped: a call more per item) also, between
+``queued`` and ``decided``: ``taken`` (the decision thread took the batch holding the crash
+tick off the queue), ``begun`` (it starts handling the crash tick), ``fired`` (the plan
+decided) and ``commit`` (the journal commit the exit waits for starts); and per crash tick
+its batch's length, its place in it and how many items were handled before it.
+
 The split is then ``frame→queued`` (socket read and decode on the feed thread),
 ``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
 ``decided→sending`` (the hand-off to a router worker or the exit lane), ``sending→written``
@@ -41,11 +47,25 @@ class Stamps:
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
         self.written: list[tuple[str, int]] = []
+        self.taken: list[tuple[str, int]] = []
+        self.begun: list[tuple[str, int]] = []
+        self.fired: list[tuple[str, int]] = []
+        self.commit: list[tuple[str, int]] = []
+        self.handled_before: list[int] = []
+        """Per crash tick begun: how many items of its batch were handled before it."""
+        self.batch: list[tuple[int, int]] = []
+        """Per crash tick taken: (its batch's length, its place in the batch)."""
         self._started: dict[int, Any] = {}
         self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
+        self.taken.clear()
+        self.begun.clear()
+        self.fired.clear()
+        self.commit.clear()
+        self.handled_before.clear()
+        self.batch.clear()
         self.sending.clear()
         self.written.clear()
         self._started.clear()
@@ -61,6 +81,55 @@ class Stamps:
             put(item)
 
         return sink
+
+    def wrap_engine(self, engine: Any) -> None:
+        """``--deep-stages``: stamp a crash tick as the decision thread takes its batch off
+        the queue (``taken``), starts handling it (``begun``), decides its exit (``fired``)
+        and starts the journal commit the exit waits for (``commit``). Wraps the engine's
+        own methods (a call more per item: opt in)."""
+        from cockpit.engine import restore
+
+        commit = self.commit
+        batch_exit = restore.JournalBatch.__exit__
+
+        def exit_stamped(jb: Any, *exc: Any) -> Any:
+            held = getattr(jb.engine, "_held", None) or ()
+            now = time.monotonic_ns()
+            for request in held:
+                if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
+                    commit.append((request.symbol, now))
+            return batch_exit(jb, *exc)
+
+        restore.JournalBatch.__exit__ = exit_stamped  # type: ignore[method-assign]
+        crash = self.crash_ltp
+        taken, begun, fired, batch = self.taken, self.begun, self.fired, self.batch
+        handle_items, handle, fire = engine.handle_items, engine.handle, engine._fire
+
+        count = [0]
+
+        def handle_items_stamped(items: list[Any]) -> None:
+            now = time.monotonic_ns()
+            count[0] = 0
+            for i, item in enumerate(items):
+                if getattr(item, "ltp", None) == crash:
+                    taken.append((item.symbol, now))
+                    batch.append((len(items), i))
+            handle_items(items)
+
+        def handle_stamped(item: Any) -> None:
+            if getattr(item, "ltp", None) == crash:
+                begun.append((item.symbol, time.monotonic_ns()))
+                self.handled_before.append(count[0])
+            count[0] += 1
+            handle(item)
+
+        def fire_stamped(slot: Any, decision: Any) -> None:
+            fired.append((slot.key.split(":", 1)[1], time.monotonic_ns()))
+            fire(slot, decision)
+
+        engine.handle_items = handle_items_stamped
+        engine.handle = handle_stamped
+        engine._fire = fire_stamped
 
     def wrap_router(self, transport_module: Any, lane_module: Any) -> None:
         """Stamp every exit as the router starts its POST and as its bytes are written, on
@@ -192,11 +261,14 @@ def split(
     venue: list[tuple[str, int]],
     match_by_crash: Callable[..., dict[tuple[str, int], int]],
     percentiles: Callable[[list[int]], dict[str, Any]],
+    deep: list[tuple[str, list[tuple[str, int]]]] | None = None,
 ) -> dict[str, Any]:
     """Per crash frame, the time from one stage to the next (percentiles per stage); and
     ``top_1pct``: for the exits whose frame → venue is in the slowest 1%, the median of each
     stage (where the late exits' time goes)."""
-    stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
+    stages = [("frame", None), ("queued", queued)]
+    stages += [(name, ev) for name, ev in deep or [] if ev]
+    stages += [("decided", decided), ("sending", sending)]
     if written:
         stages.append(("written", written))
     stages.append(("venue", venue))
