@@ -51,6 +51,7 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
+from cockpit.engine.approvals import Approvals
 from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
@@ -108,6 +109,7 @@ class Engine(
     Journaling,
     Entries,
     Folding,
+    Approvals,
 ):
     """The decision thread. See the module docstring.
 
@@ -179,6 +181,8 @@ class Engine(
         self._uncertain: dict[str, int] = {}
         self._approval: dict[str, int] = {}
         """Orders queued for the user's approval at the venue (OpenAlgo semi-auto), by cid."""
+        self._withdrawn: dict[str, Order] = {}
+        """Orders withdrawn while they waited for approval, by cid (``engine.approvals``)."""
         """cid -> when its placement became uncertain."""
         self._entry_specs: dict[str, protocol.PlanSpec | None] = {}
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)
