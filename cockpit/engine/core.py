@@ -358,6 +358,8 @@ class Engine(
         self.feeds[status.feed] = status
         self.publisher.event(protocol.FeedEvent(self._next_seq(), status))
         self._alert_feed(status, previous)
+        if status.state is not FeedState.LIVE and self._touch:
+            self._touch_feed_lost()
         if (
             status.state is FeedState.LIVE
             and previous is not None
