@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.domain.positions import money_text
 from cockpit.link.protocol import (
     Ack,
     Alarm,
@@ -579,10 +580,7 @@ def fmt_pct(ltp: int, close: int) -> str:
 
 def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
     """Money with two decimals and thousands separators (signed by default)."""
-    if value is None:
-        return ""
-    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+    return "" if value is None else money_text(value, sign=sign)
 
 
 def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
