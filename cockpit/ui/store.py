@@ -559,7 +559,13 @@ def fmt_volume(qty: Decimal | int | None) -> str:
     if qty is None:
         return ""
     v = Decimal(qty)
-    a = abs(v)
+    if abs(v) < 1000 and v != v.to_integral_value():
+        # A fractional volume (crypto): at most 7 characters, 520.07012345 as 520.07.
+        places = max(0, 6 - len(str(int(abs(v)))))
+        v = v.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if abs(v) < 1000:
+            return fmt_qty(v)
+    a = abs(v.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if a >= 10_000_000_000:
         return f"{v / 1_000_000_000:.1f}B"
     if a >= 10_000_000:
