@@ -10,7 +10,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from cockpit.ui.screens.chart import ChartScreen
-from cockpit.ui.widgets.chart import CandleChart
+from cockpit.ui.widgets.chart import CandleChart, price_range
 from tests.ui import scenario as sc
 from tests.ui.conftest import wait_for
 
@@ -55,3 +55,26 @@ async def test_the_live_candles_fill_the_chart_not_the_backfills_range() -> None
         # The axis reads around the last price.
         axis = [r[n + 1 :].strip() for r in price_rows if r[n + 1 :].strip()]
         assert all(a.lstrip("◀").startswith(("799.", "800.")) for a in axis), axis
+
+
+def bar(i: int, low: int, high: int) -> p.BarView:
+    return p.BarView(i * MINUTE, low, high, low, high, Decimal(1))
+
+
+def test_one_live_bar_after_a_gap_is_what_the_axis_fits() -> None:
+    """A fresh engine: the venue's history ends at yesterday's close, the one live bar is
+    14.00 above it (the paper exchange at 160×48 drew it as one cell at the top)."""
+    history = [bar(i, 25_380 + i % 7, 25_420 + i % 5) for i in range(60)]
+    live = bar(60, 25_681, 25_699)
+    lo, hi = price_range([*history, live])
+    assert lo <= 25_681
+    assert hi >= 25_699
+    assert hi - lo < 25_699 - 25_380  # not the history's range
+    assert lo > 25_430  # the history is off the axis
+
+
+def test_a_trend_or_a_wandering_market_keeps_every_bar_on_the_axis() -> None:
+    trend = [bar(i, 16_000 + 10 * i, 16_012 + 10 * i) for i in range(60)]
+    assert price_range(trend) == (16_000, 16_602)
+    wander = [bar(i, 16_000 + (i * 7) % 13, 16_004 + (i * 7) % 13) for i in range(60)]
+    assert price_range(wander) == (16_000, 16_016)

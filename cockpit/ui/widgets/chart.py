@@ -38,24 +38,26 @@ def fit_parts(parts: list[tuple[int, str]], width: int) -> str:
     return text[:width]
 
 
-RECENT_BARS = 5
-"""The last bars the price axis always fits."""
+GAP_BARS = 3
+"""A jump wider than this many typical bars (the median bar's height) is a gap."""
 
 
 def price_range(shown: list[BarView]) -> tuple[int, int]:
     """The price axis's low and high (ticks): the shown bars' range, unless older bars lie
-    far from the recent ones (a backfill from another level, a gap). Going back from the
-    last bars, a bar wholly beyond the range so far by more than that range is far: the axis
-    is then fitted to the bars after it with as much again either side, so the live candles
-    and the last price fill the chart instead of a row or two (the far bars show clipped at
-    the edge). A trend, however long, is never cut: each bar is next to the one after it."""
-    recent = shown[-RECENT_BARS:]
-    lo = min(b.low for b in recent)
-    hi = max(b.high for b in recent)
-    for b in reversed(shown[:-RECENT_BARS]):
-        span = max(1, hi - lo)
-        if b.high < lo - span or b.low > hi + span:
-            return lo - span, hi + span
+    far from the recent ones (a backfill from another level, an overnight gap). Going back
+    from the last bar, a bar wholly beyond the range so far by more than that range (and
+    more than ``GAP_BARS`` typical bars) is far: the axis is then fitted to the bars after
+    it, with as much again either side (a typical bar at least), so the live candles and the
+    last price fill the chart instead of a row or two (the far bars are marked at its edge).
+    A trend, however long, is never cut: each bar is next to the one after it."""
+    heights = sorted(b.high - b.low for b in shown)
+    typical = max(1, heights[len(heights) // 2])
+    lo, hi = shown[-1].low, shown[-1].high
+    for b in reversed(shown[:-1]):
+        gap = max(hi - lo, typical * GAP_BARS)
+        if b.high < lo - gap or b.low > hi + gap:
+            pad = max(hi - lo, typical)
+            return lo - pad, hi + pad
         lo, hi = min(lo, b.low), max(hi, b.high)
     return lo, hi
 
