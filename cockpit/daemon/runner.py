@@ -211,11 +211,8 @@ class EngineRunner:
         for inst in instruments:
             journal.instrument(inst.key, inst.tick_size, inst.lot_size)
 
-        try:
-            from cockpit.engine.core import Engine, EngineOptions
-        except ImportError as exc:
-            raise StartupError(f"the engine core is not available in this build: {exc}") from exc
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
+        from cockpit.engine.core import Engine, EngineOptions
         from cockpit.link.server import ViewerServer
 
         inbound = Inbound()
