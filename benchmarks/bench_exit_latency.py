@@ -579,6 +579,8 @@ def figures(
         )  # fmt: skip
         if stamps.batch:
             fig["crash_batch"] = batch_places(stamps.batch, stamps.handled_before)
+        for name, spans in stamps.work.items():
+            fig[f"{name}_wall"] = percentiles(spans)
         fig["tick_to_written"] = percentiles(match(out["crashes"], stamps.written))
     if floor_written is not None:
         fig["tick_to_written"] = percentiles(match(out["crashes"], floor_written))
@@ -795,6 +797,7 @@ def main() -> int:
                 timed.stamps.clear()
                 stamps.clear()
                 threads0 = exit_stages.thread_cpu()
+                waits0 = exit_stages.thread_waits()
                 vpid = vproc.pid if vproc is not None else None
                 others0 = [exit_stages.process_cpu_s(x) for x in (venue_proc.pid, vpid)]
                 if rate == "burst":
@@ -809,6 +812,9 @@ def main() -> int:
                 cpu_ms = (time.process_time() - cpu0) * 1000
                 fig = figures(out, list(timed.stamps), rate == "burst", stamps)
                 fig["thread_cpu_ms"] = exit_stages.cpu_delta(threads0, exit_stages.thread_cpu())
+                fig["thread_runq_wait_ms"] = exit_stages.cpu_delta(
+                    waits0, exit_stages.thread_waits()
+                )
                 if rate == "burst":
                     sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
                     fig["burst"]["cpu_ms_in_round"] = exit_stages.burst_cpu(
