@@ -340,7 +340,9 @@ def run_floor(ctx: Any, port: int, venue: Any, cmd: dict[str, Any]) -> dict[str,
 # =============================================================================== viewers
 
 
-def socket_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
+def socket_viewer(
+    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
     from cockpit.link.client import EngineClient
 
@@ -356,9 +358,13 @@ def socket_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) 
     client.close()
 
 
-def textual_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
-    """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` as the
-    ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py)."""
+def textual_viewer(
+    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+) -> None:
+    """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` and ``fps``
+    as the ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py; ``[ui] fps``:
+    Textual's frame clock and the link's batches)."""
+    os.environ["TEXTUAL_FPS"] = str(fps)  # as cockpit/ui/main.py, before Textual is imported
     from cockpit.ui.priority import lower_thread
 
     lower_thread(nice)  # before Textual starts its threads: they inherit it
@@ -379,6 +385,7 @@ def textual_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0)
 
     options = UiOptions.from_settings(Settings())
     options.freeze_after_start = True  # as the cockpit command runs it
+    options.fps = fps
     app = CockpitApp(Connector(), options)
 
     async def run() -> None:
@@ -622,6 +629,13 @@ def main() -> int:
         help="each rate scenario also with the GIL switch interval at US microseconds",
     )
     ap.add_argument(
+        "--ui-fps-ab",
+        type=int,
+        default=0,
+        metavar="FPS",
+        help="each rate also with the TUI at FPS frames a second (beside [ui] fps)",
+    )
+    ap.add_argument(
         "--exits-first-ab",
         action="store_true",
         help="each scenario also with exits handled in arrival order (A) beside exits first (B)",
@@ -764,15 +778,18 @@ def main() -> int:
         while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
             time.sleep(0.05)
         results["plans_armed_at_start"] = len(engine.plans)
-        viewers = [(False, 0), (True, ui_nice)] + ([(True, 0)] if args.nice_ab else [])
-        for viewer, nice in viewers:
+        ui_fps = UiSettings().fps
+        viewers = [(False, 0, ui_fps), (True, ui_nice, ui_fps)]
+        viewers += [(True, 0, ui_fps)] if args.nice_ab else []
+        viewers += [(True, ui_nice, args.ui_fps_ab)] if args.ui_fps_ab else []
+        for viewer, nice, fps in viewers:
             vproc = None
             vstop = ctx.Event()
             counts = ctx.Value("l", 0)
             if viewer:
                 vready = ctx.Event()
                 target = socket_viewer if args.viewer == "socket" else textual_viewer
-                vargs = (str(sock_path), vready, vstop, counts, nice)
+                vargs = (str(sock_path), vready, vstop, counts, nice, fps)
                 vproc = ctx.Process(target=target, args=vargs)
                 vproc.start()
                 vready.wait(30)
@@ -781,7 +798,7 @@ def main() -> int:
             cmds: list[tuple[Any, dict[str, Any], str, int, bool]] = [
                 (r, run_cmd(r), "lane", sw, ef) for r in rates for sw in switches for ef in firsts
             ]
-            if viewer and nice == ui_nice and args.bursts:
+            if viewer and nice == ui_nice and fps == ui_fps and args.bursts:
                 cmds += [
                     ("burst", burst_cmd, kind, switch_us, ef) for kind in routers for ef in firsts
                 ]
@@ -824,6 +841,7 @@ def main() -> int:
                     "rate_target": rate,
                     "viewer": args.viewer if viewer else "none",
                     "ui_nice": nice if viewer else None,
+                    "ui_fps": fps if viewer else None,
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
@@ -870,6 +888,7 @@ def main() -> int:
         and s["viewer"] != "none"
         and s["switch_us"] == switch_us
         and s["ui_nice"] == ui_nice
+        and s["ui_fps"] == UiSettings().fps
         and s["exits_first"]
     ]
     burst = [
