@@ -24,6 +24,7 @@ from typing import Final
 import msgspec
 
 from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.domain.positions import money_text
 from cockpit.engine.base import EngineBase
 from cockpit.engine.ports import AlertSender
 from cockpit.link import protocol
@@ -185,9 +186,8 @@ class AlertKeeping(EngineBase):
             amount = alert.amount
             assert amount is not None
             if (day_pnl >= amount) if alert.above else (day_pnl <= amount):
-                self._fire_alert(
-                    alert, "P&L alert", f"day P&L {day_pnl} reached {amount}" + _note(alert)
-                )
+                text = f"day P&L {money_text(day_pnl)} reached {money_text(amount)}"
+                self._fire_alert(alert, "P&L alert", text + _note(alert))
 
     def _alert_event(self, kind: str, key: str | None, title: str, text: str) -> None:
         """An event happened (``fill``, ``exit``, ``feed``, ``lock``): its alerts fire."""

@@ -25,8 +25,6 @@ from cockpit.domain.instruments import (
     parse_key,
 )
 from cockpit.domain.orders import (
-    Order,
-    OrderCancelled,
     OrderRequest,
     Product,
     Side,
@@ -52,10 +50,6 @@ from cockpit.link.bus import (
 )
 
 log = logging.getLogger(__name__)
-
-
-WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
-"""The reason of an order cancelled while it waited for approval (it never reached the venue)."""
 
 
 class ViewerCommands(EngineBase):
@@ -346,14 +340,6 @@ class ViewerCommands(EngineBase):
             return protocol.Ack(cmd.id, f"{order.key}: {cmd.cid} {order.reason}")
         count = self._cancel_working(cmd.key)
         return protocol.Ack(cmd.id, f"cancelling {count} order(s)")
-
-    def _withdraw_approval(self, order: Order) -> None:
-        """Cancel an order waiting in OpenAlgo's Action Center (``_cancel`` of one): it never
-        reached the venue and the Action Center tells no API client when it is rejected there,
-        so it ends here (the journal keeps it ended: a restart does not hold it pending)."""
-        if self.journal is not None:
-            self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
-        self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
 
     def _cmd_ModifyOrder(self, conn_id: int, cmd: protocol.ModifyOrder) -> protocol.Msg:  # noqa: N802
         order = self.orders.get(cmd.cid)
