@@ -285,11 +285,7 @@ class VenueFeed:
     def unsubscribe(self, keys: Iterable[str], mode: str = "quote") -> Any:
         """Unsubscribe engine keys."""
         ids = self._map(keys)
-        if not ids:
-            return []
-        if self.kind == "kite":
-            return self.inner.unsubscribe(ids)
-        return self.inner.unsubscribe(ids, mode)
+        return self.inner.unsubscribe(ids, mode) if ids else []
 
     def start(self) -> None:
         """Start the adapter."""
