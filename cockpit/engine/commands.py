@@ -437,24 +437,6 @@ class ViewerCommands(EngineBase):
             message += f"; not found: {', '.join(failed)}"
         return protocol.Ack(cmd.id, message)
 
-    def _cmd_Unsubscribe(self, conn_id: int, cmd: protocol.Unsubscribe) -> protocol.Msg:  # noqa: N802
-        busy = [
-            k
-            for k in cmd.keys
-            if (self.portfolio.get(k) is not None and self.portfolio.get(k).qty != 0)  # type: ignore[union-attr]
-            or any(o.key == k for o in self.working.values())
-        ]
-        if busy:
-            return protocol.Refused(cmd.id, "busy", f"open position or orders on {busy}")
-        gone = [k for k in cmd.keys if k in self.watchlist]
-        if gone:
-            self.watchlist = [k for k in self.watchlist if k not in gone]
-            self._watchlist_changed()
-            if self.feed is not None:
-                self.feed.unsubscribe(gone, self.options.feed_mode)
-            self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))
-        return protocol.Ack(cmd.id, f"{len(gone)} symbol(s) removed")
-
     def _cmd_Search(self, conn_id: int, cmd: protocol.Search) -> protocol.Msg | None:  # noqa: N802
         if not cmd.query.strip():
             return protocol.Refused(cmd.id, "invalid", "empty search")
