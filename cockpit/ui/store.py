@@ -119,7 +119,8 @@ class Changes:
 
 SHOWN_EVENTS: frozenset[str] = frozenset({"fill", "exit"})
 """Alert kinds whose event the screen already tells as its own notice (a fill, an exit
-fired): their alert rings and notifies without a second notice in the same words."""
+fired): their alert, unless it carries a note, rings and notifies without a second notice
+in the same words."""
 
 
 @dataclass(slots=True)
@@ -166,6 +167,8 @@ class Store:
         self.alerts: dict[int, AlertView] = {}
         """The engine's active alerts by id."""
         self.fired: list[AlertFired] = []
+        self.alert_notes: dict[int, str] = {}
+        """Each alert's note (an alert with one shows its toast even for a fill or exit)."""
         """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
         self.newest_recv_ns = 0
@@ -263,9 +266,10 @@ class Store:
             ch.watchlist = True
         elif isinstance(msg, AlertFired):
             self.fired.append(msg)  # the bell and the notification
-            if msg.kind not in SHOWN_EVENTS:
+            if msg.kind not in SHOWN_EVENTS or self.alert_notes.get(msg.alert_id):
                 self.notices.append(Notice("warning", msg.title, msg.text))
         elif isinstance(msg, AlertEvent):
+            self.alert_notes[msg.alert.id] = msg.alert.note  # (sent just before it fires)
             if msg.removed or not msg.alert.active:
                 self.alerts.pop(msg.alert.id, None)
             else:

@@ -29,3 +29,15 @@ def test_a_price_alert_is_shown_as_a_notice() -> None:
     store.apply(sc.snapshot())
     store.apply(p.AlertFired(2, 1, "price", "Price alert", "NSE:SBIN at 802.50", sc.T0))
     assert [n.title for n in store.drain_notices()] == ["Price alert"]
+
+
+def test_a_fill_alert_with_a_note_shows_it() -> None:
+    """The note is the trader's own words ("size down"): only the alert's toast carries it."""
+    store = Store()
+    store.apply(sc.snapshot())
+    alert = p.AlertView(2, "fill", sc.T0, note="size down", fired=1, active=True, repeat=True)
+    store.apply(p.AlertEvent(seq=2, alert=alert))
+    store.apply(
+        p.AlertFired(3, 2, "fill", "Fill: NSE:SBIN", "BUY 1 NSE:SBIN at 800.05 (size down)", sc.T0)
+    )
+    assert [n.message for n in store.drain_notices()] == ["BUY 1 NSE:SBIN at 800.05 (size down)"]
