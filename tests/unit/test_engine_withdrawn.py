@@ -73,3 +73,37 @@ def test_a_withdrawn_order_the_broker_ended_is_left_alone(status: str) -> None:
     assert not [a for a in rig.pub.of(p.Alarm) if a.code == "withdrawn_order_at_broker"]
     pos = rig.engine.portfolio.get(SBIN.key)
     assert pos is None or pos.qty == 0
+
+
+def test_another_order_of_the_same_shape_is_not_taken_for_a_withdrawn_one() -> None:
+    """Another strategy's order at the account (another limit price, another product) or a
+    withdrawal from an earlier day is not adopted, nor cancelled."""
+    rig = Rig()
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    answer = rig.command(
+        p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(5), order_type="LIMIT", price=15_990
+    )
+    assert isinstance(answer, p.Ack), answer
+    req = rig.places()[-1]
+    rig.engine.handle(RouterResult(req, True, code=PENDING_APPROVAL, error="queued"))
+    assert isinstance(rig.command(p.CancelOrders, cid=answer.cid), p.Ack)
+
+    def broker_order(orderid: str, price: str, product: str = "MIS") -> None:
+        rig.clock.now += 1_000_000
+        rig.engine.handle(
+            OrderUpdate(
+                orderid, "NSE", "SBIN", "BUY", "open", rig.clock.now, quantity=Decimal(5),
+                pending_qty=Decimal(5), price=Decimal(price), pricetype="LIMIT", product=product,
+            )
+        )  # fmt: skip
+
+    broker_order("7001", "799.00")  # another price
+    broker_order("7002", "799.50", product="CNC")  # another product
+    assert not [a for a in rig.pub.of(p.Alarm) if a.code == "withdrawn_order_at_broker"]
+    assert not rig.router.of(CancelOrder)
+    rig.clock.now += 86_400 * 10**9  # the next day: yesterday's withdrawal is not matched
+    rig.tick(SBIN, "800.00")
+    broker_order("7003", "799.50")
+    assert not [a for a in rig.pub.of(p.Alarm) if a.code == "withdrawn_order_at_broker"]
+    assert not rig.router.of(CancelOrder)
