@@ -26,9 +26,21 @@ from cockpit.link.bus import ViewerGone, ViewerShowing
 
 log = logging.getLogger(__name__)
 
+VAP_LEVELS_BUDGET = 1_000_000
+"""Volume-at-price levels the engine keeps over all its symbols (about 85 bytes each, its
+total and buyer part: ~85 MB). Each symbol keeps its share (this over the symbols followed,
+:data:`VAP_LEVELS_MIN` at least), the levels nearest its last price: a price that keeps
+walking to new levels (the paper exchange's 3,000 symbols added ~28 a minute each) no longer
+grows the engine without end. 3,000 symbols: 333 levels each; 50: 20,000."""
+VAP_LEVELS_MIN = 256
+"""The fewest levels a symbol keeps, however many symbols are followed."""
+
 
 class MarketData(EngineBase):
     """Market state (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    _vap_cap = VAP_LEVELS_MIN
+    """Volume-at-price levels one symbol keeps (its share of :data:`VAP_LEVELS_BUDGET`)."""
 
     # ================================================================== market data
 
@@ -38,6 +50,7 @@ class MarketData(EngineBase):
             guard = getattr(getattr(self.config, "exits", None), "jump_guard", None)
             limit = guard.limit_for(inst.key) if guard is not None else None
             self._syms[inst.key] = SymbolState(inst, guard=JumpGuard(limit))
+            self._vap_cap = max(VAP_LEVELS_MIN, VAP_LEVELS_BUDGET // len(self._syms))
 
     def _on_market(self, ev: LtpTick | QuoteTick | DepthTick | TradeTick) -> None:
         key = f"{ev.exchange}:{ev.symbol}"
@@ -226,11 +239,31 @@ class MarketData(EngineBase):
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return None
-        sym.vap[ltp] = compact(sym.vap.get(ltp, 0) + qty)
+        vap = sym.vap
+        was = vap.get(ltp)
+        vap[ltp] = compact((was or 0) + qty)
         if self.screen.full(key):  # off screen: the whole map goes out once it is shown
             sym.vap_changed.add(ltp)
             self._vap_dirty.add(key)
+        if was is None and len(vap) > self._vap_cap:
+            self._vap_trim(key, sym, ltp)
         return qty
+
+    def _vap_trim(self, key: str, sym: SymbolState, ltp: int) -> None:
+        """Drop the levels farthest from ``ltp`` down to 7/8 of the symbol's share (so this
+        runs once per 1/8 of it in new levels: a sort of a few hundred ints); a viewer
+        showing the symbol gets them as 0 (gone)."""
+        vap = sym.vap
+        keep = self._vap_cap * 7 // 8
+        far = sorted(vap, key=lambda p: (abs(p - ltp), p))[keep:]
+        bought = sym.bought
+        for level in far:
+            del vap[level]
+            bought.pop(level, None)
+        if self.screen.full(key):
+            sym.vap_changed.update(far)
+            self._vap_dirty.add(key)
+        self.counters["vap_levels_trimmed"] = self.counters.get("vap_levels_trimmed", 0) + len(far)
 
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""
