@@ -212,7 +212,7 @@ class OrderFlow(EngineBase):
         inst = self.instruments[order.key]
         new_price = price if price is not None else order.price_ticks
         new_trigger = trigger if trigger is not None else order.trigger_ticks
-        self.router.submit(
+        self._route(
             RouterModify(
                 order.cid,
                 order.venue_id or "",
