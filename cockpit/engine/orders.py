@@ -27,7 +27,7 @@ from cockpit.domain.execution import (
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
-from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
@@ -43,6 +43,7 @@ from cockpit.domain.orders import (
     Side,
 )
 from cockpit.domain.positions import to_money
+from cockpit.engine.approvals import same_order
 from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
@@ -446,23 +447,13 @@ class OrderFlow(EngineBase):
         if update.orderid in self._by_venue:
             return None
         slack = int(self.options.uncertain_slack_s * NS)
-        pushed = update.source is OrderUpdateSource.PUSHED
         for cid in [*self._approval, *self._uncertain]:
-            placed = update.placed_ns
-            if placed is None and pushed and cid in self._approval:
-                placed = update.recv_ns
-            if placed is None:
-                continue
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
                 order.venue_id is None
-                and placed >= order.created_ns - slack
-                and str(inst.exchange) == update.exchange
-                and inst.symbol == update.symbol
-                and str(order.side) == update.action.upper()
-                and order.qty == update.quantity
-                and (not update.pricetype or update.pricetype.upper() == str(order.type))
+                and (update.placed_ns is not None or cid in self._approval)
+                and same_order(order, str(inst.exchange), inst.symbol, update, slack)
             ):
                 self._by_venue[update.orderid] = cid
                 approved = self._approval.pop(cid, None) is not None
@@ -475,7 +466,7 @@ class OrderFlow(EngineBase):
                     code="order_approved" if approved else "order_found",
                 )
                 return cid
-        return None
+        return self._adopt_withdrawn(update)
 
     # ------------------------------------------------------------------ router results
 

@@ -132,7 +132,13 @@ class Journaling(EngineBase):
         when they reach the order book, instead of counting as lost placements)."""
         assert self.journal is not None
         try:
-            events = self.journal.events_of("mit_held", "mit_gone", "order_pending_approval")
+            events = self.journal.events_of(
+                "mit_held",
+                "mit_gone",
+                "order_pending_approval",
+                "order_approval_withdrawn",
+                "order_withdrawn_adopted",
+            )
         except Exception as exc:
             self._alarm("error", f"journal recovery failed: {exc}", code="journal")
             return
@@ -143,6 +149,7 @@ class Journaling(EngineBase):
             if order is not None and order.status is OrderStatus.PENDING_NEW and not order.venue_id:
                 self._uncertain.pop(order.cid, None)
                 self._approval[order.cid] = order.created_ns
+        self._restore_withdrawn(events)
         held = self._restore_touch(events)
         if held:
             self._alarm("info", f"holding MIT entries again: {', '.join(held)}", code="restored")

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.domain.positions import money_text
 from cockpit.link.protocol import (
     Ack,
     Alarm,
@@ -558,7 +559,13 @@ def fmt_volume(qty: Decimal | int | None) -> str:
     if qty is None:
         return ""
     v = Decimal(qty)
-    a = abs(v)
+    if abs(v) < 1000 and v != v.to_integral_value():
+        # A fractional volume (crypto): at most 7 characters, 520.07012345 as 520.07.
+        places = max(0, 6 - len(str(int(abs(v)))))
+        v = v.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if abs(v) < 1000:
+            return fmt_qty(v)
+    a = abs(v.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if a >= 10_000_000_000:
         return f"{v / 1_000_000_000:.1f}B"
     if a >= 10_000_000:
@@ -579,10 +586,7 @@ def fmt_pct(ltp: int, close: int) -> str:
 
 def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
     """Money with two decimals and thousands separators (signed by default)."""
-    if value is None:
-        return ""
-    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+    return "" if value is None else money_text(value, sign=sign)
 
 
 def fmt_age(ns: int | None, *, coarse: bool = False) -> str:

@@ -60,6 +60,9 @@ class TradeScreen(Screen[None]):
         self.positions = PositionsPane(store, id="positions")
         self.orders = OrdersPane(store, id="orders")
         self.status = StatusBar(store, id="status")
+        # One day P&L on this screen: the bar shows what the positions pane last drew.
+        self.status.pnl_from = lambda: self.positions.day_pnl
+        self.positions.on_day_pnl = self.status.rebuild
         self.chart = CandleChart(store, id="chart")
         with Horizontal(id="top"):
             yield self.watchlist

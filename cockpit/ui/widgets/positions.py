@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar
 
@@ -78,6 +79,11 @@ class PositionsPane(LineGrid):
         super().__init__(id=id, classes=classes)
         self.store = store
         self.selected: str | None = None
+        self.day_pnl: Decimal | None = None
+        """The day P&L of the rows as last drawn (their sum): what the status bar beside
+        it shows, so the two never disagree between the pane's paced redraws."""
+        self.on_day_pnl: Callable[[], None] | None = None
+        """Called when a redraw changes :attr:`day_pnl` (the status bar redraws)."""
 
     def rebuild(self) -> None:
         """Recompute every line."""
@@ -102,6 +108,11 @@ class PositionsPane(LineGrid):
             pos = store.positions[key]
             plan = store.plans.get(key)
             lines.extend(self._lines_for(key, pos, plan, width))
+        total = store.day_pnl()  # the same store state as the rows: their sum
+        if total != self.day_pnl:
+            self.day_pnl = total
+            if self.on_day_pnl is not None:
+                self.on_day_pnl()
         if len(lines) == 1:
             lines.append(("pos--dim", ((" no positions — b buys, s sells at market", ""),)))
         self.set_lines(lines)
