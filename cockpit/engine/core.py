@@ -328,6 +328,8 @@ class Engine(
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))
+        if self.journal is not None:
+            self.journal.flush()  # what its writer thread holds goes out before the router stops
         self.publisher.event(protocol.Stopping("engine stopped"))
 
     def handle(self, item: object) -> None:
