@@ -69,8 +69,8 @@ def make_feed(
 ) -> RecordableFeed:
     """Build a stopped feed of kind ``feed`` subscribed to ``symbols`` in ``mode``.
 
-    ``feed`` is ``openalgo``, ``kite``, ``binance``, a public venue of
-    :mod:`cockpit.adapters.venues` (``bybit``, ``bybit:linear``...) or ``replay:FILE``
+    ``feed`` is ``openalgo``, ``kite``, a public venue of
+    :mod:`cockpit.adapters.venues` (``binance``, ``bybit``, ``bybit:linear``...) or ``replay:FILE``
     (``symbols`` then filters the file; empty plays everything).
 
     Raises:
@@ -96,10 +96,6 @@ def make_feed(
         from cockpit.adapters.kite.feed import make_feed as make_kite_feed
 
         return make_kite_feed(symbols, mode, url, sink, rest_url=rest_url)
-    if feed == "binance":
-        from cockpit.adapters.binance.feed import make_feed as make_binance_feed
-
-        return make_binance_feed(symbols, mode, url, sink, rest_url=rest_url)
     from cockpit.adapters.venues import venue
 
     spec = venue(feed)

@@ -3,11 +3,11 @@
 Each :class:`Venue` says how to look its instruments up (tick, lot), how to list them all
 (symbol search), and how to build its market-data feed in the venue's own symbols. The
 engine's wiring (``cockpit.daemon``) and ``cockpit record`` both go through :func:`venue`.
-Binance spot and Kite keep their own wiring (they came first); replay is not a venue.
+Kite keeps its own wiring (instrument tokens, a login); replay is not a venue.
 
-Kinds: ``bybit`` (spot), ``bybit:linear`` (USDT/USDC perpetuals), ``binance-futures``
-(USD-M), ``hyperliquid`` (perpetuals), ``ccxt:EXCHANGE`` (any exchange CCXT streams; the
-optional extra ``cockpit[ccxt]``).
+Kinds: ``binance`` (spot), ``bybit`` (spot), ``bybit:linear`` (USDT/USDC perpetuals),
+``binance-futures`` (USD-M), ``hyperliquid`` (perpetuals), ``ccxt:EXCHANGE`` (any exchange
+CCXT streams; the optional extra ``cockpit[ccxt]``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,35 @@ def _bybit(category: str) -> Venue:
 
     kind = "bybit" if category == "spot" else f"bybit:{category}"
     return Venue(kind, "BYBIT", lookup, listing, make, record)
+
+
+def _binance_spot() -> Venue:
+    def rest(url: str | None, rest_url: str | None) -> str:
+        from cockpit.adapters.binance.feed import DEFAULT_REST_URL, _rest_from_ws
+
+        return rest_url or (_rest_from_ws(url) if url else DEFAULT_REST_URL)
+
+    def lookup(symbols: list[str], url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.binance.instruments import spot_lookup
+
+        return spot_lookup(symbols, rest(url, rest_url))
+
+    def listing(url: str | None, rest_url: str | None) -> list[Instrument]:
+        from cockpit.adapters.binance.instruments import spot_listing
+
+        return spot_listing(rest(url, rest_url))
+
+    def make(sink: Sink, url: str | None, rest_url: str | None) -> Any:
+        from cockpit.adapters.binance.feed import BinanceFeed
+
+        return BinanceFeed(sink, url=url, rest_url=rest(url, rest_url))
+
+    def record(symbols: list[str], mode: str, url: str | None, sink: Sink, **options: Any) -> Any:
+        from cockpit.adapters.binance.feed import make_feed
+
+        return make_feed(symbols, mode, url, sink, **options)
+
+    return Venue("binance", "BINANCE", lookup, listing, make, record)
 
 
 def _binance_futures() -> Venue:
@@ -162,6 +191,8 @@ def venue(spec: str) -> Venue | None:
         if category != "linear":
             raise ValueError(f"--feed {spec}: expected bybit or bybit:linear")
         return _bybit(category)
+    if spec == "binance":
+        return _binance_spot()
     if spec == "binance-futures":
         return _binance_futures()
     if spec == "hyperliquid":
@@ -174,5 +205,5 @@ def venue(spec: str) -> Venue | None:
     return None
 
 
-KINDS = ("bybit", "bybit:linear", "binance-futures", "hyperliquid", "ccxt:EXCHANGE")
+KINDS = ("binance", "bybit", "bybit:linear", "binance-futures", "hyperliquid", "ccxt:EXCHANGE")
 """The kinds, as the help text lists them."""

@@ -5,12 +5,11 @@ With ``--feed binance``, ``--feed kite`` or a public venue (``bybit``, ``binance
 the venue's: a search (the screen's ``/``) is answered from the venue's own list, and adding a
 symbol looks it up there:
 
-- Binance: ``GET /api/v3/exchangeInfo`` (every symbol TRADING; tick from PRICE_FILTER, lot from
-  LOT_SIZE), a lookup ``exchangeInfo?symbol=X``;
 - Kite: ``GET /instruments`` (Kite Connect's CSV of every instrument: token, trading symbol,
   name, tick size, lot size, type, exchange; it needs the API key and access token);
-- the public venues: their registry's ``listing`` (Bybit ``/v5/market/instruments-info``,
-  ``/fapi/v1/exchangeInfo``, Hyperliquid ``meta`` + ``allMids``, CCXT's ``load_markets``).
+- the public venues: their registry's ``listing`` (Binance ``/api/v3/exchangeInfo`` and
+  ``/fapi/v1/exchangeInfo``, Bybit ``/v5/market/instruments-info``, Hyperliquid ``meta`` +
+  ``allMids``, CCXT's ``load_markets``).
 
 Lists are read once and kept for an hour. A symbol found is then followed: the feed learns its
 venue name (a Kite token) and the paper exchange is told to list it at the feed's prices
@@ -34,7 +33,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, Final
 
-from cockpit.daemon.external import FeedConfigError, binance_instrument, binance_instruments
+from cockpit.daemon.external import FeedConfigError
 from cockpit.domain.execution import LookupSymbol, RouterRequest, RouterResult, SearchSymbols
 from cockpit.domain.instruments import Exchange, Instrument
 
@@ -42,49 +41,6 @@ log = logging.getLogger(__name__)
 
 LIST_TTL_S: Final = 3600.0
 MAX_RESULTS: Final = 50
-
-
-class BinanceDirectory:
-    """Binance's symbols, from its REST ``exchangeInfo``."""
-
-    exchanges: Final = frozenset({"BINANCE"})
-
-    def __init__(self, rest_url: str, timeout: float = 10.0) -> None:
-        self.rest_url = rest_url.rstrip("/")
-        self.timeout = timeout
-        self._symbols: dict[str, Instrument] = {}
-        self._loaded = 0.0
-
-    def _all(self) -> dict[str, Instrument]:
-        if self._symbols and time.monotonic() - self._loaded < LIST_TTL_S:
-            return self._symbols
-        import httpx
-
-        with httpx.Client(timeout=self.timeout) as client:
-            resp = client.get(f"{self.rest_url}/api/v3/exchangeInfo")
-        if resp.status_code != 200:
-            raise FeedConfigError(f"exchangeInfo answered HTTP {resp.status_code}")
-        symbols: dict[str, Instrument] = {}
-        for info in resp.json().get("symbols", []):
-            if not isinstance(info, dict) or info.get("status") != "TRADING":
-                continue
-            try:
-                inst = binance_instrument(info)
-            except FeedConfigError:
-                continue  # an odd listing: not offered
-            symbols[inst.symbol] = inst
-        self._symbols, self._loaded = symbols, time.monotonic()
-        return symbols
-
-    def search(self, query: str, exchange: str | None = None) -> list[Instrument]:
-        """Symbols containing ``query``: the exact one first, then those starting with it."""
-        return _ranked(self._all().values(), query)
-
-    def lookup(self, exchange: str, symbol: str) -> tuple[Instrument, str]:
-        """One symbol's instrument and venue name (raises FeedConfigError, in the venue's
-        words, if unknown)."""
-        inst = binance_instruments([symbol], self.rest_url, self.timeout)[0]
-        return inst, inst.symbol
 
 
 _KITE_KINDS: Final = {"EQ": "equity", "FUT": "future", "CE": "option", "PE": "option"}
@@ -170,8 +126,9 @@ def _ranked(insts: Iterable[Instrument], query: str) -> list[Instrument]:
 
 
 class ListedDirectory:
-    """A public venue's symbols (:mod:`cockpit.adapters.venues`: Bybit, Binance futures,
-    Hyperliquid, a CCXT exchange), from the venue's own list; the venue name is the symbol."""
+    """A public venue's symbols (:mod:`cockpit.adapters.venues`: Binance spot and futures,
+    Bybit, Hyperliquid, a CCXT exchange), from the venue's own list; the venue name is the
+    symbol."""
 
     def __init__(self, exchange: str, listing: Callable[[], list[Instrument]]) -> None:
         self.exchanges = frozenset({exchange})
@@ -201,7 +158,7 @@ class ListedDirectory:
         return inst, inst.symbol
 
 
-Directory = BinanceDirectory | KiteDirectory | ListedDirectory
+Directory = KiteDirectory | ListedDirectory
 
 
 class DirectoryRouter:
@@ -209,7 +166,7 @@ class DirectoryRouter:
 
     Args:
         inner: the order router (the paper exchange's).
-        directory: the venue's symbols (:class:`BinanceDirectory`).
+        directory: the venue's symbols (:class:`ListedDirectory`, :class:`KiteDirectory`).
         sink: the engine's inbound queue.
         on_listed: called (on the worker thread) with each instrument a lookup found and its
             venue name, before its result is queued: the feed and the paper exchange follow it.
@@ -268,23 +225,14 @@ class DirectoryRouter:
                 self._on_listed(inst, venue_id)
             return RouterResult(request, True, data=inst)
         except FeedConfigError as exc:
-            return RouterResult(request, False, code="not_found", error=_short(str(exc)))
+            return RouterResult(request, False, code="not_found", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one answer per request, whatever happens
             log.warning("symbol directory: %s failed: %r", type(request).__name__, exc)
             return RouterResult(request, False, code="error", error=f"{type(exc).__name__}")
 
 
-def _short(text: str) -> str:
-    """The venue's words without the ``--feed binance:`` start-up prefix."""
-    return text.removeprefix("--feed binance: ")
-
-
 def directory_for(kind: str, settings: Any) -> Directory | None:
     """The symbol directory of an external feed (None: the venue has none here)."""
-    if kind == "binance":
-        from cockpit.daemon.runner import _binance_rest
-
-        return BinanceDirectory(_binance_rest(settings))
     if kind == "kite":
         v = settings.venue
         key = v.kite_api_key.get_secret_value() if v.kite_api_key else ""

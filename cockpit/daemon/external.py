@@ -1,11 +1,10 @@
-"""Market data from elsewhere (``--feed kite|binance|replay:FILE``), orders on the paper exchange.
+"""Market data from elsewhere (``--feed kite|binance|bybit|...|replay:FILE``), orders on paper.
 
 Three parts the runner puts together:
 
-- the instruments of an external feed: Binance symbols looked up with ``GET
-  /api/v3/exchangeInfo`` (tick from PRICE_FILTER, lot from LOT_SIZE), Kite entries
-  ``EXCH:SYMBOL=TOKEN[:TICK[:LOT]]``, a replay file's keys (tick from the finest price grid its
-  prices lie on, or the paper exchange's own listing);
+- the instruments of an external feed: a public venue's (:mod:`cockpit.adapters.venues`) looked
+  up there, Kite entries ``EXCH:SYMBOL=TOKEN[:TICK[:LOT]]``, a replay file's keys (tick from the
+  finest price grid its prices lie on, or the paper exchange's own listing);
 - :class:`VenueFeed`: the engine's ``subscribe(keys, mode)`` in ``EXCH:SYMBOL`` keys, mapped to
   the adapter's own terms (``BTCUSDT``, a Kite token);
 - :class:`UpstreamTee`: every market event the engine receives is also sent, on its own
@@ -31,7 +30,7 @@ from typing import Any, Final
 
 import msgspec
 
-from cockpit.domain.instruments import Exchange, Instrument, parse_key, to_decimal
+from cockpit.domain.instruments import Instrument, parse_key, to_decimal
 from cockpit.domain.market import (
     DepthTick,
     LtpTick,
@@ -60,72 +59,6 @@ class FeedPlan:
     instruments: list[Instrument]
     venue_ids: dict[str, str]
     """``EXCH:SYMBOL`` -> the adapter's symbol (``BTCUSDT``, a Kite token); empty for replay."""
-
-
-# ---------------------------------------------------------------------- binance
-
-
-def binance_instruments(
-    symbols: Iterable[str], rest_url: str, timeout: float = 10.0
-) -> list[Instrument]:
-    """Look Binance symbols up with ``GET /api/v3/exchangeInfo?symbol=X``.
-
-    Raises:
-        FeedConfigError: a symbol unknown to the venue, the venue unreachable, or no symbols.
-    """
-    import httpx
-
-    out: list[Instrument] = []
-    root = rest_url.rstrip("/")
-    with httpx.Client(timeout=timeout) as client:
-        for raw in symbols:
-            symbol = raw.strip().upper()
-            if not symbol:
-                continue
-            if ":" in symbol:  # BINANCE:BTCUSDT is accepted too
-                exchange, symbol = parse_key(symbol)
-                if exchange is not Exchange.BINANCE:
-                    raise FeedConfigError(f"--feed binance: {raw!r} is not a Binance symbol")
-            try:
-                resp = client.get(f"{root}/api/v3/exchangeInfo", params={"symbol": symbol})
-            except httpx.HTTPError as exc:
-                raise FeedConfigError(
-                    f"--feed binance: cannot reach {root} for exchangeInfo: {exc}"
-                ) from exc
-            if resp.status_code != 200:
-                raise FeedConfigError(
-                    f"--feed binance: {symbol}: exchangeInfo answered HTTP {resp.status_code}: "
-                    f"{resp.text[:200]}"
-                )
-            try:
-                info = next(s for s in resp.json()["symbols"] if s["symbol"] == symbol)
-            except (KeyError, StopIteration, TypeError, ValueError) as exc:
-                raise FeedConfigError(
-                    f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
-                ) from exc
-            out.append(binance_instrument(info))
-    if not out:
-        raise FeedConfigError(
-            "--feed binance needs --symbols (e.g. --symbols BTCUSDT,ETHUSDT) or [feed] symbols"
-        )
-    return out
-
-
-def binance_instrument(info: Mapping[str, Any]) -> Instrument:
-    """One ``exchangeInfo`` symbol entry as an instrument (tick from PRICE_FILTER, lot from
-    LOT_SIZE). Raises FeedConfigError for an entry it cannot read."""
-    symbol = str(info.get("symbol", "?"))
-    try:
-        filters = {f["filterType"]: f for f in info["filters"]}
-        tick = to_decimal(filters["PRICE_FILTER"]["tickSize"]).normalize()
-        lot = to_decimal(filters["LOT_SIZE"]["stepSize"]).normalize()
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FeedConfigError(
-            f"--feed binance: {symbol}: unreadable exchangeInfo ({exc!r})"
-        ) from exc
-    if tick <= 0 or lot <= 0:
-        raise FeedConfigError(f"--feed binance: {symbol}: tick {tick} / lot {lot}")
-    return Instrument(Exchange.BINANCE, symbol, tick, lot, name=symbol, kind="crypto")
 
 
 # ---------------------------------------------------------------------- kite

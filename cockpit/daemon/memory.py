@@ -34,18 +34,14 @@ class HeapTrimmer:
             try:
                 interval_s = float(raw) if raw else TRIM_INTERVAL_S
             except ValueError:
-                log.warning("COCKPIT_MALLOC_TRIM_S=%r is not a number: using %gs", raw, 30.0)
+                log.warning(
+                    "COCKPIT_MALLOC_TRIM_S=%r is not a number: using %gs", raw, TRIM_INTERVAL_S
+                )
                 interval_s = TRIM_INTERVAL_S
         self.interval_s = interval_s
         self._trim = _malloc_trim() if interval_s > 0 else None
         self._next = time.monotonic() + interval_s
         self.trims = 0
-        self.last_ms = 0.0
-
-    @property
-    def active(self) -> bool:
-        """Whether it trims at all (glibc found and an interval set)."""
-        return self._trim is not None
 
     def tick(self, now: float | None = None) -> bool:
         """Trim if the interval passed; whether it did."""
@@ -57,9 +53,8 @@ class HeapTrimmer:
         self._next = now + self.interval_s
         started = time.perf_counter()
         self._trim(0)
-        self.last_ms = (time.perf_counter() - started) * 1000
         self.trims += 1
-        log.debug("malloc_trim took %.2f ms", self.last_ms)
+        log.debug("malloc_trim took %.2f ms", (time.perf_counter() - started) * 1000)
         return True
 
 

@@ -34,7 +34,6 @@ from cockpit.daemon.external import (
     FeedPlan,
     UpstreamTee,
     VenueFeed,
-    binance_instruments,
     kite_instruments,
     replay_instruments,
     venue_feed,
@@ -205,18 +204,20 @@ class EngineRunner:
         from cockpit.journal import Journal, JournalError
 
         try:
-            journal = Journal.open(s.journal_path, profile=s.profile, venue=venue.label)
+            journal = Journal.open(
+                s.journal_path,
+                profile=s.profile,
+                venue=venue.label,
+                writer=s.engine.journal_writer,
+            )
         except JournalError as exc:
             raise StartupError(str(exc)) from exc
         self._on_exit("journal", journal.close)
         for inst in instruments:
             journal.instrument(inst.key, inst.tick_size, inst.lot_size)
 
-        try:
-            from cockpit.engine.core import Engine, EngineOptions
-        except ImportError as exc:
-            raise StartupError(f"the engine core is not available in this build: {exc}") from exc
         from cockpit.adapters.openalgo.feed import OpenAlgoFeed
+        from cockpit.engine.core import Engine, EngineOptions
         from cockpit.link.server import ViewerServer
 
         inbound = Inbound()
@@ -431,26 +432,14 @@ def feed_kind(s: Settings) -> tuple[str | None, Path | None]:
         if not path.is_file():
             raise StartupError(f"--feed {spec}: no such file {path}")
         return "replay", path
-    if spec in ("kite", "binance"):
+    if spec == "kite":
         return spec, None
     try:
         if public_venue(spec) is not None:
             return spec, None
     except ValueError as exc:
         raise StartupError(str(exc)) from exc
-    raise StartupError(
-        f"--feed {spec}: expected kite, binance, {', '.join(VENUE_KINDS)} or replay:FILE"
-    )
-
-
-def _binance_rest(s: Settings) -> str:
-    from cockpit.adapters.binance.feed import DEFAULT_REST_URL, _rest_from_ws
-
-    if s.feed.rest_url:
-        return s.feed.rest_url
-    if s.feed.url:
-        return _rest_from_ws(s.feed.url)
-    return DEFAULT_REST_URL
+    raise StartupError(f"--feed {spec}: expected kite, {', '.join(VENUE_KINDS)} or replay:FILE")
 
 
 def plan_external_feed(
@@ -458,9 +447,6 @@ def plan_external_feed(
 ) -> FeedPlan:
     """The instruments of an external feed (looked up before anything starts)."""
     try:
-        if kind == "binance":
-            insts = binance_instruments(s.feed.symbols, _binance_rest(s))
-            return FeedPlan(kind, insts, {i.key: i.symbol for i in insts})
         if kind == "kite":
             insts, tokens = kite_instruments(s.feed.symbols, known)
             return FeedPlan(kind, insts, tokens)
@@ -482,12 +468,6 @@ def make_market_feed(
 
         assert replay_path is not None
         return ReplayFeed(replay_path, sink, loop=True)
-    if plan.kind == "binance":
-        from cockpit.adapters.binance.feed import BinanceFeed
-
-        return VenueFeed(
-            BinanceFeed(sink, url=s.feed.url, rest_url=_binance_rest(s)), plan.venue_ids, "binance"
-        )
     if plan.kind != "kite":
         return venue_feed(plan, sink, s.feed.url, s.feed.rest_url)
     from cockpit.adapters.kite.feed import KiteFeed

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Final
 
@@ -109,6 +109,13 @@ def _to_money_fraction(value: Exact, tick_size: Decimal | Fraction | int) -> Dec
         if rest == 1:
             return quotient
         return quotient.quantize(Decimal(1).scaleb(-MONEY_PLACES), rounding=ROUND_HALF_EVEN)
+
+
+def money_text(value: Decimal, *, sign: bool = True) -> str:
+    """Money as a trader reads it: two places, thousands separated, signed by default
+    (``-1,005.00``); what every screen, alert and message shows."""
+    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{q:+,.2f}" if sign else f"{q:,.2f}"
 
 
 @dataclass(slots=True)

@@ -24,9 +24,11 @@ from typing import Final
 import msgspec
 
 from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.domain.positions import money_text
 from cockpit.engine.base import EngineBase
 from cockpit.engine.ports import AlertSender
 from cockpit.link import protocol
+from cockpit.link.lists import alert_words
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +143,8 @@ class AlertKeeping(EngineBase):
         self._journal_alert(alert)
         self._keep_alert(alert)
         self.publisher.event(protocol.AlertEvent(self._next_seq(), alert))
-        return protocol.Ack(cmd.id, f"alert {alert.id}: {self.describe_alert(alert)}")
+        words = alert_words(alert, lambda key, price: self.instruments[key].format_price(price))
+        return protocol.Ack(cmd.id, f"alert {alert.id}: {words}")
 
     def _cmd_RemoveAlert(self, conn_id: int, cmd: protocol.RemoveAlert) -> protocol.Msg:  # noqa: N802
         if cmd.alert_id is None:
@@ -183,9 +186,8 @@ class AlertKeeping(EngineBase):
             amount = alert.amount
             assert amount is not None
             if (day_pnl >= amount) if alert.above else (day_pnl <= amount):
-                self._fire_alert(
-                    alert, "P&L alert", f"day P&L {day_pnl} reached {amount}" + _note(alert)
-                )
+                text = f"day P&L {money_text(day_pnl)} reached {money_text(amount)}"
+                self._fire_alert(alert, "P&L alert", text + _note(alert))
 
     def _alert_event(self, kind: str, key: str | None, title: str, text: str) -> None:
         """An event happened (``fill``, ``exit``, ``feed``, ``lock``): its alerts fire."""
@@ -238,19 +240,6 @@ class AlertKeeping(EngineBase):
         )
 
     # ------------------------------------------------------------------ helpers
-
-    def describe_alert(self, alert: protocol.AlertView) -> str:
-        """The alert in words (``NSE:SBIN at or above 802.50``)."""
-        if alert.kind == PRICE and alert.key is not None and alert.price is not None:
-            way = "at or above" if alert.above else "at or below"
-            return f"{alert.key} {way} {self.instruments[alert.key].format_price(alert.price)}"
-        if alert.kind == PNL:
-            return f"day P&L {'at or above' if alert.above else 'at or below'} {alert.amount}"
-        what = {"fill": "every fill", "exit": "every exit", "feed": "a feed going stale or down"}
-        text = what.get(alert.kind, "the daily-loss lock")
-        if alert.key:
-            text += f" of {alert.key}"
-        return text if alert.repeat else f"{text} (once)"
 
     def _keep_alert(self, alert: protocol.AlertView) -> None:
         self.alerts[alert.id] = alert

@@ -122,7 +122,6 @@ class SymbolChart:
     """Sizes whose bar in progress changed since the last publication."""
     prints: deque[protocol.PrintView] = field(default_factory=lambda: deque(maxlen=KEEP_PRINTS))
     new_prints: list[protocol.PrintView] = field(default_factory=list)
-    backfilled: bool = False
     head: dict[int, protocol.BarView] = field(default_factory=dict)
     """The history's bar with the same start as the bar in progress, by size (merged in)."""
 
@@ -204,7 +203,6 @@ class SymbolChart:
                 self.head[size] = same[0]
             self.closed[size].clear()
             self.closed[size].extend(older[-KEEP_BARS:])
-        self.backfilled = True
 
 
 class Charting(EngineBase):

@@ -25,8 +25,6 @@ from cockpit.domain.instruments import (
     parse_key,
 )
 from cockpit.domain.orders import (
-    Order,
-    OrderCancelled,
     OrderRequest,
     Product,
     Side,
@@ -52,10 +50,6 @@ from cockpit.link.bus import (
 )
 
 log = logging.getLogger(__name__)
-
-
-WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
-"""The reason of an order cancelled while it waited for approval (it never reached the venue)."""
 
 
 class ViewerCommands(EngineBase):
@@ -353,14 +347,6 @@ class ViewerCommands(EngineBase):
         count = self._cancel_working(cmd.key)
         return protocol.Ack(cmd.id, f"cancelling {count} order(s)")
 
-    def _withdraw_approval(self, order: Order) -> None:
-        """Cancel an order waiting in OpenAlgo's Action Center (``_cancel`` of one): it never
-        reached the venue and the Action Center tells no API client when it is rejected there,
-        so it ends here (the journal keeps it ended: a restart does not hold it pending)."""
-        if self.journal is not None:
-            self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
-        self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
-
     def _cmd_ModifyOrder(self, conn_id: int, cmd: protocol.ModifyOrder) -> protocol.Msg:  # noqa: N802
         order = self.orders.get(cmd.cid)
         if order is None or not order.is_working:
@@ -456,24 +442,6 @@ class ViewerCommands(EngineBase):
         if failed:
             message += f"; not found: {', '.join(failed)}"
         return protocol.Ack(cmd.id, message)
-
-    def _cmd_Unsubscribe(self, conn_id: int, cmd: protocol.Unsubscribe) -> protocol.Msg:  # noqa: N802
-        busy = [
-            k
-            for k in cmd.keys
-            if (self.portfolio.get(k) is not None and self.portfolio.get(k).qty != 0)  # type: ignore[union-attr]
-            or any(o.key == k for o in self.working.values())
-        ]
-        if busy:
-            return protocol.Refused(cmd.id, "busy", f"open position or orders on {busy}")
-        gone = [k for k in cmd.keys if k in self.watchlist]
-        if gone:
-            self.watchlist = [k for k in self.watchlist if k not in gone]
-            self._watchlist_changed()
-            if self.feed is not None:
-                self.feed.unsubscribe(gone, self.options.feed_mode)
-            self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))
-        return protocol.Ack(cmd.id, f"{len(gone)} symbol(s) removed")
 
     def _cmd_Search(self, conn_id: int, cmd: protocol.Search) -> protocol.Msg | None:  # noqa: N802
         if not cmd.query.strip():

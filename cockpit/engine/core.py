@@ -33,6 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from cockpit.domain import risk
@@ -49,8 +50,9 @@ from cockpit.domain.orders import (
     Order,
     Product,
 )
-from cockpit.domain.positions import Portfolio
+from cockpit.domain.positions import Portfolio, money_text
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
+from cockpit.engine.approvals import Approvals
 from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
@@ -108,6 +110,7 @@ class Engine(
     Journaling,
     Entries,
     Folding,
+    Approvals,
 ):
     """The decision thread. See the module docstring.
 
@@ -179,6 +182,8 @@ class Engine(
         self._uncertain: dict[str, int] = {}
         self._approval: dict[str, int] = {}
         """Orders queued for the user's approval at the venue (OpenAlgo semi-auto), by cid."""
+        self._withdrawn: dict[str, Order] = {}
+        """Orders withdrawn while they waited for approval, by cid (``engine.approvals``)."""
         """cid -> when its placement became uncertain."""
         self._entry_specs: dict[str, protocol.PlanSpec | None] = {}
         self._recent_final: deque[str] = deque(maxlen=self.options.recent_orders)
@@ -323,6 +328,8 @@ class Engine(
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))
+        if self.journal is not None:
+            self.journal.flush()  # what its writer thread holds goes out before the router stops
         self.publisher.event(protocol.Stopping("engine stopped"))
 
     def handle(self, item: object) -> None:
@@ -350,6 +357,8 @@ class Engine(
         self.feeds[status.feed] = status
         self.publisher.event(protocol.FeedEvent(self._next_seq(), status))
         self._alert_feed(status, previous)
+        if status.state is not FeedState.LIVE and self._touch:
+            self._touch_feed_lost()
         if (
             status.state is FeedState.LIVE
             and previous is not None
@@ -447,16 +456,14 @@ class Engine(
                 "lock",
                 None,
                 "Daily loss lock",
-                f"day P&L {day_pnl} reached the loss limit {self._risk.limits.daily_loss_limit}:"
-                " entries refused",
+                f"{loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: entries refused",
             )
         self._daily_loss_locked = reached
         if not reached or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
             return
         self._alarm(
             "error",
-            f"day P&L {day_pnl} reached the loss limit {self._risk.limits.daily_loss_limit}:"
-            " kill switch",
+            f"{loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: kill switch",
             code="daily_loss_kill",
         )
         self._cmd_KillSwitch(0, protocol.KillSwitch(id=0))
@@ -491,3 +498,9 @@ class Engine(
             lock_detail=detail,
             stale_after_s=stale_limit_s(self._risk.limits),
         )
+
+
+def loss_words(day_pnl: Decimal, limit: Decimal | None) -> str:
+    """``day P&L -1,005.00 reached the loss limit 1,000.00`` (money, not raw Decimals)."""
+    limit_text = money_text(limit or Decimal(0), sign=False)
+    return f"day P&L {money_text(day_pnl)} reached the loss limit {limit_text}"

@@ -10,6 +10,8 @@ engine holds it again (one from a previous day expires), and disarming, the kill
 cancel drops it for good. A held-again entry whose level the first price after the restart has
 already reached or passed is not sent (that price came while nobody watched: a market order now
 would trade blind): it expires with a warning (``mit_passed``), to be placed again if still wanted.
+A feed outage is judged the same way: after a feed leaves ``live`` (a reconnect), or when a
+symbol's price comes after a silence longer than the stale-data limit, the first price decides.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def trigger_side_error(
 
 PASSED_WHILE_DOWN = "not sent: its level was reached while the engine was down"
 """Why a held MIT expires when the first price after a restart is at or through its level."""
+PASSED_WHILE_BLIND = "not sent: its level was reached while the feed was down or silent"
+"""Why a held MIT expires when the first price after a feed outage is at or through its level."""
 
 
 @dataclass(slots=True)
@@ -67,9 +71,12 @@ class HeldTouch:
     level: int
     spec: protocol.PlanSpec | None
     created_ns: int
-    unseen: bool = False
-    """Held again after a restart and no price seen since: the first one decides whether
-    its level was passed while the engine was down."""
+    unseen: str = ""
+    """Why no price was seen since it was held (held again after a restart, or a feed
+    outage): the first one decides whether its level was passed meanwhile ("" when seen)."""
+    seen_ns: int = 0
+    """When it last saw a price of its symbol (0: not yet): a longer silence than the
+    stale-data limit before the next one is an outage too."""
 
 
 class Entries(EngineBase):
@@ -216,6 +223,8 @@ class Entries(EngineBase):
         """Entries still queued at the router never go out (each comes back ``dropped``), nor
         do held MIT entries."""
         self._drop_touch(None, why)
+        if self.journal is not None:
+            self.journal.flush()  # entries waiting for the writer's commit reach the router
         dropped = self.router.drop_queued_entries()
         if dropped:
             self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)
@@ -243,6 +252,7 @@ class Entries(EngineBase):
         """Hold an MIT entry; its client id (the market order it becomes keeps it)."""
         self._cid_n += 1
         held = HeldTouch(f"{self._cid_prefix}{self._cid_n}", request, level, spec, self.clock())
+        held.seen_ns = self._syms[request.key].recv_ns
         self._touch[held.cid] = held
         if self.journal is not None:
             self._journal_call(
@@ -260,16 +270,21 @@ class Entries(EngineBase):
 
     def _touch_tick(self, key: str, price: int) -> None:
         """(Every accepted price of ``key``) send the MIT entries it touched."""
+        now = self._syms[key].recv_ns
+        silence = self._risk.limits.max_tick_age_ns
         for held in [h for h in self._touch.values() if h.request.key == key]:
+            if held.seen_ns and silence is not None and now - held.seen_ns > silence:
+                held.unseen = held.unseen or PASSED_WHILE_BLIND
+            held.seen_ns = now
             sign = held.request.side.sign
             if (price - held.level) * sign > 0:
-                held.unseen = False
+                held.unseen = ""
                 continue  # a buy MIT waits for the price to come down to its level
             del self._touch[held.cid]
             if held.unseen:
                 # Reached while nobody watched: sent now it would trade blind at a price the
                 # trader never saw. It expires, said; the trader places it again if still wanted.
-                self._drop_one(held, PASSED_WHILE_DOWN, level="warning", code="mit_passed")
+                self._drop_one(held, held.unseen, level="warning", code="mit_passed")
                 continue
             refusal = self._touch_refusal(held)
             if refusal:
@@ -291,6 +306,12 @@ class Entries(EngineBase):
             self._gate_context(held.request.key), held.request, confirmed=True
         )
         return "" if refusal is None else refusal[1]
+
+    def _touch_feed_lost(self) -> None:
+        """A feed left ``live``: the prices it missed are unknown, so the first fresh price of
+        each held MIT's symbol decides as after a restart."""
+        for held in self._touch.values():
+            held.unseen = held.unseen or PASSED_WHILE_BLIND
 
     def _drop_touch(self, key: str | None, why: str) -> int:
         """Drop the held MIT entries of ``key`` (or all); how many."""
@@ -341,7 +362,7 @@ class Entries(EngineBase):
                     code="mit_expired",
                 )
                 continue
-            touch.unseen = True
+            touch.unseen = PASSED_WHILE_DOWN
             self._touch[cid] = touch
             restored.append(cid)
         return restored

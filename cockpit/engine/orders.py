@@ -27,7 +27,7 @@ from cockpit.domain.execution import (
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
-from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
+from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.order_updates import UnmappedUpdate, events_from_update
 from cockpit.domain.orders import (
@@ -43,6 +43,7 @@ from cockpit.domain.orders import (
     Side,
 )
 from cockpit.domain.positions import to_money
+from cockpit.engine.approvals import same_order
 from cockpit.engine.base import EngineBase
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
@@ -121,17 +122,35 @@ class OrderFlow(EngineBase):
         if self._held is not None:
             self._held.append(request)
         else:
-            self.router.submit(request)
+            self._send([request])
+
+    def _send(self, requests: list[Any]) -> None:
+        """Hand ``requests`` to the router once what was journaled before them is committed:
+        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``)."""
+        if not requests:
+            return
+        submit = self.router.submit
+        if self.journal is None:
+            for request in requests:
+                submit(request)
+            return
+
+        def send() -> None:
+            for request in requests:
+                submit(request)
+
+        self.journal.after_commit(send)
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
         """One journal commit for everything written inside; router requests wait for it.
 
         Nested uses join the outermost one. Requests handed to ``_route`` inside are held and
-        handed to the router right after the commit, so everything is journaled before it is
-        acted on. A handler that fails still commits what it wrote and sends what it decided;
-        a commit that fails is alarmed and the requests still go (the broker is the truth:
-        an exit is never held back by a full disk; entries are refused meanwhile).
+        handed to the router right after the commit (on the journal's writer thread, when it
+        has one), so everything is journaled before it is acted on. A handler that fails still
+        commits what it wrote and sends what it decided; a commit that fails is alarmed and the
+        requests still go (the broker is the truth: an exit is never held back by a full disk;
+        entries are refused meanwhile).
         """
         if self._held is not None:
             yield
@@ -147,9 +166,7 @@ class OrderFlow(EngineBase):
                     error = exc
         finally:
             self._held = None
-            submit = self.router.submit
-            for request in held:
-                submit(request)
+            self._send(held)
         if error is not None:
             raise error
 
@@ -196,7 +213,7 @@ class OrderFlow(EngineBase):
         inst = self.instruments[order.key]
         new_price = price if price is not None else order.price_ticks
         new_trigger = trigger if trigger is not None else order.trigger_ticks
-        self.router.submit(
+        self._route(
             RouterModify(
                 order.cid,
                 order.venue_id or "",
@@ -430,23 +447,13 @@ class OrderFlow(EngineBase):
         if update.orderid in self._by_venue:
             return None
         slack = int(self.options.uncertain_slack_s * NS)
-        pushed = update.source is OrderUpdateSource.PUSHED
         for cid in [*self._approval, *self._uncertain]:
-            placed = update.placed_ns
-            if placed is None and pushed and cid in self._approval:
-                placed = update.recv_ns
-            if placed is None:
-                continue
             order = self.orders[cid]
             inst = self.instruments[order.key]
             if (
                 order.venue_id is None
-                and placed >= order.created_ns - slack
-                and str(inst.exchange) == update.exchange
-                and inst.symbol == update.symbol
-                and str(order.side) == update.action.upper()
-                and order.qty == update.quantity
-                and (not update.pricetype or update.pricetype.upper() == str(order.type))
+                and (update.placed_ns is not None or cid in self._approval)
+                and same_order(order, str(inst.exchange), inst.symbol, update, slack)
             ):
                 self._by_venue[update.orderid] = cid
                 approved = self._approval.pop(cid, None) is not None
@@ -459,7 +466,7 @@ class OrderFlow(EngineBase):
                     code="order_approved" if approved else "order_found",
                 )
                 return cid
-        return None
+        return self._adopt_withdrawn(update)
 
     # ------------------------------------------------------------------ router results
 

@@ -104,7 +104,9 @@ class WatchlistKeeping(EngineBase):
                     return protocol.Refused(cmd.id, "unknown_symbol", str(exc))
             target = protocol.WatchlistView(name, keys)
         self._save_watchlist(self.active_watchlist, active=False)
-        kept = [k for k in self.watchlist if k not in target.keys and self._busy(k)]
+        kept = [
+            k for k in self.watchlist if k not in target.keys and self._has_position_or_orders(k)
+        ]
         wanted = list(target.keys) + kept
         known = [k for k in wanted if k in self.instruments]
         unknown = [k for k in wanted if k not in self.instruments]
@@ -127,6 +129,19 @@ class WatchlistKeeping(EngineBase):
         if kept:
             message += f"; kept {', '.join(kept)} (open position or orders)"
         return protocol.Ack(cmd.id, message)
+
+    def _cmd_Unsubscribe(self, conn_id: int, cmd: protocol.Unsubscribe) -> protocol.Msg:  # noqa: N802
+        busy = [k for k in cmd.keys if self._has_position_or_orders(k)]
+        if busy:
+            return protocol.Refused(cmd.id, "busy", f"open position or orders on {busy}")
+        gone = [k for k in cmd.keys if k in self.watchlist]
+        if gone:
+            self.watchlist = [k for k in self.watchlist if k not in gone]
+            self._watchlist_changed()
+            if self.feed is not None:
+                self.feed.unsubscribe(gone, self.options.feed_mode)
+            self.publisher.event(protocol.WatchlistChanged(self._next_seq(), list(self.watchlist)))
+        return protocol.Ack(cmd.id, f"{len(gone)} symbol(s) removed")
 
     def _cmd_DeleteWatchlist(  # noqa: N802
         self, conn_id: int, cmd: protocol.DeleteWatchlist
@@ -156,11 +171,12 @@ class WatchlistKeeping(EngineBase):
 
     # ------------------------------------------------------------------ helpers
 
-    def _busy(self, key: str) -> bool:
+    def _has_position_or_orders(self, key: str) -> bool:
+        """An open position or a working order on ``key``: it stays on the watchlist. (Not
+        ``_busy``: that name is reconciliation's, for orders in flight, and the engine's
+        bases share one namespace.)"""
         pos = self.portfolio.get(key)
-        return (pos is not None and pos.qty != 0) or any(
-            o.key == key for o in self.working.values()
-        )
+        return (pos is not None and pos.qty != 0) or bool(self._working_of(key))
 
     def _save_watchlist(self, name: str, *, active: bool) -> None:
         view = self.watchlists[name]

@@ -40,10 +40,7 @@ class Publisher(Protocol):
         """The latest engine status (latest-wins, sent with the next market batch)."""
 
     def volume(self, vap: VolumeAtPrice) -> None:
-        """Session volume at the price levels that changed (each level latest-wins).
-
-        Optional: the engine skips it on a publisher without this method.
-        """
+        """Session volume at the price levels that changed (each level latest-wins)."""
 
     def event(self, msg: Msg) -> None:
         """An event for every viewer, in order, never dropped or merged."""
@@ -106,11 +103,6 @@ class Inbound:
             items = list(self._items)
             self._items.clear()
         return items
-
-    def take(self) -> object | None:
-        """The oldest item, or None if there is none (never waits)."""
-        with self._cv:
-            return self._items.popleft() if self._items else None
 
     def __len__(self) -> int:
         return len(self._items)

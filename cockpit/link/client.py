@@ -47,7 +47,6 @@ from cockpit.link.protocol import (
     Refused,
     Showing,
     Snapshot,
-    Stopping,
     ToViewer,
     Welcome,
     decode_to_viewer,
@@ -102,8 +101,6 @@ class EngineClient:
         self._send_lock = threading.Lock()
         self._closed = False
         self._error: ClientError | None = None
-        self.stopping: Stopping | None = None
-        """Set when the engine said it is stopping."""
         # push mode
         self._thread: threading.Thread | None = None
         self._on_message: Callable[[ToViewer], None] | None = None
@@ -351,13 +348,10 @@ class EngineClient:
         if self._closed:
             raise EngineGone("connection closed")
         try:
-            msg = _read_one(self._sock, self._framer, timeout, self._inbox)
+            return _read_one(self._sock, self._framer, timeout, self._inbox)
         except EngineGone as exc:
             self._error = exc
             raise
-        if isinstance(msg, Stopping):
-            self.stopping = msg
-        return msg
 
     # ------------------------------------------------------------------ receiving (push)
 
@@ -388,8 +382,6 @@ class EngineClient:
                     msg = _read_one(self._sock, self._framer, 0.25, self._inbox)
                     if msg is None:
                         continue
-                    if isinstance(msg, Stopping):
-                        self.stopping = msg
                     self._dispatch(msg)
                     while self._inbox:
                         self._dispatch(self._inbox.popleft())

@@ -204,26 +204,29 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
-def describe(alert: AlertView, fmt_price: Callable[[str, int], str]) -> str:
-    """One alert in words, for the alerts screen (``#3  NSE:SBIN at or above 802.50``)."""
+def alert_words(alert: AlertView, fmt_price: Callable[[str, int], str]) -> str:
+    """What an alert waits for, in words (``NSE:SBIN at or above 802.50``)."""
     way = "at or above" if alert.above else "at or below"
     if alert.kind == "price" and alert.key is not None and alert.price is not None:
-        text = f"{alert.key} {way} {fmt_price(alert.key, alert.price)}"
-    elif alert.kind == "pnl":
-        text = f"day P&L {way} {alert.amount}"
-    else:
-        text = {
-            "fill": "every fill",
-            "exit": "every exit",
-            "feed": "a feed going stale or down",
-            "lock": "the daily-loss lock",
-        }.get(alert.kind, alert.kind)
-        if alert.key:
-            text += f" of {alert.key}"
-        if not alert.repeat:
-            text += " (once)"
-        elif alert.fired:
-            text += f" (fired {alert.fired}×)"
+        return f"{alert.key} {way} {fmt_price(alert.key, alert.price)}"
+    if alert.kind == "pnl":
+        return f"day P&L {way} {alert.amount}"
+    text = {
+        "fill": "every fill",
+        "exit": "every exit",
+        "feed": "a feed going stale or down",
+        "lock": "the daily-loss lock",
+    }.get(alert.kind, alert.kind)
+    if alert.key:
+        text += f" of {alert.key}"
+    return text if alert.repeat else f"{text} (once)"
+
+
+def describe(alert: AlertView, fmt_price: Callable[[str, int], str]) -> str:
+    """One alert in words, for the alerts screen (``#3  NSE:SBIN at or above 802.50``)."""
+    text = alert_words(alert, fmt_price)
+    if alert.repeat and alert.fired:
+        text += f" (fired {alert.fired}×)"
     if alert.note:
         text += f" — {alert.note}"
     return f"#{alert.id:<4} {text}"

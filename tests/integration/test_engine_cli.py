@@ -354,7 +354,7 @@ def test_replay_feed_supplies_market_data(env: Env) -> None:
 def test_unsupported_feed_is_a_clear_error(env: Env) -> None:
     out = env.cli("engine", "run", "--feed", "binance", timeout=60)
     assert out.returncode == 1
-    assert "--feed binance needs --symbols" in out.stderr
+    assert "--feed binance: needs --symbols" in out.stderr
     out = env.cli("engine", "run", "--feed", "bloomberg", timeout=60)
     assert out.returncode == 1
     assert "--feed bloomberg: expected kite, binance, bybit" in out.stderr

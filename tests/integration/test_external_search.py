@@ -48,7 +48,8 @@ def test_search_and_add_a_binance_symbol_then_trade_it(xdg: Path, binance: Binan
         assert Decimal(found.results[0].tick_size) == Decimal("0.01")
         missing = v.client.request(p.Subscribe(id=8, keys=["BINANCE:NOPEUSDT"]), timeout=15)
         assert isinstance(missing, p.Refused)
-        assert "Invalid symbol" in missing.message
+        assert missing.rule == "unknown_symbol"
+        assert "NOPEUSDT is not listed" in missing.message
         added = v.client.request(p.Subscribe(id=9, keys=[ETH]), timeout=15)
         assert isinstance(added, p.Ack), added
         v.wait(lambda: any(ETH in m.watchlist for m in v.of(p.WatchlistChanged)), what="listed")

@@ -63,3 +63,24 @@ async def test_the_positions_pane_ends_on_the_last_price_of_a_burst() -> None:
             link.feed(sc.market(seq, "NSE:SBIN", ticks, sc.T0))
         await wait_for(pilot, lambda: app.store.seq == 11)
         await wait_for(pilot, lambda: " +10.00 " in app.screen.positions.text_of(1))
+
+
+async def test_the_status_bar_never_shows_a_day_pnl_the_positions_pane_does_not() -> None:
+    """Between the pane's paced redraws (``max_hz``) the status bar redraws on its own (its
+    timer, a feed or order change): it shows the pane's figure, not a newer one of its own."""
+    link = MemoryLink()
+    app = CockpitApp(StaticConnector(link), UiOptions(remember=False))
+    link.feed(sc.welcome(), sc.snapshot(sc.T0, with_position=True))  # long 10 @ 799.50
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.store.seq >= 1 and app.selected is not None)
+        pane, status = app.screen.positions, app.screen.status
+        pane.max_hz = 0.2  # a wide gap between the pane's market redraws
+        link.feed(sc.market(2, "NSE:SBIN", 16_004, sc.T0))  # 800.20: +7.00
+        await wait_for(pilot, lambda: " +7.00 " in pane.text_of(1))
+        link.feed(sc.market(3, "NSE:SBIN", 16_010, sc.T0))  # 800.50: +10.00, pane waits
+        await wait_for(pilot, lambda: app.store.seq == 3)
+        status.rebuild()  # e.g. its half-second timer
+        assert " +7.00 " in pane.text_of(1)  # its next redraw is seconds away
+        assert "P&L +7.00 " in status.text_of(0), status.text_of(0)
+        await wait_for(pilot, lambda: " +10.00 " in pane.text_of(1), limit=10)
+        await wait_for(pilot, lambda: "P&L +10.00 " in status.text_of(0))

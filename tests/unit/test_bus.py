@@ -13,9 +13,8 @@ def test_items_come_out_in_the_order_they_went_in() -> None:
     for i in range(5):
         q.put(i)
     assert len(q) == 5
-    assert [q.take() for _ in range(3)] == [0, 1, 2]
-    assert q.take_all(0) == [3, 4]
-    assert q.take() is None
+    assert q.take_all(0) == [0, 1, 2, 3, 4]
+    assert q.take_all(0) == []
     assert not q
 
 

@@ -742,6 +742,17 @@ def test_limit_exit_that_does_not_fill_is_chased_at_market() -> None:
     assert "exit_chase" in [a.code for a in rig.pub.of(p.Alarm)]
 
 
+def test_a_watchlist_switch_long_after_the_fill_keeps_the_symbol_with_a_position(
+    rig: Rig,
+) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00")
+    rig.clock.now += 60 * 10**9  # the entry's fill is a minute old: nothing is in flight
+    answer = rig.command(p.SwitchWatchlist, name="other", keys=[INFY.key])
+    assert isinstance(answer, p.Ack), answer
+    assert "kept NSE:SBIN" in answer.message
+    assert SBIN.key in rig.engine.watchlist  # its ticks still reach the plan's stop
+
+
 def test_cancel_modify_unsubscribe_and_shutdown_rules(rig: Rig) -> None:
     rig.enter(SBIN, "BUY", 10, "800.00")
     answer = rig.command(

@@ -337,3 +337,17 @@ def test_ltp_ticks_and_bad_prices_add_nothing() -> None:
     _trade(rig, "0", "5")  # unusable price: counted as a bad tick
     assert _vap_of(rig) == {}
     assert _timer(rig) == []
+
+
+def test_the_daily_loss_messages_show_money_not_raw_decimals() -> None:
+    """The lock alert and the kill alarm word the day P&L and the limit as money (two places,
+    thousands separated), not as raw Decimals (``-1005`` / ``1000``)."""
+    rig = _started(risk={"max_daily_loss": 1000, "kill_on_daily_loss": True})
+    assert isinstance(rig.command(p.AddAlert, kind="lock"), p.Ack)
+    rig.enter(SBIN, "BUY", 100, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "789.95")  # -1,005
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    [lock] = [a for a in rig.pub.of(p.AlertFired) if a.kind == "lock"]
+    assert lock.text == "day P&L -1,005.00 reached the loss limit 1,000.00: entries refused"
+    [kill] = [a for a in rig.pub.of(p.Alarm) if a.code == "daily_loss_kill"]
+    assert kill.message == "day P&L -1,005.00 reached the loss limit 1,000.00: kill switch"

@@ -113,4 +113,43 @@ def test_a_held_mit_is_dropped_by_a_cancel_and_by_disarming_and_gated_when_touch
     rig.engine.handle(FeedStatus("openalgo", FeedState.STALE, rig.clock.now))
     rig.tick(SBIN, "801.00")
     assert not [r for r in rig.places() if r.action == "SELL"]
-    assert "touched but not sent" in rig.pub.of(p.Alarm)[-1].message
+    # (the feed left live, so its first price judges the level as after an outage)
+    assert (
+        "not sent: its level was reached while the feed was down" in rig.pub.of(p.Alarm)[-1].message
+    )
+
+
+@pytest.mark.parametrize("outage", ["reconnect", "silence"])
+def test_a_held_mit_whose_level_passed_during_a_feed_outage_expires_instead_of_going_out_blind(
+    rig: Rig, outage: str
+) -> None:
+    """The first price after a feed outage (a reconnect, or silence past the stale-data limit)
+    that is already through the level came while nobody saw the market: the same rule as after
+    an engine restart (``mit_passed``), not a market order."""
+    answer = entry(rig, side="BUY", order_type="MIT", trigger=15990)
+    assert isinstance(answer, p.Ack), answer
+    before = len(rig.places())
+    if outage == "reconnect":
+        rig.engine.handle(FeedStatus("openalgo", FeedState.RECONNECTING, rig.clock.now))
+        rig.clock.now += 2 * 10**9
+        rig.engine.handle(FeedStatus("openalgo", FeedState.LIVE, rig.clock.now))
+    else:
+        rig.clock.now += 6 * 10**9  # past the 5 s stale-data limit, not a tick meanwhile
+    rig.tick(SBIN, "799.00")  # through 799.50
+    assert rig.places()[before:] == []
+    alarm = rig.pub.of(p.Alarm)[-1]
+    assert alarm.code == "mit_passed"
+    assert answer.cid in alarm.message
+    assert "feed" in alarm.message
+    assert rig.pub.of(p.OrderEvent)[-1].order.status == "cancelled"
+
+
+def test_a_held_mit_seen_above_its_level_after_an_outage_fires_on_its_next_touch(rig: Rig) -> None:
+    answer = entry(rig, side="BUY", order_type="MIT", trigger=15990)
+    assert isinstance(answer, p.Ack), answer
+    before = len(rig.places())
+    rig.engine.handle(FeedStatus("openalgo", FeedState.STALE, rig.clock.now))
+    rig.engine.handle(FeedStatus("openalgo", FeedState.LIVE, rig.clock.now))
+    rig.tick(SBIN, "799.80")  # the first fresh price is still above the level: seen
+    rig.tick(SBIN, "799.50")
+    assert [(r.cid, r.pricetype) for r in rig.places()[before:]] == [(answer.cid, "MARKET")]

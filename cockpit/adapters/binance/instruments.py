@@ -51,3 +51,26 @@ def exchange_info(
 def spot_listing(rest_url: str, timeout: float = 10.0) -> list[Instrument]:
     """Every trading Binance spot symbol (``GET /api/v3/exchangeInfo``). Raises ValueError."""
     return exchange_info(rest_url, "/api/v3/exchangeInfo", Exchange.BINANCE, timeout)
+
+
+def spot_lookup(symbols: list[str], rest_url: str, timeout: float = 10.0) -> list[Instrument]:
+    """Binance spot symbols (``BTCUSDT`` or ``BINANCE:BTCUSDT``), one ``exchangeInfo?symbol=X``
+    each: the whole spot list is megabytes.
+
+    Raises:
+        ValueError: a symbol not Binance's or not trading there, or the venue unreachable.
+    """
+    out: list[Instrument] = []
+    for raw in symbols:
+        exchange, _, symbol = raw.strip().upper().rpartition(":")
+        if exchange not in ("", "BINANCE") or not symbol.isalnum():
+            raise ValueError(f"{raw!r} is not a Binance symbol")
+        path = f"/api/v3/exchangeInfo?symbol={symbol}"
+        try:
+            found = exchange_info(rest_url, path, Exchange.BINANCE, timeout)
+        except ValueError as exc:
+            raise ValueError(f"{symbol}: {exc}") from None
+        if not found:
+            raise ValueError(f"{symbol}: not trading on Binance spot")
+        out.append(found[0])
+    return out

@@ -57,7 +57,7 @@ from cockpit.adapters.openalgo.rest import (
     result_of,
     typed,
 )
-from cockpit.adapters.openalgo.rows import lacks_fills, orderbook_rows, trade_totals, with_trades
+from cockpit.adapters.openalgo.rows import lacks_fills, trade_totals, with_trades
 from cockpit.domain.execution import (
     BAD_RESPONSE,
     DROPPED,
@@ -550,8 +550,7 @@ class OpenAlgoRouter:
         """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
         rows) take their filled quantity and average price from the trade book."""
         updates = self._typed(result)
-        rows = orderbook_rows(result.data)
-        if not any(lacks_fills(row) for row in rows):
+        if not any(lacks_fills(u.raw) for u in updates.data or ()):
             return updates
         trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
         if not trades.ok:
@@ -561,8 +560,7 @@ class OpenAlgoRouter:
         totals, bad = trade_totals(trades.data)
         if bad:
             self.counters["bad_rows"] += bad
-        lacking = {str(row.get("orderid")) for row in rows if lacks_fills(row)}
-        data = [with_trades(u, totals) if u.orderid in lacking else u for u in updates.data or ()]
+        data = [with_trades(u, totals) for u in updates.data or ()]
         return dataclasses.replace(updates, data=data)
 
     def _typed(self, result: RouterResult) -> RouterResult:

@@ -133,7 +133,7 @@ class OrderBookPoller:
             except BadRow:
                 self.bad_rows += 1
                 continue
-            if totals is not None and lacks_fills(row):
+            if totals is not None:
                 u = with_trades(u, totals)
             sig = _signature(u)
             if u.status == "complete" and u.average_price > 0:

@@ -21,7 +21,7 @@ from cockpit.adapters.openalgo.rows import (
     history_bars,
     instrument_from_row,
     order_updates,
-    payload_order_rows,
+    orderbook_rows,
     position_reports,
     row_time_ns,
     row_to_update,
@@ -238,7 +238,8 @@ def find_in_orderbook(
     """The id of an order in the orderbook ``payload`` that can be ``request`` (a placement
     whose answer was lost): same shape, taken at or after ``not_before_ns``, not one of the
     ``known`` ids."""
-    for row in payload_order_rows(payload):
+    data = payload.get("data", payload) if isinstance(payload, dict) else None
+    for row in orderbook_rows(data):
         try:
             placed_ns = row_time_ns(row)
             if (

@@ -172,9 +172,12 @@ def trade_totals(data: Any) -> tuple[dict[str, tuple[Decimal, Decimal]], int]:
 
 
 def with_trades(update: OrderUpdate, totals: dict[str, tuple[Decimal, Decimal]]) -> OrderUpdate:
-    """``update`` (from a row without fill fields) with its filled quantity and average price
-    taken from the trade book's fills of its order. A complete order the trade book does not
-    show yet keeps the row's reading (filled = quantity, no price): the next poll has it."""
+    """``update`` with its filled quantity and average price taken from the trade book's fills
+    of its order when its row has no fill fields (else as it is). A complete order the trade
+    book does not show yet keeps the row's reading (filled = quantity, no price): the next
+    poll has it."""
+    if not lacks_fills(update.raw):
+        return update
     found = totals.get(update.orderid)
     if found is None:
         if update.status == "complete":
@@ -231,19 +234,10 @@ def _position_rows(data: Any) -> list[dict[str, Any]]:
     return []
 
 
-def payload_order_rows(payload: Any) -> list[dict[str, Any]]:
-    """The order rows of an ``/orderbook`` payload (full body or its ``data``)."""
-    if isinstance(payload, dict):
-        data = payload.get("data", payload)
-        orders = data.get("orders", []) if isinstance(data, dict) else data
-        if isinstance(orders, list):
-            return [row for row in orders if isinstance(row, dict)]
-    return []
-
-
 def orderbook_rows(data: Any) -> list[dict[str, Any]]:
-    """Public helper: the order rows of an orderbook result's ``data``."""
-    return payload_order_rows({"data": data})
+    """The order rows of an ``/orderbook`` answer's ``data`` (a list, or ``{"orders": [...]}``)."""
+    orders = data.get("orders", []) if isinstance(data, dict) else data
+    return [row for row in orders if isinstance(row, dict)] if isinstance(orders, list) else []
 
 
 INSTRUMENT_KINDS: Final = {

@@ -12,8 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._toast import ToastRack
 
+from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.chart import ChartScreen, chart_touched, watch_chart
-from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.store import Changes
 from cockpit.ui.widgets.chart import CandleChart
 from cockpit.ui.widgets.ladder import Ladder
 from cockpit.ui.widgets.orders import OrdersPane
@@ -60,6 +61,9 @@ class TradeScreen(Screen[None]):
         self.positions = PositionsPane(store, id="positions")
         self.orders = OrdersPane(store, id="orders")
         self.status = StatusBar(store, id="status")
+        # One day P&L on this screen: the bar shows what the positions pane last drew.
+        self.status.pnl_from = lambda: self.positions.day_pnl
+        self.positions.on_day_pnl = self.status.rebuild
         self.chart = CandleChart(store, id="chart")
         with Horizontal(id="top"):
             yield self.watchlist

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.link.protocol import BarView
-from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
+from cockpit.ui.fmt import fmt_qty, fmt_volume
+from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid
 from cockpit.ui.widgets.ladder import avg_to_ticks
 
@@ -36,6 +37,30 @@ def fit_parts(parts: list[tuple[int, str]], width: int) -> str:
         if len(text) <= width:
             break
     return text[:width]
+
+
+GAP_BARS = 3
+"""A jump wider than this many typical bars (the median bar's height) is a gap."""
+
+
+def price_range(shown: list[BarView]) -> tuple[int, int]:
+    """The price axis's low and high (ticks): the shown bars' range, unless older bars lie
+    far from the recent ones (a backfill from another level, an overnight gap). Going back
+    from the last bar, a bar wholly beyond the range so far by more than that range (and
+    more than ``GAP_BARS`` typical bars) is far: the axis is then fitted to the bars after
+    it, with as much again either side (a typical bar at least), so the live candles and the
+    last price fill the chart instead of a row or two (the far bars are marked at its edge).
+    A trend, however long, is never cut: each bar is next to the one after it."""
+    heights = sorted(b.high - b.low for b in shown)
+    typical = max(1, heights[len(heights) // 2])
+    lo, hi = shown[-1].low, shown[-1].high
+    for b in reversed(shown[:-1]):
+        gap = max(hi - lo, typical * GAP_BARS)
+        if b.high < lo - gap or b.low > hi + gap:
+            pad = max(hi - lo, typical)
+            return lo - pad, hi + pad
+        lo, hi = min(lo, b.low), max(hi, b.high)
+    return lo, hi
 
 
 def runs(chars: list[tuple[str, str]]) -> list[Cell]:
@@ -141,8 +166,7 @@ class CandleChart(LineGrid):
         axis_w = max(len(fmt(key, b.high)) for b in bars[-width:]) + 6
         n = max(1, width - axis_w - 1)
         shown = bars[-n:]
-        lo = min(b.low for b in shown)
-        hi = max(b.high for b in shown)
+        lo, hi = price_range(shown)
         span = max(1, hi - lo)
         # The plan's levels always show; an order far from the bars would squash them: it is
         # listed in the header instead.
@@ -161,7 +185,9 @@ class CandleChart(LineGrid):
         price_h = height - 1 - vol_h
 
         def row(p: int) -> int:
-            return ((hi - p) * (price_h - 1) * 2 + span) // (2 * span)
+            # Clipped: a bar outside the range (an old one, far off) shows at the edge.
+            r = ((hi - p) * (price_h - 1) * 2 + span) // (2 * span)
+            return min(price_h - 1, max(0, r))
 
         last = shown[-1]
         exchange, _, symbol = key.rpartition(":")
@@ -183,6 +209,9 @@ class CandleChart(LineGrid):
             grid[r] = [("─", cls)] * n
         for x, b in enumerate(shown):
             cls = "chart--up" if b.close >= b.open else "chart--down"
+            if b.low > hi or b.high < lo:  # wholly off the axis: a mark at its edge
+                grid[0 if b.low > hi else price_h - 1][x] = ("▲" if b.low > hi else "▼", cls)
+                continue
             body_top, body_bottom = sorted((row(b.open), row(b.close)))
             for r in range(row(b.high), row(b.low) + 1):
                 grid[r][x] = ("█" if body_top <= r <= body_bottom else "│", cls)

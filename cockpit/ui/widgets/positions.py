@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.link.protocol import PlanView, PositionView
-from cockpit.ui.store import Store, fmt_money, fmt_qty, unrealized_at
+from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.store import Store, unrealized_at
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder import avg_to_ticks
 
@@ -78,6 +80,11 @@ class PositionsPane(LineGrid):
         super().__init__(id=id, classes=classes)
         self.store = store
         self.selected: str | None = None
+        self.day_pnl: Decimal | None = None
+        """The day P&L of the rows as last drawn (their sum): what the status bar beside
+        it shows, so the two never disagree between the pane's paced redraws."""
+        self.on_day_pnl: Callable[[], None] | None = None
+        """Called when a redraw changes :attr:`day_pnl` (the status bar redraws)."""
 
     def rebuild(self) -> None:
         """Recompute every line."""
@@ -102,6 +109,11 @@ class PositionsPane(LineGrid):
             pos = store.positions[key]
             plan = store.plans.get(key)
             lines.extend(self._lines_for(key, pos, plan, width))
+        total = store.day_pnl()  # the same store state as the rows: their sum
+        if total != self.day_pnl:
+            self.day_pnl = total
+            if self.on_day_pnl is not None:
+                self.on_day_pnl()
         if len(lines) == 1:
             lines.append(("pos--dim", ((" no positions — b buys, s sells at market", ""),)))
         self.set_lines(lines)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.domain.feed import FeedState
-from cockpit.ui.store import Changes, Store, fmt_age, fmt_money
+from cockpit.ui.fmt import fmt_age, fmt_money
+from cockpit.ui.store import Changes, Store
 from cockpit.ui.widgets.grid import Cell, LineGrid
 
 LOCK_WORDS: dict[str, str] = {
@@ -41,6 +44,9 @@ class StatusBar(LineGrid):
         self.count = ""
         """The count typed before a key (``3`` of ``3]``), shown until a key takes it."""
         self._flags: tuple[bool, bool, str] | None = None
+        self.pnl_from: Callable[[], Decimal | None] | None = None
+        """Where the day P&L comes from when a positions pane is beside the bar (the figure
+        it last drew); else the store's, at the latest prices."""
 
     def on_mount(self) -> None:
         """Ages change without ticks: a slow timer."""
@@ -125,8 +131,10 @@ class StatusBar(LineGrid):
             lat = f"{st.order_latency_ms:.0f}ms "
             groups.append((3, [("lat ", "status--label"), (lat, "")]))
         if st is not None:
-            # Marked at the latest LTP, like the positions pane (their sum, so they agree).
-            pnl = store.day_pnl()
+            # The figure the positions pane beside it last drew (one source), else the sum at
+            # the latest prices (the same sum the pane draws).
+            shown = self.pnl_from() if self.pnl_from is not None else None
+            pnl = shown if shown is not None else store.day_pnl()
             cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
             groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))

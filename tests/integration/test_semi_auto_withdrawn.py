@@ -1,0 +1,102 @@
+"""An order withdrawn in the cockpit while it waited in OpenAlgo's Action Center, and approved
+there afterwards anyway, reaches the broker. OpenAlgo's API cannot reject or delete an Action
+Center order (those routes need the web session), so the cockpit takes it back when it shows up
+at the broker: it adopts it under a new id, cancels it at once (the trader withdrew it), and
+says so loudly — also after an engine restart between the withdrawal and the approval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from cockpit.link import protocol as p
+from cockpit.sim import SimConfig, SimHandle, start_in_thread
+from tests.integration.test_engine_crash import (  # noqa: F401  (fixture)
+    EngineProc,
+    Viewer,
+    engine,
+    sim_orders,
+    wait,
+)
+from tests.integration.test_held_restart import journaled
+
+
+@pytest.fixture
+def sim() -> Iterator[SimHandle]:
+    handle = start_in_thread(SimConfig(seed=3, rate=20.0, paused=True, semi_auto=True))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def approve(sim: SimHandle) -> str:
+    body = httpx.post(f"{sim.rest_url}/sim/approve", json={"apikey": sim.api_key}).json()
+    [venue_id] = body["orderids"]
+    return str(venue_id)
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "after-restart"])
+def test_a_withdrawn_order_approved_later_is_cancelled_at_the_broker_and_shouted_about(
+    sim: SimHandle,
+    engine: EngineProc,  # noqa: F811
+    restart: bool,
+) -> None:
+    engine.start()
+    viewer = Viewer(engine.connect())
+    viewer.price(sim, "800.00", 16000)
+    answer = viewer.command(
+        p.PlaceEntry(
+            id=1, key="NSE:SBIN", side="BUY", qty=Decimal(2), order_type="LIMIT", price=15900
+        )
+    )
+    assert isinstance(answer, p.Ack), answer
+    cid = answer.cid
+    viewer.until(
+        lambda m: isinstance(m, p.OrderEvent) and m.order.status == "pending approval",
+        10,
+        "the order pending approval",
+    )
+    withdrawn = viewer.command(p.CancelOrders(id=2, cid=cid))
+    assert isinstance(withdrawn, p.Ack), withdrawn
+    assert "withdrawn" in withdrawn.message
+    wait(lambda: journaled(engine.journal, "order_approval_withdrawn"), 10, "journaled")
+    if restart:
+        viewer.client.close()
+        engine.kill()
+        engine.start()
+        viewer = Viewer(engine.connect())
+
+    venue_id = approve(sim)  # the trader approves it in the Action Center all the same
+
+    wait(
+        lambda: sim_orders(sim, "SBIN") == [("BUY", 2, "cancelled")],
+        45,
+        "the approved order cancelled at the broker",
+    )
+    loud = viewer.until(
+        lambda m: isinstance(m, p.Alarm) and m.code == "withdrawn_order_at_broker",
+        10,
+        "the alarm",
+    )
+    assert loud.level == "error"
+    assert cid in loud.message
+    assert venue_id in loud.message
+    adopted = viewer.until(
+        lambda m: (
+            isinstance(m, p.OrderEvent)
+            and m.order.venue_id == venue_id
+            and m.order.status == "cancelled"
+        ),
+        10,
+        "the adopted order cancelled",
+    ).order
+    assert adopted.cid != cid
+    # The withdrawn order itself stays withdrawn, and nothing is left open at the broker.
+    with engine.connect() as client:
+        orders = client.snapshot(timeout=5).orders
+    assert [o.status for o in orders if o.cid == cid] == ["cancelled"]
+    assert [o.status for o in orders if o.venue_id == venue_id] == ["cancelled"]
