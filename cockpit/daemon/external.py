@@ -353,21 +353,12 @@ class UpstreamTee:
         Queued first: an order the engine sends on this event can then wait for it to reach
         the paper exchange (:meth:`flush`), so paper fills see the price that caused them.
         """
-        queue = self._queuer()
-
-        def tee(item: object) -> None:
-            queue(item)
-            inner(item)
-
-        return tee
-
-    def _queuer(self) -> Callable[[object], None]:
         buf = self._buf
         wake = self._wake
         cap = self.capacity
         types = frozenset(MARKET_TYPES)  # a set lookup: isinstance on Structs is ~10x slower
 
-        def queue(item: object) -> None:
+        def tee(item: object) -> None:
             if type(item) in types:
                 if len(buf) >= cap:
                     self.dropped += 1
@@ -376,8 +367,9 @@ class UpstreamTee:
                     self._queued += 1
                     if len(buf) == 1:  # the sender drains to empty before it sleeps
                         wake.set()
+            inner(item)
 
-        return queue
+        return tee
 
     def flush(self, timeout: float = 0.25) -> bool:
         """Wait until every event queued so far was written to the paper exchange (or lost).
