@@ -8,7 +8,7 @@ engine's RSS over time and the lines whose allocations grew most between the fir
 taken after the warm-up and the last one.
 
     PYTHONPATH=. python3 benchmarks/lab/engine_growth.py [--symbols 3000] [--rate 3000]
-        [--minutes 4] [--every 60] [--top 20]
+        [--minutes 4] [--every 60] [--top 20] [--vap-cap 150]
 
 tracemalloc slows the engine down: keep the rate below what it handles without it, or the
 inbound queue's backlog is what grows.
@@ -33,10 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 
-def child(out: Path, every: float, argv: list[str]) -> None:
+def child(out: Path, every: float, vap_cap: int, argv: list[str]) -> None:
     """Run ``cockpit <argv>`` in this process with tracemalloc on, dumping every ``every`` s."""
     import runpy
 
+    if vap_cap:  # every symbol's share of volume levels at once: what grows besides
+        from cockpit.engine import market
+
+        market.VAP_LEVELS_BUDGET, market.VAP_LEVELS_MIN = 0, vap_cap
     tracemalloc.start(1)
 
     def dump() -> None:
@@ -94,11 +98,14 @@ def main() -> int:
     ap.add_argument("--every", type=float, default=60.0, help="seconds between dumps")
     ap.add_argument("--showing", type=int, default=40, help="symbols the viewer shows")
     ap.add_argument("--top", type=int, default=20)
+    ap.add_argument(
+        "--vap-cap", type=int, default=0, help="volume levels per symbol (0: the engine's own)"
+    )
     ap.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        out, every, *rest = args.child
-        child(Path(out), float(every), rest)
+        out, every, vap_cap, *rest = args.child
+        child(Path(out), float(every), int(vap_cap), rest)
         return 0
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -127,7 +134,8 @@ def main() -> int:
         argv += ["--ws-url", f"ws://127.0.0.1:{ports['ws_port']}"]
         elog = open(root / "engine.log", "wb")  # noqa: SIM115
         engine = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(dumps), str(args.every), *argv],
+            [sys.executable, __file__, "--child", str(dumps), str(args.every), str(args.vap_cap)]
+            + argv,
             env=eng_env,
             stdout=elog,
             stderr=elog,
