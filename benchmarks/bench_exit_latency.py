@@ -35,11 +35,14 @@ journal, router, viewer server) per exit, ``cpu_ms_per_exit``, a figure a noisy 
 moves, and the host's ``cpu_steal_pct`` and load meanwhile. ``--ab`` runs the burst with
 exits through the router's httpx workers too (A, ``httpx``), beside the exit lane (B,
 ``lane``, the default: ``cockpit/adapters/openalgo/lane.py``), in the same run.
+``--writer-ab`` runs each rate with the viewer, and the burst, with the journal committed by
+the decision thread too, beside its writer thread (``[engine] journal_writer``, the default:
+``cockpit/journal/writer.py``); ``journal_writer`` in each scenario says which.
 
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
-        [--rates 10000] [--bursts 10] [--ab] [--nice-ab]
+        [--rates 10000] [--bursts 10] [--ab] [--nice-ab] [--writer-ab]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -401,6 +404,13 @@ def textual_viewer(
 # =============================================================================== engine side
 
 
+class WriterSwitch:
+    """Put on the engine's queue: the journal's writer thread on or off (``--writer-ab``)."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+
 class TimedRouter:
     """The real router; stamps urgent SELLs (exits) as the decision thread hands them over."""
 
@@ -645,6 +655,11 @@ def main() -> int:
         action="store_true",
         help="also stamp the crash tick taken off the queue, begun and fired (engine wrapped)",
     )
+    ap.add_argument(
+        "--writer-ab",
+        action="store_true",
+        help="with the viewer, each rate and the burst also with the decision thread committing",
+    )
     args = ap.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -662,6 +677,7 @@ def main() -> int:
     from cockpit.link.server import ViewerServer
 
     switch_us = EngineSettings().switch_interval_us
+    writer_default = EngineSettings().journal_writer
     ui_nice = UiSettings().nice
     if switch_us:
         sys.setswitchinterval(switch_us / 1e6)  # as the runner does
@@ -725,7 +741,9 @@ def main() -> int:
     }
     router = routers["lane"]
     timed = TimedRouter(router)
-    journal = Journal.open(tmp / "journal.sqlite3", profile="bench", venue="bench")
+    journal = Journal.open(
+        tmp / "journal.sqlite3", profile="bench", venue="bench", writer=writer_default
+    )
     engine = Engine(
         config=Settings(
             trading={"armed_at_start": True}, exits={"stop_ticks": 20, "target_ticks": None}
@@ -740,6 +758,7 @@ def main() -> int:
     syms.update(engine._syms)
     if args.deep_stages:
         stamps.wrap_engine(engine)
+    engine._handlers[WriterSwitch] = lambda item: journal.use_writer(item.on)
     feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, stamps.feed_sink(inbound.put))
     engine.feed = feed
     stop = threading.Event()
@@ -794,18 +813,32 @@ def main() -> int:
                 vproc.start()
                 vready.wait(30)
             switches = [switch_us] + ([args.switch_ab] if args.switch_ab else [])
+            writers = [writer_default]
+            if viewer and nice == ui_nice and args.writer_ab:
+                writers.append(not writer_default)
             firsts = [False, True] if args.exits_first_ab else [True]
-            cmds: list[tuple[Any, dict[str, Any], str, int, bool]] = [
-                (r, run_cmd(r), "lane", sw, ef) for r in rates for sw in switches for ef in firsts
+            cmds: list[tuple[Any, dict[str, Any], str, int, bool, bool]] = [
+                (r, run_cmd(r), "lane", sw, w, ef)
+                for r in rates
+                for sw in switches
+                for w in writers
+                for ef in firsts
             ]
             if viewer and nice == ui_nice and fps == ui_fps and args.bursts:
                 cmds += [
-                    ("burst", burst_cmd, kind, switch_us, ef) for kind in routers for ef in firsts
+                    ("burst", burst_cmd, kind, switch_us, w, ef)
+                    for kind in routers
+                    for w in writers
+                    for ef in firsts
                 ]
-            for rate, cmd, kind, switch, first in cmds:
+            for rate, cmd, kind, switch, writer, first in cmds:
                 engine.options.exits_first = first
                 if switch:
                     sys.setswitchinterval(switch / 1e6)
+                deadline = time.monotonic() + 5  # switched on the decision thread, between items
+                while journal.deferred != writer and time.monotonic() < deadline:
+                    inbound.put(WriterSwitch(writer))
+                    time.sleep(0.05)
                 if rate == "burst":  # every symbol holds its position again first
                     deadline = time.monotonic() + 10
                     while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
@@ -846,6 +879,7 @@ def main() -> int:
                     "transport": kind,
                     "switch_us": switch,
                     "exits_first": first,
+                    "journal_writer": journal.deferred,
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
                     "cpu_ms_per_exit": round(cpu_ms / max(1, fig["exits"]), 2),
@@ -890,11 +924,15 @@ def main() -> int:
         and s["ui_nice"] == ui_nice
         and s["ui_fps"] == UiSettings().fps
         and s["exits_first"]
+        and s["journal_writer"] == writer_default
     ]
     burst = [
         s
         for s in results["scenarios"]
-        if s["rate_target"] == "burst" and s["transport"] == "lane" and s["exits_first"]
+        if s["rate_target"] == "burst"
+        and s["transport"] == "lane"
+        and s["exits_first"]
+        and s["journal_writer"] == writer_default
     ]
     results["budget"] = (
         "tick_to_venue at 10,000 ticks/s with a viewer attached: p99 <= 2000 us, p99.9 <= "

@@ -12,10 +12,16 @@ to change hands between calls). Rounds alternate A and B in the same run, with t
 GIL switch interval. The figure: the probe's worst lateness while each encodes (``probe_late_ms``
 p99 and max) and the encode time (``encode_ms``).
 
+``attach``: what a viewer's attach takes the decision thread (``SnapshotRequest`` handled
+whole: the snapshot built and handed to the publisher), every symbol with ``--levels``
+volume-at-price levels (3,000 x 146: the 438k levels a 3,000-symbol session had), for a viewer
+that says nothing in its hello (a script: every book and map), one that says it shows nothing
+yet (the TUI's hello) and one that shows ``--showing`` symbols.
+
 Usage::
 
     PYTHONPATH=. python3 benchmarks/bench_snapshot_stall.py [--symbols 3000] [--rounds 20]
-        [--active 0.1]
+        [--active 0.1] [--levels 146] [--showing 40]
 
 Prints one JSON object.
 """
@@ -40,7 +46,7 @@ from cockpit.config import EngineSettings, Settings  # noqa: E402
 from cockpit.domain.instruments import Exchange, Instrument  # noqa: E402
 from cockpit.domain.market import DepthTick  # noqa: E402
 from cockpit.engine.core import Engine, EngineOptions  # noqa: E402
-from cockpit.link.bus import NullPublisher  # noqa: E402
+from cockpit.link.bus import NullPublisher, SnapshotRequest  # noqa: E402
 from cockpit.link.protocol import encode  # noqa: E402
 from cockpit.link.slices import SLICE, encode_sliced  # noqa: E402
 
@@ -110,6 +116,33 @@ def builds(engine: Engine, rounds: int, active: float) -> dict[str, float]:
     return {"A_fresh_ms": percentile_ms(a, 0.5), "B_reused_ms": percentile_ms(b, 0.5)}
 
 
+def attach_stall(engine: Engine, rounds: int, levels: int, showing: int) -> dict[str, Any]:
+    """Median and worst ms of the decision thread's handling of one viewer's attach, after
+    every symbol got ``levels`` volume levels (set directly: the build is what is timed)."""
+    for s in engine._syms.values():
+        base = 20_000
+        s.vap = {base + j: 5 + j % 7 for j in range(levels)}
+        s.bought = {base + j: 2 for j in range(0, levels, 2)}
+    keys = list(engine._syms)
+    cases: dict[str, frozenset[str] | None] = {
+        "says_nothing": None,
+        "shows_nothing_yet": frozenset(),
+        f"shows_{showing}": frozenset(keys[:showing]),
+    }
+    out: dict[str, Any] = {"levels": levels * len(keys)}
+    conn = 100
+    for label, shown in cases.items():
+        spent: list[float] = []
+        for _ in range(max(3, rounds // 4)):
+            conn += 1
+            t = time.perf_counter_ns()
+            engine.handle(SnapshotRequest(conn, showing=shown))
+            spent.append((time.perf_counter_ns() - t) / 1e6)
+            engine.screen.gone(conn)
+        out[label] = {"ms_median": percentile_ms(spent, 0.5), "ms_max": round(max(spent), 3)}
+    return out
+
+
 def engine_with(symbols: int) -> Engine:
     instruments = [Instrument(Exchange.NSE, f"S{i:05d}", Decimal("0.05")) for i in range(symbols)]
     engine = Engine(
@@ -130,6 +163,8 @@ def main() -> int:
     ap.add_argument("--symbols", type=int, default=3000)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--active", type=float, default=0.1, help="symbols ticking between builds")
+    ap.add_argument("--levels", type=int, default=146, help="volume levels per symbol (attach)")
+    ap.add_argument("--showing", type=int, default=40, help="symbols a TUI shows (attach)")
     args = ap.parse_args()
     switch_us = EngineSettings().switch_interval_us
     if switch_us:
@@ -168,6 +203,7 @@ def main() -> int:
         "frame_bytes": len(encode(snap)),
         "active": args.active,
         "build": build,
+        "attach": attach_stall(engine, args.rounds, args.levels, args.showing),
     }
     for label, r in runs.items():
         out[label] = {

@@ -118,7 +118,7 @@ def wait_engine(socket: Path, proc: subprocess.Popen[bytes], log: Path, symbols:
         if proc.poll() is not None:
             raise SystemExit(f"engine exited: {log.read_text()[-2000:]}")
         try:
-            with EngineClient.connect(path=socket, client="bench") as c:
+            with EngineClient.connect(path=socket, client="bench", showing=[]) as c:
                 snap = c.snapshot(timeout=10)
                 if snap.feeds and all(f.state == "live" for f in snap.feeds) and snap.quotes:
                     return
@@ -138,7 +138,9 @@ def engine_ticks(socket: Path) -> tuple[float, int, float, int]:
     those receive times, so a slow snapshot (thousands of symbols on a busy host) does not
     read as ticks lost; ``backlog`` is how far behind the feed the engine was.
     """
-    with EngineClient.connect(path=socket, client="bench") as c:
+    # showing=[]: no books or volume at price (at 3,000 symbols every map held the engine's
+    # decision thread for most of a second, inside the level being measured)
+    with EngineClient.connect(path=socket, client="bench", showing=[]) as c:
         snap = c.snapshot(timeout=30)
     latest = max((q.recv_ns for q in snap.quotes), default=0) / 1e9
     folded = getattr(snap.status, "ticks_folded", 0)  # (an engine before the fold: none)

@@ -312,6 +312,11 @@ class EngineSettings(BaseModel):
     """The engine process's GIL switch interval (``sys.setswitchinterval``), microseconds:
     how long a busy thread (the feed) may keep the decision thread or the router waiting.
     Python's default is 5000; 0 leaves it alone (``benchmarks/bench_exit_latency.py``)."""
+    journal_writer: bool = True
+    """Journal commits on their own thread (``cockpit/journal/writer.py``): the decision thread
+    queues a batch's records and the exits that wait for them, and goes on deciding while
+    SQLite commits; an exit still leaves only after its records are committed. False: the
+    decision thread commits (``benchmarks/bench_exit_latency.py --writer-ab``)."""
     log_max_kb: int = Field(default=10_240, ge=0)
     """A detached engine's log file (``cockpit engine start``) is rotated past this size,
     KiB (0: never): renamed ``.1``, older parts shifted (``cockpit/daemon/logfile.py``)."""

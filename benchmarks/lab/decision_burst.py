@@ -12,9 +12,13 @@ up while it was busy (``acks_together_ms``, ``fills_together_ms``). CPU is the t
 (``time.thread_time_ns``), median of ``--rounds`` fresh engines; ``--profile`` prints the
 top of a cProfile of one round (timed by the thread's CPU clock). ``--protective``: each plan
 also holds its broker-side stop (``exits.protective_stop``), acknowledged, so 50 more orders
-work while the burst is decided (each exit also cancels its plan's stop).
+work while the burst is decided (each exit also cancels its plan's stop). ``--writer-ab``:
+every figure also with the journal's writer thread (``cockpit/journal/writer.py``), rounds
+alternated; ``exits_wall_ms`` is from the first crash tick to the 50th exit handed to the
+router (after its commit).
 
     PYTHONPATH=. python3 benchmarks/lab/decision_burst.py [--rounds 9] [--profile] [--protective]
+        [--writer-ab]
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ N = 50
 INSTRUMENTS = [Instrument(Exchange.NSE, f"SYM{i:02d}", Decimal("0.05")) for i in range(N)]
 
 
-def rig_with_positions(tmp: Path, protective: bool = False) -> Rig:
+def rig_with_positions(tmp: Path, protective: bool = False, writer: bool = False) -> Rig:
     rig = Rig(exits={"protective_stop": True}) if protective else Rig()
     rig.engine = Engine(
         config=rig.config,
@@ -66,6 +70,7 @@ def rig_with_positions(tmp: Path, protective: bool = False) -> Rig:
             assert isinstance(stop, PlaceOrder), stop
             assert stop.pricetype == "SL-M", stop
             rig.accept(stop)
+    rig.engine.journal.use_writer(writer)  # type: ignore[union-attr]
     return rig
 
 
@@ -74,15 +79,19 @@ def one_round(
     one_commit: bool = False,
     protective: bool = False,
     together: bool = False,
+    writer: bool = False,
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        rig = rig_with_positions(Path(tmp), protective)
+        rig = rig_with_positions(Path(tmp), protective, writer)
         engine = rig.engine
+        journal = engine.journal
+        assert journal is not None
         at = rig.clock.now + 1
         crash = [LtpTick(at, "NSE", i.symbol, Decimal("997.50")) for i in INSTRUMENTS]
         before = len(rig.router.requests)
         if prof is not None:
             prof.enable()
+        w0 = time.perf_counter_ns()
         t0 = time.thread_time_ns()
         if one_commit:  # the 50 decided, then one commit, then all 50 handed over
             with engine._batch():
@@ -91,6 +100,8 @@ def one_round(
         else:  # as the decision loop does
             engine._handle_together(list(crash))
         t1 = time.thread_time_ns()
+        journal.flush()
+        wall = time.perf_counter_ns() - w0
         exits = [
             r
             for r in rig.router.requests[before:]
@@ -117,11 +128,39 @@ def one_round(
             for request, venue_id in zip(exits, ids, strict=True):
                 rig.fill(request, venue_id, "997.45")
         t3 = time.thread_time_ns()
+        journal.flush()
         if prof is not None:
             prof.disable()
         assert not engine.plans
         engine.journal.close()  # type: ignore[union-attr]
-    return {"exits_ms": (t1 - t0) / 1e6, "acks_ms": (t2 - t1) / 1e6, "fills_ms": (t3 - t2) / 1e6}
+    return {
+        "exits_ms": (t1 - t0) / 1e6,
+        "exits_wall_ms": wall / 1e6,
+        "acks_ms": (t2 - t1) / 1e6,
+        "fills_ms": (t3 - t2) / 1e6,
+    }
+
+
+def figures(rounds: int, protective: bool, writer: bool) -> dict[str, float]:
+    alone = [one_round(protective=protective, writer=writer) for _ in range(rounds)]
+    out: dict[str, float] = {}
+    one = statistics.median(
+        one_round(one_commit=True, protective=protective, writer=writer)["exits_ms"]
+        for _ in range(rounds)
+    )
+    out["exits_one_commit_ms"] = round(one, 2)
+    together = [
+        one_round(protective=protective, together=True, writer=writer) for _ in range(rounds)
+    ]
+    for key in ("acks_ms", "fills_ms"):
+        median = statistics.median(r[key] for r in together)
+        out[key.replace("_ms", "_together_ms")] = round(median, 2)
+    for key in ("exits_ms", "exits_wall_ms", "acks_ms", "fills_ms"):
+        median = statistics.median(r[key] for r in alone)
+        out[key] = round(median, 2)
+        if key != "exits_wall_ms":
+            out[key.replace("_ms", "_us_each")] = round(median * 1000 / N, 1)
+    return out
 
 
 def main() -> int:
@@ -129,27 +168,25 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--protective", action="store_true")
+    ap.add_argument("--writer-ab", action="store_true")
     args = ap.parse_args()
     pro = args.protective
-    rounds = [one_round(protective=pro) for _ in range(args.rounds)]
     out: dict[str, Any] = {
         "benchmark": "decision_burst",
         "exits": N,
         "rounds": args.rounds,
         "protective": pro,
     }
-    one = statistics.median(
-        one_round(one_commit=True, protective=pro)["exits_ms"] for _ in range(args.rounds)
-    )
-    out["exits_one_commit_ms"] = round(one, 2)
-    together = [one_round(protective=pro, together=True) for _ in range(args.rounds)]
-    for key in ("acks_ms", "fills_ms"):
-        median = statistics.median(r[key] for r in together)
-        out[key.replace("_ms", "_together_ms")] = round(median, 2)
-    for key in ("exits_ms", "acks_ms", "fills_ms"):
-        median = statistics.median(r[key] for r in rounds)
-        out[key] = round(median, 2)
-        out[key.replace("_ms", "_us_each")] = round(median * 1000 / N, 1)
+    if not args.writer_ab:
+        out.update(figures(args.rounds, pro, writer=False))
+    else:  # alternated, a few rounds at a time, so a change in the host's load hits both
+        runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+        for _ in range(3):
+            for writer in (False, True):
+                runs[writer].append(figures(max(1, args.rounds // 3), pro, writer))
+        for writer, label in ((False, "decision_thread_commits"), (True, "writer_thread")):
+            keys = runs[writer][0]
+            out[label] = {k: round(statistics.median(r[k] for r in runs[writer]), 2) for k in keys}
     print(json.dumps(out, indent=2))
     if args.profile:
         prof = cProfile.Profile(time.thread_time)

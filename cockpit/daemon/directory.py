@@ -44,59 +44,32 @@ MAX_RESULTS: Final = 50
 
 
 _KITE_KINDS: Final = {"EQ": "equity", "FUT": "future", "CE": "option", "PE": "option"}
+KITE_EXCHANGES: Final = frozenset({"NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX"})
 
 
-class KiteDirectory:
-    """Kite's instruments, from Kite Connect's ``GET /instruments`` CSV."""
+def kite_listing(
+    rest_url: str, api_key: str, access_token: str, timeout: float = 30.0
+) -> list[Instrument]:
+    """Kite's instruments, each with its token, from Kite Connect's ``GET /instruments`` CSV
+    (a row it cannot read, or an index, is not offered)."""
+    import httpx
 
-    exchanges: Final = frozenset({"NSE", "BSE", "NFO", "BFO", "CDS", "BCD", "MCX"})
-
-    def __init__(
-        self, rest_url: str, api_key: str, access_token: str, timeout: float = 30.0
-    ) -> None:
-        self.rest_url = rest_url.rstrip("/")
-        self._auth = f"token {api_key}:{access_token}"
-        self.timeout = timeout
-        self._by_key: dict[str, tuple[Instrument, str]] = {}
-        self._loaded = 0.0
-
-    def _all(self) -> dict[str, tuple[Instrument, str]]:
-        if self._by_key and time.monotonic() - self._loaded < LIST_TTL_S:
-            return self._by_key
-        import httpx
-
-        headers = {"X-Kite-Version": "3", "Authorization": self._auth}
-        with httpx.Client(timeout=self.timeout, headers=headers) as client:
-            resp = client.get(f"{self.rest_url}/instruments")
-        if resp.status_code != 200:
-            raise FeedConfigError(f"Kite /instruments answered HTTP {resp.status_code}")
-        by_key: dict[str, tuple[Instrument, str]] = {}
-        for row in csv.DictReader(io.StringIO(resp.text)):
-            try:
-                inst, token = _kite_row(row)
-            except (KeyError, ValueError, ArithmeticError):
-                continue  # a row it cannot read: not offered
-            by_key[inst.key] = (inst, token)
-        self._by_key, self._loaded = by_key, time.monotonic()
-        return by_key
-
-    def search(self, query: str, exchange: str | None = None) -> list[Instrument]:
-        """Trading symbols (or names) containing ``query``, optionally on one exchange."""
-        insts = (i for i, _ in self._all().values())
-        if exchange:
-            insts = (i for i in insts if str(i.exchange) == exchange.upper())
-        return _ranked(insts, query)
-
-    def lookup(self, exchange: str, symbol: str) -> tuple[Instrument, str]:
-        """The instrument and its token (raises FeedConfigError if Kite does not list it)."""
-        found = self._all().get(f"{exchange.upper()}:{symbol.upper()}")
-        if found is None:
-            raise FeedConfigError(f"{exchange}:{symbol} is not in Kite's instrument list")
-        return found
+    headers = {"X-Kite-Version": "3", "Authorization": f"token {api_key}:{access_token}"}
+    with httpx.Client(timeout=timeout, headers=headers) as client:
+        resp = client.get(f"{rest_url.rstrip('/')}/instruments")
+    if resp.status_code != 200:
+        raise FeedConfigError(f"Kite /instruments answered HTTP {resp.status_code}")
+    out: list[Instrument] = []
+    for row in csv.DictReader(io.StringIO(resp.text)):
+        try:
+            out.append(_kite_row(row))
+        except (KeyError, ValueError, ArithmeticError):
+            continue
+    return out
 
 
-def _kite_row(row: dict[str, str]) -> tuple[Instrument, str]:
-    """One ``/instruments`` CSV row as an instrument and its token."""
+def _kite_row(row: dict[str, str]) -> Instrument:
+    """One ``/instruments`` CSV row as an instrument (with its token)."""
     token = str(int(row["instrument_token"]))
     if row.get("segment") == "INDICES":
         raise ValueError("an index (no orders): not offered")
@@ -104,7 +77,7 @@ def _kite_row(row: dict[str, str]) -> tuple[Instrument, str]:
     lot = Decimal(row["lot_size"] or "1")
     if tick <= 0 or lot <= 0:
         raise ValueError("tick or lot")
-    inst = Instrument(
+    return Instrument(
         Exchange(row["exchange"]),
         row["tradingsymbol"].upper(),
         tick,
@@ -113,7 +86,6 @@ def _kite_row(row: dict[str, str]) -> tuple[Instrument, str]:
         kind=_KITE_KINDS.get(row.get("instrument_type", ""), "equity"),
         token=token,
     )
-    return inst, token
 
 
 def _ranked(insts: Iterable[Instrument], query: str) -> list[Instrument]:
@@ -126,39 +98,43 @@ def _ranked(insts: Iterable[Instrument], query: str) -> list[Instrument]:
 
 
 class ListedDirectory:
-    """A public venue's symbols (:mod:`cockpit.adapters.venues`: Binance spot and futures,
-    Bybit, Hyperliquid, a CCXT exchange), from the venue's own list; the venue name is the
-    symbol."""
+    """A venue's symbols from its own list, read once an hour: a public venue's
+    (:mod:`cockpit.adapters.venues`: Binance spot and futures, Bybit, Hyperliquid, a CCXT
+    exchange) or Kite's. The venue's name of an instrument is its token where it has one
+    (Kite), else its symbol."""
 
-    def __init__(self, exchange: str, listing: Callable[[], list[Instrument]]) -> None:
-        self.exchanges = frozenset({exchange})
+    def __init__(
+        self, exchanges: str | frozenset[str], listing: Callable[[], list[Instrument]]
+    ) -> None:
+        self.exchanges = frozenset({exchanges}) if isinstance(exchanges, str) else exchanges
         self._listing = listing
-        self._symbols: dict[str, Instrument] = {}
+        self._by_key: dict[str, Instrument] = {}
         self._loaded = 0.0
 
     def _all(self) -> dict[str, Instrument]:
-        if self._symbols and time.monotonic() - self._loaded < LIST_TTL_S:
-            return self._symbols
+        if self._by_key and time.monotonic() - self._loaded < LIST_TTL_S:
+            return self._by_key
         try:
             listed = self._listing()
         except ValueError as exc:
             raise FeedConfigError(str(exc)) from exc
-        self._symbols, self._loaded = {i.symbol: i for i in listed}, time.monotonic()
-        return self._symbols
+        self._by_key, self._loaded = {i.key: i for i in listed}, time.monotonic()
+        return self._by_key
 
     def search(self, query: str, exchange: str | None = None) -> list[Instrument]:
-        """Symbols or names containing ``query``: the exact symbol first, then prefixes."""
-        return _ranked(self._all().values(), query)
+        """Symbols or names containing ``query`` (on ``exchange`` if given): the exact symbol
+        first, then prefixes."""
+        insts = list(self._all().values())
+        if exchange:
+            insts = [i for i in insts if str(i.exchange) == exchange.upper()]
+        return _ranked(insts, query)
 
     def lookup(self, exchange: str, symbol: str) -> tuple[Instrument, str]:
         """One symbol's instrument and venue name (FeedConfigError if the venue lists none)."""
-        inst = self._all().get(symbol)
+        inst = self._all().get(f"{exchange.upper()}:{symbol}")
         if inst is None:
             raise FeedConfigError(f"{exchange}:{symbol} is not listed on the venue")
-        return inst, inst.symbol
-
-
-Directory = KiteDirectory | ListedDirectory
+        return inst, inst.token or inst.symbol
 
 
 class DirectoryRouter:
@@ -166,7 +142,7 @@ class DirectoryRouter:
 
     Args:
         inner: the order router (the paper exchange's).
-        directory: the venue's symbols (:class:`ListedDirectory`, :class:`KiteDirectory`).
+        directory: the venue's symbols.
         sink: the engine's inbound queue.
         on_listed: called (on the worker thread) with each instrument a lookup found and its
             venue name, before its result is queued: the feed and the paper exchange follow it.
@@ -175,7 +151,7 @@ class DirectoryRouter:
     def __init__(
         self,
         inner: Any,
-        directory: Directory,
+        directory: ListedDirectory,
         sink: Callable[[object], None],
         on_listed: Callable[[Instrument, str], None] | None = None,
     ) -> None:
@@ -231,14 +207,16 @@ class DirectoryRouter:
             return RouterResult(request, False, code="error", error=f"{type(exc).__name__}")
 
 
-def directory_for(kind: str, settings: Any) -> Directory | None:
+def directory_for(kind: str, settings: Any) -> ListedDirectory | None:
     """The symbol directory of an external feed (None: the venue has none here)."""
     if kind == "kite":
         v = settings.venue
         key = v.kite_api_key.get_secret_value() if v.kite_api_key else ""
         token = v.kite_access_token.get_secret_value() if v.kite_access_token else ""
         rest = settings.feed.rest_url or KITE_REST_URL
-        return KiteDirectory(rest, key, token) if key and token else None
+        if not key or not token:
+            return None
+        return ListedDirectory(KITE_EXCHANGES, lambda: kite_listing(rest, key, token))
     from cockpit.adapters.venues import venue
 
     spec = venue(kind) if kind != "replay" else None

@@ -204,7 +204,12 @@ class EngineRunner:
         from cockpit.journal import Journal, JournalError
 
         try:
-            journal = Journal.open(s.journal_path, profile=s.profile, venue=venue.label)
+            journal = Journal.open(
+                s.journal_path,
+                profile=s.profile,
+                venue=venue.label,
+                writer=s.engine.journal_writer,
+            )
         except JournalError as exc:
             raise StartupError(str(exc)) from exc
         self._on_exit("journal", journal.close)

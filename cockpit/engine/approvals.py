@@ -19,7 +19,7 @@ from __future__ import annotations
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import Order, OrderCancelled, OrderSubmitted
 from cockpit.engine.base import EngineBase
-from cockpit.engine.state import NS
+from cockpit.engine.state import NS, local_day_start_ns
 
 WITHDRAWN = "withdrawn from approval: reject it in OpenAlgo's Action Center if it is still there"
 """The reason of an order cancelled while it waited for approval (it never reached the venue)."""
@@ -76,15 +76,27 @@ class Approvals(EngineBase):
 
     def _adopt_withdrawn(self, update: OrderUpdate) -> str | None:
         """The broker's order of ``update`` is one the trader withdrew: adopt it under a new
-        client id, have it cancelled as soon as it is acknowledged, shout. Returns the new id."""
+        client id, have it cancelled as soon as it is acknowledged, shout. Returns the new id.
+
+        Another strategy's order at the same account must not be taken for it: the match is
+        an approval's (symbol, side, quantity, type, placed after ours) and also the product
+        and a limit's price, and only a withdrawal of the same day counts."""
         if update.status in GONE or not self._withdrawn:
             return None
         slack = int(self.options.uncertain_slack_s * NS)
+        today = local_day_start_ns(self.clock())
         match = [
             cid
             for cid, order in self._withdrawn.items()
-            if (inst := self.instruments.get(order.key)) is not None
+            if order.created_ns >= today  # a withdrawal of the day
+            and (inst := self.instruments.get(order.key)) is not None
             and same_order(order, str(inst.exchange), inst.symbol, update, slack)
+            and (not update.product or update.product.upper() == str(order.product))
+            and (
+                not update.price
+                or order.price_ticks is None
+                or update.price == inst.price(order.price_ticks)
+            )
         ]
         if not match:
             return None

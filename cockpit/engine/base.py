@@ -111,8 +111,6 @@ class EngineBase:
     counters: dict[str, int]
     _risk: RiskGate
     _vap_dirty: set[str]
-    _vap_later: set[str]
-    _vap_seen: int
     alerts: dict[int, protocol.AlertView]
     _price_alerts: dict[str, list[int]]
     active_watchlist: str

@@ -58,8 +58,9 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
-        self.screen.attached(request.conn_id)  # every symbol in full until it says
-        self.publisher.reply(request.conn_id, self.snapshot())
+        # what it says it shows, or every symbol in full until it says
+        self.screen.attached(request.conn_id, request.showing)
+        self.publisher.reply(request.conn_id, self.snapshot(request.showing))
 
     def _instrument_view(self, key: str, inst: Instrument) -> protocol.InstrumentView:
         """The view of instrument ``key``, built once per instrument object."""
@@ -71,8 +72,15 @@ class ViewerCommands(EngineBase):
             cached = sym.inst_view = (inst, instrument_view(inst))
         return cached[1]
 
-    def snapshot(self) -> protocol.Snapshot:
-        """Everything a viewer needs on attach."""
+    def snapshot(self, showing: frozenset[str] | None = None) -> protocol.Snapshot:
+        """Everything a viewer needs on attach: every quote, and the books and volume at price
+        of the symbols in ``showing`` (None: of every symbol; the others go out whole as
+        the viewer shows them)."""
+        syms = self._syms
+        if showing is None:
+            full = list(syms.values())
+        else:
+            full = [s for k in sorted(showing) if (s := syms.get(k)) is not None]
         working = list(self.working.values())
         known = (self.orders.get(c) or self._earlier_final.get(c) for c in self._recent_final)
         recent = [o for o in known if o is not None]
@@ -80,8 +88,8 @@ class ViewerCommands(EngineBase):
         return protocol.Snapshot(
             seq=self._seq,
             instruments=[self._instrument_view(k, i) for k, i in self.instruments.items()],
-            quotes=[self._quote_view(s) for s in self._syms.values() if s.count],
-            books=[b for s in self._syms.values() if (b := self._book_view(s)) is not None],
+            quotes=[self._quote_view(s) for s in syms.values() if s.count],
+            books=[b for s in full if (b := self._book_view(s)) is not None],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
             orders=[self._order_view(o) for o in orders]
@@ -91,9 +99,7 @@ class ViewerCommands(EngineBase):
             status=self._status_view(),
             watchlist=list(self.watchlist),
             volume_at_price=[
-                volume_view(s.inst.key, s.vap.items(), s.bought)
-                for s in self._syms.values()
-                if s.vap
+                volume_view(s.inst.key, s.vap.items(), s.bought) for s in full if s.vap
             ],
             messages=list(self.message_log.messages),
             alerts=list(self.alerts.values()),

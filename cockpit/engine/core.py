@@ -265,10 +265,6 @@ class Engine(
         self._init_excursions()
         self._vap_dirty: set[str] = set()
         """Symbols whose volume at price changed since the timer last published it."""
-        self._vap_later: set[str] = set()
-        """Symbols whose changed levels wait for a viewer to show them."""
-        self._vap_seen = -1
-        """``screen.version`` when ``_vap_later`` was last looked at."""
         self._screen_dirty: set[str] = set()
         """Symbols whose quote or book changed since viewers were last sent them (folded)."""
         self.screen = ScreenLanes(self.options.screen_slow_s)
@@ -332,6 +328,8 @@ class Engine(
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))
+        if self.journal is not None:
+            self.journal.flush()  # what its writer thread holds goes out before the router stops
         self.publisher.event(protocol.Stopping("engine stopped"))
 
     def handle(self, item: object) -> None:
@@ -397,7 +395,7 @@ class Engine(
             self._alerts_on_timer()
         if self._excursions:
             self._marks_on_timer(now)
-        if self._vap_dirty or (self._vap_later and self.screen.version != self._vap_seen):
+        if self._vap_dirty:
             self._publish_volume()
         if self._charts:
             self._publish_charts(now)

@@ -223,6 +223,8 @@ class Entries(EngineBase):
         """Entries still queued at the router never go out (each comes back ``dropped``), nor
         do held MIT entries."""
         self._drop_touch(None, why)
+        if self.journal is not None:
+            self.journal.flush()  # entries waiting for the writer's commit reach the router
         dropped = self.router.drop_queued_entries()
         if dropped:
             self._alarm("warning", f"{why}: {dropped} queued order(s) dropped unsent", code=why)

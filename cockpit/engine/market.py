@@ -26,9 +26,21 @@ from cockpit.link.bus import ViewerGone, ViewerShowing
 
 log = logging.getLogger(__name__)
 
+VAP_LEVELS_BUDGET = 1_000_000
+"""Volume-at-price levels the engine keeps over all its symbols (about 85 bytes each, its
+total and buyer part: ~85 MB). Each symbol keeps its share (this over the symbols followed,
+:data:`VAP_LEVELS_MIN` at least), the levels nearest its last price: a price that keeps
+walking to new levels (the paper exchange's 3,000 symbols added ~28 a minute each) no longer
+grows the engine without end. 3,000 symbols: 333 levels each; 50: 20,000."""
+VAP_LEVELS_MIN = 256
+"""The fewest levels a symbol keeps, however many symbols are followed."""
+
 
 class MarketData(EngineBase):
     """Market state (a part of :class:`~cockpit.engine.core.Engine`)."""
+
+    _vap_cap = VAP_LEVELS_MIN
+    """Volume-at-price levels one symbol keeps (its share of :data:`VAP_LEVELS_BUDGET`)."""
 
     # ================================================================== market data
 
@@ -38,6 +50,7 @@ class MarketData(EngineBase):
             guard = getattr(getattr(self.config, "exits", None), "jump_guard", None)
             limit = guard.limit_for(inst.key) if guard is not None else None
             self._syms[inst.key] = SymbolState(inst, guard=JumpGuard(limit))
+            self._vap_cap = max(VAP_LEVELS_MIN, VAP_LEVELS_BUDGET // len(self._syms))
 
     def _on_market(self, ev: LtpTick | QuoteTick | DepthTick | TradeTick) -> None:
         key = f"{ev.exchange}:{ev.symbol}"
@@ -153,13 +166,20 @@ class MarketData(EngineBase):
     # ================================================================== what viewers show
 
     def _on_viewer_showing(self, item: ViewerShowing) -> None:
-        """A viewer says what it draws in full: symbols newly shown get their whole state now
-        (off screen they had their quote at most once a second and no book)."""
+        """A viewer says what it draws in full: symbols it newly shows get their whole state
+        now (off screen they had their quote at most once a second and no book, and its
+        snapshot may not have carried their volume at price): every level goes out with the
+        next timer's volume."""
         publish = self.publisher.market
         for key in self.screen.showing(item.conn_id, item.keys):
             sym = self._syms.get(key)
-            if sym is not None and sym.count:
+            if sym is None:
+                continue
+            if sym.count:
                 publish(self._quote_view(sym), self._book_view(sym))
+            if sym.vap:
+                sym.vap_changed.update(sym.vap)
+                self._vap_dirty.add(key)
 
     def _on_viewer_gone(self, item: ViewerGone) -> None:
         self.screen.gone(item.conn_id)
@@ -219,17 +239,35 @@ class MarketData(EngineBase):
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return None
-        total = compact(sym.vap.get(ltp, 0) + qty)
-        sym.vap[ltp] = total
+        vap = sym.vap
+        was = vap.get(ltp)
+        vap[ltp] = compact((was or 0) + qty)
         if self.screen.full(key):  # off screen: the whole map goes out once it is shown
-            sym.vap_changed[ltp] = total
-        self._vap_dirty.add(key)
+            sym.vap_changed.add(ltp)
+            self._vap_dirty.add(key)
+        if was is None and len(vap) > self._vap_cap:
+            self._vap_trim(key, sym, ltp)
         return qty
+
+    def _vap_trim(self, key: str, sym: SymbolState, ltp: int) -> None:
+        """Drop the levels farthest from ``ltp`` down to 7/8 of the symbol's share (so this
+        runs once per 1/8 of it in new levels: a sort of a few hundred ints); a viewer
+        showing the symbol gets them as 0 (gone)."""
+        vap = sym.vap
+        keep = self._vap_cap * 7 // 8
+        far = sorted(vap, key=lambda p: (abs(p - ltp), p))[keep:]
+        bought = sym.bought
+        for level in far:
+            del vap[level]
+            bought.pop(level, None)
+        if self.screen.full(key):
+            sym.vap_changed.update(far)
+            self._vap_dirty.add(key)
+        self.counters["vap_levels_trimmed"] = self.counters.get("vap_levels_trimmed", 0) + len(far)
 
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""
-        for level in sym.vap:
-            sym.vap_changed[level] = ZERO
+        sym.vap_changed.update(sym.vap)
         sym.vap.clear()
         sym.bought.clear()
         if sym.vap_changed:
@@ -237,30 +275,19 @@ class MarketData(EngineBase):
 
     def _publish_volume(self) -> None:
         """Send the changed volume-at-price levels (from the timer: a few times a second) of
-        the symbols a viewer shows; the others' changes wait (merged per level) until one
-        does. Only symbols that changed since the last call are looked at, and those waiting
-        off screen only when what the viewers show changes."""
-        lanes = self.screen
-        if lanes.version != self._vap_seen and self._vap_later:
-            shown = lanes.shown
-            back = set(self._vap_later) if shown is None else self._vap_later & shown
-            self._vap_later -= back
-            self._vap_dirty |= back
-            for key in back:  # changes off screen were not kept level by level: send all
-                sym = self._syms[key]
-                sym.vap_changed.update(sym.vap)
-        self._vap_seen = lanes.version
+        the symbols a viewer shows, each with its total now. Only symbols that changed since
+        the last call are looked at. Off screen nothing is kept level by level: a viewer gets
+        the whole map in its snapshot or when it shows the symbol."""
         publish = self.publisher.volume
-        full = lanes.full
-        later = self._vap_later
+        full = self.screen.full
+        syms = self._syms
         for key in self._vap_dirty:
-            if not full(key):
-                later.add(key)  # its changed levels wait until a viewer shows it
-                continue
-            sym = self._syms[key]
-            if sym.vap_changed:
-                publish(volume_view(key, sym.vap_changed.items(), sym.bought))
-                sym.vap_changed.clear()
+            sym = syms[key]
+            changed = sym.vap_changed
+            if changed and full(key):
+                vap = sym.vap
+                publish(volume_view(key, [(p, vap.get(p, 0)) for p in changed], sym.bought))
+            changed.clear()  # scrolled away before the timer: whole again when shown
         self._vap_dirty = set()
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:

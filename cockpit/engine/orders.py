@@ -122,17 +122,35 @@ class OrderFlow(EngineBase):
         if self._held is not None:
             self._held.append(request)
         else:
-            self.router.submit(request)
+            self._send([request])
+
+    def _send(self, requests: list[Any]) -> None:
+        """Hand ``requests`` to the router once what was journaled before them is committed:
+        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``)."""
+        if not requests:
+            return
+        submit = self.router.submit
+        if self.journal is None:
+            for request in requests:
+                submit(request)
+            return
+
+        def send() -> None:
+            for request in requests:
+                submit(request)
+
+        self.journal.after_commit(send)
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
         """One journal commit for everything written inside; router requests wait for it.
 
         Nested uses join the outermost one. Requests handed to ``_route`` inside are held and
-        handed to the router right after the commit, so everything is journaled before it is
-        acted on. A handler that fails still commits what it wrote and sends what it decided;
-        a commit that fails is alarmed and the requests still go (the broker is the truth:
-        an exit is never held back by a full disk; entries are refused meanwhile).
+        handed to the router right after the commit (on the journal's writer thread, when it
+        has one), so everything is journaled before it is acted on. A handler that fails still
+        commits what it wrote and sends what it decided; a commit that fails is alarmed and the
+        requests still go (the broker is the truth: an exit is never held back by a full disk;
+        entries are refused meanwhile).
         """
         if self._held is not None:
             yield
@@ -148,9 +166,7 @@ class OrderFlow(EngineBase):
                     error = exc
         finally:
             self._held = None
-            submit = self.router.submit
-            for request in held:
-                submit(request)
+            self._send(held)
         if error is not None:
             raise error
 
@@ -197,7 +213,7 @@ class OrderFlow(EngineBase):
         inst = self.instruments[order.key]
         new_price = price if price is not None else order.price_ticks
         new_trigger = trigger if trigger is not None else order.trigger_ticks
-        self.router.submit(
+        self._route(
             RouterModify(
                 order.cid,
                 order.venue_id or "",

@@ -8,7 +8,7 @@ adapters), tests may pass their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,6 +18,12 @@ class EngineJournal(Protocol):
     """The journal's writes and its recovery (``cockpit.journal.Journal``)."""
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def take_failures(self) -> list[Exception]: ...
 
     def command(self, conn_id: int, command: Any, ts_ns: int | None = None) -> int: ...
 

@@ -120,37 +120,25 @@ class Reconciliation(EngineBase):
             ours = pos.qty if pos is not None else ZERO
             if theirs == ours:
                 continue
-            if self._busy(key):
-                continue  # orders in flight: the books may not agree yet
+            if self._in_flight(key):
+                continue  # the books may not agree yet
             inst = self.instruments.get(key)
             if first and ours == 0 and inst is not None and averages.get(key):
                 # A fresh engine learns the positions it finds (and says so).
-                avg_ticks = inst.snap(averages[key]).ticks
-                self.portfolio.add(Position.opened(key, inst.tick_size, theirs, avg_ticks))
                 self._alarm(
                     "info",
                     f"{key}: position {theirs} @ {averages[key]} found at the broker (unmanaged)",
                     key=key,
                     code="position_adopted",
                 )
-                self.publisher.event(
-                    protocol.PositionEvent(
-                        self._next_seq(), self._position_view(self.portfolio.get(key))
-                    )
-                )
+                self._take_position(key, theirs, inst.snap(averages[key]).ticks)
                 continue
             mismatches.append(f"{key}: engine {ours}, broker {theirs}")
             if first and inst is not None:
                 # At start the broker is the truth (loudly): never exit a position that is
                 # not there, nor more than is there.
                 avg = averages.get(key) or (pos.avg_price if pos is not None else None)
-                avg_ticks = inst.snap(avg).ticks if avg else 1
-                self.portfolio.add(Position.opened(key, inst.tick_size, theirs, avg_ticks))
-                self.publisher.event(
-                    protocol.PositionEvent(
-                        self._next_seq(), self._position_view(self.portfolio.get(key))
-                    )
-                )
+                self._take_position(key, theirs, inst.snap(avg).ticks if avg else 1)
         if mismatches:
             self._alarm(
                 "error",
@@ -181,7 +169,14 @@ class Reconciliation(EngineBase):
             self._retry_closers(now)
             self._publish_status()
 
-    def _busy(self, key: str) -> bool:
+    def _take_position(self, key: str, qty: Decimal, avg_ticks: int) -> None:
+        """(First reconciliation) the broker's position becomes ours; viewers are told."""
+        self.portfolio.add(Position.opened(key, self.instruments[key].tick_size, qty, avg_ticks))
+        pos = self.portfolio.get(key)
+        self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
+
+    def _in_flight(self, key: str) -> bool:
+        """An exit, a placement or an order that just ended on ``key``."""
         if key in self._closers:
             return True
         now = self.clock()

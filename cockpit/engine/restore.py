@@ -188,14 +188,23 @@ class Journaling(EngineBase):
         )
 
     def _probe_journal(self, now: int) -> None:
-        """(Timer) after a failed write, try one write now and then; entries resume once it
-        goes through."""
-        if self.journal_ok or self.journal is None or now < self._next_journal_probe_ns:
+        """(Timer) alarm what the journal's writer thread failed to commit; after a failed
+        write, try one write now and then; entries resume once it goes through."""
+        journal = self.journal
+        if journal is None:
+            return
+        for exc in journal.take_failures():
+            self._journal_failed(exc)
+        if self.journal_ok or now < self._next_journal_probe_ns:
             return
         self._next_journal_probe_ns = now + JOURNAL_PROBE_NS
         try:
-            with self.journal.transaction():
-                self.journal.event("journal_probe", {"ts_ns": now}, now)
+            with journal.transaction():
+                journal.event("journal_probe", {"ts_ns": now}, now)
+            journal.flush()
+            failures = journal.take_failures()
+            if failures:
+                raise failures[-1]
         except Exception as exc:
             log.warning("journal still failing: %s", exc)
             return

@@ -3,10 +3,12 @@
 Each viewer may say which symbols it draws in full (:class:`~cockpit.link.bus.ViewerShowing`):
 the selected symbol, the watchlist rows in view, symbols with a position or working order.
 Those are published at the screen rate with their book; every other symbol at most once per
-``slow_s``, its latest quote only (no book is built for it). A viewer that attached and never
-said wants every symbol in full (a script, the CLI, a version-2 viewer), and so does an engine
-no viewer told anything. Owned by the decision
-thread; only market state is lanes' business — orders, fills, exits and alarms always go out.
+``slow_s``, its latest quote only (no book is built for it). A viewer may say it in its hello
+already (its snapshot then carries books and volume at price for those only); one that attached
+and never said wants every symbol in full (a script, the CLI), and so does an engine no viewer
+told anything. What a viewer newly shows is new to *it* (another viewer may have shown it all
+along): it gets that symbol's whole state. Owned by the decision thread; only market state is
+lanes' business — orders, fills, exits and alarms always go out.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import deque
 class ScreenLanes:
     """Which symbols go to viewers at the screen rate, and when the others are due."""
 
-    __slots__ = ("slow_s", "shown", "version", "_in_full", "_showing", "_later", "_waiting")
+    __slots__ = ("slow_s", "shown", "_in_full", "_showing", "_later", "_waiting")
 
     def __init__(self, slow_s: float = 1.0) -> None:
         self.slow_s = slow_s
@@ -25,9 +27,6 @@ class ScreenLanes:
         self.shown: frozenset[str] | None = None
         """Symbols published at the screen rate; None: every symbol (a viewer wants them
         all, or no viewer said what it shows)."""
-        self.version = 0
-        """Moves each time ``shown`` is recomputed (what waits off screen is looked at again
-        only then, never on every timer)."""
         self._in_full: set[int] = set()
         """Viewers attached that have not said what they show (they get every symbol)."""
         self._showing: dict[int, frozenset[str]] = {}
@@ -35,22 +34,29 @@ class ScreenLanes:
         """(when due, symbol), oldest first: a symbol waits from its first unsent change."""
         self._waiting: set[str] = set()
 
-    def attached(self, conn_id: int) -> None:
-        """Viewer ``conn_id`` attached: every symbol in full until it says otherwise."""
-        if conn_id not in self._showing:
+    def attached(self, conn_id: int, showing: frozenset[str] | None = None) -> None:
+        """Viewer ``conn_id`` attached (its snapshot is built next): it draws ``showing`` in
+        full, or every symbol (None) until it says otherwise."""
+        if showing is None:
+            self._showing.pop(conn_id, None)
             self._in_full.add(conn_id)
-            self._union()
+        else:
+            self._in_full.discard(conn_id)
+            self._showing[conn_id] = showing
+            self._waiting -= showing
+        self._union()
 
     def showing(self, conn_id: int, keys: frozenset[str]) -> frozenset[str]:
-        """Viewer ``conn_id`` draws ``keys`` in full now; returns the symbols no viewer drew
-        in full before (to be published whole at once: their book was not kept current)."""
-        self._in_full.discard(conn_id)
+        """Viewer ``conn_id`` draws ``keys`` in full now; returns those it did not before, to
+        be published whole at once (its snapshot did not carry their book and volume at
+        price, and no viewer may have kept them current)."""
+        if conn_id in self._in_full:
+            self._in_full.discard(conn_id)
+            newly: frozenset[str] = frozenset()  # it had every symbol in full
+        else:
+            newly = keys - self._showing.get(conn_id, frozenset())
         self._showing[conn_id] = keys
-        before = self.shown
         self._union()
-        if before is None or self.shown is None:
-            return frozenset()  # everything was (or is now) sent in full
-        newly = self.shown - before
         self._waiting -= newly
         return newly
 
@@ -61,7 +67,6 @@ class ScreenLanes:
         self._union()
 
     def _union(self) -> None:
-        self.version += 1
         if self._in_full or not self._showing:
             self.shown = None  # one wants all, or none said (no viewer: as before lanes)
         else:

@@ -141,8 +141,9 @@ class SymbolState:
     """The venue's open/high/low/close as last converted (converted again only on change)."""
     vap: dict[int, Decimal | int] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
-    vap_changed: dict[int, Decimal | int] = field(default_factory=dict)
-    """Levels changed since they were last published (0: removed by a session reset)."""
+    vap_changed: set[int] = field(default_factory=set)
+    """Levels changed while a viewer showed the symbol, not yet published (each goes out
+    with its total then: 0 once a session reset removed it)."""
     bought: dict[int, Decimal | int] = field(default_factory=dict)
     """The buyer-initiated part of ``vap`` per price (see :func:`aggressor`)."""
     last_trade: int | None = None

@@ -25,7 +25,8 @@ class Lists:
 
     if TYPE_CHECKING:
 
-        def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor: ...
+        def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor | None: ...
+        def _query(self, sql: str, params: Any = ()) -> list[Any]: ...
 
     # ------------------------------------------------------------------ alerts
 
@@ -48,11 +49,11 @@ class Lists:
     def alerts(self, *, active_only: bool = True) -> list[dict[str, Any]]:
         """The alerts as last journaled (active ones only by default), by id."""
         sql = "SELECT state FROM alerts" + (" WHERE active=1" if active_only else "")
-        return [_DICT_DEC.decode(r[0]) for r in self._conn.execute(sql + " ORDER BY id")]
+        return [_DICT_DEC.decode(r[0]) for r in self._query(sql + " ORDER BY id")]
 
     def last_alert_id(self) -> int:
         """The highest alert id ever journaled (0 for none): new alerts number on from it."""
-        return int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM alerts").fetchone()[0])
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM alerts")[0][0])
 
     # ------------------------------------------------------------------ watchlists
 
@@ -76,7 +77,7 @@ class Lists:
 
     def watchlists(self) -> tuple[list[dict[str, Any]], str | None]:
         """Every named watchlist (by name) and the active one's name (None: none journaled)."""
-        rows = list(self._conn.execute("SELECT state, active FROM watchlists ORDER BY name"))
+        rows = self._query("SELECT state, active FROM watchlists ORDER BY name")
         lists = [_DICT_DEC.decode(r[0]) for r in rows]
         active = next((str(d.get("name")) for d, r in zip(lists, rows, strict=True) if r[1]), None)
         return lists, active
@@ -102,9 +103,8 @@ class Lists:
         if not kinds:
             return []
         marks = ",".join("?" * len(kinds))
-        rows = self._conn.execute(
-            f"SELECT kind, body FROM events WHERE kind IN ({marks}) ORDER BY id", kinds
-        )
+        sql = f"SELECT kind, body FROM events WHERE kind IN ({marks}) ORDER BY id"
+        rows = self._query(sql, kinds)
         out = []
         for kind, body in rows:
             try:

@@ -32,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +65,7 @@ from cockpit.journal.schema import (
     JournalVersionError,
     _prepare_schema,
 )
+from cockpit.journal.writer import JournalWriter, Statement, Writes
 from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
 from cockpit.paths import LockHeld, take_pid_lock
 
@@ -92,7 +93,7 @@ def start_of_local_day_ns(now_ns: int | None = None) -> int:
     return int(midnight.timestamp()) * 1_000_000_000
 
 
-class Journal(Lists):
+class Journal(Lists, Writes):
     """The engine's journal. Open it with :meth:`Journal.open`; close it with :meth:`close`."""
 
     def __init__(
@@ -108,6 +109,10 @@ class Journal(Lists):
         self._ckpt_stop = threading.Event()
         self._ckpt_thread: threading.Thread | None = None
         self._next_command_id: int | None = None
+        self._writer: JournalWriter | None = None
+        self._pending: list[Statement] = []
+        self._after: list[Callable[[], None]] = []
+        self._conn_lock = threading.Lock()
 
     # ------------------------------------------------------------------ open / close
 
@@ -121,6 +126,7 @@ class Journal(Lists):
         migrate: bool = True,
         start_session: bool = True,
         checkpoint_interval_s: float | None = 1.0,
+        writer: bool = False,
     ) -> Journal:
         """Open (creating or migrating as needed) the journal at ``path`` and start a session.
 
@@ -132,6 +138,9 @@ class Journal(Lists):
         whichever write crosses SQLite's 1000-page threshold: an automatic checkpoint copies
         pages and fsyncs on the writing thread, milliseconds in the middle of an exit.
         ``None`` or 0 keeps SQLite's automatic checkpoints.
+
+        ``writer``: with a session, statements are executed and committed by a writer thread
+        (:mod:`cockpit.journal.writer`, see :meth:`use_writer`).
 
         Raises:
             JournalVersionError: written by a newer cockpit, or too old to migrate (or
@@ -193,6 +202,8 @@ class Journal(Lists):
         journal = cls(conn, path, session, lock)
         if start_session and checkpoint_interval_s:
             journal._start_checkpointer(float(checkpoint_interval_s))
+        if start_session and writer:
+            journal.use_writer(True)
         return journal
 
     def _start_checkpointer(self, interval_s: float) -> None:
@@ -231,28 +242,45 @@ class Journal(Lists):
         if self._in_tx:
             yield
             return
+        if self._writer is not None:
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                self._pending.clear()  # as a rollback would
+                raise
+            finally:
+                self._in_tx = False
+                self._ship()
+            return
         conn = self._conn
         conn.execute("BEGIN")
         self._in_tx = True
         try:
-            yield
-        except BaseException:
-            self._in_tx = False
-            conn.execute("ROLLBACK")
-            raise
-        self._in_tx = False
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
+            try:
+                yield
+            except BaseException:
+                self._in_tx = False
                 conn.execute("ROLLBACK")
-            raise
+                raise
+            self._in_tx = False
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            after, self._after = self._after, []
+            for callback in after:
+                callback()
 
     def close(self) -> None:
         """End the session (marks a clean stop) and close the file. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self.use_writer(False)
         self._ckpt_stop.set()
         if self._ckpt_thread is not None:
             self._ckpt_thread.join(5)
@@ -279,15 +307,12 @@ class Journal(Lists):
         """Whether :meth:`close` was called."""
         return self._closed
 
-    def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
-        return self._conn.execute(sql, params)
-
     # ------------------------------------------------------------------ writes
 
     def command(self, conn_id: int, command: Msg, ts_ns: int | None = None) -> int:
         """Journal a viewer command as received; returns its row id (for the outcome)."""
         if self._next_command_id is None:
-            row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM commands").fetchone()
+            row = self._query("SELECT COALESCE(MAX(id), 0) FROM commands")[0]
             self._next_command_id = int(row[0]) + 1
         row_id = self._next_command_id
         self._next_command_id += 1
@@ -451,27 +476,28 @@ class Journal(Lists):
 
     def recover(self, since_ns: int | None = None) -> Recovery:
         """What a restarted engine restores and reconciles (see :class:`Recovery`)."""
-        conn = self._conn
+        query = self._query
         plans = {
             key: _DICT_DEC.decode(state)
-            for key, state in conn.execute("SELECT key, state FROM plans WHERE open=1 ORDER BY key")
+            for key, state in query("SELECT key, state FROM plans WHERE open=1 ORDER BY key")
         }
         orders = [
             _order_record(r)
-            for r in conn.execute(
+            for r in query(
                 f"SELECT {_ORDER_COLS} FROM orders WHERE open=1 ORDER BY created_ns, cid"
             )
         ]
         positions = {
             key: _DICT_DEC.decode(state)
-            for key, state in conn.execute("SELECT key, state FROM positions ORDER BY key")
+            for key, state in query("SELECT key, state FROM positions ORDER BY key")
         }
         since = start_of_local_day_ns() if since_ns is None else since_ns
         fills = self.fills(since_ns=since)
-        prev = conn.execute(
+        rows = query(
             "SELECT id, ended_ns FROM sessions WHERE id < ? OR ? = 0 ORDER BY id DESC LIMIT 1",
             (self.session, self.session),
-        ).fetchone()
+        )
+        prev = rows[0] if rows else None
         return Recovery(
             plans=plans,
             open_orders=orders,
@@ -498,7 +524,7 @@ class Journal(Lists):
                 ts_ns=r[5],
                 venue_id=r[6],
             )
-            for r in self._conn.execute(sql + " ORDER BY ts_ns, id", params)
+            for r in self._query(sql + " ORDER BY ts_ns, id", params)
         ]
 
     def orders(self, session: int | None = None) -> list[OrderRecord]:
@@ -508,43 +534,43 @@ class Journal(Lists):
         if session is not None:
             sql += " WHERE session = ?"
             params = (session,)
-        return [_order_record(r) for r in self._conn.execute(sql + " ORDER BY created_ns", params)]
+        return [_order_record(r) for r in self._query(sql + " ORDER BY created_ns", params)]
 
     def final_orders(self, since_ns: int, limit: int) -> list[OrderRecord]:
         """The last ``limit`` orders that ended (filled, cancelled, rejected) at or after
         ``since_ns``, in the order they ended (a restarted engine's recent orders)."""
-        rows = self._conn.execute(
+        rows = self._query(
             f"SELECT {_ORDER_COLS} FROM orders WHERE open=0 AND updated_ns >= ?"
             " ORDER BY updated_ns DESC, cid DESC LIMIT ?",
             (since_ns, limit),
-        ).fetchall()
+        )
         return [_order_record(r) for r in reversed(rows)]
 
     def sessions(self) -> list[tuple[int, int, int | None, str, str]]:
         """``(id, started_ns, ended_ns, profile, venue)`` of every session."""
         return list(
-            self._conn.execute(
-                "SELECT id, started_ns, ended_ns, profile, venue FROM sessions ORDER BY id"
-            )
+            self._query("SELECT id, started_ns, ended_ns, profile, venue FROM sessions ORDER BY id")
         )
 
     def count(self, table: str) -> int:
         """Rows in a journal table (for tests and status)."""
         if table not in _TABLES:
             raise ValueError(f"no journal table {table!r}")
-        return int(self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        return int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def export_csv(
         self, what: str, out: IO[str], *, since_ns: int = 0, until_ns: int | None = None
     ) -> int:
         """Write ``trades`` (fills) or ``orders`` as CSV to ``out`` (see ``export.export_csv``)."""
-        return export_csv(self._conn, what, out, since_ns=since_ns, until_ns=until_ns)
+        self.flush()
+        with self._conn_lock:
+            return export_csv(self._conn, what, out, since_ns=since_ns, until_ns=until_ns)
 
     def pragma(self, name: str) -> Any:
         """The value of a read-only pragma (``journal_mode``, ``synchronous``...)."""
         if not name.isidentifier():
             raise ValueError(name)
-        return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+        return self._query(f"PRAGMA {name}")[0][0]
 
 
 _HELD: dict[str, list[int]] = {}

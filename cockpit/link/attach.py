@@ -101,6 +101,7 @@ def spawn_and_wait(
                 client="engine-start",
                 read_only=True,
                 timeout=2.0,
+                showing=[],  # a probe: no books or volume at price in its snapshot
             )
         except ClientError:
             time.sleep(0.1)
@@ -137,12 +138,14 @@ def attach_or_start(
     client: str = "cockpit",
     read_only: bool = False,
     start: bool = True,
+    showing: list[str] | None = None,
 ) -> Attached:
     """Connect to the profile's engine, starting a detached one first if none runs.
 
     This is what ``cockpit`` (the TUI) does before it opens its screen. The engine is
     started with the venue flags of ``args`` (the environment is inherited, so secrets
-    never appear on a command line).
+    never appear on a command line). ``showing``: what the viewer draws in full from the
+    start (``Hello.showing``; None: every symbol).
 
     Raises:
         EngineNotRunning: none runs and ``start`` is False.
@@ -154,7 +157,11 @@ def attach_or_start(
     started = False
     try:
         c = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client=client, read_only=read_only
+            settings.profile,
+            path=settings.socket_path,
+            client=client,
+            read_only=read_only,
+            showing=showing,
         )
     except EngineNotRunning:
         if not start:
@@ -162,7 +169,11 @@ def attach_or_start(
         spawn_and_wait(settings, forwarded_flags(args) if args else _profile_flags(settings))
         started = True
         c = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client=client, read_only=read_only
+            settings.profile,
+            path=settings.socket_path,
+            client=client,
+            read_only=read_only,
+            showing=showing,
         )
     return Attached(c, started, None if started else settings_notice(settings, c.welcome))
 

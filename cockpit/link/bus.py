@@ -61,6 +61,9 @@ class SnapshotRequest(msgspec.Struct, frozen=True):
     """Viewer ``conn_id`` attached (or must resync): reply with a Snapshot."""
 
     conn_id: int
+    showing: frozenset[str] | None = None
+    """What it draws in full (its ``Hello.showing``): the snapshot's books and volume at price
+    only for those; None: every symbol in full."""
 
 
 class ViewerShowing(msgspec.Struct, frozen=True):

@@ -119,8 +119,13 @@ class EngineClient:
         read_only: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
         version: int = PROTOCOL_VERSION,
+        showing: list[str] | None = None,
     ) -> EngineClient:
         """Connect to the engine of ``profile`` (or the socket at ``path``) and say hello.
+
+        ``showing``: the symbols this viewer draws in full (``Hello.showing``: the snapshot
+        carries books and volume at price for those only, ``[]`` for none yet; say more with
+        :meth:`show`); None: every symbol in full.
 
         Raises:
             EngineNotRunning: no socket, or nothing listening on it.
@@ -146,7 +151,8 @@ class EngineClient:
         framer = FrameReader()
         early: deque[ToViewer] = deque()
         try:
-            sock.sendall(encode(Hello(version=version, client=client, read_only=read_only)))
+            hello = Hello(version=version, client=client, read_only=read_only, showing=showing)
+            sock.sendall(encode(hello))
             first = _read_one(sock, framer, timeout, early)
         except BaseException:
             sock.close()

@@ -17,8 +17,10 @@ Conversation:
    viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
    :class:`WatchChart`, :class:`Ping` and the watchlist commands.
 5. A viewer may say which symbols it draws in full (:class:`Showing`, no answer): those get
-   every batch, the others their latest quote at most about once a second and no book. A
-   viewer that never says gets every symbol in full.
+   every batch, the others their latest quote at most about once a second and no book; a
+   symbol newly shown gets its whole state (book, every volume level) at once. It may say so
+   in its :class:`Hello` already (``showing``), and its snapshot then carries books and volume
+   at price for those symbols only. A viewer that never says gets every symbol in full.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.
@@ -150,7 +152,8 @@ PROTOCOL_VERSION: Final = 3
 3: alerts and named watchlists (:class:`AlertEvent`, :class:`AlertFired`,
 :class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
 :class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``), and :class:`Showing` (which
-symbols a viewer draws in full)."""
+symbols a viewer draws in full). ``Hello.showing`` came later without a bump: an engine
+that does not know it ignores it and sends everything, as to a viewer that never says."""
 READABLE_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
 """Viewer versions this engine serves. A version-2 viewer cannot decode the alert, chart and
 tape messages of version 3, so it is refused with a clear message, as any other version."""
@@ -172,6 +175,12 @@ class Hello(Msg, frozen=True, tag="hello"):
     version: int
     client: str
     read_only: bool = False
+    showing: list[str] | None = None
+    """The symbols this viewer draws in full from the start (as a :class:`Showing` would
+    say): its :class:`Snapshot` then carries books and volume at price only for those (every
+    quote still), and the rest come whole as they come into view. An empty list: none yet
+    (the TUI says what it shows once the snapshot told it the watchlist). None (a script, the
+    CLI, an older viewer): every symbol in full, snapshot and batches."""
 
 
 class Showing(Msg, frozen=True, tag="showing"):

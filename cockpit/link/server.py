@@ -520,7 +520,8 @@ class ViewerServer:
                 hello.client,
                 ", read-only" if hello.read_only else "",
             )
-            self._inbound(SnapshotRequest(conn_id=conn_id))
+            showing = None if hello.showing is None else frozenset(hello.showing)
+            self._inbound(SnapshotRequest(conn_id=conn_id, showing=showing))
             await self._read_commands(viewer, framer, early)
         except FrameTimeout:
             self.counters["frame_timeouts"] += 1

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.link import protocol as p
-from cockpit.ui.store import Store, fmt_qty
+from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.store import Store
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp

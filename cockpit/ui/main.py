@@ -43,6 +43,7 @@ class EngineConnector:
             client="cockpit-tui",
             read_only=self.read_only,
             start=not self.read_only,
+            showing=[],  # no books or volume at price in the snapshot: said once it is drawn
         )
         self.started_engine = self.started_engine or attached.started
         if attached.notice:

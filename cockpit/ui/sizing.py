@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, cast
 
-from cockpit.ui.store import fmt_money, fmt_qty
+from cockpit.ui.fmt import fmt_money, fmt_qty
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp

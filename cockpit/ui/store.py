@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Final
 
 from cockpit.domain.feed import FeedState, FeedStatus
-from cockpit.domain.positions import money_text
 from cockpit.link.protocol import (
     Ack,
     Alarm,
@@ -49,6 +48,7 @@ from cockpit.link.protocol import (
     Welcome,
 )
 from cockpit.ui.chartdata import ChartData
+from cockpit.ui.fmt import fmt_qty
 
 HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
@@ -117,6 +117,12 @@ class Changes:
         )
 
 
+SHOWN_EVENTS: frozenset[str] = frozenset({"fill", "exit"})
+"""Alert kinds whose event the screen already tells as its own notice (a fill, an exit
+fired): their alert, unless it carries a note, rings and notifies without a second notice
+in the same words."""
+
+
 @dataclass(slots=True)
 class Notice:
     """Something the app should tell the user (refusals, alarms, exits, fills)."""
@@ -161,6 +167,8 @@ class Store:
         self.alerts: dict[int, AlertView] = {}
         """The engine's active alerts by id."""
         self.fired: list[AlertFired] = []
+        self.alert_notes: dict[int, str] = {}
+        """Each alert's note (an alert with one shows its toast even for a fill or exit)."""
         """Alerts fired since the app last took them (it rings and notifies)."""
         self.history: dict[str, deque[int]] = {}
         self.newest_recv_ns = 0
@@ -257,9 +265,11 @@ class Store:
             self.watchlist = list(msg.watchlist)
             ch.watchlist = True
         elif isinstance(msg, AlertFired):
-            self.fired.append(msg)
-            self.notices.append(Notice("warning", msg.title, msg.text))
+            self.fired.append(msg)  # the bell and the notification
+            if msg.kind not in SHOWN_EVENTS or self.alert_notes.get(msg.alert_id):
+                self.notices.append(Notice("warning", msg.title, msg.text))
         elif isinstance(msg, AlertEvent):
+            self.alert_notes[msg.alert.id] = msg.alert.note  # (sent just before it fires)
             if msg.removed or not msg.alert.active:
                 self.alerts.pop(msg.alert.id, None)
             else:
@@ -534,16 +544,6 @@ class Store:
         return self.tick_size(key)
 
 
-def fmt_qty(qty: Decimal | int | None) -> str:
-    """A quantity without trailing zeros."""
-    if qty is None:
-        return ""
-    d = Decimal(qty)
-    if d == d.to_integral_value():
-        return f"{int(d):,}"
-    return f"{d.normalize():f}"
-
-
 def unrealized_at(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Decimal:
     """Unrealized P&L of ``pos`` at ``ltp`` (ticks), exact: the engine's figure at its mark
     (``pos.ltp``) plus the move since, so an off-grid average is never re-rounded here."""
@@ -552,57 +552,3 @@ def unrealized_at(pos: PositionView, ltp: int | None, tick_size: Decimal) -> Dec
     if pos.ltp is not None:
         return pos.unrealized + (ltp - pos.ltp) * tick_size * pos.qty
     return (ltp * tick_size - pos.avg_price) * pos.qty
-
-
-def fmt_volume(qty: Decimal | int | None) -> str:
-    """A large quantity abbreviated (12.3K, 4.56M)."""
-    if qty is None:
-        return ""
-    v = Decimal(qty)
-    if abs(v) < 1000 and v != v.to_integral_value():
-        # A fractional volume (crypto): at most 7 characters, 520.07012345 as 520.07.
-        places = max(0, 6 - len(str(int(abs(v)))))
-        v = v.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        if abs(v) < 1000:
-            return fmt_qty(v)
-    a = abs(v.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    if a >= 10_000_000_000:
-        return f"{v / 1_000_000_000:.1f}B"
-    if a >= 10_000_000:
-        return f"{v / 1_000_000:.1f}M"
-    if a >= 100_000:
-        return f"{v / 1_000:.0f}K"
-    return fmt_qty(v.quantize(Decimal(1), rounding=ROUND_HALF_UP) if a >= 1000 else v)
-
-
-def fmt_pct(ltp: int, close: int) -> str:
-    """The change from ``close`` in percent, two decimals, half up (``+0.03%``): the header
-    and the watchlist use this one rounding."""
-    pct = (Decimal(ltp - close) * 100 / Decimal(close)).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP
-    )
-    return f"{pct:+.2f}%"
-
-
-def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
-    """Money with two decimals and thousands separators (signed by default)."""
-    return "" if value is None else money_text(value, sign=sign)
-
-
-def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
-    """A tick age: 120ms, 3.4s, 2m (``coarse``: ``<1s``, then whole seconds — 3s — so a
-    list of rows repaints for its ages once a second, not ten times)."""
-    if ns is None:
-        return "—"
-    ms = ns // 1_000_000
-    if ms < 1000:
-        if coarse:
-            return "<1s"
-        return f"{ms}ms"
-    if ms < 60_000:
-        return f"{ms // 1000}s" if coarse else f"{ms / 1000:.1f}s"
-    if ms < 3_600_000:
-        return f"{ms // 60_000}m"
-    if ms < 86_400_000:
-        return f"{ms // 3_600_000}h"
-    return f"{ms // 86_400_000}d"

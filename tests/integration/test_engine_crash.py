@@ -333,3 +333,89 @@ def test_stop_flatten_is_bounded_and_names_the_orders_still_working(
     err = capsys.readouterr().err
     assert "still running after 3s; still:" in err
     assert f"working: NSE:SBIN BUY 1 LIMIT #{acked.order.venue_id}" in err
+
+
+def _show(viewer: Viewer, sim: SimHandle, symbol: str, price: str) -> None:
+    """Put ``symbol`` at ``price`` and wait until the engine shows it."""
+    ticks = int(Decimal(price) / Decimal("0.05"))
+    key = f"NSE:{symbol}"
+    deadline = time.monotonic() + 15
+    while True:
+        sim.set_price("NSE", symbol, price)
+        try:
+            viewer.until(
+                lambda m: (
+                    isinstance(m, p.MarketBatch)
+                    and any(q.key == key and q.ltp == ticks for q in m.quotes)
+                ),
+                0.5,
+                f"{symbol} at {price}",
+            )
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def journaled_sells(journal: Path) -> dict[str, int]:
+    """The exit orders the journal holds (committed), by symbol."""
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=2)
+    try:
+        rows = conn.execute("SELECT key FROM orders WHERE side='SELL'").fetchall()
+    finally:
+        conn.close()
+    out: dict[str, int] = {}
+    for (key,) in rows:
+        out[key] = out.get(key, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.001, 0.002])
+def test_sigkill_during_a_burst_every_exit_at_the_venue_was_journaled_and_none_goes_twice(
+    sim: SimHandle, engine: EngineProc, delay_s: float
+) -> None:
+    """Both symbols gap through their stops at once; the engine is killed as the first exit
+    is on its way (each may be decided, committed, on the wire or not yet). Every
+    exit the venue holds was committed to the journal before it was sent, and after a
+    restart each position is closed by exactly one exit."""
+    engine.start()  # [engine] journal_writer is on by default: commits on the writer thread
+    viewer = Viewer(engine.connect())
+    prices = {"SBIN": ("800.00", "799.00"), "INFY": ("1500.00", "1499.00")}  # stops 0.50 below
+    for symbol, (entry, _gap) in prices.items():
+        _show(viewer, sim, symbol, entry)
+        answer = viewer.command(
+            p.PlaceEntry(
+                id=0, key=f"NSE:{symbol}", side="BUY", qty=Decimal(10),
+                plan=p.PlanSpec(stop_ticks=10, target_ticks=None),
+            )
+        )  # fmt: skip
+        assert isinstance(answer, p.Ack), answer
+    wait(lambda: _attached(viewer) == 2, 15, "two plans")
+    viewer.client.close()
+
+    for symbol, (_entry, gap) in prices.items():
+        sim.set_price("NSE", symbol, gap)  # through both stops, back to back
+    time.sleep(delay_s)
+    engine.kill()
+    at_venue = {s: sum(a == "SELL" for a, _q, _st in sim_orders(sim, s)) for s in prices}
+    journaled = journaled_sells(engine.journal)
+    for symbol, sells in at_venue.items():
+        assert journaled.get(f"NSE:{symbol}", 0) >= sells, (at_venue, journaled)
+
+    engine.start()
+    viewer = Viewer(engine.connect())
+    for symbol, (_entry, gap) in prices.items():  # the market goes on ticking
+        _show(viewer, sim, symbol, str(Decimal(gap) - Decimal("0.05")))
+    wait(
+        lambda: all(sum(a == "SELL" for a, _q, _st in sim_orders(sim, s)) == 1 for s in prices),
+        20,
+        "one exit per position at the venue",
+    )
+    time.sleep(1.0)  # a second exit, if one were coming, has had its time
+    for symbol in prices:
+        assert sim_orders(sim, symbol) == [("BUY", 10, "complete"), ("SELL", 10, "complete")]
+
+
+def _attached(viewer: Viewer) -> int:
+    viewer.pump()
+    return sum(isinstance(m, p.PlanEvent) and m.change == "attached" for m in viewer.msgs)

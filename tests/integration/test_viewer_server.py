@@ -495,6 +495,20 @@ def test_what_a_viewer_shows_reaches_the_core_unanswered_read_only_too(
     )
 
 
+def test_what_a_viewer_shows_in_its_hello_reaches_the_core_with_its_snapshot_request(
+    engine, sock_dir: Path
+) -> None:
+    _, core = engine
+    with EngineClient.connect(path=sock_dir / "t.sock", showing=["NSE:INFY"]) as c:
+        c.snapshot()
+    with EngineClient.connect(path=sock_dir / "t.sock", showing=[]) as c:
+        c.snapshot()
+    with EngineClient.connect(path=sock_dir / "t.sock") as c:  # says nothing: everything
+        c.snapshot()
+    asked = [i.showing for i in core.seen if isinstance(i, SnapshotRequest)]
+    assert asked == [frozenset({"NSE:INFY"}), frozenset(), None]
+
+
 def test_viewers_of_older_versions_are_refused(engine, sock_dir: Path) -> None:
     """Version 3 sends alert, chart and tape messages a version-2 viewer cannot decode."""
     with pytest.raises(VersionMismatch, match="v2"):

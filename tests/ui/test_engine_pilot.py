@@ -25,8 +25,8 @@ from cockpit.link import protocol as p
 from cockpit.link.client import EngineClient, EngineNotRunning
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.fmt import fmt_volume
 from cockpit.ui.link import ClientLink
-from cockpit.ui.store import fmt_volume
 from tests.engine_child import REPO, child_env, engine_run_argv
 from tests.ui.conftest import wait_for
 

@@ -19,8 +19,8 @@ import textual.timer
 
 from cockpit.link.client import EngineClient
 from cockpit.ui.app import CockpitApp, UiOptions
+from cockpit.ui.fmt import fmt_money
 from cockpit.ui.link import ClientLink
-from cockpit.ui.store import fmt_money
 from tests.engine_child import REPO, engine_run_argv
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, _die_with_parent, attached, qty

@@ -6,8 +6,9 @@ import time
 from decimal import Decimal
 
 from cockpit.link import protocol as p
+from cockpit.ui.fmt import fmt_age, fmt_money, fmt_qty, fmt_volume
 from cockpit.ui.link import MemoryLink, Pump, merge_market
-from cockpit.ui.store import Store, fmt_age, fmt_money, fmt_qty, fmt_volume
+from cockpit.ui.store import Store
 from tests.ui import scenario as sc
 
 

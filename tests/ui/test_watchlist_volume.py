@@ -11,8 +11,8 @@ import pytest
 
 from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
+from cockpit.ui.fmt import fmt_volume
 from cockpit.ui.link import MemoryLink
-from cockpit.ui.store import fmt_volume
 from cockpit.ui.widgets.watchlist import COLUMNS
 from tests.ui import scenario as sc
 from tests.ui.conftest import wait_for

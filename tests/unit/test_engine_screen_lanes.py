@@ -235,7 +235,10 @@ def test_the_timer_looks_only_at_volume_that_changed_not_at_every_symbol_waiting
     )
 
 
-def test_waiting_volume_goes_out_when_a_viewer_wants_every_symbol(clock: FakeTime) -> None:
+def test_volume_off_screen_reaches_a_viewer_wanting_every_symbol_in_its_snapshot(
+    clock: FakeTime,
+) -> None:
+    """Not sent again on the next timer to every viewer (at 3,000 symbols, every map)."""
     rig, pub = lanes_rig()
     engine = rig.engine
     engine.handle(SnapshotRequest(1))
@@ -245,5 +248,7 @@ def test_waiting_volume_goes_out_when_a_viewer_wants_every_symbol(clock: FakeTim
     engine._publish_volume()
     assert pub.volumes == []
     engine.handle(SnapshotRequest(2))  # a viewer that says nothing: every symbol in full
+    [snap] = [m for c, m in pub.replies if c == 2 and isinstance(m, p.Snapshot)]
+    assert [v.key for v in snap.volume_at_price] == [INFY.key]
     engine._publish_volume()
-    assert [v.key for v in pub.volumes] == [INFY.key]
+    assert pub.volumes == []

@@ -15,7 +15,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from cockpit.link.protocol import WatchChart
-from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.store import Changes
 from cockpit.ui.widgets.chart import SIZES, CandleChart
 from cockpit.ui.widgets.status import StatusBar
 from cockpit.ui.widgets.tape import Tape

@@ -13,7 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.store import Changes
 from cockpit.ui.widgets.orders import OrdersPane
 from cockpit.ui.widgets.status import StatusBar
 

@@ -13,8 +13,9 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
+from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.dialog import Dialog
-from cockpit.ui.store import Store, fmt_qty
+from cockpit.ui.store import Store
 
 if TYPE_CHECKING:
     from cockpit.ui.options import UiOptions

@@ -12,8 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._toast import ToastRack
 
+from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.chart import ChartScreen, chart_touched, watch_chart
-from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.store import Changes
 from cockpit.ui.widgets.chart import CandleChart
 from cockpit.ui.widgets.ladder import Ladder
 from cockpit.ui.widgets.orders import OrdersPane

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from cockpit.ui.store import Changes, fmt_qty
+from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.store import Changes
 from cockpit.ui.widgets.status import StatusBar
 from cockpit.ui.widgets.watchlist import Watchlist
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.link.protocol import BarView
-from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
+from cockpit.ui.fmt import fmt_qty, fmt_volume
+from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid
 from cockpit.ui.widgets.ladder import avg_to_ticks
 

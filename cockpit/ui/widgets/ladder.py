@@ -9,8 +9,9 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
+from cockpit.ui.fmt import fmt_qty, fmt_volume
 from cockpit.ui.ladder_orders import plan_level
-from cockpit.ui.store import Store, fmt_qty, fmt_volume, is_working
+from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder_flow import Columns, fit_columns, grouped, profile_bar
 

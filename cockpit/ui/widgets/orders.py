@@ -9,7 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from cockpit.link.protocol import OrderView
-from cockpit.ui.store import Store, fmt_qty, is_working
+from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 COLUMNS: tuple[str, ...] = (

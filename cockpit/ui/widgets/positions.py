@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.link.protocol import PlanView, PositionView
-from cockpit.ui.store import Store, fmt_money, fmt_qty, unrealized_at
+from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.store import Store, unrealized_at
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder import avg_to_ticks
 

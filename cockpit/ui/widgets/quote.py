@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from cockpit.ui.store import Store, fmt_pct, fmt_qty, fmt_volume
+from cockpit.ui.fmt import fmt_pct, fmt_qty, fmt_volume
+from cockpit.ui.store import Store
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 BAR = "█"

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.domain.feed import FeedState
-from cockpit.ui.store import Changes, Store, fmt_age, fmt_money
+from cockpit.ui.fmt import fmt_age, fmt_money
+from cockpit.ui.store import Changes, Store
 from cockpit.ui.widgets.grid import Cell, LineGrid
 
 LOCK_WORDS: dict[str, str] = {

@@ -8,7 +8,8 @@ import statistics
 from decimal import Decimal
 from typing import ClassVar
 
-from cockpit.ui.store import Store, fmt_volume
+from cockpit.ui.fmt import fmt_volume
+from cockpit.ui.store import Store
 from cockpit.ui.widgets.grid import Line, LineGrid, cell
 
 FILTERS: tuple[int, ...] = (0, 1, 2, 5, 10, 25, 50, 100, 500)

@@ -12,7 +12,8 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 
 from cockpit.link.protocol import SetWatchlistView
-from cockpit.ui.store import Store, fmt_age, fmt_pct, fmt_volume, is_working
+from cockpit.ui.fmt import fmt_age, fmt_pct, fmt_volume
+from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
 SPARK = "▁▂▃▄▅▆▇█"

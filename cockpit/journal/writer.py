@@ -1,0 +1,211 @@
+"""The journal's writer thread: statements executed and committed off the decision thread.
+
+The decision thread queues what a batch wrote (``(sql, params)`` pairs, as :class:`Journal`
+built them) together with what waits for it (the router requests the batch decided); this
+thread executes and commits them, then runs what waited. sqlite3 releases the GIL while a
+statement runs, so the commit overlaps the next decisions on another core, and what queued
+up while one commit ran goes in the next one (a group commit: one WAL append for many items).
+
+The rule it keeps (DESIGN.md §5, journal before send): a callback runs only after every
+statement queued before it is committed, so a request is never on the wire before its
+records are in the WAL. A failed statement or commit is recorded
+(:meth:`JournalWriter.take_failures`: the engine alarms it) and what waited still runs: an exit
+is never held back by a full disk.
+:meth:`barrier` waits until everything queued before it is done (reads of the journal call
+it first); :meth:`close` drains the queue and stops the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+class JournalWriter:
+    """One thread that owns the journal connection's writes while it runs."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._conn = conn
+        self.lock = lock
+        """Held while a group is executed; a reader takes it after :meth:`barrier`."""
+        self._queue: deque[tuple[list[Statement], list[Callable[[], None]]]] = deque()
+        self._cv = threading.Condition(threading.Lock())
+        self._stopping = False
+        self._failures: deque[Exception] = deque(maxlen=100)
+        self.commits = 0
+        """Groups committed (for tests and the bench)."""
+        self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, statements: list[Statement], then: list[Callable[[], None]]) -> None:
+        """Queue statements to commit, and callbacks to run once they are committed."""
+        with self._cv:
+            self._queue.append((statements, then))
+            self._cv.notify()
+
+    def barrier(self, timeout: float = 30.0) -> bool:
+        """Wait until everything queued so far is committed and its callbacks ran."""
+        if threading.current_thread() is self._thread:
+            return True
+        done = threading.Event()
+        self.put([], [done.set])
+        return done.wait(timeout)
+
+    def take_failures(self) -> list[Exception]:
+        """The failures recorded since the last call (oldest first)."""
+        out: list[Exception] = []
+        while self._failures:
+            out.append(self._failures.popleft())
+        return out
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Commit what is queued, run what waits for it, and stop the thread."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("journal: the writer did not drain within %.0f s", timeout)
+
+    def _run(self) -> None:
+        queue, cv = self._queue, self._cv
+        while True:
+            with cv:
+                while not queue and not self._stopping:
+                    cv.wait()
+                if not queue:
+                    return  # stopping, and drained
+                groups = list(queue)
+                queue.clear()
+            statements = [s for group in groups for s in group[0]]
+            if statements:
+                with self.lock:
+                    self._commit(statements)
+            for _, then in groups:
+                for callback in then:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("journal: a callback after the commit failed")
+
+    def _commit(self, statements: list[Statement]) -> None:
+        """Execute and commit; a statement that fails is recorded and the rest still go (as
+        each write of the decision thread's own transaction would); a failed commit too."""
+        conn = self._conn
+        failed: Exception | None = None
+        try:
+            conn.execute("BEGIN")
+        except Exception as exc:
+            self._failed(exc)
+            return
+        execute = conn.execute
+        for sql, params in statements:
+            try:
+                execute(sql, params)
+            except Exception as exc:
+                failed = failed or exc
+        if failed is not None:
+            self._failed(failed)
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except Exception as exc:
+            self._failed(exc)
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except Exception:  # noqa: S110 (the commit's failure is what is reported)
+                pass
+            return
+        self.commits += 1
+
+    def _failed(self, exc: Exception) -> None:
+        log.error("journal write failed (writer): %s", exc)
+        self._failures.append(exc)
+
+
+class Writes:
+    """How :class:`~cockpit.journal.store.Journal` writes and reads: on the caller's thread,
+    or through a :class:`JournalWriter` (mixed into the journal)."""
+
+    _conn: sqlite3.Connection
+    _conn_lock: threading.Lock
+    _writer: JournalWriter | None
+    _pending: list[Statement]
+    _after: list[Callable[[], None]]
+    _in_tx: bool
+
+    def use_writer(self, on: bool) -> None:
+        """Execute and commit on a writer thread (``on``) or on the caller's thread.
+
+        With the writer, a write only queues its statement (a transaction's statements are
+        queued together as it ends), :meth:`after_commit` callbacks run on the writer thread
+        once what was written before them is committed, and every read waits for what was
+        queued before it. Switching drains what is queued first.
+        """
+        if on == (self._writer is not None) or self._in_tx:
+            return
+        if on:
+            self._writer = JournalWriter(self._conn, self._conn_lock)
+            return
+        writer, self._writer = self._writer, None
+        assert writer is not None
+        writer.close()
+
+    @property
+    def deferred(self) -> bool:
+        """Whether writes are committed by the writer thread (later than they are made)."""
+        return self._writer is not None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once everything written so far is committed: at once if it is,
+        after the current transaction's commit, or on the writer thread after its commit.
+        It runs even if the commit failed (the failure is recorded and alarmed apart)."""
+        if self._writer is not None:
+            self._after.append(callback)
+            if not self._in_tx:
+                self._ship()
+        elif self._in_tx:
+            self._after.append(callback)
+        else:
+            callback()
+
+    def flush(self) -> None:
+        """Wait until everything written so far is committed (no-op without the writer)."""
+        writer = self._writer
+        if writer is not None:
+            self._ship()
+            if not writer.barrier():
+                log.error("journal: the writer did not catch up within 30 s")
+
+    def take_failures(self) -> list[Exception]:
+        """Writes the writer thread failed to commit since the last call (none without it:
+        a failed write raises where it is made)."""
+        return self._writer.take_failures() if self._writer is not None else []
+
+    def _ship(self) -> None:
+        if (self._pending or self._after) and self._writer is not None:
+            self._writer.put(self._pending, self._after)
+            self._pending, self._after = [], []
+
+    def _query(self, sql: str, params: Any = ()) -> list[Any]:
+        """A read: it sees everything written before it (the writer is waited for)."""
+        self.flush()
+        with self._conn_lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor | None:
+        if self._writer is None:
+            return self._conn.execute(sql, params)
+        self._pending.append((sql, params))
+        if not self._in_tx:
+            self._ship()
+        return None

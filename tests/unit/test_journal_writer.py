@@ -1,0 +1,191 @@
+"""The journal's writer thread: a burst's records are committed before any of its exits is
+handed to the router, reads wait for what was queued, a failed commit is alarmed while the
+exits still go, and closing drains the queue. The real engine and a real SQLite file; the
+router is a recorder that looks at the file (a second connection sees only what is committed)
+as each request reaches it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cockpit.domain.execution import PlaceOrder
+from cockpit.domain.instruments import Exchange, Instrument
+from cockpit.domain.market import LtpTick
+from cockpit.engine.core import Engine, EngineOptions, EngineTimer
+from cockpit.journal.store import Journal
+from cockpit.link import protocol as p
+from tests.unit.test_engine_core import Rig
+
+N = 20
+INSTRUMENTS = [Instrument(Exchange.NSE, f"S{i:02d}", Decimal("0.05")) for i in range(N)]
+
+
+class CommittedRouter:
+    """Records each request with whether its order row was committed when it arrived."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.requests: list[Any] = []
+        self.committed: list[bool] = []
+        self.threads: list[str] = []
+
+    def drop_queued_entries(self) -> int:
+        return 0
+
+    def submit(self, request: Any) -> None:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT 1 FROM orders WHERE cid=?", (request.cid,)).fetchone()
+        finally:
+            conn.close()
+        self.requests.append(request)
+        self.committed.append(row is not None)
+        self.threads.append(threading.current_thread().name)
+
+    def of(self, kind: type) -> list[Any]:
+        return [r for r in self.requests if isinstance(r, kind)]
+
+
+def holding(tmp_path: Path) -> tuple[Rig, Journal]:
+    """N symbols, each long 1 with a 20-tick stop (set up without the writer)."""
+    rig = Rig()
+    journal = Journal.open(tmp_path / "journal.sqlite3")
+    rig.engine = Engine(
+        config=rig.config,
+        instruments=INSTRUMENTS,
+        router=rig.router,
+        journal=journal,
+        publisher=rig.pub,
+        options=EngineOptions(reconcile_interval_s=0, plan_event_interval_s=0),
+        clock=rig.clock,
+    )
+    rig.start()
+    for inst in INSTRUMENTS:
+        rig.tick(inst, "1000.00")
+        rig.enter(inst, "BUY", 1, "1000.00", plan=p.PlanSpec(stop_ticks=20, target_ticks=None))
+    assert len(rig.engine.plans) == N
+    return rig, journal
+
+
+def crash(rig: Rig) -> list[LtpTick]:
+    at = rig.clock.now + 1
+    return [LtpTick(at, "NSE", i.symbol, Decimal("997.50")) for i in INSTRUMENTS]
+
+
+def exits(router: Any) -> list[PlaceOrder]:
+    return [r for r in router.of(PlaceOrder) if r.action == "SELL"]
+
+
+def test_a_burst_decided_while_the_commit_waits_is_not_sent_until_it_is_committed(
+    tmp_path: Path,
+) -> None:
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    with journal._conn_lock:  # the writer cannot commit meanwhile
+        rig.engine._handle_together(crash(rig))
+        assert len(rig.pub.of(p.ExitFired)) == N  # every exit is decided...
+        assert router.requests == []  # ...none is on the wire
+        conn = sqlite3.connect(f"file:{journal.path}?mode=ro", uri=True)
+        sells = conn.execute("SELECT COUNT(*) FROM orders WHERE side='SELL'").fetchone()[0]
+        conn.close()
+        assert sells == 0  # and none is journaled yet
+    journal.flush()
+    assert len(exits(router)) == N
+    assert all(router.committed), router.committed
+    assert set(router.threads) == {"journal-writer"}
+    journal.close()
+
+
+def test_the_writer_sends_the_same_exits_and_journals_the_same_rows_as_the_decision_thread(
+    tmp_path: Path,
+) -> None:
+    outcome = []
+    for writer in (False, True):
+        rig, journal = holding(tmp_path / str(writer))
+        router = CommittedRouter(journal.path)
+        rig.engine.router = router
+        journal.use_writer(writer)
+        rig.engine._handle_together(crash(rig))
+        journal.flush()
+        sent = exits(router)
+        assert all(router.committed)
+        rows = {t: journal.count(t) for t in ("orders", "plans", "plan_events", "positions")}
+        outcome.append(([(r.symbol, r.quantity) for r in sent], rows))
+        journal.close()
+    assert outcome[0] == outcome[1]
+    assert len(outcome[0][0]) == N
+
+
+def test_a_read_sees_every_write_queued_before_it(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal.sqlite3", writer=True)
+    assert journal.deferred
+    gate = threading.Event()
+    journal.after_commit(lambda: gate.wait(10))  # the writer is held: writes queue behind
+    for n in range(200):
+        journal.plan(f"NSE:S{n}", {"stop": n, "qty": "1"}, "attached")
+    journal.event("mit_held", {"cid": "c1"})
+    seen: list[Any] = []
+    reader = threading.Thread(target=lambda: seen.append(journal.recover()))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive()  # the read waits for the writes queued before it
+    gate.set()
+    reader.join(10)
+    assert len(seen[0].plans) == 200
+    assert journal.events_of("mit_held") == [("mit_held", {"cid": "c1"})]
+    journal.close()
+
+
+def test_closing_drains_the_queue_and_runs_what_waits_for_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal.open(path, writer=True)
+    ran: list[int] = []
+    with journal._conn_lock:
+        for n in range(50):
+            journal.plan(f"NSE:S{n}", {"stop": n}, "attached")
+            journal.after_commit(lambda n=n: ran.append(n))
+        assert ran == []
+        closer = threading.Thread(target=journal.close)
+        closer.start()
+    closer.join(10)
+    assert ran == list(range(50))
+    again = Journal.open(path, start_session=False)
+    assert len(again.recover().plans) == 50
+    again.close()
+
+
+@pytest.mark.parametrize("writer", [False, True], ids=["decision-thread", "writer-thread"])
+def test_a_failed_commit_is_alarmed_and_the_exits_still_go(tmp_path: Path, writer: bool) -> None:
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(writer)
+    other = sqlite3.connect(journal.path)
+    other.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    other.commit()
+    rig.engine._handle_together(crash(rig))
+    journal.flush()
+    assert len(exits(router)) == N  # every exit went, unjournaled
+    rig.clock.now += 1_000_000
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    alarms = [a for a in rig.pub.of(p.Alarm) if a.code == "journal"]
+    assert alarms
+    assert "disk full" in alarms[0].message
+    assert not rig.engine.journal_ok  # entries are refused
+    other.execute("DROP TRIGGER full")
+    other.commit()
+    other.close()
+    rig.clock.now += 10 * 10**9
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine.journal_ok  # it writes again
+    journal.close()
