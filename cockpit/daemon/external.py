@@ -285,11 +285,7 @@ class VenueFeed:
     def unsubscribe(self, keys: Iterable[str], mode: str = "quote") -> Any:
         """Unsubscribe engine keys."""
         ids = self._map(keys)
-        if not ids:
-            return []
-        if self.kind == "kite":
-            return self.inner.unsubscribe(ids)
-        return self.inner.unsubscribe(ids, mode)
+        return self.inner.unsubscribe(ids, mode) if ids else []
 
     def start(self) -> None:
         """Start the adapter."""
@@ -357,21 +353,12 @@ class UpstreamTee:
         Queued first: an order the engine sends on this event can then wait for it to reach
         the paper exchange (:meth:`flush`), so paper fills see the price that caused them.
         """
-        queue = self._queuer()
-
-        def tee(item: object) -> None:
-            queue(item)
-            inner(item)
-
-        return tee
-
-    def _queuer(self) -> Callable[[object], None]:
         buf = self._buf
         wake = self._wake
         cap = self.capacity
         types = frozenset(MARKET_TYPES)  # a set lookup: isinstance on Structs is ~10x slower
 
-        def queue(item: object) -> None:
+        def tee(item: object) -> None:
             if type(item) in types:
                 if len(buf) >= cap:
                     self.dropped += 1
@@ -380,8 +367,9 @@ class UpstreamTee:
                     self._queued += 1
                     if len(buf) == 1:  # the sender drains to empty before it sleeps
                         wake.set()
+            inner(item)
 
-        return queue
+        return tee
 
     def flush(self, timeout: float = 0.25) -> bool:
         """Wait until every event queued so far was written to the paper exchange (or lost).

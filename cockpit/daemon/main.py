@@ -19,20 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
 from cockpit.domain.positions import money_text
-from cockpit.link.attach import (
-    Attached as Attached,
-)
-from cockpit.link.attach import (
-    StartFailed as StartFailed,
-)
-from cockpit.link.attach import (
-    attach_or_start as attach_or_start,
-)
-from cockpit.link.attach import (
-    forwarded_flags,
-    settings_notice,
-    spawn_and_wait,
-)
+from cockpit.link.attach import StartFailed, forwarded_flags, settings_notice, spawn_and_wait
 
 if TYPE_CHECKING:
     from cockpit.link.protocol import Snapshot, Welcome

@@ -200,8 +200,8 @@ class KiteFeed:
                     self.conn.unsubscribe(moved, other)
         return self.conn.subscribe(keys, mode)
 
-    def unsubscribe(self, tokens: Iterable[str | int]) -> None:
-        """Unsubscribe tokens from whatever mode they are in."""
+    def unsubscribe(self, tokens: Iterable[str | int], mode: str = "") -> None:
+        """Unsubscribe tokens from whatever mode they are in (``mode`` is not needed)."""
         keys = [_token_key(t) for t in tokens]
         for mode in list(self.conn.subscriptions()):
             self.conn.unsubscribe(keys, mode)
