@@ -15,7 +15,9 @@ results, commands, the timer -- keep their place and are never passed) is looked
 - the crossing symbol's ticks up to and including its first crossing tick go first, in
   their order (a plan sees every price of its symbol, in order), as one segment: handled,
   journaled in one commit, the exits handed to the router;
-- then the rest, in order.
+- then the rest, in order. With the journal's writer thread, the decision thread first waits
+  for that segment's commit (``journal.flush``): else the writer, which needs the GIL to run,
+  would wait for the rest of the batch and the exit with it.
 
 Order between symbols within a run carries no meaning (feeds on separate connections
 interleave arbitrarily); per symbol it is kept.
@@ -53,11 +55,11 @@ def crosses(plan: ExitPlan, ticks: int, ts_ns: int) -> bool:
 
 def segments(
     items: list[Any], plans: Mapping[str, PlanSlot], syms: Mapping[str, SymbolState]
-) -> list[list[Any]] | None:
-    """``items`` cut into segments to handle one after the other, the crossing ticks (with
-    their symbols' ticks before them in the run) in a segment of their own ahead of the rest
-    of their run; None when no tick crosses (handle ``items`` as they are)."""
-    out: list[list[Any]] = []
+) -> list[tuple[list[Any], bool]] | None:
+    """``items`` cut into segments to handle one after the other, each with whether it is
+    one of crossing ticks (with their symbols' ticks before them in the run), ahead of the
+    rest of their run; None when no tick crosses (handle ``items`` as they are)."""
+    out: list[tuple[list[Any], bool]] = []
     current: list[Any] = []
     n = len(items)
     i = 0
@@ -84,17 +86,17 @@ def segments(
             continue
         found = True
         if current:
-            out.append(current)
+            out.append((current, False))
         ahead: list[Any] = []
         current = []
         for k in range(i, j):
             ev = items[k]
             end = first.get(f"{ev.exchange}:{ev.symbol}")
             (ahead if end is not None and k <= end else current).append(ev)
-        out.append(ahead)
+        out.append((ahead, True))
         i = j
     if not found:
         return None
     if current:
-        out.append(current)
+        out.append((current, False))
     return out

@@ -53,8 +53,15 @@ class Folding(EngineBase):
         parts = None
         if self.options.exits_first and self.plans and self.reconciled:
             parts = exits_first.segments(items, self.plans, self._syms)  # crossing ticks first
-        for part in parts or (items,):
+        if parts is None:
+            self._handle_together(items, self._folding(items) if fold else None)
+            return
+        counters = self.counters
+        for part, ahead in parts:
+            exits = counters["exits"]
             self._handle_together(part, self._folding(part) if fold else None)
+            if ahead and counters["exits"] != exits and self.journal is not None:
+                self.journal.flush()  # the exits' commit now, not after the rest of the batch
 
     def _folding(self, items: list[Any]) -> Callable[[int], None]:
         """The step that handles ``items[i]``, folding market events run by run (module doc).

@@ -6,7 +6,9 @@ items (commands, order updates, the timer) are never passed; each plan exits exa
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from cockpit.domain.execution import PlaceOrder
 from cockpit.domain.market import LtpTick
 from cockpit.engine import exits_first
+from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from cockpit.link.bus import ViewerCommand
 from tests.unit.test_engine_core import INFY, SBIN, Rig
@@ -182,3 +185,44 @@ def test_crosses_reads_the_plan_without_changing_it() -> None:
     assert exits_first.crosses(short, 30010, 0)
     assert not exits_first.crosses(short, 30009, 0)
     assert exits_first.crosses(short, 29980, 0)
+
+
+def test_with_the_journal_writer_the_exit_is_committed_and_sent_before_the_rest(
+    tmp_path: Path,
+) -> None:
+    """The writer thread commits and hands the exit over; the decision thread waits for that
+    before it handles the rest of the batch (else the writer, needing the GIL, would wait for
+    the rest of the batch). Journal before send still holds: the exit's order is committed
+    when the router gets it."""
+    journal = Journal.open(tmp_path / "j.sqlite3")
+    journal.use_writer(True)
+    r = Rig(journal=journal)
+    r.start()
+    r.tick(SBIN, "800.00")
+    r.tick(INFY, "1500.00")
+    spec = p.PlanSpec(stop_ticks=10, target_ticks=None)
+    r.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(10), plan=spec)
+    journal.flush()  # the entry's request reaches the router after its commit
+    entry = r.places()[-1]
+    r.fill(entry, r.accept(entry), "800.00")
+    journal.flush()
+    assert SBIN.key in r.engine.plans
+    batch = [ltp(r, INFY, str(Decimal("1500.05") + i * INFY.tick_size)) for i in range(200)]
+    batch.insert(3, ltp(r, SBIN, "799.00"))  # through the stop 799.50
+    handled, at_submit = spy(r)
+    committed: list[bool] = []
+    submit = r.router.submit
+
+    def peeking(request: Any) -> None:
+        if isinstance(request, PlaceOrder) and request.action == "SELL":
+            with sqlite3.connect(tmp_path / "j.sqlite3") as conn:
+                rows = conn.execute("SELECT tag FROM orders WHERE cid=?", (request.cid,))
+                committed.append(rows.fetchall() == [("exit",)])
+        submit(request)
+
+    r.router.submit = peeking  # type: ignore[method-assign]
+    r.engine.handle_items(batch)
+    assert at_submit == {"SBIN": 1}
+    assert committed == [True]
+    assert len(handled) == 201
+    journal.close()
