@@ -30,7 +30,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         client = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client="cockpit-alert"
+            settings.profile,
+            path=settings.socket_path,
+            client="cockpit-alert",
+            showing=[],  # no books or volume maps: it reads alerts and tick sizes
         )
     except EngineNotRunning:
         print(f"cockpit alert: no engine running (profile {settings.profile})", file=sys.stderr)

@@ -121,7 +121,11 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
 
     try:
         c = EngineClient.connect(
-            settings.profile, path=settings.socket_path, client="engine-status", read_only=True
+            settings.profile,
+            path=settings.socket_path,
+            client="engine-status",
+            read_only=True,
+            showing=[],  # no books or volume maps (at 3,000 symbols they stall the engine)
         )
     except EngineNotRunning:
         if as_json:
@@ -262,7 +266,11 @@ def _still_open(settings: Settings) -> str:
 
     try:
         with EngineClient.connect(
-            settings.profile, path=settings.socket_path, client="engine-stop", read_only=True
+            settings.profile,
+            path=settings.socket_path,
+            client="engine-stop",
+            read_only=True,
+            showing=[],
         ) as c:
             snap = c.snapshot(timeout=5)
     except ClientError as exc:
