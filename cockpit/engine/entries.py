@@ -12,6 +12,9 @@ already reached or passed is not sent (that price came while nobody watched: a m
 would trade blind): it expires with a warning (``mit_passed``), to be placed again if still wanted.
 A feed outage is judged the same way: after a feed leaves ``live`` (a reconnect), or when a
 symbol's price comes after a silence longer than the stale-data limit, the first price decides.
+A price that comes before the broker's books are known (a restart's reconciliation) is seen as
+any other but sends nothing: an entry it touched goes out when the books are known, judged at
+the last price then (as the exit plans are).
 """
 
 from __future__ import annotations
@@ -269,7 +272,9 @@ class Entries(EngineBase):
         return held.cid
 
     def _touch_tick(self, key: str, price: int) -> None:
-        """(Every accepted price of ``key``) send the MIT entries it touched."""
+        """(Every accepted price of ``key``, and the last one at the first reconciliation) send
+        the MIT entries it touched. Before the broker's books are known a price is seen but
+        sends nothing: a touch then waits for the reconciliation, which judges the last price."""
         now = self._syms[key].recv_ns
         silence = self._risk.limits.max_tick_age_ns
         for held in [h for h in self._touch.values() if h.request.key == key]:
@@ -280,12 +285,15 @@ class Entries(EngineBase):
             if (price - held.level) * sign > 0:
                 held.unseen = ""
                 continue  # a buy MIT waits for the price to come down to its level
-            del self._touch[held.cid]
             if held.unseen:
                 # Reached while nobody watched: sent now it would trade blind at a price the
                 # trader never saw. It expires, said; the trader places it again if still wanted.
+                del self._touch[held.cid]
                 self._drop_one(held, held.unseen, level="warning", code="mit_passed")
                 continue
+            if not self.reconciled:
+                continue  # touched, watched: sent once the books are known
+            del self._touch[held.cid]
             refusal = self._touch_refusal(held)
             if refusal:
                 self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
@@ -294,6 +302,14 @@ class Entries(EngineBase):
             self._journal_touch_gone(held.cid, "sent")
             order = self._submit(held.request, urgent=False, cid=held.cid)
             self._entry_specs[order.cid] = held.spec
+
+    def _touch_reconciled(self) -> None:
+        """(The first reconciliation) judge the held MIT entries at their symbols' last price:
+        one touched while the books were unknown goes out now."""
+        for key in {h.request.key for h in self._touch.values()}:
+            last = self._syms[key].ltp
+            if last is not None:
+                self._touch_tick(key, last)
 
     def _touch_refusal(self, held: HeldTouch) -> str:
         if self.kill_switch or not self.armed:

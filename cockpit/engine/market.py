@@ -91,7 +91,7 @@ class MarketData(EngineBase):
         if checked.price is not None:  # a held print moves no exit and no mark
             if slot is not None and self.reconciled:
                 self._plan_tick(slot, checked.price, ev.recv_ns)
-            if self._touch and self.reconciled:
+            if self._touch:  # seen even before the books are known (sent only after)
                 self._touch_tick(key, checked.price)
             self.portfolio.update_mark(key, checked.price)
             if key in self._price_alerts:

@@ -166,6 +166,7 @@ class Reconciliation(EngineBase):
                 ltp = self._syms[key].ltp
                 if ltp is not None and slot.plan.active:
                     self._plan_tick(slot, ltp, now)
+            self._touch_reconciled()  # and held MIT entries touched meanwhile go out
             self._retry_closers(now)
             self._publish_status()
 

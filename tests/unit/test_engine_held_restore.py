@@ -1,6 +1,6 @@
 """Held MIT entries after a restart (in process, with the real journal): today's are held
 again and fire once; one from a previous day expires, said; an unreadable record is alarmed,
-never fatal."""
+never fatal. Prices that come before the broker's books are known count as seen."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import SBIN, Rig
@@ -32,6 +33,18 @@ def reopen(opened: list[Journal], path: Path) -> Rig:
     opened.append(journal)
     rig = Rig(journal=journal)
     rig.start()
+    return rig
+
+
+def reopen_unreconciled(opened: list[Journal], path: Path) -> Rig:
+    """An engine started again on the journal at ``path``, its feed live and the broker's
+    books not yet answered (a slow venue, or a loaded host)."""
+    journal = Journal.open(path)
+    opened.append(journal)
+    rig = Rig(journal=journal)
+    rig.engine.start()
+    rig.engine.handle(FeedStatus("openalgo", FeedState.LIVE, rig.clock.now))
+    assert not rig.engine.reconciled
     return rig
 
 
@@ -136,3 +149,52 @@ def test_an_unreadable_held_record_is_alarmed_not_fatal(
         "cannot restore MIT entry x-1",
         "cannot restore MIT entry x-2",
     ]
+
+
+def test_a_price_seen_before_the_books_are_known_is_the_first_look(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
+    """The first price after the restart came while the engine reconciled, above the level:
+    the engine saw it (viewers were shown it), so the level was not passed while it was down.
+    The touch after the reconciliation sends it (it expired as passed while down before)."""
+    path = tmp_path / "j.sqlite3"
+    cid = held_then_crash(path)
+    rig = reopen_unreconciled(opened, path)
+    rig.tick(SBIN, "799.60")
+    rig.answer_books([], [])
+    rig.tick(SBIN, "799.40")
+    assert [(o.cid, o.action, o.quantity) for o in rig.places()] == [(cid, "BUY", 2)]
+    assert not [a for a in rig.pub.of(p.Alarm) if a.code == "mit_passed"]
+
+
+def test_a_touch_while_the_books_are_unknown_is_sent_once_they_are(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
+    """Seen above its level, then touched before the reconciliation: nothing goes out while
+    the books are unknown; the reconciliation judges it at the last price and sends it, once."""
+    path = tmp_path / "j.sqlite3"
+    cid = held_then_crash(path)
+    rig = reopen_unreconciled(opened, path)
+    rig.tick(SBIN, "799.60")
+    rig.tick(SBIN, "799.50")  # at the level
+    assert rig.places() == []
+    assert list(rig.engine._touch) == [cid]
+    rig.answer_books([], [])
+    assert [o.cid for o in rig.places()] == [cid]
+    rig.tick(SBIN, "799.40")
+    assert [o.cid for o in rig.places()] == [cid]
+
+
+def test_a_first_price_through_the_level_while_reconciling_still_expires_it(
+    tmp_path: Path, opened: list[Journal]
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    cid = held_then_crash(path)
+    rig = reopen_unreconciled(opened, path)
+    rig.tick(SBIN, "799.40")  # the first price after the restart: through the level
+    rig.answer_books([], [])
+    rig.tick(SBIN, "799.30")
+    assert rig.places() == []
+    assert rig.engine._touch == {}
+    [alarm] = [a for a in rig.pub.of(p.Alarm) if cid in a.message and a.code != "restored"]
+    assert (alarm.code, "while the engine was down" in alarm.message) == ("mit_passed", True)
