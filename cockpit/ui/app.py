@@ -95,6 +95,8 @@ class CockpitApp(
         """The screens when it was last worked out (a pushed or popped screen changes it)."""
         self.batches_applied = 0
         self._deferred_batches = 0
+        self.restarted_at = float("-inf")
+        """When the lost-engine dialog's ``r`` restarted the engine (``time.monotonic()``)."""
         """Engine batches posted again behind input (keys first), not applied yet: a link
         loss waits behind them (the engine's last words come before its hang-up)."""
         self.last_applied_ns = 0
@@ -254,6 +256,7 @@ class CockpitApp(
 
     def _after_engine_lost(self, choice: str | None) -> None:
         if choice == "restart":
+            self.restarted_at = time.monotonic()
             self.notify("Restarting the engine…", timeout=3)
             self._start_link(restart=True)
         elif choice == "quit":

@@ -3,12 +3,17 @@ stop and target moves, trail, breakeven, arm."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, cast
 
 from cockpit.link import protocol as p
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
+
+REVERSE_AFTER_RESTART_S = 1.0
+"""``r`` also restarts the engine on the lost-engine dialog: another ``r`` this soon after it is
+the same tap twice (or a held key), not a reverse; it is not sent."""
 
 
 class ExitMixin:
@@ -22,6 +27,13 @@ class ExitMixin:
     def action_reverse(self) -> None:
         """Reverse the position."""
         app = self._app
+        if time.monotonic() - app.restarted_at < REVERSE_AFTER_RESTART_S:
+            app.log_message(
+                "warning",
+                "Reverse",
+                "not sent: r restarted the engine a moment ago; press r again to reverse",
+            )
+            return
         if app.selected:
             key = app.selected
             app.send(lambda i: p.Reverse(id=i, key=key))
