@@ -343,7 +343,9 @@ def run_floor(ctx: Any, port: int, venue: Any, cmd: dict[str, Any]) -> dict[str,
 # =============================================================================== viewers
 
 
-def socket_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
+def socket_viewer(
+    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
     from cockpit.link.client import EngineClient
 
@@ -359,9 +361,13 @@ def socket_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) 
     client.close()
 
 
-def textual_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0) -> None:
-    """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` as the
-    ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py)."""
+def textual_viewer(
+    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+) -> None:
+    """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` and ``fps``
+    as the ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py; ``[ui] fps``:
+    Textual's frame clock and the link's batches)."""
+    os.environ["TEXTUAL_FPS"] = str(fps)  # as cockpit/ui/main.py, before Textual is imported
     from cockpit.ui.priority import lower_thread
 
     lower_thread(nice)  # before Textual starts its threads: they inherit it
@@ -382,6 +388,7 @@ def textual_viewer(path: str, ready: Any, stop: Any, counts: Any, nice: int = 0)
 
     options = UiOptions.from_settings(Settings())
     options.freeze_after_start = True  # as the cockpit command runs it
+    options.fps = fps
     app = CockpitApp(Connector(), options)
 
     async def run() -> None:
@@ -549,6 +556,21 @@ def bursts(crashes: list[tuple[str, int]], sells: list[tuple[str, int]]) -> dict
     }
 
 
+def batch_places(batch: list[tuple[int, int]], handled_before: list[int]) -> dict[str, Any]:
+    """``--deep-stages``: how long the batches holding a crash tick were, the crash tick's
+    place in its batch, and how many items were handled before it (p50 / p99 / max)."""
+
+    def pcts(v: list[int]) -> list[int]:
+        v = sorted(v)
+        return [v[len(v) // 2], v[min(len(v) - 1, int(0.99 * len(v)))], v[-1]]
+
+    return {
+        "len": pcts([n for n, _ in batch]),
+        "place": pcts([i for _, i in batch]),
+        "handled_before": pcts(handled_before) if handled_before else None,
+    }
+
+
 def figures(
     out: dict[str, Any],
     decided: list[tuple[str, int]],
@@ -569,7 +591,13 @@ def figures(
         fig["stages"] = exit_stages.split(
             out["crashes"], stamps.queued, decided, stamps.sending, stamps.written, sells,
             match_by_crash, percentiles,
+            [("taken", stamps.taken), ("begun", stamps.begun), ("fired", stamps.fired),
+             ("commit", stamps.commit)],
         )  # fmt: skip
+        if stamps.batch:
+            fig["crash_batch"] = batch_places(stamps.batch, stamps.handled_before)
+        for name, spans in stamps.work.items():
+            fig[f"{name}_wall"] = percentiles(spans)
         fig["tick_to_written"] = percentiles(match(out["crashes"], stamps.written))
     if floor_written is not None:
         fig["tick_to_written"] = percentiles(match(out["crashes"], floor_written))
@@ -609,6 +637,23 @@ def main() -> int:
         default=0,
         metavar="US",
         help="each rate scenario also with the GIL switch interval at US microseconds",
+    )
+    ap.add_argument(
+        "--ui-fps-ab",
+        type=int,
+        default=0,
+        metavar="FPS",
+        help="each rate also with the TUI at FPS frames a second (beside [ui] fps)",
+    )
+    ap.add_argument(
+        "--exits-first-ab",
+        action="store_true",
+        help="each scenario also with exits handled in arrival order (A) beside exits first (B)",
+    )
+    ap.add_argument(
+        "--deep-stages",
+        action="store_true",
+        help="also stamp the crash tick taken off the queue, begun and fired (engine wrapped)",
     )
     ap.add_argument(
         "--writer-ab",
@@ -711,6 +756,8 @@ def main() -> int:
         options=EngineOptions(reconcile_interval_s=0, venue="bench"),
     )
     syms.update(engine._syms)
+    if args.deep_stages:
+        stamps.wrap_engine(engine)
     engine._handlers[WriterSwitch] = lambda item: journal.use_writer(item.on)
     feed = OpenAlgoFeed(f"ws://127.0.0.1:{port}/", API_KEY, stamps.feed_sink(inbound.put))
     engine.feed = feed
@@ -750,15 +797,18 @@ def main() -> int:
         while len(engine.plans) < N_SYMBOLS and time.monotonic() < deadline:
             time.sleep(0.05)
         results["plans_armed_at_start"] = len(engine.plans)
-        viewers = [(False, 0), (True, ui_nice)] + ([(True, 0)] if args.nice_ab else [])
-        for viewer, nice in viewers:
+        ui_fps = UiSettings().fps
+        viewers = [(False, 0, ui_fps), (True, ui_nice, ui_fps)]
+        viewers += [(True, 0, ui_fps)] if args.nice_ab else []
+        viewers += [(True, ui_nice, args.ui_fps_ab)] if args.ui_fps_ab else []
+        for viewer, nice, fps in viewers:
             vproc = None
             vstop = ctx.Event()
             counts = ctx.Value("l", 0)
             if viewer:
                 vready = ctx.Event()
                 target = socket_viewer if args.viewer == "socket" else textual_viewer
-                vargs = (str(sock_path), vready, vstop, counts, nice)
+                vargs = (str(sock_path), vready, vstop, counts, nice, fps)
                 vproc = ctx.Process(target=target, args=vargs)
                 vproc.start()
                 vready.wait(30)
@@ -766,14 +816,23 @@ def main() -> int:
             writers = [writer_default]
             if viewer and nice == ui_nice and args.writer_ab:
                 writers.append(not writer_default)
-            cmds: list[tuple[Any, dict[str, Any], str, int, bool]] = [
-                (r, run_cmd(r), "lane", sw, w) for r in rates for sw in switches for w in writers
+            firsts = [False, True] if args.exits_first_ab else [True]
+            cmds: list[tuple[Any, dict[str, Any], str, int, bool, bool]] = [
+                (r, run_cmd(r), "lane", sw, w, ef)
+                for r in rates
+                for sw in switches
+                for w in writers
+                for ef in firsts
             ]
-            if viewer and nice == ui_nice and args.bursts:
+            if viewer and nice == ui_nice and fps == ui_fps and args.bursts:
                 cmds += [
-                    ("burst", burst_cmd, kind, switch_us, w) for kind in routers for w in writers
+                    ("burst", burst_cmd, kind, switch_us, w, ef)
+                    for kind in routers
+                    for w in writers
+                    for ef in firsts
                 ]
-            for rate, cmd, kind, switch, writer in cmds:
+            for rate, cmd, kind, switch, writer, first in cmds:
+                engine.options.exits_first = first
                 if switch:
                     sys.setswitchinterval(switch / 1e6)
                 deadline = time.monotonic() + 5  # switched on the decision thread, between items
@@ -788,6 +847,7 @@ def main() -> int:
                 timed.stamps.clear()
                 stamps.clear()
                 threads0 = exit_stages.thread_cpu()
+                waits0 = exit_stages.thread_waits()
                 vpid = vproc.pid if vproc is not None else None
                 others0 = [exit_stages.process_cpu_s(x) for x in (venue_proc.pid, vpid)]
                 if rate == "burst":
@@ -802,6 +862,9 @@ def main() -> int:
                 cpu_ms = (time.process_time() - cpu0) * 1000
                 fig = figures(out, list(timed.stamps), rate == "burst", stamps)
                 fig["thread_cpu_ms"] = exit_stages.cpu_delta(threads0, exit_stages.thread_cpu())
+                fig["thread_runq_wait_ms"] = exit_stages.cpu_delta(
+                    waits0, exit_stages.thread_waits()
+                )
                 if rate == "burst":
                     sells = [(s, t) for s, action, t in out["orders"] if action == "SELL"]
                     fig["burst"]["cpu_ms_in_round"] = exit_stages.burst_cpu(
@@ -811,9 +874,11 @@ def main() -> int:
                     "rate_target": rate,
                     "viewer": args.viewer if viewer else "none",
                     "ui_nice": nice if viewer else None,
+                    "ui_fps": fps if viewer else None,
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
+                    "exits_first": first,
                     "journal_writer": journal.deferred,
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
@@ -857,6 +922,8 @@ def main() -> int:
         and s["viewer"] != "none"
         and s["switch_us"] == switch_us
         and s["ui_nice"] == ui_nice
+        and s["ui_fps"] == UiSettings().fps
+        and s["exits_first"]
         and s["journal_writer"] == writer_default
     ]
     burst = [
@@ -864,6 +931,7 @@ def main() -> int:
         for s in results["scenarios"]
         if s["rate_target"] == "burst"
         and s["transport"] == "lane"
+        and s["exits_first"]
         and s["journal_writer"] == writer_default
     ]
     results["budget"] = (

@@ -11,6 +11,12 @@ Stamps (CLOCK_MONOTONIC, shared with the venue process), per exit:
   backend under httpx, or the exit lane's write): the exit order is on the venue's socket;
 - ``venue``: the venue's HTTP server received the request (stamped by the venue).
 
+With ``--deep-stages`` (the engine's methods wrapped: a call more per item) also, between
+``queued`` and ``decided``: ``taken`` (the decision thread took the batch holding the crash
+tick off the queue), ``begun`` (it starts handling the crash tick), ``fired`` (the plan
+decided) and ``commit`` (the journal commit the exit waits for starts); and per crash tick
+its batch's length, its place in it and how many items were handled before it.
+
 The split is then ``frame→queued`` (socket read and decode on the feed thread),
 ``queued→decided`` (the hand-off to the decision thread, the decision and the journal commit),
 ``decided→sending`` (the hand-off to a router worker or the exit lane), ``sending→written``
@@ -41,11 +47,29 @@ class Stamps:
         self.queued: list[tuple[str, int]] = []
         self.sending: list[tuple[str, int]] = []
         self.written: list[tuple[str, int]] = []
+        self.taken: list[tuple[str, int]] = []
+        self.begun: list[tuple[str, int]] = []
+        self.fired: list[tuple[str, int]] = []
+        self.commit: list[tuple[str, int]] = []
+        self.handled_before: list[int] = []
+        self.work: dict[str, list[int]] = {}
+        """Wall ns of each run of the decision thread's own periodic work (the timer, the
+        screen flush): what a crash tick arriving meanwhile waits for."""
+        """Per crash tick begun: how many items of its batch were handled before it."""
+        self.batch: list[tuple[int, int]] = []
+        """Per crash tick taken: (its batch's length, its place in the batch)."""
         self._started: dict[int, Any] = {}
         self._local = threading.local()
 
     def clear(self) -> None:
         self.queued.clear()
+        self.taken.clear()
+        self.begun.clear()
+        self.fired.clear()
+        self.commit.clear()
+        self.handled_before.clear()
+        self.work.clear()
+        self.batch.clear()
         self.sending.clear()
         self.written.clear()
         self._started.clear()
@@ -61,6 +85,71 @@ class Stamps:
             put(item)
 
         return sink
+
+    def wrap_engine(self, engine: Any) -> None:
+        """``--deep-stages``: stamp a crash tick as the decision thread takes its batch off
+        the queue (``taken``), starts handling it (``begun``), decides its exit (``fired``)
+        and starts the journal commit the exit waits for (``commit``). Wraps the engine's
+        own methods (a call more per item: opt in)."""
+        from cockpit.engine import restore
+
+        commit = self.commit
+        batch_exit = restore.JournalBatch.__exit__
+
+        def exit_stamped(jb: Any, *exc: Any) -> Any:
+            held = getattr(jb.engine, "_held", None) or ()
+            now = time.monotonic_ns()
+            for request in held:
+                if getattr(request, "urgent", False) and getattr(request, "action", "") == "SELL":
+                    commit.append((request.symbol, now))
+            return batch_exit(jb, *exc)
+
+        restore.JournalBatch.__exit__ = exit_stamped  # type: ignore[method-assign]
+        crash = self.crash_ltp
+        taken, begun, fired, batch = self.taken, self.begun, self.fired, self.batch
+        handle_items, handle, fire = engine.handle_items, engine.handle, engine._fire
+
+        count = [0]
+
+        def handle_items_stamped(items: list[Any]) -> None:
+            now = time.monotonic_ns()
+            count[0] = 0
+            for i, item in enumerate(items):
+                if getattr(item, "ltp", None) == crash:
+                    taken.append((item.symbol, now))
+                    batch.append((len(items), i))
+            handle_items(items)
+
+        work = self.work
+
+        def handle_stamped(item: Any) -> None:
+            if getattr(item, "ltp", None) == crash:
+                begun.append((item.symbol, time.monotonic_ns()))
+                self.handled_before.append(count[0])
+            count[0] += 1
+            if type(item).__name__ == "EngineTimer":
+                t0 = time.monotonic_ns()
+                handle(item)
+                work.setdefault("timer", []).append(time.monotonic_ns() - t0)
+                return
+            handle(item)
+
+        flush = engine.flush_screen
+
+        def flush_stamped() -> None:
+            t0 = time.monotonic_ns()
+            flush()
+            work.setdefault("flush_screen", []).append(time.monotonic_ns() - t0)
+
+        engine.flush_screen = flush_stamped
+
+        def fire_stamped(slot: Any, decision: Any) -> None:
+            fired.append((slot.key.split(":", 1)[1], time.monotonic_ns()))
+            fire(slot, decision)
+
+        engine.handle_items = handle_items_stamped
+        engine.handle = handle_stamped
+        engine._fire = fire_stamped
 
     def wrap_router(self, transport_module: Any, lane_module: Any) -> None:
         """Stamp every exit as the router starts its POST and as its bytes are written, on
@@ -165,6 +254,25 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def thread_waits() -> dict[str, float]:
+    """Seconds so far that this process's threads waited on a run queue for a CPU (ready to
+    run, no core free: ``/proc/self/task/<tid>/schedstat``), summed by name less its number.
+    A thread waiting for the GIL sleeps and is not counted: this is the host's share."""
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        tid = thread.native_id
+        if tid is None:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                waited = int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue
+        name = _group(thread.name)
+        out[name] = out.get(name, 0.0) + waited
+    return out
+
+
 def process_cpu_s(pid: int | None) -> float:
     """CPU seconds so far of process ``pid`` (all its threads; 0.0 if it cannot be read)."""
     if pid is None:
@@ -192,11 +300,15 @@ def split(
     venue: list[tuple[str, int]],
     match_by_crash: Callable[..., dict[tuple[str, int], int]],
     percentiles: Callable[[list[int]], dict[str, Any]],
+    deep: list[tuple[str, list[tuple[str, int]]]] | None = None,
 ) -> dict[str, Any]:
     """Per crash frame, the time from one stage to the next (percentiles per stage); and
     ``top_1pct``: for the exits whose frame → venue is in the slowest 1%, the median of each
-    stage (where the late exits' time goes)."""
-    stages = [("frame", None), ("queued", queued), ("decided", decided), ("sending", sending)]
+    stage (where the late exits' time goes); ``top_1pct_written`` the same for the slowest
+    1% by frame → written (the engine's part)."""
+    stages = [("frame", None), ("queued", queued)]
+    stages += [(name, ev) for name, ev in deep or [] if ev]
+    stages += [("decided", decided), ("sending", sending)]
     if written:
         stages.append(("written", written))
     stages.append(("venue", venue))
@@ -211,17 +323,25 @@ def split(
             if t_a is not None and t_b >= t_a:
                 spans[crash] = t_b - t_a
         out[f"{a}_to_{b}"] = percentiles(list(spans.values()))
-    total = at.get("venue", {})
+    out["top_1pct"] = _top(at.get("venue", {}), "venue", by_crash)
+    if written:  # the slowest 1% by the engine's own part (the venue's wake-up left out)
+        out["top_1pct_written"] = _top(at.get("written", {}), "written", by_crash)
+    return out
+
+
+def _top(
+    total: dict[tuple[str, int], int], last: str, by_crash: dict[str, dict[tuple[str, int], int]]
+) -> dict[str, Any]:
+    """For the exits whose frame → ``last`` is in the slowest 1%: the median of each stage."""
     late = sorted(total, key=lambda c: -total[c])[: max(1, len(total) // 100)] if total else []
     top: dict[str, Any] = {"n": len(late)}
     if late:
-        top["frame_to_venue_ms"] = _median_ms([total[c] for c in late])
+        top[f"frame_to_{last}_ms"] = _median_ms([total[c] for c in late])
     for stage, spans in by_crash.items():
         values = [spans[c] for c in late if c in spans]
         if values:
             top[f"{stage}_ms"] = _median_ms(values)
-    out["top_1pct"] = top
-    return out
+    return top
 
 
 def _median_ms(values: list[int]) -> float:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
+from cockpit.domain.positions import money_text
 from cockpit.link.attach import StartFailed, forwarded_flags, settings_notice, spawn_and_wait
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     st = snap.status
     print(
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
-        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {st.day_pnl}"
+        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {money_text(st.day_pnl)}"
     )
     if st.lock:
         print(f"locked   {st.lock}: {st.lock_detail}")

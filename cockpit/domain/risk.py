@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from cockpit.domain.orders import OrderRequest
+from cockpit.domain.positions import money_text
 
 _NS_PER_S: Final = 1_000_000_000
 _INT_LIMITS: Final = frozenset(
@@ -182,6 +183,13 @@ def daily_loss_reached(limits: RiskLimits, day_pnl: Decimal) -> bool:
     return limits.daily_loss_limit is not None and day_pnl <= -limits.daily_loss_limit
 
 
+def loss_words(day_pnl: Decimal, limit: Decimal | None) -> str:
+    """``day P&L -1,005.00 reached the loss limit 1,000.00`` (money, not raw Decimals): the
+    lock alert, the kill alarm, the status bar's lock and an entry's refusal say the same."""
+    limit_text = money_text(limit or Decimal(0), sign=False)
+    return f"day P&L {money_text(day_pnl)} reached the loss limit {limit_text}"
+
+
 def _fmt(value: Decimal) -> str:
     """Decimal as plain text (no exponent)."""
     text = format(value, "f")
@@ -213,8 +221,7 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
         out.append(
             Refusal(
                 Rule.DAILY_LOSS,
-                f"daily_loss_limit: day P&L {_fmt(ctx.day_pnl)} has reached the loss limit "
-                f"{_fmt(limits.daily_loss_limit)}",
+                f"daily_loss_limit: {loss_words(ctx.day_pnl, limits.daily_loss_limit)}",
             )
         )
     qty = request.qty

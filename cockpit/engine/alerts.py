@@ -124,7 +124,9 @@ class AlertKeeping(EngineBase):
                 return protocol.Refused(cmd.id, "invalid", "a P&L alert needs a finite amount")
             now_pnl = self._day_pnl()
             if amount == now_pnl:
-                return protocol.Refused(cmd.id, "invalid", f"the day P&L is {now_pnl} now")
+                return protocol.Refused(
+                    cmd.id, "invalid", f"the day P&L is {money_text(now_pnl)} now"
+                )
             above = amount > now_pnl
         if repeat and kind not in EVENT_KINDS:
             return protocol.Refused(cmd.id, "invalid", f"a {kind} alert fires once")

@@ -33,7 +33,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from cockpit.domain import risk
@@ -50,7 +49,7 @@ from cockpit.domain.orders import (
     Order,
     Product,
 )
-from cockpit.domain.positions import Portfolio, money_text
+from cockpit.domain.positions import Portfolio
 from cockpit.engine.alerts import AlertDelivery, AlertKeeping
 from cockpit.engine.approvals import Approvals
 from cockpit.engine.charts import Charting, SymbolChart
@@ -456,14 +455,14 @@ class Engine(
                 "lock",
                 None,
                 "Daily loss lock",
-                f"{loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: entries refused",
+                f"{risk.loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: entries refused",
             )
         self._daily_loss_locked = reached
         if not reached or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
             return
         self._alarm(
             "error",
-            f"{loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: kill switch",
+            f"{risk.loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: kill switch",
             code="daily_loss_kill",
         )
         self._cmd_KillSwitch(0, protocol.KillSwitch(id=0))
@@ -498,9 +497,3 @@ class Engine(
             lock_detail=detail,
             stale_after_s=stale_limit_s(self._risk.limits),
         )
-
-
-def loss_words(day_pnl: Decimal, limit: Decimal | None) -> str:
-    """``day P&L -1,005.00 reached the loss limit 1,000.00`` (money, not raw Decimals)."""
-    limit_text = money_text(limit or Decimal(0), sign=False)
-    return f"day P&L {money_text(day_pnl)} reached the loss limit {limit_text}"

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
+from cockpit.engine import exits_first
 from cockpit.engine.base import EngineBase
 from cockpit.engine.state import market_ticks, take_touch
 
@@ -41,13 +42,26 @@ class Folding(EngineBase):
         """Handle what the loop took off the inbound queue, in order; fold a lagging batch.
 
         What arrived together is journaled in few commits and its requests then sent
-        together (``_handle_together``: an exit waits for no more than its commit).
+        together (``_handle_together``: an exit waits for no more than its commit). A tick
+        that crosses a plan's line goes first among the market data of its run, its exit
+        committed and sent before the rest is handled (:mod:`cockpit.engine.exits_first`).
         """
         if len(items) == 1:
             self.handle(items[0])
             return
         fold = 0 < self.options.fold_over < len(items)
-        self._handle_together(items, self._folding(items) if fold else None)
+        parts = None
+        if self.options.exits_first and self.plans and self.reconciled:
+            parts = exits_first.segments(items, self.plans, self._syms)  # crossing ticks first
+        if parts is None:
+            self._handle_together(items, self._folding(items) if fold else None)
+            return
+        counters = self.counters
+        for part, ahead in parts:
+            exits = counters["exits"]
+            self._handle_together(part, self._folding(part) if fold else None)
+            if ahead and counters["exits"] != exits and self.journal is not None:
+                self.journal.flush()  # the exits' commit now, not after the rest of the batch
 
     def _folding(self, items: list[Any]) -> Callable[[int], None]:
         """The step that handles ``items[i]``, folding market events run by run (module doc).

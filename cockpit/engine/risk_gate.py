@@ -103,7 +103,7 @@ def entry_lock(
     if risk.daily_loss_reached(limits, day_pnl):
         return (
             str(risk.Rule.DAILY_LOSS),
-            f"day P&L {day_pnl} reached the loss limit {limits.daily_loss_limit}",
+            risk.loss_words(day_pnl, limits.daily_loss_limit),
         )
     return ("", "")
 

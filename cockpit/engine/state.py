@@ -113,6 +113,9 @@ class EngineOptions:
     working order, held entry or price alert) are folded -- each still adds its volume at
     price, bar and print, and only the symbol's last one is handled in full (see
     :mod:`cockpit.engine.fold`). 0: never fold."""
+    exits_first: bool = True
+    """In a batch, a tick that crosses a plan's line is handled (and its exit committed and
+    sent) before the other market data of its run (see :mod:`cockpit.engine.exits_first`)."""
 
 
 @dataclass(slots=True)

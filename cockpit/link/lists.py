@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
+from cockpit.domain.positions import money_text
 from cockpit.link.msg import Msg
 
 # --------------------------------------------------------------------------- views
@@ -210,7 +211,7 @@ def alert_words(alert: AlertView, fmt_price: Callable[[str, int], str]) -> str:
     if alert.kind == "price" and alert.key is not None and alert.price is not None:
         return f"{alert.key} {way} {fmt_price(alert.key, alert.price)}"
     if alert.kind == "pnl":
-        return f"day P&L {way} {alert.amount}"
+        return f"day P&L {way} {money_text(alert.amount or Decimal(0))}"
     text = {
         "fill": "every fill",
         "exit": "every exit",

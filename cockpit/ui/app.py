@@ -29,6 +29,7 @@ from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesRece
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
 from cockpit.ui.paint import paint_now
+from cockpit.ui.screens.lifecycle import drawn
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
@@ -353,7 +354,9 @@ class CockpitApp(
             screen = self.screen
             for scr in self.screen_stack:
                 refresh = getattr(scr, "refresh_view", None)
-                if refresh is not None and (scr is screen or changes.everything):
+                if refresh is None or not drawn(scr):  # not mounted yet: its mount draws all
+                    continue
+                if scr is screen or changes.everything:
                     refresh(changes)
         self._refresh_gate()
 
@@ -393,7 +396,7 @@ class CockpitApp(
         self.selected = key
         for scr in self.screen_stack:
             sel = getattr(scr, "symbol_selected", None)
-            if sel is not None:
+            if sel is not None and drawn(scr):  # else its mount takes the selection
                 sel(key)
         self._refresh_gate()
         self._say_showing()

@@ -19,7 +19,7 @@ def test_alerts_from_the_command_line() -> None:
         assert out.stdout.strip() == "alert 1: NSE:SBIN at or above 802.50"
         out = cli("alert", "add", "pnl", "-5000", env=env)
         assert out.returncode == 0, out.stderr
-        assert out.stdout.strip() == "alert 2: day P&L at or below -5000"
+        assert out.stdout.strip() == "alert 2: day P&L at or below -5,000.00"
         assert cli("alert", "add", "exit", "NSE:SBIN", env=env).returncode == 0
         bad = cli("alert", "add", "price", "NSE:SBIN", "802.52", env=env)
         assert bad.returncode == 2
@@ -31,7 +31,7 @@ def test_alerts_from_the_command_line() -> None:
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.splitlines() == [
             "#1    NSE:SBIN at or above 802.50 — breakout",
-            "#2    day P&L at or below -5000",
+            "#2    day P&L at or below -5,000.00",
             "#3    every exit of NSE:SBIN",
         ]
         assert cli("alert", "rm", "2", env=env).returncode == 0

@@ -55,6 +55,13 @@ async def wait_for(pilot: object, cond: Callable[[], object], limit: float = 5.0
         await pilot.pause(0.02)  # type: ignore[attr-defined]
 
 
+def showing(app: object, name: str) -> bool:
+    """The screen on top is a ``name`` and has mounted: a pushed screen is on top at once, its
+    widgets (and its keys' focus) a moment later, under load a frame or more."""
+    screen = app.screen  # type: ignore[attr-defined]
+    return type(screen).__name__ == name and screen.is_mounted
+
+
 def tz_is_utc() -> bool:
     """For assertions on rendered clocks."""
     return os.environ.get("TZ") == "UTC"

@@ -43,7 +43,7 @@ async def test_an_alert_set_at_the_cursor_rings_shows_and_reaches_the_webhook() 
                 await pilot.press("n", *"pnl -5000 -- stop for the day", "enter")
                 await wait_for(pilot, lambda: len(app.screen.lines()) == 2, 10)
                 assert app.screen.lines()[1].endswith(
-                    "day P&L at or below -5000 — stop for the day"
+                    "day P&L at or below -5,000.00 — stop for the day"
                 )
                 await pilot.press("n", *"price NSE:SBIN 800.01", "enter")  # off the tick
                 await pilot.pause(0.3)

@@ -15,7 +15,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from tests.ui import scenario as sc
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 
 
 def make_app(
@@ -237,7 +237,7 @@ async def test_engine_lost_blocks_orders_and_offers_restart() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
         link.drop()
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen")
+        await wait_for(pilot, lambda: showing(app, "EngineLostScreen"))
         assert app.link_state == "lost"
         await pilot.press("escape")
         await pilot.press("b")

@@ -5,6 +5,7 @@ symbol's ladder gets its whole volume map, and so does a symbol selected later (
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from cockpit.link.client import EngineClient
@@ -22,6 +23,17 @@ def engine_maps(engine: EngineProc) -> dict[str, dict[int, Decimal]]:
     return {v.key: dict(v.levels) for v in snap.volume_at_price}
 
 
+def settled_maps(engine: EngineProc, timeout: float = 15.0) -> dict[str, dict[int, Decimal]]:
+    """The engine's maps once the scripted trades reached it (on a loaded host they may still
+    be on their way when the first snapshot is asked for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        maps = engine_maps(engine)
+        if len(maps.get(SBIN, {})) >= 2 and maps.get(INFY) or time.monotonic() > deadline:
+            return maps
+        time.sleep(0.05)
+
+
 async def test_the_tui_gets_the_whole_map_of_what_it_shows_after_a_lean_snapshot(
     fresh: EngineProc,
 ) -> None:
@@ -29,7 +41,7 @@ async def test_the_tui_gets_the_whole_map_of_what_it_shows_after_a_lean_snapshot
         fresh.price("SBIN", price)
     for price in ("1500.05", "1500.10"):
         fresh.price("INFY", price)
-    maps = engine_maps(fresh)
+    maps = settled_maps(fresh)
     assert len(maps[SBIN]) >= 2  # traded before the TUI attached
     assert maps[INFY]
     link = ClientLink(EngineClient.connect(path=fresh.socket, client="pilot", showing=[]))

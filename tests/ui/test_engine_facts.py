@@ -137,13 +137,16 @@ async def test_the_bar_says_locked_with_the_engines_reason(engine: EngineProc) -
         st = app.store.status
         assert st is not None
         assert st.lock == "daily_loss_limit"
-        assert "loss limit 0.5" in st.lock_detail
-    # `cockpit engine status` says it too, in words and in JSON.
+        assert st.lock_detail.endswith("reached the loss limit 0.50")  # money, not "0.5"
+    # `cockpit engine status` says it too, in words and in JSON; the day P&L as money.
     out = await asyncio.to_thread(status_cli, engine)
-    assert "locked   daily_loss_limit: day P&L -" in out.stdout, out.stdout + out.stderr
+    money = r"-\d[\d,]*\.\d\d"
+    locked = rf"locked   daily_loss_limit: day P&L {money} reached the loss limit 0\.50$"
+    assert re.search(locked, out.stdout, re.M), out.stdout + out.stderr
+    assert re.search(rf"^venue .* day P&L {money}$", out.stdout, re.M), out.stdout
     doc = json.loads((await asyncio.to_thread(status_cli, engine, "--json")).stdout)
     assert doc["locked"] == "daily_loss_limit"
-    assert "loss limit 0.5" in doc["lock_detail"]
+    assert "loss limit 0.50" in doc["lock_detail"]
 
 
 def test_a_resync_adds_only_the_messages_missed() -> None:

@@ -11,7 +11,7 @@ import signal
 
 from cockpit.ui.app import CockpitApp, UiOptions
 from cockpit.ui.screens.trade import TradeScreen
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, qty
 from tests.ui.test_reattach_pilot import RestartingConnector
 
@@ -53,7 +53,7 @@ async def test_a_lost_engine_shows_no_live_feed_and_a_restart_brings_back_the_da
             assert "BUY" in before[1]
 
             e.proc.send_signal(signal.SIGKILL)
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen", 15)
+            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
             await pilot.pause(0.6)  # the bar's slow timer has redrawn it
             bar = status.text_of(0)
             assert "ENGINE LOST" in bar

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cockpit.link import protocol as p
 from cockpit.ui.messages import EngineLinkLost, EngineMessagesReceived
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_app_keys import make_app, started
 
 
@@ -21,7 +21,7 @@ async def test_a_stopping_engine_is_shown_as_stopped_when_the_hang_up_is_queued_
         # both queued before the app handles the first.
         app.post_message(EngineMessagesReceived([p.Stopping(reason="cockpit engine stop")]))
         app.post_message(EngineLinkLost("engine connection lost: the engine closed it"))
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen")
+        await wait_for(pilot, lambda: showing(app, "EngineLostScreen"))
         await pilot.pause()
         assert app.screen.stopped  # type: ignore[attr-defined]
         assert app.link_state == "lost"

@@ -22,7 +22,7 @@ from cockpit.ui.app import CockpitApp, UiOptions
 from cockpit.ui.fmt import fmt_money
 from cockpit.ui.link import ClientLink
 from tests.engine_child import REPO, engine_run_argv
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, _die_with_parent, attached, qty
 from tests.ui.test_grid_soon import LateLoop
 
@@ -97,7 +97,7 @@ async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reat
                 textual.timer, "_time", types.SimpleNamespace(get_time=late.get_time)
             )
             e.proc.send_signal(signal.SIGKILL)
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "EngineLostScreen", 15)
+            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
             await pilot.press("r")
             await wait_for(pilot, lambda: conn.restarts == 1 and app.link_state == "live", 40)
             await wait_for(pilot, lambda: app.store.connected and qty(app) == 1, 15)

@@ -61,3 +61,8 @@ def test_described_in_words() -> None:
     assert describe(fills, fmt) == "#12   every fill (fired 3×)"
     lock = p.AlertView(3, "lock", 0, repeat=False)
     assert describe(lock, fmt) == "#3    the daily-loss lock (once)"
+    # Money as every screen shows it (it read "day P&L at or below -5000.5").
+    pnl = p.AlertView(4, "pnl", 0, amount=Decimal("-5000.5"), above=False)
+    assert describe(pnl, fmt) == "#4    day P&L at or below -5,000.50"
+    gain = p.AlertView(5, "pnl", 0, amount=Decimal(12000), above=True)
+    assert describe(gain, fmt) == "#5    day P&L at or above +12,000.00"

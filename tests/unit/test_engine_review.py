@@ -351,3 +351,22 @@ def test_the_daily_loss_messages_show_money_not_raw_decimals() -> None:
     assert lock.text == "day P&L -1,005.00 reached the loss limit 1,000.00: entries refused"
     [kill] = [a for a in rig.pub.of(p.Alarm) if a.code == "daily_loss_kill"]
     assert kill.message == "day P&L -1,005.00 reached the loss limit 1,000.00: kill switch"
+
+
+def test_the_daily_loss_lock_and_refusals_show_money_not_raw_decimals() -> None:
+    """The status bar's lock words, an entry's refusal and a P&L alert's refusal word the day
+    P&L as money too (they read ``day P&L -1005 reached the loss limit 1000`` and
+    ``the day P&L is -1005 now``)."""
+    rig = _started(risk={"max_daily_loss": 1000})
+    rig.enter(SBIN, "BUY", 100, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "789.95")  # -1,005
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    st = rig.engine._status_view()
+    assert st.lock == "daily_loss_limit"
+    assert st.lock_detail == "day P&L -1,005.00 reached the loss limit 1,000.00"
+    refused = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
+    assert isinstance(refused, p.Refused)
+    assert refused.message == "daily_loss_limit: day P&L -1,005.00 reached the loss limit 1,000.00"
+    same = rig.command(p.AddAlert, kind="pnl", amount=Decimal(-1005))
+    assert isinstance(same, p.Refused)
+    assert same.message == "the day P&L is -1,005.00 now"

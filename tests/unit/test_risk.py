@@ -157,7 +157,7 @@ def test_daily_loss_limit() -> None:
     limits = RiskLimits(daily_loss_limit=Decimal(5000))
     assert refused(limits, buy(), ctx(day_pnl=Decimal("-4999.95"))) is None
     assert refused(limits, buy(), ctx(day_pnl=Decimal("-5000.00"))) == (
-        "daily_loss_limit: day P&L -5000 has reached the loss limit 5000"
+        "daily_loss_limit: day P&L -5,000.00 reached the loss limit 5,000.00"
     )
     assert refused(limits, buy(), ctx(day_pnl=Decimal("12000.50"))) is None
 

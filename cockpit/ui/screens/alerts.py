@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from cockpit.link import protocol as p
 from cockpit.link.lists import ALERT_USAGE, describe, parse_alert
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
 
 if TYPE_CHECKING:
@@ -51,11 +52,13 @@ class AlertsScreen(Screen[None]):
         yield Label(f" {ALERT_USAGE}", id="alerts-usage", markup=False)
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Show the list."""
         self.refresh_view(Changes(everything=True))
         self.query_one(OptionList).focus()
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Catch up."""
         self.refresh_view(Changes(everything=True))

@@ -16,6 +16,7 @@ from textual.widgets import Footer
 
 from cockpit.link.protocol import WatchChart
 from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
 from cockpit.ui.widgets.chart import SIZES, CandleChart
 from cockpit.ui.widgets.status import StatusBar
@@ -93,10 +94,12 @@ class ChartScreen(Screen[None]):
         yield self.status
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Chart the selected symbol."""
         self.symbol_selected(self.capp.selected)
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Back on top: catch up."""
         self.refresh_view(Changes(everything=True))

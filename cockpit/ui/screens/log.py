@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Label, RichLog
 
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes, Notice
 
 if TYPE_CHECKING:
@@ -51,11 +52,13 @@ class LogScreen(Screen[None]):
         yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=None)
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Write what the session kept."""
         self.refresh_view(Changes(everything=True))
         self.query_one(RichLog).focus()
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Catch up."""
         self.refresh_view(Changes(everything=True))

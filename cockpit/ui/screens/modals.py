@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from cockpit.link.protocol import InstrumentView
 from cockpit.ui.screens.dialog import Dialog
+from cockpit.ui.screens.lifecycle import when_wanted
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
@@ -47,6 +48,7 @@ class ConfirmScreen(Dialog[bool]):
                 )
                 yield Button("Cancel (n)", id="no")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Focus Cancel for dangerous questions, the action otherwise."""
         self.query_one("#no" if self.danger else "#yes", Button).focus()
@@ -89,6 +91,7 @@ class QuitScreen(Dialog[str]):
                 yield Button("Flatten & stop (f)", id="flatten", variant="error")
                 yield Button("Stay (esc)", id="stay")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Safest default: stay."""
         self.query_one("#stay", Button).focus()
@@ -134,6 +137,7 @@ class EngineLostScreen(Dialog[str]):
                 yield Button("Quit (q)", id="quit")
                 yield Button("Dismiss (esc)", id="dismiss")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Focus restart."""
         self.query_one("#restart", Button).focus()
@@ -162,6 +166,7 @@ class SymbolSearchScreen(Dialog[str | None]):
             yield Input(placeholder="e.g. SBIN or NSE:INFY", id="search-input")
             yield OptionList(id="search-results")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Focus the input."""
         self.query_one(Input).focus()

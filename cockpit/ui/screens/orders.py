@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
 from cockpit.ui.widgets.orders import OrdersPane
 from cockpit.ui.widgets.status import StatusBar
@@ -43,10 +44,12 @@ class OrdersScreen(Screen[None]):
         yield self.status
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Draw the current state."""
         self.refresh_view(Changes(everything=True))
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Back on top: catch up."""
         self.refresh_view(Changes(everything=True))

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Label, RichLog
 
 from cockpit.journal.stats import compute, connect_read_only, render
 from cockpit.journal.store import start_of_local_day_ns
+from cockpit.ui.screens.lifecycle import when_wanted
 
 
 def stats_lines(path: Path | None, *, today: bool, width: int | None = None) -> list[str]:
@@ -55,6 +56,7 @@ class StatsScreen(Screen[None]):
         yield RichLog(id="stats", wrap=True, markup=False, highlight=False, auto_scroll=False)
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Read the journal (in a thread: a long journal never stalls the screen)."""
         self.query_one(RichLog).focus()

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
 from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.dialog import Dialog
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Store
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
                 yield Button("Send (ctrl+s)", id="send", variant="primary", compact=c)
                 yield Button("Cancel (esc)", id="cancel", compact=c)
 
+    @when_wanted
     def on_mount(self) -> None:
         """Focus quantity and show the preview."""
         self.query_one("#t-qty", Input).focus()
@@ -335,6 +337,7 @@ class AmendTicket(_Ticket[ModifyOrder]):
                 yield Button("Amend (enter)", id="send", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Focus the price."""
         self.query_one("#a-price", Input).focus()

@@ -14,6 +14,7 @@ from textual.widgets._toast import ToastRack
 
 from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.chart import ChartScreen, chart_touched, watch_chart
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
 from cockpit.ui.widgets.chart import CandleChart
 from cockpit.ui.widgets.ladder import Ladder
@@ -78,6 +79,7 @@ class TradeScreen(Screen[None]):
         yield self.status
         yield Footer(id="footer")
 
+    @when_wanted
     def on_mount(self) -> None:
         """Render whatever the store holds (screens come and go; the store stays)."""
         self.symbol_selected(self.capp.selected)
@@ -87,13 +89,14 @@ class TradeScreen(Screen[None]):
     def _lift_toasts(self) -> None:
         """Toasts stack up from just above the positions pane (never over it, the status
         bar or the footer); the newest stays nearest, older ones go off the top."""
-        bottom = self.query_one("#bottom")
-        if not bottom.region.height:
+        bottom = next(iter(self.query("#bottom")), None)
+        if bottom is None or not bottom.region.height:  # not mounted (the app closes)
             return
         lift = max(0, self.size.height - bottom.region.y)
         for rack in self.query(ToastRack):
             rack.styles.margin = (0, 0, lift, 0)
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Back on top: catch up with what changed while covered."""
         self.refresh_view(Changes(everything=True))

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
 from cockpit.ui.widgets.status import StatusBar
 from cockpit.ui.widgets.watchlist import Watchlist
@@ -33,12 +34,14 @@ class WatchlistScreen(Screen[None]):
         yield self.status
         yield Footer()
 
+    @when_wanted
     def on_mount(self) -> None:
         """Draw the current state."""
         app: CockpitApp = self.app  # type: ignore[assignment]
         self.watchlist.selected = app.selected
         self.refresh_view(Changes(everything=True))
 
+    @when_wanted
     def on_screen_resume(self) -> None:
         """Back on top: catch up with what changed while covered."""
         self.refresh_view(Changes(everything=True))
