@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 from cockpit.domain.instruments import InvalidPrice, InvalidQuantity, OffGridPrice
+from cockpit.sim.account_orders import AccountOrders
 from cockpit.sim.books import Books
 from cockpit.sim.market import BOOK_LEVELS, Market, SymbolState
 from cockpit.sim.orders import (
@@ -31,6 +31,7 @@ from cockpit.sim.orders import (
     TRIGGER_PENDING,
     WORKING,
     Order,
+    OrderError,
     Position,
     Reply,
     Trade,
@@ -57,15 +58,6 @@ __all__ = [
 ]
 
 
-class OrderError(Exception):
-    """An order refused at placement (HTTP 400 unless ``status`` says otherwise)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
 def _leverage(state: SymbolState, product: str) -> int:
     exch = state.exchange
     if exch in ("NFO", "BFO", "MCX", "CDS", "BCD", "NCDEX", "NCO"):
@@ -75,7 +67,7 @@ def _leverage(state: SymbolState, product: str) -> int:
     return 5
 
 
-class PaperExchange(Books):
+class PaperExchange(AccountOrders, Books):
     """The account and its matching engine over a :class:`Market`."""
 
     def __init__(
@@ -542,91 +534,3 @@ class PaperExchange(Books):
             "message": "Order cancelled successfully",
             "mode": "analyze",
         }
-
-    def cancel_all(self) -> Reply:
-        """Cancel every working order (skipping ``trigger pending`` ones as the server does,
-        unless :attr:`cancel_all_trigger_pending`)."""
-        done: list[str] = []
-        for orders in list(self.working.values()):
-            for order in list(orders):
-                if order.status == TRIGGER_PENDING and not self.cancel_all_trigger_pending:
-                    continue
-                self.cancel(order.orderid)
-                done.append(order.orderid)
-        if not done:
-            return 200, {
-                "status": "success",
-                "message": "No open orders to cancel",
-                "canceled_orders": [],
-                "failed_cancellations": [],
-                "mode": "analyze",
-            }
-        return 200, {
-            "status": "success",
-            "canceled_orders": done,
-            "failed_cancellations": [],
-            "message": f"Canceled {len(done)} orders. Failed to cancel 0 orders.",
-            "mode": "analyze",
-        }
-
-    def _market(
-        self, state: SymbolState, product: str, steps: int, side: int, strategy: str
-    ) -> Reply:
-        order = Order(
-            orderid="",
-            strategy=strategy,
-            state=state,
-            action="BUY" if side > 0 else "SELL",
-            pricetype="MARKET",
-            product=product,
-            steps=steps,
-            price=state.ltp,
-            trigger=0,
-        )
-        return self.place(order)
-
-    def close_all(self, strategy: str) -> Reply:
-        """Square off every open position at market."""
-        closed = failed = 0
-        for pos in list(self.positions.values()):
-            if not pos.net:
-                continue
-            status, _ = self._market(
-                pos.state, pos.product, abs(pos.net), -1 if pos.net > 0 else 1, strategy
-            )
-            if status == 200:
-                closed += 1
-            else:
-                failed += 1
-        message = f"Closed {closed} positions" if closed or failed else "No open positions to close"
-        return 200, {
-            "status": "success",
-            "message": message,
-            "closed_positions": closed,
-            "failed_closures": failed,
-            "mode": "analyze",
-        }
-
-    def smart(self, *, position_size: Decimal, **params: Any) -> Reply:
-        """Place whatever order takes the position to ``position_size`` (OpenAlgo semantics)."""
-        state = self.resolve(params["exchange"], params["symbol"])
-        lot = state.inst.lot_size
-        target = position_size
-        if target % lot != 0:
-            raise OrderError(f"Position size {target} is not a multiple of the lot size {lot}")
-        current = state.qty(self.position(state, params["product"]).net)
-        quantity: Decimal = params["quantity"]
-        if target == 0 and current == 0 and quantity != 0:
-            order = self.build(**params)
-            return self.place(order)
-        if target == current:
-            return 200, {
-                "status": "success",
-                "message": "Positions Already Matched. No Action needed.",
-                "mode": "analyze",
-            }
-        delta = Decimal(target) - Decimal(current)
-        params = dict(params)
-        params["action"] = "BUY" if delta > 0 else "SELL"
-        params["quantity"] = abs(delta)
-        return self.place(self.build(**params))

@@ -135,3 +135,12 @@ class Position:
     def unrealized(self) -> Fraction:
         """Open P&L at the last price, in tick-steps."""
         return (self.state.ltp - self.avg) * self.net if self.net else Fraction(0)
+
+
+class OrderError(Exception):
+    """An order refused at placement (HTTP 400 unless ``status`` says otherwise)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status

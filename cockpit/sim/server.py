@@ -22,13 +22,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
 from aiohttp import web
 
-from cockpit.domain.instruments import to_decimal
 from cockpit.sim.accounts import AccountStore
 from cockpit.sim.exchange import Order, PaperExchange
-from cockpit.sim.market import MAX_PRICE, Market, SymbolState
+from cockpit.sim.inputs import (
+    MAX_REJECT_COUNT,
+    MAX_SILENCE_S,
+    bounded_int,
+    finite_number,
+    load_script,
+    sane_price,
+)
+from cockpit.sim.market import Market, SymbolState
 from cockpit.sim.rest import RestApi
 from cockpit.sim.universe import Listing, default_listings, parse_instrument_spec
 from cockpit.sim.ws import Hub
@@ -329,11 +335,11 @@ class SimServer:
         """Put ``symbol`` at ``ltp`` now (bid/ask default to one tick either side)."""
         state = self._resolve(exchange, symbol)
         inst = state.inst
-        ticks = inst.ticks(_sane_price(ltp, "ltp"))
+        ticks = inst.ticks(sane_price(ltp, "ltp"))
         if ticks <= 0:
             raise ValueError("ltp must be > 0")
-        bid_t = inst.ticks(_sane_price(bid, "bid")) if bid is not None else None
-        ask_t = inst.ticks(_sane_price(ask, "ask")) if ask is not None else None
+        bid_t = inst.ticks(sane_price(bid, "bid")) if bid is not None else None
+        ask_t = inst.ticks(sane_price(ask, "ask")) if ask is not None else None
         state.set_price(ticks, time.time_ns(), bid_t, ask_t)
         self.on_tick(state)
         return {"exchange": state.exchange, "symbol": state.symbol, "ltp": state.px(state.ltp)}
@@ -353,7 +359,7 @@ class SimServer:
         self, exchange: str | None, symbol: str, count: Any = 1, reason: str = ""
     ) -> dict[str, Any]:
         """Reject the next ``count`` orders of ``symbol`` with ``reason``."""
-        count = _bounded_int(count, 1, MAX_REJECT_COUNT, "count")
+        count = bounded_int(count, 1, MAX_REJECT_COUNT, "count")
         state = self._resolve(exchange, symbol)
         queue = self.exchange.reject_queue.setdefault(state.key, deque())
         for _ in range(count):
@@ -371,7 +377,7 @@ class SimServer:
 
     def silence(self, seconds: float) -> dict[str, Any]:
         """No market_data frames for ``seconds`` while sockets stay open."""
-        value = _number(seconds, "seconds")
+        value = finite_number(seconds, "seconds")
         if not 0 <= value <= MAX_SILENCE_S:
             raise ValueError(f"seconds must be between 0 and {MAX_SILENCE_S:g}")
         self.hub.silence(value)
@@ -412,82 +418,11 @@ class SimServer:
         }
 
 
-MAX_REJECT_COUNT: Final = 10_000
-MAX_SILENCE_S: Final = 86_400.0
-
-
-def _number(value: Any, what: str) -> float:
-    """A finite float from a JSON number or numeric string, else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{what} must be a number")
-    try:
-        number = float(value)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{what} must be a number") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"{what} must be a finite number")
-    return number
-
-
-def _bounded_int(value: Any, lo: int, hi: int, what: str) -> int:
-    """An integer in ``[lo, hi]`` (a float or numeric string is accepted if whole)."""
-    number = _number(value, what)
-    if not lo <= number <= hi or number != int(number):
-        raise ValueError(f"{what} must be a whole number between {lo} and {hi}")
-    return int(number)
-
-
-def _sane_price(value: Any, what: str) -> Decimal:
-    """A positive price below :data:`MAX_PRICE`, exact (never through a float)."""
-    price = to_decimal(value)
-    if not 0 < price < MAX_PRICE:
-        raise ValueError(f"{what} must be > 0 and < {MAX_PRICE:,}")
-    return price
-
-
 def _bound_port(runner: web.AppRunner) -> int:
     for address in runner.addresses:
         if isinstance(address, tuple):
             return int(address[1])
     raise RuntimeError("server did not bind a TCP port")
-
-
-def load_script(text: str) -> list[dict[str, Any]]:
-    """Parse a price script (JSON lines) into events sorted by time.
-
-    Lines: ``{"t": 0.5, "exchange": "NSE", "symbol": "SBIN", "ltp": 801.5}`` or
-    ``{"t": 1, "symbol": "SBIN", "path": [801.5, 801.55], "interval": 0.1}``.
-    """
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            obj = msgspec.json.decode(line)
-            if not isinstance(obj, dict) or "symbol" not in obj:
-                raise ValueError("expected an object with a symbol")
-            t = float(obj.get("t", 0.0))
-            exchange = obj.get("exchange")
-            if "path" in obj:
-                interval = float(obj.get("interval", 0.1))
-                for i, price in enumerate(obj["path"]):
-                    events.append(
-                        {
-                            "t": t + i * interval,
-                            "exchange": exchange,
-                            "symbol": obj["symbol"],
-                            "ltp": price,
-                        }
-                    )
-            else:
-                events.append(
-                    {"t": t, "exchange": exchange, "symbol": obj["symbol"], "ltp": obj["ltp"]}
-                )
-        except (msgspec.DecodeError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"script line {number}: {exc}") from None
-    events.sort(key=lambda e: e["t"])
-    return events
 
 
 class SimHandle:

@@ -10,7 +10,7 @@ import pytest
 import websocket
 
 from cockpit.sim import SimHandle
-from cockpit.sim.server import load_script
+from cockpit.sim.inputs import load_script
 
 
 def _ctl(sim: SimHandle, name: str, **body: object) -> httpx.Response:

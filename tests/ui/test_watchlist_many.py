@@ -14,6 +14,8 @@ import threading
 import time
 from decimal import Decimal
 
+from textual.widget import Widget
+
 from cockpit.domain.feed import FeedState, FeedStatus
 from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp
@@ -276,6 +278,33 @@ def painter() -> str:
     return "clock"
 
 
+def quiet(app: CockpitApp) -> bool:
+    """Nothing but repaints on its way to the screen: no message waiting, no batch (a
+    recompose), no callback waiting for the next paint, no layout, scroll or style change."""
+    screen = app.screen
+    pumps = [app, *screen.walk_children(with_self=True)]
+    flags = ("_layout_required", "_scroll_required", "_refresh_styles_required")
+    return (
+        not app._batch_count
+        and not screen._callbacks
+        and not screen._layout_required
+        and all(pump._message_queue.empty() for pump in pumps)
+        and not any(getattr(w, f) for w in screen.walk_children(Widget) for f in flags)
+    )
+
+
+async def settle(pilot: object, app: CockpitApp) -> None:
+    """Until a focus change has reached the screen. It changes the bindings, and the footer
+    recomposes: a batch then a layout, several messages apart. A key that comes meanwhile is
+    painted by the frame clock (paint_now leaves a batch or a layout to it), and how long that
+    takes depends on the host's load, not on a fixed pause."""
+    for _ in range(200):
+        await pilot.pause()  # type: ignore[attr-defined]
+        if quiet(app):
+            return
+    raise AssertionError("the screen did not settle")
+
+
 async def test_what_a_key_changed_is_painted_with_the_key_not_at_the_next_frame() -> None:
     """Frames come from a 30 Hz clock; a key's effect waited for its next tick (up to 33 ms
     on top of the key's own handling) while the market kept the clock busy. The key's frame
@@ -286,6 +315,7 @@ async def test_what_a_key_changed_is_painted_with_the_key_not_at_the_next_frame(
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot, app)
         app.screen.ladder.focus()  # type: ignore[attr-defined]
+        await settle(pilot, app)  # the footer has the ladder's keys: nothing is on its way
         stream = Stream(link, [app.selected or KEYS[0], *KEYS[1:40]])  # the screen is busy
         painted_by: list[str] = []
         status = app.screen.status  # type: ignore[attr-defined]
