@@ -6,14 +6,12 @@ says so loudly — also after an engine restart between the withdrawal and the a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from cockpit.link import protocol as p
-from cockpit.sim import SimConfig, SimHandle, start_in_thread
+from cockpit.sim import SimHandle
 from tests.integration.test_engine_crash import (  # noqa: F401  (fixture)
     EngineProc,
     Viewer,
@@ -22,26 +20,12 @@ from tests.integration.test_engine_crash import (  # noqa: F401  (fixture)
     wait,
 )
 from tests.integration.test_held_restart import journaled
-
-
-@pytest.fixture
-def sim() -> Iterator[SimHandle]:
-    handle = start_in_thread(SimConfig(seed=3, rate=20.0, paused=True, semi_auto=True))
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-def approve(sim: SimHandle) -> str:
-    body = httpx.post(f"{sim.rest_url}/sim/approve", json={"apikey": sim.api_key}).json()
-    [venue_id] = body["orderids"]
-    return str(venue_id)
+from tests.integration.test_semi_auto_restart import approve, sim  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["running", "after-restart"])
 def test_a_withdrawn_order_approved_later_is_cancelled_at_the_broker_and_shouted_about(
-    sim: SimHandle,
+    sim: SimHandle,  # noqa: F811
     engine: EngineProc,  # noqa: F811
     restart: bool,
 ) -> None:
