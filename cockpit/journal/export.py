@@ -58,17 +58,29 @@ def export_csv(
             " ORDER BY created_ns, cid",
             (since_ns, until),
         )
+        averages = _fill_averages(conn)
         for r in rows:
             tick = ticks.get(r[5])
+            avg = r[14] or averages.get(r[3], "")
             writer.writerow(
                 [_iso(r[0]), _iso(r[1]), r[2], r[3], r[4] or "", r[5], r[6], r[7], r[8], r[9]]
-                + [_price(r[10], tick), _price(r[11], tick), r[12], r[13], r[14] or ""]
+                + [_price(r[10], tick), _price(r[11], tick), r[12], r[13], avg]
                 + [r[15], r[16]]
             )
             n += 1
     else:
         raise ValueError(f"export what={what!r}: expected 'trades' or 'orders'")
     return n
+
+
+def _fill_averages(conn: sqlite3.Connection) -> dict[str, str]:
+    """Each order's average fill price from its fills (the engine journals its orders without
+    one: the fills carry the prices), exact in Decimal."""
+    sums: dict[str, tuple[Decimal, Decimal]] = {}
+    for cid, qty, price in conn.execute("SELECT cid, qty, price FROM fills"):
+        q, v = sums.get(cid, (Decimal(0), Decimal(0)))
+        sums[cid] = (q + Decimal(qty), v + Decimal(qty) * Decimal(price))
+    return {cid: str(v / q) for cid, (q, v) in sums.items() if q}
 
 
 def _iso(ns: int | None) -> str:

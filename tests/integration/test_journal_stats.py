@@ -178,6 +178,26 @@ def test_the_trades_export_has_pnl_and_exit_reason(traded: tuple[EngineProc, Pat
     assert all(r["pnl"] == "" for r in rows if not r["exit_reason"])
 
 
+def test_the_orders_export_has_each_filled_orders_average_price(
+    traded: tuple[EngineProc, Path],
+) -> None:
+    """The engine journals its orders without an average price (the fills carry it): the
+    export works it out from the order's fills, so a filled order never shows an empty one."""
+    engine, path = traded
+    out = cli("journal", "export", "--journal", str(path), "--what", "orders", env=engine.env)
+    assert out.returncode == 0, out.stderr
+    orders = [r for r in csv.DictReader(io.StringIO(out.stdout)) if Decimal(r["filled"] or 0)]
+    fills = cli("journal", "export", "--journal", str(path), env=engine.env)
+    by_cid: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    for r in csv.DictReader(io.StringIO(fills.stdout)):
+        by_cid.setdefault(r["cid"], []).append((Decimal(r["qty"]), Decimal(r["price"])))
+    assert len(orders) == 6
+    for r in orders:
+        legs = by_cid[r["cid"]]
+        qty = sum(q for q, _ in legs)
+        assert Decimal(r["avg_price"]) == sum(q * p for q, p in legs) / qty, r
+
+
 def test_stats_for_a_day_with_no_trades(traded: tuple[EngineProc, Path]) -> None:
     engine, path = traded
     out = cli("journal", "stats", "--journal", str(path), "--day", "2001-01-01", env=engine.env)
