@@ -38,7 +38,9 @@ def approve(sim: SimHandle) -> str:
     return str(venue_id)
 
 
-def place_pending_then_kill(sim: SimHandle, engine: EngineProc) -> str:  # noqa: F811
+def place_pending(sim: SimHandle, engine: EngineProc) -> tuple[Viewer, str]:  # noqa: F811
+    """Start the engine and place a limit BUY that waits in the Action Center; the viewer
+    and the order's cid."""
     engine.start()
     viewer = Viewer(engine.connect())
     viewer.price(sim, "800.00", 16000)
@@ -54,10 +56,15 @@ def place_pending_then_kill(sim: SimHandle, engine: EngineProc) -> str:  # noqa:
         10,
         "the order pending approval",
     )
+    return viewer, answer.cid
+
+
+def place_pending_then_kill(sim: SimHandle, engine: EngineProc) -> str:  # noqa: F811
+    viewer, cid = place_pending(sim, engine)
     wait(lambda: journaled(engine.journal, "order_pending_approval"), 10, "journaled")
     viewer.client.close()
     engine.kill()
-    return answer.cid
+    return cid
 
 
 def test_an_order_approved_while_the_engine_was_down_is_adopted_on_restart(

@@ -6,8 +6,6 @@ says so loudly — also after an engine restart between the withdrawal and the a
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from cockpit.link import protocol as p
@@ -20,7 +18,7 @@ from tests.integration.test_engine_crash import (  # noqa: F401  (fixture)
     wait,
 )
 from tests.integration.test_held_restart import journaled
-from tests.integration.test_semi_auto_restart import approve, sim  # noqa: F401  (fixture)
+from tests.integration.test_semi_auto_restart import approve, place_pending, sim  # noqa: F401  (fixture)
 
 
 @pytest.mark.parametrize("restart", [False, True], ids=["running", "after-restart"])
@@ -29,21 +27,7 @@ def test_a_withdrawn_order_approved_later_is_cancelled_at_the_broker_and_shouted
     engine: EngineProc,  # noqa: F811
     restart: bool,
 ) -> None:
-    engine.start()
-    viewer = Viewer(engine.connect())
-    viewer.price(sim, "800.00", 16000)
-    answer = viewer.command(
-        p.PlaceEntry(
-            id=1, key="NSE:SBIN", side="BUY", qty=Decimal(2), order_type="LIMIT", price=15900
-        )
-    )
-    assert isinstance(answer, p.Ack), answer
-    cid = answer.cid
-    viewer.until(
-        lambda m: isinstance(m, p.OrderEvent) and m.order.status == "pending approval",
-        10,
-        "the order pending approval",
-    )
+    viewer, cid = place_pending(sim, engine)
     withdrawn = viewer.command(p.CancelOrders(id=2, cid=cid))
     assert isinstance(withdrawn, p.Ack), withdrawn
     assert "withdrawn" in withdrawn.message
