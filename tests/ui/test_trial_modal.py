@@ -30,3 +30,37 @@ async def test_the_trade_screen_behind_a_dialog_keeps_up_with_the_market(
             pilot, lambda: any("803.50" in trade.ladder.text_of(y) for y in range(40)), 3
         )
         await pilot.press("escape")
+
+
+async def test_a_bid_confirmed_after_the_market_fell_through_it_asks_again(
+    fresh: EngineProc,
+) -> None:
+    """`12B` three rows under the market asked about the quantity; while the question was up
+    the market fell through the price, and `y` sent a buy limit above the ask, which filled at
+    once: an order the trader had not seen. Confirmed, the order is checked again against the
+    market of the moment, and what is new (it now fills at once) is asked again."""
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
+        before = set(app.store.orders)
+        await pilot.press("j", "j", "j", "1", "2", "B")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
+        first = str(app.screen.query_one("#dialog-text").render())
+        assert "BUY 12 NSE:SBIN LIMIT 799.85" in first, first
+        assert "fills at once" not in first
+        fresh.price("SBIN", "799.00")
+        await wait_for(pilot, lambda: (app.store.quotes[SBIN].ask or 0) < 15997, 10)
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: (
+                showing(app, "ConfirmScreen")
+                and "fills at once" in str(app.screen.query_one("#dialog-text").render())
+            ),
+            10,
+        )
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert set(app.store.orders) == before
+        assert app.store.positions.get(SBIN) is None or not app.store.positions[SBIN].qty
