@@ -64,3 +64,34 @@ async def test_a_bid_confirmed_after_the_market_fell_through_it_asks_again(
         await pilot.pause(0.5)
         assert set(app.store.orders) == before
         assert app.store.positions.get(SBIN) is None or not app.store.positions[SBIN].qty
+
+
+async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) -> None:
+    """The amend ticket (`O`, enter) sent a buy limit's new price 1295.00 (meant 1285.00)
+    above the ask without a word, and it filled at once; moving it on the ladder asks.
+    The amend asks the same, and cancelled, leaves the order where it was."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
+        await pilot.press("j", "j", "j", "B")
+        await wait_for(
+            pilot, lambda: [o.price for o in app.store.orders.values() if o.status == "open"], 10
+        )
+        [order] = [o for o in app.store.orders.values() if o.status == "open"]
+        assert order.price == 15997  # 799.85
+        await pilot.press("O")
+        await wait_for(pilot, lambda: showing(app, "OrdersScreen"), 10)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
+        app.screen.query_one("#a-price").value = "801.00"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
+        text = str(app.screen.query_one("#dialog-text").render())
+        assert "to 801.00" in text, text
+        assert "fills at once" in text, text
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert app.store.orders[order.cid].price == 15997
+        assert app.store.orders[order.cid].status == "open"
+        fresh.flatten_all()
