@@ -95,3 +95,28 @@ async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) ->
         assert app.store.orders[order.cid].price == 15997
         assert app.store.orders[order.cid].status == "open"
         fresh.flatten_all()
+
+
+async def test_the_symbol_search_and_help_dialogs_sit_centred_over_the_screen(
+    engine: EngineProc,
+) -> None:
+    """`/` (add symbol) and `?` (help) drew their box in the top-left corner on an opaque
+    screen that hid the status bar (at 80×24) and, resized to 160×48, left the rest of the
+    terminal blank. They are dialogs like the others: centred, the screen showing round them,
+    and centred again after a resize."""
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        for key, name in (("slash", "SymbolSearchScreen"), ("question_mark", "HelpScreen")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda n=name: showing(app, n), 10)
+            for width, height in ((80, 24), (160, 48)):
+                await pilot.resize_terminal(width, height)
+                await pilot.pause(0.3)
+                box = app.screen.query_one("#dialog").region
+                assert box.width < width, (name, width, box)
+                assert abs(box.x - (width - box.right)) <= 1, (name, width, box)  # centred
+                assert app.screen.has_class("dialog"), name
+            await pilot.resize_terminal(80, 24)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
