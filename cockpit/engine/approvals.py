@@ -16,6 +16,7 @@ The withdrawals are journaled, so an engine restarted in between still knows the
 
 from __future__ import annotations
 
+from cockpit.domain.execution import SEMI_AUTO_BLOCKED, RouterResult
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import Order, OrderCancelled, OrderSubmitted
 from cockpit.engine.base import EngineBase
@@ -61,6 +62,27 @@ class Approvals(EngineBase):
             self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
         self._withdrawn[order.cid] = order
         self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
+
+    def _venue_refused(self, order: Order, what: str, result: RouterResult) -> None:
+        """Say that the venue refused the ``what`` (``cancel`` or ``modify``) of ``order``. In
+        OpenAlgo's live semi-auto mode it refuses every one from the API: the order works on
+        at the broker unchanged, and only OpenAlgo's own order book can change it."""
+        if result.code == SEMI_AUTO_BLOCKED:
+            self._alarm(
+                "error",
+                f"{order.key}: OpenAlgo refuses an API {what} in its semi-auto mode: order "
+                f"{order.cid} ({order.venue_id}) still works at the broker; {what} it in "
+                "OpenAlgo's order book, or switch OpenAlgo to auto mode",
+                key=order.key,
+                code=SEMI_AUTO_BLOCKED,
+            )
+            return
+        self._alarm(
+            "warning",
+            f"{order.key}: {what} of {order.cid} failed: {result.error}",
+            key=order.key,
+            code=f"{what}_failed",
+        )
 
     def _restore_withdrawn(self, events: list[tuple[str, dict[str, object]]]) -> None:
         """The withdrawals of the day not yet taken back (``order_approval_withdrawn`` less
