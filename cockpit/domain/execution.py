@@ -146,6 +146,11 @@ RouterRequest = (
     | QueryHistory
 )
 
+STRATEGY: Final = "cockpit"
+"""The ``strategy`` OpenAlgo's order requests of the cockpit carry. Only its sandbox's order-book
+rows say it back; live rows, the order status and pushed updates never do (OpenAlgo sends the
+broker a fixed tag, e.g. ``openalgo`` for Zerodha)."""
+
 # --------------------------------------------------------------------------- reports
 
 OK: Final = "ok"

@@ -16,7 +16,7 @@ The withdrawals are journaled, so an engine restarted in between still knows the
 
 from __future__ import annotations
 
-from cockpit.domain.execution import SEMI_AUTO_BLOCKED, RouterResult
+from cockpit.domain.execution import SEMI_AUTO_BLOCKED, STRATEGY, RouterResult
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import Order, OrderCancelled, OrderSubmitted
 from cockpit.engine.base import EngineBase
@@ -34,8 +34,9 @@ def same_order(
     order: Order, exchange: str, symbol: str, update: OrderUpdate, slack_ns: int
 ) -> bool:
     """Whether the broker's ``update`` can be ``order`` of ours that has no venue id yet: the
-    same symbol, side, quantity and type, placed at or after ours (less ``slack_ns``). A row
-    without a readable time proves nothing, except a pushed update (it is sent as it happens)."""
+    same symbol, side, quantity and type, placed at or after ours (less ``slack_ns``), and not
+    by another strategy where the venue names it. A row without a readable time proves
+    nothing, except a pushed update (it is sent as it happens)."""
     placed = update.placed_ns
     if placed is None and update.source is OrderUpdateSource.PUSHED:
         placed = update.recv_ns
@@ -47,6 +48,7 @@ def same_order(
         and str(order.side) == update.action.upper()
         and order.qty == update.quantity
         and (not update.pricetype or update.pricetype.upper() == str(order.type))
+        and update.strategy in ("", STRATEGY)
     )
 
 
