@@ -349,12 +349,18 @@ async def test_engine_stop_is_not_a_lost_connection() -> None:
             await attached(pilot, app)
             with contextlib.suppress(Exception):  # the engine may go before it answers
                 e.command(p.Shutdown(id=0, flatten=False))  # what `cockpit engine stop` sends
-            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
-            title = str(app.screen.query_one("#dialog-title").render())
+            title = await screen_text(
+                pilot,
+                app,
+                "EngineLostScreen",
+                lambda: str(app.screen.query_one("#dialog-title").render()),
+                "ENGINE STOPPED",
+                limit=15,
+            )
             assert title == "ENGINE STOPPED"
             assert "engine stopped" in dialog_text(app).lower()
             assert any(m.title == "Engine stopped" for m in app.store.messages)
-            assert app.screen.query_one("#restart", Button).has_focus
+            await wait_for(pilot, lambda: app.screen.query_one("#restart", Button).has_focus)
     finally:
         e.stop()
 
