@@ -214,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(success, no orderid); POST /sim/approve places every queued order",
     )
     real.add_argument(
+        "--semi-auto-live",
+        action="store_true",
+        help="--semi-auto with OpenAlgo in live mode: cancelorder, modifyorder, "
+        "cancelallorder and closeposition answer 403 (not allowed in Semi-Auto mode)",
+    )
+    real.add_argument(
         "--zerodha-order-rows",
         action="store_true",
         help="orderbook/orderstatus rows as OpenAlgo's Zerodha mapping sends them: no "
