@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cockpit.ui.screens.trade import TradeScreen
 from tests.ui.conftest import showing, wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 
 
 async def test_the_trade_screen_behind_a_dialog_keeps_up_with_the_market(
@@ -120,3 +120,21 @@ async def test_the_symbol_search_and_help_dialogs_sit_centred_over_the_screen(
             await pilot.resize_terminal(80, 24)
             await pilot.press("escape")
             await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
+
+
+async def test_a_refused_exit_key_is_named_in_words_not_by_its_command_class(
+    fresh: EngineProc,
+) -> None:
+    """`h` on a position of one said "Refused (quantity): ClosePart" (and an amend
+    "ModifyOrder", a stop move "MoveStop"): the program's class names, not what the trader
+    asked for. The refusal names the action and the symbol."""
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: app.refusals, 10)
+        titles = [n.title for n in app.store.messages if n.title.startswith("Refused")]
+        assert titles[-1] == "Refused (quantity): close 50% of NSE:SBIN", titles
+        fresh.flatten_all()
