@@ -138,3 +138,28 @@ async def test_a_refused_exit_key_is_named_in_words_not_by_its_command_class(
         titles = [n.title for n in app.store.messages if n.title.startswith("Refused")]
         assert titles[-1] == "Refused (quantity): close 50% of NSE:SBIN", titles
         fresh.flatten_all()
+
+
+async def test_the_amend_ticket_offers_only_the_fields_the_order_has(fresh: EngineProc) -> None:
+    """Amending a buy limit offered a Trigger field; a price typed there (the cursor was one
+    field off) came back as a refusal, "a LIMIT order has no trigger". A limit's amend offers
+    its quantity and price only."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
+        await pilot.press("j", "j", "j", "B")
+        await wait_for(
+            pilot, lambda: [o for o in app.store.orders.values() if o.status == "open"], 10
+        )
+        await pilot.press("O")
+        await wait_for(pilot, lambda: showing(app, "OrdersScreen"), 10)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
+        assert app.screen.query_one("#a-trigger").disabled
+        assert not app.screen.query_one("#a-price").disabled
+        assert app.screen.focused is app.screen.query_one("#a-price")
+        await pilot.press("tab")
+        assert app.screen.focused is not app.screen.query_one("#a-trigger")
+        await pilot.press("escape")
+        fresh.flatten_all()
