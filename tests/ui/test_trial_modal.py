@@ -163,3 +163,41 @@ async def test_the_amend_ticket_offers_only_the_fields_the_order_has(fresh: Engi
         assert app.screen.focused is not app.screen.query_one("#a-trigger")
         await pilot.press("escape")
         fresh.flatten_all()
+
+
+async def test_the_kill_switch_key_works_over_a_question_but_types_into_a_field(
+    fresh: EngineProc,
+) -> None:
+    """With "Check this order" up (`15b`), `F` did nothing: the emergency key waited for the
+    question to be answered first. It asks its own question over any dialog now; in a field
+    of the order ticket it is still the letter F."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("1", "5", "b")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
+        await pilot.press("F")
+        await wait_for(
+            pilot,
+            lambda: (
+                showing(app, "ConfirmScreen")
+                and "Kill switch" in str(app.screen.query_one("#dialog-title").render())
+            ),
+            10,
+        )
+        await pilot.press("y")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await pilot.press("n")  # the order question below: not sent
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
+        fresh.flatten_all()  # re-armed
+        await wait_for(pilot, lambda: app.store.status and not app.store.status.kill_switch, 10)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: showing(app, "OrderTicket"), 10)
+        ticket = app.screen
+        await pilot.press("end", "F")
+        assert ticket.query_one("#t-qty").value.endswith("F")
+        assert app.screen is ticket
+        await pilot.press("escape")
+        fresh.flatten_all()
