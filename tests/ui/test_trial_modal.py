@@ -3,6 +3,8 @@ drives the app attached to a real engine process on the paper exchange."""
 
 from __future__ import annotations
 
+import contextlib
+
 from cockpit.ui.screens.trade import TradeScreen
 from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
@@ -201,3 +203,26 @@ async def test_the_kill_switch_key_works_over_a_question_but_types_into_a_field(
         assert app.screen is ticket
         await pilot.press("escape")
         fresh.flatten_all()
+
+
+async def test_a_stopped_engine_is_stopped_on_the_status_bar_too() -> None:
+    """`cockpit engine stop`: the dialog said ENGINE STOPPED, the status bar under it
+    ENGINE LOST (a broken connection, which it was not)."""
+    from cockpit.link import protocol as p
+    from tests.ui.test_engine_pilot import EngineProc as Proc
+
+    e = Proc()
+    try:
+        e.price("SBIN", "800.00")
+        e.wait_ready()
+        app = make_app(e)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await attached(pilot, app)
+            trade = app.screen
+            with contextlib.suppress(Exception):  # the engine may go before it answers
+                e.command(p.Shutdown(id=0, flatten=False))  # what `cockpit engine stop` sends
+            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
+            await wait_for(pilot, lambda: "ENGINE STOPPED" in trade.status.text_of(0), 5)
+            assert "ENGINE LOST" not in trade.status.text_of(0)
+    finally:
+        e.stop()
