@@ -63,6 +63,7 @@ from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
 from cockpit.engine.ports import AlertSender, EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
+from cockpit.engine.reports import VenueReports
 from cockpit.engine.restore import Journaling
 from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
 from cockpit.engine.screen import ScreenLanes
@@ -101,6 +102,7 @@ class Engine(
     Charting,
     ExitPlanning,
     OrderFlow,
+    VenueReports,
     Reconciliation,
     ViewerCommands,
     AlertKeeping,
