@@ -150,7 +150,6 @@ class OpenAlgoRouter:
         if not root.endswith("/api/v1"):
             root += "/api/v1"
         self._root = root
-        self._started = False
         self.__key = api_key
         self._sink = sink
         self._strategy = strategy
@@ -188,16 +187,10 @@ class OpenAlgoRouter:
         self.before_order: Callable[[], object] | None = None
         """Called before an order is placed or modified (paper trading on an external feed:
         the upstream tee's ``flush``, so the paper exchange has the prices first)."""
-        self.counters: dict[str, int] = {
-            "requests": 0,
-            "errors": 0,
-            "retries": 0,
-            "rate_limited": 0,
-            "recovered": 0,
-            "uncertain": 0,
-            "pending_approval": 0,
-            "bad_rows": 0,
-        }
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("requests", "errors", "retries", "rate_limited", "recovered", "uncertain",
+             "pending_approval", "bad_rows"), 0,
+        )  # fmt: skip
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAlgoRouter({self._root!r}, workers={self._workers})"
@@ -208,7 +201,6 @@ class OpenAlgoRouter:
         """Start the worker threads (idempotent)."""
         if self._threads:
             return
-        self._started = True
         # Workers that only take urgent requests (exits, kill switch): an exit never waits
         # behind slow queries or entries that occupy the other workers. Each worker has its
         # own keep-alive connection: a request never waits for a pool lock held by another
@@ -307,11 +299,6 @@ class OpenAlgoRouter:
             self._emit(RouterResult(request, False, DROPPED, "dropped before sending"))
         return len(dropped) + in_hand
 
-    def pending(self) -> int:
-        """How many requests wait to be sent."""
-        with self._cv:
-            return len(self._heap)
-
     # -- worker ----------------------------------------------------------------------------
 
     def _run(self, urgent_only: bool, client: transport.HttpxTransport) -> None:
@@ -386,11 +373,7 @@ class OpenAlgoRouter:
             attempts += 1
             if not self._pacing.wait_turn(path, self._stop, request.urgent):
                 return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
-            if (
-                isinstance(request, PlaceOrder)
-                and not request.urgent
-                and self._dropped_meanwhile(request)
-            ):
+            if placing and not request.urgent and self._dropped_meanwhile(request):
                 return RouterResult(request, False, DROPPED, "dropped before sending")
             sent_ns = time.monotonic_ns()
             sent_wall_ns = time.time_ns()
@@ -489,7 +472,7 @@ class OpenAlgoRouter:
                 attempts=1,
             ))  # fmt: skip
 
-    def _dropped_meanwhile(self, request: PlaceOrder) -> bool:
+    def _dropped_meanwhile(self, request: RouterRequest) -> bool:
         """An entry taken by this worker was dropped while it waited for the rate limit."""
         with self._cv:
             self._in_hand.discard(id(request))
@@ -572,15 +555,6 @@ class OpenAlgoRouter:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        client: transport.HttpxTransport | None = getattr(self._local, "client", None)
-        if client is None:
-            raise HttpError(TRANSPORT, "router not started")
-        try:
-            return client.post(path, content)
-        except transport.SendError as exc:
-            raise self._lost(exc) from None
-
     def _lost(self, exc: transport.SendError) -> HttpError:
         if not exc.sent:
             return HttpError(TRANSPORT, str(exc))
@@ -593,8 +567,13 @@ class OpenAlgoRouter:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        """POST ``body`` (with the key) to ``path``: the answer's JSON, or :class:`HttpError`."""
-        if not self._started:
+        """POST ``body`` (with the key) to ``path`` on this worker's own connection: the
+        answer's JSON, or :class:`HttpError`."""
+        client: transport.HttpxTransport | None = getattr(self._local, "client", None)
+        if client is None:
             raise HttpError(TRANSPORT, "router not started")
         self.counters["requests"] += 1
-        return interpret(*self._send(path, self._encode(body)))
+        try:
+            return interpret(*client.post(path, self._encode(body)))
+        except transport.SendError as exc:
+            raise self._lost(exc) from None
