@@ -52,6 +52,7 @@ from cockpit.adapters.openalgo.lane import ExitLane
 from cockpit.adapters.openalgo.pacing import Pacing
 from cockpit.adapters.openalgo.rest import (
     HttpError,
+    api_root,
     interpret,
     request_call,
 )
@@ -137,9 +138,7 @@ class OpenAlgoRouter(RouterCalls):
         exit_lane: bool = True,
         lane_connections: int = 8,
     ) -> None:
-        root = base_url.rstrip("/")
-        if not root.endswith("/api/v1"):
-            root += "/api/v1"
+        root = api_root(base_url)
         self._root = root
         self.__key = api_key
         self._sink = sink

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from cockpit.adapters.openalgo import transport
-from cockpit.adapters.openalgo.rest import HttpError, interpret
+from cockpit.adapters.openalgo.rest import HttpError, api_root, interpret
 from cockpit.adapters.openalgo.rows import (
     BadRow,
     lacks_fills,
@@ -78,7 +78,7 @@ class OrderBookPoller:
             backoff: delays after failures.
             timeout_s: per-request timeout.
         """
-        self._http = transport.HttpxTransport(host.rstrip("/") + "/api/v1", timeout_s, 1)
+        self._http = transport.HttpxTransport(api_root(host), timeout_s, 1)
         self._body = msgspec.json.encode({"apikey": api_key})
         self._sink = sink
         self._interval = interval_s
