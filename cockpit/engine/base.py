@@ -38,13 +38,14 @@ from cockpit.link import protocol
 from cockpit.link.bus import Inbound, Publisher
 
 if TYPE_CHECKING:
+    from cockpit.config import Settings
     from cockpit.engine.charts import SymbolChart
 
 
 class EngineBase:
     """The engine's state (set in ``Engine.__init__``) and the methods the rooms share."""
 
-    config: Any
+    config: Settings
     options: EngineOptions
     router: ExecutionClient
     journal: EngineJournal | None
