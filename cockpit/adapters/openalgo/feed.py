@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import msgspec
 
+from cockpit.adapters.openalgo.rows import to_ns
 from cockpit.adapters.venue_feed import WsFeed
 from cockpit.adapters.ws import AuthRefused, Backoff, Disconnect, Reject, WsProtocol
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource, Sink
@@ -161,28 +162,6 @@ def _qty(v: Decimal | None, what: str) -> Decimal | None:
     if v < 0:
         raise Reject(f"negative {what}")
     raise Reject(f"absurd {what}")
-
-
-def to_ns(v: int | float | str | None) -> int | None:
-    """An epoch timestamp in s, ms, us or ns (guessed by magnitude) -> ns; None if unusable."""
-    if v is None or isinstance(v, bool):
-        return None
-    if isinstance(v, str):
-        try:
-            v = int(v) if v.isdigit() else float(v)
-        except ValueError:
-            return None
-    if v != v or v <= 0 or v == float("inf"):
-        return None
-    if v < 1e11:
-        return int(v * 1_000_000_000)
-    if v < 1e14:
-        return int(v * 1_000_000)
-    if v < 1e17:
-        return int(v * 1_000)
-    if v < 1e20:
-        return int(v)
-    return None
 
 
 def _levels(raw: list[_Level] | None, side: str) -> tuple[Level, ...]:
