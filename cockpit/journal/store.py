@@ -119,7 +119,6 @@ class Journal(Lists, Writes):
         *,
         profile: str = "default",
         venue: str = "",
-        migrate: bool = True,
         start_session: bool = True,
         checkpoint_interval_s: float | None = 1.0,
         writer: bool = False,
@@ -139,8 +138,7 @@ class Journal(Lists, Writes):
         (:mod:`cockpit.journal.writer`, see :meth:`use_writer`).
 
         Raises:
-            JournalVersionError: written by a newer cockpit, or too old to migrate (or
-                ``migrate`` is False and it is older).
+            JournalVersionError: written by a newer cockpit, or too old to migrate.
             JournalError: not a cockpit journal, or the file cannot be opened.
         """
         path = Path(path)
@@ -173,7 +171,7 @@ class Journal(Lists, Writes):
             problem = checks.damaged(conn, path)
             if problem is not None:
                 raise JournalError(problem)
-            _prepare_schema(conn, path, migrate=migrate)
+            _prepare_schema(conn, path)
             session = 0
             if start_session:
                 cur = conn.execute(
