@@ -384,6 +384,8 @@ class OpenAlgoProtocol(WsProtocol):
 class OpenAlgoFeed(WsFeed):
     """An OpenAlgo market-data and order-update feed on its own thread."""
 
+    protocol: OpenAlgoProtocol
+
     def __init__(
         self,
         ws_url: str,
