@@ -41,13 +41,13 @@ from cockpit.engine.templates import plan_spec_for
 from cockpit.engine.views import (
     instrument_view,
     plan_view,
-    volume_view,
 )
 from cockpit.link import protocol
 from cockpit.link.bus import (
     SnapshotRequest,
     ViewerCommand,
 )
+from cockpit.link.snapshots import PendingBook, SnapshotDraft, VolumeMaps
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,10 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
-        # what it says it shows, or every symbol in full until it says
+        # what it says it shows, or every symbol in full until it says; its books and volume
+        # at price are built by the viewer server, off this thread (link/snapshots.py)
         self.screen.attached(request.conn_id, request.showing)
-        self.publisher.reply(request.conn_id, self.snapshot(request.showing))
+        self.publisher.reply(request.conn_id, self.snapshot_draft(request.showing))
 
     def _instrument_view(self, key: str, inst: Instrument) -> protocol.InstrumentView:
         """The view of instrument ``key``, built once per instrument object."""
@@ -73,9 +74,14 @@ class ViewerCommands(EngineBase):
         return cached[1]
 
     def snapshot(self, showing: frozenset[str] | None = None) -> protocol.Snapshot:
+        """Everything a viewer needs on attach (:meth:`snapshot_draft`, built whole here)."""
+        return self.snapshot_draft(showing).finish()
+
+    def snapshot_draft(self, showing: frozenset[str] | None = None) -> SnapshotDraft:
         """Everything a viewer needs on attach: every quote, and the books and volume at price
         of the symbols in ``showing`` (None: of every symbol; the others go out whole as
-        the viewer shows them)."""
+        the viewer shows them). Those books and maps are lent, not built: a few
+        milliseconds at 3,000 symbols, whatever their levels (see ``link/snapshots.py``)."""
         syms = self._syms
         if showing is None:
             full = list(syms.values())
@@ -85,11 +91,21 @@ class ViewerCommands(EngineBase):
         known = (self.orders.get(c) or self._earlier_final.get(c) for c in self._recent_final)
         recent = [o for o in known if o is not None]
         orders = working + recent[-50:]
-        return protocol.Snapshot(
+        books: list[protocol.BookView | PendingBook] = []
+        volume: list[VolumeMaps] = []
+        for s in full:
+            if s.depth is not None:  # its book not built yet: built from the (immutable) tick
+                books.append((s.inst, s.depth))
+            elif s.book is not None:
+                books.append(s.book)
+            if s.vap:
+                s.vap_lent = True  # changed from now on only in a copy (market.py: _own_vap)
+                volume.append((s.inst.key, s.vap, s.bought))
+        base = protocol.Snapshot(
             seq=self._seq,
             instruments=[self._instrument_view(k, i) for k, i in self.instruments.items()],
             quotes=[self._quote_view(s) for s in syms.values() if s.count],
-            books=[b for s in full if (b := self._book_view(s)) is not None],
+            books=[],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
             orders=[self._order_view(o) for o in orders]
@@ -98,14 +114,12 @@ class ViewerCommands(EngineBase):
             feeds=list(self.feeds.values()),
             status=self._status_view(),
             watchlist=list(self.watchlist),
-            volume_at_price=[
-                volume_view(s.inst.key, s.vap.items(), s.bought) for s in full if s.vap
-            ],
             messages=list(self.message_log.messages),
             alerts=list(self.alerts.values()),
             watchlists=self.watchlist_views(),
             active_watchlist=self.active_watchlist,
         )
+        return SnapshotDraft(base, books, volume)
 
     def _on_command(self, item: ViewerCommand) -> None:
         cmd = item.command

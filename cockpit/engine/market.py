@@ -116,7 +116,7 @@ class MarketData(EngineBase):
             if qty is not None:
                 side, inferred = aggressor(ev, ltp, touch, sym)
                 sym.last_trade, sym.last_side = ltp, side
-                if side == "buy":
+                if side == "buy":  # its own map: _traded copied a lent one
                     sym.bought[ltp] = compact(sym.bought.get(ltp, 0) + qty)
                 if self._charts:
                     ts = ev.exch_ns or ev.recv_ns
@@ -239,6 +239,8 @@ class MarketData(EngineBase):
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return None
+        if sym.vap_lent:
+            own_vap(sym)
         vap = sym.vap
         was = vap.get(ltp)
         vap[ltp] = compact((was or 0) + qty)
@@ -268,8 +270,7 @@ class MarketData(EngineBase):
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""
         sym.vap_changed.update(sym.vap)
-        sym.vap.clear()
-        sym.bought.clear()
+        sym.vap, sym.bought, sym.vap_lent = {}, {}, False  # a snapshot may hold the old ones
         if sym.vap_changed:
             self._vap_dirty.add(sym.inst.key)
 
@@ -331,6 +332,11 @@ class MarketData(EngineBase):
         )
         sym.view, sym.view_count = view, sym.count
         return view
+
+
+def own_vap(sym: SymbolState) -> None:
+    """Copy ``sym``'s volume maps a snapshot holds before changing them (copy on write)."""
+    sym.vap, sym.bought, sym.vap_lent = dict(sym.vap), dict(sym.bought), False
 
 
 def compact(total: Decimal | int) -> Decimal | int:
