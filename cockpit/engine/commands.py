@@ -24,6 +24,7 @@ from cockpit.domain.instruments import (
     InvalidQuantity,
     parse_key,
 )
+from cockpit.domain.market import DepthTick
 from cockpit.domain.orders import (
     OrderRequest,
     Product,
@@ -47,7 +48,7 @@ from cockpit.link.bus import (
     SnapshotRequest,
     ViewerCommand,
 )
-from cockpit.link.snapshots import PendingBook, SnapshotDraft, VolumeMaps
+from cockpit.link.snapshots import SnapshotDraft, VolumeMap
 
 log = logging.getLogger(__name__)
 
@@ -83,28 +84,43 @@ class ViewerCommands(EngineBase):
         the viewer shows them). Those books and maps are lent, not built: a few
         milliseconds at 3,000 symbols, whatever their levels (see ``link/snapshots.py``)."""
         syms = self._syms
-        if showing is None:
-            full = list(syms.values())
-        else:
-            full = [s for k in sorted(showing) if (s := syms.get(k)) is not None]
+        full = (
+            syms.items()
+            if showing is None
+            else [(k, s) for k in sorted(showing) if (s := syms.get(k)) is not None]
+        )
         working = list(self.working.values())
         known = (self.orders.get(c) or self._earlier_final.get(c) for c in self._recent_final)
         recent = [o for o in known if o is not None]
         orders = working + recent[-50:]
-        books: list[protocol.BookView | PendingBook] = []
-        volume: list[VolumeMaps] = []
-        for s in full:
-            if s.depth is not None:  # its book not built yet: built from the (immutable) tick
-                books.append((s.inst, s.depth))
-            elif s.book is not None:
-                books.append(s.book)
+        # parallel lists, not a tuple per symbol: few objects made, no collection due
+        books: list[protocol.BookView | DepthTick] = []
+        book_insts: list[Instrument] = []
+        keys: list[str] = []
+        totals: list[VolumeMap] = []
+        bought: list[VolumeMap] = []
+        for key, s in full:
+            depth = s.depth
+            if depth is not None:  # its book not built yet: built from the (immutable) tick
+                books.append(depth)
+                book_insts.append(s.inst)
+            elif (book := s.book) is not None:
+                books.append(book)
+                book_insts.append(s.inst)
             if s.vap:
-                s.vap_lent = True  # changed from now on only in a copy (market.py: _own_vap)
-                volume.append((s.inst.key, s.vap, s.bought))
+                s.vap_lent = True  # changed from now on only in a copy (market.py: own_vap)
+                keys.append(key)
+                totals.append(s.vap)
+                bought.append(s.bought)
+        quote = self._quote_view
         base = protocol.Snapshot(
             seq=self._seq,
             instruments=[self._instrument_view(k, i) for k, i in self.instruments.items()],
-            quotes=[self._quote_view(s) for s in syms.values() if s.count],
+            quotes=[
+                s.view if s.view_count == s.count and s.view is not None else quote(s)
+                for s in syms.values()
+                if s.count
+            ],
             books=[],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
@@ -119,7 +135,7 @@ class ViewerCommands(EngineBase):
             watchlists=self.watchlist_views(),
             active_watchlist=self.active_watchlist,
         )
-        return SnapshotDraft(base, books, volume)
+        return SnapshotDraft(base, books, book_insts, (keys, totals, bought))
 
     def _on_command(self, item: ViewerCommand) -> None:
         cmd = item.command

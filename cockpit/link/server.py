@@ -360,10 +360,11 @@ class ViewerServer:
                 if v is None:
                     continue
             try:
-                if isinstance(msg, SnapshotDraft):  # its books and volume built here
-                    msg = msg.finish()
-                # a reply may be a whole snapshot: its long lists a slice at a time
-                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
+                if isinstance(msg, SnapshotDraft):  # its books and volume built here, sliced
+                    frame = msg.frame()
+                    msg = msg.base
+                else:  # a reply may be a whole snapshot: its long lists a slice at a time
+                    frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue

@@ -20,29 +20,36 @@ import msgspec
 
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.market import DepthTick
-from cockpit.link.protocol import BookView, Msg, Snapshot
+from cockpit.link.protocol import BookView, Msg, Snapshot, VolumeAtPrice
+from cockpit.link.slices import SLICE, encode_sliced, sliced
 from cockpit.link.volume import volume_view
 
-VolumeMaps: TypeAlias = tuple[str, Mapping[int, Decimal | int], Mapping[int, Decimal | int]]
-"""``(key, total per price, buyer-initiated part per price)``: maps nobody changes any more."""
-PendingBook: TypeAlias = tuple[Instrument, DepthTick]
-"""A symbol's latest depth tick whose book was not built yet."""
+VolumeMap: TypeAlias = Mapping[int, Decimal | int]
+"""Per price (ticks): a total, or its buyer-initiated part; a map nobody changes any more."""
 
 
 class SnapshotDraft:
     """A :class:`Snapshot` whose books and volume at price :meth:`finish` builds.
 
-    ``base`` carries everything else (and no books or volume at price); ``books`` is in the
-    snapshot's order, each a built view or a depth tick to build it from.
+    ``base`` carries everything else (and no books or volume at price). ``books``, in the
+    snapshot's order, are each a built view or the depth tick to build it from, with its
+    instrument at the same index of ``book_insts``; ``volume`` is three parallel lists (keys,
+    totals, buyer parts). Lists, not a tuple per symbol: the decision thread makes a few
+    objects, not thousands (each thousand may start a collection of the collector).
     """
 
-    __slots__ = ("base", "books", "volume")
+    __slots__ = ("base", "book_insts", "books", "volume")
 
     def __init__(
-        self, base: Snapshot, books: list[BookView | PendingBook], volume: list[VolumeMaps]
+        self,
+        base: Snapshot,
+        books: list[BookView | DepthTick],
+        book_insts: list[Instrument],
+        volume: tuple[list[str], list[VolumeMap], list[VolumeMap]],
     ) -> None:
         self.base = base
         self.books = books
+        self.book_insts = book_insts
         self.volume = volume
 
     @property
@@ -51,9 +58,31 @@ class SnapshotDraft:
 
     def finish(self) -> Snapshot:
         """The whole snapshot (any thread: it reads only what nobody changes)."""
-        books = [b if type(b) is BookView else book_of(*b) for b in self.books]  # type: ignore[misc]
-        volume = [volume_view(key, vap.items(), bought) for key, vap, bought in self.volume]
+        books = [_book(b) for b in zip(self.book_insts, self.books, strict=True)]
+        volume = [_volume(m) for m in zip(*self.volume, strict=True)]
         return msgspec.structs.replace(self.base, books=books, volume_at_price=volume)
+
+    def frame(self, per: int = SLICE) -> bytes:
+        """:func:`~cockpit.link.protocol.encode` of :meth:`finish`, byte for byte, built and
+        encoded a slice at a time: the views of a slice are freed before the next is built
+        (hundreds of thousands of levels never live at once, so no full collection of the
+        collector is due, holding the GIL), and between slices the GIL may change hands."""
+        books = sliced(list(zip(self.book_insts, self.books, strict=True)), per, _book)
+        volume = sliced(
+            list(zip(*self.volume, strict=True)), per, _volume, lambda m: 1 + len(m[1]) // 8
+        )
+        return encode_sliced(
+            msgspec.structs.replace(self.base, books=books, volume_at_price=volume), per
+        )
+
+
+def _book(b: tuple[Instrument, BookView | DepthTick]) -> BookView:
+    inst, view = b
+    return view if type(view) is BookView else book_of(inst, view)  # type: ignore[arg-type]
+
+
+def _volume(m: tuple[str, VolumeMap, VolumeMap]) -> VolumeAtPrice:
+    return volume_view(m[0], m[1].items(), m[2])
 
 
 def book_of(inst: Instrument, ev: DepthTick) -> BookView:

@@ -146,3 +146,19 @@ def test_a_drafts_books_are_the_books_of_its_seq(clock: FakeTime) -> None:
     assert {b.key: b.bids for b in rig.engine.snapshot().books}[SBIN.key] == [
         (16019, Decimal(10), 1)
     ]
+
+
+def test_a_drafts_frame_is_its_snapshots_encoding_byte_for_byte(clock: FakeTime) -> None:
+    """The server builds and encodes a draft a slice at a time (its views freed slice by
+    slice): the frame is exactly the whole snapshot's."""
+    rig, pub = draft_rig()
+    for n in range(40):
+        trade(rig, SBIN.key, f"{800 + n * 0.05:.2f}", 300 + n, "buy" if n % 3 else "sell")
+        trade(rig, INFY.key, f"{1500 + n * 0.05:.2f}", 7)
+    rig.engine.handle(depth(rig, SBIN, "801.00"))
+    rig.engine.handle(SnapshotRequest(1))
+    draft = draft_of(pub, 1)
+    whole = p.encode(draft.finish())
+    assert len(draft.finish().volume_at_price[0].levels) == 40
+    for per in (1, 3, 250):
+        assert draft.frame(per) == whole
