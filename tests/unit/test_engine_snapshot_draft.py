@@ -12,11 +12,14 @@ import gc
 import sys
 from decimal import Decimal
 
-from cockpit.domain.market import QuoteTick, TradeTick
+from cockpit.config import Settings
+from cockpit.domain.instruments import Exchange, Instrument
+from cockpit.domain.market import DepthTick, QuoteTick, TradeTick
+from cockpit.engine.core import Engine, EngineOptions
 from cockpit.link import protocol as p
 from cockpit.link.bus import SnapshotRequest
 from cockpit.link.snapshots import SnapshotDraft
-from tests.unit.test_engine_core import INFY, SBIN, Rig
+from tests.unit.test_engine_core import INFY, SBIN, FakeRouter, Rig
 from tests.unit.test_engine_screen_lanes import BookRecorder, FakeTime, clock, depth
 
 __all__ = ["clock"]  # the fixture, used by name
@@ -162,3 +165,46 @@ def test_a_drafts_frame_is_its_snapshots_encoding_byte_for_byte(clock: FakeTime)
     assert len(draft.finish().volume_at_price[0].levels) == 40
     for per in (1, 3, 250):
         assert draft.frame(per) == whole
+
+
+def test_an_attach_at_3000_symbols_makes_a_handful_of_objects(clock: FakeTime) -> None:
+    """Each thousand objects the decision thread makes may start a collection (a full one
+    holds the GIL for as long as the heap takes to scan): the attach of a script at 3,000
+    symbols with books and volume makes lists, not an object per symbol (before: two tuples
+    per symbol, 6,000)."""
+    insts = [Instrument(Exchange.NSE, f"D{i:04d}", Decimal("0.05")) for i in range(3000)]
+    pub = DraftRecorder()
+    engine = Engine(
+        config=Settings(),
+        instruments=insts,
+        router=FakeRouter(),
+        publisher=pub,
+        options=EngineOptions(reconcile_interval_s=0),
+    )
+    engine.reconciled = True
+    for n, inst in enumerate(insts):
+        d = Decimal(100) + n * inst.tick_size
+        engine.handle(
+            DepthTick(
+                1_700_000_000_000_000_000 + n,
+                "NSE",
+                inst.symbol,
+                d,
+                ltq=Decimal(5),
+                bids=((d - inst.tick_size, Decimal(10), 1),),
+                asks=((d + inst.tick_size, Decimal(12), 1),),
+            )
+        )
+        engine._syms[inst.key].vap = {2000 + n: 5}
+    engine.handle(SnapshotRequest(1))  # the views every snapshot reuses, built once
+    gc.collect()
+    gc.disable()
+    try:
+        before = sys.getallocatedblocks()
+        engine.handle(SnapshotRequest(2))
+        grown = sys.getallocatedblocks() - before
+    finally:
+        gc.enable()
+    assert grown < 300, grown
+    snap = draft_of(pub, 2).finish()
+    assert len(snap.books) == len(snap.volume_at_price) == 3000
