@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from cockpit.ui.screens.trade import TradeScreen
-from tests.ui.conftest import showing, wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 
 
@@ -47,9 +47,14 @@ async def test_a_bid_confirmed_after_the_market_fell_through_it_asks_again(
         await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
         before = set(app.store.orders)
         await pilot.press("j", "j", "j", "1", "2", "B")
-        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
-        first = str(app.screen.query_one("#dialog-text").render())
-        assert "BUY 12 NSE:SBIN LIMIT 799.85" in first, first
+        first = await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "BUY 12 NSE:SBIN LIMIT 799.85",
+            limit=10,
+        )
         assert "fills at once" not in first
         fresh.price("SBIN", "799.00")
         await wait_for(pilot, lambda: (app.store.quotes[SBIN].ask or 0) < 15997, 10)
@@ -83,15 +88,24 @@ async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) ->
         [order] = [o for o in app.store.orders.values() if o.status == "open"]
         assert order.price == 15997  # 799.85
         await pilot.press("O")
-        await wait_for(pilot, lambda: showing(app, "OrdersScreen"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "OrdersScreen") and app.screen.focused is not None, 10
+        )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "AmendTicket") and app.screen.query("#a-price"), 10
+        )
         app.screen.query_one("#a-price").value = "801.00"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
-        text = str(app.screen.query_one("#dialog-text").render())
-        assert "to 801.00" in text, text
-        assert "fills at once" in text, text
+        await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "to 801.00",
+            "fills at once",
+            limit=10,
+        )
         await pilot.press("n")
         await pilot.pause(0.5)
         assert app.store.orders[order.cid].price == 15997
@@ -111,7 +125,9 @@ async def test_the_symbol_search_and_help_dialogs_sit_centred_over_the_screen(
         await attached(pilot, app)
         for key, name in (("slash", "SymbolSearchScreen"), ("question_mark", "HelpScreen")):
             await pilot.press(key)
-            await wait_for(pilot, lambda n=name: showing(app, n), 10)
+            await wait_for(
+                pilot, lambda n=name: showing(app, n) and app.screen.query("#dialog"), 10
+            )
             for width, height in ((80, 24), (160, 48)):
                 await pilot.resize_terminal(width, height)
                 await pilot.pause(0.3)
@@ -155,9 +171,13 @@ async def test_the_amend_ticket_offers_only_the_fields_the_order_has(fresh: Engi
             pilot, lambda: [o for o in app.store.orders.values() if o.status == "open"], 10
         )
         await pilot.press("O")
-        await wait_for(pilot, lambda: showing(app, "OrdersScreen"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "OrdersScreen") and app.screen.focused is not None, 10
+        )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "AmendTicket") and app.screen.query("#a-trigger"), 10
+        )
         assert app.screen.query_one("#a-trigger").disabled
         assert not app.screen.query_one("#a-price").disabled
         assert app.screen.focused is app.screen.query_one("#a-price")
@@ -196,7 +216,9 @@ async def test_the_kill_switch_key_works_over_a_question_but_types_into_a_field(
         fresh.flatten_all()  # re-armed
         await wait_for(pilot, lambda: app.store.status and not app.store.status.kill_switch, 10)
         await pilot.press("n")
-        await wait_for(pilot, lambda: showing(app, "OrderTicket"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "OrderTicket") and app.screen.query("#t-qty"), 10
+        )
         ticket = app.screen
         await pilot.press("end", "F")
         assert ticket.query_one("#t-qty").value.endswith("F")
