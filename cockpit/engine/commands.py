@@ -227,10 +227,10 @@ class ViewerCommands(EngineBase):
     def _cmd_ToggleTrail(self, conn_id: int, cmd: protocol.ToggleTrail) -> protocol.Msg:  # noqa: N802
         def toggle(plan: ExitPlan) -> Any:
             if plan.trail is None:
-                ex = getattr(self.config, "exits", None)
-                kind = TrailKind(getattr(ex, "trail_kind", "ticks"))
-                distance = Decimal(getattr(ex, "trail_default_distance", 10))
-                return plan.set_trail(Trail(kind, distance))
+                ex = self.config.exits
+                return plan.set_trail(
+                    Trail(TrailKind(ex.trail_kind), Decimal(ex.trail_default_distance))
+                )
             return plan.toggle_trail()
 
         return self._plan_action(cmd, toggle, "trail toggled")
