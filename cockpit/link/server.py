@@ -61,6 +61,7 @@ from cockpit.link.protocol import (
     encode,
 )
 from cockpit.link.slices import encode_sliced
+from cockpit.link.snapshots import SnapshotDraft
 from cockpit.link.sockets import (
     EngineAlreadyRunning,
     ServerError,
@@ -143,7 +144,7 @@ class ViewerServer:
         self._quotes: dict[str, QuoteView] = {}
         self._books: dict[str, BookView] = {}
         self._status: StatusView | None = None
-        self._out: deque[tuple[int, Msg | VolumeAtPrice]] = deque()
+        self._out: deque[tuple[int, Msg | VolumeAtPrice | SnapshotDraft]] = deque()
         self._vap_pending = False
         """Volume levels were merged into viewers since the last market flush."""
         # loop-thread state
@@ -298,8 +299,9 @@ class ViewerServer:
         if self._idle:
             self._wake()
 
-    def reply(self, conn_id: int, msg: Msg) -> None:
-        """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks."""
+    def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:
+        """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks; a
+        snapshot's draft is built on the loop thread (never for a viewer already gone)."""
         self._out.append((conn_id, msg))
         if self._idle:
             self._wake()
@@ -364,8 +366,11 @@ class ViewerServer:
                 if v is None:
                     continue
             try:
-                # a reply may be a whole snapshot: its long lists a slice at a time
-                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
+                if isinstance(msg, SnapshotDraft):  # its books and volume built here, sliced
+                    frame = msg.frame()
+                    msg = msg.base
+                else:  # a reply may be a whole snapshot: its long lists a slice at a time
+                    frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue
