@@ -90,6 +90,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+def runq_wait_s(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a core (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that just ended
+    return total / 1e9
+
+
 def start_sim(
     root: Path, env: dict[str, str], key: str, symbols: int, rate: float
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any], list[str]]:
@@ -353,6 +364,7 @@ class Group:
         b0, f0 = tui.bytes, tui.frames
         n0 = len(tui.frame_times)
         c0 = {n: cpu_seconds(p) for n, p in self._pids().items()}
+        w0 = {n: runq_wait_s(p) for n, p in self._pids().items()}
         spy = self._py_spy(rate, opts)
         t0 = time.monotonic()
         lat: list[float] = []
@@ -374,7 +386,9 @@ class Group:
             spy.wait(opts.seconds + 30)
         times = tui.frame_times[n0:]
         gaps = [1000 * (b - a) for a, b in zip(times, times[1:], strict=False)]
-        cpu = {n: round(100 * (cpu_seconds(p) - c0[n]) / wall, 1) for n, p in self._pids().items()}
+        pids = self._pids()
+        cpu = {n: round(100 * (cpu_seconds(p) - c0[n]) / wall, 1) for n, p in pids.items()}
+        waited = {n: round(100 * (runq_wait_s(p) - w0[n]) / wall, 1) for n, p in pids.items()}
         s1 = self.sent()
         e1 = engine_ticks(self.socket)
         h1 = host_cpu()
@@ -411,6 +425,9 @@ class Group:
             "venue_cpu_pct_of_core": cpu["venue"],
             "engine_cpu_pct_of_core": cpu["engine"],
             "tui_cpu_pct_of_core": cpu["tui"],
+            # runnable but waiting for a core (all threads; a busy host): CPU it did not get
+            "tui_runq_wait_pct": waited["tui"],
+            "engine_runq_wait_pct": waited["engine"],
             "terminal_bytes_per_s": round((tui.bytes - b0) / wall),
             "engine_rss_mb": rss_mb(self.engine.pid),
             "tui_rss_mb": rss_mb(self.tui.proc.pid),
