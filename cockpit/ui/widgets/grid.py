@@ -25,6 +25,10 @@ Line = tuple[str, tuple[Cell, ...]]
 
 BLANK_LINE: Line = ("", ())
 
+QUIET_S = 0.04
+"""A capped rebuild waits this long past its gap for a batch to do it (one frame at 30 fps
+and a little): only in a quiet market does its own timer run it."""
+
 
 def cell(text: str, width: int, cls: str = "", *, left: bool = False) -> Cell:
     """A cell padded (or cut) to ``width`` cells, right-aligned unless ``left``."""
@@ -141,6 +145,13 @@ class LineGrid(Widget):
         """Rebuild, at most ``max_hz`` times a second (None: now). For market-driven
         redraws that the eye does not need at the full frame rate.
 
+        Called as a batch is applied: if the grid's gap since its last rebuild has passed,
+        it rebuilds now, so it is painted in the batch's frame with the other widgets. Else
+        the next batch after the gap does it; a timer set for a frame after the gap does it
+        only if no batch comes (a quiet market). Rebuilt on its own timer instead, each
+        capped grid was painted in a frame of its own, between the batches': 2-3 screen
+        updates per batch, each a walk of the compositor, and more frames than batches.
+
         The pending rebuild is an asyncio ``call_later``, not a Textual ``set_timer``: a
         one-shot Textual timer is silently dropped when the event loop reaches its first
         check later than its delay (its skip logic; another thread holding the GIL or a GC
@@ -149,10 +160,14 @@ class LineGrid(Widget):
         if self.max_hz is None:
             self._rebuild_now()
             return
-        if self._soon is None:
-            delay = max(0.001, self._last_rebuild + self.min_gap() - time.monotonic())
+        wait = self._last_rebuild + self.min_gap() - time.monotonic()
+        if wait <= 0:
+            if self._soon is not None:
+                self._soon.cancel()
+            self._rebuild_now()
+        elif self._soon is None:
             loop = asyncio.get_running_loop()
-            self._soon = loop.call_later(delay, self.call_next, self._rebuild_now)
+            self._soon = loop.call_later(wait + QUIET_S, self.call_next, self._rebuild_now)
 
     def min_gap(self) -> float:
         """Seconds a market-driven rebuild waits after the last one (``1 / max_hz``; a grid
