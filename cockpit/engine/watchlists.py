@@ -133,7 +133,7 @@ class WatchlistKeeping(EngineBase):
     def _cmd_Unsubscribe(self, conn_id: int, cmd: protocol.Unsubscribe) -> protocol.Msg:  # noqa: N802
         busy = [k for k in cmd.keys if self._has_position_or_orders(k)]
         if busy:
-            return protocol.Refused(cmd.id, "busy", f"open position or orders on {busy}")
+            return protocol.Refused(cmd.id, "busy", f"open position or orders on {', '.join(busy)}")
         gone = [k for k in cmd.keys if k in self.watchlist]
         if gone:
             self.watchlist = [k for k in self.watchlist if k not in gone]

@@ -101,6 +101,11 @@ def describe_command(store: Store, cmd: Any) -> str:
         if cmd.qty is not None:
             what += f" qty {fmt_qty(cmd.qty)}"
         return what
+    if isinstance(cmd, p.Subscribe | p.Unsubscribe):
+        keys = ", ".join(cmd.keys)
+        if isinstance(cmd, p.Subscribe):
+            return f"add {keys} to the watchlist"
+        return f"remove {keys} from the watchlist"
     tag = str(type(cmd).__struct_config__.tag)
     words = COMMAND_WORDS.get(tag, tag.replace("_", " "))
     symbol = getattr(cmd, "key", None)

@@ -32,3 +32,28 @@ def test_each_exit_reason_is_said_in_words() -> None:
     assert exit_notices("breakeven")[0].startswith("Exit fired: NSE:SBIN  breakeven stop at")
     assert exit_notices("stop")[0].startswith("Exit fired: NSE:SBIN  stop at")
     assert exit_notices("target")[0].startswith("Exit fired: NSE:SBIN  target at")
+
+
+async def test_the_positions_pane_says_why_the_exit_fired_in_words() -> None:
+    """The positions pane's line under a fired plan said "exit fired: trailing_stop"."""
+    from tests.ui.conftest import wait_for
+    from tests.ui.test_engine_pilot import SBIN, attached, make_app, qty, running_engine
+
+    with running_engine() as e:
+        app = make_app(e)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await attached(pilot, app)
+            e.price("SBIN", "800.05")  # a fresh tick: the stale-data gate lets the entry in
+            await wait_for(pilot, lambda: getattr(app.store.quotes.get(SBIN), "ltp", 0) == 16_001)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: qty(app) == 1, 10)
+            await pilot.press("t")  # trail 4 ticks
+            await wait_for(pilot, lambda: app.store.plans[SBIN].trail_active, 10)
+            e.price("SBIN", "800.50")
+            await wait_for(pilot, lambda: app.store.plans[SBIN].stop == 16_006, 10)
+            e.sim.reject_next("NSE", "SBIN", 50)  # the exit keeps failing: the line stays
+            e.price("SBIN", "800.25")
+            pane = app.screen.positions
+            lines = lambda: [pane.text_of(y) for y in range(6)]  # noqa: E731
+            await wait_for(pilot, lambda: any("exit fired" in t for t in lines()), 10)
+            assert any("exit fired: trail stop at 800.25" in t for t in lines()), lines()

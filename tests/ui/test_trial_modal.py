@@ -248,3 +248,43 @@ async def test_a_stopped_engine_is_stopped_on_the_status_bar_too() -> None:
             assert "ENGINE LOST" not in trade.status.text_of(0)
     finally:
         e.stop()
+
+
+async def test_removing_a_symbol_with_a_position_is_refused_in_words(fresh: EngineProc) -> None:
+    """`del` on the watchlist row of a symbol with a position said "Refused (busy):
+    unsubscribe / open position or orders on ['NSE:SBIN']" (a Python list)."""
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("w")
+        await wait_for(
+            pilot, lambda: showing(app, "WatchlistScreen") and app.screen.focused is not None, 10
+        )
+        await pilot.press("home", "delete")
+        await wait_for(pilot, lambda: app.refusals, 10)
+        [note] = [n for n in app.store.messages if n.title.startswith("Refused")][-1:]
+        assert note.title == "Refused (busy): remove NSE:SBIN from the watchlist", note
+        assert note.message == "open position or orders on NSE:SBIN", note
+        assert SBIN in app.store.watchlist
+        fresh.flatten_all()
+
+
+async def test_the_help_at_80_columns_has_no_line_wrapped_into_the_next(
+    engine: EngineProc,
+) -> None:
+    """At 80×24 the help's long lines ("Asks first (naming side, qty, symbol, type, price): a
+    limit that would fill at once, a price" ...) wrapped mid-sentence, each wrapped part
+    starting at the left edge under the keys. Every line fits the dialog."""
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("question_mark")
+        await wait_for(
+            pilot, lambda: showing(app, "HelpScreen") and app.screen.query("#help-text"), 10
+        )
+        await pilot.pause(0.3)
+        text = app.screen.query_one("#help-text")
+        lines = str(text.render()).split("\n")  # the text's own lines (a last one empty)
+        assert text.size.height == len(lines), (text.size, len(lines))

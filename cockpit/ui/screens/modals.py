@@ -241,7 +241,8 @@ HELP = """\
   t            toggle trailing                  e       stop to breakeven
 [b]Ladder orders[/b]
   v            pick the order / stop / target on the cursor's row (again: the next one)
-  K / J        move it (or the cursor row's) up / down a tick    g  move it to the cursor
+  K / J        move it (or the cursor row's) up / down a tick
+  g            move it to the cursor
   < / >        cancel all buys / all sells      esc     drop the pick
   z            price grouping: 1, 2, 5, 10, 25 ticks a row
   A            price alert at the ladder cursor (! lists the alerts)
@@ -263,9 +264,10 @@ HELP_WIDTH = 104
 """The help dialog's width: narrower, its two-column key tables go one column."""
 
 
-def narrow_help(text: str = HELP) -> str:
+def narrow_help(text: str = HELP, width: int = 68) -> str:
     """The help with each two-column row split in two rows (the second key aligned with the
-    first), so an 80-column terminal does not wrap one row into the next one's key."""
+    first), so an 80-column terminal does not wrap one row into the next one's key; a line
+    still wider than ``width`` is wrapped at a word, its rest indented under its words."""
     out: list[str] = []
     for line in text.splitlines():
         if line.startswith("  ") and line[2:3] != " ":
@@ -278,7 +280,23 @@ def narrow_help(text: str = HELP) -> str:
                 out.append(line)
         else:
             out.append(line)
-    return "\n".join(out) + "\n"
+    return "\n".join(fitted for line in out for fitted in _fit(line, width)) + "\n"
+
+
+def _fit(line: str, width: int) -> list[str]:
+    """``line`` wrapped to ``width`` visible columns (markup does not count): the rest of a
+    key row under its description, of any other line under its first word."""
+    import re
+    import textwrap
+
+    shown = re.sub(r"\[/?b\]|\\(?=\[)", "", line)
+    if len(shown) <= width:
+        return [line]
+    key_row = re.match(r"  \S.{0,12}?  +(?=\S)", line)
+    indent = " " * (len(key_row.group(0)) if key_row else 2)
+    return textwrap.wrap(
+        line, width=width + len(line) - len(shown), subsequent_indent=indent, break_on_hyphens=False
+    )
 
 
 def keymap_ids() -> str:
@@ -336,7 +354,9 @@ class HelpScreen(Dialog[None]):
             yield Label("Cockpit keys", id="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 narrow = self.app.size.width < HELP_WIDTH
-                yield Static(narrow_help() if narrow else HELP, id="help-text")
+                # The dialog's inside: 95% of the screen less its border, padding and scrollbar.
+                inside = self.app.size.width * 95 // 100 - 8
+                yield Static(narrow_help(width=inside) if narrow else HELP, id="help-text")
                 yield Static(keymap_ids(), id="help-ids")
 
     def action_close(self) -> None:

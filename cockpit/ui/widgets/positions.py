@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from cockpit.link.protocol import PlanView, PositionView
-from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.fmt import exit_reason, fmt_money, fmt_qty
 from cockpit.ui.store import Store, unrealized_at
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 from cockpit.ui.widgets.ladder import avg_to_ticks
@@ -159,7 +159,7 @@ class PositionsPane(LineGrid):
         lines: list[Line] = [(row_cls, tuple(cells))]
         if plan is not None and plan.fired:
             ex = store.exits.get(key)
-            why = f"  exit fired: {plan.fired}"
+            why = f"  exit fired: {exit_reason(plan.fired)}"
             if ex is not None:
                 why += f" at {store.fmt_price(key, ex.price)}"
                 if ex.level is not None:
