@@ -139,7 +139,7 @@ class OrderFlow(EngineBase):
             for request in requests:
                 submit(request)
 
-        self.journal.after_commit(send)
+        self.journal.after_commit(send, urgent=any(r.urgent for r in requests))
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
@@ -164,9 +164,11 @@ class OrderFlow(EngineBase):
                     yield
                 except Exception as exc:
                     error = exc
+                finally:  # inside: the requests ship with their statements, one group
+                    self._held = None
+                    self._send(held)
         finally:
             self._held = None
-            self._send(held)
         if error is not None:
             raise error
 

@@ -104,6 +104,41 @@ def test_a_burst_decided_while_the_commit_waits_is_not_sent_until_it_is_committe
     journal.close()
 
 
+def test_exits_decided_while_the_writer_is_idle_go_from_the_deciding_thread_committed(
+    tmp_path: Path,
+) -> None:
+    """No hop to the writer thread on an exit's way: committed and sent by the thread that
+    decided it, before the batch returns."""
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    rig.engine._handle_together(crash(rig))
+    assert len(exits(router)) == N  # no flush: already sent
+    assert all(router.committed), router.committed
+    assert set(router.threads) == {threading.current_thread().name}
+    journal.close()
+
+
+def test_exits_wait_behind_what_the_writer_holds_and_keep_their_order(tmp_path: Path) -> None:
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    gate = threading.Event()
+    ran: list[str] = []
+    journal.after_commit(lambda: (gate.wait(10), ran.append("before")))  # the writer is held
+    rig.engine._handle_together(crash(rig))
+    assert router.requests == []  # not sent ahead of what was queued before them
+    gate.set()
+    journal.flush()
+    assert ran == ["before"]
+    assert len(exits(router)) == N
+    assert all(router.committed)
+    assert set(router.threads) == {"journal-writer"}
+    journal.close()
+
+
 def test_the_writer_sends_the_same_exits_and_journals_the_same_rows_as_the_decision_thread(
     tmp_path: Path,
 ) -> None:
