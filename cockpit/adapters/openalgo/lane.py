@@ -200,9 +200,11 @@ class ExitLane:
             closing.close()
         return unsent, unanswered
 
-    def submit(self, request: Any) -> None:
-        """Write an exit now, on this thread, or queue it for the lane thread (never blocks)."""
-        if self.inline and not self._stop.is_set() and self._lock.acquire(blocking=False):
+    def submit(self, request: Any, *, inline: bool = True) -> None:
+        """Write an exit now, on this thread, or queue it for the lane thread (never blocks;
+        ``inline`` False: the lane thread writes it, as when ``turn`` may block)."""
+        here = inline and self.inline and not self._stop.is_set()
+        if here and self._lock.acquire(blocking=False):
             try:
                 self._queue.append(request)
                 self._write_queued()
