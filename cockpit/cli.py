@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -213,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(success, no orderid); POST /sim/approve places every queued order",
     )
     real.add_argument(
+        "--semi-auto-live",
+        action="store_true",
+        help="--semi-auto with OpenAlgo in live mode: cancelorder, modifyorder, "
+        "cancelallorder and closeposition answer 403 (not allowed in Semi-Auto mode)",
+    )
+    real.add_argument(
         "--zerodha-order-rows",
         action="store_true",
         help="orderbook/orderstatus rows as OpenAlgo's Zerodha mapping sends them: no "
@@ -304,6 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(module, func_name)(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went (`cockpit journal export | head`): end quietly, as `cat` does.
+        # Python's flush of stdout at exit would fail again: point it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
 
 
 if __name__ == "__main__":

@@ -146,6 +146,11 @@ RouterRequest = (
     | QueryHistory
 )
 
+STRATEGY: Final = "cockpit"
+"""The ``strategy`` OpenAlgo's order requests of the cockpit carry. Only its sandbox's order-book
+rows say it back; live rows, the order status and pushed updates never do (OpenAlgo sends the
+broker a fixed tag, e.g. ``openalgo`` for Zerodha)."""
+
 # --------------------------------------------------------------------------- reports
 
 OK: Final = "ok"
@@ -163,6 +168,9 @@ UNCERTAIN: Final = "uncertain"
 PENDING_APPROVAL: Final = "pending_approval"
 """Accepted by the server but queued for the user's approval (OpenAlgo's semi-auto mode and its
 Action Center): no venue id yet; the order is adopted when it reaches the order book."""
+SEMI_AUTO_BLOCKED: Final = "semi_auto_blocked"
+"""Refused because the server is in OpenAlgo's live semi-auto mode, where an API client may not
+cancel, modify, cancel all or close positions (HTTP 403): the order is unchanged at the broker."""
 STOPPED: Final = "stopped"
 DROPPED: Final = "dropped"
 """An entry dropped before it was sent (kill switch, disarm, daily loss limit)."""

@@ -79,6 +79,9 @@ class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
     """When the venue says it took the order (wall-clock ns; None when its row does not say)."""
     raw: dict[str, Any] | None = None
     """The venue's own fields, for the journal (never shown raw to the user)."""
+    strategy: str = ""
+    """The strategy that placed the order, where the venue says it (OpenAlgo's sandbox rows
+    do; its live rows and pushed updates never): "" when unknown."""
 
     @property
     def key(self) -> str:

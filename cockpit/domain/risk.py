@@ -198,6 +198,16 @@ def _fmt(value: Decimal) -> str:
     return text
 
 
+def _money(value: Decimal) -> str:
+    """Money in a refusal as everywhere else: ``1,600.10``."""
+    return money_text(value, sign=False)
+
+
+def _price(tick_size: Decimal, ticks: int) -> str:
+    """A price with its tick size's places: ``800.00`` at 0.05."""
+    return format(tick_size * ticks, "f")
+
+
 def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> list[Refusal]:
     """Every rule the entry ``request`` breaks, in the documented order."""
     out: list[Refusal] = []
@@ -255,7 +265,7 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                 Refusal(
                     Rule.MAX_NOTIONAL,
                     f"max_notional: no price for {key} to value the order against the limit "
-                    f"{_fmt(limits.max_notional)}",
+                    f"{_money(limits.max_notional)}",
                 )
             )
         else:
@@ -264,9 +274,9 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                 out.append(
                     Refusal(
                         Rule.MAX_NOTIONAL,
-                        f"max_notional: order value {_fmt(notional)} "
-                        f"({_fmt(qty)} x {_fmt(ctx.tick_size * price_ticks)}) exceeds the "
-                        f"limit {_fmt(limits.max_notional)}",
+                        f"max_notional: order value {_money(notional)} "
+                        f"({_fmt(qty)} x {_price(ctx.tick_size, price_ticks)}) exceeds the "
+                        f"limit {_money(limits.max_notional)}",
                     )
                 )
     if limits.max_position_notional is not None:
@@ -275,7 +285,7 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
         exposure = held + Decimal(ctx.working_qty.get(key, Decimal(0)))
         after = exposure + request.side.sign * qty
         if abs(after) > abs(exposure):
-            limit = _fmt(limits.max_position_notional)
+            limit = _money(limits.max_position_notional)
             if price_ticks is None:
                 out.append(
                     Refusal(
@@ -291,7 +301,7 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                         Refusal(
                             Rule.MAX_POSITION_NOTIONAL,
                             f"max_position_notional: position in {key} would be worth "
-                            f"{_fmt(value)} ({_fmt(after)} x {_fmt(ctx.tick_size * price_ticks)}"
+                            f"{_money(value)} ({_fmt(after)} x {_price(ctx.tick_size, price_ticks)}"
                             f"), over the limit {limit}",
                         )
                     )
@@ -346,8 +356,8 @@ def _band(
             out.append(
                 Refusal(
                     Rule.PRICE_BAND,
-                    f"price_band: {name} price {_fmt(tick_size * ticks)} is {_fmt(off)}% "
-                    f"from the last price {_fmt(tick_size * last)}, outside the band "
+                    f"price_band: {name} price {_price(tick_size, ticks)} is {_fmt(off)}% "
+                    f"from the last price {_price(tick_size, last)}, outside the band "
                     f"{_fmt(pct)}%",
                 )
             )

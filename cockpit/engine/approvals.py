@@ -16,6 +16,7 @@ The withdrawals are journaled, so an engine restarted in between still knows the
 
 from __future__ import annotations
 
+from cockpit.domain.execution import SEMI_AUTO_BLOCKED, STRATEGY, RouterResult
 from cockpit.domain.feed import OrderUpdate, OrderUpdateSource
 from cockpit.domain.orders import Order, OrderCancelled, OrderSubmitted
 from cockpit.engine.base import EngineBase
@@ -33,8 +34,9 @@ def same_order(
     order: Order, exchange: str, symbol: str, update: OrderUpdate, slack_ns: int
 ) -> bool:
     """Whether the broker's ``update`` can be ``order`` of ours that has no venue id yet: the
-    same symbol, side, quantity and type, placed at or after ours (less ``slack_ns``). A row
-    without a readable time proves nothing, except a pushed update (it is sent as it happens)."""
+    same symbol, side, quantity and type, placed at or after ours (less ``slack_ns``), and not
+    by another strategy where the venue names it. A row without a readable time proves
+    nothing, except a pushed update (it is sent as it happens)."""
     placed = update.placed_ns
     if placed is None and update.source is OrderUpdateSource.PUSHED:
         placed = update.recv_ns
@@ -46,6 +48,7 @@ def same_order(
         and str(order.side) == update.action.upper()
         and order.qty == update.quantity
         and (not update.pricetype or update.pricetype.upper() == str(order.type))
+        and update.strategy in ("", STRATEGY)
     )
 
 
@@ -61,6 +64,27 @@ class Approvals(EngineBase):
             self._journal_call(self.journal.event, "order_approval_withdrawn", {"cid": order.cid})
         self._withdrawn[order.cid] = order
         self._apply_events(order, [OrderCancelled(self.clock(), WITHDRAWN)], source="viewer")
+
+    def _venue_refused(self, order: Order, what: str, result: RouterResult) -> None:
+        """Say that the venue refused the ``what`` (``cancel`` or ``modify``) of ``order``. In
+        OpenAlgo's live semi-auto mode it refuses every one from the API: the order works on
+        at the broker unchanged, and only OpenAlgo's own order book can change it."""
+        if result.code == SEMI_AUTO_BLOCKED:
+            self._alarm(
+                "error",
+                f"{order.key}: OpenAlgo refuses an API {what} in its semi-auto mode: order "
+                f"{order.cid} ({order.venue_id}) still works at the broker; {what} it in "
+                "OpenAlgo's order book, or switch OpenAlgo to auto mode",
+                key=order.key,
+                code=SEMI_AUTO_BLOCKED,
+            )
+            return
+        self._alarm(
+            "warning",
+            f"{order.key}: {what} of {order.cid} failed: {result.error}",
+            key=order.key,
+            code=f"{what}_failed",
+        )
 
     def _restore_withdrawn(self, events: list[tuple[str, dict[str, object]]]) -> None:
         """The withdrawals of the day not yet taken back (``order_approval_withdrawn`` less

@@ -480,12 +480,7 @@ class OrderFlow(EngineBase):
             if not result.ok:
                 order = self.orders.get(request.cid)
                 if order is not None and order.is_working:
-                    self._alarm(
-                        "warning",
-                        f"{order.key}: cancel of {request.cid} failed: {result.error}",
-                        key=order.key,
-                        code="cancel_failed",
-                    )
+                    self._venue_refused(order, "cancel", result)
                     # Find out what the order did instead.
                     self.router.submit(QueryOrder(request.cid, request.venue_id))
         elif isinstance(request, RouterModify):
@@ -569,12 +564,7 @@ class OrderFlow(EngineBase):
         if order is None or not order.is_working:
             return
         if not result.ok:
-            self._alarm(
-                "warning",
-                f"{order.key}: modify of {order.cid} failed: {result.error}",
-                key=order.key,
-                code="modify_failed",
-            )
+            self._venue_refused(order, "modify", result)
             return
         inst = self.instruments[order.key]
         price = venue_ticks(inst, request.price) if order.type.has_price else None

@@ -11,6 +11,7 @@ from typing import Any
 from cockpit.domain import risk
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest
+from cockpit.domain.positions import money_text
 from cockpit.engine.state import ENTRY_TAGS, ZERO
 
 
@@ -55,7 +56,11 @@ class RiskGate:
             if over_value is not None and ref is not None:
                 value = inst.price(ref) * request.qty
                 if value > over_value:
-                    return ("confirm", f"value {value} is over {over_value}: confirm it")
+                    return (
+                        "confirm",
+                        f"value {money_text(value, sign=False)} is over "
+                        f"{money_text(Decimal(over_value), sign=False)}: confirm it",
+                    )
         # The rules read the request's own symbol only, and the day's P&L only under a loss
         # limit: the whole book's P&L or every symbol's price is not needed.
         key = request.key

@@ -53,7 +53,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         modify_updates=_legacy(args, "modify_updates"),
         accept_pending_quantity=_legacy(args, "accept_pending_quantity"),
         numeric_data_mode=_legacy(args, "numeric_data_mode"),
-        semi_auto=getattr(args, "semi_auto", False),
+        semi_auto=getattr(args, "semi_auto", False) or getattr(args, "semi_auto_live", False),
+        semi_auto_live=getattr(args, "semi_auto_live", False),
         zerodha_order_rows=getattr(args, "zerodha_order_rows", False),
     )
 

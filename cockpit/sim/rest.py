@@ -51,6 +51,19 @@ LEGACY_RATE_LIMITED: Final = {
 }
 """The 429 body with ``--retry-after-429`` (and a ``Retry-After: 1`` header)."""
 INVALID_KEY: Final = {"status": "error", "message": "Invalid openalgo apikey"}
+SEMI_AUTO_BLOCKED: Final = {
+    "cancelorder": "Cancel order operation is not allowed in Semi-Auto mode. Please switch to "
+    "Auto mode to cancel orders.",
+    "modifyorder": "Modify order operation is not allowed in Semi-Auto mode. Please switch to "
+    "Auto mode to modify orders.",
+    "cancelallorder": "Cancel all orders operation is not allowed in Semi-Auto mode. Please "
+    "switch to Auto mode to cancel orders.",
+    "closeposition": "Close position operation is not allowed in Semi-Auto mode. Please switch "
+    "to Auto mode to close positions.",
+}
+"""What OpenAlgo answers, with a 403, to these API calls in semi-auto mode when analyze mode is
+off (``services/cancel_order_service.py`` and its siblings: the check runs after the schema's
+validation, before the broker is asked; the web UI's own cancel is not refused)."""
 
 Handler = Callable[[dict[str, Any]], Awaitable[tuple[int, Any]] | tuple[int, Any]]
 
@@ -199,6 +212,8 @@ class RestApi:
             ("analyzer/toggle", schema.ANALYZER_TOGGLE, self.analyzer_toggle, self.api_limit, True),
         ]
         for path, sch, handler, limiter, as_text in routes:
+            if path in SEMI_AUTO_BLOCKED and self.server.config.semi_auto_live:
+                handler = self._blocked(SEMI_AUTO_BLOCKED[path])
             endpoint = self._endpoint(sch, handler, limiter, as_text)
             app.router.add_post(f"/api/v1/{path}", endpoint)
             app.router.add_post(f"/api/v1/{path}/", endpoint)
@@ -275,6 +290,15 @@ class RestApi:
             return json_response(status, payload)
 
         return endpoint
+
+    def _blocked(self, message: str) -> Handler:
+        """A route OpenAlgo refuses in live semi-auto mode: 403 with its own words."""
+
+        def handler(v: dict[str, Any]) -> tuple[int, Any]:
+            self.stats["errors_403"] += 1
+            return 403, {"status": "error", "message": message}
+
+        return handler
 
     def _rate_limited(self, limiter: RateLimiter) -> web.Response:
         """429 as flask-limiter answers the ``/api/v1`` routes: ``{"message": "10 per 1

@@ -109,6 +109,10 @@ class SimConfig:
     semi_auto: bool = False
     """OpenAlgo's semi-auto order mode: ``placeorder`` queues the order for approval and
     answers success with no ``orderid``; ``/sim/approve`` places every queued order."""
+    semi_auto_live: bool = False
+    """With ``semi_auto``: OpenAlgo in live mode (analyze off), where semi-auto also refuses
+    ``cancelorder``, ``modifyorder``, ``cancelallorder`` and ``closeposition`` from the API
+    with a 403 (:data:`cockpit.sim.rest.SEMI_AUTO_BLOCKED`)."""
     zerodha_order_rows: bool = False
     """``/orderbook`` and ``/orderstatus`` rows as OpenAlgo's live Zerodha mapping sends them:
     no ``filled_quantity``, ``average_price`` or ``pending_quantity`` (a partial fill shows

@@ -29,7 +29,7 @@ from cockpit.ui.messages import EngineLinkLost, EngineLinkUp, EngineMessagesRece
 from cockpit.ui.navigation import NavigationMixin
 from cockpit.ui.options import Connector, StaticConnector, UiOptions
 from cockpit.ui.paint import paint_now
-from cockpit.ui.screens.lifecycle import drawn
+from cockpit.ui.screens.lifecycle import drawn, seen_screens
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
 from cockpit.ui.themes import (
@@ -354,12 +354,12 @@ class CockpitApp(
         if not self.screen_stack:  # the app is closing: its screens are gone
             return
         with self.batch_update():
-            screen = self.screen
+            seen = seen_screens(self.screen_stack)
             for scr in self.screen_stack:
                 refresh = getattr(scr, "refresh_view", None)
                 if refresh is None or not drawn(scr):  # not mounted yet: its mount draws all
                     continue
-                if scr is screen or changes.everything:
+                if scr in seen or changes.everything:
                     refresh(changes)
         self._refresh_gate()
 

@@ -196,10 +196,18 @@ class EntryMixin:
         from cockpit.ui.screens.modals import ConfirmScreen
 
         text = f"{describe(app.store, cmd)}\n{reason}.\nSend it?"
+        filled_at_once = marketable(app.store, cmd)
 
         def done(ok: bool | None) -> None:
-            if ok:
-                app._send_entry(p.PlaceEntry(**{**_struct_dict(cmd), "confirmed": True}))
+            if not ok:
+                return
+            # The market moved while the question was up: a limit that now fills at once
+            # was not what the trader saw and answered; ask about that.
+            now = marketable(app.store, cmd)
+            if now and not filled_at_once:
+                app._confirm_then_send(cmd, f"the market moved: {now}")
+                return
+            app._send_entry(p.PlaceEntry(**{**_struct_dict(cmd), "confirmed": True}))
 
         # Cancel has the focus: an enter meant for the ladder does not send it.
         app.push_screen(ConfirmScreen("Check this order", text, confirm="Send", danger=True), done)

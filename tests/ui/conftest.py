@@ -62,6 +62,37 @@ def showing(app: object, name: str) -> bool:
     return type(screen).__name__ == name and screen.is_mounted
 
 
+async def screen_text(
+    pilot: object,
+    app: object,
+    name: str,
+    read: Callable[[], str],
+    *wanted: str,
+    limit: float = 5.0,
+) -> str:
+    """Wait until the screen on top is a mounted ``name`` and ``read()`` (its widgets' text)
+    has every one of ``wanted``; return that text. The screen's type alone is not enough: its
+    widgets mount and fill a frame or more later under load. A failure says what was read."""
+    from textual.css.query import NoMatches
+
+    deadline = time.monotonic() + limit
+    last = ""
+    while True:
+        if showing(app, name):
+            try:
+                last = read()
+            except NoMatches:  # not composed yet
+                last = ""
+            if all(w in last for w in wanted):
+                return last
+        if time.monotonic() > deadline:
+            top = type(app.screen).__name__  # type: ignore[attr-defined]
+            raise AssertionError(
+                f"{name} did not show {wanted!r} within {limit}s (on top: {top}; read {last!r})"
+            )
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+
+
 def tz_is_utc() -> bool:
     """For assertions on rendered clocks."""
     return os.environ.get("TZ") == "UTC"

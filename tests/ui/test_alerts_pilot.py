@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 
 from cockpit.ui.alerts import notification, passthrough
-from cockpit.ui.screens.alerts import AlertsScreen
 from tests.servers.webhook_server import WebhookServer
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, wait_for
 from tests.ui.test_engine_pilot import SBIN, attached, make_app, running_engine
 
 
@@ -37,7 +36,13 @@ async def test_an_alert_set_at_the_cursor_rings_shows_and_reaches_the_webhook() 
                     True,
                 )
                 await pilot.press("exclamation_mark")
-                assert isinstance(app.screen, AlertsScreen)
+                await screen_text(
+                    pilot,
+                    app,
+                    "AlertsScreen",
+                    lambda: "\n".join(app.screen.lines()),
+                    "NSE:SBIN at or above 800.20",
+                )
                 assert app.screen.lines() == [f"#{alert.id:<4} NSE:SBIN at or above 800.20"]
                 # Typed words add one; d removes the highlighted one.
                 await pilot.press("n", *"pnl -5000 -- stop for the day", "enter")

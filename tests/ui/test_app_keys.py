@@ -15,7 +15,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from tests.ui import scenario as sc
-from tests.ui.conftest import showing, wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 
 
 def make_app(
@@ -160,8 +160,7 @@ async def test_kill_switch_needs_confirmation() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot, app)
         await pilot.press("F")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "ConfirmScreen"
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         await pilot.press("n")
         await pilot.pause()
         assert sent(link, p.KillSwitch) == []
@@ -222,8 +221,7 @@ async def test_large_order_is_confirmed_first() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
         await pilot.press("plus", "b")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "ConfirmScreen"
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         assert sent(link, p.PlaceEntry) == []
         await pilot.press("y")
         await pilot.pause()
@@ -280,8 +278,7 @@ async def test_quit_with_exposure_asks_and_detach_leaves_engine() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
         await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "QuitScreen"
+        await wait_for(pilot, lambda: showing(app, "QuitScreen"))
         await pilot.press("d")
         await pilot.pause()
     assert sent(link, p.Shutdown) == []
@@ -317,13 +314,13 @@ async def test_watchlist_screen_chooses_a_symbol_to_trade() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
         await pilot.press("w")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "WatchlistScreen"
+        await wait_for(pilot, lambda: showing(app, "WatchlistScreen"))
         await pilot.press("down", "enter")
         await pilot.pause()
-        assert type(app.screen).__name__ == "TradeScreen"
+        await wait_for(
+            pilot, lambda: showing(app, "TradeScreen") and app.screen.ladder.key == "NSE:INFY"
+        )
         assert app.selected == "NSE:INFY"
-        assert app.screen.ladder.key == "NSE:INFY"
 
 
 async def test_orders_pane_cancels_and_amends_the_selected_order() -> None:
@@ -337,8 +334,7 @@ async def test_orders_pane_cancels_and_amends_the_selected_order() -> None:
         (cancel,) = sent(link, p.CancelOrders)
         assert cancel.cid == "c2"
         await pilot.press("enter")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "AmendTicket"
+        await wait_for(pilot, lambda: showing(app, "AmendTicket"))
         price = app.screen.query_one("#a-price")
         price.value = "800.55"
         await pilot.press("enter")
@@ -462,14 +458,17 @@ async def test_help_lists_keys_and_binding_ids() -> None:
     async with app.run_test(size=(120, 50)) as pilot:
         await started(pilot, app)
         await pilot.press("question_mark")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "HelpScreen"
-        ids = str(app.screen.query_one("#help-ids").render())
+        ids = await screen_text(
+            pilot,
+            app,
+            "HelpScreen",
+            lambda: str(app.screen.query_one("#help-ids").render()),
+            "buy_market",
+        )
         for binding_id in ("buy_market", "kill_switch", "stop_up", "ladder.recentre"):
             assert binding_id in ids
         await pilot.press("escape")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "TradeScreen"
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))
 
 
 def test_no_key_is_bound_twice() -> None:
@@ -488,12 +487,10 @@ def test_no_key_is_bound_twice() -> None:
 
 
 async def test_capital_p_opens_the_trade_statistics() -> None:
-    from cockpit.ui.screens.stats import StatsScreen
-
     app, _ = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot, app)
         await pilot.press("P")
-        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen))
+        await wait_for(pilot, lambda: showing(app, "StatsScreen"))
         await pilot.press("P")
-        await wait_for(pilot, lambda: not isinstance(app.screen, StatsScreen))
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))

@@ -4,9 +4,8 @@ exchange: candles backfilled from history, the plan's levels as lines that move,
 from __future__ import annotations
 
 from cockpit.link import protocol as p
-from cockpit.ui.screens.chart import ChartScreen
 from cockpit.ui.widgets.chart import CandleChart
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
@@ -22,7 +21,7 @@ async def test_chart_draws_the_plans_levels_and_a_moved_stop_moves(fresh: Engine
         await pilot.press("b")
         await wait_for(pilot, lambda: SBIN in app.store.plans, 10)
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen))
+        await wait_for(pilot, lambda: showing(app, "ChartScreen"))
         chart = app.screen.query_one(CandleChart)
         # The one-minute history came from the venue: the chart is full of candles.
         await wait_for(pilot, lambda: len(app.store.charts.bars.get((SBIN, 60), [])) > 50, 10)

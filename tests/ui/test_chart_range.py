@@ -9,10 +9,9 @@ from decimal import Decimal
 from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
-from cockpit.ui.screens.chart import ChartScreen
 from cockpit.ui.widgets.chart import CandleChart, price_range
 from tests.ui import scenario as sc
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 
 SBIN = "NSE:SBIN"
 MINUTE = 60_000_000_000
@@ -39,7 +38,7 @@ async def test_the_live_candles_fill_the_chart_not_the_backfills_range() -> None
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.store.charts.bars.get((SBIN, 60)))
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen))
+        await wait_for(pilot, lambda: showing(app, "ChartScreen"))
         chart = app.screen.query_one(CandleChart)
         await wait_for(pilot, lambda: len(chart.lines()) > 10)
         axis_w = len("800.04") + 6

@@ -9,8 +9,7 @@ import pytest
 from textual.widgets._toast import Toast
 
 from cockpit.link import protocol as p
-from cockpit.ui.screens.ticket import OrderTicket
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
@@ -22,7 +21,7 @@ async def test_no_toast_covers_the_order_ticket(engine: EngineProc, size: tuple[
     async with app.run_test(size=size, notifications=True) as pilot:
         await attached(pilot, app)
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderTicket), 10)
+        await wait_for(pilot, lambda: showing(app, "OrderTicket"), 10)
         ticket = app.screen
         # An order sent from elsewhere (another viewer) fills while the ticket is open: its
         # toasts come up over the ticket.

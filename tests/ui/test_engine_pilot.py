@@ -28,7 +28,7 @@ from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.fmt import fmt_volume
 from cockpit.ui.link import ClientLink
 from tests.engine_child import REPO, child_env, engine_run_argv
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 
 SBIN = "NSE:SBIN"
 
@@ -270,8 +270,7 @@ async def test_kill_switch_with_confirmation_clears_everything(fresh: EngineProc
         await pilot.press("down", "down", "down", "down", "B")  # resting buy limit below
         await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) >= 1, 10)
         await pilot.press("F")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "ConfirmScreen"
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 0 and not app.store.working_orders(), 10)
 
@@ -333,9 +332,13 @@ async def test_account_wide_kill_is_a_confirmed_palette_choice_and_f_stays_ours(
             await pilot.press(*"whole account")
             await pilot.pause(0.5)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
-            text = str(app.screen.text)  # type: ignore[attr-defined]
-            assert "EVERY open order of the broker account" in text
+            text = await screen_text(
+                pilot,
+                app,
+                "ConfirmScreen",
+                lambda: str(app.screen.text),  # type: ignore[attr-defined]
+                "EVERY open order of the broker account",
+            )
             assert "other strategies'" in text
             await pilot.press("n")
             await wait_for(pilot, lambda: type(app.screen).__name__ != "ConfirmScreen", 5)
@@ -358,7 +361,7 @@ async def test_account_wide_kill_is_a_confirmed_palette_choice_and_f_stays_ours(
             await pilot.press(*"whole account")
             await pilot.pause(0.5)
             await pilot.press("enter")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 5)
+            await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 5)
             await pilot.press("y")
             await wait_for(pilot, lambda: venue_status(fresh, other) == "cancelled", 10)
     finally:
@@ -384,8 +387,7 @@ async def test_slash_searches_the_venue_and_adds_the_symbol(fresh: EngineProc) -
         await attached(pilot, app)
         assert "NSE:TCS" not in app.store.watchlist
         await pilot.press("slash")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "SymbolSearchScreen"
+        await wait_for(pilot, lambda: showing(app, "SymbolSearchScreen"))
         await pilot.press("T", "C", "S")
         from textual.widgets import OptionList
 
@@ -413,7 +415,7 @@ async def test_engine_asks_to_confirm_a_large_order(fresh: EngineProc) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press(*["plus"] * 5, "b")  # qty 6 > 5
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
         assert qty(app) == 0
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 6, 10)

@@ -54,7 +54,8 @@ async def test_a_lost_engine_shows_no_live_feed_and_a_restart_brings_back_the_da
 
             e.proc.send_signal(signal.SIGKILL)
             await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
-            await pilot.pause(0.6)  # the bar's slow timer has redrawn it
+            # The bar's slow timer redraws it.
+            await wait_for(pilot, lambda: "openalgo:?" in status.text_of(0), 5)
             bar = status.text_of(0)
             assert "ENGINE LOST" in bar
             assert "openalgo:live" not in bar

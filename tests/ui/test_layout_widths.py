@@ -18,7 +18,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from tests.ui import scenario as sc
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 
 CANCELLED = p.OrderView(
     "c9",
@@ -73,13 +73,19 @@ async def test_at_80x24_the_orders_have_a_screen() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.store.seq >= 2 and app.selected is not None)
         await pilot.press("O")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrdersScreen")
-        await pilot.pause(0.2)
+        await wait_for(
+            pilot,
+            lambda: (
+                showing(app, "OrdersScreen")
+                and row(orders_shown(app), "SBIN", "@799.50", "filled")
+                and row(orders_shown(app), "SBIN", "795.00", "cancelled")
+            ),
+        )
         lines = orders_shown(app)
         assert row(lines, "SBIN", "@799.50", "filled"), lines
         assert row(lines, "SBIN", "795.00", "cancelled"), lines
         await pilot.press("escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 48)])
@@ -88,8 +94,14 @@ async def test_the_ticket_reaches_preview_and_send(size: tuple[int, int]) -> Non
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: app.store.seq >= 2 and app.selected is not None)
         await pilot.press("n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
-        await pilot.pause(0.3)
+        await screen_text(
+            pilot,
+            app,
+            "OrderTicket",
+            lambda: str(app.screen.query_one("#t-preview").render()),
+            "value",
+        )
+        await wait_for(pilot, lambda: app.screen.query_one("#send", Button).region.area)
         screen = app.screen.region
         send = app.screen.query_one("#send", Button)
         preview = app.screen.query_one("#t-preview")
@@ -113,7 +125,7 @@ async def test_toasts_do_not_cover_positions_or_the_status_bar(
         trade = app.screen
         if dialog:  # over the order ticket too
             await pilot.press("n")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
+            await wait_for(pilot, lambda: showing(app, "OrderTicket"))
         for i in range(3):
             app.notify(f"message {i} " + "x" * 60, title="Refused", severity="error", timeout=30)
         await pilot.pause(0.5)

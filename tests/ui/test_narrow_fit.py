@@ -9,10 +9,7 @@ from textual.widgets import RichLog
 
 from cockpit.link.lists import ALERT_USAGE
 from cockpit.ui.app import CockpitApp
-from cockpit.ui.screens.alerts import AlertsScreen
-from cockpit.ui.screens.chart import ChartScreen
-from cockpit.ui.screens.stats import StatsScreen
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import (
     SBIN,
     EngineProc,
@@ -33,7 +30,7 @@ async def test_at_80x24_the_chart_header_shows_the_last_bar_whole(engine: Engine
     async with app.run_test(size=(80, 24)) as pilot:
         await attached(pilot, app)
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen), 10)
+        await wait_for(pilot, lambda: showing(app, "ChartScreen"), 10)
         chart = app.screen.chart
         await wait_for(pilot, lambda: app.store.charts.bars.get((SBIN, 60)), 15)
         await wait_for(pilot, lambda: " C " in chart.text_of(0), 10)
@@ -52,9 +49,15 @@ async def test_at_80x24_the_alerts_screen_shows_its_whole_hint(engine: EnginePro
     async with app.run_test(size=(80, 24)) as pilot:
         await attached(pilot, app)
         await pilot.press("exclamation_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), 10)
-        await pilot.pause(0.2)
-        text = " ".join(" ".join(screen_lines(app)).split())  # wrapped lines joined
+        await screen_text(
+            pilot,
+            app,
+            "AlertsScreen",
+            lambda: " ".join(" ".join(screen_lines(app)).split()),  # wrapped lines joined
+            ALERT_USAGE,
+            limit=10,
+        )
+        text = " ".join(" ".join(screen_lines(app)).split())
         assert ALERT_USAGE in text, text
         for line in screen_lines(app):
             assert len(line.rstrip()) <= 80
@@ -74,7 +77,7 @@ async def test_at_80x24_each_round_trip_is_one_line(engine: EngineProc) -> None:
         await pilot.press("f")
         await wait_for(pilot, lambda: qty(app) == 0, 10)
         await pilot.press("P")
-        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), 10)
+        await wait_for(pilot, lambda: showing(app, "StatsScreen"), 10)
         screen = app.screen
         await wait_for(pilot, lambda: any(" MFE " in line for line in screen.shown), 10)
         width = screen.query_one(RichLog).scrollable_content_region.width

@@ -101,7 +101,7 @@ async def test_positions_quote_depth_and_watchlist_follow_the_price_after_a_reat
             await pilot.press("r")
             await wait_for(pilot, lambda: conn.restarts == 1 and app.link_state == "live", 40)
             await wait_for(pilot, lambda: app.store.connected and qty(app) == 1, 15)
-            assert type(app.screen).__name__ == "TradeScreen"
+            await wait_for(pilot, lambda: showing(app, "TradeScreen"))
             scr = app.screen
 
             def watch_row() -> str:

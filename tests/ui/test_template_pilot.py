@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import (
     SBIN,
     EngineProc,
@@ -74,8 +74,13 @@ async def test_the_ticket_names_the_template_and_sends_it(engine: EngineProc) ->
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press("T", "n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
-        title = str(app.screen.query_one("#dialog-title").render())
+        title = await screen_text(
+            pilot,
+            app,
+            "OrderTicket",
+            lambda: str(app.screen.query_one("#dialog-title").render()),
+            "template scalp",
+        )
         assert "template scalp" in title
         assert app.screen.query_one("#t-stop").value == ""  # the template decides
         await pilot.press("ctrl+s")
@@ -146,7 +151,7 @@ async def test_r_sizes_from_the_active_templates_stop_and_the_plan_has_that_stop
         await pilot.press("T", "R")
         assert app.qty_of(SBIN) == 20  # wide: 30 ÷ (30 × 0.05)
         await pilot.press("b")  # over 10× the default quantity: the engine asks first
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10)
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 20, 10)
         await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].stop)

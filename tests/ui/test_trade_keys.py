@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cockpit.ui.app import CockpitApp
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 from tests.ui.test_trader_safety import ltp_is
 
@@ -94,8 +94,13 @@ async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) ->
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         await pilot.press("1", "2", "b")  # 12 > 10 × the default 1
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        assert "BUY 12 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
+        await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "BUY 12 NSE:SBIN MARKET",
+        )
         await pilot.press("n")
         await pilot.pause(0.3)
         assert qty(app) == 0
@@ -211,8 +216,13 @@ async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) ->
         cid = await resting_buy(pilot, app)
         start = app.store.orders[cid].price
         await pilot.press("v", *["up"] * 8, "g")  # 800.20: above the ask
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        assert "at or above the ask" in str(app.screen.query_one("#dialog-text").render())
+        await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "at or above the ask",
+        )
         await pilot.press("n")
         await pilot.pause(0.3)
         assert app.store.orders[cid].price == start
@@ -283,8 +293,13 @@ async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: En
         assert "risk 30.00" in status_text(app)
         assert app.qty_of(SBIN) == 100
         await pilot.press("b")  # 100 > 10 × the default: the question comes first
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        assert "BUY 100 NSE:SBIN MARKET" in str(app.screen.query_one("#dialog-text").render())
+        await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "BUY 100 NSE:SBIN MARKET",
+        )
         await pilot.press("n")
         await pilot.pause(0.3)
         assert qty(app) == 0
@@ -295,7 +310,7 @@ async def test_shift_z_asks_for_the_budget(fresh: EngineProc) -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         await pilot.press("Z")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+        await wait_for(pilot, lambda: showing(app, "AskScreen"))
         await pilot.press("1", ".", "2", "enter")
         await wait_for(pilot, lambda: app.risk_budget == Decimal("1.2"))
         await pilot.press("Z", "x", "enter")  # not an amount: said, the budget stays
@@ -345,8 +360,13 @@ async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot, app)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
-        ids = str(app.screen.query_one("#help-ids").render())
+        ids = await screen_text(
+            pilot,
+            app,
+            "HelpScreen",
+            lambda: str(app.screen.query_one("#help-ids").render()),
+            *(f"  {binding_id} " for binding_id in NEW_IDS),
+        )
         for binding_id in NEW_IDS:
             assert f"  {binding_id} " in ids
         assert "3] stop up 3 ticks" in str(app.screen.query_one("#help-text").render())

@@ -19,7 +19,7 @@ from cockpit.link import protocol as p
 from cockpit.ui.app import CockpitApp, StaticConnector, UiOptions
 from cockpit.ui.link import MemoryLink
 from tests.ui import scenario as sc
-from tests.ui.conftest import showing, wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import (
     SBIN,
     EngineProc,
@@ -75,18 +75,18 @@ async def test_ladder_keeps_a_worked_cursor_and_points_at_what_is_off_screen(
         assert ladder.row_of(15_997) is None
         assert "↓CUR 799.85" in header(app)
         await pilot.press("S")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        text = dialog_text(app)
-        assert "SELL 1 NSE:SBIN LIMIT 799.85" in text
+        text = await screen_text(
+            pilot, app, "ConfirmScreen", lambda: dialog_text(app), "SELL 1 NSE:SBIN LIMIT 799.85"
+        )
         assert "off the ladder's screen" in text
         assert "fills at once" in text
         await pilot.press("n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))
         # Enter on the ladder at that cursor: a buy below the market, but off-screen: asks.
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        text = dialog_text(app)
-        assert "BUY 1 NSE:SBIN LIMIT 799.85" in text
+        text = await screen_text(
+            pilot, app, "ConfirmScreen", lambda: dialog_text(app), "BUY 1 NSE:SBIN LIMIT 799.85"
+        )
         assert "off the ladder's screen" in text
         await pilot.press("enter")  # Cancel has the focus
         await pilot.pause(0.3)
@@ -142,16 +142,16 @@ async def test_a_limit_that_would_fill_at_once_asks_first(fresh: EngineProc) -> 
         await ltp_is(pilot, app, "800.00")
         await pilot.press("space")
         await pilot.press("up", "up", "up", "B")  # a buy at 800.15, above the ask
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        text = dialog_text(app)
-        assert "BUY 1 NSE:SBIN LIMIT 800.15" in text
+        text = await screen_text(
+            pilot, app, "ConfirmScreen", lambda: dialog_text(app), "BUY 1 NSE:SBIN LIMIT 800.15"
+        )
         assert "at or above the ask" in text
         await pilot.press("n")
         await pilot.pause(0.3)
         assert qty(app) == 0
         assert not app.store.working_orders(SBIN)
         await pilot.press("B")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 1, 10)
         # The log names the order as sent.
@@ -167,8 +167,9 @@ async def test_fat_finger_quantity_asks_and_names_the_order(fresh: EngineProc) -
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press(*["plus"] * 10, "b")  # 11 > 10 × the default 1
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        text = dialog_text(app)
+        text = await screen_text(
+            pilot, app, "ConfirmScreen", lambda: dialog_text(app), "BUY 11 NSE:SBIN MARKET"
+        )
         assert "BUY 11 NSE:SBIN MARKET ~800.05" in text
         assert "10× the default 1" in text
         await pilot.press("n")
@@ -181,14 +182,20 @@ async def test_ticket_previews_the_order_value_and_a_large_value_asks(fresh: Eng
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press("n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
+        await wait_for(pilot, lambda: showing(app, "OrderTicket"))
         field = app.screen.query_one("#t-qty", Input)
         field.value = "700"  # 700 × 800.05 = 560,035.00 > 500,000
-        await pilot.pause(0.2)
-        assert "value 560,035.00" in str(app.screen.query_one("#t-preview").render())
+        await screen_text(
+            pilot,
+            app,
+            "OrderTicket",
+            lambda: str(app.screen.query_one("#t-preview").render()),
+            "value 560,035.00",
+        )
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
-        text = dialog_text(app)
+        text = await screen_text(
+            pilot, app, "ConfirmScreen", lambda: dialog_text(app), "BUY 700 NSE:SBIN MARKET"
+        )
         assert "BUY 700 NSE:SBIN MARKET ~800.05" in text
         assert "value 560,035.00 is over 500,000.00" in text
         await pilot.press("n")
@@ -257,15 +264,19 @@ async def test_message_log_keeps_fills_exits_and_refusals(fresh: EngineProc) -> 
         await pilot.press("b")
         await pilot.pause(0.2)
         await pilot.press("M")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "LogScreen")
-        await pilot.pause(0.2)
-        text = "\n".join(app.screen.lines())
-        assert "Fill: NSE:SBIN  BUY 1 NSE:SBIN at 800.05" in text
+        text = await screen_text(
+            pilot,
+            app,
+            "LogScreen",
+            lambda: "\n".join(app.screen.lines()),
+            "Fill: NSE:SBIN  BUY 1 NSE:SBIN at 800.05",
+            "buy market refused",
+        )
         assert "Exit fired: NSE:SBIN" in text
         assert re.search(r"Exit filled: NSE:SBIN  stop\w*: SELL 1 NSE:SBIN at 79\d\.\d\d", text)
         assert "buy market refused  disarmed" in text
         await pilot.press("escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))
         await pilot.press("a")
         await wait_for(pilot, lambda: app.store.status is not None and app.store.status.armed)
 
@@ -275,7 +286,7 @@ async def test_slash_does_not_add_a_symbol_with_no_match(fresh: EngineProc) -> N
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press("slash")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "SymbolSearchScreen")
+        await wait_for(pilot, lambda: showing(app, "SymbolSearchScreen"))
         await pilot.press(*"NSE:ZZZQ")
         results = app.screen.query_one(OptionList)
         await wait_for(
@@ -338,12 +349,18 @@ async def test_engine_stop_is_not_a_lost_connection() -> None:
             await attached(pilot, app)
             with contextlib.suppress(Exception):  # the engine may go before it answers
                 e.command(p.Shutdown(id=0, flatten=False))  # what `cockpit engine stop` sends
-            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
-            title = str(app.screen.query_one("#dialog-title").render())
+            title = await screen_text(
+                pilot,
+                app,
+                "EngineLostScreen",
+                lambda: str(app.screen.query_one("#dialog-title").render()),
+                "ENGINE STOPPED",
+                limit=15,
+            )
             assert title == "ENGINE STOPPED"
             assert "engine stopped" in dialog_text(app).lower()
             assert any(m.title == "Engine stopped" for m in app.store.messages)
-            assert app.screen.query_one("#restart", Button).has_focus
+            await wait_for(pilot, lambda: app.screen.query_one("#restart", Button).has_focus)
     finally:
         e.stop()
 
@@ -401,12 +418,13 @@ async def test_the_ticket_opens_with_the_symbols_quantity_in_units() -> None:
         app.select_symbol("NFO:NIFTY25JANFUT")
         await pilot.press("plus")  # 2 lots
         await pilot.press("n")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "OrderTicket")
-        await pilot.pause(0.2)
+        await screen_text(
+            pilot, app, "OrderTicket", lambda: app.screen.query_one("#t-qty", Input).value, "100"
+        )
         assert app.screen.query_one("#t-qty", Input).value == "100"
         assert str(app.screen.query_one("#t-error").render()) == ""
         await pilot.press("ctrl+s")  # 100 × 23,500.05: over the order value, it asks
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         assert "BUY 2 lot(s) (100) NFO:NIFTY25JANFUT MARKET ~23500.05" in dialog_text(app)
         await pilot.press("y")
         await wait_for(pilot, lambda: any(isinstance(c, p.PlaceEntry) for c in link.sent))
@@ -430,12 +448,15 @@ async def test_alarms_stay_in_the_message_log_after_their_toast() -> None:
         await wait_for(pilot, lambda: app.store.messages_total >= 1)
         app.clear_notifications()  # the toast is gone; the log keeps it
         await pilot.press("M")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "LogScreen")
-        await pilot.pause(0.2)
-        text = "\n".join(app.screen.lines())
-        assert "reconcile_mismatch NSE:SBIN  venue holds 10, the engine 0" in text
+        await screen_text(
+            pilot,
+            app,
+            "LogScreen",
+            lambda: "\n".join(app.screen.lines()),
+            "reconcile_mismatch NSE:SBIN  venue holds 10, the engine 0",
+        )
         await pilot.press("M")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TradeScreen")
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"))
 
 
 def test_the_app_takes_its_limits_from_the_config() -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from textual.geometry import Region
 from textual.widgets import RichLog
 from textual.widgets._toast import Toast
 
-from cockpit.ui.screens.modals import QuitScreen
-from cockpit.ui.screens.stats import StatsScreen
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import (
     SBIN,
     EngineProc,
@@ -55,11 +54,18 @@ async def test_at_80x24_no_toast_covers_the_quit_dialog(engine: EngineProc) -> N
         await pilot.press("b")
         await wait_for(pilot, lambda: qty(app) == 1, 10)
         await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), 10)
-        await pilot.pause(0.5)
+        await wait_for(
+            pilot,
+            lambda: showing(app, "QuitScreen") and app.screen.query_one("#dialog").region.area,
+            10,
+        )
+
+        def toasts() -> list[Region]:
+            return [t.region for s in app.screen_stack for t in s.query(Toast) if t.region.area]
+
+        await wait_for(pilot, toasts)  # the order's toasts, still up
         dialog = app.screen.query_one("#dialog").region
-        shown = [t.region for s in app.screen_stack for t in s.query(Toast) if t.region.area]
-        assert shown  # the order's toasts, still up
+        shown = toasts()
         assert [r for r in shown if r.overlaps(dialog)] == [], (dialog, shown)
         await pilot.press("escape")  # stay: the trade screen shows its toasts again
         await wait_for(pilot, lambda: bool(app.screen.query(Toast)), 5)
@@ -74,9 +80,13 @@ async def test_help_names_the_ui_settings_and_lists_the_alert_and_grouping_keys(
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
-        text = str(app.screen.query_one("#help-text").render())
-        assert "order value ([ui])" in text
+        text = await screen_text(
+            pilot,
+            app,
+            "HelpScreen",
+            lambda: str(app.screen.query_one("#help-text").render()),
+            "order value ([ui])",
+        )
         assert "price alert at the ladder cursor" in text
         assert "price grouping" in text
 
@@ -96,7 +106,7 @@ async def test_at_80x24_trade_stats_open_at_the_top_and_cut_no_number(engine: En
             await pilot.press("f")
             await wait_for(pilot, lambda: qty(app) == 0, 10)
         await pilot.press("P")
-        await wait_for(pilot, lambda: isinstance(app.screen, StatsScreen), 10)
+        await wait_for(pilot, lambda: showing(app, "StatsScreen"), 10)
         screen = app.screen
         await wait_for(pilot, lambda: any(" MFE " in line for line in screen.shown), 10)
         await pilot.pause(0.3)
@@ -114,8 +124,13 @@ async def test_at_80x24_the_help_keys_go_one_column(engine: EngineProc) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await attached(pilot, app)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
-        text = str(app.screen.query_one("#help-text").render())
+        text = await screen_text(
+            pilot,
+            app,
+            "HelpScreen",
+            lambda: str(app.screen.query_one("#help-text").render()),
+            "KILL SWITCH (confirmed)",
+        )
         assert "\n  B / S        limit at ladder cursor (or join bid/ask)\n" in text
         assert "\n  F            KILL SWITCH (confirmed)\n" in text
 

@@ -22,7 +22,7 @@ from tests.servers.binance_futures_server import BinanceFuturesServer
 from tests.servers.binance_server import BinanceServer
 from tests.servers.bybit_server import BybitServer
 from tests.servers.hyperliquid_server import HyperliquidServer
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 
 pytest.importorskip("cockpit.engine.core")
 
@@ -115,8 +115,7 @@ async def test_prices_show_and_slash_adds_from_the_venue(
         await wait_for(pilot, lambda: shown(app, v.key, v.price), 20)
 
         await pilot.press("slash")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "SymbolSearchScreen"
+        await wait_for(pilot, lambda: showing(app, "SymbolSearchScreen"))
         await pilot.press(*v.query)
         from textual.widgets import OptionList
 

@@ -4,8 +4,7 @@ screen attaching shows the list as it was left)."""
 
 from __future__ import annotations
 
-from cockpit.ui.screens.watchlist import WatchlistScreen
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import showing, wait_for
 from tests.ui.test_engine_pilot import attached, make_app, running_engine
 
 
@@ -31,7 +30,7 @@ async def test_watchlists_switch_from_the_palette_and_keep_their_view() -> None:
             await wait_for(pilot, lambda: app.store.active_watchlist == "default", 10)
             await wait_for(pilot, lambda: app.store.watchlist == ["NSE:SBIN", "NSE:INFY"], 5)
             await pilot.press("w")
-            assert isinstance(app.screen, WatchlistScreen)
+            await wait_for(pilot, lambda: showing(app, "WatchlistScreen"))
             await pilot.press("o")  # sort: added -> symbol
             await wait_for(pilot, lambda: app.store.watchlists["default"].sort == "symbol", 10)
             await palette(pilot, "Watchlist column Volume: hide")

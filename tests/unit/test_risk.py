@@ -83,17 +83,18 @@ def test_max_notional_uses_limit_then_trigger_then_last_price() -> None:
     limits = RiskLimits(max_notional=Decimal(80000))
     assert refused(limits, buy(100), ctx()) is None  # 100 x 800.00 = 80000
     assert refused(limits, buy(101), ctx()) == (
-        "max_notional: order value 80800 (101 x 800) exceeds the limit 80000"
+        "max_notional: order value 80,800.00 (101 x 800.00) exceeds the limit 80,000.00"
     )
     limit = buy(100, type=OrderType.LIMIT, price_ticks=16020)  # 801.00
     assert refused(limits, limit, ctx()) == (
-        "max_notional: order value 80100 (100 x 801) exceeds the limit 80000"
+        "max_notional: order value 80,100.00 (100 x 801.00) exceeds the limit 80,000.00"
     )
     stop = buy(100, type=OrderType.SL_M, trigger_ticks=15980)  # 799.00
     assert refused(limits, stop, ctx()) is None
     message = refused(limits, buy(1), ctx(last_ticks={}))
     assert (
-        message == "max_notional: no price for NSE:SBIN to value the order against the limit 80000"
+        message
+        == "max_notional: no price for NSE:SBIN to value the order against the limit 80,000.00"
     )
 
 
@@ -102,17 +103,18 @@ def test_max_position_notional() -> None:
     held = ctx(positions={KEY: Decimal(30)})
     assert refused(limits, buy(20), held) is None  # 50 x 800 = 40000
     assert refused(limits, buy(21), held) == (
-        "max_position_notional: position in NSE:SBIN would be worth 40800 (51 x 800), "
-        "over the limit 40000"
+        "max_position_notional: position in NSE:SBIN would be worth 40,800.00 (51 x 800.00), "
+        "over the limit 40,000.00"
     )
     short = OrderRequest(KEY, Side.SELL, Decimal(10), OrderType.LIMIT, price_ticks=16100)
     assert refused(limits, short, ctx(positions={KEY: Decimal(-45)})) == (
-        "max_position_notional: position in NSE:SBIN would be worth 44275 (-55 x 805), "
-        "over the limit 40000"
+        "max_position_notional: position in NSE:SBIN would be worth 44,275.00 (-55 x 805.00), "
+        "over the limit 40,000.00"
     )
     assert refused(limits, short, ctx(positions={KEY: Decimal(80)})) is None  # reducing
     assert refused(limits, buy(1), ctx(last_ticks={})) == (
-        "max_position_notional: no price for NSE:SBIN to value the position against the limit 40000"
+        "max_position_notional: no price for NSE:SBIN to value the position against the limit "
+        "40,000.00"
     )
 
 
@@ -130,11 +132,11 @@ def test_price_band() -> None:
     assert refused(limits, inside, ctx()) is None
     outside = buy(type=OrderType.LIMIT, price_ticks=16321)
     assert refused(limits, outside, ctx()) == (
-        "price_band: limit price 816.05 is 2.01% from the last price 800, outside the band 2%"
+        "price_band: limit price 816.05 is 2.01% from the last price 800.00, outside the band 2%"
     )
     low_trigger = buy(type=OrderType.SL_M, trigger_ticks=15600)  # 780.00 = -2.5%
     assert refused(limits, low_trigger, ctx()) == (
-        "price_band: trigger price 780 is 2.5% from the last price 800, outside the band 2%"
+        "price_band: trigger price 780.00 is 2.5% from the last price 800.00, outside the band 2%"
     )
     assert refused(limits, buy(), ctx()) is None  # market orders have no price to check
     assert refused(limits, inside, ctx(last_ticks={})) == (

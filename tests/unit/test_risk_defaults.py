@@ -40,7 +40,7 @@ def test_a_fat_finger_quantity_is_refused_by_default() -> None:
     assert "max_order_qty: quantity 1000000 exceeds the limit 100000" in answer.message
     big = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(10_000))
     assert isinstance(big, p.Refused), big  # 8,000,000 of SBIN
-    assert "order value 8000000" in big.message
+    assert "order value 8,000,000.00 (10000 x 800.00)" in big.message
     assert rig.places() == []
 
 
@@ -51,3 +51,13 @@ def test_a_trader_can_raise_or_switch_the_limits_off() -> None:
     rig.clock.now += 60_000_000_000
     answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1_000_000))
     assert isinstance(answer, p.Ack), answer
+
+
+def test_the_engines_confirmation_names_the_value_in_money_words() -> None:
+    rig = Rig(trading={"armed_at_start": True, "confirm_value_over": "1000"})
+    rig.start()
+    rig.tick(SBIN, "800.05")
+    answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(2))
+    assert isinstance(answer, p.Refused), answer
+    assert answer.rule == "confirm"
+    assert answer.message == "value 1,600.10 is over 1,000.00: confirm it"

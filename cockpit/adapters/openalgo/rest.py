@@ -33,6 +33,7 @@ from cockpit.domain.execution import (
     PENDING_APPROVAL,
     RATE_LIMITED,
     REJECTED,
+    SEMI_AUTO_BLOCKED,
     SERVER_ERROR,
     UNCERTAIN,
     CancelAll,
@@ -149,6 +150,10 @@ def interpret(status: int, raw: bytes, reason: str, retry_header: str | None) ->
         if retry_after is None:
             retry_after = retry_header
         raise HttpError(RATE_LIMITED, f"HTTP 429: {message}", status, retry_after)
+    if status == 403 and "not allowed in Semi-Auto mode" in message:
+        # Live semi-auto mode refuses cancel, modify, cancel-all and close-position from the
+        # API (``services/cancel_order_service.py`` and its siblings): not a bad key.
+        raise HttpError(SEMI_AUTO_BLOCKED, f"HTTP 403: {message}", status)
     if status in (401, 403):
         raise HttpError(AUTH, f"HTTP {status}: {message}", status)
     if status >= 500:

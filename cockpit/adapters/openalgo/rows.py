@@ -132,6 +132,7 @@ def row_to_update(row: dict[str, Any], recv_ns: int) -> OrderUpdate:
         source=OrderUpdateSource.POLLED,
         placed_ns=row_time_ns(row),
         raw=row,
+        strategy=str(row.get("strategy") or ""),
     )
 
 

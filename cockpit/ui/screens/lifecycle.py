@@ -11,10 +11,10 @@ engine stop put up its dialog as the app closed, and the dialog's ``on_mount`` c
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 S = TypeVar("S", bound=Screen[Any])
 P = ParamSpec("P")
@@ -29,6 +29,18 @@ def drawn(screen: Screen[Any]) -> bool:
     """The screen is mounted (its widgets with it) and wanted: a batch or a selection may
     redraw it. Before its mount it is skipped: its ``on_mount`` draws everything."""
     return screen.is_mounted and wanted(screen)
+
+
+def seen_screens(stack: Sequence[Screen[Any]]) -> list[Screen[Any]]:
+    """The screens on view: the top one and, under a modal one (a dialog, the order ticket),
+    the screen it lets show through, and so on down to the first full screen. These follow
+    the market; one fully covered catches up when it is back on top."""
+    seen: list[Screen[Any]] = []
+    for screen in reversed(stack):
+        seen.append(screen)
+        if not isinstance(screen, ModalScreen):
+            break
+    return seen
 
 
 def when_wanted(

@@ -210,15 +210,34 @@ def cancel(app: CockpitApp, order: OrderView) -> None:
 
 def amend(app: CockpitApp, order: OrderView) -> None:
     """Open the amend ticket for ``order``; send its change."""
-    from cockpit.link.protocol import ModifyOrder
+    from cockpit.link.protocol import ModifyOrder, PlaceEntry
+    from cockpit.ui.entry import marketable
+    from cockpit.ui.screens.modals import ConfirmScreen
     from cockpit.ui.screens.ticket import AmendTicket
 
-    def done(cmd: ModifyOrder | None) -> None:
-        if cmd is not None:
-            app.send(
-                lambda i: ModifyOrder(
-                    id=i, cid=cmd.cid, price=cmd.price, qty=cmd.qty, trigger=cmd.trigger
-                )
+    def send(cmd: ModifyOrder) -> None:
+        app.send(
+            lambda i: ModifyOrder(
+                id=i, cid=cmd.cid, price=cmd.price, qty=cmd.qty, trigger=cmd.trigger
             )
+        )
+
+    def done(cmd: ModifyOrder | None) -> None:
+        if cmd is None:
+            return
+        # As a move on the ladder: a limit amended to where it fills at once asks first.
+        probe = PlaceEntry(
+            id=0, key=order.key, side=order.side, order_type=order.order_type, price=cmd.price
+        )
+        why = marketable(app.store, probe) if cmd.price is not None else None
+        if why is None:
+            send(cmd)
+            return
+        shown = app.store.fmt_price(order.key, cmd.price)
+        text = f"Amend {order.side} {order.cid} to {shown}\n{why}.\nAmend it?"
+        app.push_screen(
+            ConfirmScreen("Check this amend", text, confirm="Amend", danger=True),
+            lambda ok: send(cmd) if ok else None,
+        )
 
     app.push_screen(AmendTicket(app.store, order), done)

@@ -9,10 +9,11 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 
 from cockpit.link.protocol import SetWatchlistView
 from cockpit.ui.fmt import fmt_age, fmt_pct, fmt_volume
+from cockpit.ui.screens.lifecycle import seen_screens
 from cockpit.ui.store import Store, is_working
 from cockpit.ui.widgets.grid import Cell, Line, LineGrid, cell
 
@@ -408,11 +409,9 @@ def shown_keys(
     (the top screen's, and those under modal screens, which let them show), and the symbols
     of open positions and working orders (their panes move with the price)."""
     keys = {selected} if selected is not None else set()
-    for screen in reversed(screens):
+    for screen in seen_screens(screens):
         for wl in screen.query(Watchlist):
             keys |= wl.in_view
-        if not isinstance(screen, ModalScreen):
-            break
     keys.update(pos.key for pos in store.positions.values() if pos.qty != 0)
     keys.update(o.key for o in store.orders.values() if is_working(o))
     return frozenset(keys)
