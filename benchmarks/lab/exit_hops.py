@@ -15,7 +15,9 @@ The four ways, rounds interleaved (the host's noise falls on each alike):
 thread commits and hands it to the lane thread: ``Writes.urgent_here``), ``here+inline`` (no
 other thread on the way: the default).
 
-    PYTHONPATH=. python3 benchmarks/lab/exit_hops.py [--rounds 400] [--busy 1]
+``--burst``: all 50 symbols crash in one batch; the figure is to the 50th exit at the venue.
+
+    PYTHONPATH=. python3 benchmarks/lab/exit_hops.py [--rounds 400] [--busy 1] [--burst]
 """
 
 from __future__ import annotations
@@ -99,12 +101,28 @@ def busy(stop: threading.Event) -> None:
         time.sleep(0.0001)
 
 
+def burst_round(rig: Any, journal: Any) -> None:
+    """Fill the 50 exits, buy every symbol again (with its plan)."""
+    sells = [r for r in rig.places() if r.action == "SELL"][-len(INSTRUMENTS) :]
+    for req in sells:
+        rig.fill(req, rig.accept(req), "997.50")
+    for inst in INSTRUMENTS:
+        rig.tick(inst, "1000.00")
+        rig.command(p.PlaceEntry, key=inst.key, side="BUY", qty=Decimal(1), plan=SPEC)
+    journal.flush()
+    for entry in rig.places()[-len(INSTRUMENTS) :]:
+        rig.fill(entry, rig.accept(entry), "1000.00")
+    journal.flush()
+    assert len(rig.engine.plans) == len(INSTRUMENTS)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=400)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--busy", type=int, default=1, help="threads holding the GIL half the time")
     ap.add_argument("--gap-ms", type=float, default=5.0, help="idle time between rounds")
+    ap.add_argument("--burst", action="store_true", help="all 50 symbols crash in one batch")
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
     here, there = ctx.Pipe()
@@ -150,11 +168,17 @@ def main() -> int:
                     for k in range(args.batch)
                 ]
                 items.insert(args.batch // 2, LtpTick(at, "NSE", crashed.symbol, Decimal("997.50")))
+                if args.burst:
+                    items = [LtpTick(at, "NSE", i.symbol, Decimal("997.50")) for i in INSTRUMENTS]
                 t0 = time.monotonic_ns()
                 engine.handle_items(items)
                 t1 = time.monotonic_ns()
                 taken[way].append((crashed.symbol, t0, t1))
                 journal.flush()
+                if args.burst:
+                    burst_round(rig, journal)
+                    time.sleep(args.gap_ms / 1000)
+                    continue
                 exit_req = rig.places()[-1]
                 rig.fill(exit_req, rig.accept(exit_req), "997.50")
                 rig.tick(crashed, "1000.00")
@@ -180,7 +204,11 @@ def main() -> int:
     for way, rounds in taken.items():
         to_venue, handled = [], []
         for sym, t0, t1 in rounds:
-            t = next((a for a in arrivals.get(sym, []) if a >= t0), None)
+            if args.burst:  # the 50th exit of the round at the venue
+                firsts = [min((a for a in v if a >= t0), default=None) for v in arrivals.values()]
+                t = max(firsts) if None not in firsts else None
+            else:
+                t = next((a for a in arrivals.get(sym, []) if a >= t0), None)
             if t is not None:
                 to_venue.append((t - t0) / 1000)
             handled.append((t1 - t0) / 1000)
