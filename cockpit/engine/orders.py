@@ -139,7 +139,7 @@ class OrderFlow(EngineBase):
             for request in requests:
                 submit(request)
 
-        self.journal.after_commit(send, urgent=any(r.urgent for r in requests))
+        self.journal.after_commit(send, urgent=sum(r.urgent for r in requests))
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:

@@ -14,11 +14,13 @@ is never held back by a full disk.
 :meth:`barrier` waits until everything queued before it is done (reads of the journal call
 it first); :meth:`close` drains the queue and stops the thread.
 
-Urgent callbacks (exits: ``after_commit(..., urgent=True)``) skip the hop to this thread when it
-has nothing queued or in hand: :meth:`JournalWriter.run_here` commits and runs them on the
-calling thread, so an exit reaches the wire with no other thread woken on its way (a speed
-mechanism: ``Writes.urgent_here``; ``benchmarks/bench_exit_latency.py --here-ab`` shows what
-it buys). Order holds: a group runs here only when nothing queued before it is still to run.
+A few urgent requests (a lone exit: ``after_commit(..., urgent=n)``, ``n`` up to ``HERE_MAX``)
+skip the hop to this thread when it has nothing queued or in hand: :meth:`JournalWriter.run_here`
+commits and runs them on the calling thread, so an exit reaches the wire with no other thread
+woken on its way (a speed mechanism: ``Writes.urgent_here``; ``benchmarks/bench_exit_latency.py
+--here-ab`` and ``benchmarks/lab/exit_hops.py`` show what it buys). More (a gap through many
+stops) go through this thread, whose commit then overlaps the next decisions. Order holds: a
+group runs here only when nothing queued before it is still to run.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Statement = tuple[str, tuple[Any, ...]]
+HERE_MAX = 4
+"""At most this many urgent requests are committed and sent on the deciding thread."""
 
 
 class JournalWriter:
@@ -189,7 +193,7 @@ class Writes:
     _pending: list[Statement]
     _after: list[Callable[[], None]]
     _in_tx: bool
-    _urgent = False  # an urgent callback waits in ``_after``
+    _urgent = 0  # urgent requests waiting in ``_after``
     urgent_here = True
     """Commit and run urgent callbacks on the caller's thread when the writer is idle."""
 
@@ -215,14 +219,15 @@ class Writes:
         """Whether writes are committed by the writer thread (later than they are made)."""
         return self._writer is not None
 
-    def after_commit(self, callback: Callable[[], None], *, urgent: bool = False) -> None:
+    def after_commit(self, callback: Callable[[], None], *, urgent: int = 0) -> None:
         """Run ``callback`` once everything written so far is committed: at once if it is,
         after the current transaction's commit, or on the writer thread after its commit
-        (``urgent``: on this thread, committed here, when the writer has nothing in hand).
+        (``urgent``: the urgent requests it sends; a few are committed and sent on this
+        thread when the writer has nothing in hand).
         It runs even if the commit failed (the failure is recorded and alarmed apart)."""
         if self._writer is not None:
             self._after.append(callback)
-            self._urgent = self._urgent or urgent
+            self._urgent += urgent
             if not self._in_tx:
                 self._ship()
         elif self._in_tx:
@@ -247,8 +252,9 @@ class Writes:
         writer = self._writer
         if (self._pending or self._after) and writer is not None:
             pending, after, urgent = self._pending, self._after, self._urgent
-            self._pending, self._after, self._urgent = [], [], False
-            if not (urgent and self.urgent_here and writer.run_here(pending, after)):
+            self._pending, self._after, self._urgent = [], [], 0
+            here = 0 < urgent <= HERE_MAX and self.urgent_here
+            if not (here and writer.run_here(pending, after)):
                 writer.put(pending, after)
 
     def _query(self, sql: str, params: Any = ()) -> list[Any]:
