@@ -1,9 +1,10 @@
 """What a viewer's snapshot costs the engine: its build, and its encoding for the other threads.
 
-The real engine with ``--symbols`` instruments, each with a depth tick, builds its
+The real engine with ``--symbols`` instruments, each with a depth tick, takes the draft of its
 :class:`~cockpit.link.protocol.Snapshot` on the decision thread (``build``: every view built
 afresh, A, vs the views of symbols that did not tick since reused, B, with ``--active`` of the
-symbols ticking between two snapshots). Then the viewer server's encoding is timed while a
+symbols ticking between two snapshots; the books and volume at price are built by the viewer
+server, see ``attach``). Then the viewer server's encoding is timed while a
 *probe* thread, standing in
 for the decision thread waiting on its queue, sleeps 0.5 ms in a loop and records how late it
 wakes. A: ``protocol.encode`` (one msgspec call for the whole message: it holds the GIL
@@ -13,10 +14,12 @@ GIL switch interval. The figure: the probe's worst lateness while each encodes (
 p99 and max) and the encode time (``encode_ms``).
 
 ``attach``: what a viewer's attach takes the decision thread (``SnapshotRequest`` handled
-whole: the snapshot built and handed to the publisher), every symbol with ``--levels``
+whole: the snapshot's draft taken and handed to the publisher), every symbol with ``--levels``
 volume-at-price levels (3,000 x 146: the 438k levels a 3,000-symbol session had), for a viewer
 that says nothing in its hello (a script: every book and map), one that says it shows nothing
-yet (the TUI's hello) and one that shows ``--showing`` symbols.
+yet (the TUI's hello) and one that shows ``--showing`` symbols. Then the server's part, on
+its own thread: the draft built into the snapshot and encoded a slice at a time
+(``server_ms``), with the probe standing in for the decision thread (``probe_late_ms``).
 
 Usage::
 
@@ -106,19 +109,32 @@ def builds(engine: Engine, rounds: int, active: float) -> dict[str, float]:
             s.view = None
             s.inst_view = None
         t = time.perf_counter_ns()
-        engine.snapshot()
+        engine.snapshot_draft()
         a.append((time.perf_counter_ns() - t) / 1e6)
         for s in syms[r % 7 :: max(1, len(syms) // max(1, n_active))][:n_active]:
             engine.handle(depth(s.inst.symbol, Decimal(1000) + Decimal("0.05") * (r % 3)))
         t = time.perf_counter_ns()
-        engine.snapshot()
+        engine.snapshot_draft()
         b.append((time.perf_counter_ns() - t) / 1e6)
     return {"A_fresh_ms": percentile_ms(a, 0.5), "B_reused_ms": percentile_ms(b, 0.5)}
 
 
-def attach_stall(engine: Engine, rounds: int, levels: int, showing: int) -> dict[str, Any]:
+class Replies(NullPublisher):
+    """Keeps the last reply (a snapshot's draft)."""
+
+    last: Any = None
+
+    def reply(self, conn_id: int, msg: Any) -> None:
+        self.last = msg
+
+
+def attach_stall(
+    engine: Engine, rounds: int, levels: int, showing: int, probe: Probe
+) -> dict[str, Any]:
     """Median and worst ms of the decision thread's handling of one viewer's attach, after
-    every symbol got ``levels`` volume levels (set directly: the build is what is timed)."""
+    every symbol got ``levels`` volume levels (set directly: the build is what is timed);
+    then the server's part (draft built and encoded) on another thread, with the probe's
+    lateness meanwhile."""
     for s in engine._syms.values():
         base = 20_000
         s.vap = {base + j: 5 + j % 7 for j in range(levels)}
@@ -131,15 +147,37 @@ def attach_stall(engine: Engine, rounds: int, levels: int, showing: int) -> dict
     }
     out: dict[str, Any] = {"levels": levels * len(keys)}
     conn = 100
+    replies = Replies()
+    publisher, engine.publisher = engine.publisher, replies
     for label, shown in cases.items():
         spent: list[float] = []
+        server: list[float] = []
+        late: list[float] = []
         for _ in range(max(3, rounds // 4)):
             conn += 1
             t = time.perf_counter_ns()
             engine.handle(SnapshotRequest(conn, showing=shown))
             spent.append((time.perf_counter_ns() - t) / 1e6)
             engine.screen.gone(conn)
-        out[label] = {"ms_median": percentile_ms(spent, 0.5), "ms_max": round(max(spent), 3)}
+            draft, replies.last = replies.last, None
+            window: list[int] = []
+            probe.window = window
+            time.sleep(0.002)
+            t = time.perf_counter_ns()
+            draft.frame()  # what the server does on its loop thread
+            server.append((time.perf_counter_ns() - t) / 1e6)
+            time.sleep(0.002)
+            probe.window = None
+            late.extend(x / 1e6 for x in window)
+            del draft
+        out[label] = {
+            "ms_median": percentile_ms(spent, 0.5),
+            "ms_max": round(max(spent), 3),
+            "server_ms_median": percentile_ms(server, 0.5),
+            "probe_late_ms_p99": percentile_ms(late, 0.99),
+            "probe_late_ms_max": round(max(late), 3) if late else 0.0,
+        }
+    engine.publisher = publisher
     return out
 
 
@@ -194,6 +232,7 @@ def main() -> int:
             runs[label]["late_ms"].extend(x / 1e6 for x in window)
             del frame
             time.sleep(0.02)
+    attach = attach_stall(engine, args.rounds, args.levels, args.showing, probe)
     probe.stop()
     out: dict[str, Any] = {
         "benchmark": "snapshot_stall",
@@ -203,7 +242,7 @@ def main() -> int:
         "frame_bytes": len(encode(snap)),
         "active": args.active,
         "build": build,
-        "attach": attach_stall(engine, args.rounds, args.levels, args.showing),
+        "attach": attach,
     }
     for label, r in runs.items():
         out[label] = {

@@ -12,7 +12,8 @@ processes; for each symbol count the paper exchange starts at that count's first
 even ready). Per level it measures: ticks the venue sent (its ``frames_sent``) vs ticks the
 engine processed (the sum of the per-symbol tick counts of two engine snapshots, which are
 answered in order behind every tick already queued) and, of those, the ticks it folded
-(handled while it lagged, see ``cockpit.engine.fold``), frames/s written, key-to-screen
+(handled while it lagged, see ``cockpit.engine.fold``), frames/s written and the gaps
+between frames (p50/p99/max), key-to-screen
 latency (``+`` pressed → the new quantity appears in the status bar) p50/p99, CPU (share of
 one core) and RSS of the venue, the engine and the TUI, bytes written to the terminal per
 second, and the host's load average and steal time (the host may be shared). ``limit`` names
@@ -278,7 +279,9 @@ class Group:
         s0 = self.sent()
         e0 = engine_ticks(self.socket)
         b0, f0 = tui.bytes, tui.frames
+        n0 = len(tui.frame_times)
         c0 = {n: cpu_seconds(p) for n, p in self._pids().items()}
+        spy = self._py_spy(rate, opts)
         t0 = time.monotonic()
         lat: list[float] = []
         missed = 0
@@ -293,6 +296,10 @@ class Group:
                 lat.append(got * 1000)
             time.sleep(max(0.0, gap - (got or 2.0)))
         wall = time.monotonic() - t0
+        if spy is not None:
+            spy.wait(opts.seconds + 30)
+        times = tui.frame_times[n0:]
+        gaps = [1000 * (b - a) for a, b in zip(times, times[1:], strict=False)]
         cpu = {n: round(100 * (cpu_seconds(p) - c0[n]) / wall, 1) for n, p in self._pids().items()}
         s1 = self.sent()
         e1 = engine_ticks(self.socket)
@@ -318,6 +325,9 @@ class Group:
             "venue_new_connections": s1["connections"] - s0["connections"],
             "venue_slow_client_drops": s1["slow_drops"] - s0["slow_drops"],
             "frames_per_s": round((tui.frames - f0) / wall, 1),
+            "frame_gap_ms_p50": round(pct(gaps, 0.5) or 0, 1),
+            "frame_gap_ms_p99": round(pct(gaps, 0.99) or 0, 1),
+            "frame_gap_ms_max": round(max(gaps, default=0), 1),
             "key_to_screen_ms_p50": round(statistics.median(lat), 2) if lat else None,
             "key_to_screen_ms_p99": round(pct(lat, 0.99) or 0, 2) if lat else None,
             "key_presses_missed": missed,
@@ -334,6 +344,19 @@ class Group:
             "host_steal_pct": round(100 * (h1[1] - h0[1]) / jiffies, 1),
             "host_cpus": ncpu,
         }
+
+    def _py_spy(self, rate: int, opts: Any) -> subprocess.Popen[bytes] | None:
+        """``--py-spy DIR``: sample the TUI for the level (collapsed stacks of the thread holding
+        the GIL, one file per level; py-spy runs outside the TUI and does not stop it)."""
+        if not opts.py_spy:
+            return None
+        assert self.tui is not None
+        out = Path(opts.py_spy) / f"tui-{self.symbols}x{rate}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        argv = ["py-spy", "record", "--pid", str(self.tui.proc.pid), "--rate", "100", "--gil",
+                "--format", "raw", "--nonblocking", "--duration", str(int(opts.seconds)),
+                "-o", str(out)]  # fmt: skip
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def memory(self, minutes: float) -> dict[str, Any]:
         """Hold the current rate for ``minutes``; RSS of each process every minute (MB)."""
@@ -431,6 +454,7 @@ def main() -> int:
     ap.add_argument(
         "--ui-nice", type=int, default=None, help="the TUI's [ui] nice (default: the setting's)"
     )
+    ap.add_argument("--py-spy", metavar="DIR", help="sample the TUI with py-spy into DIR")
     opts = ap.parse_args()
     levels = parse_levels(opts.levels)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `timeout`

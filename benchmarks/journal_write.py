@@ -13,8 +13,9 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from cockpit.domain.orders import Order, OrderType, Side
 from cockpit.journal import Journal
-from cockpit.link.protocol import FillView, OrderView
+from cockpit.link.protocol import FillView
 
 N = 2000
 
@@ -26,15 +27,14 @@ def run(sync: str) -> dict[str, float]:
         plan = {"v": 1, "side": "BUY", "qty": "10", "stop": 100, "target": 140, "best": 120}
         times: list[int] = []
         for i in range(N):
-            order = OrderView(
+            order = Order(
                 cid=f"c{i}",
                 key="NSE:INFY",
-                side="BUY",
-                order_type="LIMIT",
+                side=Side.BUY,
+                type=OrderType.LIMIT,
                 qty=Decimal(10),
-                status="open",
-                ts_ns=time.time_ns(),
-                price=30_000,
+                price_ticks=30_000,
+                created_ns=time.time_ns(),
             )
             fill = FillView(
                 cid=f"c{i}",

@@ -109,6 +109,8 @@ class Pty:
         self.chunks: list[tuple[float, bytes]] = []
         self.bytes = 0
         self.frames = 0
+        self.frame_times: list[float] = []
+        """When each frame's end (``ESC[?2026l``) was read."""
         self.text = bytearray()
         """Output with escape sequences removed (for finding what was drawn)."""
         self.screen = Screen(WIDTH, HEIGHT)
@@ -133,6 +135,7 @@ class Pty:
             with self.lock:
                 self.bytes += len(data)
                 self.frames += frames
+                self.frame_times.extend([now] * frames)
                 self.chunks.append((now, data))
                 self.text += ANSI.sub(b"", data)
                 self.screen.feed(data)

@@ -8,10 +8,13 @@ engine's RSS over time and the lines whose allocations grew most between the fir
 taken after the warm-up and the last one.
 
     PYTHONPATH=. python3 benchmarks/lab/engine_growth.py [--symbols 3000] [--rate 3000]
-        [--minutes 4] [--every 60] [--top 20] [--vap-cap 150]
+        [--minutes 4] [--every 60] [--top 20] [--vap-cap 150] [--rss-only]
 
 tracemalloc slows the engine down: keep the rate below what it handles without it, or the
 inbound queue's backlog is what grows.
+
+``--rss-only``: no tracemalloc (the engine as it runs): its RSS every ``--every`` seconds and
+the slope (MB per minute, least squares) over the run's second half -- the flatness probe.
 """
 
 from __future__ import annotations
@@ -34,13 +37,18 @@ sys.path.insert(0, str(REPO))
 
 
 def child(out: Path, every: float, vap_cap: int, argv: list[str]) -> None:
-    """Run ``cockpit <argv>`` in this process with tracemalloc on, dumping every ``every`` s."""
+    """Run ``cockpit <argv>`` in this process with tracemalloc on, dumping every ``every`` s
+    (``every`` 0: no tracemalloc, no dumps)."""
     import runpy
 
     if vap_cap:  # every symbol's share of volume levels at once: what grows besides
         from cockpit.engine import market
 
         market.VAP_LEVELS_BUDGET, market.VAP_LEVELS_MIN = 0, vap_cap
+    sys.argv = ["cockpit", *argv]
+    if not every:
+        runpy.run_module("cockpit.cli", run_name="__main__", alter_sys=True)
+        return
     tracemalloc.start(1)
 
     def dump() -> None:
@@ -63,7 +71,6 @@ def child(out: Path, every: float, vap_cap: int, argv: list[str]) -> None:
             n += 1
 
     threading.Thread(target=dump, name="tm-dump", daemon=True).start()
-    sys.argv = ["cockpit", *argv]
     runpy.run_module("cockpit.cli", run_name="__main__", alter_sys=True)
 
 
@@ -72,6 +79,18 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def slope_mb_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of ``(seconds, MB)`` samples, in MB per minute."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in samples) / n
+    mm = sum(m for _, m in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    cov = sum((t - mt) * (m - mm) for t, m in samples)
+    return round(60 * cov / var, 2) if var else 0.0
 
 
 def viewer(socket: Path, keys: list[str], stop: threading.Event, counts: dict[str, int]) -> None:
@@ -100,6 +119,9 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=20)
     ap.add_argument(
         "--vap-cap", type=int, default=0, help="volume levels per symbol (0: the engine's own)"
+    )
+    ap.add_argument(
+        "--rss-only", action="store_true", help="no tracemalloc: RSS samples and their slope"
     )
     ap.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -134,8 +156,8 @@ def main() -> int:
         argv += ["--ws-url", f"ws://127.0.0.1:{ports['ws_port']}"]
         elog = open(root / "engine.log", "wb")  # noqa: SIM115
         engine = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(dumps), str(args.every), str(args.vap_cap)]
-            + argv,
+            [sys.executable, __file__, "--child", str(dumps)]
+            + [str(0 if args.rss_only else args.every), str(args.vap_cap), *argv],
             env=eng_env,
             stdout=elog,
             stderr=elog,
@@ -151,6 +173,9 @@ def main() -> int:
         threading.Thread(
             target=viewer, args=(socket, keys[: args.showing], stop, counts), daemon=True
         ).start()
+        if args.rss_only:
+            rss_probe(engine.pid, args.minutes, args.every, counts)
+            return 0
         time.sleep(60 * args.minutes)
         stop.set()
         files = sorted(dumps.glob("snap-*.tm"))
@@ -172,6 +197,26 @@ def main() -> int:
                 p.kill()
         shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def rss_probe(pid: int, minutes: float, every: float, counts: dict[str, int]) -> None:
+    """The engine's RSS every ``every`` s for ``minutes``; prints the series and the slope of
+    its second half."""
+    t0 = time.monotonic()
+    samples: list[tuple[float, float]] = []
+    while (t := time.monotonic() - t0) < 60 * minutes:
+        samples.append((round(t, 1), _rss_mb(pid)))
+        print(json.dumps({"t_s": samples[-1][0], "engine_rss_mb": samples[-1][1]}), file=sys.stderr)
+        time.sleep(every)
+    half = [s for s in samples if s[0] >= 30 * minutes]
+    out = {
+        "engine_rss_mb": samples[-1][1] if samples else 0.0,
+        "first_mb": samples[0][1] if samples else 0.0,
+        "slope_mb_per_min_second_half": slope_mb_min(half),
+        "slope_mb_per_min_all": slope_mb_min(samples),
+        "viewer_messages": counts,
+    }
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

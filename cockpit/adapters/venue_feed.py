@@ -25,10 +25,11 @@ class WsFeed:
         *,
         backoff: Backoff | None = None,
         stable_s: float = 10.0,
+        poll_s: float = 0.2,
     ) -> None:
         self.protocol = protocol
         self.conn = WsConnection(
-            protocol, sink, backoff=backoff or DEFAULT_BACKOFF, stable_s=stable_s
+            protocol, sink, backoff=backoff or DEFAULT_BACKOFF, stable_s=stable_s, poll_s=poll_s
         )
 
     def start(self) -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.adapters.venues import KINDS as VENUE_KINDS
@@ -52,6 +52,9 @@ from cockpit.daemon.venue import (
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.link.bus import Inbound
+
+if TYPE_CHECKING:
+    from cockpit.adapters.openalgo.feed import OpenAlgoFeed
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ class EngineRunner:
         self.sim: SimChild | None = None
         self.tee: UpstreamTee | None = None
         self.market_feed: Any = None
-        self.order_feed: Any = None
+        self.order_feed: OpenAlgoFeed | None = None
         self.poller: Any = None
         self._auto_poll: tuple[Venue, Callable[[object], None]] | None = None
 
@@ -350,8 +353,7 @@ class EngineRunner:
         """``order_updates = auto``: poll once the broker refuses ``subscribe_orders``."""
         if self._auto_poll is None or self.order_feed is None:
             return
-        errors = getattr(self.order_feed.protocol, "server_errors", [])
-        if any(_refuses_orders(e) for e in errors):
+        if any(_refuses_orders(e) for e in self.order_feed.protocol.server_errors):
             venue, sink = self._auto_poll
             self._auto_poll = None
             log.warning(

@@ -38,13 +38,14 @@ from cockpit.link import protocol
 from cockpit.link.bus import Inbound, Publisher
 
 if TYPE_CHECKING:
+    from cockpit.config import Settings
     from cockpit.engine.charts import SymbolChart
 
 
 class EngineBase:
     """The engine's state (set in ``Engine.__init__``) and the methods the rooms share."""
 
-    config: Any
+    config: Settings
     options: EngineOptions
     router: ExecutionClient
     journal: EngineJournal | None
@@ -205,6 +206,7 @@ class EngineBase:
             self, key: str, price: int, qty: Decimal | None, ts_ns: int, side: str, inferred: bool
         ) -> None: ...
         def _order_view(self, order: Order) -> protocol.OrderView: ...
+        def _publish_order(self, order: Order) -> None: ...
         def _plan_tick(self, slot: PlanSlot, ltp: int, ts_ns: int) -> None: ...
         def _position_view(self, pos: Position | None) -> protocol.PositionView: ...
         def _publish_status(self) -> None: ...

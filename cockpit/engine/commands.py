@@ -24,6 +24,7 @@ from cockpit.domain.instruments import (
     InvalidQuantity,
     parse_key,
 )
+from cockpit.domain.market import DepthTick
 from cockpit.domain.orders import (
     OrderRequest,
     Product,
@@ -41,13 +42,13 @@ from cockpit.engine.templates import plan_spec_for
 from cockpit.engine.views import (
     instrument_view,
     plan_view,
-    volume_view,
 )
 from cockpit.link import protocol
 from cockpit.link.bus import (
     SnapshotRequest,
     ViewerCommand,
 )
+from cockpit.link.snapshots import SnapshotDraft, VolumeMap
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,10 @@ class ViewerCommands(EngineBase):
     # ================================================================== viewer commands
 
     def _on_snapshot_request(self, request: SnapshotRequest) -> None:
-        # what it says it shows, or every symbol in full until it says
+        # what it says it shows, or every symbol in full until it says; its books and volume
+        # at price are built by the viewer server, off this thread (link/snapshots.py)
         self.screen.attached(request.conn_id, request.showing)
-        self.publisher.reply(request.conn_id, self.snapshot(request.showing))
+        self.publisher.reply(request.conn_id, self.snapshot_draft(request.showing))
 
     def _instrument_view(self, key: str, inst: Instrument) -> protocol.InstrumentView:
         """The view of instrument ``key``, built once per instrument object."""
@@ -73,23 +75,53 @@ class ViewerCommands(EngineBase):
         return cached[1]
 
     def snapshot(self, showing: frozenset[str] | None = None) -> protocol.Snapshot:
+        """Everything a viewer needs on attach (:meth:`snapshot_draft`, built whole here)."""
+        return self.snapshot_draft(showing).finish()
+
+    def snapshot_draft(self, showing: frozenset[str] | None = None) -> SnapshotDraft:
         """Everything a viewer needs on attach: every quote, and the books and volume at price
         of the symbols in ``showing`` (None: of every symbol; the others go out whole as
-        the viewer shows them)."""
+        the viewer shows them). Those books and maps are lent, not built: a few
+        milliseconds at 3,000 symbols, whatever their levels (see ``link/snapshots.py``)."""
         syms = self._syms
-        if showing is None:
-            full = list(syms.values())
-        else:
-            full = [s for k in sorted(showing) if (s := syms.get(k)) is not None]
+        full = (
+            syms.items()
+            if showing is None
+            else [(k, s) for k in sorted(showing) if (s := syms.get(k)) is not None]
+        )
         working = list(self.working.values())
         known = (self.orders.get(c) or self._earlier_final.get(c) for c in self._recent_final)
         recent = [o for o in known if o is not None]
         orders = working + recent[-50:]
-        return protocol.Snapshot(
+        # parallel lists, not a tuple per symbol: few objects made, no collection due
+        books: list[protocol.BookView | DepthTick] = []
+        book_insts: list[Instrument] = []
+        keys: list[str] = []
+        totals: list[VolumeMap] = []
+        bought: list[VolumeMap] = []
+        for key, s in full:
+            depth = s.depth
+            if depth is not None:  # its book not built yet: built from the (immutable) tick
+                books.append(depth)
+                book_insts.append(s.inst)
+            elif (book := s.book) is not None:
+                books.append(book)
+                book_insts.append(s.inst)
+            if s.vap:
+                s.vap_lent = True  # changed from now on only in a copy (market.py: own_vap)
+                keys.append(key)
+                totals.append(s.vap)
+                bought.append(s.bought)
+        quote = self._quote_view
+        base = protocol.Snapshot(
             seq=self._seq,
             instruments=[self._instrument_view(k, i) for k, i in self.instruments.items()],
-            quotes=[self._quote_view(s) for s in syms.values() if s.count],
-            books=[b for s in full if (b := self._book_view(s)) is not None],
+            quotes=[
+                s.view if s.view_count == s.count and s.view is not None else quote(s)
+                for s in syms.values()
+                if s.count
+            ],
+            books=[],
             positions=[self._position_view(pos) for pos in self.portfolio],
             plans=[plan_view(k, s.plan, s.exit_cid) for k, s in self.plans.items()],
             orders=[self._order_view(o) for o in orders]
@@ -98,14 +130,12 @@ class ViewerCommands(EngineBase):
             feeds=list(self.feeds.values()),
             status=self._status_view(),
             watchlist=list(self.watchlist),
-            volume_at_price=[
-                volume_view(s.inst.key, s.vap.items(), s.bought) for s in full if s.vap
-            ],
             messages=list(self.message_log.messages),
             alerts=list(self.alerts.values()),
             watchlists=self.watchlist_views(),
             active_watchlist=self.active_watchlist,
         )
+        return SnapshotDraft(base, books, book_insts, (keys, totals, bought))
 
     def _on_command(self, item: ViewerCommand) -> None:
         cmd = item.command
@@ -197,10 +227,10 @@ class ViewerCommands(EngineBase):
     def _cmd_ToggleTrail(self, conn_id: int, cmd: protocol.ToggleTrail) -> protocol.Msg:  # noqa: N802
         def toggle(plan: ExitPlan) -> Any:
             if plan.trail is None:
-                ex = getattr(self.config, "exits", None)
-                kind = TrailKind(getattr(ex, "trail_kind", "ticks"))
-                distance = Decimal(getattr(ex, "trail_default_distance", 10))
-                return plan.set_trail(Trail(kind, distance))
+                ex = self.config.exits
+                return plan.set_trail(
+                    Trail(TrailKind(ex.trail_kind), Decimal(ex.trail_default_distance))
+                )
             return plan.toggle_trail()
 
         return self._plan_action(cmd, toggle, "trail toggled")

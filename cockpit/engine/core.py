@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.domain import risk
 from cockpit.domain.execution import (
@@ -63,6 +63,7 @@ from cockpit.engine.orders import OrderFlow
 from cockpit.engine.plans import ExitPlanning
 from cockpit.engine.ports import AlertSender, EngineJournal, MarketSubscriber
 from cockpit.engine.reconcile import Reconciliation
+from cockpit.engine.reports import VenueReports
 from cockpit.engine.restore import Journaling
 from cockpit.engine.risk_gate import RiskGate, entry_lock, stale_limit_s
 from cockpit.engine.screen import ScreenLanes
@@ -93,6 +94,9 @@ from cockpit.link.bus import (
 
 __all__ = ["Engine", "EngineOptions", "EngineTimer"]
 
+if TYPE_CHECKING:
+    from cockpit.config import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -101,6 +105,7 @@ class Engine(
     Charting,
     ExitPlanning,
     OrderFlow,
+    VenueReports,
     Reconciliation,
     ViewerCommands,
     AlertKeeping,
@@ -130,7 +135,7 @@ class Engine(
     def __init__(
         self,
         *,
-        config: Any,
+        config: Settings,
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
         router: ExecutionClient,
         journal: EngineJournal | None = None,
@@ -165,7 +170,7 @@ class Engine(
         self.watchlist: list[str] = []
         for inst in items:
             self._add_instrument(inst)
-        watch = list(getattr(getattr(config, "trading", None), "watchlist", []) or [])
+        watch = list(config.trading.watchlist)
         for key in (k for k in watch if k not in self.instruments):
             log.warning("trading.watchlist: %s is not an instrument of this venue: ignored", key)
         self.watchlist = [k for k in watch if k in self.instruments] or list(self.instruments)
@@ -209,8 +214,7 @@ class Engine(
         self._kill_started_ns = 0
         self.feeds: dict[str, FeedStatus] = {}
 
-        trading = getattr(config, "trading", None)
-        self.armed: bool = bool(getattr(trading, "armed_at_start", False))
+        self.armed: bool = config.trading.armed_at_start
         self.kill_switch = False
         self._daily_loss_locked = False
         """The day's loss limit is reached (entries refused; queued ones were dropped)."""

@@ -55,13 +55,8 @@ class Excursions(EngineBase):
             if flat:
                 return
             ex = self._excursions[key] = [_NONE_LOW, -1, 0]
-        low, high = math.floor(price), math.ceil(price)
-        if low < ex[0]:
-            ex[0] = low
-            ex[2] = 1
-        if high > ex[1]:
-            ex[1] = high
-            ex[2] = 1
+        self._excursion_tick(key, math.floor(price))
+        self._excursion_tick(key, math.ceil(price))
         if flat:
             self._journal_mark(key, ex, self.clock())
             del self._excursions[key]

@@ -26,13 +26,15 @@ from cockpit.link.bus import ViewerGone, ViewerShowing
 
 log = logging.getLogger(__name__)
 
-VAP_LEVELS_BUDGET = 1_000_000
-"""Volume-at-price levels the engine keeps over all its symbols (about 85 bytes each, its
-total and buyer part: ~85 MB). Each symbol keeps its share (this over the symbols followed,
-:data:`VAP_LEVELS_MIN` at least), the levels nearest its last price: a price that keeps
-walking to new levels (the paper exchange's 3,000 symbols added ~28 a minute each) no longer
-grows the engine without end. 3,000 symbols: 333 levels each; 50: 20,000."""
-VAP_LEVELS_MIN = 256
+VAP_LEVELS_BUDGET = 300_000
+"""Volume-at-price levels the engine keeps over all its symbols. Each symbol keeps its share
+(this over the symbols followed, :data:`VAP_LEVELS_MIN` at least), the levels nearest its last
+price: a price that keeps walking to new levels (the paper exchange's 3,000 symbols add ~28 a
+minute each) no longer grows the engine. A level takes ~190 bytes at worst (its total and
+buyer part in two maps, their ints): 300,000 take ~57 MB of the engine's 300. 3,000 symbols:
+100 levels each (filled in ~4 minutes of that walk, then flat); 50: 6,000. (At 1,000,000,
+333 levels each took ~220 MB and ~12 minutes to fill: the engine still grew at minute 10.)"""
+VAP_LEVELS_MIN = 100
 """The fewest levels a symbol keeps, however many symbols are followed."""
 
 
@@ -116,7 +118,7 @@ class MarketData(EngineBase):
             if qty is not None:
                 side, inferred = aggressor(ev, ltp, touch, sym)
                 sym.last_trade, sym.last_side = ltp, side
-                if side == "buy":
+                if side == "buy":  # its own map: _traded copied a lent one
                     sym.bought[ltp] = compact(sym.bought.get(ltp, 0) + qty)
                 if self._charts:
                     ts = ev.exch_ns or ev.recv_ns
@@ -239,6 +241,8 @@ class MarketData(EngineBase):
                 qty = ev.ltq
                 if qty is None or not qty.is_finite() or qty <= ZERO:
                     return None
+        if sym.vap_lent:
+            own_vap(sym)
         vap = sym.vap
         was = vap.get(ltp)
         vap[ltp] = compact((was or 0) + qty)
@@ -250,16 +254,17 @@ class MarketData(EngineBase):
         return qty
 
     def _vap_trim(self, key: str, sym: SymbolState, ltp: int) -> None:
-        """Drop the levels farthest from ``ltp`` down to 7/8 of the symbol's share (so this
-        runs once per 1/8 of it in new levels: a sort of a few hundred ints); a viewer
-        showing the symbol gets them as 0 (gone)."""
-        vap = sym.vap
+        """Keep the levels nearest ``ltp``, 7/8 of the symbol's share (so this runs once per
+        1/8 of it in new levels: a sort of a few hundred ints), in new maps: a map levels
+        were deleted from keeps its size, twice what it holds. A viewer showing the symbol
+        gets the others as 0 (gone)."""
+        vap, bought = sym.vap, sym.bought
+        order = sorted(vap, key=lambda p: (abs(p - ltp), p))
         keep = self._vap_cap * 7 // 8
-        far = sorted(vap, key=lambda p: (abs(p - ltp), p))[keep:]
-        bought = sym.bought
-        for level in far:
-            del vap[level]
-            bought.pop(level, None)
+        far = order[keep:]
+        sym.vap = {p: vap[p] for p in order[:keep]}
+        sym.bought = {p: b for p in order[:keep] if (b := bought.get(p)) is not None}
+        sym.vap_lent = False
         if self.screen.full(key):
             sym.vap_changed.update(far)
             self._vap_dirty.add(key)
@@ -268,8 +273,7 @@ class MarketData(EngineBase):
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""
         sym.vap_changed.update(sym.vap)
-        sym.vap.clear()
-        sym.bought.clear()
+        sym.vap, sym.bought, sym.vap_lent = {}, {}, False  # a snapshot may hold the old ones
         if sym.vap_changed:
             self._vap_dirty.add(sym.inst.key)
 
@@ -331,6 +335,11 @@ class MarketData(EngineBase):
         )
         sym.view, sym.view_count = view, sym.count
         return view
+
+
+def own_vap(sym: SymbolState) -> None:
+    """Copy ``sym``'s volume maps a snapshot holds before changing them (copy on write)."""
+    sym.vap, sym.bought, sym.vap_lent = dict(sym.vap), dict(sym.bought), False
 
 
 def compact(total: Decimal | int) -> Decimal | int:

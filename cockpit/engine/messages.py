@@ -26,6 +26,7 @@ from cockpit.link.protocol import (
     Msg,
     Refused,
 )
+from cockpit.link.snapshots import SnapshotDraft
 
 _LOGGED: Final = (FillEvent, ExitFired, Alarm, Refused)
 """What goes into the log (everything else is only passed on)."""
@@ -73,7 +74,7 @@ class MessageRecorder:
             self._record(msg, getattr(msg, "seq", None))
         self.inner.event(msg)
 
-    def reply(self, conn_id: int, msg: Msg) -> None:
+    def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:
         if isinstance(msg, Refused):
             self._record(msg, None)
         self.inner.reply(conn_id, msg)

@@ -226,7 +226,7 @@ class ExitPlanning(EngineBase):
         if spec is not None and spec.none:
             return None
         inst = self.instruments[key]
-        ex = getattr(self.config, "exits", None)
+        ex = self.config.exits
         side = Side.BUY if pos.qty > 0 else Side.SELL
         sign = side.sign
         avg = pos.avg_ticks
@@ -234,15 +234,15 @@ class ExitPlanning(EngineBase):
         # An off-grid average rounds against the position, so a breakeven stop never locks
         # in a loss (a long at 800.0333 has its breakeven at 800.05, not 800.00).
         entry = entry_level(side, avg)
-        stop_ticks = spec_value(spec, "stop_ticks", getattr(ex, "stop_ticks", None))
-        target_ticks = spec_value(spec, "target_ticks", getattr(ex, "target_ticks", None))
+        stop_ticks = spec_value(spec, "stop_ticks", ex.stop_ticks)
+        target_ticks = spec_value(spec, "target_ticks", ex.target_ticks)
         trail: Trail | None = None
         if spec is not None and spec.trail is not None:
             trail = Trail(TrailKind(spec.trail.kind), spec.trail.distance)
-        elif ex is not None and ex.trail_distance is not None:
+        elif ex.trail_distance is not None:
             trail = Trail(TrailKind(ex.trail_kind), Decimal(ex.trail_distance))
-        breakeven = spec_value(spec, "breakeven_after", getattr(ex, "breakeven_after", None))
-        time_stop_s = spec_value(spec, "time_stop_s", getattr(ex, "time_stop_s", None))
+        breakeven = spec_value(spec, "breakeven_after", ex.breakeven_after)
+        time_stop_s = spec_value(spec, "time_stop_s", ex.time_stop_s)
         sym = self._syms.get(key)
         last = sym.ltp if sym is not None else None
         stop = entry - sign * stop_ticks if stop_ticks else None
@@ -357,12 +357,11 @@ class ExitPlanning(EngineBase):
         self, key: str, side: Side, qty: Decimal, tag: str, *, limit_ok: bool = True
     ) -> OrderRequest:
         """An exit of ``qty``: market, or a marketable limit (``exits.exit_order_type``)."""
-        ex = getattr(self.config, "exits", None)
         order_type = OrderType.MARKET
         price: int | None = None
-        if getattr(ex, "exit_order_type", "market") == "limit" and limit_ok:
+        if self.config.exits.exit_order_type == "limit" and limit_ok:
             sym = self._syms[key]
-            offset = int(getattr(ex, "exit_offset_ticks", 2))
+            offset = self.config.exits.exit_offset_ticks
             touch = (sym.bid if side is Side.SELL else sym.ask) or sym.ltp
             if touch is not None:
                 price = touch - offset if side is Side.SELL else touch + offset
@@ -505,7 +504,7 @@ class ExitPlanning(EngineBase):
     # ================================================================== protective stop
 
     def _protective_enabled(self) -> bool:
-        return bool(getattr(getattr(self.config, "exits", None), "protective_stop", False))
+        return self.config.exits.protective_stop
 
     def _place_protective(self, slot: PlanSlot) -> None:
         if not self._protective_enabled() or slot.plan.stop is None:
@@ -533,7 +532,7 @@ class ExitPlanning(EngineBase):
         order = self.orders.get(cid)
         if order is None or not order.is_working or order.venue_id is None:
             return
-        throttle = float(getattr(self.config.exits, "protective_throttle_s", 1.0))
+        throttle = self.config.exits.protective_throttle_s
         if now - slot.protective_sent_ns < throttle * NS:
             return
         if slot.plan.stop is None:

@@ -146,6 +146,9 @@ class SymbolState:
     with its total then: 0 once a session reset removed it)."""
     bought: dict[int, Decimal | int] = field(default_factory=dict)
     """The buyer-initiated part of ``vap`` per price (see :func:`aggressor`)."""
+    vap_lent: bool = False
+    """``vap`` and ``bought`` are in a snapshot being built off the decision thread: copied
+    before their next change (copy on write), never changed in place."""
     last_trade: int | None = None
     """The previous trade's price (ticks), for the tick rule."""
     last_side: str = ""

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from cockpit.domain.exits import PlanError
 from cockpit.link import protocol
 
+if TYPE_CHECKING:
+    from cockpit.config import Settings
 
-def template_name(config: Any, key: str, asked: str | None) -> str | None:
+
+def template_name(config: Settings, key: str, asked: str | None) -> str | None:
     """The template an entry in ``key`` uses: the one it names, else the instrument's."""
     if asked:
         return asked
-    inst = getattr(config, "instruments", {}).get(key)
+    inst = config.instruments.get(key)
     return None if inst is None else inst.template
 
 
 def plan_spec_for(
-    config: Any, key: str, spec: protocol.PlanSpec | None, template: str | None
+    config: Settings, key: str, spec: protocol.PlanSpec | None, template: str | None
 ) -> protocol.PlanSpec | None:
     """``spec`` completed from the template named ``template`` (or the instrument's): a
     field set in ``spec`` wins, a field the template leaves unset takes ``[exits]``'s.
@@ -30,7 +33,7 @@ def plan_spec_for(
     name = template_name(config, key, template)
     if name is None or (spec is not None and spec.none):
         return spec
-    templates = getattr(config, "templates", {})
+    templates = config.templates
     tpl = templates.get(name)
     if tpl is None:
         known = ", ".join(sorted(templates)) or "none in the config"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import cast
 
 from cockpit.domain.exits import ExitPlan
 from cockpit.domain.instruments import Instrument
@@ -18,8 +16,17 @@ from cockpit.link.protocol import (
     PositionView,
     TargetView,
     TrailView,
-    VolumeAtPrice,
 )
+from cockpit.link.volume import volume_view
+
+__all__ = [
+    "instrument_view",
+    "order_view",
+    "plan_view",
+    "position_view",
+    "ticks_to_money",
+    "volume_view",
+]
 
 
 def instrument_view(inst: Instrument) -> InstrumentView:
@@ -104,20 +111,4 @@ def plan_view(key: str, plan: ExitPlan, exit_cid: str | None = None) -> PlanView
         ),
         targets=[TargetView(leg.n, leg.level, leg.qty, leg.fired, leg.filled) for leg in plan.legs],
         breakeven_after_tp1=plan.breakeven_after_tp1,
-    )
-
-
-def volume_view(
-    key: str, levels: Iterable[tuple[int, Decimal | int]], bought: Mapping[int, Decimal | int]
-) -> VolumeAtPrice:
-    """Volume-at-price levels (sorted by price) with their buyer-initiated parts.
-
-    The engine keeps whole totals as ints (memory: thousands of symbols and levels); on the
-    wire they are numbers like any other and a viewer reads them as Decimal.
-    """
-    rows = sorted(levels)
-    return VolumeAtPrice(
-        key,
-        cast(list[tuple[int, Decimal]], rows),
-        cast(list[tuple[int, Decimal]], [(p, bought.get(p, 0)) for p, _ in rows]),
     )

@@ -11,7 +11,7 @@ from typing import Any, Final
 import msgspec
 
 from cockpit.domain.orders import Order
-from cockpit.link.protocol import FillView, OrderView
+from cockpit.link.protocol import FillView
 
 _FINAL_STATUSES: Final = frozenset({"complete", "rejected", "cancelled", "filled", "canceled"})
 
@@ -42,26 +42,6 @@ class OrderRecord(msgspec.Struct, frozen=True):
     def working(self) -> bool:
         """Whether the order may still fill."""
         return self.status.lower() not in _FINAL_STATUSES
-
-    def to_view(self) -> OrderView:
-        """The protocol view of this order."""
-        return OrderView(
-            cid=self.cid,
-            key=self.key,
-            side=self.side,
-            order_type=self.order_type,
-            qty=self.qty,
-            status=self.status,
-            ts_ns=self.updated_ns,
-            product=self.product,
-            venue_id=self.venue_id,
-            price=self.price_ticks,
-            trigger=self.trigger_ticks,
-            filled=self.filled,
-            avg_price=self.avg_price,
-            tag=self.tag,
-            reason=self.reason,
-        )
 
 
 class Recovery(msgspec.Struct, frozen=True):
@@ -128,48 +108,3 @@ def _order_record(r: tuple[Any, ...]) -> OrderRecord:
 
 _ORDER_STATE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(Order) if f.name != "history")
 """The fields of a domain order kept in its journal state (all but ``history``)."""
-
-
-def _order_row(order: OrderView | Order) -> dict[str, Any]:
-    if isinstance(order, OrderView):
-        return {
-            "cid": order.cid,
-            "key": order.key,
-            "side": order.side,
-            "order_type": order.order_type,
-            "product": order.product,
-            "qty": order.qty,
-            "price_ticks": order.price,
-            "trigger_ticks": order.trigger,
-            "tag": order.tag,
-            "status": order.status,
-            "venue_id": order.venue_id,
-            "filled": order.filled,
-            "avg_price": order.avg_price,
-            "reason": order.reason,
-            "created_ns": order.ts_ns,
-            "updated_ns": order.ts_ns,
-            "state": _STATE_ENC.encode(order).decode(),
-        }
-    if isinstance(order, Order):
-        state = {name: getattr(order, name) for name in _ORDER_STATE_FIELDS}
-        return {
-            "cid": order.cid,
-            "key": order.key,
-            "side": str(order.side),
-            "order_type": str(order.type),
-            "product": str(order.product),
-            "qty": order.qty,
-            "price_ticks": order.price_ticks,
-            "trigger_ticks": order.trigger_ticks,
-            "tag": order.tag,
-            "status": str(order.status),
-            "venue_id": order.venue_id,
-            "filled": order.filled_qty,
-            "avg_price": None,
-            "reason": order.reason,
-            "created_ns": order.created_ns,
-            "updated_ns": order.updated_ns,
-            "state": _STATE_ENC.encode(state).decode(),
-        }
-    raise TypeError(f"cannot journal {type(order).__name__} as an order")

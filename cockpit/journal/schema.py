@@ -107,7 +107,7 @@ UNUSED_INDEXES: Final = ("orders_venue",)
 dropped when a journal is opened for writing (an older cockpit reads the file as before)."""
 
 
-def _prepare_schema(conn: sqlite3.Connection, path: Path, *, migrate: bool) -> None:
+def _prepare_schema(conn: sqlite3.Connection, path: Path) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not tables:
         conn.executescript(f"BEGIN;{SCHEMA_V1}INSERT INTO schema_version VALUES (1);COMMIT;")
@@ -132,11 +132,6 @@ def _prepare_schema(conn: sqlite3.Connection, path: Path, *, migrate: bool) -> N
             f"journal {path} has schema version {version}, which this cockpit cannot migrate "
             f"(it migrates from {min(MIGRATIONS)} to {SCHEMA_VERSION}); use --journal to start "
             "another file"
-        )
-    if not migrate:
-        raise JournalVersionError(
-            f"journal {path} has schema version {version}; this cockpit needs {SCHEMA_VERSION} "
-            "and migration was not allowed"
         )
     _migrate(conn, path, version)
 

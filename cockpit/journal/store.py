@@ -26,19 +26,16 @@ with the broker before it trades.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Final
-
-import msgspec
 
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.orders import Order
@@ -47,14 +44,13 @@ from cockpit.journal.export import export_csv
 from cockpit.journal.lists import Lists
 from cockpit.journal.records import (
     _DICT_DEC,
-    _FINAL_STATUSES,
     _ORDER_COLS,
+    _ORDER_STATE_FIELDS,
     _STATE_ENC,
     OrderRecord,
     Recovery,
     _json,
     _order_record,
-    _order_row,
 )
 from cockpit.journal.schema import (
     _TABLES,
@@ -66,7 +62,7 @@ from cockpit.journal.schema import (
     _prepare_schema,
 )
 from cockpit.journal.writer import JournalWriter, Statement, Writes
-from cockpit.link.protocol import FillView, Msg, OrderView, PositionView
+from cockpit.link.protocol import FillView, Msg
 from cockpit.paths import LockHeld, take_pid_lock
 
 __all__ = [
@@ -123,7 +119,6 @@ class Journal(Lists, Writes):
         *,
         profile: str = "default",
         venue: str = "",
-        migrate: bool = True,
         start_session: bool = True,
         checkpoint_interval_s: float | None = 1.0,
         writer: bool = False,
@@ -143,8 +138,7 @@ class Journal(Lists, Writes):
         (:mod:`cockpit.journal.writer`, see :meth:`use_writer`).
 
         Raises:
-            JournalVersionError: written by a newer cockpit, or too old to migrate (or
-                ``migrate`` is False and it is older).
+            JournalVersionError: written by a newer cockpit, or too old to migrate.
             JournalError: not a cockpit journal, or the file cannot be opened.
         """
         path = Path(path)
@@ -177,7 +171,7 @@ class Journal(Lists, Writes):
             problem = checks.damaged(conn, path)
             if problem is not None:
                 raise JournalError(problem)
-            _prepare_schema(conn, path, migrate=migrate)
+            _prepare_schema(conn, path)
             session = 0
             if start_session:
                 cur = conn.execute(
@@ -236,45 +230,6 @@ class Journal(Lists, Writes):
         finally:
             conn.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Group the writes made inside into one commit (nested uses join the outer one)."""
-        if self._in_tx:
-            yield
-            return
-        if self._writer is not None:
-            self._in_tx = True
-            try:
-                yield
-            except BaseException:
-                self._pending.clear()  # as a rollback would
-                raise
-            finally:
-                self._in_tx = False
-                self._ship()
-            return
-        conn = self._conn
-        conn.execute("BEGIN")
-        self._in_tx = True
-        try:
-            try:
-                yield
-            except BaseException:
-                self._in_tx = False
-                conn.execute("ROLLBACK")
-                raise
-            self._in_tx = False
-            try:
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            after, self._after = self._after, []
-            for callback in after:
-                callback()
-
     def close(self) -> None:
         """End the session (marks a clean stop) and close the file. Idempotent."""
         if self._closed:
@@ -301,11 +256,6 @@ class Journal(Lists, Writes):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
 
     # ------------------------------------------------------------------ writes
 
@@ -338,44 +288,40 @@ class Journal(Lists, Writes):
             (outcome, message, row_id),
         )
 
-    def order(self, order: OrderView | Order, ts_ns: int | None = None) -> None:
-        """Journal an order's full current state (insert or replace by ``cid``).
-
-        Accepts a :class:`~cockpit.link.protocol.OrderView` or a domain
-        ``cockpit.domain.orders.Order`` (its fields are stored; its history is not).
-        """
-        row = _order_row(order)
+    def order(self, order: Order, ts_ns: int | None = None) -> None:
+        """Journal an order's full current state (insert or replace by ``cid``; its history
+        is not kept)."""
         now = ts_ns or time.time_ns()
+        state = {name: getattr(order, name) for name in _ORDER_STATE_FIELDS}
         self._exec(
             "INSERT INTO orders(cid, session, key, side, order_type, product, qty, price_ticks,"
-            " trigger_ticks, tag, status, venue_id, filled, avg_price, reason, created_ns,"
-            " updated_ns, open, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " trigger_ticks, tag, status, venue_id, filled, reason, created_ns, updated_ns, open,"
+            " state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(cid) DO UPDATE SET key=excluded.key, side=excluded.side,"
             " order_type=excluded.order_type, product=excluded.product, qty=excluded.qty,"
             " price_ticks=excluded.price_ticks, trigger_ticks=excluded.trigger_ticks,"
             " tag=excluded.tag, status=excluded.status, venue_id=excluded.venue_id,"
-            " filled=excluded.filled, avg_price=excluded.avg_price, reason=excluded.reason,"
-            " updated_ns=excluded.updated_ns, open=excluded.open, state=excluded.state",
+            " filled=excluded.filled, reason=excluded.reason, updated_ns=excluded.updated_ns,"
+            " open=excluded.open, state=excluded.state",
             (
-                row["cid"],
+                order.cid,
                 self.session,
-                row["key"],
-                row["side"],
-                row["order_type"],
-                row["product"],
-                str(row["qty"]),
-                row["price_ticks"],
-                row["trigger_ticks"],
-                row["tag"],
-                row["status"],
-                row["venue_id"],
-                str(row["filled"]),
-                None if row["avg_price"] is None else str(row["avg_price"]),
-                row["reason"],
-                row["created_ns"] or now,
-                row["updated_ns"] or now,
-                0 if row["status"].lower() in _FINAL_STATUSES else 1,
-                row["state"],
+                order.key,
+                str(order.side),
+                str(order.type),
+                str(order.product),
+                str(order.qty),
+                order.price_ticks,
+                order.trigger_ticks,
+                order.tag,
+                str(order.status),
+                order.venue_id,
+                str(order.filled_qty),
+                order.reason,
+                order.created_ns or now,
+                order.updated_ns or now,
+                0 if order.status.is_final else 1,
+                _STATE_ENC.encode(state).decode(),
             ),
         )
 
@@ -442,15 +388,9 @@ class Journal(Lists, Writes):
                 (self.session, now, key, f"removed: {reason}" if reason else "removed", None),
             )
 
-    def position(
-        self, key: str, state: Mapping[str, Any] | PositionView, ts_ns: int | None = None
-    ) -> None:
-        """Journal a position as now known (``Position.to_state()`` or a PositionView)."""
-        body = (
-            _STATE_ENC.encode(msgspec.to_builtins(state)).decode()
-            if isinstance(state, msgspec.Struct)
-            else _STATE_ENC.encode(state).decode()
-        )
+    def position(self, key: str, state: Mapping[str, Any], ts_ns: int | None = None) -> None:
+        """Journal a position as now known (``Position.to_state()``)."""
+        body = _STATE_ENC.encode(state).decode()
         self._exec(
             "INSERT INTO positions(key, session, updated_ns, state) VALUES (?,?,?,?)"
             " ON CONFLICT(key) DO UPDATE SET session=excluded.session,"
@@ -545,12 +485,6 @@ class Journal(Lists, Writes):
             (since_ns, limit),
         )
         return [_order_record(r) for r in reversed(rows)]
-
-    def sessions(self) -> list[tuple[int, int, int | None, str, str]]:
-        """``(id, started_ns, ended_ns, profile, venue)`` of every session."""
-        return list(
-            self._query("SELECT id, started_ns, ended_ns, profile, venue FROM sessions ORDER BY id")
-        )
 
     def count(self, table: str) -> int:
         """Rows in a journal table (for tests and status)."""

@@ -25,11 +25,12 @@ group runs here only when nothing queued before it is still to run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,45 @@ class Writes:
         writer, self._writer = self._writer, None
         assert writer is not None
         writer.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group the writes made inside into one commit (nested uses join the outer one)."""
+        if self._in_tx:
+            yield
+            return
+        if self._writer is not None:
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                self._pending.clear()  # as a rollback would
+                raise
+            finally:
+                self._in_tx = False
+                self._ship()
+            return
+        conn = self._conn
+        conn.execute("BEGIN")
+        self._in_tx = True
+        try:
+            try:
+                yield
+            except BaseException:
+                self._in_tx = False
+                conn.execute("ROLLBACK")
+                raise
+            self._in_tx = False
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            after, self._after = self._after, []
+            for callback in after:
+                callback()
 
     @property
     def deferred(self) -> bool:

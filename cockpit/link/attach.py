@@ -154,27 +154,24 @@ def attach_or_start(
     """
     from cockpit.link.client import EngineClient, EngineNotRunning
 
-    started = False
-    try:
-        c = EngineClient.connect(
+    def connect() -> EngineClient:
+        return EngineClient.connect(
             settings.profile,
             path=settings.socket_path,
             client=client,
             read_only=read_only,
             showing=showing,
         )
+
+    started = False
+    try:
+        c = connect()
     except EngineNotRunning:
         if not start:
             raise
         spawn_and_wait(settings, forwarded_flags(args) if args else _profile_flags(settings))
         started = True
-        c = EngineClient.connect(
-            settings.profile,
-            path=settings.socket_path,
-            client=client,
-            read_only=read_only,
-            showing=showing,
-        )
+        c = connect()
     return Attached(c, started, None if started else settings_notice(settings, c.welcome))
 
 

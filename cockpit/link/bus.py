@@ -28,6 +28,7 @@ from typing import Protocol
 import msgspec
 
 from cockpit.link.protocol import BookView, Command, Msg, QuoteView, StatusView, VolumeAtPrice
+from cockpit.link.snapshots import SnapshotDraft
 
 
 class Publisher(Protocol):
@@ -45,8 +46,9 @@ class Publisher(Protocol):
     def event(self, msg: Msg) -> None:
         """An event for every viewer, in order, never dropped or merged."""
 
-    def reply(self, conn_id: int, msg: Msg) -> None:
-        """A message for one viewer (Ack, Refused, Snapshot, SearchResult, Pong)."""
+    def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:
+        """A message for one viewer (Ack, Refused, SearchResult, Pong), or its snapshot's
+        draft (built into the Snapshot off the decision thread: ``draft.finish()``)."""
 
 
 class ViewerCommand(msgspec.Struct, frozen=True):
@@ -123,5 +125,5 @@ class NullPublisher:
     def event(self, msg: Msg) -> None:
         """Drop it."""
 
-    def reply(self, conn_id: int, msg: Msg) -> None:
+    def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:
         """Drop it."""

@@ -220,11 +220,14 @@ class EngineClient:
         """
         self._send_frame(encode(Showing(keys=keys)))
 
-    def _send_frame(self, frame: bytes) -> None:
+    def _check_open(self) -> None:
         if self._error is not None:
             raise self._error
         if self._closed:
             raise EngineGone("connection closed")
+
+    def _send_frame(self, frame: bytes) -> None:
+        self._check_open()
         try:
             with self._send_lock:
                 self._sock.sendall(frame)
@@ -343,10 +346,7 @@ class EngineClient:
         return snap
 
     def _read(self, timeout: float | None) -> ToViewer | None:
-        if self._error is not None:
-            raise self._error
-        if self._closed:
-            raise EngineGone("connection closed")
+        self._check_open()
         try:
             return _read_one(self._sock, self._framer, timeout, self._inbox)
         except EngineGone as exc:

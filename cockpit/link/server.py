@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Final
 
 from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
+from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
     READ_ONLY_COMMANDS,
@@ -60,6 +61,7 @@ from cockpit.link.protocol import (
     encode,
 )
 from cockpit.link.slices import encode_sliced
+from cockpit.link.snapshots import SnapshotDraft
 from cockpit.link.sockets import (
     EngineAlreadyRunning,
     ServerError,
@@ -142,7 +144,7 @@ class ViewerServer:
         self._quotes: dict[str, QuoteView] = {}
         self._books: dict[str, BookView] = {}
         self._status: StatusView | None = None
-        self._out: deque[tuple[int, Msg | VolumeAtPrice]] = deque()
+        self._out: deque[tuple[int, Msg | VolumeAtPrice | SnapshotDraft]] = deque()
         self._vap_pending = False
         """Volume levels were merged into viewers since the last market flush."""
         # loop-thread state
@@ -153,6 +155,10 @@ class ViewerServer:
         self._conn_ids = itertools.count(1)
         self._batch_seq = 0
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_due = 0.0
+        """When the current market flush was due (the loop's clock): the next is one interval
+        after it, not after the flush ran, so the viewers get ``market_hz`` batches a second
+        (``call_later`` from each flush gave 1/(interval + lateness): 28-29 at 30)."""
         self._drain_handle: asyncio.TimerHandle | None = None
         self._idle = False
         """True while the loop does not poll the deque (the next append wakes it)."""
@@ -192,7 +198,8 @@ class ViewerServer:
                 self._server = loop.run_until_complete(
                     asyncio.start_unix_server(self._on_connect, sock=sock)
                 )
-                self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+                self._flush_due = loop.time() + self.market_interval
+                self._flush_handle = loop.call_at(self._flush_due, self._flush_market)
                 self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
             except BaseException as exc:  # noqa: BLE001 - reported to start()
                 failure.append(exc)
@@ -292,8 +299,9 @@ class ViewerServer:
         if self._idle:
             self._wake()
 
-    def reply(self, conn_id: int, msg: Msg) -> None:
-        """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks."""
+    def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:
+        """Send ``msg`` to viewer ``conn_id`` (gone viewers are ignored). Never blocks; a
+        snapshot's draft is built on the loop thread (never for a viewer already gone)."""
         self._out.append((conn_id, msg))
         if self._idle:
             self._wake()
@@ -358,8 +366,11 @@ class ViewerServer:
                 if v is None:
                     continue
             try:
-                # a reply may be a whole snapshot: its long lists a slice at a time
-                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
+                if isinstance(msg, SnapshotDraft):  # its books and volume built here, sliced
+                    frame = msg.frame()
+                    msg = msg.base
+                else:  # a reply may be a whole snapshot: its long lists a slice at a time
+                    frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue
@@ -406,7 +417,8 @@ class ViewerServer:
         loop = self._loop
         if loop is None or self._stopping:
             return
-        self._flush_handle = loop.call_later(self.market_interval, self._flush_market)
+        self._flush_due = next_slot(self._flush_due, loop.time(), self.market_interval)
+        self._flush_handle = loop.call_at(self._flush_due, self._flush_market)
         if self._out:
             self._drain_out()  # snapshots first: a viewer is live before the batch is merged
         vap, self._vap_pending = self._vap_pending, False

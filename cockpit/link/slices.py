@@ -12,7 +12,8 @@ than one slice (``benchmarks/lab/snapshot_stall.py`` measures both in the same r
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import msgspec
 
@@ -24,7 +25,7 @@ SLICE: Final = 250
 _ENCODER: Final = msgspec.msgpack.Encoder()
 
 
-def _array_header(n: int) -> bytes:
+def array_header(n: int) -> bytes:
     """The msgpack header of an array of ``n`` items."""
     if n < 16:
         return bytes((0x90 | n,))
@@ -33,12 +34,26 @@ def _array_header(n: int) -> bytes:
     return b"\xdd" + n.to_bytes(4, "big")
 
 
-def _sliced(items: list[object], per: int) -> msgspec.Raw:
-    """``items`` as one msgpack array, encoded ``per`` items at a time."""
-    parts = [_array_header(len(items))]
-    for start in range(0, len(items), per):
-        chunk = items[start : start + per]
-        parts.append(_ENCODER.encode(chunk)[len(_array_header(len(chunk))) :])
+def sliced(
+    items: list[Any],
+    per: int,
+    build: Callable[[Any], Any] | None = None,
+    weight: Callable[[Any], int] | None = None,
+) -> msgspec.Raw:
+    """``items`` as one msgpack array, encoded about ``per`` items at a time (``weight``: what
+    one item counts for; default 1). ``build``: each item is ``build(item)``, built a slice at
+    a time too, and a slice's objects are freed before the next is built."""
+    parts = [array_header(len(items))]
+    chunk: list[Any] = []
+    load = 0
+    for item in items:
+        chunk.append(item if build is None else build(item))
+        load += 1 if weight is None else weight(item)
+        if load >= per:
+            parts.append(_ENCODER.encode(chunk)[len(array_header(len(chunk))) :])
+            chunk, load = [], 0
+    if chunk:
+        parts.append(_ENCODER.encode(chunk)[len(array_header(len(chunk))) :])
     return msgspec.Raw(b"".join(parts))
 
 
@@ -47,7 +62,7 @@ def encode_sliced(msg: Msg, per: int = SLICE) -> bytes:
     :func:`~cockpit.link.protocol.encode` gives, its lists longer than ``per`` encoded a
     slice at a time."""
     long_lists = {
-        name: _sliced(value, per)
+        name: sliced(value, per)
         for name in msg.__struct_fields__
         if type(value := getattr(msg, name)) is list and len(value) > per
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import cast
 
 from cockpit.link.protocol import VolumeAtPrice
 
@@ -24,4 +26,20 @@ def to_vap(key: str, levels: Levels) -> VolumeAtPrice:
         key,
         [(p, total) for p, (total, _) in ordered],
         [(p, bought) for p, (_, bought) in ordered if bought is not None],
+    )
+
+
+def volume_view(
+    key: str, levels: Iterable[tuple[int, Decimal | int]], bought: Mapping[int, Decimal | int]
+) -> VolumeAtPrice:
+    """Volume-at-price levels (sorted by price) with their buyer-initiated parts.
+
+    The engine keeps whole totals as ints (memory: thousands of symbols and levels); on the
+    wire they are numbers like any other and a viewer reads them as Decimal.
+    """
+    rows = sorted(levels)
+    return VolumeAtPrice(
+        key,
+        cast(list[tuple[int, Decimal]], rows),
+        cast(list[tuple[int, Decimal]], [(p, bought.get(p, 0)) for p, _ in rows]),
     )

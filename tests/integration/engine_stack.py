@@ -24,6 +24,7 @@ from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from cockpit.link.bus import Inbound, ViewerCommand
+from cockpit.link.snapshots import SnapshotDraft, finished
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.sim.universe import default_listings
 from tests.servers.base import poll_until, wait_on
@@ -57,9 +58,9 @@ class Recorder:
     def volume(self, vap: p.VolumeAtPrice) -> None:
         pass
 
-    def reply(self, conn_id: int, msg: p.Msg) -> None:
+    def reply(self, conn_id: int, msg: p.Msg | SnapshotDraft) -> None:
         with self.cond:
-            self.replies.append((conn_id, msg))
+            self.replies.append((conn_id, finished(msg)))
             self.cond.notify_all()
 
     def wait(self, pred: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
@@ -93,7 +94,7 @@ class Tee:
         for t in self.targets:
             t.volume(vap)
 
-    def reply(self, conn_id: int, msg: p.Msg) -> None:
+    def reply(self, conn_id: int, msg: p.Msg | SnapshotDraft) -> None:
         for t in self.targets:
             t.reply(conn_id, msg)
 

@@ -463,3 +463,34 @@ def test_each_transport_reports_a_placed_order_cut_mid_answer_as_uncertain(
     result = get(results)
     assert result.code == UNCERTAIN, result
     assert server.count("placeorder") == 1
+
+
+def test_the_order_poller_waits_out_a_429_then_polls_again(server) -> None:
+    """A 429 on /orderbook holds the poller back for the answer's retry_after (not its own
+    short backoff); then it polls on and is live."""
+    from cockpit.adapters.openalgo.poller import OrderBookPoller
+    from cockpit.adapters.ws import Backoff
+    from cockpit.domain.feed import FeedState, FeedStatus
+
+    limited = {"status": "error", "message": "Too many", "retry_after": 1.2}
+    server.scripts["orderbook"] = [(429, limited, 0)]
+    seen: queue.SimpleQueue[object] = queue.SimpleQueue()
+    poller = OrderBookPoller(
+        server.url, KEY, seen.put, interval_s=0.05, backoff=Backoff(initial=0.01, cap=0.01)
+    )
+    poller.start()
+    statuses: list[FeedStatus] = []
+    try:
+        while not statuses or statuses[-1].state != FeedState.LIVE:
+            item = seen.get(timeout=5)
+            if isinstance(item, FeedStatus):
+                statuses.append(item)
+    finally:
+        poller.stop()
+    waiting = [s for s in statuses if s.state == FeedState.RECONNECTING]
+    assert len(waiting) == 1
+    assert "429" in waiting[0].reason
+    assert waiting[0].next_retry_s is not None
+    assert waiting[0].next_retry_s >= 1.2
+    polls = [t for path, _body, t in server.received if path == "orderbook"]
+    assert polls[1] - polls[0] >= 1.1

@@ -248,9 +248,9 @@ def test_run_foreground_sigterm_is_a_clean_stop(env: Env) -> None:
     from cockpit.journal import Journal
 
     with Journal.open(env.root / "data" / "cockpit" / "default.sqlite3", start_session=False) as j:
-        sessions = j.sessions()
-    assert len(sessions) == 1
-    assert sessions[0][2] is not None
+        recovery = j.recover()
+    assert recovery.last_session == 1
+    assert not recovery.unclean
 
 
 def test_killed_engine_takes_its_paper_exchange_along_and_restarts(env: Env) -> None:

@@ -4,7 +4,7 @@ drives the app attached to a real engine process on the paper exchange."""
 from __future__ import annotations
 
 from cockpit.ui.screens.trade import TradeScreen
-from tests.ui.conftest import showing, wait_for
+from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
 
 
@@ -45,9 +45,14 @@ async def test_a_bid_confirmed_after_the_market_fell_through_it_asks_again(
         await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
         before = set(app.store.orders)
         await pilot.press("j", "j", "j", "1", "2", "B")
-        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
-        first = str(app.screen.query_one("#dialog-text").render())
-        assert "BUY 12 NSE:SBIN LIMIT 799.85" in first, first
+        first = await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "BUY 12 NSE:SBIN LIMIT 799.85",
+            limit=10,
+        )
         assert "fills at once" not in first
         fresh.price("SBIN", "799.00")
         await wait_for(pilot, lambda: (app.store.quotes[SBIN].ask or 0) < 15997, 10)
@@ -86,10 +91,15 @@ async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) ->
         await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
         app.screen.query_one("#a-price").value = "801.00"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
-        text = str(app.screen.query_one("#dialog-text").render())
-        assert "to 801.00" in text, text
-        assert "fills at once" in text, text
+        await screen_text(
+            pilot,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "to 801.00",
+            "fills at once",
+            limit=10,
+        )
         await pilot.press("n")
         await pilot.pause(0.5)
         assert app.store.orders[order.cid].price == 15997

@@ -27,6 +27,7 @@ from cockpit.engine.core import Engine, EngineOptions, EngineTimer
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from cockpit.link.bus import SnapshotRequest, ViewerCommand
+from cockpit.link.snapshots import SnapshotDraft, finished
 
 SBIN = Instrument(Exchange.NSE, "SBIN", Decimal("0.05"))
 INFY = Instrument(Exchange.NSE, "INFY", Decimal("0.05"))
@@ -72,8 +73,8 @@ class Recorder:
     def event(self, msg: p.Msg) -> None:
         self.events.append(msg)
 
-    def reply(self, conn_id: int, msg: p.Msg) -> None:
-        self.replies.append((conn_id, msg))
+    def reply(self, conn_id: int, msg: p.Msg | SnapshotDraft) -> None:
+        self.replies.append((conn_id, finished(msg)))
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

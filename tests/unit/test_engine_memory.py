@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import random
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from decimal import Decimal
@@ -119,3 +120,52 @@ def test_volume_at_price_keeps_a_bounded_number_of_levels_nearest_the_price(
         shown
     ].vap  # what the viewer holds
     assert engine.counters["vap_levels_trimmed"] >= 5 * (1_500 - cap)
+
+
+VAP_BYTES_3000 = 64 * 2**20
+"""What the volume-at-price maps of 3,000 symbols may take, each at its cap (of the engine's
+300 MB; the rest of a 3,000-symbol engine takes ~150)."""
+
+
+def deep_size(levels: dict[int, Decimal | int]) -> int:
+    """A map's bytes with the values the interpreter does not share (its keys are counted
+    once, with the totals': the buyer parts' are the same objects)."""
+    return sys.getsizeof(levels) + sum(
+        sys.getsizeof(v) for v in levels.values() if not (type(v) is int and v <= 256)
+    )
+
+
+def test_volume_at_price_of_3000_symbols_fits_its_budget_at_their_caps() -> None:
+    """Each of 3,000 symbols keeps its share of the level budget, the levels nearest its price.
+    At 333 levels each (a share of 1,000,000) the maps took ~200 MB and took ~12 minutes of
+    the paper exchange's walk (~28 new levels a minute) to fill: the engine still grew
+    ~10 MB a minute at minute 10. Here one symbol trades at twice its cap's levels (buys and
+    sells, totals in the hundreds), and its maps times 3,000 must fit the budget."""
+    insts = [Instrument(Exchange.NSE, f"V{i:04d}", Decimal("0.05")) for i in range(3000)]
+    engine = Engine(
+        config=Settings(),
+        instruments=insts,
+        router=FakeRouter(),
+        publisher=NullPublisher(),
+        options=EngineOptions(reconcile_interval_s=0),
+    )
+    engine.reconciled = True
+    tick = Decimal("0.05")
+    for n in range(2 * engine._vap_cap):
+        for repeat in range(2):
+            engine.handle(
+                TradeTick(
+                    1_700_000_000_000_000_000 + 2 * n + repeat,
+                    "NSE",
+                    "V0000",
+                    (20_000 + n) * tick,
+                    ltq=Decimal(300 + n),
+                    aggressor="buy" if (n + repeat) % 2 else "sell",
+                )
+            )
+    sym = engine._syms[insts[0].key]
+    assert engine._vap_cap * 7 // 8 <= len(sym.vap) <= engine._vap_cap
+    assert len(sym.bought) == len(sym.vap)
+    keys = sum(sys.getsizeof(p) for p in sym.vap)
+    per_symbol = deep_size(sym.vap) + deep_size(sym.bought) + keys
+    assert per_symbol * 3000 <= VAP_BYTES_3000, f"{per_symbol} bytes per symbol"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from cockpit.adapters.openalgo.poller import BadRow, row_to_update
+from cockpit.adapters.openalgo.rows import BadRow, row_to_update
 from cockpit.domain.feed import OrderUpdateSource
 
 

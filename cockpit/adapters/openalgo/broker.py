@@ -7,6 +7,8 @@ per request off its own inbound queue (the ``sink`` given here).
 Requests go out through httpx (:mod:`cockpit.adapters.openalgo.transport`), each worker with
 its own keep-alive connection; exits (urgent placements) through the exit lane
 (:mod:`cockpit.adapters.openalgo.lane`), which writes a burst of them before it reads any answer.
+What a worker does with one request (send, classify, retry, look for a lost placement) is in
+:mod:`cockpit.adapters.openalgo.calls`.
 
 Rules the router keeps:
 
@@ -31,7 +33,6 @@ Rules the router keeps:
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import itertools
 import logging
@@ -46,34 +47,25 @@ from urllib.parse import urlsplit
 import msgspec
 
 from cockpit.adapters.openalgo import transport
+from cockpit.adapters.openalgo.calls import RouterCalls
 from cockpit.adapters.openalgo.lane import ExitLane
 from cockpit.adapters.openalgo.pacing import Pacing
 from cockpit.adapters.openalgo.rest import (
     HttpError,
-    find_in_orderbook,
+    api_root,
     interpret,
-    path_of,
     request_call,
-    result_of,
-    typed,
 )
-from cockpit.adapters.openalgo.rows import lacks_fills, trade_totals, with_trades
 from cockpit.domain.execution import (
     BAD_RESPONSE,
     DROPPED,
-    OK,
-    PENDING_APPROVAL,
     RATE_LIMITED,
-    REJECTED,
     SERVER_ERROR,
     STOPPED,
     STRATEGY,
     TIMEOUT,
-    TRANSPORT,
     UNCERTAIN,
-    ModifyOrder,
     PlaceOrder,
-    QueryBook,
     RouterRequest,
     RouterResult,
 )
@@ -106,7 +98,7 @@ def _direct_http(root: str) -> bool:
     return not urllib.request.getproxies().get("http") or bool(urllib.request.proxy_bypass(host))
 
 
-class OpenAlgoRouter:
+class OpenAlgoRouter(RouterCalls):
     """Sends order requests to an OpenAlgo server; results go to ``sink``.
 
     Args:
@@ -147,11 +139,8 @@ class OpenAlgoRouter:
         exit_lane: bool = True,
         lane_connections: int = 8,
     ) -> None:
-        root = base_url.rstrip("/")
-        if not root.endswith("/api/v1"):
-            root += "/api/v1"
+        root = api_root(base_url)
         self._root = root
-        self._started = False
         self.__key = api_key
         self._sink = sink
         self._strategy = strategy
@@ -189,16 +178,10 @@ class OpenAlgoRouter:
         self.before_order: Callable[[], object] | None = None
         """Called before an order is placed or modified (paper trading on an external feed:
         the upstream tee's ``flush``, so the paper exchange has the prices first)."""
-        self.counters: dict[str, int] = {
-            "requests": 0,
-            "errors": 0,
-            "retries": 0,
-            "rate_limited": 0,
-            "recovered": 0,
-            "uncertain": 0,
-            "pending_approval": 0,
-            "bad_rows": 0,
-        }
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("requests", "errors", "retries", "rate_limited", "recovered", "uncertain",
+             "pending_approval", "bad_rows"), 0,
+        )  # fmt: skip
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAlgoRouter({self._root!r}, workers={self._workers})"
@@ -209,7 +192,6 @@ class OpenAlgoRouter:
         """Start the worker threads (idempotent)."""
         if self._threads:
             return
-        self._started = True
         # Workers that only take urgent requests (exits, kill switch): an exit never waits
         # behind slow queries or entries that occupy the other workers. Each worker has its
         # own keep-alive connection: a request never waits for a pool lock held by another
@@ -309,11 +291,6 @@ class OpenAlgoRouter:
             self._emit(RouterResult(request, False, DROPPED, "dropped before sending"))
         return len(dropped) + in_hand
 
-    def pending(self) -> int:
-        """How many requests wait to be sent."""
-        with self._cv:
-            return len(self._heap)
-
     # -- worker ----------------------------------------------------------------------------
 
     def _run(self, urgent_only: bool, client: transport.HttpxTransport) -> None:
@@ -354,92 +331,6 @@ class OpenAlgoRouter:
             self._sink(result)
         except Exception:
             log.exception("router: sink refused a result")
-
-    def _handle(self, request: RouterRequest, attempts: int = 0) -> RouterResult:
-        call = request_call(request, self._strategy)
-        if call is None:
-            return RouterResult(request, False, REJECTED, f"no OpenAlgo endpoint for {request!r}")
-        path, body, retry_uncertain = call
-        if type(request) is ModifyOrder and self.before_order is not None:
-            self.before_order()
-        result = self._call(request, path, body, retry_uncertain=retry_uncertain, tried=attempts)
-        if path == "orderbook" and result.ok:
-            return self._orderbook(result)
-        return self._typed(result)
-
-    # -- one call, classified and retried where safe ---------------------------------------
-
-    def _call(
-        self,
-        request: RouterRequest,
-        path: str,
-        body: dict[str, Any],
-        *,
-        retry_uncertain: bool,
-        tried: int = 0,
-    ) -> RouterResult:
-        """Send ``request``; retry only where safe (see the module docstring). A placement
-        whose answer is lost (timeout, 5xx) is looked for in the orderbook, never resent.
-        ``tried``: attempts made already elsewhere (the exit lane)."""
-        placing = type(request) is PlaceOrder
-        attempts = tried
-        backoff = self._backoff
-        while True:
-            attempts += 1
-            if not self._pacing.wait_turn(path, self._stop, request.urgent):
-                return RouterResult(request, False, STOPPED, "router stopped", attempts=attempts)
-            if (
-                isinstance(request, PlaceOrder)
-                and not request.urgent
-                and self._dropped_meanwhile(request)
-            ):
-                return RouterResult(request, False, DROPPED, "dropped before sending")
-            sent_ns = time.monotonic_ns()
-            sent_wall_ns = time.time_ns()
-            try:
-                if placing and self.before_order is not None:
-                    self.before_order()
-                return self._answer(request, path, self._post(path, body), sent_ns, attempts)
-            except HttpError as exc:
-                if exc.code == RATE_LIMITED:
-                    # The server did not act on it: wait as it says, then send it again.
-                    self.counters["rate_limited"] += 1
-                    self._pacing.close_gate(exc.retry_after)
-                    if attempts <= self._connect_retries + 3:
-                        self.counters["retries"] += 1
-                        continue
-                retryable = exc.code == TRANSPORT or (
-                    retry_uncertain and exc.code in (TIMEOUT, SERVER_ERROR)
-                )
-                if retryable and attempts <= self._connect_retries and not self._stop.is_set():
-                    self.counters["retries"] += 1
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 2.0)
-                    continue
-                if placing and exc.code in (TIMEOUT, SERVER_ERROR):
-                    return self._recover(request, exc, sent_ns, attempts, sent_wall_ns)
-                return RouterResult(
-                    request,
-                    False,
-                    exc.code,
-                    f"{path}: {exc}",
-                    data=exc.payload,
-                    http_status=exc.status,
-                    sent_ns=sent_ns,
-                    done_ns=time.monotonic_ns(),
-                    attempts=attempts,
-                )
-
-    def _answer(
-        self, request: RouterRequest, path: str, payload: Any, sent_ns: int, attempts: int
-    ) -> RouterResult:
-        result = result_of(request, path, payload, sent_ns, attempts)
-        if type(request) is PlaceOrder and result.venue_id:
-            with self._ids_lock:
-                self._known_ids.add(result.venue_id)
-        elif result.code == PENDING_APPROVAL:
-            self.counters["pending_approval"] += 1
-        return result
 
     # -- the exit lane's side (called on its thread) ---------------------------------------
 
@@ -491,7 +382,7 @@ class OpenAlgoRouter:
                 attempts=1,
             ))  # fmt: skip
 
-    def _dropped_meanwhile(self, request: PlaceOrder) -> bool:
+    def _dropped_meanwhile(self, request: RouterRequest) -> bool:
         """An entry taken by this worker was dropped while it waited for the rate limit."""
         with self._cv:
             self._in_hand.discard(id(request))
@@ -499,104 +390,7 @@ class OpenAlgoRouter:
             self._dropped.discard(id(request))
         return dropped
 
-    def _recover(
-        self, request: Any, exc: HttpError, sent_ns: int, attempts: int, sent_wall_ns: int
-    ) -> RouterResult:
-        """After a timeout/5xx on placeorder: look for the order instead of resending it.
-
-        Only an order the broker took at or after ``sent_wall_ns`` (less 2 s: its timestamps
-        are whole seconds) can be it; an older one of the same shape never is.
-        """
-        delay = 0.2
-        for _ in range(self._uncertain_checks):
-            if self._stop.wait(delay):
-                break
-            delay *= 2
-            if not self._pacing.wait_turn("orderbook", self._stop):
-                break
-            try:
-                payload = self._post("orderbook", {})
-            except HttpError:
-                continue
-            with self._ids_lock:
-                known = set(self._known_ids)
-            venue_id = find_in_orderbook(request, payload, sent_wall_ns - 2_000_000_000, known)
-            if venue_id is not None:
-                self.counters["recovered"] += 1
-                with self._ids_lock:
-                    self._known_ids.add(venue_id)
-                return RouterResult(
-                    request,
-                    True,
-                    OK,
-                    venue_id=venue_id,
-                    sent_ns=sent_ns,
-                    done_ns=time.monotonic_ns(),
-                    attempts=attempts,
-                    recovered=True,
-                )
-        self.counters["uncertain"] += 1
-        return RouterResult(
-            request,
-            False,
-            UNCERTAIN,
-            f"placeorder: {exc}; the order was not found in the orderbook, it may or may not "
-            "have been placed (reconciliation will tell)",
-            http_status=exc.status,
-            sent_ns=sent_ns,
-            done_ns=time.monotonic_ns(),
-            attempts=attempts,
-        )
-
-    def _orderbook(self, result: RouterResult) -> RouterResult:
-        """The orderbook read into updates; rows without fill fields (OpenAlgo's live Zerodha
-        rows) take their filled quantity and average price from the trade book."""
-        updates = self._typed(result)
-        if not any(lacks_fills(u.raw) for u in updates.data or ()):
-            return updates
-        trades = self._call(QueryBook("tradebook"), "tradebook", {}, retry_uncertain=True)
-        if not trades.ok:
-            return dataclasses.replace(
-                updates, ok=False, code=trades.code, error=f"orderbook fills: {trades.error}"
-            )
-        totals, bad = trade_totals(trades.data)
-        if bad:
-            self.counters["bad_rows"] += bad
-        data = [with_trades(u, totals) for u in updates.data or ()]
-        return dataclasses.replace(updates, data=data)
-
-    def _typed(self, result: RouterResult) -> RouterResult:
-        out, bad = typed(result)
-        if bad:
-            self.counters["bad_rows"] += bad
-            log.warning("router: %d unreadable row(s) in the %s answer", bad, path_of(result))
-        return out
-
     # -- plumbing --------------------------------------------------------------------------
-
-    def _send(self, path: str, content: bytes) -> tuple[int, bytes, str, str | None]:
-        client: transport.HttpxTransport | None = getattr(self._local, "client", None)
-        if client is None:
-            raise HttpError(TRANSPORT, "router not started")
-        try:
-            return client.post(path, content)
-        except transport.SendError as exc:
-            raise self._lost(exc) from None
-
-    def _lost(self, exc: transport.SendError) -> HttpError:
-        if not exc.sent:
-            return HttpError(TRANSPORT, str(exc))
-        if exc.timed_out:
-            return HttpError(TIMEOUT, f"no answer within {self._timeout}s ({exc})")
-        # Reset / protocol errors after the request may have been sent.
-        return HttpError(TIMEOUT, f"connection failed mid-request ({exc})")
 
     def _encode(self, body: dict[str, Any]) -> bytes:
         return _JSON_ENC.encode({"apikey": self.__key, **body})
-
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
-        """POST ``body`` (with the key) to ``path``: the answer's JSON, or :class:`HttpError`."""
-        if not self._started:
-            raise HttpError(TRANSPORT, "router not started")
-        self.counters["requests"] += 1
-        return interpret(*self._send(path, self._encode(body)))

@@ -28,8 +28,10 @@ from typing import Any, Final
 
 import msgspec
 
-from cockpit.adapters.ws import AuthRefused, Backoff, Disconnect, Reject, WsConnection, WsProtocol
-from cockpit.domain.feed import FeedState, OrderUpdate, OrderUpdateSource, Sink
+from cockpit.adapters.openalgo.rows import to_ns
+from cockpit.adapters.venue_feed import WsFeed
+from cockpit.adapters.ws import AuthRefused, Backoff, Disconnect, Reject, WsProtocol
+from cockpit.domain.feed import OrderUpdate, OrderUpdateSource, Sink
 from cockpit.domain.market import DepthTick, Level, LtpTick, QuoteTick
 
 log = logging.getLogger(__name__)
@@ -160,28 +162,6 @@ def _qty(v: Decimal | None, what: str) -> Decimal | None:
     if v < 0:
         raise Reject(f"negative {what}")
     raise Reject(f"absurd {what}")
-
-
-def to_ns(v: int | float | str | None) -> int | None:
-    """An epoch timestamp in s, ms, us or ns (guessed by magnitude) -> ns; None if unusable."""
-    if v is None or isinstance(v, bool):
-        return None
-    if isinstance(v, str):
-        try:
-            v = int(v) if v.isdigit() else float(v)
-        except ValueError:
-            return None
-    if v != v or v <= 0 or v == float("inf"):
-        return None
-    if v < 1e11:
-        return int(v * 1_000_000_000)
-    if v < 1e14:
-        return int(v * 1_000_000)
-    if v < 1e17:
-        return int(v * 1_000)
-    if v < 1e20:
-        return int(v)
-    return None
 
 
 def _levels(raw: list[_Level] | None, side: str) -> tuple[Level, ...]:
@@ -401,8 +381,10 @@ class OpenAlgoProtocol(WsProtocol):
         log.warning("openalgo: %s", text)
 
 
-class OpenAlgoFeed:
+class OpenAlgoFeed(WsFeed):
     """An OpenAlgo market-data and order-update feed on its own thread."""
+
+    protocol: OpenAlgoProtocol
 
     def __init__(
         self,
@@ -431,15 +413,15 @@ class OpenAlgoFeed:
             poll_s: housekeeping wake-up interval.
             stable_s: a session live this long resets the reconnect backoff.
         """
-        self.protocol = OpenAlgoProtocol(ws_url, api_key)
+        protocol = OpenAlgoProtocol(ws_url, api_key)
         if liveness_s is not None:
-            self.protocol.liveness_s = liveness_s
+            protocol.liveness_s = liveness_s
         if data_liveness_s is not False:
-            self.protocol.data_liveness_s = data_liveness_s
+            protocol.data_liveness_s = data_liveness_s
         if ping_interval_s is not None:
-            self.protocol.ping_interval_s = ping_interval_s
-        self.conn = WsConnection(
-            self.protocol, sink, backoff=backoff, poll_s=poll_s, stable_s=stable_s
+            protocol.ping_interval_s = ping_interval_s
+        super().__init__(
+            protocol, sink, backoff=backoff or Backoff(), stable_s=stable_s, poll_s=poll_s
         )
 
     def subscribe(self, keys: Iterable[str], mode: str = "quote") -> list[str]:
@@ -462,24 +444,3 @@ class OpenAlgoFeed:
     def unsubscribe_orders(self) -> None:
         """Stop the order-update stream."""
         self.conn.unsubscribe(["*"], ORDERS)
-
-    def start(self) -> None:
-        """Start the connection thread."""
-        self.conn.start()
-
-    def stop(self, timeout: float = 2.0) -> bool:
-        """Stop (bounded join); False if the thread did not end in time."""
-        return self.conn.stop(timeout)
-
-    def stats(self) -> dict[str, Any]:
-        """Counters snapshot (see :meth:`WsConnection.stats`)."""
-        return self.conn.stats()
-
-    @property
-    def state(self) -> FeedState:
-        """The connection state."""
-        return self.conn.state
-
-    def wait_state(self, *states: FeedState, timeout: float) -> bool:
-        """Block until the state is one of ``states``."""
-        return self.conn.wait_state(*states, timeout=timeout)

@@ -7,7 +7,9 @@ or whose status, fills, prices or quantities changed since the previous poll. Ro
 fill fields (OpenAlgo's live Zerodha rows carry no ``filled_quantity`` or ``average_price``)
 take them from ``/tradebook``, read in the same poll, so a partial fill is seen too. Numbers are
 parsed leniently (live brokers send strings); a bad row is counted and skipped. A refused
-key (HTTP 401/403) stops polling with FeedStatus DOWN; other failures back off.
+key (HTTP 401/403) stops polling with FeedStatus DOWN; other failures back off. Requests go
+out as the router's do (:mod:`cockpit.adapters.openalgo.transport`, answers read by
+:func:`cockpit.adapters.openalgo.rest.interpret`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,19 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import msgspec
 
-from cockpit.adapters.openalgo.rows import BadRow as BadRow
-from cockpit.adapters.openalgo.rows import lacks_fills, trade_totals, with_trades
-from cockpit.adapters.openalgo.rows import row_to_update as row_to_update
+from cockpit.adapters.openalgo import transport
+from cockpit.adapters.openalgo.rest import HttpError, api_root, interpret
+from cockpit.adapters.openalgo.rows import (
+    BadRow,
+    lacks_fills,
+    row_to_update,
+    trade_totals,
+    with_trades,
+)
 from cockpit.adapters.ws import Backoff
+from cockpit.domain.execution import AUTH, RATE_LIMITED, TRANSPORT
 from cockpit.domain.feed import FeedState, FeedStatus, OrderUpdate, Sink
 
 _ZERO = Decimal(0)
@@ -56,7 +65,6 @@ class OrderBookPoller:
         interval_s: float = 1.0,
         emit_initial: bool = True,
         backoff: Backoff | None = None,
-        client: httpx.Client | None = None,
         timeout_s: float = 5.0,
     ) -> None:
         """Create a stopped poller.
@@ -68,18 +76,14 @@ class OrderBookPoller:
             interval_s: time between polls.
             emit_initial: emit every order seen in the first poll (else only later changes).
             backoff: delays after failures.
-            client: an httpx client to use (tests); one is made otherwise.
             timeout_s: per-request timeout.
         """
-        self.url = host.rstrip("/") + "/api/v1/orderbook"
-        self.trades_url = host.rstrip("/") + "/api/v1/tradebook"
-        self._key = api_key
+        self._http = transport.HttpxTransport(api_root(host), timeout_s, 1)
+        self._body = msgspec.json.encode({"apikey": api_key})
         self._sink = sink
         self._interval = interval_s
         self._emit_initial = emit_initial
         self._backoff = backoff or Backoff(initial=1.0, cap=30.0)
-        self._client = client or httpx.Client(timeout=timeout_s)
-        self._own_client = client is None
         self._seen: dict[str, tuple[object, ...]] = {}
         self._done: set[str] = set()
         """Orders seen complete with their price: the trade book has nothing more for them."""
@@ -114,11 +118,9 @@ class OrderBookPoller:
         """One poll: fetch, diff, return (not emit) the changed orders.
 
         Raises:
-            httpx.HTTPError: transport failure or an error status.
+            HttpError: no answer, or an error status.
         """
-        resp = self._client.post(self.url, json={"apikey": self._key})
-        resp.raise_for_status()
-        body = resp.json()
+        body = self._post("orderbook")
         recv_ns = time.time_ns()
         self.polls += 1
         data = body.get("data") if isinstance(body, dict) else None
@@ -151,7 +153,7 @@ class OrderBookPoller:
         None when every row says its own fills.
 
         Raises:
-            httpx.HTTPError: the trade book could not be read (the poll fails and backs off).
+            HttpError: the trade book could not be read (the poll fails and backs off).
         """
         needed = False
         for row in rows:
@@ -164,18 +166,17 @@ class OrderBookPoller:
                 break
         if not needed:
             return None
-        resp = self._client.post(self.trades_url, json={"apikey": self._key})
-        resp.raise_for_status()
-        body = resp.json()
+        body = self._post("tradebook")
         self.trade_polls += 1
         totals, bad = trade_totals(body.get("data") if isinstance(body, dict) else None)
         self.bad_rows += bad
         return totals
 
-    @property
-    def thread(self) -> threading.Thread | None:
-        """The polling thread, once started."""
-        return self._thread
+    def _post(self, path: str) -> Any:
+        try:
+            return interpret(*self._http.post(path, self._body))
+        except transport.SendError as exc:
+            raise HttpError(TRANSPORT, str(exc)) from None
 
     def start(self) -> None:
         """Start polling on a daemon thread."""
@@ -185,14 +186,14 @@ class OrderBookPoller:
             self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Stop polling (bounded join) and close our client."""
+        """Stop polling (bounded join) and close the connection."""
         self._stop.set()
         ok = True
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             ok = not self._thread.is_alive()
-        if self._own_client and ok:
-            self._client.close()
+        if ok:
+            self._http.close()
         return ok
 
     def _status(self, state: FeedState, reason: str = "", **kw: Any) -> None:
@@ -211,28 +212,18 @@ class OrderBookPoller:
                 for u in self.poll_once():
                     self._sink(u)
                     self.updates += 1
-            except httpx.HTTPStatusError as exc:
+            except HttpError as exc:
                 self.failures += 1
-                code = exc.response.status_code
-                if code in (401, 403):
-                    self._status(FeedState.DOWN, f"order book refused: HTTP {code}")
+                if exc.code == AUTH:
+                    self._status(FeedState.DOWN, f"order book refused: {exc}")
                     return
                 attempt += 1
                 delay = self._backoff.delay(attempt, rng)
-                if code == 429:
-                    delay = max(delay, min(60.0, _retry_after(exc.response)))
-                self._status(
-                    FeedState.RECONNECTING, f"HTTP {code}", attempt=attempt, next_retry_s=delay
-                )
-                self._stop.wait(delay)
-                continue
-            except (httpx.HTTPError, ValueError) as exc:
-                self.failures += 1
-                attempt += 1
-                delay = self._backoff.delay(attempt, rng)
+                if exc.code == RATE_LIMITED:
+                    delay = max(delay, min(60.0, _seconds(exc.retry_after)))
                 self._status(
                     FeedState.RECONNECTING,
-                    f"order book poll failed: {type(exc).__name__}",
+                    f"order book poll failed: {exc}",
                     attempt=attempt,
                     next_retry_s=delay,
                 )
@@ -244,9 +235,8 @@ class OrderBookPoller:
         self._status(FeedState.DOWN, "stopped")
 
 
-def _retry_after(resp: httpx.Response) -> float:
+def _seconds(retry_after: Any) -> float:
     try:
-        body = resp.json()
-        return float(body.get("retry_after", 0)) if isinstance(body, dict) else 0.0
-    except ValueError:
-        return float(resp.headers.get("retry-after", 0) or 0)
+        return float(retry_after or 0)
+    except (TypeError, ValueError):
+        return 0.0

@@ -144,7 +144,7 @@ def interpret(status: int, raw: bytes, reason: str, retry_header: str | None) ->
         if payload is None:
             raise HttpError(BAD_RESPONSE, "HTTP 200 with a body that is not JSON", status)
         return payload
-    message = _message(payload) or reason or "error"
+    message = message_of(payload) or reason or "error"
     if status == 429:
         retry_after = payload.get("retry_after") if isinstance(payload, dict) else None
         if retry_after is None:
@@ -271,9 +271,13 @@ def path_of(result: RouterResult) -> str:
     return request.book if isinstance(request, QueryBook) else type(request).__name__
 
 
-def _message(payload: Any) -> str:
-    if isinstance(payload, dict):
-        message = payload.get("message")
-        if message is not None:
-            return str(message)
-    return ""
+def api_root(host: str) -> str:
+    """``http://h:5000`` or ``http://h:5000/api/v1`` -> ``http://h:5000/api/v1``."""
+    root = host.rstrip("/")
+    return root if root.endswith("/api/v1") else root + "/api/v1"
+
+
+def message_of(payload: Any) -> str:
+    """The server's own words in an answer (its ``message``), or ""."""
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return "" if message is None else str(message)

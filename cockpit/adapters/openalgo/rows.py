@@ -41,6 +41,28 @@ def _dec(row: dict[str, Any], *names: str) -> Decimal:
     return _ZERO
 
 
+def to_ns(v: int | float | str | None) -> int | None:
+    """An epoch timestamp in s, ms, us or ns (guessed by magnitude) -> ns; None if unusable."""
+    if v is None or isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        try:
+            v = int(v) if v.isdigit() else float(v)
+        except ValueError:
+            return None
+    if v != v or v <= 0 or v == float("inf"):
+        return None
+    if v < 1e11:
+        return int(v * 1_000_000_000)
+    if v < 1e14:
+        return int(v * 1_000_000)
+    if v < 1e17:
+        return int(v * 1_000)
+    if v < 1e20:
+        return int(v)
+    return None
+
+
 _IST: Final = dt.timezone(dt.timedelta(hours=5, minutes=30))
 _TIME_FORMATS: Final = (
     "%Y-%m-%d %H:%M:%S",
@@ -63,17 +85,7 @@ def row_time_ns(row: Mapping[str, Any]) -> int | None:
         if value is None or value == "" or isinstance(value, bool):
             continue
         if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
-            try:
-                number = int(value)
-            except (ValueError, OverflowError):
-                return None
-            if number <= 0:
-                return None
-            if number < 10**11:
-                return number * 1_000_000_000
-            if number < 10**14:
-                return number * 1_000_000
-            return None
+            return to_ns(value)
         text = str(value).strip()[:40]
         when: dt.datetime | None = None
         try:

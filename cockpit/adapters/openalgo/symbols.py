@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import httpx
 
+from cockpit.adapters.openalgo.rest import api_root, message_of
 from cockpit.adapters.openalgo.rows import instrument_from_row
 from cockpit.domain.instruments import Instrument, parse_key
 
@@ -57,12 +58,6 @@ class LookupPolicy:
     transport_retries: int = 2
     bulk_from: int = 20
     bulk_timeout_s: float = 120.0
-
-
-def api_root(host: str) -> str:
-    """``http://h:5000`` or ``http://h:5000/api/v1`` -> ``http://h:5000/api/v1``."""
-    root = host.rstrip("/")
-    return root if root.endswith("/api/v1") else root + "/api/v1"
 
 
 def lookup_instruments(
@@ -230,7 +225,7 @@ def _call(
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
-        message = _message(payload)
+        message = message_of(payload)
         if resp.status_code != 200 or not isinstance(payload, dict):
             return None, f"HTTP {resp.status_code}: {message or resp.reason_phrase}"
         if payload.get("status") != "success":
@@ -243,11 +238,3 @@ def _json(resp: httpx.Response) -> Any:
         return resp.json()
     except ValueError:
         return None
-
-
-def _message(payload: Any) -> str:
-    if isinstance(payload, dict):
-        message = payload.get("message")
-        if message:
-            return str(message)
-    return ""

@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -218,10 +219,37 @@ class LineGrid(Widget):
         if y >= len(self._lines):
             strip = Strip.blank(width, self._base_style())
         else:
-            row_cls, cells = self._lines[y]
-            combined = self._combined
-            segments = [Segment(text, combined(row_cls, cls)) for text, cls in cells]
-            strip = Strip(segments).adjust_cell_length(width, combined(row_cls, "")).simplify()
+            strip = self._render_row(self._lines[y], width)
             self.rows_rendered += 1
         self._strips[y] = strip
         return strip
+
+    def _render_row(self, line: Line, width: int) -> Strip:
+        """One row as ONE strip: cells of the same style joined, padded to ``width`` with the
+        row's style. (``Strip(...).adjust_cell_length(...).simplify()`` made three strips a
+        row, each with seven caches of its own: a fifth of the TUI's rendering time.)"""
+        row_cls, cells = line
+        combined = self._combined
+        texts: list[str] = []
+        segments: list[Segment] = []
+        style: Style | None = None
+        length = 0
+        for text, cls in cells:
+            cell_style = combined(row_cls, cls)
+            length += len(text) if text.isascii() else cell_len(text)
+            if texts and cell_style is not style and cell_style != style:
+                segments.append(Segment("".join(texts), style))
+                texts = []
+            texts.append(text)
+            style = cell_style
+        if texts:
+            segments.append(Segment("".join(texts), style))
+        if length > width:
+            return Strip(segments, length).crop(0, width)
+        if length < width:
+            pad = combined(row_cls, "")
+            if segments and (pad is style or pad == style):
+                segments[-1] = Segment(segments[-1].text + " " * (width - length), style)
+            else:
+                segments.append(Segment(" " * (width - length), pad))
+        return Strip(segments, width)
