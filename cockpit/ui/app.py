@@ -21,7 +21,7 @@ from cockpit.ui.alerts import AlertActions, TerminalNotifier
 from cockpit.ui.bindings import BINDINGS, ENTRY_ACTIONS, READ_ONLY_WORDS, TRADE_ACTIONS
 from cockpit.ui.commands import SymbolCommands, account_wide_kill_switch
 from cockpit.ui.count import Count, apply_count, hands_on
-from cockpit.ui.entry import EntryMixin, describe
+from cockpit.ui.entry import EntryMixin, describe_command
 from cockpit.ui.exits import ExitMixin
 from cockpit.ui.ladder_orders import LadderOrderMixin
 from cockpit.ui.link import Link, LinkClosed, Pump
@@ -337,8 +337,7 @@ class CockpitApp(
         ):
             self._confirm_then_send(cmd, msg.message)
             return
-        what = describe(self.store, cmd) if isinstance(cmd, p.PlaceEntry) else None
-        what = what or (type(cmd).__name__ if cmd is not None else "command")
+        what = describe_command(self.store, cmd) if cmd is not None else "command"
         self.refusals.append((msg.rule, msg.message))
         self.log_message("error", f"Refused ({msg.rule}): {what}", msg.message, timeout=8)
 
@@ -507,7 +506,7 @@ class CockpitApp(
         """Build a command with a fresh id and send it; None if not connected."""
         cmd = make(self.next_id())
         if self.read_only and not isinstance(cmd, p.READ_ONLY_COMMANDS):
-            self.log_message("warning", type(cmd).__name__, READ_ONLY_WORDS)
+            self.log_message("warning", describe_command(self.store, cmd), READ_ONLY_WORDS)
             return None
         link = self.link
         if link is None or self.link_state not in ("live", "stopping"):

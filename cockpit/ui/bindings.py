@@ -68,6 +68,7 @@ BINDINGS: list[BindingType] = [
         "KILL",
         "Cancel everything and flatten everything (confirmed)",
         "kill_switch",
+        priority=True,  # over any dialog too (a field of the ticket still types an F)
     ),
     _b(
         "h",

@@ -66,6 +66,47 @@ def describe(store: Store, cmd: p.PlaceEntry) -> str:
     return f"{cmd.side} {amount} {cmd.key} {cmd.order_type} {where}"
 
 
+COMMAND_WORDS = {
+    "flatten": "flatten",
+    "kill": "kill switch",
+    "cancel": "cancel",
+    "reverse": "reverse",
+    "move_stop": "stop move",
+    "move_target": "target move",
+    "set_trail": "trail",
+    "toggle_trail": "trail on/off",
+    "breakeven": "stop to breakeven",
+    "detach": "detach the plan of",
+    "attach": "attach a plan to",
+    "arm": "arm / disarm",
+}
+"""What a refusal or a read-only notice calls a command (by its tag), never its class name."""
+
+
+def describe_command(store: Store, cmd: Any) -> str:
+    """What the trader asked for, in words: an entry in full, ``close 50% of NSE:SBIN``,
+    ``amend BUY NSE:SBIN c1-3 to 801.00``, ``stop move NSE:SBIN``."""
+    if isinstance(cmd, p.PlaceEntry):
+        return describe(store, cmd)
+    if isinstance(cmd, p.ClosePart):
+        return f"close {cmd.percent}% of {cmd.key}"
+    if isinstance(cmd, p.ModifyOrder):
+        o = store.orders.get(cmd.cid)
+        key = o.key if o is not None else ""
+        what = f"amend {o.side} {key} {cmd.cid}" if o is not None else f"amend {cmd.cid}"
+        if cmd.price is not None:
+            what += f" to {store.fmt_price(key, cmd.price)}"
+        if cmd.trigger is not None:
+            what += f" trigger {store.fmt_price(key, cmd.trigger)}"
+        if cmd.qty is not None:
+            what += f" qty {fmt_qty(cmd.qty)}"
+        return what
+    tag = str(type(cmd).__struct_config__.tag)
+    words = COMMAND_WORDS.get(tag, tag.replace("_", " "))
+    symbol = getattr(cmd, "key", None)
+    return f"{words} {symbol}" if symbol else words
+
+
 def order_value(store: Store, cmd: p.PlaceEntry) -> Decimal | None:
     """Price times quantity in money, at :func:`entry_price` (None if no price is known)."""
     price = entry_price(store, cmd)

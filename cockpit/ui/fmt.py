@@ -69,3 +69,18 @@ def fmt_age(ns: int | None, *, coarse: bool = False) -> str:
     if ms < 86_400_000:
         return f"{ms // 3_600_000}h"
     return f"{ms // 86_400_000}d"
+
+
+EXIT_WORDS = {
+    "trailing_stop": "trail stop",
+    "time": "time stop",
+    "breakeven": "breakeven stop",
+}
+"""The engine's exit reasons as the trader says them (``stop`` and ``target`` stay)."""
+
+
+def exit_reason(reason: str) -> str:
+    """Why an exit fired, in words: ``trail stop``, ``TP1``, ``time stop``, ``stop``."""
+    if reason.startswith("tp") and reason[2:].isdigit():
+        return reason.upper()
+    return EXIT_WORDS.get(reason, reason.replace("_", " "))

@@ -48,7 +48,7 @@ from cockpit.link.protocol import (
     Welcome,
 )
 from cockpit.ui.chartdata import ChartData
-from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.fmt import exit_reason, fmt_qty
 
 HISTORY: Final = 120
 """Recent last prices kept per symbol for the sparkline."""
@@ -231,7 +231,7 @@ class Store:
                 Notice(
                     "warning" if is_exit else "information",
                     f"{'Exit filled' if is_exit else 'Fill'}: {f.key}",
-                    (f"{ex.reason}: " if is_exit and ex is not None else "")
+                    (f"{exit_reason(ex.reason)}: " if is_exit and ex is not None else "")
                     + f"{f.side} {fmt_qty(f.qty)} {f.key} at {self.fmt_dec_price(f.key, f.price)}",
                 )
             )
@@ -248,7 +248,7 @@ class Store:
                 Notice(
                     "warning",
                     f"Exit fired: {msg.key}",
-                    f"{msg.reason} at {self.fmt_price(msg.key, msg.price)}"
+                    f"{exit_reason(msg.reason)} at {self.fmt_price(msg.key, msg.price)}"
                     + (f" (level {self.fmt_price(msg.key, msg.level)})" if msg.level else ""),
                 )
             )

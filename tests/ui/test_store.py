@@ -47,7 +47,7 @@ def test_events_orders_plans_exits_and_refusals() -> None:
     )
     notices = store.drain_notices()
     assert notices
-    assert "trailing_stop at 798.70" in notices[0].message
+    assert "trail stop at 798.70" in notices[0].message
     store.apply(p.Refused(id=9, rule="max_order_qty", message="qty 500 over 100"))
     (n,) = store.drain_notices()
     assert n.severity == "error"

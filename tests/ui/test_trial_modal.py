@@ -3,9 +3,11 @@ drives the app attached to a real engine process on the paper exchange."""
 
 from __future__ import annotations
 
+import contextlib
+
 from cockpit.ui.screens.trade import TradeScreen
 from tests.ui.conftest import screen_text, showing, wait_for
-from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
+from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
 
 
 async def test_the_trade_screen_behind_a_dialog_keeps_up_with_the_market(
@@ -86,9 +88,13 @@ async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) ->
         [order] = [o for o in app.store.orders.values() if o.status == "open"]
         assert order.price == 15997  # 799.85
         await pilot.press("O")
-        await wait_for(pilot, lambda: showing(app, "OrdersScreen"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "OrdersScreen") and app.screen.focused is not None, 10
+        )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: showing(app, "AmendTicket"), 10)
+        await wait_for(
+            pilot, lambda: showing(app, "AmendTicket") and app.screen.query("#a-price"), 10
+        )
         app.screen.query_one("#a-price").value = "801.00"
         await pilot.press("enter")
         await screen_text(
@@ -105,3 +111,140 @@ async def test_an_amend_that_would_fill_at_once_asks_first(fresh: EngineProc) ->
         assert app.store.orders[order.cid].price == 15997
         assert app.store.orders[order.cid].status == "open"
         fresh.flatten_all()
+
+
+async def test_the_symbol_search_and_help_dialogs_sit_centred_over_the_screen(
+    engine: EngineProc,
+) -> None:
+    """`/` (add symbol) and `?` (help) drew their box in the top-left corner on an opaque
+    screen that hid the status bar (at 80×24) and, resized to 160×48, left the rest of the
+    terminal blank. They are dialogs like the others: centred, the screen showing round them,
+    and centred again after a resize."""
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        for key, name in (("slash", "SymbolSearchScreen"), ("question_mark", "HelpScreen")):
+            await pilot.press(key)
+            await wait_for(
+                pilot, lambda n=name: showing(app, n) and app.screen.query("#dialog"), 10
+            )
+            for width, height in ((80, 24), (160, 48)):
+                await pilot.resize_terminal(width, height)
+                await pilot.pause(0.3)
+                box = app.screen.query_one("#dialog").region
+                assert box.width < width, (name, width, box)
+                assert abs(box.x - (width - box.right)) <= 1, (name, width, box)  # centred
+                assert app.screen.has_class("dialog"), name
+            await pilot.resize_terminal(80, 24)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
+
+
+async def test_a_refused_exit_key_is_named_in_words_not_by_its_command_class(
+    fresh: EngineProc,
+) -> None:
+    """`h` on a position of one said "Refused (quantity): ClosePart" (and an amend
+    "ModifyOrder", a stop move "MoveStop"): the program's class names, not what the trader
+    asked for. The refusal names the action and the symbol."""
+    app = make_app(fresh)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: app.refusals, 10)
+        titles = [n.title for n in app.store.messages if n.title.startswith("Refused")]
+        assert titles[-1] == "Refused (quantity): close 50% of NSE:SBIN", titles
+        fresh.flatten_all()
+
+
+async def test_the_amend_ticket_offers_only_the_fields_the_order_has(fresh: EngineProc) -> None:
+    """Amending a buy limit offered a Trigger field; a price typed there (the cursor was one
+    field off) came back as a refusal, "a LIMIT order has no trigger". A limit's amend offers
+    its quantity and price only."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await wait_for(pilot, lambda: app.store.quotes[SBIN].ask is not None, 10)
+        await pilot.press("j", "j", "j", "B")
+        await wait_for(
+            pilot, lambda: [o for o in app.store.orders.values() if o.status == "open"], 10
+        )
+        await pilot.press("O")
+        await wait_for(
+            pilot, lambda: showing(app, "OrdersScreen") and app.screen.focused is not None, 10
+        )
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: showing(app, "AmendTicket") and app.screen.query("#a-trigger"), 10
+        )
+        assert app.screen.query_one("#a-trigger").disabled
+        assert not app.screen.query_one("#a-price").disabled
+        assert app.screen.focused is app.screen.query_one("#a-price")
+        await pilot.press("tab")
+        assert app.screen.focused is not app.screen.query_one("#a-trigger")
+        await pilot.press("escape")
+        fresh.flatten_all()
+
+
+async def test_the_kill_switch_key_works_over_a_question_but_types_into_a_field(
+    fresh: EngineProc,
+) -> None:
+    """With "Check this order" up (`15b`), `F` did nothing: the emergency key waited for the
+    question to be answered first. It asks its own question over any dialog now; in a field
+    of the order ticket it is still the letter F."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: qty(app) == 1, 10)
+        await pilot.press("1", "5", "b")
+        await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
+        await pilot.press("F")
+        await wait_for(
+            pilot,
+            lambda: (
+                showing(app, "ConfirmScreen")
+                and "Kill switch" in str(app.screen.query_one("#dialog-title").render())
+            ),
+            10,
+        )
+        await pilot.press("y")
+        await wait_for(pilot, lambda: qty(app) == 0, 10)
+        await pilot.press("n")  # the order question below: not sent
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
+        fresh.flatten_all()  # re-armed
+        await wait_for(pilot, lambda: app.store.status and not app.store.status.kill_switch, 10)
+        await pilot.press("n")
+        await wait_for(
+            pilot, lambda: showing(app, "OrderTicket") and app.screen.query("#t-qty"), 10
+        )
+        ticket = app.screen
+        await pilot.press("end", "F")
+        assert ticket.query_one("#t-qty").value.endswith("F")
+        assert app.screen is ticket
+        await pilot.press("escape")
+        fresh.flatten_all()
+
+
+async def test_a_stopped_engine_is_stopped_on_the_status_bar_too() -> None:
+    """`cockpit engine stop`: the dialog said ENGINE STOPPED, the status bar under it
+    ENGINE LOST (a broken connection, which it was not)."""
+    from cockpit.link import protocol as p
+    from tests.ui.test_engine_pilot import EngineProc as Proc
+
+    e = Proc()
+    try:
+        e.price("SBIN", "800.00")
+        e.wait_ready()
+        app = make_app(e)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await attached(pilot, app)
+            trade = app.screen
+            with contextlib.suppress(Exception):  # the engine may go before it answers
+                e.command(p.Shutdown(id=0, flatten=False))  # what `cockpit engine stop` sends
+            await wait_for(pilot, lambda: showing(app, "EngineLostScreen"), 15)
+            await wait_for(pilot, lambda: "ENGINE STOPPED" in trade.status.text_of(0), 5)
+            assert "ENGINE LOST" not in trade.status.text_of(0)
+    finally:
+        e.stop()

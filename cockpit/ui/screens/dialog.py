@@ -21,6 +21,10 @@ TOAST_MIN_WIDTH = 30
 class Dialog(ModalScreen[R]):
     """A modal screen whose ``#dialog`` box toasts never cover."""
 
+    DEFAULT_CLASSES = "dialog"
+    """Every dialog is centred over the screen it covers, which shows round it (the
+    stylesheet's ``ModalScreen.dialog``); one without it sat in the top-left corner."""
+
     @on(events.ScreenResume)
     @on(events.Resize)
     def _toasts_clear_of_dialog(self) -> None:

@@ -328,10 +328,20 @@ class AmendTicket(_Ticket[ModifyOrder]):
             with Grid(id="ticket-grid"):
                 yield Label("Qty")
                 yield Input(fmt_qty(o.qty).replace(",", ""), id="a-qty")
+                # Only the fields the order has: a limit no trigger, a stop-market no price
+                # (typed there anyway, the engine refused the amend).
                 yield Label("Price")
-                yield Input(s.fmt_price(o.key, o.price), id="a-price")
+                yield Input(
+                    s.fmt_price(o.key, o.price),
+                    id="a-price",
+                    disabled=o.order_type not in ("LIMIT", "SL"),
+                )
                 yield Label("Trigger")
-                yield Input(s.fmt_price(o.key, o.trigger), id="a-trigger")
+                yield Input(
+                    s.fmt_price(o.key, o.trigger),
+                    id="a-trigger",
+                    disabled=o.order_type not in ("SL", "SL-M"),
+                )
             yield Static("", id="t-error")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Amend (enter)", id="send", variant="primary")
@@ -339,8 +349,9 @@ class AmendTicket(_Ticket[ModifyOrder]):
 
     @when_wanted
     def on_mount(self) -> None:
-        """Focus the price."""
-        self.query_one("#a-price", Input).focus()
+        """Focus the price (a stop-market's trigger)."""
+        price = self.query_one("#a-price", Input)
+        (self.query_one("#a-trigger", Input) if price.disabled else price).focus()
 
     def _command(self) -> ModifyOrder | None:
         o, s = self.order, self.store

@@ -77,7 +77,9 @@ class StatusBar(LineGrid):
         armed = st.armed if st is not None else False
         welcome = store.welcome
         if self.link != "live":
-            cells.append((f" ENGINE {self.link.upper()} ", "status--bad"))
+            # An engine that said it stops (`cockpit engine stop`) is stopped, not lost.
+            word = "STOPPED" if self.link == "lost" and store.stopping else self.link.upper()
+            cells.append((f" ENGINE {word} ", "status--bad"))
         elif welcome is not None and welcome.read_only:
             cells.append((" READ-ONLY ", "status--label"))
         elif st is not None and st.kill_switch:
