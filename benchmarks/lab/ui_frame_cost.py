@@ -104,6 +104,7 @@ def run(symbols: int, frames: int) -> dict[str, float]:
                 frames=frames,
                 cpu_ms_per_frame=round(1000 * cpu / frames, 3),
                 wall_ms_per_frame=round(1000 * (time.monotonic() - t0) / frames, 3),
+                rows_by_grid={type(g).__name__: g.rows_rendered for g in grids},
                 rows_rendered_per_frame=round(
                     (sum(g.rows_rendered for g in grids) - rows0) / frames, 1
                 ),

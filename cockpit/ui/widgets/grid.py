@@ -193,7 +193,8 @@ class LineGrid(Widget):
         return self.get_component_rich_style(*classes.split(), partial=True)
 
     def _combined(self, row_cls: str, cls: str) -> Style:
-        """Base + row classes + cell classes, cached until the styles change."""
+        """Base + row classes + cell classes, cached until the styles change. Equal styles
+        are one object (a row's cells are joined by identity, not by comparing styles)."""
         key = (row_cls, cls)
         style = self._style_cache.get(key)
         if style is None:
@@ -202,7 +203,8 @@ class LineGrid(Widget):
                 style = style + self._style(row_cls)
             if cls:
                 style = style + self._style(cls)
-            self._style_cache[key] = style
+            same = next((s for s in self._style_cache.values() if s == style), None)
+            style = self._style_cache[key] = style if same is None else same
         return style
 
     def _base_style(self) -> Style:
@@ -252,7 +254,7 @@ class LineGrid(Widget):
         for text, cls in cells:
             cell_style = combined(row_cls, cls)
             length += len(text) if text.isascii() else cell_len(text)
-            if texts and cell_style is not style and cell_style != style:
+            if texts and cell_style is not style:
                 segments.append(Segment("".join(texts), style))
                 texts = []
             texts.append(text)
@@ -263,7 +265,7 @@ class LineGrid(Widget):
             return Strip(segments, length).crop(0, width)
         if length < width:
             pad = combined(row_cls, "")
-            if segments and (pad is style or pad == style):
+            if segments and pad is style:
                 segments[-1] = Segment(segments[-1].text + " " * (width - length), style)
             else:
                 segments.append(Segment(" " * (width - length), pad))
