@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Final
 
 from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
+from cockpit.link.outgoing import take_batch, write_loop
 from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
@@ -46,7 +47,6 @@ from cockpit.link.protocol import (
     READABLE_VERSIONS,
     BookView,
     Hello,
-    MarketBatch,
     Msg,
     ProtocolError,
     QuoteView,
@@ -77,7 +77,7 @@ from cockpit.link.viewer import (
     refuse_extra,
     version_refused,
 )
-from cockpit.link.volume import merge_levels, to_vap
+from cockpit.link.volume import merge_levels
 
 __all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
@@ -438,50 +438,11 @@ class ViewerServer:
             v.wake.set()
 
     def _take_batch(self, v: Viewer) -> bytes | None:
-        if not v.quotes and not v.books and v.status is None and not v.vap:
-            return None
-        quotes = list(v.quotes.values())
-        if v.floor:
-            floor = v.floor
-            quotes = [q for q in quotes if q.recv_ns >= floor.get(q.key, 0)]
-            v.floor = {}
-        self._batch_seq += 1
-        batch = MarketBatch(
-            seq=self._batch_seq,
-            quotes=quotes,
-            books=list(v.books.values()),
-            volume_at_price=[to_vap(key, levels) for key, levels in v.vap.items()],
-            status=v.status,
-        )
-        v.quotes = {}
-        v.books = {}
-        v.vap = {}
-        v.status = None
-        self.counters["market_batches"] += 1
-        return encode_sliced(batch)
-
-    async def _write_loop(self, v: Viewer) -> None:
-        writer = v.writer
-        try:
-            while not v.closed:
-                await v.wake.wait()
-                v.wake.clear()
-                while not v.closed:
-                    if v.frames:
-                        n = min(len(v.frames), 512)
-                        writer.write(b"".join([v.frames.popleft() for _ in range(n)]))
-                    else:
-                        frame = self._take_batch(v) if v.live else None
-                        if frame is None:
-                            break
-                        writer.write(frame)
-                    await writer.drain()
-                if v.closing and not v.frames:
-                    return
-        except (ConnectionError, OSError):
-            self._close_viewer(v, "connection lost")
-        except asyncio.CancelledError:
-            pass
+        frame = take_batch(v, self._batch_seq + 1)
+        if frame is not None:
+            self._batch_seq += 1
+            self.counters["market_batches"] += 1
+        return frame
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._connections >= self.max_viewers:
@@ -525,7 +486,9 @@ class ViewerServer:
                     )
                 )
             )
-            viewer.task = asyncio.ensure_future(self._write_loop(viewer))
+            viewer.task = asyncio.ensure_future(
+                write_loop(viewer, self._take_batch, self._close_viewer)
+            )
             log.info(
                 "viewer %d attached (%s%s)",
                 conn_id,
