@@ -1,9 +1,14 @@
 """One viewer's outgoing side: its market batch taken from what was merged into it, and the
-task writing its queued frames. Loop-thread code of :mod:`cockpit.link.server`."""
+task writing its queued frames. Loop-thread code of :mod:`cockpit.link.server`.
+
+A viewer's queue holds encoded frames and, for a snapshot still being built on the server's
+worker thread, the future of its frame: that future holds the viewer's place (what is queued
+after it waits for it, in order) and no other viewer's."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 
 from cockpit.link.protocol import MarketBatch
@@ -52,14 +57,24 @@ async def write_loop(
             await v.wake.wait()
             v.wake.clear()
             while not v.closed:
-                if v.frames:
-                    n = min(len(v.frames), WRITE_AT_ONCE)
-                    writer.write(b"".join([v.frames.popleft() for _ in range(n)]))
-                else:
-                    frame = batch(v) if v.live else None
-                    if frame is None:
-                        break
+                head = v.frames[0] if v.frames else None
+                if isinstance(head, asyncio.Future):  # a snapshot, built on the worker
+                    try:
+                        frame = await head
+                    except Exception:  # noqa: BLE001 - logged and counted by the server
+                        lost(v, "its snapshot could not be built")
+                        return
+                    if v.closed:
+                        return
+                    v.frames.popleft()
                     writer.write(frame)
+                elif head is not None:
+                    writer.write(b"".join(_ready(v.frames)))
+                else:
+                    pending = batch(v) if v.live else None
+                    if pending is None:
+                        break
+                    writer.write(pending)
                 await writer.drain()
             if v.closing and not v.frames:
                 return
@@ -67,3 +82,11 @@ async def write_loop(
         lost(v, "connection lost")
     except asyncio.CancelledError:
         pass
+
+
+def _ready(frames: deque[bytes | asyncio.Future[bytes]]) -> list[bytes]:
+    """The frames at the head of ``frames`` up to a snapshot still being built (taken off)."""
+    out: list[bytes] = []
+    while frames and len(out) < WRITE_AT_ONCE and type(frames[0]) is bytes:
+        out.append(frames.popleft())  # type: ignore[arg-type]
+    return out

@@ -13,8 +13,11 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
 - ``event``/``reply`` append to one ordered deque, which the loop polls every
   ``EVENT_INTERVAL_S`` (10 ms) while events flow (only the first event after a quiet spell
   wakes the loop: one syscall). The loop encodes each event once and queues the frame for
-  every live viewer, in order; a snapshot or market batch is encoded a slice at a time
-  (``slices.py``: the GIL is never held for a whole megabyte-sized frame). A viewer with more
+  every live viewer, in order; a market batch is encoded a slice at a time (``slices.py``:
+  the GIL is never held for a whole megabyte-sized frame). A snapshot's draft is built and
+  encoded on the server's worker thread (``snapshot_errors`` counts the ones that fail: the
+  viewer is closed); its future holds that viewer's place in its queue, so what follows the
+  snapshot waits for it, and the other viewers' frames do not. A viewer with more
   than ``max_backlog`` frames not yet written is disconnected (it resyncs from a snapshot
   when it reconnects), so it never holds the engine back.
 
@@ -35,6 +38,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
@@ -151,6 +155,8 @@ class ViewerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._builder: ThreadPoolExecutor | None = None
+        """Builds and encodes the viewers' snapshots (one at a time) off the loop."""
         self._viewers: dict[int, Viewer] = {}
         self._conn_ids = itertools.count(1)
         self._batch_seq = 0
@@ -175,6 +181,7 @@ class ViewerServer:
             "events": 0,
             "commands": 0,
             "showing": 0,
+            "snapshot_errors": 0,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -194,6 +201,7 @@ class ViewerServer:
             loop = asyncio.new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
+            self._builder = ThreadPoolExecutor(1, thread_name_prefix="viewer-snapshot")
             try:
                 self._server = loop.run_until_complete(
                     asyncio.start_unix_server(self._on_connect, sock=sock)
@@ -205,6 +213,7 @@ class ViewerServer:
                 failure.append(exc)
                 ready.set()
                 loop.close()
+                self._builder.shutdown(wait=False)
                 return
             ready.set()
             try:
@@ -216,6 +225,7 @@ class ViewerServer:
                         task.cancel()
                     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.close()
+                self._builder.shutdown(wait=False, cancel_futures=True)
                 self._stopped.set()
 
         self._thread = threading.Thread(target=main, name="viewer-server", daemon=True)
@@ -365,12 +375,13 @@ class ViewerServer:
                 v = viewers.get(target)
                 if v is None:
                     continue
-            try:
-                if isinstance(msg, SnapshotDraft):  # its books and volume built here, sliced
-                    frame = msg.frame()
-                    msg = msg.base
-                else:  # a reply may be a whole snapshot: its long lists a slice at a time
-                    frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
+            if isinstance(msg, SnapshotDraft):  # a reply, built off the loop
+                if v is not None:
+                    self._go_live(v, msg.base)
+                    self._push(v, self._build(msg))
+                continue
+            try:  # a reply may be a whole snapshot: its long lists a slice at a time
+                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue
@@ -380,13 +391,33 @@ class ViewerServer:
                     self._push(v, frame)
             elif v is not None:
                 if isinstance(msg, Snapshot):
-                    v.live = True
-                    v.quotes.clear()
-                    v.books.clear()
-                    v.vap.clear()  # the snapshot carries the whole map
-                    # quotes published before the snapshot are older than what it carries
-                    v.floor = {q.key: q.recv_ns for q in msg.quotes}
+                    self._go_live(v, msg)
                 self._push(v, frame)
+
+    @staticmethod
+    def _go_live(v: Viewer, snap: Snapshot) -> None:
+        """``v`` receives broadcasts from its snapshot on (queued before them)."""
+        v.live = True
+        v.quotes.clear()
+        v.books.clear()
+        v.vap.clear()  # the snapshot carries the whole map
+        # quotes published before the snapshot are older than what it carries
+        v.floor = {q.key: q.recv_ns for q in snap.quotes}
+
+    def _build(self, draft: SnapshotDraft) -> asyncio.Future[bytes]:
+        """The frame of ``draft``'s snapshot, built and encoded on the worker thread: the loop
+        goes on writing the other viewers' frames meanwhile."""
+        assert self._loop is not None
+        assert self._builder is not None
+        fut = self._loop.run_in_executor(self._builder, draft.frame)
+        fut.add_done_callback(self._built)
+        return fut
+
+    def _built(self, fut: asyncio.Future[bytes]) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        self.counters["snapshot_errors"] += 1
+        log.error("cannot build a viewer's snapshot", exc_info=fut.exception())
 
     def _merge_volume(self, vap: VolumeAtPrice) -> None:
         merged = False
@@ -397,7 +428,7 @@ class ViewerServer:
         if merged:
             self._vap_pending = True
 
-    def _push(self, v: Viewer, frame: bytes) -> None:
+    def _push(self, v: Viewer, frame: bytes | asyncio.Future[bytes]) -> None:
         if v.closed:
             return
         v.frames.append(frame)
@@ -545,6 +576,9 @@ class ViewerServer:
         if v.closed:
             return
         v.closed = True
+        for frame in v.frames:
+            if isinstance(frame, asyncio.Future):
+                frame.cancel()  # a snapshot being built: nobody waits for it any more
         v.frames.clear()
         v.wake.set()
         if self._viewers.pop(v.conn_id, None) is not None and notify:

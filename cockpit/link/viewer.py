@@ -57,7 +57,8 @@ class Viewer:
         self.client = client
         self.read_only = read_only
         self.writer = writer
-        self.frames: deque[bytes] = deque()
+        self.frames: deque[bytes | asyncio.Future[bytes]] = deque()
+        """Frames to write, in order; a future: a snapshot being built (its place held)."""
         self.wake = asyncio.Event()
         self.live = False
         self.quotes: dict[str, QuoteView] = {}
