@@ -11,13 +11,23 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
-from cockpit.link.protocol import MarketBatch
+from cockpit.link.protocol import MarketBatch, Snapshot
 from cockpit.link.slices import encode_sliced
 from cockpit.link.viewer import Viewer
 from cockpit.link.volume import to_vap
 
 WRITE_AT_ONCE = 512
 """Queued frames joined into one write at most."""
+
+
+def go_live(v: Viewer, snap: Snapshot) -> None:
+    """``v`` receives broadcasts from its snapshot ``snap`` on (queued before them)."""
+    v.live = True
+    v.quotes.clear()
+    v.books.clear()
+    v.vap.clear()  # the snapshot carries the whole map
+    # quotes published before the snapshot are older than what it carries
+    v.floor = {q.key: q.recv_ns for q in snap.quotes}
 
 
 def take_batch(v: Viewer, seq: int) -> bytes | None:

@@ -42,26 +42,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
-from cockpit.link.outgoing import take_batch, write_loop
+from cockpit.link.bus import SnapshotRequest, ViewerGone
+from cockpit.link.outgoing import go_live, take_batch, write_loop
 from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
-    READ_ONLY_COMMANDS,
     READABLE_VERSIONS,
     BookView,
-    Hello,
     Msg,
-    ProtocolError,
     QuoteView,
-    Refused,
-    Showing,
     Snapshot,
     StatusView,
     Stopping,
     VolumeAtPrice,
     Welcome,
-    decode_to_engine,
     encode,
 )
 from cockpit.link.slices import encode_sliced
@@ -77,6 +71,7 @@ from cockpit.link.viewer import (
     BoundedReader,
     FrameTimeout,
     Viewer,
+    read_commands,
     read_hello,
     refuse_extra,
     version_refused,
@@ -377,7 +372,7 @@ class ViewerServer:
                     continue
             if isinstance(msg, SnapshotDraft):  # a reply, built off the loop
                 if v is not None:
-                    self._go_live(v, msg.base)
+                    go_live(v, msg.base)
                     self._push(v, self._build(msg))
                 continue
             try:  # a reply may be a whole snapshot: its long lists a slice at a time
@@ -391,18 +386,8 @@ class ViewerServer:
                     self._push(v, frame)
             elif v is not None:
                 if isinstance(msg, Snapshot):
-                    self._go_live(v, msg)
+                    go_live(v, msg)
                 self._push(v, frame)
-
-    @staticmethod
-    def _go_live(v: Viewer, snap: Snapshot) -> None:
-        """``v`` receives broadcasts from its snapshot on (queued before them)."""
-        v.live = True
-        v.quotes.clear()
-        v.books.clear()
-        v.vap.clear()  # the snapshot carries the whole map
-        # quotes published before the snapshot are older than what it carries
-        v.floor = {q.key: q.recv_ns for q in snap.quotes}
 
     def _build(self, draft: SnapshotDraft) -> asyncio.Future[bytes]:
         """The frame of ``draft``'s snapshot, built and encoded on the worker thread: the loop
@@ -528,7 +513,7 @@ class ViewerServer:
             )
             showing = None if hello.showing is None else frozenset(hello.showing)
             self._inbound(SnapshotRequest(conn_id=conn_id, showing=showing))
-            await self._read_commands(viewer, framer, early)
+            await read_commands(viewer, framer, early, self._inbound, self._push, self.counters)
         except FrameTimeout:
             self.counters["frame_timeouts"] += 1
             log.warning("viewer %d: a frame did not complete in time: closed", conn_id)
@@ -540,37 +525,6 @@ class ViewerServer:
             else:
                 with contextlib.suppress(Exception):
                     writer.close()
-
-    async def _read_commands(self, v: Viewer, framer: BoundedReader, pending: list[bytes]) -> None:
-        while not v.closed:
-            for body in pending:
-                try:
-                    msg = decode_to_engine(body)
-                except ProtocolError as exc:
-                    self.counters["protocol_errors"] += 1
-                    self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
-                    continue
-                if isinstance(msg, Hello):
-                    self._push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
-                    continue
-                if isinstance(msg, Showing):  # no answer; read-only viewers say it too
-                    self.counters["showing"] += 1
-                    self._inbound(ViewerShowing(conn_id=v.conn_id, keys=frozenset(msg.keys)))
-                    continue
-                self.counters["commands"] += 1
-                if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):
-                    what = f"this viewer is read-only: {type(msg).__name__} is not allowed"
-                    self._push(v, encode(Refused(id=msg.id, rule="read_only", message=what)))
-                    continue
-                self._inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
-            try:
-                pending = await framer.read()
-            except EOFError:
-                return
-            except ProtocolError as exc:
-                self.counters["protocol_errors"] += 1
-                self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
-                return
 
     def _close_viewer(self, v: Viewer, why: str, notify: bool = True) -> None:
         if v.closed:
