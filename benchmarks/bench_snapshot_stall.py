@@ -40,8 +40,10 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import queue
+import subprocess
 import sys
 import tempfile
 import threading
@@ -194,6 +196,18 @@ def attach_stall(
     return out
 
 
+SCRIPT = """
+import sys
+from cockpit.link.client import EngineClient
+print("ready", flush=True)
+sys.stdin.readline()
+with EngineClient.connect(path=sys.argv[1], client="script", timeout=30) as c:
+    c.snapshot(timeout=30)
+    print("snapshot", flush=True)
+    sys.stdin.readline()
+"""
+
+
 def other_viewer(engine: Engine, attaches: int) -> dict[str, Any]:
     """A TUI's alarms while a script attaches (the real server; ``engine`` as its core, its
     volume at price as ``attach_stall`` left it)."""
@@ -251,19 +265,36 @@ def other_viewer(engine: Engine, attaches: int) -> dict[str, Any]:
         delays = [(got[k] - v) / 1e6 for k, v in sent.items() if k in got]
         return delays, len(sent) - len(delays)
 
-    def attach() -> None:
+    def spawn() -> subprocess.Popen[str]:  # the script in its own process, as a script
+        # is (its decode of the snapshot would hold this process's GIL, the TUI's reader's)
+        script = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert script.stdout is not None
+        assert script.stdout.readline().strip() == "ready"  # imported: not in the window
+        return script
+
+    def attach(script: subprocess.Popen[str]) -> None:
+        assert script.stdin is not None
+        assert script.stdout is not None
         t = time.perf_counter_ns()
-        script = EngineClient.connect(path=path, client="script", timeout=30)
-        script.snapshot(timeout=30)
+        script.stdin.write("go\n")
+        script.stdin.flush()
+        assert script.stdout.readline().strip() == "snapshot"
         attach_ms.append((time.perf_counter_ns() - t) / 1e6)
-        script.close()
+        script.stdin.close()
+        script.wait(10)
 
     attach_ms: list[float] = []
     delays: list[float] = []
     quiet: list[float] = []
     lost = 0
     for _ in range(attaches):
-        d, n = alarms_during(attach)
+        script = spawn()
+        d, n = alarms_during(functools.partial(attach, script))
         delays.extend(d)
         lost += n
         time.sleep(0.2)
