@@ -110,6 +110,7 @@ def test_a_snapshot_that_cannot_be_built_closes_only_its_viewer(engine, sock_dir
                 pass
             assert Snapshot not in got  # closed: it resyncs from a snapshot on reconnect
             wait_until(lambda: server.viewer_count() == 1)
+            assert server.counters["snapshot_errors"] == 1
             server.event(Alarm(seq=9, level="info", message="still here"))
             assert tui.wait_for(Alarm, timeout=5).seq == 9
         finally:
