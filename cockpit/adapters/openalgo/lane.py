@@ -239,15 +239,14 @@ class ExitLane:
     def _step(self) -> None:
         """Write what is queued, sleep until a socket or a new exit needs the lane, serve it."""
         with self._lock:
+            # "Sleeping" before the last look at the queue: a submitter that finds the lock
+            # taken from here on pokes (one queued after the look would wait out the sleep).
+            self._sleeping = True
             wait = self._write_queued()
-            held = len(self._queue)  # what the turn or the connections hold back
             now = time.monotonic()
             for conn in self._busy:
                 wait = min(wait, max(0.0, conn.deadline - now))
             self._wake_at = now + wait
-            self._sleeping = True
-            if len(self._queue) > held:  # queued meanwhile: no poke came for it
-                wait = 0.0
         events = self._sel.select(wait)
         with self._lock:
             self._sleeping = False
