@@ -6,9 +6,11 @@ as each request reaches it."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -284,7 +286,7 @@ def test_urgent_and_queued_groups_racing_the_writer_go_once_in_order_and_committ
     try:
         for n in range(600):
             group = [("INSERT INTO t VALUES (?)", (n,))]
-            then = [lambda n=n: sent(n)]
+            then: list[Callable[[], None]] = [functools.partial(sent, n)]
             urgent = n % 3 != 0  # every third queued: the writer is busy with it meanwhile
             done_here = urgent and writer.run_here(group, then)
             here.append(done_here)
