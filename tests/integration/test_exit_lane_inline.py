@@ -220,3 +220,15 @@ def test_an_exit_queued_while_the_lane_thread_is_about_to_sleep_wakes_it(venue) 
     finally:
         go.set()
         lane.stop()
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_an_exit_submitted_to_a_stopped_lane_is_refused_not_lost(venue, inline: bool) -> None:
+    """Every exit the lane takes ends in ``answered`` or in what ``stop`` returns: one that
+    comes after the stop is refused (False), so the caller reports it."""
+    answered: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    lane = make_lane(venue, answered)
+    lane.start()
+    assert lane.stop() == ([], [])
+    assert lane.submit(3, inline=inline) is False
+    assert answered.empty()

@@ -200,10 +200,13 @@ class ExitLane:
             closing.close()
         return unsent, unanswered
 
-    def submit(self, request: Any, *, inline: bool = True) -> None:
+    def submit(self, request: Any, *, inline: bool = True) -> bool:
         """Write an exit now, on this thread, or queue it for the lane thread (never blocks;
-        ``inline`` False: the lane thread writes it, as when ``turn`` may block)."""
-        here = inline and self.inline and not self._stop.is_set()
+        ``inline`` False: the lane thread writes it, as when ``turn`` may block). False: the
+        lane is stopped and did not take it (the caller reports it; no outcome comes)."""
+        if self._stop.is_set():
+            return False
+        here = inline and self.inline
         if here and self._lock.acquire(blocking=False):
             try:
                 self._queue.append(request)
@@ -215,10 +218,23 @@ class ExitLane:
                 self._lock.release()
             if poke and self._sleeping:
                 self._poke()
-            return
+            return self._kept(request)
         self._queue.append(request)
         if self._sleeping:  # else it looks at the queue before it sleeps again
             self._poke()
+        return self._kept(request)
+
+    def _kept(self, request: Any) -> bool:
+        """After queueing ``request``: False if the lane stopped meanwhile and it is still
+        queued (taken back: ``stop`` did not return it and nobody will write it)."""
+        if not self._stop.is_set():
+            return True  # stop, later, writes it or returns it
+        with self._lock:  # not between stop's look at the queue and its clearing
+            try:
+                self._queue.remove(request)
+            except ValueError:
+                return True  # written, or returned by stop
+        return False
 
     def _poke(self) -> None:
         try:
