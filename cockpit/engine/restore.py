@@ -172,12 +172,16 @@ class Journaling(EngineBase):
             return None
 
     def _journal_failed(self, exc: Exception) -> None:
-        """A journal write failed: alarm it; entries are refused until a write succeeds."""
+        """A journal write failed: alarm it (once an outage: every batch fails while the disk
+        is full, and an alarm each buried the fills and exits in the message log); entries are
+        refused until a write succeeds."""
         self.counters["errors"] += 1
         self.counters["journal_errors"] += 1
         log.error("journal write failed: %s", exc)
-        self.journal_ok = False
+        was_ok, self.journal_ok = self.journal_ok, False
         self._next_journal_probe_ns = self.clock() + JOURNAL_PROBE_NS
+        if not was_ok:
+            return  # already alarmed; the status bar says LOCKED journal
         self.publisher.event(
             protocol.Alarm(
                 self._next_seq(),

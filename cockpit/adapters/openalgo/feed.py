@@ -217,6 +217,8 @@ def decode_market_data(f: _Frame, recv_ns: int) -> LtpTick | QuoteTick | DepthTi
     if depth is not None:
         bids = _levels(depth.buy if depth.buy is not None else depth.bids, "bid")
         asks = _levels(depth.sell if depth.sell is not None else depth.asks, "ask")
+        if bids and asks and bids[0][0] > asks[0][0]:
+            raise Reject("crossed book")  # its bid would price a limit exit above the market
         if mode == 2:  # a quote subscriber got a richer tick: keep the top of book
             bids, asks = bids[:1] or None, asks[:1] or None
     return cls(
