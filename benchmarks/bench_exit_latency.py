@@ -38,11 +38,18 @@ exits through the router's httpx workers too (A, ``httpx``), beside the exit lan
 ``--writer-ab`` runs each rate with the viewer, and the burst, with the journal committed by
 the decision thread too, beside its writer thread (``[engine] journal_writer``, the default:
 ``cockpit/journal/writer.py``); ``journal_writer`` in each scenario says which.
+``--inline-ab`` runs each scenario with every exit written by the exit lane's own thread too
+(woken for it), beside the thread that hands the exit over writing it (the default: the
+journal's writer thread right after its commit); ``lane_inline`` says which. ``--here-ab``
+runs each scenario with exits committed and handed over by the journal's writer thread too,
+beside the deciding thread doing it when the writer is idle (``Writes.urgent_here``, the
+default); ``urgent_here`` says which.
 
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
-        [--rates 10000] [--bursts 10] [--ab] [--nice-ab] [--writer-ab]
+        [--rates 10000] [--bursts 10] [--ab] [--nice-ab] [--writer-ab] [--inline-ab]
+        [--here-ab]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -651,6 +658,18 @@ def main() -> int:
         help="each scenario also with exits handled in arrival order (A) beside exits first (B)",
     )
     ap.add_argument(
+        "--inline-ab",
+        action="store_true",
+        help="each scenario also with the exit lane's thread writing every exit (A) beside "
+        "the submitting thread writing it (B, the default)",
+    )
+    ap.add_argument(
+        "--here-ab",
+        action="store_true",
+        help="each scenario also with exits committed and sent by the journal's writer thread "
+        "(A) beside the deciding thread when the writer is idle (B, the default)",
+    )
+    ap.add_argument(
         "--deep-stages",
         action="store_true",
         help="also stamp the crash tick taken off the queue, begun and fired (engine wrapped)",
@@ -817,22 +836,32 @@ def main() -> int:
             if viewer and nice == ui_nice and args.writer_ab:
                 writers.append(not writer_default)
             firsts = [False, True] if args.exits_first_ab else [True]
-            cmds: list[tuple[Any, dict[str, Any], str, int, bool, bool]] = [
-                (r, run_cmd(r), "lane", sw, w, ef)
+            inlines = [False, True] if args.inline_ab else [True]
+            heres = [False, True] if args.here_ab else [True]
+            cmds: list[tuple[Any, dict[str, Any], str, int, bool, bool, bool, bool]] = [
+                (r, run_cmd(r), "lane", sw, w, ef, il, h)
                 for r in rates
                 for sw in switches
                 for w in writers
                 for ef in firsts
+                for il in inlines
+                for h in heres
             ]
             if viewer and nice == ui_nice and fps == ui_fps and args.bursts:
                 cmds += [
-                    ("burst", burst_cmd, kind, switch_us, w, ef)
+                    ("burst", burst_cmd, kind, switch_us, w, ef, il, h)
                     for kind in routers
                     for w in writers
                     for ef in firsts
+                    for il in (inlines if kind == "lane" else [True])
+                    for h in heres
                 ]
-            for rate, cmd, kind, switch, writer, first in cmds:
+            for rate, cmd, kind, switch, writer, first, inline, here in cmds:
                 engine.options.exits_first = first
+                journal.urgent_here = here
+                lane = routers[kind]._lane
+                if lane is not None:
+                    lane.inline = inline
                 if switch:
                     sys.setswitchinterval(switch / 1e6)
                 deadline = time.monotonic() + 5  # switched on the decision thread, between items
@@ -879,6 +908,8 @@ def main() -> int:
                     "transport": kind,
                     "switch_us": switch,
                     "exits_first": first,
+                    "lane_inline": inline,
+                    "urgent_here": here,
                     "journal_writer": journal.deferred,
                     **fig,
                     "process_cpu_ms": round(cpu_ms),
@@ -924,6 +955,8 @@ def main() -> int:
         and s["ui_nice"] == ui_nice
         and s["ui_fps"] == UiSettings().fps
         and s["exits_first"]
+        and s["lane_inline"]
+        and s["urgent_here"]
         and s["journal_writer"] == writer_default
     ]
     burst = [
@@ -932,6 +965,8 @@ def main() -> int:
         if s["rate_target"] == "burst"
         and s["transport"] == "lane"
         and s["exits_first"]
+        and s["lane_inline"]
+        and s["urgent_here"]
         and s["journal_writer"] == writer_default
     ]
     results["budget"] = (

@@ -8,20 +8,22 @@ bracketed by ``ESC[?2026h`` … ``ESC[?2026l`` and can be counted).
 Each level is ``SYMBOLS:TICKS_PER_S`` (default ``50:5000,500:5000,2000:5000,3000:5000,
 50:20000``, all in one invocation). Levels with the same symbol count share one set of
 processes; for each symbol count the paper exchange starts at that count's first level's rate
-(not faster: 3,000 symbols at 20 ticks/s each would be 60,000 ticks/s before the engine is
-even ready). Per level it measures: ticks the venue sent (its ``frames_sent``) vs ticks the
-engine processed (the sum of the per-symbol tick counts of two engine snapshots, which are
-answered in order behind every tick already queued) and, of those, the ticks it folded
-(handled while it lagged, see ``cockpit.engine.fold``), frames/s written and the gaps
-between frames (p50/p99/max), key-to-screen
-latency (``+`` pressed → the new quantity appears in the status bar) p50/p99, CPU (share of
-one core) and RSS of the venue, the engine and the TUI, bytes written to the terminal per
-second, and the host's load average and steal time (the host may be shared). ``limit`` names
-the process that bounds the level: ``venue`` if it sent under 95 % of the requested rate,
-``engine`` if it processed under 99 % of what was sent, else the busiest process. At the end
-the market is frozen and one last price set: the screen must end on it. The pty is a tmux-like
-``TERM=screen-256color`` without ``COLORTERM`` (what SSH usually gives); ``--truecolor`` sends
-24-bit colours instead (longer escape sequences, more bytes).
+(not faster: 3,000 symbols at 20 ticks/s each would be 60,000 ticks/s before the engine is even
+ready). Per level it measures: ticks the venue sent (its ``frames_sent``) vs ticks the engine
+processed (the sum of the per-symbol tick counts of two engine snapshots, which are answered in
+order behind every tick already queued) and, of those, the ticks it folded (handled while it
+lagged, see ``cockpit.engine.fold``), frames/s written and the gaps between frames
+(p50/p99/max), the frames there was something new for (``frames_due_per_s``: the engine's
+market batches that moved a symbol on the screen, counted by a second viewer that shows the
+same symbols, see :class:`Probe`), key-to-screen latency (``+`` pressed → the new quantity
+appears in the status bar) p50/p99, CPU (share of one core) and RSS of the venue, the engine
+and the TUI, bytes written to the terminal per second, and the host's load average and steal
+time (the host may be shared). ``limit`` names the process that bounds the level: ``venue`` if
+it sent under 95 % of the requested rate, ``engine`` if it processed under 99 % of what was
+sent, else the busiest process. At the end the market is frozen and one last price set: the
+screen must end on it. The pty is a tmux-like ``TERM=screen-256color`` without ``COLORTERM``
+(what SSH usually gives); ``--truecolor`` sends 24-bit colours instead (longer escape
+sequences, more bytes).
 
 Goals (issue 19, compared in the output as ratios): 30 fps held; 3,000 symbols at 5,000/s:
 key p99 ≤ 50 ms, engine ≤ 50 % of a core; 50 symbols at 20,000/s: every tick processed,
@@ -31,6 +33,7 @@ and each process's RSS is sampled every minute; every level also reports the RSS
 
     python3 benchmarks/bench_ui.py [--levels 50:5000,3000:5000] [--seconds 8] [--presses 20]
     python3 benchmarks/bench_ui.py --levels 3000:5000,50:20000 --minutes 10
+    python3 benchmarks/bench_ui.py --levels 50:10000 --tui-ab /tmp/before   # TUI CPU A/B
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -45,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.pty_term import HEIGHT, WIDTH, Pty, die_with_parent  # noqa: E402
 from cockpit.link.client import ClientError, EngineClient  # noqa: E402
+from cockpit.link.protocol import MarketBatch  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 BASE = [
@@ -82,6 +88,17 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def runq_wait_s(pid: int) -> float:
+    """Seconds the process's threads spent runnable but waiting for a core (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that just ended
+    return total / 1e9
 
 
 def start_sim(
@@ -146,6 +163,59 @@ def engine_ticks(socket: Path) -> tuple[float, int, float, int]:
     latest = max((q.recv_ns for q in snap.quotes), default=0) / 1e9
     folded = getattr(snap.status, "ticks_folded", 0)  # (an engine before the fold: none)
     return latest, sum(q.ticks for q in snap.quotes), time.time() - latest, folded
+
+
+class Probe:
+    """A second viewer that says it shows what the TUI shows (the symbols on its screen).
+
+    The engine flushes every viewer at once, so the market batches this one gets are the
+    TUI's. It counts those that change a quote (price, volume, bid, ask) of a symbol on
+    screen: the frames the TUI had something new for. With thousands of symbols and ticks
+    spread evenly over them, the few dozen on screen do not move in every 1/30 s, and a frame
+    with nothing new is not drawn (Textual writes only what changed).
+    """
+
+    def __init__(self, socket: Path, keys: frozenset[str]) -> None:
+        self.keys = keys
+        self.client = EngineClient.connect(path=socket, client="bench-probe", showing=sorted(keys))
+        self.last: dict[str, tuple[Any, ...]] = {}
+        self.batches = 0
+        self.due = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self.client.recv(0.1)
+            except ClientError:
+                return
+            if not isinstance(msg, MarketBatch):
+                continue
+            self.batches += 1
+            moved = False
+            for q in msg.quotes:
+                if q.key in self.keys:
+                    seen = (q.ltp, q.volume, q.bid, q.ask)
+                    moved = moved or self.last.get(q.key) != seen
+                    self.last[q.key] = seen
+            self.due += moved
+
+    def counts(self) -> tuple[int, int]:
+        """(market batches, batches that moved a symbol on screen) so far."""
+        return self.batches, self.due
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.client.close()
+
+
+def on_screen(text: str, keys: list[str]) -> frozenset[str]:
+    """The symbols whose names are on the screen (the watchlist rows in view, the ladder's)."""
+    words = set(re.findall(r"[A-Z][A-Z0-9]+", text))
+    return frozenset(k for k in keys if k.split(":", 1)[1] in words)
 
 
 def host_cpu() -> tuple[float, float, float]:
@@ -236,6 +306,7 @@ class Group:
         self.tui: Pty | None = None
         self.http = httpx.Client(timeout=30)
         self.sim, ports, keys = start_sim(self.root, env, self.key, symbols, rate / symbols)
+        self.keys = keys
         self.procs.append(self.sim)
         self.rest = f"http://127.0.0.1:{ports['rest_port']}"
         eng_env = dict(env, OPENALGO_API_KEY=self.key, COCKPIT_TRADING__WATCHLIST=json.dumps(keys),
@@ -250,14 +321,21 @@ class Group:
         self.procs.append(self.engine)
         self.socket = self.root / "run" / "cockpit" / "default.sock"
         wait_engine(self.socket, self.engine, self.root / "engine.log", symbols)
-        tui_env = dict(env, TERM=opts.term, COCKPIT_UI__FPS=str(opts.fps))
+        self.tui_env = dict(env, TERM=opts.term, COCKPIT_UI__FPS=str(opts.fps))
         if opts.truecolor:
-            tui_env["COLORTERM"] = "truecolor"
+            self.tui_env["COLORTERM"] = "truecolor"
+        self.seconds_to_prices = self.launch_tui(str(REPO))
+
+    def launch_tui(self, code: str) -> float | None:
+        """Start the TUI from the package at ``code`` (closing one running); seconds until
+        the ladder has a price."""
+        if self.tui is not None:
+            self.tui.close()
         t_launch = time.monotonic()
-        self.tui = Pty([sys.executable, "-m", "cockpit.cli"], tui_env)
+        self.tui = Pty([sys.executable, "-m", "cockpit.cli"], dict(self.tui_env, PYTHONPATH=code))
         first = self.tui.wait_text(b"\xe2\x97\x80LTP", 0, 60)  # "◀LTP": the ladder has a price
-        self.seconds_to_prices = round(time.monotonic() - t_launch, 3) if first else None
         self.qty = 1
+        return round(time.monotonic() - t_launch, 3) if first else None
 
     def control(self, route: str, **body: Any) -> Any:
         r = self.http.post(f"{self.rest}/sim/{route}", json={"apikey": self.key, **body})
@@ -275,12 +353,18 @@ class Group:
         self.control("rate", rate=rate / self.symbols)
         time.sleep(opts.warmup)
         load0 = os.getloadavg()[0]
+        with tui.lock:
+            shown = on_screen(tui.screen.text(), self.keys)
+        probe = Probe(self.socket, shown)
+        time.sleep(0.5)  # its snapshot taken, batches flowing
+        p0 = probe.counts()
         h0 = host_cpu()
         s0 = self.sent()
         e0 = engine_ticks(self.socket)
         b0, f0 = tui.bytes, tui.frames
         n0 = len(tui.frame_times)
         c0 = {n: cpu_seconds(p) for n, p in self._pids().items()}
+        w0 = {n: runq_wait_s(p) for n, p in self._pids().items()}
         spy = self._py_spy(rate, opts)
         t0 = time.monotonic()
         lat: list[float] = []
@@ -296,11 +380,15 @@ class Group:
                 lat.append(got * 1000)
             time.sleep(max(0.0, gap - (got or 2.0)))
         wall = time.monotonic() - t0
+        p1 = probe.counts()
+        probe.close()
         if spy is not None:
             spy.wait(opts.seconds + 30)
         times = tui.frame_times[n0:]
         gaps = [1000 * (b - a) for a, b in zip(times, times[1:], strict=False)]
-        cpu = {n: round(100 * (cpu_seconds(p) - c0[n]) / wall, 1) for n, p in self._pids().items()}
+        pids = self._pids()
+        cpu = {n: round(100 * (cpu_seconds(p) - c0[n]) / wall, 1) for n, p in pids.items()}
+        waited = {n: round(100 * (runq_wait_s(p) - w0[n]) / wall, 1) for n, p in pids.items()}
         s1 = self.sent()
         e1 = engine_ticks(self.socket)
         h1 = host_cpu()
@@ -325,6 +413,9 @@ class Group:
             "venue_new_connections": s1["connections"] - s0["connections"],
             "venue_slow_client_drops": s1["slow_drops"] - s0["slow_drops"],
             "frames_per_s": round((tui.frames - f0) / wall, 1),
+            "symbols_on_screen": len(shown),
+            "engine_batches_per_s": round((p1[0] - p0[0]) / wall, 1),
+            "frames_due_per_s": round((p1[1] - p0[1]) / wall, 1),
             "frame_gap_ms_p50": round(pct(gaps, 0.5) or 0, 1),
             "frame_gap_ms_p99": round(pct(gaps, 0.99) or 0, 1),
             "frame_gap_ms_max": round(max(gaps, default=0), 1),
@@ -334,6 +425,9 @@ class Group:
             "venue_cpu_pct_of_core": cpu["venue"],
             "engine_cpu_pct_of_core": cpu["engine"],
             "tui_cpu_pct_of_core": cpu["tui"],
+            # runnable but waiting for a core (all threads; a busy host): CPU it did not get
+            "tui_runq_wait_pct": waited["tui"],
+            "engine_runq_wait_pct": waited["engine"],
             "terminal_bytes_per_s": round((tui.bytes - b0) / wall),
             "engine_rss_mb": rss_mb(self.engine.pid),
             "tui_rss_mb": rss_mb(self.tui.proc.pid),
@@ -420,8 +514,13 @@ def ratios(levels: list[dict[str, Any]], fps: int) -> dict[str, Any]:
     """Each budget of issue 19 as measured / goal (≤ 1 meets it; processed ≥ 1 meets it)."""
     out: dict[str, Any] = {}
     for lv in levels:
+        if "tui_code" in lv:
+            continue  # the A/B's other TUI
         name = f"{lv['symbols']}x{lv['ticks_per_s_requested']}"
         out[f"{name}_fps_vs_goal"] = round(lv["frames_per_s"] / fps, 3)
+        # frames drawn vs frames there was something new for (at most the goal's)
+        due = min(fps, lv["frames_due_per_s"])
+        out[f"{name}_fps_vs_due"] = round(lv["frames_per_s"] / due, 3) if due else None
         if lv["symbols"] >= 3000 and lv["ticks_per_s_requested"] == 5000:
             if lv["key_to_screen_ms_p99"] is not None:
                 out[f"{name}_key_p99_vs_50ms"] = round(lv["key_to_screen_ms_p99"] / 50.0, 3)
@@ -455,6 +554,12 @@ def main() -> int:
         "--ui-nice", type=int, default=None, help="the TUI's [ui] nice (default: the setting's)"
     )
     ap.add_argument("--py-spy", metavar="DIR", help="sample the TUI with py-spy into DIR")
+    ap.add_argument(
+        "--tui-ab",
+        metavar="DIR",
+        help="after each level, run it again with the TUI from the package in DIR (e.g. a "
+        "`git archive` of another commit; the engine and venue stay this tree's)",
+    )
     opts = ap.parse_args()
     levels = parse_levels(opts.levels)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `timeout`
@@ -487,6 +592,12 @@ def main() -> int:
                     lv = group.level(rate, opts)
                     result["levels"].append(lv)
                     print(json.dumps(lv), file=sys.stderr, flush=True)
+                    if opts.tui_ab:  # the same level again, the TUI from the other tree
+                        group.launch_tui(opts.tui_ab)
+                        lv = dict(group.level(rate, opts), tui_code=opts.tui_ab)
+                        result["levels"].append(lv)
+                        print(json.dumps(lv), file=sys.stderr, flush=True)
+                        group.launch_tui(str(REPO))
                 if opts.minutes and symbols == max(groups):
                     result["memory"] = group.memory(opts.minutes)
                 if symbols == last:

@@ -122,7 +122,7 @@ class OrderFlow(EngineBase):
         if self.journal is None:
             send()
         else:
-            self.journal.after_commit(send)
+            self.journal.after_commit(send, urgent=sum(r.urgent for r in requests))
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
@@ -147,9 +147,11 @@ class OrderFlow(EngineBase):
                     yield
                 except Exception as exc:
                     error = exc
+                finally:  # inside: the requests ship with their statements, one group
+                    self._held = None
+                    self._send(held)
         finally:
             self._held = None
-            self._send(held)
         if error is not None:
             raise error
 

@@ -13,6 +13,14 @@ records are in the WAL. A failed statement or commit is recorded
 is never held back by a full disk.
 :meth:`barrier` waits until everything queued before it is done (reads of the journal call
 it first); :meth:`close` drains the queue and stops the thread.
+
+A few urgent requests (a lone exit: ``after_commit(..., urgent=n)``, ``n`` up to ``HERE_MAX``)
+skip the hop to this thread when it has nothing queued or in hand: :meth:`JournalWriter.run_here`
+commits and runs them on the calling thread, so an exit reaches the wire with no other thread
+woken on its way (a speed mechanism: ``Writes.urgent_here``; ``benchmarks/bench_exit_latency.py
+--here-ab`` and ``benchmarks/lab/exit_hops.py`` show what it buys). More (a gap through many
+stops) go through this thread, whose commit then overlaps the next decisions. Order holds: a
+group runs here only when nothing queued before it is still to run.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Statement = tuple[str, tuple[Any, ...]]
+HERE_MAX = 4
+"""At most this many urgent requests are committed and sent on the deciding thread."""
 
 
 class JournalWriter:
@@ -40,6 +50,8 @@ class JournalWriter:
         self._queue: deque[tuple[list[Statement], list[Callable[[], None]]]] = deque()
         self._cv = threading.Condition(threading.Lock())
         self._stopping = False
+        self._busy = False  # a group is being committed (on this thread or by run_here)
+        self._here: int | None = None  # the thread in run_here
         self._failures: deque[Exception] = deque(maxlen=100)
         self.commits = 0
         """Groups committed (for tests and the bench)."""
@@ -52,10 +64,36 @@ class JournalWriter:
             self._queue.append((statements, then))
             self._cv.notify()
 
+    def run_here(self, statements: list[Statement], then: list[Callable[[], None]]) -> bool:
+        """Commit ``statements`` and run ``then`` on the calling thread, if nothing queued
+        before is still to commit or run and no read holds the connection; False (nothing
+        done) if not."""
+        with self._cv:
+            if self._queue or self._busy or self._stopping:
+                return False
+            if statements and not self.lock.acquire(blocking=False):
+                return False  # a read (or a checkpoint) has it: the writer waits, not us
+            self._busy, self._here = True, threading.get_ident()
+        try:
+            if statements:
+                try:
+                    self._commit(statements)
+                finally:
+                    self.lock.release()
+            self._run_callbacks([(statements, then)])
+        finally:
+            with self._cv:
+                self._busy, self._here = False, None
+                self._cv.notify()
+        return True
+
     def barrier(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is committed and its callbacks ran."""
         if threading.current_thread() is self._thread:
             return True
+        with self._cv:
+            if (not self._queue and not self._busy) or self._here == threading.get_ident():
+                return True  # nothing left to wait for (no hop to the writer and back)
         done = threading.Event()
         self.put([], [done.set])
         return done.wait(timeout)
@@ -80,22 +118,35 @@ class JournalWriter:
         queue, cv = self._queue, self._cv
         while True:
             with cv:
-                while not queue and not self._stopping:
+                while not queue or self._busy:
+                    if self._stopping and not queue:
+                        return  # stopping, and drained
                     cv.wait()
-                if not queue:
-                    return  # stopping, and drained
                 groups = list(queue)
                 queue.clear()
-            statements = [s for group in groups for s in group[0]]
-            if statements:
-                with self.lock:
-                    self._commit(statements)
-            for _, then in groups:
-                for callback in then:
-                    try:
-                        callback()
-                    except Exception:
-                        log.exception("journal: a callback after the commit failed")
+                self._busy = True
+            try:
+                self._do(groups)
+            finally:
+                with cv:
+                    self._busy = False
+
+    def _do(self, groups: list[tuple[list[Statement], list[Callable[[], None]]]]) -> None:
+        """Commit the groups' statements together, then run their callbacks in order."""
+        statements = [s for group in groups for s in group[0]]
+        if statements:
+            with self.lock:
+                self._commit(statements)
+        self._run_callbacks(groups)
+
+    @staticmethod
+    def _run_callbacks(groups: list[tuple[list[Statement], list[Callable[[], None]]]]) -> None:
+        for _, then in groups:
+            for callback in then:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("journal: a callback after the commit failed")
 
     def _commit(self, statements: list[Statement]) -> None:
         """Execute and commit; a statement that fails is recorded and the rest still go (as
@@ -143,6 +194,9 @@ class Writes:
     _pending: list[Statement]
     _after: list[Callable[[], None]]
     _in_tx: bool
+    _urgent = 0  # urgent requests waiting in ``_after``
+    urgent_here = True
+    """Commit and run urgent callbacks on the caller's thread when the writer is idle."""
 
     def use_writer(self, on: bool) -> None:
         """Execute and commit on a writer thread (``on``) or on the caller's thread.
@@ -205,12 +259,15 @@ class Writes:
         """Whether writes are committed by the writer thread (later than they are made)."""
         return self._writer is not None
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], None], *, urgent: int = 0) -> None:
         """Run ``callback`` once everything written so far is committed: at once if it is,
-        after the current transaction's commit, or on the writer thread after its commit.
+        after the current transaction's commit, or on the writer thread after its commit
+        (``urgent``: the urgent requests it sends; a few are committed and sent on this
+        thread when the writer has nothing in hand).
         It runs even if the commit failed (the failure is recorded and alarmed apart)."""
         if self._writer is not None:
             self._after.append(callback)
+            self._urgent += urgent
             if not self._in_tx:
                 self._ship()
         elif self._in_tx:
@@ -232,9 +289,13 @@ class Writes:
         return self._writer.take_failures() if self._writer is not None else []
 
     def _ship(self) -> None:
-        if (self._pending or self._after) and self._writer is not None:
-            self._writer.put(self._pending, self._after)
-            self._pending, self._after = [], []
+        writer = self._writer
+        if (self._pending or self._after) and writer is not None:
+            pending, after, urgent = self._pending, self._after, self._urgent
+            self._pending, self._after, self._urgent = [], [], 0
+            here = 0 < urgent <= HERE_MAX and self.urgent_here
+            if not (here and writer.run_here(pending, after)):
+                writer.put(pending, after)
 
     def _query(self, sql: str, params: Any = ()) -> list[Any]:
         """A read: it sees everything written before it (the writer is waited for)."""

@@ -9,12 +9,14 @@ cannot finish in time is merged into the next, never queued. No Textual here.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
+from cockpit.link.pace import FrameGate
 from cockpit.link.protocol import Ack, Command, MarketBatch, Msg, Snapshot
 from cockpit.link.volume import Levels, merge_levels, to_vap
 
@@ -80,10 +82,13 @@ class Pump:
         deliver: Callable[[list[Msg]], object],
         *,
         fps: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.link = link
         self.deliver = deliver
-        self.period = 1.0 / max(1.0, fps)
+        self.gate = FrameGate(fps)
+        """At most ``fps`` deliveries a second, a batch a little early not held a frame."""
+        self.clock = clock
         self.consumed = threading.Event()
         """Set by the app when it has applied the last delivery and painted it."""
         self.consumed.set()
@@ -100,13 +105,17 @@ class Pump:
         Returns why it ended.
         """
         pending: list[Msg] = []
-        last = 0.0
+        last = -math.inf
         while not self.stop.is_set() and not cancelled():
-            now = time.monotonic()
-            ready = self._ready(now, last)
-            wait = 0.05 if not pending else max(0.001, min(0.05, last + self.period - now))
+            now = self.clock()
+            if not pending:
+                wait = 0.05
+            elif self._ready(now, last):
+                wait = 0.0
+            else:  # the gate's time, or (the app still painting) a millisecond
+                wait = max(0.001, min(0.05, self.gate.wait(now)))
             try:
-                got = self.link.recv(wait if not (pending and ready) else 0.0)
+                got = self.link.recv(wait)
             except LinkClosed as exc:
                 if pending:
                     self.deliver(pending)
@@ -123,21 +132,21 @@ class Pump:
                     if isinstance(msg, Snapshot):  # it carries every symbol's latest state
                         pending = [m for m in pending if not isinstance(m, MarketBatch)]
                     pending.append(msg)
-            now = time.monotonic()
+            now = self.clock()
             if pending and self._ready(now, last):
                 self.consumed.clear()
                 batch, pending = pending, []
                 last = now
+                self.gate.took(now)
                 self.deliveries += 1
                 self.deliver(batch)
         return "stopped"
 
     def _ready(self, now: float, last: float) -> bool:
         """Whether the app may get the next delivery: it painted the last, or it stalled."""
-        since = now - last
-        if since < self.period:
+        if not self.gate.ready(now):
             return False
-        return self.consumed.is_set() or (self.deliveries > 0 and since >= self.stall_s)
+        return self.consumed.is_set() or (self.deliveries > 0 and now - last >= self.stall_s)
 
 
 class MemoryLink:

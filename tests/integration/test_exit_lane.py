@@ -279,3 +279,23 @@ def test_exits_sent_while_the_venue_closes_its_idle_connections(
         assert all(r.ok for r in got), got
     assert sorted(placed(server)) == sorted(f"SYM{n:02d}" for n in range(sent))
     assert router.counters["uncertain"] == 0
+
+
+def test_an_exit_that_waits_for_before_order_does_not_hold_the_submitting_thread(
+    server, results, lane_router
+) -> None:
+    """The paper exchange's tee (``before_order``) may block: the lane thread waits for it,
+    not the thread that hands the exit over (the decision thread)."""
+    router = lane_router()
+    waited: list[str] = []
+
+    def before_order() -> None:
+        time.sleep(0.3)
+        waited.append(threading.current_thread().name)
+
+    router.before_order = before_order
+    t0 = time.monotonic()
+    router.submit(exit_order(0))
+    assert time.monotonic() - t0 < 0.2
+    assert collect(results, 1)[0].ok
+    assert waited == ["router-exits"]

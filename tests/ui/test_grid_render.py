@@ -16,11 +16,12 @@ ROWS: list[Line] = [
     ("", (cell("▲ wide 株式", 14, "g--b"), cell("x", 3))),  # a wide character
     ("g--row", (cell("far too long for the grid " * 3, 70, "g--a"),)),  # cut at the width
     ("", ()),
+    ("", (cell("plain", 6, "g--none"), cell("too", 4))),  # a class with no rule: one style
 ]
 
 
 class Grid(LineGrid):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"g--a", "g--b", "g--row"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"g--a", "g--b", "g--row", "g--none"}
     DEFAULT_CSS = """
     Grid .g--a { color: red; }
     Grid .g--b { color: green; text-style: bold; }
@@ -59,6 +60,7 @@ async def test_a_row_is_one_strip_equal_to_textuals_steps(monkeypatch: pytest.Mo
             made += 1
             init(self, *args, **kwargs)
 
+        assert len(grid.render_line(5)) == 1  # the cells and the padding: one style, one segment
         for y, line in enumerate(ROWS[:3] + ROWS[4:]):
             want = textual_steps(grid, line, width)
             grid._strips.clear()

@@ -94,3 +94,25 @@ async def test_a_pending_redraw_is_dropped_with_the_grid() -> None:
         await grid.remove()
         await pilot.pause(0.2)
         assert grid._soon is None
+
+
+async def test_a_due_redraw_is_done_in_the_batchs_frame_and_a_wait_ends_with_a_batch() -> None:
+    """A capped grid whose gap has passed rebuilds as the batch asks (it is painted in the
+    batch's frame, not in a frame of its own just after); one asked too early is done by
+    the first batch after its gap, or by its timer a frame later if no batch comes."""
+    app = GridApp()
+    async with app.run_test(size=(40, 5)) as pilot:
+        grid = app.query_one(Counting)
+        await pilot.pause(0.15)  # the last capped redraw is long past
+        before = grid.rebuilds
+        grid.rebuild_soon()
+        assert grid.rebuilds == before + 1  # at once, not a timer's turn later
+        grid.rebuild_soon()  # within the 0.1 s gap: waits
+        assert grid.rebuilds == before + 1
+        await pilot.pause(0.11)
+        grid.rebuild_soon()  # the next batch after the gap does it
+        assert grid.rebuilds == before + 2
+        grid.rebuild_soon()  # too early again, and then no batch: the timer does it
+        await wait_for(pilot, lambda: grid.rebuilds == before + 3, 2)
+        await pilot.pause(0.2)
+        assert grid.rebuilds == before + 3  # once

@@ -104,6 +104,60 @@ def test_a_burst_decided_while_the_commit_waits_is_not_sent_until_it_is_committe
     journal.close()
 
 
+def one_crash(rig: Rig) -> list[LtpTick]:
+    return crash(rig)[:1]
+
+
+def test_an_exit_decided_while_the_writer_is_idle_goes_from_the_deciding_thread_committed(
+    tmp_path: Path,
+) -> None:
+    """No hop to the writer thread on a lone exit's way: committed and sent by the thread
+    that decided it, before the batch returns."""
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    rig.engine._handle_together(one_crash(rig))
+    assert len(exits(router)) == 1  # no flush: already sent
+    assert all(router.committed), router.committed
+    assert router.threads == [threading.current_thread().name]
+    journal.close()
+
+
+def test_a_gap_through_many_stops_is_committed_and_sent_by_the_writer(tmp_path: Path) -> None:
+    """Groups of more than ``HERE_MAX`` exits go through the writer thread, whose commit
+    overlaps the next decisions."""
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    rig.engine._handle_together(crash(rig))
+    journal.flush()
+    assert len(exits(router)) == N
+    assert all(router.committed)
+    assert set(router.threads) == {"journal-writer"}
+    journal.close()
+
+
+def test_an_exit_waits_behind_what_the_writer_holds_and_keeps_its_order(tmp_path: Path) -> None:
+    rig, journal = holding(tmp_path)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(True)
+    gate = threading.Event()
+    ran: list[str] = []
+    journal.after_commit(lambda: (gate.wait(10), ran.append("before")))  # the writer is held
+    rig.engine._handle_together(one_crash(rig))
+    assert router.requests == []  # not sent ahead of what was queued before it
+    gate.set()
+    journal.flush()
+    assert ran == ["before"]
+    assert len(exits(router)) == 1
+    assert all(router.committed)
+    assert router.threads == ["journal-writer"]
+    journal.close()
+
+
 def test_the_writer_sends_the_same_exits_and_journals_the_same_rows_as_the_decision_thread(
     tmp_path: Path,
 ) -> None:

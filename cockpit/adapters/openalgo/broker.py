@@ -255,7 +255,8 @@ class OpenAlgoRouter(RouterCalls):
             return
         lane = self._lane
         if lane is not None and request.urgent and type(request) is PlaceOrder:
-            lane.submit(request)
+            # Written on this thread unless it must first wait for ``before_order``.
+            lane.submit(request, inline=self.before_order is None)
             return
         self._queue(_Item(0 if request.urgent else 1, next(self._seq), request))
 

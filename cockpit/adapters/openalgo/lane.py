@@ -3,9 +3,13 @@
 Kept for speed, in this one module (``benchmarks/bench_exit_latency.py --ab`` runs the burst
 through it and through the router's httpx workers in the same run). One thread owns keep-alive
 connections to an ``http://`` OpenAlgo server (``connections`` kept open, more opened on
-demand, one request in flight on each). It writes each exit (the router's JSON after a header
-block built once per path and length) on a connection of its own, then reads the answers (a
-``selectors`` loop; :class:`_Answer` reads HTTP/1.1: Content-Length, chunked or to the close).
+demand, one request in flight on each). Each exit (the router's JSON after a header block
+built once per path and length) is written on a connection of its own by the thread that
+submits it (``inline``: no wakeup of the lane thread between the journal's commit and the
+wire; when the lane thread is busy at that instant, or ``inline`` is off, it is queued and the
+lane thread writes it); the lane thread reads the answers (a ``selectors`` loop;
+:class:`_Answer` reads HTTP/1.1: Content-Length, chunked or to the close). One lock keeps the
+lane's state; the lane thread drops it only while it waits in ``select``.
 Each outcome goes to ``answered``: an answer, or a ``SendError`` whose ``sent`` is False only if
 no byte of the request left. ``turn`` is asked before each write (the Retry-After gate and the
 order token bucket). An idle connection the server closed is seen at once (it turns readable)
@@ -156,6 +160,11 @@ class ExitLane:
         self._sel.register(self._wake_r, selectors.EVENT_READ, _WAKE)
         self._stop = threading.Event()
         self._sleeping = False
+        self._lock = threading.RLock()  # the lane's state: held by whoever writes or reads
+        self._wake_at = 0.0  # when the sleeping lane thread looks at its deadlines next
+        self.inline = True
+        """Write on the submitting thread (``bench_exit_latency.py --inline-ab`` shows what
+        it buys; off: every exit through the queue and the lane thread)."""
         self._thread = threading.Thread(target=self._run, name="router-exits", daemon=True)
 
     def start(self) -> None:
@@ -175,6 +184,10 @@ class ExitLane:
         self._poke()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        with self._lock:  # a write on a submitting thread ends first
+            return self._close_all()
+
+    def _close_all(self) -> tuple[list[Any], list[Any]]:
         unsent, unanswered = list(self._queue), list[Any]()
         self._queue.clear()
         for conn in [*self._busy, *self._idle]:
@@ -187,8 +200,22 @@ class ExitLane:
             closing.close()
         return unsent, unanswered
 
-    def submit(self, request: Any) -> None:
-        """Queue an exit (never blocks): the lane thread writes it at once."""
+    def submit(self, request: Any, *, inline: bool = True) -> None:
+        """Write an exit now, on this thread, or queue it for the lane thread (never blocks;
+        ``inline`` False: the lane thread writes it, as when ``turn`` may block)."""
+        here = inline and self.inline and not self._stop.is_set()
+        if here and self._lock.acquire(blocking=False):
+            try:
+                self._queue.append(request)
+                self._write_queued()
+                # Still queued (the turn, the connections), or a deadline before the lane
+                # thread looks again: it must wake for it.
+                poke = bool(self._queue) or any(c.deadline < self._wake_at for c in self._busy)
+            finally:
+                self._lock.release()
+            if poke and self._sleeping:
+                self._poke()
+            return
         self._queue.append(request)
         if self._sleeping:  # else it looks at the queue before it sleeps again
             self._poke()
@@ -211,16 +238,22 @@ class ExitLane:
 
     def _step(self) -> None:
         """Write what is queued, sleep until a socket or a new exit needs the lane, serve it."""
-        wait = self._write_queued()
-        held = len(self._queue)  # what the turn or the connections hold back
-        now = time.monotonic()
-        for conn in self._busy:
-            wait = min(wait, max(0.0, conn.deadline - now))
-        self._sleeping = True
-        if len(self._queue) > held:  # queued meanwhile: no poke came for it
-            wait = 0.0
+        with self._lock:
+            wait = self._write_queued()
+            held = len(self._queue)  # what the turn or the connections hold back
+            now = time.monotonic()
+            for conn in self._busy:
+                wait = min(wait, max(0.0, conn.deadline - now))
+            self._wake_at = now + wait
+            self._sleeping = True
+            if len(self._queue) > held:  # queued meanwhile: no poke came for it
+                wait = 0.0
         events = self._sel.select(wait)
-        self._sleeping = False
+        with self._lock:
+            self._sleeping = False
+            self._serve(events)
+
+    def _serve(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
         for key, mask in events:
             if self._queue:
                 self._write_queued()  # exits queued meanwhile go before answers are read

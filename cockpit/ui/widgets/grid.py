@@ -25,6 +25,10 @@ Line = tuple[str, tuple[Cell, ...]]
 
 BLANK_LINE: Line = ("", ())
 
+QUIET_S = 0.04
+"""A capped rebuild waits this long past its gap for a batch to do it (one frame at 30 fps
+and a little): only in a quiet market does its own timer run it."""
+
 
 def cell(text: str, width: int, cls: str = "", *, left: bool = False) -> Cell:
     """A cell padded (or cut) to ``width`` cells, right-aligned unless ``left``."""
@@ -141,6 +145,13 @@ class LineGrid(Widget):
         """Rebuild, at most ``max_hz`` times a second (None: now). For market-driven
         redraws that the eye does not need at the full frame rate.
 
+        Called as a batch is applied: if the grid's gap since its last rebuild has passed,
+        it rebuilds now, so it is painted in the batch's frame with the other widgets. Else
+        the next batch after the gap does it; a timer set for a frame after the gap does it
+        only if no batch comes (a quiet market). Rebuilt on its own timer instead, each
+        capped grid was painted in a frame of its own, between the batches': 2-3 screen
+        updates per batch, each a walk of the compositor, and more frames than batches.
+
         The pending rebuild is an asyncio ``call_later``, not a Textual ``set_timer``: a
         one-shot Textual timer is silently dropped when the event loop reaches its first
         check later than its delay (its skip logic; another thread holding the GIL or a GC
@@ -149,10 +160,14 @@ class LineGrid(Widget):
         if self.max_hz is None:
             self._rebuild_now()
             return
-        if self._soon is None:
-            delay = max(0.001, self._last_rebuild + self.min_gap() - time.monotonic())
+        wait = self._last_rebuild + self.min_gap() - time.monotonic()
+        if wait <= 0:
+            if self._soon is not None:
+                self._soon.cancel()
+            self._rebuild_now()
+        elif self._soon is None:
             loop = asyncio.get_running_loop()
-            self._soon = loop.call_later(delay, self.call_next, self._rebuild_now)
+            self._soon = loop.call_later(wait + QUIET_S, self.call_next, self._rebuild_now)
 
     def min_gap(self) -> float:
         """Seconds a market-driven rebuild waits after the last one (``1 / max_hz``; a grid
@@ -178,7 +193,8 @@ class LineGrid(Widget):
         return self.get_component_rich_style(*classes.split(), partial=True)
 
     def _combined(self, row_cls: str, cls: str) -> Style:
-        """Base + row classes + cell classes, cached until the styles change."""
+        """Base + row classes + cell classes, cached until the styles change. Equal styles
+        are one object (a row's cells are joined by identity, not by comparing styles)."""
         key = (row_cls, cls)
         style = self._style_cache.get(key)
         if style is None:
@@ -187,7 +203,8 @@ class LineGrid(Widget):
                 style = style + self._style(row_cls)
             if cls:
                 style = style + self._style(cls)
-            self._style_cache[key] = style
+            same = next((s for s in self._style_cache.values() if s == style), None)
+            style = self._style_cache[key] = style if same is None else same
         return style
 
     def _base_style(self) -> Style:
@@ -237,7 +254,7 @@ class LineGrid(Widget):
         for text, cls in cells:
             cell_style = combined(row_cls, cls)
             length += len(text) if text.isascii() else cell_len(text)
-            if texts and cell_style is not style and cell_style != style:
+            if texts and cell_style is not style:
                 segments.append(Segment("".join(texts), style))
                 texts = []
             texts.append(text)
@@ -248,7 +265,7 @@ class LineGrid(Widget):
             return Strip(segments, length).crop(0, width)
         if length < width:
             pad = combined(row_cls, "")
-            if segments and (pad is style or pad == style):
+            if segments and pad is style:
                 segments[-1] = Segment(segments[-1].text + " " * (width - length), style)
             else:
                 segments.append(Segment(" " * (width - length), pad))
