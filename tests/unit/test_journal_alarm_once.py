@@ -31,7 +31,8 @@ def test_a_journal_that_keeps_failing_is_alarmed_once_per_outage(tmp_path: Path)
     rig.tick(SBIN, "799.00")  # through the stop: the exit goes, its records fail
     for _ in range(3):
         answer = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
-        assert isinstance(answer, p.Refused) and answer.rule == "journal"
+        assert isinstance(answer, p.Refused)
+        assert answer.rule == "journal"
     rig.tick(INFY, "1499.00")  # through INFY's stop: a second failed batch
     for _ in range(3):  # the probe fails too
         rig.clock.now += 2 * 10**9
