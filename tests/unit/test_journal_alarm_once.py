@@ -14,11 +14,11 @@ from pathlib import Path
 
 from cockpit.engine.core import EngineTimer
 from cockpit.link import protocol as p
-from tests.unit.test_engine_core import INFY, SBIN
+from tests.unit.test_engine_core import INFY, SBIN, Rig
 from tests.unit.test_engine_exit_path import _peeking_rig
 
 
-def _journal_alarms(rig) -> list[p.Alarm]:  # type: ignore[no-untyped-def]
+def _journal_alarms(rig: Rig) -> list[p.Alarm]:
     return [a for a in rig.pub.of(p.Alarm) if a.code == "journal"]
 
 
@@ -31,7 +31,8 @@ def test_a_journal_that_keeps_failing_is_alarmed_once_per_outage(tmp_path: Path)
     rig.tick(SBIN, "799.00")  # through the stop: the exit goes, its records fail
     for _ in range(3):
         answer = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
-        assert isinstance(answer, p.Refused) and answer.rule == "journal"
+        assert isinstance(answer, p.Refused)
+        assert answer.rule == "journal"
     rig.tick(INFY, "1499.00")  # through INFY's stop: a second failed batch
     for _ in range(3):  # the probe fails too
         rig.clock.now += 2 * 10**9
