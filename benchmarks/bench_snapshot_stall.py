@@ -21,10 +21,18 @@ yet (the TUI's hello) and one that shows ``--showing`` symbols. Then the server'
 its own thread: the draft built into the snapshot and encoded a slice at a time
 (``server_ms``), with the probe standing in for the decision thread (``probe_late_ms``).
 
+``other_viewer``: the real viewer server with a TUI attached (its hello shows nothing yet),
+a script attaching (every book and map) ``--attaches`` times while a thread standing in for
+the decision thread publishes an alarm every millisecond: how long each alarm took to reach
+the TUI while the script's snapshot was built and sent (``tui_alarm_ms`` p50/p99/max; the
+server built that snapshot on its loop thread before, so the TUI's frames waited for it),
+and how long the script's attach took (``script_attach_ms``); ``quiet_``: the same alarms
+in a window as long with no attach (the server's 10 ms event poll is their floor).
+
 Usage::
 
     PYTHONPATH=. python3 benchmarks/bench_snapshot_stall.py [--symbols 3000] [--rounds 20]
-        [--active 0.1] [--levels 146] [--showing 40]
+        [--active 0.1] [--levels 146] [--showing 40] [--attaches 5]
 
 Prints one JSON object.
 """
@@ -32,10 +40,15 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import queue
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -49,8 +62,10 @@ from cockpit.config import EngineSettings, Settings  # noqa: E402
 from cockpit.domain.instruments import Exchange, Instrument  # noqa: E402
 from cockpit.domain.market import DepthTick  # noqa: E402
 from cockpit.engine.core import Engine, EngineOptions  # noqa: E402
-from cockpit.link.bus import NullPublisher, SnapshotRequest  # noqa: E402
-from cockpit.link.protocol import encode  # noqa: E402
+from cockpit.link.bus import NullPublisher, SnapshotRequest, ViewerGone  # noqa: E402
+from cockpit.link.client import EngineClient  # noqa: E402
+from cockpit.link.protocol import Alarm, encode  # noqa: E402
+from cockpit.link.server import ViewerServer  # noqa: E402
 from cockpit.link.slices import SLICE, encode_sliced  # noqa: E402
 
 SLEEP_NS = 500_000
@@ -181,6 +196,130 @@ def attach_stall(
     return out
 
 
+SCRIPT = """
+import sys
+from cockpit.link.client import EngineClient
+print("ready", flush=True)
+sys.stdin.readline()
+with EngineClient.connect(path=sys.argv[1], client="script", timeout=30) as c:
+    c.snapshot(timeout=30)
+    print("snapshot", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def other_viewer(engine: Engine, attaches: int) -> dict[str, Any]:
+    """A TUI's alarms while a script attaches (the real server; ``engine`` as its core, its
+    volume at price as ``attach_stall`` left it)."""
+    inbound: queue.SimpleQueue[object] = queue.SimpleQueue()
+    path = Path(tempfile.mkdtemp(prefix="ckb", dir="/tmp")) / "run" / "b.sock"
+    server = ViewerServer(path, inbound.put, max_backlog=100_000)
+    server.start()
+    publisher, engine.publisher = engine.publisher, server
+    stop = threading.Event()
+
+    def core() -> None:  # the decision thread's part: snapshot drafts for attaching viewers
+        while not stop.is_set():
+            try:
+                item = inbound.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if isinstance(item, SnapshotRequest | ViewerGone):
+                engine.handle(item)
+
+    core_thread = threading.Thread(target=core, name="core", daemon=True)
+    core_thread.start()
+    got: dict[int, int] = {}
+
+    def on_message(msg: Any) -> None:
+        if isinstance(msg, Alarm):
+            got[msg.seq] = time.perf_counter_ns()
+
+    tui = EngineClient.connect(path=path, client="tui", showing=[])
+    tui.snapshot(timeout=30)
+    tui.start(on_message)
+    seq = 0
+
+    def alarms_during(action: Callable[[], None]) -> tuple[list[float], int]:
+        """Alarms every millisecond while ``action`` runs: their delays to the TUI, and how
+        many never arrived."""
+        nonlocal seq
+        sent: dict[int, int] = {}
+        got.clear()
+        window = threading.Event()
+
+        def alarms() -> None:
+            nonlocal seq
+            while not window.is_set():
+                seq += 1
+                sent[seq] = time.perf_counter_ns()
+                server.event(Alarm(seq=seq, level="info", message="fill"))
+                time.sleep(0.001)
+
+        pub = threading.Thread(target=alarms, name="alarms", daemon=True)
+        pub.start()
+        action()
+        window.set()
+        pub.join(2)
+        time.sleep(0.2)  # the last alarms reach the TUI
+        delays = [(got[k] - v) / 1e6 for k, v in sent.items() if k in got]
+        return delays, len(sent) - len(delays)
+
+    def spawn() -> subprocess.Popen[str]:  # the script in its own process, as a script
+        # is (its decode of the snapshot would hold this process's GIL, the TUI's reader's)
+        script = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert script.stdout is not None
+        assert script.stdout.readline().strip() == "ready"  # imported: not in the window
+        return script
+
+    def attach(script: subprocess.Popen[str]) -> None:
+        assert script.stdin is not None
+        assert script.stdout is not None
+        t = time.perf_counter_ns()
+        script.stdin.write("go\n")
+        script.stdin.flush()
+        assert script.stdout.readline().strip() == "snapshot"
+        attach_ms.append((time.perf_counter_ns() - t) / 1e6)
+        script.stdin.close()
+        script.wait(10)
+
+    attach_ms: list[float] = []
+    delays: list[float] = []
+    quiet: list[float] = []
+    lost = 0
+    for _ in range(attaches):
+        script = spawn()
+        d, n = alarms_during(functools.partial(attach, script))
+        delays.extend(d)
+        lost += n
+        time.sleep(0.2)
+        d, n = alarms_during(lambda: time.sleep(max(0.05, attach_ms[-1] / 1e3)))
+        quiet.extend(d)
+        lost += n
+    tui.close()
+    stop.set()
+    core_thread.join(2)
+    server.stop()
+    engine.publisher = publisher
+    return {
+        "attaches": attaches,
+        "alarms": len(delays),
+        "alarms_lost": lost,
+        "tui_alarm_ms_p50": percentile_ms(delays, 0.5),
+        "tui_alarm_ms_p99": percentile_ms(delays, 0.99),
+        "tui_alarm_ms_max": round(max(delays), 3) if delays else 0.0,
+        "quiet_tui_alarm_ms_p50": percentile_ms(quiet, 0.5),
+        "quiet_tui_alarm_ms_p99": percentile_ms(quiet, 0.99),
+        "quiet_tui_alarm_ms_max": round(max(quiet), 3) if quiet else 0.0,
+        "script_attach_ms_median": percentile_ms(attach_ms, 0.5),
+    }
+
+
 def engine_with(symbols: int) -> Engine:
     instruments = [Instrument(Exchange.NSE, f"S{i:05d}", Decimal("0.05")) for i in range(symbols)]
     engine = Engine(
@@ -203,6 +342,7 @@ def main() -> int:
     ap.add_argument("--active", type=float, default=0.1, help="symbols ticking between builds")
     ap.add_argument("--levels", type=int, default=146, help="volume levels per symbol (attach)")
     ap.add_argument("--showing", type=int, default=40, help="symbols a TUI shows (attach)")
+    ap.add_argument("--attaches", type=int, default=5, help="script attaches (other_viewer)")
     args = ap.parse_args()
     switch_us = EngineSettings().switch_interval_us
     if switch_us:
@@ -234,6 +374,7 @@ def main() -> int:
             time.sleep(0.02)
     attach = attach_stall(engine, args.rounds, args.levels, args.showing, probe)
     probe.stop()
+    other = other_viewer(engine, args.attaches)
     out: dict[str, Any] = {
         "benchmark": "snapshot_stall",
         "symbols": args.symbols,
@@ -243,6 +384,7 @@ def main() -> int:
         "active": args.active,
         "build": build,
         "attach": attach,
+        "other_viewer": other,
     }
     for label, r in runs.items():
         out[label] = {

@@ -49,8 +49,7 @@ class MarketData(EngineBase):
     def _add_instrument(self, inst: Instrument) -> None:
         self.instruments[inst.key] = inst
         if inst.key not in self._syms:
-            guard = getattr(getattr(self.config, "exits", None), "jump_guard", None)
-            limit = guard.limit_for(inst.key) if guard is not None else None
+            limit = self.config.exits.jump_guard.limit_for(inst.key)
             self._syms[inst.key] = SymbolState(inst, guard=JumpGuard(limit))
             self._vap_cap = max(VAP_LEVELS_MIN, VAP_LEVELS_BUDGET // len(self._syms))
 

@@ -6,13 +6,16 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cockpit.domain import risk
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest
 from cockpit.domain.positions import money_text
 from cockpit.engine.state import ENTRY_TAGS, ZERO
+
+if TYPE_CHECKING:
+    from cockpit.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,23 +39,22 @@ class GateContext:
 class RiskGate:
     """Pre-trade checks: order-size confirmations, then :mod:`cockpit.domain.risk`'s rules."""
 
-    def __init__(self, config: Any) -> None:
-        self._config = config
-        self.limits = risk_limits(getattr(config, "risk", None))
+    def __init__(self, config: Settings) -> None:
+        self._trading = config.trading
+        self.limits: risk.RiskLimits = config.risk.to_domain()
         self.recent_orders_ns: deque[int] = deque(maxlen=1000)
 
     def check(
         self, ctx: GateContext, request: OrderRequest, *, confirmed: bool
     ) -> tuple[str, str] | None:
         """``(rule, message)`` of the first refusal, or None."""
-        trading = getattr(self._config, "trading", None)
         inst = ctx.instrument
         ref = request.price_ticks or request.trigger_ticks or ctx.last_ticks
-        if not confirmed and trading is not None:
-            over_qty = getattr(trading, "confirm_qty_over", None)
+        if not confirmed:
+            over_qty = self._trading.confirm_qty_over
             if over_qty is not None and request.qty > over_qty:
                 return ("confirm", f"quantity {request.qty} is over {over_qty}: confirm it")
-            over_value = getattr(trading, "confirm_value_over", None)
+            over_value = self._trading.confirm_value_over
             if over_value is not None and ref is not None:
                 value = inst.price(ref) * request.qty
                 if value > over_value:
@@ -86,14 +88,6 @@ class RiskGate:
             return (str(refusal.rule), refusal.message)
         self.recent_orders_ns.append(ctx.now_ns)
         return None
-
-
-def risk_limits(settings: Any) -> risk.RiskLimits:
-    """The domain's limits from the ``[risk]`` settings (the one mapping is in config)."""
-    if settings is None:
-        return risk.RiskLimits()
-    limits: risk.RiskLimits = settings.to_domain()
-    return limits
 
 
 def entry_lock(

@@ -13,8 +13,11 @@ touch in-memory structures and return at once (no network I/O, no waiting on a v
 - ``event``/``reply`` append to one ordered deque, which the loop polls every
   ``EVENT_INTERVAL_S`` (10 ms) while events flow (only the first event after a quiet spell
   wakes the loop: one syscall). The loop encodes each event once and queues the frame for
-  every live viewer, in order; a snapshot or market batch is encoded a slice at a time
-  (``slices.py``: the GIL is never held for a whole megabyte-sized frame). A viewer with more
+  every live viewer, in order; a market batch is encoded a slice at a time (``slices.py``:
+  the GIL is never held for a whole megabyte-sized frame). A snapshot's draft is built and
+  encoded on the server's worker thread (``snapshot_errors`` counts the ones that fail: the
+  viewer is closed); its future holds that viewer's place in its queue, so what follows the
+  snapshot waits for it, and the other viewers' frames do not. A viewer with more
   than ``max_backlog`` frames not yet written is disconnected (it resyncs from a snapshot
   when it reconnects), so it never holds the engine back.
 
@@ -35,29 +38,24 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from cockpit.link.bus import SnapshotRequest, ViewerCommand, ViewerGone, ViewerShowing
+from cockpit.link.bus import SnapshotRequest, ViewerGone
+from cockpit.link.outgoing import go_live, take_batch, write_loop
 from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
-    READ_ONLY_COMMANDS,
     READABLE_VERSIONS,
     BookView,
-    Hello,
-    MarketBatch,
     Msg,
-    ProtocolError,
     QuoteView,
-    Refused,
-    Showing,
     Snapshot,
     StatusView,
     Stopping,
     VolumeAtPrice,
     Welcome,
-    decode_to_engine,
     encode,
 )
 from cockpit.link.slices import encode_sliced
@@ -73,11 +71,12 @@ from cockpit.link.viewer import (
     BoundedReader,
     FrameTimeout,
     Viewer,
+    read_commands,
     read_hello,
     refuse_extra,
     version_refused,
 )
-from cockpit.link.volume import merge_levels, to_vap
+from cockpit.link.volume import merge_levels
 
 __all__ = ["EngineAlreadyRunning", "ServerError", "ViewerServer", "bind_socket", "probe"]
 
@@ -151,6 +150,8 @@ class ViewerServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._builder: ThreadPoolExecutor | None = None
+        """Builds and encodes the viewers' snapshots (one at a time) off the loop."""
         self._viewers: dict[int, Viewer] = {}
         self._conn_ids = itertools.count(1)
         self._batch_seq = 0
@@ -175,6 +176,7 @@ class ViewerServer:
             "events": 0,
             "commands": 0,
             "showing": 0,
+            "snapshot_errors": 0,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -194,6 +196,7 @@ class ViewerServer:
             loop = asyncio.new_event_loop()
             self._loop = loop
             asyncio.set_event_loop(loop)
+            self._builder = ThreadPoolExecutor(1, thread_name_prefix="viewer-snapshot")
             try:
                 self._server = loop.run_until_complete(
                     asyncio.start_unix_server(self._on_connect, sock=sock)
@@ -205,6 +208,7 @@ class ViewerServer:
                 failure.append(exc)
                 ready.set()
                 loop.close()
+                self._builder.shutdown(wait=False)
                 return
             ready.set()
             try:
@@ -216,6 +220,7 @@ class ViewerServer:
                         task.cancel()
                     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.close()
+                self._builder.shutdown(wait=False, cancel_futures=True)
                 self._stopped.set()
 
         self._thread = threading.Thread(target=main, name="viewer-server", daemon=True)
@@ -365,12 +370,13 @@ class ViewerServer:
                 v = viewers.get(target)
                 if v is None:
                     continue
-            try:
-                if isinstance(msg, SnapshotDraft):  # its books and volume built here, sliced
-                    frame = msg.frame()
-                    msg = msg.base
-                else:  # a reply may be a whole snapshot: its long lists a slice at a time
-                    frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
+            if isinstance(msg, SnapshotDraft):  # a reply, built off the loop
+                if v is not None:
+                    go_live(v, msg.base)
+                    self._push(v, self._build(msg))
+                continue
+            try:  # a reply may be a whole snapshot: its long lists a slice at a time
+                frame = encode(msg) if target == _BROADCAST else encode_sliced(msg)
             except Exception:  # noqa: BLE001 - a bad message must not kill the server
                 log.exception("cannot encode %s for viewers", type(msg).__name__)
                 continue
@@ -380,13 +386,23 @@ class ViewerServer:
                     self._push(v, frame)
             elif v is not None:
                 if isinstance(msg, Snapshot):
-                    v.live = True
-                    v.quotes.clear()
-                    v.books.clear()
-                    v.vap.clear()  # the snapshot carries the whole map
-                    # quotes published before the snapshot are older than what it carries
-                    v.floor = {q.key: q.recv_ns for q in msg.quotes}
+                    go_live(v, msg)
                 self._push(v, frame)
+
+    def _build(self, draft: SnapshotDraft) -> asyncio.Future[bytes]:
+        """The frame of ``draft``'s snapshot, built and encoded on the worker thread: the loop
+        goes on writing the other viewers' frames meanwhile."""
+        assert self._loop is not None
+        assert self._builder is not None
+        fut = self._loop.run_in_executor(self._builder, draft.frame)
+        fut.add_done_callback(self._built)
+        return fut
+
+    def _built(self, fut: asyncio.Future[bytes]) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        self.counters["snapshot_errors"] += 1
+        log.error("cannot build a viewer's snapshot", exc_info=fut.exception())
 
     def _merge_volume(self, vap: VolumeAtPrice) -> None:
         merged = False
@@ -397,7 +413,7 @@ class ViewerServer:
         if merged:
             self._vap_pending = True
 
-    def _push(self, v: Viewer, frame: bytes) -> None:
+    def _push(self, v: Viewer, frame: bytes | asyncio.Future[bytes]) -> None:
         if v.closed:
             return
         v.frames.append(frame)
@@ -438,50 +454,11 @@ class ViewerServer:
             v.wake.set()
 
     def _take_batch(self, v: Viewer) -> bytes | None:
-        if not v.quotes and not v.books and v.status is None and not v.vap:
-            return None
-        quotes = list(v.quotes.values())
-        if v.floor:
-            floor = v.floor
-            quotes = [q for q in quotes if q.recv_ns >= floor.get(q.key, 0)]
-            v.floor = {}
-        self._batch_seq += 1
-        batch = MarketBatch(
-            seq=self._batch_seq,
-            quotes=quotes,
-            books=list(v.books.values()),
-            volume_at_price=[to_vap(key, levels) for key, levels in v.vap.items()],
-            status=v.status,
-        )
-        v.quotes = {}
-        v.books = {}
-        v.vap = {}
-        v.status = None
-        self.counters["market_batches"] += 1
-        return encode_sliced(batch)
-
-    async def _write_loop(self, v: Viewer) -> None:
-        writer = v.writer
-        try:
-            while not v.closed:
-                await v.wake.wait()
-                v.wake.clear()
-                while not v.closed:
-                    if v.frames:
-                        n = min(len(v.frames), 512)
-                        writer.write(b"".join([v.frames.popleft() for _ in range(n)]))
-                    else:
-                        frame = self._take_batch(v) if v.live else None
-                        if frame is None:
-                            break
-                        writer.write(frame)
-                    await writer.drain()
-                if v.closing and not v.frames:
-                    return
-        except (ConnectionError, OSError):
-            self._close_viewer(v, "connection lost")
-        except asyncio.CancelledError:
-            pass
+        frame = take_batch(v, self._batch_seq + 1)
+        if frame is not None:
+            self._batch_seq += 1
+            self.counters["market_batches"] += 1
+        return frame
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._connections >= self.max_viewers:
@@ -525,7 +502,9 @@ class ViewerServer:
                     )
                 )
             )
-            viewer.task = asyncio.ensure_future(self._write_loop(viewer))
+            viewer.task = asyncio.ensure_future(
+                write_loop(viewer, self._take_batch, self._close_viewer)
+            )
             log.info(
                 "viewer %d attached (%s%s)",
                 conn_id,
@@ -534,7 +513,7 @@ class ViewerServer:
             )
             showing = None if hello.showing is None else frozenset(hello.showing)
             self._inbound(SnapshotRequest(conn_id=conn_id, showing=showing))
-            await self._read_commands(viewer, framer, early)
+            await read_commands(viewer, framer, early, self._inbound, self._push, self.counters)
         except FrameTimeout:
             self.counters["frame_timeouts"] += 1
             log.warning("viewer %d: a frame did not complete in time: closed", conn_id)
@@ -547,41 +526,13 @@ class ViewerServer:
                 with contextlib.suppress(Exception):
                     writer.close()
 
-    async def _read_commands(self, v: Viewer, framer: BoundedReader, pending: list[bytes]) -> None:
-        while not v.closed:
-            for body in pending:
-                try:
-                    msg = decode_to_engine(body)
-                except ProtocolError as exc:
-                    self.counters["protocol_errors"] += 1
-                    self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
-                    continue
-                if isinstance(msg, Hello):
-                    self._push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
-                    continue
-                if isinstance(msg, Showing):  # no answer; read-only viewers say it too
-                    self.counters["showing"] += 1
-                    self._inbound(ViewerShowing(conn_id=v.conn_id, keys=frozenset(msg.keys)))
-                    continue
-                self.counters["commands"] += 1
-                if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):
-                    what = f"this viewer is read-only: {type(msg).__name__} is not allowed"
-                    self._push(v, encode(Refused(id=msg.id, rule="read_only", message=what)))
-                    continue
-                self._inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
-            try:
-                pending = await framer.read()
-            except EOFError:
-                return
-            except ProtocolError as exc:
-                self.counters["protocol_errors"] += 1
-                self._push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
-                return
-
     def _close_viewer(self, v: Viewer, why: str, notify: bool = True) -> None:
         if v.closed:
             return
         v.closed = True
+        for frame in v.frames:
+            if isinstance(frame, asyncio.Future):
+                frame.cancel()  # a snapshot being built: nobody waits for it any more
         v.frames.clear()
         v.wake.set()
         if self._viewers.pop(v.conn_id, None) is not None and notify:

@@ -1,5 +1,6 @@
 """One viewer's connection to the engine's server: its state, its bounded reader, the
-handshake (the hello, refusals). Loop-thread code of :mod:`cockpit.link.server`."""
+handshake (the hello, refusals), its commands read and handed to the engine. Loop-thread code
+of :mod:`cockpit.link.server`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
+from cockpit.link.bus import ViewerCommand, ViewerShowing
 from cockpit.link.protocol import (
     MAX_COMMAND_FRAME,
     PROTOCOL_VERSION,
+    READ_ONLY_COMMANDS,
     BookView,
     FrameReader,
     Hello,
     ProtocolError,
     QuoteView,
     Refused,
+    Showing,
     StatusView,
     decode_to_engine,
     encode,
@@ -57,7 +62,8 @@ class Viewer:
         self.client = client
         self.read_only = read_only
         self.writer = writer
-        self.frames: deque[bytes] = deque()
+        self.frames: deque[bytes | asyncio.Future[bytes]] = deque()
+        """Frames to write, in order; a future: a snapshot being built (its place held)."""
         self.wake = asyncio.Event()
         self.live = False
         self.quotes: dict[str, QuoteView] = {}
@@ -165,3 +171,44 @@ async def refuse_extra(
         await asyncio.wait_for(reader.read(65536), 1.0)
     with contextlib.suppress(Exception):
         writer.close()
+
+
+async def read_commands(
+    v: Viewer,
+    framer: BoundedReader,
+    pending: list[bytes],
+    inbound: Callable[[object], None],
+    push: Callable[[Viewer, bytes], None],
+    counters: dict[str, int],
+) -> None:
+    """Hand ``v``'s commands (``pending``, then what it sends) to the engine (``inbound``)
+    until it leaves; what it may not send is refused to it (``push``), and counted."""
+    while not v.closed:
+        for body in pending:
+            try:
+                msg = decode_to_engine(body)
+            except ProtocolError as exc:
+                counters["protocol_errors"] += 1
+                push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
+                continue
+            if isinstance(msg, Hello):
+                push(v, encode(Refused(id=0, rule="protocol", message="hello twice")))
+                continue
+            if isinstance(msg, Showing):  # no answer; read-only viewers say it too
+                counters["showing"] += 1
+                inbound(ViewerShowing(conn_id=v.conn_id, keys=frozenset(msg.keys)))
+                continue
+            counters["commands"] += 1
+            if v.read_only and not isinstance(msg, READ_ONLY_COMMANDS):
+                what = f"this viewer is read-only: {type(msg).__name__} is not allowed"
+                push(v, encode(Refused(id=msg.id, rule="read_only", message=what)))
+                continue
+            inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
+        try:
+            pending = await framer.read()
+        except EOFError:
+            return
+        except ProtocolError as exc:
+            counters["protocol_errors"] += 1
+            push(v, encode(Refused(id=0, rule="protocol", message=str(exc))))
+            return

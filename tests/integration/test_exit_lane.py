@@ -299,3 +299,16 @@ def test_an_exit_that_waits_for_before_order_does_not_hold_the_submitting_thread
     assert time.monotonic() - t0 < 0.2
     assert collect(results, 1)[0].ok
     assert waited == ["router-exits"]
+
+
+def test_an_exit_handed_over_as_the_lane_stops_gets_a_result(server, results, lane_router) -> None:
+    """The router's stop check passed, then its lane stopped before the exit reached it (the
+    router stopping on another thread): the exit is not left in a dead lane's queue with no
+    result, it is reported stopped (reconciliation sees it never went)."""
+    router = lane_router()
+    router._lane.stop()  # the interleaving: the lane is stopped, the router not yet
+    router.submit(exit_order(1))
+    [got] = collect(results, 1, timeout=2)
+    assert got.request.cid == "x1"
+    assert got.code == STOPPED
+    assert placed(server) == []

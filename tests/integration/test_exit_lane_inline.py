@@ -178,3 +178,57 @@ def test_exits_from_threads_while_the_lane_thread_reads_answers_go_once(venue) -
         server.join(2)
         for peer in peers:
             peer.close()
+
+
+def test_an_exit_queued_while_the_lane_thread_is_about_to_sleep_wakes_it(venue) -> None:
+    """The lane thread has written what was queued and holds its lock on the way to its
+    select: a submitter finds the lock taken and queues the exit. It must poke the lane
+    thread (or the thread see it), else the exit waits out the idle sleep (0.5 s).
+
+    Deterministic: the lane thread is held right after its ``_write_queued`` (the instant
+    between its last look at the queue and its sleep) while the exit is submitted."""
+    answered: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    lane = make_lane(venue, answered)
+    at_point, go, armed = threading.Event(), threading.Event(), threading.Event()
+    write_queued = lane._write_queued
+
+    def held_after_writing() -> float:
+        wait = write_queued()
+        if armed.is_set() and threading.current_thread().name == "router-exits":
+            armed.clear()
+            at_point.set()
+            go.wait(5)
+        return wait
+
+    lane._write_queued = held_after_writing  # type: ignore[method-assign]
+    lane.start()
+    try:
+        peer = accept(venue)
+        time.sleep(0.05)
+        armed.set()
+        lane._poke()  # the lane thread wakes, writes nothing, and heads back to sleep
+        assert at_point.wait(5)
+        lane.submit(9)  # the lane thread holds the lock: queued for it
+        go.set()
+        began = time.monotonic()
+        assert read_request(peer).endswith(b'{"n":"9"}')
+        waited = time.monotonic() - began
+        assert waited < 0.25, f"the exit waited {waited * 1000:.0f} ms for the lane thread"
+        peer.sendall(ANSWER)
+        assert answered.get(timeout=5)[0] == 9
+        peer.close()
+    finally:
+        go.set()
+        lane.stop()
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_an_exit_submitted_to_a_stopped_lane_is_refused_not_lost(venue, inline: bool) -> None:
+    """Every exit the lane takes ends in ``answered`` or in what ``stop`` returns: one that
+    comes after the stop is refused (False), so the caller reports it."""
+    answered: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    lane = make_lane(venue, answered)
+    lane.start()
+    assert lane.stop() == ([], [])
+    assert lane.submit(3, inline=inline) is False
+    assert answered.empty()

@@ -449,7 +449,7 @@ async def test_fired_exit_and_reject_are_spelled_out() -> None:
             ),
         )
         pane = app.screen.positions
-        await wait_for(pilot, lambda: "exit fired: trailing_stop" in pane.text_of(2))
+        await wait_for(pilot, lambda: "exit fired: trail stop" in pane.text_of(2))
         assert "at 799.20 (level 799.25)" in pane.text_of(2)
 
 

@@ -288,3 +288,30 @@ async def test_the_help_at_80_columns_has_no_line_wrapped_into_the_next(
         text = app.screen.query_one("#help-text")
         lines = str(text.render()).split("\n")  # the text's own lines (a last one empty)
         assert text.size.height == len(lines), (text.size, len(lines))
+
+
+async def test_on_the_full_watchlist_the_order_keys_trade_the_row_under_the_cursor(
+    fresh: EngineProc,
+) -> None:
+    """On the full-screen watchlist (`w`) the cursor stood on INFY and `b` bought SBIN, the
+    symbol selected before (marked only by a small ●): the ladder that says what `b` trades
+    is not on that screen. There the row under the cursor is the traded symbol: it opens on
+    the selected one, and moving it selects."""
+    app = make_app(fresh)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await attached(pilot, app)
+        app.select_symbol("NSE:INFY")  # the second row: the cursor must not open on the first
+        await pilot.press("w")
+        await wait_for(
+            pilot, lambda: showing(app, "WatchlistScreen") and app.screen.focused is not None, 10
+        )
+        wl = app.screen.watchlist
+        assert wl.current_key() == "NSE:INFY"  # opens on the traded symbol
+        await pilot.press("up" if wl._order.index("NSE:INFY") else "down")
+        moved = wl.current_key()
+        assert moved != "NSE:INFY"
+        await wait_for(pilot, lambda: app.selected == moved, 5)
+        assert app.screen.status.qty == "1"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: showing(app, "TradeScreen"), 10)
+        assert app.screen.ladder.key == moved

@@ -208,3 +208,19 @@ def test_an_attach_at_3000_symbols_makes_a_handful_of_objects(clock: FakeTime) -
     assert grown < 300, grown
     snap = draft_of(pub, 2).finish()
     assert len(snap.books) == len(snap.volume_at_price) == 3000
+
+
+def test_a_trim_after_the_draft_leaves_the_drafts_volume_alone(clock: FakeTime) -> None:
+    """A new level past the symbol's share trims its maps (the far levels go): not the ones
+    lent to a draft, whose levels are all still there when the server builds it."""
+    rig, pub = draft_rig()
+    rig.engine._vap_cap = 8
+    for j in range(8):
+        trade(rig, SBIN.key, f"{800 + j * 0.05:.2f}", 1)
+    rig.engine.handle(SnapshotRequest(1))
+    trade(rig, SBIN.key, "800.40", 1)  # a ninth level: trimmed to 7 nearest 800.40
+    assert rig.engine.counters.get("vap_levels_trimmed", 0) > 0
+    totals, bought = maps(draft_of(pub, 1).finish())[SBIN.key]
+    assert sorted(totals) == list(range(16000, 16008))
+    assert sorted(bought) == list(range(16000, 16008))
+    assert len(rig.engine._syms[SBIN.key].vap) == 7

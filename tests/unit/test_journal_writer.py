@@ -6,8 +6,11 @@ as each request reaches it."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -243,3 +246,62 @@ def test_a_failed_commit_is_alarmed_and_the_exits_still_go(tmp_path: Path, write
     rig.engine.handle(EngineTimer(rig.clock.now))
     assert rig.engine.journal_ok  # it writes again
     journal.close()
+
+
+def test_urgent_and_queued_groups_racing_the_writer_go_once_in_order_and_committed(
+    tmp_path: Path,
+) -> None:
+    """The deciding thread ships groups as ``Writes._ship`` does (a few urgent ones tried
+    here, the rest queued) while the writer thread commits the queued ones and another
+    thread takes the connection's lock now and then (a read): the writer goes from idle to
+    busy and back at every moment. Every callback runs once, in the order shipped, and only
+    once its row is committed (a second connection sees it)."""
+    from cockpit.journal.writer import JournalWriter
+
+    path = tmp_path / "race.sqlite3"
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (n INTEGER)")
+    lock = threading.Lock()
+    writer = JournalWriter(conn, lock)
+    seen = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    ran: list[int] = []
+    committed: list[bool] = []
+    here: list[bool] = []
+    stop = threading.Event()
+
+    def reads() -> None:
+        while not stop.is_set():
+            with lock:
+                time.sleep(0.0002)
+            time.sleep(0.001)
+
+    def sent(n: int) -> None:
+        row = seen.execute("SELECT 1 FROM t WHERE n=?", (n,)).fetchone()
+        committed.append(row is not None)
+        ran.append(n)
+
+    reader = threading.Thread(target=reads, daemon=True)
+    reader.start()
+    try:
+        for n in range(600):
+            group = [("INSERT INTO t VALUES (?)", (n,))]
+            then: list[Callable[[], None]] = [functools.partial(sent, n)]
+            urgent = n % 3 != 0  # every third queued: the writer is busy with it meanwhile
+            done_here = urgent and writer.run_here(group, then)
+            here.append(done_here)
+            if not done_here:
+                writer.put(group, then)
+            if n % 7 == 0:
+                time.sleep(0.001)  # the writer may catch up: idle again
+        assert writer.barrier(30)
+    finally:
+        stop.set()
+        reader.join(5)
+        writer.close()
+    assert ran == list(range(600))
+    assert all(committed), committed.index(False)
+    assert any(here)  # both ways were taken
+    assert not all(here)
+    seen.close()
+    conn.close()

@@ -256,7 +256,9 @@ class OpenAlgoRouter(RouterCalls):
         lane = self._lane
         if lane is not None and request.urgent and type(request) is PlaceOrder:
             # Written on this thread unless it must first wait for ``before_order``.
-            lane.submit(request, inline=self.before_order is None)
+            if not lane.submit(request, inline=self.before_order is None):
+                # The lane stopped since the check above (the router stopping meanwhile).
+                self._emit(RouterResult(request, False, STOPPED, "router is stopped"))
             return
         self._queue(_Item(0 if request.urgent else 1, next(self._seq), request))
 

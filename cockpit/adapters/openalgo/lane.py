@@ -200,10 +200,13 @@ class ExitLane:
             closing.close()
         return unsent, unanswered
 
-    def submit(self, request: Any, *, inline: bool = True) -> None:
+    def submit(self, request: Any, *, inline: bool = True) -> bool:
         """Write an exit now, on this thread, or queue it for the lane thread (never blocks;
-        ``inline`` False: the lane thread writes it, as when ``turn`` may block)."""
-        here = inline and self.inline and not self._stop.is_set()
+        ``inline`` False: the lane thread writes it, as when ``turn`` may block). False: the
+        lane is stopped and did not take it (the caller reports it; no outcome comes)."""
+        if self._stop.is_set():
+            return False
+        here = inline and self.inline
         if here and self._lock.acquire(blocking=False):
             try:
                 self._queue.append(request)
@@ -215,10 +218,23 @@ class ExitLane:
                 self._lock.release()
             if poke and self._sleeping:
                 self._poke()
-            return
+            return self._kept(request)
         self._queue.append(request)
         if self._sleeping:  # else it looks at the queue before it sleeps again
             self._poke()
+        return self._kept(request)
+
+    def _kept(self, request: Any) -> bool:
+        """After queueing ``request``: False if the lane stopped meanwhile and it is still
+        queued (taken back: ``stop`` did not return it and nobody will write it)."""
+        if not self._stop.is_set():
+            return True  # stop, later, writes it or returns it
+        with self._lock:  # not between stop's look at the queue and its clearing
+            try:
+                self._queue.remove(request)
+            except ValueError:
+                return True  # written, or returned by stop
+        return False
 
     def _poke(self) -> None:
         try:
@@ -239,15 +255,14 @@ class ExitLane:
     def _step(self) -> None:
         """Write what is queued, sleep until a socket or a new exit needs the lane, serve it."""
         with self._lock:
+            # "Sleeping" before the last look at the queue: a submitter that finds the lock
+            # taken from here on pokes (one queued after the look would wait out the sleep).
+            self._sleeping = True
             wait = self._write_queued()
-            held = len(self._queue)  # what the turn or the connections hold back
             now = time.monotonic()
             for conn in self._busy:
                 wait = min(wait, max(0.0, conn.deadline - now))
             self._wake_at = now + wait
-            self._sleeping = True
-            if len(self._queue) > held:  # queued meanwhile: no poke came for it
-                wait = 0.0
         events = self._sel.select(wait)
         with self._lock:
             self._sleeping = False

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 class WatchlistScreen(Screen[None]):
-    """All symbols; enter trades the one under the cursor."""
+    """All symbols. The row under the cursor is the traded one (the order keys act on it:
+    the ladder that says which symbol they trade is not on this screen); enter goes back to
+    trade it."""
 
     AUTO_FOCUS = "#watchlist-full"
     BINDINGS = [("escape", "app.pop_screen", "Back")]
@@ -40,6 +42,7 @@ class WatchlistScreen(Screen[None]):
         app: CockpitApp = self.app  # type: ignore[assignment]
         self.watchlist.selected = app.selected
         self.refresh_view(Changes(everything=True))
+        self.watchlist.cursor_on(app.selected)
 
     @when_wanted
     def on_screen_resume(self) -> None:
@@ -65,6 +68,13 @@ class WatchlistScreen(Screen[None]):
         app: CockpitApp = self.app  # type: ignore[assignment]
         app.select_symbol(event.key)
         app.pop_screen()
+
+    @on(Watchlist.CursorMoved)
+    def _cursor_moved(self, event: Watchlist.CursorMoved) -> None:
+        app: CockpitApp = self.app  # type: ignore[assignment]
+        app.select_symbol(event.key)
+        self.status.qty = fmt_qty(app.qty_of(event.key))
+        self.status.rebuild()
 
     @on(Watchlist.RemoveRequested)
     def _remove(self, event: Watchlist.RemoveRequested) -> None:

@@ -138,6 +138,13 @@ class Watchlist(LineGrid, can_focus=True):
     class RowsShown(Message):
         """Other symbols came into view (scrolled, sorted, added or removed)."""
 
+    class CursorMoved(Message):
+        """The cursor went to another symbol's row (the full-screen watchlist selects it)."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
         self.store = store
@@ -365,8 +372,23 @@ class Watchlist(LineGrid, can_focus=True):
         """Move the cursor."""
         if not self._order:
             return
-        self.cursor = max(0, min(len(self._order) - 1, self.cursor + delta))
+        self._cursor_to(max(0, min(len(self._order) - 1, self.cursor + delta)))
+
+    def _cursor_to(self, row: int) -> None:
+        before = self.current_key()
+        self.cursor = row
         self.rebuild()
+        key = self.current_key()
+        if key is not None and key != before:
+            self.post_message(self.CursorMoved(key))
+
+    def cursor_on(self, key: str | None) -> None:
+        """Put the cursor on ``key``'s row (if it is in the list)."""
+        if not self._order:
+            self._order = self.keys()
+        if key in self._order:
+            self.cursor = self._order.index(key)
+            self.rebuild()
 
     def action_page(self, direction: int) -> None:
         """Move the cursor a page (the rows in view) down or up."""
@@ -375,8 +397,7 @@ class Watchlist(LineGrid, can_focus=True):
     def action_jump(self, row: int) -> None:
         """Move the cursor to a row (-1: the last)."""
         if self._order:
-            self.cursor = row % len(self._order)
-            self.rebuild()
+            self._cursor_to(row % len(self._order))
 
     def action_choose(self) -> None:
         """Trade the symbol under the cursor."""
