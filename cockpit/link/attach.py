@@ -84,15 +84,19 @@ def spawn_and_wait(
     """
     from cockpit.link.client import ClientError, EngineClient
 
-    proc = spawn_engine(settings, flags)
     log_file = paths.log_path(settings.profile)
+    try:
+        since = log_file.stat().st_size  # the tail shown is this start's lines only
+    except OSError:
+        since = 0
+    proc = spawn_engine(settings, flags)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
             raise StartFailed(
                 f"the engine exited at start (code {code}); last lines of "
-                f"{log_file}:\n{log_tail(log_file)}"
+                f"{log_file}:\n{log_tail(log_file, since=since)}"
             )
         try:
             return EngineClient.connect(
@@ -184,9 +188,16 @@ def _profile_flags(settings: Settings) -> list[str]:
     return out
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15, since: int = 0) -> str:
+    """The last ``lines`` lines of ``path``, of what was written past byte ``since`` (all of
+    it when the file is now shorter: it was rotated at start)."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as f:
+            if f.seek(0, os.SEEK_END) >= since:
+                f.seek(since)
+            else:
+                f.seek(0)
+            text = f.read().decode(errors="replace")
     except OSError:
         return "(no log)"
     return "\n".join("  " + line for line in text.splitlines()[-lines:])

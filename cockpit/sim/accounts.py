@@ -70,6 +70,15 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def _holder(fd: int) -> int | None:
+    """The pid the lock's holder wrote into the lock file (None: unknown or unreadable)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
 class AccountStore:
     """The state file of one paper account, open and locked for this process."""
 
@@ -85,11 +94,16 @@ class AccountStore:
             except BlockingIOError:
                 # The previous paper exchange (its engine just died) may still be stopping.
                 if time.monotonic() > deadline:
+                    holder = _holder(self._lock_fd)
                     os.close(self._lock_fd)
                     raise StateLocked(
-                        f"another paper exchange is using {self.dir} (lock {LOCK_FILE})"
+                        f"another paper exchange is using {self.dir} (lock {LOCK_FILE}"
+                        + (f", pid {holder}; stop it: kill {holder})" if holder else ")")
                     ) from None
                 time.sleep(0.05)
+        # The holder's pid, for the message of the next one that finds the account taken.
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
         self._fd: int | None = None
         self._trades_saved = 0
         self._px: dict[str, int] = {}

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from cockpit.engine.core import EngineTimer
 from cockpit.link import protocol as p
-from tests.unit.test_engine_core import INFY, SBIN
+from tests.unit.test_engine_core import INFY, SBIN, Rig
 from tests.unit.test_engine_exit_path import _peeking_rig
 
 
-def _journal_alarms(rig) -> list[p.Alarm]:  # type: ignore[no-untyped-def]
+def _journal_alarms(rig: Rig) -> list[p.Alarm]:
     return [a for a in rig.pub.of(p.Alarm) if a.code == "journal"]
 
 
