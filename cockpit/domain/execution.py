@@ -172,6 +172,9 @@ SEMI_AUTO_BLOCKED: Final = "semi_auto_blocked"
 """Refused because the server is in OpenAlgo's live semi-auto mode, where an API client may not
 cancel, modify, cancel all or close positions (HTTP 403): the order is unchanged at the broker."""
 STOPPED: Final = "stopped"
+NOT_JOURNALED: Final = "not_journaled"
+"""An order that would open or add to a position, not sent because its journal records could
+not be written (a full disk): nothing reaches the wire that a crash could lose."""
 DROPPED: Final = "dropped"
 """An entry dropped before it was sent (kill switch, disarm, daily loss limit)."""
 

@@ -260,6 +260,7 @@ class Engine(
             "commands": 0,
             "errors": 0,
             "journal_errors": 0,
+            "not_sent_journal": 0,
             "history_failed": 0,
             "bad_history_bars": 0,
         }

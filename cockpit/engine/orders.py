@@ -12,8 +12,10 @@ from typing import Any
 import msgspec
 
 from cockpit.domain.execution import (
+    NOT_JOURNALED,
     CancelOrder,
     PlaceOrder,
+    RouterResult,
 )
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 PENDING_APPROVAL_STATUS = "pending approval"
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
 MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
+NOT_JOURNALED_TEXT = "not sent: the journal cannot write"
+RISK_REDUCING_TAGS = frozenset({*CLOSING_TAGS, "partial", "protective", "target"})
+"""Orders sent even when their own journal commit failed: they only reduce a position (an
+entry, or a reverse, which opens the other side, is not sent)."""
 EXITS_PER_COMMIT = 16
 """Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
 
@@ -114,15 +120,32 @@ class OrderFlow(EngineBase):
         if not requests:
             return
         submit = self.router.submit
-
-        def send() -> None:
+        journal = self.journal
+        if journal is None:
             for request in requests:
                 submit(request)
+            return
+        # Decided here (the decision thread owns the orders); the callback runs after the commit.
+        opening = [not self._reduces_risk(request) for request in requests]
+        put = self.inbound.put
 
-        if self.journal is None:
-            send()
-        else:
-            self.journal.after_commit(send, urgent=sum(r.urgent for r in requests))
+        def send() -> None:
+            ok = journal.committed
+            for request, opens in zip(requests, opening, strict=True):
+                if ok or not opens:
+                    submit(request)  # an exit, a cancel, a protective stop: never held back
+                else:
+                    put(RouterResult(request, False, NOT_JOURNALED, NOT_JOURNALED_TEXT))
+
+        journal.after_commit(send, urgent=sum(r.urgent for r in requests))
+
+    def _reduces_risk(self, request: Any) -> bool:
+        """Whether ``request`` may go even though its journal records failed to commit: all
+        but the placing of an order that opens or adds to a position (an entry)."""
+        if not isinstance(request, PlaceOrder):
+            return True
+        order = self.orders.get(request.cid)
+        return order is not None and order.tag in RISK_REDUCING_TAGS
 
     @contextlib.contextmanager
     def _batch(self) -> Iterator[None]:
@@ -132,8 +155,9 @@ class OrderFlow(EngineBase):
         handed to the router right after the commit (on the journal's writer thread, when it
         has one), so everything is journaled before it is acted on. A handler that fails still
         commits what it wrote and sends what it decided; a commit that fails is alarmed and the
-        requests still go (the broker is the truth: an exit is never held back by a full disk;
-        entries are refused meanwhile).
+        requests that reduce a position still go (the broker is the truth: an exit is never
+        held back by a full disk); an entry is not sent but rejected (``_reduces_risk``), and
+        entries are refused meanwhile.
         """
         if self._held is not None:
             yield

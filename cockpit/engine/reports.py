@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cockpit.domain.execution import (
+    NOT_JOURNALED,
     PENDING_APPROVAL,
     UNCERTAIN,
     CancelAll,
@@ -181,6 +182,14 @@ class VenueReports(EngineBase):
             )
             self.reconcile("uncertain order")
             return
+        if result.code == NOT_JOURNALED:
+            self.counters["not_sent_journal"] += 1
+            self._alarm(
+                "error",
+                f"{order.key}: {order.tag} order {order.cid} {result.error}",
+                key=order.key,
+                code="not_journaled",
+            )
         if result.venue_id:
             # The venue created the order as rejected (and may push its update too).
             venue_id = result.venue_id

@@ -9,8 +9,9 @@ up while one commit ran goes in the next one (a group commit: one WAL append for
 The rule it keeps (DESIGN.md §5, journal before send): a callback runs only after every
 statement queued before it is committed, so a request is never on the wire before its
 records are in the WAL. A failed statement or commit is recorded
-(:meth:`JournalWriter.take_failures`: the engine alarms it) and what waited still runs: an exit
-is never held back by a full disk.
+(:meth:`JournalWriter.take_failures`: the engine alarms it) and what waited still runs, told
+so (:attr:`Writes.committed`): the engine sends an exit, never held back by a full disk, and
+refuses an entry whose records were not written.
 :meth:`barrier` waits until everything queued before it is done (reads of the journal call
 it first); :meth:`close` drains the queue and stops the thread.
 
@@ -55,6 +56,8 @@ class JournalWriter:
         self._failures: deque[Exception] = deque(maxlen=100)
         self.commits = 0
         """Groups committed (for tests and the bench)."""
+        self.ok = True
+        """Whether the group whose callbacks run now was committed whole (read by them)."""
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -75,11 +78,13 @@ class JournalWriter:
                 return False  # a read (or a checkpoint) has it: the writer waits, not us
             self._busy, self._here = True, threading.get_ident()
         try:
+            ok = True
             if statements:
                 try:
-                    self._commit(statements)
+                    ok = self._commit(statements)
                 finally:
                     self.lock.release()
+            self.ok = ok
             self._run_callbacks([(statements, then)])
         finally:
             with self._cv:
@@ -134,9 +139,11 @@ class JournalWriter:
     def _do(self, groups: list[tuple[list[Statement], list[Callable[[], None]]]]) -> None:
         """Commit the groups' statements together, then run their callbacks in order."""
         statements = [s for group in groups for s in group[0]]
+        ok = True
         if statements:
             with self.lock:
-                self._commit(statements)
+                ok = self._commit(statements)
+        self.ok = ok
         self._run_callbacks(groups)
 
     @staticmethod
@@ -148,16 +155,17 @@ class JournalWriter:
                 except Exception:
                     log.exception("journal: a callback after the commit failed")
 
-    def _commit(self, statements: list[Statement]) -> None:
+    def _commit(self, statements: list[Statement]) -> bool:
         """Execute and commit; a statement that fails is recorded and the rest still go (as
-        each write of the decision thread's own transaction would); a failed commit too."""
+        each write of the decision thread's own transaction would); a failed commit too.
+        True if every statement was executed and committed."""
         conn = self._conn
         failed: Exception | None = None
         try:
             conn.execute("BEGIN")
         except Exception as exc:
             self._failed(exc)
-            return
+            return False
         execute = conn.execute
         for sql, params in statements:
             try:
@@ -176,8 +184,9 @@ class JournalWriter:
                     conn.execute("ROLLBACK")
             except Exception:  # noqa: S110 (the commit's failure is what is reported)
                 pass
-            return
+            return False
         self.commits += 1
+        return failed is None
 
     def _failed(self, exc: Exception) -> None:
         log.error("journal write failed (writer): %s", exc)
@@ -195,6 +204,7 @@ class Writes:
     _after: list[Callable[[], None]]
     _in_tx: bool
     _urgent = 0  # urgent requests waiting in ``_after``
+    _sync_ok = True  # without the writer: whether the transaction ending now committed
     urgent_here = True
     """Commit and run urgent callbacks on the caller's thread when the writer is idle."""
 
@@ -240,19 +250,31 @@ class Writes:
                 yield
             except BaseException:
                 self._in_tx = False
+                self._sync_ok = False  # rolled back: nothing of it is written
                 conn.execute("ROLLBACK")
                 raise
             self._in_tx = False
             try:
                 conn.execute("COMMIT")
             except BaseException:
+                self._sync_ok = False
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         finally:
             after, self._after = self._after, []
-            for callback in after:
-                callback()
+            try:
+                for callback in after:
+                    callback()
+            finally:
+                self._sync_ok = True
+
+    @property
+    def committed(self) -> bool:
+        """Read by an :meth:`after_commit` callback: whether what it waited for was committed
+        whole (False: a statement or the commit failed, e.g. a full disk)."""
+        writer = self._writer
+        return writer.ok if writer is not None else self._sync_ok
 
     @property
     def deferred(self) -> bool:
@@ -264,7 +286,8 @@ class Writes:
         after the current transaction's commit, or on the writer thread after its commit
         (``urgent``: the urgent requests it sends; a few are committed and sent on this
         thread when the writer has nothing in hand).
-        It runs even if the commit failed (the failure is recorded and alarmed apart)."""
+        It runs even if the commit failed (the failure is recorded and alarmed apart; the
+        callback reads :attr:`committed` to know)."""
         if self._writer is not None:
             self._after.append(callback)
             self._urgent += urgent
@@ -305,7 +328,12 @@ class Writes:
 
     def _exec(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor | None:
         if self._writer is None:
-            return self._conn.execute(sql, params)
+            try:
+                return self._conn.execute(sql, params)
+            except BaseException:
+                if self._in_tx:
+                    self._sync_ok = False  # what waits for this transaction knows it
+                raise
         self._pending.append((sql, params))
         if not self._in_tx:
             self._ship()

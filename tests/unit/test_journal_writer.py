@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cockpit.domain.execution import PlaceOrder
+from cockpit.domain.execution import NOT_JOURNALED, PlaceOrder, RouterResult
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.domain.market import LtpTick
 from cockpit.engine.core import Engine, EngineOptions, EngineTimer
@@ -219,8 +219,9 @@ def test_closing_drains_the_queue_and_runs_what_waits_for_it(tmp_path: Path) -> 
     again.close()
 
 
-@pytest.mark.parametrize("writer", [False, True], ids=["decision-thread", "writer-thread"])
-def test_a_failed_commit_is_alarmed_and_the_exits_still_go(tmp_path: Path, writer: bool) -> None:
+def full_disk(tmp_path: Path, writer: bool) -> tuple[Rig, Journal, CommittedRouter, Any]:
+    """A held book whose journal can no longer write an order row (as on a full disk); the
+    other connection (it drops the trigger to free the disk)."""
     rig, journal = holding(tmp_path)
     router = CommittedRouter(journal.path)
     rig.engine.router = router
@@ -230,6 +231,12 @@ def test_a_failed_commit_is_alarmed_and_the_exits_still_go(tmp_path: Path, write
         "CREATE TRIGGER full BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     other.commit()
+    return rig, journal, router, other
+
+
+@pytest.mark.parametrize("writer", [False, True], ids=["decision-thread", "writer-thread"])
+def test_a_failed_commit_is_alarmed_and_the_exits_still_go(tmp_path: Path, writer: bool) -> None:
+    rig, journal, router, other = full_disk(tmp_path, writer)
     rig.engine._handle_together(crash(rig))
     journal.flush()
     assert len(exits(router)) == N  # every exit went, unjournaled
@@ -305,3 +312,51 @@ def test_urgent_and_queued_groups_racing_the_writer_go_once_in_order_and_committ
     assert not all(here)
     seen.close()
     conn.close()
+
+
+def refused_not_journaled(rig: Rig) -> list[Any]:
+    """Hand the engine what came back on its queue (the test drives it by hand)."""
+    results = [r for r in rig.engine.inbound.take_all(0) if isinstance(r, RouterResult)]
+    for result in results:
+        rig.engine.handle(result)
+    return [r for r in results if r.code == NOT_JOURNALED]
+
+
+@pytest.mark.parametrize(
+    ("writer", "command"),
+    [
+        (False, "entry"),
+        (True, "entry"),  # the writer thread sends it
+        (True, "reverse"),  # urgent: committed and sent on the deciding thread (run_here)
+    ],
+    ids=["decision-thread-entry", "writer-thread-entry", "run-here-reverse"],
+)
+def test_an_order_that_opens_exposure_is_not_sent_when_its_own_commit_failed(
+    tmp_path: Path, writer: bool, command: str
+) -> None:
+    """Full disk: an entry whose records could not be written never reaches the wire; the
+    trader is told in words, it is counted, and the order is not left working."""
+    rig, journal, router, other = full_disk(tmp_path, writer)
+    inst = INSTRUMENTS[0]
+    if command == "entry":
+        rig.tick(INSTRUMENTS[1], "1000.00")
+        answer = rig.command(p.PlaceEntry, key=INSTRUMENTS[1].key, side="BUY", qty=Decimal(1))
+    else:
+        answer = rig.command(p.Reverse, key=inst.key)
+    assert isinstance(answer, p.Ack), answer
+    journal.flush()
+    assert router.requests == []  # nothing unjournaled that opens exposure went out
+    refused = refused_not_journaled(rig)
+    assert len(refused) == 1
+    order = rig.engine.orders[refused[0].request.cid]
+    assert not order.is_working
+    assert rig.engine.counters["not_sent_journal"] == 1
+    words = [a.message for a in rig.pub.of(p.Alarm) if a.code == "not_journaled"]
+    assert words
+    assert "not sent: the journal cannot write" in words[0]
+    # An exit decided meanwhile still goes, unjournaled.
+    rig.engine._handle_together(crash(rig)[2:3])
+    journal.flush()
+    assert len(exits(router)) == 1
+    other.close()
+    journal.close()
