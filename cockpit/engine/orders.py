@@ -141,8 +141,9 @@ class OrderFlow(EngineBase):
 
     def _reduces_risk(self, request: Any) -> bool:
         """Whether ``request`` may go even though its journal records failed to commit: all
-        but the placing of an order that opens or adds to a position (an entry)."""
-        if not isinstance(request, PlaceOrder):
+        but the placing or the modifying of an order that opens or adds to a position (an
+        entry, a reverse: a modify could raise its quantity or bring it to the market)."""
+        if not isinstance(request, PlaceOrder | RouterModify):
             return True
         order = self.orders.get(request.cid)
         return order is not None and order.tag in RISK_REDUCING_TAGS

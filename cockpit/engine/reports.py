@@ -107,6 +107,8 @@ class VenueReports(EngineBase):
 
     def _on_router_result(self, result: RouterResult) -> None:
         request = result.request
+        if result.code == NOT_JOURNALED:
+            self.counters["not_sent_journal"] += 1
         if isinstance(request, PlaceOrder):
             self._on_place_result(result, request)
         elif isinstance(request, CancelOrder):
@@ -183,7 +185,6 @@ class VenueReports(EngineBase):
             self.reconcile("uncertain order")
             return
         if result.code == NOT_JOURNALED:
-            self.counters["not_sent_journal"] += 1
             self._alarm(
                 "error",
                 f"{order.key}: {order.tag} order {order.cid} {result.error}",

@@ -226,12 +226,18 @@ def full_disk(tmp_path: Path, writer: bool) -> tuple[Rig, Journal, CommittedRout
     router = CommittedRouter(journal.path)
     rig.engine.router = router
     journal.use_writer(writer)
+    return rig, journal, router, fail_inserts(journal, "orders")
+
+
+def fail_inserts(journal: Journal, table: str) -> sqlite3.Connection:
+    """Make every insert into ``table`` fail from now on, as on a full disk; the connection
+    that did it (it drops the trigger ``full`` to free the disk)."""
     other = sqlite3.connect(journal.path)
     other.execute(
-        "CREATE TRIGGER full BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        f"CREATE TRIGGER full BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     other.commit()
-    return rig, journal, router, other
+    return other
 
 
 @pytest.mark.parametrize("writer", [False, True], ids=["decision-thread", "writer-thread"])
@@ -358,5 +364,39 @@ def test_an_order_that_opens_exposure_is_not_sent_when_its_own_commit_failed(
     rig.engine._handle_together(crash(rig)[2:3])
     journal.flush()
     assert len(exits(router)) == 1
+    other.close()
+    journal.close()
+
+
+@pytest.mark.parametrize("writer", [False, True], ids=["decision-thread", "writer-thread"])
+def test_a_modify_of_an_entry_is_not_sent_when_its_command_could_not_be_journaled(
+    tmp_path: Path, writer: bool
+) -> None:
+    """Raising a working entry's quantity adds exposure: with its command record unwritten it
+    does not go; the trader reads why, and the order works on unchanged."""
+    rig, journal = holding(tmp_path)
+    inst = INSTRUMENTS[1]
+    answer = rig.command(
+        p.PlaceEntry, key=inst.key, side="BUY", qty=Decimal(1), order_type="LIMIT", price=19_000
+    )
+    assert isinstance(answer, p.Ack), answer
+    entry = rig.places()[-1]
+    rig.accept(entry)
+    router = CommittedRouter(journal.path)
+    rig.engine.router = router
+    journal.use_writer(writer)
+    other = fail_inserts(journal, "commands")
+    answer = rig.command(p.ModifyOrder, cid=entry.cid, qty=Decimal(5))
+    assert isinstance(answer, p.Ack), answer
+    journal.flush()
+    assert router.requests == []
+    assert len(refused_not_journaled(rig)) == 1
+    order = rig.engine.orders[entry.cid]
+    assert order.is_working
+    assert order.qty == 1
+    assert rig.engine.counters["not_sent_journal"] == 1
+    words = [a.message for a in rig.pub.of(p.Alarm) if a.code == "modify_failed"]
+    assert words
+    assert "not sent: the journal cannot write" in words[0]
     other.close()
     journal.close()
