@@ -93,8 +93,21 @@ def test_a_reducing_limit_larger_than_the_position_after_a_partial_close_is_canc
 
 def test_a_sell_limit_placed_while_flat_is_an_entry_and_stays(stack: Stack) -> None:
     stack.price("SBIN", "800.00")
-    cid = sell_limit(stack, 3, 18000)
-    long_sbin(stack, 2)
-    assert isinstance(stack.command(p.Flatten, key="NSE:SBIN"), p.Ack)
+    cid = sell_limit(stack, 3, 18000)  # a short entry above the market
+    long_sbin(stack, 2, p.PlanSpec(stop_ticks=100, target_ticks=400))
+    stack.rec.wait(lambda: stack.plan("SBIN") is not None, what="the plan")
+    stack.price("SBIN", "794.00")  # the stop closes the long
     stack.wait_position("SBIN", 0)
+    rows = stack.settle("SBIN", 3)
+    assert [r["order_status"] for r in rows].count("open") == 1
     assert stack.engine.orders[cid].is_working
+
+
+def test_a_reducing_order_cannot_be_modified_beyond_the_position(stack: Stack) -> None:
+    long_sbin(stack, 4)
+    cid = sell_limit(stack, 3, 18000)
+    stack.settle("SBIN", 2)
+    refused = stack.command(p.ModifyOrder, cid=cid, qty=Decimal(6))
+    assert isinstance(refused, p.Refused), refused
+    assert refused.rule == "quantity"
+    assert isinstance(stack.command(p.ModifyOrder, cid=cid, qty=Decimal(4)), p.Ack)
