@@ -30,6 +30,7 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
+from cockpit.engine.messages import qty_text
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
@@ -264,7 +265,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
+            what = f"{fill.side} {qty_text(fill.qty)} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
