@@ -35,6 +35,7 @@ from cockpit.engine.base import EngineBase
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
+    ZERO,
     PendingLookup,
     describe_change,
 )
@@ -394,6 +395,14 @@ class ViewerCommands(EngineBase):
             if cmd.qty <= order.filled_qty:
                 return protocol.Refused(
                     cmd.id, "quantity", "new quantity is not above the filled one"
+                )
+            held = self.portfolio.get(order.key)
+            room = abs(held.qty) if held is not None else ZERO
+            if order.tag == "reduce" and cmd.qty - order.filled_qty > room:
+                return protocol.Refused(
+                    cmd.id,
+                    "quantity",
+                    f"a reducing order may not sell more than the position ({room})",
                 )
         self._modify(order, price=cmd.price, trigger=cmd.trigger, qty=cmd.qty)
         return protocol.Ack(cmd.id, f"modifying {cmd.cid}")

@@ -148,6 +148,16 @@ class Entries(EngineBase):
             product = Product(cmd.product.upper())
         except ValueError:
             return protocol.Refused(cmd.id, "product", f"unknown product {cmd.product!r}")
+        # Against the open position and no larger than it: the order reduces it and never
+        # opens the other side (cancelled when the position goes flat by another fill).
+        held = self.portfolio.get(cmd.key)
+        reducing = (
+            not touch
+            and held is not None
+            and held.qty != 0
+            and (held.qty > 0) is (side is Side.SELL)
+            and qty <= abs(held.qty)
+        )
         request = OrderRequest(
             cmd.key,
             side,
@@ -156,7 +166,7 @@ class Entries(EngineBase):
             product,
             price_ticks=price if order_type.has_price else None,
             trigger_ticks=cmd.trigger if order_type.has_trigger else None,
-            tag="entry",
+            tag="reduce" if reducing else "entry",
         )
         refusal = self._risk.check(
             self._gate_context(request.key), request, confirmed=cmd.confirmed
@@ -168,8 +178,10 @@ class Entries(EngineBase):
             cid = self._hold_touch(request, cmd.trigger, spec)
             return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} MIT", cid=cid)
         order = self._submit(request, urgent=False)
-        self._entry_specs[order.cid] = spec
-        return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}", cid=order.cid)
+        if not reducing:
+            self._entry_specs[order.cid] = spec
+        what = " (reduces the position)" if reducing else ""
+        return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}{what}", cid=order.cid)
 
     def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
         pos = self.portfolio.get(cmd.key)

@@ -109,7 +109,7 @@ class MessageRecorder:
     def _line(self, msg: Msg, reason: str | None) -> tuple[str, str, str]:
         if isinstance(msg, FillEvent):
             f = msg.fill
-            what = f"{f.side} {_qty(f.qty)} {f.key} at {self._fmt_money(f.key, f.price)}"
+            what = f"{f.side} {qty_text(f.qty)} {f.key} at {self._fmt_money(f.key, f.price)}"
             if reason is not None:
                 return ("warning", f"Exit filled: {f.key}", f"{reason}: {what}")
             return ("info", f"Fill: {f.key}", what)
@@ -125,7 +125,7 @@ class MessageRecorder:
         return ("error", f"Refused: {msg.rule}", msg.message)
 
 
-def _qty(qty: object) -> str:
+def qty_text(qty: object) -> str:
     """A quantity without a trailing ``.0`` (``1``, ``2.5``)."""
     text = str(qty)
     if "." in text:

@@ -32,10 +32,12 @@ from cockpit.domain.orders import (
 )
 from cockpit.domain.positions import to_money
 from cockpit.engine.base import EngineBase
+from cockpit.engine.messages import qty_text
 from cockpit.engine.restore import JournalBatch
 from cockpit.engine.state import (
     CLOSING_TAGS,
     NS,
+    STRAY_TAGS,
     ZERO,
     local_day_start_ns,
 )
@@ -288,7 +290,7 @@ class OrderFlow(EngineBase):
             self._journal_call(self.journal.position, key, pos.to_state())
         self.publisher.event(protocol.FillEvent(self._next_seq(), fill))
         if self.alerts:
-            what = f"{fill.side} {fill.qty} {key} at {inst.format_money(fill.price)}"
+            what = f"{fill.side} {qty_text(fill.qty)} {key} at {inst.format_money(fill.price)}"
             self._alert_event("fill", key, f"Fill: {key}", what)
         self.publisher.event(protocol.PositionEvent(self._next_seq(), self._position_view(pos)))
         if order.tag == "target":
@@ -299,7 +301,9 @@ class OrderFlow(EngineBase):
             if closer is not None and (closer.cid is None or closer.cid == order.cid):
                 del self._closers[key]
             self._cancel_strays(key, order)
-        elif (
+        else:
+            self._trim_reducing(key, pos.qty)
+        if pos.qty != 0 and (
             closer is not None
             and closer.cid is not None
             and closer.cid != order.cid
@@ -350,14 +354,39 @@ class OrderFlow(EngineBase):
             self.fills.append(fill)
 
     def _cancel_strays(self, key: str, filled: Order) -> None:
-        """Flat: a working closing/protective order of ``key`` would open a new position."""
+        """Flat: a working closing/protective/reducing order of ``key`` would open a new
+        position."""
         for order in self._working_of(key):
-            if (
-                order.is_working
-                and order.cid != filled.cid
-                and order.tag in ("exit", "flatten", "protective", "target")
-            ):
+            if order.is_working and order.cid != filled.cid and order.tag in STRAY_TAGS:
                 self._cancel(order, urgent=True)
+                if order.tag == "reduce":
+                    self._reduce_cancelled(order, "the position is flat")
+
+    def _trim_reducing(self, key: str, held: Decimal) -> None:
+        """After a fill that left a position: the working reducing orders of ``key`` may
+        together sell at most what it holds (oldest first); any beyond, or on the side of the
+        position (it turned), is cancelled: it would open the other side."""
+        room = abs(held)
+        for order in self._working_of(key):
+            if not order.is_working or order.tag != "reduce":
+                continue
+            if (held > 0) is (order.side is Side.BUY):
+                self._cancel(order, urgent=True)
+                self._reduce_cancelled(order, f"the position turned to {held}")
+            elif order.remaining_qty > room:
+                self._cancel(order, urgent=True)
+                self._reduce_cancelled(order, f"it is larger than the position ({held})")
+            else:
+                room -= order.remaining_qty
+
+    def _reduce_cancelled(self, order: Order, why: str) -> None:
+        self._alarm(
+            "warning",
+            f"{order.key}: reducing order {order.cid} ({order.side} {order.remaining_qty})"
+            f" cancelled: {why}; it would have opened the other side",
+            key=order.key,
+            code="reduce_cancelled",
+        )
 
     def _order_final(self, order: Order) -> None:
         self._drop_working(order)

@@ -37,6 +37,8 @@ JOURNAL_PROBE_NS: Final = NS
 """After a failed journal write, how often the timer tries one again."""
 CLOSING_TAGS: Final = frozenset({"exit", "flatten"})
 ENTRY_TAGS: Final = frozenset({"entry", "reverse"})
+STRAY_TAGS: Final = frozenset({"exit", "flatten", "protective", "target", "reduce"})
+"""Orders of a position that would open a new one once it is flat: cancelled then."""
 PART_TAGS: Final = frozenset({"target", "partial"})
 """Orders that close part of a position (a scale-out target, a partial close): a full exit
 leaves to them what they will still sell."""

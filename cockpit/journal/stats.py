@@ -38,6 +38,7 @@ _TAG_REASONS: Final = {
     "flatten": "flatten",
     "reverse": "reverse",
     "entry": "manual",
+    "reduce": "manual",
     "exit": "exit",
 }
 

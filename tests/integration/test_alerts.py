@@ -101,6 +101,20 @@ def test_a_fill_alert_fires_on_every_fill_until_removed(tmp_path: Path) -> None:
         stack.stop()
 
 
+def test_a_crypto_fill_alert_writes_the_quantity_without_trailing_zeros(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, symbols=["BTCUSDT"]).start()
+    try:
+        stack.price("BTCUSDT", "97250.00")
+        key = stack.by_symbol["BTCUSDT"].key
+        assert isinstance(stack.command(p.AddAlert, kind="fill"), p.Ack)
+        none = p.PlanSpec(none=True)
+        stack.command(p.PlaceEntry, key=key, side="BUY", qty=Decimal("1.00000"), plan=none)
+        stack.rec.wait(lambda: len(fired(stack)) == 1, what="the fill alert")
+        assert fired(stack)[0].text.startswith(f"BUY 1 {key} at ")
+    finally:
+        stack.stop()
+
+
 def test_a_restart_keeps_the_alerts(tmp_path: Path) -> None:
     stack = Stack(tmp_path, symbols=["SBIN"]).start()
     try:
