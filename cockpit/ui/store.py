@@ -257,7 +257,9 @@ class Store:
             ch.feeds = True
         elif isinstance(msg, Alarm):
             sev = {"info": "information", "warning": "warning"}.get(msg.level, "error")
-            title = f"{msg.code or 'alarm'}" + (f" {msg.key}" if msg.key else "")
+            # The engine's code in words (reduce_cancelled: "Reduce cancelled").
+            title = (msg.code or "alarm").replace("_", " ").capitalize()
+            title += f" {msg.key}" if msg.key else ""
             self.notices.append(Notice(sev, title, msg.message))
         elif isinstance(msg, WatchlistChanged):
             for inst in msg.instruments:

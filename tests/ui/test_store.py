@@ -178,3 +178,22 @@ def test_the_freshest_tick_age_follows_batches_and_a_new_snapshot() -> None:
     assert store.last_tick_age_ns(sc.T0 + 300) == 200  # the freshest, not the last applied
     store.apply(sc.snapshot(sc.T0 - 1000))  # a resync from an engine whose ticks are older
     assert store.last_tick_age_ns(sc.T0) == 1000
+
+
+def test_an_alarms_title_is_in_words_not_the_engines_code() -> None:
+    """A trader reads "Reduce cancelled NSE:SBIN", not the identifier reduce_cancelled."""
+    store = Store()
+    store.apply(sc.snapshot(with_position=True))
+    store.drain_notices()
+    store.apply(
+        p.Alarm(
+            seq=2,
+            level="warning",
+            code="reduce_cancelled",
+            key="NSE:SBIN",
+            message="reducing order c1 (SELL 1) cancelled: the position is flat",
+        )
+    )
+    store.apply(p.Alarm(seq=3, level="error", code="", message="something failed"))
+    titles = [n.title for n in store.drain_notices()]
+    assert titles == ["Reduce cancelled NSE:SBIN", "Alarm"]

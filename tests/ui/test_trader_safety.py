@@ -453,7 +453,7 @@ async def test_alarms_stay_in_the_message_log_after_their_toast() -> None:
             app,
             "LogScreen",
             lambda: "\n".join(app.screen.lines()),
-            "reconcile_mismatch NSE:SBIN  venue holds 10, the engine 0",
+            "Reconcile mismatch NSE:SBIN  venue holds 10, the engine 0",
         )
         await pilot.press("M")
         await wait_for(pilot, lambda: showing(app, "TradeScreen"))
