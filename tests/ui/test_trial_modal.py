@@ -59,13 +59,13 @@ async def test_a_bid_confirmed_after_the_market_fell_through_it_asks_again(
         fresh.price("SBIN", "799.00")
         await wait_for(pilot, lambda: (app.store.quotes[SBIN].ask or 0) < 15997, 10)
         await pilot.press("y")
-        await wait_for(
+        await screen_text(
             pilot,
-            lambda: (
-                showing(app, "ConfirmScreen")
-                and "fills at once" in str(app.screen.query_one("#dialog-text").render())
-            ),
-            10,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-text").render()),
+            "fills at once",
+            limit=10,
         )
         await pilot.press("n")
         await pilot.pause(0.5)
@@ -201,13 +201,13 @@ async def test_the_kill_switch_key_works_over_a_question_but_types_into_a_field(
         await pilot.press("1", "5", "b")
         await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
         await pilot.press("F")
-        await wait_for(
+        await screen_text(
             pilot,
-            lambda: (
-                showing(app, "ConfirmScreen")
-                and "Kill switch" in str(app.screen.query_one("#dialog-title").render())
-            ),
-            10,
+            app,
+            "ConfirmScreen",
+            lambda: str(app.screen.query_one("#dialog-title").render()),
+            "Kill switch",
+            limit=10,
         )
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 0, 10)
