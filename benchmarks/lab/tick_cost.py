@@ -13,11 +13,13 @@ JSON with each tree's median µs per tick and the ratio (this tree / the other).
 
     PYTHONPATH=. python3 benchmarks/lab/tick_cost.py --code /tmp/before [--rounds 5]
         [--symbols 50] [--ticks 20000] [--batch 8]
+    PYTHONPATH=. python3 benchmarks/lab/tick_cost.py --profile /tmp/decision.pstats
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import statistics
@@ -32,7 +34,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 
 
-def measure(symbols: int, ticks: int, batch: int, passes: int) -> dict[str, float]:
+def measure(
+    symbols: int, ticks: int, batch: int, passes: int, profile: str | None = None
+) -> dict[str, float]:
     """The feed and decision stages' CPU per tick (µs), the best of ``passes``."""
     from cockpit.adapters.openalgo.feed import OpenAlgoProtocol
     from cockpit.config import Settings
@@ -100,6 +104,9 @@ def measure(symbols: int, ticks: int, batch: int, passes: int) -> dict[str, floa
             best_feed = min(best_feed, time.thread_time() - c0)
             events = queue.take_all(0)
             handle_items, flush, handle = engine.handle_items, engine.flush_screen, engine.handle
+            prof = cProfile.Profile() if profile else None
+            if prof is not None:
+                prof.enable()
             c0 = time.thread_time()
             for start in range(0, len(events), batch):
                 handle_items(events[start : start + batch])
@@ -108,6 +115,9 @@ def measure(symbols: int, ticks: int, batch: int, passes: int) -> dict[str, floa
                 if start % 500 < batch:
                     handle(EngineTimer(time.time_ns()))
             best_decision = min(best_decision, time.thread_time() - c0)
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(str(profile))
             if engine.counters["ticks"] != len(events):
                 raise SystemExit(f"ticks handled {engine.counters['ticks']} of {len(events)}")
             exits = engine.counters["exits"]
@@ -136,10 +146,12 @@ def main() -> int:
     ap.add_argument("--ticks", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=8, help="events per handle_items call")
     ap.add_argument("--passes", type=int, default=2, help="passes per process (best taken)")
+    ap.add_argument("--profile", help="this tree alone: cProfile the decision stage to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.symbols, args.ticks, args.batch, args.passes)))
+    if args.child or args.profile:
+        figures = measure(args.symbols, args.ticks, args.batch, args.passes, args.profile)
+        print(json.dumps(figures))
         return 0
     trees = {"this": REPO}
     if args.code is not None:

@@ -137,10 +137,11 @@ class SymbolState:
     book: protocol.BookView | None = None
     depth: Any = None
     """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
-    price_ticks: dict[Decimal, int | None] = field(default_factory=dict)
-    """Venue prices already converted to ticks (see :func:`market_ticks`)."""
     raw_ohlc: dict[str, Any] = field(default_factory=dict)
     """The venue's open/high/low/close as last converted (converted again only on change)."""
+    raw_ohlc_seen: tuple[Any, ...] = ()
+    """The last quote's (open, high, low, close) as sent: one comparison tells most ticks
+    that there is nothing to convert."""
     vap: dict[int, Decimal | int] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
     vap_changed: set[int] = field(default_factory=set)
@@ -233,23 +234,17 @@ def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
     return inst.market_ticks(price)
 
 
-PRICE_CACHE: Final = 64
-"""Prices remembered per symbol by :func:`market_ticks` (cleared when full)."""
-_MISS: Final = object()
-
-
 def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
-    """``venue_ticks`` of ``sym``'s instrument, remembered: a book repeats its prices."""
-    cache = sym.price_ticks
+    """``venue_ticks`` of ``sym``'s instrument; a print on the grid and at least one tick
+    (most prints) in one division. (A cache keyed by the price cost more than this: a
+    Decimal fresh from the feed hashes as slowly as it divides.)"""
     try:
-        ticks = cache.get(price, _MISS)
-    except TypeError:  # a signalling NaN cannot be hashed
-        return sym.inst.market_ticks(price)
-    if ticks is _MISS:
-        if len(cache) >= PRICE_CACHE:
-            cache.clear()
-        ticks = cache[price] = sym.inst.market_ticks(price)
-    return ticks  # type: ignore[return-value]
+        count, rest = divmod(price, sym.inst.tick_size)
+        if not rest and count > 0:
+            return int(count)
+    except (ArithmeticError, TypeError):  # not a number, or no context can divide it
+        pass
+    return sym.inst.market_ticks(price)  # off the grid, sub-tick, NaN...: the whole rule
 
 
 def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
@@ -267,6 +262,7 @@ def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
 
 
 def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
+    """A book side in ticks (levels whose price is no valid price left out)."""
     out: list[tuple[int, Decimal, int]] = []
     for price, qty, n in levels or ():
         ticks = market_ticks(sym, price)

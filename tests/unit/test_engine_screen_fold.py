@@ -9,7 +9,7 @@ from decimal import Decimal
 from cockpit.domain.market import DepthTick, LtpTick
 from cockpit.domain.orders import Side
 from cockpit.engine.core import Engine, EngineOptions
-from cockpit.engine.state import PRICE_CACHE, SymbolState, market_ticks
+from cockpit.engine.state import SymbolState, market_ticks
 from cockpit.link import protocol as p
 from cockpit.link.bus import Inbound, SnapshotRequest
 from tests.unit.test_engine_core import INFY, SBIN, FakeRouter, Recorder, Rig
@@ -123,11 +123,11 @@ def test_the_decision_loop_sends_a_lone_tick_at_once_and_folds_a_flood() -> None
         thread.join(5)
 
 
-def test_remembered_prices_convert_as_the_instrument_does_and_stay_bounded() -> None:
+def test_market_ticks_converts_as_the_instrument_does() -> None:
     sym = SymbolState(SBIN)
-    prices = [Decimal(n) / 100 for n in range(1, 3000)]  # on and off the grid, sub-tick
-    prices += [Decimal(0), Decimal(-5), Decimal("1e1000000"), Decimal("NaN"), Decimal("sNaN")]
-    for _ in range(2):
-        for price in prices:
-            assert market_ticks(sym, price) == SBIN.market_ticks(price), price
-            assert len(sym.price_ticks) <= PRICE_CACHE
+    prices = [Decimal(n) / 100 for n in range(-20, 3000)]  # on and off the grid, sub-tick
+    prices += [Decimal("800.050"), Decimal("8.005E+2"), Decimal("1E+3"), Decimal("-0")]
+    prices += [Decimal(0), Decimal(-5), Decimal("1e1000000"), Decimal("1e-1000000")]
+    prices += [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity")]
+    for price in prices:
+        assert market_ticks(sym, price) == SBIN.market_ticks(price), price
