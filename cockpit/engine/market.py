@@ -196,8 +196,8 @@ class MarketData(EngineBase):
             inst = sym.inst
             sym.book = protocol.BookView(
                 key=inst.key,
-                bids=book_levels(sym, ev.bids),
-                asks=book_levels(sym, ev.asks),
+                bids=book_levels(sym, ev.bids, -1, sym.bid),
+                asks=book_levels(sym, ev.asks, 1, sym.ask),
                 recv_ns=ev.recv_ns,
             )
             sym.depth = None

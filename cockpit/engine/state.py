@@ -137,6 +137,9 @@ class SymbolState:
     book: protocol.BookView | None = None
     depth: Any = None
     """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
+    grid: dict[int, Decimal] = field(default_factory=dict)
+    """Prices of the tick grid (ticks -> the price) that :func:`book_levels` checked guesses
+    against (at most :data:`GRID_KEPT`)."""
     raw_ohlc: dict[str, Any] = field(default_factory=dict)
     """The venue's open/high/low/close as last converted (converted again only on change)."""
     raw_ohlc_seen: tuple[Any, ...] = ()
@@ -261,13 +264,43 @@ def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
         sym.depth = ev  # its book is built when a viewer needs it (market.py: _book_view)
 
 
-def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
-    """A book side in ticks (levels whose price is no valid price left out)."""
+GRID_KEPT: Final = 64
+"""Grid prices a symbol keeps for :func:`book_levels` (cleared when full)."""
+
+
+def book_levels(
+    sym: SymbolState, levels: Any, step: int, first: int | None
+) -> list[tuple[int, Decimal, int]]:
+    """A book side in ticks (levels whose price is no valid price left out).
+
+    Each level's ticks are guessed first -- ``first`` for the best level (the touch taken
+    from the same tick), then the previous level's plus ``step`` (-1 for bids, +1 for asks)
+    -- and the guess kept when the price equals that tick's grid price: one comparison of
+    Decimals, a quarter of a division (a book is 20 or more prices). Otherwise, and for a
+    price off the grid, :func:`market_ticks`.
+    """
     out: list[tuple[int, Decimal, int]] = []
+    grid = sym.grid
+    tick = sym.inst.tick_size
+    guess = first
     for price, qty, n in levels or ():
-        ticks = market_ticks(sym, price)
+        ticks: int | None = None
+        if guess is not None and guess > 0:
+            known = grid.get(guess)
+            if known is None:
+                if len(grid) >= GRID_KEPT:
+                    grid.clear()
+                known = grid[guess] = tick * guess
+            try:
+                if price == known:
+                    ticks = guess
+            except ArithmeticError:  # a signalling NaN
+                pass
+        if ticks is None:
+            ticks = market_ticks(sym, price)
         if ticks is not None:
             out.append((ticks, qty, n))
+            guess = ticks + step
     return out
 
 
