@@ -254,11 +254,11 @@ def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
     """``sym``'s best bid and ask (and its latest book, of a depth tick) from ``ev``."""
     if ev.bids:
         price, qty, _n = ev.bids[0]
-        sym.bid = market_ticks(sym, price) if price > 0 else None
+        sym.bid = market_ticks(sym, price)  # None for 0 (an empty side) as for any bad price
         sym.bid_qty = qty
     if ev.asks:
         price, qty, _n = ev.asks[0]
-        sym.ask = market_ticks(sym, price) if price > 0 else None
+        sym.ask = market_ticks(sym, price)
         sym.ask_qty = qty
     if type(ev) is DepthTick:
         sym.depth = ev  # its book is built when a viewer needs it (market.py: _book_view)
