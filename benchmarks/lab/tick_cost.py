@@ -6,10 +6,11 @@ the paper exchange's market model over ``--symbols`` instruments) and puts each 
 engine's inbound queue, as a feed thread does; the *decision* stage hands the same events to
 the real :class:`Engine` in batches of ``--batch`` (``handle_items``, as the decision loop
 takes them), with a stop-loss plan on every symbol (every tick runs an exit plan), the screen
-flushed every 100 ticks and the timer every 500 (10 ms and 50 ms at 10,000 ticks/s), a real
-viewer server as publisher. Each tree runs in its own process (``--code DIR``: the other
-tree, made with ``git archive COMMIT cockpit | tar -x -C DIR``), rounds interleaved; prints
-JSON with each tree's median µs per tick and the ratio (this tree / the other).
+flushed every ``--flush-every`` ticks (100) and the timer every 500 (10 ms and 50 ms at
+10,000 ticks/s), a real viewer server as publisher. Each tree runs in its own process
+(``--code DIR``: the other tree, made with ``git archive COMMIT cockpit | tar -x -C DIR``),
+rounds interleaved; prints JSON with each tree's median µs per tick and the ratio (this
+tree / the other).
 
     PYTHONPATH=. python3 benchmarks/lab/tick_cost.py --code /tmp/before [--rounds 5]
         [--symbols 50] [--ticks 20000] [--batch 8]
@@ -35,7 +36,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def measure(
-    symbols: int, ticks: int, batch: int, passes: int, profile: str | None = None
+    symbols: int,
+    ticks: int,
+    batch: int,
+    passes: int,
+    profile: str | None = None,
+    flush_every: int = 100,
 ) -> dict[str, float]:
     """The feed and decision stages' CPU per tick (µs), the best of ``passes``."""
     from cockpit.adapters.openalgo.feed import OpenAlgoProtocol
@@ -110,7 +116,7 @@ def measure(
             c0 = time.thread_time()
             for start in range(0, len(events), batch):
                 handle_items(events[start : start + batch])
-                if start % 100 < batch:
+                if start % flush_every < batch:
                     flush()
                 if start % 500 < batch:
                     handle(EngineTimer(time.time_ns()))
@@ -134,6 +140,7 @@ def child(code: Path, args: argparse.Namespace) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(code))
     cmd = [sys.executable, __file__, "--child", "--symbols", str(args.symbols)]
     cmd += ["--ticks", str(args.ticks), "--batch", str(args.batch), "--passes", str(args.passes)]
+    cmd += ["--flush-every", str(args.flush_every)]
     out = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout))
 
@@ -145,12 +152,20 @@ def main() -> int:
     ap.add_argument("--symbols", type=int, default=50)
     ap.add_argument("--ticks", type=int, default=20_000)
     ap.add_argument("--batch", type=int, default=8, help="events per handle_items call")
+    ap.add_argument(
+        "--flush-every",
+        type=int,
+        default=100,
+        help="ticks between screen flushes (100: the default 10 ms fold at 10,000 ticks/s)",
+    )
     ap.add_argument("--passes", type=int, default=2, help="passes per process (best taken)")
     ap.add_argument("--profile", help="this tree alone: cProfile the decision stage to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child or args.profile:
-        figures = measure(args.symbols, args.ticks, args.batch, args.passes, args.profile)
+        figures = measure(
+            args.symbols, args.ticks, args.batch, args.passes, args.profile, args.flush_every
+        )
         print(json.dumps(figures))
         return 0
     trees = {"this": REPO}
@@ -165,6 +180,7 @@ def main() -> int:
         "symbols": args.symbols,
         "ticks": args.ticks,
         "batch": args.batch,
+        "flush_every": args.flush_every,
         "rounds": args.rounds,
         "host_load_1m": round(os.getloadavg()[0], 2),
     }
