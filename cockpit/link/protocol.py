@@ -153,10 +153,9 @@ PROTOCOL_VERSION: Final = 3
 :class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
 :class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``), and :class:`Showing` (which
 symbols a viewer draws in full). ``Hello.showing`` came later without a bump: an engine
-that does not know it ignores it and sends everything, as to a viewer that never says."""
-READABLE_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
-"""Viewer versions this engine serves. A version-2 viewer cannot decode the alert, chart and
-tape messages of version 3, so it is refused with a clear message, as any other version."""
+that does not know it ignores it and sends everything, as to a viewer that never says.
+A viewer of any other version is refused with a clear message (a version-2 viewer cannot
+decode the messages of version 3)."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
