@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from cockpit.domain.positions import money_text
-from cockpit.link.msg import Msg, Request
+from cockpit.link.msg import Request, Sequenced
 
 # --------------------------------------------------------------------------- views
 
@@ -61,18 +61,16 @@ class WatchlistView(msgspec.Struct, frozen=True, omit_defaults=True):
 # --------------------------------------------------------------------------- engine → viewer
 
 
-class AlertEvent(Msg, frozen=True, tag="alert"):
+class AlertEvent(Sequenced, frozen=True, tag="alert"):
     """An alert was added, changed (fired) or removed."""
 
-    seq: int
     alert: AlertView
     removed: bool = False
 
 
-class AlertFired(Msg, frozen=True, tag="alert_fired"):
+class AlertFired(Sequenced, frozen=True, tag="alert_fired"):
     """An alert fired: every viewer rings the bell and shows a desktop notification."""
 
-    seq: int
     alert_id: int
     kind: str
     title: str
@@ -81,10 +79,9 @@ class AlertFired(Msg, frozen=True, tag="alert_fired"):
     key: str | None = None
 
 
-class WatchlistsChanged(Msg, frozen=True, tag="watchlists"):
+class WatchlistsChanged(Sequenced, frozen=True, tag="watchlists"):
     """The named watchlists changed (added, switched, removed, view settings)."""
 
-    seq: int
     watchlists: list[WatchlistView]
     active: str
 

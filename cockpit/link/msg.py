@@ -19,3 +19,9 @@ class SymbolRequest(Request, frozen=True):
     """Base of a command about one symbol (``EXCH:SYMBOL``)."""
 
     key: str
+
+
+class Sequenced(Msg, frozen=True):
+    """Base of what the engine publishes in order, numbered by ``seq``."""
+
+    seq: int
