@@ -93,7 +93,14 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
     try:
-        with spawn_and_wait(settings, forwarded_flags(args)) as c:
+        spawned = spawn_and_wait(settings, forwarded_flags(args))
+        with spawned.client as c:
+            if not spawned.ours:  # another start won the race: its engine is the one
+                print(
+                    f"cockpit engine: already running for profile {settings.profile} "
+                    f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})"
+                )
+                return 0
             print(
                 f"cockpit engine: started for profile {settings.profile} "
                 f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
