@@ -82,6 +82,8 @@ class EngineBase:
     """Held MIT entries by client id (``cockpit.engine.entries.HeldTouch``)."""
     _pending_cancel_all: int | None
     _cancel_on_ack: set[str]
+    _reduce_cancels: set[str]
+    """Reducing orders the engine cancelled (they would open the other side), not yet final."""
     _shutdown_when_flat: bool
     _kill_started_ns: int
     feeds: dict[str, FeedStatus]

@@ -210,6 +210,7 @@ class Engine(
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""
+        self._reduce_cancels: set[str] = set()
         self._shutdown_when_flat = False
         self._kill_started_ns = 0
         self.feeds: dict[str, FeedStatus] = {}

@@ -53,9 +53,10 @@ PENDING_APPROVAL_STATUS = "pending approval"
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
 MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 NOT_JOURNALED_TEXT = "not sent: the journal cannot write"
-RISK_REDUCING_TAGS = frozenset({*CLOSING_TAGS, "partial", "protective", "target"})
+RISK_REDUCING_TAGS = frozenset({*CLOSING_TAGS, "partial", "protective", "target", "reduce"})
 """Orders sent even when their own journal commit failed: they only reduce a position (an
-entry, or a reverse, which opens the other side, is not sent)."""
+entry, or a reverse, which opens the other side, is not sent; a manual ``reduce`` order is
+never larger than the position and is cancelled before it could open the other side)."""
 EXITS_PER_COMMIT = 16
 """Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
 
@@ -358,9 +359,10 @@ class OrderFlow(EngineBase):
         position."""
         for order in self._working_of(key):
             if order.is_working and order.cid != filled.cid and order.tag in STRAY_TAGS:
-                self._cancel(order, urgent=True)
                 if order.tag == "reduce":
-                    self._reduce_cancelled(order, "the position is flat")
+                    self._cancel_reducing(order, "the position is flat")
+                else:
+                    self._cancel(order, urgent=True)
 
     def _trim_reducing(self, key: str, held: Decimal) -> None:
         """After a fill that left a position: the working reducing orders of ``key`` may
@@ -371,15 +373,19 @@ class OrderFlow(EngineBase):
             if not order.is_working or order.tag != "reduce":
                 continue
             if (held > 0) is (order.side is Side.BUY):
-                self._cancel(order, urgent=True)
-                self._reduce_cancelled(order, f"the position turned to {held}")
+                self._cancel_reducing(order, f"the position turned to {held}")
             elif order.remaining_qty > room:
-                self._cancel(order, urgent=True)
-                self._reduce_cancelled(order, f"it is larger than the position ({held})")
+                self._cancel_reducing(order, f"it is larger than the position ({held})")
             else:
                 room -= order.remaining_qty
 
-    def _reduce_cancelled(self, order: Order, why: str) -> None:
+    def _cancel_reducing(self, order: Order, why: str) -> None:
+        """Cancel a reducing order that would open the other side, and say so: once while
+        the venue has not answered (the next fills find it still working)."""
+        if order.cid in self._reduce_cancels:
+            return
+        self._reduce_cancels.add(order.cid)
+        self._cancel(order, urgent=True)
         self._alarm(
             "warning",
             f"{order.key}: reducing order {order.cid} ({order.side} {order.remaining_qty})"
@@ -394,6 +400,7 @@ class OrderFlow(EngineBase):
         self._uncertain.pop(order.cid, None)
         self._approval.pop(order.cid, None)
         self._cancel_on_ack.discard(order.cid)
+        self._reduce_cancels.discard(order.cid)
         if order.tag in CLOSING_TAGS:
             self._closing_done(order)
         elif order.tag == "target":
