@@ -456,7 +456,7 @@ class Engine(
         day_pnl = self._day_pnl()
         reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
         if reached and not self._daily_loss_locked:
-            self._drop_queued_entries("daily loss limit")
+            self._drop_queued_entries("daily loss limit", reducing=False)
             self._alert_event(
                 "lock",
                 None,

@@ -363,6 +363,7 @@ class OrderFlow(EngineBase):
                     self._cancel_reducing(order, "the position is flat")
                 else:
                     self._cancel(order, urgent=True)
+        self._trim_reducing_touch(key, ZERO, ZERO)
 
     def _trim_reducing(self, key: str, held: Decimal) -> None:
         """After a fill that left a position: the working reducing orders of ``key`` may
@@ -378,6 +379,7 @@ class OrderFlow(EngineBase):
                 self._cancel_reducing(order, f"it is larger than the position ({held})")
             else:
                 room -= order.remaining_qty
+        self._trim_reducing_touch(key, held, room)
 
     def _cancel_reducing(self, order: Order, why: str) -> None:
         """Cancel a reducing order that would open the other side, and say so: once while

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.domain.execution import CancelOrder, PlaceOrder
-from cockpit.engine.core import Engine, EngineOptions
+from cockpit.engine.core import Engine, EngineOptions, EngineTimer
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import SBIN, Rig
@@ -136,3 +136,85 @@ def test_a_reducing_order_goes_even_when_its_own_commit_failed(
     assert rig.engine.counters["not_sent_journal"] == 0
     other.close()
     journal.close()
+
+
+def sell_mit(rig: Rig, qty: int, level: int) -> str:
+    answer = rig.command(
+        p.PlaceEntry,
+        key=SBIN.key,
+        side="SELL",
+        qty=Decimal(qty),
+        order_type="MIT",
+        trigger=level,
+        plan=p.PlanSpec(none=True),
+    )
+    assert isinstance(answer, p.Ack), answer
+    assert answer.cid
+    return answer.cid
+
+
+def sells_after(rig: Rig, n: int) -> list[PlaceOrder]:
+    return [r for r in rig.places()[n:] if r.action == "SELL"]
+
+
+def test_a_held_mit_against_the_position_is_a_reducing_order(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    sell_mit(rig, 10, 16_200)  # 810.00
+    held = [e.order for e in rig.pub.of(p.OrderEvent) if e.order.order_type == "MIT"]
+    assert held[-1].tag == "reduce"
+    n = len(rig.places())
+    rig.tick(SBIN, "810.00")
+    sent = sells_after(rig, n)
+    assert len(sent) == 1
+    assert rig.engine.orders[sent[0].cid].tag == "reduce"
+    assert sent[0].cid not in rig.engine._entry_specs  # no exit plan attaches to its fill
+
+
+def test_a_reducing_mit_is_dropped_when_another_fill_takes_the_position_flat(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=100, target_ticks=None))
+    cid = sell_mit(rig, 10, 16_200)
+    rig.tick(SBIN, "794.00")  # through the 795.00 stop
+    stop = rig.places()[-1]
+    rig.fill(stop, rig.accept(stop), "794.00")
+    assert rig.engine.portfolio.get(SBIN.key).qty == 0
+    assert len(reduce_alarms(rig, cid)) == 1
+    n = len(rig.places())
+    rig.tick(SBIN, "810.00")  # would have sold 10 short
+    assert sells_after(rig, n) == []
+
+
+def test_a_reducing_mit_larger_than_what_is_left_is_dropped(rig: Rig) -> None:
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    cid = sell_mit(rig, 8, 16_200)
+    close_part(rig, 50)  # 5 left
+    assert len(reduce_alarms(rig, cid)) == 1
+    n = len(rig.places())
+    rig.tick(SBIN, "810.00")
+    assert sells_after(rig, n) == []
+
+
+def test_a_reducing_mit_touched_under_the_daily_loss_lock_still_goes() -> None:
+    """The lock refuses entries; a reducing order lowers the risk, as an exit does."""
+    rig = Rig(trading={"armed_at_start": True}, risk={"max_daily_loss": 100})
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "791.00")  # -90: not yet the limit
+    sell_mit(rig, 5, 15_900)  # 795.00
+    rig.tick(SBIN, "789.00")  # -110: the lock
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine._daily_loss_locked
+    n = len(rig.places())
+    rig.tick(SBIN, "796.00")
+    rig.tick(SBIN, "795.00")
+    sent = sells_after(rig, n)
+    assert [(r.quantity, r.pricetype) for r in sent] == [(Decimal(5), "MARKET")]
+
+
+def test_a_held_reducing_mit_is_journaled_as_one() -> None:
+    """After a restart it is held again as a reducing order (its tag is in ``mit_held``)."""
+    from cockpit.engine.entries import held_from
+
+    body = {"key": SBIN.key, "side": "SELL", "qty": "4", "level": 16_200, "created_ns": 1}
+    assert held_from("c1", body).request.tag == "entry"  # journaled before the tag was
+    assert held_from("c1", {**body, "tag": "reduce"}).request.tag == "reduce"
