@@ -270,6 +270,8 @@ class OrderFlow(EngineBase):
         key = order.key
         inst = self.instruments[key]
         self._products[key] = order.product
+        before = self.portfolio.get(key)
+        qty_before = before.qty if before is not None else Decimal(0)
         self.portfolio.apply_fill(
             key, inst.tick_size, order.side, event.fill_qty, event.price_ticks, event.ts_ns
         )
@@ -285,7 +287,7 @@ class OrderFlow(EngineBase):
         self.fills.append(fill)
         self.day_book.apply_fill(key, inst.tick_size, order.side, event.fill_qty, event.price_ticks)
         pos = self.portfolio.position(key, inst.tick_size)
-        self._excursion_fill(key, event.price_ticks, pos.qty == 0)
+        self._excursion_fill(key, event.price_ticks, qty_before, pos.qty, event.ts_ns)
         if self.journal is not None:
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())

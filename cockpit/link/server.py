@@ -283,7 +283,8 @@ class ViewerServer:
 
     def status(self, status: StatusView) -> None:
         """The latest engine status, sent with the next market batch. Never blocks."""
-        self._status = status
+        with self._lock:
+            self._status = status
 
     def volume(self, vap: VolumeAtPrice) -> None:
         """Changed volume-at-price levels of one symbol, sent with the next market batch.
@@ -443,7 +444,7 @@ class ViewerServer:
         with self._lock:
             quotes, self._quotes = self._quotes, {}
             books, self._books = self._books, {}
-        status, self._status = self._status, None
+            status, self._status = self._status, None  # taken and cleared at once
         for v in self._viewers.values():
             if not v.live or v.closed:
                 continue
