@@ -117,9 +117,10 @@ class OrderFlow(EngineBase):
         else:
             self._send([request])
 
-    def _send(self, requests: list[Any]) -> None:
+    def _send(self, requests: list[Any], *, began: bool = True) -> None:
         """Hand ``requests`` to the router once what was journaled before them is committed:
-        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``)."""
+        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``);
+        ``began``: False when the batch's BEGIN failed (its records are not known written)."""
         if not requests:
             return
         submit = self.router.submit
@@ -133,7 +134,7 @@ class OrderFlow(EngineBase):
         put = self.inbound.put
 
         def send() -> None:
-            ok = journal.committed
+            ok = began and journal.committed
             for request, opens in zip(requests, opening, strict=True):
                 if ok or not opens:
                     submit(request)  # an exit, a cancel, a protective stop: never held back
@@ -170,14 +171,14 @@ class OrderFlow(EngineBase):
         self._held = held
         error: BaseException | None = None
         try:
-            with JournalBatch(self) if self.journal is not None else contextlib.nullcontext():
+            with JournalBatch(self) if self.journal is not None else contextlib.nullcontext() as tx:
                 try:
                     yield
                 except Exception as exc:
                     error = exc
                 finally:  # inside: the requests ship with their statements, one group
                     self._held = None
-                    self._send(held)
+                    self._send(held, began=tx is None or tx.began)
         finally:
             self._held = None
         if error is not None:
