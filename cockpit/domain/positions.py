@@ -25,7 +25,7 @@ Everything that is a finite decimal (every P&L once flat, cash flows) is present
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
@@ -398,8 +398,12 @@ class Portfolio:
 
     def realized_exact(self) -> Fraction:
         """Realized P&L across positions, exact money."""
+        return self._realized(self._positions.values())
+
+    @staticmethod
+    def _realized(positions: Iterable[Position]) -> Fraction:
         by_tick: dict[Decimal, int | Fraction] = {}
-        for p in self._positions.values():
+        for p in positions:
             realized = p.realized
             part: int | Fraction = realized.numerator if realized.denominator == 1 else realized
             if part:
@@ -413,9 +417,12 @@ class Portfolio:
         whole (the usual case; Fractions otherwise), and turned into money once per tick
         size: the engine asks for the day's P&L on every entry and a few times a second.
         """
+        return self._unrealized(self._positions.values())
+
+    def _unrealized(self, positions: Iterable[Position]) -> Fraction:
         marks = self._marks
         by_tick: dict[Decimal, int | Fraction] = {}
-        for p in self._positions.values():
+        for p in positions:
             qty = p.qty
             if qty == 0:
                 continue
@@ -430,6 +437,15 @@ class Portfolio:
                 part = p.unrealized(mark)
             by_tick[p.tick_size] = by_tick.get(p.tick_size, 0) + part
         return _money_sum(by_tick)
+
+    def pnl_by(self, group: Callable[[str], str], *, realized: bool) -> dict[str, Fraction]:
+        """Realized (or unrealized at the marks) P&L, exact money, summed per ``group`` of
+        the position's key (a currency): money in one group is never added to another's."""
+        groups: dict[str, list[Position]] = {}
+        for p in self._positions.values():
+            groups.setdefault(group(p.key), []).append(p)
+        total = self._realized if realized else self._unrealized
+        return {name: total(members) for name, members in groups.items()}
 
     def realized_pnl(self) -> Decimal:
         """Realized P&L across positions, Decimal money."""

@@ -230,7 +230,7 @@ class Entries(EngineBase):
             working=self.working.values(),
             open_orders=len(self.working),
             position_qty=position.qty if position is not None else None,
-            day_pnl=self._day_pnl,
+            day_pnl=self._day_pnls,
             halted=self.kill_switch,
         )
 

@@ -325,11 +325,30 @@ class OrderFlow(EngineBase):
 
     def _day_pnl(self) -> Decimal:
         """The day's P&L: realized from today's fills (the journal's, then live ones) plus
-        unrealized on the positions the broker holds, at the marks."""
+        unrealized on the positions the broker holds, at the marks (one figure: the sum over
+        currencies; what the day's loss rules read is :meth:`_day_pnls`)."""
         now = self.clock()
         if now - self._day_start_ns >= 86_400 * NS:
             self._new_day(now)
         return to_money(self.day_book.realized_exact() + self.portfolio.unrealized_exact())
+
+    def _day_pnls(self) -> dict[str, Decimal]:
+        """The day's P&L per currency (as :meth:`_day_pnl`, never adding rupees to tethers):
+        every currency with a position or a fill today, ``""`` for an unknown one."""
+        now = self.clock()
+        if now - self._day_start_ns >= 86_400 * NS:
+            self._new_day(now)
+        currency = self._currency_of
+        realized = self.day_book.pnl_by(currency, realized=True)
+        unrealized = self.portfolio.pnl_by(currency, realized=False)
+        return {
+            name: to_money(realized.get(name, 0) + unrealized.get(name, 0))
+            for name in sorted(realized.keys() | unrealized.keys())
+        }
+
+    def _currency_of(self, key: str) -> str:
+        inst = self.instruments.get(key)
+        return inst.currency if inst is not None else ""
 
     def _new_day(self, now: int) -> None:
         """Local midnight passed: today's realized starts at zero (open quantities carry)."""
