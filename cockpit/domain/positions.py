@@ -118,6 +118,14 @@ def money_text(value: Decimal, *, sign: bool = True) -> str:
     return f"{q:+,.2f}" if sign else f"{q:,.2f}"
 
 
+def pnls_text(total: Decimal, by_currency: Mapping[str, Decimal]) -> str:
+    """The day's P&L as text: one figure (``-50.00``), or one per currency when there are
+    several (``INR -50.00  USDT +30.00``): never their sum."""
+    if not by_currency:
+        return money_text(total)
+    return "  ".join(f"{c or '?'} {money_text(v)}" for c, v in sorted(by_currency.items()))
+
+
 @dataclass(slots=True)
 class Position:
     """The net position in one instrument with exact average-cost P&L."""

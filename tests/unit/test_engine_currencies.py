@@ -114,3 +114,20 @@ def test_one_currency_reads_as_before() -> None:
     assert st.day_pnl == Decimal("-110.00")
     assert st.day_pnls == {}
     assert st.lock_detail == "day P&L -110.00 reached the loss limit 100.00"
+
+
+def test_engine_status_prints_and_documents_each_currency() -> None:
+    from cockpit.daemon.main import status_document
+    from cockpit.domain.positions import pnls_text
+
+    rig = two_currencies()
+    rig.tick(SBIN, "795.00")
+    rig.tick(BTC, "60030.00")
+    snap = rig.engine.snapshot()
+    st = snap.status
+    assert pnls_text(st.day_pnl, st.day_pnls) == "INR -50.00  USDT +30.00"
+    welcome = p.Welcome(version=1, engine_pid=1, profile="default", venue="sim")
+    doc = status_document(welcome, snap)
+    assert doc["day_pnls"] == {"INR": "-50", "USDT": "30"}  # as day_pnl is written
+    one = p.StatusView(venue="sim", armed=True, day_pnl=Decimal("-50.00"))
+    assert pnls_text(one.day_pnl, one.day_pnls) == "-50.00"  # one currency: as before
