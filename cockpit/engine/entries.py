@@ -356,7 +356,12 @@ class Entries(EngineBase):
         if pos is None or pos.qty == 0 or (pos.qty > 0) is (request.side is Side.BUY):
             return False
         working = sum(
-            (o.remaining_qty for o in self._working_of(request.key) if o.tag == "reduce"), ZERO
+            (
+                o.remaining_qty
+                for o in self._working_of(request.key)
+                if o.tag == "reduce" and o.cid not in self._reduce_cancels
+            ),
+            ZERO,
         )
         return request.qty <= abs(pos.qty) - working
 

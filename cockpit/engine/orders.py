@@ -392,9 +392,10 @@ class OrderFlow(EngineBase):
         together sell at most what it holds (oldest first); any beyond, or on the side of the
         position (it turned), is cancelled: it would open the other side."""
         room = abs(held)
+        cancelling = self._reduce_cancels
         for order in self._working_of(key):
-            if not order.is_working or order.tag != "reduce":
-                continue
+            if not order.is_working or order.tag != "reduce" or order.cid in cancelling:
+                continue  # (one being cancelled already takes no room)
             if (held > 0) is (order.side is Side.BUY):
                 self._cancel_reducing(order, f"the position turned to {held}")
             elif order.remaining_qty > room:

@@ -218,3 +218,17 @@ def test_a_held_reducing_mit_is_journaled_as_one() -> None:
     body = {"key": SBIN.key, "side": "SELL", "qty": "4", "level": 16_200, "created_ns": 1}
     assert held_from("c1", body).request.tag == "entry"  # journaled before the tag was
     assert held_from("c1", {**body, "tag": "reduce"}).request.tag == "reduce"
+
+
+def test_a_reducing_order_being_cancelled_takes_no_room_from_the_next(rig: Rig) -> None:
+    """Long 10 with reducing orders of 8 (older) and 2: a partial close to 5 cancels the 8.
+    A buy brings the position to 9 before the venue answers the cancel: the 8 is going away,
+    so the 2 still fits and must not be cancelled for it."""
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    _big, big = reducing_limit(rig, 8)
+    _small, small = reducing_limit(rig, 2)
+    close_part(rig, 50)  # 5 left: the 8 goes; the 2 fits
+    assert len(cancels_of(rig, big)) == 1
+    rig.enter(SBIN, "BUY", 4, "800.00", plan=p.PlanSpec(none=True))  # 9
+    assert rig.engine.portfolio.get(SBIN.key).qty == 9
+    assert cancels_of(rig, small) == []
