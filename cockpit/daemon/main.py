@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
-from cockpit.domain.positions import money_text
+from cockpit.domain.positions import pnls_text
 from cockpit.link.attach import StartFailed, forwarded_flags, settings_notice, spawn_and_wait
 
 if TYPE_CHECKING:
@@ -93,7 +93,14 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
     try:
-        with spawn_and_wait(settings, forwarded_flags(args)) as c:
+        spawned = spawn_and_wait(settings, forwarded_flags(args))
+        with spawned.client as c:
+            if not spawned.ours:  # another start won the race: its engine is the one
+                print(
+                    f"cockpit engine: already running for profile {settings.profile} "
+                    f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})"
+                )
+                return 0
             print(
                 f"cockpit engine: started for profile {settings.profile} "
                 f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
@@ -152,7 +159,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     st = snap.status
     print(
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
-        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {money_text(st.day_pnl)}"
+        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {pnls_text(st.day_pnl, st.day_pnls)}"
     )
     if st.lock:
         print(f"locked   {st.lock}: {st.lock_detail}")
@@ -199,6 +206,7 @@ def status_document(welcome: Welcome, snap: Snapshot) -> dict[str, Any]:
         "locked": st.lock or None,
         "lock_detail": st.lock_detail or None,
         "day_pnl": str(st.day_pnl),
+        **({"day_pnls": {c: str(v) for c, v in st.day_pnls.items()}} if st.day_pnls else {}),
         "feeds": [
             {"feed": f.feed, "state": str(f.state), "reason": f.reason, "reconnects": f.reconnects}
             for f in snap.feeds

@@ -48,6 +48,7 @@ from cockpit.daemon.venue import (
 )
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
+from cockpit.link.attach import ALREADY_RUNNING_EXIT
 from cockpit.link.bus import Inbound
 
 if TYPE_CHECKING:
@@ -145,6 +146,10 @@ class EngineRunner:
         """Start everything, wait for a stop, take everything down; return an exit code."""
         try:
             self._start()
+        except AlreadyRunning as exc:  # a start that lost a race: the starter attaches
+            log.error("%s", exc)
+            self._teardown()
+            return ALREADY_RUNNING_EXIT
         except (StartupError, ConfigError) as exc:
             log.error("%s", exc)
             self._teardown()
