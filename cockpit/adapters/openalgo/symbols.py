@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import httpx
 
-from cockpit.adapters.openalgo.rest import api_root, message_of
+from cockpit.adapters.openalgo.rest import HttpError, api_root, interpret, message_of
 from cockpit.adapters.openalgo.rows import instrument_from_row
 from cockpit.domain.instruments import Instrument, parse_key
 
@@ -216,7 +216,6 @@ def _call(
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
-        payload = _json(resp)
         if resp.status_code == 429:
             limited += 1
             if limited > policy.retries_429:
@@ -225,16 +224,10 @@ def _call(
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
-        message = message_of(payload)
-        if resp.status_code != 200 or not isinstance(payload, dict):
-            return None, f"HTTP {resp.status_code}: {message or resp.reason_phrase}"
-        if payload.get("status") != "success":
-            return None, message or "the server refused the lookup"
+        try:
+            payload = interpret(resp.status_code, resp.content, resp.reason_phrase, None)
+        except HttpError as exc:
+            return None, str(exc)
+        if not isinstance(payload, dict) or payload.get("status") != "success":
+            return None, message_of(payload) or "the server refused the lookup"
         return payload, ""
-
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
