@@ -67,8 +67,6 @@ def lookup_instruments(
     *,
     policy: LookupPolicy | None = None,
     timeout_s: float = 10.0,
-    client: httpx.Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Instrument], list[str]]:
     """Look ``EXCH:SYMBOL`` keys up; returns (instruments found, refusals as ``key: why``).
 
@@ -79,9 +77,8 @@ def lookup_instruments(
     root = api_root(host)
     found: list[Instrument] = []
     refused: list[str] = []
-    own = client is None
-    http = client or httpx.Client(timeout=timeout_s)
-    pace = _Pace(policy.rate_per_s, sleep)
+    http = httpx.Client(timeout=timeout_s)
+    pace = _Pace(policy.rate_per_s)
     unreachable = ""
     try:
         parsed: list[tuple[str, str]] = []
@@ -116,8 +113,7 @@ def lookup_instruments(
                 if why.startswith(UNREACHABLE):
                     unreachable = why
     finally:
-        if own:
-            http.close()
+        http.close()
     return found, refused
 
 
@@ -159,16 +155,15 @@ def _from_list(rows: dict[str, Any], exchange: str, symbol: str) -> tuple[Instru
 class _Pace:
     """At most ``rate`` calls per second (a minimum gap between calls)."""
 
-    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+    def __init__(self, rate: float) -> None:
         self._gap = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
-        self._sleep = sleep
 
     def wait(self, extra: float = 0.0) -> None:
         now = time.monotonic()
         start = max(now, self._next) + extra
         if start > now:
-            self._sleep(start - now)
+            time.sleep(start - now)
         self._next = max(time.monotonic(), start) + self._gap
 
 
