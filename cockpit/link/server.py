@@ -47,7 +47,6 @@ from cockpit.link.outgoing import go_live, take_batch, write_loop
 from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
-    READABLE_VERSIONS,
     BookView,
     Msg,
     QuoteView,
@@ -482,7 +481,7 @@ class ViewerServer:
             self.counters["protocol_errors"] += bad
             if hello is None:
                 return
-            if hello.version not in READABLE_VERSIONS:
+            if hello.version != PROTOCOL_VERSION:
                 self.counters["viewers_refused"] += 1
                 writer.write(encode(version_refused(hello.version)))
                 await writer.drain()
