@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import on
@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
 from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.numbers import NumberError, parse_positive, parse_whole_ticks
 from cockpit.ui.screens.dialog import Dialog
 from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.sizing import RiskSize, risk_size
@@ -35,15 +36,12 @@ class TicketError(ValueError):
 
 def parse_price(store: Store, key: str, text: str, what: str) -> int | None:
     """A price typed by the user, exactly on the tick grid, as ticks (None if blank)."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise TicketError(f"{what}: not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise TicketError(f"{what}: must be positive")
+        value = parse_positive(text)
+    except NumberError as exc:
+        raise TicketError(f"{what}: {exc}") from None
     tick = store.tick_size(key)
     ticks, rem = divmod(value, tick)
     if rem:
@@ -55,11 +53,9 @@ def parse_price(store: Store, key: str, text: str, what: str) -> int | None:
 def parse_qty(store: Store, key: str, text: str) -> Decimal:
     """A positive quantity, a multiple of the lot size."""
     try:
-        qty = Decimal(text.strip())
-    except InvalidOperation:
-        raise TicketError("qty: not a number") from None
-    if not qty.is_finite() or qty <= 0:
-        raise TicketError("qty: must be positive")
+        qty = parse_positive(text)
+    except NumberError as exc:
+        raise TicketError(f"qty: {exc}") from None
     inst = store.instruments.get(key)
     if inst is not None and qty % inst.lot_size:
         raise TicketError(f"qty: must be a multiple of the lot size {fmt_qty(inst.lot_size)}")
@@ -68,12 +64,12 @@ def parse_qty(store: Store, key: str, text: str) -> Decimal:
 
 def parse_ticks(text: str, what: str) -> int | None:
     """A whole number of ticks (None if blank)."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
-    if not text.isdigit() or int(text) <= 0:
-        raise TicketError(f"{what}: a positive whole number of ticks")
-    return int(text)
+    try:
+        return parse_whole_ticks(text)
+    except NumberError as exc:
+        raise TicketError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
