@@ -164,17 +164,40 @@ def _qty(v: Decimal | None, what: str) -> Decimal | None:
     raise Reject(f"absurd {what}")
 
 
+_SIDE_WORDS: Final = {
+    side: (f"{side} price", f"{side} quantity", f"{side} orders") for side in ("bid", "ask")
+}
+"""The words of a bad level's reason, made once (not on every level of every frame)."""
+
+
 def _levels(raw: list[_Level] | None, side: str) -> tuple[Level, ...]:
     if not raw:
         return ()
     out = []
     for lv in raw:
-        price = _price(lv.price, f"{side} price")
-        qty = _qty(lv.quantity if lv.quantity is not None else lv.qty, f"{side} quantity")
+        price = lv.price
+        qty = lv.quantity if lv.quantity is not None else lv.qty
+        orders = lv.orders
+        try:  # the hot path: a sane level, checked in one expression (a NaN signals)
+            if (
+                price is not None
+                and qty is not None
+                and orders is not None
+                and _ZERO < price < MAX_PRICE
+                and _ZERO <= qty < MAX_QTY
+                and _ZERO <= orders < MAX_QTY
+            ):
+                out.append((price, qty, int(orders)))
+                continue
+        except InvalidOperation:
+            pass
+        words = _SIDE_WORDS[side]
+        price = _price(price, words[0])
+        qty = _qty(qty, words[1])
         if price is None:
             continue  # zero-padded level
-        orders = _qty(lv.orders, f"{side} orders")
-        out.append((price, qty if qty is not None else Decimal(0), int(orders or 0)))
+        orders = _qty(orders, words[2])
+        out.append((price, qty if qty is not None else _ZERO, int(orders or 0)))
     return tuple(out)
 
 
