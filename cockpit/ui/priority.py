@@ -66,6 +66,21 @@ def lower_thread(nice: int) -> int:
         return 0
 
 
+def idle_thread() -> bool:
+    """Run the calling thread (and what it starts from now on) under ``SCHED_IDLE``.
+
+    Every ordinary thread that wakes up takes the CPU from it at once (a nice value only
+    weighs the shares). Needs no privilege; never fails: returns whether it took.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "SCHED_IDLE"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return os.sched_getscheduler(0) == os.SCHED_IDLE
+    except (OSError, AttributeError):
+        return False
+
+
 def read_autogroup(path: Path = AUTOGROUP) -> tuple[str, int] | None:
     """``(group name, nice)`` from an ``autogroup`` file, or None (no autogroups here)."""
     try:
