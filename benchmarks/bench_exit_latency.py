@@ -46,8 +46,9 @@ beside the deciding thread doing it when the writer is idle (``Writes.urgent_her
 default); ``urgent_here`` says which. ``--toasts-ab`` runs each rate also with the TUI
 showing every engine notice as a toast (A: ``[ui] toasts_per_s`` 0) beside its paced toasts (B,
 the default: ``cockpit/ui/toasts.py``); ``--idle-ab`` also with the TUI under ``SCHED_IDLE``;
-``ui_toasts_per_s`` and ``ui_idle`` say which. ``--rounds N`` runs the viewer variants N times
-over, interleaved, so a host's load drifting through the run weighs on A and B alike.
+``ui_variant`` says which (``toasts_all``, ``idle``; empty: the default).
+``--rounds N`` runs the viewer variants N times over, interleaved, so a host's load drifting
+through the run weighs on A and B alike.
 
 Usage::
 
@@ -361,8 +362,7 @@ def socket_viewer(
     counts: Any,
     nice: int = 0,
     fps: int = 30,
-    idle: bool = False,
-    toasts: int | None = None,
+    variant: str = "",
 ) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
     from cockpit.link.client import EngineClient
@@ -386,8 +386,7 @@ def textual_viewer(
     counts: Any,
     nice: int = 0,
     fps: int = 30,
-    idle: bool = False,
-    toasts: int | None = None,
+    variant: str = "",
 ) -> None:
     """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` and ``fps``
     as the ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py; ``[ui] fps``:
@@ -396,7 +395,7 @@ def textual_viewer(
     from cockpit.ui.priority import lower_thread
 
     lower_thread(nice)  # before Textual starts its threads: they inherit it
-    if idle:
+    if variant == "idle":
         from cockpit.ui.priority import idle_thread
 
         idle_thread()
@@ -418,8 +417,8 @@ def textual_viewer(
     options = UiOptions.from_settings(Settings())
     options.freeze_after_start = True  # as the cockpit command runs it
     options.fps = fps
-    if toasts is not None:
-        options.toast_rate = toasts
+    if variant == "toasts_all":
+        options.toast_rate = 0  # every notice a toast
     app = CockpitApp(Connector(), options)
 
     async def run() -> None:
@@ -858,21 +857,20 @@ def main() -> int:
             time.sleep(0.05)
         results["plans_armed_at_start"] = len(engine.plans)
         ui_fps = UiSettings().fps
-        toasts = UiSettings().toasts_per_s
-        viewers = [(False, 0, ui_fps, False, toasts), (True, ui_nice, ui_fps, False, toasts)]
-        viewers += [(True, 0, ui_fps, False, toasts)] if args.nice_ab else []
-        viewers += [(True, ui_nice, args.ui_fps_ab, False, toasts)] if args.ui_fps_ab else []
-        viewers += [(True, ui_nice, ui_fps, True, toasts)] if args.idle_ab else []
-        viewers += [(True, ui_nice, ui_fps, False, 0)] if args.toasts_ab else []
+        viewers = [(False, 0, ui_fps, ""), (True, ui_nice, ui_fps, "")]
+        viewers += [(True, 0, ui_fps, "")] if args.nice_ab else []
+        viewers += [(True, ui_nice, args.ui_fps_ab, "")] if args.ui_fps_ab else []
+        viewers += [(True, ui_nice, ui_fps, "idle")] if args.idle_ab else []
+        viewers += [(True, ui_nice, ui_fps, "toasts_all")] if args.toasts_ab else []
         viewers = viewers * args.rounds
-        for viewer, nice, fps, idle, toast_rate in viewers:
+        for viewer, nice, fps, variant in viewers:
             vproc = None
             vstop = ctx.Event()
             counts = ctx.Value("l", 0)
             if viewer:
                 vready = ctx.Event()
                 target = socket_viewer if args.viewer == "socket" else textual_viewer
-                vargs = (str(sock_path), vready, vstop, counts, nice, fps, idle, toast_rate)
+                vargs = (str(sock_path), vready, vstop, counts, nice, fps, variant)
                 vproc = ctx.Process(target=target, args=vargs)
                 vproc.start()
                 vready.wait(30)
@@ -892,7 +890,7 @@ def main() -> int:
                 for il in inlines
                 for h in heres
             ]
-            default_ui = nice == ui_nice and fps == ui_fps and not idle and toast_rate == toasts
+            default_ui = nice == ui_nice and fps == ui_fps and not variant
             if viewer and default_ui and args.bursts:
                 cmds += [
                     ("burst", burst_cmd, kind, switch_us, w, ef, il, h)
@@ -950,8 +948,7 @@ def main() -> int:
                     "viewer": args.viewer if viewer else "none",
                     "ui_nice": nice if viewer else None,
                     "ui_fps": fps if viewer else None,
-                    "ui_idle": idle if viewer else None,
-                    "ui_toasts_per_s": toast_rate if viewer else None,
+                    "ui_variant": variant if viewer else None,
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
@@ -1002,8 +999,7 @@ def main() -> int:
         and s["switch_us"] == switch_us
         and s["ui_nice"] == ui_nice
         and s["ui_fps"] == UiSettings().fps
-        and not s["ui_idle"]
-        and s["ui_toasts_per_s"] == UiSettings().toasts_per_s
+        and not s["ui_variant"]
         and s["exits_first"]
         and s["lane_inline"]
         and s["urgent_here"]
