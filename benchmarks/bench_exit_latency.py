@@ -45,7 +45,7 @@ runs each scenario with exits committed and handed over by the journal's writer 
 beside the deciding thread doing it when the writer is idle (``Writes.urgent_here``, the
 default); ``urgent_here`` says which. ``--toasts-ab`` runs each rate also with the TUI
 showing every engine notice as a toast (A: ``[ui] toasts_per_s`` 0) beside its paced toasts (B,
-the default: ``cockpit/ui/toasts.py``); ``--idle-ab`` also with the TUI under ``SCHED_IDLE``;
+the default: ``cockpit/ui/toast_pace.py``); ``--idle-ab`` also with the TUI under ``SCHED_IDLE``;
 ``ui_variant`` says which (``toasts_all``, ``idle``; empty: the default).
 ``--rounds N`` runs the viewer variants N times over, interleaved, so a host's load drifting
 through the run weighs on A and B alike.

@@ -200,6 +200,9 @@ class ExitSettings(BaseModel):
     """Hold a print far outside the recent range until a second print confirms it."""
 
 
+PositiveMoney = Annotated[Decimal, Field(gt=0)]
+
+
 class RiskSettings(BaseModel):
     """Pre-trade limits (None: no limit). Mapped onto ``cockpit.domain.risk``'s limits."""
 
@@ -218,8 +221,11 @@ class RiskSettings(BaseModel):
     """Most working orders at once."""
     max_orders_per_minute: int | None = Field(default=None, ge=1)
     """Order-rate limit (entries and modifies; exits are never blocked)."""
-    max_daily_loss: Decimal | None = Field(default=None, gt=0)
-    """Realized + unrealized loss for the day at which entries are refused."""
+    max_daily_loss: PositiveMoney | dict[str, PositiveMoney] | None = None
+    """Realized + unrealized loss for the day at which entries are refused. A number applies
+    in each currency apart (the one currency of most books, as always); a table names the
+    currencies, ``{ INR = 5000, USDT = 50 }``, and a currency not in it is shown but not
+    limited. Rupees and tethers are never added together or converted."""
     max_price_deviation_pct: Decimal | None = Field(default=None, gt=0)
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
@@ -236,6 +242,7 @@ class RiskSettings(BaseModel):
 
         per_minute = self.max_orders_per_minute
         age = self.max_tick_age_s
+        loss = self.max_daily_loss
         return RiskLimits(
             max_order_qty=self.max_order_qty,
             max_position_qty=self.max_position_qty,
@@ -245,7 +252,8 @@ class RiskSettings(BaseModel):
             price_band_pct=self.max_price_deviation_pct,
             max_orders_per_window=per_minute,
             order_window_ns=60_000_000_000 if per_minute is not None else 1_000_000_000,
-            daily_loss_limit=self.max_daily_loss,
+            daily_loss_limit=loss if not isinstance(loss, dict) else None,
+            daily_loss_limits=tuple(loss.items()) if isinstance(loss, dict) else (),
             kill_on_daily_loss=self.kill_on_daily_loss,
             max_tick_age_ns=None if age is None else max(1, int(age * 1_000_000_000)),
         )
@@ -304,7 +312,7 @@ class UiSettings(BaseModel):
     toasts_per_s: int = Field(default=3, ge=0, le=100)
     """Engine notices (fills, exits, alarms) shown as toasts in any second at most; the rest
     show as one summary at the second's end, each in the message log; errors always show
-    (0: every notice is a toast; ``cockpit/ui/toasts.py``)."""
+    (0: every notice is a toast; ``cockpit/ui/toast_pace.py``)."""
     confirm_qty_multiple: Decimal | None = Field(default=Decimal(10), gt=0)
     """Fat finger: ask before an order of more than this many times the default quantity."""
     confirm_value_over: Decimal | None = Field(default=Decimal(500_000), gt=0)

@@ -295,15 +295,6 @@ class VenueFeed:
         """Stop the adapter (bounded)."""
         return bool(self.inner.stop(timeout))
 
-    def stats(self) -> dict[str, Any]:
-        """The adapter's counters."""
-        return dict(self.inner.stats())
-
-    @property
-    def state(self) -> Any:
-        """The adapter's state."""
-        return self.inner.state
-
 
 # ---------------------------------------------------------------------- the tee
 

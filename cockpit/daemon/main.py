@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from cockpit import paths
 from cockpit.config import ConfigError, Settings, load_settings
-from cockpit.domain.positions import money_text
+from cockpit.domain.positions import pnls_text
 from cockpit.link.attach import StartFailed, forwarded_flags, settings_notice, spawn_and_wait
 
 if TYPE_CHECKING:
-    from cockpit.link.protocol import Snapshot, Welcome
+    from cockpit.link.protocol import OrderView, Snapshot, Welcome
 
 NOT_RUNNING: Final = 3
 STOP_TIMEOUT_S: Final = 60.0
@@ -93,7 +93,14 @@ def start_detached(settings: Settings, args: argparse.Namespace) -> int:
         print(f"cockpit engine: {exc}", file=sys.stderr)
         return 1
     try:
-        with spawn_and_wait(settings, forwarded_flags(args)) as c:
+        spawned = spawn_and_wait(settings, forwarded_flags(args))
+        with spawned.client as c:
+            if not spawned.ours:  # another start won the race: its engine is the one
+                print(
+                    f"cockpit engine: already running for profile {settings.profile} "
+                    f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})"
+                )
+                return 0
             print(
                 f"cockpit engine: started for profile {settings.profile} "
                 f"(pid {c.welcome.engine_pid}, venue {c.welcome.venue})\n"
@@ -152,7 +159,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     st = snap.status
     print(
         f"venue    {w.venue}  armed={'yes' if st.armed else 'no'}"
-        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {money_text(st.day_pnl)}"
+        f"{'  KILL SWITCH' if st.kill_switch else ''}  day P&L {pnls_text(st.day_pnl, st.day_pnls)}"
     )
     if st.lock:
         print(f"locked   {st.lock}: {st.lock_detail}")
@@ -166,7 +173,7 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
     print(f"positions {len(open_positions)} open")
     for p in open_positions:
         print(f"  {p.key:<24} {p.qty:>10}  avg {p.avg_price}  unrealized {p.unrealized}")
-    working = [o for o in snap.orders if o.status.lower() not in _FINAL_STATES]
+    working = working_orders(snap.orders)
     print(f"orders   {len(working)} working")
     for o in working:
         price = _fmt_price(o.price, ticks.get(o.key))
@@ -178,6 +185,11 @@ def status(settings: Settings, *, as_json: bool = False) -> int:
 
 
 _FINAL_STATES: Final = frozenset({"complete", "rejected", "cancelled"})
+
+
+def working_orders(orders: list[OrderView]) -> list[OrderView]:
+    """The orders that may still fill (a held MIT entry and one pending approval too)."""
+    return [o for o in orders if o.status.lower() not in _FINAL_STATES]
 
 
 def status_document(welcome: Welcome, snap: Snapshot) -> dict[str, Any]:
@@ -194,12 +206,13 @@ def status_document(welcome: Welcome, snap: Snapshot) -> dict[str, Any]:
         "locked": st.lock or None,
         "lock_detail": st.lock_detail or None,
         "day_pnl": str(st.day_pnl),
+        **({"day_pnls": {c: str(v) for c, v in st.day_pnls.items()}} if st.day_pnls else {}),
         "feeds": [
             {"feed": f.feed, "state": str(f.state), "reason": f.reason, "reconnects": f.reconnects}
             for f in snap.feeds
         ],
         "positions": sum(1 for p in snap.positions if p.qty != 0),
-        "working_orders": sum(1 for o in snap.orders if o.status.lower() not in _FINAL_STATES),
+        "working_orders": len(working_orders(snap.orders)),
         "plans": len(snap.plans),
         "viewers": max(0, welcome.viewers - 1),
         "watchlist": list(snap.watchlist),
@@ -277,14 +290,10 @@ def _still_open(settings: Settings) -> str:
         return f" (its state is not readable: {exc})"
     lines = [
         f"\n  working: {o.key} {o.side} {o.qty} {o.order_type} #{o.venue_id or o.cid} {o.status}"
-        for o in snap.orders
-        if o.status in _WORKING
+        for o in working_orders(snap.orders)
     ]
     lines += [f"\n  open:    {pos.key} {pos.qty}" for pos in snap.positions if pos.qty]
     return "; still:" + "".join(lines) if lines else ""
-
-
-_WORKING: Final = frozenset({"pending_new", "open", "trigger_pending", "partially_filled"})
 
 
 def _alive(pid: int) -> bool:

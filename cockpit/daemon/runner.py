@@ -1,11 +1,8 @@
 """Assembles a running engine: config → paper exchange child (if no broker) → feed → router
 → journal → decision thread → viewer server; and takes it all down again cleanly.
 
-Threads of a running engine: the main thread (waits for a stop: signal, Shutdown command,
-paper exchange death), the decision thread (``Engine.run``), the viewer server's asyncio
-thread, the feed's connection thread and the router's workers. Everything they produce goes
-through one :class:`~cockpit.link.bus.Inbound` queue to the decision thread, the only one
-that runs engine code.
+The main thread waits for a stop (signal, Shutdown command, paper exchange death); the
+other threads are described in :mod:`cockpit.engine.core`.
 
 One engine per profile: an exclusive ``flock`` on ``<runtime dir>/<profile>.pid`` (released by
 the kernel when the process dies, so a crashed engine never blocks the next one), plus the
@@ -51,6 +48,7 @@ from cockpit.daemon.venue import (
 )
 from cockpit.domain.feed import OrderUpdate
 from cockpit.domain.instruments import Instrument
+from cockpit.link.attach import ALREADY_RUNNING_EXIT
 from cockpit.link.bus import Inbound
 
 if TYPE_CHECKING:
@@ -148,6 +146,10 @@ class EngineRunner:
         """Start everything, wait for a stop, take everything down; return an exit code."""
         try:
             self._start()
+        except AlreadyRunning as exc:  # a start that lost a race: the starter attaches
+            log.error("%s", exc)
+            self._teardown()
+            return ALREADY_RUNNING_EXIT
         except (StartupError, ConfigError) as exc:
             log.error("%s", exc)
             self._teardown()

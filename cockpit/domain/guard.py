@@ -128,6 +128,18 @@ class JumpGuard:
             return False
         return self._far(price_ticks, limit)
 
+    def passes(self, price_ticks: int) -> bool:
+        """:meth:`check`'s hot path with no answer to build: True when the guard has no limit
+        or the print is inside the recent range with nothing held (taken into the range, as
+        :meth:`check` would: it passes with no alarm); False: ask :meth:`check`, which has
+        not been told of this print yet."""
+        if self.limit is None:
+            return True
+        if self.held is None and self._recent and self._lo <= price_ticks <= self._hi:
+            self._push(price_ticks)
+            return True
+        return False
+
     def check(self, price_ticks: int, fmt: object = str) -> Checked:
         """Judge one print (integer ticks). ``fmt`` turns ticks into the alarm's price text."""
         limit = self.limit

@@ -60,6 +60,50 @@ _FRACTIONAL: Final = frozenset(
 )
 
 
+_INDIAN: Final = frozenset(
+    {
+        Exchange.NSE,
+        Exchange.NFO,
+        Exchange.CDS,
+        Exchange.BSE,
+        Exchange.BFO,
+        Exchange.BCD,
+        Exchange.MCX,
+        Exchange.NCDEX,
+        Exchange.NCO,
+        Exchange.NSE_INDEX,
+        Exchange.BSE_INDEX,
+        Exchange.MCX_INDEX,
+    }
+)
+QUOTE_ASSETS: Final = (
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "DAI", "USD", "EUR", "GBP", "TRY", "BRL",
+    "JPY", "INR", "BTC", "ETH", "BNB",
+)  # fmt: skip
+"""The assets a crypto symbol may be quoted in, longest first where one ends another."""
+
+
+def currency_of(exchange: Exchange, symbol: str) -> str:
+    """The currency an instrument's prices (and so its P&L) are in: ``INR`` on the Indian
+    exchanges, the quote (or settlement) asset of a crypto pair (``BTCUSDT`` -> ``USDT``,
+    ``BTC/USDT:USDT`` -> ``USDT``, Hyperliquid's perpetuals ``USDC``); ``""`` when unknown."""
+    if exchange in _INDIAN:
+        return "INR"
+    text = symbol.upper()
+    if exchange is Exchange.CCXT or "/" in text:
+        pair, _, settle = text.partition(":")
+        return settle or pair.partition("/")[2]
+    if exchange is Exchange.HYPERLIQUID:
+        return "USDC"  # its perpetuals (``BTC``) are margined and settled in USDC
+    if exchange is Exchange.GLOBAL_INDEX:
+        return ""
+    pair = text.partition("_")[0]  # BTCUSDT_260327: a delivery future
+    for asset in QUOTE_ASSETS:
+        if pair.endswith(asset) and len(pair) > len(asset):
+            return asset
+    return ""
+
+
 class Rounding(StrEnum):
     """How an off-grid price is snapped to the tick grid."""
 
@@ -164,6 +208,8 @@ class Instrument:
     """The venue's own id (Kite instrument token, broker token), if any."""
     precision: int = field(init=False)
     """Decimal places of a price on the grid (display precision)."""
+    currency: str = field(init=False, compare=False)
+    """What its prices and P&L are counted in (:func:`currency_of`; ``""`` when unknown)."""
 
     def __post_init__(self) -> None:
         tick = to_decimal(self.tick_size)
@@ -178,6 +224,7 @@ class Instrument:
         exponent = tick.normalize().as_tuple().exponent
         assert isinstance(exponent, int)
         object.__setattr__(self, "precision", max(0, -exponent))
+        object.__setattr__(self, "currency", currency_of(self.exchange, self.symbol))
 
     @property
     def key(self) -> str:

@@ -25,7 +25,7 @@ Everything that is a finite decimal (every P&L once flat, cash flows) is present
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
@@ -116,6 +116,14 @@ def money_text(value: Decimal, *, sign: bool = True) -> str:
     (``-1,005.00``); what every screen, alert and message shows."""
     q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+
+
+def pnls_text(total: Decimal, by_currency: Mapping[str, Decimal]) -> str:
+    """The day's P&L as text: one figure (``-50.00``), or one per currency when there are
+    several (``INR -50.00  USDT +30.00``): never their sum."""
+    if not by_currency:
+        return money_text(total)
+    return "  ".join(f"{c or '?'} {money_text(v)}" for c, v in sorted(by_currency.items()))
 
 
 @dataclass(slots=True)
@@ -398,8 +406,12 @@ class Portfolio:
 
     def realized_exact(self) -> Fraction:
         """Realized P&L across positions, exact money."""
+        return self._realized(self._positions.values())
+
+    @staticmethod
+    def _realized(positions: Iterable[Position]) -> Fraction:
         by_tick: dict[Decimal, int | Fraction] = {}
-        for p in self._positions.values():
+        for p in positions:
             realized = p.realized
             part: int | Fraction = realized.numerator if realized.denominator == 1 else realized
             if part:
@@ -413,9 +425,12 @@ class Portfolio:
         whole (the usual case; Fractions otherwise), and turned into money once per tick
         size: the engine asks for the day's P&L on every entry and a few times a second.
         """
+        return self._unrealized(self._positions.values())
+
+    def _unrealized(self, positions: Iterable[Position]) -> Fraction:
         marks = self._marks
         by_tick: dict[Decimal, int | Fraction] = {}
-        for p in self._positions.values():
+        for p in positions:
             qty = p.qty
             if qty == 0:
                 continue
@@ -430,6 +445,15 @@ class Portfolio:
                 part = p.unrealized(mark)
             by_tick[p.tick_size] = by_tick.get(p.tick_size, 0) + part
         return _money_sum(by_tick)
+
+    def pnl_by(self, group: Callable[[str], str], *, realized: bool) -> dict[str, Fraction]:
+        """Realized (or unrealized at the marks) P&L, exact money, summed per ``group`` of
+        the position's key (a currency): money in one group is never added to another's."""
+        groups: dict[str, list[Position]] = {}
+        for p in self._positions.values():
+            groups.setdefault(group(p.key), []).append(p)
+        total = self._realized if realized else self._unrealized
+        return {name: total(members) for name, members in groups.items()}
 
     def realized_pnl(self) -> Decimal:
         """Realized P&L across positions, Decimal money."""

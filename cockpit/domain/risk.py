@@ -7,14 +7,18 @@ API summary
   ``max_position_notional`` (money of the position after the order, per symbol),
   ``max_open_orders``, ``price_band_pct`` (a limit/trigger price within this percent of the
   last price), ``max_orders_per_window`` within ``order_window_ns``, ``daily_loss_limit``
-  (a positive amount: entries stop once day P&L <= -limit), ``max_tick_age_ns`` (stale-data
+  (a positive amount: entries stop once day P&L <= -limit, in each currency apart),
+  ``daily_loss_limits`` (per currency, ``(("INR", 5000),)``: named currencies use these,
+  the others ``daily_loss_limit``), ``max_tick_age_ns`` (stale-data
   gate), ``kill_on_daily_loss`` (the caller trips its kill switch when
   :func:`daily_loss_reached`). :meth:`RiskLimits.from_mapping` builds it from config values.
 - :class:`RiskContext` (filled by the caller at check time): ``now_ns``, ``tick_size``,
   positions by key (signed), ``working_qty`` (signed unfilled entry quantity by key, counted
   towards the position limit), ``open_orders``, last price ticks and last tick time by key,
-  ``recent_orders_ns`` (send times of recent orders), ``day_pnl`` (Decimal money),
-  ``halted`` (kill switch).
+  ``recent_orders_ns`` (send times of recent orders), ``day_pnl`` (Decimal money) or
+  ``day_pnls`` (per currency: never added together), ``halted`` (kill switch).
+- :func:`daily_loss_breach` ``(limits, pnls) -> LossBreach | None``: the first currency whose
+  day P&L reached its limit; :func:`loss_words` words it.
 - :func:`check_entry` ``(request, limits, ctx) -> Refusal | None`` (the first rule that
   refuses) and :func:`refusals` (all of them). Exits are never checked.
 - :class:`Refusal` has ``rule`` (a stable id from :class:`Rule`) and ``message`` naming the
@@ -85,7 +89,11 @@ class RiskLimits:
     max_orders_per_window: int | None = None
     order_window_ns: int = _NS_PER_S
     daily_loss_limit: Decimal | None = None
-    """A positive amount: no new entries once day P&L <= -limit."""
+    """A positive amount: no new entries once day P&L <= -limit (in each currency apart;
+    never a sum of rupees and tethers)."""
+    daily_loss_limits: tuple[tuple[str, Decimal], ...] = ()
+    """Per currency (``(("INR", Decimal(5000)),)``): a currency named here uses its own
+    limit; one not named uses ``daily_loss_limit`` (none when that is None)."""
     max_tick_age_ns: int | None = None
     """No entries while the symbol's last tick is older than this (or absent)."""
     kill_on_daily_loss: bool = False
@@ -107,12 +115,31 @@ class RiskLimits:
                 if not value.is_finite() or value <= 0:
                     raise ValueError(f"risk limit {name} must be > 0, got {value}")
                 object.__setattr__(self, name, value)
+        named = []
+        for currency, amount in self.daily_loss_limits:
+            value = Decimal(amount)
+            if not value.is_finite() or value <= 0:
+                raise ValueError(f"daily loss limit in {currency} must be > 0, got {value}")
+            named.append((str(currency).upper(), value))
+        object.__setattr__(self, "daily_loss_limits", tuple(sorted(named)))
         for name in ("max_open_orders", "max_orders_per_window", "max_tick_age_ns"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"risk limit {name} must be > 0, got {value}")
         if self.order_window_ns <= 0:
             raise ValueError(f"order_window_ns must be > 0, got {self.order_window_ns}")
+
+    @property
+    def has_daily_loss_limit(self) -> bool:
+        """Whether any daily loss limit is set (in some currency)."""
+        return self.daily_loss_limit is not None or bool(self.daily_loss_limits)
+
+    def daily_loss_limit_in(self, currency: str) -> Decimal | None:
+        """The daily loss limit for P&L in ``currency`` (None: not limited)."""
+        for named, amount in self.daily_loss_limits:
+            if named == currency:
+                return amount
+        return self.daily_loss_limit
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> RiskLimits:
@@ -132,6 +159,11 @@ class RiskLimits:
             elif name in known:
                 if name == "kill_on_daily_loss":
                     kwargs[name] = _flag(value)
+                elif name == "daily_loss_limits":
+                    kwargs[name] = tuple(
+                        (str(c), Decimal(str(v)))
+                        for c, v in (value.items() if isinstance(value, Mapping) else value)
+                    )
                 elif name in _INT_LIMITS:
                     kwargs[name] = int(value)
                 else:
@@ -162,6 +194,9 @@ class RiskContext:
     recent_orders_ns: Sequence[int] = ()
     """Send times of recent orders (older ones than the window are ignored)."""
     day_pnl: Decimal = Decimal(0)
+    """The day's P&L in the one currency (used when ``day_pnls`` is empty)."""
+    day_pnls: Mapping[str, Decimal] = field(default_factory=dict)
+    """The day's P&L per currency (each checked against its own limit)."""
     halted: bool = False
     """The kill switch: no entries at all."""
 
@@ -179,15 +214,45 @@ def _flag(value: Any) -> bool:
 
 
 def daily_loss_reached(limits: RiskLimits, day_pnl: Decimal) -> bool:
-    """Whether day P&L has reached the daily loss limit (False when there is none)."""
+    """Whether day P&L (one currency) has reached the daily loss limit (False when none)."""
     return limits.daily_loss_limit is not None and day_pnl <= -limits.daily_loss_limit
 
 
-def loss_words(day_pnl: Decimal, limit: Decimal | None) -> str:
-    """``day P&L -1,005.00 reached the loss limit 1,000.00`` (money, not raw Decimals): the
-    lock alert, the kill alarm, the status bar's lock and an entry's refusal say the same."""
+@dataclass(frozen=True, slots=True)
+class LossBreach:
+    """A currency whose day P&L reached its daily loss limit."""
+
+    currency: str
+    """``""`` when the book has one currency and the limit names none (worded as before)."""
+    pnl: Decimal
+    limit: Decimal
+
+    @property
+    def words(self) -> str:
+        """``day P&L USDT -110.00 reached the loss limit USDT 100.00``."""
+        return loss_words(self.pnl, self.limit, self.currency)
+
+
+def daily_loss_breach(limits: RiskLimits, pnls: Mapping[str, Decimal]) -> LossBreach | None:
+    """The first currency (by name) whose day P&L in ``pnls`` reached its own limit, or None.
+    Currencies are never added together or converted; the words name the currency unless the
+    book has one and the limit names none (as it always read)."""
+    named = bool(limits.daily_loss_limits) or len(pnls) > 1
+    for currency in sorted(pnls):
+        limit = limits.daily_loss_limit_in(currency)
+        pnl = pnls[currency]
+        if limit is not None and pnl <= -limit:
+            return LossBreach(currency if named else "", pnl, limit)
+    return None
+
+
+def loss_words(day_pnl: Decimal, limit: Decimal | None, currency: str = "") -> str:
+    """``day P&L -1,005.00 reached the loss limit 1,000.00`` (money, not raw Decimals; with
+    ``currency``: ``day P&L USDT -110.00 ...``): the lock alert, the kill alarm, the status
+    bar's lock and an entry's refusal say the same."""
+    unit = f"{currency} " if currency else ""
     limit_text = money_text(limit or Decimal(0), sign=False)
-    return f"day P&L {money_text(day_pnl)} reached the loss limit {limit_text}"
+    return f"day P&L {unit}{money_text(day_pnl)} reached the loss limit {unit}{limit_text}"
 
 
 def _fmt(value: Decimal) -> str:
@@ -227,13 +292,10 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                     f"stale_data: last tick for {key} is {age} s old, over the limit {limit_s} s",
                 )
             )
-    if limits.daily_loss_limit is not None and ctx.day_pnl <= -limits.daily_loss_limit:
-        out.append(
-            Refusal(
-                Rule.DAILY_LOSS,
-                f"daily_loss_limit: {loss_words(ctx.day_pnl, limits.daily_loss_limit)}",
-            )
-        )
+    if limits.has_daily_loss_limit:
+        breach = daily_loss_breach(limits, ctx.day_pnls or {"": ctx.day_pnl})
+        if breach is not None:
+            out.append(Refusal(Rule.DAILY_LOSS, f"daily_loss_limit: {breach.words}"))
     qty = request.qty
     if limits.max_order_qty is not None and qty > limits.max_order_qty:
         out.append(

@@ -71,6 +71,7 @@ from cockpit.engine.state import (
     BATCHED,
     MS,
     NS,
+    ZERO,
     Closer,
     EngineOptions,
     EngineTimer,
@@ -210,6 +211,7 @@ class Engine(
         self._pending_cancel_all: int | None = None
         self._cancel_on_ack: set[str] = set()
         """Orders to cancel as soon as the venue acknowledges them."""
+        self._reduce_cancels: set[str] = set()
         self._shutdown_when_flat = False
         self._kill_started_ns = 0
         self.feeds: dict[str, FeedStatus] = {}
@@ -379,7 +381,7 @@ class Engine(
             self._plans_on_timer(now)
         self._retry_closers(now)
         self._probe_journal(now)
-        if self._risk.limits.daily_loss_limit is not None and self.reconciled:
+        if self._risk.limits.has_daily_loss_limit and self.reconciled:
             self._check_daily_loss()
         if self._shutdown_when_flat and not self.portfolio.open_positions and not self.working:
             self.shutdown_requested.set()
@@ -452,24 +454,14 @@ class Engine(
     def _check_daily_loss(self) -> None:
         """The day's loss limit: as it is reached, entries still queued are dropped; with
         ``[risk] kill_on_daily_loss`` the kill switch trips (again after a re-arm)."""
-        day_pnl = self._day_pnl()
-        reached = risk.daily_loss_reached(self._risk.limits, day_pnl)
-        if reached and not self._daily_loss_locked:
-            self._drop_queued_entries("daily loss limit")
-            self._alert_event(
-                "lock",
-                None,
-                "Daily loss lock",
-                f"{risk.loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: entries refused",
-            )
-        self._daily_loss_locked = reached
-        if not reached or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
+        breach = risk.daily_loss_breach(self._risk.limits, self._day_pnls())
+        if breach is not None and not self._daily_loss_locked:
+            self._drop_queued_entries("daily loss limit", reducing=False)
+            self._alert_event("lock", None, "Daily loss lock", f"{breach.words}: entries refused")
+        self._daily_loss_locked = breach is not None
+        if breach is None or not self._risk.limits.kill_on_daily_loss or self.kill_switch:
             return
-        self._alarm(
-            "error",
-            f"{risk.loss_words(day_pnl, self._risk.limits.daily_loss_limit)}: kill switch",
-            code="daily_loss_kill",
-        )
+        self._alarm("error", f"{breach.words}: kill switch", code="daily_loss_kill")
         self._cmd_KillSwitch(0, protocol.KillSwitch(id=0))
 
     def _publish_status(self) -> None:
@@ -485,14 +477,16 @@ class Engine(
     def _status_view(self) -> protocol.StatusView:
         latencies = sorted(self._ack_latencies)
         median = latencies[len(latencies) // 2] / MS if latencies else None
-        day_pnl = self._day_pnl()
+        day_pnls = self._day_pnls()
         lock, detail = entry_lock(
-            self._risk.limits, day_pnl, kill_switch=self.kill_switch, journal_ok=self.journal_ok
+            self._risk.limits, day_pnls, kill_switch=self.kill_switch, journal_ok=self.journal_ok
         )
+        several = len(day_pnls) > 1
         return protocol.StatusView(
             venue=self.options.venue,
             armed=self.armed,
-            day_pnl=day_pnl,
+            day_pnl=ZERO if several else sum(day_pnls.values(), ZERO),
+            day_pnls=day_pnls if several else {},
             ticks_per_s=round(self._ticks_per_s, 1),
             ticks=self.counters["ticks"],
             ticks_folded=self.counters["folded"],

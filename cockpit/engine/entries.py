@@ -30,7 +30,7 @@ from cockpit.domain.instruments import InvalidQuantity
 from cockpit.domain.orders import OrderRequest, OrderType, Product, Side
 from cockpit.engine.base import EngineBase
 from cockpit.engine.risk_gate import GateContext
-from cockpit.engine.state import PART_TAGS
+from cockpit.engine.state import PART_TAGS, ZERO
 from cockpit.engine.templates import plan_spec_for
 from cockpit.link import protocol
 
@@ -150,10 +150,10 @@ class Entries(EngineBase):
             return protocol.Refused(cmd.id, "product", f"unknown product {cmd.product!r}")
         # Against the open position and no larger than it: the order reduces it and never
         # opens the other side (cancelled when the position goes flat by another fill).
+        # A held MIT on that side is one too (sent only if it still reduces when touched).
         held = self.portfolio.get(cmd.key)
         reducing = (
-            not touch
-            and held is not None
+            held is not None
             and held.qty != 0
             and (held.qty > 0) is (side is Side.SELL)
             and qty <= abs(held.qty)
@@ -173,14 +173,14 @@ class Entries(EngineBase):
         )
         if refusal is not None:
             return protocol.Refused(cmd.id, refusal[0], refusal[1])
+        what = " (reduces the position)" if reducing else ""
         if touch:
             assert cmd.trigger is not None
-            cid = self._hold_touch(request, cmd.trigger, spec)
-            return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} MIT", cid=cid)
+            cid = self._hold_touch(request, cmd.trigger, None if reducing else spec)
+            return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} MIT{what}", cid=cid)
         order = self._submit(request, urgent=False)
         if not reducing:
             self._entry_specs[order.cid] = spec
-        what = " (reduces the position)" if reducing else ""
         return protocol.Ack(cmd.id, f"{side} {qty} {cmd.key} {order_type}{what}", cid=order.cid)
 
     def _cmd_Reverse(self, conn_id: int, cmd: protocol.Reverse) -> protocol.Msg:  # noqa: N802
@@ -230,14 +230,14 @@ class Entries(EngineBase):
             working=self.working.values(),
             open_orders=len(self.working),
             position_qty=position.qty if position is not None else None,
-            day_pnl=self._day_pnl,
+            day_pnl=self._day_pnls,
             halted=self.kill_switch,
         )
 
-    def _drop_queued_entries(self, why: str) -> None:
+    def _drop_queued_entries(self, why: str, *, reducing: bool = True) -> None:
         """Entries still queued at the router never go out (each comes back ``dropped``), nor
-        do held MIT entries."""
-        self._drop_touch(None, why)
+        do held MIT entries (``reducing``: the reducing ones too)."""
+        self._drop_touch(None, why, reducing=reducing)
         if self.journal is not None:
             self.journal.flush()  # entries waiting for the writer's commit reach the router
         dropped = self.router.drop_queued_entries()
@@ -275,6 +275,7 @@ class Entries(EngineBase):
                 "mit_held",
                 {"cid": held.cid, "key": request.key, "side": str(request.side),
                  "qty": str(request.qty), "level": level, "product": str(request.product),
+                 "tag": request.tag,
                  "created_ns": held.created_ns,
                  "spec": None if spec is None else msgspec.to_builtins(spec)},
             )  # fmt: skip
@@ -306,6 +307,10 @@ class Entries(EngineBase):
             if not self.reconciled:
                 continue  # touched, watched: sent once the books are known
             del self._touch[held.cid]
+            reducing = held.request.tag == "reduce"
+            if reducing and not self._still_reduces(held.request):
+                self._drop_reducing_touch(held, "the position no longer holds it")
+                continue
             refusal = self._touch_refusal(held)
             if refusal:
                 self._drop_one(held, f"touched but not sent: {refusal}", level="warning")
@@ -313,7 +318,8 @@ class Entries(EngineBase):
             # Gone before it is sent: a crash in between loses the entry, never doubles it.
             self._journal_touch_gone(held.cid, "sent")
             order = self._submit(held.request, urgent=False, cid=held.cid)
-            self._entry_specs[order.cid] = held.spec
+            if not reducing:
+                self._entry_specs[order.cid] = held.spec
 
     def _touch_reconciled(self) -> None:
         """(The first reconciliation) judge the held MIT entries at their symbols' last price:
@@ -326,6 +332,8 @@ class Entries(EngineBase):
     def _touch_refusal(self, held: HeldTouch) -> str:
         if self.kill_switch or not self.armed:
             return "trading is disarmed"
+        if held.request.tag == "reduce":
+            return ""  # it lowers the risk: no entry gate holds it back, as none holds an exit
         if not self.journal_ok:
             return "the journal cannot write"
         if not self._feed_ok():
@@ -341,9 +349,59 @@ class Entries(EngineBase):
         for held in self._touch.values():
             held.unseen = held.unseen or PASSED_WHILE_BLIND
 
-    def _drop_touch(self, key: str | None, why: str) -> int:
-        """Drop the held MIT entries of ``key`` (or all); how many."""
-        dropped = [h for h in self._touch.values() if key is None or h.request.key == key]
+    def _still_reduces(self, request: OrderRequest) -> bool:
+        """Whether the reducing ``request`` still fits against the position, beside the
+        working reducing orders of its symbol."""
+        pos = self.portfolio.get(request.key)
+        if pos is None or pos.qty == 0 or (pos.qty > 0) is (request.side is Side.BUY):
+            return False
+        working = sum(
+            (
+                o.remaining_qty
+                for o in self._working_of(request.key)
+                if o.tag == "reduce" and o.cid not in self._reduce_cancels
+            ),
+            ZERO,
+        )
+        return request.qty <= abs(pos.qty) - working
+
+    def _trim_reducing_touch(self, key: str, held: Decimal, room: Decimal) -> None:
+        """After a fill of ``key`` (``held`` left, ``room`` of it not yet taken by working
+        reducing orders): drop the held reducing MITs that would open the other side."""
+        for touch in [h for h in self._touch.values() if h.request.key == key]:
+            request = touch.request
+            if request.tag != "reduce":
+                continue
+            if held == 0:
+                why = "the position is flat"
+            elif (held > 0) is (request.side is Side.BUY):
+                why = f"the position turned to {held}"
+            elif request.qty > room:
+                why = f"it is larger than the position ({held})"
+            else:
+                room -= request.qty
+                continue
+            del self._touch[touch.cid]
+            self._drop_reducing_touch(touch, why)
+
+    def _drop_reducing_touch(self, held: HeldTouch, why: str) -> None:
+        request = held.request
+        self._drop_one(
+            held,
+            f"(reducing, {request.side} {request.qty}) cancelled: {why}; it would have opened"
+            " the other side",
+            level="warning",
+            code="reduce_cancelled",
+        )
+
+    def _drop_touch(self, key: str | None, why: str, *, reducing: bool = True) -> int:
+        """Drop the held MIT entries of ``key`` (or all; ``reducing``: the reducing ones
+        too); how many."""
+        dropped = [
+            h
+            for h in self._touch.values()
+            if (key is None or h.request.key == key) and (reducing or h.request.tag != "reduce")
+        ]
         for held in dropped:
             del self._touch[held.cid]
             self._drop_one(held, why)
@@ -408,7 +466,7 @@ def held_from(cid: str, body: dict[str, Any]) -> HeldTouch:
         Decimal(body["qty"]),
         OrderType.MARKET,
         Product(body.get("product") or "MIS"),
-        tag="entry",
+        tag="reduce" if body.get("tag") == "reduce" else "entry",
     )
     spec = body.get("spec")
     return HeldTouch(

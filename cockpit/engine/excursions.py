@@ -13,6 +13,7 @@ Cost on the tick path: one dict membership test per tick (``key in _excursions``
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Final
 
 from cockpit.domain.orders import TickPrice
@@ -48,18 +49,29 @@ class Excursions(EngineBase):
             ex[1] = price
             ex[2] = 1
 
-    def _excursion_fill(self, key: str, price: TickPrice, flat: bool) -> None:
-        """A fill: it opens (starts following), moves or closes (journals and stops) a trip."""
+    def _excursion_fill(
+        self, key: str, price: TickPrice, qty_before: Decimal, qty: Decimal, ts: int
+    ) -> None:
+        """A fill: it opens (starts following), moves, closes or reverses a trip.
+
+        The mark that closes a trip gets the fill's time, not the clock's: a timer mark
+        journaled while the fill waited in the queue comes after it (``journal stats`` ends a
+        trip's marks at the first at or after its closing fill). A reverse closes one trip and
+        starts the next at the fill's price.
+        """
         ex = self._excursions.get(key)
         if ex is None:
-            if flat:
+            if qty == 0:
                 return
             ex = self._excursions[key] = [_NONE_LOW, -1, 0]
         self._excursion_tick(key, math.floor(price))
         self._excursion_tick(key, math.ceil(price))
-        if flat:
-            self._journal_mark(key, ex, self.clock())
+        reversed_ = qty_before != 0 and qty != 0 and (qty_before > 0) != (qty > 0)
+        if qty == 0 or reversed_:
+            self._journal_mark(key, ex, ts)
             del self._excursions[key]
+            if reversed_:  # the new side's trip starts at this fill
+                self._excursion_fill(key, price, Decimal(0), qty, ts)
 
     def _marks_on_timer(self, now: int) -> None:
         if now < self._next_marks_ns:

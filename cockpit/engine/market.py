@@ -36,6 +36,7 @@ buyer part in two maps, their ints): 300,000 take ~57 MB of the engine's 300. 3,
 333 levels each took ~220 MB and ~12 minutes to fill: the engine still grew at minute 10.)"""
 VAP_LEVELS_MIN = 100
 """The fewest levels a symbol keeps, however many symbols are followed."""
+OHLC = ("open", "high", "low", "close")
 
 
 class MarketData(EngineBase):
@@ -86,19 +87,22 @@ class MarketData(EngineBase):
         guard = sym.guard
         if slot is not None and not guard.primed:
             guard.seed(slot.plan.last_ticks or slot.plan.entry_ticks)
-        checked = guard.check(ltp, inst.format_price)
-        if checked.alarm:
-            self._alarm("warning", f"{key}: {checked.alarm}", key=key, code="price_jump")
-        if checked.price is not None:  # a held print moves no exit and no mark
+        price: int | None = ltp
+        if not guard.passes(ltp):  # most prints pass: no answer built for them
+            checked = guard.check(ltp, inst.format_price)
+            if checked.alarm:
+                self._alarm("warning", f"{key}: {checked.alarm}", key=key, code="price_jump")
+            price = checked.price
+        if price is not None:  # a held print moves no exit and no mark
             if slot is not None and self.reconciled:
-                self._plan_tick(slot, checked.price, ev.recv_ns)
+                self._plan_tick(slot, price, ev.recv_ns)
             if self._touch:  # seen even before the books are known (sent only after)
-                self._touch_tick(key, checked.price)
-            self.portfolio.update_mark(key, checked.price)
+                self._touch_tick(key, price)
+            self.portfolio.update_mark(key, price)
             if key in self._price_alerts:
-                self._alert_price(key, checked.price)
+                self._alert_price(key, price)
             if key in self._excursions:
-                self._excursion_tick(key, checked.price)
+                self._excursion_tick(key, price)
         self._trade_part(key, sym, ev, ltp, touch)  # after the exit decision: never delays it
         self._to_screen(key, sym, ev)
 
@@ -192,8 +196,8 @@ class MarketData(EngineBase):
             inst = sym.inst
             sym.book = protocol.BookView(
                 key=inst.key,
-                bids=book_levels(sym, ev.bids),
-                asks=book_levels(sym, ev.asks),
+                bids=book_levels(sym, ev.bids, -1, sym.bid),
+                asks=book_levels(sym, ev.asks, 1, sym.ask),
                 recv_ns=ev.recv_ns,
             )
             sym.depth = None
@@ -294,18 +298,24 @@ class MarketData(EngineBase):
         self._vap_dirty = set()
 
     def _quote_fields(self, sym: SymbolState, ev: QuoteTick) -> None:
-        inst = sym.inst
         f = sym.fields
         raw = sym.raw_ohlc
-        for name in ("open", "high", "low", "close"):
-            value = getattr(ev, name)
-            if value is not None and value != raw.get(name):  # most ticks: unchanged
-                raw[name] = value
-                f[name] = venue_ticks(inst, value)
-        for name in ("ltq", "volume", "total_buy_qty", "total_sell_qty"):
-            value = getattr(ev, name)
-            if value is not None:
-                f[name] = value
+        ohlc = (ev.open, ev.high, ev.low, ev.close)
+        if ohlc != sym.raw_ohlc_seen:  # most ticks: the session's figures are unchanged
+            sym.raw_ohlc_seen = ohlc
+            inst = sym.inst
+            for name, value in zip(OHLC, ohlc, strict=True):
+                if value is not None and value != raw.get(name):
+                    raw[name] = value
+                    f[name] = venue_ticks(inst, value)
+        if (value := ev.ltq) is not None:
+            f["ltq"] = value
+        if (value := ev.volume) is not None:
+            f["volume"] = value
+        if (value := ev.total_buy_qty) is not None:
+            f["total_buy_qty"] = value
+        if (value := ev.total_sell_qty) is not None:
+            f["total_sell_qty"] = value
         take_touch(sym, ev)
 
     def _quote_view(self, sym: SymbolState) -> protocol.QuoteView:

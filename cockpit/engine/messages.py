@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Final
 
 from cockpit.link.bus import Publisher
+from cockpit.link.msg import Sequenced
 from cockpit.link.protocol import (
     Alarm,
     ExitFired,
@@ -71,7 +72,7 @@ class MessageRecorder:
 
     def event(self, msg: Msg) -> None:
         if isinstance(msg, _LOGGED):
-            self._record(msg, getattr(msg, "seq", None))
+            self._record(msg, msg.seq if isinstance(msg, Sequenced) else None)
         self.inner.event(msg)
 
     def reply(self, conn_id: int, msg: Msg | SnapshotDraft) -> None:

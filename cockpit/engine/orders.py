@@ -53,9 +53,10 @@ PENDING_APPROVAL_STATUS = "pending approval"
 """An order's status on screen while it waits in OpenAlgo's Action Center."""
 MARKET_DATA = frozenset({LtpTick, QuoteTick, DepthTick, TradeTick})
 NOT_JOURNALED_TEXT = "not sent: the journal cannot write"
-RISK_REDUCING_TAGS = frozenset({*CLOSING_TAGS, "partial", "protective", "target"})
+RISK_REDUCING_TAGS = frozenset({*CLOSING_TAGS, "partial", "protective", "target", "reduce"})
 """Orders sent even when their own journal commit failed: they only reduce a position (an
-entry, or a reverse, which opens the other side, is not sent)."""
+entry, or a reverse, which opens the other side, is not sent; a manual ``reduce`` order is
+never larger than the position and is cancelled before it could open the other side)."""
 EXITS_PER_COMMIT = 16
 """Requests held for one commit, at most, once an exit is among them (``_handle_together``)."""
 
@@ -116,9 +117,10 @@ class OrderFlow(EngineBase):
         else:
             self._send([request])
 
-    def _send(self, requests: list[Any]) -> None:
+    def _send(self, requests: list[Any], *, began: bool = True) -> None:
         """Hand ``requests`` to the router once what was journaled before them is committed:
-        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``)."""
+        now, or on the journal's writer thread after its commit (``cockpit.journal.writer``);
+        ``began``: False when the batch's BEGIN failed (its records are not known written)."""
         if not requests:
             return
         submit = self.router.submit
@@ -132,7 +134,7 @@ class OrderFlow(EngineBase):
         put = self.inbound.put
 
         def send() -> None:
-            ok = journal.committed
+            ok = began and journal.committed
             for request, opens in zip(requests, opening, strict=True):
                 if ok or not opens:
                     submit(request)  # an exit, a cancel, a protective stop: never held back
@@ -169,14 +171,14 @@ class OrderFlow(EngineBase):
         self._held = held
         error: BaseException | None = None
         try:
-            with JournalBatch(self) if self.journal is not None else contextlib.nullcontext():
+            with JournalBatch(self) if self.journal is not None else contextlib.nullcontext() as tx:
                 try:
                     yield
                 except Exception as exc:
                     error = exc
                 finally:  # inside: the requests ship with their statements, one group
                     self._held = None
-                    self._send(held)
+                    self._send(held, began=tx is None or tx.began)
         finally:
             self._held = None
         if error is not None:
@@ -269,6 +271,8 @@ class OrderFlow(EngineBase):
         key = order.key
         inst = self.instruments[key]
         self._products[key] = order.product
+        before = self.portfolio.get(key)
+        qty_before = before.qty if before is not None else Decimal(0)
         self.portfolio.apply_fill(
             key, inst.tick_size, order.side, event.fill_qty, event.price_ticks, event.ts_ns
         )
@@ -284,7 +288,7 @@ class OrderFlow(EngineBase):
         self.fills.append(fill)
         self.day_book.apply_fill(key, inst.tick_size, order.side, event.fill_qty, event.price_ticks)
         pos = self.portfolio.position(key, inst.tick_size)
-        self._excursion_fill(key, event.price_ticks, pos.qty == 0)
+        self._excursion_fill(key, event.price_ticks, qty_before, pos.qty, event.ts_ns)
         if self.journal is not None:
             self._journal_call(self.journal.fill, fill)
             self._journal_call(self.journal.position, key, pos.to_state())
@@ -321,11 +325,30 @@ class OrderFlow(EngineBase):
 
     def _day_pnl(self) -> Decimal:
         """The day's P&L: realized from today's fills (the journal's, then live ones) plus
-        unrealized on the positions the broker holds, at the marks."""
+        unrealized on the positions the broker holds, at the marks (one figure: the sum over
+        currencies; what the day's loss rules read is :meth:`_day_pnls`)."""
         now = self.clock()
         if now - self._day_start_ns >= 86_400 * NS:
             self._new_day(now)
         return to_money(self.day_book.realized_exact() + self.portfolio.unrealized_exact())
+
+    def _day_pnls(self) -> dict[str, Decimal]:
+        """The day's P&L per currency (as :meth:`_day_pnl`, never adding rupees to tethers):
+        every currency with a position or a fill today, ``""`` for an unknown one."""
+        now = self.clock()
+        if now - self._day_start_ns >= 86_400 * NS:
+            self._new_day(now)
+        currency = self._currency_of
+        realized = self.day_book.pnl_by(currency, realized=True)
+        unrealized = self.portfolio.pnl_by(currency, realized=False)
+        return {
+            name: to_money(realized.get(name, 0) + unrealized.get(name, 0))
+            for name in sorted(realized.keys() | unrealized.keys())
+        }
+
+    def _currency_of(self, key: str) -> str:
+        inst = self.instruments.get(key)
+        return inst.currency if inst is not None else ""
 
     def _new_day(self, now: int) -> None:
         """Local midnight passed: today's realized starts at zero (open quantities carry)."""
@@ -358,28 +381,36 @@ class OrderFlow(EngineBase):
         position."""
         for order in self._working_of(key):
             if order.is_working and order.cid != filled.cid and order.tag in STRAY_TAGS:
-                self._cancel(order, urgent=True)
                 if order.tag == "reduce":
-                    self._reduce_cancelled(order, "the position is flat")
+                    self._cancel_reducing(order, "the position is flat")
+                else:
+                    self._cancel(order, urgent=True)
+        self._trim_reducing_touch(key, ZERO, ZERO)
 
     def _trim_reducing(self, key: str, held: Decimal) -> None:
         """After a fill that left a position: the working reducing orders of ``key`` may
         together sell at most what it holds (oldest first); any beyond, or on the side of the
         position (it turned), is cancelled: it would open the other side."""
         room = abs(held)
+        cancelling = self._reduce_cancels
         for order in self._working_of(key):
-            if not order.is_working or order.tag != "reduce":
-                continue
+            if not order.is_working or order.tag != "reduce" or order.cid in cancelling:
+                continue  # (one being cancelled already takes no room)
             if (held > 0) is (order.side is Side.BUY):
-                self._cancel(order, urgent=True)
-                self._reduce_cancelled(order, f"the position turned to {held}")
+                self._cancel_reducing(order, f"the position turned to {held}")
             elif order.remaining_qty > room:
-                self._cancel(order, urgent=True)
-                self._reduce_cancelled(order, f"it is larger than the position ({held})")
+                self._cancel_reducing(order, f"it is larger than the position ({held})")
             else:
                 room -= order.remaining_qty
+        self._trim_reducing_touch(key, held, room)
 
-    def _reduce_cancelled(self, order: Order, why: str) -> None:
+    def _cancel_reducing(self, order: Order, why: str) -> None:
+        """Cancel a reducing order that would open the other side, and say so: once while
+        the venue has not answered (the next fills find it still working)."""
+        if order.cid in self._reduce_cancels:
+            return
+        self._reduce_cancels.add(order.cid)
+        self._cancel(order, urgent=True)
         self._alarm(
             "warning",
             f"{order.key}: reducing order {order.cid} ({order.side} {order.remaining_qty})"
@@ -394,6 +425,7 @@ class OrderFlow(EngineBase):
         self._uncertain.pop(order.cid, None)
         self._approval.pop(order.cid, None)
         self._cancel_on_ack.discard(order.cid)
+        self._reduce_cancels.discard(order.cid)
         if order.tag in CLOSING_TAGS:
             self._closing_done(order)
         elif order.tag == "target":

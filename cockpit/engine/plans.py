@@ -89,8 +89,14 @@ class ExitPlanning(EngineBase):
             slot.last_stop = plan.stop
         slot.event_ns = ts_ns
         slot.event_pending = False
+        self._plan_event(slot.key, plan, change)
+
+    def _plan_event(
+        self, key: str, plan: ExitPlan, change: str, cid: str | None = None, removed: bool = False
+    ) -> None:
+        """Tell viewers about plan ``key`` (``cid``: its exit order in flight, shown with it)."""
         self.publisher.event(
-            protocol.PlanEvent(self._next_seq(), plan_view(slot.key, plan), change=change)
+            protocol.PlanEvent(self._next_seq(), plan_view(key, plan, cid), removed, change)
         )
 
     def _fire(self, slot: PlanSlot, decision: ExitDecision) -> None:
@@ -134,13 +140,7 @@ class ExitPlanning(EngineBase):
             self._alert_event(
                 "exit", key, f"Exit fired: {key}", f"{decision.reason} at {fmt(price)}"
             )
-        self.publisher.event(
-            protocol.PlanEvent(
-                self._next_seq(),
-                plan_view(key, slot.plan, cid),
-                change=f"fired: {decision.reason}",
-            )
-        )
+        self._plan_event(key, slot.plan, f"fired: {decision.reason}", cid)
 
     def _fire_leg(self, slot: PlanSlot, decision: ExitDecision) -> None:
         """A scale-out target was reached: journal it with its exit order (one commit), send
@@ -171,11 +171,7 @@ class ExitPlanning(EngineBase):
                 cid=order.cid,
             )
         )
-        self.publisher.event(
-            protocol.PlanEvent(
-                self._next_seq(), plan_view(key, slot.plan, slot.exit_cid), change=f"TP{leg.n}"
-            )
-        )
+        self._plan_event(key, slot.plan, f"TP{leg.n}", slot.exit_cid)
 
     def _leg_fill(self, order: Order, qty: Decimal) -> None:
         """(A fill) count a target's exit fill on its plan; breakeven after TP1 if asked."""
@@ -190,11 +186,7 @@ class ExitPlanning(EngineBase):
             slot.last_stop = slot.seen_stop = slot.plan.stop
             slot.protective_dirty = slot.protective_cid is not None
             self._plan_due.add(order.key)
-            self.publisher.event(
-                protocol.PlanEvent(
-                    self._next_seq(), plan_view(order.key, slot.plan, slot.exit_cid), change=text
-                )
-            )
+            self._plan_event(order.key, slot.plan, text, slot.exit_cid)
 
     def _leg_final(self, order: Order) -> None:
         """A target's exit order is final: what it did not fill is the plan's again."""
@@ -275,9 +267,7 @@ class ExitPlanning(EngineBase):
         self.plans[key] = slot
         self._plan_due.add(key)
         self._journal_plan(slot, "attached")
-        self.publisher.event(
-            protocol.PlanEvent(self._next_seq(), plan_view(key, plan), change="attached")
-        )
+        self._plan_event(key, plan, "attached")
         self._place_protective(slot)
         if last is not None and self.reconciled:
             # Evaluate it at the current price now (a fill beyond the stop exits at once).
@@ -294,9 +284,7 @@ class ExitPlanning(EngineBase):
         self._cancel_protective(slot)
         if self.journal is not None:
             self._journal_call(self.journal.plan_removed, key, why)
-        self.publisher.event(
-            protocol.PlanEvent(self._next_seq(), plan_view(key, plan, slot.exit_cid), True, why)
-        )
+        self._plan_event(key, plan, why, slot.exit_cid, removed=True)
 
     def _sync_plan(self, key: str, order: Order, ts_ns: int) -> None:
         """After a fill: attach, resize, flip or remove the plan to match the position."""
@@ -320,11 +308,7 @@ class ExitPlanning(EngineBase):
                 change = plan.resize(abs(qty), pos.avg_ticks)
                 if change.changed:
                     self._journal_plan(slot, f"resize {abs(qty)}")
-                    self.publisher.event(
-                        protocol.PlanEvent(
-                            self._next_seq(), plan_view(key, plan), change=f"qty {abs(qty)}"
-                        )
-                    )
+                    self._plan_event(key, plan, f"qty {abs(qty)}")
                     self._resize_protective(slot)
             return
         if order.tag in ("entry", "reverse") and order.cid in self._entry_specs:
@@ -493,12 +477,8 @@ class ExitPlanning(EngineBase):
                 slot = self.plans.get(closer.key)
                 if slot is not None and slot.plan.fired:
                     slot.exit_cid = closer.cid
-                    self.publisher.event(
-                        protocol.PlanEvent(
-                            self._next_seq(),
-                            plan_view(closer.key, slot.plan, closer.cid),
-                            change=f"exit retry {closer.attempts}",
-                        )
+                    self._plan_event(
+                        closer.key, slot.plan, f"exit retry {closer.attempts}", closer.cid
                     )
 
     # ================================================================== protective stop

@@ -115,6 +115,7 @@ class VenueReports(EngineBase):
             if not result.ok:
                 order = self.orders.get(request.cid)
                 if order is not None and order.is_working:
+                    self._reduce_cancels.discard(order.cid)  # cancelled again if need be
                     self._venue_refused(order, "cancel", result)
                     # Find out what the order did instead.
                     self.router.submit(QueryOrder(request.cid, request.venue_id))

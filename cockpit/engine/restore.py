@@ -236,13 +236,20 @@ class JournalBatch:
         self.engine = engine
         self.cm: contextlib.AbstractContextManager[Any] | None = None
 
-    def __enter__(self) -> None:
+    @property
+    def began(self) -> bool:
+        """Whether the transaction began (False: BEGIN failed, nothing written inside is
+        known to be committed: only what reduces a position may go, see ``OrderFlow._send``)."""
+        return self.cm is not None
+
+    def __enter__(self) -> JournalBatch:
         try:
             cm = self.engine.journal.transaction()
             cm.__enter__()
             self.cm = cm
         except Exception as exc:
             self.engine._journal_failed(exc)
+        return self
 
     def __exit__(self, et: Any, ev: Any, tb: Any) -> Literal[False]:
         if self.cm is None:

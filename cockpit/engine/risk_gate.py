@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -31,8 +31,8 @@ class GateContext:
     """Orders that may still fill."""
     open_orders: int
     position_qty: Decimal | None
-    day_pnl: Callable[[], Decimal]
-    """The day's P&L (asked only under a daily loss limit)."""
+    day_pnl: Callable[[], Mapping[str, Decimal]]
+    """The day's P&L per currency (asked only under a daily loss limit)."""
     halted: bool
 
 
@@ -80,7 +80,7 @@ class RiskGate:
             last_ticks={key: ctx.last_ticks} if ctx.last_ticks is not None else {},
             last_tick_ns={key: ctx.last_recv_ns} if seen else {},
             recent_orders_ns=self.recent_orders_ns,
-            day_pnl=ctx.day_pnl() if self.limits.daily_loss_limit is not None else ZERO,
+            day_pnls=ctx.day_pnl() if self.limits.has_daily_loss_limit else {},
             halted=ctx.halted,
         )
         refusal = risk.check_entry(request, self.limits, rules)
@@ -91,19 +91,22 @@ class RiskGate:
 
 
 def entry_lock(
-    limits: risk.RiskLimits, day_pnl: Decimal, *, kill_switch: bool, journal_ok: bool
+    limits: risk.RiskLimits,
+    day_pnls: Mapping[str, Decimal],
+    *,
+    kill_switch: bool,
+    journal_ok: bool,
 ) -> tuple[str, str]:
     """``(rule, words)`` of what refuses every entry now, or ``("", "")``: the kill switch,
-    a journal that cannot write, the daily loss limit (the order the gate checks them in)."""
+    a journal that cannot write, the daily loss limit in any currency (the order the gate
+    checks them in)."""
     if kill_switch:
         return ("kill_switch", "kill switch engaged: re-arm to trade")
     if not journal_ok:
         return ("journal", "the journal cannot write: no entries until it can")
-    if risk.daily_loss_reached(limits, day_pnl):
-        return (
-            str(risk.Rule.DAILY_LOSS),
-            risk.loss_words(day_pnl, limits.daily_loss_limit),
-        )
+    breach = risk.daily_loss_breach(limits, day_pnls)
+    if breach is not None:
+        return (str(risk.Rule.DAILY_LOSS), breach.words)
     return ("", "")
 
 

@@ -137,10 +137,14 @@ class SymbolState:
     book: protocol.BookView | None = None
     depth: Any = None
     """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
-    price_ticks: dict[Decimal, int | None] = field(default_factory=dict)
-    """Venue prices already converted to ticks (see :func:`market_ticks`)."""
+    grid: dict[int, Decimal] = field(default_factory=dict)
+    """Prices of the tick grid (ticks -> the price) that :func:`book_levels` checked guesses
+    against (at most :data:`GRID_KEPT`)."""
     raw_ohlc: dict[str, Any] = field(default_factory=dict)
     """The venue's open/high/low/close as last converted (converted again only on change)."""
+    raw_ohlc_seen: tuple[Any, ...] = ()
+    """The last quote's (open, high, low, close) as sent: one comparison tells most ticks
+    that there is nothing to convert."""
     vap: dict[int, Decimal | int] = field(default_factory=dict)
     """Session traded volume per price (ticks); see :meth:`Engine._traded`."""
     vap_changed: set[int] = field(default_factory=set)
@@ -233,45 +237,70 @@ def venue_ticks(inst: Instrument, price: Decimal) -> int | None:
     return inst.market_ticks(price)
 
 
-PRICE_CACHE: Final = 64
-"""Prices remembered per symbol by :func:`market_ticks` (cleared when full)."""
-_MISS: Final = object()
-
-
 def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
-    """``venue_ticks`` of ``sym``'s instrument, remembered: a book repeats its prices."""
-    cache = sym.price_ticks
+    """``venue_ticks`` of ``sym``'s instrument; a print on the grid and at least one tick
+    (most prints) in one division. (A cache keyed by the price cost more than this: a
+    Decimal fresh from the feed hashes as slowly as it divides.)"""
     try:
-        ticks = cache.get(price, _MISS)
-    except TypeError:  # a signalling NaN cannot be hashed
-        return sym.inst.market_ticks(price)
-    if ticks is _MISS:
-        if len(cache) >= PRICE_CACHE:
-            cache.clear()
-        ticks = cache[price] = sym.inst.market_ticks(price)
-    return ticks  # type: ignore[return-value]
+        count, rest = divmod(price, sym.inst.tick_size)
+        if not rest and count > 0:
+            return int(count)
+    except (ArithmeticError, TypeError):  # not a number, or no context can divide it
+        pass
+    return sym.inst.market_ticks(price)  # off the grid, sub-tick, NaN...: the whole rule
 
 
 def take_touch(sym: SymbolState, ev: QuoteTick) -> None:
     """``sym``'s best bid and ask (and its latest book, of a depth tick) from ``ev``."""
     if ev.bids:
         price, qty, _n = ev.bids[0]
-        sym.bid = market_ticks(sym, price) if price > 0 else None
+        sym.bid = market_ticks(sym, price)  # None for 0 (an empty side) as for any bad price
         sym.bid_qty = qty
     if ev.asks:
         price, qty, _n = ev.asks[0]
-        sym.ask = market_ticks(sym, price) if price > 0 else None
+        sym.ask = market_ticks(sym, price)
         sym.ask_qty = qty
     if type(ev) is DepthTick:
         sym.depth = ev  # its book is built when a viewer needs it (market.py: _book_view)
 
 
-def book_levels(sym: SymbolState, levels: Any) -> list[tuple[int, Decimal, int]]:
+GRID_KEPT: Final = 64
+"""Grid prices a symbol keeps for :func:`book_levels` (cleared when full)."""
+
+
+def book_levels(
+    sym: SymbolState, levels: Any, step: int, first: int | None
+) -> list[tuple[int, Decimal, int]]:
+    """A book side in ticks (levels whose price is no valid price left out).
+
+    Each level's ticks are guessed first -- ``first`` for the best level (the touch taken
+    from the same tick), then the previous level's plus ``step`` (-1 for bids, +1 for asks)
+    -- and the guess kept when the price equals that tick's grid price: one comparison of
+    Decimals, a quarter of a division (a book is 20 or more prices). Otherwise, and for a
+    price off the grid, :func:`market_ticks`.
+    """
     out: list[tuple[int, Decimal, int]] = []
+    grid = sym.grid
+    tick = sym.inst.tick_size
+    guess = first
     for price, qty, n in levels or ():
-        ticks = market_ticks(sym, price)
+        ticks: int | None = None
+        if guess is not None and guess > 0:
+            known = grid.get(guess)
+            if known is None:
+                if len(grid) >= GRID_KEPT:
+                    grid.clear()
+                known = grid[guess] = tick * guess
+            try:
+                if price == known:
+                    ticks = guess
+            except ArithmeticError:  # a signalling NaN
+                pass
+        if ticks is None:
+            ticks = market_ticks(sym, price)
         if ticks is not None:
             out.append((ticks, qty, n))
+            guess = ticks + step
     return out
 
 

@@ -81,6 +81,9 @@ class RoundTrip:
     closing_fill: int = 0
     """The journal id of the fill that closed it."""
     fills: list[int] = field(default_factory=list)
+    low: Decimal | None = None
+    """The lowest price the trip filled at (with the marks, MAE/MFE's extremes)."""
+    high: Decimal | None = None
 
     @property
     def sign(self) -> int:
@@ -202,6 +205,8 @@ def round_trips(fills: Iterable[JournalFill]) -> tuple[list[RoundTrip], list[Rou
                 trip = open_[f.key] = RoundTrip(f.key, "long" if left > 0 else "short", f.ts_ns)
                 cur = ZERO
             trip.fills.append(f.id)
+            trip.low = f.price if trip.low is None else min(trip.low, f.price)
+            trip.high = f.price if trip.high is None else max(trip.high, f.price)
             if (left > 0) == (cur > 0) or cur == 0:  # opens or adds
                 trip.qty += abs(left)
                 trip.entry_value += abs(left) * f.price
@@ -261,29 +266,36 @@ def _from_plans(conn: sqlite3.Connection, trip: RoundTrip) -> None:
         trip.mfe = max(ZERO, (best - entry) * trip.sign * tick_size * trip.qty)
 
 
-def _from_marks(conn: sqlite3.Connection, trip: RoundTrip) -> None:
+def _from_marks(conn: sqlite3.Connection, trip: RoundTrip, read: dict[str, int]) -> None:
     """MAE and MFE from the marks journaled between the trip's first fill and its close.
 
-    Marks are cumulative per position (lowest and highest since it opened); the one written
-    by the closing fill ends the trip's, so later ones (the next trip's) are not read.
+    Marks are cumulative per position (lowest and highest since it opened); the first at or
+    after the closing fill's time ends the trip's (the engine gives the closing mark the
+    fill's time), so later ones (the next trip's) are not read; ``read`` holds the last mark
+    id each symbol's earlier trips read (a reverse's closing mark has the next trip's opening
+    time). The trip's own fill prices count too.
     """
     try:
         rows = conn.execute(
-            "SELECT ts_ns, low_ticks, high_ticks, tick_size FROM marks WHERE key = ?"
-            " AND ts_ns >= ? AND ts_ns <= ? ORDER BY ts_ns, id",
-            (trip.key, trip.opened_ns, trip.closed_ns + _SLACK_NS),
+            "SELECT id, ts_ns, low_ticks, high_ticks, tick_size FROM marks WHERE key = ?"
+            " AND ts_ns >= ? AND ts_ns <= ? AND id > ? ORDER BY ts_ns, id",
+            (trip.key, trip.opened_ns, trip.closed_ns + _SLACK_NS, read.get(trip.key, 0)),
         ).fetchall()
     except sqlite3.OperationalError:
         return  # a journal from before marks (read-only: not migrated)
     lows: list[Decimal] = []
     highs: list[Decimal] = []
-    for ts, low, high, tick in rows:
+    for mark_id, ts, low, high, tick in rows:
         lows.append(low * Decimal(tick))
         highs.append(high * Decimal(tick))
         if ts >= trip.closed_ns:
+            read[trip.key] = mark_id
             break
     if not lows:
         return
+    if trip.low is not None and trip.high is not None:
+        lows.append(trip.low)
+        highs.append(trip.high)
     entry = trip.entry_price
     worst, best = (min(lows), max(highs)) if trip.sign > 0 else (max(highs), min(lows))
     trip.mae = max(ZERO, (entry - worst) * trip.sign * trip.qty)
@@ -304,9 +316,10 @@ def _groups(pairs: Iterator[tuple[Any, Decimal]]) -> dict[Any, Group]:
 def compute(conn: sqlite3.Connection, since_ns: int = 0, until_ns: int | None = None) -> Stats:
     """The statistics of the round trips closed in a time range."""
     trips, still_open = round_trips(load_fills(conn, since_ns, until_ns))
+    read: dict[str, int] = {}
     for trip in trips:
         _from_plans(conn, trip)
-        _from_marks(conn, trip)
+        _from_marks(conn, trip, read)
     pnls = [t.pnl for t in trips]
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]

@@ -41,6 +41,29 @@ HERE_MAX = 4
 """At most this many urgent requests are committed and sent on the deciding thread."""
 
 
+def begin(conn: sqlite3.Connection) -> None:
+    """BEGIN. A transaction an earlier failure left open (its ROLLBACK failed) would make
+    every later BEGIN fail and every later write join it, never committed: it is ended first
+    (committed, as the engine keeps what a failed handler wrote, or rolled back if it cannot
+    be) and BEGIN tried again.
+
+    Raises:
+        sqlite3.Error: BEGIN failed (the caller counts and alarms it).
+    """
+    try:
+        conn.execute("BEGIN")
+        return
+    except sqlite3.Error:
+        if not conn.in_transaction:
+            raise
+    log.warning("journal: ending a transaction an earlier failure left open")
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN")
+
+
 class JournalWriter:
     """One thread that owns the journal connection's writes while it runs."""
 
@@ -162,7 +185,7 @@ class JournalWriter:
         conn = self._conn
         failed: Exception | None = None
         try:
-            conn.execute("BEGIN")
+            begin(conn)
         except Exception as exc:
             self._failed(exc)
             return False
@@ -243,7 +266,7 @@ class Writes:
                 self._ship()
             return
         conn = self._conn
-        conn.execute("BEGIN")
+        begin(conn)
         self._in_tx = True
         try:
             try:

@@ -22,6 +22,9 @@ from cockpit.link.client import EngineClient
 from cockpit.link.protocol import Welcome
 
 START_TIMEOUT_S: Final = 45.0
+ALREADY_RUNNING_EXIT: Final = 4
+"""``cockpit engine run``'s exit status when another engine holds the profile: a start that
+lost a race with another start (two TUIs restarting, two `cockpit` at once) attaches to it."""
 
 
 def forwarded_flags(args: argparse.Namespace) -> list[str]:
@@ -74,13 +77,25 @@ class StartFailed(RuntimeError):
     """A detached engine could not be started; the message says why (with its log's tail)."""
 
 
+class Started(NamedTuple):
+    """What :func:`spawn_and_wait` reached."""
+
+    client: EngineClient
+    """A read-only client of the profile's engine."""
+    ours: bool
+    """True: the engine this call spawned; False: another start's, which won the race."""
+
+
 def spawn_and_wait(
     settings: Settings, flags: list[str], timeout: float = START_TIMEOUT_S
-) -> EngineClient:
-    """Spawn a detached engine and return a read-only client once its socket answers.
+) -> Started:
+    """Spawn a detached engine and return a read-only client once the profile's engine answers.
+
+    When another start wins the race for the profile (our engine exits with
+    :data:`ALREADY_RUNNING_EXIT`), the engine that won is waited for and reached instead.
 
     Raises:
-        StartFailed: it exited at start, or did not answer within ``timeout``.
+        StartFailed: it exited at start, or no engine answered within ``timeout``.
     """
     from cockpit.link.client import ClientError, EngineClient
 
@@ -90,16 +105,19 @@ def spawn_and_wait(
     except OSError:
         since = 0
     proc = spawn_engine(settings, flags)
+    lost_race = False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
+        code = None if lost_race else proc.poll()
+        if code == ALREADY_RUNNING_EXIT:
+            lost_race = True  # another start's engine holds the profile: reach that one
+        elif code is not None:
             raise StartFailed(
                 f"the engine exited at start (code {code}); last lines of "
                 f"{log_file}:\n{log_tail(log_file, since=since)}"
             )
         try:
-            return EngineClient.connect(
+            client = EngineClient.connect(
                 settings.profile,
                 path=settings.socket_path,
                 client="engine-start",
@@ -109,6 +127,13 @@ def spawn_and_wait(
             )
         except ClientError:
             time.sleep(0.1)
+            continue
+        return Started(client, client.welcome.engine_pid == proc.pid)
+    if lost_race:
+        raise StartFailed(
+            f"another start holds profile {settings.profile} but its engine did not answer "
+            f"within {timeout:.0f}s; see {log_file}"
+        )
     raise StartFailed(f"no answer within {timeout:.0f}s (pid {proc.pid}); see {log_file}")
 
 
@@ -173,8 +198,10 @@ def attach_or_start(
     except EngineNotRunning:
         if not start:
             raise
-        spawn_and_wait(settings, forwarded_flags(args) if args else _profile_flags(settings))
-        started = True
+        flags = forwarded_flags(args) if args else _profile_flags(settings)
+        spawned = spawn_and_wait(settings, flags)
+        spawned.client.close()
+        started = spawned.ours  # False: another start's engine won the race; attach to it
         c = connect()
     return Attached(c, started, None if started else settings_notice(settings, c.welcome))
 

@@ -1,22 +1,8 @@
 """The seam between the engine's decision thread and its viewer server.
 
-Threading model of the engine process:
-
-- Feed threads (one per connection) read and decode; they put market events,
-  ``OrderUpdate`` and ``FeedStatus`` objects on the engine's one :class:`Inbound` queue.
-- The viewer server (an asyncio loop in its own thread) puts :class:`ViewerCommand`,
-  :class:`SnapshotRequest`, :class:`ViewerShowing` and :class:`ViewerGone` on the same
-  queue; the router (REST, its own threads) puts the results of order requests on it.
-- The decision thread alone takes items off that queue, in order, and owns all trading
-  state: it decides exits on the tick, journals before acting, hands order requests to the
-  router, and publishes through a :class:`Publisher` — never waiting on the network.
-
-The server implements :class:`Publisher`: ``market`` is latest-wins per symbol (flushed to
-viewers at most ~30 times a second; the engine publishes a symbol no viewer shows at most
-once a second), ``volume`` is latest-wins per price level (sent with the
-market batches), ``event`` is broadcast to every viewer in order and never dropped or merged,
-``reply`` goes to one viewer. All of them are called on the decision thread and must return
-at once.
+Every producer (feed threads, the viewer server's loop, the router's workers) puts its items
+on the engine's one :class:`Inbound` queue; the decision thread alone takes them, in order
+(the threading model: :mod:`cockpit.engine.core`). The viewer server is its :class:`Publisher`.
 """
 
 from __future__ import annotations
@@ -32,7 +18,7 @@ from cockpit.link.snapshots import SnapshotDraft
 
 
 class Publisher(Protocol):
-    """How the decision thread talks to viewers."""
+    """How the decision thread talks to viewers (every call returns at once)."""
 
     def market(self, quote: QuoteView, book: BookView | None = None) -> None:
         """The latest state of one symbol (replaces any not yet sent)."""

@@ -18,7 +18,7 @@ from cockpit.link.lists import (
     SetWatchlistView,
     SwitchWatchlist,
 )
-from cockpit.link.msg import Msg
+from cockpit.link.msg import Request, SymbolRequest
 from cockpit.link.views import TrailView
 
 
@@ -48,11 +48,9 @@ class PlanSpec(msgspec.Struct, frozen=True, omit_defaults=True):
     """Move the stop to breakeven once TP1's exit fills."""
 
 
-class PlaceEntry(Msg, frozen=True, tag="entry"):
+class PlaceEntry(SymbolRequest, frozen=True, tag="entry"):
     """Open or add to a position."""
 
-    id: int
-    key: str
     side: str
     """``BUY`` | ``SELL``."""
     qty: Decimal | None = None
@@ -76,164 +74,126 @@ class PlaceEntry(Msg, frozen=True, tag="entry"):
     instrument's template (``[instruments."EXCH:SYMBOL"] template``), else the defaults."""
 
 
-class Flatten(Msg, frozen=True, tag="flatten"):
+class Flatten(SymbolRequest, frozen=True, tag="flatten"):
     """Cancel the symbol's working orders, then close its position."""
 
-    id: int
-    key: str
 
-
-class KillSwitch(Msg, frozen=True, tag="kill"):
+class KillSwitch(Request, frozen=True, tag="kill"):
     """Cancel every working order of this cockpit (one by one) and flatten every position.
 
     Never blocked. ``account_wide``: also the venue's cancel-all, which cancels every order
     of the account, other strategies' too (ask the user to confirm it first).
     """
 
-    id: int
     account_wide: bool = False
 
 
-class CancelOrders(Msg, frozen=True, tag="cancel"):
+class CancelOrders(Request, frozen=True, tag="cancel"):
     """Cancel one order (``cid``), or every working order of ``key``, or all."""
 
-    id: int
     key: str | None = None
     cid: str | None = None
 
 
-class ClosePart(Msg, frozen=True, tag="close_part"):
+class ClosePart(SymbolRequest, frozen=True, tag="close_part"):
     """Close ``percent`` of the position at market (rounded down to the lot size); the exit
     plan shrinks with the fill. A partial close still in flight is not counted twice."""
 
-    id: int
-    key: str
     percent: int
 
 
-class ModifyOrder(Msg, frozen=True, tag="modify"):
+class ModifyOrder(Request, frozen=True, tag="modify"):
     """Amend a working order."""
 
-    id: int
     cid: str
     price: int | None = None
     qty: Decimal | None = None
     trigger: int | None = None
 
 
-class Reverse(Msg, frozen=True, tag="reverse"):
+class Reverse(SymbolRequest, frozen=True, tag="reverse"):
     """Turn the position around: close it and open the same size the other way."""
 
-    id: int
-    key: str
 
-
-class MoveStop(Msg, frozen=True, tag="move_stop"):
+class MoveStop(SymbolRequest, frozen=True, tag="move_stop"):
     """Move the stop by ``delta`` ticks, or to ``to`` (ticks)."""
 
-    id: int
-    key: str
     delta: int | None = None
     to: int | None = None
 
 
-class MoveTarget(Msg, frozen=True, tag="move_target"):
+class MoveTarget(SymbolRequest, frozen=True, tag="move_target"):
     """Move the target by ``delta`` ticks, or to ``to`` (ticks)."""
 
-    id: int
-    key: str
     delta: int | None = None
     to: int | None = None
     leg: int | None = None
     """Move scale-out target ``leg`` (1 for TP1) instead of the final target."""
 
 
-class SetTrail(Msg, frozen=True, tag="set_trail"):
+class SetTrail(SymbolRequest, frozen=True, tag="set_trail"):
     """Set the trailing distance (None removes it)."""
 
-    id: int
-    key: str
     trail: TrailView | None = None
 
 
-class ToggleTrail(Msg, frozen=True, tag="toggle_trail"):
+class ToggleTrail(SymbolRequest, frozen=True, tag="toggle_trail"):
     """Turn trailing on (with the config's distance if none is set) or off."""
 
-    id: int
-    key: str
 
-
-class ToBreakeven(Msg, frozen=True, tag="breakeven"):
+class ToBreakeven(SymbolRequest, frozen=True, tag="breakeven"):
     """Move the stop to the entry price."""
 
-    id: int
-    key: str
 
-
-class DetachPlan(Msg, frozen=True, tag="detach"):
+class DetachPlan(SymbolRequest, frozen=True, tag="detach"):
     """Remove the exit plan; the position stays open and unmanaged."""
 
-    id: int
-    key: str
 
-
-class AttachPlan(Msg, frozen=True, tag="attach"):
+class AttachPlan(SymbolRequest, frozen=True, tag="attach"):
     """Attach (or replace) an exit plan on an open position."""
 
-    id: int
-    key: str
     plan: PlanSpec
     template: str | None = None
     """As :attr:`PlaceEntry.template`."""
 
 
-class SetArmed(Msg, frozen=True, tag="arm"):
+class SetArmed(Request, frozen=True, tag="arm"):
     """Arm or disarm trading keys (entries refused while disarmed; exits always work)."""
 
-    id: int
     armed: bool
 
 
-class Subscribe(Msg, frozen=True, tag="subscribe"):
+class Subscribe(Request, frozen=True, tag="subscribe"):
     """Add symbols (``EXCH:SYMBOL``) to the watchlist."""
 
-    id: int
     keys: list[str]
 
 
-class Unsubscribe(Msg, frozen=True, tag="unsubscribe"):
+class Unsubscribe(Request, frozen=True, tag="unsubscribe"):
     """Remove symbols from the watchlist (not while a position or order is open on them)."""
 
-    id: int
     keys: list[str]
 
 
-class Search(Msg, frozen=True, tag="search"):
+class Search(Request, frozen=True, tag="search"):
     """Search the venue's symbols."""
 
-    id: int
     query: str
     exchange: str | None = None
 
 
-class WatchChart(Msg, frozen=True, tag="chart"):
+class WatchChart(SymbolRequest, frozen=True, tag="chart"):
     """Chart ``key``: the engine builds its bars and tape from now on, backfills the bars from
     the venue's history and answers with :class:`Bars` and :class:`Prints` (replace)."""
 
-    id: int
-    key: str
 
-
-class Ping(Msg, frozen=True, tag="ping"):
+class Ping(Request, frozen=True, tag="ping"):
     """Liveness / latency probe."""
 
-    id: int
 
-
-class Shutdown(Msg, frozen=True, tag="shutdown"):
+class Shutdown(Request, frozen=True, tag="shutdown"):
     """Stop the engine; refused while positions or orders are open unless ``flatten``."""
 
-    id: int
     flatten: bool = False
 
 

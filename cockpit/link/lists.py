@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from cockpit.domain.positions import money_text
-from cockpit.link.msg import Msg
+from cockpit.link.msg import Request, Sequenced
 
 # --------------------------------------------------------------------------- views
 
@@ -61,18 +61,16 @@ class WatchlistView(msgspec.Struct, frozen=True, omit_defaults=True):
 # --------------------------------------------------------------------------- engine → viewer
 
 
-class AlertEvent(Msg, frozen=True, tag="alert"):
+class AlertEvent(Sequenced, frozen=True, tag="alert"):
     """An alert was added, changed (fired) or removed."""
 
-    seq: int
     alert: AlertView
     removed: bool = False
 
 
-class AlertFired(Msg, frozen=True, tag="alert_fired"):
+class AlertFired(Sequenced, frozen=True, tag="alert_fired"):
     """An alert fired: every viewer rings the bell and shows a desktop notification."""
 
-    seq: int
     alert_id: int
     kind: str
     title: str
@@ -81,10 +79,9 @@ class AlertFired(Msg, frozen=True, tag="alert_fired"):
     key: str | None = None
 
 
-class WatchlistsChanged(Msg, frozen=True, tag="watchlists"):
+class WatchlistsChanged(Sequenced, frozen=True, tag="watchlists"):
     """The named watchlists changed (added, switched, removed, view settings)."""
 
-    seq: int
     watchlists: list[WatchlistView]
     active: str
 
@@ -92,10 +89,9 @@ class WatchlistsChanged(Msg, frozen=True, tag="watchlists"):
 # --------------------------------------------------------------------------- viewer → engine
 
 
-class AddAlert(Msg, frozen=True, tag="add_alert"):
+class AddAlert(Request, frozen=True, tag="add_alert"):
     """Add an alert (see :class:`AlertView` for the kinds)."""
 
-    id: int
     kind: str
     key: str | None = None
     price: int | None = None
@@ -107,33 +103,29 @@ class AddAlert(Msg, frozen=True, tag="add_alert"):
     note: str = ""
 
 
-class RemoveAlert(Msg, frozen=True, tag="remove_alert"):
+class RemoveAlert(Request, frozen=True, tag="remove_alert"):
     """Remove one alert (``alert_id``), or every active alert when it is None."""
 
-    id: int
     alert_id: int | None = None
 
 
-class SwitchWatchlist(Msg, frozen=True, tag="switch_watchlist"):
+class SwitchWatchlist(Request, frozen=True, tag="switch_watchlist"):
     """Make the named watchlist the active one (created empty if new, or from ``keys``)."""
 
-    id: int
     name: str
     keys: list[str] | None = None
     """With a new name: its symbols (None: an empty list)."""
 
 
-class DeleteWatchlist(Msg, frozen=True, tag="delete_watchlist"):
+class DeleteWatchlist(Request, frozen=True, tag="delete_watchlist"):
     """Remove a named watchlist (not the active one)."""
 
-    id: int
     name: str
 
 
-class SetWatchlistView(Msg, frozen=True, tag="watchlist_view"):
+class SetWatchlistView(Request, frozen=True, tag="watchlist_view"):
     """Remember the active watchlist's sort column and column choice."""
 
-    id: int
     sort: str | None = None
     columns: list[str] | None = None
 

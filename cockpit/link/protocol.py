@@ -73,7 +73,7 @@ from cockpit.link.lists import (
     WatchlistsChanged,
     WatchlistView,
 )
-from cockpit.link.msg import Msg
+from cockpit.link.msg import Msg, Sequenced
 from cockpit.link.views import (
     BarView,
     BookView,
@@ -153,10 +153,9 @@ PROTOCOL_VERSION: Final = 3
 :class:`WatchlistsChanged` and their commands), charts and the tape (:class:`WatchChart`,
 :class:`Bars`, :class:`Prints`, ``VolumeAtPrice.bought``), and :class:`Showing` (which
 symbols a viewer draws in full). ``Hello.showing`` came later without a bump: an engine
-that does not know it ignores it and sends everything, as to a viewer that never says."""
-READABLE_VERSIONS: Final = frozenset({PROTOCOL_VERSION})
-"""Viewer versions this engine serves. A version-2 viewer cannot decode the alert, chart and
-tape messages of version 3, so it is refused with a clear message, as any other version."""
+that does not know it ignores it and sends everything, as to a viewer that never says.
+A viewer of any other version is refused with a clear message (a version-2 viewer cannot
+decode the messages of version 3)."""
 MAX_FRAME: Final = 64 * 1024 * 1024
 """A frame longer than this is a protocol error (a snapshot of thousands of symbols fits)."""
 MAX_COMMAND_FRAME: Final = 256 * 1024
@@ -208,10 +207,9 @@ class Welcome(Msg, frozen=True, tag="welcome"):
     """Viewers attached, this one included."""
 
 
-class Snapshot(Msg, frozen=True, tag="snapshot"):
+class Snapshot(Sequenced, frozen=True, tag="snapshot"):
     """Engine → viewer: everything, on attach and on resync."""
 
-    seq: int
     instruments: list[InstrumentView]
     quotes: list[QuoteView]
     books: list[BookView]
@@ -238,71 +236,63 @@ class Snapshot(Msg, frozen=True, tag="snapshot"):
 # --------------------------------------------------------------------------- engine → viewer
 
 
-class MarketBatch(Msg, frozen=True, tag="market"):
+class MarketBatch(Sequenced, frozen=True, tag="market"):
     """The latest state of every symbol that changed since the previous batch."""
 
-    seq: int
     quotes: list[QuoteView]
     books: list[BookView] = []
     volume_at_price: list[VolumeAtPrice] = []
     status: StatusView | None = None
 
 
-class Bars(Msg, frozen=True, tag="bars"):
+class Bars(Sequenced, frozen=True, tag="bars"):
     """Bars of one charted symbol (:class:`WatchChart`), oldest first. ``replace``: the whole
     series; else each bar replaces the one with the same start or is appended."""
 
-    seq: int
     key: str
     size_s: int
     bars: list[BarView]
     replace: bool = False
 
 
-class Prints(Msg, frozen=True, tag="prints"):
+class Prints(Sequenced, frozen=True, tag="prints"):
     """New trade prints of one charted symbol, oldest first (``replace``: the recent ones)."""
 
-    seq: int
     key: str
     prints: list[PrintView]
     replace: bool = False
 
 
-class OrderEvent(Msg, frozen=True, tag="order"):
+class OrderEvent(Sequenced, frozen=True, tag="order"):
     """An order was created or changed (state, fill, modify, reject, cancel)."""
 
-    seq: int
     order: OrderView
 
 
-class FillEvent(Msg, frozen=True, tag="fill"):
+class FillEvent(Sequenced, frozen=True, tag="fill"):
     """An execution."""
 
-    seq: int
     fill: FillView
 
 
-class PositionEvent(Msg, frozen=True, tag="position"):
+class PositionEvent(Sequenced, frozen=True, tag="position"):
     """A position changed (quantity, average, realized P&L)."""
 
-    seq: int
     position: PositionView
 
 
-class PlanEvent(Msg, frozen=True, tag="plan"):
+class PlanEvent(Sequenced, frozen=True, tag="plan"):
     """An exit plan was created, changed (stop moved, trail ratcheted), fired or removed."""
 
-    seq: int
     plan: PlanView
     removed: bool = False
     change: str = ""
     """What changed, in words (``stop 801.50 → 802.00 (trail)``)."""
 
 
-class ExitFired(Msg, frozen=True, tag="exit"):
+class ExitFired(Sequenced, frozen=True, tag="exit"):
     """A plan's exit condition was met on a tick and its exit order was sent."""
 
-    seq: int
     key: str
     reason: str
     level: int | None
@@ -313,17 +303,15 @@ class ExitFired(Msg, frozen=True, tag="exit"):
     """The exit order's client id."""
 
 
-class FeedEvent(Msg, frozen=True, tag="feed"):
+class FeedEvent(Sequenced, frozen=True, tag="feed"):
     """A feed's connection state changed."""
 
-    seq: int
     status: FeedStatus
 
 
-class Alarm(Msg, frozen=True, tag="alarm"):
+class Alarm(Sequenced, frozen=True, tag="alarm"):
     """Something a trader must see: a failed exit being retried, a reconciliation difference."""
 
-    seq: int
     level: str
     """``info`` | ``warning`` | ``error``."""
     message: str
@@ -332,10 +320,9 @@ class Alarm(Msg, frozen=True, tag="alarm"):
     """Stable identifier, e.g. ``exit_retry``, ``reconcile_mismatch``, ``risk``."""
 
 
-class WatchlistChanged(Msg, frozen=True, tag="watchlist"):
+class WatchlistChanged(Sequenced, frozen=True, tag="watchlist"):
     """The engine's subscribed symbols changed."""
 
-    seq: int
     watchlist: list[str]
     instruments: list[InstrumentView] = []
     """Instruments newly known to the engine."""

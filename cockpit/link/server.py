@@ -47,7 +47,6 @@ from cockpit.link.outgoing import go_live, take_batch, write_loop
 from cockpit.link.pace import next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
-    READABLE_VERSIONS,
     BookView,
     Msg,
     QuoteView,
@@ -283,7 +282,8 @@ class ViewerServer:
 
     def status(self, status: StatusView) -> None:
         """The latest engine status, sent with the next market batch. Never blocks."""
-        self._status = status
+        with self._lock:
+            self._status = status
 
     def volume(self, vap: VolumeAtPrice) -> None:
         """Changed volume-at-price levels of one symbol, sent with the next market batch.
@@ -443,7 +443,7 @@ class ViewerServer:
         with self._lock:
             quotes, self._quotes = self._quotes, {}
             books, self._books = self._books, {}
-        status, self._status = self._status, None
+            status, self._status = self._status, None  # taken and cleared at once
         for v in self._viewers.values():
             if not v.live or v.closed:
                 continue
@@ -481,7 +481,7 @@ class ViewerServer:
             self.counters["protocol_errors"] += bad
             if hello is None:
                 return
-            if hello.version not in READABLE_VERSIONS:
+            if hello.version != PROTOCOL_VERSION:
                 self.counters["viewers_refused"] += 1
                 writer.write(encode(version_refused(hello.version)))
                 await writer.drain()

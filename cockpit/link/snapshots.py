@@ -6,7 +6,7 @@ late. The decision thread now takes a :class:`SnapshotDraft`: the snapshot's sho
 usual, and for its long ones references to state it will not change again -- each symbol's
 volume-at-price maps (lent: the engine copies a map before its next change, copy on write)
 and the depth ticks whose books were not built yet (immutable). Whoever sends it (the viewer
-server's loop thread; :func:`finished`) builds the views from those. The snapshot stays
+server's worker thread) builds the views from those. The snapshot stays
 exactly the state at its ``seq``: consistent with the deltas that follow it.
 """
 
@@ -20,7 +20,7 @@ import msgspec
 
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.market import DepthTick
-from cockpit.link.protocol import BookView, Msg, Snapshot, VolumeAtPrice
+from cockpit.link.protocol import BookView, Snapshot, VolumeAtPrice
 from cockpit.link.slices import SLICE, encode_sliced, sliced
 from cockpit.link.volume import volume_view
 
@@ -102,8 +102,3 @@ def levels_of(inst: Instrument, levels: Any) -> list[tuple[int, Decimal, int]]:
         if ticks is not None:
             out.append((ticks, qty, n))
     return out
-
-
-def finished(msg: Msg | SnapshotDraft) -> Msg:
-    """``msg``, a draft built into its snapshot."""
-    return msg.finish() if isinstance(msg, SnapshotDraft) else msg

@@ -199,7 +199,10 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     armed: bool
     day_pnl: Decimal = Decimal(0)
     """Realized + unrealized, open positions marked at each symbol's last LTP (the mark the
-    viewer's positions pane and status bar use too, with the LTPs it has received since)."""
+    viewer's positions pane and status bar use too, with the LTPs it has received since);
+    0 when the day's P&L is in several currencies (``day_pnls``: never their sum)."""
+    day_pnls: dict[str, Decimal] = {}
+    """The day's P&L per currency (``INR``, ``USDT``), only when there are several."""
     ticks_per_s: float = 0.0
     ticks: int = 0
     """Market ticks the engine has handled since it started (folded ones included)."""

@@ -40,7 +40,7 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
-from cockpit.ui.toasts import Toasts
+from cockpit.ui.toast_pace import Toasts
 from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
@@ -536,16 +536,27 @@ class CockpitApp(
             return
         if self.link_state == "live" and self.store.has_exposure() and not self.read_only:
             self.push_screen(
-                QuitScreen(len(self.store.open_positions()), len(self.store.working_orders())),
+                QuitScreen(self._exposure, stops_engine=self.connector.started_engine),
                 self._after_quit_choice,
             )
             return
+        self._quit_with_nothing_open()
+
+    def _exposure(self) -> tuple[int, int]:
+        """Open positions and working orders now."""
+        return len(self.store.open_positions()), len(self.store.working_orders())
+
+    def _quit_with_nothing_open(self) -> None:
+        """Quit; an engine this TUI started stops (it has nothing to manage)."""
         if self.link_state == "live" and self.connector.started_engine:
             self.send(lambda i: p.Shutdown(id=i, flatten=False))
         self._quit()
 
     def _after_quit_choice(self, choice: str | None) -> None:
-        if choice == "detach":
+        # The answer acts on what is open when it comes, not when the question came up.
+        if choice == "detach" and not self.store.has_exposure():
+            self._quit_with_nothing_open()
+        elif choice == "detach":
             self._quit()
         elif choice == "flatten":
             self.send(lambda i: p.Shutdown(id=i, flatten=True))

@@ -89,7 +89,9 @@ def account_wide_kill_switch(app: CockpitApp) -> None:
         if ok:
             app.send(lambda i: p.KillSwitch(id=i, account_wide=True))
 
-    text = ACCOUNT_WIDE_TEXT.format(positions=len(app.store.open_positions()))
+    def text() -> str:  # counted again on every change while the question is up
+        return ACCOUNT_WIDE_TEXT.format(positions=len(app.store.open_positions()))
+
     app.push_screen(
         ConfirmScreen(
             "Kill switch: whole account", text, confirm="CANCEL ALL ACCOUNT", danger=True

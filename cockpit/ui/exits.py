@@ -60,18 +60,23 @@ class ExitMixin:
         from cockpit.ui.screens.modals import ConfirmScreen
 
         app = self._app
-        n_pos = len(app.store.open_positions())
-        n_ord = len(app.store.working_orders())
 
         def done(ok: bool | None) -> None:
-            if ok:
+            if ok:  # the engine cancels and flattens what is open when it gets it
                 app.send(lambda i: p.KillSwitch(id=i))
+
+        def words() -> str:  # counted again on every change while the question is up
+            n_pos = len(app.store.open_positions())
+            n_ord = len(app.store.working_orders())
+            return (
+                f"Cancel this cockpit's {n_ord} working order(s) and flatten {n_pos} "
+                "position(s)? Other strategies' orders are left alone."
+            )
 
         app.push_screen(
             ConfirmScreen(
                 "Kill switch",
-                f"Cancel this cockpit's {n_ord} working order(s) and flatten {n_pos} "
-                "position(s)? Other strategies' orders are left alone.",
+                words,
                 confirm="KILL",
                 danger=True,
             ),

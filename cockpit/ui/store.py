@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Final
 
 from cockpit.domain.feed import FeedState, FeedStatus
+from cockpit.domain.instruments import Exchange, currency_of
 from cockpit.link.protocol import (
     Ack,
     Alarm,
@@ -144,6 +145,8 @@ class Store:
 
     def __init__(self) -> None:
         self.instruments: dict[str, InstrumentView] = {}
+        self._currencies: dict[str, str] = {}
+        """Each symbol's currency, worked out once (``currency``)."""
         self.quotes: dict[str, QuoteView] = {}
         self.books: dict[str, BookView] = {}
         self.vap: dict[str, dict[int, Decimal]] = {}
@@ -477,6 +480,30 @@ class Store:
             (pos.realized + self.unrealized(key) for key, pos in self.positions.items()),
             Decimal(0),
         )
+
+    def day_pnls(self) -> dict[str, Decimal]:
+        """:meth:`day_pnl` per currency (``INR``, ``USDT``): rupees are never added to
+        tethers; the status bar shows each apart when there are several."""
+        out: dict[str, Decimal] = {}
+        for key, pos in self.positions.items():
+            currency = self.currency(key)
+            out[currency] = out.get(currency, Decimal(0)) + pos.realized + self.unrealized(key)
+        return out
+
+    def currency(self, key: str) -> str:
+        """The currency the symbol's prices are in (the engine's rule; ``""`` unknown)."""
+        found = self._currencies.get(key)
+        if found is None:
+            inst = self.instruments.get(key)
+            exchange, _, symbol = key.partition(":")
+            if inst is not None:
+                exchange, symbol = inst.exchange, inst.symbol
+            try:
+                found = currency_of(Exchange(exchange), symbol)
+            except ValueError:
+                found = ""
+            self._currencies[key] = found
+        return found
 
     def tick_age_ns(self, key: str, now_ns: int | None = None) -> int | None:
         """Nanoseconds since the engine received the symbol's last tick."""

@@ -24,7 +24,7 @@ from cockpit.engine.core import Engine, EngineOptions
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from cockpit.link.bus import Inbound, ViewerCommand
-from cockpit.link.snapshots import SnapshotDraft, finished
+from cockpit.link.snapshots import SnapshotDraft
 from cockpit.sim import SimConfig, SimHandle, start_in_thread
 from cockpit.sim.universe import default_listings
 from tests.servers.base import poll_until, wait_on
@@ -60,7 +60,7 @@ class Recorder:
 
     def reply(self, conn_id: int, msg: p.Msg | SnapshotDraft) -> None:
         with self.cond:
-            self.replies.append((conn_id, finished(msg)))
+            self.replies.append((conn_id, msg.finish() if isinstance(msg, SnapshotDraft) else msg))
             self.cond.notify_all()
 
     def wait(self, pred: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:

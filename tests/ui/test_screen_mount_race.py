@@ -41,7 +41,7 @@ SCREENS: dict[str, Callable[[CockpitApp], Screen]] = {
     "engine-stopped": lambda app: EngineLostScreen("cockpit engine stop", stopped=True),
     "confirm": lambda app: ConfirmScreen("Buy", "Buy 1 SBIN?"),
     "confirm-danger": lambda app: ConfirmScreen("Kill", "Flatten all?", danger=True),
-    "quit": lambda app: QuitScreen(1, 1),
+    "quit": lambda app: QuitScreen(lambda: (1, 1)),
     "search": lambda app: SymbolSearchScreen(),
     "ask": lambda app: AskScreen("Risk budget per trade", "1000"),
     "help": lambda app: HelpScreen(),

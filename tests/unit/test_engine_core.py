@@ -27,7 +27,7 @@ from cockpit.engine.core import Engine, EngineOptions, EngineTimer
 from cockpit.journal.store import Journal
 from cockpit.link import protocol as p
 from cockpit.link.bus import SnapshotRequest, ViewerCommand
-from cockpit.link.snapshots import SnapshotDraft, finished
+from cockpit.link.snapshots import SnapshotDraft
 
 SBIN = Instrument(Exchange.NSE, "SBIN", Decimal("0.05"))
 INFY = Instrument(Exchange.NSE, "INFY", Decimal("0.05"))
@@ -74,7 +74,7 @@ class Recorder:
         self.events.append(msg)
 
     def reply(self, conn_id: int, msg: p.Msg | SnapshotDraft) -> None:
-        self.replies.append((conn_id, finished(msg)))
+        self.replies.append((conn_id, msg.finish() if isinstance(msg, SnapshotDraft) else msg))
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

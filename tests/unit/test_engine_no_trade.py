@@ -56,3 +56,25 @@ def test_an_untraded_contracts_quote_and_book_are_kept_without_a_last_price() ->
     quote = [q for q in rig.pub.quotes if q.key == NIFTY.key][-1]
     assert (quote.ltp, quote.bid, quote.ask, quote.close) == (2020, 2010, 2030, 2020)
     assert (quote.bid_qty, quote.ask_qty) == (Decimal(75), Decimal(150))
+
+
+def test_an_empty_or_unreadable_touch_is_no_touch_and_no_error() -> None:
+    """A side whose best price is 0 (empty) or not a number has no touch; the tick's last
+    price still counts (a NaN best bid once raised an internal error on the comparison)."""
+    rig = Rig()
+    rig.start()
+    for bad in (Decimal(0), Decimal("NaN")):
+        rig.clock.now += 1_000_000
+        rig.engine.handle(
+            QuoteTick(
+                rig.clock.now,
+                str(NIFTY.exchange),
+                NIFTY.symbol,
+                Decimal("101.00"),
+                bids=((bad, Decimal(75), 2),),
+                asks=((Decimal("101.50"), Decimal(150), 1),),
+            )
+        )
+        sym = rig.engine._syms[NIFTY.key]
+        assert (sym.ltp, sym.bid, sym.ask) == (2020, None, 2030)
+    assert rig.engine.counters["errors"] == 0

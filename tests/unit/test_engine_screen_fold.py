@@ -9,7 +9,7 @@ from decimal import Decimal
 from cockpit.domain.market import DepthTick, LtpTick
 from cockpit.domain.orders import Side
 from cockpit.engine.core import Engine, EngineOptions
-from cockpit.engine.state import PRICE_CACHE, SymbolState, market_ticks
+from cockpit.engine.state import GRID_KEPT, SymbolState, book_levels, market_ticks
 from cockpit.link import protocol as p
 from cockpit.link.bus import Inbound, SnapshotRequest
 from tests.unit.test_engine_core import INFY, SBIN, FakeRouter, Recorder, Rig
@@ -123,11 +123,31 @@ def test_the_decision_loop_sends_a_lone_tick_at_once_and_folds_a_flood() -> None
         thread.join(5)
 
 
-def test_remembered_prices_convert_as_the_instrument_does_and_stay_bounded() -> None:
+def test_market_ticks_converts_as_the_instrument_does() -> None:
     sym = SymbolState(SBIN)
-    prices = [Decimal(n) / 100 for n in range(1, 3000)]  # on and off the grid, sub-tick
-    prices += [Decimal(0), Decimal(-5), Decimal("1e1000000"), Decimal("NaN"), Decimal("sNaN")]
-    for _ in range(2):
-        for price in prices:
-            assert market_ticks(sym, price) == SBIN.market_ticks(price), price
-            assert len(sym.price_ticks) <= PRICE_CACHE
+    prices = [Decimal(n) / 100 for n in range(-20, 3000)]  # on and off the grid, sub-tick
+    prices += [Decimal("800.050"), Decimal("8.005E+2"), Decimal("1E+3"), Decimal("-0")]
+    prices += [Decimal(0), Decimal(-5), Decimal("1e1000000"), Decimal("1e-1000000")]
+    prices += [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity")]
+    for price in prices:
+        assert market_ticks(sym, price) == SBIN.market_ticks(price), price
+
+
+def test_book_levels_are_the_prices_in_ticks_whatever_the_guess() -> None:
+    """A book side converts as market_ticks does, level by level, however wrong the guesses
+    (a sparse or unsorted side, off-grid, sub-tick and bad prices, a stale touch)."""
+    sym = SymbolState(SBIN)
+    sides = [
+        ["800.00", "799.95", "799.90", "799.85"],
+        ["800.00", "799.90", "799.85", "799.60", "799.55"],
+        ["799.97", "799.95", "799.93", "0.01", "0", "-1", "NaN", "sNaN", "1e1000000", "799.85"],
+        ["801.00", "800.95", "802.00", "800.90", "8.0090E+2"],
+        [f"{700 + n * 0.05:.2f}" for n in range(200)],
+    ]
+    for prices in sides:
+        levels = [(Decimal(p), Decimal(1), 1) for p in prices]
+        want = [(t, Decimal(1), 1) for p in prices if (t := SBIN.market_ticks(Decimal(p)))]
+        for step in (-1, 1):
+            for first in (None, 0, 16000, 15999, 16001, 10**9):
+                assert book_levels(sym, levels, step, first) == want, (prices, step, first)
+                assert len(sym.grid) <= GRID_KEPT

@@ -168,3 +168,32 @@ def test_the_kept_range_is_the_range_of_the_recent_accepted_prints(
             accepted.append(price)
         recent = accepted[-window:]
         assert (guard._lo, guard._hi) == (min(recent), max(recent))  # noqa: SLF001
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prints=st.lists(st.integers(1, 40_000), min_size=1, max_size=200),
+    window=st.integers(1, 12),
+    limited=st.booleans(),
+)
+def test_passes_then_check_is_check(prints: list[int], window: int, limited: bool) -> None:
+    """The engine asks ``passes`` first and ``check`` only when it says no: every print's
+    outcome and the guard's state are those of ``check`` alone."""
+    limit = JumpLimit(Decimal(5), 20, window) if limited else None
+    alone, fast = JumpGuard(limit), JumpGuard(limit)
+    for price in prints:
+        checked = alone.check(price)
+        if fast.passes(price):
+            assert checked == (Verdict.PASS, price, "")
+        else:
+            assert fast.check(price) == checked
+        assert (fast.held, fast.dropped, fast.confirmed) == (
+            alone.held,
+            alone.dropped,
+            alone.confirmed,
+        )
+        assert (list(fast._recent), fast._lo, fast._hi) == (  # noqa: SLF001
+            list(alone._recent),  # noqa: SLF001
+            alone._lo,  # noqa: SLF001
+            alone._hi,  # noqa: SLF001
+        )

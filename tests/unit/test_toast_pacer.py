@@ -1,9 +1,9 @@
-"""At most ``[ui] toasts_per_s`` toasts a second, the rest summed up in one (ui/toasts.py)."""
+"""At most ``[ui] toasts_per_s`` toasts a second, the rest summed up in one (ui/toast_pace.py)."""
 
 from __future__ import annotations
 
 from cockpit.ui.store import Notice
-from cockpit.ui.toasts import ToastPacer
+from cockpit.ui.toast_pace import ToastPacer
 
 
 class Clock:

@@ -164,17 +164,40 @@ def _qty(v: Decimal | None, what: str) -> Decimal | None:
     raise Reject(f"absurd {what}")
 
 
+_SIDE_WORDS: Final = {
+    side: (f"{side} price", f"{side} quantity", f"{side} orders") for side in ("bid", "ask")
+}
+"""The words of a bad level's reason, made once (not on every level of every frame)."""
+
+
 def _levels(raw: list[_Level] | None, side: str) -> tuple[Level, ...]:
     if not raw:
         return ()
     out = []
     for lv in raw:
-        price = _price(lv.price, f"{side} price")
-        qty = _qty(lv.quantity if lv.quantity is not None else lv.qty, f"{side} quantity")
+        price = lv.price
+        qty = lv.quantity if lv.quantity is not None else lv.qty
+        orders = lv.orders
+        try:  # the hot path: a sane level, checked in one expression (a NaN signals)
+            if (
+                price is not None
+                and qty is not None
+                and orders is not None
+                and _ZERO < price < MAX_PRICE
+                and _ZERO <= qty < MAX_QTY
+                and _ZERO <= orders < MAX_QTY
+            ):
+                out.append((price, qty, int(orders)))
+                continue
+        except InvalidOperation:
+            pass
+        words = _SIDE_WORDS[side]
+        price = _price(price, words[0])
+        qty = _qty(qty, words[1])
         if price is None:
             continue  # zero-padded level
-        orders = _qty(lv.orders, f"{side} orders")
-        out.append((price, qty if qty is not None else Decimal(0), int(orders or 0)))
+        orders = _qty(orders, words[2])
+        out.append((price, qty if qty is not None else _ZERO, int(orders or 0)))
     return tuple(out)
 
 
@@ -299,6 +322,10 @@ class OpenAlgoProtocol(WsProtocol):
     screen)."""
     quiet_modes = frozenset({ORDERS})
     ping_interval_s = 5.0
+    reorder_window_s = 2.0
+    """A symbol's frames behind its newest exchange time are dropped as out of order (a
+    duplicate or delayed frame would move an exit on a stale price) until they have stayed
+    behind this long by our clock: then the server's clock went back, and its time is taken."""
 
     def __init__(self, ws_url: str, api_key: str, depth_levels: int = 5) -> None:
         """Args: ws_url: e.g. ``ws://127.0.0.1:8765``; api_key: the OpenAlgo key."""
@@ -307,6 +334,10 @@ class OpenAlgoProtocol(WsProtocol):
         self.depth_levels = depth_levels
         self.subscribe_errors: list[str] = []
         self.server_errors: list[str] = []
+        self._newest: dict[tuple[str, str, type], int] = {}
+        """(exchange, symbol, event class) -> the newest exchange time taken (ns)."""
+        self._behind_since: dict[tuple[str, str, type], int] = {}
+        """(exchange, symbol, event class) -> when (our ns) its frames fell behind it."""
 
     def url(self) -> str:
         return self._url
@@ -361,7 +392,10 @@ class OpenAlgoProtocol(WsProtocol):
             raise Reject("malformed") from None
         t = f.type
         if t == "market_data":
-            return (decode_market_data(f, recv_ns),)
+            ev = decode_market_data(f, recv_ns)
+            if ev.exch_ns is not None:
+                self._in_order(ev.exchange, ev.symbol, type(ev), ev.exch_ns, recv_ns)
+            return (ev,)
         if t == "order_update":
             return (decode_order_update(f, payload, recv_ns),)
         if not t:
@@ -376,6 +410,25 @@ class OpenAlgoProtocol(WsProtocol):
                         f"{sub.get('exchange')}:{sub.get('symbol')}: {sub.get('message', '')}",
                     )
         return ()
+
+    def _in_order(self, exchange: str, symbol: str, cls: type, exch_ns: int, recv_ns: int) -> None:
+        """Raise :class:`Reject` for a frame behind its stream's newest exchange time (each
+        mode's stream on its own: brokers stamp quotes and books from different clocks)."""
+        key = (exchange, symbol, cls)
+        newest = self._newest.get(key)
+        if newest is not None and exch_ns < newest:
+            since = self._behind_since.setdefault(key, recv_ns)
+            if recv_ns - since < self.reorder_window_s * 1e9:
+                raise Reject("out of order")
+            log.warning(  # the server's clock went back and stayed: its new time is taken
+                "openalgo: %s:%s frames behind by %.3f s for %.1f s: taking the server's time",
+                exchange,
+                symbol,
+                (newest - exch_ns) / 1e9,
+                (recv_ns - since) / 1e9,
+            )
+        self._behind_since.pop(key, None)
+        self._newest[key] = exch_ns
 
     def _note(self, where: list[str], text: str) -> None:
         if len(where) < 100:

@@ -17,11 +17,18 @@ from cockpit.ui.screens.dialog import Dialog
 from cockpit.ui.screens.lifecycle import when_wanted
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cockpit.ui.app import CockpitApp
+    from cockpit.ui.store import Changes
 
 
 class ConfirmScreen(Dialog[bool]):
-    """Yes / no. ``y``/enter confirms, ``n``/escape cancels."""
+    """Yes / no. ``y``/enter confirms, ``n``/escape cancels.
+
+    A question about what is open (the kill switch) gives its text as a function of the
+    store: it is asked again on every change the engine sends, so the counts stay true while
+    the question is up."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
@@ -29,11 +36,17 @@ class ConfirmScreen(Dialog[bool]):
     ]
 
     def __init__(
-        self, title: str, text: str, *, confirm: str = "Yes", danger: bool = False
+        self,
+        title: str,
+        text: str | Callable[[], str],
+        *,
+        confirm: str = "Yes",
+        danger: bool = False,
     ) -> None:
         super().__init__(classes="dialog")
         self.title_text = title
-        self.text = text
+        self.words = text if callable(text) else None
+        self.text = text() if callable(text) else text
         self.confirm = confirm
         self.danger = danger
 
@@ -53,6 +66,15 @@ class ConfirmScreen(Dialog[bool]):
         """Focus Cancel for dangerous questions, the action otherwise."""
         self.query_one("#no" if self.danger else "#yes", Button).focus()
 
+    def refresh_view(self, changes: Changes) -> None:
+        """The engine sent changes: a question about what is open counts it again."""
+        if self.words is None:
+            return
+        text = self.words()
+        if text != self.text:
+            self.text = text
+            self.query_one("#dialog-text", Static).update(text)
+
     def action_answer(self, yes: bool) -> None:
         """Close with the answer."""
         self.dismiss(yes)
@@ -62,8 +84,27 @@ class ConfirmScreen(Dialog[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+def quit_words(positions: int, orders: int, *, stops_engine: bool) -> tuple[str, str]:
+    """The quit question's text and its Detach button's label for what is open now."""
+    if positions or orders:
+        return (
+            f"{positions} open position(s) and {orders} working order(s).\n"
+            "Detach leaves the engine running and managing stops and targets; "
+            "run `cockpit` again to re-attach.",
+            "Detach (d)",
+        )
+    after = (
+        "quitting stops the engine this cockpit started."
+        if stops_engine
+        else "quitting leaves the engine running."
+    )
+    return f"Nothing is open now: {after}", "Quit (d)"
+
+
 class QuitScreen(Dialog[str]):
-    """Quit with positions or working orders open: detach, flatten and stop, or stay."""
+    """Quit with positions or working orders open: detach, flatten and stop, or stay. It
+    counts what is open on every change the engine sends (a fill or a cancel while it is up);
+    the app acts on what is open when the answer comes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "choose('detach')", "Detach", id="quit.detach"),
@@ -71,23 +112,24 @@ class QuitScreen(Dialog[str]):
         Binding("escape,s", "choose('stay')", "Stay", id="quit.stay"),
     ]
 
-    def __init__(self, positions: int, orders: int) -> None:
+    def __init__(
+        self, counts: Callable[[], tuple[int, int]], *, stops_engine: bool = False
+    ) -> None:
+        """``counts``: the open positions and working orders now; ``stops_engine``: quitting
+        with nothing open stops the engine (this cockpit started it)."""
         super().__init__(classes="dialog")
-        self.positions = positions
-        self.orders = orders
+        self.counts = counts
+        self.stops_engine = stops_engine
+        self.words = quit_words(*counts(), stops_engine=stops_engine)
 
     def compose(self) -> ComposeResult:
         """The three choices."""
+        text, detach = self.words
         with Vertical(id="dialog"):
             yield Label("Quit Cockpit", id="dialog-title")
-            yield Static(
-                f"{self.positions} open position(s) and {self.orders} working order(s).\n"
-                "Detach leaves the engine running and managing stops and targets; "
-                "run `cockpit` again to re-attach.",
-                id="dialog-text",
-            )
+            yield Static(text, id="dialog-text", markup=False)
             with Horizontal(id="dialog-buttons"):
-                yield Button("Detach (d)", id="detach", variant="primary")
+                yield Button(detach, id="detach", variant="primary")
                 yield Button("Flatten & stop (f)", id="flatten", variant="error")
                 yield Button("Stay (esc)", id="stay")
 
@@ -95,6 +137,14 @@ class QuitScreen(Dialog[str]):
     def on_mount(self) -> None:
         """Safest default: stay."""
         self.query_one("#stay", Button).focus()
+
+    def refresh_view(self, changes: Changes) -> None:
+        """The engine sent changes: count again."""
+        words = quit_words(*self.counts(), stops_engine=self.stops_engine)
+        if words != self.words:
+            self.words = words
+            self.query_one("#dialog-text", Static).update(words[0])
+            self.query_one("#detach", Button).label = words[1]
 
     def action_choose(self, choice: str) -> None:
         """Close with the choice."""

@@ -16,6 +16,7 @@ from cockpit.ui.fmt import fmt_qty
 from cockpit.ui.screens.chart import ChartScreen, chart_touched, watch_chart
 from cockpit.ui.screens.lifecycle import when_wanted
 from cockpit.ui.store import Changes
+from cockpit.ui.toasts import toast_span
 from cockpit.ui.widgets.chart import CandleChart
 from cockpit.ui.widgets.ladder import Ladder
 from cockpit.ui.widgets.orders import OrdersPane
@@ -35,6 +36,8 @@ class TradeScreen(Screen[None]):
     AUTO_FOCUS = "#ladder"
     CHART_BESIDE_MIN = 160
     """From this width `c` shows the chart beside the ladder (else on its own screen)."""
+    _toasts_at: tuple[object, ...] | None = None
+    """The screen size and ladder geometry the toasts were last placed for."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "c",
@@ -88,13 +91,33 @@ class TradeScreen(Screen[None]):
 
     def _lift_toasts(self) -> None:
         """Toasts stack up from just above the positions pane (never over it, the status
-        bar or the footer); the newest stays nearest, older ones go off the top."""
+        bar or the footer); the newest stays nearest, older ones go off the top. Across,
+        they keep clear of the ladder's orders and marks (``toast_span``)."""
         bottom = next(iter(self.query("#bottom")), None)
         if bottom is None or not bottom.region.height:  # not mounted (the app closes)
             return
         lift = max(0, self.size.height - bottom.region.y)
+        lad = self.ladder
+        span = toast_span(
+            self.size.width, lad.region, lad.content_region, lad.columns, lad.price_width
+        )
+        self._toasts_at = (self.size, lad.region, lad.columns, lad.price_width)
         for rack in self.query(ToastRack):
-            rack.styles.margin = (0, 0, lift, 0)
+            styles = rack.styles
+            if span is None:
+                styles.clear_rule("width")
+                styles.margin = (0, 0, lift, 0)
+            else:
+                styles.width = span.width
+                styles.margin = (0, 0, lift, span.x)
+        self.set_class(span is not None, "-toasts-fitted")
+
+    def _toasts_follow_ladder(self) -> None:
+        """The ladder's columns changed (a new symbol's price width, a resize): move the
+        toasts with them."""
+        lad = self.ladder
+        if self._toasts_at != (self.size, lad.region, lad.columns, lad.price_width):
+            self._lift_toasts()
 
     @when_wanted
     def on_screen_resume(self) -> None:
@@ -146,6 +169,7 @@ class TradeScreen(Screen[None]):
         if everything or ch.orders or ch.fills:
             self.orders.rebuild()
         self.status.follow(ch)
+        self._toasts_follow_ladder()
 
     def action_chart(self) -> None:
         """The chart beside the ladder on a wide terminal (toggled), else its own screen."""

@@ -120,7 +120,9 @@ class Ladder(LineGrid, can_focus=True):
         self.group = 1
         """Ticks per row (``z``); rows start at multiples of it."""
         self.columns: Columns | None = None
-        """The columns of the last rebuild (tests)."""
+        """The columns of the last rebuild (tests, and where toasts may go)."""
+        self.price_width = 0
+        """The price column's width at the last rebuild."""
         self.work_s = WORK_S
         self._worked = -1e9
         """Monotonic time the cursor last moved."""
@@ -274,6 +276,7 @@ class Ladder(LineGrid, can_focus=True):
         ltp = q.ltp if q is not None else None
         pw = max(8, len(store.fmt_price(key, self.top())) + 1)
         cols = self.columns = fit_columns(width, pw)
+        self.price_width = pw
         top = self.top()
         bottom = self.bottom()
         at = self.base

@@ -135,10 +135,18 @@ class StatusBar(LineGrid):
         if st is not None:
             # The figure the positions pane beside it last drew (one source), else the sum at
             # the latest prices (the same sum the pane draws).
-            shown = self.pnl_from() if self.pnl_from is not None else None
-            pnl = shown if shown is not None else store.day_pnl()
-            cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
-            groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
+            pnls = store.day_pnls()
+            if len(pnls) > 1:  # one figure per currency, never their sum
+                parts: list[Cell] = [("P&L ", "status--label")]
+                for currency, pnl in sorted(pnls.items()):
+                    cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
+                    parts += [(f"{currency or '?'} ", "status--label"), (fmt_money(pnl) + " ", cls)]
+                groups.append((8, parts))
+            else:
+                shown = self.pnl_from() if self.pnl_from is not None else None
+                pnl = shown if shown is not None else store.day_pnl()
+                cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
+                groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
         template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
         if template:
