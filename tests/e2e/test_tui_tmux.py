@@ -278,8 +278,8 @@ def test_orders_show_fill_price_and_status_words(term: Term, size: tuple[int, in
     if size[0] < 100:
         term.keys("Escape")
         term.wait_screen(lambda s: "◀LTP" in s, START_S)
-    term.keys("M")
-    log = term.wait_screen(lambda s: "Order sent" in s, timeout=10)
+    term.keys("M")  # the log, not the toast saying the same that may still be up
+    log = term.wait_screen(lambda s: "Messages —" in s and "Order sent" in s, timeout=10)
     assert re.search(r"BUY 1 NSE:\w+ MARKET ~\d+\.\d\d", log), log
     term.keys("Escape")
     term.wait_screen(lambda s: "◀LTP" in s, START_S)
