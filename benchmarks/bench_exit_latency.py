@@ -896,7 +896,8 @@ def main() -> int:
                 for il in inlines
                 for h in heres
             ]
-            default_ui = nice == ui_nice and fps == ui_fps and not variant
+            # The burst too with the default TUI, and with every notice a toast (its A/B).
+            default_ui = nice == ui_nice and fps == ui_fps and variant in ("", "toasts_all")
             if viewer and default_ui and args.bursts:
                 cmds += [
                     ("burst", burst_cmd, kind, switch_us, w, ef, il, h)
@@ -1015,6 +1016,7 @@ def main() -> int:
         s
         for s in results["scenarios"]
         if s["rate_target"] == "burst"
+        and not s["ui_variant"]
         and s["transport"] == "lane"
         and s["exits_first"]
         and s["lane_inline"]
