@@ -205,6 +205,10 @@ class Entries(EngineBase):
             return protocol.Refused(
                 cmd.id, "closing", f"{cmd.key}: a partial exit is in flight; reverse after it"
             )
+        if any(o.tag == "reverse" and o.is_working for o in self._working_of(cmd.key)):
+            # It read the same position: a second one would sell twice it again (long 5 ->
+            # short 15 from two presses, or two viewers).
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: a reverse is already in flight")
         side = Side.SELL if pos.qty > 0 else Side.BUY
         request = OrderRequest(
             cmd.key,
