@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -96,7 +97,9 @@ class PidLock:
 # ---------------------------------------------------------------------- instruments
 
 
-def venue_instruments(venue: Venue, keys: list[str], timeout: float = 10.0) -> list[Instrument]:
+def venue_instruments(
+    venue: Venue, keys: list[str], timeout: float = 10.0, what: str = "trading.watchlist"
+) -> list[Instrument]:
     """Look the watchlist up on an OpenAlgo server (``/api/v1/symbol``) for tick and lot.
 
     Only the server's tick and lot make an instrument: a symbol it refuses (or that cannot be
@@ -106,8 +109,20 @@ def venue_instruments(venue: Venue, keys: list[str], timeout: float = 10.0) -> l
 
     found, refused = lookup_instruments(venue.host, venue.api_key, keys, timeout_s=timeout)
     for why in refused:
-        log.error("trading.watchlist: %s: not added", why)
+        log.error("%s: %s: not added", what, why)
     return found
+
+
+def journal_keys(journal: Any) -> set[str]:
+    """The symbols the journal holds something of that a restart restores: open exit plans,
+    orders not final, positions not flat."""
+    recovery = journal.recover()
+    keys = set(recovery.plans) | {record.key for record in recovery.open_orders}
+    for key, state in recovery.positions.items():
+        with contextlib.suppress(ArithmeticError, TypeError, ValueError):
+            if Decimal(str(state.get("qty", "0"))) != 0:
+                keys.add(key)
+    return keys
 
 
 # ---------------------------------------------------------------------- the engine
@@ -212,6 +227,16 @@ class EngineRunner:
         except JournalError as exc:
             raise StartupError(str(exc)) from exc
         self._on_exit("journal", journal.close)
+        if s.venue.broker != "paper" and plan is None:
+            # Symbols added from the screen (/) are known to this engine only once the broker
+            # answers about them: those the journal holds a position, plan or order of are
+            # looked up now, so the restore has them (else their stops are lost in a restart).
+            missing = journal_keys(journal) - {inst.key for inst in instruments}
+            if missing:
+                found = venue_instruments(venue, sorted(missing), what="journal")
+                instruments += found
+                for key in sorted(missing - {inst.key for inst in found}):
+                    log.error("journal: %s has a position, plan or order but is unknown", key)
         for inst in instruments:
             journal.instrument(inst.key, inst.tick_size, inst.lot_size)
 

@@ -100,7 +100,13 @@ class Entries(EngineBase):
             return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
         if not self.armed:
             return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
-        if not self.journal_ok:
+        held = self.portfolio.get(cmd.key)
+        against = (
+            held is not None
+            and held.qty != 0
+            and (held.qty > 0) is (cmd.side.strip().upper() in ("S", "SELL", "SHORT"))
+        )
+        if not self.journal_ok and not against:  # (one against it may reduce it: below)
             return protocol.Refused(
                 cmd.id, "journal", "the journal cannot write: no entries until it can"
             )
@@ -151,13 +157,11 @@ class Entries(EngineBase):
         # Against the open position and no larger than it: the order reduces it and never
         # opens the other side (cancelled when the position goes flat by another fill).
         # A held MIT on that side is one too (sent only if it still reduces when touched).
-        held = self.portfolio.get(cmd.key)
-        reducing = (
-            held is not None
-            and held.qty != 0
-            and (held.qty > 0) is (side is Side.SELL)
-            and qty <= abs(held.qty)
-        )
+        reducing = against and held is not None and qty <= abs(held.qty)
+        if not self.journal_ok and not reducing:  # one that reduces goes, as an exit does
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
         request = OrderRequest(
             cmd.key,
             side,

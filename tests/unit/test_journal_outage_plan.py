@@ -1,0 +1,53 @@
+"""After a journal outage, the journal holds each open plan as the engine has it.
+
+Found in a tmux trial (a file size limit on the engine's journal): a 60-tick trail ratcheted
+the stop from 1288.05 to 1288.20 while every write failed. The engine marks a plan journaled
+as it hands the write over, so when the journal wrote again nothing wrote the plan: its row kept
+1288.05 until the plan next changed, and a SIGKILL then restored the stop three ticks looser
+than the one the engine had been holding.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from cockpit.engine.core import EngineTimer
+from cockpit.link import protocol as p
+from tests.unit.test_engine_core import SBIN
+from tests.unit.test_engine_exit_path import _peeking_rig
+
+
+def _journaled_stop(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT state FROM plans WHERE key=? AND open=1", (SBIN.key,)).fetchone()
+    finally:
+        conn.close()
+    return int(json.loads(row[0])["stop"])
+
+
+def test_a_stop_moved_while_the_journal_failed_is_journaled_once_it_writes_again(
+    tmp_path: Path,
+) -> None:
+    rig, _router, journal = _peeking_rig(tmp_path)
+    trail = p.TrailView("ticks", 4)
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10, trail=trail))
+    journal.flush()
+    before = _journaled_stop(journal.path)
+    journal._conn.close()  # every write fails from here (as on a full disk)
+    rig.tick(SBIN, "801.00")  # the trail ratchets: the stop moves up, its write fails
+    for _ in range(3):
+        rig.clock.now += 2 * 10**9
+        rig.engine.handle(EngineTimer(rig.clock.now))
+    held = rig.engine.plans[SBIN.key].plan.stop
+    assert held > before
+    journal._conn = sqlite3.connect(journal.path, isolation_level=None, check_same_thread=False)
+    for _ in range(3):  # the probe writes: the journal is back
+        rig.clock.now += 2 * 10**9
+        rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine.journal_ok
+    journal.flush()
+    assert _journaled_stop(journal.path) == held  # a restart now restores the stop held
+    journal.close()
