@@ -144,21 +144,15 @@ class ViewerCommands(EngineBase):
         row = None
         if self.journal is not None:
             row = self._journal_call(self.journal.command, item.conn_id, cmd)
-        if item.read_only and not isinstance(cmd, protocol.READ_ONLY_COMMANDS):
-            answer: protocol.Msg | None = protocol.Refused(
-                cmd.id, "read_only", "this viewer is read-only"
-            )
+        handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
+        answer: protocol.Msg | None
+        if handler is None:
+            answer = protocol.Refused(cmd.id, "unsupported", f"{type(cmd).__name__} not supported")
         else:
-            handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
-            if handler is None:
-                answer = protocol.Refused(
-                    cmd.id, "unsupported", f"{type(cmd).__name__} not supported"
-                )
-            else:
-                try:
-                    answer = handler(item.conn_id, cmd)
-                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
-                    answer = protocol.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
+            try:
+                answer = handler(item.conn_id, cmd)
+            except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                answer = protocol.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
