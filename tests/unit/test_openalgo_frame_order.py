@@ -29,8 +29,9 @@ def taken(proto: OpenAlgoProtocol, ltp: str, ts_ms: int, recv_ns: int) -> bool:
     try:
         return bool(proto.decode(frame(ltp, ts_ms), False, recv_ns))
     except Reject as exc:
-        assert str(exc) == "out of order"
-        return False
+        reason = str(exc)
+    assert reason == "out of order"
+    return False
 
 
 def test_frames_of_a_second_clock_behind_the_first_are_taken_after_the_window() -> None:

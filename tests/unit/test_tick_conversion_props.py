@@ -21,8 +21,16 @@ prices = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(lambda n: Decimal(n) / 100),
     st.integers(min_value=1, max_value=10**6).map(lambda n: Decimal(n) * Decimal("0.05")),
     st.sampled_from(
-        [Decimal("sNaN"), Decimal("-NaN"), Decimal("1e1000000"), Decimal("1e-1000000"),
-         Decimal("-0"), Decimal("0E-8"), Decimal("8.005E+2"), Decimal("1E+28")]
+        [
+            Decimal("sNaN"),
+            Decimal("-NaN"),
+            Decimal("1e1000000"),
+            Decimal("1e-1000000"),
+            Decimal("-0"),
+            Decimal("0E-8"),
+            Decimal("8.005E+2"),
+            Decimal("1E+28"),
+        ]
     ),
 )
 
