@@ -225,7 +225,8 @@ class RiskSettings(BaseModel):
     """Realized + unrealized loss for the day at which entries are refused. A number applies
     in each currency apart (the one currency of most books, as always); a table names the
     currencies, ``{ INR = 5000, USDT = 50 }``, and a currency not in it is shown but not
-    limited. Rupees and tethers are never added together or converted."""
+    limited (a symbol whose currency is not known takes no entries under a table). Rupees
+    and tethers are never added together or converted."""
     max_price_deviation_pct: Decimal | None = Field(default=None, gt=0)
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
