@@ -43,13 +43,18 @@ the decision thread too, beside its writer thread (``[engine] journal_writer``, 
 journal's writer thread right after its commit); ``lane_inline`` says which. ``--here-ab``
 runs each scenario with exits committed and handed over by the journal's writer thread too,
 beside the deciding thread doing it when the writer is idle (``Writes.urgent_here``, the
-default); ``urgent_here`` says which.
+default); ``urgent_here`` says which. ``--toasts-ab`` runs each rate also with the TUI
+showing every engine notice as a toast (A: ``[ui] toasts_per_s`` 0) beside its paced toasts (B,
+the default: ``cockpit/ui/toast_pace.py``); ``--idle-ab`` also with the TUI under ``SCHED_IDLE``;
+``ui_variant`` says which (``toasts_all``, ``idle``; empty: the default).
+``--rounds N`` runs the viewer variants N times over, interleaved, so a host's load drifting
+through the run weighs on A and B alike.
 
 Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
         [--rates 10000] [--bursts 10] [--ab] [--nice-ab] [--writer-ab] [--inline-ab]
-        [--here-ab]
+        [--here-ab] [--toasts-ab] [--idle-ab] [--rounds N]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -351,7 +356,13 @@ def run_floor(ctx: Any, port: int, venue: Any, cmd: dict[str, Any]) -> dict[str,
 
 
 def socket_viewer(
-    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+    path: str,
+    ready: Any,
+    stop: Any,
+    counts: Any,
+    nice: int = 0,
+    fps: int = 30,
+    variant: str = "",
 ) -> None:
     """A viewer that attaches to the engine socket and reads everything it is sent."""
     from cockpit.link.client import EngineClient
@@ -369,7 +380,13 @@ def socket_viewer(
 
 
 def textual_viewer(
-    path: str, ready: Any, stop: Any, counts: Any, nice: int = 0, fps: int = 30
+    path: str,
+    ready: Any,
+    stop: Any,
+    counts: Any,
+    nice: int = 0,
+    fps: int = 30,
+    variant: str = "",
 ) -> None:
     """The real cockpit TUI, headless, attached to the engine socket, at ``nice`` and ``fps``
     as the ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py; ``[ui] fps``:
@@ -378,6 +395,10 @@ def textual_viewer(
     from cockpit.ui.priority import lower_thread
 
     lower_thread(nice)  # before Textual starts its threads: they inherit it
+    if variant == "idle":
+        from cockpit.ui.priority import idle_thread
+
+        idle_thread()
     from cockpit.config import Settings
     from cockpit.link.client import EngineClient
     from cockpit.ui.app import CockpitApp, UiOptions
@@ -396,6 +417,8 @@ def textual_viewer(
     options = UiOptions.from_settings(Settings())
     options.freeze_after_start = True  # as the cockpit command runs it
     options.fps = fps
+    if variant == "toasts_all":
+        options.toast_rate = 0  # every notice a toast
     app = CockpitApp(Connector(), options)
 
     async def run() -> None:
@@ -639,6 +662,23 @@ def main() -> int:
         help="each rate also with the TUI at nice 0 (A) beside its [ui] nice (B)",
     )
     ap.add_argument(
+        "--idle-ab",
+        action="store_true",
+        help="each rate also with the TUI under SCHED_IDLE (beside [ui] nice)",
+    )
+    ap.add_argument(
+        "--toasts-ab",
+        action="store_true",
+        help="each rate also with the TUI showing every notice as a toast (A) beside "
+        "[ui] toasts_per_s (B)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="the viewer variants this many times over, interleaved (A/B against drift)",
+    )
+    ap.add_argument(
         "--switch-ab",
         type=int,
         default=0,
@@ -817,17 +857,20 @@ def main() -> int:
             time.sleep(0.05)
         results["plans_armed_at_start"] = len(engine.plans)
         ui_fps = UiSettings().fps
-        viewers = [(False, 0, ui_fps), (True, ui_nice, ui_fps)]
-        viewers += [(True, 0, ui_fps)] if args.nice_ab else []
-        viewers += [(True, ui_nice, args.ui_fps_ab)] if args.ui_fps_ab else []
-        for viewer, nice, fps in viewers:
+        viewers = [(False, 0, ui_fps, ""), (True, ui_nice, ui_fps, "")]
+        viewers += [(True, 0, ui_fps, "")] if args.nice_ab else []
+        viewers += [(True, ui_nice, args.ui_fps_ab, "")] if args.ui_fps_ab else []
+        viewers += [(True, ui_nice, ui_fps, "idle")] if args.idle_ab else []
+        viewers += [(True, ui_nice, ui_fps, "toasts_all")] if args.toasts_ab else []
+        viewers = viewers * args.rounds
+        for viewer, nice, fps, variant in viewers:
             vproc = None
             vstop = ctx.Event()
             counts = ctx.Value("l", 0)
             if viewer:
                 vready = ctx.Event()
                 target = socket_viewer if args.viewer == "socket" else textual_viewer
-                vargs = (str(sock_path), vready, vstop, counts, nice, fps)
+                vargs = (str(sock_path), vready, vstop, counts, nice, fps, variant)
                 vproc = ctx.Process(target=target, args=vargs)
                 vproc.start()
                 vready.wait(30)
@@ -847,7 +890,8 @@ def main() -> int:
                 for il in inlines
                 for h in heres
             ]
-            if viewer and nice == ui_nice and fps == ui_fps and args.bursts:
+            default_ui = nice == ui_nice and fps == ui_fps and not variant
+            if viewer and default_ui and args.bursts:
                 cmds += [
                     ("burst", burst_cmd, kind, switch_us, w, ef, il, h)
                     for kind in routers
@@ -904,6 +948,7 @@ def main() -> int:
                     "viewer": args.viewer if viewer else "none",
                     "ui_nice": nice if viewer else None,
                     "ui_fps": fps if viewer else None,
+                    "ui_variant": variant if viewer else None,
                     "viewers_attached": server.viewer_count(),
                     "transport": kind,
                     "switch_us": switch,
@@ -954,6 +999,7 @@ def main() -> int:
         and s["switch_us"] == switch_us
         and s["ui_nice"] == ui_nice
         and s["ui_fps"] == UiSettings().fps
+        and not s["ui_variant"]
         and s["exits_first"]
         and s["lane_inline"]
         and s["urgent_here"]

@@ -1,12 +1,13 @@
 """CPU per tick of the tick path, this tree against another (an A/B in one run).
 
 Two stages, each timed with the calling thread's own CPU clock (``time.thread_time``), no
-sockets: the *feed* stage decodes real OpenAlgo depth frames (what `cockpit sim` sends, from
-the paper exchange's market model over ``--symbols`` instruments) and puts each event on the
-engine's inbound queue, as a feed thread does; the *decision* stage hands the same events to
-the real :class:`Engine` in batches of ``--batch`` (``handle_items``, as the decision loop
-takes them), with a stop-loss plan on every symbol (every tick runs an exit plan), the screen
-flushed every ``--flush-every`` ticks (100) and the timer every 500 (10 ms and 50 ms at
+sockets: the *feed* stage decodes real OpenAlgo frames (depth; ``--mode`` 1 or 2: LTP or
+quote), what `cockpit sim` sends from the paper exchange's market model over ``--symbols``
+instruments, and puts each event on the engine's inbound queue, as a feed thread does; the
+*decision* stage hands the same events to the real :class:`Engine` in batches of
+``--batch`` (``handle_items``, as the decision loop takes them), with a stop-loss plan on
+every symbol (every tick runs an exit plan), the screen flushed every ``--flush-every`` ticks
+(100) and the timer every 500 (10 ms and 50 ms at
 10,000 ticks/s), a real viewer server as publisher. Each tree runs in its own process
 (``--code DIR``: the other tree, made with ``git archive COMMIT cockpit | tar -x -C DIR``),
 rounds interleaved; prints JSON with each tree's median µs per tick and the ratio (this
@@ -42,6 +43,7 @@ def measure(
     passes: int,
     profile: str | None = None,
     flush_every: int = 100,
+    mode: int = 3,
 ) -> dict[str, float]:
     """The feed and decision stages' CPU per tick (µs), the best of ``passes``."""
     from cockpit.adapters.openalgo.feed import OpenAlgoProtocol
@@ -75,7 +77,7 @@ def measure(
     for n in range(ticks):
         s = states[n % symbols]
         s.step(t0 + n)
-        payloads.append(encode_market(s, 3, 5, "zerodha"))
+        payloads.append(encode_market(s, mode, 5, "zerodha"))
     instruments = [x.instrument for x in listings]
     proto = OpenAlgoProtocol("ws://127.0.0.1:1", "k")
     tmp = Path(tempfile.mkdtemp(prefix="ckt", dir="/tmp"))
@@ -140,7 +142,7 @@ def child(code: Path, args: argparse.Namespace) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(code))
     cmd = [sys.executable, __file__, "--child", "--symbols", str(args.symbols)]
     cmd += ["--ticks", str(args.ticks), "--batch", str(args.batch), "--passes", str(args.passes)]
-    cmd += ["--flush-every", str(args.flush_every)]
+    cmd += ["--flush-every", str(args.flush_every), "--mode", str(args.mode)]
     out = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True, check=True)
     return dict(json.loads(out.stdout))
 
@@ -158,13 +160,20 @@ def main() -> int:
         default=100,
         help="ticks between screen flushes (100: the default 10 ms fold at 10,000 ticks/s)",
     )
+    ap.add_argument("--mode", type=int, default=3, help="OpenAlgo mode: 1 ltp, 2 quote, 3 depth")
     ap.add_argument("--passes", type=int, default=2, help="passes per process (best taken)")
     ap.add_argument("--profile", help="this tree alone: cProfile the decision stage to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child or args.profile:
         figures = measure(
-            args.symbols, args.ticks, args.batch, args.passes, args.profile, args.flush_every
+            args.symbols,
+            args.ticks,
+            args.batch,
+            args.passes,
+            args.profile,
+            args.flush_every,
+            args.mode,
         )
         print(json.dumps(figures))
         return 0
@@ -181,6 +190,7 @@ def main() -> int:
         "ticks": args.ticks,
         "batch": args.batch,
         "flush_every": args.flush_every,
+        "mode": args.mode,
         "rounds": args.rounds,
         "host_load_1m": round(os.getloadavg()[0], 2),
     }

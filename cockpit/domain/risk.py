@@ -25,7 +25,8 @@ API summary
   numbers, e.g. ``max_order_qty: quantity 500 exceeds the limit 100``.
 
 The order of the checks: halted, stale data, daily loss, then the order's own numbers
-(quantity, position, order notional, position notional, open orders, price band, rate).
+(quantity, position, order notional, position notional, open orders, price band, rate). An
+order that only reduces the position (tag ``reduce``) is not held by the daily loss limit.
 """
 
 from __future__ import annotations
@@ -292,7 +293,7 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
                     f"stale_data: last tick for {key} is {age} s old, over the limit {limit_s} s",
                 )
             )
-    if limits.has_daily_loss_limit:
+    if limits.has_daily_loss_limit and request.tag != "reduce":  # it lowers the loss at risk
         breach = daily_loss_breach(limits, ctx.day_pnls or {"": ctx.day_pnl})
         if breach is not None:
             out.append(Refusal(Rule.DAILY_LOSS, f"daily_loss_limit: {breach.words}"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 import msgspec
@@ -122,12 +122,16 @@ class AlertKeeping(EngineBase):
                     raise InvalidOperation
             except InvalidOperation:
                 return protocol.Refused(cmd.id, "invalid", "a P&L alert needs a finite amount")
-            now_pnl = self._day_pnl()
-            if amount == now_pnl:
-                return protocol.Refused(
-                    cmd.id, "invalid", f"the day P&L is {money_text(now_pnl)} now"
-                )
-            above = amount > now_pnl
+            pnls = self._day_pnls()
+            if len(pnls) > 1:
+                above = amount > 0  # in each currency apart: a gain above, a loss below
+            else:
+                now_pnl = sum(pnls.values(), Decimal(0))
+                if amount == now_pnl:
+                    return protocol.Refused(
+                        cmd.id, "invalid", f"the day P&L is {money_text(now_pnl)} now"
+                    )
+                above = amount > now_pnl
         if repeat and kind not in EVENT_KINDS:
             return protocol.Refused(cmd.id, "invalid", f"a {kind} alert fires once")
         self._alert_id += 1
@@ -183,13 +187,17 @@ class AlertKeeping(EngineBase):
         pnl_alerts = [a for a in self.alerts.values() if a.kind == PNL]
         if not pnl_alerts:
             return
-        day_pnl = self._day_pnl()
+        pnls = self._day_pnls() or {"": Decimal(0)}
+        several = len(pnls) > 1  # each currency apart, named; never their sum
         for alert in pnl_alerts:
             amount = alert.amount
             assert amount is not None
-            if (day_pnl >= amount) if alert.above else (day_pnl <= amount):
-                text = f"day P&L {money_text(day_pnl)} reached {money_text(amount)}"
-                self._fire_alert(alert, "P&L alert", text + _note(alert))
+            for currency, day_pnl in pnls.items():
+                if (day_pnl >= amount) if alert.above else (day_pnl <= amount):
+                    unit = f"{currency or '?'} " if several else ""
+                    text = f"day P&L {unit}{money_text(day_pnl)} reached {money_text(amount)}"
+                    self._fire_alert(alert, "P&L alert", text + _note(alert))
+                    break
 
     def _alert_event(self, kind: str, key: str | None, title: str, text: str) -> None:
         """An event happened (``fill``, ``exit``, ``feed``, ``lock``): its alerts fire."""

@@ -100,10 +100,6 @@ class Entries(EngineBase):
             return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
         if not self.armed:
             return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
-        if not self.journal_ok:
-            return protocol.Refused(
-                cmd.id, "journal", "the journal cannot write: no entries until it can"
-            )
         if not self.reconciled:
             return protocol.Refused(cmd.id, "reconciling", "waiting for the broker's books")
         sym = self._syms[cmd.key]
@@ -158,6 +154,10 @@ class Entries(EngineBase):
             and (held.qty > 0) is (side is Side.SELL)
             and qty <= abs(held.qty)
         )
+        if not self.journal_ok and not reducing:  # one that reduces goes, as an exit does
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
         request = OrderRequest(
             cmd.key,
             side,

@@ -323,18 +323,11 @@ class OrderFlow(EngineBase):
 
     # ------------------------------------------------------------------ the day's P&L
 
-    def _day_pnl(self) -> Decimal:
-        """The day's P&L: realized from today's fills (the journal's, then live ones) plus
-        unrealized on the positions the broker holds, at the marks (one figure: the sum over
-        currencies; what the day's loss rules read is :meth:`_day_pnls`)."""
-        now = self.clock()
-        if now - self._day_start_ns >= 86_400 * NS:
-            self._new_day(now)
-        return to_money(self.day_book.realized_exact() + self.portfolio.unrealized_exact())
-
     def _day_pnls(self) -> dict[str, Decimal]:
-        """The day's P&L per currency (as :meth:`_day_pnl`, never adding rupees to tethers):
-        every currency with a position or a fill today, ``""`` for an unknown one."""
+        """The day's P&L per currency, never adding rupees to tethers: realized from today's
+        fills (the journal's, then live ones) plus unrealized on the positions the broker
+        holds, at the marks; every currency with a position or a fill today (``""``: one not
+        known)."""
         now = self.clock()
         if now - self._day_start_ns >= 86_400 * NS:
             self._new_day(now)

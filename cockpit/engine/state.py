@@ -137,6 +137,10 @@ class SymbolState:
     book: protocol.BookView | None = None
     depth: Any = None
     """The latest ``DepthTick`` whose book is not built yet (built when viewers need it)."""
+    last_price: Decimal | None = None
+    """The price object :func:`market_ticks` converted last, and its ticks: a tick's price
+    looked at twice (exits first, then the tick itself) is divided once."""
+    last_price_ticks: int | None = None
     grid: dict[int, Decimal] = field(default_factory=dict)
     """Prices of the tick grid (ticks -> the price) that :func:`book_levels` checked guesses
     against (at most :data:`GRID_KEPT`)."""
@@ -241,10 +245,14 @@ def market_ticks(sym: SymbolState, price: Decimal) -> int | None:
     """``venue_ticks`` of ``sym``'s instrument; a print on the grid and at least one tick
     (most prints) in one division. (A cache keyed by the price cost more than this: a
     Decimal fresh from the feed hashes as slowly as it divides.)"""
+    if price is sym.last_price:  # the same print again (exits first looked at it)
+        return sym.last_price_ticks
     try:
         count, rest = divmod(price, sym.inst.tick_size)
         if not rest and count > 0:
-            return int(count)
+            ticks = int(count)
+            sym.last_price, sym.last_price_ticks = price, ticks
+            return ticks
     except (ArithmeticError, TypeError):  # not a number, or no context can divide it
         pass
     return sym.inst.market_ticks(price)  # off the grid, sub-tick, NaN...: the whole rule

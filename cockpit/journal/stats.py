@@ -28,6 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from cockpit.domain.instruments import currency_of, parse_key
+
 _NS: Final = 1_000_000_000
 _SLACK_NS: Final = 2 * _NS
 """Plan events belong to a trip from this long before its first fill to after its last."""
@@ -133,6 +135,7 @@ class Stats:
     expectancy: Decimal | None
     """Average P&L per trade."""
     total: Decimal
+    """The sum of every trip's P&L: the total when they share one currency (see ``totals``)."""
     max_mfe: Decimal | None
     max_mae: Decimal | None
     """The largest adverse excursion of a trip (money, positive)."""
@@ -140,6 +143,8 @@ class Stats:
     by_hour: dict[int, Group]
     """Local hour of the closing fill."""
     by_reason: dict[str, Group]
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    """Total P&L per currency (``INR``, ``USDT``): never added together."""
 
 
 # ------------------------------------------------------------------------------ reading
@@ -344,7 +349,32 @@ def compute(conn: sqlite3.Connection, since_ns: int = 0, until_ns: int | None = 
         by_symbol=_groups((t.key, t.pnl) for t in trips),
         by_hour=_groups((_local_hour(t.closed_ns), t.pnl) for t in trips),
         by_reason=_groups((t.reason, t.pnl) for t in trips),
+        totals={c: g.pnl for c, g in _groups((currency(t.key), t.pnl) for t in trips).items()},
     )
+
+
+def currency(key: str) -> str:
+    """The currency of ``EXCH:SYMBOL``'s prices (``""`` when unknown)."""
+    try:
+        return currency_of(*parse_key(key))
+    except ValueError:
+        return ""
+
+
+def _per_currency(trips: list[RoundTrip], figure: Any, value: Any = None) -> str:
+    """``figure(values)`` of each currency's trips (``value(trip)``, by default its P&L; a
+    None left out): ``INR -50.00  USDT 30.00`` (none at all: ``-``)."""
+    by: dict[str, list[Decimal]] = {}
+    for t in trips:
+        v = t.pnl if value is None else value(t)
+        if v is not None:
+            by.setdefault(currency(t.key), []).append(v)
+    parts = [
+        f"{c or '?'} {money(v)}"
+        for c, pnls in sorted(by.items())
+        if (v := figure(pnls)) is not None
+    ]
+    return "  ".join(parts) or "-"
 
 
 def _clock(ts_ns: int) -> str:
@@ -370,18 +400,40 @@ def render(stats: Stats, width: int | None = None) -> list[str]:
     s = stats
     pct = "-" if s.win_rate is None else f"{(s.win_rate * 100).quantize(Decimal('0.1'))}%"
     avg_r = "-" if s.avg_r is None else f"{s.avg_r.quantize(Decimal('0.01'))}R"
+    avg_win, avg_loss, expectancy, total, mae, mfe = (
+        money(s.avg_win),
+        money(s.avg_loss),
+        money(s.expectancy),
+        money(s.total),
+        money(s.max_mae),
+        money(s.max_mfe),
+    )
+    by_hour = {f"{h:02d}:00": g for h, g in s.by_hour.items()}
+    by_reason = s.by_reason
+    if len(s.totals) > 1:  # money in several currencies: each apart, never their sum
+        avg_win = _per_currency(s.trips, lambda v: _mean([p for p in v if p > 0]))
+        avg_loss = _per_currency(s.trips, lambda v: _mean([p for p in v if p < 0]))
+        expectancy = _per_currency(s.trips, _mean)
+        total = _per_currency(s.trips, lambda v: sum(v, ZERO))
+        mae = _per_currency(s.trips, max, lambda t: t.mae)
+        mfe = _per_currency(s.trips, max, lambda t: t.mfe)
+        # A group's P&L per currency: "00:00 INR", "stop USDT".
+        by_hour = _groups(
+            (f"{_local_hour(t.closed_ns):02d}:00 {currency(t.key) or '?'}", t.pnl) for t in s.trips
+        )
+        by_reason = _groups((f"{t.reason} {currency(t.key) or '?'}", t.pnl) for t in s.trips)
     lines = [
         f"trades      {s.trades}  (wins {s.wins}, losses {s.losses}"
         + (f", {s.open_trips} still open" if s.open_trips else "")
         + ")",
         f"win rate    {pct}",
-        f"avg win     {money(s.avg_win)}",
-        f"avg loss    {money(s.avg_loss)}",
+        f"avg win     {avg_win}",
+        f"avg loss    {avg_loss}",
         f"avg R       {avg_r}  (over {s.r_trades} trade(s) with a journaled stop)",
-        f"expectancy  {money(s.expectancy)} per trade",
-        f"total P&L   {money(s.total)}",
-        f"MAE         largest {money(s.max_mae)} (the worst a trip stood at)",
-        f"MFE         largest {money(s.max_mfe)} (the best a trip stood at)",
+        f"expectancy  {expectancy} per trade",
+        f"total P&L   {total}",
+        f"MAE         largest {mae} (the worst a trip stood at)",
+        f"MFE         largest {mfe} (the best a trip stood at)",
         "",
         "round trips (closed; MAE / MFE in money)",
     ]
@@ -389,11 +441,9 @@ def render(stats: Stats, width: int | None = None) -> list[str]:
     lines += ["", "by symbol"]
     lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in s.by_symbol.items()]
     lines += ["", "by hour (local, at exit)"]
-    lines += [
-        f"  {h:02d}:00{'':<19} {g.trades:>4}  {money(g.pnl):>12}" for h, g in s.by_hour.items()
-    ]
+    lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in by_hour.items()]
     lines += ["", "by exit reason"]
-    lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in s.by_reason.items()]
+    lines += [f"  {k:<24} {g.trades:>4}  {money(g.pnl):>12}" for k, g in by_reason.items()]
     return lines
 
 

@@ -169,12 +169,8 @@ def attach_or_start(
     start: bool = True,
     showing: list[str] | None = None,
 ) -> Attached:
-    """Connect to the profile's engine, starting a detached one first if none runs.
-
-    This is what ``cockpit`` (the TUI) does before it opens its screen. The engine is
-    started with the venue flags of ``args`` (the environment is inherited, so secrets
-    never appear on a command line). ``showing``: what the viewer draws in full from the
-    start (``Hello.showing``; None: every symbol).
+    """The module's attach: the engine is started with the venue flags of ``args``.
+    ``showing``: what the viewer draws in full from the start (``Hello.showing``).
 
     Raises:
         EngineNotRunning: none runs and ``start`` is False.

@@ -189,11 +189,6 @@ class EngineClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def closed(self) -> bool:
-        """Whether the connection is closed (by us or by the engine)."""
-        return self._closed or self._error is not None
-
     # ------------------------------------------------------------------ sending
 
     def next_id(self) -> int:

@@ -16,11 +16,8 @@ Conversation:
    answered by exactly one :class:`Ack` or :class:`Refused` carrying that ``id``. Read-only
    viewers may only send :class:`Subscribe`, :class:`Unsubscribe`, :class:`Search`,
    :class:`WatchChart`, :class:`Ping` and the watchlist commands.
-5. A viewer may say which symbols it draws in full (:class:`Showing`, no answer): those get
-   every batch, the others their latest quote at most about once a second and no book; a
-   symbol newly shown gets its whole state (book, every volume level) at once. It may say so
-   in its :class:`Hello` already (``showing``), and its snapshot then carries books and volume
-   at price for those symbols only. A viewer that never says gets every symbol in full.
+5. A viewer may say which symbols it draws in full (:class:`Showing`, ``Hello.showing``);
+   one that never says gets every symbol in full.
 
 Prices in views are integer ticks of the instrument (``InstrumentView.tick_size`` gives
 their value); money (P&L) and quantities are ``Decimal``.

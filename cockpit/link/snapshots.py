@@ -52,10 +52,6 @@ class SnapshotDraft:
         self.book_insts = book_insts
         self.volume = volume
 
-    @property
-    def seq(self) -> int:
-        return self.base.seq
-
     def finish(self) -> Snapshot:
         """The whole snapshot (any thread: it reads only what nobody changes)."""
         books = [_book(b) for b in zip(self.book_insts, self.books, strict=True)]

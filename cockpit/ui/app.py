@@ -40,6 +40,7 @@ from cockpit.ui.themes import (
     remember_theme,
     remembered_theme,
 )
+from cockpit.ui.toast_pace import Toasts
 from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
 __all__ = ["CockpitApp", "Connector", "StaticConnector", "UiOptions"]
@@ -78,6 +79,7 @@ class CockpitApp(
         self.options = options or UiOptions()
         self.connector = connector
         self.store = Store()
+        self.toasts = Toasts(self, self.options.toast_rate)
         self.store.stale_ns = int(self.options.stale_after_s * 1_000_000_000)
         self.selected: str | None = None
         self.qtys: dict[str, Decimal] = {}
@@ -287,7 +289,7 @@ class CockpitApp(
                 if n.title.startswith("Refused"):
                     continue  # shown and kept by _refused, with the order in words
                 self.store.remember(n)
-                self.notify(n.message, title=n.title, severity=n.severity, timeout=8)  # type: ignore[arg-type]
+                self.toasts.show(n, timeout=8)
             self.ring_fired()
             if self.store.stopping:
                 self.link_state = "stopping"

@@ -50,6 +50,8 @@ class UiOptions:
     remember: bool = True
     """Remember the theme picked in the palette (off in tests)."""
     animations: str = "basic"
+    toast_rate: int = 3
+    """Engine notices shown as toasts in any second at most (``[ui] toasts_per_s``; 0: all)."""
     freeze_after_start: bool = False
     """Once the first snapshot is on screen, move what startup made out of the collector's
     sight (the ``cockpit`` command; off in tests, where apps come and go in one process and
@@ -92,6 +94,7 @@ class UiOptions:
             journal_path=settings.journal_path,
             user_theme_dir=paths.config_dir() / "themes",
             animations=ui.animations,
+            toast_rate=ui.toasts_per_s,
         )
 
 

@@ -14,10 +14,11 @@ Presets (``f5``-``f8``): four quantities per symbol from ``[trading.qty_presets]
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
 from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.numbers import NumberError, parse_positive
 
 if TYPE_CHECKING:
     from cockpit.ui.app import CockpitApp
@@ -145,11 +146,9 @@ class SizingMixin:
             if text is None:
                 return
             try:
-                value = Decimal(text.replace(",", "").strip())
-            except InvalidOperation:
-                value = Decimal(0)
-            if not value.is_finite() or value <= 0:
-                app.log_message("error", "Risk budget", f"not an amount above 0: {text!r}")
+                value = parse_positive(text.replace(",", ""))
+            except NumberError as exc:
+                app.log_message("error", "Risk budget", f"not an amount: {exc}")
                 return
             app.risk_budget_set(value)
 

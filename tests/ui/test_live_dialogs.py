@@ -20,8 +20,21 @@ def dialog_text(app: CockpitApp) -> str:
     return str(app.screen.query_one("#dialog-text").render())
 
 
-def resting_buy(engine: EngineProc) -> None:
+async def fresh_tick(pilot: object, app: CockpitApp, engine: EngineProc, key: str) -> None:
+    """A new tick of ``key`` at its test price, seen by the app (so the engine has it too):
+    the engine refuses entries on a feed with no price yet or none for 5 s (the paper
+    exchange is paused; prices move only when a test sets them)."""
+    before = app.store.quotes.get(key)
+    old = before.recv_ns if before is not None else 0
+    engine.price(key.split(":")[1], "800.00" if key == SBIN else "1500.00")
+    await wait_for(
+        pilot, lambda: (q := app.store.quotes.get(key)) is not None and q.recv_ns > old, 5
+    )
+
+
+async def resting_buy(pilot: object, app: CockpitApp, engine: EngineProc) -> None:
     """A buy limit well under the market (another viewer's: no question asked)."""
+    await fresh_tick(pilot, app, engine, SBIN)
     answer = engine.command(
         p.PlaceEntry(id=0, key=SBIN, side="BUY", qty=Decimal(1), order_type="LIMIT", price=15900)
     )
@@ -33,7 +46,8 @@ def cancel_all(engine: EngineProc) -> None:
     assert isinstance(answer, p.Ack), answer
 
 
-def buy(engine: EngineProc, key: str) -> None:
+async def buy(pilot: object, app: CockpitApp, engine: EngineProc, key: str) -> None:
+    await fresh_tick(pilot, app, engine, key)
     answer = engine.command(p.PlaceEntry(id=0, key=key, side="BUY", qty=Decimal(1)))
     assert isinstance(answer, p.Ack), answer
 
@@ -42,9 +56,10 @@ async def test_the_quit_question_counts_what_is_open_while_it_is_up(fresh: Engin
     app = make_app(fresh)
     async with app.run_test(size=(80, 24)) as pilot:
         await attached(pilot, app)
+        await fresh_tick(pilot, app, fresh, SBIN)  # entry keys wait for a fresh price
         await pilot.press("b")
         await wait_for(pilot, lambda: bool(app.store.open_positions()), 10)
-        resting_buy(fresh)
+        await resting_buy(pilot, app, fresh)
         await wait_for(pilot, lambda: bool(app.store.working_orders()), 10)
         await pilot.press("ctrl+q")
         want = "1 open position(s) and 1 working order(s)"
@@ -52,8 +67,7 @@ async def test_the_quit_question_counts_what_is_open_while_it_is_up(fresh: Engin
         cancel_all(fresh)  # the order is cancelled while the question is up
         want = "1 open position(s) and 0 working order(s)"
         await screen_text(pilot, app, "QuitScreen", lambda: dialog_text(app), want)
-        fresh.price("INFY", "1500.00")
-        buy(fresh, INFY)  # a fill in another symbol while the question is up
+        await buy(pilot, app, fresh, INFY)  # a fill in another symbol while the question is up
         want = "2 open position(s) and 0 working order(s)"
         await screen_text(pilot, app, "QuitScreen", lambda: dialog_text(app), want)
         await pilot.press("escape")  # stay
@@ -67,13 +81,13 @@ async def test_the_kill_switch_question_counts_what_is_open_while_it_is_up(
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
         await attached(pilot, app)
-        resting_buy(fresh)
+        await resting_buy(pilot, app, fresh)
         await wait_for(pilot, lambda: bool(app.store.working_orders()), 10)
         await pilot.press("F")
         want = "Cancel this cockpit's 1 working order(s) and flatten 0 position(s)"
         await screen_text(pilot, app, "ConfirmScreen", lambda: dialog_text(app), want)
         cancel_all(fresh)
-        buy(fresh, SBIN)
+        await buy(pilot, app, fresh, SBIN)
         want = "Cancel this cockpit's 0 working order(s) and flatten 1 position(s)"
         await screen_text(pilot, app, "ConfirmScreen", lambda: dialog_text(app), want)
         await pilot.press("y")  # the kill switch flattens what is open now
@@ -90,8 +104,7 @@ async def test_detach_when_nothing_is_open_any_more_stops_the_engine_this_cockpi
         app = CockpitApp(StaticConnector(link, started_engine=True), UiOptions(remember=False))
         async with app.run_test(size=(80, 24)) as pilot:
             await attached(pilot, app)
-            engine.price("SBIN", "800.00")  # (set once before the engine subscribed)
-            await wait_for(pilot, lambda: SBIN in app.store.quotes, 10)
+            await fresh_tick(pilot, app, engine, SBIN)  # (set once before it subscribed)
             await pilot.press("b")
             await wait_for(pilot, lambda: bool(app.store.open_positions()), 10)
             await pilot.press("ctrl+q")

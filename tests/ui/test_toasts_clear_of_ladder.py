@@ -15,6 +15,7 @@ from textual.widgets._toast import Toast
 from cockpit.link import protocol as p
 from tests.ui.conftest import wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app
+from tests.ui.test_live_dialogs import fresh_tick
 
 
 def covered(app: object) -> list[tuple[str, object]]:
@@ -53,6 +54,7 @@ async def test_toasts_leave_the_ladders_orders_and_marks_in_sight(
     app = make_app(engine)
     async with app.run_test(size=size, notifications=True) as pilot:
         await attached(pilot, app)
+        await fresh_tick(pilot, app, engine, SBIN)  # entries on a stale feed are refused
         # A working buy two ticks under the market (sent by another viewer: no question).
         answer = engine.command(
             p.PlaceEntry(

@@ -891,7 +891,7 @@ def test_the_days_pnl_counts_todays_journaled_fills_only(tmp_path: Path) -> None
         restored = rig.engine.portfolio.get(SBIN.key)
         assert restored is not None
         assert restored.realized_pnl == Decimal(-110)  # what the position row holds
-        assert rig.engine._day_pnl() == Decimal(-10)
+        assert rig.engine._day_pnls() == {"INR": Decimal(-10)}
         assert [f.cid for f in rig.engine.fills] == ["t1", "t2"]
     finally:
         reopened.close()  # its checkpoint thread must not outlive the test

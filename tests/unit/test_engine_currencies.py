@@ -131,3 +131,16 @@ def test_engine_status_prints_and_documents_each_currency() -> None:
     assert doc["day_pnls"] == {"INR": "-50", "USDT": "30"}  # as day_pnl is written
     one = p.StatusView(venue="sim", armed=True, day_pnl=Decimal("-50.00"))
     assert pnls_text(one.day_pnl, one.day_pnls) == "-50.00"  # one currency: as before
+
+
+def test_a_pnl_alert_reads_each_currency_apart() -> None:
+    rig = two_currencies()
+    assert isinstance(rig.command(p.AddAlert, kind="pnl", amount=Decimal(-100)), p.Ack)
+    rig.tick(SBIN, "794.00")  # INR -60.00
+    rig.tick(BTC, "59940.00")  # USDT -60.00: together 120 "money"
+    timer(rig)
+    assert rig.pub.of(p.AlertFired) == []
+    rig.tick(BTC, "59890.00")  # USDT -110.00
+    timer(rig)
+    [fired] = rig.pub.of(p.AlertFired)
+    assert fired.text == "day P&L USDT -110.00 reached -100.00"

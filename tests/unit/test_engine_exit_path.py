@@ -156,6 +156,7 @@ def test_a_journal_that_cannot_write_still_exits_then_refuses_entries_until_it_c
     assert alarms
     assert "exits still go" in alarms[0].message
     assert rig.engine.counters["journal_errors"] >= 1
+    rig.tick(INFY, "1500.00")  # a price: the journal is the only reason left to refuse
     answer = rig.command(p.PlaceEntry, key=INFY.key, side="BUY", qty=Decimal(1))
     assert isinstance(answer, p.Refused)
     assert answer.rule == "journal"

@@ -232,3 +232,32 @@ def test_a_reducing_order_being_cancelled_takes_no_room_from_the_next(rig: Rig) 
     rig.enter(SBIN, "BUY", 4, "800.00", plan=p.PlanSpec(none=True))  # 9
     assert rig.engine.portfolio.get(SBIN.key).qty == 9
     assert cancels_of(rig, small) == []
+
+
+def test_a_reducing_order_is_taken_while_the_journal_cannot_write(tmp_path: Path) -> None:
+    """Entries are refused while the journal is down; an order that only reduces the position
+    is not an entry: it goes, as a partial close would."""
+    rig, journal = journaled_rig(tmp_path, False)
+    rig.engine.journal_ok = False  # as after a failed write, until a probe goes through
+    refused = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(refused, p.Refused)
+    assert refused.rule == "journal"
+    n = len(rig.places())
+    reducing_limit(rig, 4)
+    assert [(r.action, r.quantity) for r in rig.places()[n:]] == [("SELL", Decimal(4))]
+    journal.close()
+
+
+def test_a_reducing_order_is_taken_under_the_daily_loss_lock() -> None:
+    rig = Rig(risk={"max_daily_loss": 100})
+    rig.start()
+    rig.tick(SBIN, "800.00")
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
+    rig.tick(SBIN, "789.00")  # -110
+    rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine._status_view().lock == "daily_loss_limit"
+    refused = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(refused, p.Refused)
+    n = len(rig.places())
+    reducing_limit(rig, 4)
+    assert [(r.action, r.quantity) for r in rig.places()[n:]] == [("SELL", Decimal(4))]

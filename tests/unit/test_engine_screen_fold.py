@@ -129,7 +129,8 @@ def test_market_ticks_converts_as_the_instrument_does() -> None:
     prices += [Decimal("800.050"), Decimal("8.005E+2"), Decimal("1E+3"), Decimal("-0")]
     prices += [Decimal(0), Decimal(-5), Decimal("1e1000000"), Decimal("1e-1000000")]
     prices += [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity")]
-    for price in prices:
+    for price in prices:  # twice each: the second is the price seen last
+        assert market_ticks(sym, price) == SBIN.market_ticks(price), price
         assert market_ticks(sym, price) == SBIN.market_ticks(price), price
 
 

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 import httpx
 
-from cockpit.adapters.openalgo.rest import api_root, message_of
+from cockpit.adapters.openalgo.rest import HttpError, api_root, interpret, message_of
 from cockpit.adapters.openalgo.rows import instrument_from_row
 from cockpit.domain.instruments import Instrument, parse_key
 
@@ -67,8 +67,6 @@ def lookup_instruments(
     *,
     policy: LookupPolicy | None = None,
     timeout_s: float = 10.0,
-    client: httpx.Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Instrument], list[str]]:
     """Look ``EXCH:SYMBOL`` keys up; returns (instruments found, refusals as ``key: why``).
 
@@ -79,9 +77,8 @@ def lookup_instruments(
     root = api_root(host)
     found: list[Instrument] = []
     refused: list[str] = []
-    own = client is None
-    http = client or httpx.Client(timeout=timeout_s)
-    pace = _Pace(policy.rate_per_s, sleep)
+    http = httpx.Client(timeout=timeout_s)
+    pace = _Pace(policy.rate_per_s)
     unreachable = ""
     try:
         parsed: list[tuple[str, str]] = []
@@ -116,8 +113,7 @@ def lookup_instruments(
                 if why.startswith(UNREACHABLE):
                     unreachable = why
     finally:
-        if own:
-            http.close()
+        http.close()
     return found, refused
 
 
@@ -159,16 +155,15 @@ def _from_list(rows: dict[str, Any], exchange: str, symbol: str) -> tuple[Instru
 class _Pace:
     """At most ``rate`` calls per second (a minimum gap between calls)."""
 
-    def __init__(self, rate: float, sleep: Callable[[float], None]) -> None:
+    def __init__(self, rate: float) -> None:
         self._gap = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
-        self._sleep = sleep
 
     def wait(self, extra: float = 0.0) -> None:
         now = time.monotonic()
         start = max(now, self._next) + extra
         if start > now:
-            self._sleep(start - now)
+            time.sleep(start - now)
         self._next = max(time.monotonic(), start) + self._gap
 
 
@@ -216,7 +211,6 @@ def _call(
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
-        payload = _json(resp)
         if resp.status_code == 429:
             limited += 1
             if limited > policy.retries_429:
@@ -225,16 +219,10 @@ def _call(
             extra = backoff
             backoff = min(backoff * 2, policy.max_backoff_s)
             continue
-        message = message_of(payload)
-        if resp.status_code != 200 or not isinstance(payload, dict):
-            return None, f"HTTP {resp.status_code}: {message or resp.reason_phrase}"
-        if payload.get("status") != "success":
-            return None, message or "the server refused the lookup"
+        try:
+            payload = interpret(resp.status_code, resp.content, resp.reason_phrase, None)
+        except HttpError as exc:
+            return None, str(exc)
+        if not isinstance(payload, dict) or payload.get("status") != "success":
+            return None, message_of(payload) or "the server refused the lookup"
         return payload, ""
-
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import on
@@ -13,13 +13,16 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cockpit.link.protocol import ModifyOrder, OrderView, PlaceEntry, PlanSpec, TrailView
-from cockpit.ui.fmt import fmt_qty
+from cockpit.ui.fmt import fmt_money, fmt_qty
+from cockpit.ui.numbers import NumberError, parse_positive, parse_whole_ticks
 from cockpit.ui.screens.dialog import Dialog
 from cockpit.ui.screens.lifecycle import when_wanted
+from cockpit.ui.sizing import RiskSize, risk_size
 from cockpit.ui.store import Store
 
 if TYPE_CHECKING:
     from cockpit.ui.options import UiOptions
+    from cockpit.ui.store import Changes
 
 
 COMPACT_BELOW = 46
@@ -33,15 +36,12 @@ class TicketError(ValueError):
 
 def parse_price(store: Store, key: str, text: str, what: str) -> int | None:
     """A price typed by the user, exactly on the tick grid, as ticks (None if blank)."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise TicketError(f"{what}: not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise TicketError(f"{what}: must be positive")
+        value = parse_positive(text)
+    except NumberError as exc:
+        raise TicketError(f"{what}: {exc}") from None
     tick = store.tick_size(key)
     ticks, rem = divmod(value, tick)
     if rem:
@@ -53,11 +53,9 @@ def parse_price(store: Store, key: str, text: str, what: str) -> int | None:
 def parse_qty(store: Store, key: str, text: str) -> Decimal:
     """A positive quantity, a multiple of the lot size."""
     try:
-        qty = Decimal(text.strip())
-    except InvalidOperation:
-        raise TicketError("qty: not a number") from None
-    if not qty.is_finite() or qty <= 0:
-        raise TicketError("qty: must be positive")
+        qty = parse_positive(text)
+    except NumberError as exc:
+        raise TicketError(f"qty: {exc}") from None
     inst = store.instruments.get(key)
     if inst is not None and qty % inst.lot_size:
         raise TicketError(f"qty: must be a multiple of the lot size {fmt_qty(inst.lot_size)}")
@@ -66,20 +64,25 @@ def parse_qty(store: Store, key: str, text: str) -> Decimal:
 
 def parse_ticks(text: str, what: str) -> int | None:
     """A whole number of ticks (None if blank)."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None
-    if not text.isdigit() or int(text) <= 0:
-        raise TicketError(f"{what}: a positive whole number of ticks")
-    return int(text)
+    try:
+        return parse_whole_ticks(text)
+    except NumberError as exc:
+        raise TicketError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
 class RiskPreview:
-    """Money at the stop, reward at the target, and their ratio."""
+    """Money at the stop, reward at the target, their ratio, and the quantity the risk
+    budget buys at that stop."""
 
     risk: Decimal | None
     reward: Decimal | None
+    budget: Decimal | None = None
+    """The risk budget per trade (``Z``), if one is set."""
+    sized: RiskSize | None = None
+    """What the budget buys at the stop (None: no stop, or less than a lot)."""
 
     def line(self) -> str:
         """One line for the ticket."""
@@ -90,17 +93,37 @@ class RiskPreview:
         )
         if self.risk and self.reward is not None:
             parts.append(f"R:R 1:{self.reward / self.risk:.2f}")
+        if self.budget is not None and self.risk is not None:
+            budget = fmt_money(self.budget, sign=False)
+            if self.sized is None:
+                parts.append(f"risk {budget} buys under a lot")
+            else:
+                parts.append(f"risk {budget} → qty {fmt_qty(self.sized.units)}")
         return " · ".join(parts)
 
 
 def risk_preview(
-    store: Store, key: str, qty: Decimal, stop: int | None, target: int | None
+    store: Store,
+    key: str,
+    qty: Decimal,
+    stop: int | None,
+    target: int | None,
+    budget: Decimal | None = None,
 ) -> RiskPreview:
-    """Risk and reward of ``qty`` with a stop/target ``stop``/``target`` ticks from the fill."""
+    """Risk and reward of ``qty`` with a stop/target ``stop``/``target`` ticks from the fill,
+    and the quantity ``budget`` buys at that stop."""
     ts = store.tick_size(key)
+    inst = store.instruments.get(key)
+    sized = (
+        risk_size(budget, stop, ts, inst.lot_size)
+        if budget is not None and stop is not None and inst is not None
+        else None
+    )
     return RiskPreview(
         None if stop is None else stop * ts * qty,
         None if target is None else target * ts * qty,
+        budget,
+        sized,
     )
 
 
@@ -293,16 +316,22 @@ class OrderTicket(_Ticket[PlaceEntry]):
 
         value = order_value(self.store, cmd)
         worth = f"value {value:,.2f} · " if value is not None else ""
-        preview.update(
-            worth
-            + risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks).line()
-        )
+        budget = getattr(self.app, "risk_budget", None)
+        risk = risk_preview(self.store, cmd.key, qty, plan.stop_ticks, plan.target_ticks, budget)
+        preview.update(worth + risk.line())
         return cmd
 
     @on(Input.Changed)
     @on(Select.Changed)
     def _changed(self) -> None:
         self._validate()
+
+    def refresh_view(self, changes: Changes) -> None:
+        """The engine sent changes: the preview follows the market (a market order's value
+        is at the ask or the bid of now)."""
+        key = self._val("t-symbol").strip().upper()
+        if changes.everything or key in changes.quotes:
+            self._validate()
 
     def _command(self) -> PlaceEntry | None:
         return self._validate()
