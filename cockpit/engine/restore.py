@@ -213,7 +213,21 @@ class Journaling(EngineBase):
             log.warning("journal still failing: %s", exc)
             return
         self.journal_ok = True
+        self._journal_again()
         self._alarm("info", "journal writes again: entries allowed", code="journal_ok")
+
+    def _journal_again(self) -> None:
+        """The journal writes again: write each open plan and position as the engine holds it
+        now. A plan counts as journaled when its write is handed over, so a stop the trail
+        moved during the outage stayed at its old level in the journal (a restart would have
+        restored it looser)."""
+        journal = self.journal
+        assert journal is not None
+        with self._batch():
+            for slot in self.plans.values():
+                self._journal_plan(slot, "journal back")
+            for pos in self.portfolio.open_positions:
+                self._journal_call(journal.position, pos.key, pos.to_state())
 
     def _alarm(self, level: str, message: str, *, key: str | None = None, code: str = "") -> None:
         log.log(logging.ERROR if level == "error" else logging.WARNING, "%s: %s", code, message)

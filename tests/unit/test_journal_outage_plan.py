@@ -13,8 +13,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from cockpit.engine.core import EngineTimer
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import SBIN
@@ -30,11 +28,6 @@ def _journaled_stop(path: Path) -> int:
     return int(json.loads(row[0])["stop"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/restore.py (the journal room) does not write the open plans again when the "
-    "journal recovers: fix handed over in the trial report; remove this mark with it",
-)
 def test_a_stop_moved_while_the_journal_failed_is_journaled_once_it_writes_again(
     tmp_path: Path,
 ) -> None:
