@@ -305,10 +305,6 @@ class UiSettings(BaseModel):
     would otherwise wait behind its rendering on a small host; 3, not 10, so that keys
     still show at once on a saturated host (README: the A/B figures; 0: leave it alone;
     ``cockpit/ui/priority.py``)."""
-    idle: bool = False
-    """Linux: the TUI's threads run under ``SCHED_IDLE``: a thread of any other program that
-    wakes up takes the CPU from the screen at once, so an exit never waits behind a frame;
-    where the CPU is short, the screen gets what is left (``cockpit/ui/priority.py``)."""
     toasts_per_s: int = Field(default=3, ge=0, le=100)
     """Engine notices (fills, exits, alarms) shown as toasts in any second at most; the rest
     show as one summary at the second's end, each in the message log; errors always show

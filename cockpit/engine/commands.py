@@ -316,7 +316,8 @@ class ViewerCommands(EngineBase):
                 and (key is None or order.key == key)
                 and order.tag not in CLOSING_TAGS
             ):
-                self._cancel(order, urgent=True)
+                if order.cid not in self._reduce_cancels:  # (its cancel is on its way)
+                    self._cancel(order, urgent=True)
                 count += 1
         return count
 

@@ -45,7 +45,7 @@ def covered(app: object) -> list[tuple[str, object]]:
     ]
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (160, 48), (200, 50)])
 async def test_toasts_leave_the_ladders_orders_and_marks_in_sight(
     engine: EngineProc, size: tuple[int, int]
 ) -> None:

@@ -425,8 +425,10 @@ class Ladder(LineGrid, can_focus=True):
         self.rebuild()
 
     def action_move(self, delta: int) -> None:
-        """Move the cursor by ``delta`` ticks (up is +); the window follows."""
-        if self.cursor is None:
+        """Move the cursor by ``delta`` ticks (up is +); the window follows. A cursor left
+        off the screen (the market moved away and the ladder re-centred) starts again from
+        the market, where the trader is looking."""
+        if self.cursor is None or self.row_of(self.cursor) is None:
             self.cursor = self._market_price()
             if self.cursor is None:
                 return
