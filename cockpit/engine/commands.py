@@ -458,6 +458,12 @@ class ViewerCommands(EngineBase):
         self, cmd: protocol.Subscribe, found: list[Instrument], failed: list[str]
     ) -> protocol.Msg:
         new = [k for k in cmd.keys if k in self.instruments and k not in self.watchlist]
+        if failed and cmd.id == 0:  # the restored list's symbols, asked at start: no one waits
+            self._alarm(
+                "warning",
+                f"watchlist: {', '.join(failed)}: kept in the list, asked again at the next start",
+                code="watchlist",
+            )
         if not new and failed:
             return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:
