@@ -166,7 +166,9 @@ class SymbolState:
     last_side: str = ""
     """The previous trade's side (``buy``/``sell``/``""``), for the tick rule."""
     cum_volume: Decimal | None = None
-    """The feed's cumulative day volume at the previous quote (quote feeds)."""
+    """The highest cumulative day volume the feed sent (quote feeds): the baseline."""
+    volume_behind: tuple[Decimal, Decimal, int] | None = None
+    """Quotes in a row below ``cum_volume``: (the first's volume, the last's, how many)."""
     ltt_ns: int | None = None
     """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
     guard: JumpGuard = field(default_factory=lambda: JumpGuard(None))
