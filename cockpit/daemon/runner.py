@@ -261,7 +261,9 @@ class EngineRunner:
         # The paper exchange's history is its own invented past: no backfill for the prices
         # of an external feed it only follows.
         options = EngineOptions(
-            venue=venue.label, history_backfill=not (kind and s.venue.broker == "paper")
+            venue=venue.label,
+            history_backfill=not (kind and s.venue.broker == "paper"),
+            screen_grid_s=server.market_interval,  # flushed once per batch the viewers get
         )
         webhook = _webhook(s, inbound.put)
         if webhook is not None:
