@@ -287,6 +287,6 @@ def test_poller_refused_key_goes_down(sim: SimHandle) -> None:
         assert sink.wait(lambda: any(s.state == FeedState.DOWN for s in sink.statuses()), timeout=5)
         assert "403" in sink.statuses()[-1].reason
         assert [s.state for s in sink.statuses()] == [FeedState.CONNECTING, FeedState.DOWN]
-        assert poller.stats()["polls"] == 0
+        assert poller.polls == 0
     finally:
         assert poller.stop()

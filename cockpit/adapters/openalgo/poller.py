@@ -98,18 +98,6 @@ class OrderBookPoller:
         """LIVE while polls succeed."""
         return self._state
 
-    def stats(self) -> dict[str, Any]:
-        """Counters."""
-        return {
-            "feed": self.name,
-            "state": str(self._state),
-            "polls": self.polls,
-            "trade_polls": self.trade_polls,
-            "failures": self.failures,
-            "events": self.updates,
-            "rejected": self.bad_rows,
-        }
-
     def poll_once(self) -> list[OrderUpdate]:
         """One poll: fetch, diff, return (not emit) the changed orders.
 
