@@ -45,8 +45,10 @@ runs each scenario with exits committed and handed over by the journal's writer 
 beside the deciding thread doing it when the writer is idle (``Writes.urgent_here``, the
 default); ``urgent_here`` says which. ``--toasts-ab`` runs each rate also with the TUI
 showing every engine notice as a toast (A: ``[ui] toasts_per_s`` 0) beside its paced toasts (B,
-the default: ``cockpit/ui/toast_pace.py``); ``--idle-ab`` also with the TUI under ``SCHED_IDLE``;
-``ui_variant`` says which (``toasts_all``, ``idle``; empty: the default).
+the default: ``cockpit/ui/toast_pace.py``);
+``--session-ab`` also with the TUI in the engine's session (A) beside its own session, its
+autogroup lowered to ``[ui] nice``, as ``cockpit`` runs it (B, the default); ``ui_variant``
+says which (``toasts_all``, ``same_session``; empty: the default).
 ``--rounds N`` runs the viewer variants N times over, interleaved, so a host's load drifting
 through the run weighs on A and B alike.
 
@@ -54,7 +56,7 @@ Usage::
 
     python3 benchmarks/bench_exit_latency.py [--seconds 20] [--period 1.0] [--viewer textual]
         [--rates 10000] [--bursts 10] [--ab] [--nice-ab] [--writer-ab] [--inline-ab]
-        [--here-ab] [--toasts-ab] [--idle-ab] [--rounds N]
+        [--here-ab] [--toasts-ab] [--session-ab] [--rounds N]
 
 Prints one JSON object (each scenario also on stderr as it ends).
 """
@@ -392,13 +394,16 @@ def textual_viewer(
     as the ``cockpit`` command runs it (``[ui] nice``: cockpit/ui/priority.py; ``[ui] fps``:
     Textual's frame clock and the link's batches)."""
     os.environ["TEXTUAL_FPS"] = str(fps)  # as cockpit/ui/main.py, before Textual is imported
-    from cockpit.ui.priority import lower_thread
+    from cockpit.ui.priority import SessionGroup, lower_thread
+
+    if variant != "same_session":
+        # As `cockpit` runs: the TUI in its terminal's session, the engine detached in another
+        # (cockpit/link/attach.py), and the TUI's session group lowered to [ui] nice
+        # (cockpit/ui/main.py): with autogroups the CPU is shared between the groups first.
+        os.setsid()
+        SessionGroup().lower(nice, os.getppid())
 
     lower_thread(nice)  # before Textual starts its threads: they inherit it
-    if variant == "idle":
-        from cockpit.ui.priority import idle_thread
-
-        idle_thread()
     from cockpit.config import Settings
     from cockpit.link.client import EngineClient
     from cockpit.ui.app import CockpitApp, UiOptions
@@ -662,15 +667,16 @@ def main() -> int:
         help="each rate also with the TUI at nice 0 (A) beside its [ui] nice (B)",
     )
     ap.add_argument(
-        "--idle-ab",
-        action="store_true",
-        help="each rate also with the TUI under SCHED_IDLE (beside [ui] nice)",
-    )
-    ap.add_argument(
         "--toasts-ab",
         action="store_true",
         help="each rate also with the TUI showing every notice as a toast (A) beside "
         "[ui] toasts_per_s (B)",
+    )
+    ap.add_argument(
+        "--session-ab",
+        action="store_true",
+        help="each rate also with the TUI in the engine's session (A) beside its own session "
+        "with its group at [ui] nice, as cockpit runs it (B)",
     )
     ap.add_argument(
         "--rounds",
@@ -860,8 +866,8 @@ def main() -> int:
         viewers = [(False, 0, ui_fps, ""), (True, ui_nice, ui_fps, "")]
         viewers += [(True, 0, ui_fps, "")] if args.nice_ab else []
         viewers += [(True, ui_nice, args.ui_fps_ab, "")] if args.ui_fps_ab else []
-        viewers += [(True, ui_nice, ui_fps, "idle")] if args.idle_ab else []
         viewers += [(True, ui_nice, ui_fps, "toasts_all")] if args.toasts_ab else []
+        viewers += [(True, ui_nice, ui_fps, "same_session")] if args.session_ab else []
         viewers = viewers * args.rounds
         for viewer, nice, fps, variant in viewers:
             vproc = None
@@ -890,7 +896,8 @@ def main() -> int:
                 for il in inlines
                 for h in heres
             ]
-            default_ui = nice == ui_nice and fps == ui_fps and not variant
+            # The burst too with the default TUI, and with every notice a toast (its A/B).
+            default_ui = nice == ui_nice and fps == ui_fps and variant in ("", "toasts_all")
             if viewer and default_ui and args.bursts:
                 cmds += [
                     ("burst", burst_cmd, kind, switch_us, w, ef, il, h)
@@ -1009,6 +1016,7 @@ def main() -> int:
         s
         for s in results["scenarios"]
         if s["rate_target"] == "burst"
+        and not s["ui_variant"]
         and s["transport"] == "lane"
         and s["exits_first"]
         and s["lane_inline"]

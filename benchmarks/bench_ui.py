@@ -553,9 +553,6 @@ def main() -> int:
     ap.add_argument(
         "--ui-nice", type=int, default=None, help="the TUI's [ui] nice (default: the setting's)"
     )
-    ap.add_argument(
-        "--ui-idle", action="store_true", help="the TUI under SCHED_IDLE ([ui] idle = true)"
-    )
     ap.add_argument("--py-spy", metavar="DIR", help="sample the TUI with py-spy into DIR")
     ap.add_argument(
         "--tui-ab",
@@ -572,8 +569,6 @@ def main() -> int:
     env.update(PYTHONPATH=str(REPO))
     if opts.ui_nice is not None:
         env["COCKPIT_UI__NICE"] = str(opts.ui_nice)
-    if opts.ui_idle:
-        env["COCKPIT_UI__IDLE"] = "true"
     result: dict[str, Any] = {
         "benchmark": "bench_ui",
         "terminal": f"{WIDTH}x{HEIGHT}",

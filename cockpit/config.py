@@ -225,7 +225,8 @@ class RiskSettings(BaseModel):
     """Realized + unrealized loss for the day at which entries are refused. A number applies
     in each currency apart (the one currency of most books, as always); a table names the
     currencies, ``{ INR = 5000, USDT = 50 }``, and a currency not in it is shown but not
-    limited. Rupees and tethers are never added together or converted."""
+    limited (a symbol whose currency is not known takes no entries under a table). Rupees
+    and tethers are never added together or converted."""
     max_price_deviation_pct: Decimal | None = Field(default=None, gt=0)
     """A limit price further than this from the last price is refused (fat finger)."""
     kill_on_daily_loss: bool = False
@@ -305,10 +306,6 @@ class UiSettings(BaseModel):
     would otherwise wait behind its rendering on a small host; 3, not 10, so that keys
     still show at once on a saturated host (README: the A/B figures; 0: leave it alone;
     ``cockpit/ui/priority.py``)."""
-    idle: bool = False
-    """Linux: the TUI's threads run under ``SCHED_IDLE``: a thread of any other program that
-    wakes up takes the CPU from the screen at once, so an exit never waits behind a frame;
-    where the CPU is short, the screen gets what is left (``cockpit/ui/priority.py``)."""
     toasts_per_s: int = Field(default=3, ge=0, le=100)
     """Engine notices (fills, exits, alarms) shown as toasts in any second at most; the rest
     show as one summary at the second's end, each in the message log; errors always show

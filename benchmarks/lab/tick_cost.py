@@ -79,7 +79,6 @@ def measure(
         s.step(t0 + n)
         payloads.append(encode_market(s, mode, 5, "zerodha"))
     instruments = [x.instrument for x in listings]
-    proto = OpenAlgoProtocol("ws://127.0.0.1:1", "k")
     tmp = Path(tempfile.mkdtemp(prefix="ckt", dir="/tmp"))
     inbound = Inbound()
     server = ViewerServer(tmp / "e.sock", inbound.put, market_hz=30, max_backlog=10_000)
@@ -104,6 +103,7 @@ def measure(
                 engine.portfolio.add(pos)
                 engine._new_plan(inst.key, pos, p.PlanSpec(stop_ticks=entry // 2), 0)  # noqa: SLF001
             queue = Inbound()
+            proto = OpenAlgoProtocol("ws://127.0.0.1:1", "k")  # fresh: its frames' times again
             put, decode = queue.put, proto.decode
             c0 = time.thread_time()
             for payload in payloads:
@@ -143,7 +143,9 @@ def child(code: Path, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", "--symbols", str(args.symbols)]
     cmd += ["--ticks", str(args.ticks), "--batch", str(args.batch), "--passes", str(args.passes)]
     cmd += ["--flush-every", str(args.flush_every), "--mode", str(args.mode)]
-    out = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"{code}: {out.stderr.strip()}")
     return dict(json.loads(out.stdout))
 
 

@@ -10,7 +10,9 @@ shared host slows it but hardly changes the figure.
 frame also carries K exits (the exit fired, its fill, the position flat, then the re-entry's
 fill and the position again, as a gap through stops does: three notices each).
 ``--variants`` runs the app once per variant, in turn, ``--rounds`` times, in the same run:
-``default``; ``toasts_all`` (every notice a toast, ``[ui] toasts_per_s`` 0).
+``default``; ``toasts_all`` (every notice a toast, ``[ui] toasts_per_s`` 0); ``bare_lines``
+(the grids' rows go to the compositor as they are, without Textual's per-line styling step:
+borders, padding, background and line filters; a wrong picture, but what that step costs).
 
     python3 benchmarks/lab/ui_frame_cost.py [--symbols 50] [--frames 600]
     python3 benchmarks/lab/ui_frame_cost.py --positions 50 --exits 5 \\
@@ -29,6 +31,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -114,6 +117,12 @@ def run(
         p.Welcome(version=p.PROTOCOL_VERSION, engine_pid=1, profile="default", venue="paper"), snap
     )
     options = UiOptions(remember=False, fps=1000)
+    if variant == "bare_lines":
+
+        def bare(self: LineGrid, crop: Any) -> list[Any]:
+            return [self.render_line(y) for y in range(crop.y, crop.bottom)]
+
+        LineGrid.render_lines = bare  # type: ignore[method-assign]
     if variant == "toasts_all":
         options.toast_rate = 0
     app = CockpitApp(StaticConnector(link), options)
@@ -165,7 +174,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--positions", type=int, default=0, help="symbols holding a position")
     ap.add_argument("--exits", type=int, default=0, help="exits (and re-entries) per frame")
-    ap.add_argument("--variants", default="default", help="default,toasts_all")
+    ap.add_argument("--variants", default="default", help="default,toasts_all,bare_lines")
     ap.add_argument("--rounds", type=int, default=1, help="the variants this many times over")
     ap.add_argument("--code", help="run the app from the package in this directory instead")
     opts = ap.parse_args()

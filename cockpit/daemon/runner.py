@@ -129,18 +129,12 @@ def journal_keys(journal: Any) -> set[str]:
 
 
 class EngineRunner:
-    """Starts, runs and stops one engine for ``settings``. Call :meth:`run` on the main thread.
+    """Starts, runs and stops one engine for ``settings``. Call :meth:`run` on the main thread."""
 
-    Args:
-        settings: the configuration (venue, profile, paths...).
-        child_output: where the paper exchange child writes (None: inherit stderr).
-    """
-
-    def __init__(self, settings: Settings, *, child_output: Any = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
         self.stop_reason = "stopped"
-        self._child_output = child_output
         self._cleanup: list[tuple[str, Callable[[], object]]] = []
         self.engine: Any = None
         self.server: Any = None
@@ -205,7 +199,7 @@ class EngineRunner:
         plan = plan_external_feed(s, kind, replay_path, known) if kind else None
         # The paper exchange first: it is forked before this process has any other thread.
         if s.venue.broker == "paper":
-            self.sim = SimChild(s, self._child_output, upstream=plan is not None)
+            self.sim = SimChild(s, upstream=plan is not None)
             self._on_exit("paper exchange", self.sim.stop)
             venue = self.sim.start()
             instruments = list(known.values())

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from cockpit import paths
 from cockpit.config import Settings
@@ -120,7 +120,7 @@ def sim_child_env(key: str) -> dict[str, str]:
 class SimChild:
     """``cockpit sim`` on free loopback ports as a child process of the engine."""
 
-    def __init__(self, settings: Settings, log_to: Any = None, *, upstream: bool = False) -> None:
+    def __init__(self, settings: Settings, *, upstream: bool = False) -> None:
         self.settings = settings
         self.upstream = upstream
         self.proc: subprocess.Popen[bytes] | None = None
@@ -129,7 +129,6 @@ class SimChild:
         paths.ensure_private_dir(runtime)
         self._dir = tempfile.mkdtemp(prefix="sim-", dir=runtime)
         self.ports_file = Path(self._dir) / "ports.json"
-        self._log_to = log_to
         self.venue: Venue | None = None
 
     def start(self, timeout: float = SIM_START_TIMEOUT_S) -> Venue:
@@ -163,8 +162,6 @@ class SimChild:
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             argv,
             stdin=subprocess.DEVNULL,
-            stdout=self._log_to,
-            stderr=self._log_to,
             env=env,
             # The paper exchange stands for a remote venue: it must never take the CPU from
             # the engine (measured: its handler, woken by an exit order, preempted the engine

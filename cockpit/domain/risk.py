@@ -200,6 +200,8 @@ class RiskContext:
     """The day's P&L per currency (each checked against its own limit)."""
     halted: bool = False
     """The kill switch: no entries at all."""
+    currency: str | None = None
+    """The request's instrument's currency (``""``: not known; None: not told)."""
 
 
 def _flag(value: Any) -> bool:
@@ -297,6 +299,17 @@ def refusals(request: OrderRequest, limits: RiskLimits, ctx: RiskContext) -> lis
         breach = daily_loss_breach(limits, ctx.day_pnls or {"": ctx.day_pnl})
         if breach is not None:
             out.append(Refusal(Rule.DAILY_LOSS, f"daily_loss_limit: {breach.words}"))
+        elif ctx.currency == "" and limits.daily_loss_limit_in("") is None:
+            # a table of limits cannot name a currency nobody knows: its loss had no limit
+            names = ", ".join(name for name, _ in limits.daily_loss_limits)
+            out.append(
+                Refusal(
+                    Rule.DAILY_LOSS,
+                    f"daily_loss_limit: the currency of {key} is not known, and [risk] "
+                    f"max_daily_loss limits only {names}: no entries in it (a plain number "
+                    "limits every currency)",
+                )
+            )
     qty = request.qty
     if limits.max_order_qty is not None and qty > limits.max_order_qty:
         out.append(

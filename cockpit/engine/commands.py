@@ -144,21 +144,15 @@ class ViewerCommands(EngineBase):
         row = None
         if self.journal is not None:
             row = self._journal_call(self.journal.command, item.conn_id, cmd)
-        if item.read_only and not isinstance(cmd, protocol.READ_ONLY_COMMANDS):
-            answer: protocol.Msg | None = protocol.Refused(
-                cmd.id, "read_only", "this viewer is read-only"
-            )
+        handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
+        answer: protocol.Msg | None
+        if handler is None:
+            answer = protocol.Refused(cmd.id, "unsupported", f"{type(cmd).__name__} not supported")
         else:
-            handler = getattr(self, f"_cmd_{type(cmd).__name__}", None)
-            if handler is None:
-                answer = protocol.Refused(
-                    cmd.id, "unsupported", f"{type(cmd).__name__} not supported"
-                )
-            else:
-                try:
-                    answer = handler(item.conn_id, cmd)
-                except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
-                    answer = protocol.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
+            try:
+                answer = handler(item.conn_id, cmd)
+            except (PlanError, InvalidQuantity, ValueError, ArithmeticError) as exc:
+                answer = protocol.Refused(cmd.id, "invalid", str(exc) or type(exc).__name__)
         if answer is None:
             return  # answered once the venue has replied (lookups, searches)
         if row is not None and self.journal is not None:
@@ -316,7 +310,8 @@ class ViewerCommands(EngineBase):
                 and (key is None or order.key == key)
                 and order.tag not in CLOSING_TAGS
             ):
-                self._cancel(order, urgent=True)
+                if order.cid not in self._reduce_cancels:  # (its cancel is on its way)
+                    self._cancel(order, urgent=True)
                 count += 1
         return count
 
@@ -463,6 +458,12 @@ class ViewerCommands(EngineBase):
         self, cmd: protocol.Subscribe, found: list[Instrument], failed: list[str]
     ) -> protocol.Msg:
         new = [k for k in cmd.keys if k in self.instruments and k not in self.watchlist]
+        if failed and cmd.id == 0:  # the restored list's symbols, asked at start: no one waits
+            self._alarm(
+                "warning",
+                f"watchlist: {', '.join(failed)}: kept in the list, asked again at the next start",
+                code="watchlist",
+            )
         if not new and failed:
             return protocol.Refused(cmd.id, "unknown_symbol", f"not found: {', '.join(failed)}")
         if new:

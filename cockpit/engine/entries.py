@@ -100,6 +100,16 @@ class Entries(EngineBase):
             return protocol.Refused(cmd.id, "kill_switch", "kill switch engaged: re-arm to trade")
         if not self.armed:
             return protocol.Refused(cmd.id, "disarmed", "trading is disarmed (arm it to enter)")
+        held = self.portfolio.get(cmd.key)
+        against = (
+            held is not None
+            and held.qty != 0
+            and (held.qty > 0) is (cmd.side.strip().upper() in ("S", "SELL", "SHORT"))
+        )
+        if not self.journal_ok and not against:  # (one against it may reduce it: below)
+            return protocol.Refused(
+                cmd.id, "journal", "the journal cannot write: no entries until it can"
+            )
         if not self.reconciled:
             return protocol.Refused(cmd.id, "reconciling", "waiting for the broker's books")
         sym = self._syms[cmd.key]
@@ -147,13 +157,7 @@ class Entries(EngineBase):
         # Against the open position and no larger than it: the order reduces it and never
         # opens the other side (cancelled when the position goes flat by another fill).
         # A held MIT on that side is one too (sent only if it still reduces when touched).
-        held = self.portfolio.get(cmd.key)
-        reducing = (
-            held is not None
-            and held.qty != 0
-            and (held.qty > 0) is (side is Side.SELL)
-            and qty <= abs(held.qty)
-        )
+        reducing = against and held is not None and qty <= abs(held.qty)
         if not self.journal_ok and not reducing:  # one that reduces goes, as an exit does
             return protocol.Refused(
                 cmd.id, "journal", "the journal cannot write: no entries until it can"
@@ -201,6 +205,10 @@ class Entries(EngineBase):
             return protocol.Refused(
                 cmd.id, "closing", f"{cmd.key}: a partial exit is in flight; reverse after it"
             )
+        if any(o.tag == "reverse" and o.is_working for o in self._working_of(cmd.key)):
+            # It read the same position: a second one would sell twice it again (long 5 ->
+            # short 15 from two presses, or two viewers).
+            return protocol.Refused(cmd.id, "closing", f"{cmd.key}: a reverse is already in flight")
         side = Side.SELL if pos.qty > 0 else Side.BUY
         request = OrderRequest(
             cmd.key,

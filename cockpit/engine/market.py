@@ -193,9 +193,8 @@ class MarketData(EngineBase):
         """The symbol's book, built from its latest depth tick if that is newer."""
         ev = sym.depth
         if ev is not None:
-            inst = sym.inst
             sym.book = protocol.BookView(
-                key=inst.key,
+                key=sym.key,
                 bids=book_levels(sym, ev.bids, -1, sym.bid),
                 asks=book_levels(sym, ev.asks, 1, sym.ask),
                 recv_ns=ev.recv_ns,
@@ -278,7 +277,7 @@ class MarketData(EngineBase):
         sym.vap_changed.update(sym.vap)
         sym.vap, sym.bought, sym.vap_lent = {}, {}, False  # a snapshot may hold the old ones
         if sym.vap_changed:
-            self._vap_dirty.add(sym.inst.key)
+            self._vap_dirty.add(sym.key)
 
     def _publish_volume(self) -> None:
         """Send the changed volume-at-price levels (from the timer: a few times a second) of
@@ -324,7 +323,7 @@ class MarketData(EngineBase):
             return sym.view
         f = sym.fields
         view = protocol.QuoteView(
-            key=sym.inst.key,
+            key=sym.key,
             ltp=sym.ltp,
             recv_ns=sym.recv_ns,
             exch_ns=sym.exch_ns,

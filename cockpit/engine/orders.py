@@ -20,6 +20,7 @@ from cockpit.domain.execution import (
 from cockpit.domain.execution import (
     ModifyOrder as RouterModify,
 )
+from cockpit.domain.instruments import currency_of, parse_key
 from cockpit.domain.market import DepthTick, LtpTick, QuoteTick, TradeTick
 from cockpit.domain.orders import (
     Order,
@@ -340,8 +341,16 @@ class OrderFlow(EngineBase):
         }
 
     def _currency_of(self, key: str) -> str:
+        """``key``'s currency; for a symbol not looked up (a fill journaled today on one no
+        longer followed) its exchange's and symbol's (a rupee loss booked as unknown was
+        under no limit, or a second one)."""
         inst = self.instruments.get(key)
-        return inst.currency if inst is not None else ""
+        if inst is not None:
+            return inst.currency
+        try:
+            return currency_of(*parse_key(key))
+        except ValueError:
+            return ""
 
     def _new_day(self, now: int) -> None:
         """Local midnight passed: today's realized starts at zero (open quantities carry)."""

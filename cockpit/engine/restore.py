@@ -213,7 +213,27 @@ class Journaling(EngineBase):
             log.warning("journal still failing: %s", exc)
             return
         self.journal_ok = True
+        self._journal_again()
         self._alarm("info", "journal writes again: entries allowed", code="journal_ok")
+
+    def _journal_again(self) -> None:
+        """The journal writes again: write each open plan and every position as the engine
+        holds it now, and end the plans it holds open that the engine no longer has. A plan
+        counts as journaled when its write is handed over, so a stop the trail moved during
+        the outage stayed at its old level in the journal (a restart would have restored it
+        looser); a plan detached or closed meanwhile stayed open there (a restart restored a
+        stop the trader removed), and a position closed meanwhile stayed open."""
+        journal = self.journal
+        assert journal is not None
+        gone = self._journal_call(journal.open_plan_keys) or []
+        with self._batch():
+            for key in gone:
+                if key not in self.plans:
+                    self._journal_call(journal.plan_removed, key, "journal back")
+            for slot in self.plans.values():
+                self._journal_plan(slot, "journal back")
+            for pos in self.portfolio:  # flat ones too: one closed in the outage
+                self._journal_call(journal.position, pos.key, pos.to_state())
 
     def _alarm(self, level: str, message: str, *, key: str | None = None, code: str = "") -> None:
         log.log(logging.ERROR if level == "error" else logging.WARNING, "%s: %s", code, message)

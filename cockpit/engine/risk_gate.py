@@ -82,6 +82,7 @@ class RiskGate:
             recent_orders_ns=self.recent_orders_ns,
             day_pnls=ctx.day_pnl() if self.limits.has_daily_loss_limit else {},
             halted=ctx.halted,
+            currency=inst.currency,
         )
         refusal = risk.check_entry(request, self.limits, rules)
         if refusal is not None:

@@ -125,6 +125,8 @@ class SymbolState:
     """Market state of one instrument (prices in ticks)."""
 
     inst: Instrument
+    key: str = field(init=False, default="")
+    """``inst.key``, made once (the instrument's property formats it on every call)."""
     ltp: int | None = None
     recv_ns: int = 0
     exch_ns: int | None = None
@@ -175,6 +177,9 @@ class SymbolState:
     view_count: int = -1
     inst_view: tuple[Instrument, protocol.InstrumentView] | None = None
     """The view of the instrument it was built from (instruments are immutable)."""
+
+    def __post_init__(self) -> None:
+        self.key = self.inst.key
 
 
 @dataclass(slots=True)

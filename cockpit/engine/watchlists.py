@@ -135,6 +135,13 @@ class WatchlistKeeping(EngineBase):
         if busy:
             return protocol.Refused(cmd.id, "busy", f"open position or orders on {', '.join(busy)}")
         gone = [k for k in cmd.keys if k in self.watchlist]
+        view = self.watchlists[self.active_watchlist]
+        unknown = [k for k in cmd.keys if k in view.keys and k not in self.instruments]
+        if unknown:  # kept for a lookup that failed: removed on request
+            keys = [k for k in view.keys if k not in unknown]
+            self.watchlists[self.active_watchlist] = msgspec.structs.replace(view, keys=keys)
+            if not gone:
+                self._watchlist_changed()
         if gone:
             self.watchlist = [k for k in self.watchlist if k not in gone]
             self._watchlist_changed()
@@ -181,11 +188,19 @@ class WatchlistKeeping(EngineBase):
     def _save_watchlist(self, name: str, *, active: bool) -> None:
         view = self.watchlists[name]
         if active:
-            view = msgspec.structs.replace(view, keys=list(self.watchlist))
+            view = msgspec.structs.replace(view, keys=self._kept_keys(view.keys))
             self.watchlists[name] = view
         if self.journal is not None:
             journal = self.journal
             self._journal_call(lambda: journal.watchlist(view, active=active))
+
+    def _kept_keys(self, saved: list[str]) -> list[str]:
+        """The active list's keys to save: the streamed ones, and in their places those of the
+        saved list the venue has not answered about (a lookup pending, or failed at start: a
+        stalled broker must not empty the list for every later start)."""
+        live = set(self.watchlist)
+        keys = list(dict.fromkeys(k for k in saved if k in live or k not in self.instruments))
+        return keys + [k for k in self.watchlist if k not in set(keys)]
 
     def _publish_watchlists(self) -> None:
         self.publisher.event(

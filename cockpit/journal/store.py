@@ -414,6 +414,10 @@ class Journal(Lists, Writes):
 
     # ------------------------------------------------------------------ reads
 
+    def open_plan_keys(self) -> list[str]:
+        """Keys of the plans held open (what a restart would restore)."""
+        return [r[0] for r in self._query("SELECT key FROM plans WHERE open=1 ORDER BY key")]
+
     def recover(self, since_ns: int | None = None) -> Recovery:
         """What a restarted engine restores and reconciles (see :class:`Recovery`)."""
         query = self._query

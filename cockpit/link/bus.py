@@ -38,11 +38,11 @@ class Publisher(Protocol):
 
 
 class ViewerCommand(msgspec.Struct, frozen=True):
-    """A command from viewer ``conn_id``; answer it with exactly one Ack or Refused."""
+    """A command from viewer ``conn_id``; answer it with exactly one Ack or Refused (the
+    viewer server has refused what a read-only viewer may not send: it never comes here)."""
 
     conn_id: int
     command: Command
-    read_only: bool = False
 
 
 class SnapshotRequest(msgspec.Struct, frozen=True):

@@ -203,7 +203,7 @@ async def read_commands(
                 what = f"this viewer is read-only: {type(msg).__name__} is not allowed"
                 push(v, encode(Refused(id=msg.id, rule="read_only", message=what)))
                 continue
-            inbound(ViewerCommand(conn_id=v.conn_id, command=msg, read_only=v.read_only))
+            inbound(ViewerCommand(conn_id=v.conn_id, command=msg))
         try:
             pending = await framer.read()
         except EOFError:

@@ -171,7 +171,7 @@ def _remove_ports(path: str) -> None:
     target = Path(path)
     with contextlib.suppress(OSError):
         target.unlink()
-    if target.parent.name.startswith("cockpit-sim-"):
+    if target.parent.name.startswith(("cockpit-sim-", "sim-")):  # sim-: an engine's child
         with contextlib.suppress(OSError):
             target.parent.rmdir()
 

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from cockpit.ui.priority import SessionGroup, Spawner, idle_thread, lower_thread
+from cockpit.ui.priority import SessionGroup, Spawner, lower_thread
 
 
 class EngineConnector:
@@ -83,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
     # The screen yields to the engine: this thread and every thread Textual starts from it
     # run at [ui] nice (the engine, started from the connector's own thread, does not).
     lower_thread(settings.ui.nice)
-    if settings.ui.idle:
-        idle_thread()  # the same way: this thread and every one Textual starts
     if connector.read_only:
         from cockpit.link.client import EngineNotRunning
 

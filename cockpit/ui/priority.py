@@ -9,14 +9,6 @@ nice 10 a saturated host (``bench_ui.py --levels 50:20000 --ui-nice N``) showed 
 late, at 3 within 40 ms: ``[ui] nice`` defaults to 3, a tilt toward the engine that keeps the
 keys answering (on a quiet host the exit A/B is within noise either way).
 
-``[ui] idle`` (off by default) goes further: :func:`idle_thread` puts the TUI's threads under
-``SCHED_IDLE``, so any other thread that wakes up on their core takes it at once (with a nice
-value the scheduler still lets a frame's slice run first). In ``bench_exit_latency.py
---idle-ab`` (a shared host) the TUI then added 0.1-0.3 ms to the median exit instead of
-0.8-1.0 ms. Not the default: where the TUI shares its CPU group with busy work (no autogroups,
-or a cgroup shared with the engine), ``SCHED_IDLE`` gets only what that work leaves, and an
-unprivileged process cannot take it back.
-
 Two Linux details decide how:
 
 - **Nice is per thread.** ``os.nice`` changes the calling thread only; threads and child
@@ -72,21 +64,6 @@ def lower_thread(nice: int) -> int:
         return thread_nice()
     except (OSError, AttributeError):  # not Linux/Unix, or not allowed: run as we are
         return 0
-
-
-def idle_thread() -> bool:
-    """Run the calling thread (and what it starts from now on) under ``SCHED_IDLE``.
-
-    Every ordinary thread that wakes up takes the CPU from it at once (a nice value only
-    weighs the shares). Needs no privilege; never fails: returns whether it took.
-    """
-    if not sys.platform.startswith("linux") or not hasattr(os, "SCHED_IDLE"):
-        return False
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        return os.sched_getscheduler(0) == os.SCHED_IDLE
-    except (OSError, AttributeError):
-        return False
 
 
 def read_autogroup(path: Path = AUTOGROUP) -> tuple[str, int] | None:

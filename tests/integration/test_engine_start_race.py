@@ -10,6 +10,7 @@ panes) or `cockpit engine start` beside a starting TUI race the same way.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -83,3 +84,15 @@ def test_two_attaches_at_once_attach_to_one_engine_and_one_of_them_started_it(
             a.client.close()
         env.cli("engine", "stop")
     assert not env.wait_gone()
+
+
+def test_a_killed_engine_leaves_no_paper_exchange_directory_behind(env: Env) -> None:
+    """Each SIGKILL of an engine left an empty ``sim-*`` directory in the runtime directory
+    (a tmpfs on a VPS; found in a tmux trial with five of them): the paper exchange removed its
+    ports file but only a ``cockpit-sim-*`` directory, not the engine's ``sim-*`` one."""
+    runtime = env.socket.parent
+    assert env.cli("engine", "start").returncode == 0
+    assert len(list(runtime.glob("sim-*"))) == 1  # the running paper exchange's
+    os.kill(int(env.pidfile.read_text()), signal.SIGKILL)
+    assert env.wait_gone() == []  # the paper exchange died with it
+    assert list(runtime.glob("sim-*")) == []

@@ -253,7 +253,7 @@ def test_refused_key_goes_down_once_with_the_reason(sim: SimHandle, feeds) -> No
 
 def test_order_book_poller_synthesizes_updates(sim: SimHandle) -> None:
     sink = Sink()
-    poller = OrderBookPoller(sim.rest_url, sim.api_key, sink, interval_s=0.1, emit_initial=False)
+    poller = OrderBookPoller(sim.rest_url, sim.api_key, sink, interval_s=0.1)
     poller.start()
     try:
         assert sink.wait(lambda: poller.state == FeedState.LIVE, timeout=5)
@@ -287,6 +287,6 @@ def test_poller_refused_key_goes_down(sim: SimHandle) -> None:
         assert sink.wait(lambda: any(s.state == FeedState.DOWN for s in sink.statuses()), timeout=5)
         assert "403" in sink.statuses()[-1].reason
         assert [s.state for s in sink.statuses()] == [FeedState.CONNECTING, FeedState.DOWN]
-        assert poller.stats()["polls"] == 0
+        assert poller.polls == 0
     finally:
         assert poller.stop()

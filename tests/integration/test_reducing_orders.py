@@ -111,3 +111,32 @@ def test_a_reducing_order_cannot_be_modified_beyond_the_position(stack: Stack) -
     assert isinstance(refused, p.Refused), refused
     assert refused.rule == "quantity"
     assert isinstance(stack.command(p.ModifyOrder, cid=cid, qty=Decimal(4)), p.Ack)
+
+
+def test_a_reducing_mit_is_dropped_when_the_stop_closes_the_position(stack: Stack) -> None:
+    """A sell MIT held by the engine against the long is a reducing order: the stop takes the
+    position flat, the MIT goes with an alarm, and its level reached later sells nothing."""
+    long_sbin(stack, 10, p.PlanSpec(stop_ticks=100, target_ticks=400))
+    stack.rec.wait(lambda: stack.plan("SBIN") is not None, what="the plan")
+    answer = stack.command(
+        p.PlaceEntry,
+        key="NSE:SBIN",
+        side="SELL",
+        qty=Decimal(10),
+        order_type="MIT",
+        trigger=16_400,  # 820.00
+        plan=p.PlanSpec(none=True),
+    )
+    assert isinstance(answer, p.Ack), answer
+    assert "reduces the position" in answer.message
+    cid = answer.cid
+    assert cid
+    stack.price("SBIN", "794.00")  # through the 795.00 stop
+    stack.wait_position("SBIN", 0)
+    stack.rec.wait(
+        lambda: any(cid in a.message and "cancelled" in a.message for a in stack.rec.of(p.Alarm)),
+        what="an alarm that says the reducing MIT was cancelled",
+    )
+    stack.price("SBIN", "821.00")  # through its level: it would have sold 10 short
+    stack.settle("SBIN", 2)  # the entry and the stop's exit: nothing more
+    assert stack.sim_position("SBIN") == 0

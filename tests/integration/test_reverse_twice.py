@@ -28,11 +28,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         s.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/entries.py (the money room) sends the second reverse: fix handed over in the "
-    "trial report; remove this mark with it",
-)
 def test_a_second_reverse_while_the_first_is_in_flight_is_refused(stack: Stack) -> None:
     stack.price("SBIN", "800.00")
     answer = stack.command(

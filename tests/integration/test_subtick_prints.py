@@ -65,7 +65,7 @@ class LongWithStop:
         self.feed(LtpTick(self.clock.now, str(inst.exchange), inst.symbol, Decimal(entry)))
         plan = p.PlanSpec(stop_ticks=10, target_ticks=None)
         cmd = p.PlaceEntry(id=1, key=inst.key, side="BUY", qty=inst.lot_size, plan=plan)
-        self.engine.handle(ViewerCommand(7, cmd, False))
+        self.engine.handle(ViewerCommand(7, cmd))
         assert isinstance(self.pub.answer(1), p.Ack), self.pub.replies
         (req,) = self.router.of(PlaceOrder)
         self.engine.handle(RouterResult(req, True, venue_id="v1", sent_ns=1, done_ns=2))

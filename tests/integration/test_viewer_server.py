@@ -33,8 +33,10 @@ from cockpit.link.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Alarm,
+    ClosePart,
     FeedEvent,
     Hello,
+    KillSwitch,
     MarketBatch,
     Ping,
     PlaceEntry,
@@ -227,14 +229,18 @@ def test_read_only_viewer_is_refused_orders(engine, sock_dir: Path) -> None:
     with EngineClient.connect(path=sock_dir / "t.sock", read_only=True) as c:
         assert c.welcome.read_only
         c.snapshot()
-        answer = c.request(PlaceEntry(id=0, key="NSE:INFY", side="BUY", qty=Decimal(1)))
-        assert isinstance(answer, Refused)
-        assert answer.rule == "read_only"
-        assert "read-only" in answer.message
+        for cmd in (
+            PlaceEntry(id=0, key="NSE:INFY", side="BUY", qty=Decimal(1)),
+            ClosePart(id=0, key="NSE:INFY", percent=50),
+            KillSwitch(id=0),
+        ):
+            answer = c.request(cmd)
+            assert isinstance(answer, Refused)
+            assert answer.rule == "read_only"
+            assert "read-only" in answer.message
         assert isinstance(c.request(Subscribe(id=0, keys=["NSE:TCS"])), Ack)
     commands = [i.command for i in core.seen if isinstance(i, ViewerCommand)]
-    assert [type(cmd) for cmd in commands] == [Subscribe]  # the entry never reached the core
-    assert all(i.read_only for i in core.seen if isinstance(i, ViewerCommand))
+    assert [type(cmd) for cmd in commands] == [Subscribe]  # the others never reached the core
 
 
 def test_push_mode_callbacks_and_requests_from_another_thread(engine, sock_dir: Path) -> None:

@@ -71,13 +71,6 @@ def test_nothing_to_close_and_odd_shares_are_refused(rig: Rig) -> None:
     assert len(rig.router.of(PlaceOrder)) == 1
 
 
-def test_a_read_only_viewer_cannot_close_part(rig: Rig) -> None:
-    rig.enter(SBIN, "BUY", 4, "800.00")
-    answer = rig.command(p.ClosePart, read_only=True, key=SBIN.key, percent=50)
-    assert isinstance(answer, p.Refused)
-    assert rig.engine.portfolio.get(SBIN.key).qty == Decimal(4)
-
-
 # -- flatten and the kill switch against a partial close still working (issue 20 loose end 5)
 
 

@@ -150,9 +150,9 @@ class Rig:
             ev = LtpTick(self.clock.now, str(inst.exchange), inst.symbol, Decimal(price))
         self.engine.handle(ev)
 
-    def command(self, cmd_cls: type, read_only: bool = False, **kw: Any) -> p.Msg:
+    def command(self, cmd_cls: type, **kw: Any) -> p.Msg:
         cmd = cmd_cls(id=next(self.cmd_ids), **kw)
-        self.engine.handle(ViewerCommand(7, cmd, read_only))
+        self.engine.handle(ViewerCommand(7, cmd))
         return self.pub.answer(cmd.id)
 
     def accept(self, req: PlaceOrder) -> str:
@@ -345,13 +345,6 @@ def test_risk_refusal_names_the_rule_and_numbers() -> None:
     assert answer.rule == "max_order_qty"
     assert "500" in answer.message
     assert "100" in answer.message
-
-
-def test_read_only_viewer_cannot_trade(rig: Rig) -> None:
-    answer = rig.command(p.KillSwitch, read_only=True)
-    assert isinstance(answer, p.Refused)
-    assert answer.rule == "read_only"
-    assert isinstance(rig.command(p.Ping, read_only=True), p.Ack)
 
 
 # ---------------------------------------------------------------------------- exits

@@ -72,6 +72,7 @@ def test_a_reducing_orders_cancel_in_flight_is_sent_and_alarmed_once(rig: Rig) -
     rig.fill(flat, rig.accept(flat), "800.00")  # flat, still no answer
     assert rig.engine.portfolio.get(SBIN.key).qty == 0
     assert len(reduce_alarms(rig, cid)) == 1
+    assert len(cancels_of(rig, cid)) == 1  # the flatten did not cancel it again either
 
 
 def test_a_reducing_order_whose_cancel_failed_is_cancelled_again_on_the_next_fill(

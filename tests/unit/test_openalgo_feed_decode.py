@@ -273,6 +273,18 @@ def test_timestamps_in_any_unit(value: object, ns: int | None) -> None:
     assert to_ns(value) == ns  # type: ignore[arg-type]
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(-(10**21), 10**21)
+    | st.sampled_from([10**k + d for k in (11, 14, 17, 20) for d in (-1, 0, 1)])
+)
+def test_an_int_timestamp_is_read_as_the_same_digits_in_text(value: int) -> None:
+    """Ints (every tick's time) take their own path: the unit and the ns are those of the
+    same number sent as text (which goes the general way)."""
+    assert to_ns(value) == to_ns(str(value))
+    assert to_ns(value) is None or type(to_ns(value)) is int
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
 def test_arbitrary_bytes_never_escape_as_anything_but_reject(payload: bytes) -> None:

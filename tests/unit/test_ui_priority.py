@@ -17,7 +17,6 @@ import pytest
 from cockpit.ui.priority import (
     SessionGroup,
     Spawner,
-    idle_thread,
     lower_thread,
     read_autogroup,
     thread_nice,
@@ -85,40 +84,6 @@ def test_a_process_started_through_the_spawner_keeps_the_normal_priority() -> No
     assert direct == base + 7  # started from the niced thread: it would inherit the nice
     assert through_spawner == base
     assert spawner_thread == base
-
-
-def child_policy() -> int:
-    """The scheduling policy a child process started from the calling thread runs under."""
-    code = "import os; print(os.sched_getscheduler(0))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(done.stdout)
-
-
-def test_idle_thread_puts_the_calling_thread_and_what_it_starts_under_sched_idle_only() -> None:
-    """``[ui] idle``: the TUI's threads under SCHED_IDLE, an engine it starts not."""
-
-    def body() -> tuple[bool, int, int, int, int]:
-        spawner = Spawner()  # made before, as the TUI's connector is
-        try:
-            took = idle_thread()
-            inherited = in_thread(lambda: os.sched_getscheduler(0))
-            return (
-                took,
-                os.sched_getscheduler(0),
-                inherited,
-                spawner.call(child_policy),
-                child_policy(),
-            )
-        finally:
-            spawner.close()
-
-    took, mine, inherited, through_spawner, direct = in_thread(body)
-    assert took
-    assert mine == os.SCHED_IDLE
-    assert inherited == os.SCHED_IDLE  # Textual's threads, started afterwards
-    assert direct == os.SCHED_IDLE  # a process started from it would inherit it
-    assert through_spawner == os.SCHED_OTHER  # an engine the TUI starts: the normal policy
-    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the rest of the process untouched
 
 
 GROUP_CHILD = """

@@ -20,7 +20,7 @@ Rules the router keeps:
   endpoints vs the rest) keeps us under
   the server's limits (OpenAlgo: 10 order requests per second by default); an urgent request
   takes the next token before others already waiting for one; a 429 closes the
-  gate for ``retry_after`` seconds (capped by ``max_retry_after_s``), then the request is sent
+  gate for ``retry_after`` seconds (at most ``MAX_RETRY_AFTER_S``), then the request is sent
   again (a 429 means the server did not act on it).
 - Retries only where safe: a request that never reached the server (connect error) is retried
   with backoff; idempotent requests (queries, cancel, modify) are retried after a timeout or a
@@ -73,6 +73,8 @@ from cockpit.domain.execution import (
 log = logging.getLogger(__name__)
 
 _JSON_ENC: Final = msgspec.json.Encoder(decimal_format="string")
+MAX_RETRY_AFTER_S: Final = 5.0
+"""The longest a 429's ``retry_after`` closes the gate."""
 
 
 # --------------------------------------------------------------------------- router
@@ -112,12 +114,10 @@ class OpenAlgoRouter(RouterCalls):
         workers: worker threads for any request.
         urgent_workers: worker threads that take only urgent requests (exits, kill switch).
         connect_retries: retries of a request that never reached the server.
-        max_retry_after_s: cap on how long a 429's ``retry_after`` closes the gate.
         uncertain_checks: orderbook look-ups for a placed order after a timeout/5xx.
         backoff_s: first delay before resending a request that never reached the server.
         exit_lane: exits through :mod:`cockpit.adapters.openalgo.lane` (an ``http://`` server);
             False: through the urgent workers like the other urgent requests.
-        lane_connections: connections the exit lane keeps open.
     """
 
     def __init__(
@@ -132,12 +132,10 @@ class OpenAlgoRouter(RouterCalls):
         api_rate: float = 10.0,
         workers: int = 2,
         connect_retries: int = 3,
-        max_retry_after_s: float = 5.0,
         uncertain_checks: int = 2,
         backoff_s: float = 0.1,
         urgent_workers: int | None = None,
         exit_lane: bool = True,
-        lane_connections: int = 8,
     ) -> None:
         root = api_root(base_url)
         self._root = root
@@ -145,7 +143,7 @@ class OpenAlgoRouter(RouterCalls):
         self._sink = sink
         self._strategy = strategy
         self._timeout = timeout_s
-        self._pacing = Pacing(order_rate, api_rate, max_retry_after_s)
+        self._pacing = Pacing(order_rate, api_rate, MAX_RETRY_AFTER_S)
         self._workers = max(1, workers)
         if urgent_workers is None:  # without the lane, exits go out side by side on these
             urgent_workers = 2 if exit_lane else 8
@@ -171,7 +169,6 @@ class OpenAlgoRouter(RouterCalls):
         """Each worker's own connection (``client``): no pool shared between the workers."""
         self.exit_lane = exit_lane and _direct_http(root)
         """Exits go through the exit lane (fixed at ``start``)."""
-        self._lane_connections = lane_connections
         self._lane: ExitLane | None = None
         self._known_ids: set[str] = set()
         self._ids_lock = threading.Lock()
@@ -201,9 +198,8 @@ class OpenAlgoRouter(RouterCalls):
         names += [(f"router-urgent-{n}", True) for n in range(self._urgent_workers)]
         if self.exit_lane:
             self._lane = ExitLane(
-                self._root, self._timeout, self._lane_encode, self._lane_turn,
-                self._lane_answered, connections=self._lane_connections,
-            )  # fmt: skip
+                self._root, self._timeout, self._lane_encode, self._lane_turn, self._lane_answered
+            )
             self._lane.start()
         for name, urgent_only in names:
             client = transport.HttpxTransport(self._root, self._timeout, 1)

@@ -324,8 +324,9 @@ class OpenAlgoProtocol(WsProtocol):
     ping_interval_s = 5.0
     reorder_window_s = 2.0
     """A symbol's frames behind its newest exchange time are dropped as out of order (a
-    duplicate or delayed frame would move an exit on a stale price) until they have stayed
-    behind this long by our clock: then the server's clock went back, and its time is taken."""
+    duplicate or delayed frame would move an exit on a stale price) until they have kept
+    coming behind this long by our clock: then the server's clock went back (or the stream
+    carries a second clock), and its time is taken (see :meth:`_in_order`)."""
 
     def __init__(self, ws_url: str, api_key: str, depth_levels: int = 5) -> None:
         """Args: ws_url: e.g. ``ws://127.0.0.1:8765``; api_key: the OpenAlgo key."""
@@ -336,8 +337,9 @@ class OpenAlgoProtocol(WsProtocol):
         self.server_errors: list[str] = []
         self._newest: dict[tuple[str, str, type], int] = {}
         """(exchange, symbol, event class) -> the newest exchange time taken (ns)."""
-        self._behind_since: dict[tuple[str, str, type], int] = {}
-        """(exchange, symbol, event class) -> when (our ns) its frames fell behind it."""
+        self._behind: dict[tuple[str, str, type], list[int]] = {}
+        """(exchange, symbol, event class) -> its run of frames behind: when (our ns) the
+        run's first and its latest frame came (see :meth:`_in_order`)."""
 
     def url(self) -> str:
         return self._url
@@ -413,21 +415,34 @@ class OpenAlgoProtocol(WsProtocol):
 
     def _in_order(self, exchange: str, symbol: str, cls: type, exch_ns: int, recv_ns: int) -> None:
         """Raise :class:`Reject` for a frame behind its stream's newest exchange time (each
-        mode's stream on its own: brokers stamp quotes and books from different clocks)."""
+        mode's stream on its own: brokers stamp quotes and books from different clocks).
+
+        A run of frames behind -- from the first until one in order comes more than the
+        window after the run's latest -- is taken once it has lasted the window, and its later
+        frames with it: the server's clock went back (all its frames behind, however sparse),
+        or the stream carries a second clock (a higher mode's tick re-tagged for this mode, a
+        tick stamped with the server's time): frames in order between them do not end the
+        run, so that clock is never dropped for good. A lone frame behind now and then (a
+        duplicate, a replay) starts a run of its own and is dropped."""
         key = (exchange, symbol, cls)
         newest = self._newest.get(key)
+        run = self._behind.get(key) if self._behind else None  # most frames: no run
         if newest is not None and exch_ns < newest:
-            since = self._behind_since.setdefault(key, recv_ns)
-            if recv_ns - since < self.reorder_window_s * 1e9:
+            if run is None:
+                run = self._behind[key] = [recv_ns, recv_ns]
+            else:
+                run[1] = recv_ns
+            if recv_ns - run[0] < self.reorder_window_s * 1e9:
                 raise Reject("out of order")
-            log.warning(  # the server's clock went back and stayed: its new time is taken
+            log.warning(  # behind for the window: the server's (or the second) clock is taken
                 "openalgo: %s:%s frames behind by %.3f s for %.1f s: taking the server's time",
                 exchange,
                 symbol,
                 (newest - exch_ns) / 1e9,
-                (recv_ns - since) / 1e9,
+                (recv_ns - run[0]) / 1e9,
             )
-        self._behind_since.pop(key, None)
+        elif run is not None and recv_ns - run[1] > self.reorder_window_s * 1e9:
+            del self._behind[key]  # in order, and nothing behind for the window: run over
         self._newest[key] = exch_ns
 
     def _note(self, where: list[str], text: str) -> None:

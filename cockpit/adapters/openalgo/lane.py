@@ -33,6 +33,7 @@ from cockpit.adapters.openalgo.transport import Answer, SendError
 
 _WAKE: Final = object()
 _CONNECTING: Final = (0, errno.EINPROGRESS, errno.EWOULDBLOCK)
+MAX_CONNECTIONS: Final = 64
 log = logging.getLogger(__name__)
 
 
@@ -138,7 +139,6 @@ class ExitLane:
         answered: Callable[[Any, Answer | SendError, int, int], None],
         *,
         connections: int = 8,
-        max_connections: int = 64,
     ) -> None:
         parts = urlsplit(root)
         if parts.scheme != "http" or not parts.hostname:
@@ -148,7 +148,7 @@ class ExitLane:
         self._prefix = parts.path.rstrip("/").encode("ascii")
         self._timeout = timeout_s
         self._encode, self._turn, self._answered = encode, turn, answered
-        self._warm, self._max = connections, max(connections, max_connections)
+        self._warm, self._max = connections, max(connections, MAX_CONNECTIONS)
         self._heads: dict[tuple[str, int], bytes] = {}
         self._queue: collections.deque[Any] = collections.deque()
         self._idle: list[_Conn] = []

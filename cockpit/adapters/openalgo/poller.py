@@ -63,7 +63,6 @@ class OrderBookPoller:
         sink: Sink,
         *,
         interval_s: float = 1.0,
-        emit_initial: bool = True,
         backoff: Backoff | None = None,
         timeout_s: float = 5.0,
     ) -> None:
@@ -74,7 +73,6 @@ class OrderBookPoller:
             api_key: the key (sent in the body, never logged).
             sink: receives OrderUpdate and FeedStatus.
             interval_s: time between polls.
-            emit_initial: emit every order seen in the first poll (else only later changes).
             backoff: delays after failures.
             timeout_s: per-request timeout.
         """
@@ -82,12 +80,10 @@ class OrderBookPoller:
         self._body = msgspec.json.encode({"apikey": api_key})
         self._sink = sink
         self._interval = interval_s
-        self._emit_initial = emit_initial
         self._backoff = backoff or Backoff(initial=1.0, cap=30.0)
         self._seen: dict[str, tuple[object, ...]] = {}
         self._done: set[str] = set()
         """Orders seen complete with their price: the trade book has nothing more for them."""
-        self._first = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._state = FeedState.DOWN
@@ -101,18 +97,6 @@ class OrderBookPoller:
     def state(self) -> FeedState:
         """LIVE while polls succeed."""
         return self._state
-
-    def stats(self) -> dict[str, Any]:
-        """Counters."""
-        return {
-            "feed": self.name,
-            "state": str(self._state),
-            "polls": self.polls,
-            "trade_polls": self.trade_polls,
-            "failures": self.failures,
-            "events": self.updates,
-            "rejected": self.bad_rows,
-        }
 
     def poll_once(self) -> list[OrderUpdate]:
         """One poll: fetch, diff, return (not emit) the changed orders.
@@ -142,9 +126,7 @@ class OrderBookPoller:
                 self._done.add(u.orderid)
             if self._seen.get(u.orderid) != sig:
                 self._seen[u.orderid] = sig
-                if not self._first or self._emit_initial:
-                    changed.append(u)
-        self._first = False
+                changed.append(u)
         return changed
 
     def _trades_if_needed(self, rows: list[Any]) -> dict[str, tuple[Decimal, Decimal]] | None:
