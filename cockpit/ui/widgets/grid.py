@@ -218,6 +218,47 @@ class LineGrid(Widget):
         super().notify_style_update()
         self._style_dirty = True
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The cached rows as they are, when Textual's styling step has nothing to add.
+
+        Textual's step (its ``StylesCache``) draws borders, padding, outline, tint, opacity
+        and hatch around a Line API widget's rows, and makes a new strip of each changed row
+        (then the app's line filters a third). A grid without any of those gets its cached
+        rows to the compositor unchanged (the same segments: the same picture), filtered
+        and cropped as Textual does, and the filter's result stays cached on the row's strip
+        until the row changes. Anything else goes Textual's way."""
+        if not self._plain():
+            return super().render_lines(crop)
+        render_line = self.render_line
+        strips = [render_line(y) for y in crop.line_range]
+        filters = self.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        x1, x2 = crop.column_span
+        if x1 or x2 != self._strip_width:
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _plain(self) -> bool:
+        """Nothing for Textual's styling step to add: no border, padding, outline, tint,
+        hatch, text opacity, opacity, border title or hovered link."""
+        styles = self.styles
+        if (
+            any(styles.gutter)
+            or styles.tint.a
+            or styles.text_opacity != 1.0
+            or self._border_title is not None
+            or self._border_subtitle is not None
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+            or any(edge for edge, _ in styles.outline)
+            or (self.auto_links and self.hover_style._link_id)
+            or self.opacity != 1.0
+        ):
+            return False
+        return self.region.size == self.size
+
     def render_line(self, y: int) -> Strip:
         """One row from the cache, rendered on a miss."""
         width = self.size.width
