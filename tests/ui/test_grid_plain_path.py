@@ -37,6 +37,8 @@ class Grid(LineGrid):
 class GridApp(App[None]):
     CSS = """
     #bordered { border-left: vkey $panel; }
+    #both { border-left: vkey $panel; border-right: vkey red; }
+    #boxed { border: round $panel; }
     #padded { padding: 0 1; }
     #faded { opacity: 0.5; }
     """
@@ -44,6 +46,8 @@ class GridApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Grid(id="plain")
         yield Grid(id="bordered")
+        yield Grid(id="both")
+        yield Grid(id="boxed")
         yield Grid(id="padded")
         yield Grid(id="faded")
 
@@ -57,26 +61,35 @@ def textual_way(grid: Grid, crop: Region) -> list[Strip]:
     return Widget.render_lines(grid, crop)
 
 
-async def test_a_plain_grid_hands_its_cached_rows_the_same_picture() -> None:
+@pytest.mark.parametrize("name", ["plain", "bordered", "both"])
+async def test_a_plain_grid_hands_its_cached_rows_the_same_picture(name: str) -> None:
     app = GridApp()
-    async with app.run_test(size=(50, 30)):
-        grid = app.query_one("#plain", Grid)
+    async with app.run_test(size=(50, 50)) as pilot:
+        grid = app.query_one(f"#{name}", Grid)
         grid.rebuild()
-        width, height = grid.size
+        width, height = grid.region.size
         assert grid._plain()
         for crop in (Region(0, 0, width, height), Region(3, 1, width - 9, 3)):
             assert segments(grid.render_lines(crop)) == segments(textual_way(grid, crop))
+        grid.styles.background = "darkred"  # the borders' background with it
+        await pilot.pause()
+        crop = Region(0, 0, width, height)
+        assert segments(grid.render_lines(crop)) == segments(textual_way(grid, crop))
         strips = grid.render_lines(Region(0, 0, width, height))
         background = grid.background_colors[1]
+        sides = grid._sides()
+        assert sides is not None
         for y, strip in enumerate(strips):
             row = grid.render_line(y)
+            if sides != (None, None):
+                row = grid._with_sides(y, row, *sides)
             for line_filter in grid.get_line_filters():
                 row = row.apply_filter(line_filter, background)
             assert strip is row  # no new strip per row and frame: the cached one
 
 
-@pytest.mark.parametrize("name", ["bordered", "padded", "faded"])
-async def test_a_grid_with_a_border_padding_or_opacity_goes_textuals_way(name: str) -> None:
+@pytest.mark.parametrize("name", ["boxed", "padded", "faded"])
+async def test_a_grid_with_a_top_border_padding_or_opacity_goes_textuals_way(name: str) -> None:
     app = GridApp()
     async with app.run_test(size=(50, 30)):
         grid = app.query_one(f"#{name}", Grid)
