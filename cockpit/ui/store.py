@@ -527,6 +527,12 @@ class Store:
             return 0
         return max(0, (self.mono() if now_ns is None else now_ns) - self.status_at)
 
+    def viewers(self) -> int:
+        """Viewers attached to the engine, this one included (0: not known yet)."""
+        if self.status is not None and self.status.viewers:
+            return self.status.viewers
+        return self.welcome.viewers if self.welcome is not None else 0
+
     def locked(self) -> str:
         """Why the engine's risk gate refuses every entry now (its rule), or ``""``."""
         st = self.status
