@@ -42,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
+import msgspec
+
 from cockpit.link.bus import SnapshotRequest, ViewerGone
 from cockpit.link.outgoing import go_live, take_batch, write_loop
 from cockpit.link.pace import grid_slot, next_slot
@@ -444,6 +446,8 @@ class ViewerServer:
             quotes, self._quotes = self._quotes, {}
             books, self._books = self._books, {}
             status, self._status = self._status, None  # taken and cleared at once
+        if status is not None:  # who else watches (a quitting viewer leaves the engine to them)
+            status = msgspec.structs.replace(status, viewers=len(self._viewers))
         for v in self._viewers.values():
             if not v.live or v.closed:
                 continue

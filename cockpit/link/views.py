@@ -219,6 +219,8 @@ class StatusView(msgspec.Struct, frozen=True, omit_defaults=True):
     """The lock in words, with its numbers (``day P&L -1.05 reached the loss limit 0.50``)."""
     stale_after_s: Decimal | None = None
     """The stale-data limit the engine's gate enforces (None: no such gate)."""
+    viewers: int = 0
+    """Viewers attached now (the server fills it in as it sends; 0: not known)."""
 
 
 class MessageView(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -486,7 +486,7 @@ class CockpitApp(
             return
         if self.link_state == "live" and self.store.has_exposure() and not self.read_only:
             self.push_screen(
-                QuitScreen(self._exposure, stops_engine=self.connector.started_engine),
+                QuitScreen(self._exposure, stops_engine=self._quit_stops_engine()),
                 self._after_quit_choice,
             )
             return
@@ -496,9 +496,15 @@ class CockpitApp(
         """Open positions and working orders now."""
         return len(self.store.open_positions()), len(self.store.working_orders())
 
+    def _quit_stops_engine(self) -> bool:
+        """Whether quitting with nothing open stops the engine: one this TUI started, and
+        only while no other viewer is attached (another quit leaves it to them)."""
+        return self.connector.started_engine and self.store.viewers() <= 1
+
     def _quit_with_nothing_open(self) -> None:
-        """Quit; an engine this TUI started stops (it has nothing to manage)."""
-        if self.link_state == "live" and self.connector.started_engine:
+        """Quit; an engine this TUI started stops (it has nothing to manage) unless other
+        viewers are attached."""
+        if self.link_state == "live" and self._quit_stops_engine():
             self.send(lambda i: p.Shutdown(id=i, flatten=False))
         self._quit()
 

@@ -163,6 +163,9 @@ class Store:
         self.fills: deque[FillView] = deque(maxlen=RECENT_FILLS)
         self.feeds: dict[str, FeedStatus] = {}
         self.status: StatusView | None = None
+        self.status_at = 0
+        """When (``mono``) the engine's status last came: it sends it about once a second,
+        so a long silence is an engine that does not answer (hung or stopped)."""
         self.watchlist: list[str] = []
         self.watchlists: dict[str, WatchlistView] = {}
         """The engine's named watchlists (the active one's symbols are ``watchlist``)."""
@@ -370,6 +373,7 @@ class Store:
 
     def _status(self, st: StatusView) -> None:
         self.status = st
+        self.status_at = self.mono()
         if st.stale_after_s is not None:
             # STALE against the limit the engine's gate enforces.
             self.stale_ns = int(st.stale_after_s * 1_000_000_000)
@@ -516,6 +520,18 @@ class Store:
         """Whether ``key``'s last tick is older than the stale limit."""
         age = self.tick_age_ns(key, now_ns)
         return age is not None and age > self.stale_ns
+
+    def silent_ns(self, now_ns: int | None = None) -> int:
+        """How long the engine has sent no status (0 before its first)."""
+        if not self.status_at:
+            return 0
+        return max(0, (self.mono() if now_ns is None else now_ns) - self.status_at)
+
+    def viewers(self) -> int:
+        """Viewers attached to the engine, this one included (0: not known yet)."""
+        if self.status is not None and self.status.viewers:
+            return self.status.viewers
+        return self.welcome.viewers if self.welcome is not None else 0
 
     def locked(self) -> str:
         """Why the engine's risk gate refuses every entry now (its rule), or ``""``."""

@@ -115,6 +115,9 @@ async def test_detach_when_nothing_is_open_any_more_stops_the_engine_this_cockpi
             await screen_text(
                 pilot, app, "QuitScreen", lambda: dialog_text(app), "Nothing is open now"
             )
+            # flatten_all's own clients were viewers too: quitting stops the engine only when
+            # this cockpit is its one viewer (the count comes with the status, once a second).
+            await wait_for(pilot, lambda: app.store.viewers() == 1, 10)
             await pilot.press("d")
         engine.proc.wait(20)
         assert engine.proc.returncode is not None

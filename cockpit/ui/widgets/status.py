@@ -33,6 +33,9 @@ class StatusBar(LineGrid):
         "status--down",
     }
     max_hz = 4.0
+    silent_after_ns = 4_000_000_000
+    """The engine sends its status about once a second: none for this long and the bar says
+    the engine is not answering (a hung engine manages no stop)."""
 
     def __init__(self, store: Store, *, id: str | None = None, classes: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, classes=classes)
@@ -76,10 +79,14 @@ class StatusBar(LineGrid):
         cells: list[Cell] = []
         armed = st.armed if st is not None else False
         welcome = store.welcome
+        silent = store.silent_ns() if self.link == "live" else 0
+        hung = silent >= self.silent_after_ns
         if self.link != "live":
             # An engine that said it stops (`cockpit engine stop`) is stopped, not lost.
             word = "STOPPED" if self.link == "lost" and store.stopping else self.link.upper()
             cells.append((f" ENGINE {word} ", "status--bad"))
+        elif hung:
+            cells.append((f" ENGINE NOT ANSWERING {fmt_age(silent, coarse=True)} ", "status--bad"))
         elif welcome is not None and welcome.read_only:
             cells.append((" READ-ONLY ", "status--label"))
         elif st is not None and st.kill_switch:
@@ -103,7 +110,7 @@ class StatusBar(LineGrid):
         if self.count:
             groups.append((10, [(f" count {self.count} ", "status--warn"), (" ", "")]))
         key = getattr(self.app, "selected", None)
-        if key is not None and self.link == "live" and store.stale(key):
+        if key is not None and self.link == "live" and not hung and store.stale(key):
             name = key.partition(":")[2] or key
             stale = f" STALE {name} {fmt_age(store.tick_age_ns(key))} "
             groups.append((10, [(stale, "status--warn"), (" ", "")]))
@@ -111,7 +118,7 @@ class StatusBar(LineGrid):
             groups.append((1, [(st.venue, "status--label"), (" ", "")]))
         feeds: list[Cell] = []
         for name, f in sorted(store.feeds.items()):
-            if self.link != "live":
+            if self.link != "live" or hung:
                 # The engine owns the feeds: with no engine to say, their state is unknown.
                 feeds += [(f"{name}:?", "status--bad"), (" ", "")]
                 continue
@@ -123,7 +130,7 @@ class StatusBar(LineGrid):
             }.get(f.state, "status--bad")
             feeds += [(f"{name}:{f.state.value}", cls), (" ", "")]
         groups.append((6, feeds))
-        if st is not None and self.link == "live":
+        if st is not None and self.link == "live" and not hung:
             groups.append((4, [(f"{st.ticks_per_s:,.0f}t/s ", "")]))
         age = store.last_tick_age_ns()
         age_cls = "status--warn" if age is not None and age > store.stale_ns else ""
