@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Literal
 
 from cockpit.domain.exits import (
@@ -103,6 +104,40 @@ class Journaling(EngineBase):
                 closer.retry_at_ns = now  # send after reconciliation confirms the position
         if restored:
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
+        self._alarm_unrestored(recovery)
+
+    def _alarm_unrestored(self, recovery: Any) -> None:
+        """In words: what the journal holds of a symbol this engine has no instrument for
+        (not restored: unmanaged), and the symbols restored from the journal's tick and lot
+        because the broker did not answer their lookup."""
+        held: dict[str, list[str]] = {}
+        for key, state in recovery.positions.items():
+            qty = str(state.get("qty", "0"))
+            with contextlib.suppress(ArithmeticError, ValueError):
+                if key not in self.instruments and Decimal(qty) != 0:
+                    held.setdefault(key, []).append(f"position {qty}")
+        for key in recovery.plans:
+            if key not in self.instruments:
+                held.setdefault(key, []).append("exit plan")
+        for record in recovery.open_orders:
+            if record.key not in self.instruments:
+                held.setdefault(record.key, []).append(f"order {record.cid}")
+        for key, what in sorted(held.items()):
+            self._alarm(
+                "error",
+                f"{key}: UNMANAGED: {', '.join(what)} not restored: the instrument is unknown "
+                "(the broker did not answer its lookup); check it at the broker",
+                key=key,
+                code="unmanaged",
+            )
+        rebuilt = [k for k in self.options.from_journal if k in self.instruments]
+        if rebuilt:
+            self._alarm(
+                "warning",
+                f"the broker did not answer the lookup of {', '.join(rebuilt)}: tick and lot "
+                "taken from the journal; positions and exit plans restored and managed",
+                code="from_journal",
+            )
 
     def _restore_final_orders(self) -> None:
         """The day's orders that ended, as the recent orders a viewer gets on attach. They are
