@@ -22,6 +22,7 @@ from cockpit.domain.feed import FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest, Product
 from cockpit.domain.positions import Portfolio, Position
+from cockpit.engine.feed_lag import FeedLag
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import GateContext, RiskGate
@@ -87,6 +88,7 @@ class EngineBase:
     _shutdown_when_flat: bool
     _kill_started_ns: int
     feeds: dict[str, FeedStatus]
+    _lag: FeedLag
     armed: bool
     kill_switch: bool
     _daily_loss_locked: bool

@@ -61,6 +61,8 @@ class MarketData(EngineBase):
             self.counters["unknown_symbol"] += 1
             return
         inst = sym.inst
+        if ev.exch_ns is not None:  # how far behind the exchange the feed is (stale gate)
+            self._lag.sample(ev.exchange, ev.recv_ns, ev.exch_ns)
         ltp = market_ticks(sym, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today
