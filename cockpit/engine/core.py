@@ -217,6 +217,8 @@ class Engine(
         self._kill_started_ns = 0
         self.feeds: dict[str, FeedStatus] = {}
         self._lag = FeedLag()
+        self._confirming: set[int] = set()
+        """Lookup tokens asking the broker about instruments rebuilt from the journal."""
         """How far behind the exchange each segment's feed is (``engine.feed_lag``)."""
 
         self.armed: bool = config.trading.armed_at_start

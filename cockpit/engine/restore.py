@@ -8,10 +8,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
+from cockpit.domain.execution import LookupSymbol, RouterResult
 from cockpit.domain.exits import (
     ExitPlan,
     PlanError,
 )
+from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import (
     Order,
     OrderStatus,
@@ -136,6 +138,55 @@ class Journaling(EngineBase):
                 "warning",
                 f"the broker did not answer the lookup of {', '.join(rebuilt)}: tick and lot "
                 "taken from the journal; positions and exit plans restored and managed",
+                code="from_journal",
+            )
+
+    def _confirm_from_journal(self) -> None:
+        """The broker answers (its books came): ask it about the instruments rebuilt from the
+        journal at start, to confirm their tick and lot (:meth:`_on_confirm`)."""
+        for key in self.options.from_journal:
+            inst = self.instruments.get(key)
+            if inst is None:
+                continue
+            self._lookup_token += 1
+            self._confirming.add(self._lookup_token)
+            self.router.submit(
+                LookupSymbol(inst.symbol, str(inst.exchange), token=self._lookup_token)
+            )
+
+    def _on_confirm(self, result: RouterResult, request: LookupSymbol) -> None:
+        """The broker's answer about an instrument rebuilt from the journal. The same tick
+        and lot: said, nothing changes. Different ones: an error alarm; the engine keeps the
+        journal's (its plan's prices are ticks of that size) until the trader acts."""
+        self._confirming.discard(request.token)
+        key = f"{request.exchange}:{request.symbol}"
+        ours = self.instruments.get(key)
+        theirs = result.data if result.ok and isinstance(result.data, Instrument) else None
+        if ours is None:
+            return
+        if theirs is None or theirs.key != key:
+            self._alarm(
+                "warning",
+                f"{key}: the broker still does not describe it ({result.error or 'not found'}):"
+                " tick and lot stay the journal's",
+                key=key,
+                code="from_journal",
+            )
+        elif (theirs.tick_size, theirs.lot_size) == (ours.tick_size, ours.lot_size):
+            self._alarm(
+                "info",
+                f"{key}: the broker confirms the journal's tick {ours.tick_size} and lot "
+                f"{ours.lot_size}",
+                key=key,
+                code="from_journal",
+            )
+        else:
+            self._alarm(
+                "error",
+                f"{key}: the broker now gives tick {theirs.tick_size} and lot "
+                f"{theirs.lot_size}, the journal had {ours.tick_size} and {ours.lot_size}: "
+                "its plan's levels are kept in the journal's ticks; check them, or close it",
+                key=key,
                 code="from_journal",
             )
 
