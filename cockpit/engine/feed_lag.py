@@ -7,10 +7,12 @@ alone: some venues stamp a quote with its last trade's time, and an illiquid sym
 can be minutes old by that stamp and still current.
 
 The measure, per exchange segment (``NSE``, ``MCX``, ...; the engine's events do not say which
-feed carried them, and a feed serves whole segments): each frame with an exchange time gives a
-sample ``received - exchange time``. Over a window (two buckets of :data:`LAG_WINDOW_NS`) the
-*smallest* sample is kept: one fresh frame of any symbol of the segment shows the feed current,
-however old the stamps of the illiquid ones are. The lag is that smallest sample less the
+feed carried them, and a feed serves whole segments): each frame whose exchange time differs
+from its symbol's previous one (a new event at the venue: a quote resent, or an illiquid quote
+that keeps its last trade's stamp, says nothing) gives a sample ``received - exchange time``.
+Over a window (two buckets of :data:`LAG_WINDOW_NS`) the *smallest* sample is kept: one fresh
+frame of any symbol of the segment shows the feed current, however old the stamps of the
+illiquid ones are. The lag is that smallest sample less the
 baseline, the smallest sample ever seen on the segment (the offset of the venue's clock from
 ours when the feed was at its freshest: clock skew and a replay's recorded times cancel out).
 
@@ -19,8 +21,9 @@ Limits (said where the gate is documented):
   that grows afterwards is seen (the per-tick age and the feed's status still apply);
 - while nothing on a segment carries a fresh exchange time (no frame, or frames without one)
   the last measured lag stands;
-- a segment where no symbol trades for a whole window reads as behind by the time since its
-  last trade (entries refused, exits unaffected): safe, and said in the refusal's words;
+- a venue that stamps a frame with its last trade's time yet moves that stamp without a new
+  trade would read as behind by the stamp's age if no symbol of the segment traded for a whole
+  window (entries refused, exits unaffected): safe, and said in the refusal's words;
 - a frame stamped more than :data:`MAX_AHEAD_NS` ahead of our clock is a bad stamp: ignored.
 """
 

@@ -61,7 +61,7 @@ class MarketData(EngineBase):
             self.counters["unknown_symbol"] += 1
             return
         inst = sym.inst
-        if ev.exch_ns is not None:  # how far behind the exchange the feed is (stale gate)
+        if ev.exch_ns is not None and ev.exch_ns != sym.exch_ns:  # a new stamp: feed lag
             self._lag.sample(ev.exchange, ev.recv_ns, ev.exch_ns)
         ltp = market_ticks(sym, ev.ltp)
         if ltp is None:

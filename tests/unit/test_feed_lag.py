@@ -56,3 +56,35 @@ def test_a_stamp_far_ahead_is_ignored_and_segments_are_apart() -> None:
     feed(lag, t, 20, delay=0)
     assert lag.behind_ns("NSE") == 0
     assert lag.behind_ns("MCX") == 0  # nothing seen there: unknown, not behind
+
+
+def test_an_illiquid_quote_repeating_its_old_stamp_is_no_lag_in_the_engine() -> None:
+    from decimal import Decimal
+
+    from cockpit.domain.market import LtpTick, QuoteTick
+    from cockpit.link import protocol as p
+    from tests.unit.test_engine_core import SBIN, Rig
+
+    rig = Rig()
+    rig.start()
+    for _ in range(20):  # trades, each stamped 10 ms before it arrives
+        rig.clock.now += S // 10
+        now = rig.clock.now
+        rig.engine.handle(LtpTick(now, "NSE", "SBIN", Decimal("800.00"), exch_ns=now - S // 100))
+    last_trade = rig.clock.now - S // 100
+    for i in range(200):  # 20 s of quotes, stamped with that last trade's time
+        rig.clock.now += S // 10
+        bid = Decimal("799.90") + Decimal("0.05") * (i % 2)
+        rig.engine.handle(
+            QuoteTick(
+                rig.clock.now,
+                "NSE",
+                "SBIN",
+                Decimal("800.00"),
+                exch_ns=last_trade,
+                bids=((bid, Decimal(100), 1),),
+                asks=((Decimal("800.10"), Decimal(100), 1),),
+            )
+        )
+    answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(answer, p.Ack), answer
