@@ -6,9 +6,11 @@ quote), what `cockpit sim` sends from the paper exchange's market model over ``-
 instruments, and puts each event on the engine's inbound queue, as a feed thread does; the
 *decision* stage hands the same events to the real :class:`Engine` in batches of
 ``--batch`` (``handle_items``, as the decision loop takes them), with a stop-loss plan on
-every symbol (every tick runs an exit plan), the screen flushed every ``--flush-every`` ticks
-(100) and the timer every 500 (10 ms and 50 ms at
-10,000 ticks/s), a real viewer server as publisher. Each tree runs in its own process
+every symbol (every tick runs an exit plan), the screen flushed when the tree's decision loop
+would flush it with the ticks coming at ``--rate`` a second (10,000; a virtual clock: every
+``screen_fold_s``, or once per 30 Hz send of the viewer server where the tree has
+``screen_grid_s``), or every ``--flush-every`` ticks if given, and the timer every 500 (50 ms
+at 10,000 ticks/s), a real viewer server as publisher. Each tree runs in its own process
 (``--code DIR``: the other tree, made with ``git archive COMMIT cockpit | tar -x -C DIR``),
 rounds interleaved; prints JSON with each tree's median µs per tick and the ratio (this
 tree / the other).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -42,8 +45,9 @@ def measure(
     batch: int,
     passes: int,
     profile: str | None = None,
-    flush_every: int = 100,
+    flush_every: int = 0,
     mode: int = 3,
+    rate: float = 10_000.0,
 ) -> dict[str, float]:
     """The feed and decision stages' CPU per tick (µs), the best of ``passes``."""
     from cockpit.adapters.openalgo.feed import OpenAlgoProtocol
@@ -115,11 +119,26 @@ def measure(
             prof = cProfile.Profile() if profile else None
             if prof is not None:
                 prof.enable()
+            flushes = 0
+            opts = engine.options
+            fold = opts.screen_fold_s
+            grid = 1 / 30 if hasattr(opts, "screen_grid_s") else 0.0  # the server's market_hz
+            lead = getattr(opts, "screen_lead_s", 0.0)
+            next_screen = 0.0
             c0 = time.thread_time()
             for start in range(0, len(events), batch):
                 handle_items(events[start : start + batch])
-                if start % flush_every < batch:
+                if flush_every:
+                    if start % flush_every < batch:
+                        flush()
+                        flushes += 1
+                elif (now := (start + batch) / rate) >= next_screen:  # as Engine.run does
                     flush()
+                    flushes += 1
+                    if grid:
+                        next_screen = (math.floor((now + lead) / grid) + 1) * grid - lead
+                    else:
+                        next_screen = now + fold
                 if start % 500 < batch:
                     handle(EngineTimer(time.time_ns()))
             best_decision = min(best_decision, time.thread_time() - c0)
@@ -135,6 +154,7 @@ def measure(
         "feed_us_per_tick": 1e6 * best_feed / ticks,
         "decision_us_per_tick": 1e6 * best_decision / ticks,
         "exits": exits,
+        "flushes_per_s": flushes * rate / ticks,
     }
 
 
@@ -143,6 +163,7 @@ def child(code: Path, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", "--symbols", str(args.symbols)]
     cmd += ["--ticks", str(args.ticks), "--batch", str(args.batch), "--passes", str(args.passes)]
     cmd += ["--flush-every", str(args.flush_every), "--mode", str(args.mode)]
+    cmd += ["--rate", str(args.rate)]
     out = subprocess.run(cmd, env=env, cwd=code, capture_output=True, text=True, check=False)
     if out.returncode:
         raise SystemExit(f"{code}: {out.stderr.strip()}")
@@ -159,9 +180,10 @@ def main() -> int:
     ap.add_argument(
         "--flush-every",
         type=int,
-        default=100,
-        help="ticks between screen flushes (100: the default 10 ms fold at 10,000 ticks/s)",
+        default=0,
+        help="ticks between screen flushes (0: when the tree's decision loop would flush)",
     )
+    ap.add_argument("--rate", type=float, default=10_000.0, help="ticks a second (virtual)")
     ap.add_argument("--mode", type=int, default=3, help="OpenAlgo mode: 1 ltp, 2 quote, 3 depth")
     ap.add_argument("--passes", type=int, default=2, help="passes per process (best taken)")
     ap.add_argument("--profile", help="this tree alone: cProfile the decision stage to this file")
@@ -176,6 +198,7 @@ def main() -> int:
             args.profile,
             args.flush_every,
             args.mode,
+            args.rate,
         )
         print(json.dumps(figures))
         return 0
@@ -193,6 +216,7 @@ def main() -> int:
         "batch": args.batch,
         "flush_every": args.flush_every,
         "mode": args.mode,
+        "rate": args.rate,
         "rounds": args.rounds,
         "host_load_1m": round(os.getloadavg()[0], 2),
     }

@@ -269,6 +269,7 @@ class EngineRunner:
             venue=venue.label,
             history_backfill=not (kind and s.venue.broker == "paper"),
             from_journal=from_journal,
+            screen_grid_s=server.market_interval,  # flushed once per batch the viewers get
         )
         webhook = _webhook(s, inbound.put)
         if webhook is not None:

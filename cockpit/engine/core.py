@@ -93,6 +93,7 @@ from cockpit.link.bus import (
     ViewerGone,
     ViewerShowing,
 )
+from cockpit.link.pace import grid_slot
 
 __all__ = ["Engine", "EngineOptions", "EngineTimer"]
 
@@ -320,6 +321,8 @@ class Engine(
         gc.freeze()
         interval = self.options.timer_interval_s
         fold = self.options.screen_fold_s
+        grid = self.options.screen_grid_s
+        lead = self.options.screen_lead_s
         next_timer = time.monotonic() + interval
         next_screen = 0.0
         while not stop.is_set() and not self.shutdown_requested.is_set():
@@ -330,12 +333,14 @@ class Engine(
             if items:
                 self.handle_items(items)  # a lagging batch is folded (engine/fold.py)
             if self.screen_due():
-                # Viewers get the latest state of what changed, at most every `fold` s: a
-                # lone tick goes out at once, a flood is folded per symbol.
+                # Viewers get the latest state of what changed, at most every `fold` s (or
+                # once per send of the viewer server, just before it): a lone tick goes out
+                # at once, a flood is folded per symbol.
                 now = time.monotonic()
                 if now >= next_screen:
                     self.flush_screen()
-                    next_screen = now + fold
+                    # the next send's slot (this one's once within `lead` of it), `lead` early
+                    next_screen = grid_slot(now + lead, grid) - lead if grid > 0 else now + fold
             if time.monotonic() >= next_timer:
                 next_timer = time.monotonic() + interval
                 self.handle(EngineTimer(self.clock()))

@@ -36,6 +36,9 @@ buyer part in two maps, their ints): 300,000 take ~57 MB of the engine's 300. 3,
 333 levels each took ~220 MB and ~12 minutes to fill: the engine still grew at minute 10.)"""
 VAP_LEVELS_MIN = 100
 """The fewest levels a symbol keeps, however many symbols are followed."""
+VOLUME_RESET_QUOTES = 5
+"""Quotes in a row below the highest cumulative volume seen (never going down) that make a
+new session (the venue restarted its count); fewer are frames behind, ignored."""
 OHLC = ("open", "high", "low", "close")
 
 
@@ -213,9 +216,10 @@ class MarketData(EngineBase):
         A trade (``TradeTick``) adds its ``ltq``. A quote adds the increase of the feed's
         cumulative day ``volume`` since the previous quote (robust to coalesced or missed
         ticks; all of it is put at the current LTP); the first quote only sets the baseline
-        (volume traded before the engine watched the symbol has no known price), and a drop
-        starts a new session (the map is cleared). A quote without ``volume`` adds its
-        ``ltq`` only when its last-trade time moved (a repeated quote is not a new trade).
+        (volume traded before the engine watched the symbol has no known price), and a
+        lower count is a frame behind unless it holds (see :meth:`_volume_behind`). A quote
+        without ``volume`` adds its ``ltq`` only when its last-trade time moved (a repeated
+        quote is not a new trade).
         """
         qty: Decimal | None
         if type(ev) is TradeTick:
@@ -226,17 +230,23 @@ class MarketData(EngineBase):
             volume = ev.volume  # type: ignore[union-attr]
             if volume is not None:
                 before = sym.cum_volume
-                if volume == before:
+                if volume == before and sym.volume_behind is None:
                     return None  # most quotes: no trade since the previous one
                 if not volume.is_finite() or volume < ZERO:
                     return None
-                sym.cum_volume = volume
                 if before is None:
+                    sym.cum_volume = volume
                     return None
                 if volume < before:
-                    self._vap_reset(sym)
-                    return None
-                qty = volume - before
+                    qty = self._volume_behind(sym, volume)
+                    if qty is None:
+                        return None
+                else:
+                    sym.volume_behind = None  # those quotes behind were late, not a new day
+                    if volume == before:
+                        return None
+                    sym.cum_volume = volume
+                    qty = volume - before
             else:
                 ltt = ev.ltt_ns
                 if ltt is None or ltt == sym.ltt_ns:
@@ -273,6 +283,29 @@ class MarketData(EngineBase):
             sym.vap_changed.update(far)
             self._vap_dirty.add(key)
         self.counters["vap_levels_trimmed"] = self.counters.get("vap_levels_trimmed", 0) + len(far)
+
+    def _volume_behind(self, sym: SymbolState, volume: Decimal) -> Decimal | None:
+        """A quote whose cumulative volume is below the highest seen: a late or repeated
+        frame (ignored, counted in ``volume_behind``), or the venue's count restarted (a new
+        day). A restart holds: after :data:`VOLUME_RESET_QUOTES` quotes in a row below the
+        old count, never going down, a new session starts (the map is cleared) and what
+        traded since the first of them is returned (put at the current LTP, as coalesced
+        quotes are). One quote at or above the old count drops the candidate."""
+        behind = sym.volume_behind
+        if behind is None or volume < behind[1]:
+            sym.volume_behind = behind = (volume, volume, 1)
+        else:
+            behind = sym.volume_behind = (behind[0], volume, behind[2] + 1)
+        if behind[2] < VOLUME_RESET_QUOTES:
+            self.counters["volume_behind"] = self.counters.get("volume_behind", 0) + 1
+            return None
+        self.counters["volume_sessions"] = self.counters.get("volume_sessions", 0) + 1
+        self.counters["volume_behind"] -= VOLUME_RESET_QUOTES - 1  # they were the new day
+        sym.volume_behind = None
+        sym.cum_volume = volume
+        self._vap_reset(sym)
+        qty = volume - behind[0]
+        return qty if qty > ZERO else None
 
     def _vap_reset(self, sym: SymbolState) -> None:
         """A new session: every level goes (published as 0)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
@@ -308,11 +309,24 @@ class Journaling(EngineBase):
         counts as journaled when its write is handed over, so a stop the trail moved during
         the outage stayed at its old level in the journal (a restart would have restored it
         looser); a plan detached or closed meanwhile stayed open there (a restart restored a
-        stop the trader removed), and a position closed meanwhile stayed open."""
+        stop the trader removed), and a position closed meanwhile stayed open; the fills it
+        lacks are written (a restart replays today's into the day's P&L and its loss limit)."""
         journal = self.journal
         assert journal is not None
         gone = self._journal_call(journal.open_plan_keys) or []
+        since = self._day_start_ns
+        have = self._journal_call(journal.fills, since)
         with self._batch():
+            if have is not None:  # fills made in the outage: today's P&L is replayed from them
+                held = Counter((f.cid, f.ts_ns, f.qty, f.price) for f in have)
+                for fill in self.fills:
+                    seen = (fill.cid, fill.ts_ns, fill.qty, fill.price)
+                    if fill.ts_ns < since:
+                        continue
+                    if held[seen] > 0:
+                        held[seen] -= 1
+                    else:
+                        self._journal_call(journal.fill, fill)
             for key in gone:
                 if key not in self.plans:
                     self._journal_call(journal.plan_removed, key, "journal back")

@@ -109,6 +109,13 @@ class EngineOptions:
     """Market state for viewers (quotes, books) is published at most this often: ticks in
     between are folded per symbol, the latest state wins (exit plans still see every tick).
     0: every tick is published as it is handled (and its book built then)."""
+    screen_grid_s: float = 0.0
+    """The viewer server's send period (``link.pace.grid_slot``'s grid): when set, the
+    screen is flushed once per send, ``screen_lead_s`` before it, instead of every
+    ``screen_fold_s`` (a batch carries the state of the last flush before it: the flushes in
+    between were sent nowhere). A lone tick after a quiet spell still goes at once."""
+    screen_lead_s: float = 0.003
+    """How long before each send the screen is flushed (``screen_grid_s``)."""
     screen_slow_s: float = 1.0
     """A symbol no viewer shows in full (none draws it; see ``link.protocol.Showing``) is
     published at most this often, its quote only (no book is built for it)."""
@@ -169,7 +176,9 @@ class SymbolState:
     last_side: str = ""
     """The previous trade's side (``buy``/``sell``/``""``), for the tick rule."""
     cum_volume: Decimal | None = None
-    """The feed's cumulative day volume at the previous quote (quote feeds)."""
+    """The highest cumulative day volume the feed sent (quote feeds): the baseline."""
+    volume_behind: tuple[Decimal, Decimal, int] | None = None
+    """Quotes in a row below ``cum_volume``: (the first's volume, the last's, how many)."""
     ltt_ns: int | None = None
     """Last trade time at the previous quote (quote feeds without a cumulative volume)."""
     guard: JumpGuard = field(default_factory=lambda: JumpGuard(None))

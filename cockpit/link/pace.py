@@ -19,6 +19,13 @@ def next_slot(due: float, now: float, period: float) -> float:
     return nxt
 
 
+def grid_slot(now: float, period: float) -> float:
+    """The first slot after ``now`` of the grid every ``period`` on the monotonic clock
+    (``time.monotonic``, an asyncio loop's ``time``): the viewer server sends its market
+    batches on it, and the engine flushes its screen state just before each of them."""
+    return (math.floor(now / period) + 1) * period
+
+
 class FrameGate:
     """At most ``fps`` deliveries a second on average (one frame's credit may be saved up),
     and never two closer than half a frame.

@@ -44,7 +44,7 @@ from typing import Final
 
 from cockpit.link.bus import SnapshotRequest, ViewerGone
 from cockpit.link.outgoing import go_live, take_batch, write_loop
-from cockpit.link.pace import next_slot
+from cockpit.link.pace import grid_slot, next_slot
 from cockpit.link.protocol import (
     PROTOCOL_VERSION,
     BookView,
@@ -200,7 +200,7 @@ class ViewerServer:
                 self._server = loop.run_until_complete(
                     asyncio.start_unix_server(self._on_connect, sock=sock)
                 )
-                self._flush_due = loop.time() + self.market_interval
+                self._flush_due = grid_slot(loop.time(), self.market_interval)
                 self._flush_handle = loop.call_at(self._flush_due, self._flush_market)
                 self._drain_handle = loop.call_later(EVENT_INTERVAL_S, self._drain_tick)
             except BaseException as exc:  # noqa: BLE001 - reported to start()

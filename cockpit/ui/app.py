@@ -32,14 +32,7 @@ from cockpit.ui.paint import paint_now
 from cockpit.ui.screens.lifecycle import drawn, seen_screens
 from cockpit.ui.sizing import SizingMixin
 from cockpit.ui.store import Changes, Notice, Store
-from cockpit.ui.themes import (
-    DEFAULT_THEME,
-    VARIABLES,
-    builtin_theme_dir,
-    load_themes,
-    remember_theme,
-    remembered_theme,
-)
+from cockpit.ui.theming import ThemeMixin
 from cockpit.ui.toast_pace import Toasts
 from cockpit.ui.widgets.watchlist import Watchlist, shown_keys
 
@@ -56,6 +49,7 @@ class CockpitApp(
     LadderOrderMixin,
     NavigationMixin,
     AlertActions,
+    ThemeMixin,
     App[int],
 ):
     """The trading screen's app. The engine decides; this shows and commands."""
@@ -118,50 +112,6 @@ class CockpitApp(
         """Rings the bell and sends the desktop notification of a fired alert."""
         self._load_themes()
         self.animation_level = self.options.animations  # type: ignore[assignment]
-
-    # ------------------------------------------------------------------ themes
-
-    def _load_themes(self) -> None:
-        dirs = [builtin_theme_dir()]
-        if self.options.user_theme_dir is not None:
-            dirs.append(self.options.user_theme_dir)
-        themes, self._theme_errors = load_themes(*dirs)
-        for theme in themes:
-            self.register_theme(theme)
-        wanted = (remembered_theme() if self.options.remember else None) or self.options.theme
-        if wanted not in self.available_themes:
-            self._theme_errors.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME}")
-            wanted = DEFAULT_THEME
-        if wanted in self.available_themes:
-            self.theme = wanted
-
-    def get_theme_variable_defaults(self) -> dict[str, str]:
-        """App variables by meaning, defaulting to the theme's semantic colours."""
-        t = self.current_theme
-        up = t.success or t.primary
-        down = t.error or t.primary
-        return {
-            "bid": t.primary,
-            "ask": down,
-            "up": up,
-            "down": down,
-            "flash-up": up,
-            "flash-down": down,
-            "stop-line": down,
-            "target-line": up,
-            "entry-line": t.panel or t.primary,
-            "ltp-line": t.accent or t.primary,
-            "mine": t.accent or t.primary,
-            "cursor": t.secondary or t.primary,
-            "armed": down,
-            "disarmed": t.panel or t.primary,
-            "muted": t.foreground or t.primary,
-        } | {k: v for k, v in t.variables.items() if k in VARIABLES}
-
-    def watch_theme(self, theme: str) -> None:
-        """Remember the theme picked (palette), if allowed."""
-        if self.options.remember and self.is_running:
-            remember_theme(theme)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -8,14 +8,18 @@ from decimal import Decimal
 from cockpit.ui.app import CockpitApp
 from tests.ui.conftest import screen_text, showing, wait_for
 from tests.ui.test_engine_pilot import SBIN, EngineProc, attached, make_app, qty
+from tests.ui.test_live_dialogs import fresh_tick
 from tests.ui.test_trader_safety import ltp_is
 
 
-async def ready(pilot, app: CockpitApp) -> None:
+async def ready(pilot, app: CockpitApp, engine: EngineProc) -> None:
     """Attached, at this test's price, the ladder's cursor on it (the ladder takes its cursor
-    from the first price it sees: on a loaded host, maybe the last test's)."""
+    from the first price it sees: on a loaded host, maybe the last test's), and a tick of it
+    just now: the paper exchange is paused and the engine refuses entries on a price older
+    than 5 s, which the fixture's price could be by the time a loaded host has attached."""
     await attached(pilot, app)
     await ltp_is(pilot, app, "800.00")
+    await fresh_tick(pilot, app, engine, SBIN)
     await pilot.press("space")
 
 
@@ -37,7 +41,7 @@ async def test_a_count_scales_stop_and_target_moves_and_shows_on_the_bar(
 ) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app)
         plan = app.store.plans[SBIN]
         assert plan.stop is not None
@@ -56,7 +60,7 @@ async def test_a_count_scales_stop_and_target_moves_and_shows_on_the_bar(
 async def test_esc_drops_a_pending_count(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app)
         stop = app.store.plans[SBIN].stop
         assert stop is not None
@@ -71,7 +75,7 @@ async def test_esc_drops_a_pending_count(fresh: EngineProc) -> None:
 async def test_a_count_before_b_buys_that_many(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("3", "b")
         await wait_for(pilot, lambda: qty(app) == 3, 10)
         assert app.qty_of(SBIN) == 1  # the symbol's quantity is left as it was
@@ -82,7 +86,7 @@ async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
 ) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("down", "down", "down", "3", "enter")
         await wait_for(pilot, lambda: len(app.store.working_orders(SBIN)) == 1, 10)
         order = app.store.working_orders(SBIN)[0]
@@ -92,7 +96,7 @@ async def test_a_count_before_enter_on_the_ladder_is_the_limits_quantity(
 async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("1", "2", "b")  # 12 > 10 × the default 1
         await screen_text(
             pilot,
@@ -109,7 +113,7 @@ async def test_a_counted_order_still_asks_when_it_is_large(fresh: EngineProc) ->
 async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("a")  # disarm
         await wait_for(pilot, lambda: app.store.status is not None and not app.store.status.armed)
         await pilot.press("5", "b")
@@ -125,7 +129,7 @@ async def test_a_count_does_not_pass_a_disarmed_gate(fresh: EngineProc) -> None:
 async def test_close_a_quarter_then_half_and_the_plan_shrinks(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app, ("4", "b"))
         await wait_for(pilot, lambda: qty(app) == 4, 10)
         await pilot.press("H")  # a quarter of 4
@@ -140,7 +144,7 @@ async def test_close_a_quarter_then_half_and_the_plan_shrinks(fresh: EngineProc)
 async def test_a_part_under_a_lot_is_refused_with_the_reason(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app)
         await pilot.press("H")  # a quarter of 1
         await wait_for(pilot, lambda: any(r == "quantity" for r, _ in app.refusals), 10)
@@ -170,7 +174,7 @@ async def resting_buy(pilot, app: CockpitApp, below: int = 4) -> str:
 async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         cid = await resting_buy(pilot, app)
         start = app.store.orders[cid].price
         assert start == ticks(app, "799.80")
@@ -194,7 +198,7 @@ async def test_shift_k_and_j_move_the_order_on_the_cursor_row_by_ticks(fresh: En
 async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         cid = await resting_buy(pilot, app)
         await pilot.press("v")
         ladder = app.screen.ladder
@@ -212,7 +216,7 @@ async def test_a_picked_order_goes_to_the_cursors_price(fresh: EngineProc) -> No
 async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         cid = await resting_buy(pilot, app)
         start = app.store.orders[cid].price
         await pilot.press("v", *["up"] * 8, "g")  # 800.20: above the ask
@@ -231,7 +235,7 @@ async def test_a_move_to_where_it_fills_at_once_asks_first(fresh: EngineProc) ->
 async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app)
         plan = app.store.plans[SBIN]
         assert plan.stop is not None
@@ -253,7 +257,7 @@ async def test_the_stop_and_target_rows_move_from_the_ladder(fresh: EngineProc) 
 async def test_cancel_all_buys_or_all_sells(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("down", "down", "down", "down", "B", "down", "B")
         await wait_for(pilot, lambda: len(working(app, "BUY")) == 2, 10)
         await pilot.press("space", "up", "up", "up", "up", "S")
@@ -272,7 +276,7 @@ async def test_capital_r_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: Engin
     # 1.50 ÷ (6 ticks × 0.05) = 5
     app = make_app(fresh, risk_budget=Decimal("1.50"), stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         assert "risk 1.50" in status_text(app)
         await pilot.press("R")
         assert app.qty_of(SBIN) == 5
@@ -285,7 +289,7 @@ async def test_capital_r_sizes_from_the_risk_shows_it_and_b_buys_it(fresh: Engin
 async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: EngineProc) -> None:
     app = make_app(fresh, stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("R")  # no budget yet: says so, the quantity stays
         assert app.qty_of(SBIN) == 1
         assert any("no risk budget" in m.message for m in app.store.messages)
@@ -308,7 +312,7 @@ async def test_a_counted_z_sets_the_budget_and_a_large_size_still_asks(fresh: En
 async def test_shift_z_asks_for_the_budget(fresh: EngineProc) -> None:
     app = make_app(fresh, stop_ticks=6)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("Z")
         await wait_for(pilot, lambda: showing(app, "AskScreen"))
         await pilot.press("1", ".", "2", "enter")
@@ -324,7 +328,7 @@ async def test_preset_keys_set_the_symbols_quantity(fresh: EngineProc) -> None:
     presets = {"*": [Decimal(1), Decimal(2)], SBIN: [Decimal(2), Decimal(3), Decimal(4)]}
     app = make_app(fresh, qty_presets=presets)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("f6")
         assert app.qty_of(SBIN) == 3
         assert "qty 3" in status_text(app)
@@ -358,7 +362,7 @@ NEW_IDS = (
 async def test_help_lists_the_new_keys_with_their_binding_ids(fresh: EngineProc) -> None:
     app = make_app(fresh)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await pilot.press("question_mark")
         ids = await screen_text(
             pilot,
@@ -377,7 +381,7 @@ async def test_the_new_keys_are_remappable_and_a_count_moves_the_ladder_cursor(
 ) -> None:
     app = make_app(fresh, keymap={"close_half": "f9"})
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app, ("2", "b"))
         await wait_for(pilot, lambda: qty(app) == 2, 10)
         await pilot.press("h")  # no longer bound
@@ -413,7 +417,7 @@ async def test_r_on_an_open_position_sizes_on_the_open_plans_stop(fresh: EngineP
     plan's stop understated the risk (the trial: 2,000 said, about 5,000 lost)."""
     app = make_app(fresh, stop_ticks=20, risk_budget=Decimal(1000))
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot, app)
+        await ready(pilot, app, fresh)
         await long_with_plan(pilot, app)
         plan = app.store.plans[SBIN]
         stop = plan.stop

@@ -13,6 +13,7 @@ from cockpit.config import RiskSettings
 from cockpit.domain.market import QuoteTick, TradeTick
 from cockpit.domain.risk import RiskLimits
 from cockpit.engine.core import EngineTimer
+from cockpit.engine.market import VOLUME_RESET_QUOTES
 from cockpit.link import protocol as p
 from tests.unit.test_engine_core import INFY, SBIN, Recorder, Rig
 
@@ -316,10 +317,29 @@ def test_a_volume_drop_starts_a_new_session() -> None:
     _quote(rig, "800.00", "110")
     _timer(rig)
     _quote(rig, "801.00", "5")  # the day rolled over: cumulative volume restarted
-    assert _vap_of(rig) == {}
-    assert [v.levels for v in _timer(rig)] == [[(16000, Decimal(0))]]  # 0: level removed
+    assert _vap_of(rig) == {16000: Decimal(10)}  # or a frame behind: not yet a new session
+    for _ in range(VOLUME_RESET_QUOTES - 2):
+        _quote(rig, "801.00", "5")
+    _quote(rig, "801.00", "6")  # it held: a new session, 1 traded since the restart
+    assert _vap_of(rig) == {16020: Decimal(1)}
+    sent = [v.levels for v in _timer(rig)]
+    assert sent == [[(16000, Decimal(0)), (16020, Decimal(1))]]  # 0: level removed
     _quote(rig, "801.00", "8")
     assert _vap_of(rig) == {16020: Decimal(3)}
+
+
+def test_a_frame_behind_is_ignored_and_the_next_counts_once() -> None:
+    rig = _vap_rig()
+    _quote(rig, "800.00", "100")
+    _quote(rig, "800.00", "110")
+    for _ in range(VOLUME_RESET_QUOTES - 1):
+        _quote(rig, "801.00", "104")  # late frames, fewer than make a new session
+    _quote(rig, "801.00", "110")
+    for _ in range(VOLUME_RESET_QUOTES - 1):
+        _quote(rig, "801.00", "105")  # a new candidate: the old one ended
+    _quote(rig, "801.00", "112")
+    assert _vap_of(rig) == {16000: Decimal(10), 16020: Decimal(2)}
+    assert rig.engine.counters["volume_behind"] == 2 * (VOLUME_RESET_QUOTES - 1)
 
 
 def test_quote_without_volume_counts_ltq_once_per_trade_time() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 from cockpit.engine.core import EngineTimer
@@ -110,4 +111,31 @@ def test_a_position_closed_while_the_journal_failed_is_journaled_flat_once_it_wr
     assert recovery.plans == {}
     assert recovery.positions[SBIN.key]["qty"] == "0"
     assert recovery.positions[SBIN.key]["realized"] != "0"
+    journal.close()
+
+
+def test_a_fill_while_the_journal_failed_is_journaled_once_it_writes_again(
+    tmp_path: Path,
+) -> None:
+    """The stop's exit filled while every write failed: once the journal writes again the
+    fill is in it, once (a restart replays today's journaled fills into the day's P&L: without
+    it the day's loss, and so the daily loss limit, forgot the stop's loss)."""
+    rig, router, journal = _peeking_rig(tmp_path)
+    rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(stop_ticks=10))
+    journal.flush()
+    journal._conn.close()  # every write fails from here (as on a full disk)
+    rig.tick(SBIN, "799.00")  # through the stop 799.50: the exit goes anyway
+    exit_req = router.exits()[0]
+    rig.fill(exit_req, rig.accept(exit_req), "799.00")
+    journal._conn = sqlite3.connect(journal.path, isolation_level=None, check_same_thread=False)
+    for _ in range(6):  # the probe writes: the journal is back (and the timer runs on)
+        rig.clock.now += 2 * 10**9
+        rig.engine.handle(EngineTimer(rig.clock.now))
+    assert rig.engine.journal_ok
+    journal.flush()
+    fills = [(f.side, f.qty, f.price) for f in journal.fills()]
+    assert fills == [
+        ("BUY", Decimal(10), Decimal("800.00")),
+        ("SELL", Decimal(10), Decimal("799.00")),
+    ]
     journal.close()

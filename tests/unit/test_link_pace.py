@@ -56,3 +56,13 @@ def test_a_slot_missed_whole_is_skipped_not_run_in_a_burst() -> None:
     assert next_slot(10.0, 10.05, period) == pytest.approx(10.1)
     assert next_slot(10.0, 10.25, period) == pytest.approx(10.3)  # 10.1 and 10.2 passed
     assert next_slot(10.0, 13.05, period) == pytest.approx(13.1)  # a 3 s stall: no catch-up
+
+
+def test_grid_slot_is_the_next_multiple_of_the_period() -> None:
+    from cockpit.link.pace import grid_slot
+
+    period = 1 / 30
+    for now in (0.0, 0.01, 1 / 30, 1234.5678, 98765.4321):
+        slot = grid_slot(now, period)
+        assert now < slot <= now + period + 1e-9
+        assert abs(slot / period - round(slot / period)) < 1e-6

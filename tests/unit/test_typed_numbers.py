@@ -51,3 +51,17 @@ def test_ticks_are_whole_ascii_numbers_in_range(text: str, words: str) -> None:
         parse_whole_ticks(text)
     assert str(err.value) == words
     assert parse_whole_ticks(" 12 ") == 12
+
+
+@pytest.mark.parametrize("typed", ["٣", "３", "²", "⅓", "-", ".", "e", "\x00"])
+def test_the_count_grammar_takes_only_ascii_digits(typed: str) -> None:
+    """A count typed before a key (``3]``) is ASCII digits: another script's digit, a sign, a
+    point or an exponent is no count (the key is left to its binding)."""
+    from cockpit.ui.count import MAX_DIGITS, Count
+
+    count = Count()
+    assert not count.push(typed)
+    assert count.pending is None
+    for _ in range(MAX_DIGITS + 3):
+        count.push("9")
+    assert count.take() == int("9" * MAX_DIGITS)  # a slip of the finger is capped

@@ -319,7 +319,7 @@ def narrow_help(text: str = HELP, width: int = 68) -> str:
     first), so an 80-column terminal does not wrap one row into the next one's key; a line
     still wider than ``width`` is wrapped at a word, its rest indented under its words."""
     out: list[str] = []
-    for line in text.splitlines():
+    for line in _paragraphs(text):
         if line.startswith("  ") and line[2:3] != " ":
             for i in range(45, 51):
                 if line[i - 3 : i] == "   " and line[i : i + 1] not in ("", " "):
@@ -333,6 +333,31 @@ def narrow_help(text: str = HELP, width: int = 68) -> str:
     return "\n".join(fitted for line in out for fitted in _fit(line, width)) + "\n"
 
 
+KEY_ROW = r"  \S.{0,12}?  +(?=\S)"
+"""A key row's start: the key, then two spaces or more before its words."""
+
+
+def _paragraphs(text: str) -> list[str]:
+    """The help's lines with a sentence the wide table breaks over two lines ("Asks first
+    … a price" / "off the ladder's screen …") joined again, so the narrow help wraps it as
+    one paragraph instead of a short line in the middle of it."""
+    import re
+
+    lines: list[str] = []
+    for line in text.splitlines():
+        prev = lines[-1] if lines else ""
+        if (
+            re.match(r"  [a-z(]", line)
+            and not re.match(KEY_ROW, line)
+            and prev.strip()
+            and not re.match(KEY_ROW, prev)
+        ):
+            lines[-1] = f"{prev.rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+    return lines
+
+
 def _fit(line: str, width: int) -> list[str]:
     """``line`` wrapped to ``width`` visible columns (markup does not count): the rest of a
     key row under its description, of any other line under its first word."""
@@ -342,10 +367,14 @@ def _fit(line: str, width: int) -> list[str]:
     shown = re.sub(r"\[/?b\]|\\(?=\[)", "", line)
     if len(shown) <= width:
         return [line]
-    key_row = re.match(r"  \S.{0,12}?  +(?=\S)", line)
+    key_row = re.match(KEY_ROW, line)
     indent = " " * (len(key_row.group(0)) if key_row else 2)
-    return textwrap.wrap(
-        line, width=width + len(line) - len(shown), subsequent_indent=indent, break_on_hyphens=False
+    # The markup (a section's bold title) is on the first line: only it gets the room the
+    # markup takes; the rest wraps to the width itself.
+    first = textwrap.wrap(line, width=width + len(line) - len(shown), break_on_hyphens=False)[0]
+    rest = line[len(first) :].strip()
+    return [first] + textwrap.wrap(
+        rest, width=width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
     )
 
 

@@ -85,6 +85,10 @@ class LineGrid(Widget):
         """How many rows were re-rendered (for tests and benchmarks)."""
         self._last_rebuild = 0.0
         self._soon: asyncio.TimerHandle | None = None
+        self._sides_key: object = None
+        self._side_segments: tuple[Segment | None, Segment | None] = (None, None)
+        self._sided: dict[int, tuple[Strip, Strip]] = {}
+        """Rows between their side borders: ``y`` -> (the row's strip, with its borders)."""
 
     # ------------------------------------------------------------------ content
 
@@ -217,6 +221,113 @@ class LineGrid(Widget):
         if the widget's base style actually changed, or on a theme switch)."""
         super().notify_style_update()
         self._style_dirty = True
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The cached rows as they are, when Textual's styling step has nothing to add but
+        side borders.
+
+        Textual's step (its ``StylesCache``) draws borders, padding, outline, tint, opacity
+        and hatch around a Line API widget's rows, and makes a new strip of each changed row
+        (then the app's line filters a third). A grid with none of those but a left or right
+        border gets its cached rows to the compositor unchanged (the same segments: the same
+        picture), between the border segments Textual drew for it, filtered and cropped as
+        Textual does; the filter's result stays cached on the row's strip until the row
+        changes. Anything else goes Textual's way."""
+        sides = self._sides()
+        if sides is None:
+            return super().render_lines(crop)
+        render_line = self.render_line
+        left, right = sides
+        if left is None and right is None:
+            strips = [render_line(y) for y in crop.line_range]
+        else:
+            sided = self._with_sides
+            strips = [sided(y, render_line(y), left, right) for y in crop.line_range]
+        filters = self.get_line_filters()
+        if filters:
+            background = self.background_colors[1]
+            for line_filter in filters:
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
+        x1, x2 = crop.column_span
+        if x1 or x2 != self.region.width:
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _plain(self) -> bool:
+        """Nothing for Textual's styling step to add but side borders: no padding, top or
+        bottom border, outline, tint, hatch, text opacity, opacity, border title or hovered
+        link."""
+        styles = self.styles
+        gutter = styles.gutter
+        if (
+            gutter.top
+            or gutter.bottom
+            or any(styles.padding)
+            or styles.tint.a
+            or styles.text_opacity != 1.0
+            or self._border_title is not None
+            or self._border_subtitle is not None
+            or (styles.has_rule("hatch") and styles.hatch != "none")
+            or any(edge for edge, _ in styles.outline)
+            or (self.auto_links and self.hover_style._link_id)
+            or self.opacity != 1.0
+        ):
+            return False
+        size, region = self.size, self.region
+        return size.height == region.height and size.width + gutter.width == region.width
+
+    def _sides(self) -> tuple[Segment | None, Segment | None] | None:
+        """The left and right border segments (None: no border that side), as Textual's step
+        draws them for this grid; None if the rows must go Textual's way."""
+        if not self._plain():
+            return None
+        border = self.styles.border
+        if not border.left[0] and not border.right[0]:
+            return None, None
+        key = (self.background_colors, border, self.region.width)
+        if key != self._sides_key:
+            self._sides_key = key
+            self._sided.clear()
+            self._side_segments = self._drawn_sides(border.left[0] != "", border.right[0] != "")
+        return self._side_segments
+
+    def _drawn_sides(self, left: bool, right: bool) -> tuple[Segment | None, Segment | None]:
+        """The side borders of a row as Textual's own step draws it (without line filters:
+        they are applied to the whole row after)."""
+        app = self.app
+        base_background, background = self.background_colors
+        strip = self._styles_cache.render(
+            self.styles,
+            self.region.size,
+            base_background,
+            background,
+            self.render_line,
+            (),
+            None,
+            None,
+            content_size=self.size,
+            padding=self.styles.padding,
+            crop=Region(0, 0, self.region.width, 1),
+            opacity=1.0,
+            ansi_theme=app.ansi_theme,
+            native_ansi=app.native_ansi_color,
+        )[0]
+        segments = list(strip)
+        return (segments[0] if left else None), (segments[-1] if right else None)
+
+    def _with_sides(self, y: int, row: Strip, left: Segment | None, right: Segment | None) -> Strip:
+        """Row ``y`` between its side borders, cached while the row's strip is the same."""
+        done = self._sided.get(y)
+        if done is not None and done[0] is row:
+            return done[1]
+        segments = list(row)
+        if left is not None:
+            segments.insert(0, left)
+        if right is not None:
+            segments.append(right)
+        strip = Strip(segments, self.region.width)
+        self._sided[y] = (row, strip)
+        return strip
 
     def render_line(self, y: int) -> Strip:
         """One row from the cache, rendered on a miss."""
