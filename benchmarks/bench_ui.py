@@ -181,6 +181,9 @@ class Probe:
         self.last: dict[str, tuple[Any, ...]] = {}
         self.batches = 0
         self.due = 0
+        self.ages: list[float] = []
+        """Per batch, the age (ms) of its newest tick (its feed ``recv_ns``) on arrival here:
+        how fresh what the screen gets is (the engine's flush before each send)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -194,6 +197,8 @@ class Probe:
             if not isinstance(msg, MarketBatch):
                 continue
             self.batches += 1
+            if msg.quotes:
+                self.ages.append((time.time_ns() - max(q.recv_ns for q in msg.quotes)) / 1e6)
             moved = False
             for q in msg.quotes:
                 if q.key in self.keys:
@@ -358,6 +363,7 @@ class Group:
         probe = Probe(self.socket, shown)
         time.sleep(0.5)  # its snapshot taken, batches flowing
         p0 = probe.counts()
+        a0 = len(probe.ages)
         h0 = host_cpu()
         s0 = self.sent()
         e0 = engine_ticks(self.socket)
@@ -381,6 +387,7 @@ class Group:
             time.sleep(max(0.0, gap - (got or 2.0)))
         wall = time.monotonic() - t0
         p1 = probe.counts()
+        ages = probe.ages[a0:]
         probe.close()
         if spy is not None:
             spy.wait(opts.seconds + 30)
@@ -416,6 +423,8 @@ class Group:
             "symbols_on_screen": len(shown),
             "engine_batches_per_s": round((p1[0] - p0[0]) / wall, 1),
             "frames_due_per_s": round((p1[1] - p0[1]) / wall, 1),
+            "batch_newest_tick_age_ms_p50": round(pct(ages, 0.5) or 0, 1),
+            "batch_newest_tick_age_ms_p99": round(pct(ages, 0.99) or 0, 1),
             "frame_gap_ms_p50": round(pct(gaps, 0.5) or 0, 1),
             "frame_gap_ms_p99": round(pct(gaps, 0.99) or 0, 1),
             "frame_gap_ms_max": round(max(gaps, default=0), 1),

@@ -232,7 +232,8 @@ class RiskSettings(BaseModel):
     kill_on_daily_loss: bool = False
     """Trip the kill switch (flatten everything) when ``max_daily_loss`` is reached."""
     max_tick_age_s: Decimal | None = Field(default=Decimal(5), gt=0)
-    """No entry while the symbol's last tick is older than this many seconds (stale-data
+    """No entry while the symbol's last tick is older than this many seconds, or while its
+    exchange's feed arrives more than this behind the exchange (``engine.feed_lag``) (stale-data
     gate; on by default, None switches it off; exits are never blocked). Entries are refused
     anyway while the feed itself is not live."""
 

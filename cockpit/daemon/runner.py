@@ -37,6 +37,7 @@ from cockpit.daemon.external import (
     venue_feed,
     venue_plan,
 )
+from cockpit.daemon.journal_instruments import rebuild_from_journal
 from cockpit.daemon.logfile import LogRotator
 from cockpit.daemon.venue import (
     AlreadyRunning,
@@ -227,6 +228,7 @@ class EngineRunner:
         except JournalError as exc:
             raise StartupError(str(exc)) from exc
         self._on_exit("journal", journal.close)
+        from_journal: tuple[str, ...] = ()
         if s.venue.broker != "paper" and plan is None:
             # Symbols added from the screen (/) are known to this engine only once the broker
             # answers about them: those the journal holds a position, plan or order of are
@@ -235,8 +237,11 @@ class EngineRunner:
             if missing:
                 found = venue_instruments(venue, sorted(missing), what="journal")
                 instruments += found
-                for key in sorted(missing - {inst.key for inst in found}):
-                    log.error("journal: %s has a position, plan or order but is unknown", key)
+                # The broker did not answer for these: their tick and lot as it last gave
+                # them (the engine alarms them: a plan must not go unmanaged for a lookup).
+                rebuilt = rebuild_from_journal(journal, missing - {i.key for i in found})
+                instruments += rebuilt
+                from_journal = tuple(inst.key for inst in rebuilt)
         for inst in instruments:
             journal.instrument(inst.key, inst.tick_size, inst.lot_size)
 
@@ -263,6 +268,7 @@ class EngineRunner:
         options = EngineOptions(
             venue=venue.label,
             history_backfill=not (kind and s.venue.broker == "paper"),
+            from_journal=from_journal,
             screen_grid_s=server.market_interval,  # flushed once per batch the viewers get
         )
         webhook = _webhook(s, inbound.put)

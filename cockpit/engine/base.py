@@ -22,6 +22,7 @@ from cockpit.domain.feed import FeedStatus, OrderUpdate
 from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import Order, OrderRequest, Product
 from cockpit.domain.positions import Portfolio, Position
+from cockpit.engine.feed_lag import FeedLag
 from cockpit.engine.messages import MessageRecorder
 from cockpit.engine.ports import EngineJournal, MarketSubscriber
 from cockpit.engine.risk_gate import GateContext, RiskGate
@@ -87,6 +88,8 @@ class EngineBase:
     _shutdown_when_flat: bool
     _kill_started_ns: int
     feeds: dict[str, FeedStatus]
+    _lag: FeedLag
+    _confirming: set[int]
     armed: bool
     kill_switch: bool
     _daily_loss_locked: bool
@@ -204,6 +207,8 @@ class EngineBase:
         def _next_seq(self) -> int: ...
         def _on_book(self, result: RouterResult, request: QueryBook) -> None: ...
         def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None: ...
+        def _on_confirm(self, result: RouterResult, request: LookupSymbol) -> None: ...
+        def _confirm_from_journal(self) -> None: ...
         def _on_search(self, result: RouterResult, request: SearchSymbols) -> None: ...
         def _on_history(self, result: RouterResult, request: QueryHistory) -> None: ...
         def _chart_trade(

@@ -435,6 +435,9 @@ class ViewerCommands(EngineBase):
         return None
 
     def _on_lookup(self, result: RouterResult, request: LookupSymbol) -> None:
+        if request.token in self._confirming:
+            self._on_confirm(result, request)
+            return
         pending = self._lookups.get(request.token)
         if pending is None:
             return

@@ -56,6 +56,7 @@ from cockpit.engine.charts import Charting, SymbolChart
 from cockpit.engine.commands import ViewerCommands
 from cockpit.engine.entries import Entries, HeldTouch
 from cockpit.engine.excursions import Excursions
+from cockpit.engine.feed_lag import FeedLag
 from cockpit.engine.fold import Folding
 from cockpit.engine.market import MarketData
 from cockpit.engine.messages import MessageRecorder
@@ -216,6 +217,10 @@ class Engine(
         self._shutdown_when_flat = False
         self._kill_started_ns = 0
         self.feeds: dict[str, FeedStatus] = {}
+        self._lag = FeedLag()
+        self._confirming: set[int] = set()
+        """Lookup tokens asking the broker about instruments rebuilt from the journal."""
+        """How far behind the exchange each segment's feed is (``engine.feed_lag``)."""
 
         self.armed: bool = config.trading.armed_at_start
         self.kill_switch = False

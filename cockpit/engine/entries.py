@@ -29,6 +29,7 @@ from cockpit.domain.exits import PlanError
 from cockpit.domain.instruments import InvalidQuantity
 from cockpit.domain.orders import OrderRequest, OrderType, Product, Side
 from cockpit.engine.base import EngineBase
+from cockpit.engine.feed_lag import behind_words
 from cockpit.engine.risk_gate import GateContext
 from cockpit.engine.state import PART_TAGS, ZERO
 from cockpit.engine.templates import plan_spec_for
@@ -118,6 +119,8 @@ class Entries(EngineBase):
         if not self._feed_ok():
             bad = ", ".join(f"{n} {s.state}" for n, s in self.feeds.items())
             return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live ({bad})")
+        if behind := self._feed_behind(cmd.key):
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: {behind}")
         side = Side.parse(cmd.side)
         try:
             if cmd.lots is not None:
@@ -199,6 +202,8 @@ class Entries(EngineBase):
             )
         if not self._feed_ok():
             return protocol.Refused(cmd.id, "stale", f"{cmd.key}: feed not live")
+        if behind := self._feed_behind(cmd.key):
+            return protocol.Refused(cmd.id, "stale", f"{cmd.key}: {behind}")
         if cmd.key in self._closers:
             return protocol.Refused(cmd.id, "closing", f"{cmd.key}: an exit is already in flight")
         if any(o.key == cmd.key and o.tag in PART_TAGS for o in self.working.values()):
@@ -225,6 +230,15 @@ class Entries(EngineBase):
         order = self._submit(request, urgent=True)
         self._entry_specs[order.cid] = None
         return protocol.Ack(cmd.id, f"reverse {cmd.key}: {side} {request.qty}", cid=order.cid)
+
+    def _feed_behind(self, key: str) -> str:
+        """Why no entry: the feed of ``key``'s exchange is further behind the exchange than
+        the stale-data limit (``engine.feed_lag``), in words; ``""``: it is not."""
+        limit = self._risk.limits.max_tick_age_ns
+        if limit is None:
+            return ""
+        behind = self._lag.behind_ns(key.split(":", 1)[0])
+        return behind_words(behind) if behind > limit else ""
 
     def _gate_context(self, key: str) -> GateContext:
         """What the risk gate reads for an entry in ``key``."""
@@ -346,6 +360,8 @@ class Entries(EngineBase):
             return "the journal cannot write"
         if not self._feed_ok():
             return "the feed is not live"
+        if behind := self._feed_behind(held.request.key):
+            return behind
         refusal = self._risk.check(
             self._gate_context(held.request.key), held.request, confirmed=True
         )

@@ -122,6 +122,8 @@ class Folding(EngineBase):
             return
         sym.ltp = ltp
         sym.recv_ns = ev.recv_ns
+        if ev.exch_ns is not None and ev.exch_ns != sym.exch_ns:  # as in MarketData._on_market
+            self._lag.sample(ev.exchange, ev.recv_ns, ev.exch_ns)
         sym.exch_ns = ev.exch_ns
         sym.count += 1
         counters = self.counters

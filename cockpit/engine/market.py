@@ -64,6 +64,8 @@ class MarketData(EngineBase):
             self.counters["unknown_symbol"] += 1
             return
         inst = sym.inst
+        if ev.exch_ns is not None and ev.exch_ns != sym.exch_ns:  # a new stamp: feed lag
+            self._lag.sample(ev.exchange, ev.recv_ns, ev.exch_ns)
         ltp = market_ticks(sym, ev.ltp)
         if ltp is None:
             if ev.ltp == NO_TRADE and isinstance(ev, QuoteTick):  # no trade yet today

@@ -167,6 +167,7 @@ class Reconciliation(EngineBase):
                 if ltp is not None and slot.plan.active:
                     self._plan_tick(slot, ltp, now)
             self._touch_reconciled()  # and held MIT entries touched meanwhile go out
+            self._confirm_from_journal()  # instruments the broker did not answer for at start
             self._retry_closers(now)
             self._publish_status()
 

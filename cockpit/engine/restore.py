@@ -6,12 +6,15 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Literal
 
+from cockpit.domain.execution import LookupSymbol, RouterResult
 from cockpit.domain.exits import (
     ExitPlan,
     PlanError,
 )
+from cockpit.domain.instruments import Instrument
 from cockpit.domain.orders import (
     Order,
     OrderStatus,
@@ -104,6 +107,89 @@ class Journaling(EngineBase):
                 closer.retry_at_ns = now  # send after reconciliation confirms the position
         if restored:
             self._alarm("info", f"restored exit plans: {', '.join(restored)}", code="restored")
+        self._alarm_unrestored(recovery)
+
+    def _alarm_unrestored(self, recovery: Any) -> None:
+        """In words: what the journal holds of a symbol this engine has no instrument for
+        (not restored: unmanaged), and the symbols restored from the journal's tick and lot
+        because the broker did not answer their lookup."""
+        held: dict[str, list[str]] = {}
+        for key, state in recovery.positions.items():
+            qty = str(state.get("qty", "0"))
+            with contextlib.suppress(ArithmeticError, ValueError):
+                if key not in self.instruments and Decimal(qty) != 0:
+                    held.setdefault(key, []).append(f"position {qty}")
+        for key in recovery.plans:
+            if key not in self.instruments:
+                held.setdefault(key, []).append("exit plan")
+        for record in recovery.open_orders:
+            if record.key not in self.instruments:
+                held.setdefault(record.key, []).append(f"order {record.cid}")
+        for key, what in sorted(held.items()):
+            self._alarm(
+                "error",
+                f"{key}: UNMANAGED: {', '.join(what)} not restored: the instrument is unknown "
+                "(the broker did not answer its lookup); check it at the broker",
+                key=key,
+                code="unmanaged",
+            )
+        rebuilt = [k for k in self.options.from_journal if k in self.instruments]
+        if rebuilt:
+            self._alarm(
+                "warning",
+                f"the broker did not answer the lookup of {', '.join(rebuilt)}: tick and lot "
+                "taken from the journal; positions and exit plans restored and managed",
+                code="from_journal",
+            )
+
+    def _confirm_from_journal(self) -> None:
+        """The broker answers (its books came): ask it about the instruments rebuilt from the
+        journal at start, to confirm their tick and lot (:meth:`_on_confirm`)."""
+        for key in self.options.from_journal:
+            inst = self.instruments.get(key)
+            if inst is None:
+                continue
+            self._lookup_token += 1
+            self._confirming.add(self._lookup_token)
+            self.router.submit(
+                LookupSymbol(inst.symbol, str(inst.exchange), token=self._lookup_token)
+            )
+
+    def _on_confirm(self, result: RouterResult, request: LookupSymbol) -> None:
+        """The broker's answer about an instrument rebuilt from the journal. The same tick
+        and lot: said, nothing changes. Different ones: an error alarm; the engine keeps the
+        journal's (its plan's prices are ticks of that size) until the trader acts."""
+        self._confirming.discard(request.token)
+        key = f"{request.exchange}:{request.symbol}"
+        ours = self.instruments.get(key)
+        theirs = result.data if result.ok and isinstance(result.data, Instrument) else None
+        if ours is None:
+            return
+        if theirs is None or theirs.key != key:
+            self._alarm(
+                "warning",
+                f"{key}: the broker still does not describe it ({result.error or 'not found'}):"
+                " tick and lot stay the journal's",
+                key=key,
+                code="from_journal",
+            )
+        elif (theirs.tick_size, theirs.lot_size) == (ours.tick_size, ours.lot_size):
+            self._alarm(
+                "info",
+                f"{key}: the broker confirms the journal's tick {ours.tick_size} and lot "
+                f"{ours.lot_size}",
+                key=key,
+                code="from_journal",
+            )
+        else:
+            self._alarm(
+                "error",
+                f"{key}: the broker now gives tick {theirs.tick_size} and lot "
+                f"{theirs.lot_size}, the journal had {ours.tick_size} and {ours.lot_size}: "
+                "its plan's levels are kept in the journal's ticks; check them, or close it",
+                key=key,
+                code="from_journal",
+            )
 
     def _restore_final_orders(self) -> None:
         """The day's orders that ended, as the recent orders a viewer gets on attach. They are

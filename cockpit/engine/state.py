@@ -94,6 +94,9 @@ class EngineOptions:
     journal_trail_every_s: float = 0.2
     """Trail ratchets are journaled at most this often per plan (decisions always at once)."""
     venue: str = "openalgo"
+    from_journal: tuple[str, ...] = ()
+    """Instruments rebuilt from the journal's tick and lot at start because the broker did not
+    answer their lookup (the restore warns of each)."""
     history_backfill: bool = True
     """Backfill charts from the venue's ``/history`` (off when the prices come from an
     external feed that the venue's history does not describe)."""

@@ -405,6 +405,12 @@ class Journal(Lists, Writes):
             (key, str(tick_size), str(lot_size)),
         )
 
+    def instrument_sizes(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Each remembered instrument's ``(tick_size, lot_size)`` by key, as the broker last
+        gave them (a restart rebuilds from them the instruments the broker cannot answer for)."""
+        rows = self._query("SELECT key, tick_size, lot_size FROM instruments ORDER BY key")
+        return {key: (Decimal(tick), Decimal(lot)) for key, tick, lot in rows}
+
     def event(self, kind: str, data: Mapping[str, Any] | Msg, ts_ns: int | None = None) -> None:
         """Journal anything else worth keeping (alarms, reconciliation results, kill switch)."""
         self._exec(

@@ -6,8 +6,11 @@ of its own beside the rupees' (the day could lose the limit twice over)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from cockpit.domain.instruments import Exchange, Instrument
 from cockpit.engine.core import Engine, EngineOptions
@@ -19,16 +22,21 @@ from tests.unit.test_engine_core import SBIN, Clock, Rig
 NOW = Clock().now
 
 
-def journal_with_a_loss(tmp_path: Path) -> Journal:
+@pytest.fixture
+def journal_with_a_loss(tmp_path: Path) -> Iterator[Journal]:
+    """RELIANCE: INR -110.00 today, and not an instrument of the rig."""
     journal = Journal.open(tmp_path / "j.sqlite3")
     for cid, side, price in (("c1", "BUY", "2500.00"), ("c2", "SELL", "2489.00")):
         journal.fill(FillView(cid, "NSE:RELIANCE", side, Decimal(10), Decimal(price), NOW - 10**9))
     journal.flush()
-    return journal  # RELIANCE: INR -110.00 today, and not an instrument of the rig
+    yield journal
+    journal.close()  # its checkpoint thread with it
 
 
-def test_a_loss_on_a_symbol_not_looked_up_counts_in_its_currency(tmp_path: Path) -> None:
-    rig = Rig(journal=journal_with_a_loss(tmp_path), risk={"max_daily_loss": {"INR": 100}})
+def test_a_loss_on_a_symbol_not_looked_up_counts_in_its_currency(
+    journal_with_a_loss: Journal,
+) -> None:
+    rig = Rig(journal=journal_with_a_loss, risk={"max_daily_loss": {"INR": 100}})
     rig.start()
     rig.tick(SBIN, "800.00")
     assert rig.engine._day_pnls() == {"INR": Decimal("-110.00")}
@@ -39,8 +47,8 @@ def test_a_loss_on_a_symbol_not_looked_up_counts_in_its_currency(tmp_path: Path)
     )
 
 
-def test_under_a_plain_limit_the_rupees_share_one_limit(tmp_path: Path) -> None:
-    rig = Rig(journal=journal_with_a_loss(tmp_path), risk={"max_daily_loss": 200})
+def test_under_a_plain_limit_the_rupees_share_one_limit(journal_with_a_loss: Journal) -> None:
+    rig = Rig(journal=journal_with_a_loss, risk={"max_daily_loss": 200})
     rig.start()
     rig.tick(SBIN, "800.00")
     rig.enter(SBIN, "BUY", 10, "800.00", plan=p.PlanSpec(none=True))
