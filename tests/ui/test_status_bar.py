@@ -38,3 +38,17 @@ async def test_status_bar_says_why_a_feed_is_quiet_and_forgets_it_when_data_come
         link.feed(p.FeedEvent(seq=3, status=FeedStatus("openalgo", FeedState.LIVE, time.time_ns())))
         await wait_for(pilot, lambda: "quiet" not in status.text_of(0))
         assert "openalgo:live" in status.text_of(0)
+
+
+async def test_the_risk_budget_question_says_enter_sets_and_esc_cancels() -> None:
+    app, _link = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        await pilot.press("Z")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AskScreen")
+        await pilot.pause()
+        texts = " ".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "enter sets" in texts, texts
+        assert "esc cancels" in texts, texts
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "AskScreen")
