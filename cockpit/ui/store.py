@@ -570,12 +570,12 @@ class Store:
         return ticks * self.tick_size(key)
 
     def fmt_price(self, key: str, ticks: int | None) -> str:
-        """Ticks as a price string with the instrument's precision."""
+        """Ticks as a price string with the instrument's precision (``?``: unknown)."""
         if ticks is None:
             return ""
         inst = self.instruments.get(key)
-        if inst is None:
-            return str(ticks)
+        if inst is None:  # no tick size: raw ticks would read as a price
+            return "?"
         return f"{ticks * inst.tick_size:.{inst.precision}f}"
 
     def fmt_dec_price(self, key: str, price: Decimal | None) -> str:

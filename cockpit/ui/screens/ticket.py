@@ -182,6 +182,7 @@ class OrderTicket(_Ticket[PlaceEntry]):
         o = self.options
         q = self.store.quotes.get(self.key)
         price = self.store.fmt_price(self.key, q.ltp) if q else ""
+        price = "" if price == "?" else price  # (instrument unknown)
         # Under 46 rows (80×24, 120×40) every field is one line, so fields, preview and Send fit.
         c = self.app.size.height < COMPACT_BELOW
         self.plan_template = getattr(self.app, "active_template", None)

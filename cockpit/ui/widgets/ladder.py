@@ -286,6 +286,8 @@ class Ladder(LineGrid, can_focus=True):
         shown = [vap.get(top - i * g) for i in range(self.rows)]
         most = max((v for v in shown if v), default=Decimal(0))
         away: list[str] = ["HELD"] if self.held else []
+        if key not in store.instruments:
+            away.append("instrument unknown: no prices")
         cursor = self.cursor if self.cursor_moved else None
         picked = self.pick_level()
         for label, level in (
