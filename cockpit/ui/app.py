@@ -83,6 +83,8 @@ class CockpitApp(
         self.link_state = "connecting"
         self._next_id = 0
         self._pending: dict[int, p.Command] = {}
+        self.entry_words: dict[int, str] = {}
+        """Entries sent and not yet answered, in words (logged when the engine takes one)."""
         self._search_callbacks: dict[int, Callable[[list[p.InstrumentView]], None]] = {}
         self._gate: tuple[Any, ...] = ()
         self._shown: frozenset[str] | None = None
@@ -234,6 +236,9 @@ class CockpitApp(
                     self._refused(msg)
                 elif isinstance(msg, p.Ack):
                     self._pending.pop(msg.id, None)
+                    words = self.entry_words.pop(msg.id, None)
+                    if words is not None:
+                        self.log_message("information", "Order accepted", words)
             changes = self.store.apply_all(event.messages)
             for n in self.store.drain_notices():
                 if n.title.startswith("Refused"):
@@ -279,6 +284,7 @@ class CockpitApp(
 
     def _refused(self, msg: p.Refused) -> None:
         cmd = self._pending.pop(msg.id, None)
+        self.entry_words.pop(msg.id, None)
         self._search_callbacks.pop(msg.id, None)
         if isinstance(cmd, p.ModifyOrder | p.MoveStop | p.MoveTarget):
             self.forget_move(cmd)  # the next ladder move starts from where it really is

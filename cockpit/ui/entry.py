@@ -234,8 +234,9 @@ class EntryMixin:
     def _send_entry(self, cmd: p.PlaceEntry) -> None:
         app = self._app
         text = describe(app.store, cmd)
-        if app.send(lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i})) is not None:
-            app.log_message("information", "Order sent", text)
+        sent = app.send(lambda i: p.PlaceEntry(**{**_struct_dict(cmd), "id": i}))
+        if sent is not None:  # logged once the engine took it; a refusal is logged as one
+            app.entry_words[sent] = text
 
     def _confirm_then_send(self, cmd: p.PlaceEntry, reason: str) -> None:
         app = self._app

@@ -164,8 +164,7 @@ class Store:
         self.feeds: dict[str, FeedStatus] = {}
         self.status: StatusView | None = None
         self.status_at = 0
-        """When (``mono``) the engine's status last came: it sends it about once a second,
-        so a long silence is an engine that does not answer (hung or stopped)."""
+        """When (``mono``) the engine's status last came (about once a second)."""
         self.watchlist: list[str] = []
         self.watchlists: dict[str, WatchlistView] = {}
         """The engine's named watchlists (the active one's symbols are ``watchlist``)."""
@@ -249,13 +248,14 @@ class Store:
             ch.plans.add(msg.plan.key)
         elif isinstance(msg, ExitFired):
             self.exits[msg.key] = msg
+            lvl = msg.level if msg.level != msg.price else None  # the price said once
             ch.plans.add(msg.key)
             self.notices.append(
                 Notice(
                     "warning",
                     f"Exit fired: {msg.key}",
                     f"{exit_reason(msg.reason)} at {self.fmt_price(msg.key, msg.price)}"
-                    + (f" (level {self.fmt_price(msg.key, msg.level)})" if msg.level else ""),
+                    + (f" (level {self.fmt_price(msg.key, lvl)})" if lvl else ""),
                 )
             )
         elif isinstance(msg, FeedEvent):

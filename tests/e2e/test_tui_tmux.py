@@ -281,7 +281,7 @@ def test_orders_show_fill_price_and_status_words(term: Term, size: tuple[int, in
     term.keys("M")
     # The message log's own line, not the toast on the screen before it (at 80×24 a toast
     # keeps to the ladder's traded-volume columns and wraps its text).
-    log = term.wait_screen(lambda s: "Messages" in s and "Order sent" in s, timeout=10)
+    log = term.wait_screen(lambda s: "Messages" in s and "Order accepted" in s, timeout=10)
     assert re.search(r"BUY 1 NSE:\w+ MARKET ~\d+\.\d\d", log), log
     term.keys("Escape")
     term.wait_screen(lambda s: "◀LTP" in s, START_S)

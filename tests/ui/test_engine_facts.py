@@ -176,3 +176,29 @@ def test_a_resync_adds_only_the_messages_missed() -> None:
     # A restarted engine: its sequence starts again, all its messages are new.
     store.apply(snap(3, (2, "new engine")))
     assert [n.message for n in store.messages][-1] == "new engine"
+
+
+async def test_an_entry_the_engine_refuses_is_logged_as_refused_never_as_sent() -> None:
+    """The log says what happened: a refused entry (stale data) is a refusal in words, and
+    no "sent"; an entry the engine takes is logged once it took it. (Its own engine: the
+    module's may be locked by the daily loss limit.)"""
+    with running_engine(COCKPIT_RISK__MAX_TICK_AGE_S="3") as engine:
+        app = make_app(engine)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await attached(pilot, app)
+            engine.price("SBIN", "800.00")
+            await ltp_is(pilot, app, "800.00")
+            await wait_for(pilot, lambda: "STALE" in app.screen.status.text_of(0), 10)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: any(r == "stale_data" for r, _ in app.refusals), 10)
+            await pilot.pause(0.2)
+            titles = [m.title for m in app.store.messages]
+            assert any(t.startswith("Refused (stale_data)") for t in titles), titles
+            assert not any("sent" in t.lower() or "accepted" in t.lower() for t in titles), titles
+            engine.price("SBIN", "800.05")
+            await ltp_is(pilot, app, "800.05")
+            await pilot.press("b")
+            await wait_for(pilot, lambda: qty(app) == 1, 10)
+            await wait_for(
+                pilot, lambda: any(m.title == "Order accepted" for m in app.store.messages), 5
+            )

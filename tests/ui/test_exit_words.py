@@ -10,12 +10,12 @@ from cockpit.ui.store import Store
 from tests.ui import scenario as sc
 
 
-def exit_notices(reason: str) -> list[str]:
+def exit_notices(reason: str, *, price: int = 15_974) -> list[str]:
     store = Store()
     store.apply(sc.snapshot(with_position=True))
     store.drain_notices()
     store.apply(
-        p.ExitFired(seq=6, key="NSE:SBIN", reason=reason, level=15_975, price=15_974, cid="x1")
+        p.ExitFired(seq=6, key="NSE:SBIN", reason=reason, level=15_975, price=price, cid="x1")
     )
     fill = p.FillView("x1", "NSE:SBIN", "SELL", Decimal(10), Decimal("798.70"), sc.T0)
     store.apply(p.FillEvent(seq=7, fill=fill))
@@ -32,6 +32,11 @@ def test_each_exit_reason_is_said_in_words() -> None:
     assert exit_notices("breakeven")[0].startswith("Exit fired: NSE:SBIN  breakeven stop at")
     assert exit_notices("stop")[0].startswith("Exit fired: NSE:SBIN  stop at")
     assert exit_notices("target")[0].startswith("Exit fired: NSE:SBIN  target at")
+
+
+def test_an_exit_at_its_level_says_the_price_once() -> None:
+    """Found in a trial: "stop at 1281.60 (level 1281.60)"."""
+    assert exit_notices("stop", price=15_975)[0] == "Exit fired: NSE:SBIN  stop at 798.75"
 
 
 async def test_the_positions_pane_says_why_the_exit_fired_in_words() -> None:

@@ -154,11 +154,11 @@ async def test_a_limit_that_would_fill_at_once_asks_first(fresh: EngineProc) -> 
         await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         await pilot.press("y")
         await wait_for(pilot, lambda: qty(app) == 1, 10)
-        # The log names the order as sent.
+        # The log names the order the engine took.
         assert any(
             "BUY 1 NSE:SBIN LIMIT 800.15" in m.message
             for m in app.store.messages
-            if m.title == "Order sent"
+            if m.title == "Order accepted"
         )
 
 

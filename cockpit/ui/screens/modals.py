@@ -410,6 +410,7 @@ class AskScreen(Dialog[str | None]):
         with Vertical(id="dialog"):
             yield Label(self.title_text, id="dialog-title")
             yield Input(self.value, id="ask-input")
+            yield Static("enter sets · esc cancels", id="ask-hint", markup=False)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

@@ -18,6 +18,9 @@ LOCK_WORDS: dict[str, str] = {
 }
 """The engine's lock rules, as the bar names them (LOCKED <why>)."""
 
+REASON_MAX = 40
+"""A feed's reason beside its state is cut to this many characters."""
+
 
 class StatusBar(LineGrid):
     """One line of engine-wide state (refreshed per batch and on a slow timer for ages)."""
@@ -128,7 +131,12 @@ class StatusBar(LineGrid):
                 FeedState.CONNECTING: "status--warn",
                 FeedState.RECONNECTING: "status--warn",
             }.get(f.state, "status--bad")
-            feeds += [(f"{name}:{f.state.value}", cls), (" ", "")]
+            text = f"{name}:{f.state.value}"
+            if f.reason:  # why, in words: a live feed's "quiet: no market data for 30 s"
+                why = f.reason if len(f.reason) <= REASON_MAX else f.reason[: REASON_MAX - 1] + "…"
+                text += f" ({why})"
+                cls = "status--warn" if cls == "status--ok" else cls
+            feeds += [(text, cls), (" ", "")]
         groups.append((6, feeds))
         if st is not None and self.link == "live" and not hung:
             groups.append((4, [(f"{st.ticks_per_s:,.0f}t/s ", "")]))
