@@ -111,11 +111,24 @@ def _to_money_fraction(value: Exact, tick_size: Decimal | Fraction | int) -> Dec
         return quotient.quantize(Decimal(1).scaleb(-MONEY_PLACES), rounding=ROUND_HALF_EVEN)
 
 
-def money_text(value: Decimal, *, sign: bool = True) -> str:
+_TWO_PLACES: Final = frozenset(
+    {"", "INR", "USD", "EUR", "GBP", "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "DAI", "TRY", "BRL"}
+)
+"""Currencies read to two places (a fiat or a dollar stablecoin); a coin reads to eight."""
+
+
+def money_text(value: Decimal, *, sign: bool = True, currency: str = "") -> str:
     """Money as a trader reads it: two places, thousands separated, signed by default
-    (``-1,005.00``); what every screen, alert and message shows."""
-    q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+    (``-1,005.00``); what every screen, alert and message shows. In a coin (``BTC``, a pair's
+    quote asset that is not a fiat or a dollar stablecoin) up to eight places, at least two
+    (``+0.00105``): two would read a day's gain in bitcoin as ``+0.00``."""
+    if currency.upper() in _TWO_PLACES:
+        q = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return f"{q:+,.2f}" if sign else f"{q:,.2f}"
+    q = value.quantize(Decimal("1e-8"), rounding=ROUND_HALF_UP)
+    exponent = q.normalize().as_tuple().exponent
+    places = max(2, -exponent) if q and isinstance(exponent, int) else 2
+    return f"{q:+,.{places}f}" if sign else f"{q:,.{places}f}"
 
 
 def pnls_text(total: Decimal, by_currency: Mapping[str, Decimal]) -> str:
@@ -123,7 +136,9 @@ def pnls_text(total: Decimal, by_currency: Mapping[str, Decimal]) -> str:
     several (``INR -50.00  USDT +30.00``): never their sum."""
     if not by_currency:
         return money_text(total)
-    return "  ".join(f"{c or '?'} {money_text(v)}" for c, v in sorted(by_currency.items()))
+    return "  ".join(
+        f"{c or '?'} {money_text(v, currency=c)}" for c, v in sorted(by_currency.items())
+    )
 
 
 @dataclass(slots=True)

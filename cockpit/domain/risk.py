@@ -254,8 +254,9 @@ def loss_words(day_pnl: Decimal, limit: Decimal | None, currency: str = "") -> s
     ``currency``: ``day P&L USDT -110.00 ...``): the lock alert, the kill alarm, the status
     bar's lock and an entry's refusal say the same."""
     unit = f"{currency} " if currency else ""
-    limit_text = money_text(limit or Decimal(0), sign=False)
-    return f"day P&L {unit}{money_text(day_pnl)} reached the loss limit {unit}{limit_text}"
+    limit_text = money_text(limit or Decimal(0), sign=False, currency=currency)
+    pnl_text = money_text(day_pnl, currency=currency)
+    return f"day P&L {unit}{pnl_text} reached the loss limit {unit}{limit_text}"
 
 
 def _fmt(value: Decimal) -> str:

@@ -47,9 +47,10 @@ def fmt_pct(ltp: int, close: int) -> str:
     return f"{pct:+.2f}%"
 
 
-def fmt_money(value: Decimal | None, *, sign: bool = True) -> str:
-    """Money with two decimals and thousands separators (signed by default)."""
-    return "" if value is None else money_text(value, sign=sign)
+def fmt_money(value: Decimal | None, *, sign: bool = True, currency: str = "") -> str:
+    """Money with two decimals (a coin's: up to eight) and thousands separators (signed by
+    default)."""
+    return "" if value is None else money_text(value, sign=sign, currency=currency)
 
 
 def fmt_age(ns: int | None, *, coarse: bool = False) -> str:

@@ -20,6 +20,7 @@ from tests.ui.test_engine_pilot import (
     row_with,
     running_engine,
 )
+from tests.ui.test_live_dialogs import fresh_tick
 
 TEMPLATES = {
     "scalp": {"stop_ticks": 6, "targets": [{"ticks": 4, "qty": 1}, {"ticks": 12}]},
@@ -44,6 +45,7 @@ async def test_t_picks_the_template_and_its_tp_rows_show_on_ladder_and_positions
         await pilot.press("T")
         assert app.active_template == "scalp"
         await wait_for(pilot, lambda: "tpl scalp" in app.screen.status.text_of(0))
+        await fresh_tick(pilot, app, engine, SBIN)  # a price older than 5 s is stale
         await pilot.press("b")
         await wait_for(pilot, lambda: qty(app) == 3, 10)
         await wait_for(pilot, lambda: SBIN in app.store.plans and app.store.plans[SBIN].targets)
@@ -150,6 +152,9 @@ async def test_r_sizes_from_the_active_templates_stop_and_the_plan_has_that_stop
         assert any("template scalp" in m.message for m in app.store.messages)
         await pilot.press("T", "R")
         assert app.qty_of(SBIN) == 20  # wide: 30 ÷ (30 × 0.05)
+        # The paper exchange is paused: a price older than 5 s (a loaded host) is stale and
+        # the engine refused the buy (seen in a full run).
+        await fresh_tick(pilot, app, engine, SBIN)
         await pilot.press("b")  # over 10× the default quantity: the engine asks first
         await wait_for(pilot, lambda: showing(app, "ConfirmScreen"), 10)
         await pilot.press("y")

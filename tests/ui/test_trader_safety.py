@@ -28,6 +28,7 @@ from tests.ui.test_engine_pilot import (
     qty,
     row_with,
 )
+from tests.ui.test_live_dialogs import fresh_tick
 
 INFY = "NSE:INFY"
 
@@ -150,6 +151,9 @@ async def test_a_limit_that_would_fill_at_once_asks_first(fresh: EngineProc) -> 
         await pilot.pause(0.3)
         assert qty(app) == 0
         assert not app.store.working_orders(SBIN)
+        # The paper exchange is paused: on a loaded host the price is older than 5 s by now
+        # and the engine would refuse the buy as stale.
+        await fresh_tick(pilot, app, fresh, SBIN)
         await pilot.press("B")
         await wait_for(pilot, lambda: showing(app, "ConfirmScreen"))
         await pilot.press("y")

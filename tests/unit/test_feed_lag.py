@@ -88,3 +88,36 @@ def test_an_illiquid_quote_repeating_its_old_stamp_is_no_lag_in_the_engine() -> 
         )
     answer = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
     assert isinstance(answer, p.Ack), answer
+
+
+def test_52_s_behind_refuses_entries_and_reverse_in_words_and_a_flatten_goes() -> None:
+    from decimal import Decimal
+
+    from cockpit.domain.market import LtpTick
+    from cockpit.link import protocol as p
+    from tests.unit.test_engine_core import SBIN, Rig
+
+    rig = Rig()
+    rig.start()
+
+    def trades(seconds: int, delay: int) -> None:
+        for i in range(seconds * 10):
+            rig.clock.now += S // 10
+            now = rig.clock.now
+            price = Decimal("800.00") + Decimal("0.05") * (i % 3)
+            rig.engine.handle(LtpTick(now, "NSE", "SBIN", price, exch_ns=now - delay))
+
+    trades(5, S // 100)
+    rig.enter(SBIN, "BUY", 2, "800.00", plan=p.PlanSpec(none=True))
+    trades(15, 52 * S)  # every trade now arrives 52 s after the exchange's stamp
+    entry = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(entry, p.Refused), entry
+    assert entry.message == "NSE:SBIN: stale: feed 52 s behind the exchange"
+    reverse = rig.command(p.Reverse, key=SBIN.key)
+    assert isinstance(reverse, p.Refused), reverse
+    assert "behind the exchange" in reverse.message
+    flatten = rig.command(p.Flatten, key=SBIN.key)
+    assert isinstance(flatten, p.Ack), flatten  # exits still decided
+    trades(15, S // 100)  # caught up
+    again = rig.command(p.PlaceEntry, key=SBIN.key, side="BUY", qty=Decimal(1))
+    assert isinstance(again, p.Ack), again

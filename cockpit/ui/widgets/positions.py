@@ -136,6 +136,7 @@ class PositionsPane(LineGrid):
         target = live.target if live else None
         sym = inst.symbol if inst is not None else key
         row_cls = "pos--selected" if key == self.selected else ""
+        ccy = store.currency(key)
         cells: list[Cell] = [
             cell(sym, 10, left=True),
             cell(side, 5, side_cls, left=True),
@@ -143,8 +144,8 @@ class PositionsPane(LineGrid):
             (" ", ""),
             cell(store.fmt_dec_price(key, pos.avg_price) if pos.qty else "", 9),
             cell(store.fmt_price(key, ltp), 9),
-            cell(fmt_money(unreal) if pos.qty else "", 10, up),
-            cell(fmt_money(pos.realized), 10, rup),
+            cell(fmt_money(unreal, currency=ccy) if pos.qty else "", 10, up),
+            cell(fmt_money(pos.realized, currency=ccy), 10, rup),
             (" ", ""),
             cell(store.fmt_price(key, stop), 9, "pos--stop"),
             cell(store.fmt_price(key, target), 9, "pos--target"),

@@ -155,13 +155,15 @@ class StatusBar(LineGrid):
                 parts: list[Cell] = [("P&L ", "status--label")]
                 for currency, pnl in sorted(pnls.items()):
                     cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
-                    parts += [(f"{currency or '?'} ", "status--label"), (fmt_money(pnl) + " ", cls)]
+                    money = fmt_money(pnl, currency=currency)
+                    parts += [(f"{currency or '?'} ", "status--label"), (money + " ", cls)]
                 groups.append((8, parts))
             else:
                 shown = self.pnl_from() if self.pnl_from is not None else None
                 pnl = shown if shown is not None else store.day_pnl()
                 cls = "status--up" if pnl > 0 else "status--down" if pnl < 0 else ""
-                groups.append((8, [("P&L ", "status--label"), (fmt_money(pnl) + " ", cls)]))
+                money = fmt_money(pnl, currency=next(iter(pnls), ""))
+                groups.append((8, [("P&L ", "status--label"), (money + " ", cls)]))
         groups.append((9, [("qty ", "status--label"), (self.qty or "?", "")]))
         template = getattr(self.app, "active_template", None)  # the next entry's (``T``)
         if template:
