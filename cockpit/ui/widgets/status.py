@@ -113,7 +113,7 @@ class StatusBar(LineGrid):
         if self.count:
             groups.append((10, [(f" count {self.count} ", "status--warn"), (" ", "")]))
         key = getattr(self.app, "selected", None)
-        if key is not None and self.link == "live" and not hung and store.stale(key):
+        if key is not None and self.link == "live" and store.stale(key):
             name = key.partition(":")[2] or key
             stale = f" STALE {name} {fmt_age(store.tick_age_ns(key))} "
             groups.append((10, [(stale, "status--warn"), (" ", "")]))
