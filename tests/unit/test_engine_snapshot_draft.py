@@ -124,7 +124,8 @@ def test_a_new_session_after_the_draft_leaves_the_drafts_volume_alone(clock: Fak
     quote(100)
     quote(160)  # 60 traded at 800.00
     rig.engine.handle(SnapshotRequest(1))
-    quote(5)  # a new session
+    for _ in range(5):  # a new session: five quotes below the old count that hold
+        quote(5)
     assert maps(draft_of(pub, 1).finish())[SBIN.key][0] == {16000: Decimal(60)}
     assert rig.engine._syms[SBIN.key].vap == {}
 
